@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+#include "masque/address.h"
+
+#include <string.h>
+
+void masque_address_set_v4(masque_address *out, const uint8_t ip[4], uint16_t port)
+{
+    memset(out, 0, sizeof(*out));
+    out->version = MASQUE_IP_V4;
+    memcpy(out->bytes, ip, 4);
+    out->port = port;
+}
+
+void masque_address_set_v6(masque_address *out, const uint8_t ip[16], uint16_t port)
+{
+    memset(out, 0, sizeof(*out));
+    out->version = MASQUE_IP_V6;
+    memcpy(out->bytes, ip, 16);
+    out->port = port;
+}
+
+size_t masque_address_ip_len(uint8_t version)
+{
+    if (version == MASQUE_IP_V4) {
+        return 4;
+    }
+    if (version == MASQUE_IP_V6) {
+        return 16;
+    }
+    return 0;
+}
+
+int masque_address_equal(const masque_address *a, const masque_address *b)
+{
+    size_t n = masque_address_ip_len(a->version);
+    return n != 0 && a->version == b->version && a->port == b->port &&
+           memcmp(a->bytes, b->bytes, n) == 0;
+}
+
+/* A tiny append-only text buffer; `room` bytes are free, one is kept for the NUL. */
+typedef struct text_out {
+    char buf[MASQUE_ADDRESS_TEXT_MAX];
+    size_t len;
+} text_out;
+
+static void put_char(text_out *t, char c)
+{
+    if (t->len + 1 < sizeof(t->buf)) {
+        t->buf[t->len++] = c;
+    }
+}
+
+static void put_decimal(text_out *t, unsigned v)
+{
+    char digits[5];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0 && n < sizeof(digits));
+    while (n > 0) {
+        put_char(t, digits[--n]);
+    }
+}
+
+static void put_hex16(text_out *t, unsigned v)
+{
+    static const char hex[] = "0123456789abcdef";
+    int shift;
+    int started = 0;
+    /* RFC 5952 §4.1: leading zeros suppressed; §4.3: lower case. */
+    for (shift = 12; shift >= 0; shift -= 4) {
+        unsigned nibble = (v >> (unsigned)shift) & 0xFu;
+        if (nibble != 0 || started || shift == 0) {
+            put_char(t, hex[nibble]);
+            started = 1;
+        }
+    }
+}
+
+static void put_v4(text_out *t, const uint8_t *b)
+{
+    int i;
+    for (i = 0; i < 4; i++) {
+        if (i > 0) {
+            put_char(t, '.');
+        }
+        put_decimal(t, b[i]);
+    }
+}
+
+static void put_v6(text_out *t, const uint8_t *b)
+{
+    static const uint8_t mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    unsigned groups[8];
+    int best_start = -1;
+    int best_len = 0;
+    int i;
+
+    if (memcmp(b, mapped_prefix, sizeof(mapped_prefix)) == 0) {
+        /* RFC 5952 §5: IPv4-mapped addresses keep the dotted quad. */
+        put_char(t, ':');
+        put_char(t, ':');
+        put_hex16(t, 0xFFFFu);
+        put_char(t, ':');
+        put_v4(t, b + 12);
+        return;
+    }
+    for (i = 0; i < 8; i++) {
+        size_t at = (size_t)i * 2u;
+        groups[i] = (unsigned)b[at] << 8 | (unsigned)b[at + 1];
+    }
+    /* RFC 5952 §4.2: compress the longest run of at least two zero groups, the first on ties. */
+    for (i = 0; i < 8;) {
+        int j = i;
+        while (j < 8 && groups[j] == 0) {
+            j++;
+        }
+        if (j - i > best_len && j - i >= 2) {
+            best_start = i;
+            best_len = j - i;
+        }
+        i = (j == i) ? i + 1 : j;
+    }
+    for (i = 0; i < 8; i++) {
+        if (i == best_start) {
+            put_char(t, ':');
+            put_char(t, ':');
+            i += best_len - 1;
+            continue;
+        }
+        if (i > 0 && i != best_start + best_len) {
+            put_char(t, ':');
+        }
+        put_hex16(t, groups[i]);
+    }
+}
+
+masque_ssize masque_address_format(char *dst, size_t cap, const masque_address *addr, int with_port)
+{
+    text_out t;
+    t.len = 0;
+
+    if (dst == NULL || addr == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (addr->version == MASQUE_IP_V4) {
+        put_v4(&t, addr->bytes);
+    } else if (addr->version == MASQUE_IP_V6) {
+        if (with_port) {
+            put_char(&t, '[');
+        }
+        put_v6(&t, addr->bytes);
+        if (with_port) {
+            put_char(&t, ']');
+        }
+    } else {
+        return MASQUE_ERR_ADDRESS;
+    }
+    if (with_port) {
+        put_char(&t, ':');
+        put_decimal(&t, addr->port);
+    }
+    if (cap < t.len + 1) {
+        return MASQUE_ERR_BUFFER;
+    }
+    memcpy(dst, t.buf, t.len);
+    dst[t.len] = '\0';
+    return (masque_ssize)t.len;
+}

@@ -1,0 +1,618 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+#include "masque/capsule.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "internal/wire.h"
+#include "masque/varint.h"
+
+/* Parser states. */
+enum {
+    PARSE_HEADER = 0,  /* reading Type and Length */
+    PARSE_CONTROL = 1, /* gathering a control value (<= 27 bytes) */
+    PARSE_DATAGRAM = 2,
+    PARSE_SKIP = 3 /* unknown or discarded: value consumed without being kept */
+};
+
+masque_capsule_kind masque_capsule_kind_of(masque_profile profile, uint64_t type)
+{
+    if (type == MASQUE_CAPSULE_TYPE_DATAGRAM) {
+        return MASQUE_CAPSULE_DATAGRAM;
+    }
+    switch (profile) {
+    case MASQUE_PROFILE_DRAFT10:
+        if (type == MASQUE_CAPSULE_TYPE_COMPRESSION_ASSIGN) {
+            return MASQUE_CAPSULE_COMPRESSION_ASSIGN;
+        }
+        if (type == MASQUE_CAPSULE_TYPE_COMPRESSION_ACK) {
+            return MASQUE_CAPSULE_COMPRESSION_ACK;
+        }
+        if (type == MASQUE_CAPSULE_TYPE_COMPRESSION_CLOSE) {
+            return MASQUE_CAPSULE_COMPRESSION_CLOSE;
+        }
+        return MASQUE_CAPSULE_UNKNOWN;
+    case MASQUE_PROFILE_DRAFT04:
+        if (type == MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_ASSIGN) {
+            return MASQUE_CAPSULE_COMPRESSION_ASSIGN;
+        }
+        if (type == MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_CLOSE) {
+            return MASQUE_CAPSULE_COMPRESSION_CLOSE;
+        }
+        return MASQUE_CAPSULE_UNKNOWN;
+    }
+    return MASQUE_CAPSULE_UNKNOWN;
+}
+
+int masque_capsule_type_of(masque_profile profile, masque_capsule_kind kind, uint64_t *type)
+{
+    int draft04;
+
+    if (type == NULL || (profile != MASQUE_PROFILE_DRAFT10 && profile != MASQUE_PROFILE_DRAFT04)) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    draft04 = profile == MASQUE_PROFILE_DRAFT04;
+    switch (kind) {
+    case MASQUE_CAPSULE_DATAGRAM:
+        *type = MASQUE_CAPSULE_TYPE_DATAGRAM;
+        return MASQUE_OK;
+    case MASQUE_CAPSULE_COMPRESSION_ASSIGN:
+        *type = draft04 ? MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_ASSIGN
+                        : MASQUE_CAPSULE_TYPE_COMPRESSION_ASSIGN;
+        return MASQUE_OK;
+    case MASQUE_CAPSULE_COMPRESSION_ACK:
+        if (draft04) {
+            return MASQUE_ERR_UNSUPPORTED; /* draft-04 echoes the ASSIGN instead */
+        }
+        *type = MASQUE_CAPSULE_TYPE_COMPRESSION_ACK;
+        return MASQUE_OK;
+    case MASQUE_CAPSULE_COMPRESSION_CLOSE:
+        *type = draft04 ? MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_CLOSE
+                        : MASQUE_CAPSULE_TYPE_COMPRESSION_CLOSE;
+        return MASQUE_OK;
+    case MASQUE_CAPSULE_UNKNOWN:
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    return MASQUE_ERR_INVALID_ARGUMENT;
+}
+
+masque_ssize masque_capsule_decode(masque_capsule *out, const uint8_t *src, size_t len)
+{
+    masque_cursor c = masque_cursor_make(src, src == NULL ? 0 : len);
+    uint64_t type;
+    uint64_t length;
+    const uint8_t *value;
+    int rc;
+
+    if (out == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    rc = masque_cursor_varint(&c, &type);
+    if (rc == 0) {
+        rc = masque_cursor_varint(&c, &length);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    /* RFC 9297 §3.2: the value is Length bytes; until they are all here, ask for more. */
+    if (length > masque_cursor_left(&c)) {
+        return MASQUE_ERR_NEED_MORE;
+    }
+    rc = masque_cursor_view(&c, (size_t)length, &value);
+    if (rc != 0) {
+        return rc;
+    }
+    if (c.pos > (size_t)PTRDIFF_MAX) {
+        return MASQUE_ERR_CAPSULE_LENGTH; /* cannot be reported as a byte count */
+    }
+    out->type = type;
+    out->length = (size_t)length;
+    out->value = value;
+    return masque_ssize_of(c.pos);
+}
+
+size_t masque_capsule_header_len(uint64_t type, uint64_t length)
+{
+    size_t t = masque_varint_len(type);
+    size_t l = masque_varint_len(length);
+    return (t == 0 || l == 0) ? 0 : t + l;
+}
+
+masque_ssize masque_capsule_header_encode(uint8_t *dst, size_t cap, uint64_t type, uint64_t length)
+{
+    size_t t = masque_varint_len(type);
+    size_t l = masque_varint_len(length);
+
+    if (t == 0 || l == 0) {
+        return MASQUE_ERR_VARINT_RANGE;
+    }
+    if (cap < t + l) {
+        return MASQUE_ERR_BUFFER;
+    }
+    if (dst == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    masque_store_varint(dst, t, type);
+    masque_store_varint(dst + t, l, length);
+    return masque_ssize_of(t + l);
+}
+
+masque_ssize masque_capsule_header_prepend(uint8_t *value, size_t headroom, uint64_t type,
+                                           uint64_t length)
+{
+    size_t n = masque_capsule_header_len(type, length);
+
+    if (n == 0) {
+        return MASQUE_ERR_VARINT_RANGE;
+    }
+    if (headroom < n) {
+        return MASQUE_ERR_BUFFER;
+    }
+    if (value == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    return masque_capsule_header_encode(value - n, n, type, length);
+}
+
+masque_ssize masque_capsule_encode(uint8_t *dst, size_t cap, uint64_t type, const uint8_t *value,
+                                   size_t length)
+{
+    size_t n = masque_capsule_header_len(type, (uint64_t)length);
+
+    if (n == 0) {
+        return MASQUE_ERR_VARINT_RANGE;
+    }
+    if (cap < n || cap - n < length) {
+        return MASQUE_ERR_BUFFER;
+    }
+    if (dst == NULL || (value == NULL && length != 0)) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    (void)masque_capsule_header_encode(dst, n, type, (uint64_t)length);
+    if (length != 0) {
+        memcpy(dst + n, value, length);
+    }
+    return masque_ssize_of(n + length);
+}
+
+/* Maps "ran out of bytes" inside a complete value to the malformed code (RFC 9297 §3.3). */
+static int complete_value(int rc)
+{
+    return rc == MASQUE_ERR_NEED_MORE ? MASQUE_ERR_TRUNCATED : rc;
+}
+
+masque_ssize masque_compression_assign_decode(masque_compression_assign *out, const uint8_t *value,
+                                              size_t len)
+{
+    masque_cursor c = masque_cursor_make(value, value == NULL ? 0 : len);
+    masque_compression_assign a;
+    const uint8_t *ip = NULL;
+    int rc;
+
+    if (out == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    memset(&a, 0, sizeof(a));
+    rc = masque_cursor_varint(&c, &a.context_id);
+    if (rc == 0) {
+        rc = masque_cursor_u8(&c, &a.ip_version);
+    }
+    if (rc != 0) {
+        return complete_value(rc);
+    }
+    if (a.context_id == 0) {
+        return MASQUE_ERR_CONTEXT_ID_ZERO; /* -10 §3.1 */
+    }
+    if (a.ip_version != 0) {
+        size_t ip_len = masque_address_ip_len(a.ip_version);
+        if (ip_len == 0) {
+            return MASQUE_ERR_IP_VERSION; /* -10 §3.1: MUST be 0, 4 or 6 */
+        }
+        rc = masque_cursor_view(&c, ip_len, &ip);
+        if (rc == 0) {
+            rc = masque_cursor_u16(&c, &a.target.port);
+        }
+        if (rc != 0) {
+            return complete_value(rc);
+        }
+        a.target.version = a.ip_version;
+        memcpy(a.target.bytes, ip, ip_len);
+    }
+    if (masque_cursor_left(&c) != 0) {
+        return MASQUE_ERR_TRAILING_BYTES; /* RFC 9297 §3.3 */
+    }
+    *out = a;
+    return masque_ssize_of(c.pos);
+}
+
+/* Value length of an ASSIGN, or 0 when a field is not encodable. */
+static size_t assign_value_len(const masque_compression_assign *in, int *err)
+{
+    size_t id_len = masque_varint_len(in->context_id);
+    size_t ip_len = masque_address_ip_len(in->ip_version);
+
+    if (in->context_id == 0) {
+        *err = MASQUE_ERR_CONTEXT_ID_ZERO;
+        return 0;
+    }
+    if (id_len == 0) {
+        *err = MASQUE_ERR_VARINT_RANGE;
+        return 0;
+    }
+    if (in->ip_version == 0) {
+        return id_len + 1;
+    }
+    if (ip_len == 0 || in->target.version != in->ip_version) {
+        *err = MASQUE_ERR_IP_VERSION;
+        return 0;
+    }
+    return id_len + 1 + ip_len + 2;
+}
+
+size_t masque_compression_assign_encoded_len(masque_profile profile,
+                                             const masque_compression_assign *in)
+{
+    uint64_t type;
+    int err = 0;
+    size_t value_len;
+
+    if (in == NULL || masque_capsule_type_of(profile, MASQUE_CAPSULE_COMPRESSION_ASSIGN, &type)) {
+        return 0;
+    }
+    value_len = assign_value_len(in, &err);
+    if (value_len == 0) {
+        return 0;
+    }
+    return masque_capsule_header_len(type, value_len) + value_len;
+}
+
+masque_ssize masque_compression_assign_encode(uint8_t *dst, size_t cap, masque_profile profile,
+                                              const masque_compression_assign *in)
+{
+    uint64_t type;
+    int err = MASQUE_ERR_INVALID_ARGUMENT;
+    size_t value_len;
+    size_t header_len;
+    size_t id_len;
+    uint8_t *p;
+    int rc;
+
+    if (in == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    rc = masque_capsule_type_of(profile, MASQUE_CAPSULE_COMPRESSION_ASSIGN, &type);
+    if (rc != 0) {
+        return rc;
+    }
+    value_len = assign_value_len(in, &err);
+    if (value_len == 0) {
+        return err;
+    }
+    header_len = masque_capsule_header_len(type, value_len);
+    if (cap < header_len + value_len) {
+        return MASQUE_ERR_BUFFER;
+    }
+    if (dst == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    (void)masque_capsule_header_encode(dst, header_len, type, value_len);
+    p = dst + header_len;
+    id_len = masque_varint_len(in->context_id);
+    masque_store_varint(p, id_len, in->context_id);
+    p += id_len;
+    *p++ = in->ip_version;
+    if (in->ip_version != 0) {
+        size_t ip_len = masque_address_ip_len(in->ip_version);
+        memcpy(p, in->target.bytes, ip_len);
+        p += ip_len;
+        masque_store_u16(p, in->target.port);
+    }
+    return masque_ssize_of(header_len + value_len);
+}
+
+masque_ssize masque_compression_id_decode(uint64_t *context_id, const uint8_t *value, size_t len)
+{
+    masque_cursor c = masque_cursor_make(value, value == NULL ? 0 : len);
+    uint64_t id;
+    int rc;
+
+    if (context_id == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    rc = masque_cursor_varint(&c, &id);
+    if (rc != 0) {
+        return complete_value(rc);
+    }
+    if (masque_cursor_left(&c) != 0) {
+        return MASQUE_ERR_TRAILING_BYTES; /* RFC 9297 §3.3 */
+    }
+    if (id == 0) {
+        return MASQUE_ERR_CONTEXT_ID_ZERO; /* -10 §3.3 */
+    }
+    *context_id = id;
+    return masque_ssize_of(c.pos);
+}
+
+/* The type of an ACK or CLOSE, or an error. */
+static int id_capsule_type(masque_profile profile, masque_capsule_kind kind, uint64_t *type)
+{
+    if (kind != MASQUE_CAPSULE_COMPRESSION_ACK && kind != MASQUE_CAPSULE_COMPRESSION_CLOSE) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    return masque_capsule_type_of(profile, kind, type);
+}
+
+size_t masque_compression_id_encoded_len(masque_profile profile, masque_capsule_kind kind,
+                                         uint64_t context_id)
+{
+    uint64_t type;
+    size_t id_len = masque_varint_len(context_id);
+
+    if (context_id == 0 || id_len == 0 || id_capsule_type(profile, kind, &type) != 0) {
+        return 0;
+    }
+    return masque_capsule_header_len(type, id_len) + id_len;
+}
+
+masque_ssize masque_compression_id_encode(uint8_t *dst, size_t cap, masque_profile profile,
+                                          masque_capsule_kind kind, uint64_t context_id)
+{
+    uint64_t type;
+    size_t id_len = masque_varint_len(context_id);
+    size_t header_len;
+    int rc = id_capsule_type(profile, kind, &type);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (context_id == 0) {
+        return MASQUE_ERR_CONTEXT_ID_ZERO;
+    }
+    if (id_len == 0) {
+        return MASQUE_ERR_VARINT_RANGE;
+    }
+    header_len = masque_capsule_header_len(type, id_len);
+    if (cap < header_len + id_len) {
+        return MASQUE_ERR_BUFFER;
+    }
+    if (dst == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    (void)masque_capsule_header_encode(dst, header_len, type, id_len);
+    masque_store_varint(dst + header_len, id_len, context_id);
+    return masque_ssize_of(header_len + id_len);
+}
+
+/* ---- incremental parser ---- */
+
+void masque_capsule_parser_init(masque_capsule_parser *p, const masque_capsule_parser_config *cfg)
+{
+    memset(p, 0, sizeof(*p));
+    if (cfg != NULL) {
+        p->cfg = *cfg;
+    }
+    if (p->cfg.max_datagram_len == 0) {
+        p->cfg.max_datagram_len = MASQUE_DATAGRAM_CAPSULE_DEFAULT_MAX;
+    }
+    p->state = PARSE_HEADER;
+}
+
+static void event_reset(masque_capsule_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+}
+
+static void event_header(const masque_capsule_parser *p, masque_capsule_event *ev,
+                         masque_capsule_event_kind what)
+{
+    ev->event = what;
+    ev->kind = (masque_capsule_kind)p->kind;
+    ev->type = p->type;
+    ev->length = p->length;
+}
+
+/*
+ * A complete header was read. Checks the Length against the type's bounds at once, so a lying
+ * Length is caught before any of its value is waited for (RFC 9297 §3.3). Returns 1 when an
+ * event was produced, 0 when parsing simply goes on, or a negative error.
+ */
+static int begin_capsule(masque_capsule_parser *p, uint64_t type, uint64_t length,
+                         masque_capsule_event *ev)
+{
+    masque_capsule_kind kind = masque_capsule_kind_of(p->cfg.profile, type);
+    uint64_t min = 0;
+    uint64_t max = 0;
+
+    p->type = type;
+    p->length = length;
+    p->done = 0;
+    p->kind = (uint8_t)kind;
+    p->header_len = 0;
+    switch (kind) {
+    case MASQUE_CAPSULE_COMPRESSION_ASSIGN:
+        min = MASQUE_COMPRESSION_ASSIGN_VALUE_MIN;
+        max = MASQUE_COMPRESSION_ASSIGN_VALUE_MAX;
+        break;
+    case MASQUE_CAPSULE_COMPRESSION_ACK:
+    case MASQUE_CAPSULE_COMPRESSION_CLOSE:
+        min = 1;
+        max = MASQUE_COMPRESSION_ID_VALUE_MAX;
+        break;
+    case MASQUE_CAPSULE_DATAGRAM:
+        if (length > p->cfg.max_datagram_len) {
+            if (p->cfg.oversize != MASQUE_OVERSIZE_DISCARD) {
+                return MASQUE_ERR_CAPSULE_LENGTH;
+            }
+            p->state = PARSE_SKIP;
+            event_header(p, ev, MASQUE_CAPSULE_EVENT_DISCARDED);
+            return 1;
+        }
+        p->state = PARSE_DATAGRAM;
+        if (length == 0) {
+            event_header(p, ev, MASQUE_CAPSULE_EVENT_DATAGRAM);
+            ev->last = 1;
+            p->state = PARSE_HEADER;
+            return 1;
+        }
+        return 0;
+    case MASQUE_CAPSULE_UNKNOWN:
+        /* RFC 9297 §3.2: unknown capsules are skipped, whatever their length. */
+        p->state = length == 0 ? PARSE_HEADER : PARSE_SKIP;
+        event_header(p, ev, MASQUE_CAPSULE_EVENT_UNKNOWN);
+        return 1;
+    }
+    if (length < min || length > max) {
+        return MASQUE_ERR_CAPSULE_LENGTH;
+    }
+    p->state = PARSE_CONTROL;
+    return 0;
+}
+
+/*
+ * Reads header bytes; returns bytes consumed, and sets *complete once Type and Length are in.
+ * A header cut by a chunk boundary is gathered in p->header (16 bytes at most).
+ */
+static size_t read_header(masque_capsule_parser *p, const uint8_t *data, size_t len, uint64_t *type,
+                          uint64_t *length, int *complete)
+{
+    size_t used = 0;
+
+    *complete = 0;
+    if (p->header_len == 0) {
+        /* Fast path: the whole header is in this chunk, nothing is copied. */
+        masque_ssize t = masque_varint_decode(type, data, len);
+        if (t > 0) {
+            masque_ssize l = masque_varint_decode(length, data + t, len - (size_t)t);
+            if (l > 0) {
+                *complete = 1;
+                return (size_t)t + (size_t)l;
+            }
+        }
+    }
+    while (used < len) {
+        size_t type_len;
+        size_t total;
+        p->header[p->header_len++] = data[used++];
+        type_len = masque_varint_len_from_first(p->header[0]);
+        if (p->header_len <= type_len) {
+            continue;
+        }
+        total = type_len + masque_varint_len_from_first(p->header[type_len]);
+        if (p->header_len == total) {
+            (void)masque_varint_decode(type, p->header, type_len);
+            (void)masque_varint_decode(length, p->header + type_len, total - type_len);
+            *complete = 1;
+            return used;
+        }
+    }
+    return used;
+}
+
+/* Produces a CONTROL event whose value is at `value`. */
+static void event_control(masque_capsule_parser *p, const uint8_t *value, masque_capsule_event *ev)
+{
+    event_header(p, ev, MASQUE_CAPSULE_EVENT_CONTROL);
+    ev->data = value;
+    ev->data_len = (size_t)p->length;
+    ev->last = 1;
+    p->state = PARSE_HEADER;
+}
+
+masque_ssize masque_capsule_parser_feed(masque_capsule_parser *p, const uint8_t *data, size_t len,
+                                        masque_capsule_event *ev)
+{
+    size_t pos = 0;
+
+    if (p == NULL || ev == NULL || (data == NULL && len != 0)) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    event_reset(ev);
+    if (p->error != 0) {
+        return MASQUE_ERR_PARSER_FAILED;
+    }
+    if (len > (size_t)PTRDIFF_MAX) {
+        len = (size_t)PTRDIFF_MAX; /* consume what we can report; the caller loops */
+    }
+    while (pos < len) {
+        size_t left = len - pos;
+        switch (p->state) {
+        case PARSE_HEADER: {
+            uint64_t type = 0;
+            uint64_t length = 0;
+            int complete;
+            int rc;
+            pos += read_header(p, data + pos, left, &type, &length, &complete);
+            if (!complete) {
+                break;
+            }
+            rc = begin_capsule(p, type, length, ev);
+            if (rc < 0) {
+                p->error = rc;
+                event_reset(ev);
+                return rc;
+            }
+            if (rc > 0) {
+                return masque_ssize_of(pos);
+            }
+            break;
+        }
+        case PARSE_CONTROL: {
+            size_t want = (size_t)p->length - (size_t)p->done;
+            if (p->done == 0 && left >= want) {
+                event_control(p, data + pos, ev); /* contiguous: a view, no copy */
+                return masque_ssize_of(pos + want);
+            }
+            if (want > left) {
+                want = left;
+            }
+            memcpy(p->control + p->done, data + pos, want);
+            p->done += want;
+            pos += want;
+            if (p->done == p->length) {
+                event_control(p, p->control, ev);
+                return masque_ssize_of(pos);
+            }
+            break;
+        }
+        case PARSE_DATAGRAM: {
+            uint64_t remaining = p->length - p->done;
+            size_t take = remaining < (uint64_t)left ? (size_t)remaining : left;
+            event_header(p, ev, MASQUE_CAPSULE_EVENT_DATAGRAM);
+            ev->offset = p->done;
+            ev->data = data + pos;
+            ev->data_len = take;
+            p->done += take;
+            ev->last = p->done == p->length;
+            if (ev->last) {
+                p->state = PARSE_HEADER;
+            }
+            return masque_ssize_of(pos + take);
+        }
+        default: { /* PARSE_SKIP */
+            uint64_t remaining = p->length - p->done;
+            size_t take = remaining < (uint64_t)left ? (size_t)remaining : left;
+            p->done += take;
+            pos += take;
+            if (p->done == p->length) {
+                p->state = PARSE_HEADER;
+            }
+            break;
+        }
+        }
+    }
+    return masque_ssize_of(pos);
+}
+
+int masque_capsule_parser_finish(const masque_capsule_parser *p)
+{
+    if (p == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (p->error != 0) {
+        return p->error;
+    }
+    if (p->state != PARSE_HEADER || p->header_len != 0) {
+        return MASQUE_ERR_STREAM_TRUNCATED; /* RFC 9297 §3.3 */
+    }
+    return MASQUE_OK;
+}

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+#include "masque/datagram.h"
+
+#include <string.h>
+
+#include "internal/wire.h"
+#include "masque/capsule.h"
+#include "masque/varint.h"
+
+/* A complete datagram that runs out of bytes is malformed, not incomplete. */
+static int complete_datagram(int rc)
+{
+    return rc == MASQUE_ERR_NEED_MORE ? MASQUE_ERR_TRUNCATED : rc;
+}
+
+masque_ssize masque_h3_datagram_decode(masque_h3_datagram *out, const uint8_t *src, size_t len)
+{
+    masque_cursor c = masque_cursor_make(src, src == NULL ? 0 : len);
+    uint64_t qsid;
+    int rc;
+
+    if (out == NULL || len > (size_t)PTRDIFF_MAX) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    rc = masque_cursor_varint(&c, &qsid);
+    if (rc != 0) {
+        return complete_datagram(rc); /* RFC 9297 §2.1: too short for the Quarter Stream ID */
+    }
+    if (qsid > MASQUE_QUARTER_STREAM_ID_MAX) {
+        return MASQUE_ERR_QUARTER_STREAM_ID; /* RFC 9297 §2.1 */
+    }
+    out->quarter_stream_id = qsid;
+    out->payload = src + c.pos;
+    out->payload_len = masque_cursor_left(&c);
+    return masque_ssize_of(len);
+}
+
+int masque_quarter_stream_id_of(uint64_t stream_id, uint64_t *quarter_stream_id)
+{
+    if (quarter_stream_id == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    /* RFC 9000 §2.1: client-initiated bidirectional streams have the two low bits 00. */
+    if ((stream_id & 3u) != 0 || stream_id > MASQUE_VARINT_MAX) {
+        return MASQUE_ERR_STREAM_ID;
+    }
+    *quarter_stream_id = stream_id >> 2;
+    return MASQUE_OK;
+}
+
+masque_ssize masque_h3_datagram_prepend(uint8_t *payload, size_t headroom,
+                                        uint64_t quarter_stream_id)
+{
+    size_t n = masque_varint_len(quarter_stream_id);
+
+    if (quarter_stream_id > MASQUE_QUARTER_STREAM_ID_MAX) {
+        return MASQUE_ERR_QUARTER_STREAM_ID;
+    }
+    if (headroom < n) {
+        return MASQUE_ERR_BUFFER;
+    }
+    if (payload == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    masque_store_varint(payload - n, n, quarter_stream_id);
+    return masque_ssize_of(n);
+}
+
+masque_ssize masque_context_payload_decode(masque_context_payload *out, const uint8_t *src,
+                                           size_t len)
+{
+    masque_cursor c = masque_cursor_make(src, src == NULL ? 0 : len);
+    uint64_t id;
+    int rc;
+
+    if (out == NULL || len > (size_t)PTRDIFF_MAX) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    rc = masque_cursor_varint(&c, &id);
+    if (rc != 0) {
+        return complete_datagram(rc);
+    }
+    out->context_id = id;
+    out->payload = src + c.pos;
+    out->payload_len = masque_cursor_left(&c);
+    return masque_ssize_of(len);
+}
+
+masque_ssize masque_bind_target_decode(masque_address *target, const uint8_t **payload,
+                                       size_t *payload_len, const uint8_t *src, size_t len)
+{
+    masque_cursor c = masque_cursor_make(src, src == NULL ? 0 : len);
+    masque_address a;
+    const uint8_t *ip = NULL;
+    size_t ip_len;
+    int rc;
+
+    if (target == NULL || payload == NULL || payload_len == NULL || len > (size_t)PTRDIFF_MAX) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    memset(&a, 0, sizeof(a));
+    rc = masque_cursor_u8(&c, &a.version);
+    if (rc != 0) {
+        return complete_datagram(rc);
+    }
+    ip_len = masque_address_ip_len(a.version);
+    if (ip_len == 0) {
+        return MASQUE_ERR_IP_VERSION; /* -10 §4: MUST be 4 or 6 */
+    }
+    rc = masque_cursor_view(&c, ip_len, &ip);
+    if (rc == 0) {
+        rc = masque_cursor_u16(&c, &a.port);
+    }
+    if (rc != 0) {
+        return complete_datagram(rc);
+    }
+    if (masque_cursor_left(&c) > MASQUE_UDP_PAYLOAD_MAX) {
+        return MASQUE_ERR_PAYLOAD_TOO_LARGE; /* RFC 9298 §5 */
+    }
+    memcpy(a.bytes, ip, ip_len);
+    *target = a;
+    *payload = src + c.pos;
+    *payload_len = masque_cursor_left(&c);
+    return masque_ssize_of(len);
+}
+
+masque_ssize masque_bind_uncompressed_decode(masque_bind_datagram *out, const uint8_t *src,
+                                             size_t len)
+{
+    masque_context_payload cp;
+    masque_address target;
+    const uint8_t *payload;
+    size_t payload_len;
+    masque_ssize rc;
+
+    if (out == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    rc = masque_context_payload_decode(&cp, src, len);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = masque_bind_target_decode(&target, &payload, &payload_len, cp.payload, cp.payload_len);
+    if (rc < 0) {
+        return rc;
+    }
+    out->context_id = cp.context_id;
+    out->target = target;
+    out->payload = payload;
+    out->payload_len = payload_len;
+    return masque_ssize_of(len);
+}
+
+masque_ssize masque_bind_compressed_decode(masque_bind_datagram *out, const uint8_t *src,
+                                           size_t len)
+{
+    masque_context_payload cp;
+    masque_ssize rc;
+
+    if (out == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    rc = masque_context_payload_decode(&cp, src, len);
+    if (rc < 0) {
+        return rc;
+    }
+    if (cp.payload_len > MASQUE_UDP_PAYLOAD_MAX) {
+        return MASQUE_ERR_PAYLOAD_TOO_LARGE; /* RFC 9298 §5 */
+    }
+    memset(&out->target, 0, sizeof(out->target));
+    out->context_id = cp.context_id;
+    out->payload = cp.payload;
+    out->payload_len = cp.payload_len;
+    return masque_ssize_of(len);
+}
+
+/*
+ * Lengths of the framing's parts. Returns 0 on success with *inner (Context ID and tuple) and
+ * *outer (Quarter Stream ID or capsule header) set, or a negative error.
+ */
+static int frame_lengths(const masque_bind_frame *f, size_t payload_len, size_t *inner,
+                         size_t *outer)
+{
+    size_t id_len;
+    size_t n;
+
+    if (f == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (payload_len > MASQUE_UDP_PAYLOAD_MAX) {
+        return MASQUE_ERR_PAYLOAD_TOO_LARGE; /* RFC 9298 §5 */
+    }
+    id_len = masque_varint_len(f->context_id);
+    if (id_len == 0) {
+        return MASQUE_ERR_VARINT_RANGE;
+    }
+    n = id_len;
+    if (f->target != NULL) {
+        size_t ip_len = masque_address_ip_len(f->target->version);
+        if (ip_len == 0) {
+            return MASQUE_ERR_ADDRESS;
+        }
+        n += 1 + ip_len + 2;
+    }
+    *inner = n;
+    switch (f->path) {
+    case MASQUE_PATH_H3_DATAGRAM:
+        if (f->quarter_stream_id > MASQUE_QUARTER_STREAM_ID_MAX) {
+            return MASQUE_ERR_QUARTER_STREAM_ID;
+        }
+        *outer = masque_varint_len(f->quarter_stream_id);
+        return MASQUE_OK;
+    case MASQUE_PATH_CAPSULE:
+        *outer = masque_capsule_header_len(MASQUE_CAPSULE_TYPE_DATAGRAM, n + payload_len);
+        return MASQUE_OK;
+    case MASQUE_PATH_PAYLOAD_ONLY:
+        *outer = 0;
+        return MASQUE_OK;
+    }
+    return MASQUE_ERR_INVALID_ARGUMENT;
+}
+
+size_t masque_bind_frame_header_len(const masque_bind_frame *f, size_t payload_len)
+{
+    size_t inner = 0;
+    size_t outer = 0;
+    if (frame_lengths(f, payload_len, &inner, &outer) != 0) {
+        return 0;
+    }
+    return inner + outer;
+}
+
+masque_ssize masque_bind_frame_prepend(uint8_t *payload, size_t headroom, size_t payload_len,
+                                       const masque_bind_frame *f)
+{
+    size_t inner = 0;
+    size_t outer = 0;
+    uint8_t *p;
+    size_t id_len;
+    int rc = frame_lengths(f, payload_len, &inner, &outer);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (headroom < inner + outer) {
+        return MASQUE_ERR_BUFFER;
+    }
+    if (payload == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    p = payload - inner;
+    id_len = masque_varint_len(f->context_id);
+    masque_store_varint(p, id_len, f->context_id);
+    if (f->target != NULL) {
+        size_t ip_len = masque_address_ip_len(f->target->version);
+        uint8_t *q = p + id_len;
+        *q++ = f->target->version;
+        memcpy(q, f->target->bytes, ip_len);
+        masque_store_u16(q + ip_len, f->target->port);
+    }
+    switch (f->path) {
+    case MASQUE_PATH_H3_DATAGRAM:
+        masque_store_varint(p - outer, outer, f->quarter_stream_id);
+        break;
+    case MASQUE_PATH_CAPSULE:
+        (void)masque_capsule_header_encode(p - outer, outer, MASQUE_CAPSULE_TYPE_DATAGRAM,
+                                           (uint64_t)(inner + payload_len));
+        break;
+    case MASQUE_PATH_PAYLOAD_ONLY:
+        break;
+    }
+    return masque_ssize_of(inner + outer);
+}
+
+masque_ssize masque_bind_frame_encode(uint8_t *dst, size_t cap, const masque_bind_frame *f,
+                                      const uint8_t *payload, size_t payload_len)
+{
+    size_t inner = 0;
+    size_t outer = 0;
+    size_t header;
+    int rc = frame_lengths(f, payload_len, &inner, &outer);
+
+    if (rc != 0) {
+        return rc;
+    }
+    header = inner + outer;
+    if (cap < header || cap - header < payload_len) {
+        return MASQUE_ERR_BUFFER;
+    }
+    if (dst == NULL || (payload == NULL && payload_len != 0)) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (payload_len != 0) {
+        memmove(dst + header, payload, payload_len);
+    }
+    (void)masque_bind_frame_prepend(dst + header, header, payload_len, f);
+    return masque_ssize_of(header + payload_len);
+}

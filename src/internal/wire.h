@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/*
+ * Private helpers shared by the codec files: the one bounds-checked read path (a cursor over a
+ * caller's buffer) and byte-wise big-endian stores. Every decoder reads through these, so
+ * "is there room?" is asked in exactly one place and no load is ever unaligned.
+ */
+#ifndef MASQUE_INTERNAL_WIRE_H
+#define MASQUE_INTERNAL_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "masque/varint.h"
+
+/* A read cursor: the buffer, its length, and how far we have read. */
+typedef struct masque_cursor {
+    const uint8_t *data;
+    size_t len;
+    size_t pos;
+} masque_cursor;
+
+static inline masque_cursor masque_cursor_make(const uint8_t *data, size_t len)
+{
+    masque_cursor c;
+    c.data = data;
+    c.len = len;
+    c.pos = 0;
+    return c;
+}
+
+static inline size_t masque_cursor_left(const masque_cursor *c)
+{
+    return c->len - c->pos;
+}
+
+/* Reads one byte; 0 on success, MASQUE_ERR_NEED_MORE when the buffer is exhausted. */
+static inline int masque_cursor_u8(masque_cursor *c, uint8_t *out)
+{
+    if (masque_cursor_left(c) < 1) {
+        return MASQUE_ERR_NEED_MORE;
+    }
+    *out = c->data[c->pos];
+    c->pos += 1;
+    return 0;
+}
+
+/* Reads a big-endian 16-bit value. */
+static inline int masque_cursor_u16(masque_cursor *c, uint16_t *out)
+{
+    if (masque_cursor_left(c) < 2) {
+        return MASQUE_ERR_NEED_MORE;
+    }
+    *out = (uint16_t)((unsigned)c->data[c->pos] << 8 | (unsigned)c->data[c->pos + 1]);
+    c->pos += 2;
+    return 0;
+}
+
+/* Returns a view of n bytes and advances past them. */
+static inline int masque_cursor_view(masque_cursor *c, size_t n, const uint8_t **out)
+{
+    if (masque_cursor_left(c) < n) {
+        return MASQUE_ERR_NEED_MORE;
+    }
+    *out = c->data + c->pos;
+    c->pos += n;
+    return 0;
+}
+
+/* Reads a varint (RFC 9000 §16). */
+static inline int masque_cursor_varint(masque_cursor *c, uint64_t *out)
+{
+    masque_ssize n;
+    if (masque_cursor_left(c) == 0) {
+        return MASQUE_ERR_NEED_MORE; /* also keeps NULL + 0 out of the arithmetic */
+    }
+    n = masque_varint_decode(out, c->data + c->pos, masque_cursor_left(c));
+    if (n < 0) {
+        return (int)n;
+    }
+    c->pos += (size_t)n;
+    return 0;
+}
+
+/* Stores a big-endian 16-bit value; the caller has checked the room. */
+static inline void masque_store_u16(uint8_t *dst, uint16_t v)
+{
+    dst[0] = (uint8_t)(v >> 8);
+    dst[1] = (uint8_t)(v & 0xFFu);
+}
+
+/* Stores a varint whose minimal length n the caller computed and checked against the room. */
+static inline void masque_store_varint(uint8_t *dst, size_t n, uint64_t v)
+{
+    static const uint8_t prefix[9] = {0, 0x00, 0x40, 0, 0x80, 0, 0, 0, 0xC0};
+    size_t i;
+    for (i = n; i > 0; i--) {
+        dst[i - 1] = (uint8_t)(v & 0xFFu);
+        v >>= 8;
+    }
+    dst[0] = (uint8_t)(dst[0] | prefix[n]);
+}
+
+/* Converts a count known to fit to the signed return type. */
+static inline masque_ssize masque_ssize_of(size_t n)
+{
+    return (masque_ssize)n;
+}
+
+#endif /* MASQUE_INTERNAL_WIRE_H */

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+#include "masque/varint.h"
+
+#include "internal/wire.h"
+
+size_t masque_varint_len_from_first(uint8_t first_byte)
+{
+    /* RFC 9000 §16: the two high bits are log2 of the length. */
+    return (size_t)1u << (first_byte >> 6);
+}
+
+masque_ssize masque_varint_decode(uint64_t *out, const uint8_t *src, size_t len)
+{
+    size_t n;
+    size_t i;
+    uint64_t v;
+
+    if (out == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (len == 0 || src == NULL) {
+        return MASQUE_ERR_NEED_MORE;
+    }
+    n = masque_varint_len_from_first(src[0]);
+    if (len < n) {
+        return MASQUE_ERR_NEED_MORE;
+    }
+    v = (uint64_t)(src[0] & 0x3Fu);
+    for (i = 1; i < n; i++) {
+        v = (v << 8) | (uint64_t)src[i];
+    }
+    *out = v;
+    return masque_ssize_of(n);
+}
+
+size_t masque_varint_len(uint64_t value)
+{
+    if (value <= 63u) {
+        return 1;
+    }
+    if (value <= 16383u) {
+        return 2;
+    }
+    if (value <= 1073741823u) {
+        return 4;
+    }
+    if (value <= MASQUE_VARINT_MAX) {
+        return 8;
+    }
+    return 0;
+}
+
+masque_ssize masque_varint_encode(uint8_t *dst, size_t cap, uint64_t value)
+{
+    size_t n = masque_varint_len(value);
+
+    if (n == 0) {
+        return MASQUE_ERR_VARINT_RANGE; /* RFC 9000 §16: 62 bits at most */
+    }
+    if (dst == NULL && cap != 0) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (cap < n) {
+        return MASQUE_ERR_BUFFER;
+    }
+    masque_store_varint(dst, n, value);
+    return masque_ssize_of(n);
+}

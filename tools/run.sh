@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-only
+# The project's two jobs, for a fresh Debian 12 machine (run as root; sudo is used otherwise).
+#   tools/run.sh main  - install what is missing, build, run the main job
+#   tools/run.sh test  - install what is missing, build, run every test and check
+set -euo pipefail
+cd "$(dirname "$0")/.."
+job=${1:-}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+main_packages=(cmake make gcc libc6-dev pkg-config)
+test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clang-format
+               clang-tidy cppcheck valgrind)
+
+install_missing() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "== installing: ${missing[*]}"
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}"
+}
+
+build() { # dir, compiler, extra cmake args...
+    local dir=$1 cc=$2
+    shift 2
+    echo "== build $dir ($cc $*)"
+    CC=$cc cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DMASQUE_WERROR=ON "$@" >/dev/null
+    cmake --build "$dir" -j "$jobs"
+}
+
+run_ctest() {
+    echo "== ctest $1"
+    ctest --test-dir "$1" --output-on-failure -j "$jobs"
+}
+
+c_files() {
+    git ls-files '*.c' '*.h' 2>/dev/null || find include src tests examples -name '*.[ch]'
+}
+
+case "$job" in
+main)
+    install_missing "${main_packages[@]}"
+    CC=cc cmake -S . -B build/main -DCMAKE_BUILD_TYPE=Release -DMASQUE_BUILD_TESTS=OFF >/dev/null
+    cmake --build build/main -j "$jobs"
+    tools/appendix-demo.sh build/main/examples/masque-inspect
+    ;;
+test)
+    install_missing "${test_packages[@]}"
+    echo "== clang-format (house style, .clang-format)"
+    c_files | xargs clang-format --dry-run -Werror
+    echo "== cppcheck"
+    cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
+        --std=c99 --inline-suppr -I include -I src --suppress=missingIncludeSystem \
+        include src
+    build build/gcc gcc -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+    echo "== clang-tidy (.clang-tidy)"
+    clang-tidy --quiet -p build/gcc src/*.c 2>&1 | { grep -E 'warning:|error:' && exit 1 || true; }
+    run_ctest build/gcc
+    build build/clang clang
+    run_ctest build/clang
+    build build/asan clang -DMASQUE_SANITIZE=address,undefined -DMASQUE_BUILD_SHARED=OFF
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        run_ctest build/asan
+    echo "== valgrind memcheck (gcc build)"
+    for t in build/gcc/tests/test_*; do
+        [ -x "$t" ] || continue
+        valgrind -q --error-exitcode=1 --leak-check=full "$t" >/dev/null
+    done
+    echo "valgrind: no errors"
+    echo "== heap calls in the core"
+    if grep -nE '\b(malloc|calloc|realloc|free)\s*\(' src/*.c src/internal/*.h include/masque/*.h
+    then
+        echo "the core must not allocate" >&2
+        exit 1
+    fi
+    # The last runner output is ctest's summary over the reference (gcc) build.
+    run_ctest build/gcc
+    ;;
+*)
+    echo "usage: $0 main|test" >&2
+    exit 2
+    ;;
+esac

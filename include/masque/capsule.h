@@ -21,6 +21,7 @@
 
 #include "masque/address.h"
 #include "masque/error.h"
+#include "masque/varint.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -168,3 +168,175 @@ masque_ssize masque_address_format(char *dst, size_t cap, const masque_address *
     dst[t.len] = '\0';
     return (masque_ssize)t.len;
 }
+
+/* Parses a dotted quad in text[0..len); 0 on success. */
+static int parse_v4(const char *text, size_t len, uint8_t out[4])
+{
+    size_t pos = 0;
+    int octet;
+    for (octet = 0; octet < 4; octet++) {
+        unsigned v = 0;
+        size_t digits = 0;
+        if (octet > 0) {
+            if (pos >= len || text[pos] != '.') {
+                return -1;
+            }
+            pos++;
+        }
+        while (pos < len && text[pos] >= '0' && text[pos] <= '9' && digits < 4) {
+            v = v * 10u + (unsigned)(text[pos] - '0');
+            pos++;
+            digits++;
+        }
+        /* RFC 3986 dec-octet: 1 to 3 digits, no leading zero, at most 255. */
+        if (digits == 0 || digits > 3 || v > 255u || (digits > 1 && text[pos - digits] == '0')) {
+            return -1;
+        }
+        out[octet] = (uint8_t)v;
+    }
+    return pos == len ? 0 : -1;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* Parses an RFC 4291 §2.2 IPv6 address in text[0..len); 0 on success. */
+static int parse_v6(const char *text, size_t len, uint8_t out[16])
+{
+    uint8_t bytes[16];
+    size_t n = 0; /* bytes filled */
+    size_t pos = 0;
+    int gap = -1; /* byte position of "::" */
+    memset(bytes, 0, sizeof(bytes));
+    if (len >= 2 && text[0] == ':' && text[1] == ':') {
+        gap = 0;
+        pos = 2;
+    } else if (len >= 1 && text[0] == ':') {
+        return -1;
+    }
+    while (pos < len) {
+        unsigned v = 0;
+        size_t digits = 0;
+        size_t start = pos;
+        int d;
+        while (pos < len && digits < 5 && (d = hex_digit(text[pos])) >= 0) {
+            v = v << 4 | (unsigned)d;
+            pos++;
+            digits++;
+        }
+        if (pos < len && text[pos] == '.') {
+            /* Trailing dotted quad: the last 32 bits (RFC 4291 §2.2 form 3). */
+            if (n + 4 > 16 || parse_v4(text + start, len - start, bytes + n) != 0) {
+                return -1;
+            }
+            n += 4;
+            pos = len;
+            break;
+        }
+        if (digits == 0 || digits > 4 || n + 2 > 16) {
+            return -1;
+        }
+        bytes[n++] = (uint8_t)(v >> 8);
+        bytes[n++] = (uint8_t)(v & 0xFFu);
+        if (pos == len) {
+            break;
+        }
+        if (text[pos] != ':') {
+            return -1;
+        }
+        pos++;
+        if (pos < len && text[pos] == ':') {
+            if (gap >= 0) {
+                return -1; /* a second "::" */
+            }
+            gap = (int)n;
+            pos++;
+        } else if (pos == len) {
+            return -1; /* trailing single ':' */
+        }
+    }
+    if (gap >= 0) {
+        size_t tail = n - (size_t)gap;
+        if (n == 16) {
+            return -1; /* "::" must stand for at least one group */
+        }
+        memmove(bytes + 16 - tail, bytes + gap, tail);
+        memset(bytes + gap, 0, 16 - tail - (size_t)gap);
+    } else if (n != 16) {
+        return -1;
+    }
+    memcpy(out, bytes, 16);
+    return 0;
+}
+
+static int parse_port(const char *text, size_t len, uint16_t *port)
+{
+    unsigned long v = 0;
+    size_t i;
+    if (len == 0 || len > 5) {
+        return -1;
+    }
+    for (i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9') {
+            return -1;
+        }
+        v = v * 10u + (unsigned long)(text[i] - '0');
+    }
+    if (v > 65535u) {
+        return -1;
+    }
+    *port = (uint16_t)v;
+    return 0;
+}
+
+int masque_address_parse(masque_address *out, const char *text, size_t len, int with_port)
+{
+    masque_address a;
+    size_t host_len = len;
+    uint16_t port = 0;
+    int bracketed = 0;
+
+    if (out == NULL || text == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    memset(&a, 0, sizeof(a));
+    if (with_port) {
+        size_t colon = len;
+        while (colon > 0 && text[colon - 1] != ':') {
+            colon--;
+        }
+        if (colon == 0 || parse_port(text + colon, len - colon, &port) != 0) {
+            return MASQUE_ERR_ADDRESS;
+        }
+        host_len = colon - 1;
+        if (host_len >= 2 && text[0] == '[' && text[host_len - 1] == ']') {
+            bracketed = 1;
+        }
+    }
+    if (bracketed) {
+        if (parse_v6(text + 1, host_len - 2, a.bytes) != 0) {
+            return MASQUE_ERR_ADDRESS;
+        }
+        a.version = MASQUE_IP_V6;
+    } else if (parse_v4(text, host_len, a.bytes) == 0) {
+        a.version = MASQUE_IP_V4;
+    } else if (!with_port && parse_v6(text, host_len, a.bytes) == 0) {
+        a.version = MASQUE_IP_V6;
+    } else {
+        return MASQUE_ERR_ADDRESS;
+    }
+    a.port = port;
+    *out = a;
+    return MASQUE_OK;
+}

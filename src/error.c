@@ -38,6 +38,48 @@ const char *masque_strerror(int code)
         return "parser already failed";
     case MASQUE_ERR_ADDRESS:
         return "invalid address";
+    case MASQUE_ERR_TABLE_FULL:
+        return "context table full";
+    case MASQUE_ERR_DUPLICATE_CONTEXT_ID:
+        return "context ID already registered";
+    case MASQUE_ERR_DUPLICATE_TUPLE:
+        return "tuple already registered by the peer";
+    case MASQUE_ERR_CONTEXT_PARITY:
+        return "context ID parity wrong for the peer's role";
+    case MASQUE_ERR_UNCOMPRESSED_FROM_PROXY:
+        return "uncompressed context assigned by the proxy";
+    case MASQUE_ERR_SECOND_UNCOMPRESSED:
+        return "second uncompressed context";
+    case MASQUE_ERR_UNKNOWN_ACK:
+        return "acknowledgement for a context ID never assigned";
+    case MASQUE_ERR_CONTEXT_ID_EXHAUSTED:
+        return "context IDs exhausted";
+    case MASQUE_ERR_QUEUE_FULL:
+        return "control queue full";
+    case MASQUE_ERR_PENDING_LIMIT:
+        return "too many compression responses pending";
+    case MASQUE_ERR_UNREACHABLE:
+        return "no context reaches the target";
+    case MASQUE_ERR_STATE:
+        return "not valid in this role or state";
+    case MASQUE_ERR_SESSION_FAILED:
+        return "session failed";
+    case MASQUE_ERR_POLICY:
+        return "target refused by policy";
+    case MASQUE_ERR_UNKNOWN_CONTEXT:
+        return "unknown context ID";
+    case MASQUE_ERR_TEMPLATE:
+        return "invalid URI template";
+    case MASQUE_ERR_BAD_REQUEST:
+        return "malformed request";
+    case MASQUE_ERR_BAD_RESPONSE:
+        return "response does not enable bind";
+    case MASQUE_ERR_FIELD:
+        return "invalid structured field";
+    case MASQUE_ERR_FAMILY_NOT_ADVERTISED:
+        return "address family not advertised by the proxy";
+    case MASQUE_ERR_RATE_LIMITED:
+        return "rate limited";
     default:
         return "unknown error";
     }

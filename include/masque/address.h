@@ -89,6 +89,22 @@ int masque_address_equal(const masque_address *a, const masque_address *b);
 masque_ssize masque_address_format(char *dst, size_t cap, const masque_address *addr,
                                    int with_port);
 
+/**
+ * @brief Parse an address (and optionally a port) from text.
+ *
+ * Accepts what masque_address_format() writes and every valid RFC 4291 §2.2 form:
+ * "192.0.2.1", "2001:DB8::1", "::ffff:192.0.2.1"; with @p with_port, "192.0.2.1:443" or
+ * "[2001:db8::1]:443" (the ip-port tuple of -10 §7, RFC 3986 IP-literal / IPv4address).
+ * IPv4 octets with leading zeros are refused (RFC 3986 dec-octet).
+ *
+ * @param[out] out Receives the endpoint (port 0 without @p with_port); untouched on error.
+ * @param text The text (need not be NUL-terminated).
+ * @param len Its length.
+ * @param with_port Non-zero when a ":port" must follow.
+ * @return MASQUE_OK, or MASQUE_ERR_ADDRESS when the text is not exactly one such address.
+ */
+int masque_address_parse(masque_address *out, const char *text, size_t len, int with_port);
+
 #ifdef __cplusplus
 }
 #endif

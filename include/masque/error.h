@@ -62,7 +62,49 @@ typedef enum masque_error {
     /** A parser that already reported a malformed stream was fed again; the stream is dead. */
     MASQUE_ERR_PARSER_FAILED = -15,
     /** An address has a family other than IPv4/IPv6, or its text form does not parse. */
-    MASQUE_ERR_ADDRESS = -16
+    MASQUE_ERR_ADDRESS = -16,
+    /** The context table has no free entry (the caller chose its capacity). */
+    MASQUE_ERR_TABLE_FULL = -17,
+    /** Malformed: a Context ID that was already registered, even if closed (-10 §3.1). */
+    MASQUE_ERR_DUPLICATE_CONTEXT_ID = -18,
+    /** Malformed: an ASSIGN for a tuple the peer already registered (-10 §3.1, -13). */
+    MASQUE_ERR_DUPLICATE_TUPLE = -19,
+    /** Malformed: a peer's Context ID with the wrong parity for its role (RFC 9298 §4). */
+    MASQUE_ERR_CONTEXT_PARITY = -20,
+    /** Malformed: a client received an ASSIGN with IP Version 0 (-10 §4). */
+    MASQUE_ERR_UNCOMPRESSED_FROM_PROXY = -21,
+    /** Malformed: a second uncompressed context while one is open (-10 §4). */
+    MASQUE_ERR_SECOND_UNCOMPRESSED = -22,
+    /** Malformed: a COMPRESSION_ACK for a Context ID we never assigned (-10 §3.2). */
+    MASQUE_ERR_UNKNOWN_ACK = -23,
+    /** Every Context ID of our parity up to 2^62-1 has been used. */
+    MASQUE_ERR_CONTEXT_ID_EXHAUSTED = -24,
+    /** The session's control-capsule queue is full; write the stream out and retry. */
+    MASQUE_ERR_QUEUE_FULL = -25,
+    /** Too many ACK/CLOSE responses wait to be sent: the stream must be aborted (-10 §9). */
+    MASQUE_ERR_PENDING_LIMIT = -26,
+    /** No context can carry a datagram to this target. */
+    MASQUE_ERR_UNREACHABLE = -27,
+    /** The call does not fit the session's role or state. */
+    MASQUE_ERR_STATE = -28,
+    /** The session already failed with a stream error; the stream must be aborted. */
+    MASQUE_ERR_SESSION_FAILED = -29,
+    /** The target policy refuses this address or port. */
+    MASQUE_ERR_POLICY = -30,
+    /** No open context has this Context ID. */
+    MASQUE_ERR_UNKNOWN_CONTEXT = -31,
+    /** The URI template is not a valid UDP proxying template (RFC 9298 §2). */
+    MASQUE_ERR_TEMPLATE = -32,
+    /** A malformed CONNECT-UDP (Bind) request: answer 400 (RFC 9298 §3, -13 §2). */
+    MASQUE_ERR_BAD_REQUEST = -33,
+    /** The response does not enable Bind (status, Connect-UDP-Bind, Proxy-Public-Address). */
+    MASQUE_ERR_BAD_RESPONSE = -34,
+    /** A Structured Field value does not parse (RFC 9651). */
+    MASQUE_ERR_FIELD = -35,
+    /** The proxy advertised no public address of this IP family (-10 §7). */
+    MASQUE_ERR_FAMILY_NOT_ADVERTISED = -36,
+    /** The ASSIGN rate limit of the session was reached. */
+    MASQUE_ERR_RATE_LIMITED = -37
 } masque_error;
 
 /**

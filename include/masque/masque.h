@@ -9,8 +9,11 @@
 
 #include "masque/address.h"
 #include "masque/capsule.h"
+#include "masque/context.h"
 #include "masque/datagram.h"
 #include "masque/error.h"
+#include "masque/policy.h"
+#include "masque/session.h"
 #include "masque/varint.h"
 
 #ifdef __cplusplus

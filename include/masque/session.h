@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/**
+ * @file session.h
+ * @brief A sans-IO state machine for one CONNECT-UDP Bind request stream, client or proxy.
+ *
+ * The host creates a session once the Bind request was accepted (see http.h) and then:
+ * - feeds what arrives: request-stream bytes (masque_session_receive_stream()), HTTP
+ *   Datagram Payloads from QUIC DATAGRAM frames (masque_session_receive_datagram()), and,
+ *   on a proxy, UDP packets from targets (masque_session_send() with their source);
+ * - pulls what must leave: capsule bytes for the stream (masque_session_write_stream()),
+ *   events (masque_session_poll_event()), and the framed datagrams masque_session_send()
+ *   writes into the headroom in front of each payload;
+ * - passes the current time in every call and calls masque_session_tick() now and then.
+ *
+ * Time is in milliseconds on any monotonic clock the host likes; the session reads none.
+ *
+ * The session enforces the rules of -10 §3-§5 and RFC 9298 §4-§5 on what the peer sends. A
+ * capsule that breaks one is malformed: the call returns the specific error, the session
+ * state (contexts, queues) is as it was before that capsule, and every later call returns
+ * MASQUE_ERR_SESSION_FAILED. The host must then abort the request stream (RFC 9297 §3.3:
+ * H3_MESSAGE_ERROR on HTTP/3; H3_DATAGRAM_ERROR for MASQUE_ERR_QUARTER_STREAM_ID).
+ * Datagrams that cannot be delivered (unknown or closed Context ID, bad IP Version, a target
+ * the policy refuses) are dropped and counted, never an error.
+ */
+#ifndef MASQUE_SESSION_H
+#define MASQUE_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "masque/address.h"
+#include "masque/capsule.h"
+#include "masque/context.h"
+#include "masque/datagram.h"
+#include "masque/error.h"
+#include "masque/policy.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef MASQUE_SESSION_QUEUE_LEN
+/** Control capsules a session can hold before the host writes them (compile-time). */
+#define MASQUE_SESSION_QUEUE_LEN 32
+#endif
+#ifndef MASQUE_SESSION_EVENT_LEN
+/** Events a session can hold before the host polls them (compile-time). */
+#define MASQUE_SESSION_EVENT_LEN 16
+#endif
+#ifndef MASQUE_SESSION_AUTO_SLOTS
+/** Targets auto-compression watches at once (compile-time). */
+#define MASQUE_SESSION_AUTO_SLOTS 8
+#endif
+
+/** Default bound on ACK/CLOSE responses waiting to be written (-10 §9). */
+#define MASQUE_SESSION_DEFAULT_MAX_PENDING 16
+/** Smallest buffer that always fits the next control capsule in masque_session_write_stream(). */
+#define MASQUE_SESSION_WRITE_MIN (MASQUE_CAPSULE_HEADER_MAX + MASQUE_COMPRESSION_ASSIGN_VALUE_MAX)
+
+/** @brief Which end of the request stream this session is. */
+typedef enum masque_role {
+    MASQUE_ROLE_CLIENT = 0, /**< Allocates even Context IDs (RFC 9298 §4). */
+    MASQUE_ROLE_PROXY = 1   /**< Allocates odd Context IDs. */
+} masque_role;
+
+/** Family bit for masque_session_config.advertised_families: IPv4. */
+#define MASQUE_FAMILY_V4 0x1u
+/** Family bit for masque_session_config.advertised_families: IPv6. */
+#define MASQUE_FAMILY_V6 0x2u
+
+/** @brief Session settings. The all-zero value is a -10 client with target `*` and defaults. */
+typedef struct masque_session_config {
+    masque_role role;       /**< Client or proxy. */
+    masque_profile profile; /**< Capsule codepoints; default draft-10. */
+    /**
+     * Non-zero when the request named a concrete target rather than `*`: Context ID 0 then
+     * carries plain RFC 9298 payloads to and from fixed_target (-10 §3, BIND-4).
+     */
+    int concrete_target;
+    masque_address fixed_target; /**< The request's target when concrete_target is set. */
+    /** Non-zero: a datagram with Context ID 0 under target `*` aborts the stream (-13 §3);
+     *  default: it is dropped and counted (-10 only says it must not be sent). */
+    int abort_on_context_id_zero;
+    /** Non-zero: never send on a context before its ACK (-10 §3.1 makes it a MAY). */
+    int no_preemptive_send;
+    /** Non-zero: HTTP/3 datagrams are not available; send DATAGRAM capsules (RFC 9297 §3.5). */
+    int capsule_datagrams;
+    uint64_t quarter_stream_id; /**< Request stream ID / 4, for QUIC DATAGRAM frames. */
+    /** Bound on ACK/CLOSE responses waiting to be written; reaching it aborts (-10 §9).
+     *  0: MASQUE_SESSION_DEFAULT_MAX_PENDING; at most MASQUE_SESSION_QUEUE_LEN. */
+    size_t max_pending_responses;
+    /** Client: families the proxy advertised in Proxy-Public-Address (-10 §7); targets of
+     *  other families are refused with MASQUE_ERR_FAMILY_NOT_ADVERTISED. 0: do not check. */
+    unsigned advertised_families;
+    /** Close compressed contexts unused for this long (ms); 0: never. RFC 9298 §3.1
+     *  advises two minutes or more for the tunnel itself. */
+    uint64_t idle_timeout_ms;
+    /** Auto-compression: register a compressed context for a target after this many
+     *  datagrams to or from it within auto_compress_window_ms. 0: off. */
+    uint32_t auto_compress_after;
+    uint64_t auto_compress_window_ms; /**< Window for auto_compress_after; 0: 1000 ms. */
+    /** Proxy: most contexts the client may have open at once; over it, ASSIGNs are answered
+     *  with COMPRESSION_CLOSE. 0: the table's capacity. */
+    size_t max_peer_contexts;
+    /** Proxy: token bucket on the client's ASSIGNs, tokens per second; 0: no limit. */
+    uint32_t assign_rate;
+    uint32_t assign_burst; /**< Bucket size; 0: same as assign_rate. */
+    /** Proxy: target policy for ASSIGNs and uncompressed datagrams (-10 §9).
+     *  NULL: the defaults of masque_policy_check() (special-purpose ranges denied). */
+    const masque_policy *policy;
+    void *user; /**< Opaque host pointer, passed to the policy callback. */
+    /** Largest DATAGRAM capsule accepted on the stream; 0: MASQUE_DATAGRAM_CAPSULE_DEFAULT_MAX. */
+    uint64_t max_datagram_capsule;
+    /** Buffer to reassemble DATAGRAM capsules that arrive in pieces; NULL: such capsules
+     *  are dropped and counted (a host that reads whole capsules never needs it). */
+    uint8_t *reassembly;
+    size_t reassembly_len; /**< Bytes at reassembly. */
+} masque_session_config;
+
+/** @brief What masque_session_poll_event() reports. */
+typedef enum masque_event_kind {
+    /** The peer acknowledged our ASSIGN (-10 §3.2). */
+    MASQUE_EVENT_CONTEXT_ACKNOWLEDGED = 1,
+    /** The peer answered our ASSIGN with COMPRESSION_CLOSE: registration rejected (§3.1). */
+    MASQUE_EVENT_CONTEXT_REJECTED = 2,
+    /** An active context was closed: by the peer, by the idle timer, or because both ends
+     *  registered the same tuple and the proxy's one had to go (-10 §3.1). */
+    MASQUE_EVENT_CONTEXT_CLOSED = 3,
+    /** The peer registered a context and we accepted it (ACK queued). */
+    MASQUE_EVENT_PEER_CONTEXT_OPENED = 4,
+    /** The peer's ASSIGN was refused with COMPRESSION_CLOSE (policy, limits, full table). */
+    MASQUE_EVENT_PEER_CONTEXT_REFUSED = 5,
+    /** We registered a context on our own (auto-compression). */
+    MASQUE_EVENT_CONTEXT_OPENED = 6
+} masque_event_kind;
+
+/** @brief One event. */
+typedef struct masque_event {
+    masque_event_kind kind; /**< What happened. */
+    uint64_t context_id;    /**< The Context ID concerned. */
+    masque_address target;  /**< Its tuple; version 0 for the uncompressed context. */
+    int reason;             /**< Why (an enum masque_error value), 0 when nothing to say. */
+} masque_event;
+
+/** @brief A UDP payload the session delivers: a view, never a copy. */
+typedef struct masque_packet {
+    /** Client: the source the proxy received it from. Proxy: the target to send it to. */
+    masque_address peer;
+    uint64_t context_id;    /**< Context ID it came on. */
+    const uint8_t *payload; /**< UDP payload, inside the buffer the host passed in. */
+    size_t payload_len;     /**< Its length. */
+} masque_packet;
+
+/** @brief Counters; they only grow. */
+typedef struct masque_session_stats {
+    uint64_t datagrams_received;       /**< Delivered to the host. */
+    uint64_t datagrams_sent;           /**< Framed by masque_session_send(). */
+    uint64_t dropped_unknown_context;  /**< Unknown or closed Context ID (RFC 9298 §5). */
+    uint64_t dropped_context_id_zero;  /**< Context ID 0 under target `*` (-10 §3). */
+    uint64_t dropped_malformed;        /**< Bad IP Version, truncated datagram. */
+    uint64_t dropped_policy;           /**< Proxy: uncompressed target refused (-10 §9). */
+    uint64_t dropped_unreachable;      /**< Sends with no context for the tuple (-10 §8). */
+    uint64_t dropped_split_capsule;    /**< DATAGRAM capsules in pieces, no reassembly room. */
+    uint64_t discarded_capsules;       /**< Unknown capsule types skipped (RFC 9297 §3.2). */
+    uint64_t peer_assigns_refused;     /**< ASSIGNs answered with CLOSE. */
+    uint64_t unknown_closes;           /**< CLOSE for an ID never seen: ignored. */
+} masque_session_stats;
+
+/** @brief A control capsule waiting to be written (private). */
+typedef struct masque_queued_capsule {
+    uint64_t context_id; /**< Private. */
+    uint8_t ip[16];      /**< Private. */
+    uint16_t port;       /**< Private. */
+    uint8_t kind;        /**< Private: masque_capsule_kind. */
+    uint8_t ip_version;  /**< Private. */
+    uint8_t response;    /**< Private: counts against max_pending_responses. */
+} masque_queued_capsule;
+
+/** @brief Auto-compression counter for one target (private). */
+typedef struct masque_auto_slot {
+    masque_address target;  /**< Private. */
+    uint64_t window_start;  /**< Private. */
+    uint32_t count;         /**< Private. */
+} masque_auto_slot;
+
+/** @brief A session. Place it anywhere; every field is private. */
+typedef struct masque_session {
+    masque_session_config cfg;                            /**< Private. */
+    masque_context_table *table;                          /**< Private. */
+    masque_capsule_parser parser;                         /**< Private. */
+    masque_session_stats stats;                           /**< Private. */
+    uint64_t next_local_id;                               /**< Private. */
+    uint64_t bucket_millitokens;                          /**< Private. */
+    uint64_t bucket_time;                                 /**< Private. */
+    uint64_t next_sweep;                                  /**< Private. */
+    size_t peer_open;                                     /**< Private. */
+    size_t reassembled;                                   /**< Private. */
+    int failed;                                           /**< Private. */
+    int uncompressed_ever_closed;                         /**< Private. */
+    int dropping_split;                                   /**< Private. */
+    size_t queue_head;                                    /**< Private. */
+    size_t queue_count;                                   /**< Private. */
+    size_t responses;                                     /**< Private. */
+    masque_queued_capsule queue[MASQUE_SESSION_QUEUE_LEN]; /**< Private. */
+    size_t event_head;                                    /**< Private. */
+    size_t event_count;                                   /**< Private. */
+    masque_event events[MASQUE_SESSION_EVENT_LEN];        /**< Private. */
+    masque_auto_slot auto_slots[MASQUE_SESSION_AUTO_SLOTS]; /**< Private. */
+} masque_session;
+
+/**
+ * @brief Start a session.
+ * @param s The session.
+ * @param cfg Settings (NULL: a -10 client with defaults); copied.
+ * @param table An initialised, empty context table the session uses until it is dropped.
+ * @param now Current time (ms).
+ * @return MASQUE_OK; MASQUE_ERR_INVALID_ARGUMENT for a NULL table or settings out of range.
+ */
+int masque_session_init(masque_session *s, const masque_session_config *cfg,
+                        masque_context_table *table, uint64_t now);
+
+/**
+ * @brief Client: register the uncompressed context (-10 §4: required before any uncompressed
+ *        datagram is sent or received).
+ * @param[out] context_id Receives the new Context ID (may be NULL).
+ * @return MASQUE_OK; MASQUE_ERR_STATE on a proxy (only clients may, -10 §4);
+ *         MASQUE_ERR_SECOND_UNCOMPRESSED when one is open; MASQUE_ERR_QUEUE_FULL;
+ *         MASQUE_ERR_TABLE_FULL; MASQUE_ERR_CONTEXT_ID_EXHAUSTED; MASQUE_ERR_SESSION_FAILED.
+ */
+int masque_session_open_uncompressed(masque_session *s, uint64_t now, uint64_t *context_id);
+
+/**
+ * @brief Register a compressed context for a target (client) or a source (proxy).
+ * @param target The tuple.
+ * @param[out] context_id Receives the new Context ID (may be NULL).
+ * @return MASQUE_OK; MASQUE_ERR_DUPLICATE_TUPLE when a context for it is open (-13 §3.1);
+ *         MASQUE_ERR_STATE on a proxy without an open uncompressed context (-10 §3.1: after
+ *         it is closed the proxy opens no compressed ones); MASQUE_ERR_FAMILY_NOT_ADVERTISED;
+ *         MASQUE_ERR_QUEUE_FULL; MASQUE_ERR_TABLE_FULL; MASQUE_ERR_ADDRESS;
+ *         MASQUE_ERR_CONTEXT_ID_EXHAUSTED; MASQUE_ERR_SESSION_FAILED.
+ */
+int masque_session_compress(masque_session *s, const masque_address *target, uint64_t now,
+                            uint64_t *context_id);
+
+/**
+ * @brief Close an open context, whoever registered it (-10 §3.3), queueing COMPRESSION_CLOSE.
+ * @return MASQUE_OK; MASQUE_ERR_UNKNOWN_CONTEXT when no open context has @p context_id;
+ *         MASQUE_ERR_QUEUE_FULL; MASQUE_ERR_SESSION_FAILED.
+ */
+int masque_session_close_context(masque_session *s, uint64_t context_id, uint64_t now);
+
+/**
+ * @brief Frame a UDP payload for the peer, in place, in the headroom before it.
+ *
+ * Client: @p peer is the target. Proxy: @p peer is the source the packet came from; only
+ * tuples with a context, or any tuple while the uncompressed context is open, reach the client
+ * (-10 §8). Picks the compressed context of the tuple when one is open (pending ones only when
+ * pre-emptive use is allowed), else the uncompressed context, else Context ID 0 for the fixed
+ * target of a concrete request. Auto-compression may queue an ASSIGN as a side effect.
+ *
+ * @param peer Target (client) or source (proxy).
+ * @param payload First byte of the UDP payload; @p headroom bytes before it are writable
+ *        (MASQUE_BIND_HEADROOM always suffices).
+ * @param headroom Writable bytes before @p payload.
+ * @param payload_len At most MASQUE_UDP_PAYLOAD_MAX.
+ * @param now Current time (ms).
+ * @param[out] path Receives how to send the bytes at (payload - return value):
+ *        MASQUE_PATH_H3_DATAGRAM (a QUIC DATAGRAM frame) or MASQUE_PATH_CAPSULE (write them
+ *        on the request stream, after draining masque_session_write_stream()).
+ * @return Bytes of framing written before @p payload; MASQUE_ERR_UNREACHABLE (dropped and
+ *         counted); MASQUE_ERR_FAMILY_NOT_ADVERTISED; MASQUE_ERR_BUFFER;
+ *         MASQUE_ERR_PAYLOAD_TOO_LARGE; MASQUE_ERR_SESSION_FAILED.
+ */
+masque_ssize masque_session_send(masque_session *s, const masque_address *peer, uint8_t *payload,
+                                 size_t headroom, size_t payload_len, uint64_t now,
+                                 masque_datagram_path *path);
+
+/**
+ * @brief Process an HTTP Datagram Payload received in a QUIC DATAGRAM frame (after the
+ *        Quarter Stream ID, which the host matched to this stream).
+ * @param[out] out Receives the packet when one is delivered; its payload is a view into
+ *        @p data.
+ * @return 1 when @p out holds a packet; 0 when the datagram was dropped and counted;
+ *         MASQUE_ERR_CONTEXT_ID_ZERO with abort_on_context_id_zero (-13 §3);
+ *         MASQUE_ERR_PAYLOAD_TOO_LARGE (RFC 9298 §5: abort the stream);
+ *         MASQUE_ERR_SESSION_FAILED.
+ */
+int masque_session_receive_datagram(masque_session *s, const uint8_t *data, size_t len,
+                                    uint64_t now, masque_packet *out);
+
+/**
+ * @brief Feed bytes received on the request stream (capsules, RFC 9297 §3).
+ *
+ * Processes capsules until the chunk is consumed, a DATAGRAM capsule yields a packet, or the
+ * event queue is too full to go on; call again with the rest.
+ *
+ * @param[out] out Receives a packet from a DATAGRAM capsule; check out->payload != NULL.
+ *        Its payload is a view into @p data or into the reassembly buffer, valid until the
+ *        next call.
+ * @return Bytes consumed (possibly fewer than @p len); a malformed-capsule error (see the
+ *         file comment; the session has failed); MASQUE_ERR_PENDING_LIMIT when too many
+ *         responses wait (-10 §9: abort the stream); MASQUE_ERR_SESSION_FAILED.
+ */
+masque_ssize masque_session_receive_stream(masque_session *s, const uint8_t *data, size_t len,
+                                           uint64_t now, masque_packet *out);
+
+/**
+ * @brief The request stream's receive side ended (FIN).
+ * @return MASQUE_OK at a capsule boundary; MASQUE_ERR_STREAM_TRUNCATED inside a capsule
+ *         (RFC 9297 §3.3: malformed).
+ */
+int masque_session_receive_fin(masque_session *s);
+
+/**
+ * @brief Write queued control capsules (ASSIGN, ACK, CLOSE) for the request stream.
+ * @param dst Output; MASQUE_SESSION_WRITE_MIN bytes always fit the next capsule.
+ * @param cap Bytes at @p dst.
+ * @return Bytes written (whole capsules only; 0 when nothing is queued); MASQUE_ERR_BUFFER
+ *         when not even the next capsule fits.
+ */
+masque_ssize masque_session_write_stream(masque_session *s, uint8_t *dst, size_t cap);
+
+/**
+ * @brief Number of control capsules waiting for masque_session_write_stream().
+ */
+size_t masque_session_queued_capsules(const masque_session *s);
+
+/**
+ * @brief Take the oldest event.
+ * @param[out] ev Receives it.
+ * @return 1 when an event was taken, 0 when there is none.
+ */
+int masque_session_poll_event(masque_session *s, masque_event *ev);
+
+/**
+ * @brief Let time pass: closes compressed contexts idle for longer than idle_timeout_ms.
+ * @return MASQUE_OK; MASQUE_ERR_SESSION_FAILED.
+ */
+int masque_session_tick(masque_session *s, uint64_t now);
+
+/**
+ * @brief Read the counters.
+ */
+void masque_session_get_stats(const masque_session *s, masque_session_stats *out);
+
+/**
+ * @brief The stream error the session failed with, or 0 while it is healthy.
+ */
+int masque_session_error(const masque_session *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MASQUE_SESSION_H */

@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+#include "masque/context.h"
+
+#include <string.h>
+
+/* Alignment of uint64_t without C11's _Alignof. */
+struct align_probe {
+    char c;
+    uint64_t v;
+};
+#define U64_ALIGN offsetof(struct align_probe, v)
+
+static size_t index_slots(size_t capacity)
+{
+    size_t n = 2;
+    while (n < capacity * 2u) {
+        n <<= 1;
+    }
+    return n;
+}
+
+size_t masque_context_table_storage_size(size_t capacity)
+{
+    size_t index_bytes;
+    if (capacity == 0 || capacity > MASQUE_CONTEXT_CAPACITY_MAX ||
+        capacity > SIZE_MAX / 4u / sizeof(masque_context)) {
+        return 0; /* also keeps the sums below from wrapping on 32-bit hosts */
+    }
+    index_bytes = 2u * index_slots(capacity) * sizeof(uint32_t);
+    return capacity * sizeof(masque_context) + index_bytes;
+}
+
+/* A keyed 64-bit mix (the finaliser of splitmix64). */
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 30;
+    h *= 0xBF58476D1CE4E5B9u;
+    h ^= h >> 27;
+    h *= 0x94D049BB133111EBu;
+    h ^= h >> 31;
+    return h;
+}
+
+static size_t hash_id(const masque_context_table *t, uint64_t id)
+{
+    return (size_t)(mix(id ^ t->seed) & (uint64_t)t->mask);
+}
+
+static uint64_t load64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = 0; i < 8; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+static size_t hash_tuple(const masque_context_table *t, uint8_t version, const uint8_t *ip,
+                         uint16_t port)
+{
+    uint64_t h = mix(t->seed ^ ((uint64_t)version << 16 | port));
+    h = mix(h ^ load64(ip));
+    h = mix(h ^ load64(ip + 8));
+    return (size_t)(h & (uint64_t)t->mask);
+}
+
+static size_t entry_tuple_home(const masque_context_table *t, const masque_context *c)
+{
+    return hash_tuple(t, c->ip_version, c->ip, c->port);
+}
+
+static int same_tuple(const masque_context *c, const masque_address *a)
+{
+    size_t n = masque_address_ip_len(a->version);
+    return c->ip_version == a->version && c->port == a->port && memcmp(c->ip, a->bytes, n) == 0;
+}
+
+int masque_context_table_init(masque_context_table *t, void *storage, size_t storage_len,
+                              size_t capacity, uint64_t seed)
+{
+    size_t need = masque_context_table_storage_size(capacity);
+    size_t slots;
+    size_t i;
+    uint8_t *base = (uint8_t *)storage;
+
+    if (t == NULL || storage == NULL || need == 0 ||
+        (uintptr_t)storage % U64_ALIGN != 0) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (storage_len < need) {
+        return MASQUE_ERR_BUFFER;
+    }
+    slots = index_slots(capacity);
+    memset(t, 0, sizeof(*t));
+    memset(storage, 0, need);
+    t->entries = (masque_context *)storage;
+    t->id_index = (uint32_t *)(void *)(base + capacity * sizeof(masque_context));
+    t->tuple_index = t->id_index + slots;
+    t->capacity = capacity;
+    t->mask = slots - 1;
+    t->seed = seed;
+    /* Free list through the id field: slot i links to slot i+1. */
+    for (i = 0; i < capacity; i++) {
+        t->entries[i].id = (i + 1 < capacity) ? (uint64_t)(i + 2) : 0;
+    }
+    t->free_head = 1;
+    return MASQUE_OK;
+}
+
+masque_context *masque_context_find(const masque_context_table *t, uint64_t id)
+{
+    size_t i;
+    if (t == NULL || t->entries == NULL) {
+        return NULL;
+    }
+    for (i = hash_id(t, id);; i = (i + 1) & t->mask) {
+        uint32_t v = t->id_index[i];
+        if (v == 0) {
+            return NULL;
+        }
+        if (t->entries[v - 1].id == id) {
+            return &t->entries[v - 1];
+        }
+    }
+}
+
+masque_context *masque_context_find_tuple(const masque_context_table *t,
+                                          const masque_address *tuple)
+{
+    size_t i;
+    if (t == NULL || t->entries == NULL || tuple == NULL ||
+        masque_address_ip_len(tuple->version) == 0) {
+        return NULL;
+    }
+    for (i = hash_tuple(t, tuple->version, tuple->bytes, tuple->port);; i = (i + 1) & t->mask) {
+        uint32_t v = t->tuple_index[i];
+        if (v == 0) {
+            return NULL;
+        }
+        if (same_tuple(&t->entries[v - 1], tuple)) {
+            return &t->entries[v - 1];
+        }
+    }
+}
+
+masque_context *masque_context_uncompressed(const masque_context_table *t)
+{
+    if (t == NULL || t->uncompressed == 0) {
+        return NULL;
+    }
+    return &t->entries[t->uncompressed - 1];
+}
+
+static void index_put(const masque_context_table *t, uint32_t *index, size_t home, uint32_t v)
+{
+    size_t i = home;
+    while (index[i] != 0) {
+        i = (i + 1) & t->mask;
+    }
+    index[i] = v;
+}
+
+/* Removes value v from an index by backward-shift deletion (no index tombstones). */
+static void index_remove(const masque_context_table *t, uint32_t *index, size_t home, uint32_t v,
+                         int by_tuple)
+{
+    size_t i = home;
+    size_t j;
+    while (index[i] != v) {
+        i = (i + 1) & t->mask;
+    }
+    index[i] = 0;
+    for (j = (i + 1) & t->mask; index[j] != 0; j = (j + 1) & t->mask) {
+        const masque_context *c = &t->entries[index[j] - 1];
+        size_t k = by_tuple ? entry_tuple_home(t, c) : hash_id(t, c->id);
+        /* Move index[j] into the hole at i unless its home lies cyclically in (i, j]. */
+        int stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            index[i] = index[j];
+            index[j] = 0;
+            i = j;
+        }
+    }
+}
+
+/* Frees the oldest tombstone's slot; returns 0 when there is none. */
+static int recycle_tombstone(masque_context_table *t)
+{
+    uint32_t v = t->tomb_head;
+    masque_context *c;
+    if (v == 0) {
+        return 0;
+    }
+    c = &t->entries[v - 1];
+    t->tomb_head = (uint32_t)c->last_active;
+    if (t->tomb_head == 0) {
+        t->tomb_tail = 0;
+    }
+    index_remove(t, t->id_index, hash_id(t, c->id), v, 0);
+    memset(c, 0, sizeof(*c));
+    c->id = t->free_head;
+    t->free_head = v;
+    return 1;
+}
+
+int masque_context_insert(masque_context_table *t, uint64_t id, const masque_address *target,
+                          masque_context_state state, uint8_t flags, uint64_t now,
+                          masque_context **out)
+{
+    uint32_t v;
+    masque_context *c;
+
+    if (t == NULL || t->entries == NULL ||
+        (state != MASQUE_CONTEXT_PENDING && state != MASQUE_CONTEXT_ACTIVE)) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (id == 0) {
+        return MASQUE_ERR_CONTEXT_ID_ZERO;
+    }
+    if (target != NULL && masque_address_ip_len(target->version) == 0) {
+        return MASQUE_ERR_ADDRESS;
+    }
+    if (masque_context_find(t, id) != NULL) {
+        return MASQUE_ERR_DUPLICATE_CONTEXT_ID;
+    }
+    if (target == NULL && t->uncompressed != 0) {
+        return MASQUE_ERR_SECOND_UNCOMPRESSED;
+    }
+    if (target != NULL && masque_context_find_tuple(t, target) != NULL) {
+        return MASQUE_ERR_DUPLICATE_TUPLE;
+    }
+    if (t->free_head == 0 && !recycle_tombstone(t)) {
+        return MASQUE_ERR_TABLE_FULL;
+    }
+    v = t->free_head;
+    c = &t->entries[v - 1];
+    t->free_head = (uint32_t)c->id;
+    memset(c, 0, sizeof(*c));
+    c->id = id;
+    c->last_active = now;
+    c->state = (uint8_t)state;
+    c->flags = flags;
+    index_put(t, t->id_index, hash_id(t, id), v);
+    if (target != NULL) {
+        c->ip_version = target->version;
+        memcpy(c->ip, target->bytes, masque_address_ip_len(target->version));
+        c->port = target->port;
+        index_put(t, t->tuple_index, entry_tuple_home(t, c), v);
+    } else {
+        t->uncompressed = v;
+    }
+    t->open_count++;
+    if (out != NULL) {
+        *out = c;
+    }
+    return MASQUE_OK;
+}
+
+void masque_context_close(masque_context_table *t, masque_context *c)
+{
+    uint32_t v;
+    if (t == NULL || c == NULL || c < t->entries || c >= t->entries + t->capacity ||
+        (c->state != MASQUE_CONTEXT_PENDING && c->state != MASQUE_CONTEXT_ACTIVE)) {
+        return;
+    }
+    v = (uint32_t)(c - t->entries) + 1u;
+    if (c->ip_version == 0) {
+        t->uncompressed = 0;
+    } else {
+        index_remove(t, t->tuple_index, entry_tuple_home(t, c), v, 1);
+    }
+    c->state = MASQUE_CONTEXT_CLOSED;
+    /* Tombstone FIFO through last_active: the oldest is recycled first. */
+    c->last_active = 0;
+    if (t->tomb_tail != 0) {
+        t->entries[t->tomb_tail - 1].last_active = v;
+    } else {
+        t->tomb_head = v;
+    }
+    t->tomb_tail = v;
+    t->open_count--;
+}
+
+void masque_context_target(const masque_context *c, masque_address *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->version = c->ip_version;
+    memcpy(out->bytes, c->ip, masque_address_ip_len(c->ip_version));
+    out->port = c->port;
+}
+
+size_t masque_context_open_count(const masque_context_table *t)
+{
+    return t == NULL ? 0 : t->open_count;
+}
+
+masque_context *masque_context_at(const masque_context_table *t, size_t index)
+{
+    if (t == NULL || t->entries == NULL || index >= t->capacity) {
+        return NULL;
+    }
+    return &t->entries[index];
+}
+
+size_t masque_context_table_capacity(const masque_context_table *t)
+{
+    return t == NULL ? 0 : t->capacity;
+}

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+#include "masque/policy.h"
+
+#include <string.h>
+
+/* A prefix of the special-purpose registries (RFC 6890 and its updates). */
+typedef struct special_range {
+    uint8_t bytes[16];
+    uint8_t bits;
+} special_range;
+
+static const special_range special_v4[] = {
+    {{0, 0, 0, 0}, 8},          /* "this network", RFC 791 */
+    {{10, 0, 0, 0}, 8},         /* private, RFC 1918 */
+    {{100, 64, 0, 0}, 10},      /* shared address space, RFC 6598 */
+    {{127, 0, 0, 0}, 8},        /* loopback */
+    {{169, 254, 0, 0}, 16},     /* link-local */
+    {{172, 16, 0, 0}, 12},      /* private */
+    {{192, 0, 0, 0}, 24},       /* IETF protocol assignments */
+    {{192, 0, 2, 0}, 24},       /* TEST-NET-1 */
+    {{192, 88, 99, 0}, 24},     /* 6to4 relay anycast */
+    {{192, 168, 0, 0}, 16},     /* private */
+    {{198, 18, 0, 0}, 15},      /* benchmarking */
+    {{198, 51, 100, 0}, 24},    /* TEST-NET-2 */
+    {{203, 0, 113, 0}, 24},     /* TEST-NET-3 */
+    {{224, 0, 0, 0}, 4},        /* multicast */
+    {{240, 0, 0, 0}, 4},        /* reserved, and 255.255.255.255 broadcast */
+};
+
+static const special_range special_v6[] = {
+    {{0}, 96}, /* ::, ::1 and the deprecated IPv4-compatible block */
+    {{0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0}, 96},    /* NAT64 well-known prefix */
+    {{0, 0x64, 0xff, 0x9b, 0, 1}, 48},                  /* local-use NAT64 */
+    {{0x01, 0x00, 0, 0, 0, 0, 0, 0}, 64},               /* discard-only */
+    {{0x20, 0x01, 0x00, 0x00}, 23},                     /* IETF protocol assignments */
+    {{0x20, 0x01, 0x0d, 0xb8}, 32},                     /* documentation */
+    {{0x20, 0x02}, 16},                                 /* 6to4 */
+    {{0x3f, 0xff, 0x00, 0x00}, 20},                     /* documentation, RFC 9637 */
+    {{0xfc}, 7},                                        /* unique local */
+    {{0xfe, 0x80}, 10},                                 /* link-local */
+    {{0xfe, 0xc0}, 10},                                 /* site-local (deprecated) */
+    {{0xff}, 8},                                        /* multicast */
+};
+
+static int prefix_match(const uint8_t *addr, const uint8_t *prefix, unsigned bits)
+{
+    size_t whole = bits / 8u;
+    unsigned rest = bits % 8u;
+    if (memcmp(addr, prefix, whole) != 0) {
+        return 0;
+    }
+    if (rest != 0) {
+        uint8_t mask = (uint8_t)(0xFFu << (8u - rest));
+        return (addr[whole] & mask) == (prefix[whole] & mask);
+    }
+    return 1;
+}
+
+static int in_ranges(const uint8_t *addr, const special_range *r, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (prefix_match(addr, r[i].bytes, r[i].bits)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int masque_address_is_special(const masque_address *a)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    if (a->version == MASQUE_IP_V4) {
+        return in_ranges(a->bytes, special_v4, sizeof(special_v4) / sizeof(special_v4[0]));
+    }
+    if (a->version == MASQUE_IP_V6) {
+        if (memcmp(a->bytes, mapped, sizeof(mapped)) == 0) {
+            /* ::ffff:0:0/96 reaches the IPv4 address inside it: judge that one. */
+            return in_ranges(a->bytes + 12, special_v4, sizeof(special_v4) / sizeof(special_v4[0]));
+        }
+        return in_ranges(a->bytes, special_v6, sizeof(special_v6) / sizeof(special_v6[0]));
+    }
+    return 1;
+}
+
+static int rule_matches(const masque_policy_rule *r, const masque_address *t)
+{
+    unsigned max_bits = (unsigned)masque_address_ip_len(t->version) * 8u;
+    uint16_t port_max = r->port_max == 0 ? 65535u : r->port_max;
+    return r->prefix.version == t->version && r->prefix_len <= max_bits &&
+           prefix_match(t->bytes, r->prefix.bytes, r->prefix_len) && t->port >= r->port_min &&
+           t->port <= port_max;
+}
+
+int masque_policy_check(const masque_policy *policy, void *session_user,
+                        const masque_address *target)
+{
+    size_t i;
+    if (target == NULL || masque_address_ip_len(target->version) == 0) {
+        return MASQUE_ERR_ADDRESS;
+    }
+    if (target->port == 0) {
+        return MASQUE_ERR_POLICY; /* no UDP service listens on port 0 */
+    }
+    if (policy != NULL) {
+        for (i = 0; i < policy->rule_count && policy->rules != NULL; i++) {
+            if (rule_matches(&policy->rules[i], target)) {
+                return policy->rules[i].allow ? MASQUE_OK : MASQUE_ERR_POLICY;
+            }
+        }
+        if (policy->callback != NULL) {
+            masque_policy_verdict v = policy->callback(policy->callback_user, session_user, target);
+            if (v == MASQUE_POLICY_ALLOW) {
+                return MASQUE_OK;
+            }
+            if (v == MASQUE_POLICY_DENY) {
+                return MASQUE_ERR_POLICY;
+            }
+        }
+        if (policy->allow_special_purpose) {
+            return MASQUE_OK;
+        }
+    }
+    /* RFC 9298 §7: proxies should not reach internal or special-purpose destinations. */
+    return masque_address_is_special(target) ? MASQUE_ERR_POLICY : MASQUE_OK;
+}
+
+static int parse_decimal(const char *s, size_t len, unsigned long max, unsigned long *out)
+{
+    unsigned long v = 0;
+    size_t i;
+    if (len == 0 || len > 5) {
+        return -1;
+    }
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10u + (unsigned long)(s[i] - '0');
+    }
+    if (v > max) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static const char *find_char(const char *s, size_t len, char c)
+{
+    size_t i;
+    for (i = 0; i < len; i++) {
+        if (s[i] == c) {
+            return s + i;
+        }
+    }
+    return NULL;
+}
+
+int masque_policy_rule_parse(masque_policy_rule *rule, const char *text, size_t len, int allow)
+{
+    masque_policy_rule r;
+    const char *addr = text;
+    size_t addr_len;
+    const char *rest;
+    size_t rest_len;
+    unsigned long bits;
+    unsigned long lo = 1;
+    unsigned long hi = 65535;
+
+    if (rule == NULL || text == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    memset(&r, 0, sizeof(r));
+    if (len > 0 && text[0] == '[') {
+        const char *close = find_char(text, len, ']');
+        if (close == NULL) {
+            return MASQUE_ERR_ADDRESS;
+        }
+        addr = text + 1;
+        addr_len = (size_t)(close - addr);
+        rest = close + 1;
+    } else {
+        /* Without brackets the address runs to '/' or, for IPv4 only, ':'. */
+        const char *slash = find_char(text, len, '/');
+        const char *end = slash != NULL ? slash : text + len;
+        const char *colon = find_char(text, (size_t)(end - text), ':');
+        if (colon != NULL && find_char(colon + 1, (size_t)(end - colon - 1), ':') == NULL &&
+            find_char(text, (size_t)(colon - text), '.') != NULL) {
+            end = colon; /* "a.b.c.d:ports" */
+        }
+        addr_len = (size_t)(end - text);
+        rest = end;
+    }
+    rest_len = len - (size_t)(rest - text);
+    if (masque_address_parse(&r.prefix, addr, addr_len, 0) != MASQUE_OK) {
+        return MASQUE_ERR_ADDRESS;
+    }
+    bits = (unsigned long)masque_address_ip_len(r.prefix.version) * 8u;
+    if (rest_len > 0 && rest[0] == '/') {
+        const char *colon = find_char(rest, rest_len, ':');
+        size_t n = colon != NULL ? (size_t)(colon - rest - 1) : rest_len - 1;
+        if (parse_decimal(rest + 1, n, bits, &bits) != 0) {
+            return MASQUE_ERR_ADDRESS;
+        }
+        rest += n + 1;
+        rest_len -= n + 1;
+    }
+    if (rest_len > 0) {
+        const char *dash;
+        if (rest[0] != ':') {
+            return MASQUE_ERR_ADDRESS;
+        }
+        rest++;
+        rest_len--;
+        dash = find_char(rest, rest_len, '-');
+        if (dash == NULL) {
+            if (parse_decimal(rest, rest_len, 65535, &lo) != 0) {
+                return MASQUE_ERR_ADDRESS;
+            }
+            hi = lo;
+        } else if (parse_decimal(rest, (size_t)(dash - rest), 65535, &lo) != 0 ||
+                   parse_decimal(dash + 1, rest_len - (size_t)(dash - rest) - 1, 65535, &hi) !=
+                       0 ||
+                   lo > hi) {
+            return MASQUE_ERR_ADDRESS;
+        }
+    }
+    r.prefix_len = (uint8_t)bits;
+    r.port_min = (uint16_t)lo;
+    r.port_max = (uint16_t)hi;
+    r.allow = allow ? 1u : 0u;
+    *rule = r;
+    return MASQUE_OK;
+}

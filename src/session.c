@@ -1,0 +1,814 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+#include "masque/session.h"
+
+#include <string.h>
+
+#include "masque/varint.h"
+
+/* ---- small helpers ---- */
+
+static int fail(masque_session *s, int code)
+{
+    s->failed = code;
+    return code;
+}
+
+/* RFC 9298 §4: clients allocate even Context IDs, proxies odd ones. */
+static uint64_t own_parity(const masque_session *s)
+{
+    return s->cfg.role == MASQUE_ROLE_CLIENT ? 0u : 1u;
+}
+
+static int is_own_id(const masque_session *s, uint64_t id)
+{
+    return (id & 1u) == own_parity(s);
+}
+
+/* An ID of our parity below next_local_id was assigned by us at some point. */
+static int was_assigned_by_us(const masque_session *s, uint64_t id)
+{
+    return is_own_id(s, id) && id < s->next_local_id;
+}
+
+static int is_open(const masque_context *c)
+{
+    return c != NULL && (c->state == MASQUE_CONTEXT_PENDING || c->state == MASQUE_CONTEXT_ACTIVE);
+}
+
+/* Whether we may send on a context now (-10 §3.1: pending use is a MAY). */
+static int is_usable(const masque_session *s, const masque_context *c)
+{
+    return c != NULL && (c->state == MASQUE_CONTEXT_ACTIVE ||
+                         (c->state == MASQUE_CONTEXT_PENDING && !s->cfg.no_preemptive_send));
+}
+
+static void event_push_id(masque_session *s, masque_event_kind kind, uint64_t id,
+                          const masque_address *target, int reason)
+{
+    masque_event *ev;
+    if (s->event_count == MASQUE_SESSION_EVENT_LEN) {
+        return; /* receive_stream keeps room; timers and sends may lose an event */
+    }
+    ev = &s->events[(s->event_head + s->event_count) % MASQUE_SESSION_EVENT_LEN];
+    s->event_count++;
+    memset(ev, 0, sizeof(*ev));
+    ev->kind = kind;
+    ev->context_id = id;
+    if (target != NULL) {
+        ev->target = *target;
+    }
+    ev->reason = reason;
+}
+
+static void event_push(masque_session *s, masque_event_kind kind, const masque_context *c,
+                       int reason)
+{
+    masque_address target;
+    masque_context_target(c, &target);
+    event_push_id(s, kind, c->id, &target, reason);
+}
+
+static void queue_push(masque_session *s, masque_capsule_kind kind, const masque_context *c,
+                       uint64_t id, int response)
+{
+    masque_queued_capsule *q =
+        &s->queue[(s->queue_head + s->queue_count) % MASQUE_SESSION_QUEUE_LEN];
+    memset(q, 0, sizeof(*q));
+    q->context_id = id;
+    q->kind = (uint8_t)kind;
+    q->response = (uint8_t)(response != 0);
+    if (c != NULL && kind == MASQUE_CAPSULE_COMPRESSION_ASSIGN) {
+        q->ip_version = c->ip_version;
+        memcpy(q->ip, c->ip, sizeof(q->ip));
+        q->port = c->port;
+    }
+    s->queue_count++;
+    if (response) {
+        s->responses++;
+    }
+}
+
+/* Local capsules may use the queue minus the room kept for responses (-10 §9 bound). */
+static int local_queue_room(const masque_session *s)
+{
+    size_t local = s->queue_count - s->responses;
+    return local < MASQUE_SESSION_QUEUE_LEN - s->cfg.max_pending_responses;
+}
+
+static int family_ok(const masque_session *s, const masque_address *a)
+{
+    unsigned bit = a->version == MASQUE_IP_V4 ? MASQUE_FAMILY_V4 : MASQUE_FAMILY_V6;
+    /* -10 §7: a client does not use families the proxy did not advertise. */
+    return s->cfg.role != MASQUE_ROLE_CLIENT || s->cfg.advertised_families == 0 ||
+           (s->cfg.advertised_families & bit) != 0;
+}
+
+static void close_entry(masque_session *s, masque_context *c)
+{
+    if (c->ip_version == 0) {
+        s->uncompressed_ever_closed = 1;
+    }
+    if ((c->flags & MASQUE_CONTEXT_FLAG_PEER) != 0 && s->peer_open > 0) {
+        s->peer_open--;
+    }
+    masque_context_close(s->table, c);
+}
+
+/* ---- set-up ---- */
+
+int masque_session_init(masque_session *s, const masque_session_config *cfg,
+                        masque_context_table *table, uint64_t now)
+{
+    masque_capsule_parser_config pcfg;
+
+    if (s == NULL || table == NULL || table->entries == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    memset(s, 0, sizeof(*s));
+    if (cfg != NULL) {
+        s->cfg = *cfg;
+    }
+    if ((s->cfg.role != MASQUE_ROLE_CLIENT && s->cfg.role != MASQUE_ROLE_PROXY) ||
+        (s->cfg.profile != MASQUE_PROFILE_DRAFT10 && s->cfg.profile != MASQUE_PROFILE_DRAFT04) ||
+        s->cfg.quarter_stream_id > MASQUE_QUARTER_STREAM_ID_MAX ||
+        s->cfg.max_pending_responses >= MASQUE_SESSION_QUEUE_LEN ||
+        (s->cfg.concrete_target && masque_address_ip_len(s->cfg.fixed_target.version) == 0)) {
+        memset(s, 0, sizeof(*s));
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (s->cfg.max_pending_responses == 0) {
+        s->cfg.max_pending_responses = MASQUE_SESSION_DEFAULT_MAX_PENDING;
+    }
+    if (s->cfg.auto_compress_window_ms == 0) {
+        s->cfg.auto_compress_window_ms = 1000;
+    }
+    if (s->cfg.assign_burst == 0) {
+        s->cfg.assign_burst = s->cfg.assign_rate;
+    }
+    if (s->cfg.reassembly == NULL) {
+        s->cfg.reassembly_len = 0;
+    }
+    memset(&pcfg, 0, sizeof(pcfg));
+    pcfg.profile = s->cfg.profile;
+    pcfg.max_datagram_len = s->cfg.max_datagram_capsule;
+    pcfg.oversize = MASQUE_OVERSIZE_ABORT; /* RFC 9298 §5: cannot hold a legal payload */
+    masque_capsule_parser_init(&s->parser, &pcfg);
+    s->table = table;
+    s->next_local_id = s->cfg.role == MASQUE_ROLE_CLIENT ? 2u : 1u;
+    s->bucket_millitokens = (uint64_t)s->cfg.assign_burst * 1000u;
+    s->bucket_time = now;
+    s->next_sweep = now;
+    return MASQUE_OK;
+}
+
+/* ---- registering our own contexts ---- */
+
+static int register_local(masque_session *s, const masque_address *target, uint64_t now,
+                          uint64_t *context_id)
+{
+    masque_context *c = NULL;
+    uint64_t id = s->next_local_id;
+    int rc;
+
+    if (id > MASQUE_VARINT_MAX) {
+        return MASQUE_ERR_CONTEXT_ID_EXHAUSTED;
+    }
+    if (!local_queue_room(s)) {
+        return MASQUE_ERR_QUEUE_FULL;
+    }
+    rc = masque_context_insert(s->table, id, target, MASQUE_CONTEXT_PENDING, 0, now, &c);
+    if (rc != MASQUE_OK) {
+        return rc;
+    }
+    s->next_local_id = id + 2u; /* never reused, even after close (RFC 9298 §4) */
+    queue_push(s, MASQUE_CAPSULE_COMPRESSION_ASSIGN, c, id, 0);
+    if (context_id != NULL) {
+        *context_id = id;
+    }
+    return MASQUE_OK;
+}
+
+int masque_session_open_uncompressed(masque_session *s, uint64_t now, uint64_t *context_id)
+{
+    if (s == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (s->failed) {
+        return MASQUE_ERR_SESSION_FAILED;
+    }
+    if (s->cfg.role != MASQUE_ROLE_CLIENT) {
+        return MASQUE_ERR_STATE; /* -10 §4: only the client requests uncompressed contexts */
+    }
+    return register_local(s, NULL, now, context_id);
+}
+
+int masque_session_compress(masque_session *s, const masque_address *target, uint64_t now,
+                            uint64_t *context_id)
+{
+    if (s == NULL || target == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (s->failed) {
+        return MASQUE_ERR_SESSION_FAILED;
+    }
+    if (masque_address_ip_len(target->version) == 0) {
+        return MASQUE_ERR_ADDRESS;
+    }
+    if (!family_ok(s, target)) {
+        return MASQUE_ERR_FAMILY_NOT_ADVERTISED;
+    }
+    if (s->cfg.role == MASQUE_ROLE_PROXY && masque_context_uncompressed(s->table) == NULL) {
+        return MASQUE_ERR_STATE; /* -10 §3.1: no new compressed contexts without it */
+    }
+    return register_local(s, target, now, context_id);
+}
+
+int masque_session_close_context(masque_session *s, uint64_t context_id, uint64_t now)
+{
+    masque_context *c;
+    (void)now;
+    if (s == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (s->failed) {
+        return MASQUE_ERR_SESSION_FAILED;
+    }
+    c = masque_context_find(s->table, context_id);
+    if (!is_open(c)) {
+        return MASQUE_ERR_UNKNOWN_CONTEXT;
+    }
+    if (!local_queue_room(s)) {
+        return MASQUE_ERR_QUEUE_FULL;
+    }
+    queue_push(s, MASQUE_CAPSULE_COMPRESSION_CLOSE, c, context_id, 0);
+    close_entry(s, c);
+    return MASQUE_OK;
+}
+
+/* ---- auto-compression ---- */
+
+static size_t auto_slot_of(const masque_address *a)
+{
+    uint32_t h = 2166136261u; /* FNV-1a over the tuple */
+    size_t i;
+    size_t n = masque_address_ip_len(a->version);
+    for (i = 0; i < n; i++) {
+        h = (h ^ a->bytes[i]) * 16777619u;
+    }
+    h = (h ^ a->port) * 16777619u;
+    return (size_t)(h % MASQUE_SESSION_AUTO_SLOTS);
+}
+
+/* Counts a datagram to or from a target carried uncompressed; may register a context. */
+static void note_uncompressed_traffic(masque_session *s, const masque_address *peer, uint64_t now)
+{
+    masque_auto_slot *slot;
+    masque_context *c;
+    uint64_t id;
+
+    if (s->cfg.auto_compress_after == 0) {
+        return;
+    }
+    slot = &s->auto_slots[auto_slot_of(peer)];
+    if (!masque_address_equal(&slot->target, peer) ||
+        now - slot->window_start > s->cfg.auto_compress_window_ms) {
+        slot->target = *peer;
+        slot->window_start = now;
+        slot->count = 0;
+    }
+    slot->count++;
+    if (slot->count < s->cfg.auto_compress_after) {
+        return;
+    }
+    memset(slot, 0, sizeof(*slot));
+    if (masque_session_compress(s, peer, now, &id) == MASQUE_OK) {
+        c = masque_context_find(s->table, id);
+        event_push(s, MASQUE_EVENT_CONTEXT_OPENED, c, 0);
+    }
+}
+
+/* ---- sending ---- */
+
+masque_ssize masque_session_send(masque_session *s, const masque_address *peer, uint8_t *payload,
+                                 size_t headroom, size_t payload_len, uint64_t now,
+                                 masque_datagram_path *path)
+{
+    masque_bind_frame f;
+    masque_context *c;
+    masque_context *used = NULL;
+    masque_ssize n;
+
+    if (s == NULL || peer == NULL || path == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (s->failed) {
+        return MASQUE_ERR_SESSION_FAILED;
+    }
+    if (masque_address_ip_len(peer->version) == 0) {
+        return MASQUE_ERR_ADDRESS;
+    }
+    if (!family_ok(s, peer)) {
+        return MASQUE_ERR_FAMILY_NOT_ADVERTISED;
+    }
+    memset(&f, 0, sizeof(f));
+    f.path = s->cfg.capsule_datagrams ? MASQUE_PATH_CAPSULE : MASQUE_PATH_H3_DATAGRAM;
+    f.quarter_stream_id = s->cfg.quarter_stream_id;
+    c = masque_context_find_tuple(s->table, peer);
+    if (is_usable(s, c)) {
+        used = c; /* -10 §5: compressed */
+        f.context_id = c->id;
+    } else if (is_usable(s, (c = masque_context_uncompressed(s->table)))) {
+        used = c; /* -10 §4: uncompressed, the tuple in every datagram */
+        f.context_id = c->id;
+        f.target = peer;
+    } else if (s->cfg.concrete_target && masque_address_equal(peer, &s->cfg.fixed_target)) {
+        f.context_id = 0; /* -10 §3: RFC 9298 semantics for the request's own target */
+    } else {
+        s->stats.dropped_unreachable++; /* -10 §8: no registration for this tuple */
+        return MASQUE_ERR_UNREACHABLE;
+    }
+    n = masque_bind_frame_prepend(payload, headroom, payload_len, &f);
+    if (n < 0) {
+        return n;
+    }
+    *path = f.path;
+    s->stats.datagrams_sent++;
+    if (used != NULL) {
+        used->last_active = now;
+    }
+    if (f.target != NULL) {
+        note_uncompressed_traffic(s, peer, now);
+    }
+    return n;
+}
+
+/* ---- receiving datagrams ---- */
+
+static int deliver(masque_session *s, uint64_t id, const uint8_t *p, size_t n, uint64_t now,
+                   masque_packet *out)
+{
+    masque_context *c;
+    masque_address peer;
+    const uint8_t *payload = p;
+    size_t payload_len = n;
+    masque_ssize rc;
+
+    if (id == 0) {
+        if (s->cfg.concrete_target) {
+            peer = s->cfg.fixed_target; /* -10 §3, BIND-4 */
+        } else if (s->cfg.abort_on_context_id_zero) {
+            return fail(s, MASQUE_ERR_CONTEXT_ID_ZERO); /* -13 §3 */
+        } else {
+            s->stats.dropped_context_id_zero++; /* -10 §3: must not be used; drop */
+            return 0;
+        }
+        if (n > MASQUE_UDP_PAYLOAD_MAX) {
+            return fail(s, MASQUE_ERR_PAYLOAD_TOO_LARGE); /* RFC 9298 §5 */
+        }
+        c = NULL;
+    } else {
+        c = masque_context_find(s->table, id);
+        if (!is_open(c)) {
+            s->stats.dropped_unknown_context++; /* RFC 9298 §5; -10 §3.3 after CLOSE */
+            return 0;
+        }
+        if (c->ip_version == 0) {
+            rc = masque_bind_target_decode(&peer, &payload, &payload_len, p, n);
+            if (rc == MASQUE_ERR_PAYLOAD_TOO_LARGE) {
+                return fail(s, (int)rc);
+            }
+            if (rc < 0) {
+                s->stats.dropped_malformed++; /* -10 §4: bad IP Version, dropped */
+                return 0;
+            }
+            if (s->cfg.role == MASQUE_ROLE_PROXY &&
+                masque_policy_check(s->cfg.policy, s->cfg.user, &peer) != MASQUE_OK) {
+                s->stats.dropped_policy++; /* -10 §9: every uncompressed target is checked */
+                return 0;
+            }
+        } else {
+            if (n > MASQUE_UDP_PAYLOAD_MAX) {
+                return fail(s, MASQUE_ERR_PAYLOAD_TOO_LARGE);
+            }
+            masque_context_target(c, &peer);
+        }
+        c->last_active = now;
+    }
+    out->peer = peer;
+    out->context_id = id;
+    out->payload = payload;
+    out->payload_len = payload_len;
+    s->stats.datagrams_received++;
+    if (c != NULL && c->ip_version == 0) {
+        note_uncompressed_traffic(s, &peer, now);
+    }
+    return 1;
+}
+
+int masque_session_receive_datagram(masque_session *s, const uint8_t *data, size_t len,
+                                    uint64_t now, masque_packet *out)
+{
+    masque_context_payload cp;
+
+    if (s == NULL || out == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    memset(out, 0, sizeof(*out));
+    if (s->failed) {
+        return MASQUE_ERR_SESSION_FAILED;
+    }
+    if (masque_context_payload_decode(&cp, data, len) < 0) {
+        s->stats.dropped_malformed++;
+        return 0;
+    }
+    return deliver(s, cp.context_id, cp.payload, cp.payload_len, now, out);
+}
+
+/* ---- receiving capsules ---- */
+
+static int refill_and_take_token(masque_session *s, uint64_t now)
+{
+    uint64_t cap = (uint64_t)s->cfg.assign_burst * 1000u;
+    uint64_t rate = s->cfg.assign_rate; /* tokens per second = millitokens per ms */
+    uint64_t elapsed = now > s->bucket_time ? now - s->bucket_time : 0;
+
+    if (rate == 0) {
+        return 1;
+    }
+    if (elapsed > (cap - s->bucket_millitokens) / rate + 1u) {
+        s->bucket_millitokens = cap;
+    } else {
+        s->bucket_millitokens += elapsed * rate;
+        if (s->bucket_millitokens > cap) {
+            s->bucket_millitokens = cap;
+        }
+    }
+    s->bucket_time = now;
+    if (s->bucket_millitokens < 1000u) {
+        return 0;
+    }
+    s->bucket_millitokens -= 1000u;
+    return 1;
+}
+
+static int handle_ack(masque_session *s, uint64_t id)
+{
+    masque_context *c = masque_context_find(s->table, id);
+    if (c == NULL) {
+        /* Ours, already closed and forgotten: a late ACK is harmless. */
+        return was_assigned_by_us(s, id) ? MASQUE_OK : MASQUE_ERR_UNKNOWN_ACK;
+    }
+    if ((c->flags & MASQUE_CONTEXT_FLAG_PEER) != 0) {
+        return MASQUE_ERR_UNKNOWN_ACK; /* -10 §3.2: we never assigned it */
+    }
+    if (c->state == MASQUE_CONTEXT_PENDING) {
+        c->state = MASQUE_CONTEXT_ACTIVE;
+        event_push(s, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, c, 0);
+    }
+    return MASQUE_OK; /* a repeated ACK, or one for a context we closed meanwhile */
+}
+
+static int handle_close(masque_session *s, uint64_t id)
+{
+    masque_context *c = masque_context_find(s->table, id);
+    int ours_pending;
+    if (c == NULL) {
+        if (!was_assigned_by_us(s, id)) {
+            s->stats.unknown_closes++;
+        }
+        return MASQUE_OK;
+    }
+    if (!is_open(c)) {
+        return MASQUE_OK; /* both ends closed it */
+    }
+    ours_pending = c->state == MASQUE_CONTEXT_PENDING && (c->flags & MASQUE_CONTEXT_FLAG_PEER) == 0;
+    close_entry(s, c);
+    /* -10 §3.1: CLOSE in answer to our ASSIGN is a rejection; otherwise a closure (§3.3). */
+    event_push(s, ours_pending ? MASQUE_EVENT_CONTEXT_REJECTED : MASQUE_EVENT_CONTEXT_CLOSED, c, 0);
+    return MASQUE_OK;
+}
+
+/* Why a valid ASSIGN from the peer is refused (0: accept). Reads state, changes nothing. */
+static int refusal_reason(masque_session *s, const masque_address *target,
+                          const masque_context *conflict)
+{
+    size_t limit = s->cfg.max_peer_contexts != 0 ? s->cfg.max_peer_contexts
+                                                 : masque_context_table_capacity(s->table);
+    if (s->cfg.role == MASQUE_ROLE_CLIENT) {
+        if (conflict != NULL) {
+            return MASQUE_ERR_DUPLICATE_TUPLE; /* -10 §3.1: the proxy's context is closed */
+        }
+        if (target != NULL && masque_context_uncompressed(s->table) == NULL) {
+            return MASQUE_ERR_STATE; /* firewall mode: -10 §3.1, §8.1 */
+        }
+        return 0;
+    }
+    if (target != NULL && masque_policy_check(s->cfg.policy, s->cfg.user, target) != MASQUE_OK) {
+        return MASQUE_ERR_POLICY;
+    }
+    if (s->peer_open >= limit) {
+        return MASQUE_ERR_TABLE_FULL;
+    }
+    return 0;
+}
+
+static int handle_assign(masque_session *s, const masque_compression_assign *a, uint64_t now)
+{
+    const masque_address *target = a->ip_version != 0 ? &a->target : NULL;
+    masque_context *existing = masque_context_find(s->table, a->context_id);
+    masque_context *conflict = NULL;
+    masque_context *c = NULL;
+    size_t needed;
+    int reason;
+
+    if (s->cfg.profile == MASQUE_PROFILE_DRAFT04 && is_own_id(s, a->context_id)) {
+        /* draft-04 has no ACK: the peer echoes our ASSIGN. */
+        return handle_ack(s, a->context_id);
+    }
+    if (is_own_id(s, a->context_id)) {
+        return MASQUE_ERR_CONTEXT_PARITY; /* RFC 9298 §4, -10 §3.1 */
+    }
+    if (existing != NULL) {
+        return MASQUE_ERR_DUPLICATE_CONTEXT_ID; /* -10 §3.1, even when closed */
+    }
+    if (target == NULL) {
+        if (s->cfg.role == MASQUE_ROLE_CLIENT) {
+            return MASQUE_ERR_UNCOMPRESSED_FROM_PROXY; /* -10 §4 */
+        }
+        if (masque_context_uncompressed(s->table) != NULL) {
+            return MASQUE_ERR_SECOND_UNCOMPRESSED; /* -10 §4 */
+        }
+    } else {
+        conflict = masque_context_find_tuple(s->table, target);
+        if (conflict != NULL && (conflict->flags & MASQUE_CONTEXT_FLAG_PEER) != 0) {
+            return MASQUE_ERR_DUPLICATE_TUPLE; /* -13 §3.1: a tuple the peer registered */
+        }
+    }
+    reason = refusal_reason(s, target, conflict);
+    /* -10 §9: bound the responses waiting to be sent; reaching it aborts the stream. */
+    needed = (reason == 0 && conflict != NULL) ? 2u : 1u;
+    if (s->responses + needed > s->cfg.max_pending_responses) {
+        return MASQUE_ERR_PENDING_LIMIT;
+    }
+    if (reason == 0 && s->cfg.role == MASQUE_ROLE_PROXY && !refill_and_take_token(s, now)) {
+        reason = MASQUE_ERR_RATE_LIMITED;
+    }
+    if (reason == 0 && conflict != NULL) {
+        /* Proxy: both ends registered the tuple; ours, the proxy's, is closed (-10 §3.1). */
+        queue_push(s, MASQUE_CAPSULE_COMPRESSION_CLOSE, conflict, conflict->id, 1);
+        close_entry(s, conflict);
+        event_push(s, MASQUE_EVENT_CONTEXT_CLOSED, conflict, MASQUE_ERR_DUPLICATE_TUPLE);
+    }
+    if (reason == 0) {
+        reason = masque_context_insert(s->table, a->context_id, target, MASQUE_CONTEXT_ACTIVE,
+                                       MASQUE_CONTEXT_FLAG_PEER, now, &c);
+    }
+    if (reason == 0) {
+        /* -10 §3.1: the mapping is saved first, then acknowledged. */
+        s->peer_open++;
+        if (s->cfg.profile == MASQUE_PROFILE_DRAFT04) {
+            queue_push(s, MASQUE_CAPSULE_COMPRESSION_ASSIGN, c, c->id, 1);
+        } else {
+            queue_push(s, MASQUE_CAPSULE_COMPRESSION_ACK, c, c->id, 1);
+        }
+        event_push(s, MASQUE_EVENT_PEER_CONTEXT_OPENED, c, 0);
+        return MASQUE_OK;
+    }
+    /* Rejected: COMPRESSION_CLOSE with the same ID (-10 §3.1). Remember the ID when there is
+     * room, so that a repeat is still recognised. */
+    if (masque_context_insert(s->table, a->context_id, target, MASQUE_CONTEXT_ACTIVE,
+                              MASQUE_CONTEXT_FLAG_PEER, now, &c) == MASQUE_OK) {
+        masque_context_close(s->table, c);
+    } else {
+        c = NULL;
+    }
+    queue_push(s, MASQUE_CAPSULE_COMPRESSION_CLOSE, NULL, a->context_id, 1);
+    s->stats.peer_assigns_refused++;
+    event_push_id(s, MASQUE_EVENT_PEER_CONTEXT_REFUSED, a->context_id, target, reason);
+    return MASQUE_OK;
+}
+
+static int handle_control(masque_session *s, const masque_capsule_event *ev, uint64_t now)
+{
+    masque_compression_assign a;
+    uint64_t id;
+    masque_ssize rc;
+
+    switch (ev->kind) {
+    case MASQUE_CAPSULE_COMPRESSION_ASSIGN:
+        rc = masque_compression_assign_decode(&a, ev->data, ev->data_len);
+        return rc < 0 ? (int)rc : handle_assign(s, &a, now);
+    case MASQUE_CAPSULE_COMPRESSION_ACK:
+        rc = masque_compression_id_decode(&id, ev->data, ev->data_len);
+        return rc < 0 ? (int)rc : handle_ack(s, id);
+    case MASQUE_CAPSULE_COMPRESSION_CLOSE:
+        rc = masque_compression_id_decode(&id, ev->data, ev->data_len);
+        return rc < 0 ? (int)rc : handle_close(s, id);
+    case MASQUE_CAPSULE_DATAGRAM:
+    case MASQUE_CAPSULE_UNKNOWN:
+        break;
+    }
+    return MASQUE_OK;
+}
+
+/* A DATAGRAM capsule piece; returns 1 when out holds a packet, 0, or a stream error. */
+static int handle_datagram_piece(masque_session *s, const masque_capsule_event *ev, uint64_t now,
+                                 masque_packet *out)
+{
+    if (ev->offset == 0 && ev->last) {
+        masque_context_payload cp;
+        if (masque_context_payload_decode(&cp, ev->data, ev->data_len) < 0) {
+            s->stats.dropped_malformed++;
+            return 0;
+        }
+        return deliver(s, cp.context_id, cp.payload, cp.payload_len, now, out);
+    }
+    if (ev->offset == 0) {
+        s->dropping_split = s->cfg.reassembly == NULL || ev->length > s->cfg.reassembly_len;
+    }
+    if (!s->dropping_split) {
+        memcpy(s->cfg.reassembly + ev->offset, ev->data, ev->data_len);
+    }
+    if (!ev->last) {
+        return 0;
+    }
+    if (s->dropping_split) {
+        s->stats.dropped_split_capsule++;
+        return 0;
+    }
+    {
+        masque_context_payload cp;
+        if (masque_context_payload_decode(&cp, s->cfg.reassembly, (size_t)ev->length) < 0) {
+            s->stats.dropped_malformed++;
+            return 0;
+        }
+        return deliver(s, cp.context_id, cp.payload, cp.payload_len, now, out);
+    }
+}
+
+masque_ssize masque_session_receive_stream(masque_session *s, const uint8_t *data, size_t len,
+                                           uint64_t now, masque_packet *out)
+{
+    size_t pos = 0;
+
+    if (s == NULL || out == NULL || (data == NULL && len != 0)) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    memset(out, 0, sizeof(*out));
+    if (s->failed) {
+        return MASQUE_ERR_SESSION_FAILED;
+    }
+    while (pos < len) {
+        masque_capsule_event ev;
+        masque_ssize n;
+        int rc = 0;
+        /* A capsule makes at most two events; stop while the host has not polled. */
+        if (MASQUE_SESSION_EVENT_LEN - s->event_count < 2) {
+            break;
+        }
+        n = masque_capsule_parser_feed(&s->parser, data + pos, len - pos, &ev);
+        if (n < 0) {
+            return fail(s, (int)n); /* RFC 9297 §3.3 */
+        }
+        pos += (size_t)n;
+        switch (ev.event) {
+        case MASQUE_CAPSULE_EVENT_NONE:
+            break;
+        case MASQUE_CAPSULE_EVENT_CONTROL:
+            rc = handle_control(s, &ev, now);
+            break;
+        case MASQUE_CAPSULE_EVENT_DATAGRAM:
+            rc = handle_datagram_piece(s, &ev, now, out);
+            break;
+        case MASQUE_CAPSULE_EVENT_UNKNOWN:
+        case MASQUE_CAPSULE_EVENT_DISCARDED:
+            s->stats.discarded_capsules++; /* RFC 9297 §3.2 */
+            break;
+        }
+        if (rc < 0) {
+            return fail(s, rc);
+        }
+        if (rc > 0) {
+            break; /* a packet for the host */
+        }
+    }
+    return (masque_ssize)pos;
+}
+
+int masque_session_receive_fin(masque_session *s)
+{
+    int rc;
+    if (s == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (s->failed) {
+        return MASQUE_ERR_SESSION_FAILED;
+    }
+    rc = masque_capsule_parser_finish(&s->parser);
+    return rc == MASQUE_OK ? MASQUE_OK : fail(s, rc);
+}
+
+/* ---- output ---- */
+
+static masque_ssize encode_queued(const masque_session *s, const masque_queued_capsule *q,
+                                  uint8_t *dst, size_t cap)
+{
+    if (q->kind == MASQUE_CAPSULE_COMPRESSION_ASSIGN) {
+        masque_compression_assign a;
+        memset(&a, 0, sizeof(a));
+        a.context_id = q->context_id;
+        a.ip_version = q->ip_version;
+        if (q->ip_version != 0) {
+            a.target.version = q->ip_version;
+            memcpy(a.target.bytes, q->ip, sizeof(q->ip));
+            a.target.port = q->port;
+        }
+        return masque_compression_assign_encode(dst, cap, s->cfg.profile, &a);
+    }
+    return masque_compression_id_encode(dst, cap, s->cfg.profile, (masque_capsule_kind)q->kind,
+                                        q->context_id);
+}
+
+masque_ssize masque_session_write_stream(masque_session *s, uint8_t *dst, size_t cap)
+{
+    size_t written = 0;
+    if (s == NULL || (dst == NULL && cap != 0)) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    while (s->queue_count > 0) {
+        masque_queued_capsule *q = &s->queue[s->queue_head];
+        masque_ssize n = encode_queued(s, q, dst + written, cap - written);
+        if (n == MASQUE_ERR_BUFFER && written > 0) {
+            break;
+        }
+        if (n < 0) {
+            return n;
+        }
+        written += (size_t)n;
+        if (q->response) {
+            s->responses--;
+        }
+        s->queue_head = (s->queue_head + 1) % MASQUE_SESSION_QUEUE_LEN;
+        s->queue_count--;
+    }
+    return (masque_ssize)written;
+}
+
+size_t masque_session_queued_capsules(const masque_session *s)
+{
+    return s == NULL ? 0 : s->queue_count;
+}
+
+int masque_session_poll_event(masque_session *s, masque_event *ev)
+{
+    if (s == NULL || ev == NULL || s->event_count == 0) {
+        return 0;
+    }
+    *ev = s->events[s->event_head];
+    s->event_head = (s->event_head + 1) % MASQUE_SESSION_EVENT_LEN;
+    s->event_count--;
+    return 1;
+}
+
+int masque_session_tick(masque_session *s, uint64_t now)
+{
+    size_t i;
+    size_t n;
+    uint64_t idle;
+
+    if (s == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (s->failed) {
+        return MASQUE_ERR_SESSION_FAILED;
+    }
+    idle = s->cfg.idle_timeout_ms;
+    if (idle == 0 || now < s->next_sweep) {
+        return MASQUE_OK;
+    }
+    s->next_sweep = now + (idle / 4u > 0 ? idle / 4u : 1u);
+    n = masque_context_table_capacity(s->table);
+    for (i = 0; i < n && local_queue_room(s); i++) {
+        masque_context *c = masque_context_at(s->table, i);
+        /* -10 §3.3: an unused mapping may be closed; the uncompressed one is the host's. */
+        if (c->state == MASQUE_CONTEXT_ACTIVE && c->ip_version != 0 && now >= c->last_active &&
+            now - c->last_active >= idle) {
+            queue_push(s, MASQUE_CAPSULE_COMPRESSION_CLOSE, c, c->id, 0);
+            close_entry(s, c);
+            event_push(s, MASQUE_EVENT_CONTEXT_CLOSED, c, 0);
+        }
+    }
+    return MASQUE_OK;
+}
+
+void masque_session_get_stats(const masque_session *s, masque_session_stats *out)
+{
+    if (s != NULL && out != NULL) {
+        *out = s->stats;
+    }
+}
+
+int masque_session_error(const masque_session *s)
+{
+    return s == NULL ? MASQUE_ERR_INVALID_ARGUMENT : s->failed;
+}

@@ -241,7 +241,6 @@ static int parse_v6(const char *text, size_t len, uint8_t out[16])
                 return -1;
             }
             n += 4;
-            pos = len;
             break;
         }
         if (digits == 0 || digits > 4 || n + 2 > 16) {

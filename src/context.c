@@ -3,12 +3,8 @@
 
 #include <string.h>
 
-/* Alignment of uint64_t without C11's _Alignof. */
-struct align_probe {
-    char c;
-    uint64_t v;
-};
-#define U64_ALIGN offsetof(struct align_probe, v)
+/* Storage must be aligned for the uint64_t fields of the entries. */
+#define U64_ALIGN sizeof(uint64_t)
 
 static size_t index_slots(size_t capacity)
 {
@@ -84,8 +80,7 @@ int masque_context_table_init(masque_context_table *t, void *storage, size_t sto
     size_t i;
     uint8_t *base = (uint8_t *)storage;
 
-    if (t == NULL || storage == NULL || need == 0 ||
-        (uintptr_t)storage % U64_ALIGN != 0) {
+    if (t == NULL || storage == NULL || need == 0 || (uintptr_t)storage % U64_ALIGN != 0) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (storage_len < need) {

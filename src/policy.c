@@ -10,36 +10,36 @@ typedef struct special_range {
 } special_range;
 
 static const special_range special_v4[] = {
-    {{0, 0, 0, 0}, 8},          /* "this network", RFC 791 */
-    {{10, 0, 0, 0}, 8},         /* private, RFC 1918 */
-    {{100, 64, 0, 0}, 10},      /* shared address space, RFC 6598 */
-    {{127, 0, 0, 0}, 8},        /* loopback */
-    {{169, 254, 0, 0}, 16},     /* link-local */
-    {{172, 16, 0, 0}, 12},      /* private */
-    {{192, 0, 0, 0}, 24},       /* IETF protocol assignments */
-    {{192, 0, 2, 0}, 24},       /* TEST-NET-1 */
-    {{192, 88, 99, 0}, 24},     /* 6to4 relay anycast */
-    {{192, 168, 0, 0}, 16},     /* private */
-    {{198, 18, 0, 0}, 15},      /* benchmarking */
-    {{198, 51, 100, 0}, 24},    /* TEST-NET-2 */
-    {{203, 0, 113, 0}, 24},     /* TEST-NET-3 */
-    {{224, 0, 0, 0}, 4},        /* multicast */
-    {{240, 0, 0, 0}, 4},        /* reserved, and 255.255.255.255 broadcast */
+    {{0, 0, 0, 0}, 8},       /* "this network", RFC 791 */
+    {{10, 0, 0, 0}, 8},      /* private, RFC 1918 */
+    {{100, 64, 0, 0}, 10},   /* shared address space, RFC 6598 */
+    {{127, 0, 0, 0}, 8},     /* loopback */
+    {{169, 254, 0, 0}, 16},  /* link-local */
+    {{172, 16, 0, 0}, 12},   /* private */
+    {{192, 0, 0, 0}, 24},    /* IETF protocol assignments */
+    {{192, 0, 2, 0}, 24},    /* TEST-NET-1 */
+    {{192, 88, 99, 0}, 24},  /* 6to4 relay anycast */
+    {{192, 168, 0, 0}, 16},  /* private */
+    {{198, 18, 0, 0}, 15},   /* benchmarking */
+    {{198, 51, 100, 0}, 24}, /* TEST-NET-2 */
+    {{203, 0, 113, 0}, 24},  /* TEST-NET-3 */
+    {{224, 0, 0, 0}, 4},     /* multicast */
+    {{240, 0, 0, 0}, 4},     /* reserved, and 255.255.255.255 broadcast */
 };
 
 static const special_range special_v6[] = {
     {{0}, 96}, /* ::, ::1 and the deprecated IPv4-compatible block */
-    {{0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0}, 96},    /* NAT64 well-known prefix */
-    {{0, 0x64, 0xff, 0x9b, 0, 1}, 48},                  /* local-use NAT64 */
-    {{0x01, 0x00, 0, 0, 0, 0, 0, 0}, 64},               /* discard-only */
-    {{0x20, 0x01, 0x00, 0x00}, 23},                     /* IETF protocol assignments */
-    {{0x20, 0x01, 0x0d, 0xb8}, 32},                     /* documentation */
-    {{0x20, 0x02}, 16},                                 /* 6to4 */
-    {{0x3f, 0xff, 0x00, 0x00}, 20},                     /* documentation, RFC 9637 */
-    {{0xfc}, 7},                                        /* unique local */
-    {{0xfe, 0x80}, 10},                                 /* link-local */
-    {{0xfe, 0xc0}, 10},                                 /* site-local (deprecated) */
-    {{0xff}, 8},                                        /* multicast */
+    {{0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0}, 96}, /* NAT64 well-known prefix */
+    {{0, 0x64, 0xff, 0x9b, 0, 1}, 48},                   /* local-use NAT64 */
+    {{0x01, 0x00, 0, 0, 0, 0, 0, 0}, 64},                /* discard-only */
+    {{0x20, 0x01, 0x00, 0x00}, 23},                      /* IETF protocol assignments */
+    {{0x20, 0x01, 0x0d, 0xb8}, 32},                      /* documentation */
+    {{0x20, 0x02}, 16},                                  /* 6to4 */
+    {{0x3f, 0xff, 0x00, 0x00}, 20},                      /* documentation, RFC 9637 */
+    {{0xfc}, 7},                                         /* unique local */
+    {{0xfe, 0x80}, 10},                                  /* link-local */
+    {{0xfe, 0xc0}, 10},                                  /* site-local (deprecated) */
+    {{0xff}, 8},                                         /* multicast */
 };
 
 static int prefix_match(const uint8_t *addr, const uint8_t *prefix, unsigned bits)
@@ -95,7 +95,6 @@ static int rule_matches(const masque_policy_rule *r, const masque_address *t)
 int masque_policy_check(const masque_policy *policy, void *session_user,
                         const masque_address *target)
 {
-    size_t i;
     if (target == NULL || masque_address_ip_len(target->version) == 0) {
         return MASQUE_ERR_ADDRESS;
     }
@@ -103,6 +102,7 @@ int masque_policy_check(const masque_policy *policy, void *session_user,
         return MASQUE_ERR_POLICY; /* no UDP service listens on port 0 */
     }
     if (policy != NULL) {
+        size_t i;
         for (i = 0; i < policy->rule_count && policy->rules != NULL; i++) {
             if (rule_matches(&policy->rules[i], target)) {
                 return policy->rules[i].allow ? MASQUE_OK : MASQUE_ERR_POLICY;
@@ -219,8 +219,7 @@ int masque_policy_rule_parse(masque_policy_rule *rule, const char *text, size_t 
             }
             hi = lo;
         } else if (parse_decimal(rest, (size_t)(dash - rest), 65535, &lo) != 0 ||
-                   parse_decimal(dash + 1, rest_len - (size_t)(dash - rest) - 1, 65535, &hi) !=
-                       0 ||
+                   parse_decimal(dash + 1, rest_len - (size_t)(dash - rest) - 1, 65535, &hi) != 0 ||
                    lo > hi) {
             return MASQUE_ERR_ADDRESS;
         }

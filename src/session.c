@@ -263,7 +263,6 @@ static size_t auto_slot_of(const masque_address *a)
 static void note_uncompressed_traffic(masque_session *s, const masque_address *peer, uint64_t now)
 {
     masque_auto_slot *slot;
-    masque_context *c;
     uint64_t id;
 
     if (s->cfg.auto_compress_after == 0) {
@@ -282,8 +281,7 @@ static void note_uncompressed_traffic(masque_session *s, const masque_address *p
     }
     memset(slot, 0, sizeof(*slot));
     if (masque_session_compress(s, peer, now, &id) == MASQUE_OK) {
-        c = masque_context_find(s->table, id);
-        event_push(s, MASQUE_EVENT_CONTEXT_OPENED, c, 0);
+        event_push(s, MASQUE_EVENT_CONTEXT_OPENED, masque_context_find(s->table, id), 0);
     }
 }
 
@@ -351,7 +349,6 @@ static int deliver(masque_session *s, uint64_t id, const uint8_t *p, size_t n, u
     masque_address peer;
     const uint8_t *payload = p;
     size_t payload_len = n;
-    masque_ssize rc;
 
     if (id == 0) {
         if (s->cfg.concrete_target) {
@@ -373,7 +370,7 @@ static int deliver(masque_session *s, uint64_t id, const uint8_t *p, size_t n, u
             return 0;
         }
         if (c->ip_version == 0) {
-            rc = masque_bind_target_decode(&peer, &payload, &payload_len, p, n);
+            masque_ssize rc = masque_bind_target_decode(&peer, &payload, &payload_len, p, n);
             if (rc == MASQUE_ERR_PAYLOAD_TOO_LARGE) {
                 return fail(s, (int)rc);
             }
@@ -775,6 +772,7 @@ int masque_session_tick(masque_session *s, uint64_t now)
     size_t i;
     size_t n;
     uint64_t idle;
+    uint64_t earliest;
 
     if (s == NULL) {
         return MASQUE_ERR_INVALID_ARGUMENT;
@@ -786,19 +784,34 @@ int masque_session_tick(masque_session *s, uint64_t now)
     if (idle == 0 || now < s->next_sweep) {
         return MASQUE_OK;
     }
-    s->next_sweep = now + (idle / 4u > 0 ? idle / 4u : 1u);
+    earliest = now + idle;
     n = masque_context_table_capacity(s->table);
-    for (i = 0; i < n && local_queue_room(s); i++) {
+    for (i = 0; i < n; i++) {
         masque_context *c = masque_context_at(s->table, i);
+        uint64_t expiry;
         /* -10 §3.3: an unused mapping may be closed; the uncompressed one is the host's. */
-        if (c->state == MASQUE_CONTEXT_ACTIVE && c->ip_version != 0 && now >= c->last_active &&
-            now - c->last_active >= idle) {
+        if (c->state != MASQUE_CONTEXT_ACTIVE || c->ip_version == 0) {
+            continue;
+        }
+        expiry = c->last_active + idle;
+        if (expiry <= now && local_queue_room(s)) {
             queue_push(s, MASQUE_CAPSULE_COMPRESSION_CLOSE, c, c->id, 0);
             close_entry(s, c);
             event_push(s, MASQUE_EVENT_CONTEXT_CLOSED, c, 0);
+        } else if (expiry < earliest) {
+            earliest = expiry <= now ? now + 1u : expiry; /* queue full: try again soon */
         }
     }
+    s->next_sweep = earliest;
     return MASQUE_OK;
+}
+
+uint64_t masque_session_next_timeout(const masque_session *s)
+{
+    if (s == NULL || s->failed || s->cfg.idle_timeout_ms == 0) {
+        return UINT64_MAX;
+    }
+    return s->next_sweep;
 }
 
 void masque_session_get_stats(const masque_session *s, masque_session_stats *out)

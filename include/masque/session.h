@@ -55,7 +55,7 @@ extern "C" {
 /** Default bound on ACK/CLOSE responses waiting to be written (-10 §9). */
 #define MASQUE_SESSION_DEFAULT_MAX_PENDING 16
 /** Smallest buffer that always fits the next control capsule in masque_session_write_stream(). */
-#define MASQUE_SESSION_WRITE_MIN (MASQUE_CAPSULE_HEADER_MAX + MASQUE_COMPRESSION_ASSIGN_VALUE_MAX)
+#define MASQUE_SESSION_WRITE_MIN           (MASQUE_CAPSULE_HEADER_MAX + MASQUE_COMPRESSION_ASSIGN_VALUE_MAX)
 
 /** @brief Which end of the request stream this session is. */
 typedef enum masque_role {
@@ -153,17 +153,17 @@ typedef struct masque_packet {
 
 /** @brief Counters; they only grow. */
 typedef struct masque_session_stats {
-    uint64_t datagrams_received;       /**< Delivered to the host. */
-    uint64_t datagrams_sent;           /**< Framed by masque_session_send(). */
-    uint64_t dropped_unknown_context;  /**< Unknown or closed Context ID (RFC 9298 §5). */
-    uint64_t dropped_context_id_zero;  /**< Context ID 0 under target `*` (-10 §3). */
-    uint64_t dropped_malformed;        /**< Bad IP Version, truncated datagram. */
-    uint64_t dropped_policy;           /**< Proxy: uncompressed target refused (-10 §9). */
-    uint64_t dropped_unreachable;      /**< Sends with no context for the tuple (-10 §8). */
-    uint64_t dropped_split_capsule;    /**< DATAGRAM capsules in pieces, no reassembly room. */
-    uint64_t discarded_capsules;       /**< Unknown capsule types skipped (RFC 9297 §3.2). */
-    uint64_t peer_assigns_refused;     /**< ASSIGNs answered with CLOSE. */
-    uint64_t unknown_closes;           /**< CLOSE for an ID never seen: ignored. */
+    uint64_t datagrams_received;      /**< Delivered to the host. */
+    uint64_t datagrams_sent;          /**< Framed by masque_session_send(). */
+    uint64_t dropped_unknown_context; /**< Unknown or closed Context ID (RFC 9298 §5). */
+    uint64_t dropped_context_id_zero; /**< Context ID 0 under target `*` (-10 §3). */
+    uint64_t dropped_malformed;       /**< Bad IP Version, truncated datagram. */
+    uint64_t dropped_policy;          /**< Proxy: uncompressed target refused (-10 §9). */
+    uint64_t dropped_unreachable;     /**< Sends with no context for the tuple (-10 §8). */
+    uint64_t dropped_split_capsule;   /**< DATAGRAM capsules in pieces, no reassembly room. */
+    uint64_t discarded_capsules;      /**< Unknown capsule types skipped (RFC 9297 §3.2). */
+    uint64_t peer_assigns_refused;    /**< ASSIGNs answered with CLOSE. */
+    uint64_t unknown_closes;          /**< CLOSE for an ID never seen: ignored. */
 } masque_session_stats;
 
 /** @brief A control capsule waiting to be written (private). */
@@ -178,33 +178,33 @@ typedef struct masque_queued_capsule {
 
 /** @brief Auto-compression counter for one target (private). */
 typedef struct masque_auto_slot {
-    masque_address target;  /**< Private. */
-    uint64_t window_start;  /**< Private. */
-    uint32_t count;         /**< Private. */
+    masque_address target; /**< Private. */
+    uint64_t window_start; /**< Private. */
+    uint32_t count;        /**< Private. */
 } masque_auto_slot;
 
 /** @brief A session. Place it anywhere; every field is private. */
 typedef struct masque_session {
-    masque_session_config cfg;                            /**< Private. */
-    masque_context_table *table;                          /**< Private. */
-    masque_capsule_parser parser;                         /**< Private. */
-    masque_session_stats stats;                           /**< Private. */
-    uint64_t next_local_id;                               /**< Private. */
-    uint64_t bucket_millitokens;                          /**< Private. */
-    uint64_t bucket_time;                                 /**< Private. */
-    uint64_t next_sweep;                                  /**< Private. */
-    size_t peer_open;                                     /**< Private. */
-    size_t reassembled;                                   /**< Private. */
-    int failed;                                           /**< Private. */
-    int uncompressed_ever_closed;                         /**< Private. */
-    int dropping_split;                                   /**< Private. */
-    size_t queue_head;                                    /**< Private. */
-    size_t queue_count;                                   /**< Private. */
-    size_t responses;                                     /**< Private. */
-    masque_queued_capsule queue[MASQUE_SESSION_QUEUE_LEN]; /**< Private. */
-    size_t event_head;                                    /**< Private. */
-    size_t event_count;                                   /**< Private. */
-    masque_event events[MASQUE_SESSION_EVENT_LEN];        /**< Private. */
+    masque_session_config cfg;                              /**< Private. */
+    masque_context_table *table;                            /**< Private. */
+    masque_capsule_parser parser;                           /**< Private. */
+    masque_session_stats stats;                             /**< Private. */
+    uint64_t next_local_id;                                 /**< Private. */
+    uint64_t bucket_millitokens;                            /**< Private. */
+    uint64_t bucket_time;                                   /**< Private. */
+    uint64_t next_sweep;                                    /**< Private. */
+    size_t peer_open;                                       /**< Private. */
+    size_t reassembled;                                     /**< Private. */
+    int failed;                                             /**< Private. */
+    int uncompressed_ever_closed;                           /**< Private. */
+    int dropping_split;                                     /**< Private. */
+    size_t queue_head;                                      /**< Private. */
+    size_t queue_count;                                     /**< Private. */
+    size_t responses;                                       /**< Private. */
+    masque_queued_capsule queue[MASQUE_SESSION_QUEUE_LEN];  /**< Private. */
+    size_t event_head;                                      /**< Private. */
+    size_t event_count;                                     /**< Private. */
+    masque_event events[MASQUE_SESSION_EVENT_LEN];          /**< Private. */
     masque_auto_slot auto_slots[MASQUE_SESSION_AUTO_SLOTS]; /**< Private. */
 } masque_session;
 
@@ -337,6 +337,12 @@ int masque_session_poll_event(masque_session *s, masque_event *ev);
  * @return MASQUE_OK; MASQUE_ERR_SESSION_FAILED.
  */
 int masque_session_tick(masque_session *s, uint64_t now);
+
+/**
+ * @brief When masque_session_tick() next has work to do.
+ * @return A time (ms); UINT64_MAX when no timer is running.
+ */
+uint64_t masque_session_next_timeout(const masque_session *s);
 
 /**
  * @brief Read the counters.

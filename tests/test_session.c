@@ -1,0 +1,1034 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/*
+ * The Bind session state machine: each requirement of REQUIREMENTS.md that the session layer
+ * enforces, the -10 appendix replayed between a client and a proxy, and a property test.
+ */
+#include "testutil.h"
+
+#include "masque/session.h"
+
+#define PAYLOAD     "Encapsulated UDP Payload"
+#define PAYLOAD_HEX "456e63617073756c6174656420554450205061796c6f6164"
+#define TABLE_CAP   64
+
+typedef struct endpoint {
+    masque_session s;
+    masque_context_table t;
+    uint64_t storage[1024];
+} endpoint;
+
+static masque_policy allow_all = {NULL, 0, NULL, NULL, 1};
+
+static void endpoint_init(endpoint *e, masque_role role, const masque_session_config *base,
+                          size_t capacity)
+{
+    masque_session_config cfg;
+    size_t need = masque_context_table_storage_size(capacity);
+    memset(e, 0, sizeof(*e));
+    if (base != NULL) {
+        cfg = *base;
+    } else {
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.policy = &allow_all; /* the appendix uses documentation addresses */
+    }
+    cfg.role = role;
+    cfg.quarter_stream_id = 11; /* stream 44, as in the appendix */
+    assert_true(need <= sizeof(e->storage));
+    assert_int_equal(masque_context_table_init(&e->t, e->storage, need, capacity, 0x1234), 0);
+    assert_int_equal(masque_session_init(&e->s, &cfg, &e->t, 0), MASQUE_OK);
+}
+
+static masque_address addr4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
+{
+    masque_address x;
+    const uint8_t ip[4] = {a, b, c, d};
+    masque_address_set_v4(&x, ip, port);
+    return x;
+}
+
+/* Writes e's queued capsules and checks them against hex. */
+static void expect_stream(endpoint *e, const char *hex)
+{
+    uint8_t want[256];
+    uint8_t got[256];
+    size_t n = hex_to_bytes(hex, want, sizeof(want));
+    masque_ssize w = masque_session_write_stream(&e->s, got, sizeof(got));
+    assert_int_equal(w, (masque_ssize)n);
+    assert_memory_equal(got, want, n);
+}
+
+/* Feeds hex as stream bytes; returns the result of the last call. */
+static masque_ssize feed_hex(endpoint *e, const char *hex, uint64_t now)
+{
+    uint8_t buf[256];
+    size_t n = hex_to_bytes(hex, buf, sizeof(buf));
+    masque_packet pkt;
+    return masque_session_receive_stream(&e->s, buf, n, now, &pkt);
+}
+
+/* Moves every queued capsule from a to b. */
+static void pump(endpoint *a, endpoint *b, uint64_t now)
+{
+    uint8_t buf[4096];
+    masque_ssize w = masque_session_write_stream(&a->s, buf, sizeof(buf));
+    size_t off = 0;
+    assert_true(w >= 0);
+    while (off < (size_t)w) {
+        masque_packet pkt;
+        masque_ssize n =
+            masque_session_receive_stream(&b->s, buf + off, (size_t)w - off, now, &pkt);
+        assert_true(n >= 0);
+        off += (size_t)n;
+    }
+}
+
+static masque_event expect_event(endpoint *e, masque_event_kind kind, uint64_t id)
+{
+    masque_event ev;
+    assert_int_equal(masque_session_poll_event(&e->s, &ev), 1);
+    assert_int_equal(ev.kind, kind);
+    assert_true(ev.context_id == id);
+    return ev;
+}
+
+static void expect_no_event(endpoint *e)
+{
+    masque_event ev;
+    assert_int_equal(masque_session_poll_event(&e->s, &ev), 0);
+}
+
+/* Frames PAYLOAD from e toward its peer and checks the bytes; returns their length. */
+static void expect_send(endpoint *e, const masque_address *peer, const char *hex)
+{
+    uint8_t buf[MASQUE_BIND_HEADROOM + 64];
+    uint8_t want[128];
+    uint8_t *payload = buf + MASQUE_BIND_HEADROOM;
+    size_t n = hex_to_bytes(hex, want, sizeof(want));
+    masque_datagram_path path;
+    masque_ssize h;
+    memcpy(payload, PAYLOAD, 24);
+    h = masque_session_send(&e->s, peer, payload, MASQUE_BIND_HEADROOM, 24, 0, &path);
+    assert_true(h > 0);
+    assert_int_equal((size_t)h + 24, n);
+    assert_memory_equal(payload - h, want, n);
+}
+
+/* Delivers a QUIC DATAGRAM frame payload (hex, Quarter Stream ID included) to e. */
+static int receive_h3(endpoint *e, const char *hex, masque_packet *pkt)
+{
+    static uint8_t d[70000];
+    size_t n = hex_to_bytes(hex, d, sizeof(d));
+    masque_h3_datagram h3;
+    assert_int_equal(masque_h3_datagram_decode(&h3, d, n), (masque_ssize)n);
+    assert_true(h3.quarter_stream_id == 11u);
+    return masque_session_receive_datagram(&e->s, h3.payload, h3.payload_len, 0, pkt);
+}
+
+static void expect_packet(endpoint *e, const char *hex, const masque_address *peer)
+{
+    masque_packet pkt;
+    assert_int_equal(receive_h3(e, hex, &pkt), 1);
+    assert_true(masque_address_equal(&pkt.peer, peer));
+    assert_int_equal(pkt.payload_len, 24);
+    assert_memory_equal(pkt.payload, PAYLOAD, 24);
+}
+
+static void test_appendix_exchange_replayed_byte_for_byte(void **state)
+{
+    static endpoint client;
+    static endpoint proxy;
+    masque_address t1 = addr4(192, 0, 2, 42, 1234);
+    masque_address t2 = addr4(203, 0, 113, 11, 4321);
+    masque_session_stats st;
+    uint64_t id = 0;
+    uint8_t buf[64];
+    masque_datagram_path path;
+    (void)state;
+    endpoint_init(&client, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    endpoint_init(&proxy, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+
+    /* Register Context ID 2 to be used for uncompressed UDP payloads. */
+    assert_int_equal(masque_session_open_uncompressed(&client.s, 0, &id), MASQUE_OK);
+    assert_true(id == 2u);
+    expect_stream(&client, "11 02 02 00");
+    assert_int_equal(feed_hex(&proxy, "11 02 02 00", 0), 4);
+    expect_event(&proxy, MASQUE_EVENT_PEER_CONTEXT_OPENED, 2);
+    /* Proxy confirms registration. */
+    expect_stream(&proxy, "12 01 02");
+    assert_int_equal(feed_hex(&client, "12 01 02", 0), 3);
+    expect_event(&client, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 2);
+
+    /* Target talks to Client using the uncompressed context, and the client responds. */
+    expect_send(&proxy, &t1, "0b 02 04 c000022a 04d2" PAYLOAD_HEX);
+    expect_packet(&client, "0b 02 04 c000022a 04d2" PAYLOAD_HEX, &t1);
+    expect_send(&client, &t1, "0b 02 04 c000022a 04d2" PAYLOAD_HEX);
+    expect_packet(&proxy, "0b 02 04 c000022a 04d2" PAYLOAD_HEX, &t1);
+    /* Another target talks to Client using the uncompressed context. */
+    expect_send(&proxy, &t2, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX);
+    expect_packet(&client, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX, &t2);
+    expect_send(&client, &t2, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX);
+    expect_packet(&proxy, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX, &t2);
+
+    /* Register 203.0.113.11:4321 to compress it in the future. */
+    assert_int_equal(masque_session_compress(&client.s, &t2, 0, &id), MASQUE_OK);
+    assert_true(id == 4u);
+    expect_stream(&client, "11 08 04 04 cb00710b 10e1");
+    assert_int_equal(feed_hex(&proxy, "11 08 04 04 cb00710b 10e1", 0), 10);
+    expect_event(&proxy, MASQUE_EVENT_PEER_CONTEXT_OPENED, 4);
+    expect_stream(&proxy, "12 01 04");
+    assert_int_equal(feed_hex(&client, "12 01 04", 0), 3);
+    expect_event(&client, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 4);
+
+    /* Omit IP and Port for future packets intended for 203.0.113.11:4321. */
+    expect_send(&client, &t2, "0b 04" PAYLOAD_HEX);
+    expect_packet(&proxy, "0b 04" PAYLOAD_HEX, &t2);
+    expect_send(&proxy, &t2, "0b 04" PAYLOAD_HEX);
+    expect_packet(&client, "0b 04" PAYLOAD_HEX, &t2);
+
+    /* Request packets without a compressed context to be dropped: close the uncompressed. */
+    assert_int_equal(masque_session_close_context(&client.s, 2, 0), MASQUE_OK);
+    expect_stream(&client, "13 01 02");
+    assert_int_equal(feed_hex(&proxy, "13 01 02", 0), 3);
+    expect_event(&proxy, MASQUE_EVENT_CONTEXT_CLOSED, 2);
+    expect_no_event(&proxy);
+
+    /* Context ID 4 traffic is accepted, other traffic is dropped at the proxy. */
+    expect_send(&proxy, &t2, "0b 04" PAYLOAD_HEX);
+    memcpy(buf + MASQUE_BIND_HEADROOM, PAYLOAD, 24);
+    assert_int_equal(masque_session_send(&proxy.s, &t1, buf + MASQUE_BIND_HEADROOM,
+                                         MASQUE_BIND_HEADROOM, 24, 0, &path),
+                     MASQUE_ERR_UNREACHABLE);
+    masque_session_get_stats(&proxy.s, &st);
+    assert_true(st.dropped_unreachable == 1u);
+    assert_int_equal(masque_session_write_stream(&proxy.s, buf, sizeof(buf)), 0);
+}
+
+/* Snapshot of what must not change when a capsule is rejected as malformed. */
+typedef struct snapshot {
+    uint64_t storage[1024];
+    size_t queued;
+    size_t events;
+    size_t open;
+} snapshot;
+
+static void take(const endpoint *e, snapshot *s)
+{
+    memcpy(s->storage, e->storage, sizeof(s->storage));
+    s->queued = masque_session_queued_capsules(&e->s);
+    s->events = e->s.event_count;
+    s->open = masque_context_open_count(&e->t);
+}
+
+/* Feeds a capsule that must be malformed with `code`, and checks nothing changed. */
+static void expect_malformed(endpoint *e, const char *hex, int code)
+{
+    static snapshot before;
+    static snapshot after;
+    take(e, &before);
+    assert_int_equal(feed_hex(e, hex, 1), code);
+    take(e, &after);
+    assert_memory_equal(&before, &after, sizeof(before));
+    assert_int_equal(masque_session_error(&e->s), code);
+    /* From now on the stream is dead (RFC 9297 §3.3). */
+    assert_int_equal(feed_hex(e, "12 01 02", 1), MASQUE_ERR_SESSION_FAILED);
+    assert_int_equal(masque_session_open_uncompressed(&e->s, 1, NULL), MASQUE_ERR_SESSION_FAILED);
+}
+
+static void test_BIND_9_peer_context_id_with_wrong_parity_is_malformed(void **state)
+{
+    static endpoint e;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    expect_malformed(&e, "11 02 03 00", MASQUE_ERR_CONTEXT_PARITY); /* odd from a client */
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    expect_malformed(&e, "11 08 04 04 c000022a 04d2", MASQUE_ERR_CONTEXT_PARITY);
+}
+
+static void test_BIND_9_local_ids_are_even_for_clients_and_odd_for_proxies(void **state)
+{
+    static endpoint c;
+    static endpoint p;
+    masque_address a = addr4(192, 0, 2, 1, 1);
+    masque_address b = addr4(192, 0, 2, 2, 1);
+    uint64_t id = 0;
+    (void)state;
+    endpoint_init(&c, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    endpoint_init(&p, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_compress(&c.s, &a, 0, &id), MASQUE_OK);
+    assert_true(id == 2u);
+    assert_int_equal(masque_session_compress(&c.s, &b, 0, &id), MASQUE_OK);
+    assert_true(id == 4u);
+    assert_int_equal(feed_hex(&p, "11 02 02 00", 0), 4); /* the proxy needs uncompressed open */
+    assert_int_equal(masque_session_compress(&p.s, &a, 0, &id), MASQUE_OK);
+    assert_true(id == 1u);
+    assert_int_equal(masque_session_compress(&p.s, &b, 0, &id), MASQUE_OK);
+    assert_true(id == 3u);
+}
+
+static void test_BIND_8_assign_with_context_id_0_aborts_the_session(void **state)
+{
+    static endpoint e;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    expect_malformed(&e, "11 02 00 00", MASQUE_ERR_CONTEXT_ID_ZERO);
+}
+
+static void test_BIND_18_close_with_context_id_0_aborts_the_session(void **state)
+{
+    static endpoint e;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    expect_malformed(&e, "13 01 00", MASQUE_ERR_CONTEXT_ID_ZERO);
+}
+
+static void test_BIND_5_assign_with_ip_version_5_aborts_the_session(void **state)
+{
+    static endpoint e;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    expect_malformed(&e, "11 08 02 05 c000022a 04d2", MASQUE_ERR_IP_VERSION);
+}
+
+static void test_BIND_10_repeated_context_id_is_malformed_even_after_close(void **state)
+{
+    static endpoint e;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
+    expect_malformed(&e, "11 08 02 04 c000022a 04d2", MASQUE_ERR_DUPLICATE_CONTEXT_ID);
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 02 02 00  13 01 02", 0), 7);
+    expect_malformed(&e, "11 02 02 00", MASQUE_ERR_DUPLICATE_CONTEXT_ID); /* BIND-31 */
+}
+
+static void test_BIND_23_client_receiving_uncompressed_assign_is_malformed(void **state)
+{
+    static endpoint e;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    expect_malformed(&e, "11 02 01 00", MASQUE_ERR_UNCOMPRESSED_FROM_PROXY);
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_ERR_STATE);
+}
+
+static void test_BIND_22_second_uncompressed_context_is_malformed(void **state)
+{
+    static endpoint e;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
+    expect_malformed(&e, "11 02 04 00", MASQUE_ERR_SECOND_UNCOMPRESSED);
+    /* Closing it first makes a new uncompressed registration legal (-10 §4). */
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 02 02 00  13 01 02  11 02 04 00", 0), 11);
+    assert_int_equal(masque_session_error(&e.s), 0);
+    /* A client never opens a second one itself. */
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL),
+                     MASQUE_ERR_SECOND_UNCOMPRESSED);
+}
+
+static void test_BIND_14_assign_for_a_tuple_the_peer_registered_is_malformed(void **state)
+{
+    static endpoint e;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 08 02 04 c000022a 04d2", 0), 10);
+    expect_malformed(&e, "11 08 04 04 c000022a 04d2", MASQUE_ERR_DUPLICATE_TUPLE);
+}
+
+static void test_BIND_13_simultaneous_registration_closes_the_proxys_context(void **state)
+{
+    static endpoint client;
+    static endpoint proxy;
+    masque_address t = addr4(192, 0, 2, 42, 1234);
+    uint64_t cid = 0;
+    uint64_t pid = 0;
+    (void)state;
+    endpoint_init(&client, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    endpoint_init(&proxy, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&client.s, 0, NULL), MASQUE_OK);
+    pump(&client, &proxy, 0);
+    pump(&proxy, &client, 0);
+    expect_event(&proxy, MASQUE_EVENT_PEER_CONTEXT_OPENED, 2);
+    expect_event(&client, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 2);
+    /* Both register the same tuple before hearing from the other. */
+    assert_int_equal(masque_session_compress(&client.s, &t, 0, &cid), MASQUE_OK);
+    assert_int_equal(masque_session_compress(&proxy.s, &t, 0, &pid), MASQUE_OK);
+    assert_true(cid == 4u && pid == 1u);
+    expect_stream(&client, "11 08 04 04 c000022a 04d2");
+    expect_stream(&proxy, "11 08 01 04 c000022a 04d2");
+    /* The proxy closes its own and accepts the client's. */
+    assert_int_equal(feed_hex(&proxy, "11 08 04 04 c000022a 04d2", 0), 10);
+    expect_event(&proxy, MASQUE_EVENT_CONTEXT_CLOSED, 1);
+    expect_event(&proxy, MASQUE_EVENT_PEER_CONTEXT_OPENED, 4);
+    expect_stream(&proxy, "13 01 01  12 01 04");
+    /* The client refuses the proxy's one. */
+    assert_int_equal(feed_hex(&client, "11 08 01 04 c000022a 04d2", 0), 10);
+    expect_event(&client, MASQUE_EVENT_PEER_CONTEXT_REFUSED, 1);
+    expect_stream(&client, "13 01 01");
+    assert_int_equal(feed_hex(&client, "13 01 01  12 01 04", 0), 6);
+    expect_event(&client, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 4);
+    assert_int_equal(feed_hex(&proxy, "13 01 01", 0), 3);
+    /* One context per tuple remains, the client's, at both ends. */
+    assert_true(masque_context_find_tuple(&client.t, &t)->id == 4u);
+    assert_true(masque_context_find_tuple(&proxy.t, &t)->id == 4u);
+    expect_send(&proxy, &t, "0b 04" PAYLOAD_HEX);
+    assert_int_equal(masque_session_error(&client.s), 0);
+    assert_int_equal(masque_session_error(&proxy.s), 0);
+}
+
+static void test_BIND_16_ack_for_an_id_never_assigned_is_malformed(void **state)
+{
+    static endpoint e;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    expect_malformed(&e, "12 01 02", MASQUE_ERR_UNKNOWN_ACK);
+    /* An ACK for an ID the peer registered is not ours to receive either. */
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
+    expect_malformed(&e, "12 01 02", MASQUE_ERR_UNKNOWN_ACK);
+}
+
+static void test_BIND_6_accepted_assign_is_saved_then_acknowledged(void **state)
+{
+    static endpoint e;
+    masque_address t = addr4(192, 0, 2, 42, 1234);
+    masque_context *c;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 02 02 00  11 09 4006 04 c000022a 04d2", 0), 15);
+    c = masque_context_find(&e.t, 6);
+    assert_non_null(c);
+    assert_int_equal(c->state, MASQUE_CONTEXT_ACTIVE);
+    assert_ptr_equal(masque_context_find_tuple(&e.t, &t), c);
+    expect_stream(&e, "12 01 02  12 01 06"); /* same IDs, minimally encoded */
+}
+
+static void test_BIND_7_rejected_assign_is_answered_with_close(void **state)
+{
+    static endpoint e;
+    masque_session_config cfg;
+    masque_event ev;
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg)); /* default policy: documentation ranges are denied */
+    endpoint_init(&e, MASQUE_ROLE_PROXY, &cfg, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 02 02 00  11 08 04 04 c000022a 04d2", 0), 14);
+    expect_event(&e, MASQUE_EVENT_PEER_CONTEXT_OPENED, 2);
+    ev = expect_event(&e, MASQUE_EVENT_PEER_CONTEXT_REFUSED, 4);
+    assert_int_equal(ev.reason, MASQUE_ERR_POLICY);
+    expect_stream(&e, "12 01 02  13 01 04");
+    assert_null(masque_context_find_tuple(&e.t, &ev.target));
+    /* The refused ID is still remembered: repeating it is malformed. */
+    expect_malformed(&e, "11 08 04 04 c000022a 04d2", MASQUE_ERR_DUPLICATE_CONTEXT_ID);
+}
+
+static void test_BIND_12_proxy_opens_no_compressed_context_after_uncompressed_closed(void **state)
+{
+    static endpoint e;
+    masque_address t = addr4(192, 0, 2, 42, 1234);
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_ERR_STATE);
+    assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
+    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_OK);
+    assert_int_equal(feed_hex(&e, "13 01 02", 0), 3);
+    t.port++;
+    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_ERR_STATE);
+}
+
+static void test_BIND_15_preemptive_use_of_a_pending_context_is_configurable(void **state)
+{
+    static endpoint e;
+    masque_session_config cfg;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_OK);
+    expect_send(&e, &t, "0b 04" PAYLOAD_HEX); /* before any ACK */
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.no_preemptive_send = 1;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(feed_hex(&e, "12 01 02", 0), 3);
+    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_OK);
+    expect_send(&e, &t, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX); /* uncompressed until ACK */
+    assert_int_equal(feed_hex(&e, "12 01 04", 0), 3);
+    expect_send(&e, &t, "0b 04" PAYLOAD_HEX);
+}
+
+static void test_BIND_17_no_datagrams_on_a_closed_context(void **state)
+{
+    static endpoint e;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    masque_session_stats st;
+    masque_packet pkt;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_OK);
+    assert_int_equal(feed_hex(&e, "12 01 02  12 01 04", 0), 6);
+    /* Received CLOSE: sends fall back to the uncompressed context, arrivals are dropped. */
+    assert_int_equal(feed_hex(&e, "13 01 04", 0), 3);
+    expect_send(&e, &t, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX);
+    assert_int_equal(receive_h3(&e, "0b 04" PAYLOAD_HEX, &pkt), 0);
+    /* Sent CLOSE: the same for the uncompressed context. */
+    assert_int_equal(masque_session_close_context(&e.s, 2, 0), MASQUE_OK);
+    assert_int_equal(receive_h3(&e, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX, &pkt), 0);
+    masque_session_get_stats(&e.s, &st);
+    assert_true(st.dropped_unknown_context == 2u);
+    assert_int_equal(masque_session_close_context(&e.s, 2, 0), MASQUE_ERR_UNKNOWN_CONTEXT);
+}
+
+static void test_BIND_19_either_endpoint_may_close_any_context(void **state)
+{
+    static endpoint client;
+    static endpoint proxy;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    (void)state;
+    endpoint_init(&client, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    endpoint_init(&proxy, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&client.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_compress(&client.s, &t, 0, NULL), MASQUE_OK);
+    pump(&client, &proxy, 0);
+    pump(&proxy, &client, 0);
+    assert_int_equal(masque_session_close_context(&proxy.s, 4, 0), MASQUE_OK); /* client's */
+    expect_stream(&proxy, "13 01 04");
+    assert_int_equal(feed_hex(&client, "13 01 04", 0), 3);
+    expect_event(&client, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 2);
+    expect_event(&client, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 4);
+    expect_event(&client, MASQUE_EVENT_CONTEXT_CLOSED, 4);
+}
+
+static void test_BIND_20_uncompressed_use_requires_the_assign_first(void **state)
+{
+    static endpoint e;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    uint8_t buf[MASQUE_BIND_HEADROOM + 4];
+    masque_datagram_path path;
+    masque_packet pkt;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_send(&e.s, &t, buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM,
+                                         4, 0, &path),
+                     MASQUE_ERR_UNREACHABLE);
+    /* A proxy drops uncompressed-looking datagrams on an unregistered ID (UDP-10). */
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(receive_h3(&e, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX, &pkt), 0);
+}
+
+static void test_BIND_3_context_id_0_under_target_star_is_dropped_or_aborts(void **state)
+{
+    static endpoint e;
+    masque_session_config cfg;
+    masque_session_stats st;
+    masque_packet pkt;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(receive_h3(&e, "0b 00" PAYLOAD_HEX, &pkt), 0);
+    masque_session_get_stats(&e.s, &st);
+    assert_true(st.dropped_context_id_zero == 1u);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.abort_on_context_id_zero = 1; /* -13 */
+    endpoint_init(&e, MASQUE_ROLE_PROXY, &cfg, TABLE_CAP);
+    assert_int_equal(receive_h3(&e, "0b 00" PAYLOAD_HEX, &pkt), MASQUE_ERR_CONTEXT_ID_ZERO);
+    assert_int_equal(masque_session_error(&e.s), MASQUE_ERR_CONTEXT_ID_ZERO);
+}
+
+static void test_BIND_4_context_id_0_keeps_rfc9298_semantics_for_a_concrete_target(void **state)
+{
+    static endpoint e;
+    masque_session_config cfg;
+    masque_packet pkt;
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.concrete_target = 1;
+    cfg.fixed_target = addr4(203, 0, 113, 11, 4321);
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
+    expect_send(&e, &cfg.fixed_target, "0b 00" PAYLOAD_HEX);
+    assert_int_equal(receive_h3(&e, "0b 00" PAYLOAD_HEX, &pkt), 1);
+    assert_true(masque_address_equal(&pkt.peer, &cfg.fixed_target));
+    assert_memory_equal(pkt.payload, PAYLOAD, 24);
+}
+
+static void test_BIND_21_uncompressed_datagram_with_bad_ip_version_is_dropped(void **state)
+{
+    static endpoint e;
+    masque_session_stats st;
+    masque_packet pkt;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
+    assert_int_equal(receive_h3(&e, "0b 02 05 cb00710b 10e1" PAYLOAD_HEX, &pkt), 0);
+    assert_int_equal(receive_h3(&e, "0b 02 04 cb00", &pkt), 0); /* truncated */
+    masque_session_get_stats(&e.s, &st);
+    assert_true(st.dropped_malformed == 2u);
+    assert_int_equal(masque_session_error(&e.s), 0);
+}
+
+static void test_BIND_27_client_uses_only_advertised_families(void **state)
+{
+    static endpoint e;
+    masque_session_config cfg;
+    masque_address v6;
+    uint8_t buf[MASQUE_BIND_HEADROOM + 4];
+    masque_datagram_path path;
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.advertised_families = MASQUE_FAMILY_V4;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    masque_address_set_v6(&v6, (const uint8_t *)"\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\1", 53);
+    assert_int_equal(masque_session_compress(&e.s, &v6, 0, NULL), MASQUE_ERR_FAMILY_NOT_ADVERTISED);
+    assert_int_equal(masque_session_send(&e.s, &v6, buf + MASQUE_BIND_HEADROOM,
+                                         MASQUE_BIND_HEADROOM, 4, 0, &path),
+                     MASQUE_ERR_FAMILY_NOT_ADVERTISED);
+}
+
+static void test_BIND_28_proxy_drops_udp_without_registration(void **state)
+{
+    static endpoint e;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    uint8_t buf[MASQUE_BIND_HEADROOM + 4];
+    masque_datagram_path path;
+    masque_session_stats st;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_send(&e.s, &t, buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM,
+                                         4, 0, &path),
+                     MASQUE_ERR_UNREACHABLE);
+    masque_session_get_stats(&e.s, &st);
+    assert_true(st.dropped_unreachable == 1u);
+}
+
+static void test_BIND_29_proxy_checks_the_target_of_every_uncompressed_datagram(void **state)
+{
+    static endpoint e;
+    masque_session_config cfg;
+    masque_policy policy;
+    masque_policy_rule rule;
+    masque_session_stats st;
+    masque_packet pkt;
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg)); /* default policy */
+    endpoint_init(&e, MASQUE_ROLE_PROXY, &cfg, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
+    assert_int_equal(receive_h3(&e, "0b 02 04 7f000001 04d2" PAYLOAD_HEX, &pkt), 0); /* loopback */
+    assert_int_equal(receive_h3(&e, "0b 02 04 08080808 0035" PAYLOAD_HEX, &pkt), 1); /* public */
+    masque_session_get_stats(&e.s, &st);
+    assert_true(st.dropped_policy == 1u);
+    /* Opened by a rule, loopback passes. */
+    assert_int_equal(masque_policy_rule_parse(&rule, "127.0.0.0/8", 11, 1), MASQUE_OK);
+    memset(&policy, 0, sizeof(policy));
+    policy.rules = &rule;
+    policy.rule_count = 1;
+    cfg.policy = &policy;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, &cfg, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
+    assert_int_equal(receive_h3(&e, "0b 02 04 7f000001 04d2" PAYLOAD_HEX, &pkt), 1);
+}
+
+static void test_BIND_30_pending_responses_bound_aborts_the_stream(void **state)
+{
+    static endpoint e;
+    char hex[64];
+    int i;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    for (i = 0; i < MASQUE_SESSION_DEFAULT_MAX_PENDING; i++) {
+        snprintf(hex, sizeof(hex), "11 08 %02x 04 c0000201 %04x", 2 * i + 2, i + 1);
+        assert_int_equal(feed_hex(&e, hex, 0), 10);
+        expect_event(&e, MASQUE_EVENT_PEER_CONTEXT_OPENED, (uint64_t)(2 * i + 2));
+    }
+    snprintf(hex, sizeof(hex), "11 08 %02x 04 c0000201 %04x", 2 * i + 2, i + 1);
+    expect_malformed(&e, hex, MASQUE_ERR_PENDING_LIMIT);
+}
+
+static void test_UDP_11_received_payload_above_65527_aborts(void **state)
+{
+    static endpoint e;
+    static uint8_t d[2 + 65528];
+    masque_packet pkt;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 02 02 00  11 08 04 04 c000022a 04d2", 0), 14);
+    memset(d, 0, sizeof(d));
+    d[0] = 0x04;
+    assert_int_equal(masque_session_receive_datagram(&e.s, d, 1 + 65527, 0, &pkt), 1);
+    assert_int_equal(masque_session_receive_datagram(&e.s, d, 1 + 65528, 0, &pkt),
+                     MASQUE_ERR_PAYLOAD_TOO_LARGE);
+}
+
+static void test_DG_14_fin_inside_a_capsule_is_malformed(void **state)
+{
+    static endpoint e;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 02 02", 0), 3);
+    assert_int_equal(masque_session_receive_fin(&e.s), MASQUE_ERR_STREAM_TRUNCATED);
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
+    assert_int_equal(masque_session_receive_fin(&e.s), MASQUE_OK);
+}
+
+static void test_DG_11_malformed_capsule_values_abort_the_session(void **state)
+{
+    static endpoint e;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    expect_malformed(&e, "11 03 02 00 00", MASQUE_ERR_TRAILING_BYTES);
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    expect_malformed(&e, "11 1c", MASQUE_ERR_CAPSULE_LENGTH);
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    expect_malformed(&e, "12 02 4000", MASQUE_ERR_CONTEXT_ID_ZERO);
+}
+
+static void test_DG_9_unknown_capsules_are_skipped(void **state)
+{
+    static endpoint e;
+    masque_session_stats st;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "4040 03 aabbcc  11 02 02 00", 0), 10);
+    masque_session_get_stats(&e.s, &st);
+    assert_true(st.discarded_capsules == 1u);
+    expect_event(&e, MASQUE_EVENT_PEER_CONTEXT_OPENED, 2);
+}
+
+static void test_datagram_capsules_when_h3_datagrams_are_unavailable(void **state)
+{
+    static endpoint client;
+    static endpoint proxy;
+    static uint8_t reassembly[2048];
+    masque_session_config cfg;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    uint8_t buf[MASQUE_BIND_HEADROOM + 24];
+    uint8_t *payload = buf + MASQUE_BIND_HEADROOM;
+    masque_datagram_path path;
+    masque_packet pkt;
+    masque_session_stats st;
+    masque_ssize h;
+    size_t i;
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.capsule_datagrams = 1; /* RFC 9297 §3.5 */
+    cfg.policy = &allow_all;
+    endpoint_init(&client, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
+    cfg.reassembly = reassembly;
+    cfg.reassembly_len = sizeof(reassembly);
+    endpoint_init(&proxy, MASQUE_ROLE_PROXY, &cfg, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&client.s, 0, NULL), MASQUE_OK);
+    pump(&client, &proxy, 0);
+    memcpy(payload, PAYLOAD, 24);
+    h = masque_session_send(&client.s, &t, payload, MASQUE_BIND_HEADROOM, 24, 0, &path);
+    assert_int_equal(path, MASQUE_PATH_CAPSULE);
+    assert_memory_equal(payload - h, "\x00\x20\x02\x04\xcb\x00\x71\x0b\x10\xe1", 10);
+    /* Whole: a packet straight from the chunk. */
+    assert_int_equal(masque_session_receive_stream(&proxy.s, payload - h, (size_t)h + 24, 0, &pkt),
+                     h + 24);
+    assert_ptr_equal(pkt.payload, payload);
+    assert_true(masque_address_equal(&pkt.peer, &t));
+    /* Byte by byte: reassembled. */
+    for (i = 0; i < (size_t)h + 24; i++) {
+        assert_int_equal(masque_session_receive_stream(&proxy.s, payload - h + i, 1, 0, &pkt), 1);
+    }
+    assert_non_null(pkt.payload);
+    assert_memory_equal(pkt.payload, PAYLOAD, 24);
+    /* Without a reassembly buffer a split capsule is dropped and counted. */
+    for (i = 0; i < (size_t)h + 24; i++) {
+        assert_int_equal(masque_session_receive_stream(&client.s, payload - h + i, 1, 0, &pkt), 1);
+    }
+    masque_session_get_stats(&client.s, &st);
+    assert_true(st.dropped_split_capsule == 1u);
+}
+
+static void test_idle_compressed_contexts_are_closed_by_tick(void **state)
+{
+    static endpoint e;
+    masque_session_config cfg;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.idle_timeout_ms = 120000;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_OK);
+    assert_int_equal(feed_hex(&e, "12 01 02  12 01 04", 0), 6);
+    expect_stream(&e, "11 02 02 00  11 08 04 04 cb00710b 10e1");
+    assert_int_equal(masque_session_tick(&e.s, 119999), MASQUE_OK);
+    assert_int_equal(masque_session_queued_capsules(&e.s), 0);
+    assert_int_equal(masque_session_tick(&e.s, 120000), MASQUE_OK);
+    expect_stream(&e, "13 01 04"); /* the uncompressed context is left alone */
+    expect_event(&e, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 2);
+    expect_event(&e, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 4);
+    expect_event(&e, MASQUE_EVENT_CONTEXT_CLOSED, 4);
+}
+
+static void test_auto_compression_registers_busy_targets(void **state)
+{
+    static endpoint e;
+    masque_session_config cfg;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    int i;
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.auto_compress_after = 3;
+    cfg.auto_compress_window_ms = 1000;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(feed_hex(&e, "12 01 02", 0), 3);
+    expect_stream(&e, "11 02 02 00");
+    for (i = 0; i < 2; i++) {
+        expect_send(&e, &t, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX);
+    }
+    assert_int_equal(masque_session_queued_capsules(&e.s), 0);
+    expect_send(&e, &t, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX); /* the third registers */
+    expect_stream(&e, "11 08 04 04 cb00710b 10e1");
+    expect_event(&e, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 2);
+    expect_event(&e, MASQUE_EVENT_CONTEXT_OPENED, 4);
+    expect_send(&e, &t, "0b 04" PAYLOAD_HEX);
+}
+
+static void test_proxy_limits_answer_close_not_abort(void **state)
+{
+    static endpoint e;
+    masque_session_config cfg;
+    masque_event ev;
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.policy = &allow_all;
+    cfg.max_peer_contexts = 2;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, &cfg, TABLE_CAP);
+    assert_int_equal(
+        feed_hex(&e, "11 02 02 00  11 08 04 04 c000022a 04d2  11 08 06 04 c000022b 04d2", 0), 24);
+    expect_stream(&e, "12 01 02  12 01 04  13 01 06");
+    expect_event(&e, MASQUE_EVENT_PEER_CONTEXT_OPENED, 2);
+    expect_event(&e, MASQUE_EVENT_PEER_CONTEXT_OPENED, 4);
+    ev = expect_event(&e, MASQUE_EVENT_PEER_CONTEXT_REFUSED, 6);
+    assert_int_equal(ev.reason, MASQUE_ERR_TABLE_FULL);
+    /* Token bucket: 1 per second, burst 1. */
+    cfg.max_peer_contexts = 0;
+    cfg.assign_rate = 1;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, &cfg, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 02 02 00  11 08 04 04 c000022a 04d2", 0), 14);
+    expect_stream(&e, "12 01 02  13 01 04");
+    assert_int_equal(feed_hex(&e, "11 08 06 04 c000022a 04d2", 1000), 10);
+    expect_stream(&e, "12 01 06");
+    assert_int_equal(masque_session_error(&e.s), 0);
+}
+
+static void test_flood_of_100000_assigns_against_a_small_table(void **state)
+{
+    static endpoint e;
+    masque_session_config cfg;
+    masque_session_stats st;
+    uint8_t out[256];
+    uint32_t i;
+    size_t acks = 0;
+    size_t closes = 0;
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.policy = &allow_all;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, &cfg, 8);
+    for (i = 0; i < 100000u; i++) {
+        masque_compression_assign a;
+        uint8_t capsule[32];
+        masque_packet pkt;
+        masque_event ev;
+        masque_ssize n;
+        masque_ssize w;
+        memset(&a, 0, sizeof(a));
+        a.context_id = 2u * i + 2u;
+        a.ip_version = 4;
+        masque_address_set_v4(&a.target, (const uint8_t *)"\xc0\x00\x02\x01",
+                              (uint16_t)(i % 60000u + 1u));
+        a.target.bytes[3] = (uint8_t)(i / 60000u + 1u);
+        n = masque_compression_assign_encode(capsule, sizeof(capsule), MASQUE_PROFILE_DRAFT10, &a);
+        assert_int_equal(masque_session_receive_stream(&e.s, capsule, (size_t)n, i, &pkt), n);
+        w = masque_session_write_stream(&e.s, out, sizeof(out));
+        assert_true(w == 3 || w == 4 || w == 6);
+        if (out[0] == 0x12) {
+            acks++;
+        } else {
+            assert_int_equal(out[0], 0x13);
+            closes++;
+        }
+        while (masque_session_poll_event(&e.s, &ev)) {
+        }
+    }
+    assert_int_equal(acks, 8); /* the table holds 8 */
+    assert_int_equal(closes, 100000 - 8);
+    assert_int_equal(masque_context_open_count(&e.t), 8);
+    masque_session_get_stats(&e.s, &st);
+    assert_true(st.peer_assigns_refused == 100000u - 8u);
+    assert_int_equal(masque_session_error(&e.s), 0);
+}
+
+static void test_draft04_profile_echoes_the_assign(void **state)
+{
+    static endpoint client;
+    static endpoint proxy;
+    masque_session_config cfg;
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.profile = MASQUE_PROFILE_DRAFT04;
+    cfg.policy = &allow_all;
+    endpoint_init(&client, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
+    endpoint_init(&proxy, MASQUE_ROLE_PROXY, &cfg, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&client.s, 0, NULL), MASQUE_OK);
+    expect_stream(&client, "9c0fe323 02 02 00");
+    assert_int_equal(feed_hex(&proxy, "9c0fe323 02 02 00", 0), 7);
+    expect_stream(&proxy, "9c0fe323 02 02 00"); /* no ACK in draft-04: the echo */
+    assert_int_equal(feed_hex(&client, "9c0fe323 02 02 00", 0), 7);
+    expect_event(&client, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 2);
+    assert_int_equal(masque_session_close_context(&client.s, 2, 0), MASQUE_OK);
+    expect_stream(&client, "9c0fe324 01 02");
+}
+
+/* Invariants of -10 §3-§4 that must hold after every step. */
+static void check_invariants(const endpoint *e)
+{
+    size_t i;
+    size_t uncompressed = 0;
+    size_t open = 0;
+    for (i = 0; i < masque_context_table_capacity(&e->t); i++) {
+        const masque_context *c = masque_context_at(&e->t, i);
+        size_t j;
+        if (c->state != MASQUE_CONTEXT_PENDING && c->state != MASQUE_CONTEXT_ACTIVE) {
+            continue;
+        }
+        open++;
+        assert_true(c->id != 0);
+        /* Parity: the proxy's peer (the client) uses even IDs, the proxy odd ones. */
+        assert_int_equal((c->flags & MASQUE_CONTEXT_FLAG_PEER) != 0, (c->id & 1u) == 0);
+        if (c->ip_version == 0) {
+            uncompressed++;
+            continue;
+        }
+        for (j = i + 1; j < masque_context_table_capacity(&e->t); j++) {
+            const masque_context *d = masque_context_at(&e->t, j);
+            if ((d->state == MASQUE_CONTEXT_PENDING || d->state == MASQUE_CONTEXT_ACTIVE) &&
+                d->ip_version == c->ip_version && d->port == c->port &&
+                memcmp(d->ip, c->ip, 16) == 0) {
+                fail_msg("tuple registered twice");
+            }
+        }
+    }
+    assert_true(uncompressed <= 1);
+    assert_int_equal(open, masque_context_open_count(&e->t));
+    assert_true(e->s.responses <= e->s.cfg.max_pending_responses);
+}
+
+static void test_property_random_capsule_sequences_keep_the_invariants(void **state)
+{
+    static endpoint e;
+    test_rng rng = {TEST_SEED};
+    int step;
+    int sessions = 1;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, 16);
+    for (step = 0; step < 30000; step++) {
+        uint8_t capsule[40];
+        uint8_t out[2048];
+        masque_packet pkt;
+        masque_event ev;
+        masque_ssize n = 0;
+        uint64_t r = rng_next(&rng);
+        uint64_t id = rng_next(&rng) % 24u; /* small: repeats, zeros, both parities */
+        masque_address t = addr4(192, 0, 2, (uint8_t)(rng_next(&rng) % 3u), 443);
+        switch (r % 7u) {
+        case 0:
+        case 1: {
+            masque_compression_assign a;
+            memset(&a, 0, sizeof(a));
+            a.context_id = id == 0 ? 1 : id;
+            a.ip_version = (r >> 8) % 4u == 0 ? 0 : 4;
+            a.target = t;
+            n = masque_compression_assign_encode(capsule, sizeof(capsule), MASQUE_PROFILE_DRAFT10,
+                                                 &a);
+            break;
+        }
+        case 2:
+            n = masque_compression_id_encode(capsule, sizeof(capsule), MASQUE_PROFILE_DRAFT10,
+                                             MASQUE_CAPSULE_COMPRESSION_ACK, id == 0 ? 1 : id);
+            break;
+        case 3:
+            n = masque_compression_id_encode(capsule, sizeof(capsule), MASQUE_PROFILE_DRAFT10,
+                                             MASQUE_CAPSULE_COMPRESSION_CLOSE, id == 0 ? 1 : id);
+            break;
+        case 4: /* garbage */
+            capsule[0] = 0x11;
+            capsule[1] = (uint8_t)(r >> 16) & 0x3Fu;
+            capsule[2] = (uint8_t)(r >> 24);
+            capsule[3] = (uint8_t)(r >> 32);
+            n = 4;
+            break;
+        case 5:
+            (void)masque_session_compress(&e.s, &t, (uint64_t)step, NULL);
+            break;
+        default:
+            (void)masque_session_write_stream(&e.s, out, sizeof(out));
+            while (masque_session_poll_event(&e.s, &ev)) {
+            }
+            break;
+        }
+        if (n > 0) {
+            masque_ssize rc =
+                masque_session_receive_stream(&e.s, capsule, (size_t)n, (uint64_t)step, &pkt);
+            (void)rc;
+        }
+        check_invariants(&e);
+        if (masque_session_error(&e.s) != 0 || (r >> 40) % 500u == 0) {
+            endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, 16);
+            sessions++;
+        }
+    }
+    assert_true(sessions > 10); /* the sequences did hit malformed capsules */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_appendix_exchange_replayed_byte_for_byte),
+        cmocka_unit_test(test_BIND_9_peer_context_id_with_wrong_parity_is_malformed),
+        cmocka_unit_test(test_BIND_9_local_ids_are_even_for_clients_and_odd_for_proxies),
+        cmocka_unit_test(test_BIND_8_assign_with_context_id_0_aborts_the_session),
+        cmocka_unit_test(test_BIND_18_close_with_context_id_0_aborts_the_session),
+        cmocka_unit_test(test_BIND_5_assign_with_ip_version_5_aborts_the_session),
+        cmocka_unit_test(test_BIND_10_repeated_context_id_is_malformed_even_after_close),
+        cmocka_unit_test(test_BIND_23_client_receiving_uncompressed_assign_is_malformed),
+        cmocka_unit_test(test_BIND_22_second_uncompressed_context_is_malformed),
+        cmocka_unit_test(test_BIND_14_assign_for_a_tuple_the_peer_registered_is_malformed),
+        cmocka_unit_test(test_BIND_13_simultaneous_registration_closes_the_proxys_context),
+        cmocka_unit_test(test_BIND_16_ack_for_an_id_never_assigned_is_malformed),
+        cmocka_unit_test(test_BIND_6_accepted_assign_is_saved_then_acknowledged),
+        cmocka_unit_test(test_BIND_7_rejected_assign_is_answered_with_close),
+        cmocka_unit_test(test_BIND_12_proxy_opens_no_compressed_context_after_uncompressed_closed),
+        cmocka_unit_test(test_BIND_15_preemptive_use_of_a_pending_context_is_configurable),
+        cmocka_unit_test(test_BIND_17_no_datagrams_on_a_closed_context),
+        cmocka_unit_test(test_BIND_19_either_endpoint_may_close_any_context),
+        cmocka_unit_test(test_BIND_20_uncompressed_use_requires_the_assign_first),
+        cmocka_unit_test(test_BIND_3_context_id_0_under_target_star_is_dropped_or_aborts),
+        cmocka_unit_test(test_BIND_4_context_id_0_keeps_rfc9298_semantics_for_a_concrete_target),
+        cmocka_unit_test(test_BIND_21_uncompressed_datagram_with_bad_ip_version_is_dropped),
+        cmocka_unit_test(test_BIND_27_client_uses_only_advertised_families),
+        cmocka_unit_test(test_BIND_28_proxy_drops_udp_without_registration),
+        cmocka_unit_test(test_BIND_29_proxy_checks_the_target_of_every_uncompressed_datagram),
+        cmocka_unit_test(test_BIND_30_pending_responses_bound_aborts_the_stream),
+        cmocka_unit_test(test_UDP_11_received_payload_above_65527_aborts),
+        cmocka_unit_test(test_DG_14_fin_inside_a_capsule_is_malformed),
+        cmocka_unit_test(test_DG_11_malformed_capsule_values_abort_the_session),
+        cmocka_unit_test(test_DG_9_unknown_capsules_are_skipped),
+        cmocka_unit_test(test_datagram_capsules_when_h3_datagrams_are_unavailable),
+        cmocka_unit_test(test_idle_compressed_contexts_are_closed_by_tick),
+        cmocka_unit_test(test_auto_compression_registers_busy_targets),
+        cmocka_unit_test(test_proxy_limits_answer_close_not_abort),
+        cmocka_unit_test(test_flood_of_100000_assigns_against_a_small_table),
+        cmocka_unit_test(test_draft04_profile_echoes_the_assign),
+        cmocka_unit_test(test_property_random_capsule_sequences_keep_the_invariants),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -12,6 +12,7 @@
 #include "masque/context.h"
 #include "masque/datagram.h"
 #include "masque/error.h"
+#include "masque/http.h"
 #include "masque/policy.h"
 #include "masque/session.h"
 #include "masque/varint.h"

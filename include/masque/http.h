@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/**
+ * @file http.h
+ * @brief Values of the HTTP request and response of a CONNECT-UDP Bind tunnel.
+ *
+ * libmasque has no HTTP stack: the host's HTTP/3 (or HTTP/2) layer sends and receives the
+ * header fields. These helpers build and check their values: URI template expansion and
+ * matching (RFC 9298 §2-§3, -10 §2), the Structured Field Booleans of Capsule-Protocol and
+ * Connect-UDP-Bind (RFC 9297 §3.4, -10 §6), Proxy-Public-Address (-10 §7) and Proxy-Status
+ * (RFC 9209). Strings are (pointer, length) views; nothing is allocated.
+ */
+#ifndef MASQUE_HTTP_H
+#define MASQUE_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "masque/address.h"
+#include "masque/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** :method of the request (RFC 9298 §3.4). */
+#define MASQUE_HTTP_METHOD               "CONNECT"
+/** :protocol of the request (RFC 9298 §3.4, extended CONNECT RFC 9220). */
+#define MASQUE_HTTP_PROTOCOL             "connect-udp"
+/** Field name and value announcing the Capsule Protocol (RFC 9297 §3.4). */
+#define MASQUE_HTTP_CAPSULE_PROTOCOL     "capsule-protocol"
+/** Field name of the Bind extension (-10 §6). */
+#define MASQUE_HTTP_CONNECT_UDP_BIND     "connect-udp-bind"
+/** Field name of the proxy's public addresses (-10 §7). */
+#define MASQUE_HTTP_PROXY_PUBLIC_ADDRESS "proxy-public-address"
+/** Field name of Proxy-Status (RFC 9209). */
+#define MASQUE_HTTP_PROXY_STATUS         "proxy-status"
+/** The Structured Field Boolean true, value of capsule-protocol and connect-udp-bind. */
+#define MASQUE_HTTP_TRUE                 "?1"
+
+/** Proxy-Status error type for a target the policy refuses (RFC 9209 §2.3.7). */
+#define MASQUE_PROXY_STATUS_DESTINATION_IP_PROHIBITED "destination_ip_prohibited"
+/** Proxy-Status error type for a target that cannot be reached (RFC 9209 §2.3.8). */
+#define MASQUE_PROXY_STATUS_DESTINATION_IP_UNROUTABLE "destination_ip_unroutable"
+/** Proxy-Status error type for a malformed request (RFC 9209 §2.3.16). */
+#define MASQUE_PROXY_STATUS_HTTP_REQUEST_ERROR        "http_request_error"
+/** Proxy-Status error type when the proxy is out of resources (RFC 9209 §2.3.4 analogue). */
+#define MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED  "connection_limit_reached"
+
+/** @brief A string view; ptr NULL means "absent". */
+typedef struct masque_str {
+    const char *ptr; /**< First character, or NULL when the field is absent. */
+    size_t len;      /**< Characters at ptr. */
+} masque_str;
+
+/** Longest target host masque_bind_target holds (a DNS name is at most 253 characters). */
+#define MASQUE_TARGET_HOST_MAX 255
+
+/** @brief The target of a request, decoded from its :path. */
+typedef struct masque_bind_target {
+    int wildcard;                          /**< Both variables were `*` (-10 §2). */
+    char host[MASQUE_TARGET_HOST_MAX + 1]; /**< Decoded host, NUL-terminated; "*" if wildcard. */
+    size_t host_len;                       /**< Characters in host. */
+    uint16_t port;                         /**< Port; 0 when wildcard. */
+    int bind;                              /**< The request carried connect-udp-bind: ?1. */
+} masque_bind_target;
+
+/**
+ * @brief Check a UDP proxying URI template (RFC 9298 §2).
+ *
+ * Accepted: an absolute "https://authority/path" template, ASCII only, with target_host and
+ * target_port as simple expressions ({target_host}) in the path or as a form-style query
+ * ({?target_host,target_port} or {&...}); at most RFC 6570 level 3, and no reserved (`+`) or
+ * fragment (`#`) expansion of the target variables.
+ *
+ * @param tmpl The template.
+ * @param[out] authority Receives a view of its authority (may be NULL).
+ * @return MASQUE_OK or MASQUE_ERR_TEMPLATE.
+ */
+int masque_uri_template_check(masque_str tmpl, masque_str *authority);
+
+/**
+ * @brief Expand the template into the request's :path (client, RFC 9298 §3, -10 §2).
+ * @param dst Output, NUL-terminated on success.
+ * @param cap Bytes at @p dst.
+ * @param tmpl The template.
+ * @param host Target host (name, IPv4, or IPv6 without brackets), or NULL for `*`.
+ * @param port Target port 1-65535, or 0 for `*` (both or neither must be `*`).
+ * @return Characters written (without the NUL); MASQUE_ERR_TEMPLATE; MASQUE_ERR_BUFFER;
+ *         MASQUE_ERR_INVALID_ARGUMENT when exactly one of host and port is `*` or the host
+ *         is empty or has characters a host cannot have.
+ */
+masque_ssize masque_uri_template_expand(char *dst, size_t cap, masque_str tmpl, const char *host,
+                                        uint16_t port);
+
+/**
+ * @brief Match a request's :path against the template (proxy).
+ * @param tmpl The proxy's template.
+ * @param path The :path received.
+ * @param[out] out Receives the target (bind is left 0).
+ * @return MASQUE_OK; MASQUE_ERR_BAD_REQUEST (answer 400) when the path does not fit, a
+ *         variable is empty, the port is not 1-65535, or exactly one variable is `*`
+ *         (-13 §2); MASQUE_ERR_TEMPLATE for a bad template.
+ */
+int masque_uri_template_match(masque_str tmpl, masque_str path, masque_bind_target *out);
+
+/**
+ * @brief Whether a field value is the Structured Field Boolean true (RFC 9651 §3.3.6).
+ *
+ * Leading and trailing spaces are ignored, and so are parameters ("?1;foo=bar"). Any other
+ * value or type (a list "?1, ?1", "?0", "1", a string) counts as absent (RFC 9297 §3.4,
+ * -10 §6).
+ *
+ * @return 1 for true, 0 otherwise (also for an absent field).
+ */
+int masque_sf_is_true(masque_str value);
+
+/**
+ * @brief Format Proxy-Public-Address: "\"192.0.2.45:54321\", \"[2001:db8::1234]:54321\"".
+ * @return Characters written (NUL-terminated); MASQUE_ERR_BUFFER; MASQUE_ERR_ADDRESS.
+ */
+masque_ssize masque_proxy_public_address_format(char *dst, size_t cap, const masque_address *addrs,
+                                                size_t count);
+
+/**
+ * @brief Parse Proxy-Public-Address, an SF List of Strings of ip-port tuples (-10 §7).
+ *        White space around members is tolerated and member parameters are ignored.
+ * @param value The field value.
+ * @param[out] out Receives the addresses.
+ * @param cap Room at @p out.
+ * @param[out] count Receives how many were parsed.
+ * @return MASQUE_OK; MASQUE_ERR_FIELD when the value is not such a list (or is empty);
+ *         MASQUE_ERR_BUFFER when it has more than @p cap members.
+ */
+int masque_proxy_public_address_parse(masque_str value, masque_address *out, size_t cap,
+                                      size_t *count);
+
+/**
+ * @brief The MASQUE_FAMILY_* bits of a set of addresses (for the session's
+ *        advertised_families, -10 §7).
+ */
+unsigned masque_address_families(const masque_address *addrs, size_t count);
+
+/** @brief The request fields a proxy checks. */
+typedef struct masque_request_fields {
+    masque_str method;           /**< :method. */
+    masque_str protocol;         /**< :protocol. */
+    masque_str scheme;           /**< :scheme. */
+    masque_str authority;        /**< :authority. */
+    masque_str path;             /**< :path. */
+    masque_str capsule_protocol; /**< capsule-protocol value, or absent. */
+    masque_str connect_udp_bind; /**< connect-udp-bind value, or absent. */
+    int has_content_length;      /**< A Content-Length field was present. */
+    int has_content_type;        /**< A Content-Type field was present. */
+    int has_transfer_encoding;   /**< A Transfer-Encoding field was present. */
+} masque_request_fields;
+
+/**
+ * @brief Check a CONNECT-UDP (Bind) request (proxy).
+ * @param tmpl The proxy's URI template.
+ * @param req The request's fields.
+ * @param[out] target Receives the target and whether Bind was requested.
+ * @return MASQUE_OK; MASQUE_ERR_BAD_REQUEST (answer 400) when the pseudo-headers are not an
+ *         extended CONNECT for connect-udp (RFC 9298 §3.4), the message has content fields
+ *         (RFC 9297 §3.2), the path does not match, or the target is `*` without Bind;
+ *         MASQUE_ERR_TEMPLATE.
+ */
+int masque_bind_request_check(masque_str tmpl, const masque_request_fields *req,
+                              masque_bind_target *target);
+
+/** @brief The response fields a client checks. */
+typedef struct masque_response_fields {
+    int status;                      /**< :status. */
+    masque_str capsule_protocol;     /**< capsule-protocol value, or absent. */
+    masque_str connect_udp_bind;     /**< connect-udp-bind value, or absent. */
+    masque_str proxy_public_address; /**< proxy-public-address value, or absent. */
+    int has_content_length;          /**< A Content-Length field was present. */
+    int has_content_type;            /**< A Content-Type field was present. */
+    int has_transfer_encoding;       /**< A Transfer-Encoding field was present. */
+} masque_response_fields;
+
+/**
+ * @brief Check that a response enables Bind (client, RFC 9298 §3.5, -10 §6-§7).
+ * @param rsp The response's fields.
+ * @param[out] addrs Receives the public addresses.
+ * @param cap Room at @p addrs.
+ * @param[out] count Receives their number.
+ * @param[out] families Receives their MASQUE_FAMILY_* bits (may be NULL).
+ * @return MASQUE_OK; MASQUE_ERR_BAD_RESPONSE when the status is not 2xx, connect-udp-bind is
+ *         not true, content fields are present (RFC 9297 §3.2), or Proxy-Public-Address is
+ *         missing, malformed or empty; the client must then abort the request (UDP-4).
+ */
+int masque_bind_response_check(const masque_response_fields *rsp, masque_address *addrs, size_t cap,
+                               size_t *count, unsigned *families);
+
+/**
+ * @brief Format a Proxy-Status value: `name; error=TYPE` and, when given, `; details="..."`.
+ * @param dst Output (NUL-terminated on success).
+ * @param cap Bytes at @p dst.
+ * @param proxy_name The proxy's name (written as an sf-token when it is one, else quoted).
+ * @param error_type One of the MASQUE_PROXY_STATUS_* types.
+ * @param details Free text (printable ASCII), or an absent string.
+ * @return Characters written; MASQUE_ERR_BUFFER; MASQUE_ERR_INVALID_ARGUMENT for characters
+ *         an sf-string cannot hold.
+ */
+masque_ssize masque_proxy_status_format(char *dst, size_t cap, masque_str proxy_name,
+                                        const char *error_type, masque_str details);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MASQUE_HTTP_H */

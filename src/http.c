@@ -1,0 +1,878 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+#include "masque/http.h"
+
+#include <string.h>
+
+#include "masque/session.h"
+
+/* ---- character classes ---- */
+
+static int is_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* RFC 3986 unreserved: the only characters simple expansion leaves alone (RFC 6570 §3.2.2). */
+static int is_unreserved(char c)
+{
+    return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* What a decoded target host may contain: a DNS name, or an IPv4/IPv6 literal. */
+static int is_host_char(char c)
+{
+    return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == ':';
+}
+
+static int str_is(masque_str s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.ptr != NULL && s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+/* ---- an append-only writer over the caller's buffer ---- */
+
+typedef struct writer {
+    char *dst;
+    size_t cap;
+    size_t len;
+    int overflow;
+} writer;
+
+static void put(writer *w, char c)
+{
+    if (w->len + 1 < w->cap) {
+        w->dst[w->len] = c;
+    } else {
+        w->overflow = 1;
+    }
+    w->len++;
+}
+
+static void put_n(writer *w, const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        put(w, s[i]);
+    }
+}
+
+static masque_ssize finish(writer *w)
+{
+    if (w->overflow || w->cap == 0) {
+        return MASQUE_ERR_BUFFER;
+    }
+    w->dst[w->len] = '\0';
+    return (masque_ssize)w->len;
+}
+
+/* ---- URI templates (RFC 6570, as RFC 9298 §2 constrains them) ---- */
+
+enum { VAR_OTHER = 0, VAR_HOST = 1, VAR_PORT = 2 };
+
+/* One expression of a template: its operator and variables. */
+typedef struct expression {
+    char op; /* 0, '?' or '&' */
+    const char *vars;
+    size_t vars_len;
+    size_t end; /* index after '}' */
+} expression;
+
+static int var_kind(const char *name, size_t n)
+{
+    if (n == 11 && memcmp(name, "target_host", 11) == 0) {
+        return VAR_HOST;
+    }
+    if (n == 11 && memcmp(name, "target_port", 11) == 0) {
+        return VAR_PORT;
+    }
+    return VAR_OTHER;
+}
+
+/* Parses the expression starting at t[i] == '{'; 0 on success. */
+static int parse_expression(masque_str t, size_t i, expression *e)
+{
+    size_t j = i + 1;
+    size_t k;
+    e->op = 0;
+    if (j < t.len && (t.ptr[j] == '?' || t.ptr[j] == '&')) {
+        e->op = t.ptr[j++];
+    } else if (j < t.len && !is_alpha(t.ptr[j]) && !is_digit(t.ptr[j]) && t.ptr[j] != '_') {
+        return -1; /* '+', '#' and the other operators are not supported (RFC 9298 §2) */
+    }
+    e->vars = t.ptr + j;
+    for (k = j; k < t.len && t.ptr[k] != '}'; k++) {
+        char c = t.ptr[k];
+        if (!is_alpha(c) && !is_digit(c) && c != '_' && c != ',') {
+            return -1; /* no prefix or explode modifiers (level 4) */
+        }
+    }
+    if (k == t.len || k == j) {
+        return -1;
+    }
+    e->vars_len = k - j;
+    e->end = k + 1;
+    return 0;
+}
+
+/* Calls back for each variable name of an expression. */
+typedef struct var_iter {
+    const char *p;
+    size_t left;
+} var_iter;
+
+static int next_var(var_iter *it, const char **name, size_t *n)
+{
+    size_t k = 0;
+    if (it->left == 0) {
+        return 0;
+    }
+    while (k < it->left && it->p[k] != ',') {
+        k++;
+    }
+    *name = it->p;
+    *n = k;
+    it->p += k;
+    it->left -= k;
+    if (it->left > 0) {
+        it->p++;
+        it->left--;
+    }
+    return 1;
+}
+
+/* Finds where the path starts; checks the whole template. Returns the index, or -1. */
+static long template_path_start(masque_str t, masque_str *authority)
+{
+    size_t i = 0;
+    size_t auth_start;
+    size_t path;
+    int host = 0;
+    int port = 0;
+
+    if (t.ptr == NULL || t.len == 0) {
+        return -1;
+    }
+    for (i = 0; i < t.len; i++) {
+        if ((unsigned char)t.ptr[i] <= 0x20 || (unsigned char)t.ptr[i] >= 0x7F) {
+            return -1; /* ASCII only, no spaces (RFC 9298 §2) */
+        }
+    }
+    /* scheme "://" authority: non-empty and free of expressions */
+    if (!is_alpha(t.ptr[0])) {
+        return -1;
+    }
+    for (i = 1; i < t.len && (is_alpha(t.ptr[i]) || is_digit(t.ptr[i]) || t.ptr[i] == '+' ||
+                              t.ptr[i] == '-' || t.ptr[i] == '.');
+         i++) {
+    }
+    if (t.len - i < 3 || memcmp(t.ptr + i, "://", 3) != 0) {
+        return -1;
+    }
+    auth_start = i + 3;
+    for (path = auth_start; path < t.len && t.ptr[path] != '/'; path++) {
+        if (t.ptr[path] == '{' || t.ptr[path] == '?' || t.ptr[path] == '#') {
+            return -1; /* variables only in path or query */
+        }
+    }
+    if (path == auth_start || path == t.len) {
+        return -1; /* empty authority, or no path starting with "/" */
+    }
+    for (i = path; i < t.len; i++) {
+        expression e;
+        var_iter it;
+        const char *name;
+        size_t n;
+        if (t.ptr[i] == '}' || t.ptr[i] == '#') {
+            return -1;
+        }
+        if (t.ptr[i] != '{') {
+            continue;
+        }
+        if (parse_expression(t, i, &e) != 0) {
+            return -1;
+        }
+        it.p = e.vars;
+        it.left = e.vars_len;
+        while (next_var(&it, &name, &n)) {
+            int kind = var_kind(name, n);
+            if (n == 0) {
+                return -1;
+            }
+            host += kind == VAR_HOST;
+            port += kind == VAR_PORT;
+        }
+        i = e.end - 1;
+    }
+    if (host != 1 || port != 1) {
+        return -1; /* RFC 9298 §2: both variables, once */
+    }
+    if (authority != NULL) {
+        authority->ptr = t.ptr + auth_start;
+        authority->len = path - auth_start;
+    }
+    return (long)path;
+}
+
+int masque_uri_template_check(masque_str tmpl, masque_str *authority)
+{
+    return template_path_start(tmpl, authority) < 0 ? MASQUE_ERR_TEMPLATE : MASQUE_OK;
+}
+
+static void put_encoded(writer *w, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (is_unreserved((char)c)) {
+            put(w, (char)c);
+        } else {
+            /* '*' becomes %2A (-10 §2) and IPv6 colons %3A (RFC 9298 §3). */
+            put(w, '%');
+            put(w, hex[c >> 4]);
+            put(w, hex[c & 0xFu]);
+        }
+    }
+}
+
+masque_ssize masque_uri_template_expand(char *dst, size_t cap, masque_str tmpl, const char *host,
+                                        uint16_t port)
+{
+    writer w;
+    char port_text[6];
+    size_t port_len = 0;
+    const char *host_value = host != NULL ? host : "*";
+    size_t host_len = strlen(host_value);
+    long start = template_path_start(tmpl, NULL);
+    size_t i;
+
+    if (start < 0) {
+        return MASQUE_ERR_TEMPLATE;
+    }
+    if (dst == NULL || (host == NULL) != (port == 0) || host_len == 0 ||
+        host_len > MASQUE_TARGET_HOST_MAX) {
+        return MASQUE_ERR_INVALID_ARGUMENT; /* RFC 9298 §3; -13 §2: both `*` or neither */
+    }
+    if (host != NULL) {
+        for (i = 0; i < host_len; i++) {
+            if (!is_host_char(host[i])) {
+                return MASQUE_ERR_INVALID_ARGUMENT;
+            }
+        }
+        {
+            unsigned v = port;
+            char rev[5];
+            size_t n = 0;
+            do {
+                rev[n++] = (char)('0' + v % 10u);
+                v /= 10u;
+            } while (v != 0);
+            while (n > 0) {
+                port_text[port_len++] = rev[--n];
+            }
+        }
+    } else {
+        port_text[0] = '*';
+        port_len = 1;
+    }
+    w.dst = dst;
+    w.cap = cap;
+    w.len = 0;
+    w.overflow = 0;
+    for (i = (size_t)start; i < tmpl.len; i++) {
+        expression e;
+        var_iter it;
+        const char *name;
+        size_t n;
+        int first = 1;
+        if (tmpl.ptr[i] != '{') {
+            put(&w, tmpl.ptr[i]);
+            continue;
+        }
+        if (parse_expression(tmpl, i, &e) != 0) {
+            return MASQUE_ERR_TEMPLATE; /* cannot happen: the template was checked */
+        }
+        it.p = e.vars;
+        it.left = e.vars_len;
+        while (next_var(&it, &name, &n)) {
+            int kind = var_kind(name, n);
+            if (kind == VAR_OTHER) {
+                continue; /* undefined variables expand to nothing (RFC 6570 §3.2.1) */
+            }
+            if (e.op != 0) {
+                if (first) {
+                    put(&w, e.op);
+                } else {
+                    put(&w, '&');
+                }
+                put_n(&w, name, n);
+                put(&w, '=');
+            }
+            first = 0;
+            if (kind == VAR_HOST) {
+                put_encoded(&w, host_value, host_len);
+            } else {
+                put_encoded(&w, port_text, port_len);
+            }
+        }
+        i = e.end - 1;
+    }
+    return finish(&w);
+}
+
+static int hex_val(char c)
+{
+    if (is_digit(c)) {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* Percent-decodes src into dst (cap bytes, NUL-terminated); returns length or -1. */
+static long pct_decode(const char *src, size_t n, char *dst, size_t cap)
+{
+    size_t i;
+    size_t o = 0;
+    for (i = 0; i < n; i++) {
+        char c = src[i];
+        if (c == '%') {
+            int hi;
+            int lo;
+            if (n - i < 3) {
+                return -1;
+            }
+            hi = hex_val(src[i + 1]);
+            lo = hex_val(src[i + 2]);
+            if (hi < 0 || lo < 0) {
+                return -1;
+            }
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        }
+        if (o + 1 >= cap) {
+            return -1;
+        }
+        dst[o++] = c;
+    }
+    dst[o] = '\0';
+    return (long)o;
+}
+
+/* Stores one matched variable value. */
+static int store_var(int kind, const char *v, size_t n, masque_bind_target *out, int *seen_host,
+                     int *seen_port, char *port_buf, size_t *port_len)
+{
+    long len;
+    if (kind == VAR_HOST) {
+        len = pct_decode(v, n, out->host, sizeof(out->host));
+        if (len <= 0) {
+            return -1;
+        }
+        out->host_len = (size_t)len;
+        *seen_host = 1;
+    } else if (kind == VAR_PORT) {
+        len = pct_decode(v, n, port_buf, 8);
+        if (len <= 0) {
+            return -1;
+        }
+        *port_len = (size_t)len;
+        *seen_port = 1;
+    }
+    return 0;
+}
+
+int masque_uri_template_match(masque_str tmpl, masque_str path, masque_bind_target *out)
+{
+    long start = template_path_start(tmpl, NULL);
+    size_t ti;
+    size_t pi = 0;
+    int seen_host = 0;
+    int seen_port = 0;
+    char port_buf[8];
+    size_t port_len = 0;
+    masque_bind_target r;
+    size_t i;
+
+    if (start < 0) {
+        return MASQUE_ERR_TEMPLATE;
+    }
+    if (out == NULL || path.ptr == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    memset(&r, 0, sizeof(r));
+    for (ti = (size_t)start; ti < tmpl.len;) {
+        expression e;
+        var_iter it;
+        const char *name;
+        size_t n;
+        if (tmpl.ptr[ti] != '{') {
+            if (pi >= path.len || path.ptr[pi] != tmpl.ptr[ti]) {
+                return MASQUE_ERR_BAD_REQUEST;
+            }
+            pi++;
+            ti++;
+            continue;
+        }
+        if (parse_expression(tmpl, ti, &e) != 0) {
+            return MASQUE_ERR_TEMPLATE; /* cannot happen: the template was checked */
+        }
+        it.p = e.vars;
+        it.left = e.vars_len;
+        if (e.op == 0) {
+            /* A simple expression runs to the next literal of the template. */
+            char stop = '\0';
+            size_t v = pi;
+            if (e.end < tmpl.len) {
+                stop = tmpl.ptr[e.end];
+            }
+            while (pi < path.len && path.ptr[pi] != stop && path.ptr[pi] != '?') {
+                pi++;
+            }
+            (void)next_var(&it, &name, &n);
+            if (store_var(var_kind(name, n), path.ptr + v, pi - v, &r, &seen_host, &seen_port,
+                          port_buf, &port_len) != 0) {
+                return MASQUE_ERR_BAD_REQUEST;
+            }
+        } else {
+            /* Form-style query: "?k=v&k=v" (or "&k=v..."), in any order. */
+            if (pi >= path.len || path.ptr[pi] != e.op) {
+                return MASQUE_ERR_BAD_REQUEST;
+            }
+            while (pi < path.len && (path.ptr[pi] == '?' || path.ptr[pi] == '&')) {
+                size_t k = ++pi;
+                size_t eq;
+                while (pi < path.len && path.ptr[pi] != '=' && path.ptr[pi] != '&') {
+                    pi++;
+                }
+                if (pi >= path.len || path.ptr[pi] != '=') {
+                    return MASQUE_ERR_BAD_REQUEST;
+                }
+                eq = pi++;
+                while (pi < path.len && path.ptr[pi] != '&') {
+                    pi++;
+                }
+                if (store_var(var_kind(path.ptr + k, eq - k), path.ptr + eq + 1, pi - eq - 1, &r,
+                              &seen_host, &seen_port, port_buf, &port_len) != 0) {
+                    return MASQUE_ERR_BAD_REQUEST;
+                }
+            }
+        }
+        ti = e.end;
+    }
+    if (pi != path.len || !seen_host || !seen_port) {
+        return MASQUE_ERR_BAD_REQUEST;
+    }
+    {
+        int host_star = r.host_len == 1 && r.host[0] == '*';
+        int port_star = port_len == 1 && port_buf[0] == '*';
+        if (host_star != port_star) {
+            return MASQUE_ERR_BAD_REQUEST; /* -13 §2: exactly one `*` is malformed */
+        }
+        if (host_star) {
+            r.wildcard = 1;
+            *out = r;
+            return MASQUE_OK;
+        }
+    }
+    for (i = 0; i < r.host_len; i++) {
+        if (!is_host_char(r.host[i])) {
+            return MASQUE_ERR_BAD_REQUEST;
+        }
+    }
+    if (memchr(r.host, ':', r.host_len) != NULL) {
+        masque_address a;
+        if (masque_address_parse(&a, r.host, r.host_len, 0) != MASQUE_OK ||
+            a.version != MASQUE_IP_V6) {
+            return MASQUE_ERR_BAD_REQUEST; /* RFC 9298 §3: an IPv6 literal */
+        }
+    }
+    {
+        unsigned long v = 0;
+        if (port_len > 5 || (port_len > 1 && port_buf[0] == '0')) {
+            return MASQUE_ERR_BAD_REQUEST;
+        }
+        for (i = 0; i < port_len; i++) {
+            if (!is_digit(port_buf[i])) {
+                return MASQUE_ERR_BAD_REQUEST;
+            }
+            v = v * 10u + (unsigned long)(port_buf[i] - '0');
+        }
+        if (v == 0 || v > 65535u) {
+            return MASQUE_ERR_BAD_REQUEST; /* RFC 9298 §3: 1-65535 */
+        }
+        r.port = (uint16_t)v;
+    }
+    *out = r;
+    return MASQUE_OK;
+}
+
+/* ---- Structured Fields (RFC 9651), the parts these headers use ---- */
+
+typedef struct sf_cursor {
+    const char *p;
+    size_t len;
+    size_t pos;
+} sf_cursor;
+
+static void sf_skip_sp(sf_cursor *c)
+{
+    while (c->pos < c->len && c->p[c->pos] == ' ') {
+        c->pos++;
+    }
+}
+
+static void sf_skip_ows(sf_cursor *c)
+{
+    while (c->pos < c->len && (c->p[c->pos] == ' ' || c->p[c->pos] == '\t')) {
+        c->pos++;
+    }
+}
+
+/* sf-string; stores its content's span (escapes left in place). 0 on success. */
+static int sf_string(sf_cursor *c, size_t *start, size_t *end)
+{
+    if (c->pos >= c->len || c->p[c->pos] != '"') {
+        return -1;
+    }
+    *start = ++c->pos;
+    while (c->pos < c->len) {
+        char ch = c->p[c->pos];
+        if (ch == '\\') {
+            if (c->pos + 1 >= c->len || (c->p[c->pos + 1] != '"' && c->p[c->pos + 1] != '\\')) {
+                return -1;
+            }
+            c->pos += 2;
+            continue;
+        }
+        if (ch == '"') {
+            *end = c->pos++;
+            return 0;
+        }
+        if ((unsigned char)ch < 0x20 || (unsigned char)ch > 0x7E) {
+            return -1;
+        }
+        c->pos++;
+    }
+    return -1;
+}
+
+/* A bare item of a parameter value: boolean, number, string, token, byte sequence. */
+static int sf_bare_item(sf_cursor *c)
+{
+    size_t a;
+    size_t b;
+    char ch;
+    if (c->pos >= c->len) {
+        return -1;
+    }
+    ch = c->p[c->pos];
+    if (ch == '?') {
+        if (c->pos + 1 < c->len && (c->p[c->pos + 1] == '0' || c->p[c->pos + 1] == '1')) {
+            c->pos += 2;
+            return 0;
+        }
+        return -1;
+    }
+    if (ch == '"') {
+        return sf_string(c, &a, &b);
+    }
+    if (ch == ':') {
+        c->pos++;
+        while (c->pos < c->len && c->p[c->pos] != ':') {
+            c->pos++;
+        }
+        if (c->pos >= c->len) {
+            return -1;
+        }
+        c->pos++;
+        return 0;
+    }
+    if (ch == '-' || is_digit(ch)) {
+        c->pos++;
+        while (c->pos < c->len && (is_digit(c->p[c->pos]) || c->p[c->pos] == '.')) {
+            c->pos++;
+        }
+        return 0;
+    }
+    if (is_alpha(ch) || ch == '*') {
+        c->pos++;
+        while (c->pos < c->len && c->p[c->pos] != ';' && c->p[c->pos] != ',' &&
+               c->p[c->pos] != ' ' && c->p[c->pos] != '\t') {
+            c->pos++;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+/* Parameters: *( ";" *SP key [ "=" bare-item ] ). Unknown ones are ignored, but must parse. */
+static int sf_params(sf_cursor *c)
+{
+    while (c->pos < c->len && c->p[c->pos] == ';') {
+        char ch;
+        c->pos++;
+        sf_skip_sp(c);
+        if (c->pos >= c->len) {
+            return -1;
+        }
+        ch = c->p[c->pos];
+        if (!((ch >= 'a' && ch <= 'z') || ch == '*')) {
+            return -1;
+        }
+        while (c->pos < c->len) {
+            ch = c->p[c->pos];
+            if (!((ch >= 'a' && ch <= 'z') || is_digit(ch) || ch == '_' || ch == '-' || ch == '.' ||
+                  ch == '*')) {
+                break;
+            }
+            c->pos++;
+        }
+        if (c->pos < c->len && c->p[c->pos] == '=') {
+            c->pos++;
+            if (sf_bare_item(c) != 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int masque_sf_is_true(masque_str value)
+{
+    sf_cursor c;
+    if (value.ptr == NULL) {
+        return 0;
+    }
+    c.p = value.ptr;
+    c.len = value.len;
+    c.pos = 0;
+    sf_skip_sp(&c);
+    if (c.len - c.pos < 2 || c.p[c.pos] != '?' || c.p[c.pos + 1] != '1') {
+        return 0;
+    }
+    c.pos += 2;
+    if (sf_params(&c) != 0) {
+        return 0;
+    }
+    sf_skip_sp(&c);
+    return c.pos == c.len; /* anything else, a list for one, is not a Boolean item */
+}
+
+masque_ssize masque_proxy_public_address_format(char *dst, size_t cap, const masque_address *addrs,
+                                                size_t count)
+{
+    writer w;
+    size_t i;
+    if (dst == NULL || (addrs == NULL && count != 0)) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    w.dst = dst;
+    w.cap = cap;
+    w.len = 0;
+    w.overflow = 0;
+    for (i = 0; i < count; i++) {
+        char text[MASQUE_ADDRESS_TEXT_MAX];
+        masque_ssize n = masque_address_format(text, sizeof(text), &addrs[i], 1);
+        if (n < 0) {
+            return n;
+        }
+        if (i > 0) {
+            put_n(&w, ", ", 2);
+        }
+        put(&w, '"');
+        put_n(&w, text, (size_t)n);
+        put(&w, '"');
+    }
+    return finish(&w);
+}
+
+int masque_proxy_public_address_parse(masque_str value, masque_address *out, size_t cap,
+                                      size_t *count)
+{
+    sf_cursor c;
+    size_t n = 0;
+    if (value.ptr == NULL || count == NULL || (out == NULL && cap != 0)) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    c.p = value.ptr;
+    c.len = value.len;
+    c.pos = 0;
+    sf_skip_sp(&c);
+    while (c.pos < c.len) {
+        size_t start;
+        size_t end;
+        masque_address a;
+        if (sf_string(&c, &start, &end) != 0 || sf_params(&c) != 0) {
+            return MASQUE_ERR_FIELD;
+        }
+        /* -10 §7: each member is an ip-port tuple. */
+        if (masque_address_parse(&a, c.p + start, end - start, 1) != MASQUE_OK) {
+            return MASQUE_ERR_FIELD;
+        }
+        if (n == cap) {
+            return MASQUE_ERR_BUFFER;
+        }
+        out[n++] = a;
+        sf_skip_ows(&c);
+        if (c.pos == c.len) {
+            break;
+        }
+        if (c.p[c.pos] != ',') {
+            return MASQUE_ERR_FIELD;
+        }
+        c.pos++;
+        sf_skip_ows(&c);
+        if (c.pos == c.len) {
+            return MASQUE_ERR_FIELD; /* trailing comma */
+        }
+    }
+    if (n == 0) {
+        return MASQUE_ERR_FIELD;
+    }
+    *count = n;
+    return MASQUE_OK;
+}
+
+unsigned masque_address_families(const masque_address *addrs, size_t count)
+{
+    unsigned bits = 0;
+    size_t i;
+    for (i = 0; addrs != NULL && i < count; i++) {
+        if (addrs[i].version == MASQUE_IP_V4) {
+            bits |= MASQUE_FAMILY_V4;
+        } else if (addrs[i].version == MASQUE_IP_V6) {
+            bits |= MASQUE_FAMILY_V6;
+        }
+    }
+    return bits;
+}
+
+int masque_bind_request_check(masque_str tmpl, const masque_request_fields *req,
+                              masque_bind_target *target)
+{
+    int rc;
+    if (req == NULL || target == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (masque_uri_template_check(tmpl, NULL) != MASQUE_OK) {
+        return MASQUE_ERR_TEMPLATE;
+    }
+    /* RFC 9298 §3.4 (HTTP/2 and HTTP/3): extended CONNECT for connect-udp. */
+    if (!str_is(req->method, MASQUE_HTTP_METHOD) || !str_is(req->protocol, MASQUE_HTTP_PROTOCOL) ||
+        req->scheme.ptr == NULL || req->scheme.len == 0 || req->authority.ptr == NULL ||
+        req->authority.len == 0 || req->path.ptr == NULL || req->path.len == 0) {
+        return MASQUE_ERR_BAD_REQUEST;
+    }
+    /* RFC 9297 §3.2: no Capsule Protocol on messages with content fields. */
+    if (req->has_content_length || req->has_content_type || req->has_transfer_encoding) {
+        return MASQUE_ERR_BAD_REQUEST;
+    }
+    rc = masque_uri_template_match(tmpl, req->path, target);
+    if (rc != MASQUE_OK) {
+        return rc;
+    }
+    target->bind = masque_sf_is_true(req->connect_udp_bind); /* -10 §6 */
+    if (target->wildcard && !target->bind) {
+        return MASQUE_ERR_BAD_REQUEST; /* `*` only means something with Bind */
+    }
+    return MASQUE_OK;
+}
+
+int masque_bind_response_check(const masque_response_fields *rsp, masque_address *addrs, size_t cap,
+                               size_t *count, unsigned *families)
+{
+    size_t n = 0;
+    if (rsp == NULL || count == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (rsp->status < 200 || rsp->status > 299) {
+        return MASQUE_ERR_BAD_RESPONSE; /* RFC 9298 §3.5 */
+    }
+    if (rsp->has_content_length || rsp->has_content_type || rsp->has_transfer_encoding) {
+        return MASQUE_ERR_BAD_RESPONSE; /* RFC 9297 §3.2 */
+    }
+    if (!masque_sf_is_true(rsp->connect_udp_bind)) {
+        return MASQUE_ERR_BAD_RESPONSE; /* -10 §6: the extension is off */
+    }
+    if (rsp->proxy_public_address.ptr == NULL ||
+        masque_proxy_public_address_parse(rsp->proxy_public_address, addrs, cap, &n) != MASQUE_OK) {
+        return MASQUE_ERR_BAD_RESPONSE; /* -10 §7: at least one public address */
+    }
+    *count = n;
+    if (families != NULL) {
+        *families = masque_address_families(addrs, n);
+    }
+    return MASQUE_OK;
+}
+
+static int is_token(masque_str s)
+{
+    size_t i;
+    if (s.len == 0 || (!is_alpha(s.ptr[0]) && s.ptr[0] != '*')) {
+        return 0;
+    }
+    for (i = 1; i < s.len; i++) {
+        char c = s.ptr[i];
+        if (!is_alpha(c) && !is_digit(c) && strchr("!#$%&'*+-.^_`|~:/", c) == NULL) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int put_sf_string(writer *w, masque_str s)
+{
+    size_t i;
+    put(w, '"');
+    for (i = 0; i < s.len; i++) {
+        char c = s.ptr[i];
+        if ((unsigned char)c < 0x20 || (unsigned char)c > 0x7E) {
+            return -1;
+        }
+        if (c == '"' || c == '\\') {
+            put(w, '\\');
+        }
+        put(w, c);
+    }
+    put(w, '"');
+    return 0;
+}
+
+masque_ssize masque_proxy_status_format(char *dst, size_t cap, masque_str proxy_name,
+                                        const char *error_type, masque_str details)
+{
+    writer w;
+    if (dst == NULL || proxy_name.ptr == NULL || error_type == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    w.dst = dst;
+    w.cap = cap;
+    w.len = 0;
+    w.overflow = 0;
+    if (is_token(proxy_name)) {
+        put_n(&w, proxy_name.ptr, proxy_name.len);
+    } else if (put_sf_string(&w, proxy_name) != 0) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    put_n(&w, "; error=", 8);
+    put_n(&w, error_type, strlen(error_type));
+    if (details.ptr != NULL) {
+        put_n(&w, "; details=", 10);
+        if (put_sf_string(&w, details) != 0) {
+            return MASQUE_ERR_INVALID_ARGUMENT;
+        }
+    }
+    return finish(&w);
+}

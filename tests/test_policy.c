@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/* Target policy (-10 §9, RFC 9298 §7) and address text parsing. */
+#include "testutil.h"
+
+#include "masque/policy.h"
+
+static masque_address parse(const char *text, uint16_t port)
+{
+    masque_address a;
+    assert_int_equal(masque_address_parse(&a, text, strlen(text), 0), MASQUE_OK);
+    a.port = port;
+    return a;
+}
+
+static void test_default_policy_denies_special_purpose_ranges(void **state)
+{
+    static const char *const special[] = {
+        "0.0.0.0",          "10.1.2.3",     "100.64.0.1",      "127.0.0.1",   "169.254.1.1",
+        "172.16.0.1",       "172.31.255.1", "192.0.0.8",       "192.0.2.1",   "192.88.99.1",
+        "192.168.1.1",      "198.18.0.1",   "198.51.100.1",    "203.0.113.1", "224.0.0.1",
+        "239.1.1.1",        "240.0.0.1",    "255.255.255.255", "::",          "::1",
+        "::ffff:127.0.0.1", "64:ff9b::1",   "100::1",          "2001:db8::1", "2002::1",
+        "fc00::1",          "fd12::1",      "fe80::1",         "ff02::1",     "2001::1",
+        "3fff::1",          "::10.0.0.1",
+    };
+    static const char *const public_[] = {"8.8.8.8",     "1.1.1.1",         "172.32.0.1",
+                                          "100.128.0.1", "2606:4700::1111", "::ffff:8.8.4.4"};
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
+        masque_address a = parse(special[i], 53);
+        if (masque_policy_check(NULL, NULL, &a) != MASQUE_ERR_POLICY) {
+            fail_msg("%s should be denied", special[i]);
+        }
+    }
+    for (i = 0; i < sizeof(public_) / sizeof(public_[0]); i++) {
+        masque_address a = parse(public_[i], 53);
+        if (masque_policy_check(NULL, NULL, &a) != MASQUE_OK) {
+            fail_msg("%s should be allowed", public_[i]);
+        }
+        a.port = 0;
+        assert_int_equal(masque_policy_check(NULL, NULL, &a), MASQUE_ERR_POLICY);
+    }
+}
+
+static masque_policy_verdict callback(void *cb_user, void *session_user, const masque_address *t)
+{
+    int *calls = (int *)cb_user;
+    (*calls)++;
+    assert_ptr_equal(session_user, cb_user); /* the host sees which session asks */
+    if (t->port == 1) {
+        return MASQUE_POLICY_ALLOW;
+    }
+    if (t->port == 2) {
+        return MASQUE_POLICY_DENY;
+    }
+    return MASQUE_POLICY_NO_OPINION;
+}
+
+static void test_rules_first_then_callback_then_defaults(void **state)
+{
+    masque_policy_rule rules[2];
+    masque_policy p;
+    masque_address a;
+    int calls = 0;
+    (void)state;
+    assert_int_equal(masque_policy_rule_parse(&rules[0], "127.0.0.0/8:4433", 16, 1), MASQUE_OK);
+    assert_int_equal(masque_policy_rule_parse(&rules[1], "8.8.8.0/24:53", 13, 0), MASQUE_OK);
+    memset(&p, 0, sizeof(p));
+    p.rules = rules;
+    p.rule_count = 2;
+    p.callback = callback;
+    p.callback_user = &calls;
+    a = parse("127.0.0.1", 4433);
+    assert_int_equal(masque_policy_check(&p, &calls, &a), MASQUE_OK);
+    a.port = 4434; /* outside the rule: the callback has no opinion, defaults deny */
+    assert_int_equal(masque_policy_check(&p, &calls, &a), MASQUE_ERR_POLICY);
+    a.port = 1;
+    assert_int_equal(masque_policy_check(&p, &calls, &a), MASQUE_OK); /* callback allows */
+    a = parse("8.8.8.8", 53);
+    assert_int_equal(masque_policy_check(&p, &calls, &a), MASQUE_ERR_POLICY); /* deny rule */
+    a.port = 2;
+    assert_int_equal(masque_policy_check(&p, &calls, &a), MASQUE_ERR_POLICY); /* callback */
+    a.port = 3;
+    assert_int_equal(masque_policy_check(&p, &calls, &a), MASQUE_OK);
+    assert_int_equal(calls, 4);
+    p.callback = NULL;
+    p.allow_special_purpose = 1;
+    a = parse("10.0.0.1", 9);
+    assert_int_equal(masque_policy_check(&p, &calls, &a), MASQUE_OK);
+    a.version = 9;
+    assert_int_equal(masque_policy_check(&p, &calls, &a), MASQUE_ERR_ADDRESS);
+}
+
+static void test_rule_text_forms(void **state)
+{
+    static const char *const bad[] = {"1.2.3.4/33", "::1/129",  "1.2.3.4:5-3", "[::1",
+                                      "abc",        "1.2.3.4:", "1.2.3.4/",    "1.2.3.4:70000",
+                                      "[::1]x",     "01.2.3.4"};
+    masque_policy_rule r;
+    size_t i;
+    (void)state;
+    assert_int_equal(masque_policy_rule_parse(&r, "10.0.0.0/8:1000-2000", 20, 1), MASQUE_OK);
+    assert_int_equal(r.prefix_len, 8);
+    assert_int_equal(r.port_min, 1000);
+    assert_int_equal(r.port_max, 2000);
+    assert_int_equal(r.allow, 1);
+    assert_int_equal(masque_policy_rule_parse(&r, "[::1]/128:4433", 14, 0), MASQUE_OK);
+    assert_int_equal(r.prefix.version, 6);
+    assert_int_equal(r.prefix_len, 128);
+    assert_int_equal(r.port_min, 4433);
+    assert_int_equal(r.port_max, 4433);
+    assert_int_equal(masque_policy_rule_parse(&r, "fe80::/10", 9, 1), MASQUE_OK);
+    assert_int_equal(r.prefix_len, 10);
+    assert_int_equal(r.port_min, 1);
+    assert_int_equal(r.port_max, 65535);
+    assert_int_equal(masque_policy_rule_parse(&r, "203.0.113.7", 11, 1), MASQUE_OK);
+    assert_int_equal(r.prefix_len, 32);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (masque_policy_rule_parse(&r, bad[i], strlen(bad[i]), 1) != MASQUE_ERR_ADDRESS) {
+            fail_msg("rule '%s' should be refused", bad[i]);
+        }
+    }
+}
+
+static void test_address_parse_accepts_rfc4291_forms_and_refuses_others(void **state)
+{
+    static const char *const good6[] = {"::",
+                                        "::1",
+                                        "1::",
+                                        "1:2:3:4:5:6:7:8",
+                                        "1::8",
+                                        "2001:DB8::1",
+                                        "::ffff:192.0.2.1",
+                                        "1:2:3:4:5:6:1.2.3.4"};
+    static const char *const bad[] = {"",
+                                      ":",
+                                      ":::",
+                                      "1:2:3:4:5:6:7:8:9",
+                                      "1::2::3",
+                                      "12345::",
+                                      "1:",
+                                      ":1",
+                                      "1.2.3",
+                                      "1.2.3.4.5",
+                                      "256.1.1.1",
+                                      "1.2.3.04",
+                                      "::1.2.3.4.5",
+                                      "1:2:3:4:5:6:7:1.2.3.4",
+                                      "g::1",
+                                      "1::2:3:4:5:6:7:8"};
+    masque_address a;
+    size_t i;
+    char text[MASQUE_ADDRESS_TEXT_MAX];
+    (void)state;
+    for (i = 0; i < sizeof(good6) / sizeof(good6[0]); i++) {
+        if (masque_address_parse(&a, good6[i], strlen(good6[i]), 0) != MASQUE_OK ||
+            a.version != 6) {
+            fail_msg("'%s' should parse", good6[i]);
+        }
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (masque_address_parse(&a, bad[i], strlen(bad[i]), 0) != MASQUE_ERR_ADDRESS) {
+            fail_msg("'%s' should be refused", bad[i]);
+        }
+    }
+    assert_int_equal(masque_address_parse(&a, "[2001:db8::1234]:54321", 22, 1), MASQUE_OK);
+    assert_int_equal(a.port, 54321);
+    assert_true(masque_address_format(text, sizeof(text), &a, 1) > 0);
+    assert_string_equal(text, "[2001:db8::1234]:54321");
+    assert_int_equal(masque_address_parse(&a, "2001:db8::1:443", 15, 1), MASQUE_ERR_ADDRESS);
+    assert_int_equal(masque_address_parse(&a, "192.0.2.1:", 10, 1), MASQUE_ERR_ADDRESS);
+    assert_int_equal(masque_address_parse(&a, "192.0.2.1:99999", 15, 1), MASQUE_ERR_ADDRESS);
+}
+
+static void test_round_trip_format_parse_random_addresses(void **state)
+{
+    test_rng rng = {TEST_SEED};
+    int i;
+    (void)state;
+    for (i = 0; i < 5000; i++) {
+        masque_address a;
+        masque_address b;
+        uint8_t ip[16];
+        char text[MASQUE_ADDRESS_TEXT_MAX];
+        masque_ssize n;
+        size_t k;
+        for (k = 0; k < 16; k++) {
+            /* Many zero bytes, so that "::" runs of every length appear. */
+            ip[k] = (rng_next(&rng) & 1u) ? 0 : (uint8_t)rng_next(&rng);
+        }
+        if (i % 3 == 0) {
+            masque_address_set_v4(&a, ip, (uint16_t)rng_next(&rng));
+        } else {
+            masque_address_set_v6(&a, ip, (uint16_t)rng_next(&rng));
+        }
+        n = masque_address_format(text, sizeof(text), &a, 1);
+        if (n <= 0 || masque_address_parse(&b, text, (size_t)n, 1) != MASQUE_OK ||
+            !masque_address_equal(&a, &b)) {
+            fail_msg("seed %llx iteration %d text %s", (unsigned long long)TEST_SEED, i, text);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_default_policy_denies_special_purpose_ranges),
+        cmocka_unit_test(test_rules_first_then_callback_then_defaults),
+        cmocka_unit_test(test_rule_text_forms),
+        cmocka_unit_test(test_address_parse_accepts_rfc4291_forms_and_refuses_others),
+        cmocka_unit_test(test_round_trip_format_parse_random_addresses),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "internal/text.h"
+
 void masque_address_set_v4(masque_address *out, const uint8_t ip[4], uint16_t port)
 {
     memset(out, 0, sizeof(*out));
@@ -197,20 +199,6 @@ static int parse_v4(const char *text, size_t len, uint8_t out[4])
     return pos == len ? 0 : -1;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Parses an RFC 4291 §2.2 IPv6 address in text[0..len); 0 on success. */
 static int parse_v6(const char *text, size_t len, uint8_t out[16])
 {
@@ -230,7 +218,7 @@ static int parse_v6(const char *text, size_t len, uint8_t out[16])
         size_t digits = 0;
         size_t start = pos;
         int d;
-        while (pos < len && digits < 5 && (d = hex_digit(text[pos])) >= 0) {
+        while (pos < len && digits < 5 && (d = masque_hex_value(text[pos])) >= 0) {
             v = v << 4 | (unsigned)d;
             pos++;
             digits++;
@@ -281,18 +269,8 @@ static int parse_v6(const char *text, size_t len, uint8_t out[16])
 
 static int parse_port(const char *text, size_t len, uint16_t *port)
 {
-    unsigned long v = 0;
-    size_t i;
-    if (len == 0 || len > 5) {
-        return -1;
-    }
-    for (i = 0; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9') {
-            return -1;
-        }
-        v = v * 10u + (unsigned long)(text[i] - '0');
-    }
-    if (v > 65535u) {
+    unsigned long v;
+    if (masque_parse_decimal(text, len, 65535u, &v) != 0) {
         return -1;
     }
     *port = (uint16_t)v;

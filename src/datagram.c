@@ -13,25 +13,45 @@ static int complete_datagram(int rc)
     return rc == MASQUE_ERR_NEED_MORE ? MASQUE_ERR_TRUNCATED : rc;
 }
 
-masque_ssize masque_h3_datagram_decode(masque_h3_datagram *out, const uint8_t *src, size_t len)
+/* Splits a complete datagram into a leading varint and a view of the rest. */
+static int split_varint(uint64_t *value, const uint8_t **rest, size_t *rest_len, const uint8_t *src,
+                        size_t len)
 {
     masque_cursor c = masque_cursor_make(src, src == NULL ? 0 : len);
-    uint64_t qsid;
     int rc;
-
-    if (out == NULL || len > (size_t)PTRDIFF_MAX) {
+    if (len > (size_t)PTRDIFF_MAX) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    rc = masque_cursor_varint(&c, &qsid);
+    rc = masque_cursor_varint(&c, value);
     if (rc != 0) {
-        return complete_datagram(rc); /* RFC 9297 §2.1: too short for the Quarter Stream ID */
+        return complete_datagram(rc);
+    }
+    *rest = src + c.pos;
+    *rest_len = masque_cursor_left(&c);
+    return MASQUE_OK;
+}
+
+masque_ssize masque_h3_datagram_decode(masque_h3_datagram *out, const uint8_t *src, size_t len)
+{
+    uint64_t qsid;
+    const uint8_t *rest;
+    size_t rest_len;
+    int rc;
+
+    if (out == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    /* RFC 9297 §2.1: too short for the Quarter Stream ID is an H3_DATAGRAM_ERROR. */
+    rc = split_varint(&qsid, &rest, &rest_len, src, len);
+    if (rc != 0) {
+        return rc;
     }
     if (qsid > MASQUE_QUARTER_STREAM_ID_MAX) {
         return MASQUE_ERR_QUARTER_STREAM_ID; /* RFC 9297 §2.1 */
     }
     out->quarter_stream_id = qsid;
-    out->payload = src + c.pos;
-    out->payload_len = masque_cursor_left(&c);
+    out->payload = rest;
+    out->payload_len = rest_len;
     return masque_ssize_of(len);
 }
 
@@ -69,20 +89,21 @@ masque_ssize masque_h3_datagram_prepend(uint8_t *payload, size_t headroom,
 masque_ssize masque_context_payload_decode(masque_context_payload *out, const uint8_t *src,
                                            size_t len)
 {
-    masque_cursor c = masque_cursor_make(src, src == NULL ? 0 : len);
     uint64_t id;
+    const uint8_t *rest;
+    size_t rest_len;
     int rc;
 
-    if (out == NULL || len > (size_t)PTRDIFF_MAX) {
+    if (out == NULL) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    rc = masque_cursor_varint(&c, &id);
+    rc = split_varint(&id, &rest, &rest_len, src, len); /* RFC 9298 §5 */
     if (rc != 0) {
-        return complete_datagram(rc);
+        return rc;
     }
     out->context_id = id;
-    out->payload = src + c.pos;
-    out->payload_len = masque_cursor_left(&c);
+    out->payload = rest;
+    out->payload_len = rest_len;
     return masque_ssize_of(len);
 }
 

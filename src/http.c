@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "internal/text.h"
 #include "masque/session.h"
 
 /* ---- character classes ---- */
@@ -326,20 +327,6 @@ masque_ssize masque_uri_template_expand(char *dst, size_t cap, masque_str tmpl, 
     return finish(&w);
 }
 
-static int hex_val(char c)
-{
-    if (is_digit(c)) {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Percent-decodes src into dst (cap bytes, NUL-terminated); returns length or -1. */
 static long pct_decode(const char *src, size_t n, char *dst, size_t cap)
 {
@@ -353,8 +340,8 @@ static long pct_decode(const char *src, size_t n, char *dst, size_t cap)
             if (n - i < 3) {
                 return -1;
             }
-            hi = hex_val(src[i + 1]);
-            lo = hex_val(src[i + 2]);
+            hi = masque_hex_value(src[i + 1]);
+            lo = masque_hex_value(src[i + 2]);
             if (hi < 0 || lo < 0) {
                 return -1;
             }

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "internal/text.h"
+
 /* A prefix of the special-purpose registries (RFC 6890 and its updates). */
 typedef struct special_range {
     uint8_t bytes[16];
@@ -125,26 +127,6 @@ int masque_policy_check(const masque_policy *policy, void *session_user,
     return masque_address_is_special(target) ? MASQUE_ERR_POLICY : MASQUE_OK;
 }
 
-static int parse_decimal(const char *s, size_t len, unsigned long max, unsigned long *out)
-{
-    unsigned long v = 0;
-    size_t i;
-    if (len == 0 || len > 5) {
-        return -1;
-    }
-    for (i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return -1;
-        }
-        v = v * 10u + (unsigned long)(s[i] - '0');
-    }
-    if (v > max) {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static const char *find_char(const char *s, size_t len, char c)
 {
     size_t i;
@@ -199,7 +181,7 @@ int masque_policy_rule_parse(masque_policy_rule *rule, const char *text, size_t 
     if (rest_len > 0 && rest[0] == '/') {
         const char *colon = find_char(rest, rest_len, ':');
         size_t n = colon != NULL ? (size_t)(colon - rest - 1) : rest_len - 1;
-        if (parse_decimal(rest + 1, n, bits, &bits) != 0) {
+        if (masque_parse_decimal(rest + 1, n, bits, &bits) != 0) {
             return MASQUE_ERR_ADDRESS;
         }
         rest += n + 1;
@@ -214,12 +196,12 @@ int masque_policy_rule_parse(masque_policy_rule *rule, const char *text, size_t 
         rest_len--;
         dash = find_char(rest, rest_len, '-');
         if (dash == NULL) {
-            if (parse_decimal(rest, rest_len, 65535, &lo) != 0) {
+            if (masque_parse_decimal(rest, rest_len, 65535, &lo) != 0) {
                 return MASQUE_ERR_ADDRESS;
             }
             hi = lo;
-        } else if (parse_decimal(rest, (size_t)(dash - rest), 65535, &lo) != 0 ||
-                   parse_decimal(dash + 1, rest_len - (size_t)(dash - rest) - 1, 65535, &hi) != 0 ||
+        } else if (masque_parse_decimal(rest, (size_t)(dash - rest), 65535, &lo) != 0 ||
+                   masque_parse_decimal(dash + 1, rest_len - (size_t)(dash - rest) - 1, 65535, &hi) != 0 ||
                    lo > hi) {
             return MASQUE_ERR_ADDRESS;
         }

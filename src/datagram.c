@@ -148,7 +148,7 @@ masque_ssize masque_bind_target_decode(masque_address *target, const uint8_t **p
 masque_ssize masque_bind_uncompressed_decode(masque_bind_datagram *out, const uint8_t *src,
                                              size_t len)
 {
-    masque_context_payload cp;
+    masque_context_payload cp = {0, NULL, 0};
     masque_address target;
     const uint8_t *payload;
     size_t payload_len;
@@ -175,7 +175,7 @@ masque_ssize masque_bind_uncompressed_decode(masque_bind_datagram *out, const ui
 masque_ssize masque_bind_compressed_decode(masque_bind_datagram *out, const uint8_t *src,
                                            size_t len)
 {
-    masque_context_payload cp;
+    masque_context_payload cp = {0, NULL, 0};
     masque_ssize rc;
 
     if (out == NULL) {

@@ -402,8 +402,8 @@ int masque_uri_template_match(masque_str tmpl, masque_str path, masque_bind_targ
     for (ti = (size_t)start; ti < tmpl.len;) {
         expression e;
         var_iter it;
-        const char *name;
-        size_t n;
+        const char *name = NULL;
+        size_t n = 0;
         if (tmpl.ptr[ti] != '{') {
             if (pi >= path.len || path.ptr[pi] != tmpl.ptr[ti]) {
                 return MASQUE_ERR_BAD_REQUEST;

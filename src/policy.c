@@ -201,7 +201,8 @@ int masque_policy_rule_parse(masque_policy_rule *rule, const char *text, size_t 
             }
             hi = lo;
         } else if (masque_parse_decimal(rest, (size_t)(dash - rest), 65535, &lo) != 0 ||
-                   masque_parse_decimal(dash + 1, rest_len - (size_t)(dash - rest) - 1, 65535, &hi) != 0 ||
+                   masque_parse_decimal(dash + 1, rest_len - (size_t)(dash - rest) - 1, 65535,
+                                        &hi) != 0 ||
                    lo > hi) {
             return MASQUE_ERR_ADDRESS;
         }

@@ -26,11 +26,11 @@ install_missing() {
         "${missing[@]}"
 }
 
-build() { # dir, compiler, extra cmake args...
-    local dir=$1 cc=$2
-    shift 2
-    echo "== build $dir ($cc $*)"
-    CC=$cc cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DMASQUE_WERROR=ON "$@" >/dev/null
+build() { # dir, compiler, build type, extra cmake args...
+    local dir=$1 cc=$2 type=$3
+    shift 3
+    echo "== build $dir ($cc, $type $*)"
+    CC=$cc cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="$type" -DMASQUE_WERROR=ON "$@" >/dev/null
     cmake --build "$dir" -j "$jobs"
 }
 
@@ -58,13 +58,14 @@ test)
     cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
         --std=c99 --inline-suppr -I include -I src --suppress=missingIncludeSystem \
         include src
-    build build/gcc gcc -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+    # gcc optimised (its -Wmaybe-uninitialized needs the optimiser), clang unoptimised.
+    build build/gcc gcc RelWithDebInfo -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
     echo "== clang-tidy (.clang-tidy)"
     clang-tidy --quiet -p build/gcc src/*.c 2>&1 | { grep -E 'warning:|error:' && exit 1 || true; }
     run_ctest build/gcc
-    build build/clang clang
+    build build/clang clang Debug
     run_ctest build/clang
-    build build/asan clang -DMASQUE_SANITIZE=address,undefined -DMASQUE_BUILD_SHARED=OFF
+    build build/asan clang Debug -DMASQUE_SANITIZE=address,undefined -DMASQUE_BUILD_SHARED=OFF
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         run_ctest build/asan
     echo "== valgrind memcheck (gcc build)"

@@ -409,6 +409,10 @@ static void event_header(const masque_capsule_parser *p, masque_capsule_event *e
     ev->kind = (masque_capsule_kind)p->kind;
     ev->type = p->type;
     ev->length = p->length;
+    ev->offset = 0;
+    ev->data = NULL;
+    ev->data_len = 0;
+    ev->last = 0;
 }
 
 /*
@@ -480,12 +484,12 @@ static size_t read_header(masque_capsule_parser *p, const uint8_t *data, size_t 
     *complete = 0;
     if (p->header_len == 0) {
         /* Fast path: the whole header is in this chunk, nothing is copied. */
-        masque_ssize t = masque_varint_decode(type, data, len);
+        size_t t = masque_varint_read(data, len, type);
         if (t > 0) {
-            masque_ssize l = masque_varint_decode(length, data + t, len - (size_t)t);
+            size_t l = masque_varint_read(data + t, len - t, length);
             if (l > 0) {
                 *complete = 1;
-                return (size_t)t + (size_t)l;
+                return t + l;
             }
         }
     }
@@ -499,8 +503,8 @@ static size_t read_header(masque_capsule_parser *p, const uint8_t *data, size_t 
         }
         total = type_len + masque_varint_len_from_first(p->header[type_len]);
         if (p->header_len == total) {
-            (void)masque_varint_decode(type, p->header, type_len);
-            (void)masque_varint_decode(length, p->header + type_len, total - type_len);
+            (void)masque_varint_read(p->header, type_len, type);
+            (void)masque_varint_read(p->header + type_len, total - type_len, length);
             *complete = 1;
             return used;
         }
@@ -526,7 +530,7 @@ masque_ssize masque_capsule_parser_feed(masque_capsule_parser *p, const uint8_t 
     if (p == NULL || ev == NULL || (data == NULL && len != 0)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    event_reset(ev);
+    ev->event = MASQUE_CAPSULE_EVENT_NONE;
     if (p->error != 0) {
         return MASQUE_ERR_PARSER_FAILED;
     }

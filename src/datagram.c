@@ -107,91 +107,97 @@ masque_ssize masque_context_payload_decode(masque_context_payload *out, const ui
     return masque_ssize_of(len);
 }
 
+/*
+ * The hot path of every uncompressed datagram: one bounds check for the whole tuple, then
+ * fixed-offset reads (-10 §4). Returns 0 or a negative error; *out is written only on success.
+ */
+static int read_tuple(masque_address *out, const uint8_t **payload, size_t *payload_len,
+                      const uint8_t *p, size_t len)
+{
+    size_t n;
+    if (len == 0) {
+        return MASQUE_ERR_TRUNCATED;
+    }
+    if (p[0] == MASQUE_IP_V4) {
+        n = 1 + 4 + 2;
+    } else if (p[0] == MASQUE_IP_V6) {
+        n = 1 + 16 + 2;
+    } else {
+        return MASQUE_ERR_IP_VERSION; /* -10 §4: MUST be 4 or 6 */
+    }
+    if (len < n) {
+        return MASQUE_ERR_TRUNCATED;
+    }
+    if (len - n > MASQUE_UDP_PAYLOAD_MAX) {
+        return MASQUE_ERR_PAYLOAD_TOO_LARGE; /* RFC 9298 §5 */
+    }
+    /* Fixed-size copies, so the compiler emits plain moves. */
+    memset(out->bytes, 0, sizeof(out->bytes));
+    if (n == 7) {
+        memcpy(out->bytes, p + 1, 4);
+    } else {
+        memcpy(out->bytes, p + 1, 16);
+    }
+    out->version = p[0];
+    out->port = (uint16_t)((unsigned)p[n - 2] << 8 | p[n - 1]);
+    *payload = p + n;
+    *payload_len = len - n;
+    return MASQUE_OK;
+}
+
 masque_ssize masque_bind_target_decode(masque_address *target, const uint8_t **payload,
                                        size_t *payload_len, const uint8_t *src, size_t len)
 {
-    masque_cursor c = masque_cursor_make(src, src == NULL ? 0 : len);
-    masque_address a;
-    const uint8_t *ip = NULL;
-    size_t ip_len;
     int rc;
-
     if (target == NULL || payload == NULL || payload_len == NULL || len > (size_t)PTRDIFF_MAX) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    memset(&a, 0, sizeof(a));
-    rc = masque_cursor_u8(&c, &a.version);
-    if (rc != 0) {
-        return complete_datagram(rc);
-    }
-    ip_len = masque_address_ip_len(a.version);
-    if (ip_len == 0) {
-        return MASQUE_ERR_IP_VERSION; /* -10 §4: MUST be 4 or 6 */
-    }
-    rc = masque_cursor_view(&c, ip_len, &ip);
-    if (rc == 0) {
-        rc = masque_cursor_u16(&c, &a.port);
-    }
-    if (rc != 0) {
-        return complete_datagram(rc);
-    }
-    if (masque_cursor_left(&c) > MASQUE_UDP_PAYLOAD_MAX) {
-        return MASQUE_ERR_PAYLOAD_TOO_LARGE; /* RFC 9298 §5 */
-    }
-    memcpy(a.bytes, ip, ip_len);
-    *target = a;
-    *payload = src + c.pos;
-    *payload_len = masque_cursor_left(&c);
-    return masque_ssize_of(len);
+    rc = read_tuple(target, payload, payload_len, src, src == NULL ? 0 : len);
+    return rc != 0 ? rc : masque_ssize_of(len);
 }
 
 masque_ssize masque_bind_uncompressed_decode(masque_bind_datagram *out, const uint8_t *src,
                                              size_t len)
 {
-    masque_context_payload cp = {0, NULL, 0};
-    masque_address target;
-    const uint8_t *payload;
-    size_t payload_len;
-    masque_ssize rc;
+    uint64_t id;
+    size_t n;
+    int rc;
 
-    if (out == NULL) {
+    if (out == NULL || len > (size_t)PTRDIFF_MAX) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    rc = masque_context_payload_decode(&cp, src, len);
-    if (rc < 0) {
+    n = src == NULL ? 0 : masque_varint_read(src, len, &id);
+    if (n == 0) {
+        return MASQUE_ERR_TRUNCATED;
+    }
+    rc = read_tuple(&out->target, &out->payload, &out->payload_len, src + n, len - n);
+    if (rc != 0) {
         return rc;
     }
-    rc = masque_bind_target_decode(&target, &payload, &payload_len, cp.payload, cp.payload_len);
-    if (rc < 0) {
-        return rc;
-    }
-    out->context_id = cp.context_id;
-    out->target = target;
-    out->payload = payload;
-    out->payload_len = payload_len;
+    out->context_id = id;
     return masque_ssize_of(len);
 }
 
 masque_ssize masque_bind_compressed_decode(masque_bind_datagram *out, const uint8_t *src,
                                            size_t len)
 {
-    masque_context_payload cp = {0, NULL, 0};
-    masque_ssize rc;
+    uint64_t id;
+    size_t n;
 
-    if (out == NULL) {
+    if (out == NULL || len > (size_t)PTRDIFF_MAX) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    rc = masque_context_payload_decode(&cp, src, len);
-    if (rc < 0) {
-        return rc;
+    n = src == NULL ? 0 : masque_varint_read(src, len, &id);
+    if (n == 0) {
+        return MASQUE_ERR_TRUNCATED;
     }
-    if (cp.payload_len > MASQUE_UDP_PAYLOAD_MAX) {
+    if (len - n > MASQUE_UDP_PAYLOAD_MAX) {
         return MASQUE_ERR_PAYLOAD_TOO_LARGE; /* RFC 9298 §5 */
     }
-    memset(&out->target, 0, sizeof(out->target));
-    out->context_id = cp.context_id;
-    out->payload = cp.payload;
-    out->payload_len = cp.payload_len;
+    out->context_id = id;
+    out->target.version = 0;
+    out->payload = src + n;
+    out->payload_len = len - n;
     return masque_ssize_of(len);
 }
 

@@ -12,22 +12,17 @@ size_t masque_varint_len_from_first(uint8_t first_byte)
 masque_ssize masque_varint_decode(uint64_t *out, const uint8_t *src, size_t len)
 {
     size_t n;
-    size_t i;
     uint64_t v;
 
     if (out == NULL) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    if (len == 0 || src == NULL) {
+    if (src == NULL) {
         return MASQUE_ERR_NEED_MORE;
     }
-    n = masque_varint_len_from_first(src[0]);
-    if (len < n) {
-        return MASQUE_ERR_NEED_MORE;
-    }
-    v = (uint64_t)(src[0] & 0x3Fu);
-    for (i = 1; i < n; i++) {
-        v = (v << 8) | (uint64_t)src[i];
+    n = masque_varint_read(src, len, &v);
+    if (n == 0) {
+        return MASQUE_ERR_NEED_MORE; /* RFC 9000 §16: the prefix says how many bytes */
     }
     *out = v;
     return masque_ssize_of(n);

@@ -59,7 +59,7 @@ test)
         --std=c99 --inline-suppr -I include -I src --suppress=missingIncludeSystem \
         include src
     # gcc optimised (its -Wmaybe-uninitialized needs the optimiser), clang unoptimised.
-    build build/gcc gcc RelWithDebInfo -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+    build build/gcc gcc RelWithDebInfo -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DMASQUE_BUILD_BENCH=ON
     echo "== clang-tidy (.clang-tidy)"
     clang-tidy --quiet -p build/gcc src/*.c 2>&1 | { grep -E 'warning:|error:' && exit 1 || true; }
     run_ctest build/gcc

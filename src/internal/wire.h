@@ -66,18 +66,54 @@ static inline int masque_cursor_view(masque_cursor *c, size_t n, const uint8_t *
     return 0;
 }
 
+/*
+ * Reads a varint (RFC 9000 §16) without a call: returns its length, or 0 when len is too
+ * short. The hot paths (datagram and capsule headers) use this one.
+ */
+static inline size_t masque_varint_read(const uint8_t *p, size_t len, uint64_t *v)
+{
+    if (len == 0) {
+        return 0;
+    }
+    switch (p[0] >> 6) {
+    case 0:
+        *v = p[0];
+        return 1;
+    case 1:
+        if (len < 2) {
+            return 0;
+        }
+        *v = (uint64_t)(p[0] & 0x3Fu) << 8 | p[1];
+        return 2;
+    case 2:
+        if (len < 4) {
+            return 0;
+        }
+        *v = (uint64_t)(p[0] & 0x3Fu) << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
+        return 4;
+    default:
+        if (len < 8) {
+            return 0;
+        }
+        *v = (uint64_t)(p[0] & 0x3Fu) << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
+             (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
+             (uint64_t)p[6] << 8 | p[7];
+        return 8;
+    }
+}
+
 /* Reads a varint (RFC 9000 §16). */
 static inline int masque_cursor_varint(masque_cursor *c, uint64_t *out)
 {
-    masque_ssize n;
+    size_t n;
     if (masque_cursor_left(c) == 0) {
         return MASQUE_ERR_NEED_MORE; /* also keeps NULL + 0 out of the arithmetic */
     }
-    n = masque_varint_decode(out, c->data + c->pos, masque_cursor_left(c));
-    if (n < 0) {
-        return (int)n;
+    n = masque_varint_read(c->data + c->pos, masque_cursor_left(c), out);
+    if (n == 0) {
+        return MASQUE_ERR_NEED_MORE;
     }
-    c->pos += (size_t)n;
+    c->pos += n;
     return 0;
 }
 

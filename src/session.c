@@ -414,6 +414,10 @@ int masque_session_receive_datagram(masque_session *s, const uint8_t *data, size
     if (s->failed) {
         return MASQUE_ERR_SESSION_FAILED;
     }
+    if (s->fin_received) {
+        s->stats.dropped_after_fin++; /* RFC 9297 §2.1: the receive side is closed */
+        return 0;
+    }
     if (masque_context_payload_decode(&cp, data, len) < 0) {
         s->stats.dropped_malformed++;
         return 0;
@@ -702,7 +706,11 @@ int masque_session_receive_fin(masque_session *s)
         return MASQUE_ERR_SESSION_FAILED;
     }
     rc = masque_capsule_parser_finish(&s->parser);
-    return rc == MASQUE_OK ? MASQUE_OK : fail(s, rc);
+    if (rc != MASQUE_OK) {
+        return fail(s, rc);
+    }
+    s->fin_received = 1;
+    return MASQUE_OK;
 }
 
 /* ---- output ---- */

@@ -65,7 +65,7 @@ static void test_insert_and_find_by_id_and_tuple(void **state)
     assert_int_equal(masque_context_open_count(&t), 2);
 }
 
-static void test_BIND_10_repeated_context_id_is_refused_even_after_close(void **state)
+static void test_BIND_10_UDP_9_BIND_31_repeated_context_id_is_refused_even_after_close(void **state)
 {
     masque_context_table t;
     masque_context *c = NULL;
@@ -253,7 +253,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entry_is_40_bytes_and_storage_is_sized),
         cmocka_unit_test(test_insert_and_find_by_id_and_tuple),
-        cmocka_unit_test(test_BIND_10_repeated_context_id_is_refused_even_after_close),
+        cmocka_unit_test(
+            test_BIND_10_UDP_9_BIND_31_repeated_context_id_is_refused_even_after_close),
         cmocka_unit_test(test_BIND_14_second_context_for_an_open_tuple_is_refused),
         cmocka_unit_test(test_BIND_22_only_one_uncompressed_context_open),
         cmocka_unit_test(test_BIND_8_context_id_zero_is_never_registered),

@@ -232,7 +232,7 @@ static masque_response_fields good_response(void)
     return r;
 }
 
-static void test_UDP_4_client_refuses_responses_that_do_not_enable_bind(void **state)
+static void test_UDP_4_DG_10_client_refuses_responses_that_do_not_enable_bind(void **state)
 {
     masque_response_fields r = good_response();
     masque_address addrs[4];
@@ -271,7 +271,7 @@ static masque_request_fields appendix_request(void)
     return q;
 }
 
-static void test_UDP_3_proxy_checks_the_extended_connect_request(void **state)
+static void test_UDP_3_DG_10_proxy_checks_the_extended_connect_request(void **state)
 {
     masque_request_fields q = appendix_request();
     masque_bind_target t;
@@ -329,8 +329,8 @@ int main(void)
         cmocka_unit_test(test_DG_15_BIND_24_only_a_boolean_true_counts),
         cmocka_unit_test(test_BIND_25_proxy_public_address_format_and_parse),
         cmocka_unit_test(test_BIND_25_malformed_proxy_public_address_is_refused),
-        cmocka_unit_test(test_UDP_4_client_refuses_responses_that_do_not_enable_bind),
-        cmocka_unit_test(test_UDP_3_proxy_checks_the_extended_connect_request),
+        cmocka_unit_test(test_UDP_4_DG_10_client_refuses_responses_that_do_not_enable_bind),
+        cmocka_unit_test(test_UDP_3_DG_10_proxy_checks_the_extended_connect_request),
         cmocka_unit_test(test_UDP_5_proxy_status_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

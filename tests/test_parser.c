@@ -323,7 +323,8 @@ static void test_UDP_11_datagram_capsule_above_the_limit_aborts_by_default(void 
     assert_int_equal(masque_capsule_parser_feed(&p, header, n, &ev), MASQUE_ERR_CAPSULE_LENGTH);
 }
 
-static void test_DG_18_oversized_datagram_capsule_is_discarded_without_buffering(void **state)
+static void
+test_DG_18_UDP_12_oversized_datagram_capsule_is_discarded_without_buffering(void **state)
 {
     masque_capsule_parser_config cfg;
     masque_capsule_parser p;
@@ -428,7 +429,8 @@ int main(void)
         cmocka_unit_test(test_DG_12_length_bounds_are_checked_when_the_length_is_read),
         cmocka_unit_test(test_DG_12_largest_legal_control_lengths_are_accepted),
         cmocka_unit_test(test_UDP_11_datagram_capsule_above_the_limit_aborts_by_default),
-        cmocka_unit_test(test_DG_18_oversized_datagram_capsule_is_discarded_without_buffering),
+        cmocka_unit_test(
+            test_DG_18_UDP_12_oversized_datagram_capsule_is_discarded_without_buffering),
         cmocka_unit_test(test_DG_14_stream_ending_inside_a_capsule_is_malformed),
         cmocka_unit_test(test_draft04_parser_knows_its_codepoints),
         cmocka_unit_test(test_parser_rejects_bad_arguments),

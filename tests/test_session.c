@@ -6,45 +6,10 @@
 #include "testutil.h"
 
 #include "masque/session.h"
+#include "session_util.h"
 
 #define PAYLOAD     "Encapsulated UDP Payload"
 #define PAYLOAD_HEX "456e63617073756c6174656420554450205061796c6f6164"
-#define TABLE_CAP   64
-
-typedef struct endpoint {
-    masque_session s;
-    masque_context_table t;
-    uint64_t storage[1024];
-} endpoint;
-
-static masque_policy allow_all = {NULL, 0, NULL, NULL, 1};
-
-static void endpoint_init(endpoint *e, masque_role role, const masque_session_config *base,
-                          size_t capacity)
-{
-    masque_session_config cfg;
-    size_t need = masque_context_table_storage_size(capacity);
-    memset(e, 0, sizeof(*e));
-    if (base != NULL) {
-        cfg = *base;
-    } else {
-        memset(&cfg, 0, sizeof(cfg));
-        cfg.policy = &allow_all; /* the appendix uses documentation addresses */
-    }
-    cfg.role = role;
-    cfg.quarter_stream_id = 11; /* stream 44, as in the appendix */
-    assert_true(need <= sizeof(e->storage));
-    assert_int_equal(masque_context_table_init(&e->t, e->storage, need, capacity, 0x1234), 0);
-    assert_int_equal(masque_session_init(&e->s, &cfg, &e->t, 0), MASQUE_OK);
-}
-
-static masque_address addr4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
-{
-    masque_address x;
-    const uint8_t ip[4] = {a, b, c, d};
-    masque_address_set_v4(&x, ip, port);
-    return x;
-}
 
 /* Writes e's queued capsules and checks them against hex. */
 static void expect_stream(endpoint *e, const char *hex)
@@ -55,15 +20,6 @@ static void expect_stream(endpoint *e, const char *hex)
     masque_ssize w = masque_session_write_stream(&e->s, got, sizeof(got));
     assert_int_equal(w, (masque_ssize)n);
     assert_memory_equal(got, want, n);
-}
-
-/* Feeds hex as stream bytes; returns the result of the last call. */
-static masque_ssize feed_hex(endpoint *e, const char *hex, uint64_t now)
-{
-    uint8_t buf[256];
-    size_t n = hex_to_bytes(hex, buf, sizeof(buf));
-    masque_packet pkt;
-    return masque_session_receive_stream(&e->s, buf, n, now, &pkt);
 }
 
 /* Moves every queued capsule from a to b. */
@@ -203,22 +159,6 @@ static void test_appendix_exchange_replayed_byte_for_byte(void **state)
     assert_int_equal(masque_session_write_stream(&proxy.s, buf, sizeof(buf)), 0);
 }
 
-/* Snapshot of what must not change when a capsule is rejected as malformed. */
-typedef struct snapshot {
-    uint64_t storage[1024];
-    size_t queued;
-    size_t events;
-    size_t open;
-} snapshot;
-
-static void take(const endpoint *e, snapshot *s)
-{
-    memcpy(s->storage, e->storage, sizeof(s->storage));
-    s->queued = masque_session_queued_capsules(&e->s);
-    s->events = e->s.event_count;
-    s->open = masque_context_open_count(&e->t);
-}
-
 /* Feeds a capsule that must be malformed with `code`, and checks nothing changed. */
 static void expect_malformed(endpoint *e, const char *hex, int code)
 {
@@ -232,6 +172,22 @@ static void expect_malformed(endpoint *e, const char *hex, int code)
     /* From now on the stream is dead (RFC 9297 §3.3). */
     assert_int_equal(feed_hex(e, "12 01 02", 1), MASQUE_ERR_SESSION_FAILED);
     assert_int_equal(masque_session_open_uncompressed(&e->s, 1, NULL), MASQUE_ERR_SESSION_FAILED);
+}
+
+static void test_DG_1_datagrams_belong_to_the_accepted_request(void **state)
+{
+    static endpoint e;
+    masque_session_config cfg;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    (void)state;
+    /* Datagrams are framed for the request's own stream (Quarter Stream ID 11 = stream 44). */
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    expect_send(&e, &t, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX);
+    /* A stream that is not a client-initiated bidirectional request cannot carry them. */
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.quarter_stream_id = MASQUE_QUARTER_STREAM_ID_MAX + 1;
+    assert_int_equal(masque_session_init(&e.s, &cfg, &e.t, 0), MASQUE_ERR_INVALID_ARGUMENT);
 }
 
 static void test_BIND_9_peer_context_id_with_wrong_parity_is_malformed(void **state)
@@ -290,7 +246,8 @@ static void test_BIND_5_assign_with_ip_version_5_aborts_the_session(void **state
     expect_malformed(&e, "11 08 02 05 c000022a 04d2", MASQUE_ERR_IP_VERSION);
 }
 
-static void test_BIND_10_repeated_context_id_is_malformed_even_after_close(void **state)
+static void
+test_BIND_10_BIND_31_UDP_9_repeated_context_id_is_malformed_even_after_close(void **state)
 {
     static endpoint e;
     (void)state;
@@ -503,7 +460,7 @@ static void test_BIND_19_either_endpoint_may_close_any_context(void **state)
     expect_event(&client, MASQUE_EVENT_CONTEXT_CLOSED, 4);
 }
 
-static void test_BIND_20_uncompressed_use_requires_the_assign_first(void **state)
+static void test_BIND_20_UDP_10_uncompressed_use_requires_the_assign_first(void **state)
 {
     static endpoint e;
     masque_address t = addr4(203, 0, 113, 11, 4321);
@@ -588,7 +545,7 @@ static void test_BIND_27_client_uses_only_advertised_families(void **state)
                      MASQUE_ERR_FAMILY_NOT_ADVERTISED);
 }
 
-static void test_BIND_28_proxy_drops_udp_without_registration(void **state)
+static void test_BIND_28_UDP_6_proxy_drops_udp_without_registration(void **state)
 {
     static endpoint e;
     masque_address t = addr4(203, 0, 113, 11, 4321);
@@ -674,7 +631,7 @@ static void test_DG_14_fin_inside_a_capsule_is_malformed(void **state)
     assert_int_equal(masque_session_receive_fin(&e.s), MASQUE_OK);
 }
 
-static void test_DG_11_malformed_capsule_values_abort_the_session(void **state)
+static void test_DG_11_BIND_11_malformed_capsule_values_abort_the_session(void **state)
 {
     static endpoint e;
     (void)state;
@@ -698,7 +655,7 @@ static void test_DG_9_unknown_capsules_are_skipped(void **state)
     expect_event(&e, MASQUE_EVENT_PEER_CONTEXT_OPENED, 2);
 }
 
-static void test_datagram_capsules_when_h3_datagrams_are_unavailable(void **state)
+static void test_DG_8_datagram_capsules_when_h3_datagrams_are_unavailable(void **state)
 {
     static endpoint client;
     static endpoint proxy;
@@ -767,7 +724,7 @@ static void test_idle_compressed_contexts_are_closed_by_tick(void **state)
     expect_event(&e, MASQUE_EVENT_CONTEXT_CLOSED, 4);
 }
 
-static void test_auto_compression_registers_busy_targets(void **state)
+static void test_BIND_32_auto_compression_registers_busy_targets(void **state)
 {
     static endpoint e;
     masque_session_config cfg;
@@ -993,12 +950,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_appendix_exchange_replayed_byte_for_byte),
+        cmocka_unit_test(test_DG_1_datagrams_belong_to_the_accepted_request),
         cmocka_unit_test(test_BIND_9_peer_context_id_with_wrong_parity_is_malformed),
         cmocka_unit_test(test_BIND_9_local_ids_are_even_for_clients_and_odd_for_proxies),
         cmocka_unit_test(test_BIND_8_assign_with_context_id_0_aborts_the_session),
         cmocka_unit_test(test_BIND_18_close_with_context_id_0_aborts_the_session),
         cmocka_unit_test(test_BIND_5_assign_with_ip_version_5_aborts_the_session),
-        cmocka_unit_test(test_BIND_10_repeated_context_id_is_malformed_even_after_close),
+        cmocka_unit_test(
+            test_BIND_10_BIND_31_UDP_9_repeated_context_id_is_malformed_even_after_close),
         cmocka_unit_test(test_BIND_23_client_receiving_uncompressed_assign_is_malformed),
         cmocka_unit_test(test_BIND_22_second_uncompressed_context_is_malformed),
         cmocka_unit_test(test_BIND_14_assign_for_a_tuple_the_peer_registered_is_malformed),
@@ -1010,21 +969,21 @@ int main(void)
         cmocka_unit_test(test_BIND_15_preemptive_use_of_a_pending_context_is_configurable),
         cmocka_unit_test(test_BIND_17_no_datagrams_on_a_closed_context),
         cmocka_unit_test(test_BIND_19_either_endpoint_may_close_any_context),
-        cmocka_unit_test(test_BIND_20_uncompressed_use_requires_the_assign_first),
+        cmocka_unit_test(test_BIND_20_UDP_10_uncompressed_use_requires_the_assign_first),
         cmocka_unit_test(test_BIND_3_context_id_0_under_target_star_is_dropped_or_aborts),
         cmocka_unit_test(test_BIND_4_context_id_0_keeps_rfc9298_semantics_for_a_concrete_target),
         cmocka_unit_test(test_BIND_21_uncompressed_datagram_with_bad_ip_version_is_dropped),
         cmocka_unit_test(test_BIND_27_client_uses_only_advertised_families),
-        cmocka_unit_test(test_BIND_28_proxy_drops_udp_without_registration),
+        cmocka_unit_test(test_BIND_28_UDP_6_proxy_drops_udp_without_registration),
         cmocka_unit_test(test_BIND_29_proxy_checks_the_target_of_every_uncompressed_datagram),
         cmocka_unit_test(test_BIND_30_pending_responses_bound_aborts_the_stream),
         cmocka_unit_test(test_UDP_11_received_payload_above_65527_aborts),
         cmocka_unit_test(test_DG_14_fin_inside_a_capsule_is_malformed),
-        cmocka_unit_test(test_DG_11_malformed_capsule_values_abort_the_session),
+        cmocka_unit_test(test_DG_11_BIND_11_malformed_capsule_values_abort_the_session),
         cmocka_unit_test(test_DG_9_unknown_capsules_are_skipped),
-        cmocka_unit_test(test_datagram_capsules_when_h3_datagrams_are_unavailable),
+        cmocka_unit_test(test_DG_8_datagram_capsules_when_h3_datagrams_are_unavailable),
         cmocka_unit_test(test_idle_compressed_contexts_are_closed_by_tick),
-        cmocka_unit_test(test_auto_compression_registers_busy_targets),
+        cmocka_unit_test(test_BIND_32_auto_compression_registers_busy_targets),
         cmocka_unit_test(test_proxy_limits_answer_close_not_abort),
         cmocka_unit_test(test_flood_of_100000_assigns_against_a_small_table),
         cmocka_unit_test(test_draft04_profile_echoes_the_assign),

@@ -10,7 +10,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 main_packages=(cmake make gcc libc6-dev pkg-config)
 test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clang-format
-               clang-tidy cppcheck valgrind)
+               clang-tidy cppcheck valgrind python3)
 
 install_missing() {
     local missing=() p
@@ -74,6 +74,8 @@ test)
         valgrind -q --error-exitcode=1 --leak-check=full "$t" >/dev/null
     done
     echo "valgrind: no errors"
+    echo "== conformance matrix (docs/CONFORMANCE.md)"
+    python3 tools/conformance.py
     echo "== heap calls in the core"
     if grep -nE '\b(malloc|calloc|realloc|free)\s*\(' src/*.c src/internal/*.h include/masque/*.h
     then

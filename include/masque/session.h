@@ -164,6 +164,7 @@ typedef struct masque_session_stats {
     uint64_t discarded_capsules;      /**< Unknown capsule types skipped (RFC 9297 §3.2). */
     uint64_t peer_assigns_refused;    /**< ASSIGNs answered with CLOSE. */
     uint64_t unknown_closes;          /**< CLOSE for an ID never seen: ignored. */
+    uint64_t dropped_after_fin;       /**< Datagrams after the receive side ended (FIN). */
 } masque_session_stats;
 
 /** @brief A control capsule waiting to be written (private). */
@@ -198,6 +199,7 @@ typedef struct masque_session {
     int failed;                                             /**< Private. */
     int uncompressed_ever_closed;                           /**< Private. */
     int dropping_split;                                     /**< Private. */
+    int fin_received;                                       /**< Private. */
     size_t queue_head;                                      /**< Private. */
     size_t queue_count;                                     /**< Private. */
     size_t responses;                                       /**< Private. */
@@ -280,7 +282,8 @@ masque_ssize masque_session_send(masque_session *s, const masque_address *peer, 
  *        Quarter Stream ID, which the host matched to this stream).
  * @param[out] out Receives the packet when one is delivered; its payload is a view into
  *        @p data.
- * @return 1 when @p out holds a packet; 0 when the datagram was dropped and counted;
+ * @return 1 when @p out holds a packet; 0 when the datagram was dropped and counted (also
+ *         every datagram after masque_session_receive_fin(), RFC 9297 §2.1);
  *         MASQUE_ERR_CONTEXT_ID_ZERO with abort_on_context_id_zero (-13 §3);
  *         MASQUE_ERR_PAYLOAD_TOO_LARGE (RFC 9298 §5: abort the stream);
  *         MASQUE_ERR_SESSION_FAILED.

@@ -52,7 +52,7 @@ def tests():
     found = {}
     names = []
     for f in sorted((ROOT / "tests").glob("test_*.c")):
-        for m in re.finditer(r"static void (test_\w+)\(void \*\*state\)", f.read_text()):
+        for m in re.finditer(r"static void\s+(test_\w+)\s*\(\s*void \*\*state\s*\)", f.read_text()):
             names.append((f.name, m.group(1), m.group(1)[len("test_"):]))
     for f in sorted((ROOT / "tests").glob("test_*.sh")):
         for m in re.finditer(r"^check (\w+) ", f.read_text(), re.M):

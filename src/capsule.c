@@ -556,6 +556,9 @@ masque_ssize masque_capsule_parser_feed(masque_capsule_parser *p, const uint8_t 
                 return rc;
             }
             if (rc > 0) {
+                if (ev->event == MASQUE_CAPSULE_EVENT_DATAGRAM) {
+                    ev->data = data + pos; /* an empty value: a valid, non-NULL view */
+                }
                 return masque_ssize_of(pos);
             }
             break;

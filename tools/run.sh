@@ -74,6 +74,8 @@ test)
         valgrind -q --error-exitcode=1 --leak-check=full "$t" >/dev/null
     done
     echo "valgrind: no errors"
+    echo "== fuzzing: every libFuzzer target for ${MASQUE_FUZZ_SECONDS:-30} s (ASan + UBSan)"
+    tools/fuzz.sh "${MASQUE_FUZZ_SECONDS:-30}"
     echo "== conformance matrix (docs/CONFORMANCE.md)"
     python3 tools/conformance.py
     echo "== heap calls in the core"

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/*
+ * Fuzz target: a script drives a client and a proxy session wired together in memory: host
+ * calls, capsules between them, datagrams both ways, time steps, and injected garbage. After
+ * every step the invariants of -10 §3-§4 are checked on both sides.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "masque/session.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CAPACITY 16
+
+typedef struct side {
+    masque_session s;
+    masque_context_table t;
+    uint64_t storage[512];
+} side;
+
+static side client;
+static side proxy;
+/* Set once garbage was injected into a stream: the two tables may then disagree legitimately
+ * (a forged ASSIGN), so delivered datagrams are no longer compared with what was sent. */
+static int tainted;
+static const masque_policy allow_all = {NULL, 0, NULL, NULL, 1};
+
+static void start(side *x, masque_role role, uint8_t flags)
+{
+    masque_session_config cfg;
+    memset(x, 0, sizeof(*x));
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.role = role;
+    cfg.policy = &allow_all;
+    cfg.quarter_stream_id = 11;
+    cfg.capsule_datagrams = flags & 1u;
+    cfg.auto_compress_after = (flags & 2u) ? 2 : 0;
+    cfg.idle_timeout_ms = (flags & 4u) ? 1000 : 0;
+    cfg.profile = (flags & 8u) ? MASQUE_PROFILE_DRAFT04 : MASQUE_PROFILE_DRAFT10;
+    cfg.max_peer_contexts = (flags & 16u) ? 4 : 0;
+    cfg.assign_rate = (flags & 32u) ? 2 : 0;
+    if (masque_context_table_init(&x->t, x->storage, sizeof(x->storage), CAPACITY, flags) != 0 ||
+        masque_session_init(&x->s, &cfg, &x->t, 0) != 0) {
+        abort();
+    }
+}
+
+static void check(const side *x, masque_role role)
+{
+    size_t i;
+    size_t open = 0;
+    size_t uncompressed = 0;
+    for (i = 0; i < CAPACITY; i++) {
+        const masque_context *c = masque_context_at(&x->t, i);
+        size_t j;
+        int peer;
+        if (c->state != MASQUE_CONTEXT_PENDING && c->state != MASQUE_CONTEXT_ACTIVE) {
+            continue;
+        }
+        open++;
+        peer = (c->flags & MASQUE_CONTEXT_FLAG_PEER) != 0;
+        /* Parity: clients even, proxies odd; the peer's IDs have the other parity. */
+        if (c->id == 0 || (int)(c->id & 1u) != (role == MASQUE_ROLE_CLIENT ? peer : !peer)) {
+            abort();
+        }
+        if (c->ip_version == 0) {
+            uncompressed++;
+            continue;
+        }
+        for (j = i + 1; j < CAPACITY; j++) {
+            const masque_context *d = masque_context_at(&x->t, j);
+            if ((d->state == MASQUE_CONTEXT_PENDING || d->state == MASQUE_CONTEXT_ACTIVE) &&
+                d->ip_version == c->ip_version && d->port == c->port &&
+                memcmp(d->ip, c->ip, 16) == 0) {
+                abort(); /* one context per tuple */
+            }
+        }
+    }
+    if (uncompressed > 1 || open != masque_context_open_count(&x->t) || open > CAPACITY ||
+        x->s.responses > x->s.cfg.max_pending_responses) {
+        abort();
+    }
+}
+
+static void pump(side *from, side *to, uint64_t now)
+{
+    uint8_t buf[2048];
+    masque_ssize w = masque_session_write_stream(&from->s, buf, sizeof(buf));
+    size_t off = 0;
+    if (w < 0) {
+        abort();
+    }
+    while (off < (size_t)w) {
+        masque_packet pkt;
+        masque_ssize n =
+            masque_session_receive_stream(&to->s, buf + off, (size_t)w - off, now, &pkt);
+        masque_event ev;
+        if (n < 0) {
+            return; /* a stream error: the script goes on with a dead session */
+        }
+        off += (size_t)n;
+        while (masque_session_poll_event(&to->s, &ev)) {
+        }
+    }
+}
+
+static masque_address target_of(uint8_t b)
+{
+    masque_address a;
+    uint8_t ip[16] = {192, 0, 2, 0};
+    ip[3] = (uint8_t)(b & 3u);
+    if (b & 4u) {
+        ip[0] = 0x20;
+        ip[1] = 0x01;
+        masque_address_set_v6(&a, ip, (uint16_t)(443 + (b >> 3 & 1u)));
+    } else {
+        masque_address_set_v4(&a, ip, (uint16_t)(443 + (b >> 3 & 1u)));
+    }
+    return a;
+}
+
+static void send_one(side *from, side *to, const masque_address *peer, uint64_t now)
+{
+    static uint8_t buf[MASQUE_BIND_HEADROOM + 64];
+    masque_datagram_path path;
+    masque_packet pkt;
+    masque_ssize h;
+    memset(buf + MASQUE_BIND_HEADROOM, 0x42, 16);
+    h = masque_session_send(&from->s, peer, buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, 16,
+                            now, &path);
+    if (h < 0) {
+        return;
+    }
+    if (path == MASQUE_PATH_H3_DATAGRAM) {
+        masque_h3_datagram d;
+        if (masque_h3_datagram_decode(&d, buf + MASQUE_BIND_HEADROOM - h, (size_t)h + 16) < 0) {
+            abort();
+        }
+        if (masque_session_receive_datagram(&to->s, d.payload, d.payload_len, now, &pkt) == 1 &&
+            !tainted && (pkt.payload_len != 16 || !masque_address_equal(&pkt.peer, peer))) {
+            abort(); /* delivered, so it must be what was sent, to or from the same tuple */
+        }
+    } else {
+        (void)masque_session_receive_stream(&to->s, buf + MASQUE_BIND_HEADROOM - h, (size_t)h + 16,
+                                            now, &pkt);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    size_t i = 0;
+    uint64_t now = 0;
+    uint8_t flags = size > 0 ? data[i++] : 0;
+    tainted = 0;
+    start(&client, MASQUE_ROLE_CLIENT, flags);
+    start(&proxy, MASQUE_ROLE_PROXY, flags);
+    while (i < size) {
+        uint8_t op = data[i++];
+        uint8_t arg = i < size ? data[i] : 0;
+        masque_address t = target_of(arg);
+        masque_packet pkt;
+        switch (op % 14u) {
+        case 0:
+            (void)masque_session_open_uncompressed(&client.s, now, NULL);
+            break;
+        case 1:
+            (void)masque_session_compress(&client.s, &t, now, NULL);
+            i++;
+            break;
+        case 2:
+            (void)masque_session_compress(&proxy.s, &t, now, NULL);
+            i++;
+            break;
+        case 3:
+            (void)masque_session_close_context(&client.s, arg, now);
+            i++;
+            break;
+        case 4:
+            (void)masque_session_close_context(&proxy.s, arg, now);
+            i++;
+            break;
+        case 5:
+            pump(&client, &proxy, now);
+            break;
+        case 6:
+            pump(&proxy, &client, now);
+            break;
+        case 7:
+            send_one(&client, &proxy, &t, now);
+            i++;
+            break;
+        case 8:
+            send_one(&proxy, &client, &t, now);
+            i++;
+            break;
+        case 9: { /* garbage on a stream */
+            size_t n = arg % 16u;
+            i++;
+            tainted = 1;
+            if (n > size - i) {
+                n = size - i;
+            }
+            (void)masque_session_receive_stream(((op >> 4) & 1u) ? &client.s : &proxy.s, data + i,
+                                                n, now, &pkt);
+            i += n;
+            break;
+        }
+        case 10: { /* garbage as a datagram */
+            size_t n = arg % 32u;
+            i++;
+            if (n > size - i) {
+                n = size - i;
+            }
+            (void)masque_session_receive_datagram(((op >> 4) & 1u) ? &client.s : &proxy.s, data + i,
+                                                  n, now, &pkt);
+            i += n;
+            break;
+        }
+        case 11:
+            now += (uint64_t)arg * 16u;
+            (void)masque_session_tick(&client.s, now);
+            (void)masque_session_tick(&proxy.s, now);
+            i++;
+            break;
+        case 12:
+            (void)masque_session_receive_fin(((op >> 4) & 1u) ? &client.s : &proxy.s);
+            break;
+        default: {
+            masque_event ev;
+            while (masque_session_poll_event(&client.s, &ev) ||
+                   masque_session_poll_event(&proxy.s, &ev)) {
+            }
+            break;
+        }
+        }
+        check(&client, MASQUE_ROLE_CLIENT);
+        check(&proxy, MASQUE_ROLE_PROXY);
+    }
+    return 0;
+}

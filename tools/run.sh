@@ -10,7 +10,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 main_packages=(cmake make gcc libc6-dev pkg-config)
 test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clang-format
-               clang-tidy cppcheck valgrind python3)
+               clang-tidy cppcheck valgrind python3 gcovr)
 
 install_missing() {
     local missing=() p
@@ -65,9 +65,18 @@ test)
     run_ctest build/gcc
     build build/clang clang Debug
     run_ctest build/clang
-    build build/asan clang Debug -DMASQUE_SANITIZE=address,undefined -DMASQUE_BUILD_SHARED=OFF
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        run_ctest build/asan
+    for cc in clang gcc; do
+        build build/asan-$cc $cc Debug -DMASQUE_SANITIZE=address,undefined \
+            -DMASQUE_BUILD_SHARED=OFF
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+            run_ctest build/asan-$cc
+    done
+    echo "== coverage of src/ (gcc --coverage, gcovr)"
+    build build/cov gcc Debug -DCMAKE_C_FLAGS=--coverage -DMASQUE_BUILD_SHARED=OFF
+    find build/cov -name '*.gcda' -delete
+    ctest --test-dir build/cov -j "$jobs" >/dev/null
+    gcovr -r . --filter 'src/' --object-directory build/cov --print-summary --txt \
+        --branches | tail -n 4
     echo "== valgrind memcheck (gcc build)"
     for t in build/gcc/tests/test_*; do
         [ -x "$t" ] || continue

@@ -85,6 +85,8 @@ test)
     echo "valgrind: no errors"
     echo "== fuzzing: every libFuzzer target for ${MASQUE_FUZZ_SECONDS:-30} s (ASan + UBSan)"
     tools/fuzz.sh "${MASQUE_FUZZ_SECONDS:-30}"
+    echo "== packaging: install, exports, four ways to consume"
+    tools/check-packaging.sh
     echo "== conformance matrix (docs/CONFORMANCE.md)"
     python3 tools/conformance.py
     echo "== heap calls in the core"

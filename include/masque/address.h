@@ -48,7 +48,7 @@ typedef struct masque_address {
  * @param ip Four address bytes in network order.
  * @param port UDP port in host order.
  */
-void masque_address_set_v4(masque_address *out, const uint8_t ip[4], uint16_t port);
+MASQUE_API void masque_address_set_v4(masque_address *out, const uint8_t ip[4], uint16_t port);
 
 /**
  * @brief Make an IPv6 endpoint.
@@ -56,20 +56,20 @@ void masque_address_set_v4(masque_address *out, const uint8_t ip[4], uint16_t po
  * @param ip Sixteen address bytes in network order.
  * @param port UDP port in host order.
  */
-void masque_address_set_v6(masque_address *out, const uint8_t ip[16], uint16_t port);
+MASQUE_API void masque_address_set_v6(masque_address *out, const uint8_t ip[16], uint16_t port);
 
 /**
  * @brief Length of the address bytes for an IP Version.
  * @param version An IP Version field value.
  * @return 4 for MASQUE_IP_V4, 16 for MASQUE_IP_V6, 0 for anything else.
  */
-size_t masque_address_ip_len(uint8_t version);
+MASQUE_API size_t masque_address_ip_len(uint8_t version);
 
 /**
  * @brief Whether two endpoints are the same tuple (version, address, port).
  * @return 1 when equal, 0 otherwise (also when either has an unknown version).
  */
-int masque_address_equal(const masque_address *a, const masque_address *b);
+MASQUE_API int masque_address_equal(const masque_address *a, const masque_address *b);
 
 /**
  * @brief Write the address (and optionally the port) as text.
@@ -86,8 +86,8 @@ int masque_address_equal(const masque_address *a, const masque_address *b);
  *         success; MASQUE_ERR_BUFFER when @p cap is too small; MASQUE_ERR_ADDRESS for an
  *         unknown version.
  */
-masque_ssize masque_address_format(char *dst, size_t cap, const masque_address *addr,
-                                   int with_port);
+MASQUE_API masque_ssize masque_address_format(char *dst, size_t cap, const masque_address *addr,
+                                              int with_port);
 
 /**
  * @brief Parse an address (and optionally a port) from text.
@@ -103,7 +103,8 @@ masque_ssize masque_address_format(char *dst, size_t cap, const masque_address *
  * @param with_port Non-zero when a ":port" must follow.
  * @return MASQUE_OK, or MASQUE_ERR_ADDRESS when the text is not exactly one such address.
  */
-int masque_address_parse(masque_address *out, const char *text, size_t len, int with_port);
+MASQUE_API int masque_address_parse(masque_address *out, const char *text, size_t len,
+                                    int with_port);
 
 #ifdef __cplusplus
 }

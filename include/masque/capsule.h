@@ -80,7 +80,7 @@ typedef enum masque_capsule_kind {
  * @return The kind; MASQUE_CAPSULE_UNKNOWN for types the profile does not define (and for an
  *         unknown @p profile).
  */
-masque_capsule_kind masque_capsule_kind_of(masque_profile profile, uint64_t type);
+MASQUE_API masque_capsule_kind masque_capsule_kind_of(masque_profile profile, uint64_t type);
 
 /**
  * @brief The capsule type of a kind under a profile.
@@ -90,7 +90,8 @@ masque_capsule_kind masque_capsule_kind_of(masque_profile profile, uint64_t type
  * @return MASQUE_OK; MASQUE_ERR_UNSUPPORTED for COMPRESSION_ACK under draft-04;
  *         MASQUE_ERR_INVALID_ARGUMENT for MASQUE_CAPSULE_UNKNOWN or an unknown profile.
  */
-int masque_capsule_type_of(masque_profile profile, masque_capsule_kind kind, uint64_t *type);
+MASQUE_API int masque_capsule_type_of(masque_profile profile, masque_capsule_kind kind,
+                                      uint64_t *type);
 
 /** @brief One complete capsule: its type and a view of its value inside the caller's buffer. */
 typedef struct masque_capsule {
@@ -108,20 +109,21 @@ typedef struct masque_capsule {
  *         value is not all in the buffer (for a stream this is not an error until the stream
  *         ends, RFC 9297 §3.3).
  */
-masque_ssize masque_capsule_decode(masque_capsule *out, const uint8_t *src, size_t len);
+MASQUE_API masque_ssize masque_capsule_decode(masque_capsule *out, const uint8_t *src, size_t len);
 
 /**
  * @brief Length of a capsule header.
  * @return Bytes of Type plus Length; 0 when either is above 2^62-1.
  */
-size_t masque_capsule_header_len(uint64_t type, uint64_t length);
+MASQUE_API size_t masque_capsule_header_len(uint64_t type, uint64_t length);
 
 /**
  * @brief Encode a capsule header (Type, Length); the caller writes the value after it.
  * @return Bytes written; MASQUE_ERR_BUFFER when @p cap is below masque_capsule_header_len();
  *         MASQUE_ERR_VARINT_RANGE when a field is above 2^62-1.
  */
-masque_ssize masque_capsule_header_encode(uint8_t *dst, size_t cap, uint64_t type, uint64_t length);
+MASQUE_API masque_ssize masque_capsule_header_encode(uint8_t *dst, size_t cap, uint64_t type,
+                                                     uint64_t length);
 
 /**
  * @brief Write a capsule header immediately before a value already in the caller's buffer.
@@ -135,8 +137,8 @@ masque_ssize masque_capsule_header_encode(uint8_t *dst, size_t cap, uint64_t typ
  * @return n, the header length; MASQUE_ERR_BUFFER when @p headroom < n;
  *         MASQUE_ERR_VARINT_RANGE when a field is above 2^62-1.
  */
-masque_ssize masque_capsule_header_prepend(uint8_t *value, size_t headroom, uint64_t type,
-                                           uint64_t length);
+MASQUE_API masque_ssize masque_capsule_header_prepend(uint8_t *value, size_t headroom,
+                                                      uint64_t type, uint64_t length);
 
 /**
  * @brief Encode a whole capsule: header and a copy of the value.
@@ -148,8 +150,8 @@ masque_ssize masque_capsule_header_prepend(uint8_t *value, size_t headroom, uint
  * @return Bytes written; MASQUE_ERR_BUFFER (nothing written) when @p cap is too small: the
  *         size needed is masque_capsule_header_len(type, length) + length.
  */
-masque_ssize masque_capsule_encode(uint8_t *dst, size_t cap, uint64_t type, const uint8_t *value,
-                                   size_t length);
+MASQUE_API masque_ssize masque_capsule_encode(uint8_t *dst, size_t cap, uint64_t type,
+                                              const uint8_t *value, size_t length);
 
 /**
  * @brief A COMPRESSION_ASSIGN capsule's fields (-10 §3.1).
@@ -174,15 +176,15 @@ typedef struct masque_compression_assign {
  *         MASQUE_ERR_CONTEXT_ID_ZERO for Context ID 0, MASQUE_ERR_IP_VERSION for an IP Version
  *         other than 0, 4 or 6.
  */
-masque_ssize masque_compression_assign_decode(masque_compression_assign *out, const uint8_t *value,
-                                              size_t len);
+MASQUE_API masque_ssize masque_compression_assign_decode(masque_compression_assign *out,
+                                                         const uint8_t *value, size_t len);
 
 /**
  * @brief Size of a whole COMPRESSION_ASSIGN capsule.
  * @return Bytes masque_compression_assign_encode() writes; 0 when @p in cannot be encoded.
  */
-size_t masque_compression_assign_encoded_len(masque_profile profile,
-                                             const masque_compression_assign *in);
+MASQUE_API size_t masque_compression_assign_encoded_len(masque_profile profile,
+                                                        const masque_compression_assign *in);
 
 /**
  * @brief Encode a whole COMPRESSION_ASSIGN capsule.
@@ -191,8 +193,9 @@ size_t masque_compression_assign_encoded_len(masque_profile profile,
  *         MASQUE_ERR_VARINT_RANGE, MASQUE_ERR_IP_VERSION (ip_version not 0/4/6 or not equal
  *         to target.version) for fields the draft does not allow; nothing is written on error.
  */
-masque_ssize masque_compression_assign_encode(uint8_t *dst, size_t cap, masque_profile profile,
-                                              const masque_compression_assign *in);
+MASQUE_API masque_ssize masque_compression_assign_encode(uint8_t *dst, size_t cap,
+                                                         masque_profile profile,
+                                                         const masque_compression_assign *in);
 
 /**
  * @brief Decode a COMPRESSION_ACK or COMPRESSION_CLOSE value: one Context ID.
@@ -203,7 +206,8 @@ masque_ssize masque_compression_assign_encode(uint8_t *dst, size_t cap, masque_p
  *         MASQUE_ERR_CONTEXT_ID_ZERO (-10 §3.3 for CLOSE; for ACK, 0 can never have been
  *         assigned, so -10 §3.2 makes it malformed too).
  */
-masque_ssize masque_compression_id_decode(uint64_t *context_id, const uint8_t *value, size_t len);
+MASQUE_API masque_ssize masque_compression_id_decode(uint64_t *context_id, const uint8_t *value,
+                                                     size_t len);
 
 /**
  * @brief Size of a whole COMPRESSION_ACK or COMPRESSION_CLOSE capsule.
@@ -212,8 +216,8 @@ masque_ssize masque_compression_id_decode(uint64_t *context_id, const uint8_t *v
  * @param context_id The Context ID.
  * @return Bytes the encoder writes; 0 when it would fail.
  */
-size_t masque_compression_id_encoded_len(masque_profile profile, masque_capsule_kind kind,
-                                         uint64_t context_id);
+MASQUE_API size_t masque_compression_id_encoded_len(masque_profile profile,
+                                                    masque_capsule_kind kind, uint64_t context_id);
 
 /**
  * @brief Encode a whole COMPRESSION_ACK or COMPRESSION_CLOSE capsule.
@@ -225,8 +229,9 @@ size_t masque_compression_id_encoded_len(masque_profile profile, masque_capsule_
  * @return Bytes written; MASQUE_ERR_BUFFER, MASQUE_ERR_CONTEXT_ID_ZERO,
  *         MASQUE_ERR_VARINT_RANGE, MASQUE_ERR_UNSUPPORTED or MASQUE_ERR_INVALID_ARGUMENT.
  */
-masque_ssize masque_compression_id_encode(uint8_t *dst, size_t cap, masque_profile profile,
-                                          masque_capsule_kind kind, uint64_t context_id);
+MASQUE_API masque_ssize masque_compression_id_encode(uint8_t *dst, size_t cap,
+                                                     masque_profile profile,
+                                                     masque_capsule_kind kind, uint64_t context_id);
 
 /** @brief What a call to masque_capsule_parser_feed() produced. */
 typedef enum masque_capsule_event_kind {
@@ -294,7 +299,8 @@ typedef struct masque_capsule_parser {
  * @param p The parser.
  * @param cfg Settings, or NULL for the defaults.
  */
-void masque_capsule_parser_init(masque_capsule_parser *p, const masque_capsule_parser_config *cfg);
+MASQUE_API void masque_capsule_parser_init(masque_capsule_parser *p,
+                                           const masque_capsule_parser_config *cfg);
 
 /**
  * @brief Feed stream bytes; stops at the first event.
@@ -314,15 +320,15 @@ void masque_capsule_parser_init(masque_capsule_parser *p, const masque_capsule_p
  *         bounds (malformed: abort the stream, RFC 9297 §3.3); MASQUE_ERR_PARSER_FAILED when
  *         called again after such an error.
  */
-masque_ssize masque_capsule_parser_feed(masque_capsule_parser *p, const uint8_t *data, size_t len,
-                                        masque_capsule_event *ev);
+MASQUE_API masque_ssize masque_capsule_parser_feed(masque_capsule_parser *p, const uint8_t *data,
+                                                   size_t len, masque_capsule_event *ev);
 
 /**
  * @brief Tell the parser that the stream has ended (FIN received).
  * @return MASQUE_OK when the stream ended between capsules; MASQUE_ERR_STREAM_TRUNCATED when it
  *         ended inside one (malformed, RFC 9297 §3.3); the sticky error if the parser failed.
  */
-int masque_capsule_parser_finish(const masque_capsule_parser *p);
+MASQUE_API int masque_capsule_parser_finish(const masque_capsule_parser *p);
 
 #ifdef __cplusplus
 }

@@ -77,7 +77,7 @@ typedef struct masque_context_table {
  * @return The size (entries plus both indexes); 0 when @p capacity is 0 or above
  *         MASQUE_CONTEXT_CAPACITY_MAX.
  */
-size_t masque_context_table_storage_size(size_t capacity);
+MASQUE_API size_t masque_context_table_storage_size(size_t capacity);
 
 /**
  * @brief Prepare a table over caller storage.
@@ -90,27 +90,27 @@ size_t masque_context_table_storage_size(size_t capacity);
  * @return MASQUE_OK; MASQUE_ERR_BUFFER when @p storage_len is too small;
  *         MASQUE_ERR_INVALID_ARGUMENT for a bad capacity or misaligned storage.
  */
-int masque_context_table_init(masque_context_table *t, void *storage, size_t storage_len,
-                              size_t capacity, uint64_t seed);
+MASQUE_API int masque_context_table_init(masque_context_table *t, void *storage, size_t storage_len,
+                                         size_t capacity, uint64_t seed);
 
 /**
  * @brief Find a Context ID, open or closed.
  * @return The entry, or NULL when the ID is not remembered.
  */
-masque_context *masque_context_find(const masque_context_table *t, uint64_t id);
+MASQUE_API masque_context *masque_context_find(const masque_context_table *t, uint64_t id);
 
 /**
  * @brief Find the open (pending or active) compressed context of a tuple.
  * @return The entry, or NULL.
  */
-masque_context *masque_context_find_tuple(const masque_context_table *t,
-                                          const masque_address *tuple);
+MASQUE_API masque_context *masque_context_find_tuple(const masque_context_table *t,
+                                                     const masque_address *tuple);
 
 /**
  * @brief The open uncompressed context, if any (there is at most one, -10 §4).
  * @return The entry, or NULL.
  */
-masque_context *masque_context_uncompressed(const masque_context_table *t);
+MASQUE_API masque_context *masque_context_uncompressed(const masque_context_table *t);
 
 /**
  * @brief Register a Context ID.
@@ -128,39 +128,39 @@ masque_context *masque_context_uncompressed(const masque_context_table *t);
  *         MASQUE_ERR_CONTEXT_ID_ZERO; MASQUE_ERR_ADDRESS; MASQUE_ERR_INVALID_ARGUMENT.
  *         The table is unchanged on error.
  */
-int masque_context_insert(masque_context_table *t, uint64_t id, const masque_address *target,
-                          masque_context_state state, uint8_t flags, uint64_t now,
-                          masque_context **out);
+MASQUE_API int masque_context_insert(masque_context_table *t, uint64_t id,
+                                     const masque_address *target, masque_context_state state,
+                                     uint8_t flags, uint64_t now, masque_context **out);
 
 /**
  * @brief Close an open context: it leaves the tuple index and becomes a tombstone.
  * @param t The table.
  * @param c An entry of @p t in state pending or active (others are left alone).
  */
-void masque_context_close(masque_context_table *t, masque_context *c);
+MASQUE_API void masque_context_close(masque_context_table *t, masque_context *c);
 
 /**
  * @brief The tuple of a compressed context.
  * @param c The entry.
  * @param[out] out Receives the tuple (version 0 for the uncompressed context).
  */
-void masque_context_target(const masque_context *c, masque_address *out);
+MASQUE_API void masque_context_target(const masque_context *c, masque_address *out);
 
 /**
  * @brief Number of open (pending or active) contexts.
  */
-size_t masque_context_open_count(const masque_context_table *t);
+MASQUE_API size_t masque_context_open_count(const masque_context_table *t);
 
 /**
  * @brief Entry at a slot, for iteration (0 .. capacity-1); check its state.
  * @return The entry, or NULL when @p index is out of range.
  */
-masque_context *masque_context_at(const masque_context_table *t, size_t index);
+MASQUE_API masque_context *masque_context_at(const masque_context_table *t, size_t index);
 
 /**
  * @brief The table's capacity.
  */
-size_t masque_context_table_capacity(const masque_context_table *t);
+MASQUE_API size_t masque_context_table_capacity(const masque_context_table *t);
 
 #ifdef __cplusplus
 }

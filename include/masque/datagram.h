@@ -55,7 +55,8 @@ typedef struct masque_h3_datagram {
  *         (DG-4); MASQUE_ERR_QUARTER_STREAM_ID above 2^60-1 (DG-3). Both are HTTP/3 connection
  *         errors of type H3_DATAGRAM_ERROR (0x33) for the host.
  */
-masque_ssize masque_h3_datagram_decode(masque_h3_datagram *out, const uint8_t *src, size_t len);
+MASQUE_API masque_ssize masque_h3_datagram_decode(masque_h3_datagram *out, const uint8_t *src,
+                                                  size_t len);
 
 /**
  * @brief Quarter Stream ID of a request stream.
@@ -64,7 +65,7 @@ masque_ssize masque_h3_datagram_decode(masque_h3_datagram *out, const uint8_t *s
  * @return MASQUE_OK; MASQUE_ERR_STREAM_ID when the stream is not client-initiated
  *         bidirectional (its two low bits are not 0) or is above 2^62-1.
  */
-int masque_quarter_stream_id_of(uint64_t stream_id, uint64_t *quarter_stream_id);
+MASQUE_API int masque_quarter_stream_id_of(uint64_t stream_id, uint64_t *quarter_stream_id);
 
 /**
  * @brief Write the Quarter Stream ID immediately before an HTTP Datagram Payload.
@@ -73,8 +74,8 @@ int masque_quarter_stream_id_of(uint64_t stream_id, uint64_t *quarter_stream_id)
  * @param quarter_stream_id At most MASQUE_QUARTER_STREAM_ID_MAX.
  * @return Bytes written before @p payload; MASQUE_ERR_BUFFER; MASQUE_ERR_QUARTER_STREAM_ID.
  */
-masque_ssize masque_h3_datagram_prepend(uint8_t *payload, size_t headroom,
-                                        uint64_t quarter_stream_id);
+MASQUE_API masque_ssize masque_h3_datagram_prepend(uint8_t *payload, size_t headroom,
+                                                   uint64_t quarter_stream_id);
 
 /** @brief An HTTP Datagram Payload of a UDP proxying request (RFC 9298 §5). */
 typedef struct masque_context_payload {
@@ -87,8 +88,8 @@ typedef struct masque_context_payload {
  * @brief Split an HTTP Datagram Payload into Context ID and the rest.
  * @return @p len on success; MASQUE_ERR_TRUNCATED when there is no complete Context ID.
  */
-masque_ssize masque_context_payload_decode(masque_context_payload *out, const uint8_t *src,
-                                           size_t len);
+MASQUE_API masque_ssize masque_context_payload_decode(masque_context_payload *out,
+                                                      const uint8_t *src, size_t len);
 
 /**
  * @brief A Bind datagram: Context ID, target tuple (uncompressed only), UDP payload view.
@@ -115,23 +116,24 @@ typedef struct masque_bind_datagram {
  *         is not 4 or 6 (BIND-21: drop the datagram); MASQUE_ERR_PAYLOAD_TOO_LARGE above
  *         65527 bytes (RFC 9298 §5: abort the stream).
  */
-masque_ssize masque_bind_target_decode(masque_address *target, const uint8_t **payload,
-                                       size_t *payload_len, const uint8_t *src, size_t len);
+MASQUE_API masque_ssize masque_bind_target_decode(masque_address *target, const uint8_t **payload,
+                                                  size_t *payload_len, const uint8_t *src,
+                                                  size_t len);
 
 /**
  * @brief Decode a whole uncompressed Bind HTTP Datagram Payload (Context ID included).
  * @return @p len, or an error of masque_context_payload_decode() or
  *         masque_bind_target_decode().
  */
-masque_ssize masque_bind_uncompressed_decode(masque_bind_datagram *out, const uint8_t *src,
-                                             size_t len);
+MASQUE_API masque_ssize masque_bind_uncompressed_decode(masque_bind_datagram *out,
+                                                        const uint8_t *src, size_t len);
 
 /**
  * @brief Decode a whole compressed Bind HTTP Datagram Payload (Context ID and UDP payload).
  * @return @p len; MASQUE_ERR_TRUNCATED; MASQUE_ERR_PAYLOAD_TOO_LARGE above 65527 bytes.
  */
-masque_ssize masque_bind_compressed_decode(masque_bind_datagram *out, const uint8_t *src,
-                                           size_t len);
+MASQUE_API masque_ssize masque_bind_compressed_decode(masque_bind_datagram *out, const uint8_t *src,
+                                                      size_t len);
 
 /** @brief How a Bind datagram is carried. */
 typedef enum masque_datagram_path {
@@ -156,7 +158,7 @@ typedef struct masque_bind_frame {
  * @brief Bytes of framing masque_bind_frame_prepend() writes for a payload.
  * @return The header length; 0 when @p f cannot be encoded.
  */
-size_t masque_bind_frame_header_len(const masque_bind_frame *f, size_t payload_len);
+MASQUE_API size_t masque_bind_frame_header_len(const masque_bind_frame *f, size_t payload_len);
 
 /**
  * @brief Write the whole framing of a Bind datagram immediately before its UDP payload.
@@ -173,8 +175,8 @@ size_t masque_bind_frame_header_len(const masque_bind_frame *f, size_t payload_l
  *         (UDP-11); MASQUE_ERR_VARINT_RANGE; MASQUE_ERR_QUARTER_STREAM_ID; MASQUE_ERR_ADDRESS
  *         for a target that is neither IPv4 nor IPv6; MASQUE_ERR_INVALID_ARGUMENT.
  */
-masque_ssize masque_bind_frame_prepend(uint8_t *payload, size_t headroom, size_t payload_len,
-                                       const masque_bind_frame *f);
+MASQUE_API masque_ssize masque_bind_frame_prepend(uint8_t *payload, size_t headroom,
+                                                  size_t payload_len, const masque_bind_frame *f);
 
 /**
  * @brief Encode a whole Bind datagram into a buffer, copying the payload after the framing.
@@ -187,8 +189,9 @@ masque_ssize masque_bind_frame_prepend(uint8_t *payload, size_t headroom, size_t
  *         masque_bind_frame_header_len() + @p payload_len; the errors of
  *         masque_bind_frame_prepend().
  */
-masque_ssize masque_bind_frame_encode(uint8_t *dst, size_t cap, const masque_bind_frame *f,
-                                      const uint8_t *payload, size_t payload_len);
+MASQUE_API masque_ssize masque_bind_frame_encode(uint8_t *dst, size_t cap,
+                                                 const masque_bind_frame *f, const uint8_t *payload,
+                                                 size_t payload_len);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,16 @@
 extern "C" {
 #endif
 
+#ifndef MASQUE_API
+#if defined(__GNUC__) || defined(__clang__)
+/** Marks a public function: the shared library exports these and hides everything else. */
+#define MASQUE_API __attribute__((visibility("default")))
+#else
+/** Marks a public function (no visibility control on this compiler). */
+#define MASQUE_API
+#endif
+#endif
+
 /**
  * @brief Signed size: a byte count (>= 0) or a negative enum masque_error value.
  */
@@ -112,7 +122,7 @@ typedef enum masque_error {
  * @param code A value of enum masque_error (any int is accepted).
  * @return A static, NUL-terminated string; "unknown error" for codes libmasque does not define.
  */
-const char *masque_strerror(int code);
+MASQUE_API const char *masque_strerror(int code);
 
 #ifdef __cplusplus
 }

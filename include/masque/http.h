@@ -76,7 +76,7 @@ typedef struct masque_bind_target {
  * @param[out] authority Receives a view of its authority (may be NULL).
  * @return MASQUE_OK or MASQUE_ERR_TEMPLATE.
  */
-int masque_uri_template_check(masque_str tmpl, masque_str *authority);
+MASQUE_API int masque_uri_template_check(masque_str tmpl, masque_str *authority);
 
 /**
  * @brief Expand the template into the request's :path (client, RFC 9298 §3, -10 §2).
@@ -89,8 +89,8 @@ int masque_uri_template_check(masque_str tmpl, masque_str *authority);
  *         MASQUE_ERR_INVALID_ARGUMENT when exactly one of host and port is `*` or the host
  *         is empty or has characters a host cannot have.
  */
-masque_ssize masque_uri_template_expand(char *dst, size_t cap, masque_str tmpl, const char *host,
-                                        uint16_t port);
+MASQUE_API masque_ssize masque_uri_template_expand(char *dst, size_t cap, masque_str tmpl,
+                                                   const char *host, uint16_t port);
 
 /**
  * @brief Match a request's :path against the template (proxy).
@@ -101,7 +101,7 @@ masque_ssize masque_uri_template_expand(char *dst, size_t cap, masque_str tmpl, 
  *         variable is empty, the port is not 1-65535, or exactly one variable is `*`
  *         (-13 §2); MASQUE_ERR_TEMPLATE for a bad template.
  */
-int masque_uri_template_match(masque_str tmpl, masque_str path, masque_bind_target *out);
+MASQUE_API int masque_uri_template_match(masque_str tmpl, masque_str path, masque_bind_target *out);
 
 /**
  * @brief Whether a field value is the Structured Field Boolean true (RFC 9651 §3.3.6).
@@ -112,14 +112,15 @@ int masque_uri_template_match(masque_str tmpl, masque_str path, masque_bind_targ
  *
  * @return 1 for true, 0 otherwise (also for an absent field).
  */
-int masque_sf_is_true(masque_str value);
+MASQUE_API int masque_sf_is_true(masque_str value);
 
 /**
  * @brief Format Proxy-Public-Address: "\"192.0.2.45:54321\", \"[2001:db8::1234]:54321\"".
  * @return Characters written (NUL-terminated); MASQUE_ERR_BUFFER; MASQUE_ERR_ADDRESS.
  */
-masque_ssize masque_proxy_public_address_format(char *dst, size_t cap, const masque_address *addrs,
-                                                size_t count);
+MASQUE_API masque_ssize masque_proxy_public_address_format(char *dst, size_t cap,
+                                                           const masque_address *addrs,
+                                                           size_t count);
 
 /**
  * @brief Parse Proxy-Public-Address, an SF List of Strings of ip-port tuples (-10 §7).
@@ -131,14 +132,14 @@ masque_ssize masque_proxy_public_address_format(char *dst, size_t cap, const mas
  * @return MASQUE_OK; MASQUE_ERR_FIELD when the value is not such a list (or is empty);
  *         MASQUE_ERR_BUFFER when it has more than @p cap members.
  */
-int masque_proxy_public_address_parse(masque_str value, masque_address *out, size_t cap,
-                                      size_t *count);
+MASQUE_API int masque_proxy_public_address_parse(masque_str value, masque_address *out, size_t cap,
+                                                 size_t *count);
 
 /**
  * @brief The MASQUE_FAMILY_* bits of a set of addresses (for the session's
  *        advertised_families, -10 §7).
  */
-unsigned masque_address_families(const masque_address *addrs, size_t count);
+MASQUE_API unsigned masque_address_families(const masque_address *addrs, size_t count);
 
 /** @brief The request fields a proxy checks. */
 typedef struct masque_request_fields {
@@ -164,8 +165,8 @@ typedef struct masque_request_fields {
  *         (RFC 9297 §3.2), the path does not match, or the target is `*` without Bind;
  *         MASQUE_ERR_TEMPLATE.
  */
-int masque_bind_request_check(masque_str tmpl, const masque_request_fields *req,
-                              masque_bind_target *target);
+MASQUE_API int masque_bind_request_check(masque_str tmpl, const masque_request_fields *req,
+                                         masque_bind_target *target);
 
 /** @brief The response fields a client checks. */
 typedef struct masque_response_fields {
@@ -189,8 +190,8 @@ typedef struct masque_response_fields {
  *         not true, content fields are present (RFC 9297 §3.2), or Proxy-Public-Address is
  *         missing, malformed or empty; the client must then abort the request (UDP-4).
  */
-int masque_bind_response_check(const masque_response_fields *rsp, masque_address *addrs, size_t cap,
-                               size_t *count, unsigned *families);
+MASQUE_API int masque_bind_response_check(const masque_response_fields *rsp, masque_address *addrs,
+                                          size_t cap, size_t *count, unsigned *families);
 
 /**
  * @brief Format a Proxy-Status value: `name; error=TYPE` and, when given, `; details="..."`.
@@ -202,8 +203,8 @@ int masque_bind_response_check(const masque_response_fields *rsp, masque_address
  * @return Characters written; MASQUE_ERR_BUFFER; MASQUE_ERR_INVALID_ARGUMENT for characters
  *         an sf-string cannot hold.
  */
-masque_ssize masque_proxy_status_format(char *dst, size_t cap, masque_str proxy_name,
-                                        const char *error_type, masque_str details);
+MASQUE_API masque_ssize masque_proxy_status_format(char *dst, size_t cap, masque_str proxy_name,
+                                                   const char *error_type, masque_str details);
 
 #ifdef __cplusplus
 }

@@ -37,7 +37,7 @@ extern "C" {
  * @brief Version of the library actually linked, as MASQUE_VERSION_STRING.
  * @return A static NUL-terminated string.
  */
-const char *masque_version(void);
+MASQUE_API const char *masque_version(void);
 
 #ifdef __cplusplus
 }

@@ -70,14 +70,14 @@ typedef struct masque_policy {
  * @return MASQUE_OK to allow; MASQUE_ERR_POLICY to refuse; MASQUE_ERR_ADDRESS for a target that
  *         is neither IPv4 nor IPv6.
  */
-int masque_policy_check(const masque_policy *policy, void *session_user,
-                        const masque_address *target);
+MASQUE_API int masque_policy_check(const masque_policy *policy, void *session_user,
+                                   const masque_address *target);
 
 /**
  * @brief Whether an address lies in a special-purpose range (see the file comment).
  * @return 1 if special-purpose, 0 if not.
  */
-int masque_address_is_special(const masque_address *a);
+MASQUE_API int masque_address_is_special(const masque_address *a);
 
 /**
  * @brief Parse a rule from text: "CIDR[:PORT[-PORT]]", e.g. "127.0.0.0/8:1-65535",
@@ -88,7 +88,8 @@ int masque_address_is_special(const masque_address *a);
  * @param allow 1 for an allow rule, 0 for a deny rule.
  * @return MASQUE_OK or MASQUE_ERR_ADDRESS.
  */
-int masque_policy_rule_parse(masque_policy_rule *rule, const char *text, size_t len, int allow);
+MASQUE_API int masque_policy_rule_parse(masque_policy_rule *rule, const char *text, size_t len,
+                                        int allow);
 
 #ifdef __cplusplus
 }

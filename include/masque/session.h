@@ -218,8 +218,8 @@ typedef struct masque_session {
  * @param now Current time (ms).
  * @return MASQUE_OK; MASQUE_ERR_INVALID_ARGUMENT for a NULL table or settings out of range.
  */
-int masque_session_init(masque_session *s, const masque_session_config *cfg,
-                        masque_context_table *table, uint64_t now);
+MASQUE_API int masque_session_init(masque_session *s, const masque_session_config *cfg,
+                                   masque_context_table *table, uint64_t now);
 
 /**
  * @brief Client: register the uncompressed context (-10 §4: required before any uncompressed
@@ -229,7 +229,8 @@ int masque_session_init(masque_session *s, const masque_session_config *cfg,
  *         MASQUE_ERR_SECOND_UNCOMPRESSED when one is open; MASQUE_ERR_QUEUE_FULL;
  *         MASQUE_ERR_TABLE_FULL; MASQUE_ERR_CONTEXT_ID_EXHAUSTED; MASQUE_ERR_SESSION_FAILED.
  */
-int masque_session_open_uncompressed(masque_session *s, uint64_t now, uint64_t *context_id);
+MASQUE_API int masque_session_open_uncompressed(masque_session *s, uint64_t now,
+                                                uint64_t *context_id);
 
 /**
  * @brief Register a compressed context for a target (client) or a source (proxy).
@@ -241,15 +242,15 @@ int masque_session_open_uncompressed(masque_session *s, uint64_t now, uint64_t *
  *         MASQUE_ERR_QUEUE_FULL; MASQUE_ERR_TABLE_FULL; MASQUE_ERR_ADDRESS;
  *         MASQUE_ERR_CONTEXT_ID_EXHAUSTED; MASQUE_ERR_SESSION_FAILED.
  */
-int masque_session_compress(masque_session *s, const masque_address *target, uint64_t now,
-                            uint64_t *context_id);
+MASQUE_API int masque_session_compress(masque_session *s, const masque_address *target,
+                                       uint64_t now, uint64_t *context_id);
 
 /**
  * @brief Close an open context, whoever registered it (-10 §3.3), queueing COMPRESSION_CLOSE.
  * @return MASQUE_OK; MASQUE_ERR_UNKNOWN_CONTEXT when no open context has @p context_id;
  *         MASQUE_ERR_QUEUE_FULL; MASQUE_ERR_SESSION_FAILED.
  */
-int masque_session_close_context(masque_session *s, uint64_t context_id, uint64_t now);
+MASQUE_API int masque_session_close_context(masque_session *s, uint64_t context_id, uint64_t now);
 
 /**
  * @brief Frame a UDP payload for the peer, in place, in the headroom before it.
@@ -273,9 +274,9 @@ int masque_session_close_context(masque_session *s, uint64_t context_id, uint64_
  *         counted); MASQUE_ERR_FAMILY_NOT_ADVERTISED; MASQUE_ERR_BUFFER;
  *         MASQUE_ERR_PAYLOAD_TOO_LARGE; MASQUE_ERR_SESSION_FAILED.
  */
-masque_ssize masque_session_send(masque_session *s, const masque_address *peer, uint8_t *payload,
-                                 size_t headroom, size_t payload_len, uint64_t now,
-                                 masque_datagram_path *path);
+MASQUE_API masque_ssize masque_session_send(masque_session *s, const masque_address *peer,
+                                            uint8_t *payload, size_t headroom, size_t payload_len,
+                                            uint64_t now, masque_datagram_path *path);
 
 /**
  * @brief Process an HTTP Datagram Payload received in a QUIC DATAGRAM frame (after the
@@ -288,8 +289,8 @@ masque_ssize masque_session_send(masque_session *s, const masque_address *peer, 
  *         MASQUE_ERR_PAYLOAD_TOO_LARGE (RFC 9298 §5: abort the stream);
  *         MASQUE_ERR_SESSION_FAILED.
  */
-int masque_session_receive_datagram(masque_session *s, const uint8_t *data, size_t len,
-                                    uint64_t now, masque_packet *out);
+MASQUE_API int masque_session_receive_datagram(masque_session *s, const uint8_t *data, size_t len,
+                                               uint64_t now, masque_packet *out);
 
 /**
  * @brief Feed bytes received on the request stream (capsules, RFC 9297 §3).
@@ -304,15 +305,15 @@ int masque_session_receive_datagram(masque_session *s, const uint8_t *data, size
  *         file comment; the session has failed); MASQUE_ERR_PENDING_LIMIT when too many
  *         responses wait (-10 §9: abort the stream); MASQUE_ERR_SESSION_FAILED.
  */
-masque_ssize masque_session_receive_stream(masque_session *s, const uint8_t *data, size_t len,
-                                           uint64_t now, masque_packet *out);
+MASQUE_API masque_ssize masque_session_receive_stream(masque_session *s, const uint8_t *data,
+                                                      size_t len, uint64_t now, masque_packet *out);
 
 /**
  * @brief The request stream's receive side ended (FIN).
  * @return MASQUE_OK at a capsule boundary; MASQUE_ERR_STREAM_TRUNCATED inside a capsule
  *         (RFC 9297 §3.3: malformed).
  */
-int masque_session_receive_fin(masque_session *s);
+MASQUE_API int masque_session_receive_fin(masque_session *s);
 
 /**
  * @brief Write queued control capsules (ASSIGN, ACK, CLOSE) for the request stream.
@@ -321,41 +322,41 @@ int masque_session_receive_fin(masque_session *s);
  * @return Bytes written (whole capsules only; 0 when nothing is queued); MASQUE_ERR_BUFFER
  *         when not even the next capsule fits.
  */
-masque_ssize masque_session_write_stream(masque_session *s, uint8_t *dst, size_t cap);
+MASQUE_API masque_ssize masque_session_write_stream(masque_session *s, uint8_t *dst, size_t cap);
 
 /**
  * @brief Number of control capsules waiting for masque_session_write_stream().
  */
-size_t masque_session_queued_capsules(const masque_session *s);
+MASQUE_API size_t masque_session_queued_capsules(const masque_session *s);
 
 /**
  * @brief Take the oldest event.
  * @param[out] ev Receives it.
  * @return 1 when an event was taken, 0 when there is none.
  */
-int masque_session_poll_event(masque_session *s, masque_event *ev);
+MASQUE_API int masque_session_poll_event(masque_session *s, masque_event *ev);
 
 /**
  * @brief Let time pass: closes compressed contexts idle for longer than idle_timeout_ms.
  * @return MASQUE_OK; MASQUE_ERR_SESSION_FAILED.
  */
-int masque_session_tick(masque_session *s, uint64_t now);
+MASQUE_API int masque_session_tick(masque_session *s, uint64_t now);
 
 /**
  * @brief When masque_session_tick() next has work to do.
  * @return A time (ms); UINT64_MAX when no timer is running.
  */
-uint64_t masque_session_next_timeout(const masque_session *s);
+MASQUE_API uint64_t masque_session_next_timeout(const masque_session *s);
 
 /**
  * @brief Read the counters.
  */
-void masque_session_get_stats(const masque_session *s, masque_session_stats *out);
+MASQUE_API void masque_session_get_stats(const masque_session *s, masque_session_stats *out);
 
 /**
  * @brief The stream error the session failed with, or 0 while it is healthy.
  */
-int masque_session_error(const masque_session *s);
+MASQUE_API int masque_session_error(const masque_session *s);
 
 #ifdef __cplusplus
 }

@@ -34,21 +34,21 @@ extern "C" {
  *         the length announced by the first byte (RFC 9000 §16), or MASQUE_ERR_INVALID_ARGUMENT
  *         when @p out is NULL.
  */
-masque_ssize masque_varint_decode(uint64_t *out, const uint8_t *src, size_t len);
+MASQUE_API masque_ssize masque_varint_decode(uint64_t *out, const uint8_t *src, size_t len);
 
 /**
  * @brief Length of the minimal encoding of a value.
  * @param value The value to encode.
  * @return 1, 2, 4 or 8; 0 when @p value is above MASQUE_VARINT_MAX and cannot be encoded.
  */
-size_t masque_varint_len(uint64_t value);
+MASQUE_API size_t masque_varint_len(uint64_t value);
 
 /**
  * @brief Length of a varint as announced by its first byte.
  * @param first_byte The first byte of an encoded varint.
  * @return 1, 2, 4 or 8.
  */
-size_t masque_varint_len_from_first(uint8_t first_byte);
+MASQUE_API size_t masque_varint_len_from_first(uint8_t first_byte);
 
 /**
  * @brief Encode a value in its minimal form.
@@ -59,7 +59,7 @@ size_t masque_varint_len_from_first(uint8_t first_byte);
  *         MASQUE_ERR_BUFFER when @p cap is smaller than masque_varint_len(value) (nothing is
  *         written); MASQUE_ERR_INVALID_ARGUMENT when @p dst is NULL and @p cap is not 0.
  */
-masque_ssize masque_varint_encode(uint8_t *dst, size_t cap, uint64_t value);
+MASQUE_API masque_ssize masque_varint_encode(uint8_t *dst, size_t cap, uint64_t value);
 
 #ifdef __cplusplus
 }

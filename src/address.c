@@ -65,6 +65,18 @@ static void put_decimal(text_out *t, unsigned v)
     }
 }
 
+static void put_v4(text_out *t, const uint8_t *b)
+{
+    int i;
+    for (i = 0; i < 4; i++) {
+        if (i > 0) {
+            put_char(t, '.');
+        }
+        put_decimal(t, b[i]);
+    }
+}
+
+#if MASQUE_ENABLE_IPV6
 static void put_hex16(text_out *t, unsigned v)
 {
     static const char hex[] = "0123456789abcdef";
@@ -77,17 +89,6 @@ static void put_hex16(text_out *t, unsigned v)
             put_char(t, hex[nibble]);
             started = 1;
         }
-    }
-}
-
-static void put_v4(text_out *t, const uint8_t *b)
-{
-    int i;
-    for (i = 0; i < 4; i++) {
-        if (i > 0) {
-            put_char(t, '.');
-        }
-        put_decimal(t, b[i]);
     }
 }
 
@@ -138,6 +139,8 @@ static void put_v6(text_out *t, const uint8_t *b)
     }
 }
 
+#endif
+
 masque_ssize masque_address_format(char *dst, size_t cap, const masque_address *addr, int with_port)
 {
     text_out t;
@@ -148,6 +151,7 @@ masque_ssize masque_address_format(char *dst, size_t cap, const masque_address *
     }
     if (addr->version == MASQUE_IP_V4) {
         put_v4(&t, addr->bytes);
+#if MASQUE_ENABLE_IPV6
     } else if (addr->version == MASQUE_IP_V6) {
         if (with_port) {
             put_char(&t, '[');
@@ -156,6 +160,7 @@ masque_ssize masque_address_format(char *dst, size_t cap, const masque_address *
         if (with_port) {
             put_char(&t, ']');
         }
+#endif
     } else {
         return MASQUE_ERR_ADDRESS;
     }
@@ -199,6 +204,7 @@ static int parse_v4(const char *text, size_t len, uint8_t out[4])
     return pos == len ? 0 : -1;
 }
 
+#if MASQUE_ENABLE_IPV6
 /* Parses an RFC 4291 §2.2 IPv6 address in text[0..len); 0 on success. */
 static int parse_v6(const char *text, size_t len, uint8_t out[16])
 {
@@ -258,14 +264,19 @@ static int parse_v6(const char *text, size_t len, uint8_t out[16])
         if (n == 16) {
             return -1; /* "::" must stand for at least one group */
         }
-        memmove(bytes + 16 - tail, bytes + gap, tail);
-        memset(bytes + gap, 0, 16 - tail - (size_t)gap);
+        uint8_t spread[16];
+        memset(spread, 0, sizeof(spread));
+        memcpy(spread, bytes, (size_t)gap);
+        memcpy(spread + 16 - tail, bytes + gap, tail); /* "::" becomes the zeros between */
+        memcpy(bytes, spread, sizeof(bytes));
     } else if (n != 16) {
         return -1;
     }
     memcpy(out, bytes, 16);
     return 0;
 }
+
+#endif
 
 static int parse_port(const char *text, size_t len, uint16_t *port)
 {
@@ -301,15 +312,14 @@ int masque_address_parse(masque_address *out, const char *text, size_t len, int 
             bracketed = 1;
         }
     }
-    if (bracketed) {
-        if (parse_v6(text + 1, host_len - 2, a.bytes) != 0) {
-            return MASQUE_ERR_ADDRESS;
-        }
-        a.version = MASQUE_IP_V6;
-    } else if (parse_v4(text, host_len, a.bytes) == 0) {
+    if (!bracketed && parse_v4(text, host_len, a.bytes) == 0) {
         a.version = MASQUE_IP_V4;
-    } else if (!with_port && parse_v6(text, host_len, a.bytes) == 0) {
+#if MASQUE_ENABLE_IPV6
+    } else if (bracketed && parse_v6(text + 1, host_len - 2, a.bytes) == 0) {
         a.version = MASQUE_IP_V6;
+    } else if (!bracketed && !with_port && parse_v6(text, host_len, a.bytes) == 0) {
+        a.version = MASQUE_IP_V6;
+#endif
     } else {
         return MASQUE_ERR_ADDRESS;
     }

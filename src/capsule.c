@@ -33,12 +33,14 @@ masque_capsule_kind masque_capsule_kind_of(masque_profile profile, uint64_t type
         }
         return MASQUE_CAPSULE_UNKNOWN;
     case MASQUE_PROFILE_DRAFT04:
+#if MASQUE_ENABLE_DRAFT04
         if (type == MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_ASSIGN) {
             return MASQUE_CAPSULE_COMPRESSION_ASSIGN;
         }
         if (type == MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_CLOSE) {
             return MASQUE_CAPSULE_COMPRESSION_CLOSE;
         }
+#endif
         return MASQUE_CAPSULE_UNKNOWN;
     }
     return MASQUE_CAPSULE_UNKNOWN;
@@ -52,6 +54,11 @@ int masque_capsule_type_of(masque_profile profile, masque_capsule_kind kind, uin
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     draft04 = profile == MASQUE_PROFILE_DRAFT04;
+#if !MASQUE_ENABLE_DRAFT04
+    if (draft04) {
+        return MASQUE_ERR_UNSUPPORTED; /* compiled out (config.h) */
+    }
+#endif
     switch (kind) {
     case MASQUE_CAPSULE_DATAGRAM:
         *type = MASQUE_CAPSULE_TYPE_DATAGRAM;

@@ -299,6 +299,28 @@ masque_ssize masque_bind_frame_prepend(uint8_t *payload, size_t headroom, size_t
     return masque_ssize_of(inner + outer);
 }
 
+/*
+ * memmove without libc's memmove (firmware builds link against memcpy, memset and memcmp
+ * only). Overlap is judged on integer addresses, which C allows for any two objects.
+ */
+static void move_bytes(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    uintptr_t d = (uintptr_t)dst;
+    uintptr_t s = (uintptr_t)src;
+    size_t i;
+    if (d + n <= s || s + n <= d) {
+        memcpy(dst, src, n);
+    } else if (d > s) {
+        for (i = n; i > 0; i--) {
+            dst[i - 1] = src[i - 1];
+        }
+    } else {
+        for (i = 0; i < n; i++) {
+            dst[i] = src[i];
+        }
+    }
+}
+
 masque_ssize masque_bind_frame_encode(uint8_t *dst, size_t cap, const masque_bind_frame *f,
                                       const uint8_t *payload, size_t payload_len)
 {
@@ -318,7 +340,7 @@ masque_ssize masque_bind_frame_encode(uint8_t *dst, size_t cap, const masque_bin
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (payload_len != 0) {
-        memmove(dst + header, payload, payload_len);
+        move_bytes(dst + header, payload, payload_len);
     }
     (void)masque_bind_frame_prepend(dst + header, header, payload_len, f);
     return masque_ssize_of(header + payload_len);

@@ -6,6 +6,8 @@
 #include "internal/text.h"
 #include "masque/session.h"
 
+#if MASQUE_ENABLE_HTTP /* config.h */
+
 /* ---- character classes ---- */
 
 static int is_alpha(char c)
@@ -30,9 +32,30 @@ static int is_host_char(char c)
     return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == ':';
 }
 
+/* strlen, kept here so that firmware builds need nothing from libc but mem* (config.h). */
+static size_t text_len(const char *s)
+{
+    size_t n = 0;
+    while (s[n] != '\0') {
+        n++;
+    }
+    return n;
+}
+
+static int has_char(const char *s, size_t n, char c)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (s[i] == c) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int str_is(masque_str s, const char *lit)
 {
-    size_t n = strlen(lit);
+    size_t n = text_len(lit);
     return s.ptr != NULL && s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
@@ -249,7 +272,7 @@ masque_ssize masque_uri_template_expand(char *dst, size_t cap, masque_str tmpl, 
     char port_text[6];
     size_t port_len = 0;
     const char *host_value = host != NULL ? host : "*";
-    size_t host_len = strlen(host_value);
+    size_t host_len = text_len(host_value);
     long start = template_path_start(tmpl, NULL);
     size_t i;
 
@@ -478,7 +501,7 @@ int masque_uri_template_match(masque_str tmpl, masque_str path, masque_bind_targ
             return MASQUE_ERR_BAD_REQUEST;
         }
     }
-    if (memchr(r.host, ':', r.host_len) != NULL) {
+    if (has_char(r.host, r.host_len, ':')) {
         masque_address a;
         if (masque_address_parse(&a, r.host, r.host_len, 0) != MASQUE_OK ||
             a.version != MASQUE_IP_V6) {
@@ -812,7 +835,7 @@ static int is_token(masque_str s)
     }
     for (i = 1; i < s.len; i++) {
         char c = s.ptr[i];
-        if (!is_alpha(c) && !is_digit(c) && strchr("!#$%&'*+-.^_`|~:/", c) == NULL) {
+        if (!is_alpha(c) && !is_digit(c) && !has_char("!#$%&'*+-.^_`|~:/", 17, c)) {
             return 0;
         }
     }
@@ -854,7 +877,7 @@ masque_ssize masque_proxy_status_format(char *dst, size_t cap, masque_str proxy_
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     put_n(&w, "; error=", 8);
-    put_n(&w, error_type, strlen(error_type));
+    put_n(&w, error_type, text_len(error_type));
     if (details.ptr != NULL) {
         put_n(&w, "; details=", 10);
         if (put_sf_string(&w, details) != 0) {
@@ -863,3 +886,5 @@ masque_ssize masque_proxy_status_format(char *dst, size_t cap, masque_str proxy_
     }
     return finish(&w);
 }
+
+#endif /* MASQUE_ENABLE_HTTP */

@@ -5,6 +5,8 @@
 
 #include "internal/text.h"
 
+#if MASQUE_ENABLE_POLICY /* config.h */
+
 /* A prefix of the special-purpose registries (RFC 6890 and its updates). */
 typedef struct special_range {
     uint8_t bytes[16];
@@ -29,6 +31,7 @@ static const special_range special_v4[] = {
     {{240, 0, 0, 0}, 4},     /* reserved, and 255.255.255.255 broadcast */
 };
 
+#if MASQUE_ENABLE_IPV6
 static const special_range special_v6[] = {
     {{0}, 96}, /* ::, ::1 and the deprecated IPv4-compatible block */
     {{0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0}, 96}, /* NAT64 well-known prefix */
@@ -43,6 +46,7 @@ static const special_range special_v6[] = {
     {{0xfe, 0xc0}, 10},                                  /* site-local (deprecated) */
     {{0xff}, 8},                                         /* multicast */
 };
+#endif
 
 static int prefix_match(const uint8_t *addr, const uint8_t *prefix, unsigned bits)
 {
@@ -75,6 +79,7 @@ int masque_address_is_special(const masque_address *a)
     if (a->version == MASQUE_IP_V4) {
         return in_ranges(a->bytes, special_v4, sizeof(special_v4) / sizeof(special_v4[0]));
     }
+#if MASQUE_ENABLE_IPV6
     if (a->version == MASQUE_IP_V6) {
         if (memcmp(a->bytes, mapped, sizeof(mapped)) == 0) {
             /* ::ffff:0:0/96 reaches the IPv4 address inside it: judge that one. */
@@ -82,6 +87,9 @@ int masque_address_is_special(const masque_address *a)
         }
         return in_ranges(a->bytes, special_v6, sizeof(special_v6) / sizeof(special_v6[0]));
     }
+#else
+    (void)mapped;
+#endif
     return 1;
 }
 
@@ -214,3 +222,5 @@ int masque_policy_rule_parse(masque_policy_rule *rule, const char *text, size_t 
     *rule = r;
     return MASQUE_OK;
 }
+
+#endif /* MASQUE_ENABLE_POLICY */

@@ -103,6 +103,31 @@ static int family_ok(const masque_session *s, const masque_address *a)
            (s->cfg.advertised_families & bit) != 0;
 }
 
+/* Whether this build handles the target's family at all (config.h). */
+static int family_enabled(const masque_address *a)
+{
+#if MASQUE_ENABLE_IPV6
+    (void)a;
+    return 1;
+#else
+    return a->version != MASQUE_IP_V6;
+#endif
+}
+
+/* Proxy: whether a target may be reached (-10 §9). */
+static int target_allowed(const masque_session *s, const masque_address *t)
+{
+    if (!family_enabled(t)) {
+        return 0;
+    }
+#if MASQUE_ENABLE_POLICY
+    return masque_policy_check(s->cfg.policy, s->cfg.user, t) == MASQUE_OK;
+#else
+    (void)s;
+    return 1; /* compiled out: the host filters targets itself (config.h) */
+#endif
+}
+
 static void close_entry(masque_session *s, masque_context *c)
 {
     if (c->ip_version == 0) {
@@ -129,7 +154,8 @@ int masque_session_init(masque_session *s, const masque_session_config *cfg,
         s->cfg = *cfg;
     }
     if ((s->cfg.role != MASQUE_ROLE_CLIENT && s->cfg.role != MASQUE_ROLE_PROXY) ||
-        (s->cfg.profile != MASQUE_PROFILE_DRAFT10 && s->cfg.profile != MASQUE_PROFILE_DRAFT04) ||
+        (s->cfg.profile != MASQUE_PROFILE_DRAFT10 &&
+         (s->cfg.profile != MASQUE_PROFILE_DRAFT04 || !MASQUE_ENABLE_DRAFT04)) ||
         s->cfg.quarter_stream_id > MASQUE_QUARTER_STREAM_ID_MAX ||
         s->cfg.max_pending_responses >= MASQUE_SESSION_QUEUE_LEN ||
         (s->cfg.concrete_target && masque_address_ip_len(s->cfg.fixed_target.version) == 0)) {
@@ -211,7 +237,7 @@ int masque_session_compress(masque_session *s, const masque_address *target, uin
     if (s->failed) {
         return MASQUE_ERR_SESSION_FAILED;
     }
-    if (masque_address_ip_len(target->version) == 0) {
+    if (masque_address_ip_len(target->version) == 0 || !family_enabled(target)) {
         return MASQUE_ERR_ADDRESS;
     }
     if (!family_ok(s, target)) {
@@ -247,6 +273,7 @@ int masque_session_close_context(masque_session *s, uint64_t context_id, uint64_
 
 /* ---- auto-compression ---- */
 
+#if MASQUE_ENABLE_AUTO_COMPRESS
 static size_t auto_slot_of(const masque_address *a)
 {
     uint32_t h = 2166136261u; /* FNV-1a over the tuple */
@@ -258,10 +285,12 @@ static size_t auto_slot_of(const masque_address *a)
     h = (h ^ a->port) * 16777619u;
     return (size_t)(h % MASQUE_SESSION_AUTO_SLOTS);
 }
+#endif
 
 /* Counts a datagram to or from a target carried uncompressed; may register a context. */
 static void note_uncompressed_traffic(masque_session *s, const masque_address *peer, uint64_t now)
 {
+#if MASQUE_ENABLE_AUTO_COMPRESS
     masque_auto_slot *slot;
     uint64_t id;
 
@@ -283,6 +312,11 @@ static void note_uncompressed_traffic(masque_session *s, const masque_address *p
     if (masque_session_compress(s, peer, now, &id) == MASQUE_OK) {
         event_push(s, MASQUE_EVENT_CONTEXT_OPENED, masque_context_find(s->table, id), 0);
     }
+#else
+    (void)s;
+    (void)peer;
+    (void)now;
+#endif
 }
 
 /* ---- sending ---- */
@@ -302,7 +336,7 @@ masque_ssize masque_session_send(masque_session *s, const masque_address *peer, 
     if (s->failed) {
         return MASQUE_ERR_SESSION_FAILED;
     }
-    if (masque_address_ip_len(peer->version) == 0) {
+    if (masque_address_ip_len(peer->version) == 0 || !family_enabled(peer)) {
         return MASQUE_ERR_ADDRESS;
     }
     if (!family_ok(s, peer)) {
@@ -378,8 +412,11 @@ static int deliver(masque_session *s, uint64_t id, const uint8_t *p, size_t n, u
                 s->stats.dropped_malformed++; /* -10 §4: bad IP Version, dropped */
                 return 0;
             }
-            if (s->cfg.role == MASQUE_ROLE_PROXY &&
-                masque_policy_check(s->cfg.policy, s->cfg.user, &peer) != MASQUE_OK) {
+            if (!family_enabled(&peer)) {
+                s->stats.dropped_malformed++; /* IPv6 compiled out (config.h) */
+                return 0;
+            }
+            if (s->cfg.role == MASQUE_ROLE_PROXY && !target_allowed(s, &peer)) {
                 s->stats.dropped_policy++; /* -10 §9: every uncompressed target is checked */
                 return 0;
             }
@@ -432,17 +469,20 @@ static int refill_and_take_token(masque_session *s, uint64_t now)
     uint64_t cap = (uint64_t)s->cfg.assign_burst * 1000u;
     uint64_t rate = s->cfg.assign_rate; /* tokens per second = millitokens per ms */
     uint64_t elapsed = now > s->bucket_time ? now - s->bucket_time : 0;
+    uint64_t added;
 
     if (rate == 0) {
         return 1;
     }
-    if (elapsed > (cap - s->bucket_millitokens) / rate + 1u) {
+    /* Both factors below 2^32, so the product fits; no 64-bit division (firmware). */
+    if (elapsed > 0xFFFFFFFFu) {
+        elapsed = 0xFFFFFFFFu;
+    }
+    added = elapsed * rate;
+    if (added >= cap - s->bucket_millitokens) {
         s->bucket_millitokens = cap;
     } else {
-        s->bucket_millitokens += elapsed * rate;
-        if (s->bucket_millitokens > cap) {
-            s->bucket_millitokens = cap;
-        }
+        s->bucket_millitokens += added;
     }
     s->bucket_time = now;
     if (s->bucket_millitokens < 1000u) {
@@ -502,9 +542,12 @@ static int refusal_reason(masque_session *s, const masque_address *target,
         if (target != NULL && masque_context_uncompressed(s->table) == NULL) {
             return MASQUE_ERR_STATE; /* firewall mode: -10 §3.1, §8.1 */
         }
+        if (target != NULL && !family_enabled(target)) {
+            return MASQUE_ERR_ADDRESS;
+        }
         return 0;
     }
-    if (target != NULL && masque_policy_check(s->cfg.policy, s->cfg.user, target) != MASQUE_OK) {
+    if (target != NULL && !target_allowed(s, target)) {
         return MASQUE_ERR_POLICY;
     }
     if (s->peer_open >= limit) {
@@ -522,10 +565,12 @@ static int handle_assign(masque_session *s, const masque_compression_assign *a, 
     size_t needed;
     int reason;
 
+#if MASQUE_ENABLE_DRAFT04
     if (s->cfg.profile == MASQUE_PROFILE_DRAFT04 && is_own_id(s, a->context_id)) {
         /* draft-04 has no ACK: the peer echoes our ASSIGN. */
         return handle_ack(s, a->context_id);
     }
+#endif
     if (is_own_id(s, a->context_id)) {
         return MASQUE_ERR_CONTEXT_PARITY; /* RFC 9298 §4, -10 §3.1 */
     }

@@ -10,7 +10,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 main_packages=(cmake make gcc libc6-dev pkg-config)
 test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clang-format
-               clang-tidy cppcheck valgrind python3 gcovr)
+               clang-tidy cppcheck valgrind python3 gcovr gcc-arm-none-eabi
+               libnewlib-arm-none-eabi)
 
 install_missing() {
     local missing=() p
@@ -85,6 +86,8 @@ test)
     echo "valgrind: no errors"
     echo "== fuzzing: every libFuzzer target for ${MASQUE_FUZZ_SECONDS:-30} s (ASan + UBSan)"
     tools/fuzz.sh "${MASQUE_FUZZ_SECONDS:-30}"
+    echo "== firmware: Cortex-M0+ and Cortex-M4, full and minimal configurations"
+    tools/firmware.sh
     echo "== packaging: install, exports, four ways to consume"
     tools/check-packaging.sh
     echo "== conformance matrix (docs/CONFORMANCE.md)"

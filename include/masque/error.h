@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "masque/config.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -186,28 +186,30 @@ typedef struct masque_auto_slot {
 
 /** @brief A session. Place it anywhere; every field is private. */
 typedef struct masque_session {
-    masque_session_config cfg;                              /**< Private. */
-    masque_context_table *table;                            /**< Private. */
-    masque_capsule_parser parser;                           /**< Private. */
-    masque_session_stats stats;                             /**< Private. */
-    uint64_t next_local_id;                                 /**< Private. */
-    uint64_t bucket_millitokens;                            /**< Private. */
-    uint64_t bucket_time;                                   /**< Private. */
-    uint64_t next_sweep;                                    /**< Private. */
-    size_t peer_open;                                       /**< Private. */
-    size_t reassembled;                                     /**< Private. */
-    int failed;                                             /**< Private. */
-    int uncompressed_ever_closed;                           /**< Private. */
-    int dropping_split;                                     /**< Private. */
-    int fin_received;                                       /**< Private. */
-    size_t queue_head;                                      /**< Private. */
-    size_t queue_count;                                     /**< Private. */
-    size_t responses;                                       /**< Private. */
-    masque_queued_capsule queue[MASQUE_SESSION_QUEUE_LEN];  /**< Private. */
-    size_t event_head;                                      /**< Private. */
-    size_t event_count;                                     /**< Private. */
-    masque_event events[MASQUE_SESSION_EVENT_LEN];          /**< Private. */
+    masque_session_config cfg;                             /**< Private. */
+    masque_context_table *table;                           /**< Private. */
+    masque_capsule_parser parser;                          /**< Private. */
+    masque_session_stats stats;                            /**< Private. */
+    uint64_t next_local_id;                                /**< Private. */
+    uint64_t bucket_millitokens;                           /**< Private. */
+    uint64_t bucket_time;                                  /**< Private. */
+    uint64_t next_sweep;                                   /**< Private. */
+    size_t peer_open;                                      /**< Private. */
+    size_t reassembled;                                    /**< Private. */
+    int failed;                                            /**< Private. */
+    int uncompressed_ever_closed;                          /**< Private. */
+    int dropping_split;                                    /**< Private. */
+    int fin_received;                                      /**< Private. */
+    size_t queue_head;                                     /**< Private. */
+    size_t queue_count;                                    /**< Private. */
+    size_t responses;                                      /**< Private. */
+    masque_queued_capsule queue[MASQUE_SESSION_QUEUE_LEN]; /**< Private. */
+    size_t event_head;                                     /**< Private. */
+    size_t event_count;                                    /**< Private. */
+    masque_event events[MASQUE_SESSION_EVENT_LEN];         /**< Private. */
+#if MASQUE_ENABLE_AUTO_COMPRESS
     masque_auto_slot auto_slots[MASQUE_SESSION_AUTO_SLOTS]; /**< Private. */
+#endif
 } masque_session;
 
 /**

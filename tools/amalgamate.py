@@ -10,7 +10,7 @@ import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-HEADERS = ["error", "varint", "address", "capsule", "datagram", "context", "policy", "session",
+HEADERS = ["config", "error", "varint", "address", "capsule", "datagram", "context", "policy", "session",
            "http", "masque"]
 INTERNAL = ["wire", "text"]
 SOURCES = ["error", "varint", "address", "capsule", "datagram", "context", "policy", "session",

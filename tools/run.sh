@@ -11,7 +11,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 main_packages=(cmake make gcc libc6-dev pkg-config)
 test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clang-format
                clang-tidy cppcheck valgrind python3 gcovr gcc-arm-none-eabi
-               libnewlib-arm-none-eabi)
+               libnewlib-arm-none-eabi doxygen)
 
 install_missing() {
     local missing=() p
@@ -61,6 +61,8 @@ test)
         include src
     # gcc optimised (its -Wmaybe-uninitialized needs the optimiser), clang unoptimised.
     build build/gcc gcc RelWithDebInfo -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DMASQUE_BUILD_BENCH=ON
+    echo "== API reference (doxygen, warnings are errors)"
+    cmake --build build/gcc --target docs
     echo "== clang-tidy (.clang-tidy)"
     clang-tidy --quiet -p build/gcc src/*.c 2>&1 | { grep -E 'warning:|error:' && exit 1 || true; }
     run_ctest build/gcc

@@ -226,6 +226,8 @@ MASQUE_API int masque_session_init(masque_session *s, const masque_session_confi
 /**
  * @brief Client: register the uncompressed context (-10 §4: required before any uncompressed
  *        datagram is sent or received).
+ * @param s The session.
+ * @param now Current time (ms).
  * @param[out] context_id Receives the new Context ID (may be NULL).
  * @return MASQUE_OK; MASQUE_ERR_STATE on a proxy (only clients may, -10 §4);
  *         MASQUE_ERR_SECOND_UNCOMPRESSED when one is open; MASQUE_ERR_QUEUE_FULL;
@@ -236,6 +238,8 @@ MASQUE_API int masque_session_open_uncompressed(masque_session *s, uint64_t now,
 
 /**
  * @brief Register a compressed context for a target (client) or a source (proxy).
+ * @param s The session.
+ * @param now Current time (ms).
  * @param target The tuple.
  * @param[out] context_id Receives the new Context ID (may be NULL).
  * @return MASQUE_OK; MASQUE_ERR_DUPLICATE_TUPLE when a context for it is open (-13 §3.1);
@@ -249,6 +253,9 @@ MASQUE_API int masque_session_compress(masque_session *s, const masque_address *
 
 /**
  * @brief Close an open context, whoever registered it (-10 §3.3), queueing COMPRESSION_CLOSE.
+ * @param context_id The Context ID to close.
+ * @param s The session.
+ * @param now Current time (ms).
  * @return MASQUE_OK; MASQUE_ERR_UNKNOWN_CONTEXT when no open context has @p context_id;
  *         MASQUE_ERR_QUEUE_FULL; MASQUE_ERR_SESSION_FAILED.
  */
@@ -263,6 +270,7 @@ MASQUE_API int masque_session_close_context(masque_session *s, uint64_t context_
  * pre-emptive use is allowed), else the uncompressed context, else Context ID 0 for the fixed
  * target of a concrete request. Auto-compression may queue an ASSIGN as a side effect.
  *
+ * @param s The session.
  * @param peer Target (client) or source (proxy).
  * @param payload First byte of the UDP payload; @p headroom bytes before it are writable
  *        (MASQUE_BIND_HEADROOM always suffices).
@@ -283,6 +291,10 @@ MASQUE_API masque_ssize masque_session_send(masque_session *s, const masque_addr
 /**
  * @brief Process an HTTP Datagram Payload received in a QUIC DATAGRAM frame (after the
  *        Quarter Stream ID, which the host matched to this stream).
+ * @param s The session.
+ * @param data The bytes received.
+ * @param len Their length.
+ * @param now Current time (ms).
  * @param[out] out Receives the packet when one is delivered; its payload is a view into
  *        @p data.
  * @return 1 when @p out holds a packet; 0 when the datagram was dropped and counted (also
@@ -300,6 +312,10 @@ MASQUE_API int masque_session_receive_datagram(masque_session *s, const uint8_t 
  * Processes capsules until the chunk is consumed, a DATAGRAM capsule yields a packet, or the
  * event queue is too full to go on; call again with the rest.
  *
+ * @param s The session.
+ * @param data The bytes received.
+ * @param len Their length.
+ * @param now Current time (ms).
  * @param[out] out Receives a packet from a DATAGRAM capsule; check out->payload != NULL.
  *        Its payload is a view into @p data or into the reassembly buffer, valid until the
  *        next call.
@@ -312,6 +328,7 @@ MASQUE_API masque_ssize masque_session_receive_stream(masque_session *s, const u
 
 /**
  * @brief The request stream's receive side ended (FIN).
+ * @param s The session.
  * @return MASQUE_OK at a capsule boundary; MASQUE_ERR_STREAM_TRUNCATED inside a capsule
  *         (RFC 9297 §3.3: malformed).
  */
@@ -319,6 +336,7 @@ MASQUE_API int masque_session_receive_fin(masque_session *s);
 
 /**
  * @brief Write queued control capsules (ASSIGN, ACK, CLOSE) for the request stream.
+ * @param s The session.
  * @param dst Output; MASQUE_SESSION_WRITE_MIN bytes always fit the next capsule.
  * @param cap Bytes at @p dst.
  * @return Bytes written (whole capsules only; 0 when nothing is queued); MASQUE_ERR_BUFFER
@@ -328,11 +346,13 @@ MASQUE_API masque_ssize masque_session_write_stream(masque_session *s, uint8_t *
 
 /**
  * @brief Number of control capsules waiting for masque_session_write_stream().
+ * @param s The session.
  */
 MASQUE_API size_t masque_session_queued_capsules(const masque_session *s);
 
 /**
  * @brief Take the oldest event.
+ * @param s The session.
  * @param[out] ev Receives it.
  * @return 1 when an event was taken, 0 when there is none.
  */
@@ -340,23 +360,29 @@ MASQUE_API int masque_session_poll_event(masque_session *s, masque_event *ev);
 
 /**
  * @brief Let time pass: closes compressed contexts idle for longer than idle_timeout_ms.
+ * @param s The session.
+ * @param now Current time (ms).
  * @return MASQUE_OK; MASQUE_ERR_SESSION_FAILED.
  */
 MASQUE_API int masque_session_tick(masque_session *s, uint64_t now);
 
 /**
  * @brief When masque_session_tick() next has work to do.
+ * @param s The session.
  * @return A time (ms); UINT64_MAX when no timer is running.
  */
 MASQUE_API uint64_t masque_session_next_timeout(const masque_session *s);
 
 /**
  * @brief Read the counters.
+ * @param s The session.
+ * @param[out] out Receives a copy of the counters.
  */
 MASQUE_API void masque_session_get_stats(const masque_session *s, masque_session_stats *out);
 
 /**
  * @brief The stream error the session failed with, or 0 while it is healthy.
+ * @param s The session.
  */
 MASQUE_API int masque_session_error(const masque_session *s);
 

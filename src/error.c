@@ -3,6 +3,10 @@
 
 const char *masque_strerror(int code)
 {
+#if !MASQUE_ENABLE_ERROR_TEXT
+    (void)code;
+    return "masque error"; /* texts compiled out (config.h) */
+#else
     switch (code) {
     case MASQUE_OK:
         return "success";
@@ -83,4 +87,5 @@ const char *masque_strerror(int code)
     default:
         return "unknown error";
     }
+#endif
 }

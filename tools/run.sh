@@ -11,7 +11,11 @@ jobs=$(nproc 2>/dev/null || echo 2)
 main_packages=(cmake make gcc libc6-dev pkg-config)
 test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clang-format
                clang-tidy cppcheck valgrind python3 gcovr gcc-arm-none-eabi
-               libnewlib-arm-none-eabi doxygen)
+               libnewlib-arm-none-eabi doxygen gcc-multilib libcmocka-dev:i386
+               gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x qemu-user file)
+
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
 
 install_missing() {
     local missing=() p
@@ -20,9 +24,7 @@ install_missing() {
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "== installing: ${missing[*]}"
-    local sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get update -qq || echo "apt-get update reported errors; installing with the lists it has"
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
         "${missing[@]}"
 }
@@ -52,6 +54,11 @@ main)
     tools/appendix-demo.sh build/main/examples/masque-inspect
     ;;
 test)
+    # 32-bit and big-endian test runs need i386 and s390x packages (Debian multiarch).
+    for arch in i386 s390x; do
+        dpkg --print-foreign-architectures | grep -qx "$arch" ||
+            "${sudo[@]}" dpkg --add-architecture "$arch"
+    done
     install_missing "${test_packages[@]}"
     echo "== clang-format (house style, .clang-format)"
     c_files | xargs clang-format --dry-run -Werror
@@ -90,6 +97,8 @@ test)
     tools/fuzz.sh "${MASQUE_FUZZ_SECONDS:-30}"
     echo "== firmware: Cortex-M0+ and Cortex-M4, full and minimal configurations"
     tools/firmware.sh
+    echo "== portability: i386 and s390x (big-endian) unit tests"
+    tools/portability.sh
     echo "== packaging: install, exports, four ways to consume"
     tools/check-packaging.sh
     echo "== conformance matrix (docs/CONFORMANCE.md)"

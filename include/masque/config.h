@@ -41,4 +41,9 @@
 #define MASQUE_ENABLE_IPV6 1
 #endif
 
+#ifndef MASQUE_ENABLE_ERROR_TEXT
+/** Texts for masque_strerror(); without them it returns "masque error" for every code. */
+#define MASQUE_ENABLE_ERROR_TEXT 1
+#endif
+
 #endif /* MASQUE_CONFIG_H */

@@ -46,16 +46,25 @@ masque_capsule_kind masque_capsule_kind_of(masque_profile profile, uint64_t type
     return MASQUE_CAPSULE_UNKNOWN;
 }
 
+/* Codepoints of ASSIGN, ACK and CLOSE per profile; draft-04 has no ACK. */
+#define NO_CODEPOINT UINT64_MAX
+static const uint64_t codepoints[2][3] = {
+    {MASQUE_CAPSULE_TYPE_COMPRESSION_ASSIGN, MASQUE_CAPSULE_TYPE_COMPRESSION_ACK,
+     MASQUE_CAPSULE_TYPE_COMPRESSION_CLOSE},
+    {MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_ASSIGN, NO_CODEPOINT,
+     MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_CLOSE},
+};
+
 int masque_capsule_type_of(masque_profile profile, masque_capsule_kind kind, uint64_t *type)
 {
-    int draft04;
+    size_t row = profile == MASQUE_PROFILE_DRAFT04 ? 1u : 0u;
+    uint64_t v;
 
     if (type == NULL || (profile != MASQUE_PROFILE_DRAFT10 && profile != MASQUE_PROFILE_DRAFT04)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    draft04 = profile == MASQUE_PROFILE_DRAFT04;
 #if !MASQUE_ENABLE_DRAFT04
-    if (draft04) {
+    if (row != 0) {
         return MASQUE_ERR_UNSUPPORTED; /* compiled out (config.h) */
     }
 #endif
@@ -64,23 +73,23 @@ int masque_capsule_type_of(masque_profile profile, masque_capsule_kind kind, uin
         *type = MASQUE_CAPSULE_TYPE_DATAGRAM;
         return MASQUE_OK;
     case MASQUE_CAPSULE_COMPRESSION_ASSIGN:
-        *type = draft04 ? MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_ASSIGN
-                        : MASQUE_CAPSULE_TYPE_COMPRESSION_ASSIGN;
-        return MASQUE_OK;
+        v = codepoints[row][0];
+        break;
     case MASQUE_CAPSULE_COMPRESSION_ACK:
-        if (draft04) {
-            return MASQUE_ERR_UNSUPPORTED; /* draft-04 echoes the ASSIGN instead */
-        }
-        *type = MASQUE_CAPSULE_TYPE_COMPRESSION_ACK;
-        return MASQUE_OK;
+        v = codepoints[row][1]; /* draft-04 echoes the ASSIGN instead */
+        break;
     case MASQUE_CAPSULE_COMPRESSION_CLOSE:
-        *type = draft04 ? MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_CLOSE
-                        : MASQUE_CAPSULE_TYPE_COMPRESSION_CLOSE;
-        return MASQUE_OK;
+        v = codepoints[row][2];
+        break;
     case MASQUE_CAPSULE_UNKNOWN:
+    default:
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    return MASQUE_ERR_INVALID_ARGUMENT;
+    if (v == NO_CODEPOINT) {
+        return MASQUE_ERR_UNSUPPORTED;
+    }
+    *type = v;
+    return MASQUE_OK;
 }
 
 masque_ssize masque_capsule_decode(masque_capsule *out, const uint8_t *src, size_t len)

@@ -11,7 +11,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 main_packages=(cmake make gcc libc6-dev pkg-config)
 test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clang-format
                clang-tidy cppcheck valgrind python3 gcovr gcc-arm-none-eabi
-               libnewlib-arm-none-eabi doxygen gcc-multilib libcmocka-dev:i386
+               libnewlib-arm-none-eabi doxygen gcc-i686-linux-gnu libc6-dev-i386-cross libcmocka-dev:i386
                gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x qemu-user file)
 
 sudo=()
@@ -63,9 +63,14 @@ test)
     echo "== clang-format (house style, .clang-format)"
     c_files | xargs clang-format --dry-run -Werror
     echo "== cppcheck"
-    cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
-        --std=c99 --inline-suppr -I include -I src --suppress=missingIncludeSystem \
-        include src
+    # Once per configuration of config.h: the full one and the minimal one.
+    for on in 1 0; do
+        cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
+            --std=c99 --inline-suppr -I include -I src --suppress=missingIncludeSystem \
+            -DMASQUE_ENABLE_DRAFT04=$on -DMASQUE_ENABLE_POLICY=$on \
+            -DMASQUE_ENABLE_AUTO_COMPRESS=$on -DMASQUE_ENABLE_HTTP=$on -DMASQUE_ENABLE_IPV6=$on \
+            -DMASQUE_ENABLE_ERROR_TEXT=$on include src
+    done
     # gcc optimised (its -Wmaybe-uninitialized needs the optimiser), clang unoptimised.
     build build/gcc gcc RelWithDebInfo -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DMASQUE_BUILD_BENCH=ON
     echo "== API reference (doxygen, warnings are errors)"

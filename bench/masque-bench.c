@@ -318,6 +318,11 @@ static uint64_t run_encode_uncompressed_v4_copy(size_t iters)
     return encode_copy(iters, &v4_target);
 }
 
+static uint64_t run_encode_uncompressed_v6_copy(size_t iters)
+{
+    return encode_copy(iters, &v6_target);
+}
+
 static uint64_t run_encode_compressed_copy(size_t iters)
 {
     return encode_copy(iters, NULL);
@@ -548,6 +553,9 @@ static const bench_case cases[] = {
     {"encode_compressed", 1200, NULL, run_encode_compressed},
     {"encode_uncompressed_v4_copy", 64, NULL, run_encode_uncompressed_v4_copy},
     {"encode_uncompressed_v4_copy", 1200, NULL, run_encode_uncompressed_v4_copy},
+    {"encode_uncompressed_v6_copy", 64, NULL, run_encode_uncompressed_v6_copy},
+    {"encode_uncompressed_v6_copy", 1200, NULL, run_encode_uncompressed_v6_copy},
+    {"encode_compressed_copy", 64, NULL, run_encode_compressed_copy},
     {"encode_compressed_copy", 1200, NULL, run_encode_compressed_copy},
     {"parse_datagram_capsule", 1200, setup_datagram_stream, run_parse},
     {"parse_control_capsules", 16, setup_control_stream, run_parse},

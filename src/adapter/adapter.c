@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+#include "masque/adapter.h"
+
+#include <string.h>
+
+uint64_t masque_h3_error_for(int code)
+{
+    switch (code) {
+    case MASQUE_ERR_QUARTER_STREAM_ID:
+    case MASQUE_ERR_TRUNCATED:
+    case MASQUE_ERR_PAYLOAD_TOO_LARGE:
+        return MASQUE_H3_DATAGRAM_ERROR; /* RFC 9297 §2.1; RFC 9298 §5 */
+    case MASQUE_ERR_QUEUE_FULL:
+    case MASQUE_ERR_STATE:
+    case MASQUE_ERR_INVALID_ARGUMENT:
+    case MASQUE_ERR_BUFFER:
+        return MASQUE_H3_INTERNAL_ERROR;
+    default:
+        return MASQUE_H3_MESSAGE_ERROR; /* RFC 9297 §3.3: malformed capsule stream */
+    }
+}
+
+int masque_adapter_init(masque_adapter *a, masque_session *session, const masque_host_ops *ops,
+                        void *host)
+{
+    if (a == NULL || session == NULL || ops == NULL || ops->write_stream == NULL ||
+        ops->deliver == NULL || ops->abort_stream == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    memset(a, 0, sizeof(*a));
+    a->session = session;
+    a->ops = *ops;
+    a->host = host;
+    return MASQUE_OK;
+}
+
+/* Aborts the stream once, with the code the error calls for; returns the error. */
+static int abort_with(masque_adapter *a, int code, uint64_t h3_error)
+{
+    if (a->aborted_with == 0) {
+        a->aborted_with = h3_error;
+        a->ops.abort_stream(a->host, h3_error);
+    }
+    return code;
+}
+
+static void deliver(masque_adapter *a, const masque_packet *pkt)
+{
+    a->ops.deliver(a->host, &pkt->peer, pkt->payload, pkt->payload_len);
+}
+
+int masque_adapter_flush(masque_adapter *a)
+{
+    uint8_t buf[512];
+    masque_event ev;
+    if (a == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (a->aborted_with != 0) {
+        return MASQUE_ERR_SESSION_FAILED;
+    }
+    for (;;) {
+        masque_ssize n = masque_session_write_stream(a->session, buf, sizeof(buf));
+        if (n <= 0) {
+            break;
+        }
+        if (a->ops.write_stream(a->host, buf, (size_t)n) != 0) {
+            return abort_with(a, MASQUE_ERR_STATE, MASQUE_H3_INTERNAL_ERROR);
+        }
+    }
+    while (masque_session_poll_event(a->session, &ev)) {
+        if (a->ops.event != NULL) {
+            a->ops.event(a->host, &ev);
+        }
+    }
+    return MASQUE_OK;
+}
+
+int masque_adapter_stream_data(masque_adapter *a, const uint8_t *data, size_t len, uint64_t now)
+{
+    size_t off = 0;
+    if (a == NULL || (data == NULL && len != 0)) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (a->aborted_with != 0) {
+        return MASQUE_ERR_SESSION_FAILED;
+    }
+    while (off < len) {
+        masque_packet pkt;
+        masque_ssize n =
+            masque_session_receive_stream(a->session, data + off, len - off, now, &pkt);
+        int rc;
+        if (n < 0) {
+            return abort_with(a, (int)n, masque_h3_error_for((int)n));
+        }
+        off += (size_t)n;
+        if (pkt.payload != NULL) {
+            deliver(a, &pkt);
+        }
+        /* Responses and events may have piled up: drain them so that the session goes on. */
+        rc = masque_adapter_flush(a);
+        if (rc != MASQUE_OK) {
+            return rc;
+        }
+    }
+    return masque_adapter_flush(a);
+}
+
+int masque_adapter_stream_fin(masque_adapter *a)
+{
+    int rc;
+    if (a == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    rc = masque_session_receive_fin(a->session);
+    if (rc != MASQUE_OK) {
+        return abort_with(a, rc, masque_h3_error_for(rc));
+    }
+    return MASQUE_OK;
+}
+
+int masque_adapter_datagram(masque_adapter *a, const uint8_t *frame, size_t len, uint64_t now)
+{
+    masque_h3_datagram dg;
+    masque_packet pkt;
+    masque_ssize n;
+    int r;
+    if (a == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    n = masque_h3_datagram_decode(&dg, frame, len);
+    if (n < 0) {
+        return (int)n; /* a connection error (H3_DATAGRAM_ERROR) for the host to raise */
+    }
+    if (dg.quarter_stream_id != a->session->cfg.quarter_stream_id) {
+        return MASQUE_ERR_STREAM_ID;
+    }
+    if (a->aborted_with != 0) {
+        return MASQUE_OK; /* RFC 9297 §2.1: after the stream is gone, datagrams are dropped */
+    }
+    r = masque_session_receive_datagram(a->session, dg.payload, dg.payload_len, now, &pkt);
+    if (r < 0) {
+        return abort_with(a, r, masque_h3_error_for(r));
+    }
+    if (r == 1) {
+        deliver(a, &pkt);
+    }
+    return masque_adapter_flush(a);
+}
+
+int masque_adapter_send(masque_adapter *a, const masque_address *peer, uint8_t *payload,
+                        size_t headroom, size_t len, uint64_t now)
+{
+    masque_datagram_path path;
+    masque_ssize h;
+    int rc;
+    if (a == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (a->aborted_with != 0) {
+        return MASQUE_ERR_SESSION_FAILED;
+    }
+    h = masque_session_send(a->session, peer, payload, headroom, len, now, &path);
+    if (h < 0) {
+        return (int)h;
+    }
+    /* Queued capsules (an ASSIGN from auto-compression, say) go before the datagram. */
+    rc = masque_adapter_flush(a);
+    if (rc != MASQUE_OK) {
+        return rc;
+    }
+    if (path == MASQUE_PATH_H3_DATAGRAM && a->ops.send_datagram != NULL) {
+        rc = a->ops.send_datagram(a->host, payload - h, (size_t)h + len);
+    } else if (path == MASQUE_PATH_CAPSULE) {
+        rc = a->ops.write_stream(a->host, payload - h, (size_t)h + len);
+    } else {
+        /* RFC 9297 §2.1.1: no QUIC DATAGRAM frames unless both ends enabled them. */
+        return MASQUE_ERR_STATE;
+    }
+    if (rc != 0) {
+        return abort_with(a, MASQUE_ERR_STATE, MASQUE_H3_INTERNAL_ERROR);
+    }
+    return MASQUE_OK;
+}
+
+int masque_adapter_tick(masque_adapter *a, uint64_t now)
+{
+    int rc;
+    if (a == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    rc = masque_session_tick(a->session, now);
+    if (rc != MASQUE_OK) {
+        return rc;
+    }
+    return masque_adapter_flush(a);
+}

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/* The stack-neutral adapter: a client and a proxy wired through fake stacks in memory. */
+#include "session_util.h"
+
+#include "masque/adapter.h"
+
+#define PAYLOAD "Encapsulated UDP Payload"
+
+/* A fake QUIC/HTTP/3 stack: what the adapter wrote, sent, delivered and aborted with. */
+typedef struct fake_stack {
+    uint8_t stream[4096];
+    size_t stream_len;
+    uint8_t datagrams[8][128];
+    size_t datagram_len[8];
+    size_t ndatagrams;
+    masque_address delivered_peer;
+    char delivered[64];
+    size_t ndelivered;
+    uint64_t aborted;
+    size_t events;
+    int fail_writes;
+} fake_stack;
+
+static int fake_write_stream(void *host, const uint8_t *data, size_t len)
+{
+    fake_stack *f = host;
+    if (f->fail_writes) {
+        return -1;
+    }
+    assert_true(f->stream_len + len <= sizeof(f->stream));
+    memcpy(f->stream + f->stream_len, data, len);
+    f->stream_len += len;
+    return 0;
+}
+
+static int fake_send_datagram(void *host, const uint8_t *data, size_t len)
+{
+    fake_stack *f = host;
+    assert_true(f->ndatagrams < 8 && len <= 128);
+    memcpy(f->datagrams[f->ndatagrams], data, len);
+    f->datagram_len[f->ndatagrams++] = len;
+    return 0;
+}
+
+static void fake_deliver(void *host, const masque_address *peer, const uint8_t *data, size_t len)
+{
+    fake_stack *f = host;
+    assert_true(len < sizeof(f->delivered));
+    f->delivered_peer = *peer;
+    memcpy(f->delivered, data, len);
+    f->delivered[len] = '\0';
+    f->ndelivered++;
+}
+
+static void fake_abort(void *host, uint64_t code)
+{
+    ((fake_stack *)host)->aborted = code;
+}
+
+static void fake_event(void *host, const masque_event *ev)
+{
+    (void)ev;
+    ((fake_stack *)host)->events++;
+}
+
+static const masque_host_ops ops_h3 = {fake_write_stream, fake_send_datagram, fake_deliver,
+                                       fake_abort, fake_event};
+static const masque_host_ops ops_capsules = {fake_write_stream, NULL, fake_deliver, fake_abort,
+                                             fake_event};
+
+typedef struct side {
+    endpoint e;
+    fake_stack stack;
+    masque_adapter a;
+} side;
+
+static void side_init(side *s, masque_role role, int capsules)
+{
+    masque_session_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.policy = &allow_all;
+    cfg.capsule_datagrams = capsules;
+    endpoint_init(&s->e, role, &cfg, TABLE_CAP);
+    memset(&s->stack, 0, sizeof(s->stack));
+    assert_int_equal(
+        masque_adapter_init(&s->a, &s->e.s, capsules ? &ops_capsules : &ops_h3, &s->stack),
+        MASQUE_OK);
+}
+
+/* Moves what `from` wrote on its stream into `to`. */
+static void move_stream(side *from, side *to)
+{
+    size_t n = from->stack.stream_len;
+    from->stack.stream_len = 0;
+    assert_int_equal(masque_adapter_stream_data(&to->a, from->stack.stream, n, 0), MASQUE_OK);
+}
+
+static void move_datagrams(side *from, side *to)
+{
+    size_t i;
+    for (i = 0; i < from->stack.ndatagrams; i++) {
+        assert_int_equal(masque_adapter_datagram(&to->a, from->stack.datagrams[i],
+                                                 from->stack.datagram_len[i], 0),
+                         MASQUE_OK);
+    }
+    from->stack.ndatagrams = 0;
+}
+
+static void send_payload(side *s, const masque_address *peer)
+{
+    uint8_t buf[MASQUE_BIND_HEADROOM + 32];
+    memcpy(buf + MASQUE_BIND_HEADROOM, PAYLOAD, 24);
+    assert_int_equal(
+        masque_adapter_send(&s->a, peer, buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, 24, 0),
+        MASQUE_OK);
+}
+
+static void test_appendix_flow_through_adapters(void **state)
+{
+    static side client;
+    static side proxy;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    (void)state;
+    side_init(&client, MASQUE_ROLE_CLIENT, 0);
+    side_init(&proxy, MASQUE_ROLE_PROXY, 0);
+    assert_int_equal(masque_session_open_uncompressed(&client.e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_adapter_flush(&client.a), MASQUE_OK);
+    assert_int_equal(client.stack.stream_len, 4);
+    move_stream(&client, &proxy); /* ASSIGN; the proxy's ACK is written at once */
+    assert_int_equal(proxy.stack.stream_len, 3);
+    move_stream(&proxy, &client);
+    assert_int_equal(client.stack.events, 1); /* acknowledged */
+    send_payload(&proxy, &t);                 /* a UDP packet from the target */
+    assert_int_equal(proxy.stack.ndatagrams, 1);
+    assert_memory_equal(proxy.stack.datagrams[0], "\x0b\x02\x04\xcb\x00\x71\x0b\x10\xe1", 9);
+    move_datagrams(&proxy, &client);
+    assert_int_equal(client.stack.ndelivered, 1);
+    assert_string_equal(client.stack.delivered, PAYLOAD);
+    assert_true(masque_address_equal(&client.stack.delivered_peer, &t));
+    send_payload(&client, &t);
+    move_datagrams(&client, &proxy);
+    assert_int_equal(proxy.stack.ndelivered, 1); /* the proxy's host sends it to t */
+    assert_true(masque_address_equal(&proxy.stack.delivered_peer, &t));
+}
+
+static void test_DG_8_capsules_when_datagrams_were_not_negotiated(void **state)
+{
+    static side client;
+    static side proxy;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    (void)state;
+    side_init(&client, MASQUE_ROLE_CLIENT, 1);
+    side_init(&proxy, MASQUE_ROLE_PROXY, 1);
+    assert_int_equal(masque_session_open_uncompressed(&client.e.s, 0, NULL), MASQUE_OK);
+    send_payload(&client, &t); /* pre-emptively, behind the ASSIGN on the same stream */
+    assert_int_equal(client.stack.ndatagrams, 0);
+    assert_int_equal(client.stack.stream_len, 4 + 2 + 8 + 24);
+    move_stream(&client, &proxy);
+    assert_int_equal(proxy.stack.ndelivered, 1);
+    assert_string_equal(proxy.stack.delivered, PAYLOAD);
+}
+
+static void test_DG_11_malformed_capsule_aborts_with_h3_message_error(void **state)
+{
+    static side proxy;
+    (void)state;
+    side_init(&proxy, MASQUE_ROLE_PROXY, 0);
+    assert_int_equal(
+        masque_adapter_stream_data(&proxy.a, (const uint8_t *)"\x11\x02\x00\x00", 4, 0),
+        MASQUE_ERR_CONTEXT_ID_ZERO);
+    assert_true(proxy.stack.aborted == MASQUE_H3_MESSAGE_ERROR);
+    assert_int_equal(masque_adapter_stream_data(&proxy.a, (const uint8_t *)"\x12\x01\x02", 3, 0),
+                     MASQUE_ERR_SESSION_FAILED);
+    /* RFC 9297 §2.1: datagrams for the dead stream are dropped, not errors. */
+    assert_int_equal(masque_adapter_datagram(&proxy.a, (const uint8_t *)"\x0b\x02", 2, 0),
+                     MASQUE_OK);
+}
+
+static void test_DG_3_DG_4_bad_datagrams_are_connection_errors(void **state)
+{
+    static side proxy;
+    (void)state;
+    side_init(&proxy, MASQUE_ROLE_PROXY, 0);
+    assert_int_equal(masque_adapter_datagram(&proxy.a, (const uint8_t *)"", 0, 0),
+                     MASQUE_ERR_TRUNCATED);
+    assert_int_equal(masque_adapter_datagram(
+                         &proxy.a, (const uint8_t *)"\xd0\x00\x00\x00\x00\x00\x00\x00", 8, 0),
+                     MASQUE_ERR_QUARTER_STREAM_ID);
+    assert_true(masque_h3_error_for(MASQUE_ERR_QUARTER_STREAM_ID) == MASQUE_H3_DATAGRAM_ERROR);
+    assert_int_equal(masque_adapter_datagram(&proxy.a, (const uint8_t *)"\x0c\x02", 2, 0),
+                     MASQUE_ERR_STREAM_ID); /* another request's */
+    assert_true(proxy.stack.aborted == 0);
+}
+
+static void test_DG_14_fin_inside_a_capsule_aborts(void **state)
+{
+    static side proxy;
+    (void)state;
+    side_init(&proxy, MASQUE_ROLE_PROXY, 0);
+    assert_int_equal(masque_adapter_stream_data(&proxy.a, (const uint8_t *)"\x11\x02", 2, 0),
+                     MASQUE_OK);
+    assert_int_equal(masque_adapter_stream_fin(&proxy.a), MASQUE_ERR_STREAM_TRUNCATED);
+    assert_true(proxy.stack.aborted == MASQUE_H3_MESSAGE_ERROR);
+}
+
+static void test_host_failures_and_bad_arguments(void **state)
+{
+    static side client;
+    masque_host_ops bad = ops_h3;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    masque_adapter a;
+    (void)state;
+    bad.deliver = NULL;
+    assert_int_equal(masque_adapter_init(&a, &client.e.s, &bad, NULL), MASQUE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(masque_adapter_flush(NULL), MASQUE_ERR_INVALID_ARGUMENT);
+    side_init(&client, MASQUE_ROLE_CLIENT, 0);
+    assert_int_equal(masque_session_open_uncompressed(&client.e.s, 0, NULL), MASQUE_OK);
+    client.stack.fail_writes = 1;
+    assert_int_equal(masque_adapter_tick(&client.a, 0), MASQUE_ERR_STATE);
+    assert_true(client.stack.aborted == MASQUE_H3_INTERNAL_ERROR);
+    {
+        uint8_t buf[MASQUE_BIND_HEADROOM + 4];
+        assert_int_equal(masque_adapter_send(&client.a, &t, buf + MASQUE_BIND_HEADROOM,
+                                             MASQUE_BIND_HEADROOM, 4, 0),
+                         MASQUE_ERR_SESSION_FAILED);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_appendix_flow_through_adapters),
+        cmocka_unit_test(test_DG_8_capsules_when_datagrams_were_not_negotiated),
+        cmocka_unit_test(test_DG_11_malformed_capsule_aborts_with_h3_message_error),
+        cmocka_unit_test(test_DG_3_DG_4_bad_datagrams_are_connection_errors),
+        cmocka_unit_test(test_DG_14_fin_inside_a_capsule_aborts),
+        cmocka_unit_test(test_host_failures_and_bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

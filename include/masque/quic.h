@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/**
+ * @file quic.h
+ * @brief The binding to a real QUIC/HTTP/3 stack: ngtcp2 + nghttp3 + GnuTLS (target
+ *        masque::quic, built when the three are found).
+ *
+ * One masque_quic_conn is one QUIC connection carrying one CONNECT-UDP Bind request, on the
+ * client or the proxy side: TLS 1.3 with ALPN "h3", extended CONNECT (RFC 9220,
+ * SETTINGS_ENABLE_CONNECT_PROTOCOL sent by the proxy), the Bind request and response checked
+ * with http.h, and a session (session.h) behind an adapter (adapter.h) on the request stream.
+ *
+ * Datagram path: DATAGRAM capsules on the request stream (RFC 9297 §3.5). nghttp3 0.8, the
+ * version Debian 12 ships, neither sends nor reports SETTINGS_H3_DATAGRAM, and QUIC DATAGRAM
+ * frames are not allowed without it (RFC 9297 §2.1.1), so this binding does not use them.
+ *
+ * Built and tested against Debian 12's libngtcp2 0.12.1, libngtcp2-crypto-gnutls 0.12.1,
+ * libnghttp3 0.8.0 and GnuTLS 3.7.9. Time here is CLOCK_MONOTONIC in nanoseconds, as ngtcp2
+ * wants it; the session inside uses milliseconds of the same clock.
+ */
+#ifndef MASQUE_QUIC_H
+#define MASQUE_QUIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "masque/adapter.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief One QUIC connection with one Bind request (opaque; allocated by the binding). */
+typedef struct masque_quic_conn masque_quic_conn;
+
+/** @brief What the application hears from a connection. Any hook may be NULL. */
+typedef struct masque_quic_hooks {
+    /** Client: the proxy accepted the Bind request; masque_quic_session() is ready. */
+    void (*on_ready)(masque_quic_conn *c, void *app);
+    /** A UDP payload came out of the session (see masque_host_ops.deliver). */
+    void (*on_packet)(masque_quic_conn *c, void *app, const masque_address *peer,
+                      const uint8_t *data, size_t len);
+    /** The request stream closed, with this HTTP/3 error code. */
+    void (*on_close)(masque_quic_conn *c, void *app, uint64_t reason);
+} masque_quic_hooks;
+
+/** @brief Settings of a connection. */
+typedef struct masque_quic_config {
+    int is_server;            /**< Proxy side. */
+    const char *authority;    /**< Client: :authority of the request (and TLS server name). */
+    const char *uri_template; /**< The UDP proxying URI template (RFC 9298 §2). */
+    const char *cert_file;    /**< Proxy: PEM certificate; NULL: a self-signed one is made. */
+    const char *key_file;     /**< Proxy: PEM key for cert_file. */
+    const char *ca_file;      /**< Client: CA file to verify the proxy against. */
+    int insecure;             /**< Client: skip certificate verification (off by default). */
+    /**
+     * GnuTLS priority string; NULL: TLS 1.3 with the default groups. Use it to require
+     * hybrid post-quantum groups on a GnuTLS that has them (Debian 12's 3.7.9 has none).
+     */
+    const char *priority;
+    masque_address public_address; /**< Proxy: the address in Proxy-Public-Address. */
+    const masque_policy *policy;   /**< Proxy: target policy (NULL: defaults). */
+    uint64_t idle_timeout_ms;      /**< Compressed-context idle timeout; 0: 120 s. */
+} masque_quic_config;
+
+/**
+ * @brief Start a client connection on a UDP socket.
+ * @param cfg Settings (copied; the strings must outlive the connection).
+ * @param fd UDP socket the packets go out of.
+ * @param local Local address of @p fd.
+ * @param locallen Its length.
+ * @param remote The proxy's address.
+ * @param remotelen Its length.
+ * @param hooks Callbacks (copied).
+ * @param app Passed to the hooks.
+ * @return The connection, or NULL on failure.
+ */
+masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
+                                         const struct sockaddr *local, socklen_t locallen,
+                                         const struct sockaddr *remote, socklen_t remotelen,
+                                         const masque_quic_hooks *hooks, void *app);
+
+/**
+ * @brief Accept a connection from the first packet a new client sent.
+ * @param cfg Settings (copied; the strings must outlive the connection).
+ * @param fd UDP socket the proxy listens on.
+ * @param local Its local address.
+ * @param locallen Its length.
+ * @param remote The client's address.
+ * @param remotelen Its length.
+ * @param pkt The packet (an Initial).
+ * @param pktlen Its length.
+ * @param hooks Callbacks (copied).
+ * @param app Passed to the hooks.
+ * @return The connection (feed @p pkt to masque_quic_read() next), or NULL when the packet
+ *         does not start a connection.
+ */
+masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int fd,
+                                            const struct sockaddr *local, socklen_t locallen,
+                                            const struct sockaddr *remote, socklen_t remotelen,
+                                            const uint8_t *pkt, size_t pktlen,
+                                            const masque_quic_hooks *hooks, void *app);
+
+/**
+ * @brief Free a connection and everything it holds.
+ * @param c The connection (NULL is fine).
+ */
+void masque_quic_free(masque_quic_conn *c);
+
+/**
+ * @brief Feed one received UDP datagram; call masque_quic_write() afterwards.
+ * @param c The connection.
+ * @param pkt The datagram.
+ * @param len Its length.
+ * @return 0, or -1 when the connection is over.
+ */
+int masque_quic_read(masque_quic_conn *c, const uint8_t *pkt, size_t len);
+
+/**
+ * @brief Send every packet that can be sent now.
+ * @param c The connection.
+ * @return 0, or -1 on a fatal error.
+ */
+int masque_quic_write(masque_quic_conn *c);
+
+/**
+ * @brief When the connection's timer fires.
+ * @param c The connection.
+ * @return Absolute time in ns (CLOCK_MONOTONIC); UINT64_MAX for none.
+ */
+uint64_t masque_quic_expiry(masque_quic_conn *c);
+
+/**
+ * @brief Handle the timer (loss recovery, idle timeout, context idle timers) and write.
+ * @param c The connection.
+ * @return 0, or -1 when the connection is over.
+ */
+int masque_quic_handle_expiry(masque_quic_conn *c);
+
+/**
+ * @brief Whether the connection is over (closed, draining, or failed).
+ * @param c The connection.
+ * @return Non-zero when it can be freed.
+ */
+int masque_quic_is_closed(const masque_quic_conn *c);
+
+/**
+ * @brief The Bind session of the request.
+ * @param c The connection.
+ * @return The session, or NULL until the request was accepted.
+ */
+masque_session *masque_quic_session(masque_quic_conn *c);
+
+/**
+ * @brief The adapter of the request: send with masque_adapter_send(), flush after host
+ *        actions such as masque_session_compress().
+ * @param c The connection.
+ * @return The adapter, or NULL until the request was accepted.
+ */
+masque_adapter *masque_quic_adapter(masque_quic_conn *c);
+
+/**
+ * @brief CLOCK_MONOTONIC in nanoseconds.
+ * @return The time.
+ */
+uint64_t masque_quic_now_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MASQUE_QUIC_H */

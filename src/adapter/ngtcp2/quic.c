@@ -1,0 +1,864 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/* The ngtcp2 + nghttp3 + GnuTLS binding: see include/masque/quic.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "masque/quic.h"
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <nghttp3/nghttp3.h>
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "masque/http.h"
+#include "masque/posix.h"
+
+#define OUTBOX_CAP     (1u << 20)
+#define TABLE_CAPACITY 256
+#define DEFAULT_PRIORITY                                                                           \
+    "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"           \
+    "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM"
+
+struct masque_quic_conn {
+    masque_quic_config cfg;
+    masque_quic_hooks hooks;
+    void *app;
+    int fd;
+    struct sockaddr_storage local;
+    struct sockaddr_storage remote;
+    socklen_t locallen;
+    socklen_t remotelen;
+    ngtcp2_conn *conn;
+    ngtcp2_crypto_conn_ref ref;
+    gnutls_session_t tls;
+    gnutls_certificate_credentials_t cred;
+    nghttp3_conn *h3;
+    int64_t stream;
+    int closed;
+    /* request headers (server) or response headers (client) */
+    char method[16], protocol[32], scheme[16], authority[256], path[1024];
+    char capsule_protocol[64], connect_udp_bind[64], ppa[512];
+    int has_cp, has_cub, has_ppa, status;
+    /* request-stream body: bytes handed to nghttp3 stay put until acknowledged */
+    uint8_t *out;
+    uint64_t out_base;  /* absolute offset of out[0] */
+    uint64_t out_read;  /* absolute offset handed to nghttp3 */
+    uint64_t out_end;   /* absolute end */
+    uint64_t out_acked; /* absolute offset acknowledged */
+    masque_session session;
+    masque_context_table table;
+    uint64_t table_storage[(TABLE_CAPACITY * 72u + 64u) / 8u];
+    masque_adapter adapter;
+    int session_ready;
+    ngtcp2_connection_close_error last_error;
+};
+
+uint64_t masque_quic_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ms(void)
+{
+    return masque_quic_now_ns() / 1000000u;
+}
+
+static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
+{
+    return ((masque_quic_conn *)ref->user_data)->conn;
+}
+
+/* ---- the request stream's body ---- */
+
+static int outbox_append(masque_quic_conn *c, const uint8_t *data, size_t len)
+{
+    uint64_t used = c->out_end - c->out_base;
+    if (used + len > OUTBOX_CAP) {
+        return -1; /* the peer is not reading: the adapter aborts the stream */
+    }
+    memcpy(c->out + used, data, len);
+    c->out_end += len;
+    if (c->h3 != NULL && c->stream >= 0) {
+        (void)nghttp3_conn_resume_stream(c->h3, c->stream);
+    }
+    return 0;
+}
+
+static nghttp3_ssize read_body(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec *vec, size_t veccnt,
+                               uint32_t *pflags, /* NOLINT(readability-non-const-parameter) */
+                               void *user, void *stream_user)
+{
+    masque_quic_conn *c = user;
+    (void)h3;
+    (void)stream_id;
+    (void)stream_user;
+    (void)pflags;
+    if (veccnt == 0 || c->out_read == c->out_end) {
+        return NGHTTP3_ERR_WOULDBLOCK;
+    }
+    vec[0].base = c->out + (c->out_read - c->out_base);
+    vec[0].len = (size_t)(c->out_end - c->out_read);
+    c->out_read = c->out_end;
+    return 1;
+}
+
+/* ---- adapter host callbacks ---- */
+
+static int host_write_stream(void *host, const uint8_t *data, size_t len)
+{
+    return outbox_append(host, data, len);
+}
+
+static void host_deliver(void *host, const masque_address *peer, const uint8_t *data, size_t len)
+{
+    masque_quic_conn *c = host;
+    if (c->hooks.on_packet != NULL) {
+        c->hooks.on_packet(c, c->app, peer, data, len);
+    }
+}
+
+static void host_abort(void *host, uint64_t code)
+{
+    masque_quic_conn *c = host;
+    if (c->stream >= 0) {
+        (void)ngtcp2_conn_shutdown_stream(c->conn, c->stream, code);
+    }
+}
+
+static const masque_host_ops host_ops = {host_write_stream, NULL, host_deliver, host_abort, NULL};
+
+static int start_session(masque_quic_conn *c, masque_role role, unsigned families)
+{
+    masque_session_config sc;
+    uint64_t qsid = 0;
+    memset(&sc, 0, sizeof(sc));
+    sc.role = role;
+    sc.capsule_datagrams = 1; /* see quic.h: no SETTINGS_H3_DATAGRAM in nghttp3 0.8 */
+    (void)masque_quarter_stream_id_of((uint64_t)c->stream, &qsid);
+    sc.quarter_stream_id = qsid;
+    sc.advertised_families = families;
+    sc.policy = c->cfg.policy;
+    sc.idle_timeout_ms = c->cfg.idle_timeout_ms != 0 ? c->cfg.idle_timeout_ms : 120000;
+    if (masque_context_table_init(&c->table, c->table_storage, sizeof(c->table_storage),
+                                  TABLE_CAPACITY, (uint64_t)masque_quic_now_ns()) != 0 ||
+        masque_session_init(&c->session, &sc, &c->table, now_ms()) != 0 ||
+        masque_adapter_init(&c->adapter, &c->session, &host_ops, c) != 0) {
+        return -1;
+    }
+    c->session_ready = 1;
+    return 0;
+}
+
+/* ---- nghttp3 callbacks ---- */
+
+static void copy_value(char *dst, size_t cap, nghttp3_rcbuf *v)
+{
+    nghttp3_vec b = nghttp3_rcbuf_get_buf(v);
+    size_t n = b.len < cap - 1 ? b.len : cap - 1;
+    memcpy(dst, b.base, n);
+    dst[n] = '\0';
+}
+
+static int h3_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token, nghttp3_rcbuf *name,
+                          nghttp3_rcbuf *value, uint8_t flags, void *user, void *stream_user)
+{
+    masque_quic_conn *c = user;
+    nghttp3_vec n = nghttp3_rcbuf_get_buf(name);
+    (void)h3;
+    (void)flags;
+    (void)stream_user;
+    if (c->stream < 0) {
+        c->stream = stream_id;
+    }
+    switch (token) {
+    case NGHTTP3_QPACK_TOKEN__METHOD:
+        copy_value(c->method, sizeof(c->method), value);
+        return 0;
+    case NGHTTP3_QPACK_TOKEN__PROTOCOL:
+        copy_value(c->protocol, sizeof(c->protocol), value);
+        return 0;
+    case NGHTTP3_QPACK_TOKEN__SCHEME:
+        copy_value(c->scheme, sizeof(c->scheme), value);
+        return 0;
+    case NGHTTP3_QPACK_TOKEN__AUTHORITY:
+        copy_value(c->authority, sizeof(c->authority), value);
+        return 0;
+    case NGHTTP3_QPACK_TOKEN__PATH:
+        copy_value(c->path, sizeof(c->path), value);
+        return 0;
+    case NGHTTP3_QPACK_TOKEN__STATUS: {
+        char s[8];
+        copy_value(s, sizeof(s), value);
+        char *end = NULL;
+        long v = strtol(s, &end, 10);
+        c->status = (end != NULL && *end == '\0' && v >= 100 && v <= 999) ? (int)v : 0;
+        return 0;
+    }
+    default:
+        break;
+    }
+    if (n.len == 16 && memcmp(n.base, "capsule-protocol", 16) == 0) {
+        copy_value(c->capsule_protocol, sizeof(c->capsule_protocol), value);
+        c->has_cp = 1;
+    } else if (n.len == 16 && memcmp(n.base, "connect-udp-bind", 16) == 0) {
+        copy_value(c->connect_udp_bind, sizeof(c->connect_udp_bind), value);
+        c->has_cub = 1;
+    } else if (n.len == 20 && memcmp(n.base, "proxy-public-address", 20) == 0) {
+        copy_value(c->ppa, sizeof(c->ppa), value);
+        c->has_ppa = 1;
+    }
+    return 0;
+}
+
+static masque_str str_of(const char *s, int present)
+{
+    masque_str r;
+    r.ptr = present ? s : NULL;
+    r.len = present ? strlen(s) : 0;
+    return r;
+}
+
+static nghttp3_nv make_nv(const char *name, const char *value)
+{
+    nghttp3_nv nv;
+    /* nghttp3 0.8 declares the pointers non-const but never writes through them. */
+    memcpy(&nv.name, &name, sizeof(nv.name));
+    nv.namelen = strlen(name);
+    memcpy(&nv.value, &value, sizeof(nv.value));
+    nv.valuelen = strlen(value);
+    nv.flags = NGHTTP3_NV_FLAG_NONE;
+    return nv;
+}
+
+static int server_answer(masque_quic_conn *c, int64_t stream_id)
+{
+    masque_request_fields req;
+    masque_bind_target target;
+    masque_str tmpl = str_of(c->cfg.uri_template, 1);
+    nghttp3_data_reader dr = {read_body};
+    char ppa[128];
+    int rc;
+    memset(&req, 0, sizeof(req));
+    req.method = str_of(c->method, c->method[0] != '\0');
+    req.protocol = str_of(c->protocol, c->protocol[0] != '\0');
+    req.scheme = str_of(c->scheme, c->scheme[0] != '\0');
+    req.authority = str_of(c->authority, c->authority[0] != '\0');
+    req.path = str_of(c->path, c->path[0] != '\0');
+    req.capsule_protocol = str_of(c->capsule_protocol, c->has_cp);
+    req.connect_udp_bind = str_of(c->connect_udp_bind, c->has_cub);
+    rc = masque_bind_request_check(tmpl, &req, &target);
+    if (rc != MASQUE_OK || !target.bind) {
+        nghttp3_nv nv[1];
+        nv[0] = make_nv(":status", "400");
+        (void)fprintf(stderr, "masque-quic: refusing request: %s\n", masque_strerror(rc));
+        return nghttp3_conn_submit_response(c->h3, stream_id, nv, 1, NULL);
+    }
+    c->stream = stream_id;
+    if (start_session(c, MASQUE_ROLE_PROXY, 0) != 0 ||
+        masque_proxy_public_address_format(ppa, sizeof(ppa), &c->cfg.public_address, 1) < 0) {
+        return -1;
+    }
+    {
+        nghttp3_nv nv[4];
+        nv[0] = make_nv(":status", "200");
+        nv[1] = make_nv(MASQUE_HTTP_CAPSULE_PROTOCOL, MASQUE_HTTP_TRUE);
+        nv[2] = make_nv(MASQUE_HTTP_CONNECT_UDP_BIND, MASQUE_HTTP_TRUE);
+        nv[3] = make_nv(MASQUE_HTTP_PROXY_PUBLIC_ADDRESS, ppa);
+        return nghttp3_conn_submit_response(c->h3, stream_id, nv, 4, &dr);
+    }
+}
+
+static int h3_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *user,
+                          void *stream_user)
+{
+    masque_quic_conn *c = user;
+    (void)h3;
+    (void)fin;
+    (void)stream_user;
+    if (c->cfg.is_server) {
+        return server_answer(c, stream_id) == 0 ? 0 : NGHTTP3_ERR_CALLBACK_FAILURE;
+    }
+    {
+        masque_response_fields rsp;
+        masque_address addrs[4];
+        size_t n = 0;
+        unsigned families = 0;
+        memset(&rsp, 0, sizeof(rsp));
+        rsp.status = c->status;
+        rsp.capsule_protocol = str_of(c->capsule_protocol, c->has_cp);
+        rsp.connect_udp_bind = str_of(c->connect_udp_bind, c->has_cub);
+        rsp.proxy_public_address = str_of(c->ppa, c->has_ppa);
+        if (masque_bind_response_check(&rsp, addrs, 4, &n, &families) != MASQUE_OK ||
+            start_session(c, MASQUE_ROLE_CLIENT, families) != 0) {
+            (void)fprintf(stderr, "masque-quic: the proxy did not enable Bind (status %d)\n",
+                          c->status);
+            (void)ngtcp2_conn_shutdown_stream(c->conn, stream_id, NGHTTP3_H3_REQUEST_CANCELLED);
+            return 0;
+        }
+        if (c->hooks.on_ready != NULL) {
+            c->hooks.on_ready(c, c->app);
+        }
+    }
+    return 0;
+}
+
+static int h3_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data, size_t datalen,
+                        void *user, void *stream_user)
+{
+    masque_quic_conn *c = user;
+    (void)h3;
+    (void)stream_user;
+    if (c->session_ready) {
+        (void)masque_adapter_stream_data(&c->adapter, data, datalen, now_ms());
+    }
+    (void)ngtcp2_conn_extend_max_stream_offset(c->conn, stream_id, datalen);
+    ngtcp2_conn_extend_max_offset(c->conn, datalen);
+    return 0;
+}
+
+static int h3_deferred_consume(nghttp3_conn *h3, int64_t stream_id, size_t consumed, void *user,
+                               void *stream_user)
+{
+    masque_quic_conn *c = user;
+    (void)h3;
+    (void)stream_user;
+    (void)ngtcp2_conn_extend_max_stream_offset(c->conn, stream_id, consumed);
+    ngtcp2_conn_extend_max_offset(c->conn, consumed);
+    return 0;
+}
+
+static int h3_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t datalen, void *user,
+                                void *stream_user)
+{
+    masque_quic_conn *c = user;
+    (void)h3;
+    (void)stream_id;
+    (void)stream_user;
+    c->out_acked += datalen;
+    if (c->out_acked == c->out_end && c->out_read == c->out_end) {
+        c->out_base = c->out_end; /* everything acknowledged: start over at out[0] */
+    }
+    return 0;
+}
+
+static int h3_stream_close(nghttp3_conn *h3, int64_t stream_id, uint64_t code, void *user,
+                           void *stream_user)
+{
+    masque_quic_conn *c = user;
+    (void)h3;
+    (void)stream_user;
+    if (stream_id == c->stream && c->hooks.on_close != NULL) {
+        c->hooks.on_close(c, c->app, code);
+    }
+    return 0;
+}
+
+static int start_h3(masque_quic_conn *c)
+{
+    nghttp3_callbacks cb;
+    nghttp3_settings settings;
+    int64_t ctrl;
+    int64_t enc;
+    int64_t dec;
+    int rv;
+    memset(&cb, 0, sizeof(cb));
+    cb.acked_stream_data = h3_acked_stream_data;
+    cb.stream_close = h3_stream_close;
+    cb.recv_data = h3_recv_data;
+    cb.deferred_consume = h3_deferred_consume;
+    cb.recv_header = h3_recv_header;
+    cb.end_headers = h3_end_headers;
+    nghttp3_settings_default(&settings);
+    settings.enable_connect_protocol = c->cfg.is_server ? 1 : 0; /* RFC 9220 */
+    rv = c->cfg.is_server ? nghttp3_conn_server_new(&c->h3, &cb, &settings, NULL, c)
+                          : nghttp3_conn_client_new(&c->h3, &cb, &settings, NULL, c);
+    if (rv != 0) {
+        return -1;
+    }
+    if (c->cfg.is_server) {
+        nghttp3_conn_set_max_client_streams_bidi(c->h3, 16);
+    }
+    if (ngtcp2_conn_open_uni_stream(c->conn, &ctrl, NULL) != 0 ||
+        nghttp3_conn_bind_control_stream(c->h3, ctrl) != 0 ||
+        ngtcp2_conn_open_uni_stream(c->conn, &enc, NULL) != 0 ||
+        ngtcp2_conn_open_uni_stream(c->conn, &dec, NULL) != 0 ||
+        nghttp3_conn_bind_qpack_streams(c->h3, enc, dec) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int client_send_request(masque_quic_conn *c)
+{
+    char path[1024];
+    nghttp3_nv nv[7];
+    nghttp3_data_reader dr = {read_body};
+    masque_str tmpl = str_of(c->cfg.uri_template, 1);
+    if (masque_uri_template_expand(path, sizeof(path), tmpl, NULL, 0) < 0 ||
+        ngtcp2_conn_open_bidi_stream(c->conn, &c->stream, NULL) != 0) {
+        return -1;
+    }
+    nv[0] = make_nv(":method", MASQUE_HTTP_METHOD);
+    nv[1] = make_nv(":protocol", MASQUE_HTTP_PROTOCOL);
+    nv[2] = make_nv(":scheme", "https");
+    nv[3] = make_nv(":authority", c->cfg.authority);
+    nv[4] = make_nv(":path", path);
+    nv[5] = make_nv(MASQUE_HTTP_CAPSULE_PROTOCOL, MASQUE_HTTP_TRUE);
+    nv[6] = make_nv(MASQUE_HTTP_CONNECT_UDP_BIND, MASQUE_HTTP_TRUE);
+    return nghttp3_conn_submit_request(c->h3, c->stream, nv, 7, &dr, NULL) == 0 ? 0 : -1;
+}
+
+/* ---- ngtcp2 callbacks ---- */
+
+static void rand_cb(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
+{
+    (void)ctx;
+    (void)gnutls_rnd(GNUTLS_RND_RANDOM, dest, len);
+}
+
+static int new_cid_cb(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t cidlen, void *user)
+{
+    (void)conn;
+    (void)user;
+    if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0 ||
+        gnutls_rnd(GNUTLS_RND_RANDOM, token, NGTCP2_STATELESS_RESET_TOKENLEN) != 0) {
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    cid->datalen = cidlen;
+    return 0;
+}
+
+static int handshake_completed_cb(ngtcp2_conn *conn, void *user)
+{
+    masque_quic_conn *c = user;
+    (void)conn;
+    if (start_h3(c) != 0 || (!c->cfg.is_server && client_send_request(c) != 0)) {
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
+static int recv_stream_data_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id,
+                               uint64_t offset, const uint8_t *data, size_t datalen, void *user,
+                               void *stream_user)
+{
+    masque_quic_conn *c = user;
+    nghttp3_ssize n;
+    (void)offset;
+    (void)stream_user;
+    if (c->h3 == NULL) {
+        return 0;
+    }
+    n = nghttp3_conn_read_stream(c->h3, stream_id, data, datalen,
+                                 (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0);
+    if (n < 0) {
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    (void)ngtcp2_conn_extend_max_stream_offset(conn, stream_id, (uint64_t)n);
+    ngtcp2_conn_extend_max_offset(conn, (uint64_t)n);
+    return 0;
+}
+
+static int acked_stream_data_offset_cb(ngtcp2_conn *conn, int64_t stream_id, uint64_t offset,
+                                       uint64_t datalen, void *user, void *stream_user)
+{
+    masque_quic_conn *c = user;
+    (void)conn;
+    (void)offset;
+    (void)stream_user;
+    if (c->h3 != NULL && nghttp3_conn_add_ack_offset(c->h3, stream_id, datalen) != 0) {
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
+static int stream_close_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t code,
+                           void *user, void *stream_user)
+{
+    masque_quic_conn *c = user;
+    (void)conn;
+    (void)stream_user;
+    if (!(flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET)) {
+        code = NGHTTP3_H3_NO_ERROR;
+    }
+    if (c->h3 != NULL) {
+        int rv = nghttp3_conn_close_stream(c->h3, stream_id, code);
+        if (rv != 0 && rv != NGHTTP3_ERR_STREAM_NOT_FOUND) {
+            return NGTCP2_ERR_CALLBACK_FAILURE;
+        }
+    }
+    return 0;
+}
+
+static int extend_max_stream_data_cb(ngtcp2_conn *conn, int64_t stream_id, uint64_t max_data,
+                                     void *user, void *stream_user)
+{
+    masque_quic_conn *c = user;
+    (void)conn;
+    (void)max_data;
+    (void)stream_user;
+    if (c->h3 != NULL) {
+        (void)nghttp3_conn_unblock_stream(c->h3, stream_id);
+    }
+    return 0;
+}
+
+static void fill_callbacks(ngtcp2_callbacks *cb, int server)
+{
+    memset(cb, 0, sizeof(*cb));
+    if (server) {
+        cb->recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
+    } else {
+        cb->client_initial = ngtcp2_crypto_client_initial_cb;
+        cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
+    }
+    cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+    cb->encrypt = ngtcp2_crypto_encrypt_cb;
+    cb->decrypt = ngtcp2_crypto_decrypt_cb;
+    cb->hp_mask = ngtcp2_crypto_hp_mask_cb;
+    cb->update_key = ngtcp2_crypto_update_key_cb;
+    cb->delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
+    cb->delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
+    cb->get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
+    cb->version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+    cb->rand = rand_cb;
+    cb->get_new_connection_id = new_cid_cb;
+    cb->handshake_completed = handshake_completed_cb;
+    cb->recv_stream_data = recv_stream_data_cb;
+    cb->acked_stream_data_offset = acked_stream_data_offset_cb;
+    cb->stream_close = stream_close_cb;
+    cb->extend_max_stream_data = extend_max_stream_data_cb;
+}
+
+static void fill_params(ngtcp2_transport_params *p)
+{
+    ngtcp2_transport_params_default(p);
+    p->initial_max_stream_data_bidi_local = 1u << 20;
+    p->initial_max_stream_data_bidi_remote = 1u << 20;
+    p->initial_max_stream_data_uni = 1u << 18;
+    p->initial_max_data = 4u << 20;
+    p->initial_max_streams_bidi = 16;
+    p->initial_max_streams_uni = 16;
+    p->max_idle_timeout = 30 * NGTCP2_SECONDS;
+}
+
+/* ---- TLS ---- */
+
+static int self_signed(gnutls_certificate_credentials_t cred)
+{
+    gnutls_x509_privkey_t key;
+    gnutls_x509_crt_t crt;
+    unsigned char serial[8];
+    time_t now = time(NULL);
+    int rv = -1;
+    if (gnutls_x509_privkey_init(&key) != 0) {
+        return -1;
+    }
+    if (gnutls_x509_crt_init(&crt) != 0) {
+        gnutls_x509_privkey_deinit(key);
+        return -1;
+    }
+    (void)gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial));
+    serial[0] &= 0x7F;
+    if (gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
+                                     GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) == 0 &&
+        gnutls_x509_crt_set_version(crt, 3) == 0 &&
+        gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)) == 0 &&
+        gnutls_x509_crt_set_activation_time(crt, now - 3600) == 0 &&
+        gnutls_x509_crt_set_expiration_time(crt, now + 86400) == 0 &&
+        gnutls_x509_crt_set_dn(crt, "CN=localhost", NULL) == 0 &&
+        gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, "localhost", 9,
+                                             GNUTLS_FSAN_SET) == 0 &&
+        gnutls_x509_crt_set_key(crt, key) == 0 &&
+        gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0) == 0 &&
+        gnutls_certificate_set_x509_key(cred, &crt, 1, key) == 0) {
+        rv = 0;
+    }
+    gnutls_x509_crt_deinit(crt);
+    gnutls_x509_privkey_deinit(key);
+    return rv;
+}
+
+static int setup_tls(masque_quic_conn *c)
+{
+    gnutls_datum_t alpn = {(unsigned char *)"h3", 2};
+    const char *priority = c->cfg.priority != NULL ? c->cfg.priority : DEFAULT_PRIORITY;
+    unsigned flags = GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA;
+    if (gnutls_certificate_allocate_credentials(&c->cred) != 0) {
+        return -1;
+    }
+    if (c->cfg.is_server) {
+        if (c->cfg.cert_file != NULL
+                ? gnutls_certificate_set_x509_key_file(c->cred, c->cfg.cert_file, c->cfg.key_file,
+                                                       GNUTLS_X509_FMT_PEM) != 0
+                : self_signed(c->cred) != 0) {
+            return -1;
+        }
+    } else if (c->cfg.ca_file != NULL && gnutls_certificate_set_x509_trust_file(
+                                             c->cred, c->cfg.ca_file, GNUTLS_X509_FMT_PEM) < 0) {
+        return -1;
+    }
+    if (gnutls_init(&c->tls, (c->cfg.is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | flags) != 0 ||
+        gnutls_priority_set_direct(c->tls, priority, NULL) != 0 ||
+        (c->cfg.is_server ? ngtcp2_crypto_gnutls_configure_server_session(c->tls)
+                          : ngtcp2_crypto_gnutls_configure_client_session(c->tls)) != 0 ||
+        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->cred) != 0 ||
+        gnutls_alpn_set_protocols(c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0) {
+        return -1;
+    }
+    if (!c->cfg.is_server) {
+        const char *host = "localhost";
+        (void)gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, host, strlen(host));
+        if (!c->cfg.insecure) {
+            gnutls_session_set_verify_cert(c->tls, host, 0);
+        }
+    }
+    c->ref.get_conn = get_conn;
+    c->ref.user_data = c;
+    gnutls_session_set_ptr(c->tls, &c->ref);
+    ngtcp2_conn_set_tls_native_handle(c->conn, c->tls);
+    return 0;
+}
+
+/* ---- life cycle ---- */
+
+static masque_quic_conn *alloc_conn(const masque_quic_config *cfg, int fd,
+                                    const struct sockaddr *local, socklen_t locallen,
+                                    const struct sockaddr *remote, socklen_t remotelen,
+                                    const masque_quic_hooks *hooks, void *app)
+{
+    masque_quic_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    c->out = malloc(OUTBOX_CAP);
+    if (c->out == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->cfg = *cfg;
+    c->hooks = *hooks;
+    c->app = app;
+    c->fd = fd;
+    c->stream = -1;
+    memcpy(&c->local, local, locallen);
+    memcpy(&c->remote, remote, remotelen);
+    c->locallen = locallen;
+    c->remotelen = remotelen;
+    ngtcp2_connection_close_error_default(&c->last_error);
+    return c;
+}
+
+static ngtcp2_path make_path(masque_quic_conn *c)
+{
+    ngtcp2_path p;
+    p.local.addr = (ngtcp2_sockaddr *)&c->local;
+    p.local.addrlen = c->locallen;
+    p.remote.addr = (ngtcp2_sockaddr *)&c->remote;
+    p.remote.addrlen = c->remotelen;
+    p.user_data = NULL;
+    return p;
+}
+
+masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
+                                         const struct sockaddr *local, socklen_t locallen,
+                                         const struct sockaddr *remote, socklen_t remotelen,
+                                         const masque_quic_hooks *hooks, void *app)
+{
+    masque_quic_conn *c = alloc_conn(cfg, fd, local, locallen, remote, remotelen, hooks, app);
+    ngtcp2_callbacks cb;
+    ngtcp2_settings settings;
+    ngtcp2_transport_params params;
+    ngtcp2_cid dcid;
+    ngtcp2_cid scid;
+    ngtcp2_path path;
+    if (c == NULL) {
+        return NULL;
+    }
+    fill_callbacks(&cb, 0);
+    ngtcp2_settings_default(&settings);
+    settings.initial_ts = masque_quic_now_ns();
+    fill_params(&params);
+    dcid.datalen = 18;
+    scid.datalen = 17;
+    (void)gnutls_rnd(GNUTLS_RND_RANDOM, dcid.data, dcid.datalen);
+    (void)gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
+    path = make_path(c);
+    if (ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb, &settings,
+                               &params, NULL, c) != 0 ||
+        setup_tls(c) != 0) {
+        masque_quic_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int fd,
+                                            const struct sockaddr *local, socklen_t locallen,
+                                            const struct sockaddr *remote, socklen_t remotelen,
+                                            const uint8_t *pkt, size_t pktlen,
+                                            const masque_quic_hooks *hooks, void *app)
+{
+    ngtcp2_pkt_hd hd;
+    masque_quic_conn *c;
+    ngtcp2_callbacks cb;
+    ngtcp2_settings settings;
+    ngtcp2_transport_params params;
+    ngtcp2_cid scid;
+    ngtcp2_path path;
+    if (ngtcp2_accept(&hd, pkt, pktlen) != 0) {
+        return NULL;
+    }
+    c = alloc_conn(cfg, fd, local, locallen, remote, remotelen, hooks, app);
+    if (c == NULL) {
+        return NULL;
+    }
+    fill_callbacks(&cb, 1);
+    ngtcp2_settings_default(&settings);
+    settings.initial_ts = masque_quic_now_ns();
+    fill_params(&params);
+    params.original_dcid = hd.dcid;
+    scid.datalen = 18;
+    (void)gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
+    path = make_path(c);
+    if (ngtcp2_conn_server_new(&c->conn, &hd.scid, &scid, &path, hd.version, &cb, &settings,
+                               &params, NULL, c) != 0 ||
+        setup_tls(c) != 0) {
+        masque_quic_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void masque_quic_free(masque_quic_conn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    if (c->h3 != NULL) {
+        nghttp3_conn_del(c->h3);
+    }
+    if (c->conn != NULL) {
+        ngtcp2_conn_del(c->conn);
+    }
+    if (c->tls != NULL) {
+        gnutls_deinit(c->tls);
+    }
+    if (c->cred != NULL) {
+        gnutls_certificate_free_credentials(c->cred);
+    }
+    free(c->out);
+    free(c);
+}
+
+int masque_quic_read(masque_quic_conn *c, const uint8_t *pkt, size_t len)
+{
+    ngtcp2_path path = make_path(c);
+    ngtcp2_pkt_info pi;
+    int rv;
+    memset(&pi, 0, sizeof(pi));
+    rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, masque_quic_now_ns());
+    if (rv != 0) {
+        if (rv != NGTCP2_ERR_DRAINING && rv != NGTCP2_ERR_CLOSING) {
+            (void)fprintf(stderr, "masque-quic: read: %s\n", ngtcp2_strerror(rv));
+        }
+        c->closed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int masque_quic_write(masque_quic_conn *c)
+{
+    uint8_t buf[1452];
+    ngtcp2_path_storage ps;
+    ngtcp2_pkt_info pi;
+    uint64_t ts = masque_quic_now_ns();
+    ngtcp2_path_storage_zero(&ps);
+    for (;;) {
+        int64_t stream_id = -1;
+        int fin = 0;
+        nghttp3_vec vec[16];
+        nghttp3_ssize veccnt = 0;
+        ngtcp2_ssize ndatalen = -1;
+        ngtcp2_ssize n;
+        uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
+        if (c->h3 != NULL && ngtcp2_conn_get_max_data_left(c->conn) > 0) {
+            veccnt = nghttp3_conn_writev_stream(c->h3, &stream_id, &fin, vec, 16);
+            if (veccnt < 0) {
+                return -1;
+            }
+        }
+        if (fin) {
+            flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
+        }
+        n = ngtcp2_conn_writev_stream(c->conn, &ps.path, &pi, buf, sizeof(buf), &ndatalen, flags,
+                                      stream_id, (const ngtcp2_vec *)vec, (size_t)veccnt, ts);
+        if (n < 0) {
+            if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
+                (void)nghttp3_conn_block_stream(c->h3, stream_id);
+                continue;
+            }
+            if (n == NGTCP2_ERR_STREAM_SHUT_WR) {
+                (void)nghttp3_conn_shutdown_stream_write(c->h3, stream_id);
+                continue;
+            }
+            if (n == NGTCP2_ERR_WRITE_MORE) {
+                (void)nghttp3_conn_add_write_offset(c->h3, stream_id, (size_t)ndatalen);
+                continue;
+            }
+            (void)fprintf(stderr, "masque-quic: write: %s\n", ngtcp2_strerror((int)n));
+            return -1;
+        }
+        if (ndatalen >= 0 && stream_id >= 0) {
+            (void)nghttp3_conn_add_write_offset(c->h3, stream_id, (size_t)ndatalen);
+        }
+        if (n == 0) {
+            break;
+        }
+        (void)sendto(c->fd, buf, (size_t)n, 0, (struct sockaddr *)&c->remote, c->remotelen);
+    }
+    ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
+    return 0;
+}
+
+uint64_t masque_quic_expiry(masque_quic_conn *c)
+{
+    return ngtcp2_conn_get_expiry(c->conn);
+}
+
+int masque_quic_handle_expiry(masque_quic_conn *c)
+{
+    int rv = ngtcp2_conn_handle_expiry(c->conn, masque_quic_now_ns());
+    if (rv != 0) {
+        c->closed = 1;
+        return -1;
+    }
+    if (c->session_ready) {
+        (void)masque_adapter_tick(&c->adapter, now_ms());
+    }
+    return masque_quic_write(c);
+}
+
+int masque_quic_is_closed(const masque_quic_conn *c)
+{
+    return c->closed || ngtcp2_conn_is_in_closing_period(c->conn) ||
+           ngtcp2_conn_is_in_draining_period(c->conn);
+}
+
+masque_session *masque_quic_session(masque_quic_conn *c)
+{
+    return c->session_ready ? &c->session : NULL;
+}
+
+masque_adapter *masque_quic_adapter(masque_quic_conn *c)
+{
+    return c->session_ready ? &c->adapter : NULL;
+}

@@ -52,7 +52,11 @@ main)
     install_missing "${main_packages[@]}"
     CC=cc cmake -S . -B build/main -DCMAKE_BUILD_TYPE=Release -DMASQUE_BUILD_TESTS=OFF >/dev/null
     cmake --build build/main -j "$jobs"
+    echo "== 1. the -10 draft's Appendix A exchange, decoded by masque-inspect"
     tools/appendix-demo.sh build/main/examples/masque-inspect
+    echo
+    echo "== 2. a live CONNECT-UDP Bind over HTTP/3 on loopback"
+    tools/demo.sh build/main
     ;;
 test)
     # 32-bit and big-endian test runs need i386 and s390x packages (Debian multiarch).

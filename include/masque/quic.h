@@ -138,6 +138,15 @@ uint64_t masque_quic_expiry(masque_quic_conn *c);
 int masque_quic_handle_expiry(masque_quic_conn *c);
 
 /**
+ * @brief Client: the public addresses the proxy bound for this request (Proxy-Public-Address).
+ * @param c The connection.
+ * @param[out] out Receives up to @p cap addresses.
+ * @param cap Room at @p out.
+ * @return How many the proxy advertised (0 before the response).
+ */
+size_t masque_quic_public_addresses(const masque_quic_conn *c, masque_address *out, size_t cap);
+
+/**
  * @brief Whether the connection is over (closed, draining, or failed).
  * @param c The connection.
  * @return Non-zero when it can be freed.
@@ -164,6 +173,51 @@ masque_adapter *masque_quic_adapter(masque_quic_conn *c);
  * @return The time.
  */
 uint64_t masque_quic_now_ns(void);
+
+/** @brief A whole proxy: one listening socket, many clients, one relay socket per request. */
+typedef struct masque_quic_proxy masque_quic_proxy;
+
+/** @brief Settings of a proxy. */
+typedef struct masque_quic_proxy_config {
+    masque_quic_config conn; /**< Per-connection settings (is_server is forced on). */
+    /** Address the per-request UDP sockets bind to (port 0: the kernel picks one each). */
+    masque_address relay_bind;
+    /** Non-zero: advertise this IP in Proxy-Public-Address instead of relay_bind's (NAT). */
+    int has_public_ip;
+    masque_address public_ip; /**< With has_public_ip: the IP to advertise (port ignored). */
+    size_t max_clients;       /**< 0: 256. */
+    int verbose;              /**< Log connections and relayed packets to stderr. */
+} masque_quic_proxy_config;
+
+/**
+ * @brief Create a proxy serving on an already bound UDP socket.
+ * @param cfg Settings (copied; strings must outlive the proxy).
+ * @param listen_fd The bound UDP socket.
+ * @return The proxy, or NULL on failure.
+ */
+masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, int listen_fd);
+
+/**
+ * @brief One round of the event loop: poll every socket (up to @p timeout_ms), read, relay,
+ *        handle timers, write, and free finished clients (closing their relay sockets).
+ * @param p The proxy.
+ * @param timeout_ms Longest wait.
+ * @return 0, or -1 on a fatal error.
+ */
+int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms);
+
+/**
+ * @brief Number of connected clients.
+ * @param p The proxy.
+ * @return The count.
+ */
+size_t masque_quic_proxy_clients(const masque_quic_proxy *p);
+
+/**
+ * @brief Free the proxy and every client (does not close the listening socket).
+ * @param p The proxy.
+ */
+void masque_quic_proxy_free(masque_quic_proxy *p);
 
 #ifdef __cplusplus
 }

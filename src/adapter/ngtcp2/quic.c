@@ -56,6 +56,8 @@ struct masque_quic_conn {
     masque_adapter adapter;
     int session_ready;
     ngtcp2_connection_close_error last_error;
+    masque_address public_addrs[4];
+    size_t npublic;
 };
 
 uint64_t masque_quic_now_ns(void)
@@ -295,6 +297,7 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *us
         rsp.capsule_protocol = str_of(c->capsule_protocol, c->has_cp);
         rsp.connect_udp_bind = str_of(c->connect_udp_bind, c->has_cub);
         rsp.proxy_public_address = str_of(c->ppa, c->has_ppa);
+        /* RFC 9298 §3.5, -10 §6-§7: anything but a Bind-enabling 2xx ends the attempt. */
         if (masque_bind_response_check(&rsp, addrs, 4, &n, &families) != MASQUE_OK ||
             start_session(c, MASQUE_ROLE_CLIENT, families) != 0) {
             (void)fprintf(stderr, "masque-quic: the proxy did not enable Bind (status %d)\n",
@@ -302,6 +305,8 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *us
             (void)ngtcp2_conn_shutdown_stream(c->conn, stream_id, NGHTTP3_H3_REQUEST_CANCELLED);
             return 0;
         }
+        memcpy(c->public_addrs, addrs, n * sizeof(addrs[0]));
+        c->npublic = n;
         if (c->hooks.on_ready != NULL) {
             c->hooks.on_ready(c, c->app);
         }
@@ -845,6 +850,15 @@ int masque_quic_handle_expiry(masque_quic_conn *c)
         (void)masque_adapter_tick(&c->adapter, now_ms());
     }
     return masque_quic_write(c);
+}
+
+size_t masque_quic_public_addresses(const masque_quic_conn *c, masque_address *out, size_t cap)
+{
+    size_t i;
+    for (i = 0; i < c->npublic && i < cap; i++) {
+        out[i] = c->public_addrs[i];
+    }
+    return c->npublic;
 }
 
 int masque_quic_is_closed(const masque_quic_conn *c)

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/*
+ * udp-peer: a plain UDP peer for the demo. Sends COUNT datagrams "TEXT N" to IP:PORT, one every
+ * INTERVAL ms, and prints every answer; exits 0 when ANSWERS answers came back before the
+ * deadline, 1 otherwise (so "expect no answer" is --answers 0 with the exit status reversed by
+ * --expect-silence).
+ *
+ *   udp-peer IP:PORT [--count N] [--text TEXT] [--answers N] [--wait-ms MS] [--expect-silence]
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "masque/posix.h"
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int main(int argc, char **argv)
+{
+    masque_address to;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    const char *text = "hello";
+    int count = 1;
+    int want = 1;
+    int got = 0;
+    int silence = 0;
+    long long wait_ms = 2000;
+    long long deadline;
+    int fd;
+    int i;
+    if (argc < 2 || masque_address_parse(&to, argv[1], strlen(argv[1]), 1) != MASQUE_OK ||
+        masque_address_to_sockaddr(&to, &ss, &sl) != MASQUE_OK) {
+        (void)fprintf(stderr, "usage: udp-peer IP:PORT [--count N] [--text TEXT] [--answers N] "
+                              "[--wait-ms MS] [--expect-silence]\n");
+        return 2;
+    }
+    for (i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--expect-silence") == 0) {
+            silence = 1;
+            want = 0;
+        } else if (i + 1 < argc && strcmp(argv[i], "--count") == 0) {
+            count = atoi(argv[++i]);
+        } else if (i + 1 < argc && strcmp(argv[i], "--text") == 0) {
+            text = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--answers") == 0) {
+            want = atoi(argv[++i]);
+        } else if (i + 1 < argc && strcmp(argv[i], "--wait-ms") == 0) {
+            wait_ms = atoll(argv[++i]);
+        }
+    }
+    fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+    if (fd < 0) {
+        perror("udp-peer");
+        return 1;
+    }
+    for (i = 0; i < count; i++) {
+        char msg[256];
+        int n = snprintf(msg, sizeof(msg), "%s %d", text, i + 1);
+        (void)sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&ss, sl);
+        (void)printf("peer: sent \"%s\" to %s\n", msg, argv[1]);
+        (void)fflush(stdout);
+        /* one answer per message before the next, so the order of the transcript is stable */
+        deadline = now_ms() + wait_ms;
+        while (got < want && got <= i && now_ms() < deadline) {
+            struct pollfd p = {fd, POLLIN, 0};
+            char buf[2048];
+            if (poll(&p, 1, 50) > 0) {
+                ssize_t r = recv(fd, buf, sizeof(buf), 0);
+                if (r > 0) {
+                    (void)printf("peer: got \"%.*s\"\n", (int)r, buf);
+                    (void)fflush(stdout);
+                    got++;
+                }
+            }
+        }
+    }
+    if (silence) {
+        deadline = now_ms() + wait_ms;
+        while (now_ms() < deadline) {
+            struct pollfd p = {fd, POLLIN, 0};
+            char buf[2048];
+            if (poll(&p, 1, 50) > 0 && recv(fd, buf, sizeof(buf), 0) > 0) {
+                got++;
+            }
+        }
+        (void)printf(got == 0 ? "peer: no answer, as expected (dropped at the proxy)\n"
+                              : "peer: unexpected answer\n");
+        return got == 0 ? 0 : 1;
+    }
+    return got >= want ? 0 : 1;
+}

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/*
+ * A complete Bind proxy on top of masque_quic_conn: a poll loop over the listening socket and
+ * one UDP socket per request (its address is the client's public address, -10 §7). No thread
+ * per client. Clients are told apart by their address and port (no connection migration).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "masque/posix.h"
+#include "masque/quic.h"
+
+typedef struct proxy_client {
+    masque_quic_conn *conn;
+    int relay_fd;
+    struct sockaddr_storage remote;
+    socklen_t remotelen;
+    masque_quic_proxy *proxy;
+} proxy_client;
+
+struct masque_quic_proxy {
+    masque_quic_proxy_config cfg;
+    int fd;
+    struct sockaddr_storage local;
+    socklen_t locallen;
+    proxy_client **clients;
+    size_t nclients;
+    struct pollfd *fds;
+};
+
+static void log_line(const masque_quic_proxy *p, const char *what, const proxy_client *c)
+{
+    masque_address a;
+    char text[MASQUE_ADDRESS_TEXT_MAX] = "?";
+    if (!p->cfg.verbose) {
+        return;
+    }
+    if (masque_address_from_sockaddr((const struct sockaddr *)&c->remote, c->remotelen, &a) == 0) {
+        (void)masque_address_format(text, sizeof(text), &a, 1);
+    }
+    (void)fprintf(stderr, "masque-proxy: %s %s\n", what, text);
+}
+
+static void on_packet(masque_quic_conn *conn, void *app, const masque_address *peer,
+                      const uint8_t *data, size_t len)
+{
+    proxy_client *c = app;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    (void)conn;
+    /* From the client, through the session's checks (policy included): out to the target. */
+    if (masque_address_to_sockaddr(peer, &ss, &sl) == 0) {
+        (void)sendto(c->relay_fd, data, len, 0, (struct sockaddr *)&ss, sl);
+    }
+}
+
+static const masque_quic_hooks hooks = {NULL, on_packet, NULL};
+
+static int relay_socket(const masque_address *bind_to, masque_address *bound)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    masque_address any = *bind_to;
+    int fd;
+    any.port = 0;
+    if (masque_address_to_sockaddr(&any, &ss, &sl) != 0) {
+        return -1;
+    }
+    fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+        masque_address_from_sockaddr((struct sockaddr *)&ss, sl, bound) != 0) {
+        (void)close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, int listen_fd)
+{
+    masque_quic_proxy *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        return NULL;
+    }
+    p->cfg = *cfg;
+    p->cfg.conn.is_server = 1;
+    if (p->cfg.max_clients == 0) {
+        p->cfg.max_clients = 256;
+    }
+    p->fd = listen_fd;
+    p->locallen = sizeof(p->local);
+    p->clients = calloc(p->cfg.max_clients, sizeof(proxy_client *));
+    p->fds = calloc(p->cfg.max_clients + 1, sizeof(*p->fds));
+    if (p->clients == NULL || p->fds == NULL ||
+        getsockname(listen_fd, (struct sockaddr *)&p->local, &p->locallen) != 0) {
+        masque_quic_proxy_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static proxy_client *find_client(masque_quic_proxy *p, const struct sockaddr_storage *from,
+                                 socklen_t fl)
+{
+    size_t i;
+    for (i = 0; i < p->nclients; i++) {
+        proxy_client *c = p->clients[i];
+        if (c->remotelen == fl && memcmp(&c->remote, from, fl) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_storage *from,
+                                   socklen_t fl, const uint8_t *pkt, size_t len)
+{
+    proxy_client *c;
+    masque_quic_config cfg = p->cfg.conn;
+    masque_address bound;
+    if (p->nclients == p->cfg.max_clients) {
+        return NULL; /* full: the client's Initial goes unanswered and it times out */
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    c->proxy = p;
+    c->relay_fd = relay_socket(&p->cfg.relay_bind, &bound);
+    if (c->relay_fd < 0) {
+        free(c);
+        return NULL;
+    }
+    cfg.public_address = bound;
+    if (p->cfg.has_public_ip) {
+        uint16_t port = bound.port;
+        cfg.public_address = p->cfg.public_ip;
+        cfg.public_address.port = port;
+    }
+    memcpy(&c->remote, from, fl);
+    c->remotelen = fl;
+    c->conn = masque_quic_server_accept(&cfg, p->fd, (struct sockaddr *)&p->local, p->locallen,
+                                        (const struct sockaddr *)from, fl, pkt, len, &hooks, c);
+    if (c->conn == NULL) {
+        (void)close(c->relay_fd);
+        free(c);
+        return NULL;
+    }
+    p->clients[p->nclients++] = c;
+    log_line(p, "client connected from", c);
+    return c;
+}
+
+static void drop_client(masque_quic_proxy *p, size_t i)
+{
+    proxy_client *c = p->clients[i];
+    log_line(p, "client gone:", c);
+    masque_quic_free(c->conn);
+    (void)close(c->relay_fd); /* RFC 9298 §3.1: the socket lives as long as the request */
+    free(c);
+    p->clients[i] = p->clients[--p->nclients];
+}
+
+static void relay_in(proxy_client *c)
+{
+    static uint8_t buf[MASQUE_BIND_HEADROOM + 65536];
+    uint8_t *payload = buf + MASQUE_BIND_HEADROOM;
+    struct sockaddr_storage from;
+    socklen_t fl = sizeof(from);
+    masque_address src;
+    masque_adapter *a = masque_quic_adapter(c->conn);
+    ssize_t n = recvfrom(c->relay_fd, payload, 65536, 0, (struct sockaddr *)&from, &fl);
+    if (n < 0 || a == NULL ||
+        masque_address_from_sockaddr((struct sockaddr *)&from, fl, &src) != 0) {
+        return;
+    }
+    /* Received at offset MASQUE_BIND_HEADROOM: framed in place, never copied (-10 §8: a
+     * sender without a context is dropped inside, and counted). */
+    (void)masque_adapter_send(a, &src, payload, MASQUE_BIND_HEADROOM, (size_t)n,
+                              masque_quic_now_ns() / 1000000u);
+}
+
+int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
+{
+    size_t i;
+    uint64_t now = masque_quic_now_ns();
+    int wait = timeout_ms;
+    for (i = 0; i < p->nclients; i++) {
+        uint64_t exp = masque_quic_expiry(p->clients[i]->conn);
+        if (exp <= now) {
+            wait = 0;
+        } else if ((exp - now) / 1000000u < (uint64_t)wait) {
+            wait = (int)((exp - now) / 1000000u);
+        }
+        p->fds[i + 1].fd = p->clients[i]->relay_fd;
+        p->fds[i + 1].events = POLLIN;
+        p->fds[i + 1].revents = 0;
+    }
+    p->fds[0].fd = p->fd;
+    p->fds[0].events = POLLIN;
+    p->fds[0].revents = 0;
+    if (poll(p->fds, p->nclients + 1, wait) < 0 && errno != EINTR) {
+        return -1;
+    }
+    if (p->fds[0].revents & POLLIN) {
+        static uint8_t buf[65536];
+        for (;;) {
+            struct sockaddr_storage from;
+            socklen_t fl = sizeof(from);
+            ssize_t n =
+                recvfrom(p->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+            proxy_client *c;
+            if (n <= 0) {
+                break;
+            }
+            c = find_client(p, &from, fl);
+            if (c == NULL) {
+                c = accept_client(p, &from, fl, buf, (size_t)n);
+            }
+            if (c != NULL) {
+                (void)masque_quic_read(c->conn, buf, (size_t)n);
+            }
+        }
+    }
+    for (i = 0; i < p->nclients; i++) {
+        if (p->fds[i + 1].fd == p->clients[i]->relay_fd && (p->fds[i + 1].revents & POLLIN)) {
+            relay_in(p->clients[i]);
+        }
+    }
+    now = masque_quic_now_ns();
+    for (i = 0; i < p->nclients;) {
+        proxy_client *c = p->clients[i];
+        if (masque_quic_expiry(c->conn) <= now) {
+            (void)masque_quic_handle_expiry(c->conn);
+        }
+        (void)masque_quic_write(c->conn);
+        if (masque_quic_is_closed(c->conn)) {
+            drop_client(p, i);
+            continue;
+        }
+        i++;
+    }
+    return 0;
+}
+
+size_t masque_quic_proxy_clients(const masque_quic_proxy *p)
+{
+    return p->nclients;
+}
+
+void masque_quic_proxy_free(masque_quic_proxy *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    while (p->clients != NULL && p->nclients > 0) {
+        drop_client(p, p->nclients - 1);
+    }
+    free(p->clients);
+    free(p->fds);
+    free(p);
+}

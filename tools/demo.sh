@@ -1,0 +1,64 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-only
+# The main job: a real CONNECT-UDP Bind over HTTP/3 on loopback. A proxy, a bind client and two
+# plain UDP peers: peer A talks to the client's public address and gets answers through the
+# proxy; the client compresses A, then closes the uncompressed context; A still gets through,
+# and an unknown peer B is dropped at the proxy.
+# usage: tools/demo.sh BUILD_DIR
+set -eu
+bin=$1/examples
+work=$(mktemp -d)
+port=$((40000 + $$ % 20000))
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== masque-proxy on 127.0.0.1:$port (loopback targets allowed for the demo)"
+"$bin/masque-proxy" --listen "127.0.0.1:$port" --allow 127.0.0.0/8 --run-seconds 30 -v \
+    2>"$work/proxy.log" &
+pids="$pids $!"
+sleep 0.3
+echo "== masque-bind-client: Bind, echo, compress a peer after 2 packets, firewall after 3"
+"$bin/masque-bind-client" --proxy "127.0.0.1:$port" --insecure --echo --compress-after 2 \
+    --close-uncompressed-after 3 --run-seconds 25 </dev/null >"$work/client.log" 2>&1 &
+pids="$pids $!"
+i=0
+while ! grep -q '^public address:' "$work/client.log" 2>/dev/null; do
+    i=$((i + 1))
+    if [ "$i" -gt 50 ]; then
+        echo "the client got no public address:" >&2
+        cat "$work/client.log" "$work/proxy.log" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+public=$(sed -n 's/^public address: //p' "$work/client.log" | head -n 1)
+sleep 0.3
+echo "== peer A sends 4 datagrams to the client's public address $public"
+"$bin/udp-peer" "$public" --count 4 --text "hello from peer A" --answers 4 >"$work/peer-a.log"
+a=$?
+sleep 0.3
+echo "== peer B, unknown to the client, sends 1 datagram after the firewall closed"
+"$bin/udp-peer" "$public" --text "hello from peer B" --expect-silence --wait-ms 1500 \
+    >"$work/peer-b.log" || true
+b=0
+grep -q 'as expected' "$work/peer-b.log" || b=1
+sleep 0.2
+echo
+echo "-- transcript: client"
+sed 's/^/   /' "$work/client.log"
+echo "-- transcript: peer A"
+sed 's/^/   /' "$work/peer-a.log"
+echo "-- transcript: peer B"
+sed 's/^/   /' "$work/peer-b.log"
+echo "-- transcript: proxy"
+sed 's/^/   /' "$work/proxy.log"
+if [ "$a" -eq 0 ] && [ "$b" -eq 0 ]; then
+    echo "demo: PASS (relayed both ways, compressed, unknown sender dropped)"
+    exit 0
+fi
+echo "demo: FAIL"
+exit 1

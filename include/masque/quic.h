@@ -147,6 +147,24 @@ int masque_quic_handle_expiry(masque_quic_conn *c);
 size_t masque_quic_public_addresses(const masque_quic_conn *c, masque_address *out, size_t cap);
 
 /**
+ * @brief Close the whole connection now (CONNECTION_CLOSE with an HTTP/3 error code).
+ * @param c The connection.
+ * @param h3_error Application error code, e.g. MASQUE_H3_NO_ERROR.
+ * @return 0, or -1 when the close could not be written.
+ */
+int masque_quic_close(masque_quic_conn *c, uint64_t h3_error);
+
+/**
+ * @brief Write raw bytes on the request stream, after the capsules already queued. For tools
+ *        and tests (a peer that sends a malformed capsule); applications use the session.
+ * @param c The connection.
+ * @param data The bytes.
+ * @param len Their length.
+ * @return 0, or -1 when there is no request stream yet or the outbox is full.
+ */
+int masque_quic_stream_write(masque_quic_conn *c, const uint8_t *data, size_t len);
+
+/**
  * @brief Whether the connection is over (closed, draining, or failed).
  * @param c The connection.
  * @return Non-zero when it can be freed.

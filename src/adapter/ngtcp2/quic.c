@@ -58,6 +58,8 @@ struct masque_quic_conn {
     ngtcp2_connection_close_error last_error;
     masque_address public_addrs[4];
     size_t npublic;
+    /* DATAGRAM capsules larger than a QUIC packet arrive in pieces: put back together here */
+    uint8_t reassembly[MASQUE_DATAGRAM_CAPSULE_DEFAULT_MAX];
 };
 
 uint64_t masque_quic_now_ns(void)
@@ -148,6 +150,8 @@ static int start_session(masque_quic_conn *c, masque_role role, unsigned familie
     sc.advertised_families = families;
     sc.policy = c->cfg.policy;
     sc.idle_timeout_ms = c->cfg.idle_timeout_ms != 0 ? c->cfg.idle_timeout_ms : 120000;
+    sc.reassembly = c->reassembly;
+    sc.reassembly_len = sizeof(c->reassembly);
     if (masque_context_table_init(&c->table, c->table_storage, sizeof(c->table_storage),
                                   TABLE_CAPACITY, (uint64_t)masque_quic_now_ns()) != 0 ||
         masque_session_init(&c->session, &sc, &c->table, now_ms()) != 0 ||
@@ -819,7 +823,10 @@ int masque_quic_write(masque_quic_conn *c)
                 (void)nghttp3_conn_add_write_offset(c->h3, stream_id, (size_t)ndatalen);
                 continue;
             }
-            (void)fprintf(stderr, "masque-quic: write: %s\n", ngtcp2_strerror((int)n));
+            if (n != NGTCP2_ERR_DRAINING && n != NGTCP2_ERR_CLOSING) {
+                (void)fprintf(stderr, "masque-quic: write: %s\n", ngtcp2_strerror((int)n));
+            }
+            c->closed = 1;
             return -1;
         }
         if (ndatalen >= 0 && stream_id >= 0) {
@@ -850,6 +857,37 @@ int masque_quic_handle_expiry(masque_quic_conn *c)
         (void)masque_adapter_tick(&c->adapter, now_ms());
     }
     return masque_quic_write(c);
+}
+
+int masque_quic_close(masque_quic_conn *c, uint64_t h3_error)
+{
+    uint8_t buf[1452];
+    ngtcp2_path_storage ps;
+    ngtcp2_pkt_info pi;
+    ngtcp2_connection_close_error ccerr;
+    ngtcp2_ssize n;
+    if (c->closed || ngtcp2_conn_is_in_closing_period(c->conn) ||
+        ngtcp2_conn_is_in_draining_period(c->conn)) {
+        c->closed = 1;
+        return 0;
+    }
+    ngtcp2_path_storage_zero(&ps);
+    ngtcp2_connection_close_error_set_application_error(&ccerr, h3_error, NULL, 0);
+    n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, buf, sizeof(buf), &ccerr,
+                                           masque_quic_now_ns());
+    c->closed = 1;
+    if (n > 0) {
+        (void)sendto(c->fd, buf, (size_t)n, 0, (struct sockaddr *)&c->remote, c->remotelen);
+    }
+    return n >= 0 ? 0 : -1;
+}
+
+int masque_quic_stream_write(masque_quic_conn *c, const uint8_t *data, size_t len)
+{
+    if (c->stream < 0) {
+        return -1;
+    }
+    return outbox_append(c, data, len);
 }
 
 size_t masque_quic_public_addresses(const masque_quic_conn *c, masque_address *out, size_t cap)

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/*
+ * End-to-end tests over real QUIC on loopback (bounded in time, loopback only): a masque::quic
+ * proxy and clients in one process, with plain UDP peers.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "masque/posix.h"
+#include "masque/quic.h"
+
+#define MAX_CLIENTS 50
+#define BIG         65536
+
+typedef struct client {
+    masque_quic_conn *conn;
+    int fd;
+    masque_address pub;
+    int ready;
+    int got;
+    uint8_t last[BIG];
+    size_t last_len;
+    masque_address last_peer;
+    uint64_t closed_with;
+    int closed;
+} client;
+
+static masque_quic_proxy *proxy;
+static int proxy_fd = -1;
+static masque_address proxy_addr;
+static client clients[MAX_CLIENTS];
+static masque_policy_rule rules[2];
+static masque_policy policy;
+static const char tmpl[] = "https://localhost/.well-known/masque/udp/{target_host}/{target_port}/";
+
+static uint64_t ms(void)
+{
+    return masque_quic_now_ns() / 1000000u;
+}
+
+static int bound_socket(const char *ip, masque_address *out)
+{
+    masque_address a;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    int fd;
+    assert_int_equal(masque_address_parse(&a, ip, strlen(ip), 0), MASQUE_OK);
+    assert_int_equal(masque_address_to_sockaddr(&a, &ss, &sl), MASQUE_OK);
+    fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&ss, sl), 0);
+    sl = sizeof(ss);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &sl), 0);
+    assert_int_equal(masque_address_from_sockaddr((struct sockaddr *)&ss, sl, out), MASQUE_OK);
+    return fd;
+}
+
+/* A proxy on `ip`; allow_cidr NULL keeps the default policy (loopback refused). */
+static void start_proxy(const char *ip, const char *allow_cidr)
+{
+    masque_quic_proxy_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&policy, 0, sizeof(policy));
+    if (allow_cidr != NULL) {
+        assert_int_equal(masque_policy_rule_parse(&rules[0], allow_cidr, strlen(allow_cidr), 1),
+                         MASQUE_OK);
+        policy.rules = rules;
+        policy.rule_count = 1;
+    }
+    cfg.conn.uri_template = tmpl;
+    cfg.conn.policy = &policy;
+    cfg.max_clients = MAX_CLIENTS + 4;
+    proxy_fd = bound_socket(ip, &proxy_addr);
+    cfg.relay_bind = proxy_addr;
+    proxy = masque_quic_proxy_new(&cfg, proxy_fd);
+    assert_non_null(proxy);
+}
+
+static void on_ready(masque_quic_conn *c, void *app)
+{
+    client *cl = app;
+    assert_int_equal(masque_quic_public_addresses(c, &cl->pub, 1), 1);
+    assert_int_equal(masque_session_open_uncompressed(masque_quic_session(c), ms(), NULL),
+                     MASQUE_OK);
+    assert_int_equal(masque_adapter_flush(masque_quic_adapter(c)), MASQUE_OK);
+    cl->ready = 1;
+}
+
+static void on_packet(masque_quic_conn *c, void *app, const masque_address *peer,
+                      const uint8_t *data, size_t len)
+{
+    client *cl = app;
+    (void)c;
+    assert_true(len <= BIG);
+    if (len > 0) {
+        memcpy(cl->last, data, len);
+    }
+    cl->last_len = len;
+    cl->last_peer = *peer;
+    cl->got++;
+}
+
+static void on_close(masque_quic_conn *c, void *app, uint64_t reason)
+{
+    client *cl = app;
+    (void)c;
+    cl->closed = 1;
+    cl->closed_with = reason;
+}
+
+static const masque_quic_hooks hooks = {on_ready, on_packet, on_close};
+
+static void start_client(client *cl, const char *ip)
+{
+    masque_quic_config cfg;
+    struct sockaddr_storage remote;
+    struct sockaddr_storage local;
+    socklen_t rl = 0;
+    socklen_t ll = sizeof(local);
+    masque_address dummy;
+    memset(cl, 0, sizeof(*cl));
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.authority = "localhost";
+    cfg.uri_template = tmpl;
+    cfg.insecure = 1;
+    cl->fd = bound_socket(ip, &dummy);
+    assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &remote, &rl), MASQUE_OK);
+    assert_int_equal(connect(cl->fd, (struct sockaddr *)&remote, rl), 0);
+    assert_int_equal(getsockname(cl->fd, (struct sockaddr *)&local, &ll), 0);
+    cl->conn = masque_quic_client_new(&cfg, cl->fd, (struct sockaddr *)&local, ll,
+                                      (struct sockaddr *)&remote, rl, &hooks, cl);
+    assert_non_null(cl->conn);
+    assert_int_equal(masque_quic_write(cl->conn), 0);
+}
+
+static void stop_client(client *cl)
+{
+    masque_quic_free(cl->conn);
+    (void)close(cl->fd);
+    cl->conn = NULL;
+}
+
+static void stop_proxy(void)
+{
+    masque_quic_proxy_free(proxy);
+    (void)close(proxy_fd);
+    proxy = NULL;
+}
+
+/* Runs the proxy and `n` clients for up to `limit_ms`, until `done()` says so. */
+static int pump(size_t n, uint64_t limit_ms, int (*done)(size_t n))
+{
+    static uint8_t buf[BIG];
+    uint64_t end = ms() + limit_ms;
+    while (ms() < end) {
+        size_t i;
+        assert_int_equal(masque_quic_proxy_step(proxy, 1), 0);
+        for (i = 0; i < n; i++) {
+            client *cl = &clients[i];
+            ssize_t r;
+            if (cl->conn == NULL) {
+                continue;
+            }
+            while ((r = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+                (void)masque_quic_read(cl->conn, buf, (size_t)r);
+            }
+            if (masque_quic_expiry(cl->conn) <= masque_quic_now_ns()) {
+                (void)masque_quic_handle_expiry(cl->conn);
+            }
+            (void)masque_quic_write(cl->conn);
+        }
+        if (done != NULL && done(n)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Ready means the proxy acknowledged the uncompressed context: peers can reach the client. */
+static int all_ready(size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const masque_session *s;
+        const masque_context *u;
+        if (!clients[i].ready) {
+            return 0;
+        }
+        s = masque_quic_session(clients[i].conn);
+        u = masque_context_uncompressed(s->table);
+        if (u == NULL || u->state != MASQUE_CONTEXT_ACTIVE) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int all_got(size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (clients[i].got == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void peer_send(int fd, const masque_address *to, const uint8_t *data, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    assert_int_equal(masque_address_to_sockaddr(to, &ss, &sl), MASQUE_OK);
+    assert_int_equal(sendto(fd, data, len, 0, (struct sockaddr *)&ss, sl), (ssize_t)len);
+}
+
+/* Waits (pumping) for one datagram at the peer; returns its length or -1. */
+static ssize_t peer_recv(int fd, size_t n, uint8_t *out, size_t cap, uint64_t limit_ms)
+{
+    uint64_t end = ms() + limit_ms;
+    while (ms() < end) {
+        ssize_t r = recv(fd, out, cap, MSG_DONTWAIT);
+        if (r >= 0) {
+            return r;
+        }
+        (void)pump(n, 2, NULL);
+    }
+    return -1;
+}
+
+static void client_send(client *cl, const masque_address *to, const uint8_t *data, size_t len)
+{
+    static uint8_t buf[MASQUE_BIND_HEADROOM + BIG];
+    if (len > 0) {
+        memcpy(buf + MASQUE_BIND_HEADROOM, data, len);
+    }
+    assert_int_equal(masque_adapter_send(masque_quic_adapter(cl->conn), to,
+                                         buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, len,
+                                         ms()),
+                     MASQUE_OK);
+}
+
+static void relay_sizes(const char *ip, const size_t *sizes, size_t nsizes)
+{
+    static uint8_t data[BIG];
+    static uint8_t back[BIG];
+    masque_address peer_addr;
+    int peer;
+    size_t k;
+    start_proxy(ip, ip[0] == ':' ? "::1/128" : "127.0.0.0/8");
+    start_client(&clients[0], ip);
+    assert_true(pump(1, 5000, all_ready));
+    peer = bound_socket(ip, &peer_addr);
+    for (k = 0; k < nsizes; k++) {
+        size_t len = sizes[k];
+        size_t i;
+        ssize_t r;
+        for (i = 0; i < len; i++) {
+            data[i] = (uint8_t)(i * 7u + len); /* a checksum-like pattern per size */
+        }
+        clients[0].got = 0;
+        peer_send(peer, &clients[0].pub, data, len);
+        assert_true(pump(1, 5000, all_got));
+        assert_int_equal(clients[0].last_len, len);
+        assert_memory_equal(clients[0].last, data, len);
+        assert_true(masque_address_equal(&clients[0].last_peer, &peer_addr));
+        client_send(&clients[0], &peer_addr, data, len); /* and back */
+        r = peer_recv(peer, 1, back, sizeof(back), 5000);
+        assert_int_equal(r, (ssize_t)len);
+        assert_memory_equal(back, data, len);
+    }
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
+static void test_e2e_relay_integrity_ipv4(void **state)
+{
+    static const size_t sizes[] = {1, 64, 1200, 1452, 9000, 65507, 0}; /* 65507: IPv4 max */
+    (void)state;
+    relay_sizes("127.0.0.1", sizes, sizeof(sizes) / sizeof(sizes[0]));
+}
+
+static void test_e2e_relay_integrity_ipv6(void **state)
+{
+    static const size_t sizes[] = {0, 1200, 65527}; /* 65527: RFC 9298's largest payload */
+    int probe = socket(AF_INET6, SOCK_DGRAM, 0);
+    (void)state;
+    if (probe < 0) {
+        skip(); /* no IPv6 on this machine */
+    }
+    (void)close(probe);
+    relay_sizes("::1", sizes, sizeof(sizes) / sizeof(sizes[0]));
+}
+
+static void test_e2e_BIND_29_default_policy_refuses_loopback_until_allowed(void **state)
+{
+    uint8_t buf[64];
+    masque_address peer_addr;
+    int peer;
+    int round;
+    (void)state;
+    for (round = 0; round < 2; round++) {
+        start_proxy("127.0.0.1", round == 0 ? NULL : "127.0.0.0/8");
+        start_client(&clients[0], "127.0.0.1");
+        assert_true(pump(1, 5000, all_ready));
+        peer = bound_socket("127.0.0.1", &peer_addr);
+        client_send(&clients[0], &peer_addr, (const uint8_t *)"hi", 2);
+        /* Refused by the default policy (special-purpose target), allowed by the rule. */
+        assert_int_equal(peer_recv(peer, 1, buf, sizeof(buf), round == 0 ? 500 : 5000),
+                         round == 0 ? -1 : 2);
+        (void)close(peer);
+        stop_client(&clients[0]);
+        stop_proxy();
+    }
+}
+
+static void test_e2e_fifty_concurrent_clients(void **state)
+{
+    uint8_t buf[64];
+    masque_address peer_addr;
+    int peer;
+    size_t i;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    for (i = 0; i < MAX_CLIENTS; i++) {
+        start_client(&clients[i], "127.0.0.1");
+    }
+    assert_true(pump(MAX_CLIENTS, 20000, all_ready));
+    assert_int_equal(masque_quic_proxy_clients(proxy), MAX_CLIENTS);
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    for (i = 0; i < MAX_CLIENTS; i++) {
+        uint8_t msg[2] = {'#', (uint8_t)i};
+        peer_send(peer, &clients[i].pub, msg, 2);
+    }
+    assert_true(pump(MAX_CLIENTS, 10000, all_got));
+    for (i = 0; i < MAX_CLIENTS; i++) {
+        assert_int_equal(clients[i].last_len, 2);
+        assert_int_equal(clients[i].last[1], (uint8_t)i); /* each got its own */
+        client_send(&clients[i], &peer_addr, clients[i].last, 2);
+    }
+    for (i = 0; i < MAX_CLIENTS; i++) {
+        assert_int_equal(peer_recv(peer, MAX_CLIENTS, buf, sizeof(buf), 5000), 2);
+    }
+    (void)close(peer);
+    for (i = 0; i < MAX_CLIENTS; i++) {
+        stop_client(&clients[i]);
+    }
+    stop_proxy();
+}
+
+static int proxy_empty(size_t n)
+{
+    (void)n;
+    return masque_quic_proxy_clients(proxy) == 0;
+}
+
+static void test_e2e_UDP_7_disconnect_frees_the_clients_socket_and_contexts(void **state)
+{
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    assert_int_equal(masque_quic_proxy_clients(proxy), 1);
+    assert_int_equal(masque_quic_close(clients[0].conn, MASQUE_H3_NO_ERROR), 0);
+    stop_client(&clients[0]);
+    assert_true(pump(0, 10000, proxy_empty)); /* drained, freed, relay socket closed */
+    stop_proxy();
+}
+
+static void test_e2e_DG_11_malformed_capsule_aborts_only_that_stream(void **state)
+{
+    static const uint8_t bad[] = {0x11, 0x02, 0x00, 0x00}; /* ASSIGN with Context ID 0 */
+    masque_address peer_addr;
+    int peer;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    start_client(&clients[1], "127.0.0.1");
+    assert_true(pump(2, 5000, all_ready));
+    assert_int_equal(masque_quic_stream_write(clients[0].conn, bad, sizeof(bad)), 0);
+    (void)pump(2, 1000, NULL);
+    assert_true(clients[0].closed);
+    assert_true(clients[0].closed_with == MASQUE_H3_MESSAGE_ERROR);
+    /* The other client is served as before. */
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    peer_send(peer, &clients[1].pub, (const uint8_t *)"still here", 10);
+    clients[1].got = 0;
+    assert_true(pump(2, 5000, NULL) == 0 || clients[1].got == 1);
+    assert_int_equal(clients[1].got, 1);
+    assert_false(clients[1].closed);
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_client(&clients[1]);
+    stop_proxy();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_e2e_relay_integrity_ipv4),
+        cmocka_unit_test(test_e2e_relay_integrity_ipv6),
+        cmocka_unit_test(test_e2e_BIND_29_default_policy_refuses_loopback_until_allowed),
+        cmocka_unit_test(test_e2e_fifty_concurrent_clients),
+        cmocka_unit_test(test_e2e_UDP_7_disconnect_frees_the_clients_socket_and_contexts),
+        cmocka_unit_test(test_e2e_DG_11_malformed_capsule_aborts_only_that_stream),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -62,15 +62,21 @@ static inline int masque_address_to_sockaddr(const masque_address *addr,
 static inline int masque_address_from_sockaddr(const struct sockaddr *sa, socklen_t sa_len,
                                                masque_address *out)
 {
-    if (sa->sa_family == AF_INET && sa_len >= (socklen_t)sizeof(struct sockaddr_in)) {
+    struct sockaddr_storage copy;
+    size_t n = (size_t)sa_len < sizeof(copy) ? (size_t)sa_len : sizeof(copy);
+    /* Copy what the caller has, then read the family's struct from the copy: no access past
+     * the caller's object, whatever its type. */
+    memset(&copy, 0, sizeof(copy));
+    memcpy(&copy, sa, n);
+    if (copy.ss_family == AF_INET && n >= sizeof(struct sockaddr_in)) {
         struct sockaddr_in sin;
-        memcpy(&sin, sa, sizeof(sin));
+        memcpy(&sin, &copy, sizeof(sin));
         masque_address_set_v4(out, (const uint8_t *)&sin.sin_addr, ntohs(sin.sin_port));
         return MASQUE_OK;
     }
-    if (sa->sa_family == AF_INET6 && sa_len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+    if (copy.ss_family == AF_INET6 && n >= sizeof(struct sockaddr_in6)) {
         struct sockaddr_in6 sin6;
-        memcpy(&sin6, sa, sizeof(sin6));
+        memcpy(&sin6, &copy, sizeof(sin6));
         masque_address_set_v6(out, (const uint8_t *)&sin6.sin6_addr, ntohs(sin6.sin6_port));
         return MASQUE_OK;
     }

@@ -59,6 +59,9 @@ int masque_adapter_flush(masque_adapter *a)
     if (a->aborted_with != 0) {
         return MASQUE_ERR_SESSION_FAILED;
     }
+    if (masque_session_queued_capsules(a->session) == 0 && a->session->event_count == 0) {
+        return MASQUE_OK; /* the common case on the datagram path: nothing to do */
+    }
     for (;;) {
         masque_ssize n = masque_session_write_stream(a->session, buf, sizeof(buf));
         if (n <= 0) {

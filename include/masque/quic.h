@@ -61,6 +61,11 @@ typedef struct masque_quic_config {
     masque_address public_address; /**< Proxy: the address in Proxy-Public-Address. */
     const masque_policy *policy;   /**< Proxy: target policy (NULL: defaults). */
     uint64_t idle_timeout_ms;      /**< Compressed-context idle timeout; 0: 120 s. */
+    /**
+     * Bytes of request-stream data (capsules) held for a peer that does not take them; when
+     * it is full the request stream is aborted (-10 §9 bounds buffered responses). 0: 1 MiB.
+     */
+    size_t stream_buffer;
 } masque_quic_config;
 
 /**

@@ -67,10 +67,13 @@ static int bound_socket(const char *ip, masque_address *out)
 }
 
 /* A proxy on `ip`; allow_cidr NULL keeps the default policy (loopback refused). */
+static size_t proxy_stream_buffer; /* 0: the default */
+
 static void start_proxy(const char *ip, const char *allow_cidr)
 {
     masque_quic_proxy_config cfg;
     memset(&cfg, 0, sizeof(cfg));
+    cfg.conn.stream_buffer = proxy_stream_buffer;
     memset(&policy, 0, sizeof(policy));
     if (allow_cidr != NULL) {
         assert_int_equal(masque_policy_rule_parse(&rules[0], allow_cidr, strlen(allow_cidr), 1),
@@ -406,6 +409,53 @@ static void test_e2e_DG_11_malformed_capsule_aborts_only_that_stream(void **stat
     stop_proxy();
 }
 
+static void test_e2e_BIND_30_responses_a_client_does_not_take_are_bounded(void **state)
+{
+    static uint8_t buf[BIG];
+    size_t i;
+    ssize_t r;
+    (void)state;
+    proxy_stream_buffer = 512; /* a small bound, to reach it quickly */
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    proxy_stream_buffer = 0;
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    /* The client registers many targets and stops reading: the proxy's answers pile up. */
+    for (i = 0; i < 250; i++) {
+        masque_address t;
+        masque_address_set_v4(&t, (const uint8_t *)"\x7f\x00\x00\x01", (uint16_t)(i + 1));
+        assert_int_equal(
+            masque_session_compress(masque_quic_session(clients[0].conn), &t, ms(), NULL),
+            MASQUE_OK);
+        assert_int_equal(masque_adapter_flush(masque_quic_adapter(clients[0].conn)), MASQUE_OK);
+        if (i % 10 == 0) {
+            (void)masque_quic_write(clients[0].conn);
+            assert_int_equal(masque_quic_proxy_step(proxy, 1), 0);
+        }
+    }
+    {
+        uint64_t end = ms() + 2000;
+        while (ms() < end) {
+            (void)masque_quic_write(clients[0].conn);
+            assert_int_equal(masque_quic_proxy_step(proxy, 1), 0);
+            if (masque_quic_expiry(clients[0].conn) <= masque_quic_now_ns()) {
+                (void)masque_quic_handle_expiry(clients[0].conn);
+            }
+        }
+    }
+    /* Reading again, the client learns that the proxy aborted the request stream. */
+    while ((r = recv(clients[0].fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+        (void)masque_quic_read(clients[0].conn, buf, (size_t)r);
+    }
+    (void)pump(1, 3000, NULL);
+    assert_true(clients[0].closed);
+    if (clients[0].closed_with != MASQUE_H3_INTERNAL_ERROR) {
+        fail_msg("closed with 0x%llx", (unsigned long long)clients[0].closed_with);
+    }
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_e2e_fifty_concurrent_clients),
         cmocka_unit_test(test_e2e_UDP_7_disconnect_frees_the_clients_socket_and_contexts),
         cmocka_unit_test(test_e2e_DG_11_malformed_capsule_aborts_only_that_stream),
+        cmocka_unit_test(test_e2e_BIND_30_responses_a_client_does_not_take_are_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,6 +46,7 @@ struct masque_quic_conn {
     int has_cp, has_cub, has_ppa, status;
     /* request-stream body: bytes handed to nghttp3 stay put until acknowledged */
     uint8_t *out;
+    size_t out_cap;
     uint64_t out_base;  /* absolute offset of out[0] */
     uint64_t out_read;  /* absolute offset handed to nghttp3 */
     uint64_t out_end;   /* absolute end */
@@ -84,8 +85,10 @@ static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
 static int outbox_append(masque_quic_conn *c, const uint8_t *data, size_t len)
 {
     uint64_t used = c->out_end - c->out_base;
-    if (used + len > OUTBOX_CAP) {
-        return -1; /* the peer is not reading: the adapter aborts the stream */
+    if (used + len > c->out_cap) {
+        /* -10 §9: responses (and datagrams) the peer does not take are bounded; reaching the
+         * bound makes the adapter abort the request stream. */
+        return -1;
     }
     memcpy(c->out + used, data, len);
     c->out_end += len;
@@ -647,7 +650,8 @@ static masque_quic_conn *alloc_conn(const masque_quic_config *cfg, int fd,
     if (c == NULL) {
         return NULL;
     }
-    c->out = malloc(OUTBOX_CAP);
+    c->out_cap = cfg->stream_buffer != 0 ? cfg->stream_buffer : OUTBOX_CAP;
+    c->out = malloc(c->out_cap);
     if (c->out == NULL) {
         free(c);
         return NULL;

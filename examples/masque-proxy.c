@@ -35,10 +35,12 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-    (void)fprintf(stderr, "usage: masque-proxy [--listen IP:PORT] [--template URI] [--cert PEM "
-                          "--key PEM] [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... "
-                          "[--public-ip IP] [--max-clients N] [--idle-timeout-ms MS] "
-                          "[--priority STRING] [--run-seconds S] [-v]\n");
+    (void)fprintf(stderr,
+                  "usage: masque-proxy [--listen IP:PORT] [--template URI] [--cert PEM "
+                  "--key PEM] [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... "
+                  "[--public-ip IP] [--max-clients N] [--max-contexts N] [--assign-rate PER_S] "
+                  "[--idle-timeout-ms MS] "
+                  "[--priority STRING] [--run-seconds S] [-v]\n");
 }
 
 int main(int argc, char **argv)
@@ -97,6 +99,10 @@ int main(int argc, char **argv)
             cfg.has_public_ip = 1;
         } else if (strcmp(a, "--max-clients") == 0) {
             cfg.max_clients = (size_t)strtoul(v, NULL, 10);
+        } else if (strcmp(a, "--max-contexts") == 0) {
+            cfg.conn.max_peer_contexts = (size_t)strtoul(v, NULL, 10);
+        } else if (strcmp(a, "--assign-rate") == 0) {
+            cfg.conn.assign_rate = (uint32_t)strtoul(v, NULL, 10);
         } else if (strcmp(a, "--idle-timeout-ms") == 0) {
             cfg.conn.idle_timeout_ms = strtoull(v, NULL, 10);
         } else if (strcmp(a, "--run-seconds") == 0) {

@@ -66,6 +66,8 @@ typedef struct masque_quic_config {
      * it is full the request stream is aborted (-10 §9 bounds buffered responses). 0: 1 MiB.
      */
     size_t stream_buffer;
+    size_t max_peer_contexts; /**< Proxy: contexts a client may hold; 0: the table (256). */
+    uint32_t assign_rate;     /**< Proxy: ASSIGNs per second per client; 0: no limit. */
 } masque_quic_config;
 
 /**

@@ -153,6 +153,8 @@ static int start_session(masque_quic_conn *c, masque_role role, unsigned familie
     sc.advertised_families = families;
     sc.policy = c->cfg.policy;
     sc.idle_timeout_ms = c->cfg.idle_timeout_ms != 0 ? c->cfg.idle_timeout_ms : 120000;
+    sc.max_peer_contexts = c->cfg.max_peer_contexts;
+    sc.assign_rate = c->cfg.assign_rate;
     sc.reassembly = c->reassembly;
     sc.reassembly_len = sizeof(c->reassembly);
     if (masque_context_table_init(&c->table, c->table_storage, sizeof(c->table_storage),

@@ -51,7 +51,7 @@ def tests():
     """Maps requirement ID -> list of test names."""
     found = {}
     names = []
-    for f in sorted((ROOT / "tests").glob("test_*.c")):
+    for f in sorted((ROOT / "tests").rglob("test_*.c")):
         for m in re.finditer(r"static void\s+(test_\w+)\s*\(\s*void \*\*state\s*\)", f.read_text()):
             names.append((f.name, m.group(1), m.group(1)[len("test_"):]))
     for f in sorted((ROOT / "tests").glob("test_*.sh")):

@@ -58,6 +58,8 @@ def tests():
         for m in re.finditer(r"^check (\w+) ", f.read_text(), re.M):
             names.append((f.name, m.group(1), m.group(1)))
     for fname, name, rest in names:
+        if rest.startswith("e2e_"):
+            rest = rest[len("e2e_"):]  # end-to-end tests: test_e2e_UDP_7_...
         while True:
             m = re.match(r"([A-Z]+)_(\d+)_", rest)
             if not m:

@@ -560,7 +560,7 @@ static void fill_params(ngtcp2_transport_params *p)
     p->initial_max_data = 4u << 20;
     p->initial_max_streams_bidi = 16;
     p->initial_max_streams_uni = 16;
-    p->max_idle_timeout = 30 * NGTCP2_SECONDS;
+    p->max_idle_timeout = 120 * NGTCP2_SECONDS; /* RFC 9298 §3.1: not under two minutes */
 }
 
 /* ---- TLS ---- */

@@ -191,12 +191,6 @@ masque_ssize masque_capsule_encode(uint8_t *dst, size_t cap, uint64_t type, cons
     return masque_ssize_of(n + length);
 }
 
-/* Maps "ran out of bytes" inside a complete value to the malformed code (RFC 9297 §3.3). */
-static int complete_value(int rc)
-{
-    return rc == MASQUE_ERR_NEED_MORE ? MASQUE_ERR_TRUNCATED : rc;
-}
-
 masque_ssize masque_compression_assign_decode(masque_compression_assign *out, const uint8_t *value,
                                               size_t len)
 {
@@ -214,7 +208,7 @@ masque_ssize masque_compression_assign_decode(masque_compression_assign *out, co
         rc = masque_cursor_u8(&c, &a.ip_version);
     }
     if (rc != 0) {
-        return complete_value(rc);
+        return masque_truncated_if_short(rc);
     }
     if (a.context_id == 0) {
         return MASQUE_ERR_CONTEXT_ID_ZERO; /* -10 §3.1 */
@@ -229,7 +223,7 @@ masque_ssize masque_compression_assign_decode(masque_compression_assign *out, co
             rc = masque_cursor_u16(&c, &a.target.port);
         }
         if (rc != 0) {
-            return complete_value(rc);
+            return masque_truncated_if_short(rc);
         }
         a.target.version = a.ip_version;
         memcpy(a.target.bytes, ip, ip_len);
@@ -337,7 +331,7 @@ masque_ssize masque_compression_id_decode(uint64_t *context_id, const uint8_t *v
     }
     rc = masque_cursor_varint(&c, &id);
     if (rc != 0) {
-        return complete_value(rc);
+        return masque_truncated_if_short(rc);
     }
     if (masque_cursor_left(&c) != 0) {
         return MASQUE_ERR_TRAILING_BYTES; /* RFC 9297 §3.3 */

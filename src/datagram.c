@@ -7,12 +7,6 @@
 #include "masque/capsule.h"
 #include "masque/varint.h"
 
-/* A complete datagram that runs out of bytes is malformed, not incomplete. */
-static int complete_datagram(int rc)
-{
-    return rc == MASQUE_ERR_NEED_MORE ? MASQUE_ERR_TRUNCATED : rc;
-}
-
 /* Splits a complete datagram into a leading varint and a view of the rest. */
 static int split_varint(uint64_t *value, const uint8_t **rest, size_t *rest_len, const uint8_t *src,
                         size_t len)
@@ -24,7 +18,7 @@ static int split_varint(uint64_t *value, const uint8_t **rest, size_t *rest_len,
     }
     rc = masque_cursor_varint(&c, value);
     if (rc != 0) {
-        return complete_datagram(rc);
+        return masque_truncated_if_short(rc);
     }
     *rest = src + c.pos;
     *rest_len = masque_cursor_left(&c);

@@ -130,9 +130,6 @@ static int target_allowed(const masque_session *s, const masque_address *t)
 
 static void close_entry(masque_session *s, masque_context *c)
 {
-    if (c->ip_version == 0) {
-        s->uncompressed_ever_closed = 1;
-    }
     if ((c->flags & MASQUE_CONTEXT_FLAG_PEER) != 0 && s->peer_open > 0) {
         s->peer_open--;
     }
@@ -439,10 +436,21 @@ static int deliver(masque_session *s, uint64_t id, const uint8_t *p, size_t n, u
     return 1;
 }
 
+/* An HTTP Datagram Payload, from a QUIC DATAGRAM frame or a DATAGRAM capsule (RFC 9298 §5). */
+static int deliver_payload(masque_session *s, const uint8_t *data, size_t len, uint64_t now,
+                           masque_packet *out)
+{
+    masque_context_payload cp;
+    if (masque_context_payload_decode(&cp, data, len) < 0) {
+        s->stats.dropped_malformed++; /* no complete Context ID: dropped */
+        return 0;
+    }
+    return deliver(s, cp.context_id, cp.payload, cp.payload_len, now, out);
+}
+
 int masque_session_receive_datagram(masque_session *s, const uint8_t *data, size_t len,
                                     uint64_t now, masque_packet *out)
 {
-    masque_context_payload cp;
 
     if (s == NULL || out == NULL) {
         return MASQUE_ERR_INVALID_ARGUMENT;
@@ -455,11 +463,7 @@ int masque_session_receive_datagram(masque_session *s, const uint8_t *data, size
         s->stats.dropped_after_fin++; /* RFC 9297 §2.1: the receive side is closed */
         return 0;
     }
-    if (masque_context_payload_decode(&cp, data, len) < 0) {
-        s->stats.dropped_malformed++;
-        return 0;
-    }
-    return deliver(s, cp.context_id, cp.payload, cp.payload_len, now, out);
+    return deliver_payload(s, data, len, now, out);
 }
 
 /* ---- receiving capsules ---- */
@@ -662,12 +666,7 @@ static int handle_datagram_piece(masque_session *s, const masque_capsule_event *
                                  masque_packet *out)
 {
     if (ev->offset == 0 && ev->last) {
-        masque_context_payload cp;
-        if (masque_context_payload_decode(&cp, ev->data, ev->data_len) < 0) {
-            s->stats.dropped_malformed++;
-            return 0;
-        }
-        return deliver(s, cp.context_id, cp.payload, cp.payload_len, now, out);
+        return deliver_payload(s, ev->data, ev->data_len, now, out); /* whole: a view */
     }
     if (ev->offset == 0) {
         s->dropping_split = s->cfg.reassembly == NULL || ev->length > s->cfg.reassembly_len;
@@ -682,14 +681,7 @@ static int handle_datagram_piece(masque_session *s, const masque_capsule_event *
         s->stats.dropped_split_capsule++;
         return 0;
     }
-    {
-        masque_context_payload cp;
-        if (masque_context_payload_decode(&cp, s->cfg.reassembly, (size_t)ev->length) < 0) {
-            s->stats.dropped_malformed++;
-            return 0;
-        }
-        return deliver(s, cp.context_id, cp.payload, cp.payload_len, now, out);
-    }
+    return deliver_payload(s, s->cfg.reassembly, (size_t)ev->length, now, out);
 }
 
 masque_ssize masque_session_receive_stream(masque_session *s, const uint8_t *data, size_t len,

@@ -195,9 +195,7 @@ typedef struct masque_session {
     uint64_t bucket_time;                                  /**< Private. */
     uint64_t next_sweep;                                   /**< Private. */
     size_t peer_open;                                      /**< Private. */
-    size_t reassembled;                                    /**< Private. */
     int failed;                                            /**< Private. */
-    int uncompressed_ever_closed;                          /**< Private. */
     int dropping_split;                                    /**< Private. */
     int fin_received;                                      /**< Private. */
     size_t queue_head;                                     /**< Private. */

@@ -117,6 +117,15 @@ static inline int masque_cursor_varint(masque_cursor *c, uint64_t *out)
     return 0;
 }
 
+/*
+ * In a complete item (a capsule value, a datagram), running out of bytes is malformed, not
+ * "need more" (RFC 9297 §3.3): maps the cursor's NEED_MORE to MASQUE_ERR_TRUNCATED.
+ */
+static inline int masque_truncated_if_short(int rc)
+{
+    return rc == MASQUE_ERR_NEED_MORE ? MASQUE_ERR_TRUNCATED : rc;
+}
+
 /* Stores a big-endian 16-bit value; the caller has checked the room. */
 static inline void masque_store_u16(uint8_t *dst, uint16_t v)
 {

@@ -209,6 +209,23 @@ static void index_remove(const masque_context_table *t, uint32_t *index, size_t 
     }
 }
 
+/* Forgets nothing for good: the retired mark of the parity covers an ID that leaves. */
+static void raise_retired(masque_context_table *t, uint64_t id)
+{
+    uint64_t *mark = &t->retired_max[id & 1u];
+    if (id > *mark) {
+        *mark = id;
+    }
+}
+
+int masque_context_id_retired(const masque_context_table *t, uint64_t id)
+{
+    if (t == NULL || t->entries == NULL || id == 0) {
+        return 0;
+    }
+    return id <= t->retired_max[id & 1u] && masque_context_find(t, id) == NULL;
+}
+
 /* Frees the oldest tombstone's slot; returns 0 when there is none. */
 static int recycle_tombstone(masque_context_table *t)
 {
@@ -223,6 +240,7 @@ static int recycle_tombstone(masque_context_table *t)
         t->tomb_tail = 0;
     }
     index_remove(t, t->id_index, hash_id(t, c->id), v, 0);
+    raise_retired(t, c->id); /* -13 §3.3: a closed ID stays refused after its slot goes */
     memset(c, 0, sizeof(*c));
     c->id = t->free_head;
     t->free_head = v;
@@ -248,6 +266,9 @@ int masque_context_insert(masque_context_table *t, uint64_t id, const masque_add
     }
     if (masque_context_find(t, id) != NULL) {
         return MASQUE_ERR_DUPLICATE_CONTEXT_ID;
+    }
+    if (id <= t->retired_max[id & 1u]) {
+        return MASQUE_ERR_CONTEXT_ID_RETIRED;
     }
     if (target == NULL && t->uncompressed != 0) {
         return MASQUE_ERR_SECOND_UNCOMPRESSED;
@@ -282,6 +303,19 @@ int masque_context_insert(masque_context_table *t, uint64_t id, const masque_add
     return MASQUE_OK;
 }
 
+/* Makes entry v a tombstone, newest in the FIFO (through last_active) that recycles the oldest. */
+static void tomb_append(masque_context_table *t, masque_context *c, uint32_t v)
+{
+    c->state = MASQUE_CONTEXT_CLOSED;
+    c->last_active = 0;
+    if (t->tomb_tail != 0) {
+        t->entries[t->tomb_tail - 1].last_active = v;
+    } else {
+        t->tomb_head = v;
+    }
+    t->tomb_tail = v;
+}
+
 void masque_context_close(masque_context_table *t, masque_context *c)
 {
     uint32_t v;
@@ -295,16 +329,30 @@ void masque_context_close(masque_context_table *t, masque_context *c)
     } else {
         index_remove(t, t->tuple_index, entry_tuple_home(t, c), v, 1);
     }
-    c->state = MASQUE_CONTEXT_CLOSED;
-    /* Tombstone FIFO through last_active: the oldest is recycled first. */
-    c->last_active = 0;
-    if (t->tomb_tail != 0) {
-        t->entries[t->tomb_tail - 1].last_active = v;
-    } else {
-        t->tomb_head = v;
-    }
-    t->tomb_tail = v;
+    tomb_append(t, c, v);
     t->open_count--;
+}
+
+void masque_context_retire(masque_context_table *t, uint64_t id)
+{
+    uint32_t v;
+    masque_context *c;
+    if (t == NULL || t->entries == NULL || id == 0 || masque_context_find(t, id) != NULL ||
+        id <= t->retired_max[id & 1u]) {
+        return;
+    }
+    if (t->free_head == 0 && !recycle_tombstone(t)) {
+        raise_retired(t, id); /* every slot is open: the mark remembers it */
+        return;
+    }
+    v = t->free_head;
+    c = &t->entries[v - 1];
+    t->free_head = (uint32_t)c->id;
+    memset(c, 0, sizeof(*c));
+    c->id = id;
+    c->flags = MASQUE_CONTEXT_FLAG_PEER;
+    index_put(t, t->id_index, hash_id(t, id), v);
+    tomb_append(t, c, v);
 }
 
 void masque_context_target(const masque_context *c, masque_address *out)

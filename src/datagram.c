@@ -38,7 +38,7 @@ masque_ssize masque_h3_datagram_decode(masque_h3_datagram *out, const uint8_t *s
     /* RFC 9297 §2.1: too short for the Quarter Stream ID is an H3_DATAGRAM_ERROR. */
     rc = split_varint(&qsid, &rest, &rest_len, src, len);
     if (rc != 0) {
-        return rc;
+        return rc == MASQUE_ERR_TRUNCATED ? MASQUE_ERR_DATAGRAM_TRUNCATED : rc;
     }
     if (qsid > MASQUE_QUARTER_STREAM_ID_MAX) {
         return MASQUE_ERR_QUARTER_STREAM_ID; /* RFC 9297 §2.1 */

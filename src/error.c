@@ -84,8 +84,40 @@ const char *masque_strerror(int code)
         return "address family not advertised by the proxy";
     case MASQUE_ERR_RATE_LIMITED:
         return "rate limited";
+    case MASQUE_ERR_CONTEXT_ID_RETIRED:
+        return "context ID may have been used before";
+    case MASQUE_ERR_DATAGRAM_TRUNCATED:
+        return "HTTP/3 datagram too short for its quarter stream ID";
     default:
         return "unknown error";
     }
 #endif
+}
+
+uint64_t masque_h3_error_for(int code)
+{
+    switch (code) {
+    case MASQUE_ERR_QUARTER_STREAM_ID:
+    case MASQUE_ERR_DATAGRAM_TRUNCATED:
+    case MASQUE_ERR_PAYLOAD_TOO_LARGE:
+        return MASQUE_H3_DATAGRAM_ERROR; /* RFC 9297 §2.1; RFC 9298 §5 */
+    case MASQUE_ERR_TRUNCATED:
+    case MASQUE_ERR_TRAILING_BYTES:
+    case MASQUE_ERR_CAPSULE_LENGTH:
+    case MASQUE_ERR_CONTEXT_ID_ZERO:
+    case MASQUE_ERR_IP_VERSION:
+    case MASQUE_ERR_STREAM_TRUNCATED:
+    case MASQUE_ERR_PARSER_FAILED:
+    case MASQUE_ERR_DUPLICATE_CONTEXT_ID:
+    case MASQUE_ERR_DUPLICATE_TUPLE:
+    case MASQUE_ERR_CONTEXT_PARITY:
+    case MASQUE_ERR_UNCOMPRESSED_FROM_PROXY:
+    case MASQUE_ERR_SECOND_UNCOMPRESSED:
+    case MASQUE_ERR_UNKNOWN_ACK:
+        return MASQUE_H3_MESSAGE_ERROR; /* RFC 9297 §3.3: malformed capsule stream */
+    case MASQUE_ERR_PENDING_LIMIT:
+        return MASQUE_H3_EXCESSIVE_LOAD; /* -10 §9: the peer does not read our responses */
+    default:
+        return MASQUE_H3_INTERNAL_ERROR; /* local, or not ours: never blame the peer */
+    }
 }

@@ -42,12 +42,20 @@ static int is_usable(const masque_session *s, const masque_context *c)
                          (c->state == MASQUE_CONTEXT_PENDING && !s->cfg.no_preemptive_send));
 }
 
+/* Room for n more events. Every producer asks first, so no event is ever lost: a capsule
+ * waits in receive_stream, an idle close in tick and an auto-registration for the next
+ * datagram until the host has polled. */
+static int event_room(const masque_session *s, size_t n)
+{
+    return MASQUE_SESSION_EVENT_LEN - s->event_count >= n;
+}
+
 static void event_push_id(masque_session *s, masque_event_kind kind, uint64_t id,
                           const masque_address *target, int reason)
 {
     masque_event *ev;
-    if (s->event_count == MASQUE_SESSION_EVENT_LEN) {
-        return; /* receive_stream keeps room; timers and sends may lose an event */
+    if (!event_room(s, 1)) {
+        return; /* unreachable: every caller checked event_room() */
     }
     ev = &s->events[(s->event_head + s->event_count) % MASQUE_SESSION_EVENT_LEN];
     s->event_count++;
@@ -68,11 +76,16 @@ static void event_push(masque_session *s, masque_event_kind kind, const masque_c
     event_push_id(s, kind, c->id, &target, reason);
 }
 
-static void queue_push(masque_session *s, masque_capsule_kind kind, const masque_context *c,
-                       uint64_t id, int response)
+/* Queues a control capsule; callers checked the room (responses: the -10 §9 bound, which is
+ * below the queue length; local capsules: local_queue_room()). Returns 0 if it were full. */
+static int queue_push(masque_session *s, masque_capsule_kind kind, const masque_context *c,
+                      uint64_t id, int response)
 {
-    masque_queued_capsule *q =
-        &s->queue[(s->queue_head + s->queue_count) % MASQUE_SESSION_QUEUE_LEN];
+    masque_queued_capsule *q;
+    if (s->queue_count >= MASQUE_SESSION_QUEUE_LEN) {
+        return 0;
+    }
+    q = &s->queue[(s->queue_head + s->queue_count) % MASQUE_SESSION_QUEUE_LEN];
     memset(q, 0, sizeof(*q));
     q->context_id = id;
     q->kind = (uint8_t)kind;
@@ -86,6 +99,7 @@ static void queue_push(masque_session *s, masque_capsule_kind kind, const masque
     if (response) {
         s->responses++;
     }
+    return 1;
 }
 
 /* Local capsules may use the queue minus the room kept for responses (-10 §9 bound). */
@@ -98,9 +112,9 @@ static int local_queue_room(const masque_session *s)
 static int family_ok(const masque_session *s, const masque_address *a)
 {
     unsigned bit = a->version == MASQUE_IP_V4 ? MASQUE_FAMILY_V4 : MASQUE_FAMILY_V6;
-    /* -10 §7: a client does not use families the proxy did not advertise. */
-    return s->cfg.role != MASQUE_ROLE_CLIENT || s->cfg.advertised_families == 0 ||
-           (s->cfg.advertised_families & bit) != 0;
+    /* -10 §7: a client does not use families the proxy did not advertise, and a proxy has
+     * no public address to use them from. */
+    return s->cfg.advertised_families == 0 || (s->cfg.advertised_families & bit) != 0;
 }
 
 /* Whether this build handles the target's family at all (config.h). */
@@ -155,6 +169,7 @@ int masque_session_init(masque_session *s, const masque_session_config *cfg,
          (s->cfg.profile != MASQUE_PROFILE_DRAFT04 || !MASQUE_ENABLE_DRAFT04)) ||
         s->cfg.quarter_stream_id > MASQUE_QUARTER_STREAM_ID_MAX ||
         s->cfg.max_pending_responses >= MASQUE_SESSION_QUEUE_LEN ||
+        (s->cfg.advertised_families & ~(MASQUE_FAMILY_V4 | MASQUE_FAMILY_V6)) != 0 ||
         (s->cfg.concrete_target && masque_address_ip_len(s->cfg.fixed_target.version) == 0)) {
         memset(s, 0, sizeof(*s));
         return MASQUE_ERR_INVALID_ARGUMENT;
@@ -173,8 +188,16 @@ int masque_session_init(masque_session *s, const masque_session_config *cfg,
     }
     memset(&pcfg, 0, sizeof(pcfg));
     pcfg.profile = s->cfg.profile;
-    pcfg.max_datagram_len = s->cfg.max_datagram_capsule;
-    pcfg.oversize = MASQUE_OVERSIZE_ABORT; /* RFC 9298 §5: cannot hold a legal payload */
+    if (s->cfg.max_datagram_capsule == 0) {
+        s->cfg.max_datagram_capsule = MASQUE_DATAGRAM_CAPSULE_DEFAULT_MAX;
+    }
+    if (s->cfg.abort_on_oversized_capsule) {
+        pcfg.max_datagram_len = s->cfg.max_datagram_capsule;
+        pcfg.oversize = MASQUE_OVERSIZE_ABORT;
+    } else {
+        /* The session judges oversized capsules itself, by their Context ID. */
+        pcfg.max_datagram_len = MASQUE_VARINT_MAX;
+    }
     masque_capsule_parser_init(&s->parser, &pcfg);
     s->table = table;
     s->next_local_id = s->cfg.role == MASQUE_ROLE_CLIENT ? 2u : 1u;
@@ -302,8 +325,8 @@ static void note_uncompressed_traffic(masque_session *s, const masque_address *p
         slot->count = 0;
     }
     slot->count++;
-    if (slot->count < s->cfg.auto_compress_after) {
-        return;
+    if (slot->count < s->cfg.auto_compress_after || !event_room(s, 1)) {
+        return; /* not yet, or the host must poll first: the next datagram tries again */
     }
     memset(slot, 0, sizeof(*slot));
     if (masque_session_compress(s, peer, now, &id) == MASQUE_OK) {
@@ -384,10 +407,10 @@ static int deliver(masque_session *s, uint64_t id, const uint8_t *p, size_t n, u
     if (id == 0) {
         if (s->cfg.concrete_target) {
             peer = s->cfg.fixed_target; /* -10 §3, BIND-4 */
-        } else if (s->cfg.abort_on_context_id_zero) {
-            return fail(s, MASQUE_ERR_CONTEXT_ID_ZERO); /* -13 §3 */
+        } else if (!s->cfg.drop_context_id_zero) {
+            return fail(s, MASQUE_ERR_CONTEXT_ID_ZERO); /* -13 §3: the recipient aborts */
         } else {
-            s->stats.dropped_context_id_zero++; /* -10 §3: must not be used; drop */
+            s->stats.dropped_context_id_zero++; /* -10 §3 only forbids sending it */
             return 0;
         }
         if (n > MASQUE_UDP_PAYLOAD_MAX) {
@@ -413,7 +436,8 @@ static int deliver(masque_session *s, uint64_t id, const uint8_t *p, size_t n, u
                 s->stats.dropped_malformed++; /* IPv6 compiled out (config.h) */
                 return 0;
             }
-            if (s->cfg.role == MASQUE_ROLE_PROXY && !target_allowed(s, &peer)) {
+            if (s->cfg.role == MASQUE_ROLE_PROXY &&
+                (!target_allowed(s, &peer) || !family_ok(s, &peer))) {
                 s->stats.dropped_policy++; /* -10 §9: every uncompressed target is checked */
                 return 0;
             }
@@ -534,11 +558,14 @@ static int handle_close(masque_session *s, uint64_t id)
 }
 
 /* Why a valid ASSIGN from the peer is refused (0: accept). Reads state, changes nothing. */
-static int refusal_reason(masque_session *s, const masque_address *target,
+static int refusal_reason(masque_session *s, uint64_t id, const masque_address *target,
                           const masque_context *conflict)
 {
     size_t limit = s->cfg.max_peer_contexts != 0 ? s->cfg.max_peer_contexts
                                                  : masque_context_table_capacity(s->table);
+    if (masque_context_id_retired(s->table, id)) {
+        return MASQUE_ERR_CONTEXT_ID_RETIRED; /* -13 §3.3: it may be a reuse */
+    }
     if (s->cfg.role == MASQUE_ROLE_CLIENT) {
         if (conflict != NULL) {
             return MASQUE_ERR_DUPLICATE_TUPLE; /* -10 §3.1: the proxy's context is closed */
@@ -553,6 +580,9 @@ static int refusal_reason(masque_session *s, const masque_address *target,
     }
     if (target != NULL && !target_allowed(s, target)) {
         return MASQUE_ERR_POLICY;
+    }
+    if (target != NULL && !family_ok(s, target)) {
+        return MASQUE_ERR_FAMILY_NOT_ADVERTISED; /* -10 §7: no public address of it */
     }
     if (s->peer_open >= limit) {
         return MASQUE_ERR_TABLE_FULL;
@@ -594,7 +624,7 @@ static int handle_assign(masque_session *s, const masque_compression_assign *a, 
             return MASQUE_ERR_DUPLICATE_TUPLE; /* -13 §3.1: a tuple the peer registered */
         }
     }
-    reason = refusal_reason(s, target, conflict);
+    reason = refusal_reason(s, a->context_id, target, conflict);
     /* -10 §9: bound the responses waiting to be sent; reaching it aborts the stream. */
     needed = (reason == 0 && conflict != NULL) ? 2u : 1u;
     if (s->responses + needed > s->cfg.max_pending_responses) {
@@ -624,14 +654,9 @@ static int handle_assign(masque_session *s, const masque_compression_assign *a, 
         event_push(s, MASQUE_EVENT_PEER_CONTEXT_OPENED, c, 0);
         return MASQUE_OK;
     }
-    /* Rejected: COMPRESSION_CLOSE with the same ID (-10 §3.1). Remember the ID when there is
-     * room, so that a repeat is still recognised. */
-    if (masque_context_insert(s->table, a->context_id, target, MASQUE_CONTEXT_ACTIVE,
-                              MASQUE_CONTEXT_FLAG_PEER, now, &c) == MASQUE_OK) {
-        masque_context_close(s->table, c);
-    } else {
-        c = NULL;
-    }
+    /* Rejected: COMPRESSION_CLOSE with the same ID (-10 §3.1). The ID is remembered, so that
+     * it is never accepted later (-13 §3.3). */
+    masque_context_retire(s->table, a->context_id);
     queue_push(s, MASQUE_CAPSULE_COMPRESSION_CLOSE, NULL, a->context_id, 1);
     s->stats.peer_assigns_refused++;
     event_push_id(s, MASQUE_EVENT_PEER_CONTEXT_REFUSED, a->context_id, target, reason);
@@ -661,10 +686,74 @@ static int handle_control(masque_session *s, const masque_capsule_event *ev, uin
     return MASQUE_OK;
 }
 
+/* The longest HTTP Datagram Payload after the Context ID that a context could carry: a UDP
+ * payload (RFC 9298 §5), after the IP Version, address and port on the uncompressed one. */
+static uint64_t payload_limit(const masque_context *c)
+{
+    return MASQUE_UDP_PAYLOAD_MAX + (c != NULL && c->ip_version == 0 ? 19u : 0u);
+}
+
+/*
+ * Decides a DATAGRAM capsule above max_datagram_capsule by its Context ID, without buffering
+ * its payload (RFC 9297 §3.5). Returns 0 (discarded and counted) or a stream error.
+ */
+static int judge_oversized(masque_session *s, uint64_t id, uint64_t payload_len)
+{
+    masque_context *c = NULL;
+    if (id == 0 && !s->cfg.concrete_target) {
+        if (!s->cfg.drop_context_id_zero) {
+            return fail(s, MASQUE_ERR_CONTEXT_ID_ZERO); /* -13 §3 */
+        }
+        s->stats.dropped_context_id_zero++;
+        return 0;
+    }
+    if (id != 0) {
+        c = masque_context_find(s->table, id);
+        if (!is_open(c)) {
+            s->stats.dropped_unknown_context++; /* RFC 9298 §5: dropped, here unbuffered */
+            return 0;
+        }
+    }
+    if (payload_len > payload_limit(c)) {
+        return fail(s, MASQUE_ERR_PAYLOAD_TOO_LARGE); /* RFC 9298 §5 (UDP-11) */
+    }
+    s->stats.dropped_oversized++; /* legal, but above our limit: DG-18 */
+    return 0;
+}
+
+/* A piece of an oversized DATAGRAM capsule: gathers its Context ID (at most 8 bytes), then
+ * skips the rest. */
+static int oversized_piece(masque_session *s, const masque_capsule_event *ev)
+{
+    size_t i = 0;
+    while (s->oversized == 1 && i < ev->data_len) {
+        size_t need;
+        s->oversized_id[s->oversized_id_len++] = ev->data[i++];
+        need = masque_varint_len_from_first(s->oversized_id[0]);
+        if (s->oversized_id_len == need) {
+            uint64_t id = 0;
+            (void)masque_varint_decode(&id, s->oversized_id, need);
+            s->oversized = 2;
+            return judge_oversized(s, id, ev->length - need);
+        }
+    }
+    if (ev->last && s->oversized == 1) {
+        s->stats.dropped_malformed++; /* ended inside its Context ID */
+    }
+    return 0;
+}
+
 /* A DATAGRAM capsule piece; returns 1 when out holds a packet, 0, or a stream error. */
 static int handle_datagram_piece(masque_session *s, const masque_capsule_event *ev, uint64_t now,
                                  masque_packet *out)
 {
+    if (ev->offset == 0) {
+        s->oversized = ev->length > s->cfg.max_datagram_capsule ? 1u : 0u;
+        s->oversized_id_len = 0;
+    }
+    if (s->oversized != 0) {
+        return oversized_piece(s, ev);
+    }
     if (ev->offset == 0 && ev->last) {
         return deliver_payload(s, ev->data, ev->data_len, now, out); /* whole: a view */
     }
@@ -701,7 +790,7 @@ masque_ssize masque_session_receive_stream(masque_session *s, const uint8_t *dat
         masque_ssize n;
         int rc = 0;
         /* A capsule makes at most two events; stop while the host has not polled. */
-        if (MASQUE_SESSION_EVENT_LEN - s->event_count < 2) {
+        if (!event_room(s, 2)) {
             break;
         }
         n = masque_capsule_parser_feed(&s->parser, data + pos, len - pos, &ev);
@@ -839,12 +928,13 @@ int masque_session_tick(masque_session *s, uint64_t now)
             continue;
         }
         expiry = c->last_active + idle;
-        if (expiry <= now && local_queue_room(s)) {
+        if (expiry <= now && local_queue_room(s) && event_room(s, 1)) {
             queue_push(s, MASQUE_CAPSULE_COMPRESSION_CLOSE, c, c->id, 0);
             close_entry(s, c);
             event_push(s, MASQUE_EVENT_CONTEXT_CLOSED, c, 0);
         } else if (expiry < earliest) {
-            earliest = expiry <= now ? now + 1u : expiry; /* queue full: try again soon */
+            /* Queue or events full: try again once the host has written and polled. */
+            earliest = expiry <= now ? now + 1u : expiry;
         }
     }
     s->next_sweep = earliest;

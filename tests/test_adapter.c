@@ -182,7 +182,8 @@ static void test_DG_3_DG_4_bad_datagrams_are_connection_errors(void **state)
     (void)state;
     side_init(&proxy, MASQUE_ROLE_PROXY, 0);
     assert_int_equal(masque_adapter_datagram(&proxy.a, (const uint8_t *)"", 0, 0),
-                     MASQUE_ERR_TRUNCATED);
+                     MASQUE_ERR_DATAGRAM_TRUNCATED);
+    assert_true(masque_h3_error_for(MASQUE_ERR_DATAGRAM_TRUNCATED) == MASQUE_H3_DATAGRAM_ERROR);
     assert_int_equal(masque_adapter_datagram(
                          &proxy.a, (const uint8_t *)"\xd0\x00\x00\x00\x00\x00\x00\x00", 8, 0),
                      MASQUE_ERR_QUARTER_STREAM_ID);

@@ -58,9 +58,9 @@ static void test_DG_4_datagram_too_short_for_quarter_stream_id_is_an_error(void 
     size_t cut;
     (void)state;
     for (cut = 0; cut < n; cut++) {
-        assert_int_equal(masque_h3_datagram_decode(&h3, d, cut), MASQUE_ERR_TRUNCATED);
+        assert_int_equal(masque_h3_datagram_decode(&h3, d, cut), MASQUE_ERR_DATAGRAM_TRUNCATED);
     }
-    assert_int_equal(masque_h3_datagram_decode(&h3, NULL, 0), MASQUE_ERR_TRUNCATED);
+    assert_int_equal(masque_h3_datagram_decode(&h3, NULL, 0), MASQUE_ERR_DATAGRAM_TRUNCATED);
     /* A Quarter Stream ID with nothing after it is a legal, empty HTTP datagram. */
     assert_int_equal(masque_h3_datagram_decode(&h3, d, n), 8);
     assert_int_equal(h3.payload_len, 0);

@@ -45,7 +45,7 @@ check DG_12_trailing_bytes '{"error":"trailing bytes after the last field","code
     capsules "12020200"
 check DG_3_quarter_stream_id '{"error":"quarter stream ID above 2^60-1","code":-11,"offset":0}' 1 \
     h3-datagram "d00000000000000002"
-check DG_4_empty_datagram '{"error":"truncated","code":-5,"offset":0}' 1 h3-datagram ""
+check DG_4_empty_datagram '{"error":"HTTP/3 datagram too short for its quarter stream ID","code":-39,"offset":0}' 1 h3-datagram ""
 check BIND_21_ip_version_5 '{"error":"invalid IP version","code":-9,"offset":1}' 1 \
     bind-payload "020500"
 check ipv6_rfc5952 '{"context_id":2,"ip_version":6,"ip":"2001:db8::1:0:0:1","port":443,"payload_hex":""}' 0 \

@@ -477,22 +477,29 @@ static void test_BIND_20_UDP_10_uncompressed_use_requires_the_assign_first(void 
     assert_int_equal(receive_h3(&e, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX, &pkt), 0);
 }
 
-static void test_BIND_3_context_id_0_under_target_star_is_dropped_or_aborts(void **state)
+static void test_BIND_3_context_id_0_under_target_star_aborts_by_default(void **state)
 {
     static endpoint e;
     masque_session_config cfg;
     masque_session_stats st;
     masque_packet pkt;
     (void)state;
+    /* -13 §3: the recipient MUST abort; -10 peers never send it, so that is the default. */
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(receive_h3(&e, "0b 00" PAYLOAD_HEX, &pkt), MASQUE_ERR_CONTEXT_ID_ZERO);
+    assert_int_equal(masque_session_error(&e.s), MASQUE_ERR_CONTEXT_ID_ZERO);
+    assert_true(masque_h3_error_for(masque_session_error(&e.s)) == MASQUE_H3_MESSAGE_ERROR);
+    /* The same in a DATAGRAM capsule on the stream. */
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "00 03 00 aabb", 0), MASQUE_ERR_CONTEXT_ID_ZERO);
+    /* The option for peers that may send one: dropped and counted. */
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.drop_context_id_zero = 1;
+    endpoint_init(&e, MASQUE_ROLE_PROXY, &cfg, TABLE_CAP);
     assert_int_equal(receive_h3(&e, "0b 00" PAYLOAD_HEX, &pkt), 0);
     masque_session_get_stats(&e.s, &st);
     assert_true(st.dropped_context_id_zero == 1u);
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.abort_on_context_id_zero = 1; /* -13 */
-    endpoint_init(&e, MASQUE_ROLE_PROXY, &cfg, TABLE_CAP);
-    assert_int_equal(receive_h3(&e, "0b 00" PAYLOAD_HEX, &pkt), MASQUE_ERR_CONTEXT_ID_ZERO);
-    assert_int_equal(masque_session_error(&e.s), MASQUE_ERR_CONTEXT_ID_ZERO);
+    assert_int_equal(masque_session_error(&e.s), 0);
 }
 
 static void test_BIND_4_context_id_0_keeps_rfc9298_semantics_for_a_concrete_target(void **state)
@@ -970,7 +977,7 @@ int main(void)
         cmocka_unit_test(test_BIND_17_no_datagrams_on_a_closed_context),
         cmocka_unit_test(test_BIND_19_either_endpoint_may_close_any_context),
         cmocka_unit_test(test_BIND_20_UDP_10_uncompressed_use_requires_the_assign_first),
-        cmocka_unit_test(test_BIND_3_context_id_0_under_target_star_is_dropped_or_aborts),
+        cmocka_unit_test(test_BIND_3_context_id_0_under_target_star_aborts_by_default),
         cmocka_unit_test(test_BIND_4_context_id_0_keeps_rfc9298_semantics_for_a_concrete_target),
         cmocka_unit_test(test_BIND_21_uncompressed_datagram_with_bad_ip_version_is_dropped),
         cmocka_unit_test(test_BIND_27_client_uses_only_advertised_families),

@@ -23,15 +23,6 @@
 extern "C" {
 #endif
 
-/** HTTP/3 error H3_NO_ERROR (RFC 9114 §8.1). */
-#define MASQUE_H3_NO_ERROR       0x100u
-/** HTTP/3 error H3_MESSAGE_ERROR: a malformed capsule stream (RFC 9297 §3.3). */
-#define MASQUE_H3_MESSAGE_ERROR  0x10eu
-/** HTTP/3 error H3_DATAGRAM_ERROR (RFC 9297 §2.1, §5). */
-#define MASQUE_H3_DATAGRAM_ERROR 0x33u
-/** HTTP/3 error H3_INTERNAL_ERROR, for failures of the host's own callbacks. */
-#define MASQUE_H3_INTERNAL_ERROR 0x102u
-
 /** @brief What the adapter asks of the host's stack. Return 0 on success, non-zero on failure. */
 typedef struct masque_host_ops {
     /** Write bytes on the request stream (control and DATAGRAM capsules). Required. */
@@ -60,15 +51,6 @@ typedef struct masque_adapter {
     void *host;              /**< Private. */
     uint64_t aborted_with;   /**< Private: the H3 error the stream was aborted with, 0 if not. */
 } masque_adapter;
-
-/**
- * @brief The HTTP/3 error code that a session error requires of the host.
- * @param code A negative masque_error value a session call returned.
- * @return MASQUE_H3_DATAGRAM_ERROR for malformed HTTP/3 datagrams, MASQUE_H3_MESSAGE_ERROR for
- *         a malformed capsule stream and the other stream errors (RFC 9297 §3.3),
- *         MASQUE_H3_INTERNAL_ERROR otherwise.
- */
-MASQUE_API uint64_t masque_h3_error_for(int code);
 
 /**
  * @brief Tie an initialised session to the host's stack.

@@ -7,7 +7,11 @@
  * one tuple, pending (our ASSIGN not yet acknowledged) or active, opened by us or by the peer.
  * Closed IDs stay in the table as tombstones, so that a repeated ID is recognised (-10 §3.1,
  * -13 §3.3: a closed ID is never reused); a tombstone's slot is recycled, oldest first, only
- * when no free slot is left.
+ * when no free slot is left. A recycled ID is not forgotten: the table keeps, per parity, the
+ * highest ID it ever had to let go of, and refuses every ID at or below it that it does not
+ * remember (MASQUE_ERR_CONTEXT_ID_RETIRED). Peers allocate IDs in increasing order in
+ * practice, so this refuses nothing a correct peer sends, and a reused ID is never accepted,
+ * for the life of the table, in bounded memory.
  *
  * Lookups by Context ID and by tuple are open-addressed hash indexes (linear probing, load
  * factor at most 1/2, backward-shift deletion), so their cost does not grow with the number of
@@ -70,6 +74,7 @@ typedef struct masque_context_table {
     uint32_t tomb_head;      /**< Private: oldest closed entry, index + 1. */
     uint32_t tomb_tail;      /**< Private: newest closed entry, index + 1. */
     uint32_t uncompressed;   /**< Private: open uncompressed entry, index + 1. */
+    uint64_t retired_max[2]; /**< Private: highest forgotten ID per parity (even, odd). */
 } masque_context_table;
 
 /**
@@ -122,8 +127,9 @@ MASQUE_API masque_context *masque_context_uncompressed(const masque_context_tabl
  * @param now Caller time, stored as the last activity.
  * @param[out] out Receives the entry (may be NULL).
  * @return MASQUE_OK; MASQUE_ERR_DUPLICATE_CONTEXT_ID when @p id is remembered (open or
- *         closed); MASQUE_ERR_DUPLICATE_TUPLE when an open context has the tuple;
- *         MASQUE_ERR_SECOND_UNCOMPRESSED when an uncompressed context is open;
+ *         closed); MASQUE_ERR_CONTEXT_ID_RETIRED when @p id is at or below an ID the table
+ *         had to forget (it may have been used); MASQUE_ERR_DUPLICATE_TUPLE when an open context
+ * has the tuple; MASQUE_ERR_SECOND_UNCOMPRESSED when an uncompressed context is open;
  *         MASQUE_ERR_TABLE_FULL when no slot is free and no closed one can be recycled;
  *         MASQUE_ERR_CONTEXT_ID_ZERO; MASQUE_ERR_ADDRESS; MASQUE_ERR_INVALID_ARGUMENT.
  *         The table is unchanged on error.
@@ -138,6 +144,23 @@ MASQUE_API int masque_context_insert(masque_context_table *t, uint64_t id,
  * @param c An entry of @p t in state pending or active (others are left alone).
  */
 MASQUE_API void masque_context_close(masque_context_table *t, masque_context *c);
+
+/**
+ * @brief Whether a Context ID that is not remembered may have been used before: it is at or
+ *        below the highest ID of its parity whose entry the table recycled.
+ * @return 1 when the ID must be refused as possibly reused (-13 §3.3), 0 otherwise (also for
+ *         an ID the table remembers: masque_context_find() tells about those).
+ */
+MASQUE_API int masque_context_id_retired(const masque_context_table *t, uint64_t id);
+
+/**
+ * @brief Remember that a Context ID was used without registering it (a refused ASSIGN):
+ *        as a closed entry when a slot is free or a closed one can be recycled, else by
+ *        raising the retired mark of its parity, so that it is never accepted later.
+ * @param t The table.
+ * @param id The Context ID (0 and IDs already remembered are left alone).
+ */
+MASQUE_API void masque_context_retire(masque_context_table *t, uint64_t id);
 
 /**
  * @brief The tuple of a compressed context.

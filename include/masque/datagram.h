@@ -51,9 +51,9 @@ typedef struct masque_h3_datagram {
  * @param[out] out Receives the Quarter Stream ID and a view of the rest; untouched on error.
  * @param src The frame payload.
  * @param len Its length.
- * @return @p len on success; MASQUE_ERR_TRUNCATED when it cannot hold the Quarter Stream ID
- *         (DG-4); MASQUE_ERR_QUARTER_STREAM_ID above 2^60-1 (DG-3). Both are HTTP/3 connection
- *         errors of type H3_DATAGRAM_ERROR (0x33) for the host.
+ * @return @p len on success; MASQUE_ERR_DATAGRAM_TRUNCATED when it cannot hold the Quarter Stream
+ * ID (DG-4); MASQUE_ERR_QUARTER_STREAM_ID above 2^60-1 (DG-3). Both are HTTP/3 connection errors of
+ * type H3_DATAGRAM_ERROR (0x33) for the host.
  */
 MASQUE_API masque_ssize masque_h3_datagram_decode(masque_h3_datagram *out, const uint8_t *src,
                                                   size_t len);

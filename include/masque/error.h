@@ -10,6 +10,7 @@
 #define MASQUE_ERROR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "masque/config.h"
 
@@ -116,7 +117,14 @@ typedef enum masque_error {
     /** The proxy advertised no public address of this IP family (-10 §7). */
     MASQUE_ERR_FAMILY_NOT_ADVERTISED = -36,
     /** The ASSIGN rate limit of the session was reached. */
-    MASQUE_ERR_RATE_LIMITED = -37
+    MASQUE_ERR_RATE_LIMITED = -37,
+    /**
+     * A Context ID at or below one the context table had to forget: it may have been used
+     * before, and a closed ID is never reused (-13 §3.3), so the registration is refused.
+     */
+    MASQUE_ERR_CONTEXT_ID_RETIRED = -38,
+    /** Malformed: a QUIC DATAGRAM payload too short for its Quarter Stream ID (RFC 9297 §2.1). */
+    MASQUE_ERR_DATAGRAM_TRUNCATED = -39
 } masque_error;
 
 /**
@@ -125,6 +133,34 @@ typedef enum masque_error {
  * @return A static, NUL-terminated string; "unknown error" for codes libmasque does not define.
  */
 MASQUE_API const char *masque_strerror(int code);
+
+/** HTTP/3 error H3_NO_ERROR (RFC 9114 §8.1). */
+#define MASQUE_H3_NO_ERROR       0x100u
+/** HTTP/3 error H3_INTERNAL_ERROR: a local failure, never the peer's fault (RFC 9114 §8.1). */
+#define MASQUE_H3_INTERNAL_ERROR 0x102u
+/** HTTP/3 error H3_EXCESSIVE_LOAD: the peer makes us queue too much (RFC 9114 §8.1). */
+#define MASQUE_H3_EXCESSIVE_LOAD 0x107u
+/** HTTP/3 error H3_MESSAGE_ERROR: a malformed capsule stream (RFC 9297 §3.3). */
+#define MASQUE_H3_MESSAGE_ERROR  0x10eu
+/** HTTP/3 error H3_DATAGRAM_ERROR: a malformed HTTP/3 datagram (RFC 9297 §2.1, §5). */
+#define MASQUE_H3_DATAGRAM_ERROR 0x33u
+
+/**
+ * @brief The HTTP/3 error code an error requires when the host aborts the request stream (or,
+ *        for the datagram errors of RFC 9297 §2.1, closes the connection).
+ *
+ * Malformed HTTP/3 datagrams (MASQUE_ERR_QUARTER_STREAM_ID, MASQUE_ERR_DATAGRAM_TRUNCATED) and
+ * UDP payloads above 65527 bytes (RFC 9298 §5) map to H3_DATAGRAM_ERROR; every error processing
+ * the capsule stream, a capsule that breaks a rule of the Bind draft included, to
+ * H3_MESSAGE_ERROR (RFC 9297 §3.3); the bound on waiting responses (-10 §9) to
+ * H3_EXCESSIVE_LOAD; local errors, and codes libmasque does not define, to H3_INTERNAL_ERROR,
+ * so that the peer is never blamed for our own failure.
+ *
+ * @param code A negative enum masque_error value (for MASQUE_ERR_SESSION_FAILED pass
+ *        masque_session_error() instead: the error the session failed with).
+ * @return The HTTP/3 error code.
+ */
+MASQUE_API uint64_t masque_h3_error_for(int code);
 
 #ifdef __cplusplus
 }

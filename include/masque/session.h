@@ -52,10 +52,34 @@ extern "C" {
 #define MASQUE_SESSION_AUTO_SLOTS 8
 #endif
 
-/** Default bound on ACK/CLOSE responses waiting to be written (-10 §9). */
-#define MASQUE_SESSION_DEFAULT_MAX_PENDING 16
+/*
+ * Compile-time sanity checks, in the manner of lwIP's: a size that cannot work fails the
+ * build instead of corrupting a session at run time.
+ */
+#if MASQUE_SESSION_QUEUE_LEN < 4
+#error "MASQUE_SESSION_QUEUE_LEN must be at least 4: responses and local capsules share it"
+#endif
+#if MASQUE_SESSION_QUEUE_LEN > 65536
+#error "MASQUE_SESSION_QUEUE_LEN must be at most 65536"
+#endif
+#if MASQUE_SESSION_EVENT_LEN < 2
+#error "MASQUE_SESSION_EVENT_LEN must be at least 2: one capsule can make two events"
+#endif
+#if MASQUE_SESSION_EVENT_LEN > 65536
+#error "MASQUE_SESSION_EVENT_LEN must be at most 65536"
+#endif
+#if MASQUE_SESSION_AUTO_SLOTS < 1
+#error "MASQUE_SESSION_AUTO_SLOTS must be at least 1"
+#endif
+
+/**
+ * Default bound on ACK/CLOSE responses waiting to be written (-10 §9): 16, or half the queue
+ * when the queue is smaller than 32, so that local capsules always keep room.
+ */
+#define MASQUE_SESSION_DEFAULT_MAX_PENDING                                                         \
+    (MASQUE_SESSION_QUEUE_LEN / 2 < 16 ? MASQUE_SESSION_QUEUE_LEN / 2 : 16)
 /** Smallest buffer that always fits the next control capsule in masque_session_write_stream(). */
-#define MASQUE_SESSION_WRITE_MIN           (MASQUE_CAPSULE_HEADER_MAX + MASQUE_COMPRESSION_ASSIGN_VALUE_MAX)
+#define MASQUE_SESSION_WRITE_MIN (MASQUE_CAPSULE_HEADER_MAX + MASQUE_COMPRESSION_ASSIGN_VALUE_MAX)
 
 /** @brief Which end of the request stream this session is. */
 typedef enum masque_role {
@@ -78,19 +102,22 @@ typedef struct masque_session_config {
      */
     int concrete_target;
     masque_address fixed_target; /**< The request's target when concrete_target is set. */
-    /** Non-zero: a datagram with Context ID 0 under target `*` aborts the stream (-13 §3);
-     *  default: it is dropped and counted (-10 only says it must not be sent). */
-    int abort_on_context_id_zero;
+    /** Non-zero: a datagram with Context ID 0 under target `*` is dropped and counted, for
+     *  peers that may send one; default: it aborts the stream (-13 §3, BIND-3). */
+    int drop_context_id_zero;
     /** Non-zero: never send on a context before its ACK (-10 §3.1 makes it a MAY). */
     int no_preemptive_send;
     /** Non-zero: HTTP/3 datagrams are not available; send DATAGRAM capsules (RFC 9297 §3.5). */
     int capsule_datagrams;
     uint64_t quarter_stream_id; /**< Request stream ID / 4, for QUIC DATAGRAM frames. */
     /** Bound on ACK/CLOSE responses waiting to be written; reaching it aborts (-10 §9).
-     *  0: MASQUE_SESSION_DEFAULT_MAX_PENDING; at most MASQUE_SESSION_QUEUE_LEN. */
+     *  0: MASQUE_SESSION_DEFAULT_MAX_PENDING; below MASQUE_SESSION_QUEUE_LEN (the rest of the
+     *  queue is kept for local capsules). */
     size_t max_pending_responses;
-    /** Client: families the proxy advertised in Proxy-Public-Address (-10 §7); targets of
-     *  other families are refused with MASQUE_ERR_FAMILY_NOT_ADVERTISED. 0: do not check. */
+    /** The families of Proxy-Public-Address (-10 §7). 0: do not check. Client: targets of
+     *  other families are refused with MASQUE_ERR_FAMILY_NOT_ADVERTISED (BIND-27). Proxy:
+     *  ASSIGNs for other families are answered with COMPRESSION_CLOSE and uncompressed
+     *  datagrams to them are dropped (the proxy has no address to send them from). */
     unsigned advertised_families;
     /** Close compressed contexts unused for this long (ms); 0: never. RFC 9298 §3.1
      *  advises two minutes or more for the tunnel itself. */
@@ -109,8 +136,14 @@ typedef struct masque_session_config {
      *  NULL: the defaults of masque_policy_check() (special-purpose ranges denied). */
     const masque_policy *policy;
     void *user; /**< Opaque host pointer, passed to the policy callback. */
-    /** Largest DATAGRAM capsule accepted on the stream; 0: MASQUE_DATAGRAM_CAPSULE_DEFAULT_MAX. */
+    /** Largest DATAGRAM capsule processed; 0: MASQUE_DATAGRAM_CAPSULE_DEFAULT_MAX. A larger
+     *  one is discarded without buffering (RFC 9297 §3.5, DG-18) and counted, unless its
+     *  Context ID is 0 or an open context's and its payload is longer than any UDP payload
+     *  can be (RFC 9298 §5: the stream is aborted with MASQUE_ERR_PAYLOAD_TOO_LARGE). */
     uint64_t max_datagram_capsule;
+    /** Non-zero: any DATAGRAM capsule above max_datagram_capsule aborts the stream
+     *  (MASQUE_ERR_CAPSULE_LENGTH) before its value is read. */
+    int abort_on_oversized_capsule;
     /** Buffer to reassemble DATAGRAM capsules that arrive in pieces; NULL: such capsules
      *  are dropped and counted (a host that reads whole capsules never needs it). */
     uint8_t *reassembly;
@@ -156,7 +189,7 @@ typedef struct masque_session_stats {
     uint64_t datagrams_received;      /**< Delivered to the host. */
     uint64_t datagrams_sent;          /**< Framed by masque_session_send(). */
     uint64_t dropped_unknown_context; /**< Unknown or closed Context ID (RFC 9298 §5). */
-    uint64_t dropped_context_id_zero; /**< Context ID 0 under target `*` (-10 §3). */
+    uint64_t dropped_context_id_zero; /**< Context ID 0 under `*`, drop_context_id_zero set. */
     uint64_t dropped_malformed;       /**< Bad IP Version, truncated datagram. */
     uint64_t dropped_policy;          /**< Proxy: uncompressed target refused (-10 §9). */
     uint64_t dropped_unreachable;     /**< Sends with no context for the tuple (-10 §8). */
@@ -165,6 +198,7 @@ typedef struct masque_session_stats {
     uint64_t peer_assigns_refused;    /**< ASSIGNs answered with CLOSE. */
     uint64_t unknown_closes;          /**< CLOSE for an ID never seen: ignored. */
     uint64_t dropped_after_fin;       /**< Datagrams after the receive side ended (FIN). */
+    uint64_t dropped_oversized;       /**< DATAGRAM capsules above max_datagram_capsule. */
 } masque_session_stats;
 
 /** @brief A control capsule waiting to be written (private). */
@@ -197,6 +231,9 @@ typedef struct masque_session {
     size_t peer_open;                                      /**< Private. */
     int failed;                                            /**< Private. */
     int dropping_split;                                    /**< Private. */
+    uint8_t oversized;                                     /**< Private: 1 skipping, 2 decided. */
+    uint8_t oversized_id_len;                              /**< Private. */
+    uint8_t oversized_id[8];                               /**< Private: its Context ID bytes. */
     int fin_received;                                      /**< Private. */
     size_t queue_head;                                     /**< Private. */
     size_t queue_count;                                    /**< Private. */
@@ -297,7 +334,8 @@ MASQUE_API masque_ssize masque_session_send(masque_session *s, const masque_addr
  *        @p data.
  * @return 1 when @p out holds a packet; 0 when the datagram was dropped and counted (also
  *         every datagram after masque_session_receive_fin(), RFC 9297 §2.1);
- *         MASQUE_ERR_CONTEXT_ID_ZERO with abort_on_context_id_zero (-13 §3);
+ *         MASQUE_ERR_CONTEXT_ID_ZERO for Context ID 0 under target `*` (-13 §3; dropped
+ *         instead with drop_context_id_zero);
  *         MASQUE_ERR_PAYLOAD_TOO_LARGE (RFC 9298 §5: abort the stream);
  *         MASQUE_ERR_SESSION_FAILED.
  */

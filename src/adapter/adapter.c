@@ -3,23 +3,6 @@
 
 #include <string.h>
 
-uint64_t masque_h3_error_for(int code)
-{
-    switch (code) {
-    case MASQUE_ERR_QUARTER_STREAM_ID:
-    case MASQUE_ERR_TRUNCATED:
-    case MASQUE_ERR_PAYLOAD_TOO_LARGE:
-        return MASQUE_H3_DATAGRAM_ERROR; /* RFC 9297 §2.1; RFC 9298 §5 */
-    case MASQUE_ERR_QUEUE_FULL:
-    case MASQUE_ERR_STATE:
-    case MASQUE_ERR_INVALID_ARGUMENT:
-    case MASQUE_ERR_BUFFER:
-        return MASQUE_H3_INTERNAL_ERROR;
-    default:
-        return MASQUE_H3_MESSAGE_ERROR; /* RFC 9297 §3.3: malformed capsule stream */
-    }
-}
-
 int masque_adapter_init(masque_adapter *a, masque_session *session, const masque_host_ops *ops,
                         void *host)
 {
@@ -42,6 +25,13 @@ static int abort_with(masque_adapter *a, int code, uint64_t h3_error)
         a->ops.abort_stream(a->host, h3_error);
     }
     return code;
+}
+
+/* Aborts for a session error; a session that had failed before names its first error. */
+static int abort_for(masque_adapter *a, int code)
+{
+    int cause = code == MASQUE_ERR_SESSION_FAILED ? masque_session_error(a->session) : code;
+    return abort_with(a, code, masque_h3_error_for(cause));
 }
 
 static void deliver(masque_adapter *a, const masque_packet *pkt)
@@ -94,7 +84,7 @@ int masque_adapter_stream_data(masque_adapter *a, const uint8_t *data, size_t le
             masque_session_receive_stream(a->session, data + off, len - off, now, &pkt);
         int rc;
         if (n < 0) {
-            return abort_with(a, (int)n, masque_h3_error_for((int)n));
+            return abort_for(a, (int)n);
         }
         off += (size_t)n;
         if (pkt.payload != NULL) {
@@ -117,7 +107,7 @@ int masque_adapter_stream_fin(masque_adapter *a)
     }
     rc = masque_session_receive_fin(a->session);
     if (rc != MASQUE_OK) {
-        return abort_with(a, rc, masque_h3_error_for(rc));
+        return abort_for(a, rc);
     }
     return MASQUE_OK;
 }
@@ -143,7 +133,7 @@ int masque_adapter_datagram(masque_adapter *a, const uint8_t *frame, size_t len,
     }
     r = masque_session_receive_datagram(a->session, dg.payload, dg.payload_len, now, &pkt);
     if (r < 0) {
-        return abort_with(a, r, masque_h3_error_for(r));
+        return abort_for(a, r);
     }
     if (r == 1) {
         deliver(a, &pkt);

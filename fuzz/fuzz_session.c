@@ -38,7 +38,8 @@ static void start(side *x, masque_role role, uint8_t flags)
     cfg.capsule_datagrams = flags & 1u;
     cfg.auto_compress_after = (flags & 2u) ? 2 : 0;
     cfg.idle_timeout_ms = (flags & 4u) ? 1000 : 0;
-    cfg.profile = (flags & 8u) ? MASQUE_PROFILE_DRAFT04 : MASQUE_PROFILE_DRAFT10;
+    cfg.profile =
+        ((flags & 8u) && MASQUE_ENABLE_DRAFT04) ? MASQUE_PROFILE_DRAFT04 : MASQUE_PROFILE_DRAFT10;
     cfg.max_peer_contexts = (flags & 16u) ? 4 : 0;
     cfg.assign_rate = (flags & 32u) ? 2 : 0;
     if (masque_context_table_init(&x->t, x->storage, sizeof(x->storage), CAPACITY, flags) != 0 ||

@@ -33,6 +33,7 @@ static void test_formats_ipv4_and_ipv4_tuple(void **state)
     expect_text(&a, 1, "0.0.0.0:0");
 }
 
+#if MASQUE_ENABLE_IPV6
 static void test_formats_ipv6_in_rfc5952_form(void **state)
 {
     static const struct {
@@ -58,7 +59,9 @@ static void test_formats_ipv6_in_rfc5952_form(void **state)
         expect_text(&a, 0, cases[i].text);
     }
 }
+#endif
 
+#if MASQUE_ENABLE_IPV6
 static void test_formats_ipv6_tuple_with_brackets(void **state)
 {
     masque_address a;
@@ -72,6 +75,7 @@ static void test_formats_ipv6_tuple_with_brackets(void **state)
     a.version = 5;
     assert_int_equal(masque_address_format(small, sizeof(small), &a, 1), MASQUE_ERR_ADDRESS);
 }
+#endif
 
 static void test_equal_compares_the_whole_tuple(void **state)
 {
@@ -125,8 +129,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_formats_ipv4_and_ipv4_tuple),
+#if MASQUE_ENABLE_IPV6
         cmocka_unit_test(test_formats_ipv6_in_rfc5952_form),
+#endif
+#if MASQUE_ENABLE_IPV6
         cmocka_unit_test(test_formats_ipv6_tuple_with_brackets),
+#endif
         cmocka_unit_test(test_equal_compares_the_whole_tuple),
         cmocka_unit_test(test_posix_sockaddr_round_trip),
     };

@@ -80,17 +80,35 @@ static const codec_row codec_rows[] = {
      MASQUE_ERR_STREAM_TRUNCATED},
     {"parser_stream_ends_in_value", DEC_PARSER, "110202", MASQUE_ERR_STREAM_TRUNCATED},
     {"parser_stream_ends_in_header", DEC_PARSER, "1140", MASQUE_ERR_STREAM_TRUNCATED},
+#if MASQUE_ENABLE_HTTP
     {"ppa_bare_token", DEC_PPA, "192.0.2.45:54321", MASQUE_ERR_FIELD},
     {"ppa_no_port", DEC_PPA, "\"192.0.2.45\"", MASQUE_ERR_FIELD},
     {"ppa_unbracketed_v6", DEC_PPA, "\"2001:db8::1:443\"", MASQUE_ERR_FIELD},
     {"path_one_wildcard", DEC_PATH, "/.well-known/masque/udp/%2A/443/", MASQUE_ERR_BAD_REQUEST},
     {"path_port_0", DEC_PATH, "/.well-known/masque/udp/192.0.2.1/0/", MASQUE_ERR_BAD_REQUEST},
+#endif
 };
 
-static int run_codec_row(const codec_row *r, uint8_t *buf, size_t cap)
+#if MASQUE_ENABLE_HTTP
+static masque_ssize run_http_row(const codec_row *r)
 {
     static const char tmpl[] =
         "https://example.org/.well-known/masque/udp/{target_host}/{target_port}/";
+    masque_str text = {r->hex, strlen(r->hex)};
+    if (r->dec == DEC_PPA) {
+        masque_address a[2];
+        size_t count;
+        return masque_proxy_public_address_parse(text, a, 2, &count);
+    } else {
+        masque_bind_target t;
+        masque_str tv = {tmpl, sizeof(tmpl) - 1};
+        return masque_uri_template_match(tv, text, &t);
+    }
+}
+#endif
+
+static int run_codec_row(const codec_row *r, uint8_t *buf, size_t cap)
+{
     size_t n = (r->dec == DEC_PPA || r->dec == DEC_PATH) ? 0 : hex_to_bytes(r->hex, buf, cap);
     masque_ssize rc = 0;
     switch (r->dec) {
@@ -140,24 +158,15 @@ static int run_codec_row(const codec_row *r, uint8_t *buf, size_t cap)
         }
         break;
     }
-    case DEC_PPA: {
-        masque_address a[2];
-        size_t count;
-        masque_str v = {r->hex, strlen(r->hex)};
-        rc = masque_proxy_public_address_parse(v, a, 2, &count);
+    case DEC_PPA:
+    case DEC_PATH:
+#if MASQUE_ENABLE_HTTP
+        rc = run_http_row(r);
+#endif
         break;
-    }
-    case DEC_PATH: {
-        masque_bind_target t;
-        masque_str tv = {tmpl, sizeof(tmpl) - 1};
-        masque_str pv = {r->hex, strlen(r->hex)};
-        rc = masque_uri_template_match(tv, pv, &t);
-        break;
-    }
     }
     return rc > 0 ? 0 : (int)rc;
 }
-
 static void test_codec_catalogue(void **state)
 {
     static uint8_t buf[128];
@@ -248,8 +257,10 @@ static const session_row session_rows[] = {
      STAT(dropped_malformed)},
     {"datagram_context_id_cut", MASQUE_ROLE_PROXY, UNC, 1, "80", DROPPED, 0,
      STAT(dropped_malformed)},
+#if MASQUE_ENABLE_POLICY
     {"datagram_to_loopback_refused", MASQUE_ROLE_PROXY, UNC, 1, "02 047f00000104d2 aa", DROPPED, 0,
      STAT(dropped_policy)},
+#endif
     {"datagram_on_unknown_odd_id", MASQUE_ROLE_CLIENT, "", 1, "05 aa", DROPPED, 0,
      STAT(dropped_unknown_context)},
 };
@@ -273,10 +284,14 @@ static void test_session_catalogue(void **state)
     size_t i;
     (void)state;
     /* The default policy, plus the documentation range the rows use as targets. */
-    assert_int_equal(masque_policy_rule_parse(&doc_range, "192.0.2.0/24", 12, 1), MASQUE_OK);
     memset(&policy, 0, sizeof(policy));
+#if MASQUE_ENABLE_POLICY
+    assert_int_equal(masque_policy_rule_parse(&doc_range, "192.0.2.0/24", 12, 1), MASQUE_OK);
     policy.rules = &doc_range;
     policy.rule_count = 1;
+#else
+    (void)doc_range;
+#endif
     for (i = 0; i < sizeof(session_rows) / sizeof(session_rows[0]); i++) {
         const session_row *r = &session_rows[i];
         masque_session_config cfg;
@@ -284,6 +299,7 @@ static void test_session_catalogue(void **state)
         size_t n;
         int rc;
         uint64_t count_before = 0;
+        masque_event ev;
         memset(&cfg, 0, sizeof(cfg));
         cfg.policy = &policy;
         endpoint_init(&e, r->role, &cfg, TABLE_CAP);
@@ -292,6 +308,9 @@ static void test_session_catalogue(void **state)
         }
         if (r->setup[0] != '\0') {
             assert_true(feed_hex(&e, r->setup, 0) > 0);
+        }
+        while (masque_session_poll_event(&e.s, &ev)) {
+            /* the setup's events; a small ring (config) must not hold the row back */
         }
         take(&e, &before);
         if (r->expect == DROPPED) {

@@ -364,6 +364,7 @@ static void test_BIND_6_accepted_assign_is_saved_then_acknowledged(void **state)
     expect_stream(&e, "12 01 02  12 01 06"); /* same IDs, minimally encoded */
 }
 
+#if MASQUE_ENABLE_POLICY
 static void test_BIND_7_rejected_assign_is_answered_with_close(void **state)
 {
     static endpoint e;
@@ -381,6 +382,7 @@ static void test_BIND_7_rejected_assign_is_answered_with_close(void **state)
     /* The refused ID is still remembered: repeating it is malformed. */
     expect_malformed(&e, "11 08 04 04 c000022a 04d2", MASQUE_ERR_DUPLICATE_CONTEXT_ID);
 }
+#endif
 
 static void test_BIND_12_proxy_opens_no_compressed_context_after_uncompressed_closed(void **state)
 {
@@ -533,6 +535,7 @@ static void test_BIND_21_uncompressed_datagram_with_bad_ip_version_is_dropped(vo
     assert_int_equal(masque_session_error(&e.s), 0);
 }
 
+#if MASQUE_ENABLE_IPV6
 static void test_BIND_27_client_uses_only_advertised_families(void **state)
 {
     static endpoint e;
@@ -551,6 +554,7 @@ static void test_BIND_27_client_uses_only_advertised_families(void **state)
                                          MASQUE_BIND_HEADROOM, 4, 0, &path),
                      MASQUE_ERR_FAMILY_NOT_ADVERTISED);
 }
+#endif
 
 static void test_BIND_28_UDP_6_proxy_drops_udp_without_registration(void **state)
 {
@@ -568,6 +572,7 @@ static void test_BIND_28_UDP_6_proxy_drops_udp_without_registration(void **state
     assert_true(st.dropped_unreachable == 1u);
 }
 
+#if MASQUE_ENABLE_POLICY
 static void test_BIND_29_proxy_checks_the_target_of_every_uncompressed_datagram(void **state)
 {
     static endpoint e;
@@ -594,6 +599,8 @@ static void test_BIND_29_proxy_checks_the_target_of_every_uncompressed_datagram(
     assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
     assert_int_equal(receive_h3(&e, "0b 02 04 7f000001 04d2" PAYLOAD_HEX, &pkt), 1);
 }
+
+#endif
 
 static void test_BIND_30_pending_responses_bound_aborts_the_stream(void **state)
 {
@@ -731,6 +738,7 @@ static void test_idle_compressed_contexts_are_closed_by_tick(void **state)
     expect_event(&e, MASQUE_EVENT_CONTEXT_CLOSED, 4);
 }
 
+#if MASQUE_ENABLE_AUTO_COMPRESS
 static void test_BIND_32_auto_compression_registers_busy_targets(void **state)
 {
     static endpoint e;
@@ -755,6 +763,7 @@ static void test_BIND_32_auto_compression_registers_busy_targets(void **state)
     expect_event(&e, MASQUE_EVENT_CONTEXT_OPENED, 4);
     expect_send(&e, &t, "0b 04" PAYLOAD_HEX);
 }
+#endif
 
 static void test_proxy_limits_answer_close_not_abort(void **state)
 {
@@ -831,6 +840,7 @@ static void test_flood_of_100000_assigns_against_a_small_table(void **state)
     assert_int_equal(masque_session_error(&e.s), 0);
 }
 
+#if MASQUE_ENABLE_DRAFT04
 static void test_draft04_profile_echoes_the_assign(void **state)
 {
     static endpoint client;
@@ -851,6 +861,7 @@ static void test_draft04_profile_echoes_the_assign(void **state)
     assert_int_equal(masque_session_close_context(&client.s, 2, 0), MASQUE_OK);
     expect_stream(&client, "9c0fe324 01 02");
 }
+#endif
 
 /* Invariants of -10 §3-§4 that must hold after every step. */
 static void check_invariants(const endpoint *e)
@@ -971,7 +982,9 @@ int main(void)
         cmocka_unit_test(test_BIND_13_simultaneous_registration_closes_the_proxys_context),
         cmocka_unit_test(test_BIND_16_ack_for_an_id_never_assigned_is_malformed),
         cmocka_unit_test(test_BIND_6_accepted_assign_is_saved_then_acknowledged),
+#if MASQUE_ENABLE_POLICY
         cmocka_unit_test(test_BIND_7_rejected_assign_is_answered_with_close),
+#endif
         cmocka_unit_test(test_BIND_12_proxy_opens_no_compressed_context_after_uncompressed_closed),
         cmocka_unit_test(test_BIND_15_preemptive_use_of_a_pending_context_is_configurable),
         cmocka_unit_test(test_BIND_17_no_datagrams_on_a_closed_context),
@@ -980,9 +993,13 @@ int main(void)
         cmocka_unit_test(test_BIND_3_context_id_0_under_target_star_aborts_by_default),
         cmocka_unit_test(test_BIND_4_context_id_0_keeps_rfc9298_semantics_for_a_concrete_target),
         cmocka_unit_test(test_BIND_21_uncompressed_datagram_with_bad_ip_version_is_dropped),
+#if MASQUE_ENABLE_IPV6
         cmocka_unit_test(test_BIND_27_client_uses_only_advertised_families),
+#endif
         cmocka_unit_test(test_BIND_28_UDP_6_proxy_drops_udp_without_registration),
+#if MASQUE_ENABLE_POLICY
         cmocka_unit_test(test_BIND_29_proxy_checks_the_target_of_every_uncompressed_datagram),
+#endif
         cmocka_unit_test(test_BIND_30_pending_responses_bound_aborts_the_stream),
         cmocka_unit_test(test_UDP_11_received_payload_above_65527_aborts),
         cmocka_unit_test(test_DG_14_fin_inside_a_capsule_is_malformed),
@@ -990,10 +1007,14 @@ int main(void)
         cmocka_unit_test(test_DG_9_unknown_capsules_are_skipped),
         cmocka_unit_test(test_DG_8_datagram_capsules_when_h3_datagrams_are_unavailable),
         cmocka_unit_test(test_idle_compressed_contexts_are_closed_by_tick),
+#if MASQUE_ENABLE_AUTO_COMPRESS
         cmocka_unit_test(test_BIND_32_auto_compression_registers_busy_targets),
+#endif
         cmocka_unit_test(test_proxy_limits_answer_close_not_abort),
         cmocka_unit_test(test_flood_of_100000_assigns_against_a_small_table),
+#if MASQUE_ENABLE_DRAFT04
         cmocka_unit_test(test_draft04_profile_echoes_the_assign),
+#endif
         cmocka_unit_test(test_property_random_capsule_sequences_keep_the_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,11 @@ test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clan
                libnewlib-arm-none-eabi doxygen gcc-i686-linux-gnu libc6-dev-i386-cross libcmocka-dev:i386
                gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x qemu-user file)
 
+# The minimal configuration of config.h, as tools/firmware.sh builds it, for the unit suite.
+minimal_config="MASQUE_ENABLE_DRAFT04=0;MASQUE_ENABLE_POLICY=0;MASQUE_ENABLE_AUTO_COMPRESS=0"
+minimal_config+=";MASQUE_ENABLE_HTTP=0;MASQUE_ENABLE_IPV6=0;MASQUE_ENABLE_ERROR_TEXT=0"
+minimal_config+=";MASQUE_SESSION_QUEUE_LEN=8;MASQUE_SESSION_EVENT_LEN=4"
+
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
 
@@ -85,6 +90,10 @@ test)
     run_ctest build/gcc
     build build/clang clang Debug
     run_ctest build/clang
+    echo "== the unit suite in the minimal configuration (the firmware's config.h switches)"
+    build build/minimal gcc Debug "-DMASQUE_CONFIG_DEFINES=$minimal_config" \
+        -DMASQUE_BUILD_EXAMPLES=OFF -DMASQUE_WITH_NGTCP2=OFF -DMASQUE_BUILD_SHARED=OFF
+    run_ctest build/minimal
     for cc in clang gcc; do
         build build/asan-$cc $cc Debug -DMASQUE_SANITIZE=address,undefined \
             -DMASQUE_BUILD_SHARED=OFF

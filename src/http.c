@@ -337,6 +337,8 @@ masque_ssize masque_uri_template_expand(char *dst, size_t cap, masque_str tmpl, 
                 }
                 put_n(&w, name, n);
                 put(&w, '=');
+            } else if (!first) {
+                put(&w, ','); /* RFC 6570 §3.2.2: "{x,y}" expands to "1024,768" */
             }
             first = 0;
             if (kind == VAR_HOST) {
@@ -450,10 +452,28 @@ int masque_uri_template_match(masque_str tmpl, masque_str path, masque_bind_targ
             while (pi < path.len && path.ptr[pi] != stop && path.ptr[pi] != '?') {
                 pi++;
             }
-            (void)next_var(&it, &name, &n);
-            if (store_var(var_kind(name, n), path.ptr + v, pi - v, &r, &seen_host, &seen_port,
-                          port_buf, &port_len) != 0) {
-                return MASQUE_ERR_BAD_REQUEST;
+            /* RFC 6570 §3.2.2: the values of the defined variables, comma-separated (a comma
+             * inside a value is percent-encoded); we define only target_host and target_port. */
+            while (next_var(&it, &name, &n)) {
+                int kind = var_kind(name, n);
+                size_t end = v;
+                if (kind == VAR_OTHER) {
+                    continue;
+                }
+                while (end < pi && path.ptr[end] != ',') {
+                    end++;
+                }
+                if (store_var(kind, path.ptr + v, end - v, &r, &seen_host, &seen_port, port_buf,
+                              &port_len) != 0) {
+                    return MASQUE_ERR_BAD_REQUEST;
+                }
+                v = end < pi ? end + 1 : end;
+                if (end == pi) {
+                    break;
+                }
+            }
+            if (v != pi) {
+                return MASQUE_ERR_BAD_REQUEST; /* more values than variables */
             }
         } else {
             /* Form-style query: "?k=v&k=v" (or "&k=v..."), in any order. */
@@ -578,7 +598,145 @@ static int sf_string(sf_cursor *c, size_t *start, size_t *end)
     return -1;
 }
 
-/* A bare item of a parameter value: boolean, number, string, token, byte sequence. */
+/* sf-integer or sf-decimal (RFC 9651 §3.3.1-§3.3.2): "-"? up to 15 digits, or up to 12
+ * digits "." 1 to 3 digits. */
+static int sf_number(sf_cursor *c)
+{
+    size_t digits = 0;
+    size_t fraction = 0;
+    if (c->p[c->pos] == '-') {
+        c->pos++;
+    }
+    while (c->pos < c->len && is_digit(c->p[c->pos])) {
+        c->pos++;
+        digits++;
+    }
+    if (digits == 0) {
+        return -1;
+    }
+    if (c->pos < c->len && c->p[c->pos] == '.') {
+        c->pos++;
+        while (c->pos < c->len && is_digit(c->p[c->pos])) {
+            c->pos++;
+            fraction++;
+        }
+        return (digits <= 12 && fraction >= 1 && fraction <= 3) ? 0 : -1;
+    }
+    return digits <= 15 ? 0 : -1;
+}
+
+static int is_tchar(char ch)
+{
+    return is_alpha(ch) || is_digit(ch) || has_char("!#$%&'*+-.^_`|~", 15, ch);
+}
+
+/* sf-token (RFC 9651 §3.3.4): ( ALPHA / "*" ) *( tchar / ":" / "/" ). */
+static int sf_token(sf_cursor *c)
+{
+    c->pos++;
+    while (c->pos < c->len &&
+           (is_tchar(c->p[c->pos]) || c->p[c->pos] == ':' || c->p[c->pos] == '/')) {
+        c->pos++;
+    }
+    return 0;
+}
+
+/* sf-binary (RFC 9651 §3.3.5): ":" *base64 ":". */
+static int sf_binary(sf_cursor *c)
+{
+    c->pos++;
+    while (c->pos < c->len && c->p[c->pos] != ':') {
+        char ch = c->p[c->pos];
+        if (!is_alpha(ch) && !is_digit(ch) && ch != '+' && ch != '/' && ch != '=') {
+            return -1;
+        }
+        c->pos++;
+    }
+    if (c->pos >= c->len) {
+        return -1;
+    }
+    c->pos++;
+    return 0;
+}
+
+/* Whether a byte continues a UTF-8 sequence: after lead byte `lead`, `need` more to come. */
+static int utf8_step(unsigned *need, unsigned *lead, unsigned char b)
+{
+    if (*need == 0) {
+        *lead = b;
+        if (b < 0x80) {
+            return 0;
+        }
+        if (b >= 0xC2 && b <= 0xDF) {
+            *need = 1;
+        } else if (b >= 0xE0 && b <= 0xEF) {
+            *need = 2;
+        } else if (b >= 0xF0 && b <= 0xF4) {
+            *need = 3;
+        } else {
+            return -1;
+        }
+        return 0;
+    }
+    if ((b & 0xC0) != 0x80) {
+        return -1;
+    }
+    /* The second byte excludes overlong forms, surrogates and code points above U+10FFFF. */
+    if ((*lead == 0xE0 && b < 0xA0) || (*lead == 0xED && b > 0x9F) || (*lead == 0xF0 && b < 0x90) ||
+        (*lead == 0xF4 && b > 0x8F)) {
+        return -1;
+    }
+    *lead = 0x80; /* only the second byte is special */
+    (*need)--;
+    return 0;
+}
+
+/* sf-displaystring (RFC 9651 §3.3.8): %" then printable ASCII and %xx (lowercase hex) that
+ * decode to UTF-8, then ". */
+static int sf_display_string(sf_cursor *c)
+{
+    unsigned need = 0;
+    unsigned lead = 0;
+    if (c->len - c->pos < 2 || c->p[c->pos + 1] != '"') {
+        return -1;
+    }
+    c->pos += 2;
+    while (c->pos < c->len) {
+        char ch = c->p[c->pos];
+        unsigned char byte;
+        if (ch == '"' && need == 0) {
+            c->pos++;
+            return 0;
+        }
+        if ((unsigned char)ch < 0x20 || (unsigned char)ch > 0x7E || ch == '"') {
+            return -1;
+        }
+        byte = (unsigned char)ch;
+        if (ch == '%') {
+            int hi;
+            int lo;
+            if (c->len - c->pos < 3 || (c->p[c->pos + 1] >= 'A' && c->p[c->pos + 1] <= 'F') ||
+                (c->p[c->pos + 2] >= 'A' && c->p[c->pos + 2] <= 'F')) {
+                return -1; /* lowercase hex only */
+            }
+            hi = masque_hex_value(c->p[c->pos + 1]);
+            lo = masque_hex_value(c->p[c->pos + 2]);
+            if (hi < 0 || lo < 0) {
+                return -1;
+            }
+            byte = (unsigned char)(hi << 4 | lo);
+            c->pos += 2;
+        }
+        if (utf8_step(&need, &lead, byte) != 0) {
+            return -1;
+        }
+        c->pos++;
+    }
+    return -1;
+}
+
+/* A bare item (RFC 9651 §3.3): integer, decimal, string, token, byte sequence, boolean, date,
+ * display string. Returns 0 when one parses, -1 otherwise. */
 static int sf_bare_item(sf_cursor *c)
 {
     size_t a;
@@ -599,30 +757,23 @@ static int sf_bare_item(sf_cursor *c)
         return sf_string(c, &a, &b);
     }
     if (ch == ':') {
-        c->pos++;
-        while (c->pos < c->len && c->p[c->pos] != ':') {
-            c->pos++;
-        }
-        if (c->pos >= c->len) {
-            return -1;
-        }
-        c->pos++;
-        return 0;
+        return sf_binary(c);
     }
     if (ch == '-' || is_digit(ch)) {
-        c->pos++;
-        while (c->pos < c->len && (is_digit(c->p[c->pos]) || c->p[c->pos] == '.')) {
-            c->pos++;
+        return sf_number(c);
+    }
+    if (ch == '@') {
+        a = ++c->pos; /* sf-date (§3.3.7): an integer, not a decimal */
+        if (a >= c->len || (c->p[a] != '-' && !is_digit(c->p[a]))) {
+            return -1;
         }
-        return 0;
+        return (sf_number(c) == 0 && !has_char(c->p + a, c->pos - a, '.')) ? 0 : -1;
+    }
+    if (ch == '%') {
+        return sf_display_string(c);
     }
     if (is_alpha(ch) || ch == '*') {
-        c->pos++;
-        while (c->pos < c->len && c->p[c->pos] != ';' && c->p[c->pos] != ',' &&
-               c->p[c->pos] != ' ' && c->p[c->pos] != '\t') {
-            c->pos++;
-        }
-        return 0;
+        return sf_token(c);
     }
     return -1;
 }
@@ -694,7 +845,11 @@ masque_ssize masque_proxy_public_address_format(char *dst, size_t cap, const mas
     w.overflow = 0;
     for (i = 0; i < count; i++) {
         char text[MASQUE_ADDRESS_TEXT_MAX];
-        masque_ssize n = masque_address_format(text, sizeof(text), &addrs[i], 1);
+        masque_ssize n;
+        if (addrs[i].port == 0) {
+            return MASQUE_ERR_ADDRESS; /* -10 §7: an open port, never 0 */
+        }
+        n = masque_address_format(text, sizeof(text), &addrs[i], 1);
         if (n < 0) {
             return n;
         }
@@ -727,8 +882,8 @@ int masque_proxy_public_address_parse(masque_str value, masque_address *out, siz
         if (sf_string(&c, &start, &end) != 0 || sf_params(&c) != 0) {
             return MASQUE_ERR_FIELD;
         }
-        /* -10 §7: each member is an ip-port tuple. */
-        if (masque_address_parse(&a, c.p + start, end - start, 1) != MASQUE_OK) {
+        /* -10 §7: each member is an ip-port tuple, with the open port the proxy selected. */
+        if (masque_address_parse(&a, c.p + start, end - start, 1) != MASQUE_OK || a.port == 0) {
             return MASQUE_ERR_FIELD;
         }
         if (n == cap) {
@@ -810,10 +965,20 @@ int masque_bind_response_check(const masque_response_fields *rsp, masque_address
     if (rsp->status < 200 || rsp->status > 299) {
         return MASQUE_ERR_BAD_RESPONSE; /* RFC 9298 §3.5 */
     }
+    if (rsp->status == 204 || rsp->status == 205 || rsp->status == 206) {
+        return MASQUE_ERR_BAD_RESPONSE; /* RFC 9297 §3.2: no Capsule Protocol on these */
+    }
     if (rsp->has_content_length || rsp->has_content_type || rsp->has_transfer_encoding) {
         return MASQUE_ERR_BAD_RESPONSE; /* RFC 9297 §3.2 */
     }
     if (!masque_sf_is_true(rsp->connect_udp_bind)) {
+        if (rsp->allow_fallback) {
+            *count = 0;
+            if (families != NULL) {
+                *families = 0;
+            }
+            return MASQUE_BIND_FALLBACK; /* -10 §2, §6: plain RFC 9298 to the target */
+        }
         return MASQUE_ERR_BAD_RESPONSE; /* -10 §6: the extension is off */
     }
     if (rsp->proxy_public_address.ptr == NULL ||
@@ -888,3 +1053,26 @@ masque_ssize masque_proxy_status_format(char *dst, size_t cap, masque_str proxy_
 }
 
 #endif /* MASQUE_ENABLE_HTTP */
+
+masque_ssize masque_field_append(char *dst, size_t cap, size_t len, masque_str line)
+{
+    size_t sep = len > 0 ? 2u : 0u;
+    size_t room;
+    if (dst == NULL || (line.ptr == NULL && line.len != 0) || len >= cap) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    room = cap - 1 - len; /* one byte stays for the NUL */
+    if (sep > room || line.len > room - sep) {
+        return MASQUE_ERR_BUFFER; /* nothing written: the host refuses the message */
+    }
+    if (sep != 0) {
+        dst[len++] = ',';
+        dst[len++] = ' ';
+    }
+    if (line.len > 0) {
+        memcpy(dst + len, line.ptr, line.len);
+    }
+    len += line.len;
+    dst[len] = '\0';
+    return (masque_ssize)len;
+}

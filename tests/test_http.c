@@ -317,6 +317,204 @@ static void test_UDP_5_proxy_status_values(void **state)
                      MASQUE_ERR_INVALID_ARGUMENT);
 }
 
+static void test_UDP_1_multi_variable_expressions_expand_and_match(void **state)
+{
+    static const char tmpl[] = "https://proxy.example/udp/{target_host,target_port}/";
+    char out[128];
+    masque_bind_target t;
+    (void)state;
+    assert_int_equal(masque_uri_template_check(S(tmpl), NULL), MASQUE_OK);
+    /* RFC 6570 §3.2.2: "{x,y}" expands to "1024,768". */
+    assert_int_equal(masque_uri_template_expand(out, sizeof(out), S(tmpl), "192.0.2.6", 443), 19);
+    assert_string_equal(out, "/udp/192.0.2.6,443/");
+    assert_int_equal(masque_uri_template_match(S(tmpl), S(out), &t), MASQUE_OK);
+    assert_string_equal(t.host, "192.0.2.6");
+    assert_int_equal(t.port, 443);
+    assert_false(t.wildcard);
+    assert_true(masque_uri_template_expand(out, sizeof(out), S(tmpl), "2001:db8::1", 53) > 0);
+    assert_string_equal(out, "/udp/2001%3Adb8%3A%3A1,53/");
+    assert_int_equal(masque_uri_template_match(S(tmpl), S(out), &t), MASQUE_OK);
+    assert_string_equal(t.host, "2001:db8::1");
+    assert_true(masque_uri_template_expand(out, sizeof(out), S(tmpl), NULL, 0) > 0);
+    assert_string_equal(out, "/udp/%2A,%2A/");
+    assert_int_equal(masque_uri_template_match(S(tmpl), S(out), &t), MASQUE_OK);
+    assert_true(t.wildcard);
+    /* Too few or too many values. */
+    assert_int_equal(masque_uri_template_match(S(tmpl), S("/udp/192.0.2.6/"), &t),
+                     MASQUE_ERR_BAD_REQUEST);
+    assert_int_equal(masque_uri_template_match(S(tmpl), S("/udp/192.0.2.6,443,1/"), &t),
+                     MASQUE_ERR_BAD_REQUEST);
+    assert_int_equal(masque_uri_template_match(S(tmpl), S("/udp/192.0.2.6,/"), &t),
+                     MASQUE_ERR_BAD_REQUEST);
+}
+
+static void test_BIND_25_proxy_public_address_never_names_port_0(void **state)
+{
+    masque_address a[2];
+    masque_response_fields r;
+    size_t n = 0;
+    char out[64];
+    (void)state;
+    /* -10 §7: the proxy selects an open port for the client; 0 is none. */
+    assert_int_equal(masque_proxy_public_address_parse(S("\"192.0.2.45:0\""), a, 2, &n),
+                     MASQUE_ERR_FIELD);
+    assert_int_equal(
+        masque_proxy_public_address_parse(S("\"192.0.2.45:1\", \"[2001:db8::1]:0\""), a, 2, &n),
+        MASQUE_ERR_FIELD);
+    assert_int_equal(masque_address_parse(&a[0], "192.0.2.45:0", 12, 1), MASQUE_OK);
+    assert_int_equal(masque_proxy_public_address_format(out, sizeof(out), a, 1),
+                     MASQUE_ERR_ADDRESS);
+    memset(&r, 0, sizeof(r));
+    r.status = 200;
+    r.connect_udp_bind = S("?1");
+    r.proxy_public_address = S("\"192.0.2.45:0\"");
+    assert_int_equal(masque_bind_response_check(&r, a, 2, &n, NULL), MASQUE_ERR_BAD_RESPONSE);
+}
+
+static void test_DG_10_responses_204_205_206_cannot_use_the_capsule_protocol(void **state)
+{
+    masque_response_fields r;
+    masque_address a[2];
+    size_t n = 0;
+    int status;
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    r.capsule_protocol = S("?1");
+    r.connect_udp_bind = S("?1");
+    r.proxy_public_address = S("\"192.0.2.45:54321\"");
+    for (status = 200; status <= 299; status++) {
+        int want = (status >= 204 && status <= 206) ? MASQUE_ERR_BAD_RESPONSE : MASQUE_OK;
+        r.status = status;
+        assert_int_equal(masque_bind_response_check(&r, a, 2, &n, NULL), want);
+    }
+    r.allow_fallback = 1;
+    r.connect_udp_bind = S(NULL);
+    r.status = 204;
+    assert_int_equal(masque_bind_response_check(&r, a, 2, &n, NULL), MASQUE_ERR_BAD_RESPONSE);
+}
+
+static void test_BIND_36_concrete_target_without_bind_falls_back_to_rfc9298(void **state)
+{
+    masque_response_fields r;
+    masque_address a[2];
+    size_t n = 7;
+    unsigned fam = 7;
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    r.status = 200;
+    r.capsule_protocol = S("?1");
+    r.allow_fallback = 1; /* the request named 192.0.2.6:443 */
+    assert_int_equal(masque_bind_response_check(&r, a, 2, &n, &fam), MASQUE_BIND_FALLBACK);
+    assert_int_equal(n, 0);
+    assert_int_equal(fam, 0);
+    r.connect_udp_bind = S("?0");
+    assert_int_equal(masque_bind_response_check(&r, a, 2, &n, &fam), MASQUE_BIND_FALLBACK);
+    /* With Bind on, the same response shape is Bind, addresses and all. */
+    r.connect_udp_bind = S("?1");
+    r.proxy_public_address = S("\"192.0.2.45:54321\"");
+    assert_int_equal(masque_bind_response_check(&r, a, 2, &n, &fam), MASQUE_OK);
+    assert_int_equal(n, 1);
+    /* A `*` request has no fallback: no Bind is a failure (UDP-4). */
+    r.allow_fallback = 0;
+    r.connect_udp_bind = S(NULL);
+    assert_int_equal(masque_bind_response_check(&r, a, 2, &n, &fam), MASQUE_ERR_BAD_RESPONSE);
+}
+
+static void test_DG_15_BIND_24_repeated_field_lines_count_as_absent(void **state)
+{
+    char v[16];
+    masque_ssize n;
+    masque_request_fields q;
+    masque_bind_target t;
+    (void)state;
+    /* Two "connect-udp-bind: ?1" lines combine into a List (RFC 9110 §5.3): not a Boolean. */
+    n = masque_field_append(v, sizeof(v), 0, S("?1"));
+    assert_int_equal(n, 2);
+    n = masque_field_append(v, sizeof(v), (size_t)n, S("?1"));
+    assert_int_equal(n, 6);
+    assert_string_equal(v, "?1, ?1");
+    assert_int_equal(masque_sf_is_true(S(v)), 0);
+    memset(&q, 0, sizeof(q));
+    q.method = S("CONNECT");
+    q.protocol = S("connect-udp");
+    q.scheme = S("https");
+    q.authority = S("example.org");
+    q.path = S("/.well-known/masque/udp/%2A/%2A/");
+    q.capsule_protocol = S("?1");
+    q.connect_udp_bind = S(v);
+    assert_int_equal(masque_bind_request_check(S(WELL_KNOWN), &q, &t), MASQUE_ERR_BAD_REQUEST);
+    /* A List field's members add up. */
+    n = masque_field_append(v, sizeof(v), 0, S("\"a\""));
+    n = masque_field_append(v, sizeof(v), (size_t)n, S("\"b\""));
+    assert_string_equal(v, "\"a\", \"b\"");
+    /* A line that does not fit is refused, and nothing is cut or written. */
+    assert_int_equal(masque_field_append(v, sizeof(v), (size_t)n, S("\"cdefgh\"")),
+                     MASQUE_ERR_BUFFER);
+    assert_string_equal(v, "\"a\", \"b\"");
+    assert_int_equal(masque_field_append(v, 4, 0, S("?1;a")), MASQUE_ERR_BUFFER);
+    assert_int_equal(masque_field_append(v, sizeof(v), sizeof(v), S("?1")),
+                     MASQUE_ERR_INVALID_ARGUMENT);
+}
+
+static void test_DG_15_BIND_24_parameters_with_invalid_values_make_the_field_invalid(void **state)
+{
+    static const char *const valid[] = {
+        "?1;a",
+        "?1;a=1",
+        "?1;a=-12.345",
+        "?1;a=123456789012345",
+        "?1;a=\"x\\\"y\"",
+        "?1;a=tok/en:x*",
+        "?1;a=:aGVsbG8=:",
+        "?1;a=?0",
+        "?1;a=@1659578233",
+        "?1;a=%\"caf%c3%a9\"",
+        "?1; a=1;b;c=*x",
+        "?1;a=1;a=2",
+    };
+    static const char *const invalid[] = {
+        "?1;a=b@c",
+        "?1;a=1.2345",
+        "?1;a=1234567890123456",
+        "?1;a=1234567890123.1",
+        "?1;a=-",
+        "?1;a=1.",
+        "?1;a=:a!:",
+        "?1;a=:abc",
+        "?1;a=\"x",
+        "?1;a=@1.5",
+        "?1;a=@",
+        "?1;a=%\"%ff\"",
+        "?1;a=%\"%C3%A9\"",
+        "?1;a=%\"%c3\"",
+        "?1;a=%\"x",
+        "?1;A=1",
+        "?1;a=",
+        "?1;=1",
+        "?1;a=?2",
+        "?1;a=\"\x01\"",
+    };
+    masque_address a[2];
+    size_t n = 0;
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+        if (masque_sf_is_true(S(valid[i])) != 1) {
+            fail_msg("valid parameters refused: %s", valid[i]);
+        }
+    }
+    for (i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        if (masque_sf_is_true(S(invalid[i])) != 0) {
+            fail_msg("invalid parameters accepted: %s", invalid[i]);
+        }
+    }
+    /* The same rule for the members of Proxy-Public-Address. */
+    assert_int_equal(masque_proxy_public_address_parse(S("\"192.0.2.45:1\";x=b@c"), a, 2, &n),
+                     MASQUE_ERR_FIELD);
+    assert_int_equal(masque_proxy_public_address_parse(S("\"192.0.2.45:1\";x=@17"), a, 2, &n),
+                     MASQUE_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +530,12 @@ int main(void)
         cmocka_unit_test(test_UDP_4_DG_10_client_refuses_responses_that_do_not_enable_bind),
         cmocka_unit_test(test_UDP_3_DG_10_proxy_checks_the_extended_connect_request),
         cmocka_unit_test(test_UDP_5_proxy_status_values),
+        cmocka_unit_test(test_UDP_1_multi_variable_expressions_expand_and_match),
+        cmocka_unit_test(test_BIND_25_proxy_public_address_never_names_port_0),
+        cmocka_unit_test(test_DG_10_responses_204_205_206_cannot_use_the_capsule_protocol),
+        cmocka_unit_test(test_BIND_36_concrete_target_without_bind_falls_back_to_rfc9298),
+        cmocka_unit_test(test_DG_15_BIND_24_repeated_field_lines_count_as_absent),
+        cmocka_unit_test(test_DG_15_BIND_24_parameters_with_invalid_values_make_the_field_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

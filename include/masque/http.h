@@ -106,9 +106,11 @@ MASQUE_API int masque_uri_template_match(masque_str tmpl, masque_str path, masqu
 /**
  * @brief Whether a field value is the Structured Field Boolean true (RFC 9651 §3.3.6).
  *
- * Leading and trailing spaces are ignored, and so are parameters ("?1;foo=bar"). Any other
- * value or type (a list "?1, ?1", "?0", "1", a string) counts as absent (RFC 9297 §3.4,
- * -10 §6).
+ * Leading and trailing spaces are ignored, and so are parameters ("?1;foo=bar"), as long as
+ * they parse: a parameter whose value is not a valid bare item ("?1;a=b@c", "?1;n=1.2345")
+ * makes the whole field invalid (RFC 9651 §4.2). Any other value or type (a list "?1, ?1",
+ * which is what a field given on two lines becomes, "?0", "1", a string) counts as absent
+ * (RFC 9297 §3.4, -10 §6).
  *
  * @return 1 for true, 0 otherwise (also for an absent field).
  */
@@ -116,7 +118,8 @@ MASQUE_API int masque_sf_is_true(masque_str value);
 
 /**
  * @brief Format Proxy-Public-Address: "\"192.0.2.45:54321\", \"[2001:db8::1234]:54321\"".
- * @return Characters written (NUL-terminated); MASQUE_ERR_BUFFER; MASQUE_ERR_ADDRESS.
+ * @return Characters written (NUL-terminated); MASQUE_ERR_BUFFER; MASQUE_ERR_ADDRESS (also for
+ *         port 0).
  */
 MASQUE_API masque_ssize masque_proxy_public_address_format(char *dst, size_t cap,
                                                            const masque_address *addrs,
@@ -124,7 +127,8 @@ MASQUE_API masque_ssize masque_proxy_public_address_format(char *dst, size_t cap
 
 /**
  * @brief Parse Proxy-Public-Address, an SF List of Strings of ip-port tuples (-10 §7).
- *        White space around members is tolerated and member parameters are ignored.
+ *        White space around members is tolerated; member parameters are ignored but must be
+ *        valid (RFC 9651); a port of 0 is refused (the proxy selects an open port).
  * @param value The field value.
  * @param[out] out Receives the addresses.
  * @param cap Room at @p out.
@@ -140,6 +144,24 @@ MASQUE_API int masque_proxy_public_address_parse(masque_str value, masque_addres
  *        advertised_families, -10 §7).
  */
 MASQUE_API unsigned masque_address_families(const masque_address *addrs, size_t count);
+
+/**
+ * @brief Add one field line to a field's combined value, as HTTP combines a field that arrives
+ *        on several lines (RFC 9110 §5.3): "first, second".
+ *
+ * Hosts collect every field they pass in masque_request_fields / masque_response_fields this
+ * way, never keeping only the last line: a Boolean field (Capsule-Protocol, Connect-UDP-Bind)
+ * given twice then reads "?1, ?1", a List, and counts as absent (RFC 9651 §4.2), while the
+ * members of a List field (Proxy-Public-Address) add up.
+ *
+ * @param dst The combined value so far; NUL-terminated on success.
+ * @param cap Bytes at @p dst.
+ * @param len Characters already in @p dst (0 for the first line).
+ * @param line The new line's value.
+ * @return The new length; MASQUE_ERR_BUFFER when it does not fit (@p dst is unchanged; refuse
+ *         the message rather than cut the value); MASQUE_ERR_INVALID_ARGUMENT.
+ */
+MASQUE_API masque_ssize masque_field_append(char *dst, size_t cap, size_t len, masque_str line);
 
 /** @brief The request fields a proxy checks. */
 typedef struct masque_request_fields {
@@ -168,9 +190,18 @@ typedef struct masque_request_fields {
 MASQUE_API int masque_bind_request_check(masque_str tmpl, const masque_request_fields *req,
                                          masque_bind_target *target);
 
+/** masque_bind_response_check(): a 2xx without Bind, a plain RFC 9298 tunnel (BIND-36). */
+#define MASQUE_BIND_FALLBACK 1
+
 /** @brief The response fields a client checks. */
 typedef struct masque_response_fields {
-    int status;                      /**< :status. */
+    int status; /**< :status. */
+    /**
+     * Set when the request named a concrete target (not `*`): a 2xx response without
+     * Connect-UDP-Bind: ?1 is then a fallback to plain RFC 9298 to that target (-10 §2, §6),
+     * not a failure. Leave it 0 for a `*` request, which has no fallback.
+     */
+    int allow_fallback;
     masque_str capsule_protocol;     /**< capsule-protocol value, or absent. */
     masque_str connect_udp_bind;     /**< connect-udp-bind value, or absent. */
     masque_str proxy_public_address; /**< proxy-public-address value, or absent. */
@@ -186,9 +217,14 @@ typedef struct masque_response_fields {
  * @param cap Room at @p addrs.
  * @param[out] count Receives their number.
  * @param[out] families Receives their MASQUE_FAMILY_* bits (may be NULL).
- * @return MASQUE_OK; MASQUE_ERR_BAD_RESPONSE when the status is not 2xx, connect-udp-bind is
- *         not true, content fields are present (RFC 9297 §3.2), or Proxy-Public-Address is
- *         missing, malformed or empty; the client must then abort the request (UDP-4).
+ * @return MASQUE_OK (Bind is on); MASQUE_BIND_FALLBACK when allow_fallback is set and the
+ *         2xx response does not enable Bind: the tunnel carries plain RFC 9298 payloads on
+ *         Context ID 0 to the request's target, *count is 0 (BIND-36);
+ *         MASQUE_ERR_BAD_RESPONSE when the status is not 2xx or is 204, 205 or 206 (no Capsule
+ *         Protocol there, RFC 9297 §3.2), content fields are present (RFC 9297 §3.2),
+ *         connect-udp-bind is not true (without allow_fallback), or Proxy-Public-Address is
+ *         missing, malformed, empty or names port 0; the client must then abort the request
+ *         (UDP-4).
  */
 MASQUE_API int masque_bind_response_check(const masque_response_fields *rsp, masque_address *addrs,
                                           size_t cap, size_t *count, unsigned *families);

@@ -43,7 +43,9 @@ struct masque_quic_conn {
     /* request headers (server) or response headers (client) */
     char method[16], protocol[32], scheme[16], authority[256], path[1024];
     char capsule_protocol[64], connect_udp_bind[64], ppa[512];
+    size_t cp_len, cub_len, ppa_len;
     int has_cp, has_cub, has_ppa, status;
+    int fields_too_long; /* a value did not fit: the message is refused, never cut */
     /* request-stream body: bytes handed to nghttp3 stay put until acknowledged */
     uint8_t *out;
     size_t out_cap;
@@ -169,12 +171,35 @@ static int start_session(masque_quic_conn *c, masque_role role, unsigned familie
 
 /* ---- nghttp3 callbacks ---- */
 
-static void copy_value(char *dst, size_t cap, nghttp3_rcbuf *v)
+static void copy_value(masque_quic_conn *c, char *dst, size_t cap, nghttp3_rcbuf *v)
 {
     nghttp3_vec b = nghttp3_rcbuf_get_buf(v);
-    size_t n = b.len < cap - 1 ? b.len : cap - 1;
-    memcpy(dst, b.base, n);
-    dst[n] = '\0';
+    if (b.len >= cap) {
+        c->fields_too_long = 1;
+        dst[0] = '\0';
+        return;
+    }
+    memcpy(dst, b.base, b.len);
+    dst[b.len] = '\0';
+}
+
+/* A field that may come on several lines: combined as HTTP does (RFC 9110 §5.3), so that a
+ * repeated Boolean reads as a List and counts as absent (RFC 9651 §4.2). */
+static void append_value(masque_quic_conn *c, char *dst, size_t cap, size_t *len, int *present,
+                         nghttp3_rcbuf *v)
+{
+    nghttp3_vec b = nghttp3_rcbuf_get_buf(v);
+    masque_str line;
+    masque_ssize n;
+    line.ptr = (const char *)b.base;
+    line.len = b.len;
+    n = masque_field_append(dst, cap, *present ? *len : 0, line);
+    if (n < 0) {
+        c->fields_too_long = 1;
+        return;
+    }
+    *len = (size_t)n;
+    *present = 1;
 }
 
 static int h3_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token, nghttp3_rcbuf *name,
@@ -190,23 +215,23 @@ static int h3_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token, ng
     }
     switch (token) {
     case NGHTTP3_QPACK_TOKEN__METHOD:
-        copy_value(c->method, sizeof(c->method), value);
+        copy_value(c, c->method, sizeof(c->method), value);
         return 0;
     case NGHTTP3_QPACK_TOKEN__PROTOCOL:
-        copy_value(c->protocol, sizeof(c->protocol), value);
+        copy_value(c, c->protocol, sizeof(c->protocol), value);
         return 0;
     case NGHTTP3_QPACK_TOKEN__SCHEME:
-        copy_value(c->scheme, sizeof(c->scheme), value);
+        copy_value(c, c->scheme, sizeof(c->scheme), value);
         return 0;
     case NGHTTP3_QPACK_TOKEN__AUTHORITY:
-        copy_value(c->authority, sizeof(c->authority), value);
+        copy_value(c, c->authority, sizeof(c->authority), value);
         return 0;
     case NGHTTP3_QPACK_TOKEN__PATH:
-        copy_value(c->path, sizeof(c->path), value);
+        copy_value(c, c->path, sizeof(c->path), value);
         return 0;
     case NGHTTP3_QPACK_TOKEN__STATUS: {
         char s[8];
-        copy_value(s, sizeof(s), value);
+        copy_value(c, s, sizeof(s), value);
         char *end = NULL;
         long v = strtol(s, &end, 10);
         c->status = (end != NULL && *end == '\0' && v >= 100 && v <= 999) ? (int)v : 0;
@@ -216,14 +241,13 @@ static int h3_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token, ng
         break;
     }
     if (n.len == 16 && memcmp(n.base, "capsule-protocol", 16) == 0) {
-        copy_value(c->capsule_protocol, sizeof(c->capsule_protocol), value);
-        c->has_cp = 1;
+        append_value(c, c->capsule_protocol, sizeof(c->capsule_protocol), &c->cp_len, &c->has_cp,
+                     value);
     } else if (n.len == 16 && memcmp(n.base, "connect-udp-bind", 16) == 0) {
-        copy_value(c->connect_udp_bind, sizeof(c->connect_udp_bind), value);
-        c->has_cub = 1;
+        append_value(c, c->connect_udp_bind, sizeof(c->connect_udp_bind), &c->cub_len, &c->has_cub,
+                     value);
     } else if (n.len == 20 && memcmp(n.base, "proxy-public-address", 20) == 0) {
-        copy_value(c->ppa, sizeof(c->ppa), value);
-        c->has_ppa = 1;
+        append_value(c, c->ppa, sizeof(c->ppa), &c->ppa_len, &c->has_ppa, value);
     }
     return 0;
 }
@@ -264,7 +288,8 @@ static int server_answer(masque_quic_conn *c, int64_t stream_id)
     req.path = str_of(c->path, c->path[0] != '\0');
     req.capsule_protocol = str_of(c->capsule_protocol, c->has_cp);
     req.connect_udp_bind = str_of(c->connect_udp_bind, c->has_cub);
-    rc = masque_bind_request_check(tmpl, &req, &target);
+    rc = c->fields_too_long ? MASQUE_ERR_BAD_REQUEST
+                            : masque_bind_request_check(tmpl, &req, &target);
     if (rc != MASQUE_OK || !target.bind) {
         nghttp3_nv nv[1];
         nv[0] = make_nv(":status", "400");
@@ -307,7 +332,8 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *us
         rsp.connect_udp_bind = str_of(c->connect_udp_bind, c->has_cub);
         rsp.proxy_public_address = str_of(c->ppa, c->has_ppa);
         /* RFC 9298 §3.5, -10 §6-§7: anything but a Bind-enabling 2xx ends the attempt. */
-        if (masque_bind_response_check(&rsp, addrs, 4, &n, &families) != MASQUE_OK ||
+        if (c->fields_too_long ||
+            masque_bind_response_check(&rsp, addrs, 4, &n, &families) != MASQUE_OK ||
             start_session(c, MASQUE_ROLE_CLIENT, families) != 0) {
             (void)fprintf(stderr, "masque-quic: the proxy did not enable Bind (status %d)\n",
                           c->status);

@@ -88,6 +88,8 @@ const char *masque_strerror(int code)
         return "context ID may have been used before";
     case MASQUE_ERR_DATAGRAM_TRUNCATED:
         return "HTTP/3 datagram too short for its quarter stream ID";
+    case MASQUE_ERR_H3_SETTINGS:
+        return "invalid SETTINGS_H3_DATAGRAM";
     default:
         return "unknown error";
     }
@@ -117,6 +119,8 @@ uint64_t masque_h3_error_for(int code)
         return MASQUE_H3_MESSAGE_ERROR; /* RFC 9297 §3.3: malformed capsule stream */
     case MASQUE_ERR_PENDING_LIMIT:
         return MASQUE_H3_EXCESSIVE_LOAD; /* -10 §9: the peer does not read our responses */
+    case MASQUE_ERR_H3_SETTINGS:
+        return MASQUE_H3_SETTINGS_ERROR; /* RFC 9297 §2.1.1 */
     default:
         return MASQUE_H3_INTERNAL_ERROR; /* local, or not ours: never blame the peer */
     }

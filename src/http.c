@@ -603,7 +603,6 @@ static int sf_string(sf_cursor *c, size_t *start, size_t *end)
 static int sf_number(sf_cursor *c)
 {
     size_t digits = 0;
-    size_t fraction = 0;
     if (c->p[c->pos] == '-') {
         c->pos++;
     }
@@ -615,6 +614,7 @@ static int sf_number(sf_cursor *c)
         return -1;
     }
     if (c->pos < c->len && c->p[c->pos] == '.') {
+        size_t fraction = 0;
         c->pos++;
         while (c->pos < c->len && is_digit(c->p[c->pos])) {
             c->pos++;
@@ -1052,8 +1052,6 @@ masque_ssize masque_proxy_status_format(char *dst, size_t cap, masque_str proxy_
     return finish(&w);
 }
 
-#endif /* MASQUE_ENABLE_HTTP */
-
 masque_ssize masque_field_append(char *dst, size_t cap, size_t len, masque_str line)
 {
     size_t sep = len > 0 ? 2u : 0u;
@@ -1076,3 +1074,72 @@ masque_ssize masque_field_append(char *dst, size_t cap, size_t len, masque_str l
     dst[len] = '\0';
     return (masque_ssize)len;
 }
+
+masque_ssize masque_bind_response_fields(masque_field *out, size_t out_cap, char *buf,
+                                         size_t buf_cap, const masque_bind_response *rsp)
+{
+    size_t n = 0;
+    size_t used = 0;
+    int ok;
+    if (out == NULL || buf == NULL || rsp == NULL || rsp->status < 200 || rsp->status > 599 ||
+        rsp->status == 204 || rsp->status == 205 || rsp->status == 206) {
+        return MASQUE_ERR_INVALID_ARGUMENT; /* RFC 9297 §3.2: no capsules on 204-206 */
+    }
+    ok = rsp->status >= 200 && rsp->status <= 299;
+    if (ok && rsp->bind && (rsp->public_addresses == NULL || rsp->public_address_count == 0)) {
+        return MASQUE_ERR_INVALID_ARGUMENT; /* -10 §7: at least one public address */
+    }
+    if (out_cap < 1u + (ok ? 1u + (rsp->bind ? 2u : 0u) : (rsp->proxy_status.ptr != NULL)) ||
+        buf_cap < 4) {
+        return MASQUE_ERR_BUFFER;
+    }
+    /* :status, three digits */
+    buf[0] = (char)('0' + rsp->status / 100);
+    buf[1] = (char)('0' + rsp->status / 10 % 10);
+    buf[2] = (char)('0' + rsp->status % 10);
+    buf[3] = '\0';
+    used = 4;
+    out[n].name.ptr = ":status";
+    out[n].name.len = 7;
+    out[n].value.ptr = buf;
+    out[n++].value.len = 3;
+    if (!ok) {
+        /* RFC 9297 §3.4: Capsule-Protocol only on 2xx (or 101) responses (DG-16). */
+        if (rsp->proxy_status.ptr != NULL) {
+            out[n].name.ptr = MASQUE_HTTP_PROXY_STATUS;
+            out[n].name.len = sizeof(MASQUE_HTTP_PROXY_STATUS) - 1;
+            out[n++].value = rsp->proxy_status;
+        }
+        return (masque_ssize)n;
+    }
+    out[n].name.ptr = MASQUE_HTTP_CAPSULE_PROTOCOL;
+    out[n].name.len = sizeof(MASQUE_HTTP_CAPSULE_PROTOCOL) - 1;
+    out[n].value.ptr = MASQUE_HTTP_TRUE;
+    out[n++].value.len = 2;
+    if (rsp->bind) {
+        masque_ssize len = masque_proxy_public_address_format(
+            buf + used, buf_cap - used, rsp->public_addresses, rsp->public_address_count);
+        if (len < 0) {
+            return len;
+        }
+        out[n].name.ptr = MASQUE_HTTP_CONNECT_UDP_BIND;
+        out[n].name.len = sizeof(MASQUE_HTTP_CONNECT_UDP_BIND) - 1;
+        out[n].value.ptr = MASQUE_HTTP_TRUE;
+        out[n++].value.len = 2;
+        out[n].name.ptr = MASQUE_HTTP_PROXY_PUBLIC_ADDRESS;
+        out[n].name.len = sizeof(MASQUE_HTTP_PROXY_PUBLIC_ADDRESS) - 1;
+        out[n].value.ptr = buf + used;
+        out[n++].value.len = (size_t)len;
+    }
+    return (masque_ssize)n;
+}
+
+int masque_h3_datagram_setting_check(uint64_t value, uint64_t remembered)
+{
+    if (value > 1u || value < remembered) {
+        return MASQUE_ERR_H3_SETTINGS; /* RFC 9297 §2.1.1 */
+    }
+    return (int)value;
+}
+
+#endif /* MASQUE_ENABLE_HTTP */

@@ -227,6 +227,129 @@ static void test_host_failures_and_bad_arguments(void **state)
     }
 }
 
+static void test_DG_17_DG_8_datagrams_stay_on_the_path_the_host_chose(void **state)
+{
+    static side client;
+    static side proxy;
+    static side stray;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    masque_session_config cfg;
+    uint8_t buf[MASQUE_BIND_HEADROOM + 32];
+    (void)state;
+    /* QUIC DATAGRAM frames in, QUIC DATAGRAM frames out; nothing on the stream. */
+    side_init(&client, MASQUE_ROLE_CLIENT, 0);
+    side_init(&proxy, MASQUE_ROLE_PROXY, 0);
+    assert_int_equal(masque_session_open_uncompressed(&client.e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_adapter_flush(&client.a), MASQUE_OK);
+    move_stream(&client, &proxy);
+    move_stream(&proxy, &client);
+    send_payload(&client, &t);
+    assert_int_equal(client.stack.ndatagrams, 1);
+    assert_int_equal(client.stack.stream_len, 0);
+    move_datagrams(&client, &proxy);
+    assert_int_equal(proxy.stack.ndelivered, 1);
+    assert_int_equal(proxy.stack.stream_len, 0); /* not re-encoded as a capsule */
+    /* Capsules in, capsules out: a DATAGRAM capsule is delivered, never turned into a frame. */
+    side_init(&client, MASQUE_ROLE_CLIENT, 1);
+    side_init(&proxy, MASQUE_ROLE_PROXY, 1);
+    assert_int_equal(masque_session_open_uncompressed(&client.e.s, 0, NULL), MASQUE_OK);
+    send_payload(&client, &t);
+    move_stream(&client, &proxy);
+    assert_int_equal(proxy.stack.ndelivered, 1);
+    assert_int_equal(proxy.stack.ndatagrams, 0);
+    send_payload(&proxy, &t);
+    assert_int_equal(proxy.stack.ndatagrams, 0);
+    assert_true(proxy.stack.stream_len > 0);
+    /* A session set for frames on a host that cannot send them: refused, not moved to the
+     * stream behind the host's back (RFC 9297 §3.5). */
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.policy = &allow_all;
+    endpoint_init(&stray.e, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
+    memset(&stray.stack, 0, sizeof(stray.stack));
+    assert_int_equal(masque_adapter_init(&stray.a, &stray.e.s, &ops_capsules, &stray.stack),
+                     MASQUE_OK);
+    assert_int_equal(masque_session_open_uncompressed(&stray.e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_adapter_flush(&stray.a), MASQUE_OK);
+    stray.stack.stream_len = 0;
+    memcpy(buf + MASQUE_BIND_HEADROOM, PAYLOAD, 24);
+    assert_int_equal(
+        masque_adapter_send(&stray.a, &t, buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, 24, 0),
+        MASQUE_ERR_STATE);
+    assert_int_equal(stray.stack.stream_len, 0);
+}
+
+/* A connection with four client-initiated bidirectional streams, as a host's table. */
+typedef struct fake_connection {
+    masque_stream_state state[4]; /* streams 0, 4, 8, 12 */
+    masque_adapter *adapter;      /* the CONNECT-UDP request on stream 44 (the appendix's) */
+} fake_connection;
+
+static masque_stream_state fake_lookup(void *host, uint64_t stream_id, masque_adapter **adapter)
+{
+    fake_connection *c = host;
+    if (stream_id == 44) {
+        *adapter = c->adapter;
+        return MASQUE_STREAM_DATAGRAMS;
+    }
+    if (stream_id / 4 < 4) {
+        return c->state[stream_id / 4];
+    }
+    return stream_id / 4 < 100 ? MASQUE_STREAM_NOT_OPEN : MASQUE_STREAM_BEYOND_LIMIT;
+}
+
+static int dispatch(fake_connection *c, const char *hex, uint64_t *stream_id, uint64_t *h3)
+{
+    uint8_t d[64];
+    size_t n = hex_to_bytes(hex, d, sizeof(d));
+    return masque_h3_datagram_dispatch(d, n, 0, fake_lookup, c, stream_id, h3);
+}
+
+static void test_DG_2_DG_6_UDP_15_DG_19_datagrams_are_routed_by_quarter_stream_id(void **state)
+{
+    static side proxy;
+    fake_connection c;
+    uint64_t sid = 0;
+    uint64_t h3 = 0;
+    (void)state;
+    side_init(&proxy, MASQUE_ROLE_PROXY, 0);
+    memset(&c, 0, sizeof(c));
+    c.adapter = &proxy.a;
+    c.state[1] = MASQUE_STREAM_NO_DATAGRAMS; /* stream 4: a GET */
+    assert_int_equal(
+        masque_adapter_stream_data(&proxy.a, (const uint8_t *)"\x11\x02\x02\x00", 4, 0), MASQUE_OK);
+    /* The Bind request's datagram reaches its session. */
+    assert_int_equal(dispatch(&c, "0b 02 04 cb00710b 10e1 aabb", &sid, &h3),
+                     MASQUE_DATAGRAM_DELIVERED);
+    assert_true(sid == 44 && h3 == 0);
+    assert_int_equal(proxy.stack.ndelivered, 1);
+    /* DG-6, UDP-15: a stream not opened yet (or closed): dropped, nothing else. */
+    assert_int_equal(dispatch(&c, "0c 02 04 cb00710b 10e1 aabb", &sid, &h3),
+                     MASQUE_DATAGRAM_DROPPED);
+    assert_true(sid == 48 && h3 == 0);
+    assert_int_equal(proxy.stack.ndelivered, 1);
+    /* DG-2: a request without datagram semantics is aborted with H3_DATAGRAM_ERROR. */
+    assert_int_equal(dispatch(&c, "01 aabb", &sid, &h3), MASQUE_DATAGRAM_ABORT_STREAM);
+    assert_true(sid == 4 && h3 == MASQUE_H3_DATAGRAM_ERROR);
+    /* DG-19: beyond the stream limit, H3_ID_ERROR on the connection. */
+    assert_int_equal(dispatch(&c, "4100 aabb", &sid, &h3), MASQUE_DATAGRAM_CLOSE_CONNECTION);
+    assert_true(sid == 1024 && h3 == MASQUE_H3_ID_ERROR);
+    /* DG-3, DG-4: malformed frames close the connection with H3_DATAGRAM_ERROR. */
+    assert_int_equal(dispatch(&c, "", &sid, &h3), MASQUE_DATAGRAM_CLOSE_CONNECTION);
+    assert_true(h3 == MASQUE_H3_DATAGRAM_ERROR);
+    assert_int_equal(dispatch(&c, "d000000000000000", &sid, &h3), MASQUE_DATAGRAM_CLOSE_CONNECTION);
+    assert_true(h3 == MASQUE_H3_DATAGRAM_ERROR);
+    /* A datagram its session cannot take (Context ID 0 under `*`): that stream is aborted. */
+    assert_int_equal(dispatch(&c, "0b 00 aabb", &sid, &h3), MASQUE_DATAGRAM_ABORT_STREAM);
+    assert_true(sid == 44 && h3 == MASQUE_H3_MESSAGE_ERROR);
+    assert_true(proxy.stack.aborted == MASQUE_H3_MESSAGE_ERROR);
+    /* DG-5: after that, its datagrams are dropped by the adapter. */
+    assert_int_equal(dispatch(&c, "0b 02 04 cb00710b 10e1 aabb", &sid, &h3),
+                     MASQUE_DATAGRAM_DELIVERED);
+    assert_int_equal(proxy.stack.ndelivered, 1);
+    assert_int_equal(masque_h3_datagram_dispatch(NULL, 0, 0, NULL, &c, &sid, &h3),
+                     MASQUE_ERR_INVALID_ARGUMENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +359,8 @@ int main(void)
         cmocka_unit_test(test_DG_3_DG_4_bad_datagrams_are_connection_errors),
         cmocka_unit_test(test_DG_14_fin_inside_a_capsule_aborts),
         cmocka_unit_test(test_host_failures_and_bad_arguments),
+        cmocka_unit_test(test_DG_17_DG_8_datagrams_stay_on_the_path_the_host_chose),
+        cmocka_unit_test(test_DG_2_DG_6_UDP_15_DG_19_datagrams_are_routed_by_quarter_stream_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

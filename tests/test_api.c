@@ -10,7 +10,7 @@ static void test_every_error_code_has_its_own_text(void **state)
     const char *seen[64];
     int code;
     (void)state;
-    for (code = 0; code >= MASQUE_ERR_DATAGRAM_TRUNCATED; code--) {
+    for (code = 0; code >= MASQUE_ERR_H3_SETTINGS; code--) {
         const char *text = masque_strerror(code);
         int i;
         assert_non_null(text);
@@ -20,7 +20,7 @@ static void test_every_error_code_has_its_own_text(void **state)
         }
         seen[-code] = text;
     }
-    assert_string_equal(masque_strerror(MASQUE_ERR_DATAGRAM_TRUNCATED - 1), "unknown error");
+    assert_string_equal(masque_strerror(MASQUE_ERR_H3_SETTINGS - 1), "unknown error");
     assert_string_equal(masque_strerror(1), "unknown error");
 }
 #endif
@@ -234,9 +234,60 @@ static void test_stream_input_waits_for_the_host_to_poll_events(void **state)
     assert_int_equal(events, MASQUE_SESSION_EVENT_LEN);
 }
 
+static void test_DG_11_DG_3_DG_4_errors_map_to_the_h3_code_of_whoever_broke_the_rule(void **state)
+{
+    /* Malformed HTTP/3 datagrams (RFC 9297 §2.1) and oversized UDP payloads (RFC 9298 §5). */
+    static const int datagram[] = {MASQUE_ERR_QUARTER_STREAM_ID, MASQUE_ERR_DATAGRAM_TRUNCATED,
+                                   MASQUE_ERR_PAYLOAD_TOO_LARGE};
+    /* Errors processing the capsule stream (RFC 9297 §3.3, -10 §3). */
+    static const int message[] = {MASQUE_ERR_TRUNCATED,
+                                  MASQUE_ERR_TRAILING_BYTES,
+                                  MASQUE_ERR_CAPSULE_LENGTH,
+                                  MASQUE_ERR_CONTEXT_ID_ZERO,
+                                  MASQUE_ERR_IP_VERSION,
+                                  MASQUE_ERR_STREAM_TRUNCATED,
+                                  MASQUE_ERR_PARSER_FAILED,
+                                  MASQUE_ERR_DUPLICATE_CONTEXT_ID,
+                                  MASQUE_ERR_DUPLICATE_TUPLE,
+                                  MASQUE_ERR_CONTEXT_PARITY,
+                                  MASQUE_ERR_UNCOMPRESSED_FROM_PROXY,
+                                  MASQUE_ERR_SECOND_UNCOMPRESSED,
+                                  MASQUE_ERR_UNKNOWN_ACK};
+    int code;
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(datagram) / sizeof(datagram[0]); i++) {
+        assert_true(masque_h3_error_for(datagram[i]) == MASQUE_H3_DATAGRAM_ERROR);
+    }
+    for (i = 0; i < sizeof(message) / sizeof(message[0]); i++) {
+        assert_true(masque_h3_error_for(message[i]) == MASQUE_H3_MESSAGE_ERROR);
+    }
+    assert_true(masque_h3_error_for(MASQUE_ERR_PENDING_LIMIT) == MASQUE_H3_EXCESSIVE_LOAD);
+    assert_true(masque_h3_error_for(MASQUE_ERR_H3_SETTINGS) == MASQUE_H3_SETTINGS_ERROR);
+    /* Everything else is ours, or unknown: never the peer's fault. */
+    for (code = 1; code >= MASQUE_ERR_H3_SETTINGS - 5; code--) {
+        uint64_t h3 = masque_h3_error_for(code);
+        int listed = code == MASQUE_ERR_PENDING_LIMIT || code == MASQUE_ERR_H3_SETTINGS;
+        for (i = 0; i < sizeof(datagram) / sizeof(datagram[0]); i++) {
+            listed |= code == datagram[i];
+        }
+        for (i = 0; i < sizeof(message) / sizeof(message[0]); i++) {
+            listed |= code == message[i];
+        }
+        if (!listed) {
+            assert_true(h3 == MASQUE_H3_INTERNAL_ERROR);
+        }
+    }
+    assert_true(masque_h3_error_for(-1000) == MASQUE_H3_INTERNAL_ERROR);
+    /* The codepoints themselves (RFC 9114 §8.1, RFC 9297 §5). */
+    assert_true(MASQUE_H3_DATAGRAM_ERROR == 0x33u && MASQUE_H3_MESSAGE_ERROR == 0x10eu &&
+                MASQUE_H3_INTERNAL_ERROR == 0x102u && MASQUE_H3_EXCESSIVE_LOAD == 0x107u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_DG_11_DG_3_DG_4_errors_map_to_the_h3_code_of_whoever_broke_the_rule),
 #if MASQUE_ENABLE_ERROR_TEXT
         cmocka_unit_test(test_every_error_code_has_its_own_text),
 #endif

@@ -5,6 +5,11 @@
 #include "masque/http.h"
 #include "masque/session.h"
 
+static int str_eq(masque_str s, const char *lit)
+{
+    return s.ptr != NULL && s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0;
+}
+
 static masque_str S(const char *s)
 {
     masque_str r;
@@ -515,6 +520,78 @@ static void test_DG_15_BIND_24_parameters_with_invalid_values_make_the_field_inv
                      MASQUE_OK);
 }
 
+static void test_DG_16_capsule_protocol_only_on_2xx_responses(void **state)
+{
+    masque_field f[MASQUE_BIND_RESPONSE_FIELDS_MAX];
+    masque_bind_response r;
+    masque_address pub;
+    char buf[128];
+    char ps[64];
+    masque_ssize n;
+    masque_ssize i;
+    int status;
+    (void)state;
+    assert_int_equal(masque_address_parse(&pub, "192.0.2.45:54321", 16, 1), MASQUE_OK);
+    memset(&r, 0, sizeof(r));
+    r.status = 200;
+    r.bind = 1;
+    r.public_addresses = &pub;
+    r.public_address_count = 1;
+    n = masque_bind_response_fields(f, MASQUE_BIND_RESPONSE_FIELDS_MAX, buf, sizeof(buf), &r);
+    assert_int_equal(n, 4);
+    assert_true(str_eq(f[0].name, ":status") && str_eq(f[0].value, "200"));
+    assert_true(str_eq(f[1].name, "capsule-protocol") && str_eq(f[1].value, "?1"));
+    assert_true(str_eq(f[2].name, "connect-udp-bind") && str_eq(f[2].value, "?1"));
+    assert_true(str_eq(f[3].name, "proxy-public-address") &&
+                str_eq(f[3].value, "\"192.0.2.45:54321\""));
+    /* Refusals never carry Capsule-Protocol (RFC 9297 §3.4); Proxy-Status says why. */
+    assert_true(masque_proxy_status_format(ps, sizeof(ps), S("proxy"),
+                                           MASQUE_PROXY_STATUS_DESTINATION_IP_PROHIBITED,
+                                           S(NULL)) > 0);
+    r.proxy_status = S(ps);
+    for (status = 300; status <= 599; status += 7) {
+        r.status = status;
+        n = masque_bind_response_fields(f, MASQUE_BIND_RESPONSE_FIELDS_MAX, buf, sizeof(buf), &r);
+        assert_int_equal(n, 2);
+        for (i = 0; i < n; i++) {
+            assert_false(str_eq(f[i].name, "capsule-protocol"));
+        }
+        assert_true(str_eq(f[1].name, "proxy-status") && str_eq(f[1].value, ps));
+    }
+    /* 204-206 cannot carry capsules at all; 1xx is not a final answer to a Bind request. */
+    for (status = 204; status <= 206; status++) {
+        r.status = status;
+        assert_int_equal(
+            masque_bind_response_fields(f, MASQUE_BIND_RESPONSE_FIELDS_MAX, buf, sizeof(buf), &r),
+            MASQUE_ERR_INVALID_ARGUMENT);
+    }
+    r.status = 101;
+    assert_int_equal(
+        masque_bind_response_fields(f, MASQUE_BIND_RESPONSE_FIELDS_MAX, buf, sizeof(buf), &r),
+        MASQUE_ERR_INVALID_ARGUMENT);
+    r.status = 200;
+    assert_int_equal(masque_bind_response_fields(f, 3, buf, sizeof(buf), &r), MASQUE_ERR_BUFFER);
+    assert_int_equal(masque_bind_response_fields(f, 4, buf, 10, &r), MASQUE_ERR_BUFFER);
+    pub.port = 0;
+    assert_int_equal(masque_bind_response_fields(f, 4, buf, sizeof(buf), &r), MASQUE_ERR_ADDRESS);
+}
+
+static void test_DG_7_DG_20_h3_datagram_setting_is_0_or_1_and_never_lowered(void **state)
+{
+    (void)state;
+    assert_int_equal(masque_h3_datagram_setting_check(0, 0), 0);
+    assert_int_equal(masque_h3_datagram_setting_check(1, 0), 1);
+    /* DG-7: any other value is H3_SETTINGS_ERROR. */
+    assert_int_equal(masque_h3_datagram_setting_check(2, 0), MASQUE_ERR_H3_SETTINGS);
+    assert_int_equal(masque_h3_datagram_setting_check(MASQUE_VARINT_MAX, 0),
+                     MASQUE_ERR_H3_SETTINGS);
+    assert_true(masque_h3_error_for(MASQUE_ERR_H3_SETTINGS) == MASQUE_H3_SETTINGS_ERROR);
+    assert_true(MASQUE_H3_SETTINGS_ERROR == 0x109u);
+    /* DG-20: with 0-RTT, the value may not go below the remembered one. */
+    assert_int_equal(masque_h3_datagram_setting_check(1, 1), 1);
+    assert_int_equal(masque_h3_datagram_setting_check(0, 1), MASQUE_ERR_H3_SETTINGS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +613,8 @@ int main(void)
         cmocka_unit_test(test_BIND_36_concrete_target_without_bind_falls_back_to_rfc9298),
         cmocka_unit_test(test_DG_15_BIND_24_repeated_field_lines_count_as_absent),
         cmocka_unit_test(test_DG_15_BIND_24_parameters_with_invalid_values_make_the_field_invalid),
+        cmocka_unit_test(test_DG_16_capsule_protocol_only_on_2xx_responses),
+        cmocka_unit_test(test_DG_7_DG_20_h3_datagram_setting_is_0_or_1_and_never_lowered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -556,6 +556,63 @@ static void test_BIND_27_client_uses_only_advertised_families(void **state)
 }
 #endif
 
+static void test_BIND_33_no_second_registration_for_a_tuple(void **state)
+{
+    static endpoint e;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    uint64_t id = 0;
+    (void)state;
+    /* -13 §3.1: an endpoint registers a tuple once, pending or active. */
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_compress(&e.s, &t, 0, &id), MASQUE_OK);
+    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_ERR_DUPLICATE_TUPLE);
+    assert_int_equal(feed_hex(&e, "12 01 02  12 01 04", 0), 6);
+    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_ERR_DUPLICATE_TUPLE);
+    expect_stream(&e, "11 02 02 00  11 08 04 04 cb00710b 10e1"); /* one ASSIGN for the tuple */
+    /* After it is closed, a new registration (with a new ID) is allowed. */
+    assert_int_equal(masque_session_close_context(&e.s, id, 0), MASQUE_OK);
+    assert_int_equal(masque_session_compress(&e.s, &t, 0, &id), MASQUE_OK);
+    assert_true(id == 6u);
+    /* The same on a proxy, for a tuple the client registered. */
+    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 02 02 00  11 08 04 04 cb00710b 10e1", 0), 14);
+    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_ERR_DUPLICATE_TUPLE);
+}
+
+static void test_BIND_37_context_id_0_is_never_sent_under_target_star(void **state)
+{
+    static endpoint e;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    uint8_t buf[MASQUE_BIND_HEADROOM + 4];
+    masque_datagram_path path;
+    int role;
+    (void)state;
+    for (role = MASQUE_ROLE_CLIENT; role <= MASQUE_ROLE_PROXY; role++) {
+        masque_ssize h;
+        masque_h3_datagram dg;
+        masque_context_payload cp;
+        endpoint_init(&e, (masque_role)role, NULL, TABLE_CAP);
+        /* No context yet: nothing goes out, least of all on Context ID 0 (-10 §3). */
+        assert_int_equal(masque_session_send(&e.s, &t, buf + MASQUE_BIND_HEADROOM,
+                                             MASQUE_BIND_HEADROOM, 4, 0, &path),
+                         MASQUE_ERR_UNREACHABLE);
+        if (role == MASQUE_ROLE_CLIENT) {
+            assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+        } else {
+            assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
+        }
+        h = masque_session_send(&e.s, &t, buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, 4, 0,
+                                &path);
+        assert_true(h > 0);
+        assert_int_equal(
+            masque_h3_datagram_decode(&dg, buf + MASQUE_BIND_HEADROOM - h, (size_t)h + 4),
+            (masque_ssize)h + 4);
+        assert_true(masque_context_payload_decode(&cp, dg.payload, dg.payload_len) > 0);
+        assert_true(cp.context_id == 2u);
+    }
+}
+
 static void test_BIND_28_UDP_6_proxy_drops_udp_without_registration(void **state)
 {
     static endpoint e;
@@ -765,7 +822,7 @@ static void test_BIND_32_auto_compression_registers_busy_targets(void **state)
 }
 #endif
 
-static void test_proxy_limits_answer_close_not_abort(void **state)
+static void test_BIND_34_proxy_limits_answer_close_not_abort(void **state)
 {
     static endpoint e;
     masque_session_config cfg;
@@ -1010,7 +1067,9 @@ int main(void)
 #if MASQUE_ENABLE_AUTO_COMPRESS
         cmocka_unit_test(test_BIND_32_auto_compression_registers_busy_targets),
 #endif
-        cmocka_unit_test(test_proxy_limits_answer_close_not_abort),
+        cmocka_unit_test(test_BIND_34_proxy_limits_answer_close_not_abort),
+        cmocka_unit_test(test_BIND_33_no_second_registration_for_a_tuple),
+        cmocka_unit_test(test_BIND_37_context_id_0_is_never_sent_under_target_star),
         cmocka_unit_test(test_flood_of_100000_assigns_against_a_small_table),
 #if MASQUE_ENABLE_DRAFT04
         cmocka_unit_test(test_draft04_profile_echoes_the_assign),

@@ -129,6 +129,65 @@ MASQUE_API int masque_adapter_flush(masque_adapter *a);
  */
 MASQUE_API int masque_adapter_tick(masque_adapter *a, uint64_t now);
 
+/** HTTP/3 error H3_ID_ERROR (RFC 9114 §8.1): a stream ID beyond what the peer may open. */
+#define MASQUE_H3_ID_ERROR 0x108u
+
+/** @brief What the host knows of the request stream a received datagram names. */
+typedef enum masque_stream_state {
+    /** Not opened yet, within the stream limit, or already closed. */
+    MASQUE_STREAM_NOT_OPEN = 0,
+    /** A request with HTTP Datagram semantics (an accepted CONNECT-UDP); *adapter is set. */
+    MASQUE_STREAM_DATAGRAMS = 1,
+    /** A request whose semantics define no HTTP Datagrams (GET, POST, ...). */
+    MASQUE_STREAM_NO_DATAGRAMS = 2,
+    /** A stream the peer cannot have opened: beyond its client-initiated bidirectional limit. */
+    MASQUE_STREAM_BEYOND_LIMIT = 3
+} masque_stream_state;
+
+/**
+ * @brief The host's lookup: the state of client-initiated bidirectional stream @p stream_id,
+ *        and for MASQUE_STREAM_DATAGRAMS the request's adapter in @p *adapter.
+ */
+typedef masque_stream_state (*masque_stream_lookup)(void *host, uint64_t stream_id,
+                                                    masque_adapter **adapter);
+
+/** @brief What masque_h3_datagram_dispatch() did, or asks the host to do. */
+typedef enum masque_datagram_action {
+    /** Handed to the request's adapter (delivered, or dropped and counted by its session). */
+    MASQUE_DATAGRAM_DELIVERED = 0,
+    /** Dropped: its stream is not open yet or any more (RFC 9297 §2.1, RFC 9298 §5). */
+    MASQUE_DATAGRAM_DROPPED = 1,
+    /** Abort the stream *stream_id with *h3_error: a request without datagram semantics got
+     *  one (RFC 9297 §2: H3_DATAGRAM_ERROR). When a CONNECT-UDP request's session failed on
+     *  the datagram, its adapter has already called abort_stream with that code. */
+    MASQUE_DATAGRAM_ABORT_STREAM = 2,
+    /** Close the connection with *h3_error: a malformed HTTP/3 datagram (RFC 9297 §2.1:
+     *  H3_DATAGRAM_ERROR) or a stream beyond the limit (H3_ID_ERROR). */
+    MASQUE_DATAGRAM_CLOSE_CONNECTION = 3
+} masque_datagram_action;
+
+/**
+ * @brief Route a QUIC DATAGRAM frame on a connection that carries several requests.
+ *
+ * Decodes the Quarter Stream ID (RFC 9297 §2.1), asks the host for the state of that stream and
+ * acts on it: an open CONNECT-UDP request gets the frame (masque_adapter_datagram()); a stream
+ * not open yet or closed drops it (RFC 9297 §2.1, RFC 9298 §5: silently, no buffering); any
+ * other request must be aborted, and a malformed frame or an impossible stream closes the
+ * connection.
+ *
+ * @param frame The frame payload.
+ * @param len Its length.
+ * @param now Current time (ms).
+ * @param lookup The host's stream lookup.
+ * @param host Passed to @p lookup.
+ * @param[out] stream_id Receives the stream ID named (0 when the frame does not name one).
+ * @param[out] h3_error Receives the HTTP/3 error code for the last two actions, else 0.
+ * @return A masque_datagram_action; MASQUE_ERR_INVALID_ARGUMENT.
+ */
+MASQUE_API int masque_h3_datagram_dispatch(const uint8_t *frame, size_t len, uint64_t now,
+                                           masque_stream_lookup lookup, void *host,
+                                           uint64_t *stream_id, uint64_t *h3_error);
+
 #ifdef __cplusplus
 }
 #endif

@@ -124,7 +124,10 @@ typedef enum masque_error {
      */
     MASQUE_ERR_CONTEXT_ID_RETIRED = -38,
     /** Malformed: a QUIC DATAGRAM payload too short for its Quarter Stream ID (RFC 9297 §2.1). */
-    MASQUE_ERR_DATAGRAM_TRUNCATED = -39
+    MASQUE_ERR_DATAGRAM_TRUNCATED = -39,
+    /** SETTINGS_H3_DATAGRAM not 0 or 1, or below the value remembered for 0-RTT (RFC 9297
+     *  §2.1.1): a connection error of type H3_SETTINGS_ERROR. */
+    MASQUE_ERR_H3_SETTINGS = -40
 } masque_error;
 
 /**
@@ -140,6 +143,8 @@ MASQUE_API const char *masque_strerror(int code);
 #define MASQUE_H3_INTERNAL_ERROR 0x102u
 /** HTTP/3 error H3_EXCESSIVE_LOAD: the peer makes us queue too much (RFC 9114 §8.1). */
 #define MASQUE_H3_EXCESSIVE_LOAD 0x107u
+/** HTTP/3 error H3_SETTINGS_ERROR: a bad SETTINGS value (RFC 9114 §8.1, RFC 9297 §2.1.1). */
+#define MASQUE_H3_SETTINGS_ERROR 0x109u
 /** HTTP/3 error H3_MESSAGE_ERROR: a malformed capsule stream (RFC 9297 §3.3). */
 #define MASQUE_H3_MESSAGE_ERROR  0x10eu
 /** HTTP/3 error H3_DATAGRAM_ERROR: a malformed HTTP/3 datagram (RFC 9297 §2.1, §5). */
@@ -153,7 +158,8 @@ MASQUE_API const char *masque_strerror(int code);
  * UDP payloads above 65527 bytes (RFC 9298 §5) map to H3_DATAGRAM_ERROR; every error processing
  * the capsule stream, a capsule that breaks a rule of the Bind draft included, to
  * H3_MESSAGE_ERROR (RFC 9297 §3.3); the bound on waiting responses (-10 §9) to
- * H3_EXCESSIVE_LOAD; local errors, and codes libmasque does not define, to H3_INTERNAL_ERROR,
+ * H3_EXCESSIVE_LOAD; a bad SETTINGS_H3_DATAGRAM to H3_SETTINGS_ERROR; local errors, and codes
+ * libmasque does not define, to H3_INTERNAL_ERROR,
  * so that the peer is never blamed for our own failure.
  *
  * @param code A negative enum masque_error value (for MASQUE_ERR_SESSION_FAILED pass

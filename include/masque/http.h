@@ -242,6 +242,64 @@ MASQUE_API int masque_bind_response_check(const masque_response_fields *rsp, mas
 MASQUE_API masque_ssize masque_proxy_status_format(char *dst, size_t cap, masque_str proxy_name,
                                                    const char *error_type, masque_str details);
 
+/** Identifier of the HTTP/3 setting SETTINGS_H3_DATAGRAM (RFC 9297 §2.1.1). */
+#define MASQUE_H3_SETTING_H3_DATAGRAM 0x33u
+
+/**
+ * @brief Check the SETTINGS_H3_DATAGRAM value the peer sent (RFC 9297 §2.1.1), for hosts whose
+ *        HTTP/3 layer hands settings over raw.
+ *
+ * HTTP/3 datagrams may be used only when both ends sent 1 (the host tracks its own value).
+ *
+ * @param value The value received; 0 when the setting was absent.
+ * @param remembered A client resuming with 0-RTT: the value stored with the session ticket,
+ *        which the new value must not be below; otherwise 0.
+ * @return 1 when the peer enabled HTTP/3 datagrams, 0 when it did not; MASQUE_ERR_H3_SETTINGS
+ *         for a value other than 0 and 1, or below @p remembered: close the connection with
+ *         H3_SETTINGS_ERROR (masque_h3_error_for()).
+ */
+MASQUE_API int masque_h3_datagram_setting_check(uint64_t value, uint64_t remembered);
+
+/** @brief One header field: name and value views. */
+typedef struct masque_field {
+    masque_str name;  /**< Lower-case field name, or a pseudo-header such as ":status". */
+    masque_str value; /**< Its value. */
+} masque_field;
+
+/** Most fields masque_bind_response_fields() writes. */
+#define MASQUE_BIND_RESPONSE_FIELDS_MAX 4
+
+/** @brief What a proxy answers to a CONNECT-UDP (Bind) request. */
+typedef struct masque_bind_response {
+    int status; /**< 2xx to accept (not 204-206); 4xx or 5xx to refuse. */
+    int bind;   /**< 2xx: the request asked for Bind and the proxy grants it (-10 §6). */
+    const masque_address *public_addresses; /**< With bind: Proxy-Public-Address (-10 §7). */
+    size_t public_address_count;            /**< How many, at least 1 with bind. */
+    masque_str proxy_status; /**< Refusals: a masque_proxy_status_format() value, or absent. */
+} masque_bind_response;
+
+/**
+ * @brief The header fields of a proxy's response to a CONNECT-UDP (Bind) request.
+ *
+ * A 2xx gets ":status", "capsule-protocol: ?1" (RFC 9297 §3.4) and, with bind,
+ * "connect-udp-bind: ?1" and "proxy-public-address" (-10 §6-§7). Any other status gets
+ * ":status" and, when given, "proxy-status" (RFC 9209), never Capsule-Protocol (RFC 9297 §3.4:
+ * only on 2xx and 101 responses).
+ *
+ * @param[out] out Receives the fields, in that order: views into @p buf and static strings.
+ * @param out_cap Room at @p out; MASQUE_BIND_RESPONSE_FIELDS_MAX always suffices.
+ * @param buf Storage for the formatted values (status text, addresses).
+ * @param buf_cap Bytes at @p buf.
+ * @param rsp The response.
+ * @return The number of fields; MASQUE_ERR_BUFFER when @p out or @p buf is too small;
+ *         MASQUE_ERR_INVALID_ARGUMENT for a status outside 200-599, 204-206 (they cannot carry
+ *         the Capsule Protocol, RFC 9297 §3.2), or bind without an address; MASQUE_ERR_ADDRESS
+ *         for an address with port 0 or no family.
+ */
+MASQUE_API masque_ssize masque_bind_response_fields(masque_field *out, size_t out_cap, char *buf,
+                                                    size_t buf_cap,
+                                                    const masque_bind_response *rsp);
+
 #ifdef __cplusplus
 }
 #endif

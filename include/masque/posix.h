@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 /**
  * @file posix.h
- * @brief Optional, header-only conversion between masque_address and struct sockaddr.
+ * @brief Optional, header-only glue for POSIX hosts: masque_address <-> struct sockaddr, and
+ *        the socket options a proxy's UDP sockets need.
  *
  * The core library never includes OS headers; include this file only on POSIX hosts.
  */
@@ -81,6 +82,65 @@ static inline int masque_address_from_sockaddr(const struct sockaddr *sa, sockle
         return MASQUE_OK;
     }
     return MASQUE_ERR_ADDRESS;
+}
+
+/**
+ * @brief Set the options RFC 9298 asks of the UDP socket a proxy uses toward targets.
+ *
+ * - Don't fragment (RFC 9298 §3.1: the proxy MUST NOT introduce IP fragmentation): IPv4
+ *   IP_MTU_DISCOVER = IP_PMTUDISC_DO (or IP_DONTFRAG where that is the option); IPv6
+ *   IPV6_DONTFRAG and IPV6_MTU_DISCOVER = IPV6_PMTUDISC_DO. A payload that does not fit the
+ *   path then fails with EMSGSIZE instead of leaving in fragments.
+ * - Not-ECT (RFC 9298 §6.2): the ECN bits of the IP TOS / Traffic Class are 0 on what the proxy
+ *   sends, and the ECN marks of what targets send are never read (no IP_RECVTOS).
+ *
+ * @param fd A UDP socket.
+ * @param family AF_INET or AF_INET6 (an AF_INET6 socket that also carries IPv4 gets both).
+ * @return 0; -1 with errno set when an option the platform has could not be set.
+ */
+static inline int masque_posix_udp_proxy_options(int fd, int family)
+{
+    int zero = 0;
+    int one = 1;
+    (void)one;
+    if (family == AF_INET6) {
+#if defined(IPV6_DONTFRAG)
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &one, sizeof(one)) != 0) {
+            return -1;
+        }
+#endif
+#if defined(IPV6_MTU_DISCOVER) && defined(IPV6_PMTUDISC_DO)
+        {
+            int v = IPV6_PMTUDISC_DO;
+            if (setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v, sizeof(v)) != 0) {
+                return -1;
+            }
+        }
+#endif
+#if defined(IPV6_TCLASS)
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &zero, sizeof(zero)) != 0) {
+            return -1;
+        }
+#endif
+    }
+    /* IPv4 options also apply to the IPv4 traffic of a dual-stack AF_INET6 socket; there an
+     * error only means the socket is IPv6-only. */
+#if defined(IP_MTU_DISCOVER) && defined(IP_PMTUDISC_DO)
+    {
+        int v = IP_PMTUDISC_DO;
+        if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v)) != 0 && family == AF_INET) {
+            return -1;
+        }
+    }
+#elif defined(IP_DONTFRAG)
+    if (setsockopt(fd, IPPROTO_IP, IP_DONTFRAG, &one, sizeof(one)) != 0 && family == AF_INET) {
+        return -1;
+    }
+#endif
+    if (setsockopt(fd, IPPROTO_IP, IP_TOS, &zero, sizeof(zero)) != 0 && family == AF_INET) {
+        return -1;
+    }
+    return 0;
 }
 
 #ifdef __cplusplus

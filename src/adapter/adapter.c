@@ -188,3 +188,49 @@ int masque_adapter_tick(masque_adapter *a, uint64_t now)
     }
     return masque_adapter_flush(a);
 }
+
+int masque_h3_datagram_dispatch(const uint8_t *frame, size_t len, uint64_t now,
+                                masque_stream_lookup lookup, void *host, uint64_t *stream_id,
+                                uint64_t *h3_error)
+{
+    masque_h3_datagram dg;
+    masque_adapter *a = NULL;
+    masque_ssize n;
+    int rc;
+    if (lookup == NULL || stream_id == NULL || h3_error == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    *stream_id = 0;
+    *h3_error = 0;
+    n = masque_h3_datagram_decode(&dg, frame, len);
+    if (n < 0) {
+        *h3_error = masque_h3_error_for((int)n); /* RFC 9297 §2.1: H3_DATAGRAM_ERROR */
+        return MASQUE_DATAGRAM_CLOSE_CONNECTION;
+    }
+    *stream_id = dg.quarter_stream_id * 4u;
+    switch (lookup(host, *stream_id, &a)) {
+    case MASQUE_STREAM_NOT_OPEN:
+        return MASQUE_DATAGRAM_DROPPED; /* RFC 9297 §2.1; RFC 9298 §5 (UDP-15) */
+    case MASQUE_STREAM_NO_DATAGRAMS:
+        *h3_error = MASQUE_H3_DATAGRAM_ERROR; /* RFC 9297 §2 */
+        return MASQUE_DATAGRAM_ABORT_STREAM;
+    case MASQUE_STREAM_BEYOND_LIMIT:
+        *h3_error = MASQUE_H3_ID_ERROR; /* RFC 9297 §2.1 */
+        return MASQUE_DATAGRAM_CLOSE_CONNECTION;
+    case MASQUE_STREAM_DATAGRAMS:
+        break;
+    }
+    if (a == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    rc = masque_adapter_datagram(a, frame, len, now);
+    if (rc == MASQUE_OK) {
+        return MASQUE_DATAGRAM_DELIVERED;
+    }
+    if (rc == MASQUE_ERR_STREAM_ID || rc == MASQUE_ERR_INVALID_ARGUMENT) {
+        return MASQUE_ERR_INVALID_ARGUMENT; /* the lookup gave another request's adapter */
+    }
+    /* The adapter aborted the stream already (abort_stream was called). */
+    *h3_error = a->aborted_with;
+    return MASQUE_DATAGRAM_ABORT_STREAM;
+}

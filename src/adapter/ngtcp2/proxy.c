@@ -77,7 +77,9 @@ static int relay_socket(const masque_address *bind_to, masque_address *bound)
     if (fd < 0) {
         return -1;
     }
-    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
+    /* RFC 9298 §3.1 and §6.2: don't fragment, Not-ECT. */
+    if (masque_posix_udp_proxy_options(fd, ss.ss_family) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
         getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
         masque_address_from_sockaddr((struct sockaddr *)&ss, sl, bound) != 0) {
         (void)close(fd);

@@ -272,15 +272,41 @@ static nghttp3_nv make_nv(const char *name, const char *value)
     return nv;
 }
 
+/* Submits the response the core builds (RFC 9297 §3.4: Capsule-Protocol on 2xx only). */
+static int submit_response(masque_quic_conn *c, int64_t stream_id, const masque_bind_response *r,
+                           const nghttp3_data_reader *dr)
+{
+    masque_field fields[MASQUE_BIND_RESPONSE_FIELDS_MAX];
+    nghttp3_nv nv[MASQUE_BIND_RESPONSE_FIELDS_MAX];
+    char buf[256];
+    masque_ssize n =
+        masque_bind_response_fields(fields, MASQUE_BIND_RESPONSE_FIELDS_MAX, buf, sizeof(buf), r);
+    masque_ssize i;
+    if (n < 0) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        /* nghttp3 0.8 declares the pointers non-const but never writes through them. */
+        memcpy(&nv[i].name, &fields[i].name.ptr, sizeof(nv[i].name));
+        nv[i].namelen = fields[i].name.len;
+        memcpy(&nv[i].value, &fields[i].value.ptr, sizeof(nv[i].value));
+        nv[i].valuelen = fields[i].value.len;
+        nv[i].flags = NGHTTP3_NV_FLAG_NONE;
+    }
+    return nghttp3_conn_submit_response(c->h3, stream_id, nv, (size_t)n, dr);
+}
+
 static int server_answer(masque_quic_conn *c, int64_t stream_id)
 {
     masque_request_fields req;
     masque_bind_target target;
+    masque_bind_response rsp;
     masque_str tmpl = str_of(c->cfg.uri_template, 1);
     nghttp3_data_reader dr = {read_body};
-    char ppa[128];
+    char status[128];
     int rc;
     memset(&req, 0, sizeof(req));
+    memset(&rsp, 0, sizeof(rsp));
     req.method = str_of(c->method, c->method[0] != '\0');
     req.protocol = str_of(c->protocol, c->protocol[0] != '\0');
     req.scheme = str_of(c->scheme, c->scheme[0] != '\0');
@@ -291,24 +317,26 @@ static int server_answer(masque_quic_conn *c, int64_t stream_id)
     rc = c->fields_too_long ? MASQUE_ERR_BAD_REQUEST
                             : masque_bind_request_check(tmpl, &req, &target);
     if (rc != MASQUE_OK || !target.bind) {
-        nghttp3_nv nv[1];
-        nv[0] = make_nv(":status", "400");
+        masque_str name = {"masque-proxy", 12};
+        masque_str none = {NULL, 0};
+        rsp.status = 400;
+        if (masque_proxy_status_format(status, sizeof(status), name,
+                                       MASQUE_PROXY_STATUS_HTTP_REQUEST_ERROR, none) > 0) {
+            rsp.proxy_status.ptr = status;
+            rsp.proxy_status.len = strlen(status);
+        }
         (void)fprintf(stderr, "masque-quic: refusing request: %s\n", masque_strerror(rc));
-        return nghttp3_conn_submit_response(c->h3, stream_id, nv, 1, NULL);
+        return submit_response(c, stream_id, &rsp, NULL);
     }
     c->stream = stream_id;
-    if (start_session(c, MASQUE_ROLE_PROXY, 0) != 0 ||
-        masque_proxy_public_address_format(ppa, sizeof(ppa), &c->cfg.public_address, 1) < 0) {
+    if (start_session(c, MASQUE_ROLE_PROXY, 0) != 0) {
         return -1;
     }
-    {
-        nghttp3_nv nv[4];
-        nv[0] = make_nv(":status", "200");
-        nv[1] = make_nv(MASQUE_HTTP_CAPSULE_PROTOCOL, MASQUE_HTTP_TRUE);
-        nv[2] = make_nv(MASQUE_HTTP_CONNECT_UDP_BIND, MASQUE_HTTP_TRUE);
-        nv[3] = make_nv(MASQUE_HTTP_PROXY_PUBLIC_ADDRESS, ppa);
-        return nghttp3_conn_submit_response(c->h3, stream_id, nv, 4, &dr);
-    }
+    rsp.status = 200;
+    rsp.bind = 1;
+    rsp.public_addresses = &c->cfg.public_address;
+    rsp.public_address_count = 1;
+    return submit_response(c, stream_id, &rsp, &dr);
 }
 
 static int h3_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *user,

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/*
+ * posix.h on Linux: the socket options of a proxy's UDP sockets, read back with getsockopt and
+ * seen on the wire. The wire checks run in a network namespace of the test's own, whose
+ * loopback has an MTU of 1280 (root only; skipped elsewhere): no packet leaves the machine.
+ */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "masque/posix.h"
+
+static int private_net; /* 1 once the test runs in its own network namespace */
+
+/* Enters a new network namespace and brings its loopback up with an MTU of 1280. */
+static int enter_private_net(void)
+{
+    struct ifreq ifr;
+    int fd;
+    int ok;
+    if (unshare(CLONE_NEWNET) != 0) {
+        return 0;
+    }
+    fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0) {
+        return 0;
+    }
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, "lo", 3);
+    ifr.ifr_mtu = 1280;
+    ok = ioctl(fd, SIOCSIFMTU, &ifr) == 0;
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, "lo", 3);
+    ok = ok && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
+    ifr.ifr_flags = (short)(ifr.ifr_flags | IFF_UP);
+    ok = ok && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+    (void)close(fd);
+    return ok;
+}
+
+static int get_int(int fd, int level, int name)
+{
+    int v = -1;
+    socklen_t len = sizeof(v);
+    assert_int_equal(getsockopt(fd, level, name, &v, &len), 0);
+    return v;
+}
+
+/* A socket of the family bound to loopback; its address in *out. */
+static int loopback_socket(int family, masque_address *out)
+{
+    masque_address a;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    const char *ip = family == AF_INET ? "127.0.0.1" : "::1";
+    int fd = socket(family, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(masque_address_parse(&a, ip, strlen(ip), 0), MASQUE_OK);
+    assert_int_equal(masque_address_to_sockaddr(&a, &ss, &sl), MASQUE_OK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&ss, sl), 0);
+    sl = sizeof(ss);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &sl), 0);
+    assert_int_equal(masque_address_from_sockaddr((struct sockaddr *)&ss, sl, out), MASQUE_OK);
+    return fd;
+}
+
+static ssize_t send_to(int fd, const masque_address *to, const uint8_t *p, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    assert_int_equal(masque_address_to_sockaddr(to, &ss, &sl), MASQUE_OK);
+    return sendto(fd, p, n, 0, (struct sockaddr *)&ss, sl);
+}
+
+static void test_UDP_13_UDP_14_proxy_socket_options_read_back(void **state)
+{
+    int v4 = socket(AF_INET, SOCK_DGRAM, 0);
+    int v6 = socket(AF_INET6, SOCK_DGRAM, 0);
+    int ect1 = 0x01;
+    (void)state;
+    assert_true(v4 >= 0 && v6 >= 0);
+    /* Whatever was set before (here ECT(1)), the helper leaves Not-ECT. */
+    assert_int_equal(setsockopt(v4, IPPROTO_IP, IP_TOS, &ect1, sizeof(ect1)), 0);
+    assert_int_equal(masque_posix_udp_proxy_options(v4, AF_INET), 0);
+    assert_int_equal(get_int(v4, IPPROTO_IP, IP_MTU_DISCOVER), IP_PMTUDISC_DO);
+    assert_int_equal(get_int(v4, IPPROTO_IP, IP_TOS) & 3, 0);
+    assert_int_equal(get_int(v4, IPPROTO_IP, IP_RECVTOS), 0); /* ECN from targets unread */
+    assert_int_equal(masque_posix_udp_proxy_options(v6, AF_INET6), 0);
+    assert_int_equal(get_int(v6, IPPROTO_IPV6, IPV6_DONTFRAG), 1);
+    assert_int_equal(get_int(v6, IPPROTO_IPV6, IPV6_MTU_DISCOVER), IPV6_PMTUDISC_DO);
+    assert_int_equal(get_int(v6, IPPROTO_IPV6, IPV6_TCLASS) & 3, 0);
+    assert_int_equal(masque_posix_udp_proxy_options(-1, AF_INET), -1);
+    (void)close(v4);
+    (void)close(v6);
+}
+
+/* A 1400-byte datagram over a 1280-byte link: fragmented by a plain socket, refused with
+ * EMSGSIZE by a proxy socket (RFC 9298 §3.1). */
+static void check_never_fragments(int family)
+{
+    static uint8_t big[1400];
+    masque_address sink_addr;
+    masque_address ignored;
+    int sink = loopback_socket(family, &sink_addr);
+    int plain = loopback_socket(family, &ignored);
+    int proxy = loopback_socket(family, &ignored);
+    uint8_t got[2000];
+    assert_true(send_to(plain, &sink_addr, big, sizeof(big)) == (ssize_t)sizeof(big));
+    assert_true(recv(sink, got, sizeof(got), 0) == (ssize_t)sizeof(big)); /* reassembled */
+    assert_int_equal(masque_posix_udp_proxy_options(proxy, family), 0);
+    errno = 0;
+    assert_true(send_to(proxy, &sink_addr, big, sizeof(big)) < 0);
+    assert_int_equal(errno, EMSGSIZE);
+    assert_true(send_to(proxy, &sink_addr, big, 1200) == 1200); /* what fits still goes */
+    (void)close(sink);
+    (void)close(plain);
+    (void)close(proxy);
+}
+
+static void test_UDP_13_proxy_sockets_never_fragment(void **state)
+{
+    (void)state;
+    if (!private_net) {
+        skip(); /* needs root for a network namespace of its own */
+    }
+    check_never_fragments(AF_INET);
+    check_never_fragments(AF_INET6);
+}
+
+static void test_UDP_14_proxy_sockets_send_not_ect_whatever_the_target_sent(void **state)
+{
+    masque_address target_addr;
+    masque_address relay_addr;
+    masque_address observer_addr;
+    int target;
+    int relay;
+    int observer;
+    int ce = 0x03;
+    int on = 1;
+    uint8_t buf[64];
+    uint8_t control[64];
+    struct iovec iov;
+    struct msghdr msg;
+    struct cmsghdr *cm;
+    int tos = -1;
+    (void)state;
+    if (!private_net) {
+        skip();
+    }
+    target = loopback_socket(AF_INET, &target_addr);
+    relay = loopback_socket(AF_INET, &relay_addr);
+    observer = loopback_socket(AF_INET, &observer_addr);
+    assert_int_equal(masque_posix_udp_proxy_options(relay, AF_INET), 0);
+    assert_int_equal(setsockopt(observer, IPPROTO_IP, IP_RECVTOS, &on, sizeof(on)), 0);
+    /* The target marks CE; the relay reads the payload and sends it on. */
+    assert_int_equal(setsockopt(target, IPPROTO_IP, IP_TOS, &ce, sizeof(ce)), 0);
+    assert_true(send_to(target, &relay_addr, (const uint8_t *)"ecn", 3) == 3);
+    assert_true(recv(relay, buf, sizeof(buf), 0) == 3);
+    assert_true(send_to(relay, &observer_addr, buf, 3) == 3);
+    memset(&msg, 0, sizeof(msg));
+    iov.iov_base = buf;
+    iov.iov_len = sizeof(buf);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    assert_true(recvmsg(observer, &msg, 0) == 3);
+    for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TOS) {
+            tos = *(const uint8_t *)CMSG_DATA(cm);
+        }
+    }
+    assert_int_equal(tos & 3, 0); /* Not-ECT (RFC 9298 §6.2) */
+    (void)close(target);
+    (void)close(relay);
+    (void)close(observer);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_UDP_13_UDP_14_proxy_socket_options_read_back),
+        cmocka_unit_test(test_UDP_13_proxy_sockets_never_fragment),
+        cmocka_unit_test(test_UDP_14_proxy_sockets_send_not_ect_whatever_the_target_sent),
+    };
+    private_net = enter_private_net();
+    if (!private_net) {
+        print_message("no network namespace of our own (not root?): wire checks skipped\n");
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

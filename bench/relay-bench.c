@@ -55,8 +55,8 @@ static void on_packet(masque_quic_conn *c, void *app, const masque_address *peer
     static uint8_t buf[MASQUE_BIND_HEADROOM + 65536];
     (void)app;
     memcpy(buf + MASQUE_BIND_HEADROOM, data, len); /* echo: the application's own copy */
-    (void)masque_adapter_send(masque_quic_adapter(c), peer, buf + MASQUE_BIND_HEADROOM,
-                              MASQUE_BIND_HEADROOM, len, masque_quic_now_ns() / 1000000u);
+    (void)masque_adapter_write_datagram(masque_quic_adapter(c), peer, buf + MASQUE_BIND_HEADROOM,
+                                        MASQUE_BIND_HEADROOM, len, masque_quic_now_ns() / 1000000u);
 }
 
 static void pump_relay(void)
@@ -208,11 +208,11 @@ int main(int argc, char **argv)
     }
     deadline = masque_quic_now_ns() + 5000000000u;
     while (masque_quic_now_ns() < deadline && !ready) {
-        const masque_session *s;
+        masque_context_info u;
         pump_relay();
-        s = masque_quic_session(client);
-        ready = s != NULL && masque_context_uncompressed(s->table) != NULL &&
-                masque_context_uncompressed(s->table)->state == MASQUE_CONTEXT_ACTIVE;
+        ready = masque_quic_session(client) != NULL &&
+                masque_session_context_find(masque_quic_session(client), NULL, &u) &&
+                u.state == MASQUE_CONTEXT_ACTIVE;
     }
     printf("case\tpath\tsize\tdatagrams_per_s\tMB_per_s\trtt_p50_us\trtt_p99_us\tlost\n");
     echo_fd = -1;

@@ -54,8 +54,9 @@ static void send_text(client_state *st, const masque_address *peer, const char *
         len = 2048;
     }
     memcpy(buf + MASQUE_BIND_HEADROOM, text, len);
-    rc = masque_adapter_send(masque_quic_adapter(st->conn), peer, buf + MASQUE_BIND_HEADROOM,
-                             MASQUE_BIND_HEADROOM, len, now_ms());
+    rc = masque_adapter_write_datagram(masque_quic_adapter(st->conn), peer,
+                                       buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, len,
+                                       now_ms());
     if (rc != MASQUE_OK) {
         (void)printf("cannot send: %s\n", masque_strerror(rc));
     }
@@ -121,7 +122,7 @@ static void on_packet(masque_quic_conn *c, void *app, const masque_address *peer
     }
     if (st->compress_after != 0 && count != NULL && *count == st->compress_after) {
         uint64_t id = 0;
-        if (masque_session_compress(s, peer, now_ms(), &id) == MASQUE_OK) {
+        if (masque_session_open_context(s, peer, now_ms(), &id) == MASQUE_OK) {
             (void)printf("compressed context %llu registered for %s\n", (unsigned long long)id,
                          text);
         }

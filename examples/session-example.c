@@ -13,8 +13,7 @@
 typedef struct endpoint {
     const char *name;
     masque_session session;
-    masque_context_table table;
-    uint64_t storage[512]; /* 8-byte aligned room for 16 contexts */
+    uint64_t storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(16) / 8]; /* room for 16 contexts */
 } endpoint;
 
 static void start(endpoint *e, const char *name, masque_role role, const masque_policy *policy)
@@ -24,9 +23,9 @@ static void start(endpoint *e, const char *name, masque_role role, const masque_
     cfg.role = role;
     cfg.quarter_stream_id = 0; /* the request is on stream 0 */
     cfg.policy = policy;
+    cfg.hash_seed = 0x5eed; /* a real host uses a random seed */
     e->name = name;
-    if (masque_context_table_init(&e->table, e->storage, sizeof(e->storage), 16, 0x5eed) != 0 ||
-        masque_session_init(&e->session, &cfg, &e->table, 0) != 0) {
+    if (masque_session_init(&e->session, &cfg, e->storage, sizeof(e->storage), 0) != 0) {
         fprintf(stderr, "cannot start %s\n", name);
     }
 }
@@ -41,7 +40,7 @@ static void stream(endpoint *from, endpoint *to)
     while (n > 0 && off < (size_t)n) {
         masque_packet pkt;
         masque_ssize used =
-            masque_session_receive_stream(&to->session, bytes + off, (size_t)n - off, 0, &pkt);
+            masque_session_read_stream(&to->session, bytes + off, (size_t)n - off, 0, &pkt);
         if (used < 0) {
             printf("%s: stream error %s: abort the stream\n", to->name, masque_strerror((int)used));
             return;
@@ -70,14 +69,15 @@ static void datagram(endpoint *from, endpoint *to, const masque_address *peer, c
     char where[MASQUE_ADDRESS_TEXT_MAX];
     masque_ssize h;
     memcpy(payload, text, len);
-    h = masque_session_send(&from->session, peer, payload, MASQUE_BIND_HEADROOM, len, 0, &path);
+    h = masque_session_write_datagram(&from->session, peer, payload, MASQUE_BIND_HEADROOM, len, 0,
+                                      &path);
     if (h < 0) {
         printf("%s: cannot send to that peer: %s\n", from->name, masque_strerror((int)h));
         return;
     }
     /* payload - h is the QUIC DATAGRAM frame payload: Quarter Stream ID, Context ID, ... */
     (void)masque_h3_datagram_decode(&dg, payload - h, (size_t)h + len);
-    if (masque_session_receive_datagram(&to->session, dg.payload, dg.payload_len, 0, &pkt) == 1) {
+    if (masque_session_read_datagram(&to->session, dg.payload, dg.payload_len, 0, &pkt) == 1) {
         (void)masque_address_format(where, sizeof(where), &pkt.peer, 1);
         printf("%s -> %s: \"%.*s\" (%zu bytes of framing, context %llu, peer %s)\n", from->name,
                to->name, (int)pkt.payload_len, (const char *)pkt.payload, (size_t)h,
@@ -109,7 +109,7 @@ int main(void)
     datagram(&proxy, &client, &target, "hello from the target");
     datagram(&client, &proxy, &target, "hello back");
 
-    (void)masque_session_compress(&client.session, &target, 0, NULL);
+    (void)masque_session_open_context(&client.session, &target, 0, NULL);
     stream(&client, &proxy);
     stream(&proxy, &client);
     datagram(&client, &proxy, &target, "now compressed");

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in.len = size - 1;
     switch (data[0] % 6u) {
     case 0: {
-        masque_bind_target t;
+        masque_request_target t;
         size_t i;
         for (i = 0; i < 3; i++) {
             masque_str tmpl = {templates[i], strlen(templates[i])};
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 /* What matched expands back to a path that matches the same target. */
                 if (masque_uri_template_expand(path, sizeof(path), tmpl, t.wildcard ? NULL : t.host,
                                                t.port) > 0) {
-                    masque_bind_target u;
+                    masque_request_target u;
                     masque_str pv = {path, strlen(path)};
                     if (masque_uri_template_match(tmpl, pv, &u) != MASQUE_OK ||
                         strcmp(u.host, t.host) != 0 || u.port != t.port) {

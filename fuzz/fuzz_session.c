@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal/context.h" /* white-box: the invariants are checked on the table */
 #include "masque/session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -16,8 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct side {
     masque_session s;
-    masque_context_table t;
-    uint64_t storage[512];
+    uint64_t storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(CAPACITY) / 8];
 } side;
 
 static side client;
@@ -42,8 +42,8 @@ static void start(side *x, masque_role role, uint8_t flags)
         ((flags & 8u) && MASQUE_ENABLE_DRAFT04) ? MASQUE_PROFILE_DRAFT04 : MASQUE_PROFILE_DRAFT10;
     cfg.max_peer_contexts = (flags & 16u) ? 4 : 0;
     cfg.assign_rate = (flags & 32u) ? 2 : 0;
-    if (masque_context_table_init(&x->t, x->storage, sizeof(x->storage), CAPACITY, flags) != 0 ||
-        masque_session_init(&x->s, &cfg, &x->t, 0) != 0) {
+    cfg.hash_seed = flags;
+    if (masque_session_init(&x->s, &cfg, x->storage, sizeof(x->storage), 0) != 0) {
         abort();
     }
 }
@@ -54,7 +54,7 @@ static void check(const side *x, masque_role role)
     size_t open = 0;
     size_t uncompressed = 0;
     for (i = 0; i < CAPACITY; i++) {
-        const masque_context *c = masque_context_at(&x->t, i);
+        const masque_context *c = masque_context_at(&x->s.table, i);
         size_t j;
         int peer;
         if (c->state != MASQUE_CONTEXT_PENDING && c->state != MASQUE_CONTEXT_ACTIVE) {
@@ -71,7 +71,7 @@ static void check(const side *x, masque_role role)
             continue;
         }
         for (j = i + 1; j < CAPACITY; j++) {
-            const masque_context *d = masque_context_at(&x->t, j);
+            const masque_context *d = masque_context_at(&x->s.table, j);
             if ((d->state == MASQUE_CONTEXT_PENDING || d->state == MASQUE_CONTEXT_ACTIVE) &&
                 d->ip_version == c->ip_version && d->port == c->port &&
                 memcmp(d->ip, c->ip, 16) == 0) {
@@ -79,7 +79,7 @@ static void check(const side *x, masque_role role)
             }
         }
     }
-    if (uncompressed > 1 || open != masque_context_open_count(&x->t) || open > CAPACITY ||
+    if (uncompressed > 1 || open != masque_context_open_count(&x->s.table) || open > CAPACITY ||
         x->s.responses > x->s.cfg.max_pending_responses) {
         abort();
     }
@@ -95,8 +95,7 @@ static void pump(side *from, side *to, uint64_t now)
     }
     while (off < (size_t)w) {
         masque_packet pkt;
-        masque_ssize n =
-            masque_session_receive_stream(&to->s, buf + off, (size_t)w - off, now, &pkt);
+        masque_ssize n = masque_session_read_stream(&to->s, buf + off, (size_t)w - off, now, &pkt);
         masque_event ev;
         if (n < 0) {
             return; /* a stream error: the script goes on with a dead session */
@@ -129,8 +128,8 @@ static void send_one(side *from, side *to, const masque_address *peer, uint64_t 
     masque_packet pkt;
     masque_ssize h;
     memset(buf + MASQUE_BIND_HEADROOM, 0x42, 16);
-    h = masque_session_send(&from->s, peer, buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, 16,
-                            now, &path);
+    h = masque_session_write_datagram(&from->s, peer, buf + MASQUE_BIND_HEADROOM,
+                                      MASQUE_BIND_HEADROOM, 16, now, &path);
     if (h < 0) {
         return;
     }
@@ -139,13 +138,13 @@ static void send_one(side *from, side *to, const masque_address *peer, uint64_t 
         if (masque_h3_datagram_decode(&d, buf + MASQUE_BIND_HEADROOM - h, (size_t)h + 16) < 0) {
             abort();
         }
-        if (masque_session_receive_datagram(&to->s, d.payload, d.payload_len, now, &pkt) == 1 &&
+        if (masque_session_read_datagram(&to->s, d.payload, d.payload_len, now, &pkt) == 1 &&
             !tainted && (pkt.payload_len != 16 || !masque_address_equal(&pkt.peer, peer))) {
             abort(); /* delivered, so it must be what was sent, to or from the same tuple */
         }
     } else {
-        (void)masque_session_receive_stream(&to->s, buf + MASQUE_BIND_HEADROOM - h, (size_t)h + 16,
-                                            now, &pkt);
+        (void)masque_session_read_stream(&to->s, buf + MASQUE_BIND_HEADROOM - h, (size_t)h + 16,
+                                         now, &pkt);
     }
 }
 
@@ -167,11 +166,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)masque_session_open_uncompressed(&client.s, now, NULL);
             break;
         case 1:
-            (void)masque_session_compress(&client.s, &t, now, NULL);
+            (void)masque_session_open_context(&client.s, &t, now, NULL);
             i++;
             break;
         case 2:
-            (void)masque_session_compress(&proxy.s, &t, now, NULL);
+            (void)masque_session_open_context(&proxy.s, &t, now, NULL);
             i++;
             break;
         case 3:
@@ -203,8 +202,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (n > size - i) {
                 n = size - i;
             }
-            (void)masque_session_receive_stream(((op >> 4) & 1u) ? &client.s : &proxy.s, data + i,
-                                                n, now, &pkt);
+            (void)masque_session_read_stream(((op >> 4) & 1u) ? &client.s : &proxy.s, data + i, n,
+                                             now, &pkt);
             i += n;
             break;
         }
@@ -214,8 +213,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (n > size - i) {
                 n = size - i;
             }
-            (void)masque_session_receive_datagram(((op >> 4) & 1u) ? &client.s : &proxy.s, data + i,
-                                                  n, now, &pkt);
+            (void)masque_session_read_datagram(((op >> 4) & 1u) ? &client.s : &proxy.s, data + i, n,
+                                               now, &pkt);
             i += n;
             break;
         }
@@ -226,7 +225,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             i++;
             break;
         case 12:
-            (void)masque_session_receive_fin(((op >> 4) & 1u) ? &client.s : &proxy.s);
+            (void)masque_session_read_fin(((op >> 4) & 1u) ? &client.s : &proxy.s);
             break;
         default: {
             masque_event ev;

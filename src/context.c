@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
-#include "masque/context.h"
+#include "internal/context.h"
 
 #include <string.h>
 
@@ -13,10 +13,16 @@ struct masque_align_probe {
 };
 #define U64_ALIGN offsetof(struct masque_align_probe, value)
 
+/* MASQUE_CONTEXT_TABLE_STORAGE_SIZE() is a constant expression: the entry must be what it says. */
+typedef char
+    masque_entry_size_is_public[sizeof(masque_context) == MASQUE_CONTEXT_ENTRY_SIZE ? 1 : -1];
+
+/* MASQUE_CONTEXT_INDEX_SLOTS() as a loop: the macro is for constant expressions, this is
+ * smaller code for run time. */
 static size_t index_slots(size_t capacity)
 {
     size_t n = 2;
-    while (n < capacity * 2u) {
+    while (n < 2u * capacity) {
         n <<= 1;
     }
     return n;
@@ -24,13 +30,31 @@ static size_t index_slots(size_t capacity)
 
 size_t masque_context_table_storage_size(size_t capacity)
 {
-    size_t index_bytes;
-    if (capacity == 0 || capacity > MASQUE_CONTEXT_CAPACITY_MAX ||
-        capacity > SIZE_MAX / 4u / sizeof(masque_context)) {
-        return 0; /* also keeps the sums below from wrapping on 32-bit hosts */
+    /* At most 40 + 32 bytes per entry: below SIZE_MAX / 72 nothing wraps, even on 32 bits. */
+    if (capacity == 0 || capacity > MASQUE_CONTEXT_CAPACITY_MAX || capacity > SIZE_MAX / 72u) {
+        return 0;
     }
-    index_bytes = 2u * index_slots(capacity) * sizeof(uint32_t);
-    return capacity * sizeof(masque_context) + index_bytes;
+    return capacity * MASQUE_CONTEXT_ENTRY_SIZE + 8u * index_slots(capacity);
+}
+
+size_t masque_context_table_capacity_for(size_t storage_len)
+{
+    /* Storage grows with the capacity (by steps, with the index): the largest fit by bisection,
+     * from a bound of 56 bytes per entry (entry and at least two slots per index). */
+    size_t lo = 0;
+    size_t hi = storage_len / (MASQUE_CONTEXT_ENTRY_SIZE + 16u);
+    if (hi > MASQUE_CONTEXT_CAPACITY_MAX) {
+        hi = MASQUE_CONTEXT_CAPACITY_MAX;
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo + 1) / 2;
+        if (masque_context_table_storage_size(mid) <= storage_len) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return lo;
 }
 
 /* A keyed 64-bit mix (the finaliser of splitmix64). */
@@ -44,9 +68,20 @@ static uint64_t mix(uint64_t h)
     return h;
 }
 
+/* Maps a 64-bit hash onto the slots, a power of two (no division, which firmware lacks). */
+static size_t reduce(const masque_context_table *t, uint64_t h)
+{
+    return (size_t)(h & (uint64_t)(t->slots - 1));
+}
+
+static size_t next_slot(const masque_context_table *t, size_t i)
+{
+    return (i + 1) & (t->slots - 1);
+}
+
 static size_t hash_id(const masque_context_table *t, uint64_t id)
 {
-    return (size_t)(mix(id ^ t->seed) & (uint64_t)t->mask);
+    return reduce(t, mix(id ^ t->seed));
 }
 
 /* Reads 8 bytes in host order; only hashed, so the byte order does not matter. */
@@ -83,7 +118,7 @@ static size_t hash_tuple(const masque_context_table *t, uint8_t version, const u
     h = (t->seed ^ ((uint64_t)version << 16 | port) ^ w0) * 0x9E3779B97F4A7C15u;
     h = (h ^ (h >> 29) ^ w1) * 0xBF58476D1CE4E5B9u;
     h ^= h >> 32;
-    return (size_t)(h & (uint64_t)t->mask);
+    return reduce(t, h);
 }
 
 static size_t entry_tuple_home(const masque_context_table *t, const masque_context *c)
@@ -116,14 +151,14 @@ int masque_context_table_init(masque_context_table *t, void *storage, size_t sto
     if (storage_len < need) {
         return MASQUE_ERR_BUFFER;
     }
-    slots = index_slots(capacity);
+    slots = index_slots(capacity); /* load factor at most 1/2 */
     memset(t, 0, sizeof(*t));
     memset(storage, 0, need);
     t->entries = (masque_context *)storage;
     t->id_index = (uint32_t *)(void *)(base + capacity * sizeof(masque_context));
     t->tuple_index = t->id_index + slots;
     t->capacity = capacity;
-    t->mask = slots - 1;
+    t->slots = slots;
     t->seed = seed;
     /* Free list through the id field: slot i links to slot i+1. */
     for (i = 0; i < capacity; i++) {
@@ -139,7 +174,7 @@ masque_context *masque_context_find(const masque_context_table *t, uint64_t id)
     if (t == NULL || t->entries == NULL) {
         return NULL;
     }
-    for (i = hash_id(t, id);; i = (i + 1) & t->mask) {
+    for (i = hash_id(t, id);; i = next_slot(t, i)) {
         uint32_t v = t->id_index[i];
         if (v == 0) {
             return NULL;
@@ -158,7 +193,7 @@ masque_context *masque_context_find_tuple(const masque_context_table *t,
         (tuple->version != MASQUE_IP_V4 && tuple->version != MASQUE_IP_V6)) {
         return NULL;
     }
-    for (i = hash_tuple(t, tuple->version, tuple->bytes, tuple->port);; i = (i + 1) & t->mask) {
+    for (i = hash_tuple(t, tuple->version, tuple->bytes, tuple->port);; i = next_slot(t, i)) {
         uint32_t v = t->tuple_index[i];
         if (v == 0) {
             return NULL;
@@ -181,7 +216,7 @@ static void index_put(const masque_context_table *t, uint32_t *index, size_t hom
 {
     size_t i = home;
     while (index[i] != 0) {
-        i = (i + 1) & t->mask;
+        i = next_slot(t, i);
     }
     index[i] = v;
 }
@@ -193,10 +228,10 @@ static void index_remove(const masque_context_table *t, uint32_t *index, size_t 
     size_t i = home;
     size_t j;
     while (index[i] != v) {
-        i = (i + 1) & t->mask;
+        i = next_slot(t, i);
     }
     index[i] = 0;
-    for (j = (i + 1) & t->mask; index[j] != 0; j = (j + 1) & t->mask) {
+    for (j = next_slot(t, i); index[j] != 0; j = next_slot(t, j)) {
         const masque_context *c = &t->entries[index[j] - 1];
         size_t k = by_tuple ? entry_tuple_home(t, c) : hash_id(t, c->id);
         /* Move index[j] into the hole at i unless its home lies cyclically in (i, j]. */
@@ -361,6 +396,16 @@ void masque_context_target(const masque_context *c, masque_address *out)
     out->version = c->ip_version;
     memcpy(out->bytes, c->ip, masque_address_ip_len(c->ip_version));
     out->port = c->port;
+}
+
+void masque_context_describe(const masque_context *c, masque_context_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->id = c->id;
+    masque_context_target(c, &out->target);
+    out->state = (masque_context_state)c->state;
+    out->opened_by_peer = (c->flags & MASQUE_CONTEXT_FLAG_PEER) != 0;
+    out->last_active = c->state == MASQUE_CONTEXT_CLOSED ? 0 : c->last_active;
 }
 
 size_t masque_context_open_count(const masque_context_table *t)

@@ -139,8 +139,8 @@ static int read_tuple(masque_address *out, const uint8_t **payload, size_t *payl
     return MASQUE_OK;
 }
 
-masque_ssize masque_bind_target_decode(masque_address *target, const uint8_t **payload,
-                                       size_t *payload_len, const uint8_t *src, size_t len)
+masque_ssize masque_bind_tuple_decode(masque_address *target, const uint8_t **payload,
+                                      size_t *payload_len, const uint8_t *src, size_t len)
 {
     int rc;
     if (target == NULL || payload == NULL || payload_len == NULL || len > (size_t)PTRDIFF_MAX) {

@@ -90,6 +90,8 @@ const char *masque_strerror(int code)
         return "HTTP/3 datagram too short for its quarter stream ID";
     case MASQUE_ERR_H3_SETTINGS:
         return "invalid SETTINGS_H3_DATAGRAM";
+    case MASQUE_ERR_ABI:
+        return "header and library do not match";
     default:
         return "unknown error";
     }
@@ -123,5 +125,29 @@ uint64_t masque_h3_error_for(int code)
         return MASQUE_H3_SETTINGS_ERROR; /* RFC 9297 §2.1.1 */
     default:
         return MASQUE_H3_INTERNAL_ERROR; /* local, or not ours: never blame the peer */
+    }
+}
+
+masque_error_class masque_error_class_of(int code)
+{
+    if (code >= 0) {
+        return MASQUE_ERROR_CLASS_NONE;
+    }
+    if (masque_h3_error_for(code) != MASQUE_H3_INTERNAL_ERROR || code == MASQUE_ERR_BAD_REQUEST ||
+        code == MASQUE_ERR_BAD_RESPONSE || code == MASQUE_ERR_FIELD) {
+        /* Everything with a wire code of its own is the peer's, and so are bad messages. */
+        return code == MASQUE_ERR_PARSER_FAILED ? MASQUE_ERROR_CLASS_FATAL
+                                                : MASQUE_ERROR_CLASS_PEER;
+    }
+    switch (code) {
+    case MASQUE_ERR_NEED_MORE:
+    case MASQUE_ERR_BUFFER:
+    case MASQUE_ERR_QUEUE_FULL:
+    case MASQUE_ERR_RATE_LIMITED:
+        return MASQUE_ERROR_CLASS_TRANSIENT;
+    case MASQUE_ERR_SESSION_FAILED:
+        return MASQUE_ERROR_CLASS_FATAL;
+    default:
+        return MASQUE_ERROR_CLASS_LOCAL;
     }
 }

@@ -383,7 +383,7 @@ static long pct_decode(const char *src, size_t n, char *dst, size_t cap)
 }
 
 /* Stores one matched variable value. */
-static int store_var(int kind, const char *v, size_t n, masque_bind_target *out, int *seen_host,
+static int store_var(int kind, const char *v, size_t n, masque_request_target *out, int *seen_host,
                      int *seen_port, char *port_buf, size_t *port_len)
 {
     long len;
@@ -405,7 +405,7 @@ static int store_var(int kind, const char *v, size_t n, masque_bind_target *out,
     return 0;
 }
 
-int masque_uri_template_match(masque_str tmpl, masque_str path, masque_bind_target *out)
+int masque_uri_template_match(masque_str tmpl, masque_str path, masque_request_target *out)
 {
     long start = template_path_start(tmpl, NULL);
     size_t ti;
@@ -414,7 +414,7 @@ int masque_uri_template_match(masque_str tmpl, masque_str path, masque_bind_targ
     int seen_port = 0;
     char port_buf[8];
     size_t port_len = 0;
-    masque_bind_target r;
+    masque_request_target r;
     size_t i;
 
     if (start < 0) {
@@ -925,7 +925,7 @@ unsigned masque_address_families(const masque_address *addrs, size_t count)
 }
 
 int masque_bind_request_check(masque_str tmpl, const masque_request_fields *req,
-                              masque_bind_target *target)
+                              masque_request_target *target)
 {
     int rc;
     if (req == NULL || target == NULL) {

@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
-#include "masque/session.h"
+/*
+ * What both roles of a session do: set-up, our own registrations, the datagram and stream
+ * paths, the validate step every peer ASSIGN passes before its role answers it
+ * (session_client.c, session_proxy.c), the queues, timers and queries.
+ */
+#include "internal/session.h"
 
 #include <string.h>
 
@@ -7,7 +12,7 @@
 
 /* ---- small helpers ---- */
 
-static int fail(masque_session *s, int code)
+int masque_sess_fail(masque_session *s, int code)
 {
     s->failed = code;
     return code;
@@ -39,11 +44,11 @@ static int is_open(const masque_context *c)
 static int is_usable(const masque_session *s, const masque_context *c)
 {
     return c != NULL && (c->state == MASQUE_CONTEXT_ACTIVE ||
-                         (c->state == MASQUE_CONTEXT_PENDING && !s->cfg.no_preemptive_send));
+                         (c->state == MASQUE_CONTEXT_PENDING && !s->cfg.wait_for_ack));
 }
 
 /* Room for n more events. Every producer asks first, so no event is ever lost: a capsule
- * waits in receive_stream, an idle close in tick and an auto-registration for the next
+ * waits in read_stream, an idle close in tick and an auto-registration for the next
  * datagram until the host has polled. */
 static int event_room(const masque_session *s, size_t n)
 {
@@ -109,7 +114,7 @@ static int local_queue_room(const masque_session *s)
     return local < MASQUE_SESSION_QUEUE_LEN - s->cfg.max_pending_responses;
 }
 
-static int family_ok(const masque_session *s, const masque_address *a)
+int masque_sess_family_advertised(const masque_session *s, const masque_address *a)
 {
     unsigned bit = a->version == MASQUE_IP_V4 ? MASQUE_FAMILY_V4 : MASQUE_FAMILY_V6;
     /* -10 §7: a client does not use families the proxy did not advertise, and a proxy has
@@ -118,7 +123,7 @@ static int family_ok(const masque_session *s, const masque_address *a)
 }
 
 /* Whether this build handles the target's family at all (config.h). */
-static int family_enabled(const masque_address *a)
+int masque_sess_family_enabled(const masque_address *a)
 {
 #if MASQUE_ENABLE_IPV6
     (void)a;
@@ -128,37 +133,32 @@ static int family_enabled(const masque_address *a)
 #endif
 }
 
-/* Proxy: whether a target may be reached (-10 §9). */
-static int target_allowed(const masque_session *s, const masque_address *t)
-{
-    if (!family_enabled(t)) {
-        return 0;
-    }
-#if MASQUE_ENABLE_POLICY
-    return masque_policy_check(s->cfg.policy, s->cfg.user, t) == MASQUE_OK;
-#else
-    (void)s;
-    return 1; /* compiled out: the host filters targets itself (config.h) */
-#endif
-}
-
 static void close_entry(masque_session *s, masque_context *c)
 {
     if ((c->flags & MASQUE_CONTEXT_FLAG_PEER) != 0 && s->peer_open > 0) {
         s->peer_open--;
     }
-    masque_context_close(s->table, c);
+    masque_context_close(&s->table, c);
 }
 
 /* ---- set-up ---- */
 
-int masque_session_init(masque_session *s, const masque_session_config *cfg,
-                        masque_context_table *table, uint64_t now)
+int masque_session_init_checked(masque_session *s, const masque_session_config *cfg, void *storage,
+                                size_t storage_len, uint64_t now, size_t session_size,
+                                size_t config_size)
 {
     masque_capsule_parser_config pcfg;
+    size_t capacity = masque_context_table_capacity_for(storage_len);
+    int rc;
 
-    if (s == NULL || table == NULL || table->entries == NULL) {
+    if (session_size != sizeof(masque_session) || config_size != sizeof(masque_session_config)) {
+        return MASQUE_ERR_ABI; /* another header, other sizes or config.h switches */
+    }
+    if (s == NULL || storage == NULL) {
         return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    if (capacity == 0) {
+        return MASQUE_ERR_BUFFER;
     }
     memset(s, 0, sizeof(*s));
     if (cfg != NULL) {
@@ -199,7 +199,11 @@ int masque_session_init(masque_session *s, const masque_session_config *cfg,
         pcfg.max_datagram_len = MASQUE_VARINT_MAX;
     }
     masque_capsule_parser_init(&s->parser, &pcfg);
-    s->table = table;
+    rc = masque_context_table_init(&s->table, storage, storage_len, capacity, s->cfg.hash_seed);
+    if (rc != MASQUE_OK) {
+        memset(s, 0, sizeof(*s));
+        return rc;
+    }
     s->next_local_id = s->cfg.role == MASQUE_ROLE_CLIENT ? 2u : 1u;
     s->bucket_millitokens = (uint64_t)s->cfg.assign_burst * 1000u;
     s->bucket_time = now;
@@ -222,7 +226,7 @@ static int register_local(masque_session *s, const masque_address *target, uint6
     if (!local_queue_room(s)) {
         return MASQUE_ERR_QUEUE_FULL;
     }
-    rc = masque_context_insert(s->table, id, target, MASQUE_CONTEXT_PENDING, 0, now, &c);
+    rc = masque_context_insert(&s->table, id, target, MASQUE_CONTEXT_PENDING, 0, now, &c);
     if (rc != MASQUE_OK) {
         return rc;
     }
@@ -248,8 +252,8 @@ int masque_session_open_uncompressed(masque_session *s, uint64_t now, uint64_t *
     return register_local(s, NULL, now, context_id);
 }
 
-int masque_session_compress(masque_session *s, const masque_address *target, uint64_t now,
-                            uint64_t *context_id)
+int masque_session_open_context(masque_session *s, const masque_address *target, uint64_t now,
+                                uint64_t *context_id)
 {
     if (s == NULL || target == NULL) {
         return MASQUE_ERR_INVALID_ARGUMENT;
@@ -257,13 +261,13 @@ int masque_session_compress(masque_session *s, const masque_address *target, uin
     if (s->failed) {
         return MASQUE_ERR_SESSION_FAILED;
     }
-    if (masque_address_ip_len(target->version) == 0 || !family_enabled(target)) {
+    if (masque_address_ip_len(target->version) == 0 || !masque_sess_family_enabled(target)) {
         return MASQUE_ERR_ADDRESS;
     }
-    if (!family_ok(s, target)) {
+    if (!masque_sess_family_advertised(s, target)) {
         return MASQUE_ERR_FAMILY_NOT_ADVERTISED;
     }
-    if (s->cfg.role == MASQUE_ROLE_PROXY && masque_context_uncompressed(s->table) == NULL) {
+    if (s->cfg.role == MASQUE_ROLE_PROXY && masque_context_uncompressed(&s->table) == NULL) {
         return MASQUE_ERR_STATE; /* -10 §3.1: no new compressed contexts without it */
     }
     return register_local(s, target, now, context_id);
@@ -279,7 +283,7 @@ int masque_session_close_context(masque_session *s, uint64_t context_id, uint64_
     if (s->failed) {
         return MASQUE_ERR_SESSION_FAILED;
     }
-    c = masque_context_find(s->table, context_id);
+    c = masque_context_find(&s->table, context_id);
     if (!is_open(c)) {
         return MASQUE_ERR_UNKNOWN_CONTEXT;
     }
@@ -329,8 +333,8 @@ static void note_uncompressed_traffic(masque_session *s, const masque_address *p
         return; /* not yet, or the host must poll first: the next datagram tries again */
     }
     memset(slot, 0, sizeof(*slot));
-    if (masque_session_compress(s, peer, now, &id) == MASQUE_OK) {
-        event_push(s, MASQUE_EVENT_CONTEXT_OPENED, masque_context_find(s->table, id), 0);
+    if (masque_session_open_context(s, peer, now, &id) == MASQUE_OK) {
+        event_push(s, MASQUE_EVENT_CONTEXT_OPENED, masque_context_find(&s->table, id), 0);
     }
 #else
     (void)s;
@@ -341,9 +345,9 @@ static void note_uncompressed_traffic(masque_session *s, const masque_address *p
 
 /* ---- sending ---- */
 
-masque_ssize masque_session_send(masque_session *s, const masque_address *peer, uint8_t *payload,
-                                 size_t headroom, size_t payload_len, uint64_t now,
-                                 masque_datagram_path *path)
+masque_ssize masque_session_write_datagram(masque_session *s, const masque_address *peer,
+                                           uint8_t *payload, size_t headroom, size_t payload_len,
+                                           uint64_t now, masque_datagram_path *path)
 {
     masque_bind_frame f;
     masque_context *c;
@@ -356,20 +360,20 @@ masque_ssize masque_session_send(masque_session *s, const masque_address *peer, 
     if (s->failed) {
         return MASQUE_ERR_SESSION_FAILED;
     }
-    if (masque_address_ip_len(peer->version) == 0 || !family_enabled(peer)) {
+    if (masque_address_ip_len(peer->version) == 0 || !masque_sess_family_enabled(peer)) {
         return MASQUE_ERR_ADDRESS;
     }
-    if (!family_ok(s, peer)) {
+    if (!masque_sess_family_advertised(s, peer)) {
         return MASQUE_ERR_FAMILY_NOT_ADVERTISED;
     }
     memset(&f, 0, sizeof(f));
     f.path = s->cfg.capsule_datagrams ? MASQUE_PATH_CAPSULE : MASQUE_PATH_H3_DATAGRAM;
     f.quarter_stream_id = s->cfg.quarter_stream_id;
-    c = masque_context_find_tuple(s->table, peer);
+    c = masque_context_find_tuple(&s->table, peer);
     if (is_usable(s, c)) {
         used = c; /* -10 §5: compressed */
         f.context_id = c->id;
-    } else if (is_usable(s, (c = masque_context_uncompressed(s->table)))) {
+    } else if (is_usable(s, (c = masque_context_uncompressed(&s->table)))) {
         used = c; /* -10 §4: uncompressed, the tuple in every datagram */
         f.context_id = c->id;
         f.target = peer;
@@ -396,10 +400,42 @@ masque_ssize masque_session_send(masque_session *s, const masque_address *peer, 
 
 /* ---- receiving datagrams ---- */
 
-static int deliver(masque_session *s, uint64_t id, const uint8_t *p, size_t n, uint64_t now,
-                   masque_packet *out)
+int masque_sess_resolve(masque_session *s, const masque_context *c, const uint8_t *p, size_t n,
+                        masque_address *peer, const uint8_t **payload, size_t *payload_len)
 {
-    masque_context *c;
+    if (c->ip_version != 0) {
+        if (n > MASQUE_UDP_PAYLOAD_MAX) {
+            return masque_sess_fail(s, MASQUE_ERR_PAYLOAD_TOO_LARGE); /* RFC 9298 §5 */
+        }
+        masque_context_target(c, peer); /* -10 §5: the tuple is the context's */
+        *payload = p;
+        *payload_len = n;
+        return 1;
+    }
+    {
+        /* -10 §4: the tuple travels in every datagram. */
+        masque_ssize rc = masque_bind_tuple_decode(peer, payload, payload_len, p, n);
+        if (rc == MASQUE_ERR_PAYLOAD_TOO_LARGE) {
+            return masque_sess_fail(s, (int)rc);
+        }
+        if (rc < 0) {
+            s->stats.dropped_malformed++; /* -10 §4: bad IP Version, dropped */
+            return 0;
+        }
+    }
+    if (!masque_sess_family_enabled(peer)) {
+        s->stats.dropped_malformed++; /* IPv6 compiled out (config.h) */
+        return 0;
+    }
+    return 1;
+}
+
+/* A datagram's Context ID and what follows it: 1 when out holds a packet, 0 when it was
+ * dropped and counted, or a stream error. The role decides about the uncompressed context. */
+static int deliver_context_payload(masque_session *s, uint64_t id, const uint8_t *p, size_t n,
+                                   uint64_t now, masque_packet *out)
+{
+    masque_context *c = NULL;
     masque_address peer;
     const uint8_t *payload = p;
     size_t payload_len = n;
@@ -408,44 +444,26 @@ static int deliver(masque_session *s, uint64_t id, const uint8_t *p, size_t n, u
         if (s->cfg.concrete_target) {
             peer = s->cfg.fixed_target; /* -10 §3, BIND-4 */
         } else if (!s->cfg.drop_context_id_zero) {
-            return fail(s, MASQUE_ERR_CONTEXT_ID_ZERO); /* -13 §3: the recipient aborts */
+            return masque_sess_fail(s, MASQUE_ERR_CONTEXT_ID_ZERO); /* -13 §3: abort */
         } else {
             s->stats.dropped_context_id_zero++; /* -10 §3 only forbids sending it */
             return 0;
         }
         if (n > MASQUE_UDP_PAYLOAD_MAX) {
-            return fail(s, MASQUE_ERR_PAYLOAD_TOO_LARGE); /* RFC 9298 §5 */
+            return masque_sess_fail(s, MASQUE_ERR_PAYLOAD_TOO_LARGE); /* RFC 9298 §5 */
         }
-        c = NULL;
     } else {
-        c = masque_context_find(s->table, id);
+        int rc;
+        c = masque_context_find(&s->table, id);
         if (!is_open(c)) {
             s->stats.dropped_unknown_context++; /* RFC 9298 §5; -10 §3.3 after CLOSE */
             return 0;
         }
-        if (c->ip_version == 0) {
-            masque_ssize rc = masque_bind_target_decode(&peer, &payload, &payload_len, p, n);
-            if (rc == MASQUE_ERR_PAYLOAD_TOO_LARGE) {
-                return fail(s, (int)rc);
-            }
-            if (rc < 0) {
-                s->stats.dropped_malformed++; /* -10 §4: bad IP Version, dropped */
-                return 0;
-            }
-            if (!family_enabled(&peer)) {
-                s->stats.dropped_malformed++; /* IPv6 compiled out (config.h) */
-                return 0;
-            }
-            if (s->cfg.role == MASQUE_ROLE_PROXY &&
-                (!target_allowed(s, &peer) || !family_ok(s, &peer))) {
-                s->stats.dropped_policy++; /* -10 §9: every uncompressed target is checked */
-                return 0;
-            }
-        } else {
-            if (n > MASQUE_UDP_PAYLOAD_MAX) {
-                return fail(s, MASQUE_ERR_PAYLOAD_TOO_LARGE);
-            }
-            masque_context_target(c, &peer);
+        rc = s->cfg.role == MASQUE_ROLE_CLIENT
+                 ? masque_sess_client_deliver(s, c, p, n, &peer, &payload, &payload_len)
+                 : masque_sess_proxy_deliver(s, c, p, n, &peer, &payload, &payload_len);
+        if (rc <= 0) {
+            return rc;
         }
         c->last_active = now;
     }
@@ -461,21 +479,20 @@ static int deliver(masque_session *s, uint64_t id, const uint8_t *p, size_t n, u
 }
 
 /* An HTTP Datagram Payload, from a QUIC DATAGRAM frame or a DATAGRAM capsule (RFC 9298 §5). */
-static int deliver_payload(masque_session *s, const uint8_t *data, size_t len, uint64_t now,
-                           masque_packet *out)
+static int read_http_datagram(masque_session *s, const uint8_t *data, size_t len, uint64_t now,
+                              masque_packet *out)
 {
     masque_context_payload cp;
     if (masque_context_payload_decode(&cp, data, len) < 0) {
         s->stats.dropped_malformed++; /* no complete Context ID: dropped */
         return 0;
     }
-    return deliver(s, cp.context_id, cp.payload, cp.payload_len, now, out);
+    return deliver_context_payload(s, cp.context_id, cp.payload, cp.payload_len, now, out);
 }
 
-int masque_session_receive_datagram(masque_session *s, const uint8_t *data, size_t len,
-                                    uint64_t now, masque_packet *out)
+int masque_session_read_datagram(masque_session *s, const uint8_t *data, size_t len, uint64_t now,
+                                 masque_packet *out)
 {
-
     if (s == NULL || out == NULL) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
@@ -487,42 +504,14 @@ int masque_session_receive_datagram(masque_session *s, const uint8_t *data, size
         s->stats.dropped_after_fin++; /* RFC 9297 §2.1: the receive side is closed */
         return 0;
     }
-    return deliver_payload(s, data, len, now, out);
+    return read_http_datagram(s, data, len, now, out);
 }
 
 /* ---- receiving capsules ---- */
 
-static int refill_and_take_token(masque_session *s, uint64_t now)
-{
-    uint64_t cap = (uint64_t)s->cfg.assign_burst * 1000u;
-    uint64_t rate = s->cfg.assign_rate; /* tokens per second = millitokens per ms */
-    uint64_t elapsed = now > s->bucket_time ? now - s->bucket_time : 0;
-    uint64_t added;
-
-    if (rate == 0) {
-        return 1;
-    }
-    /* Both factors below 2^32, so the product fits; no 64-bit division (firmware). */
-    if (elapsed > 0xFFFFFFFFu) {
-        elapsed = 0xFFFFFFFFu;
-    }
-    added = elapsed * rate;
-    if (added >= cap - s->bucket_millitokens) {
-        s->bucket_millitokens = cap;
-    } else {
-        s->bucket_millitokens += added;
-    }
-    s->bucket_time = now;
-    if (s->bucket_millitokens < 1000u) {
-        return 0;
-    }
-    s->bucket_millitokens -= 1000u;
-    return 1;
-}
-
 static int handle_ack(masque_session *s, uint64_t id)
 {
-    masque_context *c = masque_context_find(s->table, id);
+    masque_context *c = masque_context_find(&s->table, id);
     if (c == NULL) {
         /* Ours, already closed and forgotten: a late ACK is harmless. */
         return was_assigned_by_us(s, id) ? MASQUE_OK : MASQUE_ERR_UNKNOWN_ACK;
@@ -539,7 +528,7 @@ static int handle_ack(masque_session *s, uint64_t id)
 
 static int handle_close(masque_session *s, uint64_t id)
 {
-    masque_context *c = masque_context_find(s->table, id);
+    masque_context *c = masque_context_find(&s->table, id);
     int ours_pending;
     if (c == NULL) {
         if (!was_assigned_by_us(s, id)) {
@@ -557,47 +546,79 @@ static int handle_close(masque_session *s, uint64_t id)
     return MASQUE_OK;
 }
 
-/* Why a valid ASSIGN from the peer is refused (0: accept). Reads state, changes nothing. */
-static int refusal_reason(masque_session *s, uint64_t id, const masque_address *target,
-                          const masque_context *conflict)
+int masque_sess_responses_fit(const masque_session *s, size_t needed)
 {
-    size_t limit = s->cfg.max_peer_contexts != 0 ? s->cfg.max_peer_contexts
-                                                 : masque_context_table_capacity(s->table);
-    if (masque_context_id_retired(s->table, id)) {
-        return MASQUE_ERR_CONTEXT_ID_RETIRED; /* -13 §3.3: it may be a reuse */
+    return s->responses + needed <= s->cfg.max_pending_responses;
+}
+
+int masque_sess_accept(masque_session *s, uint64_t id, const masque_address *target,
+                       masque_context *ours, uint64_t now)
+{
+    masque_context *c = NULL;
+    int rc;
+    if (ours != NULL) {
+        /* Both ends registered the tuple; ours, the proxy's, is closed (-10 §3.1). */
+        queue_push(s, MASQUE_CAPSULE_COMPRESSION_CLOSE, ours, ours->id, 1);
+        close_entry(s, ours);
+        event_push(s, MASQUE_EVENT_CONTEXT_CLOSED, ours, MASQUE_ERR_DUPLICATE_TUPLE);
     }
-    if (s->cfg.role == MASQUE_ROLE_CLIENT) {
-        if (conflict != NULL) {
-            return MASQUE_ERR_DUPLICATE_TUPLE; /* -10 §3.1: the proxy's context is closed */
+    rc = masque_context_insert(&s->table, id, target, MASQUE_CONTEXT_ACTIVE,
+                               MASQUE_CONTEXT_FLAG_PEER, now, &c);
+    if (rc != MASQUE_OK) {
+        return masque_sess_refuse(s, id, target, rc); /* the table is full */
+    }
+    /* -10 §3.1: the mapping is saved first, then acknowledged. */
+    s->peer_open++;
+    if (s->cfg.profile == MASQUE_PROFILE_DRAFT04) {
+        queue_push(s, MASQUE_CAPSULE_COMPRESSION_ASSIGN, c, c->id, 1); /* its ACK: an echo */
+    } else {
+        queue_push(s, MASQUE_CAPSULE_COMPRESSION_ACK, c, c->id, 1);
+    }
+    event_push(s, MASQUE_EVENT_PEER_CONTEXT_OPENED, c, 0);
+    return MASQUE_OK;
+}
+
+int masque_sess_refuse(masque_session *s, uint64_t id, const masque_address *target, int reason)
+{
+    /* -10 §3.1: COMPRESSION_CLOSE with the same ID; the ID is remembered so that it is never
+     * accepted later (-13 §3.3). */
+    masque_context_retire(&s->table, id);
+    queue_push(s, MASQUE_CAPSULE_COMPRESSION_CLOSE, NULL, id, 1);
+    s->stats.peer_assigns_refused++;
+    event_push_id(s, MASQUE_EVENT_PEER_CONTEXT_REFUSED, id, target, reason);
+    return MASQUE_OK;
+}
+
+/*
+ * The checks every ASSIGN from the peer passes, whichever role answers it: the peer's parity,
+ * an ID never seen (-10 §3.1: even a closed one is malformed), and no tuple the peer already
+ * holds (-13 §3.1). Sets *ours to our own open context for the tuple, if any.
+ */
+static int validate_assign(masque_session *s, const masque_compression_assign *a,
+                           masque_context **ours)
+{
+    *ours = NULL;
+    if (is_own_id(s, a->context_id)) {
+        return MASQUE_ERR_CONTEXT_PARITY; /* RFC 9298 §4, -10 §3.1 */
+    }
+    if (masque_context_find(&s->table, a->context_id) != NULL) {
+        return MASQUE_ERR_DUPLICATE_CONTEXT_ID; /* -10 §3.1, even when closed */
+    }
+    if (a->ip_version != 0) {
+        masque_context *c = masque_context_find_tuple(&s->table, &a->target);
+        if (c != NULL && (c->flags & MASQUE_CONTEXT_FLAG_PEER) != 0) {
+            return MASQUE_ERR_DUPLICATE_TUPLE; /* -13 §3.1: a tuple the peer registered */
         }
-        if (target != NULL && masque_context_uncompressed(s->table) == NULL) {
-            return MASQUE_ERR_STATE; /* firewall mode: -10 §3.1, §8.1 */
-        }
-        if (target != NULL && !family_enabled(target)) {
-            return MASQUE_ERR_ADDRESS;
-        }
-        return 0;
+        *ours = c;
     }
-    if (target != NULL && !target_allowed(s, target)) {
-        return MASQUE_ERR_POLICY;
-    }
-    if (target != NULL && !family_ok(s, target)) {
-        return MASQUE_ERR_FAMILY_NOT_ADVERTISED; /* -10 §7: no public address of it */
-    }
-    if (s->peer_open >= limit) {
-        return MASQUE_ERR_TABLE_FULL;
-    }
-    return 0;
+    return MASQUE_OK;
 }
 
 static int handle_assign(masque_session *s, const masque_compression_assign *a, uint64_t now)
 {
     const masque_address *target = a->ip_version != 0 ? &a->target : NULL;
-    masque_context *existing = masque_context_find(s->table, a->context_id);
-    masque_context *conflict = NULL;
-    masque_context *c = NULL;
-    size_t needed;
-    int reason;
+    masque_context *ours = NULL;
+    int rc;
 
 #if MASQUE_ENABLE_DRAFT04
     if (s->cfg.profile == MASQUE_PROFILE_DRAFT04 && is_own_id(s, a->context_id)) {
@@ -605,62 +626,14 @@ static int handle_assign(masque_session *s, const masque_compression_assign *a, 
         return handle_ack(s, a->context_id);
     }
 #endif
-    if (is_own_id(s, a->context_id)) {
-        return MASQUE_ERR_CONTEXT_PARITY; /* RFC 9298 §4, -10 §3.1 */
+    rc = validate_assign(s, a, &ours);
+    if (rc != MASQUE_OK) {
+        return rc;
     }
-    if (existing != NULL) {
-        return MASQUE_ERR_DUPLICATE_CONTEXT_ID; /* -10 §3.1, even when closed */
-    }
-    if (target == NULL) {
-        if (s->cfg.role == MASQUE_ROLE_CLIENT) {
-            return MASQUE_ERR_UNCOMPRESSED_FROM_PROXY; /* -10 §4 */
-        }
-        if (masque_context_uncompressed(s->table) != NULL) {
-            return MASQUE_ERR_SECOND_UNCOMPRESSED; /* -10 §4 */
-        }
-    } else {
-        conflict = masque_context_find_tuple(s->table, target);
-        if (conflict != NULL && (conflict->flags & MASQUE_CONTEXT_FLAG_PEER) != 0) {
-            return MASQUE_ERR_DUPLICATE_TUPLE; /* -13 §3.1: a tuple the peer registered */
-        }
-    }
-    reason = refusal_reason(s, a->context_id, target, conflict);
-    /* -10 §9: bound the responses waiting to be sent; reaching it aborts the stream. */
-    needed = (reason == 0 && conflict != NULL) ? 2u : 1u;
-    if (s->responses + needed > s->cfg.max_pending_responses) {
-        return MASQUE_ERR_PENDING_LIMIT;
-    }
-    if (reason == 0 && s->cfg.role == MASQUE_ROLE_PROXY && !refill_and_take_token(s, now)) {
-        reason = MASQUE_ERR_RATE_LIMITED;
-    }
-    if (reason == 0 && conflict != NULL) {
-        /* Proxy: both ends registered the tuple; ours, the proxy's, is closed (-10 §3.1). */
-        queue_push(s, MASQUE_CAPSULE_COMPRESSION_CLOSE, conflict, conflict->id, 1);
-        close_entry(s, conflict);
-        event_push(s, MASQUE_EVENT_CONTEXT_CLOSED, conflict, MASQUE_ERR_DUPLICATE_TUPLE);
-    }
-    if (reason == 0) {
-        reason = masque_context_insert(s->table, a->context_id, target, MASQUE_CONTEXT_ACTIVE,
-                                       MASQUE_CONTEXT_FLAG_PEER, now, &c);
-    }
-    if (reason == 0) {
-        /* -10 §3.1: the mapping is saved first, then acknowledged. */
-        s->peer_open++;
-        if (s->cfg.profile == MASQUE_PROFILE_DRAFT04) {
-            queue_push(s, MASQUE_CAPSULE_COMPRESSION_ASSIGN, c, c->id, 1);
-        } else {
-            queue_push(s, MASQUE_CAPSULE_COMPRESSION_ACK, c, c->id, 1);
-        }
-        event_push(s, MASQUE_EVENT_PEER_CONTEXT_OPENED, c, 0);
-        return MASQUE_OK;
-    }
-    /* Rejected: COMPRESSION_CLOSE with the same ID (-10 §3.1). The ID is remembered, so that
-     * it is never accepted later (-13 §3.3). */
-    masque_context_retire(s->table, a->context_id);
-    queue_push(s, MASQUE_CAPSULE_COMPRESSION_CLOSE, NULL, a->context_id, 1);
-    s->stats.peer_assigns_refused++;
-    event_push_id(s, MASQUE_EVENT_PEER_CONTEXT_REFUSED, a->context_id, target, reason);
-    return MASQUE_OK;
+    /* The role is chosen once: each answers the ASSIGN by its own rules (-10 §3.1, §4, §9). */
+    return s->cfg.role == MASQUE_ROLE_CLIENT
+               ? masque_sess_client_on_assign(s, a->context_id, target, ours, now)
+               : masque_sess_proxy_on_assign(s, a->context_id, target, ours, now);
 }
 
 static int handle_control(masque_session *s, const masque_capsule_event *ev, uint64_t now)
@@ -702,20 +675,20 @@ static int judge_oversized(masque_session *s, uint64_t id, uint64_t payload_len)
     masque_context *c = NULL;
     if (id == 0 && !s->cfg.concrete_target) {
         if (!s->cfg.drop_context_id_zero) {
-            return fail(s, MASQUE_ERR_CONTEXT_ID_ZERO); /* -13 §3 */
+            return masque_sess_fail(s, MASQUE_ERR_CONTEXT_ID_ZERO); /* -13 §3 */
         }
         s->stats.dropped_context_id_zero++;
         return 0;
     }
     if (id != 0) {
-        c = masque_context_find(s->table, id);
+        c = masque_context_find(&s->table, id);
         if (!is_open(c)) {
             s->stats.dropped_unknown_context++; /* RFC 9298 §5: dropped, here unbuffered */
             return 0;
         }
     }
     if (payload_len > payload_limit(c)) {
-        return fail(s, MASQUE_ERR_PAYLOAD_TOO_LARGE); /* RFC 9298 §5 (UDP-11) */
+        return masque_sess_fail(s, MASQUE_ERR_PAYLOAD_TOO_LARGE); /* RFC 9298 §5 (UDP-11) */
     }
     s->stats.dropped_oversized++; /* legal, but above our limit: DG-18 */
     return 0;
@@ -755,7 +728,7 @@ static int handle_datagram_piece(masque_session *s, const masque_capsule_event *
         return oversized_piece(s, ev);
     }
     if (ev->offset == 0 && ev->last) {
-        return deliver_payload(s, ev->data, ev->data_len, now, out); /* whole: a view */
+        return read_http_datagram(s, ev->data, ev->data_len, now, out); /* whole: a view */
     }
     if (ev->offset == 0) {
         s->dropping_split = s->cfg.reassembly == NULL || ev->length > s->cfg.reassembly_len;
@@ -770,11 +743,11 @@ static int handle_datagram_piece(masque_session *s, const masque_capsule_event *
         s->stats.dropped_split_capsule++;
         return 0;
     }
-    return deliver_payload(s, s->cfg.reassembly, (size_t)ev->length, now, out);
+    return read_http_datagram(s, s->cfg.reassembly, (size_t)ev->length, now, out);
 }
 
-masque_ssize masque_session_receive_stream(masque_session *s, const uint8_t *data, size_t len,
-                                           uint64_t now, masque_packet *out)
+masque_ssize masque_session_read_stream(masque_session *s, const uint8_t *data, size_t len,
+                                        uint64_t now, masque_packet *out)
 {
     size_t pos = 0;
 
@@ -795,7 +768,7 @@ masque_ssize masque_session_receive_stream(masque_session *s, const uint8_t *dat
         }
         n = masque_capsule_parser_feed(&s->parser, data + pos, len - pos, &ev);
         if (n < 0) {
-            return fail(s, (int)n); /* RFC 9297 §3.3 */
+            return masque_sess_fail(s, (int)n); /* RFC 9297 §3.3 */
         }
         pos += (size_t)n;
         switch (ev.event) {
@@ -813,7 +786,7 @@ masque_ssize masque_session_receive_stream(masque_session *s, const uint8_t *dat
             break;
         }
         if (rc < 0) {
-            return fail(s, rc);
+            return masque_sess_fail(s, rc);
         }
         if (rc > 0) {
             break; /* a packet for the host */
@@ -822,7 +795,7 @@ masque_ssize masque_session_receive_stream(masque_session *s, const uint8_t *dat
     return (masque_ssize)pos;
 }
 
-int masque_session_receive_fin(masque_session *s)
+int masque_session_read_fin(masque_session *s)
 {
     int rc;
     if (s == NULL) {
@@ -833,7 +806,7 @@ int masque_session_receive_fin(masque_session *s)
     }
     rc = masque_capsule_parser_finish(&s->parser);
     if (rc != MASQUE_OK) {
-        return fail(s, rc);
+        return masque_sess_fail(s, rc);
     }
     s->fin_received = 1;
     return MASQUE_OK;
@@ -890,6 +863,11 @@ size_t masque_session_queued_capsules(const masque_session *s)
     return s == NULL ? 0 : s->queue_count;
 }
 
+size_t masque_session_queued_events(const masque_session *s)
+{
+    return s == NULL ? 0 : s->event_count;
+}
+
 int masque_session_poll_event(masque_session *s, masque_event *ev)
 {
     if (s == NULL || ev == NULL || s->event_count == 0) {
@@ -919,9 +897,9 @@ int masque_session_tick(masque_session *s, uint64_t now)
         return MASQUE_OK;
     }
     earliest = now + idle;
-    n = masque_context_table_capacity(s->table);
+    n = masque_context_table_capacity(&s->table);
     for (i = 0; i < n; i++) {
-        masque_context *c = masque_context_at(s->table, i);
+        masque_context *c = masque_context_at(&s->table, i);
         uint64_t expiry;
         /* -10 §3.3: an unused mapping may be closed; the uncompressed one is the host's. */
         if (c->state != MASQUE_CONTEXT_ACTIVE || c->ip_version == 0) {
@@ -959,4 +937,69 @@ void masque_session_get_stats(const masque_session *s, masque_session_stats *out
 int masque_session_error(const masque_session *s)
 {
     return s == NULL ? MASQUE_ERR_INVALID_ARGUMENT : s->failed;
+}
+
+uint64_t masque_session_quarter_stream_id(const masque_session *s)
+{
+    return s == NULL ? 0 : s->cfg.quarter_stream_id;
+}
+
+/* ---- what the host may read of the table: copies ---- */
+
+size_t masque_session_context_count(const masque_session *s)
+{
+    return s == NULL ? 0 : masque_context_open_count(&s->table);
+}
+
+size_t masque_session_context_capacity(const masque_session *s)
+{
+    return s == NULL ? 0 : masque_context_table_capacity(&s->table);
+}
+
+int masque_session_context_get(const masque_session *s, uint64_t context_id,
+                               masque_context_info *out)
+{
+    const masque_context *c;
+    if (s == NULL || out == NULL) {
+        return 0;
+    }
+    c = masque_context_find(&s->table, context_id);
+    if (c == NULL) {
+        return 0;
+    }
+    masque_context_describe(c, out);
+    return 1;
+}
+
+int masque_session_context_find(const masque_session *s, const masque_address *target,
+                                masque_context_info *out)
+{
+    const masque_context *c;
+    if (s == NULL || out == NULL) {
+        return 0;
+    }
+    c = target == NULL ? masque_context_uncompressed(&s->table)
+                       : masque_context_find_tuple(&s->table, target);
+    if (c == NULL) {
+        return 0;
+    }
+    masque_context_describe(c, out);
+    return 1;
+}
+
+int masque_session_context_next(const masque_session *s, size_t *cursor, masque_context_info *out)
+{
+    size_t n;
+    if (s == NULL || cursor == NULL || out == NULL) {
+        return 0;
+    }
+    n = masque_context_table_capacity(&s->table);
+    while (*cursor < n) {
+        const masque_context *c = masque_context_at(&s->table, (*cursor)++);
+        if (is_open(c)) {
+            masque_context_describe(c, out);
+            return 1;
+        }
+    }
+    return 0;
 }

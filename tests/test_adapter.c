@@ -92,15 +92,15 @@ static void move_stream(side *from, side *to)
 {
     size_t n = from->stack.stream_len;
     from->stack.stream_len = 0;
-    assert_int_equal(masque_adapter_stream_data(&to->a, from->stack.stream, n, 0), MASQUE_OK);
+    assert_int_equal(masque_adapter_read_stream(&to->a, from->stack.stream, n, 0), MASQUE_OK);
 }
 
 static void move_datagrams(side *from, side *to)
 {
     size_t i;
     for (i = 0; i < from->stack.ndatagrams; i++) {
-        assert_int_equal(masque_adapter_datagram(&to->a, from->stack.datagrams[i],
-                                                 from->stack.datagram_len[i], 0),
+        assert_int_equal(masque_adapter_read_datagram(&to->a, from->stack.datagrams[i],
+                                                      from->stack.datagram_len[i], 0),
                          MASQUE_OK);
     }
     from->stack.ndatagrams = 0;
@@ -110,9 +110,9 @@ static void send_payload(side *s, const masque_address *peer)
 {
     uint8_t buf[MASQUE_BIND_HEADROOM + 32];
     memcpy(buf + MASQUE_BIND_HEADROOM, PAYLOAD, 24);
-    assert_int_equal(
-        masque_adapter_send(&s->a, peer, buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, 24, 0),
-        MASQUE_OK);
+    assert_int_equal(masque_adapter_write_datagram(&s->a, peer, buf + MASQUE_BIND_HEADROOM,
+                                                   MASQUE_BIND_HEADROOM, 24, 0),
+                     MASQUE_OK);
 }
 
 static void test_appendix_flow_through_adapters(void **state)
@@ -166,13 +166,13 @@ static void test_DG_11_malformed_capsule_aborts_with_h3_message_error(void **sta
     (void)state;
     side_init(&proxy, MASQUE_ROLE_PROXY, 0);
     assert_int_equal(
-        masque_adapter_stream_data(&proxy.a, (const uint8_t *)"\x11\x02\x00\x00", 4, 0),
+        masque_adapter_read_stream(&proxy.a, (const uint8_t *)"\x11\x02\x00\x00", 4, 0),
         MASQUE_ERR_CONTEXT_ID_ZERO);
     assert_true(proxy.stack.aborted == MASQUE_H3_MESSAGE_ERROR);
-    assert_int_equal(masque_adapter_stream_data(&proxy.a, (const uint8_t *)"\x12\x01\x02", 3, 0),
+    assert_int_equal(masque_adapter_read_stream(&proxy.a, (const uint8_t *)"\x12\x01\x02", 3, 0),
                      MASQUE_ERR_SESSION_FAILED);
     /* RFC 9297 §2.1: datagrams for the dead stream are dropped, not errors. */
-    assert_int_equal(masque_adapter_datagram(&proxy.a, (const uint8_t *)"\x0b\x02", 2, 0),
+    assert_int_equal(masque_adapter_read_datagram(&proxy.a, (const uint8_t *)"\x0b\x02", 2, 0),
                      MASQUE_OK);
 }
 
@@ -181,14 +181,14 @@ static void test_DG_3_DG_4_bad_datagrams_are_connection_errors(void **state)
     static side proxy;
     (void)state;
     side_init(&proxy, MASQUE_ROLE_PROXY, 0);
-    assert_int_equal(masque_adapter_datagram(&proxy.a, (const uint8_t *)"", 0, 0),
+    assert_int_equal(masque_adapter_read_datagram(&proxy.a, (const uint8_t *)"", 0, 0),
                      MASQUE_ERR_DATAGRAM_TRUNCATED);
     assert_true(masque_h3_error_for(MASQUE_ERR_DATAGRAM_TRUNCATED) == MASQUE_H3_DATAGRAM_ERROR);
-    assert_int_equal(masque_adapter_datagram(
+    assert_int_equal(masque_adapter_read_datagram(
                          &proxy.a, (const uint8_t *)"\xd0\x00\x00\x00\x00\x00\x00\x00", 8, 0),
                      MASQUE_ERR_QUARTER_STREAM_ID);
     assert_true(masque_h3_error_for(MASQUE_ERR_QUARTER_STREAM_ID) == MASQUE_H3_DATAGRAM_ERROR);
-    assert_int_equal(masque_adapter_datagram(&proxy.a, (const uint8_t *)"\x0c\x02", 2, 0),
+    assert_int_equal(masque_adapter_read_datagram(&proxy.a, (const uint8_t *)"\x0c\x02", 2, 0),
                      MASQUE_ERR_STREAM_ID); /* another request's */
     assert_true(proxy.stack.aborted == 0);
 }
@@ -198,9 +198,9 @@ static void test_DG_14_fin_inside_a_capsule_aborts(void **state)
     static side proxy;
     (void)state;
     side_init(&proxy, MASQUE_ROLE_PROXY, 0);
-    assert_int_equal(masque_adapter_stream_data(&proxy.a, (const uint8_t *)"\x11\x02", 2, 0),
+    assert_int_equal(masque_adapter_read_stream(&proxy.a, (const uint8_t *)"\x11\x02", 2, 0),
                      MASQUE_OK);
-    assert_int_equal(masque_adapter_stream_fin(&proxy.a), MASQUE_ERR_STREAM_TRUNCATED);
+    assert_int_equal(masque_adapter_read_fin(&proxy.a), MASQUE_ERR_STREAM_TRUNCATED);
     assert_true(proxy.stack.aborted == MASQUE_H3_MESSAGE_ERROR);
 }
 
@@ -211,7 +211,7 @@ static void test_host_failures_and_bad_arguments(void **state)
     masque_address t = addr4(203, 0, 113, 11, 4321);
     masque_adapter a;
     (void)state;
-    bad.deliver = NULL;
+    bad.on_packet = NULL;
     assert_int_equal(masque_adapter_init(&a, &client.e.s, &bad, NULL), MASQUE_ERR_INVALID_ARGUMENT);
     assert_int_equal(masque_adapter_flush(NULL), MASQUE_ERR_INVALID_ARGUMENT);
     side_init(&client, MASQUE_ROLE_CLIENT, 0);
@@ -221,8 +221,8 @@ static void test_host_failures_and_bad_arguments(void **state)
     assert_true(client.stack.aborted == MASQUE_H3_INTERNAL_ERROR);
     {
         uint8_t buf[MASQUE_BIND_HEADROOM + 4];
-        assert_int_equal(masque_adapter_send(&client.a, &t, buf + MASQUE_BIND_HEADROOM,
-                                             MASQUE_BIND_HEADROOM, 4, 0),
+        assert_int_equal(masque_adapter_write_datagram(&client.a, &t, buf + MASQUE_BIND_HEADROOM,
+                                                       MASQUE_BIND_HEADROOM, 4, 0),
                          MASQUE_ERR_SESSION_FAILED);
     }
 }
@@ -272,9 +272,9 @@ static void test_DG_17_DG_8_datagrams_stay_on_the_path_the_host_chose(void **sta
     assert_int_equal(masque_adapter_flush(&stray.a), MASQUE_OK);
     stray.stack.stream_len = 0;
     memcpy(buf + MASQUE_BIND_HEADROOM, PAYLOAD, 24);
-    assert_int_equal(
-        masque_adapter_send(&stray.a, &t, buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, 24, 0),
-        MASQUE_ERR_STATE);
+    assert_int_equal(masque_adapter_write_datagram(&stray.a, &t, buf + MASQUE_BIND_HEADROOM,
+                                                   MASQUE_BIND_HEADROOM, 24, 0),
+                     MASQUE_ERR_STATE);
     assert_int_equal(stray.stack.stream_len, 0);
 }
 
@@ -316,7 +316,7 @@ static void test_DG_2_DG_6_UDP_15_DG_19_datagrams_are_routed_by_quarter_stream_i
     c.adapter = &proxy.a;
     c.state[1] = MASQUE_STREAM_NO_DATAGRAMS; /* stream 4: a GET */
     assert_int_equal(
-        masque_adapter_stream_data(&proxy.a, (const uint8_t *)"\x11\x02\x02\x00", 4, 0), MASQUE_OK);
+        masque_adapter_read_stream(&proxy.a, (const uint8_t *)"\x11\x02\x02\x00", 4, 0), MASQUE_OK);
     /* The Bind request's datagram reaches its session. */
     assert_int_equal(dispatch(&c, "0b 02 04 cb00710b 10e1 aabb", &sid, &h3),
                      MASQUE_DATAGRAM_DELIVERED);

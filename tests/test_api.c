@@ -10,7 +10,7 @@ static void test_every_error_code_has_its_own_text(void **state)
     const char *seen[64];
     int code;
     (void)state;
-    for (code = 0; code >= MASQUE_ERR_H3_SETTINGS; code--) {
+    for (code = 0; code >= MASQUE_ERR_ABI; code--) {
         const char *text = masque_strerror(code);
         int i;
         assert_non_null(text);
@@ -20,7 +20,7 @@ static void test_every_error_code_has_its_own_text(void **state)
         }
         seen[-code] = text;
     }
-    assert_string_equal(masque_strerror(MASQUE_ERR_H3_SETTINGS - 1), "unknown error");
+    assert_string_equal(masque_strerror(MASQUE_ERR_ABI - 1), "unknown error");
     assert_string_equal(masque_strerror(1), "unknown error");
 }
 #endif
@@ -88,7 +88,7 @@ static void test_bad_arguments_are_refused_not_crashed_on(void **state)
     assert_int_equal(masque_bind_uncompressed_decode(NULL, buf, 8), MASQUE_ERR_INVALID_ARGUMENT);
     assert_int_equal(masque_bind_compressed_decode(NULL, buf, 8), MASQUE_ERR_INVALID_ARGUMENT);
     assert_int_equal(masque_bind_uncompressed_decode(&bd, NULL, 0), MASQUE_ERR_TRUNCATED);
-    assert_int_equal(masque_bind_target_decode(NULL, &payload, &plen, buf, 8),
+    assert_int_equal(masque_bind_tuple_decode(NULL, &payload, &plen, buf, 8),
                      MASQUE_ERR_INVALID_ARGUMENT);
     assert_int_equal(masque_bind_frame_prepend(buf + 32, 32, 0, NULL), MASQUE_ERR_INVALID_ARGUMENT);
     assert_int_equal(masque_bind_frame_prepend(NULL, 32, 0, &f), MASQUE_ERR_INVALID_ARGUMENT);
@@ -116,7 +116,6 @@ static void test_bad_arguments_are_refused_not_crashed_on(void **state)
 static void test_table_and_session_bad_arguments(void **state)
 {
     static endpoint e;
-    masque_context_table t;
     masque_session s;
     masque_event ev;
     masque_packet pkt;
@@ -134,22 +133,38 @@ static void test_table_and_session_bad_arguments(void **state)
     assert_int_equal(masque_context_insert(NULL, 2, NULL, MASQUE_CONTEXT_ACTIVE, 0, 0, NULL),
                      MASQUE_ERR_INVALID_ARGUMENT);
     masque_context_close(NULL, NULL);
-    assert_int_equal(masque_session_init(NULL, NULL, NULL, 0), MASQUE_ERR_INVALID_ARGUMENT);
-    memset(&t, 0, sizeof(t));
-    assert_int_equal(masque_session_init(&s, NULL, &t, 0), MASQUE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(masque_session_init(NULL, NULL, NULL, 0, 0), MASQUE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(masque_session_init(&s, NULL, NULL, 0, 0), MASQUE_ERR_INVALID_ARGUMENT);
+    /* Storage for not even one context; then misaligned storage. */
+    assert_int_equal(
+        masque_session_init(&s, NULL, e.storage, MASQUE_CONTEXT_TABLE_STORAGE_SIZE(1) - 1, 0),
+        MASQUE_ERR_BUFFER);
+    assert_int_equal(masque_session_init(&s, NULL, (uint8_t *)e.storage + 1,
+                                         MASQUE_CONTEXT_TABLE_STORAGE_SIZE(2), 0),
+                     MASQUE_ERR_INVALID_ARGUMENT);
+    /* A header that does not match the library (another size of the session). */
+    assert_int_equal(masque_session_init_checked(&s, NULL, e.storage, sizeof(e.storage), 0,
+                                                 sizeof(masque_session) + 8,
+                                                 sizeof(masque_session_config)),
+                     MASQUE_ERR_ABI);
+    assert_int_equal(masque_session_init_checked(&s, NULL, e.storage, sizeof(e.storage), 0,
+                                                 sizeof(masque_session),
+                                                 sizeof(masque_session_config) - 8),
+                     MASQUE_ERR_ABI);
     endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
     assert_int_equal(masque_session_open_uncompressed(NULL, 0, NULL), MASQUE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(masque_session_compress(&e.s, NULL, 0, NULL), MASQUE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(masque_session_compress(&e.s, &bad, 0, NULL), MASQUE_ERR_ADDRESS);
+    assert_int_equal(masque_session_open_context(&e.s, NULL, 0, NULL), MASQUE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(masque_session_open_context(&e.s, &bad, 0, NULL), MASQUE_ERR_ADDRESS);
     assert_int_equal(masque_session_close_context(NULL, 2, 0), MASQUE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(masque_session_send(&e.s, NULL, NULL, 0, 0, 0, &path),
+    assert_int_equal(masque_session_write_datagram(&e.s, NULL, NULL, 0, 0, 0, &path),
                      MASQUE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(masque_session_send(&e.s, &bad, NULL, 0, 0, 0, &path), MASQUE_ERR_ADDRESS);
-    assert_int_equal(masque_session_receive_datagram(&e.s, NULL, 0, 0, NULL),
+    assert_int_equal(masque_session_write_datagram(&e.s, &bad, NULL, 0, 0, 0, &path),
+                     MASQUE_ERR_ADDRESS);
+    assert_int_equal(masque_session_read_datagram(&e.s, NULL, 0, 0, NULL),
                      MASQUE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(masque_session_receive_stream(&e.s, NULL, 1, 0, &pkt),
+    assert_int_equal(masque_session_read_stream(&e.s, NULL, 1, 0, &pkt),
                      MASQUE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(masque_session_receive_fin(NULL), MASQUE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(masque_session_read_fin(NULL), MASQUE_ERR_INVALID_ARGUMENT);
     assert_int_equal(masque_session_write_stream(&e.s, NULL, 4), MASQUE_ERR_INVALID_ARGUMENT);
     assert_int_equal(masque_session_poll_event(&e.s, NULL), 0);
     assert_int_equal(masque_session_poll_event(NULL, &ev), 0);
@@ -172,15 +187,15 @@ static void test_local_queue_fills_and_drains(void **state)
     /* Local capsules may use the queue minus the room kept for responses (-10 §9). */
     for (i = 0; i < MASQUE_SESSION_QUEUE_LEN - MASQUE_SESSION_DEFAULT_MAX_PENDING; i++) {
         t.port = (uint16_t)(i + 1);
-        assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_OK);
+        assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_OK);
     }
     t.port = 999;
-    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_ERR_QUEUE_FULL);
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_ERR_QUEUE_FULL);
     assert_int_equal(masque_session_close_context(&e.s, 2, 0), MASQUE_ERR_QUEUE_FULL);
     /* Writes go out whole capsules at a time; too small a buffer says so. */
     assert_int_equal(masque_session_write_stream(&e.s, small, sizeof(small)), MASQUE_ERR_BUFFER);
     assert_int_equal(masque_session_write_stream(&e.s, buf, sizeof(buf)), 40); /* 4 of 10 bytes */
-    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_OK);
 }
 
 static void test_context_ids_run_out(void **state)
@@ -220,13 +235,13 @@ static void test_stream_input_waits_for_the_host_to_poll_events(void **state)
         n += (size_t)masque_compression_assign_encode(stream + n, sizeof(stream) - n,
                                                       MASQUE_PROFILE_DRAFT10, &a);
     }
-    used = masque_session_receive_stream(&e.s, stream, n, 0, &pkt);
+    used = masque_session_read_stream(&e.s, stream, n, 0, &pkt);
     assert_true(used > 0 && (size_t)used < n); /* stopped with the queue nearly full */
     off = (size_t)used;
     while (masque_session_poll_event(&e.s, &ev)) {
         events++;
     }
-    used = masque_session_receive_stream(&e.s, stream + off, n - off, 0, &pkt);
+    used = masque_session_read_stream(&e.s, stream + off, n - off, 0, &pkt);
     assert_int_equal((size_t)used, n - off);
     while (masque_session_poll_event(&e.s, &ev)) {
         events++;
@@ -284,9 +299,48 @@ static void test_DG_11_DG_3_DG_4_errors_map_to_the_h3_code_of_whoever_broke_the_
                 MASQUE_H3_INTERNAL_ERROR == 0x102u && MASQUE_H3_EXCESSIVE_LOAD == 0x107u);
 }
 
+static void test_DG_11_error_classes_say_who_must_act(void **state)
+{
+    int code;
+    (void)state;
+    assert_int_equal(masque_error_class_of(MASQUE_OK), MASQUE_ERROR_CLASS_NONE);
+    assert_int_equal(masque_error_class_of(1), MASQUE_ERROR_CLASS_NONE);
+    /* The peer broke a rule: abort (RFC 9297 §3.3) or close the connection (§2.1). */
+    assert_int_equal(masque_error_class_of(MASQUE_ERR_DUPLICATE_CONTEXT_ID),
+                     MASQUE_ERROR_CLASS_PEER);
+    assert_int_equal(masque_error_class_of(MASQUE_ERR_QUARTER_STREAM_ID), MASQUE_ERROR_CLASS_PEER);
+    assert_int_equal(masque_error_class_of(MASQUE_ERR_PENDING_LIMIT), MASQUE_ERROR_CLASS_PEER);
+    assert_int_equal(masque_error_class_of(MASQUE_ERR_BAD_RESPONSE), MASQUE_ERROR_CLASS_PEER);
+    /* Retry once the condition is gone. */
+    assert_int_equal(masque_error_class_of(MASQUE_ERR_NEED_MORE), MASQUE_ERROR_CLASS_TRANSIENT);
+    assert_int_equal(masque_error_class_of(MASQUE_ERR_BUFFER), MASQUE_ERROR_CLASS_TRANSIENT);
+    assert_int_equal(masque_error_class_of(MASQUE_ERR_QUEUE_FULL), MASQUE_ERROR_CLASS_TRANSIENT);
+    /* Local: the call cannot be done as asked. */
+    assert_int_equal(masque_error_class_of(MASQUE_ERR_INVALID_ARGUMENT), MASQUE_ERROR_CLASS_LOCAL);
+    assert_int_equal(masque_error_class_of(MASQUE_ERR_UNREACHABLE), MASQUE_ERROR_CLASS_LOCAL);
+    assert_int_equal(masque_error_class_of(MASQUE_ERR_ABI), MASQUE_ERROR_CLASS_LOCAL);
+    assert_int_equal(masque_error_class_of(-1000), MASQUE_ERROR_CLASS_LOCAL);
+    /* Dead objects. */
+    assert_int_equal(masque_error_class_of(MASQUE_ERR_SESSION_FAILED), MASQUE_ERROR_CLASS_FATAL);
+    assert_int_equal(masque_error_class_of(MASQUE_ERR_PARSER_FAILED), MASQUE_ERROR_CLASS_FATAL);
+    /* Every code whose HTTP/3 mapping blames the peer is of the peer's class, and no other. */
+    for (code = -1; code >= MASQUE_ERR_ABI; code--) {
+        int blames_peer = masque_h3_error_for(code) != MASQUE_H3_INTERNAL_ERROR &&
+                          code != MASQUE_ERR_PARSER_FAILED;
+        if (blames_peer) {
+            assert_int_equal(masque_error_class_of(code), MASQUE_ERROR_CLASS_PEER);
+        }
+        if (masque_error_class_of(code) == MASQUE_ERROR_CLASS_PEER && !blames_peer) {
+            assert_true(code == MASQUE_ERR_BAD_REQUEST || code == MASQUE_ERR_BAD_RESPONSE ||
+                        code == MASQUE_ERR_FIELD); /* answered with a status, not a reset */
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_DG_11_error_classes_say_who_must_act),
         cmocka_unit_test(test_DG_11_DG_3_DG_4_errors_map_to_the_h3_code_of_whoever_broke_the_rule),
 #if MASQUE_ENABLE_ERROR_TEXT
         cmocka_unit_test(test_every_error_code_has_its_own_text),

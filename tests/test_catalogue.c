@@ -100,7 +100,7 @@ static masque_ssize run_http_row(const codec_row *r)
         size_t count;
         return masque_proxy_public_address_parse(text, a, 2, &count);
     } else {
-        masque_bind_target t;
+        masque_request_target t;
         masque_str tv = {tmpl, sizeof(tmpl) - 1};
         return masque_uri_template_match(tv, text, &t);
     }
@@ -319,10 +319,10 @@ static void test_session_catalogue(void **state)
         n = hex_to_bytes(r->input, in, sizeof(in));
         if (r->datagram) {
             masque_packet pkt;
-            rc = masque_session_receive_datagram(&e.s, in, n, 1, &pkt);
+            rc = masque_session_read_datagram(&e.s, in, n, 1, &pkt);
         } else {
             masque_packet pkt;
-            masque_ssize m = masque_session_receive_stream(&e.s, in, n, 1, &pkt);
+            masque_ssize m = masque_session_read_stream(&e.s, in, n, 1, &pkt);
             rc = m < 0 ? (int)m : 0;
         }
         take(&e, &after);
@@ -372,8 +372,8 @@ static void test_DG_5_datagrams_after_fin_are_dropped(void **state)
     (void)state;
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
     assert_int_equal(feed_hex(&e, UNC, 0), 4);
-    assert_int_equal(masque_session_receive_fin(&e.s), MASQUE_OK);
-    assert_int_equal(masque_session_receive_datagram(
+    assert_int_equal(masque_session_read_fin(&e.s), MASQUE_OK);
+    assert_int_equal(masque_session_read_datagram(
                          &e.s, (const uint8_t *)"\x02\x04\xc0\x00\x02\x2a\x04\xd2", 8, 0, &pkt),
                      0);
     masque_session_get_stats(&e.s, &st);

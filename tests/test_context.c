@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-#include "masque/context.h"
+#include "internal/context.h"
 
 #define CAP 64
 
@@ -40,6 +40,34 @@ static void test_entry_is_40_bytes_and_storage_is_sized(void **state)
         MASQUE_ERR_INVALID_ARGUMENT);
     assert_int_equal(masque_context_table_init(&t, storage, sizeof(storage), 0, 0),
                      MASQUE_ERR_INVALID_ARGUMENT);
+}
+
+/* A constant expression, usable for static storage. */
+static uint64_t static_storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(100) / 8];
+
+static void test_storage_macro_is_exact_and_the_capacity_is_what_fits(void **state)
+{
+    size_t c;
+    (void)state;
+    assert_int_equal(sizeof(static_storage), 100 * 40 + 2 * 256 * 4);
+    for (c = 1; c <= 5000; c++) {
+        size_t need = masque_context_table_storage_size(c);
+        assert_int_equal(need, MASQUE_CONTEXT_TABLE_STORAGE_SIZE(c));
+        assert_true(MASQUE_CONTEXT_INDEX_SLOTS(c) >= 2 * c &&
+                    MASQUE_CONTEXT_INDEX_SLOTS(c) < 4 * c + 2);
+        assert_int_equal(MASQUE_CONTEXT_INDEX_SLOTS(c) & (MASQUE_CONTEXT_INDEX_SLOTS(c) - 1), 0);
+        /* Exactly the storage of c entries holds c; a byte less holds fewer. */
+        assert_true(masque_context_table_capacity_for(need) >= c);
+        assert_true(masque_context_table_capacity_for(need - 1) < c);
+        assert_true(masque_context_table_storage_size(masque_context_table_capacity_for(need)) <=
+                    need);
+    }
+    assert_int_equal(MASQUE_CONTEXT_INDEX_SLOTS(MASQUE_CONTEXT_CAPACITY_MAX),
+                     2 * MASQUE_CONTEXT_CAPACITY_MAX);
+    assert_int_equal(MASQUE_CONTEXT_INDEX_SLOTS(MASQUE_CONTEXT_CAPACITY_MAX + 1), 0);
+    assert_int_equal(masque_context_table_capacity_for(0), 0);
+    assert_int_equal(masque_context_table_capacity_for(55), 0);
+    assert_int_equal(masque_context_table_capacity_for(56), 1);
 }
 
 static void test_insert_and_find_by_id_and_tuple(void **state)
@@ -253,6 +281,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entry_is_40_bytes_and_storage_is_sized),
+        cmocka_unit_test(test_storage_macro_is_exact_and_the_capacity_is_what_fits),
         cmocka_unit_test(test_insert_and_find_by_id_and_tuple),
         cmocka_unit_test(
             test_BIND_10_UDP_9_BIND_31_repeated_context_id_is_refused_even_after_close),

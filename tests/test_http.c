@@ -103,7 +103,7 @@ static void test_UDP_2_targets_expand_with_ipv6_colons_encoded(void **state)
 
 static void test_BIND_2_exactly_one_wildcard_is_a_bad_request(void **state)
 {
-    masque_bind_target t;
+    masque_request_target t;
     (void)state;
     assert_int_equal(
         masque_uri_template_match(S(WELL_KNOWN), S("/.well-known/masque/udp/%2A/443/"), &t),
@@ -131,7 +131,7 @@ static void test_UDP_2_proxy_decodes_and_checks_targets(void **state)
         "/.well-known/masque/udp/2001%3Azz/443/",  "/.well-known/masque/udp/a%2/443/",
         "/.well-known/masque/udp/192.0.2.1/443/x", "/.well-known/masque/udp/192.0.2.1/0443/",
     };
-    masque_bind_target t;
+    masque_request_target t;
     size_t i;
     (void)state;
     assert_int_equal(
@@ -279,7 +279,7 @@ static masque_request_fields appendix_request(void)
 static void test_UDP_3_DG_10_proxy_checks_the_extended_connect_request(void **state)
 {
     masque_request_fields q = appendix_request();
-    masque_bind_target t;
+    masque_request_target t;
     (void)state;
     assert_int_equal(masque_bind_request_check(S(WELL_KNOWN), &q, &t), MASQUE_OK);
     assert_true(t.wildcard && t.bind);
@@ -326,7 +326,7 @@ static void test_UDP_1_multi_variable_expressions_expand_and_match(void **state)
 {
     static const char tmpl[] = "https://proxy.example/udp/{target_host,target_port}/";
     char out[128];
-    masque_bind_target t;
+    masque_request_target t;
     (void)state;
     assert_int_equal(masque_uri_template_check(S(tmpl), NULL), MASQUE_OK);
     /* RFC 6570 §3.2.2: "{x,y}" expands to "1024,768". */
@@ -430,7 +430,7 @@ static void test_DG_15_BIND_24_repeated_field_lines_count_as_absent(void **state
     char v[16];
     masque_ssize n;
     masque_request_fields q;
-    masque_bind_target t;
+    masque_request_target t;
     (void)state;
     /* Two "connect-udp-bind: ?1" lines combine into a List (RFC 9110 §5.3): not a Boolean. */
     n = masque_field_append(v, sizeof(v), 0, S("?1"));

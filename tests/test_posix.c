@@ -131,7 +131,9 @@ static void test_UDP_13_proxy_sockets_never_fragment(void **state)
         skip(); /* needs root for a network namespace of its own */
     }
     check_never_fragments(AF_INET);
-    check_never_fragments(AF_INET6);
+#if MASQUE_ENABLE_IPV6
+    check_never_fragments(AF_INET6); /* the text form of ::1 needs IPv6 in this build */
+#endif
 }
 
 static void test_UDP_14_proxy_sockets_send_not_ect_whatever_the_target_sent(void **state)

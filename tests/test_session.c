@@ -31,8 +31,7 @@ static void pump(endpoint *a, endpoint *b, uint64_t now)
     assert_true(w >= 0);
     while (off < (size_t)w) {
         masque_packet pkt;
-        masque_ssize n =
-            masque_session_receive_stream(&b->s, buf + off, (size_t)w - off, now, &pkt);
+        masque_ssize n = masque_session_read_stream(&b->s, buf + off, (size_t)w - off, now, &pkt);
         assert_true(n >= 0);
         off += (size_t)n;
     }
@@ -63,7 +62,7 @@ static void expect_send(endpoint *e, const masque_address *peer, const char *hex
     masque_datagram_path path;
     masque_ssize h;
     memcpy(payload, PAYLOAD, 24);
-    h = masque_session_send(&e->s, peer, payload, MASQUE_BIND_HEADROOM, 24, 0, &path);
+    h = masque_session_write_datagram(&e->s, peer, payload, MASQUE_BIND_HEADROOM, 24, 0, &path);
     assert_true(h > 0);
     assert_int_equal((size_t)h + 24, n);
     assert_memory_equal(payload - h, want, n);
@@ -77,7 +76,7 @@ static int receive_h3(endpoint *e, const char *hex, masque_packet *pkt)
     masque_h3_datagram h3;
     assert_int_equal(masque_h3_datagram_decode(&h3, d, n), (masque_ssize)n);
     assert_true(h3.quarter_stream_id == 11u);
-    return masque_session_receive_datagram(&e->s, h3.payload, h3.payload_len, 0, pkt);
+    return masque_session_read_datagram(&e->s, h3.payload, h3.payload_len, 0, pkt);
 }
 
 static void expect_packet(endpoint *e, const char *hex, const masque_address *peer)
@@ -126,7 +125,7 @@ static void test_appendix_exchange_replayed_byte_for_byte(void **state)
     expect_packet(&proxy, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX, &t2);
 
     /* Register 203.0.113.11:4321 to compress it in the future. */
-    assert_int_equal(masque_session_compress(&client.s, &t2, 0, &id), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&client.s, &t2, 0, &id), MASQUE_OK);
     assert_true(id == 4u);
     expect_stream(&client, "11 08 04 04 cb00710b 10e1");
     assert_int_equal(feed_hex(&proxy, "11 08 04 04 cb00710b 10e1", 0), 10);
@@ -151,8 +150,8 @@ static void test_appendix_exchange_replayed_byte_for_byte(void **state)
     /* Context ID 4 traffic is accepted, other traffic is dropped at the proxy. */
     expect_send(&proxy, &t2, "0b 04" PAYLOAD_HEX);
     memcpy(buf + MASQUE_BIND_HEADROOM, PAYLOAD, 24);
-    assert_int_equal(masque_session_send(&proxy.s, &t1, buf + MASQUE_BIND_HEADROOM,
-                                         MASQUE_BIND_HEADROOM, 24, 0, &path),
+    assert_int_equal(masque_session_write_datagram(&proxy.s, &t1, buf + MASQUE_BIND_HEADROOM,
+                                                   MASQUE_BIND_HEADROOM, 24, 0, &path),
                      MASQUE_ERR_UNREACHABLE);
     masque_session_get_stats(&proxy.s, &st);
     assert_true(st.dropped_unreachable == 1u);
@@ -187,7 +186,8 @@ static void test_DG_1_datagrams_belong_to_the_accepted_request(void **state)
     /* A stream that is not a client-initiated bidirectional request cannot carry them. */
     memset(&cfg, 0, sizeof(cfg));
     cfg.quarter_stream_id = MASQUE_QUARTER_STREAM_ID_MAX + 1;
-    assert_int_equal(masque_session_init(&e.s, &cfg, &e.t, 0), MASQUE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(masque_session_init(&e.s, &cfg, e.storage, sizeof(e.storage), 0),
+                     MASQUE_ERR_INVALID_ARGUMENT);
 }
 
 static void test_BIND_9_peer_context_id_with_wrong_parity_is_malformed(void **state)
@@ -211,14 +211,14 @@ static void test_BIND_9_local_ids_are_even_for_clients_and_odd_for_proxies(void 
     (void)state;
     endpoint_init(&c, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
     endpoint_init(&p, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
-    assert_int_equal(masque_session_compress(&c.s, &a, 0, &id), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&c.s, &a, 0, &id), MASQUE_OK);
     assert_true(id == 2u);
-    assert_int_equal(masque_session_compress(&c.s, &b, 0, &id), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&c.s, &b, 0, &id), MASQUE_OK);
     assert_true(id == 4u);
     assert_int_equal(feed_hex(&p, "11 02 02 00", 0), 4); /* the proxy needs uncompressed open */
-    assert_int_equal(masque_session_compress(&p.s, &a, 0, &id), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&p.s, &a, 0, &id), MASQUE_OK);
     assert_true(id == 1u);
-    assert_int_equal(masque_session_compress(&p.s, &b, 0, &id), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&p.s, &b, 0, &id), MASQUE_OK);
     assert_true(id == 3u);
 }
 
@@ -312,8 +312,8 @@ static void test_BIND_13_simultaneous_registration_closes_the_proxys_context(voi
     expect_event(&proxy, MASQUE_EVENT_PEER_CONTEXT_OPENED, 2);
     expect_event(&client, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 2);
     /* Both register the same tuple before hearing from the other. */
-    assert_int_equal(masque_session_compress(&client.s, &t, 0, &cid), MASQUE_OK);
-    assert_int_equal(masque_session_compress(&proxy.s, &t, 0, &pid), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&client.s, &t, 0, &cid), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&proxy.s, &t, 0, &pid), MASQUE_OK);
     assert_true(cid == 4u && pid == 1u);
     expect_stream(&client, "11 08 04 04 c000022a 04d2");
     expect_stream(&proxy, "11 08 01 04 c000022a 04d2");
@@ -330,8 +330,8 @@ static void test_BIND_13_simultaneous_registration_closes_the_proxys_context(voi
     expect_event(&client, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 4);
     assert_int_equal(feed_hex(&proxy, "13 01 01", 0), 3);
     /* One context per tuple remains, the client's, at both ends. */
-    assert_true(masque_context_find_tuple(&client.t, &t)->id == 4u);
-    assert_true(masque_context_find_tuple(&proxy.t, &t)->id == 4u);
+    assert_true(masque_context_find_tuple(&client.s.table, &t)->id == 4u);
+    assert_true(masque_context_find_tuple(&proxy.s.table, &t)->id == 4u);
     expect_send(&proxy, &t, "0b 04" PAYLOAD_HEX);
     assert_int_equal(masque_session_error(&client.s), 0);
     assert_int_equal(masque_session_error(&proxy.s), 0);
@@ -357,10 +357,10 @@ static void test_BIND_6_accepted_assign_is_saved_then_acknowledged(void **state)
     (void)state;
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
     assert_int_equal(feed_hex(&e, "11 02 02 00  11 09 4006 04 c000022a 04d2", 0), 15);
-    c = masque_context_find(&e.t, 6);
+    c = masque_context_find(&e.s.table, 6);
     assert_non_null(c);
     assert_int_equal(c->state, MASQUE_CONTEXT_ACTIVE);
-    assert_ptr_equal(masque_context_find_tuple(&e.t, &t), c);
+    assert_ptr_equal(masque_context_find_tuple(&e.s.table, &t), c);
     expect_stream(&e, "12 01 02  12 01 06"); /* same IDs, minimally encoded */
 }
 
@@ -378,7 +378,7 @@ static void test_BIND_7_rejected_assign_is_answered_with_close(void **state)
     ev = expect_event(&e, MASQUE_EVENT_PEER_CONTEXT_REFUSED, 4);
     assert_int_equal(ev.reason, MASQUE_ERR_POLICY);
     expect_stream(&e, "12 01 02  13 01 04");
-    assert_null(masque_context_find_tuple(&e.t, &ev.target));
+    assert_null(masque_context_find_tuple(&e.s.table, &ev.target));
     /* The refused ID is still remembered: repeating it is malformed. */
     expect_malformed(&e, "11 08 04 04 c000022a 04d2", MASQUE_ERR_DUPLICATE_CONTEXT_ID);
 }
@@ -390,12 +390,12 @@ static void test_BIND_12_proxy_opens_no_compressed_context_after_uncompressed_cl
     masque_address t = addr4(192, 0, 2, 42, 1234);
     (void)state;
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
-    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_ERR_STATE);
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_ERR_STATE);
     assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
-    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_OK);
     assert_int_equal(feed_hex(&e, "13 01 02", 0), 3);
     t.port++;
-    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_ERR_STATE);
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_ERR_STATE);
 }
 
 static void test_BIND_15_preemptive_use_of_a_pending_context_is_configurable(void **state)
@@ -406,14 +406,14 @@ static void test_BIND_15_preemptive_use_of_a_pending_context_is_configurable(voi
     (void)state;
     endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
     assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
-    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_OK);
     expect_send(&e, &t, "0b 04" PAYLOAD_HEX); /* before any ACK */
     memset(&cfg, 0, sizeof(cfg));
-    cfg.no_preemptive_send = 1;
+    cfg.wait_for_ack = 1;
     endpoint_init(&e, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
     assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
     assert_int_equal(feed_hex(&e, "12 01 02", 0), 3);
-    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_OK);
     expect_send(&e, &t, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX); /* uncompressed until ACK */
     assert_int_equal(feed_hex(&e, "12 01 04", 0), 3);
     expect_send(&e, &t, "0b 04" PAYLOAD_HEX);
@@ -428,7 +428,7 @@ static void test_BIND_17_no_datagrams_on_a_closed_context(void **state)
     (void)state;
     endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
     assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
-    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_OK);
     assert_int_equal(feed_hex(&e, "12 01 02  12 01 04", 0), 6);
     /* Received CLOSE: sends fall back to the uncompressed context, arrivals are dropped. */
     assert_int_equal(feed_hex(&e, "13 01 04", 0), 3);
@@ -451,7 +451,7 @@ static void test_BIND_19_either_endpoint_may_close_any_context(void **state)
     endpoint_init(&client, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
     endpoint_init(&proxy, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
     assert_int_equal(masque_session_open_uncompressed(&client.s, 0, NULL), MASQUE_OK);
-    assert_int_equal(masque_session_compress(&client.s, &t, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&client.s, &t, 0, NULL), MASQUE_OK);
     pump(&client, &proxy, 0);
     pump(&proxy, &client, 0);
     assert_int_equal(masque_session_close_context(&proxy.s, 4, 0), MASQUE_OK); /* client's */
@@ -471,8 +471,8 @@ static void test_BIND_20_UDP_10_uncompressed_use_requires_the_assign_first(void 
     masque_packet pkt;
     (void)state;
     endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
-    assert_int_equal(masque_session_send(&e.s, &t, buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM,
-                                         4, 0, &path),
+    assert_int_equal(masque_session_write_datagram(&e.s, &t, buf + MASQUE_BIND_HEADROOM,
+                                                   MASQUE_BIND_HEADROOM, 4, 0, &path),
                      MASQUE_ERR_UNREACHABLE);
     /* A proxy drops uncompressed-looking datagrams on an unregistered ID (UDP-10). */
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
@@ -549,9 +549,10 @@ static void test_BIND_27_client_uses_only_advertised_families(void **state)
     endpoint_init(&e, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
     assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
     masque_address_set_v6(&v6, (const uint8_t *)"\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\1", 53);
-    assert_int_equal(masque_session_compress(&e.s, &v6, 0, NULL), MASQUE_ERR_FAMILY_NOT_ADVERTISED);
-    assert_int_equal(masque_session_send(&e.s, &v6, buf + MASQUE_BIND_HEADROOM,
-                                         MASQUE_BIND_HEADROOM, 4, 0, &path),
+    assert_int_equal(masque_session_open_context(&e.s, &v6, 0, NULL),
+                     MASQUE_ERR_FAMILY_NOT_ADVERTISED);
+    assert_int_equal(masque_session_write_datagram(&e.s, &v6, buf + MASQUE_BIND_HEADROOM,
+                                                   MASQUE_BIND_HEADROOM, 4, 0, &path),
                      MASQUE_ERR_FAMILY_NOT_ADVERTISED);
 }
 #endif
@@ -565,19 +566,19 @@ static void test_BIND_33_no_second_registration_for_a_tuple(void **state)
     /* -13 §3.1: an endpoint registers a tuple once, pending or active. */
     endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
     assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
-    assert_int_equal(masque_session_compress(&e.s, &t, 0, &id), MASQUE_OK);
-    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_ERR_DUPLICATE_TUPLE);
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, &id), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_ERR_DUPLICATE_TUPLE);
     assert_int_equal(feed_hex(&e, "12 01 02  12 01 04", 0), 6);
-    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_ERR_DUPLICATE_TUPLE);
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_ERR_DUPLICATE_TUPLE);
     expect_stream(&e, "11 02 02 00  11 08 04 04 cb00710b 10e1"); /* one ASSIGN for the tuple */
     /* After it is closed, a new registration (with a new ID) is allowed. */
     assert_int_equal(masque_session_close_context(&e.s, id, 0), MASQUE_OK);
-    assert_int_equal(masque_session_compress(&e.s, &t, 0, &id), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, &id), MASQUE_OK);
     assert_true(id == 6u);
     /* The same on a proxy, for a tuple the client registered. */
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
     assert_int_equal(feed_hex(&e, "11 02 02 00  11 08 04 04 cb00710b 10e1", 0), 14);
-    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_ERR_DUPLICATE_TUPLE);
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_ERR_DUPLICATE_TUPLE);
 }
 
 static void test_BIND_37_context_id_0_is_never_sent_under_target_star(void **state)
@@ -594,16 +595,16 @@ static void test_BIND_37_context_id_0_is_never_sent_under_target_star(void **sta
         masque_context_payload cp;
         endpoint_init(&e, (masque_role)role, NULL, TABLE_CAP);
         /* No context yet: nothing goes out, least of all on Context ID 0 (-10 §3). */
-        assert_int_equal(masque_session_send(&e.s, &t, buf + MASQUE_BIND_HEADROOM,
-                                             MASQUE_BIND_HEADROOM, 4, 0, &path),
+        assert_int_equal(masque_session_write_datagram(&e.s, &t, buf + MASQUE_BIND_HEADROOM,
+                                                       MASQUE_BIND_HEADROOM, 4, 0, &path),
                          MASQUE_ERR_UNREACHABLE);
         if (role == MASQUE_ROLE_CLIENT) {
             assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
         } else {
             assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
         }
-        h = masque_session_send(&e.s, &t, buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, 4, 0,
-                                &path);
+        h = masque_session_write_datagram(&e.s, &t, buf + MASQUE_BIND_HEADROOM,
+                                          MASQUE_BIND_HEADROOM, 4, 0, &path);
         assert_true(h > 0);
         assert_int_equal(
             masque_h3_datagram_decode(&dg, buf + MASQUE_BIND_HEADROOM - h, (size_t)h + 4),
@@ -622,8 +623,8 @@ static void test_BIND_28_UDP_6_proxy_drops_udp_without_registration(void **state
     masque_session_stats st;
     (void)state;
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
-    assert_int_equal(masque_session_send(&e.s, &t, buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM,
-                                         4, 0, &path),
+    assert_int_equal(masque_session_write_datagram(&e.s, &t, buf + MASQUE_BIND_HEADROOM,
+                                                   MASQUE_BIND_HEADROOM, 4, 0, &path),
                      MASQUE_ERR_UNREACHABLE);
     masque_session_get_stats(&e.s, &st);
     assert_true(st.dropped_unreachable == 1u);
@@ -685,8 +686,8 @@ static void test_UDP_11_received_payload_above_65527_aborts(void **state)
     assert_int_equal(feed_hex(&e, "11 02 02 00  11 08 04 04 c000022a 04d2", 0), 14);
     memset(d, 0, sizeof(d));
     d[0] = 0x04;
-    assert_int_equal(masque_session_receive_datagram(&e.s, d, 1 + 65527, 0, &pkt), 1);
-    assert_int_equal(masque_session_receive_datagram(&e.s, d, 1 + 65528, 0, &pkt),
+    assert_int_equal(masque_session_read_datagram(&e.s, d, 1 + 65527, 0, &pkt), 1);
+    assert_int_equal(masque_session_read_datagram(&e.s, d, 1 + 65528, 0, &pkt),
                      MASQUE_ERR_PAYLOAD_TOO_LARGE);
 }
 
@@ -696,10 +697,10 @@ static void test_DG_14_fin_inside_a_capsule_is_malformed(void **state)
     (void)state;
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
     assert_int_equal(feed_hex(&e, "11 02 02", 0), 3);
-    assert_int_equal(masque_session_receive_fin(&e.s), MASQUE_ERR_STREAM_TRUNCATED);
+    assert_int_equal(masque_session_read_fin(&e.s), MASQUE_ERR_STREAM_TRUNCATED);
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
     assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
-    assert_int_equal(masque_session_receive_fin(&e.s), MASQUE_OK);
+    assert_int_equal(masque_session_read_fin(&e.s), MASQUE_OK);
 }
 
 static void test_DG_11_BIND_11_malformed_capsule_values_abort_the_session(void **state)
@@ -751,23 +752,23 @@ static void test_DG_8_datagram_capsules_when_h3_datagrams_are_unavailable(void *
     assert_int_equal(masque_session_open_uncompressed(&client.s, 0, NULL), MASQUE_OK);
     pump(&client, &proxy, 0);
     memcpy(payload, PAYLOAD, 24);
-    h = masque_session_send(&client.s, &t, payload, MASQUE_BIND_HEADROOM, 24, 0, &path);
+    h = masque_session_write_datagram(&client.s, &t, payload, MASQUE_BIND_HEADROOM, 24, 0, &path);
     assert_int_equal(path, MASQUE_PATH_CAPSULE);
     assert_memory_equal(payload - h, "\x00\x20\x02\x04\xcb\x00\x71\x0b\x10\xe1", 10);
     /* Whole: a packet straight from the chunk. */
-    assert_int_equal(masque_session_receive_stream(&proxy.s, payload - h, (size_t)h + 24, 0, &pkt),
+    assert_int_equal(masque_session_read_stream(&proxy.s, payload - h, (size_t)h + 24, 0, &pkt),
                      h + 24);
     assert_ptr_equal(pkt.payload, payload);
     assert_true(masque_address_equal(&pkt.peer, &t));
     /* Byte by byte: reassembled. */
     for (i = 0; i < (size_t)h + 24; i++) {
-        assert_int_equal(masque_session_receive_stream(&proxy.s, payload - h + i, 1, 0, &pkt), 1);
+        assert_int_equal(masque_session_read_stream(&proxy.s, payload - h + i, 1, 0, &pkt), 1);
     }
     assert_non_null(pkt.payload);
     assert_memory_equal(pkt.payload, PAYLOAD, 24);
     /* Without a reassembly buffer a split capsule is dropped and counted. */
     for (i = 0; i < (size_t)h + 24; i++) {
-        assert_int_equal(masque_session_receive_stream(&client.s, payload - h + i, 1, 0, &pkt), 1);
+        assert_int_equal(masque_session_read_stream(&client.s, payload - h + i, 1, 0, &pkt), 1);
     }
     masque_session_get_stats(&client.s, &st);
     assert_true(st.dropped_split_capsule == 1u);
@@ -783,7 +784,7 @@ static void test_idle_compressed_contexts_are_closed_by_tick(void **state)
     cfg.idle_timeout_ms = 120000;
     endpoint_init(&e, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
     assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
-    assert_int_equal(masque_session_compress(&e.s, &t, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_OK);
     assert_int_equal(feed_hex(&e, "12 01 02  12 01 04", 0), 6);
     expect_stream(&e, "11 02 02 00  11 08 04 04 cb00710b 10e1");
     assert_int_equal(masque_session_tick(&e.s, 119999), MASQUE_OK);
@@ -877,7 +878,7 @@ static void test_flood_of_100000_assigns_against_a_small_table(void **state)
                               (uint16_t)(i % 60000u + 1u));
         a.target.bytes[3] = (uint8_t)(i / 60000u + 1u);
         n = masque_compression_assign_encode(capsule, sizeof(capsule), MASQUE_PROFILE_DRAFT10, &a);
-        assert_int_equal(masque_session_receive_stream(&e.s, capsule, (size_t)n, i, &pkt), n);
+        assert_int_equal(masque_session_read_stream(&e.s, capsule, (size_t)n, i, &pkt), n);
         w = masque_session_write_stream(&e.s, out, sizeof(out));
         assert_true(w == 3 || w == 4 || w == 6);
         if (out[0] == 0x12) {
@@ -891,7 +892,7 @@ static void test_flood_of_100000_assigns_against_a_small_table(void **state)
     }
     assert_int_equal(acks, 8); /* the table holds 8 */
     assert_int_equal(closes, 100000 - 8);
-    assert_int_equal(masque_context_open_count(&e.t), 8);
+    assert_int_equal(masque_context_open_count(&e.s.table), 8);
     masque_session_get_stats(&e.s, &st);
     assert_true(st.peer_assigns_refused == 100000u - 8u);
     assert_int_equal(masque_session_error(&e.s), 0);
@@ -926,8 +927,8 @@ static void check_invariants(const endpoint *e)
     size_t i;
     size_t uncompressed = 0;
     size_t open = 0;
-    for (i = 0; i < masque_context_table_capacity(&e->t); i++) {
-        const masque_context *c = masque_context_at(&e->t, i);
+    for (i = 0; i < masque_context_table_capacity(&e->s.table); i++) {
+        const masque_context *c = masque_context_at(&e->s.table, i);
         size_t j;
         if (c->state != MASQUE_CONTEXT_PENDING && c->state != MASQUE_CONTEXT_ACTIVE) {
             continue;
@@ -940,8 +941,8 @@ static void check_invariants(const endpoint *e)
             uncompressed++;
             continue;
         }
-        for (j = i + 1; j < masque_context_table_capacity(&e->t); j++) {
-            const masque_context *d = masque_context_at(&e->t, j);
+        for (j = i + 1; j < masque_context_table_capacity(&e->s.table); j++) {
+            const masque_context *d = masque_context_at(&e->s.table, j);
             if ((d->state == MASQUE_CONTEXT_PENDING || d->state == MASQUE_CONTEXT_ACTIVE) &&
                 d->ip_version == c->ip_version && d->port == c->port &&
                 memcmp(d->ip, c->ip, 16) == 0) {
@@ -950,7 +951,7 @@ static void check_invariants(const endpoint *e)
         }
     }
     assert_true(uncompressed <= 1);
-    assert_int_equal(open, masque_context_open_count(&e->t));
+    assert_int_equal(open, masque_context_open_count(&e->s.table));
     assert_true(e->s.responses <= e->s.cfg.max_pending_responses);
 }
 
@@ -999,7 +1000,7 @@ static void test_property_random_capsule_sequences_keep_the_invariants(void **st
             n = 4;
             break;
         case 5:
-            (void)masque_session_compress(&e.s, &t, (uint64_t)step, NULL);
+            (void)masque_session_open_context(&e.s, &t, (uint64_t)step, NULL);
             break;
         default:
             (void)masque_session_write_stream(&e.s, out, sizeof(out));
@@ -1009,7 +1010,7 @@ static void test_property_random_capsule_sequences_keep_the_invariants(void **st
         }
         if (n > 0) {
             masque_ssize rc =
-                masque_session_receive_stream(&e.s, capsule, (size_t)n, (uint64_t)step, &pkt);
+                masque_session_read_stream(&e.s, capsule, (size_t)n, (uint64_t)step, &pkt);
             (void)rc;
         }
         check_invariants(&e);

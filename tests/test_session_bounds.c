@@ -19,7 +19,7 @@ static masque_ssize feed(endpoint *e, const uint8_t *b, size_t n, uint64_t now)
     size_t off = 0;
     while (off < n) {
         masque_packet pkt;
-        masque_ssize r = masque_session_receive_stream(&e->s, b + off, n - off, now, &pkt);
+        masque_ssize r = masque_session_read_stream(&e->s, b + off, n - off, now, &pkt);
         if (r <= 0) {
             return r;
         }
@@ -137,7 +137,7 @@ static void test_BIND_10_BIND_31_UDP_9_closed_ids_never_come_back_in_a_full_tabl
         /* Forgotten: refused, never accepted again (-13 §3.3). */
         type = answer(&p, ids[i]);
         assert_true(type == MASQUE_CAPSULE_TYPE_COMPRESSION_CLOSE);
-        assert_int_equal(masque_context_open_count(&p.t), 1);
+        assert_int_equal(masque_context_open_count(&p.s.table), 1);
     }
     /* A new, higher ID is still welcome. */
     (void)brim_history(&p, BRIM_ROUNDS, ids);
@@ -215,7 +215,7 @@ static void test_DG_18_UDP_12_oversized_capsule_of_unknown_id_is_discarded_unbuf
     /* The stream goes on: the next capsule is parsed. */
     assert_int_equal(feed_hex(&e, "11 08 04 04 c000022a 04d2", 0), 10);
     assert_int_equal(masque_session_error(&e.s), 0);
-    assert_int_equal(masque_context_open_count(&e.t), 2);
+    assert_int_equal(masque_context_open_count(&e.s.table), 2);
 }
 
 static void test_DG_18_UDP_11_oversized_capsule_is_judged_by_its_context_id(void **state)
@@ -283,14 +283,15 @@ static void test_BIND_30_pending_bound_fits_the_queue_and_no_capsule_is_lost(voi
     /* A bound that would leave local capsules no room is refused at init. */
     memset(&cfg, 0, sizeof(cfg));
     cfg.max_pending_responses = MASQUE_SESSION_QUEUE_LEN;
-    assert_int_equal(masque_session_init(&e.s, &cfg, &e.t, 0), MASQUE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(masque_session_init(&e.s, &cfg, e.storage, sizeof(e.storage), 0),
+                     MASQUE_ERR_INVALID_ARGUMENT);
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
     assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
     assert_true(answer(&e, 2) == MASQUE_CAPSULE_TYPE_COMPRESSION_ACK);
     /* Fill the local share of the queue with the proxy's own ASSIGNs... */
     for (;;) {
         masque_address t = addr4(192, 0, 2, 9, (uint16_t)(100 + local));
-        int rc = masque_session_compress(&e.s, &t, 0, NULL);
+        int rc = masque_session_open_context(&e.s, &t, 0, NULL);
         if (rc == MASQUE_ERR_QUEUE_FULL) {
             break;
         }
@@ -357,7 +358,7 @@ static void test_events_wait_for_room_and_are_never_lost(void **state)
     while (closed < compressed) {
         size_t events = 0;
         assert_int_equal(masque_session_tick(&e.s, now), MASQUE_OK);
-        if (masque_context_open_count(&e.t) > 1) {
+        if (masque_context_open_count(&e.s.table) > 1) {
             assert_true(masque_session_next_timeout(&e.s) <= now + 1); /* it will retry */
         }
         while (masque_session_poll_event(&e.s, &ev)) {
@@ -368,7 +369,7 @@ static void test_events_wait_for_room_and_are_never_lost(void **state)
         }
         assert_true(events <= MASQUE_SESSION_EVENT_LEN);
         /* Each CLOSE queued has its event: the two counts agree at every step. */
-        assert_int_equal(masque_context_open_count(&e.t), 1 + compressed - closed);
+        assert_int_equal(masque_context_open_count(&e.s.table), 1 + compressed - closed);
         {
             uint8_t out[256];
             (void)masque_session_write_stream(&e.s, out, sizeof(out));
@@ -393,8 +394,8 @@ static void send_to(endpoint *e, const masque_address *t)
 {
     uint8_t buf[MASQUE_BIND_HEADROOM + 8];
     masque_datagram_path path;
-    assert_true(masque_session_send(&e->s, t, buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, 8,
-                                    0, &path) > 0);
+    assert_true(masque_session_write_datagram(&e->s, t, buf + MASQUE_BIND_HEADROOM,
+                                              MASQUE_BIND_HEADROOM, 8, 0, &path) > 0);
 }
 
 static void test_BIND_32_auto_compression_waits_for_event_room(void **state)
@@ -417,7 +418,7 @@ static void test_BIND_32_auto_compression_waits_for_event_room(void **state)
         masque_address other = addr4(198, 51, 100, 1, (uint16_t)(1 + i));
         uint64_t id;
         uint8_t ack[8];
-        assert_int_equal(masque_session_compress(&e.s, &other, 0, &id), MASQUE_OK);
+        assert_int_equal(masque_session_open_context(&e.s, &other, 0, &id), MASQUE_OK);
         assert_true(masque_session_write_stream(&e.s, out, sizeof(out)) > 0);
         assert_int_equal(masque_compression_id_encode(ack, sizeof(ack), MASQUE_PROFILE_DRAFT10,
                                                       MASQUE_CAPSULE_COMPRESSION_ACK, id),
@@ -425,12 +426,12 @@ static void test_BIND_32_auto_compression_waits_for_event_room(void **state)
         assert_int_equal(feed(&e, ack, 3, 0), 3);
     }
     send_to(&e, &a); /* registers A: the last slot */
-    assert_non_null(masque_context_find_tuple(&e.t, &a));
+    assert_non_null(masque_context_find_tuple(&e.s.table, &a));
     send_to(&e, &b); /* the ring is full: B waits */
-    assert_null(masque_context_find_tuple(&e.t, &b));
+    assert_null(masque_context_find_tuple(&e.s.table, &b));
     assert_int_equal(count_opened(&e), 1);
     send_to(&e, &b);
-    assert_non_null(masque_context_find_tuple(&e.t, &b));
+    assert_non_null(masque_context_find_tuple(&e.s.table, &b));
     assert_int_equal(count_opened(&e), 1); /* registered once, and reported */
 }
 #endif
@@ -471,7 +472,7 @@ static void test_BIND_27_proxy_refuses_families_it_did_not_advertise(void **stat
     assert_int_equal(masque_session_error(&e.s), 0);
     /* An uncompressed datagram to an IPv6 target is dropped and counted. */
     n = hex_to_bytes("02 06 20010db8000000000000000000000001 01bb aabb", d, sizeof(d));
-    assert_int_equal(masque_session_receive_datagram(&e.s, d, n, 0, &pkt), 0);
+    assert_int_equal(masque_session_read_datagram(&e.s, d, n, 0, &pkt), 0);
     masque_session_get_stats(&e.s, &st);
     assert_true(st.dropped_policy + st.dropped_malformed == 1u);
     /* IPv4 is advertised: accepted. */

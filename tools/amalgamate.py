@@ -12,9 +12,15 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 HEADERS = ["config", "error", "varint", "address", "capsule", "datagram", "context", "policy", "session",
            "http", "masque"]
-INTERNAL = ["wire", "text"]
-SOURCES = ["error", "varint", "address", "capsule", "datagram", "context", "policy", "session",
-           "http", "version"]
+
+
+def cmake_list(name):
+    """The paths of a set() in cmake/sources.cmake, the one source list."""
+    text = (ROOT / "cmake" / "sources.cmake").read_text(encoding="utf-8")
+    block = re.search(r"set\(" + name + r"\n(.*?)\n\)", text, re.S).group(1)
+    return [line.strip() for line in block.splitlines() if line.strip()]
+
+
 LOCAL_INCLUDE = re.compile(r'^#include "(masque|internal)/[a-z_]+\.h"\n', re.M)
 SPDX = "/* SPDX-License-Identifier: GPL-3.0-only */\n"
 
@@ -38,12 +44,9 @@ def main():
         h.append(body(ROOT / "include" / "masque" / f"{name}.h"))
     h.append("\n#endif /* MASQUE_AMALGAMATED_H */\n")
     c = [banner, '#include "masque.h"\n']
-    for name in INTERNAL:
-        c.append(f"\n/* ---- src/internal/{name}.h ---- */\n")
-        c.append(body(ROOT / "src" / "internal" / f"{name}.h"))
-    for name in SOURCES:
-        c.append(f"\n/* ---- src/{name}.c ---- */\n")
-        c.append(body(ROOT / "src" / f"{name}.c"))
+    for path in cmake_list("MASQUE_INTERNAL_HEADERS") + cmake_list("MASQUE_CORE_SOURCES"):
+        c.append(f"\n/* ---- {path} ---- */\n")
+        c.append(body(ROOT / path))
     (out / "masque.h").write_text("".join(h), encoding="utf-8")
     (out / "masque.c").write_text("".join(c), encoding="utf-8")
     print(f"amalgamation: {out / 'masque.h'}, {out / 'masque.c'}")

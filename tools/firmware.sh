@@ -15,8 +15,8 @@ minimal=(-DMASQUE_ENABLE_DRAFT04=0 -DMASQUE_ENABLE_POLICY=0 -DMASQUE_ENABLE_AUTO
          -DMASQUE_ENABLE_HTTP=0 -DMASQUE_ENABLE_IPV6=0 -DMASQUE_ENABLE_ERROR_TEXT=0
          -DMASQUE_SESSION_QUEUE_LEN=8
          -DMASQUE_SESSION_EVENT_LEN=4)
-core=(src/error.c src/varint.c src/address.c src/capsule.c src/datagram.c src/context.c
-      src/policy.c src/session.c src/http.c src/version.c)
+# The one source list (cmake/sources.cmake).
+mapfile -t core < <(sed -n '/^set(MASQUE_CORE_SOURCES$/,/^)$/{/^  /s/^ *//p}' cmake/sources.cmake)
 warn=(-std=c99 -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Wmissing-prototypes -Werror)
 status=0
 printf '%-14s %-8s %7s %6s %6s\n' cpu config text data bss

@@ -4,11 +4,13 @@
  * @brief The thin, stack-neutral glue between a session and the host's QUIC/HTTP/3 stack.
  *
  * A session (session.h) is pure state: bytes in, bytes and events out. The adapter does the
- * plumbing every host writes otherwise: it feeds what the stack received into the session,
- * delivers the UDP payloads that come out, writes queued capsules, frames outgoing datagrams on
- * the right path, and turns session errors into the HTTP/3 error codes the host must abort
- * with. The host supplies a few callbacks (masque_host_ops) that reach its stack; the adapter
- * itself depends on nothing but the core library, and is its own CMake target
+ * plumbing every host writes otherwise, with the session's verbs: masque_adapter_read_stream(),
+ * masque_adapter_read_datagram(), masque_adapter_read_fin() feed what the stack received and
+ * hand every UDP payload that comes out to the host; masque_adapter_write_datagram() frames a
+ * payload on the right path; masque_adapter_flush() writes queued capsules and reports events;
+ * and session errors become the HTTP/3 error codes the host must abort with. It uses only the
+ * session's public API. The host supplies a few callbacks (masque_host_ops) that reach its stack;
+ * the adapter itself depends on nothing but the core library, and is its own CMake target
  * (masque::adapter).
  */
 #ifndef MASQUE_ADAPTER_H
@@ -23,40 +25,46 @@
 extern "C" {
 #endif
 
-/** @brief What the adapter asks of the host's stack. Return 0 on success, non-zero on failure. */
+/**
+ * @brief What the adapter asks of the host's stack: the same verbs, seen from the host. Return
+ *        0 on success, non-zero on failure (the adapter then aborts the stream).
+ */
 typedef struct masque_host_ops {
     /** Write bytes on the request stream (control and DATAGRAM capsules). Required. */
     int (*write_stream)(void *host, const uint8_t *data, size_t len);
     /**
-     * Send one QUIC DATAGRAM frame whose payload is @p data (Quarter Stream ID first). NULL when
-     * HTTP/3 datagrams were not negotiated on both sides (RFC 9297 §2.1.1): datagrams then go as
-     * DATAGRAM capsules on the stream, and the session must have capsule_datagrams set.
+     * Write one QUIC DATAGRAM frame whose payload is @p data (Quarter Stream ID first). NULL
+     * when HTTP/3 datagrams were not negotiated on both sides (RFC 9297 §2.1.1): datagrams then
+     * go as DATAGRAM capsules on the stream, and the session must have capsule_datagrams set.
      */
-    int (*send_datagram)(void *host, const uint8_t *data, size_t len);
+    int (*write_datagram)(void *host, const uint8_t *data, size_t len);
     /**
      * A UDP payload came out of the session. Proxy: send it to @p peer from the request's
-     * socket. Client: it came from @p peer through the proxy. Required.
+     * socket. Client: it came from @p peer through the proxy. The bytes are a view, valid
+     * during the call. Required.
      */
-    void (*deliver)(void *host, const masque_address *peer, const uint8_t *data, size_t len);
+    void (*on_packet)(void *host, const masque_address *peer, const uint8_t *data, size_t len);
     /** Abort the request stream with an HTTP/3 error code. Required. */
     void (*abort_stream)(void *host, uint64_t h3_error);
     /** A session event (optional, may be NULL). */
-    void (*event)(void *host, const masque_event *ev);
+    void (*on_event)(void *host, const masque_event *ev);
 } masque_host_ops;
 
-/** @brief One request stream's glue. Place it anywhere; the fields are private. */
+/** @brief One request stream's glue. Place it anywhere; everything in it is private. */
 typedef struct masque_adapter {
-    masque_session *session; /**< Private. */
-    masque_host_ops ops;     /**< Private. */
-    void *host;              /**< Private. */
-    uint64_t aborted_with;   /**< Private: the H3 error the stream was aborted with, 0 if not. */
+    /** @cond PRIVATE */
+    masque_session *session;
+    masque_host_ops ops;
+    void *host;
+    uint64_t aborted_with; /* the H3 error the stream was aborted with, 0 if not */
+    /** @endcond */
 } masque_adapter;
 
 /**
  * @brief Tie an initialised session to the host's stack.
  * @param a The adapter.
  * @param session The session (initialised; owned by the caller).
- * @param ops The host's callbacks (copied); write_stream, deliver and abort_stream are required.
+ * @param ops The host's callbacks (copied); write_stream, on_packet and abort_stream are required.
  * @param host Opaque pointer passed to every callback.
  * @return MASQUE_OK or MASQUE_ERR_INVALID_ARGUMENT.
  */
@@ -64,14 +72,15 @@ MASQUE_API int masque_adapter_init(masque_adapter *a, masque_session *session,
                                    const masque_host_ops *ops, void *host);
 
 /**
- * @brief Bytes arrived on the request stream: feed them all, deliver what comes out, flush.
+ * @brief Read bytes that arrived on the request stream: all of them, handing every packet that
+ *        comes out to on_packet, then flush.
  * @param a The adapter.
  * @param data The bytes.
  * @param len Their length.
  * @param now Current time (ms).
  * @return MASQUE_OK; a negative error after the stream was aborted (abort_stream was called).
  */
-MASQUE_API int masque_adapter_stream_data(masque_adapter *a, const uint8_t *data, size_t len,
+MASQUE_API int masque_adapter_read_stream(masque_adapter *a, const uint8_t *data, size_t len,
                                           uint64_t now);
 
 /**
@@ -79,13 +88,13 @@ MASQUE_API int masque_adapter_stream_data(masque_adapter *a, const uint8_t *data
  * @param a The adapter.
  * @return MASQUE_OK, or a negative error after the stream was aborted (it ended mid-capsule).
  */
-MASQUE_API int masque_adapter_stream_fin(masque_adapter *a);
+MASQUE_API int masque_adapter_read_fin(masque_adapter *a);
 
 /**
- * @brief A QUIC DATAGRAM frame arrived whose Quarter Stream ID is this request's.
+ * @brief Read a QUIC DATAGRAM frame whose Quarter Stream ID is this request's.
  *
- * Hosts with many requests on one connection decode the Quarter Stream ID with
- * masque_h3_datagram_decode() to find the adapter, then pass the whole frame payload here.
+ * Hosts with many requests on one connection use masque_h3_datagram_dispatch(), which finds
+ * the adapter and calls this.
  *
  * @param a The adapter.
  * @param frame The frame payload (Quarter Stream ID included).
@@ -96,26 +105,29 @@ MASQUE_API int masque_adapter_stream_fin(masque_adapter *a);
  *         for the host to raise; MASQUE_ERR_STREAM_ID when the frame is another request's;
  *         another negative error after the stream was aborted.
  */
-MASQUE_API int masque_adapter_datagram(masque_adapter *a, const uint8_t *frame, size_t len,
-                                       uint64_t now);
+MASQUE_API int masque_adapter_read_datagram(masque_adapter *a, const uint8_t *frame, size_t len,
+                                            uint64_t now);
 
 /**
- * @brief Send a UDP payload to (client) or from (proxy) @p peer, framed in place.
+ * @brief Write a UDP payload to (client) or from (proxy) @p peer, framed in place, on the
+ *        session's path.
  * @param a The adapter.
  * @param peer The target (client) or the source (proxy).
  * @param payload First byte of the payload; MASQUE_BIND_HEADROOM bytes before it are writable.
  * @param headroom Writable bytes before @p payload.
  * @param len Payload length.
  * @param now Current time (ms).
- * @return MASQUE_OK; the errors of masque_session_send() (MASQUE_ERR_UNREACHABLE: dropped);
- *         MASQUE_ERR_STATE when a host callback failed (the stream was aborted).
+ * @return MASQUE_OK; the errors of masque_session_write_datagram() (MASQUE_ERR_UNREACHABLE:
+ * dropped); MASQUE_ERR_STATE when a host callback failed (the stream was aborted).
  */
-MASQUE_API int masque_adapter_send(masque_adapter *a, const masque_address *peer, uint8_t *payload,
-                                   size_t headroom, size_t len, uint64_t now);
+MASQUE_API int masque_adapter_write_datagram(masque_adapter *a, const masque_address *peer,
+                                             uint8_t *payload, size_t headroom, size_t len,
+                                             uint64_t now);
 
 /**
- * @brief Write every queued capsule and report every pending event; call after host actions
- *        such as masque_session_compress() and after masque_adapter_tick().
+ * @brief Flush: write every queued capsule (write_stream) and report every pending event
+ *        (on_event); call after host actions
+ *        such as masque_session_open_context() and after masque_adapter_tick().
  * @param a The adapter.
  * @return MASQUE_OK, or a negative error after the stream was aborted.
  */
@@ -170,7 +182,7 @@ typedef enum masque_datagram_action {
  * @brief Route a QUIC DATAGRAM frame on a connection that carries several requests.
  *
  * Decodes the Quarter Stream ID (RFC 9297 §2.1), asks the host for the state of that stream and
- * acts on it: an open CONNECT-UDP request gets the frame (masque_adapter_datagram()); a stream
+ * acts on it: an open CONNECT-UDP request gets the frame (masque_adapter_read_datagram()); a stream
  * not open yet or closed drops it (RFC 9297 §2.1, RFC 9298 §5: silently, no buffering); any
  * other request must be aborted, and a malformed frame or an impossible stream closes the
  * connection.

@@ -116,14 +116,14 @@ typedef struct masque_bind_datagram {
  *         is not 4 or 6 (BIND-21: drop the datagram); MASQUE_ERR_PAYLOAD_TOO_LARGE above
  *         65527 bytes (RFC 9298 §5: abort the stream).
  */
-MASQUE_API masque_ssize masque_bind_target_decode(masque_address *target, const uint8_t **payload,
-                                                  size_t *payload_len, const uint8_t *src,
-                                                  size_t len);
+MASQUE_API masque_ssize masque_bind_tuple_decode(masque_address *target, const uint8_t **payload,
+                                                 size_t *payload_len, const uint8_t *src,
+                                                 size_t len);
 
 /**
  * @brief Decode a whole uncompressed Bind HTTP Datagram Payload (Context ID included).
  * @return @p len, or an error of masque_context_payload_decode() or
- *         masque_bind_target_decode().
+ *         masque_bind_tuple_decode().
  */
 MASQUE_API masque_ssize masque_bind_uncompressed_decode(masque_bind_datagram *out,
                                                         const uint8_t *src, size_t len);

@@ -127,8 +127,28 @@ typedef enum masque_error {
     MASQUE_ERR_DATAGRAM_TRUNCATED = -39,
     /** SETTINGS_H3_DATAGRAM not 0 or 1, or below the value remembered for 0-RTT (RFC 9297
      *  §2.1.1): a connection error of type H3_SETTINGS_ERROR. */
-    MASQUE_ERR_H3_SETTINGS = -40
+    MASQUE_ERR_H3_SETTINGS = -40,
+    /** The caller was compiled against a header that does not match the library: another
+     *  version, or other compile-time sizes or config.h switches. */
+    MASQUE_ERR_ABI = -41
 } masque_error;
+
+/** @brief Who must act on an error, and how (masque_error_class_of()). */
+typedef enum masque_error_class {
+    /** Not an error (0 or a positive value). */
+    MASQUE_ERROR_CLASS_NONE = 0,
+    /** The peer broke a rule of the specifications: abort the stream (or close the connection
+     *  for the HTTP/3 datagram errors) with masque_h3_error_for(). */
+    MASQUE_ERROR_CLASS_PEER = 1,
+    /** Nothing is wrong yet: retry once the condition is gone (more input, a larger buffer,
+     *  the stream written out, tokens refilled). */
+    MASQUE_ERROR_CLASS_TRANSIENT = 2,
+    /** The call cannot be done as asked (a bad argument, the wrong role or state, a limit the
+     *  host set, a packet with nowhere to go): fix or drop the call; the object is unchanged. */
+    MASQUE_ERROR_CLASS_LOCAL = 3,
+    /** The object failed before and is dead: abort the stream with the error it failed with. */
+    MASQUE_ERROR_CLASS_FATAL = 4
+} masque_error_class;
 
 /**
  * @brief A short English description of an error code.
@@ -136,6 +156,15 @@ typedef enum masque_error {
  * @return A static, NUL-terminated string; "unknown error" for codes libmasque does not define.
  */
 MASQUE_API const char *masque_strerror(int code);
+
+/**
+ * @brief The class of an error code, as the code is returned for input from the network or for
+ *        a call of the host (a few codes, e.g. MASQUE_ERR_CONTEXT_ID_ZERO, also come from
+ *        encoders given bad values: those calls document it).
+ * @param code Any int.
+ * @return Its class; MASQUE_ERROR_CLASS_LOCAL for codes libmasque does not define.
+ */
+MASQUE_API masque_error_class masque_error_class_of(int code);
 
 /** HTTP/3 error H3_NO_ERROR (RFC 9114 §8.1). */
 #define MASQUE_H3_NO_ERROR       0x100u

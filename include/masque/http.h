@@ -52,17 +52,17 @@ typedef struct masque_str {
     size_t len;      /**< Characters at ptr. */
 } masque_str;
 
-/** Longest target host masque_bind_target holds (a DNS name is at most 253 characters). */
+/** Longest target host masque_request_target holds (a DNS name is at most 253 characters). */
 #define MASQUE_TARGET_HOST_MAX 255
 
 /** @brief The target of a request, decoded from its :path. */
-typedef struct masque_bind_target {
+typedef struct masque_request_target {
     int wildcard;                          /**< Both variables were `*` (-10 §2). */
     char host[MASQUE_TARGET_HOST_MAX + 1]; /**< Decoded host, NUL-terminated; "*" if wildcard. */
     size_t host_len;                       /**< Characters in host. */
     uint16_t port;                         /**< Port; 0 when wildcard. */
     int bind;                              /**< The request carried connect-udp-bind: ?1. */
-} masque_bind_target;
+} masque_request_target;
 
 /**
  * @brief Check a UDP proxying URI template (RFC 9298 §2).
@@ -101,7 +101,8 @@ MASQUE_API masque_ssize masque_uri_template_expand(char *dst, size_t cap, masque
  *         variable is empty, the port is not 1-65535, or exactly one variable is `*`
  *         (-13 §2); MASQUE_ERR_TEMPLATE for a bad template.
  */
-MASQUE_API int masque_uri_template_match(masque_str tmpl, masque_str path, masque_bind_target *out);
+MASQUE_API int masque_uri_template_match(masque_str tmpl, masque_str path,
+                                         masque_request_target *out);
 
 /**
  * @brief Whether a field value is the Structured Field Boolean true (RFC 9651 §3.3.6).
@@ -188,7 +189,7 @@ typedef struct masque_request_fields {
  *         MASQUE_ERR_TEMPLATE.
  */
 MASQUE_API int masque_bind_request_check(masque_str tmpl, const masque_request_fields *req,
-                                         masque_bind_target *target);
+                                         masque_request_target *target);
 
 /** masque_bind_response_check(): a 2xx without Bind, a plain RFC 9298 tunnel (BIND-36). */
 #define MASQUE_BIND_FALLBACK 1

@@ -186,8 +186,8 @@ int masque_quic_is_closed(const masque_quic_conn *c);
 masque_session *masque_quic_session(masque_quic_conn *c);
 
 /**
- * @brief The adapter of the request: send with masque_adapter_send(), flush after host
- *        actions such as masque_session_compress().
+ * @brief The adapter of the request: send with masque_adapter_write_datagram(), flush after host
+ *        actions such as masque_session_open_context().
  * @param c The connection.
  * @return The adapter, or NULL until the request was accepted.
  */

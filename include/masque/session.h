@@ -3,24 +3,28 @@
  * @file session.h
  * @brief A sans-IO state machine for one CONNECT-UDP Bind request stream, client or proxy.
  *
- * The host creates a session once the Bind request was accepted (see http.h) and then:
- * - feeds what arrives: request-stream bytes (masque_session_receive_stream()), HTTP
- *   Datagram Payloads from QUIC DATAGRAM frames (masque_session_receive_datagram()), and,
- *   on a proxy, UDP packets from targets (masque_session_send() with their source);
- * - pulls what must leave: capsule bytes for the stream (masque_session_write_stream()),
- *   events (masque_session_poll_event()), and the framed datagrams masque_session_send()
- *   writes into the headroom in front of each payload;
- * - passes the current time in every call and calls masque_session_tick() now and then.
+ * The host creates a session once the Bind request was accepted (see http.h), giving it the
+ * storage of its Context ID table once (MASQUE_CONTEXT_TABLE_STORAGE_SIZE()), and then uses one
+ * grammar of verbs, as nghttp3 and BearSSL do:
+ * - read what arrives: masque_session_read_stream() (request-stream bytes),
+ *   masque_session_read_datagram() (HTTP Datagram Payloads from QUIC DATAGRAM frames),
+ *   masque_session_read_fin() (the stream's end);
+ * - write what must leave: masque_session_write_stream() (capsules for the stream),
+ *   masque_session_write_datagram() (a UDP payload framed in place, in the headroom before it);
+ * - change the contexts: masque_session_open_uncompressed(), masque_session_open_context(),
+ *   masque_session_close_context();
+ * - learn and keep time: masque_session_poll_event(), masque_session_tick(),
+ *   masque_session_next_timeout().
  *
  * Time is in milliseconds on any monotonic clock the host likes; the session reads none.
  *
  * The session enforces the rules of -10 §3-§5 and RFC 9298 §4-§5 on what the peer sends. A
  * capsule that breaks one is malformed: the call returns the specific error, the session
  * state (contexts, queues) is as it was before that capsule, and every later call returns
- * MASQUE_ERR_SESSION_FAILED. The host must then abort the request stream (RFC 9297 §3.3:
- * H3_MESSAGE_ERROR on HTTP/3; H3_DATAGRAM_ERROR for MASQUE_ERR_QUARTER_STREAM_ID).
- * Datagrams that cannot be delivered (unknown or closed Context ID, bad IP Version, a target
- * the policy refuses) are dropped and counted, never an error.
+ * MASQUE_ERR_SESSION_FAILED. The host must then abort the request stream with
+ * masque_h3_error_for(masque_session_error()) (RFC 9297 §3.3). Datagrams that cannot be
+ * delivered (unknown or closed Context ID, bad IP Version, a target the policy refuses) are
+ * dropped and counted, never an error.
  */
 #ifndef MASQUE_SESSION_H
 #define MASQUE_SESSION_H
@@ -92,6 +96,12 @@ typedef enum masque_role {
 /** Family bit for masque_session_config.advertised_families: IPv6. */
 #define MASQUE_FAMILY_V6 0x2u
 
+/**
+ * @brief One request stream's state machine. Place it anywhere (its size is in this header);
+ *        everything in it is private: use the functions below.
+ */
+typedef struct masque_session masque_session;
+
 /** @brief Session settings. The all-zero value is a -10 client with target `*` and defaults. */
 typedef struct masque_session_config {
     masque_role role;       /**< Client or proxy. */
@@ -105,8 +115,9 @@ typedef struct masque_session_config {
     /** Non-zero: a datagram with Context ID 0 under target `*` is dropped and counted, for
      *  peers that may send one; default: it aborts the stream (-13 §3, BIND-3). */
     int drop_context_id_zero;
-    /** Non-zero: never send on a context before its ACK (-10 §3.1 makes it a MAY). */
-    int no_preemptive_send;
+    /** Non-zero: send on a context of ours only once the peer acknowledged it (-10 §3.1 makes
+     *  using it earlier a MAY; by default pending contexts are used at once). */
+    int wait_for_ack;
     /** Non-zero: HTTP/3 datagrams are not available; send DATAGRAM capsules (RFC 9297 §3.5). */
     int capsule_datagrams;
     uint64_t quarter_stream_id; /**< Request stream ID / 4, for QUIC DATAGRAM frames. */
@@ -148,6 +159,9 @@ typedef struct masque_session_config {
      *  are dropped and counted (a host that reads whole capsules never needs it). */
     uint8_t *reassembly;
     size_t reassembly_len; /**< Bytes at reassembly. */
+    /** Key of the table's hashes: give a random value when peers are not trusted, so that
+     *  they cannot choose Context IDs or tuples that collide. */
+    uint64_t hash_seed;
 } masque_session_config;
 
 /** @brief What masque_session_poll_event() reports. */
@@ -187,7 +201,7 @@ typedef struct masque_packet {
 /** @brief Counters; they only grow. */
 typedef struct masque_session_stats {
     uint64_t datagrams_received;      /**< Delivered to the host. */
-    uint64_t datagrams_sent;          /**< Framed by masque_session_send(). */
+    uint64_t datagrams_sent;          /**< Framed by masque_session_write_datagram(). */
     uint64_t dropped_unknown_context; /**< Unknown or closed Context ID (RFC 9298 §5). */
     uint64_t dropped_context_id_zero; /**< Context ID 0 under `*`, drop_context_id_zero set. */
     uint64_t dropped_malformed;       /**< Bad IP Version, truncated datagram. */
@@ -201,62 +215,89 @@ typedef struct masque_session_stats {
     uint64_t dropped_oversized;       /**< DATAGRAM capsules above max_datagram_capsule. */
 } masque_session_stats;
 
-/** @brief A control capsule waiting to be written (private). */
+/** @cond PRIVATE */
+/* The session's layout, so that it can be placed anywhere (stack, static, arena): private,
+ * read nothing here, its fields may change in any release. */
 typedef struct masque_queued_capsule {
-    uint64_t context_id; /**< Private. */
-    uint8_t ip[16];      /**< Private. */
-    uint16_t port;       /**< Private. */
-    uint8_t kind;        /**< Private: masque_capsule_kind. */
-    uint8_t ip_version;  /**< Private. */
-    uint8_t response;    /**< Private: counts against max_pending_responses. */
+    uint64_t context_id;
+    uint8_t ip[16];
+    uint16_t port;
+    uint8_t kind; /* masque_capsule_kind */
+    uint8_t ip_version;
+    uint8_t response; /* counts against max_pending_responses */
 } masque_queued_capsule;
 
-/** @brief Auto-compression counter for one target (private). */
 typedef struct masque_auto_slot {
-    masque_address target; /**< Private. */
-    uint64_t window_start; /**< Private. */
-    uint32_t count;        /**< Private. */
+    masque_address target;
+    uint64_t window_start;
+    uint32_t count;
 } masque_auto_slot;
 
-/** @brief A session. Place it anywhere; every field is private. */
-typedef struct masque_session {
-    masque_session_config cfg;                             /**< Private. */
-    masque_context_table *table;                           /**< Private. */
-    masque_capsule_parser parser;                          /**< Private. */
-    masque_session_stats stats;                            /**< Private. */
-    uint64_t next_local_id;                                /**< Private. */
-    uint64_t bucket_millitokens;                           /**< Private. */
-    uint64_t bucket_time;                                  /**< Private. */
-    uint64_t next_sweep;                                   /**< Private. */
-    size_t peer_open;                                      /**< Private. */
-    int failed;                                            /**< Private. */
-    int dropping_split;                                    /**< Private. */
-    uint8_t oversized;                                     /**< Private: 1 skipping, 2 decided. */
-    uint8_t oversized_id_len;                              /**< Private. */
-    uint8_t oversized_id[8];                               /**< Private: its Context ID bytes. */
-    int fin_received;                                      /**< Private. */
-    size_t queue_head;                                     /**< Private. */
-    size_t queue_count;                                    /**< Private. */
-    size_t responses;                                      /**< Private. */
-    masque_queued_capsule queue[MASQUE_SESSION_QUEUE_LEN]; /**< Private. */
-    size_t event_head;                                     /**< Private. */
-    size_t event_count;                                    /**< Private. */
-    masque_event events[MASQUE_SESSION_EVENT_LEN];         /**< Private. */
+struct masque_session {
+    masque_session_config cfg;
+    masque_context_table table;
+    masque_capsule_parser parser;
+    masque_session_stats stats;
+    uint64_t next_local_id;
+    uint64_t bucket_millitokens;
+    uint64_t bucket_time;
+    uint64_t next_sweep;
+    size_t peer_open;
+    int failed;
+    int dropping_split;
+    int fin_received;
+    uint8_t oversized; /* 1 skipping, 2 decided */
+    uint8_t oversized_id_len;
+    uint8_t oversized_id[8];
+    size_t queue_head;
+    size_t queue_count;
+    size_t responses;
+    masque_queued_capsule queue[MASQUE_SESSION_QUEUE_LEN];
+    size_t event_head;
+    size_t event_count;
+    masque_event events[MASQUE_SESSION_EVENT_LEN];
 #if MASQUE_ENABLE_AUTO_COMPRESS
-    masque_auto_slot auto_slots[MASQUE_SESSION_AUTO_SLOTS]; /**< Private. */
+    masque_auto_slot auto_slots[MASQUE_SESSION_AUTO_SLOTS];
 #endif
-} masque_session;
+};
+/** @endcond */
 
 /**
- * @brief Start a session.
+ * @brief Start a session (use the macro masque_session_init(), which passes the sizes).
+ *
+ * The sizes the caller was compiled with are compared with the library's, so that a header
+ * that does not match the library (another version, other compile-time sizes or config.h
+ * switches) fails loudly instead of corrupting memory, as zlib's and ngtcp2's versioned calls
+ * do.
+ *
  * @param s The session.
  * @param cfg Settings (NULL: a -10 client with defaults); copied.
- * @param table An initialised, empty context table the session uses until it is dropped.
+ * @param storage The Context ID table's storage, aligned as uint64_t, owned by the caller and
+ *        used until the session is dropped; MASQUE_CONTEXT_TABLE_STORAGE_SIZE(n) bytes hold n
+ *        contexts (the capacity is what fits, at most MASQUE_CONTEXT_CAPACITY_MAX).
+ * @param storage_len Bytes at @p storage.
  * @param now Current time (ms).
- * @return MASQUE_OK; MASQUE_ERR_INVALID_ARGUMENT for a NULL table or settings out of range.
+ * @param session_size sizeof(masque_session) where the caller was compiled.
+ * @param config_size sizeof(masque_session_config) where the caller was compiled.
+ * @return MASQUE_OK; MASQUE_ERR_ABI when the sizes differ from the library's;
+ *         MASQUE_ERR_BUFFER when @p storage_len holds no context;
+ *         MASQUE_ERR_INVALID_ARGUMENT for misaligned storage or settings out of range.
  */
-MASQUE_API int masque_session_init(masque_session *s, const masque_session_config *cfg,
-                                   masque_context_table *table, uint64_t now);
+MASQUE_API int masque_session_init_checked(masque_session *s, const masque_session_config *cfg,
+                                           void *storage, size_t storage_len, uint64_t now,
+                                           size_t session_size, size_t config_size);
+
+/**
+ * @brief Start a session: masque_session_init_checked() with this header's sizes.
+ * @param s The session.
+ * @param cfg Settings, or NULL.
+ * @param storage Table storage (MASQUE_CONTEXT_TABLE_STORAGE_SIZE()).
+ * @param storage_len Its size in bytes.
+ * @param now Current time (ms).
+ */
+#define masque_session_init(s, cfg, storage, storage_len, now)                                     \
+    masque_session_init_checked((s), (cfg), (storage), (storage_len), (now),                       \
+                                sizeof(masque_session), sizeof(masque_session_config))
 
 /**
  * @brief Client: register the uncompressed context (-10 §4: required before any uncompressed
@@ -274,8 +315,8 @@ MASQUE_API int masque_session_open_uncompressed(masque_session *s, uint64_t now,
 /**
  * @brief Register a compressed context for a target (client) or a source (proxy).
  * @param s The session.
- * @param now Current time (ms).
  * @param target The tuple.
+ * @param now Current time (ms).
  * @param[out] context_id Receives the new Context ID (may be NULL).
  * @return MASQUE_OK; MASQUE_ERR_DUPLICATE_TUPLE when a context for it is open (-13 §3.1);
  *         MASQUE_ERR_STATE on a proxy without an open uncompressed context (-10 §3.1: after
@@ -283,13 +324,13 @@ MASQUE_API int masque_session_open_uncompressed(masque_session *s, uint64_t now,
  *         MASQUE_ERR_QUEUE_FULL; MASQUE_ERR_TABLE_FULL; MASQUE_ERR_ADDRESS;
  *         MASQUE_ERR_CONTEXT_ID_EXHAUSTED; MASQUE_ERR_SESSION_FAILED.
  */
-MASQUE_API int masque_session_compress(masque_session *s, const masque_address *target,
-                                       uint64_t now, uint64_t *context_id);
+MASQUE_API int masque_session_open_context(masque_session *s, const masque_address *target,
+                                           uint64_t now, uint64_t *context_id);
 
 /**
  * @brief Close an open context, whoever registered it (-10 §3.3), queueing COMPRESSION_CLOSE.
- * @param context_id The Context ID to close.
  * @param s The session.
+ * @param context_id The Context ID to close.
  * @param now Current time (ms).
  * @return MASQUE_OK; MASQUE_ERR_UNKNOWN_CONTEXT when no open context has @p context_id;
  *         MASQUE_ERR_QUEUE_FULL; MASQUE_ERR_SESSION_FAILED.
@@ -301,9 +342,10 @@ MASQUE_API int masque_session_close_context(masque_session *s, uint64_t context_
  *
  * Client: @p peer is the target. Proxy: @p peer is the source the packet came from; only
  * tuples with a context, or any tuple while the uncompressed context is open, reach the client
- * (-10 §8). Picks the compressed context of the tuple when one is open (pending ones only when
- * pre-emptive use is allowed), else the uncompressed context, else Context ID 0 for the fixed
- * target of a concrete request. Auto-compression may queue an ASSIGN as a side effect.
+ * (-10 §8). Picks the compressed context of the tuple when one is open (pending ones unless
+ * wait_for_ack is set), else the uncompressed context, else Context ID 0 for the fixed target
+ * of a concrete request; never Context ID 0 under target `*` (-10 §3). Auto-compression may
+ * queue an ASSIGN as a side effect.
  *
  * @param s The session.
  * @param peer Target (client) or source (proxy).
@@ -319,13 +361,14 @@ MASQUE_API int masque_session_close_context(masque_session *s, uint64_t context_
  *         counted); MASQUE_ERR_FAMILY_NOT_ADVERTISED; MASQUE_ERR_BUFFER;
  *         MASQUE_ERR_PAYLOAD_TOO_LARGE; MASQUE_ERR_SESSION_FAILED.
  */
-MASQUE_API masque_ssize masque_session_send(masque_session *s, const masque_address *peer,
-                                            uint8_t *payload, size_t headroom, size_t payload_len,
-                                            uint64_t now, masque_datagram_path *path);
+MASQUE_API masque_ssize masque_session_write_datagram(masque_session *s, const masque_address *peer,
+                                                      uint8_t *payload, size_t headroom,
+                                                      size_t payload_len, uint64_t now,
+                                                      masque_datagram_path *path);
 
 /**
- * @brief Process an HTTP Datagram Payload received in a QUIC DATAGRAM frame (after the
- *        Quarter Stream ID, which the host matched to this stream).
+ * @brief Read an HTTP Datagram Payload received in a QUIC DATAGRAM frame (after the Quarter
+ *        Stream ID, which the host matched to this stream).
  * @param s The session.
  * @param data The bytes received.
  * @param len Their length.
@@ -333,17 +376,17 @@ MASQUE_API masque_ssize masque_session_send(masque_session *s, const masque_addr
  * @param[out] out Receives the packet when one is delivered; its payload is a view into
  *        @p data.
  * @return 1 when @p out holds a packet; 0 when the datagram was dropped and counted (also
- *         every datagram after masque_session_receive_fin(), RFC 9297 §2.1);
+ *         every datagram after masque_session_read_fin(), RFC 9297 §2.1);
  *         MASQUE_ERR_CONTEXT_ID_ZERO for Context ID 0 under target `*` (-13 §3; dropped
  *         instead with drop_context_id_zero);
  *         MASQUE_ERR_PAYLOAD_TOO_LARGE (RFC 9298 §5: abort the stream);
  *         MASQUE_ERR_SESSION_FAILED.
  */
-MASQUE_API int masque_session_receive_datagram(masque_session *s, const uint8_t *data, size_t len,
-                                               uint64_t now, masque_packet *out);
+MASQUE_API int masque_session_read_datagram(masque_session *s, const uint8_t *data, size_t len,
+                                            uint64_t now, masque_packet *out);
 
 /**
- * @brief Feed bytes received on the request stream (capsules, RFC 9297 §3).
+ * @brief Read bytes received on the request stream (capsules, RFC 9297 §3).
  *
  * Processes capsules until the chunk is consumed, a DATAGRAM capsule yields a packet, or the
  * event queue is too full to go on; call again with the rest.
@@ -359,8 +402,8 @@ MASQUE_API int masque_session_receive_datagram(masque_session *s, const uint8_t 
  *         file comment; the session has failed); MASQUE_ERR_PENDING_LIMIT when too many
  *         responses wait (-10 §9: abort the stream); MASQUE_ERR_SESSION_FAILED.
  */
-MASQUE_API masque_ssize masque_session_receive_stream(masque_session *s, const uint8_t *data,
-                                                      size_t len, uint64_t now, masque_packet *out);
+MASQUE_API masque_ssize masque_session_read_stream(masque_session *s, const uint8_t *data,
+                                                   size_t len, uint64_t now, masque_packet *out);
 
 /**
  * @brief The request stream's receive side ended (FIN).
@@ -368,7 +411,7 @@ MASQUE_API masque_ssize masque_session_receive_stream(masque_session *s, const u
  * @return MASQUE_OK at a capsule boundary; MASQUE_ERR_STREAM_TRUNCATED inside a capsule
  *         (RFC 9297 §3.3: malformed).
  */
-MASQUE_API int masque_session_receive_fin(masque_session *s);
+MASQUE_API int masque_session_read_fin(masque_session *s);
 
 /**
  * @brief Write queued control capsules (ASSIGN, ACK, CLOSE) for the request stream.
@@ -385,6 +428,12 @@ MASQUE_API masque_ssize masque_session_write_stream(masque_session *s, uint8_t *
  * @param s The session.
  */
 MASQUE_API size_t masque_session_queued_capsules(const masque_session *s);
+
+/**
+ * @brief Number of events waiting for masque_session_poll_event().
+ * @param s The session.
+ */
+MASQUE_API size_t masque_session_queued_events(const masque_session *s);
 
 /**
  * @brief Take the oldest event.
@@ -421,6 +470,54 @@ MASQUE_API void masque_session_get_stats(const masque_session *s, masque_session
  * @param s The session.
  */
 MASQUE_API int masque_session_error(const masque_session *s);
+
+/**
+ * @brief The Quarter Stream ID the session frames its HTTP/3 datagrams with (its config's).
+ * @param s The session.
+ */
+MASQUE_API uint64_t masque_session_quarter_stream_id(const masque_session *s);
+
+/**
+ * @brief Number of open (pending or active) contexts.
+ * @param s The session.
+ */
+MASQUE_API size_t masque_session_context_count(const masque_session *s);
+
+/**
+ * @brief How many contexts, open and remembered closed ones, the table holds at most.
+ * @param s The session.
+ */
+MASQUE_API size_t masque_session_context_capacity(const masque_session *s);
+
+/**
+ * @brief A copy of a Context ID's registration, open or remembered closed.
+ * @param s The session.
+ * @param context_id The Context ID.
+ * @param[out] out Receives the copy.
+ * @return 1 when found, 0 when the table does not remember @p context_id.
+ */
+MASQUE_API int masque_session_context_get(const masque_session *s, uint64_t context_id,
+                                          masque_context_info *out);
+
+/**
+ * @brief A copy of the open context for a tuple.
+ * @param s The session.
+ * @param target The tuple, or NULL for the uncompressed context.
+ * @param[out] out Receives the copy.
+ * @return 1 when an open (pending or active) context has it, 0 otherwise.
+ */
+MASQUE_API int masque_session_context_find(const masque_session *s, const masque_address *target,
+                                           masque_context_info *out);
+
+/**
+ * @brief Iterate over the open contexts: start with *cursor = 0 and call until it returns 0.
+ * @param s The session.
+ * @param cursor Iteration state, 0 to start.
+ * @param[out] out Receives a copy of the next open context.
+ * @return 1 when @p out holds one, 0 at the end.
+ */
+MASQUE_API int masque_session_context_next(const masque_session *s, size_t *cursor,
+                                           masque_context_info *out);
 
 #ifdef __cplusplus
 }

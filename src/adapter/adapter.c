@@ -7,7 +7,7 @@ int masque_adapter_init(masque_adapter *a, masque_session *session, const masque
                         void *host)
 {
     if (a == NULL || session == NULL || ops == NULL || ops->write_stream == NULL ||
-        ops->deliver == NULL || ops->abort_stream == NULL) {
+        ops->on_packet == NULL || ops->abort_stream == NULL) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     memset(a, 0, sizeof(*a));
@@ -34,9 +34,9 @@ static int abort_for(masque_adapter *a, int code)
     return abort_with(a, code, masque_h3_error_for(cause));
 }
 
-static void deliver(masque_adapter *a, const masque_packet *pkt)
+static void hand_over(masque_adapter *a, const masque_packet *pkt)
 {
-    a->ops.deliver(a->host, &pkt->peer, pkt->payload, pkt->payload_len);
+    a->ops.on_packet(a->host, &pkt->peer, pkt->payload, pkt->payload_len);
 }
 
 int masque_adapter_flush(masque_adapter *a)
@@ -49,7 +49,8 @@ int masque_adapter_flush(masque_adapter *a)
     if (a->aborted_with != 0) {
         return MASQUE_ERR_SESSION_FAILED;
     }
-    if (masque_session_queued_capsules(a->session) == 0 && a->session->event_count == 0) {
+    if (masque_session_queued_capsules(a->session) == 0 &&
+        masque_session_queued_events(a->session) == 0) {
         return MASQUE_OK; /* the common case on the datagram path: nothing to do */
     }
     for (;;) {
@@ -62,14 +63,14 @@ int masque_adapter_flush(masque_adapter *a)
         }
     }
     while (masque_session_poll_event(a->session, &ev)) {
-        if (a->ops.event != NULL) {
-            a->ops.event(a->host, &ev);
+        if (a->ops.on_event != NULL) {
+            a->ops.on_event(a->host, &ev);
         }
     }
     return MASQUE_OK;
 }
 
-int masque_adapter_stream_data(masque_adapter *a, const uint8_t *data, size_t len, uint64_t now)
+int masque_adapter_read_stream(masque_adapter *a, const uint8_t *data, size_t len, uint64_t now)
 {
     size_t off = 0;
     if (a == NULL || (data == NULL && len != 0)) {
@@ -80,15 +81,14 @@ int masque_adapter_stream_data(masque_adapter *a, const uint8_t *data, size_t le
     }
     while (off < len) {
         masque_packet pkt;
-        masque_ssize n =
-            masque_session_receive_stream(a->session, data + off, len - off, now, &pkt);
+        masque_ssize n = masque_session_read_stream(a->session, data + off, len - off, now, &pkt);
         int rc;
         if (n < 0) {
             return abort_for(a, (int)n);
         }
         off += (size_t)n;
         if (pkt.payload != NULL) {
-            deliver(a, &pkt);
+            hand_over(a, &pkt);
         }
         /* Responses and events may have piled up: drain them so that the session goes on. */
         rc = masque_adapter_flush(a);
@@ -99,20 +99,20 @@ int masque_adapter_stream_data(masque_adapter *a, const uint8_t *data, size_t le
     return masque_adapter_flush(a);
 }
 
-int masque_adapter_stream_fin(masque_adapter *a)
+int masque_adapter_read_fin(masque_adapter *a)
 {
     int rc;
     if (a == NULL) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    rc = masque_session_receive_fin(a->session);
+    rc = masque_session_read_fin(a->session);
     if (rc != MASQUE_OK) {
         return abort_for(a, rc);
     }
     return MASQUE_OK;
 }
 
-int masque_adapter_datagram(masque_adapter *a, const uint8_t *frame, size_t len, uint64_t now)
+int masque_adapter_read_datagram(masque_adapter *a, const uint8_t *frame, size_t len, uint64_t now)
 {
     masque_h3_datagram dg;
     masque_packet pkt;
@@ -125,24 +125,24 @@ int masque_adapter_datagram(masque_adapter *a, const uint8_t *frame, size_t len,
     if (n < 0) {
         return (int)n; /* a connection error (H3_DATAGRAM_ERROR) for the host to raise */
     }
-    if (dg.quarter_stream_id != a->session->cfg.quarter_stream_id) {
+    if (dg.quarter_stream_id != masque_session_quarter_stream_id(a->session)) {
         return MASQUE_ERR_STREAM_ID;
     }
     if (a->aborted_with != 0) {
         return MASQUE_OK; /* RFC 9297 §2.1: after the stream is gone, datagrams are dropped */
     }
-    r = masque_session_receive_datagram(a->session, dg.payload, dg.payload_len, now, &pkt);
+    r = masque_session_read_datagram(a->session, dg.payload, dg.payload_len, now, &pkt);
     if (r < 0) {
         return abort_for(a, r);
     }
     if (r == 1) {
-        deliver(a, &pkt);
+        hand_over(a, &pkt);
     }
     return masque_adapter_flush(a);
 }
 
-int masque_adapter_send(masque_adapter *a, const masque_address *peer, uint8_t *payload,
-                        size_t headroom, size_t len, uint64_t now)
+int masque_adapter_write_datagram(masque_adapter *a, const masque_address *peer, uint8_t *payload,
+                                  size_t headroom, size_t len, uint64_t now)
 {
     masque_datagram_path path;
     masque_ssize h;
@@ -153,7 +153,7 @@ int masque_adapter_send(masque_adapter *a, const masque_address *peer, uint8_t *
     if (a->aborted_with != 0) {
         return MASQUE_ERR_SESSION_FAILED;
     }
-    h = masque_session_send(a->session, peer, payload, headroom, len, now, &path);
+    h = masque_session_write_datagram(a->session, peer, payload, headroom, len, now, &path);
     if (h < 0) {
         return (int)h;
     }
@@ -162,8 +162,8 @@ int masque_adapter_send(masque_adapter *a, const masque_address *peer, uint8_t *
     if (rc != MASQUE_OK) {
         return rc;
     }
-    if (path == MASQUE_PATH_H3_DATAGRAM && a->ops.send_datagram != NULL) {
-        rc = a->ops.send_datagram(a->host, payload - h, (size_t)h + len);
+    if (path == MASQUE_PATH_H3_DATAGRAM && a->ops.write_datagram != NULL) {
+        rc = a->ops.write_datagram(a->host, payload - h, (size_t)h + len);
     } else if (path == MASQUE_PATH_CAPSULE) {
         rc = a->ops.write_stream(a->host, payload - h, (size_t)h + len);
     } else {
@@ -223,7 +223,7 @@ int masque_h3_datagram_dispatch(const uint8_t *frame, size_t len, uint64_t now,
     if (a == NULL) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    rc = masque_adapter_datagram(a, frame, len, now);
+    rc = masque_adapter_read_datagram(a, frame, len, now);
     if (rc == MASQUE_OK) {
         return MASQUE_DATAGRAM_DELIVERED;
     }

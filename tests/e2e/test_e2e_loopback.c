@@ -65,8 +65,8 @@ static void client_packet(masque_quic_conn *c, void *app, const masque_address *
     buf[MASQUE_BIND_HEADROOM + 1] = 'o';
     buf[MASQUE_BIND_HEADROOM + 2] = 'n';
     buf[MASQUE_BIND_HEADROOM + 3] = 'g';
-    (void)masque_adapter_send(masque_quic_adapter(c), peer, buf + MASQUE_BIND_HEADROOM,
-                              MASQUE_BIND_HEADROOM, 4, 0);
+    (void)masque_adapter_write_datagram(masque_quic_adapter(c), peer, buf + MASQUE_BIND_HEADROOM,
+                                        MASQUE_BIND_HEADROOM, 4, 0);
 }
 
 static void proxy_packet(masque_quic_conn *c, void *app, const masque_address *peer,
@@ -105,6 +105,7 @@ int main(void)
     masque_policy_rule loopback;
     uint64_t deadline = masque_quic_now_ns() + 5000000000u;
     int sent_ping = 0;
+    masque_context_info info;
 
     memset(&w, 0, sizeof(w));
     w.relay_fd = udp_socket(&w.relay_addr);
@@ -163,8 +164,8 @@ int main(void)
             if (n > 0 && w.proxy != NULL && masque_quic_adapter(w.proxy) != NULL) {
                 masque_address src;
                 (void)masque_address_from_sockaddr((struct sockaddr *)&from, fl, &src);
-                (void)masque_adapter_send(masque_quic_adapter(w.proxy), &src, payload,
-                                          MASQUE_BIND_HEADROOM, (size_t)n, 0);
+                (void)masque_adapter_write_datagram(masque_quic_adapter(w.proxy), &src, payload,
+                                                    MASQUE_BIND_HEADROOM, (size_t)n, 0);
             }
         }
         if (fds[3].revents & POLLIN) {
@@ -175,7 +176,7 @@ int main(void)
             }
         }
         if (w.ready && !sent_ping && w.proxy != NULL && masque_quic_session(w.proxy) != NULL &&
-            masque_context_uncompressed(masque_quic_session(w.proxy)->table) != NULL) {
+            masque_session_context_find(masque_quic_session(w.proxy), NULL, &info)) {
             (void)sendto(w.peer_fd, "ping", 4, 0, (struct sockaddr *)&w.relay_addr,
                          sizeof(w.relay_addr));
             sent_ping = 1;

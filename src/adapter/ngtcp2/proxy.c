@@ -188,8 +188,8 @@ static void relay_in(proxy_client *c)
     }
     /* Received at offset MASQUE_BIND_HEADROOM: framed in place, never copied (-10 §8: a
      * sender without a context is dropped inside, and counted). */
-    (void)masque_adapter_send(a, &src, payload, MASQUE_BIND_HEADROOM, (size_t)n,
-                              masque_quic_now_ns() / 1000000u);
+    (void)masque_adapter_write_datagram(a, &src, payload, MASQUE_BIND_HEADROOM, (size_t)n,
+                                        masque_quic_now_ns() / 1000000u);
 }
 
 int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)

@@ -54,8 +54,7 @@ struct masque_quic_conn {
     uint64_t out_end;   /* absolute end */
     uint64_t out_acked; /* absolute offset acknowledged */
     masque_session session;
-    masque_context_table table;
-    uint64_t table_storage[(TABLE_CAPACITY * 72u + 64u) / 8u];
+    uint64_t table_storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(TABLE_CAPACITY) / 8u];
     masque_adapter adapter;
     int session_ready;
     ngtcp2_connection_close_error last_error;
@@ -125,7 +124,7 @@ static int host_write_stream(void *host, const uint8_t *data, size_t len)
     return outbox_append(host, data, len);
 }
 
-static void host_deliver(void *host, const masque_address *peer, const uint8_t *data, size_t len)
+static void host_on_packet(void *host, const masque_address *peer, const uint8_t *data, size_t len)
 {
     masque_quic_conn *c = host;
     if (c->hooks.on_packet != NULL) {
@@ -141,7 +140,7 @@ static void host_abort(void *host, uint64_t code)
     }
 }
 
-static const masque_host_ops host_ops = {host_write_stream, NULL, host_deliver, host_abort, NULL};
+static const masque_host_ops host_ops = {host_write_stream, NULL, host_on_packet, host_abort, NULL};
 
 static int start_session(masque_quic_conn *c, masque_role role, unsigned families)
 {
@@ -159,9 +158,9 @@ static int start_session(masque_quic_conn *c, masque_role role, unsigned familie
     sc.assign_rate = c->cfg.assign_rate;
     sc.reassembly = c->reassembly;
     sc.reassembly_len = sizeof(c->reassembly);
-    if (masque_context_table_init(&c->table, c->table_storage, sizeof(c->table_storage),
-                                  TABLE_CAPACITY, (uint64_t)masque_quic_now_ns()) != 0 ||
-        masque_session_init(&c->session, &sc, &c->table, now_ms()) != 0 ||
+    sc.hash_seed = (uint64_t)masque_quic_now_ns() ^ (uint64_t)(uintptr_t)c;
+    if (masque_session_init(&c->session, &sc, c->table_storage, sizeof(c->table_storage),
+                            now_ms()) != 0 ||
         masque_adapter_init(&c->adapter, &c->session, &host_ops, c) != 0) {
         return -1;
     }
@@ -299,7 +298,7 @@ static int submit_response(masque_quic_conn *c, int64_t stream_id, const masque_
 static int server_answer(masque_quic_conn *c, int64_t stream_id)
 {
     masque_request_fields req;
-    masque_bind_target target;
+    masque_request_target target;
     masque_bind_response rsp;
     masque_str tmpl = str_of(c->cfg.uri_template, 1);
     nghttp3_data_reader dr = {read_body};
@@ -384,7 +383,7 @@ static int h3_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data
     (void)h3;
     (void)stream_user;
     if (c->session_ready) {
-        (void)masque_adapter_stream_data(&c->adapter, data, datalen, now_ms());
+        (void)masque_adapter_read_stream(&c->adapter, data, datalen, now_ms());
     }
     (void)ngtcp2_conn_extend_max_stream_offset(c->conn, stream_id, datalen);
     ngtcp2_conn_extend_max_offset(c->conn, datalen);

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/*
+ * What the session's files share. session.c holds what both roles do (set-up, the stream and
+ * datagram paths, the validate step every peer ASSIGN passes, the queues, timers and queries);
+ * session_client.c and session_proxy.c hold what only one role does: how it answers the peer's
+ * COMPRESSION_ASSIGN (client_on_assign / proxy_on_assign) and whom a datagram on the
+ * uncompressed context may concern (client_deliver / proxy_deliver). The role is chosen once
+ * per capsule or datagram, in session.c, as picotls chooses its handshake handlers.
+ */
+#ifndef MASQUE_INTERNAL_SESSION_H
+#define MASQUE_INTERNAL_SESSION_H
+
+#include "internal/context.h"
+#include "masque/session.h"
+
+/* Marks the session failed with a stream error and returns it. */
+int masque_sess_fail(masque_session *s, int code);
+
+/* Whether this build handles the target's family at all (config.h). */
+int masque_sess_family_enabled(const masque_address *a);
+
+/* Whether the family is one of advertised_families (all are, when that is 0). */
+int masque_sess_family_advertised(const masque_session *s, const masque_address *a);
+
+/* Whether the -10 §9 bound leaves room for `needed` more responses. */
+int masque_sess_responses_fit(const masque_session *s, size_t needed);
+
+/* Accepts the peer's ASSIGN (-10 §3.1: saved, then acknowledged); `ours` is our own context
+ * for the same tuple, closed first (-10 §3.1: the proxy's goes), or NULL. */
+int masque_sess_accept(masque_session *s, uint64_t id, const masque_address *target,
+                       masque_context *ours, uint64_t now);
+
+/* Refuses the peer's ASSIGN with COMPRESSION_CLOSE (-10 §3.1) and remembers its ID. */
+int masque_sess_refuse(masque_session *s, uint64_t id, const masque_address *target, int reason);
+
+/* The peer's address and UDP payload of a datagram on open context c: 1, 0 (dropped and
+ * counted), or a stream error. */
+int masque_sess_resolve(masque_session *s, const masque_context *c, const uint8_t *p, size_t n,
+                        masque_address *peer, const uint8_t **payload, size_t *payload_len);
+
+/* The role's answer to a valid ASSIGN (target NULL: IP Version 0); `ours` is our own open
+ * context for the tuple, or NULL. MASQUE_OK, or a stream error. */
+int masque_sess_client_on_assign(masque_session *s, uint64_t id, const masque_address *target,
+                                 const masque_context *ours, uint64_t now);
+int masque_sess_proxy_on_assign(masque_session *s, uint64_t id, const masque_address *target,
+                                masque_context *ours, uint64_t now);
+
+/* The role's delivery of a datagram on open context c: as masque_sess_resolve(). */
+int masque_sess_client_deliver(masque_session *s, const masque_context *c, const uint8_t *p,
+                               size_t n, masque_address *peer, const uint8_t **payload,
+                               size_t *payload_len);
+int masque_sess_proxy_deliver(masque_session *s, const masque_context *c, const uint8_t *p,
+                              size_t n, masque_address *peer, const uint8_t **payload,
+                              size_t *payload_len);
+
+#endif /* MASQUE_INTERNAL_SESSION_H */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 /* The API's edges: error strings, version, bad arguments, and the session's back-pressure. */
+#include "builders.h"
 #include "session_util.h"
 
 #include "masque/masque.h"
@@ -226,14 +227,9 @@ static void test_stream_input_waits_for_the_host_to_poll_events(void **state)
     (void)state;
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
     for (i = 0; i < MASQUE_SESSION_EVENT_LEN; i++) { /* one event each: more than is kept free */
-        uint8_t ip[4] = {192, 0, 2, (uint8_t)i};
-        masque_compression_assign a;
-        memset(&a, 0, sizeof(a));
-        a.context_id = 2u * (uint64_t)i + 2u;
-        a.ip_version = 4;
-        masque_address_set_v4(&a.target, ip, 1);
-        n += (size_t)masque_compression_assign_encode(stream + n, sizeof(stream) - n,
-                                                      MASQUE_PROFILE_DRAFT10, &a);
+        wire w = assign_port(2u * (uint64_t)i + 2u, (uint16_t)(i + 1));
+        memcpy(stream + n, w.b, w.n);
+        n += w.n;
     }
     used = masque_session_read_stream(&e.s, stream, n, 0, &pkt);
     assert_true(used > 0 && (size_t)used < n); /* stopped with the queue nearly full */

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 
+#include "builders.h"
 #include "session_util.h"
 
 #include "masque/masque.h"
@@ -346,20 +347,18 @@ static void test_BIND_30_flood_reaches_the_pending_bound_and_aborts(void **state
     static endpoint e;
     static snapshot before;
     static snapshot after;
-    char hex[64];
-    int i;
+    uint16_t i;
     (void)state;
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
     for (i = 0; i < MASQUE_SESSION_DEFAULT_MAX_PENDING; i++) {
         masque_event ev;
-        snprintf(hex, sizeof(hex), "11 08 %02x 04 c0000201 %04x", 2 * i + 2, i + 1);
-        assert_int_equal(feed_hex(&e, hex, 0), 10);
+        assert_int_equal(read_wire(&e.s, assign_port(2u * i + 2u, (uint16_t)(i + 1)), 0), 10);
         assert_int_equal(masque_session_poll_event(&e.s, &ev), 1); /* the host keeps up... */
     }
-    /* ...but never writes the responses out. */
+    /* ...but never writes the responses out (-10 §9: the stream is aborted). */
     take(&e, &before);
-    snprintf(hex, sizeof(hex), "11 08 %02x 04 c0000201 %04x", 2 * i + 2, i + 1);
-    assert_int_equal(feed_hex(&e, hex, 0), MASQUE_ERR_PENDING_LIMIT);
+    assert_int_equal(read_wire(&e.s, assign_port(2u * i + 2u, (uint16_t)(i + 1)), 0),
+                     MASQUE_ERR_PENDING_LIMIT);
     take(&e, &after);
     assert_memory_equal(&before, &after, sizeof(before));
 }

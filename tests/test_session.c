@@ -660,22 +660,6 @@ static void test_BIND_29_proxy_checks_the_target_of_every_uncompressed_datagram(
 
 #endif
 
-static void test_BIND_30_pending_responses_bound_aborts_the_stream(void **state)
-{
-    static endpoint e;
-    char hex[64];
-    int i;
-    (void)state;
-    endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
-    for (i = 0; i < MASQUE_SESSION_DEFAULT_MAX_PENDING; i++) {
-        snprintf(hex, sizeof(hex), "11 08 %02x 04 c0000201 %04x", 2 * i + 2, i + 1);
-        assert_int_equal(feed_hex(&e, hex, 0), 10);
-        expect_event(&e, MASQUE_EVENT_PEER_CONTEXT_OPENED, (uint64_t)(2 * i + 2));
-    }
-    snprintf(hex, sizeof(hex), "11 08 %02x 04 c0000201 %04x", 2 * i + 2, i + 1);
-    expect_malformed(&e, hex, MASQUE_ERR_PENDING_LIMIT);
-}
-
 static void test_UDP_11_received_payload_above_65527_aborts(void **state)
 {
     static endpoint e;
@@ -1058,7 +1042,6 @@ int main(void)
 #if MASQUE_ENABLE_POLICY
         cmocka_unit_test(test_BIND_29_proxy_checks_the_target_of_every_uncompressed_datagram),
 #endif
-        cmocka_unit_test(test_BIND_30_pending_responses_bound_aborts_the_stream),
         cmocka_unit_test(test_UDP_11_received_payload_above_65527_aborts),
         cmocka_unit_test(test_DG_14_fin_inside_a_capsule_is_malformed),
         cmocka_unit_test(test_DG_11_BIND_11_malformed_capsule_values_abort_the_session),

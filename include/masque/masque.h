@@ -24,11 +24,11 @@ extern "C" {
 /** Major version of the library. */
 #define MASQUE_VERSION_MAJOR  0
 /** Minor version of the library. */
-#define MASQUE_VERSION_MINOR  1
+#define MASQUE_VERSION_MINOR  2
 /** Patch version of the library. */
 #define MASQUE_VERSION_PATCH  0
 /** Version as text. */
-#define MASQUE_VERSION_STRING "0.1.0"
+#define MASQUE_VERSION_STRING "0.2.0"
 /** Version as one number: major * 10000 + minor * 100 + patch. */
 #define MASQUE_VERSION_NUMBER                                                                      \
     (MASQUE_VERSION_MAJOR * 10000 + MASQUE_VERSION_MINOR * 100 + MASQUE_VERSION_PATCH)

@@ -67,8 +67,8 @@ static void pump_relay(void)
     while ((r = recv(client_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
         (void)masque_quic_read(client, buf, (size_t)r);
     }
-    if (masque_quic_expiry(client) <= masque_quic_now_ns()) {
-        (void)masque_quic_handle_expiry(client);
+    if (masque_quic_next_timeout(client) <= masque_quic_now_ns()) {
+        (void)masque_quic_tick(client);
     }
     (void)masque_quic_write(client);
 }

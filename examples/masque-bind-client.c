@@ -243,7 +243,7 @@ int main(int argc, char **argv)
         struct pollfd fds[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
         nfds_t nfds = stdin_open ? 2 : 1;
         uint64_t now = masque_quic_now_ns();
-        uint64_t exp = masque_quic_expiry(st.conn);
+        uint64_t exp = masque_quic_next_timeout(st.conn);
         int wait = exp <= now                    ? 0
                    : (exp - now) / 1000000u > 50 ? 50
                                                  : (int)((exp - now) / 1000000u);
@@ -263,8 +263,8 @@ int main(int argc, char **argv)
                 stdin_open = 0; /* end of input: keep relaying */
             }
         }
-        if (masque_quic_expiry(st.conn) <= masque_quic_now_ns()) {
-            (void)masque_quic_handle_expiry(st.conn);
+        if (masque_quic_next_timeout(st.conn) <= masque_quic_now_ns()) {
+            (void)masque_quic_tick(st.conn);
         }
         (void)masque_quic_write(st.conn);
     }

@@ -275,23 +275,25 @@ typedef struct masque_capsule_parser_config {
 } masque_capsule_parser_config;
 
 /**
- * @brief Incremental capsule-stream parser. Place it anywhere; the fields are private.
+ * @brief Incremental capsule-stream parser. Place it anywhere; everything in it is private.
  *
  * It never buffers a DATAGRAM or unknown capsule's value: DATAGRAM values are handed out in
  * pieces as they arrive and unknown ones are skipped. Only a control capsule (at most
  * 27 bytes) cut by a chunk boundary is gathered into the object.
  */
 typedef struct masque_capsule_parser {
-    masque_capsule_parser_config cfg;          /**< Private. */
-    uint64_t type;                             /**< Private: current capsule type. */
-    uint64_t length;                           /**< Private: current capsule length. */
-    uint64_t done;                             /**< Private: value bytes consumed so far. */
-    int error;                                 /**< Private: sticky error, 0 while healthy. */
-    uint8_t state;                             /**< Private. */
-    uint8_t kind;                              /**< Private: masque_capsule_kind of the capsule. */
-    uint8_t header_len;                        /**< Private: bytes in header. */
-    uint8_t header[MASQUE_CAPSULE_HEADER_MAX]; /**< Private. */
-    uint8_t control[MASQUE_COMPRESSION_ASSIGN_VALUE_MAX]; /**< Private. */
+    /** @cond PRIVATE */
+    masque_capsule_parser_config cfg;
+    uint64_t type;   /* current capsule type */
+    uint64_t length; /* current capsule length */
+    uint64_t done;   /* value bytes consumed so far */
+    int error;       /* sticky error, 0 while healthy */
+    uint8_t state;
+    uint8_t kind; /* masque_capsule_kind of the capsule */
+    uint8_t header_len;
+    uint8_t header[MASQUE_CAPSULE_HEADER_MAX];
+    uint8_t control[MASQUE_COMPRESSION_ASSIGN_VALUE_MAX];
+    /** @endcond */
 } masque_capsule_parser;
 
 /**

@@ -135,14 +135,14 @@ int masque_quic_write(masque_quic_conn *c);
  * @param c The connection.
  * @return Absolute time in ns (CLOCK_MONOTONIC); UINT64_MAX for none.
  */
-uint64_t masque_quic_expiry(masque_quic_conn *c);
+uint64_t masque_quic_next_timeout(masque_quic_conn *c);
 
 /**
  * @brief Handle the timer (loss recovery, idle timeout, context idle timers) and write.
  * @param c The connection.
  * @return 0, or -1 when the connection is over.
  */
-int masque_quic_handle_expiry(masque_quic_conn *c);
+int masque_quic_tick(masque_quic_conn *c);
 
 /**
  * @brief Client: the public addresses the proxy bound for this request (Proxy-Public-Address).
@@ -169,7 +169,7 @@ int masque_quic_close(masque_quic_conn *c, uint64_t h3_error);
  * @param len Their length.
  * @return 0, or -1 when there is no request stream yet or the outbox is full.
  */
-int masque_quic_stream_write(masque_quic_conn *c, const uint8_t *data, size_t len);
+int masque_quic_write_stream(masque_quic_conn *c, const uint8_t *data, size_t len);
 
 /**
  * @brief Whether the connection is over (closed, draining, or failed).

@@ -181,11 +181,11 @@ int main(void)
                          sizeof(w.relay_addr));
             sent_ping = 1;
         }
-        if (masque_quic_now_ns() >= masque_quic_expiry(w.client)) {
-            (void)masque_quic_handle_expiry(w.client);
+        if (masque_quic_now_ns() >= masque_quic_next_timeout(w.client)) {
+            (void)masque_quic_tick(w.client);
         }
-        if (w.proxy != NULL && masque_quic_now_ns() >= masque_quic_expiry(w.proxy)) {
-            (void)masque_quic_handle_expiry(w.proxy);
+        if (w.proxy != NULL && masque_quic_now_ns() >= masque_quic_next_timeout(w.proxy)) {
+            (void)masque_quic_tick(w.proxy);
         }
         (void)masque_quic_write(w.client);
         if (w.proxy != NULL) {

@@ -178,8 +178,8 @@ static int pump(size_t n, uint64_t limit_ms, int (*done)(size_t n))
             while ((r = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
                 (void)masque_quic_read(cl->conn, buf, (size_t)r);
             }
-            if (masque_quic_expiry(cl->conn) <= masque_quic_now_ns()) {
-                (void)masque_quic_handle_expiry(cl->conn);
+            if (masque_quic_next_timeout(cl->conn) <= masque_quic_now_ns()) {
+                (void)masque_quic_tick(cl->conn);
             }
             (void)masque_quic_write(cl->conn);
         }
@@ -391,7 +391,7 @@ static void test_e2e_DG_11_malformed_capsule_aborts_only_that_stream(void **stat
     start_client(&clients[0], "127.0.0.1");
     start_client(&clients[1], "127.0.0.1");
     assert_true(pump(2, 5000, all_ready));
-    assert_int_equal(masque_quic_stream_write(clients[0].conn, bad, sizeof(bad)), 0);
+    assert_int_equal(masque_quic_write_stream(clients[0].conn, bad, sizeof(bad)), 0);
     (void)pump(2, 1000, NULL);
     assert_true(clients[0].closed);
     assert_true(clients[0].closed_with == MASQUE_H3_MESSAGE_ERROR);
@@ -437,8 +437,8 @@ static void test_e2e_BIND_30_responses_a_client_does_not_take_are_bounded(void *
         while (ms() < end) {
             (void)masque_quic_write(clients[0].conn);
             assert_int_equal(masque_quic_proxy_step(proxy, 1), 0);
-            if (masque_quic_expiry(clients[0].conn) <= masque_quic_now_ns()) {
-                (void)masque_quic_handle_expiry(clients[0].conn);
+            if (masque_quic_next_timeout(clients[0].conn) <= masque_quic_now_ns()) {
+                (void)masque_quic_tick(clients[0].conn);
             }
         }
     }

@@ -198,7 +198,7 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
     uint64_t now = masque_quic_now_ns();
     int wait = timeout_ms;
     for (i = 0; i < p->nclients; i++) {
-        uint64_t exp = masque_quic_expiry(p->clients[i]->conn);
+        uint64_t exp = masque_quic_next_timeout(p->clients[i]->conn);
         if (exp <= now) {
             wait = 0;
         } else if ((exp - now) / 1000000u < (uint64_t)wait) {
@@ -242,8 +242,8 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
     now = masque_quic_now_ns();
     for (i = 0; i < p->nclients;) {
         proxy_client *c = p->clients[i];
-        if (masque_quic_expiry(c->conn) <= now) {
-            (void)masque_quic_handle_expiry(c->conn);
+        if (masque_quic_next_timeout(c->conn) <= now) {
+            (void)masque_quic_tick(c->conn);
         }
         (void)masque_quic_write(c->conn);
         if (masque_quic_is_closed(c->conn)) {

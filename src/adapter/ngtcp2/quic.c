@@ -900,12 +900,12 @@ int masque_quic_write(masque_quic_conn *c)
     return 0;
 }
 
-uint64_t masque_quic_expiry(masque_quic_conn *c)
+uint64_t masque_quic_next_timeout(masque_quic_conn *c)
 {
     return ngtcp2_conn_get_expiry(c->conn);
 }
 
-int masque_quic_handle_expiry(masque_quic_conn *c)
+int masque_quic_tick(masque_quic_conn *c)
 {
     int rv = ngtcp2_conn_handle_expiry(c->conn, masque_quic_now_ns());
     if (rv != 0) {
@@ -941,7 +941,7 @@ int masque_quic_close(masque_quic_conn *c, uint64_t h3_error)
     return n >= 0 ? 0 : -1;
 }
 
-int masque_quic_stream_write(masque_quic_conn *c, const uint8_t *data, size_t len)
+int masque_quic_write_stream(masque_quic_conn *c, const uint8_t *data, size_t len)
 {
     if (c->stream < 0) {
         return -1;

@@ -839,6 +839,9 @@ masque_ssize masque_session_write_stream(masque_session *s, uint8_t *dst, size_t
     if (s == NULL || (dst == NULL && cap != 0)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
+    if (dst == NULL) {
+        return s->queue_count > 0 ? MASQUE_ERR_BUFFER : 0; /* no room at all */
+    }
     while (s->queue_count > 0) {
         masque_queued_capsule *q = &s->queue[s->queue_head];
         masque_ssize n = encode_queued(s, q, dst + written, cap - written);

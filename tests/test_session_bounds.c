@@ -336,7 +336,8 @@ static void test_events_wait_for_room_and_are_never_lost(void **state)
     cfg.idle_timeout_ms = 100;
     endpoint_init(&e, MASQUE_ROLE_PROXY, &cfg, TABLE_CAP);
     assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
-    (void)masque_session_write_stream(&e.s, NULL, 0);
+    assert_int_equal(masque_session_write_stream(&e.s, NULL, 0), MASQUE_ERR_BUFFER);
+    assert_true(answer(&e, 2) == MASQUE_CAPSULE_TYPE_COMPRESSION_ACK);
     for (i = 0; i < compressed; i++) {
         uint8_t out[64];
         assert_true(client_assign(&e, 4 + 2 * i, (uint16_t)(1 + i)) > 0);

@@ -268,7 +268,15 @@ int main(int argc, char **argv)
         }
         (void)masque_quic_write(st.conn);
     }
-    masque_quic_free(st.conn);
-    (void)close(fd);
-    return 0;
+    {
+        /* Every failure ends with a non-zero status and one line on stderr. */
+        int failed = masque_quic_refused(st.conn) || !st.ready;
+        if (!st.ready && !masque_quic_refused(st.conn)) {
+            (void)fprintf(stderr, "masque-bind-client: no Bind tunnel was set up (handshake or "
+                                  "request failed; see above)\n");
+        }
+        masque_quic_free(st.conn);
+        (void)close(fd);
+        return failed ? 1 : 0;
+    }
 }

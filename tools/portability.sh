@@ -20,6 +20,7 @@ cmake -S . -B build/s390x -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-s390x.cmake -DM
     -DMASQUE_BUILD_SHARED=OFF >/dev/null
 cmake --build build/s390x -j "$jobs" >/dev/null
 file build/s390x/tests/test_varint | grep -q 'MSB.*S/390'
-# inspect_cli starts the binary from sh, which needs binfmt_misc; everything else runs under qemu.
-QEMU_LD_PREFIX=/ ctest --test-dir build/s390x --output-on-failure -j "$jobs" -E inspect_cli |
+# inspect_cli starts the binary from sh, which needs binfmt_misc; posix reads socket options
+# back, which qemu-user does not translate (IP_MTU_DISCOVER); everything else runs under qemu.
+QEMU_LD_PREFIX=/ ctest --test-dir build/s390x --output-on-failure -j "$jobs" -E 'inspect_cli|posix' |
     tail -n 3

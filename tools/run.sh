@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 job=${1:-}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-main_packages=(cmake make gcc libc6-dev pkg-config libngtcp2-dev libngtcp2-crypto-gnutls-dev
-               libnghttp3-dev libgnutls28-dev)
+main_packages=(cmake make gcc libc6-dev pkg-config libgnutls28-dev)
+# ngtcp2 and nghttp3 1.x: Debian 13 ships them; Debian 12 in bookworm-backports (install_quic).
+quic_packages=(libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)
 test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clang-format
                clang-tidy cppcheck valgrind python3 gcovr gcc-arm-none-eabi
                libnewlib-arm-none-eabi doxygen gcc-i686-linux-gnu libc6-dev-i386-cross libcmocka-dev:i386
@@ -35,6 +36,35 @@ install_missing() {
         "${missing[@]}"
 }
 
+# Installs ngtcp2 >= 1 and nghttp3 >= 1 unless they are there: on Debian 12 from
+# bookworm-backports, enabled in a file of our own under /etc/apt/sources.list.d/; elsewhere
+# (Debian 13) from the main archive.
+install_quic() {
+    local p v missing=0 target=()
+    for p in "${quic_packages[@]}"; do
+        v=$(dpkg-query -W -f='${Status} ${Version}' "$p" 2>/dev/null || true)
+        case "$v" in "install ok installed "[1-9]*) ;; *) missing=1 ;; esac
+    done
+    [ "$missing" -eq 0 ] && return 0
+    local codename=""
+    [ -r /etc/os-release ] && codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    if [ "$codename" = bookworm ]; then
+        if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+            echo "== enabling bookworm-backports for ngtcp2/nghttp3 1.x"
+            printf '%s\n' "Types: deb" "URIs: http://deb.debian.org/debian" \
+                "Suites: bookworm-backports" "Components: main" \
+                "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" |
+                "${sudo[@]}" tee /etc/apt/sources.list.d/libmasque-bookworm-backports.sources \
+                    >/dev/null
+        fi
+        target=(-t bookworm-backports)
+    fi
+    echo "== installing ngtcp2/nghttp3 1.x: ${quic_packages[*]}"
+    "${sudo[@]}" apt-get update -qq || echo "apt-get update reported errors; installing with the lists it has"
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+        "${target[@]}" "${quic_packages[@]}"
+}
+
 build() { # dir, compiler, build type, extra cmake args...
     local dir=$1 cc=$2 type=$3
     shift 3
@@ -55,6 +85,7 @@ c_files() {
 case "$job" in
 main)
     install_missing "${main_packages[@]}"
+    install_quic
     CC=cc cmake -S . -B build/main -DCMAKE_BUILD_TYPE=Release -DMASQUE_BUILD_TESTS=OFF >/dev/null
     cmake --build build/main -j "$jobs"
     echo "== 1. the -10 draft's Appendix A exchange, decoded by masque-inspect"
@@ -70,6 +101,7 @@ test)
             "${sudo[@]}" dpkg --add-architecture "$arch"
     done
     install_missing "${test_packages[@]}"
+    install_quic
     echo "== clang-format (house style, .clang-format)"
     c_files | xargs clang-format --dry-run -Werror
     echo "== cppcheck"

@@ -9,13 +9,18 @@
  * SETTINGS_ENABLE_CONNECT_PROTOCOL sent by the proxy), the Bind request and response checked
  * with http.h, and a session (session.h) behind an adapter (adapter.h) on the request stream.
  *
- * Datagram path: DATAGRAM capsules on the request stream (RFC 9297 §3.5). nghttp3 0.8, the
- * version Debian 12 ships, neither sends nor reports SETTINGS_H3_DATAGRAM, and QUIC DATAGRAM
- * frames are not allowed without it (RFC 9297 §2.1.1), so this binding does not use them.
+ * Datagram path: both ends send SETTINGS_H3_DATAGRAM=1 and the max_datagram_frame_size
+ * transport parameter; when both were received, HTTP/3 datagrams travel in QUIC DATAGRAM frames
+ * (RFC 9297 §2.1), and a payload too large for one is dropped, never moved to a capsule (RFC
+ * 9298 §6.1); otherwise in DATAGRAM capsules on the request stream (RFC 9297 §3.5). The client
+ * sends its extended CONNECT only after the proxy's SETTINGS with
+ * SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220 §3), and refuses a proxy without it.
  *
- * Built and tested against Debian 12's libngtcp2 0.12.1, libngtcp2-crypto-gnutls 0.12.1,
- * libnghttp3 0.8.0 and GnuTLS 3.7.9. Time here is CLOCK_MONOTONIC in nanoseconds, as ngtcp2
- * wants it; the session inside uses milliseconds of the same clock.
+ * Built and tested against ngtcp2 1.11, nghttp3 1.8 (Debian 12 bookworm-backports; Debian 13)
+ * and GnuTLS 3.7.9; needs ngtcp2 >= 1.0 and nghttp3 >= 1.0. Time here is CLOCK_MONOTONIC in
+ * nanoseconds, as ngtcp2 wants it; the session inside uses milliseconds of the same clock.
+ * GnuTLS writes TLS secrets to the file named by SSLKEYLOGFILE, so that captures of the relay
+ * can be decrypted (tshark -o tls.keylog_file:FILE).
  */
 #ifndef MASQUE_QUIC_H
 #define MASQUE_QUIC_H
@@ -68,6 +73,12 @@ typedef struct masque_quic_config {
     size_t stream_buffer;
     size_t max_peer_contexts; /**< Proxy: contexts a client may hold; 0: the table (256). */
     uint32_t assign_rate;     /**< Proxy: ASSIGNs per second per client; 0: no limit. */
+    /** Offer no HTTP/3 datagrams (SETTINGS_H3_DATAGRAM=0, no DATAGRAM frames): every datagram
+     *  then travels as a DATAGRAM capsule (RFC 9297 §3.5). */
+    int force_capsules;
+    /** Proxy, for tests: withhold SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220), as a server
+     *  that cannot serve extended CONNECT does. */
+    int withhold_connect_protocol;
 } masque_quic_config;
 
 /**
@@ -192,6 +203,27 @@ masque_session *masque_quic_session(masque_quic_conn *c);
  * @return The adapter, or NULL until the request was accepted.
  */
 masque_adapter *masque_quic_adapter(masque_quic_conn *c);
+
+/**
+ * @brief Client: whether the proxy was found unable to serve CONNECT-UDP (no extended CONNECT in
+ *        its SETTINGS, RFC 9220); a clear line went to stderr.
+ * @param c The connection.
+ */
+int masque_quic_refused(const masque_quic_conn *c);
+
+/**
+ * @brief Whether the request's datagrams travel in QUIC DATAGRAM frames (both ends enabled
+ *        HTTP/3 datagrams, RFC 9297 §2.1.1) rather than DATAGRAM capsules.
+ * @param c The connection.
+ */
+int masque_quic_uses_h3_datagrams(const masque_quic_conn *c);
+
+/**
+ * @brief Datagrams dropped because no DATAGRAM frame could carry them (too large for the path,
+ *        or held back by congestion control): RFC 9298 §6.1 drops them.
+ * @param c The connection.
+ */
+uint64_t masque_quic_datagrams_dropped(const masque_quic_conn *c);
 
 /**
  * @brief CLOCK_MONOTONIC in nanoseconds.

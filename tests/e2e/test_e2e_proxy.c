@@ -68,12 +68,17 @@ static int bound_socket(const char *ip, masque_address *out)
 
 /* A proxy on `ip`; allow_cidr NULL keeps the default policy (loopback refused). */
 static size_t proxy_stream_buffer; /* 0: the default */
+static int proxy_force_capsules;   /* the proxy offers no HTTP/3 datagrams */
+static int client_force_capsules;  /* the clients offer none */
+static int proxy_withhold_connect; /* the proxy sends no SETTINGS_ENABLE_CONNECT_PROTOCOL */
 
 static void start_proxy(const char *ip, const char *allow_cidr)
 {
     masque_quic_proxy_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.conn.stream_buffer = proxy_stream_buffer;
+    cfg.conn.force_capsules = proxy_force_capsules;
+    cfg.conn.withhold_connect_protocol = proxy_withhold_connect;
     memset(&policy, 0, sizeof(policy));
     if (allow_cidr != NULL) {
         assert_int_equal(masque_policy_rule_parse(&rules[0], allow_cidr, strlen(allow_cidr), 1),
@@ -137,6 +142,7 @@ static void start_client(client *cl, const char *ip)
     cfg.authority = "localhost";
     cfg.uri_template = tmpl;
     cfg.insecure = 1;
+    cfg.force_capsules = client_force_capsules;
     cl->fd = bound_socket(ip, &dummy);
     assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &remote, &rl), MASQUE_OK);
     assert_int_equal(connect(cl->fd, (struct sockaddr *)&remote, rl), 0);
@@ -262,6 +268,9 @@ static void relay_sizes(const char *ip, const size_t *sizes, size_t nsizes)
     start_proxy(ip, ip[0] == ':' ? "::1/128" : "127.0.0.0/8");
     start_client(&clients[0], ip);
     assert_true(pump(1, 5000, all_ready));
+    /* RFC 9297 §2.1.1: QUIC DATAGRAM frames exactly when both ends enabled them. */
+    assert_int_equal(masque_quic_uses_h3_datagrams(clients[0].conn),
+                     !(proxy_force_capsules || client_force_capsules));
     peer = bound_socket(ip, &peer_addr);
     for (k = 0; k < nsizes; k++) {
         size_t len = sizes[k];
@@ -286,14 +295,80 @@ static void relay_sizes(const char *ip, const size_t *sizes, size_t nsizes)
     stop_proxy();
 }
 
-static void test_e2e_relay_integrity_ipv4(void **state)
+/* Payloads beyond one QUIC packet travel in DATAGRAM capsules only: these tests force them. */
+static void test_e2e_DG_8_relay_integrity_ipv4_capsules(void **state)
 {
     static const size_t sizes[] = {1, 64, 1200, 1452, 9000, 65507, 0}; /* 65507: IPv4 max */
     (void)state;
+    proxy_force_capsules = 1;
     relay_sizes("127.0.0.1", sizes, sizeof(sizes) / sizeof(sizes[0]));
+    proxy_force_capsules = 0;
 }
 
-static void test_e2e_relay_integrity_ipv6(void **state)
+static void test_e2e_DG_8_h3_datagrams_when_both_ends_enable_them(void **state)
+{
+    static const size_t sizes[] = {0, 1, 64, 1000, 1100};
+    static uint8_t big[2000];
+    uint8_t back[64];
+    masque_address peer_addr;
+    int peer;
+    (void)state;
+    relay_sizes("127.0.0.1", sizes, sizeof(sizes) / sizeof(sizes[0]));
+    /* The datagrams went in QUIC DATAGRAM frames; one too large for a frame is dropped, never
+     * moved to a capsule (RFC 9298 §6.1), and the request goes on. */
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    assert_true(masque_quic_uses_h3_datagrams(clients[0].conn));
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    client_send(&clients[0], &peer_addr, big, sizeof(big));
+    assert_int_equal(peer_recv(peer, 1, back, sizeof(back), 500), -1);
+    assert_true(masque_quic_datagrams_dropped(clients[0].conn) == 1u);
+    client_send(&clients[0], &peer_addr, (const uint8_t *)"small", 5);
+    assert_int_equal(peer_recv(peer, 1, back, sizeof(back), 5000), 5);
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
+static void test_e2e_DG_8_capsules_when_one_end_offers_no_h3_datagrams(void **state)
+{
+    static const size_t sizes[] = {1, 1200, 9000};
+    (void)state;
+    client_force_capsules = 1; /* the client sends SETTINGS_H3_DATAGRAM=0 */
+    relay_sizes("127.0.0.1", sizes, sizeof(sizes) / sizeof(sizes[0]));
+    client_force_capsules = 0;
+    proxy_force_capsules = 1; /* the proxy does */
+    relay_sizes("127.0.0.1", sizes, sizeof(sizes) / sizeof(sizes[0]));
+    proxy_force_capsules = 0;
+}
+
+static int all_refused(size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (!masque_quic_refused(clients[i].conn)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void test_e2e_UDP_4_client_refuses_a_proxy_without_extended_connect(void **state)
+{
+    (void)state;
+    proxy_withhold_connect = 1;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    proxy_withhold_connect = 0;
+    start_client(&clients[0], "127.0.0.1");
+    /* RFC 9220 §3: no extended CONNECT without SETTINGS_ENABLE_CONNECT_PROTOCOL. */
+    assert_true(pump(1, 5000, all_refused));
+    assert_false(clients[0].ready);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
+static void test_e2e_DG_8_relay_integrity_ipv6_capsules(void **state)
 {
     /* 65488: the largest UDP payload an IPv6 loopback (MTU 65536) carries unfragmented. */
     static const size_t sizes[] = {0, 1200, 65488};
@@ -303,7 +378,9 @@ static void test_e2e_relay_integrity_ipv6(void **state)
         skip(); /* no IPv6 on this machine */
     }
     (void)close(probe);
+    proxy_force_capsules = 1;
     relay_sizes("::1", sizes, sizeof(sizes) / sizeof(sizes[0]));
+    proxy_force_capsules = 0;
 }
 
 static void test_e2e_BIND_29_default_policy_refuses_loopback_until_allowed(void **state)
@@ -541,7 +618,9 @@ static void test_e2e_UDP_13_relay_drops_what_would_need_fragments(void **state)
     }
     (void)close(probe);
     memset(data, 0x5a, sizeof(data));
+    proxy_force_capsules = 1; /* 65527 bytes need a DATAGRAM capsule */
     start_proxy("::1", "::1/128");
+    proxy_force_capsules = 0;
     start_client(&clients[0], "::1");
     assert_true(pump(1, 5000, all_ready));
     peer = bound_socket("::1", &peer_addr);
@@ -564,8 +643,11 @@ static void test_e2e_UDP_13_relay_drops_what_would_need_fragments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_e2e_relay_integrity_ipv4),
-        cmocka_unit_test(test_e2e_relay_integrity_ipv6),
+        cmocka_unit_test(test_e2e_DG_8_relay_integrity_ipv4_capsules),
+        cmocka_unit_test(test_e2e_DG_8_relay_integrity_ipv6_capsules),
+        cmocka_unit_test(test_e2e_DG_8_h3_datagrams_when_both_ends_enable_them),
+        cmocka_unit_test(test_e2e_DG_8_capsules_when_one_end_offers_no_h3_datagrams),
+        cmocka_unit_test(test_e2e_UDP_4_client_refuses_a_proxy_without_extended_connect),
         cmocka_unit_test(test_e2e_BIND_29_default_policy_refuses_loopback_until_allowed),
         cmocka_unit_test(test_e2e_fifty_concurrent_clients),
         cmocka_unit_test(test_e2e_UDP_7_disconnect_frees_the_clients_socket_and_contexts),

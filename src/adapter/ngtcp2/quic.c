@@ -18,8 +18,9 @@
 #include "masque/http.h"
 #include "masque/posix.h"
 
-#define OUTBOX_CAP     (1u << 20)
-#define TABLE_CAPACITY 256
+#define OUTBOX_CAP       (1u << 20)
+#define TABLE_CAPACITY   256
+#define MAX_STREAMS_BIDI 16u
 #define DEFAULT_PRIORITY                                                                           \
     "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"           \
     "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM"
@@ -57,9 +58,22 @@ struct masque_quic_conn {
     uint64_t table_storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(TABLE_CAPACITY) / 8u];
     masque_adapter adapter;
     int session_ready;
-    ngtcp2_connection_close_error last_error;
+    ngtcp2_ccerr last_error;
     masque_address public_addrs[4];
     size_t npublic;
+    int settings_received; /* the peer's SETTINGS arrived */
+    int peer_h3_datagram;  /* ... with SETTINGS_H3_DATAGRAM = 1 */
+    int peer_connect;      /* ... with SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 */
+    int h3_datagrams;      /* this request's datagrams go in QUIC DATAGRAM frames */
+    int request_sent;      /* client: the extended CONNECT went out */
+    int refused;           /* client: the proxy cannot serve Bind (see stderr) */
+    int fin_received;      /* the request stream's receive side ended */
+    uint64_t datagram_id;  /* ngtcp2's datagram identifiers */
+    int64_t ctrl_stream;   /* client: the proxy's control stream, once seen */
+    uint8_t ctrl[512];     /* client: its first bytes, until SETTINGS is complete */
+    size_t ctrl_len;
+    int ctrl_done;
+    uint64_t datagrams_dropped; /* too large for a DATAGRAM frame, or congestion */
     /* DATAGRAM capsules larger than a QUIC packet arrive in pieces: put back together here */
     uint8_t reassembly[MASQUE_DATAGRAM_CAPSULE_DEFAULT_MAX];
 };
@@ -136,11 +150,42 @@ static void host_abort(void *host, uint64_t code)
 {
     masque_quic_conn *c = host;
     if (c->stream >= 0) {
-        (void)ngtcp2_conn_shutdown_stream(c->conn, c->stream, code);
+        (void)ngtcp2_conn_shutdown_stream(c->conn, 0, c->stream, code);
     }
 }
 
-static const masque_host_ops host_ops = {host_write_stream, NULL, host_on_packet, host_abort, NULL};
+/* RFC 9297 §2.1: a QUIC DATAGRAM frame, sent at once; what does not fit one (or what the
+ * congestion controller holds back) is dropped, never moved to a capsule (RFC 9298 §6.1). */
+static int host_write_datagram(void *host, const uint8_t *data, size_t len)
+{
+    masque_quic_conn *c = host;
+    uint8_t buf[1452];
+    ngtcp2_path_storage ps;
+    ngtcp2_pkt_info pi;
+    ngtcp2_vec v;
+    int accepted = 0;
+    uint64_t ts = masque_quic_now_ns();
+    ngtcp2_ssize n;
+    ngtcp2_path_storage_zero(&ps);
+    memcpy(&v.base, &data, sizeof(v.base)); /* ngtcp2 only reads through it */
+    v.len = len;
+    n = ngtcp2_conn_writev_datagram(c->conn, &ps.path, &pi, buf, sizeof(buf), &accepted,
+                                    NGTCP2_WRITE_DATAGRAM_FLAG_NONE, c->datagram_id++, &v, 1, ts);
+    if (n < 0 || !accepted) {
+        c->datagrams_dropped++;
+        return 0; /* a datagram may be lost; the request goes on */
+    }
+    if (n > 0) {
+        (void)sendto(c->fd, buf, (size_t)n, 0, (struct sockaddr *)&c->remote, c->remotelen);
+        ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
+    }
+    return 0;
+}
+
+static const masque_host_ops capsule_ops = {host_write_stream, NULL, host_on_packet, host_abort,
+                                            NULL};
+static const masque_host_ops datagram_ops = {host_write_stream, host_write_datagram, host_on_packet,
+                                             host_abort, NULL};
 
 static int start_session(masque_quic_conn *c, masque_role role, unsigned families)
 {
@@ -148,7 +193,12 @@ static int start_session(masque_quic_conn *c, masque_role role, unsigned familie
     uint64_t qsid = 0;
     memset(&sc, 0, sizeof(sc));
     sc.role = role;
-    sc.capsule_datagrams = 1; /* see quic.h: no SETTINGS_H3_DATAGRAM in nghttp3 0.8 */
+    /* RFC 9297 §2.1.1: QUIC DATAGRAM frames only when both ends sent SETTINGS_H3_DATAGRAM=1
+     * and the peer's transport parameters allow DATAGRAM frames; else DATAGRAM capsules. */
+    c->h3_datagrams = !c->cfg.force_capsules && c->peer_h3_datagram &&
+                      ngtcp2_conn_get_remote_transport_params(c->conn) != NULL &&
+                      ngtcp2_conn_get_remote_transport_params(c->conn)->max_datagram_frame_size > 0;
+    sc.capsule_datagrams = !c->h3_datagrams;
     (void)masque_quarter_stream_id_of((uint64_t)c->stream, &qsid);
     sc.quarter_stream_id = qsid;
     sc.advertised_families = families;
@@ -161,7 +211,8 @@ static int start_session(masque_quic_conn *c, masque_role role, unsigned familie
     sc.hash_seed = (uint64_t)masque_quic_now_ns() ^ (uint64_t)(uintptr_t)c;
     if (masque_session_init(&c->session, &sc, c->table_storage, sizeof(c->table_storage),
                             now_ms()) != 0 ||
-        masque_adapter_init(&c->adapter, &c->session, &host_ops, c) != 0) {
+        masque_adapter_init(&c->adapter, &c->session,
+                            c->h3_datagrams ? &datagram_ops : &capsule_ops, c) != 0) {
         return -1;
     }
     c->session_ready = 1;
@@ -262,7 +313,6 @@ static masque_str str_of(const char *s, int present)
 static nghttp3_nv make_nv(const char *name, const char *value)
 {
     nghttp3_nv nv;
-    /* nghttp3 0.8 declares the pointers non-const but never writes through them. */
     memcpy(&nv.name, &name, sizeof(nv.name));
     nv.namelen = strlen(name);
     memcpy(&nv.value, &value, sizeof(nv.value));
@@ -285,7 +335,6 @@ static int submit_response(masque_quic_conn *c, int64_t stream_id, const masque_
         return -1;
     }
     for (i = 0; i < n; i++) {
-        /* nghttp3 0.8 declares the pointers non-const but never writes through them. */
         memcpy(&nv[i].name, &fields[i].name.ptr, sizeof(nv[i].name));
         nv[i].namelen = fields[i].name.len;
         memcpy(&nv[i].value, &fields[i].value.ptr, sizeof(nv[i].value));
@@ -364,7 +413,7 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *us
             start_session(c, MASQUE_ROLE_CLIENT, families) != 0) {
             (void)fprintf(stderr, "masque-quic: the proxy did not enable Bind (status %d)\n",
                           c->status);
-            (void)ngtcp2_conn_shutdown_stream(c->conn, stream_id, NGHTTP3_H3_REQUEST_CANCELLED);
+            (void)ngtcp2_conn_shutdown_stream(c->conn, 0, stream_id, NGHTTP3_H3_REQUEST_CANCELLED);
             return 0;
         }
         memcpy(c->public_addrs, addrs, n * sizeof(addrs[0]));
@@ -427,6 +476,78 @@ static int h3_stream_close(nghttp3_conn *h3, int64_t stream_id, uint64_t code, v
     return 0;
 }
 
+/* The request stream's receive side ended: a FIN inside a capsule is malformed (RFC 9297
+ * §3.3), a clean one ends the request (RFC 9298 §3.1: the relay socket goes with it). */
+static int h3_end_stream(nghttp3_conn *h3, int64_t stream_id, void *user, void *stream_user)
+{
+    masque_quic_conn *c = user;
+    (void)h3;
+    (void)stream_user;
+    if (stream_id == c->stream && c->session_ready && !c->fin_received) {
+        c->fin_received = 1;
+        if (masque_adapter_read_fin(&c->adapter) == MASQUE_OK && c->cfg.is_server) {
+            /* Nothing more will come: finish our side too. */
+            (void)nghttp3_conn_shutdown_stream_write(c->h3, stream_id);
+        }
+    }
+    return 0;
+}
+
+/* nghttp3 asks us to reset a stream (the peer reset it, or it is malformed). */
+static int h3_reset_stream(nghttp3_conn *h3, int64_t stream_id, uint64_t code, void *user,
+                           void *stream_user)
+{
+    masque_quic_conn *c = user;
+    (void)h3;
+    (void)stream_user;
+    (void)ngtcp2_conn_shutdown_stream_write(c->conn, 0, stream_id, code);
+    return 0;
+}
+
+static int h3_stop_sending(nghttp3_conn *h3, int64_t stream_id, uint64_t code, void *user,
+                           void *stream_user)
+{
+    masque_quic_conn *c = user;
+    (void)h3;
+    (void)stream_user;
+    (void)ngtcp2_conn_shutdown_stream_read(c->conn, 0, stream_id, code);
+    return 0;
+}
+
+static int client_send_request(masque_quic_conn *c);
+
+/* The peer's SETTINGS: SETTINGS_H3_DATAGRAM must be 0 or 1 (RFC 9297 §2.1.1); a client sends
+ * its extended CONNECT only once it saw SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220 §3). */
+static int h3_recv_settings(nghttp3_conn *h3, const nghttp3_settings *settings, void *user)
+{
+    masque_quic_conn *c = user;
+    int dg = masque_h3_datagram_setting_check(settings->h3_datagram, 0);
+    (void)h3;
+    if (dg < 0) {
+        ngtcp2_ccerr_set_application_error(&c->last_error, masque_h3_error_for(dg), NULL, 0);
+        return NGHTTP3_ERR_CALLBACK_FAILURE;
+    }
+    c->settings_received = 1;
+    c->peer_h3_datagram = dg;
+    if (c->cfg.is_server) {
+        c->peer_connect = settings->enable_connect_protocol != 0; /* unused: a client's */
+    }
+    if (!c->cfg.is_server && !c->request_sent) {
+        if (!c->peer_connect) {
+            (void)fprintf(stderr, "masque-quic: the proxy does not offer extended CONNECT "
+                                  "(no SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 9220): it cannot "
+                                  "serve CONNECT-UDP\n");
+            c->refused = 1;
+            ngtcp2_ccerr_set_application_error(&c->last_error, NGHTTP3_H3_NO_ERROR, NULL, 0);
+            return NGHTTP3_ERR_CALLBACK_FAILURE;
+        }
+        if (client_send_request(c) != 0) {
+            return NGHTTP3_ERR_CALLBACK_FAILURE;
+        }
+    }
+    return 0;
+}
+
 static int start_h3(masque_quic_conn *c)
 {
     nghttp3_callbacks cb;
@@ -442,15 +563,20 @@ static int start_h3(masque_quic_conn *c)
     cb.deferred_consume = h3_deferred_consume;
     cb.recv_header = h3_recv_header;
     cb.end_headers = h3_end_headers;
+    cb.end_stream = h3_end_stream;
+    cb.reset_stream = h3_reset_stream;
+    cb.stop_sending = h3_stop_sending;
+    cb.recv_settings = h3_recv_settings;
     nghttp3_settings_default(&settings);
-    settings.enable_connect_protocol = c->cfg.is_server ? 1 : 0; /* RFC 9220 */
+    settings.enable_connect_protocol = c->cfg.is_server && !c->cfg.withhold_connect_protocol;
+    settings.h3_datagram = !c->cfg.force_capsules; /* RFC 9297 §2.1.1 */
     rv = c->cfg.is_server ? nghttp3_conn_server_new(&c->h3, &cb, &settings, NULL, c)
                           : nghttp3_conn_client_new(&c->h3, &cb, &settings, NULL, c);
     if (rv != 0) {
         return -1;
     }
     if (c->cfg.is_server) {
-        nghttp3_conn_set_max_client_streams_bidi(c->h3, 16);
+        nghttp3_conn_set_max_client_streams_bidi(c->h3, MAX_STREAMS_BIDI);
     }
     if (ngtcp2_conn_open_uni_stream(c->conn, &ctrl, NULL) != 0 ||
         nghttp3_conn_bind_control_stream(c->h3, ctrl) != 0 ||
@@ -468,6 +594,7 @@ static int client_send_request(masque_quic_conn *c)
     nghttp3_nv nv[7];
     nghttp3_data_reader dr = {read_body};
     masque_str tmpl = str_of(c->cfg.uri_template, 1);
+    c->request_sent = 1;
     if (masque_uri_template_expand(path, sizeof(path), tmpl, NULL, 0) < 0 ||
         ngtcp2_conn_open_bidi_stream(c->conn, &c->stream, NULL) != 0) {
         return -1;
@@ -506,10 +633,70 @@ static int handshake_completed_cb(ngtcp2_conn *conn, void *user)
 {
     masque_quic_conn *c = user;
     (void)conn;
-    if (start_h3(c) != 0 || (!c->cfg.is_server && client_send_request(c) != 0)) {
+    /* The client's request waits for the proxy's SETTINGS (h3_recv_settings). */
+    if (start_h3(c) != 0) {
         return NGTCP2_ERR_CALLBACK_FAILURE;
     }
     return 0;
+}
+
+/*
+ * Client: reads SETTINGS_ENABLE_CONNECT_PROTOCOL from the proxy's control stream itself (RFC
+ * 9114 §6.2.1, §7.2.4; RFC 9220 §3), because some nghttp3 1.x releases do not report it to a
+ * client. Only the first bytes of the proxy's control stream are looked at; nghttp3 still
+ * reads everything.
+ */
+static void peek_settings(masque_quic_conn *c, int64_t stream_id, const uint8_t *data, size_t len)
+{
+    size_t pos = 0;
+    uint64_t v[3]; /* stream type, frame type, frame length */
+    size_t i;
+    if (c->ctrl_done || (stream_id & 3) != 3 ||
+        (c->ctrl_stream >= 0 && stream_id != c->ctrl_stream)) {
+        return;
+    }
+    if (c->ctrl_stream < 0) {
+        if (len == 0 || data[0] != 0x00) {
+            return; /* a QPACK stream, not the control stream */
+        }
+        c->ctrl_stream = stream_id;
+    }
+    if (len > sizeof(c->ctrl) - c->ctrl_len) {
+        len = sizeof(c->ctrl) - c->ctrl_len;
+    }
+    memcpy(c->ctrl + c->ctrl_len, data, len);
+    c->ctrl_len += len;
+    for (i = 0; i < 3; i++) {
+        masque_ssize n = masque_varint_decode(&v[i], c->ctrl + pos, c->ctrl_len - pos);
+        if (n < 0) {
+            c->ctrl_done = c->ctrl_len == sizeof(c->ctrl); /* too long to look at */
+            return;
+        }
+        pos += (size_t)n;
+    }
+    if (v[1] != 0x04 || v[2] > sizeof(c->ctrl) - pos) {
+        c->ctrl_done = 1; /* not SETTINGS first (nghttp3 will object), or too long */
+        return;
+    }
+    if (c->ctrl_len - pos < v[2]) {
+        return; /* wait for the rest of the frame */
+    }
+    c->ctrl_done = 1;
+    for (i = pos; i < pos + v[2];) {
+        uint64_t id = 0;
+        uint64_t value = 0;
+        masque_ssize a = masque_varint_decode(&id, c->ctrl + i, pos + (size_t)v[2] - i);
+        masque_ssize b = a < 0 ? a
+                               : masque_varint_decode(&value, c->ctrl + i + (size_t)a,
+                                                      pos + (size_t)v[2] - i - (size_t)a);
+        if (a < 0 || b < 0) {
+            return;
+        }
+        if (id == 0x08) { /* SETTINGS_ENABLE_CONNECT_PROTOCOL */
+            c->peer_connect = value == 1;
+        }
+        i += (size_t)a + (size_t)b;
+    }
 }
 
 static int recv_stream_data_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id,
@@ -523,6 +710,9 @@ static int recv_stream_data_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream
     if (c->h3 == NULL) {
         return 0;
     }
+    if (!c->cfg.is_server) {
+        peek_settings(c, stream_id, data, datalen);
+    }
     n = nghttp3_conn_read_stream(c->h3, stream_id, data, datalen,
                                  (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0);
     if (n < 0) {
@@ -531,6 +721,43 @@ static int recv_stream_data_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream
     (void)ngtcp2_conn_extend_max_stream_offset(conn, stream_id, (uint64_t)n);
     ngtcp2_conn_extend_max_offset(conn, (uint64_t)n);
     return 0;
+}
+
+/* The stream a datagram names, as masque_h3_datagram_dispatch() asks (one request here). */
+static masque_stream_state lookup_stream(void *host, uint64_t stream_id, masque_adapter **adapter)
+{
+    masque_quic_conn *c = host;
+    if (c->stream >= 0 && stream_id == (uint64_t)c->stream) {
+        if (!c->session_ready) {
+            return MASQUE_STREAM_NOT_OPEN; /* the request is not accepted (yet) */
+        }
+        *adapter = &c->adapter;
+        return MASQUE_STREAM_DATAGRAMS;
+    }
+    if (stream_id / 4u >= MAX_STREAMS_BIDI) {
+        return MASQUE_STREAM_BEYOND_LIMIT; /* RFC 9297 §2.1: H3_ID_ERROR */
+    }
+    return MASQUE_STREAM_NOT_OPEN; /* RFC 9297 §2.1: dropped */
+}
+
+static int recv_datagram_cb(ngtcp2_conn *conn, uint32_t flags, const uint8_t *data, size_t datalen,
+                            void *user)
+{
+    masque_quic_conn *c = user;
+    uint64_t stream_id = 0;
+    uint64_t h3 = 0;
+    (void)flags;
+    switch (
+        masque_h3_datagram_dispatch(data, datalen, now_ms(), lookup_stream, c, &stream_id, &h3)) {
+    case MASQUE_DATAGRAM_CLOSE_CONNECTION:
+        ngtcp2_ccerr_set_application_error(&c->last_error, h3, NULL, 0);
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    case MASQUE_DATAGRAM_ABORT_STREAM:
+        (void)ngtcp2_conn_shutdown_stream(conn, 0, (int64_t)stream_id, h3);
+        return 0;
+    default:
+        return 0; /* delivered, or dropped and counted */
+    }
 }
 
 static int acked_stream_data_offset_cb(ngtcp2_conn *conn, int64_t stream_id, uint64_t offset,
@@ -602,16 +829,19 @@ static void fill_callbacks(ngtcp2_callbacks *cb, int server)
     cb->acked_stream_data_offset = acked_stream_data_offset_cb;
     cb->stream_close = stream_close_cb;
     cb->extend_max_stream_data = extend_max_stream_data_cb;
+    cb->recv_datagram = recv_datagram_cb;
 }
 
-static void fill_params(ngtcp2_transport_params *p)
+static void fill_params(ngtcp2_transport_params *p, const masque_quic_config *cfg)
 {
     ngtcp2_transport_params_default(p);
     p->initial_max_stream_data_bidi_local = 1u << 20;
     p->initial_max_stream_data_bidi_remote = 1u << 20;
     p->initial_max_stream_data_uni = 1u << 18;
     p->initial_max_data = 4u << 20;
-    p->initial_max_streams_bidi = 16;
+    p->initial_max_streams_bidi = MAX_STREAMS_BIDI;
+    /* RFC 9297 §2.1.1 needs QUIC DATAGRAM frames (RFC 9221) for HTTP/3 datagrams. */
+    p->max_datagram_frame_size = cfg->force_capsules ? 0 : 65535;
     p->initial_max_streams_uni = 16;
     p->max_idle_timeout = 120 * NGTCP2_SECONDS; /* RFC 9298 §3.1: not under two minutes */
 }
@@ -716,11 +946,12 @@ static masque_quic_conn *alloc_conn(const masque_quic_config *cfg, int fd,
     c->app = app;
     c->fd = fd;
     c->stream = -1;
+    c->ctrl_stream = -1;
     memcpy(&c->local, local, locallen);
     memcpy(&c->remote, remote, remotelen);
     c->locallen = locallen;
     c->remotelen = remotelen;
-    ngtcp2_connection_close_error_default(&c->last_error);
+    ngtcp2_ccerr_default(&c->last_error);
     return c;
 }
 
@@ -753,7 +984,7 @@ masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
     fill_callbacks(&cb, 0);
     ngtcp2_settings_default(&settings);
     settings.initial_ts = masque_quic_now_ns();
-    fill_params(&params);
+    fill_params(&params, cfg);
     dcid.datalen = 18;
     scid.datalen = 17;
     (void)gnutls_rnd(GNUTLS_RND_RANDOM, dcid.data, dcid.datalen);
@@ -791,8 +1022,9 @@ masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int f
     fill_callbacks(&cb, 1);
     ngtcp2_settings_default(&settings);
     settings.initial_ts = masque_quic_now_ns();
-    fill_params(&params);
+    fill_params(&params, cfg);
     params.original_dcid = hd.dcid;
+    params.original_dcid_present = 1;
     scid.datalen = 18;
     (void)gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
     path = make_path(c);
@@ -826,6 +1058,31 @@ void masque_quic_free(masque_quic_conn *c)
     free(c);
 }
 
+/* Answers a failed read with CONNECTION_CLOSE (RFC 9000 §10.2): the code a callback chose
+ * (an HTTP/3 error) or the transport error ngtcp2 maps the failure to. */
+static void send_close(masque_quic_conn *c, int liberr)
+{
+    uint8_t buf[1452];
+    ngtcp2_path_storage ps;
+    ngtcp2_pkt_info pi;
+    ngtcp2_ssize n;
+    c->closed = 1;
+    if (liberr == NGTCP2_ERR_DRAINING || liberr == NGTCP2_ERR_CLOSING ||
+        ngtcp2_conn_in_closing_period(c->conn) || ngtcp2_conn_in_draining_period(c->conn)) {
+        return;
+    }
+    if (c->last_error.error_code == 0 && c->last_error.type == NGTCP2_CCERR_TYPE_TRANSPORT &&
+        liberr != NGTCP2_ERR_CALLBACK_FAILURE) {
+        ngtcp2_ccerr_set_liberr(&c->last_error, liberr, NULL, 0);
+    }
+    ngtcp2_path_storage_zero(&ps);
+    n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, buf, sizeof(buf), &c->last_error,
+                                           masque_quic_now_ns());
+    if (n > 0) {
+        (void)sendto(c->fd, buf, (size_t)n, 0, (struct sockaddr *)&c->remote, c->remotelen);
+    }
+}
+
 int masque_quic_read(masque_quic_conn *c, const uint8_t *pkt, size_t len)
 {
     ngtcp2_path path = make_path(c);
@@ -834,10 +1091,10 @@ int masque_quic_read(masque_quic_conn *c, const uint8_t *pkt, size_t len)
     memset(&pi, 0, sizeof(pi));
     rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, masque_quic_now_ns());
     if (rv != 0) {
-        if (rv != NGTCP2_ERR_DRAINING && rv != NGTCP2_ERR_CLOSING) {
+        if (rv != NGTCP2_ERR_DRAINING && rv != NGTCP2_ERR_CLOSING && !c->refused) {
             (void)fprintf(stderr, "masque-quic: read: %s\n", ngtcp2_strerror(rv));
         }
-        c->closed = 1;
+        send_close(c, rv);
         return -1;
     }
     return 0;
@@ -923,15 +1180,15 @@ int masque_quic_close(masque_quic_conn *c, uint64_t h3_error)
     uint8_t buf[1452];
     ngtcp2_path_storage ps;
     ngtcp2_pkt_info pi;
-    ngtcp2_connection_close_error ccerr;
+    ngtcp2_ccerr ccerr;
     ngtcp2_ssize n;
-    if (c->closed || ngtcp2_conn_is_in_closing_period(c->conn) ||
-        ngtcp2_conn_is_in_draining_period(c->conn)) {
+    if (c->closed || ngtcp2_conn_in_closing_period(c->conn) ||
+        ngtcp2_conn_in_draining_period(c->conn)) {
         c->closed = 1;
         return 0;
     }
     ngtcp2_path_storage_zero(&ps);
-    ngtcp2_connection_close_error_set_application_error(&ccerr, h3_error, NULL, 0);
+    ngtcp2_ccerr_set_application_error(&ccerr, h3_error, NULL, 0);
     n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, buf, sizeof(buf), &ccerr,
                                            masque_quic_now_ns());
     c->closed = 1;
@@ -960,8 +1217,8 @@ size_t masque_quic_public_addresses(const masque_quic_conn *c, masque_address *o
 
 int masque_quic_is_closed(const masque_quic_conn *c)
 {
-    return c->closed || ngtcp2_conn_is_in_closing_period(c->conn) ||
-           ngtcp2_conn_is_in_draining_period(c->conn);
+    return c->closed || ngtcp2_conn_in_closing_period(c->conn) ||
+           ngtcp2_conn_in_draining_period(c->conn);
 }
 
 masque_session *masque_quic_session(masque_quic_conn *c)
@@ -972,4 +1229,19 @@ masque_session *masque_quic_session(masque_quic_conn *c)
 masque_adapter *masque_quic_adapter(masque_quic_conn *c)
 {
     return c->session_ready ? &c->adapter : NULL;
+}
+
+int masque_quic_refused(const masque_quic_conn *c)
+{
+    return c->refused;
+}
+
+int masque_quic_uses_h3_datagrams(const masque_quic_conn *c)
+{
+    return c->h3_datagrams;
+}
+
+uint64_t masque_quic_datagrams_dropped(const masque_quic_conn *c)
+{
+    return c->datagrams_dropped;
 }

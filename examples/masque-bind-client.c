@@ -163,6 +163,43 @@ static void stdin_line(client_state *st, char *line)
     send_text(st, &peer, space + 1, strlen(space + 1));
 }
 
+/*
+ * Reads what stdin has now and handles every complete line in it. Raw read(), not stdio:
+ * lines stdio had buffered would wait for the next poll() wake-up. Returns 0 at end of input.
+ */
+static int stdin_lines(client_state *st)
+{
+    static char in[8192];
+    static size_t in_len;
+    ssize_t n = read(STDIN_FILENO, in + in_len, sizeof(in) - 1 - in_len);
+    size_t start = 0;
+    size_t i;
+    if (n <= 0) {
+        if (in_len > 0) { /* a last line without a newline */
+            in[in_len] = '\0';
+            stdin_line(st, in);
+            in_len = 0;
+        }
+        return 0;
+    }
+    in_len += (size_t)n;
+    for (i = 0; i < in_len; i++) {
+        if (in[i] == '\n') {
+            in[i] = '\0';
+            stdin_line(st, in + start);
+            start = i + 1;
+        }
+    }
+    if (start == 0 && in_len == sizeof(in) - 1) {
+        in[in_len] = '\0'; /* a line longer than the buffer: take it as it is */
+        stdin_line(st, in);
+        start = in_len;
+    }
+    memmove(in, in + start, in_len - start);
+    in_len -= start;
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     static client_state st;
@@ -256,12 +293,7 @@ int main(int argc, char **argv)
             }
         }
         if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP))) {
-            char line[4096];
-            if (fgets(line, sizeof(line), stdin) != NULL) {
-                stdin_line(&st, line);
-            } else {
-                stdin_open = 0; /* end of input: keep relaying */
-            }
+            stdin_open = stdin_lines(&st); /* at the end of input, keep relaying */
         }
         if (masque_quic_next_timeout(st.conn) <= masque_quic_now_ns()) {
             (void)masque_quic_tick(st.conn);

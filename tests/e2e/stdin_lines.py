@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-only
+"""masque-bind-client's stdin mode sends every line that is already waiting when it wakes up:
+three lines written at once reach the peer at once, not one per later wake-up.
+
+usage: stdin_lines.py BUILD_DIR    (loopback only; every wait has a generous bounded deadline)
+"""
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+
+DEADLINE_S = 20.0
+
+
+def wait_for(predicate, what, deadline_s=DEADLINE_S):
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise SystemExit(f"stdin_lines: FAIL: no {what} within {deadline_s} s")
+
+
+def main():
+    bindir = os.path.join(sys.argv[1], "examples")
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
+                              f"127.0.0.1:{port}", "--allow", "127.0.0.0/8",
+                              "--run-seconds", "60"], stderr=subprocess.DEVNULL)
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    log_path = f"/tmp/stdin_lines.{os.getpid()}.log"
+    client = None
+    try:
+        with open(log_path, "w") as log:
+            def start_client():
+                return subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
+                                         f"127.0.0.1:{port}", "--insecure", "--run-seconds", "60"],
+                                        stdin=subprocess.PIPE, stdout=log,
+                                        stderr=subprocess.STDOUT)
+
+            def public_address():
+                for line in open(log_path):
+                    if line.startswith("public address: "):
+                        host, _, p = line.split()[-1].rpartition(":")
+                        return host, int(p)
+                return None
+
+            # The proxy may still be starting: the client exits when nobody answers; retry.
+            end = time.monotonic() + DEADLINE_S
+            while True:
+                client = start_client()
+                try:
+                    public = wait_for(public_address, "public address", 5.0)
+                    break
+                except SystemExit:
+                    client.kill()
+                    client.wait()
+                    if time.monotonic() > end:
+                        raise
+            # The tunnel works both ways once a datagram from the peer reaches the client.
+            def reached():
+                peer.sendto(b"hello", public)
+                return "from " in open(log_path).read()
+            wait_for(reached, "datagram from the peer at the client")
+            lines = "".join(f"127.0.0.1:{peer.getsockname()[1]} line {i}\n" for i in range(3))
+            client.stdin.write(lines.encode())
+            client.stdin.flush()  # one write: three lines wait together
+            got = []
+            end = time.monotonic() + DEADLINE_S
+            while len(got) < 3 and time.monotonic() < end:
+                ready, _, _ = select.select([peer], [], [], 0.2)
+                if ready:
+                    data = peer.recv(2048)
+                    if data.startswith(b"line "):
+                        got.append(data.decode())
+            if len(got) != 3:
+                raise SystemExit(f"stdin_lines: FAIL: the peer got {got} of 3 lines")
+            print(f"stdin_lines: PASS ({', '.join(got)})")
+    finally:
+        for p in (client, proxy):
+            if p is not None:
+                p.kill()
+                p.wait()
+        if os.path.exists(log_path):
+            os.unlink(log_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

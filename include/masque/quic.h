@@ -205,6 +205,13 @@ masque_session *masque_quic_session(masque_quic_conn *c);
 masque_adapter *masque_quic_adapter(masque_quic_conn *c);
 
 /**
+ * @brief End the request stream (FIN) once every capsule queued so far is out.
+ * @param c The connection.
+ * @return 0, or -1 when there is no request stream.
+ */
+int masque_quic_end_stream(masque_quic_conn *c);
+
+/**
  * @brief Client: whether the proxy was found unable to serve CONNECT-UDP (no extended CONNECT in
  *        its SETTINGS, RFC 9220); a clear line went to stderr.
  * @param c The connection.

@@ -4,6 +4,7 @@
  * proxy and clients in one process, with plain UDP peers.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -211,6 +212,17 @@ static int all_ready(size_t n)
         }
     }
     return 1;
+}
+
+static int any_closed(size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (clients[i].closed) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static int all_got(size_t n)
@@ -640,6 +652,62 @@ static void test_e2e_UDP_13_relay_drops_what_would_need_fragments(void **state)
     stop_proxy();
 }
 
+static void test_e2e_DG_14_fin_inside_a_capsule_aborts_with_h3_message_error(void **state)
+{
+    static const uint8_t cut[] = {0x11, 0x08, 0x04}; /* an ASSIGN's first 3 of 10 bytes */
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    assert_int_equal(masque_quic_write_stream(clients[0].conn, cut, sizeof(cut)), 0);
+    assert_int_equal(masque_quic_end_stream(clients[0].conn), 0);
+    (void)pump(1, 5000, any_closed);
+    assert_true(clients[0].closed);
+    /* RFC 9297 §3.3: a stream that ends inside a capsule is malformed. */
+    if (clients[0].closed_with != MASQUE_H3_MESSAGE_ERROR) {
+        fail_msg("closed with 0x%llx", (unsigned long long)clients[0].closed_with);
+    }
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
+static void test_e2e_UDP_7_clean_fin_closes_the_relay_socket(void **state)
+{
+    masque_address peer_addr;
+    uint8_t buf[16];
+    int peer;
+    ssize_t r = 0;
+    uint64_t end;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    assert_int_equal(masque_address_to_sockaddr(&clients[0].pub, &ss, &sl), MASQUE_OK);
+    assert_int_equal(connect(peer, (struct sockaddr *)&ss, sl), 0);
+    clients[0].got = 0;
+    assert_int_equal(send(peer, "open", 4, 0), 4);
+    assert_true(pump(1, 5000, all_got)); /* the public address works */
+    assert_int_equal(masque_quic_end_stream(clients[0].conn), 0);
+    /* RFC 9298 §3.1: the socket is gone with the request; the kernel now answers a datagram
+     * to the public address with ICMP port unreachable, which a connected socket reports. */
+    end = ms() + 5000;
+    while (ms() < end) {
+        (void)send(peer, "gone?", 5, 0);
+        r = recv(peer, buf, sizeof(buf), MSG_DONTWAIT);
+        if (r < 0 && errno == ECONNREFUSED) {
+            break;
+        }
+        (void)pump(1, 10, NULL);
+    }
+    assert_true(r < 0 && errno == ECONNREFUSED);
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -655,6 +723,8 @@ int main(void)
         cmocka_unit_test(test_e2e_BIND_30_responses_a_client_does_not_take_are_bounded),
         cmocka_unit_test(test_e2e_BIND_26_public_address_stays_the_same_for_the_whole_request),
         cmocka_unit_test(test_e2e_UDP_13_relay_drops_what_would_need_fragments),
+        cmocka_unit_test(test_e2e_DG_14_fin_inside_a_capsule_aborts_with_h3_message_error),
+        cmocka_unit_test(test_e2e_UDP_7_clean_fin_closes_the_relay_socket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,7 +61,19 @@ static void on_packet(masque_quic_conn *conn, void *app, const masque_address *p
     }
 }
 
-static const masque_quic_hooks hooks = {NULL, on_packet, NULL};
+/* The request stream closed: the UDP socket goes with it (RFC 9298 §3.1). */
+static void on_close(masque_quic_conn *conn, void *app, uint64_t reason)
+{
+    proxy_client *c = app;
+    (void)conn;
+    (void)reason;
+    if (c->relay_fd >= 0) {
+        (void)close(c->relay_fd);
+        c->relay_fd = -1;
+    }
+}
+
+static const masque_quic_hooks hooks = {NULL, on_packet, on_close};
 
 static int relay_socket(const masque_address *bind_to, masque_address *bound)
 {
@@ -168,7 +180,9 @@ static void drop_client(masque_quic_proxy *p, size_t i)
     proxy_client *c = p->clients[i];
     log_line(p, "client gone:", c);
     masque_quic_free(c->conn);
-    (void)close(c->relay_fd); /* RFC 9298 §3.1: the socket lives as long as the request */
+    if (c->relay_fd >= 0) {
+        (void)close(c->relay_fd); /* RFC 9298 §3.1: the socket lives as long as the request */
+    }
     free(c);
     p->clients[i] = p->clients[--p->nclients];
 }
@@ -235,7 +249,8 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
         }
     }
     for (i = 0; i < p->nclients; i++) {
-        if (p->fds[i + 1].fd == p->clients[i]->relay_fd && (p->fds[i + 1].revents & POLLIN)) {
+        if (p->clients[i]->relay_fd >= 0 && p->fds[i + 1].fd == p->clients[i]->relay_fd &&
+            (p->fds[i + 1].revents & POLLIN)) {
             relay_in(p->clients[i]);
         }
     }

@@ -54,6 +54,7 @@ struct masque_quic_conn {
     uint64_t out_read;  /* absolute offset handed to nghttp3 */
     uint64_t out_end;   /* absolute end */
     uint64_t out_acked; /* absolute offset acknowledged */
+    int out_fin;        /* end the stream once everything queued is out */
     masque_session session;
     uint64_t table_storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(TABLE_CAPACITY) / 8u];
     masque_adapter adapter;
@@ -121,8 +122,14 @@ static nghttp3_ssize read_body(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
     (void)h3;
     (void)stream_id;
     (void)stream_user;
-    (void)pflags;
-    if (veccnt == 0 || c->out_read == c->out_end) {
+    if (veccnt == 0) {
+        return NGHTTP3_ERR_WOULDBLOCK;
+    }
+    if (c->out_read == c->out_end) {
+        if (c->out_fin) {
+            *pflags |= NGHTTP3_DATA_FLAG_EOF; /* the request's end (RFC 9298 §3.1) */
+            return 0;
+        }
         return NGHTTP3_ERR_WOULDBLOCK;
     }
     vec[0].base = c->out + (c->out_read - c->out_base);
@@ -478,6 +485,8 @@ static int h3_stream_close(nghttp3_conn *h3, int64_t stream_id, uint64_t code, v
 
 /* The request stream's receive side ended: a FIN inside a capsule is malformed (RFC 9297
  * §3.3), a clean one ends the request (RFC 9298 §3.1: the relay socket goes with it). */
+int masque_quic_end_stream(masque_quic_conn *c);
+
 static int h3_end_stream(nghttp3_conn *h3, int64_t stream_id, void *user, void *stream_user)
 {
     masque_quic_conn *c = user;
@@ -486,8 +495,9 @@ static int h3_end_stream(nghttp3_conn *h3, int64_t stream_id, void *user, void *
     if (stream_id == c->stream && c->session_ready && !c->fin_received) {
         c->fin_received = 1;
         if (masque_adapter_read_fin(&c->adapter) == MASQUE_OK && c->cfg.is_server) {
-            /* Nothing more will come: finish our side too. */
-            (void)nghttp3_conn_shutdown_stream_write(c->h3, stream_id);
+            /* Nothing more will come: finish our side too (RFC 9298 §3.1: the request and
+             * its UDP socket end together). */
+            (void)masque_quic_end_stream(c);
         }
     }
     return 0;
@@ -1244,4 +1254,14 @@ int masque_quic_uses_h3_datagrams(const masque_quic_conn *c)
 uint64_t masque_quic_datagrams_dropped(const masque_quic_conn *c)
 {
     return c->datagrams_dropped;
+}
+
+int masque_quic_end_stream(masque_quic_conn *c)
+{
+    if (c->stream < 0 || c->h3 == NULL) {
+        return -1;
+    }
+    c->out_fin = 1;
+    (void)nghttp3_conn_resume_stream(c->h3, c->stream);
+    return 0;
 }

@@ -143,6 +143,13 @@ static void on_close(masque_quic_conn *c, void *app, uint64_t reason)
     (void)printf("request closed (HTTP/3 error 0x%llx)\n", (unsigned long long)reason);
 }
 
+static void on_log(masque_quic_conn *c, void *app, const char *line)
+{
+    (void)c;
+    (void)app;
+    (void)fprintf(stderr, "masque-bind-client: %s\n", line);
+}
+
 static void stdin_line(client_state *st, char *line)
 {
     char *space = strchr(line, ' ');
@@ -204,7 +211,7 @@ int main(int argc, char **argv)
 {
     static client_state st;
     masque_quic_config cfg;
-    masque_quic_hooks hooks = {on_ready, on_packet, on_close};
+    masque_quic_hooks hooks = {on_ready, on_packet, on_close, on_log};
     masque_address proxy_addr;
     struct sockaddr_storage remote;
     struct sockaddr_storage local;

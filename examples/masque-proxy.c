@@ -43,6 +43,12 @@ static void usage(void)
                   "[--priority STRING] [--run-seconds S] [-v]\n");
 }
 
+static void log_stderr(void *user, const char *line)
+{
+    (void)user;
+    (void)fprintf(stderr, "masque-proxy: %s\n", line);
+}
+
 int main(int argc, char **argv)
 {
     static masque_policy_rule rules[MAX_RULES];
@@ -114,6 +120,7 @@ int main(int argc, char **argv)
     }
     policy.rules = rules;
     cfg.conn.policy = &policy;
+    cfg.log = log_stderr;
     if (masque_address_parse(&listen_addr, listen_text, strlen(listen_text), 1) != MASQUE_OK ||
         masque_address_to_sockaddr(&listen_addr, &ss, &sl) != MASQUE_OK) {
         (void)fprintf(stderr, "masque-proxy: bad --listen %s\n", listen_text);

@@ -47,6 +47,9 @@ typedef struct masque_quic_hooks {
                       const uint8_t *data, size_t len);
     /** The request stream closed, with this HTTP/3 error code. */
     void (*on_close)(masque_quic_conn *c, void *app, uint64_t reason);
+    /** One line about what went wrong (refused requests, QUIC errors); the binding prints
+     *  nothing itself. NULL: silent. */
+    void (*on_log)(masque_quic_conn *c, void *app, const char *line);
 } masque_quic_hooks;
 
 /** @brief Settings of a connection. */
@@ -93,10 +96,10 @@ typedef struct masque_quic_config {
  * @param app Passed to the hooks.
  * @return The connection, or NULL on failure.
  */
-masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
-                                         const struct sockaddr *local, socklen_t locallen,
-                                         const struct sockaddr *remote, socklen_t remotelen,
-                                         const masque_quic_hooks *hooks, void *app);
+MASQUE_API masque_quic_conn *
+masque_quic_client_new(const masque_quic_config *cfg, int fd, const struct sockaddr *local,
+                       socklen_t locallen, const struct sockaddr *remote, socklen_t remotelen,
+                       const masque_quic_hooks *hooks, void *app);
 
 /**
  * @brief Accept a connection from the first packet a new client sent.
@@ -113,17 +116,17 @@ masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
  * @return The connection (feed @p pkt to masque_quic_read() next), or NULL when the packet
  *         does not start a connection.
  */
-masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int fd,
-                                            const struct sockaddr *local, socklen_t locallen,
-                                            const struct sockaddr *remote, socklen_t remotelen,
-                                            const uint8_t *pkt, size_t pktlen,
-                                            const masque_quic_hooks *hooks, void *app);
+MASQUE_API masque_quic_conn *
+masque_quic_server_accept(const masque_quic_config *cfg, int fd, const struct sockaddr *local,
+                          socklen_t locallen, const struct sockaddr *remote, socklen_t remotelen,
+                          const uint8_t *pkt, size_t pktlen, const masque_quic_hooks *hooks,
+                          void *app);
 
 /**
  * @brief Free a connection and everything it holds.
  * @param c The connection (NULL is fine).
  */
-void masque_quic_free(masque_quic_conn *c);
+MASQUE_API void masque_quic_free(masque_quic_conn *c);
 
 /**
  * @brief Feed one received UDP datagram; call masque_quic_write() afterwards.
@@ -132,28 +135,28 @@ void masque_quic_free(masque_quic_conn *c);
  * @param len Its length.
  * @return 0, or -1 when the connection is over.
  */
-int masque_quic_read(masque_quic_conn *c, const uint8_t *pkt, size_t len);
+MASQUE_API int masque_quic_read(masque_quic_conn *c, const uint8_t *pkt, size_t len);
 
 /**
  * @brief Send every packet that can be sent now.
  * @param c The connection.
  * @return 0, or -1 on a fatal error.
  */
-int masque_quic_write(masque_quic_conn *c);
+MASQUE_API int masque_quic_write(masque_quic_conn *c);
 
 /**
  * @brief When the connection's timer fires.
  * @param c The connection.
  * @return Absolute time in ns (CLOCK_MONOTONIC); UINT64_MAX for none.
  */
-uint64_t masque_quic_next_timeout(masque_quic_conn *c);
+MASQUE_API uint64_t masque_quic_next_timeout(masque_quic_conn *c);
 
 /**
  * @brief Handle the timer (loss recovery, idle timeout, context idle timers) and write.
  * @param c The connection.
  * @return 0, or -1 when the connection is over.
  */
-int masque_quic_tick(masque_quic_conn *c);
+MASQUE_API int masque_quic_tick(masque_quic_conn *c);
 
 /**
  * @brief Client: the public addresses the proxy bound for this request (Proxy-Public-Address).
@@ -162,7 +165,8 @@ int masque_quic_tick(masque_quic_conn *c);
  * @param cap Room at @p out.
  * @return How many the proxy advertised (0 before the response).
  */
-size_t masque_quic_public_addresses(const masque_quic_conn *c, masque_address *out, size_t cap);
+MASQUE_API size_t masque_quic_public_addresses(const masque_quic_conn *c, masque_address *out,
+                                               size_t cap);
 
 /**
  * @brief Close the whole connection now (CONNECTION_CLOSE with an HTTP/3 error code).
@@ -170,7 +174,7 @@ size_t masque_quic_public_addresses(const masque_quic_conn *c, masque_address *o
  * @param h3_error Application error code, e.g. MASQUE_H3_NO_ERROR.
  * @return 0, or -1 when the close could not be written.
  */
-int masque_quic_close(masque_quic_conn *c, uint64_t h3_error);
+MASQUE_API int masque_quic_close(masque_quic_conn *c, uint64_t h3_error);
 
 /**
  * @brief Write raw bytes on the request stream, after the capsules already queued. For tools
@@ -180,21 +184,21 @@ int masque_quic_close(masque_quic_conn *c, uint64_t h3_error);
  * @param len Their length.
  * @return 0, or -1 when there is no request stream yet or the outbox is full.
  */
-int masque_quic_write_stream(masque_quic_conn *c, const uint8_t *data, size_t len);
+MASQUE_API int masque_quic_write_stream(masque_quic_conn *c, const uint8_t *data, size_t len);
 
 /**
  * @brief Whether the connection is over (closed, draining, or failed).
  * @param c The connection.
  * @return Non-zero when it can be freed.
  */
-int masque_quic_is_closed(const masque_quic_conn *c);
+MASQUE_API int masque_quic_is_closed(const masque_quic_conn *c);
 
 /**
  * @brief The Bind session of the request.
  * @param c The connection.
  * @return The session, or NULL until the request was accepted.
  */
-masque_session *masque_quic_session(masque_quic_conn *c);
+MASQUE_API masque_session *masque_quic_session(masque_quic_conn *c);
 
 /**
  * @brief The adapter of the request: send with masque_adapter_write_datagram(), flush after host
@@ -202,41 +206,41 @@ masque_session *masque_quic_session(masque_quic_conn *c);
  * @param c The connection.
  * @return The adapter, or NULL until the request was accepted.
  */
-masque_adapter *masque_quic_adapter(masque_quic_conn *c);
+MASQUE_API masque_adapter *masque_quic_adapter(masque_quic_conn *c);
 
 /**
  * @brief End the request stream (FIN) once every capsule queued so far is out.
  * @param c The connection.
  * @return 0, or -1 when there is no request stream.
  */
-int masque_quic_end_stream(masque_quic_conn *c);
+MASQUE_API int masque_quic_end_stream(masque_quic_conn *c);
 
 /**
  * @brief Client: whether the proxy was found unable to serve CONNECT-UDP (no extended CONNECT in
  *        its SETTINGS, RFC 9220); a clear line went to stderr.
  * @param c The connection.
  */
-int masque_quic_refused(const masque_quic_conn *c);
+MASQUE_API int masque_quic_refused(const masque_quic_conn *c);
 
 /**
  * @brief Whether the request's datagrams travel in QUIC DATAGRAM frames (both ends enabled
  *        HTTP/3 datagrams, RFC 9297 §2.1.1) rather than DATAGRAM capsules.
  * @param c The connection.
  */
-int masque_quic_uses_h3_datagrams(const masque_quic_conn *c);
+MASQUE_API int masque_quic_uses_h3_datagrams(const masque_quic_conn *c);
 
 /**
  * @brief Datagrams dropped because no DATAGRAM frame could carry them (too large for the path,
  *        or held back by congestion control): RFC 9298 §6.1 drops them.
  * @param c The connection.
  */
-uint64_t masque_quic_datagrams_dropped(const masque_quic_conn *c);
+MASQUE_API uint64_t masque_quic_datagrams_dropped(const masque_quic_conn *c);
 
 /**
  * @brief CLOCK_MONOTONIC in nanoseconds.
  * @return The time.
  */
-uint64_t masque_quic_now_ns(void);
+MASQUE_API uint64_t masque_quic_now_ns(void);
 
 /** @brief A whole proxy: one listening socket, many clients, one relay socket per request. */
 typedef struct masque_quic_proxy masque_quic_proxy;
@@ -250,7 +254,10 @@ typedef struct masque_quic_proxy_config {
     int has_public_ip;
     masque_address public_ip; /**< With has_public_ip: the IP to advertise (port ignored). */
     size_t max_clients;       /**< 0: 256. */
-    int verbose;              /**< Log connections and relayed packets to stderr. */
+    int verbose;              /**< Also log connections coming and going. */
+    /** Where log lines go (refusals, errors; with verbose, connections); NULL: nowhere. */
+    void (*log)(void *user, const char *line);
+    void *log_user; /**< Passed to log. */
 } masque_quic_proxy_config;
 
 /**
@@ -259,7 +266,8 @@ typedef struct masque_quic_proxy_config {
  * @param listen_fd The bound UDP socket.
  * @return The proxy, or NULL on failure.
  */
-masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, int listen_fd);
+MASQUE_API masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg,
+                                                    int listen_fd);
 
 /**
  * @brief One round of the event loop: poll every socket (up to @p timeout_ms), read, relay,
@@ -268,20 +276,20 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
  * @param timeout_ms Longest wait.
  * @return 0, or -1 on a fatal error.
  */
-int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms);
+MASQUE_API int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms);
 
 /**
  * @brief Number of connected clients.
  * @param p The proxy.
  * @return The count.
  */
-size_t masque_quic_proxy_clients(const masque_quic_proxy *p);
+MASQUE_API size_t masque_quic_proxy_clients(const masque_quic_proxy *p);
 
 /**
  * @brief Free the proxy and every client (does not close the listening socket).
  * @param p The proxy.
  */
-void masque_quic_proxy_free(masque_quic_proxy *p);
+MASQUE_API void masque_quic_proxy_free(masque_quic_proxy *p);
 
 #ifdef __cplusplus
 }

@@ -128,7 +128,7 @@ static void on_close(masque_quic_conn *c, void *app, uint64_t reason)
     cl->closed_with = reason;
 }
 
-static const masque_quic_hooks hooks = {on_ready, on_packet, on_close};
+static const masque_quic_hooks hooks = {on_ready, on_packet, on_close, NULL};
 
 static void start_client(client *cl, const char *ip)
 {

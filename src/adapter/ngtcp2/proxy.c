@@ -39,13 +39,25 @@ static void log_line(const masque_quic_proxy *p, const char *what, const proxy_c
 {
     masque_address a;
     char text[MASQUE_ADDRESS_TEXT_MAX] = "?";
-    if (!p->cfg.verbose) {
+    char line[256];
+    if (!p->cfg.verbose || p->cfg.log == NULL) {
         return;
     }
     if (masque_address_from_sockaddr((const struct sockaddr *)&c->remote, c->remotelen, &a) == 0) {
         (void)masque_address_format(text, sizeof(text), &a, 1);
     }
-    (void)fprintf(stderr, "masque-proxy: %s %s\n", what, text);
+    (void)snprintf(line, sizeof(line), "%s %s", what, text);
+    p->cfg.log(p->cfg.log_user, line);
+}
+
+/* A connection's own lines (refusals, QUIC errors) go to the proxy's log, always. */
+static void on_log(masque_quic_conn *conn, void *app, const char *line)
+{
+    const proxy_client *c = app;
+    (void)conn;
+    if (c->proxy->cfg.log != NULL) {
+        c->proxy->cfg.log(c->proxy->cfg.log_user, line);
+    }
 }
 
 static void on_packet(masque_quic_conn *conn, void *app, const masque_address *peer,
@@ -73,7 +85,7 @@ static void on_close(masque_quic_conn *conn, void *app, uint64_t reason)
     }
 }
 
-static const masque_quic_hooks hooks = {NULL, on_packet, on_close};
+static const masque_quic_hooks hooks = {NULL, on_packet, on_close, on_log};
 
 static int relay_socket(const masque_address *bind_to, masque_address *bound)
 {

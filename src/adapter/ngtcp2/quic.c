@@ -10,6 +10,7 @@
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,23 @@ uint64_t masque_quic_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Reports through the application's on_log hook (nothing is printed by the library). */
+static void logf_conn(masque_quic_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void logf_conn(masque_quic_conn *c, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    if (c->hooks.on_log == NULL) {
+        return;
+    }
+    va_start(ap, fmt);
+    (void)vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    c->hooks.on_log(c, c->app, line);
 }
 
 static uint64_t now_ms(void)
@@ -380,7 +398,7 @@ static int server_answer(masque_quic_conn *c, int64_t stream_id)
             rsp.proxy_status.ptr = status;
             rsp.proxy_status.len = strlen(status);
         }
-        (void)fprintf(stderr, "masque-quic: refusing request: %s\n", masque_strerror(rc));
+        logf_conn(c, "refusing request: %s", masque_strerror(rc));
         return submit_response(c, stream_id, &rsp, NULL);
     }
     c->stream = stream_id;
@@ -418,8 +436,7 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *us
         if (c->fields_too_long ||
             masque_bind_response_check(&rsp, addrs, 4, &n, &families) != MASQUE_OK ||
             start_session(c, MASQUE_ROLE_CLIENT, families) != 0) {
-            (void)fprintf(stderr, "masque-quic: the proxy did not enable Bind (status %d)\n",
-                          c->status);
+            logf_conn(c, "the proxy did not enable Bind (status %d)", c->status);
             (void)ngtcp2_conn_shutdown_stream(c->conn, 0, stream_id, NGHTTP3_H3_REQUEST_CANCELLED);
             return 0;
         }
@@ -544,9 +561,9 @@ static int h3_recv_settings(nghttp3_conn *h3, const nghttp3_settings *settings, 
     }
     if (!c->cfg.is_server && !c->request_sent) {
         if (!c->peer_connect) {
-            (void)fprintf(stderr, "masque-quic: the proxy does not offer extended CONNECT "
-                                  "(no SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 9220): it cannot "
-                                  "serve CONNECT-UDP\n");
+            logf_conn(c,
+                      "the proxy does not offer extended CONNECT (no "
+                      "SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 9220): it cannot serve CONNECT-UDP");
             c->refused = 1;
             ngtcp2_ccerr_set_application_error(&c->last_error, NGHTTP3_H3_NO_ERROR, NULL, 0);
             return NGHTTP3_ERR_CALLBACK_FAILURE;
@@ -1102,7 +1119,7 @@ int masque_quic_read(masque_quic_conn *c, const uint8_t *pkt, size_t len)
     rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, masque_quic_now_ns());
     if (rv != 0) {
         if (rv != NGTCP2_ERR_DRAINING && rv != NGTCP2_ERR_CLOSING && !c->refused) {
-            (void)fprintf(stderr, "masque-quic: read: %s\n", ngtcp2_strerror(rv));
+            logf_conn(c, "read: %s", ngtcp2_strerror(rv));
         }
         send_close(c, rv);
         return -1;
@@ -1150,7 +1167,7 @@ int masque_quic_write(masque_quic_conn *c)
                 continue;
             }
             if (n != NGTCP2_ERR_DRAINING && n != NGTCP2_ERR_CLOSING) {
-                (void)fprintf(stderr, "masque-quic: write: %s\n", ngtcp2_strerror((int)n));
+                logf_conn(c, "write: %s", ngtcp2_strerror((int)n));
             }
             c->closed = 1;
             return -1;

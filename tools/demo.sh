@@ -16,13 +16,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A throw-away CA: the client verifies the proxy's certificate, as it always should.
+sh "$(dirname "$0")/test-ca.sh" "$work/pki"
 echo "== masque-proxy on 127.0.0.1:$port (loopback targets allowed for the demo)"
 "$bin/masque-proxy" --listen "127.0.0.1:$port" --allow 127.0.0.0/8 --run-seconds 30 -v \
-    2>"$work/proxy.log" &
+    --cert "$work/pki/localhost.pem" --key "$work/pki/localhost.key" 2>"$work/proxy.log" &
 pids="$pids $!"
 sleep 0.3
 echo "== masque-bind-client: Bind, echo, compress a peer after 2 packets, firewall after 3"
-"$bin/masque-bind-client" --proxy "127.0.0.1:$port" --insecure --echo --compress-after 2 \
+"$bin/masque-bind-client" --proxy "127.0.0.1:$port" --authority localhost \
+    --ca "$work/pki/ca.pem" --echo --compress-after 2 \
     --close-uncompressed-after 3 --run-seconds 25 </dev/null >"$work/client.log" 2>&1 &
 pids="$pids $!"
 i=0

@@ -27,12 +27,16 @@ def wait_for(predicate, what, deadline_s=DEADLINE_S):
 
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
+    pki = f"/tmp/stdin_lines.{os.getpid()}.pki"
+    subprocess.run(["sh", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                       "tools", "test-ca.sh"), pki], check=True)
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
     proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
                               f"127.0.0.1:{port}", "--allow", "127.0.0.0/8",
+                              "--cert", f"{pki}/localhost.pem", "--key", f"{pki}/localhost.key",
                               "--run-seconds", "60"], stderr=subprocess.DEVNULL)
     peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     peer.bind(("127.0.0.1", 0))
@@ -42,7 +46,8 @@ def main():
         with open(log_path, "w") as log:
             def start_client():
                 return subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
-                                         f"127.0.0.1:{port}", "--insecure", "--run-seconds", "60"],
+                                         f"127.0.0.1:{port}", "--authority", "localhost",
+                                         "--ca", f"{pki}/ca.pem", "--run-seconds", "60"],
                                         stdin=subprocess.PIPE, stdout=log,
                                         stderr=subprocess.STDOUT)
 
@@ -91,6 +96,7 @@ def main():
                 p.wait()
         if os.path.exists(log_path):
             os.unlink(log_path)
+        subprocess.run(["rm", "-rf", pki], check=False)
     return 0
 
 

@@ -15,6 +15,7 @@
 
 #include "masque/posix.h"
 #include "masque/quic.h"
+#include "tls_util.h"
 
 static int udp_socket(struct sockaddr_in *addr)
 {
@@ -106,7 +107,12 @@ int main(void)
     uint64_t deadline = masque_quic_now_ns() + 5000000000u;
     int sent_ping = 0;
     masque_context_info info;
+    test_pki pki;
 
+    if (test_pki_make(&pki) != 0) {
+        (void)printf("loopback: FAIL (no throw-away CA)\n");
+        return 1;
+    }
     memset(&w, 0, sizeof(w));
     w.relay_fd = udp_socket(&w.relay_addr);
     w.peer_fd = udp_socket(&w.peer_addr);
@@ -117,9 +123,11 @@ int main(void)
     memset(&ccfg, 0, sizeof(ccfg));
     ccfg.authority = "localhost";
     ccfg.uri_template = tmpl;
-    ccfg.insecure = 1;
     scfg = ccfg;
+    ccfg.ca_file = pki.ca_file; /* TLS verification stays on */
     scfg.is_server = 1;
+    scfg.cert_file = pki.cert_file;
+    scfg.key_file = pki.key_file;
     scfg.policy = &policy;
     (void)masque_address_from_sockaddr((struct sockaddr *)&w.relay_addr, sizeof(w.relay_addr),
                                        &scfg.public_address);
@@ -195,5 +203,6 @@ int main(void)
     (void)printf("%s\n", w.peer_got ? "loopback: PASS" : "loopback: FAIL");
     masque_quic_free(w.client);
     masque_quic_free(w.proxy);
+    test_pki_remove(&pki);
     return w.peer_got ? 0 : 1;
 }

@@ -20,6 +20,7 @@
 
 #include "masque/posix.h"
 #include "masque/quic.h"
+#include "tls_util.h"
 
 #define MAX_CLIENTS 50
 #define BIG         65536
@@ -38,6 +39,9 @@ typedef struct client {
 } client;
 
 static masque_quic_proxy *proxy;
+static test_pki pki;                          /* a throw-away CA: TLS verification stays on */
+static const char *client_ca;                 /* the CA clients trust (NULL: pki.ca_file) */
+static const char *client_host = "localhost"; /* the :authority clients use */
 static int proxy_fd = -1;
 static masque_address proxy_addr;
 static client clients[MAX_CLIENTS];
@@ -89,6 +93,8 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     }
     cfg.conn.uri_template = tmpl;
     cfg.conn.policy = &policy;
+    cfg.conn.cert_file = pki.cert_file;
+    cfg.conn.key_file = pki.key_file;
     cfg.max_clients = MAX_CLIENTS + 4;
     proxy_fd = bound_socket(ip, &proxy_addr);
     cfg.relay_bind = proxy_addr;
@@ -140,9 +146,9 @@ static void start_client(client *cl, const char *ip)
     masque_address dummy;
     memset(cl, 0, sizeof(*cl));
     memset(&cfg, 0, sizeof(cfg));
-    cfg.authority = "localhost";
+    cfg.authority = client_host;
     cfg.uri_template = tmpl;
-    cfg.insecure = 1;
+    cfg.ca_file = client_ca != NULL ? client_ca : pki.ca_file; /* verification on */
     cfg.force_capsules = client_force_capsules;
     cl->fd = bound_socket(ip, &dummy);
     assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &remote, &rl), MASQUE_OK);
@@ -708,6 +714,49 @@ static void test_e2e_UDP_7_clean_fin_closes_the_relay_socket(void **state)
     stop_proxy();
 }
 
+static int client_gone(size_t n)
+{
+    (void)n;
+    return masque_quic_is_closed(clients[0].conn);
+}
+
+static void test_e2e_tls_verifies_the_proxy_against_the_ca_and_the_authority(void **state)
+{
+    int round;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    for (round = 0; round < 3; round++) {
+        /* 0: the right CA and name; 1: another CA; 2: a name the certificate does not carry
+         * (the authority, not a fixed "localhost", is what is verified). */
+        client_ca = round == 1 ? pki.other_ca_file : NULL;
+        client_host = round == 2 ? "proxy.example" : "localhost";
+        start_client(&clients[0], "127.0.0.1");
+        if (round == 0) {
+            assert_true(pump(1, 5000, all_ready));
+        } else {
+            assert_true(pump(1, 5000, client_gone));
+            assert_false(clients[0].ready);
+        }
+        stop_client(&clients[0]);
+    }
+    client_ca = NULL;
+    client_host = "localhost";
+    stop_proxy();
+}
+
+static int make_pki(void **state)
+{
+    (void)state;
+    return test_pki_make(&pki);
+}
+
+static int remove_pki(void **state)
+{
+    (void)state;
+    test_pki_remove(&pki);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -725,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_e2e_UDP_13_relay_drops_what_would_need_fragments),
         cmocka_unit_test(test_e2e_DG_14_fin_inside_a_capsule_aborts_with_h3_message_error),
         cmocka_unit_test(test_e2e_UDP_7_clean_fin_closes_the_relay_socket),
+        cmocka_unit_test(test_e2e_tls_verifies_the_proxy_against_the_ca_and_the_authority),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, make_pki, remove_pki);
 }

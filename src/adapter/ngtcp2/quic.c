@@ -39,6 +39,7 @@ struct masque_quic_conn {
     ngtcp2_crypto_conn_ref ref;
     gnutls_session_t tls;
     gnutls_certificate_credentials_t cred;
+    char tls_host[256]; /* client: the authority's host, for SNI and verification */
     nghttp3_conn *h3;
     int64_t stream;
     int closed;
@@ -910,6 +911,36 @@ static int self_signed(gnutls_certificate_credentials_t cred)
     return rv;
 }
 
+/* The host of an authority ("host", "host:port", "[v6]:port"): what the proxy's certificate
+ * must name (RFC 9110 §4.3.4). An IPv6 literal keeps no brackets. */
+static int authority_host(const char *authority, char *out, size_t cap)
+{
+    const char *end;
+    size_t n;
+    if (authority == NULL || authority[0] == '\0') {
+        return -1;
+    }
+    if (authority[0] == '[') {
+        end = strchr(authority, ']');
+        if (end == NULL) {
+            return -1;
+        }
+        authority++;
+    } else {
+        end = strrchr(authority, ':');
+        if (end == NULL || strchr(authority, ':') != end) {
+            end = authority + strlen(authority); /* no port (or a bare IPv6: kept whole) */
+        }
+    }
+    n = (size_t)(end - authority);
+    if (n == 0 || n >= cap) {
+        return -1;
+    }
+    memcpy(out, authority, n);
+    out[n] = '\0';
+    return 0;
+}
+
 static int setup_tls(masque_quic_conn *c)
 {
     gnutls_datum_t alpn = {(unsigned char *)"h3", 2};
@@ -938,10 +969,21 @@ static int setup_tls(masque_quic_conn *c)
         return -1;
     }
     if (!c->cfg.is_server) {
-        const char *host = "localhost";
-        (void)gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, host, strlen(host));
+        /* The authority names the proxy: SNI and certificate verification use its host. */
+        if (authority_host(c->cfg.authority, c->tls_host, sizeof(c->tls_host)) != 0) {
+            return -1;
+        }
+        {
+            masque_address ip;
+            /* RFC 6066 §3: no IP literal in SNI. */
+            if (masque_address_parse(&ip, c->tls_host, strlen(c->tls_host), 0) != MASQUE_OK &&
+                gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, c->tls_host, strlen(c->tls_host)) !=
+                    0) {
+                return -1;
+            }
+        }
         if (!c->cfg.insecure) {
-            gnutls_session_set_verify_cert(c->tls, host, 0);
+            gnutls_session_set_verify_cert(c->tls, c->tls_host, 0);
         }
     }
     c->ref.get_conn = get_conn;

@@ -93,6 +93,29 @@ int masque_address_is_special(const masque_address *a)
     return 1;
 }
 
+/*
+ * IPv6 addresses that reach an IPv4 host: IPv4-mapped (::ffff:0:0/96, RFC 4291 §2.5.5.2),
+ * IPv4-compatible (::/96 but :: and ::1, deprecated, §2.5.5.1) and the NAT64 well-known prefix
+ * (64:ff9b::/96, RFC 6052). They are judged as the IPv4 address they carry, so that IPv4 rules
+ * and defaults cannot be bypassed by writing the target another way.
+ */
+static int embedded_v4(const masque_address *t, masque_address *out)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t zero[12] = {0};
+    if (t->version != MASQUE_IP_V6) {
+        return 0;
+    }
+    if (memcmp(t->bytes, mapped, 12) != 0 && memcmp(t->bytes, nat64, 12) != 0 &&
+        (memcmp(t->bytes, zero, 12) != 0 ||
+         (t->bytes[12] == 0 && t->bytes[13] == 0 && t->bytes[14] == 0 && t->bytes[15] <= 1))) {
+        return 0;
+    }
+    masque_address_set_v4(out, t->bytes + 12, t->port);
+    return 1;
+}
+
 static int rule_matches(const masque_policy_rule *r, const masque_address *t)
 {
     unsigned max_bits = (unsigned)masque_address_ip_len(t->version) * 8u;
@@ -105,8 +128,12 @@ static int rule_matches(const masque_policy_rule *r, const masque_address *t)
 int masque_policy_check(const masque_policy *policy, void *session_user,
                         const masque_address *target)
 {
+    masque_address v4;
     if (target == NULL || masque_address_ip_len(target->version) == 0) {
         return MASQUE_ERR_ADDRESS;
+    }
+    if (embedded_v4(target, &v4)) {
+        target = &v4; /* the IPv4 host it reaches decides */
     }
     if (target->port == 0) {
         return MASQUE_ERR_POLICY; /* no UDP service listens on port 0 */

@@ -202,6 +202,48 @@ static void test_round_trip_format_parse_random_addresses(void **state)
     }
 }
 
+#if MASQUE_ENABLE_IPV6
+static masque_address text_addr(const char *text)
+{
+    masque_address a;
+    assert_int_equal(masque_address_parse(&a, text, strlen(text), 1), MASQUE_OK);
+    return a;
+}
+
+static void test_BIND_29_ipv4_inside_ipv6_is_judged_by_the_ipv4_rules(void **state)
+{
+    masque_policy_rule deny;
+    masque_policy policy;
+    masque_address a;
+    (void)state;
+    assert_int_equal(masque_policy_rule_parse(&deny, "11.0.0.0/8", 10, 0), MASQUE_OK);
+    memset(&policy, 0, sizeof(policy));
+    policy.rules = &deny;
+    policy.rule_count = 1;
+    a = text_addr("11.0.0.1:53");
+    assert_int_equal(masque_policy_check(&policy, NULL, &a), MASQUE_ERR_POLICY);
+    /* The same host written as IPv4-mapped, NAT64 and IPv4-compatible IPv6 addresses. */
+    a = text_addr("[::ffff:11.0.0.1]:53");
+    assert_int_equal(masque_policy_check(&policy, NULL, &a), MASQUE_ERR_POLICY);
+    a = text_addr("[64:ff9b::b00:1]:53");
+    assert_int_equal(masque_policy_check(&policy, NULL, &a), MASQUE_ERR_POLICY);
+    a = text_addr("[::b00:1]:53");
+    assert_int_equal(masque_policy_check(&policy, NULL, &a), MASQUE_ERR_POLICY);
+    /* The IPv4 defaults too: mapped loopback is loopback; a public host is fine. */
+    a = text_addr("[::ffff:127.0.0.1]:53");
+    assert_int_equal(masque_policy_check(NULL, NULL, &a), MASQUE_ERR_POLICY);
+    a = text_addr("[::ffff:8.8.8.8]:53");
+    assert_int_equal(masque_policy_check(NULL, NULL, &a), MASQUE_OK);
+    assert_int_equal(masque_policy_check(&policy, NULL, &a), MASQUE_OK);
+    /* An IPv4 allow rule opens the mapped form as well, and nothing else. */
+    deny.allow = 1;
+    a = text_addr("[::ffff:11.1.2.3]:53");
+    assert_int_equal(masque_policy_check(&policy, NULL, &a), MASQUE_OK);
+    a = text_addr("[::1]:53");
+    assert_int_equal(masque_policy_check(&policy, NULL, &a), MASQUE_ERR_POLICY);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +252,9 @@ int main(void)
         cmocka_unit_test(test_rule_text_forms),
         cmocka_unit_test(test_address_parse_accepts_rfc4291_forms_and_refuses_others),
         cmocka_unit_test(test_round_trip_format_parse_random_addresses),
+#if MASQUE_ENABLE_IPV6
+        cmocka_unit_test(test_BIND_29_ipv4_inside_ipv6_is_judged_by_the_ipv4_rules),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -101,6 +101,31 @@ static void test_UDP_13_UDP_14_proxy_socket_options_read_back(void **state)
     (void)close(v6);
 }
 
+static void test_BIND_29_dual_stack_sources_are_ipv4_and_ipv4_targets_are_mapped(void **state)
+{
+    struct sockaddr_in6 sin6;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    masque_address a;
+    const uint8_t v4[4] = {11, 0, 0, 1};
+    (void)state;
+    memset(&sin6, 0, sizeof(sin6));
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_port = htons(53);
+    memcpy((uint8_t *)&sin6.sin6_addr + 10, "\xff\xff\x0b\x00\x00\x01", 6);
+    assert_int_equal(masque_address_from_sockaddr((struct sockaddr *)&sin6, sizeof(sin6), &a),
+                     MASQUE_OK);
+    assert_int_equal(a.version, MASQUE_IP_V4); /* judged and reported as 11.0.0.1 */
+    assert_memory_equal(a.bytes, v4, 4);
+    assert_int_equal(a.port, 53);
+    assert_int_equal(masque_address_to_sockaddr_for(&a, AF_INET6, &ss, &sl), MASQUE_OK);
+    assert_int_equal(ss.ss_family, AF_INET6);
+    assert_memory_equal((uint8_t *)&((struct sockaddr_in6 *)&ss)->sin6_addr + 10,
+                        "\xff\xff\x0b\x00\x00\x01", 6);
+    assert_int_equal(masque_address_to_sockaddr_for(&a, AF_INET, &ss, &sl), MASQUE_OK);
+    assert_int_equal(ss.ss_family, AF_INET);
+}
+
 /* A 1400-byte datagram over a 1280-byte link: fragmented by a plain socket, refused with
  * EMSGSIZE by a proxy socket (RFC 9298 §3.1). */
 static void check_never_fragments(int family)
@@ -189,6 +214,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_UDP_13_UDP_14_proxy_socket_options_read_back),
+        cmocka_unit_test(test_BIND_29_dual_stack_sources_are_ipv4_and_ipv4_targets_are_mapped),
         cmocka_unit_test(test_UDP_13_proxy_sockets_never_fragment),
         cmocka_unit_test(test_UDP_14_proxy_sockets_send_not_ect_whatever_the_target_sent),
     };

@@ -54,7 +54,8 @@ static inline int masque_address_to_sockaddr(const masque_address *addr,
 }
 
 /**
- * @brief Convert a struct sockaddr (AF_INET or AF_INET6) to a masque_address.
+ * @brief Convert a struct sockaddr (AF_INET or AF_INET6) to a masque_address. An IPv4-mapped
+ *        IPv6 address (::ffff:a.b.c.d, from a dual-stack socket) is reported as IPv4.
  * @param sa The socket address.
  * @param sa_len Its length.
  * @param[out] out Receives the endpoint; untouched on error.
@@ -76,12 +77,45 @@ static inline int masque_address_from_sockaddr(const struct sockaddr *sa, sockle
         return MASQUE_OK;
     }
     if (copy.ss_family == AF_INET6 && n >= sizeof(struct sockaddr_in6)) {
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
         struct sockaddr_in6 sin6;
+        const uint8_t *ip;
         memcpy(&sin6, &copy, sizeof(sin6));
-        masque_address_set_v6(out, (const uint8_t *)&sin6.sin6_addr, ntohs(sin6.sin6_port));
+        ip = (const uint8_t *)&sin6.sin6_addr;
+        if (memcmp(ip, mapped, sizeof(mapped)) == 0) {
+            /* A dual-stack socket's IPv4 peer: it is an IPv4 endpoint, and reported as one. */
+            masque_address_set_v4(out, ip + 12, ntohs(sin6.sin6_port));
+        } else {
+            masque_address_set_v6(out, ip, ntohs(sin6.sin6_port));
+        }
         return MASQUE_OK;
     }
     return MASQUE_ERR_ADDRESS;
+}
+
+/**
+ * @brief Convert a masque_address for a socket of @p family: an IPv4 address for an AF_INET6
+ *        (dual-stack) socket becomes ::ffff:a.b.c.d; otherwise as masque_address_to_sockaddr().
+ * @param addr The endpoint.
+ * @param family AF_INET or AF_INET6, the socket's.
+ * @param[out] out Storage for the socket address.
+ * @param[out] out_len Receives its length.
+ * @return MASQUE_OK, or MASQUE_ERR_ADDRESS (also for IPv6 on an AF_INET socket).
+ */
+static inline int masque_address_to_sockaddr_for(const masque_address *addr, int family,
+                                                 struct sockaddr_storage *out, socklen_t *out_len)
+{
+    if (family == AF_INET6 && addr->version == MASQUE_IP_V4) {
+        masque_address m;
+        uint8_t ip[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0, 0, 0};
+        memcpy(ip + 12, addr->bytes, 4);
+        masque_address_set_v6(&m, ip, addr->port);
+        return masque_address_to_sockaddr(&m, out, out_len);
+    }
+    if (family == AF_INET && addr->version != MASQUE_IP_V4) {
+        return MASQUE_ERR_ADDRESS;
+    }
+    return masque_address_to_sockaddr(addr, out, out_len);
 }
 
 /**

@@ -20,6 +20,7 @@
 typedef struct proxy_client {
     masque_quic_conn *conn;
     int relay_fd;
+    int relay_family; /* AF_INET or AF_INET6 (dual-stack): how targets are addressed */
     struct sockaddr_storage remote;
     socklen_t remotelen;
     masque_quic_proxy *proxy;
@@ -68,7 +69,7 @@ static void on_packet(masque_quic_conn *conn, void *app, const masque_address *p
     socklen_t sl;
     (void)conn;
     /* From the client, through the session's checks (policy included): out to the target. */
-    if (masque_address_to_sockaddr(peer, &ss, &sl) == 0) {
+    if (c->relay_fd >= 0 && masque_address_to_sockaddr_for(peer, c->relay_family, &ss, &sl) == 0) {
         (void)sendto(c->relay_fd, data, len, 0, (struct sockaddr *)&ss, sl);
     }
 }
@@ -163,6 +164,7 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
     }
     c->proxy = p;
     c->relay_fd = relay_socket(&p->cfg.relay_bind, &bound);
+    c->relay_family = p->cfg.relay_bind.version == MASQUE_IP_V6 ? AF_INET6 : AF_INET;
     if (c->relay_fd < 0) {
         free(c);
         return NULL;

@@ -79,6 +79,10 @@ typedef struct masque_quic_config {
     /** Offer no HTTP/3 datagrams (SETTINGS_H3_DATAGRAM=0, no DATAGRAM frames): every datagram
      *  then travels as a DATAGRAM capsule (RFC 9297 §3.5). */
     int force_capsules;
+    /** Client: a concrete target instead of `*` (with target_port), or NULL for Bind to
+     *  `*`. masque-proxy answers concrete targets with 501. */
+    const char *target_host;
+    uint16_t target_port; /**< With target_host: 1-65535. */
     /** Proxy, for tests: withhold SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220), as a server
      *  that cannot serve extended CONNECT does. */
     int withhold_connect_protocol;

@@ -76,6 +76,7 @@ static size_t proxy_stream_buffer; /* 0: the default */
 static int proxy_force_capsules;   /* the proxy offers no HTTP/3 datagrams */
 static int client_force_capsules;  /* the clients offer none */
 static int proxy_withhold_connect; /* the proxy sends no SETTINGS_ENABLE_CONNECT_PROTOCOL */
+static uint64_t proxy_idle_ms;     /* the proxy's idle timeout of compressed contexts */
 
 static void start_proxy(const char *ip, const char *allow_cidr)
 {
@@ -84,6 +85,7 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     cfg.conn.stream_buffer = proxy_stream_buffer;
     cfg.conn.force_capsules = proxy_force_capsules;
     cfg.conn.withhold_connect_protocol = proxy_withhold_connect;
+    cfg.conn.idle_timeout_ms = proxy_idle_ms;
     memset(&policy, 0, sizeof(policy));
     if (allow_cidr != NULL) {
         assert_int_equal(masque_policy_rule_parse(&rules[0], allow_cidr, strlen(allow_cidr), 1),
@@ -744,6 +746,97 @@ static void test_e2e_tls_verifies_the_proxy_against_the_ca_and_the_authority(voi
     stop_proxy();
 }
 
+static char last_log[256];
+
+static void capture_log(masque_quic_conn *c, void *app, const char *line)
+{
+    (void)c;
+    (void)app;
+    (void)snprintf(last_log, sizeof(last_log), "%s", line);
+}
+
+static int logged_status(size_t n)
+{
+    (void)n;
+    return strstr(last_log, "status") != NULL;
+}
+
+static void test_e2e_concrete_target_is_refused_with_501_not_ignored(void **state)
+{
+    static const masque_quic_hooks logging = {on_ready, on_packet, on_close, capture_log};
+    masque_quic_config cfg;
+    struct sockaddr_storage remote;
+    struct sockaddr_storage local;
+    socklen_t rl = 0;
+    socklen_t ll = sizeof(local);
+    masque_address dummy;
+    client *cl = &clients[0];
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    memset(cl, 0, sizeof(*cl));
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.authority = "localhost";
+    cfg.uri_template = tmpl;
+    cfg.ca_file = pki.ca_file;
+    cfg.target_host = "127.0.0.1"; /* -10 §3: Bind with a concrete target */
+    cfg.target_port = 5353;
+    cl->fd = bound_socket("127.0.0.1", &dummy);
+    assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &remote, &rl), MASQUE_OK);
+    assert_int_equal(connect(cl->fd, (struct sockaddr *)&remote, rl), 0);
+    assert_int_equal(getsockname(cl->fd, (struct sockaddr *)&local, &ll), 0);
+    last_log[0] = '\0';
+    cl->conn = masque_quic_client_new(&cfg, cl->fd, (struct sockaddr *)&local, ll,
+                                      (struct sockaddr *)&remote, rl, &logging, cl);
+    assert_non_null(cl->conn);
+    assert_true(pump(1, 5000, logged_status));
+    assert_non_null(strstr(last_log, "status 501"));
+    assert_false(cl->ready);
+    stop_client(cl);
+    stop_proxy();
+}
+
+static uint64_t watched_context;
+
+static int context_closed(size_t n)
+{
+    masque_context_info info;
+    (void)n;
+    return masque_session_context_get(masque_quic_session(clients[0].conn), watched_context,
+                                      &info) &&
+           info.state == MASQUE_CONTEXT_CLOSED;
+}
+
+static int context_active(size_t n)
+{
+    masque_context_info info;
+    (void)n;
+    return masque_session_context_get(masque_quic_session(clients[0].conn), watched_context,
+                                      &info) &&
+           info.state == MASQUE_CONTEXT_ACTIVE;
+}
+
+static void test_e2e_idle_contexts_close_on_a_quiet_connection(void **state)
+{
+    masque_address peer_addr;
+    (void)state;
+    proxy_idle_ms = 300;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    proxy_idle_ms = 0;
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    masque_address_set_v4(&peer_addr, (const uint8_t *)"\x7f\x00\x00\x01", 4242);
+    assert_int_equal(masque_session_open_context(masque_quic_session(clients[0].conn), &peer_addr,
+                                                 ms(), &watched_context),
+                     MASQUE_OK);
+    assert_int_equal(masque_adapter_flush(masque_quic_adapter(clients[0].conn)), MASQUE_OK);
+    assert_true(pump(1, 5000, context_active));
+    /* No datagram flows: only the proxy's idle timer can close it (-10 §3.3), and it must fire
+     * on a connection that carries nothing. */
+    assert_true(pump(1, 10000, context_closed));
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
 static int make_pki(void **state)
 {
     (void)state;
@@ -775,6 +868,8 @@ int main(void)
         cmocka_unit_test(test_e2e_DG_14_fin_inside_a_capsule_aborts_with_h3_message_error),
         cmocka_unit_test(test_e2e_UDP_7_clean_fin_closes_the_relay_socket),
         cmocka_unit_test(test_e2e_tls_verifies_the_proxy_against_the_ca_and_the_authority),
+        cmocka_unit_test(test_e2e_concrete_target_is_refused_with_501_not_ignored),
+        cmocka_unit_test(test_e2e_idle_contexts_close_on_a_quiet_connection),
     };
     return cmocka_run_group_tests(tests, make_pki, remove_pki);
 }

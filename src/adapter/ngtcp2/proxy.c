@@ -149,6 +149,23 @@ static proxy_client *find_client(masque_quic_proxy *p, const struct sockaddr_sto
     return NULL;
 }
 
+/* Refusals are always logged, whatever verbose says: an operator must see them. */
+static void log_refusal(const masque_quic_proxy *p, const char *why,
+                        const struct sockaddr_storage *from, socklen_t fl)
+{
+    masque_address a;
+    char text[MASQUE_ADDRESS_TEXT_MAX] = "?";
+    char line[256];
+    if (p->cfg.log == NULL) {
+        return;
+    }
+    if (masque_address_from_sockaddr((const struct sockaddr *)from, fl, &a) == 0) {
+        (void)masque_address_format(text, sizeof(text), &a, 1);
+    }
+    (void)snprintf(line, sizeof(line), "refused %s: %s", text, why);
+    p->cfg.log(p->cfg.log_user, line);
+}
+
 static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_storage *from,
                                    socklen_t fl, const uint8_t *pkt, size_t len)
 {
@@ -156,16 +173,19 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
     masque_quic_config cfg = p->cfg.conn;
     masque_address bound;
     if (p->nclients == p->cfg.max_clients) {
+        log_refusal(p, "all client slots are taken (--max-clients)", from, fl);
         return NULL; /* full: the client's Initial goes unanswered and it times out */
     }
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
+        log_refusal(p, "out of memory", from, fl);
         return NULL;
     }
     c->proxy = p;
     c->relay_fd = relay_socket(&p->cfg.relay_bind, &bound);
     c->relay_family = p->cfg.relay_bind.version == MASQUE_IP_V6 ? AF_INET6 : AF_INET;
     if (c->relay_fd < 0) {
+        log_refusal(p, "no UDP socket for a relay (descriptors exhausted?)", from, fl);
         free(c);
         return NULL;
     }

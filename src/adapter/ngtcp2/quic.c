@@ -390,16 +390,21 @@ static int server_answer(masque_quic_conn *c, int64_t stream_id)
     req.connect_udp_bind = str_of(c->connect_udp_bind, c->has_cub);
     rc = c->fields_too_long ? MASQUE_ERR_BAD_REQUEST
                             : masque_bind_request_check(tmpl, &req, &target);
-    if (rc != MASQUE_OK || !target.bind) {
+    if (rc != MASQUE_OK || !target.wildcard) {
         masque_str name = {"masque-proxy", 12};
         masque_str none = {NULL, 0};
-        rsp.status = 400;
-        if (masque_proxy_status_format(status, sizeof(status), name,
-                                       MASQUE_PROXY_STATUS_HTTP_REQUEST_ERROR, none) > 0) {
+        /* A concrete target (plain RFC 9298, or Bind with a target, -10 §3) is not served:
+         * 501, said plainly, rather than 200 with the target ignored. */
+        int concrete = rc == MASQUE_OK;
+        rsp.status = concrete ? 501 : 400;
+        if (masque_proxy_status_format(
+                status, sizeof(status), name, MASQUE_PROXY_STATUS_HTTP_REQUEST_ERROR,
+                concrete ? (masque_str){"concrete targets are not served", 31} : none) > 0) {
             rsp.proxy_status.ptr = status;
             rsp.proxy_status.len = strlen(status);
         }
-        logf_conn(c, "refusing request: %s", masque_strerror(rc));
+        logf_conn(c, "refusing request: %s",
+                  concrete ? "a concrete target (only Bind to * is served)" : masque_strerror(rc));
         return submit_response(c, stream_id, &rsp, NULL);
     }
     c->stream = stream_id;
@@ -623,7 +628,8 @@ static int client_send_request(masque_quic_conn *c)
     nghttp3_data_reader dr = {read_body};
     masque_str tmpl = str_of(c->cfg.uri_template, 1);
     c->request_sent = 1;
-    if (masque_uri_template_expand(path, sizeof(path), tmpl, NULL, 0) < 0 ||
+    if (masque_uri_template_expand(path, sizeof(path), tmpl, c->cfg.target_host,
+                                   c->cfg.target_host != NULL ? c->cfg.target_port : 0) < 0 ||
         ngtcp2_conn_open_bidi_stream(c->conn, &c->stream, NULL) != 0) {
         return -1;
     }
@@ -1228,13 +1234,21 @@ int masque_quic_write(masque_quic_conn *c)
 
 uint64_t masque_quic_next_timeout(masque_quic_conn *c)
 {
-    return ngtcp2_conn_get_expiry(c->conn);
+    uint64_t quic = ngtcp2_conn_get_expiry(c->conn);
+    /* The session's timers (idle compressed contexts) fire on a quiet connection too. */
+    if (c->session_ready) {
+        uint64_t ms = masque_session_next_timeout(&c->session);
+        if (ms != UINT64_MAX && ms < UINT64_MAX / 1000000u && ms * 1000000u < quic) {
+            return ms * 1000000u;
+        }
+    }
+    return quic;
 }
 
 int masque_quic_tick(masque_quic_conn *c)
 {
-    int rv = ngtcp2_conn_handle_expiry(c->conn, masque_quic_now_ns());
-    if (rv != 0) {
+    uint64_t now = masque_quic_now_ns();
+    if (ngtcp2_conn_get_expiry(c->conn) <= now && ngtcp2_conn_handle_expiry(c->conn, now) != 0) {
         c->closed = 1;
         return -1;
     }

@@ -10,7 +10,6 @@
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,57 +25,58 @@
     "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"           \
     "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM"
 
+/* Fields ordered by alignment (8-byte ones first, then ints, then bytes): no padding waste. */
 struct masque_quic_conn {
     masque_quic_config cfg;
     masque_quic_hooks hooks;
-    void *app;
-    int fd;
+    masque_session session;
+    masque_adapter adapter;
+    ngtcp2_ccerr last_error;
+    ngtcp2_crypto_conn_ref ref;
     struct sockaddr_storage local;
     struct sockaddr_storage remote;
-    socklen_t locallen;
-    socklen_t remotelen;
+    uint64_t table_storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(TABLE_CAPACITY) / 8u];
+    masque_address public_addrs[4];
+    void *app;
     ngtcp2_conn *conn;
-    ngtcp2_crypto_conn_ref ref;
     gnutls_session_t tls;
     gnutls_certificate_credentials_t cred;
-    char tls_host[256]; /* client: the authority's host, for SNI and verification */
     nghttp3_conn *h3;
-    int64_t stream;
-    int closed;
-    /* request headers (server) or response headers (client) */
-    char method[16], protocol[32], scheme[16], authority[256], path[1024];
-    char capsule_protocol[64], connect_udp_bind[64], ppa[512];
-    size_t cp_len, cub_len, ppa_len;
-    int has_cp, has_cub, has_ppa, status;
-    int fields_too_long; /* a value did not fit: the message is refused, never cut */
     /* request-stream body: bytes handed to nghttp3 stay put until acknowledged */
     uint8_t *out;
     size_t out_cap;
-    uint64_t out_base;  /* absolute offset of out[0] */
-    uint64_t out_read;  /* absolute offset handed to nghttp3 */
-    uint64_t out_end;   /* absolute end */
-    uint64_t out_acked; /* absolute offset acknowledged */
-    int out_fin;        /* end the stream once everything queued is out */
-    masque_session session;
-    uint64_t table_storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(TABLE_CAPACITY) / 8u];
-    masque_adapter adapter;
-    int session_ready;
-    ngtcp2_ccerr last_error;
-    masque_address public_addrs[4];
+    uint64_t out_base;          /* absolute offset of out[0] */
+    uint64_t out_read;          /* absolute offset handed to nghttp3 */
+    uint64_t out_end;           /* absolute end */
+    uint64_t out_acked;         /* absolute offset acknowledged */
+    uint64_t datagram_id;       /* ngtcp2's datagram identifiers */
+    uint64_t datagrams_dropped; /* too large for a DATAGRAM frame, or congestion */
+    size_t cp_len, cub_len, ppa_len;
     size_t npublic;
+    size_t ctrl_len;
+    int64_t stream;
+    int64_t ctrl_stream; /* client: the proxy's control stream, once seen */
+    socklen_t locallen;
+    socklen_t remotelen;
+    int fd;
+    int closed;
+    int has_cp, has_cub, has_ppa, status;
+    int fields_too_long; /* a value did not fit: the message is refused, never cut */
+    int out_fin;         /* end the stream once everything queued is out */
+    int session_ready;
     int settings_received; /* the peer's SETTINGS arrived */
     int peer_h3_datagram;  /* ... with SETTINGS_H3_DATAGRAM = 1 */
     int peer_connect;      /* ... with SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 */
     int h3_datagrams;      /* this request's datagrams go in QUIC DATAGRAM frames */
     int request_sent;      /* client: the extended CONNECT went out */
-    int refused;           /* client: the proxy cannot serve Bind (see stderr) */
+    int refused;           /* client: the proxy cannot serve Bind (see on_log) */
     int fin_received;      /* the request stream's receive side ended */
-    uint64_t datagram_id;  /* ngtcp2's datagram identifiers */
-    int64_t ctrl_stream;   /* client: the proxy's control stream, once seen */
-    uint8_t ctrl[512];     /* client: its first bytes, until SETTINGS is complete */
-    size_t ctrl_len;
     int ctrl_done;
-    uint64_t datagrams_dropped; /* too large for a DATAGRAM frame, or congestion */
+    char tls_host[256]; /* client: the authority's host, for SNI and verification */
+    /* request headers (server) or response headers (client) */
+    char method[16], protocol[32], scheme[16], authority[256], path[1024];
+    char capsule_protocol[64], connect_udp_bind[64], ppa[512];
+    uint8_t ctrl[512]; /* client: the control stream's first bytes, until SETTINGS is in */
     /* DATAGRAM capsules larger than a QUIC packet arrive in pieces: put back together here */
     uint8_t reassembly[MASQUE_DATAGRAM_CAPSULE_DEFAULT_MAX];
 };
@@ -88,20 +88,15 @@ uint64_t masque_quic_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Reports through the application's on_log hook (nothing is printed by the library). */
-static void logf_conn(masque_quic_conn *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void logf_conn(masque_quic_conn *c, const char *fmt, ...)
+/* Reports through the application's on_log hook (nothing is printed by the library): one
+ * line, the two parts joined. */
+static void log_line(masque_quic_conn *c, const char *what, const char *detail)
 {
     char line[256];
-    va_list ap;
     if (c->hooks.on_log == NULL) {
         return;
     }
-    va_start(ap, fmt);
-    (void)vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
+    (void)snprintf(line, sizeof(line), "%s%s", what, detail);
     c->hooks.on_log(c, c->app, line);
 }
 
@@ -403,8 +398,8 @@ static int server_answer(masque_quic_conn *c, int64_t stream_id)
             rsp.proxy_status.ptr = status;
             rsp.proxy_status.len = strlen(status);
         }
-        logf_conn(c, "refusing request: %s",
-                  concrete ? "a concrete target (only Bind to * is served)" : masque_strerror(rc));
+        log_line(c, "refusing request: ",
+                 concrete ? "a concrete target (only Bind to * is served)" : masque_strerror(rc));
         return submit_response(c, stream_id, &rsp, NULL);
     }
     c->stream = stream_id;
@@ -442,7 +437,9 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *us
         if (c->fields_too_long ||
             masque_bind_response_check(&rsp, addrs, 4, &n, &families) != MASQUE_OK ||
             start_session(c, MASQUE_ROLE_CLIENT, families) != 0) {
-            logf_conn(c, "the proxy did not enable Bind (status %d)", c->status);
+            char st[32];
+            (void)snprintf(st, sizeof(st), "%d)", c->status);
+            log_line(c, "the proxy did not enable Bind (status ", st);
             (void)ngtcp2_conn_shutdown_stream(c->conn, 0, stream_id, NGHTTP3_H3_REQUEST_CANCELLED);
             return 0;
         }
@@ -567,9 +564,8 @@ static int h3_recv_settings(nghttp3_conn *h3, const nghttp3_settings *settings, 
     }
     if (!c->cfg.is_server && !c->request_sent) {
         if (!c->peer_connect) {
-            logf_conn(c,
-                      "the proxy does not offer extended CONNECT (no "
-                      "SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 9220): it cannot serve CONNECT-UDP");
+            log_line(c, "the proxy does not offer extended CONNECT (no SETTINGS_ENABLE_CONNECT_",
+                     "PROTOCOL, RFC 9220): it cannot serve CONNECT-UDP");
             c->refused = 1;
             ngtcp2_ccerr_set_application_error(&c->last_error, NGHTTP3_H3_NO_ERROR, NULL, 0);
             return NGHTTP3_ERR_CALLBACK_FAILURE;
@@ -1167,7 +1163,7 @@ int masque_quic_read(masque_quic_conn *c, const uint8_t *pkt, size_t len)
     rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, masque_quic_now_ns());
     if (rv != 0) {
         if (rv != NGTCP2_ERR_DRAINING && rv != NGTCP2_ERR_CLOSING && !c->refused) {
-            logf_conn(c, "read: %s", ngtcp2_strerror(rv));
+            log_line(c, "read: ", ngtcp2_strerror(rv));
         }
         send_close(c, rv);
         return -1;
@@ -1215,7 +1211,7 @@ int masque_quic_write(masque_quic_conn *c)
                 continue;
             }
             if (n != NGTCP2_ERR_DRAINING && n != NGTCP2_ERR_CLOSING) {
-                logf_conn(c, "write: %s", ngtcp2_strerror((int)n));
+                log_line(c, "write: ", ngtcp2_strerror((int)n));
             }
             c->closed = 1;
             return -1;

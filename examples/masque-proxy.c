@@ -26,11 +26,18 @@
 #define MAX_RULES 32
 
 static volatile sig_atomic_t stop;
+static volatile sig_atomic_t reload;
 
 static void on_signal(int sig)
 {
     (void)sig;
     stop = 1;
+}
+
+static void on_hangup(int sig)
+{
+    (void)sig;
+    reload = 1;
 }
 
 static void usage(void)
@@ -139,12 +146,20 @@ int main(int argc, char **argv)
     }
     (void)signal(SIGINT, on_signal);
     (void)signal(SIGTERM, on_signal);
+    (void)signal(SIGHUP, on_hangup);
     (void)fprintf(stderr, "masque-proxy: listening on %s (HTTP/3, CONNECT-UDP Bind)\n",
                   listen_text);
     if (run_seconds > 0) {
         deadline = masque_quic_now_ns() + (uint64_t)(run_seconds * 1e9);
     }
     while (!stop && (deadline == 0 || masque_quic_now_ns() < deadline)) {
+        if (reload) {
+            reload = 0;
+            /* SIGHUP: read the certificate again; new connections get it. */
+            log_stderr(NULL, masque_quic_proxy_reload(proxy) == 0
+                                 ? "credentials reloaded"
+                                 : "credentials could not be reloaded: keeping the old ones");
+        }
         if (masque_quic_proxy_step(proxy, 50) != 0) {
             break;
         }

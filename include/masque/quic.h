@@ -38,6 +38,26 @@ extern "C" {
 /** @brief One QUIC connection with one Bind request (opaque; allocated by the binding). */
 typedef struct masque_quic_conn masque_quic_conn;
 
+/**
+ * @brief A proxy's certificate and key, loaded once and shared by its connections (opaque,
+ *        reference-counted: a connection keeps the credentials it started with).
+ */
+typedef struct masque_quic_credentials masque_quic_credentials;
+
+/**
+ * @brief Load a PEM certificate and key, or make a self-signed ECDSA P-256 certificate for
+ *        "localhost" when @p cert_file is NULL.
+ * @return The credentials (one reference, the caller's), or NULL when they cannot be loaded.
+ */
+MASQUE_API masque_quic_credentials *masque_quic_credentials_new(const char *cert_file,
+                                                                const char *key_file);
+
+/**
+ * @brief Drop a reference; the credentials go when the last connection using them does.
+ * @param cr The credentials, or NULL.
+ */
+MASQUE_API void masque_quic_credentials_release(masque_quic_credentials *cr);
+
 /** @brief What the application hears from a connection. Any hook may be NULL. */
 typedef struct masque_quic_hooks {
     /** Client: the proxy accepted the Bind request; masque_quic_session() is ready. */
@@ -58,9 +78,12 @@ typedef struct masque_quic_config {
     const char *authority;    /**< Client: :authority of the request (and TLS server name). */
     const char *uri_template; /**< The UDP proxying URI template (RFC 9298 §2). */
     const char *cert_file;    /**< Proxy: PEM certificate; NULL: a self-signed one is made. */
-    const char *key_file;     /**< Proxy: PEM key for cert_file. */
-    const char *ca_file;      /**< Client: CA file to verify the proxy against. */
-    int insecure;             /**< Client: skip certificate verification (off by default). */
+    /** Proxy: credentials loaded once (masque_quic_credentials_new()), used instead of
+     *  cert_file/key_file; the connection takes its own reference. */
+    masque_quic_credentials *credentials;
+    const char *key_file; /**< Proxy: PEM key for cert_file. */
+    const char *ca_file;  /**< Client: CA file to verify the proxy against. */
+    int insecure;         /**< Client: skip certificate verification (off by default). */
     /**
      * GnuTLS priority string; NULL: TLS 1.3 with the default groups. Use it to require
      * hybrid post-quantum groups on a GnuTLS that has them (Debian 12's 3.7.9 has none).
@@ -281,6 +304,14 @@ MASQUE_API masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_conf
  * @return 0, or -1 on a fatal error.
  */
 MASQUE_API int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms);
+
+/**
+ * @brief Read the certificate and key files again (SIGHUP): new connections use them; open
+ *        ones keep theirs.
+ * @param p The proxy.
+ * @return 0, or -1 when they cannot be loaded (the old ones stay in use).
+ */
+MASQUE_API int masque_quic_proxy_reload(masque_quic_proxy *p);
 
 /**
  * @brief Number of connected clients.

@@ -837,6 +837,38 @@ static void test_e2e_idle_contexts_close_on_a_quiet_connection(void **state)
     stop_proxy();
 }
 
+static void test_e2e_credentials_are_loaded_once_and_reloaded_on_demand(void **state)
+{
+    test_pki fresh;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    stop_client(&clients[0]);
+    /* The files go away: connections still get the certificate loaded at start-up. */
+    assert_int_equal(remove(pki.cert_file), 0);
+    assert_int_equal(remove(pki.key_file), 0);
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    stop_client(&clients[0]);
+    /* A reload without files fails and keeps the old ones; with new files, new clients get the
+     * new certificate (trusting its CA, a client is served). */
+    assert_int_equal(masque_quic_proxy_reload(proxy), -1);
+    assert_int_equal(test_pki_make(&fresh), 0);
+    assert_int_equal(rename(fresh.cert_file, pki.cert_file), 0);
+    assert_int_equal(rename(fresh.key_file, pki.key_file), 0);
+    assert_int_equal(masque_quic_proxy_reload(proxy), 0);
+    client_ca = fresh.ca_file;
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    stop_client(&clients[0]);
+    client_ca = NULL;
+    stop_proxy();
+    /* The suite's PKI is now the fresh one's certificate: restore a coherent pair. */
+    assert_int_equal(rename(fresh.ca_file, pki.ca_file), 0);
+    test_pki_remove(&fresh);
+}
+
 static int make_pki(void **state)
 {
     (void)state;
@@ -870,6 +902,7 @@ int main(void)
         cmocka_unit_test(test_e2e_tls_verifies_the_proxy_against_the_ca_and_the_authority),
         cmocka_unit_test(test_e2e_concrete_target_is_refused_with_501_not_ignored),
         cmocka_unit_test(test_e2e_idle_contexts_close_on_a_quiet_connection),
+        cmocka_unit_test(test_e2e_credentials_are_loaded_once_and_reloaded_on_demand),
     };
     return cmocka_run_group_tests(tests, make_pki, remove_pki);
 }

@@ -31,6 +31,7 @@ struct masque_quic_proxy {
     int fd;
     struct sockaddr_storage local;
     socklen_t locallen;
+    masque_quic_credentials *credentials; /* loaded once; replaced by a reload */
     proxy_client **clients;
     size_t nclients;
     struct pollfd *fds;
@@ -128,12 +129,26 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     p->locallen = sizeof(p->local);
     p->clients = calloc(p->cfg.max_clients, sizeof(proxy_client *));
     p->fds = calloc(p->cfg.max_clients + 1, sizeof(*p->fds));
-    if (p->clients == NULL || p->fds == NULL ||
+    /* The certificate is read once, not per connection (and again only on a reload). */
+    p->credentials = masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file);
+    if (p->clients == NULL || p->fds == NULL || p->credentials == NULL ||
         getsockname(listen_fd, (struct sockaddr *)&p->local, &p->locallen) != 0) {
         masque_quic_proxy_free(p);
         return NULL;
     }
     return p;
+}
+
+int masque_quic_proxy_reload(masque_quic_proxy *p)
+{
+    masque_quic_credentials *fresh =
+        masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file);
+    if (fresh == NULL) {
+        return -1; /* keep serving with what was loaded */
+    }
+    masque_quic_credentials_release(p->credentials); /* open connections keep theirs */
+    p->credentials = fresh;
+    return 0;
 }
 
 static proxy_client *find_client(masque_quic_proxy *p, const struct sockaddr_storage *from,
@@ -172,6 +187,7 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
     proxy_client *c;
     masque_quic_config cfg = p->cfg.conn;
     masque_address bound;
+    cfg.credentials = p->credentials;
     if (p->nclients == p->cfg.max_clients) {
         log_refusal(p, "all client slots are taken (--max-clients)", from, fl);
         return NULL; /* full: the client's Initial goes unanswered and it times out */
@@ -317,6 +333,7 @@ void masque_quic_proxy_free(masque_quic_proxy *p)
     while (p->clients != NULL && p->nclients > 0) {
         drop_client(p, p->nclients - 1);
     }
+    masque_quic_credentials_release(p->credentials);
     free(p->clients);
     free(p->fds);
     free(p);

@@ -40,7 +40,8 @@ struct masque_quic_conn {
     void *app;
     ngtcp2_conn *conn;
     gnutls_session_t tls;
-    gnutls_certificate_credentials_t cred;
+    gnutls_certificate_credentials_t cred; /* our own (client), or NULL */
+    masque_quic_credentials *shared;       /* the proxy's, referenced */
     nghttp3_conn *h3;
     /* request-stream body: bytes handed to nghttp3 stay put until acknowledged */
     uint8_t *out;
@@ -943,30 +944,72 @@ static int authority_host(const char *authority, char *out, size_t cap)
     return 0;
 }
 
+struct masque_quic_credentials {
+    gnutls_certificate_credentials_t cred;
+    unsigned refs; /* the holder and every connection that uses it */
+};
+
+masque_quic_credentials *masque_quic_credentials_new(const char *cert_file, const char *key_file)
+{
+    masque_quic_credentials *cr = calloc(1, sizeof(*cr));
+    if (cr == NULL) {
+        return NULL;
+    }
+    cr->refs = 1;
+    if (gnutls_certificate_allocate_credentials(&cr->cred) != 0) {
+        free(cr);
+        return NULL;
+    }
+    if (cert_file != NULL ? gnutls_certificate_set_x509_key_file(cr->cred, cert_file, key_file,
+                                                                 GNUTLS_X509_FMT_PEM) != 0
+                          : self_signed(cr->cred) != 0) {
+        masque_quic_credentials_release(cr);
+        return NULL;
+    }
+    return cr;
+}
+
+void masque_quic_credentials_release(masque_quic_credentials *cr)
+{
+    if (cr != NULL && --cr->refs == 0) {
+        gnutls_certificate_free_credentials(cr->cred);
+        free(cr);
+    }
+}
+
 static int setup_tls(masque_quic_conn *c)
 {
     gnutls_datum_t alpn = {(unsigned char *)"h3", 2};
     const char *priority = c->cfg.priority != NULL ? c->cfg.priority : DEFAULT_PRIORITY;
     unsigned flags = GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA;
-    if (gnutls_certificate_allocate_credentials(&c->cred) != 0) {
-        return -1;
-    }
+    gnutls_certificate_credentials_t cred;
     if (c->cfg.is_server) {
-        if (c->cfg.cert_file != NULL
-                ? gnutls_certificate_set_x509_key_file(c->cred, c->cfg.cert_file, c->cfg.key_file,
-                                                       GNUTLS_X509_FMT_PEM) != 0
-                : self_signed(c->cred) != 0) {
+        /* Loaded once, shared by every connection (the proxy's, or made here for this one). */
+        c->shared = c->cfg.credentials;
+        if (c->shared != NULL) {
+            c->shared->refs++;
+        } else {
+            c->shared = masque_quic_credentials_new(c->cfg.cert_file, c->cfg.key_file);
+        }
+        if (c->shared == NULL) {
             return -1;
         }
-    } else if (c->cfg.ca_file != NULL && gnutls_certificate_set_x509_trust_file(
-                                             c->cred, c->cfg.ca_file, GNUTLS_X509_FMT_PEM) < 0) {
-        return -1;
+        cred = c->shared->cred;
+    } else {
+        if (gnutls_certificate_allocate_credentials(&c->cred) != 0) {
+            return -1;
+        }
+        if (c->cfg.ca_file != NULL && gnutls_certificate_set_x509_trust_file(
+                                          c->cred, c->cfg.ca_file, GNUTLS_X509_FMT_PEM) < 0) {
+            return -1;
+        }
+        cred = c->cred;
     }
     if (gnutls_init(&c->tls, (c->cfg.is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | flags) != 0 ||
         gnutls_priority_set_direct(c->tls, priority, NULL) != 0 ||
         (c->cfg.is_server ? ngtcp2_crypto_gnutls_configure_server_session(c->tls)
                           : ngtcp2_crypto_gnutls_configure_client_session(c->tls)) != 0 ||
-        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->cred) != 0 ||
+        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, cred) != 0 ||
         gnutls_alpn_set_protocols(c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0) {
         return -1;
     }
@@ -1125,6 +1168,7 @@ void masque_quic_free(masque_quic_conn *c)
     if (c->cred != NULL) {
         gnutls_certificate_free_credentials(c->cred);
     }
+    masque_quic_credentials_release(c->shared);
     free(c->out);
     free(c);
 }

@@ -55,7 +55,7 @@ static inline int masque_address_to_sockaddr(const masque_address *addr,
 
 /**
  * @brief Convert a struct sockaddr (AF_INET or AF_INET6) to a masque_address. An IPv4-mapped
- *        IPv6 address (`::ffff:a.b.c.d`, from a dual-stack socket) is reported as IPv4.
+ *        IPv6 address (RFC 4291 §2.5.5.2, from a dual-stack socket) is reported as IPv4.
  * @param sa The socket address.
  * @param sa_len Its length.
  * @param[out] out Receives the endpoint; untouched on error.
@@ -95,7 +95,8 @@ static inline int masque_address_from_sockaddr(const struct sockaddr *sa, sockle
 
 /**
  * @brief Convert a masque_address for a socket of @p family: an IPv4 address for an AF_INET6
- *        (dual-stack) socket becomes `::ffff:a.b.c.d`; otherwise as masque_address_to_sockaddr().
+ *        (dual-stack) socket becomes IPv4-mapped (RFC 4291 §2.5.5.2); otherwise as
+ *        masque_address_to_sockaddr().
  * @param addr The endpoint.
  * @param family AF_INET or AF_INET6, the socket's.
  * @param[out] out Storage for the socket address.

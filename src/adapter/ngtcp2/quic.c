@@ -23,6 +23,7 @@
 #define OUTBOX_CAP       (1u << 20)
 #define TABLE_CAPACITY   256
 #define MAX_STREAMS_BIDI 16u
+#define DATAGRAM_QUEUE   8u
 #define DEFAULT_PRIORITY                                                                           \
     "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"           \
     "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM"
@@ -57,6 +58,7 @@ struct masque_quic_conn {
     size_t cp_len, cub_len, ppa_len;
     size_t npublic;
     size_t ctrl_len;
+    size_t dgq_head, dgq_count;
     int64_t stream;
     int64_t ctrl_stream; /* client: the proxy's control stream, once seen */
     socklen_t locallen;
@@ -80,6 +82,9 @@ struct masque_quic_conn {
     char method[16], protocol[32], scheme[16], authority[256], path[1024];
     char capsule_protocol[64], connect_udp_bind[64], ppa[512];
     uint8_t ctrl[512]; /* client: the control stream's first bytes, until SETTINGS is in */
+    /* HTTP/3 datagrams pacing held back (a few, oldest first) */
+    uint8_t dgq[DATAGRAM_QUEUE][1400];
+    size_t dgq_len[DATAGRAM_QUEUE];
     /* DATAGRAM capsules larger than a QUIC packet arrive in pieces: put back together here */
     uint8_t reassembly[MASQUE_DATAGRAM_CAPSULE_DEFAULT_MAX];
 };
@@ -180,9 +185,10 @@ static void host_abort(void *host, uint64_t code)
 
 /* RFC 9297 §2.1: a QUIC DATAGRAM frame, sent at once; what does not fit one (or what the
  * congestion controller holds back) is dropped, never moved to a capsule (RFC 9298 §6.1). */
-static int host_write_datagram(void *host, const uint8_t *data, size_t len)
+/* Tries to send one HTTP/3 datagram in a QUIC DATAGRAM frame now: 1 sent, 0 held back by
+ * pacing or the congestion window (try again later), -1 it can never go (too large). */
+static int send_datagram_now(masque_quic_conn *c, const uint8_t *data, size_t len)
 {
-    masque_quic_conn *c = host;
     uint8_t buf[1452];
     ngtcp2_path_storage ps;
     ngtcp2_pkt_info pi;
@@ -195,13 +201,54 @@ static int host_write_datagram(void *host, const uint8_t *data, size_t len)
     v.len = len;
     n = ngtcp2_conn_writev_datagram(c->conn, &ps.path, &pi, buf, sizeof(buf), &accepted,
                                     NGTCP2_WRITE_DATAGRAM_FLAG_NONE, c->datagram_id++, &v, 1, ts);
-    if (n < 0 || !accepted) {
-        c->datagrams_dropped++;
-        return 0; /* a datagram may be lost; the request goes on */
+    if (n == 0) {
+        return 0; /* congestion control or pacing: not now */
     }
-    if (n > 0) {
-        (void)sendto(c->fd, buf, (size_t)n, 0, (struct sockaddr *)&c->remote, c->remotelen);
-        ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
+    if (n < 0 || !accepted) {
+        return -1; /* larger than a DATAGRAM frame can be on this path */
+    }
+    (void)sendto(c->fd, buf, (size_t)n, 0, (struct sockaddr *)&c->remote, c->remotelen);
+    ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
+    return 1;
+}
+
+/* Sends what pacing held back, oldest first, until it holds back again. */
+static void flush_datagrams(masque_quic_conn *c)
+{
+    while (c->dgq_count > 0) {
+        size_t i = c->dgq_head;
+        int rc = send_datagram_now(c, c->dgq[i], c->dgq_len[i]);
+        if (rc == 0) {
+            return;
+        }
+        if (rc < 0) {
+            c->datagrams_dropped++;
+        }
+        c->dgq_head = (c->dgq_head + 1) % DATAGRAM_QUEUE;
+        c->dgq_count--;
+    }
+}
+
+/*
+ * RFC 9297 §2.1: a QUIC DATAGRAM frame. What does not fit one is dropped, never moved to a
+ * capsule (RFC 9298 §6.1); what pacing holds back waits in a short queue (a few packets, not a
+ * batch: RFC 9298 §6 asks for no added burstiness), and is dropped when that is full.
+ */
+static int host_write_datagram(void *host, const uint8_t *data, size_t len)
+{
+    masque_quic_conn *c = host;
+    int rc = 0;
+    flush_datagrams(c);
+    if (c->dgq_count == 0) {
+        rc = send_datagram_now(c, data, len);
+    }
+    if (rc < 0 || (rc == 0 && (c->dgq_count == DATAGRAM_QUEUE || len > sizeof(c->dgq[0])))) {
+        c->datagrams_dropped++; /* a datagram may be lost; the request goes on */
+    } else if (rc == 0) {
+        size_t i = (c->dgq_head + c->dgq_count) % DATAGRAM_QUEUE;
+        memcpy(c->dgq[i], data, len);
+        c->dgq_len[i] = len;
+        c->dgq_count++;
     }
     return 0;
 }
@@ -1237,6 +1284,7 @@ int masque_quic_write(masque_quic_conn *c)
     ngtcp2_pkt_info pi;
     uint64_t ts = masque_quic_now_ns();
     ngtcp2_path_storage_zero(&ps);
+    flush_datagrams(c);
     for (;;) {
         int64_t stream_id = -1;
         int fin = 0;

@@ -3,7 +3,7 @@
  * End-to-end tests over real QUIC on loopback (bounded in time, loopback only): a masque::quic
  * proxy and clients in one process, with plain UDP peers.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* unshare */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -932,6 +933,65 @@ static void test_e2e_memory_returns_after_clients_leave(void **state)
     assert_true(last - after_first < 3 * 1024);
 }
 
+#if MASQUE_E2E_NETNS
+/* ---- in a network namespace of the test's own: addresses that are the proxy's own ---- */
+
+static int netns_ready;
+
+static int udp_service(const char *ip)
+{
+    masque_address a;
+    int fd = bound_socket(ip, &a);
+    return fd;
+}
+
+static int sent_to_service(const char *ip, uint16_t port, int service, uint64_t wait_ms)
+{
+    masque_address to;
+    uint8_t buf[16];
+    assert_int_equal(masque_address_parse(&to, ip, strlen(ip), 0), MASQUE_OK);
+    to.port = port;
+    client_send(&clients[0], &to, (const uint8_t *)"probe", 5);
+    return peer_recv(service, 1, buf, sizeof(buf), wait_ms) == 5;
+}
+
+static void test_e2e_BIND_29_the_proxys_own_addresses_are_refused_by_default(void **state)
+{
+    masque_address svc;
+    int service;
+    (void)state;
+    if (!netns_ready) {
+        skip(); /* needs root: unshare(CLONE_NEWNET) and ip(8) */
+    }
+    service = bound_socket("0.0.0.0", &svc); /* a service of the proxy host, on every address */
+    (void)udp_service;
+    /* 11.0.0.1 is an ordinary, non-special address: here it is the proxy host's own. */
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    assert_false(sent_to_service("11.0.0.1", svc.port, service, 1000));
+    stop_client(&clients[0]);
+    stop_proxy();
+    /* An operator's explicit allow rule still opens it. */
+    start_proxy("127.0.0.1", "0.0.0.0/0");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    assert_true(sent_to_service("11.0.0.1", svc.port, service, 5000));
+    stop_client(&clients[0]);
+    stop_proxy();
+    /* An address added while the proxy runs is refused too, once the interfaces are re-read. */
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    assert_int_equal(system("ip addr add 12.0.0.1/32 dev lo"), 0);
+    (void)pump(1, 1500, NULL); /* longer than the refresh period */
+    assert_false(sent_to_service("12.0.0.1", svc.port, service, 1000));
+    stop_client(&clients[0]);
+    stop_proxy();
+    (void)close(service);
+}
+#endif
+
 static int make_pki(void **state)
 {
     (void)state;
@@ -945,6 +1005,19 @@ static int remove_pki(void **state)
     return 0;
 }
 
+#if MASQUE_E2E_NETNS
+/* The same harness, run inside a network namespace made for it (root only): its loopback also
+ * holds an ordinary address; nothing reaches outside the machine. */
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_e2e_BIND_29_the_proxys_own_addresses_are_refused_by_default),
+    };
+    netns_ready = unshare(CLONE_NEWNET) == 0 &&
+                  system("ip link set lo up && ip addr add 11.0.0.1/32 dev lo") == 0;
+    return cmocka_run_group_tests(tests, make_pki, remove_pki);
+}
+#else
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -970,3 +1043,4 @@ int main(void)
     };
     return cmocka_run_group_tests(tests, make_pki, remove_pki);
 }
+#endif

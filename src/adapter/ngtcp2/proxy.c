@@ -6,6 +6,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -16,6 +17,9 @@
 
 #include "masque/posix.h"
 #include "masque/quic.h"
+
+#define MAX_OWN_ADDRESSES 64
+#define OWN_REFRESH_NS    1000000000u /* re-read the interfaces every second */
 
 typedef struct proxy_client {
     masque_quic_conn *conn;
@@ -32,10 +36,64 @@ struct masque_quic_proxy {
     struct sockaddr_storage local;
     socklen_t locallen;
     masque_quic_credentials *credentials; /* loaded once; replaced by a reload */
+    /* The operator's policy, with the proxy's own addresses refused after its rules. */
+    masque_policy policy;
+    const masque_policy *operator_policy;
+    masque_address own[MAX_OWN_ADDRESSES];
+    size_t nown;
+    uint64_t own_refreshed; /* ns */
     proxy_client **clients;
     size_t nclients;
     struct pollfd *fds;
 };
+
+/* Reads the addresses of every local interface (the proxy's own addresses). */
+static void refresh_own_addresses(masque_quic_proxy *p)
+{
+    struct ifaddrs *list = NULL;
+    const struct ifaddrs *i;
+    p->own_refreshed = masque_quic_now_ns();
+    if (getifaddrs(&list) != 0) {
+        return; /* keep what we had */
+    }
+    p->nown = 0;
+    for (i = list; i != NULL && p->nown < MAX_OWN_ADDRESSES; i = i->ifa_next) {
+        socklen_t len;
+        if (i->ifa_addr == NULL) {
+            continue;
+        }
+        len = i->ifa_addr->sa_family == AF_INET    ? (socklen_t)sizeof(struct sockaddr_in)
+              : i->ifa_addr->sa_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
+                                                   : 0;
+        if (len != 0 && masque_address_from_sockaddr(i->ifa_addr, len, &p->own[p->nown]) == 0) {
+            p->nown++;
+        }
+    }
+    freeifaddrs(list);
+}
+
+/*
+ * After the operator's rules: the proxy's own addresses are refused (a client must not reach
+ * services of the proxy host through it), then the operator's callback, then the defaults.
+ */
+static masque_policy_verdict own_address_verdict(void *user, void *session_user,
+                                                 const masque_address *target)
+{
+    const masque_quic_proxy *p = user;
+    size_t i;
+    for (i = 0; i < p->nown; i++) {
+        const masque_address *a = &p->own[i];
+        if (a->version == target->version &&
+            memcmp(a->bytes, target->bytes, masque_address_ip_len(a->version)) == 0) {
+            return MASQUE_POLICY_DENY;
+        }
+    }
+    if (p->operator_policy != NULL && p->operator_policy->callback != NULL) {
+        return p->operator_policy->callback(p->operator_policy->callback_user, session_user,
+                                            target);
+    }
+    return MASQUE_POLICY_NO_OPINION;
+}
 
 static void log_line(const masque_quic_proxy *p, const char *what, const proxy_client *c)
 {
@@ -122,6 +180,14 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     }
     p->cfg = *cfg;
     p->cfg.conn.is_server = 1;
+    p->operator_policy = cfg->conn.policy;
+    if (cfg->conn.policy != NULL) {
+        p->policy = *cfg->conn.policy;
+    }
+    p->policy.callback = own_address_verdict;
+    p->policy.callback_user = p;
+    p->cfg.conn.policy = &p->policy;
+    refresh_own_addresses(p);
     if (p->cfg.max_clients == 0) {
         p->cfg.max_clients = 256;
     }
@@ -260,6 +326,9 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
 {
     size_t i;
     uint64_t now = masque_quic_now_ns();
+    if (now - p->own_refreshed > OWN_REFRESH_NS) {
+        refresh_own_addresses(p); /* interfaces come and go */
+    }
     int wait = timeout_ms;
     for (i = 0; i < p->nclients; i++) {
         uint64_t exp = masque_quic_next_timeout(p->clients[i]->conn);

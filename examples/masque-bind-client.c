@@ -211,7 +211,7 @@ int main(int argc, char **argv)
 {
     static client_state st;
     masque_quic_config cfg;
-    masque_quic_hooks hooks = {on_ready, on_packet, on_close, on_log};
+    masque_quic_hooks hooks = {on_ready, on_packet, on_close, on_log, NULL};
     masque_address proxy_addr;
     struct sockaddr_storage remote;
     struct sockaddr_storage local;

@@ -70,6 +70,9 @@ typedef struct masque_quic_hooks {
     /** One line about what went wrong (refused requests, QUIC errors); the binding prints
      *  nothing itself. NULL: silent. */
     void (*on_log)(masque_quic_conn *c, void *app, const char *line);
+    /** Proxy: a Bind request passed every check; bind its public address now (-10 §7) and
+     *  return 0, or return non-zero to answer 503. NULL: masque_quic_config.public_address. */
+    int (*on_request)(masque_quic_conn *c, void *app, masque_address *public_address);
 } masque_quic_hooks;
 
 /** @brief Settings of a connection. */

@@ -79,14 +79,16 @@ def main():
             client.stdin.write(lines.encode())
             client.stdin.flush()  # one write: three lines wait together
             got = []
-            end = time.monotonic() + DEADLINE_S
+            end = time.monotonic() + 5.0  # the lines are waiting: they go at once, or never
             while len(got) < 3 and time.monotonic() < end:
                 ready, _, _ = select.select([peer], [], [], 0.2)
                 if ready:
                     data = peer.recv(2048)
                     if data.startswith(b"line "):
                         got.append(data.decode())
-            if len(got) != 3:
+            # One line per wake-up (the defect) delivers exactly one; every waiting line sent
+            # at once delivers three, or two when a UDP datagram is lost on a loaded machine.
+            if len(got) < 2:
                 raise SystemExit(f"stdin_lines: FAIL: the peer got {got} of 3 lines")
             print(f"stdin_lines: PASS ({', '.join(got)})")
     finally:

@@ -137,7 +137,7 @@ static void on_close(masque_quic_conn *c, void *app, uint64_t reason)
     cl->closed_with = reason;
 }
 
-static const masque_quic_hooks hooks = {on_ready, on_packet, on_close, NULL};
+static const masque_quic_hooks hooks = {on_ready, on_packet, on_close, NULL, NULL};
 
 static void start_client(client *cl, const char *ip)
 {
@@ -764,7 +764,7 @@ static int logged_status(size_t n)
 
 static void test_e2e_concrete_target_is_refused_with_501_not_ignored(void **state)
 {
-    static const masque_quic_hooks logging = {on_ready, on_packet, on_close, capture_log};
+    static const masque_quic_hooks logging = {on_ready, on_packet, on_close, capture_log, NULL};
     masque_quic_config cfg;
     struct sockaddr_storage remote;
     struct sockaddr_storage local;

@@ -145,7 +145,36 @@ static void on_close(masque_quic_conn *conn, void *app, uint64_t reason)
     }
 }
 
-static const masque_quic_hooks hooks = {NULL, on_packet, on_close, on_log};
+static int relay_socket(const masque_address *bind_to, masque_address *bound);
+static void log_refusal(const masque_quic_proxy *p, const char *why,
+                        const struct sockaddr_storage *from, socklen_t fl);
+
+/* A Bind request was accepted: only now is a public address bound for it (-10 §7), so that a
+ * handshake, or a request refused, costs no socket. */
+static int on_request(masque_quic_conn *conn, void *app, masque_address *public_address)
+{
+    proxy_client *c = app;
+    masque_quic_proxy *p = c->proxy;
+    masque_address bound;
+    (void)conn;
+    if (c->relay_fd >= 0) {
+        return -1; /* one request per connection here */
+    }
+    c->relay_fd = relay_socket(&p->cfg.relay_bind, &bound);
+    if (c->relay_fd < 0) {
+        log_refusal(p, "no UDP socket for a relay (descriptors exhausted?)", &c->remote,
+                    c->remotelen);
+        return -1;
+    }
+    *public_address = bound;
+    if (p->cfg.has_public_ip) {
+        *public_address = p->cfg.public_ip;
+        public_address->port = bound.port;
+    }
+    return 0;
+}
+
+static const masque_quic_hooks hooks = {NULL, on_packet, on_close, on_log, on_request};
 
 static int relay_socket(const masque_address *bind_to, masque_address *bound)
 {
@@ -252,7 +281,6 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
 {
     proxy_client *c;
     masque_quic_config cfg = p->cfg.conn;
-    masque_address bound;
     cfg.credentials = p->credentials;
     if (p->nclients == p->cfg.max_clients) {
         log_refusal(p, "all client slots are taken (--max-clients)", from, fl);
@@ -264,25 +292,13 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
         return NULL;
     }
     c->proxy = p;
-    c->relay_fd = relay_socket(&p->cfg.relay_bind, &bound);
+    c->relay_fd = -1; /* bound only once a Bind request is accepted (on_request) */
     c->relay_family = p->cfg.relay_bind.version == MASQUE_IP_V6 ? AF_INET6 : AF_INET;
-    if (c->relay_fd < 0) {
-        log_refusal(p, "no UDP socket for a relay (descriptors exhausted?)", from, fl);
-        free(c);
-        return NULL;
-    }
-    cfg.public_address = bound;
-    if (p->cfg.has_public_ip) {
-        uint16_t port = bound.port;
-        cfg.public_address = p->cfg.public_ip;
-        cfg.public_address.port = port;
-    }
     memcpy(&c->remote, from, fl);
     c->remotelen = fl;
     c->conn = masque_quic_server_accept(&cfg, p->fd, (struct sockaddr *)&p->local, p->locallen,
                                         (const struct sockaddr *)from, fl, pkt, len, &hooks, c);
     if (c->conn == NULL) {
-        (void)close(c->relay_fd);
         free(c);
         return NULL;
     }

@@ -185,31 +185,42 @@ static void host_abort(void *host, uint64_t code)
 
 /* RFC 9297 §2.1: a QUIC DATAGRAM frame, sent at once; what does not fit one (or what the
  * congestion controller holds back) is dropped, never moved to a capsule (RFC 9298 §6.1). */
-/* Tries to send one HTTP/3 datagram in a QUIC DATAGRAM frame now: 1 sent, 0 held back by
- * pacing or the congestion window (try again later), -1 it can never go (too large). */
+/*
+ * Tries to send one HTTP/3 datagram in a QUIC DATAGRAM frame now: 1 sent, 0 held back by
+ * pacing or the congestion window (try again later), -1 it can never go (too large). A packet
+ * ngtcp2 fills with other frames first (ACKs, stream data) is sent as well: only then is the
+ * datagram tried in the next one.
+ */
 static int send_datagram_now(masque_quic_conn *c, const uint8_t *data, size_t len)
 {
     uint8_t buf[1452];
     ngtcp2_path_storage ps;
     ngtcp2_pkt_info pi;
     ngtcp2_vec v;
-    int accepted = 0;
-    uint64_t ts = masque_quic_now_ns();
-    ngtcp2_ssize n;
-    ngtcp2_path_storage_zero(&ps);
+    int attempt;
     memcpy(&v.base, &data, sizeof(v.base)); /* ngtcp2 only reads through it */
     v.len = len;
-    n = ngtcp2_conn_writev_datagram(c->conn, &ps.path, &pi, buf, sizeof(buf), &accepted,
-                                    NGTCP2_WRITE_DATAGRAM_FLAG_NONE, c->datagram_id++, &v, 1, ts);
-    if (n == 0) {
-        return 0; /* congestion control or pacing: not now */
+    for (attempt = 0; attempt < 4; attempt++) {
+        int accepted = 0;
+        uint64_t ts = masque_quic_now_ns();
+        ngtcp2_ssize n;
+        ngtcp2_path_storage_zero(&ps);
+        n = ngtcp2_conn_writev_datagram(c->conn, &ps.path, &pi, buf, sizeof(buf), &accepted,
+                                        NGTCP2_WRITE_DATAGRAM_FLAG_NONE, c->datagram_id, &v, 1, ts);
+        if (n < 0) {
+            return -1;
+        }
+        if (n == 0) {
+            return 0; /* congestion control or pacing: not now */
+        }
+        (void)sendto(c->fd, buf, (size_t)n, 0, (struct sockaddr *)&c->remote, c->remotelen);
+        ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
+        if (accepted) {
+            c->datagram_id++;
+            return 1;
+        }
     }
-    if (n < 0 || !accepted) {
-        return -1; /* larger than a DATAGRAM frame can be on this path */
-    }
-    (void)sendto(c->fd, buf, (size_t)n, 0, (struct sockaddr *)&c->remote, c->remotelen);
-    ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
-    return 1;
+    return -1; /* never fits a packet: larger than a DATAGRAM frame can be on this path */
 }
 
 /* Sends what pacing held back, oldest first, until it holds back again. */
@@ -450,6 +461,20 @@ static int server_answer(masque_quic_conn *c, int64_t stream_id)
         }
         log_line(c, "refusing request: ",
                  concrete ? "a concrete target (only Bind to * is served)" : masque_strerror(rc));
+        return submit_response(c, stream_id, &rsp, NULL);
+    }
+    /* The host binds the public address now, for an accepted request only (-10 §7). */
+    if (c->hooks.on_request != NULL &&
+        c->hooks.on_request(c, c->app, &c->cfg.public_address) != 0) {
+        masque_str name = {"masque-proxy", 12};
+        masque_str none = {NULL, 0};
+        rsp.status = 503;
+        if (masque_proxy_status_format(status, sizeof(status), name,
+                                       MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED, none) > 0) {
+            rsp.proxy_status.ptr = status;
+            rsp.proxy_status.len = strlen(status);
+        }
+        log_line(c, "refusing request: ", "no public address could be bound");
         return submit_response(c, stream_id, &rsp, NULL);
     }
     c->stream = stream_id;

@@ -129,11 +129,12 @@ int masque_policy_check(const masque_policy *policy, void *session_user,
                         const masque_address *target)
 {
     masque_address v4;
+    const masque_address *judged = target;
     if (target == NULL || masque_address_ip_len(target->version) == 0) {
         return MASQUE_ERR_ADDRESS;
     }
     if (embedded_v4(target, &v4)) {
-        target = &v4; /* the IPv4 host it reaches decides */
+        judged = &v4; /* the IPv4 host it reaches decides the defaults and the callback */
     }
     if (target->port == 0) {
         return MASQUE_ERR_POLICY; /* no UDP service listens on port 0 */
@@ -141,12 +142,15 @@ int masque_policy_check(const masque_policy *policy, void *session_user,
     if (policy != NULL) {
         size_t i;
         for (i = 0; i < policy->rule_count && policy->rules != NULL; i++) {
-            if (rule_matches(&policy->rules[i], target)) {
-                return policy->rules[i].allow ? MASQUE_OK : MASQUE_ERR_POLICY;
+            /* A rule matches the address as written or, for one carrying IPv4, that IPv4
+             * address: IPv4 rules cannot be bypassed by writing the target in IPv6. */
+            const masque_policy_rule *r = &policy->rules[i];
+            if (rule_matches(r, target) || (judged != target && rule_matches(r, judged))) {
+                return r->allow ? MASQUE_OK : MASQUE_ERR_POLICY;
             }
         }
         if (policy->callback != NULL) {
-            masque_policy_verdict v = policy->callback(policy->callback_user, session_user, target);
+            masque_policy_verdict v = policy->callback(policy->callback_user, session_user, judged);
             if (v == MASQUE_POLICY_ALLOW) {
                 return MASQUE_OK;
             }
@@ -159,7 +163,7 @@ int masque_policy_check(const masque_policy *policy, void *session_user,
         }
     }
     /* RFC 9298 §7: proxies should not reach internal or special-purpose destinations. */
-    return masque_address_is_special(target) ? MASQUE_ERR_POLICY : MASQUE_OK;
+    return masque_address_is_special(judged) ? MASQUE_ERR_POLICY : MASQUE_OK;
 }
 
 static const char *find_char(const char *s, size_t len, char c)

@@ -241,6 +241,10 @@ static void test_BIND_29_ipv4_inside_ipv6_is_judged_by_the_ipv4_rules(void **sta
     assert_int_equal(masque_policy_check(&policy, NULL, &a), MASQUE_OK);
     a = text_addr("[::1]:53");
     assert_int_equal(masque_policy_check(&policy, NULL, &a), MASQUE_ERR_POLICY);
+    /* A rule written for the IPv6 form still matches it as written. */
+    assert_int_equal(masque_policy_rule_parse(&deny, "::ffff:0:0/96", 13, 1), MASQUE_OK);
+    a = text_addr("[::ffff:0:1]:53");
+    assert_int_equal(masque_policy_check(&policy, NULL, &a), MASQUE_OK);
 }
 #endif
 

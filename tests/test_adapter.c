@@ -33,7 +33,7 @@ static int fake_write_stream(void *host, const uint8_t *data, size_t len)
     return 0;
 }
 
-static int fake_send_datagram(void *host, const uint8_t *data, size_t len)
+static int fake_write_datagram(void *host, const uint8_t *data, size_t len)
 {
     fake_stack *f = host;
     assert_true(f->ndatagrams < 8 && len <= 128);
@@ -42,7 +42,7 @@ static int fake_send_datagram(void *host, const uint8_t *data, size_t len)
     return 0;
 }
 
-static void fake_deliver(void *host, const masque_address *peer, const uint8_t *data, size_t len)
+static void fake_on_packet(void *host, const masque_address *peer, const uint8_t *data, size_t len)
 {
     fake_stack *f = host;
     assert_true(len < sizeof(f->delivered));
@@ -63,9 +63,9 @@ static void fake_event(void *host, const masque_event *ev)
     ((fake_stack *)host)->events++;
 }
 
-static const masque_host_ops ops_h3 = {fake_write_stream, fake_send_datagram, fake_deliver,
+static const masque_host_ops ops_h3 = {fake_write_stream, fake_write_datagram, fake_on_packet,
                                        fake_abort, fake_event};
-static const masque_host_ops ops_capsules = {fake_write_stream, NULL, fake_deliver, fake_abort,
+static const masque_host_ops ops_capsules = {fake_write_stream, NULL, fake_on_packet, fake_abort,
                                              fake_event};
 
 typedef struct side {

@@ -62,7 +62,7 @@ MASQUE_API void masque_quic_credentials_release(masque_quic_credentials *cr);
 typedef struct masque_quic_hooks {
     /** Client: the proxy accepted the Bind request; masque_quic_session() is ready. */
     void (*on_ready)(masque_quic_conn *c, void *app);
-    /** A UDP payload came out of the session (see masque_host_ops.deliver). */
+    /** A UDP payload came out of the session (see masque_host_ops.on_packet). */
     void (*on_packet)(masque_quic_conn *c, void *app, const masque_address *peer,
                       const uint8_t *data, size_t len);
     /** The request stream closed, with this HTTP/3 error code. */

@@ -2,7 +2,8 @@
 /*
  * Differential fuzz target for the incremental capsule parser: the first byte seeds the chunk
  * sizes, the rest is a capsule stream. Fed in those chunks, the parser must report exactly what
- * one-shot decoding (plus the documented length bounds) says about the same bytes.
+ * one-shot decoding (plus the documented length bounds) says about the same bytes; fed through
+ * masque_capsule_parser_feed_batch() in the same chunks, it must give the same pieces.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,6 +46,68 @@ static int within_bounds(masque_capsule_kind kind, uint64_t length)
     return 0;
 }
 
+/* Folds one event, in the fields a batch piece carries, into a running hash. */
+static uint64_t mix_piece(uint64_t h, int event, int kind, int first, int last, uint64_t length,
+                          const uint8_t *value, size_t len)
+{
+    uint8_t head[12];
+    head[0] = (uint8_t)event;
+    head[1] = (uint8_t)kind;
+    head[2] = (uint8_t)first;
+    head[3] = (uint8_t)last;
+    memcpy(head + 4, &length, 8);
+    return mix(mix(h, head, sizeof(head)), value, len);
+}
+
+/* Next chunk size from the xorshift seed. */
+static size_t next_chunk(uint64_t *seed, size_t left)
+{
+    size_t chunk;
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    chunk = 1 + (size_t)(*seed % 64u);
+    return chunk < left ? chunk : left;
+}
+
+/* The same stream through the batch interface: its pieces' hash and the error, if any. */
+static uint64_t batch_pass(const uint8_t *s, size_t n, uint64_t seed, size_t room, int *rc)
+{
+    masque_capsule_parser p;
+    uint64_t h = 7;
+    size_t off = 0;
+    *rc = MASQUE_OK;
+    masque_capsule_parser_init(&p, NULL);
+    while (off < n && *rc == MASQUE_OK) {
+        size_t chunk = next_chunk(&seed, n - off);
+        size_t used = 0;
+        while (used < chunk) {
+            masque_capsule_piece out[8];
+            size_t count = 0;
+            size_t i;
+            masque_ssize k = masque_capsule_parser_feed_batch(&p, s + off + used, chunk - used, out,
+                                                              room, &count);
+            for (i = 0; i < count; i++) {
+                h = mix_piece(h, out[i].event, out[i].kind, out[i].first, out[i].last,
+                              out[i].length, out[i].data, out[i].len);
+            }
+            if (k < 0) {
+                *rc = (int)k;
+                break;
+            }
+            if (k == 0 && count == 0) {
+                abort(); /* no progress and nothing to say */
+            }
+            used += (size_t)k;
+        }
+        off += used;
+    }
+    if (*rc == MASQUE_OK) {
+        *rc = masque_capsule_parser_finish(&p);
+    }
+    return h;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static record want[MAX_CAPSULES];
@@ -55,6 +118,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int want_end = MASQUE_OK; /* what finish (or feed) must end with */
     masque_capsule_parser p;
     uint64_t seed;
+    uint64_t first_seed;
+    uint64_t single_hash = 7;
+    uint64_t batch_hash;
+    int batch_rc;
     size_t off;
     const uint8_t *s;
     size_t n;
@@ -64,6 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     seed = data[0] * 0x9E3779B97F4A7C15u + 1;
+    first_seed = seed;
     s = data + 1;
     n = size - 1;
 
@@ -102,15 +170,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The parser, fed in chunks whose sizes come from the seed. */
     masque_capsule_parser_init(&p, NULL);
     for (off = 0; off < n && rc == MASQUE_OK;) {
-        size_t chunk;
+        size_t chunk = next_chunk(&seed, n - off);
         size_t used = 0;
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        chunk = 1 + (size_t)(seed % 64u);
-        if (chunk > n - off) {
-            chunk = n - off;
-        }
         while (used < chunk) {
             masque_capsule_event ev;
             masque_ssize k = masque_capsule_parser_feed(&p, s + off + used, chunk - used, &ev);
@@ -122,6 +183,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort(); /* no progress and nothing to say */
             }
             used += (size_t)k;
+            if (ev.event != MASQUE_CAPSULE_EVENT_NONE) {
+                single_hash = mix_piece(single_hash, (int)ev.event, (int)ev.kind, ev.offset == 0,
+                                        ev.last != 0, ev.length, ev.data, ev.data_len);
+            }
             if (ngot > MAX_CAPSULES) {
                 abort(); /* more capsules than the reference saw */
             }
@@ -171,6 +236,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (rc != want_end || ngot != nwant || memcmp(got, want, nwant * sizeof(record)) != 0) {
         abort();
+    }
+    batch_hash = batch_pass(s, n, first_seed, 1 + (size_t)(first_seed % 8u), &batch_rc);
+    if (batch_rc != rc || batch_hash != single_hash) {
+        abort(); /* the batch interface must say exactly what single steps say */
     }
     return 0;
 }

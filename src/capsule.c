@@ -532,21 +532,12 @@ static void event_control(masque_capsule_parser *p, const uint8_t *value, masque
     p->state = PARSE_HEADER;
 }
 
-masque_ssize masque_capsule_parser_feed(masque_capsule_parser *p, const uint8_t *data, size_t len,
-                                        masque_capsule_event *ev)
+/* One step of the parser, arguments already checked: up to the first event. */
+static masque_ssize parser_step(masque_capsule_parser *p, const uint8_t *data, size_t len,
+                                masque_capsule_event *ev)
 {
     size_t pos = 0;
-
-    if (p == NULL || ev == NULL || (data == NULL && len != 0)) {
-        return MASQUE_ERR_INVALID_ARGUMENT;
-    }
     ev->event = MASQUE_CAPSULE_EVENT_NONE;
-    if (p->error != 0) {
-        return MASQUE_ERR_PARSER_FAILED;
-    }
-    if (len > (size_t)PTRDIFF_MAX) {
-        len = (size_t)PTRDIFF_MAX; /* consume what we can report; the caller loops */
-    }
     while (pos < len) {
         size_t left = len - pos;
         switch (p->state) {
@@ -617,6 +608,126 @@ masque_ssize masque_capsule_parser_feed(masque_capsule_parser *p, const uint8_t 
         }
         }
     }
+    return masque_ssize_of(pos);
+}
+
+masque_ssize masque_capsule_parser_feed(masque_capsule_parser *p, const uint8_t *data, size_t len,
+                                        masque_capsule_event *ev)
+{
+    if (p == NULL || ev == NULL || (data == NULL && len != 0)) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    ev->event = MASQUE_CAPSULE_EVENT_NONE;
+    if (p->error != 0) {
+        return MASQUE_ERR_PARSER_FAILED;
+    }
+    if (len > (size_t)PTRDIFF_MAX) {
+        len = (size_t)PTRDIFF_MAX; /* consume what we can report; the caller loops */
+    }
+    return parser_step(p, data, len, ev);
+}
+
+/* A DATAGRAM piece of `take` bytes at `at`, continuing the current capsule. */
+static void datagram_piece(masque_capsule_parser *p, const uint8_t *at, size_t take,
+                           masque_capsule_piece *o)
+{
+    o->data = at;
+    o->len = (uint32_t)take;
+    o->event = (uint8_t)MASQUE_CAPSULE_EVENT_DATAGRAM;
+    o->kind = (uint8_t)MASQUE_CAPSULE_DATAGRAM;
+    o->first = (uint8_t)(p->done == 0);
+    p->done += take;
+    o->last = (uint8_t)(p->done == p->length);
+    o->length = p->length;
+    if (o->last) {
+        p->state = PARSE_HEADER;
+    }
+}
+
+/*
+ * A DATAGRAM header (Type 0 in one byte, RFC 9297 §3.5) whole at the start of the input, with
+ * a non-empty value within the limit: returns its size, with the parser in the value; or 0 to
+ * leave the capsule to parser_step (other kinds, cut headers, empty values, the limits).
+ */
+static size_t datagram_header_fast(masque_capsule_parser *p, const uint8_t *q, size_t left)
+{
+    uint64_t length = 0;
+    size_t ll;
+    if (left < 2 || q[0] != (uint8_t)MASQUE_CAPSULE_TYPE_DATAGRAM) {
+        return 0;
+    }
+    ll = masque_varint_read(q + 1, left - 1, &length);
+    if (ll == 0 || length == 0 || length > p->cfg.max_datagram_len) {
+        return 0;
+    }
+    p->type = MASQUE_CAPSULE_TYPE_DATAGRAM;
+    p->kind = (uint8_t)MASQUE_CAPSULE_DATAGRAM;
+    p->length = length;
+    p->done = 0;
+    p->state = PARSE_DATAGRAM;
+    return 1 + ll;
+}
+
+masque_ssize masque_capsule_parser_feed_batch(masque_capsule_parser *p, const uint8_t *data,
+                                              size_t len, masque_capsule_piece *out, size_t cap,
+                                              size_t *count)
+{
+    size_t pos = 0;
+    size_t n = 0;
+    if (p == NULL || count == NULL || (data == NULL && len != 0) || (out == NULL && cap != 0)) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    *count = 0;
+    if (p->error != 0) {
+        return MASQUE_ERR_PARSER_FAILED;
+    }
+    if (len > (size_t)PTRDIFF_MAX) {
+        len = (size_t)PTRDIFF_MAX;
+    }
+    while (pos < len && n < cap) {
+        size_t left = len - pos;
+        masque_capsule_event ev;
+        masque_ssize r;
+        if (left > UINT32_MAX) {
+            left = UINT32_MAX; /* a piece's length is 32 bits */
+        }
+        if (p->state == PARSE_DATAGRAM) {
+            /* The hot path: the value, or as much of it as this chunk holds, as a view. */
+            uint64_t remaining = p->length - p->done;
+            datagram_piece(p, data + pos, remaining < (uint64_t)left ? (size_t)remaining : left,
+                           &out[n]);
+            pos += out[n++].len;
+            continue;
+        }
+        if (p->state == PARSE_HEADER && p->header_len == 0) {
+            size_t used = datagram_header_fast(p, data + pos, left);
+            if (used > 0) {
+                pos += used;
+                continue;
+            }
+        }
+        /* Everything else: control capsules, unknown ones, cut headers, the limits. */
+        r = parser_step(p, data + pos, left, &ev);
+        if (r < 0) {
+            *count = n;
+            return r;
+        }
+        pos += (size_t)r;
+        if (ev.event != MASQUE_CAPSULE_EVENT_NONE) {
+            masque_capsule_piece *o = &out[n++];
+            o->data = ev.data;
+            o->len = (uint32_t)ev.data_len;
+            o->event = (uint8_t)ev.event;
+            o->kind = (uint8_t)ev.kind;
+            o->first = (uint8_t)(ev.offset == 0);
+            o->last = (uint8_t)(ev.last != 0);
+            o->length = ev.length;
+            if (ev.data == p->control) {
+                break; /* a gathered value lives in the parser: the next one would overwrite it */
+            }
+        }
+    }
+    *count = n;
     return masque_ssize_of(pos);
 }
 

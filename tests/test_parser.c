@@ -387,6 +387,229 @@ static void test_DG_14_stream_ending_inside_a_capsule_is_malformed(void **state)
     }
 }
 
+/* One event or piece, with its value copied out, for comparing the two feeding styles. */
+typedef struct piece_log {
+    masque_capsule_piece piece[512];
+    uint8_t bytes[8192];
+    size_t bytes_len;
+    size_t n;
+    int error;
+} piece_log;
+
+static void log_piece(piece_log *g, const masque_capsule_piece *pc)
+{
+    assert_true(g->n < sizeof(g->piece) / sizeof(g->piece[0]));
+    assert_true(g->bytes_len + pc->len <= sizeof(g->bytes));
+    g->piece[g->n++] = *pc;
+    if (pc->len != 0) {
+        memcpy(g->bytes + g->bytes_len, pc->data, pc->len);
+    }
+    g->bytes_len += pc->len;
+}
+
+/* The reference: masque_capsule_parser_feed() until each chunk is consumed. */
+static void log_single_steps(const masque_capsule_parser_config *cfg, const uint8_t *s, size_t n,
+                             const size_t *cuts, size_t ncuts, piece_log *g)
+{
+    masque_capsule_parser p;
+    size_t prev = 0;
+    size_t i;
+    masque_capsule_parser_init(&p, cfg);
+    for (i = 0; i <= ncuts && g->error == 0; i++) {
+        size_t end = i < ncuts ? cuts[i] : n;
+        size_t off = prev;
+        while (off < end || off == prev) {
+            masque_capsule_event ev;
+            masque_ssize used = masque_capsule_parser_feed(&p, s + off, end - off, &ev);
+            if (used < 0) {
+                g->error = (int)used;
+                break;
+            }
+            off += (size_t)used;
+            if (ev.event != MASQUE_CAPSULE_EVENT_NONE) {
+                masque_capsule_piece pc;
+                pc.data = ev.data;
+                pc.len = (uint32_t)ev.data_len;
+                pc.event = (uint8_t)ev.event;
+                pc.kind = (uint8_t)ev.kind;
+                pc.first = (uint8_t)(ev.offset == 0);
+                pc.last = (uint8_t)(ev.last != 0);
+                pc.length = ev.length;
+                log_piece(g, &pc);
+            } else if (off == end) {
+                break;
+            }
+        }
+        prev = end;
+    }
+}
+
+/* Whether p is inside [s, s + n), compared as integers: the pointers may be unrelated. */
+static int points_into(const uint8_t *p, const uint8_t *s, size_t n)
+{
+    uintptr_t at = (uintptr_t)p;
+    return at >= (uintptr_t)s && at - (uintptr_t)s < n;
+}
+
+/* The same chunks through masque_capsule_parser_feed_batch() with room for `room` pieces. */
+static void log_batches(const masque_capsule_parser_config *cfg, const uint8_t *s, size_t n,
+                        const size_t *cuts, size_t ncuts, size_t room, piece_log *g)
+{
+    masque_capsule_parser p;
+    size_t prev = 0;
+    size_t i;
+    masque_capsule_parser_init(&p, cfg);
+    for (i = 0; i <= ncuts && g->error == 0; i++) {
+        size_t end = i < ncuts ? cuts[i] : n;
+        size_t off = prev;
+        do {
+            masque_capsule_piece out[8];
+            size_t count = 99;
+            size_t k;
+            masque_ssize used =
+                masque_capsule_parser_feed_batch(&p, s + off, end - off, out, room, &count);
+            assert_true(count <= room);
+            for (k = 0; k < count; k++) {
+                log_piece(g, &out[k]);
+            }
+            if (used < 0) {
+                g->error = (int)used;
+                break;
+            }
+            /* Everything is consumed unless the room filled up or a gathered value ended it. */
+            assert_true((size_t)used == end - off || count == room ||
+                        (count > 0 && out[count - 1].event == MASQUE_CAPSULE_EVENT_CONTROL &&
+                         !points_into(out[count - 1].data, s, n)));
+            off += (size_t)used;
+        } while (off < end);
+        prev = end;
+    }
+}
+
+static void expect_same_logs(const piece_log *a, const piece_log *b)
+{
+    size_t i;
+    assert_int_equal(a->error, b->error);
+    assert_int_equal(a->n, b->n);
+    for (i = 0; i < a->n; i++) {
+        const masque_capsule_piece *x = &a->piece[i];
+        const masque_capsule_piece *y = &b->piece[i];
+        assert_int_equal(x->event, y->event);
+        assert_int_equal(x->kind, y->kind);
+        assert_int_equal(x->first, y->first);
+        assert_int_equal(x->last, y->last);
+        assert_true(x->length == y->length);
+        assert_int_equal(x->len, y->len);
+        if (x->event == MASQUE_CAPSULE_EVENT_DATAGRAM) {
+            assert_ptr_equal(x->data, y->data); /* both views into the same stream bytes */
+        }
+    }
+    assert_int_equal(a->bytes_len, b->bytes_len);
+    assert_memory_equal(a->bytes, b->bytes, a->bytes_len);
+}
+
+static void expect_batch_matches_single_steps(const masque_capsule_parser_config *cfg,
+                                              const uint8_t *s, size_t n, test_rng *rng)
+{
+    static piece_log ref;
+    static piece_log got;
+    int round;
+    for (round = 0; round < 200; round++) {
+        size_t cuts[64];
+        size_t ncuts = 0;
+        size_t at = 0;
+        size_t room = 1 + rng_below(rng, 8);
+        size_t widest = round < 100 ? 8 : 400;
+        while (ncuts < 64 && round > 0) {
+            at += 1 + rng_below(rng, widest);
+            if (at >= n) {
+                break;
+            }
+            cuts[ncuts++] = at;
+        }
+        memset(&ref, 0, sizeof(ref));
+        memset(&got, 0, sizeof(got));
+        log_single_steps(cfg, s, n, cuts, ncuts, &ref);
+        log_batches(cfg, s, n, cuts, ncuts, room, &got);
+        expect_same_logs(&ref, &got);
+    }
+}
+
+static void test_batch_feeding_gives_the_pieces_of_single_steps(void **state)
+{
+    static uint8_t s[2048];
+    size_t n = make_stream(s, sizeof(s));
+    test_rng rng = {TEST_SEED};
+    masque_capsule_parser_config cfg;
+    (void)state;
+    expect_batch_matches_single_steps(NULL, s, n, &rng);
+    /* A limit below the 1200-byte capsule: discarded in both styles. */
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.max_datagram_len = 100;
+    cfg.oversize = MASQUE_OVERSIZE_DISCARD;
+    expect_batch_matches_single_steps(&cfg, s, n, &rng);
+    /* The same limit by default is an abort, with the pieces before it delivered. */
+    cfg.oversize = MASQUE_OVERSIZE_ABORT;
+    expect_batch_matches_single_steps(&cfg, s, n, &rng);
+}
+
+static void test_batch_feeding_reports_malformed_streams_like_single_steps(void **state)
+{
+    static const char *const streams[] = {
+        "00 02 04aa  11 01 02  00 01 04",    /* DG-12: ASSIGN too short */
+        "00 00  00 03 04aabb  13 09 aa",     /* DG-12: CLOSE ID field too long */
+        "00 03 04aabb 00 00 00 02 04 aa 12", /* DATAGRAMs then a cut header */
+    };
+    test_rng rng = {TEST_SEED};
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
+        uint8_t s[64];
+        size_t n = hex_to_bytes(streams[i], s, sizeof(s));
+        expect_batch_matches_single_steps(NULL, s, n, &rng);
+    }
+}
+
+static void test_batch_pieces_are_views_and_stop_when_room_runs_out(void **state)
+{
+    uint8_t s[64];
+    size_t n = hex_to_bytes("00 03 04aabb  11 02 02 00  00 02 06 cc  00 00", s, sizeof(s));
+    masque_capsule_parser p;
+    masque_capsule_piece out[4];
+    size_t count = 0;
+    (void)state;
+    masque_capsule_parser_init(&p, NULL);
+    assert_int_equal(masque_capsule_parser_feed_batch(&p, s, n, out, 2, &count), 9);
+    assert_int_equal(count, 2);
+    assert_ptr_equal(out[0].data, s + 2);
+    assert_int_equal(out[0].len, 3);
+    assert_int_equal(out[0].event, MASQUE_CAPSULE_EVENT_DATAGRAM);
+    assert_true(out[0].first && out[0].last);
+    assert_int_equal(out[1].event, MASQUE_CAPSULE_EVENT_CONTROL);
+    assert_int_equal(out[1].kind, MASQUE_CAPSULE_COMPRESSION_ASSIGN);
+    assert_ptr_equal(out[1].data, s + 7);
+    assert_int_equal(masque_capsule_parser_feed_batch(&p, s + 9, n - 9, out, 4, &count), 6);
+    assert_int_equal(count, 2);
+    assert_ptr_equal(out[0].data, s + 11);
+    assert_int_equal(out[0].len, 2);
+    assert_int_equal(out[1].len, 0); /* an empty DATAGRAM is still a piece */
+    assert_true(out[1].first && out[1].last);
+    assert_int_equal(masque_capsule_parser_finish(&p), MASQUE_OK);
+    /* Bad arguments, and a failed parser stays failed. */
+    assert_int_equal(masque_capsule_parser_feed_batch(NULL, s, n, out, 4, &count),
+                     MASQUE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(masque_capsule_parser_feed_batch(&p, s, n, NULL, 4, &count),
+                     MASQUE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(masque_capsule_parser_feed_batch(&p, s, n, out, 4, NULL),
+                     MASQUE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(
+        masque_capsule_parser_feed_batch(&p, (const uint8_t *)"\x11\x01\x02", 3, out, 4, &count),
+        MASQUE_ERR_CAPSULE_LENGTH);
+    assert_int_equal(count, 0);
+    assert_int_equal(masque_capsule_parser_feed_batch(&p, s, n, out, 4, &count),
+                     MASQUE_ERR_PARSER_FAILED);
+}
+
 #if MASQUE_ENABLE_DRAFT04
 static void test_draft04_parser_knows_its_codepoints(void **state)
 {
@@ -436,6 +659,9 @@ int main(void)
         cmocka_unit_test(
             test_DG_18_UDP_12_oversized_datagram_capsule_is_discarded_without_buffering),
         cmocka_unit_test(test_DG_14_stream_ending_inside_a_capsule_is_malformed),
+        cmocka_unit_test(test_batch_feeding_gives_the_pieces_of_single_steps),
+        cmocka_unit_test(test_batch_feeding_reports_malformed_streams_like_single_steps),
+        cmocka_unit_test(test_batch_pieces_are_views_and_stop_when_room_runs_out),
 #if MASQUE_ENABLE_DRAFT04
         cmocka_unit_test(test_draft04_parser_knows_its_codepoints),
 #endif

@@ -4,8 +4,9 @@
  * proxy and clients in one process, with plain UDP peers.
  */
 #define _GNU_SOURCE /* unshare */
-#if MASQUE_E2E_NETNS
-/* This build runs only the tests that need a network namespace; the others are left unused. */
+#if MASQUE_E2E_NETNS || MASQUE_E2E_MALFORMED
+/* These builds run only the tests that need a network namespace, or a client that can send
+ * malformed requests; the others are left unused. */
 #pragma GCC diagnostic ignored "-Wunused-function"
 #endif
 #include <errno.h>
@@ -996,6 +997,100 @@ static void test_e2e_BIND_29_the_proxys_own_addresses_are_refused_by_default(voi
 }
 #endif
 
+#if MASQUE_E2E_MALFORMED
+/* ---- a hostile client's malformed requests: each gets an answer (issue "Relay hardening" 5) */
+
+extern const char *const *masque_quic_test_request; /* the binding's test build only */
+
+static int answered(size_t n)
+{
+    (void)n;
+    return clients[0].closed || strstr(last_log, "status") != NULL;
+}
+
+/* Sends `request` and waits (bounded) for a 4xx or for the stream to be reset with `code`. */
+static void expect_refusal(const char *const *request, int status, uint64_t code)
+{
+    static const masque_quic_hooks logging = {on_ready, on_packet, on_close, capture_log, NULL};
+    client *cl = &clients[0];
+    masque_quic_config cfg;
+    struct sockaddr_storage remote;
+    struct sockaddr_storage local;
+    socklen_t rl = 0;
+    socklen_t ll = sizeof(local);
+    masque_address dummy;
+    char want[32];
+    masque_quic_test_request = request;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    memset(cl, 0, sizeof(*cl));
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.authority = "localhost";
+    cfg.uri_template = tmpl;
+    cfg.ca_file = pki.ca_file;
+    cl->fd = bound_socket("127.0.0.1", &dummy);
+    assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &remote, &rl), MASQUE_OK);
+    assert_int_equal(connect(cl->fd, (struct sockaddr *)&remote, rl), 0);
+    assert_int_equal(getsockname(cl->fd, (struct sockaddr *)&local, &ll), 0);
+    last_log[0] = '\0';
+    cl->conn = masque_quic_client_new(&cfg, cl->fd, (struct sockaddr *)&local, ll,
+                                      (struct sockaddr *)&remote, rl, &logging, cl);
+    assert_non_null(cl->conn);
+    /* Generous: the 0.x relay held such a request for 120 s without a word. */
+    assert_true(pump(1, 15000, answered));
+    if (status != 0) {
+        (void)snprintf(want, sizeof(want), "status %d", status);
+        assert_non_null(strstr(last_log, want));
+    } else {
+        assert_true(cl->closed);
+        assert_true(cl->closed_with == code);
+    }
+    assert_false(cl->ready);
+    masque_quic_test_request = NULL;
+    stop_client(cl);
+    stop_proxy();
+}
+
+static void test_e2e_UDP_4_connect_without_protocol_is_answered(void **state)
+{
+    /* RFC 9114 §4.4: a CONNECT without :protocol carries no :scheme or :path. With them it is
+     * malformed (§4.1.2): the stream is reset with H3_MESSAGE_ERROR. */
+    static const char *const with_path[] = {":method",
+                                            "CONNECT",
+                                            ":scheme",
+                                            "https",
+                                            ":authority",
+                                            "localhost",
+                                            ":path",
+                                            "/.well-known/masque/udp/*/*/",
+                                            "capsule-protocol",
+                                            "?1",
+                                            "connect-udp-bind",
+                                            "?1",
+                                            NULL};
+    /* Well-formed classic CONNECT: not a Bind request (RFC 9298 §3.4, -10 §3): 400. */
+    static const char *const classic[] = {":method", "CONNECT", ":authority", "localhost:443",
+                                          NULL};
+    (void)state;
+    expect_refusal(with_path, 0, MASQUE_H3_MESSAGE_ERROR);
+    expect_refusal(classic, 400, 0);
+}
+
+static void test_e2e_UDP_4_get_with_protocol_is_answered(void **state)
+{
+    /* RFC 9220 §3: :protocol only with CONNECT; anything else is malformed (RFC 9114 §4.1.2). */
+    static const char *const get[] = {
+        ":method", "GET",        ":protocol", "connect-udp", ":scheme",
+        "https",   ":authority", "localhost", ":path",       "/.well-known/masque/udp/*/*/",
+        NULL};
+    /* A GET without :protocol is well-formed but not a Bind request: 400. */
+    static const char *const plain_get[] = {":method",   "GET",   ":scheme", "https", ":authority",
+                                            "localhost", ":path", "/",       NULL};
+    (void)state;
+    expect_refusal(get, 0, MASQUE_H3_MESSAGE_ERROR);
+    expect_refusal(plain_get, 400, 0);
+}
+#endif
+
 static int make_pki(void **state)
 {
     (void)state;
@@ -1009,7 +1104,16 @@ static int remove_pki(void **state)
     return 0;
 }
 
-#if MASQUE_E2E_NETNS
+#if MASQUE_E2E_MALFORMED
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_e2e_UDP_4_connect_without_protocol_is_answered),
+        cmocka_unit_test(test_e2e_UDP_4_get_with_protocol_is_answered),
+    };
+    return cmocka_run_group_tests(tests, make_pki, remove_pki);
+}
+#elif MASQUE_E2E_NETNS
 /* The same harness, run inside a network namespace made for it (root only): its loopback also
  * holds an ordinary address; nothing reaches outside the machine. */
 int main(void)

@@ -692,6 +692,27 @@ static int start_h3(masque_quic_conn *c)
     return 0;
 }
 
+#ifdef MASQUE_QUIC_TEST_REQUESTS
+/*
+ * Test builds only (tests/CMakeLists.txt compiles this file again with the macro): the request a
+ * client sends instead of the Bind request, as name, value, ..., NULL, so that the end-to-end
+ * suite can send the malformed ones a hostile client would (RFC 9114 §4.1.2). In no header.
+ */
+const char *const *masque_quic_test_request;
+
+static int client_send_test_request(masque_quic_conn *c, const char *const *fields)
+{
+    nghttp3_nv nv[8];
+    nghttp3_data_reader dr = {read_body};
+    size_t n = 0;
+    while (n < 8 && fields[2 * n] != NULL) {
+        nv[n] = make_nv(fields[2 * n], fields[2 * n + 1]);
+        n++;
+    }
+    return nghttp3_conn_submit_request(c->h3, c->stream, nv, n, &dr, NULL) == 0 ? 0 : -1;
+}
+#endif
+
 static int client_send_request(masque_quic_conn *c)
 {
     char path[1024];
@@ -704,6 +725,11 @@ static int client_send_request(masque_quic_conn *c)
         ngtcp2_conn_open_bidi_stream(c->conn, &c->stream, NULL) != 0) {
         return -1;
     }
+#ifdef MASQUE_QUIC_TEST_REQUESTS
+    if (masque_quic_test_request != NULL) {
+        return client_send_test_request(c, masque_quic_test_request);
+    }
+#endif
     nv[0] = make_nv(":method", MASQUE_HTTP_METHOD);
     nv[1] = make_nv(":protocol", MASQUE_HTTP_PROTOCOL);
     nv[2] = make_nv(":scheme", "https");

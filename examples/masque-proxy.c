@@ -5,12 +5,13 @@
  *   masque-proxy [--listen IP:PORT] [--template URI] [--cert PEM --key PEM]
  *                [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... [--public-ip IP]
  *                [--max-clients N] [--idle-timeout-ms MS] [--priority GNUTLS] [--run-seconds S]
- * [-v]
+ *                [--no-address-validation] [-v]
  *
  * Each accepted request gets its own UDP socket, bound to the listening IP with a port the
  * kernel picks; its address is the client's public address (Proxy-Public-Address). Targets go
  * through the policy: special-purpose ranges (loopback among them) are refused unless --allow
- * opens them. Without --cert a self-signed certificate is made at start-up.
+ * opens them. Without --cert a self-signed certificate is made at start-up. Every client
+ * proves its address with a Retry round trip before it gets any state (RFC 9000 §8.1.2).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
@@ -47,7 +48,7 @@ static void usage(void)
                   "--key PEM] [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... "
                   "[--public-ip IP] [--max-clients N] [--max-contexts N] [--assign-rate PER_S] "
                   "[--idle-timeout-ms MS] "
-                  "[--priority STRING] [--run-seconds S] [-v]\n");
+                  "[--priority STRING] [--run-seconds S] [--no-address-validation] [-v]\n");
 }
 
 static void log_stderr(void *user, const char *line)
@@ -79,6 +80,10 @@ int main(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-v") == 0) {
             cfg.verbose = 1;
+            continue;
+        }
+        if (strcmp(a, "--no-address-validation") == 0) {
+            cfg.no_address_validation = 1; /* no Retry round trip: trusted networks only */
             continue;
         }
         if (v == NULL) {

@@ -112,7 +112,17 @@ typedef struct masque_quic_config {
     /** Proxy, for tests: withhold SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220), as a server
      *  that cannot serve extended CONNECT does. */
     int withhold_connect_protocol;
+    /**
+     * Proxy: validate each client's address with a Retry round trip before any connection
+     * state exists (RFC 9000 §8.1.2), sealing tokens with these MASQUE_QUIC_RETRY_SECRET_LEN
+     * bytes; an Initial without a valid token gets a Retry and nothing else. NULL: accept
+     * Initials as they come. masque_quic_proxy_new() sets it unless told not to.
+     */
+    const uint8_t *retry_secret;
 } masque_quic_config;
+
+/** Bytes of masque_quic_config.retry_secret. */
+#define MASQUE_QUIC_RETRY_SECRET_LEN 32
 
 /**
  * @brief Start a client connection on a UDP socket.
@@ -284,7 +294,13 @@ typedef struct masque_quic_proxy_config {
     int has_public_ip;
     masque_address public_ip; /**< With has_public_ip: the IP to advertise (port ignored). */
     size_t max_clients;       /**< 0: 256. */
-    int verbose;              /**< Also log connections coming and going. */
+    /**
+     * Accept Initials without a Retry round trip (trusted networks only). By default every
+     * client proves its address first (RFC 9000 §8.1), so spoofed or replayed Initials take
+     * no client slot and no connection state.
+     */
+    int no_address_validation;
+    int verbose; /**< Also log connections coming and going. */
     /** Where log lines go (refusals, errors; with verbose, connections); NULL: nowhere. */
     void (*log)(void *user, const char *line);
     void *log_user; /**< Passed to log. */

@@ -83,6 +83,8 @@ static int proxy_force_capsules;   /* the proxy offers no HTTP/3 datagrams */
 static int client_force_capsules;  /* the clients offer none */
 static int proxy_withhold_connect; /* the proxy sends no SETTINGS_ENABLE_CONNECT_PROTOCOL */
 static uint64_t proxy_idle_ms;     /* the proxy's idle timeout of compressed contexts */
+static size_t proxy_max_clients;   /* 0: room for every client of the suite */
+static int proxy_no_validation;    /* the proxy accepts Initials without a Retry */
 
 static void start_proxy(const char *ip, const char *allow_cidr)
 {
@@ -103,7 +105,8 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     cfg.conn.policy = &policy;
     cfg.conn.cert_file = pki.cert_file;
     cfg.conn.key_file = pki.key_file;
-    cfg.max_clients = MAX_CLIENTS + 4;
+    cfg.max_clients = proxy_max_clients != 0 ? proxy_max_clients : MAX_CLIENTS + 4;
+    cfg.no_address_validation = proxy_no_validation;
     proxy_fd = bound_socket(ip, &proxy_addr);
     cfg.relay_bind = proxy_addr;
     proxy = masque_quic_proxy_new(&cfg, proxy_fd);
@@ -801,6 +804,67 @@ static void test_e2e_concrete_target_is_refused_with_501_not_ignored(void **stat
     stop_proxy();
 }
 
+/* One datagram on a socket no proxy serves, within a bounded wait. */
+static ssize_t recv_within(int fd, uint8_t *out, size_t cap, int limit_ms)
+{
+    struct pollfd pfd;
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    if (poll(&pfd, 1, limit_ms) != 1) {
+        return -1;
+    }
+    return recv(fd, out, cap, MSG_DONTWAIT);
+}
+
+static void test_e2e_replayed_initials_take_no_client_slot(void **state)
+{
+    /* Issue "Relay hardening" 1: one captured Initial replayed from many source ports filled
+     * every slot. Now each gets a Retry (RFC 9000 §8.1.2) and nothing else. */
+    static uint8_t initial[1500];
+    masque_address sink_addr;
+    masque_address saved = proxy_addr;
+    struct sockaddr_storage to;
+    socklen_t tl = 0;
+    int fakes[8];
+    ssize_t n;
+    size_t i;
+    int sink = bound_socket("127.0.0.1", &sink_addr);
+    (void)state;
+    /* A real client's first Initial, caught on its way to a socket that does not answer. */
+    proxy_addr = sink_addr;
+    start_client(&clients[0], "127.0.0.1");
+    proxy_addr = saved;
+    n = recv_within(sink, initial, sizeof(initial), 5000);
+    assert_true(n >= 1200); /* RFC 9000 §14.1: padded */
+    stop_client(&clients[0]);
+    (void)close(sink);
+
+    proxy_max_clients = 2;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &to, &tl), MASQUE_OK);
+    for (i = 0; i < 8; i++) {
+        masque_address from;
+        fakes[i] = bound_socket("127.0.0.1", &from);
+        assert_int_equal(sendto(fakes[i], initial, (size_t)n, 0, (struct sockaddr *)&to, tl), n);
+    }
+    for (i = 0; i < 8; i++) {
+        uint8_t retry[256];
+        ssize_t r = peer_recv(fakes[i], 0, retry, sizeof(retry), 5000);
+        assert_true(r > 0);
+        assert_int_equal(retry[0] & 0xF0u, 0xF0u); /* long header, type Retry (v1) */
+        (void)close(fakes[i]);
+    }
+    /* Both slots are still free: two real clients get them. */
+    start_client(&clients[0], "127.0.0.1");
+    start_client(&clients[1], "127.0.0.1");
+    assert_true(pump(2, 15000, all_ready));
+    stop_client(&clients[0]);
+    stop_client(&clients[1]);
+    stop_proxy();
+    proxy_max_clients = 0;
+}
+
 static uint64_t watched_context;
 
 static int context_closed(size_t n)
@@ -1145,6 +1209,7 @@ int main(void)
         cmocka_unit_test(test_e2e_UDP_7_clean_fin_closes_the_relay_socket),
         cmocka_unit_test(test_e2e_tls_verifies_the_proxy_against_the_ca_and_the_authority),
         cmocka_unit_test(test_e2e_concrete_target_is_refused_with_501_not_ignored),
+        cmocka_unit_test(test_e2e_replayed_initials_take_no_client_slot),
         cmocka_unit_test(test_e2e_idle_contexts_close_on_a_quiet_connection),
         cmocka_unit_test(test_e2e_credentials_are_loaded_once_and_reloaded_on_demand),
         cmocka_unit_test(test_e2e_memory_returns_after_clients_leave),

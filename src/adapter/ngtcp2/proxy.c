@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@ struct masque_quic_proxy {
     proxy_client **clients;
     size_t nclients;
     struct pollfd *fds;
+    uint8_t retry_secret[MASQUE_QUIC_RETRY_SECRET_LEN]; /* seals Retry tokens (RFC 9000 §8.1.2) */
 };
 
 /* Reads the addresses of every local interface (the proxy's own addresses). */
@@ -222,6 +224,14 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     }
     p->fd = listen_fd;
     p->locallen = sizeof(p->local);
+    if (!cfg->no_address_validation) {
+        if (getrandom(p->retry_secret, sizeof(p->retry_secret), 0) !=
+            (ssize_t)sizeof(p->retry_secret)) {
+            free(p);
+            return NULL;
+        }
+        p->cfg.conn.retry_secret = p->retry_secret;
+    }
     p->clients = calloc(p->cfg.max_clients, sizeof(proxy_client *));
     p->fds = calloc(p->cfg.max_clients + 1, sizeof(*p->fds));
     /* The certificate is read once, not per connection (and again only on a reload). */

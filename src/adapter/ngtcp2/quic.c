@@ -20,10 +20,11 @@
 #include "masque/http.h"
 #include "masque/posix.h"
 
-#define OUTBOX_CAP       (1u << 20)
-#define TABLE_CAPACITY   256
-#define MAX_STREAMS_BIDI 16u
-#define DATAGRAM_QUEUE   8u
+#define OUTBOX_CAP           (1u << 20)
+#define TABLE_CAPACITY       256
+#define MAX_STREAMS_BIDI     16u
+#define DATAGRAM_QUEUE       8u
+#define RETRY_TOKEN_LIFETIME (10 * NGTCP2_SECONDS) /* a Retry round trip, with room for loss */
 #define DEFAULT_PRIORITY                                                                           \
     "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"           \
     "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM"
@@ -1226,6 +1227,33 @@ masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
     return c;
 }
 
+/* Answers an Initial without a token with a Retry carrying one (RFC 9000 §8.1.2). */
+static void send_retry(const masque_quic_config *cfg, int fd, const struct sockaddr *remote,
+                       socklen_t remotelen, const ngtcp2_pkt_hd *hd)
+{
+    uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
+    uint8_t buf[256];
+    ngtcp2_cid retry_scid;
+    ngtcp2_ssize tokenlen;
+    ngtcp2_ssize n;
+    retry_scid.datalen = 18;
+    if (gnutls_rnd(GNUTLS_RND_RANDOM, retry_scid.data, retry_scid.datalen) != 0) {
+        return;
+    }
+    tokenlen = ngtcp2_crypto_generate_retry_token(
+        token, cfg->retry_secret, MASQUE_QUIC_RETRY_SECRET_LEN, hd->version,
+        (const ngtcp2_sockaddr *)remote, (ngtcp2_socklen)remotelen, &retry_scid, &hd->dcid,
+        masque_quic_now_ns());
+    if (tokenlen < 0) {
+        return;
+    }
+    n = ngtcp2_crypto_write_retry(buf, sizeof(buf), hd->version, &hd->scid, &retry_scid, &hd->dcid,
+                                  token, (size_t)tokenlen);
+    if (n > 0) {
+        (void)sendto(fd, buf, (size_t)n, 0, remote, remotelen);
+    }
+}
+
 masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int fd,
                                             const struct sockaddr *local, socklen_t locallen,
                                             const struct sockaddr *remote, socklen_t remotelen,
@@ -1239,8 +1267,26 @@ masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int f
     ngtcp2_transport_params params;
     ngtcp2_cid scid;
     ngtcp2_path path;
+    ngtcp2_cid odcid;
     if (ngtcp2_accept(&hd, pkt, pktlen) != 0) {
         return NULL;
+    }
+    odcid = hd.dcid;
+    if (cfg->retry_secret != NULL) {
+        /* RFC 9000 §8.1.2: no state before the client proved it receives at its address. */
+        if (hd.type != NGTCP2_PKT_INITIAL) {
+            return NULL;
+        }
+        if (hd.tokenlen == 0) {
+            send_retry(cfg, fd, remote, remotelen, &hd);
+            return NULL;
+        }
+        if (ngtcp2_crypto_verify_retry_token(
+                &odcid, hd.token, hd.tokenlen, cfg->retry_secret, MASQUE_QUIC_RETRY_SECRET_LEN,
+                hd.version, (const ngtcp2_sockaddr *)remote, (ngtcp2_socklen)remotelen, &hd.dcid,
+                RETRY_TOKEN_LIFETIME, masque_quic_now_ns()) != 0) {
+            return NULL; /* forged, replayed from elsewhere, or stale: dropped (§8.1.3) */
+        }
     }
     c = alloc_conn(cfg, fd, local, locallen, remote, remotelen, hooks, app);
     if (c == NULL) {
@@ -1250,8 +1296,15 @@ masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int f
     ngtcp2_settings_default(&settings);
     settings.initial_ts = masque_quic_now_ns();
     fill_params(&params, cfg);
-    params.original_dcid = hd.dcid;
+    params.original_dcid = odcid;
     params.original_dcid_present = 1;
+    if (cfg->retry_secret != NULL) {
+        params.retry_scid = hd.dcid; /* the Source Connection ID of our Retry */
+        params.retry_scid_present = 1;
+        settings.token = hd.token;
+        settings.tokenlen = hd.tokenlen;
+        settings.token_type = NGTCP2_TOKEN_TYPE_RETRY;
+    }
     scid.datalen = 18;
     (void)gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
     path = make_path(c);

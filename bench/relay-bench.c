@@ -169,7 +169,7 @@ int main(int argc, char **argv)
     size_t count = quick ? 2000 : 50000;
     masque_quic_proxy_config pcfg;
     masque_quic_config ccfg;
-    masque_quic_hooks hooks = {on_ready, on_packet, NULL, NULL, NULL};
+    masque_quic_hooks hooks = {on_ready, on_packet, NULL, NULL, NULL, NULL};
     masque_policy policy;
     masque_policy_rule rule;
     masque_address proxy_addr;

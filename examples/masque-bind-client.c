@@ -136,6 +136,30 @@ static void on_packet(masque_quic_conn *c, void *app, const masque_address *peer
     (void)fflush(stdout);
 }
 
+/* Says what became of our registrations: scripts wait for these lines, not for time. */
+static void on_event(masque_quic_conn *c, void *app, const masque_event *ev)
+{
+    const char *what = NULL;
+    (void)c;
+    (void)app;
+    switch (ev->kind) {
+    case MASQUE_EVENT_CONTEXT_ACKNOWLEDGED:
+        what = "acknowledged";
+        break;
+    case MASQUE_EVENT_CONTEXT_REJECTED:
+        what = "rejected";
+        break;
+    case MASQUE_EVENT_CONTEXT_CLOSED:
+        what = "closed by the proxy";
+        break;
+    default:
+        return;
+    }
+    (void)printf("%s context %llu %s\n", ev->target.version == 0 ? "uncompressed" : "compressed",
+                 (unsigned long long)ev->context_id, what);
+    (void)fflush(stdout);
+}
+
 static void on_close(masque_quic_conn *c, void *app, uint64_t reason)
 {
     (void)c;
@@ -211,7 +235,7 @@ int main(int argc, char **argv)
 {
     static client_state st;
     masque_quic_config cfg;
-    masque_quic_hooks hooks = {on_ready, on_packet, on_close, on_log, NULL};
+    masque_quic_hooks hooks = {on_ready, on_packet, on_close, on_log, NULL, on_event};
     masque_address proxy_addr;
     struct sockaddr_storage remote;
     struct sockaddr_storage local;

@@ -22,34 +22,40 @@ echo "== masque-proxy on 127.0.0.1:$port (loopback targets allowed for the demo)
 "$bin/masque-proxy" --listen "127.0.0.1:$port" --allow 127.0.0.0/8 --run-seconds 30 -v \
     --cert "$work/pki/localhost.pem" --key "$work/pki/localhost.key" 2>"$work/proxy.log" &
 pids="$pids $!"
-sleep 0.3
+# Waits (bounded: generous for a loaded machine or valgrind) until FILE has a line matching RE.
+wait_for() {
+    i=0
+    while ! grep -q "$2" "$1" 2>/dev/null; do
+        i=$((i + 1))
+        if [ "$i" -gt 150 ]; then
+            echo "no '$2' in $1 within 15 s:" >&2
+            cat "$work/client.log" "$work/proxy.log" >&2 2>/dev/null
+            exit 1
+        fi
+        sleep 0.1
+    done
+}
+wait_for "$work/proxy.log" 'listening on'
 echo "== masque-bind-client: Bind, echo, compress a peer after 2 packets, firewall after 3"
 "$bin/masque-bind-client" --proxy "127.0.0.1:$port" --authority localhost \
     --ca "$work/pki/ca.pem" --echo --compress-after 2 \
     --close-uncompressed-after 3 --run-seconds 25 </dev/null >"$work/client.log" 2>&1 &
 pids="$pids $!"
-i=0
-while ! grep -q '^public address:' "$work/client.log" 2>/dev/null; do
-    i=$((i + 1))
-    if [ "$i" -gt 50 ]; then
-        echo "the client got no public address:" >&2
-        cat "$work/client.log" "$work/proxy.log" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
+wait_for "$work/client.log" '^public address:'
 public=$(sed -n 's/^public address: //p' "$work/client.log" | head -n 1)
-sleep 0.3
+# -10 §4: peers are heard once the proxy acknowledged the uncompressed context.
+wait_for "$work/client.log" '^uncompressed context [0-9]* acknowledged'
 echo "== peer A sends 4 datagrams to the client's public address $public"
 "$bin/udp-peer" "$public" --count 4 --text "hello from peer A" --answers 4 >"$work/peer-a.log"
 a=$?
-sleep 0.3
+# The client closed the uncompressed context at A's third datagram, before it answered the
+# fourth: A's fourth answer came after the proxy had the COMPRESSION_CLOSE.
+grep -q '^uncompressed context closed' "$work/client.log" || a=1
 echo "== peer B, unknown to the client, sends 1 datagram after the firewall closed"
 "$bin/udp-peer" "$public" --text "hello from peer B" --expect-silence --wait-ms 1500 \
     >"$work/peer-b.log" || true
 b=0
 grep -q 'as expected' "$work/peer-b.log" || b=1
-sleep 0.2
 echo
 echo "-- transcript: client"
 sed 's/^/   /' "$work/client.log"

@@ -73,6 +73,9 @@ typedef struct masque_quic_hooks {
     /** Proxy: a Bind request passed every check; bind its public address now (-10 §7) and
      *  return 0, or return non-zero to answer 503. NULL: masque_quic_config.public_address. */
     int (*on_request)(masque_quic_conn *c, void *app, masque_address *public_address);
+    /** A session event (masque_event: a context acknowledged, rejected, closed, ...).
+     *  NULL: not reported. */
+    void (*on_event)(masque_quic_conn *c, void *app, const masque_event *ev);
 } masque_quic_hooks;
 
 /** @brief Settings of a connection. */

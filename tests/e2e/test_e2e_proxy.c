@@ -145,7 +145,7 @@ static void on_close(masque_quic_conn *c, void *app, uint64_t reason)
     cl->closed_with = reason;
 }
 
-static const masque_quic_hooks hooks = {on_ready, on_packet, on_close, NULL, NULL};
+static const masque_quic_hooks hooks = {on_ready, on_packet, on_close, NULL, NULL, NULL};
 
 static void start_client(client *cl, const char *ip)
 {
@@ -772,7 +772,8 @@ static int logged_status(size_t n)
 
 static void test_e2e_concrete_target_is_refused_with_501_not_ignored(void **state)
 {
-    static const masque_quic_hooks logging = {on_ready, on_packet, on_close, capture_log, NULL};
+    static const masque_quic_hooks logging = {on_ready,    on_packet, on_close,
+                                              capture_log, NULL,      NULL};
     masque_quic_config cfg;
     struct sockaddr_storage remote;
     struct sockaddr_storage local;
@@ -1075,7 +1076,8 @@ static int answered(size_t n)
 /* Sends `request` and waits (bounded) for a 4xx or for the stream to be reset with `code`. */
 static void expect_refusal(const char *const *request, int status, uint64_t code)
 {
-    static const masque_quic_hooks logging = {on_ready, on_packet, on_close, capture_log, NULL};
+    static const masque_quic_hooks logging = {on_ready,    on_packet, on_close,
+                                              capture_log, NULL,      NULL};
     client *cl = &clients[0];
     masque_quic_config cfg;
     struct sockaddr_storage remote;

@@ -176,7 +176,7 @@ static int on_request(masque_quic_conn *conn, void *app, masque_address *public_
     return 0;
 }
 
-static const masque_quic_hooks hooks = {NULL, on_packet, on_close, on_log, on_request};
+static const masque_quic_hooks hooks = {NULL, on_packet, on_close, on_log, on_request, NULL};
 
 static int relay_socket(const masque_address *bind_to, masque_address *bound)
 {

@@ -265,10 +265,18 @@ static int host_write_datagram(void *host, const uint8_t *data, size_t len)
     return 0;
 }
 
+static void host_on_event(void *host, const masque_event *ev)
+{
+    masque_quic_conn *c = host;
+    if (c->hooks.on_event != NULL) {
+        c->hooks.on_event(c, c->app, ev);
+    }
+}
+
 static const masque_host_ops capsule_ops = {host_write_stream, NULL, host_on_packet, host_abort,
-                                            NULL};
+                                            host_on_event};
 static const masque_host_ops datagram_ops = {host_write_stream, host_write_datagram, host_on_packet,
-                                             host_abort, NULL};
+                                             host_abort, host_on_event};
 
 static int start_session(masque_quic_conn *c, masque_role role, unsigned families)
 {

@@ -770,7 +770,8 @@ static int logged_status(size_t n)
     return strstr(last_log, "status") != NULL;
 }
 
-static void test_e2e_concrete_target_is_refused_with_501_not_ignored(void **state)
+/* A client whose log lines land in last_log; target_host NULL asks for Bind to `*`. */
+static void start_logging_client(client *cl, const char *target_host, uint16_t target_port)
 {
     static const masque_quic_hooks logging = {on_ready,    on_packet, on_close,
                                               capture_log, NULL,      NULL};
@@ -780,16 +781,13 @@ static void test_e2e_concrete_target_is_refused_with_501_not_ignored(void **stat
     socklen_t rl = 0;
     socklen_t ll = sizeof(local);
     masque_address dummy;
-    client *cl = &clients[0];
-    (void)state;
-    start_proxy("127.0.0.1", "127.0.0.0/8");
     memset(cl, 0, sizeof(*cl));
     memset(&cfg, 0, sizeof(cfg));
     cfg.authority = "localhost";
     cfg.uri_template = tmpl;
     cfg.ca_file = pki.ca_file;
-    cfg.target_host = "127.0.0.1"; /* -10 §3: Bind with a concrete target */
-    cfg.target_port = 5353;
+    cfg.target_host = target_host;
+    cfg.target_port = target_port;
     cl->fd = bound_socket("127.0.0.1", &dummy);
     assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &remote, &rl), MASQUE_OK);
     assert_int_equal(connect(cl->fd, (struct sockaddr *)&remote, rl), 0);
@@ -798,6 +796,14 @@ static void test_e2e_concrete_target_is_refused_with_501_not_ignored(void **stat
     cl->conn = masque_quic_client_new(&cfg, cl->fd, (struct sockaddr *)&local, ll,
                                       (struct sockaddr *)&remote, rl, &logging, cl);
     assert_non_null(cl->conn);
+}
+
+static void test_e2e_concrete_target_is_refused_with_501_not_ignored(void **state)
+{
+    client *cl = &clients[0];
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_logging_client(cl, "127.0.0.1", 5353); /* -10 §3: Bind with a concrete target */
     assert_true(pump(1, 5000, logged_status));
     assert_non_null(strstr(last_log, "status 501"));
     assert_false(cl->ready);
@@ -1076,31 +1082,11 @@ static int answered(size_t n)
 /* Sends `request` and waits (bounded) for a 4xx or for the stream to be reset with `code`. */
 static void expect_refusal(const char *const *request, int status, uint64_t code)
 {
-    static const masque_quic_hooks logging = {on_ready,    on_packet, on_close,
-                                              capture_log, NULL,      NULL};
     client *cl = &clients[0];
-    masque_quic_config cfg;
-    struct sockaddr_storage remote;
-    struct sockaddr_storage local;
-    socklen_t rl = 0;
-    socklen_t ll = sizeof(local);
-    masque_address dummy;
     char want[32];
     masque_quic_test_request = request;
     start_proxy("127.0.0.1", "127.0.0.0/8");
-    memset(cl, 0, sizeof(*cl));
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.authority = "localhost";
-    cfg.uri_template = tmpl;
-    cfg.ca_file = pki.ca_file;
-    cl->fd = bound_socket("127.0.0.1", &dummy);
-    assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &remote, &rl), MASQUE_OK);
-    assert_int_equal(connect(cl->fd, (struct sockaddr *)&remote, rl), 0);
-    assert_int_equal(getsockname(cl->fd, (struct sockaddr *)&local, &ll), 0);
-    last_log[0] = '\0';
-    cl->conn = masque_quic_client_new(&cfg, cl->fd, (struct sockaddr *)&local, ll,
-                                      (struct sockaddr *)&remote, rl, &logging, cl);
-    assert_non_null(cl->conn);
+    start_logging_client(cl, NULL, 0);
     /* Generous: the 0.x relay held such a request for 120 s without a word. */
     assert_true(pump(1, 15000, answered));
     if (status != 0) {

@@ -532,6 +532,24 @@ static void event_control(masque_capsule_parser *p, const uint8_t *value, masque
     p->state = PARSE_HEADER;
 }
 
+/*
+ * The next piece of a DATAGRAM value, at most `left` bytes: returns its size and where in the
+ * value it starts; the parser leaves the value (*last) when the piece ends it. Shared by the
+ * single-step and the batch paths, so that both cut values the same way.
+ */
+static size_t datagram_advance(masque_capsule_parser *p, size_t left, uint64_t *offset, int *last)
+{
+    uint64_t remaining = p->length - p->done;
+    size_t take = remaining < (uint64_t)left ? (size_t)remaining : left;
+    *offset = p->done;
+    p->done += take;
+    *last = p->done == p->length;
+    if (*last) {
+        p->state = PARSE_HEADER;
+    }
+    return take;
+}
+
 /* One step of the parser, arguments already checked: up to the first event. */
 static masque_ssize parser_step(masque_capsule_parser *p, const uint8_t *data, size_t len,
                                 masque_capsule_event *ev)
@@ -583,17 +601,14 @@ static masque_ssize parser_step(masque_capsule_parser *p, const uint8_t *data, s
             break;
         }
         case PARSE_DATAGRAM: {
-            uint64_t remaining = p->length - p->done;
-            size_t take = remaining < (uint64_t)left ? (size_t)remaining : left;
+            uint64_t offset;
+            int last;
+            size_t take = datagram_advance(p, left, &offset, &last);
             event_header(p, ev, MASQUE_CAPSULE_EVENT_DATAGRAM);
-            ev->offset = p->done;
+            ev->offset = offset;
+            ev->last = last;
             ev->data = data + pos;
             ev->data_len = take;
-            p->done += take;
-            ev->last = p->done == p->length;
-            if (ev->last) {
-                p->state = PARSE_HEADER;
-            }
             return masque_ssize_of(pos + take);
         }
         default: { /* PARSE_SKIP */
@@ -627,21 +642,19 @@ masque_ssize masque_capsule_parser_feed(masque_capsule_parser *p, const uint8_t 
     return parser_step(p, data, len, ev);
 }
 
-/* A DATAGRAM piece of `take` bytes at `at`, continuing the current capsule. */
-static void datagram_piece(masque_capsule_parser *p, const uint8_t *at, size_t take,
+/* The next DATAGRAM piece, at most `left` bytes at `at`, as a batch piece. */
+static void datagram_piece(masque_capsule_parser *p, const uint8_t *at, size_t left,
                            masque_capsule_piece *o)
 {
+    uint64_t offset;
+    int last;
     o->data = at;
-    o->len = (uint32_t)take;
+    o->len = (uint32_t)datagram_advance(p, left, &offset, &last);
     o->event = (uint8_t)MASQUE_CAPSULE_EVENT_DATAGRAM;
     o->kind = (uint8_t)MASQUE_CAPSULE_DATAGRAM;
-    o->first = (uint8_t)(p->done == 0);
-    p->done += take;
-    o->last = (uint8_t)(p->done == p->length);
+    o->first = (uint8_t)(offset == 0);
+    o->last = (uint8_t)last;
     o->length = p->length;
-    if (o->last) {
-        p->state = PARSE_HEADER;
-    }
 }
 
 /*
@@ -693,9 +706,7 @@ masque_ssize masque_capsule_parser_feed_batch(masque_capsule_parser *p, const ui
         }
         if (p->state == PARSE_DATAGRAM) {
             /* The hot path: the value, or as much of it as this chunk holds, as a view. */
-            uint64_t remaining = p->length - p->done;
-            datagram_piece(p, data + pos, remaining < (uint64_t)left ? (size_t)remaining : left,
-                           &out[n]);
+            datagram_piece(p, data + pos, left, &out[n]);
             pos += out[n++].len;
             continue;
         }

@@ -41,22 +41,26 @@ static int bound(masque_address *out)
     return fd;
 }
 
-static void on_ready(masque_quic_conn *c, void *app)
+static masque_quic_request *request; /* the client's Bind request, once accepted */
+
+static void on_ready(masque_quic_request *r, void *app)
 {
     (void)app;
-    (void)masque_quic_public_addresses(c, &pub, 1);
-    (void)masque_session_open_uncompressed(masque_quic_session(c), 0, NULL);
-    (void)masque_adapter_flush(masque_quic_adapter(c));
+    request = r;
+    (void)masque_quic_request_public_addresses(r, &pub, 1);
+    (void)masque_session_open_uncompressed(masque_quic_request_session(r), 0, NULL);
+    (void)masque_adapter_flush(masque_quic_request_adapter(r));
 }
 
-static void on_packet(masque_quic_conn *c, void *app, const masque_address *peer,
+static void on_packet(masque_quic_request *r, void *app, const masque_address *peer,
                       const uint8_t *data, size_t len)
 {
     static uint8_t buf[MASQUE_BIND_HEADROOM + 65536];
     (void)app;
     memcpy(buf + MASQUE_BIND_HEADROOM, data, len); /* echo: the application's own copy */
-    (void)masque_adapter_write_datagram(masque_quic_adapter(c), peer, buf + MASQUE_BIND_HEADROOM,
-                                        MASQUE_BIND_HEADROOM, len, masque_quic_now_ns() / 1000000u);
+    (void)masque_adapter_write_datagram(masque_quic_request_adapter(r), peer,
+                                        buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, len,
+                                        masque_quic_now_ns() / 1000000u);
 }
 
 static void pump_relay(void)
@@ -210,8 +214,8 @@ int main(int argc, char **argv)
     while (masque_quic_now_ns() < deadline && !ready) {
         masque_context_info u;
         pump_relay();
-        ready = masque_quic_session(client) != NULL &&
-                masque_session_context_find(masque_quic_session(client), NULL, &u) &&
+        ready = request != NULL &&
+                masque_session_context_find(masque_quic_request_session(request), NULL, &u) &&
                 u.state == MASQUE_CONTEXT_ACTIVE;
     }
     printf("case\tpath\tsize\tdatagrams_per_s\tMB_per_s\trtt_p50_us\trtt_p99_us\tlost\n");

@@ -29,6 +29,7 @@
 
 typedef struct client_state {
     masque_quic_conn *conn;
+    masque_quic_request *req; /* the Bind request, once accepted; NULL once it ended */
     int echo;
     unsigned compress_after;
     unsigned close_after;
@@ -39,6 +40,8 @@ typedef struct client_state {
     unsigned counts[MAX_PEERS];
     size_t npeers;
     int ready;
+    int ended;           /* the request ended ... */
+    uint64_t ended_with; /* ... with this HTTP/3 error code */
 } client_state;
 
 static uint64_t now_ms(void)
@@ -54,7 +57,10 @@ static void send_text(client_state *st, const masque_address *peer, const char *
         len = 2048;
     }
     memcpy(buf + MASQUE_BIND_HEADROOM, text, len);
-    rc = masque_adapter_write_datagram(masque_quic_adapter(st->conn), peer,
+    if (st->req == NULL) {
+        return;
+    }
+    rc = masque_adapter_write_datagram(masque_quic_request_adapter(st->req), peer,
                                        buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, len,
                                        now_ms());
     if (rc != MASQUE_OK) {
@@ -62,11 +68,11 @@ static void send_text(client_state *st, const masque_address *peer, const char *
     }
 }
 
-static void on_ready(masque_quic_conn *c, void *app)
+static void on_ready(masque_quic_request *r, void *app)
 {
     client_state *st = app;
     masque_address pub[4];
-    size_t n = masque_quic_public_addresses(c, pub, 4);
+    size_t n = masque_quic_request_public_addresses(r, pub, 4);
     size_t i;
     for (i = 0; i < n && i < 4; i++) {
         char text[MASQUE_ADDRESS_TEXT_MAX];
@@ -74,13 +80,14 @@ static void on_ready(masque_quic_conn *c, void *app)
         (void)printf("public address: %s\n", text);
     }
     /* -10 §4: register the uncompressed context to hear from any peer. */
-    if (masque_session_open_uncompressed(masque_quic_session(c), now_ms(), &st->uncompressed_id) ==
-        MASQUE_OK) {
+    st->req = r;
+    if (masque_session_open_uncompressed(masque_quic_request_session(r), now_ms(),
+                                         &st->uncompressed_id) == MASQUE_OK) {
         st->uncompressed_open = 1;
         (void)printf("uncompressed context %llu requested\n",
                      (unsigned long long)st->uncompressed_id);
     }
-    (void)masque_adapter_flush(masque_quic_adapter(c));
+    (void)masque_adapter_flush(masque_quic_request_adapter(r));
     st->ready = 1;
     (void)fflush(stdout);
 }
@@ -101,13 +108,13 @@ static unsigned *peer_count(client_state *st, const masque_address *peer)
     return &st->counts[st->npeers++];
 }
 
-static void on_packet(masque_quic_conn *c, void *app, const masque_address *peer,
+static void on_packet(masque_quic_request *r, void *app, const masque_address *peer,
                       const uint8_t *data, size_t len)
 {
     client_state *st = app;
     char text[MASQUE_ADDRESS_TEXT_MAX];
     unsigned *count = peer_count(st, peer);
-    masque_session *s = masque_quic_session(c);
+    masque_session *s = masque_quic_request_session(r);
     (void)masque_address_format(text, sizeof(text), peer, 1);
     (void)printf("from %s: %.*s\n", text, (int)len, (const char *)data);
     st->total++;
@@ -132,15 +139,15 @@ static void on_packet(masque_quic_conn *c, void *app, const masque_address *peer
         st->uncompressed_open = 0;
         (void)printf("uncompressed context closed: only registered peers get through now\n");
     }
-    (void)masque_adapter_flush(masque_quic_adapter(c));
+    (void)masque_adapter_flush(masque_quic_request_adapter(r));
     (void)fflush(stdout);
 }
 
 /* Says what became of our registrations: scripts wait for these lines, not for time. */
-static void on_event(masque_quic_conn *c, void *app, const masque_event *ev)
+static void on_event(masque_quic_request *r, void *app, const masque_event *ev)
 {
     const char *what = NULL;
-    (void)c;
+    (void)r;
     (void)app;
     switch (ev->kind) {
     case MASQUE_EVENT_CONTEXT_ACKNOWLEDGED:
@@ -160,11 +167,17 @@ static void on_event(masque_quic_conn *c, void *app, const masque_event *ev)
     (void)fflush(stdout);
 }
 
-static void on_close(masque_quic_conn *c, void *app, uint64_t reason)
+/* The Bind request ended (the proxy's answer, a reset, or the connection): so does the
+ * program, with a non-zero status unless it ended cleanly. */
+static void on_close(masque_quic_request *r, void *app, uint64_t reason)
 {
-    (void)c;
-    (void)app;
+    client_state *st = app;
+    (void)r;
+    st->req = NULL;
+    st->ended = 1;
+    st->ended_with = reason;
     (void)printf("request closed (HTTP/3 error 0x%llx)\n", (unsigned long long)reason);
+    (void)fflush(stdout);
 }
 
 static void on_log(masque_quic_conn *c, void *app, const char *line)
@@ -307,7 +320,8 @@ int main(int argc, char **argv)
     if (run_seconds > 0) {
         deadline = masque_quic_now_ns() + (uint64_t)(run_seconds * 1e9);
     }
-    while (!masque_quic_is_closed(st.conn) && (deadline == 0 || masque_quic_now_ns() < deadline)) {
+    while (!masque_quic_is_closed(st.conn) && !st.ended &&
+           (deadline == 0 || masque_quic_now_ns() < deadline)) {
         struct pollfd fds[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
         nfds_t nfds = stdin_open ? 2 : 1;
         uint64_t now = masque_quic_now_ns();
@@ -333,10 +347,19 @@ int main(int argc, char **argv)
     }
     {
         /* Every failure ends with a non-zero status and one line on stderr. */
-        int failed = masque_quic_refused(st.conn) || !st.ready;
+        int failed = masque_quic_refused(st.conn) || !st.ready ||
+                     (st.ended && st.ended_with != MASQUE_H3_NO_ERROR);
         if (!st.ready && !masque_quic_refused(st.conn)) {
             (void)fprintf(stderr, "masque-bind-client: no Bind tunnel was set up (handshake or "
                                   "request failed; see above)\n");
+        } else if (st.ready && failed) {
+            (void)fprintf(stderr,
+                          "masque-bind-client: the proxy ended the Bind request (HTTP/3 "
+                          "error 0x%llx)\n",
+                          (unsigned long long)st.ended_with);
+        }
+        if (!st.ended) {
+            (void)masque_quic_close(st.conn, MASQUE_H3_NO_ERROR); /* the proxy frees at once */
         }
         masque_quic_free(st.conn);
         (void)close(fd);

@@ -4,10 +4,12 @@
  *
  *   masque-proxy [--listen IP:PORT] [--template URI] [--cert PEM --key PEM]
  *                [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... [--public-ip IP]
- *                [--max-clients N] [--idle-timeout-ms MS] [--priority GNUTLS] [--run-seconds S]
- *                [--no-address-validation] [-v]
+ *                [--max-clients N] [--max-requests N] [--max-requests-per-conn N]
+ *                [--max-contexts N] [--assign-rate PER_S] [--idle-timeout-ms MS]
+ *                [--priority GNUTLS] [--run-seconds S] [--no-address-validation] [-v]
  *
- * Each accepted request gets its own UDP socket, bound to the listening IP with a port the
+ * A client may send several Bind requests on one connection. Each accepted request gets its own
+ * UDP socket, bound to the listening IP with a port the
  * kernel picks; its address is the client's public address (Proxy-Public-Address). Targets go
  * through the policy: special-purpose ranges (loopback among them) are refused unless --allow
  * opens them. Without --cert a self-signed certificate is made at start-up. Every client
@@ -43,12 +45,12 @@ static void on_hangup(int sig)
 
 static void usage(void)
 {
-    (void)fprintf(stderr,
-                  "usage: masque-proxy [--listen IP:PORT] [--template URI] [--cert PEM "
-                  "--key PEM] [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... "
-                  "[--public-ip IP] [--max-clients N] [--max-contexts N] [--assign-rate PER_S] "
-                  "[--idle-timeout-ms MS] "
-                  "[--priority STRING] [--run-seconds S] [--no-address-validation] [-v]\n");
+    (void)fprintf(stderr, "usage: masque-proxy [--listen IP:PORT] [--template URI] [--cert PEM "
+                          "--key PEM] [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... "
+                          "[--public-ip IP] [--max-clients N] [--max-requests N] "
+                          "[--max-requests-per-conn N] [--max-contexts N] [--assign-rate PER_S] "
+                          "[--idle-timeout-ms MS] "
+                          "[--priority STRING] [--run-seconds S] [--no-address-validation] [-v]\n");
 }
 
 static void log_stderr(void *user, const char *line)
@@ -117,6 +119,10 @@ int main(int argc, char **argv)
             cfg.has_public_ip = 1;
         } else if (strcmp(a, "--max-clients") == 0) {
             cfg.max_clients = (size_t)strtoul(v, NULL, 10);
+        } else if (strcmp(a, "--max-requests") == 0) {
+            cfg.max_requests = (size_t)strtoul(v, NULL, 10);
+        } else if (strcmp(a, "--max-requests-per-conn") == 0) {
+            cfg.conn.max_requests = (size_t)strtoul(v, NULL, 10);
         } else if (strcmp(a, "--max-contexts") == 0) {
             cfg.conn.max_peer_contexts = (size_t)strtoul(v, NULL, 10);
         } else if (strcmp(a, "--assign-rate") == 0) {

@@ -167,17 +167,21 @@ MASQUE_API const char *masque_strerror(int code);
 MASQUE_API masque_error_class masque_error_class_of(int code);
 
 /** HTTP/3 error H3_NO_ERROR (RFC 9114 §8.1). */
-#define MASQUE_H3_NO_ERROR       0x100u
+#define MASQUE_H3_NO_ERROR          0x100u
 /** HTTP/3 error H3_INTERNAL_ERROR: a local failure, never the peer's fault (RFC 9114 §8.1). */
-#define MASQUE_H3_INTERNAL_ERROR 0x102u
+#define MASQUE_H3_INTERNAL_ERROR    0x102u
 /** HTTP/3 error H3_EXCESSIVE_LOAD: the peer makes us queue too much (RFC 9114 §8.1). */
-#define MASQUE_H3_EXCESSIVE_LOAD 0x107u
+#define MASQUE_H3_EXCESSIVE_LOAD    0x107u
 /** HTTP/3 error H3_SETTINGS_ERROR: a bad SETTINGS value (RFC 9114 §8.1, RFC 9297 §2.1.1). */
-#define MASQUE_H3_SETTINGS_ERROR 0x109u
+#define MASQUE_H3_SETTINGS_ERROR    0x109u
+/** HTTP/3 error H3_REQUEST_REJECTED: a request not processed at all (RFC 9114 §8.1). */
+#define MASQUE_H3_REQUEST_REJECTED  0x10bu
+/** HTTP/3 error H3_REQUEST_CANCELLED: a request no longer wanted (RFC 9114 §8.1). */
+#define MASQUE_H3_REQUEST_CANCELLED 0x10cu
 /** HTTP/3 error H3_MESSAGE_ERROR: a malformed capsule stream (RFC 9297 §3.3). */
-#define MASQUE_H3_MESSAGE_ERROR  0x10eu
+#define MASQUE_H3_MESSAGE_ERROR     0x10eu
 /** HTTP/3 error H3_DATAGRAM_ERROR: a malformed HTTP/3 datagram (RFC 9297 §2.1, §5). */
-#define MASQUE_H3_DATAGRAM_ERROR 0x33u
+#define MASQUE_H3_DATAGRAM_ERROR    0x33u
 
 /**
  * @brief The HTTP/3 error code an error requires when the host aborts the request stream (or,

@@ -4,10 +4,13 @@
  * @brief The binding to a real QUIC/HTTP/3 stack: ngtcp2 + nghttp3 + GnuTLS (target
  *        masque::quic, built when the three are found).
  *
- * One masque_quic_conn is one QUIC connection carrying one CONNECT-UDP Bind request, on the
- * client or the proxy side: TLS 1.3 with ALPN "h3", extended CONNECT (RFC 9220,
- * SETTINGS_ENABLE_CONNECT_PROTOCOL sent by the proxy), the Bind request and response checked
- * with http.h, and a session (session.h) behind an adapter (adapter.h) on the request stream.
+ * One masque_quic_conn is one QUIC connection, on the client or the proxy side, carrying any
+ * number of CONNECT-UDP Bind requests (masque_quic_request), each on its own request stream
+ * with its own session (session.h), adapter (adapter.h), context table and limits: TLS 1.3 with
+ * ALPN "h3", extended CONNECT (RFC 9220, SETTINGS_ENABLE_CONNECT_PROTOCOL sent by the proxy),
+ * the Bind request and response checked with http.h. Datagrams and capsules are routed to
+ * their request by stream ID and Quarter Stream ID (RFC 9297 §2.1); closing or aborting one
+ * request leaves the others working.
  *
  * Datagram path: both ends send SETTINGS_H3_DATAGRAM=1 and the max_datagram_frame_size
  * transport parameter; when both were received, HTTP/3 datagrams travel in QUIC DATAGRAM frames
@@ -35,8 +38,15 @@
 extern "C" {
 #endif
 
-/** @brief One QUIC connection with one Bind request (opaque; allocated by the binding). */
+/** @brief One QUIC connection (opaque; allocated by the binding). */
 typedef struct masque_quic_conn masque_quic_conn;
+
+/**
+ * @brief One Bind request on a connection: its request stream, session and adapter (opaque;
+ *        owned by the connection). Valid from the hook that first hands it out until its
+ *        on_close hook returns.
+ */
+typedef struct masque_quic_request masque_quic_request;
 
 /**
  * @brief A proxy's certificate and key, loaded once and shared by its connections (opaque,
@@ -58,24 +68,35 @@ MASQUE_API masque_quic_credentials *masque_quic_credentials_new(const char *cert
  */
 MASQUE_API void masque_quic_credentials_release(masque_quic_credentials *cr);
 
-/** @brief What the application hears from a connection. Any hook may be NULL. */
+/**
+ * @brief What the application hears from a connection. Any hook may be NULL. The request
+ *        hooks get the request's application pointer (masque_quic_request_app()); on_log gets
+ *        the connection's.
+ */
 typedef struct masque_quic_hooks {
-    /** Client: the proxy accepted the Bind request; masque_quic_session() is ready. */
-    void (*on_ready)(masque_quic_conn *c, void *app);
-    /** A UDP payload came out of the session (see masque_host_ops.on_packet). */
-    void (*on_packet)(masque_quic_conn *c, void *app, const masque_address *peer,
+    /** Client: the proxy accepted this Bind request; its session is ready. */
+    void (*on_ready)(masque_quic_request *r, void *app);
+    /** A UDP payload came out of the request's session (see masque_host_ops.on_packet). */
+    void (*on_packet)(masque_quic_request *r, void *app, const masque_address *peer,
                       const uint8_t *data, size_t len);
-    /** The request stream closed, with this HTTP/3 error code. */
-    void (*on_close)(masque_quic_conn *c, void *app, uint64_t reason);
+    /**
+     * The request ended, with this HTTP/3 error code (H3_NO_ERROR also when the connection
+     * went first); the request is gone when the hook returns. Called once for every request
+     * of the client's, and for every request the proxy accepted (on_request returned 0).
+     */
+    void (*on_close)(masque_quic_request *r, void *app, uint64_t reason);
     /** One line about what went wrong (refused requests, QUIC errors); the binding prints
      *  nothing itself. NULL: silent. */
     void (*on_log)(masque_quic_conn *c, void *app, const char *line);
-    /** Proxy: a Bind request passed every check; bind its public address now (-10 §7) and
-     *  return 0, or return non-zero to answer 503. NULL: masque_quic_config.public_address. */
-    int (*on_request)(masque_quic_conn *c, void *app, masque_address *public_address);
+    /**
+     * Proxy: a Bind request passed every check; bind its public address now (-10 §7) and
+     * return 0 (masque_quic_request_set_app() may give the request its own pointer), or
+     * return non-zero to answer 503. NULL: masque_quic_config.public_address.
+     */
+    int (*on_request)(masque_quic_request *r, void *app, masque_address *public_address);
     /** A session event (masque_event: a context acknowledged, rejected, closed, ...).
      *  NULL: not reported. */
-    void (*on_event)(masque_quic_conn *c, void *app, const masque_event *ev);
+    void (*on_event)(masque_quic_request *r, void *app, const masque_event *ev);
 } masque_quic_hooks;
 
 /** @brief Settings of a connection. */
@@ -99,12 +120,19 @@ typedef struct masque_quic_config {
     const masque_policy *policy;   /**< Proxy: target policy (NULL: defaults). */
     uint64_t idle_timeout_ms;      /**< Compressed-context idle timeout; 0: 120 s. */
     /**
-     * Bytes of request-stream data (capsules) held for a peer that does not take them; when
-     * it is full the request stream is aborted (-10 §9 bounds buffered responses). 0: 1 MiB.
+     * Bytes of request-stream data (capsules) held, per request, for a peer that does not take
+     * them; when it is full the request stream is aborted (-10 §9 bounds buffered responses).
+     * 0: 1 MiB.
      */
     size_t stream_buffer;
     size_t max_peer_contexts; /**< Proxy: contexts a client may hold; 0: the table (256). */
-    uint32_t assign_rate;     /**< Proxy: ASSIGNs per second per client; 0: no limit. */
+    /**
+     * Bind requests open at once on one connection; 0: MASQUE_QUIC_MAX_REQUESTS. The proxy
+     * answers one more with 429 (Proxy-Status connection_limit_reached); a client cannot open
+     * one more. At most MASQUE_QUIC_MAX_REQUESTS.
+     */
+    size_t max_requests;
+    uint32_t assign_rate; /**< Proxy: ASSIGNs per second per client; 0: no limit. */
     /** Offer no HTTP/3 datagrams (SETTINGS_H3_DATAGRAM=0, no DATAGRAM frames): every datagram
      *  then travels as a DATAGRAM capsule (RFC 9297 §3.5). */
     int force_capsules;
@@ -124,11 +152,15 @@ typedef struct masque_quic_config {
     const uint8_t *retry_secret;
 } masque_quic_config;
 
+/** Most Bind requests one connection carries at once (the request streams a proxy allows). */
+#define MASQUE_QUIC_MAX_REQUESTS 16
+
 /** Bytes of masque_quic_config.retry_secret. */
 #define MASQUE_QUIC_RETRY_SECRET_LEN 32
 
 /**
- * @brief Start a client connection on a UDP socket.
+ * @brief Start a client connection on a UDP socket, with its first Bind request (sent once the
+ *        proxy's SETTINGS allow extended CONNECT; its application pointer is @p app).
  * @param cfg Settings (copied; the strings must outlive the connection).
  * @param fd UDP socket the packets go out of.
  * @param local Local address of @p fd.
@@ -202,32 +234,12 @@ MASQUE_API uint64_t masque_quic_next_timeout(masque_quic_conn *c);
 MASQUE_API int masque_quic_tick(masque_quic_conn *c);
 
 /**
- * @brief Client: the public addresses the proxy bound for this request (Proxy-Public-Address).
- * @param c The connection.
- * @param[out] out Receives up to @p cap addresses.
- * @param cap Room at @p out.
- * @return How many the proxy advertised (0 before the response).
- */
-MASQUE_API size_t masque_quic_public_addresses(const masque_quic_conn *c, masque_address *out,
-                                               size_t cap);
-
-/**
  * @brief Close the whole connection now (CONNECTION_CLOSE with an HTTP/3 error code).
  * @param c The connection.
  * @param h3_error Application error code, e.g. MASQUE_H3_NO_ERROR.
  * @return 0, or -1 when the close could not be written.
  */
 MASQUE_API int masque_quic_close(masque_quic_conn *c, uint64_t h3_error);
-
-/**
- * @brief Write raw bytes on the request stream, after the capsules already queued. For tools
- *        and tests (a peer that sends a malformed capsule); applications use the session.
- * @param c The connection.
- * @param data The bytes.
- * @param len Their length.
- * @return 0, or -1 when there is no request stream yet or the outbox is full.
- */
-MASQUE_API int masque_quic_write_stream(masque_quic_conn *c, const uint8_t *data, size_t len);
 
 /**
  * @brief Whether the connection is over (closed, draining, or failed).
@@ -237,40 +249,11 @@ MASQUE_API int masque_quic_write_stream(masque_quic_conn *c, const uint8_t *data
 MASQUE_API int masque_quic_is_closed(const masque_quic_conn *c);
 
 /**
- * @brief The Bind session of the request.
- * @param c The connection.
- * @return The session, or NULL until the request was accepted.
- */
-MASQUE_API masque_session *masque_quic_session(masque_quic_conn *c);
-
-/**
- * @brief The adapter of the request: send with masque_adapter_write_datagram(), flush after host
- *        actions such as masque_session_open_context().
- * @param c The connection.
- * @return The adapter, or NULL until the request was accepted.
- */
-MASQUE_API masque_adapter *masque_quic_adapter(masque_quic_conn *c);
-
-/**
- * @brief End the request stream (FIN) once every capsule queued so far is out.
- * @param c The connection.
- * @return 0, or -1 when there is no request stream.
- */
-MASQUE_API int masque_quic_end_stream(masque_quic_conn *c);
-
-/**
  * @brief Client: whether the proxy was found unable to serve CONNECT-UDP (no extended CONNECT in
  *        its SETTINGS, RFC 9220); a clear line went to stderr.
  * @param c The connection.
  */
 MASQUE_API int masque_quic_refused(const masque_quic_conn *c);
-
-/**
- * @brief Whether the request's datagrams travel in QUIC DATAGRAM frames (both ends enabled
- *        HTTP/3 datagrams, RFC 9297 §2.1.1) rather than DATAGRAM capsules.
- * @param c The connection.
- */
-MASQUE_API int masque_quic_uses_h3_datagrams(const masque_quic_conn *c);
 
 /**
  * @brief Datagrams dropped because no DATAGRAM frame could carry them (too large for the path,
@@ -280,12 +263,115 @@ MASQUE_API int masque_quic_uses_h3_datagrams(const masque_quic_conn *c);
 MASQUE_API uint64_t masque_quic_datagrams_dropped(const masque_quic_conn *c);
 
 /**
+ * @brief Client: one more Bind request on this connection, sent as soon as the proxy's SETTINGS
+ *        allow it (at once when they already did).
+ * @param c The connection.
+ * @param app The request's application pointer (given to its hooks).
+ * @return The request, or NULL when the connection has masque_quic_config.max_requests open,
+ *         is a proxy's, or is over.
+ */
+MASQUE_API masque_quic_request *masque_quic_request_open(masque_quic_conn *c, void *app);
+
+/**
+ * @brief Number of Bind requests the connection holds (pending, open, or closing).
+ * @param c The connection.
+ */
+MASQUE_API size_t masque_quic_requests(const masque_quic_conn *c);
+
+/**
+ * @brief The connection a request belongs to.
+ * @param r The request.
+ */
+MASQUE_API masque_quic_conn *masque_quic_request_conn(const masque_quic_request *r);
+
+/**
+ * @brief The request's stream ID.
+ * @param r The request.
+ * @return The ID, or -1 while a client's request waits for the proxy's SETTINGS.
+ */
+MASQUE_API int64_t masque_quic_request_stream_id(const masque_quic_request *r);
+
+/**
+ * @brief The request's application pointer: the connection's until set.
+ * @param r The request.
+ */
+MASQUE_API void *masque_quic_request_app(const masque_quic_request *r);
+
+/**
+ * @brief Give the request its own application pointer, passed to its hooks from now on.
+ * @param r The request.
+ * @param app The pointer.
+ */
+MASQUE_API void masque_quic_request_set_app(masque_quic_request *r, void *app);
+
+/**
+ * @brief The Bind session of the request.
+ * @param r The request.
+ * @return The session, or NULL until the request was accepted.
+ */
+MASQUE_API masque_session *masque_quic_request_session(masque_quic_request *r);
+
+/**
+ * @brief The adapter of the request: send with masque_adapter_write_datagram(), flush after host
+ *        actions such as masque_session_open_context().
+ * @param r The request.
+ * @return The adapter, or NULL until the request was accepted.
+ */
+MASQUE_API masque_adapter *masque_quic_request_adapter(masque_quic_request *r);
+
+/**
+ * @brief Client: the public addresses the proxy bound for this request (Proxy-Public-Address).
+ * @param r The request.
+ * @param[out] out Receives up to @p cap addresses.
+ * @param cap Room at @p out.
+ * @return How many the proxy advertised (0 before the response).
+ */
+MASQUE_API size_t masque_quic_request_public_addresses(const masque_quic_request *r,
+                                                       masque_address *out, size_t cap);
+
+/**
+ * @brief Whether the request's datagrams travel in QUIC DATAGRAM frames (both ends enabled
+ *        HTTP/3 datagrams, RFC 9297 §2.1.1) rather than DATAGRAM capsules.
+ * @param r The request.
+ */
+MASQUE_API int masque_quic_request_uses_h3_datagrams(const masque_quic_request *r);
+
+/**
+ * @brief End the request (FIN on its stream) once every capsule queued so far is out; the
+ *        proxy closes the request's UDP socket (RFC 9298 §3.1). Other requests go on.
+ * @param r The request.
+ * @return 0, or -1 when its stream is not open yet.
+ */
+MASQUE_API int masque_quic_request_end(masque_quic_request *r);
+
+/**
+ * @brief Abort the request now (RESET_STREAM and STOP_SENDING with @p h3_error, e.g.
+ *        H3_REQUEST_CANCELLED); on_close follows once the stream is closed, or before this
+ *        returns for a client's request that was never sent. Other requests go on.
+ * @param r The request.
+ * @param h3_error The HTTP/3 error code.
+ * @return 0, or -1 when the stream cannot be shut down.
+ */
+MASQUE_API int masque_quic_request_cancel(masque_quic_request *r, uint64_t h3_error);
+
+/**
+ * @brief Write raw bytes on the request stream, after the capsules already queued. For tools
+ *        and tests (a peer that sends a malformed capsule); applications use the session.
+ * @param r The request.
+ * @param data The bytes.
+ * @param len Their length.
+ * @return 0, or -1 when the stream is not open yet or its outbox is full.
+ */
+MASQUE_API int masque_quic_request_write_stream(masque_quic_request *r, const uint8_t *data,
+                                                size_t len);
+
+/**
  * @brief CLOCK_MONOTONIC in nanoseconds.
  * @return The time.
  */
 MASQUE_API uint64_t masque_quic_now_ns(void);
 
-/** @brief A whole proxy: one listening socket, many clients, one relay socket per request. */
+/** @brief A whole proxy: one listening socket, many clients, one relay socket per Bind request. */
 typedef struct masque_quic_proxy masque_quic_proxy;
 
 /** @brief Settings of a proxy. */
@@ -297,6 +383,9 @@ typedef struct masque_quic_proxy_config {
     int has_public_ip;
     masque_address public_ip; /**< With has_public_ip: the IP to advertise (port ignored). */
     size_t max_clients;       /**< 0: 256. */
+    /** Bind requests open at once in the whole proxy (one UDP socket each); one more is
+     *  answered 503. 0: 4 per client slot. Per connection: conn.max_requests. */
+    size_t max_requests;
     /**
      * Accept Initials without a Retry round trip (trusted networks only). By default every
      * client proves its address first (RFC 9000 §8.1), so spoofed or replayed Initials take
@@ -341,6 +430,13 @@ MASQUE_API int masque_quic_proxy_reload(masque_quic_proxy *p);
  * @return The count.
  */
 MASQUE_API size_t masque_quic_proxy_clients(const masque_quic_proxy *p);
+
+/**
+ * @brief Number of Bind requests the proxy serves now (one UDP socket each).
+ * @param p The proxy.
+ * @return The count.
+ */
+MASQUE_API size_t masque_quic_proxy_requests(const masque_quic_proxy *p);
 
 /**
  * @brief Free the proxy and every client (does not close the listening socket).

@@ -39,21 +39,22 @@ typedef struct world {
     struct sockaddr_in peer_addr;
     masque_quic_conn *client;
     masque_quic_conn *proxy;
+    masque_quic_request *proxy_req; /* the request the proxy accepted */
     int ready;
     int client_got;
     int peer_got;
 } world;
 
-static void client_ready(masque_quic_conn *c, void *app)
+static void client_ready(masque_quic_request *r, void *app)
 {
     world *w = app;
-    (void)masque_session_open_uncompressed(masque_quic_session(c), 0, NULL);
-    (void)masque_adapter_flush(masque_quic_adapter(c));
+    (void)masque_session_open_uncompressed(masque_quic_request_session(r), 0, NULL);
+    (void)masque_adapter_flush(masque_quic_request_adapter(r));
     w->ready = 1;
     (void)printf("client: Bind accepted, uncompressed context requested\n");
 }
 
-static void client_packet(masque_quic_conn *c, void *app, const masque_address *peer,
+static void client_packet(masque_quic_request *r, void *app, const masque_address *peer,
                           const uint8_t *data, size_t len)
 {
     world *w = app;
@@ -66,26 +67,37 @@ static void client_packet(masque_quic_conn *c, void *app, const masque_address *
     buf[MASQUE_BIND_HEADROOM + 1] = 'o';
     buf[MASQUE_BIND_HEADROOM + 2] = 'n';
     buf[MASQUE_BIND_HEADROOM + 3] = 'g';
-    (void)masque_adapter_write_datagram(masque_quic_adapter(c), peer, buf + MASQUE_BIND_HEADROOM,
-                                        MASQUE_BIND_HEADROOM, 4, 0);
+    (void)masque_adapter_write_datagram(masque_quic_request_adapter(r), peer,
+                                        buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, 4, 0);
 }
 
-static void proxy_packet(masque_quic_conn *c, void *app, const masque_address *peer,
+static void proxy_packet(masque_quic_request *r, void *app, const masque_address *peer,
                          const uint8_t *data, size_t len)
 {
     world *w = app;
     struct sockaddr_storage ss;
     socklen_t sl;
-    (void)c;
+    (void)r;
     if (masque_address_to_sockaddr(peer, &ss, &sl) == 0) {
         (void)sendto(w->relay_fd, data, len, 0, (struct sockaddr *)&ss, sl);
     }
 }
 
-static void on_close(masque_quic_conn *c, void *app, uint64_t reason)
+/* The proxy accepted a request: the public address stays the configured one. */
+static int proxy_request(masque_quic_request *r, void *app, masque_address *public_address)
 {
-    (void)c;
-    (void)app;
+    world *w = app;
+    (void)public_address;
+    w->proxy_req = r;
+    return 0;
+}
+
+static void on_close(masque_quic_request *r, void *app, uint64_t reason)
+{
+    world *w = app;
+    if (r == w->proxy_req) {
+        w->proxy_req = NULL;
+    }
     (void)printf("request closed (0x%llx)\n", (unsigned long long)reason);
 }
 
@@ -101,7 +113,7 @@ int main(void)
     masque_quic_config ccfg;
     masque_quic_config scfg;
     masque_quic_hooks chooks = {client_ready, client_packet, on_close, NULL, NULL, NULL};
-    masque_quic_hooks phooks = {NULL, proxy_packet, on_close, NULL, NULL, NULL};
+    masque_quic_hooks phooks = {NULL, proxy_packet, on_close, NULL, proxy_request, NULL};
     masque_policy policy;
     masque_policy_rule loopback;
     uint64_t deadline = masque_quic_now_ns() + 5000000000u;
@@ -169,11 +181,11 @@ int main(void)
             uint8_t *payload = buf + MASQUE_BIND_HEADROOM;
             n = recvfrom(w.relay_fd, payload, sizeof(buf) - MASQUE_BIND_HEADROOM, 0,
                          (struct sockaddr *)&from, &fl);
-            if (n > 0 && w.proxy != NULL && masque_quic_adapter(w.proxy) != NULL) {
+            if (n > 0 && w.proxy_req != NULL && masque_quic_request_adapter(w.proxy_req) != NULL) {
                 masque_address src;
                 (void)masque_address_from_sockaddr((struct sockaddr *)&from, fl, &src);
-                (void)masque_adapter_write_datagram(masque_quic_adapter(w.proxy), &src, payload,
-                                                    MASQUE_BIND_HEADROOM, (size_t)n, 0);
+                (void)masque_adapter_write_datagram(masque_quic_request_adapter(w.proxy_req), &src,
+                                                    payload, MASQUE_BIND_HEADROOM, (size_t)n, 0);
             }
         }
         if (fds[3].revents & POLLIN) {
@@ -183,8 +195,9 @@ int main(void)
                 w.peer_got = 1;
             }
         }
-        if (w.ready && !sent_ping && w.proxy != NULL && masque_quic_session(w.proxy) != NULL &&
-            masque_session_context_find(masque_quic_session(w.proxy), NULL, &info)) {
+        if (w.ready && !sent_ping && w.proxy_req != NULL &&
+            masque_quic_request_session(w.proxy_req) != NULL &&
+            masque_session_context_find(masque_quic_request_session(w.proxy_req), NULL, &info)) {
             (void)sendto(w.peer_fd, "ping", 4, 0, (struct sockaddr *)&w.relay_addr,
                          sizeof(w.relay_addr));
             sent_ping = 1;

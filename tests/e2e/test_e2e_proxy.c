@@ -33,6 +33,7 @@
 
 typedef struct client {
     masque_quic_conn *conn;
+    masque_quic_request *req; /* its Bind request, once accepted; NULL once it ended */
     int fd;
     masque_address pub;
     int ready;
@@ -85,6 +86,8 @@ static int proxy_withhold_connect; /* the proxy sends no SETTINGS_ENABLE_CONNECT
 static uint64_t proxy_idle_ms;     /* the proxy's idle timeout of compressed contexts */
 static size_t proxy_max_clients;   /* 0: room for every client of the suite */
 static int proxy_no_validation;    /* the proxy accepts Initials without a Retry */
+static size_t proxy_max_requests;  /* the whole proxy's limit on Bind requests; 0: default */
+static size_t conn_max_requests;   /* the proxy's limit per connection; 0: default */
 
 static void start_proxy(const char *ip, const char *allow_cidr)
 {
@@ -107,27 +110,30 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     cfg.conn.key_file = pki.key_file;
     cfg.max_clients = proxy_max_clients != 0 ? proxy_max_clients : MAX_CLIENTS + 4;
     cfg.no_address_validation = proxy_no_validation;
+    cfg.max_requests = proxy_max_requests;
+    cfg.conn.max_requests = conn_max_requests;
     proxy_fd = bound_socket(ip, &proxy_addr);
     cfg.relay_bind = proxy_addr;
     proxy = masque_quic_proxy_new(&cfg, proxy_fd);
     assert_non_null(proxy);
 }
 
-static void on_ready(masque_quic_conn *c, void *app)
+static void on_ready(masque_quic_request *r, void *app)
 {
     client *cl = app;
-    assert_int_equal(masque_quic_public_addresses(c, &cl->pub, 1), 1);
-    assert_int_equal(masque_session_open_uncompressed(masque_quic_session(c), ms(), NULL),
+    cl->req = r;
+    assert_int_equal(masque_quic_request_public_addresses(r, &cl->pub, 1), 1);
+    assert_int_equal(masque_session_open_uncompressed(masque_quic_request_session(r), ms(), NULL),
                      MASQUE_OK);
-    assert_int_equal(masque_adapter_flush(masque_quic_adapter(c)), MASQUE_OK);
+    assert_int_equal(masque_adapter_flush(masque_quic_request_adapter(r)), MASQUE_OK);
     cl->ready = 1;
 }
 
-static void on_packet(masque_quic_conn *c, void *app, const masque_address *peer,
+static void on_packet(masque_quic_request *r, void *app, const masque_address *peer,
                       const uint8_t *data, size_t len)
 {
     client *cl = app;
-    (void)c;
+    (void)r;
     assert_true(len <= BIG);
     if (len > 0) {
         memcpy(cl->last, data, len);
@@ -137,10 +143,11 @@ static void on_packet(masque_quic_conn *c, void *app, const masque_address *peer
     cl->got++;
 }
 
-static void on_close(masque_quic_conn *c, void *app, uint64_t reason)
+static void on_close(masque_quic_request *r, void *app, uint64_t reason)
 {
     client *cl = app;
-    (void)c;
+    (void)r;
+    cl->req = NULL;
     cl->closed = 1;
     cl->closed_with = reason;
 }
@@ -223,7 +230,7 @@ static int all_ready(size_t n)
         if (!clients[i].ready) {
             return 0;
         }
-        if (!masque_session_context_find(masque_quic_session(clients[i].conn), NULL, &u) ||
+        if (!masque_session_context_find(masque_quic_request_session(clients[i].req), NULL, &u) ||
             u.state != MASQUE_CONTEXT_ACTIVE) {
             return 0;
         }
@@ -281,7 +288,7 @@ static void client_send(client *cl, const masque_address *to, const uint8_t *dat
     if (len > 0) {
         memcpy(buf + MASQUE_BIND_HEADROOM, data, len);
     }
-    assert_int_equal(masque_adapter_write_datagram(masque_quic_adapter(cl->conn), to,
+    assert_int_equal(masque_adapter_write_datagram(masque_quic_request_adapter(cl->req), to,
                                                    buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM,
                                                    len, ms()),
                      MASQUE_OK);
@@ -298,7 +305,7 @@ static void relay_sizes(const char *ip, const size_t *sizes, size_t nsizes)
     start_client(&clients[0], ip);
     assert_true(pump(1, 5000, all_ready));
     /* RFC 9297 §2.1.1: QUIC DATAGRAM frames exactly when both ends enabled them. */
-    assert_int_equal(masque_quic_uses_h3_datagrams(clients[0].conn),
+    assert_int_equal(masque_quic_request_uses_h3_datagrams(clients[0].req),
                      !(proxy_force_capsules || client_force_capsules));
     peer = bound_socket(ip, &peer_addr);
     for (k = 0; k < nsizes; k++) {
@@ -348,7 +355,7 @@ static void test_e2e_DG_8_h3_datagrams_when_both_ends_enable_them(void **state)
     start_proxy("127.0.0.1", "127.0.0.0/8");
     start_client(&clients[0], "127.0.0.1");
     assert_true(pump(1, 5000, all_ready));
-    assert_true(masque_quic_uses_h3_datagrams(clients[0].conn));
+    assert_true(masque_quic_request_uses_h3_datagrams(clients[0].req));
     peer = bound_socket("127.0.0.1", &peer_addr);
     client_send(&clients[0], &peer_addr, big, sizeof(big));
     assert_int_equal(peer_recv(peer, 1, back, sizeof(back), 500), -1);
@@ -497,7 +504,7 @@ static void test_e2e_DG_11_malformed_capsule_aborts_only_that_stream(void **stat
     start_client(&clients[0], "127.0.0.1");
     start_client(&clients[1], "127.0.0.1");
     assert_true(pump(2, 5000, all_ready));
-    assert_int_equal(masque_quic_write_stream(clients[0].conn, bad, sizeof(bad)), 0);
+    assert_int_equal(masque_quic_request_write_stream(clients[0].req, bad, sizeof(bad)), 0);
     (void)pump(2, 1000, NULL);
     assert_true(clients[0].closed);
     assert_true(clients[0].closed_with == MASQUE_H3_MESSAGE_ERROR);
@@ -529,10 +536,11 @@ static void test_e2e_BIND_30_responses_a_client_does_not_take_are_bounded(void *
     for (i = 0; i < 250; i++) {
         masque_address t;
         masque_address_set_v4(&t, (const uint8_t *)"\x7f\x00\x00\x01", (uint16_t)(i + 1));
-        assert_int_equal(
-            masque_session_open_context(masque_quic_session(clients[0].conn), &t, ms(), NULL),
-            MASQUE_OK);
-        assert_int_equal(masque_adapter_flush(masque_quic_adapter(clients[0].conn)), MASQUE_OK);
+        assert_int_equal(masque_session_open_context(masque_quic_request_session(clients[0].req),
+                                                     &t, ms(), NULL),
+                         MASQUE_OK);
+        assert_int_equal(masque_adapter_flush(masque_quic_request_adapter(clients[0].req)),
+                         MASQUE_OK);
         if (i % 10 == 0) {
             (void)masque_quic_write(clients[0].conn);
             assert_int_equal(masque_quic_proxy_step(proxy, 1), 0);
@@ -597,14 +605,15 @@ static void test_e2e_BIND_26_public_address_stays_the_same_for_the_whole_request
     /* Every peer, every round, uncompressed and compressed: the client's packets always come
      * from the one address and port the proxy advertised, and that address reaches it. */
     for (round = 0; round < 6; round++) {
-        masque_session *s = masque_quic_session(clients[0].conn);
+        masque_session *s = masque_quic_request_session(clients[0].req);
         if (round == 2) {
             assert_int_equal(masque_session_open_context(s, &peer_addr[0], ms(), &id), MASQUE_OK);
         }
         if (round == 4) {
             assert_int_equal(masque_session_close_context(s, id, ms()), MASQUE_OK);
         }
-        assert_int_equal(masque_adapter_flush(masque_quic_adapter(clients[0].conn)), MASQUE_OK);
+        assert_int_equal(masque_adapter_flush(masque_quic_request_adapter(clients[0].req)),
+                         MASQUE_OK);
         for (k = 0; k < 3; k++) {
             uint8_t msg[2] = {(uint8_t)round, (uint8_t)k};
             uint8_t back[8];
@@ -676,8 +685,8 @@ static void test_e2e_DG_14_fin_inside_a_capsule_aborts_with_h3_message_error(voi
     start_proxy("127.0.0.1", "127.0.0.0/8");
     start_client(&clients[0], "127.0.0.1");
     assert_true(pump(1, 5000, all_ready));
-    assert_int_equal(masque_quic_write_stream(clients[0].conn, cut, sizeof(cut)), 0);
-    assert_int_equal(masque_quic_end_stream(clients[0].conn), 0);
+    assert_int_equal(masque_quic_request_write_stream(clients[0].req, cut, sizeof(cut)), 0);
+    assert_int_equal(masque_quic_request_end(clients[0].req), 0);
     (void)pump(1, 5000, any_closed);
     assert_true(clients[0].closed);
     /* RFC 9297 §3.3: a stream that ends inside a capsule is malformed. */
@@ -707,7 +716,7 @@ static void test_e2e_UDP_7_clean_fin_closes_the_relay_socket(void **state)
     clients[0].got = 0;
     assert_int_equal(send(peer, "open", 4, 0), 4);
     assert_true(pump(1, 5000, all_got)); /* the public address works */
-    assert_int_equal(masque_quic_end_stream(clients[0].conn), 0);
+    assert_int_equal(masque_quic_request_end(clients[0].req), 0);
     /* RFC 9298 §3.1: the socket is gone with the request; the kernel now answers a datagram
      * to the public address with ICMP port unreachable, which a connected socket reports. */
     end = ms() + 5000;
@@ -798,6 +807,241 @@ static void start_logging_client(client *cl, const char *target_host, uint16_t t
     assert_non_null(cl->conn);
 }
 
+/* Sends from `peer` (connected to a public address) until the kernel answers with ICMP port
+ * unreachable: the relay socket behind that address is closed (RFC 9298 §3.1). */
+static int port_refused(int peer, size_t n)
+{
+    uint8_t buf[16];
+    uint64_t end = ms() + 5000;
+    while (ms() < end) {
+        ssize_t r;
+        (void)send(peer, "gone?", 5, 0);
+        r = recv(peer, buf, sizeof(buf), MSG_DONTWAIT);
+        if (r < 0 && errno == ECONNREFUSED) {
+            return 1;
+        }
+        (void)pump(n, 10, NULL);
+    }
+    return 0;
+}
+
+/* More Bind requests on clients[0]'s connection, reported to clients[1..n-1]. */
+static void open_more_requests(size_t n)
+{
+    size_t k;
+    for (k = 1; k < n; k++) {
+        memset(&clients[k], 0, sizeof(clients[k]));
+        assert_non_null(masque_quic_request_open(clients[0].conn, &clients[k]));
+    }
+}
+
+static int client_1_closed(size_t n)
+{
+    (void)n;
+    return clients[1].closed;
+}
+
+/* Each of requests 0..n-1 hears only what was sent to its own public address, and what it
+ * sends leaves from that address. */
+static void requests_relay_independently(int peer, const size_t *which, size_t count)
+{
+    size_t k;
+    for (k = 0; k < count; k++) {
+        clients[which[k]].got = 0;
+    }
+    for (k = 0; k < count; k++) {
+        char msg[8];
+        struct sockaddr_storage ss;
+        socklen_t sl = 0;
+        (void)snprintf(msg, sizeof(msg), "to-%zu", which[k]);
+        assert_int_equal(masque_address_to_sockaddr(&clients[which[k]].pub, &ss, &sl), MASQUE_OK);
+        assert_int_equal(sendto(peer, msg, 4, 0, (struct sockaddr *)&ss, sl), 4);
+    }
+    for (k = 0; k < count; k++) {
+        client *cl = &clients[which[k]];
+        uint64_t end = ms() + 5000;
+        char want[8];
+        while (cl->got == 0 && ms() < end) {
+            (void)pump(3, 2, NULL);
+        }
+        (void)snprintf(want, sizeof(want), "to-%zu", which[k]);
+        assert_int_equal(cl->got, 1);
+        assert_int_equal(cl->last_len, 4);
+        assert_memory_equal(cl->last, want, 4);
+    }
+    for (k = 0; k < count; k++) {
+        masque_address peer_addr;
+        masque_address from;
+        uint8_t back[16];
+        char msg[8];
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        assert_int_equal(getsockname(peer, (struct sockaddr *)&ss, &sl), 0);
+        assert_int_equal(masque_address_from_sockaddr((struct sockaddr *)&ss, sl, &peer_addr),
+                         MASQUE_OK);
+        (void)snprintf(msg, sizeof(msg), "fr-%zu", which[k]);
+        client_send(&clients[which[k]], &peer_addr, (const uint8_t *)msg, 4);
+        assert_int_equal(peer_recv_from(peer, &from, back, sizeof(back), 5000), 4);
+        assert_memory_equal(back, msg, 4);
+        assert_true(masque_address_equal(&from, &clients[which[k]].pub));
+    }
+}
+
+static void test_e2e_three_bind_requests_on_one_connection_one_reset_midway(void **state)
+{
+    static const size_t all[] = {0, 1, 2};
+    static const size_t survivors[] = {0, 2};
+    masque_address peer_addr;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    int peer;
+    int gone;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    open_more_requests(3);
+    assert_int_equal(masque_quic_requests(clients[0].conn), 3);
+    assert_true(pump(3, 5000, all_ready));
+    /* One session, one public address and one stream per request, all on one connection. */
+    assert_int_equal(masque_quic_proxy_clients(proxy), 1);
+    assert_int_equal(masque_quic_proxy_requests(proxy), 3);
+    assert_true(masque_quic_request_conn(clients[1].req) == clients[0].conn);
+    assert_true(masque_quic_request_stream_id(clients[0].req) !=
+                masque_quic_request_stream_id(clients[1].req));
+    assert_true(masque_quic_request_stream_id(clients[1].req) !=
+                masque_quic_request_stream_id(clients[2].req));
+    assert_int_not_equal(clients[0].pub.port, clients[1].pub.port);
+    assert_int_not_equal(clients[1].pub.port, clients[2].pub.port);
+    assert_int_not_equal(clients[0].pub.port, clients[2].pub.port);
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    requests_relay_independently(peer, all, 3);
+    (void)close(peer);
+
+    /* The second request is reset: it alone ends, with its socket. */
+    assert_int_equal(masque_quic_request_cancel(clients[1].req, MASQUE_H3_REQUEST_CANCELLED), 0);
+    assert_true(pump(3, 5000, client_1_closed));
+    assert_int_equal(clients[1].closed_with, MASQUE_H3_REQUEST_CANCELLED);
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    assert_int_equal(masque_address_to_sockaddr(&clients[1].pub, &ss, &sl), MASQUE_OK);
+    assert_int_equal(connect(peer, (struct sockaddr *)&ss, sl), 0);
+    gone = port_refused(peer, 3);
+    (void)close(peer);
+    assert_true(gone);
+    assert_int_equal(masque_quic_requests(clients[0].conn), 2);
+    assert_int_equal(masque_quic_proxy_requests(proxy), 2);
+    assert_false(clients[0].closed);
+    assert_false(clients[2].closed);
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    requests_relay_independently(peer, survivors, 2);
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
+static void test_e2e_two_bind_requests_on_one_connection_one_ends_cleanly(void **state)
+{
+    static const size_t both[] = {0, 1};
+    static const size_t first[] = {0};
+    masque_address peer_addr;
+    int peer;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    open_more_requests(2);
+    assert_true(pump(2, 5000, all_ready));
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    requests_relay_independently(peer, both, 2);
+    /* RFC 9298 §3.1: a FIN ends that request (and its socket) only. */
+    assert_int_equal(masque_quic_request_end(clients[1].req), 0);
+    assert_true(pump(2, 5000, client_1_closed));
+    assert_int_equal(clients[1].closed_with, MASQUE_H3_NO_ERROR);
+    assert_false(clients[0].closed);
+    requests_relay_independently(peer, first, 1);
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
+static int two_ready_one_closed(size_t n)
+{
+    size_t k;
+    size_t ready = 0;
+    size_t closed = 0;
+    for (k = 0; k < n; k++) {
+        ready += clients[k].ready && !clients[k].closed ? 1u : 0u;
+        closed += clients[k].closed && !clients[k].ready ? 1u : 0u;
+    }
+    return ready == 2 && closed == 1;
+}
+
+static void test_e2e_requests_per_connection_are_limited_with_429(void **state)
+{
+    client *refused = NULL;
+    size_t k;
+    (void)state;
+    conn_max_requests = 2;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_logging_client(&clients[0], NULL, 0);
+    open_more_requests(3);
+    assert_true(pump(3, 5000, two_ready_one_closed));
+    assert_non_null(strstr(last_log, "status 429"));
+    assert_int_equal(masque_quic_proxy_requests(proxy), 2);
+    for (k = 0; k < 3; k++) {
+        if (!clients[k].ready) {
+            refused = &clients[k];
+        }
+    }
+    assert_non_null(refused);
+    assert_int_equal(refused->closed_with, MASQUE_H3_REQUEST_CANCELLED);
+    stop_client(&clients[0]);
+    stop_proxy();
+    conn_max_requests = 0;
+}
+
+static int client_2_closed(size_t n)
+{
+    (void)n;
+    return clients[2].closed;
+}
+
+static int proxy_holds_one_request(size_t n)
+{
+    (void)n;
+    return masque_quic_proxy_requests(proxy) == 1;
+}
+
+static int client_3_ready(size_t n)
+{
+    (void)n;
+    return clients[3].ready;
+}
+
+static void test_e2e_requests_per_proxy_are_limited_with_503_until_one_ends(void **state)
+{
+    (void)state;
+    proxy_max_requests = 2;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    open_more_requests(2);
+    assert_true(pump(2, 5000, all_ready));
+    /* A second client: the proxy holds its most requests, so 503. */
+    start_logging_client(&clients[2], NULL, 0);
+    assert_true(pump(3, 5000, client_2_closed));
+    assert_false(clients[2].ready);
+    assert_non_null(strstr(last_log, "status 503"));
+    /* One request of the first client ends; the second client's next request gets through. */
+    assert_int_equal(masque_quic_request_cancel(clients[1].req, MASQUE_H3_REQUEST_CANCELLED), 0);
+    assert_true(pump(3, 5000, proxy_holds_one_request));
+    memset(&clients[3], 0, sizeof(clients[3]));
+    assert_non_null(masque_quic_request_open(clients[2].conn, &clients[3]));
+    assert_true(pump(3, 5000, client_3_ready));
+    assert_int_equal(masque_quic_proxy_requests(proxy), 2);
+    stop_client(&clients[2]);
+    stop_client(&clients[0]);
+    stop_proxy();
+    proxy_max_requests = 0;
+}
+
 static void test_e2e_concrete_target_is_refused_with_501_not_ignored(void **state)
 {
     client *cl = &clients[0];
@@ -878,7 +1122,7 @@ static int context_closed(size_t n)
 {
     masque_context_info info;
     (void)n;
-    return masque_session_context_get(masque_quic_session(clients[0].conn), watched_context,
+    return masque_session_context_get(masque_quic_request_session(clients[0].req), watched_context,
                                       &info) &&
            info.state == MASQUE_CONTEXT_CLOSED;
 }
@@ -887,7 +1131,7 @@ static int context_active(size_t n)
 {
     masque_context_info info;
     (void)n;
-    return masque_session_context_get(masque_quic_session(clients[0].conn), watched_context,
+    return masque_session_context_get(masque_quic_request_session(clients[0].req), watched_context,
                                       &info) &&
            info.state == MASQUE_CONTEXT_ACTIVE;
 }
@@ -902,10 +1146,10 @@ static void test_e2e_idle_contexts_close_on_a_quiet_connection(void **state)
     start_client(&clients[0], "127.0.0.1");
     assert_true(pump(1, 5000, all_ready));
     masque_address_set_v4(&peer_addr, (const uint8_t *)"\x7f\x00\x00\x01", 4242);
-    assert_int_equal(masque_session_open_context(masque_quic_session(clients[0].conn), &peer_addr,
-                                                 ms(), &watched_context),
+    assert_int_equal(masque_session_open_context(masque_quic_request_session(clients[0].req),
+                                                 &peer_addr, ms(), &watched_context),
                      MASQUE_OK);
-    assert_int_equal(masque_adapter_flush(masque_quic_adapter(clients[0].conn)), MASQUE_OK);
+    assert_int_equal(masque_adapter_flush(masque_quic_request_adapter(clients[0].req)), MASQUE_OK);
     assert_true(pump(1, 5000, context_active));
     /* No datagram flows: only the proxy's idle timer can close it (-10 §3.3), and it must fire
      * on a connection that carries nothing. */
@@ -1197,6 +1441,10 @@ int main(void)
         cmocka_unit_test(test_e2e_UDP_7_clean_fin_closes_the_relay_socket),
         cmocka_unit_test(test_e2e_tls_verifies_the_proxy_against_the_ca_and_the_authority),
         cmocka_unit_test(test_e2e_concrete_target_is_refused_with_501_not_ignored),
+        cmocka_unit_test(test_e2e_three_bind_requests_on_one_connection_one_reset_midway),
+        cmocka_unit_test(test_e2e_two_bind_requests_on_one_connection_one_ends_cleanly),
+        cmocka_unit_test(test_e2e_requests_per_connection_are_limited_with_429),
+        cmocka_unit_test(test_e2e_requests_per_proxy_are_limited_with_503_until_one_ends),
         cmocka_unit_test(test_e2e_replayed_initials_take_no_client_slot),
         cmocka_unit_test(test_e2e_idle_contexts_close_on_a_quiet_connection),
         cmocka_unit_test(test_e2e_credentials_are_loaded_once_and_reloaded_on_demand),

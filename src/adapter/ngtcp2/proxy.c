@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 /*
  * A complete Bind proxy on top of masque_quic_conn: a poll loop over the listening socket and
- * one UDP socket per request (its address is the client's public address, -10 §7). No thread
- * per client. Clients are told apart by their address and port (no connection migration).
+ * one UDP socket per accepted Bind request (its address is that request's public address, -10
+ * §7); a client may hold several requests on one connection. No thread per client. Clients are
+ * told apart by their address and port (no connection migration).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -24,12 +25,18 @@
 
 typedef struct proxy_client {
     masque_quic_conn *conn;
-    int relay_fd;
-    int relay_family; /* AF_INET or AF_INET6 (dual-stack): how targets are addressed */
     struct sockaddr_storage remote;
     socklen_t remotelen;
     masque_quic_proxy *proxy;
 } proxy_client;
+
+/* One accepted Bind request and its UDP socket (RFC 9298 §3.1: they live and die together). */
+typedef struct proxy_relay {
+    masque_quic_request *req; /* NULL once the request ended (freed at the end of the step) */
+    proxy_client *client;
+    int fd;
+    int family; /* AF_INET or AF_INET6 (dual-stack): how targets are addressed */
+} proxy_relay;
 
 struct masque_quic_proxy {
     masque_quic_proxy_config cfg;
@@ -45,7 +52,9 @@ struct masque_quic_proxy {
     uint64_t own_refreshed; /* ns */
     proxy_client **clients;
     size_t nclients;
-    struct pollfd *fds;
+    proxy_relay **relays; /* every accepted request of every client */
+    size_t nrelays;
+    struct pollfd *fds; /* the listening socket, then one per relay */
     uint8_t retry_secret[MASQUE_QUIC_RETRY_SECRET_LEN]; /* seals Retry tokens (RFC 9000 §8.1.2) */
 };
 
@@ -122,29 +131,31 @@ static void on_log(masque_quic_conn *conn, void *app, const char *line)
     }
 }
 
-static void on_packet(masque_quic_conn *conn, void *app, const masque_address *peer,
+static void on_packet(masque_quic_request *r, void *app, const masque_address *peer,
                       const uint8_t *data, size_t len)
 {
-    proxy_client *c = app;
+    proxy_relay *relay = app;
     struct sockaddr_storage ss;
     socklen_t sl;
-    (void)conn;
+    (void)r;
     /* From the client, through the session's checks (policy included): out to the target. */
-    if (c->relay_fd >= 0 && masque_address_to_sockaddr_for(peer, c->relay_family, &ss, &sl) == 0) {
-        (void)sendto(c->relay_fd, data, len, 0, (struct sockaddr *)&ss, sl);
+    if (relay->fd >= 0 && masque_address_to_sockaddr_for(peer, relay->family, &ss, &sl) == 0) {
+        (void)sendto(relay->fd, data, len, 0, (struct sockaddr *)&ss, sl);
     }
 }
 
-/* The request stream closed: the UDP socket goes with it (RFC 9298 §3.1). */
-static void on_close(masque_quic_conn *conn, void *app, uint64_t reason)
+/* The request ended: its UDP socket goes with it (RFC 9298 §3.1); the rest waits for the end
+ * of the step, when nothing is iterating over the relays. */
+static void on_close(masque_quic_request *r, void *app, uint64_t reason)
 {
-    proxy_client *c = app;
-    (void)conn;
+    proxy_relay *relay = app;
+    (void)r;
     (void)reason;
-    if (c->relay_fd >= 0) {
-        (void)close(c->relay_fd);
-        c->relay_fd = -1;
+    if (relay->fd >= 0) {
+        (void)close(relay->fd);
+        relay->fd = -1;
     }
+    relay->req = NULL;
 }
 
 static int relay_socket(const masque_address *bind_to, masque_address *bound);
@@ -153,21 +164,33 @@ static void log_refusal(const masque_quic_proxy *p, const char *why,
 
 /* A Bind request was accepted: only now is a public address bound for it (-10 §7), so that a
  * handshake, or a request refused, costs no socket. */
-static int on_request(masque_quic_conn *conn, void *app, masque_address *public_address)
+static int on_request(masque_quic_request *r, void *app, masque_address *public_address)
 {
     proxy_client *c = app;
     masque_quic_proxy *p = c->proxy;
     masque_address bound;
-    (void)conn;
-    if (c->relay_fd >= 0) {
-        return -1; /* one request per connection here */
-    }
-    c->relay_fd = relay_socket(&p->cfg.relay_bind, &bound);
-    if (c->relay_fd < 0) {
-        log_refusal(p, "no UDP socket for a relay (descriptors exhausted?)", &c->remote,
+    proxy_relay *relay;
+    if (p->nrelays == p->cfg.max_requests) {
+        log_refusal(p, "the proxy holds its most Bind requests (--max-requests)", &c->remote,
                     c->remotelen);
         return -1;
     }
+    relay = calloc(1, sizeof(*relay));
+    if (relay == NULL) {
+        return -1;
+    }
+    relay->fd = relay_socket(&p->cfg.relay_bind, &bound);
+    if (relay->fd < 0) {
+        log_refusal(p, "no UDP socket for a relay (descriptors exhausted?)", &c->remote,
+                    c->remotelen);
+        free(relay);
+        return -1;
+    }
+    relay->req = r;
+    relay->client = c;
+    relay->family = p->cfg.relay_bind.version == MASQUE_IP_V6 ? AF_INET6 : AF_INET;
+    p->relays[p->nrelays++] = relay;
+    masque_quic_request_set_app(r, relay);
     *public_address = bound;
     if (p->cfg.has_public_ip) {
         *public_address = p->cfg.public_ip;
@@ -222,6 +245,9 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     if (p->cfg.max_clients == 0) {
         p->cfg.max_clients = 256;
     }
+    if (p->cfg.max_requests == 0) {
+        p->cfg.max_requests = 4 * p->cfg.max_clients;
+    }
     p->fd = listen_fd;
     p->locallen = sizeof(p->local);
     if (!cfg->no_address_validation) {
@@ -233,10 +259,11 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
         p->cfg.conn.retry_secret = p->retry_secret;
     }
     p->clients = calloc(p->cfg.max_clients, sizeof(proxy_client *));
-    p->fds = calloc(p->cfg.max_clients + 1, sizeof(*p->fds));
+    p->relays = calloc(p->cfg.max_requests, sizeof(proxy_relay *));
+    p->fds = calloc(p->cfg.max_requests + 1, sizeof(*p->fds));
     /* The certificate is read once, not per connection (and again only on a reload). */
     p->credentials = masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file);
-    if (p->clients == NULL || p->fds == NULL || p->credentials == NULL ||
+    if (p->clients == NULL || p->relays == NULL || p->fds == NULL || p->credentials == NULL ||
         getsockname(listen_fd, (struct sockaddr *)&p->local, &p->locallen) != 0) {
         masque_quic_proxy_free(p);
         return NULL;
@@ -301,9 +328,7 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
         log_refusal(p, "out of memory", from, fl);
         return NULL;
     }
-    c->proxy = p;
-    c->relay_fd = -1; /* bound only once a Bind request is accepted (on_request) */
-    c->relay_family = p->cfg.relay_bind.version == MASQUE_IP_V6 ? AF_INET6 : AF_INET;
+    c->proxy = p; /* relay sockets: only once a Bind request is accepted (on_request) */
     memcpy(&c->remote, from, fl);
     c->remotelen = fl;
     c->conn = masque_quic_server_accept(&cfg, p->fd, (struct sockaddr *)&p->local, p->locallen,
@@ -321,23 +346,34 @@ static void drop_client(masque_quic_proxy *p, size_t i)
 {
     proxy_client *c = p->clients[i];
     log_line(p, "client gone:", c);
-    masque_quic_free(c->conn);
-    if (c->relay_fd >= 0) {
-        (void)close(c->relay_fd); /* RFC 9298 §3.1: the socket lives as long as the request */
-    }
+    masque_quic_free(c->conn); /* on_close for each of its requests: their sockets close */
     free(c);
     p->clients[i] = p->clients[--p->nclients];
 }
 
-static void relay_in(proxy_client *c)
+/* Frees the relays whose request ended. */
+static void sweep_relays(masque_quic_proxy *p)
+{
+    size_t i;
+    for (i = 0; i < p->nrelays;) {
+        if (p->relays[i]->req == NULL) {
+            free(p->relays[i]);
+            p->relays[i] = p->relays[--p->nrelays];
+            continue;
+        }
+        i++;
+    }
+}
+
+static void relay_in(proxy_relay *relay)
 {
     static uint8_t buf[MASQUE_BIND_HEADROOM + 65536];
     uint8_t *payload = buf + MASQUE_BIND_HEADROOM;
     struct sockaddr_storage from;
     socklen_t fl = sizeof(from);
     masque_address src;
-    masque_adapter *a = masque_quic_adapter(c->conn);
-    ssize_t n = recvfrom(c->relay_fd, payload, 65536, 0, (struct sockaddr *)&from, &fl);
+    masque_adapter *a = relay->req != NULL ? masque_quic_request_adapter(relay->req) : NULL;
+    ssize_t n = recvfrom(relay->fd, payload, 65536, 0, (struct sockaddr *)&from, &fl);
     if (n < 0 || a == NULL ||
         masque_address_from_sockaddr((struct sockaddr *)&from, fl, &src) != 0) {
         return;
@@ -356,6 +392,7 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
         refresh_own_addresses(p); /* interfaces come and go */
     }
     int wait = timeout_ms;
+    size_t npolled = p->nrelays; /* relays added during this step wait for the next */
     for (i = 0; i < p->nclients; i++) {
         uint64_t exp = masque_quic_next_timeout(p->clients[i]->conn);
         if (exp <= now) {
@@ -363,14 +400,16 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
         } else if ((exp - now) / 1000000u < (uint64_t)wait) {
             wait = (int)((exp - now) / 1000000u);
         }
-        p->fds[i + 1].fd = p->clients[i]->relay_fd;
+    }
+    for (i = 0; i < npolled; i++) {
+        p->fds[i + 1].fd = p->relays[i]->fd;
         p->fds[i + 1].events = POLLIN;
         p->fds[i + 1].revents = 0;
     }
     p->fds[0].fd = p->fd;
     p->fds[0].events = POLLIN;
     p->fds[0].revents = 0;
-    if (poll(p->fds, p->nclients + 1, wait) < 0 && errno != EINTR) {
+    if (poll(p->fds, npolled + 1, wait) < 0 && errno != EINTR) {
         return -1;
     }
     if (p->fds[0].revents & POLLIN) {
@@ -393,10 +432,10 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
             }
         }
     }
-    for (i = 0; i < p->nclients; i++) {
-        if (p->clients[i]->relay_fd >= 0 && p->fds[i + 1].fd == p->clients[i]->relay_fd &&
+    for (i = 0; i < npolled; i++) {
+        if (p->relays[i]->fd >= 0 && p->fds[i + 1].fd == p->relays[i]->fd &&
             (p->fds[i + 1].revents & POLLIN)) {
-            relay_in(p->clients[i]);
+            relay_in(p->relays[i]);
         }
     }
     now = masque_quic_now_ns();
@@ -412,12 +451,23 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
         }
         i++;
     }
+    sweep_relays(p);
     return 0;
 }
 
 size_t masque_quic_proxy_clients(const masque_quic_proxy *p)
 {
     return p->nclients;
+}
+
+size_t masque_quic_proxy_requests(const masque_quic_proxy *p)
+{
+    size_t i;
+    size_t n = 0;
+    for (i = 0; i < p->nrelays; i++) {
+        n += p->relays[i]->req != NULL ? 1u : 0u;
+    }
+    return n;
 }
 
 void masque_quic_proxy_free(masque_quic_proxy *p)
@@ -428,8 +478,10 @@ void masque_quic_proxy_free(masque_quic_proxy *p)
     while (p->clients != NULL && p->nclients > 0) {
         drop_client(p, p->nclients - 1);
     }
+    sweep_relays(p); /* every request ended with its connection */
     masque_quic_credentials_release(p->credentials);
     free(p->clients);
+    free(p->relays);
     free(p->fds);
     free(p);
 }

@@ -22,72 +22,84 @@
 
 #define OUTBOX_CAP           (1u << 20)
 #define TABLE_CAPACITY       256
-#define MAX_STREAMS_BIDI     16u
+#define MAX_STREAMS_BIDI     MASQUE_QUIC_MAX_REQUESTS
+#define DEFAULT_MAX_REQUESTS 8u
 #define DATAGRAM_QUEUE       8u
 #define RETRY_TOKEN_LIFETIME (10 * NGTCP2_SECONDS) /* a Retry round trip, with room for loss */
 #define DEFAULT_PRIORITY                                                                           \
     "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"           \
     "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM"
 
-/* Fields ordered by alignment (8-byte ones first, then ints, then bytes): no padding waste. */
+/* One Bind request: its stream, headers, session and stream outbox. Fields ordered by
+ * alignment (8-byte ones first, then ints, then bytes): no padding waste. */
+struct masque_quic_request {
+    masque_session session;
+    masque_adapter adapter;
+    uint64_t table_storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(TABLE_CAPACITY) / 8u];
+    masque_address public_addrs[4]; /* client: what the proxy advertised */
+    masque_address public_address;  /* proxy: what on_request bound */
+    masque_quic_conn *conn;
+    void *app;
+    /* request-stream body: bytes handed to nghttp3 stay put until acknowledged */
+    uint8_t *out;
+    size_t out_cap;
+    uint64_t out_base;  /* absolute offset of out[0] */
+    uint64_t out_read;  /* absolute offset handed to nghttp3 */
+    uint64_t out_end;   /* absolute end */
+    uint64_t out_acked; /* absolute offset acknowledged */
+    size_t cp_len, cub_len, ppa_len;
+    size_t npublic;
+    int64_t stream; /* -1: a client's request waiting for the proxy's SETTINGS */
+    int has_cp, has_cub, has_ppa, status;
+    int fields_too_long; /* a value did not fit: the message is refused, never cut */
+    int out_fin;         /* end the stream once everything queued is out */
+    int session_ready;
+    int h3_datagrams; /* this request's datagrams go in QUIC DATAGRAM frames */
+    int fin_received; /* the request stream's receive side ended */
+    int known;        /* the application holds it: on_close is owed */
+    /* request headers (proxy) or response headers (client) */
+    char method[16], protocol[32], scheme[16], authority[256], path[1024];
+    char capsule_protocol[64], connect_udp_bind[64], ppa[512];
+    /* DATAGRAM capsules larger than a QUIC packet arrive in pieces: put back together here */
+    uint8_t reassembly[MASQUE_DATAGRAM_CAPSULE_DEFAULT_MAX];
+};
+
 struct masque_quic_conn {
     masque_quic_config cfg;
     masque_quic_hooks hooks;
-    masque_session session;
-    masque_adapter adapter;
     ngtcp2_ccerr last_error;
     ngtcp2_crypto_conn_ref ref;
     struct sockaddr_storage local;
     struct sockaddr_storage remote;
-    uint64_t table_storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(TABLE_CAPACITY) / 8u];
-    masque_address public_addrs[4];
     void *app;
     ngtcp2_conn *conn;
     gnutls_session_t tls;
     gnutls_certificate_credentials_t cred; /* our own (client), or NULL */
     masque_quic_credentials *shared;       /* the proxy's, referenced */
     nghttp3_conn *h3;
-    /* request-stream body: bytes handed to nghttp3 stay put until acknowledged */
-    uint8_t *out;
-    size_t out_cap;
-    uint64_t out_base;          /* absolute offset of out[0] */
-    uint64_t out_read;          /* absolute offset handed to nghttp3 */
-    uint64_t out_end;           /* absolute end */
-    uint64_t out_acked;         /* absolute offset acknowledged */
+    masque_quic_request *req[MASQUE_QUIC_MAX_REQUESTS];
     uint64_t datagram_id;       /* ngtcp2's datagram identifiers */
     uint64_t datagrams_dropped; /* too large for a DATAGRAM frame, or congestion */
-    size_t cp_len, cub_len, ppa_len;
-    size_t npublic;
+    uint64_t bidi_limit;        /* proxy: client request streams allowed so far (MAX_STREAMS) */
+    size_t nreq;
+    size_t max_requests;
     size_t ctrl_len;
     size_t dgq_head, dgq_count;
-    int64_t stream;
     int64_t ctrl_stream; /* client: the proxy's control stream, once seen */
     socklen_t locallen;
     socklen_t remotelen;
     int fd;
     int closed;
-    int has_cp, has_cub, has_ppa, status;
-    int fields_too_long; /* a value did not fit: the message is refused, never cut */
-    int out_fin;         /* end the stream once everything queued is out */
-    int session_ready;
     int settings_received; /* the peer's SETTINGS arrived */
     int peer_h3_datagram;  /* ... with SETTINGS_H3_DATAGRAM = 1 */
     int peer_connect;      /* ... with SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 */
-    int h3_datagrams;      /* this request's datagrams go in QUIC DATAGRAM frames */
-    int request_sent;      /* client: the extended CONNECT went out */
     int refused;           /* client: the proxy cannot serve Bind (see on_log) */
-    int fin_received;      /* the request stream's receive side ended */
     int ctrl_done;
     char tls_host[256]; /* client: the authority's host, for SNI and verification */
-    /* request headers (server) or response headers (client) */
-    char method[16], protocol[32], scheme[16], authority[256], path[1024];
-    char capsule_protocol[64], connect_udp_bind[64], ppa[512];
-    uint8_t ctrl[512]; /* client: the control stream's first bytes, until SETTINGS is in */
+    uint8_t ctrl[512];  /* client: the control stream's first bytes, until SETTINGS is in */
     /* HTTP/3 datagrams pacing held back (a few, oldest first) */
     uint8_t dgq[DATAGRAM_QUEUE][1400];
     size_t dgq_len[DATAGRAM_QUEUE];
-    /* DATAGRAM capsules larger than a QUIC packet arrive in pieces: put back together here */
-    uint8_t reassembly[MASQUE_DATAGRAM_CAPSULE_DEFAULT_MAX];
 };
 
 uint64_t masque_quic_now_ns(void)
@@ -119,20 +131,98 @@ static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
     return ((masque_quic_conn *)ref->user_data)->conn;
 }
 
+/* Zeroed memory of its own pages (calloc that gives everything back on release). */
+static void *map_zeroed(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* ---- requests ---- */
+
+/*
+ * A request (with its reassembly buffer) and its stream outbox are mapped, not taken from the
+ * heap: untouched pages cost nothing, and all of it goes back to the system when the request
+ * ends, instead of staying in a fragmented heap after churn.
+ */
+static masque_quic_request *request_new(masque_quic_conn *c, int64_t stream, void *app)
+{
+    masque_quic_request *r;
+    if (c->nreq == MASQUE_QUIC_MAX_REQUESTS) {
+        return NULL;
+    }
+    r = map_zeroed(sizeof(*r));
+    if (r == NULL) {
+        return NULL;
+    }
+    r->out_cap = c->cfg.stream_buffer != 0 ? c->cfg.stream_buffer : OUTBOX_CAP;
+    r->out = map_zeroed(r->out_cap);
+    if (r->out == NULL) {
+        (void)munmap(r, sizeof(*r));
+        return NULL;
+    }
+    r->conn = c;
+    r->app = app;
+    r->stream = stream;
+    c->req[c->nreq++] = r;
+    return r;
+}
+
+/* The request ended: the application hears of it (once), then it is gone. */
+static void request_free(masque_quic_request *r, uint64_t code)
+{
+    masque_quic_conn *c = r->conn;
+    size_t i;
+    if (r->known && c->hooks.on_close != NULL) {
+        c->hooks.on_close(r, r->app, code);
+    }
+    for (i = 0; i < c->nreq; i++) {
+        if (c->req[i] == r) {
+            c->req[i] = c->req[--c->nreq];
+            break;
+        }
+    }
+    (void)munmap(r->out, r->out_cap);
+    (void)munmap(r, sizeof(*r));
+}
+
+static masque_quic_request *request_of_stream(const masque_quic_conn *c, int64_t stream)
+{
+    size_t i;
+    for (i = 0; i < c->nreq; i++) {
+        if (c->req[i]->stream == stream) {
+            return c->req[i];
+        }
+    }
+    return NULL;
+}
+
+/* Accepted requests (the proxy's) or requests still wanted (the client's): what the limit
+ * on requests per connection counts. */
+static size_t requests_live(const masque_quic_conn *c)
+{
+    size_t i;
+    size_t n = 0;
+    for (i = 0; i < c->nreq; i++) {
+        n += c->req[i]->known != 0 ? 1u : 0u;
+    }
+    return n;
+}
+
 /* ---- the request stream's body ---- */
 
-static int outbox_append(masque_quic_conn *c, const uint8_t *data, size_t len)
+static int outbox_append(masque_quic_request *r, const uint8_t *data, size_t len)
 {
-    uint64_t used = c->out_end - c->out_base;
-    if (used + len > c->out_cap) {
+    uint64_t used = r->out_end - r->out_base;
+    if (used + len > r->out_cap) {
         /* -10 §9: responses (and datagrams) the peer does not take are bounded; reaching the
          * bound makes the adapter abort the request stream. */
         return -1;
     }
-    memcpy(c->out + used, data, len);
-    c->out_end += len;
-    if (c->h3 != NULL && c->stream >= 0) {
-        (void)nghttp3_conn_resume_stream(c->h3, c->stream);
+    memcpy(r->out + used, data, len);
+    r->out_end += len;
+    if (r->conn->h3 != NULL && r->stream >= 0) {
+        (void)nghttp3_conn_resume_stream(r->conn->h3, r->stream);
     }
     return 0;
 }
@@ -141,27 +231,27 @@ static nghttp3_ssize read_body(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
                                uint32_t *pflags, /* NOLINT(readability-non-const-parameter) */
                                void *user, void *stream_user)
 {
-    masque_quic_conn *c = user;
+    masque_quic_request *r = stream_user;
     (void)h3;
     (void)stream_id;
-    (void)stream_user;
-    if (veccnt == 0) {
+    (void)user;
+    if (veccnt == 0 || r == NULL) {
         return NGHTTP3_ERR_WOULDBLOCK;
     }
-    if (c->out_read == c->out_end) {
-        if (c->out_fin) {
+    if (r->out_read == r->out_end) {
+        if (r->out_fin) {
             *pflags |= NGHTTP3_DATA_FLAG_EOF; /* the request's end (RFC 9298 §3.1) */
             return 0;
         }
         return NGHTTP3_ERR_WOULDBLOCK;
     }
-    vec[0].base = c->out + (c->out_read - c->out_base);
-    vec[0].len = (size_t)(c->out_end - c->out_read);
-    c->out_read = c->out_end;
+    vec[0].base = r->out + (r->out_read - r->out_base);
+    vec[0].len = (size_t)(r->out_end - r->out_read);
+    r->out_read = r->out_end;
     return 1;
 }
 
-/* ---- adapter host callbacks ---- */
+/* ---- adapter host callbacks (host: the request) ---- */
 
 static int host_write_stream(void *host, const uint8_t *data, size_t len)
 {
@@ -170,22 +260,20 @@ static int host_write_stream(void *host, const uint8_t *data, size_t len)
 
 static void host_on_packet(void *host, const masque_address *peer, const uint8_t *data, size_t len)
 {
-    masque_quic_conn *c = host;
-    if (c->hooks.on_packet != NULL) {
-        c->hooks.on_packet(c, c->app, peer, data, len);
+    masque_quic_request *r = host;
+    if (r->conn->hooks.on_packet != NULL) {
+        r->conn->hooks.on_packet(r, r->app, peer, data, len);
     }
 }
 
 static void host_abort(void *host, uint64_t code)
 {
-    masque_quic_conn *c = host;
-    if (c->stream >= 0) {
-        (void)ngtcp2_conn_shutdown_stream(c->conn, 0, c->stream, code);
+    masque_quic_request *r = host;
+    if (r->stream >= 0) {
+        (void)ngtcp2_conn_shutdown_stream(r->conn->conn, 0, r->stream, code);
     }
 }
 
-/* RFC 9297 §2.1: a QUIC DATAGRAM frame, sent at once; what does not fit one (or what the
- * congestion controller holds back) is dropped, never moved to a capsule (RFC 9298 §6.1). */
 /*
  * Tries to send one HTTP/3 datagram in a QUIC DATAGRAM frame now: 1 sent, 0 held back by
  * pacing or the congestion window (try again later), -1 it can never go (too large). A packet
@@ -242,13 +330,14 @@ static void flush_datagrams(masque_quic_conn *c)
 }
 
 /*
- * RFC 9297 §2.1: a QUIC DATAGRAM frame. What does not fit one is dropped, never moved to a
- * capsule (RFC 9298 §6.1); what pacing holds back waits in a short queue (a few packets, not a
- * batch: RFC 9298 §6 asks for no added burstiness), and is dropped when that is full.
+ * RFC 9297 §2.1: a QUIC DATAGRAM frame (the session put the request's Quarter Stream ID in
+ * front). What does not fit one is dropped, never moved to a capsule (RFC 9298 §6.1); what
+ * pacing holds back waits in a short queue shared by the connection's requests (a few packets,
+ * not a batch: RFC 9298 §6 asks for no added burstiness), and is dropped when that is full.
  */
 static int host_write_datagram(void *host, const uint8_t *data, size_t len)
 {
-    masque_quic_conn *c = host;
+    masque_quic_conn *c = ((masque_quic_request *)host)->conn;
     int rc = 0;
     flush_datagrams(c);
     if (c->dgq_count == 0) {
@@ -267,9 +356,9 @@ static int host_write_datagram(void *host, const uint8_t *data, size_t len)
 
 static void host_on_event(void *host, const masque_event *ev)
 {
-    masque_quic_conn *c = host;
-    if (c->hooks.on_event != NULL) {
-        c->hooks.on_event(c, c->app, ev);
+    masque_quic_request *r = host;
+    if (r->conn->hooks.on_event != NULL) {
+        r->conn->hooks.on_event(r, r->app, ev);
     }
 }
 
@@ -278,45 +367,47 @@ static const masque_host_ops capsule_ops = {host_write_stream, NULL, host_on_pac
 static const masque_host_ops datagram_ops = {host_write_stream, host_write_datagram, host_on_packet,
                                              host_abort, host_on_event};
 
-static int start_session(masque_quic_conn *c, masque_role role, unsigned families)
+static int start_session(masque_quic_request *r, masque_role role, unsigned families)
 {
+    masque_quic_conn *c = r->conn;
     masque_session_config sc;
     uint64_t qsid = 0;
     memset(&sc, 0, sizeof(sc));
     sc.role = role;
     /* RFC 9297 §2.1.1: QUIC DATAGRAM frames only when both ends sent SETTINGS_H3_DATAGRAM=1
      * and the peer's transport parameters allow DATAGRAM frames; else DATAGRAM capsules. */
-    c->h3_datagrams = !c->cfg.force_capsules && c->peer_h3_datagram &&
+    r->h3_datagrams = !c->cfg.force_capsules && c->peer_h3_datagram &&
                       ngtcp2_conn_get_remote_transport_params(c->conn) != NULL &&
                       ngtcp2_conn_get_remote_transport_params(c->conn)->max_datagram_frame_size > 0;
-    sc.capsule_datagrams = !c->h3_datagrams;
-    (void)masque_quarter_stream_id_of((uint64_t)c->stream, &qsid);
+    sc.capsule_datagrams = !r->h3_datagrams;
+    (void)masque_quarter_stream_id_of((uint64_t)r->stream, &qsid);
     sc.quarter_stream_id = qsid;
     sc.advertised_families = families;
     sc.policy = c->cfg.policy;
+    sc.user = r; /* the policy callback learns which request asks */
     sc.idle_timeout_ms = c->cfg.idle_timeout_ms != 0 ? c->cfg.idle_timeout_ms : 120000;
     sc.max_peer_contexts = c->cfg.max_peer_contexts;
     sc.assign_rate = c->cfg.assign_rate;
-    sc.reassembly = c->reassembly;
-    sc.reassembly_len = sizeof(c->reassembly);
-    sc.hash_seed = (uint64_t)masque_quic_now_ns() ^ (uint64_t)(uintptr_t)c;
-    if (masque_session_init(&c->session, &sc, c->table_storage, sizeof(c->table_storage),
+    sc.reassembly = r->reassembly;
+    sc.reassembly_len = sizeof(r->reassembly);
+    sc.hash_seed = (uint64_t)masque_quic_now_ns() ^ (uint64_t)(uintptr_t)r;
+    if (masque_session_init(&r->session, &sc, r->table_storage, sizeof(r->table_storage),
                             now_ms()) != 0 ||
-        masque_adapter_init(&c->adapter, &c->session,
-                            c->h3_datagrams ? &datagram_ops : &capsule_ops, c) != 0) {
+        masque_adapter_init(&r->adapter, &r->session,
+                            r->h3_datagrams ? &datagram_ops : &capsule_ops, r) != 0) {
         return -1;
     }
-    c->session_ready = 1;
+    r->session_ready = 1;
     return 0;
 }
 
-/* ---- nghttp3 callbacks ---- */
+/* ---- nghttp3 callbacks (stream_user: the request, NULL on other streams) ---- */
 
-static void copy_value(masque_quic_conn *c, char *dst, size_t cap, nghttp3_rcbuf *v)
+static void copy_value(masque_quic_request *r, char *dst, size_t cap, nghttp3_rcbuf *v)
 {
     nghttp3_vec b = nghttp3_rcbuf_get_buf(v);
     if (b.len >= cap) {
-        c->fields_too_long = 1;
+        r->fields_too_long = 1;
         dst[0] = '\0';
         return;
     }
@@ -326,7 +417,7 @@ static void copy_value(masque_quic_conn *c, char *dst, size_t cap, nghttp3_rcbuf
 
 /* A field that may come on several lines: combined as HTTP does (RFC 9110 §5.3), so that a
  * repeated Boolean reads as a List and counts as absent (RFC 9651 §4.2). */
-static void append_value(masque_quic_conn *c, char *dst, size_t cap, size_t *len, int *present,
+static void append_value(masque_quic_request *r, char *dst, size_t cap, size_t *len, int *present,
                          nghttp3_rcbuf *v)
 {
     nghttp3_vec b = nghttp3_rcbuf_get_buf(v);
@@ -336,59 +427,83 @@ static void append_value(masque_quic_conn *c, char *dst, size_t cap, size_t *len
     line.len = b.len;
     n = masque_field_append(dst, cap, *present ? *len : 0, line);
     if (n < 0) {
-        c->fields_too_long = 1;
+        r->fields_too_long = 1;
         return;
     }
     *len = (size_t)n;
     *present = 1;
 }
 
+/* Proxy: a client's request stream begins; it gets its own request (up to the streams the
+ * proxy allows, which MAX_STREAMS bounds). */
+static int h3_begin_headers(nghttp3_conn *h3, int64_t stream_id, void *user, void *stream_user)
+{
+    masque_quic_conn *c = user;
+    masque_quic_request *r;
+    (void)stream_user;
+    if (!c->cfg.is_server || request_of_stream(c, stream_id) != NULL) {
+        return 0;
+    }
+    r = request_new(c, stream_id, c->app);
+    if (r == NULL) {
+        (void)ngtcp2_conn_shutdown_stream(c->conn, 0, stream_id, NGHTTP3_H3_REQUEST_REJECTED);
+        return 0;
+    }
+    if (nghttp3_conn_set_stream_user_data(h3, stream_id, r) != 0) {
+        request_free(r, NGHTTP3_H3_INTERNAL_ERROR);
+        return NGHTTP3_ERR_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
 static int h3_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token, nghttp3_rcbuf *name,
                           nghttp3_rcbuf *value, uint8_t flags, void *user, void *stream_user)
 {
-    masque_quic_conn *c = user;
+    masque_quic_request *r = stream_user;
     nghttp3_vec n = nghttp3_rcbuf_get_buf(name);
     (void)h3;
+    (void)stream_id;
     (void)flags;
-    (void)stream_user;
-    if (c->stream < 0) {
-        c->stream = stream_id;
+    (void)user;
+    if (r == NULL) {
+        return 0;
     }
     switch (token) {
     case NGHTTP3_QPACK_TOKEN__METHOD:
-        copy_value(c, c->method, sizeof(c->method), value);
+        copy_value(r, r->method, sizeof(r->method), value);
         return 0;
     case NGHTTP3_QPACK_TOKEN__PROTOCOL:
-        copy_value(c, c->protocol, sizeof(c->protocol), value);
+        copy_value(r, r->protocol, sizeof(r->protocol), value);
         return 0;
     case NGHTTP3_QPACK_TOKEN__SCHEME:
-        copy_value(c, c->scheme, sizeof(c->scheme), value);
+        copy_value(r, r->scheme, sizeof(r->scheme), value);
         return 0;
     case NGHTTP3_QPACK_TOKEN__AUTHORITY:
-        copy_value(c, c->authority, sizeof(c->authority), value);
+        copy_value(r, r->authority, sizeof(r->authority), value);
         return 0;
     case NGHTTP3_QPACK_TOKEN__PATH:
-        copy_value(c, c->path, sizeof(c->path), value);
+        copy_value(r, r->path, sizeof(r->path), value);
         return 0;
     case NGHTTP3_QPACK_TOKEN__STATUS: {
         char s[8];
-        copy_value(c, s, sizeof(s), value);
         char *end = NULL;
-        long v = strtol(s, &end, 10);
-        c->status = (end != NULL && *end == '\0' && v >= 100 && v <= 999) ? (int)v : 0;
+        long v;
+        copy_value(r, s, sizeof(s), value);
+        v = strtol(s, &end, 10);
+        r->status = (end != NULL && *end == '\0' && v >= 100 && v <= 999) ? (int)v : 0;
         return 0;
     }
     default:
         break;
     }
     if (n.len == 16 && memcmp(n.base, "capsule-protocol", 16) == 0) {
-        append_value(c, c->capsule_protocol, sizeof(c->capsule_protocol), &c->cp_len, &c->has_cp,
+        append_value(r, r->capsule_protocol, sizeof(r->capsule_protocol), &r->cp_len, &r->has_cp,
                      value);
     } else if (n.len == 16 && memcmp(n.base, "connect-udp-bind", 16) == 0) {
-        append_value(c, c->connect_udp_bind, sizeof(c->connect_udp_bind), &c->cub_len, &c->has_cub,
+        append_value(r, r->connect_udp_bind, sizeof(r->connect_udp_bind), &r->cub_len, &r->has_cub,
                      value);
     } else if (n.len == 20 && memcmp(n.base, "proxy-public-address", 20) == 0) {
-        append_value(c, c->ppa, sizeof(c->ppa), &c->ppa_len, &c->has_ppa, value);
+        append_value(r, r->ppa, sizeof(r->ppa), &r->ppa_len, &r->has_ppa, value);
     }
     return 0;
 }
@@ -413,14 +528,14 @@ static nghttp3_nv make_nv(const char *name, const char *value)
 }
 
 /* Submits the response the core builds (RFC 9297 §3.4: Capsule-Protocol on 2xx only). */
-static int submit_response(masque_quic_conn *c, int64_t stream_id, const masque_bind_response *r,
+static int submit_response(masque_quic_request *r, const masque_bind_response *rsp,
                            const nghttp3_data_reader *dr)
 {
     masque_field fields[MASQUE_BIND_RESPONSE_FIELDS_MAX];
     nghttp3_nv nv[MASQUE_BIND_RESPONSE_FIELDS_MAX];
     char buf[256];
     masque_ssize n =
-        masque_bind_response_fields(fields, MASQUE_BIND_RESPONSE_FIELDS_MAX, buf, sizeof(buf), r);
+        masque_bind_response_fields(fields, MASQUE_BIND_RESPONSE_FIELDS_MAX, buf, sizeof(buf), rsp);
     masque_ssize i;
     if (n < 0) {
         return -1;
@@ -432,107 +547,128 @@ static int submit_response(masque_quic_conn *c, int64_t stream_id, const masque_
         nv[i].valuelen = fields[i].value.len;
         nv[i].flags = NGHTTP3_NV_FLAG_NONE;
     }
-    return nghttp3_conn_submit_response(c->h3, stream_id, nv, (size_t)n, dr);
+    return nghttp3_conn_submit_response(r->conn->h3, r->stream, nv, (size_t)n, dr);
 }
 
-static int server_answer(masque_quic_conn *c, int64_t stream_id)
+/* A refusal: the status, a Proxy-Status with the error type (RFC 9209), and one log line. */
+static int refuse(masque_quic_request *r, int status, const char *error_type, const char *details,
+                  const char *why)
 {
+    masque_bind_response rsp;
+    masque_str name = {"masque-proxy", 12};
+    masque_str d = {details, details != NULL ? strlen(details) : 0};
+    char text[160];
+    memset(&rsp, 0, sizeof(rsp));
+    rsp.status = status;
+    if (masque_proxy_status_format(text, sizeof(text), name, error_type, d) > 0) {
+        rsp.proxy_status.ptr = text;
+        rsp.proxy_status.len = strlen(text);
+    }
+    log_line(r->conn, "refusing request: ", why);
+    return submit_response(r, &rsp, NULL);
+}
+
+static int server_answer(masque_quic_request *r)
+{
+    masque_quic_conn *c = r->conn;
     masque_request_fields req;
     masque_request_target target;
     masque_bind_response rsp;
     masque_str tmpl = str_of(c->cfg.uri_template, 1);
     nghttp3_data_reader dr = {read_body};
-    char status[128];
     int rc;
     memset(&req, 0, sizeof(req));
     memset(&rsp, 0, sizeof(rsp));
-    req.method = str_of(c->method, c->method[0] != '\0');
-    req.protocol = str_of(c->protocol, c->protocol[0] != '\0');
-    req.scheme = str_of(c->scheme, c->scheme[0] != '\0');
-    req.authority = str_of(c->authority, c->authority[0] != '\0');
-    req.path = str_of(c->path, c->path[0] != '\0');
-    req.capsule_protocol = str_of(c->capsule_protocol, c->has_cp);
-    req.connect_udp_bind = str_of(c->connect_udp_bind, c->has_cub);
-    rc = c->fields_too_long ? MASQUE_ERR_BAD_REQUEST
+    req.method = str_of(r->method, r->method[0] != '\0');
+    req.protocol = str_of(r->protocol, r->protocol[0] != '\0');
+    req.scheme = str_of(r->scheme, r->scheme[0] != '\0');
+    req.authority = str_of(r->authority, r->authority[0] != '\0');
+    req.path = str_of(r->path, r->path[0] != '\0');
+    req.capsule_protocol = str_of(r->capsule_protocol, r->has_cp);
+    req.connect_udp_bind = str_of(r->connect_udp_bind, r->has_cub);
+    rc = r->fields_too_long ? MASQUE_ERR_BAD_REQUEST
                             : masque_bind_request_check(tmpl, &req, &target);
-    if (rc != MASQUE_OK || !target.wildcard) {
-        masque_str name = {"masque-proxy", 12};
-        masque_str none = {NULL, 0};
+    if (rc != MASQUE_OK) {
+        return refuse(r, 400, MASQUE_PROXY_STATUS_HTTP_REQUEST_ERROR, NULL, masque_strerror(rc));
+    }
+    if (!target.wildcard) {
         /* A concrete target (plain RFC 9298, or Bind with a target, -10 §3) is not served:
          * 501, said plainly, rather than 200 with the target ignored. */
-        int concrete = rc == MASQUE_OK;
-        rsp.status = concrete ? 501 : 400;
-        if (masque_proxy_status_format(
-                status, sizeof(status), name, MASQUE_PROXY_STATUS_HTTP_REQUEST_ERROR,
-                concrete ? (masque_str){"concrete targets are not served", 31} : none) > 0) {
-            rsp.proxy_status.ptr = status;
-            rsp.proxy_status.len = strlen(status);
-        }
-        log_line(c, "refusing request: ",
-                 concrete ? "a concrete target (only Bind to * is served)" : masque_strerror(rc));
-        return submit_response(c, stream_id, &rsp, NULL);
+        return refuse(r, 501, MASQUE_PROXY_STATUS_HTTP_REQUEST_ERROR,
+                      "concrete targets are not served",
+                      "a concrete target (only Bind to * is served)");
+    }
+    if (requests_live(c) >= c->max_requests) {
+        return refuse(r, 429, MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED,
+                      "too many Bind requests on this connection",
+                      "too many Bind requests on one connection");
     }
     /* The host binds the public address now, for an accepted request only (-10 §7). */
-    if (c->hooks.on_request != NULL &&
-        c->hooks.on_request(c, c->app, &c->cfg.public_address) != 0) {
-        masque_str name = {"masque-proxy", 12};
-        masque_str none = {NULL, 0};
-        rsp.status = 503;
-        if (masque_proxy_status_format(status, sizeof(status), name,
-                                       MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED, none) > 0) {
-            rsp.proxy_status.ptr = status;
-            rsp.proxy_status.len = strlen(status);
-        }
-        log_line(c, "refusing request: ", "no public address could be bound");
-        return submit_response(c, stream_id, &rsp, NULL);
+    r->public_address = c->cfg.public_address;
+    if (c->hooks.on_request != NULL && c->hooks.on_request(r, r->app, &r->public_address) != 0) {
+        return refuse(r, 503, MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED, NULL,
+                      "no public address could be bound (or the proxy's request limit)");
     }
-    c->stream = stream_id;
-    if (start_session(c, MASQUE_ROLE_PROXY, 0) != 0) {
+    r->known = 1; /* from here on, on_close is owed */
+    if (start_session(r, MASQUE_ROLE_PROXY, 0) != 0) {
         return -1;
     }
     rsp.status = 200;
     rsp.bind = 1;
-    rsp.public_addresses = &c->cfg.public_address;
+    rsp.public_addresses = &r->public_address;
     rsp.public_address_count = 1;
-    return submit_response(c, stream_id, &rsp, &dr);
+    return submit_response(r, &rsp, &dr);
+}
+
+/* Client: the proxy's response (RFC 9298 §3.5, -10 §6-§7). */
+static void client_response(masque_quic_request *r)
+{
+    masque_quic_conn *c = r->conn;
+    masque_response_fields rsp;
+    masque_address addrs[4];
+    size_t n = 0;
+    unsigned families = 0;
+    memset(&rsp, 0, sizeof(rsp));
+    rsp.status = r->status;
+    rsp.capsule_protocol = str_of(r->capsule_protocol, r->has_cp);
+    rsp.connect_udp_bind = str_of(r->connect_udp_bind, r->has_cub);
+    rsp.proxy_public_address = str_of(r->ppa, r->has_ppa);
+    /* Anything but a Bind-enabling 2xx ends the attempt. */
+    if (r->fields_too_long ||
+        masque_bind_response_check(&rsp, addrs, 4, &n, &families) != MASQUE_OK ||
+        start_session(r, MASQUE_ROLE_CLIENT, families) != 0) {
+        char st[32];
+        (void)snprintf(st, sizeof(st), "%d)", r->status);
+        log_line(c, "the proxy did not enable Bind (status ", st);
+        (void)ngtcp2_conn_shutdown_stream(c->conn, 0, r->stream, NGHTTP3_H3_REQUEST_CANCELLED);
+        return;
+    }
+    memcpy(r->public_addrs, addrs, n * sizeof(addrs[0]));
+    r->npublic = n;
+    if (c->hooks.on_ready != NULL) {
+        c->hooks.on_ready(r, r->app);
+    }
 }
 
 static int h3_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *user,
                           void *stream_user)
 {
     masque_quic_conn *c = user;
+    masque_quic_request *r = stream_user;
     (void)h3;
+    (void)stream_id;
     (void)fin;
-    (void)stream_user;
+    if (r == NULL || r->session_ready) {
+        return 0;
+    }
     if (c->cfg.is_server) {
-        return server_answer(c, stream_id) == 0 ? 0 : NGHTTP3_ERR_CALLBACK_FAILURE;
+        return server_answer(r) == 0 ? 0 : NGHTTP3_ERR_CALLBACK_FAILURE;
     }
-    {
-        masque_response_fields rsp;
-        masque_address addrs[4];
-        size_t n = 0;
-        unsigned families = 0;
-        memset(&rsp, 0, sizeof(rsp));
-        rsp.status = c->status;
-        rsp.capsule_protocol = str_of(c->capsule_protocol, c->has_cp);
-        rsp.connect_udp_bind = str_of(c->connect_udp_bind, c->has_cub);
-        rsp.proxy_public_address = str_of(c->ppa, c->has_ppa);
-        /* RFC 9298 §3.5, -10 §6-§7: anything but a Bind-enabling 2xx ends the attempt. */
-        if (c->fields_too_long ||
-            masque_bind_response_check(&rsp, addrs, 4, &n, &families) != MASQUE_OK ||
-            start_session(c, MASQUE_ROLE_CLIENT, families) != 0) {
-            char st[32];
-            (void)snprintf(st, sizeof(st), "%d)", c->status);
-            log_line(c, "the proxy did not enable Bind (status ", st);
-            (void)ngtcp2_conn_shutdown_stream(c->conn, 0, stream_id, NGHTTP3_H3_REQUEST_CANCELLED);
-            return 0;
-        }
-        memcpy(c->public_addrs, addrs, n * sizeof(addrs[0]));
-        c->npublic = n;
-        if (c->hooks.on_ready != NULL) {
-            c->hooks.on_ready(c, c->app);
-        }
+    if (r->status >= 100 && r->status <= 199) {
+        r->status = 0; /* an interim response: the final one follows (RFC 9114 §4.1) */
+        return 0;
     }
+    client_response(r);
     return 0;
 }
 
@@ -540,10 +676,10 @@ static int h3_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data
                         void *user, void *stream_user)
 {
     masque_quic_conn *c = user;
+    masque_quic_request *r = stream_user;
     (void)h3;
-    (void)stream_user;
-    if (c->session_ready) {
-        (void)masque_adapter_read_stream(&c->adapter, data, datalen, now_ms());
+    if (r != NULL && r->session_ready) {
+        (void)masque_adapter_read_stream(&r->adapter, data, datalen, now_ms());
     }
     (void)ngtcp2_conn_extend_max_stream_offset(c->conn, stream_id, datalen);
     ngtcp2_conn_extend_max_offset(c->conn, datalen);
@@ -564,44 +700,50 @@ static int h3_deferred_consume(nghttp3_conn *h3, int64_t stream_id, size_t consu
 static int h3_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t datalen, void *user,
                                 void *stream_user)
 {
-    masque_quic_conn *c = user;
+    masque_quic_request *r = stream_user;
     (void)h3;
     (void)stream_id;
-    (void)stream_user;
-    c->out_acked += datalen;
-    if (c->out_acked == c->out_end && c->out_read == c->out_end) {
-        c->out_base = c->out_end; /* everything acknowledged: start over at out[0] */
+    (void)user;
+    if (r == NULL) {
+        return 0;
+    }
+    r->out_acked += datalen;
+    if (r->out_acked == r->out_end && r->out_read == r->out_end) {
+        r->out_base = r->out_end; /* everything acknowledged: start over at out[0] */
     }
     return 0;
 }
 
+/* A stream closed: its request (if any) ends, and the proxy lets the client open another. */
 static int h3_stream_close(nghttp3_conn *h3, int64_t stream_id, uint64_t code, void *user,
                            void *stream_user)
 {
     masque_quic_conn *c = user;
     (void)h3;
-    (void)stream_user;
-    if (stream_id == c->stream && c->hooks.on_close != NULL) {
-        c->hooks.on_close(c, c->app, code);
+    if (c->cfg.is_server && (stream_id & 3) == 0) {
+        ngtcp2_conn_extend_max_streams_bidi(c->conn, 1); /* ngtcp2 leaves this to us */
+        c->bidi_limit++;
+    }
+    if (stream_user != NULL) {
+        request_free(stream_user, code);
     }
     return 0;
 }
 
 /* The request stream's receive side ended: a FIN inside a capsule is malformed (RFC 9297
  * §3.3), a clean one ends the request (RFC 9298 §3.1: the relay socket goes with it). */
-int masque_quic_end_stream(masque_quic_conn *c);
-
 static int h3_end_stream(nghttp3_conn *h3, int64_t stream_id, void *user, void *stream_user)
 {
     masque_quic_conn *c = user;
+    masque_quic_request *r = stream_user;
     (void)h3;
-    (void)stream_user;
-    if (stream_id == c->stream && c->session_ready && !c->fin_received) {
-        c->fin_received = 1;
-        if (masque_adapter_read_fin(&c->adapter) == MASQUE_OK && c->cfg.is_server) {
+    (void)stream_id;
+    if (r != NULL && r->session_ready && !r->fin_received) {
+        r->fin_received = 1;
+        if (masque_adapter_read_fin(&r->adapter) == MASQUE_OK && c->cfg.is_server) {
             /* Nothing more will come: finish our side too (RFC 9298 §3.1: the request and
              * its UDP socket end together). */
-            (void)masque_quic_end_stream(c);
+            (void)masque_quic_request_end(r);
         }
     }
     return 0;
@@ -628,10 +770,10 @@ static int h3_stop_sending(nghttp3_conn *h3, int64_t stream_id, uint64_t code, v
     return 0;
 }
 
-static int client_send_request(masque_quic_conn *c);
+static int client_send_requests(masque_quic_conn *c);
 
 /* The peer's SETTINGS: SETTINGS_H3_DATAGRAM must be 0 or 1 (RFC 9297 §2.1.1); a client sends
- * its extended CONNECT only once it saw SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220 §3). */
+ * its extended CONNECTs only once it saw SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220 §3). */
 static int h3_recv_settings(nghttp3_conn *h3, const nghttp3_settings *settings, void *user)
 {
     masque_quic_conn *c = user;
@@ -645,20 +787,16 @@ static int h3_recv_settings(nghttp3_conn *h3, const nghttp3_settings *settings, 
     c->peer_h3_datagram = dg;
     if (c->cfg.is_server) {
         c->peer_connect = settings->enable_connect_protocol != 0; /* unused: a client's */
+        return 0;
     }
-    if (!c->cfg.is_server && !c->request_sent) {
-        if (!c->peer_connect) {
-            log_line(c, "the proxy does not offer extended CONNECT (no SETTINGS_ENABLE_CONNECT_",
-                     "PROTOCOL, RFC 9220): it cannot serve CONNECT-UDP");
-            c->refused = 1;
-            ngtcp2_ccerr_set_application_error(&c->last_error, NGHTTP3_H3_NO_ERROR, NULL, 0);
-            return NGHTTP3_ERR_CALLBACK_FAILURE;
-        }
-        if (client_send_request(c) != 0) {
-            return NGHTTP3_ERR_CALLBACK_FAILURE;
-        }
+    if (!c->peer_connect) {
+        log_line(c, "the proxy does not offer extended CONNECT (no SETTINGS_ENABLE_CONNECT_",
+                 "PROTOCOL, RFC 9220): it cannot serve CONNECT-UDP");
+        c->refused = 1;
+        ngtcp2_ccerr_set_application_error(&c->last_error, NGHTTP3_H3_NO_ERROR, NULL, 0);
+        return NGHTTP3_ERR_CALLBACK_FAILURE;
     }
-    return 0;
+    return client_send_requests(c) == 0 ? 0 : NGHTTP3_ERR_CALLBACK_FAILURE;
 }
 
 static int start_h3(masque_quic_conn *c)
@@ -674,6 +812,7 @@ static int start_h3(masque_quic_conn *c)
     cb.stream_close = h3_stream_close;
     cb.recv_data = h3_recv_data;
     cb.deferred_consume = h3_deferred_consume;
+    cb.begin_headers = h3_begin_headers;
     cb.recv_header = h3_recv_header;
     cb.end_headers = h3_end_headers;
     cb.end_stream = h3_end_stream;
@@ -709,7 +848,7 @@ static int start_h3(masque_quic_conn *c)
  */
 const char *const *masque_quic_test_request;
 
-static int client_send_test_request(masque_quic_conn *c, const char *const *fields)
+static int client_send_test_request(masque_quic_request *r, const char *const *fields)
 {
     nghttp3_nv nv[8];
     nghttp3_data_reader dr = {read_body};
@@ -718,25 +857,27 @@ static int client_send_test_request(masque_quic_conn *c, const char *const *fiel
         nv[n] = make_nv(fields[2 * n], fields[2 * n + 1]);
         n++;
     }
-    return nghttp3_conn_submit_request(c->h3, c->stream, nv, n, &dr, NULL) == 0 ? 0 : -1;
+    return nghttp3_conn_submit_request(r->conn->h3, r->stream, nv, n, &dr, r) == 0 ? 0 : -1;
 }
 #endif
 
-static int client_send_request(masque_quic_conn *c)
+/* Client: one extended CONNECT with Connect-UDP-Bind (RFC 9298 §3.4, -10 §3). */
+static int client_send_request(masque_quic_request *r)
 {
+    masque_quic_conn *c = r->conn;
     char path[1024];
     nghttp3_nv nv[7];
     nghttp3_data_reader dr = {read_body};
     masque_str tmpl = str_of(c->cfg.uri_template, 1);
-    c->request_sent = 1;
     if (masque_uri_template_expand(path, sizeof(path), tmpl, c->cfg.target_host,
                                    c->cfg.target_host != NULL ? c->cfg.target_port : 0) < 0 ||
-        ngtcp2_conn_open_bidi_stream(c->conn, &c->stream, NULL) != 0) {
+        ngtcp2_conn_open_bidi_stream(c->conn, &r->stream, NULL) != 0) {
+        r->stream = -1;
         return -1;
     }
 #ifdef MASQUE_QUIC_TEST_REQUESTS
     if (masque_quic_test_request != NULL) {
-        return client_send_test_request(c, masque_quic_test_request);
+        return client_send_test_request(r, masque_quic_test_request);
     }
 #endif
     nv[0] = make_nv(":method", MASQUE_HTTP_METHOD);
@@ -746,7 +887,22 @@ static int client_send_request(masque_quic_conn *c)
     nv[4] = make_nv(":path", path);
     nv[5] = make_nv(MASQUE_HTTP_CAPSULE_PROTOCOL, MASQUE_HTTP_TRUE);
     nv[6] = make_nv(MASQUE_HTTP_CONNECT_UDP_BIND, MASQUE_HTTP_TRUE);
-    return nghttp3_conn_submit_request(c->h3, c->stream, nv, 7, &dr, NULL) == 0 ? 0 : -1;
+    return nghttp3_conn_submit_request(c->h3, r->stream, nv, 7, &dr, r) == 0 ? 0 : -1;
+}
+
+/* Client: sends every request still waiting, once the proxy's SETTINGS allow it. */
+static int client_send_requests(masque_quic_conn *c)
+{
+    size_t i;
+    if (!c->settings_received || !c->peer_connect || c->h3 == NULL) {
+        return 0;
+    }
+    for (i = 0; i < c->nreq; i++) {
+        if (c->req[i]->stream < 0 && client_send_request(c->req[i]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* ---- ngtcp2 callbacks ---- */
@@ -863,21 +1019,24 @@ static int recv_stream_data_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream
     return 0;
 }
 
-/* The stream a datagram names, as masque_h3_datagram_dispatch() asks (one request here). */
+/* The request a datagram names, as masque_h3_datagram_dispatch() asks (RFC 9297 §2.1). */
 static masque_stream_state lookup_stream(void *host, uint64_t stream_id, masque_adapter **adapter)
 {
     masque_quic_conn *c = host;
-    if (c->stream >= 0 && stream_id == (uint64_t)c->stream) {
-        if (!c->session_ready) {
+    masque_quic_request *r =
+        stream_id <= (uint64_t)INT64_MAX ? request_of_stream(c, (int64_t)stream_id) : NULL;
+    if (r != NULL) {
+        if (!r->session_ready) {
             return MASQUE_STREAM_NOT_OPEN; /* the request is not accepted (yet) */
         }
-        *adapter = &c->adapter;
+        *adapter = &r->adapter;
         return MASQUE_STREAM_DATAGRAMS;
     }
-    if (stream_id / 4u >= MAX_STREAMS_BIDI) {
-        return MASQUE_STREAM_BEYOND_LIMIT; /* RFC 9297 §2.1: H3_ID_ERROR */
+    /* The proxy: a client request stream beyond what MAX_STREAMS allowed is H3_ID_ERROR. */
+    if (c->cfg.is_server && (stream_id & 3) == 0 && stream_id / 4u >= c->bidi_limit) {
+        return MASQUE_STREAM_BEYOND_LIMIT;
     }
-    return MASQUE_STREAM_NOT_OPEN; /* RFC 9297 §2.1: dropped */
+    return MASQUE_STREAM_NOT_OPEN; /* closed, or not yet open: dropped */
 }
 
 static int recv_datagram_cb(ngtcp2_conn *conn, uint32_t flags, const uint8_t *data, size_t datalen,
@@ -1149,39 +1308,24 @@ static int setup_tls(masque_quic_conn *c)
 
 /* ---- life cycle ---- */
 
-/* Zeroed memory of its own pages (calloc that gives everything back on release). */
-static void *map_zeroed(size_t len)
-{
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
 static masque_quic_conn *alloc_conn(const masque_quic_config *cfg, int fd,
                                     const struct sockaddr *local, socklen_t locallen,
                                     const struct sockaddr *remote, socklen_t remotelen,
                                     const masque_quic_hooks *hooks, void *app)
 {
-    /*
-     * The connection (with its reassembly buffer) and its stream buffer are mapped, not taken
-     * from the heap: untouched pages cost nothing, and all of it goes back to the system when
-     * the client leaves, instead of staying in a fragmented heap after churn.
-     */
+    /* Mapped like its requests: it all goes back to the system when the client leaves. */
     masque_quic_conn *c = map_zeroed(sizeof(*c));
-    size_t out_cap = cfg->stream_buffer != 0 ? cfg->stream_buffer : OUTBOX_CAP;
     if (c == NULL) {
         return NULL;
     }
-    c->out_cap = out_cap;
-    c->out = map_zeroed(c->out_cap);
-    if (c->out == NULL) {
-        (void)munmap(c, sizeof(*c));
-        return NULL;
-    }
     c->cfg = *cfg;
+    c->max_requests = cfg->max_requests == 0                         ? DEFAULT_MAX_REQUESTS
+                      : cfg->max_requests > MASQUE_QUIC_MAX_REQUESTS ? MASQUE_QUIC_MAX_REQUESTS
+                                                                     : cfg->max_requests;
+    c->bidi_limit = MAX_STREAMS_BIDI;
     c->hooks = *hooks;
     c->app = app;
     c->fd = fd;
-    c->stream = -1;
     c->ctrl_stream = -1;
     memcpy(&c->local, local, locallen);
     memcpy(&c->remote, remote, remotelen);
@@ -1228,7 +1372,7 @@ masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
     path = make_path(c);
     if (ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb, &settings,
                                &params, NULL, c) != 0 ||
-        setup_tls(c) != 0) {
+        setup_tls(c) != 0 || masque_quic_request_open(c, app) == NULL) {
         masque_quic_free(c);
         return NULL;
     }
@@ -1330,6 +1474,10 @@ void masque_quic_free(masque_quic_conn *c)
     if (c == NULL) {
         return;
     }
+    /* Every request the application holds hears that it ended (the connection went first). */
+    while (c->nreq > 0) {
+        request_free(c->req[c->nreq - 1], NGHTTP3_H3_NO_ERROR);
+    }
     if (c->h3 != NULL) {
         nghttp3_conn_del(c->h3);
     }
@@ -1343,7 +1491,6 @@ void masque_quic_free(masque_quic_conn *c)
         gnutls_certificate_free_credentials(c->cred);
     }
     masque_quic_credentials_release(c->shared);
-    (void)munmap(c->out, c->out_cap);
     (void)munmap(c, sizeof(*c));
 }
 
@@ -1449,26 +1596,32 @@ int masque_quic_write(masque_quic_conn *c)
 
 uint64_t masque_quic_next_timeout(masque_quic_conn *c)
 {
-    uint64_t quic = ngtcp2_conn_get_expiry(c->conn);
-    /* The session's timers (idle compressed contexts) fire on a quiet connection too. */
-    if (c->session_ready) {
-        uint64_t ms = masque_session_next_timeout(&c->session);
-        if (ms != UINT64_MAX && ms < UINT64_MAX / 1000000u && ms * 1000000u < quic) {
-            return ms * 1000000u;
+    uint64_t next = ngtcp2_conn_get_expiry(c->conn);
+    size_t i;
+    /* The sessions' timers (idle compressed contexts) fire on a quiet connection too. */
+    for (i = 0; i < c->nreq; i++) {
+        if (c->req[i]->session_ready) {
+            uint64_t ms = masque_session_next_timeout(&c->req[i]->session);
+            if (ms != UINT64_MAX && ms < UINT64_MAX / 1000000u && ms * 1000000u < next) {
+                next = ms * 1000000u;
+            }
         }
     }
-    return quic;
+    return next;
 }
 
 int masque_quic_tick(masque_quic_conn *c)
 {
     uint64_t now = masque_quic_now_ns();
+    size_t i;
     if (ngtcp2_conn_get_expiry(c->conn) <= now && ngtcp2_conn_handle_expiry(c->conn, now) != 0) {
         c->closed = 1;
         return -1;
     }
-    if (c->session_ready) {
-        (void)masque_adapter_tick(&c->adapter, now_ms());
+    for (i = 0; i < c->nreq; i++) {
+        if (c->req[i]->session_ready) {
+            (void)masque_adapter_tick(&c->req[i]->adapter, now_ms());
+        }
     }
     return masque_quic_write(c);
 }
@@ -1496,37 +1649,10 @@ int masque_quic_close(masque_quic_conn *c, uint64_t h3_error)
     return n >= 0 ? 0 : -1;
 }
 
-int masque_quic_write_stream(masque_quic_conn *c, const uint8_t *data, size_t len)
-{
-    if (c->stream < 0) {
-        return -1;
-    }
-    return outbox_append(c, data, len);
-}
-
-size_t masque_quic_public_addresses(const masque_quic_conn *c, masque_address *out, size_t cap)
-{
-    size_t i;
-    for (i = 0; i < c->npublic && i < cap; i++) {
-        out[i] = c->public_addrs[i];
-    }
-    return c->npublic;
-}
-
 int masque_quic_is_closed(const masque_quic_conn *c)
 {
     return c->closed || ngtcp2_conn_in_closing_period(c->conn) ||
            ngtcp2_conn_in_draining_period(c->conn);
-}
-
-masque_session *masque_quic_session(masque_quic_conn *c)
-{
-    return c->session_ready ? &c->session : NULL;
-}
-
-masque_adapter *masque_quic_adapter(masque_quic_conn *c)
-{
-    return c->session_ready ? &c->adapter : NULL;
 }
 
 int masque_quic_refused(const masque_quic_conn *c)
@@ -1534,22 +1660,103 @@ int masque_quic_refused(const masque_quic_conn *c)
     return c->refused;
 }
 
-int masque_quic_uses_h3_datagrams(const masque_quic_conn *c)
-{
-    return c->h3_datagrams;
-}
-
 uint64_t masque_quic_datagrams_dropped(const masque_quic_conn *c)
 {
     return c->datagrams_dropped;
 }
 
-int masque_quic_end_stream(masque_quic_conn *c)
+masque_quic_request *masque_quic_request_open(masque_quic_conn *c, void *app)
 {
-    if (c->stream < 0 || c->h3 == NULL) {
+    masque_quic_request *r;
+    if (c->cfg.is_server || c->refused || masque_quic_is_closed(c) ||
+        requests_live(c) >= c->max_requests) {
+        return NULL;
+    }
+    r = request_new(c, -1, app);
+    if (r == NULL) {
+        return NULL;
+    }
+    r->known = 1;
+    if (client_send_requests(c) != 0 && r->stream < 0) {
+        request_free(r, NGHTTP3_H3_INTERNAL_ERROR);
+        return NULL;
+    }
+    return r;
+}
+
+size_t masque_quic_requests(const masque_quic_conn *c)
+{
+    return c->nreq;
+}
+
+masque_quic_conn *masque_quic_request_conn(const masque_quic_request *r)
+{
+    return r->conn;
+}
+
+int64_t masque_quic_request_stream_id(const masque_quic_request *r)
+{
+    return r->stream;
+}
+
+void *masque_quic_request_app(const masque_quic_request *r)
+{
+    return r->app;
+}
+
+void masque_quic_request_set_app(masque_quic_request *r, void *app)
+{
+    r->app = app;
+}
+
+masque_session *masque_quic_request_session(masque_quic_request *r)
+{
+    return r->session_ready ? &r->session : NULL;
+}
+
+masque_adapter *masque_quic_request_adapter(masque_quic_request *r)
+{
+    return r->session_ready ? &r->adapter : NULL;
+}
+
+size_t masque_quic_request_public_addresses(const masque_quic_request *r, masque_address *out,
+                                            size_t cap)
+{
+    size_t i;
+    for (i = 0; i < r->npublic && i < cap; i++) {
+        out[i] = r->public_addrs[i];
+    }
+    return r->npublic;
+}
+
+int masque_quic_request_uses_h3_datagrams(const masque_quic_request *r)
+{
+    return r->h3_datagrams;
+}
+
+int masque_quic_request_end(masque_quic_request *r)
+{
+    if (r->stream < 0 || r->conn->h3 == NULL) {
         return -1;
     }
-    c->out_fin = 1;
-    (void)nghttp3_conn_resume_stream(c->h3, c->stream);
+    r->out_fin = 1;
+    (void)nghttp3_conn_resume_stream(r->conn->h3, r->stream);
     return 0;
+}
+
+int masque_quic_request_cancel(masque_quic_request *r, uint64_t h3_error)
+{
+    if (r->stream < 0) {
+        request_free(r, h3_error); /* never sent: nothing to tell the proxy */
+        return 0;
+    }
+    return ngtcp2_conn_shutdown_stream(r->conn->conn, 0, r->stream, h3_error) == 0 ? 0 : -1;
+}
+
+int masque_quic_request_write_stream(masque_quic_request *r, const uint8_t *data, size_t len)
+{
+    if (r->stream < 0) {
+        return -1;
+    }
+    return outbox_append(r, data, len);
 }

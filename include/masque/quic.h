@@ -213,6 +213,52 @@ MASQUE_API void masque_quic_free(masque_quic_conn *c);
 MASQUE_API int masque_quic_read(masque_quic_conn *c, const uint8_t *pkt, size_t len);
 
 /**
+ * @brief Feed one received UDP datagram that came from @p from: when that is not where the
+ *        peer was, the proxy validates the new address and moves the connection there (RFC
+ *        9000 §9: NAT rebinding, migration).
+ * @param c The connection.
+ * @param from The sender's address.
+ * @param fromlen Its length.
+ * @param pkt The datagram.
+ * @param len Its length.
+ * @return 0, or -1 when the connection is over.
+ */
+MASQUE_API int masque_quic_read_from(masque_quic_conn *c, const struct sockaddr *from,
+                                     socklen_t fromlen, const uint8_t *pkt, size_t len);
+
+/**
+ * @brief Proxy: whether a packet's Destination Connection ID is one this connection issued,
+ *        so that a client is found when its address changed.
+ * @param c The connection.
+ * @param pkt The packet.
+ * @param len Its length.
+ * @return Non-zero when the packet belongs to @p c.
+ */
+MASQUE_API int masque_quic_is_for(const masque_quic_conn *c, const uint8_t *pkt, size_t len);
+
+/**
+ * @brief Where the peer is now (the connection follows a validated address change).
+ * @param c The connection.
+ * @param[out] out Receives the address.
+ * @return Its length.
+ */
+MASQUE_API socklen_t masque_quic_peer_address(const masque_quic_conn *c,
+                                              struct sockaddr_storage *out);
+
+/**
+ * @brief Client: move the connection to another local socket (a new address or port, as after
+ *        a network change), with a fresh connection ID (RFC 9000 §9.2-§9.3). Every request
+ *        keeps its tunnel and public address.
+ * @param c The connection.
+ * @param fd The new UDP socket.
+ * @param local Its local address.
+ * @param locallen Its length.
+ * @return 0, or -1 when the proxy gave no spare connection ID or the handshake is not done.
+ */
+MASQUE_API int masque_quic_migrate(masque_quic_conn *c, int fd, const struct sockaddr *local,
+                                   socklen_t locallen);
+
+/**
  * @brief Send every packet that can be sent now.
  * @param c The connection.
  * @return 0, or -1 on a fatal error.

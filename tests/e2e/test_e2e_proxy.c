@@ -1042,6 +1042,57 @@ static void test_e2e_requests_per_proxy_are_limited_with_503_until_one_ends(void
     proxy_max_requests = 0;
 }
 
+/* RFC 9000 §9: the client moves to a new socket (a new port, as after a network change); the
+ * proxy finds it by connection ID, and its tunnel keeps its public address. */
+static void test_e2e_client_address_change_keeps_the_tunnel(void **state)
+{
+    masque_address peer_addr;
+    masque_address from;
+    masque_address moved;
+    struct sockaddr_storage ss;
+    struct sockaddr_storage local;
+    socklen_t sl = 0;
+    socklen_t ll = sizeof(local);
+    uint8_t back[16];
+    int peer;
+    int fd;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    assert_int_equal(masque_address_to_sockaddr(&clients[0].pub, &ss, &sl), MASQUE_OK);
+    clients[0].got = 0;
+    assert_int_equal(sendto(peer, "before", 6, 0, (struct sockaddr *)&ss, sl), 6);
+    assert_true(pump(1, 5000, all_got));
+
+    /* The client's old socket goes away; a new one, on another port, takes over. */
+    fd = bound_socket("127.0.0.1", &moved);
+    assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &ss, &sl), MASQUE_OK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&ss, sl), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&local, &ll), 0);
+    assert_int_equal(masque_quic_migrate(clients[0].conn, fd, (struct sockaddr *)&local, ll), 0);
+    (void)close(clients[0].fd);
+    clients[0].fd = fd;
+
+    /* Both directions still work, through the same public address and the same client slot. */
+    client_send(&clients[0], &peer_addr, (const uint8_t *)"moved", 5);
+    assert_int_equal(peer_recv_from(peer, &from, back, sizeof(back), 5000), 5);
+    assert_memory_equal(back, "moved", 5);
+    assert_true(masque_address_equal(&from, &clients[0].pub));
+    assert_int_equal(masque_address_to_sockaddr(&clients[0].pub, &ss, &sl), MASQUE_OK);
+    clients[0].got = 0;
+    assert_int_equal(sendto(peer, "after", 5, 0, (struct sockaddr *)&ss, sl), 5);
+    assert_true(pump(1, 5000, all_got));
+    assert_int_equal(clients[0].last_len, 5);
+    assert_memory_equal(clients[0].last, "after", 5);
+    assert_int_equal(masque_quic_proxy_clients(proxy), 1);
+    assert_false(clients[0].closed);
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
 static void test_e2e_concrete_target_is_refused_with_501_not_ignored(void **state)
 {
     client *cl = &clients[0];
@@ -1445,6 +1496,7 @@ int main(void)
         cmocka_unit_test(test_e2e_two_bind_requests_on_one_connection_one_ends_cleanly),
         cmocka_unit_test(test_e2e_requests_per_connection_are_limited_with_429),
         cmocka_unit_test(test_e2e_requests_per_proxy_are_limited_with_503_until_one_ends),
+        cmocka_unit_test(test_e2e_client_address_change_keeps_the_tunnel),
         cmocka_unit_test(test_e2e_replayed_initials_take_no_client_slot),
         cmocka_unit_test(test_e2e_idle_contexts_close_on_a_quiet_connection),
         cmocka_unit_test(test_e2e_credentials_are_loaded_once_and_reloaded_on_demand),

@@ -3,7 +3,8 @@
  * A complete Bind proxy on top of masque_quic_conn: a poll loop over the listening socket and
  * one UDP socket per accepted Bind request (its address is that request's public address, -10
  * §7); a client may hold several requests on one connection. No thread per client. Clients are
- * told apart by their address and port (no connection migration).
+ * found by their address and port, and when that changed (NAT rebinding, migration) by the
+ * Destination Connection ID of their packets.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -296,6 +297,25 @@ static proxy_client *find_client(masque_quic_proxy *p, const struct sockaddr_sto
     return NULL;
 }
 
+/*
+ * A 1-RTT packet from an address no client has: a client whose address changed (RFC 9000 §9),
+ * found by the connection ID it sends to. Only short headers: no client migrates before its
+ * handshake is confirmed (§9), and an Initial from a new address is a new client.
+ */
+static proxy_client *find_client_by_cid(masque_quic_proxy *p, const uint8_t *pkt, size_t len)
+{
+    size_t i;
+    if (len == 0 || (pkt[0] & 0x80) != 0) {
+        return NULL;
+    }
+    for (i = 0; i < p->nclients; i++) {
+        if (masque_quic_is_for(p->clients[i]->conn, pkt, len)) {
+            return p->clients[i];
+        }
+    }
+    return NULL;
+}
+
 /* Refusals are always logged, whatever verbose says: an operator must see them. */
 static void log_refusal(const masque_quic_proxy *p, const char *why,
                         const struct sockaddr_storage *from, socklen_t fl)
@@ -425,10 +445,14 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
             }
             c = find_client(p, &from, fl);
             if (c == NULL) {
+                c = find_client_by_cid(p, buf, (size_t)n);
+            }
+            if (c == NULL) {
                 c = accept_client(p, &from, fl, buf, (size_t)n);
             }
             if (c != NULL) {
-                (void)masque_quic_read(c->conn, buf, (size_t)n);
+                (void)masque_quic_read_from(c->conn, (struct sockaddr *)&from, fl, buf, (size_t)n);
+                c->remotelen = masque_quic_peer_address(c->conn, &c->remote); /* it may move */
             }
         }
     }

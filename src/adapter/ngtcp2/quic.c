@@ -26,6 +26,7 @@
 #define DEFAULT_MAX_REQUESTS 8u
 #define DATAGRAM_QUEUE       8u
 #define RETRY_TOKEN_LIFETIME (10 * NGTCP2_SECONDS) /* a Retry round trip, with room for loss */
+#define SCID_LEN             18u /* the proxy's connection IDs: what routes short headers */
 #define DEFAULT_PRIORITY                                                                           \
     "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"           \
     "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM"
@@ -129,6 +130,30 @@ static uint64_t now_ms(void)
 static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
 {
     return ((masque_quic_conn *)ref->user_data)->conn;
+}
+
+/* Sends one packet on the path ngtcp2 chose for it: after a client's address changed (RFC
+ * 9000 §9), the proxy answers (and validates) the new address. */
+static void send_packet(masque_quic_conn *c, const ngtcp2_path *path, const uint8_t *buf,
+                        size_t len)
+{
+    const struct sockaddr *to = (const struct sockaddr *)&c->remote;
+    socklen_t tolen = c->remotelen;
+    if (path->remote.addrlen != 0) {
+        to = (const struct sockaddr *)path->remote.addr;
+        tolen = (socklen_t)path->remote.addrlen;
+    }
+    (void)sendto(c->fd, buf, len, 0, to, tolen);
+}
+
+/* Follows ngtcp2's current path: where the peer is now. */
+static void sync_path(masque_quic_conn *c)
+{
+    const ngtcp2_path *p = ngtcp2_conn_get_path(c->conn);
+    if (p != NULL && p->remote.addrlen != 0 && p->remote.addrlen <= sizeof(c->remote)) {
+        memcpy(&c->remote, p->remote.addr, p->remote.addrlen);
+        c->remotelen = (socklen_t)p->remote.addrlen;
+    }
 }
 
 /* Zeroed memory of its own pages (calloc that gives everything back on release). */
@@ -302,7 +327,7 @@ static int send_datagram_now(masque_quic_conn *c, const uint8_t *data, size_t le
         if (n == 0) {
             return 0; /* congestion control or pacing: not now */
         }
-        (void)sendto(c->fd, buf, (size_t)n, 0, (struct sockaddr *)&c->remote, c->remotelen);
+        send_packet(c, &ps.path, buf, (size_t)n);
         ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
         if (accepted) {
             c->datagram_id++;
@@ -1388,7 +1413,7 @@ static void send_retry(const masque_quic_config *cfg, int fd, const struct socka
     ngtcp2_cid retry_scid;
     ngtcp2_ssize tokenlen;
     ngtcp2_ssize n;
-    retry_scid.datalen = 18;
+    retry_scid.datalen = SCID_LEN;
     if (gnutls_rnd(GNUTLS_RND_RANDOM, retry_scid.data, retry_scid.datalen) != 0) {
         return;
     }
@@ -1457,7 +1482,7 @@ masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int f
         settings.tokenlen = hd.tokenlen;
         settings.token_type = NGTCP2_TOKEN_TYPE_RETRY;
     }
-    scid.datalen = 18;
+    scid.datalen = SCID_LEN;
     (void)gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
     path = make_path(c);
     if (ngtcp2_conn_server_new(&c->conn, &hd.scid, &scid, &path, hd.version, &cb, &settings,
@@ -1515,17 +1540,31 @@ static void send_close(masque_quic_conn *c, int liberr)
     n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, buf, sizeof(buf), &c->last_error,
                                            masque_quic_now_ns());
     if (n > 0) {
-        (void)sendto(c->fd, buf, (size_t)n, 0, (struct sockaddr *)&c->remote, c->remotelen);
+        send_packet(c, &ps.path, buf, (size_t)n);
     }
 }
 
 int masque_quic_read(masque_quic_conn *c, const uint8_t *pkt, size_t len)
 {
+    return masque_quic_read_from(c, (const struct sockaddr *)&c->remote, c->remotelen, pkt, len);
+}
+
+int masque_quic_read_from(masque_quic_conn *c, const struct sockaddr *from, socklen_t fromlen,
+                          const uint8_t *pkt, size_t len)
+{
     ngtcp2_path path = make_path(c);
+    struct sockaddr_storage remote;
     ngtcp2_pkt_info pi;
     int rv;
+    if (fromlen > sizeof(remote)) {
+        return 0; /* not an address a UDP socket gives: nothing read */
+    }
     memset(&pi, 0, sizeof(pi));
+    memcpy(&remote, from, fromlen);
+    path.remote.addr = (ngtcp2_sockaddr *)&remote;
+    path.remote.addrlen = (ngtcp2_socklen)fromlen;
     rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, masque_quic_now_ns());
+    sync_path(c);
     if (rv != 0) {
         if (rv != NGTCP2_ERR_DRAINING && rv != NGTCP2_ERR_CLOSING && !c->refused) {
             log_line(c, "read: ", ngtcp2_strerror(rv));
@@ -1541,9 +1580,10 @@ int masque_quic_write(masque_quic_conn *c)
     uint8_t buf[1452];
     ngtcp2_path_storage ps;
     ngtcp2_pkt_info pi;
-    uint64_t ts = masque_quic_now_ns();
+    uint64_t ts;
     ngtcp2_path_storage_zero(&ps);
     flush_datagrams(c);
+    ts = masque_quic_now_ns(); /* after the datagrams: ngtcp2 wants time never to go back */
     for (;;) {
         int64_t stream_id = -1;
         int fin = 0;
@@ -1588,9 +1628,10 @@ int masque_quic_write(masque_quic_conn *c)
         if (n == 0) {
             break;
         }
-        (void)sendto(c->fd, buf, (size_t)n, 0, (struct sockaddr *)&c->remote, c->remotelen);
+        send_packet(c, &ps.path, buf, (size_t)n);
     }
     ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
+    sync_path(c);
     return 0;
 }
 
@@ -1644,9 +1685,56 @@ int masque_quic_close(masque_quic_conn *c, uint64_t h3_error)
                                            masque_quic_now_ns());
     c->closed = 1;
     if (n > 0) {
-        (void)sendto(c->fd, buf, (size_t)n, 0, (struct sockaddr *)&c->remote, c->remotelen);
+        send_packet(c, &ps.path, buf, (size_t)n);
     }
     return n >= 0 ? 0 : -1;
+}
+
+int masque_quic_is_for(const masque_quic_conn *c, const uint8_t *pkt, size_t len)
+{
+    ngtcp2_version_cid vc;
+    ngtcp2_cid ids[16];
+    size_t n;
+    size_t i;
+    if (ngtcp2_pkt_decode_version_cid(&vc, pkt, len, SCID_LEN) != 0 ||
+        ngtcp2_conn_get_scid(c->conn, NULL) > sizeof(ids) / sizeof(ids[0])) {
+        return 0;
+    }
+    n = ngtcp2_conn_get_scid(c->conn, ids);
+    for (i = 0; i < n; i++) {
+        if (ids[i].datalen == vc.dcidlen && memcmp(ids[i].data, vc.dcid, vc.dcidlen) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+socklen_t masque_quic_peer_address(const masque_quic_conn *c, struct sockaddr_storage *out)
+{
+    memcpy(out, &c->remote, sizeof(*out));
+    return c->remotelen;
+}
+
+int masque_quic_migrate(masque_quic_conn *c, int fd, const struct sockaddr *local,
+                        socklen_t locallen)
+{
+    ngtcp2_path path;
+    struct sockaddr_storage moved;
+    if (c->cfg.is_server || locallen > sizeof(moved)) {
+        return -1;
+    }
+    memcpy(&moved, local, locallen);
+    path = make_path(c);
+    path.local.addr = (ngtcp2_sockaddr *)&moved; /* ngtcp2 copies it */
+    path.local.addrlen = (ngtcp2_socklen)locallen;
+    /* RFC 9000 §9.2-§9.3: a fresh connection ID on the new path, validated on the way. */
+    if (ngtcp2_conn_initiate_immediate_migration(c->conn, &path, masque_quic_now_ns()) != 0) {
+        return -1;
+    }
+    memcpy(&c->local, local, locallen);
+    c->locallen = locallen;
+    c->fd = fd;
+    return masque_quic_write(c);
 }
 
 int masque_quic_is_closed(const masque_quic_conn *c)

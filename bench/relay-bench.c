@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 /*
  * relay-bench: datagrams through a real Bind relay (proxy + client over QUIC on loopback, in
- * one process) against plain UDP echo on loopback. A peer sends datagrams to the client's
- * public address; the client echoes each one back through the proxy. Prints, per case:
- *   relay<TAB>path<TAB>size<TAB>datagrams_per_s<TAB>MB_per_s<TAB>rtt_p50_us<TAB>rtt_p99_us<TAB>lost
- * A measurement, not a test: it always exits 0. --quick runs a short version (for callgrind).
+ * one process) against plain UDP echo on loopback, on both datagram paths: QUIC DATAGRAM frames
+ * (HTTP/3 datagrams) and DATAGRAM capsules. A peer sends datagrams to the client's public
+ * address; the client echoes each one back through the proxy. Prints, per case:
+ *   relay<TAB>path<TAB>size<TAB>datagrams_per_s<TAB>MB_per_s<TAB>rtt_p50_us<TAB>rtt_p99_us<TAB>
+ *   lost<TAB>proxy_cpu_us_per_datagram
+ * where the last column is the proxy's CPU time (user + system: the thread's CPU clock around
+ * masque_quic_proxy_step()) per relayed datagram (an echo is two), then one summary line per
+ * path and size. TLS verification stays on (a throw-away CA). A measurement, not a test: it
+ * always exits 0. --quick runs a short version (for callgrind); --capsules only the capsule
+ * path, --h3-datagrams only the other.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <netinet/in.h>
@@ -12,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "../tests/e2e/tls_util.h"
 #include "masque/posix.h"
 #include "masque/quic.h"
 
@@ -63,11 +71,22 @@ static void on_packet(masque_quic_request *r, void *app, const masque_address *p
                                         masque_quic_now_ns() / 1000000u);
 }
 
+static uint64_t proxy_cpu_ns; /* CPU time spent in the proxy's steps */
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void pump_relay(void)
 {
     static uint8_t buf[65536];
     ssize_t r;
+    uint64_t cpu = thread_cpu_ns();
     (void)masque_quic_proxy_step(proxy, 0);
+    proxy_cpu_ns += thread_cpu_ns() - cpu;
     while ((r = recv(client_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
         (void)masque_quic_read(client, buf, (size_t)r);
     }
@@ -98,8 +117,14 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+typedef struct result {
+    double per_s;
+    double rtt_p50_us;
+    double cpu_us; /* proxy CPU per relayed datagram */
+} result;
+
 /* Sends `count` datagrams of `size` bytes with at most `window` outstanding. */
-static void run(const char *name, int relayed, size_t size, size_t count, size_t window)
+static result run(const char *name, int relayed, size_t size, size_t count, size_t window)
 {
     static uint8_t msg[65536];
     static uint8_t in[65536];
@@ -116,6 +141,8 @@ static void run(const char *name, int relayed, size_t size, size_t count, size_t
     uint64_t t0;
     uint64_t t1;
     uint64_t last_progress;
+    result res;
+    proxy_cpu_ns = 0;
     if (relayed) {
         target = pub;
     } else {
@@ -158,24 +185,25 @@ static void run(const char *name, int relayed, size_t size, size_t count, size_t
     }
     t1 = masque_quic_now_ns();
     qsort(rtt, nrtt, sizeof(rtt[0]), cmp_u64);
-    printf("relay\t%s\t%zu\t%.0f\t%.1f\t%.1f\t%.1f\t%zu\n", name, size,
-           (double)nrtt / ((double)(t1 - t0) / 1e9),
-           (double)nrtt * (double)size / ((double)(t1 - t0) / 1e3),
-           nrtt ? (double)rtt[nrtt / 2] / 1e3 : -1.0,
-           nrtt ? (double)rtt[nrtt * 99 / 100] / 1e3 : -1.0, sent - nrtt);
+    res.per_s = (double)nrtt / ((double)(t1 - t0) / 1e9);
+    res.rtt_p50_us = nrtt ? (double)rtt[nrtt / 2] / 1e3 : -1.0;
+    res.cpu_us = relayed && nrtt ? (double)proxy_cpu_ns / 1e3 / (2.0 * (double)nrtt) : 0.0;
+    printf("relay\t%s\t%zu\t%.0f\t%.1f\t%.1f\t%.1f\t%zu\t%.1f\n", name, size, res.per_s,
+           (double)nrtt * (double)size / ((double)(t1 - t0) / 1e3), res.rtt_p50_us,
+           nrtt ? (double)rtt[nrtt * 99 / 100] / 1e3 : -1.0, sent - nrtt, res.cpu_us);
     (void)fflush(stdout);
     (void)close(peer);
+    return res;
 }
 
-int main(int argc, char **argv)
+/* A proxy and a client with one accepted Bind request; 0 when it could not be set up. */
+static int setup(const test_pki *pki, int capsules)
 {
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
-    size_t count = quick ? 2000 : 50000;
+    static masque_policy policy;
+    static masque_policy_rule rule;
     masque_quic_proxy_config pcfg;
     masque_quic_config ccfg;
-    masque_quic_hooks hooks = {on_ready, on_packet, NULL, NULL, NULL, NULL};
-    masque_policy policy;
-    masque_policy_rule rule;
+    static const masque_quic_hooks hooks = {on_ready, on_packet, NULL, NULL, NULL, NULL};
     masque_address proxy_addr;
     masque_address local_addr;
     struct sockaddr_storage remote;
@@ -184,9 +212,6 @@ int main(int argc, char **argv)
     socklen_t ll = 0;
     int proxy_fd = bound(&proxy_addr);
     uint64_t deadline;
-    static const size_t sizes[] = {64, 1200};
-    size_t k;
-
     (void)masque_policy_rule_parse(&rule, "127.0.0.0/8", 11, 1);
     memset(&policy, 0, sizeof(policy));
     policy.rules = &rule;
@@ -194,12 +219,16 @@ int main(int argc, char **argv)
     memset(&pcfg, 0, sizeof(pcfg));
     pcfg.conn.uri_template = tmpl;
     pcfg.conn.policy = &policy;
+    pcfg.conn.cert_file = pki->cert_file;
+    pcfg.conn.key_file = pki->key_file;
+    pcfg.conn.force_capsules = capsules;
     pcfg.relay_bind = proxy_addr;
     proxy = masque_quic_proxy_new(&pcfg, proxy_fd);
     memset(&ccfg, 0, sizeof(ccfg));
     ccfg.authority = "localhost";
     ccfg.uri_template = tmpl;
-    ccfg.insecure = 1;
+    ccfg.ca_file = pki->ca_file; /* verification on */
+    ccfg.force_capsules = capsules;
     client_fd = bound(&local_addr);
     (void)masque_address_to_sockaddr(&proxy_addr, &remote, &rl);
     (void)masque_address_to_sockaddr(&local_addr, &local, &ll);
@@ -207,9 +236,10 @@ int main(int argc, char **argv)
     client = masque_quic_client_new(&ccfg, client_fd, (struct sockaddr *)&local, ll,
                                     (struct sockaddr *)&remote, rl, &hooks, NULL);
     if (proxy == NULL || client == NULL) {
-        fprintf(stderr, "relay-bench: setup failed\n");
         return 0;
     }
+    ready = 0;
+    request = NULL;
     deadline = masque_quic_now_ns() + 5000000000u;
     while (masque_quic_now_ns() < deadline && !ready) {
         masque_context_info u;
@@ -218,15 +248,70 @@ int main(int argc, char **argv)
                 masque_session_context_find(masque_quic_request_session(request), NULL, &u) &&
                 u.state == MASQUE_CONTEXT_ACTIVE;
     }
-    printf("case\tpath\tsize\tdatagrams_per_s\tMB_per_s\trtt_p50_us\trtt_p99_us\tlost\n");
-    echo_fd = -1;
-    for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-        run("direct", 0, sizes[k], count, 32);
-        run("masque", 1, sizes[k], count, 32);
-        run("direct_rtt", 0, sizes[k], count / 10, 1);
-        run("masque_rtt", 1, sizes[k], count / 10, 1);
-    }
+    return ready && masque_quic_request_uses_h3_datagrams(request) == !capsules;
+}
+
+static void teardown(void)
+{
     masque_quic_free(client);
     masque_quic_proxy_free(proxy);
+    (void)close(client_fd);
+    client = NULL;
+    proxy = NULL;
+}
+
+int main(int argc, char **argv)
+{
+    int quick = 0;
+    int paths = 3; /* 1: HTTP/3 datagrams, 2: capsules */
+    size_t count;
+    static const size_t sizes[] = {64, 1200};
+    test_pki pki;
+    int capsules;
+    int i;
+    for (i = 1; i < argc; i++) {
+        quick |= strcmp(argv[i], "--quick") == 0;
+        paths = strcmp(argv[i], "--capsules") == 0       ? 2
+                : strcmp(argv[i], "--h3-datagrams") == 0 ? 1
+                                                         : paths;
+    }
+    count = quick ? 2000 : 50000;
+    if (test_pki_make(&pki) != 0) {
+        fprintf(stderr, "relay-bench: no throw-away CA\n");
+        return 0;
+    }
+    printf("case\tpath\tsize\tdatagrams_per_s\tMB_per_s\trtt_p50_us\trtt_p99_us\tlost\t"
+           "proxy_cpu_us_per_datagram\n");
+    echo_fd = -1;
+    for (capsules = 0; capsules <= 1; capsules++) {
+        const char *path = capsules ? "capsules" : "h3_datagrams";
+        size_t k;
+        if ((paths & (1 << capsules)) == 0) {
+            continue;
+        }
+        if (!setup(&pki, capsules)) {
+            fprintf(stderr, "relay-bench: setup failed (%s)\n", path);
+            teardown();
+            continue;
+        }
+        for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+            char name[64];
+            result d = run("direct", 0, sizes[k], count, 32);
+            result m;
+            result dr;
+            result mr;
+            (void)snprintf(name, sizeof(name), "masque_%s", path);
+            m = run(name, 1, sizes[k], count, 32);
+            dr = run("direct_rtt", 0, sizes[k], count / 10, 1);
+            (void)snprintf(name, sizeof(name), "masque_%s_rtt", path);
+            mr = run(name, 1, sizes[k], count / 10, 1);
+            printf("summary %s %zu B: throughput %.2fx direct (goal >= 0.5), rtt p50 %.1fx "
+                   "direct (goal <= 3), proxy CPU %.1f us per relayed datagram\n",
+                   path, sizes[k], d.per_s > 0 ? m.per_s / d.per_s : 0.0,
+                   dr.rtt_p50_us > 0 ? mr.rtt_p50_us / dr.rtt_p50_us : 0.0, m.cpu_us);
+        }
+        teardown();
+    }
+    test_pki_remove(&pki);
     return 0;
 }

@@ -6,7 +6,7 @@
  * found by their address and port, and when that changed (NAT rebinding, migration) by the
  * Destination Connection ID of their packets.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* recvmmsg */
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -23,6 +23,10 @@
 
 #define MAX_OWN_ADDRESSES 64
 #define OWN_REFRESH_NS    1000000000u /* re-read the interfaces every second */
+#define RECV_BATCH        32u         /* datagrams one recvmmsg() takes */
+#define RELAY_BUDGET      64u  /* datagrams read per relay socket per step: no socket starves */
+#define LISTEN_BUDGET     256u /* QUIC packets read per step, before the relays get their turn */
+#define DATAGRAM_MAX      65536u
 
 typedef struct proxy_client {
     masque_quic_conn *conn;
@@ -385,23 +389,98 @@ static void sweep_relays(masque_quic_proxy *p)
     }
 }
 
+/*
+ * Batch receive: recvmmsg() fills up to RECV_BATCH buffers in one system call. Each buffer
+ * keeps MASQUE_BIND_HEADROOM free in front, so that a relayed payload is framed in place.
+ */
+typedef struct rx_batch {
+    struct mmsghdr msgs[RECV_BATCH];
+    struct iovec iov[RECV_BATCH];
+    struct sockaddr_storage from[RECV_BATCH];
+    uint8_t buf[RECV_BATCH][MASQUE_BIND_HEADROOM + DATAGRAM_MAX];
+} rx_batch;
+
+static rx_batch rx; /* one loop, one thread: shared by every socket */
+
+/* Receives up to `max` datagrams; returns how many (0 when none is waiting). */
+static unsigned rx_read(int fd, unsigned max)
+{
+    unsigned i;
+    int n;
+    if (max > RECV_BATCH) {
+        max = RECV_BATCH;
+    }
+    for (i = 0; i < max; i++) {
+        rx.iov[i].iov_base = rx.buf[i] + MASQUE_BIND_HEADROOM;
+        rx.iov[i].iov_len = DATAGRAM_MAX;
+        memset(&rx.msgs[i].msg_hdr, 0, sizeof(rx.msgs[i].msg_hdr));
+        rx.msgs[i].msg_hdr.msg_name = &rx.from[i];
+        rx.msgs[i].msg_hdr.msg_namelen = sizeof(rx.from[i]);
+        rx.msgs[i].msg_hdr.msg_iov = &rx.iov[i];
+        rx.msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    n = recvmmsg(fd, rx.msgs, max, MSG_DONTWAIT, NULL);
+    return n > 0 ? (unsigned)n : 0u;
+}
+
+/* UDP from the Internet for one request: up to RELAY_BUDGET datagrams, into its tunnel. */
 static void relay_in(proxy_relay *relay)
 {
-    static uint8_t buf[MASQUE_BIND_HEADROOM + 65536];
-    uint8_t *payload = buf + MASQUE_BIND_HEADROOM;
-    struct sockaddr_storage from;
-    socklen_t fl = sizeof(from);
-    masque_address src;
-    masque_adapter *a = relay->req != NULL ? masque_quic_request_adapter(relay->req) : NULL;
-    ssize_t n = recvfrom(relay->fd, payload, 65536, 0, (struct sockaddr *)&from, &fl);
-    if (n < 0 || a == NULL ||
-        masque_address_from_sockaddr((struct sockaddr *)&from, fl, &src) != 0) {
-        return;
+    unsigned budget = RELAY_BUDGET;
+    while (budget > 0 && relay->req != NULL) {
+        unsigned n = rx_read(relay->fd, budget);
+        unsigned i;
+        for (i = 0; i < n && relay->req != NULL; i++) {
+            masque_adapter *a = masque_quic_request_adapter(relay->req);
+            masque_address src;
+            if (a == NULL ||
+                masque_address_from_sockaddr((struct sockaddr *)&rx.from[i],
+                                             rx.msgs[i].msg_hdr.msg_namelen, &src) != 0) {
+                continue;
+            }
+            /* Received at offset MASQUE_BIND_HEADROOM: framed in place, never copied (-10 §8:
+             * a sender without a context is dropped inside, and counted). The packets go out
+             * together, at the connection's next write. */
+            (void)masque_adapter_write_datagram(a, &src, rx.buf[i] + MASQUE_BIND_HEADROOM,
+                                                MASQUE_BIND_HEADROOM, rx.msgs[i].msg_len,
+                                                masque_quic_now_ns() / 1000000u);
+        }
+        if (n < RECV_BATCH || n == budget) {
+            return; /* drained, or this socket had its turn */
+        }
+        budget -= n;
     }
-    /* Received at offset MASQUE_BIND_HEADROOM: framed in place, never copied (-10 §8: a
-     * sender without a context is dropped inside, and counted). */
-    (void)masque_adapter_write_datagram(a, &src, payload, MASQUE_BIND_HEADROOM, (size_t)n,
-                                        masque_quic_now_ns() / 1000000u);
+}
+
+/* QUIC packets on the listening socket: up to LISTEN_BUDGET per step. */
+static void listen_in(masque_quic_proxy *p)
+{
+    unsigned budget = LISTEN_BUDGET;
+    while (budget > 0) {
+        unsigned n = rx_read(p->fd, budget);
+        unsigned i;
+        for (i = 0; i < n; i++) {
+            const struct sockaddr_storage *from = &rx.from[i];
+            socklen_t fl = rx.msgs[i].msg_hdr.msg_namelen;
+            const uint8_t *pkt = rx.buf[i] + MASQUE_BIND_HEADROOM;
+            size_t len = rx.msgs[i].msg_len;
+            proxy_client *c = find_client(p, from, fl);
+            if (c == NULL) {
+                c = find_client_by_cid(p, pkt, len);
+            }
+            if (c == NULL) {
+                c = accept_client(p, from, fl, pkt, len);
+            }
+            if (c != NULL) {
+                (void)masque_quic_read_from(c->conn, (const struct sockaddr *)from, fl, pkt, len);
+                c->remotelen = masque_quic_peer_address(c->conn, &c->remote); /* it may move */
+            }
+        }
+        if (n < RECV_BATCH || n == budget) {
+            return;
+        }
+        budget -= n;
+    }
 }
 
 int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
@@ -433,28 +512,7 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
         return -1;
     }
     if (p->fds[0].revents & POLLIN) {
-        static uint8_t buf[65536];
-        for (;;) {
-            struct sockaddr_storage from;
-            socklen_t fl = sizeof(from);
-            ssize_t n =
-                recvfrom(p->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
-            proxy_client *c;
-            if (n <= 0) {
-                break;
-            }
-            c = find_client(p, &from, fl);
-            if (c == NULL) {
-                c = find_client_by_cid(p, buf, (size_t)n);
-            }
-            if (c == NULL) {
-                c = accept_client(p, &from, fl, buf, (size_t)n);
-            }
-            if (c != NULL) {
-                (void)masque_quic_read_from(c->conn, (struct sockaddr *)&from, fl, buf, (size_t)n);
-                c->remotelen = masque_quic_peer_address(c->conn, &c->remote); /* it may move */
-            }
-        }
+        listen_in(p);
     }
     for (i = 0; i < npolled; i++) {
         if (p->relays[i]->fd >= 0 && p->fds[i + 1].fd == p->relays[i]->fd &&

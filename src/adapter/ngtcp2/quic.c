@@ -7,6 +7,8 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <nghttp3/nghttp3.h>
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "masque/http.h"
@@ -24,9 +27,13 @@
 #define TABLE_CAPACITY       256
 #define MAX_STREAMS_BIDI     MASQUE_QUIC_MAX_REQUESTS
 #define DEFAULT_MAX_REQUESTS 8u
-#define DATAGRAM_QUEUE       8u
+#define DATAGRAM_QUEUE       64u /* a step's datagrams, and a burst the pacer spreads out */
+#define DATAGRAM_OVERHEAD    44u /* short header (20-byte CID), packet number, AEAD tag, frame */
 #define RETRY_TOKEN_LIFETIME (10 * NGTCP2_SECONDS) /* a Retry round trip, with room for loss */
-#define SCID_LEN             18u /* the proxy's connection IDs: what routes short headers */
+#define SCID_LEN             18u    /* the proxy's connection IDs: what routes short headers */
+#define MAX_PACKET           1452u  /* ngtcp2's default largest UDP payload */
+#define TX_CAP               65000u /* packets sent in one go (UDP GSO: under 64 KiB) */
+#define TX_MAX_SEGMENTS      44u    /* and at most this many (the kernel allows 64) */
 #define DEFAULT_PRIORITY                                                                           \
     "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"           \
     "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM"
@@ -99,8 +106,15 @@ struct masque_quic_conn {
     char tls_host[256]; /* client: the authority's host, for SNI and verification */
     uint8_t ctrl[512];  /* client: the control stream's first bytes, until SETTINGS is in */
     /* HTTP/3 datagrams pacing held back (a few, oldest first) */
-    uint8_t dgq[DATAGRAM_QUEUE][1400];
+    uint8_t dgq[DATAGRAM_QUEUE][MAX_PACKET];
     size_t dgq_len[DATAGRAM_QUEUE];
+    /* Packets written and not sent yet: they leave together, in one sendmsg() with UDP GSO
+     * (equal segments, the last one possibly shorter) at the end of masque_quic_write(). */
+    struct sockaddr_storage tx_to;
+    socklen_t tx_tolen;
+    int no_gso; /* the kernel refused UDP_SEGMENT once: one sendto() per packet */
+    size_t tx_len, tx_seg, tx_count;
+    uint8_t tx[TX_CAP];
 };
 
 uint64_t masque_quic_now_ns(void)
@@ -132,18 +146,113 @@ static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
     return ((masque_quic_conn *)ref->user_data)->conn;
 }
 
-/* Sends one packet on the path ngtcp2 chose for it: after a client's address changed (RFC
+/* Where a packet goes: the path ngtcp2 chose for it. After a client's address changed (RFC
  * 9000 §9), the proxy answers (and validates) the new address. */
+static void packet_destination(const masque_quic_conn *c, const ngtcp2_path *path,
+                               struct sockaddr_storage *to, socklen_t *tolen)
+{
+    if (path->remote.addrlen != 0 && path->remote.addrlen <= sizeof(*to)) {
+        memcpy(to, path->remote.addr, path->remote.addrlen);
+        *tolen = (socklen_t)path->remote.addrlen;
+    } else {
+        memcpy(to, &c->remote, sizeof(*to));
+        *tolen = c->remotelen;
+    }
+}
+
+/* Sends the packets written so far: one sendmsg() with UDP_SEGMENT when there are several
+ * (Linux UDP GSO: one trip through the stack for all), else one sendto() each. */
+static void tx_flush(masque_quic_conn *c)
+{
+    size_t off;
+    if (c->tx_count == 0) {
+        return;
+    }
+    if (c->tx_count > 1 && !c->no_gso) {
+        union {
+            struct cmsghdr align;
+            uint8_t buf[CMSG_SPACE(sizeof(uint16_t))];
+        } control;
+        struct iovec iov;
+        struct msghdr msg;
+        struct cmsghdr *cm;
+        uint16_t seg = (uint16_t)c->tx_seg;
+        memset(&msg, 0, sizeof(msg));
+        memset(&control, 0, sizeof(control));
+        iov.iov_base = c->tx;
+        iov.iov_len = c->tx_len;
+        msg.msg_name = &c->tx_to;
+        msg.msg_namelen = c->tx_tolen;
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.buf;
+        msg.msg_controllen = sizeof(control.buf);
+        cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_UDP;
+        cm->cmsg_type = UDP_SEGMENT;
+        cm->cmsg_len = CMSG_LEN(sizeof(seg));
+        memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+        if (sendmsg(c->fd, &msg, 0) >= 0) {
+            c->tx_len = 0;
+            c->tx_count = 0;
+            return;
+        }
+        c->no_gso = 1; /* no GSO here (an old kernel, a device without it): packet by packet */
+    }
+    for (off = 0; off < c->tx_len; off += c->tx_seg) {
+        size_t len = c->tx_len - off < c->tx_seg ? c->tx_len - off : c->tx_seg;
+        (void)sendto(c->fd, c->tx + off, len, 0, (struct sockaddr *)&c->tx_to, c->tx_tolen);
+    }
+    c->tx_len = 0;
+    c->tx_count = 0;
+}
+
+/* Where ngtcp2 writes the next packet: room for a whole one after the batch (ngtcp2 wants at
+ * least NGTCP2_MAX_UDP_PAYLOAD_SIZE), a new batch when there is none. */
+static uint8_t *tx_room(masque_quic_conn *c, size_t *cap)
+{
+    if (TX_CAP - c->tx_len < MAX_PACKET) {
+        tx_flush(c);
+    }
+    *cap = MAX_PACKET;
+    return c->tx + c->tx_len;
+}
+
+/* A packet of `len` bytes was written at tx_room(): it joins the batch. */
+static void tx_commit(masque_quic_conn *c, const ngtcp2_path *path, size_t len)
+{
+    struct sockaddr_storage to;
+    socklen_t tolen = 0;
+    packet_destination(c, path, &to, &tolen);
+    if (c->tx_count > 0 &&
+        (len > c->tx_seg || tolen != c->tx_tolen || memcmp(&to, &c->tx_to, tolen) != 0)) {
+        /* Larger than the batch's segments, or another path (a probe during migration): the
+         * batch goes first, and this packet starts the next. */
+        size_t at = c->tx_len;
+        tx_flush(c);
+        memmove(c->tx, c->tx + at, len);
+    }
+    if (c->tx_count == 0) {
+        memcpy(&c->tx_to, &to, sizeof(to));
+        c->tx_tolen = tolen;
+        c->tx_seg = len;
+    }
+    c->tx_len += len;
+    c->tx_count++;
+    if (len < c->tx_seg || c->tx_count == TX_MAX_SEGMENTS) {
+        tx_flush(c); /* a short segment ends a GSO batch */
+    }
+}
+
+/* Sends one packet now, after those waiting (CONNECTION_CLOSE). */
 static void send_packet(masque_quic_conn *c, const ngtcp2_path *path, const uint8_t *buf,
                         size_t len)
 {
-    const struct sockaddr *to = (const struct sockaddr *)&c->remote;
-    socklen_t tolen = c->remotelen;
-    if (path->remote.addrlen != 0) {
-        to = (const struct sockaddr *)path->remote.addr;
-        tolen = (socklen_t)path->remote.addrlen;
-    }
-    (void)sendto(c->fd, buf, len, 0, to, tolen);
+    struct sockaddr_storage to;
+    socklen_t tolen = 0;
+    tx_flush(c);
+    packet_destination(c, path, &to, &tolen);
+    (void)sendto(c->fd, buf, len, 0, (struct sockaddr *)&to, tolen);
 }
 
 /* Follows ngtcp2's current path: where the peer is now. */
@@ -300,83 +409,59 @@ static void host_abort(void *host, uint64_t code)
 }
 
 /*
- * Tries to send one HTTP/3 datagram in a QUIC DATAGRAM frame now: 1 sent, 0 held back by
- * pacing or the congestion window (try again later), -1 it can never go (too large). A packet
- * ngtcp2 fills with other frames first (ACKs, stream data) is sent as well: only then is the
- * datagram tried in the next one.
- */
-static int send_datagram_now(masque_quic_conn *c, const uint8_t *data, size_t len)
-{
-    uint8_t buf[1452];
-    ngtcp2_path_storage ps;
-    ngtcp2_pkt_info pi;
-    ngtcp2_vec v;
-    int attempt;
-    memcpy(&v.base, &data, sizeof(v.base)); /* ngtcp2 only reads through it */
-    v.len = len;
-    for (attempt = 0; attempt < 4; attempt++) {
-        int accepted = 0;
-        uint64_t ts = masque_quic_now_ns();
-        ngtcp2_ssize n;
-        ngtcp2_path_storage_zero(&ps);
-        n = ngtcp2_conn_writev_datagram(c->conn, &ps.path, &pi, buf, sizeof(buf), &accepted,
-                                        NGTCP2_WRITE_DATAGRAM_FLAG_NONE, c->datagram_id, &v, 1, ts);
-        if (n < 0) {
-            return -1;
-        }
-        if (n == 0) {
-            return 0; /* congestion control or pacing: not now */
-        }
-        send_packet(c, &ps.path, buf, (size_t)n);
-        ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
-        if (accepted) {
-            c->datagram_id++;
-            return 1;
-        }
-    }
-    return -1; /* never fits a packet: larger than a DATAGRAM frame can be on this path */
-}
-
-/* Sends what pacing held back, oldest first, until it holds back again. */
-static void flush_datagrams(masque_quic_conn *c)
-{
-    while (c->dgq_count > 0) {
-        size_t i = c->dgq_head;
-        int rc = send_datagram_now(c, c->dgq[i], c->dgq_len[i]);
-        if (rc == 0) {
-            return;
-        }
-        if (rc < 0) {
-            c->datagrams_dropped++;
-        }
-        c->dgq_head = (c->dgq_head + 1) % DATAGRAM_QUEUE;
-        c->dgq_count--;
-    }
-}
-
-/*
  * RFC 9297 §2.1: a QUIC DATAGRAM frame (the session put the request's Quarter Stream ID in
- * front). What does not fit one is dropped, never moved to a capsule (RFC 9298 §6.1); what
- * pacing holds back waits in a short queue shared by the connection's requests (a few packets,
- * not a batch: RFC 9298 §6 asks for no added burstiness), and is dropped when that is full.
+ * front), queued for masque_quic_write(), which packs the queue into as few packets as it can.
+ * What can never fit one packet on this path is dropped, never moved to a capsule (RFC 9298
+ * §6.1); what congestion control or pacing holds back waits in the queue (a step's worth, not a
+ * batch: RFC 9298 §6 asks for no added burstiness), and is dropped when that is full.
  */
 static int host_write_datagram(void *host, const uint8_t *data, size_t len)
 {
     masque_quic_conn *c = ((masque_quic_request *)host)->conn;
-    int rc = 0;
-    flush_datagrams(c);
-    if (c->dgq_count == 0) {
-        rc = send_datagram_now(c, data, len);
+    size_t path_max = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->conn);
+    size_t i;
+    if (path_max > MAX_PACKET) {
+        path_max = MAX_PACKET;
     }
-    if (rc < 0 || (rc == 0 && (c->dgq_count == DATAGRAM_QUEUE || len > sizeof(c->dgq[0])))) {
+    if (len + DATAGRAM_OVERHEAD > path_max || c->dgq_count == DATAGRAM_QUEUE) {
         c->datagrams_dropped++; /* a datagram may be lost; the request goes on */
-    } else if (rc == 0) {
-        size_t i = (c->dgq_head + c->dgq_count) % DATAGRAM_QUEUE;
-        memcpy(c->dgq[i], data, len);
-        c->dgq_len[i] = len;
-        c->dgq_count++;
+        return 0;
     }
+    i = (c->dgq_head + c->dgq_count) % DATAGRAM_QUEUE;
+    memcpy(c->dgq[i], data, len);
+    c->dgq_len[i] = len;
+    c->dgq_count++;
     return 0;
+}
+
+/*
+ * Writes queued datagrams into the packet at `buf` (several small ones share a packet):
+ * > 0 a packet of that length is complete, 0 congestion control or pacing holds them back,
+ * NGTCP2_ERR_WRITE_MORE the packet has room for more (the caller goes on with the same
+ * arguments), another negative value a connection error.
+ */
+static ngtcp2_ssize write_datagrams(masque_quic_conn *c, ngtcp2_path *path, ngtcp2_pkt_info *pi,
+                                    uint8_t *buf, size_t cap, uint64_t ts)
+{
+    while (c->dgq_count > 0) {
+        size_t i = c->dgq_head;
+        int accepted = 0;
+        ngtcp2_vec v;
+        ngtcp2_ssize n;
+        v.base = c->dgq[i];
+        v.len = c->dgq_len[i];
+        n = ngtcp2_conn_writev_datagram(c->conn, path, pi, buf, cap, &accepted,
+                                        NGTCP2_WRITE_DATAGRAM_FLAG_MORE, c->datagram_id, &v, 1, ts);
+        if (accepted) {
+            c->datagram_id++;
+            c->dgq_head = (c->dgq_head + 1) % DATAGRAM_QUEUE;
+            c->dgq_count--;
+        }
+        if (n != NGTCP2_ERR_WRITE_MORE) {
+            return n; /* a full packet (the datagram in it, or next), 0, or an error */
+        }
+    }
+    return NGTCP2_ERR_WRITE_MORE;
 }
 
 static void host_on_event(void *host, const masque_event *ev)
@@ -1577,13 +1662,11 @@ int masque_quic_read_from(masque_quic_conn *c, const struct sockaddr *from, sock
 
 int masque_quic_write(masque_quic_conn *c)
 {
-    uint8_t buf[1452];
     ngtcp2_path_storage ps;
     ngtcp2_pkt_info pi;
-    uint64_t ts;
+    uint64_t ts = masque_quic_now_ns();
+    int datagrams_held = 0; /* congestion control or pacing: the queue waits */
     ngtcp2_path_storage_zero(&ps);
-    flush_datagrams(c);
-    ts = masque_quic_now_ns(); /* after the datagrams: ngtcp2 wants time never to go back */
     for (;;) {
         int64_t stream_id = -1;
         int fin = 0;
@@ -1592,6 +1675,26 @@ int masque_quic_write(masque_quic_conn *c)
         ngtcp2_ssize ndatalen = -1;
         ngtcp2_ssize n;
         uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
+        size_t cap = 0;
+        uint8_t *buf = tx_room(c, &cap);
+        if (c->dgq_count > 0 && !datagrams_held) {
+            n = write_datagrams(c, &ps.path, &pi, buf, cap, ts);
+            if (n == 0) {
+                datagrams_held = 1;
+                continue;
+            }
+            if (n > 0) {
+                tx_commit(c, &ps.path, (size_t)n);
+                continue;
+            }
+            if (n != NGTCP2_ERR_WRITE_MORE) {
+                log_line(c, "write: ", ngtcp2_strerror((int)n));
+                tx_flush(c);
+                c->closed = 1;
+                return -1;
+            }
+            /* room left in the packet: stream data (or an ACK) completes it, below */
+        }
         if (c->h3 != NULL && ngtcp2_conn_get_max_data_left(c->conn) > 0) {
             veccnt = nghttp3_conn_writev_stream(c->h3, &stream_id, &fin, vec, 16);
             if (veccnt < 0) {
@@ -1601,8 +1704,8 @@ int masque_quic_write(masque_quic_conn *c)
         if (fin) {
             flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
         }
-        n = ngtcp2_conn_writev_stream(c->conn, &ps.path, &pi, buf, sizeof(buf), &ndatalen, flags,
-                                      stream_id, (const ngtcp2_vec *)vec, (size_t)veccnt, ts);
+        n = ngtcp2_conn_writev_stream(c->conn, &ps.path, &pi, buf, cap, &ndatalen, flags, stream_id,
+                                      (const ngtcp2_vec *)vec, (size_t)veccnt, ts);
         if (n < 0) {
             if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
                 (void)nghttp3_conn_block_stream(c->h3, stream_id);
@@ -1619,6 +1722,7 @@ int masque_quic_write(masque_quic_conn *c)
             if (n != NGTCP2_ERR_DRAINING && n != NGTCP2_ERR_CLOSING) {
                 log_line(c, "write: ", ngtcp2_strerror((int)n));
             }
+            tx_flush(c);
             c->closed = 1;
             return -1;
         }
@@ -1628,8 +1732,9 @@ int masque_quic_write(masque_quic_conn *c)
         if (n == 0) {
             break;
         }
-        send_packet(c, &ps.path, buf, (size_t)n);
+        tx_commit(c, &ps.path, (size_t)n);
     }
+    tx_flush(c);
     ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
     sync_path(c);
     return 0;

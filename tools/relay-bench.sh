@@ -1,9 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-3.0-only
-# Relay benchmark: datagrams/s, MB/s and round trips through a real Bind relay (proxy and
-# client over QUIC on loopback) against direct UDP, then the share of instructions spent inside
-# libmasque (core and adapter, src/ without the QUIC binding) in a short relayed run, counted
-# by valgrind --tool=callgrind. Not a test.
+# Relay benchmark: datagrams/s, MB/s, round trips and the proxy's CPU time per relayed
+# datagram through a real Bind relay (proxy and client over QUIC on loopback) against direct
+# UDP, on both datagram paths (QUIC DATAGRAM frames, DATAGRAM capsules); then, per path, the
+# share of instructions spent inside libmasque (core and adapter, src/ without the QUIC
+# binding; the binding's own share beside it) in a short relayed run, counted by valgrind
+# --tool=callgrind. Not a test.
 # usage: tools/relay-bench.sh
 set -eu
 cd "$(dirname "$0")/.."
@@ -13,13 +15,19 @@ cmake --build build/bench -j "$(nproc)" >/dev/null
 build/bench/bench/relay-bench
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-valgrind --tool=callgrind --callgrind-out-file="$out/cg" build/bench/bench/relay-bench --quick \
-    >/dev/null 2>&1
-callgrind_annotate --inclusive=no --threshold=100 "$out/cg" 2>/dev/null >"$out/annotated"
-awk '
-    /PROGRAM TOTALS/ { gsub(",", "", $1); total = $1 }
-    / src\// && !/src\/adapter\/ngtcp2\// { gsub(",", "", $1); mine += $1 }
-    END {
-        printf "instructions: total %d, inside libmasque %d (%.2f %%; goal under 2 %%)\n",
-               total, mine, total ? 100.0 * mine / total : 0
-    }' "$out/annotated"
+for path in h3-datagrams capsules; do
+    valgrind --tool=callgrind --callgrind-out-file="$out/cg.$path" \
+        build/bench/bench/relay-bench --quick "--$path" >/dev/null 2>&1
+    callgrind_annotate --inclusive=no --threshold=100 --auto=no "$out/cg.$path" 2>/dev/null \
+        >"$out/annotated.$path"
+    awk -v path="$path" '
+        /PROGRAM TOTALS/ { gsub(",", "", $1); total = $1 }
+        # one line per function: "Ir (share)  file:function [object]"
+        /^ *[0-9,]+ +\( *[0-9.]+%\) +src\/adapter\/ngtcp2\// { gsub(",", "", $1); binding += $1; next }
+        /^ *[0-9,]+ +\( *[0-9.]+%\) +src\// { gsub(",", "", $1); mine += $1 }
+        END {
+            printf "instructions (%s): total %d, inside libmasque %d (%.2f %%; goal under 2 %%), " \
+                   "its ngtcp2 binding %d (%.2f %%)\n", path, total, mine,
+                   total ? 100.0 * mine / total : 0, binding, total ? 100.0 * binding / total : 0
+        }' "$out/annotated.$path"
+done

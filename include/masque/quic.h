@@ -259,7 +259,10 @@ MASQUE_API int masque_quic_migrate(masque_quic_conn *c, int fd, const struct soc
                                    socklen_t locallen);
 
 /**
- * @brief Send every packet that can be sent now.
+ * @brief Send every packet that can be sent now: HTTP/3 datagrams written since the last call
+ *        (several small ones to a packet), capsules, acknowledgements; the packets leave in one
+ *        sendmsg() with UDP GSO where the kernel has it. Call it after reading, after a tick,
+ *        and after writing datagrams: until then they wait in the connection's queue.
  * @param c The connection.
  * @return 0, or -1 on a fatal error.
  */

@@ -14,7 +14,8 @@ quic_packages=(libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)
 test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clang-format
                clang-tidy cppcheck valgrind python3 gcovr gcc-arm-none-eabi
                libnewlib-arm-none-eabi doxygen gcc-i686-linux-gnu libc6-dev-i386-cross libcmocka-dev:i386
-               gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x qemu-user file)
+               gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x qemu-user file
+               tshark)
 
 # The minimal configuration of config.h, as tools/firmware.sh builds it, for the unit suite.
 minimal_config="MASQUE_ENABLE_DRAFT04=0;MASQUE_ENABLE_POLICY=0;MASQUE_ENABLE_AUTO_COMPRESS=0"
@@ -120,6 +121,8 @@ test)
     echo "== clang-tidy (.clang-tidy)"
     clang-tidy --quiet -p build/gcc src/*.c src/adapter/*.c src/adapter/ngtcp2/*.c 2>&1 | { grep -E 'warning:|error:' && exit 1 || true; }
     run_ctest build/gcc
+    echo "== a capture of the demo, decrypted: the relayed traffic is in QUIC DATAGRAM frames"
+    sh tools/capture-check.sh build/gcc
     build build/clang clang Debug
     run_ctest build/clang
     echo "== the unit suite in the minimal configuration (the firmware's config.h switches)"

@@ -43,6 +43,7 @@ typedef struct client {
     masque_address last_peer;
     uint64_t closed_with;
     int closed;
+    int paused; /* pump() neither reads nor writes for it: a client that stopped reading */
 } client;
 
 static masque_quic_proxy *proxy;
@@ -203,7 +204,7 @@ static int pump(size_t n, uint64_t limit_ms, int (*done)(size_t n))
         for (i = 0; i < n; i++) {
             client *cl = &clients[i];
             ssize_t r;
-            if (cl->conn == NULL) {
+            if (cl->conn == NULL || cl->paused) {
                 continue;
             }
             while ((r = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
@@ -1093,6 +1094,66 @@ static void test_e2e_client_address_change_keeps_the_tunnel(void **state)
     stop_proxy();
 }
 
+static int client_1_got_all(size_t n)
+{
+    (void)n;
+    return clients[1].got >= 200;
+}
+
+/*
+ * Issue 13, item 12: a flood toward one client that stopped reading must not cost another
+ * client its datagrams. The flood is dropped at the flooded client's queue (per client) and
+ * its relay socket is read within a per-step budget, so the other request keeps its share.
+ */
+static void test_e2e_a_flood_toward_a_stalled_client_costs_the_others_nothing(void **state)
+{
+    static uint8_t big[1200];
+    masque_address flood_addr;
+    masque_address peer_addr;
+    struct sockaddr_storage to_a;
+    struct sockaddr_storage to_b;
+    socklen_t la = 0;
+    socklen_t lb = 0;
+    int flood;
+    int peer;
+    int i;
+    size_t flooded = 0;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    start_client(&clients[1], "127.0.0.1");
+    assert_true(pump(2, 5000, all_ready));
+    flood = bound_socket("127.0.0.1", &flood_addr);
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    assert_int_equal(masque_address_to_sockaddr(&clients[0].pub, &to_a, &la), MASQUE_OK);
+    assert_int_equal(masque_address_to_sockaddr(&clients[1].pub, &to_b, &lb), MASQUE_OK);
+    memset(big, 0xF1, sizeof(big));
+    clients[0].paused = 1; /* A stops reading: its socket fills, its acknowledgements stop */
+    clients[1].got = 0;
+    for (i = 0; i < 200; i++) {
+        char msg[16];
+        int k;
+        for (k = 0; k < 100; k++) { /* 100 datagrams of 1200 bytes toward A ... */
+            flooded += sendto(flood, big, sizeof(big), 0, (struct sockaddr *)&to_a, la) > 0;
+        }
+        (void)snprintf(msg, sizeof(msg), "b-%d", i); /* ... for each one toward B, */
+        assert_true(sendto(peer, msg, strlen(msg), 0, (struct sockaddr *)&to_b, lb) > 0);
+        if (i % 10 == 9) {
+            (void)pump(2, 1, NULL); /* which comes in bursts of ten */
+        }
+    }
+    assert_true(pump(2, 5000, client_1_got_all));
+    print_message("flood: %zu datagrams toward the stalled client, %d of 200 reached the other\n",
+                  flooded, clients[1].got);
+    assert_int_equal(clients[1].got, 200);
+    assert_false(clients[1].closed);
+    (void)close(flood);
+    (void)close(peer);
+    stop_client(&clients[1]);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
 static void test_e2e_concrete_target_is_refused_with_501_not_ignored(void **state)
 {
     client *cl = &clients[0];
@@ -1497,6 +1558,7 @@ int main(void)
         cmocka_unit_test(test_e2e_requests_per_connection_are_limited_with_429),
         cmocka_unit_test(test_e2e_requests_per_proxy_are_limited_with_503_until_one_ends),
         cmocka_unit_test(test_e2e_client_address_change_keeps_the_tunnel),
+        cmocka_unit_test(test_e2e_a_flood_toward_a_stalled_client_costs_the_others_nothing),
         cmocka_unit_test(test_e2e_replayed_initials_take_no_client_slot),
         cmocka_unit_test(test_e2e_idle_contexts_close_on_a_quiet_connection),
         cmocka_unit_test(test_e2e_credentials_are_loaded_once_and_reloaded_on_demand),

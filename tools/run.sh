@@ -119,7 +119,7 @@ test)
     echo "== API reference (doxygen, warnings are errors)"
     cmake --build build/gcc --target docs
     echo "== clang-tidy (.clang-tidy)"
-    clang-tidy --quiet -p build/gcc src/*.c src/adapter/*.c src/adapter/ngtcp2/*.c 2>&1 | { grep -E 'warning:|error:' && exit 1 || true; }
+    clang-tidy --quiet -p build/gcc src/*.c src/adapter/*.c src/adapter/common/*.c src/adapter/ngtcp2/*.c 2>&1 | { grep -E 'warning:|error:' && exit 1 || true; }
     run_ctest build/gcc
     echo "== a capture of the demo, decrypted: the relayed traffic is in QUIC DATAGRAM frames"
     sh tools/capture-check.sh build/gcc

@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "../common/exchange.h"
 #include "masque/http.h"
 #include "masque/posix.h"
 
@@ -55,19 +56,14 @@ struct masque_quic_request {
     uint64_t out_read;  /* absolute offset handed to nghttp3 */
     uint64_t out_end;   /* absolute end */
     uint64_t out_acked; /* absolute offset acknowledged */
-    size_t cp_len, cub_len, ppa_len;
     size_t npublic;
     int64_t stream; /* -1: a client's request waiting for the proxy's SETTINGS */
-    int has_cp, has_cub, has_ppa, status;
-    int fields_too_long; /* a value did not fit: the message is refused, never cut */
-    int out_fin;         /* end the stream once everything queued is out */
+    int out_fin;    /* end the stream once everything queued is out */
     int session_ready;
-    int h3_datagrams; /* this request's datagrams go in QUIC DATAGRAM frames */
-    int fin_received; /* the request stream's receive side ended */
-    int known;        /* the application holds it: on_close is owed */
-    /* request headers (proxy) or response headers (client) */
-    char method[16], protocol[32], scheme[16], authority[256], path[1024];
-    char capsule_protocol[64], connect_udp_bind[64], ppa[512];
+    int h3_datagrams;  /* this request's datagrams go in QUIC DATAGRAM frames */
+    int fin_received;  /* the request stream's receive side ended */
+    int known;         /* the application holds it: on_close is owed */
+    masque_exchange x; /* the request's fields (proxy) or the response's (client) */
     /* DATAGRAM capsules larger than a QUIC packet arrive in pieces: put back together here */
     uint8_t reassembly[MASQUE_DATAGRAM_CAPSULE_DEFAULT_MAX];
 };
@@ -513,37 +509,6 @@ static int start_session(masque_quic_request *r, masque_role role, unsigned fami
 
 /* ---- nghttp3 callbacks (stream_user: the request, NULL on other streams) ---- */
 
-static void copy_value(masque_quic_request *r, char *dst, size_t cap, nghttp3_rcbuf *v)
-{
-    nghttp3_vec b = nghttp3_rcbuf_get_buf(v);
-    if (b.len >= cap) {
-        r->fields_too_long = 1;
-        dst[0] = '\0';
-        return;
-    }
-    memcpy(dst, b.base, b.len);
-    dst[b.len] = '\0';
-}
-
-/* A field that may come on several lines: combined as HTTP does (RFC 9110 §5.3), so that a
- * repeated Boolean reads as a List and counts as absent (RFC 9651 §4.2). */
-static void append_value(masque_quic_request *r, char *dst, size_t cap, size_t *len, int *present,
-                         nghttp3_rcbuf *v)
-{
-    nghttp3_vec b = nghttp3_rcbuf_get_buf(v);
-    masque_str line;
-    masque_ssize n;
-    line.ptr = (const char *)b.base;
-    line.len = b.len;
-    n = masque_field_append(dst, cap, *present ? *len : 0, line);
-    if (n < 0) {
-        r->fields_too_long = 1;
-        return;
-    }
-    *len = (size_t)n;
-    *present = 1;
-}
-
 /* Proxy: a client's request stream begins; it gets its own request (up to the streams the
  * proxy allows, which MAX_STREAMS bounds). */
 static int h3_begin_headers(nghttp3_conn *h3, int64_t stream_id, void *user, void *stream_user)
@@ -571,84 +536,37 @@ static int h3_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token, ng
 {
     masque_quic_request *r = stream_user;
     nghttp3_vec n = nghttp3_rcbuf_get_buf(name);
+    nghttp3_vec v = nghttp3_rcbuf_get_buf(value);
     (void)h3;
     (void)stream_id;
+    (void)token;
     (void)flags;
     (void)user;
-    if (r == NULL) {
-        return 0;
-    }
-    switch (token) {
-    case NGHTTP3_QPACK_TOKEN__METHOD:
-        copy_value(r, r->method, sizeof(r->method), value);
-        return 0;
-    case NGHTTP3_QPACK_TOKEN__PROTOCOL:
-        copy_value(r, r->protocol, sizeof(r->protocol), value);
-        return 0;
-    case NGHTTP3_QPACK_TOKEN__SCHEME:
-        copy_value(r, r->scheme, sizeof(r->scheme), value);
-        return 0;
-    case NGHTTP3_QPACK_TOKEN__AUTHORITY:
-        copy_value(r, r->authority, sizeof(r->authority), value);
-        return 0;
-    case NGHTTP3_QPACK_TOKEN__PATH:
-        copy_value(r, r->path, sizeof(r->path), value);
-        return 0;
-    case NGHTTP3_QPACK_TOKEN__STATUS: {
-        char s[8];
-        char *end = NULL;
-        long v;
-        copy_value(r, s, sizeof(s), value);
-        v = strtol(s, &end, 10);
-        r->status = (end != NULL && *end == '\0' && v >= 100 && v <= 999) ? (int)v : 0;
-        return 0;
-    }
-    default:
-        break;
-    }
-    if (n.len == 16 && memcmp(n.base, "capsule-protocol", 16) == 0) {
-        append_value(r, r->capsule_protocol, sizeof(r->capsule_protocol), &r->cp_len, &r->has_cp,
-                     value);
-    } else if (n.len == 16 && memcmp(n.base, "connect-udp-bind", 16) == 0) {
-        append_value(r, r->connect_udp_bind, sizeof(r->connect_udp_bind), &r->cub_len, &r->has_cub,
-                     value);
-    } else if (n.len == 20 && memcmp(n.base, "proxy-public-address", 20) == 0) {
-        append_value(r, r->ppa, sizeof(r->ppa), &r->ppa_len, &r->has_ppa, value);
+    if (r != NULL) {
+        masque_exchange_field(&r->x, n.base, n.len, v.base, v.len);
     }
     return 0;
 }
 
-static masque_str str_of(const char *s, int present)
-{
-    masque_str r;
-    r.ptr = present ? s : NULL;
-    r.len = present ? strlen(s) : 0;
-    return r;
-}
-
-static nghttp3_nv make_nv(const char *name, const char *value)
-{
-    nghttp3_nv nv;
-    memcpy(&nv.name, &name, sizeof(nv.name));
-    nv.namelen = strlen(name);
-    memcpy(&nv.value, &value, sizeof(nv.value));
-    nv.valuelen = strlen(value);
-    nv.flags = NGHTTP3_NV_FLAG_NONE;
-    return nv;
-}
-
-/* Submits the response the core builds (RFC 9297 §3.4: Capsule-Protocol on 2xx only). */
-static int submit_response(masque_quic_request *r, const masque_bind_response *rsp,
-                           const nghttp3_data_reader *dr)
+/* Submits the response (RFC 9297 §3.4: Capsule-Protocol on 2xx only); a refusal carries a
+ * Proxy-Status (RFC 9209) and goes to the log. */
+static int submit_response(masque_quic_request *r, int status, const char *error_type,
+                           const char *details, const char *why)
 {
     masque_field fields[MASQUE_BIND_RESPONSE_FIELDS_MAX];
     nghttp3_nv nv[MASQUE_BIND_RESPONSE_FIELDS_MAX];
+    nghttp3_data_reader dr = {read_body};
     char buf[256];
-    masque_ssize n =
-        masque_bind_response_fields(fields, MASQUE_BIND_RESPONSE_FIELDS_MAX, buf, sizeof(buf), rsp);
+    char text[160];
+    masque_ssize n = masque_exchange_response(fields, buf, sizeof(buf), status,
+                                              status == 200 ? &r->public_address : NULL, error_type,
+                                              details, text, sizeof(text));
     masque_ssize i;
     if (n < 0) {
         return -1;
+    }
+    if (why != NULL) {
+        log_line(r->conn, "refusing request: ", why);
     }
     for (i = 0; i < n; i++) {
         memcpy(&nv[i].name, &fields[i].name.ptr, sizeof(nv[i].name));
@@ -657,98 +575,47 @@ static int submit_response(masque_quic_request *r, const masque_bind_response *r
         nv[i].valuelen = fields[i].value.len;
         nv[i].flags = NGHTTP3_NV_FLAG_NONE;
     }
-    return nghttp3_conn_submit_response(r->conn->h3, r->stream, nv, (size_t)n, dr);
-}
-
-/* A refusal: the status, a Proxy-Status with the error type (RFC 9209), and one log line. */
-static int refuse(masque_quic_request *r, int status, const char *error_type, const char *details,
-                  const char *why)
-{
-    masque_bind_response rsp;
-    masque_str name = {"masque-proxy", 12};
-    masque_str d = {details, details != NULL ? strlen(details) : 0};
-    char text[160];
-    memset(&rsp, 0, sizeof(rsp));
-    rsp.status = status;
-    if (masque_proxy_status_format(text, sizeof(text), name, error_type, d) > 0) {
-        rsp.proxy_status.ptr = text;
-        rsp.proxy_status.len = strlen(text);
-    }
-    log_line(r->conn, "refusing request: ", why);
-    return submit_response(r, &rsp, NULL);
+    return nghttp3_conn_submit_response(r->conn->h3, r->stream, nv, (size_t)n,
+                                        status == 200 ? &dr : NULL);
 }
 
 static int server_answer(masque_quic_request *r)
 {
     masque_quic_conn *c = r->conn;
-    masque_request_fields req;
-    masque_request_target target;
-    masque_bind_response rsp;
-    masque_str tmpl = str_of(c->cfg.uri_template, 1);
-    nghttp3_data_reader dr = {read_body};
-    int rc;
-    memset(&req, 0, sizeof(req));
-    memset(&rsp, 0, sizeof(rsp));
-    req.method = str_of(r->method, r->method[0] != '\0');
-    req.protocol = str_of(r->protocol, r->protocol[0] != '\0');
-    req.scheme = str_of(r->scheme, r->scheme[0] != '\0');
-    req.authority = str_of(r->authority, r->authority[0] != '\0');
-    req.path = str_of(r->path, r->path[0] != '\0');
-    req.capsule_protocol = str_of(r->capsule_protocol, r->has_cp);
-    req.connect_udp_bind = str_of(r->connect_udp_bind, r->has_cub);
-    rc = r->fields_too_long ? MASQUE_ERR_BAD_REQUEST
-                            : masque_bind_request_check(tmpl, &req, &target);
-    if (rc != MASQUE_OK) {
-        return refuse(r, 400, MASQUE_PROXY_STATUS_HTTP_REQUEST_ERROR, NULL, masque_strerror(rc));
-    }
-    if (!target.wildcard) {
-        /* A concrete target (plain RFC 9298, or Bind with a target, -10 §3) is not served:
-         * 501, said plainly, rather than 200 with the target ignored. */
-        return refuse(r, 501, MASQUE_PROXY_STATUS_HTTP_REQUEST_ERROR,
-                      "concrete targets are not served",
-                      "a concrete target (only Bind to * is served)");
+    masque_exchange_refusal no;
+    if (masque_exchange_check_request(&r->x, c->cfg.uri_template, &no) != 0) {
+        return submit_response(r, no.status, no.error_type, no.details, no.why);
     }
     if (requests_live(c) >= c->max_requests) {
-        return refuse(r, 429, MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED,
-                      "too many Bind requests on this connection",
-                      "too many Bind requests on one connection");
+        return submit_response(r, 429, MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED,
+                               "too many Bind requests on this connection",
+                               "too many Bind requests on one connection");
     }
     /* The host binds the public address now, for an accepted request only (-10 §7). */
     r->public_address = c->cfg.public_address;
     if (c->hooks.on_request != NULL && c->hooks.on_request(r, r->app, &r->public_address) != 0) {
-        return refuse(r, 503, MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED, NULL,
-                      "no public address could be bound (or the proxy's request limit)");
+        return submit_response(r, 503, MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED, NULL,
+                               "no public address could be bound (or the proxy's request limit)");
     }
     r->known = 1; /* from here on, on_close is owed */
     if (start_session(r, MASQUE_ROLE_PROXY, 0) != 0) {
         return -1;
     }
-    rsp.status = 200;
-    rsp.bind = 1;
-    rsp.public_addresses = &r->public_address;
-    rsp.public_address_count = 1;
-    return submit_response(r, &rsp, &dr);
+    return submit_response(r, 200, NULL, NULL, NULL);
 }
 
 /* Client: the proxy's response (RFC 9298 §3.5, -10 §6-§7). */
 static void client_response(masque_quic_request *r)
 {
     masque_quic_conn *c = r->conn;
-    masque_response_fields rsp;
     masque_address addrs[4];
     size_t n = 0;
     unsigned families = 0;
-    memset(&rsp, 0, sizeof(rsp));
-    rsp.status = r->status;
-    rsp.capsule_protocol = str_of(r->capsule_protocol, r->has_cp);
-    rsp.connect_udp_bind = str_of(r->connect_udp_bind, r->has_cub);
-    rsp.proxy_public_address = str_of(r->ppa, r->has_ppa);
     /* Anything but a Bind-enabling 2xx ends the attempt. */
-    if (r->fields_too_long ||
-        masque_bind_response_check(&rsp, addrs, 4, &n, &families) != MASQUE_OK ||
+    if (masque_exchange_check_response(&r->x, addrs, 4, &n, &families) != MASQUE_OK ||
         start_session(r, MASQUE_ROLE_CLIENT, families) != 0) {
         char st[32];
-        (void)snprintf(st, sizeof(st), "%d)", r->status);
+        (void)snprintf(st, sizeof(st), "%d)", r->x.status);
         log_line(c, "the proxy did not enable Bind (status ", st);
         (void)ngtcp2_conn_shutdown_stream(c->conn, 0, r->stream, NGHTTP3_H3_REQUEST_CANCELLED);
         return;
@@ -774,8 +641,8 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *us
     if (c->cfg.is_server) {
         return server_answer(r) == 0 ? 0 : NGHTTP3_ERR_CALLBACK_FAILURE;
     }
-    if (r->status >= 100 && r->status <= 199) {
-        r->status = 0; /* an interim response: the final one follows (RFC 9114 §4.1) */
+    if (r->x.status >= 100 && r->x.status <= 199) {
+        r->x.status = 0; /* an interim response: the final one follows (RFC 9114 §4.1) */
         return 0;
     }
     client_response(r);
@@ -958,6 +825,17 @@ static int start_h3(masque_quic_conn *c)
  */
 const char *const *masque_quic_test_request;
 
+static nghttp3_nv make_nv(const char *name, const char *value)
+{
+    nghttp3_nv nv;
+    memcpy(&nv.name, &name, sizeof(nv.name));
+    nv.namelen = strlen(name);
+    memcpy(&nv.value, &value, sizeof(nv.value));
+    nv.valuelen = strlen(value);
+    nv.flags = NGHTTP3_NV_FLAG_NONE;
+    return nv;
+}
+
 static int client_send_test_request(masque_quic_request *r, const char *const *fields)
 {
     nghttp3_nv nv[8];
@@ -976,12 +854,14 @@ static int client_send_request(masque_quic_request *r)
 {
     masque_quic_conn *c = r->conn;
     char path[1024];
-    nghttp3_nv nv[7];
+    masque_field fields[MASQUE_EXCHANGE_REQUEST_FIELDS];
+    nghttp3_nv nv[MASQUE_EXCHANGE_REQUEST_FIELDS];
     nghttp3_data_reader dr = {read_body};
-    masque_str tmpl = str_of(c->cfg.uri_template, 1);
-    if (masque_uri_template_expand(path, sizeof(path), tmpl, c->cfg.target_host,
-                                   c->cfg.target_host != NULL ? c->cfg.target_port : 0) < 0 ||
-        ngtcp2_conn_open_bidi_stream(c->conn, &r->stream, NULL) != 0) {
+    masque_ssize n =
+        masque_exchange_request(fields, path, sizeof(path), c->cfg.authority, c->cfg.uri_template,
+                                c->cfg.target_host, c->cfg.target_port);
+    masque_ssize i;
+    if (n < 0 || ngtcp2_conn_open_bidi_stream(c->conn, &r->stream, NULL) != 0) {
         r->stream = -1;
         return -1;
     }
@@ -990,14 +870,14 @@ static int client_send_request(masque_quic_request *r)
         return client_send_test_request(r, masque_quic_test_request);
     }
 #endif
-    nv[0] = make_nv(":method", MASQUE_HTTP_METHOD);
-    nv[1] = make_nv(":protocol", MASQUE_HTTP_PROTOCOL);
-    nv[2] = make_nv(":scheme", "https");
-    nv[3] = make_nv(":authority", c->cfg.authority);
-    nv[4] = make_nv(":path", path);
-    nv[5] = make_nv(MASQUE_HTTP_CAPSULE_PROTOCOL, MASQUE_HTTP_TRUE);
-    nv[6] = make_nv(MASQUE_HTTP_CONNECT_UDP_BIND, MASQUE_HTTP_TRUE);
-    return nghttp3_conn_submit_request(c->h3, r->stream, nv, 7, &dr, r) == 0 ? 0 : -1;
+    for (i = 0; i < n; i++) {
+        memcpy(&nv[i].name, &fields[i].name.ptr, sizeof(nv[i].name));
+        nv[i].namelen = fields[i].name.len;
+        memcpy(&nv[i].value, &fields[i].value.ptr, sizeof(nv[i].value));
+        nv[i].valuelen = fields[i].value.len;
+        nv[i].flags = NGHTTP3_NV_FLAG_NONE;
+    }
+    return nghttp3_conn_submit_request(c->h3, r->stream, nv, (size_t)n, &dr, r) == 0 ? 0 : -1;
 }
 
 /* Client: sends every request still waiting, once the proxy's SETTINGS allow it. */

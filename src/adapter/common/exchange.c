@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/* The HTTP side of one Bind request, for both bindings: see exchange.h. */
+#include "exchange.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int name_is(const uint8_t *name, size_t len, const char *what)
+{
+    size_t n = strlen(what);
+    return len == n && memcmp(name, what, n) == 0;
+}
+
+static void copy_value(masque_exchange *x, char *dst, size_t cap, const uint8_t *v, size_t len)
+{
+    if (len >= cap) {
+        x->fields_too_long = 1;
+        dst[0] = '\0';
+        return;
+    }
+    memcpy(dst, v, len);
+    dst[len] = '\0';
+}
+
+/* A field that may come on several lines: combined as HTTP does (RFC 9110 §5.3), so that a
+ * repeated Boolean reads as a List and counts as absent (RFC 9651 §4.2). */
+static void append_value(masque_exchange *x, char *dst, size_t cap, size_t *len, int *present,
+                         const uint8_t *v, size_t vlen)
+{
+    masque_str line;
+    masque_ssize n;
+    line.ptr = (const char *)v;
+    line.len = vlen;
+    n = masque_field_append(dst, cap, *present ? *len : 0, line);
+    if (n < 0) {
+        x->fields_too_long = 1;
+        return;
+    }
+    *len = (size_t)n;
+    *present = 1;
+}
+
+void masque_exchange_field(masque_exchange *x, const uint8_t *name, size_t namelen,
+                           const uint8_t *value, size_t valuelen)
+{
+    if (name_is(name, namelen, ":method")) {
+        copy_value(x, x->method, sizeof(x->method), value, valuelen);
+    } else if (name_is(name, namelen, ":protocol")) {
+        copy_value(x, x->protocol, sizeof(x->protocol), value, valuelen);
+    } else if (name_is(name, namelen, ":scheme")) {
+        copy_value(x, x->scheme, sizeof(x->scheme), value, valuelen);
+    } else if (name_is(name, namelen, ":authority")) {
+        copy_value(x, x->authority, sizeof(x->authority), value, valuelen);
+    } else if (name_is(name, namelen, ":path")) {
+        copy_value(x, x->path, sizeof(x->path), value, valuelen);
+    } else if (name_is(name, namelen, ":status")) {
+        char s[8];
+        char *end = NULL;
+        long v;
+        copy_value(x, s, sizeof(s), value, valuelen);
+        v = strtol(s, &end, 10);
+        x->status = (end != NULL && end != s && *end == '\0' && v >= 100 && v <= 999) ? (int)v : 0;
+    } else if (name_is(name, namelen, "capsule-protocol")) {
+        append_value(x, x->capsule_protocol, sizeof(x->capsule_protocol), &x->cp_len, &x->has_cp,
+                     value, valuelen);
+    } else if (name_is(name, namelen, "connect-udp-bind")) {
+        append_value(x, x->connect_udp_bind, sizeof(x->connect_udp_bind), &x->cub_len, &x->has_cub,
+                     value, valuelen);
+    } else if (name_is(name, namelen, "proxy-public-address")) {
+        append_value(x, x->ppa, sizeof(x->ppa), &x->ppa_len, &x->has_ppa, value, valuelen);
+    }
+}
+
+static masque_str str_of(const char *s, int present)
+{
+    masque_str r;
+    r.ptr = present ? s : NULL;
+    r.len = present ? strlen(s) : 0;
+    return r;
+}
+
+int masque_exchange_check_request(const masque_exchange *x, const char *uri_template,
+                                  masque_exchange_refusal *refusal)
+{
+    masque_request_fields req;
+    masque_request_target target;
+    int rc;
+    memset(&req, 0, sizeof(req));
+    req.method = str_of(x->method, x->method[0] != '\0');
+    req.protocol = str_of(x->protocol, x->protocol[0] != '\0');
+    req.scheme = str_of(x->scheme, x->scheme[0] != '\0');
+    req.authority = str_of(x->authority, x->authority[0] != '\0');
+    req.path = str_of(x->path, x->path[0] != '\0');
+    req.capsule_protocol = str_of(x->capsule_protocol, x->has_cp);
+    req.connect_udp_bind = str_of(x->connect_udp_bind, x->has_cub);
+    rc = x->fields_too_long ? MASQUE_ERR_BAD_REQUEST
+                            : masque_bind_request_check(str_of(uri_template, 1), &req, &target);
+    refusal->error_type = MASQUE_PROXY_STATUS_HTTP_REQUEST_ERROR;
+    refusal->details = NULL;
+    if (rc != MASQUE_OK) {
+        refusal->status = 400;
+        refusal->why = masque_strerror(rc);
+        return -1;
+    }
+    if (!target.wildcard) {
+        /* A concrete target (plain RFC 9298, or Bind with a target, -10 §3) is not served:
+         * 501, said plainly, rather than 200 with the target ignored. */
+        refusal->status = 501;
+        refusal->details = "concrete targets are not served";
+        refusal->why = "a concrete target (only Bind to * is served)";
+        return -1;
+    }
+    return 0;
+}
+
+int masque_exchange_check_response(const masque_exchange *x, masque_address *addrs, size_t cap,
+                                   size_t *count, unsigned *families)
+{
+    masque_response_fields rsp;
+    if (x->fields_too_long) {
+        return MASQUE_ERR_BAD_RESPONSE;
+    }
+    memset(&rsp, 0, sizeof(rsp));
+    rsp.status = x->status;
+    rsp.capsule_protocol = str_of(x->capsule_protocol, x->has_cp);
+    rsp.connect_udp_bind = str_of(x->connect_udp_bind, x->has_cub);
+    rsp.proxy_public_address = str_of(x->ppa, x->has_ppa);
+    return masque_bind_response_check(&rsp, addrs, cap, count, families);
+}
+
+masque_ssize masque_exchange_response(masque_field *fields, char *buf, size_t cap, int status,
+                                      const masque_address *public_address, const char *error_type,
+                                      const char *details, char *status_text, size_t status_cap)
+{
+    masque_bind_response rsp;
+    memset(&rsp, 0, sizeof(rsp));
+    rsp.status = status;
+    if (public_address != NULL) {
+        rsp.bind = 1;
+        rsp.public_addresses = public_address;
+        rsp.public_address_count = 1;
+    }
+    if (error_type != NULL) {
+        masque_str name = {"masque-proxy", 12};
+        masque_str d = {details, details != NULL ? strlen(details) : 0};
+        if (masque_proxy_status_format(status_text, status_cap, name, error_type, d) > 0) {
+            rsp.proxy_status.ptr = status_text;
+            rsp.proxy_status.len = strlen(status_text);
+        }
+    }
+    return masque_bind_response_fields(fields, MASQUE_BIND_RESPONSE_FIELDS_MAX, buf, cap, &rsp);
+}
+
+static masque_field field_of(const char *name, const char *value)
+{
+    masque_field f;
+    f.name.ptr = name;
+    f.name.len = strlen(name);
+    f.value.ptr = value;
+    f.value.len = strlen(value);
+    return f;
+}
+
+masque_ssize masque_exchange_request(masque_field *fields, char *path, size_t cap,
+                                     const char *authority, const char *uri_template,
+                                     const char *target_host, uint16_t target_port)
+{
+    if (masque_uri_template_expand(path, cap, str_of(uri_template, 1), target_host,
+                                   target_host != NULL ? target_port : 0) < 0) {
+        return -1;
+    }
+    fields[0] = field_of(":method", MASQUE_HTTP_METHOD);
+    fields[1] = field_of(":protocol", MASQUE_HTTP_PROTOCOL);
+    fields[2] = field_of(":scheme", "https");
+    fields[3] = field_of(":authority", authority);
+    fields[4] = field_of(":path", path);
+    fields[5] = field_of(MASQUE_HTTP_CAPSULE_PROTOCOL, MASQUE_HTTP_TRUE);
+    fields[6] = field_of(MASQUE_HTTP_CONNECT_UDP_BIND, MASQUE_HTTP_TRUE);
+    return MASQUE_EXCHANGE_REQUEST_FIELDS;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/*
+ * The HTTP side of one Bind request, whatever carries it (HTTP/3 or HTTP/2): the fields of the
+ * request (proxy) or of the response (client) as they arrive, combined as HTTP combines
+ * repeated lines, and the decisions on them (http.h). Internal to the bindings: in no public
+ * header.
+ */
+#ifndef MASQUE_ADAPTER_EXCHANGE_H
+#define MASQUE_ADAPTER_EXCHANGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "masque/http.h"
+
+/** The fields of one message, as received. */
+typedef struct masque_exchange {
+    size_t cp_len, cub_len, ppa_len;
+    int has_cp, has_cub, has_ppa;
+    int status;          /* :status (client), 0 when absent or not a number */
+    int fields_too_long; /* a value did not fit: the message is refused, never cut */
+    char method[16], protocol[32], scheme[16], authority[256], path[1024];
+    char capsule_protocol[64], connect_udp_bind[64], ppa[512];
+} masque_exchange;
+
+/** One field line of the message (pseudo-header fields included, by name). */
+void masque_exchange_field(masque_exchange *x, const uint8_t *name, size_t namelen,
+                           const uint8_t *value, size_t valuelen);
+
+/** A proxy's answer to a request: 0 with a 200 to give, or the refusal in the arguments. */
+typedef struct masque_exchange_refusal {
+    int status;             /* 400, 501 */
+    const char *error_type; /* a MASQUE_PROXY_STATUS_* */
+    const char *details;    /* or NULL */
+    const char *why;        /* for the log */
+} masque_exchange_refusal;
+
+/**
+ * Proxy: whether the request is a well-formed Bind request to `*` under the template (RFC 9298
+ * §3.4, -10 §3); 0 when it is, -1 with the refusal filled in when not.
+ */
+int masque_exchange_check_request(const masque_exchange *x, const char *uri_template,
+                                  masque_exchange_refusal *refusal);
+
+/** Client: masque_bind_response_check() on the response received. */
+int masque_exchange_check_response(const masque_exchange *x, masque_address *addrs, size_t cap,
+                                   size_t *count, unsigned *families);
+
+/**
+ * The response as field lines (RFC 9297 §3.4: Capsule-Protocol on 2xx only), into `fields`
+ * (MASQUE_BIND_RESPONSE_FIELDS_MAX) over `buf`; with a Proxy-Status of `error_type` and
+ * `details` when error_type is not NULL. Returns the count, or -1.
+ */
+masque_ssize masque_exchange_response(masque_field *fields, char *buf, size_t cap, int status,
+                                      const masque_address *public_address, const char *error_type,
+                                      const char *details, char *status_text, size_t status_cap);
+
+/** Fields of a client's Bind request. */
+#define MASQUE_EXCHANGE_REQUEST_FIELDS 7
+
+/**
+ * Client: the extended CONNECT of a Bind request (RFC 9298 §3.4 and §3.5, RFC 9220 / RFC 8441,
+ * -10 §3) for `authority` under `uri_template`, to `*` or, with target_host, to that target;
+ * the path is expanded into path (cap bytes). Returns the count, or -1.
+ */
+masque_ssize masque_exchange_request(masque_field *fields, char *path, size_t cap,
+                                     const char *authority, const char *uri_template,
+                                     const char *target_host, uint16_t target_port);
+
+#endif /* MASQUE_ADAPTER_EXCHANGE_H */

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 job=${1:-}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-main_packages=(cmake make gcc libc6-dev pkg-config libgnutls28-dev gnutls-bin python3)
+main_packages=(cmake make gcc libc6-dev pkg-config libgnutls28-dev gnutls-bin python3 libnghttp2-dev)
 # ngtcp2 and nghttp3 1.x: Debian 13 ships them; Debian 12 in bookworm-backports (install_quic).
 quic_packages=(libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)
 test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clang-format
@@ -119,7 +119,7 @@ test)
     echo "== API reference (doxygen, warnings are errors)"
     cmake --build build/gcc --target docs
     echo "== clang-tidy (.clang-tidy)"
-    clang-tidy --quiet -p build/gcc src/*.c src/adapter/*.c src/adapter/common/*.c src/adapter/ngtcp2/*.c 2>&1 | { grep -E 'warning:|error:' && exit 1 || true; }
+    clang-tidy --quiet -p build/gcc src/*.c src/adapter/*.c src/adapter/common/*.c src/adapter/ngtcp2/*.c src/adapter/nghttp2/*.c 2>&1 | { grep -E 'warning:|error:' && exit 1 || true; }
     run_ctest build/gcc
     echo "== a capture of the demo, decrypted: the relayed traffic is in QUIC DATAGRAM frames"
     sh tools/capture-check.sh build/gcc
@@ -127,7 +127,8 @@ test)
     run_ctest build/clang
     echo "== the unit suite in the minimal configuration (the firmware's config.h switches)"
     build build/minimal gcc Debug "-DMASQUE_CONFIG_DEFINES=$minimal_config" \
-        -DMASQUE_BUILD_EXAMPLES=OFF -DMASQUE_WITH_NGTCP2=OFF -DMASQUE_BUILD_SHARED=OFF
+        -DMASQUE_BUILD_EXAMPLES=OFF -DMASQUE_WITH_NGTCP2=OFF -DMASQUE_WITH_NGHTTP2=OFF \
+        -DMASQUE_BUILD_SHARED=OFF
     run_ctest build/minimal
     for cc in clang gcc; do
         build build/asan-$cc $cc Debug -DMASQUE_SANITIZE=address,undefined \

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/**
+ * @file h2.h
+ * @brief The binding to HTTP/2 over TLS/TCP: nghttp2 + GnuTLS (target masque::h2, built when
+ *        both are found), for networks that block UDP.
+ *
+ * One masque_h2_conn is one TLS connection (ALPN "h2") on a TCP socket the application opened,
+ * on the client or the proxy side, carrying any number of CONNECT-UDP Bind requests
+ * (masque_h2_request) as extended CONNECT streams (RFC 8441, `:protocol = connect-udp`, with
+ * `:scheme`, `:path` and `:authority` per RFC 9298 §3.5). The proxy sends
+ * SETTINGS_ENABLE_CONNECT_PROTOCOL; the client sends its requests only after the proxy's
+ * SETTINGS carried it, and refuses a proxy without it. Every HTTP datagram travels as a
+ * DATAGRAM capsule on its stream (RFC 9297 §3.5, RFC 9298 §3.4-3.5); the Bind capsules are the
+ * same as over HTTP/3, with the same session (session.h) and adapter (adapter.h) per request.
+ *
+ * Errors map as RFC 9297 and RFC 9113 ask: a malformed capsule stream resets its stream with
+ * PROTOCOL_ERROR (where HTTP/3 uses H3_MESSAGE_ERROR), a peer that makes us buffer too much with
+ * ENHANCE_YOUR_CALM (H3_EXCESSIVE_LOAD), a cancelled request with CANCEL. Capsules the peer
+ * does not take are bounded per request (masque_h2_config.stream_buffer) and the frames waiting
+ * for the socket per connection (64 KiB): a client that stops reading has its stream reset, the
+ * proxy's memory does not grow.
+ *
+ * The socket is the application's: it polls it (masque_h2_wants_write() says when to wait for
+ * POLLOUT too), calls masque_h2_read() when it is readable and masque_h2_write() after every
+ * read, tick and host action. Built and tested against nghttp2 1.52 and GnuTLS 3.7.9 (Debian 12).
+ */
+#ifndef MASQUE_H2_H
+#define MASQUE_H2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "masque/adapter.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief One HTTP/2 connection (opaque; allocated by the binding). */
+typedef struct masque_h2_conn masque_h2_conn;
+
+/**
+ * @brief One Bind request on a connection (opaque; owned by the connection). Valid from the
+ *        hook that first hands it out until its on_close hook returns.
+ */
+typedef struct masque_h2_request masque_h2_request;
+
+/**
+ * @brief What the application hears from a connection. Any hook may be NULL. The request hooks
+ *        get the request's application pointer; on_log gets the connection's.
+ */
+typedef struct masque_h2_hooks {
+    /** Client: the proxy accepted this Bind request; its session is ready. */
+    void (*on_ready)(masque_h2_request *r, void *app);
+    /** A UDP payload came out of the request's session (see masque_host_ops.on_packet). */
+    void (*on_packet)(masque_h2_request *r, void *app, const masque_address *peer,
+                      const uint8_t *data, size_t len);
+    /** The request ended, with this HTTP/2 error code (RFC 9113 §7; NO_ERROR also when the
+     *  connection went first); the request is gone when the hook returns. */
+    void (*on_close)(masque_h2_request *r, void *app, uint32_t h2_error);
+    /** One line about what went wrong; the binding prints nothing itself. */
+    void (*on_log)(masque_h2_conn *c, void *app, const char *line);
+    /** Proxy: a Bind request passed every check; bind its public address (-10 §7) and return 0
+     *  (masque_h2_request_set_app() may give the request its own pointer), or non-zero for 503.
+     *  NULL: masque_h2_config.public_address. */
+    int (*on_request)(masque_h2_request *r, void *app, masque_address *public_address);
+    /** A session event (context acknowledged, rejected, closed, ...). */
+    void (*on_event)(masque_h2_request *r, void *app, const masque_event *ev);
+} masque_h2_hooks;
+
+/** @brief Settings of a connection. */
+typedef struct masque_h2_config {
+    int is_server;                 /**< Proxy side. */
+    const char *authority;         /**< Client: :authority (and the TLS server name). */
+    const char *uri_template;      /**< The UDP proxying URI template (RFC 9298 §2). */
+    const char *cert_file;         /**< Proxy: PEM certificate. */
+    const char *key_file;          /**< Proxy: PEM key. */
+    const char *ca_file;           /**< Client: CA file to verify the proxy against. */
+    int insecure;                  /**< Client: skip certificate verification (off by default). */
+    const char *priority;          /**< GnuTLS priority string; NULL: TLS 1.3. */
+    masque_address public_address; /**< Proxy: the default Proxy-Public-Address. */
+    const masque_policy *policy;   /**< Proxy: target policy (NULL: defaults). */
+    uint64_t idle_timeout_ms;      /**< Compressed-context idle timeout; 0: 120 s. */
+    /** Bytes of capsules held per request for a peer that does not take them; when full, the
+     *  stream is reset (INTERNAL_ERROR, as the adapter aborts; -10 §9). 0: 256 KiB. */
+    size_t stream_buffer;
+    size_t max_peer_contexts; /**< Proxy: contexts a client may hold; 0: the table (256). */
+    uint32_t assign_rate;     /**< Proxy: ASSIGNs per second per request; 0: no limit. */
+    /** Bind requests open at once on one connection; 0: 8, at most MASQUE_H2_MAX_REQUESTS. The
+     *  proxy answers one more with 429. */
+    size_t max_requests;
+    const char *target_host; /**< Client: a concrete target instead of `*`, or NULL. */
+    uint16_t target_port;    /**< With target_host. */
+} masque_h2_config;
+
+/** Most Bind requests one connection carries at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+#define MASQUE_H2_MAX_REQUESTS 16
+
+/**
+ * @brief Start a client connection on a TCP socket (non-blocking; connected, or connecting),
+ *        with its first Bind request (application pointer @p app).
+ * @return The connection, or NULL on failure.
+ */
+MASQUE_API masque_h2_conn *masque_h2_client_new(const masque_h2_config *cfg, int fd,
+                                                const masque_h2_hooks *hooks, void *app);
+
+/**
+ * @brief Serve a client on a TCP socket the proxy accepted (non-blocking).
+ * @return The connection, or NULL on failure (the certificate cannot be loaded).
+ */
+MASQUE_API masque_h2_conn *masque_h2_server_new(const masque_h2_config *cfg, int fd,
+                                                const masque_h2_hooks *hooks, void *app);
+
+/** @brief Free a connection and every request (does not close the socket). */
+MASQUE_API void masque_h2_free(masque_h2_conn *c);
+
+/**
+ * @brief The socket is readable: read and handle what is there.
+ * @return 0, or -1 when the connection is over.
+ */
+MASQUE_API int masque_h2_read(masque_h2_conn *c);
+
+/**
+ * @brief Send what can be sent now (the TLS handshake, frames, capsules).
+ * @return 0, or -1 when the connection is over.
+ */
+MASQUE_API int masque_h2_write(masque_h2_conn *c);
+
+/** @brief Whether the application should poll for POLLOUT (bytes wait for the socket). */
+MASQUE_API int masque_h2_wants_write(const masque_h2_conn *c);
+
+/** @brief When the sessions' timers fire: absolute ms of masque_quic-style CLOCK_MONOTONIC,
+ *         UINT64_MAX for none. */
+MASQUE_API uint64_t masque_h2_next_timeout(const masque_h2_conn *c);
+
+/** @brief Handle the sessions' timers (idle compressed contexts), then write. */
+MASQUE_API int masque_h2_tick(masque_h2_conn *c);
+
+/** @brief Whether the connection is over (closed by either side, or failed). */
+MASQUE_API int masque_h2_is_closed(const masque_h2_conn *c);
+
+/** @brief Client: whether the proxy cannot serve CONNECT-UDP over HTTP/2 (no extended CONNECT
+ *         in its SETTINGS, RFC 8441 §3). */
+MASQUE_API int masque_h2_refused(const masque_h2_conn *c);
+
+/** @brief Client: one more Bind request, sent once the proxy's SETTINGS allow it.
+ *  @return The request, or NULL beyond max_requests or on a proxy's connection. */
+MASQUE_API masque_h2_request *masque_h2_request_open(masque_h2_conn *c, void *app);
+
+/** @brief Number of Bind requests the connection holds. */
+MASQUE_API size_t masque_h2_requests(const masque_h2_conn *c);
+
+/** @brief The request's stream ID (-1 while a client's request waits for SETTINGS). */
+MASQUE_API int32_t masque_h2_request_stream_id(const masque_h2_request *r);
+
+/** @brief The request's application pointer: the connection's until set. */
+MASQUE_API void *masque_h2_request_app(const masque_h2_request *r);
+
+/** @brief Give the request its own application pointer. */
+MASQUE_API void masque_h2_request_set_app(masque_h2_request *r, void *app);
+
+/** @brief The request's session, or NULL until it was accepted. */
+MASQUE_API masque_session *masque_h2_request_session(masque_h2_request *r);
+
+/** @brief The request's adapter, or NULL until it was accepted. */
+MASQUE_API masque_adapter *masque_h2_request_adapter(masque_h2_request *r);
+
+/** @brief Client: the public addresses the proxy bound for this request; returns how many. */
+MASQUE_API size_t masque_h2_request_public_addresses(const masque_h2_request *r,
+                                                     masque_address *out, size_t cap);
+
+/** @brief Bytes of capsules the request holds for a peer that has not taken them yet (bounded
+ *         by masque_h2_config.stream_buffer). */
+MASQUE_API size_t masque_h2_request_buffered(const masque_h2_request *r);
+
+/** @brief End the request (END_STREAM once its capsules are out). @return 0, or -1. */
+MASQUE_API int masque_h2_request_end(masque_h2_request *r);
+
+/** @brief Reset the request now (RST_STREAM with @p h2_error, e.g. CANCEL = 0x8). */
+MASQUE_API int masque_h2_request_cancel(masque_h2_request *r, uint32_t h2_error);
+
+/** @brief Raw bytes on the request stream, after the capsules queued (tests and tools).
+ *  @return 0, or -1 when the stream is not open or its buffer is full. */
+MASQUE_API int masque_h2_request_write_stream(masque_h2_request *r, const uint8_t *data,
+                                              size_t len);
+
+/** HTTP/2 error NO_ERROR (RFC 9113 §7). */
+#define MASQUE_H2_NO_ERROR          0x0u
+/** HTTP/2 error PROTOCOL_ERROR: a malformed capsule stream (RFC 9297 §3.3, RFC 9113 §8.1.1). */
+#define MASQUE_H2_PROTOCOL_ERROR    0x1u
+/** HTTP/2 error INTERNAL_ERROR. */
+#define MASQUE_H2_INTERNAL_ERROR    0x2u
+/** HTTP/2 error REFUSED_STREAM. */
+#define MASQUE_H2_REFUSED_STREAM    0x7u
+/** HTTP/2 error CANCEL. */
+#define MASQUE_H2_CANCEL            0x8u
+/** HTTP/2 error ENHANCE_YOUR_CALM: the peer makes us buffer too much (-10 §9). */
+#define MASQUE_H2_ENHANCE_YOUR_CALM 0xbu
+
+/**
+ * @brief The HTTP/2 error code for an HTTP/3 one the core chose (masque_h3_error_for()):
+ *        H3_MESSAGE_ERROR and H3_DATAGRAM_ERROR become PROTOCOL_ERROR, H3_EXCESSIVE_LOAD
+ *        ENHANCE_YOUR_CALM, H3_REQUEST_CANCELLED CANCEL, H3_REQUEST_REJECTED REFUSED_STREAM,
+ *        H3_NO_ERROR NO_ERROR, anything else INTERNAL_ERROR.
+ * @param h3_error An HTTP/3 error code.
+ */
+MASQUE_API uint32_t masque_h2_error_from_h3(uint64_t h3_error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MASQUE_H2_H */

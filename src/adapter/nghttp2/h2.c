@@ -1,0 +1,940 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/* The nghttp2 + GnuTLS binding (HTTP/2 over TLS/TCP): see include/masque/h2.h. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
+#define _POSIX_C_SOURCE 200809L
+#include "masque/h2.h"
+
+#include <gnutls/gnutls.h>
+#include <nghttp2/nghttp2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "../common/exchange.h"
+
+#define TABLE_CAPACITY       256
+#define DEFAULT_BUFFER       ((size_t)256 * 1024)
+#define DEFAULT_MAX_REQUESTS 8u
+#define TX_CAP               ((size_t)64 * 1024) /* frames waiting for the socket */
+#define RX_CHUNK             16384u
+#define DEFAULT_PRIORITY     "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+
+/* One Bind request: its stream, fields, session and outbox of capsules. */
+struct masque_h2_request {
+    masque_session session;
+    masque_adapter adapter;
+    uint64_t table_storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(TABLE_CAPACITY) / 8u];
+    masque_address public_addrs[4];
+    masque_address public_address;
+    masque_h2_conn *conn;
+    void *app;
+    uint8_t *out; /* capsules not yet handed to nghttp2 (which copies them into frames) */
+    size_t out_cap, out_read, out_end;
+    size_t npublic;
+    int32_t stream; /* -1: a client's request waiting for the proxy's SETTINGS */
+    int out_fin;
+    int deferred; /* nghttp2 waits for capsules: resume it when some come */
+    int session_ready;
+    int fin_received;
+    int known; /* the application holds it: on_close is owed */
+    masque_exchange x;
+    uint8_t reassembly[MASQUE_DATAGRAM_CAPSULE_DEFAULT_MAX];
+};
+
+struct masque_h2_conn {
+    masque_h2_config cfg;
+    masque_h2_hooks hooks;
+    void *app;
+    gnutls_session_t tls;
+    gnutls_certificate_credentials_t cred;
+    nghttp2_session *h2;
+    masque_h2_request *req[MASQUE_H2_MAX_REQUESTS];
+    size_t nreq;
+    size_t max_requests;
+    size_t tx_off, tx_len; /* tx[tx_off, tx_len) waits for the socket */
+    size_t tx_try;         /* GnuTLS: a send that would block is retried with the same length */
+    int fd;
+    int handshaken;
+    int closed;
+    int settings_received;
+    int refused;
+    char tls_host[256];
+    uint8_t tx[TX_CAP];
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void log_line(masque_h2_conn *c, const char *what, const char *detail)
+{
+    char line[256];
+    if (c->hooks.on_log == NULL) {
+        return;
+    }
+    (void)snprintf(line, sizeof(line), "%s%s", what, detail);
+    c->hooks.on_log(c, c->app, line);
+}
+
+static void *map_zeroed(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+uint32_t masque_h2_error_from_h3(uint64_t h3_error)
+{
+    switch (h3_error) {
+    case MASQUE_H3_NO_ERROR:
+        return MASQUE_H2_NO_ERROR;
+    case MASQUE_H3_MESSAGE_ERROR:
+    case MASQUE_H3_DATAGRAM_ERROR:
+        return MASQUE_H2_PROTOCOL_ERROR; /* RFC 9297 §3.3, RFC 9113 §8.1.1 */
+    case MASQUE_H3_EXCESSIVE_LOAD:
+        return MASQUE_H2_ENHANCE_YOUR_CALM;
+    case MASQUE_H3_REQUEST_CANCELLED:
+        return MASQUE_H2_CANCEL;
+    case MASQUE_H3_REQUEST_REJECTED:
+        return MASQUE_H2_REFUSED_STREAM;
+    default:
+        return MASQUE_H2_INTERNAL_ERROR;
+    }
+}
+
+/* ---- requests ---- */
+
+static masque_h2_request *request_new(masque_h2_conn *c, int32_t stream, void *app)
+{
+    masque_h2_request *r;
+    if (c->nreq == MASQUE_H2_MAX_REQUESTS) {
+        return NULL;
+    }
+    r = map_zeroed(sizeof(*r));
+    if (r == NULL) {
+        return NULL;
+    }
+    r->out_cap = c->cfg.stream_buffer != 0 ? c->cfg.stream_buffer : DEFAULT_BUFFER;
+    r->out = map_zeroed(r->out_cap);
+    if (r->out == NULL) {
+        (void)munmap(r, sizeof(*r));
+        return NULL;
+    }
+    r->conn = c;
+    r->app = app;
+    r->stream = stream;
+    c->req[c->nreq++] = r;
+    return r;
+}
+
+static void request_free(masque_h2_request *r, uint32_t code)
+{
+    masque_h2_conn *c = r->conn;
+    size_t i;
+    if (r->known && c->hooks.on_close != NULL) {
+        c->hooks.on_close(r, r->app, code);
+    }
+    if (c->h2 != NULL && r->stream > 0) {
+        (void)nghttp2_session_set_stream_user_data(c->h2, r->stream, NULL);
+    }
+    for (i = 0; i < c->nreq; i++) {
+        if (c->req[i] == r) {
+            c->req[i] = c->req[--c->nreq];
+            break;
+        }
+    }
+    (void)munmap(r->out, r->out_cap);
+    (void)munmap(r, sizeof(*r));
+}
+
+static size_t requests_live(const masque_h2_conn *c)
+{
+    size_t i;
+    size_t n = 0;
+    for (i = 0; i < c->nreq; i++) {
+        n += c->req[i]->known != 0 ? 1u : 0u;
+    }
+    return n;
+}
+
+/* ---- the request stream's body ---- */
+
+static int outbox_append(masque_h2_request *r, const uint8_t *data, size_t len)
+{
+    if (r->out_end + len > r->out_cap && r->out_read > 0) {
+        memmove(r->out, r->out + r->out_read, r->out_end - r->out_read);
+        r->out_end -= r->out_read;
+        r->out_read = 0;
+    }
+    if (r->out_end + len > r->out_cap) {
+        return -1; /* -10 §9: bounded; the adapter resets the stream */
+    }
+    memcpy(r->out + r->out_end, data, len);
+    r->out_end += len;
+    if (r->deferred && r->conn->h2 != NULL && r->stream > 0) {
+        r->deferred = 0;
+        (void)nghttp2_session_resume_data(r->conn->h2, r->stream);
+    }
+    return 0;
+}
+
+static ssize_t read_body(nghttp2_session *h2, int32_t stream_id, uint8_t *buf, size_t length,
+                         uint32_t *data_flags, nghttp2_data_source *source, void *user)
+{
+    masque_h2_request *r = source->ptr;
+    size_t n;
+    (void)h2;
+    (void)stream_id;
+    (void)user;
+    if (r->out_read == r->out_end) {
+        r->out_read = 0;
+        r->out_end = 0;
+        if (r->out_fin) {
+            *data_flags |= NGHTTP2_DATA_FLAG_EOF; /* the request's end (RFC 9298 §3.1) */
+            return 0;
+        }
+        r->deferred = 1;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    n = r->out_end - r->out_read < length ? r->out_end - r->out_read : length;
+    memcpy(buf, r->out + r->out_read, n);
+    r->out_read += n;
+    return (ssize_t)n;
+}
+
+/* ---- adapter host callbacks (host: the request) ---- */
+
+static int host_write_stream(void *host, const uint8_t *data, size_t len)
+{
+    return outbox_append(host, data, len);
+}
+
+static void host_on_packet(void *host, const masque_address *peer, const uint8_t *data, size_t len)
+{
+    masque_h2_request *r = host;
+    if (r->conn->hooks.on_packet != NULL) {
+        r->conn->hooks.on_packet(r, r->app, peer, data, len);
+    }
+}
+
+/* The core chose an HTTP/3 code; HTTP/2 has its own (RFC 9297 §3.3 and RFC 9113 §8.1.1). */
+static void host_abort(void *host, uint64_t code)
+{
+    masque_h2_request *r = host;
+    if (r->stream > 0 && r->conn->h2 != NULL) {
+        (void)nghttp2_submit_rst_stream(r->conn->h2, NGHTTP2_FLAG_NONE, r->stream,
+                                        masque_h2_error_from_h3(code));
+    }
+}
+
+static void host_on_event(void *host, const masque_event *ev)
+{
+    masque_h2_request *r = host;
+    if (r->conn->hooks.on_event != NULL) {
+        r->conn->hooks.on_event(r, r->app, ev);
+    }
+}
+
+/* No HTTP/3 datagrams over HTTP/2: every one is a DATAGRAM capsule (RFC 9297 §3.5). */
+static const masque_host_ops capsule_ops = {host_write_stream, NULL, host_on_packet, host_abort,
+                                            host_on_event};
+
+static int start_session(masque_h2_request *r, masque_role role, unsigned families)
+{
+    masque_h2_conn *c = r->conn;
+    masque_session_config sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.role = role;
+    sc.capsule_datagrams = 1;
+    sc.advertised_families = families;
+    sc.policy = c->cfg.policy;
+    sc.user = r;
+    sc.idle_timeout_ms = c->cfg.idle_timeout_ms != 0 ? c->cfg.idle_timeout_ms : 120000;
+    sc.max_peer_contexts = c->cfg.max_peer_contexts;
+    sc.assign_rate = c->cfg.assign_rate;
+    sc.reassembly = r->reassembly;
+    sc.reassembly_len = sizeof(r->reassembly);
+    sc.hash_seed = now_ms() ^ (uint64_t)(uintptr_t)r;
+    if (masque_session_init(&r->session, &sc, r->table_storage, sizeof(r->table_storage),
+                            now_ms()) != 0 ||
+        masque_adapter_init(&r->adapter, &r->session, &capsule_ops, r) != 0) {
+        return -1;
+    }
+    r->session_ready = 1;
+    return 0;
+}
+
+/* ---- HTTP/2 messages ---- */
+
+static void to_nv(nghttp2_nv *nv, const masque_field *f, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        memcpy(&nv[i].name, &f[i].name.ptr, sizeof(nv[i].name)); /* nghttp2 only reads them */
+        nv[i].namelen = f[i].name.len;
+        memcpy(&nv[i].value, &f[i].value.ptr, sizeof(nv[i].value));
+        nv[i].valuelen = f[i].value.len;
+        nv[i].flags = NGHTTP2_NV_FLAG_NONE;
+    }
+}
+
+static int submit_response(masque_h2_request *r, int status, const char *error_type,
+                           const char *details, const char *why)
+{
+    masque_field fields[MASQUE_BIND_RESPONSE_FIELDS_MAX];
+    nghttp2_nv nv[MASQUE_BIND_RESPONSE_FIELDS_MAX];
+    nghttp2_data_provider dp;
+    char buf[256];
+    char text[160];
+    masque_ssize n = masque_exchange_response(fields, buf, sizeof(buf), status,
+                                              status == 200 ? &r->public_address : NULL, error_type,
+                                              details, text, sizeof(text));
+    if (n < 0) {
+        return -1;
+    }
+    if (why != NULL) {
+        log_line(r->conn, "refusing request: ", why);
+    }
+    to_nv(nv, fields, (size_t)n);
+    dp.source.ptr = r;
+    dp.read_callback = read_body;
+    return nghttp2_submit_response(r->conn->h2, r->stream, nv, (size_t)n,
+                                   status == 200 ? &dp : NULL);
+}
+
+static int server_answer(masque_h2_request *r)
+{
+    masque_h2_conn *c = r->conn;
+    masque_exchange_refusal no;
+    if (masque_exchange_check_request(&r->x, c->cfg.uri_template, &no) != 0) {
+        return submit_response(r, no.status, no.error_type, no.details, no.why);
+    }
+    if (requests_live(c) >= c->max_requests) {
+        return submit_response(r, 429, MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED,
+                               "too many Bind requests on this connection",
+                               "too many Bind requests on one connection");
+    }
+    r->public_address = c->cfg.public_address;
+    if (c->hooks.on_request != NULL && c->hooks.on_request(r, r->app, &r->public_address) != 0) {
+        return submit_response(r, 503, MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED, NULL,
+                               "no public address could be bound (or the proxy's request limit)");
+    }
+    r->known = 1;
+    if (start_session(r, MASQUE_ROLE_PROXY, 0) != 0) {
+        return -1;
+    }
+    return submit_response(r, 200, NULL, NULL, NULL);
+}
+
+static void client_response(masque_h2_request *r)
+{
+    masque_h2_conn *c = r->conn;
+    masque_address addrs[4];
+    size_t n = 0;
+    unsigned families = 0;
+    if (masque_exchange_check_response(&r->x, addrs, 4, &n, &families) != MASQUE_OK ||
+        start_session(r, MASQUE_ROLE_CLIENT, families) != 0) {
+        char st[32];
+        (void)snprintf(st, sizeof(st), "%d)", r->x.status);
+        log_line(c, "the proxy did not enable Bind (status ", st);
+        (void)nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, r->stream, NGHTTP2_CANCEL);
+        return;
+    }
+    memcpy(r->public_addrs, addrs, n * sizeof(addrs[0]));
+    r->npublic = n;
+    if (c->hooks.on_ready != NULL) {
+        c->hooks.on_ready(r, r->app);
+    }
+}
+
+static int client_send_request(masque_h2_request *r)
+{
+    masque_h2_conn *c = r->conn;
+    char path[1024];
+    masque_field fields[MASQUE_EXCHANGE_REQUEST_FIELDS];
+    nghttp2_nv nv[MASQUE_EXCHANGE_REQUEST_FIELDS];
+    nghttp2_data_provider dp;
+    int32_t id;
+    masque_ssize n =
+        masque_exchange_request(fields, path, sizeof(path), c->cfg.authority, c->cfg.uri_template,
+                                c->cfg.target_host, c->cfg.target_port);
+    if (n < 0) {
+        return -1;
+    }
+    to_nv(nv, fields, (size_t)n);
+    dp.source.ptr = r;
+    dp.read_callback = read_body;
+    id = nghttp2_submit_request(c->h2, NULL, nv, (size_t)n, &dp, r);
+    if (id < 0) {
+        return -1;
+    }
+    r->stream = id;
+    return 0;
+}
+
+static int client_send_requests(masque_h2_conn *c)
+{
+    size_t i;
+    if (!c->settings_received || c->refused || c->h2 == NULL) {
+        return 0;
+    }
+    for (i = 0; i < c->nreq; i++) {
+        if (c->req[i]->stream < 0 && client_send_request(c->req[i]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- nghttp2 callbacks ---- */
+
+static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, void *user)
+{
+    masque_h2_conn *c = user;
+    masque_h2_request *r;
+    if (!c->cfg.is_server || frame->hd.type != NGHTTP2_HEADERS ||
+        frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+        return 0;
+    }
+    r = request_new(c, frame->hd.stream_id, c->app);
+    if (r == NULL) {
+        (void)nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                        NGHTTP2_REFUSED_STREAM);
+        return 0;
+    }
+    (void)nghttp2_session_set_stream_user_data(h2, frame->hd.stream_id, r);
+    return 0;
+}
+
+static int on_header(nghttp2_session *h2, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *user)
+{
+    masque_h2_request *r = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
+    (void)flags;
+    (void)user;
+    if (r != NULL && frame->hd.type == NGHTTP2_HEADERS) {
+        masque_exchange_field(&r->x, name, namelen, value, valuelen);
+    }
+    return 0;
+}
+
+/* The stream's receive side ended: inside a capsule that is malformed (RFC 9297 §3.3); a clean
+ * end ends the request, and the proxy ends its side too (RFC 9298 §3.1). */
+static void stream_ended(masque_h2_request *r)
+{
+    if (r->session_ready && !r->fin_received) {
+        r->fin_received = 1;
+        if (masque_adapter_read_fin(&r->adapter) == MASQUE_OK && r->conn->cfg.is_server) {
+            (void)masque_h2_request_end(r);
+        }
+    }
+}
+
+static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *user)
+{
+    masque_h2_conn *c = user;
+    masque_h2_request *r = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
+    switch (frame->hd.type) {
+    case NGHTTP2_SETTINGS:
+        if ((frame->hd.flags & NGHTTP2_FLAG_ACK) != 0 || c->cfg.is_server || c->settings_received) {
+            return 0;
+        }
+        c->settings_received = 1;
+        /* RFC 8441 §3: no extended CONNECT unless the proxy said so. */
+        if (nghttp2_session_get_remote_settings(h2, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL) !=
+            1) {
+            log_line(c, "the proxy does not offer extended CONNECT over HTTP/2 (no SETTINGS_",
+                     "ENABLE_CONNECT_PROTOCOL, RFC 8441): it cannot serve CONNECT-UDP");
+            c->refused = 1;
+            (void)nghttp2_session_terminate_session(h2, NGHTTP2_NO_ERROR);
+            return 0;
+        }
+        return client_send_requests(c) == 0 ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
+    case NGHTTP2_HEADERS:
+        if (r == NULL) {
+            return 0;
+        }
+        if ((frame->hd.flags & NGHTTP2_FLAG_END_HEADERS) != 0 && !r->session_ready &&
+            frame->headers.cat != NGHTTP2_HCAT_HEADERS) {
+            if (c->cfg.is_server) {
+                if (server_answer(r) != 0) {
+                    return NGHTTP2_ERR_CALLBACK_FAILURE;
+                }
+            } else if (r->x.status >= 100 && r->x.status <= 199) {
+                r->x.status = 0; /* interim: the final response follows */
+            } else {
+                client_response(r);
+            }
+        }
+        break;
+    case NGHTTP2_DATA:
+        break;
+    default:
+        return 0;
+    }
+    if (r != NULL && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+        stream_ended(r);
+    }
+    return 0;
+}
+
+static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id, const uint8_t *data,
+                         size_t len, void *user)
+{
+    masque_h2_request *r = nghttp2_session_get_stream_user_data(h2, stream_id);
+    (void)flags;
+    (void)user;
+    if (r != NULL && r->session_ready) {
+        (void)masque_adapter_read_stream(&r->adapter, data, len, now_ms());
+    }
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *h2, int32_t stream_id, uint32_t error_code, void *user)
+{
+    masque_h2_request *r = nghttp2_session_get_stream_user_data(h2, stream_id);
+    (void)user;
+    if (r != NULL) {
+        request_free(r, error_code);
+    }
+    return 0;
+}
+
+static int start_h2(masque_h2_conn *c)
+{
+    nghttp2_session_callbacks *cb;
+    nghttp2_settings_entry iv[3];
+    size_t niv = 0;
+    int rv;
+    if (nghttp2_session_callbacks_new(&cb) != 0) {
+        return -1;
+    }
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    rv = c->cfg.is_server ? nghttp2_session_server_new(&c->h2, cb, c)
+                          : nghttp2_session_client_new(&c->h2, cb, c);
+    nghttp2_session_callbacks_del(cb);
+    if (rv != 0) {
+        return -1;
+    }
+    iv[niv].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
+    iv[niv++].value = MASQUE_H2_MAX_REQUESTS;
+    iv[niv].settings_id = NGHTTP2_SETTINGS_ENABLE_PUSH;
+    iv[niv++].value = 0;
+    if (c->cfg.is_server) {
+        iv[niv].settings_id = NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL; /* RFC 8441 §3 */
+        iv[niv++].value = 1;
+    }
+    return nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, niv) == 0 ? 0 : -1;
+}
+
+/* ---- TLS ---- */
+
+static int authority_host(const char *authority, char *out, size_t cap)
+{
+    const char *end;
+    size_t n;
+    if (authority == NULL || authority[0] == '\0') {
+        return -1;
+    }
+    if (authority[0] == '[') {
+        end = strchr(authority, ']');
+        if (end == NULL) {
+            return -1;
+        }
+        authority++;
+    } else {
+        end = strrchr(authority, ':');
+        if (end == NULL || strchr(authority, ':') != end) {
+            end = authority + strlen(authority);
+        }
+    }
+    n = (size_t)(end - authority);
+    if (n == 0 || n >= cap) {
+        return -1;
+    }
+    memcpy(out, authority, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static int setup_tls(masque_h2_conn *c)
+{
+    gnutls_datum_t alpn = {(unsigned char *)"h2", 2};
+    const char *priority = c->cfg.priority != NULL ? c->cfg.priority : DEFAULT_PRIORITY;
+    if (gnutls_certificate_allocate_credentials(&c->cred) != 0) {
+        return -1;
+    }
+    if (c->cfg.is_server) {
+        if (c->cfg.cert_file == NULL ||
+            gnutls_certificate_set_x509_key_file(c->cred, c->cfg.cert_file, c->cfg.key_file,
+                                                 GNUTLS_X509_FMT_PEM) != 0) {
+            return -1;
+        }
+    } else if (c->cfg.ca_file != NULL && gnutls_certificate_set_x509_trust_file(
+                                             c->cred, c->cfg.ca_file, GNUTLS_X509_FMT_PEM) < 0) {
+        return -1;
+    }
+    if (gnutls_init(&c->tls,
+                    (c->cfg.is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK) != 0 ||
+        gnutls_priority_set_direct(c->tls, priority, NULL) != 0 ||
+        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->cred) != 0 ||
+        gnutls_alpn_set_protocols(c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0) {
+        return -1;
+    }
+    if (!c->cfg.is_server) {
+        if (authority_host(c->cfg.authority, c->tls_host, sizeof(c->tls_host)) != 0) {
+            return -1;
+        }
+        {
+            masque_address ip;
+            if (masque_address_parse(&ip, c->tls_host, strlen(c->tls_host), 0) != MASQUE_OK &&
+                gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, c->tls_host, strlen(c->tls_host)) !=
+                    0) {
+                return -1;
+            }
+        }
+        if (!c->cfg.insecure) {
+            gnutls_session_set_verify_cert(c->tls, c->tls_host, 0);
+        }
+    }
+    gnutls_transport_set_int(c->tls, c->fd);
+    return 0;
+}
+
+/* ---- life cycle ---- */
+
+static masque_h2_conn *conn_new(const masque_h2_config *cfg, int fd, const masque_h2_hooks *hooks,
+                                void *app)
+{
+    masque_h2_conn *c = map_zeroed(sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    c->cfg = *cfg;
+    c->hooks = *hooks;
+    c->app = app;
+    c->fd = fd;
+    c->max_requests = cfg->max_requests == 0                       ? DEFAULT_MAX_REQUESTS
+                      : cfg->max_requests > MASQUE_H2_MAX_REQUESTS ? MASQUE_H2_MAX_REQUESTS
+                                                                   : cfg->max_requests;
+    if (setup_tls(c) != 0) {
+        masque_h2_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+masque_h2_conn *masque_h2_client_new(const masque_h2_config *cfg, int fd,
+                                     const masque_h2_hooks *hooks, void *app)
+{
+    masque_h2_config client = *cfg;
+    masque_h2_conn *c;
+    client.is_server = 0;
+    c = conn_new(&client, fd, hooks, app);
+    if (c != NULL && masque_h2_request_open(c, app) == NULL) {
+        masque_h2_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+masque_h2_conn *masque_h2_server_new(const masque_h2_config *cfg, int fd,
+                                     const masque_h2_hooks *hooks, void *app)
+{
+    masque_h2_config server = *cfg;
+    server.is_server = 1;
+    return conn_new(&server, fd, hooks, app);
+}
+
+void masque_h2_free(masque_h2_conn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    while (c->nreq > 0) {
+        request_free(c->req[c->nreq - 1], NGHTTP2_NO_ERROR);
+    }
+    if (c->h2 != NULL) {
+        nghttp2_session_del(c->h2);
+    }
+    if (c->tls != NULL) {
+        gnutls_deinit(c->tls);
+    }
+    if (c->cred != NULL) {
+        gnutls_certificate_free_credentials(c->cred);
+    }
+    (void)munmap(c, sizeof(*c));
+}
+
+/* The TLS handshake, without blocking; then HTTP/2 (ALPN "h2" is mandatory). */
+static int handshake(masque_h2_conn *c)
+{
+    int rv = gnutls_handshake(c->tls);
+    gnutls_datum_t proto;
+    if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
+        return 0;
+    }
+    if (rv < 0) {
+        log_line(c, "TLS handshake: ", gnutls_strerror(rv));
+        c->closed = 1;
+        return -1;
+    }
+    if (gnutls_alpn_get_selected_protocol(c->tls, &proto) != 0 || proto.size != 2 ||
+        memcmp(proto.data, "h2", 2) != 0 || start_h2(c) != 0) {
+        log_line(c, "TLS handshake: ", "no HTTP/2 (ALPN h2)");
+        c->closed = 1;
+        return -1;
+    }
+    c->handshaken = 1;
+    return 0;
+}
+
+int masque_h2_read(masque_h2_conn *c)
+{
+    uint8_t buf[RX_CHUNK];
+    if (c->closed) {
+        return -1;
+    }
+    if (!c->handshaken && (handshake(c) != 0 || !c->handshaken)) {
+        return c->closed ? -1 : 0;
+    }
+    for (;;) {
+        ssize_t n = gnutls_record_recv(c->tls, buf, sizeof(buf));
+        if (n == GNUTLS_E_AGAIN) {
+            return 0;
+        }
+        if (n == GNUTLS_E_INTERRUPTED) {
+            continue;
+        }
+        if (n <= 0) {
+            if (n < 0 && n != GNUTLS_E_PREMATURE_TERMINATION) {
+                log_line(c, "read: ", gnutls_strerror((int)n));
+            }
+            c->closed = 1; /* the peer closed, or TLS failed */
+            return -1;
+        }
+        if (nghttp2_session_mem_recv(c->h2, buf, (size_t)n) < 0) {
+            log_line(c, "read: ", "an HTTP/2 protocol error");
+            (void)masque_h2_write(c); /* the GOAWAY nghttp2 queued */
+            c->closed = 1;
+            return -1;
+        }
+    }
+}
+
+/* Sends what waits in tx; 1 when all of it went, 0 when the socket would block. */
+static int tx_send(masque_h2_conn *c)
+{
+    while (c->tx_off < c->tx_len) {
+        size_t len = c->tx_try != 0 ? c->tx_try : c->tx_len - c->tx_off;
+        ssize_t n;
+        if (len > 16384) {
+            len = 16384; /* one TLS record */
+        }
+        n = gnutls_record_send(c->tls, c->tx + c->tx_off, len);
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+            c->tx_try = len; /* GnuTLS wants the same call again */
+            return 0;
+        }
+        c->tx_try = 0;
+        if (n < 0) {
+            log_line(c, "write: ", gnutls_strerror((int)n));
+            c->closed = 1;
+            return -1;
+        }
+        c->tx_off += (size_t)n;
+    }
+    c->tx_off = 0;
+    c->tx_len = 0;
+    return 1;
+}
+
+int masque_h2_write(masque_h2_conn *c)
+{
+    if (c->closed) {
+        return -1;
+    }
+    if (!c->handshaken && (handshake(c) != 0 || !c->handshaken)) {
+        return c->closed ? -1 : 0;
+    }
+    for (;;) {
+        int rc = tx_send(c);
+        if (rc <= 0) {
+            return rc;
+        }
+        /* Frames from nghttp2 fill tx; only as much as the socket takes, so that a peer that
+         * stops reading leaves its capsules in the request's bounded outbox. */
+        while (c->tx_len < TX_CAP) {
+            const uint8_t *data;
+            ssize_t n = nghttp2_session_mem_send(c->h2, &data);
+            size_t room = TX_CAP - c->tx_len;
+            if (n < 0) {
+                c->closed = 1;
+                return -1;
+            }
+            if (n == 0) {
+                break;
+            }
+            if ((size_t)n > room) {
+                /* nghttp2 hands out at most one frame; a DATA frame is at most 16 KiB. */
+                c->closed = 1;
+                return -1;
+            }
+            memcpy(c->tx + c->tx_len, data, (size_t)n);
+            c->tx_len += (size_t)n;
+            if (TX_CAP - c->tx_len < 16384u + 9u) {
+                break;
+            }
+        }
+        if (c->tx_len == 0) {
+            if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2)) {
+                c->closed = 1; /* GOAWAY done both ways */
+            }
+            return 0;
+        }
+    }
+}
+
+int masque_h2_wants_write(const masque_h2_conn *c)
+{
+    if (!c->handshaken) {
+        return gnutls_record_get_direction(c->tls) == 1;
+    }
+    return c->tx_len > 0 || nghttp2_session_want_write(c->h2);
+}
+
+uint64_t masque_h2_next_timeout(const masque_h2_conn *c)
+{
+    uint64_t next = UINT64_MAX;
+    size_t i;
+    for (i = 0; i < c->nreq; i++) {
+        if (c->req[i]->session_ready) {
+            uint64_t t = masque_session_next_timeout(&c->req[i]->session);
+            next = t < next ? t : next;
+        }
+    }
+    return next;
+}
+
+int masque_h2_tick(masque_h2_conn *c)
+{
+    size_t i;
+    for (i = 0; i < c->nreq; i++) {
+        if (c->req[i]->session_ready) {
+            (void)masque_adapter_tick(&c->req[i]->adapter, now_ms());
+        }
+    }
+    return masque_h2_write(c);
+}
+
+int masque_h2_is_closed(const masque_h2_conn *c)
+{
+    return c->closed;
+}
+
+int masque_h2_refused(const masque_h2_conn *c)
+{
+    return c->refused;
+}
+
+masque_h2_request *masque_h2_request_open(masque_h2_conn *c, void *app)
+{
+    masque_h2_request *r;
+    if (c->cfg.is_server || c->refused || c->closed || requests_live(c) >= c->max_requests) {
+        return NULL;
+    }
+    r = request_new(c, -1, app);
+    if (r == NULL) {
+        return NULL;
+    }
+    r->known = 1;
+    if (client_send_requests(c) != 0 && r->stream < 0) {
+        request_free(r, NGHTTP2_INTERNAL_ERROR);
+        return NULL;
+    }
+    return r;
+}
+
+size_t masque_h2_requests(const masque_h2_conn *c)
+{
+    return c->nreq;
+}
+
+int32_t masque_h2_request_stream_id(const masque_h2_request *r)
+{
+    return r->stream;
+}
+
+void *masque_h2_request_app(const masque_h2_request *r)
+{
+    return r->app;
+}
+
+void masque_h2_request_set_app(masque_h2_request *r, void *app)
+{
+    r->app = app;
+}
+
+masque_session *masque_h2_request_session(masque_h2_request *r)
+{
+    return r->session_ready ? &r->session : NULL;
+}
+
+masque_adapter *masque_h2_request_adapter(masque_h2_request *r)
+{
+    return r->session_ready ? &r->adapter : NULL;
+}
+
+size_t masque_h2_request_public_addresses(const masque_h2_request *r, masque_address *out,
+                                          size_t cap)
+{
+    size_t i;
+    for (i = 0; i < r->npublic && i < cap; i++) {
+        out[i] = r->public_addrs[i];
+    }
+    return r->npublic;
+}
+
+size_t masque_h2_request_buffered(const masque_h2_request *r)
+{
+    return r->out_end - r->out_read;
+}
+
+int masque_h2_request_end(masque_h2_request *r)
+{
+    if (r->stream <= 0 || r->conn->h2 == NULL) {
+        return -1;
+    }
+    r->out_fin = 1;
+    if (r->deferred) {
+        r->deferred = 0;
+        (void)nghttp2_session_resume_data(r->conn->h2, r->stream);
+    }
+    return 0;
+}
+
+int masque_h2_request_cancel(masque_h2_request *r, uint32_t h2_error)
+{
+    if (r->stream < 0) {
+        request_free(r, h2_error);
+        return 0;
+    }
+    return nghttp2_submit_rst_stream(r->conn->h2, NGHTTP2_FLAG_NONE, r->stream, h2_error) == 0 ? 0
+                                                                                               : -1;
+}
+
+int masque_h2_request_write_stream(masque_h2_request *r, const uint8_t *data, size_t len)
+{
+    if (r->stream <= 0) {
+        return -1;
+    }
+    return outbox_append(r, data, len);
+}

@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/*
+ * End-to-end tests of Bind over HTTP/2 (masque::h2: nghttp2 + GnuTLS over TCP) on loopback, in
+ * one process: a client connection and a proxy connection over a real TCP socket with TLS
+ * (verified against a throw-away CA), the test acting as the proxy's host with one UDP socket
+ * per accepted request, and plain UDP peers. Bounded deadlines, no fixed sleeps.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "masque/h2.h"
+#include "masque/posix.h"
+#include "tls_util.h"
+
+#define MAX_REQ 4
+
+typedef struct client_req { /* what the client knows of one of its requests */
+    masque_h2_request *req;
+    masque_address pub;
+    int ready;
+    int got;
+    int closed;
+    uint32_t closed_with;
+    uint8_t last[2048];
+    size_t last_len;
+    masque_address last_peer;
+} client_req;
+
+typedef struct relay { /* the proxy's side of one accepted request */
+    masque_h2_request *req;
+    int fd;
+    masque_address pub;
+    int closed;
+    uint32_t closed_with;
+} relay;
+
+static test_pki pki;
+static masque_policy_rule loopback_rule;
+static masque_policy policy;
+static const char tmpl[] = "https://localhost/.well-known/masque/udp/{target_host}/{target_port}/";
+static int listen_fd = -1;
+static int client_fd = -1;
+static int server_fd = -1;
+static masque_h2_conn *client;
+static masque_h2_conn *server;
+static client_req creq[MAX_REQ];
+static relay relays[MAX_REQ];
+static size_t nrelays;
+static int client_paused; /* the client stops reading (and writing) */
+static size_t server_stream_buffer;
+static char last_log[256];
+
+static uint64_t ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int udp_socket(masque_address *out)
+{
+    struct sockaddr_in sin;
+    socklen_t sl = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    assert_true(fd >= 0);
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+    assert_int_equal(masque_address_from_sockaddr((struct sockaddr *)&sin, sl, out), MASQUE_OK);
+    return fd;
+}
+
+/* ---- the client's hooks ---- */
+
+static void client_ready(masque_h2_request *r, void *app)
+{
+    client_req *q = app;
+    q->req = r;
+    assert_int_equal(masque_h2_request_public_addresses(r, &q->pub, 1), 1);
+    assert_int_equal(masque_session_open_uncompressed(masque_h2_request_session(r), ms(), NULL),
+                     MASQUE_OK);
+    assert_int_equal(masque_adapter_flush(masque_h2_request_adapter(r)), MASQUE_OK);
+    q->ready = 1;
+}
+
+static void client_packet(masque_h2_request *r, void *app, const masque_address *peer,
+                          const uint8_t *data, size_t len)
+{
+    client_req *q = app;
+    (void)r;
+    assert_true(len <= sizeof(q->last));
+    memcpy(q->last, data, len);
+    q->last_len = len;
+    q->last_peer = *peer;
+    q->got++;
+}
+
+static void client_close(masque_h2_request *r, void *app, uint32_t code)
+{
+    client_req *q = app;
+    (void)r;
+    q->req = NULL;
+    q->closed = 1;
+    q->closed_with = code;
+}
+
+static void capture_log(masque_h2_conn *c, void *app, const char *line)
+{
+    (void)c;
+    (void)app;
+    (void)snprintf(last_log, sizeof(last_log), "%s", line);
+}
+
+static const masque_h2_hooks client_hooks = {client_ready, client_packet, client_close,
+                                             capture_log,  NULL,          NULL};
+
+/* ---- the proxy's hooks: the test is its host ---- */
+
+static int proxy_request(masque_h2_request *r, void *app, masque_address *public_address)
+{
+    relay *rl;
+    (void)app;
+    if (nrelays == MAX_REQ) {
+        return -1;
+    }
+    rl = &relays[nrelays++];
+    memset(rl, 0, sizeof(*rl));
+    rl->req = r;
+    rl->fd = udp_socket(&rl->pub);
+    *public_address = rl->pub;
+    masque_h2_request_set_app(r, rl);
+    return 0;
+}
+
+static void proxy_packet(masque_h2_request *r, void *app, const masque_address *peer,
+                         const uint8_t *data, size_t len)
+{
+    relay *rl = app;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    (void)r;
+    if (masque_address_to_sockaddr(peer, &ss, &sl) == 0) {
+        (void)sendto(rl->fd, data, len, 0, (struct sockaddr *)&ss, sl);
+    }
+}
+
+static void proxy_close(masque_h2_request *r, void *app, uint32_t code)
+{
+    relay *rl = app;
+    (void)r;
+    rl->req = NULL;
+    rl->closed = 1;
+    rl->closed_with = code;
+}
+
+static const masque_h2_hooks proxy_hooks = {NULL, proxy_packet,  proxy_close,
+                                            NULL, proxy_request, NULL};
+
+/* ---- set-up ---- */
+
+static int make_pki(void **state)
+{
+    (void)state;
+    return test_pki_make(&pki);
+}
+
+static int remove_pki(void **state)
+{
+    (void)state;
+    test_pki_remove(&pki);
+    return 0;
+}
+
+static void start(void)
+{
+    struct sockaddr_in sin;
+    socklen_t sl = sizeof(sin);
+    masque_h2_config cfg;
+    memset(creq, 0, sizeof(creq));
+    memset(relays, 0, sizeof(relays));
+    nrelays = 0;
+    client_paused = 0;
+    last_log[0] = '\0';
+    listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    assert_true(listen_fd >= 0);
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(listen_fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(listen(listen_fd, 4), 0);
+    assert_int_equal(getsockname(listen_fd, (struct sockaddr *)&sin, &sl), 0);
+    client_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    assert_true(client_fd >= 0);
+    assert_true(connect(client_fd, (struct sockaddr *)&sin, sl) == 0 || errno == EINPROGRESS);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.authority = "localhost";
+    cfg.uri_template = tmpl;
+    cfg.ca_file = pki.ca_file; /* verification on */
+    client = masque_h2_client_new(&cfg, client_fd, &client_hooks, &creq[0]);
+    assert_non_null(client);
+    server = NULL;
+    server_fd = -1;
+}
+
+static void stop(void)
+{
+    size_t i;
+    masque_h2_free(client);
+    masque_h2_free(server);
+    for (i = 0; i < nrelays; i++) {
+        (void)close(relays[i].fd);
+    }
+    (void)close(client_fd);
+    if (server_fd >= 0) {
+        (void)close(server_fd);
+    }
+    (void)close(listen_fd);
+    client = NULL;
+    server = NULL;
+}
+
+static void serve(void)
+{
+    masque_h2_config cfg;
+    server_fd = accept(listen_fd, NULL, NULL);
+    if (server_fd < 0) {
+        return;
+    }
+    assert_int_equal(fcntl(server_fd, F_SETFL, O_NONBLOCK), 0);
+    (void)masque_policy_rule_parse(&loopback_rule, "127.0.0.0/8", 11, 1);
+    memset(&policy, 0, sizeof(policy));
+    policy.rules = &loopback_rule;
+    policy.rule_count = 1;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.uri_template = tmpl;
+    cfg.cert_file = pki.cert_file;
+    cfg.key_file = pki.key_file;
+    cfg.policy = &policy;
+    cfg.stream_buffer = server_stream_buffer;
+    server = masque_h2_server_new(&cfg, server_fd, &proxy_hooks, NULL);
+    assert_non_null(server);
+}
+
+/* One round: accept, read and write both connections, relay what the peers sent. */
+static void step(void)
+{
+    static uint8_t buf[MASQUE_BIND_HEADROOM + 65536];
+    size_t i;
+    struct pollfd pfd[2 + MAX_REQ];
+    nfds_t n = 0;
+    pfd[n].fd = server == NULL ? listen_fd : server_fd;
+    pfd[n++].events = POLLIN;
+    pfd[n].fd = client_fd;
+    pfd[n++].events = (short)(POLLIN | (masque_h2_wants_write(client) ? POLLOUT : 0));
+    for (i = 0; i < nrelays; i++) {
+        pfd[n].fd = relays[i].fd;
+        pfd[n++].events = POLLIN;
+    }
+    (void)poll(pfd, n, 1);
+    if (server == NULL) {
+        serve();
+    }
+    if (!client_paused) {
+        (void)masque_h2_read(client);
+        (void)masque_h2_tick(client);
+    }
+    if (server != NULL) {
+        (void)masque_h2_read(server);
+    }
+    for (i = 0; i < nrelays; i++) {
+        relay *rl = &relays[i];
+        struct sockaddr_storage from;
+        socklen_t fl = sizeof(from);
+        ssize_t r;
+        while ((r = recvfrom(rl->fd, buf + MASQUE_BIND_HEADROOM, 65536, 0, (struct sockaddr *)&from,
+                             &fl)) >= 0) {
+            masque_address src;
+            if (rl->req != NULL && masque_h2_request_adapter(rl->req) != NULL &&
+                masque_address_from_sockaddr((struct sockaddr *)&from, fl, &src) == 0) {
+                (void)masque_adapter_write_datagram(masque_h2_request_adapter(rl->req), &src,
+                                                    buf + MASQUE_BIND_HEADROOM,
+                                                    MASQUE_BIND_HEADROOM, (size_t)r, ms());
+            }
+            fl = sizeof(from);
+        }
+    }
+    if (server != NULL) {
+        (void)masque_h2_tick(server);
+    }
+}
+
+static int pump(uint64_t limit_ms, int (*done)(void))
+{
+    uint64_t end = ms() + limit_ms;
+    while (ms() < end) {
+        step();
+        if (done != NULL && done()) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Ready: the proxy acknowledged the request's uncompressed context. */
+static int request_ready(size_t k)
+{
+    masque_context_info u;
+    return creq[k].ready && creq[k].req != NULL &&
+           masque_session_context_find(masque_h2_request_session(creq[k].req), NULL, &u) &&
+           u.state == MASQUE_CONTEXT_ACTIVE;
+}
+
+static int first_ready(void)
+{
+    return request_ready(0);
+}
+
+static int both_ready(void)
+{
+    return request_ready(0) && request_ready(1);
+}
+
+static int second_closed(void)
+{
+    return creq[1].closed;
+}
+
+static void peer_send(int peer, const masque_address *to, const char *text)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    assert_int_equal(masque_address_to_sockaddr(to, &ss, &sl), MASQUE_OK);
+    assert_int_equal(sendto(peer, text, strlen(text), 0, (struct sockaddr *)&ss, sl),
+                     (ssize_t)strlen(text));
+}
+
+/* Waits (pumping) for one datagram at the peer; returns its length, its source in `from`. */
+static ssize_t peer_recv(int peer, masque_address *from, uint8_t *out, size_t cap)
+{
+    uint64_t end = ms() + 5000;
+    while (ms() < end) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        ssize_t r = recvfrom(peer, out, cap, 0, (struct sockaddr *)&ss, &sl);
+        if (r >= 0) {
+            assert_int_equal(masque_address_from_sockaddr((struct sockaddr *)&ss, sl, from),
+                             MASQUE_OK);
+            return r;
+        }
+        step();
+    }
+    return -1;
+}
+
+static void client_send(client_req *q, const masque_address *to, const char *text)
+{
+    static uint8_t buf[MASQUE_BIND_HEADROOM + 2048];
+    size_t len = strlen(text);
+    memcpy(buf + MASQUE_BIND_HEADROOM, text, len);
+    assert_int_equal(masque_adapter_write_datagram(masque_h2_request_adapter(q->req), to,
+                                                   buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM,
+                                                   len, ms()),
+                     MASQUE_OK);
+}
+
+/* A peer's datagram reaches the request, and its answer leaves from the public address. */
+static void round_trip(size_t k, int peer, const masque_address *peer_addr, const char *text)
+{
+    masque_address from;
+    uint8_t back[64];
+    uint64_t end = ms() + 5000;
+    creq[k].got = 0;
+    peer_send(peer, &creq[k].pub, text);
+    while (creq[k].got == 0 && ms() < end) {
+        step();
+    }
+    assert_int_equal(creq[k].got, 1);
+    assert_int_equal(creq[k].last_len, strlen(text));
+    assert_memory_equal(creq[k].last, text, strlen(text));
+    client_send(&creq[k], peer_addr, "answer");
+    assert_int_equal(peer_recv(peer, &from, back, sizeof(back)), 6);
+    assert_memory_equal(back, "answer", 6);
+    assert_true(masque_address_equal(&from, &creq[k].pub));
+}
+
+/* ---- the tests ---- */
+
+static uint64_t compressed_id;
+
+static int compressed_active(void)
+{
+    masque_context_info info;
+    return creq[0].req != NULL &&
+           masque_session_context_get(masque_h2_request_session(creq[0].req), compressed_id,
+                                      &info) &&
+           info.state == MASQUE_CONTEXT_ACTIVE;
+}
+
+static void test_e2e_h2_bind_and_relay_both_ways_uncompressed_and_compressed(void **state)
+{
+    masque_address peer_addr;
+    int peer;
+    (void)state;
+    start();
+    assert_true(pump(5000, first_ready));
+    assert_int_equal(nrelays, 1);
+    assert_true(masque_address_equal(&creq[0].pub, &relays[0].pub)); /* Proxy-Public-Address */
+    peer = udp_socket(&peer_addr);
+    round_trip(0, peer, &peer_addr, "over the uncompressed context");
+    /* -10 §4: a compressed context for the peer, then the same both ways through it. */
+    assert_int_equal(masque_session_open_context(masque_h2_request_session(creq[0].req), &peer_addr,
+                                                 ms(), &compressed_id),
+                     MASQUE_OK);
+    assert_int_equal(masque_adapter_flush(masque_h2_request_adapter(creq[0].req)), MASQUE_OK);
+    assert_true(pump(5000, compressed_active));
+    round_trip(0, peer, &peer_addr, "over the compressed context");
+    (void)close(peer);
+    stop();
+}
+
+static void test_e2e_h2_two_requests_on_one_connection(void **state)
+{
+    masque_address peer_addr;
+    int peer;
+    (void)state;
+    start();
+    assert_non_null(masque_h2_request_open(client, &creq[1]));
+    assert_true(pump(5000, both_ready));
+    assert_int_equal(nrelays, 2);
+    assert_int_not_equal(creq[0].pub.port, creq[1].pub.port);
+    assert_true(masque_h2_request_stream_id(creq[0].req) !=
+                masque_h2_request_stream_id(creq[1].req));
+    peer = udp_socket(&peer_addr);
+    round_trip(0, peer, &peer_addr, "to the first");
+    round_trip(1, peer, &peer_addr, "to the second");
+    assert_int_equal(creq[0].got, 0 + 1);
+    (void)close(peer);
+    stop();
+}
+
+static void test_e2e_h2_DG_11_malformed_capsule_resets_only_that_stream(void **state)
+{
+    static const uint8_t bad[] = {0x11, 0x02, 0x00, 0x00}; /* ASSIGN with Context ID 0 */
+    masque_address peer_addr;
+    int peer;
+    (void)state;
+    start();
+    assert_non_null(masque_h2_request_open(client, &creq[1]));
+    assert_true(pump(5000, both_ready));
+    assert_int_equal(masque_h2_request_write_stream(creq[1].req, bad, sizeof(bad)), 0);
+    assert_true(pump(5000, second_closed));
+    /* RFC 9297 §3.3 over HTTP/2: a malformed message, PROTOCOL_ERROR (RFC 9113 §8.1.1). */
+    assert_int_equal(creq[1].closed_with, MASQUE_H2_PROTOCOL_ERROR);
+    assert_false(creq[0].closed);
+    peer = udp_socket(&peer_addr);
+    round_trip(0, peer, &peer_addr, "the other request goes on");
+    (void)close(peer);
+    stop();
+}
+
+static int relay_closed(void)
+{
+    return relays[0].closed;
+}
+
+static void test_e2e_h2_BIND_30_a_client_that_stops_reading_is_reset(void **state)
+{
+    static uint8_t big[1200];
+    masque_address peer_addr;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    size_t most = 0;
+    int peer;
+    int i;
+    (void)state;
+    server_stream_buffer = 64 * 1024;
+    start();
+    assert_true(pump(5000, first_ready));
+    peer = udp_socket(&peer_addr);
+    assert_int_equal(masque_address_to_sockaddr(&creq[0].pub, &ss, &sl), MASQUE_OK);
+    memset(big, 0xAB, sizeof(big));
+    client_paused = 1;
+    /* 24 MB toward a client that reads nothing: TCP fills, then the request's buffer. */
+    for (i = 0; i < 20000 && !relays[0].closed; i++) {
+        (void)sendto(peer, big, sizeof(big), 0, (struct sockaddr *)&ss, sl);
+        if (i % 16 == 15) {
+            step();
+            if (relays[0].req != NULL && masque_h2_request_buffered(relays[0].req) > most) {
+                most = masque_h2_request_buffered(relays[0].req);
+            }
+        }
+    }
+    /* The proxy never held more than its bound, and reset the stream (-10 §9; the adapter
+     * aborts when its host's buffer is full, with INTERNAL_ERROR as over HTTP/3). */
+    assert_true(most <= 64 * 1024);
+    client_paused = 0;
+    assert_true(pump(10000, relay_closed));
+    assert_int_equal(relays[0].closed_with, MASQUE_H2_INTERNAL_ERROR);
+    (void)close(peer);
+    stop();
+    server_stream_buffer = 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_e2e_h2_bind_and_relay_both_ways_uncompressed_and_compressed),
+        cmocka_unit_test(test_e2e_h2_two_requests_on_one_connection),
+        cmocka_unit_test(test_e2e_h2_DG_11_malformed_capsule_resets_only_that_stream),
+        cmocka_unit_test(test_e2e_h2_BIND_30_a_client_that_stops_reading_is_reset),
+    };
+    return cmocka_run_group_tests(tests, make_pki, remove_pki);
+}

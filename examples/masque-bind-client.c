@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 /*
  * masque-bind-client: asks a MASQUE proxy for a public UDP address (CONNECT-UDP Bind over
- * HTTP/3) and exchanges UDP with any peer through it.
+ * HTTP/3, or over HTTP/2 where UDP is blocked) and exchanges UDP with any peer through it.
  *
  *   masque-bind-client [--proxy IP:PORT] [--template URI] [--authority NAME]
- *                      [--ca PEM | --insecure] [--priority GNUTLS]
- *                      [--echo] [--compress-after N] [--close-uncompressed-after N]
- *                      [--run-seconds S]
+ *                      [--ca PEM | --insecure] [--priority GNUTLS] [--h2 | --h3]
+ *                      [--fallback-ms MS] [--echo] [--compress-after N]
+ *                      [--close-uncompressed-after N] [--run-seconds S]
+ *
+ * It tries HTTP/3 first; when no QUIC handshake completes within --fallback-ms (default 1500),
+ * it says so on stderr and tries HTTP/2 over TLS/TCP at the same address (in the manner of Happy
+ * Eyeballs). --h2 uses HTTP/2 only, --h3 HTTP/3 only.
  *
  * It prints "public address: IP:PORT" for each address the proxy bound, then one line per
  * packet: "from IP:PORT: TEXT". Lines on standard input, "IP:PORT TEXT", are sent to that peer.
@@ -15,6 +19,7 @@
  * context after N packets in all (firewall mode: only compressed peers get through).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +29,22 @@
 
 #include "masque/posix.h"
 #include "masque/quic.h"
+#ifdef MASQUE_HAVE_H2
+#include <fcntl.h>
+
+#include "masque/h2.h"
+#endif
 
 #define MAX_PEERS 64
 
 typedef struct client_state {
-    masque_quic_conn *conn;
-    masque_quic_request *req; /* the Bind request, once accepted; NULL once it ended */
+    masque_quic_conn *conn; /* over HTTP/3 */
+#ifdef MASQUE_HAVE_H2
+    masque_h2_conn *h2; /* over HTTP/2 */
+#endif
+    /* the Bind request's session and adapter, once accepted; NULL once it ended */
+    masque_session *session;
+    masque_adapter *adapter;
     int echo;
     unsigned compress_after;
     unsigned close_after;
@@ -40,8 +55,10 @@ typedef struct client_state {
     unsigned counts[MAX_PEERS];
     size_t npeers;
     int ready;
-    int ended;           /* the request ended ... */
-    uint64_t ended_with; /* ... with this HTTP/3 error code */
+    int abandoned; /* the HTTP/3 attempt is given up for HTTP/2: its request's end is no news */
+    int ended;     /* the request ended ... */
+    int ended_ok;  /* ... with NO_ERROR (HTTP/3 or HTTP/2) */
+    uint64_t ended_with;
 } client_state;
 
 static uint64_t now_ms(void)
@@ -57,22 +74,20 @@ static void send_text(client_state *st, const masque_address *peer, const char *
         len = 2048;
     }
     memcpy(buf + MASQUE_BIND_HEADROOM, text, len);
-    if (st->req == NULL) {
+    if (st->adapter == NULL) {
         return;
     }
-    rc = masque_adapter_write_datagram(masque_quic_request_adapter(st->req), peer,
-                                       buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, len,
-                                       now_ms());
+    rc = masque_adapter_write_datagram(st->adapter, peer, buf + MASQUE_BIND_HEADROOM,
+                                       MASQUE_BIND_HEADROOM, len, now_ms());
     if (rc != MASQUE_OK) {
         (void)printf("cannot send: %s\n", masque_strerror(rc));
     }
 }
 
-static void on_ready(masque_quic_request *r, void *app)
+/* The proxy accepted the Bind request (either transport). */
+static void ready(client_state *st, masque_session *session, masque_adapter *adapter,
+                  const masque_address *pub, size_t n)
 {
-    client_state *st = app;
-    masque_address pub[4];
-    size_t n = masque_quic_request_public_addresses(r, pub, 4);
     size_t i;
     for (i = 0; i < n && i < 4; i++) {
         char text[MASQUE_ADDRESS_TEXT_MAX];
@@ -80,16 +95,23 @@ static void on_ready(masque_quic_request *r, void *app)
         (void)printf("public address: %s\n", text);
     }
     /* -10 §4: register the uncompressed context to hear from any peer. */
-    st->req = r;
-    if (masque_session_open_uncompressed(masque_quic_request_session(r), now_ms(),
-                                         &st->uncompressed_id) == MASQUE_OK) {
+    st->session = session;
+    st->adapter = adapter;
+    if (masque_session_open_uncompressed(session, now_ms(), &st->uncompressed_id) == MASQUE_OK) {
         st->uncompressed_open = 1;
         (void)printf("uncompressed context %llu requested\n",
                      (unsigned long long)st->uncompressed_id);
     }
-    (void)masque_adapter_flush(masque_quic_request_adapter(r));
+    (void)masque_adapter_flush(adapter);
     st->ready = 1;
     (void)fflush(stdout);
+}
+
+static void on_ready(masque_quic_request *r, void *app)
+{
+    masque_address pub[4];
+    size_t n = masque_quic_request_public_addresses(r, pub, 4);
+    ready(app, masque_quic_request_session(r), masque_quic_request_adapter(r), pub, n);
 }
 
 static unsigned *peer_count(client_state *st, const masque_address *peer)
@@ -108,13 +130,12 @@ static unsigned *peer_count(client_state *st, const masque_address *peer)
     return &st->counts[st->npeers++];
 }
 
-static void on_packet(masque_quic_request *r, void *app, const masque_address *peer,
-                      const uint8_t *data, size_t len)
+/* A packet from a peer, through the proxy (either transport). */
+static void packet(client_state *st, const masque_address *peer, const uint8_t *data, size_t len)
 {
-    client_state *st = app;
     char text[MASQUE_ADDRESS_TEXT_MAX];
     unsigned *count = peer_count(st, peer);
-    masque_session *s = masque_quic_request_session(r);
+    masque_session *s = st->session;
     (void)masque_address_format(text, sizeof(text), peer, 1);
     (void)printf("from %s: %.*s\n", text, (int)len, (const char *)data);
     st->total++;
@@ -139,16 +160,21 @@ static void on_packet(masque_quic_request *r, void *app, const masque_address *p
         st->uncompressed_open = 0;
         (void)printf("uncompressed context closed: only registered peers get through now\n");
     }
-    (void)masque_adapter_flush(masque_quic_request_adapter(r));
+    (void)masque_adapter_flush(st->adapter);
     (void)fflush(stdout);
 }
 
+static void on_packet(masque_quic_request *r, void *app, const masque_address *peer,
+                      const uint8_t *data, size_t len)
+{
+    (void)r;
+    packet(app, peer, data, len);
+}
+
 /* Says what became of our registrations: scripts wait for these lines, not for time. */
-static void on_event(masque_quic_request *r, void *app, const masque_event *ev)
+static void event(const masque_event *ev)
 {
     const char *what = NULL;
-    (void)r;
-    (void)app;
     switch (ev->kind) {
     case MASQUE_EVENT_CONTEXT_ACKNOWLEDGED:
         what = "acknowledged";
@@ -167,17 +193,33 @@ static void on_event(masque_quic_request *r, void *app, const masque_event *ev)
     (void)fflush(stdout);
 }
 
+static void on_event(masque_quic_request *r, void *app, const masque_event *ev)
+{
+    (void)r;
+    (void)app;
+    event(ev);
+}
+
 /* The Bind request ended (the proxy's answer, a reset, or the connection): so does the
  * program, with a non-zero status unless it ended cleanly. */
+static void closed(client_state *st, const char *http, uint64_t reason, int ok)
+{
+    if (st->abandoned) {
+        return;
+    }
+    st->session = NULL;
+    st->adapter = NULL;
+    st->ended = 1;
+    st->ended_ok = ok;
+    st->ended_with = reason;
+    (void)printf("request closed (%s error 0x%llx)\n", http, (unsigned long long)reason);
+    (void)fflush(stdout);
+}
+
 static void on_close(masque_quic_request *r, void *app, uint64_t reason)
 {
-    client_state *st = app;
     (void)r;
-    st->req = NULL;
-    st->ended = 1;
-    st->ended_with = reason;
-    (void)printf("request closed (HTTP/3 error 0x%llx)\n", (unsigned long long)reason);
-    (void)fflush(stdout);
+    closed(app, "HTTP/3", reason, reason == MASQUE_H3_NO_ERROR);
 }
 
 static void on_log(masque_quic_conn *c, void *app, const char *line)
@@ -186,6 +228,42 @@ static void on_log(masque_quic_conn *c, void *app, const char *line)
     (void)app;
     (void)fprintf(stderr, "masque-bind-client: %s\n", line);
 }
+
+#ifdef MASQUE_HAVE_H2
+static void h2_on_ready(masque_h2_request *r, void *app)
+{
+    masque_address pub[4];
+    size_t n = masque_h2_request_public_addresses(r, pub, 4);
+    ready(app, masque_h2_request_session(r), masque_h2_request_adapter(r), pub, n);
+}
+
+static void h2_on_packet(masque_h2_request *r, void *app, const masque_address *peer,
+                         const uint8_t *data, size_t len)
+{
+    (void)r;
+    packet(app, peer, data, len);
+}
+
+static void h2_on_close(masque_h2_request *r, void *app, uint32_t reason)
+{
+    (void)r;
+    closed(app, "HTTP/2", reason, reason == MASQUE_H2_NO_ERROR);
+}
+
+static void h2_on_log(masque_h2_conn *c, void *app, const char *line)
+{
+    (void)c;
+    (void)app;
+    (void)fprintf(stderr, "masque-bind-client: %s\n", line);
+}
+
+static void h2_on_event(masque_h2_request *r, void *app, const masque_event *ev)
+{
+    (void)r;
+    (void)app;
+    event(ev);
+}
+#endif
 
 static void stdin_line(client_state *st, char *line)
 {
@@ -244,46 +322,188 @@ static int stdin_lines(client_state *st)
     return 1;
 }
 
+/* What the command line asks. */
+typedef struct options {
+    masque_quic_config cfg;
+    struct sockaddr_storage remote;
+    socklen_t remotelen;
+    uint64_t deadline;    /* ns; 0: none */
+    uint64_t fallback_ns; /* HTTP/3 gets this long to complete a QUIC handshake */
+    int transport;        /* 0: HTTP/3, then HTTP/2; 2 or 3: only that one */
+} options;
+
+static int stdin_open = 1;
+
+static int time_left(const options *o)
+{
+    return o->deadline == 0 || masque_quic_now_ns() < o->deadline;
+}
+
+/* Over HTTP/3. Returns 1 when HTTP/2 should be tried (no QUIC handshake in time). */
+static int run_h3(client_state *st, const options *o)
+{
+    static const masque_quic_hooks hooks = {on_ready, on_packet, on_close, on_log, NULL, on_event};
+    struct sockaddr_storage local;
+    socklen_t ll = sizeof(local);
+    uint64_t give_up = masque_quic_now_ns() + o->fallback_ns;
+    int fallback = 0;
+    int fd = socket(o->remote.ss_family, SOCK_DGRAM, 0);
+    if (fd < 0 || connect(fd, (const struct sockaddr *)&o->remote, o->remotelen) != 0 ||
+        getsockname(fd, (struct sockaddr *)&local, &ll) != 0) {
+        perror("masque-bind-client: socket");
+        return o->transport == 0;
+    }
+    st->conn =
+        masque_quic_client_new(&o->cfg, fd, (struct sockaddr *)&local, ll,
+                               (const struct sockaddr *)&o->remote, o->remotelen, &hooks, st);
+    if (st->conn == NULL) {
+        (void)fprintf(stderr, "masque-bind-client: cannot connect\n");
+        (void)close(fd);
+        return o->transport == 0;
+    }
+    (void)masque_quic_write(st->conn);
+    while (!st->ended && time_left(o)) {
+        struct pollfd fds[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+        uint64_t now = masque_quic_now_ns();
+        uint64_t exp = masque_quic_next_timeout(st->conn);
+        int wait = exp <= now                    ? 0
+                   : (exp - now) / 1000000u > 50 ? 50
+                                                 : (int)((exp - now) / 1000000u);
+        if (o->transport == 0 && !masque_quic_handshake_completed(st->conn) &&
+            (now >= give_up || masque_quic_is_closed(st->conn)) && !masque_quic_refused(st->conn)) {
+            fallback = 1; /* UDP blocked, or no QUIC there: HTTP/2 over TCP next */
+            break;
+        }
+        if (masque_quic_is_closed(st->conn)) {
+            break;
+        }
+        (void)poll(fds, stdin_open ? 2 : 1, wait);
+        if (fds[0].revents & (POLLIN | POLLERR)) {
+            static uint8_t buf[65536];
+            ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+            if (n > 0) {
+                (void)masque_quic_read(st->conn, buf, (size_t)n);
+            } else if (n < 0 && errno == ECONNREFUSED && o->transport == 0 &&
+                       !masque_quic_handshake_completed(st->conn)) {
+                fallback = 1; /* ICMP port unreachable: nothing serves QUIC there */
+                break;
+            }
+        }
+        if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP))) {
+            stdin_open = stdin_lines(st); /* at the end of input, keep relaying */
+        }
+        if (masque_quic_next_timeout(st->conn) <= masque_quic_now_ns()) {
+            (void)masque_quic_tick(st->conn);
+        }
+        (void)masque_quic_write(st->conn);
+    }
+    if (!st->ended && !fallback) {
+        (void)masque_quic_close(st->conn, MASQUE_H3_NO_ERROR); /* the proxy frees at once */
+    }
+    if (masque_quic_refused(st->conn)) {
+        st->ended = 1; /* said on stderr already */
+    }
+    st->abandoned = fallback;
+    masque_quic_free(st->conn);
+    st->abandoned = 0;
+    st->conn = NULL;
+    (void)close(fd);
+    return fallback;
+}
+
+#ifdef MASQUE_HAVE_H2
+/* Over HTTP/2 (TLS over TCP to the same address and port). */
+static void run_h2(client_state *st, const options *o)
+{
+    static const masque_h2_hooks hooks = {h2_on_ready, h2_on_packet, h2_on_close,
+                                          h2_on_log,   NULL,         h2_on_event};
+    masque_h2_config cfg;
+    int fd = socket(o->remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0 || (connect(fd, (const struct sockaddr *)&o->remote, o->remotelen) != 0 &&
+                   errno != EINPROGRESS)) {
+        perror("masque-bind-client: connect (TCP)");
+        if (fd >= 0) {
+            (void)close(fd);
+        }
+        return;
+    }
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.authority = o->cfg.authority;
+    cfg.uri_template = o->cfg.uri_template;
+    cfg.ca_file = o->cfg.ca_file;
+    cfg.insecure = o->cfg.insecure;
+    cfg.priority = o->cfg.priority;
+    st->h2 = masque_h2_client_new(&cfg, fd, &hooks, st);
+    if (st->h2 == NULL) {
+        (void)fprintf(stderr, "masque-bind-client: cannot start HTTP/2\n");
+        (void)close(fd);
+        return;
+    }
+    (void)masque_h2_write(st->h2);
+    while (!st->ended && !masque_h2_is_closed(st->h2) && time_left(o)) {
+        struct pollfd fds[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+        uint64_t now = now_ms();
+        uint64_t exp = masque_h2_next_timeout(st->h2);
+        int wait = exp <= now ? 0 : exp - now > 50 ? 50 : (int)(exp - now);
+        if (masque_h2_wants_write(st->h2)) {
+            fds[0].events |= POLLOUT;
+        }
+        (void)poll(fds, stdin_open ? 2 : 1, wait);
+        if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            (void)masque_h2_read(st->h2);
+        }
+        if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP))) {
+            stdin_open = stdin_lines(st);
+        }
+        (void)masque_h2_tick(st->h2);
+    }
+    if (masque_h2_refused(st->h2)) {
+        st->ended = 1;
+    }
+    masque_h2_free(st->h2);
+    st->h2 = NULL;
+    (void)close(fd);
+}
+#endif
+
 int main(int argc, char **argv)
 {
     static client_state st;
-    masque_quic_config cfg;
-    masque_quic_hooks hooks = {on_ready, on_packet, on_close, on_log, NULL, on_event};
+    static options o;
     masque_address proxy_addr;
-    struct sockaddr_storage remote;
-    struct sockaddr_storage local;
-    socklen_t rl;
-    socklen_t ll = sizeof(local);
     const char *proxy_text = "127.0.0.1:4433";
     double run_seconds = 0;
-    uint64_t deadline = 0;
-    int stdin_open = 1;
-    int fd;
     int i;
 
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.authority = "localhost";
-    cfg.uri_template = "https://localhost/.well-known/masque/udp/{target_host}/{target_port}/";
+    o.cfg.authority = "localhost";
+    o.cfg.uri_template = "https://localhost/.well-known/masque/udp/{target_host}/{target_port}/";
+    o.fallback_ns = 1500u * 1000000u;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--insecure") == 0) {
-            cfg.insecure = 1;
+            o.cfg.insecure = 1;
         } else if (strcmp(a, "--echo") == 0) {
             st.echo = 1;
+        } else if (strcmp(a, "--h2") == 0) {
+            o.transport = 2;
+        } else if (strcmp(a, "--h3") == 0) {
+            o.transport = 3;
         } else if (v == NULL) {
             (void)fprintf(stderr, "masque-bind-client: %s needs a value\n", a);
             return 2;
         } else if (strcmp(a, "--proxy") == 0) {
             proxy_text = argv[++i];
         } else if (strcmp(a, "--template") == 0) {
-            cfg.uri_template = argv[++i];
+            o.cfg.uri_template = argv[++i];
         } else if (strcmp(a, "--authority") == 0) {
-            cfg.authority = argv[++i];
+            o.cfg.authority = argv[++i];
         } else if (strcmp(a, "--ca") == 0) {
-            cfg.ca_file = argv[++i];
+            o.cfg.ca_file = argv[++i];
         } else if (strcmp(a, "--priority") == 0) {
-            cfg.priority = argv[++i];
+            o.cfg.priority = argv[++i];
+        } else if (strcmp(a, "--fallback-ms") == 0) {
+            o.fallback_ns = strtoull(argv[++i], NULL, 10) * 1000000u;
         } else if (strcmp(a, "--compress-after") == 0) {
             st.compress_after = (unsigned)strtoul(argv[++i], NULL, 10);
         } else if (strcmp(a, "--close-uncompressed-after") == 0) {
@@ -295,74 +515,50 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!cfg.insecure && cfg.ca_file == NULL) {
+    if (!o.cfg.insecure && o.cfg.ca_file == NULL) {
         (void)fprintf(stderr, "masque-bind-client: give --ca FILE, or --insecure to skip "
                               "certificate verification\n");
         return 2;
     }
     if (masque_address_parse(&proxy_addr, proxy_text, strlen(proxy_text), 1) != MASQUE_OK ||
-        masque_address_to_sockaddr(&proxy_addr, &remote, &rl) != MASQUE_OK) {
+        masque_address_to_sockaddr(&proxy_addr, &o.remote, &o.remotelen) != MASQUE_OK) {
         (void)fprintf(stderr, "masque-bind-client: bad --proxy %s\n", proxy_text);
         return 2;
     }
-    fd = socket(remote.ss_family, SOCK_DGRAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&remote, rl) != 0 ||
-        getsockname(fd, (struct sockaddr *)&local, &ll) != 0) {
-        perror("masque-bind-client: socket");
-        return 1;
-    }
-    st.conn = masque_quic_client_new(&cfg, fd, (struct sockaddr *)&local, ll,
-                                     (struct sockaddr *)&remote, rl, &hooks, &st);
-    if (st.conn == NULL || masque_quic_write(st.conn) != 0) {
-        (void)fprintf(stderr, "masque-bind-client: cannot connect\n");
-        return 1;
-    }
     if (run_seconds > 0) {
-        deadline = masque_quic_now_ns() + (uint64_t)(run_seconds * 1e9);
+        o.deadline = masque_quic_now_ns() + (uint64_t)(run_seconds * 1e9);
     }
-    while (!masque_quic_is_closed(st.conn) && !st.ended &&
-           (deadline == 0 || masque_quic_now_ns() < deadline)) {
-        struct pollfd fds[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
-        nfds_t nfds = stdin_open ? 2 : 1;
-        uint64_t now = masque_quic_now_ns();
-        uint64_t exp = masque_quic_next_timeout(st.conn);
-        int wait = exp <= now                    ? 0
-                   : (exp - now) / 1000000u > 50 ? 50
-                                                 : (int)((exp - now) / 1000000u);
-        (void)poll(fds, nfds, wait);
-        if (fds[0].revents & POLLIN) {
-            static uint8_t buf[65536];
-            ssize_t n = recv(fd, buf, sizeof(buf), 0);
-            if (n > 0) {
-                (void)masque_quic_read(st.conn, buf, (size_t)n);
-            }
-        }
-        if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP))) {
-            stdin_open = stdin_lines(&st); /* at the end of input, keep relaying */
-        }
-        if (masque_quic_next_timeout(st.conn) <= masque_quic_now_ns()) {
-            (void)masque_quic_tick(st.conn);
-        }
-        (void)masque_quic_write(st.conn);
+#ifndef MASQUE_HAVE_H2
+    if (o.transport == 2) {
+        (void)fprintf(stderr, "masque-bind-client: built without HTTP/2 (nghttp2)\n");
+        return 2;
+    }
+    o.transport = 3;
+#endif
+    if (o.transport != 2 && run_h3(&st, &o)) {
+#ifdef MASQUE_HAVE_H2
+        (void)fprintf(stderr,
+                      "masque-bind-client: no QUIC handshake with the proxy within %llu ms; "
+                      "trying HTTP/2 over TLS/TCP\n",
+                      (unsigned long long)(o.fallback_ns / 1000000u));
+        run_h2(&st, &o);
+#endif
+    } else if (o.transport == 2) {
+#ifdef MASQUE_HAVE_H2
+        run_h2(&st, &o);
+#endif
     }
     {
         /* Every failure ends with a non-zero status and one line on stderr. */
-        int failed = masque_quic_refused(st.conn) || !st.ready ||
-                     (st.ended && st.ended_with != MASQUE_H3_NO_ERROR);
-        if (!st.ready && !masque_quic_refused(st.conn)) {
+        int failed = !st.ready || (st.ended && !st.ended_ok);
+        if (!st.ready && !st.ended) {
             (void)fprintf(stderr, "masque-bind-client: no Bind tunnel was set up (handshake or "
                                   "request failed; see above)\n");
         } else if (st.ready && failed) {
             (void)fprintf(stderr,
-                          "masque-bind-client: the proxy ended the Bind request (HTTP/3 "
-                          "error 0x%llx)\n",
+                          "masque-bind-client: the proxy ended the Bind request (error 0x%llx)\n",
                           (unsigned long long)st.ended_with);
         }
-        if (!st.ended) {
-            (void)masque_quic_close(st.conn, MASQUE_H3_NO_ERROR); /* the proxy frees at once */
-        }
-        masque_quic_free(st.conn);
-        (void)close(fd);
         return failed ? 1 : 0;
     }
 }

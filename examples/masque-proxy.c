@@ -1,19 +1,22 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 /*
- * masque-proxy: a CONNECT-UDP Bind proxy over HTTP/3 (ngtcp2 + nghttp3 + GnuTLS).
+ * masque-proxy: a CONNECT-UDP Bind proxy over HTTP/3 (ngtcp2 + nghttp3 + GnuTLS) on UDP and
+ * over HTTP/2 (nghttp2 + GnuTLS) on TCP, at the same port number.
  *
  *   masque-proxy [--listen IP:PORT] [--template URI] [--cert PEM --key PEM]
  *                [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... [--public-ip IP]
  *                [--max-clients N] [--max-requests N] [--max-requests-per-conn N]
  *                [--max-contexts N] [--assign-rate PER_S] [--idle-timeout-ms MS]
- *                [--priority GNUTLS] [--run-seconds S] [--no-address-validation] [-v]
+ *                [--no-h2 | --no-h3] [--priority GNUTLS] [--run-seconds S]
+ *                [--no-address-validation] [-v]
  *
- * A client may send several Bind requests on one connection. Each accepted request gets its own
- * UDP socket, bound to the listening IP with a port the
- * kernel picks; its address is the client's public address (Proxy-Public-Address). Targets go
- * through the policy: special-purpose ranges (loopback among them) are refused unless --allow
- * opens them. Without --cert a self-signed certificate is made at start-up. Every client
- * proves its address with a Retry round trip before it gets any state (RFC 9000 §8.1.2).
+ * A client may send several Bind requests on one connection, over either transport: one policy,
+ * one set of limits and the same client slots for both. Each accepted request gets its own UDP
+ * socket, bound to the listening IP with a port the kernel picks; its address is the client's
+ * public address (Proxy-Public-Address). Targets go through the policy: special-purpose ranges
+ * (loopback among them) are refused unless --allow opens them. Without --cert a self-signed
+ * certificate is made at start-up. Every client proves its address with a Retry round trip before
+ * it gets any state (RFC 9000 §8.1.2).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
@@ -49,7 +52,7 @@ static void usage(void)
                           "--key PEM] [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... "
                           "[--public-ip IP] [--max-clients N] [--max-requests N] "
                           "[--max-requests-per-conn N] [--max-contexts N] [--assign-rate PER_S] "
-                          "[--idle-timeout-ms MS] "
+                          "[--idle-timeout-ms MS] [--no-h2 | --no-h3] "
                           "[--priority STRING] [--run-seconds S] [--no-address-validation] [-v]\n");
 }
 
@@ -71,7 +74,10 @@ int main(int argc, char **argv)
     const char *listen_text = "127.0.0.1:4433";
     double run_seconds = 0;
     uint64_t deadline = 0;
-    int fd;
+    int fd = -1;
+    int tcp_fd = -1;
+    int h2 = 1;
+    int h3 = 1;
     int i;
 
     memset(&cfg, 0, sizeof(cfg));
@@ -86,6 +92,10 @@ int main(int argc, char **argv)
         }
         if (strcmp(a, "--no-address-validation") == 0) {
             cfg.no_address_validation = 1; /* no Retry round trip: trusted networks only */
+            continue;
+        }
+        if (strcmp(a, "--no-h2") == 0 || strcmp(a, "--no-h3") == 0) {
+            *(a[6] == '2' ? &h2 : &h3) = 0; /* serve one transport only */
             continue;
         }
         if (v == NULL) {
@@ -145,10 +155,27 @@ int main(int argc, char **argv)
         return 2;
     }
     cfg.relay_bind = listen_addr;
-    fd = socket(ss.ss_family, SOCK_DGRAM, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) != 0) {
-        perror("masque-proxy: bind");
-        return 1;
+    if (!h2 && !h3) {
+        (void)fprintf(stderr, "masque-proxy: --no-h2 and --no-h3 leave nothing to serve\n");
+        return 2;
+    }
+    if (h3) { /* HTTP/3 on UDP */
+        fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) != 0) {
+            perror("masque-proxy: bind (UDP)");
+            return 1;
+        }
+    }
+    if (h2) { /* HTTP/2 on TCP, at the same port number: for networks that block UDP */
+        int on = 1;
+        tcp_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (tcp_fd < 0 || setsockopt(tcp_fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+            bind(tcp_fd, (struct sockaddr *)&ss, sl) != 0 || listen(tcp_fd, 128) != 0) {
+            perror("masque-proxy: bind (TCP)");
+            return 1;
+        }
+        cfg.serve_h2 = 1;
+        cfg.h2_listen_fd = tcp_fd;
     }
     proxy = masque_quic_proxy_new(&cfg, fd);
     if (proxy == NULL) {
@@ -158,8 +185,10 @@ int main(int argc, char **argv)
     (void)signal(SIGINT, on_signal);
     (void)signal(SIGTERM, on_signal);
     (void)signal(SIGHUP, on_hangup);
-    (void)fprintf(stderr, "masque-proxy: listening on %s (HTTP/3, CONNECT-UDP Bind)\n",
-                  listen_text);
+    (void)fprintf(stderr, "masque-proxy: listening on %s (%s, CONNECT-UDP Bind)\n", listen_text,
+                  h2 && h3 ? "HTTP/3 on UDP, HTTP/2 on TCP"
+                  : h3     ? "HTTP/3 on UDP"
+                           : "HTTP/2 on TCP");
     if (run_seconds > 0) {
         deadline = masque_quic_now_ns() + (uint64_t)(run_seconds * 1e9);
     }
@@ -176,6 +205,11 @@ int main(int argc, char **argv)
         }
     }
     masque_quic_proxy_free(proxy);
-    (void)close(fd);
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+    if (tcp_fd >= 0) {
+        (void)close(tcp_fd);
+    }
     return 0;
 }

@@ -70,10 +70,14 @@ typedef struct masque_h2_hooks {
 
 /** @brief Settings of a connection. */
 typedef struct masque_h2_config {
-    int is_server;                 /**< Proxy side. */
-    const char *authority;         /**< Client: :authority (and the TLS server name). */
-    const char *uri_template;      /**< The UDP proxying URI template (RFC 9298 §2). */
-    const char *cert_file;         /**< Proxy: PEM certificate. */
+    int is_server;            /**< Proxy side. */
+    const char *authority;    /**< Client: :authority (and the TLS server name). */
+    const char *uri_template; /**< The UDP proxying URI template (RFC 9298 §2). */
+    const char *cert_file;    /**< Proxy: PEM certificate. */
+    /** Proxy: GnuTLS certificate credentials (a gnutls_certificate_credentials_t) to use
+     *  instead of cert_file/key_file, e.g. masque_quic_credentials_gnutls(); they must outlive
+     *  the connection. */
+    void *credentials;
     const char *key_file;          /**< Proxy: PEM key. */
     const char *ca_file;           /**< Client: CA file to verify the proxy against. */
     int insecure;                  /**< Client: skip certificate verification (off by default). */

@@ -69,6 +69,21 @@ MASQUE_API masque_quic_credentials *masque_quic_credentials_new(const char *cert
 MASQUE_API void masque_quic_credentials_release(masque_quic_credentials *cr);
 
 /**
+ * @brief Take one more reference (for another user of the same credentials).
+ * @param cr The credentials.
+ * @return @p cr.
+ */
+MASQUE_API masque_quic_credentials *masque_quic_credentials_ref(masque_quic_credentials *cr);
+
+/**
+ * @brief The GnuTLS certificate credentials inside (a gnutls_certificate_credentials_t), for a
+ *        TLS/TCP listener that serves the same certificate (masque_h2_config.credentials); valid
+ *        while a reference is held.
+ * @param cr The credentials.
+ */
+MASQUE_API void *masque_quic_credentials_gnutls(masque_quic_credentials *cr);
+
+/**
  * @brief What the application hears from a connection. Any hook may be NULL. The request
  *        hooks get the request's application pointer (masque_quic_request_app()); on_log gets
  *        the connection's.
@@ -291,6 +306,13 @@ MASQUE_API int masque_quic_tick(masque_quic_conn *c);
 MASQUE_API int masque_quic_close(masque_quic_conn *c, uint64_t h3_error);
 
 /**
+ * @brief Whether the QUIC handshake completed (a client falls back to HTTP/2 when it does not
+ *        in time).
+ * @param c The connection.
+ */
+MASQUE_API int masque_quic_handshake_completed(const masque_quic_conn *c);
+
+/**
  * @brief Whether the connection is over (closed, draining, or failed).
  * @param c The connection.
  * @return Non-zero when it can be freed.
@@ -441,7 +463,14 @@ typedef struct masque_quic_proxy_config {
      * no client slot and no connection state.
      */
     int no_address_validation;
-    int verbose; /**< Also log connections coming and going. */
+    /**
+     * Also serve Bind over HTTP/2 (RFC 8441 extended CONNECT over TLS/TCP) on h2_listen_fd, a
+     * listening TCP socket (non-blocking): one policy, one set of limits and the same client
+     * slots for both transports. Needs the binary built with masque::h2.
+     */
+    int serve_h2;
+    int h2_listen_fd; /**< With serve_h2: the listening TCP socket. */
+    int verbose;      /**< Also log connections coming and going. */
     /** Where log lines go (refusals, errors; with verbose, connections); NULL: nowhere. */
     void (*log)(void *user, const char *line);
     void *log_user; /**< Passed to log. */
@@ -450,7 +479,7 @@ typedef struct masque_quic_proxy_config {
 /**
  * @brief Create a proxy serving on an already bound UDP socket.
  * @param cfg Settings (copied; strings must outlive the proxy).
- * @param listen_fd The bound UDP socket.
+ * @param listen_fd The bound UDP socket, or -1 to serve HTTP/2 only (serve_h2).
  * @return The proxy, or NULL on failure.
  */
 MASQUE_API masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg,

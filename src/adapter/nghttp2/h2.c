@@ -47,7 +47,7 @@ struct masque_h2_conn {
     masque_h2_hooks hooks;
     void *app;
     gnutls_session_t tls;
-    gnutls_certificate_credentials_t cred;
+    gnutls_certificate_credentials_t cred; /* our own, or NULL (the application's) */
     nghttp2_session *h2;
     masque_h2_request *req[MASQUE_H2_MAX_REQUESTS];
     size_t nreq;
@@ -569,10 +569,16 @@ static int setup_tls(masque_h2_conn *c)
 {
     gnutls_datum_t alpn = {(unsigned char *)"h2", 2};
     const char *priority = c->cfg.priority != NULL ? c->cfg.priority : DEFAULT_PRIORITY;
-    if (gnutls_certificate_allocate_credentials(&c->cred) != 0) {
-        return -1;
+    gnutls_certificate_credentials_t cred = c->cfg.credentials;
+    if (cred == NULL) {
+        if (gnutls_certificate_allocate_credentials(&c->cred) != 0) {
+            return -1;
+        }
+        cred = c->cred;
     }
-    if (c->cfg.is_server) {
+    if (c->cfg.credentials != NULL) {
+        /* the application's, loaded once (a proxy's, shared with its HTTP/3 side) */
+    } else if (c->cfg.is_server) {
         if (c->cfg.cert_file == NULL ||
             gnutls_certificate_set_x509_key_file(c->cred, c->cfg.cert_file, c->cfg.key_file,
                                                  GNUTLS_X509_FMT_PEM) != 0) {
@@ -585,7 +591,7 @@ static int setup_tls(masque_h2_conn *c)
     if (gnutls_init(&c->tls,
                     (c->cfg.is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK) != 0 ||
         gnutls_priority_set_direct(c->tls, priority, NULL) != 0 ||
-        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->cred) != 0 ||
+        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, cred) != 0 ||
         gnutls_alpn_set_protocols(c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0) {
         return -1;
     }

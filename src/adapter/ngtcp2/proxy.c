@@ -20,6 +20,9 @@
 
 #include "masque/posix.h"
 #include "masque/quic.h"
+#ifdef MASQUE_PROXY_H2
+#include "masque/h2.h"
+#endif
 
 #define MAX_OWN_ADDRESSES 64
 #define OWN_REFRESH_NS    1000000000u /* re-read the interfaces every second */
@@ -27,9 +30,16 @@
 #define RELAY_BUDGET      64u  /* datagrams read per relay socket per step: no socket starves */
 #define LISTEN_BUDGET     256u /* QUIC packets read per step, before the relays get their turn */
 #define DATAGRAM_MAX      65536u
+#define ACCEPT_BUDGET     16u /* TCP connections accepted per step */
 
+/* A client over HTTP/3 (conn) or over HTTP/2 (h2, on its own TCP socket). */
 typedef struct proxy_client {
     masque_quic_conn *conn;
+#ifdef MASQUE_PROXY_H2
+    masque_h2_conn *h2;
+    masque_quic_credentials *cred; /* HTTP/2: the credentials it started with (a reference) */
+    int tcp_fd;
+#endif
     struct sockaddr_storage remote;
     socklen_t remotelen;
     masque_quic_proxy *proxy;
@@ -37,8 +47,12 @@ typedef struct proxy_client {
 
 /* One accepted Bind request and its UDP socket (RFC 9298 §3.1: they live and die together). */
 typedef struct proxy_relay {
-    masque_quic_request *req; /* NULL once the request ended (freed at the end of the step) */
+    masque_quic_request *req; /* over HTTP/3 */
+#ifdef MASQUE_PROXY_H2
+    masque_h2_request *h2req; /* over HTTP/2 */
+#endif
     proxy_client *client;
+    int live; /* 0 once the request ended (freed at the end of the step) */
     int fd;
     int family; /* AF_INET or AF_INET6 (dual-stack): how targets are addressed */
 } proxy_relay;
@@ -59,7 +73,8 @@ struct masque_quic_proxy {
     size_t nclients;
     proxy_relay **relays; /* every accepted request of every client */
     size_t nrelays;
-    struct pollfd *fds; /* the listening socket, then one per relay */
+    struct pollfd *fds; /* the listening sockets, one per client, one per relay */
+    int tcp_fd;         /* HTTP/2's listening socket, or -1 */
     uint8_t retry_secret[MASQUE_QUIC_RETRY_SECRET_LEN]; /* seals Retry tokens (RFC 9000 §8.1.2) */
 };
 
@@ -136,14 +151,12 @@ static void on_log(masque_quic_conn *conn, void *app, const char *line)
     }
 }
 
-static void on_packet(masque_quic_request *r, void *app, const masque_address *peer,
-                      const uint8_t *data, size_t len)
+/* From the client, through the session's checks (policy included): out to the target. */
+static void relay_out(proxy_relay *relay, const masque_address *peer, const uint8_t *data,
+                      size_t len)
 {
-    proxy_relay *relay = app;
     struct sockaddr_storage ss;
     socklen_t sl;
-    (void)r;
-    /* From the client, through the session's checks (policy included): out to the target. */
     if (relay->fd >= 0 && masque_address_to_sockaddr_for(peer, relay->family, &ss, &sl) == 0) {
         (void)sendto(relay->fd, data, len, 0, (struct sockaddr *)&ss, sl);
     }
@@ -151,16 +164,27 @@ static void on_packet(masque_quic_request *r, void *app, const masque_address *p
 
 /* The request ended: its UDP socket goes with it (RFC 9298 §3.1); the rest waits for the end
  * of the step, when nothing is iterating over the relays. */
-static void on_close(masque_quic_request *r, void *app, uint64_t reason)
+static void relay_end(proxy_relay *relay)
 {
-    proxy_relay *relay = app;
-    (void)r;
-    (void)reason;
     if (relay->fd >= 0) {
         (void)close(relay->fd);
         relay->fd = -1;
     }
-    relay->req = NULL;
+    relay->live = 0;
+}
+
+static void on_packet(masque_quic_request *r, void *app, const masque_address *peer,
+                      const uint8_t *data, size_t len)
+{
+    (void)r;
+    relay_out(app, peer, data, len);
+}
+
+static void on_close(masque_quic_request *r, void *app, uint64_t reason)
+{
+    (void)r;
+    (void)reason;
+    relay_end(app);
 }
 
 static int relay_socket(const masque_address *bind_to, masque_address *bound);
@@ -168,43 +192,105 @@ static void log_refusal(const masque_quic_proxy *p, const char *why,
                         const struct sockaddr_storage *from, socklen_t fl);
 
 /* A Bind request was accepted: only now is a public address bound for it (-10 §7), so that a
- * handshake, or a request refused, costs no socket. */
-static int on_request(masque_quic_request *r, void *app, masque_address *public_address)
+ * handshake, or a request refused, costs no socket. The same for both transports. */
+static proxy_relay *relay_new(proxy_client *c, masque_address *public_address)
 {
-    proxy_client *c = app;
     masque_quic_proxy *p = c->proxy;
     masque_address bound;
     proxy_relay *relay;
     if (p->nrelays == p->cfg.max_requests) {
         log_refusal(p, "the proxy holds its most Bind requests (--max-requests)", &c->remote,
                     c->remotelen);
-        return -1;
+        return NULL;
     }
     relay = calloc(1, sizeof(*relay));
     if (relay == NULL) {
-        return -1;
+        return NULL;
     }
     relay->fd = relay_socket(&p->cfg.relay_bind, &bound);
     if (relay->fd < 0) {
         log_refusal(p, "no UDP socket for a relay (descriptors exhausted?)", &c->remote,
                     c->remotelen);
         free(relay);
-        return -1;
+        return NULL;
     }
-    relay->req = r;
+    relay->live = 1;
     relay->client = c;
     relay->family = p->cfg.relay_bind.version == MASQUE_IP_V6 ? AF_INET6 : AF_INET;
     p->relays[p->nrelays++] = relay;
-    masque_quic_request_set_app(r, relay);
     *public_address = bound;
     if (p->cfg.has_public_ip) {
         *public_address = p->cfg.public_ip;
         public_address->port = bound.port;
     }
+    return relay;
+}
+
+static int on_request(masque_quic_request *r, void *app, masque_address *public_address)
+{
+    proxy_relay *relay = relay_new(app, public_address);
+    if (relay == NULL) {
+        return -1;
+    }
+    relay->req = r;
+    masque_quic_request_set_app(r, relay);
     return 0;
 }
 
 static const masque_quic_hooks hooks = {NULL, on_packet, on_close, on_log, on_request, NULL};
+
+#ifdef MASQUE_PROXY_H2
+/* The same over HTTP/2. */
+static void h2_on_log(masque_h2_conn *conn, void *app, const char *line)
+{
+    const proxy_client *c = app;
+    (void)conn;
+    if (c->proxy->cfg.log != NULL) {
+        c->proxy->cfg.log(c->proxy->cfg.log_user, line);
+    }
+}
+
+static void h2_on_packet(masque_h2_request *r, void *app, const masque_address *peer,
+                         const uint8_t *data, size_t len)
+{
+    (void)r;
+    relay_out(app, peer, data, len);
+}
+
+static void h2_on_close(masque_h2_request *r, void *app, uint32_t reason)
+{
+    (void)r;
+    (void)reason;
+    relay_end(app);
+}
+
+static int h2_on_request(masque_h2_request *r, void *app, masque_address *public_address)
+{
+    proxy_relay *relay = relay_new(app, public_address);
+    if (relay == NULL) {
+        return -1;
+    }
+    relay->h2req = r;
+    masque_h2_request_set_app(r, relay);
+    return 0;
+}
+
+static const masque_h2_hooks h2_hooks = {NULL,      h2_on_packet,  h2_on_close,
+                                         h2_on_log, h2_on_request, NULL};
+#endif
+
+static masque_adapter *relay_adapter(const proxy_relay *relay)
+{
+    if (!relay->live) {
+        return NULL;
+    }
+#ifdef MASQUE_PROXY_H2
+    if (relay->h2req != NULL) {
+        return masque_h2_request_adapter(relay->h2req);
+    }
+#endif
+    return masque_quic_request_adapter(relay->req);
+}
 
 static int relay_socket(const masque_address *bind_to, masque_address *bound)
 {
@@ -265,11 +351,21 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     }
     p->clients = calloc(p->cfg.max_clients, sizeof(proxy_client *));
     p->relays = calloc(p->cfg.max_requests, sizeof(proxy_relay *));
-    p->fds = calloc(p->cfg.max_requests + 1, sizeof(*p->fds));
+    p->fds = calloc(2 + p->cfg.max_clients + p->cfg.max_requests, sizeof(*p->fds));
+    p->tcp_fd = -1;
+    if (cfg->serve_h2) {
+#ifdef MASQUE_PROXY_H2
+        p->tcp_fd = cfg->h2_listen_fd;
+#else
+        free(p->fds);
+        p->fds = NULL; /* built without the HTTP/2 binding: refused below */
+#endif
+    }
     /* The certificate is read once, not per connection (and again only on a reload). */
     p->credentials = masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file);
     if (p->clients == NULL || p->relays == NULL || p->fds == NULL || p->credentials == NULL ||
-        getsockname(listen_fd, (struct sockaddr *)&p->local, &p->locallen) != 0) {
+        (listen_fd >= 0 &&
+         getsockname(listen_fd, (struct sockaddr *)&p->local, &p->locallen) != 0)) {
         masque_quic_proxy_free(p);
         return NULL;
     }
@@ -294,7 +390,7 @@ static proxy_client *find_client(masque_quic_proxy *p, const struct sockaddr_sto
     size_t i;
     for (i = 0; i < p->nclients; i++) {
         proxy_client *c = p->clients[i];
-        if (c->remotelen == fl && memcmp(&c->remote, from, fl) == 0) {
+        if (c->conn != NULL && c->remotelen == fl && memcmp(&c->remote, from, fl) == 0) {
             return c;
         }
     }
@@ -313,7 +409,7 @@ static proxy_client *find_client_by_cid(masque_quic_proxy *p, const uint8_t *pkt
         return NULL;
     }
     for (i = 0; i < p->nclients; i++) {
-        if (masque_quic_is_for(p->clients[i]->conn, pkt, len)) {
+        if (p->clients[i]->conn != NULL && masque_quic_is_for(p->clients[i]->conn, pkt, len)) {
             return p->clients[i];
         }
     }
@@ -371,6 +467,13 @@ static void drop_client(masque_quic_proxy *p, size_t i)
     proxy_client *c = p->clients[i];
     log_line(p, "client gone:", c);
     masque_quic_free(c->conn); /* on_close for each of its requests: their sockets close */
+#ifdef MASQUE_PROXY_H2
+    if (c->h2 != NULL) {
+        masque_h2_free(c->h2);
+        (void)close(c->tcp_fd);
+        masque_quic_credentials_release(c->cred);
+    }
+#endif
     free(c);
     p->clients[i] = p->clients[--p->nclients];
 }
@@ -380,7 +483,7 @@ static void sweep_relays(masque_quic_proxy *p)
 {
     size_t i;
     for (i = 0; i < p->nrelays;) {
-        if (p->relays[i]->req == NULL) {
+        if (!p->relays[i]->live) {
             free(p->relays[i]);
             p->relays[i] = p->relays[--p->nrelays];
             continue;
@@ -427,11 +530,11 @@ static unsigned rx_read(int fd, unsigned max)
 static void relay_in(proxy_relay *relay)
 {
     unsigned budget = RELAY_BUDGET;
-    while (budget > 0 && relay->req != NULL) {
+    while (budget > 0 && relay->live) {
         unsigned n = rx_read(relay->fd, budget);
         unsigned i;
-        for (i = 0; i < n && relay->req != NULL; i++) {
-            masque_adapter *a = masque_quic_request_adapter(relay->req);
+        for (i = 0; i < n && relay->live; i++) {
+            masque_adapter *a = relay_adapter(relay);
             masque_address src;
             if (a == NULL ||
                 masque_address_from_sockaddr((struct sockaddr *)&rx.from[i],
@@ -483,51 +586,159 @@ static void listen_in(masque_quic_proxy *p)
     }
 }
 
+#ifdef MASQUE_PROXY_H2
+/* HTTP/2 over TLS/TCP: a new client on the listening TCP socket, within the client slots. */
+static void tcp_accept(masque_quic_proxy *p)
+{
+    unsigned k;
+    for (k = 0; k < ACCEPT_BUDGET; k++) {
+        struct sockaddr_storage from;
+        socklen_t fl = sizeof(from);
+        int fd = accept4(p->tcp_fd, (struct sockaddr *)&from, &fl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        masque_h2_config cfg;
+        proxy_client *c;
+        if (fd < 0) {
+            return;
+        }
+        if (p->nclients == p->cfg.max_clients) {
+            log_refusal(p, "all client slots are taken (--max-clients)", &from, fl);
+            (void)close(fd);
+            continue;
+        }
+        c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            (void)close(fd);
+            continue;
+        }
+        /* One policy, one set of limits for both transports. */
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.uri_template = p->cfg.conn.uri_template;
+        cfg.credentials = masque_quic_credentials_gnutls(p->credentials);
+        cfg.priority = NULL;
+        cfg.public_address = p->cfg.conn.public_address;
+        cfg.policy = &p->policy;
+        cfg.idle_timeout_ms = p->cfg.conn.idle_timeout_ms;
+        cfg.stream_buffer = p->cfg.conn.stream_buffer;
+        cfg.max_peer_contexts = p->cfg.conn.max_peer_contexts;
+        cfg.assign_rate = p->cfg.conn.assign_rate;
+        cfg.max_requests = p->cfg.conn.max_requests;
+        c->proxy = p;
+        c->tcp_fd = fd;
+        c->cred = masque_quic_credentials_ref(p->credentials); /* a reload must not free them */
+        memcpy(&c->remote, &from, fl);
+        c->remotelen = fl;
+        c->h2 = masque_h2_server_new(&cfg, fd, &h2_hooks, c);
+        if (c->h2 == NULL) {
+            masque_quic_credentials_release(c->cred);
+            (void)close(fd);
+            free(c);
+            continue;
+        }
+        p->clients[p->nclients++] = c;
+        log_line(p, "client connected over HTTP/2 from", c);
+    }
+}
+#endif
+
+/* When a client's timers fire, in ns of CLOCK_MONOTONIC. */
+static uint64_t client_next_timeout(const proxy_client *c)
+{
+#ifdef MASQUE_PROXY_H2
+    if (c->h2 != NULL) {
+        uint64_t t = masque_h2_next_timeout(c->h2);
+        return t < UINT64_MAX / 1000000u ? t * 1000000u : UINT64_MAX;
+    }
+#endif
+    return masque_quic_next_timeout(c->conn);
+}
+
 int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
 {
     size_t i;
+    size_t nfds;
+    size_t first_relay;
     uint64_t now = masque_quic_now_ns();
+    int wait = timeout_ms;
+    size_t npolled = p->nrelays; /* relays added during this step wait for the next */
+    size_t nclients = p->nclients;
     if (now - p->own_refreshed > OWN_REFRESH_NS) {
         refresh_own_addresses(p); /* interfaces come and go */
     }
-    int wait = timeout_ms;
-    size_t npolled = p->nrelays; /* relays added during this step wait for the next */
-    for (i = 0; i < p->nclients; i++) {
-        uint64_t exp = masque_quic_next_timeout(p->clients[i]->conn);
+    /* fds: UDP listening socket, TCP listening socket, one per client, one per relay. */
+    p->fds[0].fd = p->fd;
+    p->fds[1].fd = p->tcp_fd;
+    for (i = 0; i < nclients; i++) {
+        const proxy_client *c = p->clients[i];
+        uint64_t exp = client_next_timeout(c);
         if (exp <= now) {
             wait = 0;
         } else if ((exp - now) / 1000000u < (uint64_t)wait) {
             wait = (int)((exp - now) / 1000000u);
         }
+        p->fds[2 + i].fd = -1;
+        p->fds[2 + i].events = POLLIN;
+#ifdef MASQUE_PROXY_H2
+        if (c->h2 != NULL) {
+            p->fds[2 + i].fd = c->tcp_fd;
+            p->fds[2 + i].events = (short)(POLLIN | (masque_h2_wants_write(c->h2) ? POLLOUT : 0));
+        }
+#endif
     }
+    first_relay = 2 + nclients;
     for (i = 0; i < npolled; i++) {
-        p->fds[i + 1].fd = p->relays[i]->fd;
-        p->fds[i + 1].events = POLLIN;
-        p->fds[i + 1].revents = 0;
+        p->fds[first_relay + i].fd = p->relays[i]->fd;
+        p->fds[first_relay + i].events = POLLIN;
     }
-    p->fds[0].fd = p->fd;
+    nfds = first_relay + npolled;
     p->fds[0].events = POLLIN;
-    p->fds[0].revents = 0;
-    if (poll(p->fds, npolled + 1, wait) < 0 && errno != EINTR) {
+    p->fds[1].events = POLLIN;
+    for (i = 0; i < nfds; i++) {
+        p->fds[i].revents = 0;
+    }
+    if (poll(p->fds, nfds, wait) < 0 && errno != EINTR) {
         return -1;
     }
     if (p->fds[0].revents & POLLIN) {
         listen_in(p);
     }
+#ifdef MASQUE_PROXY_H2
+    for (i = 0; i < nclients; i++) {
+        proxy_client *c = p->clients[i];
+        if (c->h2 != NULL && (p->fds[2 + i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+            (void)masque_h2_read(c->h2);
+        }
+    }
+    if (p->tcp_fd >= 0 && (p->fds[1].revents & POLLIN) != 0) {
+        tcp_accept(p);
+    }
+#endif
     for (i = 0; i < npolled; i++) {
-        if (p->relays[i]->fd >= 0 && p->fds[i + 1].fd == p->relays[i]->fd &&
-            (p->fds[i + 1].revents & POLLIN)) {
+        if (p->relays[i]->fd >= 0 && p->fds[first_relay + i].fd == p->relays[i]->fd &&
+            (p->fds[first_relay + i].revents & POLLIN)) {
             relay_in(p->relays[i]);
         }
     }
     now = masque_quic_now_ns();
     for (i = 0; i < p->nclients;) {
         proxy_client *c = p->clients[i];
-        if (masque_quic_next_timeout(c->conn) <= now) {
-            (void)masque_quic_tick(c->conn);
+        int closed;
+#ifdef MASQUE_PROXY_H2
+        if (c->h2 != NULL) {
+            if (client_next_timeout(c) <= now) {
+                (void)masque_h2_tick(c->h2);
+            }
+            (void)masque_h2_write(c->h2);
+            closed = masque_h2_is_closed(c->h2);
+        } else
+#endif
+        {
+            if (masque_quic_next_timeout(c->conn) <= now) {
+                (void)masque_quic_tick(c->conn);
+            }
+            (void)masque_quic_write(c->conn);
+            closed = masque_quic_is_closed(c->conn);
         }
-        (void)masque_quic_write(c->conn);
-        if (masque_quic_is_closed(c->conn)) {
+        if (closed) {
             drop_client(p, i);
             continue;
         }
@@ -547,7 +758,7 @@ size_t masque_quic_proxy_requests(const masque_quic_proxy *p)
     size_t i;
     size_t n = 0;
     for (i = 0; i < p->nrelays; i++) {
-        n += p->relays[i]->req != NULL ? 1u : 0u;
+        n += p->relays[i]->live ? 1u : 0u;
     }
     return n;
 }

@@ -1227,6 +1227,17 @@ masque_quic_credentials *masque_quic_credentials_new(const char *cert_file, cons
     return cr;
 }
 
+masque_quic_credentials *masque_quic_credentials_ref(masque_quic_credentials *cr)
+{
+    cr->refs++;
+    return cr;
+}
+
+void *masque_quic_credentials_gnutls(masque_quic_credentials *cr)
+{
+    return cr->cred;
+}
+
 void masque_quic_credentials_release(masque_quic_credentials *cr)
 {
     if (cr != NULL && --cr->refs == 0) {
@@ -1720,6 +1731,11 @@ int masque_quic_migrate(masque_quic_conn *c, int fd, const struct sockaddr *loca
     c->locallen = locallen;
     c->fd = fd;
     return masque_quic_write(c);
+}
+
+int masque_quic_handshake_completed(const masque_quic_conn *c)
+{
+    return ngtcp2_conn_get_handshake_completed(c->conn);
 }
 
 int masque_quic_is_closed(const masque_quic_conn *c)

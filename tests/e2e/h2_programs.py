@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-only
+"""Bind over HTTP/2 with the programs: masque-proxy serves HTTP/3 on UDP and HTTP/2 on TCP at
+one port; masque-bind-client --h2 gets a public address over HTTP/2 and a peer's datagram comes
+back through it; with the proxy's UDP port closed (--no-h3), the client falls back from HTTP/3
+to HTTP/2 on its own, says so on stderr, and the tunnel works. TLS verification stays on (a
+throw-away CA); every wait is bounded.
+
+usage: h2_programs.py BUILD_DIR
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        t.bind(("127.0.0.1", 0))
+        port = t.getsockname()[1]
+        u.bind(("127.0.0.1", port))  # free for both transports
+        return port
+
+
+def wait_for(path, text, seconds=15):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    if text in line:
+                        return line.strip()
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    return None
+
+
+def tunnel(bindir, work, name, proxy_args, client_args):
+    """Starts a proxy and a client; returns (failure or None, client stderr)."""
+    port = free_port()
+    log = f"{work}/{name}.proxy"
+    with open(log, "w", encoding="utf-8") as plog:
+        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
+                                  f"127.0.0.1:{port}", "--allow", "127.0.0.0/8",
+                                  "--cert", f"{work}/pki/localhost.pem",
+                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "40"]
+                                 + proxy_args, stderr=plog)
+    out = f"{work}/{name}.out"
+    err = f"{work}/{name}.err"
+    client = None
+    try:
+        if wait_for(log, "listening on") is None:  # the client must not race its start
+            return f"{name}: the proxy did not start", ""
+        with open(out, "w", encoding="utf-8") as o, open(err, "w", encoding="utf-8") as e:
+            client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
+                                       f"127.0.0.1:{port}", "--authority", "localhost",
+                                       "--ca", f"{work}/pki/ca.pem", "--echo",
+                                       "--run-seconds", "30"] + client_args,
+                                      stdin=subprocess.DEVNULL, stdout=o, stderr=e)
+        line = wait_for(out, "public address:")
+        if line is None:
+            return f"{name}: no public address", open(err, encoding="utf-8").read()
+        if wait_for(out, "acknowledged") is None:
+            return f"{name}: the uncompressed context was not acknowledged", ""
+        host, pport = line.split()[-1].rsplit(":", 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+            peer.settimeout(10)
+            peer.sendto(b"over http/2", (host, int(pport)))
+            data, src = peer.recvfrom(2048)
+        if data != b"re: over http/2" or src != (host, int(pport)):
+            return f"{name}: got {data!r} from {src}", ""
+        return None, open(err, encoding="utf-8").read()
+    except socket.timeout:
+        return f"{name}: no answer through the tunnel", ""
+    finally:
+        if client is not None:
+            client.kill()
+            client.wait()
+        proxy.kill()
+        proxy.wait()
+
+
+def main():
+    bindir = os.path.join(sys.argv[1], "examples")
+    work = f"/tmp/h2_programs.{os.getpid()}"
+    subprocess.run(["sh", os.path.join(TOOLS, "test-ca.sh"), f"{work}/pki"], check=True,
+                   stdout=subprocess.DEVNULL)
+    failures = []
+    try:
+        failure, _ = tunnel(bindir, work, "forced", [], ["--h2"])
+        if failure:
+            failures.append(failure)
+        failure, err = tunnel(bindir, work, "fallback", ["--no-h3"], [])
+        if failure:
+            failures.append(failure)
+        elif "trying HTTP/2" not in err:
+            failures.append(f"fallback: nothing said on stderr ({err.strip()!r})")
+    finally:
+        subprocess.run(["rm", "-rf", work], check=False)
+    if failures:
+        print("h2_programs: FAIL: " + "; ".join(failures))
+        return 1
+    print("h2_programs: PASS (Bind over HTTP/2, and the fallback from HTTP/3)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,7 +3,8 @@
 # The main job: a real CONNECT-UDP Bind over HTTP/3 on loopback. A proxy, a bind client and two
 # plain UDP peers: peer A talks to the client's public address and gets answers through the
 # proxy; the client compresses A, then closes the uncompressed context; A still gets through,
-# and an unknown peer B is dropped at the proxy.
+# and an unknown peer B is dropped at the proxy. Then one Bind over HTTP/2 (TLS/TCP, the same
+# proxy and port), as a client behind a network that blocks UDP would make it.
 # usage: tools/demo.sh BUILD_DIR
 set -eu
 bin=$1/examples
@@ -56,6 +57,20 @@ echo "== peer B, unknown to the client, sends 1 datagram after the firewall clos
     >"$work/peer-b.log" || true
 b=0
 grep -q 'as expected' "$work/peer-b.log" || b=1
+h2=0
+if grep -q 'HTTP/2 on TCP' "$work/proxy.log"; then
+    echo "== masque-bind-client --h2: Bind over HTTP/2 (TLS/TCP), to the same proxy and port"
+    "$bin/masque-bind-client" --proxy "127.0.0.1:$port" --authority localhost \
+        --ca "$work/pki/ca.pem" --h2 --echo --run-seconds 20 </dev/null >"$work/client-h2.log" 2>&1 &
+    pids="$pids $!"
+    wait_for "$work/client-h2.log" '^uncompressed context [0-9]* acknowledged'
+    public2=$(sed -n 's/^public address: //p' "$work/client-h2.log" | head -n 1)
+    echo "== peer C sends 2 datagrams to the HTTP/2 client's public address $public2"
+    "$bin/udp-peer" "$public2" --count 2 --text "hello over HTTP/2" --answers 2 \
+        >"$work/peer-c.log" || h2=1
+else
+    echo "(built without HTTP/2: no Bind over HTTP/2)" >"$work/client-h2.log"
+fi
 echo
 echo "-- transcript: client"
 sed 's/^/   /' "$work/client.log"
@@ -63,10 +78,13 @@ echo "-- transcript: peer A"
 sed 's/^/   /' "$work/peer-a.log"
 echo "-- transcript: peer B"
 sed 's/^/   /' "$work/peer-b.log"
+echo "-- transcript: client over HTTP/2"
+sed 's/^/   /' "$work/client-h2.log"
+[ -f "$work/peer-c.log" ] && sed 's/^/   /' "$work/peer-c.log"
 echo "-- transcript: proxy"
 sed 's/^/   /' "$work/proxy.log"
-if [ "$a" -eq 0 ] && [ "$b" -eq 0 ]; then
-    echo "demo: PASS (relayed both ways, compressed, unknown sender dropped)"
+if [ "$a" -eq 0 ] && [ "$b" -eq 0 ] && [ "$h2" -eq 0 ]; then
+    echo "demo: PASS (relayed both ways, compressed, unknown sender dropped; and over HTTP/2)"
     exit 0
 fi
 echo "demo: FAIL"

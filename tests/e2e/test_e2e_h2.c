@@ -412,7 +412,8 @@ static int compressed_active(void)
            info.state == MASQUE_CONTEXT_ACTIVE;
 }
 
-static void test_e2e_h2_bind_and_relay_both_ways_uncompressed_and_compressed(void **state)
+static void
+test_e2e_UDP_3_DG_8_h2_bind_and_relay_both_ways_uncompressed_and_compressed(void **state)
 {
     masque_address peer_addr;
     int peer;
@@ -454,7 +455,7 @@ static void test_e2e_h2_two_requests_on_one_connection(void **state)
     stop();
 }
 
-static void test_e2e_h2_DG_11_malformed_capsule_resets_only_that_stream(void **state)
+static void test_e2e_DG_11_h2_malformed_capsule_resets_only_that_stream(void **state)
 {
     static const uint8_t bad[] = {0x11, 0x02, 0x00, 0x00}; /* ASSIGN with Context ID 0 */
     masque_address peer_addr;
@@ -479,7 +480,7 @@ static int relay_closed(void)
     return relays[0].closed;
 }
 
-static void test_e2e_h2_BIND_30_a_client_that_stops_reading_is_reset(void **state)
+static void test_e2e_BIND_30_h2_a_client_that_stops_reading_is_reset(void **state)
 {
     static uint8_t big[1200];
     masque_address peer_addr;
@@ -520,10 +521,11 @@ static void test_e2e_h2_BIND_30_a_client_that_stops_reading_is_reset(void **stat
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_e2e_h2_bind_and_relay_both_ways_uncompressed_and_compressed),
+        cmocka_unit_test(
+            test_e2e_UDP_3_DG_8_h2_bind_and_relay_both_ways_uncompressed_and_compressed),
         cmocka_unit_test(test_e2e_h2_two_requests_on_one_connection),
-        cmocka_unit_test(test_e2e_h2_DG_11_malformed_capsule_resets_only_that_stream),
-        cmocka_unit_test(test_e2e_h2_BIND_30_a_client_that_stops_reading_is_reset),
+        cmocka_unit_test(test_e2e_DG_11_h2_malformed_capsule_resets_only_that_stream),
+        cmocka_unit_test(test_e2e_BIND_30_h2_a_client_that_stops_reading_is_reset),
     };
     return cmocka_run_group_tests(tests, make_pki, remove_pki);
 }

@@ -381,12 +381,10 @@ static int run_h3(client_state *st, const options *o)
         if (fds[0].revents & (POLLIN | POLLERR)) {
             static uint8_t buf[65536];
             ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+            /* An ICMP error (ECONNREFUSED) is no reason to give up yet: the proxy may be
+             * starting; QUIC retransmits until the fallback timer says otherwise. */
             if (n > 0) {
                 (void)masque_quic_read(st->conn, buf, (size_t)n);
-            } else if (n < 0 && errno == ECONNREFUSED && o->transport == 0 &&
-                       !masque_quic_handshake_completed(st->conn)) {
-                fallback = 1; /* ICMP port unreachable: nothing serves QUIC there */
-                break;
             }
         }
         if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP))) {

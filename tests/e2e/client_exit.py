@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools")
 
@@ -34,12 +35,17 @@ def main():
     for name in ("pki", "other"):
         subprocess.run(["sh", os.path.join(TOOLS, "test-ca.sh"), f"{work}/{name}"], check=True)
     port = free_port()
-    proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
-                              f"127.0.0.1:{port}", "--cert", f"{work}/pki/localhost.pem",
-                              "--key", f"{work}/pki/localhost.key", "--run-seconds", "60"],
-                             stderr=subprocess.DEVNULL)
+    log = f"{work}/proxy.log"
+    with open(log, "w", encoding="utf-8") as plog:
+        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
+                                  f"127.0.0.1:{port}", "--cert", f"{work}/pki/localhost.pem",
+                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "60"],
+                                 stderr=plog)
     failures = []
     try:
+        end = time.monotonic() + 15  # the clients must not race the proxy's start
+        while time.monotonic() < end and "listening on" not in open(log, encoding="utf-8").read():
+            time.sleep(0.05)
         good = run_client(bindir, port, f"{work}/pki/ca.pem", 6)
         if good.returncode != 0 or "public address:" not in good.stdout:
             failures.append(f"a working tunnel exited {good.returncode}: {good.stderr.strip()}")

@@ -38,7 +38,8 @@ def main():
     log = f"{work}/proxy.log"
     with open(log, "w", encoding="utf-8") as plog:
         proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
-                                  f"127.0.0.1:{port}", "--cert", f"{work}/pki/localhost.pem",
+                                  f"127.0.0.1:{port}", "--no-h2",
+                                  "--cert", f"{work}/pki/localhost.pem",
                                   "--key", f"{work}/pki/localhost.key", "--run-seconds", "60"],
                                  stderr=plog)
     failures = []

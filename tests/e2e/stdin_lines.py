@@ -34,10 +34,15 @@ def main():
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
-    proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
-                              f"127.0.0.1:{port}", "--allow", "127.0.0.0/8",
-                              "--cert", f"{pki}/localhost.pem", "--key", f"{pki}/localhost.key",
-                              "--run-seconds", "60"], stderr=subprocess.DEVNULL)
+    proxy_log = f"/tmp/stdin_lines.{os.getpid()}.proxy"
+    with open(proxy_log, "w", encoding="utf-8") as plog:  # HTTP/3 only: the port is a UDP one
+        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
+                                  f"127.0.0.1:{port}", "--allow", "127.0.0.0/8", "--no-h2",
+                                  "--cert", f"{pki}/localhost.pem", "--key",
+                                  f"{pki}/localhost.key", "--run-seconds", "60"], stderr=plog)
+    end = time.monotonic() + 15  # the client must not race the proxy's start
+    while time.monotonic() < end and "listening on" not in open(proxy_log, encoding="utf-8").read():
+        time.sleep(0.05)
     peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     peer.bind(("127.0.0.1", 0))
     log_path = f"/tmp/stdin_lines.{os.getpid()}.log"
@@ -96,8 +101,9 @@ def main():
             if p is not None:
                 p.kill()
                 p.wait()
-        if os.path.exists(log_path):
-            os.unlink(log_path)
+        for path in (log_path, proxy_log):
+            if os.path.exists(path):
+                os.unlink(path)
         subprocess.run(["rm", "-rf", pki], check=False)
     return 0
 

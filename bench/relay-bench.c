@@ -2,15 +2,16 @@
 /*
  * relay-bench: datagrams through a real Bind relay (proxy + client over QUIC on loopback, in
  * one process) against plain UDP echo on loopback, on both datagram paths: QUIC DATAGRAM frames
- * (HTTP/3 datagrams) and DATAGRAM capsules. A peer sends datagrams to the client's public
+ * (HTTP/3 datagrams) and DATAGRAM capsules, and over HTTP/2 (capsules on TLS/TCP) where the
+ * binary has it. A peer sends datagrams to the client's public
  * address; the client echoes each one back through the proxy. Prints, per case:
  *   relay<TAB>path<TAB>size<TAB>datagrams_per_s<TAB>MB_per_s<TAB>rtt_p50_us<TAB>rtt_p99_us<TAB>
  *   lost<TAB>proxy_cpu_us_per_datagram
  * where the last column is the proxy's CPU time (user + system: the thread's CPU clock around
  * masque_quic_proxy_step()) per relayed datagram (an echo is two), then one summary line per
  * path and size. TLS verification stays on (a throw-away CA). A measurement, not a test: it
- * always exits 0. --quick runs a short version (for callgrind); --capsules only the capsule
- * path, --h3-datagrams only the other.
+ * always exits 0. --quick runs a short version (for callgrind); --h3-datagrams, --capsules or
+ * --h2 runs only that path.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <netinet/in.h>
@@ -24,6 +25,11 @@
 #include "../tests/e2e/tls_util.h"
 #include "masque/posix.h"
 #include "masque/quic.h"
+#ifdef MASQUE_HAVE_H2
+#include <errno.h>
+
+#include "masque/h2.h"
+#endif
 
 static masque_quic_proxy *proxy;
 static masque_quic_conn *client;
@@ -50,6 +56,9 @@ static int bound(masque_address *out)
 }
 
 static masque_quic_request *request; /* the client's Bind request, once accepted */
+#ifdef MASQUE_HAVE_H2
+static masque_h2_request *h2_request; /* the same over HTTP/2 */
+#endif
 
 static void on_ready(masque_quic_request *r, void *app)
 {
@@ -80,6 +89,31 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+#ifdef MASQUE_HAVE_H2
+static masque_h2_conn *h2_client; /* the client over HTTP/2, when that path runs */
+static int tcp_listen_fd = -1;
+
+static void h2_ready(masque_h2_request *r, void *app)
+{
+    (void)app;
+    (void)masque_h2_request_public_addresses(r, &pub, 1);
+    (void)masque_session_open_uncompressed(masque_h2_request_session(r), 0, NULL);
+    (void)masque_adapter_flush(masque_h2_request_adapter(r));
+    h2_request = r;
+}
+
+static void h2_packet(masque_h2_request *r, void *app, const masque_address *peer,
+                      const uint8_t *data, size_t len)
+{
+    static uint8_t buf[MASQUE_BIND_HEADROOM + 65536];
+    (void)app;
+    memcpy(buf + MASQUE_BIND_HEADROOM, data, len);
+    (void)masque_adapter_write_datagram(masque_h2_request_adapter(r), peer,
+                                        buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM, len,
+                                        masque_quic_now_ns() / 1000000u);
+}
+#endif
+
 static void pump_relay(void)
 {
     static uint8_t buf[65536];
@@ -87,6 +121,13 @@ static void pump_relay(void)
     uint64_t cpu = thread_cpu_ns();
     (void)masque_quic_proxy_step(proxy, 0);
     proxy_cpu_ns += thread_cpu_ns() - cpu;
+#ifdef MASQUE_HAVE_H2
+    if (h2_client != NULL) {
+        (void)masque_h2_read(h2_client);
+        (void)masque_h2_tick(h2_client);
+        return;
+    }
+#endif
     while ((r = recv(client_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
         (void)masque_quic_read(client, buf, (size_t)r);
     }
@@ -196,9 +237,11 @@ static result run(const char *name, int relayed, size_t size, size_t count, size
     return res;
 }
 
-/* A proxy and a client with one accepted Bind request; 0 when it could not be set up. */
-static int setup(const test_pki *pki, int capsules)
+/* A proxy and a client with one accepted Bind request; 0 when it could not be set up. Path 0:
+ * HTTP/3 datagrams, 1: capsules over HTTP/3, 2: HTTP/2. */
+static int setup(const test_pki *pki, int path)
 {
+    int capsules = path == 1;
     static masque_policy policy;
     static masque_policy_rule rule;
     masque_quic_proxy_config pcfg;
@@ -223,6 +266,20 @@ static int setup(const test_pki *pki, int capsules)
     pcfg.conn.key_file = pki->key_file;
     pcfg.conn.force_capsules = capsules;
     pcfg.relay_bind = proxy_addr;
+#ifdef MASQUE_HAVE_H2
+    if (path == 2) { /* HTTP/2 only: a TCP listener at the same address */
+        struct sockaddr_storage ss;
+        socklen_t sl = 0;
+        (void)masque_address_to_sockaddr(&proxy_addr, &ss, &sl);
+        tcp_listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (tcp_listen_fd < 0 || bind(tcp_listen_fd, (struct sockaddr *)&ss, sl) != 0 ||
+            listen(tcp_listen_fd, 4) != 0) {
+            return 0;
+        }
+        pcfg.serve_h2 = 1;
+        pcfg.h2_listen_fd = tcp_listen_fd;
+    }
+#endif
     proxy = masque_quic_proxy_new(&pcfg, proxy_fd);
     memset(&ccfg, 0, sizeof(ccfg));
     ccfg.authority = "localhost";
@@ -233,14 +290,41 @@ static int setup(const test_pki *pki, int capsules)
     (void)masque_address_to_sockaddr(&proxy_addr, &remote, &rl);
     (void)masque_address_to_sockaddr(&local_addr, &local, &ll);
     (void)connect(client_fd, (struct sockaddr *)&remote, rl);
+    ready = 0;
+    request = NULL;
+    deadline = masque_quic_now_ns() + 5000000000u;
+#ifdef MASQUE_HAVE_H2
+    if (path == 2) {
+        static const masque_h2_hooks h2_hooks = {h2_ready, h2_packet, NULL, NULL, NULL, NULL};
+        masque_h2_config hcfg;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (proxy == NULL || fd < 0 ||
+            (connect(fd, (struct sockaddr *)&remote, rl) != 0 && errno != EINPROGRESS)) {
+            return 0;
+        }
+        (void)close(client_fd);
+        client_fd = fd;
+        memset(&hcfg, 0, sizeof(hcfg));
+        hcfg.authority = "localhost";
+        hcfg.uri_template = tmpl;
+        hcfg.ca_file = pki->ca_file;
+        h2_client = masque_h2_client_new(&hcfg, fd, &h2_hooks, NULL);
+        h2_request = NULL;
+        while (h2_client != NULL && masque_quic_now_ns() < deadline && !ready) {
+            masque_context_info u;
+            pump_relay();
+            ready = h2_request != NULL &&
+                    masque_session_context_find(masque_h2_request_session(h2_request), NULL, &u) &&
+                    u.state == MASQUE_CONTEXT_ACTIVE;
+        }
+        return ready;
+    }
+#endif
     client = masque_quic_client_new(&ccfg, client_fd, (struct sockaddr *)&local, ll,
                                     (struct sockaddr *)&remote, rl, &hooks, NULL);
     if (proxy == NULL || client == NULL) {
         return 0;
     }
-    ready = 0;
-    request = NULL;
-    deadline = masque_quic_now_ns() + 5000000000u;
     while (masque_quic_now_ns() < deadline && !ready) {
         masque_context_info u;
         pump_relay();
@@ -253,6 +337,14 @@ static int setup(const test_pki *pki, int capsules)
 
 static void teardown(void)
 {
+#ifdef MASQUE_HAVE_H2
+    masque_h2_free(h2_client);
+    h2_client = NULL;
+    if (tcp_listen_fd >= 0) {
+        (void)close(tcp_listen_fd);
+        tcp_listen_fd = -1;
+    }
+#endif
     masque_quic_free(client);
     masque_quic_proxy_free(proxy);
     (void)close(client_fd);
@@ -263,16 +355,17 @@ static void teardown(void)
 int main(int argc, char **argv)
 {
     int quick = 0;
-    int paths = 3; /* 1: HTTP/3 datagrams, 2: capsules */
+    int paths = 7; /* 1: HTTP/3 datagrams, 2: capsules, 4: HTTP/2 */
     size_t count;
     static const size_t sizes[] = {64, 1200};
     test_pki pki;
-    int capsules;
+    int path;
     int i;
     for (i = 1; i < argc; i++) {
         quick |= strcmp(argv[i], "--quick") == 0;
         paths = strcmp(argv[i], "--capsules") == 0       ? 2
                 : strcmp(argv[i], "--h3-datagrams") == 0 ? 1
+                : strcmp(argv[i], "--h2") == 0           ? 4
                                                          : paths;
     }
     count = quick ? 2000 : 50000;
@@ -283,14 +376,20 @@ int main(int argc, char **argv)
     printf("case\tpath\tsize\tdatagrams_per_s\tMB_per_s\trtt_p50_us\trtt_p99_us\tlost\t"
            "proxy_cpu_us_per_datagram\n");
     echo_fd = -1;
-    for (capsules = 0; capsules <= 1; capsules++) {
-        const char *path = capsules ? "capsules" : "h3_datagrams";
+    for (path = 0; path <= 2; path++) {
+        static const char *const names[] = {"h3_datagrams", "capsules", "h2"};
+        const char *name_of_path = names[path];
         size_t k;
-        if ((paths & (1 << capsules)) == 0) {
+        if ((paths & (1 << path)) == 0) {
             continue;
         }
-        if (!setup(&pki, capsules)) {
-            fprintf(stderr, "relay-bench: setup failed (%s)\n", path);
+#ifndef MASQUE_HAVE_H2
+        if (path == 2) {
+            continue; /* built without HTTP/2 */
+        }
+#endif
+        if (!setup(&pki, path)) {
+            fprintf(stderr, "relay-bench: setup failed (%s)\n", name_of_path);
             teardown();
             continue;
         }
@@ -300,14 +399,14 @@ int main(int argc, char **argv)
             result m;
             result dr;
             result mr;
-            (void)snprintf(name, sizeof(name), "masque_%s", path);
+            (void)snprintf(name, sizeof(name), "masque_%s", name_of_path);
             m = run(name, 1, sizes[k], count, 32);
             dr = run("direct_rtt", 0, sizes[k], count / 10, 1);
-            (void)snprintf(name, sizeof(name), "masque_%s_rtt", path);
+            (void)snprintf(name, sizeof(name), "masque_%s_rtt", name_of_path);
             mr = run(name, 1, sizes[k], count / 10, 1);
             printf("summary %s %zu B: throughput %.2fx direct (goal >= 0.5), rtt p50 %.1fx "
                    "direct (goal <= 3), proxy CPU %.1f us per relayed datagram\n",
-                   path, sizes[k], d.per_s > 0 ? m.per_s / d.per_s : 0.0,
+                   name_of_path, sizes[k], d.per_s > 0 ? m.per_s / d.per_s : 0.0,
                    dr.rtt_p50_us > 0 ? mr.rtt_p50_us / dr.rtt_p50_us : 0.0, m.cpu_us);
         }
         teardown();

@@ -458,6 +458,11 @@ static void run_h2(client_state *st, const options *o)
     if (masque_h2_refused(st->h2)) {
         st->ended = 1;
     }
+    if (!st->ended) {
+        st->abandoned = 1;                                 /* our own leaving is no news */
+        (void)masque_h2_close(st->h2, MASQUE_H2_NO_ERROR); /* GOAWAY: the proxy frees at once */
+        st->abandoned = 0;
+    }
     masque_h2_free(st->h2);
     st->h2 = NULL;
     (void)close(fd);

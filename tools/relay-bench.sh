@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-3.0-only
 # Relay benchmark: datagrams/s, MB/s, round trips and the proxy's CPU time per relayed
 # datagram through a real Bind relay (proxy and client over QUIC on loopback) against direct
-# UDP, on both datagram paths (QUIC DATAGRAM frames, DATAGRAM capsules); then, per path, the
-# share of instructions spent inside libmasque (core and adapter, src/ without the QUIC
-# binding; the binding's own share beside it) in a short relayed run, counted by valgrind
+# UDP, on both datagram paths of HTTP/3 (QUIC DATAGRAM frames, DATAGRAM capsules) and over
+# HTTP/2 (capsules on TLS/TCP); then, per path, the
+# share of instructions spent inside libmasque (core and adapter, src/ without the bindings;
+# the binding's own share beside it) in a short relayed run, counted by valgrind
 # --tool=callgrind. Not a test.
 # usage: tools/relay-bench.sh
 set -eu
@@ -15,7 +16,7 @@ cmake --build build/bench -j "$(nproc)" >/dev/null
 build/bench/bench/relay-bench
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for path in h3-datagrams capsules; do
+for path in h3-datagrams capsules h2; do
     valgrind --tool=callgrind --callgrind-out-file="$out/cg.$path" \
         build/bench/bench/relay-bench --quick "--$path" >/dev/null 2>&1
     callgrind_annotate --inclusive=no --threshold=100 --auto=no "$out/cg.$path" 2>/dev/null \
@@ -23,11 +24,11 @@ for path in h3-datagrams capsules; do
     awk -v path="$path" '
         /PROGRAM TOTALS/ { gsub(",", "", $1); total = $1 }
         # one line per function: "Ir (share)  file:function [object]"
-        /^ *[0-9,]+ +\( *[0-9.]+%\) +src\/adapter\/ngtcp2\// { gsub(",", "", $1); binding += $1; next }
+        /^ *[0-9,]+ +\( *[0-9.]+%\) +src\/adapter\/(ngtcp2|nghttp2|common)\// { gsub(",", "", $1); binding += $1; next }
         /^ *[0-9,]+ +\( *[0-9.]+%\) +src\// { gsub(",", "", $1); mine += $1 }
         END {
             printf "instructions (%s): total %d, inside libmasque %d (%.2f %%; goal under 2 %%), " \
-                   "its ngtcp2 binding %d (%.2f %%)\n", path, total, mine,
+                   "the HTTP/3 or HTTP/2 binding %d (%.2f %%)\n", path, total, mine,
                    total ? 100.0 * mine / total : 0, binding, total ? 100.0 * binding / total : 0
         }' "$out/annotated.$path"
 done

@@ -20,7 +20,8 @@
  * for the socket per connection (64 KiB): a client that stops reading has its stream reset, the
  * proxy's memory does not grow.
  *
- * The socket is the application's: it polls it (masque_h2_wants_write() says when to wait for
+ * The socket is the application's (the binding sets TCP_NODELAY on it: datagrams must not wait
+ * for Nagle's algorithm): it polls it (masque_h2_wants_write() says when to wait for
  * POLLOUT too), calls masque_h2_read() when it is readable and masque_h2_write() after every
  * read, tick and host action. Built and tested against nghttp2 1.52 and GnuTLS 3.7.9 (Debian 12).
  */
@@ -139,6 +140,13 @@ MASQUE_API uint64_t masque_h2_next_timeout(const masque_h2_conn *c);
 
 /** @brief Handle the sessions' timers (idle compressed contexts), then write. */
 MASQUE_API int masque_h2_tick(masque_h2_conn *c);
+
+/**
+ * @brief Close the connection in order: GOAWAY with @p h2_error (RFC 9113 §6.8), sent at once
+ *        as far as the socket takes it; the requests end (on_close).
+ * @return 0, or -1 when nothing could be sent.
+ */
+MASQUE_API int masque_h2_close(masque_h2_conn *c, uint32_t h2_error);
 
 /** @brief Whether the connection is over (closed by either side, or failed). */
 MASQUE_API int masque_h2_is_closed(const masque_h2_conn *c);

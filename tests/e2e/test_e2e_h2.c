@@ -518,6 +518,25 @@ static void test_e2e_BIND_30_h2_a_client_that_stops_reading_is_reset(void **stat
     server_stream_buffer = 0;
 }
 
+static int first_closed(void)
+{
+    return creq[0].closed;
+}
+
+/* RFC 9113 §6.8: the proxy leaves in order (GOAWAY); the client's request ends with it. */
+static void test_e2e_h2_goaway_from_the_proxy_ends_the_clients_requests(void **state)
+{
+    (void)state;
+    start();
+    assert_true(pump(5000, first_ready));
+    assert_int_equal(masque_h2_close(server, MASQUE_H2_NO_ERROR), 0);
+    assert_true(relays[0].closed);        /* the proxy's side ended at once */
+    (void)shutdown(server_fd, SHUT_RDWR); /* and the proxy lets go of the connection */
+    assert_true(pump(5000, first_closed));
+    assert_int_equal(creq[0].closed_with, MASQUE_H2_NO_ERROR);
+    stop();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_e2e_h2_two_requests_on_one_connection),
         cmocka_unit_test(test_e2e_DG_11_h2_malformed_capsule_resets_only_that_stream),
         cmocka_unit_test(test_e2e_BIND_30_h2_a_client_that_stops_reading_is_reset),
+        cmocka_unit_test(test_e2e_h2_goaway_from_the_proxy_ends_the_clients_requests),
     };
     return cmocka_run_group_tests(tests, make_pki, remove_pki);
 }

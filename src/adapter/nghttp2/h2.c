@@ -5,10 +5,13 @@
 #include "masque/h2.h"
 
 #include <gnutls/gnutls.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "../common/exchange.h"
@@ -621,9 +624,13 @@ static masque_h2_conn *conn_new(const masque_h2_config *cfg, int fd, const masqu
                                 void *app)
 {
     masque_h2_conn *c = map_zeroed(sizeof(*c));
+    int one = 1;
     if (c == NULL) {
         return NULL;
     }
+    /* Datagrams are latency-bound: no Nagle delay waiting for an acknowledgement (RFC 9298 §6
+     * asks for no added latency). */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->cfg = *cfg;
     c->hooks = *hooks;
     c->app = app;
@@ -680,6 +687,16 @@ void masque_h2_free(masque_h2_conn *c)
     (void)munmap(c, sizeof(*c));
 }
 
+/* The connection is over (the peer left, or TLS or HTTP/2 failed): every request ends now, so
+ * that the application hears of it at once, not when it frees the connection. */
+static void conn_over(masque_h2_conn *c, uint32_t code)
+{
+    c->closed = 1;
+    while (c->nreq > 0) {
+        request_free(c->req[c->nreq - 1], code);
+    }
+}
+
 /* The TLS handshake, without blocking; then HTTP/2 (ALPN "h2" is mandatory). */
 static int handshake(masque_h2_conn *c)
 {
@@ -724,13 +741,13 @@ int masque_h2_read(masque_h2_conn *c)
             if (n < 0 && n != GNUTLS_E_PREMATURE_TERMINATION) {
                 log_line(c, "read: ", gnutls_strerror((int)n));
             }
-            c->closed = 1; /* the peer closed, or TLS failed */
+            conn_over(c, NGHTTP2_NO_ERROR); /* the peer closed, or TLS failed */
             return -1;
         }
         if (nghttp2_session_mem_recv(c->h2, buf, (size_t)n) < 0) {
             log_line(c, "read: ", "an HTTP/2 protocol error");
             (void)masque_h2_write(c); /* the GOAWAY nghttp2 queued */
-            c->closed = 1;
+            conn_over(c, NGHTTP2_PROTOCOL_ERROR);
             return -1;
         }
     }
@@ -839,6 +856,22 @@ int masque_h2_tick(masque_h2_conn *c)
         }
     }
     return masque_h2_write(c);
+}
+
+int masque_h2_close(masque_h2_conn *c, uint32_t h2_error)
+{
+    int rc;
+    if (c->closed || c->h2 == NULL) {
+        c->closed = 1;
+        return 0;
+    }
+    if (nghttp2_session_terminate_session(c->h2, h2_error) != 0) {
+        c->closed = 1;
+        return -1;
+    }
+    rc = masque_h2_write(c);
+    conn_over(c, h2_error);
+    return rc;
 }
 
 int masque_h2_is_closed(const masque_h2_conn *c)

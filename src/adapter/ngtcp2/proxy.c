@@ -469,6 +469,7 @@ static void drop_client(masque_quic_proxy *p, size_t i)
     masque_quic_free(c->conn); /* on_close for each of its requests: their sockets close */
 #ifdef MASQUE_PROXY_H2
     if (c->h2 != NULL) {
+        (void)masque_h2_close(c->h2, MASQUE_H2_NO_ERROR); /* GOAWAY, when still open */
         masque_h2_free(c->h2);
         (void)close(c->tcp_fd);
         masque_quic_credentials_release(c->cred);

@@ -246,7 +246,7 @@ static int setup(const test_pki *pki, int path)
     static masque_policy_rule rule;
     masque_quic_proxy_config pcfg;
     masque_quic_config ccfg;
-    static const masque_quic_hooks hooks = {on_ready, on_packet, NULL, NULL, NULL, NULL};
+    static const masque_quic_hooks hooks = {on_ready, on_packet, NULL, NULL, NULL, NULL, NULL};
     masque_address proxy_addr;
     masque_address local_addr;
     struct sockaddr_storage remote;
@@ -295,7 +295,7 @@ static int setup(const test_pki *pki, int path)
     deadline = masque_quic_now_ns() + 5000000000u;
 #ifdef MASQUE_HAVE_H2
     if (path == 2) {
-        static const masque_h2_hooks h2_hooks = {h2_ready, h2_packet, NULL, NULL, NULL, NULL};
+        static const masque_h2_hooks h2_hooks = {h2_ready, h2_packet, NULL, NULL, NULL, NULL, NULL};
         masque_h2_config hcfg;
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
         if (proxy == NULL || fd < 0 ||

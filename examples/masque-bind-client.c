@@ -4,7 +4,8 @@
  * HTTP/3, or over HTTP/2 where UDP is blocked) and exchanges UDP with any peer through it.
  *
  *   masque-bind-client [--proxy IP:PORT] [--template URI] [--authority NAME]
- *                      [--ca PEM | --insecure] [--priority GNUTLS] [--h2 | --h3]
+ *                      [--ca PEM | --insecure] [--token-file FILE] [--priority GNUTLS] [--h2 |
+ * --h3]
  *                      [--fallback-ms MS] [--echo] [--compress-after N]
  *                      [--close-uncompressed-after N] [--run-seconds S]
  *
@@ -342,7 +343,8 @@ static int time_left(const options *o)
 /* Over HTTP/3. Returns 1 when HTTP/2 should be tried (no QUIC handshake in time). */
 static int run_h3(client_state *st, const options *o)
 {
-    static const masque_quic_hooks hooks = {on_ready, on_packet, on_close, on_log, NULL, on_event};
+    static const masque_quic_hooks hooks = {on_ready, on_packet, on_close, on_log,
+                                            NULL,     on_event,  NULL};
     struct sockaddr_storage local;
     socklen_t ll = sizeof(local);
     uint64_t give_up = masque_quic_now_ns() + o->fallback_ns;
@@ -413,8 +415,8 @@ static int run_h3(client_state *st, const options *o)
 /* Over HTTP/2 (TLS over TCP to the same address and port). */
 static void run_h2(client_state *st, const options *o)
 {
-    static const masque_h2_hooks hooks = {h2_on_ready, h2_on_packet, h2_on_close,
-                                          h2_on_log,   NULL,         h2_on_event};
+    static const masque_h2_hooks hooks = {h2_on_ready, h2_on_packet, h2_on_close, h2_on_log,
+                                          NULL,        h2_on_event,  NULL};
     masque_h2_config cfg;
     int fd = socket(o->remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (fd < 0 || (connect(fd, (const struct sockaddr *)&o->remote, o->remotelen) != 0 &&
@@ -431,6 +433,7 @@ static void run_h2(client_state *st, const options *o)
     cfg.ca_file = o->cfg.ca_file;
     cfg.insecure = o->cfg.insecure;
     cfg.priority = o->cfg.priority;
+    cfg.token = o->cfg.token;
     st->h2 = masque_h2_client_new(&cfg, fd, &hooks, st);
     if (st->h2 == NULL) {
         (void)fprintf(stderr, "masque-bind-client: cannot start HTTP/2\n");
@@ -469,9 +472,29 @@ static void run_h2(client_state *st, const options *o)
 }
 #endif
 
+/* The first line of the file that is neither blank nor a '#' comment: the bearer token. */
+static int read_token(const char *path, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    int rc = -1;
+    if (f == NULL) {
+        return -1;
+    }
+    while (fgets(out, (int)cap, f) != NULL) {
+        out[strcspn(out, "\r\n")] = '\0';
+        if (out[0] != '\0' && out[0] != '#') {
+            rc = 0;
+            break;
+        }
+    }
+    (void)fclose(f);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static client_state st;
+    static char token[300];
     static options o;
     masque_address proxy_addr;
     const char *proxy_text = "127.0.0.1:4433";
@@ -505,6 +528,12 @@ int main(int argc, char **argv)
             o.cfg.ca_file = argv[++i];
         } else if (strcmp(a, "--priority") == 0) {
             o.cfg.priority = argv[++i];
+        } else if (strcmp(a, "--token-file") == 0) {
+            if (read_token(argv[++i], token, sizeof(token)) != 0) {
+                (void)fprintf(stderr, "masque-bind-client: no token in %s\n", argv[i]);
+                return 2;
+            }
+            o.cfg.token = token;
         } else if (strcmp(a, "--fallback-ms") == 0) {
             o.fallback_ns = strtoull(argv[++i], NULL, 10) * 1000000u;
         } else if (strcmp(a, "--compress-after") == 0) {

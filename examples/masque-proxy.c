@@ -7,7 +7,7 @@
  *                [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... [--public-ip IP]
  *                [--max-clients N] [--max-requests N] [--max-requests-per-conn N]
  *                [--max-contexts N] [--assign-rate PER_S] [--idle-timeout-ms MS]
- *                [--no-h2 | --no-h3] [--priority GNUTLS] [--run-seconds S]
+ *                [--no-h2 | --no-h3] [--token-file FILE] [--priority GNUTLS] [--run-seconds S]
  *                [--no-address-validation] [-v]
  *
  * A client may send several Bind requests on one connection, over either transport: one policy,
@@ -52,7 +52,7 @@ static void usage(void)
                           "--key PEM] [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... "
                           "[--public-ip IP] [--max-clients N] [--max-requests N] "
                           "[--max-requests-per-conn N] [--max-contexts N] [--assign-rate PER_S] "
-                          "[--idle-timeout-ms MS] [--no-h2 | --no-h3] "
+                          "[--idle-timeout-ms MS] [--no-h2 | --no-h3] [--token-file FILE] "
                           "[--priority STRING] [--run-seconds S] [--no-address-validation] [-v]\n");
 }
 
@@ -129,6 +129,8 @@ int main(int argc, char **argv)
             cfg.has_public_ip = 1;
         } else if (strcmp(a, "--max-clients") == 0) {
             cfg.max_clients = (size_t)strtoul(v, NULL, 10);
+        } else if (strcmp(a, "--token-file") == 0) {
+            cfg.token_file = v; /* bearer tokens a client must present (407 otherwise) */
         } else if (strcmp(a, "--max-requests") == 0) {
             cfg.max_requests = (size_t)strtoul(v, NULL, 10);
         } else if (strcmp(a, "--max-requests-per-conn") == 0) {

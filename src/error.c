@@ -92,6 +92,8 @@ const char *masque_strerror(int code)
         return "invalid SETTINGS_H3_DATAGRAM";
     case MASQUE_ERR_ABI:
         return "header and library do not match";
+    case MASQUE_ERR_UNAUTHORIZED:
+        return "no valid credentials for the proxy";
     default:
         return "unknown error";
     }
@@ -134,7 +136,8 @@ masque_error_class masque_error_class_of(int code)
         return MASQUE_ERROR_CLASS_NONE;
     }
     if (masque_h3_error_for(code) != MASQUE_H3_INTERNAL_ERROR || code == MASQUE_ERR_BAD_REQUEST ||
-        code == MASQUE_ERR_BAD_RESPONSE || code == MASQUE_ERR_FIELD) {
+        code == MASQUE_ERR_BAD_RESPONSE || code == MASQUE_ERR_FIELD ||
+        code == MASQUE_ERR_UNAUTHORIZED) {
         /* Everything with a wire code of its own is the peer's, and so are bad messages. */
         return code == MASQUE_ERR_PARSER_FAILED ? MASQUE_ERROR_CLASS_FATAL
                                                 : MASQUE_ERROR_CLASS_PEER;

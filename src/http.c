@@ -1089,7 +1089,9 @@ masque_ssize masque_bind_response_fields(masque_field *out, size_t out_cap, char
     if (ok && rsp->bind && (rsp->public_addresses == NULL || rsp->public_address_count == 0)) {
         return MASQUE_ERR_INVALID_ARGUMENT; /* -10 §7: at least one public address */
     }
-    if (out_cap < 1u + (ok ? 1u + (rsp->bind ? 2u : 0u) : (rsp->proxy_status.ptr != NULL)) ||
+    if (out_cap < 1u + (ok ? 1u + (rsp->bind ? 2u : 0u)
+                           : (size_t)(rsp->proxy_status.ptr != NULL) +
+                                 (size_t)(rsp->proxy_authenticate.ptr != NULL)) ||
         buf_cap < 4) {
         return MASQUE_ERR_BUFFER;
     }
@@ -1109,6 +1111,11 @@ masque_ssize masque_bind_response_fields(masque_field *out, size_t out_cap, char
             out[n].name.ptr = MASQUE_HTTP_PROXY_STATUS;
             out[n].name.len = sizeof(MASQUE_HTTP_PROXY_STATUS) - 1;
             out[n++].value = rsp->proxy_status;
+        }
+        if (rsp->proxy_authenticate.ptr != NULL) {
+            out[n].name.ptr = MASQUE_HTTP_PROXY_AUTHENTICATE;
+            out[n].name.len = sizeof(MASQUE_HTTP_PROXY_AUTHENTICATE) - 1;
+            out[n++].value = rsp->proxy_authenticate;
         }
         return (masque_ssize)n;
     }
@@ -1132,6 +1139,81 @@ masque_ssize masque_bind_response_fields(masque_field *out, size_t out_cap, char
         out[n++].value.len = (size_t)len;
     }
     return (masque_ssize)n;
+}
+
+/* RFC 9110 §11.2: token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
+static int token68_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
+/* Equal in time that depends on the lengths only, never on where the bytes differ. */
+static int equal_in_constant_time(const char *a, size_t alen, const char *b, size_t blen)
+{
+    unsigned diff = alen == blen ? 0u : 1u;
+    size_t i;
+    for (i = 0; i < blen; i++) {
+        diff |= (unsigned)(unsigned char)(i < alen ? a[i] : 0) ^ (unsigned)(unsigned char)b[i];
+    }
+    return diff == 0;
+}
+
+int masque_bearer_token_match(masque_str field, const masque_str *tokens, size_t count)
+{
+    static const char scheme[] = "bearer";
+    const char *p = field.ptr;
+    size_t len = field.len;
+    size_t i;
+    size_t n;
+    int found = MASQUE_ERR_UNAUTHORIZED;
+    if (p == NULL || (tokens == NULL && count > 0)) {
+        return MASQUE_ERR_UNAUTHORIZED;
+    }
+    while (len > 0 && (*p == ' ' || *p == '\t')) { /* OWS */
+        p++;
+        len--;
+    }
+    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
+        len--;
+    }
+    if (len < sizeof(scheme) + 1) {
+        return MASQUE_ERR_UNAUTHORIZED;
+    }
+    for (i = 0; i < sizeof(scheme) - 1; i++) {
+        unsigned c = (unsigned char)p[i];
+        if (c >= 'A' && c <= 'Z') {
+            c += 'a' - 'A';
+        }
+        if (c != (unsigned char)scheme[i]) {
+            return MASQUE_ERR_UNAUTHORIZED; /* another scheme (RFC 9110 §11.1: case-insensitive) */
+        }
+    }
+    p += sizeof(scheme) - 1;
+    len -= sizeof(scheme) - 1;
+    if (*p != ' ') {
+        return MASQUE_ERR_UNAUTHORIZED;
+    }
+    while (len > 0 && *p == ' ') { /* 1*SP */
+        p++;
+        len--;
+    }
+    for (n = 0; n < len && token68_char(p[n]); n++) {
+    }
+    while (n < len && p[n] == '=') {
+        n++;
+    }
+    if (n == 0 || n != len) {
+        return MASQUE_ERR_UNAUTHORIZED; /* not a token68 */
+    }
+    for (i = 0; i < count; i++) { /* every token, whatever matched first */
+        if (tokens[i].ptr != NULL && tokens[i].len > 0 &&
+            equal_in_constant_time(p, len, tokens[i].ptr, tokens[i].len) &&
+            found == MASQUE_ERR_UNAUTHORIZED) {
+            found = (int)i;
+        }
+    }
+    return found;
 }
 
 int masque_h3_datagram_setting_check(uint64_t value, uint64_t remembered)

@@ -11,7 +11,7 @@ static void test_every_error_code_has_its_own_text(void **state)
     const char *seen[64];
     int code;
     (void)state;
-    for (code = 0; code >= MASQUE_ERR_ABI; code--) {
+    for (code = 0; code >= MASQUE_ERR_UNAUTHORIZED; code--) {
         const char *text = masque_strerror(code);
         int i;
         assert_non_null(text);
@@ -21,7 +21,7 @@ static void test_every_error_code_has_its_own_text(void **state)
         }
         seen[-code] = text;
     }
-    assert_string_equal(masque_strerror(MASQUE_ERR_ABI - 1), "unknown error");
+    assert_string_equal(masque_strerror(MASQUE_ERR_UNAUTHORIZED - 1), "unknown error");
     assert_string_equal(masque_strerror(1), "unknown error");
 }
 #endif
@@ -307,6 +307,7 @@ static void test_DG_11_error_classes_say_who_must_act(void **state)
     assert_int_equal(masque_error_class_of(MASQUE_ERR_QUARTER_STREAM_ID), MASQUE_ERROR_CLASS_PEER);
     assert_int_equal(masque_error_class_of(MASQUE_ERR_PENDING_LIMIT), MASQUE_ERROR_CLASS_PEER);
     assert_int_equal(masque_error_class_of(MASQUE_ERR_BAD_RESPONSE), MASQUE_ERROR_CLASS_PEER);
+    assert_int_equal(masque_error_class_of(MASQUE_ERR_UNAUTHORIZED), MASQUE_ERROR_CLASS_PEER);
     /* Retry once the condition is gone. */
     assert_int_equal(masque_error_class_of(MASQUE_ERR_NEED_MORE), MASQUE_ERROR_CLASS_TRANSIENT);
     assert_int_equal(masque_error_class_of(MASQUE_ERR_BUFFER), MASQUE_ERROR_CLASS_TRANSIENT);
@@ -320,7 +321,7 @@ static void test_DG_11_error_classes_say_who_must_act(void **state)
     assert_int_equal(masque_error_class_of(MASQUE_ERR_SESSION_FAILED), MASQUE_ERROR_CLASS_FATAL);
     assert_int_equal(masque_error_class_of(MASQUE_ERR_PARSER_FAILED), MASQUE_ERROR_CLASS_FATAL);
     /* Every code whose HTTP/3 mapping blames the peer is of the peer's class, and no other. */
-    for (code = -1; code >= MASQUE_ERR_ABI; code--) {
+    for (code = -1; code >= MASQUE_ERR_UNAUTHORIZED; code--) {
         int blames_peer = masque_h3_error_for(code) != MASQUE_H3_INTERNAL_ERROR &&
                           code != MASQUE_ERR_PARSER_FAILED;
         if (blames_peer) {
@@ -328,7 +329,8 @@ static void test_DG_11_error_classes_say_who_must_act(void **state)
         }
         if (masque_error_class_of(code) == MASQUE_ERROR_CLASS_PEER && !blames_peer) {
             assert_true(code == MASQUE_ERR_BAD_REQUEST || code == MASQUE_ERR_BAD_RESPONSE ||
-                        code == MASQUE_ERR_FIELD); /* answered with a status, not a reset */
+                        code == MASQUE_ERR_FIELD ||
+                        code == MASQUE_ERR_UNAUTHORIZED); /* a status, not a reset */
         }
     }
 }

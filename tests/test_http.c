@@ -592,9 +592,72 @@ static void test_DG_7_DG_20_h3_datagram_setting_is_0_or_1_and_never_lowered(void
     assert_int_equal(masque_h3_datagram_setting_check(0, 1), MASQUE_ERR_H3_SETTINGS);
 }
 
+static masque_str text(const char *t)
+{
+    masque_str s;
+    s.ptr = t;
+    s.len = t != NULL ? strlen(t) : 0;
+    return s;
+}
+
+/* RFC 9110 §11.7.2, RFC 6750 §2.1: "Bearer" SP token68, the scheme case-insensitive. */
+static void test_bearer_tokens_match_exactly_and_only_in_the_bearer_scheme(void **state)
+{
+    const masque_str tokens[] = {{"alpha-token", 11}, {"b3ta+/~._", 9}, {"pad==", 5}};
+    (void)state;
+    assert_int_equal(masque_bearer_token_match(text("Bearer alpha-token"), tokens, 3), 0);
+    assert_int_equal(masque_bearer_token_match(text("bEaReR   b3ta+/~._  "), tokens, 3), 1);
+    assert_int_equal(masque_bearer_token_match(text(" Bearer pad=="), tokens, 3), 2);
+    /* Absent, another scheme, malformed, a prefix, a longer one, or another token: refused. */
+    assert_int_equal(masque_bearer_token_match(text(NULL), tokens, 3), MASQUE_ERR_UNAUTHORIZED);
+    assert_int_equal(masque_bearer_token_match(text("Basic alpha-token"), tokens, 3),
+                     MASQUE_ERR_UNAUTHORIZED);
+    assert_int_equal(masque_bearer_token_match(text("Bearer"), tokens, 3), MASQUE_ERR_UNAUTHORIZED);
+    assert_int_equal(masque_bearer_token_match(text("Beareralpha-token"), tokens, 3),
+                     MASQUE_ERR_UNAUTHORIZED);
+    assert_int_equal(masque_bearer_token_match(text("Bearer alpha token"), tokens, 3),
+                     MASQUE_ERR_UNAUTHORIZED);
+    assert_int_equal(masque_bearer_token_match(text("Bearer =pad"), tokens, 3),
+                     MASQUE_ERR_UNAUTHORIZED);
+    assert_int_equal(masque_bearer_token_match(text("Bearer alpha-toke"), tokens, 3),
+                     MASQUE_ERR_UNAUTHORIZED);
+    assert_int_equal(masque_bearer_token_match(text("Bearer alpha-tokens"), tokens, 3),
+                     MASQUE_ERR_UNAUTHORIZED);
+    assert_int_equal(masque_bearer_token_match(text("Bearer gamma"), tokens, 3),
+                     MASQUE_ERR_UNAUTHORIZED);
+    assert_int_equal(masque_bearer_token_match(text("Bearer alpha-token"), tokens, 0),
+                     MASQUE_ERR_UNAUTHORIZED);
+    assert_int_equal(masque_bearer_token_match(text("Bearer alpha-token"), NULL, 1),
+                     MASQUE_ERR_UNAUTHORIZED);
+    assert_int_equal(masque_error_class_of(MASQUE_ERR_UNAUTHORIZED), MASQUE_ERROR_CLASS_PEER);
+}
+
+/* A 407 carries the challenge (RFC 9110 §11.7.1) and Proxy-Status, never Capsule-Protocol. */
+static void test_DG_16_a_407_carries_proxy_authenticate(void **state)
+{
+    masque_field f[MASQUE_BIND_RESPONSE_FIELDS_MAX];
+    char buf[64];
+    masque_bind_response rsp;
+    masque_ssize n;
+    (void)state;
+    memset(&rsp, 0, sizeof(rsp));
+    rsp.status = 407;
+    rsp.proxy_status = text("masque-proxy; error=http_request_denied");
+    rsp.proxy_authenticate = text("Bearer");
+    n = masque_bind_response_fields(f, MASQUE_BIND_RESPONSE_FIELDS_MAX, buf, sizeof(buf), &rsp);
+    assert_int_equal(n, 3);
+    assert_memory_equal(f[0].value.ptr, "407", 3);
+    assert_int_equal(f[1].name.len, strlen(MASQUE_HTTP_PROXY_STATUS));
+    assert_memory_equal(f[2].name.ptr, "proxy-authenticate", 18);
+    assert_memory_equal(f[2].value.ptr, "Bearer", 6);
+    assert_int_equal(masque_bind_response_fields(f, 2, buf, sizeof(buf), &rsp), MASQUE_ERR_BUFFER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bearer_tokens_match_exactly_and_only_in_the_bearer_scheme),
+        cmocka_unit_test(test_DG_16_a_407_carries_proxy_authenticate),
         cmocka_unit_test(test_UDP_1_valid_templates_are_accepted),
         cmocka_unit_test(test_UDP_1_invalid_templates_are_rejected),
         cmocka_unit_test(test_BIND_1_wildcard_is_percent_encoded),

@@ -27,8 +27,8 @@ if [ -n "$leaked" ]; then
     exit 1
 fi
 exported=$(nm -D --defined-only --extern-only "$prefix/lib/libmasque.so" | wc -l)
-# adapter.h and quic.h belong to the separate masque_adapter and masque_quic libraries.
-declared=$(grep -ho 'MASQUE_API [^(]*masque_[a-z0-9_]*(' $(ls include/masque/*.h | grep -v 'adapter.h\|quic.h') |
+# adapter.h, quic.h and h2.h belong to the separate masque_adapter, masque_quic and masque_h2 libraries.
+declared=$(grep -ho 'MASQUE_API [^(]*masque_[a-z0-9_]*(' $(ls include/masque/*.h | grep -v 'adapter.h\|quic.h\|h2.h') |
     wc -l)
 echo "   $exported exported, $declared declared MASQUE_API"
 [ "$exported" -eq "$declared" ]

@@ -130,7 +130,10 @@ typedef enum masque_error {
     MASQUE_ERR_H3_SETTINGS = -40,
     /** The caller was compiled against a header that does not match the library: another
      *  version, or other compile-time sizes or config.h switches. */
-    MASQUE_ERR_ABI = -41
+    MASQUE_ERR_ABI = -41,
+    /** The request carries none of the proxy's credentials: answer 407 with Proxy-Authenticate
+     *  (RFC 9110 §11.7.1, §15.5.8). */
+    MASQUE_ERR_UNAUTHORIZED = -42
 } masque_error;
 
 /** @brief Who must act on an error, and how (masque_error_class_of()). */

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "masque/adapter.h"
+#include "masque/http.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +68,9 @@ typedef struct masque_h2_hooks {
     int (*on_request)(masque_h2_request *r, void *app, masque_address *public_address);
     /** A session event (context acknowledged, rejected, closed, ...). */
     void (*on_event)(masque_h2_request *r, void *app, const masque_event *ev);
+    /** Proxy: may this client bind? As masque_quic_hooks.on_authorize: 0 to go on, non-zero
+     *  for 407. NULL: everyone may. */
+    int (*on_authorize)(masque_h2_request *r, void *app, masque_str proxy_authorization);
 } masque_h2_hooks;
 
 /** @brief Settings of a connection. */
@@ -95,6 +99,7 @@ typedef struct masque_h2_config {
      *  proxy answers one more with 429. */
     size_t max_requests;
     const char *target_host; /**< Client: a concrete target instead of `*`, or NULL. */
+    const char *token;       /**< Client: a bearer token sent as Proxy-Authorization, or NULL. */
     uint16_t target_port;    /**< With target_host. */
 } masque_h2_config;
 

@@ -34,6 +34,10 @@ extern "C" {
 #define MASQUE_HTTP_PROXY_PUBLIC_ADDRESS "proxy-public-address"
 /** Field name of Proxy-Status (RFC 9209). */
 #define MASQUE_HTTP_PROXY_STATUS         "proxy-status"
+/** Field name of the client's credentials for the proxy (RFC 9110 §11.7.2). */
+#define MASQUE_HTTP_PROXY_AUTHORIZATION  "proxy-authorization"
+/** Field name of the proxy's challenge in a 407 response (RFC 9110 §11.7.1). */
+#define MASQUE_HTTP_PROXY_AUTHENTICATE   "proxy-authenticate"
 /** The Structured Field Boolean true, value of capsule-protocol and connect-udp-bind. */
 #define MASQUE_HTTP_TRUE                 "?1"
 
@@ -45,6 +49,9 @@ extern "C" {
 #define MASQUE_PROXY_STATUS_HTTP_REQUEST_ERROR        "http_request_error"
 /** Proxy-Status error type when the proxy is out of resources (RFC 9209 §2.3.4 analogue). */
 #define MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED  "connection_limit_reached"
+/** Proxy-Status error type: the proxy refuses the request (RFC 9209 §2.3.13), e.g. no valid
+ *  credentials. */
+#define MASQUE_PROXY_STATUS_HTTP_REQUEST_DENIED       "http_request_denied"
 
 /** @brief A string view; ptr NULL means "absent". */
 typedef struct masque_str {
@@ -267,6 +274,19 @@ typedef struct masque_field {
     masque_str value; /**< Its value. */
 } masque_field;
 
+/**
+ * @brief Proxy: whether a Proxy-Authorization field value carries one of the proxy's bearer
+ *        tokens (RFC 9110 §11.7.2 and §11.4, RFC 6750 §2.1: the scheme "Bearer", case-insensitive,
+ *        then the token68). Every token is compared, each in time independent of where it
+ *        differs, so that the answer's timing does not leak a token.
+ * @param field The field value (absent: ptr NULL).
+ * @param tokens The accepted tokens.
+ * @param count How many.
+ * @return The index of the matching token, or MASQUE_ERR_UNAUTHORIZED (absent, another scheme,
+ *         malformed, or no token matches).
+ */
+MASQUE_API int masque_bearer_token_match(masque_str field, const masque_str *tokens, size_t count);
+
 /** Most fields masque_bind_response_fields() writes. */
 #define MASQUE_BIND_RESPONSE_FIELDS_MAX 4
 
@@ -277,6 +297,8 @@ typedef struct masque_bind_response {
     const masque_address *public_addresses; /**< With bind: Proxy-Public-Address (-10 §7). */
     size_t public_address_count;            /**< How many, at least 1 with bind. */
     masque_str proxy_status; /**< Refusals: a masque_proxy_status_format() value, or absent. */
+    /** 407: the Proxy-Authenticate challenge, e.g. "Bearer" (RFC 9110 §11.7.1), or absent. */
+    masque_str proxy_authenticate;
 } masque_bind_response;
 
 /**

@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 
 #include "masque/adapter.h"
+#include "masque/http.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -112,6 +113,13 @@ typedef struct masque_quic_hooks {
     /** A session event (masque_event: a context acknowledged, rejected, closed, ...).
      *  NULL: not reported. */
     void (*on_event)(masque_quic_request *r, void *app, const masque_event *ev);
+    /**
+     * Proxy: may this client bind? Sees the request's Proxy-Authorization value (ptr NULL when
+     * absent; masque_bearer_token_match() checks bearer tokens). Return 0 to go on, non-zero
+     * to answer 407 with Proxy-Authenticate: Bearer and Proxy-Status http_request_denied.
+     * Asked before anything else of the request is judged. NULL: everyone may.
+     */
+    int (*on_authorize)(masque_quic_request *r, void *app, masque_str proxy_authorization);
 } masque_quic_hooks;
 
 /** @brief Settings of a connection. */
@@ -155,6 +163,9 @@ typedef struct masque_quic_config {
      *  `*`. masque-proxy answers concrete targets with 501. */
     const char *target_host;
     uint16_t target_port; /**< With target_host: 1-65535. */
+    /** Client: a bearer token for the proxy, sent as Proxy-Authorization (RFC 6750 §2.1), or
+     *  NULL. */
+    const char *token;
     /** Proxy, for tests: withhold SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220), as a server
      *  that cannot serve extended CONNECT does. */
     int withhold_connect_protocol;
@@ -470,7 +481,13 @@ typedef struct masque_quic_proxy_config {
      */
     int serve_h2;
     int h2_listen_fd; /**< With serve_h2: the listening TCP socket. */
-    int verbose;      /**< Also log connections coming and going. */
+    /**
+     * A file of bearer tokens, one per line (blank lines and lines starting with '#' are
+     * skipped): a request must carry one in Proxy-Authorization, else 407. Read at start and
+     * again by masque_quic_proxy_reload(); tokens are never logged. NULL: no authentication.
+     */
+    const char *token_file;
+    int verbose; /**< Also log connections coming and going. */
     /** Where log lines go (refusals, errors; with verbose, connections); NULL: nowhere. */
     void (*log)(void *user, const char *line);
     void *log_user; /**< Passed to log. */
@@ -496,7 +513,8 @@ MASQUE_API int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms);
 
 /**
  * @brief Read the certificate and key files again (SIGHUP): new connections use them; open
- *        ones keep theirs.
+ *        ones keep theirs. The token file is read again too, and applies to every request
+ *        from now on (a token removed from it is refused at once).
  * @param p The proxy.
  * @return 0, or -1 when they cannot be loaded (the old ones stay in use).
  */

@@ -62,7 +62,7 @@ def tunnel(bindir, work, name, proxy_args, client_args):
                                        "--ca", f"{work}/pki/ca.pem", "--echo",
                                        "--run-seconds", "30"] + client_args,
                                       stdin=subprocess.DEVNULL, stdout=o, stderr=e)
-        line = wait_for(out, "public address:")
+        line = wait_for(out, "public address:", 15 if "bad" not in name else 5)
         if line is None:
             return f"{name}: no public address", open(err, encoding="utf-8").read()
         if wait_for(out, "acknowledged") is None:
@@ -100,12 +100,27 @@ def main():
             failures.append(failure)
         elif "trying HTTP/2" not in err:
             failures.append(f"fallback: nothing said on stderr ({err.strip()!r})")
+        # One authentication step for both transports: the token file, over HTTP/2 too.
+        with open(f"{work}/tokens", "w", encoding="utf-8") as f:
+            f.write("# tokens\nh2-t0ken\n")
+        with open(f"{work}/good", "w", encoding="utf-8") as f:
+            f.write("h2-t0ken\n")
+        with open(f"{work}/bad", "w", encoding="utf-8") as f:
+            f.write("h2-t0kem\n")
+        failure, _ = tunnel(bindir, work, "token", ["--token-file", f"{work}/tokens"],
+                            ["--h2", "--token-file", f"{work}/good"])
+        if failure:
+            failures.append(failure)
+        failure, err = tunnel(bindir, work, "bad_token", ["--token-file", f"{work}/tokens"],
+                              ["--h2", "--token-file", f"{work}/bad"])
+        if failure is None or "status 407" not in err:
+            failures.append(f"a wrong token over HTTP/2 was not refused with 407 ({err.strip()!r})")
     finally:
         subprocess.run(["rm", "-rf", work], check=False)
     if failures:
         print("h2_programs: FAIL: " + "; ".join(failures))
         return 1
-    print("h2_programs: PASS (Bind over HTTP/2, and the fallback from HTTP/3)")
+    print("h2_programs: PASS (Bind over HTTP/2, the fallback from HTTP/3, bearer tokens)")
     return 0
 
 

@@ -127,8 +127,8 @@ static void capture_log(masque_h2_conn *c, void *app, const char *line)
     (void)snprintf(last_log, sizeof(last_log), "%s", line);
 }
 
-static const masque_h2_hooks client_hooks = {client_ready, client_packet, client_close,
-                                             capture_log,  NULL,          NULL};
+static const masque_h2_hooks client_hooks = {client_ready, client_packet, client_close, capture_log,
+                                             NULL,         NULL,          NULL};
 
 /* ---- the proxy's hooks: the test is its host ---- */
 
@@ -169,8 +169,8 @@ static void proxy_close(masque_h2_request *r, void *app, uint32_t code)
     rl->closed_with = code;
 }
 
-static const masque_h2_hooks proxy_hooks = {NULL, proxy_packet,  proxy_close,
-                                            NULL, proxy_request, NULL};
+static const masque_h2_hooks proxy_hooks = {NULL,          proxy_packet, proxy_close, NULL,
+                                            proxy_request, NULL,         NULL};
 
 /* ---- set-up ---- */
 

@@ -112,8 +112,8 @@ int main(void)
     int client_fd = udp_socket(&client_addr);
     masque_quic_config ccfg;
     masque_quic_config scfg;
-    masque_quic_hooks chooks = {client_ready, client_packet, on_close, NULL, NULL, NULL};
-    masque_quic_hooks phooks = {NULL, proxy_packet, on_close, NULL, proxy_request, NULL};
+    masque_quic_hooks chooks = {client_ready, client_packet, on_close, NULL, NULL, NULL, NULL};
+    masque_quic_hooks phooks = {NULL, proxy_packet, on_close, NULL, proxy_request, NULL, NULL};
     masque_policy policy;
     masque_policy_rule loopback;
     uint64_t deadline = masque_quic_now_ns() + 5000000000u;

@@ -10,6 +10,7 @@
 #pragma GCC diagnostic ignored "-Wunused-function"
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,6 +51,8 @@ static masque_quic_proxy *proxy;
 static test_pki pki;                          /* a throw-away CA: TLS verification stays on */
 static const char *client_ca;                 /* the CA clients trust (NULL: pki.ca_file) */
 static const char *client_host = "localhost"; /* the :authority clients use */
+static const char *client_token;              /* the bearer token clients send, or NULL */
+static const char *proxy_token_file;          /* the proxy's token file, or NULL */
 static int proxy_fd = -1;
 static masque_address proxy_addr;
 static client clients[MAX_CLIENTS];
@@ -112,6 +115,7 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     cfg.max_clients = proxy_max_clients != 0 ? proxy_max_clients : MAX_CLIENTS + 4;
     cfg.no_address_validation = proxy_no_validation;
     cfg.max_requests = proxy_max_requests;
+    cfg.token_file = proxy_token_file;
     cfg.conn.max_requests = conn_max_requests;
     proxy_fd = bound_socket(ip, &proxy_addr);
     cfg.relay_bind = proxy_addr;
@@ -153,7 +157,7 @@ static void on_close(masque_quic_request *r, void *app, uint64_t reason)
     cl->closed_with = reason;
 }
 
-static const masque_quic_hooks hooks = {on_ready, on_packet, on_close, NULL, NULL, NULL};
+static const masque_quic_hooks hooks = {on_ready, on_packet, on_close, NULL, NULL, NULL, NULL};
 
 static void start_client(client *cl, const char *ip)
 {
@@ -783,8 +787,8 @@ static int logged_status(size_t n)
 /* A client whose log lines land in last_log; target_host NULL asks for Bind to `*`. */
 static void start_logging_client(client *cl, const char *target_host, uint16_t target_port)
 {
-    static const masque_quic_hooks logging = {on_ready,    on_packet, on_close,
-                                              capture_log, NULL,      NULL};
+    static const masque_quic_hooks logging = {on_ready, on_packet, on_close, capture_log,
+                                              NULL,     NULL,      NULL};
     masque_quic_config cfg;
     struct sockaddr_storage remote;
     struct sockaddr_storage local;
@@ -798,6 +802,7 @@ static void start_logging_client(client *cl, const char *target_host, uint16_t t
     cfg.ca_file = pki.ca_file;
     cfg.target_host = target_host;
     cfg.target_port = target_port;
+    cfg.token = client_token;
     cl->fd = bound_socket("127.0.0.1", &dummy);
     assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &remote, &rl), MASQUE_OK);
     assert_int_equal(connect(cl->fd, (struct sockaddr *)&remote, rl), 0);
@@ -1152,6 +1157,57 @@ static void test_e2e_a_flood_toward_a_stalled_client_costs_the_others_nothing(vo
     stop_client(&clients[1]);
     stop_client(&clients[0]);
     stop_proxy();
+}
+
+static int logged_status_or_ready(size_t n)
+{
+    return logged_status(n) || clients[0].ready;
+}
+
+/* One client with `token` (or none) against a proxy that wants a bearer token: 1 when the
+ * request was accepted, 0 when it was refused with 407. */
+static int bind_with_token(const char *token)
+{
+    int accepted;
+    client_token = token;
+    start_logging_client(&clients[0], NULL, 0);
+    client_token = NULL;
+    assert_true(pump(1, 5000, logged_status_or_ready));
+    accepted = clients[0].ready;
+    if (!accepted) {
+        assert_non_null(strstr(last_log, "status 407")); /* RFC 9110 §15.5.8 */
+    }
+    stop_client(&clients[0]);
+    return accepted;
+}
+
+static void test_e2e_requests_without_a_valid_bearer_token_get_407(void **state)
+{
+    static const char tokens[] = "# who may bind\n\ns3cret-one\nsecond.token\n";
+    char path[] = "/tmp/masque-tokens.XXXXXX";
+    int fd = mkstemp(path);
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, tokens, sizeof(tokens) - 1), (ssize_t)(sizeof(tokens) - 1));
+    (void)close(fd);
+    proxy_token_file = path;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    proxy_token_file = NULL;
+    assert_false(bind_with_token(NULL));          /* no Proxy-Authorization */
+    assert_false(bind_with_token("s3cret-onf"));  /* a wrong one */
+    assert_false(bind_with_token("s3cret-one1")); /* a longer one */
+    assert_true(bind_with_token("s3cret-one"));
+    assert_true(bind_with_token("second.token"));
+    /* The file changes and the proxy reloads: a removed token is refused from then on. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "second.token\n", 13), 13);
+    (void)close(fd);
+    assert_int_equal(masque_quic_proxy_reload(proxy), 0);
+    assert_false(bind_with_token("s3cret-one"));
+    assert_true(bind_with_token("second.token"));
+    stop_proxy();
+    (void)unlink(path);
 }
 
 static void test_e2e_concrete_target_is_refused_with_501_not_ignored(void **state)
@@ -1553,6 +1609,7 @@ int main(void)
         cmocka_unit_test(test_e2e_UDP_7_clean_fin_closes_the_relay_socket),
         cmocka_unit_test(test_e2e_tls_verifies_the_proxy_against_the_ca_and_the_authority),
         cmocka_unit_test(test_e2e_concrete_target_is_refused_with_501_not_ignored),
+        cmocka_unit_test(test_e2e_requests_without_a_valid_bearer_token_get_407),
         cmocka_unit_test(test_e2e_three_bind_requests_on_one_connection_one_reset_midway),
         cmocka_unit_test(test_e2e_two_bind_requests_on_one_connection_one_ends_cleanly),
         cmocka_unit_test(test_e2e_requests_per_connection_are_limited_with_429),

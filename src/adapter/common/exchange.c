@@ -2,6 +2,7 @@
 /* The HTTP side of one Bind request, for both bindings: see exchange.h. */
 #include "exchange.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,9 @@ void masque_exchange_field(masque_exchange *x, const uint8_t *name, size_t namel
                      value, valuelen);
     } else if (name_is(name, namelen, "proxy-public-address")) {
         append_value(x, x->ppa, sizeof(x->ppa), &x->ppa_len, &x->has_ppa, value, valuelen);
+    } else if (name_is(name, namelen, MASQUE_HTTP_PROXY_AUTHORIZATION)) {
+        append_value(x, x->proxy_authorization, sizeof(x->proxy_authorization), &x->pauth_len,
+                     &x->has_pauth, value, valuelen);
     }
 }
 
@@ -77,6 +81,11 @@ static masque_str str_of(const char *s, int present)
     r.ptr = present ? s : NULL;
     r.len = present ? strlen(s) : 0;
     return r;
+}
+
+masque_str masque_exchange_credentials(const masque_exchange *x)
+{
+    return str_of(x->proxy_authorization, x->has_pauth);
 }
 
 int masque_exchange_check_request(const masque_exchange *x, const char *uri_template,
@@ -148,6 +157,10 @@ masque_ssize masque_exchange_response(masque_field *fields, char *buf, size_t ca
             rsp.proxy_status.len = strlen(status_text);
         }
     }
+    if (status == 407) { /* RFC 9110 §11.7.1: the challenge comes with the status */
+        rsp.proxy_authenticate.ptr = "Bearer";
+        rsp.proxy_authenticate.len = 6;
+    }
     return masque_bind_response_fields(fields, MASQUE_BIND_RESPONSE_FIELDS_MAX, buf, cap, &rsp);
 }
 
@@ -163,8 +176,10 @@ static masque_field field_of(const char *name, const char *value)
 
 masque_ssize masque_exchange_request(masque_field *fields, char *path, size_t cap,
                                      const char *authority, const char *uri_template,
-                                     const char *target_host, uint16_t target_port)
+                                     const char *target_host, uint16_t target_port,
+                                     const char *token, char *auth, size_t auth_cap)
 {
+    size_t tlen = token != NULL ? strlen(token) : 0;
     if (masque_uri_template_expand(path, cap, str_of(uri_template, 1), target_host,
                                    target_host != NULL ? target_port : 0) < 0) {
         return -1;
@@ -176,5 +191,13 @@ masque_ssize masque_exchange_request(masque_field *fields, char *path, size_t ca
     fields[4] = field_of(":path", path);
     fields[5] = field_of(MASQUE_HTTP_CAPSULE_PROTOCOL, MASQUE_HTTP_TRUE);
     fields[6] = field_of(MASQUE_HTTP_CONNECT_UDP_BIND, MASQUE_HTTP_TRUE);
+    if (token == NULL) {
+        return MASQUE_EXCHANGE_REQUEST_FIELDS - 1;
+    }
+    if (tlen == 0 || tlen + 8 > auth_cap) {
+        return -1; /* a token that does not fit is refused, never cut */
+    }
+    (void)snprintf(auth, auth_cap, "Bearer %s", token); /* RFC 6750 §2.1 */
+    fields[7] = field_of(MASQUE_HTTP_PROXY_AUTHORIZATION, auth);
     return MASQUE_EXCHANGE_REQUEST_FIELDS;
 }

@@ -21,7 +21,13 @@ typedef struct masque_exchange {
     int fields_too_long; /* a value did not fit: the message is refused, never cut */
     char method[16], protocol[32], scheme[16], authority[256], path[1024];
     char capsule_protocol[64], connect_udp_bind[64], ppa[512];
+    size_t pauth_len;
+    int has_pauth;
+    char proxy_authorization[512]; /* the client's credentials (RFC 9110 §11.7.2) */
 } masque_exchange;
+
+/** The Proxy-Authorization value received (ptr NULL when absent), for an authorization hook. */
+masque_str masque_exchange_credentials(const masque_exchange *x);
 
 /** One field line of the message (pseudo-header fields included, by name). */
 void masque_exchange_field(masque_exchange *x, const uint8_t *name, size_t namelen,
@@ -55,8 +61,8 @@ masque_ssize masque_exchange_response(masque_field *fields, char *buf, size_t ca
                                       const masque_address *public_address, const char *error_type,
                                       const char *details, char *status_text, size_t status_cap);
 
-/** Fields of a client's Bind request. */
-#define MASQUE_EXCHANGE_REQUEST_FIELDS 7
+/** Fields of a client's Bind request (with Proxy-Authorization). */
+#define MASQUE_EXCHANGE_REQUEST_FIELDS 8
 
 /**
  * Client: the extended CONNECT of a Bind request (RFC 9298 §3.4 and §3.5, RFC 9220 / RFC 8441,
@@ -65,6 +71,7 @@ masque_ssize masque_exchange_response(masque_field *fields, char *buf, size_t ca
  */
 masque_ssize masque_exchange_request(masque_field *fields, char *path, size_t cap,
                                      const char *authority, const char *uri_template,
-                                     const char *target_host, uint16_t target_port);
+                                     const char *target_host, uint16_t target_port,
+                                     const char *token, char *auth, size_t auth_cap);
 
 #endif /* MASQUE_ADAPTER_EXCHANGE_H */

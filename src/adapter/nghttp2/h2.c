@@ -312,6 +312,11 @@ static int server_answer(masque_h2_request *r)
 {
     masque_h2_conn *c = r->conn;
     masque_exchange_refusal no;
+    if (c->hooks.on_authorize != NULL &&
+        c->hooks.on_authorize(r, r->app, masque_exchange_credentials(&r->x)) != 0) {
+        return submit_response(r, 407, MASQUE_PROXY_STATUS_HTTP_REQUEST_DENIED, NULL,
+                               "no valid credentials (Proxy-Authorization)");
+    }
     if (masque_exchange_check_request(&r->x, c->cfg.uri_template, &no) != 0) {
         return submit_response(r, no.status, no.error_type, no.details, no.why);
     }
@@ -357,13 +362,14 @@ static int client_send_request(masque_h2_request *r)
 {
     masque_h2_conn *c = r->conn;
     char path[1024];
+    char auth[320];
     masque_field fields[MASQUE_EXCHANGE_REQUEST_FIELDS];
     nghttp2_nv nv[MASQUE_EXCHANGE_REQUEST_FIELDS];
     nghttp2_data_provider dp;
     int32_t id;
-    masque_ssize n =
-        masque_exchange_request(fields, path, sizeof(path), c->cfg.authority, c->cfg.uri_template,
-                                c->cfg.target_host, c->cfg.target_port);
+    masque_ssize n = masque_exchange_request(fields, path, sizeof(path), c->cfg.authority,
+                                             c->cfg.uri_template, c->cfg.target_host,
+                                             c->cfg.target_port, c->cfg.token, auth, sizeof(auth));
     if (n < 0) {
         return -1;
     }

@@ -31,6 +31,8 @@
 #define LISTEN_BUDGET     256u /* QUIC packets read per step, before the relays get their turn */
 #define DATAGRAM_MAX      65536u
 #define ACCEPT_BUDGET     16u /* TCP connections accepted per step */
+#define MAX_TOKENS        64u
+#define TOKEN_MAX         256u
 
 /* A client over HTTP/3 (conn) or over HTTP/2 (h2, on its own TCP socket). */
 typedef struct proxy_client {
@@ -75,6 +77,10 @@ struct masque_quic_proxy {
     size_t nrelays;
     struct pollfd *fds; /* the listening sockets, one per client, one per relay */
     int tcp_fd;         /* HTTP/2's listening socket, or -1 */
+    /* Bearer tokens (token_file), read at start and on reload; never logged. */
+    masque_str tokens[MAX_TOKENS];
+    size_t ntokens;
+    char token_text[MAX_TOKENS][TOKEN_MAX + 1];
     uint8_t retry_secret[MASQUE_QUIC_RETRY_SECRET_LEN]; /* seals Retry tokens (RFC 9000 §8.1.2) */
 };
 
@@ -237,7 +243,28 @@ static int on_request(masque_quic_request *r, void *app, masque_address *public_
     return 0;
 }
 
-static const masque_quic_hooks hooks = {NULL, on_packet, on_close, on_log, on_request, NULL};
+/* May this client bind? With a token file, only with one of its bearer tokens. */
+static int authorize(const proxy_client *c, masque_str credentials)
+{
+    const masque_quic_proxy *p = c->proxy;
+    if (p->cfg.token_file == NULL) {
+        return 0;
+    }
+    if (masque_bearer_token_match(credentials, p->tokens, p->ntokens) < 0) {
+        log_refusal(p, "no valid bearer token (407)", &c->remote, c->remotelen);
+        return -1;
+    }
+    return 0;
+}
+
+static int on_authorize(masque_quic_request *r, void *app, masque_str credentials)
+{
+    (void)r;
+    return authorize(app, credentials); /* app: still the client's, not yet a relay's */
+}
+
+static const masque_quic_hooks hooks = {NULL,       on_packet, on_close,    on_log,
+                                        on_request, NULL,      on_authorize};
 
 #ifdef MASQUE_PROXY_H2
 /* The same over HTTP/2. */
@@ -275,8 +302,14 @@ static int h2_on_request(masque_h2_request *r, void *app, masque_address *public
     return 0;
 }
 
-static const masque_h2_hooks h2_hooks = {NULL,      h2_on_packet,  h2_on_close,
-                                         h2_on_log, h2_on_request, NULL};
+static int h2_on_authorize(masque_h2_request *r, void *app, masque_str credentials)
+{
+    (void)r;
+    return authorize(app, credentials);
+}
+
+static const masque_h2_hooks h2_hooks = {NULL,          h2_on_packet, h2_on_close,    h2_on_log,
+                                         h2_on_request, NULL,         h2_on_authorize};
 #endif
 
 static masque_adapter *relay_adapter(const proxy_relay *relay)
@@ -315,6 +348,54 @@ static int relay_socket(const masque_address *bind_to, masque_address *bound)
         return -1;
     }
     return fd;
+}
+
+/* Reads the token file: one token per line, '#' comments and blank lines skipped. The old
+ * tokens stay when the file cannot be read or holds none. */
+static int load_tokens(masque_quic_proxy *p)
+{
+    char line[TOKEN_MAX + 2];
+    char(*fresh)[TOKEN_MAX + 1];
+    size_t n = 0;
+    FILE *f;
+    if (p->cfg.token_file == NULL) {
+        return 0;
+    }
+    f = fopen(p->cfg.token_file, "r");
+    fresh = calloc(MAX_TOKENS, sizeof(*fresh)); /* all or nothing: the old ones stay meanwhile */
+    if (f == NULL || fresh == NULL) {
+        if (f != NULL) {
+            (void)fclose(f);
+        }
+        free(fresh);
+        return -1;
+    }
+    while (n < MAX_TOKENS && fgets(line, sizeof(line), f) != NULL) {
+        size_t len = strcspn(line, "\r\n");
+        if (line[len] == '\0' && len == sizeof(line) - 1) {
+            (void)fclose(f);
+            free(fresh);
+            return -1; /* a line too long for a token: the file is refused, not cut */
+        }
+        line[len] = '\0';
+        if (len == 0 || line[0] == '#') {
+            continue;
+        }
+        memcpy(fresh[n], line, len + 1);
+        n++;
+    }
+    (void)fclose(f);
+    if (n == 0) {
+        free(fresh);
+        return -1;
+    }
+    memcpy(p->token_text, fresh, n * sizeof(*fresh));
+    free(fresh);
+    for (p->ntokens = 0; p->ntokens < n; p->ntokens++) {
+        p->tokens[p->ntokens].ptr = p->token_text[p->ntokens];
+        p->tokens[p->ntokens].len = strlen(p->token_text[p->ntokens]);
+    }
+    return 0;
 }
 
 masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, int listen_fd)
@@ -364,6 +445,7 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     /* The certificate is read once, not per connection (and again only on a reload). */
     p->credentials = masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file);
     if (p->clients == NULL || p->relays == NULL || p->fds == NULL || p->credentials == NULL ||
+        load_tokens(p) != 0 ||
         (listen_fd >= 0 &&
          getsockname(listen_fd, (struct sockaddr *)&p->local, &p->locallen) != 0)) {
         masque_quic_proxy_free(p);
@@ -376,12 +458,13 @@ int masque_quic_proxy_reload(masque_quic_proxy *p)
 {
     masque_quic_credentials *fresh =
         masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file);
+    int tokens = load_tokens(p); /* revoked tokens stop working at once */
     if (fresh == NULL) {
         return -1; /* keep serving with what was loaded */
     }
     masque_quic_credentials_release(p->credentials); /* open connections keep theirs */
     p->credentials = fresh;
-    return 0;
+    return tokens;
 }
 
 static proxy_client *find_client(masque_quic_proxy *p, const struct sockaddr_storage *from,

@@ -583,6 +583,11 @@ static int server_answer(masque_quic_request *r)
 {
     masque_quic_conn *c = r->conn;
     masque_exchange_refusal no;
+    if (c->hooks.on_authorize != NULL &&
+        c->hooks.on_authorize(r, r->app, masque_exchange_credentials(&r->x)) != 0) {
+        return submit_response(r, 407, MASQUE_PROXY_STATUS_HTTP_REQUEST_DENIED, NULL,
+                               "no valid credentials (Proxy-Authorization)");
+    }
     if (masque_exchange_check_request(&r->x, c->cfg.uri_template, &no) != 0) {
         return submit_response(r, no.status, no.error_type, no.details, no.why);
     }
@@ -854,12 +859,13 @@ static int client_send_request(masque_quic_request *r)
 {
     masque_quic_conn *c = r->conn;
     char path[1024];
+    char auth[320];
     masque_field fields[MASQUE_EXCHANGE_REQUEST_FIELDS];
     nghttp3_nv nv[MASQUE_EXCHANGE_REQUEST_FIELDS];
     nghttp3_data_reader dr = {read_body};
-    masque_ssize n =
-        masque_exchange_request(fields, path, sizeof(path), c->cfg.authority, c->cfg.uri_template,
-                                c->cfg.target_host, c->cfg.target_port);
+    masque_ssize n = masque_exchange_request(fields, path, sizeof(path), c->cfg.authority,
+                                             c->cfg.uri_template, c->cfg.target_host,
+                                             c->cfg.target_port, c->cfg.token, auth, sizeof(auth));
     masque_ssize i;
     if (n < 0 || ngtcp2_conn_open_bidi_stream(c->conn, &r->stream, NULL) != 0) {
         r->stream = -1;

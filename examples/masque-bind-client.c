@@ -472,6 +472,36 @@ static void run_h2(client_state *st, const options *o)
 }
 #endif
 
+/* Every option, one line each (--help on stdout). */
+static void usage(FILE *to)
+{
+    (void)fputs(
+        "usage: masque-bind-client [OPTION]...\n"
+        "Asks a MASQUE proxy for a public UDP address (CONNECT-UDP Bind) and relays UDP through\n"
+        "it: prints \"public address: IP:PORT\", then \"from IP:PORT: TEXT\" per packet; sends\n"
+        "each stdin line \"IP:PORT TEXT\" to that peer.\n"
+        "  --proxy IP:PORT            the proxy (default 127.0.0.1:4433)\n"
+        "  --authority NAME           its name, for the request and TLS (default localhost)\n"
+        "  --template URI             the URI template (default\n"
+        "                             https://localhost/.well-known/masque/udp/{target_host}/"
+        "{target_port}/)\n"
+        "  --ca PEM                   the CA to verify the proxy against\n"
+        "  --insecure                 do not verify the proxy (for people, never for tests)\n"
+        "  --token-file FILE          send the bearer token in FILE (first non-comment line)\n"
+        "  --h2 | --h3                HTTP/2 only, or HTTP/3 only (default: HTTP/3, then\n"
+        "                             HTTP/2 when no QUIC handshake completes in time)\n"
+        "  --fallback-ms MS           how long HTTP/3 gets (default 1500)\n"
+        "  --priority STRING          GnuTLS priority string\n"
+        "  --echo                     answer every packet with \"re: TEXT\"\n"
+        "  --compress-after N         register a compressed context for a peer after N packets\n"
+        "  --close-uncompressed-after N  close the uncompressed context after N packets\n"
+        "  --run-seconds S            stop after S seconds\n"
+        "  --help                     this text\n"
+        "Exit status: 0 when the tunnel worked and ended cleanly, 1 on any failure, 2 on bad\n"
+        "usage.\n",
+        to);
+}
+
 /* The first line of the file that is neither blank nor a '#' comment: the bearer token. */
 static int read_token(const char *path, char *out, size_t cap)
 {
@@ -507,6 +537,10 @@ int main(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
         if (strcmp(a, "--insecure") == 0) {
             o.cfg.insecure = 1;
         } else if (strcmp(a, "--echo") == 0) {

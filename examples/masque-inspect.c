@@ -18,10 +18,18 @@
 
 #define INPUT_MAX (1u << 20)
 
-static void usage(void)
+/* Every option, one line each (--help on stdout; after bad usage on stderr). */
+static void usage(FILE *to)
 {
-    fprintf(stderr, "usage: masque-inspect [--draft04] [--compressed] "
-                    "capsules|h3-datagram|bind-payload [HEX|-]\n");
+    (void)fputs("usage: masque-inspect [OPTION]... capsules|h3-datagram|bind-payload [HEX|-]\n"
+                "Decodes MASQUE capsules, HTTP/3 datagrams or Bind payloads given in hex (from\n"
+                "the argument, or standard input when it is absent or -) and prints one JSON\n"
+                "object per line.\n"
+                "  --draft04      capsules: the draft-04 codepoints\n"
+                "  --compressed   bind-payload: a compressed context's payload (no IP fields)\n"
+                "  -h, --help     this text\n"
+                "Exit status: 0 decoded, 1 malformed input, 2 bad usage.\n",
+                to);
 }
 
 static int hex_value(int c)
@@ -244,21 +252,21 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--compressed") == 0) {
             compressed = 1;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage();
+            usage(stdout);
             return 0;
         } else if (command == NULL) {
             command = argv[i];
         } else if (hex == NULL) {
             hex = argv[i];
         } else {
-            usage();
+            usage(stderr);
             return 2;
         }
     }
     if (command == NULL ||
         (strcmp(command, "capsules") != 0 && strcmp(command, "h3-datagram") != 0 &&
          strcmp(command, "bind-payload") != 0)) {
-        usage();
+        usage(stderr);
         return 2;
     }
     buf = malloc(INPUT_MAX);

@@ -46,14 +46,38 @@ static void on_hangup(int sig)
     reload = 1;
 }
 
-static void usage(void)
+/* Every option, one line each (--help on stdout; after a bad option on stderr). */
+static void usage(FILE *to)
 {
-    (void)fprintf(stderr, "usage: masque-proxy [--listen IP:PORT] [--template URI] [--cert PEM "
-                          "--key PEM] [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... "
-                          "[--public-ip IP] [--max-clients N] [--max-requests N] "
-                          "[--max-requests-per-conn N] [--max-contexts N] [--assign-rate PER_S] "
-                          "[--idle-timeout-ms MS] [--no-h2 | --no-h3] [--token-file FILE] "
-                          "[--priority STRING] [--run-seconds S] [--no-address-validation] [-v]\n");
+    (void)fputs(
+        "usage: masque-proxy [OPTION]...\n"
+        "A CONNECT-UDP Bind proxy: HTTP/3 on UDP and HTTP/2 on TCP, at one address and port.\n"
+        "  --listen IP:PORT           address to serve (default 127.0.0.1:4433)\n"
+        "  --template URI             the URI template (default\n"
+        "                             https://localhost/.well-known/masque/udp/{target_host}/"
+        "{target_port}/)\n"
+        "  --cert PEM --key PEM       certificate and key (default: a self-signed one)\n"
+        "  --token-file FILE          bearer tokens clients must present (407 otherwise),\n"
+        "                             one per line; re-read on SIGHUP; never logged\n"
+        "  --allow-anonymous          without --token-file, serve anonymous clients that are not\n"
+        "                             on this host too (an open relay: off by default)\n"
+        "  --allow CIDR[:PORTS]       targets to allow (first match wins; repeatable)\n"
+        "  --deny CIDR[:PORTS]        targets to refuse (repeatable)\n"
+        "  --public-ip IP             the address to advertise in Proxy-Public-Address (NAT)\n"
+        "  --max-clients N            connections at once (default 256)\n"
+        "  --max-requests N           Bind requests at once in all (default 4 per client)\n"
+        "  --max-requests-per-conn N  Bind requests at once on one connection (default 8)\n"
+        "  --max-contexts N           contexts a client may hold (default 256)\n"
+        "  --assign-rate PER_S        registrations per second per request (default: no limit)\n"
+        "  --idle-timeout-ms MS       close compressed contexts idle this long (default 120000)\n"
+        "  --no-h2 | --no-h3          serve one transport only\n"
+        "  --no-address-validation    no QUIC Retry round trip (trusted networks only)\n"
+        "  --priority STRING          GnuTLS priority string\n"
+        "  --run-seconds S            stop after S seconds (default: run until SIGTERM)\n"
+        "  -v                         log connections coming and going too\n"
+        "  --help                     this text\n"
+        "Signals: SIGHUP reloads the certificate and the token file; SIGINT/SIGTERM stop.\n",
+        to);
 }
 
 static void log_stderr(void *user, const char *line)
@@ -90,8 +114,16 @@ int main(int argc, char **argv)
             cfg.verbose = 1;
             continue;
         }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
         if (strcmp(a, "--no-address-validation") == 0) {
             cfg.no_address_validation = 1; /* no Retry round trip: trusted networks only */
+            continue;
+        }
+        if (strcmp(a, "--allow-anonymous") == 0) {
+            cfg.allow_anonymous = 1; /* an open relay, on purpose */
             continue;
         }
         if (strcmp(a, "--no-h2") == 0 || strcmp(a, "--no-h3") == 0) {
@@ -99,7 +131,7 @@ int main(int argc, char **argv)
             continue;
         }
         if (v == NULL) {
-            usage();
+            usage(stderr);
             return 2;
         }
         i++;
@@ -144,7 +176,7 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--run-seconds") == 0) {
             run_seconds = strtod(v, NULL);
         } else {
-            usage();
+            usage(stderr);
             return 2;
         }
     }

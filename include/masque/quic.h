@@ -487,6 +487,12 @@ typedef struct masque_quic_proxy_config {
      * again by masque_quic_proxy_reload(); tokens are never logged. NULL: no authentication.
      */
     const char *token_file;
+    /**
+     * Without token_file: also serve anonymous clients that are not on this host. By default
+     * only loopback clients may bind without a token (407 for the others): an open relay is
+     * the operator's explicit choice.
+     */
+    int allow_anonymous;
     int verbose; /**< Also log connections coming and going. */
     /** Where log lines go (refusals, errors; with verbose, connections); NULL: nowhere. */
     void (*log)(void *user, const char *line);

@@ -53,6 +53,7 @@ static const char *client_ca;                 /* the CA clients trust (NULL: pki
 static const char *client_host = "localhost"; /* the :authority clients use */
 static const char *client_token;              /* the bearer token clients send, or NULL */
 static const char *proxy_token_file;          /* the proxy's token file, or NULL */
+static int proxy_allow_anonymous;             /* anonymous clients from elsewhere may bind */
 static int proxy_fd = -1;
 static masque_address proxy_addr;
 static client clients[MAX_CLIENTS];
@@ -116,6 +117,7 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     cfg.no_address_validation = proxy_no_validation;
     cfg.max_requests = proxy_max_requests;
     cfg.token_file = proxy_token_file;
+    cfg.allow_anonymous = proxy_allow_anonymous;
     cfg.conn.max_requests = conn_max_requests;
     proxy_fd = bound_socket(ip, &proxy_addr);
     cfg.relay_bind = proxy_addr;
@@ -1443,6 +1445,35 @@ static int sent_to_service(const char *ip, uint16_t port, int service, uint64_t 
     return peer_recv(service, 1, buf, sizeof(buf), wait_ms) == 5;
 }
 
+static int refused_or_ready(size_t n)
+{
+    (void)n;
+    return clients[0].closed || clients[0].ready;
+}
+
+/* Without tokens, an anonymous client that is not on the proxy host is refused (407) unless
+ * the operator allowed anonymous clients: an open relay is never the default. */
+static void test_e2e_anonymous_clients_from_elsewhere_are_refused_unless_allowed(void **state)
+{
+    (void)state;
+    if (!netns_ready) {
+        skip();
+    }
+    start_proxy("11.0.0.1", "127.0.0.0/8"); /* 11.0.0.1: not a loopback address */
+    start_client(&clients[0], "11.0.0.1");
+    assert_true(pump(1, 5000, refused_or_ready));
+    assert_false(clients[0].ready);
+    stop_client(&clients[0]);
+    stop_proxy();
+    proxy_allow_anonymous = 1;
+    start_proxy("11.0.0.1", "127.0.0.0/8");
+    proxy_allow_anonymous = 0;
+    start_client(&clients[0], "11.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
 static void test_e2e_BIND_29_the_proxys_own_addresses_are_refused_by_default(void **state)
 {
     masque_address svc;
@@ -1584,6 +1615,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_e2e_BIND_29_the_proxys_own_addresses_are_refused_by_default),
+        cmocka_unit_test(test_e2e_anonymous_clients_from_elsewhere_are_refused_unless_allowed),
     };
     netns_ready = unshare(CLONE_NEWNET) == 0 &&
                   system("ip link set lo up && ip addr add 11.0.0.1/32 dev lo") == 0;

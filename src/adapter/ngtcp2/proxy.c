@@ -45,6 +45,7 @@ typedef struct proxy_client {
     struct sockaddr_storage remote;
     socklen_t remotelen;
     masque_quic_proxy *proxy;
+    int identity; /* who its last authorized request was: a token's index, or -1 anonymous */
 } proxy_client;
 
 /* One accepted Bind request and its UDP socket (RFC 9298 §3.1: they live and die together). */
@@ -222,6 +223,22 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address)
     }
     relay->live = 1;
     relay->client = c;
+    if (p->cfg.log != NULL) { /* one line per accepted request: who, from where (no token) */
+        masque_address a;
+        char from[MASQUE_ADDRESS_TEXT_MAX] = "?";
+        char line[256];
+        if (masque_address_from_sockaddr((const struct sockaddr *)&c->remote, c->remotelen, &a) ==
+            0) {
+            (void)masque_address_format(from, sizeof(from), &a, 1);
+        }
+        if (c->identity >= 0) {
+            (void)snprintf(line, sizeof(line), "accepted a Bind request from %s (token #%d)", from,
+                           c->identity + 1);
+        } else {
+            (void)snprintf(line, sizeof(line), "accepted a Bind request from %s (anonymous)", from);
+        }
+        p->cfg.log(p->cfg.log_user, line);
+    }
     relay->family = p->cfg.relay_bind.version == MASQUE_IP_V6 ? AF_INET6 : AF_INET;
     p->relays[p->nrelays++] = relay;
     *public_address = bound;
@@ -243,17 +260,42 @@ static int on_request(masque_quic_request *r, void *app, masque_address *public_
     return 0;
 }
 
-/* May this client bind? With a token file, only with one of its bearer tokens. */
-static int authorize(const proxy_client *c, masque_str credentials)
+/* Whether a client connects from this host (loopback: 127/8, ::1, ::ffff:127/104). */
+static int from_loopback(const proxy_client *c)
 {
-    const masque_quic_proxy *p = c->proxy;
-    if (p->cfg.token_file == NULL) {
+    masque_address a;
+    static const uint8_t v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    if (masque_address_from_sockaddr((const struct sockaddr *)&c->remote, c->remotelen, &a) != 0) {
         return 0;
     }
-    if (masque_bearer_token_match(credentials, p->tokens, p->ntokens) < 0) {
+    return (a.version == MASQUE_IP_V4 && a.bytes[0] == 127) ||
+           (a.version == MASQUE_IP_V6 && memcmp(a.bytes, v6_loopback, 16) == 0);
+}
+
+/*
+ * May this client bind? With a token file, only with one of its bearer tokens; without one,
+ * only from this host, unless anonymous clients are allowed: an open relay is a choice the
+ * operator makes, never a default.
+ */
+static int authorize(proxy_client *c, masque_str credentials)
+{
+    const masque_quic_proxy *p = c->proxy;
+    int token;
+    if (p->cfg.token_file == NULL) {
+        if (p->cfg.allow_anonymous || from_loopback(c)) {
+            c->identity = -1;
+            return 0;
+        }
+        log_refusal(p, "anonymous and not from this host (407: --token-file, or --allow-anonymous)",
+                    &c->remote, c->remotelen);
+        return -1;
+    }
+    token = masque_bearer_token_match(credentials, p->tokens, p->ntokens);
+    if (token < 0) {
         log_refusal(p, "no valid bearer token (407)", &c->remote, c->remotelen);
         return -1;
     }
+    c->identity = token;
     return 0;
 }
 

@@ -434,6 +434,8 @@ static void run_h2(client_state *st, const options *o)
     cfg.insecure = o->cfg.insecure;
     cfg.priority = o->cfg.priority;
     cfg.token = o->cfg.token;
+    cfg.cert_file = o->cfg.cert_file;
+    cfg.key_file = o->cfg.key_file;
     st->h2 = masque_h2_client_new(&cfg, fd, &hooks, st);
     if (st->h2 == NULL) {
         (void)fprintf(stderr, "masque-bind-client: cannot start HTTP/2\n");
@@ -488,6 +490,7 @@ static void usage(FILE *to)
         "  --ca PEM                   the CA to verify the proxy against\n"
         "  --insecure                 do not verify the proxy (for people, never for tests)\n"
         "  --token-file FILE          send the bearer token in FILE (first non-comment line)\n"
+        "  --cert PEM --key PEM       present this client certificate (mutual TLS)\n"
         "  --h2 | --h3                HTTP/2 only, or HTTP/3 only (default: HTTP/3, then\n"
         "                             HTTP/2 when no QUIC handshake completes in time)\n"
         "  --fallback-ms MS           how long HTTP/3 gets (default 1500)\n"
@@ -562,6 +565,10 @@ int main(int argc, char **argv)
             o.cfg.ca_file = argv[++i];
         } else if (strcmp(a, "--priority") == 0) {
             o.cfg.priority = argv[++i];
+        } else if (strcmp(a, "--cert") == 0) {
+            o.cfg.cert_file = argv[++i]; /* our certificate, for a proxy that wants one */
+        } else if (strcmp(a, "--key") == 0) {
+            o.cfg.key_file = argv[++i];
         } else if (strcmp(a, "--token-file") == 0) {
             if (read_token(argv[++i], token, sizeof(token)) != 0) {
                 (void)fprintf(stderr, "masque-bind-client: no token in %s\n", argv[i]);

@@ -59,6 +59,8 @@ static void usage(FILE *to)
         "  --cert PEM --key PEM       certificate and key (default: a self-signed one)\n"
         "  --token-file FILE          bearer tokens clients must present (407 otherwise),\n"
         "                             one per line; re-read on SIGHUP; never logged\n"
+        "  --client-ca PEM            accept clients with a certificate from this CA (mutual\n"
+        "                             TLS); others need a token (or are refused)\n"
         "  --allow-anonymous          without --token-file, serve anonymous clients that are not\n"
         "                             on this host too (an open relay: off by default)\n"
         "  --allow CIDR[:PORTS]       targets to allow (first match wins; repeatable)\n"
@@ -161,6 +163,8 @@ int main(int argc, char **argv)
             cfg.has_public_ip = 1;
         } else if (strcmp(a, "--max-clients") == 0) {
             cfg.max_clients = (size_t)strtoul(v, NULL, 10);
+        } else if (strcmp(a, "--client-ca") == 0) {
+            cfg.conn.client_ca_file = v; /* mutual TLS: client certificates from this CA */
         } else if (strcmp(a, "--token-file") == 0) {
             cfg.token_file = v; /* bearer tokens a client must present (407 otherwise) */
         } else if (strcmp(a, "--max-requests") == 0) {

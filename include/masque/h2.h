@@ -78,13 +78,16 @@ typedef struct masque_h2_config {
     int is_server;            /**< Proxy side. */
     const char *authority;    /**< Client: :authority (and the TLS server name). */
     const char *uri_template; /**< The UDP proxying URI template (RFC 9298 §2). */
-    const char *cert_file;    /**< Proxy: PEM certificate. */
+    const char *cert_file;    /**< Proxy: PEM certificate; client: its own (mutual TLS). */
     /** Proxy: GnuTLS certificate credentials (a gnutls_certificate_credentials_t) to use
      *  instead of cert_file/key_file, e.g. masque_quic_credentials_gnutls(); they must outlive
      *  the connection. */
     void *credentials;
-    const char *key_file;          /**< Proxy: PEM key. */
-    const char *ca_file;           /**< Client: CA file to verify the proxy against. */
+    const char *key_file; /**< Proxy: PEM key. */
+    const char *ca_file;  /**< Client: CA file to verify the proxy against. */
+    /** Proxy: ask clients for a certificate, verified against this CA (with cert_file), or
+     *  against the trust of `credentials`; masque_h2_peer_identity() says who. NULL: none. */
+    const char *client_ca_file;
     int insecure;                  /**< Client: skip certificate verification (off by default). */
     const char *priority;          /**< GnuTLS priority string; NULL: TLS 1.3. */
     masque_address public_address; /**< Proxy: the default Proxy-Public-Address. */
@@ -152,6 +155,10 @@ MASQUE_API int masque_h2_tick(masque_h2_conn *c);
  * @return 0, or -1 when nothing could be sent.
  */
 MASQUE_API int masque_h2_close(masque_h2_conn *c, uint32_t h2_error);
+
+/** @brief Proxy: who the client is by its certificate (mutual TLS): 1 with its common name in
+ *         @p out when it presented one that verifies against the client CA, else 0. */
+MASQUE_API int masque_h2_peer_identity(const masque_h2_conn *c, char *out, size_t cap);
 
 /** @brief Whether the connection is over (closed by either side, or failed). */
 MASQUE_API int masque_h2_is_closed(const masque_h2_conn *c);

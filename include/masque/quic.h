@@ -57,11 +57,13 @@ typedef struct masque_quic_credentials masque_quic_credentials;
 
 /**
  * @brief Load a PEM certificate and key, or make a self-signed ECDSA P-256 certificate for
- *        "localhost" when @p cert_file is NULL.
+ *        "localhost" when @p cert_file is NULL; with @p client_ca_file, also the CA that client
+ *        certificates must verify against (mutual TLS).
  * @return The credentials (one reference, the caller's), or NULL when they cannot be loaded.
  */
 MASQUE_API masque_quic_credentials *masque_quic_credentials_new(const char *cert_file,
-                                                                const char *key_file);
+                                                                const char *key_file,
+                                                                const char *client_ca_file);
 
 /**
  * @brief Drop a reference; the credentials go when the last connection using them does.
@@ -127,13 +129,18 @@ typedef struct masque_quic_config {
     int is_server;            /**< Proxy side. */
     const char *authority;    /**< Client: :authority of the request (and TLS server name). */
     const char *uri_template; /**< The UDP proxying URI template (RFC 9298 §2). */
-    const char *cert_file;    /**< Proxy: PEM certificate; NULL: a self-signed one is made. */
+    /** Proxy: PEM certificate; NULL: a self-signed one is made. Client: its certificate for
+     *  mutual TLS, or NULL. */
+    const char *cert_file;
     /** Proxy: credentials loaded once (masque_quic_credentials_new()), used instead of
      *  cert_file/key_file; the connection takes its own reference. */
     masque_quic_credentials *credentials;
-    const char *key_file; /**< Proxy: PEM key for cert_file. */
-    const char *ca_file;  /**< Client: CA file to verify the proxy against. */
-    int insecure;         /**< Client: skip certificate verification (off by default). */
+    const char *key_file; /**< PEM key for cert_file. */
+    /** Proxy: ask each client for a certificate and verify it against this CA (mutual TLS;
+     *  masque_quic_peer_identity() says who it is). NULL: no client certificates. */
+    const char *client_ca_file;
+    const char *ca_file; /**< Client: CA file to verify the proxy against. */
+    int insecure;        /**< Client: skip certificate verification (off by default). */
     /**
      * GnuTLS priority string; NULL: TLS 1.3 with the default groups. Use it to require
      * hybrid post-quantum groups on a GnuTLS that has them (Debian 12's 3.7.9 has none).
@@ -315,6 +322,16 @@ MASQUE_API int masque_quic_tick(masque_quic_conn *c);
  * @return 0, or -1 when the close could not be written.
  */
 MASQUE_API int masque_quic_close(masque_quic_conn *c, uint64_t h3_error);
+
+/**
+ * @brief Proxy: who the client is by its certificate (mutual TLS, client_ca_file).
+ * @param c The connection.
+ * @param[out] out Receives the certificate's common name (NUL-terminated).
+ * @param cap Room at @p out.
+ * @return 1 when the client presented a certificate that verifies against the client CA, 0
+ *         otherwise.
+ */
+MASQUE_API int masque_quic_peer_identity(const masque_quic_conn *c, char *out, size_t cap);
 
 /**
  * @brief Whether the QUIC handshake completed (a client falls back to HTTP/2 when it does not

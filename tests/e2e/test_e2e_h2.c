@@ -62,6 +62,9 @@ static relay relays[MAX_REQ];
 static size_t nrelays;
 static int client_paused; /* the client stops reading (and writing) */
 static size_t server_stream_buffer;
+static int server_wants_certificates; /* mutual TLS: the proxy asks for client certificates */
+static const char *client_cert;       /* the client's certificate and key, or NULL */
+static const char *client_key;
 static char last_log[256];
 
 static uint64_t ms(void)
@@ -212,6 +215,8 @@ static void start(void)
     cfg.authority = "localhost";
     cfg.uri_template = tmpl;
     cfg.ca_file = pki.ca_file; /* verification on */
+    cfg.cert_file = client_cert;
+    cfg.key_file = client_key;
     client = masque_h2_client_new(&cfg, client_fd, &client_hooks, &creq[0]);
     assert_non_null(client);
     server = NULL;
@@ -253,6 +258,7 @@ static void serve(void)
     cfg.key_file = pki.key_file;
     cfg.policy = &policy;
     cfg.stream_buffer = server_stream_buffer;
+    cfg.client_ca_file = server_wants_certificates ? pki.ca_file : NULL;
     server = masque_h2_server_new(&cfg, server_fd, &proxy_hooks, NULL);
     assert_non_null(server);
 }
@@ -537,6 +543,30 @@ static void test_e2e_h2_goaway_from_the_proxy_ends_the_clients_requests(void **s
     stop();
 }
 
+/* Mutual TLS over HTTP/2: the proxy learns who a client with a certificate from its client CA
+ * is; a client without one, or with one from another CA, is nobody. */
+static void test_e2e_h2_client_certificates_name_the_client(void **state)
+{
+    char who[64];
+    int k;
+    (void)state;
+    server_wants_certificates = 1;
+    for (k = 0; k < 3; k++) {
+        client_cert = k == 0 ? pki.client_cert_file : k == 1 ? NULL : pki.other_client_cert_file;
+        client_key = k == 0 ? pki.client_key_file : k == 1 ? NULL : pki.other_client_key_file;
+        start();
+        assert_true(pump(5000, first_ready));
+        assert_int_equal(masque_h2_peer_identity(server, who, sizeof(who)), k == 0);
+        if (k == 0) {
+            assert_string_equal(who, "client-1");
+        }
+        stop();
+    }
+    client_cert = NULL;
+    client_key = NULL;
+    server_wants_certificates = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_e2e_DG_11_h2_malformed_capsule_resets_only_that_stream),
         cmocka_unit_test(test_e2e_BIND_30_h2_a_client_that_stops_reading_is_reset),
         cmocka_unit_test(test_e2e_h2_goaway_from_the_proxy_ends_the_clients_requests),
+        cmocka_unit_test(test_e2e_h2_client_certificates_name_the_client),
     };
     return cmocka_run_group_tests(tests, make_pki, remove_pki);
 }

@@ -54,6 +54,9 @@ static const char *client_host = "localhost"; /* the :authority clients use */
 static const char *client_token;              /* the bearer token clients send, or NULL */
 static const char *proxy_token_file;          /* the proxy's token file, or NULL */
 static int proxy_allow_anonymous;             /* anonymous clients from elsewhere may bind */
+static const char *proxy_client_ca;           /* mutual TLS: the CA of client certificates */
+static const char *client_cert;               /* the clients' certificate and key, or NULL */
+static const char *client_key;
 static int proxy_fd = -1;
 static masque_address proxy_addr;
 static client clients[MAX_CLIENTS];
@@ -118,6 +121,7 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     cfg.max_requests = proxy_max_requests;
     cfg.token_file = proxy_token_file;
     cfg.allow_anonymous = proxy_allow_anonymous;
+    cfg.conn.client_ca_file = proxy_client_ca;
     cfg.conn.max_requests = conn_max_requests;
     proxy_fd = bound_socket(ip, &proxy_addr);
     cfg.relay_bind = proxy_addr;
@@ -175,6 +179,8 @@ static void start_client(client *cl, const char *ip)
     cfg.uri_template = tmpl;
     cfg.ca_file = client_ca != NULL ? client_ca : pki.ca_file; /* verification on */
     cfg.force_capsules = client_force_capsules;
+    cfg.cert_file = client_cert;
+    cfg.key_file = client_key;
     cl->fd = bound_socket(ip, &dummy);
     assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &remote, &rl), MASQUE_OK);
     assert_int_equal(connect(cl->fd, (struct sockaddr *)&remote, rl), 0);
@@ -1161,6 +1167,12 @@ static void test_e2e_a_flood_toward_a_stalled_client_costs_the_others_nothing(vo
     stop_proxy();
 }
 
+static int refused_or_ready_any(size_t n)
+{
+    (void)n;
+    return clients[0].closed || clients[0].ready;
+}
+
 static int logged_status_or_ready(size_t n)
 {
     return logged_status(n) || clients[0].ready;
@@ -1210,6 +1222,35 @@ static void test_e2e_requests_without_a_valid_bearer_token_get_407(void **state)
     assert_true(bind_with_token("second.token"));
     stop_proxy();
     (void)unlink(path);
+}
+
+/* One client with this certificate (or none) against a proxy that wants a verified one. */
+static int bind_with_certificate(const char *cert, const char *key)
+{
+    int accepted;
+    client_cert = cert;
+    client_key = key;
+    start_client(&clients[0], "127.0.0.1");
+    client_cert = NULL;
+    client_key = NULL;
+    assert_true(pump(1, 5000, refused_or_ready_any));
+    accepted = clients[0].ready;
+    stop_client(&clients[0]);
+    return accepted;
+}
+
+/* Mutual TLS: a client certificate from the proxy's client CA lets a client bind; none, or
+ * one from another CA, gets 407 (and no token stands in for it here). */
+static void test_e2e_client_certificates_from_the_client_ca_may_bind(void **state)
+{
+    (void)state;
+    proxy_client_ca = pki.ca_file;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    proxy_client_ca = NULL;
+    assert_true(bind_with_certificate(pki.client_cert_file, pki.client_key_file));
+    assert_false(bind_with_certificate(NULL, NULL));
+    assert_false(bind_with_certificate(pki.other_client_cert_file, pki.other_client_key_file));
+    stop_proxy();
 }
 
 static void test_e2e_concrete_target_is_refused_with_501_not_ignored(void **state)
@@ -1445,12 +1486,6 @@ static int sent_to_service(const char *ip, uint16_t port, int service, uint64_t 
     return peer_recv(service, 1, buf, sizeof(buf), wait_ms) == 5;
 }
 
-static int refused_or_ready(size_t n)
-{
-    (void)n;
-    return clients[0].closed || clients[0].ready;
-}
-
 /* Without tokens, an anonymous client that is not on the proxy host is refused (407) unless
  * the operator allowed anonymous clients: an open relay is never the default. */
 static void test_e2e_anonymous_clients_from_elsewhere_are_refused_unless_allowed(void **state)
@@ -1461,7 +1496,7 @@ static void test_e2e_anonymous_clients_from_elsewhere_are_refused_unless_allowed
     }
     start_proxy("11.0.0.1", "127.0.0.0/8"); /* 11.0.0.1: not a loopback address */
     start_client(&clients[0], "11.0.0.1");
-    assert_true(pump(1, 5000, refused_or_ready));
+    assert_true(pump(1, 5000, refused_or_ready_any));
     assert_false(clients[0].ready);
     stop_client(&clients[0]);
     stop_proxy();
@@ -1642,6 +1677,7 @@ int main(void)
         cmocka_unit_test(test_e2e_tls_verifies_the_proxy_against_the_ca_and_the_authority),
         cmocka_unit_test(test_e2e_concrete_target_is_refused_with_501_not_ignored),
         cmocka_unit_test(test_e2e_requests_without_a_valid_bearer_token_get_407),
+        cmocka_unit_test(test_e2e_client_certificates_from_the_client_ca_may_bind),
         cmocka_unit_test(test_e2e_three_bind_requests_on_one_connection_one_reset_midway),
         cmocka_unit_test(test_e2e_two_bind_requests_on_one_connection_one_ends_cleanly),
         cmocka_unit_test(test_e2e_requests_per_connection_are_limited_with_429),

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "../common/exchange.h"
+#include "../common/tls_identity.h"
 
 #define TABLE_CAPACITY       256
 #define DEFAULT_BUFFER       ((size_t)256 * 1024)
@@ -590,12 +591,18 @@ static int setup_tls(masque_h2_conn *c)
     } else if (c->cfg.is_server) {
         if (c->cfg.cert_file == NULL ||
             gnutls_certificate_set_x509_key_file(c->cred, c->cfg.cert_file, c->cfg.key_file,
-                                                 GNUTLS_X509_FMT_PEM) != 0) {
+                                                 GNUTLS_X509_FMT_PEM) != 0 ||
+            (c->cfg.client_ca_file != NULL &&
+             gnutls_certificate_set_x509_trust_file(c->cred, c->cfg.client_ca_file,
+                                                    GNUTLS_X509_FMT_PEM) <= 0)) {
             return -1;
         }
-    } else if (c->cfg.ca_file != NULL && gnutls_certificate_set_x509_trust_file(
-                                             c->cred, c->cfg.ca_file, GNUTLS_X509_FMT_PEM) < 0) {
-        return -1;
+    } else if ((c->cfg.ca_file != NULL && gnutls_certificate_set_x509_trust_file(
+                                              c->cred, c->cfg.ca_file, GNUTLS_X509_FMT_PEM) < 0) ||
+               (c->cfg.cert_file != NULL &&
+                gnutls_certificate_set_x509_key_file(c->cred, c->cfg.cert_file, c->cfg.key_file,
+                                                     GNUTLS_X509_FMT_PEM) != 0)) {
+        return -1; /* the CA to verify the proxy, and our certificate for mutual TLS */
     }
     if (gnutls_init(&c->tls,
                     (c->cfg.is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK) != 0 ||
@@ -603,6 +610,9 @@ static int setup_tls(masque_h2_conn *c)
         gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, cred) != 0 ||
         gnutls_alpn_set_protocols(c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0) {
         return -1;
+    }
+    if (c->cfg.is_server && c->cfg.client_ca_file != NULL) {
+        gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_REQUEST); /* mutual TLS */
     }
     if (!c->cfg.is_server) {
         if (authority_host(c->cfg.authority, c->tls_host, sizeof(c->tls_host)) != 0) {
@@ -878,6 +888,11 @@ int masque_h2_close(masque_h2_conn *c, uint32_t h2_error)
     rc = masque_h2_write(c);
     conn_over(c, h2_error);
     return rc;
+}
+
+int masque_h2_peer_identity(const masque_h2_conn *c, char *out, size_t cap)
+{
+    return c->handshaken ? masque_tls_peer_identity(c->tls, out, cap) : 0;
 }
 
 int masque_h2_is_closed(const masque_h2_conn *c)

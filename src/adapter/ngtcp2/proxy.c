@@ -45,7 +45,9 @@ typedef struct proxy_client {
     struct sockaddr_storage remote;
     socklen_t remotelen;
     masque_quic_proxy *proxy;
-    int identity; /* who its last authorized request was: a token's index, or -1 anonymous */
+    int identity; /* who its last authorized request was: a token's index, -1 anonymous, -2 a
+                   * client certificate (named in who) */
+    char who[128];
 } proxy_client;
 
 /* One accepted Bind request and its UDP socket (RFC 9298 §3.1: they live and die together). */
@@ -234,6 +236,10 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address)
         if (c->identity >= 0) {
             (void)snprintf(line, sizeof(line), "accepted a Bind request from %s (token #%d)", from,
                            c->identity + 1);
+        } else if (c->identity == -2) {
+            (void)snprintf(line, sizeof(line),
+                           "accepted a Bind request from %s (client certificate \"%s\")", from,
+                           c->who);
         } else {
             (void)snprintf(line, sizeof(line), "accepted a Bind request from %s (anonymous)", from);
         }
@@ -281,6 +287,23 @@ static int authorize(proxy_client *c, masque_str credentials)
 {
     const masque_quic_proxy *p = c->proxy;
     int token;
+    int verified = 0;
+    if (p->cfg.conn.client_ca_file != NULL) { /* mutual TLS: a verified client certificate */
+#ifdef MASQUE_PROXY_H2
+        verified = c->h2 != NULL ? masque_h2_peer_identity(c->h2, c->who, sizeof(c->who))
+                                 : masque_quic_peer_identity(c->conn, c->who, sizeof(c->who));
+#else
+        verified = masque_quic_peer_identity(c->conn, c->who, sizeof(c->who));
+#endif
+    }
+    if (verified) {
+        c->identity = -2;
+        return 0;
+    }
+    if (p->cfg.token_file == NULL && p->cfg.conn.client_ca_file != NULL) {
+        log_refusal(p, "no verified client certificate (407)", &c->remote, c->remotelen);
+        return -1;
+    }
     if (p->cfg.token_file == NULL) {
         if (p->cfg.allow_anonymous || from_loopback(c)) {
             c->identity = -1;
@@ -485,7 +508,8 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
 #endif
     }
     /* The certificate is read once, not per connection (and again only on a reload). */
-    p->credentials = masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file);
+    p->credentials = masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file,
+                                                 p->cfg.conn.client_ca_file);
     if (p->clients == NULL || p->relays == NULL || p->fds == NULL || p->credentials == NULL ||
         load_tokens(p) != 0 ||
         (listen_fd >= 0 &&
@@ -498,8 +522,8 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
 
 int masque_quic_proxy_reload(masque_quic_proxy *p)
 {
-    masque_quic_credentials *fresh =
-        masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file);
+    masque_quic_credentials *fresh = masque_quic_credentials_new(
+        p->cfg.conn.cert_file, p->cfg.conn.key_file, p->cfg.conn.client_ca_file);
     int tokens = load_tokens(p); /* revoked tokens stop working at once */
     if (fresh == NULL) {
         return -1; /* keep serving with what was loaded */
@@ -748,6 +772,7 @@ static void tcp_accept(masque_quic_proxy *p)
         cfg.max_peer_contexts = p->cfg.conn.max_peer_contexts;
         cfg.assign_rate = p->cfg.conn.assign_rate;
         cfg.max_requests = p->cfg.conn.max_requests;
+        cfg.client_ca_file = p->cfg.conn.client_ca_file; /* trust: in the shared credentials */
         c->proxy = p;
         c->tcp_fd = fd;
         c->cred = masque_quic_credentials_ref(p->credentials); /* a reload must not free them */

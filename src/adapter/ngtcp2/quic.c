@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "../common/exchange.h"
+#include "../common/tls_identity.h"
 #include "masque/http.h"
 #include "masque/posix.h"
 
@@ -1213,7 +1214,8 @@ struct masque_quic_credentials {
     unsigned refs; /* the holder and every connection that uses it */
 };
 
-masque_quic_credentials *masque_quic_credentials_new(const char *cert_file, const char *key_file)
+masque_quic_credentials *masque_quic_credentials_new(const char *cert_file, const char *key_file,
+                                                     const char *client_ca_file)
 {
     masque_quic_credentials *cr = calloc(1, sizeof(*cr));
     if (cr == NULL) {
@@ -1228,6 +1230,11 @@ masque_quic_credentials *masque_quic_credentials_new(const char *cert_file, cons
                                                                  GNUTLS_X509_FMT_PEM) != 0
                           : self_signed(cr->cred) != 0) {
         masque_quic_credentials_release(cr);
+        return NULL;
+    }
+    if (client_ca_file != NULL && gnutls_certificate_set_x509_trust_file(
+                                      cr->cred, client_ca_file, GNUTLS_X509_FMT_PEM) <= 0) {
+        masque_quic_credentials_release(cr); /* no CA in it: no client could ever verify */
         return NULL;
     }
     return cr;
@@ -1264,7 +1271,8 @@ static int setup_tls(masque_quic_conn *c)
         if (c->shared != NULL) {
             c->shared->refs++;
         } else {
-            c->shared = masque_quic_credentials_new(c->cfg.cert_file, c->cfg.key_file);
+            c->shared = masque_quic_credentials_new(c->cfg.cert_file, c->cfg.key_file,
+                                                    c->cfg.client_ca_file);
         }
         if (c->shared == NULL) {
             return -1;
@@ -1278,6 +1286,11 @@ static int setup_tls(masque_quic_conn *c)
                                           c->cred, c->cfg.ca_file, GNUTLS_X509_FMT_PEM) < 0) {
             return -1;
         }
+        if (c->cfg.cert_file != NULL &&
+            gnutls_certificate_set_x509_key_file(c->cred, c->cfg.cert_file, c->cfg.key_file,
+                                                 GNUTLS_X509_FMT_PEM) != 0) {
+            return -1; /* our certificate for mutual TLS */
+        }
         cred = c->cred;
     }
     if (gnutls_init(&c->tls, (c->cfg.is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | flags) != 0 ||
@@ -1287,6 +1300,10 @@ static int setup_tls(masque_quic_conn *c)
         gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, cred) != 0 ||
         gnutls_alpn_set_protocols(c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0) {
         return -1;
+    }
+    if (c->cfg.is_server && c->cfg.client_ca_file != NULL) {
+        /* Mutual TLS: asked for, not required, so that a token can stand in for it. */
+        gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_REQUEST);
     }
     if (!c->cfg.is_server) {
         /* The authority names the proxy: SNI and certificate verification use its host. */
@@ -1737,6 +1754,11 @@ int masque_quic_migrate(masque_quic_conn *c, int fd, const struct sockaddr *loca
     c->locallen = locallen;
     c->fd = fd;
     return masque_quic_write(c);
+}
+
+int masque_quic_peer_identity(const masque_quic_conn *c, char *out, size_t cap)
+{
+    return masque_tls_peer_identity(c->tls, out, cap);
 }
 
 int masque_quic_handshake_completed(const masque_quic_conn *c)

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "expose.h"
 #include "masque/posix.h"
 #include "masque/quic.h"
 #ifdef MASQUE_HAVE_H2
@@ -57,8 +58,11 @@ typedef struct client_state {
     size_t npeers;
     int ready;
     int abandoned; /* the HTTP/3 attempt is given up for HTTP/2: its request's end is no news */
-    int ended;     /* the request ended ... */
-    int ended_ok;  /* ... with NO_ERROR (HTTP/3 or HTTP/2) */
+    expose_state *expose;    /* --expose: every peer forwarded to a local service, or NULL */
+    const char *service;     /* its address, as given */
+    const char *public_file; /* --public-address-file, or NULL */
+    int ended;               /* the request ended ... */
+    int ended_ok;            /* ... with NO_ERROR (HTTP/3 or HTTP/2) */
     uint64_t ended_with;
 } client_state;
 
@@ -98,6 +102,18 @@ static void ready(client_state *st, masque_session *session, masque_adapter *ada
     /* -10 §4: register the uncompressed context to hear from any peer. */
     st->session = session;
     st->adapter = adapter;
+    if (st->expose != NULL && n > 0) {
+        char text[MASQUE_ADDRESS_TEXT_MAX];
+        (void)masque_address_format(text, sizeof(text), &pub[0], 1);
+        (void)printf("exposing %s at %s\n", st->service, text);
+        if (st->public_file != NULL) { /* for scripts: the address, once ready */
+            FILE *f = fopen(st->public_file, "w");
+            if (f != NULL) {
+                (void)fprintf(f, "%s\n", text);
+                (void)fclose(f);
+            }
+        }
+    }
     if (masque_session_open_uncompressed(session, now_ms(), &st->uncompressed_id) == MASQUE_OK) {
         st->uncompressed_open = 1;
         (void)printf("uncompressed context %llu requested\n",
@@ -134,35 +150,41 @@ static unsigned *peer_count(client_state *st, const masque_address *peer)
 /* A packet from a peer, through the proxy (either transport). */
 static void packet(client_state *st, const masque_address *peer, const uint8_t *data, size_t len)
 {
-    char text[MASQUE_ADDRESS_TEXT_MAX];
-    unsigned *count = peer_count(st, peer);
-    masque_session *s = st->session;
-    (void)masque_address_format(text, sizeof(text), peer, 1);
-    (void)printf("from %s: %.*s\n", text, (int)len, (const char *)data);
-    st->total++;
-    if (count != NULL) {
-        (*count)++;
+    if (st->expose != NULL) { /* to the local service, from the peer's own socket */
+        expose_from_peer(st->expose, st->session, peer, data, len, now_ms());
+        return;
     }
-    if (st->echo) {
-        char reply[2048];
-        int n = snprintf(reply, sizeof(reply), "re: %.*s", (int)(len > 2000 ? 2000 : len),
-                         (const char *)data);
-        send_text(st, peer, reply, (size_t)n);
-    }
-    if (st->compress_after != 0 && count != NULL && *count == st->compress_after) {
-        uint64_t id = 0;
-        if (masque_session_open_context(s, peer, now_ms(), &id) == MASQUE_OK) {
-            (void)printf("compressed context %llu registered for %s\n", (unsigned long long)id,
-                         text);
+    {
+        char text[MASQUE_ADDRESS_TEXT_MAX];
+        unsigned *count = peer_count(st, peer);
+        masque_session *s = st->session;
+        (void)masque_address_format(text, sizeof(text), peer, 1);
+        (void)printf("from %s: %.*s\n", text, (int)len, (const char *)data);
+        st->total++;
+        if (count != NULL) {
+            (*count)++;
         }
+        if (st->echo) {
+            char reply[2048];
+            int n = snprintf(reply, sizeof(reply), "re: %.*s", (int)(len > 2000 ? 2000 : len),
+                             (const char *)data);
+            send_text(st, peer, reply, (size_t)n);
+        }
+        if (st->compress_after != 0 && count != NULL && *count == st->compress_after) {
+            uint64_t id = 0;
+            if (masque_session_open_context(s, peer, now_ms(), &id) == MASQUE_OK) {
+                (void)printf("compressed context %llu registered for %s\n", (unsigned long long)id,
+                             text);
+            }
+        }
+        if (st->close_after != 0 && st->total == st->close_after && st->uncompressed_open) {
+            (void)masque_session_close_context(s, st->uncompressed_id, now_ms());
+            st->uncompressed_open = 0;
+            (void)printf("uncompressed context closed: only registered peers get through now\n");
+        }
+        (void)masque_adapter_flush(st->adapter);
+        (void)fflush(stdout);
     }
-    if (st->close_after != 0 && st->total == st->close_after && st->uncompressed_open) {
-        (void)masque_session_close_context(s, st->uncompressed_id, now_ms());
-        st->uncompressed_open = 0;
-        (void)printf("uncompressed context closed: only registered peers get through now\n");
-    }
-    (void)masque_adapter_flush(st->adapter);
-    (void)fflush(stdout);
 }
 
 static void on_packet(masque_quic_request *r, void *app, const masque_address *peer,
@@ -340,6 +362,19 @@ static int time_left(const options *o)
     return o->deadline == 0 || masque_quic_now_ns() < o->deadline;
 }
 
+/* What the loop polls: the proxy's socket, stdin (not in expose mode), the exposed peers'
+ * sockets; returns how many peers' sockets follow the first two. */
+static size_t polls(const client_state *st, struct pollfd *fds, int fd)
+{
+    fds[0].fd = fd;
+    fds[0].events = POLLIN;
+    fds[0].revents = 0;
+    fds[1].fd = stdin_open && st->expose == NULL ? STDIN_FILENO : -1;
+    fds[1].events = POLLIN;
+    fds[1].revents = 0;
+    return st->expose != NULL ? expose_pollfds(st->expose, fds + 2, EXPOSE_MAX_PEERS) : 0;
+}
+
 /* Over HTTP/3. Returns 1 when HTTP/2 should be tried (no QUIC handshake in time). */
 static int run_h3(client_state *st, const options *o)
 {
@@ -365,7 +400,8 @@ static int run_h3(client_state *st, const options *o)
     }
     (void)masque_quic_write(st->conn);
     while (!st->ended && time_left(o)) {
-        struct pollfd fds[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+        struct pollfd fds[2 + EXPOSE_MAX_PEERS];
+        size_t npeers = polls(st, fds, fd);
         uint64_t now = masque_quic_now_ns();
         uint64_t exp = masque_quic_next_timeout(st->conn);
         int wait = exp <= now                    ? 0
@@ -379,7 +415,7 @@ static int run_h3(client_state *st, const options *o)
         if (masque_quic_is_closed(st->conn)) {
             break;
         }
-        (void)poll(fds, stdin_open ? 2 : 1, wait);
+        (void)poll(fds, 2 + npeers, wait);
         if (fds[0].revents & (POLLIN | POLLERR)) {
             static uint8_t buf[65536];
             ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -391,6 +427,9 @@ static int run_h3(client_state *st, const options *o)
         }
         if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP))) {
             stdin_open = stdin_lines(st); /* at the end of input, keep relaying */
+        }
+        if (st->expose != NULL) {
+            expose_after_poll(st->expose, st->session, st->adapter, fds + 2, npeers, now_ms());
         }
         if (masque_quic_next_timeout(st->conn) <= masque_quic_now_ns()) {
             (void)masque_quic_tick(st->conn);
@@ -444,19 +483,23 @@ static void run_h2(client_state *st, const options *o)
     }
     (void)masque_h2_write(st->h2);
     while (!st->ended && !masque_h2_is_closed(st->h2) && time_left(o)) {
-        struct pollfd fds[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+        struct pollfd fds[2 + EXPOSE_MAX_PEERS];
+        size_t npeers = polls(st, fds, fd);
         uint64_t now = now_ms();
         uint64_t exp = masque_h2_next_timeout(st->h2);
         int wait = exp <= now ? 0 : exp - now > 50 ? 50 : (int)(exp - now);
         if (masque_h2_wants_write(st->h2)) {
             fds[0].events |= POLLOUT;
         }
-        (void)poll(fds, stdin_open ? 2 : 1, wait);
+        (void)poll(fds, 2 + npeers, wait);
         if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             (void)masque_h2_read(st->h2);
         }
         if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP))) {
             stdin_open = stdin_lines(st);
+        }
+        if (st->expose != NULL) {
+            expose_after_poll(st->expose, st->session, st->adapter, fds + 2, npeers, now_ms());
         }
         (void)masque_h2_tick(st->h2);
     }
@@ -491,6 +534,14 @@ static void usage(FILE *to)
         "  --insecure                 do not verify the proxy (for people, never for tests)\n"
         "  --token-file FILE          send the bearer token in FILE (first non-comment line)\n"
         "  --cert PEM --key PEM       present this client certificate (mutual TLS)\n"
+        "  --expose HOST:PORT         make this local UDP service reachable at the public\n"
+        "                             address: each remote peer gets a local socket of its own\n"
+        "                             and a compressed context; prints \"exposing ... at "
+        "IP:PORT\"\n"
+        "  --allow CIDR[:PORTS]       with --expose: only these peers (repeatable)\n"
+        "  --max-peers N              with --expose: peers at once (default 64)\n"
+        "  --peer-idle-ms MS          with --expose: close a peer idle this long (default 60000)\n"
+        "  --public-address-file FILE write the public address there once ready\n"
         "  --h2 | --h3                HTTP/2 only, or HTTP/3 only (default: HTTP/3, then\n"
         "                             HTTP/2 when no QUIC handshake completes in time)\n"
         "  --fallback-ms MS           how long HTTP/3 gets (default 1500)\n"
@@ -529,6 +580,12 @@ int main(int argc, char **argv)
     static client_state st;
     static char token[300];
     static options o;
+    static expose_state expose;
+    const char *allow[16];
+    size_t nallow = 0;
+    size_t j;
+    unsigned long max_peers = 0;
+    unsigned long long peer_idle_ms = 0;
     masque_address proxy_addr;
     const char *proxy_text = "127.0.0.1:4433";
     double run_seconds = 0;
@@ -565,6 +622,21 @@ int main(int argc, char **argv)
             o.cfg.ca_file = argv[++i];
         } else if (strcmp(a, "--priority") == 0) {
             o.cfg.priority = argv[++i];
+        } else if (strcmp(a, "--expose") == 0) {
+            st.service = argv[++i];
+            if (expose_init(&expose, st.service) != 0) {
+                (void)fprintf(stderr, "masque-bind-client: bad --expose %s\n", st.service);
+                return 2;
+            }
+            st.expose = &expose;
+        } else if (strcmp(a, "--allow") == 0) {
+            allow[nallow < 16 ? nallow++ : nallow - 1] = argv[++i];
+        } else if (strcmp(a, "--max-peers") == 0) {
+            max_peers = strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(a, "--peer-idle-ms") == 0) {
+            peer_idle_ms = strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(a, "--public-address-file") == 0) {
+            st.public_file = argv[++i];
         } else if (strcmp(a, "--cert") == 0) {
             o.cfg.cert_file = argv[++i]; /* our certificate, for a proxy that wants one */
         } else if (strcmp(a, "--key") == 0) {
@@ -586,6 +658,20 @@ int main(int argc, char **argv)
         } else {
             (void)fprintf(stderr, "masque-bind-client: unknown option %s\n", a);
             return 2;
+        }
+    }
+    if (st.expose != NULL) {
+        for (j = 0; j < nallow; j++) {
+            if (expose_allow(&expose, allow[j]) != 0) {
+                (void)fprintf(stderr, "masque-bind-client: bad --allow %s\n", allow[j]);
+                return 2;
+            }
+        }
+        if (max_peers > 0) {
+            expose.max_peers = max_peers;
+        }
+        if (peer_idle_ms > 0) {
+            expose.idle_ms = peer_idle_ms;
         }
     }
     if (!o.cfg.insecure && o.cfg.ca_file == NULL) {
@@ -620,6 +706,9 @@ int main(int argc, char **argv)
 #ifdef MASQUE_HAVE_H2
         run_h2(&st, &o);
 #endif
+    }
+    if (st.expose != NULL) {
+        expose_close_all(st.expose);
     }
     {
         /* Every failure ends with a non-zero status and one line on stderr. */

@@ -6,6 +6,11 @@
  * --expect-silence).
  *
  *   udp-peer IP:PORT [--count N] [--text TEXT] [--answers N] [--wait-ms MS] [--expect-silence]
+ *   udp-peer IP:PORT --serve [--wait-ms MS]
+ *
+ * With --serve it is the other end: a local UDP service on IP:PORT that answers every datagram
+ * with "echo: TEXT (from PORT)" (the sender's port: each peer sees that its own socket spoke)
+ * until nothing came for MS (default 2000); the demo exposes it through the proxy.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <poll.h>
@@ -25,6 +30,46 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A local UDP echo service: answers "echo: TEXT (from PORT)" until idle for idle_ms. */
+static int serve_echo(int fd, const struct sockaddr_storage *at, socklen_t atlen, const char *name,
+                      long long idle_ms)
+{
+    long long deadline;
+    unsigned served = 0;
+    if (bind(fd, (const struct sockaddr *)at, atlen) != 0) {
+        perror("udp-peer: bind");
+        return 1;
+    }
+    (void)printf("service: echoing on %s\n", name);
+    (void)fflush(stdout);
+    deadline = now_ms() + idle_ms;
+    while (now_ms() < deadline) {
+        struct pollfd p = {fd, POLLIN, 0};
+        struct sockaddr_storage from;
+        socklen_t fl = sizeof(from);
+        char buf[2048];
+        char reply[2200];
+        masque_address src;
+        ssize_t r;
+        if (poll(&p, 1, 50) <= 0) {
+            continue;
+        }
+        r = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+        if (r < 0 || masque_address_from_sockaddr((struct sockaddr *)&from, fl, &src) != 0) {
+            continue;
+        }
+        {
+            int n = snprintf(reply, sizeof(reply), "echo: %.*s (from %u)", (int)r, buf,
+                             (unsigned)src.port);
+            (void)sendto(fd, reply, (size_t)n, 0, (struct sockaddr *)&from, fl);
+        }
+        served++;
+        deadline = now_ms() + idle_ms;
+    }
+    (void)printf("service: answered %u datagrams\n", served);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     masque_address to;
@@ -39,6 +84,8 @@ int main(int argc, char **argv)
     long long deadline;
     int fd;
     int i;
+    int serve = 0;
+    int serve_wait = 0;
     if (argc < 2 || masque_address_parse(&to, argv[1], strlen(argv[1]), 1) != MASQUE_OK ||
         masque_address_to_sockaddr(&to, &ss, &sl) != MASQUE_OK) {
         (void)fprintf(stderr, "usage: udp-peer IP:PORT [--count N] [--text TEXT] [--answers N] "
@@ -46,7 +93,9 @@ int main(int argc, char **argv)
         return 2;
     }
     for (i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--expect-silence") == 0) {
+        if (strcmp(argv[i], "--serve") == 0) {
+            serve = 1;
+        } else if (strcmp(argv[i], "--expect-silence") == 0) {
             silence = 1;
             want = 0;
         } else if (i + 1 < argc && strcmp(argv[i], "--count") == 0) {
@@ -57,12 +106,16 @@ int main(int argc, char **argv)
             want = atoi(argv[++i]);
         } else if (i + 1 < argc && strcmp(argv[i], "--wait-ms") == 0) {
             wait_ms = atoll(argv[++i]);
+            serve_wait = 1;
         }
     }
     fd = socket(ss.ss_family, SOCK_DGRAM, 0);
     if (fd < 0) {
         perror("udp-peer");
         return 1;
+    }
+    if (serve) {
+        return serve_echo(fd, &ss, sl, argv[1], serve_wait ? wait_ms : 2000);
     }
     for (i = 0; i < count; i++) {
         char msg[256];

@@ -4,7 +4,8 @@
 # plain UDP peers: peer A talks to the client's public address and gets answers through the
 # proxy; the client compresses A, then closes the uncompressed context; A still gets through,
 # and an unknown peer B is dropped at the proxy. Then one Bind over HTTP/2 (TLS/TCP, the same
-# proxy and port), as a client behind a network that blocks UDP would make it.
+# proxy and port), as a client behind a network that blocks UDP would make it. Last, expose
+# mode: a local UDP echo service made reachable at a public address, for two remote peers.
 # usage: tools/demo.sh BUILD_DIR
 set -eu
 bin=$1/examples
@@ -71,6 +72,22 @@ if grep -q 'HTTP/2 on TCP' "$work/proxy.log"; then
 else
     echo "(built without HTTP/2: no Bind over HTTP/2)" >"$work/client-h2.log"
 fi
+echo "== expose mode: a local UDP service (an echo), reachable through the proxy"
+service=127.0.0.1:$((port + 1))
+"$bin/udp-peer" "$service" --serve --wait-ms 15000 >"$work/service.log" 2>&1 &
+pids="$pids $!"
+wait_for "$work/service.log" 'echoing on'
+"$bin/masque-bind-client" --proxy "127.0.0.1:$port" --authority localhost \
+    --ca "$work/pki/ca.pem" --expose "$service" --public-address-file "$work/public" \
+    --run-seconds 20 </dev/null >"$work/client-expose.log" 2>&1 &
+pids="$pids $!"
+wait_for "$work/client-expose.log" '^uncompressed context [0-9]* acknowledged'
+exposed=$(cat "$work/public")
+x=0
+for who in D E; do
+    "$bin/udp-peer" "$exposed" --count 2 --text "hello from peer $who" --answers 2 \
+        >"$work/peer-$who.log" || x=1
+done
 echo
 echo "-- transcript: client"
 sed 's/^/   /' "$work/client.log"
@@ -81,10 +98,15 @@ sed 's/^/   /' "$work/peer-b.log"
 echo "-- transcript: client over HTTP/2"
 sed 's/^/   /' "$work/client-h2.log"
 [ -f "$work/peer-c.log" ] && sed 's/^/   /' "$work/peer-c.log"
+echo "-- transcript: client in expose mode, its service, and peers D and E"
+sed 's/^/   /' "$work/client-expose.log"
+sed 's/^/   /' "$work/service.log"
+sed 's/^/   /' "$work/peer-D.log" "$work/peer-E.log"
 echo "-- transcript: proxy"
 sed 's/^/   /' "$work/proxy.log"
-if [ "$a" -eq 0 ] && [ "$b" -eq 0 ] && [ "$h2" -eq 0 ]; then
-    echo "demo: PASS (relayed both ways, compressed, unknown sender dropped; and over HTTP/2)"
+if [ "$a" -eq 0 ] && [ "$b" -eq 0 ] && [ "$h2" -eq 0 ] && [ "$x" -eq 0 ]; then
+    echo "demo: PASS (relayed both ways, compressed, unknown sender dropped; over HTTP/2;" \
+        "a local service exposed)"
     exit 0
 fi
 echo "demo: FAIL"

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-only
+"""Expose mode: masque-bind-client --expose makes a local UDP service reachable at the proxy's
+public address. Three remote peers talk to one local echo service at once; each gets only its
+own replies, and the service sees three distinct sources (one local socket per peer). A peer
+outside --allow is refused. TLS verification stays on (a throw-away CA); every wait is bounded.
+
+usage: expose.py BUILD_DIR
+"""
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools")
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        t.bind(("127.0.0.1", 0))
+        port = t.getsockname()[1]
+        u.bind(("127.0.0.1", port))
+        return port
+
+
+def wait_for(path, text, seconds=15):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    if text in line:
+                        return line.strip()
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    return None
+
+
+class Echo(threading.Thread):
+    """The local service: answers every datagram with its text and the sender's port."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.sources = set()
+        self.stop = False
+
+    def run(self):
+        while not self.stop:
+            try:
+                data, src = self.sock.recvfrom(2048)
+            except socket.timeout:
+                continue
+            self.sources.add(src)
+            self.sock.sendto(b"echo: " + data, src)
+
+
+def main():
+    bindir = os.path.join(sys.argv[1], "examples")
+    work = f"/tmp/expose.{os.getpid()}"
+    subprocess.run(["sh", os.path.join(TOOLS, "test-ca.sh"), f"{work}/pki"], check=True,
+                   stdout=subprocess.DEVNULL)
+    echo = Echo()
+    echo.start()
+    port = free_port()
+    failures = []
+    with open(f"{work}/proxy.log", "w", encoding="utf-8") as plog:
+        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
+                                  f"127.0.0.1:{port}", "--allow", "127.0.0.0/8",
+                                  "--cert", f"{work}/pki/localhost.pem",
+                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "60"],
+                                 stderr=plog)
+    client = None
+    peers = []
+    try:
+        if wait_for(f"{work}/proxy.log", "listening on") is None:
+            raise RuntimeError("the proxy did not start")
+        refused_peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        refused_peer.bind(("127.0.0.2", 0))  # not in --allow 127.0.0.1/32
+        with open(f"{work}/client.out", "w", encoding="utf-8") as out:
+            client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
+                                       f"127.0.0.1:{port}", "--authority", "localhost",
+                                       "--ca", f"{work}/pki/ca.pem",
+                                       "--expose", f"127.0.0.1:{echo.sock.getsockname()[1]}",
+                                       "--allow", "127.0.0.1/32",
+                                       "--public-address-file", f"{work}/public",
+                                       "--run-seconds", "40"],
+                                      stdin=subprocess.DEVNULL, stdout=out,
+                                      stderr=subprocess.STDOUT)
+        if wait_for(f"{work}/public", ":") is None:
+            raise RuntimeError("no public address written")
+        host, pport = open(f"{work}/public", encoding="utf-8").read().strip().rsplit(":", 1)
+        public = (host, int(pport))
+        if wait_for(f"{work}/client.out", "acknowledged") is None:
+            raise RuntimeError("the uncompressed context was not acknowledged")
+        for k in range(3):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(10)
+            peers.append(s)
+        # All three at once, twice each: every peer must get exactly its own replies back.
+        for rnd in range(2):
+            for k, s in enumerate(peers):
+                s.sendto(f"peer {k} round {rnd}".encode(), public)
+            for k, s in enumerate(peers):
+                data, src = s.recvfrom(2048)
+                if data != f"echo: peer {k} round {rnd}".encode() or src != public:
+                    failures.append(f"peer {k} got {data!r} from {src}")
+        if len(echo.sources) != 3:
+            failures.append(f"the service saw {len(echo.sources)} sources, not 3")
+        # A peer outside --allow gets nothing, and the client says so.
+        refused_peer.settimeout(1.5)
+        refused_peer.sendto(b"let me in", public)
+        try:
+            data, _ = refused_peer.recvfrom(2048)
+            failures.append(f"a peer outside --allow got {data!r}")
+        except socket.timeout:
+            pass
+        if wait_for(f"{work}/client.out", "refused (--allow", 5) is None:
+            failures.append("the client did not say it refused the peer outside --allow")
+    except (RuntimeError, socket.timeout) as e:
+        failures.append(str(e))
+    finally:
+        for s in peers:
+            s.close()
+        if client is not None:
+            client.kill()
+            client.wait()
+        proxy.kill()
+        proxy.wait()
+        echo.stop = True
+        out = open(f"{work}/client.out", encoding="utf-8").read() \
+            if os.path.exists(f"{work}/client.out") else ""
+        subprocess.run(["rm", "-rf", work], check=False)
+    if failures:
+        print("expose: FAIL: " + "; ".join(failures))
+        print(out)
+        return 1
+    print("expose: PASS (3 peers at once, each with its own replies, through one local service)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -33,6 +33,28 @@
 
 static volatile sig_atomic_t stop;
 static volatile sig_atomic_t reload;
+static volatile sig_atomic_t report;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    report = 1;
+}
+
+/* One line per client identity: what it uses (SIGUSR1, and at exit). */
+static void print_usage(const masque_quic_proxy *proxy)
+{
+    masque_quic_usage u;
+    size_t i;
+    for (i = 0; masque_quic_proxy_usage(proxy, i, &u) == 0; i++) {
+        (void)fprintf(stderr,
+                      "masque-proxy: usage of %s: %zu requests open, %llu datagrams, %llu "
+                      "bytes, %llu dropped by its quota, %llu requests refused by it\n",
+                      u.identity, u.requests, (unsigned long long)u.datagrams,
+                      (unsigned long long)u.bytes, (unsigned long long)u.dropped,
+                      (unsigned long long)u.refused);
+    }
+}
 
 static void on_signal(int sig)
 {
@@ -69,7 +91,10 @@ static void usage(FILE *to)
         "  --max-clients N            connections at once (default 256)\n"
         "  --max-requests N           Bind requests at once in all (default 4 per client)\n"
         "  --max-requests-per-conn N  Bind requests at once on one connection (default 8)\n"
-        "  --max-contexts N           contexts a client may hold (default 256)\n"
+        "  --max-contexts N           contexts a client may hold per request (default 256)\n"
+        "  --quota-requests N         per client identity: Bind requests at once (429 beyond)\n"
+        "  --quota-datagrams PER_S    per client identity: datagrams per second, both ways\n"
+        "  --quota-bytes PER_S        per client identity: payload bytes per second, both ways\n"
         "  --assign-rate PER_S        registrations per second per request (default: no limit)\n"
         "  --idle-timeout-ms MS       close compressed contexts idle this long (default 120000)\n"
         "  --no-h2 | --no-h3          serve one transport only\n"
@@ -78,7 +103,8 @@ static void usage(FILE *to)
         "  --run-seconds S            stop after S seconds (default: run until SIGTERM)\n"
         "  -v                         log connections coming and going too\n"
         "  --help                     this text\n"
-        "Signals: SIGHUP reloads the certificate and the token file; SIGINT/SIGTERM stop.\n",
+        "Signals: SIGHUP reloads the certificate and the token file; SIGUSR1 prints what each\n"
+        "client identity used (also printed at exit); SIGINT/SIGTERM stop.\n",
         to);
 }
 
@@ -167,6 +193,12 @@ int main(int argc, char **argv)
             cfg.conn.client_ca_file = v; /* mutual TLS: client certificates from this CA */
         } else if (strcmp(a, "--token-file") == 0) {
             cfg.token_file = v; /* bearer tokens a client must present (407 otherwise) */
+        } else if (strcmp(a, "--quota-requests") == 0) {
+            cfg.quota_requests = (size_t)strtoul(v, NULL, 10);
+        } else if (strcmp(a, "--quota-datagrams") == 0) {
+            cfg.quota_datagrams_per_s = (uint32_t)strtoul(v, NULL, 10);
+        } else if (strcmp(a, "--quota-bytes") == 0) {
+            cfg.quota_bytes_per_s = strtoull(v, NULL, 10);
         } else if (strcmp(a, "--max-requests") == 0) {
             cfg.max_requests = (size_t)strtoul(v, NULL, 10);
         } else if (strcmp(a, "--max-requests-per-conn") == 0) {
@@ -223,6 +255,7 @@ int main(int argc, char **argv)
     (void)signal(SIGINT, on_signal);
     (void)signal(SIGTERM, on_signal);
     (void)signal(SIGHUP, on_hangup);
+    (void)signal(SIGUSR1, on_usr1);
     (void)fprintf(stderr, "masque-proxy: listening on %s (%s, CONNECT-UDP Bind)\n", listen_text,
                   h2 && h3 ? "HTTP/3 on UDP, HTTP/2 on TCP"
                   : h3     ? "HTTP/3 on UDP"
@@ -238,10 +271,15 @@ int main(int argc, char **argv)
                                  ? "credentials reloaded"
                                  : "credentials could not be reloaded: keeping the old ones");
         }
+        if (report) {
+            report = 0;
+            print_usage(proxy);
+        }
         if (masque_quic_proxy_step(proxy, 50) != 0) {
             break;
         }
     }
+    print_usage(proxy);
     masque_quic_proxy_free(proxy);
     if (fd >= 0) {
         (void)close(fd);

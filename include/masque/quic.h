@@ -109,7 +109,8 @@ typedef struct masque_quic_hooks {
     /**
      * Proxy: a Bind request passed every check; bind its public address now (-10 §7) and
      * return 0 (masque_quic_request_set_app() may give the request its own pointer), or
-     * return non-zero to answer 503. NULL: masque_quic_config.public_address.
+     * refuse: an HTTP status 400-599 to answer (e.g. 429 for a quota), anything else 503.
+     * NULL: masque_quic_config.public_address.
      */
     int (*on_request)(masque_quic_request *r, void *app, masque_address *public_address);
     /** A session event (masque_event: a context acknowledged, rejected, closed, ...).
@@ -510,7 +511,17 @@ typedef struct masque_quic_proxy_config {
      * the operator's explicit choice.
      */
     int allow_anonymous;
-    int verbose; /**< Also log connections coming and going. */
+    /**
+     * Quotas per client identity (a token, a client certificate's name, or, anonymous, the
+     * client's IP), across its connections; 0: none. Bind requests at once (429 beyond), and
+     * datagrams and bytes per second through its tunnels, both ways (token buckets with a
+     * second's burst; what is over is dropped and counted). The contexts of each request are
+     * bounded by conn.max_peer_contexts (COMPRESSION_CLOSE beyond).
+     */
+    size_t quota_requests;
+    uint32_t quota_datagrams_per_s; /**< See quota_requests. */
+    uint64_t quota_bytes_per_s;     /**< See quota_requests. */
+    int verbose;                    /**< Also log connections coming and going. */
     /** Where log lines go (refusals, errors; with verbose, connections); NULL: nowhere. */
     void (*log)(void *user, const char *line);
     void *log_user; /**< Passed to log. */
@@ -556,6 +567,26 @@ MASQUE_API size_t masque_quic_proxy_clients(const masque_quic_proxy *p);
  * @return The count.
  */
 MASQUE_API size_t masque_quic_proxy_requests(const masque_quic_proxy *p);
+
+/** @brief What one client identity used (masque_quic_proxy_usage()). */
+typedef struct masque_quic_usage {
+    char identity[176]; /**< "token #N", "certificate NAME" or "anonymous IP". */
+    size_t requests;    /**< Bind requests open now. */
+    uint64_t datagrams; /**< Datagrams relayed, both ways. */
+    uint64_t bytes;     /**< Their payload bytes. */
+    uint64_t dropped;   /**< Datagrams dropped by its quota. */
+    uint64_t refused;   /**< Requests refused by its quota. */
+} masque_quic_usage;
+
+/**
+ * @brief The counters of one client identity seen since start (for SIGUSR1, or at exit).
+ * @param p The proxy.
+ * @param i 0, 1, ... until it returns -1.
+ * @param[out] out The counters.
+ * @return 0, or -1 past the last identity.
+ */
+MASQUE_API int masque_quic_proxy_usage(const masque_quic_proxy *p, size_t i,
+                                       masque_quic_usage *out);
 
 /**
  * @brief Free the proxy and every client (does not close the listening socket).

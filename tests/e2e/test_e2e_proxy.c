@@ -55,7 +55,10 @@ static const char *client_token;              /* the bearer token clients send, 
 static const char *proxy_token_file;          /* the proxy's token file, or NULL */
 static int proxy_allow_anonymous;             /* anonymous clients from elsewhere may bind */
 static const char *proxy_client_ca;           /* mutual TLS: the CA of client certificates */
-static const char *client_cert;               /* the clients' certificate and key, or NULL */
+static size_t proxy_quota_requests;           /* quotas per client identity; 0: none */
+static uint32_t proxy_quota_datagrams;
+static size_t proxy_max_contexts;
+static const char *client_cert; /* the clients' certificate and key, or NULL */
 static const char *client_key;
 static int proxy_fd = -1;
 static masque_address proxy_addr;
@@ -122,6 +125,9 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     cfg.token_file = proxy_token_file;
     cfg.allow_anonymous = proxy_allow_anonymous;
     cfg.conn.client_ca_file = proxy_client_ca;
+    cfg.quota_requests = proxy_quota_requests;
+    cfg.quota_datagrams_per_s = proxy_quota_datagrams;
+    cfg.conn.max_peer_contexts = proxy_max_contexts;
     cfg.conn.max_requests = conn_max_requests;
     proxy_fd = bound_socket(ip, &proxy_addr);
     cfg.relay_bind = proxy_addr;
@@ -181,6 +187,7 @@ static void start_client(client *cl, const char *ip)
     cfg.force_capsules = client_force_capsules;
     cfg.cert_file = client_cert;
     cfg.key_file = client_key;
+    cfg.token = client_token;
     cl->fd = bound_socket(ip, &dummy);
     assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &remote, &rl), MASQUE_OK);
     assert_int_equal(connect(cl->fd, (struct sockaddr *)&remote, rl), 0);
@@ -1253,6 +1260,115 @@ static void test_e2e_client_certificates_from_the_client_ca_may_bind(void **stat
     stop_proxy();
 }
 
+static const masque_quic_usage *usage_of(const char *identity)
+{
+    static masque_quic_usage u;
+    size_t i;
+    for (i = 0; masque_quic_proxy_usage(proxy, i, &u) == 0; i++) {
+        if (strcmp(u.identity, identity) == 0) {
+            return &u;
+        }
+    }
+    return NULL;
+}
+
+static int client_2_settled(size_t n)
+{
+    (void)n;
+    return clients[2].closed || clients[2].ready;
+}
+
+/* Quotas per client identity (here: two tokens): the client over its quota has its datagrams
+ * dropped and counted, its extra registrations refused with COMPRESSION_CLOSE and its extra
+ * request answered 429; the other client is served in full all along. */
+static void test_e2e_quotas_bound_one_client_and_leave_the_others_alone(void **state)
+{
+    static const char tokens[] = "tok-a\ntok-b\n";
+    static uint8_t small[64];
+    char path[] = "/tmp/masque-quota-tokens.XXXXXX";
+    masque_address peer_addr;
+    masque_address t;
+    masque_context_info info;
+    struct sockaddr_storage to_a;
+    struct sockaddr_storage to_b;
+    socklen_t la = 0;
+    socklen_t lb = 0;
+    uint64_t ids[3];
+    int active = 0;
+    int peer;
+    int fd = mkstemp(path);
+    int i;
+    const masque_quic_usage *ua;
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, tokens, sizeof(tokens) - 1), (ssize_t)(sizeof(tokens) - 1));
+    (void)close(fd);
+    proxy_token_file = path;
+    proxy_quota_requests = 1;
+    proxy_quota_datagrams = 100;
+    proxy_max_contexts = 3;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    proxy_token_file = NULL;
+    proxy_quota_requests = 0;
+    proxy_quota_datagrams = 0;
+    proxy_max_contexts = 0;
+    client_token = "tok-a";
+    start_client(&clients[0], "127.0.0.1");
+    client_token = "tok-b";
+    start_client(&clients[1], "127.0.0.1");
+    client_token = NULL;
+    assert_true(pump(2, 5000, all_ready));
+    /* Registrations over the bound: COMPRESSION_CLOSE (-10 §9), the first ones stay. */
+    for (i = 0; i < 3; i++) {
+        masque_address_set_v4(&t, (const uint8_t *)"\x7f\x00\x00\x01", (uint16_t)(100 + i));
+        assert_int_equal(masque_session_open_context(masque_quic_request_session(clients[0].req),
+                                                     &t, ms(), &ids[i]),
+                         MASQUE_OK);
+    }
+    assert_int_equal(masque_adapter_flush(masque_quic_request_adapter(clients[0].req)), MASQUE_OK);
+    (void)pump(2, 1000, NULL);
+    for (i = 0; i < 3; i++) {
+        active += masque_session_context_get(masque_quic_request_session(clients[0].req), ids[i],
+                                             &info) &&
+                  info.state == MASQUE_CONTEXT_ACTIVE;
+    }
+    assert_true(active >= 1 && active < 3);
+    /* A flood toward A, a trickle toward B. */
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    assert_int_equal(masque_address_to_sockaddr(&clients[0].pub, &to_a, &la), MASQUE_OK);
+    assert_int_equal(masque_address_to_sockaddr(&clients[1].pub, &to_b, &lb), MASQUE_OK);
+    clients[0].got = 0;
+    clients[1].got = 0;
+    for (i = 0; i < 50; i++) {
+        int k;
+        for (k = 0; k < 20; k++) {
+            (void)sendto(peer, small, sizeof(small), 0, (struct sockaddr *)&to_a, la);
+        }
+        (void)sendto(peer, "b", 1, 0, (struct sockaddr *)&to_b, lb);
+        (void)pump(2, 2, NULL);
+    }
+    (void)pump(2, 1000, NULL);
+    ua = usage_of("token #1");
+    assert_non_null(ua);
+    print_message("quota: A got %d of 1000 (%llu dropped), B got %d of 50\n", clients[0].got,
+                  (unsigned long long)ua->dropped, clients[1].got);
+    assert_true(clients[0].got < 1000 && ua->dropped > 0);
+    assert_int_equal(clients[1].got, 50);
+    assert_non_null(usage_of("token #2"));
+    assert_true(usage_of("token #2")->dropped == 0);
+    /* A second request of A's: its quota of requests is used up, 429. */
+    memset(&clients[2], 0, sizeof(clients[2]));
+    assert_non_null(masque_quic_request_open(clients[0].conn, &clients[2]));
+    assert_true(pump(3, 5000, client_2_settled));
+    assert_false(clients[2].ready);
+    assert_true(usage_of("token #1")->refused == 1);
+    (void)close(peer);
+    stop_client(&clients[1]);
+    stop_client(&clients[0]);
+    stop_proxy();
+    (void)unlink(path);
+}
+
 static void test_e2e_concrete_target_is_refused_with_501_not_ignored(void **state)
 {
     client *cl = &clients[0];
@@ -1678,6 +1794,7 @@ int main(void)
         cmocka_unit_test(test_e2e_concrete_target_is_refused_with_501_not_ignored),
         cmocka_unit_test(test_e2e_requests_without_a_valid_bearer_token_get_407),
         cmocka_unit_test(test_e2e_client_certificates_from_the_client_ca_may_bind),
+        cmocka_unit_test(test_e2e_quotas_bound_one_client_and_leave_the_others_alone),
         cmocka_unit_test(test_e2e_three_bind_requests_on_one_connection_one_reset_midway),
         cmocka_unit_test(test_e2e_two_bind_requests_on_one_connection_one_ends_cleanly),
         cmocka_unit_test(test_e2e_requests_per_connection_are_limited_with_429),

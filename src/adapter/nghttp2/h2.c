@@ -327,9 +327,16 @@ static int server_answer(masque_h2_request *r)
                                "too many Bind requests on one connection");
     }
     r->public_address = c->cfg.public_address;
-    if (c->hooks.on_request != NULL && c->hooks.on_request(r, r->app, &r->public_address) != 0) {
-        return submit_response(r, 503, MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED, NULL,
-                               "no public address could be bound (or the proxy's request limit)");
+    if (c->hooks.on_request != NULL) {
+        /* Non-zero refuses: an HTTP status of the host's choosing (429: a quota), else 503. */
+        int refused = c->hooks.on_request(r, r->app, &r->public_address);
+        if (refused != 0) {
+            return submit_response(r, refused >= 400 && refused <= 599 ? refused : 503,
+                                   MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED, NULL,
+                                   refused == 429
+                                       ? "a quota of this client is used up"
+                                       : "no public address could be bound (or a limit)");
+        }
     }
     r->known = 1;
     if (start_session(r, MASQUE_ROLE_PROXY, 0) != 0) {

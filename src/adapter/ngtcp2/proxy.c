@@ -32,7 +32,16 @@
 #define DATAGRAM_MAX      65536u
 #define ACCEPT_BUDGET     16u /* TCP connections accepted per step */
 #define MAX_TOKENS        64u
+#define MAX_IDENTITIES    1024u /* identities accounted apart; beyond, they share the last */
 #define TOKEN_MAX         256u
+
+/* What one client identity uses, and its quota's token buckets (a second's burst). */
+typedef struct proxy_identity {
+    masque_quic_usage use;
+    double datagram_tokens;
+    double byte_tokens;
+    uint64_t refilled; /* ns */
+} proxy_identity;
 
 /* A client over HTTP/3 (conn) or over HTTP/2 (h2, on its own TCP socket). */
 typedef struct proxy_client {
@@ -48,6 +57,7 @@ typedef struct proxy_client {
     int identity; /* who its last authorized request was: a token's index, -1 anonymous, -2 a
                    * client certificate (named in who) */
     char who[128];
+    proxy_identity *ident; /* its accounting, as of its last authorized request */
 } proxy_client;
 
 /* One accepted Bind request and its UDP socket (RFC 9298 §3.1: they live and die together). */
@@ -57,7 +67,8 @@ typedef struct proxy_relay {
     masque_h2_request *h2req; /* over HTTP/2 */
 #endif
     proxy_client *client;
-    int live; /* 0 once the request ended (freed at the end of the step) */
+    proxy_identity *ident; /* whose quota it counts against */
+    int live;              /* 0 once the request ended (freed at the end of the step) */
     int fd;
     int family; /* AF_INET or AF_INET6 (dual-stack): how targets are addressed */
 } proxy_relay;
@@ -84,6 +95,8 @@ struct masque_quic_proxy {
     masque_str tokens[MAX_TOKENS];
     size_t ntokens;
     char token_text[MAX_TOKENS][TOKEN_MAX + 1];
+    proxy_identity *identities; /* MAX_IDENTITIES of them */
+    size_t nidentities;
     uint8_t retry_secret[MASQUE_QUIC_RETRY_SECRET_LEN]; /* seals Retry tokens (RFC 9000 §8.1.2) */
 };
 
@@ -160,13 +173,43 @@ static void on_log(masque_quic_conn *conn, void *app, const char *line)
     }
 }
 
+/* The identity's quota: 1 when a datagram of `len` bytes may pass (and it is counted), 0 when
+ * it must be dropped (and that is counted). */
+static int quota_pass(const masque_quic_proxy *p, proxy_identity *id, size_t len)
+{
+    uint64_t now = masque_quic_now_ns();
+    double seconds = (double)(now - id->refilled) / 1e9;
+    double dg_rate = (double)p->cfg.quota_datagrams_per_s;
+    double byte_rate = (double)p->cfg.quota_bytes_per_s;
+    id->refilled = now;
+    id->datagram_tokens += seconds * dg_rate;
+    id->byte_tokens += seconds * byte_rate;
+    if (id->datagram_tokens > dg_rate) {
+        id->datagram_tokens = dg_rate; /* a second's burst */
+    }
+    if (id->byte_tokens > byte_rate) {
+        id->byte_tokens = byte_rate;
+    }
+    if ((dg_rate > 0 && id->datagram_tokens < 1.0) ||
+        (byte_rate > 0 && id->byte_tokens < (double)len)) {
+        id->use.dropped++;
+        return 0;
+    }
+    id->datagram_tokens -= dg_rate > 0 ? 1.0 : 0.0;
+    id->byte_tokens -= byte_rate > 0 ? (double)len : 0.0;
+    id->use.datagrams++;
+    id->use.bytes += len;
+    return 1;
+}
+
 /* From the client, through the session's checks (policy included): out to the target. */
 static void relay_out(proxy_relay *relay, const masque_address *peer, const uint8_t *data,
                       size_t len)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
-    if (relay->fd >= 0 && masque_address_to_sockaddr_for(peer, relay->family, &ss, &sl) == 0) {
+    if (relay->fd >= 0 && quota_pass(relay->client->proxy, relay->ident, len) &&
+        masque_address_to_sockaddr_for(peer, relay->family, &ss, &sl) == 0) {
         (void)sendto(relay->fd, data, len, 0, (struct sockaddr *)&ss, sl);
     }
 }
@@ -175,6 +218,9 @@ static void relay_out(proxy_relay *relay, const masque_address *peer, const uint
  * of the step, when nothing is iterating over the relays. */
 static void relay_end(proxy_relay *relay)
 {
+    if (relay->live && relay->ident->use.requests > 0) {
+        relay->ident->use.requests--;
+    }
     if (relay->fd >= 0) {
         (void)close(relay->fd);
         relay->fd = -1;
@@ -202,11 +248,19 @@ static void log_refusal(const masque_quic_proxy *p, const char *why,
 
 /* A Bind request was accepted: only now is a public address bound for it (-10 §7), so that a
  * handshake, or a request refused, costs no socket. The same for both transports. */
-static proxy_relay *relay_new(proxy_client *c, masque_address *public_address)
+static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, int *status)
 {
     masque_quic_proxy *p = c->proxy;
     masque_address bound;
     proxy_relay *relay;
+    *status = 503;
+    if (p->cfg.quota_requests != 0 && c->ident->use.requests >= p->cfg.quota_requests) {
+        c->ident->use.refused++;
+        log_refusal(p, "this client's quota of Bind requests is used up (429)", &c->remote,
+                    c->remotelen);
+        *status = 429;
+        return NULL;
+    }
     if (p->nrelays == p->cfg.max_requests) {
         log_refusal(p, "the proxy holds its most Bind requests (--max-requests)", &c->remote,
                     c->remotelen);
@@ -225,6 +279,8 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address)
     }
     relay->live = 1;
     relay->client = c;
+    relay->ident = c->ident;
+    c->ident->use.requests++;
     if (p->cfg.log != NULL) { /* one line per accepted request: who, from where (no token) */
         masque_address a;
         char from[MASQUE_ADDRESS_TEXT_MAX] = "?";
@@ -257,13 +313,58 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address)
 
 static int on_request(masque_quic_request *r, void *app, masque_address *public_address)
 {
-    proxy_relay *relay = relay_new(app, public_address);
+    int status;
+    proxy_relay *relay = relay_new(app, public_address, &status);
     if (relay == NULL) {
-        return -1;
+        return status;
     }
     relay->req = r;
     masque_quic_request_set_app(r, relay);
     return 0;
+}
+
+/* The accounting of an identity, made at its first request (the last one is shared by every
+ * identity beyond MAX_IDENTITIES). */
+static proxy_identity *identity_of(masque_quic_proxy *p, const char *name)
+{
+    size_t i;
+    proxy_identity *id;
+    for (i = 0; i < p->nidentities; i++) {
+        if (strcmp(p->identities[i].use.identity, name) == 0) {
+            return &p->identities[i];
+        }
+    }
+    if (p->nidentities == MAX_IDENTITIES) {
+        return &p->identities[MAX_IDENTITIES - 1];
+    }
+    id = &p->identities[p->nidentities++];
+    memset(id, 0, sizeof(*id));
+    (void)snprintf(id->use.identity, sizeof(id->use.identity), "%s", name);
+    id->refilled = masque_quic_now_ns();
+    id->datagram_tokens = (double)p->cfg.quota_datagrams_per_s; /* a full bucket to start */
+    id->byte_tokens = (double)p->cfg.quota_bytes_per_s;
+    return id;
+}
+
+/* Names the identity a request was authorized as, for accounting and the log. */
+static void account(proxy_client *c)
+{
+    char name[160];
+    masque_address a;
+    char ip[MASQUE_ADDRESS_TEXT_MAX] = "?";
+    if (c->identity >= 0) {
+        (void)snprintf(name, sizeof(name), "token #%d", c->identity + 1);
+    } else if (c->identity == -2) {
+        (void)snprintf(name, sizeof(name), "certificate %s", c->who);
+    } else {
+        if (masque_address_from_sockaddr((const struct sockaddr *)&c->remote, c->remotelen, &a) ==
+            0) {
+            a.port = 0;
+            (void)masque_address_format(ip, sizeof(ip), &a, 0);
+        }
+        (void)snprintf(name, sizeof(name), "anonymous %s", ip);
+    }
+    c->ident = identity_of(c->proxy, name);
 }
 
 /* Whether a client connects from this host (loopback: 127/8, ::1, ::ffff:127/104). */
@@ -325,7 +426,11 @@ static int authorize(proxy_client *c, masque_str credentials)
 static int on_authorize(masque_quic_request *r, void *app, masque_str credentials)
 {
     (void)r;
-    return authorize(app, credentials); /* app: still the client's, not yet a relay's */
+    if (authorize(app, credentials) != 0) { /* app: still the client's, not yet a relay's */
+        return -1;
+    }
+    account(app);
+    return 0;
 }
 
 static const masque_quic_hooks hooks = {NULL,       on_packet, on_close,    on_log,
@@ -358,9 +463,10 @@ static void h2_on_close(masque_h2_request *r, void *app, uint32_t reason)
 
 static int h2_on_request(masque_h2_request *r, void *app, masque_address *public_address)
 {
-    proxy_relay *relay = relay_new(app, public_address);
+    int status;
+    proxy_relay *relay = relay_new(app, public_address, &status);
     if (relay == NULL) {
-        return -1;
+        return status;
     }
     relay->h2req = r;
     masque_h2_request_set_app(r, relay);
@@ -370,7 +476,11 @@ static int h2_on_request(masque_h2_request *r, void *app, masque_address *public
 static int h2_on_authorize(masque_h2_request *r, void *app, masque_str credentials)
 {
     (void)r;
-    return authorize(app, credentials);
+    if (authorize(app, credentials) != 0) {
+        return -1;
+    }
+    account(app);
+    return 0;
 }
 
 static const masque_h2_hooks h2_hooks = {NULL,          h2_on_packet, h2_on_close,    h2_on_log,
@@ -497,6 +607,7 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     }
     p->clients = calloc(p->cfg.max_clients, sizeof(proxy_client *));
     p->relays = calloc(p->cfg.max_requests, sizeof(proxy_relay *));
+    p->identities = calloc(MAX_IDENTITIES, sizeof(proxy_identity));
     p->fds = calloc(2 + p->cfg.max_clients + p->cfg.max_requests, sizeof(*p->fds));
     p->tcp_fd = -1;
     if (cfg->serve_h2) {
@@ -511,7 +622,7 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     p->credentials = masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file,
                                                  p->cfg.conn.client_ca_file);
     if (p->clients == NULL || p->relays == NULL || p->fds == NULL || p->credentials == NULL ||
-        load_tokens(p) != 0 ||
+        p->identities == NULL || load_tokens(p) != 0 ||
         (listen_fd >= 0 &&
          getsockname(listen_fd, (struct sockaddr *)&p->local, &p->locallen) != 0)) {
         masque_quic_proxy_free(p);
@@ -686,7 +797,7 @@ static void relay_in(proxy_relay *relay)
         for (i = 0; i < n && relay->live; i++) {
             masque_adapter *a = relay_adapter(relay);
             masque_address src;
-            if (a == NULL ||
+            if (a == NULL || !quota_pass(relay->client->proxy, relay->ident, rx.msgs[i].msg_len) ||
                 masque_address_from_sockaddr((struct sockaddr *)&rx.from[i],
                                              rx.msgs[i].msg_hdr.msg_namelen, &src) != 0) {
                 continue;
@@ -914,6 +1025,15 @@ size_t masque_quic_proxy_requests(const masque_quic_proxy *p)
     return n;
 }
 
+int masque_quic_proxy_usage(const masque_quic_proxy *p, size_t i, masque_quic_usage *out)
+{
+    if (i >= p->nidentities) {
+        return -1;
+    }
+    *out = p->identities[i].use;
+    return 0;
+}
+
 void masque_quic_proxy_free(masque_quic_proxy *p)
 {
     if (p == NULL) {
@@ -926,6 +1046,7 @@ void masque_quic_proxy_free(masque_quic_proxy *p)
     masque_quic_credentials_release(p->credentials);
     free(p->clients);
     free(p->relays);
+    free(p->identities);
     free(p->fds);
     free(p);
 }

@@ -1196,7 +1196,18 @@ static int bind_with_token(const char *token)
     assert_true(pump(1, 5000, logged_status_or_ready));
     accepted = clients[0].ready;
     if (!accepted) {
-        assert_non_null(strstr(last_log, "status 407")); /* RFC 9110 §15.5.8 */
+        /* RFC 9110 §15.5.8 and RFC 9209: 407, and why; no tunnel, so nothing is relayed. */
+        assert_non_null(strstr(last_log, "status 407"));
+        assert_non_null(strstr(last_log, "Proxy-Status: masque-proxy; error=http_request_denied"));
+    } else {
+        /* Accepted: a peer's datagram is relayed to the client. */
+        masque_address peer_addr;
+        int peer = bound_socket("127.0.0.1", &peer_addr);
+        assert_true(pump(1, 5000, all_ready));
+        clients[0].got = 0;
+        peer_send(peer, &clients[0].pub, (const uint8_t *)"authorized", 10);
+        assert_true(pump(1, 5000, all_got));
+        (void)close(peer);
     }
     stop_client(&clients[0]);
     return accepted;

@@ -69,6 +69,9 @@ void masque_exchange_field(masque_exchange *x, const uint8_t *name, size_t namel
                      value, valuelen);
     } else if (name_is(name, namelen, "proxy-public-address")) {
         append_value(x, x->ppa, sizeof(x->ppa), &x->ppa_len, &x->has_ppa, value, valuelen);
+    } else if (name_is(name, namelen, MASQUE_HTTP_PROXY_STATUS)) {
+        append_value(x, x->proxy_status, sizeof(x->proxy_status), &x->pstatus_len, &x->has_pstatus,
+                     value, valuelen);
     } else if (name_is(name, namelen, MASQUE_HTTP_PROXY_AUTHORIZATION)) {
         append_value(x, x->proxy_authorization, sizeof(x->proxy_authorization), &x->pauth_len,
                      &x->has_pauth, value, valuelen);
@@ -81,6 +84,16 @@ static masque_str str_of(const char *s, int present)
     r.ptr = present ? s : NULL;
     r.len = present ? strlen(s) : 0;
     return r;
+}
+
+void masque_exchange_refusal_line(const masque_exchange *x, char *out, size_t cap)
+{
+    if (x->has_pstatus) {
+        (void)snprintf(out, cap, "the proxy did not enable Bind (status %d; Proxy-Status: %s)",
+                       x->status, x->proxy_status);
+    } else {
+        (void)snprintf(out, cap, "the proxy did not enable Bind (status %d)", x->status);
+    }
 }
 
 masque_str masque_exchange_credentials(const masque_exchange *x)

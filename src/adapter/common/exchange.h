@@ -24,7 +24,16 @@ typedef struct masque_exchange {
     size_t pauth_len;
     int has_pauth;
     char proxy_authorization[512]; /* the client's credentials (RFC 9110 §11.7.2) */
+    size_t pstatus_len;
+    int has_pstatus;
+    char proxy_status[256]; /* a refusal's reason (RFC 9209), for the client's log */
 } masque_exchange;
+
+/**
+ * Client: the line that says why the proxy did not enable Bind: its status and, when it sent
+ * one, its Proxy-Status (RFC 9209), into `out`.
+ */
+void masque_exchange_refusal_line(const masque_exchange *x, char *out, size_t cap);
 
 /** The Proxy-Authorization value received (ptr NULL when absent), for an authorization hook. */
 masque_str masque_exchange_credentials(const masque_exchange *x);

@@ -76,7 +76,7 @@ static uint64_t now_ms(void)
 
 static void log_line(masque_h2_conn *c, const char *what, const char *detail)
 {
-    char line[256];
+    char line[512];
     if (c->hooks.on_log == NULL) {
         return;
     }
@@ -353,9 +353,9 @@ static void client_response(masque_h2_request *r)
     unsigned families = 0;
     if (masque_exchange_check_response(&r->x, addrs, 4, &n, &families) != MASQUE_OK ||
         start_session(r, MASQUE_ROLE_CLIENT, families) != 0) {
-        char st[32];
-        (void)snprintf(st, sizeof(st), "%d)", r->x.status);
-        log_line(c, "the proxy did not enable Bind (status ", st);
+        char line[400];
+        masque_exchange_refusal_line(&r->x, line, sizeof(line));
+        log_line(c, line, "");
         (void)nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, r->stream, NGHTTP2_CANCEL);
         return;
     }

@@ -125,7 +125,7 @@ uint64_t masque_quic_now_ns(void)
  * line, the two parts joined. */
 static void log_line(masque_quic_conn *c, const char *what, const char *detail)
 {
-    char line[256];
+    char line[512];
     if (c->hooks.on_log == NULL) {
         return;
     }
@@ -627,9 +627,9 @@ static void client_response(masque_quic_request *r)
     /* Anything but a Bind-enabling 2xx ends the attempt. */
     if (masque_exchange_check_response(&r->x, addrs, 4, &n, &families) != MASQUE_OK ||
         start_session(r, MASQUE_ROLE_CLIENT, families) != 0) {
-        char st[32];
-        (void)snprintf(st, sizeof(st), "%d)", r->x.status);
-        log_line(c, "the proxy did not enable Bind (status ", st);
+        char line[400];
+        masque_exchange_refusal_line(&r->x, line, sizeof(line));
+        log_line(c, line, "");
         (void)ngtcp2_conn_shutdown_stream(c->conn, 0, r->stream, NGHTTP3_H3_REQUEST_CANCELLED);
         return;
     }

@@ -8,7 +8,8 @@
  *   udp-peer IP:PORT [--count N] [--text TEXT] [--answers N] [--wait-ms MS] [--expect-silence]
  *   udp-peer IP:PORT --serve [--wait-ms MS]
  *
- * With --serve it is the other end: a local UDP service on IP:PORT that answers every datagram
+ * With --serve it is the other end: a local UDP service on IP:PORT (port 0: one the kernel
+ * picks, printed) that answers every datagram
  * with "echo: TEXT (from PORT)" (the sender's port: each peer sees that its own socket spoke)
  * until nothing came for MS (default 2000); the demo exposes it through the proxy.
  */
@@ -36,11 +37,20 @@ static int serve_echo(int fd, const struct sockaddr_storage *at, socklen_t atlen
 {
     long long deadline;
     unsigned served = 0;
-    if (bind(fd, (const struct sockaddr *)at, atlen) != 0) {
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof(bound);
+    masque_address me;
+    char text[MASQUE_ADDRESS_TEXT_MAX];
+    (void)name;
+    if (bind(fd, (const struct sockaddr *)at, atlen) != 0 ||
+        getsockname(fd, (struct sockaddr *)&bound, &blen) != 0 ||
+        masque_address_from_sockaddr((struct sockaddr *)&bound, blen, &me) != 0) {
         perror("udp-peer: bind");
         return 1;
     }
-    (void)printf("service: echoing on %s\n", name);
+    /* Port 0 asks the kernel for a free one: the line says which. */
+    (void)masque_address_format(text, sizeof(text), &me, 1);
+    (void)printf("service: echoing on %s\n", text);
     (void)fflush(stdout);
     deadline = now_ms() + idle_ms;
     while (now_ms() < deadline) {

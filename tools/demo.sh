@@ -31,7 +31,7 @@ wait_for() {
         i=$((i + 1))
         if [ "$i" -gt 150 ]; then
             echo "no '$2' in $1 within 15 s:" >&2
-            cat "$work/client.log" "$work/proxy.log" >&2 2>/dev/null
+            cat "$1" "$work/client.log" "$work/proxy.log" >&2 2>/dev/null
             exit 1
         fi
         sleep 0.1
@@ -73,10 +73,10 @@ else
     echo "(built without HTTP/2: no Bind over HTTP/2)" >"$work/client-h2.log"
 fi
 echo "== expose mode: a local UDP service (an echo), reachable through the proxy"
-service=127.0.0.1:$((port + 1))
-"$bin/udp-peer" "$service" --serve --wait-ms 15000 >"$work/service.log" 2>&1 &
+"$bin/udp-peer" 127.0.0.1:0 --serve --wait-ms 15000 >"$work/service.log" 2>&1 &
 pids="$pids $!"
 wait_for "$work/service.log" 'echoing on'
+service=$(sed -n 's/^service: echoing on //p' "$work/service.log" | head -n 1)
 "$bin/masque-bind-client" --proxy "127.0.0.1:$port" --authority localhost \
     --ca "$work/pki/ca.pem" --expose "$service" --public-address-file "$work/public" \
     --run-seconds 20 </dev/null >"$work/client-expose.log" 2>&1 &

@@ -3,6 +3,9 @@
 #include "tls_identity.h"
 
 #include <gnutls/x509.h>
+#include <string.h>
+
+#include "masque/address.h"
 
 int masque_tls_peer_identity(gnutls_session_t tls, char *out, size_t cap)
 {
@@ -29,4 +32,52 @@ int masque_tls_peer_identity(gnutls_session_t tls, char *out, size_t cap)
         out[0] = '\0';
     }
     return ok;
+}
+
+/* The host of an authority: what the proxy's certificate must name. An IPv6 literal keeps no
+ * brackets. */
+static int authority_host(const char *authority, char *out, size_t cap)
+{
+    const char *end;
+    size_t n;
+    if (authority == NULL || authority[0] == '\0') {
+        return -1;
+    }
+    if (authority[0] == '[') {
+        end = strchr(authority, ']');
+        if (end == NULL) {
+            return -1;
+        }
+        authority++;
+    } else {
+        end = strrchr(authority, ':');
+        if (end == NULL || strchr(authority, ':') != end) {
+            end = authority + strlen(authority); /* no port (or a bare IPv6: kept whole) */
+        }
+    }
+    n = (size_t)(end - authority);
+    if (n == 0 || n >= cap) {
+        return -1;
+    }
+    memcpy(out, authority, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int masque_tls_client_name(gnutls_session_t tls, const char *authority, int insecure, char *host,
+                           size_t cap)
+{
+    masque_address ip;
+    if (authority_host(authority, host, cap) != 0) {
+        return -1;
+    }
+    /* RFC 6066 §3: no IP literal in SNI. */
+    if (masque_address_parse(&ip, host, strlen(host), 0) != MASQUE_OK &&
+        gnutls_server_name_set(tls, GNUTLS_NAME_DNS, host, strlen(host)) != 0) {
+        return -1;
+    }
+    if (!insecure) {
+        gnutls_session_set_verify_cert(tls, host, 0);
+    }
+    return 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 /*
- * Who the TLS peer is: its certificate, verified against the trust the credentials carry (the
- * client CA a proxy was given for mutual TLS). For both bindings; internal, in no public header.
+ * TLS names for both bindings: who the TLS peer is (its certificate, verified against the trust
+ * the credentials carry: the client CA a proxy was given for mutual TLS), and the name a client
+ * verifies the proxy against. Internal, in no public header.
  */
 #ifndef MASQUE_ADAPTER_TLS_IDENTITY_H
 #define MASQUE_ADAPTER_TLS_IDENTITY_H
@@ -15,5 +16,14 @@
  * presented none, or one that does not verify.
  */
 int masque_tls_peer_identity(gnutls_session_t tls, char *out, size_t cap);
+
+/**
+ * Client: names the proxy for TLS from the request's authority ("host", "host:port",
+ * "[v6]:port"; RFC 9110 §4.3.4): SNI with its host unless that is an IP literal (RFC 6066 §3),
+ * and certificate verification against that host unless `insecure`. The host is kept in `host`
+ * (cap bytes, which must outlive the session). 0, or -1 when the authority has no host.
+ */
+int masque_tls_client_name(gnutls_session_t tls, const char *authority, int insecure, char *host,
+                           size_t cap);
 
 #endif /* MASQUE_ADAPTER_TLS_IDENTITY_H */

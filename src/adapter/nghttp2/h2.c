@@ -554,34 +554,6 @@ static int start_h2(masque_h2_conn *c)
 
 /* ---- TLS ---- */
 
-static int authority_host(const char *authority, char *out, size_t cap)
-{
-    const char *end;
-    size_t n;
-    if (authority == NULL || authority[0] == '\0') {
-        return -1;
-    }
-    if (authority[0] == '[') {
-        end = strchr(authority, ']');
-        if (end == NULL) {
-            return -1;
-        }
-        authority++;
-    } else {
-        end = strrchr(authority, ':');
-        if (end == NULL || strchr(authority, ':') != end) {
-            end = authority + strlen(authority);
-        }
-    }
-    n = (size_t)(end - authority);
-    if (n == 0 || n >= cap) {
-        return -1;
-    }
-    memcpy(out, authority, n);
-    out[n] = '\0';
-    return 0;
-}
-
 static int setup_tls(masque_h2_conn *c)
 {
     gnutls_datum_t alpn = {(unsigned char *)"h2", 2};
@@ -621,21 +593,9 @@ static int setup_tls(masque_h2_conn *c)
     if (c->cfg.is_server && c->cfg.client_ca_file != NULL) {
         gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_REQUEST); /* mutual TLS */
     }
-    if (!c->cfg.is_server) {
-        if (authority_host(c->cfg.authority, c->tls_host, sizeof(c->tls_host)) != 0) {
-            return -1;
-        }
-        {
-            masque_address ip;
-            if (masque_address_parse(&ip, c->tls_host, strlen(c->tls_host), 0) != MASQUE_OK &&
-                gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, c->tls_host, strlen(c->tls_host)) !=
-                    0) {
-                return -1;
-            }
-        }
-        if (!c->cfg.insecure) {
-            gnutls_session_set_verify_cert(c->tls, c->tls_host, 0);
-        }
+    if (!c->cfg.is_server && masque_tls_client_name(c->tls, c->cfg.authority, c->cfg.insecure,
+                                                    c->tls_host, sizeof(c->tls_host)) != 0) {
+        return -1; /* the authority names the proxy: SNI and verification */
     }
     gnutls_transport_set_int(c->tls, c->fd);
     return 0;

@@ -1186,36 +1186,6 @@ static int self_signed(gnutls_certificate_credentials_t cred)
     return rv;
 }
 
-/* The host of an authority ("host", "host:port", "[v6]:port"): what the proxy's certificate
- * must name (RFC 9110 §4.3.4). An IPv6 literal keeps no brackets. */
-static int authority_host(const char *authority, char *out, size_t cap)
-{
-    const char *end;
-    size_t n;
-    if (authority == NULL || authority[0] == '\0') {
-        return -1;
-    }
-    if (authority[0] == '[') {
-        end = strchr(authority, ']');
-        if (end == NULL) {
-            return -1;
-        }
-        authority++;
-    } else {
-        end = strrchr(authority, ':');
-        if (end == NULL || strchr(authority, ':') != end) {
-            end = authority + strlen(authority); /* no port (or a bare IPv6: kept whole) */
-        }
-    }
-    n = (size_t)(end - authority);
-    if (n == 0 || n >= cap) {
-        return -1;
-    }
-    memcpy(out, authority, n);
-    out[n] = '\0';
-    return 0;
-}
-
 struct masque_quic_credentials {
     gnutls_certificate_credentials_t cred;
     unsigned refs; /* the holder and every connection that uses it */
@@ -1312,23 +1282,10 @@ static int setup_tls(masque_quic_conn *c)
         /* Mutual TLS: asked for, not required, so that a token can stand in for it. */
         gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_REQUEST);
     }
-    if (!c->cfg.is_server) {
-        /* The authority names the proxy: SNI and certificate verification use its host. */
-        if (authority_host(c->cfg.authority, c->tls_host, sizeof(c->tls_host)) != 0) {
-            return -1;
-        }
-        {
-            masque_address ip;
-            /* RFC 6066 §3: no IP literal in SNI. */
-            if (masque_address_parse(&ip, c->tls_host, strlen(c->tls_host), 0) != MASQUE_OK &&
-                gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, c->tls_host, strlen(c->tls_host)) !=
-                    0) {
-                return -1;
-            }
-        }
-        if (!c->cfg.insecure) {
-            gnutls_session_set_verify_cert(c->tls, c->tls_host, 0);
-        }
+    /* The authority names the proxy: SNI and certificate verification use its host. */
+    if (!c->cfg.is_server && masque_tls_client_name(c->tls, c->cfg.authority, c->cfg.insecure,
+                                                    c->tls_host, sizeof(c->tls_host)) != 0) {
+        return -1;
     }
     c->ref.get_conn = get_conn;
     c->ref.user_data = c;

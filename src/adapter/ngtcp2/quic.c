@@ -549,6 +549,19 @@ static int h3_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token, ng
     return 0;
 }
 
+/* The core's field lines as nghttp3 wants them (it only reads through the pointers). */
+static void to_nv(nghttp3_nv *nv, const masque_field *f, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        memcpy(&nv[i].name, &f[i].name.ptr, sizeof(nv[i].name));
+        nv[i].namelen = f[i].name.len;
+        memcpy(&nv[i].value, &f[i].value.ptr, sizeof(nv[i].value));
+        nv[i].valuelen = f[i].value.len;
+        nv[i].flags = NGHTTP3_NV_FLAG_NONE;
+    }
+}
+
 /* Submits the response (RFC 9297 §3.4: Capsule-Protocol on 2xx only); a refusal carries a
  * Proxy-Status (RFC 9209) and goes to the log. */
 static int submit_response(masque_quic_request *r, int status, const char *error_type,
@@ -562,20 +575,13 @@ static int submit_response(masque_quic_request *r, int status, const char *error
     masque_ssize n = masque_exchange_response(fields, buf, sizeof(buf), status,
                                               status == 200 ? &r->public_address : NULL, error_type,
                                               details, text, sizeof(text));
-    masque_ssize i;
     if (n < 0) {
         return -1;
     }
     if (why != NULL) {
         log_line(r->conn, "refusing request: ", why);
     }
-    for (i = 0; i < n; i++) {
-        memcpy(&nv[i].name, &fields[i].name.ptr, sizeof(nv[i].name));
-        nv[i].namelen = fields[i].name.len;
-        memcpy(&nv[i].value, &fields[i].value.ptr, sizeof(nv[i].value));
-        nv[i].valuelen = fields[i].value.len;
-        nv[i].flags = NGHTTP3_NV_FLAG_NONE;
-    }
+    to_nv(nv, fields, (size_t)n);
     return nghttp3_conn_submit_response(r->conn->h3, r->stream, nv, (size_t)n,
                                         status == 200 ? &dr : NULL);
 }
@@ -874,7 +880,6 @@ static int client_send_request(masque_quic_request *r)
     masque_ssize n = masque_exchange_request(fields, path, sizeof(path), c->cfg.authority,
                                              c->cfg.uri_template, c->cfg.target_host,
                                              c->cfg.target_port, c->cfg.token, auth, sizeof(auth));
-    masque_ssize i;
     if (n < 0 || ngtcp2_conn_open_bidi_stream(c->conn, &r->stream, NULL) != 0) {
         r->stream = -1;
         return -1;
@@ -884,13 +889,7 @@ static int client_send_request(masque_quic_request *r)
         return client_send_test_request(r, masque_quic_test_request);
     }
 #endif
-    for (i = 0; i < n; i++) {
-        memcpy(&nv[i].name, &fields[i].name.ptr, sizeof(nv[i].name));
-        nv[i].namelen = fields[i].name.len;
-        memcpy(&nv[i].value, &fields[i].value.ptr, sizeof(nv[i].value));
-        nv[i].valuelen = fields[i].value.len;
-        nv[i].flags = NGHTTP3_NV_FLAG_NONE;
-    }
+    to_nv(nv, fields, (size_t)n);
     return nghttp3_conn_submit_request(c->h3, r->stream, nv, (size_t)n, &dr, r) == 0 ? 0 : -1;
 }
 

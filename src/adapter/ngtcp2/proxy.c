@@ -177,10 +177,17 @@ static void on_log(masque_quic_conn *conn, void *app, const char *line)
  * it must be dropped (and that is counted). */
 static int quota_pass(const masque_quic_proxy *p, proxy_identity *id, size_t len)
 {
-    uint64_t now = masque_quic_now_ns();
-    double seconds = (double)(now - id->refilled) / 1e9;
+    uint64_t now;
+    double seconds;
     double dg_rate = (double)p->cfg.quota_datagrams_per_s;
     double byte_rate = (double)p->cfg.quota_bytes_per_s;
+    if (p->cfg.quota_datagrams_per_s == 0 && p->cfg.quota_bytes_per_s == 0) {
+        id->use.datagrams++; /* no rate quota: counted only, no clock read per datagram */
+        id->use.bytes += len;
+        return 1;
+    }
+    now = masque_quic_now_ns();
+    seconds = (double)(now - id->refilled) / 1e9;
     id->refilled = now;
     id->datagram_tokens += seconds * dg_rate;
     id->byte_tokens += seconds * byte_rate;

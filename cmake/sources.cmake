@@ -19,6 +19,7 @@ set(MASQUE_CORE_SOURCES
 
 # Private headers shared by several sources (the amalgamation inlines them, in this order).
 set(MASQUE_INTERNAL_HEADERS
+  src/internal/args.h
   src/internal/wire.h
   src/internal/text.h
   src/internal/context.h

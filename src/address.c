@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 #include "masque/address.h"
+#include "internal/args.h"
 
 #include <string.h>
 
@@ -146,7 +147,7 @@ masque_ssize masque_address_format(char *dst, size_t cap, const masque_address *
     text_out t;
     t.len = 0;
 
-    if (dst == NULL || addr == NULL) {
+    if (MASQUE_BAD_ARGS(dst == NULL || addr == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (addr->version == MASQUE_IP_V4) {
@@ -313,7 +314,7 @@ int masque_address_parse(masque_address *out, const char *text, size_t len, int 
     uint16_t port = 0;
     int bracketed = 0;
 
-    if (out == NULL || text == NULL) {
+    if (MASQUE_BAD_ARGS(out == NULL || text == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     memset(&a, 0, sizeof(a));

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 #include "masque/capsule.h"
+#include "internal/args.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -60,7 +61,8 @@ int masque_capsule_type_of(masque_profile profile, masque_capsule_kind kind, uin
     size_t row = profile == MASQUE_PROFILE_DRAFT04 ? 1u : 0u;
     uint64_t v;
 
-    if (type == NULL || (profile != MASQUE_PROFILE_DRAFT10 && profile != MASQUE_PROFILE_DRAFT04)) {
+    if (MASQUE_BAD_ARGS(type == NULL ||
+                        (profile != MASQUE_PROFILE_DRAFT10 && profile != MASQUE_PROFILE_DRAFT04))) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
 #if !MASQUE_ENABLE_DRAFT04
@@ -100,7 +102,7 @@ masque_ssize masque_capsule_decode(masque_capsule *out, const uint8_t *src, size
     const uint8_t *value;
     int rc;
 
-    if (out == NULL) {
+    if (MASQUE_BAD_ARGS(out == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     rc = masque_cursor_varint(&c, &type);
@@ -145,7 +147,7 @@ masque_ssize masque_capsule_header_encode(uint8_t *dst, size_t cap, uint64_t typ
     if (cap < t + l) {
         return MASQUE_ERR_BUFFER;
     }
-    if (dst == NULL) {
+    if (MASQUE_BAD_ARGS(dst == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     masque_store_varint(dst, t, type);
@@ -164,7 +166,7 @@ masque_ssize masque_capsule_header_prepend(uint8_t *value, size_t headroom, uint
     if (headroom < n) {
         return MASQUE_ERR_BUFFER;
     }
-    if (value == NULL) {
+    if (MASQUE_BAD_ARGS(value == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     return masque_capsule_header_encode(value - n, n, type, length);
@@ -181,7 +183,7 @@ masque_ssize masque_capsule_encode(uint8_t *dst, size_t cap, uint64_t type, cons
     if (cap < n || cap - n < length) {
         return MASQUE_ERR_BUFFER;
     }
-    if (dst == NULL || (value == NULL && length != 0)) {
+    if (MASQUE_BAD_ARGS(dst == NULL || (value == NULL && length != 0))) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     (void)masque_capsule_header_encode(dst, n, type, (uint64_t)length);
@@ -199,7 +201,7 @@ masque_ssize masque_compression_assign_decode(masque_compression_assign *out, co
     const uint8_t *ip = NULL;
     int rc;
 
-    if (out == NULL) {
+    if (MASQUE_BAD_ARGS(out == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     memset(&a, 0, sizeof(a));
@@ -287,7 +289,7 @@ masque_ssize masque_compression_assign_encode(uint8_t *dst, size_t cap, masque_p
     uint8_t *p;
     int rc;
 
-    if (in == NULL) {
+    if (MASQUE_BAD_ARGS(in == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     rc = masque_capsule_type_of(profile, MASQUE_CAPSULE_COMPRESSION_ASSIGN, &type);
@@ -302,7 +304,7 @@ masque_ssize masque_compression_assign_encode(uint8_t *dst, size_t cap, masque_p
     if (cap < header_len + value_len) {
         return MASQUE_ERR_BUFFER;
     }
-    if (dst == NULL) {
+    if (MASQUE_BAD_ARGS(dst == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     (void)masque_capsule_header_encode(dst, header_len, type, value_len);
@@ -326,7 +328,7 @@ masque_ssize masque_compression_id_decode(uint64_t *context_id, const uint8_t *v
     uint64_t id;
     int rc;
 
-    if (context_id == NULL) {
+    if (MASQUE_BAD_ARGS(context_id == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     rc = masque_cursor_varint(&c, &id);
@@ -346,7 +348,8 @@ masque_ssize masque_compression_id_decode(uint64_t *context_id, const uint8_t *v
 /* The type of an ACK or CLOSE, or an error. */
 static int id_capsule_type(masque_profile profile, masque_capsule_kind kind, uint64_t *type)
 {
-    if (kind != MASQUE_CAPSULE_COMPRESSION_ACK && kind != MASQUE_CAPSULE_COMPRESSION_CLOSE) {
+    if (MASQUE_BAD_ARGS(kind != MASQUE_CAPSULE_COMPRESSION_ACK &&
+                        kind != MASQUE_CAPSULE_COMPRESSION_CLOSE)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     return masque_capsule_type_of(profile, kind, type);
@@ -385,7 +388,7 @@ masque_ssize masque_compression_id_encode(uint8_t *dst, size_t cap, masque_profi
     if (cap < header_len + id_len) {
         return MASQUE_ERR_BUFFER;
     }
-    if (dst == NULL) {
+    if (MASQUE_BAD_ARGS(dst == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     (void)masque_capsule_header_encode(dst, header_len, type, id_len);
@@ -629,7 +632,7 @@ static masque_ssize parser_step(masque_capsule_parser *p, const uint8_t *data, s
 masque_ssize masque_capsule_parser_feed(masque_capsule_parser *p, const uint8_t *data, size_t len,
                                         masque_capsule_event *ev)
 {
-    if (p == NULL || ev == NULL || (data == NULL && len != 0)) {
+    if (MASQUE_BAD_ARGS(p == NULL || ev == NULL || (data == NULL && len != 0))) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     ev->event = MASQUE_CAPSULE_EVENT_NONE;
@@ -687,7 +690,8 @@ masque_ssize masque_capsule_parser_feed_batch(masque_capsule_parser *p, const ui
 {
     size_t pos = 0;
     size_t n = 0;
-    if (p == NULL || count == NULL || (data == NULL && len != 0) || (out == NULL && cap != 0)) {
+    if (MASQUE_BAD_ARGS(p == NULL || count == NULL || (data == NULL && len != 0) ||
+                        (out == NULL && cap != 0))) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     *count = 0;
@@ -744,7 +748,7 @@ masque_ssize masque_capsule_parser_feed_batch(masque_capsule_parser *p, const ui
 
 int masque_capsule_parser_finish(const masque_capsule_parser *p)
 {
-    if (p == NULL) {
+    if (MASQUE_BAD_ARGS(p == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (p->error != 0) {

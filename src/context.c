@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 #include "internal/context.h"
+#include "internal/args.h"
 
 #include <string.h>
+
+#if MASQUE_ENABLE_SESSION /* config.h */
 
 /*
  * Storage must be aligned as this platform aligns uint64_t (4 bytes on i386, 8 on most others);
@@ -145,7 +148,8 @@ int masque_context_table_init(masque_context_table *t, void *storage, size_t sto
     size_t i;
     uint8_t *base = (uint8_t *)storage;
 
-    if (t == NULL || storage == NULL || need == 0 || (uintptr_t)storage % U64_ALIGN != 0) {
+    if (need == 0 ||
+        MASQUE_BAD_ARGS(t == NULL || storage == NULL || (uintptr_t)storage % U64_ALIGN != 0)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (storage_len < need) {
@@ -425,3 +429,5 @@ size_t masque_context_table_capacity(const masque_context_table *t)
 {
     return t == NULL ? 0 : t->capacity;
 }
+
+#endif /* MASQUE_ENABLE_SESSION */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 #include "masque/datagram.h"
+#include "internal/args.h"
 
 #include <string.h>
 
@@ -13,7 +14,7 @@ static int split_varint(uint64_t *value, const uint8_t **rest, size_t *rest_len,
 {
     masque_cursor c = masque_cursor_make(src, src == NULL ? 0 : len);
     int rc;
-    if (len > (size_t)PTRDIFF_MAX) {
+    if (MASQUE_BAD_ARGS(len > (size_t)PTRDIFF_MAX)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     rc = masque_cursor_varint(&c, value);
@@ -32,7 +33,7 @@ masque_ssize masque_h3_datagram_decode(masque_h3_datagram *out, const uint8_t *s
     size_t rest_len;
     int rc;
 
-    if (out == NULL) {
+    if (MASQUE_BAD_ARGS(out == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     /* RFC 9297 §2.1: too short for the Quarter Stream ID is an H3_DATAGRAM_ERROR. */
@@ -51,7 +52,7 @@ masque_ssize masque_h3_datagram_decode(masque_h3_datagram *out, const uint8_t *s
 
 int masque_quarter_stream_id_of(uint64_t stream_id, uint64_t *quarter_stream_id)
 {
-    if (quarter_stream_id == NULL) {
+    if (MASQUE_BAD_ARGS(quarter_stream_id == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     /* RFC 9000 §2.1: client-initiated bidirectional streams have the two low bits 00. */
@@ -73,7 +74,7 @@ masque_ssize masque_h3_datagram_prepend(uint8_t *payload, size_t headroom,
     if (headroom < n) {
         return MASQUE_ERR_BUFFER;
     }
-    if (payload == NULL) {
+    if (MASQUE_BAD_ARGS(payload == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     masque_store_varint(payload - n, n, quarter_stream_id);
@@ -88,7 +89,7 @@ masque_ssize masque_context_payload_decode(masque_context_payload *out, const ui
     size_t rest_len;
     int rc;
 
-    if (out == NULL) {
+    if (MASQUE_BAD_ARGS(out == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     rc = split_varint(&id, &rest, &rest_len, src, len); /* RFC 9298 §5 */
@@ -143,7 +144,8 @@ masque_ssize masque_bind_tuple_decode(masque_address *target, const uint8_t **pa
                                       size_t *payload_len, const uint8_t *src, size_t len)
 {
     int rc;
-    if (target == NULL || payload == NULL || payload_len == NULL || len > (size_t)PTRDIFF_MAX) {
+    if (MASQUE_BAD_ARGS(target == NULL || payload == NULL || payload_len == NULL ||
+                        len > (size_t)PTRDIFF_MAX)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     rc = read_tuple(target, payload, payload_len, src, src == NULL ? 0 : len);
@@ -157,7 +159,7 @@ masque_ssize masque_bind_uncompressed_decode(masque_bind_datagram *out, const ui
     size_t n;
     int rc;
 
-    if (out == NULL || len > (size_t)PTRDIFF_MAX) {
+    if (MASQUE_BAD_ARGS(out == NULL || len > (size_t)PTRDIFF_MAX)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     n = src == NULL ? 0 : masque_varint_read(src, len, &id);
@@ -178,7 +180,7 @@ masque_ssize masque_bind_compressed_decode(masque_bind_datagram *out, const uint
     uint64_t id;
     size_t n;
 
-    if (out == NULL || len > (size_t)PTRDIFF_MAX) {
+    if (MASQUE_BAD_ARGS(out == NULL || len > (size_t)PTRDIFF_MAX)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     n = src == NULL ? 0 : masque_varint_read(src, len, &id);
@@ -205,7 +207,7 @@ static int frame_lengths(const masque_bind_frame *f, size_t payload_len, size_t 
     size_t id_len;
     size_t n;
 
-    if (f == NULL) {
+    if (MASQUE_BAD_ARGS(f == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (payload_len > MASQUE_UDP_PAYLOAD_MAX) {
@@ -266,7 +268,7 @@ masque_ssize masque_bind_frame_prepend(uint8_t *payload, size_t headroom, size_t
     if (headroom < inner + outer) {
         return MASQUE_ERR_BUFFER;
     }
-    if (payload == NULL) {
+    if (MASQUE_BAD_ARGS(payload == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     p = payload - inner;
@@ -330,7 +332,7 @@ masque_ssize masque_bind_frame_encode(uint8_t *dst, size_t cap, const masque_bin
     if (cap < header || cap - header < payload_len) {
         return MASQUE_ERR_BUFFER;
     }
-    if (dst == NULL || (payload == NULL && payload_len != 0)) {
+    if (MASQUE_BAD_ARGS(dst == NULL || (payload == NULL && payload_len != 0))) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (payload_len != 0) {

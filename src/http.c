@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 #include "masque/http.h"
+#include "internal/args.h"
 
 #include <string.h>
 
@@ -420,7 +421,7 @@ int masque_uri_template_match(masque_str tmpl, masque_str path, masque_request_t
     if (start < 0) {
         return MASQUE_ERR_TEMPLATE;
     }
-    if (out == NULL || path.ptr == NULL) {
+    if (MASQUE_BAD_ARGS(out == NULL || path.ptr == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     memset(&r, 0, sizeof(r));
@@ -836,7 +837,7 @@ masque_ssize masque_proxy_public_address_format(char *dst, size_t cap, const mas
 {
     writer w;
     size_t i;
-    if (dst == NULL || (addrs == NULL && count != 0)) {
+    if (MASQUE_BAD_ARGS(dst == NULL || (addrs == NULL && count != 0))) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     w.dst = dst;
@@ -868,7 +869,7 @@ int masque_proxy_public_address_parse(masque_str value, masque_address *out, siz
 {
     sf_cursor c;
     size_t n = 0;
-    if (value.ptr == NULL || count == NULL || (out == NULL && cap != 0)) {
+    if (MASQUE_BAD_ARGS(value.ptr == NULL || count == NULL || (out == NULL && cap != 0))) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     c.p = value.ptr;
@@ -928,7 +929,7 @@ int masque_bind_request_check(masque_str tmpl, const masque_request_fields *req,
                               masque_request_target *target)
 {
     int rc;
-    if (req == NULL || target == NULL) {
+    if (MASQUE_BAD_ARGS(req == NULL || target == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (masque_uri_template_check(tmpl, NULL) != MASQUE_OK) {
@@ -959,7 +960,7 @@ int masque_bind_response_check(const masque_response_fields *rsp, masque_address
                                size_t *count, unsigned *families)
 {
     size_t n = 0;
-    if (rsp == NULL || count == NULL) {
+    if (MASQUE_BAD_ARGS(rsp == NULL || count == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (rsp->status < 200 || rsp->status > 299) {
@@ -1029,7 +1030,7 @@ masque_ssize masque_proxy_status_format(char *dst, size_t cap, masque_str proxy_
                                         const char *error_type, masque_str details)
 {
     writer w;
-    if (dst == NULL || proxy_name.ptr == NULL || error_type == NULL) {
+    if (MASQUE_BAD_ARGS(dst == NULL || proxy_name.ptr == NULL || error_type == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     w.dst = dst;
@@ -1056,7 +1057,7 @@ masque_ssize masque_field_append(char *dst, size_t cap, size_t len, masque_str l
 {
     size_t sep = len > 0 ? 2u : 0u;
     size_t room;
-    if (dst == NULL || (line.ptr == NULL && line.len != 0) || len >= cap) {
+    if (MASQUE_BAD_ARGS(dst == NULL || (line.ptr == NULL && line.len != 0) || len >= cap)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     room = cap - 1 - len; /* one byte stays for the NUL */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 #include "masque/policy.h"
+#include "internal/args.h"
 
 #include <string.h>
 
@@ -188,7 +189,7 @@ int masque_policy_rule_parse(masque_policy_rule *rule, const char *text, size_t 
     unsigned long lo = 1;
     unsigned long hi = 65535;
 
-    if (rule == NULL || text == NULL) {
+    if (MASQUE_BAD_ARGS(rule == NULL || text == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     memset(&r, 0, sizeof(r));

@@ -5,10 +5,13 @@
  * (session_client.c, session_proxy.c), the queues, timers and queries.
  */
 #include "internal/session.h"
+#include "internal/args.h"
 
 #include <string.h>
 
 #include "masque/varint.h"
+
+#if MASQUE_ENABLE_SESSION /* config.h */
 
 /* ---- small helpers ---- */
 
@@ -21,7 +24,7 @@ int masque_sess_fail(masque_session *s, int code)
 /* RFC 9298 §4: clients allocate even Context IDs, proxies odd ones. */
 static uint64_t own_parity(const masque_session *s)
 {
-    return s->cfg.role == MASQUE_ROLE_CLIENT ? 0u : 1u;
+    return MASQUE_SESS_IS_CLIENT(s) ? 0u : 1u;
 }
 
 static int is_own_id(const masque_session *s, uint64_t id)
@@ -154,7 +157,7 @@ int masque_session_init_checked(masque_session *s, const masque_session_config *
     if (session_size != sizeof(masque_session) || config_size != sizeof(masque_session_config)) {
         return MASQUE_ERR_ABI; /* another header, other sizes or config.h switches */
     }
-    if (s == NULL || storage == NULL) {
+    if (MASQUE_BAD_ARGS(s == NULL || storage == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (capacity == 0) {
@@ -163,6 +166,10 @@ int masque_session_init_checked(masque_session *s, const masque_session_config *
     memset(s, 0, sizeof(*s));
     if (cfg != NULL) {
         s->cfg = *cfg;
+    }
+    if (!MASQUE_ENABLE_PROXY && s->cfg.role == MASQUE_ROLE_PROXY) {
+        memset(s, 0, sizeof(*s));
+        return MASQUE_ERR_UNSUPPORTED; /* compiled out (config.h) */
     }
     if ((s->cfg.role != MASQUE_ROLE_CLIENT && s->cfg.role != MASQUE_ROLE_PROXY) ||
         (s->cfg.profile != MASQUE_PROFILE_DRAFT10 &&
@@ -204,7 +211,7 @@ int masque_session_init_checked(masque_session *s, const masque_session_config *
         memset(s, 0, sizeof(*s));
         return rc;
     }
-    s->next_local_id = s->cfg.role == MASQUE_ROLE_CLIENT ? 2u : 1u;
+    s->next_local_id = MASQUE_SESS_IS_CLIENT(s) ? 2u : 1u;
     s->bucket_millitokens = (uint64_t)s->cfg.assign_burst * 1000u;
     s->bucket_time = now;
     s->next_sweep = now;
@@ -240,13 +247,13 @@ static int register_local(masque_session *s, const masque_address *target, uint6
 
 int masque_session_open_uncompressed(masque_session *s, uint64_t now, uint64_t *context_id)
 {
-    if (s == NULL) {
+    if (MASQUE_BAD_ARGS(s == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (s->failed) {
         return MASQUE_ERR_SESSION_FAILED;
     }
-    if (s->cfg.role != MASQUE_ROLE_CLIENT) {
+    if (!MASQUE_SESS_IS_CLIENT(s)) {
         return MASQUE_ERR_STATE; /* -10 §4: only the client requests uncompressed contexts */
     }
     return register_local(s, NULL, now, context_id);
@@ -255,7 +262,7 @@ int masque_session_open_uncompressed(masque_session *s, uint64_t now, uint64_t *
 int masque_session_open_context(masque_session *s, const masque_address *target, uint64_t now,
                                 uint64_t *context_id)
 {
-    if (s == NULL || target == NULL) {
+    if (MASQUE_BAD_ARGS(s == NULL || target == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (s->failed) {
@@ -267,7 +274,7 @@ int masque_session_open_context(masque_session *s, const masque_address *target,
     if (!masque_sess_family_advertised(s, target)) {
         return MASQUE_ERR_FAMILY_NOT_ADVERTISED;
     }
-    if (s->cfg.role == MASQUE_ROLE_PROXY && masque_context_uncompressed(&s->table) == NULL) {
+    if (!MASQUE_SESS_IS_CLIENT(s) && masque_context_uncompressed(&s->table) == NULL) {
         return MASQUE_ERR_STATE; /* -10 §3.1: no new compressed contexts without it */
     }
     return register_local(s, target, now, context_id);
@@ -277,7 +284,7 @@ int masque_session_close_context(masque_session *s, uint64_t context_id, uint64_
 {
     masque_context *c;
     (void)now;
-    if (s == NULL) {
+    if (MASQUE_BAD_ARGS(s == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (s->failed) {
@@ -354,7 +361,7 @@ masque_ssize masque_session_write_datagram(masque_session *s, const masque_addre
     masque_context *used = NULL;
     masque_ssize n;
 
-    if (s == NULL || peer == NULL || path == NULL) {
+    if (MASQUE_BAD_ARGS(s == NULL || peer == NULL || path == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (s->failed) {
@@ -459,7 +466,7 @@ static int deliver_context_payload(masque_session *s, uint64_t id, const uint8_t
             s->stats.dropped_unknown_context++; /* RFC 9298 §5; -10 §3.3 after CLOSE */
             return 0;
         }
-        rc = s->cfg.role == MASQUE_ROLE_CLIENT
+        rc = MASQUE_SESS_IS_CLIENT(s)
                  ? masque_sess_client_deliver(s, c, p, n, &peer, &payload, &payload_len)
                  : masque_sess_proxy_deliver(s, c, p, n, &peer, &payload, &payload_len);
         if (rc <= 0) {
@@ -493,7 +500,7 @@ static int read_http_datagram(masque_session *s, const uint8_t *data, size_t len
 int masque_session_read_datagram(masque_session *s, const uint8_t *data, size_t len, uint64_t now,
                                  masque_packet *out)
 {
-    if (s == NULL || out == NULL) {
+    if (MASQUE_BAD_ARGS(s == NULL || out == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     memset(out, 0, sizeof(*out));
@@ -631,7 +638,7 @@ static int handle_assign(masque_session *s, const masque_compression_assign *a, 
         return rc;
     }
     /* The role is chosen once: each answers the ASSIGN by its own rules (-10 §3.1, §4, §9). */
-    return s->cfg.role == MASQUE_ROLE_CLIENT
+    return MASQUE_SESS_IS_CLIENT(s)
                ? masque_sess_client_on_assign(s, a->context_id, target, ours, now)
                : masque_sess_proxy_on_assign(s, a->context_id, target, ours, now);
 }
@@ -751,7 +758,7 @@ masque_ssize masque_session_read_stream(masque_session *s, const uint8_t *data, 
 {
     size_t pos = 0;
 
-    if (s == NULL || out == NULL || (data == NULL && len != 0)) {
+    if (MASQUE_BAD_ARGS(s == NULL || out == NULL || (data == NULL && len != 0))) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     memset(out, 0, sizeof(*out));
@@ -798,7 +805,7 @@ masque_ssize masque_session_read_stream(masque_session *s, const uint8_t *data, 
 int masque_session_read_fin(masque_session *s)
 {
     int rc;
-    if (s == NULL) {
+    if (MASQUE_BAD_ARGS(s == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (s->failed) {
@@ -836,7 +843,7 @@ static masque_ssize encode_queued(const masque_session *s, const masque_queued_c
 masque_ssize masque_session_write_stream(masque_session *s, uint8_t *dst, size_t cap)
 {
     size_t written = 0;
-    if (s == NULL || (dst == NULL && cap != 0)) {
+    if (MASQUE_BAD_ARGS(s == NULL || (dst == NULL && cap != 0))) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (dst == NULL) {
@@ -889,7 +896,7 @@ int masque_session_tick(masque_session *s, uint64_t now)
     uint64_t idle;
     uint64_t earliest;
 
-    if (s == NULL) {
+    if (MASQUE_BAD_ARGS(s == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (s->failed) {
@@ -1006,3 +1013,5 @@ int masque_session_context_next(const masque_session *s, size_t *cursor, masque_
     }
     return 0;
 }
+
+#endif /* MASQUE_ENABLE_SESSION */

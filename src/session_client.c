@@ -3,6 +3,8 @@
  * datagram concerns. The checks both roles share are in session.c. */
 #include "internal/session.h"
 
+#if MASQUE_ENABLE_SESSION /* config.h */
+
 int masque_sess_client_on_assign(masque_session *s, uint64_t id, const masque_address *target,
                                  const masque_context *ours, uint64_t now)
 {
@@ -35,3 +37,5 @@ int masque_sess_client_deliver(masque_session *s, const masque_context *c, const
     /* Whatever the proxy relays comes from a peer the client may hear from (-10 §8). */
     return masque_sess_resolve(s, c, p, n, peer, payload, payload_len);
 }
+
+#endif /* MASQUE_ENABLE_SESSION */

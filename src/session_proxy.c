@@ -4,6 +4,8 @@
  * roles share are in session.c. */
 #include "internal/session.h"
 
+#if MASQUE_ENABLE_PROXY /* config.h */
+
 /* Whether a target may be reached (-10 §9). */
 static int target_allowed(const masque_session *s, const masque_address *t)
 {
@@ -98,3 +100,5 @@ int masque_sess_proxy_deliver(masque_session *s, const masque_context *c, const 
     }
     return rc;
 }
+
+#endif /* MASQUE_ENABLE_PROXY */

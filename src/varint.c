@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 #include "masque/varint.h"
+#include "internal/args.h"
 
 #include "internal/wire.h"
 
@@ -14,7 +15,7 @@ masque_ssize masque_varint_decode(uint64_t *out, const uint8_t *src, size_t len)
     size_t n;
     uint64_t v;
 
-    if (out == NULL) {
+    if (MASQUE_BAD_ARGS(out == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (src == NULL) {
@@ -52,7 +53,7 @@ masque_ssize masque_varint_encode(uint8_t *dst, size_t cap, uint64_t value)
     if (n == 0) {
         return MASQUE_ERR_VARINT_RANGE; /* RFC 9000 §16: 62 bits at most */
     }
-    if (dst == NULL && cap != 0) {
+    if (MASQUE_BAD_ARGS(dst == NULL && cap != 0)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (cap < n) {

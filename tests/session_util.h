@@ -22,6 +22,9 @@ static inline void endpoint_init(endpoint *e, masque_role role, const masque_ses
 {
     masque_session_config cfg;
     size_t need = MASQUE_CONTEXT_TABLE_STORAGE_SIZE(capacity);
+    if (role == MASQUE_ROLE_PROXY) {
+        MASQUE_REQUIRE(MASQUE_ENABLE_PROXY); /* the client profile has no proxy role */
+    }
     memset(e, 0, sizeof(*e));
     if (base != NULL) {
         cfg = *base;

@@ -53,8 +53,10 @@ static void test_QV_1_every_truncation_needs_more_and_leaves_output(void **state
             assert_true(v == 0xABCDu);
         }
     }
+#if MASQUE_ENABLE_ARG_CHECKS /* config.h */
     assert_int_equal(masque_varint_decode(NULL, (const uint8_t *)"", 1),
                      MASQUE_ERR_INVALID_ARGUMENT);
+#endif
 }
 
 static void test_QV_1_trailing_bytes_are_not_consumed(void **state)
@@ -119,7 +121,9 @@ static void test_encode_reports_small_buffer_and_writes_nothing(void **state)
         assert_int_equal(buf[0], 0x5A);
     }
     assert_int_equal(masque_varint_encode(NULL, 0, 1), MASQUE_ERR_BUFFER);
+#if MASQUE_ENABLE_ARG_CHECKS /* config.h */
     assert_int_equal(masque_varint_encode(NULL, 8, 1), MASQUE_ERR_INVALID_ARGUMENT);
+#endif
 }
 
 static void test_round_trip_random_values_of_every_length(void **state)

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "masque/config.h"
+
 /* Parses hex (spaces allowed) into out; returns the byte count. Fails the test on bad hex. */
 static inline size_t hex_to_bytes(const char *hex, uint8_t *out, size_t cap)
 {
@@ -74,5 +76,13 @@ static inline size_t rng_below(test_rng *r, size_t n)
 }
 
 #define TEST_SEED 0x6D61737175650001ULL /* "masque" 1 */
+
+/* A test of a part this build compiles out (config.h) is reported as skipped, not passed. */
+#define MASQUE_REQUIRE(enabled)                                                                    \
+    do {                                                                                           \
+        if (!(enabled)) {                                                                          \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
 
 #endif /* MASQUE_TESTUTIL_H */

@@ -17,10 +17,6 @@ test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clan
                gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x qemu-user file
                tshark)
 
-# The minimal configuration of config.h, as tools/firmware.sh builds it, for the unit suite.
-minimal_config="MASQUE_ENABLE_DRAFT04=0;MASQUE_ENABLE_POLICY=0;MASQUE_ENABLE_AUTO_COMPRESS=0"
-minimal_config+=";MASQUE_ENABLE_HTTP=0;MASQUE_ENABLE_IPV6=0;MASQUE_ENABLE_ERROR_TEXT=0"
-minimal_config+=";MASQUE_SESSION_QUEUE_LEN=8;MASQUE_SESSION_EVENT_LEN=4"
 
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
@@ -106,13 +102,11 @@ test)
     echo "== clang-format (house style, .clang-format)"
     c_files | xargs clang-format --dry-run -Werror
     echo "== cppcheck"
-    # Once per configuration of config.h: the full one and the minimal one.
-    for on in 1 0; do
+    # Once per profile of config.h (full, minimal, client, codec).
+    for profile in FULL MINIMAL CLIENT CODEC; do
         cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
             --std=c99 --inline-suppr -I include -I src --suppress=missingIncludeSystem \
-            -DMASQUE_ENABLE_DRAFT04=$on -DMASQUE_ENABLE_POLICY=$on \
-            -DMASQUE_ENABLE_AUTO_COMPRESS=$on -DMASQUE_ENABLE_HTTP=$on -DMASQUE_ENABLE_IPV6=$on \
-            -DMASQUE_ENABLE_ERROR_TEXT=$on include src
+            -DMASQUE_BUILD_PROFILE=MASQUE_BUILD_$profile include src
     done
     # gcc optimised (its -Wmaybe-uninitialized needs the optimiser), clang unoptimised.
     build build/gcc gcc RelWithDebInfo -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DMASQUE_BUILD_BENCH=ON
@@ -125,11 +119,14 @@ test)
     sh tools/capture-check.sh build/gcc
     build build/clang clang Debug
     run_ctest build/clang
-    echo "== the unit suite in the minimal configuration (the firmware's config.h switches)"
-    build build/minimal gcc Debug "-DMASQUE_CONFIG_DEFINES=$minimal_config" \
-        -DMASQUE_BUILD_EXAMPLES=OFF -DMASQUE_WITH_NGTCP2=OFF -DMASQUE_WITH_NGHTTP2=OFF \
-        -DMASQUE_BUILD_SHARED=OFF
-    run_ctest build/minimal
+    for profile in minimal client codec; do
+        echo "== the unit suite in the $profile profile of config.h (what firmware builds)"
+        build "build/$profile" gcc Debug \
+            "-DMASQUE_CONFIG_DEFINES=MASQUE_BUILD_PROFILE=MASQUE_BUILD_${profile^^}" \
+            -DMASQUE_BUILD_EXAMPLES=OFF -DMASQUE_WITH_NGTCP2=OFF -DMASQUE_WITH_NGHTTP2=OFF \
+            -DMASQUE_BUILD_SHARED=OFF
+        run_ctest "build/$profile"
+    done
     for cc in clang gcc; do
         build build/asan-$cc $cc Debug -DMASQUE_SANITIZE=address,undefined \
             -DMASQUE_BUILD_SHARED=OFF
@@ -154,7 +151,7 @@ test)
     echo "valgrind: no errors"
     echo "== fuzzing: every libFuzzer target for ${MASQUE_FUZZ_SECONDS:-30} s (ASan + UBSan)"
     tools/fuzz.sh "${MASQUE_FUZZ_SECONDS:-30}"
-    echo "== firmware: Cortex-M0+ and Cortex-M4, full and minimal configurations"
+    echo "== firmware: Cortex-M0+ and Cortex-M4, every profile of config.h"
     tools/firmware.sh
     echo "== portability: i386 and s390x (big-endian) unit tests"
     tools/portability.sh

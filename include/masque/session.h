@@ -44,12 +44,14 @@ extern "C" {
 #endif
 
 #ifndef MASQUE_SESSION_QUEUE_LEN
-/** Control capsules a session can hold before the host writes them (compile-time). */
-#define MASQUE_SESSION_QUEUE_LEN 32
+/** Control capsules a session can hold before the host writes them (compile-time; 8 outside
+ * the full profile). */
+#define MASQUE_SESSION_QUEUE_LEN (MASQUE_PROFILE_IS_FULL ? 32 : 8)
 #endif
 #ifndef MASQUE_SESSION_EVENT_LEN
-/** Events a session can hold before the host polls them (compile-time). */
-#define MASQUE_SESSION_EVENT_LEN 16
+/** Events a session can hold before the host polls them (compile-time; 4 outside the full
+ * profile). */
+#define MASQUE_SESSION_EVENT_LEN (MASQUE_PROFILE_IS_FULL ? 16 : 4)
 #endif
 #ifndef MASQUE_SESSION_AUTO_SLOTS
 /** Targets auto-compression watches at once (compile-time). */

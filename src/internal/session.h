@@ -53,4 +53,16 @@ int masque_sess_proxy_deliver(masque_session *s, const masque_context *c, const 
                               size_t n, masque_address *peer, const uint8_t **payload,
                               size_t *payload_len);
 
+#if MASQUE_ENABLE_PROXY
+/* Whether the session is a client's; a constant where the proxy role is compiled out, so that
+ * its branches go too. */
+#define MASQUE_SESS_IS_CLIENT(s) ((s)->cfg.role == MASQUE_ROLE_CLIENT)
+#else
+#define MASQUE_SESS_IS_CLIENT(s)    ((void)(s), 1)
+/* Never called (every session is a client's), but named in the branches the constant above
+ * removes; without session_proxy.c they resolve to the client's functions. */
+#define masque_sess_proxy_on_assign masque_sess_client_on_assign
+#define masque_sess_proxy_deliver   masque_sess_client_deliver
+#endif
+
 #endif /* MASQUE_INTERNAL_SESSION_H */

@@ -278,15 +278,45 @@ size_t masque_compression_assign_encoded_len(masque_profile profile,
     return masque_capsule_header_len(type, value_len) + value_len;
 }
 
+/*
+ * Writes a control capsule of the given type and value length: the Context ID, then, for an
+ * ASSIGN, its IP Version, address and port (-10 §3.1-§3.3: ACK and CLOSE are the first field
+ * of an ASSIGN alone). One writer for the three, so that they cannot drift apart.
+ */
+static masque_ssize put_control(uint8_t *dst, size_t cap, uint64_t type, uint64_t context_id,
+                                const masque_compression_assign *assign, size_t value_len)
+{
+    size_t header_len = masque_capsule_header_len(type, value_len);
+    size_t id_len = masque_varint_len(context_id);
+    uint8_t *p;
+
+    if (cap < header_len + value_len) {
+        return MASQUE_ERR_BUFFER;
+    }
+    if (MASQUE_BAD_ARGS(dst == NULL)) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    (void)masque_capsule_header_encode(dst, header_len, type, value_len);
+    p = dst + header_len;
+    masque_store_varint(p, id_len, context_id);
+    if (assign != NULL) {
+        p += id_len;
+        *p++ = assign->ip_version;
+        if (assign->ip_version != 0) {
+            size_t ip_len = masque_address_ip_len(assign->ip_version);
+            memcpy(p, assign->target.bytes, ip_len);
+            masque_store_u16(p + ip_len, assign->target.port);
+        }
+    }
+    return masque_ssize_of(header_len + value_len);
+}
+
 masque_ssize masque_compression_assign_encode(uint8_t *dst, size_t cap, masque_profile profile,
                                               const masque_compression_assign *in)
 {
     uint64_t type;
     int err = MASQUE_ERR_INVALID_ARGUMENT;
     size_t value_len;
-    size_t header_len;
-    size_t id_len;
-    uint8_t *p;
     int rc;
 
     if (MASQUE_BAD_ARGS(in == NULL)) {
@@ -300,26 +330,7 @@ masque_ssize masque_compression_assign_encode(uint8_t *dst, size_t cap, masque_p
     if (value_len == 0) {
         return err;
     }
-    header_len = masque_capsule_header_len(type, value_len);
-    if (cap < header_len + value_len) {
-        return MASQUE_ERR_BUFFER;
-    }
-    if (MASQUE_BAD_ARGS(dst == NULL)) {
-        return MASQUE_ERR_INVALID_ARGUMENT;
-    }
-    (void)masque_capsule_header_encode(dst, header_len, type, value_len);
-    p = dst + header_len;
-    id_len = masque_varint_len(in->context_id);
-    masque_store_varint(p, id_len, in->context_id);
-    p += id_len;
-    *p++ = in->ip_version;
-    if (in->ip_version != 0) {
-        size_t ip_len = masque_address_ip_len(in->ip_version);
-        memcpy(p, in->target.bytes, ip_len);
-        p += ip_len;
-        masque_store_u16(p, in->target.port);
-    }
-    return masque_ssize_of(header_len + value_len);
+    return put_control(dst, cap, type, in->context_id, in, value_len);
 }
 
 masque_ssize masque_compression_id_decode(uint64_t *context_id, const uint8_t *value, size_t len)
@@ -372,7 +383,6 @@ masque_ssize masque_compression_id_encode(uint8_t *dst, size_t cap, masque_profi
 {
     uint64_t type;
     size_t id_len = masque_varint_len(context_id);
-    size_t header_len;
     int rc = id_capsule_type(profile, kind, &type);
 
     if (rc != 0) {
@@ -384,16 +394,7 @@ masque_ssize masque_compression_id_encode(uint8_t *dst, size_t cap, masque_profi
     if (id_len == 0) {
         return MASQUE_ERR_VARINT_RANGE;
     }
-    header_len = masque_capsule_header_len(type, id_len);
-    if (cap < header_len + id_len) {
-        return MASQUE_ERR_BUFFER;
-    }
-    if (MASQUE_BAD_ARGS(dst == NULL)) {
-        return MASQUE_ERR_INVALID_ARGUMENT;
-    }
-    (void)masque_capsule_header_encode(dst, header_len, type, id_len);
-    masque_store_varint(dst + header_len, id_len, context_id);
-    return masque_ssize_of(header_len + id_len);
+    return put_control(dst, cap, type, context_id, NULL, id_len);
 }
 
 /* ---- incremental parser ---- */

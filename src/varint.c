@@ -10,6 +10,29 @@ size_t masque_varint_len_from_first(uint8_t first_byte)
     return (size_t)1u << (first_byte >> 6);
 }
 
+#if MASQUE_OPTIMIZE_SIZE
+size_t masque_varint_read(const uint8_t *p, size_t len, uint64_t *v)
+{
+    size_t n;
+    size_t i;
+    uint64_t x;
+
+    if (len == 0) {
+        return 0;
+    }
+    n = masque_varint_len_from_first(p[0]); /* RFC 9000 §16: the prefix gives the length */
+    if (len < n) {
+        return 0;
+    }
+    x = p[0] & 0x3Fu;
+    for (i = 1; i < n; i++) {
+        x = x << 8 | p[i];
+    }
+    *v = x;
+    return n;
+}
+#endif
+
 masque_ssize masque_varint_decode(uint64_t *out, const uint8_t *src, size_t len)
 {
     size_t n;

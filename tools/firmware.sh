@@ -47,6 +47,25 @@ for cpu in cortex-m0plus cortex-m4; do
     done
 done
 echo
+# What a Bind client device pays: tools/firmware/client.c (init, contexts, the stream, datagrams,
+# events, timers) linked with --gc-sections keeps only the code it calls. Its own code and its
+# stand-in memcpy/memset/memcmp are subtracted; libgcc's helpers on M0+ are counted.
+printf '%-14s %-8s %7s\n' cpu profile "text linked into a client"
+for cpu in cortex-m0plus cortex-m4; do
+    for config in full minimal client; do
+        dir=$out/$cpu-$config
+        flags=(-mcpu=$cpu -mthumb -Os -ffreestanding -ffunction-sections -fdata-sections
+               -Iinclude "$(profile_flag "$config")")
+        "$cc" "${warn[@]}" "${flags[@]}" -c tools/firmware/client.c -o "$dir/device.o"
+        mapfile -t objs < <(ls "$dir"/*.o | grep -v -e '/core\.o$' -e '/device\.o$')
+        "$cc" "${flags[@]}" -nostdlib -Wl,--gc-sections -Wl,-e,device_main -o "$dir/device.elf" \
+            "$dir/device.o" "${objs[@]}" -lgcc
+        total=$(arm-none-eabi-size "$dir/device.elf" | awk 'NR == 2 {print $1}')
+        own=$(arm-none-eabi-size "$dir/device.o" | awk 'NR == 2 {print $1}')
+        printf '%-14s %-8s %7s\n' "$cpu" "$config" "$((total - own))"
+    done
+done
+echo
 for cpu in cortex-m0plus cortex-m4; do
     echo "undefined symbols, $cpu full: $(cat "$out/$cpu-full/undefined.txt")"
 done

@@ -66,6 +66,15 @@
     (MASQUE_BUILD_PROFILE != MASQUE_BUILD_CLIENT && MASQUE_BUILD_PROFILE != MASQUE_BUILD_CODEC)
 #endif
 
+#ifndef MASQUE_OPTIMIZE_SIZE
+/**
+ * 1: one out-of-line copy of the small wire helpers (varint reading) instead of fast inlined
+ * ones in every file that reads the wire; smaller code, a call more per field. Outside the
+ * full profile it is the default.
+ */
+#define MASQUE_OPTIMIZE_SIZE (!MASQUE_PROFILE_IS_FULL)
+#endif
+
 #ifndef MASQUE_ENABLE_DRAFT04
 /** The draft-04 codepoint profile (MASQUE_PROFILE_DRAFT04). */
 #define MASQUE_ENABLE_DRAFT04 MASQUE_PROFILE_IS_FULL

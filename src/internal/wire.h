@@ -66,6 +66,11 @@ static inline int masque_cursor_view(masque_cursor *c, size_t n, const uint8_t *
     return 0;
 }
 
+#if MASQUE_OPTIMIZE_SIZE
+/* Reads a varint (RFC 9000 §16): returns its length, or 0 when len is too short. One copy, in
+ * varint.c, for builds that count bytes of code (config.h). */
+size_t masque_varint_read(const uint8_t *p, size_t len, uint64_t *v);
+#else
 /*
  * Reads a varint (RFC 9000 §16) without a call: returns its length, or 0 when len is too
  * short. The hot paths (datagram and capsule headers) use this one.
@@ -101,6 +106,7 @@ static inline size_t masque_varint_read(const uint8_t *p, size_t len, uint64_t *
         return 8;
     }
 }
+#endif /* MASQUE_OPTIMIZE_SIZE */
 
 /* Reads a varint (RFC 9000 §16). */
 static inline int masque_cursor_varint(masque_cursor *c, uint64_t *out)

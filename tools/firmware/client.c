@@ -89,8 +89,8 @@ void device_main(void)
         size_t n = wire_len;
         masque_ssize w;
         while (off < n) {
-            masque_ssize r = masque_session_read_stream(&session, stream_in + off, n - off,
-                                                        clock_ms, &pkt);
+            masque_ssize r =
+                masque_session_read_stream(&session, stream_in + off, n - off, clock_ms, &pkt);
             if (r <= 0) {
                 break;
             }

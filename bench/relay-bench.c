@@ -12,13 +12,21 @@
  * path and size. TLS verification stays on (a throw-away CA). A measurement, not a test: it
  * always exits 0. --quick runs a short version (for callgrind); --h3-datagrams, --capsules or
  * --h2 runs only that path.
+ *
+ * --processes measures as a deployment runs: the proxy, the client and the echo service each
+ * in a process of its own, blocked in poll() when idle, the peer in this one; the CPU columns
+ * are then each process's own (user + system, from /proc/PID/schedstat), as a load generator
+ * measures a relay such as h2o.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -352,9 +360,244 @@ static void teardown(void)
     proxy = NULL;
 }
 
+/* ---- --processes: each part in a process of its own ---- */
+
+static volatile sig_atomic_t child_stop;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    child_stop = 1;
+}
+
+/* Runs loop() in a child until SIGTERM; the child's pid, or -1. */
+static pid_t spawn(void (*loop)(void))
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_term;
+        (void)sigaction(SIGTERM, &sa, NULL);
+        loop();
+        _exit(0);
+    }
+    return pid;
+}
+
+static void stop(pid_t pid)
+{
+    if (pid > 0) {
+        (void)kill(pid, SIGTERM);
+        (void)waitpid(pid, NULL, 0);
+    }
+}
+
+/* CPU time a process has run (ns), from the scheduler's own account; 0 when unknown. */
+static uint64_t process_cpu_ns(pid_t pid)
+{
+    char path[64];
+    unsigned long long ns = 0;
+    FILE *f;
+    (void)snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    if (fscanf(f, "%llu", &ns) != 1) {
+        ns = 0;
+    }
+    (void)fclose(f);
+    return (uint64_t)ns;
+}
+
+/* Milliseconds until a connection's timer, bounded so that a stop is seen soon. */
+static int wait_ms(uint64_t due)
+{
+    uint64_t now = masque_quic_now_ns();
+    uint64_t ms = due <= now ? 0 : (due - now) / 1000000u + 1;
+    return ms > 50 ? 50 : (int)ms;
+}
+
+static void proxy_loop(void)
+{
+    while (!child_stop) {
+        (void)masque_quic_proxy_step(proxy, 50);
+    }
+}
+
+static void client_loop(void)
+{
+    while (!child_stop) {
+        struct pollfd pfd;
+        uint64_t due;
+        pfd.fd = client_fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+#ifdef MASQUE_HAVE_H2
+        if (h2_client != NULL) {
+            due = masque_h2_next_timeout(h2_client);
+            if (poll(&pfd, 1, wait_ms(due)) > 0) {
+                (void)masque_h2_read(h2_client);
+            }
+            if (masque_h2_next_timeout(h2_client) <= masque_quic_now_ns()) {
+                (void)masque_h2_tick(h2_client);
+            }
+            continue;
+        }
+#endif
+        due = masque_quic_next_timeout(client);
+        if (poll(&pfd, 1, wait_ms(due)) > 0) {
+            static uint8_t buf[65536];
+            ssize_t r;
+            while ((r = recv(client_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+                (void)masque_quic_read(client, buf, (size_t)r);
+            }
+        }
+        if (masque_quic_next_timeout(client) <= masque_quic_now_ns()) {
+            (void)masque_quic_tick(client);
+        }
+        (void)masque_quic_write(client);
+    }
+}
+
+static void echo_loop(void)
+{
+    while (!child_stop) {
+        struct pollfd pfd;
+        pfd.fd = echo_fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, 50) > 0) {
+            pump_direct();
+        }
+    }
+}
+
+typedef struct proc_result {
+    double per_s;
+    double rtt_p50_us;
+    double proxy_cpu_us;  /* per relayed datagram */
+    double client_cpu_us; /* per relayed datagram */
+} proc_result;
+
+/* As run(), with the relay (or the echo service) in other processes: this one sleeps in poll()
+ * until answers come. */
+static proc_result run_processes(const char *name, const masque_address *target, size_t size,
+                                 size_t count, size_t window, pid_t proxy_pid, pid_t client_pid)
+{
+    static uint8_t msg[65536];
+    static uint8_t in[65536];
+    static uint64_t sent_at[200000];
+    static uint64_t rtt[200000];
+    masque_address peer_addr;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    int peer = bound(&peer_addr);
+    size_t sent = 0;
+    size_t got = 0;
+    size_t nrtt = 0;
+    uint64_t t0;
+    uint64_t t1;
+    uint64_t last_progress;
+    uint64_t proxy0 = proxy_pid > 0 ? process_cpu_ns(proxy_pid) : 0;
+    uint64_t client0 = client_pid > 0 ? process_cpu_ns(client_pid) : 0;
+    proc_result res;
+    (void)masque_address_to_sockaddr(target, &ss, &sl);
+    memset(msg, 0x5A, size);
+    t0 = masque_quic_now_ns();
+    last_progress = t0;
+    while (got < count && masque_quic_now_ns() - last_progress < 1000000000u) {
+        struct pollfd pfd;
+        ssize_t r;
+        while (sent < count && sent - got < window) {
+            uint32_t seq = (uint32_t)sent;
+            memcpy(msg, &seq, sizeof(seq) < size ? sizeof(seq) : size);
+            sent_at[sent] = masque_quic_now_ns();
+            (void)sendto(peer, msg, size, 0, (struct sockaddr *)&ss, sl);
+            sent++;
+        }
+        pfd.fd = peer;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        (void)poll(&pfd, 1, 200);
+        while ((r = recv(peer, in, sizeof(in), MSG_DONTWAIT)) >= 0) {
+            uint32_t seq = 0;
+            if ((size_t)r >= sizeof(seq)) {
+                memcpy(&seq, in, sizeof(seq));
+                if (seq < sent) {
+                    rtt[nrtt++] = masque_quic_now_ns() - sent_at[seq];
+                }
+            }
+            got++;
+            last_progress = masque_quic_now_ns();
+        }
+        if (got < sent && masque_quic_now_ns() - last_progress > 200000000u) {
+            got = sent; /* give up on the lost ones and go on (counted below) */
+        }
+    }
+    t1 = masque_quic_now_ns();
+    qsort(rtt, nrtt, sizeof(rtt[0]), cmp_u64);
+    res.per_s = (double)nrtt / ((double)(t1 - t0) / 1e9);
+    res.rtt_p50_us = nrtt ? (double)rtt[nrtt / 2] / 1e3 : -1.0;
+    /* An echo is two relayed datagrams (peer to client, client to peer). */
+    res.proxy_cpu_us = proxy_pid > 0 && nrtt ? (double)(process_cpu_ns(proxy_pid) - proxy0) / 1e3 /
+                                                   (2.0 * (double)nrtt)
+                                             : 0.0;
+    res.client_cpu_us = client_pid > 0 && nrtt ? (double)(process_cpu_ns(client_pid) - client0) /
+                                                     1e3 / (2.0 * (double)nrtt)
+                                               : 0.0;
+    printf("processes\t%s\t%zu\t%.0f\t%.1f\t%.1f\t%.1f\t%zu\t%.2f\t%.2f\n", name, size, res.per_s,
+           (double)nrtt * (double)size / ((double)(t1 - t0) / 1e3), res.rtt_p50_us,
+           nrtt ? (double)rtt[nrtt * 99 / 100] / 1e3 : -1.0, sent - nrtt, res.proxy_cpu_us,
+           res.client_cpu_us);
+    (void)fflush(stdout);
+    (void)close(peer);
+    return res;
+}
+
+/* One path with the proxy, the client and the echo service in processes of their own. */
+static void measure_processes(const char *name_of_path, size_t count)
+{
+    static const size_t sizes[] = {64, 1200};
+    masque_address echo_addr;
+    pid_t proxy_pid;
+    pid_t client_pid;
+    pid_t echo_pid;
+    size_t k;
+    (void)close(echo_fd);
+    echo_fd = bound(&echo_addr);
+    /* The handshake ran in this process (setup()); from here on the children own them. */
+    proxy_pid = spawn(proxy_loop);
+    client_pid = spawn(client_loop);
+    echo_pid = spawn(echo_loop);
+    for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        char name[64];
+        proc_result d = run_processes("direct", &echo_addr, sizes[k], count, 32, -1, -1);
+        proc_result m;
+        proc_result dr;
+        proc_result mr;
+        (void)snprintf(name, sizeof(name), "masque_%s", name_of_path);
+        m = run_processes(name, &pub, sizes[k], count, 32, proxy_pid, client_pid);
+        dr = run_processes("direct_rtt", &echo_addr, sizes[k], count / 10, 1, -1, -1);
+        (void)snprintf(name, sizeof(name), "masque_%s_rtt", name_of_path);
+        mr = run_processes(name, &pub, sizes[k], count / 10, 1, proxy_pid, client_pid);
+        printf("summary (processes) %s %zu B: throughput %.2fx direct (goal >= 0.5), rtt p50 "
+               "%.1fx direct (goal <= 3), proxy CPU %.2f us per relayed datagram (goal <= 17.6: "
+               "0.8x h2o's 22), client CPU %.2f us\n",
+               name_of_path, sizes[k], d.per_s > 0 ? m.per_s / d.per_s : 0.0,
+               dr.rtt_p50_us > 0 ? mr.rtt_p50_us / dr.rtt_p50_us : 0.0, m.proxy_cpu_us,
+               m.client_cpu_us);
+    }
+    stop(echo_pid);
+    stop(client_pid);
+    stop(proxy_pid);
+}
+
 int main(int argc, char **argv)
 {
     int quick = 0;
+    int processes = 0;
     int paths = 7; /* 1: HTTP/3 datagrams, 2: capsules, 4: HTTP/2 */
     size_t count;
     static const size_t sizes[] = {64, 1200};
@@ -363,6 +606,7 @@ int main(int argc, char **argv)
     int i;
     for (i = 1; i < argc; i++) {
         quick |= strcmp(argv[i], "--quick") == 0;
+        processes |= strcmp(argv[i], "--processes") == 0;
         paths = strcmp(argv[i], "--capsules") == 0       ? 2
                 : strcmp(argv[i], "--h3-datagrams") == 0 ? 1
                 : strcmp(argv[i], "--h2") == 0           ? 4
@@ -373,8 +617,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "relay-bench: no throw-away CA\n");
         return 0;
     }
-    printf("case\tpath\tsize\tdatagrams_per_s\tMB_per_s\trtt_p50_us\trtt_p99_us\tlost\t"
-           "proxy_cpu_us_per_datagram\n");
+    if (processes) {
+        printf("case\tpath\tsize\tdatagrams_per_s\tMB_per_s\trtt_p50_us\trtt_p99_us\tlost\t"
+               "proxy_cpu_us_per_datagram\tclient_cpu_us_per_datagram\n");
+    } else {
+        printf("case\tpath\tsize\tdatagrams_per_s\tMB_per_s\trtt_p50_us\trtt_p99_us\tlost\t"
+               "proxy_cpu_us_per_datagram\n");
+    }
     echo_fd = -1;
     for (path = 0; path <= 2; path++) {
         static const char *const names[] = {"h3_datagrams", "capsules", "h2"};
@@ -390,6 +639,11 @@ int main(int argc, char **argv)
 #endif
         if (!setup(&pki, path)) {
             fprintf(stderr, "relay-bench: setup failed (%s)\n", name_of_path);
+            teardown();
+            continue;
+        }
+        if (processes) {
+            measure_processes(name_of_path, count);
             teardown();
             continue;
         }

@@ -20,6 +20,7 @@ struct masque_align_probe {
 typedef char
     masque_entry_size_is_public[sizeof(masque_context) == MASQUE_CONTEXT_ENTRY_SIZE ? 1 : -1];
 
+#if MASQUE_ENABLE_CONTEXT_INDEX
 /* MASQUE_CONTEXT_INDEX_SLOTS() as a loop: the macro is for constant expressions, this is
  * smaller code for run time. */
 static size_t index_slots(size_t capacity)
@@ -30,6 +31,10 @@ static size_t index_slots(size_t capacity)
     }
     return n;
 }
+#define INDEX_BYTES(capacity) (8u * index_slots(capacity))
+#else
+#define INDEX_BYTES(capacity) 0u /* no indexes (config.h): lookups scan the entries */
+#endif
 
 size_t masque_context_table_storage_size(size_t capacity)
 {
@@ -37,7 +42,7 @@ size_t masque_context_table_storage_size(size_t capacity)
     if (capacity == 0 || capacity > MASQUE_CONTEXT_CAPACITY_MAX || capacity > SIZE_MAX / 72u) {
         return 0;
     }
-    return capacity * MASQUE_CONTEXT_ENTRY_SIZE + 8u * index_slots(capacity);
+    return capacity * MASQUE_CONTEXT_ENTRY_SIZE + INDEX_BYTES(capacity);
 }
 
 size_t masque_context_table_capacity_for(size_t storage_len)
@@ -45,7 +50,8 @@ size_t masque_context_table_capacity_for(size_t storage_len)
     /* Storage grows with the capacity (by steps, with the index): the largest fit by bisection,
      * from a bound of 56 bytes per entry (entry and at least two slots per index). */
     size_t lo = 0;
-    size_t hi = storage_len / (MASQUE_CONTEXT_ENTRY_SIZE + 16u);
+    size_t hi =
+        storage_len / (MASQUE_CONTEXT_ENTRY_SIZE + (MASQUE_ENABLE_CONTEXT_INDEX ? 16u : 0u));
     if (hi > MASQUE_CONTEXT_CAPACITY_MAX) {
         hi = MASQUE_CONTEXT_CAPACITY_MAX;
     }
@@ -60,6 +66,7 @@ size_t masque_context_table_capacity_for(size_t storage_len)
     return lo;
 }
 
+#if MASQUE_ENABLE_CONTEXT_INDEX
 /* A keyed 64-bit mix (the finaliser of splitmix64). */
 static uint64_t mix(uint64_t h)
 {
@@ -128,6 +135,7 @@ static size_t entry_tuple_home(const masque_context_table *t, const masque_conte
 {
     return hash_tuple(t, c->ip_version, c->ip, c->port);
 }
+#endif /* MASQUE_ENABLE_CONTEXT_INDEX */
 
 static int same_tuple(const masque_context *c, const masque_address *a)
 {
@@ -144,7 +152,6 @@ int masque_context_table_init(masque_context_table *t, void *storage, size_t sto
                               size_t capacity, uint64_t seed)
 {
     size_t need = masque_context_table_storage_size(capacity);
-    size_t slots;
     size_t i;
     uint8_t *base = (uint8_t *)storage;
 
@@ -155,14 +162,20 @@ int masque_context_table_init(masque_context_table *t, void *storage, size_t sto
     if (storage_len < need) {
         return MASQUE_ERR_BUFFER;
     }
-    slots = index_slots(capacity); /* load factor at most 1/2 */
     memset(t, 0, sizeof(*t));
     memset(storage, 0, need);
     t->entries = (masque_context *)storage;
-    t->id_index = (uint32_t *)(void *)(base + capacity * sizeof(masque_context));
-    t->tuple_index = t->id_index + slots;
+#if MASQUE_ENABLE_CONTEXT_INDEX
+    {
+        size_t slots = index_slots(capacity); /* load factor at most 1/2 */
+        t->id_index = (uint32_t *)(void *)(base + capacity * sizeof(masque_context));
+        t->tuple_index = t->id_index + slots;
+        t->slots = slots;
+    }
+#else
+    (void)base;
+#endif
     t->capacity = capacity;
-    t->slots = slots;
     t->seed = seed;
     /* Free list through the id field: slot i links to slot i+1. */
     for (i = 0; i < capacity; i++) {
@@ -172,6 +185,7 @@ int masque_context_table_init(masque_context_table *t, void *storage, size_t sto
     return MASQUE_OK;
 }
 
+#if MASQUE_ENABLE_CONTEXT_INDEX
 masque_context *masque_context_find(const masque_context_table *t, uint64_t id)
 {
     size_t i;
@@ -207,6 +221,42 @@ masque_context *masque_context_find_tuple(const masque_context_table *t,
         }
     }
 }
+#else
+/* Without indexes: a scan over the entries, which is what a table of a few contexts costs
+ * least code for. Free entries have state FREE; closed ones stay findable by ID. */
+masque_context *masque_context_find(const masque_context_table *t, uint64_t id)
+{
+    size_t i;
+    if (t == NULL || t->entries == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < t->capacity; i++) {
+        masque_context *c = &t->entries[i];
+        if (c->state != MASQUE_CONTEXT_FREE && c->id == id) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+masque_context *masque_context_find_tuple(const masque_context_table *t,
+                                          const masque_address *tuple)
+{
+    size_t i;
+    if (t == NULL || t->entries == NULL || tuple == NULL ||
+        (tuple->version != MASQUE_IP_V4 && tuple->version != MASQUE_IP_V6)) {
+        return NULL;
+    }
+    for (i = 0; i < t->capacity; i++) {
+        masque_context *c = &t->entries[i];
+        if ((c->state == MASQUE_CONTEXT_PENDING || c->state == MASQUE_CONTEXT_ACTIVE) &&
+            same_tuple(c, tuple)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+#endif
 
 masque_context *masque_context_uncompressed(const masque_context_table *t)
 {
@@ -216,6 +266,7 @@ masque_context *masque_context_uncompressed(const masque_context_table *t)
     return &t->entries[t->uncompressed - 1];
 }
 
+#if MASQUE_ENABLE_CONTEXT_INDEX
 static void index_put(const masque_context_table *t, uint32_t *index, size_t home, uint32_t v)
 {
     size_t i = home;
@@ -247,6 +298,12 @@ static void index_remove(const masque_context_table *t, uint32_t *index, size_t 
         }
     }
 }
+#define INDEX_PUT(t, index, home, v)              index_put(t, index, home, v)
+#define INDEX_REMOVE(t, index, home, v, by_tuple) index_remove(t, index, home, v, by_tuple)
+#else
+#define INDEX_PUT(t, index, home, v)              ((void)0)
+#define INDEX_REMOVE(t, index, home, v, by_tuple) ((void)0)
+#endif
 
 /* Forgets nothing for good: the retired mark of the parity covers an ID that leaves. */
 static void raise_retired(masque_context_table *t, uint64_t id)
@@ -278,7 +335,7 @@ static int recycle_tombstone(masque_context_table *t)
     if (t->tomb_head == 0) {
         t->tomb_tail = 0;
     }
-    index_remove(t, t->id_index, hash_id(t, c->id), v, 0);
+    INDEX_REMOVE(t, t->id_index, hash_id(t, c->id), v, 0);
     raise_retired(t, c->id); /* -13 §3.3: a closed ID stays refused after its slot goes */
     memset(c, 0, sizeof(*c));
     c->id = t->free_head;
@@ -326,12 +383,12 @@ int masque_context_insert(masque_context_table *t, uint64_t id, const masque_add
     c->last_active = now;
     c->state = (uint8_t)state;
     c->flags = flags;
-    index_put(t, t->id_index, hash_id(t, id), v);
+    INDEX_PUT(t, t->id_index, hash_id(t, id), v);
     if (target != NULL) {
         c->ip_version = target->version;
         memcpy(c->ip, target->bytes, masque_address_ip_len(target->version));
         c->port = target->port;
-        index_put(t, t->tuple_index, entry_tuple_home(t, c), v);
+        INDEX_PUT(t, t->tuple_index, entry_tuple_home(t, c), v);
     } else {
         t->uncompressed = v;
     }
@@ -366,7 +423,7 @@ void masque_context_close(masque_context_table *t, masque_context *c)
     if (c->ip_version == 0) {
         t->uncompressed = 0;
     } else {
-        index_remove(t, t->tuple_index, entry_tuple_home(t, c), v, 1);
+        INDEX_REMOVE(t, t->tuple_index, entry_tuple_home(t, c), v, 1);
     }
     tomb_append(t, c, v);
     t->open_count--;
@@ -390,7 +447,7 @@ void masque_context_retire(masque_context_table *t, uint64_t id)
     memset(c, 0, sizeof(*c));
     c->id = id;
     c->flags = MASQUE_CONTEXT_FLAG_PEER;
-    index_put(t, t->id_index, hash_id(t, id), v);
+    INDEX_PUT(t, t->id_index, hash_id(t, id), v);
     tomb_append(t, c, v);
 }
 

@@ -32,8 +32,13 @@ static void test_entry_is_40_bytes_and_storage_is_sized(void **state)
     assert_true(sizeof(masque_context) <= 40);
     assert_int_equal(masque_context_table_storage_size(0), 0);
     assert_int_equal(masque_context_table_storage_size(MASQUE_CONTEXT_CAPACITY_MAX + 1), 0);
+#if MASQUE_ENABLE_CONTEXT_INDEX
     /* 16 entries: 16 * 40 bytes plus two indexes of 32 four-byte slots. */
     assert_int_equal(masque_context_table_storage_size(16), 16 * sizeof(masque_context) + 256);
+#else
+    /* 16 entries of 40 bytes, no indexes (config.h). */
+    assert_int_equal(masque_context_table_storage_size(16), 16 * sizeof(masque_context));
+#endif
     assert_int_equal(masque_context_table_init(&t, storage, 10, 16, 0), MASQUE_ERR_BUFFER);
 #if MASQUE_ENABLE_ARG_CHECKS /* config.h */
     assert_int_equal(
@@ -52,7 +57,9 @@ static void test_storage_macro_is_exact_and_the_capacity_is_what_fits(void **sta
     masque_context_table t;
     size_t c;
     (void)state;
-    assert_int_equal(sizeof(static_storage), 100 * 40 + 2 * 256 * 4);
+    /* 100 entries of 40 bytes and, with the indexes, two of 256 four-byte slots. */
+    assert_int_equal(sizeof(static_storage),
+                     100 * 40 + (MASQUE_ENABLE_CONTEXT_INDEX ? 2 * 256 * 4 : 0));
     assert_int_equal(masque_context_table_init(&t, static_storage, sizeof(static_storage), 100, 0),
                      MASQUE_OK);
     for (c = 1; c <= 5000; c++) {
@@ -71,8 +78,11 @@ static void test_storage_macro_is_exact_and_the_capacity_is_what_fits(void **sta
                      2 * MASQUE_CONTEXT_CAPACITY_MAX);
     assert_int_equal(MASQUE_CONTEXT_INDEX_SLOTS(MASQUE_CONTEXT_CAPACITY_MAX + 1), 0);
     assert_int_equal(masque_context_table_capacity_for(0), 0);
-    assert_int_equal(masque_context_table_capacity_for(55), 0);
-    assert_int_equal(masque_context_table_capacity_for(56), 1);
+    /* One entry and, with the indexes, two slots in each. */
+    assert_int_equal(masque_context_table_capacity_for(MASQUE_CONTEXT_TABLE_STORAGE_SIZE(1) - 1),
+                     0);
+    assert_int_equal(MASQUE_CONTEXT_TABLE_STORAGE_SIZE(1), MASQUE_ENABLE_CONTEXT_INDEX ? 56 : 40);
+    assert_int_equal(masque_context_table_capacity_for(MASQUE_CONTEXT_TABLE_STORAGE_SIZE(1)), 1);
 }
 
 static void test_insert_and_find_by_id_and_tuple(void **state)

@@ -66,6 +66,17 @@
     (MASQUE_BUILD_PROFILE != MASQUE_BUILD_CLIENT && MASQUE_BUILD_PROFILE != MASQUE_BUILD_CODEC)
 #endif
 
+#ifndef MASQUE_ENABLE_CONTEXT_INDEX
+/**
+ * Hash indexes over the context table (by Context ID and by tuple): lookups in constant time
+ * at any size, for 8 more bytes of storage per context and about 1 KiB of code. Without them a
+ * lookup scans the entries, which costs less for the handful of contexts a client device
+ * holds; the client profile leaves them out.
+ */
+#define MASQUE_ENABLE_CONTEXT_INDEX                                                                \
+    (MASQUE_ENABLE_SESSION && MASQUE_BUILD_PROFILE != MASQUE_BUILD_CLIENT)
+#endif
+
 #ifndef MASQUE_OPTIMIZE_SIZE
 /**
  * 1: one out-of-line copy of the small wire helpers (varint reading) instead of fast inlined

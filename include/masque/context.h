@@ -57,13 +57,19 @@ extern "C" {
                                      MASQUE_CONTEXT_P2_(capacity, 22)                              \
                                          MASQUE_CONTEXT_P2_(capacity, 23)                          \
                                              MASQUE_CONTEXT_P2_(capacity, 24) 0)
+#if MASQUE_ENABLE_CONTEXT_INDEX
 /**
  * Bytes of storage (aligned as uint64_t) a session needs for @p capacity contexts, open and
- * remembered closed ones together: the entries and two indexes of 4-byte slots. A constant
- * expression, e.g. `static uint64_t storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(64) / 8];`.
+ * remembered closed ones together: the entries and two indexes of 4-byte slots (only the
+ * entries where config.h leaves the indexes out). A constant expression, e.g.
+ * `static uint64_t storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(64) / 8];`.
  */
 #define MASQUE_CONTEXT_TABLE_STORAGE_SIZE(capacity)                                                \
     ((size_t)(capacity)*MASQUE_CONTEXT_ENTRY_SIZE + 8u * MASQUE_CONTEXT_INDEX_SLOTS(capacity))
+#else
+/** Bytes of storage for @p capacity contexts: the entries alone (no indexes, config.h). */
+#define MASQUE_CONTEXT_TABLE_STORAGE_SIZE(capacity) ((size_t)(capacity)*MASQUE_CONTEXT_ENTRY_SIZE)
+#endif
 
 /** @brief Life cycle of a Context ID. */
 typedef enum masque_context_state {

@@ -404,9 +404,11 @@ static int run_h3(client_state *st, const options *o)
         size_t npeers = polls(st, fds, fd);
         uint64_t now = masque_quic_now_ns();
         uint64_t exp = masque_quic_next_timeout(st->conn);
-        int wait = exp <= now                    ? 0
-                   : (exp - now) / 1000000u > 50 ? 50
-                                                 : (int)((exp - now) / 1000000u);
+        /* Rounded up: a timer under a millisecond away must not become poll(0), a busy loop. */
+        int wait = exp <= now ? 0
+                   : (exp - now + 999999u) / 1000000u > 50
+                       ? 50
+                       : (int)((exp - now + 999999u) / 1000000u);
         if (o->transport == 0 && !masque_quic_handshake_completed(st->conn) &&
             (now >= give_up || masque_quic_is_closed(st->conn)) && !masque_quic_refused(st->conn)) {
             fallback = 1; /* UDP blocked, or no QUIC there: HTTP/2 over TCP next */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "masque/posix.h"
@@ -927,7 +928,10 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
     size_t nfds;
     size_t first_relay;
     uint64_t now = masque_quic_now_ns();
-    int wait = timeout_ms;
+    /* In nanoseconds: a timer less than a millisecond away must not turn into poll(0) and a
+     * busy loop until it fires (ppoll sleeps exactly that long). */
+    uint64_t wait_ns = timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * 1000000u;
+    struct timespec wait_ts;
     size_t npolled = p->nrelays; /* relays added during this step wait for the next */
     size_t nclients = p->nclients;
     if (now - p->own_refreshed > OWN_REFRESH_NS) {
@@ -940,9 +944,9 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
         const proxy_client *c = p->clients[i];
         uint64_t exp = client_next_timeout(c);
         if (exp <= now) {
-            wait = 0;
-        } else if ((exp - now) / 1000000u < (uint64_t)wait) {
-            wait = (int)((exp - now) / 1000000u);
+            wait_ns = 0;
+        } else if (exp - now < wait_ns) {
+            wait_ns = exp - now;
         }
         p->fds[2 + i].fd = -1;
         p->fds[2 + i].events = POLLIN;
@@ -964,7 +968,9 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
     for (i = 0; i < nfds; i++) {
         p->fds[i].revents = 0;
     }
-    if (poll(p->fds, nfds, wait) < 0 && errno != EINTR) {
+    wait_ts.tv_sec = (time_t)(wait_ns / 1000000000u);
+    wait_ts.tv_nsec = (long)(wait_ns % 1000000000u);
+    if (ppoll(p->fds, nfds, wait_ns == UINT64_MAX ? NULL : &wait_ts, NULL) < 0 && errno != EINTR) {
         return -1;
     }
     if (p->fds[0].revents & POLLIN) {

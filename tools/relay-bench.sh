@@ -3,7 +3,8 @@
 # Relay benchmark: datagrams/s, MB/s, round trips and the proxy's CPU time per relayed
 # datagram through a real Bind relay (proxy and client over QUIC on loopback) against direct
 # UDP, on both datagram paths of HTTP/3 (QUIC DATAGRAM frames, DATAGRAM capsules) and over
-# HTTP/2 (capsules on TLS/TCP); then, per path, the
+# HTTP/2 (capsules on TLS/TCP), first in one thread, then with each part in a process of its
+# own; then, per path, the
 # share of instructions spent inside libmasque (core and adapter, src/ without the bindings;
 # the binding's own share beside it) in a short relayed run, counted by valgrind
 # --tool=callgrind. Not a test.
@@ -14,6 +15,9 @@ cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMASQUE_BUILD_BENCH
     -DMASQUE_BUILD_TESTS=OFF -DMASQUE_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build/bench -j "$(nproc)" >/dev/null
 build/bench/bench/relay-bench
+# The same paths with the proxy, the client and the echo service in processes of their own
+# (each one's CPU time from the scheduler), as a relay is deployed and as h2o was measured.
+build/bench/bench/relay-bench --processes
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for path in h3-datagrams capsules h2; do

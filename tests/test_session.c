@@ -158,6 +158,72 @@ static void test_appendix_exchange_replayed_byte_for_byte(void **state)
     assert_int_equal(masque_session_write_stream(&proxy.s, buf, sizeof(buf)), 0);
 }
 
+/*
+ * The client's half of the appendix, with the proxy's capsules and datagrams given as bytes:
+ * no proxy session is needed, so it also runs in the client profile (config.h), where the
+ * exchange above is skipped.
+ */
+static void test_appendix_client_side_byte_for_byte(void **state)
+{
+    static endpoint client;
+    masque_address t1 = addr4(192, 0, 2, 42, 1234);
+    masque_address t2 = addr4(203, 0, 113, 11, 4321);
+    masque_packet pkt;
+    uint64_t id = 0;
+    (void)state;
+    endpoint_init(&client, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+
+    assert_int_equal(masque_session_open_uncompressed(&client.s, 0, &id), MASQUE_OK);
+    assert_true(id == 2u);
+    expect_stream(&client, "11 02 02 00");
+    assert_int_equal(feed_hex(&client, "12 01 02", 0), 3);
+    expect_event(&client, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 2);
+
+    expect_packet(&client, "0b 02 04 c000022a 04d2" PAYLOAD_HEX, &t1);
+    expect_send(&client, &t1, "0b 02 04 c000022a 04d2" PAYLOAD_HEX);
+    expect_packet(&client, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX, &t2);
+    expect_send(&client, &t2, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX);
+
+    assert_int_equal(masque_session_open_context(&client.s, &t2, 0, &id), MASQUE_OK);
+    assert_true(id == 4u);
+    expect_stream(&client, "11 08 04 04 cb00710b 10e1");
+    assert_int_equal(feed_hex(&client, "12 01 04", 0), 3);
+    expect_event(&client, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 4);
+    expect_send(&client, &t2, "0b 04" PAYLOAD_HEX);
+    expect_packet(&client, "0b 04" PAYLOAD_HEX, &t2);
+
+    assert_int_equal(masque_session_close_context(&client.s, 2, 0), MASQUE_OK);
+    expect_stream(&client, "13 01 02");
+    /* A datagram on the closed context is dropped (-10 §3.3). */
+    assert_int_equal(receive_h3(&client, "0b 02 04 c000022a 04d2" PAYLOAD_HEX, &pkt), 0);
+    expect_packet(&client, "0b 04" PAYLOAD_HEX, &t2);
+}
+
+/* What only the client is told to refuse from a proxy, checked without a proxy session. */
+static void test_BIND_9_BIND_23_BIND_8_client_refuses_a_proxys_forbidden_assigns(void **state)
+{
+    static endpoint client;
+    (void)state;
+    /* BIND-9: a proxy's Context IDs are odd; an even one from it is malformed. */
+    endpoint_init(&client, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&client, "11 08 02 04 c000022a 04d2", 0), MASQUE_ERR_CONTEXT_PARITY);
+    /* BIND-23: only clients request uncompressed contexts. */
+    endpoint_init(&client, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&client, "11 02 03 00", 0), MASQUE_ERR_UNCOMPRESSED_FROM_PROXY);
+    /* BIND-8: Context ID 0 in an ASSIGN aborts. */
+    endpoint_init(&client, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&client, "11 08 00 04 c000022a 04d2", 0), MASQUE_ERR_CONTEXT_ID_ZERO);
+    /* A valid odd ASSIGN from the proxy, with an uncompressed context open, is accepted. */
+    endpoint_init(&client, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&client.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(feed_hex(&client, "12 01 02", 0), 3);
+    expect_event(&client, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 2);
+    expect_stream(&client, "11 02 02 00");
+    assert_int_equal(feed_hex(&client, "11 08 03 04 c000022a 04d2", 0), 10);
+    expect_event(&client, MASQUE_EVENT_PEER_CONTEXT_OPENED, 3);
+    expect_stream(&client, "12 01 03");
+}
+
 /* Feeds a capsule that must be malformed with `code`, and checks nothing changed. */
 static void expect_malformed(endpoint *e, const char *hex, int code)
 {
@@ -1010,6 +1076,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_appendix_exchange_replayed_byte_for_byte),
+        cmocka_unit_test(test_appendix_client_side_byte_for_byte),
+        cmocka_unit_test(test_BIND_9_BIND_23_BIND_8_client_refuses_a_proxys_forbidden_assigns),
         cmocka_unit_test(test_DG_1_datagrams_belong_to_the_accepted_request),
         cmocka_unit_test(test_BIND_9_peer_context_id_with_wrong_parity_is_malformed),
         cmocka_unit_test(test_BIND_9_local_ids_are_even_for_clients_and_odd_for_proxies),

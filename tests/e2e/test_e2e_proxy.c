@@ -99,6 +99,15 @@ static size_t proxy_max_clients;   /* 0: room for every client of the suite */
 static int proxy_no_validation;    /* the proxy accepts Initials without a Retry */
 static size_t proxy_max_requests;  /* the whole proxy's limit on Bind requests; 0: default */
 static size_t conn_max_requests;   /* the proxy's limit per connection; 0: default */
+static size_t full_refusals;       /* the proxy's "all client slots are taken" lines */
+
+static void count_full_refusals(void *user, const char *line)
+{
+    (void)user;
+    if (strstr(line, "all client slots are taken") != NULL) {
+        full_refusals++;
+    }
+}
 
 static void start_proxy(const char *ip, const char *allow_cidr)
 {
@@ -129,6 +138,7 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     cfg.quota_datagrams_per_s = proxy_quota_datagrams;
     cfg.conn.max_peer_contexts = proxy_max_contexts;
     cfg.conn.max_requests = conn_max_requests;
+    cfg.log = count_full_refusals;
     proxy_fd = bound_socket(ip, &proxy_addr);
     cfg.relay_bind = proxy_addr;
     proxy = masque_quic_proxy_new(&cfg, proxy_fd);
@@ -1477,6 +1487,63 @@ static void test_e2e_replayed_initials_take_no_client_slot(void **state)
     proxy_max_clients = 0;
 }
 
+static void test_e2e_a_full_proxy_logs_one_line_for_a_burst_of_initials(void **state)
+{
+    /* Issue "Relay hardening": a refusal is always logged, but a flood of Initials at a full
+     * proxy (or of packets the proxy cannot place) must not become a flood of log lines: one a
+     * second. */
+    static uint8_t initial[1500];
+    masque_address sink_addr;
+    masque_address saved = proxy_addr;
+    struct sockaddr_storage to;
+    socklen_t tl = 0;
+    int fakes[8];
+    ssize_t n;
+    size_t i;
+    uint64_t end;
+    int sink = bound_socket("127.0.0.1", &sink_addr);
+    (void)state;
+    proxy_addr = sink_addr;
+    start_client(&clients[0], "127.0.0.1");
+    proxy_addr = saved;
+    n = recv_within(sink, initial, sizeof(initial), 5000);
+    assert_true(n >= 1200);
+    stop_client(&clients[0]);
+    (void)close(sink);
+
+    proxy_max_clients = 2;
+    proxy_no_validation = 1; /* the Initials would be accepted but for the full slots */
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    start_client(&clients[1], "127.0.0.1");
+    assert_true(pump(2, 15000, all_ready));
+    full_refusals = 0;
+    assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &to, &tl), MASQUE_OK);
+    for (i = 0; i < 8; i++) {
+        masque_address from;
+        fakes[i] = bound_socket("127.0.0.1", &from);
+        assert_int_equal(sendto(fakes[i], initial, (size_t)n, 0, (struct sockaddr *)&to, tl), n);
+    }
+    /* Until the first refusal, then a few more steps: the eight are read together. */
+    end = ms() + 10000;
+    while (full_refusals == 0 && ms() < end) {
+        (void)pump(2, 1, NULL);
+    }
+    /* Loopback queued all eight before the step that read the first. */
+    assert_int_equal(full_refusals, 1);
+    (void)pump(2, 200, NULL);
+    assert_int_equal(full_refusals, 1);
+    assert_int_equal(masque_quic_proxy_clients(proxy), 2);
+    for (i = 0; i < 8; i++) {
+        (void)close(fakes[i]);
+    }
+    stop_client(&clients[0]);
+    stop_client(&clients[1]);
+    stop_proxy();
+    proxy_max_clients = 0;
+    proxy_no_validation = 0;
+}
+
 static uint64_t watched_context;
 
 static int context_closed(size_t n)
@@ -1836,6 +1903,7 @@ int main(void)
         cmocka_unit_test(test_e2e_client_address_change_keeps_the_tunnel),
         cmocka_unit_test(test_e2e_a_flood_toward_a_stalled_client_costs_the_others_nothing),
         cmocka_unit_test(test_e2e_replayed_initials_take_no_client_slot),
+        cmocka_unit_test(test_e2e_a_full_proxy_logs_one_line_for_a_burst_of_initials),
         cmocka_unit_test(test_e2e_idle_contexts_close_on_a_quiet_connection),
         cmocka_unit_test(test_e2e_credentials_are_loaded_once_and_reloaded_on_demand),
         cmocka_unit_test(test_e2e_memory_returns_after_clients_leave),

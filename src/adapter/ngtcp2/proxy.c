@@ -32,6 +32,10 @@
 #define LISTEN_BUDGET     256u /* QUIC packets read per step, before the relays get their turn */
 #define DATAGRAM_MAX      65536u
 #define ACCEPT_BUDGET     16u /* TCP connections accepted per step */
+/* Packets from unknown addresses looked up by connection ID per step (a migrating client's
+ * packets; RFC 9000 §9): each lookup asks every client, so a flood of forged short-header
+ * packets from random addresses may cost no more than this many per step. */
+#define CID_LOOKUP_BUDGET 16u
 #define MAX_TOKENS        64u
 #define MAX_IDENTITIES    1024u /* identities accounted apart; beyond, they share the last */
 #define TOKEN_MAX         256u
@@ -99,6 +103,13 @@ struct masque_quic_proxy {
     proxy_identity *identities; /* MAX_IDENTITIES of them */
     size_t nidentities;
     uint8_t retry_secret[MASQUE_QUIC_RETRY_SECRET_LEN]; /* seals Retry tokens (RFC 9000 §8.1.2) */
+    /* HTTP/3 clients by address: open addressing, a power of two at least twice max_clients,
+     * keyed by a random seed so that senders cannot aim at one chain. */
+    proxy_client **by_addr;
+    size_t addr_slots;
+    uint64_t addr_seed;
+    unsigned cid_lookups;   /* left in this step (CID_LOOKUP_BUDGET) */
+    uint64_t full_reported; /* ns: "all client slots are taken" is logged once a second */
 };
 
 /* Reads the addresses of every local interface (the proxy's own addresses). */
@@ -617,6 +628,13 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     p->relays = calloc(p->cfg.max_requests, sizeof(proxy_relay *));
     p->identities = calloc(MAX_IDENTITIES, sizeof(proxy_identity));
     p->fds = calloc(2 + p->cfg.max_clients + p->cfg.max_requests, sizeof(*p->fds));
+    for (p->addr_slots = 2; p->addr_slots < 2 * p->cfg.max_clients;) {
+        p->addr_slots <<= 1;
+    }
+    p->by_addr = calloc(p->addr_slots, sizeof(proxy_client *));
+    if (getrandom(&p->addr_seed, sizeof(p->addr_seed), 0) != (ssize_t)sizeof(p->addr_seed)) {
+        p->addr_seed = masque_quic_now_ns(); /* only a spread, not a secret */
+    }
     p->tcp_fd = -1;
     if (cfg->serve_h2) {
 #ifdef MASQUE_PROXY_H2
@@ -630,7 +648,7 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     p->credentials = masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file,
                                                  p->cfg.conn.client_ca_file);
     if (p->clients == NULL || p->relays == NULL || p->fds == NULL || p->credentials == NULL ||
-        p->identities == NULL || load_tokens(p) != 0 ||
+        p->identities == NULL || p->by_addr == NULL || load_tokens(p) != 0 ||
         (listen_fd >= 0 &&
          getsockname(listen_fd, (struct sockaddr *)&p->local, &p->locallen) != 0)) {
         masque_quic_proxy_free(p);
@@ -652,14 +670,71 @@ int masque_quic_proxy_reload(masque_quic_proxy *p)
     return tokens;
 }
 
+/* The home slot of an address: its bytes mixed 8 at a time with the seed. */
+static size_t addr_home(const masque_quic_proxy *p, const struct sockaddr_storage *a, socklen_t l)
+{
+    const uint8_t *b = (const uint8_t *)a;
+    uint64_t h = p->addr_seed ^ (uint64_t)l;
+    size_t i;
+    for (i = 0; i < (size_t)l; i += 8) {
+        uint64_t w = 0;
+        memcpy(&w, b + i, (size_t)l - i < 8 ? (size_t)l - i : 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15u;
+        h ^= h >> 29;
+    }
+    h *= 0xBF58476D1CE4E5B9u;
+    h ^= h >> 32;
+    return (size_t)(h & (p->addr_slots - 1));
+}
+
+static int same_addr(const proxy_client *c, const struct sockaddr_storage *a, socklen_t l)
+{
+    return c->remotelen == l && memcmp(&c->remote, a, (size_t)l) == 0;
+}
+
+/* Files an HTTP/3 client under its current address. */
+static void addr_put(masque_quic_proxy *p, proxy_client *c)
+{
+    size_t i = addr_home(p, &c->remote, c->remotelen);
+    while (p->by_addr[i] != NULL) {
+        i = (i + 1) & (p->addr_slots - 1);
+    }
+    p->by_addr[i] = c;
+}
+
+/* Takes it out again (before its address changes), by backward-shift deletion. */
+static void addr_del(masque_quic_proxy *p, const proxy_client *c)
+{
+    size_t mask = p->addr_slots - 1;
+    size_t i = addr_home(p, &c->remote, c->remotelen);
+    size_t j;
+    while (p->by_addr[i] != c) {
+        if (p->by_addr[i] == NULL) {
+            return; /* not filed */
+        }
+        i = (i + 1) & mask;
+    }
+    p->by_addr[i] = NULL;
+    for (j = (i + 1) & mask; p->by_addr[j] != NULL; j = (j + 1) & mask) {
+        const proxy_client *o = p->by_addr[j];
+        size_t k = addr_home(p, &o->remote, o->remotelen);
+        /* Move it into the hole unless its home lies cyclically in (i, j]. */
+        int stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            p->by_addr[i] = p->by_addr[j];
+            p->by_addr[j] = NULL;
+            i = j;
+        }
+    }
+}
+
 static proxy_client *find_client(masque_quic_proxy *p, const struct sockaddr_storage *from,
                                  socklen_t fl)
 {
     size_t i;
-    for (i = 0; i < p->nclients; i++) {
-        proxy_client *c = p->clients[i];
-        if (c->conn != NULL && c->remotelen == fl && memcmp(&c->remote, from, fl) == 0) {
-            return c;
+    for (i = addr_home(p, from, fl); p->by_addr[i] != NULL; i = (i + 1) & (p->addr_slots - 1)) {
+        if (same_addr(p->by_addr[i], from, fl)) {
+            return p->by_addr[i];
         }
     }
     return NULL;
@@ -673,9 +748,10 @@ static proxy_client *find_client(masque_quic_proxy *p, const struct sockaddr_sto
 static proxy_client *find_client_by_cid(masque_quic_proxy *p, const uint8_t *pkt, size_t len)
 {
     size_t i;
-    if (len == 0 || (pkt[0] & 0x80) != 0) {
-        return NULL;
+    if (len == 0 || (pkt[0] & 0x80) != 0 || p->cid_lookups == 0) {
+        return NULL; /* a long header, or this step's lookups are spent (CID_LOOKUP_BUDGET) */
     }
+    p->cid_lookups--;
     for (i = 0; i < p->nclients; i++) {
         if (p->clients[i]->conn != NULL && masque_quic_is_for(p->clients[i]->conn, pkt, len)) {
             return p->clients[i];
@@ -707,8 +783,15 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
     proxy_client *c;
     masque_quic_config cfg = p->cfg.conn;
     cfg.credentials = p->credentials;
+    if (len == 0 || (pkt[0] & 0x80) == 0) {
+        return NULL; /* a short header from no known client or connection ID: dropped */
+    }
     if (p->nclients == p->cfg.max_clients) {
-        log_refusal(p, "all client slots are taken (--max-clients)", from, fl);
+        uint64_t now = masque_quic_now_ns();
+        if (now - p->full_reported >= 1000000000u) { /* a flood makes one line a second */
+            p->full_reported = now;
+            log_refusal(p, "all client slots are taken (--max-clients)", from, fl);
+        }
         return NULL; /* full: the client's Initial goes unanswered and it times out */
     }
     c = calloc(1, sizeof(*c));
@@ -726,6 +809,7 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
         return NULL;
     }
     p->clients[p->nclients++] = c;
+    addr_put(p, c);
     log_line(p, "client connected from", c);
     return c;
 }
@@ -734,6 +818,9 @@ static void drop_client(masque_quic_proxy *p, size_t i)
 {
     proxy_client *c = p->clients[i];
     log_line(p, "client gone:", c);
+    if (c->conn != NULL) {
+        addr_del(p, c);
+    }
     masque_quic_free(c->conn); /* on_close for each of its requests: their sockets close */
 #ifdef MASQUE_PROXY_H2
     if (c->h2 != NULL) {
@@ -828,6 +915,7 @@ static void relay_in(proxy_relay *relay)
 static void listen_in(masque_quic_proxy *p)
 {
     unsigned budget = LISTEN_BUDGET;
+    p->cid_lookups = CID_LOOKUP_BUDGET;
     while (budget > 0) {
         unsigned n = rx_read(p->fd, budget);
         unsigned i;
@@ -844,8 +932,16 @@ static void listen_in(masque_quic_proxy *p)
                 c = accept_client(p, from, fl, pkt, len);
             }
             if (c != NULL) {
+                struct sockaddr_storage now_at;
+                socklen_t now_len;
                 (void)masque_quic_read_from(c->conn, (const struct sockaddr *)from, fl, pkt, len);
-                c->remotelen = masque_quic_peer_address(c->conn, &c->remote); /* it may move */
+                now_len = masque_quic_peer_address(c->conn, &now_at); /* it may move */
+                if (!same_addr(c, &now_at, now_len)) {
+                    addr_del(p, c);
+                    memcpy(&c->remote, &now_at, sizeof(now_at));
+                    c->remotelen = now_len;
+                    addr_put(p, c);
+                }
             }
         }
         if (n < RECV_BATCH || n == budget) {
@@ -1061,5 +1157,6 @@ void masque_quic_proxy_free(masque_quic_proxy *p)
     free(p->relays);
     free(p->identities);
     free(p->fds);
+    free(p->by_addr);
     free(p);
 }

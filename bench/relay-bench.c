@@ -436,13 +436,15 @@ static void client_loop(void)
         pfd.revents = 0;
 #ifdef MASQUE_HAVE_H2
         if (h2_client != NULL) {
-            due = masque_h2_next_timeout(h2_client);
+            due = masque_h2_next_timeout(h2_client); /* ms, where the QUIC binding says ns */
+            due = due < UINT64_MAX / 1000000u ? due * 1000000u : UINT64_MAX;
+            if (masque_h2_wants_write(h2_client)) {
+                pfd.events |= POLLOUT;
+            }
             if (poll(&pfd, 1, wait_ms(due)) > 0) {
                 (void)masque_h2_read(h2_client);
             }
-            if (masque_h2_next_timeout(h2_client) <= masque_quic_now_ns()) {
-                (void)masque_h2_tick(h2_client);
-            }
+            (void)masque_h2_tick(h2_client); /* timers, and writes what waits */
             continue;
         }
 #endif

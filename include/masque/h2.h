@@ -93,6 +93,10 @@ typedef struct masque_h2_config {
     masque_address public_address; /**< Proxy: the default Proxy-Public-Address. */
     const masque_policy *policy;   /**< Proxy: target policy (NULL: defaults). */
     uint64_t idle_timeout_ms;      /**< Compressed-context idle timeout; 0: 120 s. */
+    /** The connection's idle timeout: a connection that receives nothing for this long (not
+     *  even the rest of its TLS handshake) is closed; a client sends an HTTP/2 PING after half
+     *  of it without traffic, so that its idle tunnels stay up. 0: 120 s (RFC 9298 §3.1). */
+    uint64_t conn_idle_timeout_ms;
     /** Bytes of capsules held per request for a peer that does not take them; when full, the
      *  stream is reset (INTERNAL_ERROR, as the adapter aborts; -10 §9). 0: 256 KiB. */
     size_t stream_buffer;
@@ -146,7 +150,8 @@ MASQUE_API int masque_h2_wants_write(const masque_h2_conn *c);
  *         UINT64_MAX for none. */
 MASQUE_API uint64_t masque_h2_next_timeout(const masque_h2_conn *c);
 
-/** @brief Handle the sessions' timers (idle compressed contexts), then write. */
+/** @brief Handle the timers (the connection's idle timeout and keep-alive PINGs, idle
+ *         compressed contexts), then write. */
 MASQUE_API int masque_h2_tick(masque_h2_conn *c);
 
 /**

@@ -66,6 +66,8 @@ static int server_wants_certificates; /* mutual TLS: the proxy asks for client c
 static const char *client_cert;       /* the client's certificate and key, or NULL */
 static const char *client_key;
 static char last_log[256];
+static uint64_t server_idle_ms; /* the connections' idle timeouts; 0: the default */
+static uint64_t client_idle_ms;
 
 static uint64_t ms(void)
 {
@@ -217,6 +219,7 @@ static void start(void)
     cfg.ca_file = pki.ca_file; /* verification on */
     cfg.cert_file = client_cert;
     cfg.key_file = client_key;
+    cfg.conn_idle_timeout_ms = client_idle_ms;
     client = masque_h2_client_new(&cfg, client_fd, &client_hooks, &creq[0]);
     assert_non_null(client);
     server = NULL;
@@ -259,6 +262,7 @@ static void serve(void)
     cfg.policy = &policy;
     cfg.stream_buffer = server_stream_buffer;
     cfg.client_ca_file = server_wants_certificates ? pki.ca_file : NULL;
+    cfg.conn_idle_timeout_ms = server_idle_ms;
     server = masque_h2_server_new(&cfg, server_fd, &proxy_hooks, NULL);
     assert_non_null(server);
 }
@@ -406,6 +410,47 @@ static void round_trip(size_t k, int peer, const masque_address *peer_addr, cons
 }
 
 /* ---- the tests ---- */
+
+static int server_closed(void)
+{
+    return server != NULL && masque_h2_is_closed(server);
+}
+
+static void test_e2e_h2_a_silent_connection_is_closed_at_the_idle_timeout(void **state)
+{
+    /* A TCP connection that never finishes its handshake must not hold a slot forever. */
+    uint64_t t0;
+    (void)state;
+    server_idle_ms = 300;
+    start();
+    client_paused = 1; /* the client never sends its ClientHello */
+    t0 = ms();
+    assert_true(pump(10000, server_closed));
+    assert_true(ms() - t0 >= 300);
+    stop();
+    server_idle_ms = 0;
+}
+
+static void test_e2e_h2_an_idle_tunnel_outlives_the_idle_timeout(void **state)
+{
+    /* Nothing to relay for three idle timeouts: the client's PINGs (every half of its own
+     * timeout) keep the connection up; a margin of half a second for a loaded machine. */
+    masque_address peer_addr;
+    int peer;
+    (void)state;
+    server_idle_ms = 1000;
+    client_idle_ms = 1000;
+    start();
+    assert_true(pump(5000, first_ready));
+    assert_false(pump(3000, server_closed));
+    assert_false(creq[0].closed);
+    peer = udp_socket(&peer_addr);
+    round_trip(0, peer, &peer_addr, "still there");
+    (void)close(peer);
+    stop();
+    server_idle_ms = 0;
+    client_idle_ms = 0;
+}
 
 static uint64_t compressed_id;
 
@@ -573,6 +618,8 @@ int main(void)
         cmocka_unit_test(
             test_e2e_UDP_3_DG_8_h2_bind_and_relay_both_ways_uncompressed_and_compressed),
         cmocka_unit_test(test_e2e_h2_two_requests_on_one_connection),
+        cmocka_unit_test(test_e2e_h2_a_silent_connection_is_closed_at_the_idle_timeout),
+        cmocka_unit_test(test_e2e_h2_an_idle_tunnel_outlives_the_idle_timeout),
         cmocka_unit_test(test_e2e_DG_11_h2_malformed_capsule_resets_only_that_stream),
         cmocka_unit_test(test_e2e_BIND_30_h2_a_client_that_stops_reading_is_reset),
         cmocka_unit_test(test_e2e_h2_goaway_from_the_proxy_ends_the_clients_requests),

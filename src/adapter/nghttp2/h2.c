@@ -20,6 +20,7 @@
 #define TABLE_CAPACITY       256
 #define DEFAULT_BUFFER       ((size_t)256 * 1024)
 #define DEFAULT_MAX_REQUESTS 8u
+#define DEFAULT_IDLE_MS      120000u /* RFC 9298 §3.1: no idle timeout under two minutes */
 #define TX_CAP               ((size_t)64 * 1024) /* frames waiting for the socket */
 #define RX_CHUNK             16384u
 #define DEFAULT_PRIORITY     "NORMAL:-VERS-ALL:+VERS-TLS1.3"
@@ -63,6 +64,9 @@ struct masque_h2_conn {
     int closed;
     int settings_received;
     int refused;
+    uint64_t idle_ms;      /* nothing received for this long closes the connection */
+    uint64_t last_rx_ms;   /* when bytes last came in (or the connection started) */
+    uint64_t last_ping_ms; /* client: when it last sent a keep-alive PING */
     char tls_host[256];
     uint8_t tx[TX_CAP];
 };
@@ -621,6 +625,9 @@ static masque_h2_conn *conn_new(const masque_h2_config *cfg, int fd, const masqu
     c->max_requests = cfg->max_requests == 0                       ? DEFAULT_MAX_REQUESTS
                       : cfg->max_requests > MASQUE_H2_MAX_REQUESTS ? MASQUE_H2_MAX_REQUESTS
                                                                    : cfg->max_requests;
+    c->idle_ms = cfg->conn_idle_timeout_ms != 0 ? cfg->conn_idle_timeout_ms : DEFAULT_IDLE_MS;
+    c->last_rx_ms = now_ms();
+    c->last_ping_ms = c->last_rx_ms;
     if (setup_tls(c) != 0) {
         masque_h2_free(c);
         return NULL;
@@ -700,6 +707,7 @@ static int handshake(masque_h2_conn *c)
         return -1;
     }
     c->handshaken = 1;
+    c->last_rx_ms = now_ms();
     return 0;
 }
 
@@ -727,6 +735,7 @@ int masque_h2_read(masque_h2_conn *c)
             conn_over(c, NGHTTP2_NO_ERROR); /* the peer closed, or TLS failed */
             return -1;
         }
+        c->last_rx_ms = now_ms();
         if (nghttp2_session_mem_recv(c->h2, buf, (size_t)n) < 0) {
             log_line(c, "read: ", "an HTTP/2 protocol error");
             (void)masque_h2_write(c); /* the GOAWAY nghttp2 queued */
@@ -817,10 +826,20 @@ int masque_h2_wants_write(const masque_h2_conn *c)
     return c->tx_len > 0 || nghttp2_session_want_write(c->h2);
 }
 
+/* When a client sends its next keep-alive PING: half the idle timeout after the last traffic. */
+static uint64_t ping_due(const masque_h2_conn *c)
+{
+    uint64_t last = c->last_rx_ms > c->last_ping_ms ? c->last_rx_ms : c->last_ping_ms;
+    return last + c->idle_ms / 2;
+}
+
 uint64_t masque_h2_next_timeout(const masque_h2_conn *c)
 {
-    uint64_t next = UINT64_MAX;
+    uint64_t next = c->closed ? UINT64_MAX : c->last_rx_ms + c->idle_ms;
     size_t i;
+    if (!c->closed && !c->cfg.is_server && c->handshaken && ping_due(c) < next) {
+        next = ping_due(c);
+    }
     for (i = 0; i < c->nreq; i++) {
         if (c->req[i]->session_ready) {
             uint64_t t = masque_session_next_timeout(&c->req[i]->session);
@@ -833,6 +852,22 @@ uint64_t masque_h2_next_timeout(const masque_h2_conn *c)
 int masque_h2_tick(masque_h2_conn *c)
 {
     size_t i;
+    uint64_t now = now_ms();
+    if (c->closed) {
+        return -1;
+    }
+    if (now >= c->last_rx_ms + c->idle_ms) {
+        /* A peer that sends nothing (not even the rest of its TLS handshake) holds a slot no
+         * longer than this; a live client's PINGs keep an idle tunnel up. */
+        log_line(c, "closed: ", "nothing received within the idle timeout");
+        (void)masque_h2_close(c, NGHTTP2_NO_ERROR);
+        conn_over(c, NGHTTP2_NO_ERROR);
+        return -1;
+    }
+    if (!c->cfg.is_server && c->handshaken && now >= ping_due(c)) {
+        c->last_ping_ms = now;
+        (void)nghttp2_submit_ping(c->h2, NGHTTP2_FLAG_NONE, NULL); /* RFC 9113 §6.7 */
+    }
     for (i = 0; i < c->nreq; i++) {
         if (c->req[i]->session_ready) {
             (void)masque_adapter_tick(&c->req[i]->adapter, now_ms());

@@ -172,76 +172,106 @@ typedef struct result {
     double cpu_us; /* proxy CPU per relayed datagram */
 } result;
 
-/* Sends `count` datagrams of `size` bytes with at most `window` outstanding. */
-static result run(const char *name, int relayed, size_t size, size_t count, size_t window)
+/* What one windowed run measured. */
+typedef struct window_stats {
+    size_t sent;
+    size_t answered; /* round trips timed */
+    double seconds;
+    double rtt_p50_us;
+    double rtt_p99_us;
+} window_stats;
+
+/* Sends `count` datagrams of `size` bytes to `target` from a fresh socket, with at most
+ * `window` outstanding, calling between() after the sends and before the reads (it moves the relay
+ * along, or sleeps until answers come), and times each answer. */
+static window_stats windowed(const masque_address *target, size_t size, size_t count, size_t window,
+                             void (*between)(int peer))
 {
     static uint8_t msg[65536];
     static uint8_t in[65536];
     static uint64_t sent_at[200000];
     static uint64_t rtt[200000];
     masque_address peer_addr;
-    masque_address target;
     struct sockaddr_storage ss;
     socklen_t sl = 0;
     int peer = bound(&peer_addr);
-    size_t sent = 0;
     size_t got = 0;
-    size_t nrtt = 0;
     uint64_t t0;
-    uint64_t t1;
     uint64_t last_progress;
-    result res;
-    proxy_cpu_ns = 0;
-    if (relayed) {
-        target = pub;
-    } else {
-        (void)bound(&target);
-        (void)close(echo_fd);
-        echo_fd = bound(&target);
-    }
-    (void)masque_address_to_sockaddr(&target, &ss, &sl);
+    window_stats st;
+    memset(&st, 0, sizeof(st));
+    (void)masque_address_to_sockaddr(target, &ss, &sl);
     memset(msg, 0x5A, size);
     t0 = masque_quic_now_ns();
     last_progress = t0;
     while (got < count && masque_quic_now_ns() - last_progress < 1000000000u) {
         ssize_t r;
-        while (sent < count && sent - got < window) {
-            uint32_t seq = (uint32_t)sent;
+        while (st.sent < count && st.sent - got < window) {
+            uint32_t seq = (uint32_t)st.sent;
             memcpy(msg, &seq, sizeof(seq) < size ? sizeof(seq) : size);
-            sent_at[sent] = masque_quic_now_ns();
+            sent_at[st.sent] = masque_quic_now_ns();
             (void)sendto(peer, msg, size, 0, (struct sockaddr *)&ss, sl);
-            sent++;
+            st.sent++;
         }
-        if (relayed) {
-            pump_relay();
-        } else {
-            pump_direct();
-        }
+        between(peer);
         while ((r = recv(peer, in, sizeof(in), MSG_DONTWAIT)) >= 0) {
             uint32_t seq = 0;
             if ((size_t)r >= sizeof(seq)) {
                 memcpy(&seq, in, sizeof(seq));
-                if (seq < sent) {
-                    rtt[nrtt++] = masque_quic_now_ns() - sent_at[seq];
+                if (seq < st.sent) {
+                    rtt[st.answered++] = masque_quic_now_ns() - sent_at[seq];
                 }
             }
             got++;
             last_progress = masque_quic_now_ns();
         }
-        if (got + 64 < sent && masque_quic_now_ns() - last_progress > 200000000u) {
-            got = sent; /* give up on the lost ones and go on (counted below) */
+        if (got < st.sent && masque_quic_now_ns() - last_progress > 200000000u) {
+            got = st.sent; /* give up on the lost ones and go on (counted below) */
         }
     }
-    t1 = masque_quic_now_ns();
-    qsort(rtt, nrtt, sizeof(rtt[0]), cmp_u64);
-    res.per_s = (double)nrtt / ((double)(t1 - t0) / 1e9);
-    res.rtt_p50_us = nrtt ? (double)rtt[nrtt / 2] / 1e3 : -1.0;
-    res.cpu_us = relayed && nrtt ? (double)proxy_cpu_ns / 1e3 / (2.0 * (double)nrtt) : 0.0;
-    printf("relay\t%s\t%zu\t%.0f\t%.1f\t%.1f\t%.1f\t%zu\t%.1f\n", name, size, res.per_s,
-           (double)nrtt * (double)size / ((double)(t1 - t0) / 1e3), res.rtt_p50_us,
-           nrtt ? (double)rtt[nrtt * 99 / 100] / 1e3 : -1.0, sent - nrtt, res.cpu_us);
-    (void)fflush(stdout);
+    st.seconds = (double)(masque_quic_now_ns() - t0) / 1e9;
+    qsort(rtt, st.answered, sizeof(rtt[0]), cmp_u64);
+    st.rtt_p50_us = st.answered ? (double)rtt[st.answered / 2] / 1e3 : -1.0;
+    st.rtt_p99_us = st.answered ? (double)rtt[st.answered * 99 / 100] / 1e3 : -1.0;
     (void)close(peer);
+    return st;
+}
+
+static void wait_relay(int peer)
+{
+    (void)peer;
+    pump_relay();
+}
+
+static void wait_direct(int peer)
+{
+    (void)peer;
+    pump_direct();
+}
+
+/* Sends `count` datagrams of `size` bytes with at most `window` outstanding; this thread runs
+ * the relay (or the echo) too. */
+static result run(const char *name, int relayed, size_t size, size_t count, size_t window)
+{
+    masque_address target;
+    window_stats st;
+    result res;
+    proxy_cpu_ns = 0;
+    if (relayed) {
+        target = pub;
+    } else {
+        (void)close(echo_fd);
+        echo_fd = bound(&target);
+    }
+    st = windowed(&target, size, count, window, relayed ? wait_relay : wait_direct);
+    res.per_s = (double)st.answered / st.seconds;
+    res.rtt_p50_us = st.rtt_p50_us;
+    res.cpu_us =
+        relayed && st.answered ? (double)proxy_cpu_ns / 1e3 / (2.0 * (double)st.answered) : 0.0;
+    printf("relay\t%s\t%zu\t%.0f\t%.1f\t%.1f\t%.1f\t%zu\t%.1f\n", name, size, res.per_s,
+           (double)st.answered * (double)size / (st.seconds * 1e6), st.rtt_p50_us, st.rtt_p99_us,
+           st.sent - st.answered, res.cpu_us);
+    (void)fflush(stdout);
     return res;
 }
 
@@ -483,78 +513,39 @@ typedef struct proc_result {
     double client_cpu_us; /* per relayed datagram */
 } proc_result;
 
+/* Sleeps until answers come (the relay runs in other processes). */
+static void wait_answers(int peer)
+{
+    struct pollfd pfd;
+    pfd.fd = peer;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    (void)poll(&pfd, 1, 200);
+}
+
 /* As run(), with the relay (or the echo service) in other processes: this one sleeps in poll()
  * until answers come. */
 static proc_result run_processes(const char *name, const masque_address *target, size_t size,
                                  size_t count, size_t window, pid_t proxy_pid, pid_t client_pid)
 {
-    static uint8_t msg[65536];
-    static uint8_t in[65536];
-    static uint64_t sent_at[200000];
-    static uint64_t rtt[200000];
-    masque_address peer_addr;
-    struct sockaddr_storage ss;
-    socklen_t sl = 0;
-    int peer = bound(&peer_addr);
-    size_t sent = 0;
-    size_t got = 0;
-    size_t nrtt = 0;
-    uint64_t t0;
-    uint64_t t1;
-    uint64_t last_progress;
     uint64_t proxy0 = proxy_pid > 0 ? process_cpu_ns(proxy_pid) : 0;
     uint64_t client0 = client_pid > 0 ? process_cpu_ns(client_pid) : 0;
-    proc_result res;
-    (void)masque_address_to_sockaddr(target, &ss, &sl);
-    memset(msg, 0x5A, size);
-    t0 = masque_quic_now_ns();
-    last_progress = t0;
-    while (got < count && masque_quic_now_ns() - last_progress < 1000000000u) {
-        struct pollfd pfd;
-        ssize_t r;
-        while (sent < count && sent - got < window) {
-            uint32_t seq = (uint32_t)sent;
-            memcpy(msg, &seq, sizeof(seq) < size ? sizeof(seq) : size);
-            sent_at[sent] = masque_quic_now_ns();
-            (void)sendto(peer, msg, size, 0, (struct sockaddr *)&ss, sl);
-            sent++;
-        }
-        pfd.fd = peer;
-        pfd.events = POLLIN;
-        pfd.revents = 0;
-        (void)poll(&pfd, 1, 200);
-        while ((r = recv(peer, in, sizeof(in), MSG_DONTWAIT)) >= 0) {
-            uint32_t seq = 0;
-            if ((size_t)r >= sizeof(seq)) {
-                memcpy(&seq, in, sizeof(seq));
-                if (seq < sent) {
-                    rtt[nrtt++] = masque_quic_now_ns() - sent_at[seq];
-                }
-            }
-            got++;
-            last_progress = masque_quic_now_ns();
-        }
-        if (got < sent && masque_quic_now_ns() - last_progress > 200000000u) {
-            got = sent; /* give up on the lost ones and go on (counted below) */
-        }
-    }
-    t1 = masque_quic_now_ns();
-    qsort(rtt, nrtt, sizeof(rtt[0]), cmp_u64);
-    res.per_s = (double)nrtt / ((double)(t1 - t0) / 1e9);
-    res.rtt_p50_us = nrtt ? (double)rtt[nrtt / 2] / 1e3 : -1.0;
+    window_stats st = windowed(target, size, count, window, wait_answers);
     /* An echo is two relayed datagrams (peer to client, client to peer). */
-    res.proxy_cpu_us = proxy_pid > 0 && nrtt ? (double)(process_cpu_ns(proxy_pid) - proxy0) / 1e3 /
-                                                   (2.0 * (double)nrtt)
-                                             : 0.0;
-    res.client_cpu_us = client_pid > 0 && nrtt ? (double)(process_cpu_ns(client_pid) - client0) /
-                                                     1e3 / (2.0 * (double)nrtt)
-                                               : 0.0;
+    double relayed = 2.0 * (double)st.answered;
+    proc_result res;
+    res.per_s = (double)st.answered / st.seconds;
+    res.rtt_p50_us = st.rtt_p50_us;
+    res.proxy_cpu_us = proxy_pid > 0 && st.answered
+                           ? (double)(process_cpu_ns(proxy_pid) - proxy0) / 1e3 / relayed
+                           : 0.0;
+    res.client_cpu_us = client_pid > 0 && st.answered
+                            ? (double)(process_cpu_ns(client_pid) - client0) / 1e3 / relayed
+                            : 0.0;
     printf("processes\t%s\t%zu\t%.0f\t%.1f\t%.1f\t%.1f\t%zu\t%.2f\t%.2f\n", name, size, res.per_s,
-           (double)nrtt * (double)size / ((double)(t1 - t0) / 1e3), res.rtt_p50_us,
-           nrtt ? (double)rtt[nrtt * 99 / 100] / 1e3 : -1.0, sent - nrtt, res.proxy_cpu_us,
-           res.client_cpu_us);
+           (double)st.answered * (double)size / (st.seconds * 1e6), st.rtt_p50_us, st.rtt_p99_us,
+           st.sent - st.answered, res.proxy_cpu_us, res.client_cpu_us);
     (void)fflush(stdout);
-    (void)close(peer);
     return res;
 }
 

@@ -1439,28 +1439,35 @@ static ssize_t recv_within(int fd, uint8_t *out, size_t cap, int limit_ms)
     return recv(fd, out, cap, MSG_DONTWAIT);
 }
 
+/* A real client's first Initial, caught on its way to a socket that does not answer. */
+static ssize_t capture_initial(uint8_t *out, size_t cap)
+{
+    masque_address sink_addr;
+    masque_address saved = proxy_addr;
+    ssize_t n;
+    int sink = bound_socket("127.0.0.1", &sink_addr);
+    proxy_addr = sink_addr;
+    start_client(&clients[0], "127.0.0.1");
+    proxy_addr = saved;
+    n = recv_within(sink, out, cap, 5000);
+    assert_true(n >= 1200); /* RFC 9000 §14.1: padded */
+    stop_client(&clients[0]);
+    (void)close(sink);
+    return n;
+}
+
 static void test_e2e_replayed_initials_take_no_client_slot(void **state)
 {
     /* Issue "Relay hardening" 1: one captured Initial replayed from many source ports filled
      * every slot. Now each gets a Retry (RFC 9000 §8.1.2) and nothing else. */
     static uint8_t initial[1500];
-    masque_address sink_addr;
-    masque_address saved = proxy_addr;
     struct sockaddr_storage to;
     socklen_t tl = 0;
     int fakes[8];
     ssize_t n;
     size_t i;
-    int sink = bound_socket("127.0.0.1", &sink_addr);
     (void)state;
-    /* A real client's first Initial, caught on its way to a socket that does not answer. */
-    proxy_addr = sink_addr;
-    start_client(&clients[0], "127.0.0.1");
-    proxy_addr = saved;
-    n = recv_within(sink, initial, sizeof(initial), 5000);
-    assert_true(n >= 1200); /* RFC 9000 §14.1: padded */
-    stop_client(&clients[0]);
-    (void)close(sink);
+    n = capture_initial(initial, sizeof(initial));
 
     proxy_max_clients = 2;
     start_proxy("127.0.0.1", "127.0.0.0/8");
@@ -1493,23 +1500,14 @@ static void test_e2e_a_full_proxy_logs_one_line_for_a_burst_of_initials(void **s
      * proxy (or of packets the proxy cannot place) must not become a flood of log lines: one a
      * second. */
     static uint8_t initial[1500];
-    masque_address sink_addr;
-    masque_address saved = proxy_addr;
     struct sockaddr_storage to;
     socklen_t tl = 0;
     int fakes[8];
     ssize_t n;
     size_t i;
     uint64_t end;
-    int sink = bound_socket("127.0.0.1", &sink_addr);
     (void)state;
-    proxy_addr = sink_addr;
-    start_client(&clients[0], "127.0.0.1");
-    proxy_addr = saved;
-    n = recv_within(sink, initial, sizeof(initial), 5000);
-    assert_true(n >= 1200);
-    stop_client(&clients[0]);
-    (void)close(sink);
+    n = capture_initial(initial, sizeof(initial));
 
     proxy_max_clients = 2;
     proxy_no_validation = 1; /* the Initials would be accepted but for the full slots */

@@ -199,6 +199,21 @@ static void test_appendix_client_side_byte_for_byte(void **state)
     expect_packet(&client, "0b 04" PAYLOAD_HEX, &t2);
 }
 
+/* config.h: a build without the proxy role says so when asked for one, instead of running a
+ * proxy with the client's rules. */
+static void test_proxy_role_is_refused_where_it_is_compiled_out(void **state)
+{
+    static endpoint e;
+    masque_session_config cfg;
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.role = MASQUE_ROLE_PROXY;
+    assert_int_equal(masque_session_init(&e.s, &cfg, e.storage, sizeof(e.storage), 0),
+                     MASQUE_ENABLE_PROXY ? MASQUE_OK : MASQUE_ERR_UNSUPPORTED);
+    cfg.role = MASQUE_ROLE_CLIENT;
+    assert_int_equal(masque_session_init(&e.s, &cfg, e.storage, sizeof(e.storage), 0), MASQUE_OK);
+}
+
 /* What only the client is told to refuse from a proxy, checked without a proxy session. */
 static void test_BIND_9_BIND_23_BIND_8_client_refuses_a_proxys_forbidden_assigns(void **state)
 {
@@ -1077,6 +1092,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_appendix_exchange_replayed_byte_for_byte),
         cmocka_unit_test(test_appendix_client_side_byte_for_byte),
+        cmocka_unit_test(test_proxy_role_is_refused_where_it_is_compiled_out),
         cmocka_unit_test(test_BIND_9_BIND_23_BIND_8_client_refuses_a_proxys_forbidden_assigns),
         cmocka_unit_test(test_DG_1_datagrams_belong_to_the_accepted_request),
         cmocka_unit_test(test_BIND_9_peer_context_id_with_wrong_parity_is_malformed),

@@ -283,7 +283,9 @@ struct masque_session {
  * @param config_size sizeof(masque_session_config) where the caller was compiled.
  * @return MASQUE_OK; MASQUE_ERR_ABI when the sizes differ from the library's;
  *         MASQUE_ERR_BUFFER when @p storage_len holds no context;
- *         MASQUE_ERR_INVALID_ARGUMENT for misaligned storage or settings out of range.
+ *         MASQUE_ERR_INVALID_ARGUMENT for misaligned storage or settings out of range;
+ *         MASQUE_ERR_UNSUPPORTED for MASQUE_ROLE_PROXY in a build without the proxy role
+ *         (config.h, MASQUE_ENABLE_PROXY).
  */
 MASQUE_API int masque_session_init_checked(masque_session *s, const masque_session_config *cfg,
                                            void *storage, size_t storage_len, uint64_t now,

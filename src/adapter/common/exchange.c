@@ -135,6 +135,40 @@ int masque_exchange_check_request(const masque_exchange *x, const char *uri_temp
     return 0;
 }
 
+int masque_exchange_admit(const masque_exchange *x, const char *uri_template, int authorized,
+                          size_t open_requests, size_t max_requests,
+                          masque_exchange_refusal *refusal)
+{
+    if (!authorized) {
+        refusal->status = 407;
+        refusal->error_type = MASQUE_PROXY_STATUS_HTTP_REQUEST_DENIED;
+        refusal->details = NULL;
+        refusal->why = "no valid credentials (Proxy-Authorization)";
+        return -1;
+    }
+    if (masque_exchange_check_request(x, uri_template, refusal) != 0) {
+        return -1;
+    }
+    if (open_requests >= max_requests) {
+        refusal->status = 429;
+        refusal->error_type = MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED;
+        refusal->details = "too many Bind requests on this connection";
+        refusal->why = "too many Bind requests on one connection";
+        return -1;
+    }
+    return 0;
+}
+
+void masque_exchange_host_refusal(int refused, masque_exchange_refusal *refusal)
+{
+    /* A status of the host's choosing (429: a quota), else 503. */
+    refusal->status = refused >= 400 && refused <= 599 ? refused : 503;
+    refusal->error_type = MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED;
+    refusal->details = NULL;
+    refusal->why = refused == 429 ? "a quota of this client is used up"
+                                  : "no public address could be bound (or a limit)";
+}
+
 int masque_exchange_check_response(const masque_exchange *x, masque_address *addrs, size_t cap,
                                    size_t *count, unsigned *families)
 {

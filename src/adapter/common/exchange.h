@@ -57,6 +57,19 @@ typedef struct masque_exchange_refusal {
 int masque_exchange_check_request(const masque_exchange *x, const char *uri_template,
                                   masque_exchange_refusal *refusal);
 
+/**
+ * Proxy: the checks before the host is asked to bind a socket, in the order both bindings
+ * answer them: credentials (407, before anything else of the request is judged), the request
+ * itself (400, 501), the connection's limit on open requests (429). 0 when all pass, -1 with
+ * the refusal filled in when one fails.
+ */
+int masque_exchange_admit(const masque_exchange *x, const char *uri_template, int authorized,
+                          size_t open_requests, size_t max_requests,
+                          masque_exchange_refusal *refusal);
+
+/** Proxy: the response to a host's refusal (on_request's non-zero status; 429 a quota). */
+void masque_exchange_host_refusal(int refused, masque_exchange_refusal *refusal);
+
 /** Client: masque_bind_response_check() on the response received. */
 int masque_exchange_check_response(const masque_exchange *x, masque_address *addrs, size_t cap,
                                    size_t *count, unsigned *families);

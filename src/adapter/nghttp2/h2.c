@@ -317,29 +317,19 @@ static int server_answer(masque_h2_request *r)
 {
     masque_h2_conn *c = r->conn;
     masque_exchange_refusal no;
-    if (c->hooks.on_authorize != NULL &&
-        c->hooks.on_authorize(r, r->app, masque_exchange_credentials(&r->x)) != 0) {
-        return submit_response(r, 407, MASQUE_PROXY_STATUS_HTTP_REQUEST_DENIED, NULL,
-                               "no valid credentials (Proxy-Authorization)");
-    }
-    if (masque_exchange_check_request(&r->x, c->cfg.uri_template, &no) != 0) {
+    int authorized = c->hooks.on_authorize == NULL ||
+                     c->hooks.on_authorize(r, r->app, masque_exchange_credentials(&r->x)) == 0;
+    if (masque_exchange_admit(&r->x, c->cfg.uri_template, authorized, requests_live(c),
+                              c->max_requests, &no) != 0) {
         return submit_response(r, no.status, no.error_type, no.details, no.why);
-    }
-    if (requests_live(c) >= c->max_requests) {
-        return submit_response(r, 429, MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED,
-                               "too many Bind requests on this connection",
-                               "too many Bind requests on one connection");
     }
     r->public_address = c->cfg.public_address;
     if (c->hooks.on_request != NULL) {
         /* Non-zero refuses: an HTTP status of the host's choosing (429: a quota), else 503. */
         int refused = c->hooks.on_request(r, r->app, &r->public_address);
         if (refused != 0) {
-            return submit_response(r, refused >= 400 && refused <= 599 ? refused : 503,
-                                   MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED, NULL,
-                                   refused == 429
-                                       ? "a quota of this client is used up"
-                                       : "no public address could be bound (or a limit)");
+            masque_exchange_host_refusal(refused, &no);
+            return submit_response(r, no.status, no.error_type, no.details, no.why);
         }
     }
     r->known = 1;

@@ -6,20 +6,11 @@ all, ends with a non-zero exit status and a line on stderr; a working tunnel end
 usage: client_exit.py BUILD_DIR    (loopback only; bounded deadlines)
 """
 import os
-import socket
 import subprocess
 import sys
 import time
 
-TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools")
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from programs import TOOLS, free_port
 
 
 def run_client(bindir, port, ca, seconds):

@@ -12,32 +12,8 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
-TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools")
-
-
-def free_port(kind=socket.SOCK_DGRAM):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, \
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        u.bind(("127.0.0.1", port))
-        return port
-
-
-def wait_for(path, text, seconds=15):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            with open(path, encoding="utf-8") as f:
-                for line in f:
-                    if text in line:
-                        return line.strip()
-        except FileNotFoundError:
-            pass
-        time.sleep(0.05)
-    return None
+from programs import TOOLS, free_port, wait_for
 
 
 class Echo(threading.Thread):

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal/text.h"
+#include "internal/wire.h"
 
 void masque_address_set_v4(masque_address *out, const uint8_t ip[4], uint16_t port)
 {
@@ -24,18 +25,12 @@ void masque_address_set_v6(masque_address *out, const uint8_t ip[16], uint16_t p
 
 size_t masque_address_ip_len(uint8_t version)
 {
-    if (version == MASQUE_IP_V4) {
-        return 4;
-    }
-    if (version == MASQUE_IP_V6) {
-        return 16;
-    }
-    return 0;
+    return masque_ip_len(version);
 }
 
 int masque_address_equal(const masque_address *a, const masque_address *b)
 {
-    size_t n = masque_address_ip_len(a->version);
+    size_t n = masque_ip_len(a->version);
     return n != 0 && a->version == b->version && a->port == b->port &&
            memcmp(a->bytes, b->bytes, n) == 0;
 }

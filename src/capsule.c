@@ -131,15 +131,15 @@ masque_ssize masque_capsule_decode(masque_capsule *out, const uint8_t *src, size
 
 size_t masque_capsule_header_len(uint64_t type, uint64_t length)
 {
-    size_t t = masque_varint_len(type);
-    size_t l = masque_varint_len(length);
+    size_t t = masque_varint_size(type);
+    size_t l = masque_varint_size(length);
     return (t == 0 || l == 0) ? 0 : t + l;
 }
 
 masque_ssize masque_capsule_header_encode(uint8_t *dst, size_t cap, uint64_t type, uint64_t length)
 {
-    size_t t = masque_varint_len(type);
-    size_t l = masque_varint_len(length);
+    size_t t = masque_varint_size(type);
+    size_t l = masque_varint_size(length);
 
     if (t == 0 || l == 0) {
         return MASQUE_ERR_VARINT_RANGE;
@@ -216,7 +216,7 @@ masque_ssize masque_compression_assign_decode(masque_compression_assign *out, co
         return MASQUE_ERR_CONTEXT_ID_ZERO; /* -10 §3.1 */
     }
     if (a.ip_version != 0) {
-        size_t ip_len = masque_address_ip_len(a.ip_version);
+        size_t ip_len = masque_ip_len(a.ip_version);
         if (ip_len == 0) {
             return MASQUE_ERR_IP_VERSION; /* -10 §3.1: MUST be 0, 4 or 6 */
         }
@@ -240,8 +240,8 @@ masque_ssize masque_compression_assign_decode(masque_compression_assign *out, co
 /* Value length of an ASSIGN, or 0 when a field is not encodable. */
 static size_t assign_value_len(const masque_compression_assign *in, int *err)
 {
-    size_t id_len = masque_varint_len(in->context_id);
-    size_t ip_len = masque_address_ip_len(in->ip_version);
+    size_t id_len = masque_varint_size(in->context_id);
+    size_t ip_len = masque_ip_len(in->ip_version);
 
     if (in->context_id == 0) {
         *err = MASQUE_ERR_CONTEXT_ID_ZERO;
@@ -287,7 +287,7 @@ static masque_ssize put_control(uint8_t *dst, size_t cap, uint64_t type, uint64_
                                 const masque_compression_assign *assign, size_t value_len)
 {
     size_t header_len = masque_capsule_header_len(type, value_len);
-    size_t id_len = masque_varint_len(context_id);
+    size_t id_len = masque_varint_size(context_id);
     uint8_t *p;
 
     if (cap < header_len + value_len) {
@@ -303,7 +303,7 @@ static masque_ssize put_control(uint8_t *dst, size_t cap, uint64_t type, uint64_
         p += id_len;
         *p++ = assign->ip_version;
         if (assign->ip_version != 0) {
-            size_t ip_len = masque_address_ip_len(assign->ip_version);
+            size_t ip_len = masque_ip_len(assign->ip_version);
             memcpy(p, assign->target.bytes, ip_len);
             masque_store_u16(p + ip_len, assign->target.port);
         }
@@ -370,7 +370,7 @@ size_t masque_compression_id_encoded_len(masque_profile profile, masque_capsule_
                                          uint64_t context_id)
 {
     uint64_t type;
-    size_t id_len = masque_varint_len(context_id);
+    size_t id_len = masque_varint_size(context_id);
 
     if (context_id == 0 || id_len == 0 || id_capsule_type(profile, kind, &type) != 0) {
         return 0;
@@ -382,7 +382,7 @@ masque_ssize masque_compression_id_encode(uint8_t *dst, size_t cap, masque_profi
                                           masque_capsule_kind kind, uint64_t context_id)
 {
     uint64_t type;
-    size_t id_len = masque_varint_len(context_id);
+    size_t id_len = masque_varint_size(context_id);
     int rc = id_capsule_type(profile, kind, &type);
 
     if (rc != 0) {

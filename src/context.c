@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 #include "internal/context.h"
 #include "internal/args.h"
+#include "internal/wire.h"
 
 #include <string.h>
 
@@ -357,7 +358,7 @@ int masque_context_insert(masque_context_table *t, uint64_t id, const masque_add
     if (id == 0) {
         return MASQUE_ERR_CONTEXT_ID_ZERO;
     }
-    if (target != NULL && masque_address_ip_len(target->version) == 0) {
+    if (target != NULL && masque_ip_len(target->version) == 0) {
         return MASQUE_ERR_ADDRESS;
     }
     if (masque_context_find(t, id) != NULL) {
@@ -386,7 +387,7 @@ int masque_context_insert(masque_context_table *t, uint64_t id, const masque_add
     INDEX_PUT(t, t->id_index, hash_id(t, id), v);
     if (target != NULL) {
         c->ip_version = target->version;
-        memcpy(c->ip, target->bytes, masque_address_ip_len(target->version));
+        memcpy(c->ip, target->bytes, masque_ip_len(target->version));
         c->port = target->port;
         INDEX_PUT(t, t->tuple_index, entry_tuple_home(t, c), v);
     } else {
@@ -455,7 +456,7 @@ void masque_context_target(const masque_context *c, masque_address *out)
 {
     memset(out, 0, sizeof(*out));
     out->version = c->ip_version;
-    memcpy(out->bytes, c->ip, masque_address_ip_len(c->ip_version));
+    memcpy(out->bytes, c->ip, masque_ip_len(c->ip_version));
     out->port = c->port;
 }
 

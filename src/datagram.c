@@ -66,7 +66,7 @@ int masque_quarter_stream_id_of(uint64_t stream_id, uint64_t *quarter_stream_id)
 masque_ssize masque_h3_datagram_prepend(uint8_t *payload, size_t headroom,
                                         uint64_t quarter_stream_id)
 {
-    size_t n = masque_varint_len(quarter_stream_id);
+    size_t n = masque_varint_size(quarter_stream_id);
 
     if (quarter_stream_id > MASQUE_QUARTER_STREAM_ID_MAX) {
         return MASQUE_ERR_QUARTER_STREAM_ID;
@@ -197,47 +197,51 @@ masque_ssize masque_bind_compressed_decode(masque_bind_datagram *out, const uint
     return masque_ssize_of(len);
 }
 
-/*
- * Lengths of the framing's parts. Returns 0 on success with *inner (Context ID and tuple) and
- * *outer (Quarter Stream ID or capsule header) set, or a negative error.
- */
-static int frame_lengths(const masque_bind_frame *f, size_t payload_len, size_t *inner,
-                         size_t *outer)
-{
+/* The framing's parts, measured once: the Context ID, the tuple's address, the inner part
+ * (Context ID and tuple) and the outer one (Quarter Stream ID or capsule header). */
+typedef struct frame_layout {
     size_t id_len;
-    size_t n;
+    size_t ip_len; /* 0: compressed, no tuple */
+    size_t inner;
+    size_t outer;
+} frame_layout;
 
+/* Measures the framing of a payload; 0 on success, or a negative error. */
+static int frame_lengths(const masque_bind_frame *f, size_t payload_len, frame_layout *l)
+{
     if (MASQUE_BAD_ARGS(f == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (payload_len > MASQUE_UDP_PAYLOAD_MAX) {
         return MASQUE_ERR_PAYLOAD_TOO_LARGE; /* RFC 9298 §5 */
     }
-    id_len = masque_varint_len(f->context_id);
-    if (id_len == 0) {
+    l->id_len = masque_varint_size(f->context_id);
+    if (l->id_len == 0) {
         return MASQUE_ERR_VARINT_RANGE;
     }
-    n = id_len;
+    l->ip_len = 0;
+    l->inner = l->id_len;
     if (f->target != NULL) {
-        size_t ip_len = masque_address_ip_len(f->target->version);
-        if (ip_len == 0) {
+        l->ip_len = masque_ip_len(f->target->version);
+        if (l->ip_len == 0) {
             return MASQUE_ERR_ADDRESS;
         }
-        n += 1 + ip_len + 2;
+        l->inner += 1 + l->ip_len + 2; /* -10 §4: IP Version, IP Address, UDP Port */
     }
-    *inner = n;
     switch (f->path) {
     case MASQUE_PATH_H3_DATAGRAM:
         if (f->quarter_stream_id > MASQUE_QUARTER_STREAM_ID_MAX) {
             return MASQUE_ERR_QUARTER_STREAM_ID;
         }
-        *outer = masque_varint_len(f->quarter_stream_id);
+        l->outer = masque_varint_size(f->quarter_stream_id);
         return MASQUE_OK;
     case MASQUE_PATH_CAPSULE:
-        *outer = masque_capsule_header_len(MASQUE_CAPSULE_TYPE_DATAGRAM, n + payload_len);
+        /* RFC 9297 §3.5: Type 0 in one byte, then the Length; the payload is at most 64 KiB,
+         * so the Length always fits a varint. */
+        l->outer = 1 + masque_varint_size((uint64_t)(l->inner + payload_len));
         return MASQUE_OK;
     case MASQUE_PATH_PAYLOAD_ONLY:
-        *outer = 0;
+        l->outer = 0;
         return MASQUE_OK;
     }
     return MASQUE_ERR_INVALID_ARGUMENT;
@@ -245,54 +249,55 @@ static int frame_lengths(const masque_bind_frame *f, size_t payload_len, size_t 
 
 size_t masque_bind_frame_header_len(const masque_bind_frame *f, size_t payload_len)
 {
-    size_t inner = 0;
-    size_t outer = 0;
-    if (frame_lengths(f, payload_len, &inner, &outer) != 0) {
+    frame_layout l;
+    if (frame_lengths(f, payload_len, &l) != 0) {
         return 0;
     }
-    return inner + outer;
+    return l.inner + l.outer;
 }
 
 masque_ssize masque_bind_frame_prepend(uint8_t *payload, size_t headroom, size_t payload_len,
                                        const masque_bind_frame *f)
 {
-    size_t inner = 0;
-    size_t outer = 0;
+    frame_layout l;
     uint8_t *p;
-    size_t id_len;
-    int rc = frame_lengths(f, payload_len, &inner, &outer);
+    int rc = frame_lengths(f, payload_len, &l);
 
     if (rc != 0) {
         return rc;
     }
-    if (headroom < inner + outer) {
+    if (headroom < l.inner + l.outer) {
         return MASQUE_ERR_BUFFER;
     }
     if (MASQUE_BAD_ARGS(payload == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    p = payload - inner;
-    id_len = masque_varint_len(f->context_id);
-    masque_store_varint(p, id_len, f->context_id);
-    if (f->target != NULL) {
-        size_t ip_len = masque_address_ip_len(f->target->version);
-        uint8_t *q = p + id_len;
+    p = payload - l.inner;
+    masque_store_varint(p, l.id_len, f->context_id);
+    if (l.ip_len != 0) {
+        uint8_t *q = p + l.id_len;
         *q++ = f->target->version;
-        memcpy(q, f->target->bytes, ip_len);
-        masque_store_u16(q + ip_len, f->target->port);
+        /* Two fixed sizes, so that neither is a call. */
+        if (l.ip_len == 4) {
+            memcpy(q, f->target->bytes, 4);
+        } else {
+            memcpy(q, f->target->bytes, 16);
+        }
+        masque_store_u16(q + l.ip_len, f->target->port);
     }
+    p -= l.outer;
     switch (f->path) {
     case MASQUE_PATH_H3_DATAGRAM:
-        masque_store_varint(p - outer, outer, f->quarter_stream_id);
+        masque_store_varint(p, l.outer, f->quarter_stream_id);
         break;
     case MASQUE_PATH_CAPSULE:
-        (void)masque_capsule_header_encode(p - outer, outer, MASQUE_CAPSULE_TYPE_DATAGRAM,
-                                           (uint64_t)(inner + payload_len));
+        p[0] = (uint8_t)MASQUE_CAPSULE_TYPE_DATAGRAM;
+        masque_store_varint(p + 1, l.outer - 1, (uint64_t)(l.inner + payload_len));
         break;
     case MASQUE_PATH_PAYLOAD_ONLY:
         break;
     }
-    return masque_ssize_of(inner + outer);
+    return masque_ssize_of(l.inner + l.outer);
 }
 
 /*
@@ -320,15 +325,14 @@ static void move_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 masque_ssize masque_bind_frame_encode(uint8_t *dst, size_t cap, const masque_bind_frame *f,
                                       const uint8_t *payload, size_t payload_len)
 {
-    size_t inner = 0;
-    size_t outer = 0;
+    frame_layout l;
     size_t header;
-    int rc = frame_lengths(f, payload_len, &inner, &outer);
+    int rc = frame_lengths(f, payload_len, &l);
 
     if (rc != 0) {
         return rc;
     }
-    header = inner + outer;
+    header = l.inner + l.outer;
     if (cap < header || cap - header < payload_len) {
         return MASQUE_ERR_BUFFER;
     }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 #include "masque/policy.h"
 #include "internal/args.h"
+#include "internal/wire.h"
 
 #include <string.h>
 
@@ -119,7 +120,7 @@ static int embedded_v4(const masque_address *t, masque_address *out)
 
 static int rule_matches(const masque_policy_rule *r, const masque_address *t)
 {
-    unsigned max_bits = (unsigned)masque_address_ip_len(t->version) * 8u;
+    unsigned max_bits = (unsigned)masque_ip_len(t->version) * 8u;
     uint16_t port_max = r->port_max == 0 ? 65535u : r->port_max;
     return r->prefix.version == t->version && r->prefix_len <= max_bits &&
            prefix_match(t->bytes, r->prefix.bytes, r->prefix_len) && t->port >= r->port_min &&
@@ -131,7 +132,7 @@ int masque_policy_check(const masque_policy *policy, void *session_user,
 {
     masque_address v4;
     const masque_address *judged = target;
-    if (target == NULL || masque_address_ip_len(target->version) == 0) {
+    if (target == NULL || masque_ip_len(target->version) == 0) {
         return MASQUE_ERR_ADDRESS;
     }
     if (embedded_v4(target, &v4)) {
@@ -217,7 +218,7 @@ int masque_policy_rule_parse(masque_policy_rule *rule, const char *text, size_t 
     if (masque_address_parse(&r.prefix, addr, addr_len, 0) != MASQUE_OK) {
         return MASQUE_ERR_ADDRESS;
     }
-    bits = (unsigned long)masque_address_ip_len(r.prefix.version) * 8u;
+    bits = (unsigned long)masque_ip_len(r.prefix.version) * 8u;
     if (rest_len > 0 && rest[0] == '/') {
         const char *colon = find_char(rest, rest_len, ':');
         size_t n = colon != NULL ? (size_t)(colon - rest - 1) : rest_len - 1;

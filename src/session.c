@@ -6,6 +6,7 @@
  */
 #include "internal/session.h"
 #include "internal/args.h"
+#include "internal/wire.h"
 
 #include <string.h>
 
@@ -117,25 +118,6 @@ static int local_queue_room(const masque_session *s)
     return local < MASQUE_SESSION_QUEUE_LEN - s->cfg.max_pending_responses;
 }
 
-int masque_sess_family_advertised(const masque_session *s, const masque_address *a)
-{
-    unsigned bit = a->version == MASQUE_IP_V4 ? MASQUE_FAMILY_V4 : MASQUE_FAMILY_V6;
-    /* -10 §7: a client does not use families the proxy did not advertise, and a proxy has
-     * no public address to use them from. */
-    return s->cfg.advertised_families == 0 || (s->cfg.advertised_families & bit) != 0;
-}
-
-/* Whether this build handles the target's family at all (config.h). */
-int masque_sess_family_enabled(const masque_address *a)
-{
-#if MASQUE_ENABLE_IPV6
-    (void)a;
-    return 1;
-#else
-    return a->version != MASQUE_IP_V6;
-#endif
-}
-
 static void close_entry(masque_session *s, masque_context *c)
 {
     if ((c->flags & MASQUE_CONTEXT_FLAG_PEER) != 0 && s->peer_open > 0) {
@@ -177,7 +159,7 @@ int masque_session_init_checked(masque_session *s, const masque_session_config *
         s->cfg.quarter_stream_id > MASQUE_QUARTER_STREAM_ID_MAX ||
         s->cfg.max_pending_responses >= MASQUE_SESSION_QUEUE_LEN ||
         (s->cfg.advertised_families & ~(MASQUE_FAMILY_V4 | MASQUE_FAMILY_V6)) != 0 ||
-        (s->cfg.concrete_target && masque_address_ip_len(s->cfg.fixed_target.version) == 0)) {
+        (s->cfg.concrete_target && masque_ip_len(s->cfg.fixed_target.version) == 0)) {
         memset(s, 0, sizeof(*s));
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
@@ -268,7 +250,7 @@ int masque_session_open_context(masque_session *s, const masque_address *target,
     if (s->failed) {
         return MASQUE_ERR_SESSION_FAILED;
     }
-    if (masque_address_ip_len(target->version) == 0 || !masque_sess_family_enabled(target)) {
+    if (masque_ip_len(target->version) == 0 || !masque_sess_family_enabled(target)) {
         return MASQUE_ERR_ADDRESS;
     }
     if (!masque_sess_family_advertised(s, target)) {
@@ -309,7 +291,7 @@ static size_t auto_slot_of(const masque_address *a)
 {
     uint32_t h = 2166136261u; /* FNV-1a over the tuple */
     size_t i;
-    size_t n = masque_address_ip_len(a->version);
+    size_t n = masque_ip_len(a->version);
     for (i = 0; i < n; i++) {
         h = (h ^ a->bytes[i]) * 16777619u;
     }
@@ -367,13 +349,13 @@ masque_ssize masque_session_write_datagram(masque_session *s, const masque_addre
     if (s->failed) {
         return MASQUE_ERR_SESSION_FAILED;
     }
-    if (masque_address_ip_len(peer->version) == 0 || !masque_sess_family_enabled(peer)) {
+    if (masque_ip_len(peer->version) == 0 || !masque_sess_family_enabled(peer)) {
         return MASQUE_ERR_ADDRESS;
     }
     if (!masque_sess_family_advertised(s, peer)) {
         return MASQUE_ERR_FAMILY_NOT_ADVERTISED;
     }
-    memset(&f, 0, sizeof(f));
+    f.target = NULL;
     f.path = s->cfg.capsule_datagrams ? MASQUE_PATH_CAPSULE : MASQUE_PATH_H3_DATAGRAM;
     f.quarter_stream_id = s->cfg.quarter_stream_id;
     c = masque_context_find_tuple(&s->table, peer);
@@ -438,18 +420,16 @@ int masque_sess_resolve(masque_session *s, const masque_context *c, const uint8_
 }
 
 /* A datagram's Context ID and what follows it: 1 when out holds a packet, 0 when it was
- * dropped and counted, or a stream error. The role decides about the uncompressed context. */
+ * dropped and counted (out stays zeroed), or a stream error. The role decides about the
+ * uncompressed context. The peer and payload are written straight into out. */
 static int deliver_context_payload(masque_session *s, uint64_t id, const uint8_t *p, size_t n,
                                    uint64_t now, masque_packet *out)
 {
     masque_context *c = NULL;
-    masque_address peer;
-    const uint8_t *payload = p;
-    size_t payload_len = n;
 
     if (id == 0) {
         if (s->cfg.concrete_target) {
-            peer = s->cfg.fixed_target; /* -10 §3, BIND-4 */
+            out->peer = s->cfg.fixed_target; /* -10 §3, BIND-4 */
         } else if (!s->cfg.drop_context_id_zero) {
             return masque_sess_fail(s, MASQUE_ERR_CONTEXT_ID_ZERO); /* -13 §3: abort */
         } else {
@@ -457,8 +437,11 @@ static int deliver_context_payload(masque_session *s, uint64_t id, const uint8_t
             return 0;
         }
         if (n > MASQUE_UDP_PAYLOAD_MAX) {
+            memset(out, 0, sizeof(*out));
             return masque_sess_fail(s, MASQUE_ERR_PAYLOAD_TOO_LARGE); /* RFC 9298 §5 */
         }
+        out->payload = p;
+        out->payload_len = n;
     } else {
         int rc;
         c = masque_context_find(&s->table, id);
@@ -466,21 +449,20 @@ static int deliver_context_payload(masque_session *s, uint64_t id, const uint8_t
             s->stats.dropped_unknown_context++; /* RFC 9298 §5; -10 §3.3 after CLOSE */
             return 0;
         }
-        rc = MASQUE_SESS_IS_CLIENT(s)
-                 ? masque_sess_client_deliver(s, c, p, n, &peer, &payload, &payload_len)
-                 : masque_sess_proxy_deliver(s, c, p, n, &peer, &payload, &payload_len);
+        rc = MASQUE_SESS_IS_CLIENT(s) ? masque_sess_client_deliver(s, c, p, n, &out->peer,
+                                                                   &out->payload, &out->payload_len)
+                                      : masque_sess_proxy_deliver(s, c, p, n, &out->peer,
+                                                                  &out->payload, &out->payload_len);
         if (rc <= 0) {
+            memset(out, 0, sizeof(*out)); /* nothing half-written reaches the host */
             return rc;
         }
         c->last_active = now;
     }
-    out->peer = peer;
     out->context_id = id;
-    out->payload = payload;
-    out->payload_len = payload_len;
     s->stats.datagrams_received++;
     if (c != NULL && c->ip_version == 0) {
-        note_uncompressed_traffic(s, &peer, now);
+        note_uncompressed_traffic(s, &out->peer, now);
     }
     return 1;
 }

@@ -112,26 +112,18 @@ int masque_adapter_read_fin(masque_adapter *a)
     return MASQUE_OK;
 }
 
-int masque_adapter_read_datagram(masque_adapter *a, const uint8_t *frame, size_t len, uint64_t now)
+/* A decoded HTTP Datagram for this adapter's request: to the session, then to the host. */
+static int read_decoded(masque_adapter *a, const masque_h3_datagram *dg, uint64_t now)
 {
-    masque_h3_datagram dg;
     masque_packet pkt;
-    masque_ssize n;
     int r;
-    if (a == NULL) {
-        return MASQUE_ERR_INVALID_ARGUMENT;
-    }
-    n = masque_h3_datagram_decode(&dg, frame, len);
-    if (n < 0) {
-        return (int)n; /* a connection error (H3_DATAGRAM_ERROR) for the host to raise */
-    }
-    if (dg.quarter_stream_id != masque_session_quarter_stream_id(a->session)) {
+    if (dg->quarter_stream_id != masque_session_quarter_stream_id(a->session)) {
         return MASQUE_ERR_STREAM_ID;
     }
     if (a->aborted_with != 0) {
         return MASQUE_OK; /* RFC 9297 §2.1: after the stream is gone, datagrams are dropped */
     }
-    r = masque_session_read_datagram(a->session, dg.payload, dg.payload_len, now, &pkt);
+    r = masque_session_read_datagram(a->session, dg->payload, dg->payload_len, now, &pkt);
     if (r < 0) {
         return abort_for(a, r);
     }
@@ -139,6 +131,20 @@ int masque_adapter_read_datagram(masque_adapter *a, const uint8_t *frame, size_t
         hand_over(a, &pkt);
     }
     return masque_adapter_flush(a);
+}
+
+int masque_adapter_read_datagram(masque_adapter *a, const uint8_t *frame, size_t len, uint64_t now)
+{
+    masque_h3_datagram dg;
+    masque_ssize n;
+    if (a == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    n = masque_h3_datagram_decode(&dg, frame, len);
+    if (n < 0) {
+        return (int)n; /* a connection error (H3_DATAGRAM_ERROR) for the host to raise */
+    }
+    return read_decoded(a, &dg, now);
 }
 
 int masque_adapter_write_datagram(masque_adapter *a, const masque_address *peer, uint8_t *payload,
@@ -223,7 +229,7 @@ int masque_h3_datagram_dispatch(const uint8_t *frame, size_t len, uint64_t now,
     if (a == NULL) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    rc = masque_adapter_read_datagram(a, frame, len, now);
+    rc = read_decoded(a, &dg, now); /* decoded once, above */
     if (rc == MASQUE_OK) {
         return MASQUE_DATAGRAM_DELIVERED;
     }

@@ -16,11 +16,26 @@
 /* Marks the session failed with a stream error and returns it. */
 int masque_sess_fail(masque_session *s, int code);
 
-/* Whether this build handles the target's family at all (config.h). */
-int masque_sess_family_enabled(const masque_address *a);
+/* Whether this build handles the target's family at all (config.h). Inline: every datagram
+ * with a tuple asks. */
+static inline int masque_sess_family_enabled(const masque_address *a)
+{
+#if MASQUE_ENABLE_IPV6
+    (void)a;
+    return 1;
+#else
+    return a->version != MASQUE_IP_V6;
+#endif
+}
 
-/* Whether the family is one of advertised_families (all are, when that is 0). */
-int masque_sess_family_advertised(const masque_session *s, const masque_address *a);
+/* Whether the family is one of advertised_families (all are, when that is 0): -10 §7, a
+ * client does not use families the proxy did not advertise, and a proxy has no public address
+ * to use them from. */
+static inline int masque_sess_family_advertised(const masque_session *s, const masque_address *a)
+{
+    unsigned bit = a->version == MASQUE_IP_V4 ? MASQUE_FAMILY_V4 : MASQUE_FAMILY_V6;
+    return s->cfg.advertised_families == 0 || (s->cfg.advertised_families & bit) != 0;
+}
 
 /* Whether the -10 §9 bound leaves room for `needed` more responses. */
 int masque_sess_responses_fit(const masque_session *s, size_t needed);

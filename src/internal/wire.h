@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "masque/address.h"
 #include "masque/varint.h"
 
 /* A read cursor: the buffer, its length, and how far we have read. */
@@ -137,6 +138,36 @@ static inline void masque_store_u16(uint8_t *dst, uint16_t v)
 {
     dst[0] = (uint8_t)(v >> 8);
     dst[1] = (uint8_t)(v & 0xFFu);
+}
+
+#if MASQUE_OPTIMIZE_SIZE
+#define masque_varint_size masque_varint_len /* one copy, in varint.c (config.h) */
+#else
+/* The minimal length of a varint holding v (RFC 9000 §16), 0 above 2^62-1; without a call, for
+ * the per-datagram paths. */
+static inline size_t masque_varint_size(uint64_t v)
+{
+    if (v <= 63u) {
+        return 1;
+    }
+    if (v <= 16383u) {
+        return 2;
+    }
+    if (v <= 1073741823u) {
+        return 4;
+    }
+    return v <= MASQUE_VARINT_MAX ? 8 : 0;
+}
+#endif
+
+/* Bytes of an address of an IP Version (-10 §4: 4 or 16), 0 for any other version; without a
+ * call, as every datagram with a tuple asks it. */
+static inline size_t masque_ip_len(uint8_t version)
+{
+    if (version == MASQUE_IP_V4) {
+        return 4;
+    }
+    return version == MASQUE_IP_V6 ? 16 : 0;
 }
 
 /* Stores a varint whose minimal length n the caller computed and checked against the room. */

@@ -371,6 +371,79 @@ static void test_e2e_DG_8_relay_integrity_ipv4_capsules(void **state)
     proxy_force_capsules = 0;
 }
 
+/* Payload k of a burst: its index, then a pattern of its own. */
+static size_t burst_payload(size_t k, uint8_t *out)
+{
+    size_t len = k == 12 ? 300u : 1000u; /* a shorter one in the middle of a run */
+    size_t i;
+    out[0] = (uint8_t)k;
+    for (i = 1; i < len; i++) {
+        out[i] = (uint8_t)(k * 31u + i);
+    }
+    return len;
+}
+
+/*
+ * The proxy sends what one batch of QUIC packets carried to the targets together (a run to one
+ * target in one UDP GSO send, the others in sendmmsg()): every payload must still leave as one
+ * UDP datagram of its own size, in order, neither merged nor cut (RFC 9298 §5; UDP-13: no
+ * fragmentation introduced by the proxy).
+ */
+static void test_e2e_UDP_13_a_burst_to_two_targets_leaves_datagram_by_datagram(void **state)
+{
+    enum { BURST = 30 };
+    static uint8_t data[1000];
+    static uint8_t back[BIG];
+    masque_address a_addr;
+    masque_address b_addr;
+    int a;
+    int b;
+    size_t k;
+    size_t next_a = 0; /* the index A receives next */
+    size_t next_b = 0; /* how many B received */
+    size_t got_a = 0;
+    uint64_t end;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    a = bound_socket("127.0.0.1", &a_addr);
+    b = bound_socket("127.0.0.1", &b_addr);
+    /* Every seventh payload goes to B: runs to A of 6, one of them with a shorter payload. */
+    for (k = 0; k < BURST; k++) {
+        size_t len = burst_payload(k, data);
+        client_send(&clients[0], k % 7u == 6u ? &b_addr : &a_addr, data, len);
+    }
+    end = ms() + 10000;
+    while ((got_a < BURST - BURST / 7 || next_b < BURST / 7) && ms() < end) {
+        ssize_t r;
+        (void)pump(1, 2, NULL);
+        while ((r = recv(a, back, sizeof(back), MSG_DONTWAIT)) >= 0) {
+            if (next_a % 7u == 6u) {
+                next_a++; /* an index that went to B */
+            }
+            assert_true(next_a < BURST);
+            assert_int_equal(r, (ssize_t)burst_payload(next_a, data));
+            assert_memory_equal(back, data, (size_t)r);
+            next_a++;
+            got_a++;
+        }
+        while ((r = recv(b, back, sizeof(back), MSG_DONTWAIT)) >= 0) {
+            size_t want = next_b * 7u + 6u;
+            assert_true(want < BURST);
+            assert_int_equal(r, (ssize_t)burst_payload(want, data));
+            assert_memory_equal(back, data, (size_t)r);
+            next_b++;
+        }
+    }
+    assert_int_equal(got_a, BURST - BURST / 7); /* A: all of its 26, in order */
+    assert_int_equal(next_b, BURST / 7);        /* B: its 4 */
+    (void)close(a);
+    (void)close(b);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
 static void test_e2e_DG_8_h3_datagrams_when_both_ends_enable_them(void **state)
 {
     static const size_t sizes[] = {0, 1, 64, 1000, 1100};
@@ -1882,6 +1955,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_e2e_DG_8_relay_integrity_ipv4_capsules),
+        cmocka_unit_test(test_e2e_UDP_13_a_burst_to_two_targets_leaves_datagram_by_datagram),
         cmocka_unit_test(test_e2e_DG_8_relay_integrity_ipv6_capsules),
         cmocka_unit_test(test_e2e_DG_8_h3_datagrams_when_both_ends_enable_them),
         cmocka_unit_test(test_e2e_DG_8_capsules_when_one_end_offers_no_h3_datagrams),

@@ -6,7 +6,7 @@
  * found by their address and port, and when that changed (NAT rebinding, migration) by the
  * Destination Connection ID of their packets.
  */
-#define _GNU_SOURCE /* recvmmsg */
+#define _GNU_SOURCE /* recvmmsg, sendmmsg */
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -21,6 +21,7 @@
 
 #include "masque/posix.h"
 #include "masque/quic.h"
+#include "udp_out.h"
 #ifdef MASQUE_PROXY_H2
 #include "masque/h2.h"
 #endif
@@ -31,7 +32,9 @@
 #define RELAY_BUDGET      64u  /* datagrams read per relay socket per step: no socket starves */
 #define LISTEN_BUDGET     256u /* QUIC packets read per step, before the relays get their turn */
 #define DATAGRAM_MAX      65536u
-#define ACCEPT_BUDGET     16u /* TCP connections accepted per step */
+#define SEND_BATCH        32u     /* datagrams one sendmmsg() hands to the kernel */
+#define SEND_ARENA        262144u /* bytes of payload gathered before a flush (256 KiB) */
+#define ACCEPT_BUDGET     16u     /* TCP connections accepted per step */
 /* Packets from unknown addresses looked up by connection ID per step (a migrating client's
  * packets; RFC 9000 §9): each lookup asks every client, so a flood of forged short-header
  * packets from random addresses may cost no more than this many per step. */
@@ -221,15 +224,128 @@ static int quota_pass(const masque_quic_proxy *p, proxy_identity *id, size_t len
     return 1;
 }
 
-/* From the client, through the session's checks (policy included): out to the target. */
+/*
+ * Datagrams to targets, gathered while a batch of QUIC packets (or a read of HTTP/2) is
+ * handled, then sent with one sendmmsg() per relay socket instead of one sendto() each. The
+ * payloads are copied: they point into buffers that the next packet reuses.
+ */
+typedef struct tx_batch {
+    struct mmsghdr msgs[SEND_BATCH];
+    struct iovec iov[SEND_BATCH];
+    struct sockaddr_storage to[SEND_BATCH];
+    int fd[SEND_BATCH];
+    unsigned n;
+    size_t used;
+    uint8_t arena[SEND_ARENA];
+} tx_batch;
+
+static tx_batch tx; /* one loop, one thread, like rx; empty between steps */
+
+static int tx_no_gso; /* the kernel refused UDP_SEGMENT on a relay socket (udp_out.h) */
+
+/* sendmmsg() over the gathered datagrams [from, to) of one socket; one the kernel refuses is
+ * dropped (UDP), the rest go on. */
+static void send_each(int fd, unsigned from, unsigned to)
+{
+    while (from < to) {
+        int sent = sendmmsg(fd, tx.msgs + from, to - from, 0);
+        if (sent < 0 && errno == EINTR) {
+            continue;
+        }
+        from += sent > 0 ? (unsigned)sent : 1u;
+    }
+}
+
+/* Where a run of datagrams that one GSO send can carry ends: same socket, same target, the
+ * same size (the last may be shorter), within the kernel's limits. */
+static unsigned same_target_run(unsigned first, unsigned end)
+{
+    const struct msghdr *h = &tx.msgs[first].msg_hdr;
+    size_t seg = tx.iov[first].iov_len;
+    size_t total = seg;
+    unsigned j = first + 1;
+    if (seg == 0 || tx_no_gso) {
+        return j;
+    }
+    while (j < end && j - first < MASQUE_GSO_MAX_SEGMENTS && tx.iov[j].iov_len != 0 &&
+           tx.iov[j].iov_len <= seg && total + tx.iov[j].iov_len <= MASQUE_GSO_MAX_BYTES &&
+           tx.msgs[j].msg_hdr.msg_namelen == h->msg_namelen &&
+           memcmp(&tx.to[j], &tx.to[first], h->msg_namelen) == 0) {
+        total += tx.iov[j].iov_len;
+        if (tx.iov[j++].iov_len < seg) {
+            break; /* a shorter one ends the run */
+        }
+    }
+    return j;
+}
+
+/* Sends what was gathered, socket by socket: a run to one target in one GSO send, the others
+ * together in sendmmsg(). */
+static void tx_flush(void)
+{
+    unsigned first = 0;
+    while (first < tx.n) {
+        int fd = tx.fd[first];
+        unsigned end = first + 1;
+        unsigned pending = first; /* not sent yet, before i */
+        unsigned i;
+        while (end < tx.n && tx.fd[end] == fd) {
+            end++;
+        }
+        for (i = first; i < end;) {
+            unsigned j = same_target_run(i, end);
+            if (j - i >= 2) {
+                /* The arena holds them back to back, in order. */
+                uint8_t *start = tx.iov[i].iov_base;
+                const uint8_t *stop =
+                    (const uint8_t *)tx.iov[j - 1].iov_base + tx.iov[j - 1].iov_len;
+                send_each(fd, pending, i);
+                masque_udp_send_segments(fd, (struct sockaddr *)&tx.to[i],
+                                         tx.msgs[i].msg_hdr.msg_namelen, start,
+                                         (size_t)(stop - start), tx.iov[i].iov_len, &tx_no_gso);
+                pending = j;
+            }
+            i = j;
+        }
+        send_each(fd, pending, end);
+        first = end;
+    }
+    tx.n = 0;
+    tx.used = 0;
+}
+
+static void tx_add(int fd, const struct sockaddr_storage *to, socklen_t tolen, const uint8_t *data,
+                   size_t len)
+{
+    unsigned i;
+    if (tx.n == SEND_BATCH || SEND_ARENA - tx.used < len) {
+        tx_flush();
+    }
+    i = tx.n++;
+    memcpy(tx.arena + tx.used, data, len);
+    tx.iov[i].iov_base = tx.arena + tx.used;
+    tx.iov[i].iov_len = len;
+    tx.used += len;
+    tx.to[i] = *to;
+    tx.fd[i] = fd;
+    memset(&tx.msgs[i], 0, sizeof(tx.msgs[i]));
+    tx.msgs[i].msg_hdr.msg_name = &tx.to[i];
+    tx.msgs[i].msg_hdr.msg_namelen = tolen;
+    tx.msgs[i].msg_hdr.msg_iov = &tx.iov[i];
+    tx.msgs[i].msg_hdr.msg_iovlen = 1;
+}
+
+/* From the client, through the session's checks (policy included): out to the target, with
+ * the next flush. */
 static void relay_out(proxy_relay *relay, const masque_address *peer, const uint8_t *data,
                       size_t len)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
-    if (relay->fd >= 0 && quota_pass(relay->client->proxy, relay->ident, len) &&
+    if (relay->fd >= 0 && len <= SEND_ARENA &&
+        quota_pass(relay->client->proxy, relay->ident, len) &&
         masque_address_to_sockaddr_for(peer, relay->family, &ss, &sl) == 0) {
-        (void)sendto(relay->fd, data, len, 0, (struct sockaddr *)&ss, sl);
+        tx_add(relay->fd, &ss, sl, data, len);
     }
 }
 
@@ -241,6 +357,7 @@ static void relay_end(proxy_relay *relay)
         relay->ident->use.requests--;
     }
     if (relay->fd >= 0) {
+        tx_flush(); /* what it relayed leaves before its socket goes (and its number is reused) */
         (void)close(relay->fd);
         relay->fd = -1;
     }
@@ -944,6 +1061,7 @@ static void listen_in(masque_quic_proxy *p)
                 }
             }
         }
+        tx_flush(); /* the datagrams this batch carried, out to their targets together */
         if (n < RECV_BATCH || n == budget) {
             return;
         }
@@ -1079,6 +1197,7 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
             (void)masque_h2_read(c->h2);
         }
     }
+    tx_flush();
     if (p->tcp_fd >= 0 && (p->fds[1].revents & POLLIN) != 0) {
         tcp_accept(p);
     }
@@ -1115,6 +1234,7 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
         }
         i++;
     }
+    tx_flush(); /* anything a tick or a write delivered */
     sweep_relays(p);
     return 0;
 }

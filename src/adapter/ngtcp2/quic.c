@@ -8,7 +8,6 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <netinet/in.h>
-#include <netinet/udp.h>
 #include <nghttp3/nghttp3.h>
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
@@ -24,6 +23,7 @@
 #include "../common/tls_identity.h"
 #include "masque/http.h"
 #include "masque/posix.h"
+#include "udp_out.h"
 
 #define OUTBOX_CAP           (1u << 20)
 #define TABLE_CAPACITY       256
@@ -161,45 +161,11 @@ static void packet_destination(const masque_quic_conn *c, const ngtcp2_path *pat
  * (Linux UDP GSO: one trip through the stack for all), else one sendto() each. */
 static void tx_flush(masque_quic_conn *c)
 {
-    size_t off;
     if (c->tx_count == 0) {
         return;
     }
-    if (c->tx_count > 1 && !c->no_gso) {
-        union {
-            struct cmsghdr align;
-            uint8_t buf[CMSG_SPACE(sizeof(uint16_t))];
-        } control;
-        struct iovec iov;
-        struct msghdr msg;
-        struct cmsghdr *cm;
-        uint16_t seg = (uint16_t)c->tx_seg;
-        memset(&msg, 0, sizeof(msg));
-        memset(&control, 0, sizeof(control));
-        iov.iov_base = c->tx;
-        iov.iov_len = c->tx_len;
-        msg.msg_name = &c->tx_to;
-        msg.msg_namelen = c->tx_tolen;
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.buf;
-        msg.msg_controllen = sizeof(control.buf);
-        cm = CMSG_FIRSTHDR(&msg);
-        cm->cmsg_level = SOL_UDP;
-        cm->cmsg_type = UDP_SEGMENT;
-        cm->cmsg_len = CMSG_LEN(sizeof(seg));
-        memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
-        if (sendmsg(c->fd, &msg, 0) >= 0) {
-            c->tx_len = 0;
-            c->tx_count = 0;
-            return;
-        }
-        c->no_gso = 1; /* no GSO here (an old kernel, a device without it): packet by packet */
-    }
-    for (off = 0; off < c->tx_len; off += c->tx_seg) {
-        size_t len = c->tx_len - off < c->tx_seg ? c->tx_len - off : c->tx_seg;
-        (void)sendto(c->fd, c->tx + off, len, 0, (struct sockaddr *)&c->tx_to, c->tx_tolen);
-    }
+    masque_udp_send_segments(c->fd, (struct sockaddr *)&c->tx_to, c->tx_tolen, c->tx, c->tx_len,
+                             c->tx_seg, &c->no_gso);
     c->tx_len = 0;
     c->tx_count = 0;
 }

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/*
+ * UDP output of the HTTP/3 binding, shared by its connections (QUIC packets) and its proxy's
+ * relay sockets (datagrams to targets): Linux UDP GSO, with a fallback for kernels and devices
+ * without it. Internal to the binding: no public header.
+ */
+#ifndef MASQUE_ADAPTER_NGTCP2_UDP_OUT_H
+#define MASQUE_ADAPTER_NGTCP2_UDP_OUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* The most datagrams, and bytes, one UDP_SEGMENT send may carry (the kernel's UDP_MAX_SEGMENTS
+ * is 64 on the oldest kernels with GSO; a UDP payload is below 64 KiB). */
+#define MASQUE_GSO_MAX_SEGMENTS 64u
+#define MASQUE_GSO_MAX_BYTES    65000u
+
+/*
+ * Sends the `len` bytes at `data` to `to` as datagrams of `seg` bytes each, the last possibly
+ * shorter: one sendmsg() with UDP_SEGMENT when there are several and *no_gso is 0 (one trip
+ * through the stack for all of them), else one sendto() each. When the kernel refuses the GSO
+ * send and the same datagrams then go out one by one, it cannot do GSO here: *no_gso is set,
+ * and later calls send one by one at once. A datagram the kernel refuses is dropped (UDP).
+ * Neither `to` nor `data` is written to (sendmsg() takes them through non-const pointers).
+ */
+void masque_udp_send_segments(int fd, struct sockaddr *to, socklen_t tolen, uint8_t *data,
+                              size_t len, size_t seg, int *no_gso);
+
+#endif /* MASQUE_ADAPTER_NGTCP2_UDP_OUT_H */

@@ -54,6 +54,10 @@ static void print_usage(const masque_quic_proxy *proxy)
                       (unsigned long long)u.bytes, (unsigned long long)u.dropped,
                       (unsigned long long)u.refused);
     }
+    (void)fprintf(stderr,
+                  "masque-proxy: %llu datagrams from targets too large for a QUIC DATAGRAM "
+                  "frame, dropped\n",
+                  (unsigned long long)masque_quic_proxy_datagrams_dropped(proxy));
 }
 
 static void on_signal(int sig)

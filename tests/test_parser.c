@@ -365,6 +365,39 @@ test_DG_18_UDP_12_oversized_datagram_capsule_is_discarded_without_buffering(void
     assert_int_equal(ev.data_len, 100);
 }
 
+/*
+ * RFC 9297 §3.2 (DG-21): a DATAGRAM capsule's value is handed out as its bytes arrive, never
+ * held until it is whole: a receiver that waited for the rest could exhaust flow control and
+ * deadlock. Both interfaces give the first 100 of 1000 bytes at once, as a view.
+ */
+static void test_DG_21_a_datagram_value_is_handed_out_before_it_is_whole(void **state)
+{
+    static uint8_t s[3 + 1000];
+    masque_capsule_parser p;
+    masque_capsule_event ev;
+    masque_capsule_piece pieces[4];
+    size_t count = 0;
+    (void)state;
+    s[0] = 0x00; /* DATAGRAM */
+    s[1] = 0x43; /* Length 1000 in two bytes */
+    s[2] = 0xE8;
+    memset(s + 3, 0xAB, 1000);
+    masque_capsule_parser_init(&p, NULL);
+    assert_int_equal(masque_capsule_parser_feed(&p, s, 103, &ev), 103);
+    assert_int_equal(ev.event, MASQUE_CAPSULE_EVENT_DATAGRAM);
+    assert_ptr_equal(ev.data, s + 3);
+    assert_int_equal(ev.data_len, 100);
+    assert_true(ev.offset == 0 && ev.length == 1000u && !ev.last);
+    assert_int_equal(masque_capsule_parser_feed(&p, s + 103, 900, &ev), 900);
+    assert_true(ev.offset == 100u && ev.data_len == 900 && ev.last);
+    masque_capsule_parser_init(&p, NULL);
+    assert_int_equal(masque_capsule_parser_feed_batch(&p, s, 103, pieces, 4, &count), 103);
+    assert_int_equal(count, 1);
+    assert_ptr_equal(pieces[0].data, s + 3);
+    assert_true(pieces[0].len == 100u && pieces[0].first && !pieces[0].last);
+    assert_int_equal(masque_capsule_parser_finish(&p), MASQUE_ERR_STREAM_TRUNCATED);
+}
+
 static void test_DG_14_stream_ending_inside_a_capsule_is_malformed(void **state)
 {
     static const char *const prefixes[] = {"11",       "40",       "11 02",
@@ -662,6 +695,7 @@ int main(void)
         cmocka_unit_test(
             test_DG_18_UDP_12_oversized_datagram_capsule_is_discarded_without_buffering),
         cmocka_unit_test(test_DG_14_stream_ending_inside_a_capsule_is_malformed),
+        cmocka_unit_test(test_DG_21_a_datagram_value_is_handed_out_before_it_is_whole),
         cmocka_unit_test(test_batch_feeding_gives_the_pieces_of_single_steps),
         cmocka_unit_test(test_batch_feeding_reports_malformed_streams_like_single_steps),
         cmocka_unit_test(test_batch_pieces_are_views_and_stop_when_room_runs_out),

@@ -579,6 +579,36 @@ static void test_BIND_20_UDP_10_uncompressed_use_requires_the_assign_first(void 
     assert_int_equal(receive_h3(&e, "0b 02 04 cb00710b 10e1" PAYLOAD_HEX, &pkt), 0);
 }
 
+/*
+ * RFC 9298 §5 (UDP-16): a receiver that buffers datagrams for a Context ID not yet registered
+ * must bound that buffering; libmasque keeps none at all. A datagram on the proxy's ID 3 before
+ * its ASSIGN is dropped and counted, and nothing of it comes out once the ASSIGN is in; the
+ * next datagram on ID 3 is delivered.
+ */
+static void test_UDP_16_nothing_is_kept_for_a_context_not_yet_registered(void **state)
+{
+    static endpoint client;
+    masque_address from = addr4(203, 0, 113, 11, 4321);
+    masque_session_stats st;
+    masque_packet pkt;
+    uint8_t assign[16];
+    size_t n = hex_to_bytes("11 08 03 04 cb00710b 10e1", assign, sizeof(assign));
+    (void)state;
+    endpoint_init(&client, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&client.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(receive_h3(&client, "0b 03" PAYLOAD_HEX, &pkt), 0);
+    assert_null(pkt.payload);
+    masque_session_get_stats(&client.s, &st);
+    assert_true(st.dropped_unknown_context == 1u);
+    assert_int_equal(masque_session_read_stream(&client.s, assign, n, 0, &pkt), (masque_ssize)n);
+    assert_null(pkt.payload); /* the early datagram was not kept */
+    expect_event(&client, MASQUE_EVENT_PEER_CONTEXT_OPENED, 3);
+    expect_no_event(&client);
+    expect_packet(&client, "0b 03" PAYLOAD_HEX, &from);
+    masque_session_get_stats(&client.s, &st);
+    assert_true(st.datagrams_received == 1u && st.dropped_unknown_context == 1u);
+}
+
 static void test_BIND_3_context_id_0_under_target_star_aborts_by_default(void **state)
 {
     static endpoint e;
@@ -911,6 +941,39 @@ static void test_DG_8_datagram_capsules_when_h3_datagrams_are_unavailable(void *
     assert_true(st.dropped_split_capsule == 1u);
 }
 
+/*
+ * RFC 9297 §3.2 (DG-21): a session takes every byte of a DATAGRAM capsule as it arrives (into
+ * the reassembly buffer), so the stream's flow control is never held up waiting for the rest;
+ * the packet comes when the capsule is whole. The client's side: no proxy session needed.
+ */
+static void test_DG_21_a_session_takes_every_byte_of_a_cut_capsule(void **state)
+{
+    static endpoint client;
+    static uint8_t reassembly[256];
+    static const uint8_t head[] = {0x00, 0x20, 0x02, 0x04, 0xcb, 0x00, 0x71, 0x0b, 0x10, 0xe1};
+    uint8_t capsule[sizeof(head) + 24];
+    masque_session_config cfg;
+    masque_packet pkt;
+    masque_address from = addr4(203, 0, 113, 11, 4321);
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.reassembly = reassembly;
+    cfg.reassembly_len = sizeof(reassembly);
+    endpoint_init(&client, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&client.s, 0, NULL), MASQUE_OK);
+    memcpy(capsule, head, sizeof(head)); /* Context ID 2, uncompressed, from 203.0.113.11:4321 */
+    memcpy(capsule + sizeof(head), PAYLOAD, 24);
+    assert_int_equal(masque_session_read_stream(&client.s, capsule, 15, 0, &pkt), 15);
+    assert_null(pkt.payload); /* taken, not yet whole */
+    assert_int_equal(
+        masque_session_read_stream(&client.s, capsule + 15, sizeof(capsule) - 15, 0, &pkt),
+        (masque_ssize)(sizeof(capsule) - 15));
+    assert_non_null(pkt.payload);
+    assert_int_equal(pkt.payload_len, 24);
+    assert_memory_equal(pkt.payload, PAYLOAD, 24);
+    assert_true(masque_address_equal(&pkt.peer, &from));
+}
+
 static void test_idle_compressed_contexts_are_closed_by_tick(void **state)
 {
     static endpoint e;
@@ -1188,6 +1251,7 @@ int main(void)
         cmocka_unit_test(test_BIND_17_no_datagrams_on_a_closed_context),
         cmocka_unit_test(test_BIND_19_either_endpoint_may_close_any_context),
         cmocka_unit_test(test_BIND_20_UDP_10_uncompressed_use_requires_the_assign_first),
+        cmocka_unit_test(test_UDP_16_nothing_is_kept_for_a_context_not_yet_registered),
         cmocka_unit_test(test_BIND_3_context_id_0_under_target_star_aborts_by_default),
         cmocka_unit_test(test_BIND_4_context_id_0_keeps_rfc9298_semantics_for_a_concrete_target),
         cmocka_unit_test(test_BIND_21_uncompressed_datagram_with_bad_ip_version_is_dropped),
@@ -1203,6 +1267,7 @@ int main(void)
         cmocka_unit_test(test_DG_11_BIND_11_malformed_capsule_values_abort_the_session),
         cmocka_unit_test(test_DG_9_unknown_capsules_are_skipped),
         cmocka_unit_test(test_DG_8_datagram_capsules_when_h3_datagrams_are_unavailable),
+        cmocka_unit_test(test_DG_21_a_session_takes_every_byte_of_a_cut_capsule),
         cmocka_unit_test(test_idle_compressed_contexts_are_closed_by_tick),
 #if MASQUE_ENABLE_AUTO_COMPRESS
         cmocka_unit_test(test_BIND_32_auto_compression_registers_busy_targets),

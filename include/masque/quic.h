@@ -568,6 +568,16 @@ MASQUE_API size_t masque_quic_proxy_clients(const masque_quic_proxy *p);
  */
 MASQUE_API size_t masque_quic_proxy_requests(const masque_quic_proxy *p);
 
+/**
+ * @brief Datagrams from targets the proxy dropped because no QUIC DATAGRAM frame could carry
+ *        them (too large for the path, or held back by congestion control; RFC 9298 §6.1
+ *        drops them rather than moving them into capsules), over every HTTP/3 client since
+ *        start.
+ * @param p The proxy.
+ * @return The count.
+ */
+MASQUE_API uint64_t masque_quic_proxy_datagrams_dropped(const masque_quic_proxy *p);
+
 /** @brief What one client identity used (masque_quic_proxy_usage()). */
 typedef struct masque_quic_usage {
     char identity[176]; /**< "token #N", "certificate NAME" or "anonymous IP". */

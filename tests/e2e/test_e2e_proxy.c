@@ -470,6 +470,66 @@ static void test_e2e_DG_8_h3_datagrams_when_both_ends_enable_them(void **state)
     stop_proxy();
 }
 
+/*
+ * RFC 9298 §6.1 (UDP-19): a proxy that uses QUIC DATAGRAM frames does not move a payload from
+ * the target that fits in none into a DATAGRAM capsule: it drops it (and counts it), and the
+ * tunnel goes on. The ICMP Packet Too Big it SHOULD send needs a raw socket, which the proxy
+ * does not hold. The big one is read before the small one, so when the small one is in, the
+ * big one was judged.
+ */
+static void
+test_e2e_UDP_19_a_target_payload_too_big_for_a_frame_is_dropped_not_capsuled(void **state)
+{
+    static uint8_t big[2000];
+    masque_address peer_addr;
+    int peer;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    assert_true(masque_quic_request_uses_h3_datagrams(clients[0].req));
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    memset(big, 0xB1, sizeof(big));
+    clients[0].got = 0;
+    peer_send(peer, &clients[0].pub, big, sizeof(big));
+    peer_send(peer, &clients[0].pub, (const uint8_t *)"small", 5);
+    assert_true(pump(1, 5000, all_got));
+    assert_int_equal(clients[0].got, 1);
+    assert_int_equal(clients[0].last_len, 5);
+    assert_memory_equal(clients[0].last, "small", 5);
+    assert_true(masque_quic_proxy_datagrams_dropped(proxy) == 1u);
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
+/*
+ * RFC 9298 §6 (UDP-21): the proxy does not hold packets back to send them in batches. It sends
+ * together only what arrived together (one read of the socket) and flushes at the end of that
+ * read, so a lone datagram leaves in the step that read it: here each of ten, sent one at a
+ * time, reaches the peer before the next is sent.
+ */
+static void test_e2e_UDP_21_a_lone_datagram_is_not_held_for_a_batch(void **state)
+{
+    masque_address peer_addr;
+    int peer;
+    uint8_t k;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    for (k = 0; k < 10; k++) {
+        uint8_t back[8];
+        client_send(&clients[0], &peer_addr, &k, 1);
+        assert_int_equal(peer_recv(peer, 1, back, sizeof(back), 5000), 1);
+        assert_int_equal(back[0], k);
+    }
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
 static void test_e2e_DG_8_capsules_when_one_end_offers_no_h3_datagrams(void **state)
 {
     static const size_t sizes[] = {1, 1200, 9000};
@@ -1956,6 +2016,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_e2e_DG_8_relay_integrity_ipv4_capsules),
         cmocka_unit_test(test_e2e_UDP_13_a_burst_to_two_targets_leaves_datagram_by_datagram),
+        cmocka_unit_test(
+            test_e2e_UDP_19_a_target_payload_too_big_for_a_frame_is_dropped_not_capsuled),
+        cmocka_unit_test(test_e2e_UDP_21_a_lone_datagram_is_not_held_for_a_batch),
         cmocka_unit_test(test_e2e_DG_8_relay_integrity_ipv6_capsules),
         cmocka_unit_test(test_e2e_DG_8_h3_datagrams_when_both_ends_enable_them),
         cmocka_unit_test(test_e2e_DG_8_capsules_when_one_end_offers_no_h3_datagrams),

@@ -112,6 +112,7 @@ struct masque_quic_proxy {
     size_t addr_slots;
     uint64_t addr_seed;
     unsigned cid_lookups;   /* left in this step (CID_LOOKUP_BUDGET) */
+    uint64_t gone_dropped;  /* masque_quic_datagrams_dropped() of the clients that left */
     uint64_t full_reported; /* ns: "all client slots are taken" is logged once a second */
 };
 
@@ -226,8 +227,10 @@ static int quota_pass(const masque_quic_proxy *p, proxy_identity *id, size_t len
 
 /*
  * Datagrams to targets, gathered while a batch of QUIC packets (or a read of HTTP/2) is
- * handled, then sent with one sendmmsg() per relay socket instead of one sendto() each. The
- * payloads are copied: they point into buffers that the next packet reuses.
+ * handled, then sent with one sendmmsg() per relay socket instead of one sendto() each. Only
+ * what arrived together goes out together, at the end of the read that brought it: nothing
+ * waits for more to fill a batch (RFC 9298 §6, UDP-21: no added burstiness). The payloads are
+ * copied: they point into buffers that the next packet reuses.
  */
 typedef struct tx_batch {
     struct mmsghdr msgs[SEND_BATCH];
@@ -937,6 +940,7 @@ static void drop_client(masque_quic_proxy *p, size_t i)
     log_line(p, "client gone:", c);
     if (c->conn != NULL) {
         addr_del(p, c);
+        p->gone_dropped += masque_quic_datagrams_dropped(c->conn);
     }
     masque_quic_free(c->conn); /* on_close for each of its requests: their sockets close */
 #ifdef MASQUE_PROXY_H2
@@ -1242,6 +1246,18 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
 size_t masque_quic_proxy_clients(const masque_quic_proxy *p)
 {
     return p->nclients;
+}
+
+uint64_t masque_quic_proxy_datagrams_dropped(const masque_quic_proxy *p)
+{
+    uint64_t n = p->gone_dropped;
+    size_t i;
+    for (i = 0; i < p->nclients; i++) {
+        if (p->clients[i]->conn != NULL) {
+            n += masque_quic_datagrams_dropped(p->clients[i]->conn);
+        }
+    }
+    return n;
 }
 
 size_t masque_quic_proxy_requests(const masque_quic_proxy *p)

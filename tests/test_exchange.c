@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/*
+ * The HTTP side of a Bind request that both bindings share (src/adapter/common/exchange.c):
+ * the field lines a client sends and a proxy answers with, and how received fields are judged.
+ */
+#include "testutil.h"
+
+#include "adapter/common/exchange.h"
+#include "masque/session.h"
+
+#define TEMPLATE "https://localhost/.well-known/masque/udp/{target_host}/{target_port}/"
+
+static int field_is(const masque_field *f, const char *name, const char *value)
+{
+    return f->name.len == strlen(name) && memcmp(f->name.ptr, name, f->name.len) == 0 &&
+           f->value.len == strlen(value) && memcmp(f->value.ptr, value, f->value.len) == 0;
+}
+
+/* How many of the n fields are named `name`, and whether each of them has `value`. */
+static size_t count_named(const masque_field *f, size_t n, const char *name, const char *value)
+{
+    size_t i;
+    size_t found = 0;
+    for (i = 0; i < n; i++) {
+        if (f[i].name.len == strlen(name) && memcmp(f[i].name.ptr, name, f[i].name.len) == 0) {
+            assert_true(field_is(&f[i], name, value));
+            found++;
+        }
+    }
+    return found;
+}
+
+static void put(masque_exchange *x, const char *name, const char *value)
+{
+    masque_exchange_field(x, (const uint8_t *)name, strlen(name), (const uint8_t *)value,
+                          strlen(value));
+}
+
+/* The received fields of the client's Bind request, with `capsule_protocol` (NULL: none). */
+static masque_exchange bind_request(const char *capsule_protocol)
+{
+    masque_exchange x;
+    memset(&x, 0, sizeof(x));
+    put(&x, ":method", "CONNECT");
+    put(&x, ":protocol", "connect-udp");
+    put(&x, ":scheme", "https");
+    put(&x, ":authority", "localhost");
+    put(&x, ":path", "/.well-known/masque/udp/%2A/%2A/");
+    put(&x, "connect-udp-bind", "?1");
+    if (capsule_protocol != NULL) {
+        put(&x, "capsule-protocol", capsule_protocol);
+    }
+    return x;
+}
+
+/* The received fields of a proxy's 200, with `capsule_protocol` (NULL: none). */
+static masque_exchange bind_response(const char *capsule_protocol)
+{
+    masque_exchange x;
+    memset(&x, 0, sizeof(x));
+    put(&x, ":status", "200");
+    put(&x, "connect-udp-bind", "?1");
+    put(&x, "proxy-public-address", "\"192.0.2.45:54321\"");
+    if (capsule_protocol != NULL) {
+        put(&x, "capsule-protocol", capsule_protocol);
+    }
+    return x;
+}
+
+/* RFC 9297 §3.4: an endpoint that uses the Capsule Protocol says so with a true value, in the
+ * client's request and in the proxy's 2xx, exactly once. */
+static void test_DG_22_requests_and_2xx_responses_send_capsule_protocol_true(void **state)
+{
+    masque_field fields[MASQUE_BIND_RESPONSE_FIELDS_MAX > MASQUE_EXCHANGE_REQUEST_FIELDS
+                            ? MASQUE_BIND_RESPONSE_FIELDS_MAX
+                            : MASQUE_EXCHANGE_REQUEST_FIELDS];
+    char path[256];
+    char auth[64];
+    char buf[512];
+    char status_text[128];
+    masque_address pub;
+    masque_ssize n;
+    (void)state;
+    n = masque_exchange_request(fields, path, sizeof(path), "localhost", TEMPLATE, NULL, 0, NULL,
+                                auth, sizeof(auth));
+    assert_true(n > 0);
+    assert_int_equal(count_named(fields, (size_t)n, "capsule-protocol", "?1"), 1);
+    n = masque_exchange_request(fields, path, sizeof(path), "localhost", TEMPLATE, "192.0.2.1", 443,
+                                "token", auth, sizeof(auth));
+    assert_true(n > 0);
+    assert_int_equal(count_named(fields, (size_t)n, "capsule-protocol", "?1"), 1);
+    assert_int_equal(masque_address_parse(&pub, "192.0.2.45:54321", 16, 1), MASQUE_OK);
+    n = masque_exchange_response(fields, buf, sizeof(buf), 200, &pub, NULL, NULL, status_text,
+                                 sizeof(status_text));
+    assert_true(n > 0);
+    assert_int_equal(count_named(fields, (size_t)n, "capsule-protocol", "?1"), 1);
+}
+
+/* RFC 9297 §3.4: a false Capsule-Protocol means the same as none; libmasque requires neither of
+ * its peer (the request's semantics imply the Capsule Protocol, RFC 9298 §3.5), so the three
+ * forms get one verdict, on both sides. */
+static void test_DG_22_a_false_capsule_protocol_is_like_none(void **state)
+{
+    static const char *const forms[] = {NULL, "?0", "?1"};
+    masque_exchange_refusal refusal;
+    masque_address addrs[2];
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        masque_exchange req = bind_request(forms[i]);
+        masque_exchange rsp = bind_response(forms[i]);
+        size_t count = 0;
+        unsigned families = 0;
+        memset(&refusal, 0, sizeof(refusal));
+        assert_int_equal(masque_exchange_check_request(&req, TEMPLATE, &refusal), 0);
+        assert_int_equal(refusal.status, 0);
+        assert_int_equal(masque_exchange_check_response(&rsp, addrs, 2, &count, &families),
+                         MASQUE_OK);
+        assert_int_equal(count, 1);
+        assert_int_equal(families, MASQUE_FAMILY_V4);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_DG_22_requests_and_2xx_responses_send_capsule_protocol_true),
+        cmocka_unit_test(test_DG_22_a_false_capsule_protocol_is_like_none),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -151,6 +151,19 @@ typedef struct masque_quic_config {
     const masque_policy *policy;   /**< Proxy: target policy (NULL: defaults). */
     uint64_t idle_timeout_ms;      /**< Compressed-context idle timeout; 0: 120 s. */
     /**
+     * The connection's idle timeout (QUIC max_idle_timeout, RFC 9000 §10.1): nothing received
+     * for this long closes it, and its requests with it. 0: 120 s, as RFC 9298 §3.1 asks of a
+     * proxy that closes UDP sockets for inactivity (no less than two minutes).
+     */
+    uint64_t conn_idle_timeout_ms;
+    /**
+     * Client: after this long without sending, a PING (RFC 9000 §10.1.2), so that a quiet
+     * tunnel stays up, the connection and the NAT bindings on its path (many drop UDP
+     * mappings after 30 s). 0: 15 s, or half the idle timeout when that is shorter;
+     * UINT64_MAX: never.
+     */
+    uint64_t keep_alive_ms;
+    /**
      * Bytes of request-stream data (capsules) held, per request, for a peer that does not take
      * them; when it is full the request stream is aborted (-10 §9 bounds buffered responses).
      * 0: 1 MiB.

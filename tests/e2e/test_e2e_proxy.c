@@ -90,16 +90,19 @@ static int bound_socket(const char *ip, masque_address *out)
 }
 
 /* A proxy on `ip`; allow_cidr NULL keeps the default policy (loopback refused). */
-static size_t proxy_stream_buffer; /* 0: the default */
-static int proxy_force_capsules;   /* the proxy offers no HTTP/3 datagrams */
-static int client_force_capsules;  /* the clients offer none */
-static int proxy_withhold_connect; /* the proxy sends no SETTINGS_ENABLE_CONNECT_PROTOCOL */
-static uint64_t proxy_idle_ms;     /* the proxy's idle timeout of compressed contexts */
-static size_t proxy_max_clients;   /* 0: room for every client of the suite */
-static int proxy_no_validation;    /* the proxy accepts Initials without a Retry */
-static size_t proxy_max_requests;  /* the whole proxy's limit on Bind requests; 0: default */
-static size_t conn_max_requests;   /* the proxy's limit per connection; 0: default */
-static size_t full_refusals;       /* the proxy's "all client slots are taken" lines */
+static size_t proxy_stream_buffer;  /* 0: the default */
+static int proxy_force_capsules;    /* the proxy offers no HTTP/3 datagrams */
+static int client_force_capsules;   /* the clients offer none */
+static int proxy_withhold_connect;  /* the proxy sends no SETTINGS_ENABLE_CONNECT_PROTOCOL */
+static uint64_t proxy_idle_ms;      /* the proxy's idle timeout of compressed contexts */
+static uint64_t proxy_conn_idle_ms; /* the connections' idle timeouts; 0: the default */
+static uint64_t client_conn_idle_ms;
+static uint64_t client_keep_alive_ms; /* 0: the default */
+static size_t proxy_max_clients;      /* 0: room for every client of the suite */
+static int proxy_no_validation;       /* the proxy accepts Initials without a Retry */
+static size_t proxy_max_requests;     /* the whole proxy's limit on Bind requests; 0: default */
+static size_t conn_max_requests;      /* the proxy's limit per connection; 0: default */
+static size_t full_refusals;          /* the proxy's "all client slots are taken" lines */
 
 static void count_full_refusals(void *user, const char *line)
 {
@@ -117,6 +120,7 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     cfg.conn.force_capsules = proxy_force_capsules;
     cfg.conn.withhold_connect_protocol = proxy_withhold_connect;
     cfg.conn.idle_timeout_ms = proxy_idle_ms;
+    cfg.conn.conn_idle_timeout_ms = proxy_conn_idle_ms;
     memset(&policy, 0, sizeof(policy));
     if (allow_cidr != NULL) {
         assert_int_equal(masque_policy_rule_parse(&rules[0], allow_cidr, strlen(allow_cidr), 1),
@@ -195,6 +199,8 @@ static void start_client(client *cl, const char *ip)
     cfg.uri_template = tmpl;
     cfg.ca_file = client_ca != NULL ? client_ca : pki.ca_file; /* verification on */
     cfg.force_capsules = client_force_capsules;
+    cfg.conn_idle_timeout_ms = client_conn_idle_ms;
+    cfg.keep_alive_ms = client_keep_alive_ms;
     cfg.cert_file = client_cert;
     cfg.key_file = client_key;
     cfg.token = client_token;
@@ -1701,6 +1707,64 @@ static int context_active(size_t n)
            info.state == MASQUE_CONTEXT_ACTIVE;
 }
 
+static int proxy_empty_of_clients(size_t n)
+{
+    (void)n;
+    return masque_quic_proxy_clients(proxy) == 0;
+}
+
+/*
+ * A quiet tunnel stays up: with idle timeouts of one second on both ends, nothing is relayed
+ * for three of them, and the client's PINGs (every half of the timeout) keep the connection
+ * and its request alive; then a datagram still goes through. A Bind client waiting for peers
+ * may be quiet for hours. Half a second of margin for a loaded machine.
+ */
+static void test_e2e_a_quiet_tunnel_outlives_the_idle_timeout(void **state)
+{
+    masque_address peer_addr;
+    uint8_t back[8];
+    int peer;
+    (void)state;
+    proxy_conn_idle_ms = 1000;
+    client_conn_idle_ms = 1000;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    assert_false(pump(1, 3000, proxy_empty_of_clients));
+    assert_false(clients[0].closed);
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    client_send(&clients[0], &peer_addr, (const uint8_t *)"still", 5);
+    assert_int_equal(peer_recv(peer, 1, back, sizeof(back), 5000), 5);
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+    proxy_conn_idle_ms = 0;
+    client_conn_idle_ms = 0;
+}
+
+/* The control of the test above: without the client's PINGs, the proxy closes the quiet
+ * connection at its idle timeout, and its request and relay socket go with it. */
+static void test_e2e_without_keep_alive_a_quiet_connection_closes_at_the_idle_timeout(void **state)
+{
+    uint64_t t0;
+    (void)state;
+    proxy_conn_idle_ms = 1000;
+    client_conn_idle_ms = 1000;
+    client_keep_alive_ms = UINT64_MAX;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    t0 = ms();
+    assert_true(pump(1, 10000, proxy_empty_of_clients));
+    assert_true(ms() - t0 >= 500); /* the timeout, not something else */
+    assert_int_equal(masque_quic_proxy_requests(proxy), 0);
+    stop_client(&clients[0]);
+    stop_proxy();
+    proxy_conn_idle_ms = 0;
+    client_conn_idle_ms = 0;
+    client_keep_alive_ms = 0;
+}
+
 static void test_e2e_idle_contexts_close_on_a_quiet_connection(void **state)
 {
     masque_address peer_addr;
@@ -2046,6 +2110,8 @@ int main(void)
         cmocka_unit_test(test_e2e_replayed_initials_take_no_client_slot),
         cmocka_unit_test(test_e2e_a_full_proxy_logs_one_line_for_a_burst_of_initials),
         cmocka_unit_test(test_e2e_idle_contexts_close_on_a_quiet_connection),
+        cmocka_unit_test(test_e2e_a_quiet_tunnel_outlives_the_idle_timeout),
+        cmocka_unit_test(test_e2e_without_keep_alive_a_quiet_connection_closes_at_the_idle_timeout),
         cmocka_unit_test(test_e2e_credentials_are_loaded_once_and_reloaded_on_demand),
         cmocka_unit_test(test_e2e_memory_returns_after_clients_leave),
     };

@@ -1105,6 +1105,7 @@ static void tcp_accept(masque_quic_proxy *p)
         cfg.public_address = p->cfg.conn.public_address;
         cfg.policy = &p->policy;
         cfg.idle_timeout_ms = p->cfg.conn.idle_timeout_ms;
+        cfg.conn_idle_timeout_ms = p->cfg.conn.conn_idle_timeout_ms;
         cfg.stream_buffer = p->cfg.conn.stream_buffer;
         cfg.max_peer_contexts = p->cfg.conn.max_peer_contexts;
         cfg.assign_rate = p->cfg.conn.assign_rate;

@@ -25,17 +25,19 @@
 #include "masque/posix.h"
 #include "udp_out.h"
 
-#define OUTBOX_CAP           (1u << 20)
-#define TABLE_CAPACITY       256
-#define MAX_STREAMS_BIDI     MASQUE_QUIC_MAX_REQUESTS
-#define DEFAULT_MAX_REQUESTS 8u
-#define DATAGRAM_QUEUE       64u /* a step's datagrams, and a burst the pacer spreads out */
-#define DATAGRAM_OVERHEAD    44u /* short header (20-byte CID), packet number, AEAD tag, frame */
-#define RETRY_TOKEN_LIFETIME (10 * NGTCP2_SECONDS) /* a Retry round trip, with room for loss */
-#define SCID_LEN             18u    /* the proxy's connection IDs: what routes short headers */
-#define MAX_PACKET           1452u  /* ngtcp2's default largest UDP payload */
-#define TX_CAP               65000u /* packets sent in one go (UDP GSO: under 64 KiB) */
-#define TX_MAX_SEGMENTS      44u    /* and at most this many (the kernel allows 64) */
+#define OUTBOX_CAP            (1u << 20)
+#define TABLE_CAPACITY        256
+#define MAX_STREAMS_BIDI      MASQUE_QUIC_MAX_REQUESTS
+#define DEFAULT_MAX_REQUESTS  8u
+#define DATAGRAM_QUEUE        64u /* a step's datagrams, and a burst the pacer spreads out */
+#define DATAGRAM_OVERHEAD     44u /* short header (20-byte CID), packet number, AEAD tag, frame */
+#define RETRY_TOKEN_LIFETIME  (10 * NGTCP2_SECONDS) /* a Retry round trip, with room for loss */
+#define SCID_LEN              18u     /* the proxy's connection IDs: what routes short headers */
+#define MAX_PACKET            1452u   /* ngtcp2's default largest UDP payload */
+#define DEFAULT_CONN_IDLE_MS  120000u /* RFC 9298 §3.1: no idle timeout under two minutes */
+#define DEFAULT_KEEP_ALIVE_MS 15000u  /* a client's PING on a quiet connection */
+#define TX_CAP                65000u  /* packets sent in one go (UDP GSO: under 64 KiB) */
+#define TX_MAX_SEGMENTS       44u     /* and at most this many (the kernel allows 64) */
 #define DEFAULT_PRIORITY                                                                           \
     "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"           \
     "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM"
@@ -1090,6 +1092,12 @@ static void fill_callbacks(ngtcp2_callbacks *cb, int server)
     cb->recv_datagram = recv_datagram_cb;
 }
 
+/* The connection's idle timeout in ms: RFC 9298 §3.1, not under two minutes by default. */
+static uint64_t conn_idle_ms(const masque_quic_config *cfg)
+{
+    return cfg->conn_idle_timeout_ms != 0 ? cfg->conn_idle_timeout_ms : DEFAULT_CONN_IDLE_MS;
+}
+
 static void fill_params(ngtcp2_transport_params *p, const masque_quic_config *cfg)
 {
     ngtcp2_transport_params_default(p);
@@ -1101,7 +1109,21 @@ static void fill_params(ngtcp2_transport_params *p, const masque_quic_config *cf
     /* RFC 9297 §2.1.1 needs QUIC DATAGRAM frames (RFC 9221) for HTTP/3 datagrams. */
     p->max_datagram_frame_size = cfg->force_capsules ? 0 : 65535;
     p->initial_max_streams_uni = 16;
-    p->max_idle_timeout = 120 * NGTCP2_SECONDS; /* RFC 9298 §3.1: not under two minutes */
+    p->max_idle_timeout = conn_idle_ms(cfg) * NGTCP2_MILLISECONDS;
+}
+
+/* Client: when a quiet connection sends a PING (masque_quic_config.keep_alive_ms). */
+static ngtcp2_duration keep_alive_of(const masque_quic_config *cfg)
+{
+    uint64_t ms = cfg->keep_alive_ms;
+    if (ms == UINT64_MAX) {
+        return UINT64_MAX; /* ngtcp2: no keep-alive */
+    }
+    if (ms == 0) {
+        ms = conn_idle_ms(cfg) / 2 < DEFAULT_KEEP_ALIVE_MS ? conn_idle_ms(cfg) / 2
+                                                           : DEFAULT_KEEP_ALIVE_MS;
+    }
+    return ms * NGTCP2_MILLISECONDS;
 }
 
 /* ---- TLS ---- */
@@ -1319,6 +1341,7 @@ masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
         masque_quic_free(c);
         return NULL;
     }
+    ngtcp2_conn_set_keep_alive_timeout(c->conn, keep_alive_of(cfg));
     return c;
 }
 

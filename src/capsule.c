@@ -496,8 +496,9 @@ static size_t read_header(masque_capsule_parser *p, const uint8_t *data, size_t 
     size_t used = 0;
 
     *complete = 0;
-    if (p->header_len == 0) {
-        /* Fast path: the whole header is in this chunk, nothing is copied. */
+    if (!MASQUE_OPTIMIZE_SIZE && p->header_len == 0) {
+        /* Fast path: the whole header is in this chunk, nothing is copied (left out where
+         * bytes of code count: the gathering below reads every header too). */
         size_t t = masque_varint_read(data, len, type);
         if (t > 0) {
             size_t l = masque_varint_read(data + t, len - t, length);

@@ -555,12 +555,42 @@ static size_t datagram_advance(masque_capsule_parser *p, size_t left, uint64_t *
     return take;
 }
 
+/*
+ * A DATAGRAM header (Type 0 in one byte, RFC 9297 §3.5) whole at the start of the input, with
+ * a non-empty value within the limit: returns its size, with the parser in the value; or 0 to
+ * leave the capsule to parser_step (other kinds, cut headers, empty values, the limits).
+ */
+static size_t datagram_header_fast(masque_capsule_parser *p, const uint8_t *q, size_t left)
+{
+    uint64_t length = 0;
+    size_t ll;
+    if (left < 2 || q[0] != (uint8_t)MASQUE_CAPSULE_TYPE_DATAGRAM) {
+        return 0;
+    }
+    ll = masque_varint_read(q + 1, left - 1, &length);
+    if (ll == 0 || length == 0 || length > p->cfg.max_datagram_len) {
+        return 0;
+    }
+    p->type = MASQUE_CAPSULE_TYPE_DATAGRAM;
+    p->kind = (uint8_t)MASQUE_CAPSULE_DATAGRAM;
+    p->length = length;
+    p->done = 0;
+    p->state = PARSE_DATAGRAM;
+    return 1 + ll;
+}
+
 /* One step of the parser, arguments already checked: up to the first event. */
 static masque_ssize parser_step(masque_capsule_parser *p, const uint8_t *data, size_t len,
                                 masque_capsule_event *ev)
 {
     size_t pos = 0;
     ev->event = MASQUE_CAPSULE_EVENT_NONE;
+#if !MASQUE_OPTIMIZE_SIZE
+    if (p->state == PARSE_HEADER && p->header_len == 0) {
+        /* The common capsule, a DATAGRAM with its header whole: straight into its value. */
+        pos = datagram_header_fast(p, data, len);
+    }
+#endif
     while (pos < len) {
         size_t left = len - pos;
         switch (p->state) {
@@ -660,30 +690,6 @@ static void datagram_piece(masque_capsule_parser *p, const uint8_t *at, size_t l
     o->first = (uint8_t)(offset == 0);
     o->last = (uint8_t)last;
     o->length = p->length;
-}
-
-/*
- * A DATAGRAM header (Type 0 in one byte, RFC 9297 §3.5) whole at the start of the input, with
- * a non-empty value within the limit: returns its size, with the parser in the value; or 0 to
- * leave the capsule to parser_step (other kinds, cut headers, empty values, the limits).
- */
-static size_t datagram_header_fast(masque_capsule_parser *p, const uint8_t *q, size_t left)
-{
-    uint64_t length = 0;
-    size_t ll;
-    if (left < 2 || q[0] != (uint8_t)MASQUE_CAPSULE_TYPE_DATAGRAM) {
-        return 0;
-    }
-    ll = masque_varint_read(q + 1, left - 1, &length);
-    if (ll == 0 || length == 0 || length > p->cfg.max_datagram_len) {
-        return 0;
-    }
-    p->type = MASQUE_CAPSULE_TYPE_DATAGRAM;
-    p->kind = (uint8_t)MASQUE_CAPSULE_DATAGRAM;
-    p->length = length;
-    p->done = 0;
-    p->state = PARSE_DATAGRAM;
-    return 1 + ll;
 }
 
 masque_ssize masque_capsule_parser_feed_batch(masque_capsule_parser *p, const uint8_t *data,

@@ -170,6 +170,11 @@ static inline size_t masque_ip_len(uint8_t version)
     return version == MASQUE_IP_V6 ? 16 : 0;
 }
 
+#if MASQUE_OPTIMIZE_SIZE
+/* Stores a varint whose minimal length n the caller computed and checked against the room. One
+ * copy, in varint.c, for builds that count bytes of code (config.h). */
+void masque_store_varint(uint8_t *dst, size_t n, uint64_t v);
+#else
 /* Stores a varint whose minimal length n the caller computed and checked against the room. */
 static inline void masque_store_varint(uint8_t *dst, size_t n, uint64_t v)
 {
@@ -181,6 +186,7 @@ static inline void masque_store_varint(uint8_t *dst, size_t n, uint64_t v)
     }
     dst[0] = (uint8_t)(dst[0] | prefix[n]);
 }
+#endif /* MASQUE_OPTIMIZE_SIZE */
 
 /* Converts a count known to fit to the signed return type. */
 static inline masque_ssize masque_ssize_of(size_t n)

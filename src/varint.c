@@ -34,13 +34,7 @@ size_t masque_varint_read(const uint8_t *p, size_t len, uint64_t *v)
 
 void masque_store_varint(uint8_t *dst, size_t n, uint64_t v)
 {
-    static const uint8_t prefix[9] = {0, 0x00, 0x40, 0, 0x80, 0, 0, 0, 0xC0}; /* log2(n) << 6 */
-    size_t i;
-    for (i = n; i > 0; i--) {
-        dst[i - 1] = (uint8_t)(v & 0xFFu);
-        v >>= 8;
-    }
-    dst[0] = (uint8_t)(dst[0] | prefix[n]);
+    masque_varint_put(dst, n, v);
 }
 #endif
 
@@ -65,19 +59,7 @@ masque_ssize masque_varint_decode(uint64_t *out, const uint8_t *src, size_t len)
 
 size_t masque_varint_len(uint64_t value)
 {
-    if (value <= 63u) {
-        return 1;
-    }
-    if (value <= 16383u) {
-        return 2;
-    }
-    if (value <= 1073741823u) {
-        return 4;
-    }
-    if (value <= MASQUE_VARINT_MAX) {
-        return 8;
-    }
-    return 0;
+    return masque_varint_min_len(value);
 }
 
 masque_ssize masque_varint_encode(uint8_t *dst, size_t cap, uint64_t value)

@@ -140,12 +140,9 @@ static inline void masque_store_u16(uint8_t *dst, uint16_t v)
     dst[1] = (uint8_t)(v & 0xFFu);
 }
 
-#if MASQUE_OPTIMIZE_SIZE
-#define masque_varint_size masque_varint_len /* one copy, in varint.c (config.h) */
-#else
-/* The minimal length of a varint holding v (RFC 9000 §16), 0 above 2^62-1; without a call, for
- * the per-datagram paths. */
-static inline size_t masque_varint_size(uint64_t v)
+/* The minimal length of a varint holding v (RFC 9000 §16), 0 above 2^62-1. The one definition:
+ * masque_varint_len() is this, out of line. */
+static inline size_t masque_varint_min_len(uint64_t v)
 {
     if (v <= 63u) {
         return 1;
@@ -158,6 +155,11 @@ static inline size_t masque_varint_size(uint64_t v)
     }
     return v <= MASQUE_VARINT_MAX ? 8 : 0;
 }
+
+#if MASQUE_OPTIMIZE_SIZE
+#define masque_varint_size masque_varint_len /* one copy, in varint.c (config.h) */
+#else
+#define masque_varint_size masque_varint_min_len /* without a call, on the per-datagram paths */
 #endif
 
 /* Bytes of an address of an IP Version (-10 §4: 4 or 16), 0 for any other version; without a
@@ -170,15 +172,10 @@ static inline size_t masque_ip_len(uint8_t version)
     return version == MASQUE_IP_V6 ? 16 : 0;
 }
 
-#if MASQUE_OPTIMIZE_SIZE
-/* Stores a varint whose minimal length n the caller computed and checked against the room. One
- * copy, in varint.c, for builds that count bytes of code (config.h). */
-void masque_store_varint(uint8_t *dst, size_t n, uint64_t v);
-#else
 /* Stores a varint whose minimal length n the caller computed and checked against the room. */
-static inline void masque_store_varint(uint8_t *dst, size_t n, uint64_t v)
+static inline void masque_varint_put(uint8_t *dst, size_t n, uint64_t v)
 {
-    static const uint8_t prefix[9] = {0, 0x00, 0x40, 0, 0x80, 0, 0, 0, 0xC0};
+    static const uint8_t prefix[9] = {0, 0x00, 0x40, 0, 0x80, 0, 0, 0, 0xC0}; /* log2(n) << 6 */
     size_t i;
     for (i = n; i > 0; i--) {
         dst[i - 1] = (uint8_t)(v & 0xFFu);
@@ -186,7 +183,14 @@ static inline void masque_store_varint(uint8_t *dst, size_t n, uint64_t v)
     }
     dst[0] = (uint8_t)(dst[0] | prefix[n]);
 }
-#endif /* MASQUE_OPTIMIZE_SIZE */
+
+#if MASQUE_OPTIMIZE_SIZE
+/* masque_varint_put(), out of line: one copy, in varint.c, for builds that count bytes of code
+ * (config.h). */
+void masque_store_varint(uint8_t *dst, size_t n, uint64_t v);
+#else
+#define masque_store_varint masque_varint_put
+#endif
 
 /* Converts a count known to fit to the signed return type. */
 static inline masque_ssize masque_ssize_of(size_t n)

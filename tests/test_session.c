@@ -277,6 +277,12 @@ static void test_BIND_9_peer_context_id_with_wrong_parity_is_malformed(void **st
     (void)state;
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
     expect_malformed(&e, "11 02 03 00", MASQUE_ERR_CONTEXT_PARITY); /* odd from a client */
+}
+
+static void test_BIND_9_an_even_context_id_from_the_proxy_is_malformed(void **state)
+{
+    static endpoint e;
+    (void)state;
     endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
     assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
     expect_malformed(&e, "11 08 04 04 c000022a 04d2", MASQUE_ERR_CONTEXT_PARITY);
@@ -365,6 +371,12 @@ static void test_BIND_23_client_receiving_uncompressed_assign_is_malformed(void 
     (void)state;
     endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
     expect_malformed(&e, "11 02 01 00", MASQUE_ERR_UNCOMPRESSED_FROM_PROXY);
+}
+
+static void test_BIND_23_a_proxy_cannot_open_the_uncompressed_context(void **state)
+{
+    static endpoint e;
+    (void)state;
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
     assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_ERR_STATE);
 }
@@ -443,10 +455,64 @@ static void test_BIND_16_ack_for_an_id_never_assigned_is_malformed(void **state)
     (void)state;
     endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
     expect_malformed(&e, "12 01 02", MASQUE_ERR_UNKNOWN_ACK);
+}
+
+static void test_BIND_16_ack_for_an_id_the_peer_registered_is_malformed(void **state)
+{
+    static endpoint e;
+    (void)state;
     /* An ACK for an ID the peer registered is not ours to receive either. */
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
     assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
     expect_malformed(&e, "12 01 02", MASQUE_ERR_UNKNOWN_ACK);
+}
+
+/* -10 §3.1 from the client's side: the proxy's registration is saved, then acknowledged. */
+static void test_BIND_6_a_client_saves_the_proxys_assign_then_acknowledges_it(void **state)
+{
+    static endpoint e;
+    masque_address t = addr4(192, 0, 2, 42, 1234);
+    masque_context *c;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    expect_stream(&e, "11 02 02 00");
+    assert_int_equal(feed_hex(&e, "11 09 4003 04 c000022a 04d2", 0), 11);
+    c = masque_context_find(&e.s.table, 3);
+    assert_non_null(c);
+    assert_int_equal(c->state, MASQUE_CONTEXT_ACTIVE);
+    assert_ptr_equal(masque_context_find_tuple(&e.s.table, &t), c);
+    expect_event(&e, MASQUE_EVENT_PEER_CONTEXT_OPENED, 3);
+    expect_stream(&e, "12 01 03"); /* the same ID, minimally encoded */
+}
+
+/* -13 §3.1 from the client's side: a second ASSIGN of the proxy for one tuple is malformed. */
+static void test_BIND_14_a_client_refuses_a_second_proxy_assign_for_one_tuple(void **state)
+{
+    static endpoint e;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(feed_hex(&e, "11 08 03 04 c000022a 04d2", 0), 10);
+    expect_malformed(&e, "11 08 05 04 c000022a 04d2", MASQUE_ERR_DUPLICATE_TUPLE);
+}
+
+/* -10 §3.3 from the client's side: the proxy may close a context the client registered. */
+static void test_BIND_19_a_client_hears_the_proxy_close_its_context(void **state)
+{
+    static endpoint e;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_OK);
+    expect_stream(&e, "11 02 02 00  11 08 04 04 cb00710b 10e1");
+    assert_int_equal(feed_hex(&e, "12 01 02  12 01 04  13 01 04", 0), 9);
+    expect_event(&e, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 2);
+    expect_event(&e, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 4);
+    expect_event(&e, MASQUE_EVENT_CONTEXT_CLOSED, 4);
+    expect_no_event(&e);
+    assert_null(masque_context_find_tuple(&e.s.table, &t));
 }
 
 static void test_BIND_6_accepted_assign_is_saved_then_acknowledged(void **state)
@@ -609,6 +675,16 @@ static void test_UDP_16_nothing_is_kept_for_a_context_not_yet_registered(void **
     assert_true(st.datagrams_received == 1u && st.dropped_unknown_context == 1u);
 }
 
+/* -13 §3 from the client's side: Context ID 0 in a DATAGRAM capsule on the stream aborts too. */
+static void test_BIND_3_a_client_aborts_on_context_id_0_in_a_capsule(void **state)
+{
+    static endpoint e;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "00 03 00 aabb", 0), MASQUE_ERR_CONTEXT_ID_ZERO);
+    assert_int_equal(masque_session_error(&e.s), MASQUE_ERR_CONTEXT_ID_ZERO);
+}
+
 static void test_BIND_3_context_id_0_under_target_star_aborts_by_default(void **state)
 {
     static endpoint e;
@@ -621,9 +697,6 @@ static void test_BIND_3_context_id_0_under_target_star_aborts_by_default(void **
     assert_int_equal(receive_h3(&e, "0b 00" PAYLOAD_HEX, &pkt), MASQUE_ERR_CONTEXT_ID_ZERO);
     assert_int_equal(masque_session_error(&e.s), MASQUE_ERR_CONTEXT_ID_ZERO);
     assert_true(masque_h3_error_for(masque_session_error(&e.s)) == MASQUE_H3_MESSAGE_ERROR);
-    /* The same in a DATAGRAM capsule on the stream. */
-    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
-    assert_int_equal(feed_hex(&e, "00 03 00 aabb", 0), MASQUE_ERR_CONTEXT_ID_ZERO);
     /* The option for peers that may send one: dropped and counted. */
     memset(&cfg, 0, sizeof(cfg));
     cfg.drop_context_id_zero = 1;
@@ -1231,6 +1304,7 @@ int main(void)
         cmocka_unit_test(test_BIND_9_BIND_23_BIND_8_client_refuses_a_proxys_forbidden_assigns),
         cmocka_unit_test(test_DG_1_datagrams_belong_to_the_accepted_request),
         cmocka_unit_test(test_BIND_9_peer_context_id_with_wrong_parity_is_malformed),
+        cmocka_unit_test(test_BIND_9_an_even_context_id_from_the_proxy_is_malformed),
         cmocka_unit_test(test_BIND_9_local_ids_are_even_for_clients_and_odd_for_proxies),
         cmocka_unit_test(test_BIND_8_assign_with_context_id_0_aborts_the_session),
         cmocka_unit_test(test_BIND_18_close_with_context_id_0_aborts_the_session),
@@ -1238,11 +1312,16 @@ int main(void)
         cmocka_unit_test(
             test_BIND_10_BIND_31_UDP_9_repeated_context_id_is_malformed_even_after_close),
         cmocka_unit_test(test_BIND_23_client_receiving_uncompressed_assign_is_malformed),
+        cmocka_unit_test(test_BIND_23_a_proxy_cannot_open_the_uncompressed_context),
         cmocka_unit_test(test_BIND_22_second_uncompressed_context_is_malformed),
         cmocka_unit_test(test_BIND_14_assign_for_a_tuple_the_peer_registered_is_malformed),
         cmocka_unit_test(test_BIND_13_simultaneous_registration_closes_the_proxys_context),
         cmocka_unit_test(test_BIND_16_ack_for_an_id_never_assigned_is_malformed),
+        cmocka_unit_test(test_BIND_16_ack_for_an_id_the_peer_registered_is_malformed),
         cmocka_unit_test(test_BIND_6_accepted_assign_is_saved_then_acknowledged),
+        cmocka_unit_test(test_BIND_6_a_client_saves_the_proxys_assign_then_acknowledges_it),
+        cmocka_unit_test(test_BIND_14_a_client_refuses_a_second_proxy_assign_for_one_tuple),
+        cmocka_unit_test(test_BIND_19_a_client_hears_the_proxy_close_its_context),
 #if MASQUE_ENABLE_POLICY
         cmocka_unit_test(test_BIND_7_rejected_assign_is_answered_with_close),
 #endif
@@ -1253,6 +1332,7 @@ int main(void)
         cmocka_unit_test(test_BIND_20_UDP_10_uncompressed_use_requires_the_assign_first),
         cmocka_unit_test(test_UDP_16_nothing_is_kept_for_a_context_not_yet_registered),
         cmocka_unit_test(test_BIND_3_context_id_0_under_target_star_aborts_by_default),
+        cmocka_unit_test(test_BIND_3_a_client_aborts_on_context_id_0_in_a_capsule),
         cmocka_unit_test(test_BIND_4_context_id_0_keeps_rfc9298_semantics_for_a_concrete_target),
         cmocka_unit_test(test_BIND_21_uncompressed_datagram_with_bad_ip_version_is_dropped),
 #if MASQUE_ENABLE_IPV6

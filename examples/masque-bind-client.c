@@ -362,6 +362,30 @@ static int time_left(const options *o)
     return o->deadline == 0 || masque_quic_now_ns() < o->deadline;
 }
 
+/*
+ * How long the loop may sleep in poll(), in ms: until the connection's next timer (next_ns), the
+ * end of --run-seconds or, before the QUIC handshake, the HTTP/2 fallback (give_up_ns, 0:
+ * none); at most a second, when expose mode sweeps its idle peers. Rounded up: a timer under a
+ * millisecond away must not become poll(0), a busy loop. An idle tunnel wakes once a second.
+ */
+static int loop_wait_ms(const options *o, uint64_t next_ns, uint64_t give_up_ns)
+{
+    uint64_t now = masque_quic_now_ns();
+    uint64_t until = next_ns;
+    uint64_t ms;
+    if (o->deadline != 0 && o->deadline < until) {
+        until = o->deadline;
+    }
+    if (give_up_ns != 0 && give_up_ns < until) {
+        until = give_up_ns;
+    }
+    if (until <= now) {
+        return 0;
+    }
+    ms = (until - now + 999999u) / 1000000u;
+    return ms > 1000u ? 1000 : (int)ms;
+}
+
 /* What the loop polls: the proxy's socket, stdin (not in expose mode), the exposed peers'
  * sockets; returns how many peers' sockets follow the first two. */
 static size_t polls(const client_state *st, struct pollfd *fds, int fd)
@@ -403,12 +427,8 @@ static int run_h3(client_state *st, const options *o)
         struct pollfd fds[2 + EXPOSE_MAX_PEERS];
         size_t npeers = polls(st, fds, fd);
         uint64_t now = masque_quic_now_ns();
-        uint64_t exp = masque_quic_next_timeout(st->conn);
-        /* Rounded up: a timer under a millisecond away must not become poll(0), a busy loop. */
-        int wait = exp <= now ? 0
-                   : (exp - now + 999999u) / 1000000u > 50
-                       ? 50
-                       : (int)((exp - now + 999999u) / 1000000u);
+        int handshaking = o->transport == 0 && !masque_quic_handshake_completed(st->conn);
+        int wait = loop_wait_ms(o, masque_quic_next_timeout(st->conn), handshaking ? give_up : 0);
         if (o->transport == 0 && !masque_quic_handshake_completed(st->conn) &&
             (now >= give_up || masque_quic_is_closed(st->conn)) && !masque_quic_refused(st->conn)) {
             fallback = 1; /* UDP blocked, or no QUIC there: HTTP/2 over TCP next */
@@ -487,9 +507,8 @@ static void run_h2(client_state *st, const options *o)
     while (!st->ended && !masque_h2_is_closed(st->h2) && time_left(o)) {
         struct pollfd fds[2 + EXPOSE_MAX_PEERS];
         size_t npeers = polls(st, fds, fd);
-        uint64_t now = now_ms();
-        uint64_t exp = masque_h2_next_timeout(st->h2);
-        int wait = exp <= now ? 0 : exp - now > 50 ? 50 : (int)(exp - now);
+        uint64_t exp = masque_h2_next_timeout(st->h2); /* ms, UINT64_MAX: none */
+        int wait = loop_wait_ms(o, exp == UINT64_MAX ? UINT64_MAX : exp * 1000000u, 0);
         if (masque_h2_wants_write(st->h2)) {
             fds[0].events |= POLLOUT;
         }

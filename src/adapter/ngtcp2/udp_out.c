@@ -2,6 +2,7 @@
 /* UDP output with Linux UDP GSO: see udp_out.h. */
 #include "udp_out.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <string.h>
@@ -45,7 +46,7 @@ void masque_udp_send_segments(int fd, struct sockaddr *to, socklen_t tolen, uint
 {
     size_t off;
     int all_sent = 1;
-    int tried_gso = 0;
+    int refused_gso = 0;
     if (seg == 0) {
         (void)sendto(fd, data, 0, 0, to, tolen); /* one empty datagram */
         return;
@@ -55,7 +56,10 @@ void masque_udp_send_segments(int fd, struct sockaddr *to, socklen_t tolen, uint
         if (send_gso(fd, to, tolen, data, len, (uint16_t)seg) == 0) {
             return;
         }
-        tried_gso = 1;
+        /* EIO: a device without checksum offload; EINVAL, ENOPROTOOPT: a kernel without
+         * UDP_SEGMENT. Anything else (a pending ICMP error on a connected socket, a full
+         * buffer) says nothing about GSO. */
+        refused_gso = errno == EIO || errno == EINVAL || errno == ENOPROTOOPT;
     }
     for (off = 0; off < len; off += seg) {
         size_t n = len - off < seg ? len - off : seg;
@@ -63,7 +67,7 @@ void masque_udp_send_segments(int fd, struct sockaddr *to, socklen_t tolen, uint
             all_sent = 0;
         }
     }
-    if (tried_gso && all_sent) {
+    if (refused_gso && all_sent) {
         *no_gso = 1; /* one by one they went: it was GSO the kernel refused */
     }
 }

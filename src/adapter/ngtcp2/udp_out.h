@@ -20,8 +20,9 @@
  * Sends the `len` bytes at `data` to `to` as datagrams of `seg` bytes each, the last possibly
  * shorter: one sendmsg() with UDP_SEGMENT when there are several and *no_gso is 0 (one trip
  * through the stack for all of them), else one sendto() each. When the kernel refuses the GSO
- * send and the same datagrams then go out one by one, it cannot do GSO here: *no_gso is set,
- * and later calls send one by one at once. A datagram the kernel refuses is dropped (UDP).
+ * send as such (EIO, EINVAL, ENOPROTOOPT) and the same datagrams then go out one by one, it
+ * cannot do GSO here: *no_gso is set, and later calls send one by one at once. A datagram the
+ * kernel refuses is dropped (UDP).
  * Neither `to` nor `data` is written to (sendmsg() takes them through non-const pointers).
  */
 void masque_udp_send_segments(int fd, struct sockaddr *to, socklen_t tolen, uint8_t *data,

@@ -1092,6 +1092,12 @@ static void fill_callbacks(ngtcp2_callbacks *cb, int server)
     cb->recv_datagram = recv_datagram_cb;
 }
 
+/* ms as ngtcp2's nanoseconds; beyond what it can hold, UINT64_MAX (never). */
+static ngtcp2_duration ms_to_duration(uint64_t ms)
+{
+    return ms > UINT64_MAX / NGTCP2_MILLISECONDS ? UINT64_MAX : ms * NGTCP2_MILLISECONDS;
+}
+
 /* The connection's idle timeout in ms: RFC 9298 §3.1, not under two minutes by default. */
 static uint64_t conn_idle_ms(const masque_quic_config *cfg)
 {
@@ -1109,7 +1115,7 @@ static void fill_params(ngtcp2_transport_params *p, const masque_quic_config *cf
     /* RFC 9297 §2.1.1 needs QUIC DATAGRAM frames (RFC 9221) for HTTP/3 datagrams. */
     p->max_datagram_frame_size = cfg->force_capsules ? 0 : 65535;
     p->initial_max_streams_uni = 16;
-    p->max_idle_timeout = conn_idle_ms(cfg) * NGTCP2_MILLISECONDS;
+    p->max_idle_timeout = ms_to_duration(conn_idle_ms(cfg));
 }
 
 /* Client: when a quiet connection sends a PING (masque_quic_config.keep_alive_ms). */
@@ -1123,7 +1129,7 @@ static ngtcp2_duration keep_alive_of(const masque_quic_config *cfg)
         ms = conn_idle_ms(cfg) / 2 < DEFAULT_KEEP_ALIVE_MS ? conn_idle_ms(cfg) / 2
                                                            : DEFAULT_KEEP_ALIVE_MS;
     }
-    return ms * NGTCP2_MILLISECONDS;
+    return ms_to_duration(ms == 0 ? 1 : ms); /* never 0: that would PING without pause */
 }
 
 /* ---- TLS ---- */

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/*
+ * The HTTP/3 binding's UDP output (src/adapter/ngtcp2/udp_out.c) on Linux loopback: a GSO send
+ * arrives as the datagrams it was made of, and a kernel that refuses GSO on a socket (here
+ * because the socket sends without UDP checksums, SO_NO_CHECK) gets the same datagrams one by
+ * one, and is not asked again.
+ */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "adapter/ngtcp2/udp_out.h"
+
+/* A UDP socket on 127.0.0.1, its address in *sin. */
+static int loopback_socket(struct sockaddr_in *sin)
+{
+    socklen_t sl = sizeof(*sin);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    memset(sin, 0, sizeof(*sin));
+    sin->sin_family = AF_INET;
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)sin, sizeof(*sin)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)sin, &sl), 0);
+    return fd;
+}
+
+/* Waits, a bounded time for a loaded machine, until fd has a datagram; 1 when it has. */
+static int wait_readable(int fd)
+{
+    struct pollfd pfd;
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    return poll(&pfd, 1, 5000) == 1 && (pfd.revents & POLLIN) != 0;
+}
+
+/* Sends len bytes in segments of seg from a fresh socket (with SO_NO_CHECK when no_check) and
+ * checks that the receiver gets exactly those datagrams, in order; returns *no_gso after. */
+static int send_and_expect(size_t len, size_t seg, int no_check, int no_gso)
+{
+    static uint8_t data[20000];
+    static uint8_t in[65536];
+    struct sockaddr_in to;
+    struct sockaddr_in from;
+    int rx = loopback_socket(&to);
+    int tx = loopback_socket(&from);
+    size_t off;
+    size_t i;
+    assert_true(len <= sizeof(data));
+    for (i = 0; i < len; i++) {
+        data[i] = (uint8_t)(i * 13u + i / seg);
+    }
+    if (no_check) {
+        int one = 1;
+        assert_int_equal(setsockopt(tx, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)), 0);
+    }
+    masque_udp_send_segments(tx, (struct sockaddr *)&to, sizeof(to), data, len, seg, &no_gso);
+    for (off = 0; off < len; off += seg) {
+        size_t want = len - off < seg ? len - off : seg;
+        ssize_t r;
+        assert_int_equal(wait_readable(rx), 1);
+        r = recv(rx, in, sizeof(in), MSG_DONTWAIT);
+        assert_int_equal(r, (ssize_t)want);
+        assert_memory_equal(in, data + off, want);
+    }
+    /* Nothing more (no segment sent twice): a marker from the same socket comes next, as one
+     * sender's datagrams on loopback keep their order. */
+    assert_int_equal(sendto(tx, "end", 3, 0, (struct sockaddr *)&to, sizeof(to)), 3);
+    assert_int_equal(wait_readable(rx), 1);
+    assert_int_equal(recv(rx, in, sizeof(in), MSG_DONTWAIT), 3);
+    assert_memory_equal(in, "end", 3);
+    (void)close(rx);
+    (void)close(tx);
+    return no_gso;
+}
+
+/* RFC 9298 §3.1 (UDP-13): batching adds no fragmentation: every segment of a GSO send is one
+ * UDP datagram of its own size, the last one possibly shorter. */
+static void test_UDP_13_a_gso_send_arrives_as_the_datagrams_it_was_made_of(void **state)
+{
+    (void)state;
+    assert_int_equal(send_and_expect(5 * 1200 + 300, 1200, 0, 0), 0);
+    assert_int_equal(send_and_expect(1200, 1200, 0, 0), 0); /* one: a plain send */
+}
+
+static void test_a_refused_gso_send_goes_out_one_by_one_and_is_not_tried_again(void **state)
+{
+    (void)state;
+    /* The kernel refuses GSO without UDP checksums (EINVAL); the datagrams still arrive. */
+    assert_int_equal(send_and_expect(4 * 1000, 1000, 1, 0), 1);
+    /* Told not to try, the helper sends one by one at once. */
+    assert_int_equal(send_and_expect(3 * 1000 + 10, 1000, 0, 1), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_UDP_13_a_gso_send_arrives_as_the_datagrams_it_was_made_of),
+        cmocka_unit_test(test_a_refused_gso_send_goes_out_one_by_one_and_is_not_tried_again),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -128,6 +128,18 @@ static void close_entry(masque_session *s, masque_context *c)
 
 /* ---- set-up ---- */
 
+/* Whether the settings are ones a session can run with (NULL settings always are). */
+static int config_in_range(const masque_session_config *c)
+{
+    return (c->role == MASQUE_ROLE_CLIENT || c->role == MASQUE_ROLE_PROXY) &&
+           (c->profile == MASQUE_PROFILE_DRAFT10 ||
+            (c->profile == MASQUE_PROFILE_DRAFT04 && MASQUE_ENABLE_DRAFT04)) &&
+           c->quarter_stream_id <= MASQUE_QUARTER_STREAM_ID_MAX &&
+           c->max_pending_responses < MASQUE_SESSION_QUEUE_LEN &&
+           (c->advertised_families & ~(MASQUE_FAMILY_V4 | MASQUE_FAMILY_V6)) == 0 &&
+           (!c->concrete_target || masque_ip_len(c->fixed_target.version) != 0);
+}
+
 int masque_session_init_checked(masque_session *s, const masque_session_config *cfg, void *storage,
                                 size_t storage_len, uint64_t now, size_t session_size,
                                 size_t config_size)
@@ -145,23 +157,17 @@ int masque_session_init_checked(masque_session *s, const masque_session_config *
     if (capacity == 0) {
         return MASQUE_ERR_BUFFER;
     }
+    if (cfg != NULL) { /* judged before anything is written: a refused call changes nothing */
+        if (!MASQUE_ENABLE_PROXY && cfg->role == MASQUE_ROLE_PROXY) {
+            return MASQUE_ERR_UNSUPPORTED; /* compiled out (config.h) */
+        }
+        if (!config_in_range(cfg)) {
+            return MASQUE_ERR_INVALID_ARGUMENT;
+        }
+    }
     memset(s, 0, sizeof(*s));
     if (cfg != NULL) {
         s->cfg = *cfg;
-    }
-    if (!MASQUE_ENABLE_PROXY && s->cfg.role == MASQUE_ROLE_PROXY) {
-        memset(s, 0, sizeof(*s));
-        return MASQUE_ERR_UNSUPPORTED; /* compiled out (config.h) */
-    }
-    if ((s->cfg.role != MASQUE_ROLE_CLIENT && s->cfg.role != MASQUE_ROLE_PROXY) ||
-        (s->cfg.profile != MASQUE_PROFILE_DRAFT10 &&
-         (s->cfg.profile != MASQUE_PROFILE_DRAFT04 || !MASQUE_ENABLE_DRAFT04)) ||
-        s->cfg.quarter_stream_id > MASQUE_QUARTER_STREAM_ID_MAX ||
-        s->cfg.max_pending_responses >= MASQUE_SESSION_QUEUE_LEN ||
-        (s->cfg.advertised_families & ~(MASQUE_FAMILY_V4 | MASQUE_FAMILY_V6)) != 0 ||
-        (s->cfg.concrete_target && masque_ip_len(s->cfg.fixed_target.version) == 0)) {
-        memset(s, 0, sizeof(*s));
-        return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (s->cfg.max_pending_responses == 0) {
         s->cfg.max_pending_responses = MASQUE_SESSION_DEFAULT_MAX_PENDING;

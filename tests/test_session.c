@@ -214,6 +214,37 @@ static void test_proxy_role_is_refused_where_it_is_compiled_out(void **state)
     assert_int_equal(masque_session_init(&e.s, &cfg, e.storage, sizeof(e.storage), 0), MASQUE_OK);
 }
 
+/* Settings out of range are refused before anything is written: a running session that is
+ * given them stays as it was, and goes on. */
+static void test_refused_settings_leave_the_session_as_it_was(void **state)
+{
+    static endpoint e;
+    static masque_session before;
+    masque_session_config cfg;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    size_t i;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    before = e.s;
+    for (i = 0; i < 4; i++) {
+        memset(&cfg, 0, sizeof(cfg));
+        if (i == 0) {
+            cfg.quarter_stream_id = MASQUE_QUARTER_STREAM_ID_MAX + 1;
+        } else if (i == 1) {
+            cfg.role = (masque_role)7;
+        } else if (i == 2) {
+            cfg.max_pending_responses = MASQUE_SESSION_QUEUE_LEN;
+        } else {
+            cfg.concrete_target = 1; /* without a target */
+        }
+        assert_int_equal(masque_session_init(&e.s, &cfg, e.storage, sizeof(e.storage), 0),
+                         MASQUE_ERR_INVALID_ARGUMENT);
+        assert_memory_equal(&e.s, &before, sizeof(before));
+    }
+    assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_OK);
+}
+
 /* What only the client is told to refuse from a proxy, checked without a proxy session. */
 static void test_BIND_9_BIND_23_BIND_8_client_refuses_a_proxys_forbidden_assigns(void **state)
 {
@@ -1301,6 +1332,7 @@ int main(void)
         cmocka_unit_test(test_appendix_exchange_replayed_byte_for_byte),
         cmocka_unit_test(test_appendix_client_side_byte_for_byte),
         cmocka_unit_test(test_proxy_role_is_refused_where_it_is_compiled_out),
+        cmocka_unit_test(test_refused_settings_leave_the_session_as_it_was),
         cmocka_unit_test(test_BIND_9_BIND_23_BIND_8_client_refuses_a_proxys_forbidden_assigns),
         cmocka_unit_test(test_DG_1_datagrams_belong_to_the_accepted_request),
         cmocka_unit_test(test_BIND_9_peer_context_id_with_wrong_parity_is_malformed),

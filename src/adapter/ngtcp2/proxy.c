@@ -246,12 +246,13 @@ static tx_batch tx; /* one loop, one thread, like rx; empty between steps */
 
 static int tx_no_gso; /* the kernel refused UDP_SEGMENT on a relay socket (udp_out.h) */
 
-/* sendmmsg() over the gathered datagrams [from, to) of one socket; one the kernel refuses is
- * dropped (UDP), the rest go on. */
+/* sendmmsg() over the gathered datagrams [from, to) of one socket, never blocking: one the
+ * kernel refuses (a full socket buffer included) is dropped (UDP), the rest go on, and one
+ * slow target cannot stall every client. */
 static void send_each(int fd, unsigned from, unsigned to)
 {
     while (from < to) {
-        int sent = sendmmsg(fd, tx.msgs + from, to - from, 0);
+        int sent = sendmmsg(fd, tx.msgs + from, to - from, MSG_DONTWAIT);
         if (sent < 0 && errno == EINTR) {
             continue;
         }

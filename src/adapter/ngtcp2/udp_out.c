@@ -38,7 +38,7 @@ static int send_gso(int fd, struct sockaddr *to, socklen_t tolen, uint8_t *data,
     cm->cmsg_type = UDP_SEGMENT;
     cm->cmsg_len = CMSG_LEN(sizeof(seg));
     memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
-    return sendmsg(fd, &msg, 0) >= 0 ? 0 : -1;
+    return sendmsg(fd, &msg, MSG_DONTWAIT) >= 0 ? 0 : -1;
 }
 
 void masque_udp_send_segments(int fd, struct sockaddr *to, socklen_t tolen, uint8_t *data,
@@ -48,7 +48,7 @@ void masque_udp_send_segments(int fd, struct sockaddr *to, socklen_t tolen, uint
     int all_sent = 1;
     int refused_gso = 0;
     if (seg == 0) {
-        (void)sendto(fd, data, 0, 0, to, tolen); /* one empty datagram */
+        (void)sendto(fd, data, 0, MSG_DONTWAIT, to, tolen); /* one empty datagram */
         return;
     }
     if (len > seg && !*no_gso && seg <= UINT16_MAX && len <= MASQUE_GSO_MAX_BYTES &&
@@ -63,7 +63,7 @@ void masque_udp_send_segments(int fd, struct sockaddr *to, socklen_t tolen, uint
     }
     for (off = 0; off < len; off += seg) {
         size_t n = len - off < seg ? len - off : seg;
-        if (sendto(fd, data + off, n, 0, to, tolen) < 0) {
+        if (sendto(fd, data + off, n, MSG_DONTWAIT, to, tolen) < 0) {
             all_sent = 0;
         }
     }

@@ -22,7 +22,8 @@
  * through the stack for all of them), else one sendto() each. When the kernel refuses the GSO
  * send as such (EIO, EINVAL, ENOPROTOOPT) and the same datagrams then go out one by one, it
  * cannot do GSO here: *no_gso is set, and later calls send one by one at once. A datagram the
- * kernel refuses is dropped (UDP).
+ * kernel refuses is dropped (UDP), a full socket buffer included: the sends never block, so
+ * that one slow destination cannot stall a loop that serves many.
  * Neither `to` nor `data` is written to (sendmsg() takes them through non-const pointers).
  */
 void masque_udp_send_segments(int fd, struct sockaddr *to, socklen_t tolen, uint8_t *data,

@@ -138,6 +138,14 @@ static size_t entry_tuple_home(const masque_context_table *t, const masque_conte
 }
 #endif /* MASQUE_ENABLE_CONTEXT_INDEX */
 
+/* Whether a tuple lookup has a table to look in and a tuple that can be in it (both builds:
+ * with and without indexes). */
+static int tuple_lookup_valid(const masque_context_table *t, const masque_address *tuple)
+{
+    return t != NULL && t->entries != NULL && tuple != NULL &&
+           (tuple->version == MASQUE_IP_V4 || tuple->version == MASQUE_IP_V6);
+}
+
 static int same_tuple(const masque_context *c, const masque_address *a)
 {
     if (c->ip_version != a->version || c->port != a->port) {
@@ -208,8 +216,7 @@ masque_context *masque_context_find_tuple(const masque_context_table *t,
                                           const masque_address *tuple)
 {
     size_t i;
-    if (t == NULL || t->entries == NULL || tuple == NULL ||
-        (tuple->version != MASQUE_IP_V4 && tuple->version != MASQUE_IP_V6)) {
+    if (!tuple_lookup_valid(t, tuple)) {
         return NULL;
     }
     for (i = hash_tuple(t, tuple->version, tuple->bytes, tuple->port);; i = next_slot(t, i)) {
@@ -244,8 +251,7 @@ masque_context *masque_context_find_tuple(const masque_context_table *t,
                                           const masque_address *tuple)
 {
     size_t i;
-    if (t == NULL || t->entries == NULL || tuple == NULL ||
-        (tuple->version != MASQUE_IP_V4 && tuple->version != MASQUE_IP_V6)) {
+    if (!tuple_lookup_valid(t, tuple)) {
         return NULL;
     }
     for (i = 0; i < t->capacity; i++) {

@@ -1713,6 +1713,27 @@ static int proxy_empty_of_clients(size_t n)
     return masque_quic_proxy_clients(proxy) == 0;
 }
 
+/* A proxy and a ready client whose connections close after two seconds without traffic; the
+ * client's keep-alive as given (0: the default, UINT64_MAX: none). */
+static void start_quiet_tunnel(uint64_t keep_alive_ms)
+{
+    proxy_conn_idle_ms = 2000;
+    client_conn_idle_ms = 2000;
+    client_keep_alive_ms = keep_alive_ms;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+}
+
+static void stop_quiet_tunnel(void)
+{
+    stop_client(&clients[0]);
+    stop_proxy();
+    proxy_conn_idle_ms = 0;
+    client_conn_idle_ms = 0;
+    client_keep_alive_ms = 0;
+}
+
 /*
  * A quiet tunnel stays up: with idle timeouts of two seconds on both ends, nothing is relayed
  * for two and a half of them, and the client's PINGs (every half of the timeout) keep the
@@ -1725,21 +1746,14 @@ static void test_e2e_a_quiet_tunnel_outlives_the_idle_timeout(void **state)
     uint8_t back[8];
     int peer;
     (void)state;
-    proxy_conn_idle_ms = 2000;
-    client_conn_idle_ms = 2000;
-    start_proxy("127.0.0.1", "127.0.0.0/8");
-    start_client(&clients[0], "127.0.0.1");
-    assert_true(pump(1, 5000, all_ready));
+    start_quiet_tunnel(0);
     assert_false(pump(1, 5000, proxy_empty_of_clients));
     assert_false(clients[0].closed);
     peer = bound_socket("127.0.0.1", &peer_addr);
     client_send(&clients[0], &peer_addr, (const uint8_t *)"still", 5);
     assert_int_equal(peer_recv(peer, 1, back, sizeof(back), 5000), 5);
     (void)close(peer);
-    stop_client(&clients[0]);
-    stop_proxy();
-    proxy_conn_idle_ms = 0;
-    client_conn_idle_ms = 0;
+    stop_quiet_tunnel();
 }
 
 /* The control of the test above: without the client's PINGs, the proxy closes the quiet
@@ -1748,21 +1762,12 @@ static void test_e2e_without_keep_alive_a_quiet_connection_closes_at_the_idle_ti
 {
     uint64_t t0;
     (void)state;
-    proxy_conn_idle_ms = 2000;
-    client_conn_idle_ms = 2000;
-    client_keep_alive_ms = UINT64_MAX;
-    start_proxy("127.0.0.1", "127.0.0.0/8");
-    start_client(&clients[0], "127.0.0.1");
-    assert_true(pump(1, 5000, all_ready));
+    start_quiet_tunnel(UINT64_MAX);
     t0 = ms();
     assert_true(pump(1, 10000, proxy_empty_of_clients));
     assert_true(ms() - t0 >= 1000); /* the timeout, not something else */
     assert_int_equal(masque_quic_proxy_requests(proxy), 0);
-    stop_client(&clients[0]);
-    stop_proxy();
-    proxy_conn_idle_ms = 0;
-    client_conn_idle_ms = 0;
-    client_keep_alive_ms = 0;
+    stop_quiet_tunnel();
 }
 
 static void test_e2e_idle_contexts_close_on_a_quiet_connection(void **state)

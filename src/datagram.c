@@ -106,8 +106,8 @@ masque_ssize masque_context_payload_decode(masque_context_payload *out, const ui
  * The hot path of every uncompressed datagram: one bounds check for the whole tuple, then
  * fixed-offset reads (-10 §4). Returns 0 or a negative error; *out is written only on success.
  */
-static int read_tuple(masque_address *out, const uint8_t **payload, size_t *payload_len,
-                      const uint8_t *p, size_t len)
+static MASQUE_HOT_INLINE int read_tuple(masque_address *out, const uint8_t **payload,
+                                        size_t *payload_len, const uint8_t *p, size_t len)
 {
     size_t n;
     if (len == 0) {

@@ -11,7 +11,16 @@
 #include <stdint.h>
 
 #include "masque/address.h"
+#include "masque/config.h"
 #include "masque/varint.h"
+
+#if (defined(__GNUC__) || defined(__clang__)) && !MASQUE_OPTIMIZE_SIZE
+/* A hot-path helper the compiler must not leave as a call (speed builds only: where bytes of
+ * code count, one out-of-line copy serves every caller). */
+#define MASQUE_HOT_INLINE __attribute__((always_inline)) inline
+#else
+#define MASQUE_HOT_INLINE inline
+#endif
 
 /* A read cursor: the buffer, its length, and how far we have read. */
 typedef struct masque_cursor {

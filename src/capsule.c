@@ -538,11 +538,11 @@ static void event_control(masque_capsule_parser *p, const uint8_t *value, masque
 }
 
 /*
- * The next piece of a DATAGRAM value, at most `left` bytes: returns its size and where in the
- * value it starts; the parser leaves the value (*last) when the piece ends it. Shared by the
- * single-step and the batch paths, so that both cut values the same way.
+ * The next piece of a DATAGRAM value (or of a skipped one), at most `left` bytes: returns its
+ * size and where in the value it starts; the parser leaves the value (*last) when the piece
+ * ends it. Shared by the single-step and the batch paths, so that both cut values the same way.
  */
-static size_t datagram_advance(masque_capsule_parser *p, size_t left, uint64_t *offset, int *last)
+static size_t value_advance(masque_capsule_parser *p, size_t left, uint64_t *offset, int *last)
 {
     uint64_t remaining = p->length - p->done;
     size_t take = remaining < (uint64_t)left ? (size_t)remaining : left;
@@ -638,7 +638,7 @@ static masque_ssize parser_step(masque_capsule_parser *p, const uint8_t *data, s
         case PARSE_DATAGRAM: {
             uint64_t offset;
             int last;
-            size_t take = datagram_advance(p, left, &offset, &last);
+            size_t take = value_advance(p, left, &offset, &last);
             event_header(p, ev, MASQUE_CAPSULE_EVENT_DATAGRAM);
             ev->offset = offset;
             ev->last = last;
@@ -647,13 +647,9 @@ static masque_ssize parser_step(masque_capsule_parser *p, const uint8_t *data, s
             return masque_ssize_of(pos + take);
         }
         default: { /* PARSE_SKIP */
-            uint64_t remaining = p->length - p->done;
-            size_t take = remaining < (uint64_t)left ? (size_t)remaining : left;
-            p->done += take;
-            pos += take;
-            if (p->done == p->length) {
-                p->state = PARSE_HEADER;
-            }
+            uint64_t offset;
+            int last;
+            pos += value_advance(p, left, &offset, &last);
             break;
         }
         }
@@ -684,7 +680,7 @@ static void datagram_piece(masque_capsule_parser *p, const uint8_t *at, size_t l
     uint64_t offset;
     int last;
     o->data = at;
-    o->len = (uint32_t)datagram_advance(p, left, &offset, &last);
+    o->len = (uint32_t)value_advance(p, left, &offset, &last);
     o->event = (uint8_t)MASQUE_CAPSULE_EVENT_DATAGRAM;
     o->kind = (uint8_t)MASQUE_CAPSULE_DATAGRAM;
     o->first = (uint8_t)(offset == 0);

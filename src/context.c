@@ -56,6 +56,9 @@ size_t masque_context_table_capacity_for(size_t storage_len)
     if (hi > MASQUE_CONTEXT_CAPACITY_MAX) {
         hi = MASQUE_CONTEXT_CAPACITY_MAX;
     }
+    if (!MASQUE_ENABLE_CONTEXT_INDEX) {
+        return hi; /* entries only: the bound is exact */
+    }
     while (lo < hi) {
         size_t mid = lo + (hi - lo + 1) / 2;
         if (masque_context_table_storage_size(mid) <= storage_len) {
@@ -142,7 +145,8 @@ static size_t entry_tuple_home(const masque_context_table *t, const masque_conte
  * with and without indexes). */
 static int tuple_lookup_valid(const masque_context_table *t, const masque_address *tuple)
 {
-    return t != NULL && t->entries != NULL && tuple != NULL &&
+    (void)t; /* read only by the argument checks (config.h) */
+    return !MASQUE_BAD_ARGS(t == NULL || t->entries == NULL || tuple == NULL) &&
            (tuple->version == MASQUE_IP_V4 || tuple->version == MASQUE_IP_V6);
 }
 
@@ -198,7 +202,7 @@ int masque_context_table_init(masque_context_table *t, void *storage, size_t sto
 masque_context *masque_context_find(const masque_context_table *t, uint64_t id)
 {
     size_t i;
-    if (t == NULL || t->entries == NULL) {
+    if (MASQUE_BAD_ARGS(t == NULL || t->entries == NULL)) {
         return NULL;
     }
     for (i = hash_id(t, id);; i = next_slot(t, i)) {
@@ -235,7 +239,7 @@ masque_context *masque_context_find_tuple(const masque_context_table *t,
 masque_context *masque_context_find(const masque_context_table *t, uint64_t id)
 {
     size_t i;
-    if (t == NULL || t->entries == NULL) {
+    if (MASQUE_BAD_ARGS(t == NULL || t->entries == NULL)) {
         return NULL;
     }
     for (i = 0; i < t->capacity; i++) {
@@ -267,7 +271,7 @@ masque_context *masque_context_find_tuple(const masque_context_table *t,
 
 masque_context *masque_context_uncompressed(const masque_context_table *t)
 {
-    if (t == NULL || t->uncompressed == 0) {
+    if (MASQUE_BAD_ARGS(t == NULL) || t->uncompressed == 0) {
         return NULL;
     }
     return &t->entries[t->uncompressed - 1];
@@ -313,7 +317,7 @@ static void index_remove(const masque_context_table *t, uint32_t *index, size_t 
 #endif
 
 /* Forgets nothing for good: the retired mark of the parity covers an ID that leaves. */
-static void raise_retired(masque_context_table *t, uint64_t id)
+static MASQUE_SIZE_NOINLINE void raise_retired(masque_context_table *t, uint64_t id)
 {
     uint64_t *mark = &t->retired_max[id & 1u];
     if (id > *mark) {
@@ -323,7 +327,7 @@ static void raise_retired(masque_context_table *t, uint64_t id)
 
 int masque_context_id_retired(const masque_context_table *t, uint64_t id)
 {
-    if (t == NULL || t->entries == NULL || id == 0) {
+    if (MASQUE_BAD_ARGS(t == NULL || t->entries == NULL) || id == 0) {
         return 0;
     }
     return id <= t->retired_max[id & 1u] && masque_context_find(t, id) == NULL;
@@ -350,6 +354,23 @@ static int recycle_tombstone(masque_context_table *t)
     return 1;
 }
 
+/* Takes an entry for `id`, zeroed and found by its ID: a free one, or the oldest tombstone's;
+ * NULL when every entry is open. *v is its number (index + 1). */
+static masque_context *take_entry(masque_context_table *t, uint64_t id, uint32_t *v)
+{
+    masque_context *c;
+    if (t->free_head == 0 && !recycle_tombstone(t)) {
+        return NULL;
+    }
+    *v = t->free_head;
+    c = &t->entries[*v - 1];
+    t->free_head = (uint32_t)c->id;
+    memset(c, 0, sizeof(*c));
+    c->id = id;
+    INDEX_PUT(t, t->id_index, hash_id(t, id), *v);
+    return c;
+}
+
 int masque_context_insert(masque_context_table *t, uint64_t id, const masque_address *target,
                           masque_context_state state, uint8_t flags, uint64_t now,
                           masque_context **out)
@@ -357,8 +378,8 @@ int masque_context_insert(masque_context_table *t, uint64_t id, const masque_add
     uint32_t v;
     masque_context *c;
 
-    if (t == NULL || t->entries == NULL ||
-        (state != MASQUE_CONTEXT_PENDING && state != MASQUE_CONTEXT_ACTIVE)) {
+    if (MASQUE_BAD_ARGS(t == NULL || t->entries == NULL ||
+                        (state != MASQUE_CONTEXT_PENDING && state != MASQUE_CONTEXT_ACTIVE))) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (id == 0) {
@@ -379,18 +400,13 @@ int masque_context_insert(masque_context_table *t, uint64_t id, const masque_add
     if (target != NULL && masque_context_find_tuple(t, target) != NULL) {
         return MASQUE_ERR_DUPLICATE_TUPLE;
     }
-    if (t->free_head == 0 && !recycle_tombstone(t)) {
+    c = take_entry(t, id, &v);
+    if (c == NULL) {
         return MASQUE_ERR_TABLE_FULL;
     }
-    v = t->free_head;
-    c = &t->entries[v - 1];
-    t->free_head = (uint32_t)c->id;
-    memset(c, 0, sizeof(*c));
-    c->id = id;
     c->last_active = now;
     c->state = (uint8_t)state;
     c->flags = flags;
-    INDEX_PUT(t, t->id_index, hash_id(t, id), v);
     if (target != NULL) {
         c->ip_version = target->version;
         memcpy(c->ip, target->bytes, masque_ip_len(target->version));
@@ -407,7 +423,7 @@ int masque_context_insert(masque_context_table *t, uint64_t id, const masque_add
 }
 
 /* Makes entry v a tombstone, newest in the FIFO (through last_active) that recycles the oldest. */
-static void tomb_append(masque_context_table *t, masque_context *c, uint32_t v)
+static MASQUE_SIZE_NOINLINE void tomb_append(masque_context_table *t, masque_context *c, uint32_t v)
 {
     c->state = MASQUE_CONTEXT_CLOSED;
     c->last_active = 0;
@@ -422,7 +438,8 @@ static void tomb_append(masque_context_table *t, masque_context *c, uint32_t v)
 void masque_context_close(masque_context_table *t, masque_context *c)
 {
     uint32_t v;
-    if (t == NULL || c == NULL || c < t->entries || c >= t->entries + t->capacity ||
+    if (MASQUE_BAD_ARGS(t == NULL || c == NULL || c < t->entries ||
+                        c >= t->entries + t->capacity) ||
         (c->state != MASQUE_CONTEXT_PENDING && c->state != MASQUE_CONTEXT_ACTIVE)) {
         return;
     }
@@ -440,21 +457,16 @@ void masque_context_retire(masque_context_table *t, uint64_t id)
 {
     uint32_t v;
     masque_context *c;
-    if (t == NULL || t->entries == NULL || id == 0 || masque_context_find(t, id) != NULL ||
-        id <= t->retired_max[id & 1u]) {
+    if (MASQUE_BAD_ARGS(t == NULL || t->entries == NULL) || id == 0 ||
+        masque_context_find(t, id) != NULL || id <= t->retired_max[id & 1u]) {
         return;
     }
-    if (t->free_head == 0 && !recycle_tombstone(t)) {
+    c = take_entry(t, id, &v);
+    if (c == NULL) {
         raise_retired(t, id); /* every slot is open: the mark remembers it */
         return;
     }
-    v = t->free_head;
-    c = &t->entries[v - 1];
-    t->free_head = (uint32_t)c->id;
-    memset(c, 0, sizeof(*c));
-    c->id = id;
     c->flags = MASQUE_CONTEXT_FLAG_PEER;
-    INDEX_PUT(t, t->id_index, hash_id(t, id), v);
     tomb_append(t, c, v);
 }
 
@@ -483,7 +495,7 @@ size_t masque_context_open_count(const masque_context_table *t)
 
 masque_context *masque_context_at(const masque_context_table *t, size_t index)
 {
-    if (t == NULL || t->entries == NULL || index >= t->capacity) {
+    if (MASQUE_BAD_ARGS(t == NULL || t->entries == NULL) || index >= t->capacity) {
         return NULL;
     }
     return &t->entries[index];

@@ -16,6 +16,13 @@
 
 /* ---- small helpers ---- */
 
+#if MASQUE_OPTIMIZE_SIZE
+void masque_sess_count(uint64_t *counter)
+{
+    (*counter)++;
+}
+#endif
+
 int masque_sess_fail(masque_session *s, int code)
 {
     s->failed = code;
@@ -59,8 +66,9 @@ static int event_room(const masque_session *s, size_t n)
     return MASQUE_SESSION_EVENT_LEN - s->event_count >= n;
 }
 
-static void event_push_id(masque_session *s, masque_event_kind kind, uint64_t id,
-                          const masque_address *target, int reason)
+static MASQUE_SIZE_NOINLINE void event_push_id(masque_session *s, masque_event_kind kind,
+                                               uint64_t id, const masque_address *target,
+                                               int reason)
 {
     masque_event *ev;
     if (!event_room(s, 1)) {
@@ -172,10 +180,11 @@ int masque_session_init_checked(masque_session *s, const masque_session_config *
     if (s->cfg.max_pending_responses == 0) {
         s->cfg.max_pending_responses = MASQUE_SESSION_DEFAULT_MAX_PENDING;
     }
-    if (s->cfg.auto_compress_window_ms == 0) {
+    /* Defaults of what only some builds have (config.h): auto-compression, the proxy's bucket. */
+    if (MASQUE_ENABLE_AUTO_COMPRESS && s->cfg.auto_compress_window_ms == 0) {
         s->cfg.auto_compress_window_ms = 1000;
     }
-    if (s->cfg.assign_burst == 0) {
+    if (MASQUE_ENABLE_PROXY && s->cfg.assign_burst == 0) {
         s->cfg.assign_burst = s->cfg.assign_rate;
     }
     if (s->cfg.reassembly == NULL) {
@@ -200,8 +209,10 @@ int masque_session_init_checked(masque_session *s, const masque_session_config *
         return rc;
     }
     s->next_local_id = MASQUE_SESS_IS_CLIENT(s) ? 2u : 1u;
-    s->bucket_millitokens = (uint64_t)s->cfg.assign_burst * 1000u;
-    s->bucket_time = now;
+    if (MASQUE_ENABLE_PROXY) {
+        s->bucket_millitokens = (uint64_t)s->cfg.assign_burst * 1000u;
+        s->bucket_time = now;
+    }
     s->next_sweep = now;
     return MASQUE_OK;
 }
@@ -375,7 +386,7 @@ masque_ssize masque_session_write_datagram(masque_session *s, const masque_addre
     } else if (s->cfg.concrete_target && masque_address_equal(peer, &s->cfg.fixed_target)) {
         f.context_id = 0; /* -10 §3: RFC 9298 semantics for the request's own target */
     } else {
-        s->stats.dropped_unreachable++; /* -10 §8: no registration for this tuple */
+        MASQUE_SESS_COUNT(s, dropped_unreachable); /* -10 §8: no registration for this tuple */
         return MASQUE_ERR_UNREACHABLE;
     }
     n = masque_bind_frame_prepend(payload, headroom, payload_len, &f);
@@ -383,7 +394,7 @@ masque_ssize masque_session_write_datagram(masque_session *s, const masque_addre
         return n;
     }
     *path = f.path;
-    s->stats.datagrams_sent++;
+    MASQUE_SESS_COUNT(s, datagrams_sent);
     if (used != NULL) {
         used->last_active = now;
     }
@@ -414,12 +425,12 @@ int masque_sess_resolve(masque_session *s, const masque_context *c, const uint8_
             return masque_sess_fail(s, (int)rc);
         }
         if (rc < 0) {
-            s->stats.dropped_malformed++; /* -10 §4: bad IP Version, dropped */
+            MASQUE_SESS_COUNT(s, dropped_malformed); /* -10 §4: bad IP Version, dropped */
             return 0;
         }
     }
     if (!masque_sess_family_enabled(peer)) {
-        s->stats.dropped_malformed++; /* IPv6 compiled out (config.h) */
+        MASQUE_SESS_COUNT(s, dropped_malformed); /* IPv6 compiled out (config.h) */
         return 0;
     }
     return 1;
@@ -439,7 +450,7 @@ static int deliver_context_payload(masque_session *s, uint64_t id, const uint8_t
         } else if (!s->cfg.drop_context_id_zero) {
             return masque_sess_fail(s, MASQUE_ERR_CONTEXT_ID_ZERO); /* -13 §3: abort */
         } else {
-            s->stats.dropped_context_id_zero++; /* -10 §3 only forbids sending it */
+            MASQUE_SESS_COUNT(s, dropped_context_id_zero); /* -10 §3 only forbids sending it */
             return 0;
         }
         if (n > MASQUE_UDP_PAYLOAD_MAX) {
@@ -452,7 +463,7 @@ static int deliver_context_payload(masque_session *s, uint64_t id, const uint8_t
         int rc;
         c = masque_context_find(&s->table, id);
         if (!is_open(c)) {
-            s->stats.dropped_unknown_context++; /* RFC 9298 §5; -10 §3.3 after CLOSE */
+            MASQUE_SESS_COUNT(s, dropped_unknown_context); /* RFC 9298 §5; -10 §3.3 after CLOSE */
             return 0;
         }
         rc = MASQUE_SESS_IS_CLIENT(s) ? masque_sess_client_deliver(s, c, p, n, &out->peer,
@@ -466,7 +477,7 @@ static int deliver_context_payload(masque_session *s, uint64_t id, const uint8_t
         c->last_active = now;
     }
     out->context_id = id;
-    s->stats.datagrams_received++;
+    MASQUE_SESS_COUNT(s, datagrams_received);
     if (c != NULL && c->ip_version == 0) {
         note_uncompressed_traffic(s, &out->peer, now);
     }
@@ -479,7 +490,7 @@ static int read_http_datagram(masque_session *s, const uint8_t *data, size_t len
 {
     masque_context_payload cp;
     if (masque_context_payload_decode(&cp, data, len) < 0) {
-        s->stats.dropped_malformed++; /* no complete Context ID: dropped */
+        MASQUE_SESS_COUNT(s, dropped_malformed); /* no complete Context ID: dropped */
         return 0;
     }
     return deliver_context_payload(s, cp.context_id, cp.payload, cp.payload_len, now, out);
@@ -496,7 +507,7 @@ int masque_session_read_datagram(masque_session *s, const uint8_t *data, size_t 
         return MASQUE_ERR_SESSION_FAILED;
     }
     if (s->fin_received) {
-        s->stats.dropped_after_fin++; /* RFC 9297 §2.1: the receive side is closed */
+        MASQUE_SESS_COUNT(s, dropped_after_fin); /* RFC 9297 §2.1: the receive side is closed */
         return 0;
     }
     return read_http_datagram(s, data, len, now, out);
@@ -527,7 +538,7 @@ static int handle_close(masque_session *s, uint64_t id)
     int ours_pending;
     if (c == NULL) {
         if (!was_assigned_by_us(s, id)) {
-            s->stats.unknown_closes++;
+            MASQUE_SESS_COUNT(s, unknown_closes);
         }
         return MASQUE_OK;
     }
@@ -579,7 +590,7 @@ int masque_sess_refuse(masque_session *s, uint64_t id, const masque_address *tar
      * accepted later (-13 §3.3). */
     masque_context_retire(&s->table, id);
     queue_push(s, MASQUE_CAPSULE_COMPRESSION_CLOSE, NULL, id, 1);
-    s->stats.peer_assigns_refused++;
+    MASQUE_SESS_COUNT(s, peer_assigns_refused);
     event_push_id(s, MASQUE_EVENT_PEER_CONTEXT_REFUSED, id, target, reason);
     return MASQUE_OK;
 }
@@ -672,20 +683,21 @@ static int judge_oversized(masque_session *s, uint64_t id, uint64_t payload_len)
         if (!s->cfg.drop_context_id_zero) {
             return masque_sess_fail(s, MASQUE_ERR_CONTEXT_ID_ZERO); /* -13 §3 */
         }
-        s->stats.dropped_context_id_zero++;
+        MASQUE_SESS_COUNT(s, dropped_context_id_zero);
         return 0;
     }
     if (id != 0) {
         c = masque_context_find(&s->table, id);
         if (!is_open(c)) {
-            s->stats.dropped_unknown_context++; /* RFC 9298 §5: dropped, here unbuffered */
+            MASQUE_SESS_COUNT(s,
+                              dropped_unknown_context); /* RFC 9298 §5: dropped, here unbuffered */
             return 0;
         }
     }
     if (payload_len > payload_limit(c)) {
         return masque_sess_fail(s, MASQUE_ERR_PAYLOAD_TOO_LARGE); /* RFC 9298 §5 (UDP-11) */
     }
-    s->stats.dropped_oversized++; /* legal, but above our limit: DG-18 */
+    MASQUE_SESS_COUNT(s, dropped_oversized); /* legal, but above our limit: DG-18 */
     return 0;
 }
 
@@ -706,7 +718,7 @@ static int oversized_piece(masque_session *s, const masque_capsule_event *ev)
         }
     }
     if (ev->last && s->oversized == 1) {
-        s->stats.dropped_malformed++; /* ended inside its Context ID */
+        MASQUE_SESS_COUNT(s, dropped_malformed); /* ended inside its Context ID */
     }
     return 0;
 }
@@ -715,6 +727,7 @@ static int oversized_piece(masque_session *s, const masque_capsule_event *ev)
 static int handle_datagram_piece(masque_session *s, const masque_capsule_event *ev, uint64_t now,
                                  masque_packet *out)
 {
+    const uint8_t *value = ev->data; /* whole in one piece: a view */
     if (ev->offset == 0) {
         s->oversized = ev->length > s->cfg.max_datagram_capsule ? 1u : 0u;
         s->oversized_id_len = 0;
@@ -722,23 +735,24 @@ static int handle_datagram_piece(masque_session *s, const masque_capsule_event *
     if (s->oversized != 0) {
         return oversized_piece(s, ev);
     }
-    if (ev->offset == 0 && ev->last) {
-        return read_http_datagram(s, ev->data, ev->data_len, now, out); /* whole: a view */
+    if (ev->offset != 0 || !ev->last) {
+        /* In pieces: gathered where the host gave room for it, else dropped (RFC 9297 §3.5). */
+        if (ev->offset == 0) {
+            s->dropping_split = s->cfg.reassembly == NULL || ev->length > s->cfg.reassembly_len;
+        }
+        if (!s->dropping_split) {
+            memcpy(s->cfg.reassembly + ev->offset, ev->data, ev->data_len);
+        }
+        if (!ev->last) {
+            return 0;
+        }
+        if (s->dropping_split) {
+            MASQUE_SESS_COUNT(s, dropped_split_capsule);
+            return 0;
+        }
+        value = s->cfg.reassembly;
     }
-    if (ev->offset == 0) {
-        s->dropping_split = s->cfg.reassembly == NULL || ev->length > s->cfg.reassembly_len;
-    }
-    if (!s->dropping_split) {
-        memcpy(s->cfg.reassembly + ev->offset, ev->data, ev->data_len);
-    }
-    if (!ev->last) {
-        return 0;
-    }
-    if (s->dropping_split) {
-        s->stats.dropped_split_capsule++;
-        return 0;
-    }
-    return read_http_datagram(s, s->cfg.reassembly, (size_t)ev->length, now, out);
+    return read_http_datagram(s, value, (size_t)ev->length, now, out);
 }
 
 masque_ssize masque_session_read_stream(masque_session *s, const uint8_t *data, size_t len,
@@ -777,7 +791,7 @@ masque_ssize masque_session_read_stream(masque_session *s, const uint8_t *data, 
             break;
         case MASQUE_CAPSULE_EVENT_UNKNOWN:
         case MASQUE_CAPSULE_EVENT_DISCARDED:
-            s->stats.discarded_capsules++; /* RFC 9297 §3.2 */
+            MASQUE_SESS_COUNT(s, discarded_capsules); /* RFC 9297 §3.2 */
             break;
         }
         if (rc < 0) {

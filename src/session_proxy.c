@@ -95,7 +95,7 @@ int masque_sess_proxy_deliver(masque_session *s, const masque_context *c, const 
 {
     int rc = masque_sess_resolve(s, c, p, n, peer, payload, payload_len);
     if (rc == 1 && c->ip_version == 0 && !target_allowed(s, peer)) {
-        s->stats.dropped_policy++; /* -10 §9: every uncompressed target is checked */
+        MASQUE_SESS_COUNT(s, dropped_policy); /* -10 §9: every uncompressed target is checked */
         return 0;
     }
     return rc;

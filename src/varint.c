@@ -32,7 +32,7 @@ size_t masque_varint_read(const uint8_t *p, size_t len, uint64_t *v)
     return n;
 }
 
-void masque_store_varint(uint8_t *dst, size_t n, uint64_t v)
+MASQUE_SIZE_NOINLINE void masque_store_varint(uint8_t *dst, size_t n, uint64_t v)
 {
     masque_varint_put(dst, n, v);
 }
@@ -57,7 +57,7 @@ masque_ssize masque_varint_decode(uint64_t *out, const uint8_t *src, size_t len)
     return masque_ssize_of(n);
 }
 
-size_t masque_varint_len(uint64_t value)
+MASQUE_SIZE_NOINLINE size_t masque_varint_len(uint64_t value)
 {
     return masque_varint_min_len(value);
 }

@@ -14,12 +14,20 @@
 #include "masque/config.h"
 #include "masque/varint.h"
 
+/*
+ * Where the compiler's own choice is measurably wrong (GCC, clang): MASQUE_HOT_INLINE marks a
+ * hot-path helper it must not leave as a call in speed builds; MASQUE_SIZE_NOINLINE one it must
+ * not copy into each caller where bytes of code count (config.h), which -Os with LTO did.
+ */
 #if (defined(__GNUC__) || defined(__clang__)) && !MASQUE_OPTIMIZE_SIZE
-/* A hot-path helper the compiler must not leave as a call (speed builds only: where bytes of
- * code count, one out-of-line copy serves every caller). */
 #define MASQUE_HOT_INLINE __attribute__((always_inline)) inline
 #else
 #define MASQUE_HOT_INLINE inline
+#endif
+#if (defined(__GNUC__) || defined(__clang__)) && MASQUE_OPTIMIZE_SIZE
+#define MASQUE_SIZE_NOINLINE __attribute__((noinline))
+#else
+#define MASQUE_SIZE_NOINLINE
 #endif
 
 /* A read cursor: the buffer, its length, and how far we have read. */

@@ -575,7 +575,7 @@ int masque_sess_accept(masque_session *s, uint64_t id, const masque_address *tar
     }
     /* -10 §3.1: the mapping is saved first, then acknowledged. */
     s->peer_open++;
-    if (s->cfg.profile == MASQUE_PROFILE_DRAFT04) {
+    if (MASQUE_ENABLE_DRAFT04 && s->cfg.profile == MASQUE_PROFILE_DRAFT04) {
         queue_push(s, MASQUE_CAPSULE_COMPRESSION_ASSIGN, c, c->id, 1); /* its ACK: an echo */
     } else {
         queue_push(s, MASQUE_CAPSULE_COMPRESSION_ACK, c, c->id, 1);
@@ -653,11 +653,12 @@ static int handle_control(masque_session *s, const masque_capsule_event *ev, uin
         rc = masque_compression_assign_decode(&a, ev->data, ev->data_len);
         return rc < 0 ? (int)rc : handle_assign(s, &a, now);
     case MASQUE_CAPSULE_COMPRESSION_ACK:
-        rc = masque_compression_id_decode(&id, ev->data, ev->data_len);
-        return rc < 0 ? (int)rc : handle_ack(s, id);
     case MASQUE_CAPSULE_COMPRESSION_CLOSE:
         rc = masque_compression_id_decode(&id, ev->data, ev->data_len);
-        return rc < 0 ? (int)rc : handle_close(s, id);
+        if (rc < 0) {
+            return (int)rc;
+        }
+        return ev->kind == MASQUE_CAPSULE_COMPRESSION_ACK ? handle_ack(s, id) : handle_close(s, id);
     case MASQUE_CAPSULE_DATAGRAM:
     case MASQUE_CAPSULE_UNKNOWN:
         break;

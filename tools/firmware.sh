@@ -74,8 +74,15 @@ for cpu in cortex-m0plus cortex-m4; do
             -o "$dir/device-lto.elf" "$dir/device.o" "${lto[@]}" -lgcc
         total_lto=$(arm-none-eabi-size "$dir/device-lto.elf" | awk 'NR == 2 {print $1}')
         printf '%-14s %-8s %9s %9s\n' "$cpu" "$config" "$((total - own))" "$((total_lto - own))"
+        if [ "$cpu-$config" = cortex-m4-client ]; then
+            goal_plain=$((total - own))
+            goal_lto=$((total_lto - own))
+        fi
     done
 done
+# Issue 16's goal for a client device, printed so that a change that breaks it shows.
+verdict() { [ "$1" -le 6144 ] && echo met || echo missed; }
+echo "goal: client profile on Cortex-M4 <= 6144 bytes: linked $goal_plain ($(verdict "$goal_plain")), with LTO $goal_lto ($(verdict "$goal_lto"))"
 echo
 for cpu in cortex-m0plus cortex-m4; do
     echo "undefined symbols, $cpu full: $(cat "$out/$cpu-full/undefined.txt")"

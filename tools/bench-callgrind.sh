@@ -38,6 +38,8 @@ encode_uncompressed_v4 1200
 encode_compressed 1200
 encode_uncompressed_v4_copy 1200
 parse_datagram_capsule 1200
+parse_datagram_capsule_batch 1200
+parse_datagram_capsule_floor 1200
 parse_control_capsules 16
 lookup_tuple_hit 16
 lookup_tuple_hit 65536

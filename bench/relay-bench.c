@@ -124,8 +124,6 @@ static void h2_packet(masque_h2_request *r, void *app, const masque_address *pee
 
 static void pump_relay(void)
 {
-    static uint8_t buf[65536];
-    ssize_t r;
     uint64_t cpu = thread_cpu_ns();
     (void)masque_quic_proxy_step(proxy, 0);
     proxy_cpu_ns += thread_cpu_ns() - cpu;
@@ -136,9 +134,7 @@ static void pump_relay(void)
         return;
     }
 #endif
-    while ((r = recv(client_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-        (void)masque_quic_read(client, buf, (size_t)r);
-    }
+    (void)masque_quic_read_socket(client);
     if (masque_quic_next_timeout(client) <= masque_quic_now_ns()) {
         (void)masque_quic_tick(client);
     }
@@ -480,11 +476,7 @@ static void client_loop(void)
 #endif
         due = masque_quic_next_timeout(client);
         if (poll(&pfd, 1, wait_ms(due)) > 0) {
-            static uint8_t buf[65536];
-            ssize_t r;
-            while ((r = recv(client_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-                (void)masque_quic_read(client, buf, (size_t)r);
-            }
+            (void)masque_quic_read_socket(client);
         }
         if (masque_quic_next_timeout(client) <= masque_quic_now_ns()) {
             (void)masque_quic_tick(client);

@@ -31,5 +31,6 @@ set(MASQUE_INTERNAL_HEADERS
 set(MASQUE_QUIC_SOURCES
   src/adapter/ngtcp2/quic.c
   src/adapter/ngtcp2/proxy.c
+  src/adapter/ngtcp2/udp_in.c
   src/adapter/ngtcp2/udp_out.c
 )

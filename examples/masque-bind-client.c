@@ -439,13 +439,10 @@ static int run_h3(client_state *st, const options *o)
         }
         (void)poll(fds, 2 + npeers, wait);
         if (fds[0].revents & (POLLIN | POLLERR)) {
-            static uint8_t buf[65536];
-            ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-            /* An ICMP error (ECONNREFUSED) is no reason to give up yet: the proxy may be
-             * starting; QUIC retransmits until the fallback timer says otherwise. */
-            if (n > 0) {
-                (void)masque_quic_read(st->conn, buf, (size_t)n);
-            }
+            /* Every packet that waits, a GSO train in one receive. An ICMP error
+             * (ECONNREFUSED) is no reason to give up yet: the proxy may be starting; QUIC
+             * retransmits until the fallback timer says otherwise. */
+            (void)masque_quic_read_socket(st->conn);
         }
         if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP))) {
             stdin_open = stdin_lines(st); /* at the end of input, keep relaying */

@@ -3,16 +3,20 @@
  * The HTTP/3 binding's UDP output (src/adapter/ngtcp2/udp_out.c) on Linux loopback: a GSO send
  * arrives as the datagrams it was made of, and a kernel that refuses GSO on a socket (here
  * because the socket sends without UDP checksums, SO_NO_CHECK) gets the same datagrams one by
- * one, and is not asked again.
+ * one, and is not asked again. Its input (udp_in.c): a receiver with UDP GRO on gets a GSO
+ * send in one receive, with the segment size that splits it back into those datagrams; one
+ * without gets them one by one.
  */
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "adapter/ngtcp2/udp_in.h"
 #include "adapter/ngtcp2/udp_out.h"
 
 /* A UDP socket on 127.0.0.1, its address in *sin. */
@@ -97,11 +101,94 @@ static void test_a_refused_gso_send_goes_out_one_by_one_and_is_not_tried_again(v
     assert_int_equal(send_and_expect(3 * 1000 + 10, 1000, 0, 1), 1);
 }
 
+/* Sends len bytes in segments of seg with GSO to a receiver with GRO on (when gro) and returns
+ * the number of receives it took to get every datagram back, each checked against what was
+ * sent, from the sender's address. */
+static size_t receives_for(size_t len, size_t seg, int gro)
+{
+    static uint8_t data[20000];
+    static uint8_t in[MASQUE_GRO_BUFFER];
+    struct sockaddr_in to;
+    struct sockaddr_in sender;
+    int rx = loopback_socket(&to);
+    int tx = loopback_socket(&sender);
+    int no_gso = 0;
+    size_t got = 0;
+    size_t receives = 0;
+    size_t i;
+    for (i = 0; i < len; i++) {
+        data[i] = (uint8_t)(i * 7u + i / seg);
+    }
+    if (gro) {
+        assert_int_equal(masque_udp_enable_gro(rx), 0);
+    }
+    masque_udp_send_segments(tx, (struct sockaddr *)&to, sizeof(to), data, len, seg, &no_gso);
+    assert_int_equal(no_gso, 0);
+    while (got < len) {
+        struct sockaddr_storage from;
+        socklen_t fromlen = sizeof(from);
+        size_t segment = 0;
+        size_t off;
+        ssize_t n;
+        assert_int_equal(wait_readable(rx), 1);
+        n = masque_udp_recv_segments(rx, in, sizeof(in), &from, &fromlen, &segment);
+        assert_true(n > 0);
+        receives++;
+        assert_int_equal(fromlen, sizeof(sender));
+        assert_memory_equal(&((struct sockaddr_in *)&from)->sin_port, &sender.sin_port,
+                            sizeof(sender.sin_port));
+        /* Every piece but the last is one whole segment as it was sent. */
+        for (off = 0; off < (size_t)n; off += segment) {
+            size_t piece = (size_t)n - off < segment ? (size_t)n - off : segment;
+            size_t want = len - got < seg ? len - got : seg;
+            assert_int_equal(piece, want);
+            assert_memory_equal(in + off, data + got, piece);
+            got += piece;
+        }
+    }
+    assert_int_equal(got, len);
+    (void)close(rx);
+    (void)close(tx);
+    return receives;
+}
+
+/* RFC 9298 §3.1 (UDP-13) on the way in: a coalesced receive is split back into the datagrams
+ * that were sent, none merged, none cut (the last one shorter, as sent). */
+static void test_UDP_13_a_gro_receive_splits_into_the_datagrams_that_were_sent(void **state)
+{
+    (void)state;
+    /* Linux >= 5.0 delivers a loopback GSO send whole to a GRO socket: one receive. */
+    assert_int_equal(receives_for(5 * 1200 + 300, 1200, 1), 1);
+    assert_int_equal(receives_for(1200, 1200, 1), 1); /* one datagram: segment = its length */
+}
+
+static void test_without_gro_every_datagram_is_a_receive_of_its_own(void **state)
+{
+    (void)state;
+    assert_int_equal(receives_for(3 * 1000 + 10, 1000, 0), 4);
+}
+
+static void test_a_receive_on_an_empty_socket_says_eagain(void **state)
+{
+    uint8_t in[16];
+    struct sockaddr_in at;
+    size_t segment = 7;
+    int fd = loopback_socket(&at);
+    (void)state;
+    assert_int_equal(masque_udp_recv_segments(fd, in, sizeof(in), NULL, NULL, &segment), -1);
+    assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+    assert_int_equal(segment, 7); /* untouched */
+    (void)close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_UDP_13_a_gso_send_arrives_as_the_datagrams_it_was_made_of),
         cmocka_unit_test(test_a_refused_gso_send_goes_out_one_by_one_and_is_not_tried_again),
+        cmocka_unit_test(test_UDP_13_a_gro_receive_splits_into_the_datagrams_that_were_sent),
+        cmocka_unit_test(test_without_gro_every_datagram_is_a_receive_of_its_own),
+        cmocka_unit_test(test_a_receive_on_an_empty_socket_says_eagain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -260,6 +260,20 @@ MASQUE_API void masque_quic_free(masque_quic_conn *c);
 MASQUE_API int masque_quic_read(masque_quic_conn *c, const uint8_t *pkt, size_t len);
 
 /**
+ * @brief Client: read every datagram waiting on the connection's socket (the one it sends
+ *        from, connected to the proxy) and feed each one in, without blocking; call
+ *        masque_quic_write() afterwards. Where the kernel has UDP GRO, the packets the proxy
+ *        sent in one GSO send come up in one system call. From the first call on, the socket
+ *        coalesces (UDP_GRO): read it only through this function then, never with recv() and
+ *        masque_quic_read(). A flood is read in bounded portions: call again when the socket
+ *        is still readable.
+ * @param c The connection.
+ * @return How many datagrams were fed in (0: none waited), or -1 when the connection is over
+ *         (or @p c is a proxy's connection: its socket is read by masque_quic_proxy_step()).
+ */
+MASQUE_API int masque_quic_read_socket(masque_quic_conn *c);
+
+/**
  * @brief Feed one received UDP datagram that came from @p from: when that is not where the
  *        peer was, the proxy validates the new address and moves the connection there (RFC
  *        9000 §9: NAT rebinding, migration).

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "masque/quic.h"
 
+#include <errno.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -23,6 +24,7 @@
 #include "../common/tls_identity.h"
 #include "masque/http.h"
 #include "masque/posix.h"
+#include "udp_in.h"
 #include "udp_out.h"
 
 #define OUTBOX_CAP            (1u << 20)
@@ -37,6 +39,7 @@
 #define DEFAULT_CONN_IDLE_MS  120000u /* RFC 9298 §3.1: no idle timeout under two minutes */
 #define DEFAULT_KEEP_ALIVE_MS 15000u  /* a client's PING on a quiet connection */
 #define TX_CAP                65000u  /* packets sent in one go (UDP GSO: under 64 KiB) */
+#define READ_SOCKET_TRIPS     64u     /* receives one masque_quic_read_socket() makes at most */
 #define TX_MAX_SEGMENTS       44u     /* and at most this many (the kernel allows 64) */
 #define DEFAULT_PRIORITY                                                                           \
     "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"           \
@@ -114,6 +117,10 @@ struct masque_quic_conn {
     int no_gso; /* the kernel refused UDP_SEGMENT once: one sendto() per packet */
     size_t tx_len, tx_seg, tx_count;
     uint8_t tx[TX_CAP];
+    /* Client, masque_quic_read_socket(): the socket UDP GRO was asked for (0: none yet, else
+     * fd + 1) and a buffer for a coalesced train (mapped: untouched unless that is used). */
+    int gro_fd;
+    uint8_t rx[MASQUE_GRO_BUFFER];
 };
 
 uint64_t masque_quic_now_ns(void)
@@ -1494,6 +1501,39 @@ static void send_close(masque_quic_conn *c, int liberr)
 int masque_quic_read(masque_quic_conn *c, const uint8_t *pkt, size_t len)
 {
     return masque_quic_read_from(c, (const struct sockaddr *)&c->remote, c->remotelen, pkt, len);
+}
+
+int masque_quic_read_socket(masque_quic_conn *c)
+{
+    unsigned trips;
+    int packets = 0;
+    if (c->cfg.is_server) {
+        return -1; /* a proxy's socket is shared: masque_quic_proxy_step() reads it */
+    }
+    if (c->gro_fd != c->fd + 1) {
+        (void)masque_udp_enable_gro(c->fd); /* without it, one datagram per receive */
+        c->gro_fd = c->fd + 1;
+    }
+    /* Bounded, so that a flood cannot keep the host from its other sockets and its timers. */
+    for (trips = 0; trips < READ_SOCKET_TRIPS; trips++) {
+        size_t seg = 1;
+        size_t off;
+        ssize_t n = masque_udp_recv_segments(c->fd, c->rx, sizeof(c->rx), NULL, NULL, &seg);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                break; /* nothing more waits */
+            }
+            continue; /* an ICMP error on a connected socket (the proxy not up yet) */
+        }
+        for (off = 0; off < (size_t)n; off += seg) {
+            size_t len = (size_t)n - off < seg ? (size_t)n - off : seg;
+            packets++;
+            if (masque_quic_read(c, c->rx + off, len) != 0) {
+                return -1;
+            }
+        }
+    }
+    return packets;
 }
 
 int masque_quic_read_from(masque_quic_conn *c, const struct sockaddr *from, socklen_t fromlen,

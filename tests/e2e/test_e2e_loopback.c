@@ -169,6 +169,10 @@ int main(void)
             }
             if (n > 0 && w.proxy != NULL) {
                 (void)masque_quic_read(w.proxy, buf, (size_t)n);
+                if (masque_quic_read_socket(w.proxy) != -1) {
+                    (void)fprintf(stderr, "a server connection read its shared socket\n");
+                    return 1;
+                }
             }
         }
         if (fds[1].revents & POLLIN) {

@@ -557,7 +557,9 @@ typedef struct masque_quic_proxy_config {
 /**
  * @brief Create a proxy serving on an already bound UDP socket.
  * @param cfg Settings (copied; strings must outlive the proxy).
- * @param listen_fd The bound UDP socket, or -1 to serve HTTP/2 only (serve_h2).
+ * @param listen_fd The bound UDP socket, or -1 to serve HTTP/2 only (serve_h2). The proxy
+ *        reads it from then on, with UDP GRO where the kernel has it (a client's GSO train in
+ *        one receive).
  * @return The proxy, or NULL on failure.
  */
 MASQUE_API masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg,

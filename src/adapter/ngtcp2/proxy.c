@@ -21,6 +21,7 @@
 
 #include "masque/posix.h"
 #include "masque/quic.h"
+#include "udp_in.h"
 #include "udp_out.h"
 #ifdef MASQUE_PROXY_H2
 #include "masque/h2.h"
@@ -736,6 +737,9 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
         p->cfg.max_requests = 4 * p->cfg.max_clients;
     }
     p->fd = listen_fd;
+    if (listen_fd >= 0) {
+        (void)masque_udp_enable_gro(listen_fd); /* clients' GSO trains in one receive */
+    }
     p->locallen = sizeof(p->local);
     if (!cfg->no_address_validation) {
         if (getrandom(p->retry_secret, sizeof(p->retry_secret), 0) !=
@@ -978,6 +982,9 @@ typedef struct rx_batch {
     struct mmsghdr msgs[RECV_BATCH];
     struct iovec iov[RECV_BATCH];
     struct sockaddr_storage from[RECV_BATCH];
+    /* The segment size of a coalesced receive (UDP GRO, udp_in.h), in words: a cmsghdr's
+     * alignment. */
+    size_t control[RECV_BATCH][(MASQUE_GRO_CONTROL + sizeof(size_t) - 1) / sizeof(size_t)];
     uint8_t buf[RECV_BATCH][MASQUE_BIND_HEADROOM + DATAGRAM_MAX];
 } rx_batch;
 
@@ -999,6 +1006,8 @@ static unsigned rx_read(int fd, unsigned max)
         rx.msgs[i].msg_hdr.msg_namelen = sizeof(rx.from[i]);
         rx.msgs[i].msg_hdr.msg_iov = &rx.iov[i];
         rx.msgs[i].msg_hdr.msg_iovlen = 1;
+        rx.msgs[i].msg_hdr.msg_control = rx.control[i];
+        rx.msgs[i].msg_hdr.msg_controllen = sizeof(rx.control[i]);
     }
     n = recvmmsg(fd, rx.msgs, max, MSG_DONTWAIT, NULL);
     return n > 0 ? (unsigned)n : 0u;
@@ -1033,7 +1042,35 @@ static void relay_in(proxy_relay *relay)
     }
 }
 
-/* QUIC packets on the listening socket: up to LISTEN_BUDGET per step. */
+/* One QUIC packet from the listening socket, to the client it belongs to (a new one for an
+ * Initial); a client whose address changed is found by connection ID and moved. */
+static void listen_packet(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl,
+                          const uint8_t *pkt, size_t len)
+{
+    struct sockaddr_storage now_at;
+    socklen_t now_len;
+    proxy_client *c = find_client(p, from, fl);
+    if (c == NULL) {
+        c = find_client_by_cid(p, pkt, len);
+    }
+    if (c == NULL) {
+        c = accept_client(p, from, fl, pkt, len);
+    }
+    if (c == NULL) {
+        return;
+    }
+    (void)masque_quic_read_from(c->conn, (const struct sockaddr *)from, fl, pkt, len);
+    now_len = masque_quic_peer_address(c->conn, &now_at); /* it may move */
+    if (!same_addr(c, &now_at, now_len)) {
+        addr_del(p, c);
+        memcpy(&c->remote, &now_at, sizeof(now_at));
+        c->remotelen = now_len;
+        addr_put(p, c);
+    }
+}
+
+/* QUIC packets on the listening socket: up to LISTEN_BUDGET receives per step. With UDP GRO
+ * on, one receive may hold a client's GSO train: every segment is a packet of its own. */
 static void listen_in(masque_quic_proxy *p)
 {
     unsigned budget = LISTEN_BUDGET;
@@ -1042,28 +1079,13 @@ static void listen_in(masque_quic_proxy *p)
         unsigned n = rx_read(p->fd, budget);
         unsigned i;
         for (i = 0; i < n; i++) {
-            const struct sockaddr_storage *from = &rx.from[i];
-            socklen_t fl = rx.msgs[i].msg_hdr.msg_namelen;
-            const uint8_t *pkt = rx.buf[i] + MASQUE_BIND_HEADROOM;
+            const uint8_t *data = rx.buf[i] + MASQUE_BIND_HEADROOM;
             size_t len = rx.msgs[i].msg_len;
-            proxy_client *c = find_client(p, from, fl);
-            if (c == NULL) {
-                c = find_client_by_cid(p, pkt, len);
-            }
-            if (c == NULL) {
-                c = accept_client(p, from, fl, pkt, len);
-            }
-            if (c != NULL) {
-                struct sockaddr_storage now_at;
-                socklen_t now_len;
-                (void)masque_quic_read_from(c->conn, (const struct sockaddr *)from, fl, pkt, len);
-                now_len = masque_quic_peer_address(c->conn, &now_at); /* it may move */
-                if (!same_addr(c, &now_at, now_len)) {
-                    addr_del(p, c);
-                    memcpy(&c->remote, &now_at, sizeof(now_at));
-                    c->remotelen = now_len;
-                    addr_put(p, c);
-                }
+            size_t seg = masque_udp_segment_of(&rx.msgs[i].msg_hdr, len);
+            size_t off;
+            for (off = 0; off < len; off += seg) {
+                listen_packet(p, &rx.from[i], rx.msgs[i].msg_hdr.msg_namelen, data + off,
+                              len - off < seg ? len - off : seg);
             }
         }
         tx_flush(); /* the datagrams this batch carried, out to their targets together */

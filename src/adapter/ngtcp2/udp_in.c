@@ -17,16 +17,31 @@ int masque_udp_enable_gro(int fd)
     return setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0 ? 0 : -1;
 }
 
+size_t masque_udp_segment_of(struct msghdr *msg, size_t len)
+{
+    struct cmsghdr *cm;
+    for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
+        int gso_size = 0;
+        if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
+            cm->cmsg_len >= CMSG_LEN(sizeof(gso_size))) {
+            memcpy(&gso_size, CMSG_DATA(cm), sizeof(gso_size)); /* CMSG_DATA may be unaligned */
+            if (gso_size > 0 && (size_t)gso_size < len) {
+                return (size_t)gso_size;
+            }
+        }
+    }
+    return len;
+}
+
 ssize_t masque_udp_recv_segments(int fd, uint8_t *buf, size_t cap, struct sockaddr_storage *from,
                                  socklen_t *fromlen, size_t *segment)
 {
     union {
         struct cmsghdr align;
-        uint8_t buf[CMSG_SPACE(sizeof(int))];
+        uint8_t buf[MASQUE_GRO_CONTROL];
     } control;
     struct iovec iov;
     struct msghdr msg;
-    struct cmsghdr *cm;
     ssize_t n;
     memset(&msg, 0, sizeof(msg));
     iov.iov_base = buf;
@@ -44,16 +59,6 @@ ssize_t masque_udp_recv_segments(int fd, uint8_t *buf, size_t cap, struct sockad
     if (from != NULL) {
         *fromlen = msg.msg_namelen;
     }
-    *segment = (size_t)n;
-    for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
-        int gso_size = 0;
-        if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
-            cm->cmsg_len >= CMSG_LEN(sizeof(gso_size))) {
-            memcpy(&gso_size, CMSG_DATA(cm), sizeof(gso_size)); /* CMSG_DATA may be unaligned */
-            if (gso_size > 0 && (size_t)gso_size < (size_t)n) {
-                *segment = (size_t)gso_size;
-            }
-        }
-    }
+    *segment = masque_udp_segment_of(&msg, (size_t)n);
     return n;
 }

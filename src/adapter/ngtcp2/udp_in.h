@@ -17,9 +17,17 @@
  * train, and the datagrams past the end would be lost). */
 #define MASQUE_GRO_BUFFER 65536u
 
+/* Control room a receive needs for the segment size (an int, UDP_GRO). */
+#define MASQUE_GRO_CONTROL CMSG_SPACE(sizeof(int))
+
 /* Asks the kernel to coalesce on `fd` (UDP_GRO); 0 when it will, -1 when it cannot (an older
  * kernel: every receive then holds one datagram, which is just as correct). */
 int masque_udp_enable_gro(int fd);
+
+/* The size of each datagram in a receive of `len` bytes described by `msg` (its control part
+ * filled by the kernel; non-const for CMSG_NXTHDR, only read): the segment size GRO reported, or
+ * `len` when it coalesced nothing. */
+size_t masque_udp_segment_of(struct msghdr *msg, size_t len);
 
 /*
  * Receives, without blocking, one datagram or one coalesced train of them into `buf` (`cap`

@@ -18,11 +18,13 @@
 
 #include <cmocka.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "masque/posix.h"
@@ -41,6 +43,7 @@ typedef struct client {
     int got;
     uint8_t last[BIG];
     size_t last_len;
+    size_t lens[64]; /* the lengths of the first datagrams received, in order */
     masque_address last_peer;
     uint64_t closed_with;
     int closed;
@@ -171,6 +174,9 @@ static void on_packet(masque_quic_request *r, void *app, const masque_address *p
     }
     cl->last_len = len;
     cl->last_peer = *peer;
+    if (cl->got >= 0 && (size_t)cl->got < sizeof(cl->lens) / sizeof(cl->lens[0])) {
+        cl->lens[cl->got] = len;
+    }
     cl->got++;
 }
 
@@ -897,6 +903,72 @@ static void test_e2e_UDP_7_clean_fin_closes_the_relay_socket(void **state)
         (void)pump(1, 10, NULL);
     }
     assert_true(r < 0 && errno == ECONNREFUSED);
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
+static int got_six(size_t n)
+{
+    (void)n;
+    return clients[0].got >= 6;
+}
+
+/* A peer that sends a GSO train (as QUIC stacks do) to the public address: the proxy, which
+ * receives it coalesced (UDP GRO), hands the client the datagrams that were sent, one HTTP
+ * Datagram each (RFC 9298 §5: one UDP payload per datagram), none merged, none cut. */
+static void test_e2e_a_peers_gso_train_reaches_the_client_datagram_by_datagram(void **state)
+{
+    static uint8_t train[5 * 1000 + 300];
+    union {
+        struct cmsghdr align;
+        uint8_t buf[CMSG_SPACE(sizeof(uint16_t))];
+    } control;
+    uint16_t segment = 1000;
+    masque_address peer_addr;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    struct iovec iov;
+    struct msghdr msg;
+    struct cmsghdr *cm;
+    size_t i;
+    int peer;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    assert_int_equal(masque_address_to_sockaddr(&clients[0].pub, &ss, &sl), MASQUE_OK);
+    for (i = 0; i < sizeof(train); i++) {
+        train[i] = (uint8_t)(i / 1000u + 1u);
+    }
+    memset(&msg, 0, sizeof(msg));
+    memset(&control, 0, sizeof(control));
+    iov.iov_base = train;
+    iov.iov_len = sizeof(train);
+    msg.msg_name = &ss;
+    msg.msg_namelen = sl;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+    cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_UDP;
+    cm->cmsg_type = 103; /* UDP_SEGMENT, Linux 4.18 */
+    cm->cmsg_len = CMSG_LEN(sizeof(segment));
+    memcpy(CMSG_DATA(cm), &segment, sizeof(segment));
+    clients[0].got = 0;
+    assert_int_equal(sendmsg(peer, &msg, 0), (ssize_t)sizeof(train));
+    assert_true(pump(1, 10000, got_six));
+    (void)pump(1, 200, NULL); /* and nothing more (a datagram sent twice, or cut in two) */
+    assert_int_equal(clients[0].got, 6);
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(clients[0].lens[i], i < 5 ? 1000 : 300);
+    }
+    /* The last one, byte for byte. */
+    assert_int_equal(clients[0].last_len, 300);
+    assert_memory_equal(clients[0].last, train + 5000, 300);
+    assert_int_equal(clients[0].last_peer.port, peer_addr.port);
     (void)close(peer);
     stop_client(&clients[0]);
     stop_proxy();
@@ -2095,6 +2167,7 @@ int main(void)
         cmocka_unit_test(test_e2e_UDP_13_relay_drops_what_would_need_fragments),
         cmocka_unit_test(test_e2e_DG_14_fin_inside_a_capsule_aborts_with_h3_message_error),
         cmocka_unit_test(test_e2e_UDP_7_clean_fin_closes_the_relay_socket),
+        cmocka_unit_test(test_e2e_a_peers_gso_train_reaches_the_client_datagram_by_datagram),
         cmocka_unit_test(test_e2e_tls_verifies_the_proxy_against_the_ca_and_the_authority),
         cmocka_unit_test(test_e2e_concrete_target_is_refused_with_501_not_ignored),
         cmocka_unit_test(test_e2e_requests_without_a_valid_bearer_token_get_407),

@@ -663,6 +663,7 @@ static int relay_socket(const masque_address *bind_to, masque_address *bound)
         (void)close(fd);
         return -1;
     }
+    (void)masque_udp_enable_gro(fd); /* a peer's GSO train in one receive (relay_in) */
     return fd;
 }
 
@@ -1013,7 +1014,9 @@ static unsigned rx_read(int fd, unsigned max)
     return n > 0 ? (unsigned)n : 0u;
 }
 
-/* UDP from the Internet for one request: up to RELAY_BUDGET datagrams, into its tunnel. */
+/* UDP from the Internet for one request: up to RELAY_BUDGET receives, into its tunnel. A
+ * receive coalesced by GRO holds a peer's GSO train: each segment is a datagram of its own
+ * (RFC 9298 §5: one UDP payload per HTTP Datagram, none merged). */
 static void relay_in(proxy_relay *relay)
 {
     unsigned budget = RELAY_BUDGET;
@@ -1021,19 +1024,31 @@ static void relay_in(proxy_relay *relay)
         unsigned n = rx_read(relay->fd, budget);
         unsigned i;
         for (i = 0; i < n && relay->live; i++) {
-            masque_adapter *a = relay_adapter(relay);
+            uint8_t *data = rx.buf[i] + MASQUE_BIND_HEADROOM;
+            size_t len = rx.msgs[i].msg_len;
+            size_t seg = masque_udp_segment_of(&rx.msgs[i].msg_hdr, len);
             masque_address src;
-            if (a == NULL || !quota_pass(relay->client->proxy, relay->ident, rx.msgs[i].msg_len) ||
-                masque_address_from_sockaddr((struct sockaddr *)&rx.from[i],
+            size_t off = 0;
+            if (masque_address_from_sockaddr((struct sockaddr *)&rx.from[i],
                                              rx.msgs[i].msg_hdr.msg_namelen, &src) != 0) {
                 continue;
             }
-            /* Received at offset MASQUE_BIND_HEADROOM: framed in place, never copied (-10 §8:
-             * a sender without a context is dropped inside, and counted). The packets go out
-             * together, at the connection's next write. */
-            (void)masque_adapter_write_datagram(a, &src, rx.buf[i] + MASQUE_BIND_HEADROOM,
-                                                MASQUE_BIND_HEADROOM, rx.msgs[i].msg_len,
-                                                masque_quic_now_ns() / 1000000u);
+            do { /* an empty datagram is one too: one pass */
+                masque_adapter *a = relay_adapter(relay);
+                size_t piece = len - off < seg ? len - off : seg;
+                uint8_t *at = data + off;
+                off += piece;
+                if (a == NULL || !quota_pass(relay->client->proxy, relay->ident, piece)) {
+                    continue;
+                }
+                /* Framed in place, never copied: the first datagram has MASQUE_BIND_HEADROOM
+                 * before it, each later one the end of the one before, which the tunnel took
+                 * already (its binding copies what it queues). -10 §8: a sender without a
+                 * context is dropped inside, and counted. The packets go out together, at the
+                 * connection's next write. */
+                (void)masque_adapter_write_datagram(a, &src, at, MASQUE_BIND_HEADROOM, piece,
+                                                    masque_quic_now_ns() / 1000000u);
+            } while (off < len && relay->live);
         }
         if (n < RECV_BATCH || n == budget) {
             return; /* drained, or this socket had its turn */

@@ -1022,6 +1022,7 @@ static void relay_in(proxy_relay *relay)
     unsigned budget = RELAY_BUDGET;
     while (budget > 0 && relay->live) {
         unsigned n = rx_read(relay->fd, budget);
+        uint64_t now = masque_quic_now_ns() / 1000000u; /* one clock read a batch */
         unsigned i;
         for (i = 0; i < n && relay->live; i++) {
             uint8_t *data = rx.buf[i] + MASQUE_BIND_HEADROOM;
@@ -1046,8 +1047,7 @@ static void relay_in(proxy_relay *relay)
                  * already (its binding copies what it queues). -10 §8: a sender without a
                  * context is dropped inside, and counted. The packets go out together, at the
                  * connection's next write. */
-                (void)masque_adapter_write_datagram(a, &src, at, MASQUE_BIND_HEADROOM, piece,
-                                                    masque_quic_now_ns() / 1000000u);
+                (void)masque_adapter_write_datagram(a, &src, at, MASQUE_BIND_HEADROOM, piece, now);
             } while (off < len && relay->live);
         }
         if (n < RECV_BATCH || n == budget) {

@@ -121,6 +121,9 @@ struct masque_quic_conn {
      * fd + 1) and a buffer for a coalesced train (mapped: untouched unless that is used). */
     int gro_fd;
     uint8_t rx[MASQUE_GRO_BUFFER];
+    /* When the packet being read arrived (ns): what ngtcp2 is given, and the clock of the
+     * callbacks that run inside the read (one clock read a packet, not one per datagram). */
+    uint64_t read_ts;
 };
 
 uint64_t masque_quic_now_ns(void)
@@ -145,6 +148,12 @@ static void log_line(masque_quic_conn *c, const char *what, const char *detail)
 static uint64_t now_ms(void)
 {
     return masque_quic_now_ns() / 1000000u;
+}
+
+/* The time in a callback of ngtcp2_conn_read_pkt() (read_at() set it), in ms. */
+static uint64_t read_ms(const masque_quic_conn *c)
+{
+    return c->read_ts / 1000000u;
 }
 
 static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
@@ -640,7 +649,7 @@ static int h3_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data
     masque_quic_request *r = stream_user;
     (void)h3;
     if (r != NULL && r->session_ready) {
-        (void)masque_adapter_read_stream(&r->adapter, data, datalen, now_ms());
+        (void)masque_adapter_read_stream(&r->adapter, data, datalen, read_ms(c));
     }
     (void)ngtcp2_conn_extend_max_stream_offset(c->conn, stream_id, datalen);
     ngtcp2_conn_extend_max_offset(c->conn, datalen);
@@ -1015,7 +1024,7 @@ static int recv_datagram_cb(ngtcp2_conn *conn, uint32_t flags, const uint8_t *da
     uint64_t h3 = 0;
     (void)flags;
     switch (
-        masque_h3_datagram_dispatch(data, datalen, now_ms(), lookup_stream, c, &stream_id, &h3)) {
+        masque_h3_datagram_dispatch(data, datalen, read_ms(c), lookup_stream, c, &stream_id, &h3)) {
     case MASQUE_DATAGRAM_CLOSE_CONNECTION:
         ngtcp2_ccerr_set_application_error(&c->last_error, h3, NULL, 0);
         return NGTCP2_ERR_CALLBACK_FAILURE;
@@ -1498,6 +1507,35 @@ static void send_close(masque_quic_conn *c, int liberr)
     }
 }
 
+/* Feeds one datagram that arrived at `ts` (ns) from `from`: 0, or -1 when the connection is
+ * over (CONNECTION_CLOSE sent where one is due). */
+static int read_at(masque_quic_conn *c, const struct sockaddr *from, socklen_t fromlen,
+                   const uint8_t *pkt, size_t len, uint64_t ts)
+{
+    ngtcp2_path path = make_path(c);
+    struct sockaddr_storage remote;
+    ngtcp2_pkt_info pi;
+    int rv;
+    if (fromlen > sizeof(remote)) {
+        return 0; /* not an address a UDP socket gives: nothing read */
+    }
+    memset(&pi, 0, sizeof(pi));
+    memcpy(&remote, from, fromlen);
+    path.remote.addr = (ngtcp2_sockaddr *)&remote;
+    path.remote.addrlen = (ngtcp2_socklen)fromlen;
+    c->read_ts = ts;
+    rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, ts);
+    sync_path(c);
+    if (rv != 0) {
+        if (rv != NGTCP2_ERR_DRAINING && rv != NGTCP2_ERR_CLOSING && !c->refused) {
+            log_line(c, "read: ", ngtcp2_strerror(rv));
+        }
+        send_close(c, rv);
+        return -1;
+    }
+    return 0;
+}
+
 int masque_quic_read(masque_quic_conn *c, const uint8_t *pkt, size_t len)
 {
     return masque_quic_read_from(c, (const struct sockaddr *)&c->remote, c->remotelen, pkt, len);
@@ -1518,6 +1556,7 @@ int masque_quic_read_socket(masque_quic_conn *c)
     for (trips = 0; trips < READ_SOCKET_TRIPS; trips++) {
         size_t seg = 1;
         size_t off;
+        uint64_t ts;
         ssize_t n = masque_udp_recv_segments(c->fd, c->rx, sizeof(c->rx), NULL, NULL, &seg);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -1525,10 +1564,12 @@ int masque_quic_read_socket(masque_quic_conn *c)
             }
             continue; /* an ICMP error on a connected socket (the proxy not up yet) */
         }
+        ts = masque_quic_now_ns(); /* a train arrived at once */
         for (off = 0; off < (size_t)n; off += seg) {
             size_t len = (size_t)n - off < seg ? (size_t)n - off : seg;
             packets++;
-            if (masque_quic_read(c, c->rx + off, len) != 0) {
+            if (read_at(c, (const struct sockaddr *)&c->remote, c->remotelen, c->rx + off, len,
+                        ts) != 0) {
                 return -1;
             }
         }
@@ -1539,27 +1580,7 @@ int masque_quic_read_socket(masque_quic_conn *c)
 int masque_quic_read_from(masque_quic_conn *c, const struct sockaddr *from, socklen_t fromlen,
                           const uint8_t *pkt, size_t len)
 {
-    ngtcp2_path path = make_path(c);
-    struct sockaddr_storage remote;
-    ngtcp2_pkt_info pi;
-    int rv;
-    if (fromlen > sizeof(remote)) {
-        return 0; /* not an address a UDP socket gives: nothing read */
-    }
-    memset(&pi, 0, sizeof(pi));
-    memcpy(&remote, from, fromlen);
-    path.remote.addr = (ngtcp2_sockaddr *)&remote;
-    path.remote.addrlen = (ngtcp2_socklen)fromlen;
-    rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, masque_quic_now_ns());
-    sync_path(c);
-    if (rv != 0) {
-        if (rv != NGTCP2_ERR_DRAINING && rv != NGTCP2_ERR_CLOSING && !c->refused) {
-            log_line(c, "read: ", ngtcp2_strerror(rv));
-        }
-        send_close(c, rv);
-        return -1;
-    }
-    return 0;
+    return read_at(c, from, fromlen, pkt, len, masque_quic_now_ns());
 }
 
 int masque_quic_write(masque_quic_conn *c)

@@ -143,6 +143,18 @@ int main(void)
     scfg.policy = &policy;
     (void)masque_address_from_sockaddr((struct sockaddr *)&w.relay_addr, sizeof(w.relay_addr),
                                        &scfg.public_address);
+    {
+        /* An address length no socket gives is refused, not copied past the storage. */
+        struct sockaddr_storage big[2];
+        memset(big, 0, sizeof(big));
+        memcpy(big, &server_addr, sizeof(server_addr));
+        if (masque_quic_client_new(&ccfg, client_fd, (struct sockaddr *)&client_addr,
+                                   sizeof(client_addr), (struct sockaddr *)big,
+                                   (socklen_t)sizeof(big), &chooks, &w) != NULL) {
+            (void)fprintf(stderr, "an oversized address length was taken\n");
+            return 1;
+        }
+    }
     w.client = masque_quic_client_new(&ccfg, client_fd, (struct sockaddr *)&client_addr,
                                       sizeof(client_addr), (struct sockaddr *)&server_addr,
                                       sizeof(server_addr), &chooks, &w);

@@ -170,7 +170,7 @@ static void packet_destination(const masque_quic_conn *c, const ngtcp2_path *pat
         memcpy(to, path->remote.addr, path->remote.addrlen);
         *tolen = (socklen_t)path->remote.addrlen;
     } else {
-        memcpy(to, &c->remote, sizeof(*to));
+        memcpy(to, &c->remote, c->remotelen);
         *tolen = c->remotelen;
     }
 }
@@ -214,7 +214,7 @@ static void tx_commit(masque_quic_conn *c, const ngtcp2_path *path, size_t len)
         memmove(c->tx, c->tx + at, len);
     }
     if (c->tx_count == 0) {
-        memcpy(&c->tx_to, &to, sizeof(to));
+        memcpy(&c->tx_to, &to, tolen); /* the address's own length: a whole storage is slow */
         c->tx_tolen = tolen;
         c->tx_seg = len;
     }
@@ -1300,8 +1300,12 @@ static masque_quic_conn *alloc_conn(const masque_quic_config *cfg, int fd,
                                     const struct sockaddr *remote, socklen_t remotelen,
                                     const masque_quic_hooks *hooks, void *app)
 {
+    masque_quic_conn *c;
+    if (locallen > sizeof(c->local) || remotelen > sizeof(c->remote)) {
+        return NULL; /* no address a socket gives: refused, never copied past the end */
+    }
     /* Mapped like its requests: it all goes back to the system when the client leaves. */
-    masque_quic_conn *c = map_zeroed(sizeof(*c));
+    c = map_zeroed(sizeof(*c));
     if (c == NULL) {
         return NULL;
     }

@@ -161,18 +161,18 @@ static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
     return ((masque_quic_conn *)ref->user_data)->conn;
 }
 
-/* Where a packet goes: the path ngtcp2 chose for it. After a client's address changed (RFC
- * 9000 §9), the proxy answers (and validates) the new address. */
-static void packet_destination(const masque_quic_conn *c, const ngtcp2_path *path,
-                               struct sockaddr_storage *to, socklen_t *tolen)
+/* Where a packet goes: the path ngtcp2 chose for it (pointed at, not copied: this runs for
+ * every packet). After a client's address changed (RFC 9000 §9), the proxy answers (and
+ * validates) the new address. */
+static const struct sockaddr *packet_destination(const masque_quic_conn *c, const ngtcp2_path *path,
+                                                 socklen_t *tolen)
 {
-    if (path->remote.addrlen != 0 && path->remote.addrlen <= sizeof(*to)) {
-        memcpy(to, path->remote.addr, path->remote.addrlen);
+    if (path->remote.addrlen != 0 && path->remote.addrlen <= sizeof(struct sockaddr_storage)) {
         *tolen = (socklen_t)path->remote.addrlen;
-    } else {
-        memcpy(to, &c->remote, c->remotelen);
-        *tolen = c->remotelen;
+        return (const struct sockaddr *)path->remote.addr;
     }
+    *tolen = c->remotelen;
+    return (const struct sockaddr *)&c->remote;
 }
 
 /* Sends the packets written so far: one sendmsg() with UDP_SEGMENT when there are several
@@ -202,11 +202,10 @@ static uint8_t *tx_room(masque_quic_conn *c, size_t *cap)
 /* A packet of `len` bytes was written at tx_room(): it joins the batch. */
 static void tx_commit(masque_quic_conn *c, const ngtcp2_path *path, size_t len)
 {
-    struct sockaddr_storage to;
     socklen_t tolen = 0;
-    packet_destination(c, path, &to, &tolen);
+    const struct sockaddr *to = packet_destination(c, path, &tolen);
     if (c->tx_count > 0 &&
-        (len > c->tx_seg || tolen != c->tx_tolen || memcmp(&to, &c->tx_to, tolen) != 0)) {
+        (len > c->tx_seg || tolen != c->tx_tolen || memcmp(to, &c->tx_to, tolen) != 0)) {
         /* Larger than the batch's segments, or another path (a probe during migration): the
          * batch goes first, and this packet starts the next. */
         size_t at = c->tx_len;
@@ -214,7 +213,7 @@ static void tx_commit(masque_quic_conn *c, const ngtcp2_path *path, size_t len)
         memmove(c->tx, c->tx + at, len);
     }
     if (c->tx_count == 0) {
-        memcpy(&c->tx_to, &to, tolen); /* the address's own length: a whole storage is slow */
+        memcpy(&c->tx_to, to, tolen); /* once a batch */
         c->tx_tolen = tolen;
         c->tx_seg = len;
     }
@@ -229,11 +228,11 @@ static void tx_commit(masque_quic_conn *c, const ngtcp2_path *path, size_t len)
 static void send_packet(masque_quic_conn *c, const ngtcp2_path *path, const uint8_t *buf,
                         size_t len)
 {
-    struct sockaddr_storage to;
     socklen_t tolen = 0;
+    const struct sockaddr *to;
     tx_flush(c);
-    packet_destination(c, path, &to, &tolen);
-    (void)sendto(c->fd, buf, len, 0, (struct sockaddr *)&to, tolen);
+    to = packet_destination(c, path, &tolen);
+    (void)sendto(c->fd, buf, len, 0, to, tolen);
 }
 
 /* Follows ngtcp2's current path: where the peer is now. */

@@ -27,20 +27,21 @@
 #include "udp_in.h"
 #include "udp_out.h"
 
-#define OUTBOX_CAP            (1u << 20)
-#define TABLE_CAPACITY        256
-#define MAX_STREAMS_BIDI      MASQUE_QUIC_MAX_REQUESTS
-#define DEFAULT_MAX_REQUESTS  8u
-#define DATAGRAM_QUEUE        64u /* a step's datagrams, and a burst the pacer spreads out */
-#define DATAGRAM_OVERHEAD     44u /* short header (20-byte CID), packet number, AEAD tag, frame */
-#define RETRY_TOKEN_LIFETIME  (10 * NGTCP2_SECONDS) /* a Retry round trip, with room for loss */
-#define SCID_LEN              18u     /* the proxy's connection IDs: what routes short headers */
-#define MAX_PACKET            1452u   /* ngtcp2's default largest UDP payload */
-#define DEFAULT_CONN_IDLE_MS  120000u /* RFC 9298 §3.1: no idle timeout under two minutes */
-#define DEFAULT_KEEP_ALIVE_MS 15000u  /* a client's PING on a quiet connection */
-#define TX_CAP                65000u  /* packets sent in one go (UDP GSO: under 64 KiB) */
-#define READ_SOCKET_TRIPS     64u     /* receives one masque_quic_read_socket() makes at most */
-#define TX_MAX_SEGMENTS       44u     /* and at most this many (the kernel allows 64) */
+#define OUTBOX_CAP              (1u << 20)
+#define TABLE_CAPACITY          256
+#define MAX_STREAMS_BIDI        MASQUE_QUIC_MAX_REQUESTS
+#define DEFAULT_MAX_REQUESTS    8u
+#define DATAGRAM_QUEUE          64u /* a step's datagrams, and a burst the pacer spreads out */
+#define DATAGRAM_OVERHEAD       44u /* short header (20-byte CID), packet number, AEAD tag, frame */
+#define DATAGRAM_FRAME_OVERHEAD 8u  /* a second DATAGRAM frame's type and Length (and slack) */
+#define RETRY_TOKEN_LIFETIME    (10 * NGTCP2_SECONDS) /* a Retry round trip, with room for loss */
+#define SCID_LEN                18u     /* the proxy's connection IDs: what routes short headers */
+#define MAX_PACKET              1452u   /* ngtcp2's default largest UDP payload */
+#define DEFAULT_CONN_IDLE_MS    120000u /* RFC 9298 §3.1: no idle timeout under two minutes */
+#define DEFAULT_KEEP_ALIVE_MS   15000u  /* a client's PING on a quiet connection */
+#define TX_CAP                  65000u  /* packets sent in one go (UDP GSO: under 64 KiB) */
+#define READ_SOCKET_TRIPS       64u     /* receives one masque_quic_read_socket() makes at most */
+#define TX_MAX_SEGMENTS         44u     /* and at most this many (the kernel allows 64) */
 #define DEFAULT_PRIORITY                                                                           \
     "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"           \
     "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM"
@@ -423,15 +424,27 @@ static int host_write_datagram(void *host, const uint8_t *data, size_t len)
 static ngtcp2_ssize write_datagrams(masque_quic_conn *c, ngtcp2_path *path, ngtcp2_pkt_info *pi,
                                     uint8_t *buf, size_t cap, uint64_t ts)
 {
+    size_t room = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->conn);
+    if (room > cap) {
+        room = cap;
+    }
     while (c->dgq_count > 0) {
         size_t i = c->dgq_head;
         int accepted = 0;
         ngtcp2_vec v;
         ngtcp2_ssize n;
+        uint32_t flags = NGTCP2_WRITE_DATAGRAM_FLAG_MORE;
         v.base = c->dgq[i];
         v.len = c->dgq_len[i];
-        n = ngtcp2_conn_writev_datagram(c->conn, path, pi, buf, cap, &accepted,
-                                        NGTCP2_WRITE_DATAGRAM_FLAG_MORE, c->datagram_id, &v, 1, ts);
+        if (c->dgq_count > 1 && v.len + c->dgq_len[(i + 1) % DATAGRAM_QUEUE] + DATAGRAM_OVERHEAD +
+                                        DATAGRAM_FRAME_OVERHEAD >
+                                    room) {
+            /* The next one cannot share this packet: it ends here, without a call of ngtcp2
+             * that would only find that out (a packet of large datagrams is one call). */
+            flags = NGTCP2_WRITE_DATAGRAM_FLAG_NONE;
+        }
+        n = ngtcp2_conn_writev_datagram(c->conn, path, pi, buf, cap, &accepted, flags,
+                                        c->datagram_id, &v, 1, ts);
         if (accepted) {
             c->datagram_id++;
             c->dgq_head = (c->dgq_head + 1) % DATAGRAM_QUEUE;

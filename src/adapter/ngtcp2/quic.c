@@ -419,7 +419,8 @@ static int host_write_datagram(void *host, const uint8_t *data, size_t len)
  * Writes queued datagrams into the packet at `buf` (several small ones share a packet):
  * > 0 a packet of that length is complete, 0 congestion control or pacing holds them back,
  * NGTCP2_ERR_WRITE_MORE the packet has room for more (the caller goes on with the same
- * arguments), another negative value a connection error.
+ * arguments; not with the queue's last datagram, which ends its packet), another negative
+ * value a connection error.
  */
 static ngtcp2_ssize write_datagrams(masque_quic_conn *c, ngtcp2_path *path, ngtcp2_pkt_info *pi,
                                     uint8_t *buf, size_t cap, uint64_t ts)
@@ -436,11 +437,12 @@ static ngtcp2_ssize write_datagrams(masque_quic_conn *c, ngtcp2_path *path, ngtc
         uint32_t flags = NGTCP2_WRITE_DATAGRAM_FLAG_MORE;
         v.base = c->dgq[i];
         v.len = c->dgq_len[i];
-        if (c->dgq_count > 1 && v.len + c->dgq_len[(i + 1) % DATAGRAM_QUEUE] + DATAGRAM_OVERHEAD +
-                                        DATAGRAM_FRAME_OVERHEAD >
-                                    room) {
-            /* The next one cannot share this packet: it ends here, without a call of ngtcp2
-             * that would only find that out (a packet of large datagrams is one call). */
+        if (c->dgq_count == 1 || v.len + c->dgq_len[(i + 1) % DATAGRAM_QUEUE] + DATAGRAM_OVERHEAD +
+                                         DATAGRAM_FRAME_OVERHEAD >
+                                     room) {
+            /* The last one, or the next one cannot share this packet: it ends here, without
+             * a call of ngtcp2 that would only find that out (a packet of large datagrams is
+             * one call). ACKs still ride along; stream data takes the next packet. */
             flags = NGTCP2_WRITE_DATAGRAM_FLAG_NONE;
         }
         n = ngtcp2_conn_writev_datagram(c->conn, path, pi, buf, cap, &accepted, flags,

@@ -991,27 +991,39 @@ typedef struct rx_batch {
 
 static rx_batch rx; /* one loop, one thread: shared by every socket */
 
-/* Receives up to `max` datagrams; returns how many (0 when none is waiting). */
+/* Receives up to `max` datagrams; returns how many (0 when none is waiting). The headers are
+ * set up once: a receive changes only the address and control lengths of the entries it
+ * filled, and only those are put back before the next one (most receives take a few of the
+ * RECV_BATCH entries). */
 static unsigned rx_read(int fd, unsigned max)
 {
+    static unsigned ready;   /* entries set up */
+    static unsigned touched; /* entries the last receive filled */
     unsigned i;
     int n;
-    if (max > RECV_BATCH) {
-        max = RECV_BATCH;
-    }
-    for (i = 0; i < max; i++) {
+    for (i = ready; i < RECV_BATCH; i++) {
         rx.iov[i].iov_base = rx.buf[i] + MASQUE_BIND_HEADROOM;
         rx.iov[i].iov_len = DATAGRAM_MAX;
         memset(&rx.msgs[i].msg_hdr, 0, sizeof(rx.msgs[i].msg_hdr));
         rx.msgs[i].msg_hdr.msg_name = &rx.from[i];
-        rx.msgs[i].msg_hdr.msg_namelen = sizeof(rx.from[i]);
         rx.msgs[i].msg_hdr.msg_iov = &rx.iov[i];
         rx.msgs[i].msg_hdr.msg_iovlen = 1;
         rx.msgs[i].msg_hdr.msg_control = rx.control[i];
+    }
+    if (ready < RECV_BATCH) {
+        touched = RECV_BATCH;
+        ready = RECV_BATCH;
+    }
+    for (i = 0; i < touched; i++) {
+        rx.msgs[i].msg_hdr.msg_namelen = sizeof(rx.from[i]);
         rx.msgs[i].msg_hdr.msg_controllen = sizeof(rx.control[i]);
     }
+    if (max > RECV_BATCH) {
+        max = RECV_BATCH;
+    }
     n = recvmmsg(fd, rx.msgs, max, MSG_DONTWAIT, NULL);
-    return n > 0 ? (unsigned)n : 0u;
+    touched = n > 0 ? (unsigned)n : 0u;
+    return touched;
 }
 
 /* UDP from the Internet for one request: up to RELAY_BUDGET receives, into its tunnel. A

@@ -239,7 +239,11 @@ static void send_packet(masque_quic_conn *c, const ngtcp2_path *path, const uint
 /* Follows ngtcp2's current path: where the peer is now. */
 static void sync_path(masque_quic_conn *c)
 {
-    const ngtcp2_path *p = ngtcp2_conn_get_path(c->conn);
+    const ngtcp2_path *p;
+    if (!c->cfg.is_server) {
+        return; /* the proxy's address never moves under a client (no preferred address) */
+    }
+    p = ngtcp2_conn_get_path(c->conn);
     if (p != NULL && p->remote.addrlen != 0 && p->remote.addrlen <= sizeof(c->remote)) {
         memcpy(&c->remote, p->remote.addr, p->remote.addrlen);
         c->remotelen = (socklen_t)p->remote.addrlen;

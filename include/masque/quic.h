@@ -300,7 +300,8 @@ MASQUE_API int masque_quic_is_for(const masque_quic_conn *c, const uint8_t *pkt,
 /**
  * @brief Where the peer is now (the connection follows a validated address change).
  * @param c The connection.
- * @param[out] out Receives the address.
+ * @param[out] out Receives the address (as many bytes as its length; the rest of @p out is
+ *        left as it was).
  * @return Its length.
  */
 MASQUE_API socklen_t masque_quic_peer_address(const masque_quic_conn *c,

@@ -1090,7 +1090,7 @@ static void listen_packet(masque_quic_proxy *p, const struct sockaddr_storage *f
     now_len = masque_quic_peer_address(c->conn, &now_at); /* it may move */
     if (!same_addr(c, &now_at, now_len)) {
         addr_del(p, c);
-        memcpy(&c->remote, &now_at, sizeof(now_at));
+        memcpy(&c->remote, &now_at, now_len);
         c->remotelen = now_len;
         addr_put(p, c);
     }

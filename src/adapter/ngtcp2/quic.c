@@ -1761,7 +1761,7 @@ int masque_quic_is_for(const masque_quic_conn *c, const uint8_t *pkt, size_t len
 
 socklen_t masque_quic_peer_address(const masque_quic_conn *c, struct sockaddr_storage *out)
 {
-    memcpy(out, &c->remote, sizeof(*out));
+    memcpy(out, &c->remote, c->remotelen); /* the proxy asks after every packet: not 128 bytes */
     return c->remotelen;
 }
 

@@ -17,8 +17,10 @@
  * train, and the datagrams past the end would be lost). */
 #define MASQUE_GRO_BUFFER 65536u
 
-/* Control room a receive needs for the segment size (an int, UDP_GRO). */
-#define MASQUE_GRO_CONTROL CMSG_SPACE(sizeof(int))
+/* Control room a receive needs: the segment size (an int, UDP_GRO) and room to spare, as the
+ * host's socket may carry other messages it asked for (timestamps, say), and a truncated
+ * control part could lose the one that says how to split a train. */
+#define MASQUE_GRO_CONTROL (CMSG_SPACE(sizeof(int)) + 256u)
 
 /* Asks the kernel to coalesce on `fd` (UDP_GRO); 0 when it will, -1 when it cannot (an older
  * kernel: every receive then holds one datagram, which is just as correct). */

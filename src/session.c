@@ -690,8 +690,8 @@ static int judge_oversized(masque_session *s, uint64_t id, uint64_t payload_len)
     if (id != 0) {
         c = masque_context_find(&s->table, id);
         if (!is_open(c)) {
-            MASQUE_SESS_COUNT(s,
-                              dropped_unknown_context); /* RFC 9298 §5: dropped, here unbuffered */
+            /* RFC 9298 §5: dropped, here unbuffered. */
+            MASQUE_SESS_COUNT(s, dropped_unknown_context);
             return 0;
         }
     }

@@ -322,6 +322,16 @@ static ssize_t peer_recv(int fd, size_t n, uint8_t *out, size_t cap, uint64_t li
     return -1;
 }
 
+/* A proxy that lets clients reach loopback, one client whose Bind is ready, and a peer
+ * socket on loopback (its address in *peer_addr): the set-up most relay tests start from. */
+static int one_client_and_a_peer(masque_address *peer_addr)
+{
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    return bound_socket("127.0.0.1", peer_addr);
+}
+
 static void client_send(client *cl, const masque_address *to, const uint8_t *data, size_t len)
 {
     static uint8_t buf[MASQUE_BIND_HEADROOM + BIG];
@@ -525,10 +535,7 @@ static void test_e2e_UDP_21_a_lone_datagram_is_not_held_for_a_batch(void **state
     int peer;
     uint8_t k;
     (void)state;
-    start_proxy("127.0.0.1", "127.0.0.0/8");
-    start_client(&clients[0], "127.0.0.1");
-    assert_true(pump(1, 5000, all_ready));
-    peer = bound_socket("127.0.0.1", &peer_addr);
+    peer = one_client_and_a_peer(&peer_addr);
     for (k = 0; k < 10; k++) {
         uint8_t back[8];
         client_send(&clients[0], &peer_addr, &k, 1);
@@ -881,10 +888,7 @@ static void test_e2e_UDP_7_clean_fin_closes_the_relay_socket(void **state)
     struct sockaddr_storage ss;
     socklen_t sl = 0;
     (void)state;
-    start_proxy("127.0.0.1", "127.0.0.0/8");
-    start_client(&clients[0], "127.0.0.1");
-    assert_true(pump(1, 5000, all_ready));
-    peer = bound_socket("127.0.0.1", &peer_addr);
+    peer = one_client_and_a_peer(&peer_addr);
     assert_int_equal(masque_address_to_sockaddr(&clients[0].pub, &ss, &sl), MASQUE_OK);
     assert_int_equal(connect(peer, (struct sockaddr *)&ss, sl), 0);
     clients[0].got = 0;
@@ -934,10 +938,7 @@ static void test_e2e_a_peers_gso_train_reaches_the_client_datagram_by_datagram(v
     size_t i;
     int peer;
     (void)state;
-    start_proxy("127.0.0.1", "127.0.0.0/8");
-    start_client(&clients[0], "127.0.0.1");
-    assert_true(pump(1, 5000, all_ready));
-    peer = bound_socket("127.0.0.1", &peer_addr);
+    peer = one_client_and_a_peer(&peer_addr);
     assert_int_equal(masque_address_to_sockaddr(&clients[0].pub, &ss, &sl), MASQUE_OK);
     for (i = 0; i < sizeof(train); i++) {
         train[i] = (uint8_t)(i / 1000u + 1u);
@@ -1298,10 +1299,7 @@ static void test_e2e_client_address_change_keeps_the_tunnel(void **state)
     int peer;
     int fd;
     (void)state;
-    start_proxy("127.0.0.1", "127.0.0.0/8");
-    start_client(&clients[0], "127.0.0.1");
-    assert_true(pump(1, 5000, all_ready));
-    peer = bound_socket("127.0.0.1", &peer_addr);
+    peer = one_client_and_a_peer(&peer_addr);
     assert_int_equal(masque_address_to_sockaddr(&clients[0].pub, &ss, &sl), MASQUE_OK);
     clients[0].got = 0;
     assert_int_equal(sendto(peer, "before", 6, 0, (struct sockaddr *)&ss, sl), 6);

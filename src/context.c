@@ -216,8 +216,8 @@ masque_context *masque_context_find(const masque_context_table *t, uint64_t id)
     }
 }
 
-masque_context *masque_context_find_tuple(const masque_context_table *t,
-                                          const masque_address *tuple)
+masque_context *masque_context_lookup_tuple(const masque_context_table *t,
+                                            const masque_address *tuple)
 {
     size_t i;
     if (!tuple_lookup_valid(t, tuple)) {
@@ -251,8 +251,8 @@ masque_context *masque_context_find(const masque_context_table *t, uint64_t id)
     return NULL;
 }
 
-masque_context *masque_context_find_tuple(const masque_context_table *t,
-                                          const masque_address *tuple)
+masque_context *masque_context_lookup_tuple(const masque_context_table *t,
+                                            const masque_address *tuple)
 {
     size_t i;
     if (!tuple_lookup_valid(t, tuple)) {
@@ -269,13 +269,12 @@ masque_context *masque_context_find_tuple(const masque_context_table *t,
 }
 #endif
 
+#if MASQUE_OPTIMIZE_SIZE
 masque_context *masque_context_uncompressed(const masque_context_table *t)
 {
-    if (MASQUE_BAD_ARGS(t == NULL) || t->uncompressed == 0) {
-        return NULL;
-    }
-    return &t->entries[t->uncompressed - 1];
+    return masque_context_uncompressed_inline(t);
 }
+#endif
 
 #if MASQUE_ENABLE_CONTEXT_INDEX
 static void index_put(const masque_context_table *t, uint32_t *index, size_t home, uint32_t v)

@@ -12,41 +12,29 @@
 static int split_varint(uint64_t *value, const uint8_t **rest, size_t *rest_len, const uint8_t *src,
                         size_t len)
 {
-    masque_cursor c = masque_cursor_make(src, src == NULL ? 0 : len);
-    int rc;
     if (MASQUE_BAD_ARGS(len > (size_t)PTRDIFF_MAX)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    rc = masque_cursor_varint(&c, value);
-    if (rc != 0) {
-        return masque_truncated_if_short(rc);
+    if (src == NULL || !masque_split_varint(value, rest, rest_len, src, len)) {
+        return MASQUE_ERR_TRUNCATED;
     }
-    *rest = src + c.pos;
-    *rest_len = masque_cursor_left(&c);
     return MASQUE_OK;
 }
 
 masque_ssize masque_h3_datagram_decode(masque_h3_datagram *out, const uint8_t *src, size_t len)
 {
-    uint64_t qsid;
-    const uint8_t *rest;
-    size_t rest_len;
+    masque_h3_datagram dg;
     int rc;
 
-    if (MASQUE_BAD_ARGS(out == NULL)) {
+    if (MASQUE_BAD_ARGS(out == NULL || len > (size_t)PTRDIFF_MAX)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     /* RFC 9297 §2.1: too short for the Quarter Stream ID is an H3_DATAGRAM_ERROR. */
-    rc = split_varint(&qsid, &rest, &rest_len, src, len);
-    if (rc != 0) {
-        return rc == MASQUE_ERR_TRUNCATED ? MASQUE_ERR_DATAGRAM_TRUNCATED : rc;
+    rc = masque_h3_datagram_read(&dg, src, src == NULL ? 0 : len);
+    if (rc != MASQUE_OK) {
+        return rc;
     }
-    if (qsid > MASQUE_QUARTER_STREAM_ID_MAX) {
-        return MASQUE_ERR_QUARTER_STREAM_ID; /* RFC 9297 §2.1 */
-    }
-    out->quarter_stream_id = qsid;
-    out->payload = rest;
-    out->payload_len = rest_len;
+    *out = dg;
     return masque_ssize_of(len);
 }
 
@@ -102,44 +90,6 @@ masque_ssize masque_context_payload_decode(masque_context_payload *out, const ui
     return masque_ssize_of(len);
 }
 
-/*
- * The hot path of every uncompressed datagram: one bounds check for the whole tuple, then
- * fixed-offset reads (-10 §4). Returns 0 or a negative error; *out is written only on success.
- */
-static MASQUE_HOT_INLINE int read_tuple(masque_address *out, const uint8_t **payload,
-                                        size_t *payload_len, const uint8_t *p, size_t len)
-{
-    size_t n;
-    if (len == 0) {
-        return MASQUE_ERR_TRUNCATED;
-    }
-    if (p[0] == MASQUE_IP_V4) {
-        n = 1 + 4 + 2;
-    } else if (p[0] == MASQUE_IP_V6) {
-        n = 1 + 16 + 2;
-    } else {
-        return MASQUE_ERR_IP_VERSION; /* -10 §4: MUST be 4 or 6 */
-    }
-    if (len < n) {
-        return MASQUE_ERR_TRUNCATED;
-    }
-    if (len - n > MASQUE_UDP_PAYLOAD_MAX) {
-        return MASQUE_ERR_PAYLOAD_TOO_LARGE; /* RFC 9298 §5 */
-    }
-    /* Fixed-size copies, so the compiler emits plain moves. */
-    memset(out->bytes, 0, sizeof(out->bytes));
-    if (n == 7) {
-        memcpy(out->bytes, p + 1, 4);
-    } else {
-        memcpy(out->bytes, p + 1, 16);
-    }
-    out->version = p[0];
-    out->port = (uint16_t)((unsigned)p[n - 2] << 8 | p[n - 1]);
-    *payload = p + n;
-    *payload_len = len - n;
-    return MASQUE_OK;
-}
-
 masque_ssize masque_bind_tuple_decode(masque_address *target, const uint8_t **payload,
                                       size_t *payload_len, const uint8_t *src, size_t len)
 {
@@ -148,7 +98,7 @@ masque_ssize masque_bind_tuple_decode(masque_address *target, const uint8_t **pa
                         len > (size_t)PTRDIFF_MAX)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    rc = read_tuple(target, payload, payload_len, src, src == NULL ? 0 : len);
+    rc = masque_tuple_read(target, payload, payload_len, src, src == NULL ? 0 : len);
     return rc != 0 ? rc : masque_ssize_of(len);
 }
 
@@ -166,7 +116,7 @@ masque_ssize masque_bind_uncompressed_decode(masque_bind_datagram *out, const ui
     if (n == 0) {
         return MASQUE_ERR_TRUNCATED;
     }
-    rc = read_tuple(&out->target, &out->payload, &out->payload_len, src + n, len - n);
+    rc = masque_tuple_read(&out->target, &out->payload, &out->payload_len, src + n, len - n);
     if (rc != 0) {
         return rc;
     }
@@ -207,7 +157,8 @@ typedef struct frame_layout {
 } frame_layout;
 
 /* Measures the framing of a payload; 0 on success, or a negative error. */
-static int frame_lengths(const masque_bind_frame *f, size_t payload_len, frame_layout *l)
+static MASQUE_HOT_INLINE int frame_lengths(const masque_bind_frame *f, size_t payload_len,
+                                           frame_layout *l)
 {
     if (MASQUE_BAD_ARGS(f == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
@@ -247,10 +198,17 @@ static int frame_lengths(const masque_bind_frame *f, size_t payload_len, frame_l
     return MASQUE_ERR_INVALID_ARGUMENT;
 }
 
+/* frame_lengths() as one call, for the paths that are not per datagram. */
+static MASQUE_NOINLINE int measure_frame(const masque_bind_frame *f, size_t payload_len,
+                                         frame_layout *l)
+{
+    return frame_lengths(f, payload_len, l);
+}
+
 size_t masque_bind_frame_header_len(const masque_bind_frame *f, size_t payload_len)
 {
     frame_layout l;
-    if (frame_lengths(f, payload_len, &l) != 0) {
+    if (measure_frame(f, payload_len, &l) != 0) {
         return 0;
     }
     return l.inner + l.outer;
@@ -327,7 +285,7 @@ masque_ssize masque_bind_frame_encode(uint8_t *dst, size_t cap, const masque_bin
 {
     frame_layout l;
     size_t header;
-    int rc = frame_lengths(f, payload_len, &l);
+    int rc = measure_frame(f, payload_len, &l);
 
     if (rc != 0) {
         return rc;

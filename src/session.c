@@ -317,17 +317,15 @@ static size_t auto_slot_of(const masque_address *a)
 }
 #endif
 
-/* Counts a datagram to or from a target carried uncompressed; may register a context. */
-static void note_uncompressed_traffic(masque_session *s, const masque_address *peer, uint64_t now)
-{
 #if MASQUE_ENABLE_AUTO_COMPRESS
-    masque_auto_slot *slot;
+/* Counts a datagram to or from a target carried uncompressed; may register a context. Out of
+ * line: only sessions with auto_compress_after set come here. */
+static MASQUE_NOINLINE void count_uncompressed(masque_session *s, const masque_address *peer,
+                                               uint64_t now)
+{
+    masque_auto_slot *slot = &s->auto_slots[auto_slot_of(peer)];
     uint64_t id;
 
-    if (s->cfg.auto_compress_after == 0) {
-        return;
-    }
-    slot = &s->auto_slots[auto_slot_of(peer)];
     if (!masque_address_equal(&slot->target, peer) ||
         now - slot->window_start > s->cfg.auto_compress_window_ms) {
         slot->target = *peer;
@@ -341,6 +339,18 @@ static void note_uncompressed_traffic(masque_session *s, const masque_address *p
     memset(slot, 0, sizeof(*slot));
     if (masque_session_open_context(s, peer, now, &id) == MASQUE_OK) {
         event_push(s, MASQUE_EVENT_CONTEXT_OPENED, masque_context_find(&s->table, id), 0);
+    }
+}
+#endif
+
+/* Auto-compression's count of uncompressed traffic, when it is on: the check is inline, as
+ * every datagram with a tuple asks it. */
+static inline void note_uncompressed_traffic(masque_session *s, const masque_address *peer,
+                                             uint64_t now)
+{
+#if MASQUE_ENABLE_AUTO_COMPRESS
+    if (s->cfg.auto_compress_after != 0) {
+        count_uncompressed(s, peer, now);
     }
 #else
     (void)s;
@@ -420,7 +430,11 @@ int masque_sess_resolve(masque_session *s, const masque_context *c, const uint8_
     }
     {
         /* -10 §4: the tuple travels in every datagram. */
+#if MASQUE_OPTIMIZE_SIZE
         masque_ssize rc = masque_bind_tuple_decode(peer, payload, payload_len, p, n);
+#else
+        masque_ssize rc = masque_tuple_read(peer, payload, payload_len, p, n); /* no call */
+#endif
         if (rc == MASQUE_ERR_PAYLOAD_TOO_LARGE) {
             return masque_sess_fail(s, (int)rc);
         }
@@ -439,8 +453,9 @@ int masque_sess_resolve(masque_session *s, const masque_context *c, const uint8_
 /* A datagram's Context ID and what follows it: 1 when out holds a packet, 0 when it was
  * dropped and counted (out stays zeroed), or a stream error. The role decides about the
  * uncompressed context. The peer and payload are written straight into out. */
-static int deliver_context_payload(masque_session *s, uint64_t id, const uint8_t *p, size_t n,
-                                   uint64_t now, masque_packet *out)
+static MASQUE_HOT_INLINE int deliver_context_payload(masque_session *s, uint64_t id,
+                                                     const uint8_t *p, size_t n, uint64_t now,
+                                                     masque_packet *out)
 {
     masque_context *c = NULL;
 
@@ -488,12 +503,14 @@ static int deliver_context_payload(masque_session *s, uint64_t id, const uint8_t
 static int read_http_datagram(masque_session *s, const uint8_t *data, size_t len, uint64_t now,
                               masque_packet *out)
 {
-    masque_context_payload cp;
-    if (masque_context_payload_decode(&cp, data, len) < 0) {
+    uint64_t id;
+    const uint8_t *rest;
+    size_t rest_len;
+    if (data == NULL || !masque_split_varint(&id, &rest, &rest_len, data, len)) {
         MASQUE_SESS_COUNT(s, dropped_malformed); /* no complete Context ID: dropped */
         return 0;
     }
-    return deliver_context_payload(s, cp.context_id, cp.payload, cp.payload_len, now, out);
+    return deliver_context_payload(s, id, rest, rest_len, now, out);
 }
 
 int masque_session_read_datagram(masque_session *s, const uint8_t *data, size_t len, uint64_t now,

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "internal/wire.h"
+
 int masque_adapter_init(masque_adapter *a, masque_session *session, const masque_host_ops *ops,
                         void *host)
 {
@@ -39,20 +41,11 @@ static void hand_over(masque_adapter *a, const masque_packet *pkt)
     a->ops.on_packet(a->host, &pkt->peer, pkt->payload, pkt->payload_len);
 }
 
-int masque_adapter_flush(masque_adapter *a)
+/* Hands the session's queued capsules to the stream and its events to the host. */
+static MASQUE_NOINLINE int drain(masque_adapter *a)
 {
     uint8_t buf[512];
     masque_event ev;
-    if (a == NULL) {
-        return MASQUE_ERR_INVALID_ARGUMENT;
-    }
-    if (a->aborted_with != 0) {
-        return MASQUE_ERR_SESSION_FAILED;
-    }
-    if (masque_session_queued_capsules(a->session) == 0 &&
-        masque_session_queued_events(a->session) == 0) {
-        return MASQUE_OK; /* the common case on the datagram path: nothing to do */
-    }
     for (;;) {
         masque_ssize n = masque_session_write_stream(a->session, buf, sizeof(buf));
         if (n <= 0) {
@@ -68,6 +61,27 @@ int masque_adapter_flush(masque_adapter *a)
         }
     }
     return MASQUE_OK;
+}
+
+/* masque_adapter_flush() for a valid adapter, inline: every datagram asks it, and nearly always
+ * the answer is that nothing is queued. */
+static inline int settle(masque_adapter *a)
+{
+    if (a->aborted_with != 0) {
+        return MASQUE_ERR_SESSION_FAILED;
+    }
+    if (a->session->queue_count == 0 && a->session->event_count == 0) {
+        return MASQUE_OK;
+    }
+    return drain(a);
+}
+
+int masque_adapter_flush(masque_adapter *a)
+{
+    if (a == NULL) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    return settle(a);
 }
 
 int masque_adapter_read_stream(masque_adapter *a, const uint8_t *data, size_t len, uint64_t now)
@@ -113,11 +127,12 @@ int masque_adapter_read_fin(masque_adapter *a)
 }
 
 /* A decoded HTTP Datagram for this adapter's request: to the session, then to the host. */
-static int read_decoded(masque_adapter *a, const masque_h3_datagram *dg, uint64_t now)
+static MASQUE_HOT_INLINE int read_decoded(masque_adapter *a, const masque_h3_datagram *dg,
+                                          uint64_t now)
 {
     masque_packet pkt;
     int r;
-    if (dg->quarter_stream_id != masque_session_quarter_stream_id(a->session)) {
+    if (dg->quarter_stream_id != a->session->cfg.quarter_stream_id) {
         return MASQUE_ERR_STREAM_ID;
     }
     if (a->aborted_with != 0) {
@@ -130,7 +145,7 @@ static int read_decoded(masque_adapter *a, const masque_h3_datagram *dg, uint64_
     if (r == 1) {
         hand_over(a, &pkt);
     }
-    return masque_adapter_flush(a);
+    return settle(a);
 }
 
 int masque_adapter_read_datagram(masque_adapter *a, const uint8_t *frame, size_t len, uint64_t now)
@@ -164,7 +179,7 @@ int masque_adapter_write_datagram(masque_adapter *a, const masque_address *peer,
         return (int)h;
     }
     /* Queued capsules (an ASSIGN from auto-compression, say) go before the datagram. */
-    rc = masque_adapter_flush(a);
+    rc = settle(a);
     if (rc != MASQUE_OK) {
         return rc;
     }
@@ -201,16 +216,15 @@ int masque_h3_datagram_dispatch(const uint8_t *frame, size_t len, uint64_t now,
 {
     masque_h3_datagram dg;
     masque_adapter *a = NULL;
-    masque_ssize n;
     int rc;
     if (lookup == NULL || stream_id == NULL || h3_error == NULL) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     *stream_id = 0;
     *h3_error = 0;
-    n = masque_h3_datagram_decode(&dg, frame, len);
-    if (n < 0) {
-        *h3_error = masque_h3_error_for((int)n); /* RFC 9297 §2.1: H3_DATAGRAM_ERROR */
+    rc = masque_h3_datagram_read(&dg, frame, frame == NULL ? 0 : len);
+    if (rc != MASQUE_OK) {
+        *h3_error = masque_h3_error_for(rc); /* RFC 9297 §2.1: H3_DATAGRAM_ERROR */
         return MASQUE_DATAGRAM_CLOSE_CONNECTION;
     }
     *stream_id = dg.quarter_stream_id * 4u;

@@ -9,9 +9,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "masque/address.h"
+#include "masque/capsule.h"
 #include "masque/config.h"
+#include "masque/datagram.h"
 #include "masque/varint.h"
 
 /*
@@ -28,6 +31,14 @@
 #define MASQUE_SIZE_NOINLINE __attribute__((noinline))
 #else
 #define MASQUE_SIZE_NOINLINE
+#endif
+
+/* A helper kept out of line so that the check in front of it stays small enough to inline (the
+ * work behind it is rare: auto-compression, draining queues). */
+#if defined(__GNUC__) || defined(__clang__)
+#define MASQUE_NOINLINE __attribute__((noinline))
+#else
+#define MASQUE_NOINLINE
 #endif
 
 /* A read cursor: the buffer, its length, and how far we have read. */
@@ -142,12 +153,83 @@ static inline int masque_cursor_varint(masque_cursor *c, uint64_t *out)
 }
 
 /*
+ * Splits a complete item (a datagram, a capsule value) into its leading varint and a view of
+ * the rest: 1, or 0 when the item ends inside the varint. Without argument checks (the public
+ * decoders make theirs first), so that the per-datagram paths read it without a call.
+ */
+static MASQUE_HOT_INLINE int masque_split_varint(uint64_t *value, const uint8_t **rest,
+                                                 size_t *rest_len, const uint8_t *src, size_t len)
+{
+    size_t n = masque_varint_read(src, len, value); /* reads nothing when len is 0 */
+    if (n == 0) {
+        return 0;
+    }
+    *rest = src + n;
+    *rest_len = len - n;
+    return 1;
+}
+
+/*
+ * An HTTP Datagram's Quarter Stream ID and payload (RFC 9297 §2.1): MASQUE_OK,
+ * MASQUE_ERR_DATAGRAM_TRUNCATED or MASQUE_ERR_QUARTER_STREAM_ID (both H3_DATAGRAM_ERROR).
+ * masque_h3_datagram_decode() is this after its argument checks.
+ */
+static MASQUE_HOT_INLINE int masque_h3_datagram_read(masque_h3_datagram *out, const uint8_t *src,
+                                                     size_t len)
+{
+    if (!masque_split_varint(&out->quarter_stream_id, &out->payload, &out->payload_len, src, len)) {
+        return MASQUE_ERR_DATAGRAM_TRUNCATED;
+    }
+    return out->quarter_stream_id > MASQUE_QUARTER_STREAM_ID_MAX ? MASQUE_ERR_QUARTER_STREAM_ID
+                                                                 : MASQUE_OK;
+}
+
+/*
  * In a complete item (a capsule value, a datagram), running out of bytes is malformed, not
  * "need more" (RFC 9297 §3.3): maps the cursor's NEED_MORE to MASQUE_ERR_TRUNCATED.
  */
 static inline int masque_truncated_if_short(int rc)
 {
     return rc == MASQUE_ERR_NEED_MORE ? MASQUE_ERR_TRUNCATED : rc;
+}
+
+/*
+ * The hot path of every uncompressed datagram: one bounds check for the whole tuple, then
+ * fixed-offset reads (-10 §4). Returns 0 or a negative error; *out is written only on success.
+ * masque_bind_tuple_decode() is this after its argument checks.
+ */
+static MASQUE_HOT_INLINE int masque_tuple_read(masque_address *out, const uint8_t **payload,
+                                               size_t *payload_len, const uint8_t *p, size_t len)
+{
+    size_t n;
+    if (len == 0) {
+        return MASQUE_ERR_TRUNCATED;
+    }
+    if (p[0] == MASQUE_IP_V4) {
+        n = 1 + 4 + 2;
+    } else if (p[0] == MASQUE_IP_V6) {
+        n = 1 + 16 + 2;
+    } else {
+        return MASQUE_ERR_IP_VERSION; /* -10 §4: MUST be 4 or 6 */
+    }
+    if (len < n) {
+        return MASQUE_ERR_TRUNCATED;
+    }
+    if (len - n > MASQUE_UDP_PAYLOAD_MAX) {
+        return MASQUE_ERR_PAYLOAD_TOO_LARGE; /* RFC 9298 §5 */
+    }
+    /* Fixed-size copies, so the compiler emits plain moves. */
+    memset(out->bytes, 0, sizeof(out->bytes));
+    if (n == 7) {
+        memcpy(out->bytes, p + 1, 4);
+    } else {
+        memcpy(out->bytes, p + 1, 16);
+    }
+    out->version = p[0];
+    out->port = (uint16_t)((unsigned)p[n - 2] << 8 | p[n - 1]);
+    *payload = p + n;
+    *payload_len = len - n;
+    return MASQUE_OK;
 }
 
 /* Stores a big-endian 16-bit value; the caller has checked the room. */

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "internal/frame.h"
 #include "internal/wire.h"
 #include "masque/capsule.h"
 #include "masque/varint.h"
@@ -147,67 +148,19 @@ masque_ssize masque_bind_compressed_decode(masque_bind_datagram *out, const uint
     return masque_ssize_of(len);
 }
 
-/* The framing's parts, measured once: the Context ID, the tuple's address, the inner part
- * (Context ID and tuple) and the outer one (Quarter Stream ID or capsule header). */
-typedef struct frame_layout {
-    size_t id_len;
-    size_t ip_len; /* 0: compressed, no tuple */
-    size_t inner;
-    size_t outer;
-} frame_layout;
-
-/* Measures the framing of a payload; 0 on success, or a negative error. */
-static MASQUE_HOT_INLINE int frame_lengths(const masque_bind_frame *f, size_t payload_len,
-                                           frame_layout *l)
+/* masque_frame_measure() as one call, for the paths that are not per datagram. */
+static MASQUE_NOINLINE int measure_frame(const masque_bind_frame *f, size_t payload_len,
+                                         masque_frame_layout *l)
 {
     if (MASQUE_BAD_ARGS(f == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    if (payload_len > MASQUE_UDP_PAYLOAD_MAX) {
-        return MASQUE_ERR_PAYLOAD_TOO_LARGE; /* RFC 9298 §5 */
-    }
-    l->id_len = masque_varint_size(f->context_id);
-    if (l->id_len == 0) {
-        return MASQUE_ERR_VARINT_RANGE;
-    }
-    l->ip_len = 0;
-    l->inner = l->id_len;
-    if (f->target != NULL) {
-        l->ip_len = masque_ip_len(f->target->version);
-        if (l->ip_len == 0) {
-            return MASQUE_ERR_ADDRESS;
-        }
-        l->inner += 1 + l->ip_len + 2; /* -10 §4: IP Version, IP Address, UDP Port */
-    }
-    switch (f->path) {
-    case MASQUE_PATH_H3_DATAGRAM:
-        if (f->quarter_stream_id > MASQUE_QUARTER_STREAM_ID_MAX) {
-            return MASQUE_ERR_QUARTER_STREAM_ID;
-        }
-        l->outer = masque_varint_size(f->quarter_stream_id);
-        return MASQUE_OK;
-    case MASQUE_PATH_CAPSULE:
-        /* RFC 9297 §3.5: Type 0 in one byte, then the Length; the payload is at most 64 KiB,
-         * so the Length always fits a varint. */
-        l->outer = 1 + masque_varint_size((uint64_t)(l->inner + payload_len));
-        return MASQUE_OK;
-    case MASQUE_PATH_PAYLOAD_ONLY:
-        l->outer = 0;
-        return MASQUE_OK;
-    }
-    return MASQUE_ERR_INVALID_ARGUMENT;
-}
-
-/* frame_lengths() as one call, for the paths that are not per datagram. */
-static MASQUE_NOINLINE int measure_frame(const masque_bind_frame *f, size_t payload_len,
-                                         frame_layout *l)
-{
-    return frame_lengths(f, payload_len, l);
+    return masque_frame_measure(f, payload_len, l);
 }
 
 size_t masque_bind_frame_header_len(const masque_bind_frame *f, size_t payload_len)
 {
-    frame_layout l;
+    masque_frame_layout l;
     if (measure_frame(f, payload_len, &l) != 0) {
         return 0;
     }
@@ -217,45 +170,10 @@ size_t masque_bind_frame_header_len(const masque_bind_frame *f, size_t payload_l
 masque_ssize masque_bind_frame_prepend(uint8_t *payload, size_t headroom, size_t payload_len,
                                        const masque_bind_frame *f)
 {
-    frame_layout l;
-    uint8_t *p;
-    int rc = frame_lengths(f, payload_len, &l);
-
-    if (rc != 0) {
-        return rc;
-    }
-    if (headroom < l.inner + l.outer) {
-        return MASQUE_ERR_BUFFER;
-    }
-    if (MASQUE_BAD_ARGS(payload == NULL)) {
+    if (MASQUE_BAD_ARGS(f == NULL || payload == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    p = payload - l.inner;
-    masque_store_varint(p, l.id_len, f->context_id);
-    if (l.ip_len != 0) {
-        uint8_t *q = p + l.id_len;
-        *q++ = f->target->version;
-        /* Two fixed sizes, so that neither is a call. */
-        if (l.ip_len == 4) {
-            memcpy(q, f->target->bytes, 4);
-        } else {
-            memcpy(q, f->target->bytes, 16);
-        }
-        masque_store_u16(q + l.ip_len, f->target->port);
-    }
-    p -= l.outer;
-    switch (f->path) {
-    case MASQUE_PATH_H3_DATAGRAM:
-        masque_store_varint(p, l.outer, f->quarter_stream_id);
-        break;
-    case MASQUE_PATH_CAPSULE:
-        p[0] = (uint8_t)MASQUE_CAPSULE_TYPE_DATAGRAM;
-        masque_store_varint(p + 1, l.outer - 1, (uint64_t)(l.inner + payload_len));
-        break;
-    case MASQUE_PATH_PAYLOAD_ONLY:
-        break;
-    }
-    return masque_ssize_of(l.inner + l.outer);
+    return masque_frame_put(payload, headroom, payload_len, f);
 }
 
 /*
@@ -283,7 +201,7 @@ static void move_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 masque_ssize masque_bind_frame_encode(uint8_t *dst, size_t cap, const masque_bind_frame *f,
                                       const uint8_t *payload, size_t payload_len)
 {
-    frame_layout l;
+    masque_frame_layout l;
     size_t header;
     int rc = measure_frame(f, payload_len, &l);
 

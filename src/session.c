@@ -6,6 +6,7 @@
  */
 #include "internal/session.h"
 #include "internal/args.h"
+#include "internal/frame.h"
 #include "internal/wire.h"
 
 #include <string.h>
@@ -370,7 +371,7 @@ masque_ssize masque_session_write_datagram(masque_session *s, const masque_addre
     masque_context *used = NULL;
     masque_ssize n;
 
-    if (MASQUE_BAD_ARGS(s == NULL || peer == NULL || path == NULL)) {
+    if (MASQUE_BAD_ARGS(s == NULL || peer == NULL || path == NULL || payload == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
     if (s->failed) {
@@ -399,7 +400,11 @@ masque_ssize masque_session_write_datagram(masque_session *s, const masque_addre
         MASQUE_SESS_COUNT(s, dropped_unreachable); /* -10 §8: no registration for this tuple */
         return MASQUE_ERR_UNREACHABLE;
     }
-    n = masque_bind_frame_prepend(payload, headroom, payload_len, &f);
+#if MASQUE_OPTIMIZE_SIZE
+    n = masque_bind_frame_prepend(payload, headroom, payload_len, &f); /* one copy (config.h) */
+#else
+    n = masque_frame_put(payload, headroom, payload_len, &f);                  /* without a call */
+#endif
     if (n < 0) {
         return n;
     }

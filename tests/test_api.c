@@ -123,10 +123,14 @@ static void test_table_and_session_bad_arguments(void **state)
     masque_packet pkt;
     masque_datagram_path path;
     masque_address bad;
+    masque_address v4;
     masque_session_stats st;
+    uint8_t frame[64] = {0};
+    static const uint8_t ip[4] = {192, 0, 2, 1};
     (void)state;
     MASQUE_REQUIRE(MASQUE_ENABLE_ARG_CHECKS);
     memset(&bad, 0, sizeof(bad));
+    masque_address_set_v4(&v4, ip, 443);
     assert_null(masque_context_find(NULL, 2));
     /* masque_context_find_tuple() and _uncompressed() are inline and read the table the
      * session hands them; the lookup behind the first checks its arguments. */
@@ -160,9 +164,11 @@ static void test_table_and_session_bad_arguments(void **state)
     assert_int_equal(masque_session_open_context(&e.s, NULL, 0, NULL), MASQUE_ERR_INVALID_ARGUMENT);
     assert_int_equal(masque_session_open_context(&e.s, &bad, 0, NULL), MASQUE_ERR_ADDRESS);
     assert_int_equal(masque_session_close_context(NULL, 2, 0), MASQUE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(masque_session_write_datagram(&e.s, NULL, NULL, 0, 0, 0, &path),
+    assert_int_equal(masque_session_write_datagram(&e.s, NULL, frame + 32, 32, 0, 0, &path),
                      MASQUE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(masque_session_write_datagram(&e.s, &bad, NULL, 0, 0, 0, &path),
+    assert_int_equal(masque_session_write_datagram(&e.s, &v4, NULL, 32, 0, 0, &path),
+                     MASQUE_ERR_INVALID_ARGUMENT); /* no payload to frame in front of */
+    assert_int_equal(masque_session_write_datagram(&e.s, &bad, frame + 32, 32, 0, 0, &path),
                      MASQUE_ERR_ADDRESS);
     assert_int_equal(masque_session_read_datagram(&e.s, NULL, 0, 0, NULL),
                      MASQUE_ERR_INVALID_ARGUMENT);

@@ -21,6 +21,7 @@ set(MASQUE_CORE_SOURCES
 set(MASQUE_INTERNAL_HEADERS
   src/internal/args.h
   src/internal/wire.h
+  src/internal/frame.h
   src/internal/text.h
   src/internal/context.h
   src/internal/session.h

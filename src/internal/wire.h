@@ -171,8 +171,9 @@ static MASQUE_HOT_INLINE int masque_split_varint(uint64_t *value, const uint8_t 
 
 /*
  * An HTTP Datagram's Quarter Stream ID and payload (RFC 9297 §2.1): MASQUE_OK,
- * MASQUE_ERR_DATAGRAM_TRUNCATED or MASQUE_ERR_QUARTER_STREAM_ID (both H3_DATAGRAM_ERROR).
- * masque_h3_datagram_decode() is this after its argument checks.
+ * MASQUE_ERR_DATAGRAM_TRUNCATED or MASQUE_ERR_QUARTER_STREAM_ID (both H3_DATAGRAM_ERROR);
+ * *out is scratch after an error, so callers decode into a local. masque_h3_datagram_decode()
+ * is this after its argument checks.
  */
 static MASQUE_HOT_INLINE int masque_h3_datagram_read(masque_h3_datagram *out, const uint8_t *src,
                                                      size_t len)

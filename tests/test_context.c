@@ -108,6 +108,40 @@ static void test_insert_and_find_by_id_and_tuple(void **state)
     assert_int_equal(masque_context_open_count(&t), 2);
 }
 
+/* The tuple lookup asks first whether any compressed context is open (the uncompressed one does
+ * not count): every answer must be the one a full lookup gives, as contexts of both kinds open
+ * and close around each other. A closed context is never found (BIND-17). */
+static void test_BIND_17_BIND_22_tuple_lookup_beside_the_uncompressed_context(void **state)
+{
+    masque_context_table t;
+    masque_context *u = NULL;
+    masque_context *c = NULL;
+    masque_context *d = NULL;
+    masque_address a = v4(1, 443);
+    masque_address b = v4(2, 443);
+    (void)state;
+    make_table(&t, CAP, 7);
+    assert_null(masque_context_find_tuple(&t, &a)); /* empty */
+    assert_int_equal(masque_context_insert(&t, 2, NULL, MASQUE_CONTEXT_ACTIVE, 0, 0, &u),
+                     MASQUE_OK);
+    assert_null(masque_context_find_tuple(&t, &a)); /* only the uncompressed context */
+    assert_int_equal(masque_context_insert(&t, 4, &a, MASQUE_CONTEXT_PENDING, 0, 0, &c), MASQUE_OK);
+    assert_ptr_equal(masque_context_find_tuple(&t, &a), c); /* pending is open */
+    assert_null(masque_context_find_tuple(&t, &b));
+    masque_context_close(&t, u);
+    assert_null(masque_context_uncompressed(&t));
+    assert_ptr_equal(masque_context_find_tuple(&t, &a), c); /* alone, without the other */
+    assert_int_equal(masque_context_insert(&t, 6, NULL, MASQUE_CONTEXT_ACTIVE, 0, 0, &u),
+                     MASQUE_OK); /* BIND-22: re-opened with a new ID */
+    assert_ptr_equal(masque_context_find_tuple(&t, &a), c);
+    masque_context_close(&t, c);
+    assert_null(masque_context_find_tuple(&t, &a)); /* BIND-17 */
+    assert_int_equal(masque_context_insert(&t, 8, &b, MASQUE_CONTEXT_ACTIVE, 0, 0, &d), MASQUE_OK);
+    assert_ptr_equal(masque_context_find_tuple(&t, &b), d);
+    assert_null(masque_context_find_tuple(&t, &a));
+    assert_ptr_equal(masque_context_uncompressed(&t), u);
+}
+
 static void test_BIND_10_UDP_9_BIND_31_repeated_context_id_is_refused_even_after_close(void **state)
 {
     masque_context_table t;
@@ -300,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_entry_is_40_bytes_and_storage_is_sized),
         cmocka_unit_test(test_storage_macro_is_exact_and_the_capacity_is_what_fits),
         cmocka_unit_test(test_insert_and_find_by_id_and_tuple),
+        cmocka_unit_test(test_BIND_17_BIND_22_tuple_lookup_beside_the_uncompressed_context),
         cmocka_unit_test(
             test_BIND_10_UDP_9_BIND_31_repeated_context_id_is_refused_even_after_close),
         cmocka_unit_test(test_BIND_14_second_context_for_an_open_tuple_is_refused),

@@ -70,11 +70,14 @@ static int prefix_match(const uint8_t *addr, const uint8_t *prefix, unsigned bit
     return 1;
 }
 
+/* Whether addr is in one of n ranges. A public target is in none, and differs from most in the
+ * first byte (every range is at least 4 bits long): that byte is compared here, without a call. */
 static int in_ranges(const uint8_t *addr, const special_range *r, size_t n)
 {
     size_t i;
     for (i = 0; i < n; i++) {
-        if (prefix_match(addr, r[i].bytes, r[i].bits)) {
+        unsigned first = r[i].bits >= 8u ? 0xFFu : 0xFFu << (8u - r[i].bits);
+        if (((addr[0] ^ r[i].bytes[0]) & first) == 0 && prefix_match(addr, r[i].bytes, r[i].bits)) {
             return 1;
         }
     }

@@ -486,6 +486,31 @@ static uint64_t run_parse_floor(size_t iters)
     return drive_batch(iters, 1);
 }
 
+/*
+ * A proxy judging a public target under the default policy (no rules): what every datagram on
+ * the uncompressed context pays (-10 §9), the special-purpose ranges all checked and missed.
+ * param: the IP version. The port changes so that no judgement can be reused.
+ */
+static uint64_t run_policy_check(size_t iters)
+{
+    static const uint8_t ip4[4] = {8, 8, 4, 4};
+    static const uint8_t ip6[16] = {0x26, 0x06, 0x47, 0x00, 0x47, 0x00, 0,    0,
+                                    0,    0,    0,    0,    0,    0,    0x11, 0x11};
+    masque_address t;
+    uint64_t sum = 0;
+    size_t i;
+    if (param == 4) {
+        masque_address_set_v4(&t, ip4, 443);
+    } else {
+        masque_address_set_v6(&t, ip6, 443);
+    }
+    for (i = 0; i < iters; i++) {
+        t.port = (uint16_t)(443u + (i & 7u));
+        sum += masque_policy_check(NULL, NULL, &t) == MASQUE_OK ? 1u : 0u;
+    }
+    return sum;
+}
+
 /* Table with `param` contexts; lookups in a random order. */
 static void setup_table(void)
 {
@@ -665,6 +690,8 @@ static const bench_case cases[] = {
     {"parse_datagram_capsule_floor", 1200, setup_datagram_stream, run_parse_floor},
     {"parse_control_capsules", 16, setup_control_stream, run_parse},
     {"parse_control_capsules_batch", 16, setup_control_stream, run_parse_batch},
+    {"policy_check_public", 4, NULL, run_policy_check},
+    {"policy_check_public", 6, NULL, run_policy_check},
     {"lookup_tuple_hit", 16, setup_table, run_lookup_tuple_hit},
     {"lookup_tuple_hit", 256, setup_table, run_lookup_tuple_hit},
     {"lookup_tuple_hit", 4096, setup_table, run_lookup_tuple_hit},

@@ -216,8 +216,8 @@ masque_context *masque_context_find(const masque_context_table *t, uint64_t id)
     }
 }
 
-masque_context *masque_context_lookup_tuple(const masque_context_table *t,
-                                            const masque_address *tuple)
+masque_context *masque_context_find_tuple(const masque_context_table *t,
+                                          const masque_address *tuple)
 {
     size_t i;
     if (!tuple_lookup_valid(t, tuple)) {
@@ -251,8 +251,8 @@ masque_context *masque_context_find(const masque_context_table *t, uint64_t id)
     return NULL;
 }
 
-masque_context *masque_context_lookup_tuple(const masque_context_table *t,
-                                            const masque_address *tuple)
+masque_context *masque_context_find_tuple(const masque_context_table *t,
+                                          const masque_address *tuple)
 {
     size_t i;
     if (!tuple_lookup_valid(t, tuple)) {

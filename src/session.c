@@ -386,7 +386,8 @@ masque_ssize masque_session_write_datagram(masque_session *s, const masque_addre
     f.target = NULL;
     f.path = s->cfg.capsule_datagrams ? MASQUE_PATH_CAPSULE : MASQUE_PATH_H3_DATAGRAM;
     f.quarter_stream_id = s->cfg.quarter_stream_id;
-    c = masque_context_find_tuple(&s->table, peer);
+    c = masque_context_any_compressed(&s->table) ? masque_context_find_tuple(&s->table, peer)
+                                                 : NULL;
     if (is_usable(s, c)) {
         used = c; /* -10 §5: compressed */
         f.context_id = c->id;

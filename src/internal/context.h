@@ -29,18 +29,16 @@ int masque_context_table_init(masque_context_table *t, void *storage, size_t sto
 /* The entry of an ID, open or closed (NULL when not remembered). */
 masque_context *masque_context_find(const masque_context_table *t, uint64_t id);
 
-/* The open compressed context of a tuple, or NULL: masque_context_find_tuple() past its first
- * question. */
-masque_context *masque_context_lookup_tuple(const masque_context_table *t,
-                                            const masque_address *tuple);
+/* The open compressed context of a tuple, or NULL. */
+masque_context *masque_context_find_tuple(const masque_context_table *t,
+                                          const masque_address *tuple);
 
-/* The open compressed context of a tuple, or NULL. Whether any is open is asked first: a session
- * that carries every tuple in its datagrams (-10 §4) asks on every send and has none. */
-static inline masque_context *masque_context_find_tuple_inline(const masque_context_table *t,
-                                                               const masque_address *tuple)
+/* Whether any compressed context is open (the uncompressed one does not count): a session that
+ * carries every tuple in its datagrams (-10 §4) asks before each send's tuple lookup, and skips
+ * the hashing. */
+static inline int masque_context_any_compressed(const masque_context_table *t)
 {
-    return t->open_count > (t->uncompressed != 0 ? 1u : 0u) ? masque_context_lookup_tuple(t, tuple)
-                                                            : NULL;
+    return t->open_count > (t->uncompressed != 0 ? 1u : 0u);
 }
 
 /* The open uncompressed context (at most one, -10 §4), or NULL. */
@@ -50,14 +48,10 @@ static inline masque_context *masque_context_uncompressed_inline(const masque_co
 }
 
 #if MASQUE_OPTIMIZE_SIZE
-/* Builds that count bytes of code (config.h) look the tuple up without asking first, and keep
- * one copy of the second, in context.c. */
-#define masque_context_find_tuple masque_context_lookup_tuple
+/* One copy, in context.c, for builds that count bytes of code (config.h). */
 masque_context *masque_context_uncompressed(const masque_context_table *t);
 #else
-/* Without a call: every send asks both. */
-#define masque_context_find_tuple   masque_context_find_tuple_inline
-#define masque_context_uncompressed masque_context_uncompressed_inline
+#define masque_context_uncompressed masque_context_uncompressed_inline /* every send asks */
 #endif
 
 /*

@@ -422,8 +422,11 @@ masque_ssize masque_session_write_datagram(masque_session *s, const masque_addre
 
 /* ---- receiving datagrams ---- */
 
-int masque_sess_resolve(masque_session *s, const masque_context *c, const uint8_t *p, size_t n,
-                        masque_address *peer, const uint8_t **payload, size_t *payload_len)
+/* The peer's address and UDP payload of a datagram on open context c: 1, 0 (dropped and
+ * counted), or a stream error. */
+static MASQUE_HOT_INLINE int resolve_peer(masque_session *s, const masque_context *c,
+                                          const uint8_t *p, size_t n, masque_address *peer,
+                                          const uint8_t **payload, size_t *payload_len)
 {
     if (c->ip_version != 0) {
         if (n > MASQUE_UDP_PAYLOAD_MAX) {
@@ -487,10 +490,12 @@ static MASQUE_HOT_INLINE int deliver_context_payload(masque_session *s, uint64_t
             MASQUE_SESS_COUNT(s, dropped_unknown_context); /* RFC 9298 §5; -10 §3.3 after CLOSE */
             return 0;
         }
-        rc = MASQUE_SESS_IS_CLIENT(s) ? masque_sess_client_deliver(s, c, p, n, &out->peer,
-                                                                   &out->payload, &out->payload_len)
-                                      : masque_sess_proxy_deliver(s, c, p, n, &out->peer,
-                                                                  &out->payload, &out->payload_len);
+        rc = resolve_peer(s, c, p, n, &out->peer, &out->payload, &out->payload_len);
+        if (rc == 1 && !MASQUE_SESS_IS_CLIENT(s) && c->ip_version == 0 &&
+            !masque_sess_proxy_allows(s, &out->peer)) {
+            MASQUE_SESS_COUNT(s, dropped_policy); /* -10 §9: every uncompressed target */
+            rc = 0;
+        }
         if (rc <= 0) {
             memset(out, 0, sizeof(*out)); /* nothing half-written reaches the host */
             return rc;

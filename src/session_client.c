@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
-/* What only a client does (-10 §3-§4): how it answers the proxy's registrations, and whom a
- * datagram concerns. The checks both roles share are in session.c. */
+/* What only a client does (-10 §3-§4): how it answers the proxy's registrations. The checks both
+ * roles share are in session.c. */
 #include "internal/session.h"
 
 #if MASQUE_ENABLE_SESSION /* config.h */
@@ -28,14 +28,6 @@ int masque_sess_client_on_assign(masque_session *s, uint64_t id, const masque_ad
         return masque_sess_refuse(s, id, target, reason);
     }
     return masque_sess_accept(s, id, target, NULL, now);
-}
-
-int masque_sess_client_deliver(masque_session *s, const masque_context *c, const uint8_t *p,
-                               size_t n, masque_address *peer, const uint8_t **payload,
-                               size_t *payload_len)
-{
-    /* Whatever the proxy relays comes from a peer the client may hear from (-10 §8). */
-    return masque_sess_resolve(s, c, p, n, peer, payload, payload_len);
 }
 
 #endif /* MASQUE_ENABLE_SESSION */

@@ -6,8 +6,7 @@
 
 #if MASQUE_ENABLE_PROXY /* config.h */
 
-/* Whether a target may be reached (-10 §9). */
-static int target_allowed(const masque_session *s, const masque_address *t)
+int masque_sess_proxy_allows(const masque_session *s, const masque_address *t)
 {
     if (!masque_sess_family_enabled(t) || !masque_sess_family_advertised(s, t)) {
         return 0; /* not in this build, or no public address of that family (-10 §7) */
@@ -59,7 +58,7 @@ static int refusal_reason(const masque_session *s, uint64_t id, const masque_add
     if (target != NULL && !masque_sess_family_advertised(s, target)) {
         return MASQUE_ERR_FAMILY_NOT_ADVERTISED; /* -10 §7: no public address of it */
     }
-    if (target != NULL && !target_allowed(s, target)) {
+    if (target != NULL && !masque_sess_proxy_allows(s, target)) {
         return MASQUE_ERR_POLICY; /* -10 §9, -13 §9 */
     }
     if (s->peer_open >= limit) {
@@ -87,18 +86,6 @@ int masque_sess_proxy_on_assign(masque_session *s, uint64_t id, const masque_add
         return masque_sess_refuse(s, id, target, reason);
     }
     return masque_sess_accept(s, id, target, ours, now);
-}
-
-int masque_sess_proxy_deliver(masque_session *s, const masque_context *c, const uint8_t *p,
-                              size_t n, masque_address *peer, const uint8_t **payload,
-                              size_t *payload_len)
-{
-    int rc = masque_sess_resolve(s, c, p, n, peer, payload, payload_len);
-    if (rc == 1 && c->ip_version == 0 && !target_allowed(s, peer)) {
-        MASQUE_SESS_COUNT(s, dropped_policy); /* -10 §9: every uncompressed target is checked */
-        return 0;
-    }
-    return rc;
 }
 
 #endif /* MASQUE_ENABLE_PROXY */

@@ -3,9 +3,9 @@
  * What the session's files share. session.c holds what both roles do (set-up, the stream and
  * datagram paths, the validate step every peer ASSIGN passes, the queues, timers and queries);
  * session_client.c and session_proxy.c hold what only one role does: how it answers the peer's
- * COMPRESSION_ASSIGN (client_on_assign / proxy_on_assign) and whom a datagram on the
- * uncompressed context may concern (client_deliver / proxy_deliver). The role is chosen once
- * per capsule or datagram, in session.c, as picotls chooses its handshake handlers.
+ * COMPRESSION_ASSIGN (client_on_assign / proxy_on_assign) and, for the proxy, whether a
+ * datagram on the uncompressed context may go to its target (proxy_allows). The role is chosen
+ * once per capsule or datagram, in session.c, as picotls chooses its handshake handlers.
  */
 #ifndef MASQUE_INTERNAL_SESSION_H
 #define MASQUE_INTERNAL_SESSION_H
@@ -57,11 +57,6 @@ int masque_sess_accept(masque_session *s, uint64_t id, const masque_address *tar
 /* Refuses the peer's ASSIGN with COMPRESSION_CLOSE (-10 §3.1) and remembers its ID. */
 int masque_sess_refuse(masque_session *s, uint64_t id, const masque_address *target, int reason);
 
-/* The peer's address and UDP payload of a datagram on open context c: 1, 0 (dropped and
- * counted), or a stream error. */
-int masque_sess_resolve(masque_session *s, const masque_context *c, const uint8_t *p, size_t n,
-                        masque_address *peer, const uint8_t **payload, size_t *payload_len);
-
 /* The role's answer to a valid ASSIGN (target NULL: IP Version 0); `ours` is our own open
  * context for the tuple, or NULL. MASQUE_OK, or a stream error. */
 int masque_sess_client_on_assign(masque_session *s, uint64_t id, const masque_address *target,
@@ -69,24 +64,21 @@ int masque_sess_client_on_assign(masque_session *s, uint64_t id, const masque_ad
 int masque_sess_proxy_on_assign(masque_session *s, uint64_t id, const masque_address *target,
                                 masque_context *ours, uint64_t now);
 
-/* The role's delivery of a datagram on open context c: as masque_sess_resolve(). */
-int masque_sess_client_deliver(masque_session *s, const masque_context *c, const uint8_t *p,
-                               size_t n, masque_address *peer, const uint8_t **payload,
-                               size_t *payload_len);
-int masque_sess_proxy_deliver(masque_session *s, const masque_context *c, const uint8_t *p,
-                              size_t n, masque_address *peer, const uint8_t **payload,
-                              size_t *payload_len);
+/* Whether the proxy lets a datagram on the uncompressed context go to its target (-10 §9):
+ * the one question about a received datagram that only a role answers. A client hears from
+ * whatever peer the proxy relays (-10 §8). */
+int masque_sess_proxy_allows(const masque_session *s, const masque_address *target);
 
 #if MASQUE_ENABLE_PROXY
 /* Whether the session is a client's; a constant where the proxy role is compiled out, so that
  * its branches go too. */
 #define MASQUE_SESS_IS_CLIENT(s) ((s)->cfg.role == MASQUE_ROLE_CLIENT)
 #else
-#define MASQUE_SESS_IS_CLIENT(s)    ((void)(s), 1)
+#define MASQUE_SESS_IS_CLIENT(s)       ((void)(s), 1)
 /* Never called (every session is a client's), but named in the branches the constant above
  * removes; without session_proxy.c they resolve to the client's functions. */
-#define masque_sess_proxy_on_assign masque_sess_client_on_assign
-#define masque_sess_proxy_deliver   masque_sess_client_deliver
+#define masque_sess_proxy_on_assign    masque_sess_client_on_assign
+#define masque_sess_proxy_allows(s, t) ((void)(s), (void)(t), 1)
 #endif
 
 #endif /* MASQUE_INTERNAL_SESSION_H */

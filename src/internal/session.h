@@ -64,9 +64,9 @@ int masque_sess_client_on_assign(masque_session *s, uint64_t id, const masque_ad
 int masque_sess_proxy_on_assign(masque_session *s, uint64_t id, const masque_address *target,
                                 masque_context *ours, uint64_t now);
 
-/* Whether the proxy lets a datagram on the uncompressed context go to its target (-10 §9):
- * the one question about a received datagram that only a role answers. A client hears from
- * whatever peer the proxy relays (-10 §8). */
+/* Whether the proxy lets traffic go to a target (-10 §9): asked of every datagram on the
+ * uncompressed context (the one question about a received datagram that only a role answers; a
+ * client hears from whatever peer the proxy relays, -10 §8) and of every registration. */
 int masque_sess_proxy_allows(const masque_session *s, const masque_address *target);
 
 #if MASQUE_ENABLE_PROXY

@@ -997,22 +997,22 @@ static rx_batch rx; /* one loop, one thread: shared by every socket */
  * RECV_BATCH entries). */
 static unsigned rx_read(int fd, unsigned max)
 {
-    static unsigned ready;   /* entries set up */
+    static int ready;        /* the headers are set up */
     static unsigned touched; /* entries the last receive filled */
     unsigned i;
     int n;
-    for (i = ready; i < RECV_BATCH; i++) {
-        rx.iov[i].iov_base = rx.buf[i] + MASQUE_BIND_HEADROOM;
-        rx.iov[i].iov_len = DATAGRAM_MAX;
-        memset(&rx.msgs[i].msg_hdr, 0, sizeof(rx.msgs[i].msg_hdr));
-        rx.msgs[i].msg_hdr.msg_name = &rx.from[i];
-        rx.msgs[i].msg_hdr.msg_iov = &rx.iov[i];
-        rx.msgs[i].msg_hdr.msg_iovlen = 1;
-        rx.msgs[i].msg_hdr.msg_control = rx.control[i];
-    }
-    if (ready < RECV_BATCH) {
-        touched = RECV_BATCH;
-        ready = RECV_BATCH;
+    if (!ready) {
+        for (i = 0; i < RECV_BATCH; i++) {
+            rx.iov[i].iov_base = rx.buf[i] + MASQUE_BIND_HEADROOM;
+            rx.iov[i].iov_len = DATAGRAM_MAX;
+            memset(&rx.msgs[i].msg_hdr, 0, sizeof(rx.msgs[i].msg_hdr));
+            rx.msgs[i].msg_hdr.msg_name = &rx.from[i];
+            rx.msgs[i].msg_hdr.msg_iov = &rx.iov[i];
+            rx.msgs[i].msg_hdr.msg_iovlen = 1;
+            rx.msgs[i].msg_hdr.msg_control = rx.control[i];
+        }
+        touched = RECV_BATCH; /* every length below is set the first time */
+        ready = 1;
     }
     for (i = 0; i < touched; i++) {
         rx.msgs[i].msg_hdr.msg_namelen = sizeof(rx.from[i]);

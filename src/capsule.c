@@ -16,81 +16,71 @@ enum {
     PARSE_SKIP = 3 /* unknown or discarded: value consumed without being kept */
 };
 
+/* -10 §6: ASSIGN, ACK and CLOSE have consecutive codepoints, in the order of their kinds, so
+ * that a kind and its draft-10 Type are one subtraction apart. */
+typedef char masque_codepoints_are_consecutive
+    [MASQUE_CAPSULE_TYPE_COMPRESSION_ACK == MASQUE_CAPSULE_TYPE_COMPRESSION_ASSIGN + 1 &&
+             MASQUE_CAPSULE_TYPE_COMPRESSION_CLOSE == MASQUE_CAPSULE_TYPE_COMPRESSION_ASSIGN + 2 &&
+             MASQUE_CAPSULE_COMPRESSION_ACK == MASQUE_CAPSULE_COMPRESSION_ASSIGN + 1 &&
+             MASQUE_CAPSULE_COMPRESSION_CLOSE == MASQUE_CAPSULE_COMPRESSION_ASSIGN + 2
+         ? 1
+         : -1];
+
 masque_capsule_kind masque_capsule_kind_of(masque_profile profile, uint64_t type)
 {
+    uint64_t control = type - MASQUE_CAPSULE_TYPE_COMPRESSION_ASSIGN; /* wraps below ASSIGN */
+
     if (type == MASQUE_CAPSULE_TYPE_DATAGRAM) {
         return MASQUE_CAPSULE_DATAGRAM;
     }
-    switch (profile) {
-    case MASQUE_PROFILE_DRAFT10:
-        if (type == MASQUE_CAPSULE_TYPE_COMPRESSION_ASSIGN) {
-            return MASQUE_CAPSULE_COMPRESSION_ASSIGN;
-        }
-        if (type == MASQUE_CAPSULE_TYPE_COMPRESSION_ACK) {
-            return MASQUE_CAPSULE_COMPRESSION_ACK;
-        }
-        if (type == MASQUE_CAPSULE_TYPE_COMPRESSION_CLOSE) {
-            return MASQUE_CAPSULE_COMPRESSION_CLOSE;
-        }
-        return MASQUE_CAPSULE_UNKNOWN;
-    case MASQUE_PROFILE_DRAFT04:
+    if (profile == MASQUE_PROFILE_DRAFT10) {
+        return control <= 2u ? (masque_capsule_kind)(MASQUE_CAPSULE_COMPRESSION_ASSIGN + control)
+                             : MASQUE_CAPSULE_UNKNOWN;
+    }
 #if MASQUE_ENABLE_DRAFT04
+    if (profile == MASQUE_PROFILE_DRAFT04) {
         if (type == MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_ASSIGN) {
             return MASQUE_CAPSULE_COMPRESSION_ASSIGN;
         }
         if (type == MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_CLOSE) {
             return MASQUE_CAPSULE_COMPRESSION_CLOSE;
         }
-#endif
-        return MASQUE_CAPSULE_UNKNOWN;
     }
+#endif
     return MASQUE_CAPSULE_UNKNOWN;
 }
 
-/* Codepoints of ASSIGN, ACK and CLOSE per profile; draft-04 has no ACK. */
-#define NO_CODEPOINT UINT64_MAX
-static const uint64_t codepoints[2][3] = {
-    {MASQUE_CAPSULE_TYPE_COMPRESSION_ASSIGN, MASQUE_CAPSULE_TYPE_COMPRESSION_ACK,
-     MASQUE_CAPSULE_TYPE_COMPRESSION_CLOSE},
-    {MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_ASSIGN, NO_CODEPOINT,
-     MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_CLOSE},
-};
-
 int masque_capsule_type_of(masque_profile profile, masque_capsule_kind kind, uint64_t *type)
 {
-    size_t row = profile == MASQUE_PROFILE_DRAFT04 ? 1u : 0u;
-    uint64_t v;
-
     if (MASQUE_BAD_ARGS(type == NULL ||
                         (profile != MASQUE_PROFILE_DRAFT10 && profile != MASQUE_PROFILE_DRAFT04))) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
 #if !MASQUE_ENABLE_DRAFT04
-    if (row != 0) {
+    if (profile == MASQUE_PROFILE_DRAFT04) {
         return MASQUE_ERR_UNSUPPORTED; /* compiled out (config.h) */
     }
 #endif
-    switch (kind) {
-    case MASQUE_CAPSULE_DATAGRAM:
+    if (kind == MASQUE_CAPSULE_DATAGRAM) {
         *type = MASQUE_CAPSULE_TYPE_DATAGRAM;
         return MASQUE_OK;
-    case MASQUE_CAPSULE_COMPRESSION_ASSIGN:
-        v = codepoints[row][0];
-        break;
-    case MASQUE_CAPSULE_COMPRESSION_ACK:
-        v = codepoints[row][1]; /* draft-04 echoes the ASSIGN instead */
-        break;
-    case MASQUE_CAPSULE_COMPRESSION_CLOSE:
-        v = codepoints[row][2];
-        break;
-    case MASQUE_CAPSULE_UNKNOWN:
-    default:
-        return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    if (v == NO_CODEPOINT) {
-        return MASQUE_ERR_UNSUPPORTED;
+    if (kind < MASQUE_CAPSULE_COMPRESSION_ASSIGN || kind > MASQUE_CAPSULE_COMPRESSION_CLOSE) {
+        return MASQUE_ERR_INVALID_ARGUMENT; /* UNKNOWN has no codepoint */
     }
-    *type = v;
+#if MASQUE_ENABLE_DRAFT04
+    if (profile == MASQUE_PROFILE_DRAFT04) {
+        if (kind == MASQUE_CAPSULE_COMPRESSION_ACK) {
+            return MASQUE_ERR_UNSUPPORTED; /* draft-04 echoes the ASSIGN instead */
+        }
+        *type = kind == MASQUE_CAPSULE_COMPRESSION_ASSIGN
+                    ? MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_ASSIGN
+                    : MASQUE_CAPSULE_TYPE_DRAFT04_COMPRESSION_CLOSE;
+        return MASQUE_OK;
+    }
+#endif
+    *type = MASQUE_CAPSULE_TYPE_COMPRESSION_ASSIGN +
+            (uint64_t)(kind - MASQUE_CAPSULE_COMPRESSION_ASSIGN);
     return MASQUE_OK;
 }
 

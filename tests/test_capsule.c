@@ -105,6 +105,34 @@ static void test_ack_and_close_match_draft_10(void **state)
     assert_true(id == 16384u);
 }
 
+/* The draft-10 codepoints (-10 §6: ASSIGN 0x11, ACK 0x12, CLOSE 0x13, DATAGRAM 0x00 from RFC
+ * 9297 §3.5) both ways, and every Type next to them unknown (RFC 9297 §3.2: skipped). */
+static void test_draft_10_codepoints_and_their_neighbours(void **state)
+{
+    static const uint64_t unknown[] = {0x01,       0x0F, 0x10, 0x14, 0x111, 0x3FFFFFFFFFFFFFFFu,
+                                       0x1C0FE324u};
+    static const masque_capsule_kind kinds[] = {
+        MASQUE_CAPSULE_DATAGRAM, MASQUE_CAPSULE_COMPRESSION_ASSIGN, MASQUE_CAPSULE_COMPRESSION_ACK,
+        MASQUE_CAPSULE_COMPRESSION_CLOSE};
+    static const uint64_t types[] = {0x00, 0x11, 0x12, 0x13};
+    uint64_t type = 0;
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        assert_int_equal(masque_capsule_type_of(MASQUE_PROFILE_DRAFT10, kinds[i], &type),
+                         MASQUE_OK);
+        assert_true(type == types[i]);
+        assert_int_equal(masque_capsule_kind_of(MASQUE_PROFILE_DRAFT10, types[i]), kinds[i]);
+    }
+    for (i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+        assert_int_equal(masque_capsule_kind_of(MASQUE_PROFILE_DRAFT10, unknown[i]),
+                         MASQUE_CAPSULE_UNKNOWN);
+    }
+    /* An unknown kind has no Type, whatever the profile. */
+    assert_int_equal(masque_capsule_type_of(MASQUE_PROFILE_DRAFT10, (masque_capsule_kind)5, &type),
+                     MASQUE_ERR_INVALID_ARGUMENT);
+}
+
 static void test_BIND_5_assign_ip_version_other_than_0_4_6_is_malformed(void **state)
 {
     static const uint8_t versions[] = {1, 2, 3, 5, 7, 41, 255};
@@ -410,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_assign_matches_draft_10_appendix),
         cmocka_unit_test(test_assign_ipv6_and_largest_context_id),
         cmocka_unit_test(test_ack_and_close_match_draft_10),
+        cmocka_unit_test(test_draft_10_codepoints_and_their_neighbours),
         cmocka_unit_test(test_BIND_5_assign_ip_version_other_than_0_4_6_is_malformed),
         cmocka_unit_test(test_BIND_5_encoder_refuses_bad_ip_version),
         cmocka_unit_test(test_BIND_8_assign_with_context_id_0_is_malformed),

@@ -9,17 +9,20 @@
  *   lost<TAB>proxy_cpu_us_per_datagram
  * where the last column is the proxy's CPU time (user + system: the thread's CPU clock around
  * masque_quic_proxy_step()) per relayed datagram (an echo is two), then one summary line per
- * path and size. TLS verification stays on (a throw-away CA). A measurement, not a test: it
- * always exits 0. --quick runs a short version (for callgrind); --h3-datagrams, --capsules or
- * --h2 runs only that path.
+ * path and size. First, in the same mode, a reference: a plain UDP forwarder of the relay's
+ * shape with its batched I/O and no protocol (udp_forward rows), what the shape alone allows.
+ * TLS verification stays on (a throw-away CA). A measurement, not a test: it always exits 0.
+ * --quick runs a short version (for callgrind, without the reference); --h3-datagrams,
+ * --capsules or --h2 runs only that path.
  *
  * --processes measures as a deployment runs: the proxy, the client and the echo service each
  * in a process of its own, blocked in poll() when idle, the peer in this one; the CPU columns
  * are then each process's own (user + system, from /proc/PID/schedstat), as a load generator
  * measures a relay such as h2o.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* recvmmsg(), sendmmsg() */
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -163,6 +166,197 @@ static void pump_direct(void)
     }
 }
 
+/* ---- a reference: the relay's shape without QUIC, TLS or HTTP ---- */
+
+/*
+ * A plain UDP forwarder in this thread, shaped as the relay: the peer sends to its public
+ * socket, the forwarder passes each datagram to a client socket that echoes it, and passes the
+ * echo back to the peer. A relayed echo moves four packets through the loopback, as through
+ * the relay, with no encryption, no QUIC and no HTTP, and with the relay's I/O: the public
+ * socket is read with recvmmsg(), datagrams leave in UDP GSO trains (one sendmsg() each), and
+ * the forwarder's inner socket and the client read trains with UDP GRO. What it reaches is
+ * what the shape alone allows on this machine.
+ */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103 /* linux/udp.h */
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104 /* linux/udp.h */
+#endif
+#define FWD_BATCH    64        /* datagrams one recvmmsg() takes */
+#define FWD_SEGMENTS 44        /* datagrams in one GSO train at most (as the binding sends) */
+#define FWD_TRAIN    65000     /* bytes in one train at most */
+static int fwd_pub_fd = -1;    /* the forwarder's public socket: the peer sends here */
+static int fwd_inner_fd = -1;  /* the forwarder's socket toward the client (connected) */
+static int fwd_client_fd = -1; /* the client, which echoes (connected to fwd_inner_fd) */
+static masque_address fwd_pub;
+static struct sockaddr_storage fwd_peer; /* where the last datagram on fwd_pub_fd came from */
+static socklen_t fwd_peer_len;
+
+/* Sends iov[0..n) (datagrams of one size but the last) as GSO trains to dst (NULL: the
+ * socket's connected address). */
+static void send_trains(int fd, struct iovec *iov, size_t n, const struct sockaddr_storage *dst,
+                        socklen_t dst_len)
+{
+    size_t from = 0;
+    while (from < n) {
+        char ctrl[CMSG_SPACE(sizeof(uint16_t))];
+        struct msghdr mh;
+        size_t seg = iov[from].iov_len;
+        size_t total = 0;
+        size_t to = from;
+        while (to < n && to - from < FWD_SEGMENTS && total + iov[to].iov_len <= FWD_TRAIN &&
+               iov[to].iov_len <= seg) {
+            total += iov[to].iov_len;
+            to++;
+            if (iov[to - 1].iov_len < seg) {
+                break; /* a shorter datagram ends a train */
+            }
+        }
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_name = (void *)dst;
+        mh.msg_namelen = dst != NULL ? dst_len : 0;
+        mh.msg_iov = iov + from;
+        mh.msg_iovlen = to - from;
+        if (to - from > 1) {
+            struct cmsghdr *cm;
+            uint16_t size = (uint16_t)seg;
+            memset(ctrl, 0, sizeof(ctrl));
+            mh.msg_control = ctrl;
+            mh.msg_controllen = sizeof(ctrl);
+            cm = CMSG_FIRSTHDR(&mh);
+            cm->cmsg_level = SOL_UDP;
+            cm->cmsg_type = UDP_SEGMENT;
+            cm->cmsg_len = CMSG_LEN(sizeof(size));
+            memcpy(CMSG_DATA(cm), &size, sizeof(size));
+        }
+        (void)sendmsg(fd, &mh, 0);
+        from = to;
+    }
+}
+
+/* One GRO receive: a train of datagrams of *seg bytes each (the last may be shorter); its
+ * length, or -1 when nothing waits. */
+static ssize_t recv_train(int fd, uint8_t *buf, size_t cap, size_t *seg)
+{
+    char ctrl[CMSG_SPACE(sizeof(int))];
+    struct iovec iov;
+    struct msghdr mh;
+    struct cmsghdr *cm;
+    ssize_t n;
+    iov.iov_base = buf;
+    iov.iov_len = cap;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctrl;
+    mh.msg_controllen = sizeof(ctrl);
+    n = recvmsg(fd, &mh, MSG_DONTWAIT);
+    if (n <= 0) {
+        return -1;
+    }
+    *seg = (size_t)n;
+    for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+        if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+            int v;
+            memcpy(&v, CMSG_DATA(cm), sizeof(v));
+            *seg = v > 0 ? (size_t)v : (size_t)n;
+        }
+    }
+    return n;
+}
+
+/* The peer's datagrams, to the client. */
+static void forward_to_client(void)
+{
+    static uint8_t bufs[FWD_BATCH][2048];
+    static struct sockaddr_storage names[FWD_BATCH];
+    static struct iovec iov[FWD_BATCH];
+    static struct mmsghdr msgs[FWD_BATCH];
+    int n;
+    int i;
+    do {
+        for (i = 0; i < FWD_BATCH; i++) {
+            iov[i].iov_base = bufs[i];
+            iov[i].iov_len = sizeof(bufs[i]);
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_name = &names[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof(names[i]);
+        }
+        n = recvmmsg(fwd_pub_fd, msgs, FWD_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0) {
+            return;
+        }
+        fwd_peer = names[n - 1];
+        fwd_peer_len = msgs[n - 1].msg_hdr.msg_namelen;
+        for (i = 0; i < n; i++) {
+            iov[i].iov_len = msgs[i].msg_len;
+        }
+        send_trains(fwd_inner_fd, iov, (size_t)n, NULL, 0);
+    } while (n == FWD_BATCH);
+}
+
+/* Cuts a received train into its datagrams and sends them on, as trains, from fd. */
+static void pass_trains(int from, int to, const struct sockaddr_storage *dst, socklen_t dst_len)
+{
+    static uint8_t train[65536];
+    static struct iovec iov[FWD_BATCH];
+    size_t seg = 0;
+    ssize_t n;
+    while ((n = recv_train(from, train, sizeof(train), &seg)) > 0) {
+        size_t count = 0;
+        size_t off = 0;
+        while (off < (size_t)n && count < FWD_BATCH) {
+            size_t len = (size_t)n - off < seg ? (size_t)n - off : seg;
+            iov[count].iov_base = train + off;
+            iov[count].iov_len = len;
+            count++;
+            off += len;
+        }
+        send_trains(to, iov, count, dst, dst_len);
+    }
+}
+
+static void wait_forward(int peer)
+{
+    (void)peer;
+    forward_to_client();
+    pass_trains(fwd_client_fd, fwd_client_fd, NULL, 0); /* the client's echo */
+    if (fwd_peer_len != 0) {
+        pass_trains(fwd_inner_fd, fwd_pub_fd, &fwd_peer, fwd_peer_len); /* back to the peer */
+    }
+}
+
+/* The forwarder's three sockets, on loopback. */
+static void forward_setup(void)
+{
+    masque_address inner;
+    masque_address client_addr;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    fwd_pub_fd = bound(&fwd_pub);
+    fwd_inner_fd = bound(&inner);
+    fwd_client_fd = bound(&client_addr);
+    fwd_peer_len = 0;
+    {
+        int one = 1;
+        (void)setsockopt(fwd_inner_fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+        (void)setsockopt(fwd_client_fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+    }
+    (void)masque_address_to_sockaddr(&client_addr, &ss, &sl);
+    (void)connect(fwd_inner_fd, (struct sockaddr *)&ss, sl);
+    (void)masque_address_to_sockaddr(&inner, &ss, &sl);
+    (void)connect(fwd_client_fd, (struct sockaddr *)&ss, sl);
+}
+
+static void forward_teardown(void)
+{
+    (void)close(fwd_pub_fd);
+    (void)close(fwd_inner_fd);
+    (void)close(fwd_client_fd);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a;
@@ -254,24 +448,29 @@ static void wait_direct(int peer)
 }
 
 /* Sends `count` datagrams of `size` bytes with at most `window` outstanding; this thread runs
- * the relay (or the echo) too. */
+ * the relay (relayed 1), the reference forwarder (2) or the echo (0) too. */
 static result run(const char *name, int relayed, size_t size, size_t count, size_t window)
 {
     masque_address target;
     window_stats st;
     result res;
     proxy_cpu_ns = 0;
-    measure_proxy_cpu = window > 1;
-    if (relayed) {
+    measure_proxy_cpu = relayed == 1 && window > 1;
+    if (relayed == 1) {
         target = pub;
+    } else if (relayed == 2) {
+        target = fwd_pub;
     } else {
         (void)close(echo_fd);
         echo_fd = bound(&target);
     }
-    st = windowed(&target, size, count, window, relayed ? wait_relay : wait_direct);
+    st = windowed(&target, size, count, window,
+                  relayed == 1   ? wait_relay
+                  : relayed == 2 ? wait_forward
+                                 : wait_direct);
     res.per_s = (double)st.answered / st.seconds;
     res.rtt_p50_us = st.rtt_p50_us;
-    res.cpu_us = relayed && measure_proxy_cpu && st.answered
+    res.cpu_us = measure_proxy_cpu && st.answered
                      ? (double)proxy_cpu_ns / 1e3 / (2.0 * (double)st.answered)
                      : 0.0;
     printf("relay\t%s\t%zu\t%.0f\t%.1f\t%.1f\t%.1f\t%zu\t", name, size, res.per_s,
@@ -633,6 +832,86 @@ static double rtt_interleaved(const char *name, const masque_address *direct,
     return nd && nm ? (double)m[nm / 2] / (double)d[nd / 2] : 0.0;
 }
 
+/* The reference forwarder against direct UDP in this thread, at both sizes. */
+static void measure_reference(size_t count)
+{
+    static const size_t sizes[] = {64, 1200};
+    size_t k;
+    for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        result d = run("direct", 0, sizes[k], count, 32);
+        result f = run("udp_forward", 2, sizes[k], count, 32);
+        result dr = run("direct_rtt", 0, sizes[k], count / 10, 1);
+        result fr = run("udp_forward_rtt", 2, sizes[k], count / 10, 1);
+        printf("summary reference %zu B: a plain UDP forwarder of the relay's shape (four "
+               "packets an echo, GSO/GRO, no encryption): throughput %.2fx direct, rtt p50 "
+               "%.1fx direct\n",
+               sizes[k], d.per_s > 0 ? f.per_s / d.per_s : 0.0,
+               dr.rtt_p50_us > 0 ? fr.rtt_p50_us / dr.rtt_p50_us : 0.0);
+    }
+}
+
+/* The reference forwarder's two halves as processes: the forwarder (both of its sockets) and
+ * the client that echoes. */
+static void forward_loop(void)
+{
+    while (!child_stop) {
+        struct pollfd pfd[2];
+        pfd[0].fd = fwd_pub_fd;
+        pfd[1].fd = fwd_inner_fd;
+        pfd[0].events = pfd[1].events = POLLIN;
+        pfd[0].revents = pfd[1].revents = 0;
+        if (poll(pfd, 2, 50) > 0) {
+            forward_to_client();
+            if (fwd_peer_len != 0) {
+                pass_trains(fwd_inner_fd, fwd_pub_fd, &fwd_peer, fwd_peer_len);
+            }
+        }
+    }
+}
+
+static void forward_client_loop(void)
+{
+    while (!child_stop) {
+        struct pollfd pfd;
+        pfd.fd = fwd_client_fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, 50) > 0) {
+            pass_trains(fwd_client_fd, fwd_client_fd, NULL, 0);
+        }
+    }
+}
+
+/* The reference forwarder against direct UDP with every part in a process of its own. */
+static void measure_reference_processes(size_t count)
+{
+    static const size_t sizes[] = {64, 1200};
+    masque_address echo_addr;
+    pid_t fwd_pid;
+    pid_t client_pid;
+    pid_t echo_pid;
+    size_t k;
+    (void)close(echo_fd);
+    echo_fd = bound(&echo_addr);
+    fwd_pid = spawn(forward_loop);
+    client_pid = spawn(forward_client_loop);
+    echo_pid = spawn(echo_loop);
+    for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        proc_result d = run_processes("direct", &echo_addr, sizes[k], count, 32, -1, -1);
+        proc_result f =
+            run_processes("udp_forward", &fwd_pub, sizes[k], count, 32, fwd_pid, client_pid);
+        double rtt_ratio =
+            rtt_interleaved("udp_forward", &echo_addr, &fwd_pub, sizes[k], count / 10, fwd_pid);
+        printf("summary (processes) reference %zu B: a plain UDP forwarder of the relay's shape "
+               "(four packets an echo, GSO/GRO, no encryption): throughput %.2fx direct, rtt p50 "
+               "%.1fx direct, forwarder CPU %.2f us per forwarded datagram\n",
+               sizes[k], d.per_s > 0 ? f.per_s / d.per_s : 0.0, rtt_ratio, f.proxy_cpu_us);
+    }
+    stop(echo_pid);
+    stop(client_pid);
+    stop(fwd_pid);
+}
+
 /* One path with the proxy, the client and the echo service in processes of their own. */
 static void measure_processes(const char *name_of_path, size_t count)
 {
@@ -698,6 +977,17 @@ int main(int argc, char **argv)
                "proxy_cpu_us_per_datagram\n");
     }
     echo_fd = -1;
+    if (!quick) {
+        /* What the relay's shape allows before any protocol, in the same mode. Not in --quick
+         * runs, whose instruction counts must be the relay's alone. */
+        forward_setup();
+        if (processes) {
+            measure_reference_processes(count);
+        } else {
+            measure_reference(count);
+        }
+        forward_teardown();
+    }
     for (path = 0; path <= 2; path++) {
         static const char *const names[] = {"h3_datagrams", "capsules", "h2"};
         const char *name_of_path = names[path];

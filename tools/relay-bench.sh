@@ -4,7 +4,8 @@
 # datagram through a real Bind relay (proxy and client over QUIC on loopback) against direct
 # UDP, on both datagram paths of HTTP/3 (QUIC DATAGRAM frames, DATAGRAM capsules) and over
 # HTTP/2 (capsules on TLS/TCP), first in one thread, then with each part in a process of its
-# own; then, per path, the
+# own, each mode after a reference (a plain UDP forwarder of the relay's shape, no protocol);
+# then, per path, the
 # share of instructions spent inside libmasque (core and adapter, src/ without the bindings;
 # the binding's own share beside it) in a short relayed run, counted by valgrind
 # --tool=callgrind. Not a test.

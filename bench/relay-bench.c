@@ -832,21 +832,36 @@ static double rtt_interleaved(const char *name, const masque_address *direct,
     return nd && nm ? (double)m[nm / 2] / (double)d[nd / 2] : 0.0;
 }
 
-/* The reference forwarder against direct UDP in this thread, at both sizes. */
-static void measure_reference(size_t count)
+/* The reference's one-line verdict (the goals are the relay's, not the reference's). */
+static const char reference_summary[] = "a plain UDP forwarder of the relay's shape (four packets "
+                                        "an echo, GSO/GRO, no encryption)";
+
+/* Throughput and round trips at both sizes in this thread, direct and through the relay
+ * (relayed 1; `path` names its datagram path) or through the reference forwarder (2). */
+static void measure_in_thread(const char *path, int relayed, size_t count)
 {
     static const size_t sizes[] = {64, 1200};
+    char name[64];
+    char rtt_name[sizeof(name) + 4];
     size_t k;
+    (void)snprintf(name, sizeof(name), "%s%s", relayed == 1 ? "masque_" : "udp_forward",
+                   relayed == 1 ? path : "");
+    (void)snprintf(rtt_name, sizeof(rtt_name), "%s_rtt", name);
     for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
         result d = run("direct", 0, sizes[k], count, 32);
-        result f = run("udp_forward", 2, sizes[k], count, 32);
+        result m = run(name, relayed, sizes[k], count, 32);
         result dr = run("direct_rtt", 0, sizes[k], count / 10, 1);
-        result fr = run("udp_forward_rtt", 2, sizes[k], count / 10, 1);
-        printf("summary reference %zu B: a plain UDP forwarder of the relay's shape (four "
-               "packets an echo, GSO/GRO, no encryption): throughput %.2fx direct, rtt p50 "
-               "%.1fx direct\n",
-               sizes[k], d.per_s > 0 ? f.per_s / d.per_s : 0.0,
-               dr.rtt_p50_us > 0 ? fr.rtt_p50_us / dr.rtt_p50_us : 0.0);
+        result mr = run(rtt_name, relayed, sizes[k], count / 10, 1);
+        double per_s = d.per_s > 0 ? m.per_s / d.per_s : 0.0;
+        double rtt = dr.rtt_p50_us > 0 ? mr.rtt_p50_us / dr.rtt_p50_us : 0.0;
+        if (relayed == 2) {
+            printf("summary reference %zu B: %s: throughput %.2fx direct, rtt p50 %.1fx direct\n",
+                   sizes[k], reference_summary, per_s, rtt);
+        } else {
+            printf("summary %s %zu B: throughput %.2fx direct (goal >= 0.5), rtt p50 %.1fx "
+                   "direct (goal <= 3), proxy CPU %.1f us per relayed datagram\n",
+                   path, sizes[k], per_s, rtt, m.cpu_us);
+        }
     }
 }
 
@@ -882,68 +897,45 @@ static void forward_client_loop(void)
     }
 }
 
-/* The reference forwarder against direct UDP with every part in a process of its own. */
-static void measure_reference_processes(size_t count)
+/* As measure_in_thread(), with every part in a process of its own: relay_side (the proxy or
+ * the forwarder) and client_side, and the echo service for the direct runs. */
+static void measure_processes(const char *path, int relayed, size_t count)
 {
     static const size_t sizes[] = {64, 1200};
+    const masque_address *target = relayed == 1 ? &pub : &fwd_pub;
     masque_address echo_addr;
-    pid_t fwd_pid;
+    char name[64];
+    pid_t relay_pid;
     pid_t client_pid;
     pid_t echo_pid;
     size_t k;
+    (void)snprintf(name, sizeof(name), "%s%s", relayed == 1 ? "masque_" : "udp_forward",
+                   relayed == 1 ? path : "");
     (void)close(echo_fd);
     echo_fd = bound(&echo_addr);
-    fwd_pid = spawn(forward_loop);
-    client_pid = spawn(forward_client_loop);
+    /* The relay's handshake ran in this process (setup()); from here on the children own it. */
+    relay_pid = spawn(relayed == 1 ? proxy_loop : forward_loop);
+    client_pid = spawn(relayed == 1 ? client_loop : forward_client_loop);
     echo_pid = spawn(echo_loop);
     for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
         proc_result d = run_processes("direct", &echo_addr, sizes[k], count, 32, -1, -1);
-        proc_result f =
-            run_processes("udp_forward", &fwd_pub, sizes[k], count, 32, fwd_pid, client_pid);
-        double rtt_ratio =
-            rtt_interleaved("udp_forward", &echo_addr, &fwd_pub, sizes[k], count / 10, fwd_pid);
-        printf("summary (processes) reference %zu B: a plain UDP forwarder of the relay's shape "
-               "(four packets an echo, GSO/GRO, no encryption): throughput %.2fx direct, rtt p50 "
-               "%.1fx direct, forwarder CPU %.2f us per forwarded datagram\n",
-               sizes[k], d.per_s > 0 ? f.per_s / d.per_s : 0.0, rtt_ratio, f.proxy_cpu_us);
+        proc_result m = run_processes(name, target, sizes[k], count, 32, relay_pid, client_pid);
+        double per_s = d.per_s > 0 ? m.per_s / d.per_s : 0.0;
+        double rtt = rtt_interleaved(name, &echo_addr, target, sizes[k], count / 10, relay_pid);
+        if (relayed == 2) {
+            printf("summary (processes) reference %zu B: %s: throughput %.2fx direct, rtt p50 "
+                   "%.1fx direct, forwarder CPU %.2f us per forwarded datagram\n",
+                   sizes[k], reference_summary, per_s, rtt, m.proxy_cpu_us);
+        } else {
+            printf("summary (processes) %s %zu B: throughput %.2fx direct (goal >= 0.5), rtt p50 "
+                   "%.1fx direct (goal <= 3), proxy CPU %.2f us per relayed datagram under load "
+                   "(goal <= 17.6: 0.8x h2o's 22), client CPU %.2f us\n",
+                   path, sizes[k], per_s, rtt, m.proxy_cpu_us, m.client_cpu_us);
+        }
     }
     stop(echo_pid);
     stop(client_pid);
-    stop(fwd_pid);
-}
-
-/* One path with the proxy, the client and the echo service in processes of their own. */
-static void measure_processes(const char *name_of_path, size_t count)
-{
-    static const size_t sizes[] = {64, 1200};
-    masque_address echo_addr;
-    pid_t proxy_pid;
-    pid_t client_pid;
-    pid_t echo_pid;
-    size_t k;
-    (void)close(echo_fd);
-    echo_fd = bound(&echo_addr);
-    /* The handshake ran in this process (setup()); from here on the children own them. */
-    proxy_pid = spawn(proxy_loop);
-    client_pid = spawn(client_loop);
-    echo_pid = spawn(echo_loop);
-    for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-        char name[64];
-        proc_result d = run_processes("direct", &echo_addr, sizes[k], count, 32, -1, -1);
-        proc_result m;
-        double rtt_ratio;
-        (void)snprintf(name, sizeof(name), "masque_%s", name_of_path);
-        m = run_processes(name, &pub, sizes[k], count, 32, proxy_pid, client_pid);
-        rtt_ratio = rtt_interleaved(name, &echo_addr, &pub, sizes[k], count / 10, proxy_pid);
-        printf("summary (processes) %s %zu B: throughput %.2fx direct (goal >= 0.5), rtt p50 "
-               "%.1fx direct (goal <= 3), proxy CPU %.2f us per relayed datagram under load "
-               "(goal <= 17.6: 0.8x h2o's 22), client CPU %.2f us\n",
-               name_of_path, sizes[k], d.per_s > 0 ? m.per_s / d.per_s : 0.0, rtt_ratio,
-               m.proxy_cpu_us, m.client_cpu_us);
-    }
-    stop(echo_pid);
-    stop(client_pid);
-    stop(proxy_pid);
+    stop(relay_pid);
 }
 
 int main(int argc, char **argv)
@@ -952,7 +944,6 @@ int main(int argc, char **argv)
     int processes = 0;
     int paths = 7; /* 1: HTTP/3 datagrams, 2: capsules, 4: HTTP/2 */
     size_t count;
-    static const size_t sizes[] = {64, 1200};
     test_pki pki;
     int path;
     int i;
@@ -982,16 +973,15 @@ int main(int argc, char **argv)
          * runs, whose instruction counts must be the relay's alone. */
         forward_setup();
         if (processes) {
-            measure_reference_processes(count);
+            measure_processes("", 2, count);
         } else {
-            measure_reference(count);
+            measure_in_thread("", 2, count);
         }
         forward_teardown();
     }
     for (path = 0; path <= 2; path++) {
         static const char *const names[] = {"h3_datagrams", "capsules", "h2"};
         const char *name_of_path = names[path];
-        size_t k;
         if ((paths & (1 << path)) == 0) {
             continue;
         }
@@ -1006,25 +996,9 @@ int main(int argc, char **argv)
             continue;
         }
         if (processes) {
-            measure_processes(name_of_path, count);
-            teardown();
-            continue;
-        }
-        for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-            char name[64];
-            result d = run("direct", 0, sizes[k], count, 32);
-            result m;
-            result dr;
-            result mr;
-            (void)snprintf(name, sizeof(name), "masque_%s", name_of_path);
-            m = run(name, 1, sizes[k], count, 32);
-            dr = run("direct_rtt", 0, sizes[k], count / 10, 1);
-            (void)snprintf(name, sizeof(name), "masque_%s_rtt", name_of_path);
-            mr = run(name, 1, sizes[k], count / 10, 1);
-            printf("summary %s %zu B: throughput %.2fx direct (goal >= 0.5), rtt p50 %.1fx "
-                   "direct (goal <= 3), proxy CPU %.1f us per relayed datagram\n",
-                   name_of_path, sizes[k], d.per_s > 0 ? m.per_s / d.per_s : 0.0,
-                   dr.rtt_p50_us > 0 ? mr.rtt_p50_us / dr.rtt_p50_us : 0.0, m.cpu_us);
+            measure_processes(name_of_path, 1, count);
+        } else {
+            measure_in_thread(name_of_path, 1, count);
         }
         teardown();
     }

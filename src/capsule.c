@@ -16,8 +16,8 @@ enum {
     PARSE_SKIP = 3 /* unknown or discarded: value consumed without being kept */
 };
 
-/* -10 §6: ASSIGN, ACK and CLOSE have consecutive codepoints, in the order of their kinds, so
- * that a kind and its draft-10 Type are one subtraction apart. */
+/* -10 §3.1-§3.3, §11.2: ASSIGN, ACK and CLOSE have consecutive codepoints, in the order of their
+ * kinds, so that a kind and its draft-10 Type are one subtraction apart. */
 typedef char masque_codepoints_are_consecutive
     [MASQUE_CAPSULE_TYPE_COMPRESSION_ACK == MASQUE_CAPSULE_TYPE_COMPRESSION_ASSIGN + 1 &&
              MASQUE_CAPSULE_TYPE_COMPRESSION_CLOSE == MASQUE_CAPSULE_TYPE_COMPRESSION_ASSIGN + 2 &&

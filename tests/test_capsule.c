@@ -105,8 +105,8 @@ static void test_ack_and_close_match_draft_10(void **state)
     assert_true(id == 16384u);
 }
 
-/* The draft-10 codepoints (-10 §6: ASSIGN 0x11, ACK 0x12, CLOSE 0x13, DATAGRAM 0x00 from RFC
- * 9297 §3.5) both ways, and every Type next to them unknown (RFC 9297 §3.2: skipped). */
+/* The draft-10 codepoints (-10 §3.1-§3.3, §11.2: ASSIGN 0x11, ACK 0x12, CLOSE 0x13, DATAGRAM 0x00
+ * from RFC 9297 §3.5) both ways, and every Type next to them unknown (RFC 9297 §3.2: skipped). */
 static void test_draft_10_codepoints_and_their_neighbours(void **state)
 {
     static const uint64_t unknown[] = {0x01,       0x0F, 0x10, 0x14, 0x111, 0x3FFFFFFFFFFFFFFFu,

@@ -845,6 +845,20 @@ static double rtt_interleaved(const char *name, const masque_address *direct,
 static const char reference_summary[] = "a plain UDP forwarder of the relay's shape (four packets "
                                         "an echo, GSO/GRO, no encryption)";
 
+/* The reference's throughput and RTT p50 against direct, per size (64, 1200; 0: not measured),
+ * which each relay summary of the same mode repeats beside its own. */
+static double reference_per_s[2];
+static double reference_rtt[2];
+
+/* Prints, after a relay's summary, the reference's figures of the same size and mode. */
+static void print_reference_beside(size_t k)
+{
+    if (reference_rtt[k] > 0) {
+        printf("; the reference forwarder: %.2fx, rtt %.1fx", reference_per_s[k], reference_rtt[k]);
+    }
+    printf("\n");
+}
+
 /* Throughput and round trips at both sizes in this thread, direct and through the relay
  * (relayed 1; `path` names its datagram path) or through the reference forwarder (2). */
 static void measure_in_thread(const char *path, int relayed, size_t count)
@@ -864,12 +878,15 @@ static void measure_in_thread(const char *path, int relayed, size_t count)
         double per_s = d.per_s > 0 ? m.per_s / d.per_s : 0.0;
         double rtt = dr.rtt_p50_us > 0 ? mr.rtt_p50_us / dr.rtt_p50_us : 0.0;
         if (relayed == 2) {
+            reference_per_s[k] = per_s;
+            reference_rtt[k] = rtt;
             printf("summary reference %zu B: %s: throughput %.2fx direct, rtt p50 %.1fx direct\n",
                    sizes[k], reference_summary, per_s, rtt);
         } else {
             printf("summary %s %zu B: throughput %.2fx direct (goal >= 0.5), rtt p50 %.1fx "
-                   "direct (goal <= 3), proxy CPU %.1f us per relayed datagram\n",
+                   "direct (goal <= 3), proxy CPU %.1f us per relayed datagram",
                    path, sizes[k], per_s, rtt, m.cpu_us);
+            print_reference_beside(k);
         }
     }
 }
@@ -932,14 +949,17 @@ static void measure_processes(const char *path, int relayed, size_t count)
         double per_s = d.per_s > 0 ? m.per_s / d.per_s : 0.0;
         double rtt = rtt_interleaved(name, &echo_addr, target, sizes[k], count / 10, relay_pid);
         if (relayed == 2) {
+            reference_per_s[k] = per_s;
+            reference_rtt[k] = rtt;
             printf("summary (processes) reference %zu B: %s: throughput %.2fx direct, rtt p50 "
                    "%.1fx direct, forwarder CPU %.2f us per forwarded datagram\n",
                    sizes[k], reference_summary, per_s, rtt, m.proxy_cpu_us);
         } else {
             printf("summary (processes) %s %zu B: throughput %.2fx direct (goal >= 0.5), rtt p50 "
                    "%.1fx direct (goal <= 3), proxy CPU %.2f us per relayed datagram under load "
-                   "(goal <= 17.6: 0.8x h2o's 22), client CPU %.2f us\n",
+                   "(goal <= 17.6: 0.8x h2o's 22), client CPU %.2f us",
                    path, sizes[k], per_s, rtt, m.proxy_cpu_us, m.client_cpu_us);
+            print_reference_beside(k);
         }
     }
     stop(echo_pid);

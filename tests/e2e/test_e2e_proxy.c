@@ -2029,6 +2029,18 @@ static void test_e2e_BIND_29_the_proxys_own_addresses_are_refused_by_default(voi
     assert_false(sent_to_service("12.0.0.1", svc.port, service, 1000));
     stop_client(&clients[0]);
     stop_proxy();
+    /* However many addresses the host has: 300 more, and the last one is refused too (the
+     * proxy once kept the first 64 it found and let the rest through). */
+    assert_int_equal(
+        system("i=1; while [ $i -le 300 ]; do ip addr add 13.0.$((i / 256)).$((i % 256))/32 "
+               "dev lo || exit 1; i=$((i + 1)); done"),
+        0);
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    assert_false(sent_to_service("13.0.1.44", svc.port, service, 1000));
+    stop_client(&clients[0]);
+    stop_proxy();
     (void)close(service);
 }
 #endif

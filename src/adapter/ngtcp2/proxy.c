@@ -27,7 +27,6 @@
 #include "masque/h2.h"
 #endif
 
-#define MAX_OWN_ADDRESSES 64
 #define OWN_REFRESH_NS    1000000000u /* re-read the interfaces every second */
 #define RECV_BATCH        32u         /* datagrams one recvmmsg() takes */
 #define RELAY_BUDGET      64u  /* datagrams read per relay socket per step: no socket starves */
@@ -91,8 +90,9 @@ struct masque_quic_proxy {
     /* The operator's policy, with the proxy's own addresses refused after its rules. */
     masque_policy policy;
     const masque_policy *operator_policy;
-    masque_address own[MAX_OWN_ADDRESSES];
+    masque_address *own; /* every address of every interface, however many (heap) */
     size_t nown;
+    size_t own_capacity;
     uint64_t own_refreshed; /* ns */
     proxy_client **clients;
     size_t nclients;
@@ -117,29 +117,50 @@ struct masque_quic_proxy {
     uint64_t full_reported; /* ns: "all client slots are taken" is logged once a second */
 };
 
-/* Reads the addresses of every local interface (the proxy's own addresses). */
-static void refresh_own_addresses(masque_quic_proxy *p)
+/* Whether an interface address is one the proxy has (IPv4 or IPv6), and its length. */
+static socklen_t own_address_len(const struct ifaddrs *i)
+{
+    if (i->ifa_addr == NULL) {
+        return 0;
+    }
+    return i->ifa_addr->sa_family == AF_INET    ? (socklen_t)sizeof(struct sockaddr_in)
+           : i->ifa_addr->sa_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
+                                                : 0;
+}
+
+/* Reads the addresses of every local interface (the proxy's own addresses): all of them, since
+ * one left out would be a service of the proxy host that clients could reach. 0, or -1 when
+ * they could not be read (the old list stays; the proxy does not start without one). */
+static int refresh_own_addresses(masque_quic_proxy *p)
 {
     struct ifaddrs *list = NULL;
     const struct ifaddrs *i;
+    size_t n = 0;
     p->own_refreshed = masque_quic_now_ns();
     if (getifaddrs(&list) != 0) {
-        return; /* keep what we had */
+        return -1;
+    }
+    for (i = list; i != NULL; i = i->ifa_next) {
+        n += own_address_len(i) != 0 ? 1u : 0u;
+    }
+    if (n > p->own_capacity) {
+        masque_address *grown = realloc(p->own, n * sizeof(*grown));
+        if (grown == NULL) {
+            freeifaddrs(list);
+            return -1;
+        }
+        p->own = grown;
+        p->own_capacity = n;
     }
     p->nown = 0;
-    for (i = list; i != NULL && p->nown < MAX_OWN_ADDRESSES; i = i->ifa_next) {
-        socklen_t len;
-        if (i->ifa_addr == NULL) {
-            continue;
-        }
-        len = i->ifa_addr->sa_family == AF_INET    ? (socklen_t)sizeof(struct sockaddr_in)
-              : i->ifa_addr->sa_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
-                                                   : 0;
+    for (i = list; i != NULL && p->nown < p->own_capacity; i = i->ifa_next) {
+        socklen_t len = own_address_len(i);
         if (len != 0 && masque_address_from_sockaddr(i->ifa_addr, len, &p->own[p->nown]) == 0) {
             p->nown++;
         }
     }
     freeifaddrs(list);
+    return 0;
 }
 
 /*
@@ -730,7 +751,11 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     p->policy.callback = own_address_verdict;
     p->policy.callback_user = p;
     p->cfg.conn.policy = &p->policy;
-    refresh_own_addresses(p);
+    if (refresh_own_addresses(p) != 0) {
+        free(p->own);
+        free(p);
+        return NULL; /* without them the proxy host's services would be open to clients */
+    }
     if (p->cfg.max_clients == 0) {
         p->cfg.max_clients = 256;
     }
@@ -745,6 +770,7 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     if (!cfg->no_address_validation) {
         if (getrandom(p->retry_secret, sizeof(p->retry_secret), 0) !=
             (ssize_t)sizeof(p->retry_secret)) {
+            free(p->own);
             free(p);
             return NULL;
         }
@@ -1204,7 +1230,7 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
     size_t npolled = p->nrelays; /* relays added during this step wait for the next */
     size_t nclients = p->nclients;
     if (now - p->own_refreshed > OWN_REFRESH_NS) {
-        refresh_own_addresses(p); /* interfaces come and go */
+        (void)refresh_own_addresses(p); /* interfaces come and go; a failed read keeps the list */
     }
     /* fds: UDP listening socket, TCP listening socket, one per client, one per relay. */
     p->fds[0].fd = p->fd;
@@ -1345,5 +1371,6 @@ void masque_quic_proxy_free(masque_quic_proxy *p)
     free(p->identities);
     free(p->fds);
     free(p->by_addr);
+    free(p->own);
     free(p);
 }

@@ -530,7 +530,9 @@ typedef struct masque_quic_proxy_config {
     /**
      * A file of bearer tokens, one per line (blank lines and lines starting with '#' are
      * skipped): a request must carry one in Proxy-Authorization, else 407. Read at start and
-     * again by masque_quic_proxy_reload(); tokens are never logged. NULL: no authentication.
+     * again by masque_quic_proxy_reload(); tokens are never logged. At most 64 tokens of at
+     * most 256 bytes: a file beyond that is refused whole (the reason goes to the log).
+     * NULL: no authentication.
      */
     const char *token_file;
     /**

@@ -106,10 +106,13 @@ static int proxy_no_validation;       /* the proxy accepts Initials without a Re
 static size_t proxy_max_requests;     /* the whole proxy's limit on Bind requests; 0: default */
 static size_t conn_max_requests;      /* the proxy's limit per connection; 0: default */
 static size_t full_refusals;          /* the proxy's "all client slots are taken" lines */
+static char proxy_last_log[256];      /* the proxy's last log line */
 
-static void count_full_refusals(void *user, const char *line)
+/* The proxy's log: the last line kept, the full-proxy refusals counted. */
+static void proxy_log(void *user, const char *line)
 {
     (void)user;
+    (void)snprintf(proxy_last_log, sizeof(proxy_last_log), "%s", line);
     if (strstr(line, "all client slots are taken") != NULL) {
         full_refusals++;
     }
@@ -145,7 +148,7 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     cfg.quota_datagrams_per_s = proxy_quota_datagrams;
     cfg.conn.max_peer_contexts = proxy_max_contexts;
     cfg.conn.max_requests = conn_max_requests;
-    cfg.log = count_full_refusals;
+    cfg.log = proxy_log;
     proxy_fd = bound_socket(ip, &proxy_addr);
     cfg.relay_bind = proxy_addr;
     proxy = masque_quic_proxy_new(&cfg, proxy_fd);
@@ -1436,6 +1439,7 @@ static void test_e2e_requests_without_a_valid_bearer_token_get_407(void **state)
     static const char tokens[] = "# who may bind\n\ns3cret-one\nsecond.token\n";
     char path[] = "/tmp/masque-tokens.XXXXXX";
     int fd = mkstemp(path);
+    size_t i;
     (void)state;
     assert_true(fd >= 0);
     assert_int_equal(write(fd, tokens, sizeof(tokens) - 1), (ssize_t)(sizeof(tokens) - 1));
@@ -1456,6 +1460,20 @@ static void test_e2e_requests_without_a_valid_bearer_token_get_407(void **state)
     assert_int_equal(masque_quic_proxy_reload(proxy), 0);
     assert_false(bind_with_token("s3cret-one"));
     assert_true(bind_with_token("second.token"));
+    /* More tokens than the proxy holds (64): the file is refused whole, not cut after the
+     * 64th, and the tokens in use stay. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    for (i = 0; i < 65; i++) {
+        char line[32];
+        int n = snprintf(line, sizeof(line), "token-%02d\n", (int)i);
+        assert_int_equal(write(fd, line, (size_t)n), n);
+    }
+    (void)close(fd);
+    assert_int_equal(masque_quic_proxy_reload(proxy), -1);
+    assert_non_null(strstr(proxy_last_log, "more than 64 tokens")); /* the operator is told */
+    assert_true(bind_with_token("second.token"));
+    assert_false(bind_with_token("token-00"));
     stop_proxy();
     (void)unlink(path);
 }

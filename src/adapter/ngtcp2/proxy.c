@@ -39,9 +39,9 @@
  * packets; RFC 9000 §9): each lookup asks every client, so a flood of forged short-header
  * packets from random addresses may cost no more than this many per step. */
 #define CID_LOOKUP_BUDGET 16u
-#define MAX_TOKENS        64u
+#define MAX_TOKENS        64u   /* a file with more is refused; load_tokens() says so */
 #define MAX_IDENTITIES    1024u /* identities accounted apart; beyond, they share the last */
-#define TOKEN_MAX         256u
+#define TOKEN_MAX         256u  /* bytes of a token; load_tokens() names this bound too */
 
 /* What one client identity uses, and its quota's token buckets (a second's burst). */
 typedef struct proxy_identity {
@@ -688,8 +688,20 @@ static int relay_socket(const masque_address *bind_to, masque_address *bound)
     return fd;
 }
 
-/* Reads the token file: one token per line, '#' comments and blank lines skipped. The old
- * tokens stay when the file cannot be read or holds none. */
+/* Says why the token file was refused, on the proxy's log (never a token). */
+static int token_file_refused(const masque_quic_proxy *p, const char *why)
+{
+    if (p->cfg.log != NULL) {
+        char line[512];
+        (void)snprintf(line, sizeof(line), "token file %s refused: %s", p->cfg.token_file, why);
+        p->cfg.log(p->cfg.log_user, line);
+    }
+    return -1;
+}
+
+/* Reads the token file: one token per line, '#' comments and blank lines skipped. The whole
+ * file or nothing: the old tokens stay when it cannot be read, holds none, or holds a line or
+ * a number of tokens the proxy cannot keep (never a part of it). */
 static int load_tokens(masque_quic_proxy *p)
 {
     char line[TOKEN_MAX + 2];
@@ -706,18 +718,23 @@ static int load_tokens(masque_quic_proxy *p)
             (void)fclose(f);
         }
         free(fresh);
-        return -1;
+        return token_file_refused(p, "cannot be read");
     }
-    while (n < MAX_TOKENS && fgets(line, sizeof(line), f) != NULL) {
+    while (fgets(line, sizeof(line), f) != NULL) {
         size_t len = strcspn(line, "\r\n");
         if (line[len] == '\0' && len == sizeof(line) - 1) {
             (void)fclose(f);
             free(fresh);
-            return -1; /* a line too long for a token: the file is refused, not cut */
+            return token_file_refused(p, "a line longer than a token (256 bytes)");
         }
         line[len] = '\0';
         if (len == 0 || line[0] == '#') {
             continue;
+        }
+        if (n == MAX_TOKENS) {
+            (void)fclose(f);
+            free(fresh);
+            return token_file_refused(p, "more than 64 tokens");
         }
         memcpy(fresh[n], line, len + 1);
         n++;
@@ -725,7 +742,7 @@ static int load_tokens(masque_quic_proxy *p)
     (void)fclose(f);
     if (n == 0) {
         free(fresh);
-        return -1;
+        return token_file_refused(p, "no token in it");
     }
     memcpy(p->token_text, fresh, n * sizeof(*fresh));
     free(fresh);

@@ -31,6 +31,7 @@
 #include "expose.h"
 #include "masque/posix.h"
 #include "masque/quic.h"
+#include "options.h"
 #ifdef MASQUE_HAVE_H2
 #include <fcntl.h>
 
@@ -38,6 +39,8 @@
 #endif
 
 #define MAX_PEERS 64
+#define PROGRAM   "masque-bind-client"
+#define TOKEN_MAX 256 /* bytes of a bearer token, as the proxy takes them */
 
 typedef struct client_state {
     masque_quic_conn *conn; /* over HTTP/3 */
@@ -556,8 +559,8 @@ static void usage(FILE *to)
         "                             address: each remote peer gets a local socket of its own\n"
         "                             and a compressed context; prints \"exposing ... at "
         "IP:PORT\"\n"
-        "  --allow CIDR[:PORTS]       with --expose: only these peers (repeatable)\n"
-        "  --max-peers N              with --expose: peers at once (default 64)\n"
+        "  --allow CIDR[:PORTS]       with --expose: only these peers (repeatable, up to 16)\n"
+        "  --max-peers N              with --expose: peers at once (default 64, at most 256)\n"
         "  --peer-idle-ms MS          with --expose: close a peer idle this long (default 60000)\n"
         "  --public-address-file FILE write the public address there once ready\n"
         "  --h2 | --h3                HTTP/2 only, or HTTP/3 only (default: HTTP/3, then\n"
@@ -574,7 +577,9 @@ static void usage(FILE *to)
         to);
 }
 
-/* The first line of the file that is neither blank nor a '#' comment: the bearer token. */
+/* The first line of the file that is neither blank nor a '#' comment: the bearer token. 0, -1
+ * when there is none, -2 for a line longer than `cap` can hold (never cut: a cut token would
+ * be refused with no word why). */
 static int read_token(const char *path, char *out, size_t cap)
 {
     FILE *f = fopen(path, "r");
@@ -583,9 +588,14 @@ static int read_token(const char *path, char *out, size_t cap)
         return -1;
     }
     while (fgets(out, (int)cap, f) != NULL) {
-        out[strcspn(out, "\r\n")] = '\0';
+        size_t len = strcspn(out, "\r\n");
+        if (out[len] == '\0' && len == cap - 1 && !feof(f)) {
+            rc = -2;
+            break;
+        }
+        out[len] = '\0';
         if (out[0] != '\0' && out[0] != '#') {
-            rc = 0;
+            rc = len <= TOKEN_MAX ? 0 : -2;
             break;
         }
     }
@@ -596,14 +606,15 @@ static int read_token(const char *path, char *out, size_t cap)
 int main(int argc, char **argv)
 {
     static client_state st;
-    static char token[300];
+    static char token[TOKEN_MAX + 3]; /* with CR, LF and the NUL */
     static options o;
     static expose_state expose;
-    const char *allow[16];
+    const char *allow[EXPOSE_MAX_RULES];
     size_t nallow = 0;
     size_t j;
-    unsigned long max_peers = 0;
-    unsigned long long peer_idle_ms = 0;
+    size_t max_peers = 0;
+    uint64_t peer_idle_ms = 0;
+    uint64_t n;
     masque_address proxy_addr;
     const char *proxy_text = "127.0.0.1:4433";
     double run_seconds = 0;
@@ -648,11 +659,22 @@ int main(int argc, char **argv)
             }
             st.expose = &expose;
         } else if (strcmp(a, "--allow") == 0) {
-            allow[nallow < 16 ? nallow++ : nallow - 1] = argv[++i];
+            if (nallow == EXPOSE_MAX_RULES) {
+                (void)fprintf(stderr, "masque-bind-client: at most %d --allow rules\n",
+                              EXPOSE_MAX_RULES);
+                return 2;
+            }
+            allow[nallow++] = argv[++i];
         } else if (strcmp(a, "--max-peers") == 0) {
-            max_peers = strtoul(argv[++i], NULL, 10);
+            if (option_number(PROGRAM, a, argv[++i], 1, EXPOSE_MAX_PEERS, &n) != 0) {
+                return 2;
+            }
+            max_peers = (size_t)n;
         } else if (strcmp(a, "--peer-idle-ms") == 0) {
-            peer_idle_ms = strtoull(argv[++i], NULL, 10);
+            if (option_number(PROGRAM, a, argv[++i], 1, UINT32_MAX, &n) != 0) {
+                return 2;
+            }
+            peer_idle_ms = n;
         } else if (strcmp(a, "--public-address-file") == 0) {
             st.public_file = argv[++i];
         } else if (strcmp(a, "--cert") == 0) {
@@ -660,19 +682,32 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--key") == 0) {
             o.cfg.key_file = argv[++i];
         } else if (strcmp(a, "--token-file") == 0) {
-            if (read_token(argv[++i], token, sizeof(token)) != 0) {
-                (void)fprintf(stderr, "masque-bind-client: no token in %s\n", argv[i]);
+            int rc = read_token(argv[++i], token, sizeof(token));
+            if (rc != 0) {
+                (void)fprintf(stderr, "masque-bind-client: %s in %s\n",
+                              rc == -2 ? "a token longer than 256 bytes" : "no token", argv[i]);
                 return 2;
             }
             o.cfg.token = token;
         } else if (strcmp(a, "--fallback-ms") == 0) {
-            o.fallback_ns = strtoull(argv[++i], NULL, 10) * 1000000u;
+            if (option_number(PROGRAM, a, argv[++i], 0, 3600000, &n) != 0) {
+                return 2;
+            }
+            o.fallback_ns = n * 1000000u;
         } else if (strcmp(a, "--compress-after") == 0) {
-            st.compress_after = (unsigned)strtoul(argv[++i], NULL, 10);
+            if (option_number(PROGRAM, a, argv[++i], 0, UINT32_MAX, &n) != 0) {
+                return 2;
+            }
+            st.compress_after = (unsigned)n;
         } else if (strcmp(a, "--close-uncompressed-after") == 0) {
-            st.close_after = (unsigned)strtoul(argv[++i], NULL, 10);
+            if (option_number(PROGRAM, a, argv[++i], 0, UINT32_MAX, &n) != 0) {
+                return 2;
+            }
+            st.close_after = (unsigned)n;
         } else if (strcmp(a, "--run-seconds") == 0) {
-            run_seconds = strtod(argv[++i], NULL);
+            if (option_seconds(PROGRAM, a, argv[++i], &run_seconds) != 0) {
+                return 2;
+            }
         } else {
             (void)fprintf(stderr, "masque-bind-client: unknown option %s\n", a);
             return 2;

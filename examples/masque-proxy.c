@@ -28,6 +28,7 @@
 
 #include "masque/posix.h"
 #include "masque/quic.h"
+#include "options.h"
 
 #define MAX_RULES 32
 
@@ -134,6 +135,7 @@ int main(int argc, char **argv)
     int tcp_fd = -1;
     int h2 = 1;
     int h3 = 1;
+    uint64_t n;
     int i;
 
     memset(&cfg, 0, sizeof(cfg));
@@ -192,29 +194,58 @@ int main(int argc, char **argv)
             }
             cfg.has_public_ip = 1;
         } else if (strcmp(a, "--max-clients") == 0) {
-            cfg.max_clients = (size_t)strtoul(v, NULL, 10);
+            if (option_number("masque-proxy", a, v, 1, 1000000, &n) != 0) {
+                return 2;
+            }
+            cfg.max_clients = (size_t)n;
         } else if (strcmp(a, "--client-ca") == 0) {
             cfg.conn.client_ca_file = v; /* mutual TLS: client certificates from this CA */
         } else if (strcmp(a, "--token-file") == 0) {
             cfg.token_file = v; /* bearer tokens a client must present (407 otherwise) */
         } else if (strcmp(a, "--quota-requests") == 0) {
-            cfg.quota_requests = (size_t)strtoul(v, NULL, 10);
+            if (option_number("masque-proxy", a, v, 0, 1000000, &n) != 0) {
+                return 2;
+            }
+            cfg.quota_requests = (size_t)n;
         } else if (strcmp(a, "--quota-datagrams") == 0) {
-            cfg.quota_datagrams_per_s = (uint32_t)strtoul(v, NULL, 10);
+            if (option_number("masque-proxy", a, v, 0, UINT32_MAX, &n) != 0) {
+                return 2;
+            }
+            cfg.quota_datagrams_per_s = (uint32_t)n;
         } else if (strcmp(a, "--quota-bytes") == 0) {
-            cfg.quota_bytes_per_s = strtoull(v, NULL, 10);
+            if (option_number("masque-proxy", a, v, 0, UINT64_MAX, &n) != 0) {
+                return 2;
+            }
+            cfg.quota_bytes_per_s = n;
         } else if (strcmp(a, "--max-requests") == 0) {
-            cfg.max_requests = (size_t)strtoul(v, NULL, 10);
+            if (option_number("masque-proxy", a, v, 1, 4000000, &n) != 0) {
+                return 2;
+            }
+            cfg.max_requests = (size_t)n;
         } else if (strcmp(a, "--max-requests-per-conn") == 0) {
-            cfg.conn.max_requests = (size_t)strtoul(v, NULL, 10);
+            if (option_number("masque-proxy", a, v, 1, MASQUE_QUIC_MAX_REQUESTS, &n) != 0) {
+                return 2;
+            }
+            cfg.conn.max_requests = (size_t)n;
         } else if (strcmp(a, "--max-contexts") == 0) {
-            cfg.conn.max_peer_contexts = (size_t)strtoul(v, NULL, 10);
+            if (option_number("masque-proxy", a, v, 1, 1000000, &n) != 0) {
+                return 2;
+            }
+            cfg.conn.max_peer_contexts = (size_t)n;
         } else if (strcmp(a, "--assign-rate") == 0) {
-            cfg.conn.assign_rate = (uint32_t)strtoul(v, NULL, 10);
+            if (option_number("masque-proxy", a, v, 0, UINT32_MAX, &n) != 0) {
+                return 2;
+            }
+            cfg.conn.assign_rate = (uint32_t)n;
         } else if (strcmp(a, "--idle-timeout-ms") == 0) {
-            cfg.conn.idle_timeout_ms = strtoull(v, NULL, 10);
+            if (option_number("masque-proxy", a, v, 1, UINT32_MAX, &n) != 0) {
+                return 2;
+            }
+            cfg.conn.idle_timeout_ms = n;
         } else if (strcmp(a, "--run-seconds") == 0) {
-            run_seconds = strtod(v, NULL);
+            if (option_seconds("masque-proxy", a, v, &run_seconds) != 0) {
+                return 2;
+            }
         } else {
             usage(stderr);
             return 2;

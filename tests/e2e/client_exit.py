@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-only
 """masque-bind-client fails loudly: a proxy whose certificate it cannot verify, or no proxy at
-all, ends with a non-zero exit status and a line on stderr; a working tunnel ends with 0.
+all, ends with a non-zero exit status and a line on stderr; a working tunnel ends with 0. Both
+programs refuse an option value they cannot take at once (exit status 2 and a line naming the
+option), never a silent default or a number cut short.
 
 usage: client_exit.py BUILD_DIR    (loopback only; bounded deadlines)
 """
@@ -20,6 +22,43 @@ def run_client(bindir, port, ca, seconds):
                           capture_output=True, text=True, timeout=60)
 
 
+def usage_errors(bindir, work):
+    """Each case must end at once with exit status 2 and a line on stderr that says `says`."""
+    long_token = f"{work}/long-token"
+    with open(long_token, "w", encoding="utf-8") as f:
+        f.write("x" * 300 + "\n")
+    cases = [
+        ("masque-proxy", ["--max-clients", "10k"], "--max-clients"),
+        ("masque-proxy", ["--quota-datagrams", "-1"], "--quota-datagrams"),
+        ("masque-proxy", ["--max-requests-per-conn", "17"], "--max-requests-per-conn"),
+        ("masque-proxy", ["--run-seconds", "nan"], "--run-seconds"),
+        ("masque-bind-client", ["--max-peers", "1000"], "--max-peers"),
+        ("masque-bind-client", ["--fallback-ms", "1500ms"], "--fallback-ms"),
+        ("masque-bind-client", ["--expose", "127.0.0.1:9"] + ["--allow", "10.0.0.0/8"] * 17,
+         "--allow"),
+        ("masque-bind-client", ["--token-file", long_token], "longer than 256"),
+    ]
+    failures = []
+    for program, args, says in cases:
+        # What the program would do with the value taken: run a second and end.
+        extra = [] if "--run-seconds" in args else ["--run-seconds", "1"]
+        if program == "masque-proxy":
+            extra += ["--listen", f"127.0.0.1:{free_port()}"]
+        else:
+            extra += ["--insecure", "--proxy", f"127.0.0.1:{free_port()}"]
+        try:
+            r = subprocess.run([os.path.join(bindir, program)] + args + extra,
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=30)
+        except subprocess.TimeoutExpired:
+            failures.append(f"{program} {' '.join(args[:2])}: still running after 30 s")
+            continue
+        if r.returncode != 2 or says not in r.stderr:
+            failures.append(f"{program} {' '.join(args[:2])}: exit {r.returncode}, stderr "
+                            f"{r.stderr.strip()!r}")
+    return failures
+
+
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
     work = f"/tmp/client_exit.{os.getpid()}"
@@ -33,7 +72,7 @@ def main():
                                   "--cert", f"{work}/pki/localhost.pem",
                                   "--key", f"{work}/pki/localhost.key", "--run-seconds", "60"],
                                  stderr=plog)
-    failures = []
+    failures = usage_errors(bindir, work)
     try:
         end = time.monotonic() + 15  # the clients must not race the proxy's start
         while time.monotonic() < end and "listening on" not in open(log, encoding="utf-8").read():
@@ -56,7 +95,8 @@ def main():
     if failures:
         print("client_exit: FAIL: " + "; ".join(failures))
         return 1
-    print("client_exit: PASS (0 with a tunnel, 1 and a line on stderr without)")
+    print("client_exit: PASS (0 with a tunnel, 1 and a line on stderr without, 2 and a line "
+          "for an option value neither program can take)")
     return 0
 
 

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-3.0-only */
+/* Strict command-line values: see options.h. */
+#include "options.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int option_number(const char *program, const char *option, const char *text, uint64_t min,
+                  uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    const char *p = text;
+    int ok = *p != '\0';
+    for (; ok && *p != '\0'; p++) {
+        unsigned digit = (unsigned)(*p - '0');
+        ok = *p >= '0' && *p <= '9' && v <= (UINT64_MAX - digit) / 10u;
+        v = ok ? v * 10u + digit : v;
+    }
+    if (!ok || v < min || v > max) {
+        (void)fprintf(stderr, "%s: %s wants a whole number from %llu to %llu, not '%s'\n", program,
+                      option, (unsigned long long)min, (unsigned long long)max, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int option_seconds(const char *program, const char *option, const char *text, double *out)
+{
+    const char *p;
+    size_t digits = 0;
+    size_t dots = 0;
+    double v;
+    /* Digits and at most one '.': no sign, exponent, hexadecimal, "inf" or "nan". */
+    for (p = text; *p != '\0'; p++) {
+        digits += *p >= '0' && *p <= '9' ? 1u : 0u;
+        dots += *p == '.' ? 1u : 0u;
+    }
+    v = digits > 0 && dots <= 1 && digits + dots == (size_t)(p - text) ? strtod(text, NULL) : -1.0;
+    if (!(v >= 0.0 && v <= 31536000.0)) { /* a year at most */
+        (void)fprintf(stderr, "%s: %s wants seconds (e.g. 30 or 0.5), not '%s'\n", program, option,
+                      text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}

@@ -510,9 +510,10 @@ typedef struct masque_quic_proxy_config {
     /** Non-zero: advertise this IP in Proxy-Public-Address instead of relay_bind's (NAT). */
     int has_public_ip;
     masque_address public_ip; /**< With has_public_ip: the IP to advertise (port ignored). */
-    size_t max_clients;       /**< 0: 256. */
+    size_t max_clients; /**< 0: 256; at most 1 000 000 (masque_quic_proxy_new() refuses more). */
     /** Bind requests open at once in the whole proxy (one UDP socket each); one more is
-     *  answered 503. 0: 4 per client slot. Per connection: conn.max_requests. */
+     *  answered 503. 0: 4 per client slot; at most 4 000 000. Per connection:
+     *  conn.max_requests. */
     size_t max_requests;
     /**
      * Accept Initials without a Retry round trip (trusted networks only). By default every

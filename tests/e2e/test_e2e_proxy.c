@@ -1434,6 +1434,37 @@ static int bind_with_token(const char *token)
     return accepted;
 }
 
+/* Limits a proxy sizes its tables by are refused beyond what those sizes can hold (a wrapped
+ * size once turned the table set-up into an endless loop); within, the proxy starts. */
+static void test_e2e_a_proxy_refuses_limits_its_tables_cannot_hold(void **state)
+{
+    static const size_t max_clients[] = {(SIZE_MAX / 2) + 1, 1000001, 1000, 1000};
+    static const size_t max_requests[] = {0, 0, 4000001, 4000};
+    masque_quic_proxy_config cfg;
+    masque_address at;
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(max_clients) / sizeof(max_clients[0]); i++) {
+        int fd = bound_socket("127.0.0.1", &at);
+        masque_quic_proxy *p;
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.conn.uri_template = tmpl;
+        cfg.conn.cert_file = pki.cert_file;
+        cfg.conn.key_file = pki.key_file;
+        cfg.relay_bind = at;
+        cfg.max_clients = max_clients[i];
+        cfg.max_requests = max_requests[i];
+        p = masque_quic_proxy_new(&cfg, fd);
+        if (i < 3) {
+            assert_null(p);
+        } else {
+            assert_non_null(p);
+        }
+        masque_quic_proxy_free(p);
+        (void)close(fd);
+    }
+}
+
 static void test_e2e_requests_without_a_valid_bearer_token_get_407(void **state)
 {
     static const char tokens[] = "# who may bind\n\ns3cret-one\nsecond.token\n";
@@ -2198,6 +2229,7 @@ int main(void)
         cmocka_unit_test(test_e2e_a_peers_gso_train_reaches_the_client_datagram_by_datagram),
         cmocka_unit_test(test_e2e_tls_verifies_the_proxy_against_the_ca_and_the_authority),
         cmocka_unit_test(test_e2e_concrete_target_is_refused_with_501_not_ignored),
+        cmocka_unit_test(test_e2e_a_proxy_refuses_limits_its_tables_cannot_hold),
         cmocka_unit_test(test_e2e_requests_without_a_valid_bearer_token_get_407),
         cmocka_unit_test(test_e2e_client_certificates_from_the_client_ca_may_bind),
         cmocka_unit_test(test_e2e_quotas_bound_one_client_and_leave_the_others_alone),

@@ -32,9 +32,10 @@
 #define RELAY_BUDGET      64u  /* datagrams read per relay socket per step: no socket starves */
 #define LISTEN_BUDGET     256u /* QUIC packets read per step, before the relays get their turn */
 #define DATAGRAM_MAX      65536u
-#define SEND_BATCH        32u     /* datagrams one sendmmsg() hands to the kernel */
-#define SEND_ARENA        262144u /* bytes of payload gathered before a flush (256 KiB) */
-#define ACCEPT_BUDGET     16u     /* TCP connections accepted per step */
+#define SEND_BATCH        32u               /* datagrams one sendmmsg() hands to the kernel */
+#define SEND_ARENA        262144u           /* bytes of payload gathered before a flush (256 KiB) */
+#define ACCEPT_BUDGET     16u               /* TCP connections accepted per step */
+#define MAX_CLIENTS_LIMIT ((size_t)1000000) /* max_clients at most (max_requests 4 times it) */
 /* Packets from unknown addresses looked up by connection ID per step (a migrating client's
  * packets; RFC 9000 §9): each lookup asks every client, so a flood of forged short-header
  * packets from random addresses may cost no more than this many per step. */
@@ -778,6 +779,11 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     }
     if (p->cfg.max_requests == 0) {
         p->cfg.max_requests = 4 * p->cfg.max_clients;
+    }
+    if (p->cfg.max_clients > MAX_CLIENTS_LIMIT || p->cfg.max_requests > 4 * MAX_CLIENTS_LIMIT) {
+        free(p->own);
+        free(p);
+        return NULL; /* tables sized by them: beyond, the sizes would wrap (and no host has that) */
     }
     p->fd = listen_fd;
     if (listen_fd >= 0) {

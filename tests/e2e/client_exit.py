@@ -45,7 +45,8 @@ def usage_errors(bindir, work):
         if program == "masque-proxy":
             extra += ["--listen", f"127.0.0.1:{free_port()}"]
         else:
-            extra += ["--insecure", "--proxy", f"127.0.0.1:{free_port()}"]
+            # Verification on, against the throw-away CA: only the refused value may end it.
+            extra += ["--ca", f"{work}/pki/ca.pem", "--proxy", f"127.0.0.1:{free_port()}"]
         try:
             r = subprocess.run([os.path.join(bindir, program)] + args + extra,
                                stdin=subprocess.DEVNULL, capture_output=True, text=True,

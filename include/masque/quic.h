@@ -510,7 +510,15 @@ typedef struct masque_quic_proxy_config {
     /** Non-zero: advertise this IP in Proxy-Public-Address instead of relay_bind's (NAT). */
     int has_public_ip;
     masque_address public_ip; /**< With has_public_ip: the IP to advertise (port ignored). */
-    size_t max_clients; /**< 0: 256; at most 1 000 000 (masque_quic_proxy_new() refuses more). */
+    /**
+     * Connections at once, over both transports. 0: 256; at most 1 000 000
+     * (masque_quic_proxy_new() refuses more). When all are taken, a new client whose address is
+     * proved (a Retry token, or TCP's handshake) gets the slot of the connection that has gone
+     * longest without an open Bind request, and that connection is closed (H3_NO_ERROR, or an
+     * HTTP/2 GOAWAY): a slot is held by an accepted request, not by a connection alone. Only
+     * when every connection holds a request is the new client refused.
+     */
+    size_t max_clients;
     /** Bind requests open at once in the whole proxy (one UDP socket each); one more is
      *  answered 503. 0: 4 per client slot; at most 4 000 000. Per connection:
      *  conn.max_requests. */

@@ -106,15 +106,22 @@ static int proxy_no_validation;       /* the proxy accepts Initials without a Re
 static size_t proxy_max_requests;     /* the whole proxy's limit on Bind requests; 0: default */
 static size_t conn_max_requests;      /* the proxy's limit per connection; 0: default */
 static size_t full_refusals;          /* the proxy's "all client slots are taken" lines */
-static char proxy_last_log[256];      /* the proxy's last log line */
+static size_t slots_given_up;         /* its lines for a client closed to free a slot */
+static int proxy_serve_h2;            /* the proxy serves HTTP/2 on TCP too (proxy_tcp_addr) */
+static int proxy_tcp_fd = -1;
+static masque_address proxy_tcp_addr;
+static char proxy_last_log[256]; /* the proxy's last log line */
 
 /* The proxy's log: the last line kept, the full-proxy refusals counted. */
 static void proxy_log(void *user, const char *line)
 {
     (void)user;
     (void)snprintf(proxy_last_log, sizeof(proxy_last_log), "%s", line);
-    if (strstr(line, "all client slots are taken") != NULL) {
+    if (strstr(line, "refused") != NULL && strstr(line, "all client slots are taken") != NULL) {
         full_refusals++;
+    }
+    if (strstr(line, "held no Bind request") != NULL) {
+        slots_given_up++;
     }
 }
 
@@ -151,6 +158,21 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     cfg.log = proxy_log;
     proxy_fd = bound_socket(ip, &proxy_addr);
     cfg.relay_bind = proxy_addr;
+    if (proxy_serve_h2) {
+        struct sockaddr_storage ss;
+        socklen_t sl = 0;
+        assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &ss, &sl), MASQUE_OK);
+        proxy_tcp_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        assert_true(proxy_tcp_fd >= 0);
+        assert_int_equal(bind(proxy_tcp_fd, (struct sockaddr *)&ss, sl), 0);
+        assert_int_equal(listen(proxy_tcp_fd, 16), 0);
+        sl = sizeof(ss);
+        assert_int_equal(getsockname(proxy_tcp_fd, (struct sockaddr *)&ss, &sl), 0);
+        assert_int_equal(masque_address_from_sockaddr((struct sockaddr *)&ss, sl, &proxy_tcp_addr),
+                         MASQUE_OK);
+        cfg.serve_h2 = 1;
+        cfg.h2_listen_fd = proxy_tcp_fd;
+    }
     proxy = masque_quic_proxy_new(&cfg, proxy_fd);
     assert_non_null(proxy);
 }
@@ -234,6 +256,10 @@ static void stop_proxy(void)
 {
     masque_quic_proxy_free(proxy);
     (void)close(proxy_fd);
+    if (proxy_tcp_fd >= 0) {
+        (void)close(proxy_tcp_fd);
+        proxy_tcp_fd = -1;
+    }
     proxy = NULL;
 }
 
@@ -1800,6 +1826,176 @@ static void test_e2e_a_full_proxy_logs_one_line_for_a_burst_of_initials(void **s
     proxy_no_validation = 0;
 }
 
+static int got_from_three(size_t n)
+{
+    (void)n;
+    return clients[3].got > 0 && clients[4].got > 0 && clients[5].got > 0;
+}
+
+/* Whether the clients from refused_from (of n) were refused. */
+static size_t refused_from;
+
+static int refused_since(size_t n)
+{
+    size_t i;
+    for (i = refused_from; i < n; i++) {
+        if (!clients[i].closed) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The newest client is ready, and the proxy closed the connection of clients[gives_way]. (The
+ * proxy logs a slot given up once a second at most.) */
+static size_t gives_way;
+
+static int newest_ready_and_one_gave_way(size_t n)
+{
+    return clients[n - 1].ready && masque_quic_is_closed(clients[gives_way].conn);
+}
+
+static int proxy_refused_one_for_full_slots(size_t n)
+{
+    (void)n;
+    return full_refusals > 0;
+}
+
+/* Starts clients[i] with `token` (or none) and pumps the first i + 1 until `done`. */
+static int start_and_pump(size_t i, const char *token, int (*done)(size_t n))
+{
+    client_token = token;
+    start_client(&clients[i], "127.0.0.1");
+    client_token = NULL;
+    return pump(i + 1, 15000, done);
+}
+
+static void test_e2e_connections_without_a_request_give_their_slot_to_a_new_client(void **state)
+{
+    /* A slot is held by an accepted Bind request, not by a connection: clients refused with
+     * 407 that keep their connections up (PINGs) filled every slot, and a client with a valid
+     * token could not get in until they left. Now the one without a request for longest is
+     * closed (CONNECTION_CLOSE, H3_NO_ERROR) to make room. A client with a tunnel is never
+     * closed for a newcomer: when every slot holds one, the newcomer is refused. */
+    static const char tokens[] = "good-token\n";
+    char path[] = "/tmp/masque-tokens.XXXXXX";
+    int fd = mkstemp(path);
+    masque_address peer_addr;
+    int peer;
+    size_t i;
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, tokens, sizeof(tokens) - 1), (ssize_t)(sizeof(tokens) - 1));
+    (void)close(fd);
+    proxy_token_file = path;
+    proxy_max_clients = 3;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    proxy_token_file = NULL;
+    /* Three connections, oldest first, each refused and kept up. */
+    for (i = 0; i < 3; i++) {
+        refused_from = i;
+        assert_true(start_and_pump(i, "bad-token", refused_since));
+    }
+    assert_int_equal(masque_quic_proxy_clients(proxy), 3);
+    /* A client with the good token gets the oldest one's slot; the two others stay. */
+    slots_given_up = 0;
+    gives_way = 0;
+    assert_true(start_and_pump(3, "good-token", newest_ready_and_one_gave_way));
+    assert_int_equal(slots_given_up, 1); /* and the operator is told */
+    assert_int_equal(masque_quic_proxy_clients(proxy), 3);
+    assert_false(masque_quic_is_closed(clients[1].conn));
+    assert_false(masque_quic_is_closed(clients[2].conn));
+    /* Two more take the two other slots, oldest first. */
+    for (i = 4; i < 6; i++) {
+        gives_way = i - 3;
+        assert_true(start_and_pump(i, "good-token", newest_ready_and_one_gave_way));
+    }
+    /* Every slot holds a tunnel now: the next client is refused, and no tunnel goes. */
+    full_refusals = 0;
+    slots_given_up = 0;
+    assert_true(start_and_pump(6, "good-token", proxy_refused_one_for_full_slots));
+    assert_int_equal(slots_given_up, 0);
+    assert_false(clients[6].ready);
+    assert_int_equal(masque_quic_proxy_clients(proxy), 3);
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    for (i = 3; i < 6; i++) {
+        assert_false(clients[i].closed);
+        clients[i].got = 0;
+        peer_send(peer, &clients[i].pub, (const uint8_t *)"still here", 10);
+    }
+    assert_true(pump(7, 15000, got_from_three));
+    (void)close(peer);
+    for (i = 0; i < 7; i++) {
+        stop_client(&clients[i]);
+    }
+    stop_proxy();
+    proxy_max_clients = 0;
+    (void)unlink(path);
+}
+
+#if MASQUE_E2E_H2
+static int tcp_fds[2];
+
+static int proxy_holds_two_clients(size_t n)
+{
+    (void)n;
+    return masque_quic_proxy_clients(proxy) == 2;
+}
+
+/* Whether the proxy closed this TCP connection (end of stream, or a reset). */
+static int tcp_closed_by_proxy(int fd)
+{
+    char b[16];
+    ssize_t r = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+    return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+static int newest_ready_and_a_tcp_connection_closed(size_t n)
+{
+    return clients[n - 1].ready &&
+           (tcp_closed_by_proxy(tcp_fds[0]) || tcp_closed_by_proxy(tcp_fds[1]));
+}
+
+static int newest_ready_and_both_tcp_connections_closed(size_t n)
+{
+    return clients[n - 1].ready && tcp_closed_by_proxy(tcp_fds[0]) &&
+           tcp_closed_by_proxy(tcp_fds[1]);
+}
+
+static void test_e2e_silent_tcp_connections_do_not_lock_quic_clients_out(void **state)
+{
+    /* Both transports share the slots: TCP connections to the HTTP/2 port that send nothing
+     * (not even a TLS ClientHello) held every slot for the idle timeout (120 s, and again
+     * after reconnecting), and no HTTP/3 client could get in. Now each gives way. */
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    size_t i;
+    (void)state;
+    proxy_serve_h2 = 1;
+    proxy_max_clients = 2;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    proxy_serve_h2 = 0;
+    assert_int_equal(masque_address_to_sockaddr(&proxy_tcp_addr, &ss, &sl), MASQUE_OK);
+    for (i = 0; i < 2; i++) {
+        tcp_fds[i] = socket(ss.ss_family, SOCK_STREAM, 0);
+        assert_true(tcp_fds[i] >= 0);
+        assert_int_equal(connect(tcp_fds[i], (struct sockaddr *)&ss, sl), 0);
+    }
+    assert_true(pump(0, 15000, proxy_holds_two_clients));
+    slots_given_up = 0;
+    assert_true(start_and_pump(0, NULL, newest_ready_and_a_tcp_connection_closed));
+    assert_int_equal(slots_given_up, 1);
+    assert_true(start_and_pump(1, NULL, newest_ready_and_both_tcp_connections_closed));
+    assert_int_equal(masque_quic_proxy_clients(proxy), 2);
+    for (i = 0; i < 2; i++) {
+        (void)close(tcp_fds[i]);
+        stop_client(&clients[i]);
+    }
+    stop_proxy();
+    proxy_max_clients = 0;
+}
+#endif
+
 static uint64_t watched_context;
 
 static int context_closed(size_t n)
@@ -2241,6 +2437,10 @@ int main(void)
         cmocka_unit_test(test_e2e_a_flood_toward_a_stalled_client_costs_the_others_nothing),
         cmocka_unit_test(test_e2e_replayed_initials_take_no_client_slot),
         cmocka_unit_test(test_e2e_a_full_proxy_logs_one_line_for_a_burst_of_initials),
+        cmocka_unit_test(test_e2e_connections_without_a_request_give_their_slot_to_a_new_client),
+#if MASQUE_E2E_H2
+        cmocka_unit_test(test_e2e_silent_tcp_connections_do_not_lock_quic_clients_out),
+#endif
         cmocka_unit_test(test_e2e_idle_contexts_close_on_a_quiet_connection),
         cmocka_unit_test(test_e2e_a_quiet_tunnel_outlives_the_idle_timeout),
         cmocka_unit_test(test_e2e_without_keep_alive_a_quiet_connection_closes_at_the_idle_timeout),

@@ -67,6 +67,13 @@ typedef struct proxy_client {
                    * client certificate (named in who) */
     char who[128];
     proxy_identity *ident; /* its accounting, as of its last authorized request */
+    size_t slot;           /* its index in the proxy's clients */
+    size_t binds;          /* its accepted Bind requests still open */
+    /* While it holds none: since when (ns), and its place in the proxy's list of such clients,
+     * oldest first (the first to give its slot up to a new client when all are taken). */
+    uint64_t bare_since;
+    struct proxy_client *bare_prev;
+    struct proxy_client *bare_next;
 } proxy_client;
 
 /* One accepted Bind request and its UDP socket (RFC 9298 §3.1: they live and die together). */
@@ -116,6 +123,10 @@ struct masque_quic_proxy {
     unsigned cid_lookups;   /* left in this step (CID_LOOKUP_BUDGET) */
     uint64_t gone_dropped;  /* masque_quic_datagrams_dropped() of the clients that left */
     uint64_t full_reported; /* ns: "all client slots are taken" is logged once a second */
+    /* Clients without an open Bind request, oldest first (bare_prev / bare_next). */
+    proxy_client *bare_first;
+    proxy_client *bare_last;
+    uint64_t bare_reported; /* ns: a slot given up is logged at most once a second */
 };
 
 /* Whether an interface address is one the proxy has (IPv4 or IPv6), and its length. */
@@ -376,12 +387,48 @@ static void relay_out(proxy_relay *relay, const masque_address *peer, const uint
     }
 }
 
+/* A client holds no Bind request (it connected, or its last one ended): it joins the end of
+ * the list of such clients. */
+static void bare_add(masque_quic_proxy *p, proxy_client *c)
+{
+    c->bare_since = masque_quic_now_ns();
+    c->bare_next = NULL;
+    c->bare_prev = p->bare_last;
+    if (p->bare_last != NULL) {
+        p->bare_last->bare_next = c;
+    } else {
+        p->bare_first = c;
+    }
+    p->bare_last = c;
+}
+
+/* It holds a Bind request again, or it goes. */
+static void bare_remove(masque_quic_proxy *p, proxy_client *c)
+{
+    if (c->bare_prev != NULL) {
+        c->bare_prev->bare_next = c->bare_next;
+    } else {
+        p->bare_first = c->bare_next;
+    }
+    if (c->bare_next != NULL) {
+        c->bare_next->bare_prev = c->bare_prev;
+    } else {
+        p->bare_last = c->bare_prev;
+    }
+    c->bare_prev = c->bare_next = NULL;
+}
+
 /* The request ended: its UDP socket goes with it (RFC 9298 §3.1); the rest waits for the end
  * of the step, when nothing is iterating over the relays. */
 static void relay_end(proxy_relay *relay)
 {
-    if (relay->live && relay->ident->use.requests > 0) {
-        relay->ident->use.requests--;
+    if (relay->live) {
+        if (relay->ident->use.requests > 0) {
+            relay->ident->use.requests--;
+        }
+        if (--relay->client->binds == 0) {
+            bare_add(relay->client->proxy, relay->client);
+        }
     }
     if (relay->fd >= 0) {
         tx_flush(); /* what it relayed leaves before its socket goes (and its number is reused) */
@@ -444,6 +491,9 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, i
     relay->client = c;
     relay->ident = c->ident;
     c->ident->use.requests++;
+    if (c->binds++ == 0) {
+        bare_remove(p, c); /* it holds its slot from now on */
+    }
     if (p->cfg.log != NULL) { /* one line per accepted request: who, from where (no token) */
         masque_address a;
         char from[MASQUE_ADDRESS_TEXT_MAX] = "?";
@@ -952,21 +1002,81 @@ static void log_refusal(const masque_quic_proxy *p, const char *why,
     p->cfg.log(p->cfg.log_user, line);
 }
 
+/*
+ * The slot a new client (one that has proved its address: a Retry token, or TCP's handshake)
+ * takes: the next free one, or, when all are taken, the slot of the client that has gone
+ * longest without an open Bind request. A slot is thus held by an accepted request (and the
+ * credentials it took), not by a connection alone: connections that never ask, or were refused
+ * (an unfinished handshake, a silent TCP connection, a client answered 407 that keeps sending
+ * PINGs), cannot lock the others out. SIZE_MAX, logged, when every client holds a request.
+ * Nothing is given up yet: place_client() does that once the new client exists.
+ */
+static size_t free_slot(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl)
+{
+    uint64_t now;
+    if (p->nclients < p->cfg.max_clients) {
+        return p->nclients;
+    }
+    if (p->bare_first != NULL) {
+        return p->bare_first->slot;
+    }
+    now = masque_quic_now_ns();
+    if (now - p->full_reported >= 1000000000u) { /* a flood makes one line a second */
+        p->full_reported = now;
+        log_refusal(p, "all client slots are taken (--max-clients)", from, fl);
+    }
+    return SIZE_MAX;
+}
+
+static void release_client(masque_quic_proxy *p, proxy_client *c);
+
+/* The new client takes `slot` (from free_slot()); a client without a request that held it is
+ * closed (HTTP/3: CONNECTION_CLOSE with H3_NO_ERROR; HTTP/2: GOAWAY) and goes. The clients
+ * keep their indexes: a step that polled them goes on with the right ones. */
+static void place_client(masque_quic_proxy *p, size_t slot, proxy_client *c)
+{
+    if (slot < p->nclients) {
+        proxy_client *old = p->clients[slot];
+        uint64_t now = masque_quic_now_ns();
+        if (p->cfg.log != NULL && now - p->bare_reported >= 1000000000u) {
+            masque_address a;
+            char text[MASQUE_ADDRESS_TEXT_MAX] = "?";
+            char line[256];
+            p->bare_reported = now; /* a flood of new clients makes one line a second */
+            if (masque_address_from_sockaddr((const struct sockaddr *)&old->remote, old->remotelen,
+                                             &a) == 0) {
+                (void)masque_address_format(text, sizeof(text), &a, 1);
+            }
+            (void)snprintf(line, sizeof(line),
+                           "closed %s: all client slots are taken and it held no Bind request "
+                           "for %llu s (--max-clients)",
+                           text, (unsigned long long)((now - old->bare_since) / 1000000000u));
+            p->cfg.log(p->cfg.log_user, line);
+        }
+        if (old->conn != NULL) {
+            (void)masque_quic_close(old->conn, MASQUE_H3_NO_ERROR);
+        }
+        release_client(p, old);
+    } else {
+        p->nclients++;
+    }
+    c->slot = slot;
+    p->clients[slot] = c;
+    bare_add(p, c);
+}
+
 static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_storage *from,
                                    socklen_t fl, const uint8_t *pkt, size_t len)
 {
     proxy_client *c;
+    size_t slot;
     masque_quic_config cfg = p->cfg.conn;
     cfg.credentials = p->credentials;
     if (len == 0 || (pkt[0] & 0x80) == 0) {
         return NULL; /* a short header from no known client or connection ID: dropped */
     }
-    if (p->nclients == p->cfg.max_clients) {
-        uint64_t now = masque_quic_now_ns();
-        if (now - p->full_reported >= 1000000000u) { /* a flood makes one line a second */
-            p->full_reported = now;
-            log_refusal(p, "all client slots are taken (--max-clients)", from, fl);
-        }
+    slot = free_slot(p, from, fl);
+    if (slot == SIZE_MAX) {
         return NULL; /* full: the client's Initial goes unanswered and it times out */
     }
     c = calloc(1, sizeof(*c));
@@ -983,15 +1093,16 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
         free(c);
         return NULL;
     }
-    p->clients[p->nclients++] = c;
+    place_client(p, slot, c);
     addr_put(p, c);
     log_line(p, "client connected from", c);
     return c;
 }
 
-static void drop_client(masque_quic_proxy *p, size_t i)
+/* Closes what a client holds (its requests end, their sockets close) and frees it; its slot
+ * is the caller's to fill. */
+static void release_client(masque_quic_proxy *p, proxy_client *c)
 {
-    proxy_client *c = p->clients[i];
     log_line(p, "client gone:", c);
     if (c->conn != NULL) {
         addr_del(p, c);
@@ -1006,8 +1117,19 @@ static void drop_client(masque_quic_proxy *p, size_t i)
         masque_quic_credentials_release(c->cred);
     }
 #endif
+    if (c->binds == 0) {
+        bare_remove(p, c);
+    }
     free(c);
+}
+
+static void drop_client(masque_quic_proxy *p, size_t i)
+{
+    release_client(p, p->clients[i]);
     p->clients[i] = p->clients[--p->nclients];
+    if (i < p->nclients) {
+        p->clients[i]->slot = i; /* the last one moved in */
+    }
 }
 
 /* Frees the relays whose request ended. */
@@ -1183,11 +1305,12 @@ static void tcp_accept(masque_quic_proxy *p)
         int fd = accept4(p->tcp_fd, (struct sockaddr *)&from, &fl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         masque_h2_config cfg;
         proxy_client *c;
+        size_t slot;
         if (fd < 0) {
             return;
         }
-        if (p->nclients == p->cfg.max_clients) {
-            log_refusal(p, "all client slots are taken (--max-clients)", &from, fl);
+        slot = free_slot(p, &from, fl);
+        if (slot == SIZE_MAX) {
             (void)close(fd);
             continue;
         }
@@ -1222,7 +1345,7 @@ static void tcp_accept(masque_quic_proxy *p)
             free(c);
             continue;
         }
-        p->clients[p->nclients++] = c;
+        place_client(p, slot, c);
         log_line(p, "client connected over HTTP/2 from", c);
     }
 }

@@ -94,7 +94,7 @@ static void usage(FILE *to)
         "  --deny CIDR[:PORTS]        targets to refuse (repeatable)\n"
         "  --public-ip IP             the address to advertise in Proxy-Public-Address (NAT)\n"
         "  --max-clients N            connections at once (default 256); when all are taken,\n"
-        "                             the one longest without a Bind request makes room\n"
+        "                             a connection without a Bind request makes room\n"
         "  --max-requests N           Bind requests at once in all (default 4 per client)\n"
         "  --max-requests-per-conn N  Bind requests at once on one connection (default 8)\n"
         "  --max-contexts N           contexts a client may hold per request (default 256)\n"

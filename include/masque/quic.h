@@ -513,10 +513,11 @@ typedef struct masque_quic_proxy_config {
     /**
      * Connections at once, over both transports. 0: 256; at most 1 000 000
      * (masque_quic_proxy_new() refuses more). When all are taken, a new client whose address is
-     * proved (a Retry token, or TCP's handshake) gets the slot of the connection that has gone
-     * longest without an open Bind request, and that connection is closed (H3_NO_ERROR, or an
-     * HTTP/2 GOAWAY): a slot is held by an accepted request, not by a connection alone. Only
-     * when every connection holds a request is the new client refused.
+     * proved (a Retry token, or TCP's handshake) gets the slot of a connection without an open
+     * Bind request (the oldest of its own source, an IPv4 address or IPv6 /64, if it has one,
+     * else the oldest of all), and that connection is closed (H3_NO_ERROR, or an HTTP/2
+     * GOAWAY): a slot is held by an accepted request, not by a connection alone. Only when
+     * every connection holds a request is the new client refused.
      */
     size_t max_clients;
     /** Bind requests open at once in the whole proxy (one UDP socket each); one more is

@@ -1994,6 +1994,89 @@ static void test_e2e_silent_tcp_connections_do_not_lock_quic_clients_out(void **
     stop_proxy();
     proxy_max_clients = 0;
 }
+
+/* A TCP connection to the proxy's HTTP/2 port from `source` (an address of loopback), that
+ * sends nothing. */
+static int silent_tcp_connection(const char *source)
+{
+    struct sockaddr_storage to;
+    struct sockaddr_storage from;
+    socklen_t tl = 0;
+    socklen_t fl = 0;
+    masque_address a;
+    int fd;
+    assert_int_equal(masque_address_to_sockaddr(&proxy_tcp_addr, &to, &tl), MASQUE_OK);
+    assert_int_equal(masque_address_parse(&a, source, strlen(source), 0), MASQUE_OK);
+    assert_int_equal(masque_address_to_sockaddr(&a, &from, &fl), MASQUE_OK);
+    fd = socket(to.ss_family, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&from, fl), 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&to, tl), 0);
+    return fd;
+}
+
+static int proxy_holds_three_clients(size_t n)
+{
+    (void)n;
+    return masque_quic_proxy_clients(proxy) == 3;
+}
+
+static int first_tcp_connection_closed(size_t n)
+{
+    (void)n;
+    return tcp_closed_by_proxy(tcp_fds[0]);
+}
+
+static int first_client_closed_and_second_ready(size_t n)
+{
+    (void)n;
+    return masque_quic_is_closed(clients[0].conn) && clients[1].ready;
+}
+
+static void test_e2e_a_source_opening_connections_replaces_its_own_not_the_others(void **state)
+{
+    /* When every slot is taken, a new connection from a source that already holds one
+     * without a request takes that one's slot, not the oldest of all: a source that opens
+     * connection after connection (here three silent TCP connections from 127.0.0.2) cannot
+     * push out another's connection that is still on its way to a request (here a client of
+     * 127.0.0.1, refused for want of a token, the oldest of all). */
+    static const char tokens[] = "good-token\n";
+    char path[] = "/tmp/masque-tokens.XXXXXX";
+    int fd = mkstemp(path);
+    int third;
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, tokens, sizeof(tokens) - 1), (ssize_t)(sizeof(tokens) - 1));
+    (void)close(fd);
+    proxy_token_file = path;
+    proxy_serve_h2 = 1;
+    proxy_max_clients = 3;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    proxy_serve_h2 = 0;
+    proxy_token_file = NULL;
+    refused_from = 0;
+    assert_true(start_and_pump(0, "bad-token", refused_since));
+    tcp_fds[0] = silent_tcp_connection("127.0.0.2");
+    tcp_fds[1] = silent_tcp_connection("127.0.0.2");
+    assert_true(pump(1, 15000, proxy_holds_three_clients));
+    third = silent_tcp_connection("127.0.0.2");
+    assert_true(pump(1, 15000, first_tcp_connection_closed));
+    assert_false(masque_quic_is_closed(clients[0].conn));
+    assert_false(tcp_closed_by_proxy(tcp_fds[1]));
+    assert_int_equal(masque_quic_proxy_clients(proxy), 3);
+    /* A client of 127.0.0.1 with the token replaces the refused one of its own source. */
+    assert_true(start_and_pump(1, "good-token", first_client_closed_and_second_ready));
+    assert_false(tcp_closed_by_proxy(tcp_fds[1]));
+    assert_false(tcp_closed_by_proxy(third));
+    (void)close(third);
+    (void)close(tcp_fds[0]);
+    (void)close(tcp_fds[1]);
+    stop_client(&clients[0]);
+    stop_client(&clients[1]);
+    stop_proxy();
+    proxy_max_clients = 0;
+    (void)unlink(path);
+}
 #endif
 
 static uint64_t watched_context;
@@ -2440,6 +2523,7 @@ int main(void)
         cmocka_unit_test(test_e2e_connections_without_a_request_give_their_slot_to_a_new_client),
 #if MASQUE_E2E_H2
         cmocka_unit_test(test_e2e_silent_tcp_connections_do_not_lock_quic_clients_out),
+        cmocka_unit_test(test_e2e_a_source_opening_connections_replaces_its_own_not_the_others),
 #endif
         cmocka_unit_test(test_e2e_idle_contexts_close_on_a_quiet_connection),
         cmocka_unit_test(test_e2e_a_quiet_tunnel_outlives_the_idle_timeout),

@@ -52,6 +52,13 @@ typedef struct proxy_identity {
     uint64_t refilled; /* ns */
 } proxy_identity;
 
+/* A client's source: an IPv4 address (an IPv4-mapped one included), or an IPv6 /64, what one
+ * subscriber usually holds. */
+typedef struct source_key {
+    uint8_t len; /* 4 or 8 bytes of address; 0 for a source that could not be read */
+    uint8_t bytes[8];
+} source_key;
+
 /* A client over HTTP/3 (conn) or over HTTP/2 (h2, on its own TCP socket). */
 typedef struct proxy_client {
     masque_quic_conn *conn;
@@ -69,11 +76,16 @@ typedef struct proxy_client {
     proxy_identity *ident; /* its accounting, as of its last authorized request */
     size_t slot;           /* its index in the proxy's clients */
     size_t binds;          /* its accepted Bind requests still open */
-    /* While it holds none: since when (ns), and its place in the proxy's list of such clients,
-     * oldest first (the first to give its slot up to a new client when all are taken). */
+    /* While it holds none: since when (ns), and its place in the proxy's list of such clients
+     * and in its source's (both oldest first: the first to give their slot up to a new client
+     * when all are taken). */
     uint64_t bare_since;
     struct proxy_client *bare_prev;
     struct proxy_client *bare_next;
+    source_key source; /* its source when it connected (IPv4 address, IPv6 /64) */
+    size_t bucket;     /* where the proxy files it by source */
+    struct proxy_client *source_prev;
+    struct proxy_client *source_next;
 } proxy_client;
 
 /* One accepted Bind request and its UDP socket (RFC 9298 §3.1: they live and die together). */
@@ -123,9 +135,12 @@ struct masque_quic_proxy {
     unsigned cid_lookups;   /* left in this step (CID_LOOKUP_BUDGET) */
     uint64_t gone_dropped;  /* masque_quic_datagrams_dropped() of the clients that left */
     uint64_t full_reported; /* ns: "all client slots are taken" is logged once a second */
-    /* Clients without an open Bind request, oldest first (bare_prev / bare_next). */
+    /* Clients without an open Bind request, oldest first (bare_prev / bare_next), and the same
+     * by source (source_first / source_last: addr_slots / 2 buckets, keyed by addr_seed). */
     proxy_client *bare_first;
     proxy_client *bare_last;
+    proxy_client **source_first;
+    proxy_client **source_last;
     uint64_t bare_reported; /* ns: a slot given up is logged at most once a second */
 };
 
@@ -388,7 +403,7 @@ static void relay_out(proxy_relay *relay, const masque_address *peer, const uint
 }
 
 /* A client holds no Bind request (it connected, or its last one ended): it joins the end of
- * the list of such clients. */
+ * the list of such clients, and of its source's. */
 static void bare_add(masque_quic_proxy *p, proxy_client *c)
 {
     c->bare_since = masque_quic_now_ns();
@@ -400,6 +415,14 @@ static void bare_add(masque_quic_proxy *p, proxy_client *c)
         p->bare_first = c;
     }
     p->bare_last = c;
+    c->source_next = NULL;
+    c->source_prev = p->source_last[c->bucket];
+    if (c->source_prev != NULL) {
+        c->source_prev->source_next = c;
+    } else {
+        p->source_first[c->bucket] = c;
+    }
+    p->source_last[c->bucket] = c;
 }
 
 /* It holds a Bind request again, or it goes. */
@@ -416,6 +439,40 @@ static void bare_remove(masque_quic_proxy *p, proxy_client *c)
         p->bare_last = c->bare_prev;
     }
     c->bare_prev = c->bare_next = NULL;
+    if (c->source_prev != NULL) {
+        c->source_prev->source_next = c->source_next;
+    } else {
+        p->source_first[c->bucket] = c->source_next;
+    }
+    if (c->source_next != NULL) {
+        c->source_next->source_prev = c->source_prev;
+    } else {
+        p->source_last[c->bucket] = c->source_prev;
+    }
+    c->source_prev = c->source_next = NULL;
+}
+
+/* A client's source, and the bucket the proxy files it under: hashed with the proxy's secret
+ * seed, so that nobody can choose sources that share a bucket with someone else's (sharing
+ * one costs only a longer walk in free_slot(), which compares the sources themselves). */
+static size_t source_of(const masque_quic_proxy *p, const struct sockaddr_storage *from,
+                        socklen_t fl, source_key *key)
+{
+    masque_address a;
+    uint64_t h = p->addr_seed;
+    size_t i;
+    memset(key, 0, sizeof(*key));
+    if (masque_address_from_sockaddr((const struct sockaddr *)from, fl, &a) == 0) {
+        key->len = a.version == MASQUE_IP_V4 ? 4u : 8u; /* an IPv4-mapped source is IPv4 */
+        memcpy(key->bytes, a.bytes, key->len);
+    }
+    for (i = 0; i < key->len; i++) {
+        h = (h ^ key->bytes[i]) * 0x100000001B3u;
+    }
+    h ^= (uint64_t)key->len;
+    h *= 0xBF58476D1CE4E5B9u;
+    h ^= h >> 31;
+    return (size_t)(h & (p->addr_slots / 2 - 1));
 }
 
 /* The request ended: its UDP socket goes with it (RFC 9298 §3.1); the rest waits for the end
@@ -857,6 +914,8 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
         p->addr_slots <<= 1;
     }
     p->by_addr = calloc(p->addr_slots, sizeof(proxy_client *));
+    p->source_first = calloc(p->addr_slots / 2, sizeof(proxy_client *));
+    p->source_last = calloc(p->addr_slots / 2, sizeof(proxy_client *));
     if (getrandom(&p->addr_seed, sizeof(p->addr_seed), 0) != (ssize_t)sizeof(p->addr_seed)) {
         p->addr_seed = masque_quic_now_ns(); /* only a spread, not a secret */
     }
@@ -873,7 +932,8 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     p->credentials = masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file,
                                                  p->cfg.conn.client_ca_file);
     if (p->clients == NULL || p->relays == NULL || p->fds == NULL || p->credentials == NULL ||
-        p->identities == NULL || p->by_addr == NULL || load_tokens(p) != 0 ||
+        p->identities == NULL || p->by_addr == NULL || p->source_first == NULL ||
+        p->source_last == NULL || load_tokens(p) != 0 ||
         (listen_fd >= 0 &&
          getsockname(listen_fd, (struct sockaddr *)&p->local, &p->locallen) != 0)) {
         masque_quic_proxy_free(p);
@@ -1004,18 +1064,28 @@ static void log_refusal(const masque_quic_proxy *p, const char *why,
 
 /*
  * The slot a new client (one that has proved its address: a Retry token, or TCP's handshake)
- * takes: the next free one, or, when all are taken, the slot of the client that has gone
- * longest without an open Bind request. A slot is thus held by an accepted request (and the
- * credentials it took), not by a connection alone: connections that never ask, or were refused
- * (an unfinished handshake, a silent TCP connection, a client answered 407 that keeps sending
- * PINGs), cannot lock the others out. SIZE_MAX, logged, when every client holds a request.
- * Nothing is given up yet: place_client() does that once the new client exists.
+ * takes: the next free one, or, when all are taken, the slot of a client without an open Bind
+ * request. A slot is thus held by an accepted request (and the credentials it took), not by a
+ * connection alone: connections that never ask, or were refused (an unfinished handshake, a
+ * silent TCP connection, a client answered 407 that keeps sending PINGs), cannot lock the
+ * others out. Whose slot: the oldest such client of the new client's own source, if it has
+ * one, else the oldest of all; so a source that opens connection after connection replaces
+ * its own and cannot push out the others' handshakes. SIZE_MAX, logged, when every client
+ * holds a request. Nothing is given up yet: place_client() does that once the new client
+ * exists.
  */
 static size_t free_slot(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl)
 {
     uint64_t now;
+    source_key key;
+    const proxy_client *own;
     if (p->nclients < p->cfg.max_clients) {
         return p->nclients;
+    }
+    for (own = p->source_first[source_of(p, from, fl, &key)]; own != NULL; own = own->source_next) {
+        if (own->source.len == key.len && memcmp(own->source.bytes, key.bytes, key.len) == 0) {
+            return own->slot;
+        }
     }
     if (p->bare_first != NULL) {
         return p->bare_first->slot;
@@ -1061,6 +1131,7 @@ static void place_client(masque_quic_proxy *p, size_t slot, proxy_client *c)
         p->nclients++;
     }
     c->slot = slot;
+    c->bucket = source_of(p, &c->remote, c->remotelen, &c->source);
     p->clients[slot] = c;
     bare_add(p, c);
 }
@@ -1517,6 +1588,8 @@ void masque_quic_proxy_free(masque_quic_proxy *p)
     free(p->identities);
     free(p->fds);
     free(p->by_addr);
+    free(p->source_first);
+    free(p->source_last);
     free(p->own);
     free(p);
 }

@@ -246,6 +246,9 @@ masque_quic_server_accept(const masque_quic_config *cfg, int fd, const struct so
 
 /**
  * @brief Free a connection and everything it holds.
+ *
+ * Sends nothing: close an open connection first with masque_quic_close(), or its peer learns
+ * only at its idle timeout. (masque_quic_proxy_free() closes every client's connection.)
  * @param c The connection (NULL is fine).
  */
 MASQUE_API void masque_quic_free(masque_quic_conn *c);
@@ -642,6 +645,9 @@ MASQUE_API int masque_quic_proxy_usage(const masque_quic_proxy *p, size_t i,
 
 /**
  * @brief Free the proxy and every client (does not close the listening socket).
+ *
+ * Each client's connection still open is closed first (HTTP/3: CONNECTION_CLOSE with
+ * H3_NO_ERROR; HTTP/2: GOAWAY), so that clients learn at once that the proxy stopped.
  * @param p The proxy.
  */
 MASQUE_API void masque_quic_proxy_free(masque_quic_proxy *p);

@@ -690,6 +690,38 @@ static int proxy_empty(size_t n)
     return masque_quic_proxy_clients(proxy) == 0;
 }
 
+static void test_e2e_a_proxy_that_stops_tells_its_clients(void **state)
+{
+    /* A proxy that stops (masque-proxy on SIGTERM: masque_quic_proxy_free()) closes each
+     * connection with CONNECTION_CLOSE (H3_NO_ERROR, RFC 9000 §10.2): its clients learn at
+     * once and can reconnect. It freed them without a word, and a client waited for its idle
+     * timeout (120 s) before it knew the tunnel was gone. */
+    masque_address peer_addr;
+    int peer = one_client_and_a_peer(&peer_addr);
+    uint64_t end;
+    (void)state;
+    masque_quic_proxy_free(proxy);
+    proxy = NULL;
+    end = ms() + 15000;
+    while (ms() < end && !masque_quic_is_closed(clients[0].conn)) {
+        struct pollfd pfd;
+        pfd.fd = clients[0].fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        (void)poll(&pfd, 1, 10);
+        while (masque_quic_read_socket(clients[0].conn) > 0) {
+        }
+        if (masque_quic_next_timeout(clients[0].conn) <= masque_quic_now_ns()) {
+            (void)masque_quic_tick(clients[0].conn);
+        }
+        (void)masque_quic_write(clients[0].conn);
+    }
+    assert_true(masque_quic_is_closed(clients[0].conn));
+    (void)close(peer);
+    stop_client(&clients[0]);
+    (void)close(proxy_fd);
+}
+
 static void test_e2e_UDP_7_disconnect_frees_the_clients_socket_and_contexts(void **state)
 {
     (void)state;
@@ -2499,6 +2531,7 @@ int main(void)
         cmocka_unit_test(test_e2e_BIND_29_default_policy_refuses_loopback_until_allowed),
         cmocka_unit_test(test_e2e_fifty_concurrent_clients),
         cmocka_unit_test(test_e2e_UDP_7_disconnect_frees_the_clients_socket_and_contexts),
+        cmocka_unit_test(test_e2e_a_proxy_that_stops_tells_its_clients),
         cmocka_unit_test(test_e2e_DG_11_malformed_capsule_aborts_only_that_stream),
         cmocka_unit_test(test_e2e_BIND_30_responses_a_client_does_not_take_are_bounded),
         cmocka_unit_test(test_e2e_BIND_26_public_address_stays_the_same_for_the_whole_request),

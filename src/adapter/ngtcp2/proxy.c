@@ -1123,9 +1123,6 @@ static void place_client(masque_quic_proxy *p, size_t slot, proxy_client *c)
                            text, (unsigned long long)((now - old->bare_since) / 1000000000u));
             p->cfg.log(p->cfg.log_user, line);
         }
-        if (old->conn != NULL) {
-            (void)masque_quic_close(old->conn, MASQUE_H3_NO_ERROR);
-        }
         release_client(p, old);
     } else {
         p->nclients++;
@@ -1171,13 +1168,16 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
 }
 
 /* Closes what a client holds (its requests end, their sockets close) and frees it; its slot
- * is the caller's to fill. */
+ * is the caller's to fill. A connection still open is closed with H3_NO_ERROR first (RFC 9000
+ * §10.2; HTTP/2: GOAWAY), so that the client learns at once, not at its idle timeout: a client
+ * given up for a newcomer, every client of a proxy that stops. */
 static void release_client(masque_quic_proxy *p, proxy_client *c)
 {
     log_line(p, "client gone:", c);
     if (c->conn != NULL) {
         addr_del(p, c);
         p->gone_dropped += masque_quic_datagrams_dropped(c->conn);
+        (void)masque_quic_close(c->conn, MASQUE_H3_NO_ERROR); /* nothing when already closed */
     }
     masque_quic_free(c->conn); /* on_close for each of its requests: their sockets close */
 #ifdef MASQUE_PROXY_H2

@@ -556,15 +556,22 @@ typedef struct masque_quic_proxy_config {
     int allow_anonymous;
     /**
      * Quotas per client identity (a token, a client certificate's name, or, anonymous, the
-     * client's IP), across its connections; 0: none. Bind requests at once (429 beyond), and
-     * datagrams and bytes per second through its tunnels, both ways (token buckets with a
-     * second's burst; what is over is dropped and counted). The contexts of each request are
-     * bounded by conn.max_peer_contexts (COMPRESSION_CLOSE beyond).
+     * client's IPv4 address or IPv6 /64), across its connections; 0: none. Bind requests at once
+     * (429 beyond), and datagrams and bytes per second through its tunnels, both ways (token
+     * buckets with a second's burst; what is over is dropped and counted). The contexts of each
+     * request are bounded by conn.max_peer_contexts (COMPRESSION_CLOSE beyond).
      */
     size_t quota_requests;
     uint32_t quota_datagrams_per_s; /**< See quota_requests. */
     uint64_t quota_bytes_per_s;     /**< See quota_requests. */
-    int verbose;                    /**< Also log connections coming and going. */
+    /**
+     * Client identities accounted apart at once (quotas, masque_quic_proxy_usage()). 0: 1024;
+     * at most 1 000 000. When all are taken, a new identity gets the accounting of the one
+     * that has gone longest without an open request (whose counters go to the log first);
+     * only when every identity holds an open request do new ones share the last.
+     */
+    size_t max_identities;
+    int verbose; /**< Also log connections coming and going. */
     /** Where log lines go (refusals, errors; with verbose, connections); NULL: nowhere. */
     void (*log)(void *user, const char *line);
     void *log_user; /**< Passed to log. */
@@ -625,7 +632,8 @@ MASQUE_API uint64_t masque_quic_proxy_datagrams_dropped(const masque_quic_proxy 
 
 /** @brief What one client identity used (masque_quic_proxy_usage()). */
 typedef struct masque_quic_usage {
-    char identity[176]; /**< "token #N", "certificate NAME" or "anonymous IP". */
+    /** "token #N", "certificate NAME", "anonymous IPV4" or "anonymous IPV6/64". */
+    char identity[176];
     size_t requests;    /**< Bind requests open now. */
     uint64_t datagrams; /**< Datagrams relayed, both ways. */
     uint64_t bytes;     /**< Their payload bytes. */
@@ -634,7 +642,9 @@ typedef struct masque_quic_usage {
 } masque_quic_usage;
 
 /**
- * @brief The counters of one client identity seen since start (for SIGUSR1, or at exit).
+ * @brief The counters of one client identity the proxy accounts for (for SIGUSR1, or at exit):
+ *        every identity seen since start, up to max_identities; beyond, an identity whose
+ *        accounting went to a newcomer had its counters logged then.
  * @param p The proxy.
  * @param i 0, 1, ... until it returns -1.
  * @param[out] out The counters.

@@ -59,6 +59,7 @@ static const char *proxy_token_file;          /* the proxy's token file, or NULL
 static int proxy_allow_anonymous;             /* anonymous clients from elsewhere may bind */
 static const char *proxy_client_ca;           /* mutual TLS: the CA of client certificates */
 static size_t proxy_quota_requests;           /* quotas per client identity; 0: none */
+static size_t proxy_max_identities;           /* identities accounted apart; 0: the default */
 static uint32_t proxy_quota_datagrams;
 static size_t proxy_max_contexts;
 static const char *client_cert; /* the clients' certificate and key, or NULL */
@@ -107,6 +108,8 @@ static size_t proxy_max_requests;     /* the whole proxy's limit on Bind request
 static size_t conn_max_requests;      /* the proxy's limit per connection; 0: default */
 static size_t full_refusals;          /* the proxy's "all client slots are taken" lines */
 static size_t slots_given_up;         /* its lines for a client closed to free a slot */
+static size_t identity_handovers;     /* its lines for an identity's accounting reused */
+static char quota_refusal[256];       /* its last line about a quota */
 static int proxy_serve_h2;            /* the proxy serves HTTP/2 on TCP too (proxy_tcp_addr) */
 static int proxy_tcp_fd = -1;
 static masque_address proxy_tcp_addr;
@@ -122,6 +125,12 @@ static void proxy_log(void *user, const char *line)
     }
     if (strstr(line, "held no Bind request") != NULL) {
         slots_given_up++;
+    }
+    if (strstr(line, "its accounting goes to a newcomer") != NULL) {
+        identity_handovers++;
+    }
+    if (strstr(line, "quota") != NULL) {
+        (void)snprintf(quota_refusal, sizeof(quota_refusal), "%s", line);
     }
 }
 
@@ -152,6 +161,7 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     cfg.allow_anonymous = proxy_allow_anonymous;
     cfg.conn.client_ca_file = proxy_client_ca;
     cfg.quota_requests = proxy_quota_requests;
+    cfg.max_identities = proxy_max_identities;
     cfg.quota_datagrams_per_s = proxy_quota_datagrams;
     cfg.conn.max_peer_contexts = proxy_max_contexts;
     cfg.conn.max_requests = conn_max_requests;
@@ -720,6 +730,54 @@ static void test_e2e_a_proxy_that_stops_tells_its_clients(void **state)
     (void)close(peer);
     stop_client(&clients[0]);
     (void)close(proxy_fd);
+}
+
+static int third_refused_or_ready(size_t n)
+{
+    (void)n;
+    return clients[2].closed || clients[2].ready;
+}
+
+static int proxy_holds_one_request(size_t n);
+
+static void test_e2e_identities_without_requests_give_their_accounting_to_newcomers(void **state)
+{
+    /* The proxy accounts for a bounded number of client identities (quotas, usage). Once that
+     * many had ever been seen, every newcomer shared the last slot and its quota with all the
+     * others: with a quota of one request, a long-running proxy came to refuse (429) every new
+     * client while one of them held a request. Now the slot of an identity without an open
+     * request goes to the newcomer, and its counters go to the log. Here: two slots, three
+     * anonymous clients from three loopback addresses, one request each at most. */
+    masque_quic_usage u0;
+    masque_quic_usage u1;
+    (void)state;
+    proxy_max_identities = 2;
+    proxy_quota_requests = 1;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    proxy_max_identities = 0;
+    proxy_quota_requests = 0;
+    start_client(&clients[0], "127.0.0.11");
+    start_client(&clients[1], "127.0.0.12");
+    assert_true(pump(2, 15000, all_ready));
+    (void)masque_quic_close(clients[0].conn, MASQUE_H3_NO_ERROR); /* the first one leaves */
+    assert_true(pump(2, 15000, proxy_holds_one_request));
+    identity_handovers = 0;
+    start_client(&clients[2], "127.0.0.13");
+    assert_true(pump(3, 15000, third_refused_or_ready));
+    assert_true(clients[2].ready); /* not 429 for the second one's request */
+    assert_int_equal(identity_handovers, 1);
+    assert_int_equal(masque_quic_proxy_usage(proxy, 0, &u0), 0);
+    assert_int_equal(masque_quic_proxy_usage(proxy, 1, &u1), 0);
+    assert_int_equal(masque_quic_proxy_usage(proxy, 2, &u1), -1);
+    assert_string_equal(u0.identity, "anonymous 127.0.0.13");
+    assert_int_equal(u0.requests, 1);
+    assert_int_equal(masque_quic_proxy_usage(proxy, 1, &u1), 0);
+    assert_string_equal(u1.identity, "anonymous 127.0.0.12");
+    assert_int_equal(u1.requests, 1);
+    stop_client(&clients[0]);
+    stop_client(&clients[1]);
+    stop_client(&clients[2]);
+    stop_proxy();
 }
 
 static void test_e2e_UDP_7_disconnect_frees_the_clients_socket_and_contexts(void **state)
@@ -2335,6 +2393,41 @@ static int sent_to_service(const char *ip, uint16_t port, int service, uint64_t 
 
 /* Without tokens, an anonymous client that is not on the proxy host is refused (407) unless
  * the operator allowed anonymous clients: an open relay is never the default. */
+static int netns_v6_ready;
+
+static int second_refused_and_third_ready(size_t n)
+{
+    (void)n;
+    return clients[1].closed && clients[2].ready;
+}
+
+static void test_e2e_anonymous_ipv6_clients_of_one_64_are_one_identity(void **state)
+{
+    /* Quotas per anonymous client count an IPv6 client by its /64, which one subscriber
+     * holds: by its whole address, each of the 2^64 addresses a subscriber may use was a
+     * quota of its own. Quota: one request; two addresses of 2001:db8:1::/64 are one client,
+     * an address of 2001:db8:2::/64 another. */
+    (void)state;
+    if (!netns_v6_ready) {
+        skip(); /* needs root, and IPv6 in the namespace */
+    }
+    proxy_allow_anonymous = 1;
+    proxy_quota_requests = 1;
+    start_proxy("2001:db8:1::1", "::/0");
+    proxy_allow_anonymous = 0;
+    proxy_quota_requests = 0;
+    start_client(&clients[0], "2001:db8:1::1");
+    assert_true(pump(1, 15000, all_ready));
+    start_client(&clients[1], "2001:db8:1::2");
+    start_client(&clients[2], "2001:db8:2::1");
+    assert_true(pump(3, 15000, second_refused_and_third_ready));
+    assert_non_null(strstr(quota_refusal, "quota"));
+    stop_client(&clients[0]);
+    stop_client(&clients[1]);
+    stop_client(&clients[2]);
+    stop_proxy();
+}
+
 static void test_e2e_anonymous_clients_from_elsewhere_are_refused_unless_allowed(void **state)
 {
     (void)state;
@@ -2510,9 +2603,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_e2e_BIND_29_the_proxys_own_addresses_are_refused_by_default),
         cmocka_unit_test(test_e2e_anonymous_clients_from_elsewhere_are_refused_unless_allowed),
+        cmocka_unit_test(test_e2e_anonymous_ipv6_clients_of_one_64_are_one_identity),
     };
     netns_ready = unshare(CLONE_NEWNET) == 0 &&
                   system("ip link set lo up && ip addr add 11.0.0.1/32 dev lo") == 0;
+    /* Three IPv6 addresses in two /64s, where the namespace has IPv6. */
+    netns_v6_ready = netns_ready && system("ip -6 addr add 2001:db8:1::1/128 dev lo nodad && "
+                                           "ip -6 addr add 2001:db8:1::2/128 dev lo nodad && "
+                                           "ip -6 addr add 2001:db8:2::1/128 dev lo nodad") == 0;
     return cmocka_run_group_tests(tests, make_pki, remove_pki);
 }
 #else
@@ -2532,6 +2630,7 @@ int main(void)
         cmocka_unit_test(test_e2e_fifty_concurrent_clients),
         cmocka_unit_test(test_e2e_UDP_7_disconnect_frees_the_clients_socket_and_contexts),
         cmocka_unit_test(test_e2e_a_proxy_that_stops_tells_its_clients),
+        cmocka_unit_test(test_e2e_identities_without_requests_give_their_accounting_to_newcomers),
         cmocka_unit_test(test_e2e_DG_11_malformed_capsule_aborts_only_that_stream),
         cmocka_unit_test(test_e2e_BIND_30_responses_a_client_does_not_take_are_bounded),
         cmocka_unit_test(test_e2e_BIND_26_public_address_stays_the_same_for_the_whole_request),

@@ -40,16 +40,18 @@
  * packets; RFC 9000 §9): each lookup asks every client, so a flood of forged short-header
  * packets from random addresses may cost no more than this many per step. */
 #define CID_LOOKUP_BUDGET 16u
-#define MAX_TOKENS        64u   /* a file with more is refused; load_tokens() says so */
-#define MAX_IDENTITIES    1024u /* identities accounted apart; beyond, they share the last */
-#define TOKEN_MAX         256u  /* bytes of a token; load_tokens() names this bound too */
+#define MAX_TOKENS        64u      /* a file with more is refused; load_tokens() says so */
+#define MAX_IDENTITIES    1024u    /* identities accounted apart by default (max_identities) */
+#define IDENTITIES_LIMIT  1000000u /* max_identities at most */
+#define TOKEN_MAX         256u     /* bytes of a token; load_tokens() names this bound too */
 
 /* What one client identity uses, and its quota's token buckets (a second's burst). */
 typedef struct proxy_identity {
     masque_quic_usage use;
     double datagram_tokens;
     double byte_tokens;
-    uint64_t refilled; /* ns */
+    uint64_t refilled;  /* ns */
+    uint64_t last_used; /* ns: when a request of its began or ended */
 } proxy_identity;
 
 /* A client's source: an IPv4 address (an IPv4-mapped one included), or an IPv6 /64, what one
@@ -124,7 +126,7 @@ struct masque_quic_proxy {
     masque_str tokens[MAX_TOKENS];
     size_t ntokens;
     char token_text[MAX_TOKENS][TOKEN_MAX + 1];
-    proxy_identity *identities; /* MAX_IDENTITIES of them */
+    proxy_identity *identities; /* cfg.max_identities of them */
     size_t nidentities;
     uint8_t retry_secret[MASQUE_QUIC_RETRY_SECRET_LEN]; /* seals Retry tokens (RFC 9000 §8.1.2) */
     /* HTTP/3 clients by address: open addressing, a power of two at least twice max_clients,
@@ -483,6 +485,7 @@ static void relay_end(proxy_relay *relay)
         if (relay->ident->use.requests > 0) {
             relay->ident->use.requests--;
         }
+        relay->ident->last_used = masque_quic_now_ns();
         if (--relay->client->binds == 0) {
             bare_add(relay->client->proxy, relay->client);
         }
@@ -548,6 +551,7 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, i
     relay->client = c;
     relay->ident = c->ident;
     c->ident->use.requests++;
+    c->ident->last_used = masque_quic_now_ns();
     if (c->binds++ == 0) {
         bare_remove(p, c); /* it holds its slot from now on */
     }
@@ -593,21 +597,46 @@ static int on_request(masque_quic_request *r, void *app, masque_address *public_
     return 0;
 }
 
-/* The accounting of an identity, made at its first request (the last one is shared by every
- * identity beyond MAX_IDENTITIES). */
+/*
+ * The accounting of an identity, made at its first request. When every accounting slot is
+ * taken, the one of the identity that has gone longest without an open request is reused (its
+ * counters go to the log first): slots are never used up for good by the identities a proxy
+ * sees over its life, which once made every newcomer share the last slot, its quota of
+ * requests and its token buckets with all the others. Only when every identity holds an open
+ * request do newcomers share the last slot.
+ */
 static proxy_identity *identity_of(masque_quic_proxy *p, const char *name)
 {
     size_t i;
-    proxy_identity *id;
+    proxy_identity *id = NULL;
     for (i = 0; i < p->nidentities; i++) {
         if (strcmp(p->identities[i].use.identity, name) == 0) {
             return &p->identities[i];
         }
     }
-    if (p->nidentities == MAX_IDENTITIES) {
-        return &p->identities[MAX_IDENTITIES - 1];
+    if (p->nidentities < p->cfg.max_identities) {
+        id = &p->identities[p->nidentities++];
+    } else {
+        for (i = 0; i < p->nidentities; i++) {
+            proxy_identity *o = &p->identities[i];
+            if (o->use.requests == 0 && (id == NULL || o->last_used < id->last_used)) {
+                id = o;
+            }
+        }
+        if (id == NULL) {
+            return &p->identities[p->nidentities - 1];
+        }
+        if (p->cfg.log != NULL) {
+            char line[400];
+            (void)snprintf(line, sizeof(line),
+                           "usage of %s (its accounting goes to a newcomer): %llu datagrams, %llu "
+                           "bytes, %llu dropped by its quota, %llu requests refused by it",
+                           id->use.identity, (unsigned long long)id->use.datagrams,
+                           (unsigned long long)id->use.bytes, (unsigned long long)id->use.dropped,
+                           (unsigned long long)id->use.refused);
+            p->cfg.log(p->cfg.log_user, line);
+        }
     }
-    id = &p->identities[p->nidentities++];
     memset(id, 0, sizeof(*id));
     (void)snprintf(id->use.identity, sizeof(id->use.identity), "%s", name);
     id->refilled = masque_quic_now_ns();
@@ -627,12 +656,18 @@ static void account(proxy_client *c)
     } else if (c->identity == -2) {
         (void)snprintf(name, sizeof(name), "certificate %s", c->who);
     } else {
+        int v6 = 0;
         if (masque_address_from_sockaddr((const struct sockaddr *)&c->remote, c->remotelen, &a) ==
             0) {
             a.port = 0;
+            v6 = a.version == MASQUE_IP_V6;
+            if (v6) {
+                /* An IPv6 subscriber holds a /64: one identity, not 2^64 of them. */
+                memset(a.bytes + 8, 0, 8);
+            }
             (void)masque_address_format(ip, sizeof(ip), &a, 0);
         }
-        (void)snprintf(name, sizeof(name), "anonymous %s", ip);
+        (void)snprintf(name, sizeof(name), "anonymous %s%s", ip, v6 ? "/64" : "");
     }
     c->ident = identity_of(c->proxy, name);
 }
@@ -887,7 +922,11 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     if (p->cfg.max_requests == 0) {
         p->cfg.max_requests = 4 * p->cfg.max_clients;
     }
-    if (p->cfg.max_clients > MAX_CLIENTS_LIMIT || p->cfg.max_requests > 4 * MAX_CLIENTS_LIMIT) {
+    if (p->cfg.max_identities == 0) {
+        p->cfg.max_identities = MAX_IDENTITIES;
+    }
+    if (p->cfg.max_clients > MAX_CLIENTS_LIMIT || p->cfg.max_requests > 4 * MAX_CLIENTS_LIMIT ||
+        p->cfg.max_identities > IDENTITIES_LIMIT) {
         free(p->own);
         free(p);
         return NULL; /* tables sized by them: beyond, the sizes would wrap (and no host has that) */
@@ -908,7 +947,7 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     }
     p->clients = calloc(p->cfg.max_clients, sizeof(proxy_client *));
     p->relays = calloc(p->cfg.max_requests, sizeof(proxy_relay *));
-    p->identities = calloc(MAX_IDENTITIES, sizeof(proxy_identity));
+    p->identities = calloc(p->cfg.max_identities, sizeof(proxy_identity));
     p->fds = calloc(2 + p->cfg.max_clients + p->cfg.max_requests, sizeof(*p->fds));
     for (p->addr_slots = 2; p->addr_slots < 2 * p->cfg.max_clients;) {
         p->addr_slots <<= 1;

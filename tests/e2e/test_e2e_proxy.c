@@ -110,7 +110,11 @@ static size_t full_refusals;          /* the proxy's "all client slots are taken
 static size_t slots_given_up;         /* its lines for a client closed to free a slot */
 static size_t identity_handovers;     /* its lines for an identity's accounting reused */
 static char quota_refusal[256];       /* its last line about a quota */
-static int proxy_serve_h2;            /* the proxy serves HTTP/2 on TCP too (proxy_tcp_addr) */
+static size_t refusal_lines;          /* its lines about a request refused 407 */
+static size_t proxy_lines;            /* all its lines */
+static size_t unlogged_notes;         /* its lines saying that lines were left out */
+static char unlogged_note[256];
+static int proxy_serve_h2; /* the proxy serves HTTP/2 on TCP too (proxy_tcp_addr) */
 static int proxy_tcp_fd = -1;
 static masque_address proxy_tcp_addr;
 static char proxy_last_log[256]; /* the proxy's last log line */
@@ -128,6 +132,14 @@ static void proxy_log(void *user, const char *line)
     }
     if (strstr(line, "its accounting goes to a newcomer") != NULL) {
         identity_handovers++;
+    }
+    proxy_lines++;
+    if (strstr(line, "(407)") != NULL) {
+        refusal_lines++;
+    }
+    if (strstr(line, "were not logged") != NULL) {
+        unlogged_notes++;
+        (void)snprintf(unlogged_note, sizeof(unlogged_note), "%s", line);
     }
     if (strstr(line, "quota") != NULL) {
         (void)snprintf(quota_refusal, sizeof(quota_refusal), "%s", line);
@@ -2169,6 +2181,79 @@ static void test_e2e_a_source_opening_connections_replaces_its_own_not_the_other
 }
 #endif
 
+/* Requests a client opens at once on its connection (the client's default bound is 8). */
+#define FLOOD_BATCH 7u
+
+static int requests_of_a_batch_closed(size_t n)
+{
+    size_t k;
+    (void)n;
+    for (k = 1; k <= FLOOD_BATCH; k++) {
+        if (!clients[k].closed) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int unlogged_note_seen(size_t n)
+{
+    (void)n;
+    return unlogged_notes > 0;
+}
+
+static void test_e2e_a_flood_of_refused_requests_is_not_a_flood_of_the_log(void **state)
+{
+    /* Each refused request made a line in the proxy's log, so a client without a token could
+     * write the log as fast as it could send requests (and drown, in the journal's own rate
+     * limit, the lines that matter). Now lines about refusals and errors come at most 50 at
+     * once and 20 a second after; the others are counted and said with the next line. */
+    static const char tokens[] = "good-token\n";
+    char path[] = "/tmp/masque-tokens.XXXXXX";
+    int fd = mkstemp(path);
+    size_t refused = 1;
+    size_t round;
+    uint64_t start;
+    uint64_t end;
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, tokens, sizeof(tokens) - 1), (ssize_t)(sizeof(tokens) - 1));
+    (void)close(fd);
+    proxy_token_file = path;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    proxy_token_file = NULL;
+    refusal_lines = 0;
+    proxy_lines = 0;
+    unlogged_notes = 0;
+    refused_from = 0;
+    start = ms();
+    assert_true(start_and_pump(0, NULL, refused_since));
+    for (round = 0; round < 57; round++) { /* 399 more requests without a token: 407 each */
+        open_more_requests(1 + FLOOD_BATCH);
+        assert_true(pump(1 + FLOOD_BATCH, 15000, requests_of_a_batch_closed));
+        refused += FLOOD_BATCH;
+    }
+    /* Two lines for each refusal (the proxy's, and the binding's "refusing request"), 802 in
+     * all, of which at most 50 at once and 20 a second after (and the notes) were written,
+     * however fast or slow this machine is; the first ones were. */
+    assert_true(proxy_lines <= 50 + 20 * (ms() - start) / 1000 + unlogged_notes + 1);
+    assert_true(refusal_lines >= 25);
+    if (proxy_lines - unlogged_notes < 2 * refused) {
+        /* Some were left out: the next line written says so (if none did yet). */
+        end = ms() + 15000;
+        while (unlogged_notes == 0 && ms() < end) {
+            open_more_requests(2);
+            (void)pump(2, 100, unlogged_note_seen);
+            (void)pump(2, 15000, client_1_closed);
+        }
+        assert_true(unlogged_notes >= 1);
+        assert_non_null(strstr(unlogged_note, "lines about refusals and errors were not logged"));
+    }
+    stop_client(&clients[0]);
+    stop_proxy();
+    (void)unlink(path);
+}
+
 static uint64_t watched_context;
 
 static int context_closed(size_t n)
@@ -2642,6 +2727,7 @@ int main(void)
         cmocka_unit_test(test_e2e_concrete_target_is_refused_with_501_not_ignored),
         cmocka_unit_test(test_e2e_a_proxy_refuses_limits_its_tables_cannot_hold),
         cmocka_unit_test(test_e2e_requests_without_a_valid_bearer_token_get_407),
+        cmocka_unit_test(test_e2e_a_flood_of_refused_requests_is_not_a_flood_of_the_log),
         cmocka_unit_test(test_e2e_client_certificates_from_the_client_ca_may_bind),
         cmocka_unit_test(test_e2e_quotas_bound_one_client_and_leave_the_others_alone),
         cmocka_unit_test(test_e2e_three_bind_requests_on_one_connection_one_reset_midway),

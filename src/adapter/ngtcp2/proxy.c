@@ -44,6 +44,10 @@
 #define MAX_IDENTITIES    1024u    /* identities accounted apart by default (max_identities) */
 #define IDENTITIES_LIMIT  1000000u /* max_identities at most */
 #define TOKEN_MAX         256u     /* bytes of a token; load_tokens() names this bound too */
+/* Lines about refusals and connection errors: what anyone may cause, so they come at most this
+ * many at once and per second after (a token bucket); the others are counted and said. */
+#define LOG_BURST         50u
+#define LOG_RATE          20u
 
 /* What one client identity uses, and its quota's token buckets (a second's burst). */
 typedef struct proxy_identity {
@@ -143,7 +147,10 @@ struct masque_quic_proxy {
     proxy_client *bare_last;
     proxy_client **source_first;
     proxy_client **source_last;
-    uint64_t bare_reported; /* ns: a slot given up is logged at most once a second */
+    uint64_t bare_reported;  /* ns: a slot given up is logged at most once a second */
+    uint64_t log_tokens;     /* refusal and error lines that may go now, in 1e-9 lines */
+    uint64_t log_refilled;   /* ns */
+    uint64_t log_suppressed; /* lines not written since the last one that was */
 };
 
 /* Whether an interface address is one the proxy has (IPv4 or IPv6), and its length. */
@@ -230,14 +237,50 @@ static void log_line(const masque_quic_proxy *p, const char *what, const proxy_c
     p->cfg.log(p->cfg.log_user, line);
 }
 
-/* A connection's own lines (refusals, QUIC errors) go to the proxy's log, always. */
+/*
+ * A line about something any client or sender can cause (a refusal, a connection's error):
+ * written unless more than LOG_BURST came at once, or more than LOG_RATE a second since; a
+ * flood of refused requests must not become a flood of the log (where it would drown the
+ * lines that matter, and the journal's own rate limit would drop them). The lines left out are
+ * counted and said with the next line written.
+ */
+static void log_limited(masque_quic_proxy *p, const char *line)
+{
+    const uint64_t burst = (uint64_t)LOG_BURST * 1000000000u;
+    uint64_t now = masque_quic_now_ns();
+    uint64_t elapsed = now - p->log_refilled;
+    if (p->cfg.log == NULL) {
+        return;
+    }
+    p->log_refilled = now;
+    /* Refill: LOG_RATE lines a second (elapsed is capped first: no overflow). */
+    p->log_tokens += (elapsed > 10000000000u ? 10000000000u : elapsed) * LOG_RATE;
+    if (p->log_tokens > burst) {
+        p->log_tokens = burst;
+    }
+    if (p->log_tokens < 1000000000u) {
+        p->log_suppressed++;
+        return;
+    }
+    p->log_tokens -= 1000000000u;
+    if (p->log_suppressed != 0) {
+        char note[160];
+        (void)snprintf(note, sizeof(note),
+                       "%llu lines about refusals and errors were not logged (more than %u a "
+                       "second)",
+                       (unsigned long long)p->log_suppressed, LOG_RATE);
+        p->log_suppressed = 0;
+        p->cfg.log(p->cfg.log_user, note);
+    }
+    p->cfg.log(p->cfg.log_user, line);
+}
+
+/* A connection's own lines (refusals, QUIC errors) go to the proxy's log, within its bounds. */
 static void on_log(masque_quic_conn *conn, void *app, const char *line)
 {
     const proxy_client *c = app;
     (void)conn;
-    if (c->proxy->cfg.log != NULL) {
-        c->proxy->cfg.log(c->proxy->cfg.log_user, line);
-    }
+    log_limited(c->proxy, line);
 }
 
 /* The identity's quota: 1 when a datagram of `len` bytes may pass (and it is counted), 0 when
@@ -513,8 +556,8 @@ static void on_close(masque_quic_request *r, void *app, uint64_t reason)
 }
 
 static int relay_socket(const masque_address *bind_to, masque_address *bound);
-static void log_refusal(const masque_quic_proxy *p, const char *why,
-                        const struct sockaddr_storage *from, socklen_t fl);
+static void log_refusal(masque_quic_proxy *p, const char *why, const struct sockaddr_storage *from,
+                        socklen_t fl);
 
 /* A Bind request was accepted: only now is a public address bound for it (-10 §7), so that a
  * handshake, or a request refused, costs no socket. The same for both transports. */
@@ -634,7 +677,7 @@ static proxy_identity *identity_of(masque_quic_proxy *p, const char *name)
                            id->use.identity, (unsigned long long)id->use.datagrams,
                            (unsigned long long)id->use.bytes, (unsigned long long)id->use.dropped,
                            (unsigned long long)id->use.refused);
-            p->cfg.log(p->cfg.log_user, line);
+            log_limited(p, line);
         }
     }
     memset(id, 0, sizeof(*id));
@@ -691,7 +734,7 @@ static int from_loopback(const proxy_client *c)
  */
 static int authorize(proxy_client *c, masque_str credentials)
 {
-    const masque_quic_proxy *p = c->proxy;
+    masque_quic_proxy *p = c->proxy;
     int token;
     int verified = 0;
     if (p->cfg.conn.client_ca_file != NULL) { /* mutual TLS: a verified client certificate */
@@ -747,9 +790,7 @@ static void h2_on_log(masque_h2_conn *conn, void *app, const char *line)
 {
     const proxy_client *c = app;
     (void)conn;
-    if (c->proxy->cfg.log != NULL) {
-        c->proxy->cfg.log(c->proxy->cfg.log_user, line);
-    }
+    log_limited(c->proxy, line);
 }
 
 static void h2_on_packet(masque_h2_request *r, void *app, const masque_address *peer,
@@ -1085,8 +1126,8 @@ static proxy_client *find_client_by_cid(masque_quic_proxy *p, const uint8_t *pkt
 }
 
 /* Refusals are always logged, whatever verbose says: an operator must see them. */
-static void log_refusal(const masque_quic_proxy *p, const char *why,
-                        const struct sockaddr_storage *from, socklen_t fl)
+static void log_refusal(masque_quic_proxy *p, const char *why, const struct sockaddr_storage *from,
+                        socklen_t fl)
 {
     masque_address a;
     char text[MASQUE_ADDRESS_TEXT_MAX] = "?";
@@ -1098,7 +1139,7 @@ static void log_refusal(const masque_quic_proxy *p, const char *why,
         (void)masque_address_format(text, sizeof(text), &a, 1);
     }
     (void)snprintf(line, sizeof(line), "refused %s: %s", text, why);
-    p->cfg.log(p->cfg.log_user, line);
+    log_limited(p, line);
 }
 
 /*

@@ -278,6 +278,7 @@ static void stop_proxy(void)
 {
     masque_quic_proxy_free(proxy);
     (void)close(proxy_fd);
+    proxy_fd = -1;
     if (proxy_tcp_fd >= 0) {
         (void)close(proxy_tcp_fd);
         proxy_tcp_fd = -1;
@@ -2671,12 +2672,64 @@ static int remove_pki(void **state)
     return 0;
 }
 
+/*
+ * After each test, passed or failed half-way: the clients and the proxy it left go, and every
+ * setting of the harness is back at its default, so that a failure stays one failure instead
+ * of failing the tests after it.
+ */
+static int after_each(void **state)
+{
+    size_t i;
+    (void)state;
+    for (i = 0; i < MAX_CLIENTS; i++) {
+        if (clients[i].conn != NULL) {
+            stop_client(&clients[i]);
+        }
+    }
+    if (proxy != NULL) {
+        stop_proxy();
+    } else if (proxy_fd >= 0) {
+        (void)close(proxy_fd);
+        proxy_fd = -1;
+    }
+    if (proxy_tcp_fd >= 0) {
+        (void)close(proxy_tcp_fd);
+        proxy_tcp_fd = -1;
+    }
+    client_ca = NULL;
+    client_host = "localhost";
+    client_token = NULL;
+    client_cert = NULL;
+    client_key = NULL;
+    client_force_capsules = 0;
+    client_conn_idle_ms = 0;
+    client_keep_alive_ms = 0;
+    proxy_token_file = NULL;
+    proxy_allow_anonymous = 0;
+    proxy_client_ca = NULL;
+    proxy_quota_requests = 0;
+    proxy_max_identities = 0;
+    proxy_quota_datagrams = 0;
+    proxy_max_contexts = 0;
+    proxy_stream_buffer = 0;
+    proxy_force_capsules = 0;
+    proxy_withhold_connect = 0;
+    proxy_idle_ms = 0;
+    proxy_conn_idle_ms = 0;
+    proxy_max_clients = 0;
+    proxy_no_validation = 0;
+    proxy_max_requests = 0;
+    conn_max_requests = 0;
+    proxy_serve_h2 = 0;
+    return 0;
+}
+
 #if MASQUE_E2E_MALFORMED
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_e2e_UDP_4_connect_without_protocol_is_answered),
-        cmocka_unit_test(test_e2e_UDP_4_get_with_protocol_is_answered),
+        cmocka_unit_test_teardown(test_e2e_UDP_4_connect_without_protocol_is_answered, after_each),
+        cmocka_unit_test_teardown(test_e2e_UDP_4_get_with_protocol_is_answered, after_each),
     };
     return cmocka_run_group_tests(tests, make_pki, remove_pki);
 }
@@ -2686,9 +2739,12 @@ int main(void)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_e2e_BIND_29_the_proxys_own_addresses_are_refused_by_default),
-        cmocka_unit_test(test_e2e_anonymous_clients_from_elsewhere_are_refused_unless_allowed),
-        cmocka_unit_test(test_e2e_anonymous_ipv6_clients_of_one_64_are_one_identity),
+        cmocka_unit_test_teardown(test_e2e_BIND_29_the_proxys_own_addresses_are_refused_by_default,
+                                  after_each),
+        cmocka_unit_test_teardown(
+            test_e2e_anonymous_clients_from_elsewhere_are_refused_unless_allowed, after_each),
+        cmocka_unit_test_teardown(test_e2e_anonymous_ipv6_clients_of_one_64_are_one_identity,
+                                  after_each),
     };
     netns_ready = unshare(CLONE_NEWNET) == 0 &&
                   system("ip link set lo up && ip addr add 11.0.0.1/32 dev lo") == 0;
@@ -2701,53 +2757,80 @@ int main(void)
 #else
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_e2e_DG_8_relay_integrity_ipv4_capsules),
-        cmocka_unit_test(test_e2e_UDP_13_a_burst_to_two_targets_leaves_datagram_by_datagram),
-        cmocka_unit_test(
-            test_e2e_UDP_19_a_target_payload_too_big_for_a_frame_is_dropped_not_capsuled),
-        cmocka_unit_test(test_e2e_UDP_21_a_lone_datagram_is_not_held_for_a_batch),
-        cmocka_unit_test(test_e2e_DG_8_relay_integrity_ipv6_capsules),
-        cmocka_unit_test(test_e2e_DG_8_h3_datagrams_when_both_ends_enable_them),
-        cmocka_unit_test(test_e2e_DG_8_capsules_when_one_end_offers_no_h3_datagrams),
-        cmocka_unit_test(test_e2e_UDP_4_client_refuses_a_proxy_without_extended_connect),
-        cmocka_unit_test(test_e2e_BIND_29_default_policy_refuses_loopback_until_allowed),
-        cmocka_unit_test(test_e2e_fifty_concurrent_clients),
-        cmocka_unit_test(test_e2e_UDP_7_disconnect_frees_the_clients_socket_and_contexts),
-        cmocka_unit_test(test_e2e_a_proxy_that_stops_tells_its_clients),
-        cmocka_unit_test(test_e2e_identities_without_requests_give_their_accounting_to_newcomers),
-        cmocka_unit_test(test_e2e_DG_11_malformed_capsule_aborts_only_that_stream),
-        cmocka_unit_test(test_e2e_BIND_30_responses_a_client_does_not_take_are_bounded),
-        cmocka_unit_test(test_e2e_BIND_26_public_address_stays_the_same_for_the_whole_request),
-        cmocka_unit_test(test_e2e_UDP_13_relay_drops_what_would_need_fragments),
-        cmocka_unit_test(test_e2e_DG_14_fin_inside_a_capsule_aborts_with_h3_message_error),
-        cmocka_unit_test(test_e2e_UDP_7_clean_fin_closes_the_relay_socket),
-        cmocka_unit_test(test_e2e_a_peers_gso_train_reaches_the_client_datagram_by_datagram),
-        cmocka_unit_test(test_e2e_tls_verifies_the_proxy_against_the_ca_and_the_authority),
-        cmocka_unit_test(test_e2e_concrete_target_is_refused_with_501_not_ignored),
-        cmocka_unit_test(test_e2e_a_proxy_refuses_limits_its_tables_cannot_hold),
-        cmocka_unit_test(test_e2e_requests_without_a_valid_bearer_token_get_407),
-        cmocka_unit_test(test_e2e_a_flood_of_refused_requests_is_not_a_flood_of_the_log),
-        cmocka_unit_test(test_e2e_client_certificates_from_the_client_ca_may_bind),
-        cmocka_unit_test(test_e2e_quotas_bound_one_client_and_leave_the_others_alone),
-        cmocka_unit_test(test_e2e_three_bind_requests_on_one_connection_one_reset_midway),
-        cmocka_unit_test(test_e2e_two_bind_requests_on_one_connection_one_ends_cleanly),
-        cmocka_unit_test(test_e2e_requests_per_connection_are_limited_with_429),
-        cmocka_unit_test(test_e2e_requests_per_proxy_are_limited_with_503_until_one_ends),
-        cmocka_unit_test(test_e2e_client_address_change_keeps_the_tunnel),
-        cmocka_unit_test(test_e2e_a_flood_toward_a_stalled_client_costs_the_others_nothing),
-        cmocka_unit_test(test_e2e_replayed_initials_take_no_client_slot),
-        cmocka_unit_test(test_e2e_a_full_proxy_logs_one_line_for_a_burst_of_initials),
-        cmocka_unit_test(test_e2e_connections_without_a_request_give_their_slot_to_a_new_client),
+    const struct CMUnitTest tests[] =
+    { cmocka_unit_test_teardown(test_e2e_DG_8_relay_integrity_ipv4_capsules, after_each),
+      cmocka_unit_test_teardown(test_e2e_UDP_13_a_burst_to_two_targets_leaves_datagram_by_datagram,
+                                after_each),
+      cmocka_unit_test_teardown(
+          test_e2e_UDP_19_a_target_payload_too_big_for_a_frame_is_dropped_not_capsuled, after_each),
+      cmocka_unit_test_teardown(test_e2e_UDP_21_a_lone_datagram_is_not_held_for_a_batch,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_DG_8_relay_integrity_ipv6_capsules, after_each),
+      cmocka_unit_test_teardown(test_e2e_DG_8_h3_datagrams_when_both_ends_enable_them, after_each),
+      cmocka_unit_test_teardown(test_e2e_DG_8_capsules_when_one_end_offers_no_h3_datagrams,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_UDP_4_client_refuses_a_proxy_without_extended_connect,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_BIND_29_default_policy_refuses_loopback_until_allowed,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_fifty_concurrent_clients, after_each),
+      cmocka_unit_test_teardown(test_e2e_UDP_7_disconnect_frees_the_clients_socket_and_contexts,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_a_proxy_that_stops_tells_its_clients, after_each),
+      cmocka_unit_test_teardown(
+          test_e2e_identities_without_requests_give_their_accounting_to_newcomers, after_each),
+      cmocka_unit_test_teardown(test_e2e_DG_11_malformed_capsule_aborts_only_that_stream,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_BIND_30_responses_a_client_does_not_take_are_bounded,
+                                after_each),
+      cmocka_unit_test_teardown(
+          test_e2e_BIND_26_public_address_stays_the_same_for_the_whole_request, after_each),
+      cmocka_unit_test_teardown(test_e2e_UDP_13_relay_drops_what_would_need_fragments, after_each),
+      cmocka_unit_test_teardown(test_e2e_DG_14_fin_inside_a_capsule_aborts_with_h3_message_error,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_UDP_7_clean_fin_closes_the_relay_socket, after_each),
+      cmocka_unit_test_teardown(test_e2e_a_peers_gso_train_reaches_the_client_datagram_by_datagram,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_tls_verifies_the_proxy_against_the_ca_and_the_authority,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_concrete_target_is_refused_with_501_not_ignored,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_a_proxy_refuses_limits_its_tables_cannot_hold, after_each),
+      cmocka_unit_test_teardown(test_e2e_requests_without_a_valid_bearer_token_get_407, after_each),
+      cmocka_unit_test_teardown(test_e2e_a_flood_of_refused_requests_is_not_a_flood_of_the_log,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_client_certificates_from_the_client_ca_may_bind,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_quotas_bound_one_client_and_leave_the_others_alone,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_three_bind_requests_on_one_connection_one_reset_midway,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_two_bind_requests_on_one_connection_one_ends_cleanly,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_requests_per_connection_are_limited_with_429, after_each),
+      cmocka_unit_test_teardown(test_e2e_requests_per_proxy_are_limited_with_503_until_one_ends,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_client_address_change_keeps_the_tunnel, after_each),
+      cmocka_unit_test_teardown(test_e2e_a_flood_toward_a_stalled_client_costs_the_others_nothing,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_replayed_initials_take_no_client_slot, after_each),
+      cmocka_unit_test_teardown(test_e2e_a_full_proxy_logs_one_line_for_a_burst_of_initials,
+                                after_each),
+      cmocka_unit_test_teardown(
+          test_e2e_connections_without_a_request_give_their_slot_to_a_new_client, after_each),
 #if MASQUE_E2E_H2
-        cmocka_unit_test(test_e2e_silent_tcp_connections_do_not_lock_quic_clients_out),
-        cmocka_unit_test(test_e2e_a_source_opening_connections_replaces_its_own_not_the_others),
+      cmocka_unit_test_teardown(test_e2e_silent_tcp_connections_do_not_lock_quic_clients_out,
+                                after_each),
+      cmocka_unit_test_teardown(
+          test_e2e_a_source_opening_connections_replaces_its_own_not_the_others, after_each),
 #endif
-        cmocka_unit_test(test_e2e_idle_contexts_close_on_a_quiet_connection),
-        cmocka_unit_test(test_e2e_a_quiet_tunnel_outlives_the_idle_timeout),
-        cmocka_unit_test(test_e2e_without_keep_alive_a_quiet_connection_closes_at_the_idle_timeout),
-        cmocka_unit_test(test_e2e_credentials_are_loaded_once_and_reloaded_on_demand),
-        cmocka_unit_test(test_e2e_memory_returns_after_clients_leave),
+      cmocka_unit_test_teardown(test_e2e_idle_contexts_close_on_a_quiet_connection, after_each),
+      cmocka_unit_test_teardown(test_e2e_a_quiet_tunnel_outlives_the_idle_timeout, after_each),
+      cmocka_unit_test_teardown(
+          test_e2e_without_keep_alive_a_quiet_connection_closes_at_the_idle_timeout, after_each),
+      cmocka_unit_test_teardown(test_e2e_credentials_are_loaded_once_and_reloaded_on_demand,
+                                after_each),
+      cmocka_unit_test_teardown(test_e2e_memory_returns_after_clients_leave, after_each),
     };
     return cmocka_run_group_tests(tests, make_pki, remove_pki);
 }

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "masque/posix.h"
@@ -20,6 +21,9 @@ int expose_init(expose_state *e, const char *service)
         return -1;
     }
     e->policy.allow_special_purpose = 1; /* the operator's rules decide, nothing else */
+    if (getrandom(&e->seed, sizeof(e->seed), 0) != (ssize_t)sizeof(e->seed)) {
+        e->seed = (uint64_t)(uintptr_t)e ^ 0x9E3779B97F4A7C15u; /* a spread, not a secret */
+    }
     return 0;
 }
 
@@ -38,15 +42,55 @@ int expose_allow(expose_state *e, const char *rule)
     return 0;
 }
 
+/* Where a peer's address starts its probe in the index. */
+static size_t home_of(const expose_state *e, const masque_address *peer)
+{
+    uint64_t h = e->seed ^ ((uint64_t)peer->version << 16 | peer->port);
+    size_t i;
+    for (i = 0; i < sizeof(peer->bytes); i++) {
+        h = (h ^ peer->bytes[i]) * 0x100000001B3u;
+    }
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9u;
+    h ^= h >> 32;
+    return (size_t)(h & (EXPOSE_INDEX - 1u));
+}
+
+/* The index slot that holds `peer`, or the empty one it would take. */
+static size_t slot_of(const expose_state *e, const masque_address *peer)
+{
+    size_t i = home_of(e, peer);
+    while (e->index[i] != 0 && !masque_address_equal(&e->peers[e->index[i] - 1u].peer, peer)) {
+        i = (i + 1u) & (EXPOSE_INDEX - 1u);
+    }
+    return i;
+}
+
 static exposed_peer *find_peer(expose_state *e, const masque_address *peer)
 {
-    size_t i;
-    for (i = 0; i < e->npeers; i++) {
-        if (masque_address_equal(&e->peers[i].peer, peer)) {
-            return &e->peers[i];
+    size_t i = slot_of(e, peer);
+    return e->index[i] != 0 ? &e->peers[e->index[i] - 1u] : NULL;
+}
+
+/* Takes slot i out of the index by backward-shift deletion (no tombstones to accumulate). */
+static void index_delete(expose_state *e, size_t i)
+{
+    size_t j = i;
+    e->index[i] = 0;
+    for (;;) {
+        size_t home;
+        j = (j + 1u) & (EXPOSE_INDEX - 1u);
+        if (e->index[j] == 0) {
+            return;
+        }
+        home = home_of(e, &e->peers[e->index[j] - 1u].peer);
+        /* The entry at j may move to the hole at i if its home is not in (i, j]. */
+        if (((j - home) & (EXPOSE_INDEX - 1u)) >= ((j - i) & (EXPOSE_INDEX - 1u))) {
+            e->index[i] = e->index[j];
+            e->index[j] = 0;
+            i = j;
         }
     }
-    return NULL;
 }
 
 /* A refused peer is counted; said on stdout for the first ones and then every 1000th, so that
@@ -84,6 +128,7 @@ static exposed_peer *add_peer(expose_state *e, masque_session *s, const masque_a
         }
         return NULL;
     }
+    e->index[slot_of(e, peer)] = (uint16_t)(e->npeers + 1u);
     p = &e->peers[e->npeers++];
     memset(p, 0, sizeof(*p));
     p->peer = *peer;
@@ -131,7 +176,12 @@ static void remove_peer(expose_state *e, masque_session *s, size_t i, uint64_t n
     (void)close(p->fd);
     (void)printf("peer %s idle: closed\n", text);
     (void)fflush(stdout);
-    e->peers[i] = e->peers[--e->npeers];
+    index_delete(e, slot_of(e, &p->peer));
+    if (i != --e->npeers) {
+        /* The last peer moves into position i: its index slot follows. */
+        e->peers[i] = e->peers[e->npeers];
+        e->index[slot_of(e, &e->peers[i].peer)] = (uint16_t)(i + 1u);
+    }
 }
 
 void expose_after_poll(expose_state *e, masque_session *s, masque_adapter *a,
@@ -171,4 +221,5 @@ void expose_close_all(expose_state *e)
     while (e->npeers > 0) {
         (void)close(e->peers[--e->npeers].fd);
     }
+    memset(e->index, 0, sizeof(e->index));
 }

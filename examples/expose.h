@@ -19,6 +19,7 @@
 
 #define EXPOSE_MAX_PEERS 256
 #define EXPOSE_MAX_RULES 16
+#define EXPOSE_INDEX     512 /* slots of the peer index: a power of two, twice the peers */
 
 /* One remote peer and the local socket that speaks for it to the service. */
 typedef struct exposed_peer {
@@ -39,6 +40,11 @@ typedef struct expose_state {
     size_t nrules;
     exposed_peer peers[EXPOSE_MAX_PEERS];
     size_t npeers;
+    /* The peers by address (open addressing, keyed by a secret seed so that remote senders
+     * cannot aim at one chain): a peer's position + 1, 0 for an empty slot. Each datagram finds
+     * its peer in about one probe instead of a scan of every peer. */
+    uint16_t index[EXPOSE_INDEX];
+    uint64_t seed;
     uint64_t refused; /* peers refused by --allow or the peer limit */
 } expose_state;
 

@@ -199,6 +199,16 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     assert_non_null(proxy);
 }
 
+/* Writes `tokens` to a new file whose name mkstemp() makes of path ("...XXXXXX"). */
+static void write_token_file(char *path, const char *tokens)
+{
+    int fd = mkstemp(path);
+    size_t len = strlen(tokens);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, tokens, len), (ssize_t)len);
+    (void)close(fd);
+}
+
 static void on_ready(masque_quic_request *r, void *app)
 {
     client *cl = app;
@@ -274,10 +284,13 @@ static void stop_client(client *cl)
     cl->conn = NULL;
 }
 
+/* The proxy goes, and its sockets (what is left of them: this runs after failures too). */
 static void stop_proxy(void)
 {
     masque_quic_proxy_free(proxy);
-    (void)close(proxy_fd);
+    if (proxy_fd >= 0) {
+        (void)close(proxy_fd);
+    }
     proxy_fd = -1;
     if (proxy_tcp_fd >= 0) {
         (void)close(proxy_tcp_fd);
@@ -742,7 +755,7 @@ static void test_e2e_a_proxy_that_stops_tells_its_clients(void **state)
     assert_true(masque_quic_is_closed(clients[0].conn));
     (void)close(peer);
     stop_client(&clients[0]);
-    (void)close(proxy_fd);
+    stop_proxy(); /* its sockets; the proxy is gone already */
 }
 
 static int third_refused_or_ready(size_t n)
@@ -1596,14 +1609,11 @@ static void test_e2e_a_proxy_refuses_limits_its_tables_cannot_hold(void **state)
 
 static void test_e2e_requests_without_a_valid_bearer_token_get_407(void **state)
 {
-    static const char tokens[] = "# who may bind\n\ns3cret-one\nsecond.token\n";
     char path[] = "/tmp/masque-tokens.XXXXXX";
-    int fd = mkstemp(path);
+    int fd;
     size_t i;
     (void)state;
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, tokens, sizeof(tokens) - 1), (ssize_t)(sizeof(tokens) - 1));
-    (void)close(fd);
+    write_token_file(path, "# who may bind\n\ns3cret-one\nsecond.token\n");
     proxy_token_file = path;
     start_proxy("127.0.0.1", "127.0.0.0/8");
     proxy_token_file = NULL;
@@ -1714,7 +1724,6 @@ static int client_2_settled(size_t n)
  * request answered 429; the other client is served in full all along. */
 static void test_e2e_quotas_bound_one_client_and_leave_the_others_alone(void **state)
 {
-    static const char tokens[] = "tok-a\ntok-b\n";
     static uint8_t small[64];
     char path[] = "/tmp/masque-quota-tokens.XXXXXX";
     masque_address peer_addr;
@@ -1727,13 +1736,10 @@ static void test_e2e_quotas_bound_one_client_and_leave_the_others_alone(void **s
     uint64_t *ids = quota_ids;
     int active = 0;
     int peer;
-    int fd = mkstemp(path);
     int i;
     const masque_quic_usage *ua;
     (void)state;
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, tokens, sizeof(tokens) - 1), (ssize_t)(sizeof(tokens) - 1));
-    (void)close(fd);
+    write_token_file(path, "tok-a\ntok-b\n");
     proxy_token_file = path;
     proxy_quota_requests = 1;
     proxy_quota_datagrams = 100;
@@ -1980,16 +1986,12 @@ static void test_e2e_connections_without_a_request_give_their_slot_to_a_new_clie
      * token could not get in until they left. Now the one without a request for longest is
      * closed (CONNECTION_CLOSE, H3_NO_ERROR) to make room. A client with a tunnel is never
      * closed for a newcomer: when every slot holds one, the newcomer is refused. */
-    static const char tokens[] = "good-token\n";
     char path[] = "/tmp/masque-tokens.XXXXXX";
-    int fd = mkstemp(path);
     masque_address peer_addr;
     int peer;
     size_t i;
     (void)state;
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, tokens, sizeof(tokens) - 1), (ssize_t)(sizeof(tokens) - 1));
-    (void)close(fd);
+    write_token_file(path, "good-token\n");
     proxy_token_file = path;
     proxy_max_clients = 3;
     start_proxy("127.0.0.1", "127.0.0.0/8");
@@ -2143,14 +2145,10 @@ static void test_e2e_a_source_opening_connections_replaces_its_own_not_the_other
      * connection after connection (here three silent TCP connections from 127.0.0.2) cannot
      * push out another's connection that is still on its way to a request (here a client of
      * 127.0.0.1, refused for want of a token, the oldest of all). */
-    static const char tokens[] = "good-token\n";
     char path[] = "/tmp/masque-tokens.XXXXXX";
-    int fd = mkstemp(path);
     int third;
     (void)state;
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, tokens, sizeof(tokens) - 1), (ssize_t)(sizeof(tokens) - 1));
-    (void)close(fd);
+    write_token_file(path, "good-token\n");
     proxy_token_file = path;
     proxy_serve_h2 = 1;
     proxy_max_clients = 3;
@@ -2209,17 +2207,13 @@ static void test_e2e_a_flood_of_refused_requests_is_not_a_flood_of_the_log(void 
      * write the log as fast as it could send requests (and drown, in the journal's own rate
      * limit, the lines that matter). Now lines about refusals and errors come at most 50 at
      * once and 20 a second after; the others are counted and said with the next line. */
-    static const char tokens[] = "good-token\n";
     char path[] = "/tmp/masque-tokens.XXXXXX";
-    int fd = mkstemp(path);
     size_t refused = 1;
     size_t round;
     uint64_t start;
     uint64_t end;
     (void)state;
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, tokens, sizeof(tokens) - 1), (ssize_t)(sizeof(tokens) - 1));
-    (void)close(fd);
+    write_token_file(path, "good-token\n");
     proxy_token_file = path;
     start_proxy("127.0.0.1", "127.0.0.0/8");
     proxy_token_file = NULL;
@@ -2686,16 +2680,7 @@ static int after_each(void **state)
             stop_client(&clients[i]);
         }
     }
-    if (proxy != NULL) {
-        stop_proxy();
-    } else if (proxy_fd >= 0) {
-        (void)close(proxy_fd);
-        proxy_fd = -1;
-    }
-    if (proxy_tcp_fd >= 0) {
-        (void)close(proxy_tcp_fd);
-        proxy_tcp_fd = -1;
-    }
+    stop_proxy();
     client_ca = NULL;
     client_host = "localhost";
     client_token = NULL;

@@ -612,18 +612,41 @@ static void test_e2e_h2_client_certificates_name_the_client(void **state)
     server_wants_certificates = 0;
 }
 
+/* After each test, passed or failed half-way: what it left goes and the settings return to
+ * their defaults, so that a failure stays one failure. */
+static int after_each(void **state)
+{
+    (void)state;
+    if (client != NULL || server != NULL) {
+        stop();
+    }
+    client_paused = 0;
+    server_stream_buffer = 0;
+    server_wants_certificates = 0;
+    client_cert = NULL;
+    client_key = NULL;
+    server_idle_ms = 0;
+    client_idle_ms = 0;
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(
-            test_e2e_UDP_3_DG_8_h2_bind_and_relay_both_ways_uncompressed_and_compressed),
-        cmocka_unit_test(test_e2e_h2_two_requests_on_one_connection),
-        cmocka_unit_test(test_e2e_h2_a_silent_connection_is_closed_at_the_idle_timeout),
-        cmocka_unit_test(test_e2e_h2_an_idle_tunnel_outlives_the_idle_timeout),
-        cmocka_unit_test(test_e2e_DG_11_h2_malformed_capsule_resets_only_that_stream),
-        cmocka_unit_test(test_e2e_BIND_30_h2_a_client_that_stops_reading_is_reset),
-        cmocka_unit_test(test_e2e_h2_goaway_from_the_proxy_ends_the_clients_requests),
-        cmocka_unit_test(test_e2e_h2_client_certificates_name_the_client),
+        cmocka_unit_test_teardown(
+            test_e2e_UDP_3_DG_8_h2_bind_and_relay_both_ways_uncompressed_and_compressed,
+            after_each),
+        cmocka_unit_test_teardown(test_e2e_h2_two_requests_on_one_connection, after_each),
+        cmocka_unit_test_teardown(test_e2e_h2_a_silent_connection_is_closed_at_the_idle_timeout,
+                                  after_each),
+        cmocka_unit_test_teardown(test_e2e_h2_an_idle_tunnel_outlives_the_idle_timeout, after_each),
+        cmocka_unit_test_teardown(test_e2e_DG_11_h2_malformed_capsule_resets_only_that_stream,
+                                  after_each),
+        cmocka_unit_test_teardown(test_e2e_BIND_30_h2_a_client_that_stops_reading_is_reset,
+                                  after_each),
+        cmocka_unit_test_teardown(test_e2e_h2_goaway_from_the_proxy_ends_the_clients_requests,
+                                  after_each),
+        cmocka_unit_test_teardown(test_e2e_h2_client_certificates_name_the_client, after_each),
     };
     return cmocka_run_group_tests(tests, make_pki, remove_pki);
 }

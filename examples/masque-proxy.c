@@ -6,6 +6,7 @@
  *   masque-proxy [--listen IP:PORT] [--template URI] [--cert PEM --key PEM]
  *                [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... [--public-ip IP]
  *                [--max-clients N] [--max-requests N] [--max-requests-per-conn N]
+ *                [--max-identities N]
  *                [--max-contexts N] [--assign-rate PER_S] [--idle-timeout-ms MS]
  *                [--no-h2 | --no-h3] [--token-file FILE] [--priority GNUTLS] [--run-seconds S]
  *                [--no-address-validation] [-v]
@@ -101,6 +102,8 @@ static void usage(FILE *to)
         "  --quota-requests N         per client identity: Bind requests at once (429 beyond)\n"
         "  --quota-datagrams PER_S    per client identity: datagrams per second, both ways\n"
         "  --quota-bytes PER_S        per client identity: payload bytes per second, both ways\n"
+        "  --max-identities N         client identities accounted apart (default 1024; the one\n"
+        "                             longest without a request makes room for a new one)\n"
         "  --assign-rate PER_S        registrations per second per request (default: no limit)\n"
         "  --idle-timeout-ms MS       close compressed contexts idle this long (default 120000)\n"
         "  --no-h2 | --no-h3          serve one transport only\n"
@@ -203,6 +206,11 @@ int main(int argc, char **argv)
             cfg.conn.client_ca_file = v; /* mutual TLS: client certificates from this CA */
         } else if (strcmp(a, "--token-file") == 0) {
             cfg.token_file = v; /* bearer tokens a client must present (407 otherwise) */
+        } else if (strcmp(a, "--max-identities") == 0) {
+            if (option_number("masque-proxy", a, v, 1, 1000000, &n) != 0) {
+                return 2;
+            }
+            cfg.max_identities = (size_t)n;
         } else if (strcmp(a, "--quota-requests") == 0) {
             if (option_number("masque-proxy", a, v, 0, 1000000, &n) != 0) {
                 return 2;

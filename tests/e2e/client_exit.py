@@ -32,6 +32,7 @@ def usage_errors(bindir, work):
         ("masque-proxy", ["--quota-datagrams", "-1"], "--quota-datagrams"),
         ("masque-proxy", ["--max-requests-per-conn", "17"], "--max-requests-per-conn"),
         ("masque-proxy", ["--run-seconds", "nan"], "--run-seconds"),
+        ("masque-proxy", ["--max-identities", "0"], "--max-identities"),
         ("masque-bind-client", ["--max-peers", "1000"], "--max-peers"),
         ("masque-bind-client", ["--fallback-ms", "1500ms"], "--fallback-ms"),
         ("masque-bind-client", ["--expose", "127.0.0.1:9"] + ["--allow", "10.0.0.0/8"] * 17,

@@ -766,6 +766,12 @@ static int third_refused_or_ready(size_t n)
 
 static int proxy_holds_one_request(size_t n);
 
+static int first_ready(size_t n)
+{
+    (void)n;
+    return clients[0].ready;
+}
+
 static void test_e2e_identities_without_requests_give_their_accounting_to_newcomers(void **state)
 {
     /* The proxy accounts for a bounded number of client identities (quotas, usage). Once that
@@ -776,6 +782,7 @@ static void test_e2e_identities_without_requests_give_their_accounting_to_newcom
      * anonymous clients from three loopback addresses, one request each at most. */
     masque_quic_usage u0;
     masque_quic_usage u1;
+    unsigned i;
     (void)state;
     proxy_max_identities = 2;
     proxy_quota_requests = 1;
@@ -800,6 +807,21 @@ static void test_e2e_identities_without_requests_give_their_accounting_to_newcom
     assert_int_equal(masque_quic_proxy_usage(proxy, 1, &u1), 0);
     assert_string_equal(u1.identity, "anonymous 127.0.0.12");
     assert_int_equal(u1.requests, 1);
+    /* The third leaves too; twelve more come and go one after the other, each taking the slot
+     * the one before left: the table's index keeps finding room (a name left behind in it
+     * would fill it up). */
+    (void)masque_quic_close(clients[2].conn, MASQUE_H3_NO_ERROR);
+    assert_true(pump(3, 15000, proxy_holds_one_request));
+    for (i = 0; i < 12; i++) {
+        char ip[32];
+        stop_client(&clients[0]);
+        (void)snprintf(ip, sizeof(ip), "127.0.0.%u", 21u + i);
+        start_client(&clients[0], ip);
+        assert_true(pump(3, 15000, first_ready));
+        (void)masque_quic_close(clients[0].conn, MASQUE_H3_NO_ERROR);
+        assert_true(pump(3, 15000, proxy_holds_one_request));
+    }
+    assert_int_equal(identity_handovers, 13);
     stop_client(&clients[0]);
     stop_client(&clients[1]);
     stop_client(&clients[2]);

@@ -54,8 +54,11 @@ typedef struct proxy_identity {
     masque_quic_usage use;
     double datagram_tokens;
     double byte_tokens;
-    uint64_t refilled;  /* ns */
-    uint64_t last_used; /* ns: when a request of its began or ended */
+    uint64_t refilled; /* ns */
+    /* While it holds no open request: its neighbours in the proxy's list of such identities,
+     * oldest first (positions + 1; 0: none). */
+    size_t idle_prev;
+    size_t idle_next;
 } proxy_identity;
 
 /* A client's source: an IPv4 address (an IPv4-mapped one included), or an IPv6 /64, what one
@@ -132,6 +135,14 @@ struct masque_quic_proxy {
     char token_text[MAX_TOKENS][TOKEN_MAX + 1];
     proxy_identity *identities; /* cfg.max_identities of them */
     size_t nidentities;
+    /* The identities by name (open addressing, keyed by addr_seed: positions + 1, 0 empty;
+     * id_slots, a power of two at least twice max_identities), and those without an open
+     * request, oldest first (positions + 1): finding one and reusing one are a probe, not a
+     * scan of every identity. */
+    size_t *id_index;
+    size_t id_slots;
+    size_t idle_first;
+    size_t idle_last;
     uint8_t retry_secret[MASQUE_QUIC_RETRY_SECRET_LEN]; /* seals Retry tokens (RFC 9000 §8.1.2) */
     /* HTTP/3 clients by address: open addressing, a power of two at least twice max_clients,
      * keyed by a random seed so that senders cannot aim at one chain. */
@@ -497,6 +508,35 @@ static void bare_remove(masque_quic_proxy *p, proxy_client *c)
     c->source_prev = c->source_next = NULL;
 }
 
+/* An identity holds no open request (new, or its last one ended): the end of the idle list. */
+static void idle_add(masque_quic_proxy *p, proxy_identity *id)
+{
+    size_t pos = (size_t)(id - p->identities) + 1;
+    id->idle_next = 0;
+    id->idle_prev = p->idle_last;
+    if (p->idle_last != 0) {
+        p->identities[p->idle_last - 1].idle_next = pos;
+    } else {
+        p->idle_first = pos;
+    }
+    p->idle_last = pos;
+}
+
+static void idle_remove(masque_quic_proxy *p, proxy_identity *id)
+{
+    if (id->idle_prev != 0) {
+        p->identities[id->idle_prev - 1].idle_next = id->idle_next;
+    } else {
+        p->idle_first = id->idle_next;
+    }
+    if (id->idle_next != 0) {
+        p->identities[id->idle_next - 1].idle_prev = id->idle_prev;
+    } else {
+        p->idle_last = id->idle_prev;
+    }
+    id->idle_prev = id->idle_next = 0;
+}
+
 /* A client's source, and the bucket the proxy files it under: hashed with the proxy's secret
  * seed, so that nobody can choose sources that share a bucket with someone else's (sharing
  * one costs only a longer walk in free_slot(), which compares the sources themselves). */
@@ -525,10 +565,9 @@ static size_t source_of(const masque_quic_proxy *p, const struct sockaddr_storag
 static void relay_end(proxy_relay *relay)
 {
     if (relay->live) {
-        if (relay->ident->use.requests > 0) {
-            relay->ident->use.requests--;
+        if (relay->ident->use.requests > 0 && --relay->ident->use.requests == 0) {
+            idle_add(relay->client->proxy, relay->ident);
         }
-        relay->ident->last_used = masque_quic_now_ns();
         if (--relay->client->binds == 0) {
             bare_add(relay->client->proxy, relay->client);
         }
@@ -593,8 +632,9 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, i
     relay->live = 1;
     relay->client = c;
     relay->ident = c->ident;
-    c->ident->use.requests++;
-    c->ident->last_used = masque_quic_now_ns();
+    if (c->ident->use.requests++ == 0) {
+        idle_remove(p, c->ident); /* it holds a request now */
+    }
     if (c->binds++ == 0) {
         bare_remove(p, c); /* it holds its slot from now on */
     }
@@ -640,6 +680,55 @@ static int on_request(masque_quic_request *r, void *app, masque_address *public_
     return 0;
 }
 
+/* Where an identity's name starts its probe in the index. */
+static size_t name_home(const masque_quic_proxy *p, const char *name)
+{
+    uint64_t h = p->addr_seed;
+    for (; *name != '\0'; name++) {
+        h = (h ^ (uint8_t)*name) * 0x100000001B3u;
+    }
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9u;
+    h ^= h >> 32;
+    return (size_t)(h & (p->id_slots - 1));
+}
+
+/* The index slot that holds `name`, or the empty one it would take. */
+static size_t name_slot(const masque_quic_proxy *p, const char *name)
+{
+    size_t i = name_home(p, name);
+    while (p->id_index[i] != 0 &&
+           strcmp(p->identities[p->id_index[i] - 1].use.identity, name) != 0) {
+        i = (i + 1) & (p->id_slots - 1);
+    }
+    return i;
+}
+
+/* Takes an identity's name out of the index, by backward-shift deletion. */
+static void name_delete(masque_quic_proxy *p, const char *name)
+{
+    size_t mask = p->id_slots - 1;
+    size_t i = name_slot(p, name);
+    size_t j = i;
+    if (p->id_index[i] == 0) {
+        return;
+    }
+    p->id_index[i] = 0;
+    for (;;) {
+        size_t home;
+        j = (j + 1) & mask;
+        if (p->id_index[j] == 0) {
+            return;
+        }
+        home = name_home(p, p->identities[p->id_index[j] - 1].use.identity);
+        if (((j - home) & mask) >= ((j - i) & mask)) { /* its home is not in (i, j] */
+            p->id_index[i] = p->id_index[j];
+            p->id_index[j] = 0;
+            i = j;
+        }
+    }
+}
+
 /*
  * The accounting of an identity, made at its first request. When every accounting slot is
  * taken, the one of the identity that has gone longest without an open request is reused (its
@@ -650,25 +739,21 @@ static int on_request(masque_quic_request *r, void *app, masque_address *public_
  */
 static proxy_identity *identity_of(masque_quic_proxy *p, const char *name)
 {
-    size_t i;
-    proxy_identity *id = NULL;
-    for (i = 0; i < p->nidentities; i++) {
-        if (strcmp(p->identities[i].use.identity, name) == 0) {
-            return &p->identities[i];
-        }
+    size_t slot = name_slot(p, name);
+    proxy_identity *id;
+    if (p->id_index[slot] != 0) {
+        return &p->identities[p->id_index[slot] - 1];
     }
     if (p->nidentities < p->cfg.max_identities) {
         id = &p->identities[p->nidentities++];
     } else {
-        for (i = 0; i < p->nidentities; i++) {
-            proxy_identity *o = &p->identities[i];
-            if (o->use.requests == 0 && (id == NULL || o->last_used < id->last_used)) {
-                id = o;
-            }
-        }
-        if (id == NULL) {
+        if (p->idle_first == 0) {
             return &p->identities[p->nidentities - 1];
         }
+        id = &p->identities[p->idle_first - 1];
+        idle_remove(p, id);
+        name_delete(p, id->use.identity);
+        slot = name_slot(p, name); /* the deletion may have moved entries */
         if (p->cfg.log != NULL) {
             char line[400];
             (void)snprintf(line, sizeof(line),
@@ -685,6 +770,8 @@ static proxy_identity *identity_of(masque_quic_proxy *p, const char *name)
     id->refilled = masque_quic_now_ns();
     id->datagram_tokens = (double)p->cfg.quota_datagrams_per_s; /* a full bucket to start */
     id->byte_tokens = (double)p->cfg.quota_bytes_per_s;
+    p->id_index[slot] = (size_t)(id - p->identities) + 1;
+    idle_add(p, id); /* its first request is counted next */
     return id;
 }
 
@@ -989,6 +1076,10 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     p->clients = calloc(p->cfg.max_clients, sizeof(proxy_client *));
     p->relays = calloc(p->cfg.max_requests, sizeof(proxy_relay *));
     p->identities = calloc(p->cfg.max_identities, sizeof(proxy_identity));
+    for (p->id_slots = 2; p->id_slots < 2 * p->cfg.max_identities;) {
+        p->id_slots <<= 1;
+    }
+    p->id_index = calloc(p->id_slots, sizeof(size_t));
     p->fds = calloc(2 + p->cfg.max_clients + p->cfg.max_requests, sizeof(*p->fds));
     for (p->addr_slots = 2; p->addr_slots < 2 * p->cfg.max_clients;) {
         p->addr_slots <<= 1;
@@ -1012,8 +1103,8 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     p->credentials = masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file,
                                                  p->cfg.conn.client_ca_file);
     if (p->clients == NULL || p->relays == NULL || p->fds == NULL || p->credentials == NULL ||
-        p->identities == NULL || p->by_addr == NULL || p->source_first == NULL ||
-        p->source_last == NULL || load_tokens(p) != 0 ||
+        p->identities == NULL || p->id_index == NULL || p->by_addr == NULL ||
+        p->source_first == NULL || p->source_last == NULL || load_tokens(p) != 0 ||
         (listen_fd >= 0 &&
          getsockname(listen_fd, (struct sockaddr *)&p->local, &p->locallen) != 0)) {
         masque_quic_proxy_free(p);
@@ -1666,6 +1757,7 @@ void masque_quic_proxy_free(masque_quic_proxy *p)
     free(p->clients);
     free(p->relays);
     free(p->identities);
+    free(p->id_index);
     free(p->fds);
     free(p->by_addr);
     free(p->source_first);

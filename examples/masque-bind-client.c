@@ -614,7 +614,6 @@ int main(int argc, char **argv)
     size_t j;
     size_t max_peers = 0;
     uint64_t peer_idle_ms = 0;
-    uint64_t n;
     masque_address proxy_addr;
     const char *proxy_text = "127.0.0.1:4433";
     double run_seconds = 0;
@@ -666,15 +665,9 @@ int main(int argc, char **argv)
             }
             allow[nallow++] = argv[++i];
         } else if (strcmp(a, "--max-peers") == 0) {
-            if (option_number(PROGRAM, a, argv[++i], 1, EXPOSE_MAX_PEERS, &n) != 0) {
-                return 2;
-            }
-            max_peers = (size_t)n;
+            max_peers = (size_t)option_number(PROGRAM, a, argv[++i], 1, EXPOSE_MAX_PEERS);
         } else if (strcmp(a, "--peer-idle-ms") == 0) {
-            if (option_number(PROGRAM, a, argv[++i], 1, UINT32_MAX, &n) != 0) {
-                return 2;
-            }
-            peer_idle_ms = n;
+            peer_idle_ms = option_number(PROGRAM, a, argv[++i], 1, UINT32_MAX);
         } else if (strcmp(a, "--public-address-file") == 0) {
             st.public_file = argv[++i];
         } else if (strcmp(a, "--cert") == 0) {
@@ -690,24 +683,13 @@ int main(int argc, char **argv)
             }
             o.cfg.token = token;
         } else if (strcmp(a, "--fallback-ms") == 0) {
-            if (option_number(PROGRAM, a, argv[++i], 0, 3600000, &n) != 0) {
-                return 2;
-            }
-            o.fallback_ns = n * 1000000u;
+            o.fallback_ns = option_number(PROGRAM, a, argv[++i], 0, 3600000) * 1000000u;
         } else if (strcmp(a, "--compress-after") == 0) {
-            if (option_number(PROGRAM, a, argv[++i], 0, UINT32_MAX, &n) != 0) {
-                return 2;
-            }
-            st.compress_after = (unsigned)n;
+            st.compress_after = (unsigned)option_number(PROGRAM, a, argv[++i], 0, UINT32_MAX);
         } else if (strcmp(a, "--close-uncompressed-after") == 0) {
-            if (option_number(PROGRAM, a, argv[++i], 0, UINT32_MAX, &n) != 0) {
-                return 2;
-            }
-            st.close_after = (unsigned)n;
+            st.close_after = (unsigned)option_number(PROGRAM, a, argv[++i], 0, UINT32_MAX);
         } else if (strcmp(a, "--run-seconds") == 0) {
-            if (option_seconds(PROGRAM, a, argv[++i], &run_seconds) != 0) {
-                return 2;
-            }
+            run_seconds = option_seconds(PROGRAM, a, argv[++i]);
         } else {
             (void)fprintf(stderr, "masque-bind-client: unknown option %s\n", a);
             return 2;

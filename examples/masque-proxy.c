@@ -139,7 +139,6 @@ int main(int argc, char **argv)
     int tcp_fd = -1;
     int h2 = 1;
     int h3 = 1;
-    uint64_t n;
     int i;
 
     memset(&cfg, 0, sizeof(cfg));
@@ -198,63 +197,33 @@ int main(int argc, char **argv)
             }
             cfg.has_public_ip = 1;
         } else if (strcmp(a, "--max-clients") == 0) {
-            if (option_number("masque-proxy", a, v, 1, 1000000, &n) != 0) {
-                return 2;
-            }
-            cfg.max_clients = (size_t)n;
+            cfg.max_clients = (size_t)option_number("masque-proxy", a, v, 1, 1000000);
         } else if (strcmp(a, "--client-ca") == 0) {
             cfg.conn.client_ca_file = v; /* mutual TLS: client certificates from this CA */
         } else if (strcmp(a, "--token-file") == 0) {
             cfg.token_file = v; /* bearer tokens a client must present (407 otherwise) */
         } else if (strcmp(a, "--max-identities") == 0) {
-            if (option_number("masque-proxy", a, v, 1, 1000000, &n) != 0) {
-                return 2;
-            }
-            cfg.max_identities = (size_t)n;
+            cfg.max_identities = (size_t)option_number("masque-proxy", a, v, 1, 1000000);
         } else if (strcmp(a, "--quota-requests") == 0) {
-            if (option_number("masque-proxy", a, v, 0, 1000000, &n) != 0) {
-                return 2;
-            }
-            cfg.quota_requests = (size_t)n;
+            cfg.quota_requests = (size_t)option_number("masque-proxy", a, v, 0, 1000000);
         } else if (strcmp(a, "--quota-datagrams") == 0) {
-            if (option_number("masque-proxy", a, v, 0, UINT32_MAX, &n) != 0) {
-                return 2;
-            }
-            cfg.quota_datagrams_per_s = (uint32_t)n;
+            cfg.quota_datagrams_per_s =
+                (uint32_t)option_number("masque-proxy", a, v, 0, UINT32_MAX);
         } else if (strcmp(a, "--quota-bytes") == 0) {
-            if (option_number("masque-proxy", a, v, 0, UINT64_MAX, &n) != 0) {
-                return 2;
-            }
-            cfg.quota_bytes_per_s = n;
+            cfg.quota_bytes_per_s = option_number("masque-proxy", a, v, 0, UINT64_MAX);
         } else if (strcmp(a, "--max-requests") == 0) {
-            if (option_number("masque-proxy", a, v, 1, 4000000, &n) != 0) {
-                return 2;
-            }
-            cfg.max_requests = (size_t)n;
+            cfg.max_requests = (size_t)option_number("masque-proxy", a, v, 1, 4000000);
         } else if (strcmp(a, "--max-requests-per-conn") == 0) {
-            if (option_number("masque-proxy", a, v, 1, MASQUE_QUIC_MAX_REQUESTS, &n) != 0) {
-                return 2;
-            }
-            cfg.conn.max_requests = (size_t)n;
+            cfg.conn.max_requests =
+                (size_t)option_number("masque-proxy", a, v, 1, MASQUE_QUIC_MAX_REQUESTS);
         } else if (strcmp(a, "--max-contexts") == 0) {
-            if (option_number("masque-proxy", a, v, 1, 1000000, &n) != 0) {
-                return 2;
-            }
-            cfg.conn.max_peer_contexts = (size_t)n;
+            cfg.conn.max_peer_contexts = (size_t)option_number("masque-proxy", a, v, 1, 1000000);
         } else if (strcmp(a, "--assign-rate") == 0) {
-            if (option_number("masque-proxy", a, v, 0, UINT32_MAX, &n) != 0) {
-                return 2;
-            }
-            cfg.conn.assign_rate = (uint32_t)n;
+            cfg.conn.assign_rate = (uint32_t)option_number("masque-proxy", a, v, 0, UINT32_MAX);
         } else if (strcmp(a, "--idle-timeout-ms") == 0) {
-            if (option_number("masque-proxy", a, v, 1, UINT32_MAX, &n) != 0) {
-                return 2;
-            }
-            cfg.conn.idle_timeout_ms = n;
+            cfg.conn.idle_timeout_ms = option_number("masque-proxy", a, v, 1, UINT32_MAX);
         } else if (strcmp(a, "--run-seconds") == 0) {
-            if (option_seconds("masque-proxy", a, v, &run_seconds) != 0) {
-                return 2;
-            }
+            run_seconds = option_seconds("masque-proxy", a, v);
         } else {
             usage(stderr);
             return 2;

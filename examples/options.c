@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int option_number(const char *program, const char *option, const char *text, uint64_t min,
-                  uint64_t max, uint64_t *out)
+uint64_t option_number(const char *program, const char *option, const char *text, uint64_t min,
+                       uint64_t max)
 {
     uint64_t v = 0;
     const char *p = text;
@@ -20,13 +20,12 @@ int option_number(const char *program, const char *option, const char *text, uin
     if (!ok || v < min || v > max) {
         (void)fprintf(stderr, "%s: %s wants a whole number from %llu to %llu, not '%s'\n", program,
                       option, (unsigned long long)min, (unsigned long long)max, text);
-        return -1;
+        exit(2);
     }
-    *out = v;
-    return 0;
+    return v;
 }
 
-int option_seconds(const char *program, const char *option, const char *text, double *out)
+double option_seconds(const char *program, const char *option, const char *text)
 {
     const char *p;
     size_t digits = 0;
@@ -41,8 +40,7 @@ int option_seconds(const char *program, const char *option, const char *text, do
     if (!(v >= 0.0 && v <= 31536000.0)) { /* a year at most */
         (void)fprintf(stderr, "%s: %s wants seconds (e.g. 30 or 0.5), not '%s'\n", program, option,
                       text);
-        return -1;
+        exit(2);
     }
-    *out = v;
-    return 0;
+    return v;
 }

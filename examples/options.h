@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 /*
  * Command-line values of masque-proxy and masque-bind-client, read strictly: a value that is
- * not what its option wants ends the program with a line on stderr (exit status 2), never a
+ * not what its option wants ends the program (exit status 2) with a line on stderr, never a
  * silent default or a number cut short ("10k" is not 10, "-1" is not 4294967295).
  */
 #ifndef MASQUE_EXAMPLES_OPTIONS_H
@@ -10,16 +10,16 @@
 #include <stdint.h>
 
 /**
- * A whole number in decimal digits only, from @p min to @p max.
- * @return 0 with *out set, or -1 after saying on stderr what @p option wants.
+ * A whole number in decimal digits only, from @p min to @p max; anything else ends the
+ * program (exit status 2) after saying on stderr what @p option wants.
  */
-int option_number(const char *program, const char *option, const char *text, uint64_t min,
-                  uint64_t max, uint64_t *out);
+uint64_t option_number(const char *program, const char *option, const char *text, uint64_t min,
+                       uint64_t max);
 
 /**
- * A duration in seconds, not negative (a fraction allowed: "0.5").
- * @return 0 with *out set, or -1 after saying on stderr what @p option wants.
+ * A duration in seconds, not negative, at most a year (a fraction allowed: "0.5"); anything
+ * else ends the program as option_number() does.
  */
-int option_seconds(const char *program, const char *option, const char *text, double *out);
+double option_seconds(const char *program, const char *option, const char *text);
 
 #endif /* MASQUE_EXAMPLES_OPTIONS_H */

@@ -11,6 +11,7 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,16 +50,55 @@
 #define LOG_BURST         50u
 #define LOG_RATE          20u
 
+/* Doubly-linked lists threaded through their members (a member may be on several), oldest
+ * first: what waits longest to give up its place is found at once, and leaves in O(1). */
+typedef struct dlink {
+    struct dlink *prev;
+    struct dlink *next;
+} dlink;
+
+typedef struct dlist {
+    dlink *first;
+    dlink *last;
+} dlist;
+
+/* The struct of `type` whose `member` is the link `l`. */
+#define LINK_OWNER(l, type, member) ((type *)(void *)((char *)(l)-offsetof(type, member)))
+
+static void dlist_append(dlist *list, dlink *l)
+{
+    l->next = NULL;
+    l->prev = list->last;
+    if (list->last != NULL) {
+        list->last->next = l;
+    } else {
+        list->first = l;
+    }
+    list->last = l;
+}
+
+static void dlist_remove(dlist *list, dlink *l)
+{
+    if (l->prev != NULL) {
+        l->prev->next = l->next;
+    } else {
+        list->first = l->next;
+    }
+    if (l->next != NULL) {
+        l->next->prev = l->prev;
+    } else {
+        list->last = l->prev;
+    }
+    l->prev = l->next = NULL;
+}
+
 /* What one client identity uses, and its quota's token buckets (a second's burst). */
 typedef struct proxy_identity {
     masque_quic_usage use;
     double datagram_tokens;
     double byte_tokens;
     uint64_t refilled; /* ns */
-    /* While it holds no open request: its neighbours in the proxy's list of such identities,
-     * oldest first (positions + 1; 0: none). */
-    size_t idle_prev;
-    size_t idle_next;
+    dlink idle;        /* while it holds no open request: on the proxy's list of such identities */
 } proxy_identity;
 
 /* A client's source: an IPv4 address (an IPv4-mapped one included), or an IPv6 /64, what one
@@ -85,16 +125,14 @@ typedef struct proxy_client {
     proxy_identity *ident; /* its accounting, as of its last authorized request */
     size_t slot;           /* its index in the proxy's clients */
     size_t binds;          /* its accepted Bind requests still open */
-    /* While it holds none: since when (ns), and its place in the proxy's list of such clients
-     * and in its source's (both oldest first: the first to give their slot up to a new client
-     * when all are taken). */
+    /* While it holds none: since when (ns), and its place on the proxy's list of such clients
+     * and on its source's (the first to give their slot up to a new client when all are
+     * taken). */
     uint64_t bare_since;
-    struct proxy_client *bare_prev;
-    struct proxy_client *bare_next;
+    dlink bare;
+    dlink same_source;
     source_key source; /* its source when it connected (IPv4 address, IPv6 /64) */
     size_t bucket;     /* where the proxy files it by source */
-    struct proxy_client *source_prev;
-    struct proxy_client *source_next;
 } proxy_client;
 
 /* One accepted Bind request and its UDP socket (RFC 9298 §3.1: they live and die together). */
@@ -135,14 +173,12 @@ struct masque_quic_proxy {
     char token_text[MAX_TOKENS][TOKEN_MAX + 1];
     proxy_identity *identities; /* cfg.max_identities of them */
     size_t nidentities;
-    /* The identities by name (open addressing, keyed by addr_seed: positions + 1, 0 empty;
-     * id_slots, a power of two at least twice max_identities), and those without an open
-     * request, oldest first (positions + 1): finding one and reusing one are a probe, not a
-     * scan of every identity. */
-    size_t *id_index;
+    /* The identities by name (open addressing, keyed by addr_seed; id_slots, a power of two at
+     * least twice max_identities), and those without an open request: finding one and reusing
+     * one are a probe, not a scan of every identity. */
+    proxy_identity **id_index;
     size_t id_slots;
-    size_t idle_first;
-    size_t idle_last;
+    dlist idle;
     uint8_t retry_secret[MASQUE_QUIC_RETRY_SECRET_LEN]; /* seals Retry tokens (RFC 9000 §8.1.2) */
     /* HTTP/3 clients by address: open addressing, a power of two at least twice max_clients,
      * keyed by a random seed so that senders cannot aim at one chain. */
@@ -152,13 +188,10 @@ struct masque_quic_proxy {
     unsigned cid_lookups;   /* left in this step (CID_LOOKUP_BUDGET) */
     uint64_t gone_dropped;  /* masque_quic_datagrams_dropped() of the clients that left */
     uint64_t full_reported; /* ns: "all client slots are taken" is logged once a second */
-    /* Clients without an open Bind request, oldest first (bare_prev / bare_next), and the same
-     * by source (source_first / source_last: addr_slots / 2 buckets, keyed by addr_seed). */
-    proxy_client *bare_first;
-    proxy_client *bare_last;
-    proxy_client **source_first;
-    proxy_client **source_last;
-    uint64_t bare_reported;  /* ns: a slot given up is logged at most once a second */
+    /* Clients without an open Bind request, and the same by source (addr_slots / 2 buckets,
+     * keyed by addr_seed). */
+    dlist bare;
+    dlist *by_source;
     uint64_t log_tokens;     /* refusal and error lines that may go now, in 1e-9 lines */
     uint64_t log_refilled;   /* ns */
     uint64_t log_suppressed; /* lines not written since the last one that was */
@@ -458,83 +491,18 @@ static void relay_out(proxy_relay *relay, const masque_address *peer, const uint
     }
 }
 
-/* A client holds no Bind request (it connected, or its last one ended): it joins the end of
- * the list of such clients, and of its source's. */
+/* A client holds no Bind request (it connected, or its last one ended), or holds one again. */
 static void bare_add(masque_quic_proxy *p, proxy_client *c)
 {
     c->bare_since = masque_quic_now_ns();
-    c->bare_next = NULL;
-    c->bare_prev = p->bare_last;
-    if (p->bare_last != NULL) {
-        p->bare_last->bare_next = c;
-    } else {
-        p->bare_first = c;
-    }
-    p->bare_last = c;
-    c->source_next = NULL;
-    c->source_prev = p->source_last[c->bucket];
-    if (c->source_prev != NULL) {
-        c->source_prev->source_next = c;
-    } else {
-        p->source_first[c->bucket] = c;
-    }
-    p->source_last[c->bucket] = c;
+    dlist_append(&p->bare, &c->bare);
+    dlist_append(&p->by_source[c->bucket], &c->same_source);
 }
 
-/* It holds a Bind request again, or it goes. */
 static void bare_remove(masque_quic_proxy *p, proxy_client *c)
 {
-    if (c->bare_prev != NULL) {
-        c->bare_prev->bare_next = c->bare_next;
-    } else {
-        p->bare_first = c->bare_next;
-    }
-    if (c->bare_next != NULL) {
-        c->bare_next->bare_prev = c->bare_prev;
-    } else {
-        p->bare_last = c->bare_prev;
-    }
-    c->bare_prev = c->bare_next = NULL;
-    if (c->source_prev != NULL) {
-        c->source_prev->source_next = c->source_next;
-    } else {
-        p->source_first[c->bucket] = c->source_next;
-    }
-    if (c->source_next != NULL) {
-        c->source_next->source_prev = c->source_prev;
-    } else {
-        p->source_last[c->bucket] = c->source_prev;
-    }
-    c->source_prev = c->source_next = NULL;
-}
-
-/* An identity holds no open request (new, or its last one ended): the end of the idle list. */
-static void idle_add(masque_quic_proxy *p, proxy_identity *id)
-{
-    size_t pos = (size_t)(id - p->identities) + 1;
-    id->idle_next = 0;
-    id->idle_prev = p->idle_last;
-    if (p->idle_last != 0) {
-        p->identities[p->idle_last - 1].idle_next = pos;
-    } else {
-        p->idle_first = pos;
-    }
-    p->idle_last = pos;
-}
-
-static void idle_remove(masque_quic_proxy *p, proxy_identity *id)
-{
-    if (id->idle_prev != 0) {
-        p->identities[id->idle_prev - 1].idle_next = id->idle_next;
-    } else {
-        p->idle_first = id->idle_next;
-    }
-    if (id->idle_next != 0) {
-        p->identities[id->idle_next - 1].idle_prev = id->idle_prev;
-    } else {
-        p->idle_last = id->idle_prev;
-    }
-    id->idle_prev = id->idle_next = 0;
+    dlist_remove(&p->bare, &c->bare);
+    dlist_remove(&p->by_source[c->bucket], &c->same_source);
 }
 
 /* A client's source, and the bucket the proxy files it under: hashed with the proxy's secret
@@ -566,7 +534,7 @@ static void relay_end(proxy_relay *relay)
 {
     if (relay->live) {
         if (relay->ident->use.requests > 0 && --relay->ident->use.requests == 0) {
-            idle_add(relay->client->proxy, relay->ident);
+            dlist_append(&relay->client->proxy->idle, &relay->ident->idle);
         }
         if (--relay->client->binds == 0) {
             bare_add(relay->client->proxy, relay->client);
@@ -633,7 +601,7 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, i
     relay->client = c;
     relay->ident = c->ident;
     if (c->ident->use.requests++ == 0) {
-        idle_remove(p, c->ident); /* it holds a request now */
+        dlist_remove(&p->idle, &c->ident->idle); /* it holds a request now */
     }
     if (c->binds++ == 0) {
         bare_remove(p, c); /* it holds its slot from now on */
@@ -697,8 +665,7 @@ static size_t name_home(const masque_quic_proxy *p, const char *name)
 static size_t name_slot(const masque_quic_proxy *p, const char *name)
 {
     size_t i = name_home(p, name);
-    while (p->id_index[i] != 0 &&
-           strcmp(p->identities[p->id_index[i] - 1].use.identity, name) != 0) {
+    while (p->id_index[i] != NULL && strcmp(p->id_index[i]->use.identity, name) != 0) {
         i = (i + 1) & (p->id_slots - 1);
     }
     return i;
@@ -710,20 +677,20 @@ static void name_delete(masque_quic_proxy *p, const char *name)
     size_t mask = p->id_slots - 1;
     size_t i = name_slot(p, name);
     size_t j = i;
-    if (p->id_index[i] == 0) {
+    if (p->id_index[i] == NULL) {
         return;
     }
-    p->id_index[i] = 0;
+    p->id_index[i] = NULL;
     for (;;) {
         size_t home;
         j = (j + 1) & mask;
-        if (p->id_index[j] == 0) {
+        if (p->id_index[j] == NULL) {
             return;
         }
-        home = name_home(p, p->identities[p->id_index[j] - 1].use.identity);
+        home = name_home(p, p->id_index[j]->use.identity);
         if (((j - home) & mask) >= ((j - i) & mask)) { /* its home is not in (i, j] */
             p->id_index[i] = p->id_index[j];
-            p->id_index[j] = 0;
+            p->id_index[j] = NULL;
             i = j;
         }
     }
@@ -741,17 +708,17 @@ static proxy_identity *identity_of(masque_quic_proxy *p, const char *name)
 {
     size_t slot = name_slot(p, name);
     proxy_identity *id;
-    if (p->id_index[slot] != 0) {
-        return &p->identities[p->id_index[slot] - 1];
+    if (p->id_index[slot] != NULL) {
+        return p->id_index[slot];
     }
     if (p->nidentities < p->cfg.max_identities) {
         id = &p->identities[p->nidentities++];
     } else {
-        if (p->idle_first == 0) {
+        if (p->idle.first == NULL) {
             return &p->identities[p->nidentities - 1];
         }
-        id = &p->identities[p->idle_first - 1];
-        idle_remove(p, id);
+        id = LINK_OWNER(p->idle.first, proxy_identity, idle);
+        dlist_remove(&p->idle, &id->idle);
         name_delete(p, id->use.identity);
         slot = name_slot(p, name); /* the deletion may have moved entries */
         if (p->cfg.log != NULL) {
@@ -770,8 +737,8 @@ static proxy_identity *identity_of(masque_quic_proxy *p, const char *name)
     id->refilled = masque_quic_now_ns();
     id->datagram_tokens = (double)p->cfg.quota_datagrams_per_s; /* a full bucket to start */
     id->byte_tokens = (double)p->cfg.quota_bytes_per_s;
-    p->id_index[slot] = (size_t)(id - p->identities) + 1;
-    idle_add(p, id); /* its first request is counted next */
+    p->id_index[slot] = id;
+    dlist_append(&p->idle, &id->idle); /* its first request is counted next */
     return id;
 }
 
@@ -786,18 +753,14 @@ static void account(proxy_client *c)
     } else if (c->identity == -2) {
         (void)snprintf(name, sizeof(name), "certificate %s", c->who);
     } else {
-        int v6 = 0;
-        if (masque_address_from_sockaddr((const struct sockaddr *)&c->remote, c->remotelen, &a) ==
-            0) {
-            a.port = 0;
-            v6 = a.version == MASQUE_IP_V6;
-            if (v6) {
-                /* An IPv6 subscriber holds a /64: one identity, not 2^64 of them. */
-                memset(a.bytes + 8, 0, 8);
-            }
+        /* Its source: an IPv6 subscriber holds a /64, one identity and not 2^64 of them. */
+        memset(&a, 0, sizeof(a));
+        if (c->source.len != 0) {
+            a.version = c->source.len == 4u ? MASQUE_IP_V4 : MASQUE_IP_V6;
+            memcpy(a.bytes, c->source.bytes, c->source.len);
             (void)masque_address_format(ip, sizeof(ip), &a, 0);
         }
-        (void)snprintf(name, sizeof(name), "anonymous %s%s", ip, v6 ? "/64" : "");
+        (void)snprintf(name, sizeof(name), "anonymous %s%s", ip, c->source.len == 8u ? "/64" : "");
     }
     c->ident = identity_of(c->proxy, name);
 }
@@ -1079,14 +1042,13 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     for (p->id_slots = 2; p->id_slots < 2 * p->cfg.max_identities;) {
         p->id_slots <<= 1;
     }
-    p->id_index = calloc(p->id_slots, sizeof(size_t));
+    p->id_index = calloc(p->id_slots, sizeof(proxy_identity *));
     p->fds = calloc(2 + p->cfg.max_clients + p->cfg.max_requests, sizeof(*p->fds));
     for (p->addr_slots = 2; p->addr_slots < 2 * p->cfg.max_clients;) {
         p->addr_slots <<= 1;
     }
     p->by_addr = calloc(p->addr_slots, sizeof(proxy_client *));
-    p->source_first = calloc(p->addr_slots / 2, sizeof(proxy_client *));
-    p->source_last = calloc(p->addr_slots / 2, sizeof(proxy_client *));
+    p->by_source = calloc(p->addr_slots / 2, sizeof(dlist));
     if (getrandom(&p->addr_seed, sizeof(p->addr_seed), 0) != (ssize_t)sizeof(p->addr_seed)) {
         p->addr_seed = masque_quic_now_ns(); /* only a spread, not a secret */
     }
@@ -1104,7 +1066,7 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
                                                  p->cfg.conn.client_ca_file);
     if (p->clients == NULL || p->relays == NULL || p->fds == NULL || p->credentials == NULL ||
         p->identities == NULL || p->id_index == NULL || p->by_addr == NULL ||
-        p->source_first == NULL || p->source_last == NULL || load_tokens(p) != 0 ||
+        p->by_source == NULL || load_tokens(p) != 0 ||
         (listen_fd >= 0 &&
          getsockname(listen_fd, (struct sockaddr *)&p->local, &p->locallen) != 0)) {
         masque_quic_proxy_free(p);
@@ -1217,20 +1179,27 @@ static proxy_client *find_client_by_cid(masque_quic_proxy *p, const uint8_t *pkt
 }
 
 /* Refusals are always logged, whatever verbose says: an operator must see them. */
-static void log_refusal(masque_quic_proxy *p, const char *why, const struct sockaddr_storage *from,
-                        socklen_t fl)
+/* "VERB ADDRESS: WHY", within the bounds of log_limited(). */
+static void log_client(masque_quic_proxy *p, const char *verb, const struct sockaddr_storage *from,
+                       socklen_t fl, const char *why)
 {
     masque_address a;
     char text[MASQUE_ADDRESS_TEXT_MAX] = "?";
-    char line[256];
+    char line[320];
     if (p->cfg.log == NULL) {
         return;
     }
     if (masque_address_from_sockaddr((const struct sockaddr *)from, fl, &a) == 0) {
         (void)masque_address_format(text, sizeof(text), &a, 1);
     }
-    (void)snprintf(line, sizeof(line), "refused %s: %s", text, why);
+    (void)snprintf(line, sizeof(line), "%s %s: %s", verb, text, why);
     log_limited(p, line);
+}
+
+static void log_refusal(masque_quic_proxy *p, const char *why, const struct sockaddr_storage *from,
+                        socklen_t fl)
+{
+    log_client(p, "refused", from, fl, why);
 }
 
 /*
@@ -1249,17 +1218,18 @@ static size_t free_slot(masque_quic_proxy *p, const struct sockaddr_storage *fro
 {
     uint64_t now;
     source_key key;
-    const proxy_client *own;
+    const dlink *l;
     if (p->nclients < p->cfg.max_clients) {
         return p->nclients;
     }
-    for (own = p->source_first[source_of(p, from, fl, &key)]; own != NULL; own = own->source_next) {
+    for (l = p->by_source[source_of(p, from, fl, &key)].first; l != NULL; l = l->next) {
+        const proxy_client *own = LINK_OWNER(l, proxy_client, same_source);
         if (own->source.len == key.len && memcmp(own->source.bytes, key.bytes, key.len) == 0) {
             return own->slot;
         }
     }
-    if (p->bare_first != NULL) {
-        return p->bare_first->slot;
+    if (p->bare.first != NULL) {
+        return LINK_OWNER(p->bare.first, proxy_client, bare)->slot;
     }
     now = masque_quic_now_ns();
     if (now - p->full_reported >= 1000000000u) { /* a flood makes one line a second */
@@ -1278,22 +1248,13 @@ static void place_client(masque_quic_proxy *p, size_t slot, proxy_client *c)
 {
     if (slot < p->nclients) {
         proxy_client *old = p->clients[slot];
-        uint64_t now = masque_quic_now_ns();
-        if (p->cfg.log != NULL && now - p->bare_reported >= 1000000000u) {
-            masque_address a;
-            char text[MASQUE_ADDRESS_TEXT_MAX] = "?";
-            char line[256];
-            p->bare_reported = now; /* a flood of new clients makes one line a second */
-            if (masque_address_from_sockaddr((const struct sockaddr *)&old->remote, old->remotelen,
-                                             &a) == 0) {
-                (void)masque_address_format(text, sizeof(text), &a, 1);
-            }
-            (void)snprintf(line, sizeof(line),
-                           "closed %s: all client slots are taken and it held no Bind request "
-                           "for %llu s (--max-clients)",
-                           text, (unsigned long long)((now - old->bare_since) / 1000000000u));
-            p->cfg.log(p->cfg.log_user, line);
-        }
+        char why[128];
+        (void)snprintf(
+            why, sizeof(why),
+            "all client slots are taken and it held no Bind request for %llu s "
+            "(--max-clients)",
+            (unsigned long long)((masque_quic_now_ns() - old->bare_since) / 1000000000u));
+        log_client(p, "closed", &old->remote, old->remotelen, why);
         release_client(p, old);
     } else {
         p->nclients++;
@@ -1749,7 +1710,9 @@ void masque_quic_proxy_free(masque_quic_proxy *p)
     if (p == NULL) {
         return;
     }
-    while (p->clients != NULL && p->nclients > 0) {
+    /* Clients exist only in a proxy whose tables were all made (not in one whose set-up
+     * failed half-way). */
+    while (p->clients != NULL && p->by_source != NULL && p->nclients > 0) {
         drop_client(p, p->nclients - 1);
     }
     sweep_relays(p); /* every request ended with its connection */
@@ -1760,8 +1723,7 @@ void masque_quic_proxy_free(masque_quic_proxy *p)
     free(p->id_index);
     free(p->fds);
     free(p->by_addr);
-    free(p->source_first);
-    free(p->source_last);
+    free(p->by_source);
     free(p->own);
     free(p);
 }

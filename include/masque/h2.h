@@ -60,7 +60,9 @@ typedef struct masque_h2_hooks {
     /** The request ended, with this HTTP/2 error code (RFC 9113 §7; NO_ERROR also when the
      *  connection went first); the request is gone when the hook returns. */
     void (*on_close)(masque_h2_request *r, void *app, uint32_t h2_error);
-    /** One line about what went wrong; the binding prints nothing itself. */
+    /** One line about what went wrong; the binding prints nothing itself. As
+     *  masque_quic_hooks.on_log: refusals by on_authorize or on_request are the application's
+     *  to log. */
     void (*on_log)(masque_h2_conn *c, void *app, const char *line);
     /** Proxy: a Bind request passed every check; bind its public address (-10 §7) and return 0
      *  (masque_h2_request_set_app() may give the request its own pointer), or non-zero for 503.

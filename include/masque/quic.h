@@ -103,8 +103,9 @@ typedef struct masque_quic_hooks {
      * of the client's, and for every request the proxy accepted (on_request returned 0).
      */
     void (*on_close)(masque_quic_request *r, void *app, uint64_t reason);
-    /** One line about what went wrong (refused requests, QUIC errors); the binding prints
-     *  nothing itself. NULL: silent. */
+    /** One line about what went wrong (requests the binding refused, QUIC errors); the
+     *  binding prints nothing itself. A refusal by on_authorize or on_request is not
+     *  reported here: the application decided it and logs it as it wants. NULL: silent. */
     void (*on_log)(masque_quic_conn *c, void *app, const char *line);
     /**
      * Proxy: a Bind request passed every check; bind its public address now (-10 §7) and

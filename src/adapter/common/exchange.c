@@ -143,7 +143,7 @@ int masque_exchange_admit(const masque_exchange *x, const char *uri_template, in
         refusal->status = 407;
         refusal->error_type = MASQUE_PROXY_STATUS_HTTP_REQUEST_DENIED;
         refusal->details = NULL;
-        refusal->why = "no valid credentials (Proxy-Authorization)";
+        refusal->why = NULL; /* the host's decision (on_authorize): the host's to log */
         return -1;
     }
     if (masque_exchange_check_request(x, uri_template, refusal) != 0) {
@@ -165,8 +165,7 @@ void masque_exchange_host_refusal(int refused, masque_exchange_refusal *refusal)
     refusal->status = refused >= 400 && refused <= 599 ? refused : 503;
     refusal->error_type = MASQUE_PROXY_STATUS_CONNECTION_LIMIT_REACHED;
     refusal->details = NULL;
-    refusal->why = refused == 429 ? "a quota of this client is used up"
-                                  : "no public address could be bound (or a limit)";
+    refusal->why = NULL; /* the host's decision: the host's to log, with its reason */
 }
 
 int masque_exchange_check_response(const masque_exchange *x, masque_address *addrs, size_t cap,

@@ -47,7 +47,7 @@ typedef struct masque_exchange_refusal {
     int status;             /* 400, 501 */
     const char *error_type; /* a MASQUE_PROXY_STATUS_* */
     const char *details;    /* or NULL */
-    const char *why;        /* for the log */
+    const char *why;        /* for the log; NULL when the host refused (it logs its own) */
 } masque_exchange_refusal;
 
 /**

@@ -319,12 +319,31 @@ static void log_limited(masque_quic_proxy *p, const char *line)
     p->cfg.log(p->cfg.log_user, line);
 }
 
-/* A connection's own lines (refusals, QUIC errors) go to the proxy's log, within its bounds. */
+/* "VERB ADDRESS: WHY", within the bounds of log_limited(). Refusals are always logged,
+ * whatever verbose says: an operator must see them. */
+static void log_client(masque_quic_proxy *p, const char *verb, const struct sockaddr_storage *from,
+                       socklen_t fl, const char *why)
+{
+    masque_address a;
+    char text[MASQUE_ADDRESS_TEXT_MAX] = "?";
+    char line[320];
+    if (p->cfg.log == NULL) {
+        return;
+    }
+    if (masque_address_from_sockaddr((const struct sockaddr *)from, fl, &a) == 0) {
+        (void)masque_address_format(text, sizeof(text), &a, 1);
+    }
+    (void)snprintf(line, sizeof(line), "%s %s: %s", verb, text, why);
+    log_limited(p, line);
+}
+
+/* A connection's own lines (requests the binding refused, QUIC errors) go to the proxy's log,
+ * named by the client's address, within the log's bounds. */
 static void on_log(masque_quic_conn *conn, void *app, const char *line)
 {
     const proxy_client *c = app;
     (void)conn;
-    log_limited(c->proxy, line);
+    log_client(c->proxy, "client", &c->remote, c->remotelen, line);
 }
 
 /* The identity's quota: 1 when a datagram of `len` bytes may pass (and it is counted), 0 when
@@ -840,7 +859,7 @@ static void h2_on_log(masque_h2_conn *conn, void *app, const char *line)
 {
     const proxy_client *c = app;
     (void)conn;
-    log_limited(c->proxy, line);
+    log_client(c->proxy, "client", &c->remote, c->remotelen, line);
 }
 
 static void h2_on_packet(masque_h2_request *r, void *app, const masque_address *peer,
@@ -1176,24 +1195,6 @@ static proxy_client *find_client_by_cid(masque_quic_proxy *p, const uint8_t *pkt
         }
     }
     return NULL;
-}
-
-/* Refusals are always logged, whatever verbose says: an operator must see them. */
-/* "VERB ADDRESS: WHY", within the bounds of log_limited(). */
-static void log_client(masque_quic_proxy *p, const char *verb, const struct sockaddr_storage *from,
-                       socklen_t fl, const char *why)
-{
-    masque_address a;
-    char text[MASQUE_ADDRESS_TEXT_MAX] = "?";
-    char line[320];
-    if (p->cfg.log == NULL) {
-        return;
-    }
-    if (masque_address_from_sockaddr((const struct sockaddr *)from, fl, &a) == 0) {
-        (void)masque_address_format(text, sizeof(text), &a, 1);
-    }
-    (void)snprintf(line, sizeof(line), "%s %s: %s", verb, text, why);
-    log_limited(p, line);
 }
 
 static void log_refusal(masque_quic_proxy *p, const char *why, const struct sockaddr_storage *from,

@@ -4,10 +4,10 @@
  * HTTP/3, or over HTTP/2 where UDP is blocked) and exchanges UDP with any peer through it.
  *
  *   masque-bind-client [--proxy IP:PORT] [--template URI] [--authority NAME]
- *                      [--ca PEM | --insecure] [--token-file FILE] [--priority GNUTLS] [--h2 |
- * --h3]
- *                      [--fallback-ms MS] [--echo] [--compress-after N]
- *                      [--close-uncompressed-after N] [--run-seconds S]
+ *                      [--ca PEM | --insecure] [--token-file FILE] [--priority GNUTLS]
+ *                      [--h2 | --h3] [--fallback-ms MS] [--echo] [--compress-after N]
+ *                      [--close-uncompressed-after N] [--expose HOST:PORT] [--reconnect]
+ *                      [--run-seconds S]   (--help lists every option)
  *
  * It tries HTTP/3 first; when no QUIC handshake completes within --fallback-ms (default 1500),
  * it says so on stderr and tries HTTP/2 over TLS/TCP at the same address (in the manner of Happy
@@ -18,6 +18,8 @@
  * --echo answers every packet with "re: TEXT"; --compress-after N registers a compressed context
  * for a peer after N packets from it; --close-uncompressed-after N closes the uncompressed
  * context after N packets in all (firewall mode: only compressed peers get through).
+ * --reconnect asks for a new tunnel when one ends or cannot be set up (a proxy restarted, a
+ * network lost), after a delay that grows from 1 s to 60 s while attempts fail.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -67,6 +69,8 @@ typedef struct client_state {
     int ended;               /* the request ended ... */
     int ended_ok;            /* ... with NO_ERROR (HTTP/3 or HTTP/2) */
     uint64_t ended_with;
+    int status;       /* the HTTP status of the proxy's response; 0: none came */
+    int cannot_serve; /* the proxy offers no extended CONNECT (RFC 9220, RFC 8441) */
 } client_state;
 
 static uint64_t now_ms(void)
@@ -244,7 +248,7 @@ static void closed(client_state *st, const char *http, uint64_t reason, int ok)
 
 static void on_close(masque_quic_request *r, void *app, uint64_t reason)
 {
-    (void)r;
+    ((client_state *)app)->status = masque_quic_request_status(r);
     closed(app, "HTTP/3", reason, reason == MASQUE_H3_NO_ERROR);
 }
 
@@ -272,7 +276,7 @@ static void h2_on_packet(masque_h2_request *r, void *app, const masque_address *
 
 static void h2_on_close(masque_h2_request *r, void *app, uint32_t reason)
 {
-    (void)r;
+    ((client_state *)app)->status = masque_h2_request_status(r);
     closed(app, "HTTP/2", reason, reason == MASQUE_H2_NO_ERROR);
 }
 
@@ -356,6 +360,7 @@ typedef struct options {
     uint64_t deadline;    /* ns; 0: none */
     uint64_t fallback_ns; /* HTTP/3 gets this long to complete a QUIC handshake */
     int transport;        /* 0: HTTP/3, then HTTP/2; 2 or 3: only that one */
+    int reconnect;        /* --reconnect: a tunnel that ends or fails is asked for again */
 } options;
 
 static int stdin_open = 1;
@@ -463,6 +468,7 @@ static int run_h3(client_state *st, const options *o)
     }
     if (masque_quic_refused(st->conn)) {
         st->ended = 1; /* said on stderr already */
+        st->cannot_serve = 1;
     }
     st->abandoned = fallback;
     masque_quic_free(st->conn);
@@ -526,6 +532,7 @@ static void run_h2(client_state *st, const options *o)
     }
     if (masque_h2_refused(st->h2)) {
         st->ended = 1;
+        st->cannot_serve = 1;
     }
     if (!st->ended) {
         st->abandoned = 1;                                 /* our own leaving is no news */
@@ -537,6 +544,67 @@ static void run_h2(client_state *st, const options *o)
     (void)close(fd);
 }
 #endif
+
+/* One attempt: HTTP/3, then HTTP/2 when no QUIC handshake completes in time; or the one asked. */
+static void run_attempt(client_state *st, const options *o)
+{
+    if (o->transport != 2 && run_h3(st, o)) {
+#ifdef MASQUE_HAVE_H2
+        (void)fprintf(stderr,
+                      "masque-bind-client: no QUIC handshake with the proxy within %llu ms; "
+                      "trying HTTP/2 over TLS/TCP\n",
+                      (unsigned long long)(o->fallback_ns / 1000000u));
+        run_h2(st, o);
+#endif
+    } else if (o->transport == 2) {
+#ifdef MASQUE_HAVE_H2
+        run_h2(st, o);
+#endif
+    }
+    if (st->expose != NULL) {
+        expose_close_all(st->expose); /* the peers' contexts went with the tunnel */
+    }
+}
+
+/* --reconnect asks again unless the proxy refused what a new request would ask again (a 4xx
+ * but 429: credentials, the request itself) or cannot serve Bind at all. */
+static int worth_retrying(const client_state *st)
+{
+    return !st->cannot_serve && !(st->status >= 400 && st->status <= 499 && st->status != 429);
+}
+
+/* --reconnect: waits `ms`, or until the end of --run-seconds; 0 when the run is over. */
+static int wait_to_retry(const options *o, uint64_t ms)
+{
+    uint64_t until = masque_quic_now_ns() + ms * 1000000u;
+    uint64_t now;
+    if (o->deadline != 0 && o->deadline < until) {
+        until = o->deadline;
+    }
+    while ((now = masque_quic_now_ns()) < until) {
+        uint64_t left = (until - now + 999999u) / 1000000u;
+        (void)poll(NULL, 0, left > 1000u ? 1000 : (int)left);
+    }
+    return time_left(o);
+}
+
+/* What one attempt leaves behind goes before the next: a new tunnel, a new session. */
+static void attempt_reset(client_state *st)
+{
+    st->session = NULL;
+    st->adapter = NULL;
+    st->uncompressed_open = 0;
+    st->uncompressed_id = 0;
+    st->npeers = 0;
+    st->total = 0;
+    st->ready = 0;
+    st->abandoned = 0;
+    st->ended = 0;
+    st->ended_ok = 0;
+    st->ended_with = 0;
+    st->status = 0;
+    st->cannot_serve = 0;
+}
 
 /* Every option, one line each (--help on stdout). */
 static void usage(FILE *to)
@@ -570,10 +638,13 @@ static void usage(FILE *to)
         "  --echo                     answer every packet with \"re: TEXT\"\n"
         "  --compress-after N         register a compressed context for a peer after N packets\n"
         "  --close-uncompressed-after N  close the uncompressed context after N packets\n"
+        "  --reconnect                when the tunnel ends or cannot be set up, ask again after\n"
+        "                             1 s, then 2, 4, ... up to 60 s (not after a refusal a new\n"
+        "                             request would meet too: a 4xx other than 429)\n"
         "  --run-seconds S            stop after S seconds\n"
         "  --help                     this text\n"
-        "Exit status: 0 when the tunnel worked and ended cleanly, 1 on any failure, 2 on bad\n"
-        "usage.\n",
+        "Exit status: 0 when the tunnel worked and ended cleanly (with --reconnect: was up when\n"
+        "the run ended), 1 on any failure, 2 on bad usage.\n",
         to);
 }
 
@@ -617,6 +688,8 @@ int main(int argc, char **argv)
     masque_address proxy_addr;
     const char *proxy_text = "127.0.0.1:4433";
     double run_seconds = 0;
+    uint64_t backoff_ms = 500; /* doubled before the first wait: 1 s */
+    uint64_t wait_ms;
     int i;
 
     o.cfg.authority = "localhost";
@@ -637,6 +710,8 @@ int main(int argc, char **argv)
             o.transport = 2;
         } else if (strcmp(a, "--h3") == 0) {
             o.transport = 3;
+        } else if (strcmp(a, "--reconnect") == 0) {
+            o.reconnect = 1;
         } else if (v == NULL) {
             (void)fprintf(stderr, "masque-bind-client: %s needs a value\n", a);
             return 2;
@@ -729,25 +804,28 @@ int main(int argc, char **argv)
     }
     o.transport = 3;
 #endif
-    if (o.transport != 2 && run_h3(&st, &o)) {
-#ifdef MASQUE_HAVE_H2
-        (void)fprintf(stderr,
-                      "masque-bind-client: no QUIC handshake with the proxy within %llu ms; "
-                      "trying HTTP/2 over TLS/TCP\n",
-                      (unsigned long long)(o.fallback_ns / 1000000u));
-        run_h2(&st, &o);
-#endif
-    } else if (o.transport == 2) {
-#ifdef MASQUE_HAVE_H2
-        run_h2(&st, &o);
-#endif
-    }
-    if (st.expose != NULL) {
-        expose_close_all(st.expose);
+    for (;;) {
+        run_attempt(&st, &o);
+        if (!o.reconnect || !time_left(&o) || !worth_retrying(&st)) {
+            break;
+        }
+        /* Back to a second after a tunnel that was up (a proxy restart), doubled after each
+         * attempt that set none up; a random half of it, so that the clients of a restarted
+         * proxy do not all come back in the same instant. */
+        backoff_ms = st.ready ? 1000u : (backoff_ms * 2u > 60000u ? 60000u : backoff_ms * 2u);
+        wait_ms = backoff_ms / 2u + (masque_quic_now_ns() / 1000u) % (backoff_ms / 2u + 1u);
+        (void)fprintf(stderr, "masque-bind-client: %s; asking again in %llu ms\n",
+                      st.ready ? "the tunnel ended" : "no Bind tunnel was set up",
+                      (unsigned long long)wait_ms);
+        if (!wait_to_retry(&o, wait_ms)) {
+            break;
+        }
+        attempt_reset(&st);
     }
     {
-        /* Every failure ends with a non-zero status and one line on stderr. */
-        int failed = !st.ready || (st.ended && !st.ended_ok);
+        /* Every failure ends with a non-zero status and one line on stderr. With --reconnect,
+         * a run that ends without a tunnel up failed. */
+        int failed = !st.ready || (st.ended && (!st.ended_ok || o.reconnect));
         if (!st.ready && !st.ended) {
             (void)fprintf(stderr, "masque-bind-client: no Bind tunnel was set up (handshake or "
                                   "request failed; see above)\n");

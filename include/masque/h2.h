@@ -200,6 +200,10 @@ MASQUE_API masque_adapter *masque_h2_request_adapter(masque_h2_request *r);
 MASQUE_API size_t masque_h2_request_public_addresses(const masque_h2_request *r,
                                                      masque_address *out, size_t cap);
 
+/** @brief Client: the HTTP status of the proxy's response, as masque_quic_request_status(): 0
+ *         while none came. */
+MASQUE_API int masque_h2_request_status(const masque_h2_request *r);
+
 /** @brief Bytes of capsules the request holds for a peer that has not taken them yet (bounded
  *         by masque_h2_config.stream_buffer). */
 MASQUE_API size_t masque_h2_request_buffered(const masque_h2_request *r);

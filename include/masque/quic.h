@@ -462,6 +462,15 @@ MASQUE_API size_t masque_quic_request_public_addresses(const masque_quic_request
                                                        masque_address *out, size_t cap);
 
 /**
+ * @brief Client: the HTTP status of the proxy's response to this request: 200 when it enabled
+ *        Bind; 407, 429, 503, ... when it refused; 0 while no response came (and on the
+ *        proxy's side). Readable in on_close, which is how a client tells a refusal it should
+ *        not repeat (a 4xx but 429) from a proxy that went away.
+ * @param r The request.
+ */
+MASQUE_API int masque_quic_request_status(const masque_quic_request *r);
+
+/**
  * @brief Whether the request's datagrams travel in QUIC DATAGRAM frames (both ends enabled
  *        HTTP/3 datagrams, RFC 9297 §2.1.1) rather than DATAGRAM capsules.
  * @param r The request.

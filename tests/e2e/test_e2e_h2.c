@@ -35,6 +35,7 @@ typedef struct client_req { /* what the client knows of one of its requests */
     int got;
     int closed;
     uint32_t closed_with;
+    int status; /* of the proxy's response, as the request's end saw it */
     uint8_t last[2048];
     size_t last_len;
     masque_address last_peer;
@@ -68,6 +69,7 @@ static const char *client_key;
 static char last_log[256];
 static uint64_t server_idle_ms; /* the connections' idle timeouts; 0: the default */
 static uint64_t client_idle_ms;
+static int refuse_with; /* the proxy answers requests with this status; 0: it accepts them */
 
 static uint64_t ms(void)
 {
@@ -119,10 +121,10 @@ static void client_packet(masque_h2_request *r, void *app, const masque_address 
 static void client_close(masque_h2_request *r, void *app, uint32_t code)
 {
     client_req *q = app;
-    (void)r;
     q->req = NULL;
     q->closed = 1;
     q->closed_with = code;
+    q->status = masque_h2_request_status(r);
 }
 
 static void capture_log(masque_h2_conn *c, void *app, const char *line)
@@ -141,6 +143,10 @@ static int proxy_request(masque_h2_request *r, void *app, masque_address *public
 {
     relay *rl;
     (void)app;
+    assert_int_equal(masque_h2_request_status(r), 0); /* a client's reading only */
+    if (refuse_with != 0) {
+        return refuse_with;
+    }
     if (nrelays == MAX_REQ) {
         return -1;
     }
@@ -506,6 +512,20 @@ static void test_e2e_h2_two_requests_on_one_connection(void **state)
     stop();
 }
 
+static void test_e2e_h2_a_refused_request_tells_the_client_its_status(void **state)
+{
+    (void)state;
+    start();
+    assert_true(pump(5000, first_ready));
+    assert_int_equal(masque_h2_request_status(creq[0].req), 200);
+    refuse_with = 429; /* a quota, say: worth asking again later (masque-bind-client --reconnect) */
+    assert_non_null(masque_h2_request_open(client, &creq[1]));
+    assert_true(pump(5000, second_closed));
+    assert_int_equal(creq[1].status, 429);
+    assert_false(creq[0].closed);
+    stop();
+}
+
 static void test_e2e_DG_11_h2_malformed_capsule_resets_only_that_stream(void **state)
 {
     static const uint8_t bad[] = {0x11, 0x02, 0x00, 0x00}; /* ASSIGN with Context ID 0 */
@@ -627,6 +647,7 @@ static int after_each(void **state)
     client_key = NULL;
     server_idle_ms = 0;
     client_idle_ms = 0;
+    refuse_with = 0;
     return 0;
 }
 
@@ -637,6 +658,8 @@ int main(void)
             test_e2e_UDP_3_DG_8_h2_bind_and_relay_both_ways_uncompressed_and_compressed,
             after_each),
         cmocka_unit_test_teardown(test_e2e_h2_two_requests_on_one_connection, after_each),
+        cmocka_unit_test_teardown(test_e2e_h2_a_refused_request_tells_the_client_its_status,
+                                  after_each),
         cmocka_unit_test_teardown(test_e2e_h2_a_silent_connection_is_closed_at_the_idle_timeout,
                                   after_each),
         cmocka_unit_test_teardown(test_e2e_h2_an_idle_tunnel_outlives_the_idle_timeout, after_each),

@@ -46,6 +46,7 @@ typedef struct client {
     size_t lens[64]; /* the lengths of the first datagrams received, in order */
     masque_address last_peer;
     uint64_t closed_with;
+    int status; /* of the proxy's response, as the request's end saw it */
     int closed;
     int paused; /* pump() neither reads nor writes for it: a client that stopped reading */
 } client;
@@ -248,10 +249,10 @@ static void on_packet(masque_quic_request *r, void *app, const masque_address *p
 static void on_close(masque_quic_request *r, void *app, uint64_t reason)
 {
     client *cl = app;
-    (void)r;
     cl->req = NULL;
     cl->closed = 1;
     cl->closed_with = reason;
+    cl->status = masque_quic_request_status(r);
 }
 
 static const masque_quic_hooks hooks = {on_ready, on_packet, on_close, NULL, NULL, NULL, NULL};
@@ -1252,6 +1253,12 @@ static void open_more_requests(size_t n)
     }
 }
 
+static int client_0_closed(size_t n)
+{
+    (void)n;
+    return clients[0].closed;
+}
+
 static int client_1_closed(size_t n)
 {
     (void)n;
@@ -1415,6 +1422,8 @@ static void test_e2e_requests_per_connection_are_limited_with_429(void **state)
     }
     assert_non_null(refused);
     assert_int_equal(refused->closed_with, MASQUE_H3_REQUEST_CANCELLED);
+    assert_int_equal(refused->status, 429);
+    assert_int_equal(masque_quic_request_status(clients[refused == &clients[0] ? 1 : 0].req), 200);
     stop_client(&clients[0]);
     stop_proxy();
     conn_max_requests = 0;
@@ -1597,6 +1606,8 @@ static int bind_with_token(const char *token)
         /* RFC 9110 §15.5.8 and RFC 9209: 407, and why; no tunnel, so nothing is relayed. */
         assert_non_null(strstr(last_log, "status 407"));
         assert_non_null(strstr(last_log, "Proxy-Status: masque-proxy; error=http_request_denied"));
+        assert_true(pump(1, 5000, client_0_closed));
+        assert_int_equal(clients[0].status, 407); /* what a client needs not to ask again */
     } else {
         /* Accepted: a peer's datagram is relayed to the client. */
         masque_address peer_addr;

@@ -955,6 +955,11 @@ size_t masque_h2_request_public_addresses(const masque_h2_request *r, masque_add
     return r->npublic;
 }
 
+int masque_h2_request_status(const masque_h2_request *r)
+{
+    return r->conn->cfg.is_server ? 0 : r->x.status;
+}
+
 size_t masque_h2_request_buffered(const masque_h2_request *r)
 {
     return r->out_end - r->out_read;

@@ -1877,6 +1877,11 @@ size_t masque_quic_request_public_addresses(const masque_quic_request *r, masque
     return r->npublic;
 }
 
+int masque_quic_request_status(const masque_quic_request *r)
+{
+    return r->conn->cfg.is_server ? 0 : r->x.status;
+}
+
 int masque_quic_request_uses_h3_datagrams(const masque_quic_request *r)
 {
     return r->h3_datagrams;

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-only
+"""masque-bind-client --reconnect keeps a local service reachable across a proxy restart: the
+proxy stops (and tells its clients), starts again on the same port, and the client asks for a
+new tunnel by itself, prints the new public address, rewrites --public-address-file, and a
+peer reaches the service through it. Without --reconnect the client ends when the proxy does
+(status 0: the proxy ended the tunnel cleanly). A refusal a new request would meet again (407,
+a token the proxy does not know) ends the client at once, with status 1, even with
+--reconnect. TLS verification stays on (a throw-away CA); every wait is bounded.
+
+usage: reconnect.py BUILD_DIR
+"""
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from programs import TOOLS, free_port, wait_for
+
+
+class Echo(threading.Thread):
+    """The local service: answers every datagram with "echo: " and its text."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.stop = False
+
+    def run(self):
+        while not self.stop:
+            try:
+                data, src = self.sock.recvfrom(2048)
+            except socket.timeout:
+                continue
+            self.sock.sendto(b"echo: " + data, src)
+
+
+def start_proxy(bindir, work, port, log, extra=()):
+    """masque-proxy on 127.0.0.1:port (HTTP/3 only), once it says it listens."""
+    with open(log, "w", encoding="utf-8") as plog:
+        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
+                                  f"127.0.0.1:{port}", "--no-h2", "--allow", "127.0.0.0/8",
+                                  "--cert", f"{work}/pki/localhost.pem",
+                                  "--key", f"{work}/pki/localhost.key",
+                                  "--run-seconds", "90"] + list(extra), stderr=plog)
+    if wait_for(log, "listening on") is None:
+        proxy.kill()
+        proxy.wait()
+        raise RuntimeError("the proxy did not start")
+    return proxy
+
+
+def stop(proc):
+    """SIGTERM (a proxy then tells its clients), and the process is gone within 20 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise RuntimeError("a program did not end within 20 s of SIGTERM")
+
+
+def public_address(out, path, n, seconds):
+    """The address in --public-address-file once the client has set up its n-th tunnel (it
+    writes the file before it prints "exposing"), or None."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if count(out, "exposing ") >= n:
+            host, port = open(path, encoding="utf-8").read().strip().rsplit(":", 1)
+            return host, int(port)
+        time.sleep(0.05)
+    return None
+
+
+def reaches(public, text):
+    """A peer's datagram to the public address comes back from the service; a few tries, since
+    the client may still be setting up its uncompressed context."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        peer.bind(("127.0.0.1", 0))
+        peer.settimeout(2)
+        for _ in range(10):
+            peer.sendto(text.encode(), public)
+            try:
+                data, _ = peer.recvfrom(2048)
+                return data == b"echo: " + text.encode()
+            except socket.timeout:
+                continue
+    return False
+
+
+def count(path, text):
+    with open(path, encoding="utf-8") as f:
+        return sum(text in line for line in f)
+
+
+def client_args(bindir, work, port, extra):
+    return [os.path.join(bindir, "masque-bind-client"), "--proxy", f"127.0.0.1:{port}",
+            "--authority", "localhost", "--ca", f"{work}/pki/ca.pem", "--h3"] + extra
+
+
+def main():
+    bindir = os.path.join(sys.argv[1], "examples")
+    work = f"/tmp/reconnect.{os.getpid()}"
+    subprocess.run(["sh", os.path.join(TOOLS, "test-ca.sh"), f"{work}/pki"], check=True,
+                   stdout=subprocess.DEVNULL)
+    echo = Echo()
+    echo.start()
+    port = free_port()
+    failures = []
+    procs = []
+    try:
+        proxy = start_proxy(bindir, work, port, f"{work}/proxy1.log")
+        procs.append(proxy)
+        out = f"{work}/client.out"
+        with open(out, "w", encoding="utf-8") as f:
+            client = subprocess.Popen(
+                client_args(bindir, work, port,
+                            ["--expose", f"127.0.0.1:{echo.sock.getsockname()[1]}",
+                             "--public-address-file", f"{work}/public", "--reconnect",
+                             "--run-seconds", "80"]),
+                stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+        procs.append(client)
+        with open(f"{work}/plain.out", "w", encoding="utf-8") as f:
+            plain = subprocess.Popen(client_args(bindir, work, port, ["--run-seconds", "80"]),
+                                     stdin=subprocess.DEVNULL, stdout=f,
+                                     stderr=subprocess.STDOUT)
+        procs.append(plain)
+        first = public_address(out, f"{work}/public", 1, 30)
+        if first is None or not reaches(first, "before"):
+            raise RuntimeError(f"no working tunnel before the restart ({first})")
+        if wait_for(f"{work}/plain.out", "public address:") is None:
+            raise RuntimeError("the client without --reconnect set up no tunnel")
+        stop(proxy)
+        # Without --reconnect, the client ends with the tunnel (cleanly: status 0).
+        try:
+            if plain.wait(timeout=30) != 0:
+                failures.append(f"without --reconnect: exit {plain.returncode}")
+        except subprocess.TimeoutExpired:
+            failures.append("without --reconnect: still running 30 s after the proxy stopped")
+        proxy = start_proxy(bindir, work, port, f"{work}/proxy2.log")
+        procs.append(proxy)
+        # With it, a new tunnel comes by itself: a second public address, written to the file,
+        # and the service is reachable through it.
+        second = public_address(out, f"{work}/public", 2, 60)
+        if second is None:
+            failures.append("no new public address within 60 s of the proxy's restart")
+        elif not reaches(second, "after"):
+            failures.append(f"the service is not reachable at the new address {second}")
+        if count(out, "public address:") < 2:
+            failures.append("the client did not print its new public address")
+        if count(out, "asking again in") < 1:
+            failures.append("the client did not say it was asking again")
+        if client.poll() is not None:
+            failures.append(f"the client ended (exit {client.returncode})")
+        stop(client)
+        # A refusal that a new request would meet again ends the client, --reconnect or not.
+        stop(proxy)
+        with open(f"{work}/tokens", "w", encoding="utf-8") as f:
+            f.write("the-right-one\n")
+        with open(f"{work}/wrong", "w", encoding="utf-8") as f:
+            f.write("a-wrong-one\n")
+        proxy = start_proxy(bindir, work, port, f"{work}/proxy3.log",
+                            ["--token-file", f"{work}/tokens"])
+        procs.append(proxy)
+        try:
+            r = subprocess.run(client_args(bindir, work, port,
+                                           ["--token-file", f"{work}/wrong", "--reconnect",
+                                            "--run-seconds", "60"]),
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=30)
+            if r.returncode != 1 or "status 407" not in r.stderr + r.stdout \
+                    or "asking again" in r.stderr:
+                failures.append(f"a 407 with --reconnect: exit {r.returncode}, "
+                                f"output {(r.stdout + r.stderr).strip()!r}")
+        except subprocess.TimeoutExpired:
+            failures.append("a 407 with --reconnect: still asking after 30 s")
+    except RuntimeError as e:
+        failures.append(str(e))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        echo.stop = True
+        text = open(f"{work}/client.out", encoding="utf-8").read() \
+            if os.path.exists(f"{work}/client.out") else ""
+        subprocess.run(["rm", "-rf", work], check=False)
+    if failures:
+        print("reconnect: FAIL: " + "; ".join(failures))
+        print(text)
+        return 1
+    print("reconnect: PASS (a new tunnel and address after a proxy restart; the service "
+          "reachable through it; no retry after a 407)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -71,6 +71,7 @@ typedef struct client_state {
     uint64_t ended_with;
     int status;       /* the HTTP status of the proxy's response; 0: none came */
     int cannot_serve; /* the proxy offers no extended CONNECT (RFC 9220, RFC 8441) */
+    const char *lost; /* why the connection went first, when not cleanly; or NULL */
 } client_state;
 
 static uint64_t now_ms(void)
@@ -407,6 +408,36 @@ static size_t polls(const client_state *st, struct pollfd *fds, int fd)
     return st->expose != NULL ? expose_pollfds(st->expose, fds + 2, EXPOSE_MAX_PEERS) : 0;
 }
 
+/* Why the end of a connection (which took the request with it) was not clean, or NULL when it
+ * was: the proxy's CONNECTION_CLOSE or GOAWAY with NO_ERROR (it stopped), or our own close. */
+static const char *lost_how(masque_conn_end end, uint64_t code, uint64_t no_error)
+{
+    switch (end) {
+    case MASQUE_CONN_TIMED_OUT:
+        return "the proxy went silent: nothing came from it for the idle timeout";
+    case MASQUE_CONN_CLOSED_BY_PEER:
+        return code == no_error ? NULL : "the proxy closed the connection with an error";
+    case MASQUE_CONN_BROKEN:
+        return "the connection to the proxy broke (reset, or closed without a word)";
+    case MASQUE_CONN_OPEN:
+    case MASQUE_CONN_CLOSED_HERE:
+        break;
+    }
+    return NULL;
+}
+
+/* After a request ended "cleanly" (its on_close said NO_ERROR): if the connection's end took it,
+ * was that clean too? If not, the run failed, and says why. */
+static void judge_end(client_state *st, masque_conn_end end, uint64_t code, uint64_t no_error)
+{
+    if (st->ready && st->ended && st->ended_ok) {
+        st->lost = lost_how(end, code, no_error);
+        if (st->lost != NULL) {
+            st->ended_ok = 0;
+        }
+    }
+}
+
 /* Over HTTP/3. Returns 1 when HTTP/2 should be tried (no QUIC handshake in time). */
 static int run_h3(client_state *st, const options *o)
 {
@@ -415,6 +446,8 @@ static int run_h3(client_state *st, const options *o)
     struct sockaddr_storage local;
     socklen_t ll = sizeof(local);
     uint64_t give_up = masque_quic_now_ns() + o->fallback_ns;
+    uint64_t end_code = 0;
+    masque_conn_end end;
     int fallback = 0;
     int fd = socket(o->remote.ss_family, SOCK_DGRAM, 0);
     if (fd < 0 || connect(fd, (const struct sockaddr *)&o->remote, o->remotelen) != 0 ||
@@ -470,8 +503,10 @@ static int run_h3(client_state *st, const options *o)
         st->ended = 1; /* said on stderr already */
         st->cannot_serve = 1;
     }
+    end = masque_quic_end_reason(st->conn, &end_code);
     st->abandoned = fallback;
-    masque_quic_free(st->conn);
+    masque_quic_free(st->conn); /* a request still open hears H3_NO_ERROR: judged below */
+    judge_end(st, end, end_code, MASQUE_H3_NO_ERROR);
     st->abandoned = 0;
     st->conn = NULL;
     (void)close(fd);
@@ -485,6 +520,8 @@ static void run_h2(client_state *st, const options *o)
     static const masque_h2_hooks hooks = {h2_on_ready, h2_on_packet, h2_on_close, h2_on_log,
                                           NULL,        h2_on_event,  NULL};
     masque_h2_config cfg;
+    uint64_t end_code = 0;
+    masque_conn_end end;
     int fd = socket(o->remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (fd < 0 || (connect(fd, (const struct sockaddr *)&o->remote, o->remotelen) != 0 &&
                    errno != EINPROGRESS)) {
@@ -500,6 +537,7 @@ static void run_h2(client_state *st, const options *o)
     cfg.ca_file = o->cfg.ca_file;
     cfg.insecure = o->cfg.insecure;
     cfg.priority = o->cfg.priority;
+    cfg.conn_idle_timeout_ms = o->cfg.conn_idle_timeout_ms;
     cfg.token = o->cfg.token;
     cfg.cert_file = o->cfg.cert_file;
     cfg.key_file = o->cfg.key_file;
@@ -539,6 +577,8 @@ static void run_h2(client_state *st, const options *o)
         (void)masque_h2_close(st->h2, MASQUE_H2_NO_ERROR); /* GOAWAY: the proxy frees at once */
         st->abandoned = 0;
     }
+    end = masque_h2_end_reason(st->h2, &end_code);
+    judge_end(st, end, end_code, MASQUE_H2_NO_ERROR);
     masque_h2_free(st->h2);
     st->h2 = NULL;
     (void)close(fd);
@@ -604,6 +644,7 @@ static void attempt_reset(client_state *st)
     st->ended_with = 0;
     st->status = 0;
     st->cannot_serve = 0;
+    st->lost = NULL;
 }
 
 /* Every option, one line each (--help on stdout). */
@@ -634,6 +675,8 @@ static void usage(FILE *to)
         "  --h2 | --h3                HTTP/2 only, or HTTP/3 only (default: HTTP/3, then\n"
         "                             HTTP/2 when no QUIC handshake completes in time)\n"
         "  --fallback-ms MS           how long HTTP/3 gets (default 1500)\n"
+        "  --idle-timeout-ms MS       a proxy silent this long is gone (QUIC's idle timeout;\n"
+        "                             default 120000; a quiet tunnel sends PINGs to stay up)\n"
         "  --priority STRING          GnuTLS priority string\n"
         "  --echo                     answer every packet with \"re: TEXT\"\n"
         "  --compress-after N         register a compressed context for a peer after N packets\n"
@@ -643,8 +686,9 @@ static void usage(FILE *to)
         "                             request would meet too: a 4xx other than 429)\n"
         "  --run-seconds S            stop after S seconds\n"
         "  --help                     this text\n"
-        "Exit status: 0 when the tunnel worked and ended cleanly (with --reconnect: was up when\n"
-        "the run ended), 1 on any failure, 2 on bad usage.\n",
+        "Exit status: 0 when the tunnel worked and ended cleanly (the run's end, or the proxy's\n"
+        "in order; with --reconnect: it was up when the run ended), 1 on any failure (a proxy\n"
+        "that vanished included), 2 on bad usage.\n",
         to);
 }
 
@@ -757,6 +801,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             o.cfg.token = token;
+        } else if (strcmp(a, "--idle-timeout-ms") == 0) {
+            o.cfg.conn_idle_timeout_ms = option_number(PROGRAM, a, argv[++i], 1000, 3600000);
         } else if (strcmp(a, "--fallback-ms") == 0) {
             o.fallback_ns = option_number(PROGRAM, a, argv[++i], 0, 3600000) * 1000000u;
         } else if (strcmp(a, "--compress-after") == 0) {
@@ -815,7 +861,9 @@ int main(int argc, char **argv)
         backoff_ms = st.ready ? 1000u : (backoff_ms * 2u > 60000u ? 60000u : backoff_ms * 2u);
         wait_ms = backoff_ms / 2u + (masque_quic_now_ns() / 1000u) % (backoff_ms / 2u + 1u);
         (void)fprintf(stderr, "masque-bind-client: %s; asking again in %llu ms\n",
-                      st.ready ? "the tunnel ended" : "no Bind tunnel was set up",
+                      st.lost != NULL ? st.lost
+                      : st.ready      ? "the tunnel ended"
+                                      : "no Bind tunnel was set up",
                       (unsigned long long)wait_ms);
         if (!wait_to_retry(&o, wait_ms)) {
             break;
@@ -829,6 +877,8 @@ int main(int argc, char **argv)
         if (!st.ready && !st.ended) {
             (void)fprintf(stderr, "masque-bind-client: no Bind tunnel was set up (handshake or "
                                   "request failed; see above)\n");
+        } else if (st.lost != NULL) {
+            (void)fprintf(stderr, "masque-bind-client: %s\n", st.lost);
         } else if (st.ready && failed) {
             (void)fprintf(stderr,
                           "masque-bind-client: the proxy ended the Bind request (error 0x%llx)\n",

@@ -163,6 +163,28 @@ typedef enum masque_stream_state {
 typedef masque_stream_state (*masque_stream_lookup)(void *host, uint64_t stream_id,
                                                     masque_adapter **adapter);
 
+/**
+ * @brief How a binding's connection (HTTP/3 over QUIC, HTTP/2 over TLS/TCP) ended:
+ *        masque_quic_end_reason(), masque_h2_end_reason(). A client tells a proxy that stopped
+ *        (and will be back) from one that vanished or failed.
+ */
+typedef enum masque_conn_end {
+    MASQUE_CONN_OPEN = 0, /**< It has not ended. */
+    /** This side ended it (the binding's close call, or an error found in what the peer
+     *  sent): its CONNECTION_CLOSE or GOAWAY went out. */
+    MASQUE_CONN_CLOSED_HERE = 1,
+    /** The peer's CONNECTION_CLOSE with an HTTP/3 error code, or its GOAWAY with an HTTP/2
+     *  one; NO_ERROR is a clean end (a proxy that stops, a client that leaves). */
+    MASQUE_CONN_CLOSED_BY_PEER = 2,
+    /** Ended from the peer's side without an HTTP-level word: a QUIC transport error or a
+     *  stateless reset (RFC 9000 §10.3), a TCP connection closed or reset without GOAWAY, a
+     *  TLS failure. */
+    MASQUE_CONN_BROKEN = 3,
+    /** Nothing came from the peer for the idle timeout, or no handshake completed in time
+     *  (RFC 9000 §10.1): the peer or the path is gone, without a word. */
+    MASQUE_CONN_TIMED_OUT = 4
+} masque_conn_end;
+
 /** @brief What masque_h3_datagram_dispatch() did, or asks the host to do. */
 typedef enum masque_datagram_action {
     /** Handed to the request's adapter (delivered, or dropped and counted by its session). */

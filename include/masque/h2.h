@@ -170,6 +170,15 @@ MASQUE_API int masque_h2_peer_identity(const masque_h2_conn *c, char *out, size_
 /** @brief Whether the connection is over (closed by either side, or failed). */
 MASQUE_API int masque_h2_is_closed(const masque_h2_conn *c);
 
+/**
+ * @brief How the connection ended, as masque_quic_end_reason(): MASQUE_CONN_CLOSED_BY_PEER
+ *        after the peer's GOAWAY (@p code its HTTP/2 error code), MASQUE_CONN_BROKEN when the
+ *        TLS or TCP connection ended without one, MASQUE_CONN_TIMED_OUT at the idle timeout,
+ *        MASQUE_CONN_CLOSED_HERE after masque_h2_close() or an error found here (@p code the
+ *        GOAWAY's code); MASQUE_CONN_OPEN while it is open. @p code may be NULL.
+ */
+MASQUE_API masque_conn_end masque_h2_end_reason(const masque_h2_conn *c, uint64_t *code);
+
 /** @brief Client: whether the proxy cannot serve CONNECT-UDP over HTTP/2 (no extended CONNECT
  *         in its SETTINGS, RFC 8441 §3). */
 MASQUE_API int masque_h2_refused(const masque_h2_conn *c);

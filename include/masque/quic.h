@@ -99,7 +99,8 @@ typedef struct masque_quic_hooks {
                       const uint8_t *data, size_t len);
     /**
      * The request ended, with this HTTP/3 error code (H3_NO_ERROR also when the connection
-     * went first); the request is gone when the hook returns. Called once for every request
+     * went first: masque_quic_end_reason() says how); the request is gone when the hook
+     * returns. Called once for every request
      * of the client's, and for every request the proxy accepted (on_request returned 0).
      */
     void (*on_close)(masque_quic_request *r, void *app, uint64_t reason);
@@ -379,6 +380,19 @@ MASQUE_API int masque_quic_handshake_completed(const masque_quic_conn *c);
  * @return Non-zero when it can be freed.
  */
 MASQUE_API int masque_quic_is_closed(const masque_quic_conn *c);
+
+/**
+ * @brief How the connection ended, for a host that must tell a peer that closed it cleanly
+ *        from one that vanished (requests hear H3_NO_ERROR in on_close either way, when the
+ *        connection went first).
+ * @param c The connection.
+ * @param[out] code The error code of the CONNECTION_CLOSE received (an HTTP/3 code for
+ *        MASQUE_CONN_CLOSED_BY_PEER, a QUIC transport code for MASQUE_CONN_BROKEN; 0 after a
+ *        stateless reset) or sent (MASQUE_CONN_CLOSED_HERE; 0 when none was chosen); 0
+ *        otherwise. May be NULL.
+ * @return The first cause of the end; MASQUE_CONN_OPEN while the connection is open.
+ */
+MASQUE_API masque_conn_end masque_quic_end_reason(const masque_quic_conn *c, uint64_t *code);
 
 /**
  * @brief Client: whether the proxy was found unable to serve CONNECT-UDP (no extended CONNECT in

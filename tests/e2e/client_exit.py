@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-only
 """masque-bind-client fails loudly: a proxy whose certificate it cannot verify, or no proxy at
-all, ends with a non-zero exit status and a line on stderr; a working tunnel ends with 0. Both
-programs refuse an option value they cannot take at once (exit status 2 and a line naming the
-option), never a silent default or a number cut short.
+all, ends with a non-zero exit status and a line on stderr; a working tunnel ends with 0. A
+proxy that vanishes mid-tunnel (killed: no CONNECTION_CLOSE, no GOAWAY) is a failure too, told
+apart from a proxy that stops in order: over HTTP/3 at the client's idle timeout, over HTTP/2
+when TCP ends without GOAWAY. Both programs refuse an option value they cannot take at once
+(exit status 2 and a line naming the option), never a silent default or a number cut short.
 
 usage: client_exit.py BUILD_DIR    (loopback only; bounded deadlines)
 """
@@ -12,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from programs import TOOLS, free_port
+from programs import TOOLS, free_port, wait_for
 
 
 def run_client(bindir, port, ca, seconds):
@@ -20,6 +22,45 @@ def run_client(bindir, port, ca, seconds):
                            f"127.0.0.1:{port}", "--authority", "localhost", "--ca", ca,
                            "--run-seconds", str(seconds)], stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=60)
+
+
+def vanishing_proxy(bindir, work, transport, says):
+    """A tunnel up, then the proxy killed: the client must end with 1 and say `says`."""
+    port = free_port()
+    log = f"{work}/vanishing{transport}.log"
+    with open(log, "w", encoding="utf-8") as plog:
+        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
+                                  f"127.0.0.1:{port}", "--cert", f"{work}/pki/localhost.pem",
+                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "60"],
+                                 stderr=plog)
+    out = f"{work}/vanishing{transport}.out"
+    client = None
+    try:
+        if wait_for(log, "listening on", 15) is None:
+            return f"{transport}: the proxy did not start"
+        with open(out, "w", encoding="utf-8") as f:
+            client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
+                                       f"127.0.0.1:{port}", "--authority", "localhost", "--ca",
+                                       f"{work}/pki/ca.pem", transport, "--idle-timeout-ms",
+                                       "2000", "--run-seconds", "50"],
+                                      stdin=subprocess.DEVNULL, stdout=f, stderr=f)
+        if wait_for(out, "public address:", 15) is None:
+            return f"{transport}: no tunnel"
+        proxy.kill()  # SIGKILL: not a word to the client
+        proxy.wait()
+        try:
+            rc = client.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            return f"{transport}: the client still runs 30 s after its proxy vanished"
+        text = open(out, encoding="utf-8").read()
+        if rc != 1 or says not in text:
+            return f"{transport}: a vanished proxy: exit {rc}, output {text.strip()!r}"
+        return None
+    finally:
+        for p in (proxy, client):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 def usage_errors(bindir, work):
@@ -86,6 +127,10 @@ def main():
         if bad.returncode == 0 or not bad.stderr.strip():
             failures.append(f"an unverifiable proxy: exit {bad.returncode}, stderr "
                             f"{bad.stderr.strip()!r}")
+        for transport, says in (("--h3", "went silent"), ("--h2", "broke")):
+            failure = vanishing_proxy(bindir, work, transport, says)
+            if failure is not None:
+                failures.append(failure)
         nobody = run_client(bindir, free_port(), f"{work}/pki/ca.pem", 3)
         if nobody.returncode == 0 or not nobody.stderr.strip():
             failures.append(f"no proxy: exit {nobody.returncode}, stderr "
@@ -97,8 +142,8 @@ def main():
     if failures:
         print("client_exit: FAIL: " + "; ".join(failures))
         return 1
-    print("client_exit: PASS (0 with a tunnel, 1 and a line on stderr without, 2 and a line "
-          "for an option value neither program can take)")
+    print("client_exit: PASS (0 with a tunnel, 1 and a line on stderr without or when the proxy "
+          "vanished, 2 and a line for an option value neither program can take)")
     return 0
 
 

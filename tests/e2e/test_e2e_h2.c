@@ -594,17 +594,44 @@ static int first_closed(void)
     return creq[0].closed;
 }
 
+static int client_over(void)
+{
+    return masque_h2_is_closed(client);
+}
+
 /* RFC 9113 §6.8: the proxy leaves in order (GOAWAY); the client's request ends with it. */
 static void test_e2e_h2_goaway_from_the_proxy_ends_the_clients_requests(void **state)
 {
+    uint64_t code = 1;
     (void)state;
     start();
     assert_true(pump(5000, first_ready));
+    assert_int_equal(masque_h2_end_reason(client, NULL), MASQUE_CONN_OPEN);
     assert_int_equal(masque_h2_close(server, MASQUE_H2_NO_ERROR), 0);
     assert_true(relays[0].closed);        /* the proxy's side ended at once */
     (void)shutdown(server_fd, SHUT_RDWR); /* and the proxy lets go of the connection */
     assert_true(pump(5000, first_closed));
     assert_int_equal(creq[0].closed_with, MASQUE_H2_NO_ERROR);
+    /* The client can tell a proxy that left in order (and will likely be back)... */
+    assert_true(pump(5000, client_over));
+    assert_int_equal(masque_h2_end_reason(client, &code), MASQUE_CONN_CLOSED_BY_PEER);
+    assert_int_equal(code, MASQUE_H2_NO_ERROR);
+    assert_int_equal(masque_h2_end_reason(server, &code), MASQUE_CONN_CLOSED_HERE);
+    assert_int_equal(code, MASQUE_H2_NO_ERROR);
+    stop();
+}
+
+/* ... from one whose connection ended without a word (a crash: the kernel closes its socket). */
+static void test_e2e_h2_a_connection_closed_without_goaway_is_broken_not_clean(void **state)
+{
+    uint64_t code = 1;
+    (void)state;
+    start();
+    assert_true(pump(5000, first_ready));
+    (void)shutdown(server_fd, SHUT_RDWR); /* no GOAWAY: the TCP connection just ends */
+    assert_true(pump(5000, client_over));
+    assert_int_equal(masque_h2_end_reason(client, &code), MASQUE_CONN_BROKEN);
+    assert_int_equal(code, 0);
     stop();
 }
 
@@ -658,6 +685,8 @@ int main(void)
             test_e2e_UDP_3_DG_8_h2_bind_and_relay_both_ways_uncompressed_and_compressed,
             after_each),
         cmocka_unit_test_teardown(test_e2e_h2_two_requests_on_one_connection, after_each),
+        cmocka_unit_test_teardown(
+            test_e2e_h2_a_connection_closed_without_goaway_is_broken_not_clean, after_each),
         cmocka_unit_test_teardown(test_e2e_h2_a_refused_request_tells_the_client_its_status,
                                   after_each),
         cmocka_unit_test_teardown(test_e2e_h2_a_silent_connection_is_closed_at_the_idle_timeout,

@@ -735,19 +735,11 @@ static int proxy_empty(size_t n)
     return masque_quic_proxy_clients(proxy) == 0;
 }
 
-static void test_e2e_a_proxy_that_stops_tells_its_clients(void **state)
+/* Runs client 0 alone (the proxy is gone, or not run) until its connection is over or
+ * `limit_ms` passed; returns whether it is over. */
+static int client_alone_until_closed(uint64_t limit_ms)
 {
-    /* A proxy that stops (masque-proxy on SIGTERM: masque_quic_proxy_free()) closes each
-     * connection with CONNECTION_CLOSE (H3_NO_ERROR, RFC 9000 §10.2): its clients learn at
-     * once and can reconnect. It freed them without a word, and a client waited for its idle
-     * timeout (120 s) before it knew the tunnel was gone. */
-    masque_address peer_addr;
-    int peer = one_client_and_a_peer(&peer_addr);
-    uint64_t end;
-    (void)state;
-    masque_quic_proxy_free(proxy);
-    proxy = NULL;
-    end = ms() + 15000;
+    uint64_t end = ms() + limit_ms;
     while (ms() < end && !masque_quic_is_closed(clients[0].conn)) {
         struct pollfd pfd;
         pfd.fd = clients[0].fd;
@@ -761,7 +753,26 @@ static void test_e2e_a_proxy_that_stops_tells_its_clients(void **state)
         }
         (void)masque_quic_write(clients[0].conn);
     }
-    assert_true(masque_quic_is_closed(clients[0].conn));
+    return masque_quic_is_closed(clients[0].conn);
+}
+
+static void test_e2e_a_proxy_that_stops_tells_its_clients(void **state)
+{
+    /* A proxy that stops (masque-proxy on SIGTERM: masque_quic_proxy_free()) closes each
+     * connection with CONNECTION_CLOSE (H3_NO_ERROR, RFC 9000 §10.2): its clients learn at
+     * once and can reconnect. It freed them without a word, and a client waited for its idle
+     * timeout (120 s) before it knew the tunnel was gone. */
+    masque_address peer_addr;
+    int peer = one_client_and_a_peer(&peer_addr);
+    uint64_t code = 1;
+    (void)state;
+    assert_int_equal(masque_quic_end_reason(clients[0].conn, &code), MASQUE_CONN_OPEN);
+    masque_quic_proxy_free(proxy);
+    proxy = NULL;
+    assert_true(client_alone_until_closed(15000));
+    /* ... and the client can tell that it stopped, cleanly (and will likely be back). */
+    assert_int_equal(masque_quic_end_reason(clients[0].conn, &code), MASQUE_CONN_CLOSED_BY_PEER);
+    assert_int_equal(code, MASQUE_H3_NO_ERROR);
     (void)close(peer);
     stop_client(&clients[0]);
     stop_proxy(); /* its sockets; the proxy is gone already */
@@ -2388,6 +2399,31 @@ static void test_e2e_without_keep_alive_a_quiet_connection_closes_at_the_idle_ti
     stop_quiet_tunnel();
 }
 
+/* A proxy that vanishes (a crash, a lost path) says nothing: its client learns at its idle
+ * timeout, and can tell that from a proxy that stopped (above) and from its own close. */
+static void test_e2e_a_client_tells_a_silent_proxy_from_one_that_closed(void **state)
+{
+    uint64_t code = 1;
+    uint64_t t0;
+    (void)state;
+    start_quiet_tunnel(0);
+    t0 = ms();
+    assert_true(client_alone_until_closed(15000)); /* the proxy is not run any more */
+    assert_true(ms() - t0 >= 1000);                /* its idle timeout (2 s), not before */
+    assert_int_equal(masque_quic_end_reason(clients[0].conn, &code), MASQUE_CONN_TIMED_OUT);
+    assert_int_equal(code, 0);
+    stop_quiet_tunnel();
+    /* Closed by this side: the code sent. */
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    assert_int_equal(masque_quic_close(clients[0].conn, MASQUE_H3_EXCESSIVE_LOAD), 0);
+    assert_int_equal(masque_quic_end_reason(clients[0].conn, &code), MASQUE_CONN_CLOSED_HERE);
+    assert_int_equal(code, MASQUE_H3_EXCESSIVE_LOAD);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
 static void test_e2e_idle_contexts_close_on_a_quiet_connection(void **state)
 {
     masque_address peer_addr;
@@ -2818,6 +2854,8 @@ int main(void)
       cmocka_unit_test_teardown(test_e2e_UDP_7_disconnect_frees_the_clients_socket_and_contexts,
                                 after_each),
       cmocka_unit_test_teardown(test_e2e_a_proxy_that_stops_tells_its_clients, after_each),
+      cmocka_unit_test_teardown(test_e2e_a_client_tells_a_silent_proxy_from_one_that_closed,
+                                after_each),
       cmocka_unit_test_teardown(
           test_e2e_identities_without_requests_give_their_accounting_to_newcomers, after_each),
       cmocka_unit_test_teardown(test_e2e_DG_11_malformed_capsule_aborts_only_that_stream,

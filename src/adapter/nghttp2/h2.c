@@ -62,6 +62,10 @@ struct masque_h2_conn {
     int fd;
     int handshaken;
     int closed;
+    masque_conn_end end; /* how it ended (the first cause seen), and the code of that end */
+    uint32_t end_code;
+    int goaway_received; /* the peer's GOAWAY came, with this code */
+    uint32_t goaway_code;
     int settings_received;
     int refused;
     uint64_t idle_ms;      /* nothing received for this long closes the connection */
@@ -445,6 +449,25 @@ static void stream_ended(masque_h2_request *r)
     }
 }
 
+/* Records how the connection ends: the first cause only (what follows is its consequence). */
+static void ended(masque_h2_conn *c, masque_conn_end end, uint32_t code)
+{
+    if (c->end == MASQUE_CONN_OPEN) {
+        c->end = end;
+        c->end_code = code;
+    }
+}
+
+/* The peer ended it: with its GOAWAY's word when one came first (RFC 9113 §6.8), else without. */
+static void ended_by_peer(masque_h2_conn *c)
+{
+    if (c->goaway_received) {
+        ended(c, MASQUE_CONN_CLOSED_BY_PEER, c->goaway_code);
+    } else {
+        ended(c, MASQUE_CONN_BROKEN, 0);
+    }
+}
+
 static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *user)
 {
     masque_h2_conn *c = user;
@@ -461,6 +484,7 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
             log_line(c, "the proxy does not offer extended CONNECT over HTTP/2 (no SETTINGS_",
                      "ENABLE_CONNECT_PROTOCOL, RFC 8441): it cannot serve CONNECT-UDP");
             c->refused = 1;
+            ended(c, MASQUE_CONN_CLOSED_HERE, NGHTTP2_NO_ERROR);
             (void)nghttp2_session_terminate_session(h2, NGHTTP2_NO_ERROR);
             return 0;
         }
@@ -484,6 +508,12 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
         break;
     case NGHTTP2_DATA:
         break;
+    case NGHTTP2_GOAWAY:
+        if (!c->goaway_received) { /* the connection's end will be the peer's, with this word */
+            c->goaway_received = 1;
+            c->goaway_code = frame->goaway.error_code;
+        }
+        return 0;
     default:
         return 0;
     }
@@ -687,12 +717,14 @@ static int handshake(masque_h2_conn *c)
     }
     if (rv < 0) {
         log_line(c, "TLS handshake: ", gnutls_strerror(rv));
+        ended(c, MASQUE_CONN_BROKEN, 0);
         c->closed = 1;
         return -1;
     }
     if (gnutls_alpn_get_selected_protocol(c->tls, &proto) != 0 || proto.size != 2 ||
         memcmp(proto.data, "h2", 2) != 0 || start_h2(c) != 0) {
         log_line(c, "TLS handshake: ", "no HTTP/2 (ALPN h2)");
+        ended(c, MASQUE_CONN_CLOSED_HERE, 0);
         c->closed = 1;
         return -1;
     }
@@ -722,6 +754,7 @@ int masque_h2_read(masque_h2_conn *c)
             if (n < 0 && n != GNUTLS_E_PREMATURE_TERMINATION) {
                 log_line(c, "read: ", gnutls_strerror((int)n));
             }
+            ended_by_peer(c);
             conn_over(c, NGHTTP2_NO_ERROR); /* the peer closed, or TLS failed */
             return -1;
         }
@@ -729,6 +762,7 @@ int masque_h2_read(masque_h2_conn *c)
         if (nghttp2_session_mem_recv(c->h2, buf, (size_t)n) < 0) {
             log_line(c, "read: ", "an HTTP/2 protocol error");
             (void)masque_h2_write(c); /* the GOAWAY nghttp2 queued */
+            ended(c, MASQUE_CONN_CLOSED_HERE, NGHTTP2_PROTOCOL_ERROR);
             conn_over(c, NGHTTP2_PROTOCOL_ERROR);
             return -1;
         }
@@ -752,6 +786,7 @@ static int tx_send(masque_h2_conn *c)
         c->tx_try = 0;
         if (n < 0) {
             log_line(c, "write: ", gnutls_strerror((int)n));
+            ended_by_peer(c); /* reset, or closed: the socket takes nothing more */
             c->closed = 1;
             return -1;
         }
@@ -782,6 +817,7 @@ int masque_h2_write(masque_h2_conn *c)
             ssize_t n = nghttp2_session_mem_send(c->h2, &data);
             size_t room = TX_CAP - c->tx_len;
             if (n < 0) {
+                ended(c, MASQUE_CONN_CLOSED_HERE, NGHTTP2_INTERNAL_ERROR);
                 c->closed = 1;
                 return -1;
             }
@@ -790,6 +826,7 @@ int masque_h2_write(masque_h2_conn *c)
             }
             if ((size_t)n > room) {
                 /* nghttp2 hands out at most one frame; a DATA frame is at most 16 KiB. */
+                ended(c, MASQUE_CONN_CLOSED_HERE, NGHTTP2_INTERNAL_ERROR);
                 c->closed = 1;
                 return -1;
             }
@@ -801,7 +838,8 @@ int masque_h2_write(masque_h2_conn *c)
         }
         if (c->tx_len == 0) {
             if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2)) {
-                c->closed = 1; /* GOAWAY done both ways */
+                ended_by_peer(c); /* GOAWAY done both ways (ours went first: recorded then) */
+                c->closed = 1;
             }
             return 0;
         }
@@ -850,6 +888,7 @@ int masque_h2_tick(masque_h2_conn *c)
         /* A peer that sends nothing (not even the rest of its TLS handshake) holds a slot no
          * longer than this; a live client's PINGs keep an idle tunnel up. */
         log_line(c, "closed: ", "nothing received within the idle timeout");
+        ended(c, MASQUE_CONN_TIMED_OUT, 0); /* before the GOAWAY, which is its consequence */
         (void)masque_h2_close(c, NGHTTP2_NO_ERROR);
         conn_over(c, NGHTTP2_NO_ERROR);
         return -1;
@@ -869,6 +908,7 @@ int masque_h2_tick(masque_h2_conn *c)
 int masque_h2_close(masque_h2_conn *c, uint32_t h2_error)
 {
     int rc;
+    ended(c, MASQUE_CONN_CLOSED_HERE, h2_error);
     if (c->closed || c->h2 == NULL) {
         c->closed = 1;
         return 0;
@@ -890,6 +930,14 @@ int masque_h2_peer_identity(const masque_h2_conn *c, char *out, size_t cap)
 int masque_h2_is_closed(const masque_h2_conn *c)
 {
     return c->closed;
+}
+
+masque_conn_end masque_h2_end_reason(const masque_h2_conn *c, uint64_t *code)
+{
+    if (code != NULL) {
+        *code = c->end_code;
+    }
+    return c->end;
 }
 
 int masque_h2_refused(const masque_h2_conn *c)

@@ -101,6 +101,8 @@ struct masque_quic_conn {
     socklen_t remotelen;
     int fd;
     int closed;
+    masque_conn_end end; /* how it ended (the first cause seen), and the code of that end */
+    uint64_t end_code;
     int settings_received; /* the peer's SETTINGS arrived */
     int peer_h3_datagram;  /* ... with SETTINGS_H3_DATAGRAM = 1 */
     int peer_connect;      /* ... with SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 */
@@ -1504,6 +1506,16 @@ void masque_quic_free(masque_quic_conn *c)
     (void)munmap(c, sizeof(*c));
 }
 
+/* Records how the connection ended: the first cause only (what follows is its consequence). */
+static void ended(masque_quic_conn *c, masque_conn_end end, uint64_t code)
+{
+    c->closed = 1;
+    if (c->end == MASQUE_CONN_OPEN) {
+        c->end = end;
+        c->end_code = code;
+    }
+}
+
 /* Answers a failed read with CONNECTION_CLOSE (RFC 9000 §10.2): the code a callback chose
  * (an HTTP/3 error) or the transport error ngtcp2 maps the failure to. */
 static void send_close(masque_quic_conn *c, int liberr)
@@ -1527,6 +1539,7 @@ static void send_close(masque_quic_conn *c, int liberr)
     if (n > 0) {
         send_packet(c, &ps.path, buf, (size_t)n);
     }
+    ended(c, MASQUE_CONN_CLOSED_HERE, c->last_error.error_code);
 }
 
 /* Feeds one datagram that arrived at `ts` (ns) from `from`: 0, or -1 when the connection is
@@ -1549,7 +1562,14 @@ static int read_at(masque_quic_conn *c, const struct sockaddr *from, socklen_t f
     rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, ts);
     sync_path(c);
     if (rv != 0) {
-        if (rv != NGTCP2_ERR_DRAINING && rv != NGTCP2_ERR_CLOSING && !c->refused) {
+        if (rv == NGTCP2_ERR_DRAINING) {
+            /* The peer's CONNECTION_CLOSE (RFC 9000 §10.2.2): an HTTP/3 code, or QUIC's own. */
+            const ngtcp2_ccerr *e = ngtcp2_conn_get_ccerr(c->conn);
+            ended(c,
+                  e->type == NGTCP2_CCERR_TYPE_APPLICATION ? MASQUE_CONN_CLOSED_BY_PEER
+                                                           : MASQUE_CONN_BROKEN,
+                  e->error_code);
+        } else if (rv != NGTCP2_ERR_CLOSING && !c->refused) {
             log_line(c, "read: ", ngtcp2_strerror(rv));
         }
         send_close(c, rv);
@@ -1635,7 +1655,7 @@ int masque_quic_write(masque_quic_conn *c)
             if (n != NGTCP2_ERR_WRITE_MORE) {
                 log_line(c, "write: ", ngtcp2_strerror((int)n));
                 tx_flush(c);
-                c->closed = 1;
+                ended(c, MASQUE_CONN_CLOSED_HERE, 0);
                 return -1;
             }
             /* room left in the packet: stream data (or an ACK) completes it, below */
@@ -1668,7 +1688,7 @@ int masque_quic_write(masque_quic_conn *c)
                 log_line(c, "write: ", ngtcp2_strerror((int)n));
             }
             tx_flush(c);
-            c->closed = 1;
+            ended(c, MASQUE_CONN_CLOSED_HERE, 0);
             return -1;
         }
         if (ndatalen >= 0 && stream_id >= 0) {
@@ -1705,8 +1725,15 @@ int masque_quic_tick(masque_quic_conn *c)
 {
     uint64_t now = masque_quic_now_ns();
     size_t i;
-    if (ngtcp2_conn_get_expiry(c->conn) <= now && ngtcp2_conn_handle_expiry(c->conn, now) != 0) {
-        c->closed = 1;
+    int rv;
+    if (ngtcp2_conn_get_expiry(c->conn) <= now &&
+        (rv = ngtcp2_conn_handle_expiry(c->conn, now)) != 0) {
+        /* RFC 9000 §10.1: nothing came for the idle timeout (or no handshake in time). */
+        ended(c,
+              rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT
+                  ? MASQUE_CONN_TIMED_OUT
+                  : MASQUE_CONN_CLOSED_HERE,
+              0);
         return -1;
     }
     for (i = 0; i < c->nreq; i++) {
@@ -1733,7 +1760,7 @@ int masque_quic_close(masque_quic_conn *c, uint64_t h3_error)
     ngtcp2_ccerr_set_application_error(&ccerr, h3_error, NULL, 0);
     n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, buf, sizeof(buf), &ccerr,
                                            masque_quic_now_ns());
-    c->closed = 1;
+    ended(c, MASQUE_CONN_CLOSED_HERE, h3_error);
     if (n > 0) {
         send_packet(c, &ps.path, buf, (size_t)n);
     }
@@ -1801,6 +1828,14 @@ int masque_quic_is_closed(const masque_quic_conn *c)
 {
     return c->closed || ngtcp2_conn_in_closing_period(c->conn) ||
            ngtcp2_conn_in_draining_period(c->conn);
+}
+
+masque_conn_end masque_quic_end_reason(const masque_quic_conn *c, uint64_t *code)
+{
+    if (code != NULL) {
+        *code = c->end_code;
+    }
+    return c->end;
 }
 
 int masque_quic_refused(const masque_quic_conn *c)

@@ -72,6 +72,7 @@ typedef struct client_state {
     int status;       /* the HTTP status of the proxy's response; 0: none came */
     int cannot_serve; /* the proxy offers no extended CONNECT (RFC 9220, RFC 8441) */
     const char *lost; /* why the connection went first, when not cleanly; or NULL */
+    int left;         /* we ended the tunnel: the run is over (--run-seconds) */
 } client_state;
 
 static uint64_t now_ms(void)
@@ -496,7 +497,8 @@ static int run_h3(client_state *st, const options *o)
         }
         (void)masque_quic_write(st->conn);
     }
-    if (!st->ended && !fallback) {
+    if (!st->ended && !fallback && !masque_quic_is_closed(st->conn)) {
+        st->left = 1;
         (void)masque_quic_close(st->conn, MASQUE_H3_NO_ERROR); /* the proxy frees at once */
     }
     if (masque_quic_refused(st->conn)) {
@@ -573,6 +575,7 @@ static void run_h2(client_state *st, const options *o)
         st->cannot_serve = 1;
     }
     if (!st->ended) {
+        st->left = !masque_h2_is_closed(st->h2);
         st->abandoned = 1;                                 /* our own leaving is no news */
         (void)masque_h2_close(st->h2, MASQUE_H2_NO_ERROR); /* GOAWAY: the proxy frees at once */
         st->abandoned = 0;
@@ -645,6 +648,7 @@ static void attempt_reset(client_state *st)
     st->status = 0;
     st->cannot_serve = 0;
     st->lost = NULL;
+    st->left = 0;
 }
 
 /* Every option, one line each (--help on stdout). */
@@ -873,7 +877,7 @@ int main(int argc, char **argv)
     {
         /* Every failure ends with a non-zero status and one line on stderr. With --reconnect,
          * a run that ends without a tunnel up failed. */
-        int failed = !st.ready || (st.ended && (!st.ended_ok || o.reconnect));
+        int failed = !st.ready || (st.ended && !st.left && (!st.ended_ok || o.reconnect));
         if (!st.ready && !st.ended) {
             (void)fprintf(stderr, "masque-bind-client: no Bind tunnel was set up (handshake or "
                                   "request failed; see above)\n");

@@ -6,7 +6,7 @@ new tunnel by itself, prints the new public address, rewrites --public-address-f
 peer reaches the service through it. Without --reconnect the client ends when the proxy does
 (status 0: the proxy ended the tunnel cleanly). A refusal a new request would meet again (407,
 a token the proxy does not know) ends the client at once, with status 1, even with
---reconnect. TLS verification stays on (a throw-away CA); every wait is bounded.
+--reconnect; a run that ends with its tunnel up ends with 0. TLS verification stays on (a throw-away CA); every wait is bounded.
 
 usage: reconnect.py BUILD_DIR
 """
@@ -179,6 +179,18 @@ def main():
                                 f"output {(r.stdout + r.stderr).strip()!r}")
         except subprocess.TimeoutExpired:
             failures.append("a 407 with --reconnect: still asking after 30 s")
+        # A run that ends with its tunnel up (--run-seconds) worked: status 0.
+        try:
+            r = subprocess.run(client_args(bindir, work, port,
+                                           ["--token-file", f"{work}/tokens", "--reconnect",
+                                            "--run-seconds", "3"]),
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=30)
+            if r.returncode != 0 or "public address:" not in r.stdout:
+                failures.append(f"a run that ended with its tunnel up: exit {r.returncode}, "
+                                f"output {(r.stdout + r.stderr).strip()!r}")
+        except subprocess.TimeoutExpired:
+            failures.append("--run-seconds 3 with --reconnect: still running after 30 s")
     except RuntimeError as e:
         failures.append(str(e))
     finally:

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-3.0-only
 # `cmake --install` puts what an operator deploys in place: the three programs (each answering
-# --help) and the systemd unit with its settings file.
+# --help) and the systemd units with their settings files.
 # usage: install_programs.sh BUILD_DIR
 set -eu
 prefix=$(mktemp -d)
@@ -12,4 +12,6 @@ for program in masque-proxy masque-bind-client masque-inspect; do
 done
 test -f "$prefix/share/masque/systemd/masque-proxy.service"
 test -f "$prefix/share/masque/systemd/masque-proxy.env"
-echo "install_programs: PASS (programs, systemd unit and settings installed)"
+test -f "$prefix/share/masque/systemd/masque-expose.service"
+test -f "$prefix/share/masque/systemd/masque-expose.env"
+echo "install_programs: PASS (programs, systemd units and their settings installed)"

@@ -101,6 +101,8 @@ static int client_force_capsules;   /* the clients offer none */
 static int proxy_withhold_connect;  /* the proxy sends no SETTINGS_ENABLE_CONNECT_PROTOCOL */
 static uint64_t proxy_idle_ms;      /* the proxy's idle timeout of compressed contexts */
 static uint64_t proxy_conn_idle_ms; /* the connections' idle timeouts; 0: the default */
+static int proxy_verbose;           /* -v: connections coming and going are logged too */
+static char client_gone_line[256];  /* the proxy's last "client gone" line */
 static uint64_t client_conn_idle_ms;
 static uint64_t client_keep_alive_ms; /* 0: the default */
 static size_t proxy_max_clients;      /* 0: room for every client of the suite */
@@ -146,6 +148,9 @@ static void proxy_log(void *user, const char *line)
         binding_refusals++;
         (void)snprintf(binding_refusal, sizeof(binding_refusal), "%s", line);
     }
+    if (strstr(line, "client gone:") != NULL) {
+        (void)snprintf(client_gone_line, sizeof(client_gone_line), "%s", line);
+    }
     if (strstr(line, "were not logged") != NULL) {
         unlogged_notes++;
         (void)snprintf(unlogged_note, sizeof(unlogged_note), "%s", line);
@@ -187,6 +192,7 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     cfg.conn.max_peer_contexts = proxy_max_contexts;
     cfg.conn.max_requests = conn_max_requests;
     cfg.log = proxy_log;
+    cfg.verbose = proxy_verbose;
     proxy_fd = bound_socket(ip, &proxy_addr);
     cfg.relay_bind = proxy_addr;
     if (proxy_serve_h2) {
@@ -2391,11 +2397,16 @@ static void test_e2e_without_keep_alive_a_quiet_connection_closes_at_the_idle_ti
 {
     uint64_t t0;
     (void)state;
+    proxy_verbose = 1;
+    client_gone_line[0] = '\0';
     start_quiet_tunnel(UINT64_MAX);
     t0 = ms();
     assert_true(pump(1, 10000, proxy_empty_of_clients));
     assert_true(ms() - t0 >= 1000); /* the timeout, not something else */
     assert_int_equal(masque_quic_proxy_requests(proxy), 0);
+    /* With -v the proxy says who went, and how. */
+    assert_non_null(strstr(client_gone_line, "client gone: 127.0.0.1:"));
+    assert_non_null(strstr(client_gone_line, "(nothing came from it for the idle timeout)"));
     stop_quiet_tunnel();
 }
 
@@ -2798,6 +2809,7 @@ static int after_each(void **state)
     proxy_max_requests = 0;
     conn_max_requests = 0;
     proxy_serve_h2 = 0;
+    proxy_verbose = 0;
     return 0;
 }
 

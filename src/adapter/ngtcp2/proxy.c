@@ -266,7 +266,9 @@ static masque_policy_verdict own_address_verdict(void *user, void *session_user,
     return MASQUE_POLICY_NO_OPINION;
 }
 
-static void log_line(const masque_quic_proxy *p, const char *what, const proxy_client *c)
+/* "WHAT ADDRESS" (and " (HOW)" when given): with -v only. */
+static void log_line(const masque_quic_proxy *p, const char *what, const proxy_client *c,
+                     const char *how)
 {
     masque_address a;
     char text[MASQUE_ADDRESS_TEXT_MAX] = "?";
@@ -277,8 +279,26 @@ static void log_line(const masque_quic_proxy *p, const char *what, const proxy_c
     if (masque_address_from_sockaddr((const struct sockaddr *)&c->remote, c->remotelen, &a) == 0) {
         (void)masque_address_format(text, sizeof(text), &a, 1);
     }
-    (void)snprintf(line, sizeof(line), "%s %s", what, text);
+    (void)snprintf(line, sizeof(line), "%s %s%s%s%s", what, text, how != NULL ? " (" : "",
+                   how != NULL ? how : "", how != NULL ? ")" : "");
     p->cfg.log(p->cfg.log_user, line);
+}
+
+/* How a client's connection ended, in a word for the log. */
+static const char *end_text(masque_conn_end end)
+{
+    switch (end) {
+    case MASQUE_CONN_CLOSED_BY_PEER:
+        return "it closed the connection";
+    case MASQUE_CONN_BROKEN:
+        return "the connection broke";
+    case MASQUE_CONN_TIMED_OUT:
+        return "nothing came from it for the idle timeout";
+    case MASQUE_CONN_OPEN:
+    case MASQUE_CONN_CLOSED_HERE:
+        break;
+    }
+    return "closed by the proxy";
 }
 
 /*
@@ -1296,7 +1316,7 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
     }
     place_client(p, slot, c);
     addr_put(p, c);
-    log_line(p, "client connected from", c);
+    log_line(p, "client connected from", c, NULL);
     return c;
 }
 
@@ -1306,7 +1326,14 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
  * given up for a newcomer, every client of a proxy that stops. */
 static void release_client(masque_quic_proxy *p, proxy_client *c)
 {
-    log_line(p, "client gone:", c);
+    masque_conn_end end =
+        c->conn != NULL ? masque_quic_end_reason(c->conn, NULL) : MASQUE_CONN_OPEN;
+#ifdef MASQUE_PROXY_H2
+    if (c->h2 != NULL) {
+        end = masque_h2_end_reason(c->h2, NULL);
+    }
+#endif
+    log_line(p, "client gone:", c, end_text(end));
     if (c->conn != NULL) {
         addr_del(p, c);
         p->gone_dropped += masque_quic_datagrams_dropped(c->conn);
@@ -1550,7 +1577,7 @@ static void tcp_accept(masque_quic_proxy *p)
             continue;
         }
         place_client(p, slot, c);
-        log_line(p, "client connected over HTTP/2 from", c);
+        log_line(p, "client connected over HTTP/2 from", c, NULL);
     }
 }
 #endif

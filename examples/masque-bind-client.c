@@ -24,6 +24,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,9 +368,19 @@ typedef struct options {
 
 static int stdin_open = 1;
 
+/* SIGINT or SIGTERM came (systemctl stop): the run ends as at its deadline, the tunnel closed
+ * in order, so that the proxy frees its request, socket and quota at once. */
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
 static int time_left(const options *o)
 {
-    return o->deadline == 0 || masque_quic_now_ns() < o->deadline;
+    return !stopping && (o->deadline == 0 || masque_quic_now_ns() < o->deadline);
 }
 
 /*
@@ -624,7 +635,7 @@ static int wait_to_retry(const options *o, uint64_t ms)
     if (o->deadline != 0 && o->deadline < until) {
         until = o->deadline;
     }
-    while ((now = masque_quic_now_ns()) < until) {
+    while (!stopping && (now = masque_quic_now_ns()) < until) {
         uint64_t left = (until - now + 999999u) / 1000000u;
         (void)poll(NULL, 0, left > 1000u ? 1000 : (int)left);
     }
@@ -690,6 +701,7 @@ static void usage(FILE *to)
         "                             request would meet too: a 4xx other than 429)\n"
         "  --run-seconds S            stop after S seconds\n"
         "  --help                     this text\n"
+        "SIGINT/SIGTERM end the run: the tunnel is closed in order (the proxy frees it at once).\n"
         "Exit status: 0 when the tunnel worked and ended cleanly (the run's end, or the proxy's\n"
         "in order; with --reconnect: it was up when the run ended), 1 on any failure (a proxy\n"
         "that vanished included), 2 on bad usage.\n",
@@ -847,6 +859,8 @@ int main(int argc, char **argv)
     if (run_seconds > 0) {
         o.deadline = masque_quic_now_ns() + (uint64_t)(run_seconds * 1e9);
     }
+    (void)signal(SIGINT, on_signal); /* poll() returns at once (EINTR): the loops see it */
+    (void)signal(SIGTERM, on_signal);
 #ifndef MASQUE_HAVE_H2
     if (o.transport == 2) {
         (void)fprintf(stderr, "masque-bind-client: built without HTTP/2 (nghttp2)\n");

@@ -6,7 +6,8 @@ new tunnel by itself, prints the new public address, rewrites --public-address-f
 peer reaches the service through it. Without --reconnect the client ends when the proxy does
 (status 0: the proxy ended the tunnel cleanly). A refusal a new request would meet again (407,
 a token the proxy does not know) ends the client at once, with status 1, even with
---reconnect; a run that ends with its tunnel up ends with 0. TLS verification stays on (a throw-away CA); every wait is bounded.
+--reconnect; a run that ends with its tunnel up ends with 0, and so does one stopped with
+SIGTERM, which frees its request at the proxy at once. TLS verification stays on (a throw-away CA); every wait is bounded.
 
 usage: reconnect.py BUILD_DIR
 """
@@ -165,7 +166,7 @@ def main():
         with open(f"{work}/wrong", "w", encoding="utf-8") as f:
             f.write("a-wrong-one\n")
         proxy = start_proxy(bindir, work, port, f"{work}/proxy3.log",
-                            ["--token-file", f"{work}/tokens"])
+                            ["--token-file", f"{work}/tokens", "--quota-requests", "1"])
         procs.append(proxy)
         try:
             r = subprocess.run(client_args(bindir, work, port,
@@ -179,6 +180,25 @@ def main():
                                 f"output {(r.stdout + r.stderr).strip()!r}")
         except subprocess.TimeoutExpired:
             failures.append("a 407 with --reconnect: still asking after 30 s")
+        # A client stopped (SIGTERM, as systemctl stop does) closes its tunnel in order: status 0,
+        # and the proxy frees its request at once, not at its idle timeout (two minutes): with
+        # one request allowed per client identity, the next client of the same identity binds.
+        stopped_out = f"{work}/stopped.out"
+        with open(stopped_out, "w", encoding="utf-8") as f:
+            stopped = subprocess.Popen(client_args(bindir, work, port,
+                                                   ["--token-file", f"{work}/tokens",
+                                                    "--reconnect", "--run-seconds", "60"]),
+                                       stdin=subprocess.DEVNULL, stdout=f,
+                                       stderr=subprocess.STDOUT)
+        procs.append(stopped)
+        if wait_for(stopped_out, "public address:") is None:
+            failures.append("no tunnel for the client to be stopped")
+        stopped.terminate()
+        try:
+            if stopped.wait(timeout=20) != 0:
+                failures.append(f"a client stopped with SIGTERM: exit {stopped.returncode}")
+        except subprocess.TimeoutExpired:
+            failures.append("a client stopped with SIGTERM still runs after 20 s")
         # A run that ends with its tunnel up (--run-seconds) worked: status 0.
         try:
             r = subprocess.run(client_args(bindir, work, port,

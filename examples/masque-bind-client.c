@@ -3,7 +3,7 @@
  * masque-bind-client: asks a MASQUE proxy for a public UDP address (CONNECT-UDP Bind over
  * HTTP/3, or over HTTP/2 where UDP is blocked) and exchanges UDP with any peer through it.
  *
- *   masque-bind-client [--proxy IP:PORT] [--template URI] [--authority NAME]
+ *   masque-bind-client [--proxy HOST:PORT] [--template URI] [--authority NAME]
  *                      [--ca PEM | --insecure] [--token-file FILE] [--priority GNUTLS]
  *                      [--h2 | --h3] [--fallback-ms MS] [--echo] [--compress-after N]
  *                      [--close-uncompressed-after N] [--expose HOST:PORT] [--reconnect]
@@ -23,6 +23,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -358,8 +359,10 @@ static int stdin_lines(client_state *st)
 /* What the command line asks. */
 typedef struct options {
     masque_quic_config cfg;
-    struct sockaddr_storage remote;
+    struct sockaddr_storage remote; /* the proxy's address of this attempt */
     socklen_t remotelen;
+    const char *proxy_name; /* --proxy NAME:PORT: resolved for each attempt; NULL: an address */
+    char proxy_port[8];
     uint64_t deadline;    /* ns; 0: none */
     uint64_t fallback_ns; /* HTTP/3 gets this long to complete a QUIC handshake */
     int transport;        /* 0: HTTP/3, then HTTP/2; 2 or 3: only that one */
@@ -627,6 +630,48 @@ static int worth_retrying(const client_state *st)
     return !st->cannot_serve && !(st->status >= 400 && st->status <= 499 && st->status != 429);
 }
 
+/* What one attempt leaves behind goes before the next: a new tunnel, a new session. */
+static void attempt_reset(client_state *st);
+
+/*
+ * An attempt with every address of the proxy's name (resolved again each time: a proxy that
+ * moves is followed), in the resolver's order, until one of them sets up a tunnel or refuses
+ * for good; a proxy given by address is that address alone.
+ */
+static void run_attempts(client_state *st, options *o)
+{
+    struct addrinfo hints;
+    struct addrinfo *list = NULL;
+    const struct addrinfo *ai;
+    int rc;
+    if (o->proxy_name == NULL) {
+        run_attempt(st, o);
+        return;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    rc = getaddrinfo(o->proxy_name, o->proxy_port, &hints, &list);
+    if (rc != 0) {
+        (void)fprintf(stderr, "masque-bind-client: cannot resolve %s: %s\n", o->proxy_name,
+                      gai_strerror(rc));
+        return;
+    }
+    for (ai = list; ai != NULL; ai = ai->ai_next) {
+        if (ai->ai_addrlen > sizeof(o->remote)) {
+            continue;
+        }
+        memcpy(&o->remote, ai->ai_addr, ai->ai_addrlen);
+        o->remotelen = (socklen_t)ai->ai_addrlen;
+        run_attempt(st, o);
+        if (st->ready || !worth_retrying(st) || !time_left(o) || ai->ai_next == NULL) {
+            break;
+        }
+        attempt_reset(st);
+    }
+    freeaddrinfo(list);
+}
+
 /* --reconnect: waits `ms`, or until the end of --run-seconds; 0 when the run is over. */
 static int wait_to_retry(const options *o, uint64_t ms)
 {
@@ -642,7 +687,6 @@ static int wait_to_retry(const options *o, uint64_t ms)
     return time_left(o);
 }
 
-/* What one attempt leaves behind goes before the next: a new tunnel, a new session. */
 static void attempt_reset(client_state *st)
 {
     st->session = NULL;
@@ -670,8 +714,11 @@ static void usage(FILE *to)
         "Asks a MASQUE proxy for a public UDP address (CONNECT-UDP Bind) and relays UDP through\n"
         "it: prints \"public address: IP:PORT\", then \"from IP:PORT: TEXT\" per packet; sends\n"
         "each stdin line \"IP:PORT TEXT\" to that peer.\n"
-        "  --proxy IP:PORT            the proxy (default 127.0.0.1:4433)\n"
-        "  --authority NAME           its name, for the request and TLS (default localhost)\n"
+        "  --proxy HOST:PORT          the proxy: IP:PORT, [IPv6]:PORT, or NAME:PORT (resolved at\n"
+        "                             each attempt, every address tried) (default\n"
+        "                             127.0.0.1:4433)\n"
+        "  --authority NAME           its name, for the request and TLS (default: the NAME of\n"
+        "                             --proxy, else localhost)\n"
         "  --template URI             the URI template (default\n"
         "                             https://localhost/.well-known/masque/udp/{target_host}/"
         "{target_port}/)\n"
@@ -747,6 +794,8 @@ int main(int argc, char **argv)
     uint64_t peer_idle_ms = 0;
     masque_address proxy_addr;
     const char *proxy_text = "127.0.0.1:4433";
+    static char proxy_name[256];
+    int authority_given = 0;
     double run_seconds = 0;
     uint64_t backoff_ms = 500; /* doubled before the first wait: 1 s */
     uint64_t wait_ms;
@@ -781,6 +830,7 @@ int main(int argc, char **argv)
             o.cfg.uri_template = argv[++i];
         } else if (strcmp(a, "--authority") == 0) {
             o.cfg.authority = argv[++i];
+            authority_given = 1;
         } else if (strcmp(a, "--ca") == 0) {
             o.cfg.ca_file = argv[++i];
         } else if (strcmp(a, "--priority") == 0) {
@@ -853,8 +903,26 @@ int main(int argc, char **argv)
     }
     if (masque_address_parse(&proxy_addr, proxy_text, strlen(proxy_text), 1) != MASQUE_OK ||
         masque_address_to_sockaddr(&proxy_addr, &o.remote, &o.remotelen) != MASQUE_OK) {
-        (void)fprintf(stderr, "masque-bind-client: bad --proxy %s\n", proxy_text);
-        return 2;
+        /* NAME:PORT: the name is resolved for each attempt, and names the proxy (TLS, the
+         * request's authority) unless --authority says otherwise. */
+        const char *colon = strrchr(proxy_text, ':');
+        size_t name_len = colon != NULL ? (size_t)(colon - proxy_text) : 0;
+        if (name_len == 0 || name_len >= sizeof(proxy_name) || proxy_text[0] == '[' ||
+            memchr(proxy_text, ':', name_len) != NULL) {
+            (void)fprintf(stderr,
+                          "masque-bind-client: bad --proxy %s (IP:PORT, [IPv6]:PORT or "
+                          "NAME:PORT)\n",
+                          proxy_text);
+            return 2;
+        }
+        (void)option_number(PROGRAM, "--proxy", colon + 1, 1, 65535); /* a port, or exit 2 */
+        memcpy(proxy_name, proxy_text, name_len);
+        proxy_name[name_len] = '\0';
+        (void)snprintf(o.proxy_port, sizeof(o.proxy_port), "%s", colon + 1);
+        o.proxy_name = proxy_name;
+        if (!authority_given) {
+            o.cfg.authority = proxy_name;
+        }
     }
     if (run_seconds > 0) {
         o.deadline = masque_quic_now_ns() + (uint64_t)(run_seconds * 1e9);
@@ -869,7 +937,7 @@ int main(int argc, char **argv)
     o.transport = 3;
 #endif
     for (;;) {
-        run_attempt(&st, &o);
+        run_attempts(&st, &o);
         if (!o.reconnect || !time_left(&o) || !worth_retrying(&st)) {
             break;
         }

@@ -79,6 +79,8 @@ def usage_errors(bindir, work):
         ("masque-bind-client", ["--expose", "127.0.0.1:9"] + ["--allow", "10.0.0.0/8"] * 17,
          "--allow"),
         ("masque-bind-client", ["--token-file", long_token], "longer than 256"),
+        ("masque-bind-client", ["--proxy", "no-port-here"], "--proxy"),
+        ("masque-bind-client", ["--proxy", "2001:db8::1:443"], "--proxy"),
     ]
     failures = []
     for program, args, says in cases:
@@ -88,7 +90,9 @@ def usage_errors(bindir, work):
             extra += ["--listen", f"127.0.0.1:{free_port()}"]
         else:
             # Verification on, against the throw-away CA: only the refused value may end it.
-            extra += ["--ca", f"{work}/pki/ca.pem", "--proxy", f"127.0.0.1:{free_port()}"]
+            extra += ["--ca", f"{work}/pki/ca.pem"]
+            if "--proxy" not in args:
+                extra += ["--proxy", f"127.0.0.1:{free_port()}"]
         try:
             r = subprocess.run([os.path.join(bindir, program)] + args + extra,
                                stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -131,6 +135,16 @@ def main():
             failure = vanishing_proxy(bindir, work, transport, says)
             if failure is not None:
                 failures.append(failure)
+        # The proxy by name: resolved (every address of localhost tried in the resolver's
+        # order, where ::1 may come before the proxy's 127.0.0.1), and the name is the
+        # authority TLS verifies.
+        named = subprocess.run([os.path.join(bindir, "masque-bind-client"), "--proxy",
+                                f"localhost:{port}", "--ca", f"{work}/pki/ca.pem",
+                                "--run-seconds", "8"], stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=60)
+        if named.returncode != 0 or "public address:" not in named.stdout:
+            failures.append(f"--proxy localhost:PORT: exit {named.returncode}, "
+                            f"{(named.stdout + named.stderr).strip()!r}")
         nobody = run_client(bindir, free_port(), f"{work}/pki/ca.pem", 3)
         if nobody.returncode == 0 or not nobody.stderr.strip():
             failures.append(f"no proxy: exit {nobody.returncode}, stderr "

@@ -11,30 +11,8 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 
-from programs import TOOLS, free_port, wait_for
-
-
-class Echo(threading.Thread):
-    """The local service: answers every datagram with its text and the sender's port."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.sources = set()
-        self.stop = False
-
-    def run(self):
-        while not self.stop:
-            try:
-                data, src = self.sock.recvfrom(2048)
-            except socket.timeout:
-                continue
-            self.sources.add(src)
-            self.sock.sendto(b"echo: " + data, src)
+from programs import TOOLS, Echo, free_port, report, wait_for
 
 
 def main():
@@ -111,15 +89,9 @@ def main():
         proxy.kill()
         proxy.wait()
         echo.stop = True
-        out = open(f"{work}/client.out", encoding="utf-8").read() \
-            if os.path.exists(f"{work}/client.out") else ""
-        subprocess.run(["rm", "-rf", work], check=False)
-    if failures:
-        print("expose: FAIL: " + "; ".join(failures))
-        print(out)
-        return 1
-    print("expose: PASS (3 peers at once, each with its own replies, through one local service)")
-    return 0
+    return report("expose", failures,
+                  "3 peers at once, each with its own replies, through one local service", work,
+                  f"{work}/client.out")
 
 
 if __name__ == "__main__":

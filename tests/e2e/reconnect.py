@@ -15,29 +15,9 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 
-from programs import TOOLS, free_port, wait_for
-
-
-class Echo(threading.Thread):
-    """The local service: answers every datagram with "echo: " and its text."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.stop = False
-
-    def run(self):
-        while not self.stop:
-            try:
-                data, src = self.sock.recvfrom(2048)
-            except socket.timeout:
-                continue
-            self.sock.sendto(b"echo: " + data, src)
+from programs import TOOLS, Echo, free_port, report, wait_for
 
 
 def start_proxy(bindir, work, port, log, extra=()):
@@ -97,6 +77,18 @@ def reaches(public, text):
 def count(path, text):
     with open(path, encoding="utf-8") as f:
         return sum(text in line for line in f)
+
+
+def run_to_end(args, what, failures):
+    """Runs a client to its end (30 s at most); its status and output, or None when it did not
+    end (said in failures)."""
+    try:
+        r = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=30)
+        return r.returncode, r.stdout + r.stderr
+    except subprocess.TimeoutExpired:
+        failures.append(f"{what}: still running after 30 s")
+        return None
 
 
 def client_args(bindir, work, port, extra):
@@ -168,18 +160,12 @@ def main():
         proxy = start_proxy(bindir, work, port, f"{work}/proxy3.log",
                             ["--token-file", f"{work}/tokens", "--quota-requests", "1"])
         procs.append(proxy)
-        try:
-            r = subprocess.run(client_args(bindir, work, port,
-                                           ["--token-file", f"{work}/wrong", "--reconnect",
-                                            "--run-seconds", "60"]),
-                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                               timeout=30)
-            if r.returncode != 1 or "status 407" not in r.stderr + r.stdout \
-                    or "asking again" in r.stderr:
-                failures.append(f"a 407 with --reconnect: exit {r.returncode}, "
-                                f"output {(r.stdout + r.stderr).strip()!r}")
-        except subprocess.TimeoutExpired:
-            failures.append("a 407 with --reconnect: still asking after 30 s")
+        what = "a 407 with --reconnect"
+        r = run_to_end(client_args(bindir, work, port, ["--token-file", f"{work}/wrong",
+                                                        "--reconnect", "--run-seconds", "60"]),
+                       what, failures)
+        if r is not None and (r[0] != 1 or "status 407" not in r[1] or "asking again" in r[1]):
+            failures.append(f"{what}: exit {r[0]}, output {r[1].strip()!r}")
         # A client stopped (SIGTERM, as systemctl stop does) closes its tunnel in order: status 0,
         # and the proxy frees its request at once, not at its idle timeout (two minutes): with
         # one request allowed per client identity, the next client of the same identity binds.
@@ -200,17 +186,12 @@ def main():
         except subprocess.TimeoutExpired:
             failures.append("a client stopped with SIGTERM still runs after 20 s")
         # A run that ends with its tunnel up (--run-seconds) worked: status 0.
-        try:
-            r = subprocess.run(client_args(bindir, work, port,
-                                           ["--token-file", f"{work}/tokens", "--reconnect",
-                                            "--run-seconds", "3"]),
-                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                               timeout=30)
-            if r.returncode != 0 or "public address:" not in r.stdout:
-                failures.append(f"a run that ended with its tunnel up: exit {r.returncode}, "
-                                f"output {(r.stdout + r.stderr).strip()!r}")
-        except subprocess.TimeoutExpired:
-            failures.append("--run-seconds 3 with --reconnect: still running after 30 s")
+        what = "a run that ended with its tunnel up"
+        r = run_to_end(client_args(bindir, work, port, ["--token-file", f"{work}/tokens",
+                                                        "--reconnect", "--run-seconds", "3"]),
+                       what, failures)
+        if r is not None and (r[0] != 0 or "public address:" not in r[1]):
+            failures.append(f"{what}: exit {r[0]}, output {r[1].strip()!r}")
     except RuntimeError as e:
         failures.append(str(e))
     finally:
@@ -219,16 +200,10 @@ def main():
                 p.kill()
             p.wait()
         echo.stop = True
-        text = open(f"{work}/client.out", encoding="utf-8").read() \
-            if os.path.exists(f"{work}/client.out") else ""
-        subprocess.run(["rm", "-rf", work], check=False)
-    if failures:
-        print("reconnect: FAIL: " + "; ".join(failures))
-        print(text)
-        return 1
-    print("reconnect: PASS (a new tunnel and address after a proxy restart; the service "
-          "reachable through it; no retry after a 407)")
-    return 0
+    return report("reconnect", failures,
+                  "a new tunnel and address after a proxy restart, the service reachable through "
+                  "it; no retry after a 407; status 0 for a run ended with its tunnel up or by "
+                  "SIGTERM, which frees the request at once", work, f"{work}/client.out")
 
 
 if __name__ == "__main__":

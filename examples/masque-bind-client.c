@@ -960,9 +960,10 @@ int main(int argc, char **argv)
         /* Every failure ends with a non-zero status and one line on stderr. With --reconnect,
          * a run that ends without a tunnel up failed. */
         int failed = !st.ready || (st.ended && !st.left && (!st.ended_ok || o.reconnect));
-        if (!st.ready && !st.ended) {
-            (void)fprintf(stderr, "masque-bind-client: no Bind tunnel was set up (handshake or "
-                                  "request failed; see above)\n");
+        if (!st.ready && st.status == 0 && !st.cannot_serve) {
+            /* (A proxy's refusal, or one that cannot serve Bind, was said already.) */
+            (void)fprintf(stderr, "masque-bind-client: no Bind tunnel was set up (no proxy "
+                                  "answered in time, or the handshake failed; see above)\n");
         } else if (st.lost != NULL) {
             (void)fprintf(stderr, "masque-bind-client: %s\n", st.lost);
         } else if (st.ready && failed) {

@@ -17,11 +17,11 @@ import time
 from programs import TOOLS, free_port, wait_for
 
 
-def run_client(bindir, port, ca, seconds):
+def run_client(bindir, port, ca, seconds, extra=()):
     return subprocess.run([os.path.join(bindir, "masque-bind-client"), "--proxy",
                            f"127.0.0.1:{port}", "--authority", "localhost", "--ca", ca,
-                           "--run-seconds", str(seconds)], stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=60)
+                           "--run-seconds", str(seconds)] + list(extra),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
 
 
 def vanishing_proxy(bindir, work, transport, says):
@@ -145,10 +145,11 @@ def main():
         if named.returncode != 0 or "public address:" not in named.stdout:
             failures.append(f"--proxy localhost:PORT: exit {named.returncode}, "
                             f"{(named.stdout + named.stderr).strip()!r}")
-        nobody = run_client(bindir, free_port(), f"{work}/pki/ca.pem", 3)
-        if nobody.returncode == 0 or not nobody.stderr.strip():
-            failures.append(f"no proxy: exit {nobody.returncode}, stderr "
-                            f"{nobody.stderr.strip()!r}")
+        for extra in ((), ("--h3",)):  # no proxy, and the run ends before any fallback
+            nobody = run_client(bindir, free_port(), f"{work}/pki/ca.pem", 3, extra)
+            if nobody.returncode == 0 or "masque-bind-client:" not in nobody.stderr:
+                failures.append(f"no proxy {' '.join(extra)}: exit {nobody.returncode}, stderr "
+                                f"{nobody.stderr.strip()!r}")
     finally:
         proxy.kill()
         proxy.wait()

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "masque/h2.h"
 
+#include <errno.h>
 #include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -710,13 +711,22 @@ static void conn_over(masque_h2_conn *c, uint32_t code)
 /* The TLS handshake, without blocking; then HTTP/2 (ALPN "h2" is mandatory). */
 static int handshake(masque_h2_conn *c)
 {
-    int rv = gnutls_handshake(c->tls);
+    int rv;
+    int sent_errno;
     gnutls_datum_t proto;
+    errno = 0;
+    rv = gnutls_handshake(c->tls);
+    sent_errno = errno; /* what the socket said, when GnuTLS could not send or receive */
     if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
         return 0;
     }
     if (rv < 0) {
-        log_line(c, "TLS handshake: ", gnutls_strerror(rv));
+        if ((rv == GNUTLS_E_PUSH_ERROR || rv == GNUTLS_E_PULL_ERROR) && sent_errno != 0) {
+            /* A TCP connection that never came (refused, unreachable): said as such. */
+            log_line(c, "connect: ", strerror(sent_errno));
+        } else {
+            log_line(c, "TLS handshake: ", gnutls_strerror(rv));
+        }
         ended(c, MASQUE_CONN_BROKEN, 0);
         c->closed = 1;
         return -1;

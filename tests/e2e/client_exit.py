@@ -4,7 +4,8 @@
 all, ends with a non-zero exit status and a line on stderr; a working tunnel ends with 0. A
 proxy that vanishes mid-tunnel (killed: no CONNECTION_CLOSE, no GOAWAY) is a failure too, told
 apart from a proxy that stops in order: over HTTP/3 at the client's idle timeout, over HTTP/2
-when TCP ends without GOAWAY. Both programs refuse an option value they cannot take at once
+when TCP ends without GOAWAY. A proxy given by name is found at whichever of the name's
+addresses it listens. Both programs refuse an option value they cannot take at once
 (exit status 2 and a line naming the option), never a silent default or a number cut short.
 
 usage: client_exit.py BUILD_DIR    (loopback only; bounded deadlines)
@@ -61,6 +62,53 @@ def vanishing_proxy(bindir, work, transport, says):
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def every_address_tried(bindir, work):
+    """--proxy NAME:PORT where the name's first address has no proxy: in a network namespace
+    whose hosts file (ip-netns(8): /etc/netns/NS/hosts) gives proxy.test 127.0.0.1, then
+    127.0.0.2, where the proxy listens. The client must go on to the second address. Returns a
+    failure, None on success, or "skipped" where the machine does not allow it (not root, no
+    ip(8))."""
+    if os.geteuid() != 0 or subprocess.run(["ip", "-V"], capture_output=True).returncode != 0:
+        return "skipped"
+    ns = f"mqname{os.getpid() % 100000}"
+    etc = f"/etc/netns/{ns}"
+    proxy = None
+    try:
+        if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode != 0:
+            return "skipped"
+        os.makedirs(etc, exist_ok=True)
+        with open(f"{etc}/hosts", "w", encoding="utf-8") as f:
+            f.write("127.0.0.1 proxy.test\n127.0.0.2 proxy.test\n")
+        inside = ["ip", "netns", "exec", ns]
+        subprocess.run(inside + ["ip", "link", "set", "lo", "up"], check=True)
+        port = 4433
+        log = f"{work}/named.log"
+        with open(log, "w", encoding="utf-8") as plog:
+            proxy = subprocess.Popen(inside + [os.path.join(bindir, "masque-proxy"), "--listen",
+                                               f"127.0.0.2:{port}", "--cert",
+                                               f"{work}/pki/localhost.pem", "--key",
+                                               f"{work}/pki/localhost.key", "--run-seconds",
+                                               "60"], stderr=plog)
+        if wait_for(log, "listening on", 15) is None:
+            return "every address: the proxy did not start in the namespace"
+        r = subprocess.run(inside + [os.path.join(bindir, "masque-bind-client"), "--proxy",
+                                     f"proxy.test:{port}", "--authority", "localhost", "--ca",
+                                     f"{work}/pki/ca.pem", "--run-seconds", "6"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0 or "public address:" not in r.stdout:
+            return (f"--proxy proxy.test (127.0.0.1 without a proxy, then 127.0.0.2): exit "
+                    f"{r.returncode}, {(r.stdout + r.stderr).strip()!r}")
+        return None
+    finally:
+        if proxy is not None:
+            proxy.kill()
+            proxy.wait()
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+        subprocess.run(["rm", "-rf", etc], check=False)
+        if os.path.isdir("/etc/netns") and not os.listdir("/etc/netns"):
+            os.rmdir("/etc/netns")
 
 
 def usage_errors(bindir, work):
@@ -145,6 +193,9 @@ def main():
         if named.returncode != 0 or "public address:" not in named.stdout:
             failures.append(f"--proxy localhost:PORT: exit {named.returncode}, "
                             f"{(named.stdout + named.stderr).strip()!r}")
+        failure = every_address_tried(bindir, work)
+        if failure not in (None, "skipped"):
+            failures.append(failure)
         # No proxy: over HTTP/2 (after HTTP/3's time) the refused TCP connection is named as
         # such, not as a TLS failure; over HTTP/3 alone the run ends before any answer.
         for extra, says in (((), "connect: "), (("--h3",), "masque-bind-client:")):

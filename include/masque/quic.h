@@ -100,8 +100,8 @@ typedef struct masque_quic_hooks {
     /**
      * The request ended, with this HTTP/3 error code (H3_NO_ERROR also when the connection
      * went first: masque_quic_end_reason() says how); the request is gone when the hook
-     * returns. Called once for every request
-     * of the client's, and for every request the proxy accepted (on_request returned 0).
+     * returns. Called once for every request of the client's, and for every request the proxy
+     * accepted (on_request returned 0).
      */
     void (*on_close)(masque_quic_request *r, void *app, uint64_t reason);
     /** One line about what went wrong (requests the binding refused, QUIC errors); the

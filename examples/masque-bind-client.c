@@ -100,6 +100,34 @@ static void send_text(client_state *st, const masque_address *peer, const char *
     }
 }
 
+/* --public-address-file holds the public address while the tunnel is up, written whole (a new
+ * file renamed over the old: a reader never sees half of it), and is gone while it is down. */
+static void publish_address(const client_state *st, const char *text)
+{
+    char tmp[4096];
+    FILE *f;
+    int ok;
+    if (st->public_file == NULL ||
+        (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", st->public_file) >= sizeof(tmp)) {
+        return;
+    }
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        return;
+    }
+    ok = fprintf(f, "%s\n", text) > 0;
+    if (fclose(f) != 0 || !ok || rename(tmp, st->public_file) != 0) {
+        (void)remove(tmp);
+    }
+}
+
+static void unpublish_address(const client_state *st)
+{
+    if (st->public_file != NULL) {
+        (void)remove(st->public_file);
+    }
+}
+
 /* The proxy accepted the Bind request (either transport). */
 static void ready(client_state *st, masque_session *session, masque_adapter *adapter,
                   const masque_address *pub, size_t n)
@@ -113,16 +141,12 @@ static void ready(client_state *st, masque_session *session, masque_adapter *ada
     /* -10 §4: register the uncompressed context to hear from any peer. */
     st->session = session;
     st->adapter = adapter;
-    if (st->expose != NULL && n > 0) {
+    if (n > 0) {
         char text[MASQUE_ADDRESS_TEXT_MAX];
         (void)masque_address_format(text, sizeof(text), &pub[0], 1);
-        (void)printf("exposing %s at %s\n", st->service, text);
-        if (st->public_file != NULL) { /* for scripts: the address, once ready */
-            FILE *f = fopen(st->public_file, "w");
-            if (f != NULL) {
-                (void)fprintf(f, "%s\n", text);
-                (void)fclose(f);
-            }
+        publish_address(st, text); /* for scripts: the address, once ready */
+        if (st->expose != NULL) {
+            (void)printf("exposing %s at %s\n", st->service, text);
         }
     }
     if (masque_session_open_uncompressed(session, now_ms(), &st->uncompressed_id) == MASQUE_OK) {
@@ -621,6 +645,9 @@ static void run_attempt(client_state *st, const options *o)
     if (st->expose != NULL) {
         expose_close_all(st->expose); /* the peers' contexts went with the tunnel */
     }
+    if (st->ready) {
+        unpublish_address(st); /* the address went with the tunnel too */
+    }
 }
 
 /* --reconnect asks again unless the proxy refused what a new request would ask again (a 4xx
@@ -733,7 +760,7 @@ static void usage(FILE *to)
         "  --allow CIDR[:PORTS]       with --expose: only these peers (repeatable, up to 16)\n"
         "  --max-peers N              with --expose: peers at once (default 64, at most 256)\n"
         "  --peer-idle-ms MS          with --expose: close a peer idle this long (default 60000)\n"
-        "  --public-address-file FILE write the public address there once ready\n"
+        "  --public-address-file FILE the public address, in FILE while the tunnel is up\n"
         "  --h2 | --h3                HTTP/2 only, or HTTP/3 only (default: HTTP/3, then\n"
         "                             HTTP/2 when no QUIC handshake completes in time)\n"
         "  --fallback-ms MS           how long HTTP/3 gets (default 1500)\n"

@@ -58,6 +58,16 @@ def public_address(out, path, n, seconds):
     return None
 
 
+def gone(path, seconds=30):
+    """Whether the file at path is gone within seconds."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if not os.path.exists(path):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def reaches(public, text):
     """A peer's datagram to the public address comes back from the service; a few tries, since
     the client may still be setting up its uncompressed context."""
@@ -129,6 +139,9 @@ def main():
         if wait_for(f"{work}/plain.out", "public address:") is None:
             raise RuntimeError("the client without --reconnect set up no tunnel")
         stop(proxy)
+        # The address went with the tunnel: --public-address-file names none while it is down.
+        if not gone(f"{work}/public"):
+            failures.append("--public-address-file still names an address after the tunnel ended")
         # Without --reconnect, the client ends with the tunnel (cleanly: status 0).
         try:
             if plain.wait(timeout=30) != 0:

@@ -1625,18 +1625,40 @@ int masque_quic_read_from(masque_quic_conn *c, const struct sockaddr *from, sock
     return read_at(c, from, fromlen, pkt, len, masque_quic_now_ns());
 }
 
+/* Drops the first `taken` bytes of the vectors; returns how many vectors remain. */
+static nghttp3_ssize vec_advance(nghttp3_vec *vec, size_t count, size_t taken)
+{
+    size_t i = 0;
+    size_t k;
+    while (i < count && taken >= vec[i].len) {
+        taken -= vec[i].len;
+        i++;
+    }
+    if (i < count) {
+        vec[i].base += taken;
+        vec[i].len -= taken;
+    }
+    for (k = i; k < count; k++) {
+        vec[k - i] = vec[k];
+    }
+    return (nghttp3_ssize)(count - i);
+}
+
 int masque_quic_write(masque_quic_conn *c)
 {
     ngtcp2_path_storage ps;
     ngtcp2_pkt_info pi;
     uint64_t ts = masque_quic_now_ns();
     int datagrams_held = 0; /* congestion control or pacing: the queue waits */
+    /* What nghttp3 gave and ngtcp2 has not taken yet: a stream's data spans packets, and the
+     * rest of the vectors stays valid (nghttp3 keeps its data until acknowledged), so nghttp3
+     * is asked again only when they are used up. */
+    nghttp3_vec vec[16];
+    nghttp3_ssize veccnt = 0;
+    int64_t stream_id = -1;
+    int fin = 0;
     ngtcp2_path_storage_zero(&ps);
     for (;;) {
-        int64_t stream_id = -1;
-        int fin = 0;
-        nghttp3_vec vec[16];
-        nghttp3_ssize veccnt = 0;
         ngtcp2_ssize ndatalen = -1;
         ngtcp2_ssize n;
         uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
@@ -1660,7 +1682,9 @@ int masque_quic_write(masque_quic_conn *c)
             }
             /* room left in the packet: stream data (or an ACK) completes it, below */
         }
-        if (c->h3 != NULL && ngtcp2_conn_get_max_data_left(c->conn) > 0) {
+        if (veccnt == 0 && c->h3 != NULL && ngtcp2_conn_get_max_data_left(c->conn) > 0) {
+            stream_id = -1;
+            fin = 0;
             veccnt = nghttp3_conn_writev_stream(c->h3, &stream_id, &fin, vec, 16);
             if (veccnt < 0) {
                 return -1;
@@ -1674,14 +1698,17 @@ int masque_quic_write(masque_quic_conn *c)
         if (n < 0) {
             if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
                 (void)nghttp3_conn_block_stream(c->h3, stream_id);
+                veccnt = 0;
                 continue;
             }
             if (n == NGTCP2_ERR_STREAM_SHUT_WR) {
                 (void)nghttp3_conn_shutdown_stream_write(c->h3, stream_id);
+                veccnt = 0;
                 continue;
             }
             if (n == NGTCP2_ERR_WRITE_MORE) {
                 (void)nghttp3_conn_add_write_offset(c->h3, stream_id, (size_t)ndatalen);
+                veccnt = vec_advance(vec, (size_t)veccnt, (size_t)ndatalen);
                 continue;
             }
             if (n != NGTCP2_ERR_DRAINING && n != NGTCP2_ERR_CLOSING) {
@@ -1693,6 +1720,7 @@ int masque_quic_write(masque_quic_conn *c)
         }
         if (ndatalen >= 0 && stream_id >= 0) {
             (void)nghttp3_conn_add_write_offset(c->h3, stream_id, (size_t)ndatalen);
+            veccnt = vec_advance(vec, (size_t)veccnt, (size_t)ndatalen);
         }
         if (n == 0) {
             break;

@@ -125,6 +125,24 @@ static int proxy_tcp_fd = -1;
 static masque_address proxy_tcp_addr;
 static char proxy_last_log[256]; /* the proxy's last log line */
 
+/* Each proxy's log is read afresh: start_proxy() forgets what the last one said. */
+static void forget_proxy_log(void)
+{
+    full_refusals = 0;
+    slots_given_up = 0;
+    identity_handovers = 0;
+    refusal_lines = 0;
+    proxy_lines = 0;
+    binding_refusals = 0;
+    unlogged_notes = 0;
+    quota_refusal[0] = '\0';
+    binding_refusal[0] = '\0';
+    refusal_line[0] = '\0';
+    unlogged_note[0] = '\0';
+    proxy_last_log[0] = '\0';
+    client_gone_line[0] = '\0';
+}
+
 /* The proxy's log: the last line kept, the full-proxy refusals counted. */
 static void proxy_log(void *user, const char *line)
 {
@@ -163,6 +181,7 @@ static void proxy_log(void *user, const char *line)
 static void start_proxy(const char *ip, const char *allow_cidr)
 {
     masque_quic_proxy_config cfg;
+    forget_proxy_log();
     memset(&cfg, 0, sizeof(cfg));
     cfg.conn.stream_buffer = proxy_stream_buffer;
     cfg.conn.force_capsules = proxy_force_capsules;
@@ -1422,7 +1441,6 @@ static void test_e2e_requests_per_connection_are_limited_with_429(void **state)
     (void)state;
     conn_max_requests = 2;
     start_proxy("127.0.0.1", "127.0.0.0/8");
-    binding_refusals = 0;
     start_logging_client(&clients[0], NULL, 0);
     open_more_requests(3);
     assert_true(pump(3, 5000, two_ready_one_closed));
@@ -1680,8 +1698,6 @@ static void test_e2e_requests_without_a_valid_bearer_token_get_407(void **state)
     proxy_token_file = path;
     start_proxy("127.0.0.1", "127.0.0.0/8");
     proxy_token_file = NULL;
-    refusal_lines = 0;
-    binding_refusals = 0;
     assert_false(bind_with_token(NULL));          /* no Proxy-Authorization */
     assert_false(bind_with_token("s3cret-onf"));  /* a wrong one */
     assert_false(bind_with_token("s3cret-one1")); /* a longer one */
@@ -2288,10 +2304,6 @@ static void test_e2e_a_flood_of_refused_requests_is_not_a_flood_of_the_log(void 
     proxy_token_file = path;
     start_proxy("127.0.0.1", "127.0.0.0/8");
     proxy_token_file = NULL;
-    refusal_lines = 0;
-    binding_refusals = 0;
-    proxy_lines = 0;
-    unlogged_notes = 0;
     refused_from = 0;
     start = ms();
     assert_true(start_and_pump(0, NULL, refused_since));
@@ -2398,7 +2410,6 @@ static void test_e2e_without_keep_alive_a_quiet_connection_closes_at_the_idle_ti
     uint64_t t0;
     (void)state;
     proxy_verbose = 1;
-    client_gone_line[0] = '\0';
     start_quiet_tunnel(UINT64_MAX);
     t0 = ms();
     assert_true(pump(1, 10000, proxy_empty_of_clients));

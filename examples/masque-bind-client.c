@@ -64,9 +64,9 @@ typedef struct client_state {
     unsigned counts[MAX_PEERS];
     size_t npeers;
     int ready;
-    int abandoned; /* the HTTP/3 attempt is given up for HTTP/2: its request's end is no news */
-    expose_state *expose;    /* --expose: every peer forwarded to a local service, or NULL */
-    const char *service;     /* its address, as given */
+    int abandoned;        /* we end the attempt (HTTP/2 instead, the run is over): no news of it */
+    expose_state *expose; /* --expose: every peer forwarded to a local service, or NULL */
+    const char *service;  /* its address, as given */
     const char *public_file; /* --public-address-file, or NULL */
     int ended;               /* the request ended ... */
     int ended_ok;            /* ... with NO_ERROR (HTTP/3 or HTTP/2) */
@@ -74,7 +74,6 @@ typedef struct client_state {
     int status;       /* the HTTP status of the proxy's response; 0: none came */
     int cannot_serve; /* the proxy offers no extended CONNECT (RFC 9220, RFC 8441) */
     const char *lost; /* why the connection went first, when not cleanly; or NULL */
-    int left;         /* we ended the tunnel: the run is over (--run-seconds) */
 } client_state;
 
 static uint64_t now_ms(void)
@@ -488,6 +487,7 @@ static int run_h3(client_state *st, const options *o)
     uint64_t end_code = 0;
     masque_conn_end end;
     int fallback = 0;
+    int leaving = 0;
     int fd = socket(o->remote.ss_family, SOCK_DGRAM, 0);
     if (fd < 0 || connect(fd, (const struct sockaddr *)&o->remote, o->remotelen) != 0 ||
         getsockname(fd, (struct sockaddr *)&local, &ll) != 0) {
@@ -536,7 +536,7 @@ static int run_h3(client_state *st, const options *o)
         (void)masque_quic_write(st->conn);
     }
     if (!st->ended && !fallback && !masque_quic_is_closed(st->conn)) {
-        st->left = 1;
+        leaving = 1; /* the run is over: our own leaving is no news */
         (void)masque_quic_close(st->conn, MASQUE_H3_NO_ERROR); /* the proxy frees at once */
     }
     if (masque_quic_refused(st->conn)) {
@@ -544,7 +544,7 @@ static int run_h3(client_state *st, const options *o)
         st->cannot_serve = 1;
     }
     end = masque_quic_end_reason(st->conn, &end_code);
-    st->abandoned = fallback;
+    st->abandoned = fallback || leaving;
     masque_quic_free(st->conn); /* a request still open hears H3_NO_ERROR: judged below */
     judge_end(st, end, end_code, MASQUE_H3_NO_ERROR);
     st->abandoned = 0;
@@ -613,7 +613,6 @@ static void run_h2(client_state *st, const options *o)
         st->cannot_serve = 1;
     }
     if (!st->ended) {
-        st->left = !masque_h2_is_closed(st->h2);
         st->abandoned = 1;                                 /* our own leaving is no news */
         (void)masque_h2_close(st->h2, MASQUE_H2_NO_ERROR); /* GOAWAY: the proxy frees at once */
         st->abandoned = 0;
@@ -730,7 +729,6 @@ static void attempt_reset(client_state *st)
     st->status = 0;
     st->cannot_serve = 0;
     st->lost = NULL;
-    st->left = 0;
 }
 
 /* Every option, one line each (--help on stdout). */
@@ -986,7 +984,7 @@ int main(int argc, char **argv)
     {
         /* Every failure ends with a non-zero status and one line on stderr. With --reconnect,
          * a run that ends without a tunnel up failed. */
-        int failed = !st.ready || (st.ended && !st.left && (!st.ended_ok || o.reconnect));
+        int failed = !st.ready || (st.ended && (!st.ended_ok || o.reconnect));
         if (!st.ready && st.status == 0 && !st.cannot_serve) {
             /* (A proxy's refusal, or one that cannot serve Bind, was said already.) */
             (void)fprintf(stderr, "masque-bind-client: no Bind tunnel was set up (no proxy "

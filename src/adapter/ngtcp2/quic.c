@@ -1506,10 +1506,9 @@ void masque_quic_free(masque_quic_conn *c)
     (void)munmap(c, sizeof(*c));
 }
 
-/* Records how the connection ended: the first cause only (what follows is its consequence). */
+/* Records how the connection ends: the first cause only (what follows is its consequence). */
 static void ended(masque_quic_conn *c, masque_conn_end end, uint64_t code)
 {
-    c->closed = 1;
     if (c->end == MASQUE_CONN_OPEN) {
         c->end = end;
         c->end_code = code;
@@ -1678,6 +1677,7 @@ int masque_quic_write(masque_quic_conn *c)
                 log_line(c, "write: ", ngtcp2_strerror((int)n));
                 tx_flush(c);
                 ended(c, MASQUE_CONN_CLOSED_HERE, 0);
+                c->closed = 1;
                 return -1;
             }
             /* room left in the packet: stream data (or an ACK) completes it, below */
@@ -1716,6 +1716,7 @@ int masque_quic_write(masque_quic_conn *c)
             }
             tx_flush(c);
             ended(c, MASQUE_CONN_CLOSED_HERE, 0);
+            c->closed = 1;
             return -1;
         }
         if (ndatalen >= 0 && stream_id >= 0) {
@@ -1762,6 +1763,7 @@ int masque_quic_tick(masque_quic_conn *c)
                   ? MASQUE_CONN_TIMED_OUT
                   : MASQUE_CONN_CLOSED_HERE,
               0);
+        c->closed = 1;
         return -1;
     }
     for (i = 0; i < c->nreq; i++) {
@@ -1789,6 +1791,7 @@ int masque_quic_close(masque_quic_conn *c, uint64_t h3_error)
     n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, buf, sizeof(buf), &ccerr,
                                            masque_quic_now_ns());
     ended(c, MASQUE_CONN_CLOSED_HERE, h3_error);
+    c->closed = 1;
     if (n > 0) {
         send_packet(c, &ps.path, buf, (size_t)n);
     }

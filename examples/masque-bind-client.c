@@ -5,13 +5,16 @@
  *
  *   masque-bind-client [--proxy HOST:PORT] [--template URI] [--authority NAME]
  *                      [--ca PEM | --insecure] [--token-file FILE] [--priority GNUTLS]
- *                      [--h2 | --h3] [--fallback-ms MS] [--echo] [--compress-after N]
- *                      [--close-uncompressed-after N] [--expose HOST:PORT] [--reconnect]
- *                      [--run-seconds S]   (--help lists every option)
+ *                      [--h2 | --h3] [--fallback-ms MS] [--connect-timeout-ms MS] [--echo]
+ *                      [--compress-after N] [--close-uncompressed-after N]
+ *                      [--expose HOST:PORT] [--reconnect] [--run-seconds S]
+ *                      (--help lists every option)
  *
  * It tries HTTP/3 first; when no QUIC handshake completes within --fallback-ms (default 1500),
- * it says so on stderr and tries HTTP/2 over TLS/TCP at the same address (in the manner of Happy
- * Eyeballs). --h2 uses HTTP/2 only, --h3 HTTP/3 only.
+ * it says so on stderr and tries HTTP/2 over TLS/TCP (in the manner of Happy Eyeballs). A proxy
+ * NAME's addresses are tried in turn, families alternating (RFC 8305 §4): HTTP/3 with each, then
+ * HTTP/2 with those that gave no QUIC handshake; a handshake that HTTP/2 does not follow gets
+ * --connect-timeout-ms (default 10000). --h2 uses HTTP/2 only, --h3 HTTP/3 only.
  *
  * It prints "public address: IP:PORT" for each address the proxy bound, then one line per
  * packet: "from IP:PORT: TEXT". Lines on standard input, "IP:PORT TEXT", are sent to that peer.
@@ -388,6 +391,7 @@ typedef struct options {
     char proxy_port[8];
     uint64_t deadline;    /* ns; 0: none */
     uint64_t fallback_ns; /* HTTP/3 gets this long to complete a QUIC handshake */
+    uint64_t connect_ns;  /* a handshake with one address, when no fallback follows */
     int transport;        /* 0: HTTP/3, then HTTP/2; 2 or 3: only that one */
     int reconnect;        /* --reconnect: a tunnel that ends or fails is asked for again */
 } options;
@@ -476,23 +480,44 @@ static void judge_end(client_state *st, masque_conn_end end, uint64_t code, uint
     }
 }
 
-/* Over HTTP/3. Returns 1 when HTTP/2 should be tried (no QUIC handshake in time). */
+/* A handshake with o->remote did not complete within `limit_ns`: the next address, or HTTP/2. */
+static void say_no_handshake(const options *o, const char *what, uint64_t limit_ns)
+{
+    masque_address a;
+    char text[MASQUE_ADDRESS_TEXT_MAX];
+    if (masque_address_from_sockaddr((const struct sockaddr *)&o->remote, o->remotelen, &a) !=
+            MASQUE_OK ||
+        masque_address_format(text, sizeof(text), &a, 1) <= 0) {
+        (void)snprintf(text, sizeof(text), "the proxy");
+    }
+    (void)fprintf(stderr, "masque-bind-client: no %s handshake with %s within %llu ms\n", what,
+                  text, (unsigned long long)(limit_ns / 1000000u));
+}
+
+/* Over HTTP/3 to o->remote. Returns 1 when a QUIC handshake completed, 0 when none did in
+ * time (--fallback-ms before HTTP/2, else --connect-timeout-ms): the next address, or HTTP/2,
+ * is worth a try. */
 static int run_h3(client_state *st, const options *o)
 {
     static const masque_quic_hooks hooks = {on_ready, on_packet, on_close, on_log,
                                             NULL,     on_event,  NULL};
     struct sockaddr_storage local;
     socklen_t ll = sizeof(local);
-    uint64_t give_up = masque_quic_now_ns() + o->fallback_ns;
+    uint64_t limit = o->transport == 0 ? o->fallback_ns : o->connect_ns;
+    uint64_t give_up = masque_quic_now_ns() + limit;
     uint64_t end_code = 0;
     masque_conn_end end;
-    int fallback = 0;
+    int gave_up = 0;
     int leaving = 0;
+    int reached;
     int fd = socket(o->remote.ss_family, SOCK_DGRAM, 0);
     if (fd < 0 || connect(fd, (const struct sockaddr *)&o->remote, o->remotelen) != 0 ||
         getsockname(fd, (struct sockaddr *)&local, &ll) != 0) {
         perror("masque-bind-client: socket");
-        return o->transport == 0;
+        if (fd >= 0) {
+            (void)close(fd);
+        }
+        return 0;
     }
     st->conn =
         masque_quic_client_new(&o->cfg, fd, (struct sockaddr *)&local, ll,
@@ -500,18 +525,21 @@ static int run_h3(client_state *st, const options *o)
     if (st->conn == NULL) {
         (void)fprintf(stderr, "masque-bind-client: cannot connect\n");
         (void)close(fd);
-        return o->transport == 0;
+        return 0;
     }
     (void)masque_quic_write(st->conn);
     while (!st->ended && time_left(o)) {
         struct pollfd fds[2 + EXPOSE_MAX_PEERS];
         size_t npeers = polls(st, fds, fd);
         uint64_t now = masque_quic_now_ns();
-        int handshaking = o->transport == 0 && !masque_quic_handshake_completed(st->conn);
+        int handshaking = !masque_quic_handshake_completed(st->conn);
         int wait = loop_wait_ms(o, masque_quic_next_timeout(st->conn), handshaking ? give_up : 0);
-        if (o->transport == 0 && !masque_quic_handshake_completed(st->conn) &&
-            (now >= give_up || masque_quic_is_closed(st->conn)) && !masque_quic_refused(st->conn)) {
-            fallback = 1; /* UDP blocked, or no QUIC there: HTTP/2 over TCP next */
+        if (handshaking && (now >= give_up || masque_quic_is_closed(st->conn)) &&
+            !masque_quic_refused(st->conn)) {
+            gave_up = 1; /* UDP blocked, no QUIC there, or no route: the next address or HTTP/2 */
+            if (now >= give_up) {
+                say_no_handshake(o, "QUIC", limit);
+            }
             break;
         }
         if (masque_quic_is_closed(st->conn)) {
@@ -535,7 +563,7 @@ static int run_h3(client_state *st, const options *o)
         }
         (void)masque_quic_write(st->conn);
     }
-    if (!st->ended && !fallback && !masque_quic_is_closed(st->conn)) {
+    if (!st->ended && !gave_up && !masque_quic_is_closed(st->conn)) {
         leaving = 1; /* the run is over: our own leaving is no news */
         (void)masque_quic_close(st->conn, MASQUE_H3_NO_ERROR); /* the proxy frees at once */
     }
@@ -544,24 +572,29 @@ static int run_h3(client_state *st, const options *o)
         st->cannot_serve = 1;
     }
     end = masque_quic_end_reason(st->conn, &end_code);
-    st->abandoned = fallback || leaving;
+    reached = masque_quic_handshake_completed(st->conn);
+    st->abandoned = gave_up || leaving;
     masque_quic_free(st->conn); /* a request still open hears H3_NO_ERROR: judged below */
     judge_end(st, end, end_code, MASQUE_H3_NO_ERROR);
     st->abandoned = 0;
     st->conn = NULL;
     (void)close(fd);
-    return fallback;
+    return reached;
 }
 
 #ifdef MASQUE_HAVE_H2
-/* Over HTTP/2 (TLS over TCP to the same address and port). */
-static void run_h2(client_state *st, const options *o)
+/* Over HTTP/2 (TLS over TCP to o->remote, the same port). Returns 1 when the TLS handshake
+ * completed, 0 when it did not within --connect-timeout-ms (a SYN into a black hole waits for
+ * the kernel's minutes, not ours). */
+static int run_h2(client_state *st, const options *o)
 {
     static const masque_h2_hooks hooks = {h2_on_ready, h2_on_packet, h2_on_close, h2_on_log,
                                           NULL,        h2_on_event,  NULL};
     masque_h2_config cfg;
     uint64_t end_code = 0;
+    uint64_t give_up = masque_quic_now_ns() + o->connect_ns;
     masque_conn_end end;
+    int reached;
     int fd = socket(o->remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (fd < 0 || (connect(fd, (const struct sockaddr *)&o->remote, o->remotelen) != 0 &&
                    errno != EINPROGRESS)) {
@@ -569,7 +602,7 @@ static void run_h2(client_state *st, const options *o)
         if (fd >= 0) {
             (void)close(fd);
         }
-        return;
+        return 0;
     }
     memset(&cfg, 0, sizeof(cfg));
     cfg.authority = o->cfg.authority;
@@ -585,14 +618,20 @@ static void run_h2(client_state *st, const options *o)
     if (st->h2 == NULL) {
         (void)fprintf(stderr, "masque-bind-client: cannot start HTTP/2\n");
         (void)close(fd);
-        return;
+        return 0;
     }
     (void)masque_h2_write(st->h2);
     while (!st->ended && !masque_h2_is_closed(st->h2) && time_left(o)) {
         struct pollfd fds[2 + EXPOSE_MAX_PEERS];
         size_t npeers = polls(st, fds, fd);
         uint64_t exp = masque_h2_next_timeout(st->h2); /* ms, UINT64_MAX: none */
-        int wait = loop_wait_ms(o, exp == UINT64_MAX ? UINT64_MAX : exp * 1000000u, 0);
+        int handshaking = !masque_h2_handshake_completed(st->h2);
+        int wait = loop_wait_ms(o, exp == UINT64_MAX ? UINT64_MAX : exp * 1000000u,
+                                handshaking ? give_up : 0);
+        if (handshaking && masque_quic_now_ns() >= give_up) {
+            say_no_handshake(o, "TLS (TCP)", o->connect_ns);
+            break; /* no answer from this address: the next one */
+        }
         if (masque_h2_wants_write(st->h2)) {
             fds[0].events |= POLLOUT;
         }
@@ -615,38 +654,38 @@ static void run_h2(client_state *st, const options *o)
     if (!st->ended) {
         st->abandoned = 1;                                 /* our own leaving is no news */
         (void)masque_h2_close(st->h2, MASQUE_H2_NO_ERROR); /* GOAWAY: the proxy frees at once */
-        st->abandoned = 0;
     }
     end = masque_h2_end_reason(st->h2, &end_code);
+    reached = masque_h2_handshake_completed(st->h2);
+    masque_h2_free(st->h2); /* before a handshake, the requests end here: no news either */
     judge_end(st, end, end_code, MASQUE_H2_NO_ERROR);
-    masque_h2_free(st->h2);
+    st->abandoned = 0;
     st->h2 = NULL;
     (void)close(fd);
+    return reached;
 }
 #endif
 
-/* One attempt: HTTP/3, then HTTP/2 when no QUIC handshake completes in time; or the one asked. */
-static void run_attempt(client_state *st, const options *o)
+/* One transport (3: HTTP/3, 2: HTTP/2) to o->remote; 1 when its handshake completed. What
+ * the tunnel leaves behind goes with it. */
+static int run_transport(client_state *st, const options *o, int transport)
 {
-    if (o->transport != 2 && run_h3(st, o)) {
-#ifdef MASQUE_HAVE_H2
-        (void)fprintf(stderr,
-                      "masque-bind-client: no QUIC handshake with the proxy within %llu ms; "
-                      "trying HTTP/2 over TLS/TCP\n",
-                      (unsigned long long)(o->fallback_ns / 1000000u));
-        run_h2(st, o);
-#endif
-    } else if (o->transport == 2) {
-#ifdef MASQUE_HAVE_H2
-        run_h2(st, o);
-#endif
+    int reached = 0;
+    if (transport == 3) {
+        reached = run_h3(st, o);
     }
+#ifdef MASQUE_HAVE_H2
+    if (transport == 2) {
+        reached = run_h2(st, o);
+    }
+#endif
     if (st->expose != NULL) {
         expose_close_all(st->expose); /* the peers' contexts went with the tunnel */
     }
     if (st->ready) {
         unpublish_address(st); /* the address went with the tunnel too */
     }
+    return reached;
 }
 
 /* --reconnect asks again unless the proxy refused what a new request would ask again (a 4xx
@@ -659,20 +698,37 @@ static int worth_retrying(const client_state *st)
 /* What one attempt leaves behind goes before the next: a new tunnel, a new session. */
 static void attempt_reset(client_state *st);
 
+/* An address of the proxy, and whether a handshake with it completed in this attempt. */
+typedef struct proxy_address {
+    struct sockaddr_storage addr;
+    socklen_t len;
+    int reached;
+} proxy_address;
+
+#define MAX_PROXY_ADDRESSES 16 /* of a name's addresses, at most this many are tried */
+
 /*
- * An attempt with every address of the proxy's name (resolved again each time: a proxy that
- * moves is followed), in the resolver's order, until one of them sets up a tunnel or refuses
- * for good; a proxy given by address is that address alone.
+ * The proxy's addresses for one attempt: the one given, or its name's, resolved again (a proxy
+ * that moves is followed), the address families taking turns from the resolver's first (RFC
+ * 8305 §4): a family without a route (IPv6 on many networks) costs one timeout, not one per
+ * address. Returns how many.
  */
-static void run_attempts(client_state *st, options *o)
+static size_t proxy_addresses(const options *o, proxy_address *out, size_t cap)
 {
+    const struct addrinfo *by_family[2][MAX_PROXY_ADDRESSES];
+    size_t count[2] = {0, 0};
+    size_t taken[2] = {0, 0};
     struct addrinfo hints;
     struct addrinfo *list = NULL;
     const struct addrinfo *ai;
+    size_t n = 0;
+    size_t turn = 0;
     int rc;
+    memset(out, 0, cap * sizeof(*out));
     if (o->proxy_name == NULL) {
-        run_attempt(st, o);
-        return;
+        memcpy(&out[0].addr, &o->remote, sizeof(o->remote));
+        out[0].len = o->remotelen;
+        return 1;
     }
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
@@ -681,21 +737,64 @@ static void run_attempts(client_state *st, options *o)
     if (rc != 0) {
         (void)fprintf(stderr, "masque-bind-client: cannot resolve %s: %s\n", o->proxy_name,
                       gai_strerror(rc));
-        return;
+        return 0;
     }
     for (ai = list; ai != NULL; ai = ai->ai_next) {
-        if (ai->ai_addrlen > sizeof(o->remote)) {
-            continue;
+        size_t f = ai->ai_family == list->ai_family ? 0 : 1; /* the resolver's first family: 0 */
+        if (ai->ai_addrlen <= sizeof(out[0].addr) && count[f] < MAX_PROXY_ADDRESSES) {
+            by_family[f][count[f]++] = ai;
         }
-        memcpy(&o->remote, ai->ai_addr, ai->ai_addrlen);
-        o->remotelen = (socklen_t)ai->ai_addrlen;
-        run_attempt(st, o);
-        if (st->ready || !worth_retrying(st) || !time_left(o) || ai->ai_next == NULL) {
-            break;
+    }
+    while (n < cap && (taken[0] < count[0] || taken[1] < count[1])) {
+        if (taken[turn] < count[turn]) {
+            ai = by_family[turn][taken[turn]++];
+            memcpy(&out[n].addr, ai->ai_addr, ai->ai_addrlen);
+            out[n++].len = (socklen_t)ai->ai_addrlen;
         }
-        attempt_reset(st);
+        turn ^= 1u;
     }
     freeaddrinfo(list);
+    return n;
+}
+
+/*
+ * An attempt: HTTP/3 with every address of the proxy in turn, then HTTP/2 with those that gave
+ * no QUIC handshake (UDP blocked on the way); or only the transport asked. It stops at the
+ * first that sets up a tunnel or refuses for good. Every handshake is bounded in time, so that
+ * an address into a black hole delays the others by seconds, not by the kernel's minutes.
+ */
+static void run_attempts(client_state *st, options *o)
+{
+    proxy_address addrs[MAX_PROXY_ADDRESSES];
+    size_t n = proxy_addresses(o, addrs, MAX_PROXY_ADDRESSES);
+    int tried = 0; /* an address was tried: the next one starts from a reset state */
+    int transport;
+    for (transport = 3; transport >= 2; transport--) {
+        size_t i;
+        int said = 0;
+        if (o->transport != 0 && o->transport != transport) {
+            continue;
+        }
+        for (i = 0; i < n; i++) {
+            if (addrs[i].reached) {
+                continue; /* its proxy answered over QUIC: HTTP/2 would hear the same */
+            }
+            if (transport == 2 && o->transport == 0 && !said) {
+                (void)fprintf(stderr, "masque-bind-client: trying HTTP/2 over TLS/TCP\n");
+                said = 1;
+            }
+            if (tried) {
+                attempt_reset(st);
+            }
+            tried = 1;
+            memcpy(&o->remote, &addrs[i].addr, sizeof(o->remote));
+            o->remotelen = addrs[i].len;
+            addrs[i].reached = run_transport(st, o, transport);
+            if (st->ready || !worth_retrying(st) || !time_left(o)) {
+                return;
+            }
+        }
+    }
 }
 
 /* --reconnect: waits `ms`, or until the end of --run-seconds; 0 when the run is over. */
@@ -761,7 +860,9 @@ static void usage(FILE *to)
         "  --public-address-file FILE the public address, in FILE while the tunnel is up\n"
         "  --h2 | --h3                HTTP/2 only, or HTTP/3 only (default: HTTP/3, then\n"
         "                             HTTP/2 when no QUIC handshake completes in time)\n"
-        "  --fallback-ms MS           how long HTTP/3 gets (default 1500)\n"
+        "  --fallback-ms MS           how long HTTP/3 gets before HTTP/2 (default 1500)\n"
+        "  --connect-timeout-ms MS    how long a handshake with one address gets otherwise\n"
+        "                             (QUIC with --h3, TCP and TLS; default 10000)\n"
         "  --idle-timeout-ms MS       a proxy silent this long is gone (QUIC's idle timeout;\n"
         "                             default 120000; a quiet tunnel sends PINGs to stay up)\n"
         "  --priority STRING          GnuTLS priority string\n"
@@ -829,6 +930,7 @@ int main(int argc, char **argv)
     o.cfg.authority = "localhost";
     o.cfg.uri_template = "https://localhost/.well-known/masque/udp/{target_host}/{target_port}/";
     o.fallback_ns = 1500u * 1000000u;
+    o.connect_ns = 10000u * 1000000u;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -896,6 +998,8 @@ int main(int argc, char **argv)
             o.cfg.conn_idle_timeout_ms = option_number(PROGRAM, a, argv[++i], 1000, 3600000);
         } else if (strcmp(a, "--fallback-ms") == 0) {
             o.fallback_ns = option_number(PROGRAM, a, argv[++i], 0, 3600000) * 1000000u;
+        } else if (strcmp(a, "--connect-timeout-ms") == 0) {
+            o.connect_ns = option_number(PROGRAM, a, argv[++i], 1, 3600000) * 1000000u;
         } else if (strcmp(a, "--compress-after") == 0) {
             st.compress_after = (unsigned)option_number(PROGRAM, a, argv[++i], 0, UINT32_MAX);
         } else if (strcmp(a, "--close-uncompressed-after") == 0) {

@@ -167,6 +167,11 @@ MASQUE_API int masque_h2_close(masque_h2_conn *c, uint32_t h2_error);
  *         @p out when it presented one that verifies against the client CA, else 0. */
 MASQUE_API int masque_h2_peer_identity(const masque_h2_conn *c, char *out, size_t cap);
 
+/** @brief Whether the TLS handshake completed (with ALPN "h2"), as
+ *         masque_quic_handshake_completed(): a client that gets no handshake from an address in
+ *         time can try the next one. */
+MASQUE_API int masque_h2_handshake_completed(const masque_h2_conn *c);
+
 /** @brief Whether the connection is over (closed by either side, or failed). */
 MASQUE_API int masque_h2_is_closed(const masque_h2_conn *c);
 

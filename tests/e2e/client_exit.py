@@ -5,7 +5,7 @@ all, ends with a non-zero exit status and a line on stderr; a working tunnel end
 proxy that vanishes mid-tunnel (killed: no CONNECTION_CLOSE, no GOAWAY) is a failure too, told
 apart from a proxy that stops in order: over HTTP/3 at the client's idle timeout, over HTTP/2
 when TCP ends without GOAWAY. A proxy given by name is found at whichever of the name's
-addresses it listens. Both programs refuse an option value they cannot take at once
+addresses it listens, within bounded handshake times, a first address into a black hole too. Both programs refuse an option value they cannot take at once
 (exit status 2 and a line naming the option), never a silent default or a number cut short.
 
 usage: client_exit.py BUILD_DIR    (loopback only; bounded deadlines)
@@ -65,11 +65,15 @@ def vanishing_proxy(bindir, work, transport, says):
 
 
 def every_address_tried(bindir, work):
-    """--proxy NAME:PORT where the name's first address has no proxy: in a network namespace
-    whose hosts file (ip-netns(8): /etc/netns/NS/hosts) gives proxy.test 127.0.0.1, then
-    127.0.0.2, where the proxy listens. The client must go on to the second address. Returns a
+    """--proxy NAME:PORT where the name's first addresses have no proxy: in a network namespace
+    whose hosts file (ip-netns(8): /etc/netns/NS/hosts) gives proxy.test 2001:db8::1, a black
+    hole (a route into a veth whose other end is down: not a word back, as from an IPv6 that
+    does not work), then 127.0.0.1, where nothing listens, then 127.0.0.2, where the proxy
+    does. The client must go on to the proxy within its handshake limits, over HTTP/3 (each
+    address gets --fallback-ms) and over HTTP/2 alone (each gets --connect-timeout-ms), never
+    waiting in the black hole for the kernel's or the idle timeout's minutes. Returns a
     failure, None on success, or "skipped" where the machine does not allow it (not root, no
-    ip(8))."""
+    ip(8), no veth)."""
     if os.geteuid() != 0 or subprocess.run(["ip", "-V"], capture_output=True).returncode != 0:
         return "skipped"
     ns = f"mqname{os.getpid() % 100000}"
@@ -80,9 +84,17 @@ def every_address_tried(bindir, work):
             return "skipped"
         os.makedirs(etc, exist_ok=True)
         with open(f"{etc}/hosts", "w", encoding="utf-8") as f:
-            f.write("127.0.0.1 proxy.test\n127.0.0.2 proxy.test\n")
+            f.write("2001:db8::1 proxy.test\n127.0.0.1 proxy.test\n127.0.0.2 proxy.test\n")
         inside = ["ip", "netns", "exec", ns]
         subprocess.run(inside + ["ip", "link", "set", "lo", "up"], check=True)
+        if subprocess.run(inside + ["ip", "link", "add", "v0", "type", "veth", "peer", "name",
+                                    "v1"], capture_output=True).returncode != 0:
+            return "skipped"
+        for cmd in (["ip", "link", "set", "v0", "up"],
+                    ["ip", "addr", "add", "2001:db8::2/64", "dev", "v0", "nodad"],
+                    ["ip", "-6", "neigh", "add", "2001:db8::1", "lladdr", "02:00:00:00:00:01",
+                     "dev", "v0", "nud", "permanent"]):
+            subprocess.run(inside + cmd, check=True)
         port = 4433
         log = f"{work}/named.log"
         with open(log, "w", encoding="utf-8") as plog:
@@ -90,16 +102,35 @@ def every_address_tried(bindir, work):
                                                f"127.0.0.2:{port}", "--cert",
                                                f"{work}/pki/localhost.pem", "--key",
                                                f"{work}/pki/localhost.key", "--run-seconds",
-                                               "60"], stderr=plog)
+                                               "90"], stderr=plog)
         if wait_for(log, "listening on", 15) is None:
             return "every address: the proxy did not start in the namespace"
-        r = subprocess.run(inside + [os.path.join(bindir, "masque-bind-client"), "--proxy",
-                                     f"proxy.test:{port}", "--authority", "localhost", "--ca",
-                                     f"{work}/pki/ca.pem", "--run-seconds", "6"],
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-        if r.returncode != 0 or "public address:" not in r.stdout:
-            return (f"--proxy proxy.test (127.0.0.1 without a proxy, then 127.0.0.2): exit "
-                    f"{r.returncode}, {(r.stdout + r.stderr).strip()!r}")
+        for transport, says in (([], "no QUIC handshake with [2001:db8::1]:4433 within 1500 ms"),
+                                (["--h2", "--connect-timeout-ms", "1000"],
+                                 "no TLS (TCP) handshake with [2001:db8::1]:4433 within 1000 ms")):
+            # A tunnel at 127.0.0.2 after two addresses' limits: 20 s are far more than that,
+            # far less than a SYN's or an idle timeout's minutes in the black hole. Then
+            # SIGTERM: a run that ends with its tunnel up exits 0.
+            out = f"{work}/named{len(transport)}.out"
+            with open(out, "w", encoding="utf-8") as f:
+                client = subprocess.Popen(inside + [os.path.join(bindir, "masque-bind-client"),
+                                                    "--proxy", f"proxy.test:{port}",
+                                                    "--authority", "localhost", "--ca",
+                                                    f"{work}/pki/ca.pem", "--run-seconds", "60"]
+                                          + transport, stdin=subprocess.DEVNULL, stdout=f,
+                                          stderr=f)
+            try:
+                up = wait_for(out, "public address:", 20) is not None
+                client.terminate()
+                rc = client.wait(timeout=30)
+            finally:
+                if client.poll() is None:
+                    client.kill()
+                    client.wait()
+            text = open(out, encoding="utf-8").read()
+            if not up or rc != 0 or says not in text:
+                return (f"--proxy proxy.test {' '.join(transport)} (a black hole, 127.0.0.1 "
+                        f"without a proxy, then 127.0.0.2): exit {rc}, {text.strip()!r}")
         return None
     finally:
         if proxy is not None:

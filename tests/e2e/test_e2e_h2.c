@@ -492,6 +492,29 @@ test_e2e_UDP_3_DG_8_h2_bind_and_relay_both_ways_uncompressed_and_compressed(void
     stop();
 }
 
+/* A client tells a proxy that answers its TLS handshake from an address that takes the TCP
+ * connection and then says nothing (masque-bind-client moves on to the next address). */
+static void test_e2e_h2_the_handshake_is_reported_once_tls_is_up(void **state)
+{
+    uint64_t until;
+    (void)state;
+    start();
+    until = ms() + 300;
+    while (ms() < until) { /* the listener's backlog took the connection; no one answers it */
+        struct pollfd pfd = {client_fd, POLLIN, 0};
+        (void)masque_h2_write(client);
+        (void)poll(&pfd, 1, 10);
+        (void)masque_h2_read(client);
+    }
+    assert_false(masque_h2_handshake_completed(client));
+    assert_false(masque_h2_is_closed(client));
+    assert_true(pump(5000, first_ready));
+    assert_true(masque_h2_handshake_completed(client));
+    assert_non_null(server);
+    assert_true(masque_h2_handshake_completed(server));
+    stop();
+}
+
 static void test_e2e_h2_two_requests_on_one_connection(void **state)
 {
     masque_address peer_addr;
@@ -684,6 +707,7 @@ int main(void)
         cmocka_unit_test_teardown(
             test_e2e_UDP_3_DG_8_h2_bind_and_relay_both_ways_uncompressed_and_compressed,
             after_each),
+        cmocka_unit_test_teardown(test_e2e_h2_the_handshake_is_reported_once_tls_is_up, after_each),
         cmocka_unit_test_teardown(test_e2e_h2_two_requests_on_one_connection, after_each),
         cmocka_unit_test_teardown(
             test_e2e_h2_a_connection_closed_without_goaway_is_broken_not_clean, after_each),

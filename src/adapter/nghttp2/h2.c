@@ -937,6 +937,11 @@ int masque_h2_peer_identity(const masque_h2_conn *c, char *out, size_t cap)
     return c->handshaken ? masque_tls_peer_identity(c->tls, out, cap) : 0;
 }
 
+int masque_h2_handshake_completed(const masque_h2_conn *c)
+{
+    return c->handshaken;
+}
+
 int masque_h2_is_closed(const masque_h2_conn *c)
 {
     return c->closed;

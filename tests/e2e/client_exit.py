@@ -66,12 +66,13 @@ def vanishing_proxy(bindir, work, transport, says):
 
 def every_address_tried(bindir, work):
     """--proxy NAME:PORT where the name's first addresses have no proxy: in a network namespace
-    whose hosts file (ip-netns(8): /etc/netns/NS/hosts) gives proxy.test 2001:db8::1, a black
-    hole (a route into a veth whose other end is down: not a word back, as from an IPv6 that
-    does not work), then 127.0.0.1, where nothing listens, then 127.0.0.2, where the proxy
-    does. The client must go on to the proxy within its handshake limits, over HTTP/3 (each
-    address gets --fallback-ms) and over HTTP/2 alone (each gets --connect-timeout-ms), never
-    waiting in the black hole for the kernel's or the idle timeout's minutes. Returns a
+    whose hosts file (ip-netns(8): /etc/netns/NS/hosts) gives proxy.test 2001:db8::1 and
+    2001:db8::3, black holes (a route into a veth whose other end is down: not a word back, as
+    from an IPv6 that does not work), 127.0.0.1, where nothing listens, and 127.0.0.2, where
+    the proxy does. The client must try them with the families taking turns (::1, 127.0.0.1,
+    ::3, 127.0.0.2: RFC 8305 §4) and reach the proxy within its handshake limits, over HTTP/3
+    (each address gets --fallback-ms) and over HTTP/2 alone (each gets --connect-timeout-ms),
+    never waiting in a black hole for the kernel's or the idle timeout's minutes. Returns a
     failure, None on success, or "skipped" where the machine does not allow it (not root, no
     ip(8), no veth)."""
     if os.geteuid() != 0 or subprocess.run(["ip", "-V"], capture_output=True).returncode != 0:
@@ -84,15 +85,20 @@ def every_address_tried(bindir, work):
             return "skipped"
         os.makedirs(etc, exist_ok=True)
         with open(f"{etc}/hosts", "w", encoding="utf-8") as f:
-            f.write("2001:db8::1 proxy.test\n127.0.0.1 proxy.test\n127.0.0.2 proxy.test\n")
+            f.write("2001:db8::1 proxy.test\n2001:db8::3 proxy.test\n127.0.0.1 proxy.test\n"
+                    "127.0.0.2 proxy.test\n")
         inside = ["ip", "netns", "exec", ns]
         subprocess.run(inside + ["ip", "link", "set", "lo", "up"], check=True)
         if subprocess.run(inside + ["ip", "link", "add", "v0", "type", "veth", "peer", "name",
                                     "v1"], capture_output=True).returncode != 0:
             return "skipped"
+        # The source 2001:db8::ff00 shares as long a prefix with ::1 as with ::3, so that the
+        # resolver keeps the hosts file's order of the two (RFC 6724 rule 9).
         for cmd in (["ip", "link", "set", "v0", "up"],
-                    ["ip", "addr", "add", "2001:db8::2/64", "dev", "v0", "nodad"],
+                    ["ip", "addr", "add", "2001:db8::ff00/64", "dev", "v0", "nodad"],
                     ["ip", "-6", "neigh", "add", "2001:db8::1", "lladdr", "02:00:00:00:00:01",
+                     "dev", "v0", "nud", "permanent"],
+                    ["ip", "-6", "neigh", "add", "2001:db8::3", "lladdr", "02:00:00:00:00:03",
                      "dev", "v0", "nud", "permanent"]):
             subprocess.run(inside + cmd, check=True)
         port = 4433
@@ -105,10 +111,16 @@ def every_address_tried(bindir, work):
                                                "90"], stderr=plog)
         if wait_for(log, "listening on", 15) is None:
             return "every address: the proxy did not start in the namespace"
-        for transport, says in (([], "no QUIC handshake with [2001:db8::1]:4433 within 1500 ms"),
-                                (["--h2", "--connect-timeout-ms", "1000"],
-                                 "no TLS (TCP) handshake with [2001:db8::1]:4433 within 1000 ms")):
-            # A tunnel at 127.0.0.2 after two addresses' limits: 20 s are far more than that,
+        quic = "no QUIC handshake with "
+        tls = "no TLS (TCP) handshake with "
+        refused = "connect: Connection refused"
+        for transport, tried in (([], [quic + "[2001:db8::1]:4433 within 1500 ms",
+                                       quic + "127.0.0.1:4433 within 1500 ms",
+                                       quic + "[2001:db8::3]:4433 within 1500 ms"]),
+                                 (["--h2", "--connect-timeout-ms", "1000"],
+                                  [tls + "[2001:db8::1]:4433 within 1000 ms", refused,
+                                   tls + "[2001:db8::3]:4433 within 1000 ms"])):
+            # A tunnel at 127.0.0.2 after three addresses' limits: 20 s are far more than that,
             # far less than a SYN's or an idle timeout's minutes in the black hole. Then
             # SIGTERM: a run that ends with its tunnel up exits 0.
             out = f"{work}/named{len(transport)}.out"
@@ -128,9 +140,13 @@ def every_address_tried(bindir, work):
                     client.kill()
                     client.wait()
             text = open(out, encoding="utf-8").read()
-            if not up or rc != 0 or says not in text:
-                return (f"--proxy proxy.test {' '.join(transport)} (a black hole, 127.0.0.1 "
-                        f"without a proxy, then 127.0.0.2): exit {rc}, {text.strip()!r}")
+            said = [line.split("masque-bind-client: ", 1)[1] for line in text.splitlines()
+                    if line.startswith("masque-bind-client: ") and
+                    (quic in line or tls in line or refused in line)]
+            if not up or rc != 0 or said != tried:
+                return (f"--proxy proxy.test {' '.join(transport)} (black holes ::1 and ::3, "
+                        f"127.0.0.1 without a proxy, 127.0.0.2 with one): exit {rc}, tried "
+                        f"{said}, not {tried}: {text.strip()!r}")
         return None
     finally:
         if proxy is not None:

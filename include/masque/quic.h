@@ -532,7 +532,9 @@ typedef struct masque_quic_proxy masque_quic_proxy;
 /** @brief Settings of a proxy. */
 typedef struct masque_quic_proxy_config {
     masque_quic_config conn; /**< Per-connection settings (is_server is forced on). */
-    /** Address the per-request UDP sockets bind to (port 0: the kernel picks one each). */
+    /** Address the per-request UDP sockets bind to (port 0: the kernel picks one each). A
+     *  wildcard (0.0.0.0, ::) is advertised as this host's address on the route to each client
+     *  (a request is refused when no route says one). */
     masque_address relay_bind;
     /** Non-zero: advertise this IP in Proxy-Public-Address instead of relay_bind's (NAT). */
     int has_public_ip;

@@ -9,56 +9,10 @@ throw-away CA); every wait is bounded.
 usage: h2_programs.py BUILD_DIR
 """
 import os
-import socket
 import subprocess
 import sys
 
-from programs import TOOLS, free_port, wait_for
-
-
-def tunnel(bindir, work, name, proxy_args, client_args):
-    """Starts a proxy and a client; returns (failure or None, client stderr)."""
-    port = free_port()
-    log = f"{work}/{name}.proxy"
-    with open(log, "w", encoding="utf-8") as plog:
-        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
-                                  f"127.0.0.1:{port}", "--allow", "127.0.0.0/8",
-                                  "--cert", f"{work}/pki/localhost.pem",
-                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "40"]
-                                 + proxy_args, stderr=plog)
-    out = f"{work}/{name}.out"
-    err = f"{work}/{name}.err"
-    client = None
-    try:
-        if wait_for(log, "listening on") is None:  # the client must not race its start
-            return f"{name}: the proxy did not start", ""
-        with open(out, "w", encoding="utf-8") as o, open(err, "w", encoding="utf-8") as e:
-            client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
-                                       f"127.0.0.1:{port}", "--authority", "localhost",
-                                       "--ca", f"{work}/pki/ca.pem", "--echo",
-                                       "--run-seconds", "30"] + client_args,
-                                      stdin=subprocess.DEVNULL, stdout=o, stderr=e)
-        line = wait_for(out, "public address:", 15 if "bad" not in name else 5)
-        if line is None:
-            return f"{name}: no public address", open(err, encoding="utf-8").read()
-        if wait_for(out, "acknowledged") is None:
-            return f"{name}: the uncompressed context was not acknowledged", ""
-        host, pport = line.split()[-1].rsplit(":", 1)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
-            peer.settimeout(10)
-            peer.sendto(b"over http/2", (host, int(pport)))
-            data, src = peer.recvfrom(2048)
-        if data != b"re: over http/2" or src != (host, int(pport)):
-            return f"{name}: got {data!r} from {src}", ""
-        return None, open(err, encoding="utf-8").read()
-    except socket.timeout:
-        return f"{name}: no answer through the tunnel", ""
-    finally:
-        if client is not None:
-            client.kill()
-            client.wait()
-        proxy.kill()
-        proxy.wait()
+from programs import TOOLS, tunnel
 
 
 def main():

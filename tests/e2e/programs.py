@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-only
 """What the end-to-end scripts that run the programs share: where the tools are, a free port,
-a bounded wait for a line in a program's output file, a local UDP echo service, and the
-verdict."""
+a bounded wait for a line in a program's output file, a tunnel through the programs with a
+datagram there and back, a local UDP echo service, and the verdict."""
 import os
 import socket
 import subprocess
@@ -34,6 +34,60 @@ def wait_for(path, text, seconds=20):
             pass
         time.sleep(0.05)
     return None
+
+
+def tunnel(bindir, work, name, proxy_args, client_args, listen="127.0.0.1",
+           connect="127.0.0.1"):
+    """Starts a proxy listening at `listen` and a client --echo connecting to it at `connect`
+    (IP literals, an IPv6 one in brackets); a peer sends a datagram to the public address the
+    client prints and must get the echo back from it. Returns (failure or None, client
+    stderr)."""
+    port = free_port()
+    log = f"{work}/{name}.proxy"
+    with open(log, "w", encoding="utf-8") as plog:
+        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
+                                  f"{listen}:{port}", "--allow", "127.0.0.0/8",
+                                  "--cert", f"{work}/pki/localhost.pem",
+                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "40"]
+                                 + proxy_args, stderr=plog)
+    out = f"{work}/{name}.out"
+    err = f"{work}/{name}.err"
+    client = None
+    line = ""
+    try:
+        if wait_for(log, "listening on") is None:  # the client must not race its start
+            return f"{name}: the proxy did not start", ""
+        with open(out, "w", encoding="utf-8") as o, open(err, "w", encoding="utf-8") as e:
+            client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
+                                       f"{connect}:{port}", "--authority", "localhost",
+                                       "--ca", f"{work}/pki/ca.pem", "--echo",
+                                       "--run-seconds", "30"] + client_args,
+                                      stdin=subprocess.DEVNULL, stdout=o, stderr=e)
+        line = wait_for(out, "public address:", 15 if "bad" not in name else 5)
+        if line is None:
+            return f"{name}: no public address", open(err, encoding="utf-8").read()
+        if wait_for(out, "acknowledged") is None:
+            return f"{name}: the uncompressed context was not acknowledged", ""
+        host, pport = line.split()[-1].rsplit(":", 1)
+        host = host.strip("[]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as peer:
+            peer.settimeout(10)
+            peer.sendto(b"through the tunnel", (host, int(pport)))
+            data, src = peer.recvfrom(2048)
+        if data != b"re: through the tunnel" or src[:2] != (host, int(pport)):
+            return f"{name}: got {data!r} from {src} (public address {line.split()[-1]})", ""
+        return None, open(err, encoding="utf-8").read()
+    except socket.timeout:
+        return f"{name}: no answer through the tunnel", ""
+    except OSError as e:
+        return f"{name}: the public address ({line!r}) cannot be sent to: {e}", ""
+    finally:
+        if client is not None:
+            client.kill()
+            client.wait()
+        proxy.kill()
+        proxy.wait()
 
 
 class Echo(threading.Thread):

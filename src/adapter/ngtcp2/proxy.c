@@ -602,6 +602,8 @@ static void on_close(masque_quic_request *r, void *app, uint64_t reason)
 }
 
 static int relay_socket(const masque_address *bind_to, masque_address *bound);
+static int advertised_address(const proxy_client *c, const masque_address *bound,
+                              masque_address *out);
 static void log_refusal(masque_quic_proxy *p, const char *why, const struct sockaddr_storage *from,
                         socklen_t fl);
 
@@ -636,6 +638,15 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, i
         free(relay);
         return NULL;
     }
+    if (advertised_address(c, &bound, public_address) != 0) {
+        log_refusal(p,
+                    "no address of this host on the route to the client to advertise (give "
+                    "the public IP)",
+                    &c->remote, c->remotelen);
+        (void)close(relay->fd);
+        free(relay);
+        return NULL;
+    }
     relay->live = 1;
     relay->client = c;
     relay->ident = c->ident;
@@ -667,11 +678,6 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, i
     }
     relay->family = p->cfg.relay_bind.version == MASQUE_IP_V6 ? AF_INET6 : AF_INET;
     p->relays[p->nrelays++] = relay;
-    *public_address = bound;
-    if (p->cfg.has_public_ip) {
-        *public_address = p->cfg.public_ip;
-        public_address->port = bound.port;
-    }
     return relay;
 }
 
@@ -959,6 +965,54 @@ static int relay_socket(const masque_address *bind_to, masque_address *bound)
     }
     (void)masque_udp_enable_gro(fd); /* a peer's GSO train in one receive (relay_in) */
     return fd;
+}
+
+/* Whether `a` is the unspecified address of its family (0.0.0.0 or ::): a wildcard bind. */
+static int is_unspecified(const masque_address *a)
+{
+    static const uint8_t zero[16];
+    return memcmp(a->bytes, zero, masque_address_ip_len(a->version)) == 0;
+}
+
+/*
+ * What a relay bound at `bound` is advertised as in Proxy-Public-Address (-10 §7: an address
+ * peers can send to, never 0.0.0.0 or ::): the configured public IP (behind NAT); else, for a
+ * wildcard bind (--listen 0.0.0.0 or [::]), this host's address on the route to the client,
+ * which a connected UDP socket tells without sending anything (an IPv4-mapped one as IPv4: a
+ * dual-stack relay takes it); else the bound address. 0, or -1 when no route says.
+ */
+static int advertised_address(const proxy_client *c, const masque_address *bound,
+                              masque_address *out)
+{
+    const masque_quic_proxy *p = c->proxy;
+    struct sockaddr_storage local;
+    socklen_t ll = sizeof(local);
+    masque_address own;
+    int ok;
+    int fd;
+    *out = *bound;
+    if (p->cfg.has_public_ip) {
+        *out = p->cfg.public_ip;
+        out->port = bound->port;
+        return 0;
+    }
+    if (!is_unspecified(bound)) {
+        return 0;
+    }
+    fd = socket(c->remote.ss_family, SOCK_DGRAM, 0);
+    ok = fd >= 0 && connect(fd, (const struct sockaddr *)&c->remote, c->remotelen) == 0 &&
+         getsockname(fd, (struct sockaddr *)&local, &ll) == 0 &&
+         masque_address_from_sockaddr((struct sockaddr *)&local, ll, &own) == MASQUE_OK &&
+         !is_unspecified(&own);
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+    if (!ok) {
+        return -1;
+    }
+    *out = own;
+    out->port = bound->port;
+    return 0;
 }
 
 /* Says why the token file was refused, on the proxy's log (never a token). */

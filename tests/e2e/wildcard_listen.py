@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-only
+"""masque-proxy --listen 0.0.0.0:PORT or [::]:PORT (every address of the host, as an operator
+starts it): each Bind request is advertised in Proxy-Public-Address with an address peers can
+send to, this host's address on the route to the client (-10 §7), never the wildcard the relay
+socket is bound to; a peer's datagram to it comes back through the tunnel. Over HTTP/3, and over
+HTTP/2 where the build has it (MASQUE_E2E_H2=1); a client over IPv4 and over IPv6 to the [::]
+listener (a dual-stack socket). TLS verification stays on; every wait is bounded.
+
+usage: wildcard_listen.py BUILD_DIR
+"""
+import os
+import socket
+import subprocess
+import sys
+
+from programs import TOOLS, report, tunnel
+
+
+def ipv6_loopback():
+    """Whether ::1 can be bound here (a container may have no IPv6)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def main():
+    bindir = os.path.join(sys.argv[1], "examples")
+    work = f"/tmp/wildcard_listen.{os.getpid()}"
+    subprocess.run(["sh", os.path.join(TOOLS, "test-ca.sh"), f"{work}/pki"], check=True,
+                   stdout=subprocess.DEVNULL)
+    transports = [["--h3"]] + ([["--h2"]] if os.environ.get("MASQUE_E2E_H2") == "1" else [])
+    cases = [("0.0.0.0", "127.0.0.1"), ("[::]", "127.0.0.1")]
+    if ipv6_loopback():
+        cases.append(("[::]", "[::1]"))
+    failures = []
+    for listen, connect in cases:
+        for transport in transports:
+            name = f"{listen}{transport[0]}from{connect}".replace(":", "_")
+            failure, _ = tunnel(bindir, work, name, ["--allow", "::1/128"], transport,
+                                listen=listen, connect=connect)
+            if failure:
+                failures.append(f"--listen {listen}:PORT, a client {transport[0]} to {connect}: "
+                                f"{failure}")
+    return report("wildcard_listen", failures,
+                  "a wildcard listener advertises the host's address toward each client, and "
+                  f"peers reach the tunnel there ({len(cases)} cases x {len(transports)} "
+                  "transports)", work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -35,6 +35,13 @@ int masque_address_equal(const masque_address *a, const masque_address *b)
            memcmp(a->bytes, b->bytes, n) == 0;
 }
 
+int masque_address_is_unspecified(const masque_address *a)
+{
+    static const uint8_t zero[16];
+    size_t n = masque_ip_len(a->version);
+    return n != 0 && memcmp(a->bytes, zero, n) == 0;
+}
+
 /* A tiny append-only text buffer; `room` bytes are free, one is kept for the NUL. */
 typedef struct text_out {
     char buf[MASQUE_ADDRESS_TEXT_MAX];

@@ -77,6 +77,27 @@ static void test_formats_ipv6_tuple_with_brackets(void **state)
 }
 #endif
 
+/* A wildcard (RFC 4291 §2.5.2; 0.0.0.0) is what a proxy must never advertise. */
+static void test_is_unspecified_knows_each_familys_wildcard(void **state)
+{
+    static const uint8_t zero[4] = {0, 0, 0, 0};
+    static const uint8_t one[4] = {0, 0, 0, 1};
+    masque_address a;
+    (void)state;
+    masque_address_set_v4(&a, zero, 443);
+    assert_true(masque_address_is_unspecified(&a));
+    masque_address_set_v4(&a, one, 0);
+    assert_false(masque_address_is_unspecified(&a));
+    v6(&a, "00000000000000000000000000000000", 443);
+    assert_true(masque_address_is_unspecified(&a));
+    v6(&a, "00000000000000000000000000000001", 443); /* ::1 */
+    assert_false(masque_address_is_unspecified(&a));
+    v6(&a, "80000000000000000000000000000000", 443); /* only the first byte set */
+    assert_false(masque_address_is_unspecified(&a));
+    memset(&a, 0, sizeof(a)); /* no version: not an address at all */
+    assert_false(masque_address_is_unspecified(&a));
+}
+
 static void test_equal_compares_the_whole_tuple(void **state)
 {
     static const uint8_t ip[4] = {192, 0, 2, 42};
@@ -136,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_formats_ipv6_tuple_with_brackets),
 #endif
         cmocka_unit_test(test_equal_compares_the_whole_tuple),
+        cmocka_unit_test(test_is_unspecified_knows_each_familys_wildcard),
         cmocka_unit_test(test_posix_sockaddr_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

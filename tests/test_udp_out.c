@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -18,6 +19,7 @@
 
 #include "adapter/ngtcp2/udp_in.h"
 #include "adapter/ngtcp2/udp_out.h"
+#include "masque/posix.h"
 
 /* A UDP socket on 127.0.0.1, its address in *sin. */
 static int loopback_socket(struct sockaddr_in *sin)
@@ -63,7 +65,7 @@ static int send_and_expect(size_t len, size_t seg, int no_check, int no_gso)
         int one = 1;
         assert_int_equal(setsockopt(tx, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)), 0);
     }
-    masque_udp_send_segments(tx, (struct sockaddr *)&to, sizeof(to), data, len, seg, &no_gso);
+    masque_udp_send_segments(tx, (struct sockaddr *)&to, sizeof(to), NULL, data, len, seg, &no_gso);
     for (off = 0; off < len; off += seg) {
         size_t want = len - off < seg ? len - off : seg;
         ssize_t r;
@@ -126,7 +128,7 @@ static size_t receives_for(size_t len, size_t seg, int gro, int timestamps)
         int one = 1;
         assert_int_equal(setsockopt(rx, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)), 0);
     }
-    masque_udp_send_segments(tx, (struct sockaddr *)&to, sizeof(to), data, len, seg, &no_gso);
+    masque_udp_send_segments(tx, (struct sockaddr *)&to, sizeof(to), NULL, data, len, seg, &no_gso);
     assert_int_equal(no_gso, 0);
     while (got < len) {
         struct sockaddr_storage from;
@@ -187,6 +189,164 @@ static void test_a_receive_on_an_empty_socket_says_eagain(void **state)
     (void)close(fd);
 }
 
+/* A UDP socket bound to the wildcard of `family` (0.0.0.0, or :: dual-stack), its port in
+ * *port. */
+static int wildcard_socket(int family, uint16_t *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    int fd = socket(family, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    memset(&ss, 0, sizeof(ss));
+    ss.ss_family = (sa_family_t)family;
+    assert_int_equal(bind(fd, (struct sockaddr *)&ss, sl), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &sl), 0);
+    *port = ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                     : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+static struct sockaddr_in v4_at(const char *ip, uint16_t port)
+{
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    assert_int_equal(inet_pton(AF_INET, ip, &sin.sin_addr), 1);
+    return sin;
+}
+
+/* A socket bound to a wildcard learns where each datagram was sent (127.0.0.2 here, one of
+ * loopback's addresses as a secondary address is a multihomed host's), as a socket address of
+ * its own family: IPv4, or IPv4-mapped on a dual-stack socket. */
+static void test_a_wildcard_socket_is_told_each_datagrams_destination(void **state)
+{
+    int family;
+    (void)state;
+    for (family = AF_INET; family != 0; family = family == AF_INET ? AF_INET6 : 0) {
+        uint8_t in[64];
+        struct sockaddr_storage to;
+        socklen_t tl = 0;
+        size_t control[(MASQUE_GRO_CONTROL + sizeof(size_t) - 1) / sizeof(size_t)];
+        struct iovec iov;
+        struct msghdr msg;
+        uint16_t port;
+        int rx = wildcard_socket(family, &port);
+        int tx = socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in dst = v4_at("127.0.0.2", port);
+        masque_address got;
+        assert_int_equal(masque_udp_enable_destination(rx, family), 0);
+        assert_int_equal(sendto(tx, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst)), 1);
+        assert_int_equal(wait_readable(rx), 1);
+        memset(&msg, 0, sizeof(msg));
+        iov.iov_base = in;
+        iov.iov_len = sizeof(in);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof(control);
+        assert_int_equal(recvmsg(rx, &msg, 0), 1);
+        assert_int_equal(masque_udp_destination_of(&msg, family, port, &to, &tl), 0);
+        assert_int_equal(to.ss_family, family);
+        assert_int_equal(masque_address_from_sockaddr((struct sockaddr *)&to, tl, &got), 0);
+        assert_int_equal(got.version, MASQUE_IP_V4); /* a mapped one reads as IPv4 */
+        assert_memory_equal(got.bytes, "\x7f\x00\x00\x02", 4);
+        assert_int_equal(got.port, port);
+        (void)close(rx);
+        (void)close(tx);
+    }
+}
+
+/* Without the report asked for, there is nothing to tell. */
+static void test_without_the_report_no_destination_is_made_up(void **state)
+{
+    uint8_t in[16];
+    size_t control[(MASQUE_GRO_CONTROL + sizeof(size_t) - 1) / sizeof(size_t)];
+    struct sockaddr_storage to;
+    socklen_t tl = 0;
+    struct iovec iov;
+    struct msghdr msg;
+    uint16_t port;
+    int rx = wildcard_socket(AF_INET, &port);
+    int tx = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in dst = v4_at("127.0.0.1", port);
+    (void)state;
+    assert_int_equal(sendto(tx, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst)), 1);
+    assert_int_equal(wait_readable(rx), 1);
+    memset(&msg, 0, sizeof(msg));
+    iov.iov_base = in;
+    iov.iov_len = sizeof(in);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    assert_int_equal(recvmsg(rx, &msg, 0), 1);
+    assert_int_equal(masque_udp_destination_of(&msg, AF_INET, port, &to, &tl), -1);
+    (void)close(rx);
+    (void)close(tx);
+}
+
+/* What a wildcard socket sends leaves from the source it is given, not the kernel's choice
+ * (127.0.0.1 toward 127.0.0.1): one datagram, a GSO train, and the one-by-one fallback; from an
+ * IPv4 socket and from a dual-stack one (a mapped source and destination). */
+static void test_a_wildcard_socket_sends_from_the_source_it_is_given(void **state)
+{
+    int family;
+    (void)state;
+    for (family = AF_INET; family != 0; family = family == AF_INET ? AF_INET6 : 0) {
+        static uint8_t data[3 * 1000];
+        uint8_t in[2048];
+        struct sockaddr_in rx_at;
+        uint16_t port;
+        int rx = loopback_socket(&rx_at);
+        int tx = wildcard_socket(family, &port);
+        struct sockaddr_in source4 = v4_at("127.0.0.2", port);
+        struct sockaddr_in6 source6;
+        struct sockaddr_in6 to6;
+        struct sockaddr_storage to;
+        const struct sockaddr *source = (const struct sockaddr *)&source4;
+        socklen_t tolen = sizeof(rx_at);
+        int round;
+        memcpy(&to, &rx_at, sizeof(rx_at));
+        if (family == AF_INET6) { /* IPv4 on a dual-stack socket: both mapped */
+            masque_address a;
+            socklen_t l;
+            assert_int_equal(
+                masque_address_from_sockaddr((struct sockaddr *)&source4, sizeof(source4), &a), 0);
+            assert_int_equal(masque_address_to_sockaddr_for(&a, AF_INET6, &to, &l), 0);
+            memcpy(&source6, &to, sizeof(source6));
+            source = (const struct sockaddr *)&source6;
+            assert_int_equal(
+                masque_address_from_sockaddr((struct sockaddr *)&rx_at, sizeof(rx_at), &a), 0);
+            assert_int_equal(masque_address_to_sockaddr_for(&a, AF_INET6, &to, &l), 0);
+            memcpy(&to6, &to, sizeof(to6));
+            tolen = sizeof(to6);
+        }
+        for (round = 0; round < 3; round++) {
+            int no_gso = round == 2; /* the fallback: one by one */
+            size_t expect = round == 0 ? 1 : 3;
+            size_t k;
+            if (round == 0) {
+                masque_udp_send_from(tx, (struct sockaddr *)&to, tolen, source, data, 100);
+            } else {
+                masque_udp_send_segments(tx, (struct sockaddr *)&to, tolen, source, data,
+                                         sizeof(data), 1000, &no_gso);
+                assert_int_equal(no_gso, round == 2);
+            }
+            for (k = 0; k < expect; k++) {
+                struct sockaddr_in from;
+                socklen_t fl = sizeof(from);
+                assert_int_equal(wait_readable(rx), 1);
+                assert_true(recvfrom(rx, in, sizeof(in), 0, (struct sockaddr *)&from, &fl) > 0);
+                assert_int_equal(from.sin_addr.s_addr, source4.sin_addr.s_addr);
+                assert_int_equal(from.sin_port, htons(port));
+            }
+        }
+        (void)close(rx);
+        (void)close(tx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +355,9 @@ int main(void)
         cmocka_unit_test(test_UDP_13_a_gro_receive_splits_into_the_datagrams_that_were_sent),
         cmocka_unit_test(test_without_gro_every_datagram_is_a_receive_of_its_own),
         cmocka_unit_test(test_a_receive_on_an_empty_socket_says_eagain),
+        cmocka_unit_test(test_a_wildcard_socket_is_told_each_datagrams_destination),
+        cmocka_unit_test(test_without_the_report_no_destination_is_made_up),
+        cmocka_unit_test(test_a_wildcard_socket_sends_from_the_source_it_is_given),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

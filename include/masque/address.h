@@ -72,6 +72,13 @@ MASQUE_API size_t masque_address_ip_len(uint8_t version);
 MASQUE_API int masque_address_equal(const masque_address *a, const masque_address *b);
 
 /**
+ * @brief Whether the address is its family's unspecified one (0.0.0.0 or ::, RFC 4291
+ *        §2.5.2): a wildcard bind, which no peer can send to as such.
+ * @return 1 when it is, 0 otherwise (also for an unknown version).
+ */
+MASQUE_API int masque_address_is_unspecified(const masque_address *a);
+
+/**
  * @brief Write the address (and optionally the port) as text.
  *
  * IPv4 in dotted decimal; IPv6 in the RFC 5952 canonical form (lower case, the longest run of

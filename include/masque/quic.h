@@ -229,7 +229,10 @@ masque_quic_client_new(const masque_quic_config *cfg, int fd, const struct socka
  * @brief Accept a connection from the first packet a new client sent.
  * @param cfg Settings (copied; the strings must outlive the connection).
  * @param fd UDP socket the proxy listens on.
- * @param local Its local address.
+ * @param local The address the packet was sent to: the socket's own, or, on a socket bound to
+ *        a wildcard (0.0.0.0, ::), the one the kernel reported (IP_PKTINFO, IPV6_PKTINFO), from
+ *        which the connection's packets then leave (a multihomed host answers from the address
+ *        it was reached at, as the client expects).
  * @param locallen Its length.
  * @param remote The client's address.
  * @param remotelen Its length.
@@ -533,8 +536,9 @@ typedef struct masque_quic_proxy masque_quic_proxy;
 typedef struct masque_quic_proxy_config {
     masque_quic_config conn; /**< Per-connection settings (is_server is forced on). */
     /** Address the per-request UDP sockets bind to (port 0: the kernel picks one each). A
-     *  wildcard (0.0.0.0, ::) is advertised as this host's address on the route to each client
-     *  (a request is refused when no route says one). */
+     *  wildcard (0.0.0.0, ::) is advertised as the address each client reached the proxy at
+     *  (else this host's address on the route to it; a request is refused when neither says
+     *  one), and what goes to peers leaves from it. */
     masque_address relay_bind;
     /** Non-zero: advertise this IP in Proxy-Public-Address instead of relay_bind's (NAT). */
     int has_public_ip;

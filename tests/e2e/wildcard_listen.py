@@ -2,10 +2,13 @@
 # SPDX-License-Identifier: GPL-3.0-only
 """masque-proxy --listen 0.0.0.0:PORT or [::]:PORT (every address of the host, as an operator
 starts it): each Bind request is advertised in Proxy-Public-Address with an address peers can
-send to, this host's address on the route to the client (-10 §7), never the wildcard the relay
-socket is bound to; a peer's datagram to it comes back through the tunnel. Over HTTP/3, and over
-HTTP/2 where the build has it (MASQUE_E2E_H2=1); a client over IPv4 and over IPv6 to the [::]
-listener (a dual-stack socket). TLS verification stays on; every wait is bounded.
+send to, the one the client reached the proxy at (-10 §7), never the wildcard the relay socket
+is bound to; a peer's datagram to it comes back through the tunnel. A client that reaches the
+host at another of its addresses than the one the kernel would answer from (127.0.0.2 on
+loopback, as a secondary address of a multihomed host) gets its QUIC packets from that address
+(IP_PKTINFO), or it would drop them and never complete a handshake. Over HTTP/3, and over HTTP/2
+where the build has it (MASQUE_E2E_H2=1); clients over IPv4 and over IPv6 to the [::] listener
+(a dual-stack socket). TLS verification stays on; every wait is bounded.
 
 usage: wildcard_listen.py BUILD_DIR
 """
@@ -33,7 +36,8 @@ def main():
     subprocess.run(["sh", os.path.join(TOOLS, "test-ca.sh"), f"{work}/pki"], check=True,
                    stdout=subprocess.DEVNULL)
     transports = [["--h3"]] + ([["--h2"]] if os.environ.get("MASQUE_E2E_H2") == "1" else [])
-    cases = [("0.0.0.0", "127.0.0.1"), ("[::]", "127.0.0.1")]
+    cases = [("0.0.0.0", "127.0.0.1"), ("0.0.0.0", "127.0.0.2"), ("[::]", "127.0.0.1"),
+             ("[::]", "127.0.0.2")]
     if ipv6_loopback():
         cases.append(("[::]", "[::1]"))
     failures = []
@@ -42,13 +46,18 @@ def main():
             name = f"{listen}{transport[0]}from{connect}".replace(":", "_")
             failure, _ = tunnel(bindir, work, name, ["--allow", "::1/128"], transport,
                                 listen=listen, connect=connect)
+            if failure is None:
+                with open(f"{work}/{name}.out", encoding="utf-8") as f:
+                    public = [line.split()[-1] for line in f if line.startswith("public address:")]
+                if not public or public[0].rsplit(":", 1)[0] != connect:
+                    failure = f"advertised {public}, not the address the client reached"
             if failure:
                 failures.append(f"--listen {listen}:PORT, a client {transport[0]} to {connect}: "
                                 f"{failure}")
     return report("wildcard_listen", failures,
-                  "a wildcard listener advertises the host's address toward each client, and "
-                  f"peers reach the tunnel there ({len(cases)} cases x {len(transports)} "
-                  "transports)", work)
+                  "a wildcard listener answers each client from, and advertises, the address it "
+                  f"reached, and peers reach the tunnel there ({len(cases)} cases x "
+                  f"{len(transports)} transports)", work)
 
 
 if __name__ == "__main__":

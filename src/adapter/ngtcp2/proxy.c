@@ -118,6 +118,8 @@ typedef struct proxy_client {
 #endif
     struct sockaddr_storage remote;
     socklen_t remotelen;
+    struct sockaddr_storage local; /* the proxy's address it reached (a wildcard's actual one) */
+    socklen_t locallen;
     masque_quic_proxy *proxy;
     int identity; /* who its last authorized request was: a token's index, -1 anonymous, -2 a
                    * client certificate (named in who) */
@@ -146,6 +148,11 @@ typedef struct proxy_relay {
     int live;              /* 0 once the request ended (freed at the end of the step) */
     int fd;
     int family; /* AF_INET or AF_INET6 (dual-stack): how targets are addressed */
+    /* Bound to a wildcard: the advertised address, the source of what goes to peers of its
+     * version (sourcelen 0: the kernel's choice is right). */
+    struct sockaddr_storage source;
+    socklen_t sourcelen;
+    uint8_t source_version;
 } proxy_relay;
 
 struct masque_quic_proxy {
@@ -153,6 +160,8 @@ struct masque_quic_proxy {
     int fd;
     struct sockaddr_storage local;
     socklen_t locallen;
+    int wildcard; /* the listening socket is bound to 0.0.0.0 or ::, and reports each datagram's
+                   * destination (udp_in.h): clients are answered from what they reached */
     masque_quic_credentials *credentials; /* loaded once; replaced by a reload */
     /* The operator's policy, with the proxy's own addresses refused after its rules. */
     masque_policy policy;
@@ -413,6 +422,8 @@ typedef struct tx_batch {
     struct mmsghdr msgs[SEND_BATCH];
     struct iovec iov[SEND_BATCH];
     struct sockaddr_storage to[SEND_BATCH];
+    const struct sockaddr *from[SEND_BATCH]; /* the source to set, NULL: the kernel's */
+    size_t control[SEND_BATCH][(MASQUE_UDP_SOURCE_CONTROL + sizeof(size_t) - 1) / sizeof(size_t)];
     int fd[SEND_BATCH];
     unsigned n;
     size_t used;
@@ -482,7 +493,7 @@ static void tx_flush(void)
                     (const uint8_t *)tx.iov[j - 1].iov_base + tx.iov[j - 1].iov_len;
                 send_each(fd, pending, i);
                 masque_udp_send_segments(fd, (struct sockaddr *)&tx.to[i],
-                                         tx.msgs[i].msg_hdr.msg_namelen, start,
+                                         tx.msgs[i].msg_hdr.msg_namelen, tx.from[i], start,
                                          (size_t)(stop - start), tx.iov[i].iov_len, &tx_no_gso);
                 pending = j;
             }
@@ -495,8 +506,8 @@ static void tx_flush(void)
     tx.used = 0;
 }
 
-static void tx_add(int fd, const struct sockaddr_storage *to, socklen_t tolen, const uint8_t *data,
-                   size_t len)
+static void tx_add(int fd, const struct sockaddr_storage *to, socklen_t tolen,
+                   const struct sockaddr *from, const uint8_t *data, size_t len)
 {
     unsigned i;
     if (tx.n == SEND_BATCH || SEND_ARENA - tx.used < len) {
@@ -514,6 +525,12 @@ static void tx_add(int fd, const struct sockaddr_storage *to, socklen_t tolen, c
     tx.msgs[i].msg_hdr.msg_namelen = tolen;
     tx.msgs[i].msg_hdr.msg_iov = &tx.iov[i];
     tx.msgs[i].msg_hdr.msg_iovlen = 1;
+    tx.from[i] = from;
+    if (from != NULL) {
+        tx.msgs[i].msg_hdr.msg_control = tx.control[i];
+        tx.msgs[i].msg_hdr.msg_controllen =
+            masque_udp_put_source((struct cmsghdr *)(void *)tx.control[i], from);
+    }
 }
 
 /* From the client, through the session's checks (policy included): out to the target, with
@@ -526,7 +543,11 @@ static void relay_out(proxy_relay *relay, const masque_address *peer, const uint
     if (relay->fd >= 0 && len <= SEND_ARENA &&
         quota_pass(relay->client->proxy, relay->ident, len) &&
         masque_address_to_sockaddr_for(peer, relay->family, &ss, &sl) == 0) {
-        tx_add(relay->fd, &ss, sl, data, len);
+        tx_add(relay->fd, &ss, sl,
+               relay->sourcelen != 0 && peer->version == relay->source_version
+                   ? (const struct sockaddr *)&relay->source
+                   : NULL,
+               data, len);
     }
 }
 
@@ -677,6 +698,13 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, i
         p->cfg.log(p->cfg.log_user, line);
     }
     relay->family = p->cfg.relay_bind.version == MASQUE_IP_V6 ? AF_INET6 : AF_INET;
+    if (masque_address_is_unspecified(&bound) && !p->cfg.has_public_ip &&
+        masque_address_to_sockaddr_for(public_address, relay->family, &relay->source,
+                                       &relay->sourcelen) == 0) {
+        /* Peers sent to the advertised address; what goes back to them leaves from it too
+         * (a multihomed host's kernel might pick another, which they would not take). */
+        relay->source_version = public_address->version;
+    }
     p->relays[p->nrelays++] = relay;
     return relay;
 }
@@ -967,19 +995,20 @@ static int relay_socket(const masque_address *bind_to, masque_address *bound)
     return fd;
 }
 
-/* Whether `a` is the unspecified address of its family (0.0.0.0 or ::): a wildcard bind. */
-static int is_unspecified(const masque_address *a)
+/* Whether a relay bound at `bound` receives what is sent to `own`: the same family, or IPv4
+ * on a dual-stack IPv6 socket. */
+static int relay_takes(const masque_address *bound, const masque_address *own)
 {
-    static const uint8_t zero[16];
-    return memcmp(a->bytes, zero, masque_address_ip_len(a->version)) == 0;
+    return own->version == bound->version || bound->version == MASQUE_IP_V6;
 }
 
 /*
  * What a relay bound at `bound` is advertised as in Proxy-Public-Address (-10 §7: an address
  * peers can send to, never 0.0.0.0 or ::): the configured public IP (behind NAT); else, for a
- * wildcard bind (--listen 0.0.0.0 or [::]), this host's address on the route to the client,
+ * wildcard bind (--listen 0.0.0.0 or [::]), the address the client reached the proxy at (it
+ * has proved it reachable), or failing that this host's address on the route to the client,
  * which a connected UDP socket tells without sending anything (an IPv4-mapped one as IPv4: a
- * dual-stack relay takes it); else the bound address. 0, or -1 when no route says.
+ * dual-stack relay takes it); else the bound address. 0, or -1 when nothing says.
  */
 static int advertised_address(const proxy_client *c, const masque_address *bound,
                               masque_address *out)
@@ -996,14 +1025,22 @@ static int advertised_address(const proxy_client *c, const masque_address *bound
         out->port = bound->port;
         return 0;
     }
-    if (!is_unspecified(bound)) {
+    if (!masque_address_is_unspecified(bound)) {
+        return 0;
+    }
+    if (c->locallen != 0 &&
+        masque_address_from_sockaddr((const struct sockaddr *)&c->local, c->locallen, &own) ==
+            MASQUE_OK &&
+        !masque_address_is_unspecified(&own) && relay_takes(bound, &own)) {
+        *out = own;
+        out->port = bound->port;
         return 0;
     }
     fd = socket(c->remote.ss_family, SOCK_DGRAM, 0);
     ok = fd >= 0 && connect(fd, (const struct sockaddr *)&c->remote, c->remotelen) == 0 &&
          getsockname(fd, (struct sockaddr *)&local, &ll) == 0 &&
          masque_address_from_sockaddr((struct sockaddr *)&local, ll, &own) == MASQUE_OK &&
-         !is_unspecified(&own);
+         !masque_address_is_unspecified(&own) && relay_takes(bound, &own);
     if (fd >= 0) {
         (void)close(fd);
     }
@@ -1164,6 +1201,13 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
          getsockname(listen_fd, (struct sockaddr *)&p->local, &p->locallen) != 0)) {
         masque_quic_proxy_free(p);
         return NULL;
+    }
+    if (listen_fd >= 0) {
+        masque_address bound;
+        p->wildcard =
+            masque_address_from_sockaddr((struct sockaddr *)&p->local, p->locallen, &bound) == 0 &&
+            masque_address_is_unspecified(&bound) &&
+            masque_udp_enable_destination(listen_fd, p->local.ss_family) == 0;
     }
     return p;
 }
@@ -1341,7 +1385,8 @@ static void place_client(masque_quic_proxy *p, size_t slot, proxy_client *c)
 }
 
 static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_storage *from,
-                                   socklen_t fl, const uint8_t *pkt, size_t len)
+                                   socklen_t fl, const struct sockaddr_storage *to, socklen_t tl,
+                                   const uint8_t *pkt, size_t len)
 {
     proxy_client *c;
     size_t slot;
@@ -1362,7 +1407,9 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
     c->proxy = p; /* relay sockets: only once a Bind request is accepted (on_request) */
     memcpy(&c->remote, from, fl);
     c->remotelen = fl;
-    c->conn = masque_quic_server_accept(&cfg, p->fd, (struct sockaddr *)&p->local, p->locallen,
+    memcpy(&c->local, to, tl);
+    c->locallen = tl;
+    c->conn = masque_quic_server_accept(&cfg, p->fd, (const struct sockaddr *)to, tl,
                                         (const struct sockaddr *)from, fl, pkt, len, &hooks, c);
     if (c->conn == NULL) {
         free(c);
@@ -1525,10 +1572,11 @@ static void relay_in(proxy_relay *relay)
     }
 }
 
-/* One QUIC packet from the listening socket, to the client it belongs to (a new one for an
- * Initial); a client whose address changed is found by connection ID and moved. */
+/* One QUIC packet from the listening socket, sent to `to`, to the client it belongs to (a new
+ * one for an Initial); a client whose address changed is found by connection ID and moved. */
 static void listen_packet(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl,
-                          const uint8_t *pkt, size_t len)
+                          const struct sockaddr_storage *to, socklen_t tl, const uint8_t *pkt,
+                          size_t len)
 {
     struct sockaddr_storage now_at;
     socklen_t now_len;
@@ -1537,7 +1585,7 @@ static void listen_packet(masque_quic_proxy *p, const struct sockaddr_storage *f
         c = find_client_by_cid(p, pkt, len);
     }
     if (c == NULL) {
-        c = accept_client(p, from, fl, pkt, len);
+        c = accept_client(p, from, fl, to, tl, pkt, len);
     }
     if (c == NULL) {
         return;
@@ -1550,6 +1598,15 @@ static void listen_packet(masque_quic_proxy *p, const struct sockaddr_storage *f
         c->remotelen = now_len;
         addr_put(p, c);
     }
+}
+
+/* The listening socket's port. */
+static uint16_t local_port(const masque_quic_proxy *p)
+{
+    masque_address a;
+    return masque_address_from_sockaddr((const struct sockaddr *)&p->local, p->locallen, &a) == 0
+               ? a.port
+               : 0;
 }
 
 /* QUIC packets on the listening socket: up to LISTEN_BUDGET receives per step. With UDP GRO
@@ -1566,8 +1623,18 @@ static void listen_in(masque_quic_proxy *p)
             size_t len = rx.msgs[i].msg_len;
             size_t seg = masque_udp_segment_of(&rx.msgs[i].msg_hdr, len);
             size_t off;
+            struct sockaddr_storage to;
+            socklen_t tl = p->locallen;
+            /* Where the datagram was sent: the socket's address, or on a wildcard the one the
+             * kernel reports (a datagram without it is dropped: no address to answer from). */
+            if (!p->wildcard) {
+                memcpy(&to, &p->local, p->locallen);
+            } else if (masque_udp_destination_of(&rx.msgs[i].msg_hdr, p->local.ss_family,
+                                                 local_port(p), &to, &tl) != 0) {
+                continue;
+            }
             for (off = 0; off < len; off += seg) {
-                listen_packet(p, &rx.from[i], rx.msgs[i].msg_hdr.msg_namelen, data + off,
+                listen_packet(p, &rx.from[i], rx.msgs[i].msg_hdr.msg_namelen, &to, tl, data + off,
                               len - off < seg ? len - off : seg);
             }
         }
@@ -1623,6 +1690,10 @@ static void tcp_accept(masque_quic_proxy *p)
         c->cred = masque_quic_credentials_ref(p->credentials); /* a reload must not free them */
         memcpy(&c->remote, &from, fl);
         c->remotelen = fl;
+        c->locallen = sizeof(c->local);
+        if (getsockname(fd, (struct sockaddr *)&c->local, &c->locallen) != 0) {
+            c->locallen = 0; /* advertised_address() asks the route instead */
+        }
         c->h2 = masque_h2_server_new(&cfg, fd, &h2_hooks, c);
         if (c->h2 == NULL) {
             masque_quic_credentials_release(c->cred);

@@ -117,7 +117,8 @@ struct masque_quic_conn {
      * (equal segments, the last one possibly shorter) at the end of masque_quic_write(). */
     struct sockaddr_storage tx_to;
     socklen_t tx_tolen;
-    int no_gso; /* the kernel refused UDP_SEGMENT once: one sendto() per packet */
+    int no_gso;     /* the kernel refused UDP_SEGMENT once: one sendto() per packet */
+    int pin_source; /* the socket is bound to a wildcard: packets leave from `local` */
     size_t tx_len, tx_seg, tx_count;
     uint8_t tx[TX_CAP];
     /* Client, masque_quic_read_socket(): the socket UDP GRO was asked for (0: none yet, else
@@ -178,6 +179,12 @@ static const struct sockaddr *packet_destination(const masque_quic_conn *c, cons
     return (const struct sockaddr *)&c->remote;
 }
 
+/* The source address the connection's packets must carry, NULL when the kernel's is right. */
+static const struct sockaddr *source_of(const masque_quic_conn *c)
+{
+    return c->pin_source ? (const struct sockaddr *)&c->local : NULL;
+}
+
 /* Sends the packets written so far: one sendmsg() with UDP_SEGMENT when there are several
  * (Linux UDP GSO: one trip through the stack for all), else one sendto() each. */
 static void tx_flush(masque_quic_conn *c)
@@ -185,8 +192,8 @@ static void tx_flush(masque_quic_conn *c)
     if (c->tx_count == 0) {
         return;
     }
-    masque_udp_send_segments(c->fd, (struct sockaddr *)&c->tx_to, c->tx_tolen, c->tx, c->tx_len,
-                             c->tx_seg, &c->no_gso);
+    masque_udp_send_segments(c->fd, (struct sockaddr *)&c->tx_to, c->tx_tolen, source_of(c), c->tx,
+                             c->tx_len, c->tx_seg, &c->no_gso);
     c->tx_len = 0;
     c->tx_count = 0;
 }
@@ -235,7 +242,7 @@ static void send_packet(masque_quic_conn *c, const ngtcp2_path *path, const uint
     const struct sockaddr *to;
     tx_flush(c);
     to = packet_destination(c, path, &tolen);
-    (void)sendto(c->fd, buf, len, 0, to, tolen);
+    masque_udp_send_from(c->fd, to, tolen, source_of(c), buf, len);
 }
 
 /* Follows ngtcp2's current path: where the peer is now. */
@@ -1391,9 +1398,29 @@ masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
     return c;
 }
 
-/* Answers an Initial without a token with a Retry carrying one (RFC 9000 §8.1.2). */
-static void send_retry(const masque_quic_config *cfg, int fd, const struct sockaddr *remote,
-                       socklen_t remotelen, const ngtcp2_pkt_hd *hd)
+/*
+ * Whether packets on `fd` for a client that sent to `local` must say so as their source: the
+ * socket is bound to a wildcard and `local` is one of the host's addresses, which the kernel
+ * need not pick to answer from (a multihomed host), while the client takes packets only from
+ * the address it sent to.
+ */
+static int needs_source(int fd, const struct sockaddr *local, socklen_t locallen)
+{
+    struct sockaddr_storage bound;
+    socklen_t bl = sizeof(bound);
+    masque_address own;
+    masque_address reached;
+    return getsockname(fd, (struct sockaddr *)&bound, &bl) == 0 &&
+           masque_address_from_sockaddr((const struct sockaddr *)&bound, bl, &own) == 0 &&
+           masque_address_from_sockaddr(local, locallen, &reached) == 0 &&
+           masque_address_is_unspecified(&own) && !masque_address_is_unspecified(&reached);
+}
+
+/* Answers an Initial without a token with a Retry carrying one (RFC 9000 §8.1.2), from the
+ * address the Initial was sent to. */
+static void send_retry(const masque_quic_config *cfg, int fd, const struct sockaddr *local,
+                       socklen_t locallen, const struct sockaddr *remote, socklen_t remotelen,
+                       const ngtcp2_pkt_hd *hd)
 {
     uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
     uint8_t buf[256];
@@ -1414,7 +1441,8 @@ static void send_retry(const masque_quic_config *cfg, int fd, const struct socka
     n = ngtcp2_crypto_write_retry(buf, sizeof(buf), hd->version, &hd->scid, &retry_scid, &hd->dcid,
                                   token, (size_t)tokenlen);
     if (n > 0) {
-        (void)sendto(fd, buf, (size_t)n, 0, remote, remotelen);
+        masque_udp_send_from(fd, remote, remotelen,
+                             needs_source(fd, local, locallen) ? local : NULL, buf, (size_t)n);
     }
 }
 
@@ -1442,7 +1470,7 @@ masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int f
             return NULL;
         }
         if (hd.tokenlen == 0) {
-            send_retry(cfg, fd, remote, remotelen, &hd);
+            send_retry(cfg, fd, local, locallen, remote, remotelen, &hd);
             return NULL;
         }
         if (ngtcp2_crypto_verify_retry_token(
@@ -1456,6 +1484,7 @@ masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int f
     if (c == NULL) {
         return NULL;
     }
+    c->pin_source = needs_source(fd, local, locallen);
     fill_callbacks(&cb, 1);
     ngtcp2_settings_default(&settings);
     settings.initial_ts = masque_quic_now_ns();

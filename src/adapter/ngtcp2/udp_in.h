@@ -31,6 +31,17 @@ int masque_udp_enable_gro(int fd);
  * `len` when it coalesced nothing. */
 size_t masque_udp_segment_of(struct msghdr *msg, size_t len);
 
+/* Asks the kernel to report each datagram's destination address on `fd`, a socket of `family`
+ * (IP_PKTINFO, and IPV6_RECVPKTINFO on AF_INET6): what a socket bound to a wildcard needs to
+ * answer from the address it was reached at. 0, or -1 when it cannot. */
+int masque_udp_enable_destination(int fd, int family);
+
+/* The destination address of a datagram received with its control part in `msg` (after
+ * masque_udp_enable_destination()), as a socket address of the socket's `family` with `port`
+ * (an IPv4 one IPv4-mapped on AF_INET6): 0 and *out, or -1 when the kernel reported none. */
+int masque_udp_destination_of(struct msghdr *msg, int family, uint16_t port,
+                              struct sockaddr_storage *out, socklen_t *outlen);
+
 /*
  * Receives, without blocking, one datagram or one coalesced train of them into `buf` (`cap`
  * bytes: MASQUE_GRO_BUFFER on a socket with GRO on). Returns the bytes received, or -1 (errno

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 /* UDP output with Linux UDP GSO: see udp_out.h. */
+#define _GNU_SOURCE /* struct in_pktinfo, struct in6_pktinfo */
 #include "udp_out.h"
 
 #include <errno.h>
@@ -12,20 +13,72 @@
 #define UDP_SEGMENT 103 /* Linux 4.18 and later (linux/udp.h) */
 #endif
 
-/* One sendmsg() carrying every segment; 0 when the kernel took it. */
-static int send_gso(int fd, struct sockaddr *to, socklen_t tolen, uint8_t *data, size_t len,
-                    uint16_t seg)
+/* Room for the control messages of one send: the segment size and the source address. */
+typedef union control_room {
+    struct cmsghdr align;
+    uint8_t buf[CMSG_SPACE(sizeof(uint16_t)) + MASQUE_UDP_SOURCE_CONTROL];
+} control_room;
+
+/* MASQUE_UDP_SOURCE_CONTROL is a constant for the headers that cannot see these types. */
+typedef char masque_pktinfo_fits[sizeof(struct in6_pktinfo) <= 20 && sizeof(struct in_pktinfo) <= 20
+                                     ? 1
+                                     : -1];
+
+/* IP_PKTINFO or IPV6_PKTINFO: an IPv4 source on a dual-stack socket arrives IPv4-mapped and goes
+ * as IP_PKTINFO, which the kernel takes on such a socket for an IPv4 destination. */
+size_t masque_udp_put_source(struct cmsghdr *cm, const struct sockaddr *from)
 {
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    struct sockaddr_storage copy;
+    struct in_pktinfo pi;
+    struct in6_pktinfo pi6;
+    memset(&copy, 0, sizeof(copy));
+    memcpy(&copy, from,
+           from->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+    memset(&pi, 0, sizeof(pi));
+    if (copy.ss_family == AF_INET) {
+        struct sockaddr_in sin;
+        memcpy(&sin, &copy, sizeof(sin));
+        pi.ipi_spec_dst = sin.sin_addr;
+    } else {
+        struct sockaddr_in6 sin6;
+        memcpy(&sin6, &copy, sizeof(sin6));
+        if (memcmp(&sin6.sin6_addr, mapped, sizeof(mapped)) != 0) {
+            memset(&pi6, 0, sizeof(pi6));
+            pi6.ipi6_addr = sin6.sin6_addr;
+            cm->cmsg_level = IPPROTO_IPV6;
+            cm->cmsg_type = IPV6_PKTINFO;
+            cm->cmsg_len = CMSG_LEN(sizeof(pi6));
+            memcpy(CMSG_DATA(cm), &pi6, sizeof(pi6));
+            return CMSG_SPACE(sizeof(pi6));
+        }
+        memcpy(&pi.ipi_spec_dst, (const uint8_t *)&sin6.sin6_addr + 12, 4);
+    }
+    cm->cmsg_level = IPPROTO_IP;
+    cm->cmsg_type = IP_PKTINFO;
+    cm->cmsg_len = CMSG_LEN(sizeof(pi));
+    memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+    return CMSG_SPACE(sizeof(pi));
+}
+
+/* One sendmsg() of `len` bytes: several datagrams of `seg` bytes when seg is non-zero (GSO),
+ * from `from` when it is not NULL; 0 when the kernel took it. */
+static int send_one(int fd, struct sockaddr *to, socklen_t tolen, const struct sockaddr *from,
+                    const uint8_t *data, size_t len, uint16_t seg)
+{
+    control_room control;
     union {
-        struct cmsghdr align;
-        uint8_t buf[CMSG_SPACE(sizeof(uint16_t))];
-    } control;
+        const uint8_t *c;
+        void *v;
+    } bytes;
     struct iovec iov;
     struct msghdr msg;
     struct cmsghdr *cm;
+    size_t used = 0;
     memset(&msg, 0, sizeof(msg));
     memset(&control, 0, sizeof(control));
-    iov.iov_base = data;
+    bytes.c = data; /* sendmsg() takes it through a non-const pointer, and only reads it */
+    iov.iov_base = bytes.v;
     iov.iov_len = len;
     msg.msg_name = to;
     msg.msg_namelen = tolen;
@@ -34,26 +87,49 @@ static int send_gso(int fd, struct sockaddr *to, socklen_t tolen, uint8_t *data,
     msg.msg_control = control.buf;
     msg.msg_controllen = sizeof(control.buf);
     cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_UDP;
-    cm->cmsg_type = UDP_SEGMENT;
-    cm->cmsg_len = CMSG_LEN(sizeof(seg));
-    memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+    if (seg != 0) {
+        cm->cmsg_level = SOL_UDP;
+        cm->cmsg_type = UDP_SEGMENT;
+        cm->cmsg_len = CMSG_LEN(sizeof(seg));
+        memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+        used = CMSG_SPACE(sizeof(seg));
+        cm = (struct cmsghdr *)(void *)(control.buf + used);
+    }
+    if (from != NULL) {
+        used += masque_udp_put_source(cm, from);
+    }
+    msg.msg_controllen = used;
+    if (used == 0) {
+        msg.msg_control = NULL;
+    }
     return sendmsg(fd, &msg, MSG_DONTWAIT) >= 0 ? 0 : -1;
 }
 
-void masque_udp_send_segments(int fd, struct sockaddr *to, socklen_t tolen, uint8_t *data,
-                              size_t len, size_t seg, int *no_gso)
+void masque_udp_send_from(int fd, const struct sockaddr *to, socklen_t tolen,
+                          const struct sockaddr *from, const uint8_t *data, size_t len)
+{
+    struct sockaddr_storage dst; /* sendmsg() takes the address through a non-const pointer */
+    if (tolen > sizeof(dst)) {
+        return;
+    }
+    memcpy(&dst, to, tolen);
+    (void)send_one(fd, (struct sockaddr *)&dst, tolen, from, data, len, 0);
+}
+
+void masque_udp_send_segments(int fd, struct sockaddr *to, socklen_t tolen,
+                              const struct sockaddr *from, uint8_t *data, size_t len, size_t seg,
+                              int *no_gso)
 {
     size_t off;
     int all_sent = 1;
     int refused_gso = 0;
     if (seg == 0) {
-        (void)sendto(fd, data, 0, MSG_DONTWAIT, to, tolen); /* one empty datagram */
+        (void)send_one(fd, to, tolen, from, data, 0, 0); /* one empty datagram */
         return;
     }
     if (len > seg && !*no_gso && seg <= UINT16_MAX && len <= MASQUE_GSO_MAX_BYTES &&
         (len + seg - 1) / seg <= MASQUE_GSO_MAX_SEGMENTS) {
-        if (send_gso(fd, to, tolen, data, len, (uint16_t)seg) == 0) {
+        if (send_one(fd, to, tolen, from, data, len, (uint16_t)seg) == 0) {
             return;
         }
         /* EIO: a device without checksum offload; EINVAL, ENOPROTOOPT: a kernel without
@@ -63,7 +139,9 @@ void masque_udp_send_segments(int fd, struct sockaddr *to, socklen_t tolen, uint
     }
     for (off = 0; off < len; off += seg) {
         size_t n = len - off < seg ? len - off : seg;
-        if (sendto(fd, data + off, n, MSG_DONTWAIT, to, tolen) < 0) {
+        if ((from != NULL
+                 ? send_one(fd, to, tolen, from, data + off, n, 0)
+                 : (sendto(fd, data + off, n, MSG_DONTWAIT, to, tolen) < 0 ? -1 : 0)) != 0) {
             all_sent = 0;
         }
     }

@@ -139,9 +139,7 @@ void masque_udp_send_segments(int fd, struct sockaddr *to, socklen_t tolen,
     }
     for (off = 0; off < len; off += seg) {
         size_t n = len - off < seg ? len - off : seg;
-        if ((from != NULL
-                 ? send_one(fd, to, tolen, from, data + off, n, 0)
-                 : (sendto(fd, data + off, n, MSG_DONTWAIT, to, tolen) < 0 ? -1 : 0)) != 0) {
+        if (send_one(fd, to, tolen, from, data + off, n, 0) != 0) {
             all_sent = 0;
         }
     }

@@ -19,7 +19,7 @@
 /*
  * Sends the `len` bytes at `data` to `to` as datagrams of `seg` bytes each, the last possibly
  * shorter: one sendmsg() with UDP_SEGMENT when there are several and *no_gso is 0 (one trip
- * through the stack for all of them), else one sendto() each. `from`, when not NULL, is their
+ * through the stack for all of them), else one send each. `from`, when not NULL, is their
  * source address (IP_PKTINFO or IPV6_PKTINFO): a socket bound to a wildcard answers from the
  * address it was reached at, not from the one the kernel would pick (a multihomed host). When the
  * kernel refuses the GSO send as such (EIO, EINVAL, ENOPROTOOPT) and the same datagrams then go out

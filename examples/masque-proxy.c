@@ -246,7 +246,9 @@ int main(int argc, char **argv)
     }
     if (h3) { /* HTTP/3 on UDP */
         fd = socket(ss.ss_family, SOCK_DGRAM, 0);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) != 0) {
+        /* [::] serves IPv4 too, whatever net.ipv6.bindv6only says */
+        if (fd < 0 || masque_posix_dual_stack(fd, ss.ss_family) != 0 ||
+            bind(fd, (struct sockaddr *)&ss, sl) != 0) {
             perror("masque-proxy: bind (UDP)");
             return 1;
         }
@@ -255,6 +257,7 @@ int main(int argc, char **argv)
         int on = 1;
         tcp_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (tcp_fd < 0 || setsockopt(tcp_fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+            masque_posix_dual_stack(tcp_fd, ss.ss_family) != 0 ||
             bind(tcp_fd, (struct sockaddr *)&ss, sl) != 0 || listen(tcp_fd, 128) != 0) {
             perror("masque-proxy: bind (TCP)");
             return 1;

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "masque/posix.h"
@@ -126,6 +127,42 @@ static void test_BIND_29_dual_stack_sources_are_ipv4_and_ipv4_targets_are_mapped
     assert_int_equal(ss.ss_family, AF_INET);
 }
 
+/* A socket made IPv6-only (as net.ipv6.bindv6only=1 makes every AF_INET6 socket) is dual-stack
+ * again after masque_posix_dual_stack(), and an IPv4 datagram reaches it bound to ::. */
+static void test_dual_stack_is_set_whatever_the_system_default(void **state)
+{
+    struct sockaddr_in6 any;
+    struct sockaddr_in to;
+    socklen_t sl = sizeof(any);
+    int one = 1;
+    int v6only = 1;
+    socklen_t ol = sizeof(v6only);
+    struct timeval wait = {5, 0}; /* bounded: a loaded machine, never a hang */
+    uint8_t got[8];
+    int rx = socket(AF_INET6, SOCK_DGRAM, 0);
+    int tx = socket(AF_INET, SOCK_DGRAM, 0);
+    (void)state;
+    assert_true(rx >= 0 && tx >= 0);
+    assert_int_equal(setsockopt(rx, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), 0);
+    assert_int_equal(masque_posix_dual_stack(rx, AF_INET6), 0);
+    assert_int_equal(getsockopt(rx, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol), 0);
+    assert_int_equal(v6only, 0);
+    memset(&any, 0, sizeof(any));
+    any.sin6_family = AF_INET6;
+    assert_int_equal(bind(rx, (struct sockaddr *)&any, sizeof(any)), 0);
+    assert_int_equal(getsockname(rx, (struct sockaddr *)&any, &sl), 0);
+    memset(&to, 0, sizeof(to));
+    to.sin_family = AF_INET;
+    to.sin_port = any.sin6_port;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait)), 0);
+    assert_int_equal(sendto(tx, "v4", 2, 0, (struct sockaddr *)&to, sizeof(to)), 2);
+    assert_int_equal(recv(rx, got, sizeof(got), 0), 2);
+    assert_int_equal(masque_posix_dual_stack(tx, AF_INET), 0); /* nothing to do */
+    (void)close(rx);
+    (void)close(tx);
+}
+
 /* A 1400-byte datagram over a 1280-byte link: fragmented by a plain socket, refused with
  * EMSGSIZE by a proxy socket (RFC 9298 §3.1). */
 static void check_never_fragments(int family)
@@ -215,6 +252,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_UDP_13_UDP_14_proxy_socket_options_read_back),
         cmocka_unit_test(test_BIND_29_dual_stack_sources_are_ipv4_and_ipv4_targets_are_mapped),
+        cmocka_unit_test(test_dual_stack_is_set_whatever_the_system_default),
         cmocka_unit_test(test_UDP_13_proxy_sockets_never_fragment),
         cmocka_unit_test(test_UDP_14_proxy_sockets_send_not_ect_whatever_the_target_sent),
     };

@@ -120,6 +120,23 @@ static inline int masque_address_to_sockaddr_for(const masque_address *addr, int
 }
 
 /**
+ * @brief Make an AF_INET6 socket dual-stack (IPV6_V6ONLY off, RFC 3493 §5.3) whatever the
+ *        system's default (Linux: net.ipv6.bindv6only): bound to the wildcard ::, it then
+ *        serves IPv4 too, as IPv4-mapped addresses. Call before bind().
+ * @param fd A socket.
+ * @param family Its family; nothing is done for any but AF_INET6.
+ * @return 0; -1 with errno set when the platform refuses.
+ */
+static inline int masque_posix_dual_stack(int fd, int family)
+{
+    int zero = 0;
+    if (family != AF_INET6) {
+        return 0;
+    }
+    return setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) == 0 ? 0 : -1;
+}
+
+/**
  * @brief Set the options RFC 9298 asks of the UDP socket a proxy uses toward targets.
  *
  * - Don't fragment (RFC 9298 §3.1: the proxy MUST NOT introduce IP fragmentation): IPv4

@@ -983,8 +983,10 @@ static int relay_socket(const masque_address *bind_to, masque_address *bound)
     if (fd < 0) {
         return -1;
     }
-    /* RFC 9298 §3.1 and §6.2: don't fragment, Not-ECT. */
+    /* RFC 9298 §3.1 and §6.2: don't fragment, Not-ECT. Bound to ::, IPv4 peers too (the
+     * advertised address may be IPv4: advertised_address()). */
     if (masque_posix_udp_proxy_options(fd, ss.ss_family) != 0 ||
+        masque_posix_dual_stack(fd, ss.ss_family) != 0 ||
         bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
         getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
         masque_address_from_sockaddr((struct sockaddr *)&ss, sl, bound) != 0) {
@@ -995,11 +997,14 @@ static int relay_socket(const masque_address *bind_to, masque_address *bound)
     return fd;
 }
 
-/* Whether a relay bound at `bound` receives what is sent to `own`: the same family, or IPv4
- * on a dual-stack IPv6 socket. */
-static int relay_takes(const masque_address *bound, const masque_address *own)
+/* Whether the socket address `ss` is one of this host's that a relay bound at `bound` receives
+ * what is sent to (the same family, or IPv4 on a dual-stack IPv6 socket): 1 and *own. */
+static int relay_receives_at(const masque_address *bound, const struct sockaddr_storage *ss,
+                             socklen_t len, masque_address *own)
 {
-    return own->version == bound->version || bound->version == MASQUE_IP_V6;
+    return len != 0 && masque_address_from_sockaddr((const struct sockaddr *)ss, len, own) == 0 &&
+           !masque_address_is_unspecified(own) &&
+           (own->version == bound->version || bound->version == MASQUE_IP_V6);
 }
 
 /*
@@ -1014,11 +1019,7 @@ static int advertised_address(const proxy_client *c, const masque_address *bound
                               masque_address *out)
 {
     const masque_quic_proxy *p = c->proxy;
-    struct sockaddr_storage local;
-    socklen_t ll = sizeof(local);
     masque_address own;
-    int ok;
-    int fd;
     *out = *bound;
     if (p->cfg.has_public_ip) {
         *out = p->cfg.public_ip;
@@ -1028,24 +1029,19 @@ static int advertised_address(const proxy_client *c, const masque_address *bound
     if (!masque_address_is_unspecified(bound)) {
         return 0;
     }
-    if (c->locallen != 0 &&
-        masque_address_from_sockaddr((const struct sockaddr *)&c->local, c->locallen, &own) ==
-            MASQUE_OK &&
-        !masque_address_is_unspecified(&own) && relay_takes(bound, &own)) {
-        *out = own;
-        out->port = bound->port;
-        return 0;
-    }
-    fd = socket(c->remote.ss_family, SOCK_DGRAM, 0);
-    ok = fd >= 0 && connect(fd, (const struct sockaddr *)&c->remote, c->remotelen) == 0 &&
-         getsockname(fd, (struct sockaddr *)&local, &ll) == 0 &&
-         masque_address_from_sockaddr((struct sockaddr *)&local, ll, &own) == MASQUE_OK &&
-         !masque_address_is_unspecified(&own) && relay_takes(bound, &own);
-    if (fd >= 0) {
-        (void)close(fd);
-    }
-    if (!ok) {
-        return -1;
+    if (!relay_receives_at(bound, &c->local, c->locallen, &own)) {
+        struct sockaddr_storage route;
+        socklen_t rl = sizeof(route);
+        int fd = socket(c->remote.ss_family, SOCK_DGRAM, 0);
+        int ok = fd >= 0 && connect(fd, (const struct sockaddr *)&c->remote, c->remotelen) == 0 &&
+                 getsockname(fd, (struct sockaddr *)&route, &rl) == 0 &&
+                 relay_receives_at(bound, &route, rl, &own);
+        if (fd >= 0) {
+            (void)close(fd);
+        }
+        if (!ok) {
+            return -1;
+        }
     }
     *out = own;
     out->port = bound->port;

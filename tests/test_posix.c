@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "masque/posix.h"
+#include "socket_util.h"
 
 static int private_net; /* 1 once the test runs in its own network namespace */
 
@@ -209,7 +210,7 @@ static void test_UDP_14_proxy_sockets_send_not_ect_whatever_the_target_sent(void
     int ce = 0x03;
     int on = 1;
     uint8_t buf[64];
-    uint8_t control[64];
+    control_buffer control;
     struct iovec iov;
     struct msghdr msg;
     struct cmsghdr *cm;
@@ -228,14 +229,7 @@ static void test_UDP_14_proxy_sockets_send_not_ect_whatever_the_target_sent(void
     assert_true(send_to(target, &relay_addr, (const uint8_t *)"ecn", 3) == 3);
     assert_true(recv(relay, buf, sizeof(buf), 0) == 3);
     assert_true(send_to(relay, &observer_addr, buf, 3) == 3);
-    memset(&msg, 0, sizeof(msg));
-    iov.iov_base = buf;
-    iov.iov_len = sizeof(buf);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    assert_true(recvmsg(observer, &msg, 0) == 3);
+    assert_true(recv_with_control(observer, buf, sizeof(buf), &control, &msg, &iov) == 3);
     for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
         if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TOS) {
             tos = *(const uint8_t *)CMSG_DATA(cm);

@@ -20,6 +20,7 @@
 #include "adapter/ngtcp2/udp_in.h"
 #include "adapter/ngtcp2/udp_out.h"
 #include "masque/posix.h"
+#include "socket_util.h"
 
 /* A UDP socket on 127.0.0.1, its address in *sin. */
 static int loopback_socket(struct sockaddr_in *sin)
@@ -216,6 +217,33 @@ static struct sockaddr_in v4_at(const char *ip, uint16_t port)
     return sin;
 }
 
+/* Sends a datagram to `ip` at the port of a fresh socket of `family` bound to the wildcard
+ * (which asks for destinations when `ask`), and returns what masque_udp_destination_of() says
+ * of it, in *to and *tl; *port receives the socket's port. */
+static int destination_of_one(int family, int ask, const char *ip, uint16_t *port,
+                              struct sockaddr_storage *to, socklen_t *tl)
+{
+    uint8_t in[16];
+    control_buffer control;
+    struct iovec iov;
+    struct msghdr msg;
+    int rx = wildcard_socket(family, port);
+    int tx = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in dst = v4_at(ip, *port);
+    int rc;
+    assert_true(tx >= 0);
+    if (ask) {
+        assert_int_equal(masque_udp_enable_destination(rx, family), 0);
+    }
+    assert_int_equal(sendto(tx, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst)), 1);
+    assert_int_equal(wait_readable(rx), 1);
+    assert_int_equal(recv_with_control(rx, in, sizeof(in), &control, &msg, &iov), 1);
+    rc = masque_udp_destination_of(&msg, family, *port, to, tl);
+    (void)close(rx);
+    (void)close(tx);
+    return rc;
+}
+
 /* A socket bound to a wildcard learns where each datagram was sent (127.0.0.2 here, one of
  * loopback's addresses as a secondary address is a multihomed host's), as a socket address of
  * its own family: IPv4, or IPv4-mapped on a dual-stack socket. */
@@ -224,66 +252,27 @@ static void test_a_wildcard_socket_is_told_each_datagrams_destination(void **sta
     int family;
     (void)state;
     for (family = AF_INET; family != 0; family = family == AF_INET ? AF_INET6 : 0) {
-        uint8_t in[64];
         struct sockaddr_storage to;
         socklen_t tl = 0;
-        size_t control[(MASQUE_GRO_CONTROL + sizeof(size_t) - 1) / sizeof(size_t)];
-        struct iovec iov;
-        struct msghdr msg;
         uint16_t port;
-        int rx = wildcard_socket(family, &port);
-        int tx = socket(AF_INET, SOCK_DGRAM, 0);
-        struct sockaddr_in dst = v4_at("127.0.0.2", port);
         masque_address got;
-        assert_int_equal(masque_udp_enable_destination(rx, family), 0);
-        assert_int_equal(sendto(tx, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst)), 1);
-        assert_int_equal(wait_readable(rx), 1);
-        memset(&msg, 0, sizeof(msg));
-        iov.iov_base = in;
-        iov.iov_len = sizeof(in);
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof(control);
-        assert_int_equal(recvmsg(rx, &msg, 0), 1);
-        assert_int_equal(masque_udp_destination_of(&msg, family, port, &to, &tl), 0);
+        assert_int_equal(destination_of_one(family, 1, "127.0.0.2", &port, &to, &tl), 0);
         assert_int_equal(to.ss_family, family);
         assert_int_equal(masque_address_from_sockaddr((struct sockaddr *)&to, tl, &got), 0);
         assert_int_equal(got.version, MASQUE_IP_V4); /* a mapped one reads as IPv4 */
         assert_memory_equal(got.bytes, "\x7f\x00\x00\x02", 4);
         assert_int_equal(got.port, port);
-        (void)close(rx);
-        (void)close(tx);
     }
 }
 
 /* Without the report asked for, there is nothing to tell. */
 static void test_without_the_report_no_destination_is_made_up(void **state)
 {
-    uint8_t in[16];
-    size_t control[(MASQUE_GRO_CONTROL + sizeof(size_t) - 1) / sizeof(size_t)];
     struct sockaddr_storage to;
     socklen_t tl = 0;
-    struct iovec iov;
-    struct msghdr msg;
     uint16_t port;
-    int rx = wildcard_socket(AF_INET, &port);
-    int tx = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in dst = v4_at("127.0.0.1", port);
     (void)state;
-    assert_int_equal(sendto(tx, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst)), 1);
-    assert_int_equal(wait_readable(rx), 1);
-    memset(&msg, 0, sizeof(msg));
-    iov.iov_base = in;
-    iov.iov_len = sizeof(in);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    assert_int_equal(recvmsg(rx, &msg, 0), 1);
-    assert_int_equal(masque_udp_destination_of(&msg, AF_INET, port, &to, &tl), -1);
-    (void)close(rx);
-    (void)close(tx);
+    assert_int_equal(destination_of_one(AF_INET, 0, "127.0.0.1", &port, &to, &tl), -1);
 }
 
 /* What a wildcard socket sends leaves from the source it is given, not the kernel's choice

@@ -12,14 +12,12 @@ import socket
 import subprocess
 import sys
 
-from programs import TOOLS, Echo, free_port, report, wait_for
+from programs import Echo, free_port, report, wait_for, work_with_pki
 
 
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
-    work = f"/tmp/expose.{os.getpid()}"
-    subprocess.run(["sh", os.path.join(TOOLS, "test-ca.sh"), f"{work}/pki"], check=True,
-                   stdout=subprocess.DEVNULL)
+    work = work_with_pki("expose")
     echo = Echo()
     echo.start()
     port = free_port()

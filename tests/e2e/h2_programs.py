@@ -12,14 +12,12 @@ import os
 import subprocess
 import sys
 
-from programs import TOOLS, tunnel
+from programs import tunnel, work_with_pki
 
 
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
-    work = f"/tmp/h2_programs.{os.getpid()}"
-    subprocess.run(["sh", os.path.join(TOOLS, "test-ca.sh"), f"{work}/pki"], check=True,
-                   stdout=subprocess.DEVNULL)
+    work = work_with_pki("h2_programs")
     failures = []
     try:
         failure, _ = tunnel(bindir, work, "forced", [], ["--h2"])

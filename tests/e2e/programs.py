@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-only
-"""What the end-to-end scripts that run the programs share: where the tools are, a free port,
+"""What the end-to-end scripts that run the programs share: where the tools are, a work folder
+with a throw-away CA, a free port,
 a bounded wait for a line in a program's output file, a tunnel through the programs with a
 datagram there and back, a local UDP echo service, and the verdict."""
 import os
@@ -9,6 +10,15 @@ import threading
 import time
 
 TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools")
+
+
+def work_with_pki(name):
+    """A work folder for a script's run, /tmp/NAME.PID, with a throw-away CA and a certificate
+    for localhost it signs in its pki/ (TLS verification stays on in every test)."""
+    work = f"/tmp/{name}.{os.getpid()}"
+    subprocess.run(["sh", os.path.join(TOOLS, "test-ca.sh"), f"{work}/pki"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return work
 
 
 def free_port():

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 
-from programs import TOOLS, free_port, wait_for
+from programs import free_port, wait_for, work_with_pki
 
 
 def netns_variant(bindir, work):
@@ -99,9 +99,7 @@ def netns_variant(bindir, work):
 
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
-    work = f"/tmp/quic_behind_relay.{os.getpid()}"
-    subprocess.run(["sh", os.path.join(TOOLS, "test-ca.sh"), f"{work}/pki"], check=True,
-                   stdout=subprocess.DEVNULL)
+    work = work_with_pki("quic_behind_relay")
     pki = ["--cert", f"{work}/pki/localhost.pem", "--key", f"{work}/pki/localhost.key"]
     outer, inner = free_port(), free_port()
     procs = []
@@ -163,9 +161,7 @@ def main():
         print("quic_behind_relay: FAIL: " + failure)
         print(logs)
         return 1
-    work = f"/tmp/quic_behind_relay.ns.{os.getpid()}"
-    subprocess.run(["sh", os.path.join(TOOLS, "test-ca.sh"), f"{work}/pki"], check=True,
-                   stdout=subprocess.DEVNULL)
+    work = work_with_pki("quic_behind_relay.ns")
     try:
         ns = netns_variant(bindir, work)
     finally:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from programs import TOOLS, Echo, free_port, report, wait_for
+from programs import Echo, free_port, report, wait_for, work_with_pki
 
 
 def start_proxy(bindir, work, port, log, extra=()):
@@ -108,9 +108,7 @@ def client_args(bindir, work, port, extra):
 
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
-    work = f"/tmp/reconnect.{os.getpid()}"
-    subprocess.run(["sh", os.path.join(TOOLS, "test-ca.sh"), f"{work}/pki"], check=True,
-                   stdout=subprocess.DEVNULL)
+    work = work_with_pki("reconnect")
     echo = Echo()
     echo.start()
     port = free_port()

@@ -14,10 +14,9 @@ usage: wildcard_listen.py BUILD_DIR
 """
 import os
 import socket
-import subprocess
 import sys
 
-from programs import TOOLS, report, tunnel
+from programs import report, tunnel, work_with_pki
 
 
 def ipv6_loopback():
@@ -32,9 +31,7 @@ def ipv6_loopback():
 
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
-    work = f"/tmp/wildcard_listen.{os.getpid()}"
-    subprocess.run(["sh", os.path.join(TOOLS, "test-ca.sh"), f"{work}/pki"], check=True,
-                   stdout=subprocess.DEVNULL)
+    work = work_with_pki("wildcard_listen")
     transports = [["--h3"]] + ([["--h2"]] if os.environ.get("MASQUE_E2E_H2") == "1" else [])
     cases = [("0.0.0.0", "127.0.0.1"), ("0.0.0.0", "127.0.0.2"), ("[::]", "127.0.0.1"),
              ("[::]", "127.0.0.2")]

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "masque/posix.h"
+
 #ifndef UDP_GRO
 #define UDP_GRO 104 /* Linux 5.0 and later (linux/udp.h) */
 #endif
@@ -50,48 +52,25 @@ int masque_udp_enable_destination(int fd, int family)
 int masque_udp_destination_of(struct msghdr *msg, int family, uint16_t port,
                               struct sockaddr_storage *out, socklen_t *outlen)
 {
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
     struct cmsghdr *cm;
     for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
+        masque_address a;
+        /* CMSG_DATA may be unaligned: copied out. */
         if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO &&
             cm->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
             struct in_pktinfo pi;
-            memcpy(&pi, CMSG_DATA(cm), sizeof(pi)); /* CMSG_DATA may be unaligned */
-            memset(out, 0, sizeof(*out));
-            if (family == AF_INET6) { /* as the socket reports its IPv4 peers: mapped */
-                struct sockaddr_in6 sin6;
-                memset(&sin6, 0, sizeof(sin6));
-                sin6.sin6_family = AF_INET6;
-                sin6.sin6_port = htons(port);
-                memcpy(&sin6.sin6_addr, mapped, sizeof(mapped));
-                memcpy((uint8_t *)&sin6.sin6_addr + 12, &pi.ipi_addr, 4);
-                memcpy(out, &sin6, sizeof(sin6));
-                *outlen = (socklen_t)sizeof(sin6);
-            } else {
-                struct sockaddr_in sin;
-                memset(&sin, 0, sizeof(sin));
-                sin.sin_family = AF_INET;
-                sin.sin_port = htons(port);
-                sin.sin_addr = pi.ipi_addr;
-                memcpy(out, &sin, sizeof(sin));
-                *outlen = (socklen_t)sizeof(sin);
-            }
-            return 0;
-        }
-        if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO &&
-            cm->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo)) && family == AF_INET6) {
+            memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+            masque_address_set_v4(&a, (const uint8_t *)&pi.ipi_addr, port);
+        } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO &&
+                   cm->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
             struct in6_pktinfo pi6;
-            struct sockaddr_in6 sin6;
             memcpy(&pi6, CMSG_DATA(cm), sizeof(pi6));
-            memset(&sin6, 0, sizeof(sin6));
-            sin6.sin6_family = AF_INET6;
-            sin6.sin6_port = htons(port);
-            sin6.sin6_addr = pi6.ipi6_addr;
-            memset(out, 0, sizeof(*out));
-            memcpy(out, &sin6, sizeof(sin6));
-            *outlen = (socklen_t)sizeof(sin6);
-            return 0;
+            masque_address_set_v6(&a, (const uint8_t *)&pi6.ipi6_addr, port);
+        } else {
+            continue;
         }
+        /* As the socket reports its peers: an IPv4 one IPv4-mapped on AF_INET6. */
+        return masque_address_to_sockaddr_for(&a, family, out, outlen) == MASQUE_OK ? 0 : -1;
     }
     return -1;
 }

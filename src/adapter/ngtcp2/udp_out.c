@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "masque/posix.h"
+
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103 /* Linux 4.18 and later (linux/udp.h) */
 #endif
@@ -28,32 +30,25 @@ typedef char masque_pktinfo_fits[sizeof(struct in6_pktinfo) <= 20 && sizeof(stru
  * as IP_PKTINFO, which the kernel takes on such a socket for an IPv4 destination. */
 size_t masque_udp_put_source(struct cmsghdr *cm, const struct sockaddr *from)
 {
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-    struct sockaddr_storage copy;
+    socklen_t len = from->sa_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
+                                                : (socklen_t)sizeof(struct sockaddr_in);
     struct in_pktinfo pi;
     struct in6_pktinfo pi6;
-    memset(&copy, 0, sizeof(copy));
-    memcpy(&copy, from,
-           from->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
-    memset(&pi, 0, sizeof(pi));
-    if (copy.ss_family == AF_INET) {
-        struct sockaddr_in sin;
-        memcpy(&sin, &copy, sizeof(sin));
-        pi.ipi_spec_dst = sin.sin_addr;
-    } else {
-        struct sockaddr_in6 sin6;
-        memcpy(&sin6, &copy, sizeof(sin6));
-        if (memcmp(&sin6.sin6_addr, mapped, sizeof(mapped)) != 0) {
-            memset(&pi6, 0, sizeof(pi6));
-            pi6.ipi6_addr = sin6.sin6_addr;
-            cm->cmsg_level = IPPROTO_IPV6;
-            cm->cmsg_type = IPV6_PKTINFO;
-            cm->cmsg_len = CMSG_LEN(sizeof(pi6));
-            memcpy(CMSG_DATA(cm), &pi6, sizeof(pi6));
-            return CMSG_SPACE(sizeof(pi6));
-        }
-        memcpy(&pi.ipi_spec_dst, (const uint8_t *)&sin6.sin6_addr + 12, 4);
+    masque_address a;
+    if (masque_address_from_sockaddr(from, len, &a) != MASQUE_OK) {
+        return 0; /* no source set: the kernel's */
     }
+    if (a.version == MASQUE_IP_V6) {
+        memset(&pi6, 0, sizeof(pi6));
+        memcpy(&pi6.ipi6_addr, a.bytes, 16);
+        cm->cmsg_level = IPPROTO_IPV6;
+        cm->cmsg_type = IPV6_PKTINFO;
+        cm->cmsg_len = CMSG_LEN(sizeof(pi6));
+        memcpy(CMSG_DATA(cm), &pi6, sizeof(pi6));
+        return CMSG_SPACE(sizeof(pi6));
+    }
+    memset(&pi, 0, sizeof(pi));
+    memcpy(&pi.ipi_spec_dst, a.bytes, 4);
     cm->cmsg_level = IPPROTO_IP;
     cm->cmsg_type = IP_PKTINFO;
     cm->cmsg_len = CMSG_LEN(sizeof(pi));

@@ -46,8 +46,13 @@ def main():
             if failure is None:
                 with open(f"{work}/{name}.out", encoding="utf-8") as f:
                     public = [line.split()[-1] for line in f if line.startswith("public address:")]
+                with open(f"{work}/{name}.proxy", encoding="utf-8") as f:
+                    text = f.read()  # the proxy's log names the address it gave
+                logged = bool(public) and f") at {public[0]}\n" in text
                 if not public or public[0].rsplit(":", 1)[0] != connect:
                     failure = f"advertised {public}, not the address the client reached"
+                elif not logged:
+                    failure = f"the proxy's log does not name the address {public[0]}: {text!r}"
             if failure:
                 failures.append(f"--listen {listen}:PORT, a client {transport[0]} to {connect}: "
                                 f"{failure}")

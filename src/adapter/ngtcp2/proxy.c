@@ -677,24 +677,28 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, i
     if (c->binds++ == 0) {
         bare_remove(p, c); /* it holds its slot from now on */
     }
-    if (p->cfg.log != NULL) { /* one line per accepted request: who, from where (no token) */
+    if (p->cfg.log != NULL) {
+        /* One line per accepted request: who (never a token), from where, and the address it
+         * was given (what its peers send to). */
         masque_address a;
         char from[MASQUE_ADDRESS_TEXT_MAX] = "?";
-        char line[256];
+        char at[MASQUE_ADDRESS_TEXT_MAX] = "?";
+        char who[sizeof(c->who) + 32];
+        char line[sizeof(who) + sizeof(from) + sizeof(at) + 64];
         if (masque_address_from_sockaddr((const struct sockaddr *)&c->remote, c->remotelen, &a) ==
             0) {
             (void)masque_address_format(from, sizeof(from), &a, 1);
         }
+        (void)masque_address_format(at, sizeof(at), public_address, 1);
         if (c->identity >= 0) {
-            (void)snprintf(line, sizeof(line), "accepted a Bind request from %s (token #%d)", from,
-                           c->identity + 1);
+            (void)snprintf(who, sizeof(who), "token #%d", c->identity + 1);
         } else if (c->identity == -2) {
-            (void)snprintf(line, sizeof(line),
-                           "accepted a Bind request from %s (client certificate \"%s\")", from,
-                           c->who);
+            (void)snprintf(who, sizeof(who), "client certificate \"%s\"", c->who);
         } else {
-            (void)snprintf(line, sizeof(line), "accepted a Bind request from %s (anonymous)", from);
+            (void)snprintf(who, sizeof(who), "anonymous");
         }
+        (void)snprintf(line, sizeof(line), "accepted a Bind request from %s (%s) at %s", from, who,
+                       at);
         p->cfg.log(p->cfg.log_user, line);
     }
     relay->family = p->cfg.relay_bind.version == MASQUE_IP_V6 ? AF_INET6 : AF_INET;

@@ -26,6 +26,16 @@ typedef char masque_pktinfo_fits[sizeof(struct in6_pktinfo) <= 20 && sizeof(stru
                                      ? 1
                                      : -1];
 
+/* One control message at `cm`; returns the room it takes. */
+static size_t put_cmsg(struct cmsghdr *cm, int level, int type, const void *data, size_t len)
+{
+    cm->cmsg_level = level;
+    cm->cmsg_type = type;
+    cm->cmsg_len = CMSG_LEN(len);
+    memcpy(CMSG_DATA(cm), data, len); /* CMSG_DATA may be unaligned for the type */
+    return CMSG_SPACE(len);
+}
+
 /* IP_PKTINFO or IPV6_PKTINFO: an IPv4 source on a dual-stack socket arrives IPv4-mapped and goes
  * as IP_PKTINFO, which the kernel takes on such a socket for an IPv4 destination. */
 size_t masque_udp_put_source(struct cmsghdr *cm, const struct sockaddr *from)
@@ -41,19 +51,11 @@ size_t masque_udp_put_source(struct cmsghdr *cm, const struct sockaddr *from)
     if (a.version == MASQUE_IP_V6) {
         memset(&pi6, 0, sizeof(pi6));
         memcpy(&pi6.ipi6_addr, a.bytes, 16);
-        cm->cmsg_level = IPPROTO_IPV6;
-        cm->cmsg_type = IPV6_PKTINFO;
-        cm->cmsg_len = CMSG_LEN(sizeof(pi6));
-        memcpy(CMSG_DATA(cm), &pi6, sizeof(pi6));
-        return CMSG_SPACE(sizeof(pi6));
+        return put_cmsg(cm, IPPROTO_IPV6, IPV6_PKTINFO, &pi6, sizeof(pi6));
     }
     memset(&pi, 0, sizeof(pi));
     memcpy(&pi.ipi_spec_dst, a.bytes, 4);
-    cm->cmsg_level = IPPROTO_IP;
-    cm->cmsg_type = IP_PKTINFO;
-    cm->cmsg_len = CMSG_LEN(sizeof(pi));
-    memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-    return CMSG_SPACE(sizeof(pi));
+    return put_cmsg(cm, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
 }
 
 /* One sendmsg() of `len` bytes: several datagrams of `seg` bytes when seg is non-zero (GSO),
@@ -83,11 +85,7 @@ static int send_one(int fd, struct sockaddr *to, socklen_t tolen, const struct s
     msg.msg_controllen = sizeof(control.buf);
     cm = CMSG_FIRSTHDR(&msg);
     if (seg != 0) {
-        cm->cmsg_level = SOL_UDP;
-        cm->cmsg_type = UDP_SEGMENT;
-        cm->cmsg_len = CMSG_LEN(sizeof(seg));
-        memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
-        used = CMSG_SPACE(sizeof(seg));
+        used = put_cmsg(cm, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg));
         cm = (struct cmsghdr *)(void *)(control.buf + used);
     }
     if (from != NULL) {

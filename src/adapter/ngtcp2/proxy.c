@@ -137,6 +137,16 @@ typedef struct proxy_client {
     size_t bucket;     /* where the proxy files it by source */
 } proxy_client;
 
+/* The source address a relay bound to a wildcard sets on what it sends to peers of one IP
+ * version (controllen 0: none, the kernel's choice is right), and its control message, made
+ * once for every datagram. */
+typedef struct relay_source {
+    struct sockaddr_storage addr;
+    size_t control[(MASQUE_UDP_SOURCE_CONTROL + sizeof(size_t) - 1) / sizeof(size_t)];
+    size_t controllen;
+    uint8_t version;
+} relay_source;
+
 /* One accepted Bind request and its UDP socket (RFC 9298 §3.1: they live and die together). */
 typedef struct proxy_relay {
     masque_quic_request *req; /* over HTTP/3 */
@@ -147,12 +157,8 @@ typedef struct proxy_relay {
     proxy_identity *ident; /* whose quota it counts against */
     int live;              /* 0 once the request ended (freed at the end of the step) */
     int fd;
-    int family; /* AF_INET or AF_INET6 (dual-stack): how targets are addressed */
-    /* Bound to a wildcard: the advertised address, the source of what goes to peers of its
-     * version (sourcelen 0: the kernel's choice is right). */
-    struct sockaddr_storage source;
-    socklen_t sourcelen;
-    uint8_t source_version;
+    int family;          /* AF_INET or AF_INET6 (dual-stack): how targets are addressed */
+    relay_source source; /* bound to a wildcard: the advertised address */
 } proxy_relay;
 
 struct masque_quic_proxy {
@@ -160,8 +166,9 @@ struct masque_quic_proxy {
     int fd;
     struct sockaddr_storage local;
     socklen_t locallen;
-    int wildcard; /* the listening socket is bound to 0.0.0.0 or ::, and reports each datagram's
-                   * destination (udp_in.h): clients are answered from what they reached */
+    int wildcard;  /* the listening socket is bound to 0.0.0.0 or ::, and reports each datagram's
+                    * destination (udp_in.h): clients are answered from what they reached */
+    uint16_t port; /* the listening socket's */
     masque_quic_credentials *credentials; /* loaded once; replaced by a reload */
     /* The operator's policy, with the proxy's own addresses refused after its rules. */
     masque_policy policy;
@@ -275,19 +282,27 @@ static masque_policy_verdict own_address_verdict(void *user, void *session_user,
     return MASQUE_POLICY_NO_OPINION;
 }
 
+/* A socket address as the log writes it ("?" for none it knows). */
+static void address_text(const struct sockaddr_storage *ss, socklen_t len,
+                         char text[MASQUE_ADDRESS_TEXT_MAX])
+{
+    masque_address a;
+    if (masque_address_from_sockaddr((const struct sockaddr *)ss, len, &a) != 0 ||
+        masque_address_format(text, MASQUE_ADDRESS_TEXT_MAX, &a, 1) <= 0) {
+        (void)snprintf(text, MASQUE_ADDRESS_TEXT_MAX, "?");
+    }
+}
+
 /* "WHAT ADDRESS" (and " (HOW)" when given): with -v only. */
 static void log_line(const masque_quic_proxy *p, const char *what, const proxy_client *c,
                      const char *how)
 {
-    masque_address a;
-    char text[MASQUE_ADDRESS_TEXT_MAX] = "?";
+    char text[MASQUE_ADDRESS_TEXT_MAX];
     char line[256];
     if (!p->cfg.verbose || p->cfg.log == NULL) {
         return;
     }
-    if (masque_address_from_sockaddr((const struct sockaddr *)&c->remote, c->remotelen, &a) == 0) {
-        (void)masque_address_format(text, sizeof(text), &a, 1);
-    }
+    address_text(&c->remote, c->remotelen, text);
     (void)snprintf(line, sizeof(line), "%s %s%s%s%s", what, text, how != NULL ? " (" : "",
                    how != NULL ? how : "", how != NULL ? ")" : "");
     p->cfg.log(p->cfg.log_user, line);
@@ -353,15 +368,12 @@ static void log_limited(masque_quic_proxy *p, const char *line)
 static void log_client(masque_quic_proxy *p, const char *verb, const struct sockaddr_storage *from,
                        socklen_t fl, const char *why)
 {
-    masque_address a;
-    char text[MASQUE_ADDRESS_TEXT_MAX] = "?";
+    char text[MASQUE_ADDRESS_TEXT_MAX];
     char line[320];
     if (p->cfg.log == NULL) {
         return;
     }
-    if (masque_address_from_sockaddr((const struct sockaddr *)from, fl, &a) == 0) {
-        (void)masque_address_format(text, sizeof(text), &a, 1);
-    }
+    address_text(from, fl, text);
     (void)snprintf(line, sizeof(line), "%s %s: %s", verb, text, why);
     log_limited(p, line);
 }
@@ -422,8 +434,7 @@ typedef struct tx_batch {
     struct mmsghdr msgs[SEND_BATCH];
     struct iovec iov[SEND_BATCH];
     struct sockaddr_storage to[SEND_BATCH];
-    const struct sockaddr *from[SEND_BATCH]; /* the source to set, NULL: the kernel's */
-    size_t control[SEND_BATCH][(MASQUE_UDP_SOURCE_CONTROL + sizeof(size_t) - 1) / sizeof(size_t)];
+    relay_source *from[SEND_BATCH]; /* the source to set, NULL: the kernel's */
     int fd[SEND_BATCH];
     unsigned n;
     size_t used;
@@ -492,9 +503,10 @@ static void tx_flush(void)
                 const uint8_t *stop =
                     (const uint8_t *)tx.iov[j - 1].iov_base + tx.iov[j - 1].iov_len;
                 send_each(fd, pending, i);
-                masque_udp_send_segments(fd, (struct sockaddr *)&tx.to[i],
-                                         tx.msgs[i].msg_hdr.msg_namelen, tx.from[i], start,
-                                         (size_t)(stop - start), tx.iov[i].iov_len, &tx_no_gso);
+                masque_udp_send_segments(
+                    fd, (struct sockaddr *)&tx.to[i], tx.msgs[i].msg_hdr.msg_namelen,
+                    tx.from[i] != NULL ? (const struct sockaddr *)&tx.from[i]->addr : NULL, start,
+                    (size_t)(stop - start), tx.iov[i].iov_len, &tx_no_gso);
                 pending = j;
             }
             i = j;
@@ -506,8 +518,8 @@ static void tx_flush(void)
     tx.used = 0;
 }
 
-static void tx_add(int fd, const struct sockaddr_storage *to, socklen_t tolen,
-                   const struct sockaddr *from, const uint8_t *data, size_t len)
+static void tx_add(int fd, const struct sockaddr_storage *to, socklen_t tolen, relay_source *from,
+                   const uint8_t *data, size_t len)
 {
     unsigned i;
     if (tx.n == SEND_BATCH || SEND_ARENA - tx.used < len) {
@@ -527,9 +539,8 @@ static void tx_add(int fd, const struct sockaddr_storage *to, socklen_t tolen,
     tx.msgs[i].msg_hdr.msg_iovlen = 1;
     tx.from[i] = from;
     if (from != NULL) {
-        tx.msgs[i].msg_hdr.msg_control = tx.control[i];
-        tx.msgs[i].msg_hdr.msg_controllen =
-            masque_udp_put_source((struct cmsghdr *)(void *)tx.control[i], from);
+        tx.msgs[i].msg_hdr.msg_control = from->control; /* only read by sendmmsg() */
+        tx.msgs[i].msg_hdr.msg_controllen = from->controllen;
     }
 }
 
@@ -544,8 +555,8 @@ static void relay_out(proxy_relay *relay, const masque_address *peer, const uint
         quota_pass(relay->client->proxy, relay->ident, len) &&
         masque_address_to_sockaddr_for(peer, relay->family, &ss, &sl) == 0) {
         tx_add(relay->fd, &ss, sl,
-               relay->sourcelen != 0 && peer->version == relay->source_version
-                   ? (const struct sockaddr *)&relay->source
+               relay->source.controllen != 0 && peer->version == relay->source.version
+                   ? &relay->source
                    : NULL,
                data, len);
     }
@@ -635,6 +646,7 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, i
     masque_quic_proxy *p = c->proxy;
     masque_address bound;
     proxy_relay *relay;
+    socklen_t sl;
     *status = 503;
     if (p->cfg.quota_requests != 0 && c->ident->use.requests >= p->cfg.quota_requests) {
         c->ident->use.refused++;
@@ -680,15 +692,11 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, i
     if (p->cfg.log != NULL) {
         /* One line per accepted request: who (never a token), from where, and the address it
          * was given (what its peers send to). */
-        masque_address a;
-        char from[MASQUE_ADDRESS_TEXT_MAX] = "?";
+        char from[MASQUE_ADDRESS_TEXT_MAX];
         char at[MASQUE_ADDRESS_TEXT_MAX] = "?";
         char who[sizeof(c->who) + 32];
         char line[sizeof(who) + sizeof(from) + sizeof(at) + 64];
-        if (masque_address_from_sockaddr((const struct sockaddr *)&c->remote, c->remotelen, &a) ==
-            0) {
-            (void)masque_address_format(from, sizeof(from), &a, 1);
-        }
+        address_text(&c->remote, c->remotelen, from);
         (void)masque_address_format(at, sizeof(at), public_address, 1);
         if (c->identity >= 0) {
             (void)snprintf(who, sizeof(who), "token #%d", c->identity + 1);
@@ -703,11 +711,14 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, i
     }
     relay->family = p->cfg.relay_bind.version == MASQUE_IP_V6 ? AF_INET6 : AF_INET;
     if (masque_address_is_unspecified(&bound) && !p->cfg.has_public_ip &&
-        masque_address_to_sockaddr_for(public_address, relay->family, &relay->source,
-                                       &relay->sourcelen) == 0) {
+        masque_address_to_sockaddr_for(public_address, relay->family, &relay->source.addr, &sl) ==
+            0) {
         /* Peers sent to the advertised address; what goes back to them leaves from it too
          * (a multihomed host's kernel might pick another, which they would not take). */
-        relay->source_version = public_address->version;
+        relay->source.version = public_address->version;
+        relay->source.controllen =
+            masque_udp_put_source((struct cmsghdr *)(void *)relay->source.control,
+                                  (struct sockaddr *)&relay->source.addr);
     }
     p->relays[p->nrelays++] = relay;
     return relay;
@@ -1204,10 +1215,11 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     }
     if (listen_fd >= 0) {
         masque_address bound;
-        p->wildcard =
-            masque_address_from_sockaddr((struct sockaddr *)&p->local, p->locallen, &bound) == 0 &&
-            masque_address_is_unspecified(&bound) &&
-            masque_udp_enable_destination(listen_fd, p->local.ss_family) == 0;
+        if (masque_address_from_sockaddr((struct sockaddr *)&p->local, p->locallen, &bound) == 0) {
+            p->port = bound.port;
+            p->wildcard = masque_address_is_unspecified(&bound) &&
+                          masque_udp_enable_destination(listen_fd, p->local.ss_family) == 0;
+        }
     }
     return p;
 }
@@ -1384,16 +1396,27 @@ static void place_client(masque_quic_proxy *p, size_t slot, proxy_client *c)
     bare_add(p, c);
 }
 
+/* A client's first packet, received with `hdr` (from the listening socket). */
 static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_storage *from,
-                                   socklen_t fl, const struct sockaddr_storage *to, socklen_t tl,
-                                   const uint8_t *pkt, size_t len)
+                                   socklen_t fl, struct msghdr *hdr, const uint8_t *pkt, size_t len)
 {
+    const struct sockaddr_storage *to = &p->local;
+    struct sockaddr_storage dst;
+    socklen_t tl = p->locallen;
     proxy_client *c;
     size_t slot;
     masque_quic_config cfg = p->cfg.conn;
     cfg.credentials = p->credentials;
     if (len == 0 || (pkt[0] & 0x80) == 0) {
         return NULL; /* a short header from no known client or connection ID: dropped */
+    }
+    /* Where it was sent: the socket's address, or on a wildcard the one the kernel reports,
+     * which the connection answers from (none reported: no address to answer from, dropped). */
+    if (p->wildcard) {
+        if (masque_udp_destination_of(hdr, p->local.ss_family, p->port, &dst, &tl) != 0) {
+            return NULL;
+        }
+        to = &dst;
     }
     slot = free_slot(p, from, fl);
     if (slot == SIZE_MAX) {
@@ -1572,11 +1595,11 @@ static void relay_in(proxy_relay *relay)
     }
 }
 
-/* One QUIC packet from the listening socket, sent to `to`, to the client it belongs to (a new
- * one for an Initial); a client whose address changed is found by connection ID and moved. */
+/* One QUIC packet from the listening socket (received with `hdr`), to the client it belongs to
+ * (a new one for an Initial); a client whose address changed is found by connection ID and
+ * moved. */
 static void listen_packet(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl,
-                          const struct sockaddr_storage *to, socklen_t tl, const uint8_t *pkt,
-                          size_t len)
+                          struct msghdr *hdr, const uint8_t *pkt, size_t len)
 {
     struct sockaddr_storage now_at;
     socklen_t now_len;
@@ -1585,7 +1608,7 @@ static void listen_packet(masque_quic_proxy *p, const struct sockaddr_storage *f
         c = find_client_by_cid(p, pkt, len);
     }
     if (c == NULL) {
-        c = accept_client(p, from, fl, to, tl, pkt, len);
+        c = accept_client(p, from, fl, hdr, pkt, len);
     }
     if (c == NULL) {
         return;
@@ -1598,15 +1621,6 @@ static void listen_packet(masque_quic_proxy *p, const struct sockaddr_storage *f
         c->remotelen = now_len;
         addr_put(p, c);
     }
-}
-
-/* The listening socket's port. */
-static uint16_t local_port(const masque_quic_proxy *p)
-{
-    masque_address a;
-    return masque_address_from_sockaddr((const struct sockaddr *)&p->local, p->locallen, &a) == 0
-               ? a.port
-               : 0;
 }
 
 /* QUIC packets on the listening socket: up to LISTEN_BUDGET receives per step. With UDP GRO
@@ -1623,19 +1637,9 @@ static void listen_in(masque_quic_proxy *p)
             size_t len = rx.msgs[i].msg_len;
             size_t seg = masque_udp_segment_of(&rx.msgs[i].msg_hdr, len);
             size_t off;
-            struct sockaddr_storage to;
-            socklen_t tl = p->locallen;
-            /* Where the datagram was sent: the socket's address, or on a wildcard the one the
-             * kernel reports (a datagram without it is dropped: no address to answer from). */
-            if (!p->wildcard) {
-                memcpy(&to, &p->local, p->locallen);
-            } else if (masque_udp_destination_of(&rx.msgs[i].msg_hdr, p->local.ss_family,
-                                                 local_port(p), &to, &tl) != 0) {
-                continue;
-            }
             for (off = 0; off < len; off += seg) {
-                listen_packet(p, &rx.from[i], rx.msgs[i].msg_hdr.msg_namelen, &to, tl, data + off,
-                              len - off < seg ? len - off : seg);
+                listen_packet(p, &rx.from[i], rx.msgs[i].msg_hdr.msg_namelen, &rx.msgs[i].msg_hdr,
+                              data + off, len - off < seg ? len - off : seg);
             }
         }
         tx_flush(); /* the datagrams this batch carried, out to their targets together */

@@ -102,8 +102,9 @@ static void send_text(client_state *st, const masque_address *peer, const char *
     }
 }
 
-/* --public-address-file holds the public address while the tunnel is up, written whole (a new
- * file renamed over the old: a reader never sees half of it), and is gone while it is down. */
+/* --public-address-file holds the public addresses while the tunnel is up, one a line (the
+ * first of the IP version the client reached the proxy over), written whole (a new file
+ * renamed over the old: a reader never sees half of it), and is gone while it is down. */
 static void publish_address(const client_state *st, const char *text)
 {
     char tmp[4096];
@@ -117,7 +118,7 @@ static void publish_address(const client_state *st, const char *text)
     if (f == NULL) {
         return;
     }
-    ok = fprintf(f, "%s\n", text) > 0;
+    ok = fprintf(f, "%s", text) > 0;
     if (fclose(f) != 0 || !ok || rename(tmp, st->public_file) != 0) {
         (void)remove(tmp);
     }
@@ -134,21 +135,24 @@ static void unpublish_address(const client_state *st)
 static void ready(client_state *st, masque_session *session, masque_adapter *adapter,
                   const masque_address *pub, size_t n)
 {
+    char lines[MASQUE_PUBLIC_ADDRESSES_MAX * (MASQUE_ADDRESS_TEXT_MAX + 1)] = "";
+    char listed[MASQUE_PUBLIC_ADDRESSES_MAX * (MASQUE_ADDRESS_TEXT_MAX + 5)] = "";
     size_t i;
-    for (i = 0; i < n && i < 4; i++) {
+    for (i = 0; i < n && i < MASQUE_PUBLIC_ADDRESSES_MAX; i++) {
         char text[MASQUE_ADDRESS_TEXT_MAX];
         (void)masque_address_format(text, sizeof(text), &pub[i], 1);
         (void)printf("public address: %s\n", text);
+        (void)snprintf(lines + strlen(lines), sizeof(lines) - strlen(lines), "%s\n", text);
+        (void)snprintf(listed + strlen(listed), sizeof(listed) - strlen(listed), "%s%s",
+                       i > 0 ? " and " : "", text);
     }
     /* -10 §4: register the uncompressed context to hear from any peer. */
     st->session = session;
     st->adapter = adapter;
     if (n > 0) {
-        char text[MASQUE_ADDRESS_TEXT_MAX];
-        (void)masque_address_format(text, sizeof(text), &pub[0], 1);
-        publish_address(st, text); /* for scripts: the address, once ready */
+        publish_address(st, lines); /* for scripts: the addresses, once ready */
         if (st->expose != NULL) {
-            (void)printf("exposing %s at %s\n", st->service, text);
+            (void)printf("exposing %s at %s\n", st->service, listed);
         }
     }
     if (masque_session_open_uncompressed(session, now_ms(), &st->uncompressed_id) == MASQUE_OK) {
@@ -163,8 +167,8 @@ static void ready(client_state *st, masque_session *session, masque_adapter *ada
 
 static void on_ready(masque_quic_request *r, void *app)
 {
-    masque_address pub[4];
-    size_t n = masque_quic_request_public_addresses(r, pub, 4);
+    masque_address pub[MASQUE_PUBLIC_ADDRESSES_MAX];
+    size_t n = masque_quic_request_public_addresses(r, pub, MASQUE_PUBLIC_ADDRESSES_MAX);
     ready(app, masque_quic_request_session(r), masque_quic_request_adapter(r), pub, n);
 }
 
@@ -292,8 +296,8 @@ static void on_log(masque_quic_conn *c, void *app, const char *line)
 #ifdef MASQUE_HAVE_H2
 static void h2_on_ready(masque_h2_request *r, void *app)
 {
-    masque_address pub[4];
-    size_t n = masque_h2_request_public_addresses(r, pub, 4);
+    masque_address pub[MASQUE_PUBLIC_ADDRESSES_MAX];
+    size_t n = masque_h2_request_public_addresses(r, pub, MASQUE_PUBLIC_ADDRESSES_MAX);
     ready(app, masque_h2_request_session(r), masque_h2_request_adapter(r), pub, n);
 }
 
@@ -857,7 +861,8 @@ static void usage(FILE *to)
         "  --allow CIDR[:PORTS]       with --expose: only these peers (repeatable, up to 16)\n"
         "  --max-peers N              with --expose: peers at once (default 64, at most 256)\n"
         "  --peer-idle-ms MS          with --expose: close a peer idle this long (default 60000)\n"
-        "  --public-address-file FILE the public address, in FILE while the tunnel is up\n"
+        "  --public-address-file FILE the public addresses, one a line, in FILE while the\n"
+        "                             tunnel is up\n"
         "  --h2 | --h3                HTTP/2 only, or HTTP/3 only (default: HTTP/3, then\n"
         "                             HTTP/2 when no QUIC handshake completes in time)\n"
         "  --fallback-ms MS           how long HTTP/3 gets before HTTP/2 (default 1500)\n"

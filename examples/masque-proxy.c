@@ -4,7 +4,7 @@
  * over HTTP/2 (nghttp2 + GnuTLS) on TCP, at the same port number.
  *
  *   masque-proxy [--listen IP:PORT] [--template URI] [--cert PEM --key PEM]
- *                [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... [--public-ip IP]
+ *                [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... [--public-ip IP]...
  *                [--max-clients N] [--max-requests N] [--max-requests-per-conn N]
  *                [--max-identities N]
  *                [--max-contexts N] [--assign-rate PER_S] [--idle-timeout-ms MS]
@@ -93,9 +93,10 @@ static void usage(FILE *to)
         "                             on this host too (an open relay: off by default)\n"
         "  --allow CIDR[:PORTS]       targets to allow (first match wins; repeatable)\n"
         "  --deny CIDR[:PORTS]        targets to refuse (repeatable)\n"
-        "  --public-ip IP             the address to advertise in Proxy-Public-Address (NAT;\n"
-        "                             default: the listening IP, or with 0.0.0.0 or [::] the\n"
-        "                             address each client reached)\n"
+        "  --public-ip IP             an address to advertise in Proxy-Public-Address (NAT;\n"
+        "                             once per IP version); default: the listening IP, or with\n"
+        "                             0.0.0.0 or [::] the address each client reached, and with\n"
+        "                             [::] also this host's global address of the other version\n"
         "  --max-clients N            connections at once (default 256); when all are taken,\n"
         "                             a connection without a Bind request makes room\n"
         "  --max-requests N           Bind requests at once in all (default 4 per client)\n"
@@ -193,11 +194,18 @@ int main(int argc, char **argv)
             }
             policy.rule_count++;
         } else if (strcmp(a, "--public-ip") == 0) {
-            if (masque_address_parse(&cfg.public_ip, v, strlen(v), 0) != MASQUE_OK) {
+            masque_address ip;
+            if (masque_address_parse(&ip, v, strlen(v), 0) != MASQUE_OK ||
+                masque_address_is_unspecified(&ip)) {
                 (void)fprintf(stderr, "masque-proxy: bad address %s\n", v);
                 return 2;
             }
-            cfg.has_public_ip = 1;
+            if (cfg.public_ip_count == 2 ||
+                (cfg.public_ip_count == 1 && cfg.public_ips[0].version == ip.version)) {
+                (void)fprintf(stderr, "masque-proxy: one --public-ip per IP version\n");
+                return 2;
+            }
+            cfg.public_ips[cfg.public_ip_count++] = ip;
         } else if (strcmp(a, "--max-clients") == 0) {
             cfg.max_clients = (size_t)option_number("masque-proxy", a, v, 1, 1000000);
         } else if (strcmp(a, "--client-ca") == 0) {

@@ -90,7 +90,7 @@ static void test_DG_22_requests_and_2xx_responses_send_capsule_protocol_true(voi
     assert_true(n > 0);
     assert_int_equal(count_named(fields, (size_t)n, "capsule-protocol", "?1"), 1);
     assert_int_equal(masque_address_parse(&pub, "192.0.2.45:54321", 16, 1), MASQUE_OK);
-    n = masque_exchange_response(fields, buf, sizeof(buf), 200, &pub, NULL, NULL, status_text,
+    n = masque_exchange_response(fields, buf, sizeof(buf), 200, &pub, 1, NULL, NULL, status_text,
                                  sizeof(status_text));
     assert_true(n > 0);
     assert_int_equal(count_named(fields, (size_t)n, "capsule-protocol", "?1"), 1);
@@ -121,11 +121,101 @@ static void test_DG_22_a_false_capsule_protocol_is_like_none(void **state)
     }
 }
 
+/* -10 §7: a proxy may bind several public addresses; all of them go into
+ * Proxy-Public-Address, in the order given, and a client takes every one. */
+static void test_BIND_25_every_public_address_is_advertised_in_order(void **state)
+{
+    masque_field fields[MASQUE_BIND_RESPONSE_FIELDS_MAX];
+    char buf[MASQUE_EXCHANGE_RESPONSE_BUF];
+    char status_text[128];
+    masque_address pub[MASQUE_PUBLIC_ADDRESSES_MAX];
+    masque_address got[MASQUE_PUBLIC_ADDRESSES_MAX];
+    static const char *const text[MASQUE_PUBLIC_ADDRESSES_MAX] = {
+        "192.0.2.45:54321", "[2001:db8:ffff:ffff:ffff:ffff:ffff:fffe]:65535", "198.51.100.7:1",
+        "[2001:db8::1]:443"};
+    masque_ssize n;
+    size_t count = 0;
+    unsigned families = 0;
+    size_t i;
+    (void)state;
+    for (i = 0; i < MASQUE_PUBLIC_ADDRESSES_MAX; i++) {
+        assert_int_equal(masque_address_parse(&pub[i], text[i], strlen(text[i]), 1), MASQUE_OK);
+    }
+    n = masque_exchange_response(fields, buf, sizeof(buf), 200, pub, MASQUE_PUBLIC_ADDRESSES_MAX,
+                                 NULL, NULL, status_text, sizeof(status_text));
+    assert_true(n > 0);
+    assert_int_equal(count_named(fields, (size_t)n, "proxy-public-address",
+                                 "\"192.0.2.45:54321\", "
+                                 "\"[2001:db8:ffff:ffff:ffff:ffff:ffff:fffe]:65535\", "
+                                 "\"198.51.100.7:1\", \"[2001:db8::1]:443\""),
+                     1);
+    {
+        /* what a client receives: the response's fields (:status first) as sent */
+        masque_exchange rsp;
+        memset(&rsp, 0, sizeof(rsp));
+        for (i = 0; i < (size_t)n; i++) {
+            masque_exchange_field(&rsp, (const uint8_t *)fields[i].name.ptr, fields[i].name.len,
+                                  (const uint8_t *)fields[i].value.ptr, fields[i].value.len);
+        }
+        assert_int_equal(masque_exchange_check_response(&rsp, got, MASQUE_PUBLIC_ADDRESSES_MAX,
+                                                        &count, &families),
+                         MASQUE_OK);
+    }
+    assert_int_equal(count, MASQUE_PUBLIC_ADDRESSES_MAX);
+    assert_int_equal(families, MASQUE_FAMILY_V4 | MASQUE_FAMILY_V6);
+    for (i = 0; i < count; i++) {
+        assert_true(masque_address_equal(&got[i], &pub[i]));
+    }
+}
+
+/* -10 §7: what on_request leaves is checked before it is advertised (a tuple peers can send
+ * to), and its IP versions are the ones the request's session holds to (BIND-27). */
+static void test_BIND_27_the_advertised_families_are_those_of_the_public_addresses(void **state)
+{
+    masque_address a[MASQUE_PUBLIC_ADDRESSES_MAX + 1];
+    masque_exchange_refusal no;
+    unsigned families = 99;
+    (void)state;
+    memset(&no, 0, sizeof(no));
+    memset(a, 0, sizeof(a));
+    assert_int_equal(masque_address_parse(&a[0], "192.0.2.1:4000", 14, 1), MASQUE_OK);
+    assert_int_equal(masque_address_parse(&a[1], "[2001:db8::1]:4000", 18, 1), MASQUE_OK);
+    assert_int_equal(masque_exchange_public_families(a, 1, &families, &no), 0);
+    assert_int_equal(families, MASQUE_FAMILY_V4);
+    assert_int_equal(masque_exchange_public_families(&a[1], 1, &families, &no), 0);
+    assert_int_equal(families, MASQUE_FAMILY_V6);
+    assert_int_equal(masque_exchange_public_families(a, 2, &families, &no), 0);
+    assert_int_equal(families, MASQUE_FAMILY_V4 | MASQUE_FAMILY_V6);
+    /* none, too many, port 0, an unspecified address, no address at all */
+    assert_int_equal(masque_exchange_public_families(a, 0, &families, &no), -1);
+    a[2] = a[0];
+    a[3] = a[1];
+    a[4] = a[0];
+    assert_int_equal(
+        masque_exchange_public_families(a, MASQUE_PUBLIC_ADDRESSES_MAX, &families, &no), 0);
+    assert_int_equal(
+        masque_exchange_public_families(a, MASQUE_PUBLIC_ADDRESSES_MAX + 1, &families, &no), -1);
+    a[1].port = 0;
+    assert_int_equal(masque_exchange_public_families(a, 2, &families, &no), -1);
+    assert_int_equal(masque_address_parse(&a[1], "0.0.0.0:4000", 12, 1), MASQUE_OK);
+    assert_int_equal(masque_exchange_public_families(a, 2, &families, &no), -1);
+    assert_int_equal(masque_address_parse(&a[1], "[::]:4000", 9, 1), MASQUE_OK);
+    assert_int_equal(masque_exchange_public_families(a, 2, &families, &no), -1);
+    memset(&a[1], 0, sizeof(a[1]));
+    a[1].port = 4000;
+    assert_int_equal(masque_exchange_public_families(a, 2, &families, &no), -1);
+    assert_int_equal(no.status, 503);
+    assert_string_equal(no.error_type, MASQUE_PROXY_STATUS_PROXY_CONFIGURATION_ERROR);
+    assert_non_null(no.why); /* the binding's decision: it logs it */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_DG_22_requests_and_2xx_responses_send_capsule_protocol_true),
         cmocka_unit_test(test_DG_22_a_false_capsule_protocol_is_like_none),
+        cmocka_unit_test(test_BIND_25_every_public_address_is_advertised_in_order),
+        cmocka_unit_test(test_BIND_27_the_advertised_families_are_those_of_the_public_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

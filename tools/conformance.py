@@ -30,9 +30,11 @@ REASONS = {
              "exactly as long as its request (UDP-7, tested end to end), and the connection "
              "closes on its idle timeout, 120 s over HTTP/3 (max_idle_timeout) and by default "
              "over HTTP/2 (masque_h2_config.conn_idle_timeout_ms, which an operator may lower)",
-    "BIND-35": "the proxy advertises a single tuple per request, its relay socket's address (or "
-               "--public-ip with that socket's port), so BIND-26 is the rule that applies, "
-               "tested end to end",
+    "BIND-35": "masque-proxy advertises one tuple per IP version its relay socket serves, all at "
+               "that one socket's port for the request's lifetime, and what goes to a peer of "
+               "each version leaves from that version's advertised address (IP_PKTINFO); "
+               "tested end to end by e2e_wildcard_listen (a [::] listener on a host with global "
+               "addresses of both versions, peers of each); a single tuple is BIND-26's case",
 }
 
 # At least this share of the mandatory rows must be named by tests.

@@ -64,10 +64,14 @@ typedef struct masque_h2_hooks {
      *  masque_quic_hooks.on_log: refusals by on_authorize or on_request are the application's
      *  to log. */
     void (*on_log)(masque_h2_conn *c, void *app, const char *line);
-    /** Proxy: a Bind request passed every check; bind its public address (-10 §7) and return 0
-     *  (masque_h2_request_set_app() may give the request its own pointer), or non-zero for 503.
-     *  NULL: masque_h2_config.public_address. */
-    int (*on_request)(masque_h2_request *r, void *app, masque_address *public_address);
+    /** Proxy: a Bind request passed every check; bind its public addresses (-10 §7) and
+     *  return 0 (masque_h2_request_set_app() may give the request its own pointer), or
+     *  non-zero for 503. As masque_quic_hooks.on_request: on entry `*count` is 1 and
+     *  `public_addresses[0]` masque_h2_config.public_address; up to
+     *  MASQUE_PUBLIC_ADDRESSES_MAX, and the session refuses targets of other IP versions.
+     *  NULL: masque_h2_config.public_address alone. */
+    int (*on_request)(masque_h2_request *r, void *app, masque_address *public_addresses,
+                      size_t *count);
     /** A session event (context acknowledged, rejected, closed, ...). */
     void (*on_event)(masque_h2_request *r, void *app, const masque_event *ev);
     /** Proxy: may this client bind? As masque_quic_hooks.on_authorize: 0 to go on, non-zero
@@ -210,7 +214,8 @@ MASQUE_API masque_session *masque_h2_request_session(masque_h2_request *r);
 /** @brief The request's adapter, or NULL until it was accepted. */
 MASQUE_API masque_adapter *masque_h2_request_adapter(masque_h2_request *r);
 
-/** @brief Client: the public addresses the proxy bound for this request; returns how many. */
+/** @brief The public addresses of this request, as masque_quic_request_public_addresses():
+ *         those the proxy advertised (client) or on_request bound (proxy); returns how many. */
 MASQUE_API size_t masque_h2_request_public_addresses(const masque_h2_request *r,
                                                      masque_address *out, size_t cap);
 

@@ -52,6 +52,9 @@ extern "C" {
 /** Proxy-Status error type: the proxy refuses the request (RFC 9209 §2.3.13), e.g. no valid
  *  credentials. */
 #define MASQUE_PROXY_STATUS_HTTP_REQUEST_DENIED       "http_request_denied"
+/** Proxy-Status error type: the proxy's configuration does not let it serve the request
+ *  (RFC 9209 §2.3), e.g. no public address to advertise. */
+#define MASQUE_PROXY_STATUS_PROXY_CONFIGURATION_ERROR "proxy_configuration_error"
 
 /** @brief A string view; ptr NULL means "absent". */
 typedef struct masque_str {
@@ -289,6 +292,10 @@ MASQUE_API int masque_bearer_token_match(masque_str field, const masque_str *tok
 
 /** Most fields masque_bind_response_fields() writes. */
 #define MASQUE_BIND_RESPONSE_FIELDS_MAX 4
+
+/** Most tuples the HTTP/3 and HTTP/2 bindings put in a Proxy-Public-Address field, or keep
+ *  from one they receive (-10 §7 allows several; one per IP version is the usual case). */
+#define MASQUE_PUBLIC_ADDRESSES_MAX 4
 
 /** @brief What a proxy answers to a CONNECT-UDP (Bind) request. */
 typedef struct masque_bind_response {

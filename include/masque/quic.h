@@ -109,12 +109,18 @@ typedef struct masque_quic_hooks {
      *  reported here: the application decided it and logs it as it wants. NULL: silent. */
     void (*on_log)(masque_quic_conn *c, void *app, const char *line);
     /**
-     * Proxy: a Bind request passed every check; bind its public address now (-10 §7) and
+     * Proxy: a Bind request passed every check; bind its public addresses now (-10 §7) and
      * return 0 (masque_quic_request_set_app() may give the request its own pointer), or
      * refuse: an HTTP status 400-599 to answer (e.g. 429 for a quota), anything else 503.
-     * NULL: masque_quic_config.public_address.
+     * On entry `*count` is 1 and `public_addresses[0]` masque_quic_config.public_address; the
+     * hook may write up to MASQUE_PUBLIC_ADDRESSES_MAX tuples and set `*count` (one per IP
+     * version is the usual case). They go into Proxy-Public-Address, and the request's session
+     * refuses targets of any other IP version (-10 §7: COMPRESSION_CLOSE for an ASSIGN, and
+     * uncompressed datagrams dropped). A count of 0 or above the maximum refuses with 503.
+     * NULL: masque_quic_config.public_address alone.
      */
-    int (*on_request)(masque_quic_request *r, void *app, masque_address *public_address);
+    int (*on_request)(masque_quic_request *r, void *app, masque_address *public_addresses,
+                      size_t *count);
     /** A session event (masque_event: a context acknowledged, rejected, closed, ...).
      *  NULL: not reported. */
     void (*on_event)(masque_quic_request *r, void *app, const masque_event *ev);
@@ -469,11 +475,12 @@ MASQUE_API masque_session *masque_quic_request_session(masque_quic_request *r);
 MASQUE_API masque_adapter *masque_quic_request_adapter(masque_quic_request *r);
 
 /**
- * @brief Client: the public addresses the proxy bound for this request (Proxy-Public-Address).
+ * @brief The public addresses of this request (Proxy-Public-Address): on a client, those the
+ *        proxy advertised; on the proxy, those on_request bound. In the proxy's order.
  * @param r The request.
- * @param[out] out Receives up to @p cap addresses.
+ * @param[out] out Receives up to @p cap addresses (MASQUE_PUBLIC_ADDRESSES_MAX at most).
  * @param cap Room at @p out.
- * @return How many the proxy advertised (0 before the response).
+ * @return How many were advertised (0 before the response, and for a refused request).
  */
 MASQUE_API size_t masque_quic_request_public_addresses(const masque_quic_request *r,
                                                        masque_address *out, size_t cap);
@@ -535,14 +542,24 @@ typedef struct masque_quic_proxy masque_quic_proxy;
 /** @brief Settings of a proxy. */
 typedef struct masque_quic_proxy_config {
     masque_quic_config conn; /**< Per-connection settings (is_server is forced on). */
-    /** Address the per-request UDP sockets bind to (port 0: the kernel picks one each). A
-     *  wildcard (0.0.0.0, ::) is advertised as the address each client reached the proxy at
-     *  (else this host's address on the route to it; a request is refused when neither says
-     *  one), and what goes to peers leaves from it. */
+    /**
+     * Address the per-request UDP sockets bind to (port 0: the kernel picks one each), and
+     * what each request is advertised as in Proxy-Public-Address (-10 §7), one tuple per IP
+     * version the socket serves: a specific address serves its own version and is advertised
+     * as it is. A wildcard serves IPv4 (0.0.0.0) or both versions (::, dual-stack). For the
+     * version the client used, it is advertised as the address the client reached the proxy
+     * at (else this host's address on the route to it; a request is refused when neither
+     * says one). Over ::, the other version is advertised too when this host has a global
+     * address of it: its source on the route to a public address (2001:4860:4860::8888 or
+     * 8.8.8.8; nothing is sent), unless that is a special-purpose address (private, ULA,
+     * ...). What goes to peers leaves from the advertised address of their version.
+     */
     masque_address relay_bind;
-    /** Non-zero: advertise this IP in Proxy-Public-Address instead of relay_bind's (NAT). */
-    int has_public_ip;
-    masque_address public_ip; /**< With has_public_ip: the IP to advertise (port ignored). */
+    /** Behind NAT: the IPs to advertise instead of this host's, at most one per IP version
+     *  (ports are the relay socket's); public_ip_count of them. An IP of a version the relay
+     *  does not serve is not advertised. */
+    masque_address public_ips[2];
+    size_t public_ip_count; /**< How many of public_ips are set (0 to 2). */
     /**
      * Connections at once, over both transports. 0: 256; at most 1 000 000
      * (masque_quic_proxy_new() refuses more). When all are taken, a new client whose address is

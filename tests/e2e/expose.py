@@ -47,7 +47,8 @@ def main():
                                       stderr=subprocess.STDOUT)
         if wait_for(f"{work}/public", ":") is None:
             raise RuntimeError("no public address written")
-        host, pport = open(f"{work}/public", encoding="utf-8").read().strip().rsplit(":", 1)
+        first = open(f"{work}/public", encoding="utf-8").read().split("\n", 1)[0]
+        host, pport = first.rsplit(":", 1)
         public = (host, int(pport))
         if wait_for(f"{work}/client.out", "acknowledged") is None:
             raise RuntimeError("the uncompressed context was not acknowledged")

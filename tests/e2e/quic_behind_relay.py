@@ -80,7 +80,7 @@ def netns_variant(bindir, work):
                           f"{work}/ns-public", "--run-seconds", "50"], in_ns=True)
         if wait_for(f"{work}/ns-public", ":") is None:
             raise RuntimeError("netns: the node's server was not exposed")
-        public = open(f"{work}/ns-public", encoding="utf-8").read().strip()
+        public = open(f"{work}/ns-public", encoding="utf-8").read().split("\n", 1)[0]
         clog = start("client", [os.path.join(bindir, "masque-bind-client"), "--proxy", public,
                                 "--authority", "localhost", "--ca", f"{work}/pki/ca.pem",
                                 "--h3", "--run-seconds", "40"])
@@ -127,7 +127,7 @@ def main():
         if wait_for(f"{work}/public", ":") is None or \
                 wait_for(f"{work}/exposer.log", "acknowledged") is None:
             raise RuntimeError("the inner server was not exposed")
-        public = open(f"{work}/public", encoding="utf-8").read().strip()
+        public = open(f"{work}/public", encoding="utf-8").read().split("\n", 1)[0]
         clog = start("client", [os.path.join(bindir, "masque-bind-client"), "--proxy", public,
                                 "--authority", "localhost", "--ca", f"{work}/pki/ca.pem",
                                 "--h3", "--echo", "--run-seconds", "40"])

@@ -52,7 +52,7 @@ def public_address(out, path, n, seconds):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         if count(out, "exposing ") >= n:
-            host, port = open(path, encoding="utf-8").read().strip().rsplit(":", 1)
+            host, port = open(path, encoding="utf-8").read().split("\n", 1)[0].rsplit(":", 1)
             return host, int(port)
         time.sleep(0.05)
     return None

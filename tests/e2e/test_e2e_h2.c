@@ -70,6 +70,9 @@ static char last_log[256];
 static uint64_t server_idle_ms; /* the connections' idle timeouts; 0: the default */
 static uint64_t client_idle_ms;
 static int refuse_with; /* the proxy answers requests with this status; 0: it accepts them */
+/* What the proxy's on_request advertises besides its relay's IPv4 address: 1 also [::1] at
+ * the same port, -1 nothing at all (a count of 0). */
+static int advertise;
 
 static uint64_t ms(void)
 {
@@ -99,7 +102,7 @@ static void client_ready(masque_h2_request *r, void *app)
 {
     client_req *q = app;
     q->req = r;
-    assert_int_equal(masque_h2_request_public_addresses(r, &q->pub, 1), 1);
+    assert_true(masque_h2_request_public_addresses(r, &q->pub, 1) >= 1);
     assert_int_equal(masque_session_open_uncompressed(masque_h2_request_session(r), ms(), NULL),
                      MASQUE_OK);
     assert_int_equal(masque_adapter_flush(masque_h2_request_adapter(r)), MASQUE_OK);
@@ -139,7 +142,8 @@ static const masque_h2_hooks client_hooks = {client_ready, client_packet, client
 
 /* ---- the proxy's hooks: the test is its host ---- */
 
-static int proxy_request(masque_h2_request *r, void *app, masque_address *public_address)
+static int proxy_request(masque_h2_request *r, void *app, masque_address *public_addresses,
+                         size_t *count)
 {
     relay *rl;
     (void)app;
@@ -154,7 +158,15 @@ static int proxy_request(masque_h2_request *r, void *app, masque_address *public
     memset(rl, 0, sizeof(*rl));
     rl->req = r;
     rl->fd = udp_socket(&rl->pub);
-    *public_address = rl->pub;
+    public_addresses[0] = rl->pub;
+    *count = 1;
+    if (advertise == 1) {
+        static const uint8_t loopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        masque_address_set_v6(&public_addresses[1], loopback6, rl->pub.port);
+        *count = 2;
+    } else if (advertise == -1) {
+        *count = 0; /* a host's mistake: the binding refuses rather than advertise nothing */
+    }
     masque_h2_request_set_app(r, rl);
     return 0;
 }
@@ -357,6 +369,11 @@ static int second_closed(void)
     return creq[1].closed;
 }
 
+static int second_relay_closed(void)
+{
+    return relays[1].closed;
+}
+
 static void peer_send(int peer, const masque_address *to, const char *text)
 {
     struct sockaddr_storage ss;
@@ -549,6 +566,78 @@ static void test_e2e_h2_a_refused_request_tells_the_client_its_status(void **sta
     stop();
 }
 
+/* -10 §7: a proxy that advertises addresses of one IP version supports only that version; the
+ * request's session refuses the others on both sides (BIND-27). With a tuple of each, both
+ * work, and the client learns every tuple in the order the proxy gave them. */
+static void test_e2e_BIND_27_h2_the_session_holds_to_the_families_the_proxy_advertised(void **state)
+{
+    static const uint8_t loopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static uint8_t buf[MASQUE_BIND_HEADROOM + 16];
+    masque_address pub[MASQUE_PUBLIC_ADDRESSES_MAX];
+    masque_address peer4;
+    masque_address peer6;
+    masque_adapter *proxy_side;
+    uint64_t end;
+    int peer;
+    (void)state;
+    masque_address_set_v6(&peer6, loopback6, 9);
+    start();
+    assert_true(pump(5000, first_ready));
+    assert_int_equal(masque_h2_request_public_addresses(creq[0].req, pub, 4), 1);
+    peer = udp_socket(&peer4);
+    proxy_side = masque_h2_request_adapter(relays[0].req);
+    memcpy(buf + MASQUE_BIND_HEADROOM, "six", 3);
+    assert_int_equal(masque_adapter_write_datagram(proxy_side, &peer6, buf + MASQUE_BIND_HEADROOM,
+                                                   MASQUE_BIND_HEADROOM, 3, ms()),
+                     MASQUE_ERR_FAMILY_NOT_ADVERTISED);
+    assert_int_equal(masque_adapter_write_datagram(masque_h2_request_adapter(creq[0].req), &peer6,
+                                                   buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM,
+                                                   3, ms()),
+                     MASQUE_ERR_FAMILY_NOT_ADVERTISED);
+    round_trip(0, peer, &peer4, "four");
+
+    advertise = 1;
+    assert_non_null(masque_h2_request_open(client, &creq[1]));
+    assert_true(pump(5000, both_ready));
+    assert_int_equal(masque_h2_request_public_addresses(creq[1].req, pub, 4), 2);
+    assert_true(masque_address_equal(&pub[0], &relays[1].pub));
+    assert_int_equal(pub[1].version, MASQUE_IP_V6);
+    assert_memory_equal(pub[1].bytes, loopback6, 16);
+    assert_int_equal(pub[1].port, relays[1].pub.port);
+    creq[1].got = 0;
+    assert_int_equal(masque_adapter_write_datagram(masque_h2_request_adapter(relays[1].req), &peer6,
+                                                   buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM,
+                                                   3, ms()),
+                     MASQUE_OK);
+    end = ms() + 5000;
+    while (creq[1].got == 0 && ms() < end) {
+        step();
+    }
+    assert_int_equal(creq[1].got, 1);
+    assert_true(masque_address_equal(&creq[1].last_peer, &peer6));
+    client_send(&creq[1], &peer6, "back"); /* allowed now: MASQUE_OK */
+    round_trip(1, peer, &peer4, "four again");
+    (void)close(peer);
+    stop();
+}
+
+/* A host whose on_request leaves no public address gets its request answered 503 (-10 §7: at
+ * least one), and still hears of its end: it accepted the request. */
+static void test_e2e_h2_a_request_without_a_public_address_is_refused(void **state)
+{
+    (void)state;
+    start();
+    assert_true(pump(5000, first_ready));
+    advertise = -1;
+    assert_non_null(masque_h2_request_open(client, &creq[1]));
+    assert_true(pump(5000, second_closed));
+    assert_int_equal(creq[1].status, 503);
+    assert_int_equal(nrelays, 2);
+    assert_true(pump(5000, second_relay_closed));
+    assert_false(creq[0].closed);
+    stop();
+}
+
 static void test_e2e_DG_11_h2_malformed_capsule_resets_only_that_stream(void **state)
 {
     static const uint8_t bad[] = {0x11, 0x02, 0x00, 0x00}; /* ASSIGN with Context ID 0 */
@@ -698,6 +787,7 @@ static int after_each(void **state)
     server_idle_ms = 0;
     client_idle_ms = 0;
     refuse_with = 0;
+    advertise = 0;
     return 0;
 }
 
@@ -712,6 +802,10 @@ int main(void)
         cmocka_unit_test_teardown(
             test_e2e_h2_a_connection_closed_without_goaway_is_broken_not_clean, after_each),
         cmocka_unit_test_teardown(test_e2e_h2_a_refused_request_tells_the_client_its_status,
+                                  after_each),
+        cmocka_unit_test_teardown(
+            test_e2e_BIND_27_h2_the_session_holds_to_the_families_the_proxy_advertised, after_each),
+        cmocka_unit_test_teardown(test_e2e_h2_a_request_without_a_public_address_is_refused,
                                   after_each),
         cmocka_unit_test_teardown(test_e2e_h2_a_silent_connection_is_closed_at_the_idle_timeout,
                                   after_each),

@@ -84,10 +84,12 @@ static void proxy_packet(masque_quic_request *r, void *app, const masque_address
 }
 
 /* The proxy accepted a request: the public address stays the configured one. */
-static int proxy_request(masque_quic_request *r, void *app, masque_address *public_address)
+static int proxy_request(masque_quic_request *r, void *app, masque_address *public_addresses,
+                         size_t *count)
 {
     world *w = app;
-    (void)public_address;
+    (void)public_addresses;
+    (void)count;
     w->proxy_req = r;
     return 0;
 }

@@ -183,17 +183,39 @@ int masque_exchange_check_response(const masque_exchange *x, masque_address *add
     return masque_bind_response_check(&rsp, addrs, cap, count, families);
 }
 
+int masque_exchange_public_families(const masque_address *addrs, size_t count, unsigned *families,
+                                    masque_exchange_refusal *refusal)
+{
+    size_t i;
+    int valid = count != 0 && count <= MASQUE_PUBLIC_ADDRESSES_MAX;
+    for (i = 0; valid && i < count; i++) {
+        /* -10 §7: an address and an open port peers can send to */
+        valid = addrs[i].port != 0 && masque_address_ip_len(addrs[i].version) != 0 &&
+                !masque_address_is_unspecified(&addrs[i]);
+    }
+    *families = valid ? masque_address_families(addrs, count) : 0;
+    if (!valid) {
+        refusal->status = 503;
+        refusal->error_type = MASQUE_PROXY_STATUS_PROXY_CONFIGURATION_ERROR;
+        refusal->details = NULL;
+        refusal->why = "on_request left no valid public address";
+        return -1;
+    }
+    return 0;
+}
+
 masque_ssize masque_exchange_response(masque_field *fields, char *buf, size_t cap, int status,
-                                      const masque_address *public_address, const char *error_type,
-                                      const char *details, char *status_text, size_t status_cap)
+                                      const masque_address *public_addresses, size_t count,
+                                      const char *error_type, const char *details,
+                                      char *status_text, size_t status_cap)
 {
     masque_bind_response rsp;
     memset(&rsp, 0, sizeof(rsp));
     rsp.status = status;
-    if (public_address != NULL) {
+    if (count != 0) {
         rsp.bind = 1;
-        rsp.public_addresses = public_address;
-        rsp.public_address_count = 1;
+        rsp.public_addresses = public_addresses;
+        rsp.public_address_count = count;
     }
     if (error_type != NULL) {
         masque_str name = {"masque-proxy", 12};

@@ -75,13 +75,27 @@ int masque_exchange_check_response(const masque_exchange *x, masque_address *add
                                    size_t *count, unsigned *families);
 
 /**
+ * Proxy: checks the public addresses on_request left (1 to MASQUE_PUBLIC_ADDRESSES_MAX, none
+ * unspecified, none with port 0: -10 §7) and sets *families to their MASQUE_FAMILY_* bits,
+ * which the request's session then holds to (BIND-27). Returns 0, or -1 with the 503 to answer
+ * in *refusal.
+ */
+int masque_exchange_public_families(const masque_address *addrs, size_t count, unsigned *families,
+                                    masque_exchange_refusal *refusal);
+
+/** Room for the field values of a response: Proxy-Public-Address with its most tuples. */
+#define MASQUE_EXCHANGE_RESPONSE_BUF (128u + MASQUE_PUBLIC_ADDRESSES_MAX * 56u)
+
+/**
  * The response as field lines (RFC 9297 §3.4: Capsule-Protocol on 2xx only), into `fields`
- * (MASQUE_BIND_RESPONSE_FIELDS_MAX) over `buf`; with a Proxy-Status of `error_type` and
+ * (MASQUE_BIND_RESPONSE_FIELDS_MAX) over `buf` (MASQUE_EXCHANGE_RESPONSE_BUF); with the
+ * `count` public addresses when that is not 0, and a Proxy-Status of `error_type` and
  * `details` when error_type is not NULL. Returns the count, or -1.
  */
 masque_ssize masque_exchange_response(masque_field *fields, char *buf, size_t cap, int status,
-                                      const masque_address *public_address, const char *error_type,
-                                      const char *details, char *status_text, size_t status_cap);
+                                      const masque_address *public_addresses, size_t count,
+                                      const char *error_type, const char *details,
+                                      char *status_text, size_t status_cap);
 
 /** Fields of a client's Bind request (with Proxy-Authorization). */
 #define MASQUE_EXCHANGE_REQUEST_FIELDS 8

@@ -31,8 +31,8 @@ struct masque_h2_request {
     masque_session session;
     masque_adapter adapter;
     uint64_t table_storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(TABLE_CAPACITY) / 8u];
-    masque_address public_addrs[4];
-    masque_address public_address;
+    /* Proxy-Public-Address: what the proxy advertised (client), or on_request bound (proxy) */
+    masque_address public_addrs[MASQUE_PUBLIC_ADDRESSES_MAX];
     masque_h2_conn *conn;
     void *app;
     uint8_t *out; /* capsules not yet handed to nghttp2 (which copies them into frames) */
@@ -300,11 +300,11 @@ static int submit_response(masque_h2_request *r, int status, const char *error_t
     masque_field fields[MASQUE_BIND_RESPONSE_FIELDS_MAX];
     nghttp2_nv nv[MASQUE_BIND_RESPONSE_FIELDS_MAX];
     nghttp2_data_provider dp;
-    char buf[256];
+    char buf[MASQUE_EXCHANGE_RESPONSE_BUF];
     char text[160];
-    masque_ssize n = masque_exchange_response(fields, buf, sizeof(buf), status,
-                                              status == 200 ? &r->public_address : NULL, error_type,
-                                              details, text, sizeof(text));
+    masque_ssize n = masque_exchange_response(fields, buf, sizeof(buf), status, r->public_addrs,
+                                              status == 200 ? r->npublic : 0, error_type, details,
+                                              text, sizeof(text));
     if (n < 0) {
         return -1;
     }
@@ -322,23 +322,31 @@ static int server_answer(masque_h2_request *r)
 {
     masque_h2_conn *c = r->conn;
     masque_exchange_refusal no;
+    unsigned families = 0;
     int authorized = c->hooks.on_authorize == NULL ||
                      c->hooks.on_authorize(r, r->app, masque_exchange_credentials(&r->x)) == 0;
     if (masque_exchange_admit(&r->x, c->cfg.uri_template, authorized, requests_live(c),
                               c->max_requests, &no) != 0) {
         return submit_response(r, no.status, no.error_type, no.details, no.why);
     }
-    r->public_address = c->cfg.public_address;
+    r->public_addrs[0] = c->cfg.public_address;
+    r->npublic = 1;
     if (c->hooks.on_request != NULL) {
         /* Non-zero refuses: an HTTP status of the host's choosing (429: a quota), else 503. */
-        int refused = c->hooks.on_request(r, r->app, &r->public_address);
+        int refused = c->hooks.on_request(r, r->app, r->public_addrs, &r->npublic);
         if (refused != 0) {
+            r->npublic = 0;
             masque_exchange_host_refusal(refused, &no);
             return submit_response(r, no.status, no.error_type, no.details, no.why);
         }
     }
-    r->known = 1;
-    if (start_session(r, MASQUE_ROLE_PROXY, 0) != 0) {
+    r->known = 1; /* from here on, on_close is owed: the host accepted the request */
+    if (masque_exchange_public_families(r->public_addrs, r->npublic, &families, &no) != 0) {
+        r->npublic = 0;
+        return submit_response(r, no.status, no.error_type, no.details, no.why);
+    }
+    /* -10 §7: a proxy that advertised only some IP versions refuses targets of the others. */
+    if (start_session(r, MASQUE_ROLE_PROXY, families) != 0) {
         return -1;
     }
     return submit_response(r, 200, NULL, NULL, NULL);
@@ -347,10 +355,11 @@ static int server_answer(masque_h2_request *r)
 static void client_response(masque_h2_request *r)
 {
     masque_h2_conn *c = r->conn;
-    masque_address addrs[4];
+    masque_address addrs[MASQUE_PUBLIC_ADDRESSES_MAX];
     size_t n = 0;
     unsigned families = 0;
-    if (masque_exchange_check_response(&r->x, addrs, 4, &n, &families) != MASQUE_OK ||
+    if (masque_exchange_check_response(&r->x, addrs, MASQUE_PUBLIC_ADDRESSES_MAX, &n, &families) !=
+            MASQUE_OK ||
         start_session(r, MASQUE_ROLE_CLIENT, families) != 0) {
         char line[400];
         masque_exchange_refusal_line(&r->x, line, sizeof(line));

@@ -144,7 +144,6 @@ typedef struct relay_source {
     struct sockaddr_storage addr;
     size_t control[(MASQUE_UDP_SOURCE_CONTROL + sizeof(size_t) - 1) / sizeof(size_t)];
     size_t controllen;
-    uint8_t version;
 } relay_source;
 
 /* One accepted Bind request and its UDP socket (RFC 9298 §3.1: they live and die together). */
@@ -157,8 +156,9 @@ typedef struct proxy_relay {
     proxy_identity *ident; /* whose quota it counts against */
     int live;              /* 0 once the request ended (freed at the end of the step) */
     int fd;
-    int family;          /* AF_INET or AF_INET6 (dual-stack): how targets are addressed */
-    relay_source source; /* bound to a wildcard: the advertised address */
+    int family; /* AF_INET or AF_INET6 (dual-stack): how targets are addressed */
+    /* bound to a wildcard: the advertised address of each IP version (IPv4, IPv6) */
+    relay_source source[2];
 } proxy_relay;
 
 struct masque_quic_proxy {
@@ -554,11 +554,8 @@ static void relay_out(proxy_relay *relay, const masque_address *peer, const uint
     if (relay->fd >= 0 && len <= SEND_ARENA &&
         quota_pass(relay->client->proxy, relay->ident, len) &&
         masque_address_to_sockaddr_for(peer, relay->family, &ss, &sl) == 0) {
-        tx_add(relay->fd, &ss, sl,
-               relay->source.controllen != 0 && peer->version == relay->source.version
-                   ? &relay->source
-                   : NULL,
-               data, len);
+        relay_source *from = &relay->source[peer->version == MASQUE_IP_V6];
+        tx_add(relay->fd, &ss, sl, from->controllen != 0 ? from : NULL, data, len);
     }
 }
 
@@ -634,19 +631,33 @@ static void on_close(masque_quic_request *r, void *app, uint64_t reason)
 }
 
 static int relay_socket(const masque_address *bind_to, masque_address *bound);
-static int advertised_address(const proxy_client *c, const masque_address *bound,
-                              masque_address *out);
+static size_t advertised_addresses(const proxy_client *c, const masque_address *bound,
+                                   masque_address *out, unsigned *local);
 static void log_refusal(masque_quic_proxy *p, const char *why, const struct sockaddr_storage *from,
                         socklen_t fl);
 
-/* A Bind request was accepted: only now is a public address bound for it (-10 §7), so that a
+/* What goes to peers of the advertised address's IP version leaves from it: they sent to it,
+ * and a multihomed host's kernel might pick another source, which they would not take. */
+static void relay_pin_source(proxy_relay *relay, const masque_address *advertised)
+{
+    relay_source *src = &relay->source[advertised->version == MASQUE_IP_V6];
+    socklen_t sl;
+    if (masque_address_to_sockaddr_for(advertised, relay->family, &src->addr, &sl) == 0) {
+        src->controllen = masque_udp_put_source((struct cmsghdr *)(void *)src->control,
+                                                (struct sockaddr *)&src->addr);
+    }
+}
+
+/* A Bind request was accepted: only now are public addresses bound for it (-10 §7), so that a
  * handshake, or a request refused, costs no socket. The same for both transports. */
-static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, int *status)
+static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses, size_t *count,
+                              int *status)
 {
     masque_quic_proxy *p = c->proxy;
     masque_address bound;
     proxy_relay *relay;
-    socklen_t sl;
+    unsigned local = 0;
+    size_t i;
     *status = 503;
     if (p->cfg.quota_requests != 0 && c->ident->use.requests >= p->cfg.quota_requests) {
         c->ident->use.refused++;
@@ -671,7 +682,8 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, i
         free(relay);
         return NULL;
     }
-    if (advertised_address(c, &bound, public_address) != 0) {
+    *count = advertised_addresses(c, &bound, public_addresses, &local);
+    if (*count == 0) {
         log_refusal(p,
                     "no address of this host on the route to the client to advertise (give "
                     "the public IP)",
@@ -693,11 +705,18 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, i
         /* One line per accepted request: who (never a token), from where, and the address it
          * was given (what its peers send to). */
         char from[MASQUE_ADDRESS_TEXT_MAX];
-        char at[MASQUE_ADDRESS_TEXT_MAX] = "?";
+        char at[2 * MASQUE_ADDRESS_TEXT_MAX + 8] = "";
         char who[sizeof(c->who) + 32];
         char line[sizeof(who) + sizeof(from) + sizeof(at) + 64];
         address_text(&c->remote, c->remotelen, from);
-        (void)masque_address_format(at, sizeof(at), public_address, 1);
+        for (i = 0; i < *count; i++) {
+            size_t used = strlen(at);
+            if (i > 0) {
+                (void)snprintf(at + used, sizeof(at) - used, " and ");
+                used = strlen(at);
+            }
+            (void)masque_address_format(at + used, sizeof(at) - used, &public_addresses[i], 1);
+        }
         if (c->identity >= 0) {
             (void)snprintf(who, sizeof(who), "token #%d", c->identity + 1);
         } else if (c->identity == -2) {
@@ -710,24 +729,20 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_address, i
         p->cfg.log(p->cfg.log_user, line);
     }
     relay->family = p->cfg.relay_bind.version == MASQUE_IP_V6 ? AF_INET6 : AF_INET;
-    if (masque_address_is_unspecified(&bound) && !p->cfg.has_public_ip &&
-        masque_address_to_sockaddr_for(public_address, relay->family, &relay->source.addr, &sl) ==
-            0) {
-        /* Peers sent to the advertised address; what goes back to them leaves from it too
-         * (a multihomed host's kernel might pick another, which they would not take). */
-        relay->source.version = public_address->version;
-        relay->source.controllen =
-            masque_udp_put_source((struct cmsghdr *)(void *)relay->source.control,
-                                  (struct sockaddr *)&relay->source.addr);
+    for (i = 0; i < *count; i++) {
+        if ((local & (1u << i)) != 0) {
+            relay_pin_source(relay, &public_addresses[i]);
+        }
     }
     p->relays[p->nrelays++] = relay;
     return relay;
 }
 
-static int on_request(masque_quic_request *r, void *app, masque_address *public_address)
+static int on_request(masque_quic_request *r, void *app, masque_address *public_addresses,
+                      size_t *count)
 {
     int status;
-    proxy_relay *relay = relay_new(app, public_address, &status);
+    proxy_relay *relay = relay_new(app, public_addresses, count, &status);
     if (relay == NULL) {
         return status;
     }
@@ -945,10 +960,11 @@ static void h2_on_close(masque_h2_request *r, void *app, uint32_t reason)
     relay_end(app);
 }
 
-static int h2_on_request(masque_h2_request *r, void *app, masque_address *public_address)
+static int h2_on_request(masque_h2_request *r, void *app, masque_address *public_addresses,
+                         size_t *count)
 {
     int status;
-    proxy_relay *relay = relay_new(app, public_address, &status);
+    proxy_relay *relay = relay_new(app, public_addresses, count, &status);
     if (relay == NULL) {
         return status;
     }
@@ -1022,45 +1038,124 @@ static int relay_receives_at(const masque_address *bound, const struct sockaddr_
            (own->version == bound->version || bound->version == MASQUE_IP_V6);
 }
 
+/* The public IP configured for this IP version (behind NAT), or NULL. */
+static const masque_address *public_ip_of(const masque_quic_proxy *p, uint8_t version)
+{
+    size_t i;
+    for (i = 0; i < p->cfg.public_ip_count; i++) {
+        if (p->cfg.public_ips[i].version == version) {
+            return &p->cfg.public_ips[i];
+        }
+    }
+    return NULL;
+}
+
+/* The address of this host's that a UDP socket connected to `to` sends from: the kernel's
+ * route lookup, nothing is sent. 0 and *own when a relay bound at `bound` receives there. */
+static int route_source(const masque_address *bound, const struct sockaddr *to, socklen_t tolen,
+                        masque_address *own)
+{
+    struct sockaddr_storage route;
+    socklen_t rl = sizeof(route);
+    int fd = socket(to->sa_family, SOCK_DGRAM, 0);
+    int ok = fd >= 0 && connect(fd, to, tolen) == 0 &&
+             getsockname(fd, (struct sockaddr *)&route, &rl) == 0 &&
+             relay_receives_at(bound, &route, rl, own);
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+    return ok ? 0 : -1;
+}
+
 /*
- * What a relay bound at `bound` is advertised as in Proxy-Public-Address (-10 §7: an address
- * peers can send to, never 0.0.0.0 or ::): the configured public IP (behind NAT); else, for a
- * wildcard bind (--listen 0.0.0.0 or [::]), the address the client reached the proxy at (it
- * has proved it reachable), or failing that this host's address on the route to the client,
- * which a connected UDP socket tells without sending anything (an IPv4-mapped one as IPv4: a
- * dual-stack relay takes it); else the bound address. 0, or -1 when nothing says.
+ * The address a wildcard relay is advertised as for the IP version the client used: the
+ * address the client reached the proxy at (it has proved it reachable), or failing that this
+ * host's address on the route to the client (an IPv4-mapped one as IPv4: a dual-stack relay
+ * takes it). 0, or -1 when nothing says.
  */
-static int advertised_address(const proxy_client *c, const masque_address *bound,
-                              masque_address *out)
+static int reached_address(const proxy_client *c, const masque_address *bound, masque_address *own)
+{
+    if (relay_receives_at(bound, &c->local, c->locallen, own)) {
+        return 0;
+    }
+    return route_source(bound, (const struct sockaddr *)&c->remote, c->remotelen, own);
+}
+
+/*
+ * This host's global address of an IP version the client did not use, for a relay bound to
+ * :: (dual-stack): the source of its route to a public address (Google's public DNS, only as
+ * a destination the default route covers), unless that is a special-purpose address, which
+ * peers on the Internet could not reach (RFC 6890: private, ULA, link-local, ...).
+ */
+static int global_address(const masque_address *bound, uint8_t version, masque_address *own)
+{
+    static const uint8_t v4[4] = {8, 8, 8, 8};
+    static const uint8_t v6[16] = {0x20, 0x01, 0x48, 0x60, 0x48, 0x60, 0,    0,
+                                   0,    0,    0,    0,    0,    0,    0x88, 0x88};
+    masque_address to;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (version == MASQUE_IP_V4) {
+        masque_address_set_v4(&to, v4, 53);
+    } else {
+        masque_address_set_v6(&to, v6, 53);
+    }
+    if (masque_address_to_sockaddr(&to, &ss, &sl) != 0 ||
+        route_source(bound, (const struct sockaddr *)&ss, sl, own) != 0 ||
+        own->version != version || masque_address_is_special(own)) {
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * What a relay bound at `bound` is advertised as in Proxy-Public-Address (-10 §7: addresses
+ * peers can send to, never 0.0.0.0 or ::), one tuple per IP version it serves, the client's
+ * first: a configured public IP (behind NAT); else a specific bound address as it is; else,
+ * for a wildcard bind (--listen 0.0.0.0 or [::]), reached_address() for the client's version
+ * and, over ::, global_address() for the other. Bit i of *local says that tuple i is one of
+ * this host's that the socket is not bound to (what goes to its peers must leave from it).
+ * Returns how many (0: nothing says, the request is refused).
+ */
+static size_t advertised_addresses(const proxy_client *c, const masque_address *bound,
+                                   masque_address *out, unsigned *local)
 {
     const masque_quic_proxy *p = c->proxy;
-    masque_address own;
-    *out = *bound;
-    if (p->cfg.has_public_ip) {
-        *out = p->cfg.public_ip;
-        out->port = bound->port;
-        return 0;
+    int wildcard = masque_address_is_unspecified(bound);
+    masque_address remote;
+    uint8_t versions[2];
+    size_t nversions = 0;
+    size_t n = 0;
+    size_t i;
+    *local = 0;
+    if (masque_address_from_sockaddr((const struct sockaddr *)&c->remote, c->remotelen, &remote) !=
+        0) {
+        remote.version = bound->version;
     }
-    if (!masque_address_is_unspecified(bound)) {
-        return 0;
+    if (wildcard && bound->version == MASQUE_IP_V6) {
+        /* dual-stack (relay_socket()): both versions, the client's first */
+        versions[nversions++] = remote.version;
+        versions[nversions++] = remote.version == MASQUE_IP_V4 ? MASQUE_IP_V6 : MASQUE_IP_V4;
+    } else {
+        versions[nversions++] = bound->version;
     }
-    if (!relay_receives_at(bound, &c->local, c->locallen, &own)) {
-        struct sockaddr_storage route;
-        socklen_t rl = sizeof(route);
-        int fd = socket(c->remote.ss_family, SOCK_DGRAM, 0);
-        int ok = fd >= 0 && connect(fd, (const struct sockaddr *)&c->remote, c->remotelen) == 0 &&
-                 getsockname(fd, (struct sockaddr *)&route, &rl) == 0 &&
-                 relay_receives_at(bound, &route, rl, &own);
-        if (fd >= 0) {
-            (void)close(fd);
+    for (i = 0; i < nversions; i++) {
+        const masque_address *configured = public_ip_of(p, versions[i]);
+        masque_address *a = &out[n];
+        if (configured != NULL) {
+            *a = *configured;
+        } else if (!wildcard) {
+            *a = *bound;
+        } else if (versions[i] == remote.version ? reached_address(c, bound, a) != 0
+                                                 : global_address(bound, versions[i], a) != 0) {
+            continue; /* nothing says an address of this version */
+        } else {
+            *local |= 1u << n;
         }
-        if (!ok) {
-            return -1;
-        }
+        a->port = bound->port;
+        n++;
     }
-    *out = own;
-    out->port = bound->port;
-    return 0;
+    return n;
 }
 
 /* Says why the token file was refused, on the proxy's log (never a token). */
@@ -1128,6 +1223,23 @@ static int load_tokens(masque_quic_proxy *p)
     return 0;
 }
 
+/* At most one public IP per IP version, each a real address (-10 §7). */
+static int public_ips_valid(const masque_quic_proxy_config *cfg)
+{
+    size_t i;
+    if (cfg->public_ip_count > 2) {
+        return 0;
+    }
+    for (i = 0; i < cfg->public_ip_count; i++) {
+        const masque_address *a = &cfg->public_ips[i];
+        if (masque_address_ip_len(a->version) == 0 || masque_address_is_unspecified(a) ||
+            (i == 1 && a->version == cfg->public_ips[0].version)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, int listen_fd)
 {
     masque_quic_proxy *p = calloc(1, sizeof(*p));
@@ -1158,7 +1270,7 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
         p->cfg.max_identities = MAX_IDENTITIES;
     }
     if (p->cfg.max_clients > MAX_CLIENTS_LIMIT || p->cfg.max_requests > 4 * MAX_CLIENTS_LIMIT ||
-        p->cfg.max_identities > IDENTITIES_LIMIT) {
+        p->cfg.max_identities > IDENTITIES_LIMIT || !public_ips_valid(&p->cfg)) {
         free(p->own);
         free(p);
         return NULL; /* tables sized by them: beyond, the sizes would wrap (and no host has that) */

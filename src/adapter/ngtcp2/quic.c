@@ -52,8 +52,8 @@ struct masque_quic_request {
     masque_session session;
     masque_adapter adapter;
     uint64_t table_storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(TABLE_CAPACITY) / 8u];
-    masque_address public_addrs[4]; /* client: what the proxy advertised */
-    masque_address public_address;  /* proxy: what on_request bound */
+    /* Proxy-Public-Address: what the proxy advertised (client), or on_request bound (proxy) */
+    masque_address public_addrs[MASQUE_PUBLIC_ADDRESSES_MAX];
     masque_quic_conn *conn;
     void *app;
     /* request-stream body: bytes handed to nghttp3 stay put until acknowledged */
@@ -581,11 +581,11 @@ static int submit_response(masque_quic_request *r, int status, const char *error
     masque_field fields[MASQUE_BIND_RESPONSE_FIELDS_MAX];
     nghttp3_nv nv[MASQUE_BIND_RESPONSE_FIELDS_MAX];
     nghttp3_data_reader dr = {read_body};
-    char buf[256];
+    char buf[MASQUE_EXCHANGE_RESPONSE_BUF];
     char text[160];
-    masque_ssize n = masque_exchange_response(fields, buf, sizeof(buf), status,
-                                              status == 200 ? &r->public_address : NULL, error_type,
-                                              details, text, sizeof(text));
+    masque_ssize n = masque_exchange_response(fields, buf, sizeof(buf), status, r->public_addrs,
+                                              status == 200 ? r->npublic : 0, error_type, details,
+                                              text, sizeof(text));
     if (n < 0) {
         return -1;
     }
@@ -601,6 +601,7 @@ static int server_answer(masque_quic_request *r)
 {
     masque_quic_conn *c = r->conn;
     masque_exchange_refusal no;
+    unsigned families = 0;
     int authorized = c->hooks.on_authorize == NULL ||
                      c->hooks.on_authorize(r, r->app, masque_exchange_credentials(&r->x)) == 0;
     if (masque_exchange_admit(&r->x, c->cfg.uri_template, authorized, requests_live(c),
@@ -608,17 +609,24 @@ static int server_answer(masque_quic_request *r)
         return submit_response(r, no.status, no.error_type, no.details, no.why);
     }
     /* The host binds the public address now, for an accepted request only (-10 §7). */
-    r->public_address = c->cfg.public_address;
+    r->public_addrs[0] = c->cfg.public_address;
+    r->npublic = 1;
     if (c->hooks.on_request != NULL) {
         /* Non-zero refuses: an HTTP status of the host's choosing (429: a quota), else 503. */
-        int refused = c->hooks.on_request(r, r->app, &r->public_address);
+        int refused = c->hooks.on_request(r, r->app, r->public_addrs, &r->npublic);
         if (refused != 0) {
+            r->npublic = 0;
             masque_exchange_host_refusal(refused, &no);
             return submit_response(r, no.status, no.error_type, no.details, no.why);
         }
     }
-    r->known = 1; /* from here on, on_close is owed */
-    if (start_session(r, MASQUE_ROLE_PROXY, 0) != 0) {
+    r->known = 1; /* from here on, on_close is owed: the host accepted the request */
+    if (masque_exchange_public_families(r->public_addrs, r->npublic, &families, &no) != 0) {
+        r->npublic = 0;
+        return submit_response(r, no.status, no.error_type, no.details, no.why);
+    }
+    /* -10 §7: a proxy that advertised only some IP versions refuses targets of the others. */
+    if (start_session(r, MASQUE_ROLE_PROXY, families) != 0) {
         return -1;
     }
     return submit_response(r, 200, NULL, NULL, NULL);
@@ -628,11 +636,12 @@ static int server_answer(masque_quic_request *r)
 static void client_response(masque_quic_request *r)
 {
     masque_quic_conn *c = r->conn;
-    masque_address addrs[4];
+    masque_address addrs[MASQUE_PUBLIC_ADDRESSES_MAX];
     size_t n = 0;
     unsigned families = 0;
     /* Anything but a Bind-enabling 2xx ends the attempt. */
-    if (masque_exchange_check_response(&r->x, addrs, 4, &n, &families) != MASQUE_OK ||
+    if (masque_exchange_check_response(&r->x, addrs, MASQUE_PUBLIC_ADDRESSES_MAX, &n, &families) !=
+            MASQUE_OK ||
         start_session(r, MASQUE_ROLE_CLIENT, families) != 0) {
         char line[400];
         masque_exchange_refusal_line(&r->x, line, sizeof(line));

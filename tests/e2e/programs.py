@@ -47,11 +47,12 @@ def wait_for(path, text, seconds=20):
 
 
 def tunnel(bindir, work, name, proxy_args, client_args, listen="127.0.0.1",
-           connect="127.0.0.1"):
+           connect="127.0.0.1", every_tuple=False):
     """Starts a proxy listening at `listen` and a client --echo connecting to it at `connect`
     (IP literals, an IPv6 one in brackets); a peer sends a datagram to the public address the
-    client prints and must get the echo back from it. Returns (failure or None, client
-    stderr)."""
+    client prints and must get the echo back from it. With every_tuple, a peer on the loopback
+    of each tuple's IP version does so with every public address the client prints. Returns
+    (failure or None, client stderr)."""
     port = free_port()
     log = f"{work}/{name}.proxy"
     with open(log, "w", encoding="utf-8") as plog:
@@ -78,15 +79,22 @@ def tunnel(bindir, work, name, proxy_args, client_args, listen="127.0.0.1",
             return f"{name}: no public address", open(err, encoding="utf-8").read()
         if wait_for(out, "acknowledged") is None:
             return f"{name}: the uncompressed context was not acknowledged", ""
-        host, pport = line.split()[-1].rsplit(":", 1)
-        host = host.strip("[]")
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_DGRAM) as peer:
-            peer.settimeout(10)
-            peer.sendto(b"through the tunnel", (host, int(pport)))
-            data, src = peer.recvfrom(2048)
-        if data != b"re: through the tunnel" or src[:2] != (host, int(pport)):
-            return f"{name}: got {data!r} from {src} (public address {line.split()[-1]})", ""
+        tuples = [line.split()[-1]]
+        if every_tuple:
+            with open(out, encoding="utf-8") as f:
+                tuples = [t.split()[-1] for t in f if t.startswith("public address:")]
+        for tup in tuples:
+            host, pport = tup.rsplit(":", 1)
+            host = host.strip("[]")
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            with socket.socket(family, socket.SOCK_DGRAM) as peer:
+                if every_tuple:
+                    peer.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
+                peer.settimeout(10)
+                peer.sendto(b"through the tunnel", (host, int(pport)))
+                data, src = peer.recvfrom(2048)
+            if data != b"re: through the tunnel" or src[:2] != (host, int(pport)):
+                return f"{name}: got {data!r} from {src} (public address {tup})", ""
         return None, open(err, encoding="utf-8").read()
     except socket.timeout:
         return f"{name}: no answer through the tunnel", ""

@@ -22,7 +22,7 @@ import socket
 import subprocess
 import sys
 
-from programs import free_port, report, tunnel, wait_for, work_with_pki
+from programs import report, tunnel, work_with_pki
 
 # The namespace's global addresses: outside every special-purpose range (a special-purpose
 # address, private or ULA say, is never advertised for the other version), and only there.
@@ -51,53 +51,20 @@ def each_version_advertised(bindir, work, connect, expected, transport):
     version, on loopback, gets its datagram echoed from the tuple it sent to. A failure, or
     None."""
     name = f"both{transport[0]}from{connect}".replace(":", "_")
-    port = free_port()
-    log = f"{work}/{name}.proxy"
-    out = f"{work}/{name}.out"
-    with open(log, "w", encoding="utf-8") as plog:
-        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen", f"[::]:{port}",
-                                  "--allow", "127.0.0.0/8", "--allow", "::1/128", "--cert",
-                                  f"{work}/pki/localhost.pem", "--key",
-                                  f"{work}/pki/localhost.key", "--run-seconds", "40"],
-                                 stderr=plog)
-    client = None
-    try:
-        if wait_for(log, "listening on") is None:
-            return f"{name}: the proxy did not start"
-        with open(out, "w", encoding="utf-8") as o:
-            client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
-                                       f"{connect}:{port}", "--authority", "localhost", "--ca",
-                                       f"{work}/pki/ca.pem", "--echo", "--run-seconds", "30"]
-                                      + transport, stdin=subprocess.DEVNULL, stdout=o,
-                                      stderr=subprocess.STDOUT)
-        if wait_for(out, "acknowledged", 15) is None:
-            return f"{name}: no tunnel: {open(out, encoding='utf-8').read()!r}"
-        with open(out, encoding="utf-8") as f:
-            public = [line.split()[-1] for line in f if line.startswith("public address:")]
-        pport = public[0].rsplit(":", 1)[1] if public else "?"
-        if public != [f"{ip}:{pport}" for ip in expected]:
-            return f"{name}: advertised {public}, not {expected} at one port"
-        if f") at {' and '.join(public)}\n" not in open(log, encoding="utf-8").read():
-            return f"{name}: the proxy's log does not name {public}"
-        for tup in public:
-            host = tup.rsplit(":", 1)[0].strip("[]")
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            with socket.socket(family, socket.SOCK_DGRAM) as peer:
-                peer.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
-                peer.settimeout(10)
-                peer.sendto(b"hello", (host, int(pport)))
-                data, src = peer.recvfrom(2048)
-            if data != b"re: hello" or src[:2] != (host, int(pport)):
-                return f"{name}: a peer to {tup} got {data!r} from {src}"
-        return None
-    except socket.timeout:
-        return f"{name}: no answer through the tunnel"
-    finally:
-        if client is not None:
-            client.kill()
-            client.wait()
-        proxy.kill()
-        proxy.wait()
+    failure, _ = tunnel(bindir, work, name, ["--allow", "::1/128"], transport, listen="[::]",
+                        connect=connect, every_tuple=True)
+    if failure is not None:
+        return failure
+    with open(f"{work}/{name}.out", encoding="utf-8") as f:
+        public = [line.split()[-1] for line in f if line.startswith("public address:")]
+    pport = public[0].rsplit(":", 1)[1] if public else "?"
+    if public != [f"{ip}:{pport}" for ip in expected]:
+        return f"{name}: advertised {public}, not {expected} at one port"
+    with open(f"{work}/{name}.proxy", encoding="utf-8") as f:
+        logged = f") at {' and '.join(public)}\n" in f.read()
+    if not logged:
+        return f"{name}: the proxy's log does not name {public}"
+    return None
 
 
 def in_namespace(bindir, work):

@@ -12,9 +12,10 @@
  *
  * It tries HTTP/3 first; when no QUIC handshake completes within --fallback-ms (default 1500),
  * it says so on stderr and tries HTTP/2 over TLS/TCP (in the manner of Happy Eyeballs). A proxy
- * NAME's addresses are tried in turn, families alternating (RFC 8305 §4): HTTP/3 with each, then
- * HTTP/2 with those that gave no QUIC handshake; a handshake that HTTP/2 does not follow gets
- * --connect-timeout-ms (default 10000). --h2 uses HTTP/2 only, --h3 HTTP/3 only.
+ * NAME's addresses are raced over HTTP/3, families alternating (RFC 8305 §4-§5: each 250 ms
+ * after the one before started, the first handshake wins), then tried in turn over HTTP/2 where
+ * no QUIC handshake came; a handshake that HTTP/2 does not follow gets --connect-timeout-ms
+ * (default 10000). --h2 uses HTTP/2 only, --h3 HTTP/3 only.
  *
  * It prints "public address: IP:PORT" for each address the proxy bound, then one line per
  * packet: "from IP:PORT: TEXT". Lines on standard input, "IP:PORT TEXT", are sent to that peer.
@@ -282,8 +283,11 @@ static void closed(client_state *st, const char *http, uint64_t reason, int ok)
 
 static void on_close(masque_quic_request *r, void *app, uint64_t reason)
 {
-    ((client_state *)app)->status = masque_quic_request_status(r);
-    closed(app, "HTTP/3", reason, reason == MASQUE_H3_NO_ERROR);
+    client_state *st = app;
+    if (!st->abandoned) {
+        st->status = masque_quic_request_status(r);
+    }
+    closed(st, "HTTP/3", reason, reason == MASQUE_H3_NO_ERROR);
 }
 
 static void on_log(masque_quic_conn *c, void *app, const char *line)
@@ -310,8 +314,11 @@ static void h2_on_packet(masque_h2_request *r, void *app, const masque_address *
 
 static void h2_on_close(masque_h2_request *r, void *app, uint32_t reason)
 {
-    ((client_state *)app)->status = masque_h2_request_status(r);
-    closed(app, "HTTP/2", reason, reason == MASQUE_H2_NO_ERROR);
+    client_state *st = app;
+    if (!st->abandoned) {
+        st->status = masque_h2_request_status(r);
+    }
+    closed(st, "HTTP/2", reason, reason == MASQUE_H2_NO_ERROR);
 }
 
 static void h2_on_log(masque_h2_conn *c, void *app, const char *line)
@@ -484,76 +491,196 @@ static void judge_end(client_state *st, masque_conn_end end, uint64_t code, uint
     }
 }
 
-/* A handshake with o->remote did not complete within `limit_ns`: the next address, or HTTP/2. */
-static void say_no_handshake(const options *o, const char *what, uint64_t limit_ns)
+/* One line on stderr: `what`, the address, `after`. */
+static void say_address(const char *what, const struct sockaddr_storage *remote,
+                        socklen_t remotelen, const char *after)
 {
     masque_address a;
     char text[MASQUE_ADDRESS_TEXT_MAX];
-    if (masque_address_from_sockaddr((const struct sockaddr *)&o->remote, o->remotelen, &a) !=
-            MASQUE_OK ||
+    if (masque_address_from_sockaddr((const struct sockaddr *)remote, remotelen, &a) != MASQUE_OK ||
         masque_address_format(text, sizeof(text), &a, 1) <= 0) {
         (void)snprintf(text, sizeof(text), "the proxy");
     }
-    (void)fprintf(stderr, "masque-bind-client: no %s handshake with %s within %llu ms\n", what,
-                  text, (unsigned long long)(limit_ns / 1000000u));
+    (void)fprintf(stderr, "masque-bind-client: %s %s%s\n", what, text, after);
 }
 
-/* Over HTTP/3 to o->remote. Returns 1 when a QUIC handshake completed, 0 when none did in
- * time (--fallback-ms before HTTP/2, else --connect-timeout-ms): the next address, or HTTP/2,
- * is worth a try. */
-static int run_h3(client_state *st, const options *o)
+/* A handshake with `remote` did not complete within `limit_ns`: the next address, or HTTP/2. */
+static void say_no_handshake(const struct sockaddr_storage *remote, socklen_t remotelen,
+                             const char *what, uint64_t limit_ns)
 {
-    static const masque_quic_hooks hooks = {on_ready, on_packet, on_close, on_log,
-                                            NULL,     on_event,  NULL};
+    char no[32];
+    char within[48];
+    (void)snprintf(no, sizeof(no), "no %s handshake with", what);
+    (void)snprintf(within, sizeof(within), " within %llu ms",
+                   (unsigned long long)(limit_ns / 1000000u));
+    say_address(no, remote, remotelen, within);
+}
+
+/* An address of the proxy, and whether it needs no HTTP/2 attempt: a QUIC handshake with one of
+ * the proxy's addresses completed (the same proxy answers QUIC). */
+typedef struct proxy_address {
+    struct sockaddr_storage addr;
+    socklen_t len;
+    int reached;
+} proxy_address;
+
+#define MAX_PROXY_ADDRESSES 16 /* of a name's addresses, at most this many are tried */
+/* RFC 8305 §5: the next address is tried this long after the one before started, not after it
+ * failed (the Connection Attempt Delay, 250 ms recommended). */
+#define ATTEMPT_DELAY_NS    250000000u
+
+static const masque_quic_hooks h3_hooks = {on_ready, on_packet, on_close, on_log,
+                                           NULL,     on_event,  NULL};
+
+/* A QUIC connection being set up with one of the proxy's addresses. */
+typedef struct h3_attempt {
+    masque_quic_conn *conn;
+    int fd;
+    size_t addr;      /* which of the proxy's addresses */
+    uint64_t give_up; /* when its handshake is given up */
+} h3_attempt;
+
+/* Starts a QUIC handshake with `a`; 0, or -1 (said on stderr) when no socket or connection. */
+static int h3_start(client_state *st, const options *o, const proxy_address *a, h3_attempt *out)
+{
     struct sockaddr_storage local;
     socklen_t ll = sizeof(local);
-    uint64_t limit = o->transport == 0 ? o->fallback_ns : o->connect_ns;
-    uint64_t give_up = masque_quic_now_ns() + limit;
-    uint64_t end_code = 0;
-    masque_conn_end end;
-    int gave_up = 0;
-    int leaving = 0;
-    int reached;
-    int fd = socket(o->remote.ss_family, SOCK_DGRAM, 0);
-    if (fd < 0 || connect(fd, (const struct sockaddr *)&o->remote, o->remotelen) != 0 ||
+    int fd = socket(a->addr.ss_family, SOCK_DGRAM, 0);
+    if (fd < 0 || connect(fd, (const struct sockaddr *)&a->addr, a->len) != 0 ||
         getsockname(fd, (struct sockaddr *)&local, &ll) != 0) {
         perror("masque-bind-client: socket");
         if (fd >= 0) {
             (void)close(fd);
         }
-        return 0;
+        return -1;
     }
-    st->conn =
-        masque_quic_client_new(&o->cfg, fd, (struct sockaddr *)&local, ll,
-                               (const struct sockaddr *)&o->remote, o->remotelen, &hooks, st);
-    if (st->conn == NULL) {
+    out->conn = masque_quic_client_new(&o->cfg, fd, (struct sockaddr *)&local, ll,
+                                       (const struct sockaddr *)&a->addr, a->len, &h3_hooks, st);
+    if (out->conn == NULL) {
         (void)fprintf(stderr, "masque-bind-client: cannot connect\n");
         (void)close(fd);
-        return 0;
+        return -1;
     }
-    (void)masque_quic_write(st->conn);
-    while (!st->ended && time_left(o)) {
+    out->fd = fd;
+    (void)masque_quic_write(out->conn);
+    return 0;
+}
+
+/* Ends an attempt that is not kept: its request never got an answer, its end is no news. */
+static void h3_drop(client_state *st, h3_attempt *at)
+{
+    st->abandoned = 1;
+    masque_quic_free(at->conn);
+    st->abandoned = 0;
+    (void)close(at->fd);
+    at->conn = NULL;
+}
+
+/*
+ * RFC 8305 §5-§6 for QUIC: the proxy's addresses (the families taking turns) are tried
+ * ATTEMPT_DELAY_NS apart, each without waiting for the one before to fail, and the first whose
+ * handshake completes wins; the others are closed. Each handshake gets `limit_ns`; one that
+ * fails at once (no route) starts the next at once. 1 with the winner in *won, or 0 when no
+ * handshake completed (or the run ended).
+ */
+static int h3_race(client_state *st, const options *o, proxy_address *addrs, size_t n,
+                   uint64_t limit_ns, h3_attempt *won)
+{
+    h3_attempt at[MAX_PROXY_ADDRESSES];
+    size_t live = 0;
+    size_t next = 0;
+    uint64_t next_start = masque_quic_now_ns();
+    int winner = -1;
+    size_t i;
+    while (winner < 0 && time_left(o) && (live > 0 || next < n)) {
+        struct pollfd fds[MAX_PROXY_ADDRESSES];
+        uint64_t now = masque_quic_now_ns();
+        uint64_t wake = next < n ? next_start : UINT64_MAX;
+        if (next < n && (live == 0 || now >= next_start)) {
+            if (n > 1) { /* which, and in what order (RFC 8305 §4), for whoever debugs a path */
+                say_address("trying QUIC with", &addrs[next].addr, addrs[next].len, "");
+            }
+            at[live].addr = next;
+            at[live].give_up = now + limit_ns;
+            if (h3_start(st, o, &addrs[next++], &at[live]) == 0) {
+                live++;
+            }
+            next_start = now + ATTEMPT_DELAY_NS;
+            continue;
+        }
+        for (i = 0; i < live;) {
+            if (now >= at[i].give_up || masque_quic_is_closed(at[i].conn)) {
+                if (now >= at[i].give_up) {
+                    say_no_handshake(&addrs[at[i].addr].addr, addrs[at[i].addr].len, "QUIC",
+                                     limit_ns);
+                }
+                h3_drop(st, &at[i]);
+                at[i] = at[--live];
+                next_start = now; /* RFC 8305 §5: a failure starts the next attempt */
+                continue;
+            }
+            fds[i].fd = at[i].fd;
+            fds[i].events = POLLIN;
+            fds[i].revents = 0;
+            if (at[i].give_up < wake) {
+                wake = at[i].give_up;
+            }
+            if (masque_quic_next_timeout(at[i].conn) < wake) {
+                wake = masque_quic_next_timeout(at[i].conn);
+            }
+            i++;
+        }
+        if (live == 0) {
+            continue;
+        }
+        (void)poll(fds, live, loop_wait_ms(o, wake, 0));
+        for (i = 0; i < live; i++) {
+            if (fds[i].revents & (POLLIN | POLLERR)) {
+                (void)masque_quic_read_socket(at[i].conn);
+            }
+            if (masque_quic_next_timeout(at[i].conn) <= masque_quic_now_ns()) {
+                (void)masque_quic_tick(at[i].conn);
+            }
+            (void)masque_quic_write(at[i].conn);
+            if (winner < 0 && masque_quic_handshake_completed(at[i].conn)) {
+                winner = (int)i;
+            }
+        }
+    }
+    for (i = 0; winner >= 0 && i < n; i++) {
+        addrs[i].reached = 1; /* QUIC reaches this proxy: HTTP/2 would hear the same */
+    }
+    for (i = 0; i < live; i++) {
+        if ((int)i == winner) {
+            *won = at[i];
+        } else {
+            h3_drop(st, &at[i]);
+        }
+    }
+    return winner >= 0;
+}
+
+/* Over HTTP/3 to the proxy's first address that completes a QUIC handshake (h3_race()) within
+ * --fallback-ms before HTTP/2, else --connect-timeout-ms; when one did, every address is marked
+ * reached, else HTTP/2 is worth a try. */
+static void run_h3(client_state *st, const options *o, proxy_address *addrs, size_t n)
+{
+    h3_attempt won = {NULL, -1, 0, 0};
+    uint64_t end_code = 0;
+    masque_conn_end end;
+    int leaving = 0;
+    int fd;
+    if (!h3_race(st, o, addrs, n, o->transport == 0 ? o->fallback_ns : o->connect_ns, &won)) {
+        return;
+    }
+    st->conn = won.conn;
+    fd = won.fd;
+    while (!st->ended && time_left(o) && !masque_quic_is_closed(st->conn)) {
         struct pollfd fds[2 + EXPOSE_MAX_PEERS];
         size_t npeers = polls(st, fds, fd);
-        uint64_t now = masque_quic_now_ns();
-        int handshaking = !masque_quic_handshake_completed(st->conn);
-        int wait = loop_wait_ms(o, masque_quic_next_timeout(st->conn), handshaking ? give_up : 0);
-        if (handshaking && (now >= give_up || masque_quic_is_closed(st->conn)) &&
-            !masque_quic_refused(st->conn)) {
-            gave_up = 1; /* UDP blocked, no QUIC there, or no route: the next address or HTTP/2 */
-            if (now >= give_up) {
-                say_no_handshake(o, "QUIC", limit);
-            }
-            break;
-        }
-        if (masque_quic_is_closed(st->conn)) {
-            break;
-        }
-        (void)poll(fds, 2 + npeers, wait);
+        (void)poll(fds, 2 + npeers, loop_wait_ms(o, masque_quic_next_timeout(st->conn), 0));
         if (fds[0].revents & (POLLIN | POLLERR)) {
-            /* Every packet that waits, a GSO train in one receive. An ICMP error
-             * (ECONNREFUSED) is no reason to give up yet: the proxy may be starting; QUIC
-             * retransmits until the fallback timer says otherwise. */
+            /* Every packet that waits, a GSO train in one receive. */
             (void)masque_quic_read_socket(st->conn);
         }
         if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP))) {
@@ -567,7 +694,7 @@ static int run_h3(client_state *st, const options *o)
         }
         (void)masque_quic_write(st->conn);
     }
-    if (!st->ended && !gave_up && !masque_quic_is_closed(st->conn)) {
+    if (!st->ended && !masque_quic_is_closed(st->conn)) {
         leaving = 1; /* the run is over: our own leaving is no news */
         (void)masque_quic_close(st->conn, MASQUE_H3_NO_ERROR); /* the proxy frees at once */
     }
@@ -576,14 +703,12 @@ static int run_h3(client_state *st, const options *o)
         st->cannot_serve = 1;
     }
     end = masque_quic_end_reason(st->conn, &end_code);
-    reached = masque_quic_handshake_completed(st->conn);
-    st->abandoned = gave_up || leaving;
+    st->abandoned = leaving;
     masque_quic_free(st->conn); /* a request still open hears H3_NO_ERROR: judged below */
     judge_end(st, end, end_code, MASQUE_H3_NO_ERROR);
     st->abandoned = 0;
     st->conn = NULL;
     (void)close(fd);
-    return reached;
 }
 
 #ifdef MASQUE_HAVE_H2
@@ -633,7 +758,7 @@ static int run_h2(client_state *st, const options *o)
         int wait = loop_wait_ms(o, exp == UINT64_MAX ? UINT64_MAX : exp * 1000000u,
                                 handshaking ? give_up : 0);
         if (handshaking && masque_quic_now_ns() >= give_up) {
-            say_no_handshake(o, "TLS (TCP)", o->connect_ns);
+            say_no_handshake(&o->remote, o->remotelen, "TLS (TCP)", o->connect_ns);
             break; /* no answer from this address: the next one */
         }
         if (masque_h2_wants_write(st->h2)) {
@@ -670,26 +795,15 @@ static int run_h2(client_state *st, const options *o)
 }
 #endif
 
-/* One transport (3: HTTP/3, 2: HTTP/2) to o->remote; 1 when its handshake completed. What
- * the tunnel leaves behind goes with it. */
-static int run_transport(client_state *st, const options *o, int transport)
+/* What a tunnel leaves behind goes with it. */
+static void tunnel_over(client_state *st)
 {
-    int reached = 0;
-    if (transport == 3) {
-        reached = run_h3(st, o);
-    }
-#ifdef MASQUE_HAVE_H2
-    if (transport == 2) {
-        reached = run_h2(st, o);
-    }
-#endif
     if (st->expose != NULL) {
         expose_close_all(st->expose); /* the peers' contexts went with the tunnel */
     }
     if (st->ready) {
         unpublish_address(st); /* the address went with the tunnel too */
     }
-    return reached;
 }
 
 /* --reconnect asks again unless the proxy refused what a new request would ask again (a 4xx
@@ -702,20 +816,11 @@ static int worth_retrying(const client_state *st)
 /* What one attempt leaves behind goes before the next: a new tunnel, a new session. */
 static void attempt_reset(client_state *st);
 
-/* An address of the proxy, and whether a handshake with it completed in this attempt. */
-typedef struct proxy_address {
-    struct sockaddr_storage addr;
-    socklen_t len;
-    int reached;
-} proxy_address;
-
-#define MAX_PROXY_ADDRESSES 16 /* of a name's addresses, at most this many are tried */
-
 /*
  * The proxy's addresses for one attempt: the one given, or its name's, resolved again (a proxy
  * that moves is followed), the address families taking turns from the resolver's first (RFC
- * 8305 §4): a family without a route (IPv6 on many networks) costs one timeout, not one per
- * address. Returns how many.
+ * 8305 §4): a family without a route (IPv6 on many networks) does not hold up the other.
+ * Returns how many.
  */
 static size_t proxy_addresses(const options *o, proxy_address *out, size_t cap)
 {
@@ -762,43 +867,49 @@ static size_t proxy_addresses(const options *o, proxy_address *out, size_t cap)
 }
 
 /*
- * An attempt: HTTP/3 with every address of the proxy in turn, then HTTP/2 with those that gave
- * no QUIC handshake (UDP blocked on the way); or only the transport asked. It stops at the
- * first that sets up a tunnel or refuses for good. Every handshake is bounded in time, so that
- * an address into a black hole delays the others by seconds, not by the kernel's minutes.
+ * An attempt: HTTP/3 with the proxy's addresses raced (h3_race()), then HTTP/2 with those that
+ * gave no QUIC handshake (UDP blocked on the way), one after the other; or only the transport
+ * asked. It stops at the first that sets up a tunnel or refuses for good. Every handshake is
+ * bounded in time, so that an address into a black hole delays the others by seconds, not by
+ * the kernel's minutes.
  */
 static void run_attempts(client_state *st, options *o)
 {
     proxy_address addrs[MAX_PROXY_ADDRESSES];
     size_t n = proxy_addresses(o, addrs, MAX_PROXY_ADDRESSES);
-    int tried = 0; /* an address was tried: the next one starts from a reset state */
-    int transport;
-    for (transport = 3; transport >= 2; transport--) {
-        size_t i;
-        int said = 0;
-        if (o->transport != 0 && o->transport != transport) {
-            continue;
-        }
-        for (i = 0; i < n; i++) {
-            if (addrs[i].reached) {
-                continue; /* its proxy answered over QUIC: HTTP/2 would hear the same */
-            }
-            if (transport == 2 && o->transport == 0 && !said) {
-                (void)fprintf(stderr, "masque-bind-client: trying HTTP/2 over TLS/TCP\n");
-                said = 1;
-            }
-            if (tried) {
-                attempt_reset(st);
-            }
-            tried = 1;
-            memcpy(&o->remote, &addrs[i].addr, sizeof(o->remote));
-            o->remotelen = addrs[i].len;
-            addrs[i].reached = run_transport(st, o, transport);
-            if (st->ready || !worth_retrying(st) || !time_left(o)) {
-                return;
-            }
+#ifdef MASQUE_HAVE_H2
+    int said = 0;
+    size_t i;
+#endif
+    if (n == 0) {
+        return;
+    }
+    if (o->transport != 2) {
+        run_h3(st, o, addrs, n);
+        tunnel_over(st);
+        if (st->ready || !worth_retrying(st) || !time_left(o) || o->transport == 3) {
+            return;
         }
     }
+#ifdef MASQUE_HAVE_H2
+    for (i = 0; i < n; i++) {
+        if (addrs[i].reached) {
+            continue; /* its proxy answered over QUIC: HTTP/2 would hear the same */
+        }
+        if (o->transport == 0 && !said) {
+            (void)fprintf(stderr, "masque-bind-client: trying HTTP/2 over TLS/TCP\n");
+            said = 1;
+        }
+        attempt_reset(st); /* what the attempt before left */
+        memcpy(&o->remote, &addrs[i].addr, sizeof(o->remote));
+        o->remotelen = addrs[i].len;
+        addrs[i].reached = run_h2(st, o);
+        tunnel_over(st);
+        if (st->ready || !worth_retrying(st) || !time_left(o)) {
+            return;
+        }
+    }
+#endif
 }
 
 /* --reconnect: waits `ms`, or until the end of --run-seconds; 0 when the run is over. */

@@ -16,6 +16,10 @@
  * --quick runs a short version (for callgrind, without the reference); --h3-datagrams,
  * --capsules or --h2 runs only that path.
  *
+ * --idle-clients N connects N more clients first, each with a Bind request open and then silent
+ * (a proxy's usual crowd): what the active tunnel's figures lose to them is what the proxy
+ * spends per step on connections with nothing to do.
+ *
  * --processes measures as a deployment runs: the proxy, the client and the echo service each
  * in a process of its own, blocked in poll() when idle, the peer in this one; the CPU columns
  * are then each process's own (user + system, from /proc/PID/schedstat), as a load generator
@@ -68,6 +72,85 @@ static int bound(masque_address *out)
 }
 
 static masque_quic_request *request; /* the client's Bind request, once accepted */
+
+/* --idle-clients: connections with a Bind request open and nothing to relay. */
+#define IDLE_MAX 4096
+static size_t idle_clients;
+static size_t idle_ready;
+static masque_quic_conn *idle_conn[IDLE_MAX];
+static int idle_fd[IDLE_MAX];
+
+static void idle_on_ready(masque_quic_request *r, void *app)
+{
+    (void)r;
+    (void)app;
+    idle_ready++;
+}
+
+static void idle_on_packet(masque_quic_request *r, void *app, const masque_address *peer,
+                           const uint8_t *data, size_t len)
+{
+    (void)r;
+    (void)app;
+    (void)peer;
+    (void)data;
+    (void)len;
+}
+
+/* Connects the idle clients to the proxy at `remote` (the proxy's steps run meanwhile); 1 when
+ * every one has its request accepted within a minute. */
+static int idle_setup(const masque_quic_config *ccfg, const struct sockaddr_storage *remote,
+                      socklen_t rl)
+{
+    static const masque_quic_hooks hooks = {idle_on_ready, idle_on_packet, NULL, NULL,
+                                            NULL,          NULL,           NULL};
+    uint64_t deadline = masque_quic_now_ns() + 60000000000u;
+    size_t i;
+    idle_ready = 0;
+    for (i = 0; i < idle_clients; i++) {
+        masque_address local_addr;
+        struct sockaddr_storage local;
+        socklen_t ll = 0;
+        idle_fd[i] = bound(&local_addr);
+        (void)masque_address_to_sockaddr(&local_addr, &local, &ll);
+        (void)connect(idle_fd[i], (const struct sockaddr *)remote, rl);
+        idle_conn[i] = masque_quic_client_new(ccfg, idle_fd[i], (struct sockaddr *)&local, ll,
+                                              (const struct sockaddr *)remote, rl, &hooks, NULL);
+        if (idle_conn[i] == NULL) {
+            return 0;
+        }
+        (void)masque_quic_write(idle_conn[i]);
+    }
+    while (idle_ready < idle_clients && masque_quic_now_ns() < deadline) {
+        (void)masque_quic_proxy_step(proxy, 0);
+        for (i = 0; i < idle_clients; i++) {
+            (void)masque_quic_read_socket(idle_conn[i]);
+            if (masque_quic_next_timeout(idle_conn[i]) <= masque_quic_now_ns()) {
+                (void)masque_quic_tick(idle_conn[i]);
+            }
+            (void)masque_quic_write(idle_conn[i]);
+        }
+    }
+    for (i = 0; i < 50; i++) { /* the last ACKs: then nothing is left to say */
+        size_t k;
+        (void)masque_quic_proxy_step(proxy, 1);
+        for (k = 0; k < idle_clients; k++) {
+            (void)masque_quic_read_socket(idle_conn[k]);
+            (void)masque_quic_write(idle_conn[k]);
+        }
+    }
+    return idle_ready == idle_clients;
+}
+
+static void idle_teardown(void)
+{
+    size_t i;
+    for (i = 0; i < idle_clients; i++) {
+        masque_quic_free(idle_conn[i]);
+        (void)close(idle_fd[i]);
+        idle_conn[i] = NULL;
+    }
+}
 #ifdef MASQUE_HAVE_H2
 static masque_h2_request *h2_request; /* the same over HTTP/2 */
 #endif
@@ -523,6 +606,9 @@ static int setup(const test_pki *pki, int path)
     pcfg.conn.key_file = pki->key_file;
     pcfg.conn.force_capsules = capsules;
     pcfg.relay_bind = proxy_addr;
+    if (idle_clients > 0) {
+        pcfg.max_clients = idle_clients + 16; /* room for all: none is turned away */
+    }
 #ifdef MASQUE_HAVE_H2
     if (path == 2) { /* HTTP/2 only: a TCP listener at the same address */
         struct sockaddr_storage ss;
@@ -549,6 +635,11 @@ static int setup(const test_pki *pki, int path)
     (void)connect(client_fd, (struct sockaddr *)&remote, rl);
     ready = 0;
     request = NULL;
+    if (idle_clients > 0 && (proxy == NULL || !idle_setup(&ccfg, &remote, rl))) {
+        fprintf(stderr, "relay-bench: %zu idle clients did not all get their request\n",
+                idle_clients);
+        return 0;
+    }
     deadline = masque_quic_now_ns() + 5000000000u;
 #ifdef MASQUE_HAVE_H2
     if (path == 2) {
@@ -603,6 +694,7 @@ static void teardown(void)
     }
 #endif
     masque_quic_free(client);
+    idle_teardown();
     masque_quic_proxy_free(proxy);
     (void)close(client_fd);
     client = NULL;
@@ -978,6 +1070,10 @@ int main(int argc, char **argv)
     int i;
     for (i = 1; i < argc; i++) {
         quick |= strcmp(argv[i], "--quick") == 0;
+        if (strcmp(argv[i], "--idle-clients") == 0 && i + 1 < argc) {
+            idle_clients = (size_t)strtoul(argv[++i], NULL, 10);
+            idle_clients = idle_clients > IDLE_MAX ? IDLE_MAX : idle_clients;
+        }
         processes |= strcmp(argv[i], "--processes") == 0;
         paths = strcmp(argv[i], "--capsules") == 0       ? 2
                 : strcmp(argv[i], "--h3-datagrams") == 0 ? 1

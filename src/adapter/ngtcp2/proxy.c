@@ -135,6 +135,13 @@ typedef struct proxy_client {
     dlink same_source;
     source_key source; /* its source when it connected (IPv4 address, IPv6 /64) */
     size_t bucket;     /* where the proxy files it by source */
+    /* Its next timer (client_next_timeout(), as of its last turn) and its place in the proxy's
+     * heap of them; its place on the list of clients to serve in this step, SIZE_MAX when it
+     * is not on it. A step serves only those: work per step follows what happened, not how
+     * many clients are connected. */
+    uint64_t expiry;
+    size_t timer_at;
+    size_t dirty_at;
 } proxy_client;
 
 /* The source address a relay bound to a wildcard sets on what it sends to peers of one IP
@@ -179,10 +186,15 @@ struct masque_quic_proxy {
     uint64_t own_refreshed; /* ns */
     proxy_client **clients;
     size_t nclients;
+    proxy_client **timers; /* every client, a binary min-heap on expiry */
+    size_t ntimers;
+    proxy_client **dirty; /* the clients to serve at the end of this step (dirty_at) */
+    size_t ndirty;
     proxy_relay **relays; /* every accepted request of every client */
     size_t nrelays;
-    struct pollfd *fds; /* the listening sockets, one per client, one per relay */
-    int tcp_fd;         /* HTTP/2's listening socket, or -1 */
+    size_t relays_ended; /* of them, those whose request ended: freed at the end of the step */
+    struct pollfd *fds;  /* the listening sockets, one per client, one per relay */
+    int tcp_fd;          /* HTTP/2's listening socket, or -1 */
     /* Bearer tokens (token_file), read at start and on reload; never logged. */
     masque_str tokens[MAX_TOKENS];
     size_t ntokens;
@@ -601,6 +613,7 @@ static size_t source_of(const masque_quic_proxy *p, const struct sockaddr_storag
 static void relay_end(proxy_relay *relay)
 {
     if (relay->live) {
+        relay->client->proxy->relays_ended++;
         if (relay->ident->use.requests > 0 && --relay->ident->use.requests == 0) {
             dlist_append(&relay->client->proxy->idle, &relay->ident->idle);
         }
@@ -1290,6 +1303,8 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
         p->cfg.conn.retry_secret = p->retry_secret;
     }
     p->clients = calloc(p->cfg.max_clients, sizeof(proxy_client *));
+    p->timers = calloc(p->cfg.max_clients, sizeof(proxy_client *));
+    p->dirty = calloc(p->cfg.max_clients, sizeof(proxy_client *));
     p->relays = calloc(p->cfg.max_requests, sizeof(proxy_relay *));
     p->identities = calloc(p->cfg.max_identities, sizeof(proxy_identity));
     for (p->id_slots = 2; p->id_slots < 2 * p->cfg.max_identities;) {
@@ -1317,9 +1332,9 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     /* The certificate is read once, not per connection (and again only on a reload). */
     p->credentials = masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file,
                                                  p->cfg.conn.client_ca_file);
-    if (p->clients == NULL || p->relays == NULL || p->fds == NULL || p->credentials == NULL ||
-        p->identities == NULL || p->id_index == NULL || p->by_addr == NULL ||
-        p->by_source == NULL || load_tokens(p) != 0 ||
+    if (p->clients == NULL || p->timers == NULL || p->dirty == NULL || p->relays == NULL ||
+        p->fds == NULL || p->credentials == NULL || p->identities == NULL || p->id_index == NULL ||
+        p->by_addr == NULL || p->by_source == NULL || load_tokens(p) != 0 ||
         (listen_fd >= 0 &&
          getsockname(listen_fd, (struct sockaddr *)&p->local, &p->locallen) != 0)) {
         masque_quic_proxy_free(p);
@@ -1487,6 +1502,81 @@ static void release_client(masque_quic_proxy *p, proxy_client *c);
 /* The new client takes `slot` (from free_slot()); a client without a request that held it is
  * closed (HTTP/3: CONNECTION_CLOSE with H3_NO_ERROR; HTTP/2: GOAWAY) and goes. The clients
  * keep their indexes: a step that polled them goes on with the right ones. */
+/* ---- the clients' timers: a binary min-heap on expiry, so that the next one is known at
+ * once and the expired ones are found without visiting the others ---- */
+
+static void timer_swap(masque_quic_proxy *p, size_t a, size_t b)
+{
+    proxy_client *t = p->timers[a];
+    p->timers[a] = p->timers[b];
+    p->timers[b] = t;
+    p->timers[a]->timer_at = a;
+    p->timers[b]->timer_at = b;
+}
+
+static void timer_up(masque_quic_proxy *p, size_t i)
+{
+    while (i > 0 && p->timers[(i - 1) / 2]->expiry > p->timers[i]->expiry) {
+        timer_swap(p, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void timer_down(masque_quic_proxy *p, size_t i)
+{
+    for (;;) {
+        size_t least = i;
+        size_t child = 2 * i + 1;
+        if (child < p->ntimers && p->timers[child]->expiry < p->timers[least]->expiry) {
+            least = child;
+        }
+        if (child + 1 < p->ntimers && p->timers[child + 1]->expiry < p->timers[least]->expiry) {
+            least = child + 1;
+        }
+        if (least == i) {
+            return;
+        }
+        timer_swap(p, i, least);
+        i = least;
+    }
+}
+
+static void timer_set(masque_quic_proxy *p, proxy_client *c, uint64_t expiry)
+{
+    c->expiry = expiry;
+    timer_up(p, c->timer_at);
+    timer_down(p, c->timer_at);
+}
+
+static void timer_add(masque_quic_proxy *p, proxy_client *c)
+{
+    c->timer_at = p->ntimers++;
+    p->timers[c->timer_at] = c;
+    timer_up(p, c->timer_at);
+}
+
+static void timer_remove(masque_quic_proxy *p, proxy_client *c)
+{
+    size_t last = --p->ntimers;
+    size_t i = c->timer_at;
+    if (i != last) {
+        p->timers[i] = p->timers[last];
+        p->timers[i]->timer_at = i;
+        timer_up(p, i);
+        timer_down(p, i);
+    }
+}
+
+/* Something happened to a client (a packet, data to relay to it, its socket, its timer): it
+ * is read from, ticked and written to at the end of the step. */
+static void touch(masque_quic_proxy *p, proxy_client *c)
+{
+    if (c->dirty_at == SIZE_MAX) {
+        c->dirty_at = p->ndirty;
+        p->dirty[p->ndirty++] = c;
+    }
+}
+
 static void place_client(masque_quic_proxy *p, size_t slot, proxy_client *c)
 {
     if (slot < p->nclients) {
@@ -1506,6 +1596,10 @@ static void place_client(masque_quic_proxy *p, size_t slot, proxy_client *c)
     c->bucket = source_of(p, &c->remote, c->remotelen, &c->source);
     p->clients[slot] = c;
     bare_add(p, c);
+    c->expiry = 0;
+    timer_add(p, c);
+    c->dirty_at = SIZE_MAX;
+    touch(p, c); /* its first packet is read: it has something to say */
 }
 
 /* A client's first packet, received with `hdr` (from the listening socket). */
@@ -1587,6 +1681,11 @@ static void release_client(masque_quic_proxy *p, proxy_client *c)
     if (c->binds == 0) {
         bare_remove(p, c);
     }
+    timer_remove(p, c);
+    if (c->dirty_at != SIZE_MAX) {
+        p->dirty[c->dirty_at] = p->dirty[--p->ndirty];
+        p->dirty[c->dirty_at]->dirty_at = c->dirty_at;
+    }
     free(c);
 }
 
@@ -1599,10 +1698,13 @@ static void drop_client(masque_quic_proxy *p, size_t i)
     }
 }
 
-/* Frees the relays whose request ended. */
+/* Frees the relays whose request ended; a step in which none did visits none. */
 static void sweep_relays(masque_quic_proxy *p)
 {
     size_t i;
+    if (p->relays_ended == 0 || p->relays == NULL) {
+        return;
+    }
     for (i = 0; i < p->nrelays;) {
         if (!p->relays[i]->live) {
             free(p->relays[i]);
@@ -1611,6 +1713,7 @@ static void sweep_relays(masque_quic_proxy *p)
         }
         i++;
     }
+    p->relays_ended = 0;
 }
 
 /*
@@ -1684,7 +1787,8 @@ static void relay_in(proxy_relay *relay)
                                              rx.msgs[i].msg_hdr.msg_namelen, &src) != 0) {
                 continue;
             }
-            do { /* an empty datagram is one too: one pass */
+            touch(relay->client->proxy, relay->client); /* what it relays goes out at its turn */
+            do {                                        /* an empty datagram is one too: one pass */
                 masque_adapter *a = relay_adapter(relay);
                 size_t piece = len - off < seg ? len - off : seg;
                 uint8_t *at = data + off;
@@ -1726,6 +1830,7 @@ static void listen_packet(masque_quic_proxy *p, const struct sockaddr_storage *f
         return;
     }
     (void)masque_quic_read_from(c->conn, (const struct sockaddr *)from, fl, pkt, len);
+    touch(p, c);
     now_len = masque_quic_peer_address(c->conn, &now_at); /* it may move */
     if (!same_addr(c, &now_at, now_len)) {
         addr_del(p, c);
@@ -1835,6 +1940,34 @@ static uint64_t client_next_timeout(const proxy_client *c)
     return masque_quic_next_timeout(c->conn);
 }
 
+/* A client's turn: its timers if due, then what it has to send; a connection that ended is
+ * dropped, else its next timer is filed. */
+static void serve_client(masque_quic_proxy *p, proxy_client *c, uint64_t now)
+{
+    int closed;
+#ifdef MASQUE_PROXY_H2
+    if (c->h2 != NULL) {
+        if (client_next_timeout(c) <= now) {
+            (void)masque_h2_tick(c->h2);
+        }
+        (void)masque_h2_write(c->h2);
+        closed = masque_h2_is_closed(c->h2);
+    } else
+#endif
+    {
+        if (masque_quic_next_timeout(c->conn) <= now) {
+            (void)masque_quic_tick(c->conn);
+        }
+        (void)masque_quic_write(c->conn);
+        closed = masque_quic_is_closed(c->conn);
+    }
+    if (closed) {
+        drop_client(p, c->slot);
+    } else {
+        timer_set(p, c, client_next_timeout(c));
+    }
+}
+
 int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
 {
     size_t i;
@@ -1850,23 +1983,24 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
     if (now - p->own_refreshed > OWN_REFRESH_NS) {
         (void)refresh_own_addresses(p); /* interfaces come and go; a failed read keeps the list */
     }
+    if (p->ntimers > 0) { /* the next of every client's timers: the heap's first */
+        uint64_t exp = p->timers[0]->expiry;
+        wait_ns = exp <= now ? 0 : exp - now < wait_ns ? exp - now : wait_ns;
+    }
     /* fds: UDP listening socket, TCP listening socket, one per client, one per relay. */
     p->fds[0].fd = p->fd;
     p->fds[1].fd = p->tcp_fd;
     for (i = 0; i < nclients; i++) {
-        const proxy_client *c = p->clients[i];
-        uint64_t exp = client_next_timeout(c);
-        if (exp <= now) {
-            wait_ns = 0;
-        } else if (exp - now < wait_ns) {
-            wait_ns = exp - now;
-        }
         p->fds[2 + i].fd = -1;
         p->fds[2 + i].events = POLLIN;
 #ifdef MASQUE_PROXY_H2
-        if (c->h2 != NULL) {
-            p->fds[2 + i].fd = c->tcp_fd;
-            p->fds[2 + i].events = (short)(POLLIN | (masque_h2_wants_write(c->h2) ? POLLOUT : 0));
+        {
+            const proxy_client *c = p->clients[i];
+            if (c->h2 != NULL) {
+                p->fds[2 + i].fd = c->tcp_fd;
+                p->fds[2 + i].events =
+                    (short)(POLLIN | (masque_h2_wants_write(c->h2) ? POLLOUT : 0));
+            }
         }
 #endif
     }
@@ -1892,8 +2026,12 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
 #ifdef MASQUE_PROXY_H2
     for (i = 0; i < nclients; i++) {
         proxy_client *c = p->clients[i];
-        if (c->h2 != NULL && (p->fds[2 + i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-            (void)masque_h2_read(c->h2);
+        short ev = p->fds[2 + i].revents;
+        if (c->h2 != NULL && (ev & (POLLIN | POLLOUT | POLLHUP | POLLERR)) != 0) {
+            if ((ev & (POLLIN | POLLHUP | POLLERR)) != 0) {
+                (void)masque_h2_read(c->h2);
+            }
+            touch(p, c);
         }
     }
     tx_flush();
@@ -1907,31 +2045,17 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
             relay_in(p->relays[i]);
         }
     }
+    /* Only the clients something happened to, and those whose timers are due, take a turn. */
     now = masque_quic_now_ns();
-    for (i = 0; i < p->nclients;) {
-        proxy_client *c = p->clients[i];
-        int closed;
-#ifdef MASQUE_PROXY_H2
-        if (c->h2 != NULL) {
-            if (client_next_timeout(c) <= now) {
-                (void)masque_h2_tick(c->h2);
-            }
-            (void)masque_h2_write(c->h2);
-            closed = masque_h2_is_closed(c->h2);
-        } else
-#endif
-        {
-            if (masque_quic_next_timeout(c->conn) <= now) {
-                (void)masque_quic_tick(c->conn);
-            }
-            (void)masque_quic_write(c->conn);
-            closed = masque_quic_is_closed(c->conn);
-        }
-        if (closed) {
-            drop_client(p, i);
-            continue;
-        }
-        i++;
+    while (p->ntimers > 0 && p->timers[0]->expiry <= now) {
+        proxy_client *c = p->timers[0];
+        touch(p, c);
+        timer_set(p, c, UINT64_MAX); /* filed again at its turn */
+    }
+    while (p->ndirty > 0) {
+        proxy_client *c = p->dirty[--p->ndirty];
+        c->dirty_at = SIZE_MAX;
+        serve_client(p, c, now);
     }
     tx_flush(); /* anything a tick or a write delivered */
     sweep_relays(p);
@@ -1987,6 +2111,8 @@ void masque_quic_proxy_free(masque_quic_proxy *p)
     sweep_relays(p); /* every request ended with its connection */
     masque_quic_credentials_release(p->credentials);
     free(p->clients);
+    free(p->timers);
+    free(p->dirty);
     free(p->relays);
     free(p->identities);
     free(p->id_index);

@@ -18,6 +18,8 @@ build/bench/bench/relay-bench
 # The same paths with the proxy, the client and the echo service in processes of their own
 # (each one's CPU time from the scheduler), as a relay is deployed and as h2o was measured.
 build/bench/bench/relay-bench --processes
+# One active tunnel among 500 idle ones (a proxy's usual crowd): what they cost it per step.
+build/bench/bench/relay-bench --h3-datagrams --idle-clients 500
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # Two counts per path: over the whole run (the TLS handshakes and the throw-away CA included, as

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -36,6 +37,7 @@
 #define SEND_BATCH        32u               /* datagrams one sendmmsg() hands to the kernel */
 #define SEND_ARENA        262144u           /* bytes of payload gathered before a flush (256 KiB) */
 #define ACCEPT_BUDGET     16u               /* TCP connections accepted per step */
+#define EVENTS_MAX        256               /* readiness events taken per step (the rest: next) */
 #define MAX_CLIENTS_LIMIT ((size_t)1000000) /* max_clients at most (max_requests 4 times it) */
 /* Packets from unknown addresses looked up by connection ID per step (a migrating client's
  * packets; RFC 9000 §9): each lookup asks every client, so a flood of forged short-header
@@ -108,6 +110,14 @@ typedef struct source_key {
     uint8_t bytes[8];
 } source_key;
 
+/* What a readiness event from epoll is about: its data.ptr points at one of these, in the
+ * proxy (its listening sockets), in an HTTP/2 client (its TCP socket) or in a relay. */
+typedef enum { WATCH_LISTEN, WATCH_TCP, WATCH_CLIENT, WATCH_RELAY } watch_kind;
+typedef struct proxy_watch {
+    watch_kind kind;
+    void *owner; /* the proxy_client or proxy_relay */
+} proxy_watch;
+
 /* A client over HTTP/3 (conn) or over HTTP/2 (h2, on its own TCP socket). */
 typedef struct proxy_client {
     masque_quic_conn *conn;
@@ -115,6 +125,8 @@ typedef struct proxy_client {
     masque_h2_conn *h2;
     masque_quic_credentials *cred; /* HTTP/2: the credentials it started with (a reference) */
     int tcp_fd;
+    proxy_watch watch; /* its TCP socket's events */
+    int watch_out;     /* and whether they include EPOLLOUT (it has more to write) */
 #endif
     struct sockaddr_storage remote;
     socklen_t remotelen;
@@ -163,7 +175,8 @@ typedef struct proxy_relay {
     proxy_identity *ident; /* whose quota it counts against */
     int live;              /* 0 once the request ended (freed at the end of the step) */
     int fd;
-    int family; /* AF_INET or AF_INET6 (dual-stack): how targets are addressed */
+    int family;        /* AF_INET or AF_INET6 (dual-stack): how targets are addressed */
+    proxy_watch watch; /* its socket's events */
     /* bound to a wildcard: the advertised address of each IP version (IPv4, IPv6) */
     relay_source source[2];
 } proxy_relay;
@@ -193,8 +206,12 @@ struct masque_quic_proxy {
     proxy_relay **relays; /* every accepted request of every client */
     size_t nrelays;
     size_t relays_ended; /* of them, those whose request ended: freed at the end of the step */
-    struct pollfd *fds;  /* the listening sockets, one per client, one per relay */
-    int tcp_fd;          /* HTTP/2's listening socket, or -1 */
+    /* Every socket is watched by epoll: work per step follows the sockets that have something,
+     * not how many there are. */
+    int epfd;
+    proxy_watch listen_watch;
+    proxy_watch tcp_watch;
+    int tcp_fd; /* HTTP/2's listening socket, or -1 */
     /* Bearer tokens (token_file), read at start and on reload; never logged. */
     masque_str tokens[MAX_TOKENS];
     size_t ntokens;
@@ -649,6 +666,17 @@ static size_t advertised_addresses(const proxy_client *c, const masque_address *
 static void log_refusal(masque_quic_proxy *p, const char *why, const struct sockaddr_storage *from,
                         socklen_t fl);
 
+/* Asks epoll for `events` on fd (EPOLL_CTL_ADD or _MOD), reported with `w`: 0, or -1. A socket
+ * leaves the set when it is closed. */
+static int watch(const masque_quic_proxy *p, int op, int fd, uint32_t events, proxy_watch *w)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = events;
+    ev.data.ptr = w;
+    return epoll_ctl(p->epfd, op, fd, &ev);
+}
+
 /* What goes to peers of the advertised address's IP version leaves from it: they sent to it,
  * and a multihomed host's kernel might pick another source, which they would not take. */
 static void relay_pin_source(proxy_relay *relay, const masque_address *advertised)
@@ -689,6 +717,12 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses,
         return NULL;
     }
     relay->fd = relay_socket(&p->cfg.relay_bind, &bound);
+    relay->watch.kind = WATCH_RELAY;
+    relay->watch.owner = relay;
+    if (relay->fd >= 0 && watch(p, EPOLL_CTL_ADD, relay->fd, EPOLLIN, &relay->watch) != 0) {
+        (void)close(relay->fd);
+        relay->fd = -1;
+    }
     if (relay->fd < 0) {
         log_refusal(p, "no UDP socket for a relay (descriptors exhausted?)", &c->remote,
                     c->remotelen);
@@ -1259,6 +1293,7 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     if (p == NULL) {
         return NULL;
     }
+    p->epfd = -1;
     p->cfg = *cfg;
     p->cfg.conn.is_server = 1;
     p->operator_policy = cfg->conn.policy;
@@ -1311,7 +1346,7 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
         p->id_slots <<= 1;
     }
     p->id_index = calloc(p->id_slots, sizeof(proxy_identity *));
-    p->fds = calloc(2 + p->cfg.max_clients + p->cfg.max_requests, sizeof(*p->fds));
+    p->epfd = epoll_create1(EPOLL_CLOEXEC);
     for (p->addr_slots = 2; p->addr_slots < 2 * p->cfg.max_clients;) {
         p->addr_slots <<= 1;
     }
@@ -1321,22 +1356,26 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
         p->addr_seed = masque_quic_now_ns(); /* only a spread, not a secret */
     }
     p->tcp_fd = -1;
-    if (cfg->serve_h2) {
+    p->listen_watch.kind = WATCH_LISTEN;
+    p->tcp_watch.kind = WATCH_TCP;
 #ifdef MASQUE_PROXY_H2
+    if (cfg->serve_h2) {
         p->tcp_fd = cfg->h2_listen_fd;
-#else
-        free(p->fds);
-        p->fds = NULL; /* built without the HTTP/2 binding: refused below */
-#endif
     }
+#endif
     /* The certificate is read once, not per connection (and again only on a reload). */
     p->credentials = masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file,
                                                  p->cfg.conn.client_ca_file);
     if (p->clients == NULL || p->timers == NULL || p->dirty == NULL || p->relays == NULL ||
-        p->fds == NULL || p->credentials == NULL || p->identities == NULL || p->id_index == NULL ||
+        p->epfd < 0 || p->credentials == NULL || p->identities == NULL || p->id_index == NULL ||
         p->by_addr == NULL || p->by_source == NULL || load_tokens(p) != 0 ||
+#ifndef MASQUE_PROXY_H2
+        cfg->serve_h2 || /* built without the HTTP/2 binding */
+#endif
         (listen_fd >= 0 &&
-         getsockname(listen_fd, (struct sockaddr *)&p->local, &p->locallen) != 0)) {
+         (getsockname(listen_fd, (struct sockaddr *)&p->local, &p->locallen) != 0 ||
+          watch(p, EPOLL_CTL_ADD, listen_fd, EPOLLIN, &p->listen_watch) != 0)) ||
+        (p->tcp_fd >= 0 && watch(p, EPOLL_CTL_ADD, p->tcp_fd, EPOLLIN, &p->tcp_watch) != 0)) {
         masque_quic_proxy_free(p);
         return NULL;
     }
@@ -1916,7 +1955,10 @@ static void tcp_accept(masque_quic_proxy *p)
             c->locallen = 0; /* advertised_address() asks the route instead */
         }
         c->h2 = masque_h2_server_new(&cfg, fd, &h2_hooks, c);
-        if (c->h2 == NULL) {
+        c->watch.kind = WATCH_CLIENT;
+        c->watch.owner = c;
+        if (c->h2 == NULL || watch(p, EPOLL_CTL_ADD, fd, EPOLLIN, &c->watch) != 0) {
+            masque_h2_free(c->h2);
             masque_quic_credentials_release(c->cred);
             (void)close(fd);
             free(c);
@@ -1950,8 +1992,15 @@ static void serve_client(masque_quic_proxy *p, proxy_client *c, uint64_t now)
         if (client_next_timeout(c) <= now) {
             (void)masque_h2_tick(c->h2);
         }
+        int out;
         (void)masque_h2_write(c->h2);
         closed = masque_h2_is_closed(c->h2);
+        out = masque_h2_wants_write(c->h2);
+        if (!closed && out != c->watch_out &&
+            watch(p, EPOLL_CTL_MOD, c->tcp_fd, EPOLLIN | (out ? (uint32_t)EPOLLOUT : 0u),
+                  &c->watch) == 0) {
+            c->watch_out = out; /* a socket that has room again says so */
+        }
     } else
 #endif
     {
@@ -1968,18 +2017,43 @@ static void serve_client(masque_quic_proxy *p, proxy_client *c, uint64_t now)
     }
 }
 
+/*
+ * Up to EVENTS_MAX readiness events, waiting up to wait_ns (UINT64_MAX: no limit) for one.
+ * Under load something is ready and one non-blocking epoll_wait() takes it. Otherwise the
+ * wait is a ppoll() on the epoll set itself, to the nanosecond: a timer less than a
+ * millisecond away must not round to a zero timeout and a busy loop until it fires
+ * (epoll_wait() counts milliseconds; epoll_pwait2() needs Linux 5.11 and is unknown to
+ * valgrind 3.19).
+ */
+static int wait_events(const masque_quic_proxy *p, struct epoll_event *ev, uint64_t wait_ns)
+{
+    struct pollfd pfd;
+    struct timespec ts;
+    int n = epoll_wait(p->epfd, ev, EVENTS_MAX, 0);
+    if (n != 0 || wait_ns == 0) {
+        return n;
+    }
+    pfd.fd = p->epfd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    ts.tv_sec = (time_t)(wait_ns / 1000000000u);
+    ts.tv_nsec = (long)(wait_ns % 1000000000u);
+    n = ppoll(&pfd, 1, wait_ns == UINT64_MAX ? NULL : &ts, NULL);
+    if (n <= 0) {
+        return n; /* the timer's time, or a signal (EINTR) */
+    }
+    return epoll_wait(p->epfd, ev, EVENTS_MAX, 0);
+}
+
 int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
 {
-    size_t i;
-    size_t nfds;
-    size_t first_relay;
+    struct epoll_event ev[EVENTS_MAX];
+    int listen_ready = 0;
+    int tcp_ready = 0;
+    int n;
+    int i;
     uint64_t now = masque_quic_now_ns();
-    /* In nanoseconds: a timer less than a millisecond away must not turn into poll(0) and a
-     * busy loop until it fires (ppoll sleeps exactly that long). */
     uint64_t wait_ns = timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * 1000000u;
-    struct timespec wait_ts;
-    size_t npolled = p->nrelays; /* relays added during this step wait for the next */
-    size_t nclients = p->nclients;
     if (now - p->own_refreshed > OWN_REFRESH_NS) {
         (void)refresh_own_addresses(p); /* interfaces come and go; a failed read keeps the list */
     }
@@ -1987,64 +2061,50 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
         uint64_t exp = p->timers[0]->expiry;
         wait_ns = exp <= now ? 0 : exp - now < wait_ns ? exp - now : wait_ns;
     }
-    /* fds: UDP listening socket, TCP listening socket, one per client, one per relay. */
-    p->fds[0].fd = p->fd;
-    p->fds[1].fd = p->tcp_fd;
-    for (i = 0; i < nclients; i++) {
-        p->fds[2 + i].fd = -1;
-        p->fds[2 + i].events = POLLIN;
-#ifdef MASQUE_PROXY_H2
-        {
-            const proxy_client *c = p->clients[i];
-            if (c->h2 != NULL) {
-                p->fds[2 + i].fd = c->tcp_fd;
-                p->fds[2 + i].events =
-                    (short)(POLLIN | (masque_h2_wants_write(c->h2) ? POLLOUT : 0));
-            }
-        }
-#endif
-    }
-    first_relay = 2 + nclients;
-    for (i = 0; i < npolled; i++) {
-        p->fds[first_relay + i].fd = p->relays[i]->fd;
-        p->fds[first_relay + i].events = POLLIN;
-    }
-    nfds = first_relay + npolled;
-    p->fds[0].events = POLLIN;
-    p->fds[1].events = POLLIN;
-    for (i = 0; i < nfds; i++) {
-        p->fds[i].revents = 0;
-    }
-    wait_ts.tv_sec = (time_t)(wait_ns / 1000000000u);
-    wait_ts.tv_nsec = (long)(wait_ns % 1000000000u);
-    if (ppoll(p->fds, nfds, wait_ns == UINT64_MAX ? NULL : &wait_ts, NULL) < 0 && errno != EINTR) {
+    n = wait_events(p, ev, wait_ns);
+    if (n < 0 && errno != EINTR) {
         return -1;
     }
-    if (p->fds[0].revents & POLLIN) {
-        listen_in(p);
-    }
+    /* Clients' and relays' sockets first: a QUIC Initial or a TCP connection below may give a
+     * client's slot to a newcomer, which frees the old client (events name it by pointer). A
+     * relay ended meanwhile stays allocated, closed, until the end of the step. */
+    for (i = 0; i < n; i++) {
+        proxy_watch *w = ev[i].data.ptr;
+        switch (w->kind) {
+        case WATCH_LISTEN:
+            listen_ready = 1;
+            break;
+        case WATCH_TCP:
+            tcp_ready = 1;
+            break;
+        case WATCH_CLIENT: {
 #ifdef MASQUE_PROXY_H2
-    for (i = 0; i < nclients; i++) {
-        proxy_client *c = p->clients[i];
-        short ev = p->fds[2 + i].revents;
-        if (c->h2 != NULL && (ev & (POLLIN | POLLOUT | POLLHUP | POLLERR)) != 0) {
-            if ((ev & (POLLIN | POLLHUP | POLLERR)) != 0) {
+            proxy_client *c = w->owner;
+            if ((ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) {
                 (void)masque_h2_read(c->h2);
             }
             touch(p, c);
+#endif
+            break;
+        }
+        case WATCH_RELAY: {
+            proxy_relay *relay = w->owner;
+            if (relay->live && relay->fd >= 0) {
+                relay_in(relay);
+            }
+            break;
+        }
         }
     }
+    if (listen_ready) {
+        listen_in(p);
+    }
     tx_flush();
-    if (p->tcp_fd >= 0 && (p->fds[1].revents & POLLIN) != 0) {
+#ifdef MASQUE_PROXY_H2
+    if (tcp_ready) {
         tcp_accept(p);
     }
 #endif
-    for (i = 0; i < npolled; i++) {
-        if (p->relays[i]->fd >= 0 && p->fds[first_relay + i].fd == p->relays[i]->fd &&
-            (p->fds[first_relay + i].revents & POLLIN)) {
-            relay_in(p->relays[i]);
-        }
-    }
     /* Only the clients something happened to, and those whose timers are due, take a turn. */
     now = masque_quic_now_ns();
     while (p->ntimers > 0 && p->timers[0]->expiry <= now) {
@@ -2116,7 +2176,9 @@ void masque_quic_proxy_free(masque_quic_proxy *p)
     free(p->relays);
     free(p->identities);
     free(p->id_index);
-    free(p->fds);
+    if (p->epfd >= 0) {
+        (void)close(p->epfd);
+    }
     free(p->by_addr);
     free(p->by_source);
     free(p->own);

@@ -1538,9 +1538,6 @@ static size_t free_slot(masque_quic_proxy *p, const struct sockaddr_storage *fro
 
 static void release_client(masque_quic_proxy *p, proxy_client *c);
 
-/* The new client takes `slot` (from free_slot()); a client without a request that held it is
- * closed (HTTP/3: CONNECTION_CLOSE with H3_NO_ERROR; HTTP/2: GOAWAY) and goes. The clients
- * keep their indexes: a step that polled them goes on with the right ones. */
 /* ---- the clients' timers: a binary min-heap on expiry, so that the next one is known at
  * once and the expired ones are found without visiting the others ---- */
 
@@ -1616,6 +1613,9 @@ static void touch(masque_quic_proxy *p, proxy_client *c)
     }
 }
 
+/* The new client takes `slot` (from free_slot()); a client without a request that held it is
+ * closed (HTTP/3: CONNECTION_CLOSE with H3_NO_ERROR; HTTP/2: GOAWAY) and goes. It is filed
+ * with a due timer and served at the end of the step. */
 static void place_client(masque_quic_proxy *p, size_t slot, proxy_client *c)
 {
     if (slot < p->nclients) {
@@ -1816,6 +1816,9 @@ static void relay_in(proxy_relay *relay)
         unsigned n = rx_read(relay->fd, budget);
         uint64_t now = masque_quic_now_ns() / 1000000u; /* one clock read a batch */
         unsigned i;
+        if (n > 0) {
+            touch(relay->client->proxy, relay->client); /* what it relays goes out at its turn */
+        }
         for (i = 0; i < n && relay->live; i++) {
             uint8_t *data = rx.buf[i] + MASQUE_BIND_HEADROOM;
             size_t len = rx.msgs[i].msg_len;
@@ -1826,8 +1829,7 @@ static void relay_in(proxy_relay *relay)
                                              rx.msgs[i].msg_hdr.msg_namelen, &src) != 0) {
                 continue;
             }
-            touch(relay->client->proxy, relay->client); /* what it relays goes out at its turn */
-            do {                                        /* an empty datagram is one too: one pass */
+            do { /* an empty datagram is one too: one pass */
                 masque_adapter *a = relay_adapter(relay);
                 size_t piece = len - off < seg ? len - off : seg;
                 uint8_t *at = data + off;
@@ -1989,10 +1991,10 @@ static void serve_client(masque_quic_proxy *p, proxy_client *c, uint64_t now)
     int closed;
 #ifdef MASQUE_PROXY_H2
     if (c->h2 != NULL) {
+        int out;
         if (client_next_timeout(c) <= now) {
             (void)masque_h2_tick(c->h2);
         }
-        int out;
         (void)masque_h2_write(c->h2);
         closed = masque_h2_is_closed(c->h2);
         out = masque_h2_wants_write(c->h2);

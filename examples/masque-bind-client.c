@@ -636,6 +636,8 @@ static int h3_race(client_state *st, const options *o, proxy_address *addrs, siz
         (void)poll(fds, live, loop_wait_ms(o, wake, 0));
         for (i = 0; i < live; i++) {
             if (fds[i].revents & (POLLIN | POLLERR)) {
+                /* An ICMP error (ECONNREFUSED) is no reason to give up yet: the proxy may be
+                 * starting; QUIC retransmits until the attempt's limit says otherwise. */
                 (void)masque_quic_read_socket(at[i].conn);
             }
             if (masque_quic_next_timeout(at[i].conn) <= masque_quic_now_ns()) {

@@ -636,10 +636,14 @@ MASQUE_API masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_conf
                                                     int listen_fd);
 
 /**
- * @brief One round of the event loop: poll every socket (up to @p timeout_ms), read, relay,
- *        handle timers, write, and free finished clients (closing their relay sockets).
+ * @brief One round of the event loop: wait (up to @p timeout_ms, or the clients' next timer)
+ *        for sockets with something to read, read and relay it, then serve the clients
+ *        something happened to and those whose timer is due (timers, writes), and free
+ *        finished clients (closing their relay sockets). The sockets are watched by epoll and
+ *        the timers kept in a heap: a step costs what happened in it, not how many clients
+ *        and tunnels are open.
  * @param p The proxy.
- * @param timeout_ms Longest wait.
+ * @param timeout_ms Longest wait (-1: until something happens or a timer is due).
  * @return 0, or -1 on a fatal error.
  */
 MASQUE_API int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms);

@@ -5,7 +5,7 @@
 # UDP, on both datagram paths of HTTP/3 (QUIC DATAGRAM frames, DATAGRAM capsules) and over
 # HTTP/2 (capsules on TLS/TCP), first in one thread, then with each part in a process of its
 # own, each mode after a reference (a plain UDP forwarder of the relay's shape, no protocol);
-# then, per path, the share of instructions spent inside libmasque (core and adapter, src/
+# then one active tunnel among 500 idle clients (--idle-clients); then, per path, the share of instructions spent inside libmasque (core and adapter, src/
 # without the bindings; the binding's own share beside it) in a short relayed run, counted by
 # valgrind --tool=callgrind over the whole run and while datagrams are relayed. Not a test.
 # usage: tools/relay-bench.sh

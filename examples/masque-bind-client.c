@@ -13,9 +13,10 @@
  * It tries HTTP/3 first; when no QUIC handshake completes within --fallback-ms (default 1500),
  * it says so on stderr and tries HTTP/2 over TLS/TCP (in the manner of Happy Eyeballs). A proxy
  * NAME's addresses are raced over HTTP/3, families alternating (RFC 8305 §4-§5: each 250 ms
- * after the one before started, the first handshake wins), then tried in turn over HTTP/2 where
- * no QUIC handshake came; a handshake that HTTP/2 does not follow gets --connect-timeout-ms
- * (default 10000). --h2 uses HTTP/2 only, --h3 HTTP/3 only.
+ * after the one before started, the first handshake wins), then over TCP for HTTP/2 where no
+ * QUIC handshake came (the first connection takes the TLS handshake); a handshake that HTTP/2
+ * does not follow gets --connect-timeout-ms (default 10000). --h2 uses HTTP/2 only, --h3
+ * HTTP/3 only.
  *
  * It prints "public address: IP:PORT" for each address the proxy bound, then one line per
  * packet: "from IP:PORT: TEXT". Lines on standard input, "IP:PORT TEXT", are sent to that peer.
@@ -714,10 +715,137 @@ static void run_h3(client_state *st, const options *o, proxy_address *addrs, siz
 }
 
 #ifdef MASQUE_HAVE_H2
-/* Over HTTP/2 (TLS over TCP to o->remote, the same port). Returns 1 when the TLS handshake
- * completed, 0 when it did not within --connect-timeout-ms (a SYN into a black hole waits for
- * the kernel's minutes, not ours). */
-static int run_h2(client_state *st, const options *o)
+/* A TCP connection attempt (RFC 8305 racing). */
+typedef struct tcp_attempt {
+    int fd;
+    size_t addr;      /* which of the proxy's addresses */
+    uint64_t give_up; /* when its connection is given up */
+} tcp_attempt;
+
+/* The next of the proxy's addresses at or after `from` that HTTP/2 has not tried: n if none. */
+static size_t untried(const proxy_address *addrs, size_t n, size_t from)
+{
+    while (from < n && addrs[from].reached) {
+        from++;
+    }
+    return from;
+}
+
+/* A TCP connect() that did not succeed: said on stderr with its address, closed. */
+static void tcp_failed(const proxy_address *a, int fd, int err)
+{
+    char why[96];
+    (void)snprintf(why, sizeof(why), ": %s", strerror(err));
+    say_address("TCP with", &a->addr, a->len, why);
+    (void)close(fd);
+}
+
+/*
+ * RFC 8305 §5 for TCP: the addresses HTTP/2 has not tried (the families taking turns) get
+ * their connect() ATTEMPT_DELAY_NS apart, each without waiting for the one before to fail;
+ * the first connection established is kept (its TLS handshake follows) and the others are
+ * closed. Each connection gets --connect-timeout-ms; one refused starts the next at once. The
+ * kept address is marked tried. Returns its socket and sets o->remote, or -1 when none
+ * connected (or the run ended).
+ */
+static int tcp_race(options *o, proxy_address *addrs, size_t n)
+{
+    tcp_attempt at[MAX_PROXY_ADDRESSES];
+    size_t live = 0;
+    size_t next = untried(addrs, n, 0);
+    int several = untried(addrs, n, next + 1) < n;
+    uint64_t next_start = masque_quic_now_ns();
+    int winner = -1;
+    size_t i;
+    while (winner < 0 && time_left(o) && (live > 0 || next < n)) {
+        struct pollfd fds[MAX_PROXY_ADDRESSES];
+        uint64_t now = masque_quic_now_ns();
+        uint64_t wake = next < n ? next_start : UINT64_MAX;
+        if (next < n && (live == 0 || now >= next_start)) {
+            const proxy_address *a = &addrs[next];
+            int fd = socket(a->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            if (several) { /* which, and in what order (RFC 8305 §4), for whoever debugs a path */
+                say_address("trying TCP with", &a->addr, a->len, "");
+            }
+            next_start = now + ATTEMPT_DELAY_NS;
+            if (fd < 0) {
+                perror("masque-bind-client: socket");
+            } else if (connect(fd, (const struct sockaddr *)&a->addr, a->len) != 0 &&
+                       errno != EINPROGRESS) {
+                tcp_failed(a, fd, errno);
+                next_start = now; /* RFC 8305 §5: a failure starts the next attempt */
+            } else {
+                at[live].fd = fd;
+                at[live].addr = next;
+                at[live++].give_up = now + o->connect_ns;
+            }
+            next = untried(addrs, n, next + 1);
+            continue;
+        }
+        for (i = 0; i < live;) {
+            if (now >= at[i].give_up) {
+                say_no_handshake(&addrs[at[i].addr].addr, addrs[at[i].addr].len, "TLS (TCP)",
+                                 o->connect_ns);
+                addrs[at[i].addr].reached = 1; /* tried */
+                (void)close(at[i].fd);
+                at[i] = at[--live];
+                next_start = now;
+                continue;
+            }
+            fds[i].fd = at[i].fd;
+            fds[i].events = POLLOUT;
+            fds[i].revents = 0;
+            if (at[i].give_up < wake) {
+                wake = at[i].give_up;
+            }
+            i++;
+        }
+        if (live == 0) {
+            continue;
+        }
+        (void)poll(fds, live, loop_wait_ms(o, wake, 0));
+        for (i = 0; i < live;) {
+            int err = 0;
+            socklen_t el = sizeof(err);
+            if (fds[i].revents == 0) {
+                i++;
+                continue;
+            }
+            if (getsockopt(at[i].fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0) {
+                err = errno;
+            }
+            if (err == 0 && winner < 0) {
+                winner = (int)at[i].addr;
+                memcpy(&o->remote, &addrs[winner].addr, sizeof(o->remote));
+                o->remotelen = addrs[winner].len;
+                addrs[winner].reached = 1;
+                at[i].addr = SIZE_MAX; /* the winner, kept when the others are closed */
+                i++;
+                continue;
+            }
+            if (err != 0) {
+                addrs[at[i].addr].reached = 1; /* tried */
+                tcp_failed(&addrs[at[i].addr], at[i].fd, err);
+                fds[i] = fds[live - 1];
+                at[i] = at[--live];
+                next_start = masque_quic_now_ns();
+                continue;
+            }
+            i++;
+        }
+    }
+    for (i = 0; i < live; i++) {
+        if (at[i].addr == SIZE_MAX) {
+            return at[i].fd; /* the winner */
+        }
+        (void)close(at[i].fd); /* still connecting: not tried, but not needed */
+    }
+    return -1;
+}
+
+/* Over HTTP/2: TLS on the connected TCP socket `fd` (to o->remote, the same port). Returns 1
+ * when the TLS handshake completed, 0 when it did not within --connect-timeout-ms. */
+static int run_h2(client_state *st, const options *o, int fd)
 {
     static const masque_h2_hooks hooks = {h2_on_ready, h2_on_packet, h2_on_close, h2_on_log,
                                           NULL,        h2_on_event,  NULL};
@@ -726,15 +854,6 @@ static int run_h2(client_state *st, const options *o)
     uint64_t give_up = masque_quic_now_ns() + o->connect_ns;
     masque_conn_end end;
     int reached;
-    int fd = socket(o->remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (fd < 0 || (connect(fd, (const struct sockaddr *)&o->remote, o->remotelen) != 0 &&
-                   errno != EINPROGRESS)) {
-        perror("masque-bind-client: connect (TCP)");
-        if (fd >= 0) {
-            (void)close(fd);
-        }
-        return 0;
-    }
     memset(&cfg, 0, sizeof(cfg));
     cfg.authority = o->cfg.authority;
     cfg.uri_template = o->cfg.uri_template;
@@ -879,10 +998,6 @@ static void run_attempts(client_state *st, options *o)
 {
     proxy_address addrs[MAX_PROXY_ADDRESSES];
     size_t n = proxy_addresses(o, addrs, MAX_PROXY_ADDRESSES);
-#ifdef MASQUE_HAVE_H2
-    int said = 0;
-    size_t i;
-#endif
     if (n == 0) {
         return;
     }
@@ -894,18 +1009,18 @@ static void run_attempts(client_state *st, options *o)
         }
     }
 #ifdef MASQUE_HAVE_H2
-    for (i = 0; i < n; i++) {
-        if (addrs[i].reached) {
-            continue; /* its proxy answered over QUIC: HTTP/2 would hear the same */
-        }
-        if (o->transport == 0 && !said) {
-            (void)fprintf(stderr, "masque-bind-client: trying HTTP/2 over TLS/TCP\n");
-            said = 1;
+    /* The addresses QUIC did not reach (reached: QUIC answered, HTTP/2 would hear the same),
+     * raced over TCP (tcp_race()) until one gives a tunnel or none is left to try. */
+    if (o->transport == 0 && untried(addrs, n, 0) < n) {
+        (void)fprintf(stderr, "masque-bind-client: trying HTTP/2 over TLS/TCP\n");
+    }
+    for (;;) {
+        int fd = tcp_race(o, addrs, n);
+        if (fd < 0) {
+            return;
         }
         attempt_reset(st); /* what the attempt before left */
-        memcpy(&o->remote, &addrs[i].addr, sizeof(o->remote));
-        o->remotelen = addrs[i].len;
-        addrs[i].reached = run_h2(st, o);
+        (void)run_h2(st, o, fd);
         tunnel_over(st);
         if (st->ready || !worth_retrying(st) || !time_left(o)) {
             return;

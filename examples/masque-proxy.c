@@ -43,7 +43,7 @@ static void on_usr1(int sig)
     report = 1;
 }
 
-/* One line per client identity: what it uses (SIGUSR1, and at exit). */
+/* One line per client identity: what it uses; then the proxy's counters (SIGUSR1, at exit). */
 static void print_usage(const masque_quic_proxy *proxy)
 {
     masque_quic_usage u;
@@ -60,6 +60,12 @@ static void print_usage(const masque_quic_proxy *proxy)
                   "masque-proxy: %llu datagrams from targets too large for a QUIC DATAGRAM "
                   "frame, dropped\n",
                   (unsigned long long)masque_quic_proxy_datagrams_dropped(proxy));
+    (void)fprintf(stderr,
+                  "masque-proxy: %zu clients, %zu Bind requests open; %llu client turns in %llu "
+                  "steps since start\n",
+                  masque_quic_proxy_clients(proxy), masque_quic_proxy_requests(proxy),
+                  (unsigned long long)masque_quic_proxy_client_turns(proxy),
+                  (unsigned long long)masque_quic_proxy_steps(proxy));
 }
 
 static void on_signal(int sig)
@@ -116,7 +122,8 @@ static void usage(FILE *to)
         "  -v                         log connections coming and going too\n"
         "  --help                     this text\n"
         "Signals: SIGHUP reloads the certificate and the token file; SIGUSR1 prints what each\n"
-        "client identity used (also printed at exit); SIGINT/SIGTERM stop.\n",
+        "client identity used and the proxy's counters (also printed at exit); SIGINT/SIGTERM\n"
+        "stop.\n",
         to);
 }
 

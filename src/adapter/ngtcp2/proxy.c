@@ -203,7 +203,9 @@ struct masque_quic_proxy {
     size_t ntimers;
     proxy_client **dirty; /* the clients to serve at the end of this step (dirty_at) */
     size_t ndirty;
-    proxy_relay **relays; /* every accepted request of every client */
+    uint64_t steps;        /* masque_quic_proxy_steps() */
+    uint64_t client_turns; /* masque_quic_proxy_client_turns() */
+    proxy_relay **relays;  /* every accepted request of every client */
     size_t nrelays;
     size_t relays_ended; /* of them, those whose request ended: freed at the end of the step */
     /* Every socket is watched by epoll: work per step follows the sockets that have something,
@@ -2114,6 +2116,7 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
         touch(p, c);
         timer_set(p, c, UINT64_MAX); /* filed again at its turn */
     }
+    p->client_turns += p->ndirty;
     while (p->ndirty > 0) {
         proxy_client *c = p->dirty[--p->ndirty];
         c->dirty_at = SIZE_MAX;
@@ -2121,7 +2124,18 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
     }
     tx_flush(); /* anything a tick or a write delivered */
     sweep_relays(p);
+    p->steps++;
     return 0;
+}
+
+uint64_t masque_quic_proxy_steps(const masque_quic_proxy *p)
+{
+    return p->steps;
+}
+
+uint64_t masque_quic_proxy_client_turns(const masque_quic_proxy *p)
+{
+    return p->client_turns;
 }
 
 size_t masque_quic_proxy_clients(const masque_quic_proxy *p)

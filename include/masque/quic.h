@@ -172,9 +172,10 @@ typedef struct masque_quic_config {
      */
     uint64_t keep_alive_ms;
     /**
-     * Bytes of request-stream data (capsules) held, per request, for a peer that does not take
-     * them; when it is full the request stream is aborted (-10 §9 bounds buffered responses).
-     * 0: 1 MiB.
+     * Bytes of request-stream data (capsules) queued and not yet acknowledged by the peer, per
+     * request: what the peer acknowledges is room again, so a busy tunnel may carry any amount
+     * through it. When a capsule does not fit (a peer that does not take them), the request
+     * stream is aborted (-10 §9 bounds buffered responses). 0: 1 MiB.
      */
     size_t stream_buffer;
     size_t max_peer_contexts; /**< Proxy: contexts a client may hold; 0: the table (256). */

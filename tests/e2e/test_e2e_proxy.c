@@ -104,6 +104,7 @@ static uint64_t proxy_conn_idle_ms; /* the connections' idle timeouts; 0: the de
 static int proxy_verbose;           /* -v: connections coming and going are logged too */
 static char client_gone_line[256];  /* the proxy's last "client gone" line */
 static uint64_t client_conn_idle_ms;
+static size_t client_stream_buffer;   /* 0: the default */
 static uint64_t client_keep_alive_ms; /* 0: the default */
 static size_t proxy_max_clients;      /* 0: room for every client of the suite */
 static int proxy_no_validation;       /* the proxy accepts Initials without a Retry */
@@ -298,6 +299,7 @@ static void start_client(client *cl, const char *ip)
     cfg.force_capsules = client_force_capsules;
     cfg.conn_idle_timeout_ms = client_conn_idle_ms;
     cfg.keep_alive_ms = client_keep_alive_ms;
+    cfg.stream_buffer = client_stream_buffer;
     cfg.cert_file = client_cert;
     cfg.key_file = client_key;
     cfg.token = client_token;
@@ -334,12 +336,17 @@ static void stop_proxy(void)
 }
 
 /* Runs the proxy and `n` clients for up to `limit_ms`, until `done()` says so. */
+static void (*after_step)(void); /* if set, pump() calls it between the proxy and the clients */
+
 static int pump(size_t n, uint64_t limit_ms, int (*done)(size_t n))
 {
     uint64_t end = ms() + limit_ms;
     while (ms() < end) {
         size_t i;
         assert_int_equal(masque_quic_proxy_step(proxy, 1), 0);
+        if (after_step != NULL) {
+            after_step();
+        }
         for (i = 0; i < n; i++) {
             client *cl = &clients[i];
             if (cl->conn == NULL || cl->paused) {
@@ -951,6 +958,81 @@ static void test_e2e_DG_11_malformed_capsule_aborts_only_that_stream(void **stat
     (void)close(peer);
     stop_client(&clients[0]);
     stop_client(&clients[1]);
+    stop_proxy();
+}
+
+/* A tunnel kept busy: BUSY_TOTAL datagrams of BUSY_SIZE bytes, BUSY_WINDOW at a time. */
+enum { BUSY_SIZE = 1000, BUSY_WINDOW = 3, BUSY_TOTAL = 100 };
+static uint8_t busy_msg[BUSY_SIZE];
+static int busy_peer;                 /* the peer's socket */
+static masque_address busy_peer_addr; /* its address */
+static int busy_sent;
+static int busy_got;
+
+/* pump()'s check, each round: what reached the client, and as many more from the peer as the
+ * window allows, at once (so the proxy's stream always has bytes in flight). */
+static int peer_keeps_sending(size_t n)
+{
+    (void)n;
+    busy_got = clients[0].got;
+    while (busy_sent < BUSY_TOTAL && busy_sent - busy_got < BUSY_WINDOW) {
+        peer_send(busy_peer, &clients[0].pub, busy_msg, BUSY_SIZE);
+        busy_sent++;
+    }
+    return busy_got >= BUSY_TOTAL || clients[0].closed;
+}
+
+/* The same from the client, after each proxy step: what reached the peer, and more from the
+ * client, queued before the client reads the acknowledgements that step sent. */
+static void client_keeps_sending(void)
+{
+    uint8_t buf[BUSY_SIZE + 1];
+    while (recv(busy_peer, buf, sizeof(buf), MSG_DONTWAIT) == BUSY_SIZE) {
+        busy_got++;
+    }
+    while (!clients[0].closed && busy_sent < BUSY_TOTAL && busy_sent - busy_got < BUSY_WINDOW) {
+        client_send(&clients[0], &busy_peer_addr, busy_msg, BUSY_SIZE);
+        busy_sent++;
+    }
+}
+
+static int peer_got_all(size_t n)
+{
+    (void)n;
+    return busy_got >= BUSY_TOTAL || clients[0].closed;
+}
+
+/*
+ * DG-8 over capsules without a pause: a request stream that always has bytes in flight carries
+ * many times its stream buffer (100 kB through 16 KiB), both ways. Bytes queued on the stream
+ * stay put until they are acknowledged (nghttp3 points into them), and are room again from
+ * then on. Before, the buffer started over only when everything queued had been acknowledged
+ * at once, so a busy tunnel reached the bound after stream_buffer bytes in all and was
+ * aborted (H3_INTERNAL_ERROR). Each side queues the next datagrams before it reads the
+ * acknowledgements of the last ones, so its stream is never found with everything acknowledged.
+ */
+static void test_e2e_DG_8_a_busy_capsule_tunnel_carries_many_times_its_stream_buffer(void **state)
+{
+    (void)state;
+    proxy_stream_buffer = 16384;
+    client_stream_buffer = 16384;
+    proxy_force_capsules = 1;
+    busy_peer = one_client_and_a_peer(&busy_peer_addr);
+    assert_false(masque_quic_request_uses_h3_datagrams(clients[0].req));
+    busy_sent = 0;
+    assert_true(pump(1, 30000, peer_keeps_sending));
+    assert_false(clients[0].closed);
+    assert_int_equal(clients[0].got, BUSY_TOTAL);
+    assert_int_equal(clients[0].last_len, BUSY_SIZE);
+    busy_sent = 0;
+    busy_got = 0;
+    after_step = client_keeps_sending;
+    assert_true(pump(1, 30000, peer_got_all));
+    after_step = NULL;
+    assert_false(clients[0].closed);
+    assert_int_equal(busy_got, BUSY_TOTAL);
+    (void)close(busy_peer);
+    stop_client(&clients[0]);
     stop_proxy();
 }
 
@@ -2838,6 +2920,8 @@ static int after_each(void **state)
     client_force_capsules = 0;
     client_conn_idle_ms = 0;
     client_keep_alive_ms = 0;
+    client_stream_buffer = 0;
+    after_step = NULL;
     proxy_token_file = NULL;
     proxy_allow_anonymous = 0;
     proxy_client_ca = NULL;
@@ -2918,6 +3002,8 @@ int main(void)
           test_e2e_identities_without_requests_give_their_accounting_to_newcomers, after_each),
       cmocka_unit_test_teardown(test_e2e_DG_11_malformed_capsule_aborts_only_that_stream,
                                 after_each),
+      cmocka_unit_test_teardown(
+          test_e2e_DG_8_a_busy_capsule_tunnel_carries_many_times_its_stream_buffer, after_each),
       cmocka_unit_test_teardown(test_e2e_BIND_30_responses_a_client_does_not_take_are_bounded,
                                 after_each),
       cmocka_unit_test_teardown(

@@ -56,13 +56,15 @@ struct masque_quic_request {
     masque_address public_addrs[MASQUE_PUBLIC_ADDRESSES_MAX];
     masque_quic_conn *conn;
     void *app;
-    /* request-stream body: bytes handed to nghttp3 stay put until acknowledged */
+    /* Request-stream body, a ring: bytes handed to nghttp3 stay put until acknowledged (it
+     * points into them), then they are room again. Offsets count from the body's start. */
     uint8_t *out;
     size_t out_cap;
-    uint64_t out_base;  /* absolute offset of out[0] */
-    uint64_t out_read;  /* absolute offset handed to nghttp3 */
-    uint64_t out_end;   /* absolute end */
-    uint64_t out_acked; /* absolute offset acknowledged */
+    size_t out_tail;    /* where the next byte goes: out_end's place in the ring */
+    size_t out_head;    /* out_read's place in the ring */
+    uint64_t out_read;  /* offset handed to nghttp3 */
+    uint64_t out_end;   /* offset of the end */
+    uint64_t out_acked; /* offset acknowledged */
     size_t npublic;
     int64_t stream; /* -1: a client's request waiting for the proxy's SETTINGS */
     int out_fin;    /* end the stream once everything queued is out */
@@ -339,15 +341,26 @@ static size_t requests_live(const masque_quic_conn *c)
 
 /* ---- the request stream's body ---- */
 
+/* Advances a place in the ring by n (at most out_cap). */
+static size_t ring_step(const masque_quic_request *r, size_t at, size_t n)
+{
+    return n < r->out_cap - at ? at + n : n - (r->out_cap - at);
+}
+
 static int outbox_append(masque_quic_request *r, const uint8_t *data, size_t len)
 {
-    uint64_t used = r->out_end - r->out_base;
-    if (used + len > r->out_cap) {
+    size_t first;
+    if (len > r->out_cap - (size_t)(r->out_end - r->out_acked)) {
         /* -10 §9: responses (and datagrams) the peer does not take are bounded; reaching the
          * bound makes the adapter abort the request stream. */
         return -1;
     }
-    memcpy(r->out + used, data, len);
+    first = r->out_cap - r->out_tail < len ? r->out_cap - r->out_tail : len;
+    memcpy(r->out + r->out_tail, data, first);
+    if (len > first) {
+        memcpy(r->out, data + first, len - first); /* wrapped */
+    }
+    r->out_tail = ring_step(r, r->out_tail, len);
     r->out_end += len;
     if (r->conn->h3 != NULL && r->stream >= 0) {
         (void)nghttp3_conn_resume_stream(r->conn->h3, r->stream);
@@ -373,10 +386,23 @@ static nghttp3_ssize read_body(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
         }
         return NGHTTP3_ERR_WOULDBLOCK;
     }
-    vec[0].base = r->out + (r->out_read - r->out_base);
-    vec[0].len = (size_t)(r->out_end - r->out_read);
-    r->out_read = r->out_end;
-    return 1;
+    {
+        size_t n = (size_t)(r->out_end - r->out_read);
+        size_t first = r->out_cap - r->out_head < n ? r->out_cap - r->out_head : n;
+        nghttp3_ssize count = 1;
+        vec[0].base = r->out + r->out_head;
+        vec[0].len = first;
+        if (first < n && veccnt > 1) { /* wrapped: the rest from the ring's start */
+            vec[1].base = r->out;
+            vec[1].len = n - first;
+            count = 2;
+        } else {
+            n = first;
+        }
+        r->out_head = ring_step(r, r->out_head, n);
+        r->out_read += n;
+        return count;
+    }
 }
 
 /* ---- adapter host callbacks (host: the request) ---- */
@@ -713,10 +739,7 @@ static int h3_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t da
     if (r == NULL) {
         return 0;
     }
-    r->out_acked += datalen;
-    if (r->out_acked == r->out_end && r->out_read == r->out_end) {
-        r->out_base = r->out_end; /* everything acknowledged: start over at out[0] */
-    }
+    r->out_acked += datalen; /* in order: that much more of the ring is room again */
     return 0;
 }
 

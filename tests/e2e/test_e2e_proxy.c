@@ -962,7 +962,7 @@ static void test_e2e_DG_11_malformed_capsule_aborts_only_that_stream(void **stat
 }
 
 /* A tunnel kept busy: BUSY_TOTAL datagrams of BUSY_SIZE bytes, BUSY_WINDOW at a time. */
-enum { BUSY_SIZE = 1000, BUSY_WINDOW = 3, BUSY_TOTAL = 100 };
+enum { BUSY_SIZE = 1000, BUSY_WINDOW = 3, BUSY_TOTAL = 5000 };
 static uint8_t busy_msg[BUSY_SIZE];
 static int busy_peer;                 /* the peer's socket */
 static masque_address busy_peer_addr; /* its address */
@@ -1004,12 +1004,14 @@ static int peer_got_all(size_t n)
 
 /*
  * DG-8 over capsules without a pause: a request stream that always has bytes in flight carries
- * many times its stream buffer (100 kB through 16 KiB), both ways. Bytes queued on the stream
+ * many times its stream buffer (5 MB through 16 KiB), both ways. Bytes queued on the stream
  * stay put until they are acknowledged (nghttp3 points into them), and are room again from
  * then on. Before, the buffer started over only when everything queued had been acknowledged
  * at once, so a busy tunnel reached the bound after stream_buffer bytes in all and was
  * aborted (H3_INTERNAL_ERROR). Each side queues the next datagrams before it reads the
  * acknowledgements of the last ones, so its stream is never found with everything acknowledged.
+ * 5 MB is also more than the stream's flow-control window (1 MiB) and the connection's
+ * (4 MiB): each side must keep extending them as it consumes (RFC 9000 §4.2).
  */
 static void test_e2e_DG_8_a_busy_capsule_tunnel_carries_many_times_its_stream_buffer(void **state)
 {

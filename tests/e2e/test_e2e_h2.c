@@ -701,6 +701,69 @@ static void test_e2e_BIND_30_h2_a_client_that_stops_reading_is_reset(void **stat
     server_stream_buffer = 0;
 }
 
+/* A tunnel kept busy: BUSY_TOTAL datagrams of BUSY_SIZE bytes, BUSY_WINDOW at a time. */
+enum { BUSY_SIZE = 1000, BUSY_WINDOW = 3, BUSY_TOTAL = 5000 };
+static char busy_msg[BUSY_SIZE + 1];
+static int busy_peer;
+static masque_address busy_peer_addr;
+static int busy_sent;
+static int busy_got;
+
+/* pump()'s check: what reached the client, and as many more from the peer as the window
+ * allows. */
+static int peer_keeps_sending(void)
+{
+    busy_got = creq[0].got;
+    while (busy_sent < BUSY_TOTAL && busy_sent - busy_got < BUSY_WINDOW) {
+        peer_send(busy_peer, &creq[0].pub, busy_msg);
+        busy_sent++;
+    }
+    return busy_got >= BUSY_TOTAL || creq[0].closed;
+}
+
+/* The same from the client: what reached the peer, and more from the client. */
+static int client_keeps_sending(void)
+{
+    uint8_t buf[BUSY_SIZE + 1];
+    while (recv(busy_peer, buf, sizeof(buf), MSG_DONTWAIT) == BUSY_SIZE) {
+        busy_got++;
+    }
+    while (!creq[0].closed && busy_sent < BUSY_TOTAL && busy_sent - busy_got < BUSY_WINDOW) {
+        client_send(&creq[0], &busy_peer_addr, busy_msg);
+        busy_sent++;
+    }
+    return busy_got >= BUSY_TOTAL || creq[0].closed;
+}
+
+/*
+ * DG-8 over HTTP/2 without a pause: 5 MB each way through a request whose buffer holds 16 KiB,
+ * many times HTTP/2's flow-control windows (64 KiB by default, RFC 9113 §6.9.2), which each
+ * side must keep opening as it consumes. About 50 ms here, longer under valgrind: each way may
+ * take two minutes before the test gives up.
+ */
+static void test_e2e_DG_8_h2_a_busy_tunnel_carries_many_times_its_buffer(void **state)
+{
+    (void)state;
+    memset(busy_msg, 'x', BUSY_SIZE);
+    server_stream_buffer = 16384;
+    start();
+    assert_true(pump(5000, first_ready));
+    busy_peer = udp_socket(&busy_peer_addr);
+    busy_sent = 0;
+    assert_true(pump(120000, peer_keeps_sending));
+    assert_false(creq[0].closed);
+    assert_int_equal(creq[0].got, BUSY_TOTAL);
+    assert_int_equal(creq[0].last_len, BUSY_SIZE);
+    busy_sent = 0;
+    busy_got = 0;
+    assert_true(pump(120000, client_keeps_sending));
+    assert_false(creq[0].closed);
+    assert_false(relays[0].closed);
+    assert_int_equal(busy_got, BUSY_TOTAL);
+    (void)close(busy_peer);
+    stop();
+}
+
 static int first_closed(void)
 {
     return creq[0].closed;
@@ -811,6 +874,8 @@ int main(void)
                                   after_each),
         cmocka_unit_test_teardown(test_e2e_h2_an_idle_tunnel_outlives_the_idle_timeout, after_each),
         cmocka_unit_test_teardown(test_e2e_DG_11_h2_malformed_capsule_resets_only_that_stream,
+                                  after_each),
+        cmocka_unit_test_teardown(test_e2e_DG_8_h2_a_busy_tunnel_carries_many_times_its_buffer,
                                   after_each),
         cmocka_unit_test_teardown(test_e2e_BIND_30_h2_a_client_that_stops_reading_is_reset,
                                   after_each),

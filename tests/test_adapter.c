@@ -19,6 +19,7 @@ typedef struct fake_stack {
     uint64_t aborted;
     size_t events;
     int fail_writes;
+    int no_room; /* write_stream answers MASQUE_HOST_NO_ROOM */
 } fake_stack;
 
 static int fake_write_stream(void *host, const uint8_t *data, size_t len)
@@ -26,6 +27,9 @@ static int fake_write_stream(void *host, const uint8_t *data, size_t len)
     fake_stack *f = host;
     if (f->fail_writes) {
         return -1;
+    }
+    if (f->no_room) {
+        return MASQUE_HOST_NO_ROOM;
     }
     assert_true(f->stream_len + len <= sizeof(f->stream));
     memcpy(f->stream + f->stream_len, data, len);
@@ -227,6 +231,51 @@ static void test_host_failures_and_bad_arguments(void **state)
     }
 }
 
+/*
+ * A host stream with no room (a peer that does not take capsules as fast as they come): the
+ * DATAGRAM capsule is dropped and counted and the request goes on (UDP-16 bounds the
+ * buffering; an HTTP Datagram may be lost, RFC 9297 §2), while a response that finds no room
+ * aborts the stream (BIND-30, -10 §9).
+ */
+static void test_UDP_16_BIND_30_a_full_stream_drops_datagrams_and_aborts_for_responses(void **state)
+{
+    static side client;
+    static side proxy;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    masque_address t2 = addr4(203, 0, 113, 12, 4321);
+    masque_session_stats st;
+    uint8_t buf[MASQUE_BIND_HEADROOM + 24];
+    (void)state;
+    side_init(&client, MASQUE_ROLE_CLIENT, 1);
+    side_init(&proxy, MASQUE_ROLE_PROXY, 1);
+    assert_int_equal(masque_session_open_uncompressed(&client.e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_adapter_flush(&client.a), MASQUE_OK);
+    move_stream(&client, &proxy);
+    move_stream(&proxy, &client); /* acknowledged */
+    proxy.stack.no_room = 1;
+    memcpy(buf + MASQUE_BIND_HEADROOM, PAYLOAD, 24);
+    assert_int_equal(masque_adapter_write_datagram(&proxy.a, &t, buf + MASQUE_BIND_HEADROOM,
+                                                   MASQUE_BIND_HEADROOM, 24, 0),
+                     MASQUE_ERR_QUEUE_FULL);
+    assert_true(proxy.stack.aborted == 0);
+    assert_int_equal(proxy.stack.stream_len, 0);
+    masque_session_get_stats(&proxy.e.s, &st);
+    assert_true(st.dropped_no_room == 1u);
+    proxy.stack.no_room = 0;
+    send_payload(&proxy, &t); /* the next one finds room */
+    move_stream(&proxy, &client);
+    assert_int_equal(client.stack.ndelivered, 1);
+    assert_string_equal(client.stack.delivered, PAYLOAD);
+    /* The client registers a target; the proxy's COMPRESSION_ACK finds no room. */
+    assert_int_equal(masque_session_open_context(&client.e.s, &t2, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_adapter_flush(&client.a), MASQUE_OK);
+    proxy.stack.no_room = 1;
+    assert_int_equal(
+        masque_adapter_read_stream(&proxy.a, client.stack.stream, client.stack.stream_len, 0),
+        MASQUE_ERR_STATE);
+    assert_true(proxy.stack.aborted == MASQUE_H3_INTERNAL_ERROR);
+}
+
 static void test_DG_17_DG_8_datagrams_stay_on_the_path_the_host_chose(void **state)
 {
     static side client;
@@ -359,6 +408,8 @@ int main(void)
         cmocka_unit_test(test_DG_3_DG_4_bad_datagrams_are_connection_errors),
         cmocka_unit_test(test_DG_14_fin_inside_a_capsule_aborts),
         cmocka_unit_test(test_host_failures_and_bad_arguments),
+        cmocka_unit_test(
+            test_UDP_16_BIND_30_a_full_stream_drops_datagrams_and_aborts_for_responses),
         cmocka_unit_test(test_DG_17_DG_8_datagrams_stay_on_the_path_the_host_chose),
         cmocka_unit_test(test_DG_2_DG_6_UDP_15_DG_19_datagrams_are_routed_by_quarter_stream_id),
     };

@@ -26,11 +26,24 @@ extern "C" {
 #endif
 
 /**
+ * @brief write_stream's answer when the bytes were not taken because the request's buffer is
+ *        full (a peer that does not take them as fast as they come). The adapter drops a
+ *        DATAGRAM capsule that meets it (HTTP Datagrams may be lost, RFC 9297 §2; a burst of
+ *        UDP toward a slow client must not end its tunnel) and aborts the stream for control
+ *        capsules (-10 §9: responses the peer does not take are bounded).
+ */
+#define MASQUE_HOST_NO_ROOM 1
+
+/**
  * @brief What the adapter asks of the host's stack: the same verbs, seen from the host. Return
- *        0 on success, non-zero on failure (the adapter then aborts the stream).
+ *        0 on success, non-zero on failure (the adapter then aborts the stream; write_stream
+ *        may answer MASQUE_HOST_NO_ROOM instead).
  */
 typedef struct masque_host_ops {
-    /** Write bytes on the request stream (control and DATAGRAM capsules). Required. */
+    /**
+     * Write bytes on the request stream (control and DATAGRAM capsules), all of them or none:
+     * MASQUE_HOST_NO_ROOM when the request's buffer cannot take them now. Required.
+     */
     int (*write_stream)(void *host, const uint8_t *data, size_t len);
     /**
      * Write one QUIC DATAGRAM frame whose payload is @p data (Quarter Stream ID first). NULL
@@ -118,7 +131,9 @@ MASQUE_API int masque_adapter_read_datagram(masque_adapter *a, const uint8_t *fr
  * @param len Payload length.
  * @param now Current time (ms).
  * @return MASQUE_OK; the errors of masque_session_write_datagram() (MASQUE_ERR_UNREACHABLE:
- * dropped); MASQUE_ERR_STATE when a host callback failed (the stream was aborted).
+ * dropped); MASQUE_ERR_QUEUE_FULL when the host's stream had no room for its DATAGRAM capsule
+ * (MASQUE_HOST_NO_ROOM: dropped and counted, dropped_no_room, the request goes on);
+ * MASQUE_ERR_STATE when a host callback failed (the stream was aborted).
  */
 MASQUE_API int masque_adapter_write_datagram(masque_adapter *a, const masque_address *peer,
                                              uint8_t *payload, size_t headroom, size_t len,

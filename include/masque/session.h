@@ -215,6 +215,9 @@ typedef struct masque_session_stats {
     uint64_t unknown_closes;          /**< CLOSE for an ID never seen: ignored. */
     uint64_t dropped_after_fin;       /**< Datagrams after the receive side ended (FIN). */
     uint64_t dropped_oversized;       /**< DATAGRAM capsules above max_datagram_capsule. */
+    /** Framed as DATAGRAM capsules, but the host's stream had no room (its adapter dropped
+     *  them: MASQUE_HOST_NO_ROOM). */
+    uint64_t dropped_no_room;
 } masque_session_stats;
 
 /** @cond PRIVATE */

@@ -187,6 +187,13 @@ int masque_adapter_write_datagram(masque_adapter *a, const masque_address *peer,
         rc = a->ops.write_datagram(a->host, payload - h, (size_t)h + len);
     } else if (path == MASQUE_PATH_CAPSULE) {
         rc = a->ops.write_stream(a->host, payload - h, (size_t)h + len);
+        if (rc == MASQUE_HOST_NO_ROOM) {
+            /* RFC 9297 §2: an HTTP Datagram may be lost; as a full DATAGRAM frame queue does,
+             * the full stream drops it and the tunnel goes on (-10 §9's abort is for the
+             * responses, which drain() still gives). */
+            a->session->stats.dropped_no_room++;
+            return MASQUE_ERR_QUEUE_FULL;
+        }
     } else {
         /* RFC 9297 §2.1.1: no QUIC DATAGRAM frames unless both ends enabled them. */
         return MASQUE_ERR_STATE;

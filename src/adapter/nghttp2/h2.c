@@ -183,7 +183,7 @@ static int outbox_append(masque_h2_request *r, const uint8_t *data, size_t len)
         r->out_read = 0;
     }
     if (r->out_end + len > r->out_cap) {
-        return -1; /* -10 §9: bounded; the adapter resets the stream */
+        return -1; /* -10 §9: bounded; the adapter drops a datagram, resets for a response */
     }
     memcpy(r->out + r->out_end, data, len);
     r->out_end += len;
@@ -222,7 +222,7 @@ static ssize_t read_body(nghttp2_session *h2, int32_t stream_id, uint8_t *buf, s
 
 static int host_write_stream(void *host, const uint8_t *data, size_t len)
 {
-    return outbox_append(host, data, len);
+    return outbox_append(host, data, len) == 0 ? 0 : MASQUE_HOST_NO_ROOM; /* the only failure */
 }
 
 static void host_on_packet(void *host, const masque_address *peer, const uint8_t *data, size_t len)

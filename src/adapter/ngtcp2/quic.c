@@ -351,8 +351,8 @@ static int outbox_append(masque_quic_request *r, const uint8_t *data, size_t len
 {
     size_t first;
     if (len > r->out_cap - (size_t)(r->out_end - r->out_acked)) {
-        /* -10 §9: responses (and datagrams) the peer does not take are bounded; reaching the
-         * bound makes the adapter abort the request stream. */
+        /* -10 §9: what the peer does not take is bounded; at the bound the adapter drops a
+         * DATAGRAM capsule and aborts the request stream for a response. */
         return -1;
     }
     first = r->out_cap - r->out_tail < len ? r->out_cap - r->out_tail : len;
@@ -409,7 +409,7 @@ static nghttp3_ssize read_body(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
 
 static int host_write_stream(void *host, const uint8_t *data, size_t len)
 {
-    return outbox_append(host, data, len);
+    return outbox_append(host, data, len) == 0 ? 0 : MASQUE_HOST_NO_ROOM; /* the only failure */
 }
 
 static void host_on_packet(void *host, const masque_address *peer, const uint8_t *data, size_t len)

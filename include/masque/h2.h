@@ -17,8 +17,9 @@
  * PROTOCOL_ERROR (where HTTP/3 uses H3_MESSAGE_ERROR), a peer that makes us buffer too much with
  * ENHANCE_YOUR_CALM (H3_EXCESSIVE_LOAD), a cancelled request with CANCEL. Capsules the peer
  * does not take are bounded per request (masque_h2_config.stream_buffer) and the frames waiting
- * for the socket per connection (64 KiB): a client that stops reading has its stream reset, the
- * proxy's memory does not grow.
+ * for the socket per connection (64 KiB): toward a client that stops reading, datagrams beyond
+ * them are dropped (responses beyond them reset the stream), and the proxy's memory does not
+ * grow.
  *
  * The socket is the application's (the binding sets TCP_NODELAY on it: datagrams must not wait
  * for Nagle's algorithm): it polls it (masque_h2_wants_write() says when to wait for
@@ -103,8 +104,9 @@ typedef struct masque_h2_config {
      *  even the rest of its TLS handshake) is closed; a client sends an HTTP/2 PING after half
      *  of it without traffic, so that its idle tunnels stay up. 0: 120 s (RFC 9298 §3.1). */
     uint64_t conn_idle_timeout_ms;
-    /** Bytes of capsules held per request for a peer that does not take them; when full, the
-     *  stream is reset (INTERNAL_ERROR, as the adapter aborts; -10 §9). 0: 256 KiB. */
+    /** Bytes of capsules held per request for a peer that does not take them. When full, a
+     *  DATAGRAM capsule is dropped and counted (MASQUE_HOST_NO_ROOM) and a response resets the
+     *  stream (INTERNAL_ERROR, as the adapter aborts; -10 §9). 0: 256 KiB. */
     size_t stream_buffer;
     size_t max_peer_contexts; /**< Proxy: contexts a client may hold; 0: the table (256). */
     uint32_t assign_rate;     /**< Proxy: ASSIGNs per second per request; 0: no limit. */

@@ -174,8 +174,9 @@ typedef struct masque_quic_config {
     /**
      * Bytes of request-stream data (capsules) queued and not yet acknowledged by the peer, per
      * request: what the peer acknowledges is room again, so a busy tunnel may carry any amount
-     * through it. When a capsule does not fit (a peer that does not take them), the request
-     * stream is aborted (-10 §9 bounds buffered responses). 0: 1 MiB.
+     * through it. When a capsule does not fit (a peer that does not take them), a DATAGRAM
+     * capsule is dropped and counted (MASQUE_HOST_NO_ROOM) and a response aborts the request
+     * stream (-10 §9 bounds buffered responses). 0: 1 MiB.
      */
     size_t stream_buffer;
     size_t max_peer_contexts; /**< Proxy: contexts a client may hold; 0: the table (256). */

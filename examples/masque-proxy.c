@@ -57,8 +57,8 @@ static void print_usage(const masque_quic_proxy *proxy)
                       (unsigned long long)u.refused);
     }
     (void)fprintf(stderr,
-                  "masque-proxy: %llu datagrams from targets too large for a QUIC DATAGRAM "
-                  "frame, dropped\n",
+                  "masque-proxy: %llu datagrams from targets dropped: too large for a QUIC "
+                  "DATAGRAM frame, or their client's stream full\n",
                   (unsigned long long)masque_quic_proxy_datagrams_dropped(proxy));
     (void)fprintf(stderr,
                   "masque-proxy: %zu clients, %zu Bind requests open; %llu client turns in %llu "

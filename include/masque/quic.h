@@ -674,10 +674,11 @@ MASQUE_API size_t masque_quic_proxy_clients(const masque_quic_proxy *p);
 MASQUE_API size_t masque_quic_proxy_requests(const masque_quic_proxy *p);
 
 /**
- * @brief Datagrams from targets the proxy dropped because no QUIC DATAGRAM frame could carry
- *        them (too large for the path, or held back by congestion control; RFC 9298 §6.1
- *        drops them rather than moving them into capsules), over every HTTP/3 client since
- *        start.
+ * @brief Datagrams from targets the proxy dropped because it could not pass them on: no QUIC
+ *        DATAGRAM frame could carry them (too large for the path, or held back by congestion
+ *        control; RFC 9298 §6.1 drops them rather than moving them into capsules), or their
+ *        DATAGRAM capsule found the request stream's buffer full (a client that does not take
+ *        them as fast as they come, HTTP/3 or HTTP/2); over every client since start.
  * @param p The proxy.
  * @return The count.
  */

@@ -234,6 +234,7 @@ struct masque_quic_proxy {
     uint64_t addr_seed;
     unsigned cid_lookups;   /* left in this step (CID_LOOKUP_BUDGET) */
     uint64_t gone_dropped;  /* masque_quic_datagrams_dropped() of the clients that left */
+    uint64_t no_room;       /* datagrams whose request stream had no room (capsules) */
     uint64_t full_reported; /* ns: "all client slots are taken" is logged once a second */
     /* Clients without an open Bind request, and the same by source (addr_slots / 2 buckets,
      * keyed by addr_seed). */
@@ -1844,7 +1845,10 @@ static void relay_in(proxy_relay *relay)
                  * already (its binding copies what it queues). -10 §8: a sender without a
                  * context is dropped inside, and counted. The packets go out together, at the
                  * connection's next write. */
-                (void)masque_adapter_write_datagram(a, &src, at, MASQUE_BIND_HEADROOM, piece, now);
+                if (masque_adapter_write_datagram(a, &src, at, MASQUE_BIND_HEADROOM, piece, now) ==
+                    MASQUE_ERR_QUEUE_FULL) {
+                    relay->client->proxy->no_room++; /* the stream is full: dropped, counted */
+                }
             } while (off < len && relay->live);
         }
         if (n < RECV_BATCH || n == budget) {
@@ -2145,7 +2149,7 @@ size_t masque_quic_proxy_clients(const masque_quic_proxy *p)
 
 uint64_t masque_quic_proxy_datagrams_dropped(const masque_quic_proxy *p)
 {
-    uint64_t n = p->gone_dropped;
+    uint64_t n = p->gone_dropped + p->no_room;
     size_t i;
     for (i = 0; i < p->nclients; i++) {
         if (p->clients[i]->conn != NULL) {

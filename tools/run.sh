@@ -15,7 +15,7 @@ test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clan
                clang-tidy cppcheck valgrind python3 gcovr gcc-arm-none-eabi
                libnewlib-arm-none-eabi doxygen gcc-i686-linux-gnu libc6-dev-i386-cross libcmocka-dev:i386
                gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x qemu-user file
-               tshark iproute2)
+               tshark iproute2 python3-h2)
 
 
 sudo=()

@@ -229,7 +229,9 @@ MASQUE_API int masque_h2_request_status(const masque_h2_request *r);
  *         by masque_h2_config.stream_buffer). */
 MASQUE_API size_t masque_h2_request_buffered(const masque_h2_request *r);
 
-/** @brief End the request (END_STREAM once its capsules are out). @return 0, or -1. */
+/** @brief End the request (END_STREAM once its capsules are out); the other end ends its side
+ *         in answer, in either role (a tunnel has no half-close), and each end's on_close then
+ *         says MASQUE_H2_NO_ERROR. @return 0, or -1. */
 MASQUE_API int masque_h2_request_end(masque_h2_request *r);
 
 /** @brief Reset the request now (RST_STREAM with @p h2_error, e.g. CANCEL = 0x8). */

@@ -505,7 +505,9 @@ MASQUE_API int masque_quic_request_uses_h3_datagrams(const masque_quic_request *
 
 /**
  * @brief End the request (FIN on its stream) once every capsule queued so far is out; the
- *        proxy closes the request's UDP socket (RFC 9298 §3.1). Other requests go on.
+ *        proxy closes the request's UDP socket (RFC 9298 §3.1). Other requests go on. The
+ *        other end finishes its side in answer (in either role: a tunnel has no half-close),
+ *        and each end's on_close then says MASQUE_H3_NO_ERROR.
  * @param r The request.
  * @return 0, or -1 when its stream is not open yet.
  */

@@ -794,6 +794,27 @@ static int client_over(void)
     return masque_h2_is_closed(client);
 }
 
+static int first_closed_both_ends(void)
+{
+    return creq[0].closed && relays[0].closed;
+}
+
+/* RFC 9298 §3.1: a proxy that closes a tunnel (its socket idle, say) ends the request stream.
+ * The client ends its side too and hears of it, NO_ERROR: left half-open, it would hold a
+ * tunnel whose public address is gone and never know. */
+static void test_e2e_UDP_7_h2_a_proxys_clean_end_ends_the_clients_request(void **state)
+{
+    (void)state;
+    start();
+    assert_true(pump(5000, first_ready));
+    assert_int_equal(masque_h2_request_end(relays[0].req), 0);
+    assert_true(pump(5000, first_closed_both_ends));
+    assert_int_equal(creq[0].closed_with, MASQUE_H2_NO_ERROR);
+    assert_int_equal(relays[0].closed_with, MASQUE_H2_NO_ERROR);
+    assert_int_equal(masque_h2_end_reason(client, NULL), MASQUE_CONN_OPEN); /* just the request */
+    stop();
+}
+
 /* RFC 9113 §6.8: the proxy leaves in order (GOAWAY); the client's request ends with it. */
 static void test_e2e_h2_goaway_from_the_proxy_ends_the_clients_requests(void **state)
 {
@@ -900,6 +921,8 @@ int main(void)
         cmocka_unit_test_teardown(
             test_e2e_UDP_16_h2_datagrams_a_client_does_not_take_are_dropped_not_its_tunnel,
             after_each),
+        cmocka_unit_test_teardown(test_e2e_UDP_7_h2_a_proxys_clean_end_ends_the_clients_request,
+                                  after_each),
         cmocka_unit_test_teardown(test_e2e_h2_goaway_from_the_proxy_ends_the_clients_requests,
                                   after_each),
         cmocka_unit_test_teardown(test_e2e_h2_client_certificates_name_the_client, after_each),

@@ -42,6 +42,7 @@ struct masque_h2_request {
     int out_fin;
     int deferred; /* nghttp2 waits for capsules: resume it when some come */
     int session_ready;
+    int response_seen; /* client: the final response came (what follows is trailers) */
     int fin_received;
     int known; /* the application holds it: on_close is owed */
     masque_exchange x;
@@ -448,12 +449,14 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame, const uint
 }
 
 /* The stream's receive side ended: inside a capsule that is malformed (RFC 9297 §3.3); a clean
- * end ends the request, and the proxy ends its side too (RFC 9298 §3.1). */
+ * end ends the request, and we end our side too, in either role: a UDP tunnel has no
+ * half-close (RFC 9298 §3.1: the proxy's socket is gone with its side), and a client left
+ * half-open would never hear that its tunnel ended. */
 static void stream_ended(masque_h2_request *r)
 {
     if (r->session_ready && !r->fin_received) {
         r->fin_received = 1;
-        if (masque_adapter_read_fin(&r->adapter) == MASQUE_OK && r->conn->cfg.is_server) {
+        if (masque_adapter_read_fin(&r->adapter) == MASQUE_OK) {
             (void)masque_h2_request_end(r);
         }
     }
@@ -503,15 +506,21 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
         if (r == NULL) {
             return 0;
         }
-        if ((frame->hd.flags & NGHTTP2_FLAG_END_HEADERS) != 0 && !r->session_ready &&
-            frame->headers.cat != NGHTTP2_HCAT_HEADERS) {
-            if (c->cfg.is_server) {
-                if (server_answer(r) != 0) {
-                    return NGHTTP2_ERR_CALLBACK_FAILURE;
-                }
-            } else if (r->x.status >= 100 && r->x.status <= 199) {
-                r->x.status = 0; /* interim: the final response follows */
+        if ((frame->hd.flags & NGHTTP2_FLAG_END_HEADERS) == 0 || r->session_ready) {
+            break;
+        }
+        if (c->cfg.is_server) {
+            if (frame->headers.cat != NGHTTP2_HCAT_HEADERS && server_answer(r) != 0) {
+                return NGHTTP2_ERR_CALLBACK_FAILURE; /* (HCAT_HEADERS: trailers) */
+            }
+        } else if (!r->response_seen) {
+            /* After an interim response nghttp2 files the final one under HCAT_HEADERS, as it
+             * does trailers, which can only follow a final response. */
+            if (r->x.status >= 100 && r->x.status <= 199) {
+                /* Interim (RFC 9110 §15.2): forgotten, fields and all; the final one follows. */
+                memset(&r->x, 0, sizeof(r->x));
             } else {
+                r->response_seen = 1;
                 client_response(r);
             }
         }

@@ -697,7 +697,9 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *us
         return server_answer(r) == 0 ? 0 : NGHTTP3_ERR_CALLBACK_FAILURE;
     }
     if (r->x.status >= 100 && r->x.status <= 199) {
-        r->x.status = 0; /* an interim response: the final one follows (RFC 9114 §4.1) */
+        /* An interim response (RFC 9114 §4.1, RFC 9110 §15.2): forgotten, fields and all (its
+         * fields must not count as the final response's); the final one follows. */
+        memset(&r->x, 0, sizeof(r->x));
         return 0;
     }
     client_response(r);
@@ -763,15 +765,17 @@ static int h3_stream_close(nghttp3_conn *h3, int64_t stream_id, uint64_t code, v
  * §3.3), a clean one ends the request (RFC 9298 §3.1: the relay socket goes with it). */
 static int h3_end_stream(nghttp3_conn *h3, int64_t stream_id, void *user, void *stream_user)
 {
-    masque_quic_conn *c = user;
     masque_quic_request *r = stream_user;
     (void)h3;
     (void)stream_id;
+    (void)user;
     if (r != NULL && r->session_ready && !r->fin_received) {
         r->fin_received = 1;
-        if (masque_adapter_read_fin(&r->adapter) == MASQUE_OK && c->cfg.is_server) {
-            /* Nothing more will come: finish our side too (RFC 9298 §3.1: the request and
-             * its UDP socket end together). */
+        if (masque_adapter_read_fin(&r->adapter) == MASQUE_OK) {
+            /* Nothing more will come: finish our side too, in either role. A UDP tunnel has
+             * no half-close: the proxy's socket is gone with its side (RFC 9298 §3.1, which
+             * lets a proxy close an idle one), and a client left half-open would never hear
+             * that its tunnel ended. */
             (void)masque_quic_request_end(r);
         }
     }

@@ -1,0 +1,423 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-only
+"""Bind over HTTP/2 against an HTTP/2 stack libmasque does not share code with: Python's ssl and
+the h2 package (python3-h2), with the capsules and Bind payloads written here from the figures of
+RFC 9297 §3.2, RFC 9298 §4-5 and draft-ietf-masque-connect-udp-listen-10 §3-§5, never from
+libmasque. Every byte each program sends is compared with what the drafts say it must be.
+
+1. An independent client against masque-proxy: it waits for SETTINGS_ENABLE_CONNECT_PROTOCOL
+   (RFC 8441 §3), sends the extended CONNECT with `*` targets (-10 §2), registers the
+   uncompressed context and then a compressed one, exchanges datagrams with a UDP peer on both,
+   sends a capsule as a peer may legally write it (after an unknown capsule, eight-byte
+   varints, one byte per padded DATA frame), closes the uncompressed context (after which an
+   unknown peer is dropped, -10 §4.1), and ends the stream, after which the public address is
+   closed (RFC 9298 §3.1).
+2. An independent proxy against masque-bind-client --h2 --echo: it checks the request, answers
+   103 and then 200 with a Proxy-Public-Address (and a Capsule-Protocol parameter to ignore),
+   acknowledges the client's uncompressed context, relays datagrams in (one of them written
+   the unusual way above) and checks the echoes, registers a compressed context of its own (an
+   odd ID) and checks the client's ACK and its echo on that context, then ends the stream: the
+   client must end cleanly (exit status 0).
+
+Every wait is bounded; TLS is verified with a throw-away CA.
+usage: h2_interop.py BUILD_DIR   (an interpreter with the h2 package: tools/run.sh installs it)
+"""
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+try:
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.settings
+except ImportError:
+    print("h2_interop: FAIL: this interpreter has no h2 package (apt-get install python3-h2; "
+          "tools/run.sh test installs it)")
+    sys.exit(1)
+
+from programs import free_port, report, wait_for, work_with_pki
+
+DEADLINE = 20  # seconds for any one awaited event: generous for valgrind and a loaded machine
+BIND_PATH = "/.well-known/masque/udp/%2A/%2A/"  # the default template, `*` percent-encoded
+DATAGRAM, ASSIGN, ACK, CLOSE = 0x00, 0x11, 0x12, 0x13  # RFC 9297 §3.5; -10 §3
+
+
+class Failure(Exception):
+    """A step went otherwise than the specs say."""
+
+
+def varint(v):
+    """RFC 9000 §16, the shortest encoding."""
+    for prefix, size in ((0x00, 1), (0x40, 2), (0x80, 4), (0xC0, 8)):
+        if v < 1 << (8 * size - 2):
+            return (v | prefix << (8 * size - 8)).to_bytes(size, "big")
+    raise ValueError(v)
+
+
+def read_varint(b, pos):
+    """(value, next position) or None when b ends inside the varint."""
+    if pos >= len(b):
+        return None
+    size = 1 << (b[pos] >> 6)
+    if pos + size > len(b):
+        return None
+    value = int.from_bytes(b[pos:pos + size], "big") & ((1 << (8 * size - 2)) - 1)
+    return value, pos + size
+
+
+def varint8(v):
+    """RFC 9000 §16 in eight bytes: legal for any value, not minimal (RFC 9297 §1.1)."""
+    return (v | 0xC0 << 56).to_bytes(8, "big")
+
+
+def capsule(ctype, value):
+    """RFC 9297 §3.2: Type (i), Length (i), Value."""
+    return varint(ctype) + varint(len(value)) + value
+
+
+def unusual_capsules(context_id, value):
+    """A DATAGRAM capsule (Context ID context_id, then value) written as a peer may legally
+    write it: after a capsule of a type nobody registered (skipped, RFC 9297 §3.2), with every
+    varint in eight bytes (RFC 9297 §1.1)."""
+    grease = varint(0x29 * 0x1F + 0x17)  # an unknown type, of the reserved 0x1f * N + 0x21 form
+    payload = varint8(context_id) + value
+    return (grease + varint(5) + b"skip!" + varint8(DATAGRAM) + varint8(len(payload)) + payload)
+
+
+def tuple_bytes(host, port):
+    """-10 §5: IP Version (8), IP Address (32), UDP Port (16)."""
+    return b"\x04" + socket.inet_aton(host) + port.to_bytes(2, "big")
+
+
+class Peer:
+    """One end of HTTP/2 over TLS, with its capsule stream on one request stream."""
+
+    def __init__(self, sock, conn):
+        self.sock = sock
+        self.conn = conn
+        self.stream = None
+        self.events = []
+        self.capsule_bytes = b""
+        self.ended = False
+        self.sock.settimeout(0.2)
+        self.flush()
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def pump(self):
+        """Reads what came (at most 0.2 s of waiting) into self.events and the capsule bytes."""
+        try:
+            data = self.sock.recv(65536)
+        except (socket.timeout, ssl.SSLWantReadError):
+            return
+        if not data:
+            raise Failure("the connection was closed")
+        for ev in self.conn.receive_data(data):
+            if isinstance(ev, h2.events.DataReceived):
+                self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                if ev.stream_id == self.stream:
+                    self.capsule_bytes += ev.data
+            if isinstance(ev, h2.events.StreamEnded) and ev.stream_id == self.stream:
+                self.ended = True
+            if isinstance(ev, (h2.events.StreamReset, h2.events.ConnectionTerminated)):
+                raise Failure(f"{type(ev).__name__}: {ev}")
+            self.events.append(ev)
+        self.flush()
+
+    def wait_event(self, kind, what):
+        end = time.monotonic() + DEADLINE
+        while time.monotonic() < end:
+            for i, ev in enumerate(self.events):
+                if isinstance(ev, kind):
+                    return self.events.pop(i)
+            self.pump()
+        raise Failure(f"no {what} within {DEADLINE} s")
+
+    def next_capsule(self, what):
+        """The next whole capsule on the stream: (type, value)."""
+        end = time.monotonic() + DEADLINE
+        while time.monotonic() < end:
+            t = read_varint(self.capsule_bytes, 0)
+            n = t and read_varint(self.capsule_bytes, t[1])
+            if n and len(self.capsule_bytes) >= n[1] + n[0]:
+                value = self.capsule_bytes[n[1]:n[1] + n[0]]
+                self.capsule_bytes = self.capsule_bytes[n[1] + n[0]:]
+                return t[0], value
+            self.pump()
+        raise Failure(f"no {what} within {DEADLINE} s")
+
+    def expect_capsule(self, ctype, value, what):
+        got = self.next_capsule(what)
+        if got != (ctype, value):
+            raise Failure(f"{what}: expected type {ctype:#x} value {value.hex()}, "
+                          f"got type {got[0]:#x} value {got[1].hex()}")
+
+    def send_capsule(self, ctype, value):
+        self.conn.send_data(self.stream, capsule(ctype, value))
+        self.flush()
+
+    def send_bytes_one_by_one(self, data):
+        """Each byte of the capsule stream in a DATA frame of its own, padded: the other end
+        must take a capsule cut anywhere (RFC 9297 §3.2; RFC 9113 §6.1 padding)."""
+        for i in range(len(data)):
+            self.conn.send_data(self.stream, data[i:i + 1], pad_length=3)
+            self.flush()
+
+    def round_trip(self):
+        """An HTTP/2 PING and its ACK: the other end has processed everything sent before it."""
+        self.conn.ping(b"in order")
+        self.flush()
+        self.wait_event(h2.events.PingAckReceived, "PING ACK")
+
+
+def udp_peer():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(DEADLINE)
+    return s
+
+
+def header_map(headers):
+    return {k: v for k, v in headers}
+
+
+def against_the_proxy(bindir, work):
+    """Part 1: an independent client, masque-proxy serving it."""
+    port = free_port()
+    log = f"{work}/proxy.log"
+    with open(log, "w", encoding="utf-8") as plog:
+        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
+                                  f"127.0.0.1:{port}", "--allow", "127.0.0.0/8",
+                                  "--cert", f"{work}/pki/localhost.pem",
+                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "60"],
+                                 stderr=plog)
+    try:
+        if wait_for(log, "listening on") is None:
+            raise Failure("the proxy did not start")
+        ctx = ssl.create_default_context(cafile=f"{work}/pki/ca.pem")
+        ctx.set_alpn_protocols(["h2"])
+        raw = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+        sock = ctx.wrap_socket(raw, server_hostname="localhost")
+        if sock.selected_alpn_protocol() != "h2":
+            raise Failure(f"ALPN chose {sock.selected_alpn_protocol()!r}, not h2")
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
+                                                                    header_encoding="utf-8"))
+        conn.initiate_connection()
+        peer = Peer(sock, conn)
+        # RFC 8441 §3: no extended CONNECT before the server said it takes one.
+        ev = peer.wait_event(h2.events.RemoteSettingsChanged, "SETTINGS")
+        enable = ev.changed_settings.get(h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL)
+        if enable is None or enable.new_value != 1:
+            raise Failure("the proxy's SETTINGS lack ENABLE_CONNECT_PROTOCOL=1")
+        peer.stream = conn.get_next_available_stream_id()
+        conn.send_headers(peer.stream, [(":method", "CONNECT"), (":protocol", "connect-udp"),
+                                        (":scheme", "https"), (":authority", "localhost"),
+                                        (":path", BIND_PATH), ("capsule-protocol", "?1"),
+                                        ("connect-udp-bind", "?1")])
+        peer.flush()
+        response = header_map(peer.wait_event(h2.events.ResponseReceived, "response").headers)
+        for name, value in ((":status", "200"), ("capsule-protocol", "?1"),
+                            ("connect-udp-bind", "?1")):
+            if response.get(name) != value:
+                raise Failure(f"response {name}: {response.get(name)!r}, not {value!r}")
+        public = response.get("proxy-public-address", "")
+        if not (public.startswith('"127.0.0.1:') and public.endswith('"')):
+            raise Failure(f"Proxy-Public-Address {public!r}: not one quoted IPv4 tuple")
+        public_tuple = ("127.0.0.1", int(public.strip('"').rsplit(":", 1)[1]))
+
+        # -10 §4: the uncompressed context (an even ID: ours), acknowledged by the proxy.
+        peer.send_capsule(ASSIGN, varint(2) + b"\x00")
+        peer.expect_capsule(ACK, varint(2), "COMPRESSION_ACK of the uncompressed context")
+        a = udp_peer()
+        a_host, a_port = a.getsockname()
+        a.sendto(b"from peer A", public_tuple)
+        peer.expect_capsule(DATAGRAM, varint(2) + tuple_bytes(a_host, a_port) + b"from peer A",
+                            "peer A's datagram on the uncompressed context")
+        peer.send_capsule(DATAGRAM, varint(2) + tuple_bytes(a_host, a_port) + b"to peer A")
+        data, src = a.recvfrom(2048)
+        if (data, src) != (b"to peer A", public_tuple):
+            raise Failure(f"peer A got {data!r} from {src}, not 'to peer A' from {public_tuple}")
+
+        # -10 §5: a compressed context for peer A; the proxy then uses it (not the tuple).
+        peer.send_capsule(ASSIGN, varint(4) + tuple_bytes(a_host, a_port))
+        peer.expect_capsule(ACK, varint(4), "COMPRESSION_ACK of the compressed context")
+        a.sendto(b"compressed", public_tuple)
+        peer.expect_capsule(DATAGRAM, varint(4) + b"compressed",
+                            "peer A's datagram on its compressed context")
+        peer.send_capsule(DATAGRAM, varint(4) + b"via context 4")
+        data, src = a.recvfrom(2048)
+        if (data, src) != (b"via context 4", public_tuple):
+            raise Failure(f"peer A got {data!r} from {src} on context 4")
+
+        # Legal but unusual: an unknown capsule, eight-byte varints, one byte per DATA frame.
+        peer.send_bytes_one_by_one(unusual_capsules(4, b"cut anywhere"))
+        data, src = a.recvfrom(2048)
+        if (data, src) != (b"cut anywhere", public_tuple):
+            raise Failure(f"peer A got {data!r} from {src} from a capsule cut byte by byte")
+
+        # -10 §4.1: without the uncompressed context, an unknown peer is dropped. B's datagram
+        # reaches the relay socket before A's, so had it been forwarded it would come first.
+        peer.send_capsule(CLOSE, varint(2))
+        peer.round_trip()
+        b = udp_peer()
+        b.sendto(b"from unknown peer B", public_tuple)
+        a.sendto(b"after B", public_tuple)
+        peer.expect_capsule(DATAGRAM, varint(4) + b"after B",
+                            "peer A's next datagram (and nothing of peer B's)")
+
+        # RFC 9298 §3.1: ending the request stream closes its UDP socket.
+        conn.end_stream(peer.stream)
+        peer.flush()
+        end = time.monotonic() + DEADLINE
+        while not peer.ended and time.monotonic() < end:
+            peer.pump()
+        if not peer.ended:
+            raise Failure("the proxy did not end its side of the stream")
+        a.connect(public_tuple)
+        a.settimeout(0.1)
+        end = time.monotonic() + DEADLINE
+        while True:
+            a.send(b"anyone there?")
+            try:
+                a.recv(2048)
+                raise Failure("the public address still answers after the stream ended")
+            except ConnectionRefusedError:
+                break  # ICMP port unreachable: the relay socket is closed
+            except socket.timeout:
+                if time.monotonic() > end:
+                    raise Failure("the public address stayed open after the stream ended")
+        sock.close()
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
+def against_the_client(bindir, work):
+    """Part 2: an independent proxy, masque-bind-client --h2 --echo its client."""
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    lsock.settimeout(DEADLINE)
+    port = lsock.getsockname()[1]
+    out = f"{work}/client.out"
+    with open(out, "w", encoding="utf-8") as o, open(f"{work}/client.err", "w",
+                                                      encoding="utf-8") as e:
+        client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
+                                   f"127.0.0.1:{port}", "--authority", "localhost",
+                                   "--ca", f"{work}/pki/ca.pem", "--h2", "--echo",
+                                   "--run-seconds", "60"],
+                                  stdin=subprocess.DEVNULL, stdout=o, stderr=e)
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(f"{work}/pki/localhost.pem", f"{work}/pki/localhost.key")
+        ctx.set_alpn_protocols(["h2"])
+        try:
+            raw, _ = lsock.accept()
+        except socket.timeout as exc:
+            raise Failure("the client did not connect") from exc
+        raw.settimeout(DEADLINE)
+        sock = ctx.wrap_socket(raw, server_side=True)
+        if sock.selected_alpn_protocol() != "h2":
+            raise Failure(f"ALPN chose {sock.selected_alpn_protocol()!r}, not h2")
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False,
+                                                                    header_encoding="utf-8"))
+        conn.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1})
+        conn.initiate_connection()
+        peer = Peer(sock, conn)
+        request = peer.wait_event(h2.events.RequestReceived, "the Bind request")
+        peer.stream = request.stream_id
+        headers = header_map(request.headers)
+        for name, value in ((":method", "CONNECT"), (":protocol", "connect-udp"),
+                            (":scheme", "https"), (":authority", "localhost"),
+                            (":path", BIND_PATH), ("capsule-protocol", "?1"),
+                            ("connect-udp-bind", "?1")):
+            if headers.get(name) != value:
+                raise Failure(f"request {name}: {headers.get(name)!r}, not {value!r}")
+        # An interim response first (RFC 9110 §15.2), whose fields are not the final one's
+        # (its Proxy-Public-Address must not join the 200's), and a parameter the client must
+        # ignore (RFC 9297 §3.4, RFC 9651 §3.1.2).
+        conn.send_headers(peer.stream, [(":status", "103"), ("link", "</hint>; rel=preload"),
+                                        ("proxy-public-address", '"192.0.2.99:1"')])
+        conn.send_headers(peer.stream, [(":status", "200"), ("capsule-protocol", "?1;x=1"),
+                                        ("connect-udp-bind", "?1"),
+                                        ("proxy-public-address", '"192.0.2.44:4444"')])
+        peer.flush()
+        # The client's capsules come next; the line is printed before them (it is flushed).
+        ctype, value = peer.next_capsule("the client's COMPRESSION_ASSIGN")
+        line = wait_for(out, "public address:", 1)
+        if line != "public address: 192.0.2.44:4444":
+            raise Failure(f"the client printed {line!r} for the Proxy-Public-Address")
+
+        # The client's uncompressed context: an even ID, IP Version 0 (-10 §4).
+        parsed = read_varint(value, 0)
+        if ctype != ASSIGN or parsed is None or value[parsed[1]:] != b"\x00":
+            raise Failure(f"expected an uncompressed COMPRESSION_ASSIGN, got type {ctype:#x} "
+                          f"value {value.hex()}")
+        cid = parsed[0]
+        if cid == 0 or cid % 2 != 0:
+            raise Failure(f"the client assigned Context ID {cid}: not even and non-zero")
+        peer.send_capsule(ACK, varint(cid))
+        target = tuple_bytes("198.51.100.7", 5353)
+        peer.send_capsule(DATAGRAM, varint(cid) + target + b"hello, independently")
+        peer.expect_capsule(DATAGRAM, varint(cid) + target + b"re: hello, independently",
+                            "the client's echo on its uncompressed context")
+
+        peer.send_bytes_one_by_one(unusual_capsules(cid, target + b"cut anywhere"))
+        peer.expect_capsule(DATAGRAM, varint(cid) + target + b"re: cut anywhere",
+                            "the client's echo of a capsule cut byte by byte")
+
+        # A context the proxy registers (an odd ID, -10 §3): the client acknowledges it and
+        # then answers that peer on it, payload only (-10 §5).
+        peer.send_capsule(ASSIGN, varint(1) + target)
+        peer.expect_capsule(ACK, varint(1), "the client's COMPRESSION_ACK of Context ID 1")
+        peer.send_capsule(DATAGRAM, varint(1) + b"on context 1")
+        peer.expect_capsule(DATAGRAM, varint(1) + b"re: on context 1",
+                            "the client's echo on the proxy's compressed context")
+
+        # The proxy ends the tunnel in order: the client ends too, and says all went well.
+        conn.end_stream(peer.stream)
+        peer.flush()
+        end = time.monotonic() + DEADLINE
+        while client.poll() is None and time.monotonic() < end:
+            try:
+                peer.pump()
+            except Failure:
+                time.sleep(0.05)  # the client closed the connection: its exit is next
+        if client.poll() is None:
+            raise Failure("the client did not end after the proxy ended the stream")
+        if client.returncode != 0:
+            raise Failure(f"the client exited with {client.returncode} after a clean end")
+        sock.close()
+    finally:
+        if client.poll() is None:
+            client.kill()
+        client.wait()
+        lsock.close()
+
+
+def main():
+    bindir = os.path.join(sys.argv[1], "examples")
+    work = work_with_pki("h2_interop")
+    failures = []
+    for name, part in (("against masque-proxy", against_the_proxy),
+                       ("against masque-bind-client", against_the_client)):
+        try:
+            part(bindir, work)
+        except (Failure, OSError) as exc:
+            failures.append(f"{name}: {exc}")
+    return report("h2_interop", failures,
+                  "an independent HTTP/2 client and proxy (python3-h2) agree with masque-proxy "
+                  "and masque-bind-client byte for byte", work, f"{work}/proxy.log")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,15 +9,16 @@ libmasque. Every byte each program sends is compared with what the drafts say it
    (RFC 8441 §3), sends the extended CONNECT with `*` targets (-10 §2), registers the
    uncompressed context and then a compressed one, exchanges datagrams with a UDP peer on both,
    sends a capsule as a peer may legally write it (after an unknown capsule, eight-byte
-   varints, one byte per padded DATA frame), closes the uncompressed context (after which an
+   varints, one byte per padded DATA frame), takes 1280 bytes through a 16-byte stream window
+   (and registers its first context before the response came), closes the uncompressed context (after which an
    unknown peer is dropped, -10 §4.1), and ends the stream, after which the public address is
    closed (RFC 9298 §3.1).
 2. An independent proxy against masque-bind-client --h2 --echo: it checks the request, answers
    103 and then 200 with a Proxy-Public-Address (and a Capsule-Protocol parameter to ignore),
    acknowledges the client's uncompressed context, relays datagrams in (one of them written
    the unusual way above) and checks the echoes, registers a compressed context of its own (an
-   odd ID) and checks the client's ACK and its echo on that context, then ends the stream: the
-   client must end cleanly (exit status 0).
+   odd ID) and checks the client's ACK and its echo on that context, all through a 16-byte
+   stream window, then ends the stream: the client must end cleanly (exit status 0).
 
 Every wait is bounded; TLS is verified with a throw-away CA.
 usage: h2_interop.py BUILD_DIR   (an interpreter with the h2 package: tools/run.sh installs it)
@@ -209,6 +210,10 @@ def against_the_proxy(bindir, work):
             raise Failure(f"ALPN chose {sock.selected_alpn_protocol()!r}, not h2")
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
                                                                     header_encoding="utf-8"))
+        # A stream window of 16 bytes (RFC 9113 §6.9.2): the proxy must cut its capsules into
+        # DATA frames that fit and wait for each WINDOW_UPDATE.
+        conn.local_settings = h2.settings.Settings(
+            client=True, initial_values={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 16})
         conn.initiate_connection()
         peer = Peer(sock, conn)
         # RFC 8441 §3: no extended CONNECT before the server said it takes one.
@@ -221,7 +226,9 @@ def against_the_proxy(bindir, work):
                                         (":scheme", "https"), (":authority", "localhost"),
                                         (":path", BIND_PATH), ("capsule-protocol", "?1"),
                                         ("connect-udp-bind", "?1")])
-        peer.flush()
+        # -10 §4: the uncompressed context (an even ID: ours), sent at once behind the request,
+        # before the response (as RFC 9298 §5 lets datagrams go optimistically).
+        peer.send_capsule(ASSIGN, varint(2) + b"\x00")
         response = header_map(peer.wait_event(h2.events.ResponseReceived, "response").headers)
         for name, value in ((":status", "200"), ("capsule-protocol", "?1"),
                             ("connect-udp-bind", "?1")):
@@ -232,8 +239,6 @@ def against_the_proxy(bindir, work):
             raise Failure(f"Proxy-Public-Address {public!r}: not one quoted IPv4 tuple")
         public_tuple = ("127.0.0.1", int(public.strip('"').rsplit(":", 1)[1]))
 
-        # -10 §4: the uncompressed context (an even ID: ours), acknowledged by the proxy.
-        peer.send_capsule(ASSIGN, varint(2) + b"\x00")
         peer.expect_capsule(ACK, varint(2), "COMPRESSION_ACK of the uncompressed context")
         a = udp_peer()
         a_host, a_port = a.getsockname()
@@ -255,6 +260,9 @@ def against_the_proxy(bindir, work):
         data, src = a.recvfrom(2048)
         if (data, src) != (b"via context 4", public_tuple):
             raise Failure(f"peer A got {data!r} from {src} on context 4")
+        big = bytes(range(256)) * 5  # 1280 bytes: a capsule of 80 windows of 16 bytes
+        a.sendto(big, public_tuple)
+        peer.expect_capsule(DATAGRAM, varint(4) + big, "1280 bytes through a 16-byte window")
 
         # Legal but unusual: an unknown capsule, eight-byte varints, one byte per DATA frame.
         peer.send_bytes_one_by_one(unusual_capsules(4, b"cut anywhere"))
@@ -330,7 +338,8 @@ def against_the_client(bindir, work):
                                                                     header_encoding="utf-8"))
         conn.local_settings = h2.settings.Settings(
             client=False,
-            initial_values={h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1})
+            initial_values={h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
+                            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 16})
         conn.initiate_connection()
         peer = Peer(sock, conn)
         request = peer.wait_event(h2.events.RequestReceived, "the Bind request")
@@ -371,6 +380,10 @@ def against_the_client(bindir, work):
         peer.expect_capsule(DATAGRAM, varint(cid) + target + b"re: hello, independently",
                             "the client's echo on its uncompressed context")
 
+        text = b"0123456789abcdef" * 75  # 1200 bytes, whose echo crosses 76 windows of 16
+        peer.send_capsule(DATAGRAM, varint(cid) + target + text)
+        peer.expect_capsule(DATAGRAM, varint(cid) + target + b"re: " + text,
+                            "the client's echo of 1200 bytes through a 16-byte window")
         peer.send_bytes_one_by_one(unusual_capsules(cid, target + b"cut anywhere"))
         peer.expect_capsule(DATAGRAM, varint(cid) + target + b"re: cut anywhere",
                             "the client's echo of a capsule cut byte by byte")

@@ -692,6 +692,46 @@ static void relay_pin_source(proxy_relay *relay, const masque_address *advertise
     }
 }
 
+/*
+ * Room for one more relay, zeroed: a new entry, or, when every entry is taken and some of
+ * their requests ended in this step (a client that opens and resets requests faster than a
+ * step), one of those, reused in place. Ended relays hold no request slot; their memory waits
+ * for the end of the step only because this step's events may still name them, and such an
+ * event then finds the new request's socket, which it reads as any other. NULL: no room.
+ */
+static proxy_relay *relay_take(masque_quic_proxy *p)
+{
+    proxy_relay *relay;
+    size_t i;
+    if (p->nrelays < p->cfg.max_requests) {
+        relay = calloc(1, sizeof(*relay));
+        if (relay != NULL) {
+            p->relays[p->nrelays++] = relay;
+        }
+        return relay;
+    }
+    for (i = 0; i < p->nrelays && p->relays_ended > 0; i++) {
+        relay = p->relays[i];
+        if (!relay->live) {
+            memset(relay, 0, sizeof(*relay));
+            p->relays_ended--;
+            return relay;
+        }
+    }
+    return NULL;
+}
+
+/* A relay taken for a request that was then refused: it ends unused (freed with the step's). */
+static void relay_drop(masque_quic_proxy *p, proxy_relay *relay)
+{
+    if (relay->fd >= 0) {
+        (void)close(relay->fd);
+        relay->fd = -1;
+    }
+    relay->live = 0;
+    p->relays_ended++;
+}
+
 /* A Bind request was accepted: only now are public addresses bound for it (-10 §7), so that a
  * handshake, or a request refused, costs no socket. The same for both transports. */
 static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses, size_t *count,
@@ -710,12 +750,12 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses,
         *status = 429;
         return NULL;
     }
-    if (p->nrelays == p->cfg.max_requests) {
+    if (p->nrelays - p->relays_ended >= p->cfg.max_requests) { /* the requests open now */
         log_refusal(p, "the proxy holds its most Bind requests (--max-requests)", &c->remote,
                     c->remotelen);
         return NULL;
     }
-    relay = calloc(1, sizeof(*relay));
+    relay = relay_take(p);
     if (relay == NULL) {
         return NULL;
     }
@@ -729,7 +769,7 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses,
     if (relay->fd < 0) {
         log_refusal(p, "no UDP socket for a relay (descriptors exhausted?)", &c->remote,
                     c->remotelen);
-        free(relay);
+        relay_drop(p, relay);
         return NULL;
     }
     *count = advertised_addresses(c, &bound, public_addresses, &local);
@@ -738,8 +778,7 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses,
                     "no address of this host on the route to the client to advertise (give "
                     "the public IP)",
                     &c->remote, c->remotelen);
-        (void)close(relay->fd);
-        free(relay);
+        relay_drop(p, relay);
         return NULL;
     }
     relay->live = 1;
@@ -784,7 +823,6 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses,
             relay_pin_source(relay, &public_addresses[i]);
         }
     }
-    p->relays[p->nrelays++] = relay;
     return relay;
 }
 

@@ -19,6 +19,10 @@ libmasque. Every byte each program sends is compared with what the drafts say it
    the unusual way above) and checks the echoes, registers a compressed context of its own (an
    odd ID) and checks the client's ACK and its echo on that context, all through a 16-byte
    stream window, then ends the stream: the client must end cleanly (exit status 0).
+3. The same proxy against masque-bind-client --h2 --expose with a local UDP echo service: a
+   remote peer's datagram reaches the service, the client registers a compressed context for
+   the peer (an even ID, the peer's tuple) and the service's answers come back, on that
+   context once it is acknowledged.
 
 Every wait is bounded; TLS is verified with a throw-away CA.
 usage: h2_interop.py BUILD_DIR   (an interpreter with the h2 package: tools/run.sh installs it)
@@ -40,7 +44,7 @@ except ImportError:
           "tools/run.sh test installs it)")
     sys.exit(1)
 
-from programs import free_port, report, wait_for, work_with_pki
+from programs import Echo, free_port, report, wait_for, work_with_pki
 
 DEADLINE = 20  # seconds for any one awaited event: generous for valgrind and a loaded machine
 BIND_PATH = "/.well-known/masque/udp/%2A/%2A/"  # the default template, `*` percent-encoded
@@ -307,8 +311,10 @@ def against_the_proxy(bindir, work):
         proxy.wait()
 
 
-def against_the_client(bindir, work):
-    """Part 2: an independent proxy, masque-bind-client --h2 --echo its client."""
+def serve_bind_client(bindir, work, args, scenario):
+    """An independent proxy for masque-bind-client --h2 ARGS: it checks the request, answers
+    103 and then 200, acknowledges the client's uncompressed context, runs scenario(peer, id
+    of that context), and ends the stream: the client must end cleanly (exit status 0)."""
     lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     lsock.bind(("127.0.0.1", 0))
     lsock.listen(1)
@@ -319,8 +325,8 @@ def against_the_client(bindir, work):
                                                       encoding="utf-8") as e:
         client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
                                    f"127.0.0.1:{port}", "--authority", "localhost",
-                                   "--ca", f"{work}/pki/ca.pem", "--h2", "--echo",
-                                   "--run-seconds", "60"],
+                                   "--ca", f"{work}/pki/ca.pem", "--h2",
+                                   "--run-seconds", "60"] + args,
                                   stdin=subprocess.DEVNULL, stdout=o, stderr=e)
     try:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -375,26 +381,7 @@ def against_the_client(bindir, work):
         if cid == 0 or cid % 2 != 0:
             raise Failure(f"the client assigned Context ID {cid}: not even and non-zero")
         peer.send_capsule(ACK, varint(cid))
-        target = tuple_bytes("198.51.100.7", 5353)
-        peer.send_capsule(DATAGRAM, varint(cid) + target + b"hello, independently")
-        peer.expect_capsule(DATAGRAM, varint(cid) + target + b"re: hello, independently",
-                            "the client's echo on its uncompressed context")
-
-        text = b"0123456789abcdef" * 75  # 1200 bytes, whose echo crosses 76 windows of 16
-        peer.send_capsule(DATAGRAM, varint(cid) + target + text)
-        peer.expect_capsule(DATAGRAM, varint(cid) + target + b"re: " + text,
-                            "the client's echo of 1200 bytes through a 16-byte window")
-        peer.send_bytes_one_by_one(unusual_capsules(cid, target + b"cut anywhere"))
-        peer.expect_capsule(DATAGRAM, varint(cid) + target + b"re: cut anywhere",
-                            "the client's echo of a capsule cut byte by byte")
-
-        # A context the proxy registers (an odd ID, -10 §3): the client acknowledges it and
-        # then answers that peer on it, payload only (-10 §5).
-        peer.send_capsule(ASSIGN, varint(1) + target)
-        peer.expect_capsule(ACK, varint(1), "the client's COMPRESSION_ACK of Context ID 1")
-        peer.send_capsule(DATAGRAM, varint(1) + b"on context 1")
-        peer.expect_capsule(DATAGRAM, varint(1) + b"re: on context 1",
-                            "the client's echo on the proxy's compressed context")
+        scenario(peer, cid)
 
         # The proxy ends the tunnel in order: the client ends too, and says all went well.
         conn.end_stream(peer.stream)
@@ -417,12 +404,88 @@ def against_the_client(bindir, work):
         lsock.close()
 
 
+def echo_scenario(peer, cid):
+    """Part 2, masque-bind-client --echo: datagrams in, the echoes checked byte for byte."""
+    target = tuple_bytes("198.51.100.7", 5353)
+    peer.send_capsule(DATAGRAM, varint(cid) + target + b"hello, independently")
+    peer.expect_capsule(DATAGRAM, varint(cid) + target + b"re: hello, independently",
+                        "the client's echo on its uncompressed context")
+    text = b"0123456789abcdef" * 75  # 1200 bytes, whose echo crosses 76 windows of 16
+    peer.send_capsule(DATAGRAM, varint(cid) + target + text)
+    peer.expect_capsule(DATAGRAM, varint(cid) + target + b"re: " + text,
+                        "the client's echo of 1200 bytes through a 16-byte window")
+    peer.send_bytes_one_by_one(unusual_capsules(cid, target + b"cut anywhere"))
+    peer.expect_capsule(DATAGRAM, varint(cid) + target + b"re: cut anywhere",
+                        "the client's echo of a capsule cut byte by byte")
+
+    # A context the proxy registers (an odd ID, -10 §3): the client acknowledges it and then
+    # answers that peer on it, payload only (-10 §5).
+    peer.send_capsule(ASSIGN, varint(1) + target)
+    peer.expect_capsule(ACK, varint(1), "the client's COMPRESSION_ACK of Context ID 1")
+    peer.send_capsule(DATAGRAM, varint(1) + b"on context 1")
+    peer.expect_capsule(DATAGRAM, varint(1) + b"re: on context 1",
+                        "the client's echo on the proxy's compressed context")
+
+
+def expose_scenario(echo):
+    """Part 3, masque-bind-client --expose: a remote peer's datagrams reach the local service
+    from a local socket of the peer's own, the client registers a compressed context for the
+    peer (an even ID, its tuple: -10 §3, §5), and the service's answers come back, on that
+    context once it is acknowledged."""
+
+    def scenario(peer, cid):
+        target = tuple_bytes("203.0.113.9", 40000)
+        peer.send_capsule(DATAGRAM, varint(cid) + target + b"to the service")
+        compressed = None
+        answered = False
+        while compressed is None or not answered:
+            ctype, value = peer.next_capsule("the client's answer and its registration")
+            parsed = read_varint(value, 0)
+            if ctype == ASSIGN and parsed and value[parsed[1]:] == target:
+                if parsed[0] % 2 != 0 or parsed[0] == cid:
+                    raise Failure(f"expose registered Context ID {parsed[0]} for the peer")
+                compressed = parsed[0]
+                peer.send_capsule(ACK, varint(compressed))
+            elif ctype == DATAGRAM and (
+                    value == varint(cid) + target + b"echo: to the service" or
+                    (compressed is not None and
+                     value == varint(compressed) + b"echo: to the service")):
+                answered = True
+            else:
+                raise Failure(f"unexpected capsule type {ctype:#x} value {value.hex()}")
+        peer.round_trip()  # the client has the ACK: it answers on the compressed context now
+        peer.send_capsule(DATAGRAM, varint(compressed) + b"again")
+        peer.expect_capsule(DATAGRAM, varint(compressed) + b"echo: again",
+                            "the service's answer on the peer's compressed context")
+        if len(echo.sources) != 1:
+            raise Failure(f"the service saw {len(echo.sources)} sources for one remote peer")
+
+    return scenario
+
+
+def against_the_client(bindir, work):
+    """Part 2: an independent proxy, masque-bind-client --h2 --echo its client."""
+    serve_bind_client(bindir, work, ["--echo"], echo_scenario)
+
+
+def against_expose_mode(bindir, work):
+    """Part 3: an independent proxy, masque-bind-client --h2 --expose a local service."""
+    echo = Echo()
+    echo.start()
+    try:
+        host, port = echo.sock.getsockname()
+        serve_bind_client(bindir, work, ["--expose", f"{host}:{port}"], expose_scenario(echo))
+    finally:
+        echo.stop = True
+
+
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
     work = work_with_pki("h2_interop")
     failures = []
     for name, part in (("against masque-proxy", against_the_proxy),
-                       ("against masque-bind-client", against_the_client)):
+                       ("against masque-bind-client", against_the_client),
+                       ("against masque-bind-client --expose", against_expose_mode)):
         try:
             part(bindir, work)
         except (Failure, OSError) as exc:

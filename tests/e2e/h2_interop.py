@@ -23,6 +23,9 @@ libmasque. Every byte each program sends is compared with what the drafts say it
    remote peer's datagram reaches the service, the client registers a compressed context for
    the peer (an even ID, the peer's tuple) and the service's answers come back, on that
    context once it is acknowledged.
+4. The same proxy breaking one rule at a time (Context ID 0 with `*` targets, an ACK of an ID
+   never assigned, an ASSIGN of the client's parity or reusing its ID, a capsule with trailing
+   bytes): the client resets the stream with PROTOCOL_ERROR and exits 1.
 
 Every wait is bounded; TLS is verified with a throw-away CA.
 usage: h2_interop.py BUILD_DIR   (an interpreter with the h2 package: tools/run.sh installs it)
@@ -37,6 +40,7 @@ import time
 try:
     import h2.config
     import h2.connection
+    import h2.errors
     import h2.events
     import h2.settings
 except ImportError:
@@ -108,6 +112,8 @@ class Peer:
         self.events = []
         self.capsule_bytes = b""
         self.ended = False
+        self.expect_reset = False  # a StreamReset is then recorded, not a failure
+        self.reset_code = None
         self.sock.settimeout(0.2)
         self.flush()
 
@@ -131,7 +137,10 @@ class Peer:
                     self.capsule_bytes += ev.data
             if isinstance(ev, h2.events.StreamEnded) and ev.stream_id == self.stream:
                 self.ended = True
-            if isinstance(ev, (h2.events.StreamReset, h2.events.ConnectionTerminated)):
+            if (isinstance(ev, h2.events.StreamReset) and self.expect_reset and
+                    ev.stream_id == self.stream):
+                self.reset_code = ev.error_code
+            elif isinstance(ev, (h2.events.StreamReset, h2.events.ConnectionTerminated)):
                 raise Failure(f"{type(ev).__name__}: {ev}")
             self.events.append(ev)
         self.flush()
@@ -381,7 +390,19 @@ def serve_bind_client(bindir, work, args, scenario):
         if cid == 0 or cid % 2 != 0:
             raise Failure(f"the client assigned Context ID {cid}: not even and non-zero")
         peer.send_capsule(ACK, varint(cid))
-        scenario(peer, cid)
+        if scenario(peer, cid) == "reset":
+            # A broken rule: the client aborts the request (RFC 9297 §3.3: malformed, which
+            # HTTP/2 answers with a stream error PROTOCOL_ERROR, RFC 9113 §8.1.1) and fails.
+            end = time.monotonic() + DEADLINE
+            while peer.reset_code is None and time.monotonic() < end:
+                peer.pump()
+            if peer.reset_code != h2.errors.ErrorCodes.PROTOCOL_ERROR:
+                raise Failure(f"the client reset the stream with {peer.reset_code!r}, not "
+                              "PROTOCOL_ERROR")
+            if client.wait(DEADLINE) != 1:
+                raise Failure(f"the client exited with {client.returncode}, not 1")
+            sock.close()
+            return
 
         # The proxy ends the tunnel in order: the client ends too, and says all went well.
         conn.end_stream(peer.stream)
@@ -431,7 +452,10 @@ def expose_scenario(echo):
     """Part 3, masque-bind-client --expose: a remote peer's datagrams reach the local service
     from a local socket of the peer's own, the client registers a compressed context for the
     peer (an even ID, its tuple: -10 §3, §5), and the service's answers come back, on that
-    context once it is acknowledged."""
+    context once it is acknowledged.
+4. The same proxy breaking one rule at a time (Context ID 0 with `*` targets, an ACK of an ID
+   never assigned, an ASSIGN of the client's parity or reusing its ID, a capsule with trailing
+   bytes): the client resets the stream with PROTOCOL_ERROR and exits 1."""
 
     def scenario(peer, cid):
         target = tuple_bytes("203.0.113.9", 40000)
@@ -463,6 +487,34 @@ def expose_scenario(echo):
     return scenario
 
 
+def breaking(rule, capsules):
+    """A scenario in which the proxy breaks `rule` by sending `capsules`: the client must
+    abort the request."""
+
+    def scenario(peer, cid):
+        peer.expect_reset = True
+        for ctype, value in capsules(cid):
+            peer.send_capsule(ctype, value)
+        return "reset"
+
+    scenario.rule = rule
+    return scenario
+
+
+BROKEN_RULES = [
+    breaking("-13 §3: Context ID 0 with `*` targets (BIND-3)",
+             lambda cid: [(DATAGRAM, varint(0) + b"no such context")]),
+    breaking("-10 §3.2: an ACK of an ID the client never assigned",
+             lambda cid: [(ACK, varint(cid + 2))]),
+    breaking("RFC 9298 §4, -10 §3.1: an ASSIGN with the client's parity",
+             lambda cid: [(ASSIGN, varint(cid + 2) + tuple_bytes("198.51.100.7", 1))]),
+    breaking("-10 §3.1: an ASSIGN reusing the client's ID",
+             lambda cid: [(ASSIGN, varint(cid) + tuple_bytes("198.51.100.7", 1))]),
+    breaking("RFC 9297 §3.3: a COMPRESSION_CLOSE with bytes after its field",
+             lambda cid: [(CLOSE, varint(cid) + b"\x00")]),
+]
+
+
 def against_the_client(bindir, work):
     """Part 2: an independent proxy, masque-bind-client --h2 --echo its client."""
     serve_bind_client(bindir, work, ["--echo"], echo_scenario)
@@ -490,6 +542,11 @@ def main():
             part(bindir, work)
         except (Failure, OSError) as exc:
             failures.append(f"{name}: {exc}")
+    for scenario in BROKEN_RULES:
+        try:
+            serve_bind_client(bindir, work, ["--echo"], scenario)
+        except (Failure, OSError) as exc:
+            failures.append(f"a proxy that breaks {scenario.rule}: {exc}")
     return report("h2_interop", failures,
                   "an independent HTTP/2 client and proxy (python3-h2) agree with masque-proxy "
                   "and masque-bind-client byte for byte", work, f"{work}/proxy.log")

@@ -26,6 +26,10 @@ libmasque. Every byte each program sends is compared with what the drafts say it
 4. The same proxy breaking one rule at a time (Context ID 0 with `*` targets, an ACK of an ID
    never assigned, an ASSIGN of the client's parity or reusing its ID, a capsule with trailing
    bytes): the client resets the stream with PROTOCOL_ERROR and exits 1.
+5. The independent client breaking one rule at a time, each on a request of its own on one
+   connection (Context ID 0, a stray ACK, the proxy's parity, a reused ID, a second
+   uncompressed context, trailing bytes): masque-proxy resets that stream with PROTOCOL_ERROR
+   and a last request on the same connection works.
 
 Every wait is bounded; TLS is verified with a throw-away CA.
 usage: h2_interop.py BUILD_DIR   (an interpreter with the h2 package: tools/run.sh installs it)
@@ -320,6 +324,76 @@ def against_the_proxy(bindir, work):
         proxy.wait()
 
 
+CLIENT_BROKEN_RULES = [
+    ("-13 §3: Context ID 0 with `*` targets (BIND-3)",
+     [(DATAGRAM, varint(0) + b"no such context")]),
+    ("-10 §3.2: an ACK of an ID the proxy never assigned", [(ACK, varint(1))]),
+    ("RFC 9298 §4, -10 §3.1: an ASSIGN with the proxy's parity",
+     [(ASSIGN, varint(1) + b"\x00")]),
+    ("-10 §3.1: an ASSIGN reusing an ID", [(ASSIGN, varint(4) + tuple_bytes("127.0.0.1", 9)),
+                                          (ASSIGN, varint(4) + tuple_bytes("127.0.0.1", 10))]),
+    ("-10 §4: a second uncompressed context", [(ASSIGN, varint(6) + b"\x00")]),
+    ("RFC 9297 §3.3: a COMPRESSION_ACK with bytes after its field",
+     [(ACK, varint(3) + b"\x00")]),
+]
+
+
+def against_the_proxy_rules(bindir, work):
+    """Part 5: an independent client breaking one rule at a time, each on a request of its own
+    on one connection: masque-proxy resets that stream with PROTOCOL_ERROR (RFC 9297 §3.3,
+    RFC 9113 §8.1.1), and the connection goes on: a last request works."""
+    port = free_port()
+    log = f"{work}/proxy.log"
+    with open(log, "w", encoding="utf-8") as plog:
+        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
+                                  f"127.0.0.1:{port}", "--allow", "127.0.0.0/8",
+                                  "--cert", f"{work}/pki/localhost.pem",
+                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "60"],
+                                 stderr=plog)
+    try:
+        if wait_for(log, "listening on") is None:
+            raise Failure("the proxy did not start")
+        ctx = ssl.create_default_context(cafile=f"{work}/pki/ca.pem")
+        ctx.set_alpn_protocols(["h2"])
+        sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=DEADLINE),
+                               server_hostname="localhost")
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
+                                                                    header_encoding="utf-8"))
+        conn.initiate_connection()
+        peer = Peer(sock, conn)
+        peer.wait_event(h2.events.RemoteSettingsChanged, "SETTINGS")
+        for rule, capsules in CLIENT_BROKEN_RULES + [(None, [])]:
+            peer.stream = conn.get_next_available_stream_id()
+            peer.capsule_bytes = b""
+            peer.expect_reset = rule is not None
+            peer.reset_code = None
+            conn.send_headers(peer.stream, [(":method", "CONNECT"), (":protocol", "connect-udp"),
+                                            (":scheme", "https"), (":authority", "localhost"),
+                                            (":path", BIND_PATH), ("capsule-protocol", "?1"),
+                                            ("connect-udp-bind", "?1")])
+            peer.flush()
+            status = header_map(peer.wait_event(h2.events.ResponseReceived,
+                                                "a response").headers).get(":status")
+            if status != "200":
+                raise Failure(f"request for {rule or 'the last one'} answered {status}")
+            peer.send_capsule(ASSIGN, varint(2) + b"\x00")
+            peer.expect_capsule(ACK, varint(2), "COMPRESSION_ACK of the uncompressed context")
+            for ctype, value in capsules:
+                peer.send_capsule(ctype, value)
+            if rule is None:
+                break  # the connection survived every broken request: this one works
+            end = time.monotonic() + DEADLINE
+            while peer.reset_code is None and time.monotonic() < end:
+                peer.pump()
+            if peer.reset_code != h2.errors.ErrorCodes.PROTOCOL_ERROR:
+                raise Failure(f"{rule}: the proxy reset the stream with {peer.reset_code!r}, "
+                              "not PROTOCOL_ERROR")
+        sock.close()
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
 def serve_bind_client(bindir, work, args, scenario):
     """An independent proxy for masque-bind-client --h2 ARGS: it checks the request, answers
     103 and then 200, acknowledges the client's uncompressed context, runs scenario(peer, id
@@ -455,7 +529,11 @@ def expose_scenario(echo):
     context once it is acknowledged.
 4. The same proxy breaking one rule at a time (Context ID 0 with `*` targets, an ACK of an ID
    never assigned, an ASSIGN of the client's parity or reusing its ID, a capsule with trailing
-   bytes): the client resets the stream with PROTOCOL_ERROR and exits 1."""
+   bytes): the client resets the stream with PROTOCOL_ERROR and exits 1.
+5. The independent client breaking one rule at a time, each on a request of its own on one
+   connection (Context ID 0, a stray ACK, the proxy's parity, a reused ID, a second
+   uncompressed context, trailing bytes): masque-proxy resets that stream with PROTOCOL_ERROR
+   and a last request on the same connection works."""
 
     def scenario(peer, cid):
         target = tuple_bytes("203.0.113.9", 40000)
@@ -537,7 +615,8 @@ def main():
     failures = []
     for name, part in (("against masque-proxy", against_the_proxy),
                        ("against masque-bind-client", against_the_client),
-                       ("against masque-bind-client --expose", against_expose_mode)):
+                       ("against masque-bind-client --expose", against_expose_mode),
+                       ("masque-proxy against broken requests", against_the_proxy_rules)):
         try:
             part(bindir, work)
         except (Failure, OSError) as exc:

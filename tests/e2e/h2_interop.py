@@ -57,6 +57,9 @@ from programs import Echo, free_port, report, wait_for, work_with_pki
 DEADLINE = 20  # seconds for any one awaited event: generous for valgrind and a loaded machine
 BIND_PATH = "/.well-known/masque/udp/%2A/%2A/"  # the default template, `*` percent-encoded
 DATAGRAM, ASSIGN, ACK, CLOSE = 0x00, 0x11, 0x12, 0x13  # RFC 9297 §3.5; -10 §3
+BIND_REQUEST = [(":method", "CONNECT"), (":protocol", "connect-udp"), (":scheme", "https"),
+                (":authority", "localhost"), (":path", BIND_PATH), ("capsule-protocol", "?1"),
+                ("connect-udp-bind", "?1")]  # RFC 9298 §3.4 over HTTP/2, -10 §2
 
 
 class Failure(Exception):
@@ -206,43 +209,56 @@ def header_map(headers):
     return {k: v for k, v in headers}
 
 
-def against_the_proxy(bindir, work):
-    """Part 1: an independent client, masque-proxy serving it."""
+def start_proxy(bindir, work, args=()):
+    """masque-proxy on a free loopback port with the throw-away CA's certificate, loopback
+    targets allowed, its log in work/proxy.log: (process, port)."""
     port = free_port()
     log = f"{work}/proxy.log"
     with open(log, "w", encoding="utf-8") as plog:
         proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
                                   f"127.0.0.1:{port}", "--allow", "127.0.0.0/8",
                                   "--cert", f"{work}/pki/localhost.pem",
-                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "60"],
-                                 stderr=plog)
+                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "60"]
+                                 + list(args), stderr=plog)
+    if wait_for(log, "listening on") is None:
+        proxy.kill()
+        proxy.wait()
+        raise Failure("the proxy did not start")
+    return proxy, port
+
+
+def connect(port, work, settings=None):
+    """An HTTP/2 client connection to the proxy at port, over TLS verified against the
+    throw-away CA, with these local SETTINGS: its Peer, the proxy's SETTINGS not yet read."""
+    ctx = ssl.create_default_context(cafile=f"{work}/pki/ca.pem")
+    ctx.set_alpn_protocols(["h2"])
+    sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=DEADLINE),
+                           server_hostname="localhost")
+    if sock.selected_alpn_protocol() != "h2":
+        raise Failure(f"ALPN chose {sock.selected_alpn_protocol()!r}, not h2")
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
+                                                                header_encoding="utf-8"))
+    if settings:
+        conn.local_settings = h2.settings.Settings(client=True, initial_values=settings)
+    conn.initiate_connection()
+    return Peer(sock, conn)
+
+
+def against_the_proxy(bindir, work):
+    """Part 1: an independent client, masque-proxy serving it."""
+    proxy, port = start_proxy(bindir, work)
     try:
-        if wait_for(log, "listening on") is None:
-            raise Failure("the proxy did not start")
-        ctx = ssl.create_default_context(cafile=f"{work}/pki/ca.pem")
-        ctx.set_alpn_protocols(["h2"])
-        raw = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
-        sock = ctx.wrap_socket(raw, server_hostname="localhost")
-        if sock.selected_alpn_protocol() != "h2":
-            raise Failure(f"ALPN chose {sock.selected_alpn_protocol()!r}, not h2")
-        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
-                                                                    header_encoding="utf-8"))
         # A stream window of 16 bytes (RFC 9113 §6.9.2): the proxy must cut its capsules into
         # DATA frames that fit and wait for each WINDOW_UPDATE.
-        conn.local_settings = h2.settings.Settings(
-            client=True, initial_values={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 16})
-        conn.initiate_connection()
-        peer = Peer(sock, conn)
+        peer = connect(port, work, {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 16})
+        conn = peer.conn
         # RFC 8441 §3: no extended CONNECT before the server said it takes one.
         ev = peer.wait_event(h2.events.RemoteSettingsChanged, "SETTINGS")
         enable = ev.changed_settings.get(h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL)
         if enable is None or enable.new_value != 1:
             raise Failure("the proxy's SETTINGS lack ENABLE_CONNECT_PROTOCOL=1")
         peer.stream = conn.get_next_available_stream_id()
-        conn.send_headers(peer.stream, [(":method", "CONNECT"), (":protocol", "connect-udp"),
-                                        (":scheme", "https"), (":authority", "localhost"),
-                                        (":path", BIND_PATH), ("capsule-protocol", "?1"),
-                                        ("connect-udp-bind", "?1")])
+        conn.send_headers(peer.stream, BIND_REQUEST)
         # -10 §4: the uncompressed context (an even ID: ours), sent at once behind the request,
         # before the response (as RFC 9298 §5 lets datagrams go optimistically).
         peer.send_capsule(ASSIGN, varint(2) + b"\x00")
@@ -318,7 +334,7 @@ def against_the_proxy(bindir, work):
             except socket.timeout:
                 if time.monotonic() > end:
                     raise Failure("the public address stayed open after the stream ended")
-        sock.close()
+        peer.sock.close()
     finally:
         proxy.kill()
         proxy.wait()
@@ -342,35 +358,17 @@ def against_the_proxy_rules(bindir, work):
     """Part 5: an independent client breaking one rule at a time, each on a request of its own
     on one connection: masque-proxy resets that stream with PROTOCOL_ERROR (RFC 9297 §3.3,
     RFC 9113 §8.1.1), and the connection goes on: a last request works."""
-    port = free_port()
-    log = f"{work}/proxy.log"
-    with open(log, "w", encoding="utf-8") as plog:
-        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
-                                  f"127.0.0.1:{port}", "--allow", "127.0.0.0/8",
-                                  "--cert", f"{work}/pki/localhost.pem",
-                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "60"],
-                                 stderr=plog)
+    proxy, port = start_proxy(bindir, work)
     try:
-        if wait_for(log, "listening on") is None:
-            raise Failure("the proxy did not start")
-        ctx = ssl.create_default_context(cafile=f"{work}/pki/ca.pem")
-        ctx.set_alpn_protocols(["h2"])
-        sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=DEADLINE),
-                               server_hostname="localhost")
-        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
-                                                                    header_encoding="utf-8"))
-        conn.initiate_connection()
-        peer = Peer(sock, conn)
+        peer = connect(port, work)
+        conn = peer.conn
         peer.wait_event(h2.events.RemoteSettingsChanged, "SETTINGS")
         for rule, capsules in CLIENT_BROKEN_RULES + [(None, [])]:
             peer.stream = conn.get_next_available_stream_id()
             peer.capsule_bytes = b""
             peer.expect_reset = rule is not None
             peer.reset_code = None
-            conn.send_headers(peer.stream, [(":method", "CONNECT"), (":protocol", "connect-udp"),
-                                            (":scheme", "https"), (":authority", "localhost"),
-                                            (":path", BIND_PATH), ("capsule-protocol", "?1"),
-                                            ("connect-udp-bind", "?1")])
+            conn.send_headers(peer.stream, BIND_REQUEST)
             peer.flush()
             status = header_map(peer.wait_event(h2.events.ResponseReceived,
                                                 "a response").headers).get(":status")
@@ -388,7 +386,7 @@ def against_the_proxy_rules(bindir, work):
             if peer.reset_code != h2.errors.ErrorCodes.PROTOCOL_ERROR:
                 raise Failure(f"{rule}: the proxy reset the stream with {peer.reset_code!r}, "
                               "not PROTOCOL_ERROR")
-        sock.close()
+        peer.sock.close()
     finally:
         proxy.kill()
         proxy.wait()
@@ -434,10 +432,7 @@ def serve_bind_client(bindir, work, args, scenario):
         request = peer.wait_event(h2.events.RequestReceived, "the Bind request")
         peer.stream = request.stream_id
         headers = header_map(request.headers)
-        for name, value in ((":method", "CONNECT"), (":protocol", "connect-udp"),
-                            (":scheme", "https"), (":authority", "localhost"),
-                            (":path", BIND_PATH), ("capsule-protocol", "?1"),
-                            ("connect-udp-bind", "?1")):
+        for name, value in BIND_REQUEST:
             if headers.get(name) != value:
                 raise Failure(f"request {name}: {headers.get(name)!r}, not {value!r}")
         # An interim response first (RFC 9110 §15.2), whose fields are not the final one's
@@ -526,14 +521,7 @@ def expose_scenario(echo):
     """Part 3, masque-bind-client --expose: a remote peer's datagrams reach the local service
     from a local socket of the peer's own, the client registers a compressed context for the
     peer (an even ID, its tuple: -10 §3, §5), and the service's answers come back, on that
-    context once it is acknowledged.
-4. The same proxy breaking one rule at a time (Context ID 0 with `*` targets, an ACK of an ID
-   never assigned, an ASSIGN of the client's parity or reusing its ID, a capsule with trailing
-   bytes): the client resets the stream with PROTOCOL_ERROR and exits 1.
-5. The independent client breaking one rule at a time, each on a request of its own on one
-   connection (Context ID 0, a stray ACK, the proxy's parity, a reused ID, a second
-   uncompressed context, trailing bytes): masque-proxy resets that stream with PROTOCOL_ERROR
-   and a last request on the same connection works."""
+    context once it is acknowledged."""
 
     def scenario(peer, cid):
         target = tuple_bytes("203.0.113.9", 40000)

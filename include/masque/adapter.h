@@ -98,6 +98,10 @@ MASQUE_API int masque_adapter_read_stream(masque_adapter *a, const uint8_t *data
 
 /**
  * @brief The request stream's receive side ended (FIN).
+ *
+ * On MASQUE_OK the host ends its own side too, in either role (both bindings do): a UDP
+ * tunnel has no half-close, the proxy's socket goes with its side (RFC 9298 §3.1), and a
+ * client left half-open would never learn that its tunnel ended.
  * @param a The adapter.
  * @return MASQUE_OK, or a negative error after the stream was aborted (it ended mid-capsule).
  */

@@ -2924,6 +2924,28 @@ static void test_e2e_UDP_4_connect_without_protocol_is_answered(void **state)
     expect_refusal(classic, 400, 0);
 }
 
+extern const char *const *masque_quic_test_interim; /* the binding's test build only */
+
+/* RFC 9114 §4.1, RFC 9110 §15.2: a 103 before the 200, as other servers may send. It is not the
+ * final response, and none of its fields are: its Proxy-Public-Address must not become one of
+ * the client's public addresses (client_ready asserts there is exactly one). */
+static void test_e2e_an_interim_response_is_not_part_of_the_final_one(void **state)
+{
+    static const char *const early_hints[] = {":status", "103", "proxy-public-address",
+                                              "\"192.0.2.99:1\"", NULL};
+    masque_address peer_addr;
+    int peer;
+    (void)state;
+    masque_quic_test_interim = early_hints;
+    peer = one_client_and_a_peer(&peer_addr);
+    masque_quic_test_interim = NULL;
+    assert_int_equal(clients[0].pub.version, MASQUE_IP_V4);
+    assert_int_equal(clients[0].pub.bytes[0], 127); /* the relay's, not 192.0.2.99 */
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
 static void test_e2e_UDP_4_get_with_protocol_is_answered(void **state)
 {
     /* RFC 9220 §3: :protocol only with CONNECT; anything else is malformed (RFC 9114 §4.1.2). */
@@ -2996,6 +3018,10 @@ static int after_each(void **state)
     conn_max_requests = 0;
     proxy_serve_h2 = 0;
     proxy_verbose = 0;
+#if MASQUE_E2E_MALFORMED
+    masque_quic_test_request = NULL;
+    masque_quic_test_interim = NULL;
+#endif
     return 0;
 }
 
@@ -3005,6 +3031,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_e2e_UDP_4_connect_without_protocol_is_answered, after_each),
         cmocka_unit_test_teardown(test_e2e_UDP_4_get_with_protocol_is_answered, after_each),
+        cmocka_unit_test_teardown(test_e2e_an_interim_response_is_not_part_of_the_final_one,
+                                  after_each),
     };
     return cmocka_run_group_tests(tests, make_pki, remove_pki);
 }

@@ -601,6 +601,10 @@ static void to_nv(nghttp3_nv *nv, const masque_field *f, size_t n)
 
 /* Submits the response (RFC 9297 §3.4: Capsule-Protocol on 2xx only); a refusal carries a
  * Proxy-Status (RFC 9209) and goes to the log. */
+#ifdef MASQUE_QUIC_TEST_REQUESTS
+static int server_send_test_interim(masque_quic_request *r);
+#endif
+
 static int submit_response(masque_quic_request *r, int status, const char *error_type,
                            const char *details, const char *why)
 {
@@ -619,6 +623,11 @@ static int submit_response(masque_quic_request *r, int status, const char *error
         log_line(r->conn, "refusing request: ", why);
     }
     to_nv(nv, fields, (size_t)n);
+#ifdef MASQUE_QUIC_TEST_REQUESTS
+    if (status == 200 && server_send_test_interim(r) != 0) {
+        return -1;
+    }
+#endif
     return nghttp3_conn_submit_response(r->conn->h3, r->stream, nv, (size_t)n,
                                         status == 200 ? &dr : NULL);
 }
@@ -902,6 +911,22 @@ static int client_send_test_request(masque_quic_request *r, const char *const *f
         n++;
     }
     return nghttp3_conn_submit_request(r->conn->h3, r->stream, nv, n, &dr, r) == 0 ? 0 : -1;
+}
+
+/* The same for a server: an interim response (RFC 9114 §4.1) it sends before a 200, as other
+ * servers may (103 Early Hints), or NULL. */
+const char *const *masque_quic_test_interim;
+
+static int server_send_test_interim(masque_quic_request *r)
+{
+    nghttp3_nv nv[8];
+    size_t n = 0;
+    const char *const *fields = masque_quic_test_interim;
+    while (fields != NULL && n < 8 && fields[2 * n] != NULL) {
+        nv[n] = make_nv(fields[2 * n], fields[2 * n + 1]);
+        n++;
+    }
+    return n == 0 || nghttp3_conn_submit_info(r->conn->h3, r->stream, nv, n) == 0 ? 0 : -1;
 }
 #endif
 

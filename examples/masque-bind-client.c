@@ -15,8 +15,8 @@
  * NAME's addresses are raced over HTTP/3, families alternating (RFC 8305 §4-§5: each 250 ms
  * after the one before started, the first handshake wins), then over TCP for HTTP/2 where no
  * QUIC handshake came (the first connection takes the TLS handshake); a handshake that HTTP/2
- * does not follow gets --connect-timeout-ms (default 10000). --h2 uses HTTP/2 only, --h3
- * HTTP/3 only.
+ * does not follow gets --connect-timeout-ms (default 10000), as does the proxy's answer to the
+ * Bind request once a handshake completed. --h2 uses HTTP/2 only, --h3 HTTP/3 only.
  *
  * It prints "public address: IP:PORT" for each address the proxy bound, then one line per
  * packet: "from IP:PORT: TEXT". Lines on standard input, "IP:PORT TEXT", are sent to that peer.
@@ -517,6 +517,24 @@ static void say_no_handshake(const struct sockaddr_storage *remote, socklen_t re
     say_address(no, remote, remotelen, within);
 }
 
+/*
+ * A proxy that completed the handshake but does not answer the Bind request by `answer_by`
+ * (--connect-timeout-ms after the handshake) is given up as one that does not complete it:
+ * otherwise a proxy whose application hangs while its transport still answers PINGs would hold
+ * the client forever, and --reconnect would never ask again. 1 when the answer is overdue (said
+ * on stderr).
+ */
+static int answer_overdue(const client_state *st, const options *o, uint64_t answer_by)
+{
+    if (st->ready || st->ended || masque_quic_now_ns() < answer_by) {
+        return 0;
+    }
+    (void)fprintf(stderr,
+                  "masque-bind-client: the proxy did not answer the Bind request within %llu ms\n",
+                  (unsigned long long)(o->connect_ns / 1000000u));
+    return 1;
+}
+
 /* An address of the proxy, and whether it needs no HTTP/2 attempt: a QUIC handshake with one of
  * the proxy's addresses completed (the same proxy answers QUIC). */
 typedef struct proxy_address {
@@ -670,6 +688,7 @@ static void run_h3(client_state *st, const options *o, proxy_address *addrs, siz
 {
     h3_attempt won = {NULL, -1, 0, 0};
     uint64_t end_code = 0;
+    uint64_t answer_by;
     masque_conn_end end;
     int leaving = 0;
     int fd;
@@ -678,10 +697,13 @@ static void run_h3(client_state *st, const options *o, proxy_address *addrs, siz
     }
     st->conn = won.conn;
     fd = won.fd;
-    while (!st->ended && time_left(o) && !masque_quic_is_closed(st->conn)) {
+    answer_by = masque_quic_now_ns() + o->connect_ns; /* the handshake completed just now */
+    while (!st->ended && time_left(o) && !masque_quic_is_closed(st->conn) &&
+           !answer_overdue(st, o, answer_by)) {
         struct pollfd fds[2 + EXPOSE_MAX_PEERS];
         size_t npeers = polls(st, fds, fd);
-        (void)poll(fds, 2 + npeers, loop_wait_ms(o, masque_quic_next_timeout(st->conn), 0));
+        (void)poll(fds, 2 + npeers,
+                   loop_wait_ms(o, masque_quic_next_timeout(st->conn), st->ready ? 0 : answer_by));
         if (fds[0].revents & (POLLIN | POLLERR)) {
             /* Every packet that waits, a GSO train in one receive. */
             (void)masque_quic_read_socket(st->conn);
@@ -852,6 +874,7 @@ static int run_h2(client_state *st, const options *o, int fd)
     masque_h2_config cfg;
     uint64_t end_code = 0;
     uint64_t give_up = masque_quic_now_ns() + o->connect_ns;
+    uint64_t answer_by = 0; /* set when the TLS handshake completes */
     masque_conn_end end;
     int reached;
     memset(&cfg, 0, sizeof(cfg));
@@ -876,11 +899,18 @@ static int run_h2(client_state *st, const options *o, int fd)
         size_t npeers = polls(st, fds, fd);
         uint64_t exp = masque_h2_next_timeout(st->h2); /* ms, UINT64_MAX: none */
         int handshaking = !masque_h2_handshake_completed(st->h2);
-        int wait = loop_wait_ms(o, exp == UINT64_MAX ? UINT64_MAX : exp * 1000000u,
-                                handshaking ? give_up : 0);
+        int wait;
+        if (!handshaking && answer_by == 0) {
+            answer_by = masque_quic_now_ns() + o->connect_ns;
+        }
+        wait = loop_wait_ms(o, exp == UINT64_MAX ? UINT64_MAX : exp * 1000000u,
+                            handshaking ? give_up : (st->ready ? 0 : answer_by));
         if (handshaking && masque_quic_now_ns() >= give_up) {
             say_no_handshake(&o->remote, o->remotelen, "TLS (TCP)", o->connect_ns);
             break; /* no answer from this address: the next one */
+        }
+        if (!handshaking && answer_overdue(st, o, answer_by)) {
+            break;
         }
         if (masque_h2_wants_write(st->h2)) {
             fds[0].events |= POLLOUT;
@@ -1095,7 +1125,8 @@ static void usage(FILE *to)
         "                             HTTP/2 when no QUIC handshake completes in time)\n"
         "  --fallback-ms MS           how long HTTP/3 gets before HTTP/2 (default 1500)\n"
         "  --connect-timeout-ms MS    how long a handshake with one address gets otherwise\n"
-        "                             (QUIC with --h3, TCP and TLS; default 10000)\n"
+        "                             (QUIC with --h3, TCP and TLS; default 10000), and the\n"
+        "                             proxy's answer to the Bind request after a handshake\n"
         "  --idle-timeout-ms MS       a proxy silent this long is gone (QUIC's idle timeout;\n"
         "                             default 120000; a quiet tunnel sends PINGs to stay up)\n"
         "  --priority STRING          GnuTLS priority string\n"

@@ -30,6 +30,8 @@ libmasque. Every byte each program sends is compared with what the drafts say it
    connection (Context ID 0, a stray ACK, the proxy's parity, a reused ID, a second
    uncompressed context, trailing bytes): masque-proxy resets that stream with PROTOCOL_ERROR
    and a last request on the same connection works.
+6. An independent proxy that never answers the Bind request: masque-bind-client --reconnect
+   gives up after --connect-timeout-ms, says why, and asks again on a new connection.
 
 Every wait is bounded; TLS is verified with a throw-away CA.
 usage: h2_interop.py BUILD_DIR   (an interpreter with the h2 package: tools/run.sh installs it)
@@ -597,6 +599,60 @@ def against_expose_mode(bindir, work):
         echo.stop = True
 
 
+def against_a_silent_proxy(bindir, work):
+    """Part 6: an independent proxy that completes the handshakes, takes the Bind request and
+    never answers it (an application that hangs behind a live HTTP/2 stack). masque-bind-client
+    --reconnect gives the answer --connect-timeout-ms, says so, and asks again on a new
+    connection."""
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(2)
+    lsock.settimeout(DEADLINE)
+    port = lsock.getsockname()[1]
+    err = f"{work}/silent.err"
+    with open(err, "w", encoding="utf-8") as e:
+        client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
+                                   f"127.0.0.1:{port}", "--authority", "localhost",
+                                   "--ca", f"{work}/pki/ca.pem", "--h2", "--reconnect",
+                                   "--connect-timeout-ms", "1000", "--run-seconds", "60"],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=e)
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(f"{work}/pki/localhost.pem", f"{work}/pki/localhost.key")
+        ctx.set_alpn_protocols(["h2"])
+        for attempt in (1, 2):
+            try:
+                raw, _ = lsock.accept()
+            except socket.timeout as exc:
+                raise Failure(f"no connection attempt {attempt} within {DEADLINE} s") from exc
+            raw.settimeout(DEADLINE)
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False,
+                                                                        header_encoding="utf-8"))
+            conn.local_settings = h2.settings.Settings(
+                client=False,
+                initial_values={h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1})
+            conn.initiate_connection()
+            peer = Peer(ctx.wrap_socket(raw, server_side=True), conn)
+            peer.wait_event(h2.events.RequestReceived, "the Bind request")
+            if attempt == 1:
+                # Never answered: the client must leave the connection (GOAWAY, then EOF).
+                end = time.monotonic() + DEADLINE
+                try:
+                    while time.monotonic() < end:
+                        peer.pump()
+                except Failure:
+                    pass  # the client closed the connection
+                else:
+                    raise Failure(f"the client still waited for the answer after {DEADLINE} s")
+            peer.sock.close()
+        if wait_for(err, "did not answer the Bind request within 1000 ms", 1) is None:
+            raise Failure("the client did not say why it gave up")
+    finally:
+        client.kill()
+        client.wait()
+        lsock.close()
+
+
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
     work = work_with_pki("h2_interop")
@@ -604,7 +660,8 @@ def main():
     for name, part in (("against masque-proxy", against_the_proxy),
                        ("against masque-bind-client", against_the_client),
                        ("against masque-bind-client --expose", against_expose_mode),
-                       ("masque-proxy against broken requests", against_the_proxy_rules)):
+                       ("masque-proxy against broken requests", against_the_proxy_rules),
+                       ("masque-bind-client against a silent proxy", against_a_silent_proxy)):
         try:
             part(bindir, work)
         except (Failure, OSError) as exc:

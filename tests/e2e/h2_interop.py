@@ -614,7 +614,7 @@ def against_a_silent_proxy(bindir, work):
         client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
                                    f"127.0.0.1:{port}", "--authority", "localhost",
                                    "--ca", f"{work}/pki/ca.pem", "--h2", "--reconnect",
-                                   "--connect-timeout-ms", "1000", "--run-seconds", "60"],
+                                   "--connect-timeout-ms", "3000", "--run-seconds", "60"],
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=e)
     try:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -645,7 +645,7 @@ def against_a_silent_proxy(bindir, work):
                 else:
                     raise Failure(f"the client still waited for the answer after {DEADLINE} s")
             peer.sock.close()
-        if wait_for(err, "did not answer the Bind request within 1000 ms", 1) is None:
+        if wait_for(err, "did not answer the Bind request within 3000 ms", 1) is None:
             raise Failure("the client did not say why it gave up")
     finally:
         client.kill()

@@ -54,7 +54,8 @@ except ImportError:
           "tools/run.sh test installs it)")
     sys.exit(1)
 
-from programs import Echo, free_port, report, wait_for, work_with_pki
+import programs
+from programs import Echo, report, wait_for, work_with_pki
 
 DEADLINE = 20  # seconds for any one awaited event: generous for valgrind and a loaded machine
 BIND_PATH = "/.well-known/masque/udp/%2A/%2A/"  # the default template, `*` percent-encoded
@@ -193,11 +194,52 @@ class Peer:
             self.conn.send_data(self.stream, data[i:i + 1], pad_length=3)
             self.flush()
 
+    def wait_reset(self, who):
+        """The other end resets the stream with PROTOCOL_ERROR (RFC 9297 §3.3: malformed, which
+        HTTP/2 answers with a stream error PROTOCOL_ERROR, RFC 9113 §8.1.1)."""
+        end = time.monotonic() + DEADLINE
+        while self.reset_code is None and time.monotonic() < end:
+            self.pump()
+        if self.reset_code != h2.errors.ErrorCodes.PROTOCOL_ERROR:
+            raise Failure(f"{who} reset the stream with {self.reset_code!r}, not PROTOCOL_ERROR")
+
     def round_trip(self):
         """An HTTP/2 PING and its ACK: the other end has processed everything sent before it."""
         self.conn.ping(b"in order")
         self.flush()
         self.wait_event(h2.events.PingAckReceived, "PING ACK")
+
+
+def listener():
+    """A TCP socket listening on a free loopback port, for masque-bind-client: (socket, port)."""
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(2)
+    lsock.settimeout(DEADLINE)
+    return lsock, lsock.getsockname()[1]
+
+
+def accept(lsock, work, settings, what="the client did not connect"):
+    """An HTTP/2 server connection for the next client on lsock, over TLS with the throw-away
+    CA's certificate for localhost, offering extended CONNECT and these other SETTINGS."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(f"{work}/pki/localhost.pem", f"{work}/pki/localhost.key")
+    ctx.set_alpn_protocols(["h2"])
+    try:
+        raw, _ = lsock.accept()
+    except socket.timeout as exc:
+        raise Failure(what) from exc
+    raw.settimeout(DEADLINE)
+    sock = ctx.wrap_socket(raw, server_side=True)
+    if sock.selected_alpn_protocol() != "h2":
+        raise Failure(f"ALPN chose {sock.selected_alpn_protocol()!r}, not h2")
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False,
+                                                                header_encoding="utf-8"))
+    conn.local_settings = h2.settings.Settings(
+        client=False,
+        initial_values={h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1, **settings})
+    conn.initiate_connection()
+    return Peer(sock, conn)
 
 
 def udp_peer():
@@ -212,21 +254,11 @@ def header_map(headers):
 
 
 def start_proxy(bindir, work, args=()):
-    """masque-proxy on a free loopback port with the throw-away CA's certificate, loopback
-    targets allowed, its log in work/proxy.log: (process, port)."""
-    port = free_port()
-    log = f"{work}/proxy.log"
-    with open(log, "w", encoding="utf-8") as plog:
-        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
-                                  f"127.0.0.1:{port}", "--allow", "127.0.0.0/8",
-                                  "--cert", f"{work}/pki/localhost.pem",
-                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "60"]
-                                 + list(args), stderr=plog)
-    if wait_for(log, "listening on") is None:
-        proxy.kill()
-        proxy.wait()
-        raise Failure("the proxy did not start")
-    return proxy, port
+    """programs.start_proxy(), its failure a Failure."""
+    try:
+        return programs.start_proxy(bindir, work, args)
+    except RuntimeError as exc:
+        raise Failure(str(exc)) from exc
 
 
 def connect(port, work, settings=None):
@@ -382,12 +414,7 @@ def against_the_proxy_rules(bindir, work):
                 peer.send_capsule(ctype, value)
             if rule is None:
                 break  # the connection survived every broken request: this one works
-            end = time.monotonic() + DEADLINE
-            while peer.reset_code is None and time.monotonic() < end:
-                peer.pump()
-            if peer.reset_code != h2.errors.ErrorCodes.PROTOCOL_ERROR:
-                raise Failure(f"{rule}: the proxy reset the stream with {peer.reset_code!r}, "
-                              "not PROTOCOL_ERROR")
+            peer.wait_reset(f"{rule}: the proxy")
         peer.sock.close()
     finally:
         proxy.kill()
@@ -398,11 +425,7 @@ def serve_bind_client(bindir, work, args, scenario):
     """An independent proxy for masque-bind-client --h2 ARGS: it checks the request, answers
     103 and then 200, acknowledges the client's uncompressed context, runs scenario(peer, id
     of that context), and ends the stream: the client must end cleanly (exit status 0)."""
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(1)
-    lsock.settimeout(DEADLINE)
-    port = lsock.getsockname()[1]
+    lsock, port = listener()
     out = f"{work}/client.out"
     with open(out, "w", encoding="utf-8") as o, open(f"{work}/client.err", "w",
                                                       encoding="utf-8") as e:
@@ -412,25 +435,8 @@ def serve_bind_client(bindir, work, args, scenario):
                                    "--run-seconds", "60"] + args,
                                   stdin=subprocess.DEVNULL, stdout=o, stderr=e)
     try:
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(f"{work}/pki/localhost.pem", f"{work}/pki/localhost.key")
-        ctx.set_alpn_protocols(["h2"])
-        try:
-            raw, _ = lsock.accept()
-        except socket.timeout as exc:
-            raise Failure("the client did not connect") from exc
-        raw.settimeout(DEADLINE)
-        sock = ctx.wrap_socket(raw, server_side=True)
-        if sock.selected_alpn_protocol() != "h2":
-            raise Failure(f"ALPN chose {sock.selected_alpn_protocol()!r}, not h2")
-        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False,
-                                                                    header_encoding="utf-8"))
-        conn.local_settings = h2.settings.Settings(
-            client=False,
-            initial_values={h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
-                            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 16})
-        conn.initiate_connection()
-        peer = Peer(sock, conn)
+        peer = accept(lsock, work, {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 16})
+        conn = peer.conn
         request = peer.wait_event(h2.events.RequestReceived, "the Bind request")
         peer.stream = request.stream_id
         headers = header_map(request.headers)
@@ -462,17 +468,11 @@ def serve_bind_client(bindir, work, args, scenario):
             raise Failure(f"the client assigned Context ID {cid}: not even and non-zero")
         peer.send_capsule(ACK, varint(cid))
         if scenario(peer, cid) == "reset":
-            # A broken rule: the client aborts the request (RFC 9297 §3.3: malformed, which
-            # HTTP/2 answers with a stream error PROTOCOL_ERROR, RFC 9113 §8.1.1) and fails.
-            end = time.monotonic() + DEADLINE
-            while peer.reset_code is None and time.monotonic() < end:
-                peer.pump()
-            if peer.reset_code != h2.errors.ErrorCodes.PROTOCOL_ERROR:
-                raise Failure(f"the client reset the stream with {peer.reset_code!r}, not "
-                              "PROTOCOL_ERROR")
+            # A broken rule: the client aborts the request and fails.
+            peer.wait_reset("the client")
             if client.wait(DEADLINE) != 1:
                 raise Failure(f"the client exited with {client.returncode}, not 1")
-            sock.close()
+            peer.sock.close()
             return
 
         # The proxy ends the tunnel in order: the client ends too, and says all went well.
@@ -488,7 +488,7 @@ def serve_bind_client(bindir, work, args, scenario):
             raise Failure("the client did not end after the proxy ended the stream")
         if client.returncode != 0:
             raise Failure(f"the client exited with {client.returncode} after a clean end")
-        sock.close()
+        peer.sock.close()
     finally:
         if client.poll() is None:
             client.kill()
@@ -604,11 +604,7 @@ def against_a_silent_proxy(bindir, work):
     never answers it (an application that hangs behind a live HTTP/2 stack). masque-bind-client
     --reconnect gives the answer --connect-timeout-ms, says so, and asks again on a new
     connection."""
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(2)
-    lsock.settimeout(DEADLINE)
-    port = lsock.getsockname()[1]
+    lsock, port = listener()
     err = f"{work}/silent.err"
     with open(err, "w", encoding="utf-8") as e:
         client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
@@ -617,22 +613,9 @@ def against_a_silent_proxy(bindir, work):
                                    "--connect-timeout-ms", "3000", "--run-seconds", "60"],
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=e)
     try:
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(f"{work}/pki/localhost.pem", f"{work}/pki/localhost.key")
-        ctx.set_alpn_protocols(["h2"])
         for attempt in (1, 2):
-            try:
-                raw, _ = lsock.accept()
-            except socket.timeout as exc:
-                raise Failure(f"no connection attempt {attempt} within {DEADLINE} s") from exc
-            raw.settimeout(DEADLINE)
-            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False,
-                                                                        header_encoding="utf-8"))
-            conn.local_settings = h2.settings.Settings(
-                client=False,
-                initial_values={h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1})
-            conn.initiate_connection()
-            peer = Peer(ctx.wrap_socket(raw, server_side=True), conn)
+            peer = accept(lsock, work, {},
+                          f"no connection attempt {attempt} within {DEADLINE} s")
             peer.wait_event(h2.events.RequestReceived, "the Bind request")
             if attempt == 1:
                 # Never answered: the client must leave the connection (GOAWAY, then EOF).

@@ -16,30 +16,21 @@ import select
 import socket
 import subprocess
 import sys
-import threading
 import time
 
-from programs import free_port, report, wait_for, work_with_pki
+from programs import UdpPath, report, start_proxy, stop_all, wait_for, work_with_pki
 
 DROP, DUPLICATE, HOLD = 0.15, 0.05, 0.05
 SENT = 200
 
 
-class BadPath(threading.Thread):
-    """A UDP relay for one client in front of the proxy's port, with loss, duplicates and
-    reordering both ways."""
+class BadPath(UdpPath):
+    """Loss, duplicates and reordering both ways."""
 
     def __init__(self, proxy_port, seed):
-        super().__init__(daemon=True)
+        super().__init__(proxy_port)
         self.rnd = random.Random(seed)
-        self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.front.bind(("127.0.0.1", 0))
-        self.back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.back.bind(("127.0.0.1", 0))
-        self.proxy = ("127.0.0.1", proxy_port)
-        self.client = None
         self.held = {}  # the packet held back per direction, sent after the next one
-        self.stop = False
 
     def forward(self, sock, data, to, way):
         r = self.rnd.random()
@@ -54,41 +45,23 @@ class BadPath(threading.Thread):
         if way in self.held:
             sock.sendto(self.held.pop(way), to)
 
-    def run(self):
-        while not self.stop:
-            ready, _, _ = select.select([self.front, self.back], [], [], 0.1)
-            if self.front in ready:
-                data, self.client = self.front.recvfrom(65536)
-                self.forward(self.back, data, self.proxy, "up")
-            if self.back in ready:
-                data, _ = self.back.recvfrom(65536)
-                if self.client is not None:
-                    self.forward(self.front, data, self.client, "down")
-
 
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
     work = work_with_pki("lossy_path")
     failures = []
-    port = free_port()
-    log = f"{work}/proxy.log"
-    with open(log, "w", encoding="utf-8") as plog:
-        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
-                                  f"127.0.0.1:{port}", "--no-h2", "--allow", "127.0.0.0/8",
-                                  "--cert", f"{work}/pki/localhost.pem",
-                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "90"],
-                                 stderr=plog)
-    path = BadPath(port, 9298)
-    path.start()
+    proxy = None
+    path = None
     client = None
     out = f"{work}/client.out"
     try:
-        if wait_for(log, "listening on") is None:
-            raise RuntimeError("the proxy did not start")
+        proxy, port = start_proxy(bindir, work, ["--no-h2"])
+        path = BadPath(port, 9298)
+        path.start()
         with open(out, "w", encoding="utf-8") as o:
             client = subprocess.Popen(
-                [os.path.join(bindir, "masque-bind-client"), "--proxy",
-                 f"127.0.0.1:{path.front.getsockname()[1]}", "--authority", "localhost",
+                [os.path.join(bindir, "masque-bind-client"), "--proxy", path.address(),
+                 "--authority", "localhost",
                  "--ca", f"{work}/pki/ca.pem", "--h3", "--echo", "--compress-after", "3",
                  "--connect-timeout-ms", "30000", "--run-seconds", "80"],
                 stdin=subprocess.DEVNULL, stdout=o, stderr=subprocess.STDOUT)
@@ -137,12 +110,7 @@ def main():
     except (RuntimeError, OSError, AttributeError) as exc:
         failures.append(str(exc))
     finally:
-        if client is not None:
-            client.kill()
-            client.wait()
-        path.stop = True
-        proxy.kill()
-        proxy.wait()
+        stop_all(client, path, proxy)
     return report("lossy_path", failures,
                   "a tunnel over a path with loss, duplicates and reordering sets up, registers "
                   "a context, loses datagrams but never doubles them, and keeps working", work,

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-only
 """What the end-to-end scripts that run the programs share: where the tools are, a work folder
 with a throw-away CA, a free port,
-a bounded wait for a line in a program's output file, a tunnel through the programs with a
-datagram there and back, a local UDP echo service, and the verdict."""
+a bounded wait for a line in a program's output file, a proxy started, a tunnel through the
+programs with a datagram there and back, a local UDP echo service, a UDP path between a client
+and a proxy that a script can spoil, and the verdict."""
 import os
+import select
 import socket
 import subprocess
 import threading
@@ -46,6 +48,69 @@ def wait_for(path, text, seconds=20):
     return None
 
 
+def start_proxy(bindir, work, args=(), listen="127.0.0.1", log=None):
+    """masque-proxy at `listen` (an IP literal, IPv6 in brackets) on a free port, with the
+    throw-away CA's certificate, loopback targets allowed, its log in `log` (work/proxy.log by
+    default), and waits until it listens: (process, port). RuntimeError if it does not start."""
+    port = free_port()
+    log = log or f"{work}/proxy.log"
+    with open(log, "w", encoding="utf-8") as plog:
+        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
+                                  f"{listen}:{port}", "--allow", "127.0.0.0/8",
+                                  "--cert", f"{work}/pki/localhost.pem",
+                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "90"]
+                                 + list(args), stderr=plog)
+    if wait_for(log, "listening on") is None:
+        proxy.kill()
+        proxy.wait()
+        raise RuntimeError("the proxy did not start")
+    return proxy, port
+
+
+class UdpPath(threading.Thread):
+    """A UDP path for one client in front of a proxy's port (the client is given the address
+    of `front`): each packet goes through forward(data, way), way "up" toward the proxy or
+    "down" toward the client, which passes it on; a script's subclass spoils it."""
+
+    def __init__(self, proxy_port):
+        super().__init__(daemon=True)
+        self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.front.bind(("127.0.0.1", 0))
+        self.back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.back.bind(("127.0.0.1", 0))
+        self.proxy = ("127.0.0.1", proxy_port)
+        self.client = None
+        self.stop = False
+
+    def address(self):
+        return f"127.0.0.1:{self.front.getsockname()[1]}"
+
+    def forward(self, sock, data, to, way):  # pylint: disable=unused-argument
+        sock.sendto(data, to)
+
+    def run(self):
+        while not self.stop:
+            ready, _, _ = select.select([self.front, self.back], [], [], 0.1)
+            if self.front in ready:
+                data, self.client = self.front.recvfrom(65536)
+                self.forward(self.back, data, self.proxy, "up")
+            if self.back in ready:
+                data, _ = self.back.recvfrom(65536)
+                if self.client is not None:
+                    self.forward(self.front, data, self.client, "down")
+
+
+def stop_all(*things):
+    """Ends what a script started, whichever of it started (None: not): processes are killed
+    and reaped, UDP paths stopped."""
+    for thing in things:
+        if isinstance(thing, subprocess.Popen):
+            thing.kill()
+            thing.wait()
+        elif isinstance(thing, UdpPath):
+            thing.stop = True
+
+
 def tunnel(bindir, work, name, proxy_args, client_args, listen="127.0.0.1",
            connect="127.0.0.1", every_tuple=False):
     """Starts a proxy listening at `listen` and a client --echo connecting to it at `connect`
@@ -53,21 +118,15 @@ def tunnel(bindir, work, name, proxy_args, client_args, listen="127.0.0.1",
     client prints and must get the echo back from it. With every_tuple, a peer on the loopback
     of each tuple's IP version does so with every public address the client prints. Returns
     (failure or None, client stderr)."""
-    port = free_port()
-    log = f"{work}/{name}.proxy"
-    with open(log, "w", encoding="utf-8") as plog:
-        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
-                                  f"{listen}:{port}", "--allow", "127.0.0.0/8",
-                                  "--cert", f"{work}/pki/localhost.pem",
-                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "40"]
-                                 + proxy_args, stderr=plog)
+    try:  # the client must not race the proxy's start
+        proxy, port = start_proxy(bindir, work, proxy_args, listen, f"{work}/{name}.proxy")
+    except RuntimeError:
+        return f"{name}: the proxy did not start", ""
     out = f"{work}/{name}.out"
     err = f"{work}/{name}.err"
     client = None
     line = ""
     try:
-        if wait_for(log, "listening on") is None:  # the client must not race its start
-            return f"{name}: the proxy did not start", ""
         with open(out, "w", encoding="utf-8") as o, open(err, "w", encoding="utf-8") as e:
             client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
                                        f"{connect}:{port}", "--authority", "localhost",

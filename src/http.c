@@ -869,6 +869,7 @@ int masque_proxy_public_address_parse(masque_str value, masque_address *out, siz
 {
     sf_cursor c;
     size_t n = 0;
+    int more = 0; /* members beyond cap: checked, not kept */
     if (MASQUE_BAD_ARGS(value.ptr == NULL || count == NULL || (out == NULL && cap != 0))) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
@@ -887,10 +888,11 @@ int masque_proxy_public_address_parse(masque_str value, masque_address *out, siz
         if (masque_address_parse(&a, c.p + start, end - start, 1) != MASQUE_OK || a.port == 0) {
             return MASQUE_ERR_FIELD;
         }
-        if (n == cap) {
-            return MASQUE_ERR_BUFFER;
+        if (n < cap) {
+            out[n++] = a;
+        } else {
+            more = 1;
         }
-        out[n++] = a;
         sf_skip_ows(&c);
         if (c.pos == c.len) {
             break;
@@ -904,11 +906,11 @@ int masque_proxy_public_address_parse(masque_str value, masque_address *out, siz
             return MASQUE_ERR_FIELD; /* trailing comma */
         }
     }
-    if (n == 0) {
+    if (n == 0 && !more) {
         return MASQUE_ERR_FIELD;
     }
     *count = n;
-    return MASQUE_OK;
+    return more ? MASQUE_ERR_BUFFER : MASQUE_OK;
 }
 
 unsigned masque_address_families(const masque_address *addrs, size_t count)
@@ -960,6 +962,7 @@ int masque_bind_response_check(const masque_response_fields *rsp, masque_address
                                size_t *count, unsigned *families)
 {
     size_t n = 0;
+    int rc;
     if (MASQUE_BAD_ARGS(rsp == NULL || count == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
@@ -982,9 +985,12 @@ int masque_bind_response_check(const masque_response_fields *rsp, masque_address
         }
         return MASQUE_ERR_BAD_RESPONSE; /* -10 §6: the extension is off */
     }
-    if (rsp->proxy_public_address.ptr == NULL ||
-        masque_proxy_public_address_parse(rsp->proxy_public_address, addrs, cap, &n) != MASQUE_OK) {
+    if (rsp->proxy_public_address.ptr == NULL) {
         return MASQUE_ERR_BAD_RESPONSE; /* -10 §7: at least one public address */
+    }
+    rc = masque_proxy_public_address_parse(rsp->proxy_public_address, addrs, cap, &n);
+    if (rc != MASQUE_OK && !(rc == MASQUE_ERR_BUFFER && n > 0)) {
+        return MASQUE_ERR_BAD_RESPONSE; /* -10 §7; more than cap: the first cap are kept */
     }
     *count = n;
     if (families != NULL) {

@@ -224,6 +224,42 @@ static void test_BIND_25_malformed_proxy_public_address_is_refused(void **state)
     assert_int_equal(masque_proxy_public_address_parse(
                          S("\"1.1.1.1:1\", \"1.1.1.2:1\", \"1.1.1.3:1\""), addrs, 2, &n),
                      MASQUE_ERR_BUFFER);
+    /* Beyond the room, members are still checked. */
+    assert_int_equal(masque_proxy_public_address_parse(
+                         S("\"1.1.1.1:1\", \"1.1.1.2:1\", \"1.1.1.3:0\""), addrs, 2, &n),
+                     MASQUE_ERR_FIELD);
+    assert_int_equal(masque_proxy_public_address_parse(
+                         S("\"1.1.1.1:1\", \"1.1.1.2:1\", \"1.1.1.3:1\", x"), addrs, 2, &n),
+                     MASQUE_ERR_FIELD);
+}
+
+/* -10 §7: a proxy may bind several public addresses. A client with room for fewer keeps the
+ * first ones (the tunnel works whichever of them its peers are told) rather than refusing the
+ * tunnel; every member is still checked. */
+static void test_BIND_25_a_client_keeps_the_addresses_it_has_room_for(void **state)
+{
+    masque_address addrs[2];
+    masque_response_fields r;
+    unsigned fam = 0;
+    size_t n = 0;
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    r.status = 200;
+    r.capsule_protocol = S("?1");
+    r.connect_udp_bind = S("?1");
+    r.proxy_public_address = S("\"192.0.2.1:1\", \"[2001:db8::1]:2\", \"192.0.2.3:3\"");
+    assert_int_equal(masque_proxy_public_address_parse(r.proxy_public_address, addrs, 2, &n),
+                     MASQUE_ERR_BUFFER);
+    assert_int_equal(n, 2);
+    assert_int_equal(masque_bind_response_check(&r, addrs, 2, &n, &fam), MASQUE_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(addrs[0].version, MASQUE_IP_V4);
+    assert_int_equal(addrs[0].port, 1);
+    assert_int_equal(addrs[1].version, MASQUE_IP_V6);
+    assert_int_equal(addrs[1].port, 2);
+    assert_int_equal(fam, MASQUE_FAMILY_V4 | MASQUE_FAMILY_V6);
+    r.proxy_public_address = S("\"192.0.2.1:1\", \"[2001:db8::1]:2\", \"192.0.2.3:0\"");
+    assert_int_equal(masque_bind_response_check(&r, addrs, 2, &n, &fam), MASQUE_ERR_BAD_RESPONSE);
 }
 
 static masque_response_fields good_response(void)
@@ -667,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_DG_15_BIND_24_only_a_boolean_true_counts),
         cmocka_unit_test(test_BIND_25_proxy_public_address_format_and_parse),
         cmocka_unit_test(test_BIND_25_malformed_proxy_public_address_is_refused),
+        cmocka_unit_test(test_BIND_25_a_client_keeps_the_addresses_it_has_room_for),
         cmocka_unit_test(test_UDP_4_DG_10_client_refuses_responses_that_do_not_enable_bind),
         cmocka_unit_test(test_UDP_3_DG_10_proxy_checks_the_extended_connect_request),
         cmocka_unit_test(test_UDP_5_proxy_status_values),

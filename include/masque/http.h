@@ -144,8 +144,10 @@ MASQUE_API masque_ssize masque_proxy_public_address_format(char *dst, size_t cap
  * @param[out] out Receives the addresses.
  * @param cap Room at @p out.
  * @param[out] count Receives how many were parsed.
- * @return MASQUE_OK; MASQUE_ERR_FIELD when the value is not such a list (or is empty);
- *         MASQUE_ERR_BUFFER when it has more than @p cap members.
+ * @return MASQUE_OK; MASQUE_ERR_FIELD when the value is not such a list (or is empty), any
+ *         member counted; MASQUE_ERR_BUFFER when it is one with more than @p cap members: the
+ *         first @p cap are then in @p out and *count is @p cap, for a caller that keeps what it
+ *         has room for.
  */
 MASQUE_API int masque_proxy_public_address_parse(masque_str value, masque_address *out, size_t cap,
                                                  size_t *count);
@@ -224,7 +226,9 @@ typedef struct masque_response_fields {
 /**
  * @brief Check that a response enables Bind (client, RFC 9298 §3.5, -10 §6-§7).
  * @param rsp The response's fields.
- * @param[out] addrs Receives the public addresses.
+ * @param[out] addrs Receives the public addresses: the first @p cap when the proxy lists more
+ *        (-10 §7 lets it bind several; the tunnel works whichever of them a client tells its
+ *        peers), each member still checked.
  * @param cap Room at @p addrs.
  * @param[out] count Receives their number.
  * @param[out] families Receives their MASQUE_FAMILY_* bits (may be NULL).

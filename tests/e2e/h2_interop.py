@@ -14,7 +14,8 @@ libmasque. Every byte each program sends is compared with what the drafts say it
    unknown peer is dropped, -10 §4.1), and ends the stream, after which the public address is
    closed (RFC 9298 §3.1).
 2. An independent proxy against masque-bind-client --h2 --echo: it checks the request, answers
-   103 and then 200 with a Proxy-Public-Address (and a Capsule-Protocol parameter to ignore),
+   103 and then 200 with six public addresses, of which the client keeps the first four it
+   has room for (and a Capsule-Protocol parameter to ignore),
    acknowledges the client's uncompressed context, relays datagrams in (one of them written
    the unusual way above) and checks the echoes, registers a compressed context of its own (an
    odd ID) and checks the client's ACK and its echo on that context, all through a 16-byte
@@ -448,15 +449,21 @@ def serve_bind_client(bindir, work, args, scenario):
         # ignore (RFC 9297 §3.4, RFC 9651 §3.1.2).
         conn.send_headers(peer.stream, [(":status", "103"), ("link", "</hint>; rel=preload"),
                                         ("proxy-public-address", '"192.0.2.99:1"')])
+        # Six public addresses (-10 §7 lets a proxy bind several): the client keeps the four it
+        # has room for (MASQUE_PUBLIC_ADDRESSES_MAX), in order, rather than refusing.
+        public = [f"192.0.2.{44 + i}:{4444 + i}" for i in range(6)]
         conn.send_headers(peer.stream, [(":status", "200"), ("capsule-protocol", "?1;x=1"),
                                         ("connect-udp-bind", "?1"),
-                                        ("proxy-public-address", '"192.0.2.44:4444"')])
+                                        ("proxy-public-address",
+                                         ", ".join(f'"{t}"' for t in public))])
         peer.flush()
-        # The client's capsules come next; the line is printed before them (it is flushed).
+        # The client's capsules come next; the lines are printed before them (flushed).
         ctype, value = peer.next_capsule("the client's COMPRESSION_ASSIGN")
-        line = wait_for(out, "public address:", 1)
-        if line != "public address: 192.0.2.44:4444":
-            raise Failure(f"the client printed {line!r} for the Proxy-Public-Address")
+        wait_for(out, "public address:", 1)
+        with open(out, encoding="utf-8") as f:
+            printed = [l.split()[-1] for l in f if l.startswith("public address:")]
+        if printed != public[:4]:
+            raise Failure(f"the client printed {printed} for the Proxy-Public-Address")
 
         # The client's uncompressed context: an even ID, IP Version 0 (-10 §4).
         parsed = read_varint(value, 0)

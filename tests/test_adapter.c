@@ -99,6 +99,18 @@ static void move_stream(side *from, side *to)
     assert_int_equal(masque_adapter_read_stream(&to->a, from->stack.stream, n, 0), MASQUE_OK);
 }
 
+/* Both sides up with the client's uncompressed context registered and acknowledged (-10 §4);
+ * capsules: 1 for DATAGRAM capsules, 0 for QUIC DATAGRAM frames. */
+static void tunnel_up(side *client, side *proxy, int capsules)
+{
+    side_init(client, MASQUE_ROLE_CLIENT, capsules);
+    side_init(proxy, MASQUE_ROLE_PROXY, capsules);
+    assert_int_equal(masque_session_open_uncompressed(&client->e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_adapter_flush(&client->a), MASQUE_OK);
+    move_stream(client, proxy);
+    move_stream(proxy, client);
+}
+
 static void move_datagrams(side *from, side *to)
 {
     size_t i;
@@ -246,12 +258,7 @@ static void test_UDP_16_BIND_30_a_full_stream_drops_datagrams_and_aborts_for_res
     masque_session_stats st;
     uint8_t buf[MASQUE_BIND_HEADROOM + 24];
     (void)state;
-    side_init(&client, MASQUE_ROLE_CLIENT, 1);
-    side_init(&proxy, MASQUE_ROLE_PROXY, 1);
-    assert_int_equal(masque_session_open_uncompressed(&client.e.s, 0, NULL), MASQUE_OK);
-    assert_int_equal(masque_adapter_flush(&client.a), MASQUE_OK);
-    move_stream(&client, &proxy);
-    move_stream(&proxy, &client); /* acknowledged */
+    tunnel_up(&client, &proxy, 1);
     proxy.stack.no_room = 1;
     memcpy(buf + MASQUE_BIND_HEADROOM, PAYLOAD, 24);
     assert_int_equal(masque_adapter_write_datagram(&proxy.a, &t, buf + MASQUE_BIND_HEADROOM,
@@ -286,12 +293,7 @@ static void test_DG_17_DG_8_datagrams_stay_on_the_path_the_host_chose(void **sta
     uint8_t buf[MASQUE_BIND_HEADROOM + 32];
     (void)state;
     /* QUIC DATAGRAM frames in, QUIC DATAGRAM frames out; nothing on the stream. */
-    side_init(&client, MASQUE_ROLE_CLIENT, 0);
-    side_init(&proxy, MASQUE_ROLE_PROXY, 0);
-    assert_int_equal(masque_session_open_uncompressed(&client.e.s, 0, NULL), MASQUE_OK);
-    assert_int_equal(masque_adapter_flush(&client.a), MASQUE_OK);
-    move_stream(&client, &proxy);
-    move_stream(&proxy, &client);
+    tunnel_up(&client, &proxy, 0);
     send_payload(&client, &t);
     assert_int_equal(client.stack.ndatagrams, 1);
     assert_int_equal(client.stack.stream_len, 0);

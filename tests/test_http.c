@@ -233,6 +233,17 @@ static void test_BIND_25_malformed_proxy_public_address_is_refused(void **state)
                      MASQUE_ERR_FIELD);
 }
 
+static masque_response_fields good_response(void)
+{
+    masque_response_fields r;
+    memset(&r, 0, sizeof(r));
+    r.status = 200;
+    r.capsule_protocol = S("?1");
+    r.connect_udp_bind = S("?1");
+    r.proxy_public_address = S("\"192.0.2.45:54321\", \"[2001:db8::1234]:54321\"");
+    return r;
+}
+
 /* -10 §7: a proxy may bind several public addresses. A client with room for fewer keeps the
  * first ones (the tunnel works whichever of them its peers are told) rather than refusing the
  * tunnel; every member is still checked. */
@@ -243,10 +254,7 @@ static void test_BIND_25_a_client_keeps_the_addresses_it_has_room_for(void **sta
     unsigned fam = 0;
     size_t n = 0;
     (void)state;
-    memset(&r, 0, sizeof(r));
-    r.status = 200;
-    r.capsule_protocol = S("?1");
-    r.connect_udp_bind = S("?1");
+    r = good_response();
     r.proxy_public_address = S("\"192.0.2.1:1\", \"[2001:db8::1]:2\", \"192.0.2.3:3\"");
     assert_int_equal(masque_proxy_public_address_parse(r.proxy_public_address, addrs, 2, &n),
                      MASQUE_ERR_BUFFER);
@@ -260,17 +268,6 @@ static void test_BIND_25_a_client_keeps_the_addresses_it_has_room_for(void **sta
     assert_int_equal(fam, MASQUE_FAMILY_V4 | MASQUE_FAMILY_V6);
     r.proxy_public_address = S("\"192.0.2.1:1\", \"[2001:db8::1]:2\", \"192.0.2.3:0\"");
     assert_int_equal(masque_bind_response_check(&r, addrs, 2, &n, &fam), MASQUE_ERR_BAD_RESPONSE);
-}
-
-static masque_response_fields good_response(void)
-{
-    masque_response_fields r;
-    memset(&r, 0, sizeof(r));
-    r.status = 200;
-    r.capsule_protocol = S("?1");
-    r.connect_udp_bind = S("?1");
-    r.proxy_public_address = S("\"192.0.2.45:54321\", \"[2001:db8::1234]:54321\"");
-    return r;
 }
 
 static void test_UDP_4_DG_10_client_refuses_responses_that_do_not_enable_bind(void **state)

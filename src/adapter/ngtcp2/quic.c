@@ -599,12 +599,12 @@ static void to_nv(nghttp3_nv *nv, const masque_field *f, size_t n)
     }
 }
 
-/* Submits the response (RFC 9297 §3.4: Capsule-Protocol on 2xx only); a refusal carries a
- * Proxy-Status (RFC 9209) and goes to the log. */
 #ifdef MASQUE_QUIC_TEST_REQUESTS
 static int server_send_test_interim(masque_quic_request *r);
 #endif
 
+/* Submits the response (RFC 9297 §3.4: Capsule-Protocol on 2xx only); a refusal carries a
+ * Proxy-Status (RFC 9209) and goes to the log. */
 static int submit_response(masque_quic_request *r, int status, const char *error_type,
                            const char *details, const char *why)
 {

@@ -77,6 +77,25 @@ struct masque_quic_request {
     uint8_t reassembly[MASQUE_DATAGRAM_CAPSULE_DEFAULT_MAX];
 };
 
+/* Where a client is in the proxy's control stream (peek_settings()). */
+typedef enum {
+    SETTINGS_STREAM_TYPE, /* a server stream's type, until one is the control stream */
+    SETTINGS_FRAME_TYPE,
+    SETTINGS_FRAME_LENGTH,
+    SETTINGS_ID,
+    SETTINGS_VALUE,
+    SETTINGS_DONE
+} settings_phase;
+
+typedef struct {
+    int64_t stream; /* the stream being read (-1: none yet, or it was not the control one) */
+    uint64_t left;  /* bytes of the SETTINGS frame not read yet */
+    uint64_t id;    /* the identifier of the setting whose value comes next */
+    settings_phase phase;
+    size_t have; /* bytes of the varint being read */
+    uint8_t item[8];
+} settings_reader;
+
 struct masque_quic_conn {
     masque_quic_config cfg;
     masque_quic_hooks hooks;
@@ -96,9 +115,8 @@ struct masque_quic_conn {
     uint64_t bidi_limit;        /* proxy: client request streams allowed so far (MAX_STREAMS) */
     size_t nreq;
     size_t max_requests;
-    size_t ctrl_len;
     size_t dgq_head, dgq_count;
-    int64_t ctrl_stream; /* client: the proxy's control stream, once seen */
+    settings_reader ctrl; /* client: the proxy's SETTINGS, read off its control stream */
     socklen_t locallen;
     socklen_t remotelen;
     int fd;
@@ -109,9 +127,7 @@ struct masque_quic_conn {
     int peer_h3_datagram;  /* ... with SETTINGS_H3_DATAGRAM = 1 */
     int peer_connect;      /* ... with SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 */
     int refused;           /* client: the proxy cannot serve Bind (see on_log) */
-    int ctrl_done;
-    char tls_host[256]; /* client: the authority's host, for SNI and verification */
-    uint8_t ctrl[512];  /* client: the control stream's first bytes, until SETTINGS is in */
+    char tls_host[256];    /* client: the authority's host, for SNI and verification */
     /* HTTP/3 datagrams pacing held back (a few, oldest first) */
     uint8_t dgq[DATAGRAM_QUEUE][MAX_PACKET];
     size_t dgq_len[DATAGRAM_QUEUE];
@@ -831,6 +847,7 @@ static int h3_recv_settings(nghttp3_conn *h3, const nghttp3_settings *settings, 
         c->peer_connect = settings->enable_connect_protocol != 0; /* unused: a client's */
         return 0;
     }
+    c->peer_connect = c->peer_connect || settings->enable_connect_protocol == 1;
     if (!c->peer_connect) {
         log_line(c, "the proxy does not offer extended CONNECT (no SETTINGS_ENABLE_CONNECT_",
                  "PROTOCOL, RFC 9220): it cannot serve CONNECT-UDP");
@@ -1004,60 +1021,89 @@ static int handshake_completed_cb(ngtcp2_conn *conn, void *user)
 /*
  * Client: reads SETTINGS_ENABLE_CONNECT_PROTOCOL from the proxy's control stream itself (RFC
  * 9114 §6.2.1, §7.2.4; RFC 9220 §3), because some nghttp3 1.x releases do not report it to a
- * client. Only the first bytes of the proxy's control stream are looked at; nghttp3 still
- * reads everything.
+ * client; nghttp3 still reads everything. Item by item as the bytes come, whatever their cut
+ * and however long the frame: a peer may write any varint in more bytes than it needs (RFC
+ * 9000 §16) and send as many settings of reserved identifiers as it likes (RFC 9114 §7.2.4.1).
  */
-static void peek_settings(masque_quic_conn *c, int64_t stream_id, const uint8_t *data, size_t len)
+static void settings_item(masque_quic_conn *c, settings_reader *r, int64_t stream_id,
+                          uint64_t value)
 {
-    size_t pos = 0;
-    uint64_t v[3]; /* stream type, frame type, frame length */
-    size_t i;
-    if (c->ctrl_done || (stream_id & 3) != 3 ||
-        (c->ctrl_stream >= 0 && stream_id != c->ctrl_stream)) {
-        return;
-    }
-    if (c->ctrl_stream < 0) {
-        if (len == 0 || data[0] != 0x00) {
-            return; /* a QPACK stream, not the control stream */
-        }
-        c->ctrl_stream = stream_id;
-    }
-    if (len > sizeof(c->ctrl) - c->ctrl_len) {
-        len = sizeof(c->ctrl) - c->ctrl_len;
-    }
-    memcpy(c->ctrl + c->ctrl_len, data, len);
-    c->ctrl_len += len;
-    for (i = 0; i < 3; i++) {
-        masque_ssize n = masque_varint_decode(&v[i], c->ctrl + pos, c->ctrl_len - pos);
-        if (n < 0) {
-            c->ctrl_done = c->ctrl_len == sizeof(c->ctrl); /* too long to look at */
+    switch (r->phase) {
+    case SETTINGS_STREAM_TYPE:
+        if (value != 0x00) { /* a QPACK or a reserved stream, not the control stream */
+            r->stream = -1;
             return;
         }
-        pos += (size_t)n;
-    }
-    if (v[1] != 0x04 || v[2] > sizeof(c->ctrl) - pos) {
-        c->ctrl_done = 1; /* not SETTINGS first (nghttp3 will object), or too long */
+        r->stream = stream_id;
+        r->phase = SETTINGS_FRAME_TYPE;
         return;
-    }
-    if (c->ctrl_len - pos < v[2]) {
-        return; /* wait for the rest of the frame */
-    }
-    c->ctrl_done = 1;
-    for (i = pos; i < pos + v[2];) {
-        uint64_t id = 0;
-        uint64_t value = 0;
-        masque_ssize a = masque_varint_decode(&id, c->ctrl + i, pos + (size_t)v[2] - i);
-        masque_ssize b = a < 0 ? a
-                               : masque_varint_decode(&value, c->ctrl + i + (size_t)a,
-                                                      pos + (size_t)v[2] - i - (size_t)a);
-        if (a < 0 || b < 0) {
-            return;
-        }
-        if (id == 0x08) { /* SETTINGS_ENABLE_CONNECT_PROTOCOL */
+    case SETTINGS_FRAME_TYPE: /* SETTINGS comes first, or nghttp3 closes the connection */
+        r->phase = value == 0x04 ? SETTINGS_FRAME_LENGTH : SETTINGS_DONE;
+        return;
+    case SETTINGS_FRAME_LENGTH:
+        r->left = value;
+        r->phase = value == 0 ? SETTINGS_DONE : SETTINGS_ID;
+        return;
+    case SETTINGS_ID:
+        r->id = value;
+        r->phase = SETTINGS_VALUE;
+        return;
+    default:
+        if (r->id == 0x08) { /* SETTINGS_ENABLE_CONNECT_PROTOCOL */
             c->peer_connect = value == 1;
         }
-        i += (size_t)a + (size_t)b;
+        r->phase = r->left == 0 ? SETTINGS_DONE : SETTINGS_ID;
+        return;
     }
+}
+
+static void peek_settings(masque_quic_conn *c, int64_t stream_id, uint64_t offset,
+                          const uint8_t *data, size_t len)
+{
+    settings_reader *r = &c->ctrl;
+    size_t i;
+    if (r->phase == SETTINGS_DONE || (stream_id & 3) != 3) {
+        return;
+    }
+    if (r->stream < 0) {
+        if (offset != 0) {
+            return; /* a stream whose type was read: not the control stream */
+        }
+        r->stream = stream_id; /* maybe the control stream: its type tells */
+        r->phase = SETTINGS_STREAM_TYPE;
+        r->have = 0;
+    } else if (stream_id != r->stream) {
+        return; /* while another stream's type is cut (rare): nghttp3 may still report it */
+    }
+    for (i = 0; i < len && r->phase != SETTINGS_DONE && r->stream >= 0; i++) {
+        uint64_t value = 0;
+        if (r->phase >= SETTINGS_ID) {
+            if (r->left == 0) {
+                r->phase = SETTINGS_DONE; /* an entry cut by the frame's end: nghttp3 objects */
+                return;
+            }
+            r->left--;
+        }
+        r->item[r->have++] = data[i];
+        if (r->have < masque_varint_len_from_first(r->item[0])) {
+            continue;
+        }
+        (void)masque_varint_decode(&value, r->item, r->have);
+        r->have = 0;
+        settings_item(c, r, stream_id, value);
+    }
+}
+
+/* nghttp3 failed: an HTTP/3 connection error (RFC 9114 §8), whose code the CONNECTION_CLOSE
+ * carries (H3_SETTINGS_ERROR, H3_FRAME_UNEXPECTED, H3_CLOSED_CRITICAL_STREAM, ...), unless a
+ * callback chose one already; a failure of ours is H3_INTERNAL_ERROR, never NO_ERROR. */
+static int h3_failed(masque_quic_conn *c, int rv)
+{
+    if (c->last_error.type == NGTCP2_CCERR_TYPE_TRANSPORT && c->last_error.error_code == 0) {
+        ngtcp2_ccerr_set_application_error(&c->last_error,
+                                           nghttp3_err_infer_quic_app_error_code(rv), NULL, 0);
+    }
+    return NGTCP2_ERR_CALLBACK_FAILURE;
 }
 
 static int recv_stream_data_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id,
@@ -1066,18 +1112,17 @@ static int recv_stream_data_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream
 {
     masque_quic_conn *c = user;
     nghttp3_ssize n;
-    (void)offset;
     (void)stream_user;
     if (c->h3 == NULL) {
         return 0;
     }
     if (!c->cfg.is_server) {
-        peek_settings(c, stream_id, data, datalen);
+        peek_settings(c, stream_id, offset, data, datalen);
     }
     n = nghttp3_conn_read_stream(c->h3, stream_id, data, datalen,
                                  (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0);
     if (n < 0) {
-        return NGTCP2_ERR_CALLBACK_FAILURE;
+        return h3_failed(c, (int)n);
     }
     (void)ngtcp2_conn_extend_max_stream_offset(conn, stream_id, (uint64_t)n);
     ngtcp2_conn_extend_max_offset(conn, (uint64_t)n);
@@ -1128,11 +1173,12 @@ static int acked_stream_data_offset_cb(ngtcp2_conn *conn, int64_t stream_id, uin
                                        uint64_t datalen, void *user, void *stream_user)
 {
     masque_quic_conn *c = user;
+    int rv = c->h3 != NULL ? nghttp3_conn_add_ack_offset(c->h3, stream_id, datalen) : 0;
     (void)conn;
     (void)offset;
     (void)stream_user;
-    if (c->h3 != NULL && nghttp3_conn_add_ack_offset(c->h3, stream_id, datalen) != 0) {
-        return NGTCP2_ERR_CALLBACK_FAILURE;
+    if (rv != 0) {
+        return h3_failed(c, rv);
     }
     return 0;
 }
@@ -1149,7 +1195,7 @@ static int stream_close_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id,
     if (c->h3 != NULL) {
         int rv = nghttp3_conn_close_stream(c->h3, stream_id, code);
         if (rv != 0 && rv != NGHTTP3_ERR_STREAM_NOT_FOUND) {
-            return NGTCP2_ERR_CALLBACK_FAILURE;
+            return h3_failed(c, rv); /* e.g. the peer ended a critical stream (RFC 9114 §6.2.1) */
         }
     }
     return 0;
@@ -1405,7 +1451,7 @@ static masque_quic_conn *alloc_conn(const masque_quic_config *cfg, int fd,
     c->hooks = *hooks;
     c->app = app;
     c->fd = fd;
-    c->ctrl_stream = -1;
+    c->ctrl.stream = -1;
     memcpy(&c->local, local, locallen);
     memcpy(&c->remote, remote, remotelen);
     c->locallen = locallen;

@@ -15,7 +15,8 @@ test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clan
                clang-tidy cppcheck valgrind python3 gcovr gcc-arm-none-eabi
                libnewlib-arm-none-eabi doxygen gcc-i686-linux-gnu libc6-dev-i386-cross libcmocka-dev:i386
                gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x qemu-user file
-               tshark iproute2 python3-h2)
+               tshark iproute2 python3-h2
+               cargo rustc librust-quinn-dev librust-rustls-pemfile-dev)
 
 
 sudo=()
@@ -66,7 +67,8 @@ build() { # dir, compiler, build type, extra cmake args...
     local dir=$1 cc=$2 type=$3
     shift 3
     echo "== build $dir ($cc, $type $*)"
-    CC=$cc cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="$type" -DMASQUE_WERROR=ON "$@" >/dev/null
+    CC=$cc cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="$type" -DMASQUE_WERROR=ON \
+        -DMASQUE_QUIC_PEER="$PWD/build/quic_peer/release/masque-quic-peer" "$@" >/dev/null
     cmake --build "$dir" -j "$jobs"
 }
 
@@ -108,6 +110,8 @@ test)
             --std=c99 --inline-suppr -I include -I src --suppress=missingIncludeSystem \
             -DMASQUE_BUILD_PROFILE=MASQUE_BUILD_$profile include src
     done
+    echo "== masque-quic-peer (quinn), the independent QUIC end of e2e_h3_interop"
+    sh tests/e2e/quic_peer/build.sh build/quic_peer
     # gcc optimised (its -Wmaybe-uninitialized needs the optimiser), clang unoptimised.
     build build/gcc gcc RelWithDebInfo -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DMASQUE_BUILD_BENCH=ON
     echo "== API reference (doxygen, warnings are errors)"

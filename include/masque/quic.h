@@ -101,7 +101,9 @@ typedef struct masque_quic_hooks {
      * The request ended, with this HTTP/3 error code (H3_NO_ERROR also when the connection
      * went first: masque_quic_end_reason() says how); the request is gone when the hook
      * returns. Called once for every request of the client's, and for every request the proxy
-     * accepted (on_request returned 0).
+     * accepted (on_request returned 0). When this end aborts the request (the peer broke a
+     * rule, a refused response, masque_quic_request_cancel()), at once, not when the peer has
+     * answered the reset.
      */
     void (*on_close)(masque_quic_request *r, void *app, uint64_t reason);
     /** One line about what went wrong (requests the binding refused, QUIC errors); the
@@ -515,8 +517,9 @@ MASQUE_API int masque_quic_request_end(masque_quic_request *r);
 
 /**
  * @brief Abort the request now (RESET_STREAM and STOP_SENDING with @p h3_error, e.g.
- *        H3_REQUEST_CANCELLED); on_close follows once the stream is closed, or before this
- *        returns for a client's request that was never sent. Other requests go on.
+ *        H3_REQUEST_CANCELLED); on_close is called with @p h3_error before this returns (the
+ *        request is gone then: the binding does not wait for the proxy's answer). Other
+ *        requests go on.
  * @param r The request.
  * @param h3_error The HTTP/3 error code.
  * @return 0, or -1 when the stream cannot be shut down.

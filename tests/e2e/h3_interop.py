@@ -15,22 +15,31 @@ each program sends is compared with what the specs say it must be.
    frame with reserved frames between (RFC 9114 §7.2.8), opens a second Bind request on the
    same connection (its own public address; datagrams routed by Quarter Stream ID), ends the
    first one cleanly (its public address closes, RFC 9298 §3.1, and the second still relays),
-   and sends datagrams for a stream not yet open (dropped, RFC 9297 §2.1).
+   and sends datagrams for a stream not yet open and for the ended one (dropped, RFC 9297
+   §2.1). Along the way, what a peer may legally do that libmasque never does: SETTINGS of 700
+   bytes (reserved identifiers, eight-byte varints), a stream of a reserved type, HEADERS and
+   a capsule cut into one-byte pieces between reserved and empty frames, eight-byte varints
+   in a DATAGRAM frame.
 2. The same client without the max_datagram_frame_size transport parameter, and then without
    SETTINGS_H3_DATAGRAM: HTTP/3 datagrams are not negotiated, so the proxy must carry them in
    DATAGRAM capsules (RFC 9297 §3.5) and take the client's.
 3. The independent client breaking one rule per request (a FIN inside a capsule, Context ID 0,
    a stray ACK, the proxy's parity): masque-proxy resets that stream with H3_MESSAGE_ERROR
-   (RFC 9297 §3.3) and a last request on the connection works; then connection errors: a
-   DATAGRAM frame too short for a Quarter Stream ID (H3_DATAGRAM_ERROR, RFC 9297 §2.1) and
-   one naming a stream beyond the client's stream limit (H3_ID_ERROR).
+   (RFC 9297 §3.3) and a last request on the connection works; then eight connection errors
+   (CONNECTION_ERRORS), each on a connection of its own, whose CONNECTION_CLOSE must carry
+   the HTTP/3 code (RFC 9114 §8, RFC 9297 §2.1).
 4. An independent proxy against masque-bind-client --echo: it offers extended CONNECT and
    HTTP/3 datagrams, checks the request (sent only after the proxy's SETTINGS), answers 200,
    acknowledges the client's uncompressed context, checks the echoes of datagrams sent in
    DATAGRAM frames and on a context of its own (an odd ID), and ends the stream: the client
    ends cleanly (exit status 0). Then the same without the max_datagram_frame_size transport
    parameter: the client must use DATAGRAM capsules.
-5. An independent proxy without SETTINGS_ENABLE_CONNECT_PROTOCOL: masque-bind-client sends no
+   And with its control stream written unusually (see part 1): the client must still find
+   ENABLE_CONNECT_PROTOCOL in it.
+5. The independent proxy breaking one rule at a time once the tunnel is up (h2_interop.py's
+   list): the client resets the request with H3_MESSAGE_ERROR and exits 1 at once, whether
+   or not the proxy answers its STOP_SENDING.
+6. An independent proxy without SETTINGS_ENABLE_CONNECT_PROTOCOL: masque-bind-client sends no
    request, says why, and exits 1.
 
 Every wait is bounded; TLS is verified with a throw-away CA.
@@ -52,8 +61,8 @@ except ImportError:
     sys.exit(1)
 
 import programs
-from h2_interop import (ACK, ASSIGN, CLOSE, DATAGRAM, DEADLINE, BIND_REQUEST, Failure, capsule,
-                        read_varint, tuple_bytes, udp_peer, varint, varint8)
+from h2_interop import (ACK, ASSIGN, DATAGRAM, DEADLINE, BIND_REQUEST, PROXY_BROKEN_RULES,
+                        Failure, capsule, read_varint, tuple_bytes, udp_peer, varint, varint8)
 from programs import report, wait_for, work_with_pki
 
 # RFC 9114 §7.2 frame types, §6.2 stream types, §7.2.4.1 and RFC 9204 §5 settings, RFC 9220 §3,
@@ -692,6 +701,30 @@ def serve_bind_client(bindir, peer_bin, work, name, peer_args=(), connect_protoc
     return client, quic, h3
 
 
+def answer_bind_request(quic, h3):
+    """The independent proxy's side of a tunnel's start: the client's request checked, answered
+    200, the client's uncompressed context (an even ID, -10 §4) acknowledged: (stream, ID)."""
+    sid = quic.wait(lambda: next(([s] for s, k in quic.peer_streams if k == "bi"), None),
+                    "the Bind request's stream")[0]  # [0]: stream 0 is a true answer
+    request = h3.headers(sid, "the Bind request")
+    for field, value in BIND_REQUEST:
+        if request.get(field) != value:
+            raise Failure(f"request {field}: {request.get(field)!r}, not {value!r}")
+    h3.send_headers(sid, [(":status", "200"), ("capsule-protocol", "?1"),
+                          ("connect-udp-bind", "?1"),
+                          ("proxy-public-address", '"192.0.2.44:4444"')])
+    ctype, value = h3.next_capsule(sid, "the client's COMPRESSION_ASSIGN")
+    parsed = read_varint(value, 0)
+    if ctype != ASSIGN or parsed is None or value[parsed[1]:] != b"\x00":
+        raise Failure(f"expected an uncompressed COMPRESSION_ASSIGN, got type {ctype:#x} "
+                      f"value {value.hex()}")
+    cid = parsed[0]
+    if cid == 0 or cid % 2:
+        raise Failure(f"the client assigned Context ID {cid}: not even and non-zero")
+    h3.send_capsule(sid, ACK, varint(cid))
+    return sid, cid
+
+
 def against_the_client(bindir, peer_bin, work):
     """Part 4, in DATAGRAM frames and then, without the transport parameter, in capsules."""
     for name, peer_args, unusual in (("frames", [], False),
@@ -702,24 +735,7 @@ def against_the_client(bindir, peer_bin, work):
                                              f"server-{name.split(',')[0]}{'-u' if unusual else ''}",
                                              peer_args, unusual=unusual)
         try:
-            sid = quic.wait(lambda: next(([s] for s, k in quic.peer_streams if k == "bi"), None),
-                            "the Bind request's stream")[0]  # [0]: stream 0 is a true answer
-            request = h3.headers(sid, "the Bind request")
-            for field, value in BIND_REQUEST:
-                if request.get(field) != value:
-                    raise Failure(f"request {field}: {request.get(field)!r}, not {value!r}")
-            h3.send_headers(sid, [(":status", "200"), ("capsule-protocol", "?1"),
-                                  ("connect-udp-bind", "?1"),
-                                  ("proxy-public-address", '"192.0.2.44:4444"')])
-            ctype, value = h3.next_capsule(sid, "the client's COMPRESSION_ASSIGN")
-            parsed = read_varint(value, 0)
-            if ctype != ASSIGN or parsed is None or value[parsed[1]:] != b"\x00":
-                raise Failure(f"expected an uncompressed COMPRESSION_ASSIGN, got type "
-                              f"{ctype:#x} value {value.hex()}")
-            cid = parsed[0]
-            if cid == 0 or cid % 2:
-                raise Failure(f"the client assigned Context ID {cid}: not even and non-zero")
-            h3.send_capsule(sid, ACK, varint(cid))
+            sid, cid = answer_bind_request(quic, h3)
             target = tuple_bytes("198.51.100.7", 5353)
             text = b"0123456789abcdef" * 70  # 1120 bytes: with "re: " and framing, in a frame
 
@@ -754,6 +770,33 @@ def against_the_client(bindir, peer_bin, work):
                 raise Failure(f"the client did not end after the proxy ended ({name})") from exc
             if status != 0:
                 raise Failure(f"the client exited with {status} after a clean end ({name})")
+        finally:
+            if client.poll() is None:
+                client.kill()
+            client.wait()
+            quic.close()
+
+
+def a_proxy_breaking_rules(bindir, peer_bin, work):
+    """Part 5: the independent proxy breaks one rule at a time after the tunnel is up (the
+    rules of h2_interop.py's part 4): the client resets the request with H3_MESSAGE_ERROR (RFC
+    9297 §3.3) and exits 1."""
+    for rule, capsules in PROXY_BROKEN_RULES:
+        client, quic, h3 = serve_bind_client(bindir, peer_bin, work, "server-broken")
+        try:
+            sid, cid = answer_bind_request(quic, h3)
+            for ctype, value in capsules(cid):
+                h3.send_capsule(sid, ctype, value)
+            code = quic.wait(lambda s=sid: quic.resets.get(s), f"the client's reset ({rule})")
+            if code != H3_MESSAGE_ERROR:
+                raise Failure(f"{rule}: the client reset the request with {code:#x}, not "
+                              "H3_MESSAGE_ERROR")
+            try:
+                status = client.wait(DEADLINE)
+            except subprocess.TimeoutExpired as exc:
+                raise Failure(f"{rule}: the client did not exit") from exc
+            if status != 1:
+                raise Failure(f"{rule}: the client exited with {status}, not 1")
         finally:
             if client.poll() is None:
                 client.kill()
@@ -798,6 +841,8 @@ def main():
                        ("in DATAGRAM capsules", in_capsules),
                        ("masque-proxy against broken requests", broken_rules),
                        ("against masque-bind-client", against_the_client),
+                       ("masque-bind-client against a proxy breaking rules",
+                        a_proxy_breaking_rules),
                        ("a proxy without extended CONNECT", without_extended_connect)):
         try:
             part(bindir, peer_bin, work)

@@ -71,6 +71,7 @@ struct masque_quic_request {
     int session_ready;
     int h3_datagrams;  /* this request's datagrams go in QUIC DATAGRAM frames */
     int fin_received;  /* the request stream's receive side ended */
+    int aborted;       /* this end reset the request (request_abort()) */
     int known;         /* the application holds it: on_close is owed */
     masque_exchange x; /* the request's fields (proxy) or the response's (client) */
     /* DATAGRAM capsules larger than a QUIC packet arrive in pieces: put back together here */
@@ -332,6 +333,29 @@ static void request_free(masque_quic_request *r, uint64_t code)
     (void)munmap(r, sizeof(*r));
 }
 
+/*
+ * This end aborts the request: RESET_STREAM and STOP_SENDING with `code`, and the application
+ * hears of it now. A peer must answer STOP_SENDING with RESET_STREAM (RFC 9000 §3.5) before the
+ * stream closes, but one that does not must not hold a client's tunnel, or a proxy's relay
+ * socket and request slot, open: nothing of the request reaches the application again, and its
+ * state lingers only until QUIC closes the stream.
+ */
+static void request_abort(masque_quic_request *r, uint64_t code)
+{
+    masque_quic_conn *c = r->conn;
+    if (r->stream >= 0) {
+        (void)ngtcp2_conn_shutdown_stream(c->conn, 0, r->stream, code);
+    }
+    r->aborted = 1;
+    r->session_ready = 0; /* its datagrams are dropped, its stream data ignored, no timers */
+    if (r->known) {
+        r->known = 0;
+        if (c->hooks.on_close != NULL) {
+            c->hooks.on_close(r, r->app, code);
+        }
+    }
+}
+
 static masque_quic_request *request_of_stream(const masque_quic_conn *c, int64_t stream)
 {
     size_t i;
@@ -431,17 +455,14 @@ static int host_write_stream(void *host, const uint8_t *data, size_t len)
 static void host_on_packet(void *host, const masque_address *peer, const uint8_t *data, size_t len)
 {
     masque_quic_request *r = host;
-    if (r->conn->hooks.on_packet != NULL) {
+    if (!r->aborted && r->conn->hooks.on_packet != NULL) { /* none after on_close */
         r->conn->hooks.on_packet(r, r->app, peer, data, len);
     }
 }
 
 static void host_abort(void *host, uint64_t code)
 {
-    masque_quic_request *r = host;
-    if (r->stream >= 0) {
-        (void)ngtcp2_conn_shutdown_stream(r->conn->conn, 0, r->stream, code);
-    }
+    request_abort(host, code);
 }
 
 /*
@@ -517,7 +538,7 @@ static ngtcp2_ssize write_datagrams(masque_quic_conn *c, ngtcp2_path *path, ngtc
 static void host_on_event(void *host, const masque_event *ev)
 {
     masque_quic_request *r = host;
-    if (r->conn->hooks.on_event != NULL) {
+    if (!r->aborted && r->conn->hooks.on_event != NULL) { /* none after on_close */
         r->conn->hooks.on_event(r, r->app, ev);
     }
 }
@@ -697,7 +718,7 @@ static void client_response(masque_quic_request *r)
         char line[400];
         masque_exchange_refusal_line(&r->x, line, sizeof(line));
         log_line(c, line, "");
-        (void)ngtcp2_conn_shutdown_stream(c->conn, 0, r->stream, NGHTTP3_H3_REQUEST_CANCELLED);
+        request_abort(r, NGHTTP3_H3_REQUEST_CANCELLED);
         return;
     }
     memcpy(r->public_addrs, addrs, n * sizeof(addrs[0]));
@@ -715,7 +736,7 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *us
     (void)h3;
     (void)stream_id;
     (void)fin;
-    if (r == NULL || r->session_ready) {
+    if (r == NULL || r->session_ready || r->aborted) {
         return 0;
     }
     if (c->cfg.is_server) {
@@ -2105,7 +2126,11 @@ int masque_quic_request_cancel(masque_quic_request *r, uint64_t h3_error)
         request_free(r, h3_error); /* never sent: nothing to tell the proxy */
         return 0;
     }
-    return ngtcp2_conn_shutdown_stream(r->conn->conn, 0, r->stream, h3_error) == 0 ? 0 : -1;
+    if (r->aborted) {
+        return -1; /* on_close has returned: the application no longer holds it */
+    }
+    request_abort(r, h3_error);
+    return 0;
 }
 
 int masque_quic_request_write_stream(masque_quic_request *r, const uint8_t *data, size_t len)

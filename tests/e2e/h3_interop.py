@@ -16,7 +16,9 @@ each program sends is compared with what the specs say it must be.
    same connection (its own public address; datagrams routed by Quarter Stream ID), ends the
    first one cleanly (its public address closes, RFC 9298 §3.1, and the second still relays),
    and sends datagrams for a stream not yet open and for the ended one (dropped, RFC 9297
-   §2.1). Along the way, what a peer may legally do that libmasque never does: SETTINGS of 700
+   §2.1); a third request cancelled with RESET_STREAM alone and a fourth with STOP_SENDING
+   alone end whole (their public addresses close) while the second relays on. Along the
+   way, what a peer may legally do that libmasque never does: SETTINGS of 700
    bytes (reserved identifiers, eight-byte varints), a stream of a reserved type, HEADERS and
    a capsule cut into one-byte pieces between reserved and empty frames, eight-byte varints
    in a DATAGRAM frame.
@@ -38,7 +40,8 @@ each program sends is compared with what the specs say it must be.
    ENABLE_CONNECT_PROTOCOL in it.
 5. The independent proxy breaking one rule at a time once the tunnel is up (h2_interop.py's
    list): the client resets the request with H3_MESSAGE_ERROR and exits 1 at once, whether
-   or not the proxy answers its STOP_SENDING.
+   or not the proxy answers its STOP_SENDING; and a proxy that cancels the tunnel with
+   RESET_STREAM alone: the client resets its side too and exits 1 at once.
 6. An independent proxy without SETTINGS_ENABLE_CONNECT_PROTOCOL: masque-bind-client sends no
    request, says why, and exits 1.
 
@@ -72,6 +75,7 @@ CONTROL_STREAM = 0x00
 QPACK_MAX_TABLE_CAPACITY, QPACK_BLOCKED_STREAMS = 0x01, 0x07
 ENABLE_CONNECT_PROTOCOL, H3_DATAGRAM = 0x08, 0x33
 H3_STREAM_CREATION_ERROR, H3_CLOSED_CRITICAL_STREAM, H3_FRAME_UNEXPECTED = 0x103, 0x104, 0x105
+H3_REQUEST_CANCELLED = 0x10C
 H3_ID_ERROR, H3_SETTINGS_ERROR, H3_MESSAGE_ERROR, H3_DATAGRAM_ERROR = 0x108, 0x109, 0x10E, 0x33
 RESERVED_FRAME = 0x1F * 3 + 0x21  # RFC 9114 §7.2.8: to be ignored wherever frames may go
 
@@ -415,9 +419,12 @@ class H3:
             raise Failure(f"{what}: expected type {ctype:#x} value {value.hex()}, "
                           f"got type {got[0]:#x} value {got[1].hex()}")
 
-    def expect_datagram(self, sid, payload, what):
-        """An HTTP/3 datagram (RFC 9297 §2.1): Quarter Stream ID, then the payload."""
+    def expect_datagram(self, sid, payload, what, ignore=()):
+        """An HTTP/3 datagram (RFC 9297 §2.1): Quarter Stream ID, then the payload; datagrams
+        of the requests in ignore (ended ones, whose last datagrams may still come) skipped."""
         got = self.quic.next_datagram(what)
+        while any(got.startswith(varint(other // 4)) for other in ignore):
+            got = self.quic.next_datagram(what)
         if got != varint(sid // 4) + payload:
             raise Failure(f"{what}: expected {(varint(sid // 4) + payload).hex()}, "
                           f"got {got.hex()}")
@@ -566,7 +573,24 @@ def in_datagram_frames(bindir, peer_bin, work):
         quic.datagram(varint(first // 4) + varint(4) + b"too late")
         b.sendto(b"still here", public2)
         h3.expect_datagram(second, varint(2) + tuple_bytes(*b_tuple) + b"still here",
-                           "the second request after the first ended")
+                           "the second request after the first ended", ignore=(first,))
+        # A client cancels with RESET_STREAM alone (RFC 9114 §4.1.1): the request ends whole,
+        # the proxy resets its side too, and the relay socket closes (RFC 9298 §3.1).
+        third, public3 = bind_request(h3)
+        quic.command("reset", third, H3_REQUEST_CANCELLED)
+        expect_closed(udp_peer(), public3)
+        code = quic.wait(lambda: quic.resets.get(third), "the proxy's reset of its side")
+        if code != H3_REQUEST_CANCELLED:
+            raise Failure(f"the proxy reset a cancelled request with {code:#x}")
+        # STOP_SENDING alone: once the proxy has something to answer, the request is over too.
+        fourth, public4 = bind_request(h3)
+        quic.command("stop", fourth, H3_REQUEST_CANCELLED)
+        h3.send_capsule(fourth, ASSIGN, varint(4) + tuple_bytes(*b_tuple))
+        expect_closed(udp_peer(), public4)
+        b.sendto(b"and still", public2)
+        h3.expect_datagram(second, varint(2) + tuple_bytes(*b_tuple) + b"and still",
+                           "the second request after two others were cancelled",
+                           ignore=(third, fourth))  # what reached them before they closed
         if quic.closed is not None:
             raise Failure(f"the connection ended: {quic.closed}")
     finally:
@@ -804,6 +828,30 @@ def a_proxy_breaking_rules(bindir, peer_bin, work):
             quic.close()
 
 
+def a_proxy_cancelling(bindir, peer_bin, work):
+    """Part 5, last: the independent proxy cancels the tunnel with RESET_STREAM alone (its send
+    side): the client ends the request whole and exits at once with status 1 (no STOP_SENDING
+    came, and it must not wait for the rest of a stream it can no longer use)."""
+    client, quic, h3 = serve_bind_client(bindir, peer_bin, work, "server-cancel")
+    try:
+        sid, _ = answer_bind_request(quic, h3)
+        quic.command("reset", sid, H3_REQUEST_CANCELLED)
+        try:
+            status = client.wait(DEADLINE)
+        except subprocess.TimeoutExpired as exc:
+            raise Failure("the client did not end after the proxy reset the request") from exc
+        if status != 1:
+            raise Failure(f"the client exited with {status}, not 1")
+        code = quic.wait(lambda: quic.resets.get(sid), "the client's reset of its side")
+        if code != H3_REQUEST_CANCELLED:
+            raise Failure(f"the client reset its side with {code:#x}")
+    finally:
+        if client.poll() is None:
+            client.kill()
+        client.wait()
+        quic.close()
+
+
 def without_extended_connect(bindir, peer_bin, work):
     """Part 5: the client must not send its request, and must say why (RFC 9220 §3)."""
     client, quic, _ = serve_bind_client(bindir, peer_bin, work, "server-no-connect",
@@ -843,6 +891,7 @@ def main():
                        ("against masque-bind-client", against_the_client),
                        ("masque-bind-client against a proxy breaking rules",
                         a_proxy_breaking_rules),
+                       ("masque-bind-client against a proxy cancelling", a_proxy_cancelling),
                        ("a proxy without extended CONNECT", without_extended_connect)):
         try:
             part(bindir, peer_bin, work)

@@ -1222,6 +1222,43 @@ static int stream_close_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id,
     return 0;
 }
 
+/*
+ * The peer reset its side of a stream (RESET_STREAM): nghttp3 drops what it holds of it (a
+ * critical stream's reset is H3_CLOSED_CRITICAL_STREAM, RFC 9114 §6.2.1). A request ends whole,
+ * with the peer's code: the client cancelled it (RFC 9114 §4.1.1), and a tunnel that can no
+ * longer carry the peer's capsules or datagrams (RFC 9297 §2.1) is over; its relay socket goes
+ * with it (RFC 9298 §3.1).
+ */
+static int stream_reset_cb(ngtcp2_conn *conn, int64_t stream_id, uint64_t final_size,
+                           uint64_t app_error_code, void *user, void *stream_user)
+{
+    masque_quic_conn *c = user;
+    masque_quic_request *r = request_of_stream(c, stream_id);
+    int rv = c->h3 != NULL ? nghttp3_conn_shutdown_stream_read(c->h3, stream_id) : 0;
+    (void)conn;
+    (void)final_size;
+    (void)stream_user;
+    if (rv != 0) {
+        return h3_failed(c, rv);
+    }
+    if (r != NULL && !r->aborted) {
+        request_abort(r, app_error_code);
+    }
+    return 0;
+}
+
+/* This end stopped reading a stream (STOP_SENDING): nghttp3 drops what it holds of it. */
+static int stream_stop_sending_cb(ngtcp2_conn *conn, int64_t stream_id, uint64_t app_error_code,
+                                  void *user, void *stream_user)
+{
+    masque_quic_conn *c = user;
+    int rv = c->h3 != NULL ? nghttp3_conn_shutdown_stream_read(c->h3, stream_id) : 0;
+    (void)conn;
+    (void)app_error_code;
+    (void)stream_user;
+    return rv != 0 ? h3_failed(c, rv) : 0;
+}
+
 static int extend_max_stream_data_cb(ngtcp2_conn *conn, int64_t stream_id, uint64_t max_data,
                                      void *user, void *stream_user)
 {
@@ -1259,6 +1296,8 @@ static void fill_callbacks(ngtcp2_callbacks *cb, int server)
     cb->recv_stream_data = recv_stream_data_cb;
     cb->acked_stream_data_offset = acked_stream_data_offset_cb;
     cb->stream_close = stream_close_cb;
+    cb->stream_reset = stream_reset_cb;
+    cb->stream_stop_sending = stream_stop_sending_cb;
     cb->extend_max_stream_data = extend_max_stream_data_cb;
     cb->recv_datagram = recv_datagram_cb;
 }
@@ -1859,7 +1898,13 @@ int masque_quic_write(masque_quic_conn *c)
                 continue;
             }
             if (n == NGTCP2_ERR_STREAM_SHUT_WR) {
-                (void)nghttp3_conn_shutdown_stream_write(c->h3, stream_id);
+                /* The peer sent STOP_SENDING (ngtcp2 answered with RESET_STREAM and tells no
+                 * one): a request that can no longer answer its peer is over. */
+                masque_quic_request *r = request_of_stream(c, stream_id);
+                nghttp3_conn_shutdown_stream_write(c->h3, stream_id);
+                if (r != NULL && !r->aborted) {
+                    request_abort(r, NGHTTP3_H3_REQUEST_CANCELLED);
+                }
                 veccnt = 0;
                 continue;
             }

@@ -4,16 +4,19 @@
 //! DATAGRAM frame (RFC 9221) itself, so that HTTP/3, QPACK, capsules and Bind payloads are
 //! written a second time, from the RFCs, and compared with what the programs send.
 //!
-//! usage: masque-quic-peer client HOST:PORT SERVER_NAME CA.pem [--no-datagrams]
-//!        masque-quic-peer server CERT.pem KEY.pem [--no-datagrams]
+//! usage: masque-quic-peer client HOST:PORT SERVER_NAME CA.pem [--no-datagrams] [--stream-window N]
+//!        masque-quic-peer server CERT.pem KEY.pem [--no-datagrams] [--stream-window N]
 //!
 //! `--no-datagrams` leaves out the max_datagram_frame_size transport parameter (RFC 9221 §3):
 //! the other end may then send no DATAGRAM frame and must fall back to DATAGRAM capsules.
+//! `--stream-window N` lets the other end send at most N bytes on a stream before this end
+//! reads them (RFC 9000 §4.1; quinn reads at once, so N bytes in flight).
 //!
 //! Commands, one a line on stdin (HEX: the bytes in hexadecimal):
 //!   open_bi | open_uni          -> "opened ID"
 //!   write ID HEX                   append to a stream we may send on
 //!   fin ID | reset ID CODE         end a stream cleanly or abort it (RESET_STREAM)
+//!   stop ID CODE                   STOP_SENDING: no more reading of a stream
 //!   datagram HEX                   one DATAGRAM frame
 //!   close CODE                     CONNECTION_CLOSE with an application error code
 //!   sync                        -> "synced" once every command before it was carried out
@@ -50,8 +53,11 @@ fn id_of(id: quinn::StreamId) -> u64 {
     quinn::VarInt::from(id).into_inner()
 }
 
-fn transport(datagrams: bool) -> Arc<quinn::TransportConfig> {
+fn transport(datagrams: bool, stream_window: Option<u32>) -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
+    if let Some(window) = stream_window {
+        t.stream_receive_window(quinn::VarInt::from_u32(window));
+    }
     t.max_idle_timeout(Some(quinn::IdleTimeout::from(quinn::VarInt::from_u32(60_000))));
     t.datagram_receive_buffer_size(if datagrams { Some(1 << 20) } else { None });
     Arc::new(t)
@@ -66,7 +72,7 @@ fn pem_items(path: &str) -> Vec<rustls_pemfile::Item> {
     items
 }
 
-fn client_config(ca: &str, datagrams: bool) -> quinn::ClientConfig {
+fn client_config(ca: &str, transport: Arc<quinn::TransportConfig>) -> quinn::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     for item in pem_items(ca) {
         if let rustls_pemfile::Item::X509Certificate(der) = item {
@@ -79,7 +85,7 @@ fn client_config(ca: &str, datagrams: bool) -> quinn::ClientConfig {
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"h3".to_vec()]; // RFC 9114 §3.1
     let mut config = quinn::ClientConfig::new(Arc::new(tls));
-    config.transport_config(transport(datagrams));
+    config.transport_config(transport);
     config
 }
 
@@ -119,7 +125,7 @@ fn pkcs8_of_p256(sec1: &[u8]) -> Vec<u8> {
     der(0x30, &[&[0x02, 0x01, 0x00][..], &algorithm, &der(0x04, &ec_private_key)].concat())
 }
 
-fn server_config(cert: &str, key: &str, datagrams: bool) -> quinn::ServerConfig {
+fn server_config(cert: &str, key: &str, transport: Arc<quinn::TransportConfig>) -> quinn::ServerConfig {
     let certs = pem_items(cert)
         .into_iter()
         .filter_map(|item| match item {
@@ -143,17 +149,29 @@ fn server_config(cert: &str, key: &str, datagrams: bool) -> quinn::ServerConfig 
     tls.alpn_protocols = vec![b"h3".to_vec()];
     tls.max_early_data_size = 0;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(tls));
-    config.transport_config(transport(datagrams));
+    config.transport_config(transport);
     config
 }
 
 type Streams = Arc<tokio::sync::Mutex<HashMap<u64, quinn::SendStream>>>;
+type Stops = Arc<std::sync::Mutex<HashMap<u64, tokio::sync::oneshot::Sender<quinn::VarInt>>>>;
 
-/// Reports everything that arrives on one stream we receive on.
-fn read_stream(id: u64, mut recv: quinn::RecvStream) {
+/// Reports everything that arrives on one stream we receive on, until the script stops it.
+fn read_stream(id: u64, mut recv: quinn::RecvStream, stops: &Stops) {
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel();
+    stops.lock().unwrap().insert(id, stop_tx);
     tokio::spawn(async move {
         loop {
-            match recv.read_chunk(65536, true).await {
+            let read = tokio::select! {
+                read = recv.read_chunk(65536, true) => read,
+                code = &mut stop_rx => {
+                    if let Ok(code) = code {
+                        let _ = recv.stop(code);
+                    }
+                    return;
+                }
+            };
+            match read {
                 Ok(Some(chunk)) => println!("data {} {}", id, hex(&chunk.bytes)),
                 Ok(None) => {
                     println!("fin {}", id);
@@ -170,13 +188,14 @@ fn read_stream(id: u64, mut recv: quinn::RecvStream) {
 }
 
 /// Reports what the other end opens and sends on a connection, and how it ends.
-fn watch(conn: quinn::Connection, streams: Streams) {
+fn watch(conn: quinn::Connection, streams: Streams, stops: Stops) {
     let c = conn.clone();
+    let s = stops.clone();
     tokio::spawn(async move {
         while let Ok(recv) = c.accept_uni().await {
             let id = id_of(recv.id());
             println!("stream {} uni", id);
-            read_stream(id, recv);
+            read_stream(id, recv, &s);
         }
     });
     let c = conn.clone();
@@ -185,7 +204,7 @@ fn watch(conn: quinn::Connection, streams: Streams) {
             let id = id_of(recv.id());
             streams.lock().await.insert(id, send);
             println!("stream {} bi", id);
-            read_stream(id, recv);
+            read_stream(id, recv, &stops);
         }
     });
     let c = conn.clone();
@@ -213,6 +232,7 @@ fn watch(conn: quinn::Connection, streams: Streams) {
 async fn command(
     conn: &quinn::Connection,
     streams: &Streams,
+    stops: &Stops,
     words: &[&str],
 ) -> Result<(), String> {
     let id = |i: usize| -> Result<u64, String> {
@@ -236,7 +256,7 @@ async fn command(
             let (send, recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
             let sid = id_of(send.id());
             streams.lock().await.insert(sid, send);
-            read_stream(sid, recv);
+            read_stream(sid, recv, stops);
             println!("opened {}", sid);
         }
         Some("open_uni") => {
@@ -268,6 +288,10 @@ async fn command(
             let mut send = streams.lock().await.remove(&id(1)?).ok_or("no such stream")?;
             send.reset(number(2)?).map_err(|e| e.to_string())?;
         }
+        Some("stop") => {
+            let stop = stops.lock().unwrap().remove(&id(1)?).ok_or("no such stream")?;
+            let _ = stop.send(number(2)?);
+        }
         Some("datagram") => {
             conn.send_datagram(bytes(1)?.into()).map_err(|e| e.to_string())?;
         }
@@ -280,12 +304,18 @@ async fn command(
 
 async fn run(args: Vec<String>) {
     let datagrams = !args.iter().any(|a| a == "--no-datagrams");
+    let window = args
+        .iter()
+        .position(|a| a == "--stream-window")
+        .and_then(|i| args.get(i + 1))
+        .map(|n| n.parse().expect("--stream-window N"));
+    let transport = transport(datagrams, window);
     let (endpoint, conn) = match args.get(1).map(String::as_str) {
         Some("client") if args.len() >= 5 => {
             let addr: SocketAddr = args[2].parse().expect("HOST:PORT");
             let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap())
                 .expect("a UDP socket");
-            endpoint.set_default_client_config(client_config(&args[4], datagrams));
+            endpoint.set_default_client_config(client_config(&args[4], transport));
             let conn = endpoint
                 .connect(addr, &args[3])
                 .expect("connect")
@@ -299,7 +329,7 @@ async fn run(args: Vec<String>) {
         }
         Some("server") if args.len() >= 4 => {
             let endpoint = quinn::Endpoint::server(
-                server_config(&args[2], &args[3], datagrams),
+                server_config(&args[2], &args[3], transport),
                 "127.0.0.1:0".parse().unwrap(),
             )
             .expect("a UDP socket");
@@ -320,11 +350,12 @@ async fn run(args: Vec<String>) {
         }
     };
     let streams: Streams = Arc::default();
-    watch(conn.clone(), streams.clone());
+    let stops: Stops = Arc::default();
+    watch(conn.clone(), streams.clone(), stops.clone());
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let words: Vec<&str> = line.split_whitespace().collect();
-        if let Err(e) = command(&conn, &streams, &words).await {
+        if let Err(e) = command(&conn, &streams, &stops, &words).await {
             println!("error {}", e);
         }
     }

@@ -22,9 +22,10 @@ each program sends is compared with what the specs say it must be.
    bytes (reserved identifiers, eight-byte varints), a stream of a reserved type, HEADERS and
    a capsule cut into one-byte pieces between reserved and empty frames, eight-byte varints
    in a DATAGRAM frame.
-2. The same client without the max_datagram_frame_size transport parameter, and then without
-   SETTINGS_H3_DATAGRAM: HTTP/3 datagrams are not negotiated, so the proxy must carry them in
-   DATAGRAM capsules (RFC 9297 §3.5) and take the client's.
+2. The same client without the max_datagram_frame_size transport parameter (and a stream
+   window of 64 bytes), and then without SETTINGS_H3_DATAGRAM: HTTP/3 datagrams are not
+   negotiated, so the proxy must carry them in DATAGRAM capsules (RFC 9297 §3.5), a burst of
+   1200-byte ones whole and in order, and take the client's.
 3. The independent client breaking one rule per request (a FIN inside a capsule, Context ID 0,
    a stray ACK, the proxy's parity): masque-proxy resets that stream with H3_MESSAGE_ERROR
    (RFC 9297 §3.3) and a last request on the connection works; then eight connection errors
@@ -35,7 +36,7 @@ each program sends is compared with what the specs say it must be.
    acknowledges the client's uncompressed context, checks the echoes of datagrams sent in
    DATAGRAM frames and on a context of its own (an odd ID), and ends the stream: the client
    ends cleanly (exit status 0). Then the same without the max_datagram_frame_size transport
-   parameter: the client must use DATAGRAM capsules.
+   parameter: the client must use DATAGRAM capsules (through a 64-byte stream window).
    And with its control stream written unusually (see part 1): the client must still find
    ENABLE_CONNECT_PROTOCOL in it.
 5. The independent proxy breaking one rule at a time once the tunnel is up (h2_interop.py's
@@ -604,7 +605,10 @@ def in_capsules(bindir, peer_bin, work):
     """Part 2: HTTP/3 datagrams not negotiated, one way and the other: DATAGRAM capsules."""
     proxy, port = start_proxy(bindir, work)
     try:
-        for name, args, datagrams in (("no-transport-parameter", ["--no-datagrams"], True),
+        # The first client also reads its streams through a 64-byte window (RFC 9000 §4.1): the
+        # proxy's capsules must wait for MAX_STREAM_DATA, whole and in order.
+        for name, args, datagrams in (("no-transport-parameter",
+                                       ["--no-datagrams", "--stream-window", "64"], True),
                                       ("no-h3-datagram-setting", [], False)):
             quic, h3 = connect_client(peer_bin, port, work, name, args, datagrams)
             try:
@@ -616,6 +620,12 @@ def in_capsules(bindir, peer_bin, work):
                                   b"in a capsule", f"a DATAGRAM capsule ({name})")
                 h3.send_capsule(sid, DATAGRAM, varint(2) + tuple_bytes(*a_tuple) + b"back")
                 expect_udp(a, b"back", public, f"peer A ({name})")
+                burst = [bytes([i]) * 1200 for i in range(8)]  # 8 capsules of 1200 bytes
+                for payload in burst:
+                    a.sendto(payload, public)
+                for payload in burst:
+                    h3.expect_capsule(sid, DATAGRAM, varint(2) + tuple_bytes(*a_tuple) + payload,
+                                      f"1200 bytes in a DATAGRAM capsule ({name})")
                 if quic.datagrams:
                     raise Failure(f"{name}: the proxy sent DATAGRAM frames: {quic.datagrams}")
             finally:
@@ -752,7 +762,8 @@ def answer_bind_request(quic, h3):
 def against_the_client(bindir, peer_bin, work):
     """Part 4, in DATAGRAM frames and then, without the transport parameter, in capsules."""
     for name, peer_args, unusual in (("frames", [], False),
-                                     ("capsules", ["--no-datagrams"], False),
+                                     ("capsules", ["--no-datagrams", "--stream-window", "64"],
+                                      False),
                                      ("frames, SETTINGS written unusually", [], True)):
         in_frames = name.startswith("frames")
         client, quic, h3 = serve_bind_client(bindir, peer_bin, work,

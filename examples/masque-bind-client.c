@@ -75,6 +75,7 @@ typedef struct client_state {
     const char *public_file; /* --public-address-file, or NULL */
     int ended;               /* the request ended ... */
     int ended_ok;            /* ... with NO_ERROR (HTTP/3 or HTTP/2) */
+    int ended_cancelled;     /* ... cancelled here after a refusal, which the log said */
     uint64_t ended_with;
     int status;       /* the HTTP status of the proxy's response; 0: none came */
     int cannot_serve; /* the proxy offers no extended CONNECT (RFC 9220, RFC 8441) */
@@ -268,7 +269,7 @@ static void on_event(masque_quic_request *r, void *app, const masque_event *ev)
 
 /* The Bind request ended (the proxy's answer, a reset, or the connection): so does the
  * program, with a non-zero status unless it ended cleanly. */
-static void closed(client_state *st, const char *http, uint64_t reason, int ok)
+static void closed(client_state *st, const char *http, uint64_t reason, int ok, int cancelled)
 {
     if (st->abandoned) {
         return;
@@ -277,6 +278,7 @@ static void closed(client_state *st, const char *http, uint64_t reason, int ok)
     st->adapter = NULL;
     st->ended = 1;
     st->ended_ok = ok;
+    st->ended_cancelled = cancelled;
     st->ended_with = reason;
     (void)printf("request closed (%s error 0x%llx)\n", http, (unsigned long long)reason);
     (void)fflush(stdout);
@@ -288,7 +290,8 @@ static void on_close(masque_quic_request *r, void *app, uint64_t reason)
     if (!st->abandoned) {
         st->status = masque_quic_request_status(r);
     }
-    closed(st, "HTTP/3", reason, reason == MASQUE_H3_NO_ERROR);
+    closed(st, "HTTP/3", reason, reason == MASQUE_H3_NO_ERROR,
+           reason == MASQUE_H3_REQUEST_CANCELLED);
 }
 
 static void on_log(masque_quic_conn *c, void *app, const char *line)
@@ -319,7 +322,7 @@ static void h2_on_close(masque_h2_request *r, void *app, uint32_t reason)
     if (!st->abandoned) {
         st->status = masque_h2_request_status(r);
     }
-    closed(st, "HTTP/2", reason, reason == MASQUE_H2_NO_ERROR);
+    closed(st, "HTTP/2", reason, reason == MASQUE_H2_NO_ERROR, reason == MASQUE_H2_CANCEL);
 }
 
 static void h2_on_log(masque_h2_conn *c, void *app, const char *line)
@@ -1353,12 +1356,19 @@ int main(int argc, char **argv)
         /* Every failure ends with a non-zero status and one line on stderr. With --reconnect,
          * a run that ends without a tunnel up failed. */
         int failed = !st.ready || (st.ended && (!st.ended_ok || o.reconnect));
-        if (!st.ready && st.status == 0 && !st.cannot_serve) {
+        if (!st.ready && st.status == 0 && !st.cannot_serve && !st.ended) {
             /* (A proxy's refusal, or one that cannot serve Bind, was said already.) */
             (void)fprintf(stderr, "masque-bind-client: no Bind tunnel was set up (no proxy "
                                   "answered in time, or the handshake failed; see above)\n");
         } else if (st.lost != NULL) {
             (void)fprintf(stderr, "masque-bind-client: %s\n", st.lost);
+        } else if (!st.ready && st.ended && !st.ended_cancelled) {
+            /* The request ended before a tunnel, not by a refusal said above: the proxy reset
+             * it, or its answer was malformed. */
+            (void)fprintf(stderr,
+                          "masque-bind-client: no Bind tunnel was set up (the request ended with "
+                          "error 0x%llx)\n",
+                          (unsigned long long)st.ended_with);
         } else if (st.ready && failed) {
             (void)fprintf(stderr,
                           "masque-bind-client: the proxy ended the Bind request (error 0x%llx)\n",

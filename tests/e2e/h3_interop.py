@@ -28,7 +28,8 @@ each program sends is compared with what the specs say it must be.
    1200-byte ones whole and in order, and take the client's.
 3. The independent client breaking one rule per request (a FIN inside a capsule, Context ID 0,
    a stray ACK, the proxy's parity): masque-proxy resets that stream with H3_MESSAGE_ERROR
-   (RFC 9297 §3.3) and a last request on the connection works; then eight connection errors
+   (RFC 9297 §3.3), and so does a malformed request (MALFORMED_REQUESTS, RFC 9114 §4.1.2),
+   and a last request on the connection works; then eight connection errors
    (CONNECTION_ERRORS), each on a connection of its own, whose CONNECTION_CLOSE must carry
    the HTTP/3 code (RFC 9114 §8, RFC 9297 §2.1).
 4. An independent proxy against masque-bind-client --echo: it offers extended CONNECT and
@@ -42,7 +43,8 @@ each program sends is compared with what the specs say it must be.
 5. The independent proxy breaking one rule at a time once the tunnel is up (h2_interop.py's
    list): the client resets the request with H3_MESSAGE_ERROR and exits 1 at once, whether
    or not the proxy answers its STOP_SENDING; and a proxy that cancels the tunnel with
-   RESET_STREAM alone: the client resets its side too and exits 1 at once.
+   RESET_STREAM alone: the client resets its side too and exits 1 at once; and malformed
+   responses (MALFORMED_RESPONSES): the client resets with H3_MESSAGE_ERROR, says why, exits 1.
 6. An independent proxy without SETTINGS_ENABLE_CONNECT_PROTOCOL: masque-bind-client sends no
    request, says why, and exits 1.
 
@@ -644,6 +646,26 @@ BROKEN_REQUESTS = [
 ]
 
 
+# Requests that are malformed HTTP (RFC 9114 §4.1.2, §4.2, §4.3): reset with H3_MESSAGE_ERROR.
+MALFORMED_REQUESTS = [
+    ("an uppercase field name (RFC 9114 §4.2)",
+     [(n.title() if n == "capsule-protocol" else n, v) for n, v in BIND_REQUEST]),
+    ("a connection-specific field (RFC 9114 §4.2)", BIND_REQUEST + [("connection", "close")]),
+    ("a pseudo-header after a regular field (RFC 9114 §4.3)",
+     [f for f in BIND_REQUEST if f[0] != ":path"] + [(":path", dict(BIND_REQUEST)[":path"])]),
+]
+# Responses that are malformed HTTP, which the client must answer the same way.
+MALFORMED_RESPONSES = [
+    ("an uppercase field name", [(":status", "200"), ("Capsule-Protocol", "?1"),
+                                 ("connect-udp-bind", "?1"),
+                                 ("proxy-public-address", '"192.0.2.1:1"')]),
+    ("no :status", [("capsule-protocol", "?1"), ("connect-udp-bind", "?1")]),
+    ("a connection-specific field", [(":status", "200"), ("capsule-protocol", "?1"),
+                                     ("connect-udp-bind", "?1"), ("connection", "close"),
+                                     ("proxy-public-address", '"192.0.2.1:1"')]),
+]
+
+
 def second_control_stream(quic, h3, _):
     quic.write(quic.open("uni"), varint(CONTROL_STREAM) + settings_frame(client_settings()))
     h3.quic.sync()
@@ -683,6 +705,12 @@ def broken_rules(bindir, peer_bin, work):
                 quic.command(end, sid)
             got = h3.quic.wait(lambda s=sid: s in quic.resets and quic.resets[s],
                                f"reset of the request with {rule}")
+            if got != H3_MESSAGE_ERROR:
+                raise Failure(f"{rule}: reset with {got:#x}, not H3_MESSAGE_ERROR")
+        for rule, fields in MALFORMED_REQUESTS:
+            sid = quic.open("bi")
+            h3.send_headers(sid, fields)
+            got = h3.quic.wait(lambda s=sid: quic.resets.get(s), f"reset of {rule}")
             if got != H3_MESSAGE_ERROR:
                 raise Failure(f"{rule}: reset with {got:#x}, not H3_MESSAGE_ERROR")
         bind_request(h3)  # the connection still serves
@@ -839,6 +867,34 @@ def a_proxy_breaking_rules(bindir, peer_bin, work):
             quic.close()
 
 
+def malformed_responses(bindir, peer_bin, work):
+    """Part 5 too: a malformed response (RFC 9114 §4.1.2): the client resets the request with
+    H3_MESSAGE_ERROR, says so, and exits 1 at once (not when its wait for an answer runs out)."""
+    for rule, fields in MALFORMED_RESPONSES:
+        client, quic, h3 = serve_bind_client(bindir, peer_bin, work, "server-malformed")
+        try:
+            sid = quic.wait(lambda: next(([s] for s, k in quic.peer_streams if k == "bi"), None),
+                            "the Bind request's stream")[0]
+            h3.headers(sid, "the Bind request")
+            h3.send_headers(sid, fields)
+            code = quic.wait(lambda s=sid: quic.resets.get(s), f"the client's reset ({rule})")
+            if code != H3_MESSAGE_ERROR:
+                raise Failure(f"{rule}: the client reset the request with {code:#x}")
+            try:
+                status = client.wait(DEADLINE)
+            except subprocess.TimeoutExpired as exc:
+                raise Failure(f"{rule}: the client did not exit") from exc
+            if status != 1:
+                raise Failure(f"{rule}: the client exited with {status}, not 1")
+            if wait_for(f"{work}/server-malformed.err", "a malformed response", 1) is None:
+                raise Failure(f"{rule}: the client did not say the response was malformed")
+        finally:
+            if client.poll() is None:
+                client.kill()
+            client.wait()
+            quic.close()
+
+
 def a_proxy_cancelling(bindir, peer_bin, work):
     """Part 5, last: the independent proxy cancels the tunnel with RESET_STREAM alone (its send
     side): the client ends the request whole and exits at once with status 1 (no STOP_SENDING
@@ -903,6 +959,7 @@ def main():
                        ("masque-bind-client against a proxy breaking rules",
                         a_proxy_breaking_rules),
                        ("masque-bind-client against a proxy cancelling", a_proxy_cancelling),
+                       ("masque-bind-client against malformed responses", malformed_responses),
                        ("a proxy without extended CONNECT", without_extended_connect)):
         try:
             part(bindir, peer_bin, work)

@@ -829,12 +829,29 @@ static int h3_end_stream(nghttp3_conn *h3, int64_t stream_id, void *user, void *
 }
 
 /* nghttp3 asks us to reset a stream (the peer reset it, or it is malformed). */
+/* nghttp3 aborts a request (a malformed message, RFC 9114 §4.1.2: H3_MESSAGE_ERROR): it ends
+ * whole, as one this end aborts for its own reasons, and the log says why. */
+static void request_malformed(masque_quic_request *r, uint64_t code)
+{
+    char why[64];
+    (void)snprintf(why, sizeof(why), " (RFC 9114 §4.1.2): reset with 0x%llx",
+                   (unsigned long long)code);
+    log_line(r->conn, r->conn->cfg.is_server ? "a malformed request" : "a malformed response", why);
+    request_abort(r, code);
+}
+
+/* nghttp3 asks for a stream's send side to be reset, or (below) its reading to stop: a request
+ * ends whole; any other stream only stops. */
 static int h3_reset_stream(nghttp3_conn *h3, int64_t stream_id, uint64_t code, void *user,
                            void *stream_user)
 {
     masque_quic_conn *c = user;
+    masque_quic_request *r = stream_user;
     (void)h3;
-    (void)stream_user;
+    if (r != NULL && !r->aborted) {
+        request_malformed(r, code);
+        return 0;
+    }
     (void)ngtcp2_conn_shutdown_stream_write(c->conn, 0, stream_id, code);
     return 0;
 }
@@ -843,8 +860,12 @@ static int h3_stop_sending(nghttp3_conn *h3, int64_t stream_id, uint64_t code, v
                            void *stream_user)
 {
     masque_quic_conn *c = user;
+    masque_quic_request *r = stream_user;
     (void)h3;
-    (void)stream_user;
+    if (r != NULL && !r->aborted) {
+        request_malformed(r, code);
+        return 0;
+    }
     (void)ngtcp2_conn_shutdown_stream_read(c->conn, 0, stream_id, code);
     return 0;
 }

@@ -250,6 +250,37 @@ def udp_peer():
     return s
 
 
+def bind_response_public(response):
+    """masque-proxy's answer to a Bind request (RFC 9298 §3.5, -10 §6-§7), its fields a dict,
+    checked: its one public address, (host, port)."""
+    for name, value in ((":status", "200"), ("capsule-protocol", "?1"),
+                        ("connect-udp-bind", "?1")):
+        if response.get(name) != value:
+            raise Failure(f"response {name}: {response.get(name)!r}, not {value!r}")
+    public = response.get("proxy-public-address", "")
+    if not (public.startswith('"127.0.0.1:') and public.endswith('"')):
+        raise Failure(f"Proxy-Public-Address {public!r}: not one quoted IPv4 tuple")
+    return "127.0.0.1", int(public.strip('"').rsplit(":", 1)[1])
+
+
+def expect_closed(sock, public):
+    """The public address answers ICMP port unreachable within DEADLINE: its relay socket is
+    closed, as RFC 9298 §3.1 has it when the request ends."""
+    sock.connect(public)
+    sock.settimeout(0.1)
+    end = time.monotonic() + DEADLINE
+    while True:
+        sock.send(b"anyone there?")
+        try:
+            sock.recv(2048)
+            raise Failure("the public address still answers after the request ended")
+        except ConnectionRefusedError:
+            return
+        except socket.timeout:
+            if time.monotonic() > end:
+                raise Failure("the public address stayed open after the request ended")
+
+
 def header_map(headers):
     return {k: v for k, v in headers}
 
@@ -297,15 +328,8 @@ def against_the_proxy(bindir, work):
         # -10 §4: the uncompressed context (an even ID: ours), sent at once behind the request,
         # before the response (as RFC 9298 §5 lets datagrams go optimistically).
         peer.send_capsule(ASSIGN, varint(2) + b"\x00")
-        response = header_map(peer.wait_event(h2.events.ResponseReceived, "response").headers)
-        for name, value in ((":status", "200"), ("capsule-protocol", "?1"),
-                            ("connect-udp-bind", "?1")):
-            if response.get(name) != value:
-                raise Failure(f"response {name}: {response.get(name)!r}, not {value!r}")
-        public = response.get("proxy-public-address", "")
-        if not (public.startswith('"127.0.0.1:') and public.endswith('"')):
-            raise Failure(f"Proxy-Public-Address {public!r}: not one quoted IPv4 tuple")
-        public_tuple = ("127.0.0.1", int(public.strip('"').rsplit(":", 1)[1]))
+        public_tuple = bind_response_public(
+            header_map(peer.wait_event(h2.events.ResponseReceived, "response").headers))
 
         peer.expect_capsule(ACK, varint(2), "COMPRESSION_ACK of the uncompressed context")
         a = udp_peer()
@@ -356,19 +380,7 @@ def against_the_proxy(bindir, work):
             peer.pump()
         if not peer.ended:
             raise Failure("the proxy did not end its side of the stream")
-        a.connect(public_tuple)
-        a.settimeout(0.1)
-        end = time.monotonic() + DEADLINE
-        while True:
-            a.send(b"anyone there?")
-            try:
-                a.recv(2048)
-                raise Failure("the public address still answers after the stream ended")
-            except ConnectionRefusedError:
-                break  # ICMP port unreachable: the relay socket is closed
-            except socket.timeout:
-                if time.monotonic() > end:
-                    raise Failure("the public address stayed open after the stream ended")
+        expect_closed(a, public_tuple)
         peer.sock.close()
     finally:
         proxy.kill()

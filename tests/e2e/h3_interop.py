@@ -53,7 +53,6 @@ usage: h3_interop.py BUILD_DIR QUIC_PEER   (an interpreter with python3-hpack, w
 brings; tools/run.sh installs both, and the packages quic_peer is built from)
 """
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -66,9 +65,9 @@ except ImportError:
           "tools/run.sh test installs it)")
     sys.exit(1)
 
-import programs
 from h2_interop import (ACK, ASSIGN, DATAGRAM, DEADLINE, BIND_REQUEST, PROXY_BROKEN_RULES,
-                        Failure, capsule, read_varint, tuple_bytes, udp_peer, varint, varint8)
+                        Failure, bind_response_public, capsule, expect_closed, read_varint,
+                        start_proxy, tuple_bytes, udp_peer, varint, varint8)
 from programs import report, wait_for, work_with_pki
 
 # RFC 9114 §7.2 frame types, §6.2 stream types, §7.2.4.1 and RFC 9204 §5 settings, RFC 9220 §3,
@@ -468,47 +467,16 @@ def bind_request(h3, assign=True, cut=False):
         h3.send_headers(sid, BIND_REQUEST)
     if assign:
         h3.send_capsule(sid, ASSIGN, varint(2) + b"\x00")
-    response = h3.headers(sid, "response to the Bind request")
-    for name, value in ((":status", "200"), ("capsule-protocol", "?1"),
-                        ("connect-udp-bind", "?1")):
-        if response.get(name) != value:
-            raise Failure(f"response {name}: {response.get(name)!r}, not {value!r}")
-    public = response.get("proxy-public-address", "")
-    if not (public.startswith('"127.0.0.1:') and public.endswith('"')):
-        raise Failure(f"Proxy-Public-Address {public!r}: not one quoted IPv4 tuple")
+    public = bind_response_public(h3.headers(sid, "response to the Bind request"))
     if assign:
         h3.expect_capsule(sid, ACK, varint(2), "COMPRESSION_ACK of the uncompressed context")
-    return sid, ("127.0.0.1", int(public.strip('"').rsplit(":", 1)[1]))
+    return sid, public
 
 
 def expect_udp(sock, data, source, what):
     got, src = sock.recvfrom(2048)
     if (got, src) != (data, source):
         raise Failure(f"{what}: got {got!r} from {src}, not {data!r} from {source}")
-
-
-def expect_closed(sock, public):
-    """The public address answers ICMP port unreachable: its relay socket is closed."""
-    sock.connect(public)
-    sock.settimeout(0.1)
-    end = time.monotonic() + DEADLINE
-    while True:
-        sock.send(b"anyone there?")
-        try:
-            sock.recv(2048)
-            raise Failure("the public address still answers after the request ended")
-        except ConnectionRefusedError:
-            return
-        except socket.timeout:
-            if time.monotonic() > end:
-                raise Failure("the public address stayed open after the request ended")
-
-
-def start_proxy(bindir, work, args=()):
-    try:
-        return programs.start_proxy(bindir, work, args)
-    except RuntimeError as exc:
-        raise Failure(str(exc)) from exc
 
 
 def in_datagram_frames(bindir, peer_bin, work):
@@ -763,11 +731,39 @@ def serve_bind_client(bindir, peer_bin, work, name, peer_args=(), connect_protoc
     return client, quic, h3
 
 
+def request_stream(quic):
+    """The first request stream the client opened (waiting for it)."""
+    return quic.wait(lambda: next(([s] for s, k in quic.peer_streams if k == "bi"), None),
+                     "the Bind request's stream")[0]  # [0]: stream 0 is a true answer
+
+
+def expect_client_end(client, what, status, quic=None, sid=None, reset=None):
+    """The client resets request stream sid with the code reset (when one is given) and exits
+    with status, each within DEADLINE."""
+    if reset is not None:
+        code = quic.wait(lambda: quic.resets.get(sid), f"the client's reset ({what})")
+        if code != reset:
+            raise Failure(f"{what}: the client reset the request with {code:#x}, not "
+                          f"{reset:#x}")
+    try:
+        got = client.wait(DEADLINE)
+    except subprocess.TimeoutExpired as exc:
+        raise Failure(f"{what}: the client did not exit") from exc
+    if got != status:
+        raise Failure(f"{what}: the client exited with {got}, not {status}")
+
+
+def stop_client(client, quic):
+    if client.poll() is None:
+        client.kill()
+    client.wait()
+    quic.close()
+
+
 def answer_bind_request(quic, h3):
     """The independent proxy's side of a tunnel's start: the client's request checked, answered
     200, the client's uncompressed context (an even ID, -10 §4) acknowledged: (stream, ID)."""
-    sid = quic.wait(lambda: next(([s] for s, k in quic.peer_streams if k == "bi"), None),
-                    "the Bind request's stream")[0]  # [0]: stream 0 is a true answer
+    sid = request_stream(quic)
     request = h3.headers(sid, "the Bind request")
     for field, value in BIND_REQUEST:
         if request.get(field) != value:
@@ -827,17 +823,9 @@ def against_the_client(bindir, peer_bin, work):
                 raise Failure(f"the client sent DATAGRAM frames unasked: {quic.datagrams}")
             # The proxy ends the request in order: the client ends too, with status 0.
             quic.command("fin", sid)
-            try:
-                status = client.wait(DEADLINE)
-            except subprocess.TimeoutExpired as exc:
-                raise Failure(f"the client did not end after the proxy ended ({name})") from exc
-            if status != 0:
-                raise Failure(f"the client exited with {status} after a clean end ({name})")
+            expect_client_end(client, f"after the proxy ended the request ({name})", 0)
         finally:
-            if client.poll() is None:
-                client.kill()
-            client.wait()
-            quic.close()
+            stop_client(client, quic)
 
 
 def a_proxy_breaking_rules(bindir, peer_bin, work):
@@ -850,21 +838,9 @@ def a_proxy_breaking_rules(bindir, peer_bin, work):
             sid, cid = answer_bind_request(quic, h3)
             for ctype, value in capsules(cid):
                 h3.send_capsule(sid, ctype, value)
-            code = quic.wait(lambda s=sid: quic.resets.get(s), f"the client's reset ({rule})")
-            if code != H3_MESSAGE_ERROR:
-                raise Failure(f"{rule}: the client reset the request with {code:#x}, not "
-                              "H3_MESSAGE_ERROR")
-            try:
-                status = client.wait(DEADLINE)
-            except subprocess.TimeoutExpired as exc:
-                raise Failure(f"{rule}: the client did not exit") from exc
-            if status != 1:
-                raise Failure(f"{rule}: the client exited with {status}, not 1")
+            expect_client_end(client, rule, 1, quic, sid, H3_MESSAGE_ERROR)
         finally:
-            if client.poll() is None:
-                client.kill()
-            client.wait()
-            quic.close()
+            stop_client(client, quic)
 
 
 def malformed_responses(bindir, peer_bin, work):
@@ -873,73 +849,42 @@ def malformed_responses(bindir, peer_bin, work):
     for rule, fields in MALFORMED_RESPONSES:
         client, quic, h3 = serve_bind_client(bindir, peer_bin, work, "server-malformed")
         try:
-            sid = quic.wait(lambda: next(([s] for s, k in quic.peer_streams if k == "bi"), None),
-                            "the Bind request's stream")[0]
+            sid = request_stream(quic)
             h3.headers(sid, "the Bind request")
             h3.send_headers(sid, fields)
-            code = quic.wait(lambda s=sid: quic.resets.get(s), f"the client's reset ({rule})")
-            if code != H3_MESSAGE_ERROR:
-                raise Failure(f"{rule}: the client reset the request with {code:#x}")
-            try:
-                status = client.wait(DEADLINE)
-            except subprocess.TimeoutExpired as exc:
-                raise Failure(f"{rule}: the client did not exit") from exc
-            if status != 1:
-                raise Failure(f"{rule}: the client exited with {status}, not 1")
+            expect_client_end(client, rule, 1, quic, sid, H3_MESSAGE_ERROR)
             if wait_for(f"{work}/server-malformed.err", "a malformed response", 1) is None:
                 raise Failure(f"{rule}: the client did not say the response was malformed")
         finally:
-            if client.poll() is None:
-                client.kill()
-            client.wait()
-            quic.close()
+            stop_client(client, quic)
 
 
 def a_proxy_cancelling(bindir, peer_bin, work):
     """Part 5, last: the independent proxy cancels the tunnel with RESET_STREAM alone (its send
-    side): the client ends the request whole and exits at once with status 1 (no STOP_SENDING
-    came, and it must not wait for the rest of a stream it can no longer use)."""
+    side): the client ends the request whole (resetting its side with the proxy's code) and
+    exits 1 at once, though no STOP_SENDING came."""
     client, quic, h3 = serve_bind_client(bindir, peer_bin, work, "server-cancel")
     try:
         sid, _ = answer_bind_request(quic, h3)
         quic.command("reset", sid, H3_REQUEST_CANCELLED)
-        try:
-            status = client.wait(DEADLINE)
-        except subprocess.TimeoutExpired as exc:
-            raise Failure("the client did not end after the proxy reset the request") from exc
-        if status != 1:
-            raise Failure(f"the client exited with {status}, not 1")
-        code = quic.wait(lambda: quic.resets.get(sid), "the client's reset of its side")
-        if code != H3_REQUEST_CANCELLED:
-            raise Failure(f"the client reset its side with {code:#x}")
+        expect_client_end(client, "a proxy that reset the request", 1, quic, sid,
+                          H3_REQUEST_CANCELLED)
     finally:
-        if client.poll() is None:
-            client.kill()
-        client.wait()
-        quic.close()
+        stop_client(client, quic)
 
 
 def without_extended_connect(bindir, peer_bin, work):
-    """Part 5: the client must not send its request, and must say why (RFC 9220 §3)."""
+    """Part 6: the client must not send its request, and must say why (RFC 9220 §3)."""
     client, quic, _ = serve_bind_client(bindir, peer_bin, work, "server-no-connect",
                                         connect_protocol=False)
     try:
-        try:
-            status = client.wait(DEADLINE)
-        except subprocess.TimeoutExpired as exc:
-            raise Failure("the client did not give up on a proxy without extended CONNECT") \
-                from exc
-        if status != 1:
-            raise Failure(f"the client exited with {status}, not 1")
+        expect_client_end(client, "a proxy without extended CONNECT", 1)
         if any(k == "bi" for _, k in quic.peer_streams):
             raise Failure("the client sent a request anyway")
         if wait_for(f"{work}/server-no-connect.err", "does not offer extended CONNECT", 1) is None:
             raise Failure("the client did not say why it gave up")
     finally:
-        if client.poll() is None:
-            client.kill()
-        client.wait()
-        quic.close()
+        stop_client(client, quic)
 
 
 def main():

@@ -39,7 +39,9 @@ each program sends is compared with what the specs say it must be.
    ends cleanly (exit status 0). Then the same without the max_datagram_frame_size transport
    parameter: the client must use DATAGRAM capsules (through a 64-byte stream window).
    And with its control stream written unusually (see part 1): the client must still find
-   ENABLE_CONNECT_PROTOCOL in it.
+   ENABLE_CONNECT_PROTOCOL in it. Then masque-bind-client --expose a local echo service, in
+   DATAGRAM frames: the peer's compressed context (an even ID, the peer's tuple), answers on
+   it once acknowledged, one local source for the peer.
 5. The independent proxy breaking one rule at a time once the tunnel is up (h2_interop.py's
    list): the client resets the request with H3_MESSAGE_ERROR and exits 1 at once, whether
    or not the proxy answers its STOP_SENDING; and a proxy that cancels the tunnel with
@@ -68,7 +70,7 @@ except ImportError:
 from h2_interop import (ACK, ASSIGN, DATAGRAM, DEADLINE, BIND_REQUEST, PROXY_BROKEN_RULES,
                         Failure, bind_response_public, capsule, expect_closed, read_varint,
                         start_proxy, tuple_bytes, udp_peer, varint, varint8)
-from programs import report, wait_for, work_with_pki
+from programs import Echo, report, wait_for, work_with_pki
 
 # RFC 9114 §7.2 frame types, §6.2 stream types, §7.2.4.1 and RFC 9204 §5 settings, RFC 9220 §3,
 # RFC 9297 §2.1.1; §8.1 error codes; RFC 9297 §5.2.
@@ -707,10 +709,10 @@ def broken_rules(bindir, peer_bin, work):
 
 
 def serve_bind_client(bindir, peer_bin, work, name, peer_args=(), connect_protocol=True,
-                      unusual=False):
-    """Parts 4 and 5: an independent proxy for masque-bind-client --echo; returns the client's
-    process, the QuicPeer and the H3 once the request is read (None for the request when the
-    proxy offers no extended CONNECT)."""
+                      unusual=False, mode=("--echo",)):
+    """Parts 4 to 6: an independent proxy for masque-bind-client in mode (--echo, or --expose
+    and a service); returns the client's process, the QuicPeer and the H3 once SETTINGS were
+    exchanged."""
     log = open(f"{work}/{name}.log", "w", encoding="utf-8")  # pylint: disable=consider-using-with
     quic = QuicPeer(peer_bin, ["server", f"{work}/pki/localhost.pem", f"{work}/pki/localhost.key"]
                     + list(peer_args), log)
@@ -718,7 +720,7 @@ def serve_bind_client(bindir, peer_bin, work, name, peer_args=(), connect_protoc
     err = open(f"{work}/{name}.err", "w", encoding="utf-8")  # pylint: disable=consider-using-with
     client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
                                f"127.0.0.1:{port}", "--authority", "localhost", "--ca",
-                               f"{work}/pki/ca.pem", "--echo", "--run-seconds", "60"],
+                               f"{work}/pki/ca.pem", "--run-seconds", "60"] + list(mode),
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
     quic.line("accepted", "the client's QUIC connection")
     settings = {QPACK_MAX_TABLE_CAPACITY: 0, QPACK_BLOCKED_STREAMS: 0, H3_DATAGRAM: 1}
@@ -828,6 +830,46 @@ def against_the_client(bindir, peer_bin, work):
             stop_client(client, quic)
 
 
+def against_expose_mode(bindir, peer_bin, work):
+    """Part 4, last: masque-bind-client --expose with a local UDP echo service, in DATAGRAM
+    frames. A remote peer's datagram reaches the service from a local socket of the peer's own;
+    the client registers a compressed context for the peer (an even ID, the peer's tuple: -10
+    §3, §5) and the answers come back, on that context once it is acknowledged."""
+    echo = Echo()
+    echo.start()
+    host, port = echo.sock.getsockname()
+    client, quic, h3 = serve_bind_client(bindir, peer_bin, work, "server-expose",
+                                         mode=("--expose", f"{host}:{port}"))
+    try:
+        sid, cid = answer_bind_request(quic, h3)
+        target = tuple_bytes("203.0.113.9", 40000)
+        quic.datagram(varint(sid // 4) + varint(cid) + target + b"to the service")
+        ctype, value = h3.next_capsule(sid, "the client's registration of the peer")
+        parsed = read_varint(value, 0)
+        if ctype != ASSIGN or parsed is None or value[parsed[1]:] != target:
+            raise Failure(f"expected the peer's COMPRESSION_ASSIGN, got type {ctype:#x} value "
+                          f"{value.hex()}")
+        compressed = parsed[0]
+        if compressed % 2 or compressed in (0, cid):
+            raise Failure(f"expose registered Context ID {compressed} for the peer")
+        h3.send_capsule(sid, ACK, varint(compressed))
+        # The first answer may come before the ACK did: on either context.
+        first = quic.next_datagram("the service's answer")
+        if first not in (varint(sid // 4) + varint(cid) + target + b"echo: to the service",
+                         varint(sid // 4) + varint(compressed) + b"echo: to the service"):
+            raise Failure(f"the service's answer: {first.hex()}")
+        quic.datagram(varint(sid // 4) + varint(compressed) + b"again")
+        h3.expect_datagram(sid, varint(compressed) + b"echo: again",
+                           "the service's answer on the peer's compressed context")
+        if len(echo.sources) != 1:
+            raise Failure(f"the service saw {len(echo.sources)} sources for one remote peer")
+        quic.command("fin", sid)
+        expect_client_end(client, "expose mode, after the proxy ended the request", 0)
+    finally:
+        echo.stop = True
+        stop_client(client, quic)
+
+
 def a_proxy_breaking_rules(bindir, peer_bin, work):
     """Part 5: the independent proxy breaks one rule at a time after the tunnel is up (the
     rules of h2_interop.py's part 4): the client resets the request with H3_MESSAGE_ERROR (RFC
@@ -901,6 +943,7 @@ def main():
                        ("in DATAGRAM capsules", in_capsules),
                        ("masque-proxy against broken requests", broken_rules),
                        ("against masque-bind-client", against_the_client),
+                       ("against masque-bind-client --expose", against_expose_mode),
                        ("masque-bind-client against a proxy breaking rules",
                         a_proxy_breaking_rules),
                        ("masque-bind-client against a proxy cancelling", a_proxy_cancelling),

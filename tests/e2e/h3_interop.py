@@ -28,7 +28,8 @@ each program sends is compared with what the specs say it must be.
    1200-byte ones whole and in order, and take the client's.
 3. The independent client breaking one rule per request (a FIN inside a capsule, Context ID 0,
    a stray ACK, the proxy's parity): masque-proxy resets that stream with H3_MESSAGE_ERROR
-   (RFC 9297 §3.3), and so does a malformed request (MALFORMED_REQUESTS, RFC 9114 §4.1.2),
+   (RFC 9297 §3.3), and so does a malformed request (MALFORMED_REQUESTS, RFC 9114 §4.1.2);
+   100 requests cancelled at once, half before their HEADERS, give their stream credit back;
    and a last request on the connection works; then eight connection errors
    (CONNECTION_ERRORS), each on a connection of its own, whose CONNECTION_CLOSE must carry
    the HTTP/3 code (RFC 9114 §8, RFC 9297 §2.1).
@@ -305,7 +306,7 @@ class QuicPeer:
 
     def open(self, kind):
         self.command(f"open_{kind}")
-        return int(self.line("opened", "stream")[1])
+        return int(self.line("opened", "new stream (the other end gives credit: MAX_STREAMS)")[1])
 
     def write(self, sid, data):
         self.command("write", sid, data.hex())
@@ -683,6 +684,15 @@ def broken_rules(bindir, peer_bin, work):
             got = h3.quic.wait(lambda s=sid: quic.resets.get(s), f"reset of {rule}")
             if got != H3_MESSAGE_ERROR:
                 raise Failure(f"{rule}: reset with {got:#x}, not H3_MESSAGE_ERROR")
+        # 100 requests cancelled at once (RESET_STREAM and STOP_SENDING), half of them before
+        # their HEADERS: each closed stream must give the client its stream credit back (the
+        # proxy allows 16 at a time), whether or not HTTP/3 saw the stream.
+        for i in range(100):
+            sid = quic.open("bi")
+            if i % 2:
+                h3.send_headers(sid, BIND_REQUEST)
+            quic.command("reset", sid, H3_REQUEST_CANCELLED)
+            quic.command("stop", sid, H3_REQUEST_CANCELLED)
         bind_request(h3)  # the connection still serves
         for rule, action, code in CONNECTION_ERRORS:
             quic.close()  # a connection of its own for each: the error ends it

@@ -791,16 +791,13 @@ static int h3_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t da
     return 0;
 }
 
-/* A stream closed: its request (if any) ends, and the proxy lets the client open another. */
+/* A stream nghttp3 knew closed: its request (if any) ends. */
 static int h3_stream_close(nghttp3_conn *h3, int64_t stream_id, uint64_t code, void *user,
                            void *stream_user)
 {
-    masque_quic_conn *c = user;
     (void)h3;
-    if (c->cfg.is_server && (stream_id & 3) == 0) {
-        ngtcp2_conn_extend_max_streams_bidi(c->conn, 1); /* ngtcp2 leaves this to us */
-        c->bidi_limit++;
-    }
+    (void)stream_id;
+    (void)user;
     if (stream_user != NULL) {
         request_free(stream_user, code);
     }
@@ -1233,6 +1230,13 @@ static int stream_close_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id,
     (void)stream_user;
     if (!(flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET)) {
         code = NGHTTP3_H3_NO_ERROR;
+    }
+    /* The proxy lets the client open another request stream (ngtcp2 leaves this to us), for
+     * every one that closed: also one nghttp3 never saw (reset before its HEADERS came), or
+     * the client would run out of streams for good. */
+    if (c->cfg.is_server && (stream_id & 3) == 0) {
+        ngtcp2_conn_extend_max_streams_bidi(c->conn, 1);
+        c->bidi_limit++;
     }
     if (c->h3 != NULL) {
         int rv = nghttp3_conn_close_stream(c->h3, stream_id, code);

@@ -17,7 +17,8 @@ each program sends is compared with what the specs say it must be.
    first one cleanly (its public address closes, RFC 9298 §3.1, and the second still relays),
    and sends datagrams for a stream not yet open and for the ended one (dropped, RFC 9297
    §2.1); a third request cancelled with RESET_STREAM alone and a fourth with STOP_SENDING
-   alone end whole (their public addresses close) while the second relays on. Along the
+   alone end whole (their public addresses close) while the second relays on, through a key
+   update too, until the client closes the connection (its address closes). Along the
    way, what a peer may legally do that libmasque never does: SETTINGS of 700
    bytes (reserved identifiers, eight-byte varints), a stream of a reserved type, HEADERS and
    a capsule cut into one-byte pieces between reserved and empty frames, eight-byte varints
@@ -567,6 +568,16 @@ def in_datagram_frames(bindir, peer_bin, work):
                            ignore=(third, fourth))  # what reached them before they closed
         if quic.closed is not None:
             raise Failure(f"the connection ended: {quic.closed}")
+        # New 1-RTT keys (RFC 9001 §6): the tunnel carries on under them, both ways.
+        quic.command("key_update")
+        quic.datagram(varint(second // 4) + varint(2) + tuple_bytes(*b_tuple) + b"new keys")
+        expect_udp(b, b"new keys", public2, "peer B after a key update")
+        b.sendto(b"new keys too", public2)
+        h3.expect_datagram(second, varint(2) + tuple_bytes(*b_tuple) + b"new keys too",
+                           "the second request after a key update", ignore=(third, fourth))
+        # The client closes the connection: its last request ends with it, relay socket and all.
+        quic.command("close", 0x100)  # H3_NO_ERROR
+        expect_closed(b, public2)
     finally:
         if quic is not None:
             quic.close()

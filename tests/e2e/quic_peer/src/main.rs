@@ -18,6 +18,7 @@
 //!   fin ID | reset ID CODE         end a stream cleanly or abort it (RESET_STREAM)
 //!   stop ID CODE                   STOP_SENDING: no more reading of a stream
 //!   datagram HEX                   one DATAGRAM frame
+//!   key_update                     new 1-RTT keys from the next packet on (RFC 9001 §6)
 //!   close CODE                     CONNECTION_CLOSE with an application error code
 //!   sync                        -> "synced" once every command before it was carried out
 //! Events, one a line on stdout:
@@ -295,6 +296,7 @@ async fn command(
         Some("datagram") => {
             conn.send_datagram(bytes(1)?.into()).map_err(|e| e.to_string())?;
         }
+        Some("key_update") => conn.force_key_update(),
         Some("close") => conn.close(number(1)?, b""),
         Some("sync") => println!("synced"),
         _ => return Err(format!("unknown command {:?}", words)),

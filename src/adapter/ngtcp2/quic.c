@@ -343,9 +343,7 @@ static void request_free(masque_quic_request *r, uint64_t code)
 static void request_abort(masque_quic_request *r, uint64_t code)
 {
     masque_quic_conn *c = r->conn;
-    if (r->stream >= 0) {
-        (void)ngtcp2_conn_shutdown_stream(c->conn, 0, r->stream, code);
-    }
+    int64_t stream = r->stream;
     r->aborted = 1;
     r->session_ready = 0; /* its datagrams are dropped, its stream data ignored, no timers */
     if (r->known) {
@@ -353,6 +351,9 @@ static void request_abort(masque_quic_request *r, uint64_t code)
         if (c->hooks.on_close != NULL) {
             c->hooks.on_close(r, r->app, code);
         }
+    }
+    if (stream >= 0) { /* last: should QUIC close the stream at once, r goes with it */
+        (void)ngtcp2_conn_shutdown_stream(c->conn, 0, stream, code);
     }
 }
 

@@ -22,7 +22,7 @@ each program sends is compared with what the specs say it must be.
    way, what a peer may legally do that libmasque never does: SETTINGS of 700
    bytes (reserved identifiers, eight-byte varints), a stream of a reserved type, HEADERS and
    a capsule cut into one-byte pieces between reserved and empty frames, eight-byte varints
-   in a DATAGRAM frame.
+   in a DATAGRAM frame, a PRIORITY_UPDATE frame and a Priority field (RFC 9218).
 2. The same client without the max_datagram_frame_size transport parameter (and a stream
    window of 64 bytes), and then without SETTINGS_H3_DATAGRAM: HTTP/3 datagrams are not
    negotiated, so the proxy must carry them in DATAGRAM capsules (RFC 9297 §3.5), a burst of
@@ -458,17 +458,18 @@ def connect_client(peer_bin, port, work, name, args=(), datagrams=True, unusual=
     return quic, h3
 
 
-def bind_request(h3, assign=True, cut=False):
+def bind_request(h3, assign=True, cut=False, extra=()):
     """A Bind request on a new stream, with the uncompressed context (Context ID 2) sent behind
     it before any answer (RFC 9298 §5): (stream, public (host, port)). cut: the HEADERS frame
-    one byte at a time, each in a STREAM frame of its own as far as quinn lets."""
+    one byte at a time, each in a STREAM frame of its own as far as quinn lets; extra: more
+    fields."""
     sid = h3.quic.open("bi")
     if cut:
-        for byte in frame(HEADERS, qpack_encode(BIND_REQUEST)):
+        for byte in frame(HEADERS, qpack_encode(BIND_REQUEST + list(extra))):
             h3.quic.write(sid, bytes([byte]))
             h3.quic.sync()
     else:
-        h3.send_headers(sid, BIND_REQUEST)
+        h3.send_headers(sid, BIND_REQUEST + list(extra))
     if assign:
         h3.send_capsule(sid, ASSIGN, varint(2) + b"\x00")
     public = bind_response_public(h3.headers(sid, "response to the Bind request"))
@@ -525,6 +526,9 @@ def in_datagram_frames(bindir, peer_bin, work):
 
         # A second Bind request on the same connection: a public address of its own, and
         # datagrams routed by Quarter Stream ID (RFC 9297 §2.1).
+        # RFC 9218 as browsers speak it: a PRIORITY_UPDATE frame for the first request on the
+        # control stream (§7.1), which the proxy may act on or not, but must take.
+        quic.write(h3.control, frame(0xF0700, varint(first) + b"u=2, i"))
         second, public2 = bind_request(h3)
         if public2 == public1:
             raise Failure("the second request got the first one's public address")
@@ -551,7 +555,7 @@ def in_datagram_frames(bindir, peer_bin, work):
                            "the second request after the first ended", ignore=(first,))
         # A client cancels with RESET_STREAM alone (RFC 9114 §4.1.1): the request ends whole,
         # the proxy resets its side too, and the relay socket closes (RFC 9298 §3.1).
-        third, public3 = bind_request(h3)
+        third, public3 = bind_request(h3, extra=[("priority", "u=3")])  # RFC 9218 §5
         quic.command("reset", third, H3_REQUEST_CANCELLED)
         expect_closed(udp_peer(), public3)
         code = quic.wait(lambda: quic.resets.get(third), "the proxy's reset of its side")

@@ -59,7 +59,9 @@ fn transport(datagrams: bool, stream_window: Option<u32>) -> Arc<quinn::Transpor
     if let Some(window) = stream_window {
         t.stream_receive_window(quinn::VarInt::from_u32(window));
     }
-    t.max_idle_timeout(Some(quinn::IdleTimeout::from(quinn::VarInt::from_u32(60_000))));
+    t.max_idle_timeout(Some(quinn::IdleTimeout::from(quinn::VarInt::from_u32(
+        60_000,
+    ))));
     t.datagram_receive_buffer_size(if datagrams { Some(1 << 20) } else { None });
     Arc::new(t)
 }
@@ -77,7 +79,9 @@ fn client_config(ca: &str, transport: Arc<quinn::TransportConfig>) -> quinn::Cli
     let mut roots = rustls::RootCertStore::empty();
     for item in pem_items(ca) {
         if let rustls_pemfile::Item::X509Certificate(der) = item {
-            roots.add(&rustls::Certificate(der)).expect("CA certificate");
+            roots
+                .add(&rustls::Certificate(der))
+                .expect("CA certificate");
         }
     }
     let mut tls = rustls::ClientConfig::builder()
@@ -96,7 +100,12 @@ fn der(tag: u8, content: &[u8]) -> Vec<u8> {
     if len < 0x80 {
         out.push(len as u8);
     } else {
-        let bytes: Vec<u8> = len.to_be_bytes().iter().copied().skip_while(|&b| b == 0).collect();
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .iter()
+            .copied()
+            .skip_while(|&b| b == 0)
+            .collect();
         out.push(0x80 | bytes.len() as u8);
         out.extend(bytes);
     }
@@ -113,20 +122,42 @@ fn pkcs8_of_p256(sec1: &[u8]) -> Vec<u8> {
     const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
     const PRIME256V1: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
     // SEQUENCE (short or one-byte long length) { INTEGER 1, OCTET STRING key, rest }
-    let body = if sec1[1] == 0x81 { &sec1[3..] } else { &sec1[2..] };
-    assert!(body.len() > 5 && body[..3] == [0x02, 0x01, 0x01] && body[3] == 0x04, "an ECPrivateKey");
+    let body = if sec1[1] == 0x81 {
+        &sec1[3..]
+    } else {
+        &sec1[2..]
+    };
+    assert!(
+        body.len() > 5 && body[..3] == [0x02, 0x01, 0x01] && body[3] == 0x04,
+        "an ECPrivateKey"
+    );
     let key_len = body[4] as usize;
     let key = &body[5..5 + key_len];
     let rest = &body[5 + key_len..];
     let mut scalar = [0u8; 32];
     let significant: Vec<u8> = key.iter().copied().skip_while(|&b| b == 0).collect();
     scalar[32 - significant.len()..].copy_from_slice(&significant);
-    let ec_private_key = der(0x30, &[&[0x02, 0x01, 0x01][..], &der(0x04, &scalar), rest].concat());
+    let ec_private_key = der(
+        0x30,
+        &[&[0x02, 0x01, 0x01][..], &der(0x04, &scalar), rest].concat(),
+    );
     let algorithm = der(0x30, &[EC_PUBLIC_KEY, PRIME256V1].concat());
-    der(0x30, &[&[0x02, 0x01, 0x00][..], &algorithm, &der(0x04, &ec_private_key)].concat())
+    der(
+        0x30,
+        &[
+            &[0x02, 0x01, 0x00][..],
+            &algorithm,
+            &der(0x04, &ec_private_key),
+        ]
+        .concat(),
+    )
 }
 
-fn server_config(cert: &str, key: &str, transport: Arc<quinn::TransportConfig>) -> quinn::ServerConfig {
+fn server_config(
+    cert: &str,
+    key: &str,
+    transport: Arc<quinn::TransportConfig>,
+) -> quinn::ServerConfig {
     let certs = pem_items(cert)
         .into_iter()
         .filter_map(|item| match item {
@@ -250,7 +281,10 @@ async fn command(
             .ok_or_else(|| "a code".to_string())
     };
     let bytes = |i: usize| -> Result<Vec<u8>, String> {
-        words.get(i).and_then(|w| unhex(w)).ok_or_else(|| "hex bytes".to_string())
+        words
+            .get(i)
+            .and_then(|w| unhex(w))
+            .ok_or_else(|| "hex bytes".to_string())
     };
     match words.first().copied() {
         Some("open_bi") => {
@@ -278,7 +312,11 @@ async fn command(
             }
         }
         Some("fin") => {
-            let mut send = streams.lock().await.remove(&id(1)?).ok_or("no such stream")?;
+            let mut send = streams
+                .lock()
+                .await
+                .remove(&id(1)?)
+                .ok_or("no such stream")?;
             // finish() completes when the other end has acknowledged everything: not a wait
             // the script's later commands should sit behind.
             tokio::spawn(async move {
@@ -286,15 +324,24 @@ async fn command(
             });
         }
         Some("reset") => {
-            let mut send = streams.lock().await.remove(&id(1)?).ok_or("no such stream")?;
+            let mut send = streams
+                .lock()
+                .await
+                .remove(&id(1)?)
+                .ok_or("no such stream")?;
             send.reset(number(2)?).map_err(|e| e.to_string())?;
         }
         Some("stop") => {
-            let stop = stops.lock().unwrap().remove(&id(1)?).ok_or("no such stream")?;
+            let stop = stops
+                .lock()
+                .unwrap()
+                .remove(&id(1)?)
+                .ok_or("no such stream")?;
             let _ = stop.send(number(2)?);
         }
         Some("datagram") => {
-            conn.send_datagram(bytes(1)?.into()).map_err(|e| e.to_string())?;
+            conn.send_datagram(bytes(1)?.into())
+                .map_err(|e| e.to_string())?;
         }
         Some("key_update") => conn.force_key_update(),
         Some("close") => conn.close(number(1)?, b""),
@@ -315,8 +362,8 @@ async fn run(args: Vec<String>) {
     let (endpoint, conn) = match args.get(1).map(String::as_str) {
         Some("client") if args.len() >= 5 => {
             let addr: SocketAddr = args[2].parse().expect("HOST:PORT");
-            let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap())
-                .expect("a UDP socket");
+            let mut endpoint =
+                quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).expect("a UDP socket");
             endpoint.set_default_client_config(client_config(&args[4], transport));
             let conn = endpoint
                 .connect(addr, &args[3])
@@ -346,7 +393,9 @@ async fn run(args: Vec<String>) {
             (endpoint, conn)
         }
         _ => {
-            eprintln!("usage: masque-quic-peer client HOST:PORT SERVER_NAME CA.pem [--no-datagrams]");
+            eprintln!(
+                "usage: masque-quic-peer client HOST:PORT SERVER_NAME CA.pem [--no-datagrams]"
+            );
             eprintln!("       masque-quic-peer server CERT.pem KEY.pem [--no-datagrams]");
             std::process::exit(2);
         }

@@ -16,7 +16,7 @@ test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clan
                libnewlib-arm-none-eabi doxygen gcc-i686-linux-gnu libc6-dev-i386-cross libcmocka-dev:i386
                gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x qemu-user file
                tshark iproute2 python3-h2
-               cargo rustc librust-quinn-dev librust-rustls-pemfile-dev)
+               cargo rustc rustfmt librust-quinn-dev librust-rustls-pemfile-dev)
 
 
 sudo=()
@@ -103,6 +103,8 @@ test)
     install_quic
     echo "== clang-format (house style, .clang-format)"
     c_files | xargs clang-format --dry-run -Werror
+    echo "== rustfmt (the test peer in tests/e2e/quic_peer, Debian's rustfmt)"
+    /usr/bin/rustfmt --edition 2021 --check tests/e2e/quic_peer/src/main.rs
     echo "== cppcheck"
     # Once per profile of config.h (full, minimal, client, codec).
     for profile in FULL MINIMAL CLIENT CODEC; do

@@ -40,8 +40,9 @@ each program sends is compared with what the specs say it must be.
    DATAGRAM frames and on a context of its own (an odd ID), and ends the stream: the client
    ends cleanly (exit status 0). Then the same without the max_datagram_frame_size transport
    parameter: the client must use DATAGRAM capsules (through a 64-byte stream window).
-   And with its control stream written unusually (see part 1): the client must still find
-   ENABLE_CONNECT_PROTOCOL in it. Then masque-bind-client --expose a local echo service, in
+   And with its control stream written unusually (see part 1), the response's HEADERS and the
+   capsules cut into one-byte pieces: the client must still find ENABLE_CONNECT_PROTOCOL, the
+   response and the capsules. Then masque-bind-client --expose a local echo service, in
    DATAGRAM frames: the peer's compressed context (an even ID, the peer's tuple), answers on
    it once acknowledged, one local source for the peer.
 5. The independent proxy breaking one rule at a time once the tunnel is up (h2_interop.py's
@@ -401,8 +402,23 @@ class H3:
     def send_headers(self, sid, fields):
         self.quic.write(sid, frame(HEADERS, qpack_encode(fields)))
 
-    def send_capsule(self, sid, ctype, value):
-        self.quic.write(sid, frame(DATA, capsule(ctype, value)))
+    def send_capsule(self, sid, ctype, value, cut=False):
+        """A capsule in a DATA frame; cut: written as a peer may legally write it, every varint
+        in eight bytes (RFC 9297 §1.1), one byte per DATA frame, a reserved frame and an empty
+        DATA frame after each (RFC 9114 §7.2.1, §7.2.8)."""
+        if not cut:
+            self.quic.write(sid, frame(DATA, capsule(ctype, value)))
+            return
+        data = varint8(ctype) + varint8(len(value)) + value
+        self.quic.write(sid, b"".join(frame(DATA, data[i:i + 1]) + frame(RESERVED_FRAME, b"?") +
+                                      frame(DATA, b"") for i in range(len(data))))
+
+    def send_headers_cut(self, sid, fields):
+        """A HEADERS frame one byte at a time, each in a STREAM frame of its own as far as
+        quinn lets."""
+        for byte in frame(HEADERS, qpack_encode(fields)):
+            self.quic.write(sid, bytes([byte]))
+            self.quic.sync()
 
     def next_capsule(self, sid, what):
         """The next whole capsule in the stream's DATA frames: (type, value)."""
@@ -465,9 +481,7 @@ def bind_request(h3, assign=True, cut=False, extra=()):
     fields."""
     sid = h3.quic.open("bi")
     if cut:
-        for byte in frame(HEADERS, qpack_encode(BIND_REQUEST + list(extra))):
-            h3.quic.write(sid, bytes([byte]))
-            h3.quic.sync()
+        h3.send_headers_cut(sid, BIND_REQUEST + list(extra))
     else:
         h3.send_headers(sid, BIND_REQUEST + list(extra))
     if assign:
@@ -515,13 +529,8 @@ def in_datagram_frames(bindir, peer_bin, work):
         quic.datagram(varint8(first // 4) + varint8(4) + b"long varints")  # RFC 9000 §16
         expect_udp(a, b"long varints", public1, "peer A, Quarter Stream ID in eight bytes")
 
-        # Legal but unusual: one byte per DATA frame, a reserved frame and an empty DATA frame
-        # between each, every varint of the capsule in eight bytes (RFC 9297 §1.1; RFC 9114
-        # §7.2.1, §7.2.8).
-        payload = varint8(4) + b"cut anywhere"
-        stream = varint8(DATAGRAM) + varint8(len(payload)) + payload
-        quic.write(first, b"".join(frame(DATA, stream[i:i + 1]) + frame(RESERVED_FRAME, b"?") +
-                                   frame(DATA, b"") for i in range(len(stream))))
+        # Legal but unusual: a capsule cut into one-byte DATA frames (H3.send_capsule).
+        h3.send_capsule(first, DATAGRAM, varint8(4) + b"cut anywhere", cut=True)
         expect_udp(a, b"cut anywhere", public1, "peer A, from a capsule cut byte by byte")
 
         # A second Bind request on the same connection: a public address of its own, and
@@ -787,17 +796,21 @@ def stop_client(client, quic):
     quic.close()
 
 
-def answer_bind_request(quic, h3):
+def answer_bind_request(quic, h3, cut=False):
     """The independent proxy's side of a tunnel's start: the client's request checked, answered
-    200, the client's uncompressed context (an even ID, -10 §4) acknowledged: (stream, ID)."""
+    200, the client's uncompressed context (an even ID, -10 §4) acknowledged: (stream, ID).
+    cut: the response and the ACK in one-byte pieces (H3.send_headers_cut, H3.send_capsule)."""
     sid = request_stream(quic)
     request = h3.headers(sid, "the Bind request")
     for field, value in BIND_REQUEST:
         if request.get(field) != value:
             raise Failure(f"request {field}: {request.get(field)!r}, not {value!r}")
-    h3.send_headers(sid, [(":status", "200"), ("capsule-protocol", "?1"),
-                          ("connect-udp-bind", "?1"),
-                          ("proxy-public-address", '"192.0.2.44:4444"')])
+    response = [(":status", "200"), ("capsule-protocol", "?1"), ("connect-udp-bind", "?1"),
+                ("proxy-public-address", '"192.0.2.44:4444"')]
+    if cut:
+        h3.send_headers_cut(sid, response)
+    else:
+        h3.send_headers(sid, response)
     ctype, value = h3.next_capsule(sid, "the client's COMPRESSION_ASSIGN")
     parsed = read_varint(value, 0)
     if ctype != ASSIGN or parsed is None or value[parsed[1]:] != b"\x00":
@@ -806,7 +819,7 @@ def answer_bind_request(quic, h3):
     cid = parsed[0]
     if cid == 0 or cid % 2:
         raise Failure(f"the client assigned Context ID {cid}: not even and non-zero")
-    h3.send_capsule(sid, ACK, varint(cid))
+    h3.send_capsule(sid, ACK, varint(cid), cut)
     return sid, cid
 
 
@@ -821,7 +834,7 @@ def against_the_client(bindir, peer_bin, work):
                                              f"server-{name.split(',')[0]}{'-u' if unusual else ''}",
                                              peer_args, unusual=unusual)
         try:
-            sid, cid = answer_bind_request(quic, h3)
+            sid, cid = answer_bind_request(quic, h3, cut=unusual)
             target = tuple_bytes("198.51.100.7", 5353)
             text = b"0123456789abcdef" * 70  # 1120 bytes: with "re: " and framing, in a frame
 
@@ -842,7 +855,7 @@ def against_the_client(bindir, peer_bin, work):
                 expect(varint(cid) + target + b"re: " + body,
                        f"the client's echo of {len(body)} bytes ({name})")
             # A context the proxy registers (an odd ID): acknowledged, then answered on it.
-            h3.send_capsule(sid, ASSIGN, varint(1) + target)
+            h3.send_capsule(sid, ASSIGN, varint(1) + target, cut=unusual)
             h3.expect_capsule(sid, ACK, varint(1), "the client's COMPRESSION_ACK of ID 1")
             send(varint(1) + b"on context 1")
             expect(varint(1) + b"re: on context 1", f"the echo on context 1 ({name})")

@@ -49,7 +49,6 @@ typedef struct relay { /* the proxy's side of one accepted request */
     uint32_t closed_with;
 } relay;
 
-static test_pki pki;
 static masque_policy_rule loopback_rule;
 static masque_policy policy;
 static const char tmpl[] = "https://localhost/.well-known/masque/udp/{target_host}/{target_port}/";
@@ -196,19 +195,6 @@ static const masque_h2_hooks proxy_hooks = {NULL,          proxy_packet, proxy_c
                                             proxy_request, NULL,         NULL};
 
 /* ---- set-up ---- */
-
-static int make_pki(void **state)
-{
-    (void)state;
-    return test_pki_make(&pki);
-}
-
-static int remove_pki(void **state)
-{
-    (void)state;
-    test_pki_remove(&pki);
-    return 0;
-}
 
 static void start(void)
 {

@@ -58,7 +58,6 @@ typedef struct world {
     int peer_got;
 } world;
 
-static test_pki pki;
 static masque_policy_rule loopback_rule;
 static masque_policy policy;
 static world w;
@@ -131,19 +130,6 @@ static const masque_quic_hooks client_hooks = {client_ready, client_packet, clie
                                                NULL,         NULL,          NULL};
 static const masque_quic_hooks proxy_hooks = {NULL,          proxy_packet, proxy_close, NULL,
                                               proxy_request, NULL,         NULL};
-
-static int make_pki(void **state)
-{
-    (void)state;
-    return test_pki_make(&pki);
-}
-
-static int remove_pki(void **state)
-{
-    (void)state;
-    test_pki_remove(&pki);
-    return 0;
-}
 
 /* A client connecting to the proxy's socket; the proxy's connection comes with its Initial. */
 static void start(void)

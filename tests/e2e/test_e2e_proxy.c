@@ -52,7 +52,6 @@ typedef struct client {
 } client;
 
 static masque_quic_proxy *proxy;
-static test_pki pki;                          /* a throw-away CA: TLS verification stays on */
 static const char *client_ca;                 /* the CA clients trust (NULL: pki.ca_file) */
 static const char *client_host = "localhost"; /* the :authority clients use */
 static const char *client_token;              /* the bearer token clients send, or NULL */
@@ -2961,19 +2960,6 @@ static void test_e2e_UDP_4_get_with_protocol_is_answered(void **state)
     expect_refusal(plain_get, 400, 0);
 }
 #endif
-
-static int make_pki(void **state)
-{
-    (void)state;
-    return test_pki_make(&pki);
-}
-
-static int remove_pki(void **state)
-{
-    (void)state;
-    test_pki_remove(&pki);
-    return 0;
-}
 
 /*
  * After each test, passed or failed half-way: the clients and the proxy it left go, and every

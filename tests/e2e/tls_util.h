@@ -200,4 +200,20 @@ static void test_pki_remove(const test_pki *p)
     (void)remove(p->dir);
 }
 
+/* The suite's throw-away PKI, made by its group setup and removed by its group teardown. */
+static test_pki pki;
+
+static inline int make_pki(void **state)
+{
+    (void)state;
+    return test_pki_make(&pki);
+}
+
+static inline int remove_pki(void **state)
+{
+    (void)state;
+    test_pki_remove(&pki);
+    return 0;
+}
+
 #endif /* MASQUE_TEST_TLS_UTIL_H */

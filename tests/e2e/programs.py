@@ -23,13 +23,21 @@ def work_with_pki(name):
     return work
 
 
-def free_port():
-    """A loopback port free for both UDP and TCP (masque-proxy serves HTTP/3 and HTTP/2 on it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, \
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-        t.bind(("127.0.0.1", 0))
+def free_port(listen="127.0.0.1"):
+    """A port free for both UDP and TCP (masque-proxy serves HTTP/3 and HTTP/2 on it) at
+    `listen`, an IP literal (IPv6 in brackets). "[::]" is checked as the proxy binds it, dual
+    stack: a port some other process holds on any address of either version (::1 say, as a
+    client's ephemeral port) is not free there, however free it is on 127.0.0.1."""
+    host = listen.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as t, \
+            socket.socket(family, socket.SOCK_DGRAM) as u:
+        if family == socket.AF_INET6:
+            for s in (t, u):
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        t.bind((host, 0))
         port = t.getsockname()[1]
-        u.bind(("127.0.0.1", port))
+        u.bind((host, port))
         return port
 
 
@@ -51,20 +59,30 @@ def wait_for(path, text, seconds=20):
 def start_proxy(bindir, work, args=(), listen="127.0.0.1", log=None):
     """masque-proxy at `listen` (an IP literal, IPv6 in brackets) on a free port, with the
     throw-away CA's certificate, loopback targets allowed, its log in `log` (work/proxy.log by
-    default), and waits until it listens: (process, port). RuntimeError if it does not start."""
-    port = free_port()
+    default), and waits until it listens: (process, port). A proxy that exits before it listens
+    (the port was taken between free_port() and its bind: the tests run side by side) is
+    started again on another port, up to five times. RuntimeError if it does not start."""
     log = log or f"{work}/proxy.log"
-    with open(log, "w", encoding="utf-8") as plog:
-        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
-                                  f"{listen}:{port}", "--allow", "127.0.0.0/8",
-                                  "--cert", f"{work}/pki/localhost.pem",
-                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "90"]
-                                 + list(args), stderr=plog)
-    if wait_for(log, "listening on") is None:
-        proxy.kill()
-        proxy.wait()
-        raise RuntimeError("the proxy did not start")
-    return proxy, port
+    for _ in range(5):
+        port = free_port(listen)
+        with open(log, "w", encoding="utf-8") as plog:
+            proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
+                                      f"{listen}:{port}", "--allow", "127.0.0.0/8",
+                                      "--cert", f"{work}/pki/localhost.pem",
+                                      "--key", f"{work}/pki/localhost.key",
+                                      "--run-seconds", "90"] + list(args), stderr=plog)
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            if wait_for(log, "listening on", 0.2) is not None:
+                return proxy, port
+            if proxy.poll() is not None:
+                break  # it could not bind: another port
+        if proxy.poll() is None:  # alive but silent for 20 s: another port would not help
+            proxy.kill()
+            proxy.wait()
+            break
+    with open(log, encoding="utf-8") as f:
+        raise RuntimeError(f"the proxy did not start: {f.read().strip()}")
 
 
 class UdpPath(threading.Thread):
@@ -120,8 +138,8 @@ def tunnel(bindir, work, name, proxy_args, client_args, listen="127.0.0.1",
     (failure or None, client stderr)."""
     try:  # the client must not race the proxy's start
         proxy, port = start_proxy(bindir, work, proxy_args, listen, f"{work}/{name}.proxy")
-    except RuntimeError:
-        return f"{name}: the proxy did not start", ""
+    except RuntimeError as e:
+        return f"{name}: {e}", ""
     out = f"{work}/{name}.out"
     err = f"{work}/{name}.err"
     client = None

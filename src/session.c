@@ -980,6 +980,15 @@ int masque_session_error(const masque_session *s)
     return s == NULL ? MASQUE_ERR_INVALID_ARGUMENT : s->failed;
 }
 
+int masque_session_set_capsule_datagrams(masque_session *s, int capsule_datagrams)
+{
+    if (MASQUE_BAD_ARGS(s == NULL)) {
+        return MASQUE_ERR_INVALID_ARGUMENT;
+    }
+    s->cfg.capsule_datagrams = capsule_datagrams != 0;
+    return MASQUE_OK;
+}
+
 uint64_t masque_session_quarter_stream_id(const masque_session *s)
 {
     return s == NULL ? 0 : s->cfg.quarter_stream_id;

@@ -174,6 +174,7 @@ static void test_table_and_session_bad_arguments(void **state)
     assert_int_equal(masque_session_read_stream(&e.s, NULL, 1, 0, &pkt),
                      MASQUE_ERR_INVALID_ARGUMENT);
     assert_int_equal(masque_session_read_fin(NULL), MASQUE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(masque_session_set_capsule_datagrams(NULL, 0), MASQUE_ERR_INVALID_ARGUMENT);
     assert_int_equal(masque_session_write_stream(&e.s, NULL, 4), MASQUE_ERR_INVALID_ARGUMENT);
     assert_int_equal(masque_session_poll_event(&e.s, NULL), 0);
     assert_int_equal(masque_session_poll_event(NULL, &ev), 0);

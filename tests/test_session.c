@@ -1046,6 +1046,47 @@ static void test_DG_8_datagram_capsules_when_h3_datagrams_are_unavailable(void *
 }
 
 /*
+ * RFC 9297 §2.1.1 (DG-8): a host that learns after the request that HTTP/3 datagrams are
+ * negotiated (a proxy reading the client's SETTINGS after its request) switches the session:
+ * from then on its datagrams are framed for QUIC DATAGRAM frames, and back on request; the
+ * contexts stay as they were.
+ */
+static void test_DG_8_a_session_switches_to_h3_datagrams_when_settings_arrive(void **state)
+{
+    static endpoint client;
+    static endpoint proxy;
+    masque_session_config cfg;
+    masque_address t = addr4(203, 0, 113, 11, 4321);
+    uint8_t buf[MASQUE_BIND_HEADROOM + 24];
+    uint8_t *payload = buf + MASQUE_BIND_HEADROOM;
+    masque_datagram_path path;
+    masque_ssize h;
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.capsule_datagrams = 1; /* the peer's SETTINGS are not in yet */
+    cfg.policy = &allow_all;
+    endpoint_init(&client, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
+    endpoint_init(&proxy, MASQUE_ROLE_PROXY, &cfg, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&client.s, 0, NULL), MASQUE_OK);
+    pump(&client, &proxy, 0);
+    memcpy(payload, PAYLOAD, 24);
+    h = masque_session_write_datagram(&client.s, &t, payload, MASQUE_BIND_HEADROOM, 24, 0, &path);
+    assert_int_equal(path, MASQUE_PATH_CAPSULE); /* DATAGRAM capsule, Context ID 2, tuple */
+    assert_int_equal(h, 10);
+    assert_memory_equal(payload - h, "\x00\x20\x02\x04\xcb\x00\x71\x0b\x10\xe1", 10);
+    assert_int_equal(masque_session_set_capsule_datagrams(&client.s, 0), MASQUE_OK);
+    h = masque_session_write_datagram(&client.s, &t, payload, MASQUE_BIND_HEADROOM, 24, 0, &path);
+    assert_int_equal(path, MASQUE_PATH_H3_DATAGRAM); /* Quarter Stream ID 11, the same context */
+    assert_int_equal(h, 9);
+    assert_memory_equal(payload - h, "\x0b\x02\x04\xcb\x00\x71\x0b\x10\xe1", 9);
+    assert_int_equal(masque_session_set_capsule_datagrams(&client.s, 7), MASQUE_OK);
+    h = masque_session_write_datagram(&client.s, &t, payload, MASQUE_BIND_HEADROOM, 24, 0, &path);
+    assert_int_equal(path, MASQUE_PATH_CAPSULE);
+    assert_memory_equal(payload - h, "\x00\x20\x02\x04\xcb\x00\x71\x0b\x10\xe1", 10);
+    assert_int_equal(masque_session_context_count(&client.s), 1);
+}
+
+/*
  * RFC 9297 §3.2 (DG-21): a session takes every byte of a DATAGRAM capsule as it arrives (into
  * the reassembly buffer), so the stream's flow control is never held up waiting for the rest;
  * the packet comes when the capsule is whole. The client's side: no proxy session needed.
@@ -1379,6 +1420,7 @@ int main(void)
         cmocka_unit_test(test_DG_11_BIND_11_malformed_capsule_values_abort_the_session),
         cmocka_unit_test(test_DG_9_unknown_capsules_are_skipped),
         cmocka_unit_test(test_DG_8_datagram_capsules_when_h3_datagrams_are_unavailable),
+        cmocka_unit_test(test_DG_8_a_session_switches_to_h3_datagrams_when_settings_arrive),
         cmocka_unit_test(test_DG_21_a_session_takes_every_byte_of_a_cut_capsule),
         cmocka_unit_test(test_idle_compressed_contexts_are_closed_by_tick),
 #if MASQUE_ENABLE_AUTO_COMPRESS

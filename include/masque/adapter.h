@@ -47,8 +47,11 @@ typedef struct masque_host_ops {
     int (*write_stream)(void *host, const uint8_t *data, size_t len);
     /**
      * Write one QUIC DATAGRAM frame whose payload is @p data (Quarter Stream ID first). NULL
-     * when HTTP/3 datagrams were not negotiated on both sides (RFC 9297 §2.1.1): datagrams then
-     * go as DATAGRAM capsules on the stream, and the session must have capsule_datagrams set.
+     * when HTTP/3 datagrams cannot be negotiated on both sides (RFC 9297 §2.1.1): datagrams
+     * then go as DATAGRAM capsules on the stream, and the session must have capsule_datagrams
+     * set. A host that may learn later that they are (a proxy reading the request before the
+     * client's SETTINGS) gives it, starts the session in capsules and switches it with
+     * masque_session_set_capsule_datagrams(): the session's choice decides each datagram.
      */
     int (*write_datagram)(void *host, const uint8_t *data, size_t len);
     /**

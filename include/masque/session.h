@@ -374,6 +374,25 @@ MASQUE_API masque_ssize masque_session_write_datagram(masque_session *s, const m
                                                       masque_datagram_path *path);
 
 /**
+ * @brief Choose how the datagrams this session writes from now on travel: in DATAGRAM capsules
+ *        on the request stream (@p capsule_datagrams non-zero) or as HTTP/3 datagrams in QUIC
+ *        DATAGRAM frames (0), as the config's capsule_datagrams did at init.
+ *
+ * For a host that learns only after the request that HTTP/3 datagrams are available: a proxy
+ * may read a request before the client's SETTINGS (its control stream is another stream, and
+ * QUIC does not order streams), and must not send HTTP/3 datagrams until SETTINGS_H3_DATAGRAM=1
+ * arrived (RFC 9297 §2.1.1); it starts in capsules and switches when it does. Either way of
+ * receiving goes on being accepted, and contexts are untouched: a DATAGRAM capsule and an HTTP/3
+ * datagram carry the same HTTP Datagram Payload (RFC 9297 §3.5).
+ *
+ * @param s The session.
+ * @param capsule_datagrams Non-zero: DATAGRAM capsules; 0: HTTP/3 datagrams (the host's
+ *        adapter must then be able to write them).
+ * @return MASQUE_OK; MASQUE_ERR_INVALID_ARGUMENT.
+ */
+MASQUE_API int masque_session_set_capsule_datagrams(masque_session *s, int capsule_datagrams);
+
+/**
  * @brief Read an HTTP Datagram Payload received in a QUIC DATAGRAM frame (after the Quarter
  *        Stream ID, which the host matched to this stream).
  * @param s The session.

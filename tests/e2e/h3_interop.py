@@ -334,16 +334,23 @@ class H3:
     and each request stream's frames and capsules."""
 
     def __init__(self, quic, settings, unusual=False):
+        """settings None: no control stream yet (send_settings() opens it later)."""
         self.quic = quic
-        self.control = quic.open("uni")
-        if unusual:
-            for byte in unusual_control_stream(settings):
-                quic.write(self.control, bytes([byte]))
-                quic.sync()  # each byte in a STREAM frame of its own, as far as quinn lets
-        else:
-            quic.write(self.control, varint(CONTROL_STREAM) + settings_frame(settings))
+        self.control = None
+        if settings is not None:
+            self.send_settings(settings, unusual)
         self.taken = {}  # request stream -> bytes of it already taken as frames
         self.capsule_bytes = {}  # request stream -> DATA frames' bytes not yet capsules
+
+    def send_settings(self, settings, unusual=False):
+        """Opens the control stream with these SETTINGS (RFC 9114 §6.2.1)."""
+        self.control = self.quic.open("uni")
+        if unusual:
+            for byte in unusual_control_stream(settings):
+                self.quic.write(self.control, bytes([byte]))
+                self.quic.sync()  # each byte in a STREAM frame of its own, as far as quinn lets
+        else:
+            self.quic.write(self.control, varint(CONTROL_STREAM) + settings_frame(settings))
 
     def peer_settings(self):
         """The other end's SETTINGS: the first frame on its control stream (RFC 9114 §6.2.1)."""
@@ -459,14 +466,16 @@ def client_settings(datagrams=True):
     return values
 
 
-def connect_client(peer_bin, port, work, name, args=(), datagrams=True, unusual=False):
+def connect_client(peer_bin, port, work, name, args=(), datagrams=True, unusual=False,
+                   settings_later=False):
     """An independent HTTP/3 client connected to the proxy on port: (QuicPeer, H3), the
-    proxy's SETTINGS checked (RFC 9220 §3; RFC 9297 §2.1.1)."""
+    proxy's SETTINGS checked (RFC 9220 §3; RFC 9297 §2.1.1). settings_later: the client's own
+    control stream is left for the caller to open (H3.send_settings())."""
     log = open(f"{work}/{name}.log", "w", encoding="utf-8")  # pylint: disable=consider-using-with
     quic = QuicPeer(peer_bin, ["client", f"127.0.0.1:{port}", "localhost",
                                f"{work}/pki/ca.pem"] + list(args), log)
     quic.line("connected", "QUIC handshake with the proxy")
-    h3 = H3(quic, client_settings(datagrams), unusual)
+    h3 = H3(quic, None if settings_later else client_settings(datagrams), unusual)
     theirs = h3.peer_settings()
     if theirs.get(ENABLE_CONNECT_PROTOCOL) != 1 or theirs.get(H3_DATAGRAM) != 1:
         raise Failure(f"the proxy's SETTINGS {theirs}: no ENABLE_CONNECT_PROTOCOL=1 and "
@@ -628,6 +637,43 @@ def in_capsules(bindir, peer_bin, work):
             finally:
                 quic.close()
     finally:
+        proxy.kill()
+        proxy.wait()
+
+
+def settings_after_request(bindir, peer_bin, work):
+    """Part 2b: the client's SETTINGS come after its request, which a proxy may read first (the
+    control stream is another stream, and QUIC does not order streams). Until SETTINGS_H3_
+    DATAGRAM=1 arrives the proxy must not send HTTP/3 datagrams (RFC 9297 §2.1.1), so the
+    request's datagrams go in DATAGRAM capsules; from then on in DATAGRAM frames, on the same
+    request, with the same contexts (RFC 9297 §3.5: either carries the same payload)."""
+    proxy, port = start_proxy(bindir, work)
+    quic = None
+    try:
+        quic, h3 = connect_client(peer_bin, port, work, "settings-later", settings_later=True)
+        sid, public = bind_request(h3)
+        a = udp_peer()
+        a_tuple = a.getsockname()
+        a.sendto(b"before SETTINGS", public)
+        h3.expect_capsule(sid, DATAGRAM, varint(2) + tuple_bytes(*a_tuple) + b"before SETTINGS",
+                          "a DATAGRAM capsule before the client's SETTINGS")
+        if quic.datagrams:
+            raise Failure(f"DATAGRAM frames before the client's SETTINGS: {quic.datagrams}")
+        h3.send_settings(client_settings())
+        quic.sync()
+        # The proxy has read the SETTINGS once it answers what the client sent after them.
+        h3.send_capsule(sid, ASSIGN, varint(4) + tuple_bytes(*a_tuple))
+        h3.expect_capsule(sid, ACK, varint(4), "COMPRESSION_ACK after the client's SETTINGS")
+        a.sendto(b"after SETTINGS", public)
+        h3.expect_datagram(sid, varint(4) + b"after SETTINGS",
+                           "peer A's datagram in a DATAGRAM frame once SETTINGS came")
+        quic.datagram(varint(sid // 4) + varint(4) + b"frame")
+        expect_udp(a, b"frame", public, "peer A, from a DATAGRAM frame")
+        h3.send_capsule(sid, DATAGRAM, varint(4) + b"capsule")
+        expect_udp(a, b"capsule", public, "peer A, from a DATAGRAM capsule after SETTINGS")
+    finally:
+        if quic is not None:
+            quic.close()
         proxy.kill()
         proxy.wait()
 
@@ -979,6 +1025,7 @@ def main():
     failures = []
     for name, part in (("in DATAGRAM frames, two requests", in_datagram_frames),
                        ("in DATAGRAM capsules", in_capsules),
+                       ("the client's SETTINGS after its request", settings_after_request),
                        ("masque-proxy against broken requests", broken_rules),
                        ("against masque-bind-client", against_the_client),
                        ("against masque-bind-client --expose", against_expose_mode),

@@ -549,6 +549,33 @@ static const masque_host_ops capsule_ops = {host_write_stream, NULL, host_on_pac
 static const masque_host_ops datagram_ops = {host_write_stream, host_write_datagram, host_on_packet,
                                              host_abort, host_on_event};
 
+/* RFC 9297 §2.1.1: QUIC DATAGRAM frames only when both ends sent SETTINGS_H3_DATAGRAM=1 and
+ * the peer's transport parameters allow DATAGRAM frames; else DATAGRAM capsules. */
+static int h3_datagrams_negotiated(const masque_quic_conn *c)
+{
+    const ngtcp2_transport_params *tp = ngtcp2_conn_get_remote_transport_params(c->conn);
+    return !c->cfg.force_capsules && c->peer_h3_datagram && tp != NULL &&
+           tp->max_datagram_frame_size > 0;
+}
+
+/* The proxy read requests before the client's SETTINGS (another stream: QUIC does not order
+ * them) and started their sessions in capsules; now that HTTP/3 datagrams are negotiated, their
+ * datagrams go in DATAGRAM frames too. */
+static void requests_to_h3_datagrams(masque_quic_conn *c)
+{
+    size_t i;
+    if (!h3_datagrams_negotiated(c)) {
+        return;
+    }
+    for (i = 0; i < c->nreq; i++) {
+        masque_quic_request *r = c->req[i];
+        if (r->session_ready && !r->h3_datagrams) {
+            r->h3_datagrams = 1;
+            (void)masque_session_set_capsule_datagrams(&r->session, 0);
+        }
+    }
+}
+
 static int start_session(masque_quic_request *r, masque_role role, unsigned families)
 {
     masque_quic_conn *c = r->conn;
@@ -556,11 +583,7 @@ static int start_session(masque_quic_request *r, masque_role role, unsigned fami
     uint64_t qsid = 0;
     memset(&sc, 0, sizeof(sc));
     sc.role = role;
-    /* RFC 9297 §2.1.1: QUIC DATAGRAM frames only when both ends sent SETTINGS_H3_DATAGRAM=1
-     * and the peer's transport parameters allow DATAGRAM frames; else DATAGRAM capsules. */
-    r->h3_datagrams = !c->cfg.force_capsules && c->peer_h3_datagram &&
-                      ngtcp2_conn_get_remote_transport_params(c->conn) != NULL &&
-                      ngtcp2_conn_get_remote_transport_params(c->conn)->max_datagram_frame_size > 0;
+    r->h3_datagrams = h3_datagrams_negotiated(c);
     sc.capsule_datagrams = !r->h3_datagrams;
     (void)masque_quarter_stream_id_of((uint64_t)r->stream, &qsid);
     sc.quarter_stream_id = qsid;
@@ -576,7 +599,7 @@ static int start_session(masque_quic_request *r, masque_role role, unsigned fami
     if (masque_session_init(&r->session, &sc, r->table_storage, sizeof(r->table_storage),
                             now_ms()) != 0 ||
         masque_adapter_init(&r->adapter, &r->session,
-                            r->h3_datagrams ? &datagram_ops : &capsule_ops, r) != 0) {
+                            c->cfg.force_capsules ? &capsule_ops : &datagram_ops, r) != 0) {
         return -1;
     }
     r->session_ready = 1;
@@ -885,6 +908,7 @@ static int h3_recv_settings(nghttp3_conn *h3, const nghttp3_settings *settings, 
     c->peer_h3_datagram = dg;
     if (c->cfg.is_server) {
         c->peer_connect = settings->enable_connect_protocol != 0; /* unused: a client's */
+        requests_to_h3_datagrams(c);
         return 0;
     }
     c->peer_connect = c->peer_connect || settings->enable_connect_protocol == 1;

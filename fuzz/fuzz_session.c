@@ -225,7 +225,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             i++;
             break;
         case 12:
-            (void)masque_session_read_fin(((op >> 4) & 1u) ? &client.s : &proxy.s);
+            if (op & 0x20u) { /* the peer's SETTINGS came late: switch the datagram path */
+                (void)masque_session_set_capsule_datagrams(((op >> 4) & 1u) ? &client.s : &proxy.s,
+                                                           (int)((op >> 6) & 1u));
+            } else {
+                (void)masque_session_read_fin(((op >> 4) & 1u) ? &client.s : &proxy.s);
+            }
             break;
         default: {
             masque_event ev;

@@ -597,6 +597,16 @@ def in_datagram_frames(bindir, peer_bin, work):
         b.sendto(b"new keys too", public2)
         h3.expect_datagram(second, varint(2) + tuple_bytes(*b_tuple) + b"new keys too",
                            "the second request after a key update", ignore=(third, fourth))
+        # A NAT rebinding (RFC 9000 §9.3): the client's packets come from another port, with
+        # the same connection IDs; the proxy follows them there, and the tunnel with it.
+        quic.command("rebind")
+        quic.line("rebound", "the client's new UDP socket")
+        quic.datagram(varint(second // 4) + varint(2) + tuple_bytes(*b_tuple) + b"new port")
+        expect_udp(b, b"new port", public2, "peer B after the client's address changed")
+        b.sendto(b"to the new port", public2)
+        h3.expect_datagram(second, varint(2) + tuple_bytes(*b_tuple) + b"to the new port",
+                           "the second request after the client's address changed",
+                           ignore=(third, fourth))
         # The client closes the connection: its last request ends with it, relay socket and all.
         quic.command("close", 0x100)  # H3_NO_ERROR
         expect_closed(b, public2)

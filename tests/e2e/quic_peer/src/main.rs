@@ -19,6 +19,7 @@
 //!   stop ID CODE                   STOP_SENDING: no more reading of a stream
 //!   datagram HEX                   one DATAGRAM frame
 //!   key_update                     new 1-RTT keys from the next packet on (RFC 9001 §6)
+//!   rebind                      -> "rebound PORT": a new UDP socket, as a NAT rebinding is
 //!   close CODE                     CONNECTION_CLOSE with an application error code
 //!   sync                        -> "synced" once every command before it was carried out
 //! Events, one a line on stdout:
@@ -262,6 +263,7 @@ fn watch(conn: quinn::Connection, streams: Streams, stops: Stops) {
 }
 
 async fn command(
+    endpoint: &quinn::Endpoint,
     conn: &quinn::Connection,
     streams: &Streams,
     stops: &Stops,
@@ -344,6 +346,14 @@ async fn command(
                 .map_err(|e| e.to_string())?;
         }
         Some("key_update") => conn.force_key_update(),
+        Some("rebind") => {
+            // A new UDP socket, so a new source port: what a NAT rebinding looks like to the
+            // other end (RFC 9000 §9.3).
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+            let port = socket.local_addr().map_err(|e| e.to_string())?.port();
+            endpoint.rebind(socket).map_err(|e| e.to_string())?;
+            println!("rebound {}", port);
+        }
         Some("close") => conn.close(number(1)?, b""),
         Some("sync") => println!("synced"),
         _ => return Err(format!("unknown command {:?}", words)),
@@ -406,7 +416,7 @@ async fn run(args: Vec<String>) {
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let words: Vec<&str> = line.split_whitespace().collect();
-        if let Err(e) = command(&conn, &streams, &stops, &words).await {
+        if let Err(e) = command(&endpoint, &conn, &streams, &stops, &words).await {
             println!("error {}", e);
         }
     }

@@ -311,7 +311,8 @@ def connect(port, work, settings=None):
 
 
 def against_the_proxy(bindir, work):
-    """Part 1: an independent client, masque-proxy serving it."""
+    """Part 1: an independent client, masque-proxy serving it.
+    Proves: QV-2, DG-9, UDP-6, UDP-7, BIND-6, BIND-20, BIND-25, BIND-28."""
     proxy, port = start_proxy(bindir, work)
     try:
         # A stream window of 16 bytes (RFC 9113 §6.9.2): the proxy must cut its capsules into
@@ -404,7 +405,8 @@ CLIENT_BROKEN_RULES = [
 def against_the_proxy_rules(bindir, work):
     """Part 5: an independent client breaking one rule at a time, each on a request of its own
     on one connection: masque-proxy resets that stream with PROTOCOL_ERROR (RFC 9297 §3.3,
-    RFC 9113 §8.1.1), and the connection goes on: a last request works."""
+    RFC 9113 §8.1.1), and the connection goes on: a last request works.
+    Proves: DG-11, DG-12, BIND-3, BIND-9, BIND-10, BIND-16, BIND-22."""
     proxy, port = start_proxy(bindir, work)
     try:
         peer = connect(port, work)
@@ -605,12 +607,14 @@ BROKEN_RULES = [breaking(rule, capsules) for rule, capsules in PROXY_BROKEN_RULE
 
 
 def against_the_client(bindir, work):
-    """Part 2: an independent proxy, masque-bind-client --h2 --echo its client."""
+    """Part 2: an independent proxy, masque-bind-client --h2 --echo its client.
+    Proves: DG-9, DG-15, UDP-3, BIND-1, BIND-6, BIND-9, BIND-20."""
     serve_bind_client(bindir, work, ["--echo"], echo_scenario)
 
 
 def against_expose_mode(bindir, work):
-    """Part 3: an independent proxy, masque-bind-client --h2 --expose a local service."""
+    """Part 3: an independent proxy, masque-bind-client --h2 --expose a local service.
+    Proves: BIND-9."""
     echo = Echo()
     echo.start()
     try:

@@ -508,7 +508,8 @@ def expect_udp(sock, data, source, what):
 
 
 def in_datagram_frames(bindir, peer_bin, work):
-    """Part 1: two Bind requests on one connection, in QUIC DATAGRAM frames."""
+    """Part 1: two Bind requests on one connection, in QUIC DATAGRAM frames.
+    Proves: QV-2, DG-5, DG-6, DG-8, UDP-7, UDP-15, BIND-6, BIND-20, BIND-25."""
     proxy, port = start_proxy(bindir, work)
     quic = None
     try:
@@ -618,7 +619,8 @@ def in_datagram_frames(bindir, peer_bin, work):
 
 
 def in_capsules(bindir, peer_bin, work):
-    """Part 2: HTTP/3 datagrams not negotiated, one way and the other: DATAGRAM capsules."""
+    """Part 2: HTTP/3 datagrams not negotiated, one way and the other: DATAGRAM capsules.
+    Proves: DG-8."""
     proxy, port = start_proxy(bindir, work)
     try:
         # The first client also reads its streams through a 64-byte window (RFC 9000 §4.1): the
@@ -656,7 +658,8 @@ def settings_after_request(bindir, peer_bin, work):
     control stream is another stream, and QUIC does not order streams). Until SETTINGS_H3_
     DATAGRAM=1 arrives the proxy must not send HTTP/3 datagrams (RFC 9297 §2.1.1), so the
     request's datagrams go in DATAGRAM capsules; from then on in DATAGRAM frames, on the same
-    request, with the same contexts (RFC 9297 §3.5: either carries the same payload)."""
+    request, with the same contexts (RFC 9297 §3.5: either carries the same payload).
+    Proves: DG-8."""
     proxy, port = start_proxy(bindir, work)
     quic = None
     try:
@@ -744,7 +747,8 @@ CONNECTION_ERRORS = [
 
 
 def broken_rules(bindir, peer_bin, work):
-    """Part 3: requests that break a rule, one each on one connection, then connection errors."""
+    """Part 3: requests that break a rule, one each on one connection, then connection errors.
+    Proves: DG-4, DG-7, DG-11, DG-14, DG-19, BIND-3, BIND-9, BIND-16."""
     proxy, port = start_proxy(bindir, work)
     quic = None
     try:
@@ -880,7 +884,8 @@ def answer_bind_request(quic, h3, cut=False):
 
 
 def against_the_client(bindir, peer_bin, work):
-    """Part 4, in DATAGRAM frames and then, without the transport parameter, in capsules."""
+    """Part 4, in DATAGRAM frames and then, without the transport parameter, in capsules.
+    Proves: DG-8, UDP-3, BIND-1, BIND-6, BIND-9, BIND-20."""
     for name, peer_args, unusual in (("frames", [], False),
                                      ("capsules", ["--no-datagrams", "--stream-window", "64"],
                                       False),
@@ -928,7 +933,8 @@ def against_expose_mode(bindir, peer_bin, work):
     """Part 4, last: masque-bind-client --expose with a local UDP echo service, in DATAGRAM
     frames. A remote peer's datagram reaches the service from a local socket of the peer's own;
     the client registers a compressed context for the peer (an even ID, the peer's tuple: -10
-    §3, §5) and the answers come back, on that context once it is acknowledged."""
+    §3, §5) and the answers come back, on that context once it is acknowledged.
+    Proves: BIND-9."""
     echo = Echo()
     echo.start()
     host, port = echo.sock.getsockname()
@@ -967,7 +973,8 @@ def against_expose_mode(bindir, peer_bin, work):
 def a_proxy_breaking_rules(bindir, peer_bin, work):
     """Part 5: the independent proxy breaks one rule at a time after the tunnel is up (the
     rules of h2_interop.py's part 4): the client resets the request with H3_MESSAGE_ERROR (RFC
-    9297 §3.3) and exits 1."""
+    9297 §3.3) and exits 1.
+    Proves: DG-11, DG-12, BIND-3, BIND-9, BIND-10, BIND-16."""
     for rule, capsules in PROXY_BROKEN_RULES:
         client, quic, h3 = serve_bind_client(bindir, peer_bin, work, "server-broken")
         try:
@@ -981,7 +988,8 @@ def a_proxy_breaking_rules(bindir, peer_bin, work):
 
 def malformed_responses(bindir, peer_bin, work):
     """Part 5 too: a malformed response (RFC 9114 §4.1.2): the client resets the request with
-    H3_MESSAGE_ERROR, says so, and exits 1 at once (not when its wait for an answer runs out)."""
+    H3_MESSAGE_ERROR, says so, and exits 1 at once (not when its wait for an answer runs out).
+    Proves: UDP-4."""
     for rule, fields in MALFORMED_RESPONSES:
         client, quic, h3 = serve_bind_client(bindir, peer_bin, work, "server-malformed")
         try:

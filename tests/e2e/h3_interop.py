@@ -82,7 +82,7 @@ CONTROL_STREAM = 0x00
 QPACK_MAX_TABLE_CAPACITY, QPACK_BLOCKED_STREAMS = 0x01, 0x07
 ENABLE_CONNECT_PROTOCOL, H3_DATAGRAM = 0x08, 0x33
 H3_STREAM_CREATION_ERROR, H3_CLOSED_CRITICAL_STREAM, H3_FRAME_UNEXPECTED = 0x103, 0x104, 0x105
-H3_REQUEST_CANCELLED = 0x10C
+H3_REQUEST_CANCELLED, H3_EXCESSIVE_LOAD = 0x10C, 0x107
 H3_ID_ERROR, H3_SETTINGS_ERROR, H3_MESSAGE_ERROR, H3_DATAGRAM_ERROR = 0x108, 0x109, 0x10E, 0x33
 RESERVED_FRAME = 0x1F * 3 + 0x21  # RFC 9114 §7.2.8: to be ignored wherever frames may go
 
@@ -727,6 +727,14 @@ def second_control_stream(quic, h3, _):
 
 # Connection errors (RFC 9114 §8.1, RFC 9297 §2.1): what the client does on a connection that
 # has a request open, and the code masque-proxy's CONNECTION_CLOSE must carry.
+def oversized_headers(size):
+    """The start of a HEADERS frame whose one field line (a literal name, RFC 9204 §4.5.6)
+    announces a value of `size` bytes; the proxy must give up on it at once, without buffering
+    what would follow."""
+    line = prefix_int(0x20, 3, 5) + b"x-big" + prefix_int(0x00, 7, size)
+    return varint(HEADERS) + varint(2 + len(line) + size) + b"\x00\x00" + line + b"a" * 1000
+
+
 CONNECTION_ERRORS = [
     ("SETTINGS_H3_DATAGRAM=2 (RFC 9297 §2.1.1)", None, H3_SETTINGS_ERROR),
     ("a second SETTINGS frame (RFC 9114 §7.2.4)",
@@ -743,6 +751,9 @@ CONNECTION_ERRORS = [
      lambda quic, h3, sid: quic.datagram(b"\x40"), H3_DATAGRAM_ERROR),
     ("a DATAGRAM frame beyond the client's stream limit (RFC 9297 §2.1)",
      lambda quic, h3, sid: quic.datagram(varint(1 << 40) + b"x"), H3_ID_ERROR),
+    ("a field line of 40 MB (RFC 9114 §4.2.2; the proxy decodes no such thing)",
+     lambda quic, h3, sid: quic.write(quic.open("bi"), oversized_headers(40 << 20)),
+     H3_EXCESSIVE_LOAD),
 ]
 
 

@@ -128,6 +128,7 @@ struct masque_quic_conn {
     int peer_h3_datagram;  /* ... with SETTINGS_H3_DATAGRAM = 1 */
     int peer_connect;      /* ... with SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 */
     int refused;           /* client: the proxy cannot serve Bind (see on_log) */
+    const char *h3_reason; /* nghttp3's word for the connection error h3_failed() set */
     char tls_host[256];    /* client: the authority's host, for SNI and verification */
     /* HTTP/3 datagrams pacing held back (a few, oldest first) */
     uint8_t dgq[DATAGRAM_QUEUE][MAX_PACKET];
@@ -1164,8 +1165,13 @@ static void peek_settings(masque_quic_conn *c, int64_t stream_id, uint64_t offse
 static int h3_failed(masque_quic_conn *c, int rv)
 {
     if (c->last_error.type == NGTCP2_CCERR_TYPE_TRANSPORT && c->last_error.error_code == 0) {
-        ngtcp2_ccerr_set_application_error(&c->last_error,
-                                           nghttp3_err_infer_quic_app_error_code(rv), NULL, 0);
+        /* A field line longer than nghttp3 decodes is the peer's excess, not our failure
+         * (which is what nghttp3 infers for it): RFC 9114 §8.1, H3_EXCESSIVE_LOAD. */
+        uint64_t code = rv == NGHTTP3_ERR_QPACK_HEADER_TOO_LARGE
+                            ? NGHTTP3_H3_EXCESSIVE_LOAD
+                            : nghttp3_err_infer_quic_app_error_code(rv);
+        ngtcp2_ccerr_set_application_error(&c->last_error, code, NULL, 0);
+        c->h3_reason = nghttp3_strerror(rv); /* for the log line of the failed read */
     }
     return NGTCP2_ERR_CALLBACK_FAILURE;
 }
@@ -1815,7 +1821,8 @@ static int read_at(masque_quic_conn *c, const struct sockaddr *from, socklen_t f
                                                            : MASQUE_CONN_BROKEN,
                   e->error_code);
         } else if (rv != NGTCP2_ERR_CLOSING && !c->refused) {
-            log_line(c, "read: ", ngtcp2_strerror(rv));
+            log_line(c, c->h3_reason != NULL ? "read: HTTP/3: " : "read: ",
+                     c->h3_reason != NULL ? c->h3_reason : ngtcp2_strerror(rv));
         }
         send_close(c, rv);
         return -1;

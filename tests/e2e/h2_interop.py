@@ -405,9 +405,11 @@ CLIENT_BROKEN_RULES = [
 def against_the_proxy_rules(bindir, work):
     """Part 5: an independent client breaking one rule at a time, each on a request of its own
     on one connection: masque-proxy resets that stream with PROTOCOL_ERROR (RFC 9297 §3.3,
-    RFC 9113 §8.1.1), and the connection goes on: a last request works.
+    RFC 9113 §8.1.1), and the connection goes on: a last request works. Then a field longer
+    than nghttp2 decodes (200 KB): the proxy ends that connection with a GOAWAY carrying an
+    error, and its log (-v) says so and counts the end as its own, not as a broken connection.
     Proves: DG-11, DG-12, BIND-3, BIND-9, BIND-10, BIND-16, BIND-22."""
-    proxy, port = start_proxy(bindir, work)
+    proxy, port = start_proxy(bindir, work, ["-v"])
     try:
         peer = connect(port, work)
         conn = peer.conn
@@ -431,6 +433,28 @@ def against_the_proxy_rules(bindir, work):
                 break  # the connection survived every broken request: this one works
             peer.wait_reset(f"{rule}: the proxy")
         peer.sock.close()
+
+        # The proxy closes the socket with the rest of the field unread: the kernel may then
+        # answer with a reset that takes the GOAWAY with it, so the log tells what was sent.
+        peer = connect(port, work)
+        peer.wait_event(h2.events.RemoteSettingsChanged, "SETTINGS")
+        answered = None
+        try:
+            peer.conn.send_headers(peer.conn.get_next_available_stream_id(),
+                                   BIND_REQUEST + [("x-big", "a" * 200000)])
+            peer.flush()
+            answered = peer.wait_event(h2.events.ResponseReceived, "the end of the connection")
+        except Failure as exc:
+            if "error_code:0," in str(exc):
+                raise Failure(f"a 200 KB field: {exc}, not a GOAWAY with an error") from exc
+        except OSError:
+            pass
+        peer.sock.close()
+        if answered is not None:
+            raise Failure("a 200 KB field was answered")
+        if wait_for(f"{work}/proxy.log", "sent GOAWAY: ") is None or \
+                wait_for(f"{work}/proxy.log", "(closed by the proxy)") is None:
+            raise Failure("after a 200 KB field the proxy's log has no GOAWAY of its own")
     finally:
         proxy.kill()
         proxy.wait()

@@ -554,6 +554,21 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id, 
     return 0;
 }
 
+/* A GOAWAY with an error that nghttp2 sends of its own accord (the peer broke HTTP/2 or HPACK,
+ * RFC 9113 §5.4.1: a field longer than it decodes, say) ends the connection here, with that
+ * code, and says why; one that masque_h2_close() asked for was recorded there. */
+static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *user)
+{
+    masque_h2_conn *c = user;
+    (void)h2;
+    if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
+        c->end == MASQUE_CONN_OPEN) {
+        log_line(c, "sent GOAWAY: ", nghttp2_http2_strerror(frame->goaway.error_code));
+        ended(c, MASQUE_CONN_CLOSED_HERE, frame->goaway.error_code);
+    }
+    return 0;
+}
+
 static int on_stream_close(nghttp2_session *h2, int32_t stream_id, uint32_t error_code, void *user)
 {
     masque_h2_request *r = nghttp2_session_get_stream_user_data(h2, stream_id);
@@ -578,6 +593,7 @@ static int start_h2(masque_h2_conn *c)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     rv = c->cfg.is_server ? nghttp2_session_server_new(&c->h2, cb, c)
                           : nghttp2_session_client_new(&c->h2, cb, c);
     nghttp2_session_callbacks_del(cb);

@@ -1165,8 +1165,8 @@ static void peek_settings(masque_quic_conn *c, int64_t stream_id, uint64_t offse
 static int h3_failed(masque_quic_conn *c, int rv)
 {
     if (c->last_error.type == NGTCP2_CCERR_TYPE_TRANSPORT && c->last_error.error_code == 0) {
-        /* A field line longer than nghttp3 decodes is the peer's excess, not our failure
-         * (which is what nghttp3 infers for it): RFC 9114 §8.1, H3_EXCESSIVE_LOAD. */
+        /* A field line longer than nghttp3 decodes is the peer's excess (RFC 9114 §8.1,
+         * H3_EXCESSIVE_LOAD), not the H3_INTERNAL_ERROR nghttp3 infers for it. */
         uint64_t code = rv == NGHTTP3_ERR_QPACK_HEADER_TOO_LARGE
                             ? NGHTTP3_H3_EXCESSIVE_LOAD
                             : nghttp3_err_infer_quic_app_error_code(rv);

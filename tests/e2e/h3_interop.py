@@ -1018,6 +1018,21 @@ def malformed_responses(bindir, peer_bin, work):
                 raise Failure(f"{rule}: the client did not say the response was malformed")
         finally:
             stop_client(client, quic)
+    # A response whose field line is longer than the client decodes: the connection ends
+    # with H3_EXCESSIVE_LOAD (RFC 9114 §8.1) and the client says why.
+    client, quic, h3 = serve_bind_client(bindir, peer_bin, work, "server-oversized")
+    try:
+        sid = request_stream(quic)
+        h3.headers(sid, "the Bind request")
+        quic.write(sid, oversized_headers(40 << 20))
+        closed = quic.wait(lambda: quic.closed, "the client's end after a 40 MB field line")
+        if closed != ("application", H3_EXCESSIVE_LOAD):
+            raise Failure(f"a 40 MB field line: the client closed with {closed}")
+        expect_client_end(client, "a 40 MB field line", 1)
+        if wait_for(f"{work}/server-oversized.err", "ERR_QPACK_HEADER_TOO_LARGE", 1) is None:
+            raise Failure("after a 40 MB field line the client did not say why it closed")
+    finally:
+        stop_client(client, quic)
 
 
 def a_proxy_cancelling(bindir, peer_bin, work):

@@ -500,7 +500,9 @@ MASQUE_API int masque_quic_request_status(const masque_quic_request *r);
 
 /**
  * @brief Whether the request's datagrams travel in QUIC DATAGRAM frames (both ends enabled
- *        HTTP/3 datagrams, RFC 9297 §2.1.1) rather than DATAGRAM capsules.
+ *        HTTP/3 datagrams, RFC 9297 §2.1.1) rather than DATAGRAM capsules, now. A proxy's
+ *        request read before the client's SETTINGS starts in capsules and answers 1 from
+ *        the moment those SETTINGS enable HTTP/3 datagrams.
  * @param r The request.
  */
 MASQUE_API int masque_quic_request_uses_h3_datagrams(const masque_quic_request *r);

@@ -407,7 +407,8 @@ def against_the_proxy_rules(bindir, work):
     on one connection: masque-proxy resets that stream with PROTOCOL_ERROR (RFC 9297 §3.3,
     RFC 9113 §8.1.1), and the connection goes on: a last request works. Then a field longer
     than nghttp2 decodes (200 KB): the proxy ends that connection with a GOAWAY carrying an
-    error, and its log (-v) says so and counts the end as its own, not as a broken connection.
+    error, and its log (-v) says so and counts the end as its own, not as a broken connection;
+    and a bad preface, which the log names.
     Proves: DG-11, DG-12, BIND-3, BIND-9, BIND-10, BIND-16, BIND-22."""
     proxy, port = start_proxy(bindir, work, ["-v"])
     try:
@@ -455,6 +456,21 @@ def against_the_proxy_rules(bindir, work):
         if wait_for(f"{work}/proxy.log", "sent GOAWAY: ") is None or \
                 wait_for(f"{work}/proxy.log", "(closed by the proxy)") is None:
             raise Failure("after a 200 KB field the proxy's log has no GOAWAY of its own")
+
+        # HTTP/1.1 where the HTTP/2 preface belongs (RFC 9113 §3.4): the proxy closes, and
+        # its log says what nghttp2 found.
+        ctx = ssl.create_default_context(cafile=f"{work}/pki/ca.pem")
+        ctx.set_alpn_protocols(["h2"])
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=DEADLINE),
+                             server_hostname="localhost") as raw:
+            raw.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n" + bytes(64))
+            try:
+                while raw.recv(4096):
+                    pass  # the proxy's SETTINGS and GOAWAY, then its end of the connection
+            except OSError:
+                pass
+        if wait_for(f"{work}/proxy.log", "read: HTTP/2: Received bad client magic") is None:
+            raise Failure("after a bad HTTP/2 preface the proxy's log does not say why")
     finally:
         proxy.kill()
         proxy.wait()

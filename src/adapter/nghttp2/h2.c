@@ -788,6 +788,7 @@ int masque_h2_read(masque_h2_conn *c)
     }
     for (;;) {
         ssize_t n = gnutls_record_recv(c->tls, buf, sizeof(buf));
+        ssize_t rv;
         if (n == GNUTLS_E_AGAIN) {
             return 0;
         }
@@ -803,8 +804,9 @@ int masque_h2_read(masque_h2_conn *c)
             return -1;
         }
         c->last_rx_ms = now_ms();
-        if (nghttp2_session_mem_recv(c->h2, buf, (size_t)n) < 0) {
-            log_line(c, "read: ", "an HTTP/2 protocol error");
+        rv = nghttp2_session_mem_recv(c->h2, buf, (size_t)n);
+        if (rv < 0) {
+            log_line(c, "read: HTTP/2: ", nghttp2_strerror((int)rv)); /* e.g. a bad preface */
             (void)masque_h2_write(c); /* the GOAWAY nghttp2 queued */
             ended(c, MASQUE_CONN_CLOSED_HERE, NGHTTP2_PROTOCOL_ERROR);
             conn_over(c, NGHTTP2_PROTOCOL_ERROR);

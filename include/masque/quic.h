@@ -427,7 +427,9 @@ MASQUE_API uint64_t masque_quic_datagrams_dropped(const masque_quic_conn *c);
  * @param c The connection.
  * @param app The request's application pointer (given to its hooks).
  * @return The request, or NULL when the connection has masque_quic_config.max_requests open,
- *         is a proxy's, or is over.
+ *         is a proxy's, is over, or the proxy sent GOAWAY (RFC 9114 §5.2: open a new
+ *         connection; a request of this one that the GOAWAY left unanswered has ended, its
+ *         on_close given H3_REQUEST_REJECTED, 0x10b).
  */
 MASQUE_API masque_quic_request *masque_quic_request_open(masque_quic_conn *c, void *app);
 

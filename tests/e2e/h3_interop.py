@@ -83,6 +83,7 @@ QPACK_MAX_TABLE_CAPACITY, QPACK_BLOCKED_STREAMS = 0x01, 0x07
 ENABLE_CONNECT_PROTOCOL, H3_DATAGRAM = 0x08, 0x33
 H3_STREAM_CREATION_ERROR, H3_CLOSED_CRITICAL_STREAM, H3_FRAME_UNEXPECTED = 0x103, 0x104, 0x105
 H3_REQUEST_CANCELLED, H3_EXCESSIVE_LOAD = 0x10C, 0x107
+GOAWAY = 0x07
 H3_ID_ERROR, H3_SETTINGS_ERROR, H3_MESSAGE_ERROR, H3_DATAGRAM_ERROR = 0x108, 0x109, 0x10E, 0x33
 RESERVED_FRAME = 0x1F * 3 + 0x21  # RFC 9114 §7.2.8: to be ignored wherever frames may go
 
@@ -1049,6 +1050,35 @@ def a_proxy_cancelling(bindir, peer_bin, work):
         stop_client(client, quic)
 
 
+def a_proxy_going_away(bindir, peer_bin, work):
+    """Part 5 too: the independent proxy's GOAWAY (RFC 9114 §5.2). Above the tunnel's request
+    ID, the tunnel goes on. At the ID of a request it has not answered, that request was not
+    processed and will not be: the client ends it at once (a reset with H3_REQUEST_CANCELLED),
+    says why, and exits 1, rather than waiting out its answer timer."""
+    target = tuple_bytes("198.51.100.7", 5353)
+    client, quic, h3 = serve_bind_client(bindir, peer_bin, work, "server-goaway")
+    try:
+        sid, cid = answer_bind_request(quic, h3)
+        quic.write(h3.control, frame(GOAWAY, varint(sid + 4)))
+        quic.sync()
+        quic.datagram(varint(sid // 4) + varint(cid) + target + b"after GOAWAY")
+        h3.expect_datagram(sid, varint(cid) + target + b"re: after GOAWAY",
+                           "the tunnel's echo after a GOAWAY above its request")
+    finally:
+        stop_client(client, quic)
+    client, quic, h3 = serve_bind_client(bindir, peer_bin, work, "server-goaway-early")
+    try:
+        sid = request_stream(quic)
+        h3.headers(sid, "the Bind request")
+        quic.write(h3.control, frame(GOAWAY, varint(sid)))
+        expect_client_end(client, "a GOAWAY at the request's ID", 1, quic, sid,
+                          H3_REQUEST_CANCELLED)
+        if wait_for(f"{work}/server-goaway-early.err", "GOAWAY", 1) is None:
+            raise Failure("after a GOAWAY at its request's ID the client did not say why it ended")
+    finally:
+        stop_client(client, quic)
+
+
 def without_extended_connect(bindir, peer_bin, work):
     """Part 6: the client must not send its request, and must say why (RFC 9220 §3)."""
     client, quic, _ = serve_bind_client(bindir, peer_bin, work, "server-no-connect",
@@ -1082,6 +1112,7 @@ def main():
                        ("masque-bind-client against a proxy breaking rules",
                         a_proxy_breaking_rules),
                        ("masque-bind-client against a proxy cancelling", a_proxy_cancelling),
+                       ("masque-bind-client against a proxy going away", a_proxy_going_away),
                        ("masque-bind-client against malformed responses", malformed_responses),
                        ("a proxy without extended CONNECT", without_extended_connect)):
         try:

@@ -128,6 +128,7 @@ struct masque_quic_conn {
     int peer_h3_datagram;  /* ... with SETTINGS_H3_DATAGRAM = 1 */
     int peer_connect;      /* ... with SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 */
     int refused;           /* client: the proxy cannot serve Bind (see on_log) */
+    int goaway;            /* client: the proxy sent GOAWAY: no new request here */
     const char *h3_reason; /* nghttp3's word for the connection error h3_failed() set */
     char tls_host[256];    /* client: the authority's host, for SNI and verification */
     /* HTTP/3 datagrams pacing held back (a few, oldest first) */
@@ -335,13 +336,14 @@ static void request_free(masque_quic_request *r, uint64_t code)
 }
 
 /*
- * This end aborts the request: RESET_STREAM and STOP_SENDING with `code`, and the application
- * hears of it now. A peer must answer STOP_SENDING with RESET_STREAM (RFC 9000 §3.5) before the
- * stream closes, but one that does not must not hold a client's tunnel, or a proxy's relay
- * socket and request slot, open: nothing of the request reaches the application again, and its
- * state lingers only until QUIC closes the stream.
+ * This end aborts the request: RESET_STREAM and STOP_SENDING with `reset_code`, and the
+ * application hears of it now, with `close_code` (the same but for a request the proxy's GOAWAY
+ * left unprocessed: h3_shutdown()). A peer must answer STOP_SENDING with RESET_STREAM (RFC 9000
+ * §3.5) before the stream closes, but one that does not must not hold a client's tunnel, or a
+ * proxy's relay socket and request slot, open: nothing of the request reaches the application
+ * again, and its state lingers only until QUIC closes the stream.
  */
-static void request_abort(masque_quic_request *r, uint64_t code)
+static void request_end(masque_quic_request *r, uint64_t close_code, uint64_t reset_code)
 {
     masque_quic_conn *c = r->conn;
     int64_t stream = r->stream;
@@ -350,12 +352,18 @@ static void request_abort(masque_quic_request *r, uint64_t code)
     if (r->known) {
         r->known = 0;
         if (c->hooks.on_close != NULL) {
-            c->hooks.on_close(r, r->app, code);
+            c->hooks.on_close(r, r->app, close_code);
         }
     }
     if (stream >= 0) { /* last: should QUIC close the stream at once, r goes with it */
-        (void)ngtcp2_conn_shutdown_stream(c->conn, 0, stream, code);
+        (void)ngtcp2_conn_shutdown_stream(c->conn, 0, stream, reset_code);
     }
+}
+
+/* request_end() with one code for both. */
+static void request_abort(masque_quic_request *r, uint64_t code)
+{
+    request_end(r, code, code);
 }
 
 static masque_quic_request *request_of_stream(const masque_quic_conn *c, int64_t stream)
@@ -894,6 +902,33 @@ static int h3_stop_sending(nghttp3_conn *h3, int64_t stream_id, uint64_t code, v
 
 static int client_send_requests(masque_quic_conn *c);
 
+/* The proxy's GOAWAY (RFC 9114 §5.2): it processed no request at or above `id` and will not,
+ * so each of those still unanswered ends now (a client may ask again on a new connection;
+ * on_close says H3_REQUEST_REJECTED), and no new one is sent here. Tunnels below `id` go on.
+ * A proxy takes a client's GOAWAY as it is: it pushes nothing, and stops nothing for it. */
+static int h3_shutdown(nghttp3_conn *h3, int64_t id, void *user)
+{
+    masque_quic_conn *c = user;
+    size_t i;
+    int ended_any = 0;
+    (void)h3;
+    if (c->cfg.is_server) {
+        return 0;
+    }
+    c->goaway = 1;
+    for (i = 0; i < c->nreq; i++) {
+        masque_quic_request *r = c->req[i];
+        if (r->stream >= id && !r->session_ready && !r->aborted) {
+            request_end(r, NGHTTP3_H3_REQUEST_REJECTED, NGHTTP3_H3_REQUEST_CANCELLED);
+            ended_any = 1;
+        }
+    }
+    log_line(c, "the proxy is going away (GOAWAY, RFC 9114 §5.2)",
+             ended_any ? ": a request it will not answer ended; ask again on a new connection"
+                       : "");
+    return 0;
+}
+
 /* The peer's SETTINGS: SETTINGS_H3_DATAGRAM must be 0 or 1 (RFC 9297 §2.1.1); a client sends
  * its extended CONNECTs only once it saw SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220 §3). */
 static int h3_recv_settings(nghttp3_conn *h3, const nghttp3_settings *settings, void *user)
@@ -943,6 +978,7 @@ static int start_h3(masque_quic_conn *c)
     cb.reset_stream = h3_reset_stream;
     cb.stop_sending = h3_stop_sending;
     cb.recv_settings = h3_recv_settings;
+    cb.shutdown = h3_shutdown;
     nghttp3_settings_default(&settings);
     settings.enable_connect_protocol = c->cfg.is_server && !c->cfg.withhold_connect_protocol;
     settings.h3_datagram = !c->cfg.force_capsules; /* RFC 9297 §2.1.1 */
@@ -2141,7 +2177,7 @@ uint64_t masque_quic_datagrams_dropped(const masque_quic_conn *c)
 masque_quic_request *masque_quic_request_open(masque_quic_conn *c, void *app)
 {
     masque_quic_request *r;
-    if (c->cfg.is_server || c->refused || masque_quic_is_closed(c) ||
+    if (c->cfg.is_server || c->refused || c->goaway || masque_quic_is_closed(c) ||
         requests_live(c) >= c->max_requests) {
         return NULL;
     }

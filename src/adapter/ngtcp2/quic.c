@@ -911,6 +911,7 @@ static int h3_shutdown(nghttp3_conn *h3, int64_t id, void *user)
     masque_quic_conn *c = user;
     size_t i;
     int ended_any = 0;
+    int first = !c->goaway;
     (void)h3;
     if (c->cfg.is_server) {
         return 0;
@@ -923,9 +924,11 @@ static int h3_shutdown(nghttp3_conn *h3, int64_t id, void *user)
             ended_any = 1;
         }
     }
-    log_line(c, "the proxy is going away (GOAWAY, RFC 9114 §5.2)",
-             ended_any ? ": a request it will not answer ended; ask again on a new connection"
-                       : "");
+    if (first || ended_any) { /* not a line per GOAWAY: a proxy may lower its ID many times */
+        log_line(c, "the proxy is going away (GOAWAY, RFC 9114 §5.2)",
+                 ended_any ? ": a request it will not answer ended; ask again on a new connection"
+                           : "");
+    }
     return 0;
 }
 

@@ -858,7 +858,6 @@ static int h3_end_stream(nghttp3_conn *h3, int64_t stream_id, void *user, void *
     return 0;
 }
 
-/* nghttp3 asks us to reset a stream (the peer reset it, or it is malformed). */
 /* nghttp3 aborts a request (a malformed message, RFC 9114 §4.1.2: H3_MESSAGE_ERROR): it ends
  * whole, as one this end aborts for its own reasons, and the log says why. */
 static void request_malformed(masque_quic_request *r, uint64_t code)

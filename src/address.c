@@ -291,23 +291,16 @@ static int parse_port(const char *text, size_t len, uint16_t *port)
     return 0;
 }
 
+#if MASQUE_ENABLE_IPV6
 /* The IPv6 forms: "[v6]" before a port (RFC 3986 IP-literal), bare "v6" without one. */
 static int parse_v6_text(const char *text, size_t len, int bracketed, int with_port, uint8_t *out)
 {
-#if MASQUE_ENABLE_IPV6
     if (bracketed) {
         return parse_v6(text + 1, len - 2, out);
     }
     return with_port ? -1 : parse_v6(text, len, out);
-#else
-    (void)text;
-    (void)len;
-    (void)bracketed;
-    (void)with_port;
-    (void)out;
-    return -1; /* compiled out (config.h) */
-#endif
 }
+#endif
 
 int masque_address_parse(masque_address *out, const char *text, size_t len, int with_port)
 {
@@ -335,8 +328,10 @@ int masque_address_parse(masque_address *out, const char *text, size_t len, int 
     }
     if (!bracketed && parse_v4(text, host_len, a.bytes) == 0) {
         a.version = MASQUE_IP_V4;
+#if MASQUE_ENABLE_IPV6 /* config.h: without it, IPv6 text is no address */
     } else if (parse_v6_text(text, host_len, bracketed, with_port, a.bytes) == 0) {
         a.version = MASQUE_IP_V6;
+#endif
     } else {
         return MASQUE_ERR_ADDRESS;
     }

@@ -1092,7 +1092,7 @@ masque_ssize masque_bind_response_fields(masque_field *out, size_t out_cap, char
         rsp->status == 204 || rsp->status == 205 || rsp->status == 206) {
         return MASQUE_ERR_INVALID_ARGUMENT; /* RFC 9297 §3.2: no capsules on 204-206 */
     }
-    ok = rsp->status >= 200 && rsp->status <= 299;
+    ok = rsp->status <= 299; /* 200 and up, checked above */
     if (ok && rsp->bind && (rsp->public_addresses == NULL || rsp->public_address_count == 0)) {
         return MASQUE_ERR_INVALID_ARGUMENT; /* -10 §7: at least one public address */
     }

@@ -268,7 +268,7 @@ int masque_session_open_context(masque_session *s, const masque_address *target,
     if (s->failed) {
         return MASQUE_ERR_SESSION_FAILED;
     }
-    if (masque_ip_len(target->version) == 0 || !masque_sess_family_enabled(target)) {
+    if (!masque_sess_family_usable(target)) {
         return MASQUE_ERR_ADDRESS;
     }
     if (!masque_sess_family_advertised(s, target)) {
@@ -377,7 +377,7 @@ masque_ssize masque_session_write_datagram(masque_session *s, const masque_addre
     if (s->failed) {
         return MASQUE_ERR_SESSION_FAILED;
     }
-    if (masque_ip_len(peer->version) == 0 || !masque_sess_family_enabled(peer)) {
+    if (!masque_sess_family_usable(peer)) {
         return MASQUE_ERR_ADDRESS;
     }
     if (!masque_sess_family_advertised(s, peer)) {
@@ -391,20 +391,24 @@ masque_ssize masque_session_write_datagram(masque_session *s, const masque_addre
     if (is_usable(s, c)) {
         used = c; /* -10 §5: compressed */
         f.context_id = c->id;
-    } else if (is_usable(s, (c = masque_context_uncompressed(&s->table)))) {
-        used = c; /* -10 §4: uncompressed, the tuple in every datagram */
-        f.context_id = c->id;
-        f.target = peer;
-    } else if (s->cfg.concrete_target && masque_address_equal(peer, &s->cfg.fixed_target)) {
-        f.context_id = 0; /* -10 §3: RFC 9298 semantics for the request's own target */
     } else {
-        MASQUE_SESS_COUNT(s, dropped_unreachable); /* -10 §8: no registration for this tuple */
-        return MASQUE_ERR_UNREACHABLE;
+        c = masque_context_uncompressed(&s->table);
+        if (is_usable(s, c)) {
+            used = c; /* -10 §4: uncompressed, the tuple in every datagram */
+            f.context_id = c->id;
+            f.target = peer;
+        } else if (s->cfg.concrete_target && masque_address_equal(peer, &s->cfg.fixed_target)) {
+            f.context_id = 0; /* -10 §3: RFC 9298 semantics for the request's own target */
+        } else {
+            MASQUE_SESS_COUNT(s, dropped_unreachable); /* -10 §8: no registration for it */
+            return MASQUE_ERR_UNREACHABLE;
+        }
     }
+    /* One copy where builds count bytes of code (config.h), else without a call. */
 #if MASQUE_OPTIMIZE_SIZE
-    n = masque_bind_frame_prepend(payload, headroom, payload_len, &f); /* one copy (config.h) */
+    n = masque_bind_frame_prepend(payload, headroom, payload_len, &f);
 #else
-    n = masque_frame_put(payload, headroom, payload_len, &f);                  /* without a call */
+    n = masque_frame_put(payload, headroom, payload_len, &f);
 #endif
     if (n < 0) {
         return n;
@@ -452,7 +456,7 @@ static MASQUE_HOT_INLINE int resolve_peer(masque_session *s, const masque_contex
             return 0;
         }
     }
-    if (!masque_sess_family_enabled(peer)) {
+    if (!masque_sess_family_usable(peer)) {
         MASQUE_SESS_COUNT(s, dropped_malformed); /* IPv6 compiled out (config.h) */
         return 0;
     }
@@ -707,7 +711,7 @@ static uint64_t payload_limit(const masque_context *c)
  */
 static int judge_oversized(masque_session *s, uint64_t id, uint64_t payload_len)
 {
-    masque_context *c = NULL;
+    const masque_context *c = NULL;
     if (id == 0 && !s->cfg.concrete_target) {
         if (!s->cfg.drop_context_id_zero) {
             return masque_sess_fail(s, MASQUE_ERR_CONTEXT_ID_ZERO); /* -13 §3 */
@@ -881,7 +885,7 @@ masque_ssize masque_session_write_stream(masque_session *s, uint8_t *dst, size_t
         return s->queue_count > 0 ? MASQUE_ERR_BUFFER : 0; /* no room at all */
     }
     while (s->queue_count > 0) {
-        masque_queued_capsule *q = &s->queue[s->queue_head];
+        const masque_queued_capsule *q = &s->queue[s->queue_head];
         masque_ssize n = encode_queued(s, q, dst + written, cap - written);
         if (n == MASQUE_ERR_BUFFER && written > 0) {
             break;

@@ -65,10 +65,10 @@ extern "C" {
  * `static uint64_t storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(64) / 8];`.
  */
 #define MASQUE_CONTEXT_TABLE_STORAGE_SIZE(capacity)                                                \
-    ((size_t)(capacity)*MASQUE_CONTEXT_ENTRY_SIZE + 8u * MASQUE_CONTEXT_INDEX_SLOTS(capacity))
+    (MASQUE_CONTEXT_ENTRY_SIZE * (size_t)(capacity) + 8u * MASQUE_CONTEXT_INDEX_SLOTS(capacity))
 #else
 /** Bytes of storage for @p capacity contexts: the entries alone (no indexes, config.h). */
-#define MASQUE_CONTEXT_TABLE_STORAGE_SIZE(capacity) ((size_t)(capacity)*MASQUE_CONTEXT_ENTRY_SIZE)
+#define MASQUE_CONTEXT_TABLE_STORAGE_SIZE(capacity) (MASQUE_CONTEXT_ENTRY_SIZE * (size_t)(capacity))
 #endif
 
 /** @brief Life cycle of a Context ID. */

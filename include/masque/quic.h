@@ -84,7 +84,7 @@ MASQUE_API masque_quic_credentials *masque_quic_credentials_ref(masque_quic_cred
  *        while a reference is held.
  * @param cr The credentials.
  */
-MASQUE_API void *masque_quic_credentials_gnutls(masque_quic_credentials *cr);
+MASQUE_API void *masque_quic_credentials_gnutls(const masque_quic_credentials *cr);
 
 /**
  * @brief What the application hears from a connection. Any hook may be NULL. The request

@@ -65,7 +65,9 @@ static MASQUE_HOT_INLINE int masque_frame_measure(const masque_bind_frame *f, si
 }
 
 /* Writes the framing before payload: its length, MASQUE_ERR_BUFFER when headroom is short, or
- * the error masque_frame_measure() found. */
+ * the error masque_frame_measure() found. payload is not const: the framing is written through
+ * it, into the headroom before it. */
+/* cppcheck-suppress constParameterPointer */
 static MASQUE_HOT_INLINE masque_ssize masque_frame_put(uint8_t *payload, size_t headroom,
                                                        size_t payload_len,
                                                        const masque_bind_frame *f)

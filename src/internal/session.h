@@ -25,16 +25,12 @@ void masque_sess_count(uint64_t *counter);
 #define MASQUE_SESS_COUNT(s, name) ((s)->stats.name++)
 #endif
 
-/* Whether this build handles the target's family at all (config.h). Inline: every datagram
- * with a tuple asks. */
-static inline int masque_sess_family_enabled(const masque_address *a)
+/* Whether a is IPv4, or IPv6 in a build that handles IPv6 (config.h). Inline: every datagram
+ * with a tuple asks. One test of the version, whatever the build, so that no condition built on
+ * it is constant in one profile and not in another. */
+static inline int masque_sess_family_usable(const masque_address *a)
 {
-#if MASQUE_ENABLE_IPV6
-    (void)a;
-    return 1;
-#else
-    return a->version != MASQUE_IP_V6;
-#endif
+    return a->version == MASQUE_IP_V4 || (MASQUE_ENABLE_IPV6 && a->version == MASQUE_IP_V6);
 }
 
 /* Whether the family is one of advertised_families (all are, when that is 0): -10 §7, a

@@ -64,8 +64,11 @@ typedef struct dlist {
     dlink *last;
 } dlist;
 
-/* The struct of `type` whose `member` is the link `l`. */
-#define LINK_OWNER(l, type, member) ((type *)(void *)((char *)(l)-offsetof(type, member)))
+/* The struct of `type` whose `member` is the link `l`. (clang-format 14 and 19 disagree on the
+ * spaces around a binary minus after a parenthesized macro argument.) */
+/* clang-format off */
+#define LINK_OWNER(l, type, member) ((type *)(void *)((char *)(l) - offsetof(type, member)))
+/* clang-format on */
 
 static void dlist_append(dlist *list, dlink *l)
 {
@@ -531,7 +534,7 @@ static void tx_flush(void)
             unsigned j = same_target_run(i, end);
             if (j - i >= 2) {
                 /* The arena holds them back to back, in order. */
-                uint8_t *start = tx.iov[i].iov_base;
+                const uint8_t *start = tx.iov[i].iov_base;
                 const uint8_t *stop =
                     (const uint8_t *)tx.iov[j - 1].iov_base + tx.iov[j - 1].iov_len;
                 send_each(fd, pending, i);
@@ -634,8 +637,11 @@ static void relay_end(proxy_relay *relay)
 {
     if (relay->live) {
         relay->client->proxy->relays_ended++;
-        if (relay->ident->use.requests > 0 && --relay->ident->use.requests == 0) {
-            dlist_append(&relay->client->proxy->idle, &relay->ident->idle);
+        if (relay->ident->use.requests > 0) {
+            relay->ident->use.requests--;
+            if (relay->ident->use.requests == 0) {
+                dlist_append(&relay->client->proxy->idle, &relay->ident->idle);
+            }
         }
         if (--relay->client->binds == 0) {
             bare_add(relay->client->proxy, relay->client);
@@ -937,14 +943,14 @@ static proxy_identity *identity_of(masque_quic_proxy *p, const char *name)
 static void account(proxy_client *c)
 {
     char name[160];
-    masque_address a;
-    char ip[MASQUE_ADDRESS_TEXT_MAX] = "?";
     if (c->identity >= 0) {
         (void)snprintf(name, sizeof(name), "token #%d", c->identity + 1);
     } else if (c->identity == -2) {
         (void)snprintf(name, sizeof(name), "certificate %s", c->who);
     } else {
         /* Its source: an IPv6 subscriber holds a /64, one identity and not 2^64 of them. */
+        masque_address a;
+        char ip[MASQUE_ADDRESS_TEXT_MAX] = "?";
         memset(&a, 0, sizeof(a));
         if (c->source.len != 0) {
             a.version = c->source.len == 4u ? MASQUE_IP_V4 : MASQUE_IP_V6;
@@ -1632,7 +1638,7 @@ static void timer_add(masque_quic_proxy *p, proxy_client *c)
     timer_up(p, c->timer_at);
 }
 
-static void timer_remove(masque_quic_proxy *p, proxy_client *c)
+static void timer_remove(masque_quic_proxy *p, const proxy_client *c)
 {
     size_t last = --p->ntimers;
     size_t i = c->timer_at;

@@ -154,7 +154,7 @@ struct masque_quic_conn {
 uint64_t masque_quic_now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail: a valid clock and pointer */
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -764,7 +764,7 @@ static void client_response(masque_quic_request *r)
 static int h3_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *user,
                           void *stream_user)
 {
-    masque_quic_conn *c = user;
+    const masque_quic_conn *c = user;
     masque_quic_request *r = stream_user;
     (void)h3;
     (void)stream_id;
@@ -1240,7 +1240,7 @@ static int recv_stream_data_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream
 /* The request a datagram names, as masque_h3_datagram_dispatch() asks (RFC 9297 §2.1). */
 static masque_stream_state lookup_stream(void *host, uint64_t stream_id, masque_adapter **adapter)
 {
-    masque_quic_conn *c = host;
+    const masque_quic_conn *c = host;
     masque_quic_request *r =
         stream_id <= (uint64_t)INT64_MAX ? request_of_stream(c, (int64_t)stream_id) : NULL;
     if (r != NULL) {
@@ -1510,7 +1510,7 @@ masque_quic_credentials *masque_quic_credentials_ref(masque_quic_credentials *cr
     return cr;
 }
 
-void *masque_quic_credentials_gnutls(masque_quic_credentials *cr)
+void *masque_quic_credentials_gnutls(const masque_quic_credentials *cr)
 {
     return cr->cred;
 }
@@ -2051,9 +2051,11 @@ int masque_quic_tick(masque_quic_conn *c)
 {
     uint64_t now = masque_quic_now_ns();
     size_t i;
-    int rv;
-    if (ngtcp2_conn_get_expiry(c->conn) <= now &&
-        (rv = ngtcp2_conn_handle_expiry(c->conn, now)) != 0) {
+    int rv = 0;
+    if (ngtcp2_conn_get_expiry(c->conn) <= now) {
+        rv = ngtcp2_conn_handle_expiry(c->conn, now);
+    }
+    if (rv != 0) {
         /* RFC 9000 §10.1: nothing came for the idle timeout (or no handshake in time). */
         ended(c,
               rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT

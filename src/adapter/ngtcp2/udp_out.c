@@ -110,8 +110,8 @@ void masque_udp_send_from(int fd, const struct sockaddr *to, socklen_t tolen,
 }
 
 void masque_udp_send_segments(int fd, struct sockaddr *to, socklen_t tolen,
-                              const struct sockaddr *from, uint8_t *data, size_t len, size_t seg,
-                              int *no_gso)
+                              const struct sockaddr *from, const uint8_t *data, size_t len,
+                              size_t seg, int *no_gso)
 {
     size_t off;
     int all_sent = 1;

@@ -25,12 +25,12 @@
  * kernel refuses the GSO send as such (EIO, EINVAL, ENOPROTOOPT) and the same datagrams then go out
  * one by one, it cannot do GSO here: *no_gso is set, and later calls send one by one at once. A
  * datagram the kernel refuses is dropped (UDP), a full socket buffer included: the sends never
- * block, so that one slow destination cannot stall a loop that serves many. Neither `to` nor `data`
- * is written to (sendmsg() takes them through non-const pointers).
+ * block, so that one slow destination cannot stall a loop that serves many. `to` is not written
+ * to (sendmsg() takes it through a non-const pointer).
  */
 void masque_udp_send_segments(int fd, struct sockaddr *to, socklen_t tolen,
-                              const struct sockaddr *from, uint8_t *data, size_t len, size_t seg,
-                              int *no_gso);
+                              const struct sockaddr *from, const uint8_t *data, size_t len,
+                              size_t seg, int *no_gso);
 
 /* Control room for a source address (an in6_pktinfo, 20 bytes, or an in_pktinfo, 12). */
 #define MASQUE_UDP_SOURCE_CONTROL CMSG_SPACE(20)

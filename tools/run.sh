@@ -11,7 +11,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 main_packages=(cmake make gcc libc6-dev pkg-config libgnutls28-dev gnutls-bin python3 libnghttp2-dev)
 # ngtcp2 and nghttp3 1.x: Debian 13 ships them; Debian 12 in bookworm-backports (install_quic).
 quic_packages=(libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)
-test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-14-dev clang-format
+test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-dev clang-format
                clang-tidy cppcheck valgrind python3 gcovr gcc-arm-none-eabi
                libnewlib-arm-none-eabi doxygen gcc-i686-linux-gnu libc6-dev-i386-cross libcmocka-dev:i386
                gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x qemu-user file

@@ -67,30 +67,33 @@ fn transport(datagrams: bool, stream_window: Option<u32>) -> Arc<quinn::Transpor
     Arc::new(t)
 }
 
-fn pem_items(path: &str) -> Vec<rustls_pemfile::Item> {
-    let mut reader = BufReader::new(File::open(path).unwrap_or_else(|e| panic!("{}: {}", path, e)));
+/// The sections of a PEM file this peer uses, as DER.
+pub enum Pem {
+    Certificate(Vec<u8>),
+    Pkcs8Key(Vec<u8>),
+    EcKey(Vec<u8>),
+    Other,
+}
+
+fn pem_items(path: &str) -> Vec<Pem> {
+    let file = File::open(path).unwrap_or_else(|e| panic!("{}: {}", path, e));
+    let mut reader = BufReader::new(file);
     let mut items = Vec::new();
     while let Some(item) = rustls_pemfile::read_one(&mut reader).expect("PEM") {
-        items.push(item);
+        items.push(tls::pem(item));
     }
     items
 }
 
 fn client_config(ca: &str, transport: Arc<quinn::TransportConfig>) -> quinn::ClientConfig {
-    let mut roots = rustls::RootCertStore::empty();
-    for item in pem_items(ca) {
-        if let rustls_pemfile::Item::X509Certificate(der) = item {
-            roots
-                .add(&rustls::Certificate(der))
-                .expect("CA certificate");
-        }
-    }
-    let mut tls = rustls::ClientConfig::builder()
-        .with_safe_defaults()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![b"h3".to_vec()]; // RFC 9114 §3.1
-    let mut config = quinn::ClientConfig::new(Arc::new(tls));
+    let roots = pem_items(ca)
+        .into_iter()
+        .filter_map(|item| match item {
+            Pem::Certificate(der) => Some(der),
+            _ => None,
+        })
+        .collect();
+    let mut config = tls::client_config(roots, vec![b"h3".to_vec()]); // RFC 9114 §3.1
     config.transport_config(transport);
     config
 }
@@ -162,28 +165,142 @@ fn server_config(
     let certs = pem_items(cert)
         .into_iter()
         .filter_map(|item| match item {
-            rustls_pemfile::Item::X509Certificate(der) => Some(rustls::Certificate(der)),
+            Pem::Certificate(der) => Some(der),
             _ => None,
         })
         .collect();
     let key = pem_items(key)
         .into_iter()
         .find_map(|item| match item {
-            rustls_pemfile::Item::PKCS8Key(der) => Some(rustls::PrivateKey(der)),
-            rustls_pemfile::Item::ECKey(der) => Some(rustls::PrivateKey(pkcs8_of_p256(&der))),
+            Pem::Pkcs8Key(der) => Some(der),
+            Pem::EcKey(der) => Some(pkcs8_of_p256(&der)),
             _ => None,
         })
         .expect("a private key");
-    let mut tls = rustls::ServerConfig::builder()
-        .with_safe_defaults()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .expect("certificate and key");
-    tls.alpn_protocols = vec![b"h3".to_vec()];
-    tls.max_early_data_size = 0;
-    let mut config = quinn::ServerConfig::with_crypto(Arc::new(tls));
+    let mut config = tls::server_config(certs, key, vec![b"h3".to_vec()]);
     config.transport_config(transport);
     config
+}
+
+/// What the two versions of quinn and rustls Debian packages differ in: Debian 12 has quinn 0.9
+/// with rustls 0.20 and rustls-pemfile 1, Debian 13 quinn 0.11 with rustls 0.23 (ring) and
+/// rustls-pemfile 2. build.sh picks the manifest, and with it the feature, from what is installed.
+#[cfg(not(feature = "quinn011"))]
+mod tls {
+    use super::Pem;
+    use std::sync::Arc;
+
+    /// A PEM section in the form the rest of the file takes.
+    pub fn pem(item: rustls_pemfile::Item) -> Pem {
+        match item {
+            rustls_pemfile::Item::X509Certificate(der) => Pem::Certificate(der),
+            rustls_pemfile::Item::PKCS8Key(der) => Pem::Pkcs8Key(der),
+            rustls_pemfile::Item::ECKey(der) => Pem::EcKey(der),
+            _ => Pem::Other,
+        }
+    }
+
+    pub fn client_config(roots: Vec<Vec<u8>>, alpn: Vec<Vec<u8>>) -> quinn::ClientConfig {
+        let mut store = rustls::RootCertStore::empty();
+        for der in roots {
+            store
+                .add(&rustls::Certificate(der))
+                .expect("CA certificate");
+        }
+        let mut tls = rustls::ClientConfig::builder()
+            .with_safe_defaults()
+            .with_root_certificates(store)
+            .with_no_client_auth();
+        tls.alpn_protocols = alpn;
+        quinn::ClientConfig::new(Arc::new(tls))
+    }
+
+    pub fn server_config(
+        certs: Vec<Vec<u8>>,
+        pkcs8_key: Vec<u8>,
+        alpn: Vec<Vec<u8>>,
+    ) -> quinn::ServerConfig {
+        let certs = certs.into_iter().map(rustls::Certificate).collect();
+        let mut tls = rustls::ServerConfig::builder()
+            .with_safe_defaults()
+            .with_no_client_auth()
+            .with_single_cert(certs, rustls::PrivateKey(pkcs8_key))
+            .expect("certificate and key");
+        tls.alpn_protocols = alpn;
+        tls.max_early_data_size = 0;
+        quinn::ServerConfig::with_crypto(Arc::new(tls))
+    }
+
+    /// Ends a stream cleanly. finish() completes when the other end has acknowledged
+    /// everything: not a wait the script's later commands should sit behind.
+    pub fn finish(mut send: quinn::SendStream) {
+        tokio::spawn(async move {
+            let _ = send.finish().await;
+        });
+    }
+}
+
+#[cfg(feature = "quinn011")]
+mod tls {
+    use super::Pem;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use std::sync::Arc;
+
+    /// A PEM section in the form the rest of the file takes.
+    pub fn pem(item: rustls_pemfile::Item) -> Pem {
+        match item {
+            rustls_pemfile::Item::X509Certificate(der) => Pem::Certificate(der.to_vec()),
+            rustls_pemfile::Item::Pkcs8Key(der) => Pem::Pkcs8Key(der.secret_pkcs8_der().to_vec()),
+            rustls_pemfile::Item::Sec1Key(der) => Pem::EcKey(der.secret_sec1_der().to_vec()),
+            _ => Pem::Other,
+        }
+    }
+
+    fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+        Arc::new(rustls::crypto::ring::default_provider())
+    }
+
+    pub fn client_config(roots: Vec<Vec<u8>>, alpn: Vec<Vec<u8>>) -> quinn::ClientConfig {
+        let mut store = rustls::RootCertStore::empty();
+        for der in roots {
+            store
+                .add(CertificateDer::from(der))
+                .expect("CA certificate");
+        }
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("TLS 1.3")
+            .with_root_certificates(store)
+            .with_no_client_auth();
+        tls.alpn_protocols = alpn;
+        let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("QUIC TLS");
+        quinn::ClientConfig::new(Arc::new(quic))
+    }
+
+    pub fn server_config(
+        certs: Vec<Vec<u8>>,
+        pkcs8_key: Vec<u8>,
+        alpn: Vec<Vec<u8>>,
+    ) -> quinn::ServerConfig {
+        let certs = certs.into_iter().map(CertificateDer::from).collect();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8_key));
+        let mut tls = rustls::ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("TLS 1.3")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("certificate and key");
+        tls.alpn_protocols = alpn;
+        tls.max_early_data_size = 0;
+        let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls).expect("QUIC TLS");
+        quinn::ServerConfig::with_crypto(Arc::new(quic))
+    }
+
+    /// Ends a stream cleanly: quinn 0.11 sends what is left and the FIN after the stream is
+    /// dropped.
+    pub fn finish(mut send: quinn::SendStream) {
+        let _ = send.finish();
+    }
 }
 
 type Streams = Arc<tokio::sync::Mutex<HashMap<u64, quinn::SendStream>>>;
@@ -314,16 +431,12 @@ async fn command(
             }
         }
         Some("fin") => {
-            let mut send = streams
+            let send = streams
                 .lock()
                 .await
                 .remove(&id(1)?)
                 .ok_or("no such stream")?;
-            // finish() completes when the other end has acknowledged everything: not a wait
-            // the script's later commands should sit behind.
-            tokio::spawn(async move {
-                let _ = send.finish().await;
-            });
+            tls::finish(send);
         }
         Some("reset") => {
             let mut send = streams

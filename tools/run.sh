@@ -146,6 +146,9 @@ test)
     echo "== coverage of src/ (gcc --coverage, gcovr)"
     build build/cov gcc Debug -DCMAKE_C_FLAGS=--coverage -DMASQUE_BUILD_SHARED=OFF
     find build/cov -name '*.gcda' -delete
+    # CMake's compiler check was built with --coverage too; its notes name a source that is
+    # gone, which gcovr 7 (Debian 13) counts as an error.
+    find build/cov -path '*CompilerId*' -name '*.gcno' -delete
     ctest --test-dir build/cov -j "$jobs" >/dev/null
     echo "core (src/ without the QUIC binding):"
     gcovr -r . --filter 'src/' --exclude 'src/adapter/ngtcp2/' --object-directory build/cov \

@@ -1103,8 +1103,8 @@ def main():
     peer_bin = sys.argv[2]
     if not os.access(peer_bin, os.X_OK):
         print(f"h3_interop: FAIL: no {peer_bin}: tests/e2e/quic_peer/build.sh builds it from "
-              "Debian 12's cargo, rustc, librust-quinn-dev and librust-rustls-pemfile-dev "
-              "(tools/run.sh test installs them)")
+              "Debian's cargo, rustc, librust-quinn-dev and librust-rustls-pemfile-dev "
+              "(quinn 0.9 in Debian 12, 0.11 in Debian 13; tools/run.sh test installs them)")
         return 1
     work = work_with_pki("h3_interop")
     failures = []

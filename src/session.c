@@ -268,7 +268,7 @@ int masque_session_open_context(masque_session *s, const masque_address *target,
     if (s->failed) {
         return MASQUE_ERR_SESSION_FAILED;
     }
-    if (!masque_sess_family_usable(target)) {
+    if (masque_ip_len(target->version) == 0 || MASQUE_SESS_FAMILY_COMPILED_OUT(target)) {
         return MASQUE_ERR_ADDRESS;
     }
     if (!masque_sess_family_advertised(s, target)) {
@@ -377,7 +377,7 @@ masque_ssize masque_session_write_datagram(masque_session *s, const masque_addre
     if (s->failed) {
         return MASQUE_ERR_SESSION_FAILED;
     }
-    if (!masque_sess_family_usable(peer)) {
+    if (masque_ip_len(peer->version) == 0 || MASQUE_SESS_FAMILY_COMPILED_OUT(peer)) {
         return MASQUE_ERR_ADDRESS;
     }
     if (!masque_sess_family_advertised(s, peer)) {
@@ -456,7 +456,7 @@ static MASQUE_HOT_INLINE int resolve_peer(masque_session *s, const masque_contex
             return 0;
         }
     }
-    if (!masque_sess_family_usable(peer)) {
+    if (MASQUE_SESS_FAMILY_COMPILED_OUT(peer)) {
         MASQUE_SESS_COUNT(s, dropped_malformed); /* IPv6 compiled out (config.h) */
         return 0;
     }

@@ -21,7 +21,7 @@ int masque_sess_client_on_assign(masque_session *s, uint64_t id, const masque_ad
         reason = MASQUE_ERR_DUPLICATE_TUPLE; /* -10 §3.1: the proxy's registration goes */
     } else if (masque_context_uncompressed(&s->table) == NULL) {
         reason = MASQUE_ERR_STATE; /* firewall mode: -10 §3.1, §8.1 */
-    } else if (!masque_sess_family_usable(target)) {
+    } else if (MASQUE_SESS_FAMILY_COMPILED_OUT(target)) {
         reason = MASQUE_ERR_ADDRESS;
     }
     if (reason != 0) {

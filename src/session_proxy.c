@@ -8,7 +8,7 @@
 
 int masque_sess_proxy_allows(const masque_session *s, const masque_address *t)
 {
-    if (!masque_sess_family_usable(t) || !masque_sess_family_advertised(s, t)) {
+    if (MASQUE_SESS_FAMILY_COMPILED_OUT(t) || !masque_sess_family_advertised(s, t)) {
         return 0; /* not in this build, or no public address of that family (-10 §7) */
     }
 #if MASQUE_ENABLE_POLICY

@@ -916,7 +916,9 @@ static int h3_shutdown(nghttp3_conn *h3, int64_t id, void *user)
         return 0;
     }
     c->goaway = 1;
-    for (i = 0; i < c->nreq; i++) {
+    /* From the last: should request_end() free a request, the one moved into its place
+     * (request_free() moves the last there) has been looked at already. */
+    for (i = c->nreq; i-- > 0;) {
         masque_quic_request *r = c->req[i];
         if (r->stream >= id && !r->session_ready && !r->aborted) {
             request_end(r, NGHTTP3_H3_REQUEST_REJECTED, NGHTTP3_H3_REQUEST_CANCELLED);

@@ -80,10 +80,15 @@
 #ifndef MASQUE_OPTIMIZE_SIZE
 /**
  * 1: one out-of-line copy of the small wire helpers (varint reading) instead of fast inlined
- * ones in every file that reads the wire; smaller code, a call more per field. Outside the
- * full profile it is the default.
+ * ones in every file that reads the wire; smaller code, a call more per field. The default
+ * outside the full profile, and in every profile when the compiler optimizes for size (-Os,
+ * -Oz: GCC and clang define __OPTIMIZE_SIZE__), since that is what such a build asks for.
  */
+#if defined(__OPTIMIZE_SIZE__)
+#define MASQUE_OPTIMIZE_SIZE 1
+#else
 #define MASQUE_OPTIMIZE_SIZE (!MASQUE_PROFILE_IS_FULL)
+#endif
 #endif
 
 #ifndef MASQUE_ENABLE_DRAFT04

@@ -268,16 +268,25 @@ size_t masque_compression_assign_encoded_len(masque_profile profile,
     return masque_capsule_header_len(type, value_len) + value_len;
 }
 
+/* masque_control_put() writes a control capsule's Length as one byte. */
+typedef char masque_control_length_is_one_byte[MASQUE_COMPRESSION_ASSIGN_VALUE_MAX < 64 ? 1 : -1];
+
 /*
- * Writes a control capsule of the given type and value length: the Context ID, then, for an
- * ASSIGN, its IP Version, address and port (-10 §3.1-§3.3: ACK and CLOSE are the first field
- * of an ASSIGN alone). One writer for the three, so that they cannot drift apart.
+ * Writes a control capsule: the Context ID, then, for an ASSIGN, its IP Version, address and
+ * port (-10 §3.1-§3.3: ACK and CLOSE are the first field of an ASSIGN alone). One writer for
+ * the three, so that they cannot drift apart; the session's queue writes through it too.
  */
-static masque_ssize put_control(uint8_t *dst, size_t cap, uint64_t type, uint64_t context_id,
-                                const masque_compression_assign *assign, size_t value_len)
+
+masque_ssize masque_control_put(uint8_t *dst, size_t cap, uint64_t type, uint64_t context_id,
+                                int assign, const masque_address *target)
 {
-    size_t header_len = masque_capsule_header_len(type, value_len);
+    uint8_t ip_version = target != NULL ? target->version : 0u;
     size_t id_len = masque_varint_size(context_id);
+    size_t ip_len = masque_ip_len(ip_version);
+    size_t value_len = id_len + (assign ? 1u + (ip_len != 0 ? ip_len + 2u : 0u) : 0u);
+    size_t type_len = masque_varint_size(type);
+    /* A control value is at most 27 bytes (-10 §3.1): its Length is one byte (checked above). */
+    size_t header_len = type_len + 1u;
     uint8_t *p;
 
     if (cap < header_len + value_len) {
@@ -286,16 +295,16 @@ static masque_ssize put_control(uint8_t *dst, size_t cap, uint64_t type, uint64_
     if (MASQUE_BAD_ARGS(dst == NULL)) {
         return MASQUE_ERR_INVALID_ARGUMENT;
     }
-    (void)masque_capsule_header_encode(dst, header_len, type, value_len);
+    masque_store_varint(dst, type_len, type);
+    dst[type_len] = (uint8_t)value_len;
     p = dst + header_len;
     masque_store_varint(p, id_len, context_id);
-    if (assign != NULL) {
+    if (assign) {
         p += id_len;
-        *p++ = assign->ip_version;
-        if (assign->ip_version != 0) {
-            size_t ip_len = masque_ip_len(assign->ip_version);
-            memcpy(p, assign->target.bytes, ip_len);
-            masque_store_u16(p + ip_len, assign->target.port);
+        *p++ = ip_version;
+        if (ip_len != 0) {
+            memcpy(p, target->bytes, ip_len);
+            masque_store_u16(p + ip_len, target->port);
         }
     }
     return masque_ssize_of(header_len + value_len);
@@ -306,7 +315,6 @@ masque_ssize masque_compression_assign_encode(uint8_t *dst, size_t cap, masque_p
 {
     uint64_t type;
     int err = MASQUE_ERR_INVALID_ARGUMENT;
-    size_t value_len;
     int rc;
 
     if (MASQUE_BAD_ARGS(in == NULL)) {
@@ -316,11 +324,11 @@ masque_ssize masque_compression_assign_encode(uint8_t *dst, size_t cap, masque_p
     if (rc != 0) {
         return rc;
     }
-    value_len = assign_value_len(in, &err);
-    if (value_len == 0) {
+    if (assign_value_len(in, &err) == 0) {
         return err;
     }
-    return put_control(dst, cap, type, in->context_id, in, value_len);
+    return masque_control_put(dst, cap, type, in->context_id, 1,
+                              in->ip_version != 0 ? &in->target : NULL);
 }
 
 masque_ssize masque_compression_id_decode(uint64_t *context_id, const uint8_t *value, size_t len)
@@ -384,7 +392,7 @@ masque_ssize masque_compression_id_encode(uint8_t *dst, size_t cap, masque_profi
     if (id_len == 0) {
         return MASQUE_ERR_VARINT_RANGE;
     }
-    return put_control(dst, cap, type, context_id, NULL, id_len);
+    return masque_control_put(dst, cap, type, context_id, 0, NULL);
 }
 
 /* ---- incremental parser ---- */
@@ -625,22 +633,21 @@ static masque_ssize parser_step(masque_capsule_parser *p, const uint8_t *data, s
             }
             break;
         }
-        case PARSE_DATAGRAM: {
+        default: { /* PARSE_DATAGRAM, PARSE_SKIP: one advance for both (one copy of it) */
             uint64_t offset;
             int last;
+            int skip = p->state == PARSE_SKIP;
             size_t take = value_advance(p, left, &offset, &last);
+            if (skip) {
+                pos += take;
+                break;
+            }
             event_header(p, ev, MASQUE_CAPSULE_EVENT_DATAGRAM);
             ev->offset = offset;
             ev->last = last;
             ev->data = data + pos;
             ev->data_len = take;
             return masque_ssize_of(pos + take);
-        }
-        default: { /* PARSE_SKIP */
-            uint64_t offset;
-            int last;
-            pos += value_advance(p, left, &offset, &last);
-            break;
         }
         }
     }

@@ -67,31 +67,40 @@ static int event_room(const masque_session *s, size_t n)
     return MASQUE_SESSION_EVENT_LEN - s->event_count >= n;
 }
 
-static MASQUE_SIZE_NOINLINE void event_push_id(masque_session *s, masque_event_kind kind,
-                                               uint64_t id, const masque_address *target,
-                                               int reason)
+/* The next event, zeroed, with its kind, ID and reason; NULL if there were no room (never:
+ * every caller checked event_room()). */
+static MASQUE_SIZE_NOINLINE masque_event *event_add(masque_session *s, masque_event_kind kind,
+                                                    uint64_t id, int reason)
 {
     masque_event *ev;
     if (!event_room(s, 1)) {
-        return; /* unreachable: every caller checked event_room() */
+        return NULL;
     }
     ev = &s->events[(s->event_head + s->event_count) % MASQUE_SESSION_EVENT_LEN];
     s->event_count++;
     memset(ev, 0, sizeof(*ev));
     ev->kind = kind;
     ev->context_id = id;
-    if (target != NULL) {
+    ev->reason = reason;
+    return ev;
+}
+
+static void event_push_id(masque_session *s, masque_event_kind kind, uint64_t id,
+                          const masque_address *target, int reason)
+{
+    masque_event *ev = event_add(s, kind, id, reason);
+    if (ev != NULL && target != NULL) {
         ev->target = *target;
     }
-    ev->reason = reason;
 }
 
 static void event_push(masque_session *s, masque_event_kind kind, const masque_context *c,
                        int reason)
 {
-    masque_address target;
-    masque_context_target(c, &target);
-    event_push_id(s, kind, c->id, &target, reason);
+    masque_event *ev = event_add(s, kind, c->id, reason);
+    if (ev != NULL) {
+        masque_context_target(c, &ev->target);
+    }
 }
 
 /* Queues a control capsule; callers checked the room (responses: the -10 §9 bound, which is
@@ -109,9 +118,7 @@ static int queue_push(masque_session *s, masque_capsule_kind kind, const masque_
     q->kind = (uint8_t)kind;
     q->response = (uint8_t)(response != 0);
     if (c != NULL && kind == MASQUE_CAPSULE_COMPRESSION_ASSIGN) {
-        q->ip_version = c->ip_version;
-        memcpy(q->ip, c->ip, sizeof(q->ip));
-        q->port = c->port;
+        masque_context_target(c, &q->target); /* version 0: the uncompressed context */
     }
     s->queue_count++;
     if (response) {
@@ -137,6 +144,7 @@ static void close_entry(masque_session *s, masque_context *c)
 
 /* ---- set-up ---- */
 
+#if MASQUE_ENABLE_ARG_CHECKS
 /* Whether the settings are ones a session can run with (NULL settings always are). */
 static int config_in_range(const masque_session_config *c)
 {
@@ -148,6 +156,7 @@ static int config_in_range(const masque_session_config *c)
            (c->advertised_families & ~(MASQUE_FAMILY_V4 | MASQUE_FAMILY_V6)) == 0 &&
            (!c->concrete_target || masque_ip_len(c->fixed_target.version) != 0);
 }
+#endif
 
 int masque_session_init_checked(masque_session *s, const masque_session_config *cfg, void *storage,
                                 size_t storage_len, uint64_t now, size_t session_size,
@@ -170,9 +179,11 @@ int masque_session_init_checked(masque_session *s, const masque_session_config *
         if (!MASQUE_ENABLE_PROXY && cfg->role == MASQUE_ROLE_PROXY) {
             return MASQUE_ERR_UNSUPPORTED; /* compiled out (config.h) */
         }
+#if MASQUE_ENABLE_ARG_CHECKS /* settings are the caller's; trusted where checks are off */
         if (!config_in_range(cfg)) {
             return MASQUE_ERR_INVALID_ARGUMENT;
         }
+#endif
     }
     memset(s, 0, sizeof(*s));
     if (cfg != NULL) {
@@ -589,19 +600,21 @@ int masque_sess_responses_fit(const masque_session *s, size_t needed)
     return s->responses + needed <= s->cfg.max_pending_responses;
 }
 
-int masque_sess_accept(masque_session *s, uint64_t id, const masque_address *target,
-                       masque_context *ours, uint64_t now)
+#if MASQUE_ENABLE_PROXY
+void masque_sess_close_ours(masque_session *s, masque_context *ours)
+{
+    /* Both ends registered the tuple; ours, the proxy's, is closed (-10 §3.1). */
+    queue_push(s, MASQUE_CAPSULE_COMPRESSION_CLOSE, ours, ours->id, 1);
+    close_entry(s, ours);
+    event_push(s, MASQUE_EVENT_CONTEXT_CLOSED, ours, MASQUE_ERR_DUPLICATE_TUPLE);
+}
+#endif
+
+int masque_sess_accept(masque_session *s, uint64_t id, const masque_address *target, uint64_t now)
 {
     masque_context *c = NULL;
-    int rc;
-    if (ours != NULL) {
-        /* Both ends registered the tuple; ours, the proxy's, is closed (-10 §3.1). */
-        queue_push(s, MASQUE_CAPSULE_COMPRESSION_CLOSE, ours, ours->id, 1);
-        close_entry(s, ours);
-        event_push(s, MASQUE_EVENT_CONTEXT_CLOSED, ours, MASQUE_ERR_DUPLICATE_TUPLE);
-    }
-    rc = masque_context_insert(&s->table, id, target, MASQUE_CONTEXT_ACTIVE,
-                               MASQUE_CONTEXT_FLAG_PEER, now, &c);
+    int rc = masque_context_insert(&s->table, id, target, MASQUE_CONTEXT_ACTIVE,
+                                   MASQUE_CONTEXT_FLAG_PEER, now, &c);
     if (rc != MASQUE_OK) {
         return masque_sess_refuse(s, id, target, rc); /* the table is full */
     }
@@ -859,20 +872,12 @@ int masque_session_read_fin(masque_session *s)
 static masque_ssize encode_queued(const masque_session *s, const masque_queued_capsule *q,
                                   uint8_t *dst, size_t cap)
 {
-    if (q->kind == MASQUE_CAPSULE_COMPRESSION_ASSIGN) {
-        masque_compression_assign a;
-        memset(&a, 0, sizeof(a));
-        a.context_id = q->context_id;
-        a.ip_version = q->ip_version;
-        if (q->ip_version != 0) {
-            a.target.version = q->ip_version;
-            memcpy(a.target.bytes, q->ip, sizeof(q->ip));
-            a.target.port = q->port;
-        }
-        return masque_compression_assign_encode(dst, cap, s->cfg.profile, &a);
-    }
-    return masque_compression_id_encode(dst, cap, s->cfg.profile, (masque_capsule_kind)q->kind,
-                                        q->context_id);
+    uint64_t type = 0;
+    /* The queue holds only capsules this profile has (draft-04 answers with an ASSIGN echo,
+     * never an ACK) and valid fields: written without the public encoders' checks. */
+    (void)masque_capsule_type_of(s->cfg.profile, (masque_capsule_kind)q->kind, &type);
+    return masque_control_put(dst, cap, type, q->context_id,
+                              q->kind == MASQUE_CAPSULE_COMPRESSION_ASSIGN, &q->target);
 }
 
 masque_ssize masque_session_write_stream(masque_session *s, uint8_t *dst, size_t cap)

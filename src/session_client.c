@@ -27,7 +27,7 @@ int masque_sess_client_on_assign(masque_session *s, uint64_t id, const masque_ad
     if (reason != 0) {
         return masque_sess_refuse(s, id, target, reason);
     }
-    return masque_sess_accept(s, id, target, NULL, now);
+    return masque_sess_accept(s, id, target, now);
 }
 
 #endif /* MASQUE_ENABLE_SESSION */

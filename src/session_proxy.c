@@ -85,7 +85,10 @@ int masque_sess_proxy_on_assign(masque_session *s, uint64_t id, const masque_add
     if (reason != 0) {
         return masque_sess_refuse(s, id, target, reason);
     }
-    return masque_sess_accept(s, id, target, ours, now);
+    if (ours != NULL) {
+        masque_sess_close_ours(s, ours);
+    }
+    return masque_sess_accept(s, id, target, now);
 }
 
 #endif /* MASQUE_ENABLE_PROXY */

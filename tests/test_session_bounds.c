@@ -268,11 +268,15 @@ static void test_BIND_30_pending_bound_fits_the_queue_and_no_capsule_is_lost(voi
     (void)state;
     assert_true(MASQUE_SESSION_DEFAULT_MAX_PENDING > 0);
     assert_true(MASQUE_SESSION_DEFAULT_MAX_PENDING < MASQUE_SESSION_QUEUE_LEN);
+#if MASQUE_ENABLE_ARG_CHECKS /* config.h: settings are trusted without them */
     /* A bound that would leave local capsules no room is refused at init. */
     memset(&cfg, 0, sizeof(cfg));
     cfg.max_pending_responses = MASQUE_SESSION_QUEUE_LEN;
     assert_int_equal(masque_session_init(&e.s, &cfg, e.storage, sizeof(e.storage), 0),
                      MASQUE_ERR_INVALID_ARGUMENT);
+#else
+    (void)cfg;
+#endif
     endpoint_init(&e, MASQUE_ROLE_PROXY, NULL, TABLE_CAP);
     assert_int_equal(feed_hex(&e, "11 02 02 00", 0), 4);
     assert_true(answer(&e, 2) == MASQUE_CAPSULE_TYPE_COMPRESSION_ACK);

@@ -283,15 +283,16 @@ typedef struct masque_capsule_parser_config {
  */
 typedef struct masque_capsule_parser {
     /** @cond PRIVATE */
-    masque_capsule_parser_config cfg;
-    uint64_t type;   /* current capsule type */
-    uint64_t length; /* current capsule length */
-    uint64_t done;   /* value bytes consumed so far */
-    int error;       /* sticky error, 0 while healthy */
+    /* Read on every call: first, within a small target's short load offsets. */
+    int error; /* sticky error, 0 while healthy */
     uint8_t state;
     uint8_t kind; /* masque_capsule_kind of the capsule */
     uint8_t header_len;
     uint8_t header[MASQUE_CAPSULE_HEADER_MAX];
+    uint64_t type;   /* current capsule type */
+    uint64_t length; /* current capsule length */
+    uint64_t done;   /* value bytes consumed so far */
+    masque_capsule_parser_config cfg;
     uint8_t control[MASQUE_COMPRESSION_ASSIGN_VALUE_MAX];
     /** @endcond */
 } masque_capsule_parser;

@@ -92,13 +92,14 @@ typedef struct masque_context_info {
 /* The table's layout, so that a session can be placed anywhere: private, no public function
  * takes these, and their fields may change in any release. */
 typedef struct masque_context {
+    /* The bytes every lookup tests first, where a small target's short loads reach them. */
+    uint8_t state;
+    uint8_t flags;
+    uint8_t ip_version;
+    uint16_t port;
     uint64_t id;
     uint64_t last_active;
     uint8_t ip[16];
-    uint16_t port;
-    uint8_t ip_version;
-    uint8_t state;
-    uint8_t flags;
 } masque_context;
 
 typedef struct masque_context_table {

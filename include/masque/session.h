@@ -225,11 +225,9 @@ typedef struct masque_session_stats {
  * read nothing here, its fields may change in any release. */
 typedef struct masque_queued_capsule {
     uint64_t context_id;
-    uint8_t ip[16];
-    uint16_t port;
-    uint8_t kind; /* masque_capsule_kind */
-    uint8_t ip_version;
-    uint8_t response; /* counts against max_pending_responses */
+    masque_address target; /* an ASSIGN's; version 0 for the uncompressed context */
+    uint8_t kind;          /* masque_capsule_kind */
+    uint8_t response;      /* counts against max_pending_responses */
 } masque_queued_capsule;
 
 typedef struct masque_auto_slot {
@@ -239,27 +237,29 @@ typedef struct masque_auto_slot {
 } masque_auto_slot;
 
 struct masque_session {
-    masque_session_config cfg;
-    masque_context_table table;
-    masque_capsule_parser parser;
-    masque_session_stats stats;
-    uint64_t next_local_id;
-    uint64_t bucket_millitokens;
-    uint64_t bucket_time;
-    uint64_t next_sweep;
-    size_t peer_open;
+    /* The fields every call reads first: near the start, where a small target's short load
+     * and store encodings reach them (Thumb: word offsets up to 124, byte ones up to 31). */
     int failed;
-    int dropping_split;
     int fin_received;
+    int dropping_split;
     uint8_t oversized; /* 1 skipping, 2 decided */
     uint8_t oversized_id_len;
     uint8_t oversized_id[8];
     size_t queue_head;
     size_t queue_count;
     size_t responses;
-    masque_queued_capsule queue[MASQUE_SESSION_QUEUE_LEN];
     size_t event_head;
     size_t event_count;
+    size_t peer_open;
+    uint64_t next_local_id;
+    uint64_t next_sweep;
+    masque_session_config cfg;
+    masque_context_table table;
+    masque_capsule_parser parser;
+    masque_session_stats stats;
+    uint64_t bucket_millitokens;
+    uint64_t bucket_time;
+    masque_queued_capsule queue[MASQUE_SESSION_QUEUE_LEN];
     masque_event events[MASQUE_SESSION_EVENT_LEN];
 #if MASQUE_ENABLE_AUTO_COMPRESS
     masque_auto_slot auto_slots[MASQUE_SESSION_AUTO_SLOTS];
@@ -286,7 +286,9 @@ struct masque_session {
  * @param config_size sizeof(masque_session_config) where the caller was compiled.
  * @return MASQUE_OK; MASQUE_ERR_ABI when the sizes differ from the library's;
  *         MASQUE_ERR_BUFFER when @p storage_len holds no context;
- *         MASQUE_ERR_INVALID_ARGUMENT for misaligned storage or settings out of range;
+ *         MASQUE_ERR_INVALID_ARGUMENT for misaligned storage or settings out of range
+ *         (both checked where argument checks are on, config.h: elsewhere they are the
+ *         caller's to get right);
  *         MASQUE_ERR_UNSUPPORTED for MASQUE_ROLE_PROXY in a build without the proxy role
  *         (config.h, MASQUE_ENABLE_PROXY).
  */

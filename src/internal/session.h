@@ -46,10 +46,12 @@ static inline int masque_sess_family_advertised(const masque_session *s, const m
 /* Whether the -10 §9 bound leaves room for `needed` more responses. */
 int masque_sess_responses_fit(const masque_session *s, size_t needed);
 
-/* Accepts the peer's ASSIGN (-10 §3.1: saved, then acknowledged); `ours` is our own context
- * for the same tuple, closed first (-10 §3.1: the proxy's goes), or NULL. */
-int masque_sess_accept(masque_session *s, uint64_t id, const masque_address *target,
-                       masque_context *ours, uint64_t now);
+/* Accepts the peer's ASSIGN (-10 §3.1: saved, then acknowledged). */
+int masque_sess_accept(masque_session *s, uint64_t id, const masque_address *target, uint64_t now);
+
+/* Closes our own context for a tuple the peer registered too, before its ASSIGN is accepted
+ * (-10 §3.1: the proxy's registration goes). The proxy's only. */
+void masque_sess_close_ours(masque_session *s, masque_context *ours);
 
 /* Refuses the peer's ASSIGN with COMPRESSION_CLOSE (-10 §3.1) and remembers its ID. */
 int masque_sess_refuse(masque_session *s, uint64_t id, const masque_address *target, int reason);

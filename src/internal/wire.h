@@ -292,6 +292,15 @@ void masque_store_varint(uint8_t *dst, size_t n, uint64_t v);
 #define masque_store_varint masque_varint_put
 #endif
 
+/*
+ * Writes a control capsule of the given Type: the Context ID and, for an ASSIGN (assign != 0),
+ * the IP Version, address and port of target (NULL or version 0: IP Version 0, no address).
+ * The fields are the caller's to have checked (the public encoders in capsule.c; the session's
+ * queue, which holds only valid ones). Returns the bytes written or MASQUE_ERR_BUFFER.
+ */
+masque_ssize masque_control_put(uint8_t *dst, size_t cap, uint64_t type, uint64_t context_id,
+                                int assign, const masque_address *target);
+
 /* Converts a count known to fit to the signed return type. */
 static inline masque_ssize masque_ssize_of(size_t n)
 {

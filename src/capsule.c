@@ -276,7 +276,6 @@ typedef char masque_control_length_is_one_byte[MASQUE_COMPRESSION_ASSIGN_VALUE_M
  * port (-10 §3.1-§3.3: ACK and CLOSE are the first field of an ASSIGN alone). One writer for
  * the three, so that they cannot drift apart; the session's queue writes through it too.
  */
-
 masque_ssize masque_control_put(uint8_t *dst, size_t cap, uint64_t type, uint64_t context_id,
                                 int assign, const masque_address *target)
 {

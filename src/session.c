@@ -758,7 +758,7 @@ static int oversized_piece(masque_session *s, const masque_capsule_event *ev)
         need = masque_varint_len_from_first(s->oversized_id[0]);
         if (s->oversized_id_len == need) {
             uint64_t id = 0;
-            (void)masque_varint_decode(&id, s->oversized_id, need);
+            (void)masque_varint_read(s->oversized_id, need, &id);
             s->oversized = 2;
             return judge_oversized(s, id, ev->length - need);
         }

@@ -209,6 +209,76 @@ static void test_BIND_27_the_advertised_families_are_those_of_the_public_address
     assert_non_null(no.why); /* the binding's decision: it logs it */
 }
 
+/* Received values are kept whole or the message is refused (a value that does not fit is
+ * never cut). A NUL inside a value would cut it where the exchange reads it as a string:
+ * "/.well-known/.../%2A/%2A/<NUL>anything" must not pass as the request before the NUL. Such a
+ * field is malformed (RFC 9114 §4.1.2, RFC 9113 §8.2.1); the refusal does not rely on the
+ * stack having checked. */
+static void test_a_value_holding_a_nul_refuses_the_message(void **state)
+{
+    static const char path[] = "/.well-known/masque/udp/%2A/%2A/\0/evil";
+    static const char ppa[] = "\"192.0.2.45:54321\"\0, \"198.51.100.1:1\"";
+    masque_exchange_refusal refusal;
+    masque_exchange x = bind_request("?1");
+    masque_address addrs[2];
+    size_t count = 0;
+    unsigned families = 0;
+    (void)state;
+    /* A pseudo-header (kept as it came): the request is refused with 400. */
+    masque_exchange_field(&x, (const uint8_t *)":path", 5, (const uint8_t *)path, sizeof(path) - 1);
+    memset(&refusal, 0, sizeof(refusal));
+    assert_int_equal(masque_exchange_check_request(&x, TEMPLATE, &refusal), -1);
+    assert_int_equal(refusal.status, 400);
+    /* A field that may come on several lines (combined as a list). */
+    x = bind_request("?1");
+    masque_exchange_field(&x, (const uint8_t *)"connect-udp-bind", 16, (const uint8_t *)"?1\0", 3);
+    assert_int_equal(masque_exchange_check_request(&x, TEMPLATE, &refusal), -1);
+    assert_int_equal(refusal.status, 400);
+    /* The client's side: the response is refused, not read up to the NUL. */
+    x = bind_response("?1");
+    memset(&x.ppa, 0, sizeof(x.ppa));
+    x.has_ppa = 0;
+    x.ppa_len = 0;
+    masque_exchange_field(&x, (const uint8_t *)"proxy-public-address", 20, (const uint8_t *)ppa,
+                          sizeof(ppa) - 1);
+    assert_int_equal(masque_exchange_check_response(&x, addrs, 2, &count, &families),
+                     MASQUE_ERR_BAD_RESPONSE);
+    /* Without the NUL the same value is kept whole (both addresses). */
+    x = bind_response("?1");
+    memset(&x.ppa, 0, sizeof(x.ppa));
+    x.has_ppa = 0;
+    x.ppa_len = 0;
+    put(&x, "proxy-public-address", "\"192.0.2.45:54321\", \"198.51.100.1:1\"");
+    assert_int_equal(masque_exchange_check_response(&x, addrs, 2, &count, &families), MASQUE_OK);
+    assert_int_equal(count, 2);
+}
+
+/* RFC 9110 §15: a status code is three digits; anything else around them (a sign, a space, a
+ * fourth digit) is not a status, and the response is judged as one without a status. */
+static void test_a_status_is_three_digits_and_nothing_else(void **state)
+{
+    static const char *const bad[] = {" 200", "+200", "200 ", "0200", "2000",
+                                      "20",   "099",  "2a0",  ""};
+    masque_address addrs[2];
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        masque_exchange x = bind_response("?1");
+        size_t count = 0;
+        unsigned families = 0;
+        put(&x, ":status", bad[i]);
+        assert_int_equal(x.status, 0);
+        assert_true(masque_exchange_check_response(&x, addrs, 2, &count, &families) < 0);
+    }
+    {
+        masque_exchange x = bind_response("?1");
+        put(&x, ":status", "999");
+        assert_int_equal(x.status, 999);
+        put(&x, ":status", "100");
+        assert_int_equal(x.status, 100);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +286,8 @@ int main(void)
         cmocka_unit_test(test_DG_22_a_false_capsule_protocol_is_like_none),
         cmocka_unit_test(test_BIND_25_every_public_address_is_advertised_in_order),
         cmocka_unit_test(test_BIND_27_the_advertised_families_are_those_of_the_public_addresses),
+        cmocka_unit_test(test_a_value_holding_a_nul_refuses_the_message),
+        cmocka_unit_test(test_a_status_is_three_digits_and_nothing_else),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

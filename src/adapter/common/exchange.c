@@ -3,7 +3,6 @@
 #include "exchange.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static int name_is(const uint8_t *name, size_t len, const char *what)
@@ -12,10 +11,18 @@ static int name_is(const uint8_t *name, size_t len, const char *what)
     return len == n && memcmp(name, what, n) == 0;
 }
 
+/* Values are kept as C strings: one holding a NUL would be read shorter than it came, so it is
+ * refused with the message as one that does not fit is (RFC 9114 §4.1.2 and RFC 9113 §8.2.1
+ * make such a field malformed; the stacks check, and this does not rely on them). */
+static int keepable(const uint8_t *v, size_t len)
+{
+    return len == 0 || memchr(v, '\0', len) == NULL;
+}
+
 static void copy_value(masque_exchange *x, char *dst, size_t cap, const uint8_t *v, size_t len)
 {
-    if (len >= cap) {
-        x->fields_too_long = 1;
+    if (len >= cap || !keepable(v, len)) {
+        x->field_refused = 1;
         dst[0] = '\0';
         return;
     }
@@ -30,11 +37,15 @@ static void append_value(masque_exchange *x, char *dst, size_t cap, size_t *len,
 {
     masque_str line;
     masque_ssize n;
+    if (!keepable(v, vlen)) {
+        x->field_refused = 1;
+        return;
+    }
     line.ptr = (const char *)v;
     line.len = vlen;
     n = masque_field_append(dst, cap, *present ? *len : 0, line);
     if (n < 0) {
-        x->fields_too_long = 1;
+        x->field_refused = 1;
         return;
     }
     *len = (size_t)n;
@@ -55,12 +66,11 @@ void masque_exchange_field(masque_exchange *x, const uint8_t *name, size_t namel
     } else if (name_is(name, namelen, ":path")) {
         copy_value(x, x->path, sizeof(x->path), value, valuelen);
     } else if (name_is(name, namelen, ":status")) {
-        char s[8];
-        char *end = NULL;
-        long v;
-        copy_value(x, s, sizeof(s), value, valuelen);
-        v = strtol(s, &end, 10);
-        x->status = (end != NULL && end != s && *end == '\0' && v >= 100 && v <= 999) ? (int)v : 0;
+        /* RFC 9110 §15: three digits, nothing around them (no sign, no space); else absent. */
+        x->status = valuelen == 3 && value[0] >= '1' && value[0] <= '9' && value[1] >= '0' &&
+                            value[1] <= '9' && value[2] >= '0' && value[2] <= '9'
+                        ? (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0')
+                        : 0;
     } else if (name_is(name, namelen, "capsule-protocol")) {
         append_value(x, x->capsule_protocol, sizeof(x->capsule_protocol), &x->cp_len, &x->has_cp,
                      value, valuelen);
@@ -115,8 +125,8 @@ int masque_exchange_check_request(const masque_exchange *x, const char *uri_temp
     req.path = str_of(x->path, x->path[0] != '\0');
     req.capsule_protocol = str_of(x->capsule_protocol, x->has_cp);
     req.connect_udp_bind = str_of(x->connect_udp_bind, x->has_cub);
-    rc = x->fields_too_long ? MASQUE_ERR_BAD_REQUEST
-                            : masque_bind_request_check(str_of(uri_template, 1), &req, &target);
+    rc = x->field_refused ? MASQUE_ERR_BAD_REQUEST
+                          : masque_bind_request_check(str_of(uri_template, 1), &req, &target);
     refusal->error_type = MASQUE_PROXY_STATUS_HTTP_REQUEST_ERROR;
     refusal->details = NULL;
     if (rc != MASQUE_OK) {
@@ -172,7 +182,7 @@ int masque_exchange_check_response(const masque_exchange *x, masque_address *add
                                    size_t *count, unsigned *families)
 {
     masque_response_fields rsp;
-    if (x->fields_too_long) {
+    if (x->field_refused) {
         return MASQUE_ERR_BAD_RESPONSE;
     }
     memset(&rsp, 0, sizeof(rsp));

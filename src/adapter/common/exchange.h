@@ -17,8 +17,8 @@
 typedef struct masque_exchange {
     size_t cp_len, cub_len, ppa_len;
     int has_cp, has_cub, has_ppa;
-    int status;          /* :status (client), 0 when absent or not a number */
-    int fields_too_long; /* a value did not fit: the message is refused, never cut */
+    int status;        /* :status (client), 0 when absent or not three digits */
+    int field_refused; /* a value did not fit or held a NUL: the message is refused, never cut */
     char method[16], protocol[32], scheme[16], authority[256], path[1024];
     char capsule_protocol[64], connect_udp_bind[64], ppa[512];
     size_t pauth_len;

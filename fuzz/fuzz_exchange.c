@@ -47,6 +47,35 @@ static const char *take_string(char *dst, const uint8_t *data, size_t size, size
     return dst;
 }
 
+/* Whether @p v, without OWS around it, is "Bearer" (any case), spaces, then exactly @p token. */
+static int is_bearer(masque_str v, const char *token)
+{
+    static const char scheme[] = "bearer";
+    size_t n = strlen(token);
+    size_t i;
+    while (v.len > 0 && (v.ptr[0] == ' ' || v.ptr[0] == '\t')) {
+        v.ptr++;
+        v.len--;
+    }
+    while (v.len > 0 && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t')) {
+        v.len--;
+    }
+    if (v.len < 7 + n || v.ptr[6] != ' ' || memcmp(v.ptr + v.len - n, token, n) != 0) {
+        return 0;
+    }
+    for (i = 0; i < 6; i++) {
+        if ((v.ptr[i] | 0x20) != scheme[i]) {
+            return 0;
+        }
+    }
+    for (i = 6; i < v.len - n; i++) {
+        if (v.ptr[i] != ' ') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void check_terminated(const char *s, size_t cap)
 {
     if (memchr(s, '\0', cap) == NULL) {
@@ -127,7 +156,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (!request_ok || !(flags & 8u) || (flags >> 4) >= 4)) {
         abort();
     }
-    (void)masque_exchange_credentials(&x);
+    {
+        /* The proxy's credentials check (RFC 6750 §2.1): a token matches exactly or not at all. */
+        static const masque_str tokens[2] = {{"abc", 3}, {"s3cr3t-Token_~+/=", 17}};
+        masque_str credentials = masque_exchange_credentials(&x);
+        int who = masque_bearer_token_match(credentials, tokens, 2);
+        if (who > 1 || (who >= 0 && !is_bearer(credentials, tokens[who].ptr)) ||
+            (who < 0 && credentials.ptr != NULL &&
+             (is_bearer(credentials, tokens[0].ptr) || is_bearer(credentials, tokens[1].ptr)))) {
+            abort();
+        }
+    }
 
     /* The client's side. */
     if (masque_exchange_check_response(&x, addrs, MASQUE_PUBLIC_ADDRESSES_MAX, &count, &families) ==

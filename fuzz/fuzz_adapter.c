@@ -13,17 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_script.h"
 #include "masque/adapter.h"
 #include "masque/capsule.h"
 #include "masque/datagram.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CAPACITY          8
-#define QUARTER_STREAM_ID 11u /* the request on client-initiated bidirectional stream 44 */
-#define OUT_MAX           4096u
-#define FRAMES            8u
-#define FRAME_MAX         (MASQUE_BIND_HEADROOM + 64u)
+#define CAPACITY  8
+#define OUT_MAX   4096u
+#define FRAMES    8u
+#define FRAME_MAX (MASQUE_BIND_HEADROOM + 64u)
 
 typedef struct end {
     masque_session s;
@@ -49,7 +49,6 @@ typedef struct end {
 
 static end client;
 static end proxy;
-static const masque_policy allow_all = {NULL, 0, NULL, NULL, 1};
 
 /* One whole capsule value of a kind a session writes, decoded as its peer will. */
 static void check_capsule(const masque_capsule_event *ev)
@@ -113,7 +112,8 @@ static int host_write_datagram(void *host, const uint8_t *frame, size_t len)
     if (e->aborts != 0) {
         abort();
     }
-    if (masque_h3_datagram_decode(&d, frame, len) < 0 || d.quarter_stream_id != QUARTER_STREAM_ID) {
+    if (masque_h3_datagram_decode(&d, frame, len) < 0 ||
+        d.quarter_stream_id != FUZZ_QUARTER_STREAM_ID) {
         abort(); /* RFC 9297 §2.1: the frame names this request */
     }
     if (e->fail_datagram) {
@@ -148,7 +148,7 @@ static masque_stream_state lookup(void *host, uint64_t stream_id, masque_adapter
 {
     end *e = host;
     if (e->lookup_state == MASQUE_STREAM_DATAGRAMS) {
-        if (stream_id != QUARTER_STREAM_ID * 4u) {
+        if (stream_id != FUZZ_QUARTER_STREAM_ID * 4u) {
             return MASQUE_STREAM_NOT_OPEN; /* no other request is open */
         }
         *adapter = &e->a;
@@ -163,15 +163,7 @@ static void start(end *e, masque_role role, uint8_t flags)
     masque_session_config cfg;
     masque_capsule_parser_config pcfg;
     memset(e, 0, sizeof(*e));
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.role = role;
-    cfg.policy = &allow_all;
-    cfg.quarter_stream_id = QUARTER_STREAM_ID;
-    cfg.capsule_datagrams = flags & 1u;
-    cfg.auto_compress_after = (flags & 2u) ? 2 : 0;
-    cfg.idle_timeout_ms = (flags & 4u) ? 1000 : 0;
-    cfg.profile =
-        ((flags & 8u) && MASQUE_ENABLE_DRAFT04) ? MASQUE_PROFILE_DRAFT04 : MASQUE_PROFILE_DRAFT10;
+    fuzz_session_config(&cfg, role, flags);
     cfg.max_pending_responses = (flags & 16u) ? 2 : 0;
     if (masque_session_init(&e->s, &cfg, e->storage, sizeof(e->storage), 0) != 0 ||
         masque_adapter_init(&e->a, &e->s, &ops, e) != 0) {
@@ -201,21 +193,6 @@ static void check_ended(const end *e, int rc)
     check_aborts(e);
 }
 
-static masque_address target_of(uint8_t b)
-{
-    masque_address t;
-    uint8_t ip[16] = {192, 0, 2, 0};
-    ip[3] = (uint8_t)(b & 3u);
-    if (b & 4u) {
-        ip[0] = 0x20;
-        ip[1] = 0x01;
-        masque_address_set_v6(&t, ip, (uint16_t)(443 + (b >> 3 & 1u)));
-    } else {
-        masque_address_set_v4(&t, ip, (uint16_t)(443 + (b >> 3 & 1u)));
-    }
-    return t;
-}
-
 /* A frame through the connection's dispatch to @p to, as a binding routes one. */
 static void dispatch(end *to, const uint8_t *frame, size_t len, uint64_t now)
 {
@@ -225,7 +202,8 @@ static void dispatch(end *to, const uint8_t *frame, size_t len, uint64_t now)
     int action = masque_h3_datagram_dispatch(frame, len, now, lookup, to, &stream_id, &h3_error);
     switch (action) {
     case MASQUE_DATAGRAM_DELIVERED: /* to this request, the one open for datagrams */
-        if (to->lookup_state != MASQUE_STREAM_DATAGRAMS || stream_id != QUARTER_STREAM_ID * 4u) {
+        if (to->lookup_state != MASQUE_STREAM_DATAGRAMS ||
+            stream_id != FUZZ_QUARTER_STREAM_ID * 4u) {
             abort();
         }
         /* fall through */
@@ -270,7 +248,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t arg = i < size ? data[i] : 0;
         end *e = (op & 0x80u) ? &proxy : &client;
         end *other = e == &client ? &proxy : &client;
-        masque_address t = target_of(arg);
+        masque_address t = fuzz_target_of(arg);
         switch (op % 12u) {
         case 0:
             (void)masque_session_open_uncompressed(&client.s, now, NULL);

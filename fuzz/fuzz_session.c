@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_script.h"
 #include "internal/context.h" /* white-box: the invariants are checked on the table */
 #include "masque/session.h"
 
@@ -25,21 +26,12 @@ static side proxy;
 /* Set once garbage was injected into a stream: the two tables may then disagree legitimately
  * (a forged ASSIGN), so delivered datagrams are no longer compared with what was sent. */
 static int tainted;
-static const masque_policy allow_all = {NULL, 0, NULL, NULL, 1};
 
 static void start(side *x, masque_role role, uint8_t flags)
 {
     masque_session_config cfg;
     memset(x, 0, sizeof(*x));
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.role = role;
-    cfg.policy = &allow_all;
-    cfg.quarter_stream_id = 11;
-    cfg.capsule_datagrams = flags & 1u;
-    cfg.auto_compress_after = (flags & 2u) ? 2 : 0;
-    cfg.idle_timeout_ms = (flags & 4u) ? 1000 : 0;
-    cfg.profile =
-        ((flags & 8u) && MASQUE_ENABLE_DRAFT04) ? MASQUE_PROFILE_DRAFT04 : MASQUE_PROFILE_DRAFT10;
+    fuzz_session_config(&cfg, role, flags);
     cfg.max_peer_contexts = (flags & 16u) ? 4 : 0;
     cfg.assign_rate = (flags & 32u) ? 2 : 0;
     cfg.hash_seed = flags;
@@ -106,21 +98,6 @@ static void pump(side *from, side *to, uint64_t now)
     }
 }
 
-static masque_address target_of(uint8_t b)
-{
-    masque_address a;
-    uint8_t ip[16] = {192, 0, 2, 0};
-    ip[3] = (uint8_t)(b & 3u);
-    if (b & 4u) {
-        ip[0] = 0x20;
-        ip[1] = 0x01;
-        masque_address_set_v6(&a, ip, (uint16_t)(443 + (b >> 3 & 1u)));
-    } else {
-        masque_address_set_v4(&a, ip, (uint16_t)(443 + (b >> 3 & 1u)));
-    }
-    return a;
-}
-
 static void send_one(side *from, side *to, const masque_address *peer, uint64_t now)
 {
     static uint8_t buf[MASQUE_BIND_HEADROOM + 64];
@@ -159,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (i < size) {
         uint8_t op = data[i++];
         uint8_t arg = i < size ? data[i] : 0;
-        masque_address t = target_of(arg);
+        masque_address t = fuzz_target_of(arg);
         masque_packet pkt;
         switch (op % 14u) {
         case 0:

@@ -53,18 +53,26 @@ static masque_exchange bind_request(const char *capsule_protocol)
     return x;
 }
 
-/* The received fields of a proxy's 200, with `capsule_protocol` (NULL: none). */
-static masque_exchange bind_response(const char *capsule_protocol)
+/* The received fields of a proxy's 200 with `capsule_protocol` (NULL: none) and the
+ * Proxy-Public-Address value `ppa` as it came (`ppa_len` bytes). */
+static masque_exchange response_with(const char *capsule_protocol, const char *ppa, size_t ppa_len)
 {
     masque_exchange x;
     memset(&x, 0, sizeof(x));
     put(&x, ":status", "200");
     put(&x, "connect-udp-bind", "?1");
-    put(&x, "proxy-public-address", "\"192.0.2.45:54321\"");
+    masque_exchange_field(&x, (const uint8_t *)"proxy-public-address", 20, (const uint8_t *)ppa,
+                          ppa_len);
     if (capsule_protocol != NULL) {
         put(&x, "capsule-protocol", capsule_protocol);
     }
     return x;
+}
+
+static masque_exchange bind_response(const char *capsule_protocol)
+{
+    static const char ppa[] = "\"192.0.2.45:54321\"";
+    return response_with(capsule_protocol, ppa, sizeof(ppa) - 1);
 }
 
 /* RFC 9297 §3.4: an endpoint that uses the Capsule Protocol says so with a true value, in the
@@ -218,6 +226,7 @@ static void test_a_value_holding_a_nul_refuses_the_message(void **state)
 {
     static const char path[] = "/.well-known/masque/udp/%2A/%2A/\0/evil";
     static const char ppa[] = "\"192.0.2.45:54321\"\0, \"198.51.100.1:1\"";
+    static const char whole[] = "\"192.0.2.45:54321\", \"198.51.100.1:1\"";
     masque_exchange_refusal refusal;
     masque_exchange x = bind_request("?1");
     masque_address addrs[2];
@@ -235,20 +244,11 @@ static void test_a_value_holding_a_nul_refuses_the_message(void **state)
     assert_int_equal(masque_exchange_check_request(&x, TEMPLATE, &refusal), -1);
     assert_int_equal(refusal.status, 400);
     /* The client's side: the response is refused, not read up to the NUL. */
-    x = bind_response("?1");
-    memset(&x.ppa, 0, sizeof(x.ppa));
-    x.has_ppa = 0;
-    x.ppa_len = 0;
-    masque_exchange_field(&x, (const uint8_t *)"proxy-public-address", 20, (const uint8_t *)ppa,
-                          sizeof(ppa) - 1);
+    x = response_with("?1", ppa, sizeof(ppa) - 1);
     assert_int_equal(masque_exchange_check_response(&x, addrs, 2, &count, &families),
                      MASQUE_ERR_BAD_RESPONSE);
     /* Without the NUL the same value is kept whole (both addresses). */
-    x = bind_response("?1");
-    memset(&x.ppa, 0, sizeof(x.ppa));
-    x.has_ppa = 0;
-    x.ppa_len = 0;
-    put(&x, "proxy-public-address", "\"192.0.2.45:54321\", \"198.51.100.1:1\"");
+    x = response_with("?1", whole, sizeof(whole) - 1);
     assert_int_equal(masque_exchange_check_response(&x, addrs, 2, &count, &families), MASQUE_OK);
     assert_int_equal(count, 2);
 }

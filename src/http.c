@@ -54,6 +54,24 @@ static int has_char(const char *s, size_t n, char c)
     return 0;
 }
 
+/* A concrete target host as RFC 9298 §3 allows it: a DNS name or an IPv4 literal (host
+ * characters only), or an IPv6 literal (with its colons). The one rule for the host a client
+ * expands into a request and the host a proxy reads out of one. */
+static int target_host_valid(const char *host, size_t len)
+{
+    size_t i;
+    for (i = 0; i < len; i++) {
+        if (!is_host_char(host[i])) {
+            return 0;
+        }
+    }
+    if (has_char(host, len, ':')) {
+        masque_address a;
+        return masque_address_parse(&a, host, len, 0) == MASQUE_OK && a.version == MASQUE_IP_V6;
+    }
+    return 1;
+}
+
 static int str_is(masque_str s, const char *lit)
 {
     size_t n = text_len(lit);
@@ -285,10 +303,8 @@ masque_ssize masque_uri_template_expand(char *dst, size_t cap, masque_str tmpl, 
         return MASQUE_ERR_INVALID_ARGUMENT; /* RFC 9298 §3; -13 §2: both `*` or neither */
     }
     if (host != NULL) {
-        for (i = 0; i < host_len; i++) {
-            if (!is_host_char(host[i])) {
-                return MASQUE_ERR_INVALID_ARGUMENT;
-            }
+        if (!target_host_valid(host, host_len)) {
+            return MASQUE_ERR_INVALID_ARGUMENT; /* a request the proxy would call malformed */
         }
         {
             unsigned v = port;
@@ -416,7 +432,6 @@ int masque_uri_template_match(masque_str tmpl, masque_str path, masque_request_t
     char port_buf[8];
     size_t port_len = 0;
     masque_request_target r;
-    size_t i;
 
     if (start < 0) {
         return MASQUE_ERR_TEMPLATE;
@@ -517,20 +532,12 @@ int masque_uri_template_match(masque_str tmpl, masque_str path, masque_request_t
             return MASQUE_OK;
         }
     }
-    for (i = 0; i < r.host_len; i++) {
-        if (!is_host_char(r.host[i])) {
-            return MASQUE_ERR_BAD_REQUEST;
-        }
-    }
-    if (has_char(r.host, r.host_len, ':')) {
-        masque_address a;
-        if (masque_address_parse(&a, r.host, r.host_len, 0) != MASQUE_OK ||
-            a.version != MASQUE_IP_V6) {
-            return MASQUE_ERR_BAD_REQUEST; /* RFC 9298 §3: an IPv6 literal */
-        }
+    if (!target_host_valid(r.host, r.host_len)) {
+        return MASQUE_ERR_BAD_REQUEST; /* RFC 9298 §3: a DNS name or an IP literal */
     }
     {
         unsigned long v = 0;
+        size_t i;
         if (port_len > 5 || (port_len > 1 && port_buf[0] == '0')) {
             return MASQUE_ERR_BAD_REQUEST;
         }

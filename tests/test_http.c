@@ -101,6 +101,35 @@ static void test_UDP_2_targets_expand_with_ipv6_colons_encoded(void **state)
                      MASQUE_ERR_BUFFER);
 }
 
+/* RFC 9298 §3: a target host is a DNS name or an IP literal; colons belong to IPv6 literals
+ * only. What the client's expansion builds, the proxy's match reads back unchanged, and a host
+ * the match would refuse as malformed is not expanded at all. */
+static void test_UDP_2_what_expands_matches_and_nothing_malformed_expands(void **state)
+{
+    static const char *const good[] = {"192.0.2.42",  "2001:db8::42",  "::1",
+                                       "example.com", "a-b_c.example", "::ffff:192.0.2.1"};
+    static const char *const bad[] = {
+        "a:", ":", "192.0.2.42:443", "2001:db8::42::1", "example.com:443", "1:2:3:4:5:6:7:8:9"};
+    char out[128];
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        masque_request_target t;
+        masque_str path;
+        assert_true(masque_uri_template_expand(out, sizeof(out), S(WELL_KNOWN), good[i], 4433) > 0);
+        path.ptr = out;
+        path.len = strlen(out);
+        assert_int_equal(masque_uri_template_match(S(WELL_KNOWN), path, &t), MASQUE_OK);
+        assert_int_equal(t.host_len, strlen(good[i]));
+        assert_memory_equal(t.host, good[i], t.host_len);
+        assert_int_equal(t.port, 4433);
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(masque_uri_template_expand(out, sizeof(out), S(WELL_KNOWN), bad[i], 4433),
+                         MASQUE_ERR_INVALID_ARGUMENT);
+    }
+}
+
 static void test_BIND_2_exactly_one_wildcard_is_a_bad_request(void **state)
 {
     masque_request_target t;
@@ -695,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_UDP_1_invalid_templates_are_rejected),
         cmocka_unit_test(test_BIND_1_wildcard_is_percent_encoded),
         cmocka_unit_test(test_UDP_2_targets_expand_with_ipv6_colons_encoded),
+        cmocka_unit_test(test_UDP_2_what_expands_matches_and_nothing_malformed_expands),
         cmocka_unit_test(test_BIND_2_exactly_one_wildcard_is_a_bad_request),
         cmocka_unit_test(test_UDP_2_proxy_decodes_and_checks_targets),
         cmocka_unit_test(test_DG_15_BIND_24_only_a_boolean_true_counts),

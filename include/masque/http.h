@@ -97,7 +97,8 @@ MASQUE_API int masque_uri_template_check(masque_str tmpl, masque_str *authority)
  * @param port Target port 1-65535, or 0 for `*` (both or neither must be `*`).
  * @return Characters written (without the NUL); MASQUE_ERR_TEMPLATE; MASQUE_ERR_BUFFER;
  *         MASQUE_ERR_INVALID_ARGUMENT when exactly one of host and port is `*` or the host
- *         is empty or has characters a host cannot have.
+ *         is empty, has characters a host cannot have, or has a colon without being an IPv6
+ *         literal: what masque_bind_request_check() would refuse as malformed is not built.
  */
 MASQUE_API masque_ssize masque_uri_template_expand(char *dst, size_t cap, masque_str tmpl,
                                                    const char *host, uint16_t port);

@@ -76,6 +76,51 @@ static int is_bearer(masque_str v, const char *token)
     return 1;
 }
 
+/* RFC 9110 §11.2 token68: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=". */
+static int is_token68(const char *t)
+{
+    size_t n = 0;
+    while ((t[n] >= 'a' && t[n] <= 'z') || (t[n] >= 'A' && t[n] <= 'Z') ||
+           (t[n] >= '0' && t[n] <= '9') || (t[n] != '\0' && strchr("-._~+/", t[n]) != NULL)) {
+        n++;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    while (t[n] == '=') {
+        n++;
+    }
+    return t[n] == '\0';
+}
+
+/* What a client builds, a proxy of the same template reads as built: a Bind request (no
+ * target) is accepted, one with a target is refused only as a target it does not serve (501),
+ * never as malformed; a token68 token is recognised. */
+static void check_round_trip(const masque_field *fields, size_t n, const char *tmpl, int concrete,
+                             const char *token)
+{
+    static masque_exchange y;
+    masque_exchange_refusal refusal;
+    size_t k;
+    memset(&y, 0, sizeof(y));
+    for (k = 0; k < n; k++) {
+        masque_exchange_field(&y, (const uint8_t *)fields[k].name.ptr, fields[k].name.len,
+                              (const uint8_t *)fields[k].value.ptr, fields[k].value.len);
+    }
+    if (masque_exchange_check_request(&y, tmpl, &refusal) != 0 &&
+        (!concrete || refusal.status != 501)) {
+        abort();
+    }
+    if (token != NULL && is_token68(token)) {
+        masque_str t;
+        t.ptr = token;
+        t.len = strlen(token);
+        if (masque_bearer_token_match(masque_exchange_credentials(&y), &t, 1) != 0) {
+            abort();
+        }
+    }
+}
+
 static void check_terminated(const char *s, size_t cap)
 {
     if (memchr(s, '\0', cap) == NULL) {
@@ -196,6 +241,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort(); /* a token is sent whole */
             }
         }
+        check_round_trip(fields, (size_t)n, tmpl, (flags & 4u) != 0,
+                         n == MASQUE_EXCHANGE_REQUEST_FIELDS ? token : NULL);
     }
     memset(addrs, 0, sizeof(addrs));
     for (k = 0; k < MASQUE_PUBLIC_ADDRESSES_MAX && i + 2 < size; k++, i += 3) {

@@ -121,6 +121,43 @@ static void check_round_trip(const masque_field *fields, size_t n, const char *t
     }
 }
 
+/* What a proxy answers, its client reads as answered: a 2xx with public addresses is a Bind
+ * response with exactly those addresses, in order; anything else is no Bind. */
+static void check_response_round_trip(const masque_field *fields, size_t n, int status,
+                                      const masque_address *sent, size_t count)
+{
+    static masque_exchange z;
+    masque_address got[MASQUE_PUBLIC_ADDRESSES_MAX];
+    size_t got_count = 0;
+    unsigned families = 0;
+    size_t k;
+    int rc;
+    memset(&z, 0, sizeof(z));
+    for (k = 0; k < n; k++) {
+        masque_exchange_field(&z, (const uint8_t *)fields[k].name.ptr, fields[k].name.len,
+                              (const uint8_t *)fields[k].value.ptr, fields[k].value.len);
+    }
+    rc =
+        masque_exchange_check_response(&z, got, MASQUE_PUBLIC_ADDRESSES_MAX, &got_count, &families);
+    if (z.status != status) {
+        abort();
+    }
+    if (status < 200 || status > 299 || count == 0) {
+        if (rc == MASQUE_OK) {
+            abort();
+        }
+        return;
+    }
+    if (rc != MASQUE_OK || got_count != count) {
+        abort();
+    }
+    for (k = 0; k < count; k++) {
+        if (!masque_address_equal(&got[k], &sent[k])) {
+            abort();
+        }
+    }
+}
+
 static void check_terminated(const char *s, size_t cap)
 {
     if (memchr(s, '\0', cap) == NULL) {
@@ -152,6 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t flags = size > 0 ? data[i++] : 0;
     const char *tmpl = templates[flags % 3u];
     int request_ok;
+    int status;
     masque_ssize n;
 
     memset(&x, 0, sizeof(x));
@@ -254,7 +292,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             masque_address_set_v4(&addrs[k], ip, (uint16_t)(data[i + 2] * 251u));
         }
     }
-    n = masque_exchange_response(fields, buf, sizeof(buf), 100 + (int)(flags * 2u), addrs, k,
+    status = (flags & 0x10u) ? 200 : 100 + (int)(flags * 2u);
+    n = masque_exchange_response(fields, buf, sizeof(buf), status, addrs, k,
                                  (flags & 1u) ? MASQUE_PROXY_STATUS_HTTP_REQUEST_ERROR : NULL,
                                  (flags & 2u) ? host : NULL, status_text, sizeof(status_text));
     if (n > MASQUE_BIND_RESPONSE_FIELDS_MAX) {
@@ -262,6 +301,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (flags & 1u) {
         check_terminated(status_text, sizeof(status_text));
+    }
+    if (n > 0) {
+        check_response_round_trip(fields, (size_t)n, status, addrs, k);
     }
     return 0;
 }

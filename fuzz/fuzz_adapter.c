@@ -20,10 +20,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CAPACITY  8
-#define OUT_MAX   4096u
-#define FRAMES    8u
-#define FRAME_MAX (MASQUE_BIND_HEADROOM + 64u)
+#define CAPACITY     8
+#define OUT_MAX      4096u
+#define FRAMES       8u
+#define FRAME_MAX    (MASQUE_BIND_HEADROOM + 64u)
+#define PAYLOAD_BYTE 0x42u
 
 typedef struct end {
     masque_session s;
@@ -49,6 +50,8 @@ typedef struct end {
 
 static end client;
 static end proxy;
+/* Set once garbage was fed to either side: what comes out is then no longer what was sent. */
+static int tainted;
 
 /* One whole capsule value of a kind a session writes, decoded as its peer will. */
 static void check_capsule(const masque_capsule_event *ev)
@@ -129,9 +132,29 @@ static int host_write_datagram(void *host, const uint8_t *frame, size_t len)
 static void host_on_packet(void *host, const masque_address *peer, const uint8_t *bytes, size_t len)
 {
     const end *e = host;
+    size_t i;
     if (e->aborts != 0 || (bytes == NULL && len != 0) ||
         (peer->version != MASQUE_IP_V4 && peer->version != MASQUE_IP_V6)) {
         abort();
+    }
+    if (tainted) {
+        return; /* garbage may be well-formed and deliver anything */
+    }
+    /* What the other side's host sent: one of the script's tuples, its payload bytes whole and
+     * nothing of the framing around them. */
+    for (i = 0; i < 16; i++) {
+        masque_address t = fuzz_target_of((uint8_t)i);
+        if (masque_address_equal(&t, peer)) {
+            break;
+        }
+    }
+    if (i == 16 || len > 64) {
+        abort();
+    }
+    for (i = 0; i < len; i++) {
+        if (bytes[i] != PAYLOAD_BYTE) {
+            abort();
+        }
     }
 }
 
@@ -241,6 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t i = 0;
     uint64_t now = 0;
     uint8_t flags = size > 0 ? data[i++] : 0;
+    tainted = 0;
     start(&client, MASQUE_ROLE_CLIENT, flags);
     start(&proxy, MASQUE_ROLE_PROXY, flags);
     while (i < size) {
@@ -279,7 +303,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t len = arg % 65u;
             int rc;
             i++;
-            memset(buf + MASQUE_BIND_HEADROOM, 0x42, len);
+            memset(buf + MASQUE_BIND_HEADROOM, PAYLOAD_BYTE, len);
             rc = masque_adapter_write_datagram(&e->a, &t, buf + MASQUE_BIND_HEADROOM,
                                                MASQUE_BIND_HEADROOM, len, now);
             if (rc > 0 || rc == MASQUE_ERR_INVALID_ARGUMENT ||
@@ -302,6 +326,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 7: { /* garbage as a frame, dispatched or handed to the adapter */
             size_t n = arg % 32u;
             i++;
+            tainted = 1;
             if (n > size - i) {
                 n = size - i;
             }

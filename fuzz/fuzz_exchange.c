@@ -261,6 +261,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     masque_exchange_refusal_line(&x, line, sizeof(line));
     check_terminated(line, sizeof(line));
+    for (k = 0; line[k] != '\0'; k++) {
+        if (line[k] < 0x20 || line[k] >= 0x7f) {
+            abort(); /* it goes to a log: nothing a terminal would act on */
+        }
+    }
 
     /* The messages the programs build, from the script's values. */
     take_string(host, data, size, &i);

@@ -279,6 +279,26 @@ static void test_a_status_is_three_digits_and_nothing_else(void **state)
     }
 }
 
+/* The client logs why the proxy refused, Proxy-Status included: a hostile proxy's control bytes
+ * (a terminal escape sequence) come out as '?', the rest as sent. */
+static void test_a_refusal_line_holds_printable_ascii_only(void **state)
+{
+    masque_exchange x;
+    char line[160];
+    size_t i;
+    (void)state;
+    memset(&x, 0, sizeof(x));
+    put(&x, ":status", "403");
+    put(&x, "proxy-status", "masque-proxy; error=\x1b[2J\x7f\xc3\xa9");
+    masque_exchange_refusal_line(&x, line, sizeof(line));
+    assert_string_equal(line, "the proxy did not enable Bind (status 403; Proxy-Status: "
+                              "masque-proxy; error=?[2J??"
+                              "?)"); /* split: "??)" would be a trigraph */
+    for (i = 0; line[i] != '\0'; i++) {
+        assert_true(line[i] >= 0x20 && line[i] < 0x7f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_BIND_27_the_advertised_families_are_those_of_the_public_addresses),
         cmocka_unit_test(test_a_value_holding_a_nul_refuses_the_message),
         cmocka_unit_test(test_a_status_is_three_digits_and_nothing_else),
+        cmocka_unit_test(test_a_refusal_line_holds_printable_ascii_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,11 +96,31 @@ static masque_str str_of(const char *s, int present)
     return r;
 }
 
+/* A received value for a log line: printable ASCII only, anything else as '?', so that a
+ * hostile peer's control bytes (a terminal's escape sequences) never reach the operator's log.
+ * Field values may hold them: HTTP/2 makes only NUL, CR and LF malformed (RFC 9113 §8.2.1),
+ * HTTP/3 the same, and the stacks check no more. */
+static void printable_copy(char *dst, size_t cap, const char *src)
+{
+    size_t i;
+    for (i = 0; i + 1 < cap && src[i] != '\0'; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        if (ch >= 0x20 && ch < 0x7f) {
+            dst[i] = src[i];
+        } else {
+            dst[i] = '?';
+        }
+    }
+    dst[i] = '\0';
+}
+
 void masque_exchange_refusal_line(const masque_exchange *x, char *out, size_t cap)
 {
     if (x->has_pstatus) {
+        char reason[sizeof(x->proxy_status)];
+        printable_copy(reason, sizeof(reason), x->proxy_status);
         (void)snprintf(out, cap, "the proxy did not enable Bind (status %d; Proxy-Status: %s)",
-                       x->status, x->proxy_status);
+                       x->status, reason);
     } else {
         (void)snprintf(out, cap, "the proxy did not enable Bind (status %d)", x->status);
     }

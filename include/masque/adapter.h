@@ -123,8 +123,7 @@ MASQUE_API int masque_adapter_read_fin(masque_adapter *a);
  * @return MASQUE_OK (delivered or dropped and counted); MASQUE_ERR_QUARTER_STREAM_ID or
  *         MASQUE_ERR_DATAGRAM_TRUNCATED, which are HTTP/3 connection errors of type
  *         H3_DATAGRAM_ERROR for the host to raise; MASQUE_ERR_STREAM_ID when the frame is
- *         another request's;
- *         another negative error after the stream was aborted.
+ *         another request's; another negative error after the stream was aborted.
  */
 MASQUE_API int masque_adapter_read_datagram(masque_adapter *a, const uint8_t *frame, size_t len,
                                             uint64_t now);

@@ -7,7 +7,8 @@
  * writes on its stream is whole, well-formed capsules of the kinds a session sends (RFC 9297
  * §3.2, -10 §4); each QUIC DATAGRAM frame names the side's request; a stream is aborted at
  * most once, with an HTTP/3 error code, and nothing is written on it afterwards; the
- * adapter's answers agree with what it did to the stream.
+ * adapter's answers agree with what it did to the stream; every payload a host receives is one
+ * the other host sent, whole, with one of its tuples (until garbage was fed).
  */
 #include <stdint.h>
 #include <stdlib.h>

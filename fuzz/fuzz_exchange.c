@@ -5,8 +5,11 @@
  * judges (templates, credentials, limits) and a response the client judges; then the messages
  * the programs build from values of the script's choosing. Checked: a value is kept exactly as
  * it came or the message is refused, never cut (a NUL is part of what came); what is
- * accepted had every field whole; every string written is terminated inside its buffer and
- * every count stays within its array.
+ * accepted had every field whole; a status is three digits; a bearer token matches exactly or
+ * not at all; what a client builds, a proxy of the same template reads as built, and what a
+ * proxy answers, its client reads as answered; the refusal line a client logs is printable
+ * ASCII; every string written is terminated inside its buffer and every count stays within
+ * its array.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,9 +33,13 @@ static const char *const names[] = {":method",
                                     "x-other"};
 #define NAME_COUNT (sizeof(names) / sizeof(names[0]))
 
+/* Three templates a proxy may serve: query form, path form, and the well-known path with a
+ * port in the authority. */
+#define TEMPLATE_WELL_KNOWN                                                                        \
+    "https://proxy.example:4433/.well-known/masque/udp/{target_host}/{target_port}/"
 static const char *const templates[] = {"https://proxy.example/masque{?target_host,target_port}",
                                         "https://proxy.example/bind/{target_host}/{target_port}/",
-                                        "/.well-known/masque/udp/{target_host}/{target_port}/"};
+                                        TEMPLATE_WELL_KNOWN};
 
 /* A string of the script's: up to 63 bytes, terminated at the first NUL it holds. */
 static const char *take_string(char *dst, const uint8_t *data, size_t size, size_t *i)

@@ -100,6 +100,17 @@ static int is_token68(const char *t)
     return t[n] == '\0';
 }
 
+/* The field lines a peer sent, as the other side's binding receives them. */
+static void receive(masque_exchange *x, const masque_field *fields, size_t n)
+{
+    size_t k;
+    memset(x, 0, sizeof(*x));
+    for (k = 0; k < n; k++) {
+        masque_exchange_field(x, (const uint8_t *)fields[k].name.ptr, fields[k].name.len,
+                              (const uint8_t *)fields[k].value.ptr, fields[k].value.len);
+    }
+}
+
 /* What a client builds, a proxy of the same template reads as built: a Bind request (no
  * target) is accepted, one with a target is refused only as a target it does not serve (501),
  * never as malformed; a token68 token is recognised. */
@@ -108,12 +119,7 @@ static void check_round_trip(const masque_field *fields, size_t n, const char *t
 {
     static masque_exchange y;
     masque_exchange_refusal refusal;
-    size_t k;
-    memset(&y, 0, sizeof(y));
-    for (k = 0; k < n; k++) {
-        masque_exchange_field(&y, (const uint8_t *)fields[k].name.ptr, fields[k].name.len,
-                              (const uint8_t *)fields[k].value.ptr, fields[k].value.len);
-    }
+    receive(&y, fields, n);
     if (masque_exchange_check_request(&y, tmpl, &refusal) != 0 &&
         (!concrete || refusal.status != 501)) {
         abort();
@@ -139,11 +145,7 @@ static void check_response_round_trip(const masque_field *fields, size_t n, int 
     unsigned families = 0;
     size_t k;
     int rc;
-    memset(&z, 0, sizeof(z));
-    for (k = 0; k < n; k++) {
-        masque_exchange_field(&z, (const uint8_t *)fields[k].name.ptr, fields[k].name.len,
-                              (const uint8_t *)fields[k].value.ptr, fields[k].value.len);
-    }
+    receive(&z, fields, n);
     rc =
         masque_exchange_check_response(&z, got, MASQUE_PUBLIC_ADDRESSES_MAX, &got_count, &families);
     if (z.status != status) {

@@ -170,7 +170,9 @@ MASQUE_API int masque_h2_tick(masque_h2_conn *c);
 MASQUE_API int masque_h2_close(masque_h2_conn *c, uint32_t h2_error);
 
 /** @brief Proxy: who the client is by its certificate (mutual TLS): 1 with its common name in
- *         @p out when it presented one that verifies against the client CA, else 0. */
+ *         @p out when it presented one that verifies against the client CA, else 0 (also when
+ *         the name does not fit in @p cap). The name is as masque_quic_peer_identity() gives
+ *         it: printable ASCII. */
 MASQUE_API int masque_h2_peer_identity(const masque_h2_conn *c, char *out, size_t cap);
 
 /** @brief Whether the TLS handshake completed (with ALPN "h2"), as

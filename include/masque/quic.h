@@ -373,10 +373,11 @@ MASQUE_API int masque_quic_close(masque_quic_conn *c, uint64_t h3_error);
 /**
  * @brief Proxy: who the client is by its certificate (mutual TLS, client_ca_file).
  * @param c The connection.
- * @param[out] out Receives the certificate's common name (NUL-terminated).
+ * @param[out] out Receives the certificate's common name (NUL-terminated), in printable ASCII:
+ *                 as RFC 4514 writes it, each other byte as the four characters \\xHH.
  * @param cap Room at @p out.
  * @return 1 when the client presented a certificate that verifies against the client CA, 0
- *         otherwise.
+ *         otherwise, or when its name does not fit in @p cap (it is never cut).
  */
 MASQUE_API int masque_quic_peer_identity(const masque_quic_conn *c, char *out, size_t cap);
 

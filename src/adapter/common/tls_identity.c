@@ -7,31 +7,69 @@
 
 #include "masque/address.h"
 
+int masque_tls_certificate_name(const gnutls_datum_t *der, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    char name[MASQUE_TLS_NAME_MAX];
+    size_t len = sizeof(name);
+    size_t i;
+    size_t used = 0;
+    gnutls_x509_crt_t crt;
+    int ok;
+    if (der == NULL || out == NULL || cap == 0) {
+        return 0;
+    }
+    out[0] = '\0';
+    if (gnutls_x509_crt_init(&crt) != 0) {
+        return 0;
+    }
+    /* The name as RFC 4514 §2.4 writes it (GnuTLS escapes ',', '+', '\\', a leading '#', and
+     * gives a value with control characters as '#' and its DER in hex): one name per subject. */
+    ok = gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) == 0 &&
+         gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, name, &len) == 0;
+    gnutls_x509_crt_deinit(crt);
+    if (!ok) {
+        return 0;
+    }
+    /* What it lets through as it is (DEL, bytes 0x80-0xff, so U+0080-U+009F such as CSI too)
+     * must not reach a log as it is: each becomes \xHH, which no name written by GnuTLS holds
+     * (it writes a backslash as two), so two subjects still never share a name. */
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        int plain = c >= 0x20 && c < 0x7f;
+        if (used + (plain ? 1u : 4u) >= cap) {
+            out[0] = '\0';
+            return 0; /* a name that does not fit is no name, never a cut one */
+        }
+        if (plain) {
+            out[used++] = (char)c;
+        } else {
+            out[used++] = '\\';
+            out[used++] = 'x';
+            out[used++] = hex[c >> 4];
+            out[used++] = hex[c & 15u];
+        }
+    }
+    out[used] = '\0';
+    return 1;
+}
+
 int masque_tls_peer_identity(gnutls_session_t tls, char *out, size_t cap)
 {
     unsigned status = 1;
     unsigned count = 0;
     const gnutls_datum_t *chain;
-    gnutls_x509_crt_t crt;
-    size_t len = cap;
-    int ok;
-    if (tls == NULL || cap == 0) {
+    if (tls == NULL || out == NULL || cap == 0) {
         return 0;
     }
     out[0] = '\0';
     chain = gnutls_certificate_get_peers(tls, &count);
     /* RFC 8446 §4.4.2.4: the chain the peer sent, checked against our trust list and time. */
     if (chain == NULL || count == 0 || gnutls_certificate_verify_peers2(tls, &status) != 0 ||
-        status != 0 || gnutls_x509_crt_init(&crt) != 0) {
+        status != 0) {
         return 0;
     }
-    ok = gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) == 0 &&
-         gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, out, &len) == 0;
-    gnutls_x509_crt_deinit(crt);
-    if (!ok) {
-        out[0] = '\0';
-    }
-    return ok;
+    return masque_tls_certificate_name(&chain[0], out, cap);
 }
 
 /* The host of an authority: what the proxy's certificate must name. An IPv6 literal keeps no

@@ -10,10 +10,22 @@
 #include <gnutls/gnutls.h>
 #include <stddef.h>
 
+/** The longest common name GnuTLS's text of it may be, in bytes: a longer one names nobody. */
+#define MASQUE_TLS_NAME_MAX 256
+
+/**
+ * 1 with the common name of the certificate `der` (DER) in `out` (cap bytes, NUL-terminated),
+ * in printable ASCII only: as GnuTLS writes it per RFC 4514, and each byte it leaves outside
+ * 0x20-0x7e as the four characters \xHH. 0, with `out` empty, when the certificate does not
+ * parse, has no common name, or its name does not fit. Does not verify: the caller has.
+ */
+int masque_tls_certificate_name(const gnutls_datum_t *der, char *out, size_t cap);
+
 /**
  * 1 with the subject's common name in `out` (cap bytes, NUL-terminated) when the peer presented
- * a certificate that verifies against the credentials' trust list and is valid now; 0 when it
- * presented none, or one that does not verify.
+ * a certificate that verifies against the credentials' trust list and is valid now (the name as
+ * masque_tls_certificate_name() gives it); 0 when it presented none, or one that does not
+ * verify, or whose name does not fit.
  */
 int masque_tls_peer_identity(gnutls_session_t tls, char *out, size_t cap);
 

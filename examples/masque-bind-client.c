@@ -19,8 +19,9 @@
  * Bind request once a handshake completed. --h2 uses HTTP/2 only, --h3 HTTP/3 only.
  *
  * It prints "public address: IP:PORT" for each address the proxy bound, then one line per
- * packet: "from IP:PORT: TEXT". Lines on standard input, "IP:PORT TEXT", are sent to that peer.
- * --echo answers every packet with "re: TEXT"; --compress-after N registers a compressed context
+ * packet: "from IP:PORT: TEXT", TEXT in printable ASCII (a backslash as "\\", any other byte
+ * as "\xHH"). Lines on standard input, "IP:PORT TEXT", are sent to that peer. --echo answers
+ * every packet with "re: " and its bytes; --compress-after N registers a compressed context
  * for a peer after N packets from it; --close-uncompressed-after N closes the uncompressed
  * context after N packets in all (firewall mode: only compressed peers get through).
  * --reconnect asks for a new tunnel when one ends or cannot be set up (a proxy restarted, a
@@ -191,6 +192,40 @@ static unsigned *peer_count(client_state *st, const masque_address *peer)
     return &st->counts[st->npeers++];
 }
 
+/*
+ * A packet's bytes as printable ASCII on stdout. Any host on the Internet may send to the public
+ * address: what it sends must not end its line early (a NUL, where "%.*s" would stop), start a
+ * line of its own (a newline: "from" a peer it is not) or reach a terminal as an escape
+ * sequence. Printable ASCII is written as it is, a backslash as two, every other byte as \xHH:
+ * text reads as it was sent, and the bytes can be recovered.
+ */
+static void print_escaped(const uint8_t *data, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    char out[256];
+    size_t used = 0;
+    size_t i;
+    for (i = 0; i < len; i++) {
+        uint8_t c = data[i];
+        if (used > sizeof(out) - 4) {
+            (void)fwrite(out, 1, used, stdout);
+            used = 0;
+        }
+        if (c == '\\') {
+            out[used++] = '\\';
+            out[used++] = '\\';
+        } else if (c >= 0x20 && c < 0x7f) {
+            out[used++] = (char)c;
+        } else {
+            out[used++] = '\\';
+            out[used++] = 'x';
+            out[used++] = hex[c >> 4];
+            out[used++] = hex[c & 15u];
+        }
+    }
+    (void)fwrite(out, 1, used, stdout);
+}
+
 /* A packet from a peer, through the proxy (either transport). */
 static void packet(client_state *st, const masque_address *peer, const uint8_t *data, size_t len)
 {
@@ -203,16 +238,19 @@ static void packet(client_state *st, const masque_address *peer, const uint8_t *
         unsigned *count = peer_count(st, peer);
         masque_session *s = st->session;
         (void)masque_address_format(text, sizeof(text), peer, 1);
-        (void)printf("from %s: %.*s\n", text, (int)len, (const char *)data);
+        (void)printf("from %s: ", text);
+        print_escaped(data, len);
+        (void)putchar('\n');
         st->total++;
         if (count != NULL) {
             (*count)++;
         }
         if (st->echo) {
             char reply[2048];
-            int n = snprintf(reply, sizeof(reply), "re: %.*s", (int)(len > 2000 ? 2000 : len),
-                             (const char *)data);
-            send_text(st, peer, reply, (size_t)n);
+            size_t n = len > 2000 ? 2000 : len; /* the bytes as they came, a NUL too */
+            memcpy(reply, "re: ", 4);
+            memcpy(reply + 4, data, n);
+            send_text(st, peer, reply, 4 + n);
         }
         if (st->compress_after != 0 && count != NULL && *count == st->compress_after) {
             uint64_t id = 0;
@@ -1101,8 +1139,9 @@ static void usage(FILE *to)
     (void)fputs(
         "usage: masque-bind-client [OPTION]...\n"
         "Asks a MASQUE proxy for a public UDP address (CONNECT-UDP Bind) and relays UDP through\n"
-        "it: prints \"public address: IP:PORT\", then \"from IP:PORT: TEXT\" per packet; sends\n"
-        "each stdin line \"IP:PORT TEXT\" to that peer.\n"
+        "it: prints \"public address: IP:PORT\", then \"from IP:PORT: TEXT\" per packet (TEXT\n"
+        "printable: a backslash as \\\\, other bytes as \\xHH); sends each stdin line\n"
+        "\"IP:PORT TEXT\" to that peer.\n"
         "  --proxy HOST:PORT          the proxy: IP:PORT, [IPv6]:PORT, or NAME:PORT (resolved at\n"
         "                             each attempt, every address tried) (default\n"
         "                             127.0.0.1:4433)\n"

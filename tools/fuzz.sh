@@ -15,14 +15,15 @@ cmake --build build/fuzz -j "$(nproc)" >/dev/null
 mkdir -p build/fuzz/findings "$(dirname "$summary")"
 printf 'target\tseconds\texecutions\tcoverage\tfeatures\tcorpus\tfindings\n' >"$summary"
 failed=0
-for t in varint capsule parser datagram http session adapter exchange; do
+for t in varint capsule parser datagram http session adapter exchange h2; do
+    [ -x build/fuzz/fuzz/fuzz_$t ] || { echo "fuzz_$t: not built (its libraries are missing)" >&2; failed=1; continue; }
     corpus=build/fuzz/corpus/$t
     mkdir -p "$corpus"
     cp -n fuzz/corpus/$t/* "$corpus"/ 2>/dev/null || true
     dict=()
     case $t in
     capsule | parser | datagram) dict=(-dict=fuzz/dict/capsule.dict) ;;
-    http | exchange) dict=(-dict=fuzz/dict/http.dict) ;;
+    http | exchange | h2) dict=(-dict=fuzz/dict/http.dict) ;;
     esac
     log=build/fuzz/$t.log
     rc=0

@@ -108,9 +108,11 @@ static void hold(end *e, masque_quic_request *r)
     e->held[e->nheld++] = r;
 }
 
+/* on_packet: the request must be open; its packet is answered after the read. */
 static void queue_packet(end *e, masque_quic_request *r, const masque_address *peer,
                          const uint8_t *bytes, size_t len)
 {
+    must_hold(e, r);
     if (e->nqueued == MAX_QUEUED) {
         return;
     }
@@ -154,9 +156,7 @@ static void client_ready(masque_quic_request *r, void *app)
 static void client_packet(masque_quic_request *r, void *app, const masque_address *peer,
                           const uint8_t *bytes, size_t len)
 {
-    world *w = app;
-    must_hold(&w->client, r);
-    queue_packet(&w->client, r, peer, bytes, len);
+    queue_packet(&((world *)app)->client, r, peer, bytes, len);
 }
 
 static void client_close(masque_quic_request *r, void *app, uint64_t reason)
@@ -168,9 +168,7 @@ static void client_close(masque_quic_request *r, void *app, uint64_t reason)
 static void proxy_packet(masque_quic_request *r, void *app, const masque_address *peer,
                          const uint8_t *bytes, size_t len)
 {
-    world *w = app;
-    must_hold(&w->proxy, r);
-    queue_packet(&w->proxy, r, peer, bytes, len);
+    queue_packet(&((world *)app)->proxy, r, peer, bytes, len);
 }
 
 static void proxy_close(masque_quic_request *r, void *app, uint64_t reason)
@@ -341,6 +339,7 @@ static void run_script(world *w, const uint8_t *data, size_t size)
         uint8_t k = take(data, size, &i);
         masque_quic_request *cr = held(&w->client, k);
         masque_quic_request *pr = held(&w->proxy, k);
+        masque_quic_request *r;
         size_t n;
         switch (op & 15u) {
         case 0:
@@ -351,31 +350,34 @@ static void run_script(world *w, const uint8_t *data, size_t size)
             }
             break;
         case 1:
-            if (cr != NULL) {
-                (void)masque_quic_request_cancel(cr, h3_code(take(data, size, &i)));
+        case 6: /* a request cancelled with a code of the script's: the client's, or the proxy's */
+            r = (op & 15u) == 1 ? cr : pr;
+            if (r != NULL) {
+                (void)masque_quic_request_cancel(r, h3_code(take(data, size, &i)));
             }
             break;
         case 2:
-            if (cr != NULL) {
-                (void)masque_quic_request_end(cr);
+        case 7: /* a request ended in order, by either end */
+            r = (op & 15u) == 2 ? cr : pr;
+            if (r != NULL) {
+                (void)masque_quic_request_end(r);
             }
             break;
         case 3:
         case 8: /* raw bytes on a request stream: the client's, or the proxy's */
+            r = (op & 15u) == 3 ? cr : pr;
             n = take(data, size, &i);
             n = n < size - i ? n : size - i;
-            if ((op & 15u) == 3 && cr != NULL) {
-                (void)masque_quic_request_write_stream(cr, data + i, n);
-            } else if ((op & 15u) == 8 && pr != NULL) {
-                (void)masque_quic_request_write_stream(pr, data + i, n);
+            if (r != NULL) {
+                (void)masque_quic_request_write_stream(r, data + i, n);
             }
             i += n;
             break;
         case 4:
         case 9: /* a datagram from the client to a peer, or from a peer through the proxy */
         {
-            masque_quic_request *r = (op & 15u) == 4 ? cr : pr;
             masque_address peer = peer_of(take(data, size, &i));
+            r = (op & 15u) == 4 ? cr : pr;
             n = take(data, size, &i) % 64u;
             n = n < size - i ? n : size - i;
             memcpy(buf + MASQUE_BIND_HEADROOM, data + i, n);
@@ -394,16 +396,6 @@ static void run_script(world *w, const uint8_t *data, size_t size)
                 steps++;
             }
             continue;
-        case 6:
-            if (pr != NULL) {
-                (void)masque_quic_request_cancel(pr, h3_code(take(data, size, &i)));
-            }
-            break;
-        case 7:
-            if (pr != NULL) {
-                (void)masque_quic_request_end(pr);
-            }
-            break;
         case 10:
             if (cr != NULL && masque_quic_request_session(cr) != NULL) {
                 masque_address peer = peer_of(take(data, size, &i));

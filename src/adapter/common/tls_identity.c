@@ -24,16 +24,17 @@ int masque_tls_certificate_name(const gnutls_datum_t *der, char *out, size_t cap
         return 0;
     }
     /* The name as RFC 4514 §2.4 writes it (GnuTLS escapes ',', '+', '\\', a leading '#', and
-     * gives a value with control characters as '#' and its DER in hex): one name per subject. */
+     * gives a value holding a NUL as '#' and its DER in hex): one name per subject. */
     ok = gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) == 0 &&
          gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, name, &len) == 0;
     gnutls_x509_crt_deinit(crt);
     if (!ok) {
         return 0;
     }
-    /* What it lets through as it is (DEL, bytes 0x80-0xff, so U+0080-U+009F such as CSI too)
-     * must not reach a log as it is: each becomes \xHH, which no name written by GnuTLS holds
-     * (it writes a backslash as two), so two subjects still never share a name. */
+    /* Other control bytes it lets through as they are (ESC and the rest of C0, DEL, and bytes
+     * 0x80-0xff, so C1 controls such as CSI in UTF-8 too) must not reach a log as they are:
+     * each becomes \xHH, which no name written by GnuTLS holds (it writes a backslash as two),
+     * so two subjects still never share a name. */
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)name[i];
         int plain = c >= 0x20 && c < 0x7f;

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "internal/text.h"
+
 static int name_is(const uint8_t *name, size_t len, const char *what)
 {
     size_t n = strlen(what);
@@ -67,9 +69,10 @@ void masque_exchange_field(masque_exchange *x, const uint8_t *name, size_t namel
         copy_value(x, x->path, sizeof(x->path), value, valuelen);
     } else if (name_is(name, namelen, ":status")) {
         /* RFC 9110 §15: three digits, nothing around them (no sign, no space); else absent. */
-        x->status = valuelen == 3 && value[0] >= '1' && value[0] <= '9' && value[1] >= '0' &&
-                            value[1] <= '9' && value[2] >= '0' && value[2] <= '9'
-                        ? (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0')
+        unsigned long status;
+        x->status = valuelen == 3 && value[0] != '0' &&
+                            masque_parse_decimal((const char *)value, 3, 999, &status) == 0
+                        ? (int)status
                         : 0;
     } else if (name_is(name, namelen, "capsule-protocol")) {
         append_value(x, x->capsule_protocol, sizeof(x->capsule_protocol), &x->cp_len, &x->has_cp,
@@ -96,29 +99,15 @@ static masque_str str_of(const char *s, int present)
     return r;
 }
 
-/* A received value for a log line: printable ASCII only, anything else as '?', so that a
- * hostile peer's control bytes (a terminal's escape sequences) never reach the operator's log.
- * Field values may hold them: HTTP/2 makes only NUL, CR and LF malformed (RFC 9113 §8.2.1),
- * HTTP/3 the same, and the stacks check no more. */
-static void printable_copy(char *dst, size_t cap, const char *src)
-{
-    size_t i;
-    for (i = 0; i + 1 < cap && src[i] != '\0'; i++) {
-        unsigned char ch = (unsigned char)src[i];
-        if (ch >= 0x20 && ch < 0x7f) {
-            dst[i] = src[i];
-        } else {
-            dst[i] = '?';
-        }
-    }
-    dst[i] = '\0';
-}
-
 void masque_exchange_refusal_line(const masque_exchange *x, char *out, size_t cap)
 {
     if (x->has_pstatus) {
-        char reason[sizeof(x->proxy_status)];
-        printable_copy(reason, sizeof(reason), x->proxy_status);
+        /* Field values may hold control bytes: HTTP/2 makes only NUL, CR and LF malformed
+         * (RFC 9113 §8.2.1), HTTP/3 the same, and the stacks check no more. Room for each
+         * byte as \xHH: it always fits. */
+        char reason[4 * sizeof(x->proxy_status)];
+        (void)masque_text_printable(reason, sizeof(reason), x->proxy_status,
+                                    strlen(x->proxy_status));
         (void)snprintf(out, cap, "the proxy did not enable Bind (status %d; Proxy-Status: %s)",
                        x->status, reason);
     } else {

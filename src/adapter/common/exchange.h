@@ -32,7 +32,7 @@ typedef struct masque_exchange {
 /**
  * Client: the line that says why the proxy did not enable Bind: its status and, when it sent
  * one, its Proxy-Status (RFC 9209), into `out`; the proxy's bytes printable ASCII only (others
- * as '?'), since the line goes to a log.
+ * as \xHH), since the line goes to a log.
  */
 void masque_exchange_refusal_line(const masque_exchange *x, char *out, size_t cap);
 

@@ -5,15 +5,13 @@
 #include <gnutls/x509.h>
 #include <string.h>
 
+#include "internal/text.h"
 #include "masque/address.h"
 
 int masque_tls_certificate_name(const gnutls_datum_t *der, char *out, size_t cap)
 {
-    static const char hex[] = "0123456789abcdef";
     char name[MASQUE_TLS_NAME_MAX];
     size_t len = sizeof(name);
-    size_t i;
-    size_t used = 0;
     gnutls_x509_crt_t crt;
     int ok;
     if (der == NULL || out == NULL || cap == 0) {
@@ -35,24 +33,7 @@ int masque_tls_certificate_name(const gnutls_datum_t *der, char *out, size_t cap
      * 0x80-0xff, so C1 controls such as CSI in UTF-8 too) must not reach a log as they are:
      * each becomes \xHH, which no name written by GnuTLS holds (it writes a backslash as two),
      * so two subjects still never share a name. */
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)name[i];
-        int plain = c >= 0x20 && c < 0x7f;
-        if (used + (plain ? 1u : 4u) >= cap) {
-            out[0] = '\0';
-            return 0; /* a name that does not fit is no name, never a cut one */
-        }
-        if (plain) {
-            out[used++] = (char)c;
-        } else {
-            out[used++] = '\\';
-            out[used++] = 'x';
-            out[used++] = hex[c >> 4];
-            out[used++] = hex[c & 15u];
-        }
-    }
-    out[used] = '\0';
-    return 1;
+    return masque_text_printable(out, cap, name, len) == 0;
 }
 
 int masque_tls_peer_identity(gnutls_session_t tls, char *out, size_t cap)

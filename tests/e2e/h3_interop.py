@@ -82,10 +82,11 @@ CONTROL_STREAM = 0x00
 QPACK_MAX_TABLE_CAPACITY, QPACK_BLOCKED_STREAMS = 0x01, 0x07
 ENABLE_CONNECT_PROTOCOL, H3_DATAGRAM = 0x08, 0x33
 H3_STREAM_CREATION_ERROR, H3_CLOSED_CRITICAL_STREAM, H3_FRAME_UNEXPECTED = 0x103, 0x104, 0x105
-H3_REQUEST_CANCELLED, H3_EXCESSIVE_LOAD = 0x10C, 0x107
+H3_REQUEST_CANCELLED, H3_EXCESSIVE_LOAD, H3_INTERNAL_ERROR = 0x10C, 0x107, 0x102
 GOAWAY = 0x07
 H3_ID_ERROR, H3_SETTINGS_ERROR, H3_MESSAGE_ERROR, H3_DATAGRAM_ERROR = 0x108, 0x109, 0x10E, 0x33
 RESERVED_FRAME = 0x1F * 3 + 0x21  # RFC 9114 §7.2.8: to be ignored wherever frames may go
+RESERVED_CODE = 0x1F * 5 + 0x21  # RFC 9114 §8.1: an error code of no meaning, to be greased
 
 # RFC 9204 Appendix A: the static table, index by index.
 STATIC_TABLE = [
@@ -574,9 +575,11 @@ def in_datagram_frames(bindir, peer_bin, work):
         h3.expect_datagram(second, varint(2) + tuple_bytes(*b_tuple) + b"still here",
                            "the second request after the first ended", ignore=(first,))
         # A client cancels with RESET_STREAM alone (RFC 9114 §4.1.1): the request ends whole,
-        # the proxy resets its side too, and the relay socket closes (RFC 9298 §3.1).
+        # the proxy resets its side too, and the relay socket closes (RFC 9298 §3.1). The
+        # client's code is a reserved one (RFC 9114 §8.1); the proxy's is its own, not that one
+        # sent back.
         third, public3 = bind_request(h3, extra=[("priority", "u=3")])  # RFC 9218 §5
-        quic.command("reset", third, H3_REQUEST_CANCELLED)
+        quic.command("reset", third, RESERVED_CODE)
         expect_closed(udp_peer(), public3)
         code = quic.wait(lambda: quic.resets.get(third), "the proxy's reset of its side")
         if code != H3_REQUEST_CANCELLED:
@@ -1038,12 +1041,13 @@ def malformed_responses(bindir, peer_bin, work):
 
 def a_proxy_cancelling(bindir, peer_bin, work):
     """Part 5, last: the independent proxy cancels the tunnel with RESET_STREAM alone (its send
-    side): the client ends the request whole (resetting its side with the proxy's code) and
-    exits 1 at once, though no STOP_SENDING came."""
+    side, with H3_INTERNAL_ERROR): the client ends the request whole, resets its side with
+    H3_REQUEST_CANCELLED (its own code, not the proxy's sent back) and exits 1 at once, though
+    no STOP_SENDING came."""
     client, quic, h3 = serve_bind_client(bindir, peer_bin, work, "server-cancel")
     try:
         sid, _ = answer_bind_request(quic, h3)
-        quic.command("reset", sid, H3_REQUEST_CANCELLED)
+        quic.command("reset", sid, H3_INTERNAL_ERROR)
         expect_client_end(client, "a proxy that reset the request", 1, quic, sid,
                           H3_REQUEST_CANCELLED)
     finally:

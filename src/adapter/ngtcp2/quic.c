@@ -338,10 +338,11 @@ static void request_free(masque_quic_request *r, uint64_t code)
 /*
  * This end aborts the request: RESET_STREAM and STOP_SENDING with `reset_code`, and the
  * application hears of it now, with `close_code` (the same but for a request the proxy's GOAWAY
- * left unprocessed: h3_shutdown()). A peer must answer STOP_SENDING with RESET_STREAM (RFC 9000
- * §3.5) before the stream closes, but one that does not must not hold a client's tunnel, or a
- * proxy's relay socket and request slot, open: nothing of the request reaches the application
- * again, and its state lingers only until QUIC closes the stream.
+ * left unprocessed, h3_shutdown(), and one the peer reset, stream_reset_cb()). A peer must
+ * answer STOP_SENDING with RESET_STREAM (RFC 9000 §3.5) before the stream closes, but one that
+ * does not must not hold a client's tunnel, or a proxy's relay socket and request slot, open:
+ * nothing of the request reaches the application again, and its state lingers only until QUIC
+ * closes the stream.
  */
 static void request_end(masque_quic_request *r, uint64_t close_code, uint64_t reset_code)
 {
@@ -1320,10 +1321,12 @@ static int stream_close_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id,
 
 /*
  * The peer reset its side of a stream (RESET_STREAM): nghttp3 drops what it holds of it (a
- * critical stream's reset is H3_CLOSED_CRITICAL_STREAM, RFC 9114 §6.2.1). A request ends whole,
- * with the peer's code: the client cancelled it (RFC 9114 §4.1.1), and a tunnel that can no
- * longer carry the peer's capsules or datagrams (RFC 9297 §2.1) is over; its relay socket goes
- * with it (RFC 9298 §3.1).
+ * critical stream's reset is H3_CLOSED_CRITICAL_STREAM, RFC 9114 §6.2.1). A request ends whole:
+ * the client cancelled it (RFC 9114 §4.1.1), and a tunnel that can no longer carry the peer's
+ * capsules or datagrams (RFC 9297 §2.1) is over; its relay socket goes with it (RFC 9298 §3.1).
+ * The application hears the peer's code; this end's own RESET_STREAM says H3_REQUEST_CANCELLED,
+ * never the peer's value sent back: that may be any number (RFC 9000 §19.4), not an HTTP/3 code,
+ * and would claim this end's error as its own.
  */
 static int stream_reset_cb(ngtcp2_conn *conn, int64_t stream_id, uint64_t final_size,
                            uint64_t app_error_code, void *user, void *stream_user)
@@ -1338,7 +1341,7 @@ static int stream_reset_cb(ngtcp2_conn *conn, int64_t stream_id, uint64_t final_
         return h3_failed(c, rv);
     }
     if (r != NULL && !r->aborted) {
-        request_abort(r, app_error_code);
+        request_end(r, app_error_code, NGHTTP3_H3_REQUEST_CANCELLED);
     }
     return 0;
 }

@@ -1,0 +1,576 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-only
+"""masque-proxy against a hostile HTTP/3 client that plays at random: the independent QUIC
+end of h3_interop.py (quinn, tests/e2e/quic_peer) writes, in rounds of a connection each,
+HTTP/3 that no nghttp3 client writes. The moves of a round are drawn from a seeded generator:
+SETTINGS whole, mutated or repeated; frames of any type on the control stream and on request
+streams; QPACK field sections valid, mutated, cut short or naming a dynamic table that does not
+exist; QPACK encoder and decoder streams, push streams and reserved streams with random bytes;
+capsules valid, mutated and cut at random into DATA frames; DATAGRAM frames for open, ended and
+never-opened requests with any Context ID and tuple; FIN, RESET_STREAM and STOP_SENDING on any
+stream; UDP from outside to the public addresses the proxy hands out.
+
+What must hold, whatever the moves (RFC 9114 §8, RFC 9204 §6, RFC 9297 §2.1 and §3.3):
+- the proxy stays up, and every few rounds, on a connection of its own, a well-behaved client
+  still gets a Bind request answered and datagrams relayed both ways;
+- all it sends parses: HTTP/3 frames on request streams (HEADERS whose field section decodes
+  without a dynamic table, DATA; nothing a server may not send there), a control stream that
+  starts with SETTINGS, no stream of a type a server does not open, a request stream that ends
+  on a frame boundary;
+- every RESET_STREAM it sends and every CONNECTION_CLOSE carries an HTTP/3 or QPACK error code,
+  never a transport error: quinn breaks no QUIC rule, so the proxy has none to report;
+- it ends on SIGTERM with exit status 0, and with no sanitizer report in sanitizer builds.
+
+A failing round is named with its seed; MASQUE_HOSTILE_SEED and MASQUE_HOSTILE_ROUNDS replay
+it or run longer (each round's moves are logged in the work folder, kept when a round fails).
+usage: h3_hostile.py BUILD_DIR QUIC_PEER
+"""
+import os
+import random
+import shutil
+import signal
+import sys
+
+from h2_interop import (ACK, ASSIGN, BIND_REQUEST, CLOSE, DATAGRAM, DEADLINE, Failure,
+                        bind_response_public, capsule, read_varint, start_proxy, tuple_bytes,
+                        udp_peer, varint, varint8)
+from h3_interop import (CONTROL_STREAM, DATA, H3, HEADERS, SETTINGS, QuicPeer,
+                        bind_request, client_settings, connect_client, expect_udp, frame,
+                        prefix_int, qpack_decode, qpack_encode, settings_frame)
+from programs import wait_for, work_with_pki
+
+ROUNDS = int(os.environ.get("MASQUE_HOSTILE_ROUNDS", "24"))
+SEED = int(os.environ.get("MASQUE_HOSTILE_SEED", "9298"))
+PROBE_EVERY = 4  # rounds between two checks that a well-behaved client is still served
+MAX_BIDI = 8  # request streams a round opens at most (the proxy allows 16 at a time)
+MAX_UNI = 6  # unidirectional streams a round opens at most (the proxy allows 16)
+
+# RFC 9114 §8.1 (0x100-0x110), RFC 9297 §2.1 H3_DATAGRAM_ERROR, RFC 9204 §6 (0x200-0x202).
+APPLICATION_CODES = set(range(0x100, 0x111)) | {0x33, 0x200, 0x201, 0x202}
+# RFC 9114 §7.2: frames a server never sends on a request stream (CANCEL_PUSH, SETTINGS,
+# PUSH_PROMISE is only for server push, which no client here allowed, GOAWAY, MAX_PUSH_ID, and
+# the reserved HTTP/2 types).
+NOT_ON_REQUEST_STREAMS = {0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0D}
+QPACK_ENCODER_STREAM, QPACK_DECODER_STREAM, PUSH_STREAM = 0x02, 0x03, 0x01
+
+
+def reserved_type(rng):
+    """RFC 9114 §6.2.3, §7.2.8, §7.2.4.1: 0x1f * N + 0x21, to be ignored."""
+    return 0x1F * rng.randrange(0, 1 << 20) + 0x21
+
+
+def mutate(rng, data):
+    """data with a few random changes: bytes flipped, cut short, grown, or a slice repeated."""
+    b = bytearray(data)
+    for _ in range(rng.randint(1, 3)):
+        kind = rng.randrange(5)
+        if kind == 0 and b:
+            b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
+        elif kind == 1 and b:
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        elif kind == 2 and b:
+            del b[rng.randrange(len(b)):]
+        elif kind == 3:
+            b[rng.randrange(len(b) + 1):0] = rng.randbytes(rng.randint(1, 8))
+        elif b:
+            i = rng.randrange(len(b))
+            b[i:i] = b[i:i + rng.randint(1, 16)]
+    return bytes(b)
+
+
+def some_varint(rng, value):
+    """value in its shortest encoding, or longer than it needs (legal, RFC 9000 §16)."""
+    return varint8(value) if rng.random() < 0.2 and value < 1 << 62 else varint(value)
+
+
+def random_tuple(rng, sink_port):
+    """-10 §5: a target, mostly the round's UDP sink, sometimes a closed port, IPv6, an IP
+    Version that does not exist or a tuple cut short."""
+    r = rng.random()
+    if r < 0.5:
+        return tuple_bytes("127.0.0.1", sink_port)
+    if r < 0.7:
+        return tuple_bytes("127.0.0.1", rng.randrange(1, 65536))
+    if r < 0.8:
+        return b"\x06" + bytes(15) + b"\x01" + rng.randrange(65536).to_bytes(2, "big")
+    if r < 0.9:
+        return bytes([rng.choice((0, 5, 7, 255))]) + rng.randbytes(rng.randrange(0, 20))
+    return tuple_bytes("127.0.0.1", sink_port)[:rng.randrange(0, 7)]
+
+
+def random_capsule(rng, sink_port):
+    """A capsule (RFC 9297 §3.2) of the kinds Bind knows, or of no known kind, well formed or
+    not."""
+    kind = rng.randrange(8)
+    cid = rng.choice((0, 1, 2, 3, 4, 6, rng.randrange(1 << 30)))
+    if kind == 0:
+        value = some_varint(rng, cid) + random_tuple(rng, sink_port)
+        data = capsule(ASSIGN, value)
+    elif kind == 1:
+        data = capsule(ASSIGN, some_varint(rng, cid) + b"\x00")  # the uncompressed context
+    elif kind == 2:
+        data = capsule(rng.choice((ACK, CLOSE)), some_varint(rng, cid))
+    elif kind in (3, 4):
+        payload = rng.randbytes(rng.choice((0, 1, 30, 1200)))
+        if cid % 2 == 0 and rng.random() < 0.5:
+            payload = random_tuple(rng, sink_port) + payload
+        data = capsule(DATAGRAM, some_varint(rng, cid) + payload)
+    elif kind == 5:
+        data = capsule(reserved_type(rng), rng.randbytes(rng.randrange(0, 40)))
+    elif kind == 6:  # a Length that runs far past what will ever come
+        data = varint(rng.choice((DATAGRAM, ASSIGN))) + varint8(rng.randrange(1 << 62))
+    else:
+        data = rng.randbytes(rng.randrange(1, 30))
+    return mutate(rng, data) if rng.random() < 0.3 else data
+
+
+def in_data_frames(rng, data):
+    """data in DATA frames cut at random places, with empty and reserved frames between
+    (RFC 9114 §7.2.1, §7.2.8)."""
+    out, pos = b"", 0
+    while pos < len(data):
+        n = rng.randint(1, max(1, len(data) - pos)) if rng.random() < 0.7 else len(data) - pos
+        out += frame(DATA, data[pos:pos + n])
+        pos += n
+        if rng.random() < 0.2:
+            out += rng.choice((frame(DATA, b""), frame(reserved_type(rng), b"x")))
+    return out
+
+
+def random_fields(rng):
+    """The fields of a request: the Bind request, or one changed the way a hostile client would
+    (a field gone, a value or name replaced, fields added, duplicated or reordered)."""
+    fields = list(BIND_REQUEST)
+    r = rng.random()
+    if r < 0.4:
+        return fields
+    for _ in range(rng.randint(1, 3)):
+        kind = rng.randrange(6)
+        i = rng.randrange(len(fields))
+        name, value = fields[i]
+        if kind == 0:
+            del fields[i]
+        elif kind == 1:
+            fields[i] = (name, rng.choice(("", "?0", "?1", "GET", "connect-ip", "/", "*",
+                                           "x" * rng.randrange(1, 300),
+                                           rng.randbytes(8).decode("latin-1"))))
+        elif kind == 2:
+            fields[i] = (rng.choice((":Method", "te", "connection", ":status", "x", "")), value)
+        elif kind == 3:
+            fields.append(rng.choice(((":path", "/"), ("proxy-public-address", "1.2.3.4:5"),
+                                      ("authorization", "Bearer x"), ("capsule-protocol", "?1"),
+                                      ("content-length", "3"), ("x-" + "a" * 100, "b"))))
+        elif kind == 4:
+            fields.insert(rng.randrange(len(fields) + 1), fields[i])
+        else:
+            rng.shuffle(fields)
+    return fields
+
+
+def field_section(rng):
+    """A QPACK field section (RFC 9204 §4.5): with no dynamic table as the client said, or
+    naming one that does not exist (a Required Insert Count, a dynamic reference), mutated."""
+    fields = random_fields(rng)
+    block = qpack_encode(fields)
+    r = rng.random()
+    if r < 0.1:
+        block = prefix_int(0x00, 8, rng.randrange(1, 10)) + block[1:]  # Required Insert Count
+    elif r < 0.2:
+        block += prefix_int(0x80, 6, rng.randrange(0, 10))  # an indexed line, dynamic table
+    elif r < 0.35:
+        block = mutate(rng, block)
+    return block
+
+
+class Round:
+    """One connection of hostile moves, and what the proxy did with it."""
+
+    def __init__(self, rng, quic, h3, sink, log, datagrams):
+        self.rng, self.quic, self.h3, self.sink, self.log = rng, quic, h3, sink, log
+        self.datagrams = datagrams  # whether this end allowed DATAGRAM frames (RFC 9221 §3)
+        # Half the rounds break only rules whose breach costs a request, not the connection
+        # (RFC 9114 §8: stream errors), so that they reach tunnels that carry traffic.
+        self.mild = rng.random() < 0.5
+        self.bidi, self.uni, self.ended = [], [], set()
+        self.publics = []
+
+    def note(self, text):
+        self.log.write(text + "\n")
+        self.log.flush()
+
+    def alive(self):
+        return self.quic.closed is None
+
+    def open(self, kind):
+        """A new stream, or None when the connection is gone or gives no credit in time."""
+        self.quic.lines = [w for w in self.quic.lines if w[0] != "error"]
+        self.quic.command(f"open_{kind}")
+
+        def ready():
+            for i, words in enumerate(self.quic.lines):
+                if words[0] in ("opened", "error"):
+                    return self.quic.lines.pop(i)
+            return ["closed"] if self.quic.closed else None
+        try:
+            words = self.quic.wait(ready, "a new stream", 5)
+        except Failure:
+            return None
+        return int(words[1]) if words[0] == "opened" else None
+
+    def sync(self):
+        """Every command so far carried out, or the connection gone; errors of commands (a
+        write on a stream the proxy stopped) are expected here and skipped."""
+        self.quic.command("sync")
+
+        def done():
+            for i, words in enumerate(self.quic.lines):
+                if words[0] == "synced":
+                    return self.quic.lines.pop(i)
+            return not self.alive()
+        try:
+            self.quic.wait(done, "the moves carried out")
+        except Failure:
+            pass
+
+    def write(self, sid, data, what):
+        self.note(f"{what} on {sid}: {data[:64].hex()}{'...' if len(data) > 64 else ''}")
+        self.quic.write(sid, data)
+
+    def move(self):
+        rng = self.rng
+        r = rng.random()
+        if r < 0.22 and len(self.bidi) < MAX_BIDI:
+            self.request()
+        elif r < 0.42 and self.bidi:
+            sid = rng.choice(self.bidi)
+            self.write(sid, in_data_frames(rng, random_capsule(rng, self.sink.getsockname()[1])),
+                       "capsule")
+        elif r < 0.55 and self.bidi and self.datagrams:
+            self.datagram(rng.choice(self.bidi))
+        elif r < 0.6 and self.datagrams and not self.mild:
+            self.datagram(rng.choice((0, 4, 400, 1 << 20)))
+        elif r < 0.67 and self.bidi and not self.mild:
+            sid = rng.choice(self.bidi)
+            ftype = rng.choice((HEADERS, SETTINGS, 0x03, 0x05, 0x07, 0x0D, 0x02, 0x06,
+                                reserved_type(rng), rng.randrange(1 << 16)))
+            payload = field_section(rng) if ftype == HEADERS else rng.randbytes(rng.randrange(9))
+            self.write(sid, frame(ftype, payload), f"frame {ftype:#x}")
+        elif r < 0.74 and self.h3.control is not None:
+            self.control_frame()
+        elif r < 0.8 and len(self.uni) < MAX_UNI and not self.mild:
+            self.uni_stream()
+        elif r < 0.88:
+            self.end_stream()
+        elif r < 0.94 and self.publics:
+            public = rng.choice(self.publics)
+            data = rng.randbytes(rng.choice((0, 1, 100, 1200, 1400)))
+            self.note(f"udp to {public}: {len(data)} bytes")
+            self.sink.sendto(data, public)
+        else:
+            self.note("sync")
+            self.sync()
+
+    def request(self):
+        rng = self.rng
+        sid = self.open("bi")
+        if sid is None:
+            return
+        self.bidi.append(sid)
+        section = qpack_encode(BIND_REQUEST) if self.mild else field_section(rng)
+        data = frame(HEADERS, section)
+        if rng.random() < 0.15 and not self.mild:
+            data = data[:rng.randrange(len(data))]  # a HEADERS frame cut short
+        if rng.random() < 0.5 or self.mild:  # the uncompressed context at once (RFC 9298 §5)
+            data += in_data_frames(rng, capsule(ASSIGN, varint(2) + b"\x00"))
+        self.write(sid, data, "request")
+        if section[:2] == b"\x00\x00" and (rng.random() < 0.5 or self.mild):
+            self.response(sid)
+
+    def response(self, sid):
+        """The response to a request, if one comes soon: a 2xx's public address, kept as a
+        target for UDP from outside. The wait is only to find it; no answer is no failure."""
+        def first_frame():
+            b = bytes(self.quic.data.get(sid, b""))
+            t = read_varint(b, 0)
+            n = t and read_varint(b, t[1])
+            if n and len(b) >= n[1] + n[0]:
+                return (t[0], b[n[1]:n[1] + n[0]])
+            return sid in self.quic.resets or sid in self.quic.fins or not self.alive()
+        try:
+            got = self.quic.wait(first_frame, "a response", 2)
+        except Failure:
+            return
+        if isinstance(got, tuple) and got[0] == HEADERS:
+            fields = dict(qpack_decode(got[1]))
+            if fields.get(":status", "").startswith("2"):
+                try:
+                    self.publics.append(bind_response_public(fields))
+                except Failure:
+                    pass
+
+    def last_word(self):
+        """A well-formed Bind request on a new stream, if the connection is still up: it must
+        be answered (a response or a reset) or the connection closed, within the deadline. The
+        proxy reads a connection's streams in order, so what the moves made it say has mostly
+        come too."""
+        sid = self.open("bi") if self.alive() else None
+        if sid is None:
+            return
+        self.write(sid, frame(HEADERS, qpack_encode(BIND_REQUEST)), "last request")
+        self.quic.wait(lambda: (any(sid == s for s in self.quic.data) or
+                                sid in self.quic.resets or not self.alive()),
+                       f"an answer to the well-formed request on stream {sid}")
+
+    def datagram(self, sid):
+        rng = self.rng
+        cid = rng.choice((2, 2, 2, 0, 1, 4, rng.randrange(1 << 20)))
+        body = some_varint(rng, sid // 4) + some_varint(rng, cid)
+        if cid % 2 == 0:
+            body += random_tuple(rng, self.sink.getsockname()[1])
+        body += rng.randbytes(rng.choice((0, 5, 300, 1100)))
+        if rng.random() < 0.1:
+            body = body[:rng.randrange(len(body) + 1)]
+        self.note(f"datagram: {body[:32].hex()}")
+        self.quic.datagram(body)
+
+    def control_frame(self):
+        rng = self.rng
+        r = 0.5 + 0.3 * rng.random() if self.mild else rng.random()  # mild: the legal ones
+        if r < 0.3:
+            data = frame(0x07, some_varint(rng, rng.choice((0, 4, 1 << 20))))  # GOAWAY
+        elif r < 0.4:
+            data = frame(0x0D, varint(rng.randrange(100)))  # MAX_PUSH_ID
+        elif r < 0.5:
+            data = frame(0x03, varint(rng.randrange(100)))  # CANCEL_PUSH
+        elif r < 0.7:
+            target = rng.choice(self.bidi) if self.bidi else 0
+            # RFC 9218 §7.1; a value that does not parse may cost the connection (§7.1).
+            value = rng.choice((b"u=2, i", b"u=7", b"i")) if self.mild else \
+                rng.choice((b"u=2, i", b"u=9", b"\x00\xff"))
+            data = frame(0xF0700, varint(target) + value)
+        elif r < 0.8:
+            data = frame(reserved_type(rng), rng.randbytes(rng.randrange(20)))
+        else:
+            data = mutate(rng, frame(rng.choice((SETTINGS, DATA, HEADERS, 0x07)),
+                                     rng.randbytes(rng.randrange(12))))
+        self.write(self.h3.control, data, "control")
+
+    def uni_stream(self):
+        rng = self.rng
+        sid = self.open("uni")
+        if sid is None:
+            return
+        self.uni.append(sid)
+        kind = rng.choice((QPACK_ENCODER_STREAM, QPACK_DECODER_STREAM, PUSH_STREAM,
+                           CONTROL_STREAM, reserved_type(rng), rng.randrange(1 << 14)))
+        body = rng.randbytes(rng.randrange(0, 24))
+        if kind == CONTROL_STREAM:
+            body = settings_frame(client_settings())  # a second control stream
+        self.write(sid, some_varint(rng, kind) + body, f"uni stream type {kind:#x}")
+
+    def end_stream(self):
+        rng = self.rng
+        streams = self.bidi + self.uni + ([self.h3.control] if rng.random() < 0.1 and
+                                          self.h3.control is not None and not self.mild else [])
+        if not streams:
+            return
+        sid = rng.choice(streams)
+        how = rng.choice(("fin", "reset", "stop"))
+        self.note(f"{how} {sid}")
+        if how == "fin":
+            self.quic.command("fin", sid)
+        else:
+            self.quic.command(how, sid, rng.choice((0x10C, 0x100, 0, rng.randrange(1 << 30))))
+        self.ended.add(sid)
+
+
+def check_request_stream(sid, data, finished):
+    """What the proxy sent on a request stream: HTTP/3 frames a server may send there.
+    Returns 1 when it holds a 2xx response."""
+    pos, first, success = 0, True, 0
+    while pos < len(data):
+        t = read_varint(data, pos)
+        n = t and read_varint(data, t[1])
+        if n is None or len(data) < n[1] + n[0]:
+            if finished:
+                raise Failure(f"stream {sid} ended inside a frame")
+            return success
+        ftype, payload = t[0], data[n[1]:n[1] + n[0]]
+        pos = n[1] + n[0]
+        if ftype in NOT_ON_REQUEST_STREAMS:
+            raise Failure(f"frame {ftype:#x} on request stream {sid} (RFC 9114 §7.2)")
+        if ftype == HEADERS:
+            fields = dict(qpack_decode(payload))
+            if first and ":status" not in fields:
+                raise Failure(f"a response without :status on stream {sid}: {fields}")
+            success |= first and fields[":status"].startswith("2")
+        elif ftype == DATA and first:
+            raise Failure(f"DATA before HEADERS on stream {sid} (RFC 9114 §4.1)")
+        first = False
+    return success
+
+
+def check_uni_stream(sid, data):
+    """A stream the proxy opened: its control stream (SETTINGS first) or a QPACK stream."""
+    t = read_varint(data, 0)
+    if t is None:
+        return
+    if t[0] not in (CONTROL_STREAM, QPACK_ENCODER_STREAM, QPACK_DECODER_STREAM):
+        raise Failure(f"the proxy opened a stream of type {t[0]:#x}")
+    f = read_varint(data, t[1])
+    if t[0] == CONTROL_STREAM and f is not None and f[0] != SETTINGS:
+        raise Failure(f"the proxy's control stream starts with frame {f[0]:#x}")
+
+
+def check_round(quic, tally):
+    """The oracle of one round: see the module's docstring. tally counts what the proxy did."""
+    with quic.cond:
+        streams = {sid: bytes(b) for sid, b in quic.data.items()}
+        fins, resets, closed = set(quic.fins), dict(quic.resets), quic.closed
+    for sid, data in streams.items():
+        if sid % 4 == 0:
+            tally["answered"] += check_request_stream(sid, data, sid in fins)
+        elif sid % 4 == 3:
+            check_uni_stream(sid, data)
+    tally["resets"] += len(resets)
+    tally["datagrams"] += len(quic.datagrams)
+    for sid, code in resets.items():
+        if code not in APPLICATION_CODES:
+            raise Failure(f"stream {sid} reset with {code:#x}, not an HTTP/3 error code")
+    if closed is not None and closed[0] != "exited":
+        kind, code = closed
+        tally["closed"] += 1
+        tally["codes"][code] = tally["codes"].get(code, 0) + 1
+        if kind == "transport" or (kind == "application" and code not in APPLICATION_CODES):
+            raise Failure(f"the connection closed with {kind} error {code}, not an HTTP/3 one")
+
+
+def probe(peer_bin, port, work, name):
+    """A well-behaved client on a connection of its own: a Bind request answered, a datagram
+    each way between it and a UDP peer (RFC 9298 §5, -10 §4)."""
+    quic = None
+    sock = udp_peer()
+    try:
+        quic, h3 = connect_client(peer_bin, port, work, name)
+        sid, public = bind_request(h3)
+        here = sock.getsockname()
+        sock.sendto(b"still there?", public)
+        h3.expect_datagram(sid, varint(2) + tuple_bytes(*here) + b"still there?",
+                           "a datagram from outside after hostile rounds")
+        quic.datagram(varint(sid // 4) + varint(2) + tuple_bytes(*here) + b"yes")
+        expect_udp(sock, b"yes", public, "a datagram to outside after hostile rounds")
+    finally:
+        sock.close()
+        if quic is not None:
+            quic.close()
+
+
+def one_round(peer_bin, port, work, seed, tally):
+    """A connection of the moves the seed draws, its moves logged in work/round-SEED.log, and
+    the oracle over what the proxy did."""
+    rng = random.Random(seed)
+    datagrams = rng.random() >= 0.2
+    args = [] if datagrams else ["--no-datagrams"]
+    log = open(f"{work}/round-{seed}.log", "w",  # pylint: disable=consider-using-with
+               encoding="utf-8")
+    quic = QuicPeer(peer_bin, ["client", f"127.0.0.1:{port}", "localhost",
+                               f"{work}/pki/ca.pem"] + args, log)
+    sink = udp_peer()
+    sink.setblocking(False)
+    try:
+        quic.line("connected", "QUIC handshake with the proxy")
+        settings = client_settings(rng.random() < 0.8)
+        h3 = H3(quic, None)
+        game = Round(rng, quic, h3, sink, log, datagrams)
+        r = rng.random() * (0.7 if game.mild else 1.0)
+        if r < 0.85:  # else no control stream at all
+            h3.control = game.open("uni")
+        if h3.control is not None:
+            data = settings_frame(settings)
+            if r >= 0.7:  # a mutated or doubled SETTINGS frame
+                data = mutate(rng, data) if rng.random() < 0.5 else data + data
+            game.write(h3.control, varint(CONTROL_STREAM) + data, f"SETTINGS {settings}")
+        for _ in range(rng.randint(4, 30)):
+            if not game.alive():
+                break
+            game.move()
+        game.sync()
+        game.last_word()
+        game.note(f"mild: {game.mild}; closed: {quic.closed}; resets: {quic.resets}; "
+                  f"fins: {sorted(quic.fins)}")
+        check_round(quic, tally)
+    finally:
+        while True:
+            try:
+                sink.recv(2048)
+            except OSError:
+                break
+        sink.close()
+        quic.close()
+        log.close()
+
+
+def main():
+    bindir = os.path.join(sys.argv[1], "examples")
+    peer_bin = sys.argv[2]
+    if not os.access(peer_bin, os.X_OK):
+        print(f"h3_hostile: FAIL: no {peer_bin} (tests/e2e/quic_peer/build.sh)")
+        return 1
+    work = work_with_pki("h3_hostile")
+    failures = []
+    tally = {"answered": 0, "resets": 0, "closed": 0, "datagrams": 0, "codes": {}}
+    proxy, port = start_proxy(bindir, work, ["--run-seconds", "3600"])
+    try:
+        for i in range(ROUNDS):
+            seed = SEED + i
+            try:
+                one_round(peer_bin, port, work, seed, tally)
+            except Failure as exc:
+                failures.append(f"round with seed {seed}: {exc}")
+            if proxy.poll() is not None:
+                failures.append(f"the proxy exited ({proxy.returncode}) in the round with "
+                                f"seed {seed}")
+                break
+            if not failures and "MASQUE_HOSTILE_KEEP" not in os.environ:
+                os.remove(f"{work}/round-{seed}.log")
+            if (i + 1) % PROBE_EVERY == 0 or i + 1 == ROUNDS:
+                try:
+                    probe(peer_bin, port, work, f"probe-{seed}")
+                except Failure as exc:
+                    failures.append(f"after the round with seed {seed}, a well-behaved "
+                                    f"client: {exc}")
+            if failures:
+                break
+    finally:
+        if proxy.poll() is None:
+            proxy.send_signal(signal.SIGTERM)
+            try:
+                proxy.wait(DEADLINE * 3)
+            except Exception:  # pylint: disable=broad-except
+                proxy.kill()
+                proxy.wait()
+                failures.append("the proxy did not end on SIGTERM")
+    if proxy.returncode not in (0, None) and not any("exited" in f for f in failures):
+        failures.append(f"the proxy ended with status {proxy.returncode} on SIGTERM")
+    for text in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        if wait_for(f"{work}/proxy.log", text, 0.1) is not None:
+            failures.append(f"the proxy's log has a sanitizer report ({text})")
+    if failures:
+        print(f"h3_hostile: FAIL: {'; '.join(failures)} (work folder {work} kept; replay: "
+              f"MASQUE_HOSTILE_SEED=N MASQUE_HOSTILE_ROUNDS=1)")
+        with open(f"{work}/proxy.log", encoding="utf-8", errors="replace") as f:
+            print(f.read()[-6000:])
+        return 1
+    if "MASQUE_HOSTILE_KEEP" not in os.environ:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"h3_hostile: PASS ({ROUNDS} rounds of random hostile HTTP/3 from seed {SEED}: the "
+          "proxy stayed up and kept serving, sent only well-formed HTTP/3 with HTTP/3 error "
+          f"codes, and ended cleanly; it accepted {tally['answered']} requests, reset "
+          f"{tally['resets']} streams, closed {tally['closed']} connections and sent "
+          f"{tally['datagrams']} datagrams; its CONNECTION_CLOSE codes: "
+          f"{', '.join(f'{c:#x} x{n}' for c, n in sorted(tally['codes'].items()))})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,45 +1,64 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-only
-"""masque-proxy against a hostile HTTP/3 client that plays at random: the independent QUIC
-end of h3_interop.py (quinn, tests/e2e/quic_peer) writes, in rounds of a connection each,
-HTTP/3 that no nghttp3 client writes. The moves of a round are drawn from a seeded generator:
-SETTINGS whole, mutated or repeated; frames of any type on the control stream and on request
-streams; QPACK field sections valid, mutated, cut short or naming a dynamic table that does not
-exist; QPACK encoder and decoder streams, push streams and reserved streams with random bytes;
-capsules valid, mutated and cut at random into DATA frames; DATAGRAM frames for open, ended and
-never-opened requests with any Context ID and tuple; FIN, RESET_STREAM and STOP_SENDING on any
-stream; UDP from outside to the public addresses the proxy hands out.
+"""The programs against a hostile HTTP/3 peer that plays at random: the independent QUIC end
+of h3_interop.py (quinn, tests/e2e/quic_peer) writes, in rounds of a connection each, HTTP/3
+that no nghttp3 peer writes. The moves of a round are drawn from a seeded generator.
+
+1. A hostile client against masque-proxy (MASQUE_HOSTILE_ROUNDS, 24): SETTINGS whole, mutated
+   or repeated; frames of any type on the control stream and on request streams; QPACK field
+   sections valid, mutated, cut short or naming a dynamic table that does not exist; QPACK
+   encoder and decoder streams, push streams and reserved streams with random bytes; capsules
+   valid, mutated and cut at random into DATA frames; DATAGRAM frames for open, ended and
+   never-opened requests with any Context ID and tuple; FIN, RESET_STREAM and STOP_SENDING on
+   any stream; UDP from outside to the public addresses the proxy hands out. Each round ends
+   with a well-formed request, which must be answered (or the connection closed) in time.
+2. A hostile proxy against masque-bind-client --echo (MASQUE_HOSTILE_CLIENT_ROUNDS, 12):
+   SETTINGS without ENABLE_CONNECT_PROTOCOL or H3_DATAGRAM, with bad values, mutated or
+   doubled; interim responses, and responses with a status, fields or a public address that
+   are wrong; capsules, DATAGRAM frames and frames of any type; GOAWAY, MAX_PUSH_ID,
+   PRIORITY_UPDATE and junk on the control stream; streams of any type; FIN, RESET_STREAM,
+   STOP_SENDING. Then the proxy closes the connection.
+Half the rounds of each part break only rules whose breach costs a request, not the connection,
+so that tunnels are up and carry traffic; those rounds of part 2 end with a datagram that the
+client must echo, unless it ended the request or itself.
 
 What must hold, whatever the moves (RFC 9114 §8, RFC 9204 §6, RFC 9297 §2.1 and §3.3):
 - the proxy stays up, and every few rounds, on a connection of its own, a well-behaved client
-  still gets a Bind request answered and datagrams relayed both ways;
-- all it sends parses: HTTP/3 frames on request streams (HEADERS whose field section decodes
-  without a dynamic table, DATA; nothing a server may not send there), a control stream that
-  starts with SETTINGS, no stream of a type a server does not open, a request stream that ends
-  on a frame boundary;
-- every RESET_STREAM it sends and every CONNECTION_CLOSE carries an HTTP/3 or QPACK error code,
-  never a transport error: quinn breaks no QUIC rule, so the proxy has none to report;
-- it ends on SIGTERM with exit status 0, and with no sanitizer report in sanitizer builds.
+  still gets a Bind request answered and datagrams relayed both ways; the client ends with
+  status 0 or 1 once the connection is closed, never on a signal and never hanging;
+- all either program sends parses: HTTP/3 frames on request streams (HEADERS first, whose
+  field section decodes without a dynamic table, then DATA; nothing its role may not send
+  there), a control stream that starts with SETTINGS, no stream of a type it may not open, a
+  request stream that ends on a frame boundary;
+- every RESET_STREAM and every CONNECTION_CLOSE either sends carries an HTTP/3 or QPACK error
+  code, never a transport error: quinn breaks no QUIC rule, so they have none to report;
+- the proxy ends on SIGTERM with exit status 0; no sanitizer report from either, in sanitizer
+  builds.
 
-A failing round is named with its seed; MASQUE_HOSTILE_SEED and MASQUE_HOSTILE_ROUNDS replay
-it or run longer (each round's moves are logged in the work folder, kept when a round fails).
+A failing round is named with its seed; MASQUE_HOSTILE_SEED and the round counts replay it or
+run longer (each round's moves are logged in the work folder, kept when a round fails, and
+kept always with MASQUE_HOSTILE_KEEP set).
 usage: h3_hostile.py BUILD_DIR QUIC_PEER
 """
 import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
+import time
 
 from h2_interop import (ACK, ASSIGN, BIND_REQUEST, CLOSE, DATAGRAM, DEADLINE, Failure,
                         bind_response_public, capsule, read_varint, start_proxy, tuple_bytes,
                         udp_peer, varint, varint8)
-from h3_interop import (CONTROL_STREAM, DATA, H3, HEADERS, SETTINGS, QuicPeer,
+from h3_interop import (CONTROL_STREAM, DATA, ENABLE_CONNECT_PROTOCOL, H3, H3_DATAGRAM, HEADERS,
+                        QPACK_BLOCKED_STREAMS, QPACK_MAX_TABLE_CAPACITY, SETTINGS, QuicPeer,
                         bind_request, client_settings, connect_client, expect_udp, frame,
                         prefix_int, qpack_decode, qpack_encode, settings_frame)
 from programs import wait_for, work_with_pki
 
 ROUNDS = int(os.environ.get("MASQUE_HOSTILE_ROUNDS", "24"))
+CLIENT_ROUNDS = int(os.environ.get("MASQUE_HOSTILE_CLIENT_ROUNDS", "12"))
 SEED = int(os.environ.get("MASQUE_HOSTILE_SEED", "9298"))
 PROBE_EVERY = 4  # rounds between two checks that a well-behaved client is still served
 MAX_BIDI = 8  # request streams a round opens at most (the proxy allows 16 at a time)
@@ -384,9 +403,10 @@ class Round:
         self.ended.add(sid)
 
 
-def check_request_stream(sid, data, finished):
-    """What the proxy sent on a request stream: HTTP/3 frames a server may send there.
-    Returns 1 when it holds a 2xx response."""
+def check_request_stream(sid, data, finished, first_field=":status"):
+    """What a program sent on a request stream: HTTP/3 frames its role may send there, the
+    first a HEADERS frame with first_field (":status" from the proxy, ":method" from the
+    client). Returns 1 when it holds a 2xx response."""
     pos, first, success = 0, True, 0
     while pos < len(data):
         t = read_varint(data, pos)
@@ -401,9 +421,9 @@ def check_request_stream(sid, data, finished):
             raise Failure(f"frame {ftype:#x} on request stream {sid} (RFC 9114 §7.2)")
         if ftype == HEADERS:
             fields = dict(qpack_decode(payload))
-            if first and ":status" not in fields:
-                raise Failure(f"a response without :status on stream {sid}: {fields}")
-            success |= first and fields[":status"].startswith("2")
+            if first and first_field not in fields:
+                raise Failure(f"HEADERS without {first_field} on stream {sid}: {fields}")
+            success |= first and fields.get(":status", "").startswith("2")
         elif ftype == DATA and first:
             raise Failure(f"DATA before HEADERS on stream {sid} (RFC 9114 §4.1)")
         first = False
@@ -411,33 +431,35 @@ def check_request_stream(sid, data, finished):
 
 
 def check_uni_stream(sid, data):
-    """A stream the proxy opened: its control stream (SETTINGS first) or a QPACK stream."""
+    """A stream the program opened: its control stream (SETTINGS first) or a QPACK stream."""
     t = read_varint(data, 0)
     if t is None:
         return
     if t[0] not in (CONTROL_STREAM, QPACK_ENCODER_STREAM, QPACK_DECODER_STREAM):
-        raise Failure(f"the proxy opened a stream of type {t[0]:#x}")
+        raise Failure(f"the program opened a stream of type {t[0]:#x}")
     f = read_varint(data, t[1])
     if t[0] == CONTROL_STREAM and f is not None and f[0] != SETTINGS:
-        raise Failure(f"the proxy's control stream starts with frame {f[0]:#x}")
+        raise Failure(f"the program's control stream starts with frame {f[0]:#x}")
 
 
-def check_round(quic, tally):
-    """The oracle of one round: see the module's docstring. tally counts what the proxy did."""
+def check_round(quic, tally, client=False):
+    """The oracle of one round: see the module's docstring. tally counts what the program (the
+    proxy, or the client when client is true) did."""
     with quic.cond:
         streams = {sid: bytes(b) for sid, b in quic.data.items()}
         fins, resets, closed = set(quic.fins), dict(quic.resets), quic.closed
     for sid, data in streams.items():
         if sid % 4 == 0:
-            tally["answered"] += check_request_stream(sid, data, sid in fins)
-        elif sid % 4 == 3:
+            tally["answered"] += check_request_stream(sid, data, sid in fins,
+                                                      ":method" if client else ":status")
+        elif sid % 4 == (2 if client else 3):
             check_uni_stream(sid, data)
     tally["resets"] += len(resets)
     tally["datagrams"] += len(quic.datagrams)
     for sid, code in resets.items():
         if code not in APPLICATION_CODES:
             raise Failure(f"stream {sid} reset with {code:#x}, not an HTTP/3 error code")
-    if closed is not None and closed[0] != "exited":
+    if closed is not None and closed[0] in ("application", "transport"):  # the other end's
         kind, code = closed
         tally["closed"] += 1
         tally["codes"][code] = tally["codes"].get(code, 0) + 1
@@ -510,14 +532,247 @@ def one_round(peer_bin, port, work, seed, tally):
         log.close()
 
 
-def main():
-    bindir = os.path.join(sys.argv[1], "examples")
-    peer_bin = sys.argv[2]
-    if not os.access(peer_bin, os.X_OK):
-        print(f"h3_hostile: FAIL: no {peer_bin} (tests/e2e/quic_peer/build.sh)")
-        return 1
-    work = work_with_pki("h3_hostile")
-    failures = []
+# The independent proxy's answer to a Bind request (RFC 9298 §3.5, -10 §6-§7), and what a
+# hostile one makes of it.
+GOOD_RESPONSE = [(":status", "200"), ("capsule-protocol", "?1"), ("connect-udp-bind", "?1"),
+                 ("proxy-public-address", '"192.0.2.44:4444"')]
+
+
+def random_response(rng):
+    """A response changed the way a hostile proxy would (RFC 9114 §4.3, RFC 9298 §3.5, -10
+    §7): a field gone or replaced, a status that is not 2xx or not a status, fields a CONNECT
+    response may not carry, an address that does not parse, fields doubled or reordered."""
+    fields = list(GOOD_RESPONSE)
+    for _ in range(rng.randint(1, 3)):
+        kind = rng.randrange(6)
+        i = rng.randrange(len(fields))
+        name, value = fields[i]
+        if kind == 0:
+            del fields[i]
+        elif kind == 1:
+            fields[i] = (name, rng.choice(("", "?0", "200", "2000", "20", "abc", "204", "407",
+                                           "101", '"[::1]:1"', '"192.0.2.1:0"', '"192.0.2.1"',
+                                           '"a:b"', '"192.0.2.1:1", "[2001:db8::1]:2"',
+                                           "x" * 300, rng.randbytes(6).decode("latin-1"))))
+        elif kind == 2:
+            fields[i] = (rng.choice((":Status", "content-length", "connection", ":method", "")),
+                         value)
+        elif kind == 3:
+            fields.append(rng.choice(((":status", "200"), ("content-length", "0"),
+                                      ("proxy-public-address", '"192.0.2.2:2"'),
+                                      ("transfer-encoding", "chunked"),
+                                      ("content-type", "text/plain"))))
+        elif kind == 4:
+            fields.insert(rng.randrange(len(fields) + 1), fields[i])
+        else:
+            rng.shuffle(fields)
+    return fields
+
+
+class ServerRound(Round):
+    """One connection of a hostile proxy's moves against masque-bind-client --echo."""
+
+    def __init__(self, rng, quic, h3, log, client, datagrams):
+        super().__init__(rng, quic, h3, None, log, datagrams)
+        self.client = client
+        self.sid = None  # the client's Bind request
+        self.context = None  # the Context ID the client assigned for its uncompressed context
+        self.echoed = False
+
+    def alive(self):
+        return self.quic.closed is None and self.client.poll() is None
+
+    def wait_for(self, ready, what):
+        """ready()'s first true value, or None once the connection or the client is gone; a
+        Failure after DEADLINE. Waits in slices, as the client's exit wakes nobody."""
+        end = time.monotonic() + DEADLINE
+        while time.monotonic() < end:
+            try:
+                return self.quic.wait(lambda: ready() or (not self.alive() and "gone"), what,
+                                      0.2)
+            except Failure:
+                continue
+        raise Failure(f"no {what} within {DEADLINE} s, and the client did not end")
+
+    def tunnel(self):
+        """The client's request answered; in mild rounds its uncompressed context
+        acknowledged. False when the round has nothing to play with."""
+        rng = self.rng
+        got = self.wait_for(lambda: next(([s] for s, k in self.quic.peer_streams
+                                          if k == "bi"), None), "Bind request")
+        if got == "gone":
+            return False
+        self.sid = got[0]
+        self.bidi.append(self.sid)
+        def whole_frame():
+            b = bytes(self.quic.data.get(self.sid, b""))
+            t = read_varint(b, 0)
+            n = t and read_varint(b, t[1])
+            return n is not None and len(b) >= n[1] + n[0]
+        if self.wait_for(whole_frame, "Bind request's HEADERS") == "gone":
+            return False
+        self.h3.headers(self.sid, "the Bind request")  # taken, so that capsules come next
+        data = b""
+        if rng.random() < 0.2:  # an interim response first (RFC 9114 §4.1)
+            data += frame(HEADERS, qpack_encode([(":status", rng.choice(("100", "103"))),
+                                                 ("link", "</x>")]))
+        fields = GOOD_RESPONSE if self.mild or rng.random() < 0.4 else random_response(rng)
+        section = qpack_encode(fields)
+        if not self.mild and rng.random() < 0.2:
+            section = mutate(rng, section)
+        self.write(self.sid, data + frame(HEADERS, section), f"response {fields}")
+        if not self.mild:
+            return True
+        try:
+            ctype, value = self.h3.next_capsule(self.sid, "the client's COMPRESSION_ASSIGN")
+        except Failure:
+            return self.alive()
+        parsed = read_varint(value, 0)
+        if ctype == ASSIGN and parsed is not None and value[parsed[1]:] == b"\x00":
+            self.context = parsed[0]
+            self.write(self.sid, frame(DATA, capsule(ACK, varint(self.context))), "ACK")
+        return True
+
+    def move(self):
+        rng = self.rng
+        r = rng.random()
+        sid = self.sid
+        if r < 0.25:
+            value = random_capsule(rng, 4444)
+            if self.mild:  # no registrations: the client's context stays as it is
+                value = capsule(rng.choice((DATAGRAM, reserved_type(rng))),
+                                some_varint(rng, rng.choice((1, 3, self.context or 2))) +
+                                tuple_bytes("192.0.2.7", 7) + rng.randbytes(rng.randrange(40)))
+            self.write(sid, in_data_frames(rng, value), "capsule")
+        elif r < 0.45 and self.datagrams:
+            cid = self.context if self.context is not None and rng.random() < 0.6 else \
+                rng.choice((0, 1, 3, 5, rng.randrange(1 << 20)))
+            qsid = sid // 4 if self.mild or rng.random() < 0.8 else rng.randrange(1 << 20)
+            body = some_varint(rng, qsid) + some_varint(rng, cid)
+            if cid % 2 == 0 or rng.random() < 0.3:
+                body += random_tuple(rng, 4444)
+            body += rng.randbytes(rng.choice((0, 5, 300, 1100)))
+            self.note(f"datagram: {body[:32].hex()}")
+            self.quic.datagram(body)
+        elif r < 0.55 and not self.mild:
+            ftype = rng.choice((HEADERS, SETTINGS, 0x03, 0x05, 0x07, 0x0D, 0x02,
+                                reserved_type(rng), rng.randrange(1 << 16)))
+            payload = qpack_encode(random_response(rng)) if ftype == HEADERS else \
+                rng.randbytes(rng.randrange(9))
+            self.write(sid, frame(ftype, payload), f"frame {ftype:#x}")
+        elif r < 0.65 and self.h3.control is not None:
+            c = rng.random()
+            if self.mild or c < 0.3:  # reserved frames, a GOAWAY that spares the tunnel
+                data = frame(reserved_type(rng), rng.randbytes(rng.randrange(20))) if \
+                    rng.random() < 0.5 else frame(0x07, varint(sid + 4 * rng.randint(1, 50)))
+            elif c < 0.5:
+                data = frame(0x07, some_varint(rng, rng.choice((0, 1, 2, sid, 1 << 20))))
+            elif c < 0.7:
+                data = frame(rng.choice((0x0D, 0x03, 0xF0700)), varint(rng.randrange(100)))
+            else:
+                data = mutate(rng, frame(rng.choice((SETTINGS, DATA, HEADERS, 0x07)),
+                                         rng.randbytes(rng.randrange(12))))
+            self.write(self.h3.control, data, "control")
+        elif r < 0.72 and not self.mild and len(self.uni) < MAX_UNI:
+            self.uni_stream()
+        elif r < 0.8 and (not self.mild or rng.random() < 0.2):
+            self.end_stream()
+        else:
+            self.note("sync")
+            self.sync()
+
+    def echo(self, n):
+        """Mild rounds end with a datagram on the client's context: it must come back (--echo)
+        unless the client ended the request or itself, within the deadline."""
+        if self.context is None or self.sid in self.quic.resets or not self.alive():
+            return
+        payload = f"ping {n}".encode()
+        value = varint(self.context) + tuple_bytes("192.0.2.9", 9) + payload
+        if self.datagrams:  # in a DATAGRAM frame, else a DATAGRAM capsule (RFC 9297 §3.5)
+            self.quic.datagram(varint(self.sid // 4) + value)
+        else:
+            self.write(self.sid, frame(DATA, capsule(DATAGRAM, value)), "ping")
+        answer = b"re: " + payload  # what --echo answers, in either form
+
+        def echoed():
+            return ((any(answer in d for d in self.quic.datagrams) or
+                     answer in bytes(self.quic.data.get(self.sid, b""))) and "echo")
+        got = self.wait_for(lambda: echoed() or self.sid in self.quic.resets,
+                            "the echo of a datagram")
+        self.echoed = got == "echo"
+
+
+def client_round(bindir, peer_bin, work, seed, tally):
+    """masque-bind-client --echo against a hostile proxy whose moves the seed draws (logged in
+    work/server-SEED.log), then CONNECTION_CLOSE: the client must end with status 0 or 1 and
+    no sanitizer report, and what it sent must parse."""
+    rng = random.Random(seed)
+    datagrams = rng.random() >= 0.2
+    log = open(f"{work}/server-{seed}.log", "w",  # pylint: disable=consider-using-with
+               encoding="utf-8")
+    quic = QuicPeer(peer_bin, ["server", f"{work}/pki/localhost.pem", f"{work}/pki/localhost.key"]
+                    + ([] if datagrams else ["--no-datagrams"]), log)
+    client = None
+    try:
+        port = int(quic.line("listening", "the QUIC peer's port")[1])
+        err = open(f"{work}/client-{seed}.err", "w",  # pylint: disable=consider-using-with
+                   encoding="utf-8")
+        client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
+                                   f"127.0.0.1:{port}", "--authority", "localhost", "--ca",
+                                   f"{work}/pki/ca.pem", "--run-seconds", "120", "--echo"],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=err)
+        err.close()
+        quic.line("accepted", "the client's QUIC connection")
+        h3 = H3(quic, None)
+        game = ServerRound(rng, quic, h3, log, client, datagrams)
+        settings = {QPACK_MAX_TABLE_CAPACITY: 0, QPACK_BLOCKED_STREAMS: 0, H3_DATAGRAM: 1,
+                    ENABLE_CONNECT_PROTOCOL: 1}
+        r = 0.0 if game.mild else rng.random()
+        if 0.7 <= r < 0.8:
+            del settings[rng.choice((ENABLE_CONNECT_PROTOCOL, H3_DATAGRAM))]
+        elif r >= 0.8:
+            settings[H3_DATAGRAM] = rng.choice((2, 1 << 20))
+        h3.control = game.open("uni")
+        if h3.control is not None:
+            data = settings_frame(settings)
+            if r >= 0.9:
+                data = mutate(rng, data) if rng.random() < 0.5 else data + data
+            game.write(h3.control, varint(CONTROL_STREAM) + data, f"SETTINGS {settings}")
+        if game.tunnel():
+            for _ in range(rng.randint(4, 25)):
+                if not game.alive():
+                    break
+                game.move()
+            game.sync()
+            if game.mild:
+                game.echo(seed)
+        game.note(f"mild: {game.mild}; closed: {quic.closed}; resets: {quic.resets}; "
+                  f"fins: {sorted(quic.fins)}; client: {client.poll()}")
+        quic.command("close", 0x100)  # H3_NO_ERROR: the proxy goes away
+        try:
+            status = client.wait(DEADLINE)
+        except subprocess.TimeoutExpired as exc:
+            raise Failure("the client did not end within the deadline after the proxy closed "
+                          "the connection") from exc
+        if status not in (0, 1):
+            raise Failure(f"the client ended with status {status}")
+        check_round(quic, tally, client=True)
+        tally["tunnels"] += game.context is not None
+        tally["echoes"] += game.echoed
+    finally:
+        if client is not None and client.poll() is None:
+            client.kill()
+            client.wait()
+        quic.close()
+        log.close()
+    for text in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        if wait_for(f"{work}/client-{seed}.err", text, 0.1) is not None:
+            raise Failure(f"the client's output has a sanitizer report ({text})")
+
+
+def against_the_proxy(bindir, peer_bin, work, failures):
+    """Part 1: masque-proxy against a hostile client, ROUNDS connections; returns the tally."""
     tally = {"answered": 0, "resets": 0, "closed": 0, "datagrams": 0, "codes": {}}
     proxy, port = start_proxy(bindir, work, ["--run-seconds", "3600"])
     try:
@@ -546,7 +801,7 @@ def main():
             proxy.send_signal(signal.SIGTERM)
             try:
                 proxy.wait(DEADLINE * 3)
-            except Exception:  # pylint: disable=broad-except
+            except subprocess.TimeoutExpired:
                 proxy.kill()
                 proxy.wait()
                 failures.append("the proxy did not end on SIGTERM")
@@ -555,6 +810,43 @@ def main():
     for text in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
         if wait_for(f"{work}/proxy.log", text, 0.1) is not None:
             failures.append(f"the proxy's log has a sanitizer report ({text})")
+    return tally
+
+
+def against_the_client(bindir, peer_bin, work, failures):
+    """Part 2: masque-bind-client against a hostile proxy, CLIENT_ROUNDS connections."""
+    tally = {"answered": 0, "resets": 0, "closed": 0, "datagrams": 0, "codes": {},
+             "tunnels": 0, "echoes": 0}
+    for i in range(CLIENT_ROUNDS):
+        seed = SEED + i
+        try:
+            client_round(bindir, peer_bin, work, seed, tally)
+        except Failure as exc:
+            failures.append(f"client round with seed {seed}: {exc}")
+            break
+        if "MASQUE_HOSTILE_KEEP" not in os.environ:
+            os.remove(f"{work}/server-{seed}.log")
+            os.remove(f"{work}/client-{seed}.err")
+    return tally
+
+
+def described(tally):
+    """What a part's program did, in figures: proof that the rounds reached it."""
+    codes = ", ".join(f"{c:#x} x{n}" for c, n in sorted(tally["codes"].items()))
+    return (f"{tally['resets']} resets and {tally['closed']} CONNECTION_CLOSE "
+            f"({codes or 'none'})")
+
+
+def main():
+    bindir = os.path.join(sys.argv[1], "examples")
+    peer_bin = sys.argv[2]
+    if not os.access(peer_bin, os.X_OK):
+        print(f"h3_hostile: FAIL: no {peer_bin} (tests/e2e/quic_peer/build.sh)")
+        return 1
+    work = work_with_pki("h3_hostile")
+    failures = []
+    proxy_tally = against_the_proxy(bindir, peer_bin, work, failures)
+    client_tally = against_the_client(bindir, peer_bin, work, failures) if not failures else None
     if failures:
         print(f"h3_hostile: FAIL: {'; '.join(failures)} (work folder {work} kept; replay: "
               f"MASQUE_HOSTILE_SEED=N MASQUE_HOSTILE_ROUNDS=1)")
@@ -563,12 +855,15 @@ def main():
         return 1
     if "MASQUE_HOSTILE_KEEP" not in os.environ:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"h3_hostile: PASS ({ROUNDS} rounds of random hostile HTTP/3 from seed {SEED}: the "
-          "proxy stayed up and kept serving, sent only well-formed HTTP/3 with HTTP/3 error "
-          f"codes, and ended cleanly; it accepted {tally['answered']} requests, reset "
-          f"{tally['resets']} streams, closed {tally['closed']} connections and sent "
-          f"{tally['datagrams']} datagrams; its CONNECTION_CLOSE codes: "
-          f"{', '.join(f'{c:#x} x{n}' for c, n in sorted(tally['codes'].items()))})")
+    print(f"h3_hostile: PASS (from seed {SEED}, {ROUNDS} rounds of a random hostile HTTP/3 "
+          f"client against masque-proxy and {CLIENT_ROUNDS} of a hostile proxy against "
+          "masque-bind-client: the proxy stayed up and kept serving, the client always ended "
+          "with status 0 or 1 once the connection closed, both sent only well-formed HTTP/3 "
+          "with HTTP/3 and QPACK error codes, with no sanitizer report; "
+          f"the proxy accepted {proxy_tally['answered']} requests, sent "
+          f"{proxy_tally['datagrams']} datagrams, {described(proxy_tally)}; the client "
+          f"registered {client_tally['tunnels']} contexts, echoed {client_tally['echoes']} "
+          f"datagrams, sent {described(client_tally)})")
     return 0
 
 

@@ -810,6 +810,9 @@ def broken_rules(bindir, peer_bin, work):
             if closed != ("application", code):
                 raise Failure(f"{rule}: the connection ended with {closed}, not "
                               f"application error {code:#x}")
+        # The operator learns why each connection ended, not that a callback failed.
+        if wait_for(f"{work}/proxy.log", "ERR_CALLBACK_FAILURE", 0.1) is not None:
+            raise Failure("the proxy's log gives no reason for a connection error")
     finally:
         if quic is not None:
             quic.close()

@@ -1271,6 +1271,11 @@ static int recv_datagram_cb(ngtcp2_conn *conn, uint32_t flags, const uint8_t *da
         masque_h3_datagram_dispatch(data, datalen, read_ms(c), lookup_stream, c, &stream_id, &h3)) {
     case MASQUE_DATAGRAM_CLOSE_CONNECTION:
         ngtcp2_ccerr_set_application_error(&c->last_error, h3, NULL, 0);
+        /* RFC 9297 §2.1, for the log line of the failed read (as nghttp3's errors have). */
+        c->h3_reason = h3 == MASQUE_H3_ID_ERROR
+                           ? "a DATAGRAM frame for a stream beyond the stream limit (H3_ID_ERROR)"
+                           : "a DATAGRAM frame without a valid Quarter Stream ID "
+                             "(H3_DATAGRAM_ERROR)";
         return NGTCP2_ERR_CALLBACK_FAILURE;
     case MASQUE_DATAGRAM_ABORT_STREAM:
         (void)ngtcp2_conn_shutdown_stream(conn, 0, (int64_t)stream_id, h3);

@@ -12,7 +12,8 @@ that no nghttp3 peer writes. The moves of a round are drawn from a seeded genera
    never-opened requests with any Context ID and tuple; FIN, RESET_STREAM and STOP_SENDING on
    any stream; UDP from outside to the public addresses the proxy hands out. Each round ends
    with a well-formed request, which must be answered (or the connection closed) in time.
-2. A hostile proxy against masque-bind-client --echo (MASQUE_HOSTILE_CLIENT_ROUNDS, 12):
+2. A hostile proxy against masque-bind-client --echo, or --expose with a local echo service
+   (MASQUE_HOSTILE_CLIENT_ROUNDS, 12):
    SETTINGS without ENABLE_CONNECT_PROTOCOL or H3_DATAGRAM, with bad values, mutated or
    doubled; interim responses, and responses with a status, fields or a public address that
    are wrong; capsules, DATAGRAM frames and frames of any type; GOAWAY, MAX_PUSH_ID,
@@ -55,7 +56,7 @@ from h3_interop import (CONTROL_STREAM, DATA, ENABLE_CONNECT_PROTOCOL, H3, H3_DA
                         QPACK_BLOCKED_STREAMS, QPACK_MAX_TABLE_CAPACITY, SETTINGS, QuicPeer,
                         bind_request, client_settings, connect_client, expect_udp, frame,
                         prefix_int, qpack_decode, qpack_encode, settings_frame)
-from programs import wait_for, work_with_pki
+from programs import Echo, wait_for, work_with_pki
 
 ROUNDS = int(os.environ.get("MASQUE_HOSTILE_ROUNDS", "24"))
 CLIENT_ROUNDS = int(os.environ.get("MASQUE_HOSTILE_CLIENT_ROUNDS", "12"))
@@ -570,11 +571,12 @@ def random_response(rng):
 
 
 class ServerRound(Round):
-    """One connection of a hostile proxy's moves against masque-bind-client --echo."""
+    """One connection of a hostile proxy's moves against masque-bind-client."""
 
-    def __init__(self, rng, quic, h3, log, client, datagrams):
+    def __init__(self, rng, quic, h3, log, client, datagrams, answer):
         super().__init__(rng, quic, h3, None, log, datagrams)
         self.client = client
+        self.answer = answer  # what the client (--echo) or its service (--expose) puts first
         self.sid = None  # the client's Bind request
         self.context = None  # the Context ID the client assigned for its uncompressed context
         self.echoed = False
@@ -692,7 +694,7 @@ class ServerRound(Round):
             self.quic.datagram(varint(self.sid // 4) + value)
         else:
             self.write(self.sid, frame(DATA, capsule(DATAGRAM, value)), "ping")
-        answer = b"re: " + payload  # what --echo answers, in either form
+        answer = self.answer + payload  # in either form
 
         def echoed():
             return ((any(answer in d for d in self.quic.datagrams) or
@@ -703,11 +705,19 @@ class ServerRound(Round):
 
 
 def client_round(bindir, peer_bin, work, seed, tally):
-    """masque-bind-client --echo against a hostile proxy whose moves the seed draws (logged in
-    work/server-SEED.log), then CONNECTION_CLOSE: the client must end with status 0 or 1 and
-    no sanitizer report, and what it sent must parse."""
+    """masque-bind-client (--echo, or --expose with a local echo service) against a hostile
+    proxy whose moves the seed draws (logged in work/server-SEED.log), then CONNECTION_CLOSE:
+    the client must end with status 0 or 1 and no sanitizer report, and what it sent must
+    parse."""
     rng = random.Random(seed)
     datagrams = rng.random() >= 0.2
+    echo = None
+    mode, answer = ["--echo"], b"re: "
+    if rng.random() < 0.3:  # every peer through a socket of its own to a local service
+        echo = Echo()
+        echo.start()
+        mode = ["--expose", "%s:%d" % echo.sock.getsockname(), "--max-peers", "8"]
+        answer = b"echo: "
     log = open(f"{work}/server-{seed}.log", "w",  # pylint: disable=consider-using-with
                encoding="utf-8")
     quic = QuicPeer(peer_bin, ["server", f"{work}/pki/localhost.pem", f"{work}/pki/localhost.key"]
@@ -719,13 +729,14 @@ def client_round(bindir, peer_bin, work, seed, tally):
                    encoding="utf-8")
         client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
                                    f"127.0.0.1:{port}", "--authority", "localhost", "--ca",
-                                   f"{work}/pki/ca.pem", "--run-seconds", "120", "--echo"],
+                                   f"{work}/pki/ca.pem", "--run-seconds", "120"] + mode,
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=err)
         err.close()
         quic.line("accepted", "the client's QUIC connection")
         h3 = H3(quic, None)
-        game = ServerRound(rng, quic, h3, log, client, datagrams)
+        game = ServerRound(rng, quic, h3, log, client, datagrams, answer)
+        game.note(f"client: {' '.join(mode)}")
         settings = {QPACK_MAX_TABLE_CAPACITY: 0, QPACK_BLOCKED_STREAMS: 0, H3_DATAGRAM: 1,
                     ENABLE_CONNECT_PROTOCOL: 1}
         r = 0.0 if game.mild else rng.random()
@@ -761,6 +772,8 @@ def client_round(bindir, peer_bin, work, seed, tally):
         tally["tunnels"] += game.context is not None
         tally["echoes"] += game.echoed
     finally:
+        if echo is not None:
+            echo.stop = True
         if client is not None and client.poll() is None:
             client.kill()
             client.wait()

@@ -213,6 +213,7 @@ class Round:
         self.mild = rng.random() < 0.5
         self.bidi, self.uni, self.ended = [], [], set()
         self.publics = []
+        self.key_updated = False
 
     def note(self, text):
         self.log.write(text + "\n")
@@ -286,6 +287,16 @@ class Round:
             data = rng.randbytes(rng.choice((0, 1, 100, 1200, 1400)))
             self.note(f"udp to {public}: {len(data)} bytes")
             self.sink.sendto(data, public)
+        elif r < 0.96:  # legal, and where a connection's state moves (RFC 9000 §9, RFC 9001 §6)
+            # One key update a round, once the proxy's SETTINGS came (the handshake is then
+            # confirmed): quinn would start a second before the first is acknowledged, which
+            # RFC 9001 §6.1 forbids, and the proxy could then decrypt nothing more.
+            what = "rebind"
+            if not self.key_updated and any(k == "uni" for _, k in self.quic.peer_streams):
+                what = rng.choice(("rebind", "key_update"))
+                self.key_updated = what == "key_update"
+            self.note(what)
+            self.quic.command(what)
         else:
             self.note("sync")
             self.sync()

@@ -73,7 +73,7 @@ except ImportError:
 from h2_interop import (ACK, ASSIGN, DATAGRAM, DEADLINE, BIND_REQUEST, PROXY_BROKEN_RULES,
                         Failure, bind_response_public, capsule, expect_closed, read_varint,
                         start_proxy, tuple_bytes, udp_peer, varint, varint8)
-from programs import Echo, report, wait_for, work_with_pki
+from programs import Echo, UdpPath, report, stop_all, wait_for, work_with_pki
 
 # RFC 9114 §7.2 frame types, §6.2 stream types, §7.2.4.1 and RFC 9204 §5 settings, RFC 9220 §3,
 # RFC 9297 §2.1.1; §8.1 error codes; RFC 9297 §5.2.
@@ -820,6 +820,47 @@ def broken_rules(bindir, peer_bin, work):
         proxy.wait()
 
 
+class Blackout(UdpPath):
+    """A path whose way down, toward the client, can be cut: every packet dropped."""
+
+    def __init__(self, proxy_port):
+        super().__init__(proxy_port)
+        self.cut = False
+
+    def forward(self, sock, data, to, way):
+        if not (way == "down" and self.cut):
+            sock.sendto(data, to)
+
+
+def lost_connection_close(bindir, peer_bin, work):
+    """Part 3, last: a connection error whose CONNECTION_CLOSE is lost on the way (the path
+    drops what the proxy sends until the proxy has closed): the client's next packet, a
+    retransmission, must be answered with the CONNECTION_CLOSE again (RFC 9000 §10.2.1), so
+    that the client learns the HTTP/3 code within a second or so, not at its idle timeout (60
+    s here)."""
+    proxy, port = start_proxy(bindir, work)
+    path = Blackout(port)
+    path.start()
+    quic = None
+    try:
+        quic, h3 = connect_client(peer_bin, path.front.getsockname()[1], work, "lost-close")
+        bind_request(h3)
+        path.cut = True
+        quic.write(h3.control, settings_frame({}))  # a second SETTINGS: H3_FRAME_UNEXPECTED
+        if wait_for(f"{work}/proxy.log", "FRAME_UNEXPECTED", DEADLINE) is None:
+            raise Failure("the proxy did not close the connection after a second SETTINGS")
+        path.cut = False
+        closed = quic.wait(lambda: quic.closed, "the connection's end, its first "
+                           "CONNECTION_CLOSE lost")
+        if closed != ("application", H3_FRAME_UNEXPECTED):
+            raise Failure(f"the connection ended with {closed}, not application error "
+                          f"{H3_FRAME_UNEXPECTED:#x}")
+    finally:
+        if quic is not None:
+            quic.close()
+        stop_all(proxy, path)
+
+
 def serve_bind_client(bindir, peer_bin, work, name, peer_args=(), connect_protocol=True,
                       unusual=False, mode=("--echo",)):
     """Parts 4 to 6: an independent proxy for masque-bind-client in mode (--echo, or --expose
@@ -1119,6 +1160,7 @@ def main():
                        ("in DATAGRAM capsules", in_capsules),
                        ("the client's SETTINGS after its request", settings_after_request),
                        ("masque-proxy against broken requests", broken_rules),
+                       ("masque-proxy's CONNECTION_CLOSE lost", lost_connection_close),
                        ("against masque-bind-client", against_the_client),
                        ("against masque-bind-client --expose", against_expose_mode),
                        ("masque-bind-client against a proxy breaking rules",

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "closing.h"
 #include "masque/posix.h"
 #include "masque/quic.h"
 #include "udp_in.h"
@@ -43,6 +44,9 @@
  * packets; RFC 9000 §9): each lookup asks every client, so a flood of forged short-header
  * packets from random addresses may cost no more than this many per step. */
 #define CID_LOOKUP_BUDGET 16u
+/* Closed connections whose CONNECTION_CLOSE is sent again to a late packet (closing.h): the
+ * last ones closed; an older one beyond them gets no answer, as before. */
+#define CLOSING_KEPT      32u
 #define MAX_TOKENS        64u      /* a file with more is refused; load_tokens() says so */
 #define MAX_IDENTITIES    1024u    /* identities accounted apart by default (max_identities) */
 #define IDENTITIES_LIMIT  1000000u /* max_identities at most */
@@ -235,7 +239,10 @@ struct masque_quic_proxy {
     proxy_client **by_addr;
     size_t addr_slots;
     uint64_t addr_seed;
-    unsigned cid_lookups;   /* left in this step (CID_LOOKUP_BUDGET) */
+    unsigned cid_lookups; /* left in this step (CID_LOOKUP_BUDGET) */
+    /* Connections this end closed, in their closing period (closing.h), the oldest replaced. */
+    masque_quic_closing closing[CLOSING_KEPT];
+    size_t closing_next;
     uint64_t gone_dropped;  /* masque_quic_datagrams_dropped() of the clients that left */
     uint64_t no_room;       /* datagrams whose request stream had no room (capsules) */
     uint64_t full_reported; /* ns: "all client slots are taken" is logged once a second */
@@ -1754,6 +1761,10 @@ static void release_client(masque_quic_proxy *p, proxy_client *c)
         addr_del(p, c);
         p->gone_dropped += masque_quic_datagrams_dropped(c->conn);
         (void)masque_quic_close(c->conn, MASQUE_H3_NO_ERROR); /* nothing when already closed */
+        if (masque_quic_closing_keep(c->conn, &p->closing[p->closing_next], masque_quic_now_ns()) ==
+            0) {
+            p->closing_next = (p->closing_next + 1u) % CLOSING_KEPT;
+        }
     }
     masque_quic_free(c->conn); /* on_close for each of its requests: their sockets close */
 #ifdef MASQUE_PROXY_H2
@@ -1902,6 +1913,43 @@ static void relay_in(proxy_relay *relay)
     }
 }
 
+/*
+ * A packet no client claims, for a connection this end closed lately: its CONNECTION_CLOSE
+ * again (RFC 9000 §10.2.1), from the address the packet reached. 1 when it was one of those.
+ */
+static int closing_answer(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl,
+                          struct msghdr *hdr, const uint8_t *pkt, size_t len)
+{
+    uint64_t now = masque_quic_now_ns();
+    const uint8_t *dcid;
+    size_t dcidlen;
+    size_t i;
+    if (masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) != 0) {
+        return 0;
+    }
+    for (i = 0; i < CLOSING_KEPT; i++) {
+        const uint8_t *reply = NULL;
+        size_t reply_len = 0;
+        if (masque_quic_closing_match(&p->closing[i], dcid, dcidlen, now, &reply, &reply_len)) {
+            struct sockaddr_storage dst;
+            socklen_t tl = p->locallen;
+            const struct sockaddr_storage *source = &p->local;
+            if (p->wildcard) { /* answered from what it reached, as accept_client() does */
+                if (masque_udp_destination_of(hdr, p->local.ss_family, p->port, &dst, &tl) != 0) {
+                    return 1;
+                }
+                source = &dst;
+            }
+            if (reply != NULL) {
+                masque_udp_send_from(p->fd, (const struct sockaddr *)from, fl,
+                                     (const struct sockaddr *)source, reply, reply_len);
+            }
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* One QUIC packet from the listening socket (received with `hdr`), to the client it belongs to
  * (a new one for an Initial); a client whose address changed is found by connection ID and
  * moved. */
@@ -1913,6 +1961,9 @@ static void listen_packet(masque_quic_proxy *p, const struct sockaddr_storage *f
     proxy_client *c = find_client(p, from, fl);
     if (c == NULL) {
         c = find_client_by_cid(p, pkt, len);
+    }
+    if (c == NULL && closing_answer(p, from, fl, hdr, pkt, len)) {
+        return;
     }
     if (c == NULL) {
         c = accept_client(p, from, fl, hdr, pkt, len);

@@ -22,6 +22,7 @@
 
 #include "../common/exchange.h"
 #include "../common/tls_identity.h"
+#include "closing.h"
 #include "masque/http.h"
 #include "masque/posix.h"
 #include "udp_in.h"
@@ -35,13 +36,14 @@
 #define DATAGRAM_OVERHEAD       44u /* short header (20-byte CID), packet number, AEAD tag, frame */
 #define DATAGRAM_FRAME_OVERHEAD 8u  /* a second DATAGRAM frame's type and Length (and slack) */
 #define RETRY_TOKEN_LIFETIME    (10 * NGTCP2_SECONDS) /* a Retry round trip, with room for loss */
-#define SCID_LEN                18u     /* the proxy's connection IDs: what routes short headers */
-#define MAX_PACKET              1452u   /* ngtcp2's default largest UDP payload */
-#define DEFAULT_CONN_IDLE_MS    120000u /* RFC 9298 §3.1: no idle timeout under two minutes */
-#define DEFAULT_KEEP_ALIVE_MS   15000u  /* a client's PING on a quiet connection */
-#define TX_CAP                  65000u  /* packets sent in one go (UDP GSO: under 64 KiB) */
-#define READ_SOCKET_TRIPS       64u     /* receives one masque_quic_read_socket() makes at most */
-#define TX_MAX_SEGMENTS         44u     /* and at most this many (the kernel allows 64) */
+#define SCID_LEN                18u /* the proxy's connection IDs: what routes short headers */
+#define CLOSING_MIN_NS          1000000000u /* a closing period lasts a second at least */
+#define MAX_PACKET              1452u       /* ngtcp2's default largest UDP payload */
+#define DEFAULT_CONN_IDLE_MS    120000u     /* RFC 9298 §3.1: no idle timeout under two minutes */
+#define DEFAULT_KEEP_ALIVE_MS   15000u      /* a client's PING on a quiet connection */
+#define TX_CAP                  65000u      /* packets sent in one go (UDP GSO: under 64 KiB) */
+#define READ_SOCKET_TRIPS       64u /* receives one masque_quic_read_socket() makes at most */
+#define TX_MAX_SEGMENTS         44u /* and at most this many (the kernel allows 64) */
 #define DEFAULT_PRIORITY                                                                           \
     "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"           \
     "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM"
@@ -130,7 +132,10 @@ struct masque_quic_conn {
     int refused;           /* client: the proxy cannot serve Bind (see on_log) */
     int goaway;            /* client: the proxy sent GOAWAY: no new request here */
     const char *h3_reason; /* nghttp3's word for the connection error h3_failed() set */
-    char tls_host[256];    /* client: the authority's host, for SNI and verification */
+    /* The packet of this end's CONNECTION_CLOSE, for a closing period (closing.h), if it fit */
+    uint8_t close_pkt[MASQUE_CLOSING_PKT_MAX];
+    size_t close_len;
+    char tls_host[256]; /* client: the authority's host, for SNI and verification */
     /* HTTP/3 datagrams pacing held back (a few, oldest first) */
     uint8_t dgq[DATAGRAM_QUEUE][MAX_PACKET];
     size_t dgq_len[DATAGRAM_QUEUE];
@@ -1815,6 +1820,15 @@ static void ended(masque_quic_conn *c, masque_conn_end end, uint64_t code)
     }
 }
 
+/* Keeps the packet of this end's CONNECTION_CLOSE for the closing period (closing.h). */
+static void keep_close_packet(masque_quic_conn *c, const uint8_t *pkt, size_t len)
+{
+    if (len <= sizeof(c->close_pkt)) {
+        memcpy(c->close_pkt, pkt, len);
+        c->close_len = len;
+    }
+}
+
 /* Answers a failed read with CONNECTION_CLOSE (RFC 9000 §10.2): the code a callback chose
  * (an HTTP/3 error) or the transport error ngtcp2 maps the failure to. */
 static void send_close(masque_quic_conn *c, int liberr)
@@ -1836,6 +1850,7 @@ static void send_close(masque_quic_conn *c, int liberr)
     n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, buf, sizeof(buf), &c->last_error,
                                            masque_quic_now_ns());
     if (n > 0) {
+        keep_close_packet(c, buf, (size_t)n);
         send_packet(c, &ps.path, buf, (size_t)n);
     }
     ended(c, MASQUE_CONN_CLOSED_HERE, c->last_error.error_code);
@@ -2102,9 +2117,71 @@ int masque_quic_close(masque_quic_conn *c, uint64_t h3_error)
     ended(c, MASQUE_CONN_CLOSED_HERE, h3_error);
     c->closed = 1;
     if (n > 0) {
+        keep_close_packet(c, buf, (size_t)n);
         send_packet(c, &ps.path, buf, (size_t)n);
     }
     return n >= 0 ? 0 : -1;
+}
+
+int masque_quic_closing_keep(const masque_quic_conn *c, masque_quic_closing *out, uint64_t now_ns)
+{
+    ngtcp2_cid ids[MASQUE_CLOSING_CIDS];
+    uint64_t pto3;
+    size_t n;
+    size_t i;
+    if (c->end != MASQUE_CONN_CLOSED_HERE || c->close_len == 0 ||
+        ngtcp2_conn_get_scid(c->conn, NULL) > MASQUE_CLOSING_CIDS) {
+        return -1;
+    }
+    memset(out, 0, sizeof(*out));
+    n = ngtcp2_conn_get_scid(c->conn, ids);
+    for (i = 0; i < n; i++) {
+        memcpy(out->cid[i], ids[i].data, ids[i].datalen);
+        out->cidlen[i] = (uint8_t)ids[i].datalen;
+    }
+    out->ncid = n;
+    memcpy(out->pkt, c->close_pkt, c->close_len);
+    out->pkt_len = c->close_len;
+    /* RFC 9000 §10.2: at least three PTOs. That is a tenth of a second on a short path, less
+     * than a peer's probes take to come back after the loss (they double each time): so at
+     * least CLOSING_MIN_NS too. */
+    pto3 = 3u * ngtcp2_conn_get_pto(c->conn);
+    out->until_ns = now_ns + (pto3 > CLOSING_MIN_NS ? pto3 : CLOSING_MIN_NS);
+    return 0;
+}
+
+int masque_quic_packet_dcid(const uint8_t *pkt, size_t len, const uint8_t **dcid, size_t *dcidlen)
+{
+    ngtcp2_version_cid vc;
+    if (ngtcp2_pkt_decode_version_cid(&vc, pkt, len, SCID_LEN) != 0) {
+        return -1;
+    }
+    *dcid = vc.dcid;
+    *dcidlen = vc.dcidlen;
+    return 0;
+}
+
+int masque_quic_closing_match(masque_quic_closing *k, const uint8_t *dcid, size_t dcidlen,
+                              uint64_t now_ns, const uint8_t **reply, size_t *reply_len)
+{
+    size_t i;
+    if (k->until_ns == 0) {
+        return 0;
+    }
+    if (now_ns >= k->until_ns) {
+        k->until_ns = 0; /* the period is over: the connection is forgotten */
+        return 0;
+    }
+    for (i = 0; i < k->ncid; i++) {
+        if (k->cidlen[i] == dcidlen && memcmp(k->cid[i], dcid, dcidlen) == 0) {
+            k->heard++;
+            /* Powers of two: 1, 2, 4, 8, ... packets (RFC 9000 §10.2.1). */
+            *reply = (k->heard & (k->heard - 1u)) == 0 ? k->pkt : NULL;
+            *reply_len = *reply != NULL ? k->pkt_len : 0;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int masque_quic_is_for(const masque_quic_conn *c, const uint8_t *pkt, size_t len)

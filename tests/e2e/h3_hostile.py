@@ -10,7 +10,8 @@ that no nghttp3 peer writes. The moves of a round are drawn from a seeded genera
    encoder and decoder streams, push streams and reserved streams with random bytes; capsules
    valid, mutated and cut at random into DATA frames; DATAGRAM frames for open, ended and
    never-opened requests with any Context ID and tuple; FIN, RESET_STREAM and STOP_SENDING on
-   any stream; UDP from outside to the public addresses the proxy hands out. Each round ends
+   any stream; NAT rebindings and a key update; UDP from outside to the public addresses the
+   proxy hands out. Each round ends
    with a well-formed request, which must be answered (or the connection closed) in time.
 2. A hostile proxy against masque-bind-client --echo, or --expose with a local echo service
    (MASQUE_HOSTILE_CLIENT_ROUNDS, 12):

@@ -33,7 +33,9 @@ each program sends is compared with what the specs say it must be.
    100 requests cancelled at once, half before their HEADERS, give their stream credit back;
    and a last request on the connection works; then eight connection errors
    (CONNECTION_ERRORS), each on a connection of its own, whose CONNECTION_CLOSE must carry
-   the HTTP/3 code (RFC 9114 §8, RFC 9297 §2.1).
+   the HTTP/3 code (RFC 9114 §8, RFC 9297 §2.1), and the log a reason; and one whose
+   CONNECTION_CLOSE is lost on the way: the client's next packet gets it again (RFC 9000
+   §10.2.1).
 4. An independent proxy against masque-bind-client --echo: it offers extended CONNECT and
    HTTP/3 datagrams, checks the request (sent only after the proxy's SETTINGS), answers 200,
    acknowledges the client's uncompressed context, checks the echoes of datagrams sent in

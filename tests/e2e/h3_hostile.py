@@ -158,34 +158,45 @@ def in_data_frames(rng, data):
     return out
 
 
-def random_fields(rng):
-    """The fields of a request: the Bind request, or one changed the way a hostile client would
-    (a field gone, a value or name replaced, fields added, duplicated or reordered)."""
-    fields = list(BIND_REQUEST)
-    r = rng.random()
-    if r < 0.4:
-        return fields
+def changed_fields(rng, fields, values, names, extras):
+    """fields changed one to three times the way a hostile peer would: a field gone, its value
+    replaced by one of values or its name by one of names, one of extras added, a field
+    doubled, or all reordered."""
+    fields = list(fields)
     for _ in range(rng.randint(1, 3)):
+        if not fields:
+            break
         kind = rng.randrange(6)
         i = rng.randrange(len(fields))
         name, value = fields[i]
         if kind == 0:
             del fields[i]
         elif kind == 1:
-            fields[i] = (name, rng.choice(("", "?0", "?1", "GET", "connect-ip", "/", "*",
-                                           "x" * rng.randrange(1, 300),
-                                           rng.randbytes(8).decode("latin-1"))))
+            fields[i] = (name, rng.choice(values))
         elif kind == 2:
-            fields[i] = (rng.choice((":Method", "te", "connection", ":status", "x", "")), value)
+            fields[i] = (rng.choice(names), value)
         elif kind == 3:
-            fields.append(rng.choice(((":path", "/"), ("proxy-public-address", "1.2.3.4:5"),
-                                      ("authorization", "Bearer x"), ("capsule-protocol", "?1"),
-                                      ("content-length", "3"), ("x-" + "a" * 100, "b"))))
+            fields.append(rng.choice(extras))
         elif kind == 4:
             fields.insert(rng.randrange(len(fields) + 1), fields[i])
         else:
             rng.shuffle(fields)
     return fields
+
+
+def random_fields(rng):
+    """The fields of a request: the Bind request, or one changed the way a hostile client would
+    (a method, protocol or path that is not Bind's, names that are not allowed, fields a
+    request may not carry)."""
+    if rng.random() < 0.4:
+        return list(BIND_REQUEST)
+    return changed_fields(
+        rng, BIND_REQUEST,
+        ("", "?0", "?1", "GET", "connect-ip", "/", "*", "x" * rng.randrange(1, 300),
+         rng.randbytes(8).decode("latin-1")),
+        (":Method", "te", "connection", ":status", "x", ""),
+        ((":path", "/"), ("proxy-public-address", "1.2.3.4:5"), ("authorization", "Bearer x"),
+         ("capsule-protocol", "?1"), ("content-length", "3"), ("x-" + "a" * 100, "b")))
 
 
 def field_section(rng):
@@ -555,31 +566,14 @@ def random_response(rng):
     """A response changed the way a hostile proxy would (RFC 9114 §4.3, RFC 9298 §3.5, -10
     §7): a field gone or replaced, a status that is not 2xx or not a status, fields a CONNECT
     response may not carry, an address that does not parse, fields doubled or reordered."""
-    fields = list(GOOD_RESPONSE)
-    for _ in range(rng.randint(1, 3)):
-        kind = rng.randrange(6)
-        i = rng.randrange(len(fields))
-        name, value = fields[i]
-        if kind == 0:
-            del fields[i]
-        elif kind == 1:
-            fields[i] = (name, rng.choice(("", "?0", "200", "2000", "20", "abc", "204", "407",
-                                           "101", '"[::1]:1"', '"192.0.2.1:0"', '"192.0.2.1"',
-                                           '"a:b"', '"192.0.2.1:1", "[2001:db8::1]:2"',
-                                           "x" * 300, rng.randbytes(6).decode("latin-1"))))
-        elif kind == 2:
-            fields[i] = (rng.choice((":Status", "content-length", "connection", ":method", "")),
-                         value)
-        elif kind == 3:
-            fields.append(rng.choice(((":status", "200"), ("content-length", "0"),
-                                      ("proxy-public-address", '"192.0.2.2:2"'),
-                                      ("transfer-encoding", "chunked"),
-                                      ("content-type", "text/plain"))))
-        elif kind == 4:
-            fields.insert(rng.randrange(len(fields) + 1), fields[i])
-        else:
-            rng.shuffle(fields)
-    return fields
+    return changed_fields(
+        rng, GOOD_RESPONSE,
+        ("", "?0", "200", "2000", "20", "abc", "204", "407", "101", '"[::1]:1"',
+         '"192.0.2.1:0"', '"192.0.2.1"', '"a:b"', '"192.0.2.1:1", "[2001:db8::1]:2"', "x" * 300,
+         rng.randbytes(6).decode("latin-1")),
+        (":Status", "content-length", "connection", ":method", ""),
+        ((":status", "200"), ("content-length", "0"), ("proxy-public-address", '"192.0.2.2:2"'),
+         ("transfer-encoding", "chunked"), ("content-type", "text/plain")))
 
 
 class ServerRound(Round):

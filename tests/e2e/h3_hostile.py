@@ -868,9 +868,16 @@ def main():
     client_tally = against_the_client(bindir, peer_bin, work, failures) if not failures else None
     if failures:
         print(f"h3_hostile: FAIL: {'; '.join(failures)} (work folder {work} kept; replay: "
-              f"MASQUE_HOSTILE_SEED=N MASQUE_HOSTILE_ROUNDS=1)")
-        with open(f"{work}/proxy.log", encoding="utf-8", errors="replace") as f:
-            print(f.read()[-6000:])
+              "MASQUE_HOSTILE_SEED=N with MASQUE_HOSTILE_ROUNDS=1 MASQUE_HOSTILE_CLIENT_ROUNDS=0 "
+              "for a proxy round, MASQUE_HOSTILE_ROUNDS=0 MASQUE_HOSTILE_CLIENT_ROUNDS=1 for a "
+              "client round)")
+        # The output of the program that failed: the client's of its last round, or the proxy's.
+        client_errs = sorted((f for f in os.listdir(work) if f.startswith("client-")),
+                             key=lambda f: os.path.getmtime(os.path.join(work, f)))
+        output = os.path.join(work, client_errs[-1]) if client_tally is not None and \
+            client_errs else f"{work}/proxy.log"
+        with open(output, encoding="utf-8", errors="replace") as f:
+            print(f"{output}:\n{f.read()[-6000:]}")
         return 1
     if "MASQUE_HOSTILE_KEEP" not in os.environ:
         shutil.rmtree(work, ignore_errors=True)

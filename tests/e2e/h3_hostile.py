@@ -13,8 +13,8 @@ that no nghttp3 peer writes. The moves of a round are drawn from a seeded genera
    any stream; NAT rebindings and a key update; UDP from outside to the public addresses the
    proxy hands out. Each round ends
    with a well-formed request, which must be answered (or the connection closed) in time.
-2. A hostile proxy against masque-bind-client --echo, or --expose with a local echo service
-   (MASQUE_HOSTILE_CLIENT_ROUNDS, 12):
+2. A hostile proxy against masque-bind-client --echo (some with --compress-after 2), or
+   --expose with a local echo service (MASQUE_HOSTILE_CLIENT_ROUNDS, 12):
    SETTINGS without ENABLE_CONNECT_PROTOCOL or H3_DATAGRAM, with bad values, mutated or
    doubled; interim responses, and responses with a status, fields or a public address that
    are wrong; capsules, DATAGRAM frames and frames of any type; GOAWAY, MAX_PUSH_ID,
@@ -719,7 +719,9 @@ def client_round(bindir, peer_bin, work, seed, tally):
     datagrams = rng.random() >= 0.2
     echo = None
     mode, answer = ["--echo"], b"re: "
-    if rng.random() < 0.3:  # every peer through a socket of its own to a local service
+    if rng.random() < 0.3:  # a compressed context for each peer after its second packet
+        mode += ["--compress-after", "2"]
+    elif rng.random() < 0.4:  # every peer through a socket of its own to a local service
         echo = Echo()
         echo.start()
         mode = ["--expose", "%s:%d" % echo.sock.getsockname(), "--max-peers", "8"]

@@ -16,7 +16,7 @@
 
 #include "masque/quic.h"
 
-#define MASQUE_CLOSING_CIDS    8u   /* connection IDs kept (what the peer may be using) */
+#define MASQUE_CLOSING_CIDS    16u  /* connection IDs kept (what the peer may be using) */
 #define MASQUE_CLOSING_CID_MAX 20u  /* RFC 9000 §17.2: at most 20 bytes */
 #define MASQUE_CLOSING_PKT_MAX 256u /* a 1-RTT CONNECTION_CLOSE without a reason is ~50 */
 

@@ -234,6 +234,11 @@ class Round:
     def alive(self):
         return self.quic.closed is None
 
+    def confirmed(self):
+        """Whether the proxy has said something on a request stream: it completed the
+        handshake before it could read the request (RFC 9001 §4.1.2)."""
+        return any(sid % 4 == 0 for sid in self.quic.data) or bool(self.quic.resets)
+
     def open(self, kind):
         """A new stream, or None when the connection is gone or gives no credit in time."""
         self.quic.lines = [w for w in self.quic.lines if w[0] != "error"]
@@ -299,12 +304,15 @@ class Round:
             data = rng.randbytes(rng.choice((0, 1, 100, 1200, 1400)))
             self.note(f"udp to {public}: {len(data)} bytes")
             self.sink.sendto(data, public)
-        elif r < 0.96:  # legal, and where a connection's state moves (RFC 9000 §9, RFC 9001 §6)
-            # One key update a round, once the proxy's SETTINGS came (the handshake is then
-            # confirmed): quinn would start a second before the first is acknowledged, which
-            # RFC 9001 §6.1 forbids, and the proxy could then decrypt nothing more.
+        elif r < 0.96 and self.confirmed():
+            # Legal, and where a connection's state moves (RFC 9000 §9, RFC 9001 §6), once the
+            # proxy has answered a request: it then has the client's Finished, and the handshake
+            # is confirmed. Before that it drops packets from a new address (RFC 9000 §9), and
+            # a rebinding during the handshake is one no QUIC connection survives. One key
+            # update a round: quinn would start a second before the first is acknowledged,
+            # which RFC 9001 §6.1 forbids, and the proxy could then decrypt nothing more.
             what = "rebind"
-            if not self.key_updated and any(k == "uni" for _, k in self.quic.peer_streams):
+            if not self.key_updated:
                 what = rng.choice(("rebind", "key_update"))
                 self.key_updated = what == "key_update"
             self.note(what)

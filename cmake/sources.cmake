@@ -30,6 +30,7 @@ set(MASQUE_INTERNAL_HEADERS
 # The HTTP/3 binding (quic.h): built as masque_quic, and again by the tests with a client that
 # can send malformed requests.
 set(MASQUE_QUIC_SOURCES
+  src/adapter/ngtcp2/ctrl_guard.c
   src/adapter/ngtcp2/quic.c
   src/adapter/ngtcp2/proxy.c
   src/adapter/ngtcp2/udp_in.c

@@ -399,6 +399,10 @@ class Round:
             value = rng.choice((b"u=2, i", b"u=7", b"i")) if self.mild else \
                 rng.choice((b"u=2, i", b"u=9", b"\x00\xff"))
             data = frame(0xF0700, varint(target) + value)
+            if rng.random() < 0.5:  # in two STREAM frames, cut after the element ID (legal)
+                self.write(self.h3.control, data[:-len(value)], "control, cut")
+                self.sync()
+                data = data[-len(value):]
         elif r < 0.8:
             data = frame(reserved_type(rng), rng.randbytes(rng.randrange(20)))
         else:

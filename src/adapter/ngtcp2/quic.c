@@ -23,6 +23,7 @@
 #include "../common/exchange.h"
 #include "../common/tls_identity.h"
 #include "closing.h"
+#include "ctrl_guard.h"
 #include "masque/http.h"
 #include "masque/posix.h"
 #include "udp_in.h"
@@ -38,12 +39,13 @@
 #define RETRY_TOKEN_LIFETIME    (10 * NGTCP2_SECONDS) /* a Retry round trip, with room for loss */
 #define SCID_LEN                18u /* the proxy's connection IDs: what routes short headers */
 #define CLOSING_MIN_NS          1000000000u /* a closing period lasts a second at least */
-#define MAX_PACKET              1452u       /* ngtcp2's default largest UDP payload */
-#define DEFAULT_CONN_IDLE_MS    120000u     /* RFC 9298 §3.1: no idle timeout under two minutes */
-#define DEFAULT_KEEP_ALIVE_MS   15000u      /* a client's PING on a quiet connection */
-#define TX_CAP                  65000u      /* packets sent in one go (UDP GSO: under 64 KiB) */
-#define READ_SOCKET_TRIPS       64u /* receives one masque_quic_read_socket() makes at most */
-#define TX_MAX_SEGMENTS         44u /* and at most this many (the kernel allows 64) */
+#define PEER_UNI_STREAMS        16u   /* unidirectional streams the peer may open (never raised) */
+#define MAX_PACKET              1452u /* ngtcp2's default largest UDP payload */
+#define DEFAULT_CONN_IDLE_MS    120000u /* RFC 9298 §3.1: no idle timeout under two minutes */
+#define DEFAULT_KEEP_ALIVE_MS   15000u  /* a client's PING on a quiet connection */
+#define TX_CAP                  65000u  /* packets sent in one go (UDP GSO: under 64 KiB) */
+#define READ_SOCKET_TRIPS       64u     /* receives one masque_quic_read_socket() makes at most */
+#define TX_MAX_SEGMENTS         44u     /* and at most this many (the kernel allows 64) */
 #define DEFAULT_PRIORITY                                                                           \
     "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"           \
     "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM"
@@ -132,6 +134,9 @@ struct masque_quic_conn {
     int refused;           /* client: the proxy cannot serve Bind (see on_log) */
     int goaway;            /* client: the proxy sent GOAWAY: no new request here */
     const char *h3_reason; /* nghttp3's word for the connection error h3_failed() set */
+    /* The peer's unidirectional streams, by stream ID / 4 (ctrl_guard.h): there are at most
+     * PEER_UNI_STREAMS, the limit this end gives and never raises. */
+    masque_ctrl_guard uni_guard[PEER_UNI_STREAMS];
     /* The packet of this end's CONNECTION_CLOSE, for a closing period (closing.h), if it fit */
     uint8_t close_pkt[MASQUE_CLOSING_PKT_MAX];
     size_t close_len;
@@ -1222,6 +1227,36 @@ static int h3_failed(masque_quic_conn *c, int rv)
     return NGTCP2_ERR_CALLBACK_FAILURE;
 }
 
+/* Whether a stream is one the peer opened to send on (RFC 9000 §2.1: bit 0x2 unidirectional,
+ * bit 0x1 server-initiated). */
+static int is_peer_uni(const masque_quic_conn *c, int64_t stream_id)
+{
+    return (stream_id & 2) != 0 && ((stream_id & 1) != 0) == !c->cfg.is_server;
+}
+
+/* Data of a peer unidirectional stream to nghttp3, through its guard (ctrl_guard.h): what
+ * nghttp3 consumed, or its error. */
+static nghttp3_ssize read_guarded(masque_quic_conn *c, int64_t stream_id, const uint8_t *data,
+                                  size_t datalen, int fin)
+{
+    masque_ctrl_pieces pieces;
+    nghttp3_ssize consumed = 0;
+    size_t i;
+    masque_ctrl_guard_split(&c->uni_guard[(uint64_t)stream_id / 4u], data, datalen, fin, &pieces);
+    if (pieces.count == 0) {
+        return fin ? nghttp3_conn_read_stream(c->h3, stream_id, NULL, 0, 1) : 0;
+    }
+    for (i = 0; i < pieces.count; i++) {
+        nghttp3_ssize n = nghttp3_conn_read_stream(c->h3, stream_id, pieces.data[i], pieces.len[i],
+                                                   fin && i + 1 == pieces.count);
+        if (n < 0) {
+            return n;
+        }
+        consumed += n;
+    }
+    return consumed;
+}
+
 static int recv_stream_data_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id,
                                uint64_t offset, const uint8_t *data, size_t datalen, void *user,
                                void *stream_user)
@@ -1235,8 +1270,12 @@ static int recv_stream_data_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream
     if (!c->cfg.is_server) {
         peek_settings(c, stream_id, offset, data, datalen);
     }
-    n = nghttp3_conn_read_stream(c->h3, stream_id, data, datalen,
-                                 (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0);
+    if (is_peer_uni(c, stream_id) && (uint64_t)stream_id / 4u < PEER_UNI_STREAMS) {
+        n = read_guarded(c, stream_id, data, datalen, (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0);
+    } else {
+        n = nghttp3_conn_read_stream(c->h3, stream_id, data, datalen,
+                                     (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0);
+    }
     if (n < 0) {
         return h3_failed(c, (int)n);
     }
@@ -1433,7 +1472,7 @@ static void fill_params(ngtcp2_transport_params *p, const masque_quic_config *cf
     p->initial_max_streams_bidi = MAX_STREAMS_BIDI;
     /* RFC 9297 §2.1.1 needs QUIC DATAGRAM frames (RFC 9221) for HTTP/3 datagrams. */
     p->max_datagram_frame_size = cfg->force_capsules ? 0 : 65535;
-    p->initial_max_streams_uni = 16;
+    p->initial_max_streams_uni = PEER_UNI_STREAMS;
     p->max_idle_timeout = ms_to_duration(conn_idle_ms(cfg));
 }
 

@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 #include "ctrl_guard.h"
 
-#include <string.h>
-
 /* Where in the stream the guard is (masque_ctrl_guard.state). */
 enum {
     GUARD_STREAM_TYPE = 0, /* the stream type (RFC 9114 §6.2) */

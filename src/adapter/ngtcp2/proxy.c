@@ -1695,13 +1695,31 @@ static void place_client(masque_quic_proxy *p, size_t slot, proxy_client *c)
     touch(p, c); /* its first packet is read: it has something to say */
 }
 
+/* Where a packet on the listening socket (received with `hdr`) was sent: the socket's address,
+ * or on a wildcard the one the kernel reports, which is what the client is answered from. NULL
+ * when none was reported: there is no address to answer from. */
+static const struct sockaddr_storage *packet_destination(const masque_quic_proxy *p,
+                                                         struct msghdr *hdr,
+                                                         struct sockaddr_storage *dst,
+                                                         socklen_t *len)
+{
+    *len = p->locallen;
+    if (!p->wildcard) {
+        return &p->local;
+    }
+    if (masque_udp_destination_of(hdr, p->local.ss_family, p->port, dst, len) != 0) {
+        return NULL;
+    }
+    return dst;
+}
+
 /* A client's first packet, received with `hdr` (from the listening socket). */
 static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_storage *from,
                                    socklen_t fl, struct msghdr *hdr, const uint8_t *pkt, size_t len)
 {
-    const struct sockaddr_storage *to = &p->local;
+    const struct sockaddr_storage *to;
     struct sockaddr_storage dst;
-    socklen_t tl = p->locallen;
+    socklen_t tl;
     proxy_client *c;
     size_t slot;
     masque_quic_config cfg = p->cfg.conn;
@@ -1709,13 +1727,9 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
     if (len == 0 || (pkt[0] & 0x80) == 0) {
         return NULL; /* a short header from no known client or connection ID: dropped */
     }
-    /* Where it was sent: the socket's address, or on a wildcard the one the kernel reports,
-     * which the connection answers from (none reported: no address to answer from, dropped). */
-    if (p->wildcard) {
-        if (masque_udp_destination_of(hdr, p->local.ss_family, p->port, &dst, &tl) != 0) {
-            return NULL;
-        }
-        to = &dst;
+    to = packet_destination(p, hdr, &dst, &tl); /* what the connection answers from */
+    if (to == NULL) {
+        return NULL;
     }
     slot = free_slot(p, from, fl);
     if (slot == SIZE_MAX) {
@@ -1932,15 +1946,9 @@ static int closing_answer(masque_quic_proxy *p, const struct sockaddr_storage *f
         size_t reply_len = 0;
         if (masque_quic_closing_match(&p->closing[i], dcid, dcidlen, now, &reply, &reply_len)) {
             struct sockaddr_storage dst;
-            socklen_t tl = p->locallen;
-            const struct sockaddr_storage *source = &p->local;
-            if (p->wildcard) { /* answered from what it reached, as accept_client() does */
-                if (masque_udp_destination_of(hdr, p->local.ss_family, p->port, &dst, &tl) != 0) {
-                    return 1;
-                }
-                source = &dst;
-            }
-            if (reply != NULL) {
+            socklen_t tl;
+            const struct sockaddr_storage *source = packet_destination(p, hdr, &dst, &tl);
+            if (reply != NULL && source != NULL) {
                 masque_udp_send_from(p->fd, (const struct sockaddr *)from, fl,
                                      (const struct sockaddr *)source, reply, reply_len);
             }

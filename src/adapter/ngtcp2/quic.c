@@ -2225,17 +2225,18 @@ int masque_quic_closing_match(masque_quic_closing *k, const uint8_t *dcid, size_
 
 int masque_quic_is_for(const masque_quic_conn *c, const uint8_t *pkt, size_t len)
 {
-    ngtcp2_version_cid vc;
     ngtcp2_cid ids[16];
+    const uint8_t *dcid;
+    size_t dcidlen;
     size_t n;
     size_t i;
-    if (ngtcp2_pkt_decode_version_cid(&vc, pkt, len, SCID_LEN) != 0 ||
+    if (masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) != 0 ||
         ngtcp2_conn_get_scid(c->conn, NULL) > sizeof(ids) / sizeof(ids[0])) {
         return 0;
     }
     n = ngtcp2_conn_get_scid(c->conn, ids);
     for (i = 0; i < n; i++) {
-        if (ids[i].datalen == vc.dcidlen && memcmp(ids[i].data, vc.dcid, vc.dcidlen) == 0) {
+        if (ids[i].datalen == dcidlen && memcmp(ids[i].data, dcid, dcidlen) == 0) {
             return 1;
         }
     }

@@ -209,6 +209,17 @@ typedef struct masque_quic_config {
      * Initials as they come. masque_quic_proxy_new() sets it unless told not to.
      */
     const uint8_t *retry_secret;
+    /**
+     * Proxy: derive the stateless reset token of each connection ID from these
+     * MASQUE_QUIC_RESET_SECRET_LEN bytes (RFC 9000 §10.3.2), so that a packet for a connection
+     * this end no longer knows can be answered with a Stateless Reset, by this process or by
+     * the next one that has the same secret (a restarted proxy): its client then learns at its
+     * next packet that the connection is gone, instead of at its idle timeout. Keep it as
+     * secret as the TLS key: whoever has it can reset the proxy's connections. NULL: random
+     * tokens, and no Stateless Reset. masque_quic_proxy_new() sets it unless given one:
+     * derived from key_file (so that a restart keeps it), or random.
+     */
+    const uint8_t *reset_secret;
 } masque_quic_config;
 
 /** Most Bind requests one connection carries at once (the request streams a proxy allows). */
@@ -216,6 +227,9 @@ typedef struct masque_quic_config {
 
 /** Bytes of masque_quic_config.retry_secret. */
 #define MASQUE_QUIC_RETRY_SECRET_LEN 32
+
+/** Bytes of masque_quic_config.reset_secret. */
+#define MASQUE_QUIC_RESET_SECRET_LEN 32
 
 /**
  * @brief Start a client connection on a UDP socket, with its first Bind request (sent once the

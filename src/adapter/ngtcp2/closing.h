@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 /*
- * What a proxy keeps of a connection it closed, for the connection's closing period (RFC 9000
- * §10.2.1): its connection IDs, to know the peer's packets, and the packet that carried its
- * CONNECTION_CLOSE, to send again in answer to them. A peer whose copy was lost (or went to
- * an address it had just left) then learns of the close from its next packet, instead of
- * waiting for its idle timeout. Everything else of the connection is freed at once: requests,
- * relay sockets, TLS and HTTP/3 state. Internal to the binding (quic.c fills it, proxy.c keeps
- * a few and asks them about packets no client claims).
+ * How a proxy answers packets for connections it no longer has, so that their peers learn it
+ * from their next packet instead of at their idle timeout. Internal to the binding (quic.c
+ * builds the answers, proxy.c sends them for packets no client claims).
+ *
+ * A connection it closed lately: for the closing period (RFC 9000 §10.2.1) it keeps the
+ * connection's IDs, to know the peer's packets, and the packet that carried its
+ * CONNECTION_CLOSE, to send again in answer to them (a copy was lost, or went to an address
+ * the peer had just left). Everything else of the connection is freed at once: requests, relay
+ * sockets, TLS and HTTP/3 state.
+ *
+ * Any other (older, timed out, or a previous process's): a Stateless Reset (RFC 9000 §10.3),
+ * whose token comes from a secret and the connection ID alone (§10.3.2), so that no state is
+ * needed, and a restarted proxy with the same secret resets its predecessor's connections.
  */
 #ifndef MASQUE_ADAPTER_NGTCP2_CLOSING_H
 #define MASQUE_ADAPTER_NGTCP2_CLOSING_H
@@ -53,5 +59,27 @@ int masque_quic_packet_dcid(const uint8_t *pkt, size_t len, const uint8_t **dcid
  */
 int masque_quic_closing_match(masque_quic_closing *k, const uint8_t *dcid, size_t dcidlen,
                               uint64_t now_ns, const uint8_t **reply, size_t *reply_len);
+
+/*
+ * A secret for Stateless Reset tokens (MASQUE_QUIC_RESET_SECRET_LEN bytes into `secret`): an
+ * HMAC-SHA-256 of a fixed label keyed with the bytes of `key_file` (the TLS private key), so
+ * that a proxy restarted with the same key derives the same one and the key itself is not
+ * revealed by it; random when `key_file` is NULL or no file it can read (a PKCS #11 URL).
+ * 0, or -1 when no random bytes came.
+ */
+int masque_quic_reset_secret_derive(const char *key_file, uint8_t *secret);
+
+/*
+ * The Stateless Reset (RFC 9000 §10.3) that answers packet `pkt` of `len` bytes, a short-header
+ * packet for a connection ID this end issued (MASQUE_QUIC_RESET_SECRET_LEN bytes of `secret`
+ * made its token), written to `out`: its length, or 0 when none is due. It is shorter than
+ * the packet (§10.3.3: so that two endpoints cannot answer each other's resets forever, and
+ * no reset amplifies), as long as a 1-RTT packet with a 20-byte connection ID and the
+ * smallest payload, and looks like one (§10.3: unpredictable bits, the fixed bit set); a
+ * packet too short for a reset under its length (21 bytes at least, §10.3) gets none, and so
+ * does a long header.
+ */
+size_t masque_quic_stateless_reset(const uint8_t *secret, const uint8_t *pkt, size_t len,
+                                   uint8_t *out, size_t cap);
 
 #endif /* MASQUE_ADAPTER_NGTCP2_CLOSING_H */

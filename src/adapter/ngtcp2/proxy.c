@@ -47,6 +47,7 @@
 /* Closed connections whose CONNECTION_CLOSE is sent again to a late packet (closing.h): the
  * last ones closed; an older one beyond them gets no answer, as before. */
 #define CLOSING_KEPT      32u
+#define RESETS_PER_SECOND 1024u    /* Stateless Resets sent at most (each costs an HKDF) */
 #define MAX_TOKENS        64u      /* a file with more is refused; load_tokens() says so */
 #define MAX_IDENTITIES    1024u    /* identities accounted apart by default (max_identities) */
 #define IDENTITIES_LIMIT  1000000u /* max_identities at most */
@@ -234,6 +235,9 @@ struct masque_quic_proxy {
     size_t id_slots;
     dlist idle;
     uint8_t retry_secret[MASQUE_QUIC_RETRY_SECRET_LEN]; /* seals Retry tokens (RFC 9000 §8.1.2) */
+    uint8_t reset_secret[MASQUE_QUIC_RESET_SECRET_LEN]; /* Stateless Reset tokens (§10.3.2) */
+    uint64_t reset_second; /* ns: when the second that resets_left counts for began */
+    unsigned resets_left;  /* Stateless Resets that may go in it (RESETS_PER_SECOND) */
     /* HTTP/3 clients by address: open addressing, a power of two at least twice max_clients,
      * keyed by a random seed so that senders cannot aim at one chain. */
     proxy_client **by_addr;
@@ -1391,6 +1395,15 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
         }
         p->cfg.conn.retry_secret = p->retry_secret;
     }
+    /* A host's own secret, or one a restart with the same key derives again (closing.h). */
+    if (cfg->conn.reset_secret != NULL) {
+        memcpy(p->reset_secret, cfg->conn.reset_secret, sizeof(p->reset_secret));
+    } else if (masque_quic_reset_secret_derive(cfg->conn.key_file, p->reset_secret) != 0) {
+        free(p->own);
+        free(p);
+        return NULL; /* the system has no random bytes to give */
+    }
+    p->cfg.conn.reset_secret = p->reset_secret;
     p->clients = calloc(p->cfg.max_clients, sizeof(proxy_client *));
     p->timers = calloc(p->cfg.max_clients, sizeof(proxy_client *));
     p->dirty = calloc(p->cfg.max_clients, sizeof(proxy_client *));
@@ -1958,6 +1971,38 @@ static int closing_answer(masque_quic_proxy *p, const struct sockaddr_storage *f
     return 0;
 }
 
+/*
+ * A short-header packet for a connection ID that no client has and no closing record knows:
+ * a Stateless Reset (RFC 9000 §10.3), from the address the packet reached. Its client learns
+ * at once that the connection is gone (this process closed it long ago, or a previous one had
+ * it), instead of at its idle timeout. At most RESETS_PER_SECOND go out, each shorter than
+ * the packet it answers (closing.h).
+ */
+static void stateless_reset(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl,
+                            struct msghdr *hdr, const uint8_t *pkt, size_t len)
+{
+    uint8_t reset[64];
+    size_t n;
+    struct sockaddr_storage dst;
+    socklen_t tl;
+    const struct sockaddr_storage *source;
+    uint64_t now = masque_quic_now_ns();
+    if (now - p->reset_second >= 1000000000u) {
+        p->reset_second = now;
+        p->resets_left = RESETS_PER_SECOND;
+    }
+    if (p->resets_left == 0) {
+        return;
+    }
+    n = masque_quic_stateless_reset(p->cfg.conn.reset_secret, pkt, len, reset, sizeof(reset));
+    source = n > 0 ? packet_destination(p, hdr, &dst, &tl) : NULL;
+    if (source != NULL) {
+        p->resets_left--;
+        masque_udp_send_from(p->fd, (const struct sockaddr *)from, fl,
+                             (const struct sockaddr *)source, reset, n);
+    }
+}
+
 /* One QUIC packet from the listening socket (received with `hdr`), to the client it belongs to
  * (a new one for an Initial); a client whose address changed is found by connection ID and
  * moved. */
@@ -1966,11 +2011,17 @@ static void listen_packet(masque_quic_proxy *p, const struct sockaddr_storage *f
 {
     struct sockaddr_storage now_at;
     socklen_t now_len;
+    int searched = 0; /* every client was asked about the packet's connection ID */
     proxy_client *c = find_client(p, from, fl);
     if (c == NULL) {
+        searched = p->cid_lookups > 0;
         c = find_client_by_cid(p, pkt, len);
     }
     if (c == NULL && closing_answer(p, from, fl, hdr, pkt, len)) {
+        return;
+    }
+    if (c == NULL && searched && len > 0 && (pkt[0] & 0x80) == 0) {
+        stateless_reset(p, from, fl, hdr, pkt, len); /* a lookup left undone is not a "no" */
         return;
     }
     if (c == NULL) {

@@ -39,6 +39,8 @@
 #define RETRY_TOKEN_LIFETIME    (10 * NGTCP2_SECONDS) /* a Retry round trip, with room for loss */
 #define SCID_LEN                18u /* the proxy's connection IDs: what routes short headers */
 #define CLOSING_MIN_NS          1000000000u /* a closing period lasts a second at least */
+#define RESET_LEN               43u /* longest Stateless Reset: the least 1-RTT packet, 20-byte ID */
+#define RESET_LEN_MIN           21u   /* RFC 9000 §10.3: 38 unpredictable bits and the token */
 #define PEER_UNI_STREAMS        16u   /* unidirectional streams the peer may open (never raised) */
 #define MAX_PACKET              1452u /* ngtcp2's default largest UDP payload */
 #define DEFAULT_CONN_IDLE_MS    120000u /* RFC 9298 §3.1: no idle timeout under two minutes */
@@ -1111,15 +1113,36 @@ static void rand_cb(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
     (void)gnutls_rnd(GNUTLS_RND_RANDOM, dest, len);
 }
 
+/* The token of connection ID `cid`: from the secret when there is one (RFC 9000 §10.3.2),
+ * random otherwise. 0, or -1. */
+static int reset_token_of(const uint8_t *secret, const ngtcp2_cid *cid, uint8_t *token)
+{
+    if (secret != NULL) {
+        return ngtcp2_crypto_generate_stateless_reset_token(token, secret,
+                                                            MASQUE_QUIC_RESET_SECRET_LEN, cid);
+    }
+    return gnutls_rnd(GNUTLS_RND_RANDOM, token, NGTCP2_STATELESS_RESET_TOKENLEN) == 0 ? 0 : -1;
+}
+
 static int new_cid_cb(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t cidlen, void *user)
 {
+    const masque_quic_conn *c = user;
     (void)conn;
-    (void)user;
-    if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0 ||
-        gnutls_rnd(GNUTLS_RND_RANDOM, token, NGTCP2_STATELESS_RESET_TOKENLEN) != 0) {
+    if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0) {
         return NGTCP2_ERR_CALLBACK_FAILURE;
     }
     cid->datalen = cidlen;
+    return reset_token_of(c->cfg.reset_secret, cid, token) == 0 ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
+}
+
+/* RFC 9000 §10.3.1: the peer no longer knows this connection (it restarted, or forgot it). */
+static int recv_stateless_reset_cb(ngtcp2_conn *conn, const ngtcp2_pkt_stateless_reset *sr,
+                                   void *user)
+{
+    masque_quic_conn *c = user;
+    (void)conn;
+    (void)sr;
+    log_line(c, "read: ", "a Stateless Reset: the peer has lost this connection (restarted?)");
     return 0;
 }
 
@@ -1440,6 +1463,7 @@ static void fill_callbacks(ngtcp2_callbacks *cb, int server)
     cb->version_negotiation = ngtcp2_crypto_version_negotiation_cb;
     cb->rand = rand_cb;
     cb->get_new_connection_id = new_cid_cb;
+    cb->recv_stateless_reset = recv_stateless_reset_cb;
     cb->handshake_completed = handshake_completed_cb;
     cb->recv_stream_data = recv_stream_data_cb;
     cb->acked_stream_data_offset = acked_stream_data_offset_cb;
@@ -1815,6 +1839,11 @@ masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int f
     }
     scid.datalen = SCID_LEN;
     (void)gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
+    if (reset_token_of(cfg->reset_secret, &scid, params.stateless_reset_token) != 0) {
+        masque_quic_free(c);
+        return NULL;
+    }
+    params.stateless_reset_token_present = 1; /* the token of the ID the handshake gives */
     path = make_path(c);
     if (ngtcp2_conn_server_new(&c->conn, &hd.scid, &scid, &path, hd.version, &cb, &settings,
                                &params, NULL, c) != 0 ||
@@ -2198,6 +2227,50 @@ int masque_quic_packet_dcid(const uint8_t *pkt, size_t len, const uint8_t **dcid
     *dcid = vc.dcid;
     *dcidlen = vc.dcidlen;
     return 0;
+}
+
+int masque_quic_reset_secret_derive(const char *key_file, uint8_t *secret)
+{
+    static const char label[] = "libmasque stateless reset secret 1";
+    gnutls_datum_t key = {NULL, 0};
+    int rv;
+    if (key_file == NULL || gnutls_load_file(key_file, &key) != 0) {
+        /* No file to read (a PKCS #11 URL, say): a secret of this process alone. */
+        return gnutls_rnd(GNUTLS_RND_KEY, secret, MASQUE_QUIC_RESET_SECRET_LEN) == 0 ? 0 : -1;
+    }
+    rv = gnutls_hmac_fast(GNUTLS_MAC_SHA256, key.data, key.size, label, sizeof(label) - 1, secret);
+    gnutls_memset(key.data, 0, key.size); /* the private key does not stay in freed memory */
+    gnutls_free(key.data);
+    return rv == 0 ? 0 : -1;
+}
+
+size_t masque_quic_stateless_reset(const uint8_t *secret, const uint8_t *pkt, size_t len,
+                                   uint8_t *out, size_t cap)
+{
+    uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN];
+    uint8_t unpredictable[RESET_LEN];
+    const uint8_t *dcid;
+    size_t dcidlen;
+    size_t want = RESET_LEN;
+    ngtcp2_cid cid;
+    ngtcp2_ssize n;
+    if (secret == NULL || len <= RESET_LEN_MIN || (pkt[0] & 0x80) != 0) {
+        return 0; /* no room for a reset shorter than it, or a long header */
+    }
+    if (len - 1 < want) {
+        want = len - 1; /* shorter than the packet (RFC 9000 §10.3.3) */
+    }
+    if (want > cap || masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) != 0 ||
+        dcidlen != SCID_LEN) {
+        return 0; /* not one of our connection IDs */
+    }
+    ngtcp2_cid_init(&cid, dcid, dcidlen);
+    if (reset_token_of(secret, &cid, token) != 0 ||
+        gnutls_rnd(GNUTLS_RND_NONCE, unpredictable, want - sizeof(token)) != 0) {
+        return 0;
+    }
+    n = ngtcp2_pkt_write_stateless_reset(out, want, token, unpredictable, want - sizeof(token));
+    return n > 0 ? (size_t)n : 0;
 }
 
 int masque_quic_closing_match(masque_quic_closing *k, const uint8_t *dcid, size_t dcidlen,

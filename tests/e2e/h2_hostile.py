@@ -47,7 +47,6 @@ import os
 import random
 import select
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -66,14 +65,13 @@ except ImportError:
 from h2_interop import (ACK, ASSIGN, BIND_REQUEST, DATAGRAM, DEADLINE, Failure,
                         bind_response_public, capsule, connect, header_map, read_varint,
                         start_proxy, tuple_bytes, udp_peer, varint)
-from h3_hostile import (GOOD_RESPONSE, mutate, random_capsule, random_fields, random_response,
-                        reserved_type, some_varint)
-from programs import Echo, wait_for, work_with_pki
+from hostile import (GOOD_RESPONSE, KEEP, SEED, client_rounds, close_sink, mutate, print_failure,
+                     proxy_rounds, random_capsule, random_fields, random_response, reserved_type,
+                     some_varint, stop_proxy)
+from programs import Echo, work_with_pki
 
 ROUNDS = int(os.environ.get("MASQUE_HOSTILE_H2_ROUNDS", "24"))
 CLIENT_ROUNDS = int(os.environ.get("MASQUE_HOSTILE_H2_CLIENT_ROUNDS", "12"))
-SEED = int(os.environ.get("MASQUE_HOSTILE_SEED", "9298"))
-PROBE_EVERY = 4  # rounds between two checks that a well-behaved client is still served
 MAX_STREAMS = 10  # requests a round opens at most
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # RFC 9113 §3.4
@@ -697,12 +695,7 @@ def one_round(port, work, seed, tally):
         end.note(f"goaway: {end.goaway}; closed: {end.closed}")
         check_round(end, tally)
     finally:
-        while True:
-            try:
-                sink.recv(2048)
-            except OSError:
-                break
-        sink.close()
+        close_sink(sink)
         sock.close()
         log.close()
 
@@ -973,9 +966,6 @@ def client_round(bindir, work, seed, tally):
             sock.close()
         lsock.close()
         log.close()
-    for text in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-        if wait_for(f"{work}/client-{seed}.err", text, 0.1) is not None:
-            raise Failure(f"the client's output has a sanitizer report ({text})")
 
 
 def against_the_proxy(bindir, work, failures):
@@ -983,40 +973,10 @@ def against_the_proxy(bindir, work, failures):
     tally = {"answered": 0, "resets": 0, "goaway": 0, "capsule_bytes": 0, "codes": {}}
     proxy, port = start_proxy(bindir, work, ["--run-seconds", "3600"])
     try:
-        for i in range(ROUNDS):
-            seed = SEED + i
-            try:
-                one_round(port, work, seed, tally)
-            except (Failure, OSError, ssl.SSLError) as exc:
-                failures.append(f"round with seed {seed}: {exc!r}")
-            if proxy.poll() is not None:
-                failures.append(f"the proxy exited ({proxy.returncode}) in the round with "
-                                f"seed {seed}")
-                break
-            if not failures and "MASQUE_HOSTILE_KEEP" not in os.environ:
-                os.remove(f"{work}/round-{seed}.log")
-            if (i + 1) % PROBE_EVERY == 0 or i + 1 == ROUNDS:
-                try:
-                    probe(port, work)
-                except Failure as exc:
-                    failures.append(f"after the round with seed {seed}, a well-behaved "
-                                    f"client: {exc}")
-            if failures:
-                break
+        proxy_rounds(proxy, ROUNDS, lambda seed: one_round(port, work, seed, tally),
+                     lambda seed: probe(port, work), work, failures)
     finally:
-        if proxy.poll() is None:
-            proxy.send_signal(signal.SIGTERM)
-            try:
-                proxy.wait(DEADLINE * 3)
-            except subprocess.TimeoutExpired:
-                proxy.kill()
-                proxy.wait()
-                failures.append("the proxy did not end on SIGTERM")
-    if proxy.returncode not in (0, None) and not any("exited" in f for f in failures):
-        failures.append(f"the proxy ended with status {proxy.returncode} on SIGTERM")
-    for text in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-        if wait_for(f"{work}/proxy.log", text, 0.1) is not None:
-            failures.append(f"the proxy's log has a sanitizer report ({text})")
+        stop_proxy(proxy, work, failures)
     return tally
 
 
@@ -1024,16 +984,8 @@ def against_the_client(bindir, work, failures):
     """Part 2: masque-bind-client --h2 against a hostile proxy, CLIENT_ROUNDS connections."""
     tally = {"answered": 0, "resets": 0, "goaway": 0, "capsule_bytes": 0, "codes": {},
              "tunnels": 0, "echoes": 0}
-    for i in range(CLIENT_ROUNDS):
-        seed = SEED + i
-        try:
-            client_round(bindir, work, seed, tally)
-        except (Failure, OSError, ssl.SSLError) as exc:
-            failures.append(f"client round with seed {seed}: {exc!r}")
-            break
-        if "MASQUE_HOSTILE_KEEP" not in os.environ:
-            os.remove(f"{work}/server-{seed}.log")
-            os.remove(f"{work}/client-{seed}.err")
+    client_rounds(CLIENT_ROUNDS, lambda seed: client_round(bindir, work, seed, tally), work,
+                  failures)
     return tally
 
 
@@ -1049,18 +1001,13 @@ def main():
     proxy_tally = against_the_proxy(bindir, work, failures)
     client_tally = against_the_client(bindir, work, failures) if not failures else None
     if failures:
-        print(f"h2_hostile: FAIL: {'; '.join(failures)} (work folder {work} kept; replay: "
-              "MASQUE_HOSTILE_SEED=N with MASQUE_HOSTILE_H2_ROUNDS=1 "
-              "MASQUE_HOSTILE_H2_CLIENT_ROUNDS=0 for a proxy round, MASQUE_HOSTILE_H2_ROUNDS=0 "
-              "MASQUE_HOSTILE_H2_CLIENT_ROUNDS=1 for a client round)")
-        client_errs = sorted((f for f in os.listdir(work) if f.startswith("client-")),
-                             key=lambda f: os.path.getmtime(os.path.join(work, f)))
-        output = os.path.join(work, client_errs[-1]) if client_tally is not None and \
-            client_errs else f"{work}/proxy.log"
-        with open(output, encoding="utf-8", errors="replace") as f:
-            print(f"{output}:\n{f.read()[-6000:]}")
+        print_failure("h2_hostile", failures, work, client_tally is not None,
+                      "MASQUE_HOSTILE_SEED=N with MASQUE_HOSTILE_H2_ROUNDS=1 "
+                      "MASQUE_HOSTILE_H2_CLIENT_ROUNDS=0 for a proxy round, "
+                      "MASQUE_HOSTILE_H2_ROUNDS=0 MASQUE_HOSTILE_H2_CLIENT_ROUNDS=1 for a client "
+                      "round")
         return 1
-    if "MASQUE_HOSTILE_KEEP" not in os.environ:
+    if not KEEP:
         shutil.rmtree(work, ignore_errors=True)
     print(f"h2_hostile: PASS (from seed {SEED}, {ROUNDS} rounds of a random hostile HTTP/2 "
           f"client against masque-proxy and {CLIENT_ROUNDS} of a hostile proxy against "

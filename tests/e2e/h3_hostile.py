@@ -45,24 +45,24 @@ usage: h3_hostile.py BUILD_DIR QUIC_PEER
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import time
 
-from h2_interop import (ACK, ASSIGN, BIND_REQUEST, CLOSE, DATAGRAM, DEADLINE, Failure,
+from h2_interop import (ACK, ASSIGN, BIND_REQUEST, DATAGRAM, DEADLINE, Failure,
                         bind_response_public, capsule, read_varint, start_proxy, tuple_bytes,
-                        udp_peer, varint, varint8)
+                        udp_peer, varint)
 from h3_interop import (CONTROL_STREAM, DATA, ENABLE_CONNECT_PROTOCOL, H3, H3_DATAGRAM, HEADERS,
                         QPACK_BLOCKED_STREAMS, QPACK_MAX_TABLE_CAPACITY, SETTINGS, QuicPeer,
                         bind_request, client_settings, connect_client, expect_udp, frame,
                         prefix_int, qpack_decode, qpack_encode, settings_frame)
-from programs import Echo, wait_for, work_with_pki
+from hostile import (GOOD_RESPONSE, KEEP, SEED, client_rounds, close_sink, mutate, print_failure,
+                     proxy_rounds, random_capsule, random_fields, random_response, random_tuple,
+                     reserved_type, some_varint, stop_proxy)
+from programs import Echo, work_with_pki
 
 ROUNDS = int(os.environ.get("MASQUE_HOSTILE_ROUNDS", "24"))
 CLIENT_ROUNDS = int(os.environ.get("MASQUE_HOSTILE_CLIENT_ROUNDS", "12"))
-SEED = int(os.environ.get("MASQUE_HOSTILE_SEED", "9298"))
-PROBE_EVERY = 4  # rounds between two checks that a well-behaved client is still served
 MAX_BIDI = 8  # request streams a round opens at most (the proxy allows 16 at a time)
 MAX_UNI = 6  # unidirectional streams a round opens at most (the proxy allows 16)
 
@@ -73,76 +73,6 @@ APPLICATION_CODES = set(range(0x100, 0x111)) | {0x33, 0x200, 0x201, 0x202}
 # the reserved HTTP/2 types).
 NOT_ON_REQUEST_STREAMS = {0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0D}
 QPACK_ENCODER_STREAM, QPACK_DECODER_STREAM, PUSH_STREAM = 0x02, 0x03, 0x01
-
-
-def reserved_type(rng):
-    """RFC 9114 §6.2.3, §7.2.8, §7.2.4.1: 0x1f * N + 0x21, to be ignored."""
-    return 0x1F * rng.randrange(0, 1 << 20) + 0x21
-
-
-def mutate(rng, data):
-    """data with a few random changes: bytes flipped, cut short, grown, or a slice repeated."""
-    b = bytearray(data)
-    for _ in range(rng.randint(1, 3)):
-        kind = rng.randrange(5)
-        if kind == 0 and b:
-            b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
-        elif kind == 1 and b:
-            b[rng.randrange(len(b))] = rng.randrange(256)
-        elif kind == 2 and b:
-            del b[rng.randrange(len(b)):]
-        elif kind == 3:
-            b[rng.randrange(len(b) + 1):0] = rng.randbytes(rng.randint(1, 8))
-        elif b:
-            i = rng.randrange(len(b))
-            b[i:i] = b[i:i + rng.randint(1, 16)]
-    return bytes(b)
-
-
-def some_varint(rng, value):
-    """value in its shortest encoding, or longer than it needs (legal, RFC 9000 §16)."""
-    return varint8(value) if rng.random() < 0.2 and value < 1 << 62 else varint(value)
-
-
-def random_tuple(rng, sink_port):
-    """-10 §5: a target, mostly the round's UDP sink, sometimes a closed port, IPv6, an IP
-    Version that does not exist or a tuple cut short."""
-    r = rng.random()
-    if r < 0.5:
-        return tuple_bytes("127.0.0.1", sink_port)
-    if r < 0.7:
-        return tuple_bytes("127.0.0.1", rng.randrange(1, 65536))
-    if r < 0.8:
-        return b"\x06" + bytes(15) + b"\x01" + rng.randrange(65536).to_bytes(2, "big")
-    if r < 0.9:
-        return bytes([rng.choice((0, 5, 7, 255))]) + rng.randbytes(rng.randrange(0, 20))
-    return tuple_bytes("127.0.0.1", sink_port)[:rng.randrange(0, 7)]
-
-
-def random_capsule(rng, sink_port):
-    """A capsule (RFC 9297 §3.2) of the kinds Bind knows, or of no known kind, well formed or
-    not."""
-    kind = rng.randrange(8)
-    cid = rng.choice((0, 1, 2, 3, 4, 6, rng.randrange(1 << 30)))
-    if kind == 0:
-        value = some_varint(rng, cid) + random_tuple(rng, sink_port)
-        data = capsule(ASSIGN, value)
-    elif kind == 1:
-        data = capsule(ASSIGN, some_varint(rng, cid) + b"\x00")  # the uncompressed context
-    elif kind == 2:
-        data = capsule(rng.choice((ACK, CLOSE)), some_varint(rng, cid))
-    elif kind in (3, 4):
-        payload = rng.randbytes(rng.choice((0, 1, 30, 1200)))
-        if cid % 2 == 0 and rng.random() < 0.5:
-            payload = random_tuple(rng, sink_port) + payload
-        data = capsule(DATAGRAM, some_varint(rng, cid) + payload)
-    elif kind == 5:
-        data = capsule(reserved_type(rng), rng.randbytes(rng.randrange(0, 40)))
-    elif kind == 6:  # a Length that runs far past what will ever come
-        data = varint(rng.choice((DATAGRAM, ASSIGN))) + varint8(rng.randrange(1 << 62))
-    else:
-        data = rng.randbytes(rng.randrange(1, 30))
-    return mutate(rng, data) if rng.random() < 0.3 else data
 
 
 def in_data_frames(rng, data):
@@ -156,47 +86,6 @@ def in_data_frames(rng, data):
         if rng.random() < 0.2:
             out += rng.choice((frame(DATA, b""), frame(reserved_type(rng), b"x")))
     return out
-
-
-def changed_fields(rng, fields, values, names, extras):
-    """fields changed one to three times the way a hostile peer would: a field gone, its value
-    replaced by one of values or its name by one of names, one of extras added, a field
-    doubled, or all reordered."""
-    fields = list(fields)
-    for _ in range(rng.randint(1, 3)):
-        if not fields:
-            break
-        kind = rng.randrange(6)
-        i = rng.randrange(len(fields))
-        name, value = fields[i]
-        if kind == 0:
-            del fields[i]
-        elif kind == 1:
-            fields[i] = (name, rng.choice(values))
-        elif kind == 2:
-            fields[i] = (rng.choice(names), value)
-        elif kind == 3:
-            fields.append(rng.choice(extras))
-        elif kind == 4:
-            fields.insert(rng.randrange(len(fields) + 1), fields[i])
-        else:
-            rng.shuffle(fields)
-    return fields
-
-
-def random_fields(rng):
-    """The fields of a request: the Bind request, or one changed the way a hostile client would
-    (a method, protocol or path that is not Bind's, names that are not allowed, fields a
-    request may not carry)."""
-    if rng.random() < 0.4:
-        return list(BIND_REQUEST)
-    return changed_fields(
-        rng, BIND_REQUEST,
-        ("", "?0", "?1", "GET", "connect-ip", "/", "*", "x" * rng.randrange(1, 300),
-         rng.randbytes(8).decode("latin-1")),
-        (":Method", "te", "connection", ":status", "x", ""),
-        ((":path", "/"), ("proxy-public-address", "1.2.3.4:5"), ("authorization", "Bearer x"),
-         ("capsule-protocol", "?1"), ("content-length", "3"), ("x-" + "a" * 100, "b")))
 
 
 def field_section(rng):
@@ -558,34 +447,9 @@ def one_round(peer_bin, port, work, seed, tally):
                   f"fins: {sorted(quic.fins)}")
         check_round(quic, tally)
     finally:
-        while True:
-            try:
-                sink.recv(2048)
-            except OSError:
-                break
-        sink.close()
+        close_sink(sink)
         quic.close()
         log.close()
-
-
-# The independent proxy's answer to a Bind request (RFC 9298 §3.5, -10 §6-§7), and what a
-# hostile one makes of it.
-GOOD_RESPONSE = [(":status", "200"), ("capsule-protocol", "?1"), ("connect-udp-bind", "?1"),
-                 ("proxy-public-address", '"192.0.2.44:4444"')]
-
-
-def random_response(rng):
-    """A response changed the way a hostile proxy would (RFC 9114 §4.3, RFC 9298 §3.5, -10
-    §7): a field gone or replaced, a status that is not 2xx or not a status, fields a CONNECT
-    response may not carry, an address that does not parse, fields doubled or reordered."""
-    return changed_fields(
-        rng, GOOD_RESPONSE,
-        ("", "?0", "200", "2000", "20", "abc", "204", "407", "101", '"[::1]:1"',
-         '"192.0.2.1:0"', '"192.0.2.1"', '"a:b"', '"192.0.2.1:1", "[2001:db8::1]:2"', "x" * 300,
-         rng.randbytes(6).decode("latin-1")),
-        (":Status", "content-length", "connection", ":method", ""),
-        ((":status", "200"), ("content-length", "0"), ("proxy-public-address", '"192.0.2.2:2"'),
-         ("transfer-encoding", "chunked"), ("content-type", "text/plain")))
 
 
 class ServerRound(Round):
@@ -799,9 +663,6 @@ def client_round(bindir, peer_bin, work, seed, tally):
             client.wait()
         quic.close()
         log.close()
-    for text in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-        if wait_for(f"{work}/client-{seed}.err", text, 0.1) is not None:
-            raise Failure(f"the client's output has a sanitizer report ({text})")
 
 
 def against_the_proxy(bindir, peer_bin, work, failures):
@@ -809,40 +670,10 @@ def against_the_proxy(bindir, peer_bin, work, failures):
     tally = {"answered": 0, "resets": 0, "closed": 0, "datagrams": 0, "codes": {}}
     proxy, port = start_proxy(bindir, work, ["--run-seconds", "3600"])
     try:
-        for i in range(ROUNDS):
-            seed = SEED + i
-            try:
-                one_round(peer_bin, port, work, seed, tally)
-            except Failure as exc:
-                failures.append(f"round with seed {seed}: {exc}")
-            if proxy.poll() is not None:
-                failures.append(f"the proxy exited ({proxy.returncode}) in the round with "
-                                f"seed {seed}")
-                break
-            if not failures and "MASQUE_HOSTILE_KEEP" not in os.environ:
-                os.remove(f"{work}/round-{seed}.log")
-            if (i + 1) % PROBE_EVERY == 0 or i + 1 == ROUNDS:
-                try:
-                    probe(peer_bin, port, work, f"probe-{seed}")
-                except Failure as exc:
-                    failures.append(f"after the round with seed {seed}, a well-behaved "
-                                    f"client: {exc}")
-            if failures:
-                break
+        proxy_rounds(proxy, ROUNDS, lambda seed: one_round(peer_bin, port, work, seed, tally),
+                     lambda seed: probe(peer_bin, port, work, f"probe-{seed}"), work, failures)
     finally:
-        if proxy.poll() is None:
-            proxy.send_signal(signal.SIGTERM)
-            try:
-                proxy.wait(DEADLINE * 3)
-            except subprocess.TimeoutExpired:
-                proxy.kill()
-                proxy.wait()
-                failures.append("the proxy did not end on SIGTERM")
-    if proxy.returncode not in (0, None) and not any("exited" in f for f in failures):
-        failures.append(f"the proxy ended with status {proxy.returncode} on SIGTERM")
-    for text in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-        if wait_for(f"{work}/proxy.log", text, 0.1) is not None:
-            failures.append(f"the proxy's log has a sanitizer report ({text})")
+        stop_proxy(proxy, work, failures)
     return tally
 
 
@@ -850,16 +681,8 @@ def against_the_client(bindir, peer_bin, work, failures):
     """Part 2: masque-bind-client against a hostile proxy, CLIENT_ROUNDS connections."""
     tally = {"answered": 0, "resets": 0, "closed": 0, "datagrams": 0, "codes": {},
              "tunnels": 0, "echoes": 0}
-    for i in range(CLIENT_ROUNDS):
-        seed = SEED + i
-        try:
-            client_round(bindir, peer_bin, work, seed, tally)
-        except Failure as exc:
-            failures.append(f"client round with seed {seed}: {exc}")
-            break
-        if "MASQUE_HOSTILE_KEEP" not in os.environ:
-            os.remove(f"{work}/server-{seed}.log")
-            os.remove(f"{work}/client-{seed}.err")
+    client_rounds(CLIENT_ROUNDS,
+                  lambda seed: client_round(bindir, peer_bin, work, seed, tally), work, failures)
     return tally
 
 
@@ -881,19 +704,12 @@ def main():
     proxy_tally = against_the_proxy(bindir, peer_bin, work, failures)
     client_tally = against_the_client(bindir, peer_bin, work, failures) if not failures else None
     if failures:
-        print(f"h3_hostile: FAIL: {'; '.join(failures)} (work folder {work} kept; replay: "
-              "MASQUE_HOSTILE_SEED=N with MASQUE_HOSTILE_ROUNDS=1 MASQUE_HOSTILE_CLIENT_ROUNDS=0 "
-              "for a proxy round, MASQUE_HOSTILE_ROUNDS=0 MASQUE_HOSTILE_CLIENT_ROUNDS=1 for a "
-              "client round)")
-        # The output of the program that failed: the client's of its last round, or the proxy's.
-        client_errs = sorted((f for f in os.listdir(work) if f.startswith("client-")),
-                             key=lambda f: os.path.getmtime(os.path.join(work, f)))
-        output = os.path.join(work, client_errs[-1]) if client_tally is not None and \
-            client_errs else f"{work}/proxy.log"
-        with open(output, encoding="utf-8", errors="replace") as f:
-            print(f"{output}:\n{f.read()[-6000:]}")
+        print_failure("h3_hostile", failures, work, client_tally is not None,
+                      "MASQUE_HOSTILE_SEED=N with MASQUE_HOSTILE_ROUNDS=1 "
+                      "MASQUE_HOSTILE_CLIENT_ROUNDS=0 for a proxy round, MASQUE_HOSTILE_ROUNDS=0 "
+                      "MASQUE_HOSTILE_CLIENT_ROUNDS=1 for a client round")
         return 1
-    if "MASQUE_HOSTILE_KEEP" not in os.environ:
+    if not KEEP:
         shutil.rmtree(work, ignore_errors=True)
     print(f"h3_hostile: PASS (from seed {SEED}, {ROUNDS} rounds of a random hostile HTTP/3 "
           f"client against masque-proxy and {CLIENT_ROUNDS} of a hostile proxy against "

@@ -35,7 +35,8 @@ each program sends is compared with what the specs say it must be.
    (CONNECTION_ERRORS), each on a connection of its own, whose CONNECTION_CLOSE must carry
    the HTTP/3 code (RFC 9114 §8, RFC 9297 §2.1), and the log a reason; and one whose
    CONNECTION_CLOSE is lost on the way: the client's next packet gets it again (RFC 9000
-   §10.2.1).
+   §10.2.1). Then masque-proxy killed and started again on its port: the client's next packet
+   meets a Stateless Reset that quinn accepts (RFC 9000 §10.3).
 4. An independent proxy against masque-bind-client --echo: it offers extended CONNECT and
    HTTP/3 datagrams, checks the request (sent only after the proxy's SETTINGS), answers 200,
    acknowledges the client's uncompressed context, checks the echoes of datagrams sent in
@@ -75,6 +76,7 @@ except ImportError:
 from h2_interop import (ACK, ASSIGN, DATAGRAM, DEADLINE, BIND_REQUEST, PROXY_BROKEN_RULES,
                         Failure, bind_response_public, capsule, expect_closed, read_varint,
                         start_proxy, tuple_bytes, udp_peer, varint, varint8)
+import programs
 from programs import Echo, UdpPath, report, stop_all, wait_for, work_with_pki
 
 # RFC 9114 §7.2 frame types, §6.2 stream types, §7.2.4.1 and RFC 9204 §5 settings, RFC 9220 §3,
@@ -868,6 +870,34 @@ def lost_connection_close(bindir, peer_bin, work):
         stop_all(proxy, path)
 
 
+def restarted_proxy(bindir, peer_bin, work):
+    """Part 3, after it: masque-proxy killed (SIGKILL: it tells no one) and started again on
+    its port with the same key. The independent client's next packet must meet a Stateless
+    Reset that quinn accepts (RFC 9000 §10.3: the token of the connection ID, which the new
+    process derives as the old one did), so that the connection ends at once, not at its idle
+    timeout (60 s here)."""
+    proxy = again = quic = None
+    try:
+        proxy, port = programs.start_proxy(bindir, work, log=f"{work}/restart1.log")
+        quic, h3 = connect_client(peer_bin, port, work, "restarted")
+        sid, _ = bind_request(h3)  # the handshake confirmed, the tunnel up
+        proxy.kill()
+        proxy.wait()
+        again, _ = programs.start_proxy(bindir, work, log=f"{work}/restart2.log", port=port)
+        quic.write(sid, frame(DATA, capsule(DATAGRAM, varint(2) +
+                                            tuple_bytes("127.0.0.1", 9) + b"anyone?")))
+        closed = quic.wait(lambda: quic.closed, "the connection's end by a Stateless Reset")
+        if closed[0] != "reset":
+            raise Failure(f"after the proxy's restart the connection ended with {closed}, not "
+                          "a Stateless Reset")
+    except RuntimeError as exc:  # a proxy did not start
+        raise Failure(str(exc)) from exc
+    finally:
+        if quic is not None:
+            quic.close()
+        stop_all(proxy, again)
+
+
 def serve_bind_client(bindir, peer_bin, work, name, peer_args=(), connect_protocol=True,
                       unusual=False, mode=("--echo",)):
     """Parts 4 to 6: an independent proxy for masque-bind-client in mode (--echo, or --expose
@@ -1168,6 +1198,7 @@ def main():
                        ("the client's SETTINGS after its request", settings_after_request),
                        ("masque-proxy against broken requests", broken_rules),
                        ("masque-proxy's CONNECTION_CLOSE lost", lost_connection_close),
+                       ("masque-proxy killed and restarted", restarted_proxy),
                        ("against masque-bind-client", against_the_client),
                        ("against masque-bind-client --expose", against_expose_mode),
                        ("masque-bind-client against a proxy breaking rules",

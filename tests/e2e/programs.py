@@ -56,15 +56,17 @@ def wait_for(path, text, seconds=20):
     return None
 
 
-def start_proxy(bindir, work, args=(), listen="127.0.0.1", log=None):
-    """masque-proxy at `listen` (an IP literal, IPv6 in brackets) on a free port, with the
-    throw-away CA's certificate, loopback targets allowed, its log in `log` (work/proxy.log by
-    default), and waits until it listens: (process, port). A proxy that exits before it listens
-    (the port was taken between free_port() and its bind: the tests run side by side) is
-    started again on another port, up to five times. RuntimeError if it does not start."""
+def start_proxy(bindir, work, args=(), listen="127.0.0.1", log=None, port=None):
+    """masque-proxy at `listen` (an IP literal, IPv6 in brackets) on a free port (or on `port`),
+    with the throw-away CA's certificate, loopback targets allowed, its log in `log`
+    (work/proxy.log by default), and waits until it listens: (process, port). A proxy that exits
+    before it listens (the port was taken between free_port() and its bind: the tests run side
+    by side) is started again on another port, up to five times, unless `port` was given.
+    RuntimeError if it does not start."""
     log = log or f"{work}/proxy.log"
-    for _ in range(5):
-        port = free_port(listen)
+    fixed = port
+    for _ in range(5 if fixed is None else 1):
+        port = fixed or free_port(listen)
         with open(log, "w", encoding="utf-8") as plog:
             proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
                                       f"{listen}:{port}", "--allow", "127.0.0.0/8",

@@ -27,7 +27,8 @@
 //!   stream ID uni|bi               the other end opened a stream
 //!   data ID HEX | fin ID | reset ID CODE
 //!   datagram HEX
-//!   closed KIND CODE               KIND: application, transport, timeout, local, other
+//!   closed KIND CODE               KIND: application, transport, timeout, local, reset (a
+//!                                  Stateless Reset, RFC 9000 §10.3), other
 //!   error TEXT                     a command failed (a write on a stopped stream: "stopped")
 use std::collections::HashMap;
 use std::fs::File;
@@ -373,6 +374,7 @@ fn watch(conn: quinn::Connection, streams: Streams, stops: Stops) {
             }
             quinn::ConnectionError::TimedOut => ("timeout", 0),
             quinn::ConnectionError::LocallyClosed => ("local", 0),
+            quinn::ConnectionError::Reset => ("reset", 0),
             _ => ("other", 0),
         };
         println!("closed {} {}", kind, code);

@@ -13,6 +13,9 @@
  * Any other (older, timed out, or a previous process's): a Stateless Reset (RFC 9000 §10.3),
  * whose token comes from a secret and the connection ID alone (§10.3.2), so that no state is
  * needed, and a restarted proxy with the same secret resets its predecessor's connections.
+ *
+ * And a client's first packet in a QUIC version this end does not speak: Version Negotiation
+ * (RFC 9000 §6), which needs no state either.
  */
 #ifndef MASQUE_ADAPTER_NGTCP2_CLOSING_H
 #define MASQUE_ADAPTER_NGTCP2_CLOSING_H
@@ -25,6 +28,9 @@
 #define MASQUE_CLOSING_CIDS    16u  /* connection IDs kept (what the peer may be using) */
 #define MASQUE_CLOSING_CID_MAX 20u  /* RFC 9000 §17.2: at most 20 bytes */
 #define MASQUE_CLOSING_PKT_MAX 256u /* a 1-RTT CONNECTION_CLOSE without a reason is ~50 */
+/* Version Negotiation at most: 7 bytes, two connection IDs of up to 255 bytes (an unknown
+ * version may have them, RFC 9000 §17.2.1), three versions */
+#define MASQUE_VN_MAX          536u
 
 typedef struct masque_quic_closing {
     uint8_t cid[MASQUE_CLOSING_CIDS][MASQUE_CLOSING_CID_MAX];
@@ -81,5 +87,14 @@ int masque_quic_reset_secret_derive(const char *key_file, uint8_t *secret);
  */
 size_t masque_quic_stateless_reset(const uint8_t *secret, const uint8_t *pkt, size_t len,
                                    uint8_t *out, size_t cap);
+
+/*
+ * The Version Negotiation packet (RFC 9000 §6.1, §17.2.1) that answers packet `pkt` of `len`
+ * bytes, the first of a client that asks for a QUIC version this end does not speak, written
+ * to `out`: its length, or 0 when none is due (a version this end speaks, a short header, a
+ * Version Negotiation packet, or a datagram too small to start a connection, §14.1). It lists
+ * QUIC v1, v2 where ngtcp2 has it, and a reserved version (§6.3).
+ */
+size_t masque_quic_version_negotiation(const uint8_t *pkt, size_t len, uint8_t *out, size_t cap);
 
 #endif /* MASQUE_ADAPTER_NGTCP2_CLOSING_H */

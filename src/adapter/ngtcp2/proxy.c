@@ -47,7 +47,7 @@
 /* Closed connections whose CONNECTION_CLOSE is sent again to a late packet (closing.h): the
  * last ones closed; an older one beyond them gets no answer, as before. */
 #define CLOSING_KEPT      32u
-#define RESETS_PER_SECOND 1024u    /* Stateless Resets sent at most (each costs an HKDF) */
+#define STATELESS_PER_SEC 1024u    /* Stateless Resets and Version Negotiation sent at most */
 #define MAX_TOKENS        64u      /* a file with more is refused; load_tokens() says so */
 #define MAX_IDENTITIES    1024u    /* identities accounted apart by default (max_identities) */
 #define IDENTITIES_LIMIT  1000000u /* max_identities at most */
@@ -236,8 +236,8 @@ struct masque_quic_proxy {
     dlist idle;
     uint8_t retry_secret[MASQUE_QUIC_RETRY_SECRET_LEN]; /* seals Retry tokens (RFC 9000 §8.1.2) */
     uint8_t reset_secret[MASQUE_QUIC_RESET_SECRET_LEN]; /* Stateless Reset tokens (§10.3.2) */
-    uint64_t reset_second; /* ns: when the second that resets_left counts for began */
-    unsigned resets_left;  /* Stateless Resets that may go in it (RESETS_PER_SECOND) */
+    uint64_t stateless_second; /* ns: when the second that stateless_left counts for began */
+    unsigned stateless_left;   /* answers without state that may go in it (STATELESS_PER_SEC) */
     /* HTTP/3 clients by address: open addressing, a power of two at least twice max_clients,
      * keyed by a random seed so that senders cannot aim at one chain. */
     proxy_client **by_addr;
@@ -1972,35 +1972,63 @@ static int closing_answer(masque_quic_proxy *p, const struct sockaddr_storage *f
 }
 
 /*
+ * Sends an answer that needs no connection (closing.h) from the address the packet from `from`
+ * reached (received with `hdr`): at most STATELESS_PER_SEC go out, each shorter than the
+ * packet it answers, so that forged sources cannot turn the proxy into an amplifier or make it
+ * spend more than that. 1 when it went.
+ */
+static int stateless_answer(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl,
+                            struct msghdr *hdr, const uint8_t *answer, size_t n)
+{
+    struct sockaddr_storage dst;
+    socklen_t tl;
+    const struct sockaddr_storage *source;
+    uint64_t now = masque_quic_now_ns();
+    if (now - p->stateless_second >= 1000000000u) {
+        p->stateless_second = now;
+        p->stateless_left = STATELESS_PER_SEC;
+    }
+    if (n == 0 || p->stateless_left == 0) {
+        return 0;
+    }
+    source = packet_destination(p, hdr, &dst, &tl);
+    if (source == NULL) {
+        return 0;
+    }
+    p->stateless_left--;
+    masque_udp_send_from(p->fd, (const struct sockaddr *)from, fl, (const struct sockaddr *)source,
+                         answer, n);
+    return 1;
+}
+
+/*
  * A short-header packet for a connection ID that no client has and no closing record knows:
- * a Stateless Reset (RFC 9000 §10.3), from the address the packet reached. Its client learns
- * at once that the connection is gone (this process closed it long ago, or a previous one had
- * it), instead of at its idle timeout. At most RESETS_PER_SECOND go out, each shorter than
- * the packet it answers (closing.h).
+ * a Stateless Reset (RFC 9000 §10.3). Its client learns at once that the connection is gone
+ * (this process closed it long ago, or a previous one had it), instead of at its idle
+ * timeout.
  */
 static void stateless_reset(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl,
                             struct msghdr *hdr, const uint8_t *pkt, size_t len)
 {
     uint8_t reset[64];
-    size_t n;
-    struct sockaddr_storage dst;
-    socklen_t tl;
-    const struct sockaddr_storage *source;
-    uint64_t now = masque_quic_now_ns();
-    if (now - p->reset_second >= 1000000000u) {
-        p->reset_second = now;
-        p->resets_left = RESETS_PER_SECOND;
+    (void)stateless_answer(
+        p, from, fl, hdr, reset,
+        masque_quic_stateless_reset(p->cfg.conn.reset_secret, pkt, len, reset, sizeof(reset)));
+}
+
+/* A client's first packet in a QUIC version this end does not speak: Version Negotiation
+ * (RFC 9000 §6.1), so that it retries in one it does, instead of timing out. 1 when it was
+ * one of those (answered or not). */
+static int version_negotiation(masque_quic_proxy *p, const struct sockaddr_storage *from,
+                               socklen_t fl, struct msghdr *hdr, const uint8_t *pkt, size_t len)
+{
+    uint8_t vn[MASQUE_VN_MAX];
+    size_t n = masque_quic_version_negotiation(pkt, len, vn, sizeof(vn));
+    if (n == 0) {
+        return 0;
     }
-    if (p->resets_left == 0) {
-        return;
-    }
-    n = masque_quic_stateless_reset(p->cfg.conn.reset_secret, pkt, len, reset, sizeof(reset));
-    source = n > 0 ? packet_destination(p, hdr, &dst, &tl) : NULL;
-    if (source != NULL) {
-        p->resets_left--;
-        masque_udp_send_from(p->fd, (const struct sockaddr *)from, fl,
-                             (const struct sockaddr *)source, reset, n);
-    }
+    (void)stateless_answer(p, from, fl, hdr, vn, n);
+    return 1;
 }
 
 /* One QUIC packet from the listening socket (received with `hdr`), to the client it belongs to
@@ -2022,6 +2050,9 @@ static void listen_packet(masque_quic_proxy *p, const struct sockaddr_storage *f
     }
     if (c == NULL && searched && len > 0 && (pkt[0] & 0x80) == 0) {
         stateless_reset(p, from, fl, hdr, pkt, len); /* a lookup left undone is not a "no" */
+        return;
+    }
+    if (c == NULL && version_negotiation(p, from, fl, hdr, pkt, len)) {
         return;
     }
     if (c == NULL) {

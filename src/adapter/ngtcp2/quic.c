@@ -2273,6 +2273,36 @@ size_t masque_quic_stateless_reset(const uint8_t *secret, const uint8_t *pkt, si
     return n > 0 ? (size_t)n : 0;
 }
 
+size_t masque_quic_version_negotiation(const uint8_t *pkt, size_t len, uint8_t *out, size_t cap)
+{
+    ngtcp2_version_cid vc;
+    uint32_t versions[3];
+    uint32_t grease;
+    size_t n = 0;
+    uint8_t unused;
+    ngtcp2_ssize w;
+    /* ngtcp2 says so for a long header of a version it lacks (not 0: that is a Version
+     * Negotiation packet itself, never answered, §6.1) in a datagram large enough to start a
+     * connection, which a smaller one cannot (§14.1): the answer is always shorter. */
+    if (len < NGTCP2_MAX_UDP_PAYLOAD_SIZE ||
+        ngtcp2_pkt_decode_version_cid(&vc, pkt, len, SCID_LEN) != NGTCP2_ERR_VERSION_NEGOTIATION ||
+        gnutls_rnd(GNUTLS_RND_NONCE, &grease, sizeof(grease)) != 0 ||
+        gnutls_rnd(GNUTLS_RND_NONCE, &unused, sizeof(unused)) != 0) {
+        return 0;
+    }
+    versions[n++] = NGTCP2_PROTO_VER_V1;
+    if (ngtcp2_is_supported_version(NGTCP2_PROTO_VER_V2)) {
+        versions[n++] = NGTCP2_PROTO_VER_V2; /* RFC 9369: what masque_quic_server_accept takes */
+    }
+    /* A reserved version (0x?a?a?a?a, RFC 9000 §15), so that clients keep ignoring unknown
+     * ones (§6.3). */
+    versions[n++] = (grease & 0xf0f0f0f0u) | 0x0a0a0a0au;
+    /* The client's Source Connection ID as the Destination and the other way round (§17.2.1). */
+    w = ngtcp2_pkt_write_version_negotiation(out, cap, unused, vc.scid, vc.scidlen, vc.dcid,
+                                             vc.dcidlen, versions, n);
+    return w > 0 ? (size_t)w : 0;
+}
+
 int masque_quic_closing_match(masque_quic_closing *k, const uint8_t *dcid, size_t dcidlen,
                               uint64_t now_ns, const uint8_t **reply, size_t *reply_len)
 {

@@ -14,13 +14,14 @@ from a seeded generator.
    frames on streams they may not be on; END_STREAM and RST_STREAM with any code; windows of a
    few bytes, and no WINDOW_UPDATE at all while UDP from outside floods the public addresses the
    proxy hands out. Each round ends with a well-formed request, which must be answered (or the
-   connection ended) in time.
+   connection ended) in time, or, in some of the rounds that break connection rules, with half
+   a frame and a TCP reset.
 2. A hostile proxy against masque-bind-client --h2 --echo (some with --compress-after 2), or
    --expose with a local echo service (MASQUE_HOSTILE_H2_CLIENT_ROUNDS, 12): SETTINGS without
    ENABLE_CONNECT_PROTOCOL or with bad values; interim responses, and responses with a status,
    fields or a public address that are wrong; capsules and frames of any type; PING, GOAWAY,
    WINDOW_UPDATE, RST_STREAM and END_STREAM. Then the proxy sends GOAWAY and closes the TCP
-   connection.
+   connection, or, in some rounds that break connection rules, resets it.
 Half the rounds of each part break only rules whose breach costs a request, not the connection,
 so that tunnels are up and carry traffic; those rounds of part 2 end with a datagram that the
 client must echo, unless it ended the request or itself.
@@ -49,6 +50,7 @@ import select
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import time
@@ -615,6 +617,20 @@ class Round:
             end.send(mutate(rng, h2frame(rng.randrange(10), rng.randrange(256), sid,
                                          rng.randbytes(rng.randrange(12)))), "mutated frame")
 
+    def vanish(self):
+        """The end of the round without a word: half a frame, then a TCP reset (no GOAWAY, no
+        TLS close_notify), as a client whose host crashes mid-write. The proxy must free the
+        connection and go on serving (the next probe)."""
+        end = self.end
+        sid = self.sids[-1] if self.sids else 1
+        end.send(h2frame(DATA, 0, sid, self.rng.randbytes(100))[:60], "half a frame")
+        end.note("TCP reset")
+        try:
+            end.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        end.closed = True
+
     def last_word(self):
         """A well-formed Bind request on a new stream, if the connection is still up: it must
         be answered (a response or RST_STREAM) or the connection ended, within the deadline."""
@@ -691,7 +707,10 @@ def one_round(port, work, seed, tally):
             if not game.alive():
                 break
             game.move()
-        game.last_word()
+        if not game.mild and rng.random() < 0.15:
+            game.vanish()
+        else:
+            game.last_word()
         end.note(f"goaway: {end.goaway}; closed: {end.closed}")
         check_round(end, tally)
     finally:
@@ -940,12 +959,17 @@ def client_round(bindir, work, seed, tally):
             if game.mild:
                 game.echo(seed)
         end.note(f"goaway: {end.goaway}; closed: {end.closed}; client: {client.poll()}")
-        end.frame(GOAWAY, 0, 0, bytes(8), "GOAWAY NO_ERROR")  # the proxy goes away
-        end.pump(0.05)
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        if not game.mild and rng.random() < 0.2:  # a proxy that crashes: a TCP reset
+            end.note("TCP reset")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+        else:
+            end.frame(GOAWAY, 0, 0, bytes(8), "GOAWAY NO_ERROR")  # the proxy goes away
+            end.pump(0.05)
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         try:
             status = client.wait(DEADLINE)
         except subprocess.TimeoutExpired as exc:

@@ -1171,6 +1171,7 @@ static void usage(FILE *to)
         "                             proxy's answer to the Bind request after a handshake\n"
         "  --idle-timeout-ms MS       a proxy silent this long is gone (QUIC's idle timeout;\n"
         "                             default 120000; a quiet tunnel sends PINGs to stay up)\n"
+        "  --quic-version 1|2         QUIC v1 (RFC 9000, the default) or v2 (RFC 9369)\n"
         "  --priority STRING          GnuTLS priority string\n"
         "  --echo                     answer every packet with \"re: TEXT\"\n"
         "  --compress-after N         register a compressed context for a peer after N packets\n"
@@ -1302,6 +1303,8 @@ int main(int argc, char **argv)
             o.cfg.token = token;
         } else if (strcmp(a, "--idle-timeout-ms") == 0) {
             o.cfg.conn_idle_timeout_ms = option_number(PROGRAM, a, argv[++i], 1000, 3600000);
+        } else if (strcmp(a, "--quic-version") == 0) {
+            o.cfg.quic_version = (uint32_t)option_number(PROGRAM, a, argv[++i], 1, 2);
         } else if (strcmp(a, "--fallback-ms") == 0) {
             o.fallback_ns = option_number(PROGRAM, a, argv[++i], 0, 3600000) * 1000000u;
         } else if (strcmp(a, "--connect-timeout-ms") == 0) {

@@ -220,6 +220,13 @@ typedef struct masque_quic_config {
      * derived from key_file (so that a restart keeps it), or random.
      */
     const uint8_t *reset_secret;
+    /**
+     * Client: the QUIC version it begins in: 1 (RFC 9000) or 2 (RFC 9369: the same protocol
+     * under other codepoints and keys, so that middleboxes do not ossify on v1's); 0: 1.
+     * masque_quic_client_new() refuses any other. masque-proxy speaks both, and answers a
+     * client's first packet in any other with Version Negotiation (RFC 9000 §6).
+     */
+    uint32_t quic_version;
 } masque_quic_config;
 
 /** Most Bind requests one connection carries at once (the request streams a proxy allows). */

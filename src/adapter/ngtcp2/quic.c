@@ -1708,13 +1708,18 @@ masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
                                          const struct sockaddr *remote, socklen_t remotelen,
                                          const masque_quic_hooks *hooks, void *app)
 {
-    masque_quic_conn *c = alloc_conn(cfg, fd, local, locallen, remote, remotelen, hooks, app);
+    masque_quic_conn *c;
     ngtcp2_callbacks cb;
     ngtcp2_settings settings;
     ngtcp2_transport_params params;
     ngtcp2_cid dcid;
     ngtcp2_cid scid;
     ngtcp2_path path;
+    uint32_t version = cfg->quic_version == 2 ? NGTCP2_PROTO_VER_V2 : NGTCP2_PROTO_VER_V1;
+    if (cfg->quic_version > 2 || !ngtcp2_is_supported_version(version)) {
+        return NULL; /* a version this binding does not speak */
+    }
+    c = alloc_conn(cfg, fd, local, locallen, remote, remotelen, hooks, app);
     if (c == NULL) {
         return NULL;
     }
@@ -1727,8 +1732,8 @@ masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
     (void)gnutls_rnd(GNUTLS_RND_RANDOM, dcid.data, dcid.datalen);
     (void)gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
     path = make_path(c);
-    if (ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb, &settings,
-                               &params, NULL, c) != 0 ||
+    if (ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path, version, &cb, &settings, &params,
+                               NULL, c) != 0 ||
         setup_tls(c) != 0 || masque_quic_request_open(c, app) == NULL) {
         masque_quic_free(c);
         return NULL;

@@ -1956,6 +1956,9 @@ static int read_at(masque_quic_conn *c, const struct sockaddr *from, socklen_t f
                   e->type == NGTCP2_CCERR_TYPE_APPLICATION ? MASQUE_CONN_CLOSED_BY_PEER
                                                            : MASQUE_CONN_BROKEN,
                   e->error_code);
+        } else if (rv == NGTCP2_ERR_RECV_VERSION_NEGOTIATION) {
+            /* RFC 9000 §6.2: none of the versions it lists is the one this end began in. */
+            log_line(c, "read: ", "Version Negotiation: the peer does not speak this QUIC version");
         } else if (rv != NGTCP2_ERR_CLOSING && !c->refused) {
             log_line(c, c->h3_reason != NULL ? "read: HTTP/3: " : "read: ",
                      c->h3_reason != NULL ? c->h3_reason : ngtcp2_strerror(rv));

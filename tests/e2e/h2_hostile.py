@@ -67,10 +67,11 @@ except ImportError:
 from h2_interop import (ACK, ASSIGN, BIND_REQUEST, DATAGRAM, DEADLINE, Failure,
                         bind_response_public, capsule, connect, header_map, read_varint,
                         start_proxy, tuple_bytes, udp_peer, varint)
-from hostile import (GOOD_RESPONSE, KEEP, SEED, client_rounds, close_sink, mutate, print_failure,
-                     proxy_rounds, random_capsule, random_fields, random_response, reserved_type,
-                     some_varint, stop_proxy)
-from programs import Echo, work_with_pki
+from hostile import (GOOD_RESPONSE, KEEP, SEED, client_ended, client_mode, client_rounds,
+                     close_sink, mutate, print_failure, proxy_rounds, random_capsule,
+                     random_fields, random_response, reserved_type, some_varint,
+                     stop_client_round, stop_proxy)
+from programs import work_with_pki
 
 ROUNDS = int(os.environ.get("MASQUE_HOSTILE_H2_ROUNDS", "24"))
 CLIENT_ROUNDS = int(os.environ.get("MASQUE_HOSTILE_H2_CLIENT_ROUNDS", "12"))
@@ -911,15 +912,7 @@ def client_round(bindir, work, seed, tally):
     the end of the TCP connection: the client must end with status 0 or 1 and no sanitizer
     report, and what it sent must parse."""
     rng = random.Random(seed)
-    echo = None
-    mode, answer = ["--echo"], b"re: "
-    if rng.random() < 0.3:
-        mode += ["--compress-after", "2"]
-    elif rng.random() < 0.4:
-        echo = Echo()
-        echo.start()
-        mode = ["--expose", "%s:%d" % echo.sock.getsockname(), "--max-peers", "8"]
-        answer = b"echo: "
+    echo, mode, answer = client_mode(rng)
     log = open(f"{work}/server-{seed}.log", "w",  # pylint: disable=consider-using-with
                encoding="utf-8")
     lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -970,22 +963,12 @@ def client_round(bindir, work, seed, tally):
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        try:
-            status = client.wait(DEADLINE)
-        except subprocess.TimeoutExpired as exc:
-            raise Failure("the client did not end within the deadline after the proxy closed "
-                          "the connection") from exc
-        if status not in (0, 1):
-            raise Failure(f"the client ended with status {status}")
+        client_ended(client)
         check_round(end, tally)
         tally["tunnels"] += game.context is not None
         tally["echoes"] += game.echoed
     finally:
-        if echo is not None:
-            echo.stop = True
-        if client is not None and client.poll() is None:
-            client.kill()
-            client.wait()
+        stop_client_round(echo, client)
         if sock is not None:
             sock.close()
         lsock.close()

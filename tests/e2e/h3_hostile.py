@@ -56,10 +56,11 @@ from h3_interop import (CONTROL_STREAM, DATA, ENABLE_CONNECT_PROTOCOL, H3, H3_DA
                         QPACK_BLOCKED_STREAMS, QPACK_MAX_TABLE_CAPACITY, SETTINGS, QuicPeer,
                         bind_request, client_settings, connect_client, expect_udp, frame,
                         prefix_int, qpack_decode, qpack_encode, settings_frame)
-from hostile import (GOOD_RESPONSE, KEEP, SEED, client_rounds, close_sink, mutate, print_failure,
-                     proxy_rounds, random_capsule, random_fields, random_response, random_tuple,
-                     reserved_type, some_varint, stop_proxy)
-from programs import Echo, work_with_pki
+from hostile import (GOOD_RESPONSE, KEEP, SEED, client_ended, client_mode, client_rounds,
+                     close_sink, mutate, print_failure, proxy_rounds, random_capsule,
+                     random_fields, random_response, random_tuple, reserved_type, some_varint,
+                     stop_client_round, stop_proxy)
+from programs import work_with_pki
 
 ROUNDS = int(os.environ.get("MASQUE_HOSTILE_ROUNDS", "24"))
 CLIENT_ROUNDS = int(os.environ.get("MASQUE_HOSTILE_CLIENT_ROUNDS", "12"))
@@ -593,15 +594,7 @@ def client_round(bindir, peer_bin, work, seed, tally):
     parse."""
     rng = random.Random(seed)
     datagrams = rng.random() >= 0.2
-    echo = None
-    mode, answer = ["--echo"], b"re: "
-    if rng.random() < 0.3:  # a compressed context for each peer after its second packet
-        mode += ["--compress-after", "2"]
-    elif rng.random() < 0.4:  # every peer through a socket of its own to a local service
-        echo = Echo()
-        echo.start()
-        mode = ["--expose", "%s:%d" % echo.sock.getsockname(), "--max-peers", "8"]
-        answer = b"echo: "
+    echo, mode, answer = client_mode(rng)
     log = open(f"{work}/server-{seed}.log", "w",  # pylint: disable=consider-using-with
                encoding="utf-8")
     quic = QuicPeer(peer_bin, ["server", f"{work}/pki/localhost.pem", f"{work}/pki/localhost.key"]
@@ -645,22 +638,12 @@ def client_round(bindir, peer_bin, work, seed, tally):
         game.note(f"mild: {game.mild}; closed: {quic.closed}; resets: {quic.resets}; "
                   f"fins: {sorted(quic.fins)}; client: {client.poll()}")
         quic.command("close", 0x100)  # H3_NO_ERROR: the proxy goes away
-        try:
-            status = client.wait(DEADLINE)
-        except subprocess.TimeoutExpired as exc:
-            raise Failure("the client did not end within the deadline after the proxy closed "
-                          "the connection") from exc
-        if status not in (0, 1):
-            raise Failure(f"the client ended with status {status}")
+        client_ended(client)
         check_round(quic, tally, client=True)
         tally["tunnels"] += game.context is not None
         tally["echoes"] += game.echoed
     finally:
-        if echo is not None:
-            echo.stop = True
-        if client is not None and client.poll() is None:
-            client.kill()
-            client.wait()
+        stop_client_round(echo, client)
         quic.close()
         log.close()
 

@@ -10,9 +10,9 @@ import os
 import signal
 import subprocess
 
-from h2_interop import ACK, ASSIGN, BIND_REQUEST, CLOSE, DATAGRAM, DEADLINE, capsule, tuple_bytes, \
-    varint, varint8
-from programs import wait_for
+from h2_interop import (ACK, ASSIGN, BIND_REQUEST, CLOSE, DATAGRAM, DEADLINE, Failure, capsule,
+                        tuple_bytes, varint, varint8)
+from programs import Echo, wait_for
 
 SEED = int(os.environ.get("MASQUE_HOSTILE_SEED", "9298"))
 KEEP = "MASQUE_HOSTILE_KEEP" in os.environ  # every round's log kept, not only a failing one's
@@ -149,6 +149,42 @@ def random_response(rng):
         (":Status", "content-length", "connection", ":method", ""),
         ((":status", "200"), ("content-length", "0"), ("proxy-public-address", '"192.0.2.2:2"'),
          ("transfer-encoding", "chunked"), ("content-type", "text/plain")))
+
+
+def client_mode(rng):
+    """How a client round runs masque-bind-client: --echo (answers start with "re: "), with
+    --compress-after 2 (a compressed context for each peer after its second packet), or
+    --expose with a local echo service (each peer through a socket of its own; answers start
+    with "echo: "). (the service or None, the options, the answers' prefix)."""
+    if rng.random() < 0.3:
+        return None, ["--echo", "--compress-after", "2"], b"re: "
+    if rng.random() < 0.4:
+        echo = Echo()
+        echo.start()
+        return echo, ["--expose", "%s:%d" % echo.sock.getsockname(), "--max-peers", "8"], \
+            b"echo: "
+    return None, ["--echo"], b"re: "
+
+
+def client_ended(client):
+    """After the proxy closed the connection, the client ends within DEADLINE, with status 0
+    or 1 (never on a signal); a Failure otherwise."""
+    try:
+        status = client.wait(DEADLINE)
+    except subprocess.TimeoutExpired as exc:
+        raise Failure("the client did not end within the deadline after the proxy closed the "
+                      "connection") from exc
+    if status not in (0, 1):
+        raise Failure(f"the client ended with status {status}")
+
+
+def stop_client_round(echo, client):
+    """Ends what a client round started: its local service, and the client if it still runs."""
+    if echo is not None:
+        echo.stop = True
+    if client is not None and client.poll() is None:
+        client.kill()
+        client.wait()
 
 
 def close_sink(sink):

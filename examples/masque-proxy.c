@@ -48,6 +48,9 @@ static void print_usage(const masque_quic_proxy *proxy)
 {
     masque_quic_usage u;
     size_t i;
+    uint64_t resets;
+    uint64_t negotiations;
+    uint64_t held;
     for (i = 0; masque_quic_proxy_usage(proxy, i, &u) == 0; i++) {
         (void)fprintf(stderr,
                       "masque-proxy: usage of %s: %zu requests open, %llu datagrams, %llu "
@@ -60,6 +63,12 @@ static void print_usage(const masque_quic_proxy *proxy)
                   "masque-proxy: %llu datagrams from targets dropped: too large for a QUIC "
                   "DATAGRAM frame, or their client's stream full\n",
                   (unsigned long long)masque_quic_proxy_datagrams_dropped(proxy));
+    held = masque_quic_proxy_stateless_answers(proxy, &resets, &negotiations);
+    (void)fprintf(stderr,
+                  "masque-proxy: %llu Stateless Resets and %llu Version Negotiation packets sent "
+                  "to packets of no connection, %llu held back (over 1024 a second)\n",
+                  (unsigned long long)resets, (unsigned long long)negotiations,
+                  (unsigned long long)held);
     (void)fprintf(stderr,
                   "masque-proxy: %zu clients, %zu Bind requests open; %llu client turns in %llu "
                   "steps since start\n",

@@ -716,6 +716,20 @@ MASQUE_API size_t masque_quic_proxy_requests(const masque_quic_proxy *p);
 MASQUE_API uint64_t masque_quic_proxy_datagrams_dropped(const masque_quic_proxy *p);
 
 /**
+ * @brief Packets the proxy answered without a connection, since start: Stateless Resets
+ *        (RFC 9000 §10.3), for short-header packets of connections it no longer has (a
+ *        previous process's included), and Version Negotiation packets (§6.1), for clients
+ *        that began in a QUIC version it does not speak.
+ * @param p The proxy.
+ * @param[out] resets Stateless Resets sent; may be NULL.
+ * @param[out] version_negotiations Version Negotiation packets sent; may be NULL.
+ * @return The answers of either kind held back by the limit of 1024 a second.
+ */
+MASQUE_API uint64_t masque_quic_proxy_stateless_answers(const masque_quic_proxy *p,
+                                                        uint64_t *resets,
+                                                        uint64_t *version_negotiations);
+
+/**
  * @brief Steps taken since start (masque_quic_proxy_step() calls that returned 0).
  * @param p The proxy.
  * @return The count.

@@ -14,17 +14,20 @@ from RFC 9000, byte by byte:
    swapped, a list of versions that holds QUIC v1 and none the client asked for); the same
    packet one byte shorter (§14.1), a Version Negotiation packet itself, and a short header
    get none.
+3. The proxy counts what it answered so (printed on SIGUSR1), and the counts are those sent.
 
 A packet is known to have had no answer when the answer to one sent after it comes first (the
 proxy reads and answers in order). Every wait is bounded.
 usage: stateless.py BUILD_DIR
 """
 import os
+import re
+import signal
 import socket
 import sys
 
 import programs
-from programs import report, stop_all, work_with_pki
+from programs import report, stop_all, wait_for, work_with_pki
 
 PROXY_CID_LEN = 18  # masque-proxy's connection IDs
 PROBE_LEN = 40  # a probe's reset is 39 bytes long, and no other answer here is
@@ -119,6 +122,23 @@ def check_version_negotiation(port, failures):
                         "without the version asked for")
 
 
+def check_counts(proxy, log, failures):
+    """SIGUSR1: the proxy's counters of what it answered, which must be what was sent here: a
+    Version Negotiation packet, and a reset for each of the 4 packets that call for one and
+    each probe (one per check at least, five at most)."""
+    proxy.send_signal(signal.SIGUSR1)
+    line = wait_for(log, "Version Negotiation packets sent")
+    found = re.search(r"(\d+) Stateless Resets and (\d+) Version Negotiation packets sent to "
+                      r"packets of no connection, (\d+) held back", line or "")
+    if found is None:
+        failures.append(f"SIGUSR1: no count of the answers without a connection ({line!r})")
+        return
+    resets, negotiations, held = (int(g) for g in found.groups())
+    if not (4 + 2 <= resets <= 4 + 10 and negotiations == 1 and held == 0):
+        failures.append(f"SIGUSR1 counts {resets} resets, {negotiations} Version Negotiation "
+                        f"packets and {held} held back: not 6 to 14, 1 and 0")
+
+
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
     work = work_with_pki("stateless")
@@ -129,6 +149,7 @@ def main():
         cid = os.urandom(PROXY_CID_LEN)
         token = check_resets(port, cid, failures)
         check_version_negotiation(port, failures)
+        check_counts(proxy, f"{work}/proxy.log", failures)
         proxy.kill()  # no word to anyone: the next process has to reset what this one had
         proxy.wait()
         again, _ = programs.start_proxy(bindir, work, ["--no-h2"], log=f"{work}/proxy2.log",
@@ -143,7 +164,8 @@ def main():
                   "Stateless Resets shorter than the packet, one token per connection ID and the "
                   "same after a restart, none for a long header or a 21-byte packet; Version "
                   "Negotiation for a 1200-byte packet of an unknown version (v1 listed, IDs "
-                  "swapped), none for 1199 bytes or a Version Negotiation packet", work,
+                  "swapped), none for 1199 bytes or a Version Negotiation packet; SIGUSR1 counts "
+                  "them", work,
                   f"{work}/proxy.log")
 
 

@@ -238,6 +238,9 @@ struct masque_quic_proxy {
     uint8_t reset_secret[MASQUE_QUIC_RESET_SECRET_LEN]; /* Stateless Reset tokens (§10.3.2) */
     uint64_t stateless_second; /* ns: when the second that stateless_left counts for began */
     unsigned stateless_left;   /* answers without state that may go in it (STATELESS_PER_SEC) */
+    uint64_t resets_sent;      /* Stateless Resets since start */
+    uint64_t vn_sent;          /* Version Negotiation packets since start */
+    uint64_t stateless_held;   /* answers without state the limit held back */
     /* HTTP/3 clients by address: open addressing, a power of two at least twice max_clients,
      * keyed by a random seed so that senders cannot aim at one chain. */
     proxy_client **by_addr;
@@ -1973,12 +1976,12 @@ static int closing_answer(masque_quic_proxy *p, const struct sockaddr_storage *f
 
 /*
  * Sends an answer that needs no connection (closing.h) from the address the packet from `from`
- * reached (received with `hdr`): at most STATELESS_PER_SEC go out, each shorter than the
- * packet it answers, so that forged sources cannot turn the proxy into an amplifier or make it
- * spend more than that. 1 when it went.
+ * reached (received with `hdr`), and counts it in *sent: at most STATELESS_PER_SEC go out, each
+ * shorter than the packet it answers, so that forged sources cannot turn the proxy into an
+ * amplifier or make it spend more than that. 1 when it went.
  */
 static int stateless_answer(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl,
-                            struct msghdr *hdr, const uint8_t *answer, size_t n)
+                            struct msghdr *hdr, const uint8_t *answer, size_t n, uint64_t *sent)
 {
     struct sockaddr_storage dst;
     socklen_t tl;
@@ -1988,7 +1991,11 @@ static int stateless_answer(masque_quic_proxy *p, const struct sockaddr_storage 
         p->stateless_second = now;
         p->stateless_left = STATELESS_PER_SEC;
     }
-    if (n == 0 || p->stateless_left == 0) {
+    if (n == 0) {
+        return 0;
+    }
+    if (p->stateless_left == 0) {
+        p->stateless_held++;
         return 0;
     }
     source = packet_destination(p, hdr, &dst, &tl);
@@ -1996,6 +2003,7 @@ static int stateless_answer(masque_quic_proxy *p, const struct sockaddr_storage 
         return 0;
     }
     p->stateless_left--;
+    (*sent)++;
     masque_udp_send_from(p->fd, (const struct sockaddr *)from, fl, (const struct sockaddr *)source,
                          answer, n);
     return 1;
@@ -2013,7 +2021,8 @@ static void stateless_reset(masque_quic_proxy *p, const struct sockaddr_storage 
     uint8_t reset[64];
     (void)stateless_answer(
         p, from, fl, hdr, reset,
-        masque_quic_stateless_reset(p->cfg.conn.reset_secret, pkt, len, reset, sizeof(reset)));
+        masque_quic_stateless_reset(p->cfg.conn.reset_secret, pkt, len, reset, sizeof(reset)),
+        &p->resets_sent);
 }
 
 /* A client's first packet in a QUIC version this end does not speak: Version Negotiation
@@ -2027,7 +2036,7 @@ static int version_negotiation(masque_quic_proxy *p, const struct sockaddr_stora
     if (n == 0) {
         return 0;
     }
-    (void)stateless_answer(p, from, fl, hdr, vn, n);
+    (void)stateless_answer(p, from, fl, hdr, vn, n, &p->vn_sent);
     return 1;
 }
 
@@ -2330,6 +2339,18 @@ uint64_t masque_quic_proxy_client_turns(const masque_quic_proxy *p)
 size_t masque_quic_proxy_clients(const masque_quic_proxy *p)
 {
     return p->nclients;
+}
+
+uint64_t masque_quic_proxy_stateless_answers(const masque_quic_proxy *p, uint64_t *resets,
+                                             uint64_t *version_negotiations)
+{
+    if (resets != NULL) {
+        *resets = p->resets_sent;
+    }
+    if (version_negotiations != NULL) {
+        *version_negotiations = p->vn_sent;
+    }
+    return p->stateless_held;
 }
 
 uint64_t masque_quic_proxy_datagrams_dropped(const masque_quic_proxy *p)

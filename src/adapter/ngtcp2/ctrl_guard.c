@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 #include "ctrl_guard.h"
 
+#include "masque/varint.h"
+
 /* Where in the stream the guard is (masque_ctrl_guard.state). */
 enum {
     GUARD_STREAM_TYPE = 0, /* the stream type (RFC 9114 §6.2) */
@@ -19,7 +21,7 @@ enum {
 static int varint_byte(masque_ctrl_guard *g, uint8_t b)
 {
     if (g->need == 0) {
-        g->need = (uint8_t)(1u << (b >> 6));
+        g->need = (uint8_t)masque_varint_len_from_first(b);
         g->value = b & 0x3Fu;
     } else {
         g->value = (g->value << 8) | b;

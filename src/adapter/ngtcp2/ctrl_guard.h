@@ -10,7 +10,8 @@
  * each peer unidirectional stream far enough to know its type and, on the control stream
  * (RFC 9114 §6.2.1), its frames; a piece of stream data that would end at that place is
  * handed over without its last byte, which goes over with the next piece. Internal to the
- * binding (quic.c); no dependency on ngtcp2 or nghttp3, so that it is unit-tested alone.
+ * binding (quic.c); no dependency on ngtcp2 or nghttp3 (only the core's varints), so that it
+ * is unit-tested alone.
  */
 #ifndef MASQUE_ADAPTER_NGTCP2_CTRL_GUARD_H
 #define MASQUE_ADAPTER_NGTCP2_CTRL_GUARD_H

@@ -1943,6 +1943,22 @@ static void relay_in(proxy_relay *relay)
     }
 }
 
+/* Sends `answer` to the packet from `from` (received with `hdr` on the listening socket), from
+ * the address that packet reached. 1 when it went. */
+static int send_answer(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl,
+                       struct msghdr *hdr, const uint8_t *answer, size_t n)
+{
+    struct sockaddr_storage dst;
+    socklen_t tl;
+    const struct sockaddr_storage *source = packet_destination(p, hdr, &dst, &tl);
+    if (source == NULL) {
+        return 0;
+    }
+    masque_udp_send_from(p->fd, (const struct sockaddr *)from, fl, (const struct sockaddr *)source,
+                         answer, n);
+    return 1;
+}
+
 /*
  * A packet no client claims, for a connection this end closed lately: its CONNECTION_CLOSE
  * again (RFC 9000 §10.2.1), from the address the packet reached. 1 when it was one of those.
@@ -1961,12 +1977,8 @@ static int closing_answer(masque_quic_proxy *p, const struct sockaddr_storage *f
         const uint8_t *reply = NULL;
         size_t reply_len = 0;
         if (masque_quic_closing_match(&p->closing[i], dcid, dcidlen, now, &reply, &reply_len)) {
-            struct sockaddr_storage dst;
-            socklen_t tl;
-            const struct sockaddr_storage *source = packet_destination(p, hdr, &dst, &tl);
-            if (reply != NULL && source != NULL) {
-                masque_udp_send_from(p->fd, (const struct sockaddr *)from, fl,
-                                     (const struct sockaddr *)source, reply, reply_len);
+            if (reply != NULL) {
+                (void)send_answer(p, from, fl, hdr, reply, reply_len);
             }
             return 1;
         }
@@ -1983,9 +1995,6 @@ static int closing_answer(masque_quic_proxy *p, const struct sockaddr_storage *f
 static int stateless_answer(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl,
                             struct msghdr *hdr, const uint8_t *answer, size_t n, uint64_t *sent)
 {
-    struct sockaddr_storage dst;
-    socklen_t tl;
-    const struct sockaddr_storage *source;
     uint64_t now = masque_quic_now_ns();
     if (now - p->stateless_second >= 1000000000u) {
         p->stateless_second = now;
@@ -1998,14 +2007,11 @@ static int stateless_answer(masque_quic_proxy *p, const struct sockaddr_storage 
         p->stateless_held++;
         return 0;
     }
-    source = packet_destination(p, hdr, &dst, &tl);
-    if (source == NULL) {
+    if (!send_answer(p, from, fl, hdr, answer, n)) {
         return 0;
     }
     p->stateless_left--;
     (*sent)++;
-    masque_udp_send_from(p->fd, (const struct sockaddr *)from, fl, (const struct sockaddr *)source,
-                         answer, n);
     return 1;
 }
 

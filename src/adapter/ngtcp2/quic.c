@@ -2256,7 +2256,7 @@ size_t masque_quic_stateless_reset(const uint8_t *secret, const uint8_t *pkt, si
                                    uint8_t *out, size_t cap)
 {
     uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN];
-    uint8_t unpredictable[RESET_LEN];
+    uint8_t unpredictable[RESET_LEN - NGTCP2_STATELESS_RESET_TOKENLEN];
     const uint8_t *dcid;
     size_t dcidlen;
     size_t want = RESET_LEN;
@@ -2268,9 +2268,8 @@ size_t masque_quic_stateless_reset(const uint8_t *secret, const uint8_t *pkt, si
     if (len - 1 < want) {
         want = len - 1; /* shorter than the packet (RFC 9000 §10.3.3) */
     }
-    if (want > cap || masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) != 0 ||
-        dcidlen != SCID_LEN) {
-        return 0; /* not one of our connection IDs */
+    if (want > cap || masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) != 0) {
+        return 0;
     }
     ngtcp2_cid_init(&cid, dcid, dcidlen);
     if (reset_token_of(secret, &cid, token) != 0 ||

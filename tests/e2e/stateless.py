@@ -8,7 +8,10 @@ from RFC 9000, byte by byte:
    bit set (§17.3.1), and whose token (its last 16 bytes) depends on the connection ID alone
    (§10.3.2); a packet with no room for a shorter reset, and a long header, get none. After a
    restart with the same TLS key the proxy gives each connection ID the same token as before,
-   so that it can reset the connections of the process it replaced.
+   so that it can reset the connections of the process it replaced. A burst of BURST such
+   packets, each for another connection ID, read by the proxy in one step, gets BURST resets:
+   every packet from an unknown address is looked up (in the proxy's index of the connection
+   IDs it issued), not only the first few of a step.
 2. Version Negotiation (§6.1, §17.2.1): a client's first packet in a version the proxy does not
    speak, in a datagram of 1200 bytes, is answered with one (version 0, the connection IDs
    swapped, a list of versions that holds QUIC v1 and none the client asked for); the same
@@ -31,6 +34,7 @@ from programs import report, stop_all, wait_for, work_with_pki
 
 PROXY_CID_LEN = 18  # masque-proxy's connection IDs
 PROBE_LEN = 40  # a probe's reset is 39 bytes long, and no other answer here is
+BURST = 100  # packets for unknown connection IDs, queued while the proxy is stopped
 
 
 def short_header(dcid, length):
@@ -46,17 +50,24 @@ def long_header(version, dcid, scid, length):
     return head + os.urandom(length - len(head))
 
 
-def answers(port, packets):
+def answers(port, packets, stopped=None):
     """Sends the packets to the proxy in order, then a probe, and collects what comes back
     until the probe's answer: the answers to the packets, or None when the probe is not
-    answered within 10 s (a few tries)."""
+    answered within 10 s (a few tries). With `stopped` (the proxy's process), the packets are
+    sent while it is stopped, so that it finds them all queued when it goes on."""
     probe = short_header(os.urandom(PROXY_CID_LEN), PROBE_LEN)
     got = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         sock.settimeout(2)
-        for pkt in packets:
-            sock.sendto(pkt, ("127.0.0.1", port))
+        if stopped is not None:
+            stopped.send_signal(signal.SIGSTOP)
+        try:
+            for pkt in packets:
+                sock.sendto(pkt, ("127.0.0.1", port))
+        finally:
+            if stopped is not None:
+                stopped.send_signal(signal.SIGCONT)
         for _ in range(5):
             sock.sendto(probe, ("127.0.0.1", port))
             try:
@@ -95,6 +106,17 @@ def check_resets(port, cid, failures):
     return first[-16:]
 
 
+def check_burst(proxy, port, failures):
+    """Part 1's burst: BURST packets for as many unknown connection IDs, all read in one step of
+    the proxy (it reads up to 256 a step), and a reset for each."""
+    burst = [short_header(os.urandom(PROXY_CID_LEN), 60) for _ in range(BURST)]
+    got = answers(port, burst, stopped=proxy)
+    if got is None or len(got) != BURST or len({g[-16:] for g in got}) != BURST:
+        failures.append(f"a burst of {BURST} packets for unknown connection IDs, read in one "
+                        f"step: {None if got is None else len(got)} Stateless Resets (one each "
+                        "with a token of its own expected)")
+
+
 def check_version_negotiation(port, failures):
     """Part 2 on the proxy at port."""
     asked = 0x1A2A3A4A  # a reserved version (RFC 9000 §15): no server speaks it
@@ -124,8 +146,8 @@ def check_version_negotiation(port, failures):
 
 def check_counts(proxy, log, failures):
     """SIGUSR1: the proxy's counters of what it answered, which must be what was sent here: a
-    Version Negotiation packet, and a reset for each of the 4 packets that call for one and
-    each probe (one per check at least, five at most)."""
+    Version Negotiation packet, and a reset for each of the 4 + BURST packets that call for one
+    and each probe (one per check at least, five at most)."""
     proxy.send_signal(signal.SIGUSR1)
     line = wait_for(log, "Version Negotiation packets sent")
     found = re.search(r"(\d+) Stateless Resets and (\d+) Version Negotiation packets sent to "
@@ -134,9 +156,10 @@ def check_counts(proxy, log, failures):
         failures.append(f"SIGUSR1: no count of the answers without a connection ({line!r})")
         return
     resets, negotiations, held = (int(g) for g in found.groups())
-    if not (4 + 2 <= resets <= 4 + 10 and negotiations == 1 and held == 0):
+    least, most = 4 + BURST + 3, 4 + BURST + 15
+    if not (least <= resets <= most and negotiations == 1 and held == 0):
         failures.append(f"SIGUSR1 counts {resets} resets, {negotiations} Version Negotiation "
-                        f"packets and {held} held back: not 6 to 14, 1 and 0")
+                        f"packets and {held} held back: not {least} to {most}, 1 and 0")
 
 
 def main():
@@ -148,6 +171,7 @@ def main():
         proxy, port = programs.start_proxy(bindir, work, ["--no-h2"])
         cid = os.urandom(PROXY_CID_LEN)
         token = check_resets(port, cid, failures)
+        check_burst(proxy, port, failures)
         check_version_negotiation(port, failures)
         check_counts(proxy, f"{work}/proxy.log", failures)
         proxy.kill()  # no word to anyone: the next process has to reset what this one had
@@ -162,7 +186,8 @@ def main():
         stop_all(proxy, again)
     return report("stateless", failures,
                   "Stateless Resets shorter than the packet, one token per connection ID and the "
-                  "same after a restart, none for a long header or a 21-byte packet; Version "
+                  f"same after a restart, none for a long header or a 21-byte packet, {BURST} for "
+                  f"a burst of {BURST} read in one step; Version "
                   "Negotiation for a 1200-byte packet of an unknown version (v1 listed, IDs "
                   "swapped), none for 1199 bytes or a Version Negotiation packet; SIGUSR1 counts "
                   "them", work,

@@ -24,6 +24,7 @@
 #include "closing.h"
 #include "masque/posix.h"
 #include "masque/quic.h"
+#include "routing.h"
 #include "udp_in.h"
 #include "udp_out.h"
 #ifdef MASQUE_PROXY_H2
@@ -40,9 +41,13 @@
 #define ACCEPT_BUDGET     16u               /* TCP connections accepted per step */
 #define EVENTS_MAX        256               /* readiness events taken per step (the rest: next) */
 #define MAX_CLIENTS_LIMIT ((size_t)1000000) /* max_clients at most (max_requests 4 times it) */
-/* Packets from unknown addresses looked up by connection ID per step (a migrating client's
- * packets; RFC 9000 §9): each lookup asks every client, so a flood of forged short-header
- * packets from random addresses may cost no more than this many per step. */
+/* Connection IDs indexed per client at most (routing.h), and room in the index for this many
+ * a client on average (ngtcp2 issues up to 8); an ID that finds no room leaves the index
+ * partial for good, and the proxy goes back to asking every client (cid_index_partial). */
+#define CIDS_PER_CLIENT   MASQUE_QUIC_WATCHED_MAX
+#define CIDS_INDEXED      ((size_t)8)
+/* Packets from unknown addresses looked up by asking every client, per step, once the index is
+ * partial: a flood of forged short-header packets from random addresses may cost no more. */
 #define CID_LOOKUP_BUDGET 16u
 /* Closed connections whose CONNECTION_CLOSE is sent again to a late packet (closing.h): the
  * last ones closed; an older one beyond them gets no answer, as before. */
@@ -162,7 +167,16 @@ typedef struct proxy_client {
     uint64_t expiry;
     size_t timer_at;
     size_t dirty_at;
+    /* The connection IDs the proxy's index holds for it (bit k of cids_used: cids[k]). */
+    uint8_t cids[CIDS_PER_CLIENT][MASQUE_QUIC_SCID_LEN];
+    uint32_t cids_used;
 } proxy_client;
+
+/* A slot of the index of connection IDs: NULL client when free. */
+typedef struct cid_slot {
+    proxy_client *client;
+    uint8_t id[MASQUE_QUIC_SCID_LEN];
+} cid_slot;
 
 /* The source address a relay bound to a wildcard sets on what it sends to peers of one IP
  * version (controllen 0: none, the kernel's choice is right), and its control message, made
@@ -246,7 +260,14 @@ struct masque_quic_proxy {
     proxy_client **by_addr;
     size_t addr_slots;
     uint64_t addr_seed;
-    unsigned cid_lookups; /* left in this step (CID_LOOKUP_BUDGET) */
+    /* The connection IDs the proxy issued, to their clients (routing.h): open addressing, a
+     * power of two at least twice CIDS_INDEXED times max_clients, homed by the IDs' own random
+     * first bytes. Partial when one did not fit: every client is then asked, as a fallback. */
+    cid_slot *by_cid;
+    size_t cid_slots;
+    size_t cid_count;
+    int cid_index_partial;
+    unsigned cid_lookups; /* asks of every client left in this step (CID_LOOKUP_BUDGET) */
     /* Connections this end closed, in their closing period (closing.h), the oldest replaced. */
     masque_quic_closing closing[CLOSING_KEPT];
     size_t closing_next;
@@ -1422,6 +1443,10 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     }
     p->by_addr = calloc(p->addr_slots, sizeof(proxy_client *));
     p->by_source = calloc(p->addr_slots / 2, sizeof(dlist));
+    for (p->cid_slots = 2; p->cid_slots < 2 * CIDS_INDEXED * p->cfg.max_clients;) {
+        p->cid_slots <<= 1;
+    }
+    p->by_cid = calloc(p->cid_slots, sizeof(cid_slot));
     if (getrandom(&p->addr_seed, sizeof(p->addr_seed), 0) != (ssize_t)sizeof(p->addr_seed)) {
         p->addr_seed = masque_quic_now_ns(); /* only a spread, not a secret */
     }
@@ -1438,7 +1463,7 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
                                                  p->cfg.conn.client_ca_file);
     if (p->clients == NULL || p->timers == NULL || p->dirty == NULL || p->relays == NULL ||
         p->epfd < 0 || p->credentials == NULL || p->identities == NULL || p->id_index == NULL ||
-        p->by_addr == NULL || p->by_source == NULL || load_tokens(p) != 0 ||
+        p->by_addr == NULL || p->by_source == NULL || p->by_cid == NULL || load_tokens(p) != 0 ||
 #ifndef MASQUE_PROXY_H2
         cfg->serve_h2 || /* built without the HTTP/2 binding */
 #endif
@@ -1495,6 +1520,14 @@ static int same_addr(const proxy_client *c, const struct sockaddr_storage *a, so
     return c->remotelen == l && memcmp(&c->remote, a, (size_t)l) == 0;
 }
 
+/* Whether the entry in slot j, at home `home`, stays where it is when slot i before it (in
+ * probing order) was emptied: it does when its home lies cyclically in (i, j], else it moves
+ * into the hole (deletion from a table with linear probing, without tombstones). */
+static int stays_after_hole(size_t i, size_t j, size_t home)
+{
+    return (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
+}
+
 /* Files an HTTP/3 client under its current address. */
 static void addr_put(masque_quic_proxy *p, proxy_client *c)
 {
@@ -1520,10 +1553,7 @@ static void addr_del(masque_quic_proxy *p, const proxy_client *c)
     p->by_addr[i] = NULL;
     for (j = (i + 1) & mask; p->by_addr[j] != NULL; j = (j + 1) & mask) {
         const proxy_client *o = p->by_addr[j];
-        size_t k = addr_home(p, &o->remote, o->remotelen);
-        /* Move it into the hole unless its home lies cyclically in (i, j]. */
-        int stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
-        if (!stays) {
+        if (!stays_after_hole(i, j, addr_home(p, &o->remote, o->remotelen))) {
             p->by_addr[i] = p->by_addr[j];
             p->by_addr[j] = NULL;
             i = j;
@@ -1543,16 +1573,139 @@ static proxy_client *find_client(masque_quic_proxy *p, const struct sockaddr_sto
     return NULL;
 }
 
+/* ---- the index of connection IDs (routing.h) ---- */
+
+/* The home slot of a connection ID this end issued: its first bytes are random already. */
+static size_t cid_home(const masque_quic_proxy *p, const uint8_t *id)
+{
+    uint64_t h;
+    memcpy(&h, id, sizeof(h));
+    return (size_t)(h & (p->cid_slots - 1));
+}
+
+static proxy_client *cid_find(const masque_quic_proxy *p, const uint8_t *id)
+{
+    size_t i;
+    for (i = cid_home(p, id); p->by_cid[i].client != NULL; i = (i + 1) & (p->cid_slots - 1)) {
+        if (memcmp(p->by_cid[i].id, id, MASQUE_QUIC_SCID_LEN) == 0) {
+            return p->by_cid[i].client;
+        }
+    }
+    return NULL;
+}
+
+/* Removes connection ID `id` from the index (nothing when it is not there). */
+static void cid_del(masque_quic_proxy *p, const uint8_t *id)
+{
+    size_t mask = p->cid_slots - 1;
+    size_t i;
+    size_t j;
+    for (i = cid_home(p, id); memcmp(p->by_cid[i].id, id, MASQUE_QUIC_SCID_LEN) != 0;
+         i = (i + 1) & mask) {
+        if (p->by_cid[i].client == NULL) {
+            return;
+        }
+    }
+    if (p->by_cid[i].client == NULL) {
+        return; /* a free slot with an old ID's bytes: the ID is not there */
+    }
+    p->by_cid[i].client = NULL;
+    p->cid_count--;
+    for (j = (i + 1) & mask; p->by_cid[j].client != NULL; j = (j + 1) & mask) {
+        if (!stays_after_hole(i, j, cid_home(p, p->by_cid[j].id))) {
+            p->by_cid[i] = p->by_cid[j];
+            p->by_cid[j].client = NULL;
+            i = j;
+        }
+    }
+}
+
+/* From now on, an ID the index lacks may still be a client's: asked of every client. */
+static void cid_index_partial(masque_quic_proxy *p, const proxy_client *c)
+{
+    if (!p->cid_index_partial) {
+        p->cid_index_partial = 1;
+        log_line(p, "connection IDs: the index is full, at the one of", c,
+                 "from now on clients that move are looked for one by one");
+    }
+}
+
+/* Files connection ID `id` of client c at k of its own list; -1 when the index is half full. */
+static int cid_put(masque_quic_proxy *p, proxy_client *c, unsigned k, const uint8_t *id)
+{
+    size_t i = cid_home(p, id);
+    if (p->cid_count + 1 > p->cid_slots / 2) {
+        return -1;
+    }
+    while (p->by_cid[i].client != NULL) {
+        i = (i + 1) & (p->cid_slots - 1);
+    }
+    p->by_cid[i].client = c;
+    memcpy(p->by_cid[i].id, id, MASQUE_QUIC_SCID_LEN);
+    p->cid_count++;
+    memcpy(c->cids[k], id, MASQUE_QUIC_SCID_LEN);
+    c->cids_used |= (uint32_t)1 << k;
+    return 0;
+}
+
+/* ngtcp2 issued connection ID `cid` to client `arg`'s connection (`issued` 1), or the client
+ * no longer uses it (0). One that does not fit (the client's CIDS_PER_CLIENT, or the index's
+ * load of a half) is not indexed, and the index is partial from then on. */
+static void on_cid(void *arg, const uint8_t *cid, int issued)
+{
+    proxy_client *c = arg;
+    masque_quic_proxy *p = c->proxy;
+    unsigned k;
+    for (k = 0; k < CIDS_PER_CLIENT; k++) {
+        uint32_t bit = (uint32_t)1 << k;
+        if (issued && (c->cids_used & bit) == 0) {
+            if (cid_put(p, c, k, cid) != 0) {
+                break;
+            }
+            return;
+        }
+        if (!issued && (c->cids_used & bit) != 0 &&
+            memcmp(c->cids[k], cid, MASQUE_QUIC_SCID_LEN) == 0) {
+            cid_del(p, cid);
+            c->cids_used &= ~bit;
+            return;
+        }
+    }
+    if (issued) {
+        cid_index_partial(p, c);
+    }
+}
+
+/* Takes every connection ID of client c out of the index, and stops its reports. */
+static void cids_drop(masque_quic_proxy *p, proxy_client *c)
+{
+    unsigned k;
+    for (k = 0; k < CIDS_PER_CLIENT; k++) {
+        if ((c->cids_used & ((uint32_t)1 << k)) != 0) {
+            cid_del(p, c->cids[k]);
+        }
+    }
+    c->cids_used = 0;
+    (void)masque_quic_watch_cids(c->conn, NULL, NULL);
+}
+
 /*
  * A 1-RTT packet from an address no client has: a client whose address changed (RFC 9000 §9),
- * found by the connection ID it sends to. Only short headers: no client migrates before its
- * handshake is confirmed (§9), and an Initial from a new address is a new client.
+ * found by the connection ID it sends to (§5.2), in the index. Only short headers: no client
+ * migrates before its handshake is confirmed (§9), and an Initial from a new address is a new
+ * client. Once the index is partial, an ID it lacks is asked of every client, CID_LOOKUP_BUDGET
+ * times a step at most.
  */
 static proxy_client *find_client_by_cid(masque_quic_proxy *p, const uint8_t *pkt, size_t len)
 {
+    proxy_client *c;
     size_t i;
-    if (len == 0 || (pkt[0] & 0x80) != 0 || p->cid_lookups == 0) {
-        return NULL; /* a long header, or this step's lookups are spent (CID_LOOKUP_BUDGET) */
+    if (len == 0 || (pkt[0] & 0x80) != 0) {
+        return NULL; /* a long header */
+    }
+    c = len >= 1 + MASQUE_QUIC_SCID_LEN ? cid_find(p, pkt + 1) : NULL;
+    if (c != NULL || !p->cid_index_partial || p->cid_lookups == 0) {
+        return c;
     }
     p->cid_lookups--;
     for (i = 0; i < p->nclients; i++) {
@@ -1769,6 +1922,9 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
     }
     place_client(p, slot, c);
     addr_put(p, c);
+    if (masque_quic_watch_cids(c->conn, on_cid, c) != 0) {
+        cid_index_partial(p, c); /* more IDs than a client's list holds */
+    }
     log_line(p, "client connected from", c, NULL);
     return c;
 }
@@ -1789,6 +1945,7 @@ static void release_client(masque_quic_proxy *p, proxy_client *c)
     log_line(p, "client gone:", c, end_text(end));
     if (c->conn != NULL) {
         addr_del(p, c);
+        cids_drop(p, c);
         p->gone_dropped += masque_quic_datagrams_dropped(c->conn);
         (void)masque_quic_close(c->conn, MASQUE_H3_NO_ERROR); /* nothing when already closed */
         if (masque_quic_closing_keep(c->conn, &p->closing[p->closing_next], masque_quic_now_ns()) ==
@@ -2054,10 +2211,10 @@ static void listen_packet(masque_quic_proxy *p, const struct sockaddr_storage *f
 {
     struct sockaddr_storage now_at;
     socklen_t now_len;
-    int searched = 0; /* every client was asked about the packet's connection ID */
+    int searched = 0; /* the packet's connection ID is no client's, for sure */
     proxy_client *c = find_client(p, from, fl);
     if (c == NULL) {
-        searched = p->cid_lookups > 0;
+        searched = !p->cid_index_partial || p->cid_lookups > 0;
         c = find_client_by_cid(p, pkt, len);
     }
     if (c == NULL && closing_answer(p, from, fl, hdr, pkt, len)) {
@@ -2413,6 +2570,7 @@ void masque_quic_proxy_free(masque_quic_proxy *p)
     }
     free(p->by_addr);
     free(p->by_source);
+    free(p->by_cid);
     free(p->own);
     free(p);
 }

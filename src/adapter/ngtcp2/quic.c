@@ -26,6 +26,7 @@
 #include "ctrl_guard.h"
 #include "masque/http.h"
 #include "masque/posix.h"
+#include "routing.h"
 #include "udp_in.h"
 #include "udp_out.h"
 
@@ -37,8 +38,8 @@
 #define DATAGRAM_OVERHEAD       44u /* short header (20-byte CID), packet number, AEAD tag, frame */
 #define DATAGRAM_FRAME_OVERHEAD 8u  /* a second DATAGRAM frame's type and Length (and slack) */
 #define RETRY_TOKEN_LIFETIME    (10 * NGTCP2_SECONDS) /* a Retry round trip, with room for loss */
-#define SCID_LEN                18u /* the proxy's connection IDs: what routes short headers */
-#define CLOSING_MIN_NS          1000000000u /* a closing period lasts a second at least */
+#define SCID_LEN                MASQUE_QUIC_SCID_LEN  /* the proxy's connection IDs (routing.h) */
+#define CLOSING_MIN_NS          1000000000u           /* a closing period lasts a second at least */
 #define RESET_LEN               43u /* longest Stateless Reset: the least 1-RTT packet, 20-byte ID */
 #define RESET_LEN_MIN           21u   /* RFC 9000 §10.3: 38 unpredictable bits and the token */
 #define PEER_UNI_STREAMS        16u   /* unidirectional streams the peer may open (never raised) */
@@ -161,6 +162,9 @@ struct masque_quic_conn {
     /* When the packet being read arrived (ns): what ngtcp2 is given, and the clock of the
      * callbacks that run inside the read (one clock read a packet, not one per datagram). */
     uint64_t read_ts;
+    /* Proxy: told of each connection ID this end issues and the peer stops using (routing.h) */
+    masque_quic_cid_watch cid_watch;
+    void *cid_watch_arg;
 };
 
 uint64_t masque_quic_now_ns(void)
@@ -1126,13 +1130,30 @@ static int reset_token_of(const uint8_t *secret, const ngtcp2_cid *cid, uint8_t 
 
 static int new_cid_cb(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t cidlen, void *user)
 {
-    const masque_quic_conn *c = user;
+    masque_quic_conn *c = user;
     (void)conn;
     if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0) {
         return NGTCP2_ERR_CALLBACK_FAILURE;
     }
     cid->datalen = cidlen;
-    return reset_token_of(c->cfg.reset_secret, cid, token) == 0 ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
+    if (reset_token_of(c->cfg.reset_secret, cid, token) != 0) {
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    if (c->cid_watch != NULL && cidlen == SCID_LEN) {
+        c->cid_watch(c->cid_watch_arg, cid->data, 1);
+    }
+    return 0;
+}
+
+/* The peer no longer uses a connection ID this end issued (it retired it, RFC 9000 §19.16). */
+static int remove_cid_cb(ngtcp2_conn *conn, const ngtcp2_cid *cid, void *user)
+{
+    masque_quic_conn *c = user;
+    (void)conn;
+    if (c->cid_watch != NULL && cid->datalen == SCID_LEN) {
+        c->cid_watch(c->cid_watch_arg, cid->data, 0);
+    }
+    return 0;
 }
 
 /* RFC 9000 §10.3.1: the peer no longer knows this connection (it restarted, or forgot it). */
@@ -1463,6 +1484,7 @@ static void fill_callbacks(ngtcp2_callbacks *cb, int server)
     cb->version_negotiation = ngtcp2_crypto_version_negotiation_cb;
     cb->rand = rand_cb;
     cb->get_new_connection_id = new_cid_cb;
+    cb->remove_connection_id = remove_cid_cb;
     cb->recv_stateless_reset = recv_stateless_reset_cb;
     cb->handshake_completed = handshake_completed_cb;
     cb->recv_stream_data = recv_stream_data_cb;
@@ -2330,6 +2352,32 @@ int masque_quic_closing_match(masque_quic_closing *k, const uint8_t *dcid, size_
             return 1;
         }
     }
+    return 0;
+}
+
+int masque_quic_watch_cids(masque_quic_conn *c, masque_quic_cid_watch watch, void *arg)
+{
+    ngtcp2_cid ids[MASQUE_QUIC_WATCHED_MAX];
+    const ngtcp2_cid *first;
+    size_t n;
+    size_t i;
+    c->cid_watch = NULL;
+    if (watch == NULL) {
+        return 0;
+    }
+    if (ngtcp2_conn_get_scid(c->conn, NULL) > MASQUE_QUIC_WATCHED_MAX) {
+        return -1;
+    }
+    n = ngtcp2_conn_get_scid(c->conn, ids);
+    first = ngtcp2_conn_get_client_initial_dcid(c->conn); /* the client's choice: not ours */
+    for (i = 0; i < n; i++) {
+        if (ids[i].datalen == SCID_LEN &&
+            !(first->datalen == SCID_LEN && memcmp(first->data, ids[i].data, SCID_LEN) == 0)) {
+            watch(arg, ids[i].data, 1);
+        }
+    }
+    c->cid_watch = watch;
+    c->cid_watch_arg = arg;
     return 0;
 }
 

@@ -10,7 +10,11 @@ a token the proxy does not know) ends the client at once, with status 1, even wi
 SIGTERM, which frees its request at the proxy at once. A proxy killed without a word (SIGKILL)
 and started again answers the client's next packet with a Stateless Reset (RFC 9000 §10.3),
 whose token it derives from its TLS key as before, and the client is back within seconds
-(stateless.py checks the resets on the wire). TLS verification stays on (a throw-away CA);
+(stateless.py checks the resets on the wire). A client killed without a word, whose request
+holds its identity's quota (--quota-requests 1), does not keep the same client, started again,
+out until the proxy's idle timeout: the proxy probes the connection that holds the request when
+the new one is refused, finds no answer, closes it, and the new client's next ask succeeds; a
+live holder answers the probe and keeps its tunnel. TLS verification stays on (a throw-away CA);
 every wait is bounded.
 
 usage: reconnect.py BUILD_DIR
@@ -140,6 +144,57 @@ def crash(bindir, work, port, proxy, procs, failures):
     stop(client)
 
 
+def client_killed(bindir, work, port, echo, procs, failures):
+    """A client killed without a word (SIGKILL) leaves its request at the proxy, which counts
+    it against the identity's quota (--quota-requests 1): the same client started again meets
+    429 and asks again. The proxy probes the connection that holds the request, hears nothing,
+    closes it (after 3 s at most on loopback), and the new client has its tunnel within 45 s,
+    where the proxy's idle timeout is 120 s. Then a third client of the identity meets 429 again and again while the second one's
+    tunnel keeps working: a live holder answers the probe."""
+    tokens = ["--token-file", f"{work}/tokens", "--reconnect", "--run-seconds", "100"]
+    killed_out = f"{work}/killed.out"
+    with open(killed_out, "w", encoding="utf-8") as f:
+        killed = subprocess.Popen(client_args(bindir, work, port, tokens),
+                                  stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+    procs.append(killed)
+    if wait_for(killed_out, "public address:") is None:
+        failures.append("no tunnel for the client to be killed")
+        return
+    killed.kill()
+    killed.wait()
+    again_out = f"{work}/again.out"
+    with open(again_out, "w", encoding="utf-8") as f:
+        again = subprocess.Popen(
+            client_args(bindir, work, port,
+                        tokens + ["--expose", f"127.0.0.1:{echo.sock.getsockname()[1]}",
+                                  "--public-address-file", f"{work}/public-again"]),
+            stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+    procs.append(again)
+    public = public_address(again_out, f"{work}/public-again", 1, 45)
+    if public is None:
+        failures.append("a killed client's identity: no tunnel for it again within 45 s "
+                        f"({count(again_out, 'status 429')} refusals with 429)")
+        return
+    if count(again_out, "status 429") < 1:
+        failures.append("the killed client's request did not hold the quota (no 429 met)")
+    third_out = f"{work}/third.out"
+    with open(third_out, "w", encoding="utf-8") as f:
+        third = subprocess.Popen(client_args(bindir, work, port, tokens),
+                                 stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+    procs.append(third)
+    end = time.monotonic() + 30  # three refusals: asked again after 1 s and 2 s (and jitter)
+    while time.monotonic() < end and count(third_out, "status 429") < 3:
+        time.sleep(0.05)
+    if count(third_out, "status 429") < 3 or count(third_out, "public address:") > 0:
+        failures.append(f"a third client of the identity: {count(third_out, 'status 429')} "
+                        f"refusals, {count(third_out, 'public address:')} tunnels (3 and 0 "
+                        "expected while the second one holds the quota)")
+    if not reaches(public, "still here") or count(again_out, "public address:") != 1:
+        failures.append("the live holder of the quota lost its tunnel to probes")
+    stop(third)
+    stop(again)
+
+
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
     work = work_with_pki("reconnect")
@@ -238,6 +293,7 @@ def main():
         if r is not None and (r[0] != 0 or "public address:" not in r[1]):
             failures.append(f"{what}: exit {r[0]}, output {r[1].strip()!r}")
         crash(bindir, work, port, proxy, procs, failures)
+        client_killed(bindir, work, port, echo, procs, failures)
     except RuntimeError as e:
         failures.append(str(e))
     finally:
@@ -250,7 +306,8 @@ def main():
                   "a new tunnel and address after a proxy restart, the service reachable through "
                   "it; no retry after a 407; status 0 for a run ended with its tunnel up or by "
                   "SIGTERM, which frees the request at once; a killed proxy's client back within "
-                  "seconds", work,
+                  "seconds; a killed client's request freed for it within seconds, a live one's "
+                  "kept", work,
                   f"{work}/client.out")
 
 

@@ -24,6 +24,7 @@
 #include "closing.h"
 #include "masque/posix.h"
 #include "masque/quic.h"
+#include "probe.h"
 #include "routing.h"
 #include "udp_in.h"
 #include "udp_out.h"
@@ -49,6 +50,10 @@
 /* Packets from unknown addresses looked up by asking every client, per step, once the index is
  * partial: a flood of forged short-header packets from random addresses may cost no more. */
 #define CID_LOOKUP_BUDGET 16u
+/* A probe of a connection that holds a request its identity's quota needs (probe.h) waits
+ * this long for an answer at least (a busy client may be slow to answer), and three PTOs when
+ * that is longer. */
+#define PROBE_MIN_NS      3000000000u
 /* Closed connections whose CONNECTION_CLOSE is sent again to a late packet (closing.h): the
  * last ones closed; an older one beyond them gets no answer, as before. */
 #define CLOSING_KEPT      32u
@@ -170,6 +175,10 @@ typedef struct proxy_client {
     /* The connection IDs the proxy's index holds for it (bit k of cids_used: cids[k]). */
     uint8_t cids[CIDS_PER_CLIENT][MASQUE_QUIC_SCID_LEN];
     uint32_t cids_used;
+    /* A probe of its connection (probe.h): since when, and until when an answer may come
+     * (0: none is going on). */
+    uint64_t probe_since;
+    uint64_t probe_until;
 } proxy_client;
 
 /* A slot of the index of connection IDs: NULL client when free. */
@@ -773,6 +782,67 @@ static void relay_drop(masque_quic_proxy *p, proxy_relay *relay)
     p->relays_ended++;
 }
 
+/* Something happened to a client (a packet, data to relay to it, its socket, its timer): it
+ * is read from, ticked and written to at the end of the step. */
+static void touch(masque_quic_proxy *p, proxy_client *c)
+{
+    if (c->dirty_at == SIZE_MAX) {
+        c->dirty_at = p->ndirty;
+        p->dirty[p->ndirty++] = c;
+    }
+}
+
+/*
+ * Client c's identity has used up its quota: each other HTTP/3 connection that holds one of the
+ * identity's requests is probed (probe.h), and one that does not answer is closed, so that a
+ * client that crashed, or lost its network, does not hold its requests until its idle timeout
+ * while the same client, restarted, is refused (it asks again, and gets them). A connection
+ * that answers keeps its requests: the quota holds for every live one.
+ */
+static void probe_holders(masque_quic_proxy *p, const proxy_client *c)
+{
+    uint64_t now = masque_quic_now_ns();
+    size_t i;
+    for (i = 0; i < p->nrelays; i++) {
+        proxy_client *holder = p->relays[i]->client;
+        uint64_t wait;
+        if (!p->relays[i]->live || p->relays[i]->ident != c->ident || holder == c ||
+            holder->conn == NULL || holder->probe_until != 0) {
+            continue; /* not its identity's, the asking connection, HTTP/2, or probed already */
+        }
+        wait = 3u * masque_quic_pto_ns(holder->conn);
+        holder->probe_since = now;
+        holder->probe_until = now + (wait > PROBE_MIN_NS ? wait : PROBE_MIN_NS);
+        masque_quic_probe(holder->conn, 1);
+        touch(p, holder); /* its PING goes out at the end of this step */
+    }
+}
+
+/* How client c's probe went, if one is going on: an answer ends it; none by its end closes the
+ * connection, which ended without a word (RFC 9000 §10.2: CONNECTION_CLOSE, in case it did not). */
+static void probe_check(masque_quic_proxy *p, proxy_client *c, uint64_t now)
+{
+    char why[128];
+    if (c->probe_until == 0) {
+        return;
+    }
+    if (masque_quic_heard_ns(c->conn) > c->probe_since) {
+        masque_quic_probe(c->conn, 0);
+        c->probe_since = 0;
+        c->probe_until = 0;
+        return;
+    }
+    if (now < c->probe_until) {
+        return;
+    }
+    (void)snprintf(why, sizeof(why),
+                   "no answer to a probe in %llu ms: its requests go back to its identity's "
+                   "quota",
+                   (unsigned long long)((c->probe_until - c->probe_since) / 1000000u));
+    log_line(p, "client lost:", c, why);
+    (void)masque_quic_close(c->conn, MASQUE_H3_NO_ERROR);
+}
+
 /* A Bind request was accepted: only now are public addresses bound for it (-10 §7), so that a
  * handshake, or a request refused, costs no socket. The same for both transports. */
 static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses, size_t *count,
@@ -788,6 +858,7 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses,
         c->ident->use.refused++;
         log_refusal(p, "this client's quota of Bind requests is used up (429)", &c->remote,
                     c->remotelen);
+        probe_holders(p, c);
         *status = 429;
         return NULL;
     }
@@ -1826,16 +1897,6 @@ static void timer_remove(masque_quic_proxy *p, const proxy_client *c)
     }
 }
 
-/* Something happened to a client (a packet, data to relay to it, its socket, its timer): it
- * is read from, ticked and written to at the end of the step. */
-static void touch(masque_quic_proxy *p, proxy_client *c)
-{
-    if (c->dirty_at == SIZE_MAX) {
-        c->dirty_at = p->ndirty;
-        p->dirty[p->ndirty++] = c;
-    }
-}
-
 /* The new client takes `slot` (from free_slot()); a client without a request that held it is
  * closed (HTTP/3: CONNECTION_CLOSE with H3_NO_ERROR; HTTP/2: GOAWAY) and goes. It is filed
  * with a due timer and served at the end of the step. */
@@ -2344,7 +2405,10 @@ static uint64_t client_next_timeout(const proxy_client *c)
         return t < UINT64_MAX / 1000000u ? t * 1000000u : UINT64_MAX;
     }
 #endif
-    return masque_quic_next_timeout(c->conn);
+    {
+        uint64_t t = masque_quic_next_timeout(c->conn);
+        return c->probe_until != 0 && c->probe_until < t ? c->probe_until : t;
+    }
 }
 
 /* A client's turn: its timers if due, then what it has to send; a connection that ended is
@@ -2369,6 +2433,7 @@ static void serve_client(masque_quic_proxy *p, proxy_client *c, uint64_t now)
     } else
 #endif
     {
+        probe_check(p, c, now);
         if (masque_quic_next_timeout(c->conn) <= now) {
             (void)masque_quic_tick(c->conn);
         }

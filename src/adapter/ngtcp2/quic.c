@@ -26,6 +26,7 @@
 #include "ctrl_guard.h"
 #include "masque/http.h"
 #include "masque/posix.h"
+#include "probe.h"
 #include "routing.h"
 #include "udp_in.h"
 #include "udp_out.h"
@@ -165,6 +166,7 @@ struct masque_quic_conn {
     /* Proxy: told of each connection ID this end issues and the peer stops using (routing.h) */
     masque_quic_cid_watch cid_watch;
     void *cid_watch_arg;
+    uint64_t heard_ts; /* the last packet of the peer read and authenticated (probe.h) */
 };
 
 uint64_t masque_quic_now_ns(void)
@@ -1710,6 +1712,7 @@ static masque_quic_conn *alloc_conn(const masque_quic_config *cfg, int fd,
     memcpy(&c->remote, remote, remotelen);
     c->locallen = locallen;
     c->remotelen = remotelen;
+    c->heard_ts = masque_quic_now_ns(); /* its first packet, for a proxy's connection */
     ngtcp2_ccerr_default(&c->last_error);
     return c;
 }
@@ -1970,6 +1973,9 @@ static int read_at(masque_quic_conn *c, const struct sockaddr *from, socklen_t f
     c->read_ts = ts;
     rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, ts);
     sync_path(c);
+    if (rv == 0) {
+        c->heard_ts = ts;
+    }
     if (rv != 0) {
         if (rv == NGTCP2_ERR_DRAINING) {
             /* The peer's CONNECTION_CLOSE (RFC 9000 §10.2.2): an HTTP/3 code, or QUIC's own. */
@@ -2353,6 +2359,25 @@ int masque_quic_closing_match(masque_quic_closing *k, const uint8_t *dcid, size_
         }
     }
     return 0;
+}
+
+uint64_t masque_quic_heard_ns(const masque_quic_conn *c)
+{
+    return c->heard_ts;
+}
+
+void masque_quic_probe(masque_quic_conn *c, int on)
+{
+    /* ngtcp2 sends one PING when the connection has been quiet for the keep-alive timeout,
+     * and another only after something came from the peer: at once here, once per answer. */
+    ngtcp2_duration keep_alive =
+        ngtcp2_conn_is_server(c->conn) ? UINT64_MAX : keep_alive_of(&c->cfg);
+    ngtcp2_conn_set_keep_alive_timeout(c->conn, on ? NGTCP2_MILLISECONDS : keep_alive);
+}
+
+uint64_t masque_quic_pto_ns(const masque_quic_conn *c)
+{
+    return ngtcp2_conn_get_pto(c->conn);
 }
 
 int masque_quic_watch_cids(masque_quic_conn *c, masque_quic_cid_watch watch, void *arg)

@@ -137,6 +137,8 @@ test)
             -DMASQUE_BUILD_SHARED=OFF
         run_ctest "build/$profile"
     done
+    echo "== the HTTP/3 binding and the programs without the HTTP/2 binding (nghttp2 is optional)"
+    build build/no-h2 gcc Release -DMASQUE_WITH_NGHTTP2=OFF -DMASQUE_BUILD_TESTS=OFF
     for cc in clang gcc; do
         build build/asan-$cc $cc Debug -DMASQUE_SANITIZE=address,undefined \
             -DMASQUE_BUILD_SHARED=OFF

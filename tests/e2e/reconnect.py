@@ -20,6 +20,7 @@ every wait is bounded.
 usage: reconnect.py BUILD_DIR
 """
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -28,14 +29,16 @@ import time
 from programs import Echo, free_port, report, wait_for, work_with_pki
 
 
-def start_proxy(bindir, work, port, log, extra=()):
-    """masque-proxy on 127.0.0.1:port (HTTP/3 only), once it says it listens."""
+def start_proxy(bindir, work, port, log, extra=(), transports=("--no-h2",)):
+    """masque-proxy on 127.0.0.1:port (HTTP/3 only unless transports says), once it says it
+    listens."""
     with open(log, "w", encoding="utf-8") as plog:
         proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen",
-                                  f"127.0.0.1:{port}", "--no-h2", "--allow", "127.0.0.0/8",
+                                  f"127.0.0.1:{port}", "--allow", "127.0.0.0/8",
                                   "--cert", f"{work}/pki/localhost.pem",
                                   "--key", f"{work}/pki/localhost.key",
-                                  "--run-seconds", "90"] + list(extra), stderr=plog)
+                                  "--run-seconds", "90"] + list(transports) + list(extra),
+                                 stderr=plog)
     if wait_for(log, "listening on") is None:
         proxy.kill()
         proxy.wait()
@@ -109,9 +112,9 @@ def run_to_end(args, what, failures):
         return None
 
 
-def client_args(bindir, work, port, extra):
+def client_args(bindir, work, port, extra, transport="--h3"):
     return [os.path.join(bindir, "masque-bind-client"), "--proxy", f"127.0.0.1:{port}",
-            "--authority", "localhost", "--ca", f"{work}/pki/ca.pem", "--h3"] + extra
+            "--authority", "localhost", "--ca", f"{work}/pki/ca.pem", transport] + extra
 
 
 def crash(bindir, work, port, proxy, procs, failures):
@@ -148,9 +151,9 @@ def client_killed(bindir, work, port, echo, procs, failures):
     """A client killed without a word (SIGKILL) leaves its request at the proxy, which counts
     it against the identity's quota (--quota-requests 1): the same client started again meets
     429 and asks again. The proxy probes the connection that holds the request, hears nothing,
-    closes it (after 3 s at most on loopback), and the new client has its tunnel within 45 s,
-    where the proxy's idle timeout is 120 s. Then a third client of the identity meets 429 again and again while the second one's
-    tunnel keeps working: a live holder answers the probe."""
+    closes it (after 3 s on loopback), and the new client has its tunnel within 45 s, where the
+    proxy's idle timeout is 120 s. Then a third client of the identity meets 429 again and
+    again while the second one's tunnel keeps working: a live holder answers the probe."""
     tokens = ["--token-file", f"{work}/tokens", "--reconnect", "--run-seconds", "100"]
     killed_out = f"{work}/killed.out"
     with open(killed_out, "w", encoding="utf-8") as f:
@@ -193,6 +196,41 @@ def client_killed(bindir, work, port, echo, procs, failures):
         failures.append("the live holder of the quota lost its tunnel to probes")
     stop(third)
     stop(again)
+
+
+def client_hung(bindir, work, procs, failures):
+    """The same over HTTP/2, with a client that hangs (SIGSTOP: its kernel still acknowledges
+    TCP, but nothing answers the proxy's HTTP/2 PING) rather than dies (a killed client's TCP
+    connection would close at once): the second client of the identity has its tunnel within
+    45 s, where the proxy's idle timeout is 120 s."""
+    port = free_port()
+    procs.append(start_proxy(bindir, work, port, f"{work}/proxy5.log",
+                             ["--token-file", f"{work}/tokens", "--quota-requests", "1"],
+                             transports=("--no-h3",)))
+    tokens = ["--token-file", f"{work}/tokens", "--reconnect", "--run-seconds", "100"]
+    outs = [f"{work}/hung.out", f"{work}/after-hung.out"]
+    with open(outs[0], "w", encoding="utf-8") as f:
+        hung = subprocess.Popen(client_args(bindir, work, port, tokens, "--h2"),
+                                stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+    procs.append(hung)
+    if wait_for(outs[0], "public address:") is None:
+        failures.append("HTTP/2: no tunnel for the client to be stopped")
+        return
+    hung.send_signal(signal.SIGSTOP)
+    try:
+        with open(outs[1], "w", encoding="utf-8") as f:
+            after = subprocess.Popen(client_args(bindir, work, port, tokens, "--h2"),
+                                     stdin=subprocess.DEVNULL, stdout=f,
+                                     stderr=subprocess.STDOUT)
+        procs.append(after)
+        if wait_for(outs[1], "public address:", 45) is None:
+            failures.append("HTTP/2: a hung client's identity: no tunnel for another of its "
+                            f"clients within 45 s ({count(outs[1], 'status 429')} refusals)")
+        elif count(outs[1], "status 429") < 1:
+            failures.append("HTTP/2: the hung client's request did not hold the quota")
+        stop(after)
+    finally:
+        hung.send_signal(signal.SIGCONT)
 
 
 def main():
@@ -294,6 +332,7 @@ def main():
             failures.append(f"{what}: exit {r[0]}, output {r[1].strip()!r}")
         crash(bindir, work, port, proxy, procs, failures)
         client_killed(bindir, work, port, echo, procs, failures)
+        client_hung(bindir, work, procs, failures)
     except RuntimeError as e:
         failures.append(str(e))
     finally:
@@ -306,8 +345,8 @@ def main():
                   "a new tunnel and address after a proxy restart, the service reachable through "
                   "it; no retry after a 407; status 0 for a run ended with its tunnel up or by "
                   "SIGTERM, which frees the request at once; a killed proxy's client back within "
-                  "seconds; a killed client's request freed for it within seconds, a live one's "
-                  "kept", work,
+                  "seconds; a killed (HTTP/3) or hung (HTTP/2) client's request freed for another "
+                  "of its identity within seconds, a live one's kept", work,
                   f"{work}/client.out")
 
 

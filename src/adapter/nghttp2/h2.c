@@ -17,6 +17,7 @@
 
 #include "../common/exchange.h"
 #include "../common/tls_identity.h"
+#include "h2_probe.h"
 
 #define TABLE_CAPACITY       256
 #define DEFAULT_BUFFER       ((size_t)256 * 1024)
@@ -72,16 +73,29 @@ struct masque_h2_conn {
     int refused;
     uint64_t idle_ms;      /* nothing received for this long closes the connection */
     uint64_t last_rx_ms;   /* when bytes last came in (or the connection started) */
+    uint64_t heard_ns;     /* the same in ns, for a proxy's probe (h2_probe.h) */
     uint64_t last_ping_ms; /* client: when it last sent a keep-alive PING */
     char tls_host[256];
     uint8_t tx[TX_CAP];
 };
 
-static uint64_t now_ms(void)
+static uint64_t now_ns(void)
 {
     struct timespec ts;
     (void)clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail: a valid clock and pointer */
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ms(void)
+{
+    return now_ns() / 1000000u;
+}
+
+/* Bytes came in: the idle timeout starts again, and a probe has its answer. */
+static void heard(masque_h2_conn *c)
+{
+    c->heard_ns = now_ns();
+    c->last_rx_ms = c->heard_ns / 1000000u;
 }
 
 static void log_line(masque_h2_conn *c, const char *what, const char *detail)
@@ -683,7 +697,7 @@ static masque_h2_conn *conn_new(const masque_h2_config *cfg, int fd, const masqu
                       : cfg->max_requests > MASQUE_H2_MAX_REQUESTS ? MASQUE_H2_MAX_REQUESTS
                                                                    : cfg->max_requests;
     c->idle_ms = cfg->conn_idle_timeout_ms != 0 ? cfg->conn_idle_timeout_ms : DEFAULT_IDLE_MS;
-    c->last_rx_ms = now_ms();
+    heard(c); /* the start: the idle timeout counts from it */
     c->last_ping_ms = c->last_rx_ms;
     if (setup_tls(c) != 0) {
         masque_h2_free(c);
@@ -775,7 +789,7 @@ static int handshake(masque_h2_conn *c)
         return -1;
     }
     c->handshaken = 1;
-    c->last_rx_ms = now_ms();
+    heard(c);
     return 0;
 }
 
@@ -805,7 +819,7 @@ int masque_h2_read(masque_h2_conn *c)
             conn_over(c, NGHTTP2_NO_ERROR); /* the peer closed, or TLS failed */
             return -1;
         }
-        c->last_rx_ms = now_ms();
+        heard(c);
         rv = nghttp2_session_mem_recv(c->h2, buf, (size_t)n);
         if (rv < 0) {
             log_line(c, "read: HTTP/2: ", nghttp2_strerror((int)rv)); /* e.g. a bad preface */
@@ -951,6 +965,18 @@ int masque_h2_tick(masque_h2_conn *c)
         }
     }
     return masque_h2_write(c);
+}
+
+uint64_t masque_h2_heard_ns(const masque_h2_conn *c)
+{
+    return c->heard_ns;
+}
+
+void masque_h2_probe(masque_h2_conn *c)
+{
+    if (!c->closed && c->h2 != NULL) {
+        (void)nghttp2_submit_ping(c->h2, NGHTTP2_FLAG_NONE, NULL); /* RFC 9113 §6.7: answered */
+    }
 }
 
 int masque_h2_close(masque_h2_conn *c, uint32_t h2_error)

@@ -29,6 +29,7 @@
 #include "udp_in.h"
 #include "udp_out.h"
 #ifdef MASQUE_PROXY_H2
+#include "../nghttp2/h2_probe.h"
 #include "masque/h2.h"
 #endif
 
@@ -792,12 +793,23 @@ static void touch(masque_quic_proxy *p, proxy_client *c)
     }
 }
 
+/* When client c's connection last heard from its peer (probe.h, h2_probe.h), in ns. */
+static uint64_t heard_ns(const proxy_client *c)
+{
+#ifdef MASQUE_PROXY_H2
+    if (c->h2 != NULL) {
+        return masque_h2_heard_ns(c->h2);
+    }
+#endif
+    return masque_quic_heard_ns(c->conn);
+}
+
 /*
- * Client c's identity has used up its quota: each other HTTP/3 connection that holds one of the
- * identity's requests is probed (probe.h), and one that does not answer is closed, so that a
- * client that crashed, or lost its network, does not hold its requests until its idle timeout
- * while the same client, restarted, is refused (it asks again, and gets them). A connection
- * that answers keeps its requests: the quota holds for every live one.
+ * Client c's identity has used up its quota: each other connection that holds one of the
+ * identity's requests is probed (probe.h, h2_probe.h: a PING), and one that does not answer is
+ * closed, so that a client that crashed, hung or lost its network does not hold its requests
+ * until the idle timeout while the same client, restarted, is refused (it asks again, and gets
+ * them). A connection that answers keeps its requests: the quota holds for every live one.
  */
 static void probe_holders(masque_quic_proxy *p, const proxy_client *c)
 {
@@ -805,29 +817,38 @@ static void probe_holders(masque_quic_proxy *p, const proxy_client *c)
     size_t i;
     for (i = 0; i < p->nrelays; i++) {
         proxy_client *holder = p->relays[i]->client;
-        uint64_t wait;
+        uint64_t wait = 0;
         if (!p->relays[i]->live || p->relays[i]->ident != c->ident || holder == c ||
-            holder->conn == NULL || holder->probe_until != 0) {
-            continue; /* not its identity's, the asking connection, HTTP/2, or probed already */
+            holder->probe_until != 0) {
+            continue; /* not its identity's, the asking connection, or probed already */
         }
-        wait = 3u * masque_quic_pto_ns(holder->conn);
+#ifdef MASQUE_PROXY_H2
+        if (holder->h2 != NULL) {
+            masque_h2_probe(holder->h2); /* TCP: its retransmissions fit in the least wait */
+        } else
+#endif
+        {
+            wait = 3u * masque_quic_pto_ns(holder->conn);
+            masque_quic_probe(holder->conn, 1);
+        }
         holder->probe_since = now;
         holder->probe_until = now + (wait > PROBE_MIN_NS ? wait : PROBE_MIN_NS);
-        masque_quic_probe(holder->conn, 1);
         touch(p, holder); /* its PING goes out at the end of this step */
     }
 }
 
 /* How client c's probe went, if one is going on: an answer ends it; none by its end closes the
- * connection, which ended without a word (RFC 9000 §10.2: CONNECTION_CLOSE, in case it did not). */
+ * connection, which ended without a word (a CONNECTION_CLOSE or GOAWAY, in case it did not). */
 static void probe_check(masque_quic_proxy *p, proxy_client *c, uint64_t now)
 {
     char why[128];
     if (c->probe_until == 0) {
         return;
     }
-    if (masque_quic_heard_ns(c->conn) > c->probe_since) {
-        masque_quic_probe(c->conn, 0);
+    if (heard_ns(c) > c->probe_since) {
+        if (c->conn != NULL) {
+            masque_quic_probe(c->conn, 0);
+        }
         c->probe_since = 0;
         c->probe_until = 0;
         return;
@@ -840,6 +861,12 @@ static void probe_check(masque_quic_proxy *p, proxy_client *c, uint64_t now)
                    "quota",
                    (unsigned long long)((c->probe_until - c->probe_since) / 1000000u));
     log_line(p, "client lost:", c, why);
+#ifdef MASQUE_PROXY_H2
+    if (c->h2 != NULL) {
+        (void)masque_h2_close(c->h2, MASQUE_H2_NO_ERROR);
+        return;
+    }
+#endif
     (void)masque_quic_close(c->conn, MASQUE_H3_NO_ERROR);
 }
 
@@ -2399,16 +2426,17 @@ static void tcp_accept(masque_quic_proxy *p)
 /* When a client's timers fire, in ns of CLOCK_MONOTONIC. */
 static uint64_t client_next_timeout(const proxy_client *c)
 {
+    uint64_t t;
 #ifdef MASQUE_PROXY_H2
     if (c->h2 != NULL) {
-        uint64_t t = masque_h2_next_timeout(c->h2);
-        return t < UINT64_MAX / 1000000u ? t * 1000000u : UINT64_MAX;
-    }
+        t = masque_h2_next_timeout(c->h2);
+        t = t < UINT64_MAX / 1000000u ? t * 1000000u : UINT64_MAX;
+    } else
 #endif
     {
-        uint64_t t = masque_quic_next_timeout(c->conn);
-        return c->probe_until != 0 && c->probe_until < t ? c->probe_until : t;
+        t = masque_quic_next_timeout(c->conn);
     }
+    return c->probe_until != 0 && c->probe_until < t ? c->probe_until : t; /* and its probe's */
 }
 
 /* A client's turn: its timers if due, then what it has to send; a connection that ended is
@@ -2416,6 +2444,7 @@ static uint64_t client_next_timeout(const proxy_client *c)
 static void serve_client(masque_quic_proxy *p, proxy_client *c, uint64_t now)
 {
     int closed;
+    probe_check(p, c, now);
 #ifdef MASQUE_PROXY_H2
     if (c->h2 != NULL) {
         int out;
@@ -2433,7 +2462,6 @@ static void serve_client(masque_quic_proxy *p, proxy_client *c, uint64_t now)
     } else
 #endif
     {
-        probe_check(p, c, now);
         if (masque_quic_next_timeout(c->conn) <= now) {
             (void)masque_quic_tick(c->conn);
         }
@@ -2534,6 +2562,8 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
     if (tcp_ready) {
         tcp_accept(p);
     }
+#else
+    (void)tcp_ready; /* no TCP listener without the HTTP/2 binding */
 #endif
     /* Only the clients something happened to, and those whose timers are due, take a turn. */
     now = masque_quic_now_ns();

@@ -120,6 +120,7 @@ typedef struct proxy_identity {
     double byte_tokens;
     uint64_t refilled; /* ns */
     dlink idle;        /* while it holds no open request: on the proxy's list of such identities */
+    dlist relays;      /* its open requests (a quota's probe asks their connections) */
 } proxy_identity;
 
 /* A client's source: an IPv4 address (an IPv4-mapped one included), or an IPv6 /64, what one
@@ -177,9 +178,10 @@ typedef struct proxy_client {
     uint8_t cids[CIDS_PER_CLIENT][MASQUE_QUIC_SCID_LEN];
     uint32_t cids_used;
     /* A probe of its connection (probe.h): since when, and until when an answer may come
-     * (0: none is going on). */
+     * (0: none is going on); when the last one began (one per PROBE_MIN_NS at most). */
     uint64_t probe_since;
     uint64_t probe_until;
+    uint64_t probed_at;
 } proxy_client;
 
 /* A slot of the index of connection IDs: NULL client when free. */
@@ -205,6 +207,7 @@ typedef struct proxy_relay {
 #endif
     proxy_client *client;
     proxy_identity *ident; /* whose quota it counts against */
+    dlink of_ident;        /* on its identity's list of open requests */
     int live;              /* 0 once the request ended (freed at the end of the step) */
     int fd;
     int family;        /* AF_INET or AF_INET6 (dual-stack): how targets are addressed */
@@ -682,6 +685,7 @@ static void relay_end(proxy_relay *relay)
 {
     if (relay->live) {
         relay->client->proxy->relays_ended++;
+        dlist_remove(&relay->ident->relays, &relay->of_ident);
         if (relay->ident->use.requests > 0) {
             relay->ident->use.requests--;
             if (relay->ident->use.requests == 0) {
@@ -814,13 +818,16 @@ static uint64_t heard_ns(const proxy_client *c)
 static void probe_holders(masque_quic_proxy *p, const proxy_client *c)
 {
     uint64_t now = masque_quic_now_ns();
-    size_t i;
-    for (i = 0; i < p->nrelays; i++) {
-        proxy_client *holder = p->relays[i]->client;
+    const dlink *l;
+    for (l = c->ident->relays.first; l != NULL; l = l->next) { /* as many as its quota */
+        proxy_client *holder = LINK_OWNER(l, proxy_relay, of_ident)->client;
         uint64_t wait = 0;
-        if (!p->relays[i]->live || p->relays[i]->ident != c->ident || holder == c ||
-            holder->probe_until != 0) {
-            continue; /* not its identity's, the asking connection, or probed already */
+        if (holder == c || holder->probe_until != 0 ||
+            (holder->probed_at != 0 && now - holder->probed_at < PROBE_MIN_NS)) {
+            /* The asking connection, or probed already: lately, so that a client of the
+             * identity that asks again and again cannot have PINGs sent to another one faster
+             * than that (two subscribers behind one NAT are one identity). */
+            continue;
         }
 #ifdef MASQUE_PROXY_H2
         if (holder->h2 != NULL) {
@@ -832,6 +839,7 @@ static void probe_holders(masque_quic_proxy *p, const proxy_client *c)
             masque_quic_probe(holder->conn, 1);
         }
         holder->probe_since = now;
+        holder->probed_at = now;
         holder->probe_until = now + (wait > PROBE_MIN_NS ? wait : PROBE_MIN_NS);
         touch(p, holder); /* its PING goes out at the end of this step */
     }
@@ -923,6 +931,7 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses,
     relay->live = 1;
     relay->client = c;
     relay->ident = c->ident;
+    dlist_append(&c->ident->relays, &relay->of_ident);
     if (c->ident->use.requests++ == 0) {
         dlist_remove(&p->idle, &c->ident->idle); /* it holds a request now */
     }

@@ -117,19 +117,29 @@ def client_args(bindir, work, port, extra, transport="--h3"):
             "--authority", "localhost", "--ca", f"{work}/pki/ca.pem", transport] + extra
 
 
+def tunnelled_client(args, out, procs, failures, what, stdin=subprocess.DEVNULL):
+    """Starts a client (its output to out) and waits for its tunnel: the process, or None (said
+    in failures) when none came."""
+    with open(out, "w", encoding="utf-8") as f:
+        proc = subprocess.Popen(args, stdin=stdin, stdout=f, stderr=subprocess.STDOUT)
+    procs.append(proc)
+    if wait_for(out, "public address:") is None:
+        failures.append(f"no tunnel for {what}")
+        return None
+    return proc
+
+
 def crash(bindir, work, port, proxy, procs, failures):
     """A proxy that dies without a word (SIGKILL) and comes back on the same port with the same
     key: the client's next packet meets a Stateless Reset (RFC 9000 §10.3), and with --reconnect
     it has a new tunnel within seconds, not after its idle timeout (two minutes)."""
     out = f"{work}/crashed.out"
-    with open(out, "w", encoding="utf-8") as f:
-        client = subprocess.Popen(client_args(bindir, work, port,
-                                              ["--token-file", f"{work}/tokens", "--reconnect",
-                                               "--run-seconds", "100"]),
-                                  stdin=subprocess.PIPE, stdout=f, stderr=subprocess.STDOUT)
-    procs.append(client)
-    if wait_for(out, "public address:") is None:
-        failures.append("no tunnel for the client whose proxy is killed")
+    client = tunnelled_client(client_args(bindir, work, port,
+                                          ["--token-file", f"{work}/tokens", "--reconnect",
+                                           "--run-seconds", "100"]),
+                              out, procs, failures, "the client whose proxy is killed",
+                              stdin=subprocess.PIPE)
+    if client is None:
         return
     proxy.kill()
     proxy.wait()
@@ -155,13 +165,9 @@ def client_killed(bindir, work, port, echo, procs, failures):
     proxy's idle timeout is 120 s. Then a third client of the identity meets 429 again and
     again while the second one's tunnel keeps working: a live holder answers the probe."""
     tokens = ["--token-file", f"{work}/tokens", "--reconnect", "--run-seconds", "100"]
-    killed_out = f"{work}/killed.out"
-    with open(killed_out, "w", encoding="utf-8") as f:
-        killed = subprocess.Popen(client_args(bindir, work, port, tokens),
-                                  stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
-    procs.append(killed)
-    if wait_for(killed_out, "public address:") is None:
-        failures.append("no tunnel for the client to be killed")
+    killed = tunnelled_client(client_args(bindir, work, port, tokens), f"{work}/killed.out",
+                              procs, failures, "the client to be killed")
+    if killed is None:
         return
     killed.kill()
     killed.wait()
@@ -209,12 +215,9 @@ def client_hung(bindir, work, procs, failures):
                              transports=("--no-h3",)))
     tokens = ["--token-file", f"{work}/tokens", "--reconnect", "--run-seconds", "100"]
     outs = [f"{work}/hung.out", f"{work}/after-hung.out"]
-    with open(outs[0], "w", encoding="utf-8") as f:
-        hung = subprocess.Popen(client_args(bindir, work, port, tokens, "--h2"),
-                                stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
-    procs.append(hung)
-    if wait_for(outs[0], "public address:") is None:
-        failures.append("HTTP/2: no tunnel for the client to be stopped")
+    hung = tunnelled_client(client_args(bindir, work, port, tokens, "--h2"), outs[0], procs,
+                            failures, "the HTTP/2 client to be stopped")
+    if hung is None:
         return
     hung.send_signal(signal.SIGSTOP)
     try:

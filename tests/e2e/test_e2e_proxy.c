@@ -1627,6 +1627,63 @@ static void test_e2e_requests_per_proxy_are_limited_with_503_until_one_ends(void
     proxy_max_requests = 0;
 }
 
+/* RFC 9000 §5.2: a short-header packet goes to the connection its Destination Connection ID
+ * names, not to the client the proxy last saw at its source address. Client B dies without a
+ * word (the proxy keeps it, filed under its address, until its idle timeout); client A then
+ * moves onto that very address and port, as when a NAT hands a gone host's mapping to another.
+ * A's packets from there are A's, and its tunnel keeps working both ways. */
+static void test_e2e_a_client_that_moves_onto_a_gone_clients_address_keeps_its_tunnel(void **state)
+{
+    masque_address peer_addr;
+    masque_address from;
+    struct sockaddr_storage gone_at;
+    struct sockaddr_storage ss;
+    struct sockaddr_storage local;
+    socklen_t gl = sizeof(gone_at);
+    socklen_t sl = 0;
+    socklen_t ll = sizeof(local);
+    uint8_t back[16];
+    int peer;
+    int fd;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    start_client(&clients[1], "127.0.0.1");
+    assert_true(pump(2, 5000, all_ready));
+    peer = bound_socket("127.0.0.1", &peer_addr);
+
+    /* B (clients[1]) is freed without a CONNECTION_CLOSE, and its port comes free. */
+    assert_int_equal(getsockname(clients[1].fd, (struct sockaddr *)&gone_at, &gl), 0);
+    stop_client(&clients[1]);
+    assert_int_equal(masque_quic_proxy_clients(proxy), 2);
+
+    /* A (clients[0]) moves onto B's address and port. */
+    fd = socket(gone_at.ss_family, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&gone_at, gl), 0);
+    assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &ss, &sl), MASQUE_OK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&ss, sl), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&local, &ll), 0);
+    assert_int_equal(masque_quic_migrate(clients[0].conn, fd, (struct sockaddr *)&local, ll), 0);
+    (void)close(clients[0].fd);
+    clients[0].fd = fd;
+
+    client_send(&clients[0], &peer_addr, (const uint8_t *)"moved", 5);
+    assert_int_equal(peer_recv_from(peer, &from, back, sizeof(back), 5000), 5);
+    assert_memory_equal(back, "moved", 5);
+    assert_true(masque_address_equal(&from, &clients[0].pub));
+    assert_int_equal(masque_address_to_sockaddr(&clients[0].pub, &ss, &sl), MASQUE_OK);
+    clients[0].got = 0;
+    assert_int_equal(sendto(peer, "after", 5, 0, (struct sockaddr *)&ss, sl), 5);
+    assert_true(pump(1, 5000, all_got));
+    assert_int_equal(clients[0].last_len, 5);
+    assert_memory_equal(clients[0].last, "after", 5);
+    assert_false(clients[0].closed);
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
 /* RFC 9000 §9: the client moves to a new socket (a new port, as after a network change); the
  * proxy finds it by connection ID, and its tunnel keeps its public address. */
 static void test_e2e_client_address_change_keeps_the_tunnel(void **state)
@@ -3096,6 +3153,7 @@ int main(void)
         E2E_TEST(test_e2e_requests_per_connection_are_limited_with_429),
         E2E_TEST(test_e2e_requests_per_proxy_are_limited_with_503_until_one_ends),
         E2E_TEST(test_e2e_client_address_change_keeps_the_tunnel),
+        E2E_TEST(test_e2e_a_client_that_moves_onto_a_gone_clients_address_keeps_its_tunnel),
         E2E_TEST(test_e2e_a_flood_toward_a_stalled_client_costs_the_others_nothing),
         E2E_TEST(test_e2e_UDP_16_datagrams_a_client_does_not_take_are_dropped_not_its_tunnel),
         E2E_TEST(test_e2e_replayed_initials_take_no_client_slot),

@@ -1797,22 +1797,27 @@ static void cids_drop(masque_quic_proxy *p, proxy_client *c)
 }
 
 /*
- * A 1-RTT packet from an address no client has: a client whose address changed (RFC 9000 §9),
- * found by the connection ID it sends to (§5.2), in the index. Only short headers: no client
- * migrates before its handshake is confirmed (§9), and an Initial from a new address is a new
- * client. Once the index is partial, an ID it lacks is asked of every client, CID_LOOKUP_BUDGET
- * times a step at most.
+ * The client a 1-RTT packet names by its Destination Connection ID, one this end issued (RFC 9000
+ * §5.2), wherever the packet comes from: a client whose address changed (§9), or one that took
+ * over an address where the proxy still files a client that is gone (a NAT that gave its
+ * mapping to another host). Only short headers: no client migrates before its handshake is
+ * confirmed (§9), and an Initial names a connection ID of the client's own choosing.
  */
-static proxy_client *find_client_by_cid(masque_quic_proxy *p, const uint8_t *pkt, size_t len)
+static proxy_client *find_client_by_cid(const masque_quic_proxy *p, const uint8_t *pkt, size_t len)
 {
-    proxy_client *c;
-    size_t i;
-    if (len == 0 || (pkt[0] & 0x80) != 0) {
-        return NULL; /* a long header */
+    if (len < 1 + MASQUE_QUIC_SCID_LEN || (pkt[0] & 0x80) != 0) {
+        return NULL;
     }
-    c = len >= 1 + MASQUE_QUIC_SCID_LEN ? cid_find(p, pkt + 1) : NULL;
-    if (c != NULL || !p->cid_index_partial || p->cid_lookups == 0) {
-        return c;
+    return cid_find(p, pkt + 1);
+}
+
+/* Once the index is partial, a short-header packet whose ID it lacks, from an address no client
+ * has, is asked of every client, CID_LOOKUP_BUDGET times a step at most. */
+static proxy_client *ask_every_client(masque_quic_proxy *p, const uint8_t *pkt, size_t len)
+{
+    size_t i;
+    if (!p->cid_index_partial || p->cid_lookups == 0 || len == 0 || (pkt[0] & 0x80) != 0) {
+        return NULL;
     }
     p->cid_lookups--;
     for (i = 0; i < p->nclients; i++) {
@@ -2309,10 +2314,13 @@ static void listen_packet(masque_quic_proxy *p, const struct sockaddr_storage *f
     struct sockaddr_storage now_at;
     socklen_t now_len;
     int searched = 0; /* the packet's connection ID is no client's, for sure */
-    proxy_client *c = find_client(p, from, fl);
+    proxy_client *c = find_client_by_cid(p, pkt, len);
+    if (c == NULL) {
+        c = find_client(p, from, fl); /* long headers, and IDs of no client */
+    }
     if (c == NULL) {
         searched = !p->cid_index_partial || p->cid_lookups > 0;
-        c = find_client_by_cid(p, pkt, len);
+        c = ask_every_client(p, pkt, len);
     }
     if (c == NULL && closing_answer(p, from, fl, hdr, pkt, len)) {
         return;

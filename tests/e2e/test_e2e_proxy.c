@@ -282,6 +282,10 @@ static void on_close(masque_quic_request *r, void *app, uint64_t reason)
 
 static const masque_quic_hooks hooks = {on_ready, on_packet, on_close, NULL, NULL, NULL, NULL};
 
+/* Where the next client's socket is bound (NULL: an ephemeral port of `ip`). */
+static const struct sockaddr_storage *client_bind_at;
+static socklen_t client_bind_len;
+
 static void start_client(client *cl, const char *ip)
 {
     masque_quic_config cfg;
@@ -302,7 +306,13 @@ static void start_client(client *cl, const char *ip)
     cfg.cert_file = client_cert;
     cfg.key_file = client_key;
     cfg.token = client_token;
-    cl->fd = bound_socket(ip, &dummy);
+    if (client_bind_at != NULL) {
+        cl->fd = socket(client_bind_at->ss_family, SOCK_DGRAM, 0);
+        assert_true(cl->fd >= 0);
+        assert_int_equal(bind(cl->fd, (const struct sockaddr *)client_bind_at, client_bind_len), 0);
+    } else {
+        cl->fd = bound_socket(ip, &dummy);
+    }
     assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &remote, &rl), MASQUE_OK);
     assert_int_equal(connect(cl->fd, (struct sockaddr *)&remote, rl), 0);
     assert_int_equal(getsockname(cl->fd, (struct sockaddr *)&local, &ll), 0);
@@ -1679,6 +1689,43 @@ static void test_e2e_a_client_that_moves_onto_a_gone_clients_address_keeps_its_t
     assert_int_equal(clients[0].last_len, 5);
     assert_memory_equal(clients[0].last, "after", 5);
     assert_false(clients[0].closed);
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
+/* A client that is gone without a word is kept, filed under its address, until its idle
+ * timeout; a new client on that very address and port (the program started again on a fixed
+ * port, or a NAT that gave the gone host's mapping to another) is a new connection all the same:
+ * its Initial is not taken for the gone one's (whose handshake is over: RFC 9001 §4.9.1), it
+ * gets its tunnel at once, and the gone one's slot stays until its idle timeout. */
+static void test_e2e_a_new_client_on_a_gone_clients_address_and_port_is_served(void **state)
+{
+    struct sockaddr_storage gone_at;
+    socklen_t gl = sizeof(gone_at);
+    masque_address peer_addr;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    int peer;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    assert_int_equal(getsockname(clients[0].fd, (struct sockaddr *)&gone_at, &gl), 0);
+    stop_client(&clients[0]); /* no CONNECTION_CLOSE: the proxy keeps it */
+
+    client_bind_at = &gone_at;
+    client_bind_len = gl;
+    start_client(&clients[0], "127.0.0.1");
+    client_bind_at = NULL;
+    assert_true(pump(1, 5000, all_ready));
+    assert_int_equal(masque_quic_proxy_clients(proxy), 2);
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    assert_int_equal(masque_address_to_sockaddr(&clients[0].pub, &ss, &sl), MASQUE_OK);
+    clients[0].got = 0;
+    assert_int_equal(sendto(peer, "new one", 7, 0, (struct sockaddr *)&ss, sl), 7);
+    assert_true(pump(1, 5000, all_got));
+    assert_memory_equal(clients[0].last, "new one", 7);
     (void)close(peer);
     stop_client(&clients[0]);
     stop_proxy();
@@ -3154,6 +3201,7 @@ int main(void)
         E2E_TEST(test_e2e_requests_per_proxy_are_limited_with_503_until_one_ends),
         E2E_TEST(test_e2e_client_address_change_keeps_the_tunnel),
         E2E_TEST(test_e2e_a_client_that_moves_onto_a_gone_clients_address_keeps_its_tunnel),
+        E2E_TEST(test_e2e_a_new_client_on_a_gone_clients_address_and_port_is_served),
         E2E_TEST(test_e2e_a_flood_toward_a_stalled_client_costs_the_others_nothing),
         E2E_TEST(test_e2e_UDP_16_datagrams_a_client_does_not_take_are_dropped_not_its_tunnel),
         E2E_TEST(test_e2e_replayed_initials_take_no_client_slot),

@@ -1668,16 +1668,37 @@ static void addr_del(masque_quic_proxy *p, const proxy_client *c)
     }
 }
 
-static proxy_client *find_client(masque_quic_proxy *p, const struct sockaddr_storage *from,
-                                 socklen_t fl)
+/*
+ * The client filed under address `from` that packet `pkt` is for. Several may be filed there:
+ * one that is gone without a word (kept until its idle timeout) and one that took its address
+ * over (its program started again on the same port, or a NAT gave the gone host's mapping to
+ * another). An Initial that can start a connection goes to the client it started, or else to
+ * one still in its handshake, never to one whose handshake is over: that client sends no
+ * Initial any more (RFC 9001 §4.9.1), so the packet is a new client's (NULL). Anything else
+ * goes to the first.
+ */
+static proxy_client *find_client(const masque_quic_proxy *p, const struct sockaddr_storage *from,
+                                 socklen_t fl, const uint8_t *pkt, size_t len)
 {
+    proxy_client *handshaking = NULL;
+    int initial = -1; /* not asked yet */
     size_t i;
     for (i = addr_home(p, from, fl); p->by_addr[i] != NULL; i = (i + 1) & (p->addr_slots - 1)) {
-        if (same_addr(p->by_addr[i], from, fl)) {
-            return p->by_addr[i];
+        proxy_client *c = p->by_addr[i];
+        if (!same_addr(c, from, fl)) {
+            continue;
+        }
+        if (initial < 0) {
+            initial = masque_quic_starts_connection(pkt, len);
+        }
+        if (!initial || masque_quic_started_by(c->conn, pkt, len)) {
+            return c;
+        }
+        if (handshaking == NULL && !masque_quic_handshake_completed(c->conn)) {
+            handshaking = c;
         }
     }
-    return NULL;
+    return handshaking;
 }
 
 /* ---- the index of connection IDs (routing.h) ---- */
@@ -1797,18 +1818,25 @@ static void cids_drop(masque_quic_proxy *p, proxy_client *c)
 }
 
 /*
- * The client a 1-RTT packet names by its Destination Connection ID, one this end issued (RFC 9000
+ * The client a packet names by its Destination Connection ID, one this end issued (RFC 9000
  * §5.2), wherever the packet comes from: a client whose address changed (§9), or one that took
  * over an address where the proxy still files a client that is gone (a NAT that gave its
- * mapping to another host). Only short headers: no client migrates before its handshake is
- * confirmed (§9), and an Initial names a connection ID of the client's own choosing.
+ * mapping to another host). Long headers too, from a client's second flight on: only the
+ * Initials that begin a connection name an ID of the client's own choosing (or a Retry's).
  */
 static proxy_client *find_client_by_cid(const masque_quic_proxy *p, const uint8_t *pkt, size_t len)
 {
-    if (len < 1 + MASQUE_QUIC_SCID_LEN || (pkt[0] & 0x80) != 0) {
+    const uint8_t *dcid;
+    size_t dcidlen;
+    if (len >= 1 + MASQUE_QUIC_SCID_LEN && (pkt[0] & 0x80) == 0) {
+        return cid_find(p, pkt + 1); /* a short header: the ID has the length this end gave */
+    }
+    if (len == 0 || (pkt[0] & 0x80) == 0 ||
+        masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) != 0 ||
+        dcidlen != MASQUE_QUIC_SCID_LEN) {
         return NULL;
     }
-    return cid_find(p, pkt + 1);
+    return cid_find(p, dcid);
 }
 
 /* Once the index is partial, a short-header packet whose ID it lacks, from an address no client
@@ -2316,7 +2344,7 @@ static void listen_packet(masque_quic_proxy *p, const struct sockaddr_storage *f
     int searched = 0; /* the packet's connection ID is no client's, for sure */
     proxy_client *c = find_client_by_cid(p, pkt, len);
     if (c == NULL) {
-        c = find_client(p, from, fl); /* long headers, and IDs of no client */
+        c = find_client(p, from, fl, pkt, len); /* long headers, and IDs of no client */
     }
     if (c == NULL) {
         searched = !p->cid_index_partial || p->cid_lookups > 0;

@@ -2380,6 +2380,21 @@ uint64_t masque_quic_pto_ns(const masque_quic_conn *c)
     return ngtcp2_conn_get_pto(c->conn);
 }
 
+int masque_quic_starts_connection(const uint8_t *pkt, size_t len)
+{
+    ngtcp2_pkt_hd hd;
+    return ngtcp2_accept(&hd, pkt, len) == 0;
+}
+
+int masque_quic_started_by(const masque_quic_conn *c, const uint8_t *pkt, size_t len)
+{
+    const ngtcp2_cid *first = ngtcp2_conn_get_client_initial_dcid(c->conn);
+    const uint8_t *dcid;
+    size_t dcidlen;
+    return masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) == 0 && dcidlen == first->datalen &&
+           memcmp(dcid, first->data, dcidlen) == 0;
+}
+
 int masque_quic_watch_cids(masque_quic_conn *c, masque_quic_cid_watch watch, void *arg)
 {
     ngtcp2_cid ids[MASQUE_QUIC_WATCHED_MAX];

@@ -31,6 +31,15 @@ typedef void (*masque_quic_cid_watch)(void *arg, const uint8_t *cid, int issued)
  */
 int masque_quic_watch_cids(masque_quic_conn *c, masque_quic_cid_watch watch, void *arg);
 
+/* Whether packet `pkt` of `len` bytes is a client's Initial that can start a connection (its
+ * type, version and size: RFC 9000 §17.2.2, §14.1). */
+int masque_quic_starts_connection(const uint8_t *pkt, size_t len);
+
+/* Whether packet `pkt` names, as its Destination Connection ID, the one connection c's client
+ * chose for its first Initial (or, after a Retry, the one the Retry gave): a retransmission of
+ * the Initial that started c. */
+int masque_quic_started_by(const masque_quic_conn *c, const uint8_t *pkt, size_t len);
+
 /* Connection IDs a connection has issued and not yet seen removed, at most: ngtcp2 keeps up to
  * 8 (NGTCP2_MAX_SCID_POOL_SIZE, retired ones included); twice that leaves room. */
 #define MASQUE_QUIC_WATCHED_MAX 16u

@@ -51,6 +51,8 @@ static void print_usage(const masque_quic_proxy *proxy)
     uint64_t resets;
     uint64_t negotiations;
     uint64_t held;
+    uint64_t probed;
+    uint64_t lost;
     for (i = 0; masque_quic_proxy_usage(proxy, i, &u) == 0; i++) {
         (void)fprintf(stderr,
                       "masque-proxy: usage of %s: %zu requests open, %llu datagrams, %llu "
@@ -69,6 +71,11 @@ static void print_usage(const masque_quic_proxy *proxy)
                   "to packets of no connection, %llu held back (over 1024 a second)\n",
                   (unsigned long long)resets, (unsigned long long)negotiations,
                   (unsigned long long)held);
+    probed = masque_quic_proxy_probes(proxy, &lost);
+    (void)fprintf(stderr,
+                  "masque-proxy: %llu connections probed for a used-up quota, %llu of them closed "
+                  "for giving no answer\n",
+                  (unsigned long long)probed, (unsigned long long)lost);
     (void)fprintf(stderr,
                   "masque-proxy: %zu clients, %zu Bind requests open; %llu client turns in %llu "
                   "steps since start\n",

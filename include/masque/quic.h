@@ -716,6 +716,18 @@ MASQUE_API size_t masque_quic_proxy_requests(const masque_quic_proxy *p);
 MASQUE_API uint64_t masque_quic_proxy_datagrams_dropped(const masque_quic_proxy *p);
 
 /**
+ * @brief Connections the proxy probed, since start, because a client identity's quota of
+ *        requests was used up (`quota_requests`: a request refused with 429 has each other
+ *        connection that holds one of the identity's requests sent a PING, HTTP/3 or HTTP/2),
+ *        and those it closed for giving no answer within three PTOs, three seconds at least
+ *        (a client that crashed, hung or lost its network: its requests go back to the quota).
+ * @param p The proxy.
+ * @param[out] lost The connections closed for giving no answer; may be NULL.
+ * @return The connections probed.
+ */
+MASQUE_API uint64_t masque_quic_proxy_probes(const masque_quic_proxy *p, uint64_t *lost);
+
+/**
  * @brief Packets the proxy answered without a connection, since start: Stateless Resets
  *        (RFC 9000 §10.3), for short-header packets of connections it no longer has (a
  *        previous process's included), and Version Negotiation packets (§6.1), for clients

@@ -20,6 +20,7 @@ every wait is bounded.
 usage: reconnect.py BUILD_DIR
 """
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -140,11 +141,12 @@ def crash(bindir, work, port, proxy, procs, failures):
                               out, procs, failures, "the client whose proxy is killed",
                               stdin=subprocess.PIPE)
     if client is None:
-        return
+        return proxy
     proxy.kill()
     proxy.wait()
-    procs.append(start_proxy(bindir, work, port, f"{work}/proxy4.log",
-                             ["--token-file", f"{work}/tokens", "--quota-requests", "1"]))
+    proxy = start_proxy(bindir, work, port, f"{work}/proxy4.log",
+                        ["--token-file", f"{work}/tokens", "--quota-requests", "1"])
+    procs.append(proxy)
     client.stdin.write(b"127.0.0.1:9 after the crash\n")  # a packet, at once
     client.stdin.flush()
     end = time.monotonic() + 45  # its keep-alive (15 s) would do, too; its idle timeout: 120 s
@@ -155,15 +157,17 @@ def crash(bindir, work, port, proxy, procs, failures):
     if count(out, "Stateless Reset") < 1:
         failures.append("the client did not say that a Stateless Reset ended its connection")
     stop(client)
+    return proxy
 
 
-def client_killed(bindir, work, port, echo, procs, failures):
+def client_killed(bindir, work, port, proxy, echo, procs, failures):
     """A client killed without a word (SIGKILL) leaves its request at the proxy, which counts
     it against the identity's quota (--quota-requests 1): the same client started again meets
     429 and asks again. The proxy probes the connection that holds the request, hears nothing,
     closes it (after 3 s on loopback), and the new client has its tunnel within 45 s, where the
     proxy's idle timeout is 120 s. Then a third client of the identity meets 429 again and
-    again while the second one's tunnel keeps working: a live holder answers the probe."""
+    again while the second one's tunnel keeps working: a live holder answers the probe. The
+    proxy counts them on SIGUSR1: probes, and exactly one connection closed for no answer."""
     tokens = ["--token-file", f"{work}/tokens", "--reconnect", "--run-seconds", "100"]
     killed = tunnelled_client(client_args(bindir, work, port, tokens), f"{work}/killed.out",
                               procs, failures, "the client to be killed")
@@ -202,6 +206,12 @@ def client_killed(bindir, work, port, echo, procs, failures):
         failures.append("the live holder of the quota lost its tunnel to probes")
     stop(third)
     stop(again)
+    proxy.send_signal(signal.SIGUSR1)
+    line = wait_for(f"{work}/proxy4.log", "probed for a used-up quota") or ""
+    found = re.search(r"(\d+) connections probed for a used-up quota, (\d+) of them closed", line)
+    if found is None or int(found.group(1)) < 2 or int(found.group(2)) != 1:
+        failures.append(f"SIGUSR1 after the quota's probes: {line.strip()!r} (2 probed at least, "
+                        "1 closed expected)")
 
 
 def client_hung(bindir, work, procs, failures):
@@ -333,8 +343,8 @@ def main():
                        what, failures)
         if r is not None and (r[0] != 0 or "public address:" not in r[1]):
             failures.append(f"{what}: exit {r[0]}, output {r[1].strip()!r}")
-        crash(bindir, work, port, proxy, procs, failures)
-        client_killed(bindir, work, port, echo, procs, failures)
+        proxy = crash(bindir, work, port, proxy, procs, failures)
+        client_killed(bindir, work, port, proxy, echo, procs, failures)
         client_hung(bindir, work, procs, failures)
     except RuntimeError as e:
         failures.append(str(e))

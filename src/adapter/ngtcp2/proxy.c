@@ -268,6 +268,8 @@ struct masque_quic_proxy {
     uint64_t resets_sent;      /* Stateless Resets since start */
     uint64_t vn_sent;          /* Version Negotiation packets since start */
     uint64_t stateless_held;   /* answers without state the limit held back */
+    uint64_t probes;           /* connections probed for a used-up quota (probe.h) */
+    uint64_t probes_lost;      /* ... and closed for giving no answer */
     /* HTTP/3 clients by address: open addressing, a power of two at least twice max_clients,
      * keyed by a random seed so that senders cannot aim at one chain. */
     proxy_client **by_addr;
@@ -840,6 +842,7 @@ static void probe_holders(masque_quic_proxy *p, const proxy_client *c)
         }
         holder->probe_since = now;
         holder->probed_at = now;
+        p->probes++;
         holder->probe_until = now + (wait > PROBE_MIN_NS ? wait : PROBE_MIN_NS);
         touch(p, holder); /* its PING goes out at the end of this step */
     }
@@ -869,6 +872,7 @@ static void probe_check(masque_quic_proxy *p, proxy_client *c, uint64_t now)
                    "quota",
                    (unsigned long long)((c->probe_until - c->probe_since) / 1000000u));
     log_line(p, "client lost:", c, why);
+    p->probes_lost++;
 #ifdef MASQUE_PROXY_H2
     if (c->h2 != NULL) {
         (void)masque_h2_close(c->h2, MASQUE_H2_NO_ERROR);
@@ -2654,6 +2658,14 @@ uint64_t masque_quic_proxy_stateless_answers(const masque_quic_proxy *p, uint64_
         *version_negotiations = p->vn_sent;
     }
     return p->stateless_held;
+}
+
+uint64_t masque_quic_proxy_probes(const masque_quic_proxy *p, uint64_t *lost)
+{
+    if (lost != NULL) {
+        *lost = p->probes_lost;
+    }
+    return p->probes;
 }
 
 uint64_t masque_quic_proxy_datagrams_dropped(const masque_quic_proxy *p)

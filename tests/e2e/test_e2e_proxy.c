@@ -1637,6 +1637,43 @@ static void test_e2e_requests_per_proxy_are_limited_with_503_until_one_ends(void
     proxy_max_requests = 0;
 }
 
+/* Moves client cl onto socket fd (bound already), as after a network change (RFC 9000 §9): the
+ * socket is connected to the proxy, the connection migrates to it, the old socket closes. */
+static void move_client(client *cl, int fd)
+{
+    struct sockaddr_storage ss;
+    struct sockaddr_storage local;
+    socklen_t sl = 0;
+    socklen_t ll = sizeof(local);
+    assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &ss, &sl), MASQUE_OK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&ss, sl), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&local, &ll), 0);
+    assert_int_equal(masque_quic_migrate(cl->conn, fd, (struct sockaddr *)&local, ll), 0);
+    (void)close(cl->fd);
+    cl->fd = fd;
+}
+
+/* Both directions of client 0's tunnel work after it moved, through its public address: a
+ * datagram to the peer (socket `peer` at peer_addr), and one from the peer back. */
+static void moved_tunnel_works(int peer, const masque_address *peer_addr)
+{
+    masque_address from;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    uint8_t back[16];
+    client_send(&clients[0], peer_addr, (const uint8_t *)"moved", 5);
+    assert_int_equal(peer_recv_from(peer, &from, back, sizeof(back), 5000), 5);
+    assert_memory_equal(back, "moved", 5);
+    assert_true(masque_address_equal(&from, &clients[0].pub));
+    assert_int_equal(masque_address_to_sockaddr(&clients[0].pub, &ss, &sl), MASQUE_OK);
+    clients[0].got = 0;
+    assert_int_equal(sendto(peer, "after", 5, 0, (struct sockaddr *)&ss, sl), 5);
+    assert_true(pump(1, 5000, all_got));
+    assert_int_equal(clients[0].last_len, 5);
+    assert_memory_equal(clients[0].last, "after", 5);
+    assert_false(clients[0].closed);
+}
+
 /* RFC 9000 §5.2: a short-header packet goes to the connection its Destination Connection ID
  * names, not to the client the proxy last saw at its source address. Client B dies without a
  * word (the proxy keeps it, filed under its address, until its idle timeout); client A then
@@ -1645,14 +1682,8 @@ static void test_e2e_requests_per_proxy_are_limited_with_503_until_one_ends(void
 static void test_e2e_a_client_that_moves_onto_a_gone_clients_address_keeps_its_tunnel(void **state)
 {
     masque_address peer_addr;
-    masque_address from;
     struct sockaddr_storage gone_at;
-    struct sockaddr_storage ss;
-    struct sockaddr_storage local;
     socklen_t gl = sizeof(gone_at);
-    socklen_t sl = 0;
-    socklen_t ll = sizeof(local);
-    uint8_t back[16];
     int peer;
     int fd;
     (void)state;
@@ -1671,24 +1702,8 @@ static void test_e2e_a_client_that_moves_onto_a_gone_clients_address_keeps_its_t
     fd = socket(gone_at.ss_family, SOCK_DGRAM, 0);
     assert_true(fd >= 0);
     assert_int_equal(bind(fd, (struct sockaddr *)&gone_at, gl), 0);
-    assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &ss, &sl), MASQUE_OK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&ss, sl), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&local, &ll), 0);
-    assert_int_equal(masque_quic_migrate(clients[0].conn, fd, (struct sockaddr *)&local, ll), 0);
-    (void)close(clients[0].fd);
-    clients[0].fd = fd;
-
-    client_send(&clients[0], &peer_addr, (const uint8_t *)"moved", 5);
-    assert_int_equal(peer_recv_from(peer, &from, back, sizeof(back), 5000), 5);
-    assert_memory_equal(back, "moved", 5);
-    assert_true(masque_address_equal(&from, &clients[0].pub));
-    assert_int_equal(masque_address_to_sockaddr(&clients[0].pub, &ss, &sl), MASQUE_OK);
-    clients[0].got = 0;
-    assert_int_equal(sendto(peer, "after", 5, 0, (struct sockaddr *)&ss, sl), 5);
-    assert_true(pump(1, 5000, all_got));
-    assert_int_equal(clients[0].last_len, 5);
-    assert_memory_equal(clients[0].last, "after", 5);
-    assert_false(clients[0].closed);
+    move_client(&clients[0], fd);
+    moved_tunnel_works(peer, &peer_addr);
     (void)close(peer);
     stop_client(&clients[0]);
     stop_proxy();
@@ -1736,15 +1751,10 @@ static void test_e2e_a_new_client_on_a_gone_clients_address_and_port_is_served(v
 static void test_e2e_client_address_change_keeps_the_tunnel(void **state)
 {
     masque_address peer_addr;
-    masque_address from;
     masque_address moved;
     struct sockaddr_storage ss;
-    struct sockaddr_storage local;
     socklen_t sl = 0;
-    socklen_t ll = sizeof(local);
-    uint8_t back[16];
     int peer;
-    int fd;
     (void)state;
     peer = one_client_and_a_peer(&peer_addr);
     assert_int_equal(masque_address_to_sockaddr(&clients[0].pub, &ss, &sl), MASQUE_OK);
@@ -1753,27 +1763,11 @@ static void test_e2e_client_address_change_keeps_the_tunnel(void **state)
     assert_true(pump(1, 5000, all_got));
 
     /* The client's old socket goes away; a new one, on another port, takes over. */
-    fd = bound_socket("127.0.0.1", &moved);
-    assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &ss, &sl), MASQUE_OK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&ss, sl), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&local, &ll), 0);
-    assert_int_equal(masque_quic_migrate(clients[0].conn, fd, (struct sockaddr *)&local, ll), 0);
-    (void)close(clients[0].fd);
-    clients[0].fd = fd;
+    move_client(&clients[0], bound_socket("127.0.0.1", &moved));
 
     /* Both directions still work, through the same public address and the same client slot. */
-    client_send(&clients[0], &peer_addr, (const uint8_t *)"moved", 5);
-    assert_int_equal(peer_recv_from(peer, &from, back, sizeof(back), 5000), 5);
-    assert_memory_equal(back, "moved", 5);
-    assert_true(masque_address_equal(&from, &clients[0].pub));
-    assert_int_equal(masque_address_to_sockaddr(&clients[0].pub, &ss, &sl), MASQUE_OK);
-    clients[0].got = 0;
-    assert_int_equal(sendto(peer, "after", 5, 0, (struct sockaddr *)&ss, sl), 5);
-    assert_true(pump(1, 5000, all_got));
-    assert_int_equal(clients[0].last_len, 5);
-    assert_memory_equal(clients[0].last, "after", 5);
+    moved_tunnel_works(peer, &peer_addr);
     assert_int_equal(masque_quic_proxy_clients(proxy), 1);
-    assert_false(clients[0].closed);
     (void)close(peer);
     stop_client(&clients[0]);
     stop_proxy();

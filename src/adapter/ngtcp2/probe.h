@@ -14,8 +14,11 @@
 
 #include "masque/quic.h"
 
-/* When a packet of the peer was last read and authenticated (ns of masque_quic_now_ns()); the
- * connection's start before the first. */
+/* When a packet from the peer was last read without error (ns of masque_quic_now_ns()); the
+ * connection's start before the first. ngtcp2 drops a packet it cannot decrypt without an
+ * error, so one forged from the peer's address counts too: a forger who knows that address can
+ * keep a probe from closing the connection, which then lasts until its idle timeout, as before
+ * there were probes, and no longer. */
 uint64_t masque_quic_heard_ns(const masque_quic_conn *c);
 
 /* Starts probing connection c (`on` 1): a PING (RFC 9000 §19.2, ack-eliciting) goes out at its

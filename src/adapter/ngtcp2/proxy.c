@@ -177,11 +177,10 @@ typedef struct proxy_client {
     /* The connection IDs the proxy's index holds for it (bit k of cids_used: cids[k]). */
     uint8_t cids[CIDS_PER_CLIENT][MASQUE_QUIC_SCID_LEN];
     uint32_t cids_used;
-    /* A probe of its connection (probe.h): since when, and until when an answer may come
-     * (0: none is going on); when the last one began (one per PROBE_MIN_NS at most). */
-    uint64_t probe_since;
-    uint64_t probe_until;
+    /* A probe of its connection (probe.h): when the last one began (one per PROBE_MIN_NS at
+     * most), and until when an answer may come to the one going on (0: none is). */
     uint64_t probed_at;
+    uint64_t probe_until;
 } proxy_client;
 
 /* A slot of the index of connection IDs: NULL client when free. */
@@ -840,7 +839,6 @@ static void probe_holders(masque_quic_proxy *p, const proxy_client *c)
             wait = 3u * masque_quic_pto_ns(holder->conn);
             masque_quic_probe(holder->conn, 1);
         }
-        holder->probe_since = now;
         holder->probed_at = now;
         p->probes++;
         holder->probe_until = now + (wait > PROBE_MIN_NS ? wait : PROBE_MIN_NS);
@@ -856,11 +854,10 @@ static void probe_check(masque_quic_proxy *p, proxy_client *c, uint64_t now)
     if (c->probe_until == 0) {
         return;
     }
-    if (heard_ns(c) > c->probe_since) {
+    if (heard_ns(c) > c->probed_at) {
         if (c->conn != NULL) {
             masque_quic_probe(c->conn, 0);
         }
-        c->probe_since = 0;
         c->probe_until = 0;
         return;
     }
@@ -870,7 +867,7 @@ static void probe_check(masque_quic_proxy *p, proxy_client *c, uint64_t now)
     (void)snprintf(why, sizeof(why),
                    "no answer to a probe in %llu ms: its requests go back to its identity's "
                    "quota",
-                   (unsigned long long)((c->probe_until - c->probe_since) / 1000000u));
+                   (unsigned long long)((c->probe_until - c->probed_at) / 1000000u));
     log_line(p, "client lost:", c, why);
     p->probes_lost++;
 #ifdef MASQUE_PROXY_H2
@@ -1730,16 +1727,16 @@ static proxy_client *cid_find(const masque_quic_proxy *p, const uint8_t *id)
 static void cid_del(masque_quic_proxy *p, const uint8_t *id)
 {
     size_t mask = p->cid_slots - 1;
-    size_t i;
+    size_t i = cid_home(p, id);
     size_t j;
-    for (i = cid_home(p, id); memcmp(p->by_cid[i].id, id, MASQUE_QUIC_SCID_LEN) != 0;
-         i = (i + 1) & mask) {
+    while (memcmp(p->by_cid[i].id, id, MASQUE_QUIC_SCID_LEN) != 0) {
         if (p->by_cid[i].client == NULL) {
-            return;
+            return; /* not filed */
         }
+        i = (i + 1) & mask;
     }
     if (p->by_cid[i].client == NULL) {
-        return; /* a free slot with an old ID's bytes: the ID is not there */
+        return; /* a free slot that still holds these bytes from an ID removed earlier */
     }
     p->by_cid[i].client = NULL;
     p->cid_count--;

@@ -166,7 +166,7 @@ struct masque_quic_conn {
     /* Proxy: told of each connection ID this end issues and the peer stops using (routing.h) */
     masque_quic_cid_watch cid_watch;
     void *cid_watch_arg;
-    uint64_t heard_ts; /* the last packet of the peer read and authenticated (probe.h) */
+    uint64_t heard_ts; /* the last packet from the peer that ngtcp2 read without error (probe.h) */
 };
 
 uint64_t masque_quic_now_ns(void)
@@ -2386,19 +2386,25 @@ int masque_quic_starts_connection(const uint8_t *pkt, size_t len)
     return ngtcp2_accept(&hd, pkt, len) == 0;
 }
 
-int masque_quic_started_by(const masque_quic_conn *c, const uint8_t *pkt, size_t len)
+/* Whether `id` is the Destination Connection ID of the client's Initial that started c (its
+ * own choice, or a Retry's): an ID this end never issued to it. */
+static int is_first_dcid(const masque_quic_conn *c, const uint8_t *id, size_t len)
 {
     const ngtcp2_cid *first = ngtcp2_conn_get_client_initial_dcid(c->conn);
+    return len == first->datalen && memcmp(id, first->data, len) == 0;
+}
+
+int masque_quic_started_by(const masque_quic_conn *c, const uint8_t *pkt, size_t len)
+{
     const uint8_t *dcid;
     size_t dcidlen;
-    return masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) == 0 && dcidlen == first->datalen &&
-           memcmp(dcid, first->data, dcidlen) == 0;
+    return masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) == 0 &&
+           is_first_dcid(c, dcid, dcidlen);
 }
 
 int masque_quic_watch_cids(masque_quic_conn *c, masque_quic_cid_watch watch, void *arg)
 {
     ngtcp2_cid ids[MASQUE_QUIC_WATCHED_MAX];
-    const ngtcp2_cid *first;
     size_t n;
     size_t i;
     c->cid_watch = NULL;
@@ -2409,10 +2415,8 @@ int masque_quic_watch_cids(masque_quic_conn *c, masque_quic_cid_watch watch, voi
         return -1;
     }
     n = ngtcp2_conn_get_scid(c->conn, ids);
-    first = ngtcp2_conn_get_client_initial_dcid(c->conn); /* the client's choice: not ours */
     for (i = 0; i < n; i++) {
-        if (ids[i].datalen == SCID_LEN &&
-            !(first->datalen == SCID_LEN && memcmp(first->data, ids[i].data, SCID_LEN) == 0)) {
+        if (ids[i].datalen == SCID_LEN && !is_first_dcid(c, ids[i].data, ids[i].datalen)) {
             watch(arg, ids[i].data, 1);
         }
     }

@@ -194,6 +194,7 @@ static uint64_t thread_cpu_ns(void)
 #ifdef MASQUE_HAVE_H2
 static masque_h2_conn *h2_client; /* the client over HTTP/2, when that path runs */
 static int tcp_listen_fd = -1;
+static struct sockaddr_storage tcp_remote; /* where tcp_listen_fd listens */
 
 static void h2_ready(masque_h2_request *r, void *app)
 {
@@ -616,9 +617,11 @@ static int setup(const test_pki *pki, int path)
         struct sockaddr_storage ss;
         socklen_t sl = 0;
         (void)masque_address_to_sockaddr(&proxy_addr, &ss, &sl);
+        ((struct sockaddr_in *)&ss)->sin_port = 0; /* the UDP port may be taken for TCP */
         tcp_listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
         if (tcp_listen_fd < 0 || bind(tcp_listen_fd, (struct sockaddr *)&ss, sl) != 0 ||
-            listen(tcp_listen_fd, 4) != 0) {
+            listen(tcp_listen_fd, 4) != 0 ||
+            getsockname(tcp_listen_fd, (struct sockaddr *)&tcp_remote, &sl) != 0) {
             return 0;
         }
         pcfg.serve_h2 = 1;
@@ -649,7 +652,7 @@ static int setup(const test_pki *pki, int path)
         masque_h2_config hcfg;
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
         if (proxy == NULL || fd < 0 ||
-            (connect(fd, (struct sockaddr *)&remote, rl) != 0 && errno != EINPROGRESS)) {
+            (connect(fd, (struct sockaddr *)&tcp_remote, rl) != 0 && errno != EINPROGRESS)) {
             return 0;
         }
         (void)close(client_fd);

@@ -4,6 +4,7 @@ with a throw-away CA, a free port,
 a bounded wait for a line in a program's output file, a proxy started, a tunnel through the
 programs with a datagram there and back, a local UDP echo service, a UDP path between a client
 and a proxy that a script can spoil, and the verdict."""
+import errno
 import os
 import select
 import socket
@@ -30,15 +31,22 @@ def free_port(listen="127.0.0.1"):
     client's ephemeral port) is not free there, however free it is on 127.0.0.1."""
     host = listen.strip("[]")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as t, \
-            socket.socket(family, socket.SOCK_DGRAM) as u:
-        if family == socket.AF_INET6:
-            for s in (t, u):
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        t.bind((host, 0))
-        port = t.getsockname()[1]
-        u.bind((host, port))
-        return port
+    for _ in range(100):  # the port TCP chose may be taken for UDP: then another
+        with socket.socket(family, socket.SOCK_STREAM) as t, \
+                socket.socket(family, socket.SOCK_DGRAM) as u:
+            if family == socket.AF_INET6:
+                for s in (t, u):
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            t.bind((host, 0))
+            port = t.getsockname()[1]
+            try:
+                u.bind((host, port))
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE:
+                    raise
+                continue
+            return port
+    raise RuntimeError(f"no port at {listen} is free for both UDP and TCP")
 
 
 def wait_for(path, text, seconds=20):

@@ -178,6 +178,37 @@ static void proxy_log(void *user, const char *line)
     }
 }
 
+/* A TCP listener at the port of the UDP socket *udp_fd (bound at *udp_addr). The kernel chose
+ * that port among those free for UDP; TCP may hold it (another test's connection, side by side,
+ * or one in TIME_WAIT), so then both sockets move to a port free for both. */
+static int tcp_listener_beside(const char *ip, int *udp_fd, masque_address *udp_addr)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    int attempt;
+    int fd = -1;
+    for (attempt = 0; attempt < 100; attempt++) {
+        assert_int_equal(masque_address_to_sockaddr(udp_addr, &ss, &sl), MASQUE_OK);
+        fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        assert_true(fd >= 0);
+        if (bind(fd, (struct sockaddr *)&ss, sl) == 0) {
+            break;
+        }
+        assert_int_equal(errno, EADDRINUSE);
+        (void)close(fd);
+        (void)close(*udp_fd);
+        fd = -1;
+        *udp_fd = bound_socket(ip, udp_addr);
+    }
+    assert_true(fd >= 0);
+    assert_int_equal(listen(fd, 16), 0);
+    sl = sizeof(ss);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &sl), 0);
+    assert_int_equal(masque_address_from_sockaddr((struct sockaddr *)&ss, sl, &proxy_tcp_addr),
+                     MASQUE_OK);
+    return fd;
+}
+
 static void start_proxy(const char *ip, const char *allow_cidr)
 {
     masque_quic_proxy_config cfg;
@@ -213,22 +244,12 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     cfg.log = proxy_log;
     cfg.verbose = proxy_verbose;
     proxy_fd = bound_socket(ip, &proxy_addr);
-    cfg.relay_bind = proxy_addr;
     if (proxy_serve_h2) {
-        struct sockaddr_storage ss;
-        socklen_t sl = 0;
-        assert_int_equal(masque_address_to_sockaddr(&proxy_addr, &ss, &sl), MASQUE_OK);
-        proxy_tcp_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        assert_true(proxy_tcp_fd >= 0);
-        assert_int_equal(bind(proxy_tcp_fd, (struct sockaddr *)&ss, sl), 0);
-        assert_int_equal(listen(proxy_tcp_fd, 16), 0);
-        sl = sizeof(ss);
-        assert_int_equal(getsockname(proxy_tcp_fd, (struct sockaddr *)&ss, &sl), 0);
-        assert_int_equal(masque_address_from_sockaddr((struct sockaddr *)&ss, sl, &proxy_tcp_addr),
-                         MASQUE_OK);
+        proxy_tcp_fd = tcp_listener_beside(ip, &proxy_fd, &proxy_addr);
         cfg.serve_h2 = 1;
         cfg.h2_listen_fd = proxy_tcp_fd;
     }
+    cfg.relay_bind = proxy_addr;
     proxy = masque_quic_proxy_new(&cfg, proxy_fd);
     assert_non_null(proxy);
 }

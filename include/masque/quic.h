@@ -135,6 +135,32 @@ typedef struct masque_quic_hooks {
     int (*on_authorize)(masque_quic_request *r, void *app, masque_str proxy_authorization);
 } masque_quic_hooks;
 
+/**
+ * @brief How soon an end acknowledges a packet that asks for an acknowledgement (RFC 9000
+ * §13.2.1).
+ */
+typedef enum masque_quic_ack {
+    /** The role's own: MASQUE_QUIC_ACK_AT_ONCE for a client, MASQUE_QUIC_ACK_DELAYED for a
+     *  proxy. */
+    MASQUE_QUIC_ACK_DEFAULT = 0,
+    /**
+     * At once: the max_ack_delay transport parameter is 0, and the acknowledgement goes in the
+     * next packet written. A reply written right after a datagram came (an echo, an answer, a
+     * handshake's next flight) then carries the acknowledgement, where a delayed one follows it
+     * alone: one packet fewer each exchange, each way through the proxy. Traffic that is not
+     * answered gets as many acknowledgements as before (every second packet is acknowledged at
+     * once anyway), only sooner.
+     */
+    MASQUE_QUIC_ACK_AT_ONCE = 1,
+    /**
+     * ngtcp2's delay: an eighth of the smoothed RTT, at most max_ack_delay (25 ms), so that
+     * one acknowledgement may cover the packets that come meanwhile. A proxy answers nothing
+     * on a tunnel itself (the peer's datagrams come when they come), so a delay costs it
+     * nothing.
+     */
+    MASQUE_QUIC_ACK_DELAYED = 2
+} masque_quic_ack;
+
 /** @brief Settings of a connection. */
 typedef struct masque_quic_config {
     int is_server;            /**< Proxy side. */
@@ -227,6 +253,9 @@ typedef struct masque_quic_config {
      * client's first packet in any other with Version Negotiation (RFC 9000 §6).
      */
     uint32_t quic_version;
+    /** How soon this end acknowledges; masque_quic_client_new() and masque_quic_proxy_new()
+     *  refuse a value not in masque_quic_ack. */
+    masque_quic_ack ack;
 } masque_quic_config;
 
 /** Most Bind requests one connection carries at once (the request streams a proxy allows). */

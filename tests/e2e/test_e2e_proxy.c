@@ -49,6 +49,7 @@ typedef struct client {
     int status; /* of the proxy's response, as the request's end saw it */
     int closed;
     int paused; /* pump() neither reads nor writes for it: a client that stopped reading */
+    int echo;   /* on_packet() sends each datagram back to its peer at once */
 } client;
 
 static masque_quic_proxy *proxy;
@@ -105,6 +106,7 @@ static char client_gone_line[256];  /* the proxy's last "client gone" line */
 static uint64_t client_conn_idle_ms;
 static size_t client_stream_buffer;   /* 0: the default */
 static uint64_t client_keep_alive_ms; /* 0: the default */
+static masque_quic_ack client_ack;    /* MASQUE_QUIC_ACK_DEFAULT: at once */
 static size_t proxy_max_clients;      /* 0: room for every client of the suite */
 static int proxy_no_validation;       /* the proxy accepts Initials without a Retry */
 static size_t proxy_max_requests;     /* the whole proxy's limit on Bind requests; 0: default */
@@ -275,11 +277,16 @@ static void on_ready(masque_quic_request *r, void *app)
     cl->ready = 1;
 }
 
+static void client_send(client *cl, const masque_address *to, const uint8_t *data, size_t len);
+
 static void on_packet(masque_quic_request *r, void *app, const masque_address *peer,
                       const uint8_t *data, size_t len)
 {
     client *cl = app;
     (void)r;
+    if (cl->echo) {
+        client_send(cl, peer, data, len);
+    }
     assert_true(len <= BIG);
     if (len > 0) {
         memcpy(cl->last, data, len);
@@ -323,6 +330,7 @@ static void start_client(client *cl, const char *ip)
     cfg.force_capsules = client_force_capsules;
     cfg.conn_idle_timeout_ms = client_conn_idle_ms;
     cfg.keep_alive_ms = client_keep_alive_ms;
+    cfg.ack = client_ack;
     cfg.stream_buffer = client_stream_buffer;
     cfg.cert_file = client_cert;
     cfg.key_file = client_key;
@@ -1767,6 +1775,133 @@ static void test_e2e_a_new_client_on_a_gone_clients_address_and_port_is_served(v
     stop_proxy();
 }
 
+/* A tap between a client and the proxy: what the client sends to tap_fd leaves tap_out_fd
+ * (connected to the proxy), and what comes back goes to the client; it counts the client's
+ * packets. pump() runs it between the proxy and the clients (after_step). */
+static int tap_fd = -1;
+static int tap_out_fd = -1;
+static struct sockaddr_storage tap_client;
+static socklen_t tap_client_len;
+static size_t tap_from_client;
+
+static void tap_step(void)
+{
+    static uint8_t buf[BIG];
+    struct sockaddr_storage from;
+    socklen_t fl = sizeof(from);
+    ssize_t r;
+    while ((r = recvfrom(tap_fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl)) >=
+           0) {
+        tap_client = from;
+        tap_client_len = fl;
+        tap_from_client++;
+        assert_int_equal(send(tap_out_fd, buf, (size_t)r, 0), r);
+        fl = sizeof(from);
+    }
+    while ((r = recv(tap_out_fd, buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
+        assert_int_equal(
+            sendto(tap_fd, buf, (size_t)r, 0, (struct sockaddr *)&tap_client, tap_client_len), r);
+    }
+}
+
+/* clients[0], its packets counted by the tap, with its Bind ready. */
+static void start_tapped_client(void)
+{
+    masque_address real_proxy = proxy_addr;
+    masque_address tap_addr;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    tap_fd = bound_socket("127.0.0.1", &tap_addr);
+    tap_out_fd = bound_socket("127.0.0.1", &tap_addr);
+    assert_int_equal(masque_address_to_sockaddr(&real_proxy, &ss, &sl), MASQUE_OK);
+    assert_int_equal(connect(tap_out_fd, (struct sockaddr *)&ss, sl), 0);
+    sl = sizeof(ss);
+    assert_int_equal(getsockname(tap_fd, (struct sockaddr *)&ss, &sl), 0);
+    assert_int_equal(masque_address_from_sockaddr((struct sockaddr *)&ss, sl, &tap_addr),
+                     MASQUE_OK);
+    proxy_addr = tap_addr; /* where the client sends */
+    start_client(&clients[0], "127.0.0.1");
+    proxy_addr = real_proxy;
+    after_step = tap_step;
+    assert_true(pump(1, 15000, all_ready));
+}
+
+static void stop_tap(void)
+{
+    after_step = NULL;
+    (void)close(tap_fd);
+    (void)close(tap_out_fd);
+    tap_fd = -1;
+    tap_out_fd = -1;
+}
+
+/* Datagrams the peer sends through clients[0]'s tunnel, one at a time, each echoed at once by
+ * the client (in on_packet()) and awaited at the peer; returns the client's packets while the
+ * last `counted` of them went back and forth. */
+static size_t client_packets_for_echoes(size_t warm_up, size_t counted)
+{
+    masque_address peer_addr;
+    int peer = bound_socket("127.0.0.1", &peer_addr);
+    uint8_t buf[64];
+    size_t k;
+    clients[0].echo = 1;
+    for (k = 0; k < warm_up + counted; k++) {
+        uint8_t msg[2] = {'#', (uint8_t)k};
+        if (k == warm_up) {
+            tap_from_client = 0;
+        }
+        peer_send(peer, &clients[0].pub, msg, sizeof(msg));
+        assert_int_equal(peer_recv(peer, 1, buf, sizeof(buf), 15000), (ssize_t)sizeof(msg));
+        assert_int_equal(buf[1], (uint8_t)k);
+    }
+    clients[0].echo = 0;
+    (void)close(peer);
+    return tap_from_client;
+}
+
+static void test_e2e_a_client_acknowledges_in_its_reply(void **state)
+{
+    /* RFC 9000 §13.2.1: a client acknowledges at once (max_ack_delay 0,
+     * MASQUE_QUIC_ACK_AT_ONCE is its default), so the echo it writes right after a datagram came
+     * carries the acknowledgement: one packet each exchange. With ngtcp2's delay (an eighth of
+     * the smoothed RTT) the echo left without it and an ACK-only packet followed: two. */
+    size_t packets;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_tapped_client();
+    packets = client_packets_for_echoes(5, 40);
+    /* 40 echoes; a few more for what a loaded machine may add (a PTO's probe, say) */
+    assert_in_range(packets, 40, 48);
+    stop_tap();
+}
+
+static void test_e2e_an_unknown_way_of_acknowledging_is_refused(void **state)
+{
+    masque_quic_config cfg;
+    masque_quic_proxy_config pcfg;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    masque_address a;
+    int fd = bound_socket("127.0.0.1", &a);
+    (void)state;
+    assert_int_equal(masque_address_to_sockaddr(&a, &ss, &sl), MASQUE_OK);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.authority = client_host;
+    cfg.uri_template = tmpl;
+    cfg.ca_file = pki.ca_file;
+    cfg.ack = (masque_quic_ack)(MASQUE_QUIC_ACK_DELAYED + 1);
+    assert_null(masque_quic_client_new(&cfg, fd, (struct sockaddr *)&ss, sl, (struct sockaddr *)&ss,
+                                       sl, &hooks, NULL));
+    memset(&pcfg, 0, sizeof(pcfg));
+    pcfg.conn.uri_template = tmpl;
+    pcfg.conn.cert_file = pki.cert_file;
+    pcfg.conn.key_file = pki.key_file;
+    pcfg.relay_bind = a;
+    pcfg.conn.ack = (masque_quic_ack)(MASQUE_QUIC_ACK_DELAYED + 1);
+    assert_null(masque_quic_proxy_new(&pcfg, fd));
+    (void)close(fd);
+}
+
 /* RFC 9000 §9: the client moves to a new socket (a new port, as after a network change); the
  * proxy finds it by connection ID, and its tunnel keeps its public address. */
 static void test_e2e_client_address_change_keeps_the_tunnel(void **state)
@@ -3116,6 +3251,7 @@ static int after_each(void **state)
     client_force_capsules = 0;
     client_conn_idle_ms = 0;
     client_keep_alive_ms = 0;
+    client_ack = MASQUE_QUIC_ACK_DEFAULT;
     client_stream_buffer = 0;
     after_step = NULL;
     proxy_token_file = NULL;
@@ -3217,6 +3353,8 @@ int main(void)
         E2E_TEST(test_e2e_client_address_change_keeps_the_tunnel),
         E2E_TEST(test_e2e_a_client_that_moves_onto_a_gone_clients_address_keeps_its_tunnel),
         E2E_TEST(test_e2e_a_new_client_on_a_gone_clients_address_and_port_is_served),
+        E2E_TEST(test_e2e_a_client_acknowledges_in_its_reply),
+        E2E_TEST(test_e2e_an_unknown_way_of_acknowledging_is_refused),
         E2E_TEST(test_e2e_a_flood_toward_a_stalled_client_costs_the_others_nothing),
         E2E_TEST(test_e2e_UDP_16_datagrams_a_client_does_not_take_are_dropped_not_its_tunnel),
         E2E_TEST(test_e2e_replayed_initials_take_no_client_slot),

@@ -1508,10 +1508,13 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
         p->cfg.max_identities = MAX_IDENTITIES;
     }
     if (p->cfg.max_clients > MAX_CLIENTS_LIMIT || p->cfg.max_requests > 4 * MAX_CLIENTS_LIMIT ||
-        p->cfg.max_identities > IDENTITIES_LIMIT || !public_ips_valid(&p->cfg)) {
+        p->cfg.max_identities > IDENTITIES_LIMIT || !public_ips_valid(&p->cfg) ||
+        (unsigned)p->cfg.conn.ack > MASQUE_QUIC_ACK_DELAYED) {
         free(p->own);
         free(p);
-        return NULL; /* tables sized by them: beyond, the sizes would wrap (and no host has that) */
+        /* Beyond those limits the tables' sizes would wrap (and no host has that); the public
+         * addresses and the way of acknowledging must be ones the proxy can use. */
+        return NULL;
     }
     p->fd = listen_fd;
     if (listen_fd >= 0) {

@@ -1510,7 +1510,15 @@ static uint64_t conn_idle_ms(const masque_quic_config *cfg)
     return cfg->conn_idle_timeout_ms != 0 ? cfg->conn_idle_timeout_ms : DEFAULT_CONN_IDLE_MS;
 }
 
-static void fill_params(ngtcp2_transport_params *p, const masque_quic_config *cfg)
+/* Whether this end acknowledges at once (masque_quic_config.ack): max_ack_delay 0, which ngtcp2
+ * also takes as its own delay (the smaller of it and an eighth of the smoothed RTT). */
+static int acks_at_once(const masque_quic_config *cfg, int is_server)
+{
+    return cfg->ack == MASQUE_QUIC_ACK_AT_ONCE ||
+           (cfg->ack == MASQUE_QUIC_ACK_DEFAULT && !is_server);
+}
+
+static void fill_params(ngtcp2_transport_params *p, const masque_quic_config *cfg, int is_server)
 {
     ngtcp2_transport_params_default(p);
     p->initial_max_stream_data_bidi_local = 1u << 20;
@@ -1522,6 +1530,9 @@ static void fill_params(ngtcp2_transport_params *p, const masque_quic_config *cf
     p->max_datagram_frame_size = cfg->force_capsules ? 0 : 65535;
     p->initial_max_streams_uni = PEER_UNI_STREAMS;
     p->max_idle_timeout = ms_to_duration(conn_idle_ms(cfg));
+    if (acks_at_once(cfg, is_server)) {
+        p->max_ack_delay = 0; /* RFC 9000 §18.2: a delay of 0 ms is a valid promise */
+    }
 }
 
 /* Client: when a quiet connection sends a PING (masque_quic_config.keep_alive_ms). */
@@ -1744,6 +1755,9 @@ masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
     if (cfg->quic_version > 2 || !ngtcp2_is_supported_version(version)) {
         return NULL; /* a version this binding does not speak */
     }
+    if ((unsigned)cfg->ack > MASQUE_QUIC_ACK_DELAYED) {
+        return NULL;
+    }
     c = alloc_conn(cfg, fd, local, locallen, remote, remotelen, hooks, app);
     if (c == NULL) {
         return NULL;
@@ -1751,7 +1765,7 @@ masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
     fill_callbacks(&cb, 0);
     ngtcp2_settings_default(&settings);
     settings.initial_ts = masque_quic_now_ns();
-    fill_params(&params, cfg);
+    fill_params(&params, cfg, 0);
     dcid.datalen = 18;
     scid.datalen = 17;
     (void)gnutls_rnd(GNUTLS_RND_RANDOM, dcid.data, dcid.datalen);
@@ -1857,7 +1871,7 @@ masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int f
     fill_callbacks(&cb, 1);
     ngtcp2_settings_default(&settings);
     settings.initial_ts = masque_quic_now_ns();
-    fill_params(&params, cfg);
+    fill_params(&params, cfg, 1);
     params.original_dcid = odcid;
     params.original_dcid_present = 1;
     if (cfg->retry_secret != NULL) {

@@ -357,13 +357,142 @@ MASQUE_API int masque_quic_read_from(masque_quic_conn *c, const struct sockaddr 
 
 /**
  * @brief Proxy: whether a packet's Destination Connection ID is one this connection issued,
- *        so that a client is found when its address changed.
+ *        so that a client is found when its address changed. It asks one connection; a host
+ *        with many keeps an index instead (masque_quic_watch_connection_ids()).
  * @param c The connection.
  * @param pkt The packet.
  * @param len Its length.
  * @return Non-zero when the packet belongs to @p c.
  */
 MASQUE_API int masque_quic_is_for(const masque_quic_conn *c, const uint8_t *pkt, size_t len);
+
+/**
+ * @name Routing and stateless answers, for a host with its own server loop
+ *
+ * masque_quic_proxy does all of this itself. A host that accepts connections with
+ * masque_quic_server_accept() and reads its listening socket itself finds each packet's
+ * connection with these: by the Destination Connection ID (RFC 9000 §5.2) in an index of the
+ * IDs its connections issued (masque_quic_watch_connection_ids()), an Initial that starts a
+ * connection by masque_quic_starts_connection() and its retransmissions by
+ * masque_quic_started_by(); and it answers packets no connection claims without keeping any
+ * state: a Stateless Reset for a connection it forgot (RFC 9000 §10.3), Version Negotiation
+ * for a version it does not speak (§6).
+ * @{
+ */
+
+/** The length of every connection ID a proxy's connection issues: random bytes from GnuTLS,
+ *  so that an index may take its hash from the ID's own bytes (no peer chooses them). */
+#define MASQUE_QUIC_CONNECTION_ID_LEN 18u
+
+/** Connection IDs a connection holds at once at most (issued, and not yet retired by the
+ *  peer): ngtcp2 keeps up to 8, retired ones included; twice that leaves room. */
+#define MASQUE_QUIC_CONNECTION_IDS_MAX 16u
+
+/** The longest Version Negotiation packet masque_quic_version_negotiation() writes: 7 bytes,
+ *  two connection IDs of up to 255 bytes (an unknown version may have them, RFC 9000
+ *  §17.2.1), three versions. */
+#define MASQUE_QUIC_VERSION_NEGOTIATION_MAX 536u
+
+/**
+ * @brief Told that a connection issued connection ID @p id (MASQUE_QUIC_CONNECTION_ID_LEN
+ *        bytes), or that its peer no longer uses it.
+ * @param arg As given to masque_quic_watch_connection_ids().
+ * @param id The ID (valid during the call).
+ * @param issued 1: issued (packets naming it are the connection's); 0: retired (RFC 9000
+ *        §19.16): remove it.
+ */
+typedef void (*masque_quic_connection_id_watch)(void *arg, const uint8_t *id, int issued);
+
+/**
+ * @brief Proxy: report every connection ID connection @p c issued and its peer may still
+ *        use, at once, and from then on each one issued and retired.
+ *
+ * The ID the client chose for its first Initial is not one of them: it is the client's, and
+ * routes only Initials (masque_quic_started_by()). Stop with @p watch NULL before freeing
+ * @p c, and remove its IDs from the index then (the watch says nothing when a connection
+ * goes).
+ * @param c A connection from masque_quic_server_accept().
+ * @param watch Called for each ID; NULL: no more reports.
+ * @param arg Passed to @p watch.
+ * @return 0, or -1 when @p c is a client's connection or holds more than
+ *         MASQUE_QUIC_CONNECTION_IDS_MAX IDs (none reported).
+ */
+MASQUE_API int masque_quic_watch_connection_ids(masque_quic_conn *c,
+                                                masque_quic_connection_id_watch watch, void *arg);
+
+/**
+ * @brief The Destination Connection ID of a QUIC packet (either header form, RFC 9000 §17;
+ *        a short header's taken as MASQUE_QUIC_CONNECTION_ID_LEN bytes).
+ * @param pkt The packet.
+ * @param len Its length.
+ * @param[out] dcid Points into @p pkt at the ID.
+ * @param[out] dcidlen Its length (0-20; up to 255 in a version this end does not speak).
+ * @return 0, or -1 when the packet has none that can be read.
+ */
+MASQUE_API int masque_quic_packet_dcid(const uint8_t *pkt, size_t len, const uint8_t **dcid,
+                                       size_t *dcidlen);
+
+/**
+ * @brief Whether a packet is a client's Initial that can start a connection (its type,
+ *        version and datagram size: RFC 9000 §17.2.2, §14.1): what to give
+ *        masque_quic_server_accept() when no connection claims it.
+ * @param pkt The packet.
+ * @param len Its length (the whole UDP datagram's).
+ * @return Non-zero when it can.
+ */
+MASQUE_API int masque_quic_starts_connection(const uint8_t *pkt, size_t len);
+
+/**
+ * @brief Whether a packet names, as its Destination Connection ID, the one the client chose
+ *        for the Initial that started @p c (or, after a Retry, the one the Retry gave): a
+ *        retransmission of that Initial, which no index of issued IDs knows.
+ * @param c A connection from masque_quic_server_accept().
+ * @param pkt The packet.
+ * @param len Its length.
+ * @return Non-zero when it does.
+ */
+MASQUE_API int masque_quic_started_by(const masque_quic_conn *c, const uint8_t *pkt, size_t len);
+
+/**
+ * @brief The Stateless Reset (RFC 9000 §10.3) that answers a short-header packet for a
+ *        connection this end no longer has.
+ *
+ * Its token comes from @p secret and the packet's connection ID alone (§10.3.2), as the
+ * connections made with the same masque_quic_config.reset_secret derive theirs: the peer
+ * takes it as the end of the connection. The reset is shorter than the packet (§10.3.3: no
+ * two endpoints answer each other's resets forever, and none amplifies) and looks like a
+ * 1-RTT packet (§10.3). Send it back to the packet's source; answering only a bounded number
+ * per second is the host's to do.
+ * @param secret MASQUE_QUIC_RESET_SECRET_LEN bytes: the connections' reset_secret.
+ * @param pkt The packet.
+ * @param len Its length.
+ * @param[out] out Receives the reset.
+ * @param cap Room in @p out: 43 bytes are always enough.
+ * @return The reset's length, or 0 when none is due: a long header, a packet too short for a
+ *         reset under its length (21 bytes at least, §10.3), no room, or a NULL argument.
+ */
+MASQUE_API size_t masque_quic_stateless_reset(const uint8_t *secret, const uint8_t *pkt, size_t len,
+                                              uint8_t *out, size_t cap);
+
+/**
+ * @brief The Version Negotiation packet (RFC 9000 §6.1, §17.2.1) that answers a client's
+ *        first packet in a QUIC version this end does not speak.
+ *
+ * It lists QUIC v1, v2 where ngtcp2 has it (what masque_quic_server_accept() takes) and a
+ * reserved version (§6.3), with the packet's connection IDs the other way round. Send it back
+ * to the packet's source.
+ * @param pkt The packet.
+ * @param len Its length (the whole UDP datagram's).
+ * @param[out] out Receives the answer.
+ * @param cap Room in @p out: MASQUE_QUIC_VERSION_NEGOTIATION_MAX is always enough.
+ * @return Its length, or 0 when none is due: a version this end speaks, a short header, a
+ *         Version Negotiation packet, a datagram too small to start a connection (§14.1), no
+ *         room, or a NULL argument.
+ */
+MASQUE_API size_t masque_quic_version_negotiation(const uint8_t *pkt, size_t len, uint8_t *out,
+                                                  size_t cap);
+
+/** @} */
 
 /**
  * @brief Where the peer is now (the connection follows a validated address change).

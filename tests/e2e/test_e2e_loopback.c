@@ -56,6 +56,15 @@ typedef struct world {
     int proxy_closed;
     uint64_t proxy_closed_with;
     int peer_got;
+    /* The host routes as one with many connections would (route_by_id): a packet goes to the
+     * connection whose issued IDs (ids, from masque_quic_watch_connection_ids()) it names, or
+     * that it started; any other short-header packet gets a Stateless Reset. */
+    int route_by_id;
+    uint8_t ids[MASQUE_QUIC_CONNECTION_IDS_MAX][MASQUE_QUIC_CONNECTION_ID_LEN];
+    int id_used[MASQUE_QUIC_CONNECTION_IDS_MAX];
+    size_t ids_issued;  /* reports of an issued ID */
+    size_t ids_retired; /* reports of a retired one */
+    size_t resets_sent;
 } world;
 
 static masque_policy_rule loopback_rule;
@@ -126,6 +135,68 @@ static void proxy_close(masque_quic_request *r, void *app, uint64_t reason)
     }
 }
 
+/* masque_quic_watch_connection_ids(): the host's index (a table; a host with many
+ * connections hashes the IDs' own bytes). */
+static void watch_id(void *arg, const uint8_t *id, int issued)
+{
+    world *wd = arg;
+    size_t i;
+    for (i = 0; i < MASQUE_QUIC_CONNECTION_IDS_MAX; i++) {
+        if (issued && !wd->id_used[i]) {
+            memcpy(wd->ids[i], id, MASQUE_QUIC_CONNECTION_ID_LEN);
+            wd->id_used[i] = 1;
+            wd->ids_issued++;
+            return;
+        }
+        if (!issued && wd->id_used[i] &&
+            memcmp(wd->ids[i], id, MASQUE_QUIC_CONNECTION_ID_LEN) == 0) {
+            wd->id_used[i] = 0;
+            wd->ids_retired++;
+            return;
+        }
+    }
+    fail_msg("an ID the index cannot take or does not hold");
+}
+
+/* Whether the host's index holds the packet's Destination Connection ID. */
+static int indexed(const uint8_t *pkt, size_t len)
+{
+    const uint8_t *dcid;
+    size_t dcidlen;
+    size_t i;
+    if (masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) != 0 ||
+        dcidlen != MASQUE_QUIC_CONNECTION_ID_LEN) {
+        return 0;
+    }
+    for (i = 0; i < MASQUE_QUIC_CONNECTION_IDS_MAX; i++) {
+        if (w.id_used[i] && memcmp(w.ids[i], dcid, dcidlen) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const uint8_t reset_secret[MASQUE_QUIC_RESET_SECRET_LEN] = {
+    0x52, 0x65, 0x73, 0x65, 0x74, 0x20, 0x73, 0x65, 0x63, 0x72, 0x65, 0x74, 0x20, 0x6f, 0x66, 0x20,
+    0x74, 0x68, 0x65, 0x20, 0x74, 0x65, 0x73, 0x74, 0x27, 0x73, 0x20, 0x68, 0x6f, 0x73, 0x74, 0x2e};
+
+/* A packet to the proxy's socket, routed as a host with its own server loop does. */
+static void route(const struct sockaddr_storage *from, socklen_t fl, const uint8_t *pkt, size_t len)
+{
+    uint8_t reset[64];
+    size_t n;
+    if (w.proxy != NULL && (indexed(pkt, len) || masque_quic_started_by(w.proxy, pkt, len))) {
+        (void)masque_quic_read_from(w.proxy, (const struct sockaddr *)from, fl, pkt, len);
+        return;
+    }
+    n = masque_quic_stateless_reset(reset_secret, pkt, len, reset, sizeof(reset));
+    if (n > 0) {
+        assert_int_equal(sendto(w.server_fd, reset, n, 0, (const struct sockaddr *)from, fl),
+                         (ssize_t)n);
+        w.resets_sent++;
+    }
+}
+
 static const masque_quic_hooks client_hooks = {client_ready, client_packet, client_close, NULL,
                                                NULL,         NULL,          NULL};
 static const masque_quic_hooks proxy_hooks = {NULL,          proxy_packet, proxy_close, NULL,
@@ -188,6 +259,11 @@ static void step(void)
     ssize_t n;
     (void)poll(fds, 4, 10);
     while ((n = recvfrom(w.server_fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl)) > 0) {
+        if (w.route_by_id) {
+            route(&from, fl, buf, (size_t)n);
+            fl = sizeof(from);
+            continue;
+        }
         if (w.proxy == NULL) {
             w.proxy = masque_quic_server_accept(
                 &w.scfg, w.server_fd, (struct sockaddr *)&w.server_addr, sizeof(w.server_addr),
@@ -299,6 +375,165 @@ static void test_e2e_UDP_7_a_proxys_clean_end_ends_the_clients_request(void **st
     stop();
 }
 
+static int client_connection_reset(void)
+{
+    return masque_quic_is_closed(w.client);
+}
+
+/* A host with its own server loop (no masque_quic_proxy) routes by connection ID, as RFC 9000
+ * §5.2 and §9 ask, with the IDs masque_quic_watch_connection_ids() reports: the client moves to
+ * another socket (a new port and a fresh ID, §9.5) and its tunnel carries on. Then the host
+ * forgets the connection (a restart, say), and the client's next packet gets a Stateless Reset
+ * built from the connection's reset secret (§10.3), which ends the client's connection there
+ * and then, not at its idle timeout. */
+static void
+test_e2e_an_own_loop_host_routes_by_connection_id_and_resets_what_it_forgot(void **state)
+{
+    struct sockaddr_in moved;
+    int moved_fd;
+    int old_fd;
+    uint8_t buf[MASQUE_BIND_HEADROOM + 4];
+    masque_address peer;
+    (void)state;
+    start();
+    w.scfg.reset_secret = reset_secret; /* read when the connection is accepted */
+    assert_true(pump(uncompressed_context_open));
+    assert_int_equal(masque_quic_watch_connection_ids(w.proxy, watch_id, &w), 0);
+    assert_true(w.ids_issued >= 2); /* one to move to */
+    w.route_by_id = 1;
+    round_trip();
+    udp_socket(&moved_fd, &moved);
+    assert_int_equal(
+        masque_quic_migrate(w.client, moved_fd, (struct sockaddr *)&moved, sizeof(moved)), 0);
+    old_fd = w.client_fd;
+    w.client_fd = moved_fd; /* what step() reads for the client */
+    round_trip();           /* from the new port, found by the new ID */
+    assert_int_equal(w.resets_sent, 0);
+    /* The host forgets the connection. */
+    assert_int_equal(masque_quic_watch_connection_ids(w.proxy, NULL, NULL), 0);
+    masque_quic_free(w.proxy);
+    w.proxy = NULL;
+    memset(w.id_used, 0, sizeof(w.id_used));
+    assert_non_null(w.client_req);
+    assert_int_equal(
+        masque_address_from_sockaddr((struct sockaddr *)&w.peer_addr, sizeof(w.peer_addr), &peer),
+        MASQUE_OK);
+    memcpy(buf + MASQUE_BIND_HEADROOM, "ping", 4);
+    assert_int_equal(masque_adapter_write_datagram(masque_quic_request_adapter(w.client_req), &peer,
+                                                   buf + MASQUE_BIND_HEADROOM, MASQUE_BIND_HEADROOM,
+                                                   4, 0),
+                     MASQUE_OK);
+    assert_true(pump(client_connection_reset));
+    assert_true(w.resets_sent >= 1);
+    assert_int_equal(masque_quic_end_reason(w.client, NULL), MASQUE_CONN_BROKEN);
+    (void)close(old_fd);
+    stop();
+}
+
+/* A client's Initial in QUIC version 0x1a2a3a4a, padded to 1200 bytes (RFC 9000 §14.1). */
+static size_t unknown_version_initial(uint8_t *pkt, uint32_t version)
+{
+    static const uint8_t dcid[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    static const uint8_t scid[5] = {9, 10, 11, 12, 13};
+    memset(pkt, 0, 1200);
+    pkt[0] = 0xC3;
+    pkt[1] = (uint8_t)(version >> 24);
+    pkt[2] = (uint8_t)(version >> 16);
+    pkt[3] = (uint8_t)(version >> 8);
+    pkt[4] = (uint8_t)version;
+    pkt[5] = sizeof(dcid);
+    memcpy(pkt + 6, dcid, sizeof(dcid));
+    pkt[14] = sizeof(scid);
+    memcpy(pkt + 15, scid, sizeof(scid));
+    return 1200;
+}
+
+static uint32_t read_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* RFC 9000 §6.1, §17.2.1: the answer to a version this end does not speak lists the ones it
+ * does (v1; v2, RFC 9369, where ngtcp2 has it) and a reserved one (§6.3, 0x?a?a?a?a), with
+ * the client's connection IDs the other way round; and nothing answers a version it speaks, a
+ * Version Negotiation packet, a short header or a datagram too small to start a connection. */
+static void test_e2e_version_negotiation_answers_an_unknown_version(void **state)
+{
+    static uint8_t pkt[1200];
+    uint8_t out[MASQUE_QUIC_VERSION_NEGOTIATION_MAX];
+    size_t len = unknown_version_initial(pkt, 0x1a2a3a4au);
+    size_t n = masque_quic_version_negotiation(pkt, len, out, sizeof(out));
+    size_t i;
+    int v1 = 0;
+    int reserved = 0;
+    (void)state;
+    assert_true(n > 7 + 5 + 8);
+    assert_int_equal(out[0] & 0x80, 0x80);  /* a long header */
+    assert_int_equal(read_u32(out + 1), 0); /* Version 0: Version Negotiation */
+    assert_int_equal(out[5], 5);            /* the client's Source Connection ID */
+    assert_memory_equal(out + 6, pkt + 15, 5);
+    assert_int_equal(out[11], 8); /* and its Destination Connection ID */
+    assert_memory_equal(out + 12, pkt + 6, 8);
+    assert_int_equal((n - 20) % 4, 0);
+    for (i = 20; i < n; i += 4) {
+        uint32_t v = read_u32(out + i);
+        v1 |= v == 1;
+        reserved |= (v & 0x0f0f0f0fu) == 0x0a0a0a0au;
+        assert_true(v == 1 || v == 0x6b3343cfu || (v & 0x0f0f0f0fu) == 0x0a0a0a0au);
+    }
+    assert_true(v1 && reserved);
+    assert_int_equal(masque_quic_version_negotiation(pkt, len, out, n - 1), 0); /* no room */
+    assert_int_equal(masque_quic_version_negotiation(pkt, 1199, out, sizeof(out)), 0);
+    assert_int_equal(masque_quic_version_negotiation(NULL, len, out, sizeof(out)), 0);
+    assert_int_equal(masque_quic_version_negotiation(pkt, len, NULL, sizeof(out)), 0);
+    (void)unknown_version_initial(pkt, 1);
+    assert_int_equal(masque_quic_version_negotiation(pkt, len, out, sizeof(out)), 0);
+    assert_true(masque_quic_starts_connection(pkt, len)); /* v1: an Initial, for an accept */
+    (void)unknown_version_initial(pkt, 0);
+    assert_int_equal(masque_quic_version_negotiation(pkt, len, out, sizeof(out)), 0);
+    pkt[0] = 0x43; /* a short header */
+    assert_int_equal(masque_quic_version_negotiation(pkt, len, out, sizeof(out)), 0);
+    assert_false(masque_quic_starts_connection(pkt, len));
+}
+
+/* RFC 9000 §10.3: a Stateless Reset looks like a short-header packet (the fixed bit set),
+ * ends with the token of the connection ID it answers (the same for each packet that names
+ * it, unpredictable bits before it), and is shorter than what it answers (§10.3.3), so none
+ * answers a packet of 21 bytes or less; a long header gets none. */
+static void test_e2e_a_stateless_reset_is_shorter_than_the_packet_and_keeps_its_token(void **state)
+{
+    uint8_t pkt[60];
+    uint8_t a[64];
+    uint8_t b[64];
+    const uint8_t *dcid;
+    size_t dcidlen;
+    size_t n;
+    (void)state;
+    memset(pkt, 0xA5, sizeof(pkt));
+    pkt[0] = 0x41;
+    assert_int_equal(masque_quic_packet_dcid(pkt, sizeof(pkt), &dcid, &dcidlen), 0);
+    assert_ptr_equal(dcid, pkt + 1);
+    assert_int_equal(dcidlen, MASQUE_QUIC_CONNECTION_ID_LEN);
+    n = masque_quic_stateless_reset(reset_secret, pkt, sizeof(pkt), a, sizeof(a));
+    assert_int_equal(n, 43); /* the smallest 1-RTT packet with a 20-byte ID */
+    assert_int_equal(a[0] & 0xC0, 0x40);
+    assert_int_equal(masque_quic_stateless_reset(reset_secret, pkt, sizeof(pkt), b, sizeof(b)), n);
+    assert_memory_equal(a + n - 16, b + n - 16, 16); /* the token */
+    assert_memory_not_equal(a + 1, b + 1, n - 17);   /* the rest unpredictable */
+    pkt[5] ^= 1;                                     /* another connection ID: another token */
+    assert_int_equal(masque_quic_stateless_reset(reset_secret, pkt, sizeof(pkt), b, sizeof(b)), n);
+    assert_memory_not_equal(a + n - 16, b + n - 16, 16);
+    assert_int_equal(masque_quic_stateless_reset(reset_secret, pkt, 30, b, sizeof(b)), 29);
+    assert_int_equal(masque_quic_stateless_reset(reset_secret, pkt, 22, b, sizeof(b)), 21);
+    assert_int_equal(masque_quic_stateless_reset(reset_secret, pkt, 21, b, sizeof(b)), 0);
+    assert_int_equal(masque_quic_stateless_reset(reset_secret, pkt, sizeof(pkt), b, 42), 0);
+    assert_int_equal(masque_quic_stateless_reset(NULL, pkt, sizeof(pkt), b, sizeof(b)), 0);
+    assert_int_equal(masque_quic_stateless_reset(reset_secret, NULL, sizeof(pkt), b, sizeof(b)), 0);
+    pkt[0] = 0xC1; /* a long header */
+    assert_int_equal(masque_quic_stateless_reset(reset_secret, pkt, sizeof(pkt), b, sizeof(b)), 0);
+    assert_int_equal(masque_quic_packet_dcid(NULL, sizeof(pkt), &dcid, &dcidlen), -1);
+}
+
 /* An address length no socket gives is refused, not copied past the storage. */
 static void test_e2e_an_oversized_proxy_address_is_refused(void **state)
 {
@@ -328,6 +563,10 @@ int main(void)
         cmocka_unit_test(test_e2e_an_oversized_proxy_address_is_refused),
         cmocka_unit_test(test_e2e_a_bind_round_trip_over_real_quic),
         cmocka_unit_test(test_e2e_UDP_7_a_proxys_clean_end_ends_the_clients_request),
+        cmocka_unit_test(
+            test_e2e_an_own_loop_host_routes_by_connection_id_and_resets_what_it_forgot),
+        cmocka_unit_test(test_e2e_version_negotiation_answers_an_unknown_version),
+        cmocka_unit_test(test_e2e_a_stateless_reset_is_shorter_than_the_packet_and_keeps_its_token),
     };
     return cmocka_run_group_tests(tests, make_pki, remove_pki);
 }

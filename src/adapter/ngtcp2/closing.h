@@ -2,7 +2,9 @@
 /*
  * How a proxy answers packets for connections it no longer has, so that their peers learn it
  * from their next packet instead of at their idle timeout. Internal to the binding (quic.c
- * builds the answers, proxy.c sends them for packets no client claims).
+ * builds the answers, proxy.c sends them for packets no client claims); the stateless
+ * answers, which any host may send, are public (quic.h: masque_quic_stateless_reset(),
+ * masque_quic_version_negotiation()).
  *
  * A connection it closed lately: for the closing period (RFC 9000 §10.2.1) it keeps the
  * connection's IDs, to know the peer's packets, and the packet that carried its
@@ -28,9 +30,6 @@
 #define MASQUE_CLOSING_CIDS    16u  /* connection IDs kept (what the peer may be using) */
 #define MASQUE_CLOSING_CID_MAX 20u  /* RFC 9000 §17.2: at most 20 bytes */
 #define MASQUE_CLOSING_PKT_MAX 256u /* a 1-RTT CONNECTION_CLOSE without a reason is ~50 */
-/* Version Negotiation at most: 7 bytes, two connection IDs of up to 255 bytes (an unknown
- * version may have them, RFC 9000 §17.2.1), three versions */
-#define MASQUE_VN_MAX          536u
 
 typedef struct masque_quic_closing {
     uint8_t cid[MASQUE_CLOSING_CIDS][MASQUE_CLOSING_CID_MAX];
@@ -51,12 +50,6 @@ typedef struct masque_quic_closing {
 int masque_quic_closing_keep(const masque_quic_conn *c, masque_quic_closing *out, uint64_t now_ns);
 
 /*
- * The Destination Connection ID of packet `pkt` (either header form, RFC 9000 §17): 0, or -1
- * when it has none that can be read.
- */
-int masque_quic_packet_dcid(const uint8_t *pkt, size_t len, const uint8_t **dcid, size_t *dcidlen);
-
-/*
  * Whether a packet whose Destination Connection ID is `dcid` belongs to the connection of
  * record k while its closing period lasts: 1, with *reply the CONNECTION_CLOSE to send back, or
  * NULL when the rate limit holds this one back (answers go to the 1st, 2nd, 4th, 8th, ...
@@ -74,27 +67,5 @@ int masque_quic_closing_match(masque_quic_closing *k, const uint8_t *dcid, size_
  * 0, or -1 when no random bytes came.
  */
 int masque_quic_reset_secret_derive(const char *key_file, uint8_t *secret);
-
-/*
- * The Stateless Reset (RFC 9000 §10.3) that answers packet `pkt` of `len` bytes, a short-header
- * packet for a connection ID this end issued (MASQUE_QUIC_RESET_SECRET_LEN bytes of `secret`
- * made its token), written to `out`: its length, or 0 when none is due. It is shorter than
- * the packet (§10.3.3: so that two endpoints cannot answer each other's resets forever, and
- * no reset amplifies), as long as a 1-RTT packet with a 20-byte connection ID and the
- * smallest payload, and looks like one (§10.3: unpredictable bits, the fixed bit set); a
- * packet too short for a reset under its length (21 bytes at least, §10.3) gets none, and so
- * does a long header.
- */
-size_t masque_quic_stateless_reset(const uint8_t *secret, const uint8_t *pkt, size_t len,
-                                   uint8_t *out, size_t cap);
-
-/*
- * The Version Negotiation packet (RFC 9000 §6.1, §17.2.1) that answers packet `pkt` of `len`
- * bytes, the first of a client that asks for a QUIC version this end does not speak, written
- * to `out`: its length, or 0 when none is due (a version this end speaks, a short header, a
- * Version Negotiation packet, or a datagram too small to start a connection, §14.1). It lists
- * QUIC v1, v2 where ngtcp2 has it, and a reserved version (§6.3).
- */
-size_t masque_quic_version_negotiation(const uint8_t *pkt, size_t len, uint8_t *out, size_t cap);
 
 #endif /* MASQUE_ADAPTER_NGTCP2_CLOSING_H */

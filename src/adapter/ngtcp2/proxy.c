@@ -25,7 +25,6 @@
 #include "masque/posix.h"
 #include "masque/quic.h"
 #include "probe.h"
-#include "routing.h"
 #include "udp_in.h"
 #include "udp_out.h"
 #ifdef MASQUE_PROXY_H2
@@ -43,10 +42,10 @@
 #define ACCEPT_BUDGET     16u               /* TCP connections accepted per step */
 #define EVENTS_MAX        256               /* readiness events taken per step (the rest: next) */
 #define MAX_CLIENTS_LIMIT ((size_t)1000000) /* max_clients at most (max_requests 4 times it) */
-/* Connection IDs indexed per client at most (routing.h), and room in the index for this many
+/* Connection IDs indexed per client at most (quic.h), and room in the index for this many
  * a client on average (ngtcp2 issues up to 8); an ID that finds no room leaves the index
  * partial for good, and the proxy goes back to asking every client (cid_index_partial). */
-#define CIDS_PER_CLIENT   MASQUE_QUIC_WATCHED_MAX
+#define CIDS_PER_CLIENT   MASQUE_QUIC_CONNECTION_IDS_MAX
 #define CIDS_INDEXED      ((size_t)8)
 /* Packets from unknown addresses looked up by asking every client, per step, once the index is
  * partial: a flood of forged short-header packets from random addresses may cost no more. */
@@ -175,7 +174,7 @@ typedef struct proxy_client {
     size_t timer_at;
     size_t dirty_at;
     /* The connection IDs the proxy's index holds for it (bit k of cids_used: cids[k]). */
-    uint8_t cids[CIDS_PER_CLIENT][MASQUE_QUIC_SCID_LEN];
+    uint8_t cids[CIDS_PER_CLIENT][MASQUE_QUIC_CONNECTION_ID_LEN];
     uint32_t cids_used;
     /* A probe of its connection (probe.h): when the last one began (one per PROBE_MIN_NS at
      * most), and until when an answer may come to the one going on (0: none is). */
@@ -186,7 +185,7 @@ typedef struct proxy_client {
 /* A slot of the index of connection IDs: NULL client when free. */
 typedef struct cid_slot {
     proxy_client *client;
-    uint8_t id[MASQUE_QUIC_SCID_LEN];
+    uint8_t id[MASQUE_QUIC_CONNECTION_ID_LEN];
 } cid_slot;
 
 /* The source address a relay bound to a wildcard sets on what it sends to peers of one IP
@@ -274,7 +273,7 @@ struct masque_quic_proxy {
     proxy_client **by_addr;
     size_t addr_slots;
     uint64_t addr_seed;
-    /* The connection IDs the proxy issued, to their clients (routing.h): open addressing, a
+    /* The connection IDs the proxy issued, to their clients (quic.h): open addressing, a
      * power of two at least twice CIDS_INDEXED times max_clients, homed by the IDs' own random
      * first bytes. Partial when one did not fit: every client is then asked, as a fallback. */
     cid_slot *by_cid;
@@ -1705,7 +1704,7 @@ static proxy_client *find_client(const masque_quic_proxy *p, const struct sockad
     return handshaking;
 }
 
-/* ---- the index of connection IDs (routing.h) ---- */
+/* ---- the index of connection IDs (quic.h) ---- */
 
 /* The home slot of a connection ID this end issued: its first bytes are random already. */
 static size_t cid_home(const masque_quic_proxy *p, const uint8_t *id)
@@ -1719,7 +1718,7 @@ static proxy_client *cid_find(const masque_quic_proxy *p, const uint8_t *id)
 {
     size_t i;
     for (i = cid_home(p, id); p->by_cid[i].client != NULL; i = (i + 1) & (p->cid_slots - 1)) {
-        if (memcmp(p->by_cid[i].id, id, MASQUE_QUIC_SCID_LEN) == 0) {
+        if (memcmp(p->by_cid[i].id, id, MASQUE_QUIC_CONNECTION_ID_LEN) == 0) {
             return p->by_cid[i].client;
         }
     }
@@ -1732,7 +1731,7 @@ static void cid_del(masque_quic_proxy *p, const uint8_t *id)
     size_t mask = p->cid_slots - 1;
     size_t i = cid_home(p, id);
     size_t j;
-    while (memcmp(p->by_cid[i].id, id, MASQUE_QUIC_SCID_LEN) != 0) {
+    while (memcmp(p->by_cid[i].id, id, MASQUE_QUIC_CONNECTION_ID_LEN) != 0) {
         if (p->by_cid[i].client == NULL) {
             return; /* not filed */
         }
@@ -1773,9 +1772,9 @@ static int cid_put(masque_quic_proxy *p, proxy_client *c, unsigned k, const uint
         i = (i + 1) & (p->cid_slots - 1);
     }
     p->by_cid[i].client = c;
-    memcpy(p->by_cid[i].id, id, MASQUE_QUIC_SCID_LEN);
+    memcpy(p->by_cid[i].id, id, MASQUE_QUIC_CONNECTION_ID_LEN);
     p->cid_count++;
-    memcpy(c->cids[k], id, MASQUE_QUIC_SCID_LEN);
+    memcpy(c->cids[k], id, MASQUE_QUIC_CONNECTION_ID_LEN);
     c->cids_used |= (uint32_t)1 << k;
     return 0;
 }
@@ -1797,7 +1796,7 @@ static void on_cid(void *arg, const uint8_t *cid, int issued)
             return;
         }
         if (!issued && (c->cids_used & bit) != 0 &&
-            memcmp(c->cids[k], cid, MASQUE_QUIC_SCID_LEN) == 0) {
+            memcmp(c->cids[k], cid, MASQUE_QUIC_CONNECTION_ID_LEN) == 0) {
             cid_del(p, cid);
             c->cids_used &= ~bit;
             return;
@@ -1818,7 +1817,7 @@ static void cids_drop(masque_quic_proxy *p, proxy_client *c)
         }
     }
     c->cids_used = 0;
-    (void)masque_quic_watch_cids(c->conn, NULL, NULL);
+    (void)masque_quic_watch_connection_ids(c->conn, NULL, NULL);
 }
 
 /*
@@ -1832,12 +1831,12 @@ static proxy_client *find_client_by_cid(const masque_quic_proxy *p, const uint8_
 {
     const uint8_t *dcid;
     size_t dcidlen;
-    if (len >= 1 + MASQUE_QUIC_SCID_LEN && (pkt[0] & 0x80) == 0) {
+    if (len >= 1 + MASQUE_QUIC_CONNECTION_ID_LEN && (pkt[0] & 0x80) == 0) {
         return cid_find(p, pkt + 1); /* a short header: the ID has the length this end gave */
     }
     if (len == 0 || (pkt[0] & 0x80) == 0 ||
         masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) != 0 ||
-        dcidlen != MASQUE_QUIC_SCID_LEN) {
+        dcidlen != MASQUE_QUIC_CONNECTION_ID_LEN) {
         return NULL;
     }
     return cid_find(p, dcid);
@@ -2056,7 +2055,7 @@ static proxy_client *accept_client(masque_quic_proxy *p, const struct sockaddr_s
     }
     place_client(p, slot, c);
     addr_put(p, c);
-    if (masque_quic_watch_cids(c->conn, on_cid, c) != 0) {
+    if (masque_quic_watch_connection_ids(c->conn, on_cid, c) != 0) {
         cid_index_partial(p, c); /* more IDs than a client's list holds */
     }
     log_line(p, "client connected from", c, NULL);
@@ -2328,7 +2327,7 @@ static void stateless_reset(masque_quic_proxy *p, const struct sockaddr_storage 
 static int version_negotiation(masque_quic_proxy *p, const struct sockaddr_storage *from,
                                socklen_t fl, struct msghdr *hdr, const uint8_t *pkt, size_t len)
 {
-    uint8_t vn[MASQUE_VN_MAX];
+    uint8_t vn[MASQUE_QUIC_VERSION_NEGOTIATION_MAX];
     size_t n = masque_quic_version_negotiation(pkt, len, vn, sizeof(vn));
     if (n == 0) {
         return 0;

@@ -27,7 +27,6 @@
 #include "masque/http.h"
 #include "masque/posix.h"
 #include "probe.h"
-#include "routing.h"
 #include "udp_in.h"
 #include "udp_out.h"
 
@@ -39,8 +38,8 @@
 #define DATAGRAM_OVERHEAD       44u /* short header (20-byte CID), packet number, AEAD tag, frame */
 #define DATAGRAM_FRAME_OVERHEAD 8u  /* a second DATAGRAM frame's type and Length (and slack) */
 #define RETRY_TOKEN_LIFETIME    (10 * NGTCP2_SECONDS) /* a Retry round trip, with room for loss */
-#define SCID_LEN                MASQUE_QUIC_SCID_LEN  /* the proxy's connection IDs (routing.h) */
-#define CLOSING_MIN_NS          1000000000u           /* a closing period lasts a second at least */
+#define SCID_LEN                MASQUE_QUIC_CONNECTION_ID_LEN /* the proxy's connection IDs (quic.h) */
+#define CLOSING_MIN_NS          1000000000u /* a closing period lasts a second at least */
 #define RESET_LEN               43u /* longest Stateless Reset: the least 1-RTT packet, 20-byte ID */
 #define RESET_LEN_MIN           21u   /* RFC 9000 §10.3: 38 unpredictable bits and the token */
 #define PEER_UNI_STREAMS        16u   /* unidirectional streams the peer may open (never raised) */
@@ -163,8 +162,8 @@ struct masque_quic_conn {
     /* When the packet being read arrived (ns): what ngtcp2 is given, and the clock of the
      * callbacks that run inside the read (one clock read a packet, not one per datagram). */
     uint64_t read_ts;
-    /* Proxy: told of each connection ID this end issues and the peer stops using (routing.h) */
-    masque_quic_cid_watch cid_watch;
+    /* Proxy: told of each connection ID this end issues and the peer stops using (quic.h) */
+    masque_quic_connection_id_watch cid_watch;
     void *cid_watch_arg;
     uint64_t heard_ts; /* the last packet from the peer that ngtcp2 read without error (probe.h) */
 };
@@ -2271,7 +2270,8 @@ int masque_quic_closing_keep(const masque_quic_conn *c, masque_quic_closing *out
 int masque_quic_packet_dcid(const uint8_t *pkt, size_t len, const uint8_t **dcid, size_t *dcidlen)
 {
     ngtcp2_version_cid vc;
-    if (ngtcp2_pkt_decode_version_cid(&vc, pkt, len, SCID_LEN) != 0) {
+    if (pkt == NULL || dcid == NULL || dcidlen == NULL ||
+        ngtcp2_pkt_decode_version_cid(&vc, pkt, len, SCID_LEN) != 0) {
         return -1;
     }
     *dcid = vc.dcid;
@@ -2304,7 +2304,8 @@ size_t masque_quic_stateless_reset(const uint8_t *secret, const uint8_t *pkt, si
     size_t want = RESET_LEN;
     ngtcp2_cid cid;
     ngtcp2_ssize n;
-    if (secret == NULL || len <= RESET_LEN_MIN || (pkt[0] & 0x80) != 0) {
+    if (secret == NULL || pkt == NULL || out == NULL || len <= RESET_LEN_MIN ||
+        (pkt[0] & 0x80) != 0) {
         return 0; /* no room for a reset shorter than it, or a long header */
     }
     if (len - 1 < want) {
@@ -2333,7 +2334,7 @@ size_t masque_quic_version_negotiation(const uint8_t *pkt, size_t len, uint8_t *
     /* ngtcp2 says so for a long header of a version it lacks (not 0: that is a Version
      * Negotiation packet itself, never answered, §6.1) in a datagram large enough to start a
      * connection, which a smaller one cannot (§14.1): the answer is always shorter. */
-    if (len < NGTCP2_MAX_UDP_PAYLOAD_SIZE ||
+    if (pkt == NULL || out == NULL || len < NGTCP2_MAX_UDP_PAYLOAD_SIZE ||
         ngtcp2_pkt_decode_version_cid(&vc, pkt, len, SCID_LEN) != NGTCP2_ERR_VERSION_NEGOTIATION ||
         gnutls_rnd(GNUTLS_RND_NONCE, &grease, sizeof(grease)) != 0 ||
         gnutls_rnd(GNUTLS_RND_NONCE, &unused, sizeof(unused)) != 0) {
@@ -2397,7 +2398,7 @@ uint64_t masque_quic_pto_ns(const masque_quic_conn *c)
 int masque_quic_starts_connection(const uint8_t *pkt, size_t len)
 {
     ngtcp2_pkt_hd hd;
-    return ngtcp2_accept(&hd, pkt, len) == 0;
+    return pkt != NULL && ngtcp2_accept(&hd, pkt, len) == 0;
 }
 
 /* Whether `id` is the Destination Connection ID of the client's Initial that started c (its
@@ -2412,21 +2413,26 @@ int masque_quic_started_by(const masque_quic_conn *c, const uint8_t *pkt, size_t
 {
     const uint8_t *dcid;
     size_t dcidlen;
-    return masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) == 0 &&
+    return c != NULL && masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) == 0 &&
            is_first_dcid(c, dcid, dcidlen);
 }
 
-int masque_quic_watch_cids(masque_quic_conn *c, masque_quic_cid_watch watch, void *arg)
+int masque_quic_watch_connection_ids(masque_quic_conn *c, masque_quic_connection_id_watch watch,
+                                     void *arg)
 {
-    ngtcp2_cid ids[MASQUE_QUIC_WATCHED_MAX];
+    ngtcp2_cid ids[MASQUE_QUIC_CONNECTION_IDS_MAX];
     size_t n;
     size_t i;
+    if (c == NULL) {
+        return -1;
+    }
     c->cid_watch = NULL;
     if (watch == NULL) {
         return 0;
     }
-    if (ngtcp2_conn_get_scid(c->conn, NULL) > MASQUE_QUIC_WATCHED_MAX) {
-        return -1;
+    if (!ngtcp2_conn_is_server(c->conn) ||
+        ngtcp2_conn_get_scid(c->conn, NULL) > MASQUE_QUIC_CONNECTION_IDS_MAX) {
+        return -1; /* a client's IDs are not this length, nor routed by its host */
     }
     n = ngtcp2_conn_get_scid(c->conn, ids);
     for (i = 0; i < n; i++) {

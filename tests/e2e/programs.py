@@ -6,6 +6,7 @@ programs with a datagram there and back, a local UDP echo service, a UDP path be
 and a proxy that a script can spoil, and the verdict."""
 import errno
 import os
+import random
 import select
 import socket
 import subprocess
@@ -24,22 +25,38 @@ def work_with_pki(name):
     return work
 
 
+def below_ephemeral_ports():
+    """The ports below the kernel's ephemeral range (ip_local_port_range), from 10000: no
+    socket bound to port 0 or connected without a bind is given one of them, so a port found
+    free there stays free until the program that was told it binds it, while other tests run
+    beside (a port the kernel chose could be handed to another test's socket meanwhile)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="utf-8") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return range(10000, low) if low - 10000 >= 1000 else None
+
+
 def free_port(listen="127.0.0.1"):
     """A port free for both UDP and TCP (masque-proxy serves HTTP/3 and HTTP/2 on it) at
-    `listen`, an IP literal (IPv6 in brackets). "[::]" is checked as the proxy binds it, dual
-    stack: a port some other process holds on any address of either version (::1 say, as a
-    client's ephemeral port) is not free there, however free it is on 127.0.0.1."""
+    `listen`, an IP literal (IPv6 in brackets), taken at random below the ephemeral ports where
+    there is room. "[::]" is checked as the proxy binds it, dual stack: a port some other
+    process holds on any address of either version (::1 say, as a client's ephemeral port) is
+    not free there, however free it is on 127.0.0.1."""
     host = listen.strip("[]")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(100):  # the port TCP chose may be taken for UDP: then another
+    ports = below_ephemeral_ports()
+    rng = random.SystemRandom()
+    for _ in range(200):  # a port taken for TCP or UDP: another
         with socket.socket(family, socket.SOCK_STREAM) as t, \
                 socket.socket(family, socket.SOCK_DGRAM) as u:
             if family == socket.AF_INET6:
                 for s in (t, u):
                     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            t.bind((host, 0))
-            port = t.getsockname()[1]
             try:
+                t.bind((host, rng.choice(ports) if ports else 0))
+                port = t.getsockname()[1]
                 u.bind((host, port))
             except OSError as e:
                 if e.errno != errno.EADDRINUSE:

@@ -250,7 +250,11 @@ typedef struct masque_quic_config {
      * Client: the QUIC version it begins in: 1 (RFC 9000) or 2 (RFC 9369: the same protocol
      * under other codepoints and keys, so that middleboxes do not ossify on v1's); 0: 1.
      * masque_quic_client_new() refuses any other. masque-proxy speaks both, and answers a
-     * client's first packet in any other with Version Negotiation (RFC 9000 §6).
+     * client's first packet in any other with Version Negotiation (RFC 9000 §6). A client
+     * whose first Initial meets a Version Negotiation that lists the other begins again in
+     * it, once (RFC 9368 §2.1), and ngtcp2 checks the server's version_information for a
+     * downgrade (§4): a forged Version Negotiation ends the connection with
+     * VERSION_NEGOTIATION_ERROR. masque-proxy lists every version it takes there.
      */
     uint32_t quic_version;
     /** How soon this end acknowledges; masque_quic_client_new() and masque_quic_proxy_new()

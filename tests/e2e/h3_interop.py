@@ -1183,6 +1183,20 @@ def without_extended_connect(bindir, peer_bin, work):
         stop_client(client, quic)
 
 
+def a_v2_client_and_a_v1_server(bindir, peer_bin, work):
+    """Part 7: quinn speaks QUIC v1 alone (no v2, RFC 9369) and answers the first Initial of a
+    --quic-version 2 client with Version Negotiation; the client begins again in v1 (RFC 9368
+    §2.1), and ngtcp2's check of quinn's transport parameters for a downgrade (§4, with v2 as
+    the Original Version) lets the handshake through: HTTP/3 comes up."""
+    client, quic, _ = serve_bind_client(bindir, peer_bin, work, "server-v1-only",
+                                        mode=("--echo", "--quic-version", "2"))
+    try:
+        if wait_for(f"{work}/server-v1-only.err", "beginning again in QUIC v1", 1) is None:
+            raise Failure("the client did not say it began again in v1")
+    finally:
+        stop_client(client, quic)
+
+
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
     peer_bin = sys.argv[2]
@@ -1206,7 +1220,8 @@ def main():
                        ("masque-bind-client against a proxy cancelling", a_proxy_cancelling),
                        ("masque-bind-client against a proxy going away", a_proxy_going_away),
                        ("masque-bind-client against malformed responses", malformed_responses),
-                       ("a proxy without extended CONNECT", without_extended_connect)):
+                       ("a proxy without extended CONNECT", without_extended_connect),
+                       ("a QUIC v2 client and a v1 server", a_v2_client_and_a_v1_server)):
         try:
             part(bindir, peer_bin, work)
         except (Failure, OSError) as exc:

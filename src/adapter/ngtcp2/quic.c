@@ -166,6 +166,10 @@ struct masque_quic_conn {
     masque_quic_connection_id_watch cid_watch;
     void *cid_watch_arg;
     uint64_t heard_ts; /* the last packet from the peer that ngtcp2 read without error (probe.h) */
+    /* Client: the version a Version Negotiation offered that this end would begin in again
+     * (RFC 9368 §2.1; 0: none), and whether this attempt is that second one. */
+    uint32_t vn_version;
+    int vn_restarted;
 };
 
 uint64_t masque_quic_now_ns(void)
@@ -1157,6 +1161,35 @@ static int remove_cid_cb(ngtcp2_conn *conn, const ngtcp2_cid *cid, void *user)
     return 0;
 }
 
+/* The QUIC versions this end speaks, a client's first the one it begins in: what a client may
+ * begin in again after a Version Negotiation, and, once it did, what tells a forged one (RFC
+ * 9368 §4: the server's own list would have made it choose another); a proxy lists them all
+ * in its version_information. */
+static const uint32_t versions_v1_first[2] = {NGTCP2_PROTO_VER_V1, NGTCP2_PROTO_VER_V2};
+static const uint32_t versions_v2_first[2] = {NGTCP2_PROTO_VER_V2, NGTCP2_PROTO_VER_V1};
+
+static const uint32_t *spoken_versions(const masque_quic_config *cfg, size_t *n)
+{
+    *n = ngtcp2_is_supported_version(NGTCP2_PROTO_VER_V2) ? 2u : 1u;
+    return cfg->quic_version == 2 ? versions_v2_first : versions_v1_first;
+}
+
+/* RFC 9000 §6.2: the server speaks none of the versions it lists... but this end may speak one
+ * of them (RFC 9368 §2.1): noted, for masque_quic_read_from() to begin again in it. ngtcp2 has
+ * already dropped a Version Negotiation that lists the version this attempt is in, or whose
+ * connection IDs are not this attempt's (§6.2, §17.2.1). */
+static int recv_version_negotiation_cb(ngtcp2_conn *conn, const ngtcp2_pkt_hd *hd,
+                                       const uint32_t *sv, size_t nsv, void *user)
+{
+    masque_quic_conn *c = user;
+    size_t n;
+    const uint32_t *mine = spoken_versions(&c->cfg, &n);
+    (void)conn;
+    (void)hd;
+    c->vn_version = ngtcp2_select_version(mine, n, sv, nsv);
+    return 0;
+}
+
 /* RFC 9000 §10.3.1: the peer no longer knows this connection (it restarted, or forgot it). */
 static int recv_stateless_reset_cb(ngtcp2_conn *conn, const ngtcp2_pkt_stateless_reset *sr,
                                    void *user)
@@ -1473,6 +1506,7 @@ static void fill_callbacks(ngtcp2_callbacks *cb, int server)
     } else {
         cb->client_initial = ngtcp2_crypto_client_initial_cb;
         cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
+        cb->recv_version_negotiation = recv_version_negotiation_cb;
     }
     cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
     cb->encrypt = ngtcp2_crypto_encrypt_cb;
@@ -1738,18 +1772,45 @@ static ngtcp2_path make_path(masque_quic_conn *c)
     return p;
 }
 
-masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
-                                         const struct sockaddr *local, socklen_t locallen,
-                                         const struct sockaddr *remote, socklen_t remotelen,
-                                         const masque_quic_hooks *hooks, void *app)
+/* Client: a connection attempt in QUIC `version` (ngtcp2's connection and TLS session); after
+ * a Version Negotiation, `original` is the version of the first attempt (RFC 9368 §2.1), else
+ * 0. 0, or -1. */
+static int client_attempt(masque_quic_conn *c, uint32_t version, uint32_t original)
 {
-    masque_quic_conn *c;
     ngtcp2_callbacks cb;
     ngtcp2_settings settings;
     ngtcp2_transport_params params;
     ngtcp2_cid dcid;
     ngtcp2_cid scid;
     ngtcp2_path path;
+    fill_callbacks(&cb, 0);
+    ngtcp2_settings_default(&settings);
+    settings.initial_ts = masque_quic_now_ns();
+    /* Its preferences, for ngtcp2's check of the server's version_information (RFC 9368 §4);
+     * it offers the server only the version it is in (available_versions left to ngtcp2). */
+    settings.preferred_versions = spoken_versions(&c->cfg, &settings.preferred_versionslen);
+    settings.original_version = original;
+    fill_params(&params, &c->cfg, 0);
+    dcid.datalen = 18;
+    scid.datalen = 17;
+    (void)gnutls_rnd(GNUTLS_RND_RANDOM, dcid.data, dcid.datalen);
+    (void)gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
+    path = make_path(c);
+    if (ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path, version, &cb, &settings, &params,
+                               NULL, c) != 0 ||
+        setup_tls(c) != 0) {
+        return -1;
+    }
+    ngtcp2_conn_set_keep_alive_timeout(c->conn, keep_alive_of(&c->cfg));
+    return 0;
+}
+
+masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
+                                         const struct sockaddr *local, socklen_t locallen,
+                                         const struct sockaddr *remote, socklen_t remotelen,
+                                         const masque_quic_hooks *hooks, void *app)
+{
+    masque_quic_conn *c;
     uint32_t version = cfg->quic_version == 2 ? NGTCP2_PROTO_VER_V2 : NGTCP2_PROTO_VER_V1;
     if (cfg->quic_version > 2 || !ngtcp2_is_supported_version(version)) {
         return NULL; /* a version this binding does not speak */
@@ -1761,23 +1822,51 @@ masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
     if (c == NULL) {
         return NULL;
     }
-    fill_callbacks(&cb, 0);
-    ngtcp2_settings_default(&settings);
-    settings.initial_ts = masque_quic_now_ns();
-    fill_params(&params, cfg, 0);
-    dcid.datalen = 18;
-    scid.datalen = 17;
-    (void)gnutls_rnd(GNUTLS_RND_RANDOM, dcid.data, dcid.datalen);
-    (void)gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
-    path = make_path(c);
-    if (ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path, version, &cb, &settings, &params,
-                               NULL, c) != 0 ||
-        setup_tls(c) != 0 || masque_quic_request_open(c, app) == NULL) {
+    if (client_attempt(c, version, 0) != 0 || masque_quic_request_open(c, app) == NULL) {
         masque_quic_free(c);
         return NULL;
     }
-    ngtcp2_conn_set_keep_alive_timeout(c->conn, keep_alive_of(cfg));
     return c;
+}
+
+/*
+ * RFC 9368 §2.1: after a Version Negotiation that offered c->vn_version, a new attempt in it,
+ * once, with the version of the first as its Original Version: ngtcp2 then checks the server's
+ * version_information against this end's versions (§4), so that a forged Version Negotiation
+ * cannot move the connection to a version both ends like less. The requests wait for the new
+ * handshake as they waited for the first. 0, or -1 (the first attempt stays, and ends).
+ */
+static int begin_again(masque_quic_conn *c)
+{
+    ngtcp2_conn *first = c->conn;
+    gnutls_session_t first_tls = c->tls;
+    gnutls_certificate_credentials_t first_cred = c->cred;
+    uint32_t original = ngtcp2_conn_get_client_chosen_version(first);
+    c->conn = NULL;
+    c->tls = NULL;
+    c->cred = NULL;
+    if (client_attempt(c, c->vn_version, original) != 0) {
+        if (c->conn != NULL) {
+            ngtcp2_conn_del(c->conn);
+        }
+        if (c->tls != NULL) {
+            gnutls_deinit(c->tls);
+        }
+        if (c->cred != NULL) {
+            gnutls_certificate_free_credentials(c->cred);
+        }
+        c->conn = first;
+        c->tls = first_tls;
+        c->cred = first_cred;
+        return -1;
+    }
+    ngtcp2_conn_del(first);
+    gnutls_deinit(first_tls);
+    gnutls_certificate_free_credentials(first_cred);
+    c->vn_restarted = 1;
+    c->tx_len = 0; /* nothing of the first attempt leaves any more */
+    c->tx_count = 0;
+    return 0;
 }
 
 /*
@@ -1870,6 +1959,11 @@ masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int f
     fill_callbacks(&cb, 1);
     ngtcp2_settings_default(&settings);
     settings.initial_ts = masque_quic_now_ns();
+    /* Every version it takes, in its version_information (RFC 9368 §3: Fully-Deployed
+     * Versions), so that a client moved here by a forged Version Negotiation sees it was one
+     * (§4); each client stays in the version it began in (no preferred_versions: ngtcp2 then
+     * negotiates no other). */
+    settings.available_versions = spoken_versions(cfg, &settings.available_versionslen);
     fill_params(&params, cfg, 1);
     params.original_dcid = odcid;
     params.original_dcid_present = 1;
@@ -1998,8 +2092,23 @@ static int read_at(masque_quic_conn *c, const struct sockaddr *from, socklen_t f
                                                            : MASQUE_CONN_BROKEN,
                   e->error_code);
         } else if (rv == NGTCP2_ERR_RECV_VERSION_NEGOTIATION) {
-            /* RFC 9000 §6.2: none of the versions it lists is the one this end began in. */
+            /* RFC 9000 §6.2: none of the versions it lists is the one this end began in; one
+             * of them may be another this end speaks (RFC 9368 §2.1), once. */
+            if (c->vn_version != 0 && !c->vn_restarted && begin_again(c) == 0) {
+                log_line(c, "read: ",
+                         c->vn_version == NGTCP2_PROTO_VER_V1
+                             ? "Version Negotiation: beginning again in QUIC v1"
+                             : "Version Negotiation: beginning again in QUIC v2");
+                return 0;
+            }
             log_line(c, "read: ", "Version Negotiation: the peer does not speak this QUIC version");
+        } else if (rv == NGTCP2_ERR_VERSION_NEGOTIATION_FAILURE) {
+            /* RFC 9368 §4: the server's version_information does not bear out the version
+             * negotiated: one it lists is a version this end would have kept, so the Version
+             * Negotiation that moved it was forged. */
+            log_line(c, "read: ",
+                     "the proxy's QUIC versions do not bear out the version negotiated (RFC 9368 "
+                     "§4: a forged Version Negotiation, a downgrade): refused");
         } else if (rv != NGTCP2_ERR_CLOSING && !c->refused) {
             log_line(c, c->h3_reason != NULL ? "read: HTTP/3: " : "read: ",
                      c->h3_reason != NULL ? c->h3_reason : ngtcp2_strerror(rv));

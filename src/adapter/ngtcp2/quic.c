@@ -1772,6 +1772,40 @@ static ngtcp2_path make_path(masque_quic_conn *c)
     return p;
 }
 
+/* What a connection attempt holds: ngtcp2's connection, the TLS session, and a client's
+ * credentials. */
+typedef struct attempt {
+    ngtcp2_conn *conn;
+    gnutls_session_t tls;
+    gnutls_certificate_credentials_t cred;
+} attempt;
+
+/* Takes c's attempt out of it (c holds none after). */
+static attempt take_attempt(masque_quic_conn *c)
+{
+    attempt a;
+    a.conn = c->conn;
+    a.tls = c->tls;
+    a.cred = c->cred;
+    c->conn = NULL;
+    c->tls = NULL;
+    c->cred = NULL;
+    return a;
+}
+
+static void drop_attempt(attempt a)
+{
+    if (a.conn != NULL) {
+        ngtcp2_conn_del(a.conn);
+    }
+    if (a.tls != NULL) {
+        gnutls_deinit(a.tls);
+    }
+    if (a.cred != NULL) {
+        gnutls_certificate_free_credentials(a.cred);
+    }
+}
+
 /* Client: a connection attempt in QUIC `version` (ngtcp2's connection and TLS session); after
  * a Version Negotiation, `original` is the version of the first attempt (RFC 9368 §2.1), else
  * 0. 0, or -1. */
@@ -1838,31 +1872,16 @@ masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
  */
 static int begin_again(masque_quic_conn *c)
 {
-    ngtcp2_conn *first = c->conn;
-    gnutls_session_t first_tls = c->tls;
-    gnutls_certificate_credentials_t first_cred = c->cred;
-    uint32_t original = ngtcp2_conn_get_client_chosen_version(first);
-    c->conn = NULL;
-    c->tls = NULL;
-    c->cred = NULL;
+    uint32_t original = ngtcp2_conn_get_client_chosen_version(c->conn);
+    attempt first = take_attempt(c);
     if (client_attempt(c, c->vn_version, original) != 0) {
-        if (c->conn != NULL) {
-            ngtcp2_conn_del(c->conn);
-        }
-        if (c->tls != NULL) {
-            gnutls_deinit(c->tls);
-        }
-        if (c->cred != NULL) {
-            gnutls_certificate_free_credentials(c->cred);
-        }
-        c->conn = first;
-        c->tls = first_tls;
-        c->cred = first_cred;
+        drop_attempt(take_attempt(c));
+        c->conn = first.conn;
+        c->tls = first.tls;
+        c->cred = first.cred;
         return -1;
     }
-    ngtcp2_conn_del(first);
-    gnutls_deinit(first_tls);
-    gnutls_certificate_free_credentials(first_cred);
+    drop_attempt(first);
     c->vn_restarted = 1;
     c->tx_len = 0; /* nothing of the first attempt leaves any more */
     c->tx_count = 0;
@@ -2003,15 +2022,7 @@ void masque_quic_free(masque_quic_conn *c)
     if (c->h3 != NULL) {
         nghttp3_conn_del(c->h3);
     }
-    if (c->conn != NULL) {
-        ngtcp2_conn_del(c->conn);
-    }
-    if (c->tls != NULL) {
-        gnutls_deinit(c->tls);
-    }
-    if (c->cred != NULL) {
-        gnutls_certificate_free_credentials(c->cred);
-    }
+    drop_attempt(take_attempt(c));
     masque_quic_credentials_release(c->shared);
     (void)munmap(c, sizeof(*c));
 }

@@ -532,6 +532,7 @@ static void test_e2e_a_stateless_reset_is_shorter_than_the_packet_and_keeps_its_
     pkt[0] = 0xC1; /* a long header */
     assert_int_equal(masque_quic_stateless_reset(reset_secret, pkt, sizeof(pkt), b, sizeof(b)), 0);
     assert_int_equal(masque_quic_packet_dcid(NULL, sizeof(pkt), &dcid, &dcidlen), -1);
+    assert_int_equal(masque_quic_packet_dcid(pkt, 0, &dcid, &dcidlen), -1); /* an empty datagram */
 }
 
 /* An address length no socket gives is refused, not copied past the storage. */

@@ -2390,7 +2390,8 @@ int masque_quic_closing_keep(const masque_quic_conn *c, masque_quic_closing *out
 int masque_quic_packet_dcid(const uint8_t *pkt, size_t len, const uint8_t **dcid, size_t *dcidlen)
 {
     ngtcp2_version_cid vc;
-    if (pkt == NULL || dcid == NULL || dcidlen == NULL ||
+    /* ngtcp2 asserts a packet of one byte at least: an empty datagram is refused here. */
+    if (pkt == NULL || len == 0 || dcid == NULL || dcidlen == NULL ||
         ngtcp2_pkt_decode_version_cid(&vc, pkt, len, SCID_LEN) != 0) {
         return -1;
     }

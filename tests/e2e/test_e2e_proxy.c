@@ -1870,8 +1870,9 @@ static void test_e2e_a_client_acknowledges_in_its_reply(void **state)
     start_proxy("127.0.0.1", "127.0.0.0/8");
     start_tapped_client();
     packets = client_packets_for_echoes(5, 40);
-    /* 40 echoes; a few more for what a loaded machine may add (a PTO's probe, say) */
-    assert_in_range(packets, 40, 48);
+    /* 40 echoes, and room for what a loaded machine may add (a PTO's probe when the proxy's
+     * ACK is late, say), well short of the 80 a delayed ACK gives */
+    assert_in_range(packets, 40, 56);
     stop_tap();
 }
 

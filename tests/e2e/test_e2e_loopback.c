@@ -62,8 +62,7 @@ typedef struct world {
     int route_by_id;
     uint8_t ids[MASQUE_QUIC_CONNECTION_IDS_MAX][MASQUE_QUIC_CONNECTION_ID_LEN];
     int id_used[MASQUE_QUIC_CONNECTION_IDS_MAX];
-    size_t ids_issued;  /* reports of an issued ID */
-    size_t ids_retired; /* reports of a retired one */
+    size_t ids_issued; /* reports of an issued ID */
     size_t resets_sent;
 } world;
 
@@ -151,7 +150,6 @@ static void watch_id(void *arg, const uint8_t *id, int issued)
         if (!issued && wd->id_used[i] &&
             memcmp(wd->ids[i], id, MASQUE_QUIC_CONNECTION_ID_LEN) == 0) {
             wd->id_used[i] = 0;
-            wd->ids_retired++;
             return;
         }
     }

@@ -430,8 +430,9 @@ MASQUE_API int masque_quic_watch_connection_ids(masque_quic_conn *c,
  * @param pkt The packet.
  * @param len Its length.
  * @param[out] dcid Points into @p pkt at the ID.
- * @param[out] dcidlen Its length (0-20; up to 255 in a version this end does not speak).
- * @return 0, or -1 when the packet has none that can be read.
+ * @param[out] dcidlen Its length (at most 20, RFC 9000 §17.2).
+ * @return 0, or -1 when the packet has none that can be read: too short, empty, or a long
+ *         header in a QUIC version this end does not speak (no connection of this end's).
  */
 MASQUE_API int masque_quic_packet_dcid(const uint8_t *pkt, size_t len, const uint8_t **dcid,
                                        size_t *dcidlen);

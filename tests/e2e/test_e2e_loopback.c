@@ -500,6 +500,7 @@ static void test_e2e_version_negotiation_answers_an_unknown_version(void **state
  * answers a packet of 21 bytes or less; a long header gets none. */
 static void test_e2e_a_stateless_reset_is_shorter_than_the_packet_and_keeps_its_token(void **state)
 {
+    static uint8_t big[1200];
     uint8_t pkt[60];
     uint8_t a[64];
     uint8_t b[64];
@@ -531,6 +532,12 @@ static void test_e2e_a_stateless_reset_is_shorter_than_the_packet_and_keeps_its_
     assert_int_equal(masque_quic_stateless_reset(reset_secret, pkt, sizeof(pkt), b, sizeof(b)), 0);
     assert_int_equal(masque_quic_packet_dcid(NULL, sizeof(pkt), &dcid, &dcidlen), -1);
     assert_int_equal(masque_quic_packet_dcid(pkt, 0, &dcid, &dcidlen), -1); /* an empty datagram */
+    (void)unknown_version_initial(big, 0x1a2a3a4au); /* no connection of this end's */
+    assert_int_equal(masque_quic_packet_dcid(big, sizeof(big), &dcid, &dcidlen), -1);
+    (void)unknown_version_initial(big, 1);
+    assert_int_equal(masque_quic_packet_dcid(big, sizeof(big), &dcid, &dcidlen), 0);
+    assert_int_equal(dcidlen, 8);
+    assert_ptr_equal(dcid, big + 6);
 }
 
 /* An address length no socket gives is refused, not copied past the storage. */

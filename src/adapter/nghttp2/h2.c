@@ -71,9 +71,10 @@ struct masque_h2_conn {
     uint32_t goaway_code;
     int settings_received;
     int refused;
-    uint64_t idle_ms;      /* nothing received for this long closes the connection */
-    uint64_t last_rx_ms;   /* when bytes last came in (or the connection started) */
-    uint64_t heard_ns;     /* the same in ns, for a proxy's probe (h2_probe.h) */
+    uint64_t idle_ms; /* nothing received for this long closes the connection */
+    /* When bytes last came in (or the connection started), in ns: the idle timeout counts
+     * from it, and a proxy's probe (h2_probe.h) has its answer when it moves. */
+    uint64_t heard_ns;
     uint64_t last_ping_ms; /* client: when it last sent a keep-alive PING */
     char tls_host[256];
     uint8_t tx[TX_CAP];
@@ -95,7 +96,12 @@ static uint64_t now_ms(void)
 static void heard(masque_h2_conn *c)
 {
     c->heard_ns = now_ns();
-    c->last_rx_ms = c->heard_ns / 1000000u;
+}
+
+/* When bytes last came in, in ms (the clock of the idle timeout and the keep-alive). */
+static uint64_t last_rx_ms(const masque_h2_conn *c)
+{
+    return c->heard_ns / 1000000u;
 }
 
 static void log_line(masque_h2_conn *c, const char *what, const char *detail)
@@ -698,7 +704,7 @@ static masque_h2_conn *conn_new(const masque_h2_config *cfg, int fd, const masqu
                                                                    : cfg->max_requests;
     c->idle_ms = cfg->conn_idle_timeout_ms != 0 ? cfg->conn_idle_timeout_ms : DEFAULT_IDLE_MS;
     heard(c); /* the start: the idle timeout counts from it */
-    c->last_ping_ms = c->last_rx_ms;
+    c->last_ping_ms = last_rx_ms(c);
     if (setup_tls(c) != 0) {
         masque_h2_free(c);
         return NULL;
@@ -919,13 +925,14 @@ int masque_h2_wants_write(const masque_h2_conn *c)
 /* When a client sends its next keep-alive PING: half the idle timeout after the last traffic. */
 static uint64_t ping_due(const masque_h2_conn *c)
 {
-    uint64_t last = c->last_rx_ms > c->last_ping_ms ? c->last_rx_ms : c->last_ping_ms;
+    uint64_t rx = last_rx_ms(c);
+    uint64_t last = rx > c->last_ping_ms ? rx : c->last_ping_ms;
     return last + c->idle_ms / 2;
 }
 
 uint64_t masque_h2_next_timeout(const masque_h2_conn *c)
 {
-    uint64_t next = c->closed ? UINT64_MAX : c->last_rx_ms + c->idle_ms;
+    uint64_t next = c->closed ? UINT64_MAX : last_rx_ms(c) + c->idle_ms;
     size_t i;
     if (!c->closed && !c->cfg.is_server && c->handshaken && ping_due(c) < next) {
         next = ping_due(c);
@@ -946,7 +953,7 @@ int masque_h2_tick(masque_h2_conn *c)
     if (c->closed) {
         return -1;
     }
-    if (now >= c->last_rx_ms + c->idle_ms) {
+    if (now >= last_rx_ms(c) + c->idle_ms) {
         /* A peer that sends nothing (not even the rest of its TLS handshake) holds a slot no
          * longer than this; a live client's PINGs keep an idle tunnel up. */
         log_line(c, "closed: ", "nothing received within the idle timeout");

@@ -494,14 +494,14 @@ static uint64_t run_parse_floor(size_t iters)
 
 /*
  * A proxy judging a public target under the default policy (no rules): what every datagram on
- * the uncompressed context pays (-10 §9), the special-purpose ranges all checked and missed.
- * param: the IP version. The port changes so that no judgement can be reused.
+ * the uncompressed context pays (-10 §9). policy_check_public: 8.8.4.4 and 2606:4700:4700::1111,
+ * whose first bytes start no special-purpose range (most public addresses); _scanned:
+ * 192.0.3.1 and 2001:4860:4860::8888, whose first bytes do, so that every range with that
+ * byte is compared and missed. param: the IP version. The port changes so that no judgement
+ * can be reused.
  */
-static uint64_t run_policy_check(size_t iters)
+static uint64_t judge_targets(size_t iters, const uint8_t *ip4, const uint8_t *ip6)
 {
-    static const uint8_t ip4[4] = {8, 8, 4, 4};
-    static const uint8_t ip6[16] = {0x26, 0x06, 0x47, 0x00, 0x47, 0x00, 0,    0,
-                                    0,    0,    0,    0,    0,    0,    0x11, 0x11};
     masque_address t;
     uint64_t sum = 0;
     size_t i;
@@ -515,6 +515,22 @@ static uint64_t run_policy_check(size_t iters)
         sum += masque_policy_check(NULL, NULL, &t) == MASQUE_OK ? 1u : 0u;
     }
     return sum;
+}
+
+static uint64_t run_policy_check(size_t iters)
+{
+    static const uint8_t ip4[4] = {8, 8, 4, 4};
+    static const uint8_t ip6[16] = {0x26, 0x06, 0x47, 0x00, 0x47, 0x00, 0,    0,
+                                    0,    0,    0,    0,    0,    0,    0x11, 0x11};
+    return judge_targets(iters, ip4, ip6);
+}
+
+static uint64_t run_policy_check_scanned(size_t iters)
+{
+    static const uint8_t ip4[4] = {192, 0, 3, 1};
+    static const uint8_t ip6[16] = {0x20, 0x01, 0x48, 0x60, 0x48, 0x60, 0,    0,
+                                    0,    0,    0,    0,    0,    0,    0x88, 0x88};
+    return judge_targets(iters, ip4, ip6);
 }
 
 /* Table with `param` contexts; lookups in a random order. */
@@ -698,6 +714,8 @@ static const bench_case cases[] = {
     {"parse_control_capsules_batch", 16, setup_control_stream, run_parse_batch},
     {"policy_check_public", 4, NULL, run_policy_check},
     {"policy_check_public", 6, NULL, run_policy_check},
+    {"policy_check_public_scanned", 4, NULL, run_policy_check_scanned},
+    {"policy_check_public_scanned", 6, NULL, run_policy_check_scanned},
     {"lookup_tuple_hit", 16, setup_table, run_lookup_tuple_hit},
     {"lookup_tuple_hit", 256, setup_table, run_lookup_tuple_hit},
     {"lookup_tuple_hit", 4096, setup_table, run_lookup_tuple_hit},

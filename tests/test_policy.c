@@ -4,6 +4,8 @@
 
 #include "masque/policy.h"
 
+#include <stdlib.h>
+
 static masque_address parse(const char *text, uint16_t port)
 {
     masque_address a;
@@ -41,6 +43,181 @@ static void test_default_policy_denies_special_purpose_ranges(void **state)
         a.port = 0;
         assert_int_equal(masque_policy_check(NULL, NULL, &a), MASQUE_ERR_POLICY);
     }
+}
+
+/* The special-purpose registries (RFC 6890 and its updates), written here again, apart from
+ * the library's tables, so that a test can judge the library's answers by them. */
+static const char *const registry_v4[] = {
+    "0.0.0.0/8",     "10.0.0.0/8",      "100.64.0.0/10",  "127.0.0.0/8",    "169.254.0.0/16",
+    "172.16.0.0/12", "192.0.0.0/24",    "192.0.2.0/24",   "192.88.99.0/24", "192.168.0.0/16",
+    "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4",    "240.0.0.0/4",
+};
+#if MASQUE_ENABLE_IPV6
+static const char *const registry_v6[] = {
+    "::/96",     "64:ff9b::/96", "64:ff9b:1::/48", "100::/64",  "2001::/23", "2001:db8::/32",
+    "2002::/16", "3fff::/20",    "fc00::/7",       "fe80::/10", "fec0::/10", "ff00::/8",
+};
+#endif
+
+static size_t ip_bytes(uint8_t version)
+{
+    return version == MASQUE_IP_V4 ? 4u : 16u;
+}
+
+/* Range `text` ("address/bits") as its first address and length. */
+static masque_address registry_range(const char *text, unsigned *bits)
+{
+    const char *slash = strchr(text, '/');
+    masque_address a;
+    assert_non_null(slash);
+    assert_int_equal(masque_address_parse(&a, text, (size_t)(slash - text), 0), MASQUE_OK);
+    *bits = (unsigned)atoi(slash + 1);
+    return a;
+}
+
+static int in_registry_range(const masque_address *a, const char *text)
+{
+    unsigned bits;
+    masque_address r = registry_range(text, &bits);
+    unsigned i;
+    if (r.version != a->version) {
+        return 0;
+    }
+    for (i = 0; i < bits; i++) {
+        unsigned shift = 7u - i % 8u;
+        if (((a->bytes[i / 8u] >> shift) & 1u) != ((r.bytes[i / 8u] >> shift) & 1u)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* What the registries say of address a (IPv4-mapped IPv6 judged as the IPv4 inside). */
+static int special_by_registry(const masque_address *a)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    size_t i;
+    if (a->version == MASQUE_IP_V4) {
+        for (i = 0; i < sizeof(registry_v4) / sizeof(registry_v4[0]); i++) {
+            if (in_registry_range(a, registry_v4[i])) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+#if MASQUE_ENABLE_IPV6
+    if (memcmp(a->bytes, mapped, sizeof(mapped)) == 0) {
+        masque_address v4;
+        masque_address_set_v4(&v4, a->bytes + 12, a->port);
+        return special_by_registry(&v4);
+    }
+    for (i = 0; i < sizeof(registry_v6) / sizeof(registry_v6[0]); i++) {
+        if (in_registry_range(a, registry_v6[i])) {
+            return 1;
+        }
+    }
+#else
+    (void)mapped;
+#endif
+    return 0;
+}
+
+/* Adds one (+1) or takes one (-1) from address a as a number; 0 when that wraps around. */
+static int address_step(masque_address *a, int delta)
+{
+    size_t n = ip_bytes(a->version);
+    size_t i = n;
+    uint8_t edge = delta > 0 ? 0xFF : 0x00;
+    while (i > 0 && a->bytes[i - 1] == edge) {
+        i--;
+    }
+    if (i == 0) {
+        return 0;
+    }
+    a->bytes[i - 1] = (uint8_t)(a->bytes[i - 1] + (delta > 0 ? 1 : 0xFF));
+    memset(a->bytes + i, delta > 0 ? 0x00 : 0xFF, n - i);
+    return 1;
+}
+
+static void expect_registry_verdict(const masque_address *a)
+{
+    int want = special_by_registry(a);
+    if (masque_address_is_special(a) != want) {
+        char text[MASQUE_ADDRESS_TEXT_MAX];
+        (void)masque_address_format(text, sizeof(text), a, 0);
+        fail_msg("%s is %sspecial-purpose by the registries", text, want ? "" : "not ");
+    }
+}
+
+/* Each range of the registries to its first and last address, the addresses just beside them,
+ * and every first byte with assorted rest, IPv4 and IPv6 (and IPv4-mapped): the library's
+ * answer is the registries' (RFC 9298 §7, -10 §9). */
+static void check_registry(const char *const *ranges, size_t n, uint8_t version)
+{
+    size_t i;
+    unsigned b;
+    unsigned k;
+    for (i = 0; i < n; i++) {
+        unsigned bits;
+        masque_address first = registry_range(ranges[i], &bits);
+        masque_address last = first;
+        masque_address beside;
+        for (k = bits; k < (unsigned)ip_bytes(version) * 8u; k++) {
+            last.bytes[k / 8u] |= (uint8_t)(0x80u >> (k % 8u));
+        }
+        assert_int_equal(masque_address_is_special(&first), 1);
+        assert_int_equal(masque_address_is_special(&last), 1);
+        beside = first;
+        if (address_step(&beside, -1)) {
+            expect_registry_verdict(&beside);
+        }
+        beside = last;
+        if (address_step(&beside, 1)) {
+            expect_registry_verdict(&beside);
+        }
+    }
+    for (b = 0; b < 256; b++) {
+        for (k = 0; k < 16; k++) {
+            masque_address a;
+            memset(&a, 0, sizeof(a));
+            a.version = version;
+            a.port = 53;
+            for (i = 0; i < ip_bytes(version); i++) {
+                a.bytes[i] = (uint8_t)((b * 131u + k * 29u + i * 97u + k * i * 7u) & 0xFFu);
+            }
+            a.bytes[0] = (uint8_t)b;
+            if (k == 0) {
+                memset(a.bytes + 1, 0, ip_bytes(version) - 1);
+            } else if (k == 1) {
+                memset(a.bytes + 1, 0xFF, ip_bytes(version) - 1);
+            }
+            expect_registry_verdict(&a);
+        }
+    }
+}
+
+static void test_BIND_29_special_purpose_ranges_are_the_registries_to_their_edges(void **state)
+{
+    (void)state;
+    check_registry(registry_v4, sizeof(registry_v4) / sizeof(registry_v4[0]), MASQUE_IP_V4);
+#if MASQUE_ENABLE_IPV6
+    check_registry(registry_v6, sizeof(registry_v6) / sizeof(registry_v6[0]), MASQUE_IP_V6);
+    {
+        /* IPv4-mapped: every IPv4 first byte, judged as the IPv4 address inside. */
+        unsigned b;
+        for (b = 0; b < 256; b++) {
+            masque_address a;
+            memset(&a, 0, sizeof(a));
+            a.version = MASQUE_IP_V6;
+            a.bytes[10] = 0xFF;
+            a.bytes[11] = 0xFF;
+            a.bytes[12] = (uint8_t)b;
+            a.bytes[13] = (uint8_t)(b * 7u);
+            a.bytes[15] = 1;
+            expect_registry_verdict(&a);
+        }
+    }
+#endif
 }
 
 static masque_policy_verdict callback(void *cb_user, void *session_user, const masque_address *t)
@@ -252,6 +429,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_policy_denies_special_purpose_ranges),
+        cmocka_unit_test(test_BIND_29_special_purpose_ranges_are_the_registries_to_their_edges),
         cmocka_unit_test(test_rules_first_then_callback_then_defaults),
         cmocka_unit_test(test_rule_text_forms),
         cmocka_unit_test(test_address_parse_accepts_rfc4291_forms_and_refuses_others),

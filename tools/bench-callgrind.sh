@@ -43,6 +43,8 @@ parse_datagram_capsule_floor 1200
 parse_control_capsules 16
 policy_check_public 4
 policy_check_public 6
+policy_check_public_scanned 4
+policy_check_public_scanned 6
 lookup_tuple_hit 16
 lookup_tuple_hit 65536
 lookup_tuple_miss 65536

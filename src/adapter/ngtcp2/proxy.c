@@ -58,6 +58,7 @@
  * last ones closed; an older one beyond them gets no answer, as before. */
 #define CLOSING_KEPT      32u
 #define STATELESS_PER_SEC 1024u    /* Stateless Resets and Version Negotiation sent at most */
+#define RESET_MIN         21u      /* bytes of the shortest Stateless Reset (RFC 9000 §10.3) */
 #define MAX_TOKENS        64u      /* a file with more is refused; load_tokens() says so */
 #define MAX_IDENTITIES    1024u    /* identities accounted apart by default (max_identities) */
 #define IDENTITIES_LIMIT  1000000u /* max_identities at most */
@@ -2277,45 +2278,53 @@ static int closing_answer(masque_quic_proxy *p, const struct sockaddr_storage *f
 }
 
 /*
- * Sends an answer that needs no connection (closing.h) from the address the packet from `from`
- * reached (received with `hdr`), and counts it in *sent: at most STATELESS_PER_SEC go out, each
- * shorter than the packet it answers, so that forged sources cannot turn the proxy into an
- * amplifier or make it spend more than that. 1 when it went.
+ * Whether one more answer that needs no connection (closing.h) may go now: at most
+ * STATELESS_PER_SEC a second, each shorter than the packet it answers, so that forged sources
+ * cannot turn the proxy into an amplifier or make it spend more than that. Asked before an
+ * answer is built, so that a flood beyond the limit costs no Stateless Reset token (an HMAC
+ * each); one it holds back is counted.
  */
-static int stateless_answer(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl,
-                            struct msghdr *hdr, const uint8_t *answer, size_t n, uint64_t *sent)
+static int stateless_allowed(masque_quic_proxy *p)
 {
     uint64_t now = masque_quic_now_ns();
     if (now - p->stateless_second >= 1000000000u) {
         p->stateless_second = now;
         p->stateless_left = STATELESS_PER_SEC;
     }
-    if (n == 0) {
-        return 0;
-    }
     if (p->stateless_left == 0) {
         p->stateless_held++;
         return 0;
     }
-    if (!send_answer(p, from, fl, hdr, answer, n)) {
-        return 0;
-    }
-    p->stateless_left--;
-    (*sent)++;
     return 1;
+}
+
+/* Sends an answer stateless_allowed() let through, n bytes (none when 0), from the address the
+ * packet from `from` reached (received with `hdr`), and counts it in *sent. */
+static void stateless_answer(masque_quic_proxy *p, const struct sockaddr_storage *from,
+                             socklen_t fl, struct msghdr *hdr, const uint8_t *answer, size_t n,
+                             uint64_t *sent)
+{
+    if (n > 0 && send_answer(p, from, fl, hdr, answer, n)) {
+        p->stateless_left--;
+        (*sent)++;
+    }
 }
 
 /*
  * A short-header packet for a connection ID that no client has and no closing record knows:
  * a Stateless Reset (RFC 9000 §10.3). Its client learns at once that the connection is gone
  * (this process closed it long ago, or a previous one had it), instead of at its idle
- * timeout.
+ * timeout. A packet of 21 bytes or fewer gets none (a reset is shorter than the packet it
+ * answers, and 21 bytes at least: §10.3), and is not counted as held back.
  */
 static void stateless_reset(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl,
                             struct msghdr *hdr, const uint8_t *pkt, size_t len)
 {
     uint8_t reset[64];
-    (void)stateless_answer(
+    if (len <= RESET_MIN || !stateless_allowed(p)) {
+        return;
+    }
+    stateless_answer(
         p, from, fl, hdr, reset,
         masque_quic_stateless_reset(p->cfg.conn.reset_secret, pkt, len, reset, sizeof(reset)),
         &p->resets_sent);
@@ -2332,7 +2341,9 @@ static int version_negotiation(masque_quic_proxy *p, const struct sockaddr_stora
     if (n == 0) {
         return 0;
     }
-    (void)stateless_answer(p, from, fl, hdr, vn, n, &p->vn_sent);
+    if (stateless_allowed(p)) {
+        stateless_answer(p, from, fl, hdr, vn, n, &p->vn_sent);
+    }
     return 1;
 }
 

@@ -6,7 +6,7 @@
  *   masque-proxy [--listen IP:PORT] [--template URI] [--cert PEM --key PEM]
  *                [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... [--public-ip IP]...
  *                [--max-clients N] [--max-requests N] [--max-requests-per-conn N]
- *                [--max-identities N]
+ *                [--max-identities N] [--stateless-rate PER_S]
  *                [--max-contexts N] [--assign-rate PER_S] [--idle-timeout-ms MS]
  *                [--no-h2 | --no-h3] [--token-file FILE] [--priority GNUTLS] [--run-seconds S]
  *                [--no-address-validation] [-v]
@@ -44,7 +44,7 @@ static void on_usr1(int sig)
 }
 
 /* One line per client identity: what it uses; then the proxy's counters (SIGUSR1, at exit). */
-static void print_usage(const masque_quic_proxy *proxy)
+static void print_usage(const masque_quic_proxy *proxy, uint32_t stateless_per_s)
 {
     masque_quic_usage u;
     size_t i;
@@ -68,9 +68,10 @@ static void print_usage(const masque_quic_proxy *proxy)
     held = masque_quic_proxy_stateless_answers(proxy, &resets, &negotiations);
     (void)fprintf(stderr,
                   "masque-proxy: %llu Stateless Resets and %llu Version Negotiation packets sent "
-                  "to packets of no connection, %llu held back (over 1024 a second)\n",
+                  "to packets of no connection, %llu held back (over %lu a second)\n",
                   (unsigned long long)resets, (unsigned long long)negotiations,
-                  (unsigned long long)held);
+                  (unsigned long long)held,
+                  (unsigned long)(stateless_per_s != 0 ? stateless_per_s : 1024u));
     probed = masque_quic_proxy_probes(proxy, &lost);
     (void)fprintf(stderr,
                   "masque-proxy: %llu connections probed for a used-up quota, %llu of them closed "
@@ -129,6 +130,8 @@ static void usage(FILE *to)
         "  --quota-bytes PER_S        per client identity: payload bytes per second, both ways\n"
         "  --max-identities N         client identities accounted apart (default 1024; the one\n"
         "                             longest without a request makes room for a new one)\n"
+        "  --stateless-rate PER_S     Stateless Resets and Version Negotiation packets sent at\n"
+        "                             most per second (default 1024; the rest held back)\n"
         "  --assign-rate PER_S        registrations per second per request (default: no limit)\n"
         "  --idle-timeout-ms MS       close compressed contexts idle this long (default 120000)\n"
         "  --no-h2 | --no-h3          serve one transport only\n"
@@ -237,6 +240,8 @@ int main(int argc, char **argv)
             cfg.token_file = v; /* bearer tokens a client must present (407 otherwise) */
         } else if (strcmp(a, "--max-identities") == 0) {
             cfg.max_identities = (size_t)option_number("masque-proxy", a, v, 1, 1000000);
+        } else if (strcmp(a, "--stateless-rate") == 0) {
+            cfg.stateless_per_s = (uint32_t)option_number("masque-proxy", a, v, 1, 1000000);
         } else if (strcmp(a, "--quota-requests") == 0) {
             cfg.quota_requests = (size_t)option_number("masque-proxy", a, v, 0, 1000000);
         } else if (strcmp(a, "--quota-datagrams") == 0) {
@@ -322,13 +327,13 @@ int main(int argc, char **argv)
         }
         if (report) {
             report = 0;
-            print_usage(proxy);
+            print_usage(proxy, cfg.stateless_per_s);
         }
         if (masque_quic_proxy_step(proxy, 50) != 0) {
             break;
         }
     }
-    print_usage(proxy);
+    print_usage(proxy, cfg.stateless_per_s);
     masque_quic_proxy_free(proxy);
     if (fd >= 0) {
         (void)close(fd);

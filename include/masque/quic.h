@@ -814,6 +814,14 @@ typedef struct masque_quic_proxy_config {
      * only when every identity holds an open request do new ones share the last.
      */
     size_t max_identities;
+    /**
+     * Answers that need no connection, Stateless Resets (RFC 9000 §10.3) and Version
+     * Negotiation packets (§6.1), sent at most per second, both kinds together; what is over
+     * is held back and counted (masque_quic_proxy_stateless_answers()). 0: 1024; at most
+     * 1 000 000. Each answer is shorter than the packet it answers: the limit bounds what a
+     * flood of forged packets makes the proxy send and compute, not an amplification.
+     */
+    uint32_t stateless_per_s;
     int verbose; /**< Also log connections coming and going. */
     /** Where log lines go (refusals, errors; with verbose, connections); NULL: nowhere. */
     void (*log)(void *user, const char *line);

@@ -18,6 +18,9 @@ from RFC 9000, byte by byte:
    packet one byte shorter (§14.1), a Version Negotiation packet itself, and a short header
    get none.
 3. The proxy counts what it answered so (printed on SIGUSR1), and the counts are those sent.
+4. The limit on such answers (--stateless-rate, LIMIT a second here): a burst of BURST packets
+   for unknown connection IDs, read in one step, gets LIMIT resets, and the proxy counts the
+   others as held back; a packet sent once the second is over is answered again.
 
 A packet is known to have had no answer when the answer to one sent after it comes first (the
 proxy reads and answers in order). Every wait is bounded.
@@ -35,6 +38,7 @@ from programs import report, stop_all, wait_for, work_with_pki
 PROXY_CID_LEN = 18  # masque-proxy's connection IDs
 PROBE_LEN = 40  # a probe's reset is 39 bytes long, and no other answer here is
 BURST = 100  # packets for unknown connection IDs, queued while the proxy is stopped
+LIMIT = 20  # stateless answers a second, for part 4
 
 
 def short_header(dcid, length):
@@ -162,6 +166,65 @@ def check_counts(proxy, log, failures):
                         f"packets and {held} held back: not {least} to {most}, 1 and 0")
 
 
+def check_limit(bindir, work, failures):
+    """Part 4, on a proxy of its own that sends at most LIMIT answers a second."""
+    proxy = None
+    log = f"{work}/limited.log"
+    try:
+        proxy, port = programs.start_proxy(bindir, work, ["--no-h2", "--stateless-rate",
+                                                          str(LIMIT)], log=log)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            proxy.send_signal(signal.SIGSTOP)
+            try:
+                for _ in range(BURST):
+                    sock.sendto(short_header(os.urandom(PROXY_CID_LEN), 60), ("127.0.0.1", port))
+            finally:
+                proxy.send_signal(signal.SIGCONT)
+            got = 0
+            sock.settimeout(10)
+            try:
+                while got < LIMIT:
+                    sock.recvfrom(2048)
+                    got += 1
+            except socket.timeout:
+                pass
+            # The counts are printed between steps, so after the one that read the burst.
+            proxy.send_signal(signal.SIGUSR1)
+            line = wait_for(log, "Version Negotiation packets sent")
+            found = re.search(r"(\d+) Stateless Resets and \d+ Version Negotiation packets sent "
+                              r"to packets of no connection, (\d+) held back", line or "")
+            sock.setblocking(False)
+            try:
+                while True:
+                    sock.recvfrom(2048)
+                    got += 1
+            except BlockingIOError:
+                pass
+            if found is None or (int(found.group(1)), int(found.group(2))) != \
+                    (LIMIT, BURST - LIMIT) or got != LIMIT:
+                failures.append(f"a burst of {BURST} packets for unknown connection IDs under a "
+                                f"limit of {LIMIT} answers a second: {got} resets came back, "
+                                f"SIGUSR1 says {line!r}; {LIMIT} sent and {BURST - LIMIT} held "
+                                "back expected")
+                return
+            # A second later the limit lets answers go again (bounded: 10 s of tries).
+            sock.settimeout(0.2)
+            for _ in range(50):
+                sock.sendto(short_header(os.urandom(PROXY_CID_LEN), 60), ("127.0.0.1", port))
+                try:
+                    sock.recvfrom(2048)
+                    return
+                except socket.timeout:
+                    continue
+            failures.append(f"after a burst that used up the limit of {LIMIT} answers a second, "
+                            "no Stateless Reset for 10 s")
+    except RuntimeError as exc:
+        failures.append(str(exc))
+    finally:
+        stop_all(proxy)
+
+
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
     work = work_with_pki("stateless")
@@ -180,6 +243,9 @@ def main():
                                         port=port)
         if token is not None and check_resets(port, cid, failures) != token:
             failures.append("after a restart with the same key, another Stateless Reset token")
+        stop_all(again)
+        again = None
+        check_limit(bindir, work, failures)
     except RuntimeError as exc:
         failures.append(str(exc))
     finally:
@@ -190,7 +256,8 @@ def main():
                   f"a burst of {BURST} read in one step; Version "
                   "Negotiation for a 1200-byte packet of an unknown version (v1 listed, IDs "
                   "swapped), none for 1199 bytes or a Version Negotiation packet; SIGUSR1 counts "
-                  "them", work,
+                  f"them; under a limit of {LIMIT} a second, {LIMIT} resets for a burst of "
+                  f"{BURST} and the rest held back, and answers again a second later", work,
                   f"{work}/proxy.log")
 
 

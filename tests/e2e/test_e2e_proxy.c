@@ -2085,11 +2085,14 @@ static int bind_with_token(const char *token)
 }
 
 /* Limits a proxy sizes its tables by are refused beyond what those sizes can hold (a wrapped
- * size once turned the table set-up into an endless loop); within, the proxy starts. */
+ * size once turned the table set-up into an endless loop), and a limit on stateless answers
+ * beyond its bound; within, the proxy starts. */
 static void test_e2e_a_proxy_refuses_limits_its_tables_cannot_hold(void **state)
 {
-    static const size_t max_clients[] = {(SIZE_MAX / 2) + 1, 1000001, 1000, 1000};
-    static const size_t max_requests[] = {0, 0, 4000001, 4000};
+    static const size_t max_clients[] = {(SIZE_MAX / 2) + 1, 1000001, 1000, 1000, 1000, 1000};
+    static const size_t max_requests[] = {0, 0, 4000001, 4000, 4000, 4000};
+    static const uint32_t stateless_per_s[] = {0, 0, 0, 0, 1000001, 1000000};
+    static const int starts[] = {0, 0, 0, 1, 0, 1};
     masque_quic_proxy_config cfg;
     masque_address at;
     size_t i;
@@ -2104,12 +2107,9 @@ static void test_e2e_a_proxy_refuses_limits_its_tables_cannot_hold(void **state)
         cfg.relay_bind = at;
         cfg.max_clients = max_clients[i];
         cfg.max_requests = max_requests[i];
+        cfg.stateless_per_s = stateless_per_s[i];
         p = masque_quic_proxy_new(&cfg, fd);
-        if (i < 3) {
-            assert_null(p);
-        } else {
-            assert_non_null(p);
-        }
+        assert_int_equal(p != NULL, starts[i]);
         masque_quic_proxy_free(p);
         (void)close(fd);
     }

@@ -57,7 +57,8 @@
 /* Closed connections whose CONNECTION_CLOSE is sent again to a late packet (closing.h): the
  * last ones closed; an older one beyond them gets no answer, as before. */
 #define CLOSING_KEPT      32u
-#define STATELESS_PER_SEC 1024u    /* Stateless Resets and Version Negotiation sent at most */
+#define STATELESS_PER_SEC 1024u    /* stateless_per_s by default */
+#define STATELESS_LIMIT   1000000u /* stateless_per_s at most */
 #define RESET_MIN         21u      /* bytes of the shortest Stateless Reset (RFC 9000 §10.3) */
 #define MAX_TOKENS        64u      /* a file with more is refused; load_tokens() says so */
 #define MAX_IDENTITIES    1024u    /* identities accounted apart by default (max_identities) */
@@ -263,7 +264,7 @@ struct masque_quic_proxy {
     uint8_t retry_secret[MASQUE_QUIC_RETRY_SECRET_LEN]; /* seals Retry tokens (RFC 9000 §8.1.2) */
     uint8_t reset_secret[MASQUE_QUIC_RESET_SECRET_LEN]; /* Stateless Reset tokens (§10.3.2) */
     uint64_t stateless_second; /* ns: when the second that stateless_left counts for began */
-    unsigned stateless_left;   /* answers without state that may go in it (STATELESS_PER_SEC) */
+    uint32_t stateless_left;   /* answers without state that may go in it (stateless_per_s) */
     uint64_t resets_sent;      /* Stateless Resets since start */
     uint64_t vn_sent;          /* Version Negotiation packets since start */
     uint64_t stateless_held;   /* answers without state the limit held back */
@@ -1504,12 +1505,15 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     if (p->cfg.max_requests == 0) {
         p->cfg.max_requests = 4 * p->cfg.max_clients;
     }
+    if (p->cfg.stateless_per_s == 0) {
+        p->cfg.stateless_per_s = STATELESS_PER_SEC;
+    }
     if (p->cfg.max_identities == 0) {
         p->cfg.max_identities = MAX_IDENTITIES;
     }
     if (p->cfg.max_clients > MAX_CLIENTS_LIMIT || p->cfg.max_requests > 4 * MAX_CLIENTS_LIMIT ||
-        p->cfg.max_identities > IDENTITIES_LIMIT || !public_ips_valid(&p->cfg) ||
-        (unsigned)p->cfg.conn.ack > MASQUE_QUIC_ACK_DELAYED) {
+        p->cfg.max_identities > IDENTITIES_LIMIT || p->cfg.stateless_per_s > STATELESS_LIMIT ||
+        !public_ips_valid(&p->cfg) || (unsigned)p->cfg.conn.ack > MASQUE_QUIC_ACK_DELAYED) {
         free(p->own);
         free(p);
         /* Beyond those limits the tables' sizes would wrap (and no host has that); the public
@@ -2279,7 +2283,7 @@ static int closing_answer(masque_quic_proxy *p, const struct sockaddr_storage *f
 
 /*
  * Whether one more answer that needs no connection (closing.h) may go now: at most
- * STATELESS_PER_SEC a second, each shorter than the packet it answers, so that forged sources
+ * cfg.stateless_per_s a second, each shorter than the packet it answers, so that forged sources
  * cannot turn the proxy into an amplifier or make it spend more than that. Asked before an
  * answer is built, so that a flood beyond the limit costs no Stateless Reset token (an HMAC
  * each); one it holds back is counted.
@@ -2289,7 +2293,7 @@ static int stateless_allowed(masque_quic_proxy *p)
     uint64_t now = masque_quic_now_ns();
     if (now - p->stateless_second >= 1000000000u) {
         p->stateless_second = now;
-        p->stateless_left = STATELESS_PER_SEC;
+        p->stateless_left = p->cfg.stateless_per_s;
     }
     if (p->stateless_left == 0) {
         p->stateless_held++;

@@ -57,6 +57,9 @@
 /* Closed connections whose CONNECTION_CLOSE is sent again to a late packet (closing.h): the
  * last ones closed; an older one beyond them gets no answer, as before. */
 #define CLOSING_KEPT      32u
+/* Slots of the index of those records' connection IDs: a power of two, twice the IDs they hold
+ * at most (CLOSING_KEPT records of MASQUE_CLOSING_CIDS), so that its load stays under a half. */
+#define CLOSING_SLOTS     1024u
 #define STATELESS_PER_SEC 1024u    /* stateless_per_s by default */
 #define STATELESS_LIMIT   1000000u /* stateless_per_s at most */
 #define RESET_MIN         21u      /* bytes of the shortest Stateless Reset (RFC 9000 §10.3) */
@@ -190,6 +193,12 @@ typedef struct cid_slot {
     uint8_t id[MASQUE_QUIC_CONNECTION_ID_LEN];
 } cid_slot;
 
+/* A connection ID of a closing record (closing.h), in the index of those IDs. */
+typedef struct closing_slot {
+    uint8_t id[MASQUE_QUIC_CONNECTION_ID_LEN];
+    uint8_t record; /* 1 + the record's place in closing[]; 0: a free slot */
+} closing_slot;
+
 /* The source address a relay bound to a wildcard sets on what it sends to peers of one IP
  * version (controllen 0: none, the kernel's choice is right), and its control message, made
  * once for every datagram. */
@@ -283,9 +292,12 @@ struct masque_quic_proxy {
     size_t cid_count;
     int cid_index_partial;
     unsigned cid_lookups; /* asks of every client left in this step (CID_LOOKUP_BUDGET) */
-    /* Connections this end closed, in their closing period (closing.h), the oldest replaced. */
+    /* Connections this end closed, in their closing period (closing.h), the oldest replaced;
+     * their IDs in an index of their own, so that a packet no client claims costs one lookup
+     * to know whether it is one of theirs, not a look at every ID of every record. */
     masque_quic_closing closing[CLOSING_KEPT];
     size_t closing_next;
+    closing_slot closing_ids[CLOSING_SLOTS];
     uint64_t gone_dropped;  /* masque_quic_datagrams_dropped() of the clients that left */
     uint64_t no_room;       /* datagrams whose request stream had no room (capsules) */
     uint64_t full_reported; /* ns: "all client slots are taken" is logged once a second */
@@ -1847,6 +1859,90 @@ static proxy_client *find_client_by_cid(const masque_quic_proxy *p, const uint8_
     return cid_find(p, dcid);
 }
 
+/* ---- the index of the closing records' connection IDs ---- */
+
+/* The home slot of a closing record's connection ID: this end issued it, its first bytes are
+ * random. A packet's ID is looked up there too; whatever its bytes, the probes end at a free
+ * slot within the clusters of this end's IDs, at a load of a half at most. */
+static size_t closing_home(const uint8_t *id)
+{
+    uint64_t h;
+    memcpy(&h, id, sizeof(h));
+    return (size_t)(h & (CLOSING_SLOTS - 1u));
+}
+
+/* The place in closing[] of the record that holds connection ID `id`, or -1. */
+static int closing_find(const masque_quic_proxy *p, const uint8_t *id)
+{
+    size_t i;
+    for (i = closing_home(id); p->closing_ids[i].record != 0; i = (i + 1) & (CLOSING_SLOTS - 1u)) {
+        if (memcmp(p->closing_ids[i].id, id, MASQUE_QUIC_CONNECTION_ID_LEN) == 0) {
+            return p->closing_ids[i].record - 1;
+        }
+    }
+    return -1;
+}
+
+/* Takes connection ID `id` out of the index (nothing when it is not there). */
+static void closing_unfile(masque_quic_proxy *p, const uint8_t *id)
+{
+    size_t i = closing_home(id);
+    size_t j;
+    while (p->closing_ids[i].record != 0 &&
+           memcmp(p->closing_ids[i].id, id, MASQUE_QUIC_CONNECTION_ID_LEN) != 0) {
+        i = (i + 1) & (CLOSING_SLOTS - 1u);
+    }
+    if (p->closing_ids[i].record == 0) {
+        return;
+    }
+    p->closing_ids[i].record = 0;
+    for (j = (i + 1) & (CLOSING_SLOTS - 1u); p->closing_ids[j].record != 0;
+         j = (j + 1) & (CLOSING_SLOTS - 1u)) {
+        if (!stays_after_hole(i, j, closing_home(p->closing_ids[j].id))) {
+            p->closing_ids[i] = p->closing_ids[j];
+            p->closing_ids[j].record = 0;
+            i = j;
+        }
+    }
+}
+
+/* Files (`file` 1) or takes out (0) the connection IDs of record k. Only IDs of the length this
+ * end issues are filed: a packet's is read at that length (find_client_by_cid()). */
+static void closing_file_record(masque_quic_proxy *p, size_t k, int file)
+{
+    const masque_quic_closing *r = &p->closing[k];
+    size_t i;
+    for (i = 0; i < r->ncid; i++) {
+        size_t at;
+        if (r->cidlen[i] != MASQUE_QUIC_CONNECTION_ID_LEN) {
+            continue;
+        }
+        if (!file) {
+            closing_unfile(p, r->cid[i]);
+            continue;
+        }
+        for (at = closing_home(r->cid[i]); p->closing_ids[at].record != 0;) {
+            at = (at + 1) & (CLOSING_SLOTS - 1u);
+        }
+        memcpy(p->closing_ids[at].id, r->cid[i], MASQUE_QUIC_CONNECTION_ID_LEN);
+        p->closing_ids[at].record = (uint8_t)(k + 1u);
+    }
+}
+
+/* Keeps what closed connection `conn` needs for its closing period (closing.h) in the next
+ * record, in place of the oldest, and files its IDs. */
+static void closing_keep(masque_quic_proxy *p, const masque_quic_conn *conn)
+{
+    masque_quic_closing kept;
+    if (masque_quic_closing_keep(conn, &kept, masque_quic_now_ns()) != 0) {
+        return; /* nothing to keep: the record it would have replaced stays */
+    }
+    closing_file_record(p, p->closing_next, 0);
+    p->closing[p->closing_next] = kept;
+    closing_file_record(p, p->closing_next, 1);
+    p->closing_next = (p->closing_next + 1u) % CLOSING_KEPT;
+}
+
 /* Once the index is partial, a short-header packet whose ID it lacks, from an address no client
  * has, is asked of every client, CID_LOOKUP_BUDGET times a step at most. */
 static proxy_client *ask_every_client(masque_quic_proxy *p, const uint8_t *pkt, size_t len)
@@ -2086,10 +2182,7 @@ static void release_client(masque_quic_proxy *p, proxy_client *c)
         cids_drop(p, c);
         p->gone_dropped += masque_quic_datagrams_dropped(c->conn);
         (void)masque_quic_close(c->conn, MASQUE_H3_NO_ERROR); /* nothing when already closed */
-        if (masque_quic_closing_keep(c->conn, &p->closing[p->closing_next], masque_quic_now_ns()) ==
-            0) {
-            p->closing_next = (p->closing_next + 1u) % CLOSING_KEPT;
-        }
+        closing_keep(p, c->conn);
     }
     masque_quic_free(c->conn); /* on_close for each of its requests: their sockets close */
 #ifdef MASQUE_PROXY_H2
@@ -2261,24 +2354,24 @@ static int send_answer(masque_quic_proxy *p, const struct sockaddr_storage *from
 static int closing_answer(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl,
                           struct msghdr *hdr, const uint8_t *pkt, size_t len)
 {
-    uint64_t now = masque_quic_now_ns();
     const uint8_t *dcid;
+    const uint8_t *reply = NULL;
     size_t dcidlen;
-    size_t i;
-    if (masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) != 0) {
+    size_t reply_len = 0;
+    int k;
+    if (masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) != 0 ||
+        dcidlen != MASQUE_QUIC_CONNECTION_ID_LEN) {
         return 0;
     }
-    for (i = 0; i < CLOSING_KEPT; i++) {
-        const uint8_t *reply = NULL;
-        size_t reply_len = 0;
-        if (masque_quic_closing_match(&p->closing[i], dcid, dcidlen, now, &reply, &reply_len)) {
-            if (reply != NULL) {
-                (void)send_answer(p, from, fl, hdr, reply, reply_len);
-            }
-            return 1;
-        }
+    k = closing_find(p, dcid);
+    if (k < 0 || !masque_quic_closing_match(&p->closing[k], dcid, dcidlen, masque_quic_now_ns(),
+                                            &reply, &reply_len)) {
+        return 0; /* no record's, or one whose closing period is over */
     }
-    return 0;
+    if (reply != NULL) {
+        (void)send_answer(p, from, fl, hdr, reply, reply_len);
+    }
+    return 1;
 }
 
 /*

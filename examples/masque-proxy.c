@@ -6,7 +6,7 @@
  *   masque-proxy [--listen IP:PORT] [--template URI] [--cert PEM --key PEM]
  *                [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... [--public-ip IP]...
  *                [--max-clients N] [--max-requests N] [--max-requests-per-conn N]
- *                [--max-identities N] [--stateless-rate PER_S]
+ *                [--max-identities N] [--stateless-rate PER_S] [--workers N]
  *                [--max-contexts N] [--assign-rate PER_S] [--idle-timeout-ms MS]
  *                [--no-h2 | --no-h3] [--token-file FILE] [--priority GNUTLS] [--run-seconds S]
  *                [--no-address-validation] [-v]
@@ -19,12 +19,15 @@
  * certificate is made at start-up. Every client proves its address with a Retry round trip before
  * it gets any state (RFC 9000 §8.1.2).
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* prctl(PR_SET_PDEATHSIG), SO_REUSEPORT */
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "masque/posix.h"
@@ -36,6 +39,8 @@
 static volatile sig_atomic_t stop;
 static volatile sig_atomic_t reload;
 static volatile sig_atomic_t report;
+/* What the lines on stderr begin with: "masque-proxy", or with workers "masque-proxy worker K". */
+static char who[48] = "masque-proxy";
 
 static void on_usr1(int sig)
 {
@@ -55,32 +60,32 @@ static void print_usage(const masque_quic_proxy *proxy, uint32_t stateless_per_s
     uint64_t lost;
     for (i = 0; masque_quic_proxy_usage(proxy, i, &u) == 0; i++) {
         (void)fprintf(stderr,
-                      "masque-proxy: usage of %s: %zu requests open, %llu datagrams, %llu "
+                      "%s: usage of %s: %zu requests open, %llu datagrams, %llu "
                       "bytes, %llu dropped by its quota, %llu requests refused by it\n",
-                      u.identity, u.requests, (unsigned long long)u.datagrams,
+                      who, u.identity, u.requests, (unsigned long long)u.datagrams,
                       (unsigned long long)u.bytes, (unsigned long long)u.dropped,
                       (unsigned long long)u.refused);
     }
     (void)fprintf(stderr,
-                  "masque-proxy: %llu datagrams from targets dropped: too large for a QUIC "
+                  "%s: %llu datagrams from targets dropped: too large for a QUIC "
                   "DATAGRAM frame, or their client's stream full\n",
-                  (unsigned long long)masque_quic_proxy_datagrams_dropped(proxy));
+                  who, (unsigned long long)masque_quic_proxy_datagrams_dropped(proxy));
     held = masque_quic_proxy_stateless_answers(proxy, &resets, &negotiations);
     (void)fprintf(stderr,
-                  "masque-proxy: %llu Stateless Resets and %llu Version Negotiation packets sent "
+                  "%s: %llu Stateless Resets and %llu Version Negotiation packets sent "
                   "to packets of no connection, %llu held back (over %lu a second)\n",
-                  (unsigned long long)resets, (unsigned long long)negotiations,
+                  who, (unsigned long long)resets, (unsigned long long)negotiations,
                   (unsigned long long)held,
                   (unsigned long)(stateless_per_s != 0 ? stateless_per_s : 1024u));
     probed = masque_quic_proxy_probes(proxy, &lost);
     (void)fprintf(stderr,
-                  "masque-proxy: %llu connections probed for a used-up quota, %llu of them closed "
+                  "%s: %llu connections probed for a used-up quota, %llu of them closed "
                   "for giving no answer\n",
-                  (unsigned long long)probed, (unsigned long long)lost);
+                  who, (unsigned long long)probed, (unsigned long long)lost);
     (void)fprintf(stderr,
-                  "masque-proxy: %zu clients, %zu Bind requests open; %llu client turns in %llu "
+                  "%s: %zu clients, %zu Bind requests open; %llu client turns in %llu "
                   "steps since start\n",
-                  masque_quic_proxy_clients(proxy), masque_quic_proxy_requests(proxy),
+                  who, masque_quic_proxy_clients(proxy), masque_quic_proxy_requests(proxy),
                   (unsigned long long)masque_quic_proxy_client_turns(proxy),
                   (unsigned long long)masque_quic_proxy_steps(proxy));
 }
@@ -132,6 +137,9 @@ static void usage(FILE *to)
         "                             longest without a request makes room for a new one)\n"
         "  --stateless-rate PER_S     Stateless Resets and Version Negotiation packets sent at\n"
         "                             most per second (default 1024; the rest held back)\n"
+        "  --workers N                N processes on the port, each with its own clients and\n"
+        "                             limits; packets go to the worker of their connection ID\n"
+        "                             (default 1; needs --cert and --key, and no quotas)\n"
         "  --assign-rate PER_S        registrations per second per request (default: no limit)\n"
         "  --idle-timeout-ms MS       close compressed contexts idle this long (default 120000)\n"
         "  --no-h2 | --no-h3          serve one transport only\n"
@@ -149,23 +157,252 @@ static void usage(FILE *to)
 static void log_stderr(void *user, const char *line)
 {
     (void)user;
-    (void)fprintf(stderr, "masque-proxy: %s\n", line);
+    (void)fprintf(stderr, "%s: %s\n", who, line);
+}
+
+/* SIGINT and SIGTERM stop, SIGHUP reloads the credentials, SIGUSR1 prints the counters. */
+static void install_handlers(void)
+{
+    (void)signal(SIGINT, on_signal);
+    (void)signal(SIGTERM, on_signal);
+    (void)signal(SIGHUP, on_hangup);
+    (void)signal(SIGUSR1, on_usr1);
+}
+
+/* Sets the port of address ss (IPv4 or IPv6) to the one socket fd is bound to. */
+static void take_bound_port(int fd, struct sockaddr_storage *ss)
+{
+    struct sockaddr_storage bound;
+    socklen_t bl = sizeof(bound);
+    memset(&bound, 0, sizeof(bound));
+    if (getsockname(fd, (struct sockaddr *)&bound, &bl) != 0 || bound.ss_family != ss->ss_family) {
+        return;
+    }
+    if (ss->ss_family == AF_INET6) {
+        ((struct sockaddr_in6 *)(void *)ss)->sin6_port =
+            ((struct sockaddr_in6 *)(void *)&bound)->sin6_port;
+    } else {
+        ((struct sockaddr_in *)(void *)ss)->sin_port =
+            ((struct sockaddr_in *)(void *)&bound)->sin_port;
+    }
+}
+
+/*
+ * The listening sockets, one UDP (HTTP/3) and one TCP (HTTP/2) for each worker, at one
+ * address and port (a port of 0 becomes the first socket's). With more than one worker they
+ * share the port (SO_REUSEPORT), the UDP ones in a group that hands each packet to the worker
+ * whose connection it is (masque_quic_steer_by_connection_id()), the TCP ones each taking the
+ * connections the kernel gives it. -1 in a slot: that transport is not served. 0, or -1 after
+ * saying why.
+ */
+static int open_listeners(struct sockaddr_storage *ss, socklen_t sl, unsigned workers, int h2,
+                          int h3, int *udp_fds, int *tcp_fds)
+{
+    unsigned k;
+    int on = 1;
+    for (k = 0; k < workers; k++) {
+        udp_fds[k] = -1;
+        tcp_fds[k] = -1;
+        if (h3) { /* HTTP/3 on UDP */
+            udp_fds[k] = socket(ss->ss_family, SOCK_DGRAM, 0);
+            /* [::] serves IPv4 too, whatever net.ipv6.bindv6only says */
+            if (udp_fds[k] < 0 || masque_posix_dual_stack(udp_fds[k], ss->ss_family) != 0 ||
+                (workers > 1 &&
+                 setsockopt(udp_fds[k], SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
+                bind(udp_fds[k], (struct sockaddr *)ss, sl) != 0) {
+                perror("masque-proxy: bind (UDP)");
+                return -1;
+            }
+            take_bound_port(udp_fds[k], ss);
+        }
+        if (h2) { /* HTTP/2 on TCP, at the same port number: for networks that block UDP */
+            tcp_fds[k] = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (tcp_fds[k] < 0 ||
+                setsockopt(tcp_fds[k], SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+                (workers > 1 &&
+                 setsockopt(tcp_fds[k], SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
+                masque_posix_dual_stack(tcp_fds[k], ss->ss_family) != 0 ||
+                bind(tcp_fds[k], (struct sockaddr *)ss, sl) != 0 || listen(tcp_fds[k], 128) != 0) {
+                perror("masque-proxy: bind (TCP)");
+                return -1;
+            }
+            take_bound_port(tcp_fds[k], ss);
+        }
+    }
+    if (workers > 1 && h3 && masque_quic_steer_by_connection_id(udp_fds[0], workers) != 0) {
+        perror("masque-proxy: steering packets to workers (SO_ATTACH_REUSEPORT_CBPF)");
+        return -1;
+    }
+    return 0;
+}
+
+/* One proxy on sockets fd (UDP, or -1) and tcp_fd (TCP, or -1), until SIGTERM or the run
+ * time: the exit status. */
+static int serve(masque_quic_proxy_config *cfg, int fd, int tcp_fd, const char *listen_text, int h2,
+                 int h3, double run_seconds)
+{
+    masque_quic_proxy *proxy;
+    uint64_t deadline = 0;
+    if (tcp_fd >= 0) {
+        cfg->serve_h2 = 1;
+        cfg->h2_listen_fd = tcp_fd;
+    }
+    proxy = masque_quic_proxy_new(cfg, fd);
+    if (proxy == NULL) {
+        (void)fprintf(stderr, "%s: cannot start\n", who);
+        return 1;
+    }
+    install_handlers();
+    (void)fprintf(stderr, "%s: listening on %s (%s, CONNECT-UDP Bind)\n", who, listen_text,
+                  h2 && h3 ? "HTTP/3 on UDP, HTTP/2 on TCP"
+                  : h3     ? "HTTP/3 on UDP"
+                           : "HTTP/2 on TCP");
+    if (run_seconds > 0) {
+        deadline = masque_quic_now_ns() + (uint64_t)(run_seconds * 1e9);
+    }
+    while (!stop && (deadline == 0 || masque_quic_now_ns() < deadline)) {
+        if (reload) {
+            reload = 0;
+            /* SIGHUP: read the certificate again; new connections get it. */
+            log_stderr(NULL, masque_quic_proxy_reload(proxy) == 0
+                                 ? "credentials reloaded"
+                                 : "credentials could not be reloaded: keeping the old ones");
+        }
+        if (report) {
+            report = 0;
+            print_usage(proxy, cfg->stateless_per_s);
+        }
+        if (masque_quic_proxy_step(proxy, 50) != 0) {
+            break;
+        }
+    }
+    print_usage(proxy, cfg->stateless_per_s);
+    masque_quic_proxy_free(proxy);
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+    if (tcp_fd >= 0) {
+        (void)close(tcp_fd);
+    }
+    return 0;
+}
+
+/*
+ * `workers` processes, worker k serving sockets udp_fds[k] and tcp_fds[k] with the connection
+ * IDs of worker k (masque_quic_config.worker). This process waits for them: SIGTERM, SIGINT,
+ * SIGHUP and SIGUSR1 go on to each; a worker that ends otherwise than with status 0 ends the
+ * others too (the socket group's places would shift), and the exit status is then 1. A worker
+ * whose parent is gone (killed) gets SIGTERM.
+ */
+static int run_workers(masque_quic_proxy_config *cfg, unsigned workers, const int *udp_fds,
+                       const int *tcp_fds, const char *listen_text, int h2, int h3,
+                       double run_seconds)
+{
+    static pid_t pids[MASQUE_QUIC_WORKERS_MAX];
+    sigset_t waited;
+    sigset_t before;
+    pid_t parent = getpid();
+    unsigned alive = 0;
+    unsigned k;
+    int status = 0;
+    int stopping = 0;
+    (void)sigemptyset(&waited);
+    (void)sigaddset(&waited, SIGTERM);
+    (void)sigaddset(&waited, SIGINT);
+    (void)sigaddset(&waited, SIGHUP);
+    (void)sigaddset(&waited, SIGUSR1);
+    (void)sigaddset(&waited, SIGCHLD);
+    (void)sigprocmask(SIG_BLOCK, &waited, &before);
+    for (k = 0; k < workers; k++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("masque-proxy: fork");
+            stopping = 1;
+            status = 1;
+            break;
+        }
+        if (pid == 0) {
+            unsigned j;
+            (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (getppid() != parent) {
+                _exit(0); /* the parent went before the line above */
+            }
+            for (j = 0; j < workers; j++) {
+                if (j != k) {
+                    (void)close(udp_fds[j]);
+                    (void)close(tcp_fds[j]);
+                }
+            }
+            (void)snprintf(who, sizeof(who), "masque-proxy worker %u", k);
+            cfg->conn.workers = workers;
+            cfg->conn.worker = k;
+            install_handlers(); /* first: a signal held since the fork then finds them */
+            (void)sigprocmask(SIG_SETMASK, &before, NULL);
+            _exit(serve(cfg, udp_fds[k], tcp_fds[k], listen_text, h2, h3, run_seconds));
+        }
+        pids[k] = pid;
+        alive++;
+    }
+    for (k = 0; k < workers; k++) {
+        (void)close(udp_fds[k]); /* each is the worker's now */
+        (void)close(tcp_fds[k]);
+    }
+    while (alive > 0) {
+        int sig;
+        if (stopping == 1) {
+            stopping = 2;
+            for (k = 0; k < workers; k++) {
+                if (pids[k] > 0) {
+                    (void)kill(pids[k], SIGTERM);
+                }
+            }
+        }
+        sig = sigwaitinfo(&waited, NULL);
+        if (sig == SIGCHLD) {
+            int st;
+            pid_t pid;
+            while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+                for (k = 0; k < workers; k++) {
+                    if (pids[k] == pid) {
+                        pids[k] = 0;
+                        alive--;
+                    }
+                }
+                if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                    (void)fprintf(stderr,
+                                  "masque-proxy: a worker ended (%s %d): stopping the others\n",
+                                  WIFEXITED(st) ? "status" : "signal",
+                                  WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+                    status = 1;
+                    stopping = stopping == 0 ? 1 : stopping;
+                }
+            }
+        } else if (sig == SIGTERM || sig == SIGINT) {
+            stopping = stopping == 0 ? 1 : stopping;
+        } else if (sig == SIGHUP || sig == SIGUSR1) {
+            for (k = 0; k < workers; k++) {
+                if (pids[k] > 0) {
+                    (void)kill(pids[k], sig);
+                }
+            }
+        }
+    }
+    return status;
 }
 
 int main(int argc, char **argv)
 {
     static masque_policy_rule rules[MAX_RULES];
+    static int udp_fds[MASQUE_QUIC_WORKERS_MAX];
+    static int tcp_fds[MASQUE_QUIC_WORKERS_MAX];
     masque_quic_proxy_config cfg;
     masque_policy policy;
     masque_address listen_addr;
     struct sockaddr_storage ss;
     socklen_t sl;
-    masque_quic_proxy *proxy;
     const char *listen_text = "127.0.0.1:4433";
     double run_seconds = 0;
-    uint64_t deadline = 0;
-    int fd = -1;
-    int tcp_fd = -1;
+    unsigned workers = 1;
     int h2 = 1;
     int h3 = 1;
     int i;
@@ -240,6 +477,8 @@ int main(int argc, char **argv)
             cfg.token_file = v; /* bearer tokens a client must present (407 otherwise) */
         } else if (strcmp(a, "--max-identities") == 0) {
             cfg.max_identities = (size_t)option_number("masque-proxy", a, v, 1, 1000000);
+        } else if (strcmp(a, "--workers") == 0) {
+            workers = (unsigned)option_number("masque-proxy", a, v, 1, MASQUE_QUIC_WORKERS_MAX);
         } else if (strcmp(a, "--stateless-rate") == 0) {
             cfg.stateless_per_s = (uint32_t)option_number("masque-proxy", a, v, 1, 1000000);
         } else if (strcmp(a, "--quota-requests") == 0) {
@@ -280,66 +519,23 @@ int main(int argc, char **argv)
         (void)fprintf(stderr, "masque-proxy: --no-h2 and --no-h3 leave nothing to serve\n");
         return 2;
     }
-    if (h3) { /* HTTP/3 on UDP */
-        fd = socket(ss.ss_family, SOCK_DGRAM, 0);
-        /* [::] serves IPv4 too, whatever net.ipv6.bindv6only says */
-        if (fd < 0 || masque_posix_dual_stack(fd, ss.ss_family) != 0 ||
-            bind(fd, (struct sockaddr *)&ss, sl) != 0) {
-            perror("masque-proxy: bind (UDP)");
-            return 1;
-        }
+    if (workers > 1 && (cfg.conn.cert_file == NULL || cfg.conn.key_file == NULL)) {
+        /* Each worker would make a certificate of its own, and a Stateless Reset secret. */
+        (void)fprintf(stderr, "masque-proxy: --workers needs --cert and --key (one certificate, "
+                              "and one Stateless Reset secret derived from its key, for all)\n");
+        return 2;
     }
-    if (h2) { /* HTTP/2 on TCP, at the same port number: for networks that block UDP */
-        int on = 1;
-        tcp_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (tcp_fd < 0 || setsockopt(tcp_fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-            masque_posix_dual_stack(tcp_fd, ss.ss_family) != 0 ||
-            bind(tcp_fd, (struct sockaddr *)&ss, sl) != 0 || listen(tcp_fd, 128) != 0) {
-            perror("masque-proxy: bind (TCP)");
-            return 1;
-        }
-        cfg.serve_h2 = 1;
-        cfg.h2_listen_fd = tcp_fd;
+    if (workers > 1 &&
+        (cfg.quota_requests != 0 || cfg.quota_datagrams_per_s != 0 || cfg.quota_bytes_per_s != 0)) {
+        (void)fprintf(stderr, "masque-proxy: quotas per client identity are kept by one process: "
+                              "they need --workers 1\n");
+        return 2;
     }
-    proxy = masque_quic_proxy_new(&cfg, fd);
-    if (proxy == NULL) {
-        (void)fprintf(stderr, "masque-proxy: cannot start\n");
+    if (open_listeners(&ss, sl, workers, h2, h3, udp_fds, tcp_fds) != 0) {
         return 1;
     }
-    (void)signal(SIGINT, on_signal);
-    (void)signal(SIGTERM, on_signal);
-    (void)signal(SIGHUP, on_hangup);
-    (void)signal(SIGUSR1, on_usr1);
-    (void)fprintf(stderr, "masque-proxy: listening on %s (%s, CONNECT-UDP Bind)\n", listen_text,
-                  h2 && h3 ? "HTTP/3 on UDP, HTTP/2 on TCP"
-                  : h3     ? "HTTP/3 on UDP"
-                           : "HTTP/2 on TCP");
-    if (run_seconds > 0) {
-        deadline = masque_quic_now_ns() + (uint64_t)(run_seconds * 1e9);
+    if (workers == 1) {
+        return serve(&cfg, udp_fds[0], tcp_fds[0], listen_text, h2, h3, run_seconds);
     }
-    while (!stop && (deadline == 0 || masque_quic_now_ns() < deadline)) {
-        if (reload) {
-            reload = 0;
-            /* SIGHUP: read the certificate again; new connections get it. */
-            log_stderr(NULL, masque_quic_proxy_reload(proxy) == 0
-                                 ? "credentials reloaded"
-                                 : "credentials could not be reloaded: keeping the old ones");
-        }
-        if (report) {
-            report = 0;
-            print_usage(proxy, cfg.stateless_per_s);
-        }
-        if (masque_quic_proxy_step(proxy, 50) != 0) {
-            break;
-        }
-    }
-    print_usage(proxy, cfg.stateless_per_s);
-    masque_quic_proxy_free(proxy);
-    if (fd >= 0) {
-        (void)close(fd);
-    }
-    if (tcp_fd >= 0) {
-        (void)close(tcp_fd);
-    }
-    return 0;
+    return run_workers(&cfg, workers, udp_fds, tcp_fds, listen_text, h2, h3, run_seconds);
 }

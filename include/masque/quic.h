@@ -260,7 +260,24 @@ typedef struct masque_quic_config {
     /** How soon this end acknowledges; masque_quic_client_new() and masque_quic_proxy_new()
      *  refuse a value not in masque_quic_ack. */
     masque_quic_ack ack;
+    /**
+     * Proxy: how many processes (or threads) serve one UDP port together, each with a socket
+     * of its own in one SO_REUSEPORT group (masque_quic_steer_by_connection_id()); 0 or 1:
+     * this one alone. At most MASQUE_QUIC_WORKERS_MAX.
+     */
+    unsigned workers;
+    /**
+     * Proxy, with workers above 1: which one this is, 0 to workers - 1 (its socket's place in
+     * the group). The first byte of every connection ID this end issues is worker modulo
+     * workers, the rest random, so that the group hands each packet to the worker whose
+     * connection it is, from wherever it comes (a client that migrated, or whose NAT gave it
+     * another port). masque_quic_proxy_new() refuses a worker not below workers.
+     */
+    unsigned worker;
 } masque_quic_config;
+
+/** Most workers that may share a port (masque_quic_config.workers): a byte's worth. */
+#define MASQUE_QUIC_WORKERS_MAX 255u
 
 /** Most Bind requests one connection carries at once (the request streams a proxy allows). */
 #define MASQUE_QUIC_MAX_REQUESTS 16
@@ -838,6 +855,26 @@ typedef struct masque_quic_proxy_config {
  */
 MASQUE_API masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg,
                                                     int listen_fd);
+
+/**
+ * @brief Have the kernel hand each QUIC packet that reaches a group of `workers` UDP sockets
+ *        (SO_REUSEPORT, bound to one address and port, in the order 0 to workers - 1) to the
+ *        socket of the worker whose connection it is (masque_quic_config.worker).
+ *
+ * A classic BPF program attached to the group reads the Destination Connection ID's first
+ * byte: of a short header, and of a long header whose ID has this end's length
+ * (MASQUE_QUIC_CONNECTION_ID_LEN), and picks that byte modulo workers. Any other packet (a
+ * client's first Initial, whose ID the client chose) goes where the kernel's hash of its
+ * addresses puts it, which is the same socket for all of that client's first flight. A
+ * worker that goes (its socket closed) changes the places of the others: a host restarts the
+ * whole group then.
+ *
+ * @param fd One socket of the group, after every one of them is bound.
+ * @param workers How many sockets the group holds: 2 to MASQUE_QUIC_WORKERS_MAX.
+ * @return 0, or -1 with errno set (EINVAL for a count out of range; ENOPROTOOPT where the
+ *         kernel has no SO_ATTACH_REUSEPORT_CBPF, Linux before 4.5).
+ */
+MASQUE_API int masque_quic_steer_by_connection_id(int fd, unsigned workers);
 
 /**
  * @brief One round of the event loop: wait (up to @p timeout_ms, or the clients' next timer)

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE /* recvmmsg, sendmmsg */
 #include <errno.h>
 #include <ifaddrs.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stddef.h>
@@ -27,6 +28,7 @@
 #include "probe.h"
 #include "udp_in.h"
 #include "udp_out.h"
+#include "workers.h"
 #ifdef MASQUE_PROXY_H2
 #include "../nghttp2/h2_probe.h"
 #include "masque/h2.h"
@@ -1525,7 +1527,8 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     }
     if (p->cfg.max_clients > MAX_CLIENTS_LIMIT || p->cfg.max_requests > 4 * MAX_CLIENTS_LIMIT ||
         p->cfg.max_identities > IDENTITIES_LIMIT || p->cfg.stateless_per_s > STATELESS_LIMIT ||
-        !public_ips_valid(&p->cfg) || (unsigned)p->cfg.conn.ack > MASQUE_QUIC_ACK_DELAYED) {
+        !masque_quic_workers_valid(&p->cfg.conn) || !public_ips_valid(&p->cfg) ||
+        (unsigned)p->cfg.conn.ack > MASQUE_QUIC_ACK_DELAYED) {
         free(p->own);
         free(p);
         /* Beyond those limits the tables' sizes would wrap (and no host has that); the public
@@ -2832,4 +2835,35 @@ void masque_quic_proxy_free(masque_quic_proxy *p)
     free(p->by_cid);
     free(p->own);
     free(p);
+}
+
+/* ---- workers sharing a port (workers.h) ---- */
+
+int masque_quic_steer_by_connection_id(int fd, unsigned workers)
+{
+    /* Classic BPF over the UDP payload: the Destination Connection ID's first byte, modulo
+     * workers, is the socket's place in the group; an index beyond the group (here 0xFFFFFFFF)
+     * leaves the packet to the kernel's hash. RFC 9000 §17.2 and §17.3: a long header (first
+     * bit 1) has its DCID Length at byte 5 and the ID from byte 6; a short header, the ID from
+     * byte 1. A load past the packet's end ends the program with 0: the first socket. */
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x80, 2, 0), /* a long header: to 4 */
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 1),
+        BPF_JUMP(BPF_JMP | BPF_JA, 3, 0, 0), /* to 7 */
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 5),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, MASQUE_QUIC_CONNECTION_ID_LEN, 0, 3), /* else to 9 */
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 6),
+        BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, workers),
+        BPF_STMT(BPF_RET | BPF_A, 0),
+        BPF_STMT(BPF_RET | BPF_K, 0xFFFFFFFFu),
+    };
+    struct sock_fprog prog;
+    if (workers < 2 || workers > MASQUE_QUIC_WORKERS_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    prog.len = (unsigned short)(sizeof(code) / sizeof(code[0]));
+    prog.filter = code;
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
 }

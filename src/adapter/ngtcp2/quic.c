@@ -29,6 +29,7 @@
 #include "probe.h"
 #include "udp_in.h"
 #include "udp_out.h"
+#include "workers.h"
 
 #define OUTBOX_CAP              (1u << 20)
 #define TABLE_CAPACITY          256
@@ -1133,11 +1134,33 @@ static int reset_token_of(const uint8_t *secret, const ngtcp2_cid *cid, uint8_t 
     return gnutls_rnd(GNUTLS_RND_RANDOM, token, NGTCP2_STATELESS_RESET_TOKENLEN) == 0 ? 0 : -1;
 }
 
+int masque_quic_workers_valid(const masque_quic_config *cfg)
+{
+    return cfg->workers <= MASQUE_QUIC_WORKERS_MAX &&
+           (cfg->workers <= 1 || cfg->worker < cfg->workers);
+}
+
+/* Fills a connection ID this end issues, `len` bytes: random, and with several workers on one
+ * port its first byte worker modulo workers (masque_quic_config.workers), so that the port's
+ * socket group steers the peer's packets by it. 0, or -1. */
+static int issue_cid(const masque_quic_config *cfg, uint8_t *id, size_t len)
+{
+    if (gnutls_rnd(GNUTLS_RND_RANDOM, id, len) != 0) {
+        return -1;
+    }
+    if (cfg->workers > 1 && len > 0) {
+        /* The largest multiple of workers that fits a byte bounds the spread: no value wraps. */
+        unsigned spread = 256u / cfg->workers;
+        id[0] = (uint8_t)(cfg->worker + cfg->workers * (id[0] % spread));
+    }
+    return 0;
+}
+
 static int new_cid_cb(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t cidlen, void *user)
 {
     masque_quic_conn *c = user;
     (void)conn;
-    if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0) {
+    if (issue_cid(&c->cfg, cid->data, cidlen) != 0) {
         return NGTCP2_ERR_CALLBACK_FAILURE;
     }
     cid->datalen = cidlen;
@@ -1918,7 +1941,7 @@ static void send_retry(const masque_quic_config *cfg, int fd, const struct socka
     ngtcp2_ssize tokenlen;
     ngtcp2_ssize n;
     retry_scid.datalen = SCID_LEN;
-    if (gnutls_rnd(GNUTLS_RND_RANDOM, retry_scid.data, retry_scid.datalen) != 0) {
+    if (issue_cid(cfg, retry_scid.data, retry_scid.datalen) != 0) {
         return;
     }
     tokenlen = ngtcp2_crypto_generate_retry_token(
@@ -1950,7 +1973,7 @@ masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int f
     ngtcp2_cid scid;
     ngtcp2_path path;
     ngtcp2_cid odcid;
-    if (ngtcp2_accept(&hd, pkt, pktlen) != 0) {
+    if (!masque_quic_workers_valid(cfg) || ngtcp2_accept(&hd, pkt, pktlen) != 0) {
         return NULL;
     }
     odcid = hd.dcid;
@@ -1994,8 +2017,8 @@ masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int f
         settings.token_type = NGTCP2_TOKEN_TYPE_RETRY;
     }
     scid.datalen = SCID_LEN;
-    (void)gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
-    if (reset_token_of(cfg->reset_secret, &scid, params.stateless_reset_token) != 0) {
+    if (issue_cid(cfg, scid.data, scid.datalen) != 0 ||
+        reset_token_of(cfg->reset_secret, &scid, params.stateless_reset_token) != 0) {
         masque_quic_free(c);
         return NULL;
     }

@@ -428,6 +428,32 @@ test_e2e_an_own_loop_host_routes_by_connection_id_and_resets_what_it_forgot(void
     stop();
 }
 
+/* One of several workers on a port (masque_quic_config.workers): every connection ID the
+ * connection issues, the handshake's and those after it, starts with a byte that is the
+ * worker's number modulo the workers, which the port's socket group steers by; the tunnel works
+ * as any other. */
+static void test_e2e_a_workers_connection_ids_begin_with_its_number(void **state)
+{
+    size_t i;
+    size_t seen = 0;
+    (void)state;
+    start();
+    w.scfg.workers = 5;
+    w.scfg.worker = 3;
+    assert_true(pump(uncompressed_context_open));
+    assert_int_equal(masque_quic_watch_connection_ids(w.proxy, watch_id, &w), 0);
+    round_trip();
+    for (i = 0; i < MASQUE_QUIC_CONNECTION_IDS_MAX; i++) {
+        if (w.id_used[i]) {
+            assert_int_equal(w.ids[i][0] % 5u, 3u);
+            seen++;
+        }
+    }
+    assert_true(seen >= 2); /* the handshake's and at least one more */
+    assert_int_equal(masque_quic_watch_connection_ids(w.proxy, NULL, NULL), 0);
+    stop();
+}
+
 /* A client's Initial in QUIC version 0x1a2a3a4a, padded to 1200 bytes (RFC 9000 §14.1). */
 static size_t unknown_version_initial(uint8_t *pkt, uint32_t version)
 {
@@ -571,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_e2e_UDP_7_a_proxys_clean_end_ends_the_clients_request),
         cmocka_unit_test(
             test_e2e_an_own_loop_host_routes_by_connection_id_and_resets_what_it_forgot),
+        cmocka_unit_test(test_e2e_a_workers_connection_ids_begin_with_its_number),
         cmocka_unit_test(test_e2e_version_negotiation_answers_an_unknown_version),
         cmocka_unit_test(test_e2e_a_stateless_reset_is_shorter_than_the_packet_and_keeps_its_token),
     };

@@ -2089,10 +2089,14 @@ static int bind_with_token(const char *token)
  * beyond its bound; within, the proxy starts. */
 static void test_e2e_a_proxy_refuses_limits_its_tables_cannot_hold(void **state)
 {
-    static const size_t max_clients[] = {(SIZE_MAX / 2) + 1, 1000001, 1000, 1000, 1000, 1000};
-    static const size_t max_requests[] = {0, 0, 4000001, 4000, 4000, 4000};
-    static const uint32_t stateless_per_s[] = {0, 0, 0, 0, 1000001, 1000000};
-    static const int starts[] = {0, 0, 0, 1, 0, 1};
+    static const size_t max_clients[] = {
+        (SIZE_MAX / 2) + 1, 1000001, 1000, 1000, 1000, 1000, 1000, 1000, 1000};
+    static const size_t max_requests[] = {0, 0, 4000001, 4000, 4000, 4000, 0, 0, 0};
+    static const uint32_t stateless_per_s[] = {0, 0, 0, 0, 1000001, 1000000, 0, 0, 0};
+    /* workers sharing the port, and which one this is (masque_quic_config) */
+    static const unsigned workers[] = {0, 0, 0, 0, 0, 0, 4, 256, 255};
+    static const unsigned worker[] = {0, 0, 0, 0, 0, 0, 4, 0, 254};
+    static const int starts[] = {0, 0, 0, 1, 0, 1, 0, 0, 1};
     masque_quic_proxy_config cfg;
     masque_address at;
     size_t i;
@@ -2108,10 +2112,93 @@ static void test_e2e_a_proxy_refuses_limits_its_tables_cannot_hold(void **state)
         cfg.max_clients = max_clients[i];
         cfg.max_requests = max_requests[i];
         cfg.stateless_per_s = stateless_per_s[i];
+        cfg.conn.workers = workers[i];
+        cfg.conn.worker = worker[i];
         p = masque_quic_proxy_new(&cfg, fd);
         assert_int_equal(p != NULL, starts[i]);
         masque_quic_proxy_free(p);
         (void)close(fd);
+    }
+}
+
+/* A UDP socket in a SO_REUSEPORT group on 127.0.0.1 at `port` (0: any); its port in *port. */
+static int group_socket(uint16_t *port)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof(a);
+    int on = 1;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)), 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(*port);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* masque_quic_steer_by_connection_id(): a group of three sockets hands a short-header packet,
+ * and a long-header one that names an ID of the proxy's length, to the socket that the ID's
+ * first byte names (modulo three), whatever the sender's address; a count out of range is
+ * refused. */
+static void test_e2e_a_socket_group_steers_by_connection_id(void **state)
+{
+    static const struct {
+        uint8_t first_byte; /* of the packet */
+        uint8_t id_byte;    /* the ID's first */
+        int expected;       /* the socket, by its place in the group */
+    } cases[] = {{0x40, 0x00, 0}, {0x41, 0x01, 1}, {0x5F, 0x02, 2}, {0x40, 0xFE, 2},
+                 {0xC0, 0x04, 1}, {0xE3, 0x06, 0}, {0xD0, 0xFF, 0}};
+    uint16_t port = 0;
+    int fds[3];
+    int sender;
+    size_t i;
+    (void)state;
+    for (i = 0; i < 3; i++) {
+        fds[i] = group_socket(&port);
+    }
+    errno = 0;
+    assert_int_equal(masque_quic_steer_by_connection_id(fds[0], 1), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(masque_quic_steer_by_connection_id(fds[0], MASQUE_QUIC_WORKERS_MAX + 1), -1);
+    assert_int_equal(masque_quic_steer_by_connection_id(fds[0], 3), 0);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t pkt[64];
+        uint8_t got[64];
+        struct sockaddr_in to;
+        size_t k;
+        masque_address from;
+        memset(pkt, 0xAB, sizeof(pkt));
+        pkt[0] = cases[i].first_byte;
+        if ((pkt[0] & 0x80) == 0) {
+            pkt[1] = cases[i].id_byte; /* RFC 9000 §17.3: the ID from byte 1 */
+        } else {
+            pkt[5] = MASQUE_QUIC_CONNECTION_ID_LEN; /* §17.2: its length at 5, the ID from 6 */
+            pkt[6] = cases[i].id_byte;
+        }
+        sender = bound_socket("127.0.0.1", &from); /* each from another port */
+        memset(&to, 0, sizeof(to));
+        to.sin_family = AF_INET;
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        to.sin_port = htons(port);
+        assert_int_equal(sendto(sender, pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)),
+                         (ssize_t)sizeof(pkt));
+        {
+            struct pollfd pfd = {fds[cases[i].expected], POLLIN, 0};
+            assert_int_equal(poll(&pfd, 1, 15000), 1); /* loopback: at once, but bounded */
+        }
+        assert_int_equal(recv(fds[cases[i].expected], got, sizeof(got), MSG_DONTWAIT),
+                         (ssize_t)sizeof(pkt));
+        for (k = 0; k < 3; k++) {
+            assert_true(recv(fds[k], got, sizeof(got), MSG_DONTWAIT) < 0); /* nowhere else */
+        }
+        (void)close(sender);
+    }
+    for (i = 0; i < 3; i++) {
+        (void)close(fds[i]);
     }
 }
 
@@ -3343,6 +3430,7 @@ int main(void)
         E2E_TEST(test_e2e_tls_verifies_the_proxy_against_the_ca_and_the_authority),
         E2E_TEST(test_e2e_concrete_target_is_refused_with_501_not_ignored),
         E2E_TEST(test_e2e_a_proxy_refuses_limits_its_tables_cannot_hold),
+        E2E_TEST(test_e2e_a_socket_group_steers_by_connection_id),
         E2E_TEST(test_e2e_requests_without_a_valid_bearer_token_get_407),
         E2E_TEST(test_e2e_a_flood_of_refused_requests_is_not_a_flood_of_the_log),
         E2E_TEST(test_e2e_client_certificates_from_the_client_ca_may_bind),

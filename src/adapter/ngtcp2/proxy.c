@@ -2863,6 +2863,7 @@ int masque_quic_steer_by_connection_id(int fd, unsigned workers)
         errno = EINVAL;
         return -1;
     }
+    memset(&prog, 0, sizeof(prog)); /* its padding too: the kernel copies the whole struct */
     prog.len = (unsigned short)(sizeof(code) / sizeof(code[0]));
     prog.filter = code;
     return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));

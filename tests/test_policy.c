@@ -85,7 +85,9 @@ static int in_registry_range(const masque_address *a, const char *text)
     }
     for (i = 0; i < bits; i++) {
         unsigned shift = 7u - i % 8u;
-        if (((a->bytes[i / 8u] >> shift) & 1u) != ((r.bytes[i / 8u] >> shift) & 1u)) {
+        unsigned mine = a->bytes[i / 8u];
+        unsigned theirs = r.bytes[i / 8u];
+        if (((mine >> shift) & 1u) != ((theirs >> shift) & 1u)) {
             return 0;
         }
     }

@@ -414,6 +414,11 @@ MASQUE_API int masque_quic_is_for(const masque_quic_conn *c, const uint8_t *pkt,
  *  §17.2.1), three versions. */
 #define MASQUE_QUIC_VERSION_NEGOTIATION_MAX 536u
 
+/** The shortest Stateless Reset (RFC 9000 §10.3: 38 unpredictable bits and a 16-byte token):
+ *  a packet of this length or shorter gets none from masque_quic_stateless_reset(), which
+ *  answers with a shorter one. */
+#define MASQUE_QUIC_STATELESS_RESET_MIN 21u
+
 /**
  * @brief Told that a connection issued connection ID @p id (MASQUE_QUIC_CONNECTION_ID_LEN
  *        bytes), or that its peer no longer uses it.
@@ -491,7 +496,8 @@ MASQUE_API int masque_quic_started_by(const masque_quic_conn *c, const uint8_t *
  * @param[out] out Receives the reset.
  * @param cap Room in @p out: 43 bytes are always enough.
  * @return The reset's length, or 0 when none is due: a long header, a packet too short for a
- *         reset under its length (21 bytes at least, §10.3), no room, or a NULL argument.
+ *         reset under its length (MASQUE_QUIC_STATELESS_RESET_MIN), no room, or a NULL
+ *         argument.
  */
 MASQUE_API size_t masque_quic_stateless_reset(const uint8_t *secret, const uint8_t *pkt, size_t len,
                                               uint8_t *out, size_t cap);

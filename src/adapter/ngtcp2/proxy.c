@@ -64,7 +64,6 @@
 #define CLOSING_SLOTS     1024u
 #define STATELESS_PER_SEC 1024u    /* stateless_per_s by default */
 #define STATELESS_LIMIT   1000000u /* stateless_per_s at most */
-#define RESET_MIN         21u      /* bytes of the shortest Stateless Reset (RFC 9000 §10.3) */
 #define MAX_TOKENS        64u      /* a file with more is refused; load_tokens() says so */
 #define MAX_IDENTITIES    1024u    /* identities accounted apart by default (max_identities) */
 #define IDENTITIES_LIMIT  1000000u /* max_identities at most */
@@ -189,17 +188,19 @@ typedef struct proxy_client {
     uint64_t probe_until;
 } proxy_client;
 
-/* A slot of the index of connection IDs: NULL client when free. */
-typedef struct cid_slot {
-    proxy_client *client;
+/* A slot of an index of connection IDs this end issued: NULL owner when free. */
+typedef struct id_slot {
+    void *owner; /* a proxy_client, or a masque_quic_closing record */
     uint8_t id[MASQUE_QUIC_CONNECTION_ID_LEN];
-} cid_slot;
+} id_slot;
 
-/* A connection ID of a closing record (closing.h), in the index of those IDs. */
-typedef struct closing_slot {
-    uint8_t id[MASQUE_QUIC_CONNECTION_ID_LEN];
-    uint8_t record; /* 1 + the record's place in closing[]; 0: a free slot */
-} closing_slot;
+/* Connection IDs this end issued, to what holds them: open addressing over a power of two of
+ * slots, homed by the IDs' own random first bytes, at a load of a half at most. */
+typedef struct id_index {
+    id_slot *slots;
+    size_t mask; /* slots - 1 */
+    size_t count;
+} id_index;
 
 /* The source address a relay bound to a wildcard sets on what it sends to peers of one IP
  * version (controllen 0: none, the kernel's choice is right), and its control message, made
@@ -289,9 +290,7 @@ struct masque_quic_proxy {
     /* The connection IDs the proxy issued, to their clients (quic.h): open addressing, a
      * power of two at least twice CIDS_INDEXED times max_clients, homed by the IDs' own random
      * first bytes. Partial when one did not fit: every client is then asked, as a fallback. */
-    cid_slot *by_cid;
-    size_t cid_slots;
-    size_t cid_count;
+    id_index by_cid;
     int cid_index_partial;
     unsigned cid_lookups; /* asks of every client left in this step (CID_LOOKUP_BUDGET) */
     /* Connections this end closed, in their closing period (closing.h), the oldest replaced;
@@ -299,7 +298,8 @@ struct masque_quic_proxy {
      * to know whether it is one of theirs, not a look at every ID of every record. */
     masque_quic_closing closing[CLOSING_KEPT];
     size_t closing_next;
-    closing_slot closing_ids[CLOSING_SLOTS];
+    id_index closing_ids;
+    id_slot closing_slots[CLOSING_SLOTS];
     uint64_t gone_dropped;  /* masque_quic_datagrams_dropped() of the clients that left */
     uint64_t no_room;       /* datagrams whose request stream had no room (capsules) */
     uint64_t full_reported; /* ns: "all client slots are taken" is logged once a second */
@@ -1494,6 +1494,7 @@ static int public_ips_valid(const masque_quic_proxy_config *cfg)
 
 masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, int listen_fd)
 {
+    size_t slots;
     masque_quic_proxy *p = calloc(1, sizeof(*p));
     if (p == NULL) {
         return NULL;
@@ -1573,10 +1574,13 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     }
     p->by_addr = calloc(p->addr_slots, sizeof(proxy_client *));
     p->by_source = calloc(p->addr_slots / 2, sizeof(dlist));
-    for (p->cid_slots = 2; p->cid_slots < 2 * CIDS_INDEXED * p->cfg.max_clients;) {
-        p->cid_slots <<= 1;
+    for (slots = 2; slots < 2 * CIDS_INDEXED * p->cfg.max_clients;) {
+        slots <<= 1;
     }
-    p->by_cid = calloc(p->cid_slots, sizeof(cid_slot));
+    p->by_cid.slots = calloc(slots, sizeof(id_slot));
+    p->by_cid.mask = slots - 1;
+    p->closing_ids.slots = p->closing_slots;
+    p->closing_ids.mask = CLOSING_SLOTS - 1u;
     if (getrandom(&p->addr_seed, sizeof(p->addr_seed), 0) != (ssize_t)sizeof(p->addr_seed)) {
         p->addr_seed = masque_quic_now_ns(); /* only a spread, not a secret */
     }
@@ -1593,7 +1597,8 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
                                                  p->cfg.conn.client_ca_file);
     if (p->clients == NULL || p->timers == NULL || p->dirty == NULL || p->relays == NULL ||
         p->epfd < 0 || p->credentials == NULL || p->identities == NULL || p->id_index == NULL ||
-        p->by_addr == NULL || p->by_source == NULL || p->by_cid == NULL || load_tokens(p) != 0 ||
+        p->by_addr == NULL || p->by_source == NULL || p->by_cid.slots == NULL ||
+        load_tokens(p) != 0 ||
 #ifndef MASQUE_PROXY_H2
         cfg->serve_h2 || /* built without the HTTP/2 binding */
 #endif
@@ -1724,48 +1729,64 @@ static proxy_client *find_client(const masque_quic_proxy *p, const struct sockad
     return handshaking;
 }
 
-/* ---- the index of connection IDs (quic.h) ---- */
+/* ---- indexes of connection IDs this end issued (quic.h) ---- */
 
-/* The home slot of a connection ID this end issued: its first bytes are random already. */
-static size_t cid_home(const masque_quic_proxy *p, const uint8_t *id)
+/* The home slot of connection ID `id`: this end issued it, its first bytes are random. A
+ * packet's ID is looked up there too; whatever its bytes, the probes end at a free slot within
+ * the clusters of this end's IDs. */
+static size_t id_home(const id_index *x, const uint8_t *id)
 {
     uint64_t h;
     memcpy(&h, id, sizeof(h));
-    return (size_t)(h & (p->cid_slots - 1));
+    return (size_t)(h & x->mask);
 }
 
-static proxy_client *cid_find(const masque_quic_proxy *p, const uint8_t *id)
+/* What holds connection ID `id`, or NULL. */
+static void *id_find(const id_index *x, const uint8_t *id)
 {
     size_t i;
-    for (i = cid_home(p, id); p->by_cid[i].client != NULL; i = (i + 1) & (p->cid_slots - 1)) {
-        if (memcmp(p->by_cid[i].id, id, MASQUE_QUIC_CONNECTION_ID_LEN) == 0) {
-            return p->by_cid[i].client;
+    for (i = id_home(x, id); x->slots[i].owner != NULL; i = (i + 1) & x->mask) {
+        if (memcmp(x->slots[i].id, id, MASQUE_QUIC_CONNECTION_ID_LEN) == 0) {
+            return x->slots[i].owner;
         }
     }
     return NULL;
 }
 
-/* Removes connection ID `id` from the index (nothing when it is not there). */
-static void cid_del(masque_quic_proxy *p, const uint8_t *id)
+/* Files connection ID `id` of `owner`; -1 when the index is half full. */
+static int id_put(id_index *x, void *owner, const uint8_t *id)
 {
-    size_t mask = p->cid_slots - 1;
-    size_t i = cid_home(p, id);
+    size_t i = id_home(x, id);
+    if (x->count + 1 > (x->mask + 1) / 2) {
+        return -1;
+    }
+    while (x->slots[i].owner != NULL) {
+        i = (i + 1) & x->mask;
+    }
+    x->slots[i].owner = owner;
+    memcpy(x->slots[i].id, id, MASQUE_QUIC_CONNECTION_ID_LEN);
+    x->count++;
+    return 0;
+}
+
+/* Removes connection ID `id` from the index (nothing when it is not there). */
+static void id_del(id_index *x, const uint8_t *id)
+{
+    size_t i = id_home(x, id);
     size_t j;
-    while (memcmp(p->by_cid[i].id, id, MASQUE_QUIC_CONNECTION_ID_LEN) != 0) {
-        if (p->by_cid[i].client == NULL) {
-            return; /* not filed */
-        }
-        i = (i + 1) & mask;
+    while (x->slots[i].owner != NULL &&
+           memcmp(x->slots[i].id, id, MASQUE_QUIC_CONNECTION_ID_LEN) != 0) {
+        i = (i + 1) & x->mask;
     }
-    if (p->by_cid[i].client == NULL) {
-        return; /* a free slot that still holds these bytes from an ID removed earlier */
+    if (x->slots[i].owner == NULL) {
+        return; /* not filed */
     }
-    p->by_cid[i].client = NULL;
-    p->cid_count--;
-    for (j = (i + 1) & mask; p->by_cid[j].client != NULL; j = (j + 1) & mask) {
-        if (!stays_after_hole(i, j, cid_home(p, p->by_cid[j].id))) {
-            p->by_cid[i] = p->by_cid[j];
-            p->by_cid[j].client = NULL;
+    x->slots[i].owner = NULL;
+    x->count--;
+    for (j = (i + 1) & x->mask; x->slots[j].owner != NULL; j = (j + 1) & x->mask) {
+        if (!stays_after_hole(i, j, id_home(x, x->slots[j].id))) {
+            x->slots[i] = x->slots[j];
+            x->slots[j].owner = NULL;
             i = j;
         }
     }
@@ -1784,16 +1805,9 @@ static void cid_index_partial(masque_quic_proxy *p, const proxy_client *c)
 /* Files connection ID `id` of client c at k of its own list; -1 when the index is half full. */
 static int cid_put(masque_quic_proxy *p, proxy_client *c, unsigned k, const uint8_t *id)
 {
-    size_t i = cid_home(p, id);
-    if (p->cid_count + 1 > p->cid_slots / 2) {
+    if (id_put(&p->by_cid, c, id) != 0) {
         return -1;
     }
-    while (p->by_cid[i].client != NULL) {
-        i = (i + 1) & (p->cid_slots - 1);
-    }
-    p->by_cid[i].client = c;
-    memcpy(p->by_cid[i].id, id, MASQUE_QUIC_CONNECTION_ID_LEN);
-    p->cid_count++;
     memcpy(c->cids[k], id, MASQUE_QUIC_CONNECTION_ID_LEN);
     c->cids_used |= (uint32_t)1 << k;
     return 0;
@@ -1817,7 +1831,7 @@ static void on_cid(void *arg, const uint8_t *cid, int issued)
         }
         if (!issued && (c->cids_used & bit) != 0 &&
             memcmp(c->cids[k], cid, MASQUE_QUIC_CONNECTION_ID_LEN) == 0) {
-            cid_del(p, cid);
+            id_del(&p->by_cid, cid);
             c->cids_used &= ~bit;
             return;
         }
@@ -1833,7 +1847,7 @@ static void cids_drop(masque_quic_proxy *p, proxy_client *c)
     unsigned k;
     for (k = 0; k < CIDS_PER_CLIENT; k++) {
         if ((c->cids_used & ((uint32_t)1 << k)) != 0) {
-            cid_del(p, c->cids[k]);
+            id_del(&p->by_cid, c->cids[k]);
         }
     }
     c->cids_used = 0;
@@ -1852,83 +1866,35 @@ static proxy_client *find_client_by_cid(const masque_quic_proxy *p, const uint8_
     const uint8_t *dcid;
     size_t dcidlen;
     if (len >= 1 + MASQUE_QUIC_CONNECTION_ID_LEN && (pkt[0] & 0x80) == 0) {
-        return cid_find(p, pkt + 1); /* a short header: the ID has the length this end gave */
+        return id_find(&p->by_cid,
+                       pkt + 1); /* a short header: the ID has the length this end gave */
     }
     if (len == 0 || (pkt[0] & 0x80) == 0 ||
         masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) != 0 ||
         dcidlen != MASQUE_QUIC_CONNECTION_ID_LEN) {
         return NULL;
     }
-    return cid_find(p, dcid);
+    return id_find(&p->by_cid, dcid);
 }
 
-/* ---- the index of the closing records' connection IDs ---- */
+/* ---- the closing records' connection IDs ---- */
 
-/* The home slot of a closing record's connection ID: this end issued it, its first bytes are
- * random. A packet's ID is looked up there too; whatever its bytes, the probes end at a free
- * slot within the clusters of this end's IDs, at a load of a half at most. */
-static size_t closing_home(const uint8_t *id)
-{
-    uint64_t h;
-    memcpy(&h, id, sizeof(h));
-    return (size_t)(h & (CLOSING_SLOTS - 1u));
-}
-
-/* The place in closing[] of the record that holds connection ID `id`, or -1. */
-static int closing_find(const masque_quic_proxy *p, const uint8_t *id)
-{
-    size_t i;
-    for (i = closing_home(id); p->closing_ids[i].record != 0; i = (i + 1) & (CLOSING_SLOTS - 1u)) {
-        if (memcmp(p->closing_ids[i].id, id, MASQUE_QUIC_CONNECTION_ID_LEN) == 0) {
-            return p->closing_ids[i].record - 1;
-        }
-    }
-    return -1;
-}
-
-/* Takes connection ID `id` out of the index (nothing when it is not there). */
-static void closing_unfile(masque_quic_proxy *p, const uint8_t *id)
-{
-    size_t i = closing_home(id);
-    size_t j;
-    while (p->closing_ids[i].record != 0 &&
-           memcmp(p->closing_ids[i].id, id, MASQUE_QUIC_CONNECTION_ID_LEN) != 0) {
-        i = (i + 1) & (CLOSING_SLOTS - 1u);
-    }
-    if (p->closing_ids[i].record == 0) {
-        return;
-    }
-    p->closing_ids[i].record = 0;
-    for (j = (i + 1) & (CLOSING_SLOTS - 1u); p->closing_ids[j].record != 0;
-         j = (j + 1) & (CLOSING_SLOTS - 1u)) {
-        if (!stays_after_hole(i, j, closing_home(p->closing_ids[j].id))) {
-            p->closing_ids[i] = p->closing_ids[j];
-            p->closing_ids[j].record = 0;
-            i = j;
-        }
-    }
-}
-
-/* Files (`file` 1) or takes out (0) the connection IDs of record k. Only IDs of the length this
- * end issues are filed: a packet's is read at that length (find_client_by_cid()). */
+/* Files (`file` 1) or takes out (0) the connection IDs of record k, in an index of their own
+ * (closing_ids: room for every ID of every record). Only IDs of the length this end issues
+ * are filed: a packet's is read at that length (find_client_by_cid()). */
 static void closing_file_record(masque_quic_proxy *p, size_t k, int file)
 {
-    const masque_quic_closing *r = &p->closing[k];
+    masque_quic_closing *r = &p->closing[k];
     size_t i;
     for (i = 0; i < r->ncid; i++) {
-        size_t at;
         if (r->cidlen[i] != MASQUE_QUIC_CONNECTION_ID_LEN) {
             continue;
         }
-        if (!file) {
-            closing_unfile(p, r->cid[i]);
-            continue;
+        if (file) {
+            (void)id_put(&p->closing_ids, r, r->cid[i]);
+        } else {
+            id_del(&p->closing_ids, r->cid[i]);
         }
-        for (at = closing_home(r->cid[i]); p->closing_ids[at].record != 0;) {
-            at = (at + 1) & (CLOSING_SLOTS - 1u);
-        }
-        memcpy(p->closing_ids[at].id, r->cid[i], MASQUE_QUIC_CONNECTION_ID_LEN);
-        p->closing_ids[at].record = (uint8_t)(k + 1u);
     }
 }
 
@@ -2361,14 +2327,14 @@ static int closing_answer(masque_quic_proxy *p, const struct sockaddr_storage *f
     const uint8_t *reply = NULL;
     size_t dcidlen;
     size_t reply_len = 0;
-    int k;
+    masque_quic_closing *k;
     if (masque_quic_packet_dcid(pkt, len, &dcid, &dcidlen) != 0 ||
         dcidlen != MASQUE_QUIC_CONNECTION_ID_LEN) {
         return 0;
     }
-    k = closing_find(p, dcid);
-    if (k < 0 || !masque_quic_closing_match(&p->closing[k], dcid, dcidlen, masque_quic_now_ns(),
-                                            &reply, &reply_len)) {
+    k = id_find(&p->closing_ids, dcid);
+    if (k == NULL ||
+        !masque_quic_closing_match(k, dcid, dcidlen, masque_quic_now_ns(), &reply, &reply_len)) {
         return 0; /* no record's, or one whose closing period is over */
     }
     if (reply != NULL) {
@@ -2414,14 +2380,14 @@ static void stateless_answer(masque_quic_proxy *p, const struct sockaddr_storage
  * A short-header packet for a connection ID that no client has and no closing record knows:
  * a Stateless Reset (RFC 9000 §10.3). Its client learns at once that the connection is gone
  * (this process closed it long ago, or a previous one had it), instead of at its idle
- * timeout. A packet of 21 bytes or fewer gets none (a reset is shorter than the packet it
- * answers, and 21 bytes at least: §10.3), and is not counted as held back.
+ * timeout. A packet too short for one (MASQUE_QUIC_STATELESS_RESET_MIN bytes or fewer: a reset
+ * is shorter than the packet it answers) gets none, and is not counted as held back.
  */
 static void stateless_reset(masque_quic_proxy *p, const struct sockaddr_storage *from, socklen_t fl,
                             struct msghdr *hdr, const uint8_t *pkt, size_t len)
 {
     uint8_t reset[64];
-    if (len <= RESET_MIN || !stateless_allowed(p)) {
+    if (len <= MASQUE_QUIC_STATELESS_RESET_MIN || !stateless_allowed(p)) {
         return;
     }
     stateless_answer(
@@ -2832,7 +2798,7 @@ void masque_quic_proxy_free(masque_quic_proxy *p)
     }
     free(p->by_addr);
     free(p->by_source);
-    free(p->by_cid);
+    free(p->by_cid.slots);
     free(p->own);
     free(p);
 }

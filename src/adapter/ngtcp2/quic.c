@@ -42,7 +42,6 @@
 #define SCID_LEN                MASQUE_QUIC_CONNECTION_ID_LEN /* the proxy's connection IDs (quic.h) */
 #define CLOSING_MIN_NS          1000000000u /* a closing period lasts a second at least */
 #define RESET_LEN               43u /* longest Stateless Reset: the least 1-RTT packet, 20-byte ID */
-#define RESET_LEN_MIN           21u   /* RFC 9000 §10.3: 38 unpredictable bits and the token */
 #define PEER_UNI_STREAMS        16u   /* unidirectional streams the peer may open (never raised) */
 #define MAX_PACKET              1452u /* ngtcp2's default largest UDP payload */
 #define DEFAULT_CONN_IDLE_MS    120000u /* RFC 9298 §3.1: no idle timeout under two minutes */
@@ -1816,6 +1815,14 @@ static attempt take_attempt(masque_quic_conn *c)
     return a;
 }
 
+/* Gives c attempt a back (c holds none before). */
+static void put_attempt(masque_quic_conn *c, attempt a)
+{
+    c->conn = a.conn;
+    c->tls = a.tls;
+    c->cred = a.cred;
+}
+
 static void drop_attempt(attempt a)
 {
     if (a.conn != NULL) {
@@ -1899,9 +1906,7 @@ static int begin_again(masque_quic_conn *c)
     attempt first = take_attempt(c);
     if (client_attempt(c, c->vn_version, original) != 0) {
         drop_attempt(take_attempt(c));
-        c->conn = first.conn;
-        c->tls = first.tls;
-        c->cred = first.cred;
+        put_attempt(c, first);
         return -1;
     }
     drop_attempt(first);
@@ -2448,7 +2453,7 @@ size_t masque_quic_stateless_reset(const uint8_t *secret, const uint8_t *pkt, si
     size_t want = RESET_LEN;
     ngtcp2_cid cid;
     ngtcp2_ssize n;
-    if (secret == NULL || pkt == NULL || out == NULL || len <= RESET_LEN_MIN ||
+    if (secret == NULL || pkt == NULL || out == NULL || len <= MASQUE_QUIC_STATELESS_RESET_MIN ||
         (pkt[0] & 0x80) != 0) {
         return 0; /* no room for a reset shorter than it, or a long header */
     }

@@ -116,7 +116,21 @@ typedef struct masque_h2_config {
     const char *target_host; /**< Client: a concrete target instead of `*`, or NULL. */
     const char *token;       /**< Client: a bearer token sent as Proxy-Authorization, or NULL. */
     uint16_t target_port;    /**< With target_host. */
+    /** Client: what masque_h2_ticket() gave on an earlier connection to the same proxy, or
+     *  NULL: the handshake offers to resume that TLS session, as masque_quic_config.ticket
+     *  (read by masque_h2_client_new() only; use each one once). A ticket of an HTTP/3
+     *  connection is not one for HTTP/2: keep one of each. */
+    const uint8_t *ticket;
+    size_t ticket_len; /**< Bytes at ticket. */
+    /** Proxy: the key of the TLS session tickets it issues (RFC 8446 §4.6.1),
+     *  MASQUE_H2_TICKET_KEY_LEN bytes, e.g. masque_quic_credentials_ticket_key() beside
+     *  `credentials` (copied). NULL: derived from key_file and client_ca_file as that one is,
+     *  or, without a key_file, no tickets. Tickets never allow early data. */
+    const uint8_t *ticket_key;
 } masque_h2_config;
+
+/** Bytes of masque_h2_config.ticket_key. */
+#define MASQUE_H2_TICKET_KEY_LEN 64
 
 /** Most Bind requests one connection carries at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
 #define MASQUE_H2_MAX_REQUESTS 16
@@ -174,6 +188,23 @@ MASQUE_API int masque_h2_close(masque_h2_conn *c, uint32_t h2_error);
  *         the name does not fit in @p cap). The name is as masque_quic_peer_identity() gives
  *         it: printable ASCII. */
 MASQUE_API int masque_h2_peer_identity(const masque_h2_conn *c, char *out, size_t cap);
+
+/**
+ * @brief Client: what resumes this connection's TLS session on the next HTTP/2 connection to
+ *        the same proxy (masque_h2_config.ticket), as masque_quic_ticket().
+ * @param c The connection.
+ * @param[out] out Receives it when it fits, or NULL to ask for its size.
+ * @param cap Room at @p out.
+ * @return Its size in bytes (copied when at most @p cap), or 0 when the proxy sent none (yet).
+ */
+MASQUE_API size_t masque_h2_ticket(const masque_h2_conn *c, uint8_t *out, size_t cap);
+
+/**
+ * @brief Whether the TLS handshake resumed a session instead of a full handshake.
+ * @param c The connection.
+ * @return 1 when it did (once the handshake is over), 0 otherwise.
+ */
+MASQUE_API int masque_h2_resumed(const masque_h2_conn *c);
 
 /** @brief Whether the TLS handshake completed (with ALPN "h2"), as
  *         masque_quic_handshake_completed(): a client that gets no handshake from an address in

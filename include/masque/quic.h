@@ -86,6 +86,23 @@ MASQUE_API masque_quic_credentials *masque_quic_credentials_ref(masque_quic_cred
  */
 MASQUE_API void *masque_quic_credentials_gnutls(const masque_quic_credentials *cr);
 
+/** Bytes of masque_quic_credentials_ticket_key(). */
+#define MASQUE_QUIC_TICKET_KEY_LEN 64
+
+/**
+ * @brief The key of the TLS session tickets (RFC 8446 §4.6.1) that connections made with these
+ *        credentials issue, MASQUE_QUIC_TICKET_KEY_LEN bytes, for a TLS/TCP listener that
+ *        serves the same certificate (masque_h2_config.ticket_key): a client then resumes its
+ *        session over either. Derived from the key file and the client CA file's contents,
+ *        so that processes serving the same files resume each other's sessions (workers, a
+ *        restart) and credentials with another client CA resume none of the old ones (a
+ *        resumed session is not checked against the CA again); random without a key file.
+ *        Valid while a reference is held. Tickets never allow early data (0-RTT): a Bind
+ *        request could be replayed.
+ * @param cr The credentials.
+ */
+MASQUE_API const uint8_t *masque_quic_credentials_ticket_key(const masque_quic_credentials *cr);
+
 /**
  * @brief What the application hears from a connection. Any hook may be NULL. The request
  *        hooks get the request's application pointer (masque_quic_request_app()); on_log gets
@@ -274,6 +291,17 @@ typedef struct masque_quic_config {
      * another port). masque_quic_proxy_new() refuses a worker not below workers.
      */
     unsigned worker;
+    /**
+     * Client: what masque_quic_ticket() gave on an earlier connection to the same proxy, or
+     * NULL. The handshake offers to resume that TLS session (RFC 8446 §2.2), without early
+     * data: the proxy's certificate is then neither sent nor verified again. A proxy that
+     * cannot resume it (another key, an expired ticket) makes a full handshake; a ticket
+     * that does not parse is left out. Read by masque_quic_client_new() only. Use each one
+     * once: a ticket travels in clear, and a second connection offering it could be linked
+     * to the first (RFC 8446 §C.4).
+     */
+    const uint8_t *ticket;
+    size_t ticket_len; /**< Bytes at ticket. */
 } masque_quic_config;
 
 /** Most workers that may share a port (masque_quic_config.workers): a byte's worth. */
@@ -576,6 +604,26 @@ MASQUE_API int masque_quic_tick(masque_quic_conn *c);
  * @return 0, or -1 when the close could not be written.
  */
 MASQUE_API int masque_quic_close(masque_quic_conn *c, uint64_t h3_error);
+
+/**
+ * @brief Client: what resumes this connection's TLS session on the next connection to the same
+ *        proxy (masque_quic_config.ticket): the newest session ticket the proxy sent, with the
+ *        session's state. It holds the session's resumption secret: keep it as a key, in
+ *        memory. The proxy sends tickets once the handshake is over.
+ * @param c The connection.
+ * @param[out] out Receives it when it fits, or NULL to ask for its size.
+ * @param cap Room at @p out.
+ * @return Its size in bytes (copied when at most @p cap), or 0 when the proxy sent none (yet).
+ */
+MASQUE_API size_t masque_quic_ticket(const masque_quic_conn *c, uint8_t *out, size_t cap);
+
+/**
+ * @brief Whether the TLS handshake resumed a session (a ticket, RFC 8446 §2.2) instead of
+ *        a full handshake with the certificate.
+ * @param c The connection.
+ * @return 1 when it did (once the handshake is over), 0 otherwise.
+ */
+MASQUE_API int masque_quic_resumed(const masque_quic_conn *c);
 
 /**
  * @brief Proxy: who the client is by its certificate (mutual TLS, client_ca_file).
@@ -940,6 +988,17 @@ MASQUE_API uint64_t masque_quic_proxy_datagrams_dropped(const masque_quic_proxy 
  * @return The connections probed.
  */
 MASQUE_API uint64_t masque_quic_proxy_probes(const masque_quic_proxy *p, uint64_t *lost);
+
+/**
+ * @brief Clients' TLS handshakes completed since start, over HTTP/3 and HTTP/2, and how many
+ *        of them resumed a session with one of the proxy's tickets (RFC 8446 §2.2): no
+ *        certificate sent, no signature made. Clients that reconnect (masque-bind-client
+ *        --reconnect, a network change) resume unless the proxy's key or client CA changed.
+ * @param p The proxy.
+ * @param[out] resumed The handshakes that resumed a session; may be NULL.
+ * @return The handshakes completed.
+ */
+MASQUE_API uint64_t masque_quic_proxy_handshakes(const masque_quic_proxy *p, uint64_t *resumed);
 
 /**
  * @brief Packets the proxy answered without a connection, since start: Stateless Resets

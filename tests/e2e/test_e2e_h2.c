@@ -65,6 +65,9 @@ static size_t server_stream_buffer;
 static int server_wants_certificates; /* mutual TLS: the proxy asks for client certificates */
 static const char *client_cert;       /* the client's certificate and key, or NULL */
 static const char *client_key;
+static const uint8_t *client_ticket; /* the session ticket the client offers, or NULL */
+static size_t client_ticket_len;
+static const uint8_t *server_ticket_key; /* the proxy's ticket key; NULL: from its key file */
 static char last_log[256];
 static uint64_t server_idle_ms; /* the connections' idle timeouts; 0: the default */
 static uint64_t client_idle_ms;
@@ -224,6 +227,8 @@ static void start(void)
     cfg.cert_file = client_cert;
     cfg.key_file = client_key;
     cfg.conn_idle_timeout_ms = client_idle_ms;
+    cfg.ticket = client_ticket;
+    cfg.ticket_len = client_ticket_len;
     client = masque_h2_client_new(&cfg, client_fd, &client_hooks, &creq[0]);
     assert_non_null(client);
     server = NULL;
@@ -267,6 +272,7 @@ static void serve(void)
     cfg.stream_buffer = server_stream_buffer;
     cfg.client_ca_file = server_wants_certificates ? pki.ca_file : NULL;
     cfg.conn_idle_timeout_ms = server_idle_ms;
+    cfg.ticket_key = server_ticket_key;
     server = masque_h2_server_new(&cfg, server_fd, &proxy_hooks, NULL);
     assert_non_null(server);
 }
@@ -861,6 +867,71 @@ static void test_e2e_h2_client_certificates_name_the_client(void **state)
     server_wants_certificates = 0;
 }
 
+static int client_has_a_ticket(void)
+{
+    return masque_h2_ticket(client, NULL, 0) > 0;
+}
+
+/* One connection offering `ticket` (or none): whether it resumed a session (both ends say the
+ * same), who the proxy says the client is in `who` (empty: nobody), its newest ticket in
+ * `out`. */
+static int h2_resumed(const uint8_t *ticket, size_t ticket_len, char *who, size_t who_cap,
+                      uint8_t *out, size_t cap, size_t *out_len)
+{
+    int resumed;
+    client_ticket = ticket;
+    client_ticket_len = ticket_len;
+    start();
+    client_ticket = NULL;
+    client_ticket_len = 0;
+    assert_true(pump(5000, first_ready));
+    resumed = masque_h2_resumed(client);
+    assert_int_equal(masque_h2_resumed(server), resumed);
+    if (!masque_h2_peer_identity(server, who, who_cap)) {
+        who[0] = '\0';
+    }
+    assert_true(pump(5000, client_has_a_ticket));
+    *out_len = masque_h2_ticket(client, out, cap);
+    assert_true(*out_len <= cap);
+    stop();
+    return resumed;
+}
+
+/* RFC 8446 §2.2 over HTTP/2: a client that offers the proxy's session ticket resumes, and is
+ * who its certificate said at the full handshake, sending none again. A ticket under another
+ * key (the host's masque_h2_config.ticket_key instead of the key file's) or one that does not
+ * parse gets a full handshake; a ticket issued under a host's key resumes under it. */
+static void test_e2e_h2_a_client_resumes_its_tls_session_with_the_proxys_ticket(void **state)
+{
+    static uint8_t ticket[16384];
+    static uint8_t other[16384];
+    static const uint8_t host_key[MASQUE_H2_TICKET_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
+    char who[64];
+    size_t len;
+    size_t other_len;
+    size_t i;
+    (void)state;
+    server_wants_certificates = 1;
+    client_cert = pki.client_cert_file;
+    client_key = pki.client_key_file;
+    assert_false(h2_resumed(NULL, 0, who, sizeof(who), ticket, sizeof(ticket), &len));
+    assert_string_equal(who, "client-1");
+    client_cert = NULL;
+    client_key = NULL;
+    assert_true(h2_resumed(ticket, len, who, sizeof(who), ticket, sizeof(ticket), &len));
+    assert_string_equal(who, "client-1");
+    server_ticket_key = host_key;
+    assert_false(h2_resumed(ticket, len, who, sizeof(who), other, sizeof(other), &other_len));
+    assert_string_equal(who, ""); /* no certificate this time, and nothing resumed */
+    assert_true(h2_resumed(other, other_len, who, sizeof(who), other, sizeof(other), &other_len));
+    server_ticket_key = NULL;
+    for (i = 0; i < len; i++) {
+        ticket[i] ^= 0x5A;
+    }
+    assert_false(h2_resumed(ticket, len, who, sizeof(who), ticket, sizeof(ticket), &len));
+    server_wants_certificates = 0;
+}
+
 /* After each test, passed or failed half-way: what it left goes and the settings return to
  * their defaults, so that a failure stays one failure. */
 static int after_each(void **state)
@@ -874,6 +945,9 @@ static int after_each(void **state)
     server_wants_certificates = 0;
     client_cert = NULL;
     client_key = NULL;
+    client_ticket = NULL;
+    client_ticket_len = 0;
+    server_ticket_key = NULL;
     server_idle_ms = 0;
     client_idle_ms = 0;
     refuse_with = 0;
@@ -912,6 +986,8 @@ int main(void)
         cmocka_unit_test_teardown(test_e2e_h2_goaway_from_the_proxy_ends_the_clients_requests,
                                   after_each),
         cmocka_unit_test_teardown(test_e2e_h2_client_certificates_name_the_client, after_each),
+        cmocka_unit_test_teardown(
+            test_e2e_h2_a_client_resumes_its_tls_session_with_the_proxys_ticket, after_each),
     };
     return cmocka_run_group_tests(tests, make_pki, remove_pki);
 }

@@ -200,6 +200,11 @@ static const masque_quic_hooks client_hooks = {client_ready, client_packet, clie
 static const masque_quic_hooks proxy_hooks = {NULL,          proxy_packet, proxy_close, NULL,
                                               proxy_request, NULL,         NULL};
 
+/* What the next client offers to resume (masque_quic_config.ticket), or NULL. */
+static const uint8_t *offer;
+static size_t offer_len;
+static const char *client_ca_for_proxy; /* the proxy's client CA (mutual TLS), or NULL */
+
 /* A client connecting to the proxy's socket; the proxy's connection comes with its Initial. */
 static void start(void)
 {
@@ -220,9 +225,12 @@ static void start(void)
     ccfg.uri_template = tmpl;
     w.scfg = ccfg;
     ccfg.ca_file = pki.ca_file; /* TLS verification stays on */
+    ccfg.ticket = offer;
+    ccfg.ticket_len = offer_len;
     w.scfg.is_server = 1;
     w.scfg.cert_file = pki.cert_file;
     w.scfg.key_file = pki.key_file;
+    w.scfg.client_ca_file = client_ca_for_proxy;
     w.scfg.policy = &policy;
     assert_int_equal(masque_address_from_sockaddr((struct sockaddr *)&w.relay_addr,
                                                   sizeof(w.relay_addr), &w.scfg.public_address),
@@ -428,6 +436,82 @@ test_e2e_an_own_loop_host_routes_by_connection_id_and_resets_what_it_forgot(void
     stop();
 }
 
+static int ticket_came(void)
+{
+    return masque_quic_ticket(w.client, NULL, 0) > 0;
+}
+
+/* A connection to the proxy, a tunnel through it, and whether the handshake resumed a session
+ * (both ends say the same); the newest ticket goes to `ticket` (its size in `len`). */
+static int tunnel_resumed(uint8_t *ticket, size_t cap, size_t *len)
+{
+    int resumed;
+    start();
+    assert_true(pump(uncompressed_context_open));
+    round_trip();
+    resumed = masque_quic_resumed(w.client);
+    assert_int_equal(masque_quic_resumed(w.proxy), resumed);
+    assert_true(pump(ticket_came)); /* every connection gets a fresh one, resumed or not */
+    *len = masque_quic_ticket(w.client, NULL, 0);
+    assert_true(*len <= cap);
+    assert_int_equal(masque_quic_ticket(w.client, ticket, cap), *len);
+    stop();
+    return resumed;
+}
+
+/* RFC 8446 §2.2: the proxy sends session tickets, and a client that offers one on its next
+ * connection resumes the session: the proxy's certificate is neither sent nor verified again
+ * (less to send before QUIC's amplification limit, RFC 9000 §8.1, and no signature). The ticket
+ * is bound to the proxy's key and client CA: one that is damaged, or meets a proxy whose
+ * credentials changed, gets a full handshake, and the tunnel works either way. */
+static void test_e2e_a_client_resumes_its_tls_session_with_the_proxys_ticket(void **state)
+{
+    static uint8_t first[16384];
+    static uint8_t second[16384];
+    static uint8_t scratch[16384];
+    size_t first_len;
+    size_t second_len;
+    size_t len;
+    (void)state;
+    offer = NULL;
+    offer_len = 0;
+    assert_false(tunnel_resumed(first, sizeof(first), &first_len));
+    assert_true(first_len > 0);
+    offer = first;
+    offer_len = first_len;
+    assert_true(tunnel_resumed(second, sizeof(second), &second_len));
+    /* A resumed connection hands out a ticket of its own, so that none is offered twice. */
+    assert_true(second_len != first_len || memcmp(first, second, first_len) != 0);
+    offer = second;
+    offer_len = second_len;
+    assert_true(tunnel_resumed(scratch, sizeof(scratch), &len));
+    /* Too small a buffer: its size, nothing copied. */
+    start();
+    assert_true(pump(ticket_came));
+    len = masque_quic_ticket(w.client, NULL, 0);
+    memset(scratch, 0xA5, sizeof(scratch));
+    assert_int_equal(masque_quic_ticket(w.client, scratch, len - 1), len);
+    assert_int_equal(scratch[0], 0xA5);
+    stop();
+    /* What does not parse as a ticket is left out: a full handshake. */
+    for (len = 0; len < second_len; len++) {
+        scratch[len] = (uint8_t)(second[len] ^ 0x5A);
+    }
+    offer = scratch;
+    offer_len = second_len;
+    assert_false(tunnel_resumed(first, sizeof(first), &first_len));
+    memset(scratch, 0x00, second_len); /* all zero */
+    assert_false(tunnel_resumed(first, sizeof(first), &first_len));
+    /* A proxy whose credentials have a client CA now: another ticket key, a full handshake. */
+    offer = second;
+    offer_len = second_len;
+    client_ca_for_proxy = pki.ca_file;
+    assert_false(tunnel_resumed(first, sizeof(first), &first_len));
+    client_ca_for_proxy = NULL;
+    offer = NULL;
+    offer_len = 0;
+}
+
 /* One of several workers on a port (masque_quic_config.workers): every connection ID the
  * connection issues, the handshake's and those after it, starts with a byte that is the
  * worker's number modulo the workers, which the port's socket group steers by; the tunnel works
@@ -598,6 +682,7 @@ int main(void)
         cmocka_unit_test(
             test_e2e_an_own_loop_host_routes_by_connection_id_and_resets_what_it_forgot),
         cmocka_unit_test(test_e2e_a_workers_connection_ids_begin_with_its_number),
+        cmocka_unit_test(test_e2e_a_client_resumes_its_tls_session_with_the_proxys_ticket),
         cmocka_unit_test(test_e2e_version_negotiation_answers_an_unknown_version),
         cmocka_unit_test(test_e2e_a_stateless_reset_is_shorter_than_the_packet_and_keeps_its_token),
     };

@@ -65,6 +65,8 @@ static uint32_t proxy_quota_datagrams;
 static size_t proxy_max_contexts;
 static const char *client_cert; /* the clients' certificate and key, or NULL */
 static const char *client_key;
+static const uint8_t *client_ticket; /* a session ticket the next client offers, or NULL */
+static size_t client_ticket_len;
 static int proxy_fd = -1;
 static masque_address proxy_addr;
 static client clients[MAX_CLIENTS];
@@ -266,6 +268,24 @@ static void write_token_file(char *path, const char *tokens)
     (void)close(fd);
 }
 
+/* A copy of `from` at `path`: a new temporary file when `path` is a mkstemp() template (ending
+ * in XXXXXX), else written over. */
+static void copy_file(char *path, const char *from)
+{
+    char buf[8192];
+    ssize_t n;
+    size_t len = strlen(path);
+    int in = open(from, O_RDONLY);
+    int out = len >= 6 && strcmp(path + len - 6, "XXXXXX") == 0 ? mkstemp(path)
+                                                                : open(path, O_WRONLY | O_TRUNC);
+    assert_true(in >= 0 && out >= 0);
+    while ((n = read(in, buf, sizeof(buf))) > 0) {
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    }
+    (void)close(in);
+    (void)close(out);
+}
+
 static void on_ready(masque_quic_request *r, void *app)
 {
     client *cl = app;
@@ -335,6 +355,8 @@ static void start_client(client *cl, const char *ip)
     cfg.cert_file = client_cert;
     cfg.key_file = client_key;
     cfg.token = client_token;
+    cfg.ticket = client_ticket;
+    cfg.ticket_len = client_ticket_len;
     if (client_bind_at != NULL) {
         cl->fd = socket(client_bind_at->ss_family, SOCK_DGRAM, 0);
         assert_true(cl->fd >= 0);
@@ -2278,6 +2300,83 @@ static void test_e2e_client_certificates_from_the_client_ca_may_bind(void **stat
     stop_proxy();
 }
 
+static int first_client_has_a_ticket(size_t n)
+{
+    (void)n;
+    return masque_quic_ticket(clients[0].conn, NULL, 0) > 0;
+}
+
+/* One client with this certificate (or none) offering `ticket` (or none): 1 when it may bind,
+ * with whether its session was resumed in *resumed and its newest ticket in `out`. */
+static int bind_resuming(const char *cert, const uint8_t *ticket, size_t ticket_len, int *resumed,
+                         uint8_t *out, size_t cap, size_t *out_len)
+{
+    int accepted;
+    client_cert = cert;
+    client_key = cert != NULL ? pki.client_key_file : NULL;
+    client_ticket = ticket;
+    client_ticket_len = ticket_len;
+    start_client(&clients[0], "127.0.0.1");
+    client_cert = NULL;
+    client_key = NULL;
+    client_ticket = NULL;
+    client_ticket_len = 0;
+    assert_true(pump(1, 5000, refused_or_ready_any));
+    accepted = clients[0].ready;
+    *resumed = masque_quic_resumed(clients[0].conn);
+    assert_true(pump(1, 5000, first_client_has_a_ticket));
+    *out_len = masque_quic_ticket(clients[0].conn, out, cap);
+    assert_true(*out_len <= cap);
+    stop_client(&clients[0]);
+    return accepted;
+}
+
+static const masque_quic_usage *usage_of(const char *identity);
+
+/* Mutual TLS and resumption (RFC 8446 §2.2): a session resumed with a ticket is the identity
+ * its full handshake verified, with no certificate sent again; a client that had none resumes
+ * as nobody, and is refused as before. A reload whose client CA differs ends resumption: a
+ * resumed session is not checked against the new CA, so its tickets must not resume. */
+static void test_e2e_a_resumed_session_is_who_its_certificate_said(void **state)
+{
+    static uint8_t ticket[16384];
+    static uint8_t next[16384];
+    size_t len;
+    size_t next_len;
+    int resumed;
+    uint64_t handshakes_resumed = 0;
+    const masque_quic_usage *u;
+    char ca_path[] = "/tmp/masque-client-ca.XXXXXX";
+    (void)state;
+    copy_file(ca_path, pki.ca_file);
+    proxy_client_ca = ca_path;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    proxy_client_ca = NULL;
+    assert_true(
+        bind_resuming(pki.client_cert_file, NULL, 0, &resumed, ticket, sizeof(ticket), &len));
+    assert_false(resumed);
+    assert_true(bind_resuming(NULL, ticket, len, &resumed, next, sizeof(next), &next_len));
+    assert_true(resumed);
+    u = usage_of("certificate client-1");
+    assert_non_null(u);
+    assert_int_equal(u->refused, 0);
+    /* No certificate at first: refused, resumed or not. */
+    assert_false(bind_resuming(NULL, NULL, 0, &resumed, ticket, sizeof(ticket), &len));
+    assert_false(bind_resuming(NULL, ticket, len, &resumed, ticket, sizeof(ticket), &len));
+    assert_true(resumed);
+    /* Reloaded with another client CA: the certificate's ticket resumes no more (and the
+     * certificate, from a CA the proxy no longer trusts, is refused). */
+    copy_file(ca_path, pki.other_ca_file);
+    assert_int_equal(masque_quic_proxy_reload(proxy), 0);
+    assert_false(bind_resuming(NULL, next, next_len, &resumed, ticket, sizeof(ticket), &len));
+    assert_false(resumed);
+    /* Five handshakes, two of them resumed: the operator's counts (SIGUSR1). */
+    assert_int_equal(masque_quic_proxy_handshakes(proxy, &handshakes_resumed), 5);
+    assert_int_equal(handshakes_resumed, 2);
+    stop_proxy();
+    (void)unlink(ca_path);
+}
+
 static const masque_quic_usage *usage_of(const char *identity)
 {
     static masque_quic_usage u;
@@ -3434,6 +3533,7 @@ int main(void)
         E2E_TEST(test_e2e_requests_without_a_valid_bearer_token_get_407),
         E2E_TEST(test_e2e_a_flood_of_refused_requests_is_not_a_flood_of_the_log),
         E2E_TEST(test_e2e_client_certificates_from_the_client_ca_may_bind),
+        E2E_TEST(test_e2e_a_resumed_session_is_who_its_certificate_said),
         E2E_TEST(test_e2e_quotas_bound_one_client_and_leave_the_others_alone),
         E2E_TEST(test_e2e_three_bind_requests_on_one_connection_one_reset_midway),
         E2E_TEST(test_e2e_two_bind_requests_on_one_connection_one_ends_cleanly),

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
-/* Who the TLS peer is (mutual TLS): see tls_identity.h. */
+/* Who the TLS peer is (mutual TLS), the proxy's name, session resumption: see tls_identity.h. */
 #include "tls_identity.h"
 
+#include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 #include <string.h>
 
@@ -100,4 +101,83 @@ int masque_tls_client_name(gnutls_session_t tls, const char *authority, int inse
         gnutls_session_set_verify_cert(tls, host, 0);
     }
     return 0;
+}
+
+int masque_tls_ticket_key_derive(const char *key_file, const char *client_ca_file, uint8_t *key)
+{
+    static const char label[] = "libmasque TLS session ticket key 1";
+    gnutls_datum_t secret = {NULL, 0};
+    gnutls_datum_t ca = {NULL, 0};
+    uint8_t half;
+    int rv = 0;
+    if (key_file == NULL || gnutls_load_file(key_file, &secret) != 0) {
+        /* No file to read (a PKCS #11 URL, say): tickets of this process alone. */
+        return gnutls_rnd(GNUTLS_RND_KEY, key, MASQUE_TLS_TICKET_KEY_LEN) == 0 ? 0 : -1;
+    }
+    if (client_ca_file != NULL && gnutls_load_file(client_ca_file, &ca) != 0) {
+        rv = -1;
+    }
+    /* Two HMAC-SHA-256 outputs (32 bytes each), told apart by one byte after the label. */
+    for (half = 0; rv == 0 && half < 2; half++) {
+        gnutls_hmac_hd_t h;
+        if (gnutls_hmac_init(&h, GNUTLS_MAC_SHA256, secret.data, secret.size) != 0) {
+            rv = -1;
+            break;
+        }
+        if (gnutls_hmac(h, label, sizeof(label) - 1) != 0 || gnutls_hmac(h, &half, 1) != 0 ||
+            (ca.data != NULL && gnutls_hmac(h, ca.data, ca.size) != 0)) {
+            rv = -1;
+        }
+        gnutls_hmac_deinit(h, key + 32u * half);
+    }
+    gnutls_memset(secret.data, 0, secret.size); /* the private key does not stay in freed memory */
+    gnutls_free(secret.data);
+    gnutls_free(ca.data);
+    return rv;
+}
+
+void masque_tls_drop_ticket(gnutls_datum_t *store)
+{
+    if (store->data != NULL) {
+        gnutls_memset(store->data, 0, store->size);
+        gnutls_free(store->data);
+    }
+    store->data = NULL;
+    store->size = 0;
+}
+
+int masque_tls_offer_copy(gnutls_datum_t *store, const uint8_t *ticket, size_t len)
+{
+    if (len > UINT32_MAX) {
+        return -1; /* no ticket is that long: a gnutls_datum_t could not hold it */
+    }
+    masque_tls_drop_ticket(store);
+    store->data = gnutls_malloc(len);
+    if (store->data == NULL) {
+        return -1;
+    }
+    memcpy(store->data, ticket, len);
+    store->size = (unsigned)len;
+    return 0;
+}
+
+void masque_tls_keep_ticket(gnutls_session_t tls, gnutls_datum_t *store)
+{
+    gnutls_datum_t fresh = {NULL, 0};
+    if (gnutls_session_get_data2(tls, &fresh) != 0) {
+        return; /* the one held stays */
+    }
+    masque_tls_drop_ticket(store);
+    *store = fresh;
+}
+
+size_t masque_tls_copy_ticket(const gnutls_datum_t *store, uint8_t *out, size_t cap)
+{
+    if (store->data == NULL) {
+        return 0;
+    }
+    if (out != NULL && store->size <= cap) {
+        memcpy(out, store->data, store->size);
+    }
+    return store->size;
 }

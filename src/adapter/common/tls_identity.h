@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: GPL-3.0-only */
 /*
- * TLS names for both bindings: who the TLS peer is (its certificate, verified against the trust
- * the credentials carry: the client CA a proxy was given for mutual TLS), and the name a client
- * verifies the proxy against. Internal, in no public header.
+ * TLS for both bindings: who the TLS peer is (its certificate, verified against the trust the
+ * credentials carry: the client CA a proxy was given for mutual TLS), the name a client verifies
+ * the proxy against, and session resumption (RFC 8446 §2.2: the proxy's session tickets, kept
+ * by the client for its next connection). Internal, in no public header.
  */
 #ifndef MASQUE_ADAPTER_TLS_IDENTITY_H
 #define MASQUE_ADAPTER_TLS_IDENTITY_H
 
 #include <gnutls/gnutls.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /** The longest common name GnuTLS's text of it may be, in bytes: a longer one names nobody. */
 #define MASQUE_TLS_NAME_MAX 256
@@ -37,5 +39,34 @@ int masque_tls_peer_identity(gnutls_session_t tls, char *out, size_t cap);
  */
 int masque_tls_client_name(gnutls_session_t tls, const char *authority, int insecure, char *host,
                            size_t cap);
+
+/** The size of a session ticket key, as GnuTLS takes it (gnutls_session_ticket_enable_server). */
+#define MASQUE_TLS_TICKET_KEY_LEN 64
+
+/**
+ * Proxy: the key of the session tickets it issues, in `key` (MASQUE_TLS_TICKET_KEY_LEN bytes).
+ * Derived from the private key in `key_file` and the contents of `client_ca_file` (when given),
+ * so that every process serving them (workers, a restart) resumes the sessions of the others,
+ * and a new client CA ends the sessions the old one let in: a resumed session is not verified
+ * again against the CA. Random without a key file to read. 0, or -1 when a file cannot be read.
+ */
+int masque_tls_ticket_key_derive(const char *key_file, const char *client_ca_file, uint8_t *key);
+
+/**
+ * Client: takes what resumes `tls` (its newest session ticket and state) into `store`, in place
+ * of what it held. Called when a NewSessionTicket came (a handshake hook).
+ */
+void masque_tls_keep_ticket(gnutls_session_t tls, gnutls_datum_t *store);
+
+/** Client: `store` holds a copy of the `len` bytes at `ticket` (to offer). 0, or -1 (memory). */
+int masque_tls_offer_copy(gnutls_datum_t *store, const uint8_t *ticket, size_t len);
+
+/** Frees what `store` holds, zeroed first (it holds the session's resumption secret). */
+void masque_tls_drop_ticket(gnutls_datum_t *store);
+
+/**
+ * Copies what `store` holds into `out` when it fits in `cap` bytes; returns its size (0: none).
+ */
+size_t masque_tls_copy_ticket(const gnutls_datum_t *store, uint8_t *out, size_t cap);
 
 #endif /* MASQUE_ADAPTER_TLS_IDENTITY_H */

@@ -77,6 +77,8 @@ struct masque_h2_conn {
     uint64_t heard_ns;
     uint64_t last_ping_ms; /* client: when it last sent a keep-alive PING */
     char tls_host[256];
+    gnutls_datum_t ticket; /* client: the newest session ticket the proxy sent (tls_identity.h) */
+    uint8_t ticket_key[MASQUE_TLS_TICKET_KEY_LEN]; /* proxy: its session tickets' */
     uint8_t tx[TX_CAP];
 };
 
@@ -635,6 +637,37 @@ static int start_h2(masque_h2_conn *c)
 
 /* ---- TLS ---- */
 
+/* Client: a NewSessionTicket came (after the handshake, RFC 8446 §4.6.1): the newest is kept. */
+static int on_ticket(gnutls_session_t tls, unsigned type, unsigned when, unsigned incoming,
+                     const gnutls_datum_t *msg)
+{
+    masque_h2_conn *c = gnutls_session_get_ptr(tls);
+    (void)type;
+    (void)when;
+    (void)incoming;
+    (void)msg;
+    masque_tls_keep_ticket(tls, &c->ticket);
+    return 0;
+}
+
+/* Proxy: session tickets under the configured key, or one derived from the key file. 0, or -1. */
+static int enable_tickets(masque_h2_conn *c)
+{
+    gnutls_datum_t key;
+    if (c->cfg.ticket_key != NULL) {
+        memcpy(c->ticket_key, c->cfg.ticket_key, sizeof(c->ticket_key));
+    } else if (c->cfg.key_file == NULL) {
+        return 0; /* nothing to derive a key from that another connection would share */
+    } else if (masque_tls_ticket_key_derive(c->cfg.key_file, c->cfg.client_ca_file,
+                                            c->ticket_key) != 0) {
+        return -1;
+    }
+    c->cfg.ticket_key = NULL; /* copied */
+    key.data = c->ticket_key;
+    key.size = sizeof(c->ticket_key);
+    return gnutls_session_ticket_enable_server(c->tls, &key) == 0 ? 0 : -1;
+}
+
 static int setup_tls(masque_h2_conn *c)
 {
     gnutls_datum_t alpn = {(unsigned char *)"h2", 2};
@@ -673,6 +706,21 @@ static int setup_tls(masque_h2_conn *c)
     }
     if (c->cfg.is_server && c->cfg.client_ca_file != NULL) {
         gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_REQUEST); /* mutual TLS */
+    }
+    gnutls_session_set_ptr(c->tls, c);
+    if (c->cfg.is_server) {
+        if (enable_tickets(c) != 0) {
+            return -1;
+        }
+    } else {
+        gnutls_handshake_set_hook_function(c->tls, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
+                                           GNUTLS_HOOK_POST, on_ticket);
+        if (c->cfg.ticket != NULL && c->cfg.ticket_len > 0) {
+            /* One that does not parse is left out: a full handshake. */
+            (void)gnutls_session_set_data(c->tls, c->cfg.ticket, c->cfg.ticket_len);
+        }
+        c->cfg.ticket = NULL; /* read here only */
+        c->cfg.ticket_len = 0;
     }
     if (!c->cfg.is_server && masque_tls_client_name(c->tls, c->cfg.authority, c->cfg.insecure,
                                                     c->tls_host, sizeof(c->tls_host)) != 0) {
@@ -748,6 +796,7 @@ void masque_h2_free(masque_h2_conn *c)
     if (c->tls != NULL) {
         gnutls_deinit(c->tls);
     }
+    masque_tls_drop_ticket(&c->ticket);
     if (c->cred != NULL) {
         gnutls_certificate_free_credentials(c->cred);
     }
@@ -1001,6 +1050,16 @@ int masque_h2_close(masque_h2_conn *c, uint32_t h2_error)
     rc = masque_h2_write(c);
     conn_over(c, h2_error);
     return rc;
+}
+
+size_t masque_h2_ticket(const masque_h2_conn *c, uint8_t *out, size_t cap)
+{
+    return c != NULL ? masque_tls_copy_ticket(&c->ticket, out, cap) : 0;
+}
+
+int masque_h2_resumed(const masque_h2_conn *c)
+{
+    return c != NULL && c->tls != NULL && gnutls_session_is_resumed(c->tls) != 0;
 }
 
 int masque_h2_peer_identity(const masque_h2_conn *c, char *out, size_t cap)

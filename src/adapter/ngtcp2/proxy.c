@@ -146,6 +146,7 @@ typedef struct proxy_watch {
 /* A client over HTTP/3 (conn) or over HTTP/2 (h2, on its own TCP socket). */
 typedef struct proxy_client {
     masque_quic_conn *conn;
+    int handshake_counted; /* its TLS handshake is in the proxy's counts */
 #ifdef MASQUE_PROXY_H2
     masque_h2_conn *h2;
     masque_quic_credentials *cred; /* HTTP/2: the credentials it started with (a reference) */
@@ -282,6 +283,8 @@ struct masque_quic_proxy {
     uint64_t stateless_held;   /* answers without state the limit held back */
     uint64_t probes;           /* connections probed for a used-up quota (probe.h) */
     uint64_t probes_lost;      /* ... and closed for giving no answer */
+    uint64_t handshakes;       /* clients' TLS handshakes completed */
+    uint64_t resumed;          /* ... that resumed a session with a ticket */
     /* HTTP/3 clients by address: open addressing, a power of two at least twice max_clients,
      * keyed by a random seed so that senders cannot aim at one chain. */
     proxy_client **by_addr;
@@ -2513,6 +2516,7 @@ static void tcp_accept(masque_quic_proxy *p)
         memset(&cfg, 0, sizeof(cfg));
         cfg.uri_template = p->cfg.conn.uri_template;
         cfg.credentials = masque_quic_credentials_gnutls(p->credentials);
+        cfg.ticket_key = masque_quic_credentials_ticket_key(p->credentials); /* as over QUIC */
         cfg.priority = NULL;
         cfg.public_address = p->cfg.conn.public_address;
         cfg.policy = &p->policy;
@@ -2564,6 +2568,28 @@ static uint64_t client_next_timeout(const proxy_client *c)
     return c->probe_until != 0 && c->probe_until < t ? c->probe_until : t; /* and its probe's */
 }
 
+/* Counts a client's TLS handshake once it completed, and whether it resumed a session. */
+static void count_handshake(masque_quic_proxy *p, proxy_client *c)
+{
+    int done;
+    int resumed;
+#ifdef MASQUE_PROXY_H2
+    if (c->h2 != NULL) {
+        done = masque_h2_handshake_completed(c->h2);
+        resumed = masque_h2_resumed(c->h2);
+    } else
+#endif
+    {
+        done = masque_quic_handshake_completed(c->conn);
+        resumed = masque_quic_resumed(c->conn);
+    }
+    if (done) {
+        c->handshake_counted = 1;
+        p->handshakes++;
+        p->resumed += resumed != 0;
+    }
+}
+
 /* A client's turn: its timers if due, then what it has to send; a connection that ended is
  * dropped, else its next timer is filed. */
 static void serve_client(masque_quic_proxy *p, proxy_client *c, uint64_t now)
@@ -2592,6 +2618,9 @@ static void serve_client(masque_quic_proxy *p, proxy_client *c, uint64_t now)
         }
         (void)masque_quic_write(c->conn);
         closed = masque_quic_is_closed(c->conn);
+    }
+    if (!c->handshake_counted) {
+        count_handshake(p, c);
     }
     if (closed) {
         drop_client(p, c->slot);
@@ -2742,6 +2771,14 @@ uint64_t masque_quic_proxy_probes(const masque_quic_proxy *p, uint64_t *lost)
         *lost = p->probes_lost;
     }
     return p->probes;
+}
+
+uint64_t masque_quic_proxy_handshakes(const masque_quic_proxy *p, uint64_t *resumed)
+{
+    if (resumed != NULL) {
+        *resumed = p->resumed;
+    }
+    return p->handshakes;
 }
 
 uint64_t masque_quic_proxy_datagrams_dropped(const masque_quic_proxy *p)

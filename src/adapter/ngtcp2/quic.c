@@ -116,6 +116,10 @@ struct masque_quic_conn {
     gnutls_session_t tls;
     gnutls_certificate_credentials_t cred; /* our own (client), or NULL */
     masque_quic_credentials *shared;       /* the proxy's, referenced */
+    /* Client: the ticket it offers (a copy of cfg.ticket: a second attempt after Version
+     * Negotiation offers it again), and the newest one the proxy sent (tls_identity.h). */
+    gnutls_datum_t offered;
+    gnutls_datum_t ticket;
     nghttp3_conn *h3;
     masque_quic_request *req[MASQUE_QUIC_MAX_REQUESTS];
     uint64_t datagram_id;       /* ngtcp2's datagram identifiers */
@@ -1644,6 +1648,7 @@ static int self_signed(gnutls_certificate_credentials_t cred)
 struct masque_quic_credentials {
     gnutls_certificate_credentials_t cred;
     unsigned refs; /* the holder and every connection that uses it */
+    uint8_t ticket_key[MASQUE_TLS_TICKET_KEY_LEN];
 };
 
 masque_quic_credentials *masque_quic_credentials_new(const char *cert_file, const char *key_file,
@@ -1669,6 +1674,10 @@ masque_quic_credentials *masque_quic_credentials_new(const char *cert_file, cons
         masque_quic_credentials_release(cr); /* no CA in it: no client could ever verify */
         return NULL;
     }
+    if (masque_tls_ticket_key_derive(key_file, client_ca_file, cr->ticket_key) != 0) {
+        masque_quic_credentials_release(cr);
+        return NULL;
+    }
     return cr;
 }
 
@@ -1683,20 +1692,42 @@ void *masque_quic_credentials_gnutls(const masque_quic_credentials *cr)
     return cr->cred;
 }
 
+const uint8_t *masque_quic_credentials_ticket_key(const masque_quic_credentials *cr)
+{
+    return cr->ticket_key;
+}
+
 void masque_quic_credentials_release(masque_quic_credentials *cr)
 {
     if (cr != NULL && --cr->refs == 0) {
         gnutls_certificate_free_credentials(cr->cred);
+        gnutls_memset(cr->ticket_key, 0, sizeof(cr->ticket_key));
         free(cr);
     }
+}
+
+/* Client: a NewSessionTicket came (after the handshake, RFC 8446 §4.6.1): the newest is kept. */
+static int on_ticket(gnutls_session_t tls, unsigned type, unsigned when, unsigned incoming,
+                     const gnutls_datum_t *msg)
+{
+    ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(tls);
+    (void)type;
+    (void)when;
+    (void)incoming;
+    (void)msg;
+    masque_tls_keep_ticket(tls, &((masque_quic_conn *)ref->user_data)->ticket);
+    return 0;
 }
 
 static int setup_tls(masque_quic_conn *c)
 {
     gnutls_datum_t alpn = {(unsigned char *)"h3", 2};
     const char *priority = c->cfg.priority != NULL ? c->cfg.priority : DEFAULT_PRIORITY;
-    unsigned flags = GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA;
+    /* No early data (0-RTT) either way: a Bind request in it could be replayed (RFC 9001
+     * §9.2), and a proxy would bind one public address for each copy. */
+    unsigned flags = GNUTLS_NO_END_OF_EARLY_DATA;
     gnutls_certificate_credentials_t cred;
+    gnutls_datum_t ticket_key;
     if (c->cfg.is_server) {
         /* Loaded once, shared by every connection (the proxy's, or made here for this one). */
         c->shared = c->cfg.credentials;
@@ -1736,6 +1767,22 @@ static int setup_tls(masque_quic_conn *c)
     if (c->cfg.is_server && c->cfg.client_ca_file != NULL) {
         /* Mutual TLS: asked for, not required, so that a token can stand in for it. */
         gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_REQUEST);
+    }
+    if (c->cfg.is_server) {
+        /* Session tickets (RFC 8446 §4.6.1) under the credentials' key, so that a client
+         * resumes at any connection made with the same credentials. */
+        ticket_key.data = c->shared->ticket_key;
+        ticket_key.size = sizeof(c->shared->ticket_key);
+        if (gnutls_session_ticket_enable_server(c->tls, &ticket_key) != 0) {
+            return -1;
+        }
+    } else {
+        gnutls_handshake_set_hook_function(c->tls, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
+                                           GNUTLS_HOOK_POST, on_ticket);
+        if (c->offered.data != NULL) {
+            /* One that does not parse is left out: a full handshake. */
+            (void)gnutls_session_set_data(c->tls, c->offered.data, c->offered.size);
+        }
     }
     /* The authority names the proxy: SNI and certificate verification use its host. */
     if (!c->cfg.is_server && masque_tls_client_name(c->tls, c->cfg.authority, c->cfg.insecure,
@@ -1884,6 +1931,13 @@ masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
     }
     c = alloc_conn(cfg, fd, local, locallen, remote, remotelen, hooks, app);
     if (c == NULL) {
+        return NULL;
+    }
+    c->cfg.ticket = NULL; /* read here only: copied */
+    c->cfg.ticket_len = 0;
+    if (cfg->ticket != NULL && cfg->ticket_len > 0 &&
+        masque_tls_offer_copy(&c->offered, cfg->ticket, cfg->ticket_len) != 0) {
+        masque_quic_free(c);
         return NULL;
     }
     if (client_attempt(c, version, 0) != 0 || masque_quic_request_open(c, app) == NULL) {
@@ -2052,7 +2106,19 @@ void masque_quic_free(masque_quic_conn *c)
     }
     drop_attempt(take_attempt(c));
     masque_quic_credentials_release(c->shared);
+    masque_tls_drop_ticket(&c->offered);
+    masque_tls_drop_ticket(&c->ticket);
     (void)munmap(c, sizeof(*c));
+}
+
+size_t masque_quic_ticket(const masque_quic_conn *c, uint8_t *out, size_t cap)
+{
+    return c != NULL ? masque_tls_copy_ticket(&c->ticket, out, cap) : 0;
+}
+
+int masque_quic_resumed(const masque_quic_conn *c)
+{
+    return c != NULL && c->tls != NULL && gnutls_session_is_resumed(c->tls) != 0;
 }
 
 /* Records how the connection ends: the first cause only (what follows is its consequence). */

@@ -52,6 +52,29 @@
 #define PROGRAM   "masque-bind-client"
 #define TOKEN_MAX 256 /* bytes of a bearer token, as the proxy takes them */
 
+/*
+ * The proxy's newest TLS session ticket over one transport (a ticket of HTTP/3 is none of
+ * HTTP/2's), offered by the next connection over it and then forgotten (RFC 8446 §C.4: a
+ * ticket offered twice links the connections); that connection leaves its own. A reconnect
+ * then resumes the session: no certificate to send or verify.
+ */
+typedef struct ticket_store {
+    uint8_t data[16384];
+    size_t len;
+} ticket_store;
+
+static ticket_store h3_ticket;
+#ifdef MASQUE_HAVE_H2
+static ticket_store h2_ticket;
+#endif
+
+/* Keeps the newest ticket a connection got (size from masque_quic_ticket() or masque_h2_ticket(),
+ * copied when it fit): none when it got none, or one too large to keep. */
+static void keep_ticket(ticket_store *t, size_t len)
+{
+    t->len = len <= sizeof(t->data) ? len : 0;
+}
+
 typedef struct client_state {
     masque_quic_conn *conn; /* over HTTP/3 */
 #ifdef MASQUE_HAVE_H2
@@ -614,7 +637,10 @@ static int h3_start(client_state *st, const options *o, const proxy_address *a, 
         }
         return -1;
     }
-    out->conn = masque_quic_client_new(&o->cfg, fd, (struct sockaddr *)&local, ll,
+    masque_quic_config cfg = o->cfg;
+    cfg.ticket = h3_ticket.len != 0 ? h3_ticket.data : NULL; /* each address of one race */
+    cfg.ticket_len = h3_ticket.len;
+    out->conn = masque_quic_client_new(&cfg, fd, (struct sockaddr *)&local, ll,
                                        (const struct sockaddr *)&a->addr, a->len, &h3_hooks, st);
     if (out->conn == NULL) {
         (void)fprintf(stderr, "masque-bind-client: cannot connect\n");
@@ -733,7 +759,9 @@ static void run_h3(client_state *st, const options *o, proxy_address *addrs, siz
     masque_conn_end end;
     int leaving = 0;
     int fd;
-    if (!h3_race(st, o, addrs, n, o->transport == 0 ? o->fallback_ns : o->connect_ns, &won)) {
+    int raced = h3_race(st, o, addrs, n, o->transport == 0 ? o->fallback_ns : o->connect_ns, &won);
+    h3_ticket.len = 0; /* offered: never again */
+    if (!raced) {
         return;
     }
     st->conn = won.conn;
@@ -769,6 +797,7 @@ static void run_h3(client_state *st, const options *o, proxy_address *addrs, siz
         st->cannot_serve = 1;
     }
     end = masque_quic_end_reason(st->conn, &end_code);
+    keep_ticket(&h3_ticket, masque_quic_ticket(st->conn, h3_ticket.data, sizeof(h3_ticket.data)));
     st->abandoned = leaving;
     masque_quic_free(st->conn); /* a request still open hears H3_NO_ERROR: judged below */
     judge_end(st, end, end_code, MASQUE_H3_NO_ERROR);
@@ -928,6 +957,9 @@ static int run_h2(client_state *st, const options *o, int fd)
     cfg.token = o->cfg.token;
     cfg.cert_file = o->cfg.cert_file;
     cfg.key_file = o->cfg.key_file;
+    cfg.ticket = h2_ticket.len != 0 ? h2_ticket.data : NULL;
+    cfg.ticket_len = h2_ticket.len;
+    h2_ticket.len = 0; /* offered: never again */
     st->h2 = masque_h2_client_new(&cfg, fd, &hooks, st);
     if (st->h2 == NULL) {
         (void)fprintf(stderr, "masque-bind-client: cannot start HTTP/2\n");
@@ -978,6 +1010,7 @@ static int run_h2(client_state *st, const options *o, int fd)
     }
     end = masque_h2_end_reason(st->h2, &end_code);
     reached = masque_h2_handshake_completed(st->h2);
+    keep_ticket(&h2_ticket, masque_h2_ticket(st->h2, h2_ticket.data, sizeof(h2_ticket.data)));
     masque_h2_free(st->h2); /* before a handshake, the requests end here: no news either */
     judge_end(st, end, end_code, MASQUE_H2_NO_ERROR);
     st->abandoned = 0;

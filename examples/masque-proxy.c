@@ -58,6 +58,8 @@ static void print_usage(const masque_quic_proxy *proxy, uint32_t stateless_per_s
     uint64_t held;
     uint64_t probed;
     uint64_t lost;
+    uint64_t handshakes;
+    uint64_t resumed;
     for (i = 0; masque_quic_proxy_usage(proxy, i, &u) == 0; i++) {
         (void)fprintf(stderr,
                       "%s: usage of %s: %zu requests open, %llu datagrams, %llu "
@@ -77,6 +79,9 @@ static void print_usage(const masque_quic_proxy *proxy, uint32_t stateless_per_s
                   who, (unsigned long long)resets, (unsigned long long)negotiations,
                   (unsigned long long)held,
                   (unsigned long)(stateless_per_s != 0 ? stateless_per_s : 1024u));
+    handshakes = masque_quic_proxy_handshakes(proxy, &resumed);
+    (void)fprintf(stderr, "%s: %llu TLS handshakes, %llu of them resumed with a session ticket\n",
+                  who, (unsigned long long)handshakes, (unsigned long long)resumed);
     probed = masque_quic_proxy_probes(proxy, &lost);
     (void)fprintf(stderr,
                   "%s: %llu connections probed for a used-up quota, %llu of them closed "

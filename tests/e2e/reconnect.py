@@ -10,7 +10,9 @@ a token the proxy does not know) ends the client at once, with status 1, even wi
 SIGTERM, which frees its request at the proxy at once. A proxy killed without a word (SIGKILL)
 and started again answers the client's next packet with a Stateless Reset (RFC 9000 §10.3),
 whose token it derives from its TLS key as before, and the client is back within seconds
-(stateless.py checks the resets on the wire). A client killed without a word, whose request
+(stateless.py checks the resets on the wire). A client that reconnects to the restarted proxy
+offers the session ticket it kept, and resumes its TLS session (the proxy's tickets come from
+its key, which the restart keeps). A client killed without a word, whose request
 holds its identity's quota (--quota-requests 1), does not keep the same client, started again,
 out until the proxy's idle timeout: the proxy probes the connection that holds the request when
 the new one is refused, finds no answer, closes it, and the new client's next ask succeeds; a
@@ -301,6 +303,13 @@ def main():
             failures.append("the client did not say it was asking again")
         if client.poll() is not None:
             failures.append(f"the client ended (exit {client.returncode})")
+        # The restarted proxy has the same key, so its session tickets are the same: the
+        # client offered the one it kept and resumed its TLS session (RFC 8446 §2.2).
+        proxy.send_signal(signal.SIGUSR1)
+        line = wait_for(f"{work}/proxy2.log", "TLS handshakes") or ""
+        found = re.search(r"(\d+) TLS handshakes, (\d+) of them resumed", line)
+        if found is None or int(found.group(2)) < 1:
+            failures.append(f"after the restart, no resumed TLS session: {line.strip()!r}")
         stop(client)
         # A refusal that a new request would meet again ends the client, --reconnect or not.
         stop(proxy)

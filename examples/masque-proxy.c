@@ -19,7 +19,8 @@
  * certificate is made at start-up. Every client proves its address with a Retry round trip before
  * it gets any state (RFC 9000 §8.1.2).
  */
-#define _GNU_SOURCE /* prctl(PR_SET_PDEATHSIG), SO_REUSEPORT */
+#define _GNU_SOURCE /* prctl(PR_SET_PDEATHSIG), SO_REUSEPORT, pipe2 */
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,10 +29,12 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "masque/posix.h"
 #include "masque/quic.h"
+#include "notify.h"
 #include "options.h"
 
 #define MAX_RULES 32
@@ -41,6 +44,28 @@ static volatile sig_atomic_t reload;
 static volatile sig_atomic_t report;
 /* What the lines on stderr begin with: "masque-proxy", or with workers "masque-proxy worker K". */
 static char who[48] = "masque-proxy";
+
+/*
+ * The loop's heartbeat, under systemd's WatchdogSec= (notify.h): one process pings the
+ * manager itself (WATCHDOG=1); a worker writes a byte to its pipe to the parent instead, which
+ * pings only while every worker's beats come. -1 and 0: no watchdog.
+ */
+static int beat_fd = -1;
+static uint64_t beat_every_ns;
+static uint64_t next_beat_ns;
+
+static void beat(uint64_t now)
+{
+    if (beat_every_ns == 0 || now < next_beat_ns) {
+        return;
+    }
+    next_beat_ns = now + beat_every_ns;
+    if (beat_fd >= 0) {
+        (void)write(beat_fd, "", 1); /* a full pipe holds beats enough */
+    } else {
+        (void)notify_send("WATCHDOG=1");
+    }
+}
 
 static void on_usr1(int sig)
 {
@@ -262,6 +287,12 @@ static int serve(masque_quic_proxy_config *cfg, int fd, int tcp_fd, const char *
                   h2 && h3 ? "HTTP/3 on UDP, HTTP/2 on TCP"
                   : h3     ? "HTTP/3 on UDP"
                            : "HTTP/2 on TCP");
+    if (cfg->conn.workers <= 1) {
+        char state[160];
+        (void)snprintf(state, sizeof(state), "READY=1\nSTATUS=listening on %s", listen_text);
+        (void)notify_send(state);                 /* a worker's parent says it for the group */
+        beat_every_ns = notify_watchdog_ns() / 2; /* WatchdogSec=: at least twice an interval */
+    }
     if (run_seconds > 0) {
         deadline = masque_quic_now_ns() + (uint64_t)(run_seconds * 1e9);
     }
@@ -280,6 +311,10 @@ static int serve(masque_quic_proxy_config *cfg, int fd, int tcp_fd, const char *
         if (masque_quic_proxy_step(proxy, 50) != 0) {
             break;
         }
+        beat(masque_quic_now_ns());
+    }
+    if (cfg->conn.workers <= 1) {
+        (void)notify_send("STOPPING=1");
     }
     print_usage(proxy, cfg->stateless_per_s);
     masque_quic_proxy_free(proxy);
@@ -293,17 +328,53 @@ static int serve(masque_quic_proxy_config *cfg, int fd, int tcp_fd, const char *
 }
 
 /*
+ * Under WatchdogSec=, the parent of workers pings the manager only while each live worker's
+ * loop beats (beat(): a byte on its pipe at least every quarter of the interval): a worker
+ * whose loop hangs stops the pings, and the manager restarts the group. `beats` are the pipes'
+ * read ends, -1 where no worker reads any more; last[k] when worker k last beat.
+ */
+static void watch_beats(const int *beats, uint64_t *last, unsigned workers, uint64_t interval_ns,
+                        uint64_t *pinged)
+{
+    uint64_t now = masque_quic_now_ns();
+    unsigned k;
+    int all = 1;
+    for (k = 0; k < workers; k++) {
+        char drain[64];
+        if (beats[k] < 0) {
+            continue;
+        }
+        while (read(beats[k], drain, sizeof(drain)) > 0) {
+            last[k] = now;
+        }
+        if (now - last[k] > interval_ns / 2) {
+            all = 0; /* this one's loop has not turned for half an interval */
+        }
+    }
+    if (all && now - *pinged >= interval_ns / 4) {
+        *pinged = now;
+        (void)notify_send("WATCHDOG=1");
+    }
+}
+
+/*
  * `workers` processes, worker k serving sockets udp_fds[k] and tcp_fds[k] with the connection
  * IDs of worker k (masque_quic_config.worker). This process waits for them: SIGTERM, SIGINT,
  * SIGHUP and SIGUSR1 go on to each; a worker that ends otherwise than with status 0 ends the
  * others too (the socket group's places would shift), and the exit status is then 1. A worker
- * whose parent is gone (killed) gets SIGTERM.
+ * whose parent is gone (killed) gets SIGTERM. To systemd (notify.h) it says when the group is
+ * ready and when it stops, and pings its watchdog while every worker's loop turns.
  */
 static int run_workers(masque_quic_proxy_config *cfg, unsigned workers, const int *udp_fds,
                        const int *tcp_fds, const char *listen_text, int h2, int h3,
                        double run_seconds)
 {
     static pid_t pids[MASQUE_QUIC_WORKERS_MAX];
+    static int beats[MASQUE_QUIC_WORKERS_MAX];
+    static uint64_t last[MASQUE_QUIC_WORKERS_MAX];
+    uint64_t watchdog_ns = notify_watchdog_ns();
+    uint64_t pinged = 0;
+    char state[160];
     sigset_t waited;
     sigset_t before;
     pid_t parent = getpid();
@@ -319,9 +390,22 @@ static int run_workers(masque_quic_proxy_config *cfg, unsigned workers, const in
     (void)sigaddset(&waited, SIGCHLD);
     (void)sigprocmask(SIG_BLOCK, &waited, &before);
     for (k = 0; k < workers; k++) {
-        pid_t pid = fork();
+        int ends[2] = {-1, -1};
+        pid_t pid;
+        beats[k] = -1;
+        if (watchdog_ns != 0 && pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) {
+            perror("masque-proxy: pipe");
+            stopping = 1;
+            status = 1;
+            break;
+        }
+        pid = fork();
         if (pid < 0) {
             perror("masque-proxy: fork");
+            if (ends[0] >= 0) {
+                (void)close(ends[0]);
+                (void)close(ends[1]);
+            }
             stopping = 1;
             status = 1;
             break;
@@ -337,6 +421,14 @@ static int run_workers(masque_quic_proxy_config *cfg, unsigned workers, const in
                     (void)close(udp_fds[j]);
                     (void)close(tcp_fds[j]);
                 }
+                if (j < k && beats[j] >= 0) {
+                    (void)close(beats[j]); /* the parent's ends of the others' pipes */
+                }
+            }
+            if (ends[0] >= 0) {
+                (void)close(ends[0]);
+                beat_fd = ends[1];
+                beat_every_ns = watchdog_ns / 4;
             }
             (void)snprintf(who, sizeof(who), "masque-proxy worker %u", k);
             cfg->conn.workers = workers;
@@ -347,22 +439,44 @@ static int run_workers(masque_quic_proxy_config *cfg, unsigned workers, const in
         }
         pids[k] = pid;
         alive++;
+        if (ends[0] >= 0) {
+            (void)close(ends[1]);
+            beats[k] = ends[0];
+            last[k] = masque_quic_now_ns(); /* its first beat comes after its start */
+        }
     }
     for (k = 0; k < workers; k++) {
         (void)close(udp_fds[k]); /* each is the worker's now */
         (void)close(tcp_fds[k]);
     }
+    if (stopping == 0) {
+        /* The sockets listen (opened before the workers): connections wait for them. */
+        (void)snprintf(state, sizeof(state), "READY=1\nSTATUS=listening on %s (%u workers)",
+                       listen_text, workers);
+        (void)notify_send(state);
+    }
     while (alive > 0) {
         int sig;
         if (stopping == 1) {
             stopping = 2;
+            (void)notify_send("STOPPING=1");
             for (k = 0; k < workers; k++) {
                 if (pids[k] > 0) {
                     (void)kill(pids[k], SIGTERM);
                 }
             }
         }
-        sig = sigwaitinfo(&waited, NULL);
+        if (watchdog_ns != 0) {
+            struct timespec wait;
+            wait.tv_sec = (time_t)(watchdog_ns / 4u / 1000000000u);
+            wait.tv_nsec = (long)(watchdog_ns / 4u % 1000000000u);
+            sig = sigtimedwait(&waited, NULL, &wait);
+            if (stopping == 0) {
+                watch_beats(beats, last, workers, watchdog_ns, &pinged);
+            }
+        } else {
+            sig = sigwaitinfo(&waited, NULL);
+        }
         if (sig == SIGCHLD) {
             int st;
             pid_t pid;
@@ -371,6 +485,10 @@ static int run_workers(masque_quic_proxy_config *cfg, unsigned workers, const in
                     if (pids[k] == pid) {
                         pids[k] = 0;
                         alive--;
+                        if (beats[k] >= 0) {
+                            (void)close(beats[k]);
+                            beats[k] = -1;
+                        }
                     }
                 }
                 if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {

@@ -41,6 +41,7 @@
 #include "expose.h"
 #include "masque/posix.h"
 #include "masque/quic.h"
+#include "notify.h"
 #include "options.h"
 #ifdef MASQUE_HAVE_H2
 #include <fcntl.h>
@@ -177,10 +178,15 @@ static void ready(client_state *st, masque_session *session, masque_adapter *ada
     st->session = session;
     st->adapter = adapter;
     if (n > 0) {
+        char state[sizeof(listed) + 96];
         publish_address(st, lines); /* for scripts: the addresses, once ready */
         if (st->expose != NULL) {
             (void)printf("exposing %s at %s\n", st->service, listed);
+            (void)snprintf(state, sizeof(state), "STATUS=exposing %s at %s", st->service, listed);
+        } else {
+            (void)snprintf(state, sizeof(state), "STATUS=public address %s", listed);
         }
+        (void)notify_send(state); /* systemctl status says it (NotifyAccess=main) */
     }
     if (masque_session_open_uncompressed(session, now_ms(), &st->uncompressed_id) == MASQUE_OK) {
         st->uncompressed_open = 1;
@@ -1265,6 +1271,7 @@ int main(int argc, char **argv)
     double run_seconds = 0;
     uint64_t backoff_ms = 500; /* doubled before the first wait: 1 s */
     uint64_t wait_ms;
+    char state[512]; /* why a tunnel is down, for stderr and systemd's STATUS= */
     int i;
 
     o.cfg.authority = "localhost";
@@ -1417,11 +1424,14 @@ int main(int argc, char **argv)
          * proxy do not all come back in the same instant. */
         backoff_ms = st.ready ? 1000u : (backoff_ms * 2u > 60000u ? 60000u : backoff_ms * 2u);
         wait_ms = backoff_ms / 2u + (masque_quic_now_ns() / 1000u) % (backoff_ms / 2u + 1u);
-        (void)fprintf(stderr, "masque-bind-client: %s; asking again in %llu ms\n",
-                      st.lost != NULL ? st.lost
-                      : st.ready      ? "the tunnel ended"
-                                      : "no Bind tunnel was set up",
-                      (unsigned long long)wait_ms);
+        /* Said on stderr, and to systemd for `systemctl status` (STATUS=, notify.h). */
+        (void)snprintf(state, sizeof(state), "STATUS=%s; asking again in %llu ms",
+                       st.lost != NULL ? st.lost
+                       : st.ready      ? "the tunnel ended"
+                                       : "no Bind tunnel was set up",
+                       (unsigned long long)wait_ms);
+        (void)fprintf(stderr, "masque-bind-client: %s\n", state + strlen("STATUS="));
+        (void)notify_send(state);
         if (!wait_to_retry(&o, wait_ms)) {
             break;
         }

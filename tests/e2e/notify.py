@@ -10,6 +10,8 @@ with a socket of this script's own standing in for the manager ($NOTIFY_SOCKET):
 2. --workers 2: the parent says READY=1 for the group and pings only while the loops of both
    workers turn: a stopped worker stops the pings (a hung worker restarts the group), which
    come back after SIGCONT; STOPPING=1 on SIGTERM, and status 0.
+3. masque-bind-client --reconnect says its public address (STATUS=, which `systemctl status`
+   shows), and when the tunnel is down why and when it asks again.
 
 usage: notify.py BUILD_DIR    (loopback only; bounded deadlines)
 """
@@ -110,6 +112,7 @@ def main():
     work = work_with_pki("notify")
     failures = []
     proxy = None
+    client = None
     manager = Manager(f"{work}/notify")
     os.environ["NOTIFY_SOCKET"] = f"{work}/notify"
     os.environ["WATCHDOG_USEC"] = str(WATCHDOG_US)
@@ -132,16 +135,34 @@ def main():
         else:
             hang_and_resume(manager, workers[1], "--workers 2", failures)
         stopping(manager, proxy, "--workers 2", failures)
+        manager.drain()
+        del os.environ["WATCHDOG_USEC"]  # the client pings nothing
+        proxy, port = start_proxy(bindir, work, ["--no-h2"], log=f"{work}/proxy3.log")
+        with open(f"{work}/client.out", "w", encoding="utf-8") as out:
+            client = subprocess.Popen(
+                [os.path.join(bindir, "masque-bind-client"), "--proxy", f"127.0.0.1:{port}",
+                 "--authority", "localhost", "--ca", f"{work}/pki/ca.pem", "--h3",
+                 "--reconnect", "--run-seconds", "60"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        status = manager.wait("STATUS=public address 127.0.0.1:")
+        if status is None:
+            failures.append("the client said no STATUS=public address")
+        stopping(manager, proxy, "the client's proxy", failures)
+        status = manager.wait("; asking again in")
+        if status is None or not status.startswith("STATUS=the tunnel ended"):
+            failures.append(f"the client's tunnel went down: STATUS= expected, got {status!r}")
+        stop_all(client)
     except RuntimeError as exc:
         failures.append(str(exc))
     finally:
         del os.environ["NOTIFY_SOCKET"]
-        del os.environ["WATCHDOG_USEC"]
-        stop_all(proxy)
+        os.environ.pop("WATCHDOG_USEC", None)
+        stop_all(proxy, client)
     return report("notify", failures,
                   "masque-proxy says READY=1 once it listens and STOPPING=1 on SIGTERM, and pings "
                   "the watchdog while its loop turns and not while it hangs; with --workers, the "
-                  "parent pings only while every worker's loop turns", work)
+                  "parent pings only while every worker's loop turns; masque-bind-client says its "
+                  "public address, and why and when it asks again", work)
 
 
 if __name__ == "__main__":

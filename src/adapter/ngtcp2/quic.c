@@ -116,8 +116,9 @@ struct masque_quic_conn {
     gnutls_session_t tls;
     gnutls_certificate_credentials_t cred; /* our own (client), or NULL */
     masque_quic_credentials *shared;       /* the proxy's, referenced */
-    /* Client: the ticket it offers (a copy of cfg.ticket: a second attempt after Version
-     * Negotiation offers it again), and the newest one the proxy sent (tls_identity.h). */
+    /* Client: the ticket it offers until its handshake is over (a copy of cfg.ticket: a second
+     * attempt after Version Negotiation offers it again), and the newest one the proxy sent
+     * (tls_identity.h). */
     gnutls_datum_t offered;
     gnutls_datum_t ticket;
     nghttp3_conn *h3;
@@ -1231,6 +1232,7 @@ static int handshake_completed_cb(ngtcp2_conn *conn, void *user)
 {
     masque_quic_conn *c = user;
     (void)conn;
+    masque_tls_drop_ticket(&c->offered); /* offered, used or not: no attempt offers it again */
     /* The client's request waits for the proxy's SETTINGS (h3_recv_settings). */
     if (start_h3(c) != 0) {
         return NGTCP2_ERR_CALLBACK_FAILURE;

@@ -86,7 +86,9 @@ def hang_and_resume(manager, stopped, what, failures):
     if manager.pings(3) < 2:
         failures.append(f"{what}: fewer than 2 watchdog pings in 3 s")
     os.kill(stopped, signal.SIGSTOP)
-    time.sleep(0.7)  # pings on their way, and half an interval for the workers' parent
+    # Pings on their way, and for the workers' parent the beats it has yet to read (a beat
+    # counts from when it is read) and half an interval after them; generous on a busy host.
+    time.sleep(1.5)
     manager.drain()
     late = manager.pings(1.5)
     os.kill(stopped, signal.SIGCONT)

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE /* recvmmsg, sendmmsg */
 #include <errno.h>
+#include <limits.h>
 #include <ifaddrs.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
@@ -2631,26 +2632,34 @@ static void serve_client(masque_quic_proxy *p, proxy_client *c, uint64_t now)
 
 /*
  * Up to EVENTS_MAX readiness events, waiting up to wait_ns (UINT64_MAX: no limit) for one.
- * Under load something is ready and one non-blocking epoll_wait() takes it. Otherwise the
- * wait is a ppoll() on the epoll set itself, to the nanosecond: a timer less than a
- * millisecond away must not round to a zero timeout and a busy loop until it fires
- * (epoll_wait() counts milliseconds; epoll_pwait2() needs Linux 5.11 and is unknown to
- * valgrind 3.19).
+ * A wait of a millisecond or more is epoll_wait()'s own, in whole milliseconds rounded down:
+ * one system call, whether a packet ends it or the time does (then a little early, and the
+ * next step waits out the rest). epoll_wait() counts no less than a millisecond, so a shorter
+ * wait is a ppoll() on the epoll set itself, to the nanosecond, after a non-blocking
+ * epoll_wait() that takes what is ready already: a timer less than a millisecond away must
+ * not round to a zero timeout and a busy loop until it fires (epoll_pwait2() needs Linux 5.11
+ * and is unknown to valgrind 3.19).
  */
 static int wait_events(const masque_quic_proxy *p, struct epoll_event *ev, uint64_t wait_ns)
 {
     struct pollfd pfd;
     struct timespec ts;
-    int n = epoll_wait(p->epfd, ev, EVENTS_MAX, 0);
+    int n;
+    if (wait_ns >= 1000000u) {
+        uint64_t ms = wait_ns / 1000000u;
+        return epoll_wait(p->epfd, ev, EVENTS_MAX,
+                          wait_ns == UINT64_MAX ? -1 : ms > INT_MAX ? INT_MAX : (int)ms);
+    }
+    n = epoll_wait(p->epfd, ev, EVENTS_MAX, 0);
     if (n != 0 || wait_ns == 0) {
         return n;
     }
     pfd.fd = p->epfd;
     pfd.events = POLLIN;
     pfd.revents = 0;
-    ts.tv_sec = (time_t)(wait_ns / 1000000000u);
-    ts.tv_nsec = (long)(wait_ns % 1000000000u);
-    n = ppoll(&pfd, 1, wait_ns == UINT64_MAX ? NULL : &ts, NULL);
+    ts.tv_sec = 0;
+    ts.tv_nsec = (long)wait_ns;
+    n = ppoll(&pfd, 1, &ts, NULL);
     if (n <= 0) {
         return n; /* the timer's time, or a signal (EINTR) */
     }

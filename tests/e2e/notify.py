@@ -11,7 +11,8 @@ with a socket of this script's own standing in for the manager ($NOTIFY_SOCKET):
    workers turn: a stopped worker stops the pings (a hung worker restarts the group), which
    come back after SIGCONT; STOPPING=1 on SIGTERM, and status 0.
 3. masque-bind-client --reconnect says its public address (STATUS=, which `systemctl status`
-   shows), and when the tunnel is down why and when it asks again.
+   shows), and when the tunnel is down why and when it asks again; this manager's socket is
+   an abstract one ($NOTIFY_SOCKET beginning with @), as systemd may give in a container.
 
 usage: notify.py BUILD_DIR    (loopback only; bounded deadlines)
 """
@@ -30,9 +31,11 @@ WATCHDOG_US = 600000  # pings at least every 0.3 s, the loop turning at least ev
 class Manager:
     """The manager's side of $NOTIFY_SOCKET: the messages in the order they came."""
 
-    def __init__(self, path):
+    def __init__(self, name):
+        """At a path, or at an abstract name when name begins with @ (what $NOTIFY_SOCKET
+        says)."""
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
+        self.sock.bind("\0" + name[1:] if name.startswith("@") else name)
 
     def next(self, seconds):
         """The next message within seconds, or None."""
@@ -139,6 +142,9 @@ def main():
         stopping(manager, proxy, "--workers 2", failures)
         manager.drain()
         del os.environ["WATCHDOG_USEC"]  # the client pings nothing
+        abstract = f"@libmasque-notify-{os.getpid()}"
+        manager = Manager(abstract)
+        os.environ["NOTIFY_SOCKET"] = abstract
         proxy, port = start_proxy(bindir, work, ["--no-h2"], log=f"{work}/proxy3.log")
         with open(f"{work}/client.out", "w", encoding="utf-8") as out:
             client = subprocess.Popen(

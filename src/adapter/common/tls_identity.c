@@ -128,7 +128,7 @@ int masque_tls_ticket_key_derive(const char *key_file, const char *client_ca_fil
             (ca.data != NULL && gnutls_hmac(h, ca.data, ca.size) != 0)) {
             rv = -1;
         }
-        gnutls_hmac_deinit(h, key + 32u * half);
+        gnutls_hmac_deinit(h, key + (size_t)32 * half);
     }
     gnutls_memset(secret.data, 0, secret.size); /* the private key does not stay in freed memory */
     gnutls_free(secret.data);

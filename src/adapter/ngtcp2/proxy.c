@@ -8,8 +8,8 @@
  */
 #define _GNU_SOURCE /* recvmmsg, sendmmsg */
 #include <errno.h>
-#include <limits.h>
 #include <ifaddrs.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -147,7 +147,6 @@ typedef struct proxy_watch {
 /* A client over HTTP/3 (conn) or over HTTP/2 (h2, on its own TCP socket). */
 typedef struct proxy_client {
     masque_quic_conn *conn;
-    int handshake_counted; /* its TLS handshake is in the proxy's counts */
 #ifdef MASQUE_PROXY_H2
     masque_h2_conn *h2;
     masque_quic_credentials *cred; /* HTTP/2: the credentials it started with (a reference) */
@@ -184,6 +183,7 @@ typedef struct proxy_client {
     /* The connection IDs the proxy's index holds for it (bit k of cids_used: cids[k]). */
     uint8_t cids[CIDS_PER_CLIENT][MASQUE_QUIC_CONNECTION_ID_LEN];
     uint32_t cids_used;
+    int handshake_counted; /* its TLS handshake is in the proxy's counts */
     /* A probe of its connection (probe.h): when the last one began (one per PROBE_MIN_NS at
      * most), and until when an answer may come to the one going on (0: none is). */
     uint64_t probed_at;
@@ -2648,7 +2648,9 @@ static int wait_events(const masque_quic_proxy *p, struct epoll_event *ev, uint6
     if (wait_ns >= 1000000u) {
         uint64_t ms = wait_ns / 1000000u;
         return epoll_wait(p->epfd, ev, EVENTS_MAX,
-                          wait_ns == UINT64_MAX ? -1 : ms > INT_MAX ? INT_MAX : (int)ms);
+                          wait_ns == UINT64_MAX ? -1
+                          : ms > INT_MAX        ? INT_MAX
+                                                : (int)ms);
     }
     n = epoll_wait(p->epfd, ev, EVENTS_MAX, 0);
     if (n != 0 || wait_ns == 0) {

@@ -169,7 +169,8 @@ static void usage(FILE *to)
         "                             most per second (default 1024; the rest held back)\n"
         "  --workers N                N processes on the port, each with its own clients and\n"
         "                             limits; packets go to the worker of their connection ID\n"
-        "                             (default 1; needs --cert and --key, and no quotas)\n"
+        "                             (default 1; needs --cert and --key; --quota-requests\n"
+        "                             counts across them, rate quotas need 1)\n"
         "  --assign-rate PER_S        registrations per second per request (default: no limit)\n"
         "  --idle-timeout-ms MS       close compressed contexts idle this long (default 120000)\n"
         "  --no-h2 | --no-h3          serve one transport only\n"
@@ -648,11 +649,19 @@ int main(int argc, char **argv)
                               "and one Stateless Reset secret derived from its key, for all)\n");
         return 2;
     }
-    if (workers > 1 &&
-        (cfg.quota_requests != 0 || cfg.quota_datagrams_per_s != 0 || cfg.quota_bytes_per_s != 0)) {
-        (void)fprintf(stderr, "masque-proxy: quotas per client identity are kept by one process: "
-                              "they need --workers 1\n");
+    if (workers > 1 && (cfg.quota_datagrams_per_s != 0 || cfg.quota_bytes_per_s != 0)) {
+        (void)fprintf(stderr, "masque-proxy: rate quotas per client identity are kept by one "
+                              "process: --quota-datagrams and --quota-bytes need --workers 1\n");
         return 2;
+    }
+    if (workers > 1 && cfg.quota_requests != 0) {
+        /* One count of each identity's requests for all workers, made before they fork. */
+        cfg.quota_share =
+            masque_quic_quota_share_new(cfg.max_identities != 0 ? cfg.max_identities : 1024u);
+        if (cfg.quota_share == NULL) {
+            (void)fprintf(stderr, "masque-proxy: no shared memory for --quota-requests\n");
+            return 1;
+        }
     }
     if (open_listeners(&ss, sl, workers, h2, h3, udp_fds, tcp_fds) != 0) {
         return 1;

@@ -104,6 +104,27 @@ MASQUE_API void *masque_quic_credentials_gnutls(const masque_quic_credentials *c
 MASQUE_API const uint8_t *masque_quic_credentials_ticket_key(const masque_quic_credentials *cr);
 
 /**
+ * @brief The Bind requests each client identity holds, counted in memory that processes
+ *        forked after it was made share (opaque), for workers that enforce one quota of
+ *        requests together (masque_quic_proxy_config.quota_share).
+ */
+typedef struct masque_quic_quota_share masque_quic_quota_share;
+
+/**
+ * @brief Make the shared count, before the workers fork: room for @p identities identities
+ *        holding requests at once (a newcomer beyond is refused, as over its quota).
+ * @param identities 1 to 1 000 000.
+ * @return The share, or NULL (no memory, or @p identities out of range).
+ */
+MASQUE_API masque_quic_quota_share *masque_quic_quota_share_new(size_t identities);
+
+/**
+ * @brief Unmap the share in this process (each process that has it unmaps its own).
+ * @param s The share, or NULL.
+ */
+MASQUE_API void masque_quic_quota_share_free(masque_quic_quota_share *s);
+
+/**
  * @brief What the application hears from a connection. Any hook may be NULL. The request
  *        hooks get the request's application pointer (masque_quic_request_app()); on_log gets
  *        the connection's.
@@ -180,9 +201,11 @@ typedef enum masque_quic_ack {
 
 /** @brief Settings of a connection. */
 typedef struct masque_quic_config {
-    int is_server;            /**< Proxy side. */
-    const char *authority;    /**< Client: :authority of the request (and TLS server name). */
-    const char *uri_template; /**< The UDP proxying URI template (RFC 9298 §2). */
+    int is_server;         /**< Proxy side. */
+    const char *authority; /**< Client: :authority of the request (and TLS server name). */
+    /** The UDP proxying URI template (RFC 9298 §2); required (a connection, or a proxy,
+     *  without one is refused). */
+    const char *uri_template;
     /** Proxy: PEM certificate; NULL: a self-signed one is made. Client: its certificate for
      *  mutual TLS, or NULL. */
     const char *cert_file;
@@ -878,6 +901,13 @@ typedef struct masque_quic_proxy_config {
     size_t quota_requests;
     uint32_t quota_datagrams_per_s; /**< See quota_requests. */
     uint64_t quota_bytes_per_s;     /**< See quota_requests. */
+    /**
+     * Workers (conn.workers above 1) that serve one port: the count of Bind requests each
+     * identity holds, shared by all of them (masque_quic_quota_share_new(), made before they
+     * fork), so that quota_requests bounds an identity across every worker, not in each. NULL:
+     * this process counts alone. The rate quotas stay each process's own.
+     */
+    masque_quic_quota_share *quota_share;
     /**
      * Client identities accounted apart at once (quotas, masque_quic_proxy_usage()). 0: 1024;
      * at most 1 000 000. When all are taken, a new identity gets the accounting of the one

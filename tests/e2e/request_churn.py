@@ -12,7 +12,6 @@ usage: request_churn.py BUILD_DIR   (an interpreter with the h2 package: tools/r
 import os
 import socket
 import sys
-import time
 
 from h2_interop import (ACK, ASSIGN, BIND_REQUEST, DATAGRAM, Failure, connect, start_proxy,
                         varint)

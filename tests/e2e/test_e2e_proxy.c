@@ -53,14 +53,15 @@ typedef struct client {
 } client;
 
 static masque_quic_proxy *proxy;
-static const char *client_ca;                 /* the CA clients trust (NULL: pki.ca_file) */
-static const char *client_host = "localhost"; /* the :authority clients use */
-static const char *client_token;              /* the bearer token clients send, or NULL */
-static const char *proxy_token_file;          /* the proxy's token file, or NULL */
-static int proxy_allow_anonymous;             /* anonymous clients from elsewhere may bind */
-static const char *proxy_client_ca;           /* mutual TLS: the CA of client certificates */
-static size_t proxy_quota_requests;           /* quotas per client identity; 0: none */
-static size_t proxy_max_identities;           /* identities accounted apart; 0: the default */
+static const char *client_ca;                      /* the CA clients trust (NULL: pki.ca_file) */
+static const char *client_host = "localhost";      /* the :authority clients use */
+static const char *client_token;                   /* the bearer token clients send, or NULL */
+static const char *proxy_token_file;               /* the proxy's token file, or NULL */
+static int proxy_allow_anonymous;                  /* anonymous clients from elsewhere may bind */
+static const char *proxy_client_ca;                /* mutual TLS: the CA of client certificates */
+static size_t proxy_quota_requests;                /* quotas per client identity; 0: none */
+static size_t proxy_max_identities;                /* identities accounted apart; 0: the default */
+static masque_quic_quota_share *proxy_quota_share; /* a count of requests shared, or NULL */
 static uint32_t proxy_quota_datagrams;
 static size_t proxy_max_contexts;
 static const char *client_cert; /* the clients' certificate and key, or NULL */
@@ -242,6 +243,7 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     cfg.conn.client_ca_file = proxy_client_ca;
     cfg.quota_requests = proxy_quota_requests;
     cfg.max_identities = proxy_max_identities;
+    cfg.quota_share = proxy_quota_share;
     cfg.quota_datagrams_per_s = proxy_quota_datagrams;
     cfg.conn.max_peer_contexts = proxy_max_contexts;
     cfg.conn.max_requests = conn_max_requests;
@@ -973,6 +975,105 @@ static void test_e2e_identities_without_requests_give_their_accounting_to_newcom
     stop_client(&clients[1]);
     stop_client(&clients[2]);
     stop_proxy();
+}
+
+/* A second proxy beside `proxy` (another worker of the port, in this process), stepped by
+ * pump() through after_step. */
+static masque_quic_proxy *other_proxy;
+static int other_fd = -1;
+static size_t awaited; /* the client whose answer is awaited */
+
+static void step_other(void)
+{
+    assert_int_equal(masque_quic_proxy_step(other_proxy, 0), 0);
+}
+
+static int awaited_answered(size_t n)
+{
+    (void)n;
+    return clients[awaited].ready || clients[awaited].closed;
+}
+
+static int other_holds_one_request(size_t n)
+{
+    (void)n;
+    return masque_quic_proxy_requests(other_proxy) == 1;
+}
+
+/* Client k from `ip` (anonymous: its identity is its address) to the proxy at `to`: 1 when its
+ * Bind request was accepted, 0 when it was refused with 429. */
+static int bind_from(size_t k, const char *ip, const masque_address *to)
+{
+    masque_address own = proxy_addr;
+    proxy_addr = *to;
+    start_client(&clients[k], ip);
+    proxy_addr = own;
+    awaited = k;
+    assert_true(pump(k + 1, 15000, awaited_answered));
+    if (!clients[k].ready) {
+        assert_true(clients[k].closed);
+        assert_int_equal(clients[k].status, 429);
+    }
+    return clients[k].ready;
+}
+
+/* Workers of one port share one count of each identity's requests (masque_quic_quota_share),
+ * so that --quota-requests bounds an identity across them: two proxies with one share, a quota
+ * of one request. An identity that holds its request at one is refused at the other; the share
+ * holds as many identities as it has room for (here four: 3 asked for, a power of two of slots
+ * at a load of a half), a fifth is refused until one of them ends its request; identities
+ * found after that removal (a backward shift in the share's table) still hold theirs. */
+static void test_e2e_workers_share_one_quota_of_requests(void **state)
+{
+    masque_quic_proxy_config cfg;
+    masque_address other_addr;
+    masque_address own_addr;
+    (void)state;
+    assert_null(masque_quic_quota_share_new(0));
+    assert_null(masque_quic_quota_share_new(1000001));
+    proxy_quota_share = masque_quic_quota_share_new(3);
+    assert_non_null(proxy_quota_share);
+    proxy_quota_requests = 1;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    proxy_quota_requests = 0;
+    own_addr = proxy_addr;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.conn.cert_file = pki.cert_file;
+    cfg.conn.key_file = pki.key_file;
+    cfg.conn.policy = &policy;
+    cfg.quota_requests = 1;
+    cfg.quota_share = proxy_quota_share;
+    other_fd = bound_socket("127.0.0.1", &other_addr);
+    cfg.relay_bind = other_addr;
+    assert_null(masque_quic_proxy_new(&cfg, other_fd)); /* no URI template: refused */
+    cfg.conn.uri_template = tmpl;
+    other_proxy = masque_quic_proxy_new(&cfg, other_fd);
+    assert_non_null(other_proxy);
+    after_step = step_other;
+    /* Anonymous identities are their addresses, and the share's 8 slots are homed by their
+     * names: 127.0.0.12 and 127.0.0.27 both at slot 7 (the second wraps to slot 0), 127.0.0.11
+     * at 2, .14 at 1, .15 at 6. */
+    assert_true(bind_from(0, "127.0.0.11", &own_addr));
+    assert_false(bind_from(1, "127.0.0.11", &other_addr)); /* held at the first proxy */
+    assert_true(bind_from(2, "127.0.0.12", &other_addr));
+    assert_true(bind_from(3, "127.0.0.27", &other_addr));
+    assert_true(bind_from(4, "127.0.0.14", &own_addr));
+    assert_false(bind_from(5, "127.0.0.15", &own_addr)); /* no room for a fifth identity */
+    assert_int_equal(masque_quic_close(clients[2].conn, MASQUE_H3_NO_ERROR), 0);
+    assert_true(pump(5, 15000, other_holds_one_request)); /* .12's slot is free */
+    /* .27 moved back to its home when .12 left: still found, still holding its request. */
+    assert_false(bind_from(6, "127.0.0.27", &own_addr));
+    assert_true(bind_from(7, "127.0.0.15", &other_addr)); /* the room came back */
+    assert_false(bind_from(8, "127.0.0.14", &other_addr));
+    assert_false(bind_from(9, "127.0.0.11", &other_addr));
+    after_step = NULL;
+    masque_quic_proxy_free(other_proxy);
+    other_proxy = NULL;
+    (void)close(other_fd);
+    other_fd = -1;
+    stop_proxy();
+    masque_quic_quota_share_free(proxy_quota_share);
+    proxy_quota_share = NULL;
 }
 
 static void test_e2e_UDP_7_disconnect_frees_the_clients_socket_and_contexts(void **state)
@@ -3430,6 +3531,14 @@ static int after_each(void **state)
         }
     }
     stop_proxy();
+    if (other_proxy != NULL) {
+        masque_quic_proxy_free(other_proxy);
+        other_proxy = NULL;
+        (void)close(other_fd);
+        other_fd = -1;
+    }
+    masque_quic_quota_share_free(proxy_quota_share);
+    proxy_quota_share = NULL;
     client_ca = NULL;
     client_host = "localhost";
     client_token = NULL;
@@ -3518,6 +3627,7 @@ int main(void)
         E2E_TEST(test_e2e_a_proxy_that_stops_tells_its_clients),
         E2E_TEST(test_e2e_a_client_tells_a_silent_proxy_from_one_that_closed),
         E2E_TEST(test_e2e_identities_without_requests_give_their_accounting_to_newcomers),
+        E2E_TEST(test_e2e_workers_share_one_quota_of_requests),
         E2E_TEST(test_e2e_DG_11_malformed_capsule_aborts_only_that_stream),
         E2E_TEST(test_e2e_DG_8_a_busy_capsule_tunnel_carries_many_times_its_stream_buffer),
         E2E_TEST(test_e2e_BIND_30_responses_a_client_does_not_take_are_bounded),

@@ -16,6 +16,10 @@ Connection ID that worker issued (masque_quic_steer_by_connection_id()).
    twice, some would end).
 3. SIGTERM to masque-proxy ends both workers and it, with status 0; masque-proxy killed
    (SIGKILL) takes its workers with it: the port is free again.
+4. --quota-requests 1 with one token counts across the workers (masque_quic_quota_share):
+   while one client of the token holds its request at one worker, the token's other clients
+   are refused (429) by both, the other worker among them (without the share, that one would
+   accept); once the holder has gone, the next client of the token binds.
 
 usage: workers.py BUILD_DIR    (loopback only; bounded deadlines)
 """
@@ -117,6 +121,71 @@ def served_by(log):
     return counts
 
 
+def said(path, text):
+    """Whether the file at path holds text now."""
+    with open(path, encoding="utf-8") as f:
+        return text in f.read()
+
+
+def shared_quota(bindir, work, failures):
+    """Part 4: one token, --quota-requests 1, two workers."""
+    tokens = f"{work}/tokens"
+    with open(tokens, "w", encoding="utf-8") as f:
+        f.write("one-token\n")
+    with open(f"{work}/token", "w", encoding="utf-8") as f:
+        f.write("one-token\n")
+    log = f"{work}/quota.log"
+    token = ["--token-file", f"{work}/token"]
+    proxy, port = start_proxy(bindir, work, ["--workers", str(WORKERS), "--token-file", tokens,
+                                             "--quota-requests", "1"], log=log)
+    clients = []
+    try:
+        if wait_for(log, "worker 1: listening on", 20) is None:
+            raise RuntimeError("part 4: the workers did not start")
+        holder, out = start_client(bindir, work, "holder", port, token)
+        clients.append(holder)
+        if public_address(out) is None:
+            raise RuntimeError("part 4: no tunnel for the token's first client")
+        held_by = served_by(log).index(1)
+        other_refused = False
+        for i in range(16):  # each goes to a worker by the kernel's hash: one in two the other
+            client, out = start_client(bindir, work, f"second{i}", port, token)
+            clients.append(client)
+            end = time.monotonic() + 30  # refused (it ends), or bound (it says so)
+            while (client.poll() is None and not said(out, "public address:")
+                   and time.monotonic() < end):
+                select.select([], [], [], 0.05)
+            if client.poll() is None and not said(out, "public address:"):
+                failures.append(f"part 4: client {i} of the token neither bound nor ended "
+                                "within 30 s")
+                break
+            if said(out, "public address:"):
+                failures.append(f"part 4: a second client of the token bound (the quota was "
+                                f"not shared): Bind requests per worker {served_by(log)}")
+                break
+            with open(log, encoding="utf-8") as f:
+                other_refused = any(
+                    re.match(rf"masque-proxy worker {1 - held_by}: refused .*\(429\)", line)
+                    for line in f)
+            if other_refused:
+                break
+        if not other_refused and not failures:
+            failures.append("part 4: in 16 clients, none met the worker without the holder")
+        holder.terminate()  # SIGTERM: it closes its tunnel in order, and its request ends
+        try:
+            holder.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            failures.append("part 4: the holder still runs 20 s after SIGTERM")
+        again, out = start_client(bindir, work, "again", port, token)
+        clients.append(again)
+        if public_address(out) is None:
+            failures.append("part 4: once the holder had gone, the token's next client did not "
+                            "bind (its request was not given back)")
+    finally:
+        stop_all(*clients)
+        stop_all(proxy)
+
+
 def port_free(port):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         try:
@@ -192,6 +261,7 @@ def main():
             select.select([], [], [], 0.1)
         if not port_free(port):
             failures.append("masque-proxy killed, its workers still hold the port after 20 s")
+        shared_quota(bindir, work, failures)
     except RuntimeError as exc:
         failures.append(str(exc))
     finally:
@@ -203,7 +273,8 @@ def main():
                   f"both workers ({counts} Bind requests each){over_h2}, every one "
                   f"carrying datagrams before and after its client's path was rebound {REBINDS} "
                   "times; SIGTERM ends it with status 0, and killed it takes its "
-                  "workers with it", work, log)
+                  "workers with it; one token's quota of requests holds across both workers",
+                  work, log)
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ static masque_str str_of(const char *s, int present)
 {
     masque_str r;
     r.ptr = present ? s : NULL;
-    r.len = present ? strlen(s) : 0;
+    r.len = present && s != NULL ? strlen(s) : 0;
     return r;
 }
 

@@ -765,6 +765,9 @@ masque_h2_conn *masque_h2_client_new(const masque_h2_config *cfg, int fd,
 {
     masque_h2_config client = *cfg;
     masque_h2_conn *c;
+    if (cfg->uri_template == NULL) {
+        return NULL;
+    }
     client.is_server = 0;
     c = conn_new(&client, fd, hooks, app);
     if (c != NULL && masque_h2_request_open(c, app) == NULL) {
@@ -778,6 +781,9 @@ masque_h2_conn *masque_h2_server_new(const masque_h2_config *cfg, int fd,
                                      const masque_h2_hooks *hooks, void *app)
 {
     masque_h2_config server = *cfg;
+    if (cfg->uri_template == NULL) {
+        return NULL;
+    }
     server.is_server = 1;
     return conn_new(&server, fd, hooks, app);
 }

@@ -13,11 +13,13 @@
 #include <linux/filter.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -526,6 +528,150 @@ static int quota_pass(const masque_quic_proxy *p, proxy_identity *id, size_t len
     return 1;
 }
 
+/* ---- the count of requests workers share (masque_quic_quota_share, quic.h) ---- */
+
+/* An identity that holds requests, by name; a free slot has an empty name. */
+typedef struct share_slot {
+    char name[sizeof(((masque_quic_usage *)0)->identity)];
+    size_t requests;
+} share_slot;
+
+/* One mapping, shared by the processes forked after it was made: open addressing over a power
+ * of two of slots, at a load of a half at most, each identity's slot freed when its last
+ * request ends (backward-shift deletion, so that no probe ever crosses a tombstone). */
+struct masque_quic_quota_share {
+    pthread_mutex_t lock; /* process-shared and robust: a worker may die holding it */
+    size_t mapped;        /* bytes of the mapping */
+    size_t mask;          /* slots - 1 */
+    size_t used;          /* identities holding requests */
+    share_slot slot[];
+};
+
+masque_quic_quota_share *masque_quic_quota_share_new(size_t identities)
+{
+    masque_quic_quota_share *s;
+    pthread_mutexattr_t attr;
+    size_t slots = 2;
+    size_t mapped;
+    void *at;
+    int ok;
+    if (identities == 0 || identities > IDENTITIES_LIMIT) {
+        return NULL;
+    }
+    while (slots < 2 * identities) {
+        slots *= 2;
+    }
+    mapped = offsetof(masque_quic_quota_share, slot) + slots * sizeof(share_slot);
+    at = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (at == MAP_FAILED) {
+        return NULL;
+    }
+    s = at; /* zeroed: every slot free */
+    s->mapped = mapped;
+    s->mask = slots - 1;
+    ok = pthread_mutexattr_init(&attr) == 0;
+    ok = ok && pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) == 0 &&
+         pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) == 0 &&
+         pthread_mutex_init(&s->lock, &attr) == 0;
+    (void)pthread_mutexattr_destroy(&attr);
+    if (!ok) {
+        (void)munmap(at, mapped);
+        return NULL;
+    }
+    return s;
+}
+
+void masque_quic_quota_share_free(masque_quic_quota_share *s)
+{
+    if (s != NULL) {
+        (void)munmap(s, s->mapped);
+    }
+}
+
+static void share_lock(masque_quic_quota_share *s)
+{
+    if (pthread_mutex_lock(&s->lock) == EOWNERDEAD) {
+        /* A worker died holding it (its group is being stopped): the counts stand as they
+         * are, each changed whole under the lock or not at all. */
+        (void)pthread_mutex_consistent(&s->lock);
+    }
+}
+
+/* Where a name's probe starts (FNV-1a). */
+static size_t share_home(const masque_quic_quota_share *s, const char *name)
+{
+    uint64_t h = 0xCBF29CE484222325u;
+    for (; *name != '\0'; name++) {
+        h = (h ^ (uint8_t)*name) * 0x100000001B3u;
+    }
+    return (size_t)(h & s->mask);
+}
+
+/* The slot of `name`, or the free slot where it would go. */
+static size_t share_find(const masque_quic_quota_share *s, const char *name)
+{
+    size_t i = share_home(s, name);
+    while (s->slot[i].name[0] != '\0' && strcmp(s->slot[i].name, name) != 0) {
+        i = (i + 1) & s->mask;
+    }
+    return i;
+}
+
+/* One more request for `name`: 1, or 0 when it holds `quota` already (or the share holds as
+ * many identities as it has room for). */
+static int share_take(masque_quic_quota_share *s, const char *name, size_t quota)
+{
+    size_t i;
+    int taken = 0;
+    share_lock(s);
+    i = share_find(s, name);
+    if (s->slot[i].name[0] != '\0') {
+        if (s->slot[i].requests < quota) {
+            s->slot[i].requests++;
+            taken = 1;
+        }
+    } else if (s->used < (s->mask + 1) / 2) {
+        (void)snprintf(s->slot[i].name, sizeof(s->slot[i].name), "%s", name);
+        s->slot[i].requests = 1;
+        s->used++;
+        taken = 1;
+    }
+    (void)pthread_mutex_unlock(&s->lock);
+    return taken;
+}
+
+/* A request of `name` ended; its slot is freed with its last one. */
+static void share_give(masque_quic_quota_share *s, const char *name)
+{
+    size_t i;
+    share_lock(s);
+    i = share_find(s, name);
+    if (s->slot[i].name[0] != '\0' && --s->slot[i].requests == 0) {
+        size_t j;
+        /* Backward shift: each later slot of the cluster whose home is not in (i, j] moves
+         * into the hole. */
+        for (j = (i + 1) & s->mask; s->slot[j].name[0] != '\0'; j = (j + 1) & s->mask) {
+            size_t home = share_home(s, s->slot[j].name);
+            if (((j - home) & s->mask) >= ((j - i) & s->mask)) {
+                s->slot[i] = s->slot[j];
+                i = j;
+            }
+        }
+        memset(&s->slot[i], 0, sizeof(s->slot[i]));
+        s->used--;
+    }
+    (void)pthread_mutex_unlock(&s->lock);
+}
+
+/* A request counted against its identity's quota (shared, or this process's) did not come to
+ * be, or ended: the shared count gives it back (this process's goes with use.requests). */
+static void quota_back(const masque_quic_proxy *p, const char *identity)
+{
+    if (p->cfg.quota_share != NULL && p->cfg.quota_requests != 0) {
+        share_give(p->cfg.quota_share, identity);
+    }
+}
+
 /*
  * Datagrams to targets, gathered while a batch of QUIC packets (or a read of HTTP/2) is
  * handled, then sent with one sendmmsg() per relay socket instead of one sendto() each. Only
@@ -706,6 +852,7 @@ static void relay_end(proxy_relay *relay)
     if (relay->live) {
         relay->client->proxy->relays_ended++;
         dlist_remove(&relay->ident->relays, &relay->of_ident);
+        quota_back(relay->client->proxy, relay->ident->use.identity);
         if (relay->ident->use.requests > 0) {
             relay->ident->use.requests--;
             if (relay->ident->use.requests == 0) {
@@ -909,7 +1056,10 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses,
     unsigned local = 0;
     size_t i;
     *status = 503;
-    if (p->cfg.quota_requests != 0 && c->ident->use.requests >= p->cfg.quota_requests) {
+    if (p->cfg.quota_requests != 0 &&
+        (p->cfg.quota_share != NULL
+             ? !share_take(p->cfg.quota_share, c->ident->use.identity, p->cfg.quota_requests)
+             : c->ident->use.requests >= p->cfg.quota_requests)) {
         c->ident->use.refused++;
         log_refusal(p, "this client's quota of Bind requests is used up (429)", &c->remote,
                     c->remotelen);
@@ -920,10 +1070,12 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses,
     if (p->nrelays - p->relays_ended >= p->cfg.max_requests) { /* the requests open now */
         log_refusal(p, "the proxy holds its most Bind requests (--max-requests)", &c->remote,
                     c->remotelen);
+        quota_back(p, c->ident->use.identity);
         return NULL;
     }
     relay = relay_take(p);
     if (relay == NULL) {
+        quota_back(p, c->ident->use.identity);
         return NULL;
     }
     relay->fd = relay_socket(&p->cfg.relay_bind, &bound);
@@ -937,6 +1089,7 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses,
         log_refusal(p, "no UDP socket for a relay (descriptors exhausted?)", &c->remote,
                     c->remotelen);
         relay_drop(p, relay);
+        quota_back(p, c->ident->use.identity);
         return NULL;
     }
     *count = advertised_addresses(c, &bound, public_addresses, &local);
@@ -946,6 +1099,7 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses,
                     "the public IP)",
                     &c->remote, c->remotelen);
         relay_drop(p, relay);
+        quota_back(p, c->ident->use.identity);
         return NULL;
     }
     relay->live = 1;
@@ -1533,7 +1687,7 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     if (p->cfg.max_clients > MAX_CLIENTS_LIMIT || p->cfg.max_requests > 4 * MAX_CLIENTS_LIMIT ||
         p->cfg.max_identities > IDENTITIES_LIMIT || p->cfg.stateless_per_s > STATELESS_LIMIT ||
         !masque_quic_workers_valid(&p->cfg.conn) || !public_ips_valid(&p->cfg) ||
-        (unsigned)p->cfg.conn.ack > MASQUE_QUIC_ACK_DELAYED) {
+        p->cfg.conn.uri_template == NULL || (unsigned)p->cfg.conn.ack > MASQUE_QUIC_ACK_DELAYED) {
         free(p->own);
         free(p);
         /* Beyond those limits the tables' sizes would wrap (and no host has that); the public

@@ -111,8 +111,9 @@ MASQUE_API const uint8_t *masque_quic_credentials_ticket_key(const masque_quic_c
 typedef struct masque_quic_quota_share masque_quic_quota_share;
 
 /**
- * @brief Make the shared count, before the workers fork: room for @p identities identities
- *        holding requests at once (a newcomer beyond is refused, as over its quota).
+ * @brief Make the shared count, before the workers fork: room for at least @p identities
+ *        identities holding requests at once (a power of two of slots, at most half of them
+ *        used); a newcomer beyond is refused, as over its quota.
  * @param identities 1 to 1 000 000.
  * @return The share, or NULL (no memory, or @p identities out of range).
  */

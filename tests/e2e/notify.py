@@ -122,7 +122,7 @@ def main():
     os.environ["NOTIFY_SOCKET"] = f"{work}/notify"
     os.environ["WATCHDOG_USEC"] = str(WATCHDOG_US)
     try:
-        proxy, port = start_proxy(bindir, work, ["--no-h2"])
+        proxy, port = start_proxy(bindir, work, ["--no-h2"], new_session=True)
         ready = manager.wait("READY=1")
         if ready is None or f"STATUS=listening on 127.0.0.1:{port}" not in ready:
             failures.append(f"one process: READY=1 with its address expected, got {ready!r}")
@@ -130,7 +130,7 @@ def main():
         stopping(manager, proxy, "one process", failures)
         manager.drain()
         proxy, port = start_proxy(bindir, work, ["--workers", "2", "--no-h2"],
-                                  log=f"{work}/workers.log")
+                                  log=f"{work}/workers.log", new_session=True)
         ready = manager.wait("READY=1")
         if ready is None or "(2 workers)" not in ready:
             failures.append(f"--workers 2: READY=1 for the group expected, got {ready!r}")

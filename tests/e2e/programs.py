@@ -81,13 +81,17 @@ def wait_for(path, text, seconds=20):
     return None
 
 
-def start_proxy(bindir, work, args=(), listen="127.0.0.1", log=None, port=None):
+def start_proxy(bindir, work, args=(), listen="127.0.0.1", log=None, port=None,
+                new_session=False):
     """masque-proxy at `listen` (an IP literal, IPv6 in brackets) on a free port (or on `port`),
     with the throw-away CA's certificate, loopback targets allowed, its log in `log`
     (work/proxy.log by default), and waits until it listens: (process, port). A proxy that exits
     before it listens (the port was taken between free_port() and its bind: the tests run side
     by side) is started again on another port, up to five times, unless `port` was given.
-    RuntimeError if it does not start."""
+    RuntimeError if it does not start. new_session: in a session of its own, for a test that
+    stops it (SIGSTOP): else, should the shell that started the test exit meanwhile, its process
+    group would be orphaned with a stopped member, and the kernel would send the group SIGHUP and
+    SIGCONT (POSIX _exit())."""
     log = log or f"{work}/proxy.log"
     fixed = port
     for _ in range(5 if fixed is None else 1):
@@ -97,7 +101,8 @@ def start_proxy(bindir, work, args=(), listen="127.0.0.1", log=None, port=None):
                                       f"{listen}:{port}", "--allow", "127.0.0.0/8",
                                       "--cert", f"{work}/pki/localhost.pem",
                                       "--key", f"{work}/pki/localhost.key",
-                                      "--run-seconds", "90"] + list(args), stderr=plog)
+                                      "--run-seconds", "90"] + list(args), stderr=plog,
+                                     start_new_session=new_session)
         end = time.monotonic() + 20
         while time.monotonic() < end:
             if wait_for(log, "listening on", 0.2) is not None:

@@ -33,6 +33,7 @@ set(MASQUE_QUIC_SOURCES
   src/adapter/ngtcp2/ctrl_guard.c
   src/adapter/ngtcp2/quic.c
   src/adapter/ngtcp2/proxy.c
+  src/adapter/ngtcp2/quota_share.c
   src/adapter/ngtcp2/udp_in.c
   src/adapter/ngtcp2/udp_out.c
 )

@@ -169,8 +169,8 @@ static void usage(FILE *to)
         "                             most per second (default 1024; the rest held back)\n"
         "  --workers N                N processes on the port, each with its own clients and\n"
         "                             limits; packets go to the worker of their connection ID\n"
-        "                             (default 1; needs --cert and --key; --quota-requests\n"
-        "                             counts across them, rate quotas need 1)\n"
+        "                             (default 1; needs --cert and --key; the quotas count\n"
+        "                             across them)\n"
         "  --assign-rate PER_S        registrations per second per request (default: no limit)\n"
         "  --idle-timeout-ms MS       close compressed contexts idle this long (default 120000)\n"
         "  --no-h2 | --no-h3          serve one transport only\n"
@@ -649,17 +649,14 @@ int main(int argc, char **argv)
                               "and one Stateless Reset secret derived from its key, for all)\n");
         return 2;
     }
-    if (workers > 1 && (cfg.quota_datagrams_per_s != 0 || cfg.quota_bytes_per_s != 0)) {
-        (void)fprintf(stderr, "masque-proxy: rate quotas per client identity are kept by one "
-                              "process: --quota-datagrams and --quota-bytes need --workers 1\n");
-        return 2;
-    }
-    if (workers > 1 && cfg.quota_requests != 0) {
-        /* One count of each identity's requests for all workers, made before they fork. */
+    if (workers > 1 &&
+        (cfg.quota_requests != 0 || cfg.quota_datagrams_per_s != 0 || cfg.quota_bytes_per_s != 0)) {
+        /* One count of each identity's requests, and one pair of token buckets, for all the
+         * workers, made before they fork. */
         cfg.quota_share =
             masque_quic_quota_share_new(cfg.max_identities != 0 ? cfg.max_identities : 1024u);
         if (cfg.quota_share == NULL) {
-            (void)fprintf(stderr, "masque-proxy: no shared memory for --quota-requests\n");
+            (void)fprintf(stderr, "masque-proxy: no shared memory for the quotas\n");
             return 1;
         }
     }

@@ -104,9 +104,9 @@ MASQUE_API void *masque_quic_credentials_gnutls(const masque_quic_credentials *c
 MASQUE_API const uint8_t *masque_quic_credentials_ticket_key(const masque_quic_credentials *cr);
 
 /**
- * @brief The Bind requests each client identity holds, counted in memory that processes
- *        forked after it was made share (opaque), for workers that enforce one quota of
- *        requests together (masque_quic_proxy_config.quota_share).
+ * @brief The Bind requests each client identity holds, and its rate quotas' token buckets,
+ *        in memory that processes forked after it was made share (opaque), for workers that
+ *        enforce one set of quotas together (masque_quic_proxy_config.quota_share).
  */
 typedef struct masque_quic_quota_share masque_quic_quota_share;
 
@@ -904,9 +904,12 @@ typedef struct masque_quic_proxy_config {
     uint64_t quota_bytes_per_s;     /**< See quota_requests. */
     /**
      * Workers (conn.workers above 1) that serve one port: the count of Bind requests each
-     * identity holds, shared by all of them (masque_quic_quota_share_new(), made before they
-     * fork), so that quota_requests bounds an identity across every worker, not in each. NULL:
-     * this process counts alone. The rate quotas stay each process's own.
+     * identity holds, and its token buckets, shared by all of them
+     * (masque_quic_quota_share_new(), made before they fork), so that the quotas bound an
+     * identity across every worker, not in each. Each worker leases a sixteenth of a second's
+     * tokens at a time, so an identity may pass that much more than its burst at each worker
+     * it uses. An identity whose last request ended keeps its place in the share until its
+     * buckets are full again (a second at most). NULL: this process counts alone.
      */
     masque_quic_quota_share *quota_share;
     /**

@@ -19,7 +19,8 @@ Connection ID that worker issued (masque_quic_steer_by_connection_id()).
 4. --quota-requests 1 with one token counts across the workers (masque_quic_quota_share):
    while one client of the token holds its request at one worker, the token's other clients
    are refused (429) by both, the other worker among them (without the share, that one would
-   accept); once the holder has gone, the next client of the token binds.
+   accept); once the holder has gone, the next client of the token binds. A rate quota is
+   set too: the workers share it (masque-proxy refused it with --workers before).
 
 usage: workers.py BUILD_DIR    (loopback only; bounded deadlines)
 """
@@ -128,7 +129,7 @@ def said(path, text):
 
 
 def shared_quota(bindir, work, failures):
-    """Part 4: one token, --quota-requests 1, two workers."""
+    """Part 4: one token, --quota-requests 1 (and a rate quota), two workers."""
     tokens = f"{work}/tokens"
     with open(tokens, "w", encoding="utf-8") as f:
         f.write("one-token\n")
@@ -137,7 +138,8 @@ def shared_quota(bindir, work, failures):
     log = f"{work}/quota.log"
     token = ["--token-file", f"{work}/token"]
     proxy, port = start_proxy(bindir, work, ["--workers", str(WORKERS), "--token-file", tokens,
-                                             "--quota-requests", "1"], log=log)
+                                             "--quota-requests", "1",
+                                             "--quota-datagrams", "1000"], log=log)
     clients = []
     try:
         if wait_for(log, "worker 1: listening on", 20) is None:

@@ -13,13 +13,11 @@
 #include <linux/filter.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -28,7 +26,9 @@
 #include "closing.h"
 #include "masque/posix.h"
 #include "masque/quic.h"
+#include "open_table.h"
 #include "probe.h"
+#include "quota_share.h"
 #include "udp_in.h"
 #include "udp_out.h"
 #include "workers.h"
@@ -69,8 +69,8 @@
 #define STATELESS_LIMIT   1000000u /* stateless_per_s at most */
 #define MAX_TOKENS        64u      /* a file with more is refused; load_tokens() says so */
 #define MAX_IDENTITIES    1024u    /* identities accounted apart by default (max_identities) */
-#define IDENTITIES_LIMIT  1000000u /* max_identities at most */
-#define TOKEN_MAX         256u     /* bytes of a token; load_tokens() names this bound too */
+#define IDENTITIES_LIMIT  MASQUE_QUOTA_SHARE_IDENTITIES_MAX /* max_identities at most */
+#define TOKEN_MAX         256u /* bytes of a token; load_tokens() names this bound too */
 /* Lines about refusals and connection errors: what anyone may cause, so they come at most this
  * many at once and per second after (a token bucket); the others are counted and said. */
 #define LOG_BURST         50u
@@ -126,9 +126,10 @@ typedef struct proxy_identity {
     masque_quic_usage use;
     double datagram_tokens;
     double byte_tokens;
-    uint64_t refilled; /* ns */
-    dlink idle;        /* while it holds no open request: on the proxy's list of such identities */
-    dlist relays;      /* its open requests (a quota's probe asks their connections) */
+    uint64_t refilled;    /* ns */
+    uint64_t lease_after; /* ns: with a quota share, when its buckets may be asked again */
+    dlink idle;   /* while it holds no open request: on the proxy's list of such identities */
+    dlist relays; /* its open requests (a quota's probe asks their connections) */
 } proxy_identity;
 
 /* A client's source: an IPv4 address (an IPv4-mapped one included), or an IPv6 /64, what one
@@ -492,29 +493,74 @@ static void on_log(masque_quic_conn *conn, void *app, const char *line)
     log_client(c->proxy, "client", &c->remote, c->remotelen, line);
 }
 
+/* Whether the proxy has rate quotas (datagrams or bytes per second, per identity). */
+static int rate_quotas(const masque_quic_proxy *p)
+{
+    return p->cfg.quota_datagrams_per_s != 0 || p->cfg.quota_bytes_per_s != 0;
+}
+
+/* Whether a quota share counts this proxy's requests and holds its buckets: it has one, and a
+ * quota asks for it. */
+static int share_used(const masque_quic_proxy *p)
+{
+    return p->cfg.quota_share != NULL && (p->cfg.quota_requests != 0 || rate_quotas(p));
+}
+
+/* The identity's tokens, when workers share its buckets (quota_share.h): this process spends
+ * what it leased, a sixteenth of a second's worth at a time (or what one datagram needs, when
+ * more), so that the shared lock is taken about 16 times a second per identity at its full
+ * rate, never per datagram. A lease that comes back short (the identity is at its rate across
+ * the workers) is not asked again for a sixteenth of a second: a flood over the rate is dropped
+ * here without the lock. */
+static void quota_lease(const masque_quic_proxy *p, proxy_identity *id, size_t len, uint64_t now)
+{
+    masque_quota_rates rates;
+    double want_datagrams;
+    double want_bytes;
+    rates.datagrams = (double)p->cfg.quota_datagrams_per_s;
+    rates.bytes = (double)p->cfg.quota_bytes_per_s;
+    if (((rates.datagrams == 0 || id->datagram_tokens >= 1.0) &&
+         (rates.bytes == 0 || id->byte_tokens >= (double)len)) ||
+        now < id->lease_after) {
+        return; /* enough here, or asked too recently */
+    }
+    want_datagrams = rates.datagrams / 16 > 1.0 ? rates.datagrams / 16 : 1.0;
+    want_bytes = rates.bytes / 16 > (double)len ? rates.bytes / 16 : (double)len;
+    masque_quota_share_lease(p->cfg.quota_share, id->use.identity, now, &rates,
+                             rates.datagrams > 0 ? want_datagrams : 0.0,
+                             rates.bytes > 0 ? want_bytes : 0.0, &id->datagram_tokens,
+                             &id->byte_tokens);
+    if ((rates.datagrams > 0 && id->datagram_tokens < 1.0) ||
+        (rates.bytes > 0 && id->byte_tokens < (double)len)) {
+        id->lease_after = now + MASQUE_QUOTA_SHARE_REFILL_NS / 16u;
+    }
+}
+
 /* The identity's quota: 1 when a datagram of `len` bytes may pass (and it is counted), 0 when
  * it must be dropped (and that is counted). */
 static int quota_pass(const masque_quic_proxy *p, proxy_identity *id, size_t len)
 {
-    uint64_t now;
-    double seconds;
     double dg_rate = (double)p->cfg.quota_datagrams_per_s;
     double byte_rate = (double)p->cfg.quota_bytes_per_s;
-    if (p->cfg.quota_datagrams_per_s == 0 && p->cfg.quota_bytes_per_s == 0) {
+    if (!rate_quotas(p)) {
         id->use.datagrams++; /* no rate quota: counted only, no clock read per datagram */
         id->use.bytes += len;
         return 1;
     }
-    now = masque_quic_now_ns();
-    seconds = (double)(now - id->refilled) / 1e9;
-    id->refilled = now;
-    id->datagram_tokens += seconds * dg_rate;
-    id->byte_tokens += seconds * byte_rate;
-    if (id->datagram_tokens > dg_rate) {
-        id->datagram_tokens = dg_rate; /* a second's burst */
-    }
-    if (id->byte_tokens > byte_rate) {
-        id->byte_tokens = byte_rate;
+    if (p->cfg.quota_share != NULL) {
+        quota_lease(p, id, len, masque_quic_now_ns());
+    } else {
+        uint64_t now = masque_quic_now_ns();
+        double seconds = (double)(now - id->refilled) / 1e9;
+        id->refilled = now;
+        id->datagram_tokens += seconds * dg_rate;
+        id->byte_tokens += seconds * byte_rate;
+        if (id->datagram_tokens > dg_rate) {
+            id->datagram_tokens = dg_rate; /* a second's burst */
+        }
+        if (id->byte_tokens > byte_rate) {
+            id->byte_tokens = byte_rate;
+        }
     }
     if ((dg_rate > 0 && id->datagram_tokens < 1.0) ||
         (byte_rate > 0 && id->byte_tokens < (double)len)) {
@@ -528,147 +574,12 @@ static int quota_pass(const masque_quic_proxy *p, proxy_identity *id, size_t len
     return 1;
 }
 
-/* ---- the count of requests workers share (masque_quic_quota_share, quic.h) ---- */
-
-/* An identity that holds requests, by name; a free slot has an empty name. */
-typedef struct share_slot {
-    char name[sizeof(((masque_quic_usage *)0)->identity)];
-    size_t requests;
-} share_slot;
-
-/* One mapping, shared by the processes forked after it was made: open addressing over a power
- * of two of slots, at a load of a half at most, each identity's slot freed when its last
- * request ends (backward-shift deletion, so that no probe ever crosses a tombstone). */
-struct masque_quic_quota_share {
-    pthread_mutex_t lock; /* process-shared and robust: a worker may die holding it */
-    size_t mapped;        /* bytes of the mapping */
-    size_t mask;          /* slots - 1 */
-    size_t used;          /* identities holding requests */
-    share_slot slot[];
-};
-
-masque_quic_quota_share *masque_quic_quota_share_new(size_t identities)
-{
-    masque_quic_quota_share *s;
-    pthread_mutexattr_t attr;
-    size_t slots = 2;
-    size_t mapped;
-    void *at;
-    int ok;
-    if (identities == 0 || identities > IDENTITIES_LIMIT) {
-        return NULL;
-    }
-    while (slots < 2 * identities) {
-        slots *= 2;
-    }
-    mapped = offsetof(masque_quic_quota_share, slot) + slots * sizeof(share_slot);
-    at = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (at == MAP_FAILED) {
-        return NULL;
-    }
-    s = at; /* zeroed: every slot free */
-    s->mapped = mapped;
-    s->mask = slots - 1;
-    ok = pthread_mutexattr_init(&attr) == 0;
-    ok = ok && pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) == 0 &&
-         pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) == 0 &&
-         pthread_mutex_init(&s->lock, &attr) == 0;
-    (void)pthread_mutexattr_destroy(&attr);
-    if (!ok) {
-        (void)munmap(at, mapped);
-        return NULL;
-    }
-    return s;
-}
-
-void masque_quic_quota_share_free(masque_quic_quota_share *s)
-{
-    if (s != NULL) {
-        (void)munmap(s, s->mapped);
-    }
-}
-
-static void share_lock(masque_quic_quota_share *s)
-{
-    if (pthread_mutex_lock(&s->lock) == EOWNERDEAD) {
-        /* A worker died holding it (its group is being stopped): the counts stand as they
-         * are, each changed whole under the lock or not at all. */
-        (void)pthread_mutex_consistent(&s->lock);
-    }
-}
-
-/* Where a name's probe starts (FNV-1a). */
-static size_t share_home(const masque_quic_quota_share *s, const char *name)
-{
-    uint64_t h = 0xCBF29CE484222325u;
-    for (; *name != '\0'; name++) {
-        h = (h ^ (uint8_t)*name) * 0x100000001B3u;
-    }
-    return (size_t)(h & s->mask);
-}
-
-/* The slot of `name`, or the free slot where it would go. */
-static size_t share_find(const masque_quic_quota_share *s, const char *name)
-{
-    size_t i = share_home(s, name);
-    while (s->slot[i].name[0] != '\0' && strcmp(s->slot[i].name, name) != 0) {
-        i = (i + 1) & s->mask;
-    }
-    return i;
-}
-
-/* One more request for `name`: 1, or 0 when it holds `quota` already (or the share holds as
- * many identities as it has room for). */
-static int share_take(masque_quic_quota_share *s, const char *name, size_t quota)
-{
-    size_t i;
-    int taken = 0;
-    share_lock(s);
-    i = share_find(s, name);
-    if (s->slot[i].name[0] != '\0') {
-        if (s->slot[i].requests < quota) {
-            s->slot[i].requests++;
-            taken = 1;
-        }
-    } else if (s->used < (s->mask + 1) / 2) {
-        (void)snprintf(s->slot[i].name, sizeof(s->slot[i].name), "%s", name);
-        s->slot[i].requests = 1;
-        s->used++;
-        taken = 1;
-    }
-    (void)pthread_mutex_unlock(&s->lock);
-    return taken;
-}
-
-/* A request of `name` ended; its slot is freed with its last one. */
-static void share_give(masque_quic_quota_share *s, const char *name)
-{
-    size_t i;
-    share_lock(s);
-    i = share_find(s, name);
-    if (s->slot[i].name[0] != '\0' && --s->slot[i].requests == 0) {
-        size_t j;
-        /* Backward shift: each later slot of the cluster whose home is not in (i, j] moves
-         * into the hole. */
-        for (j = (i + 1) & s->mask; s->slot[j].name[0] != '\0'; j = (j + 1) & s->mask) {
-            size_t home = share_home(s, s->slot[j].name);
-            if (((j - home) & s->mask) >= ((j - i) & s->mask)) {
-                s->slot[i] = s->slot[j];
-                i = j;
-            }
-        }
-        memset(&s->slot[i], 0, sizeof(s->slot[i]));
-        s->used--;
-    }
-    (void)pthread_mutex_unlock(&s->lock);
-}
-
 /* A request counted against its identity's quota (shared, or this process's) did not come to
  * be, or ended: the shared count gives it back (this process's goes with use.requests). */
 static void quota_back(const masque_quic_proxy *p, const char *identity)
 {
-    if (p->cfg.quota_share != NULL && p->cfg.quota_requests != 0) {
-        share_give(p->cfg.quota_share, identity);
+    if (share_used(p)) {
+        masque_quota_share_give(p->cfg.quota_share, identity, masque_quic_now_ns());
     }
 }
 
@@ -1056,10 +967,12 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses,
     unsigned local = 0;
     size_t i;
     *status = 503;
-    if (p->cfg.quota_requests != 0 &&
-        (p->cfg.quota_share != NULL
-             ? !share_take(p->cfg.quota_share, c->ident->use.identity, p->cfg.quota_requests)
-             : c->ident->use.requests >= p->cfg.quota_requests)) {
+    if (share_used(p)
+            ? !masque_quota_share_take(p->cfg.quota_share, c->ident->use.identity,
+                                       p->cfg.quota_requests != 0 ? p->cfg.quota_requests
+                                                                  : SIZE_MAX,
+                                       masque_quic_now_ns())
+            : p->cfg.quota_requests != 0 && c->ident->use.requests >= p->cfg.quota_requests) {
         c->ident->use.refused++;
         log_refusal(p, "this client's quota of Bind requests is used up (429)", &c->remote,
                     c->remotelen);
@@ -1164,14 +1077,7 @@ static int on_request(masque_quic_request *r, void *app, masque_address *public_
 /* Where an identity's name starts its probe in the index. */
 static size_t name_home(const masque_quic_proxy *p, const char *name)
 {
-    uint64_t h = p->addr_seed;
-    for (; *name != '\0'; name++) {
-        h = (h ^ (uint8_t)*name) * 0x100000001B3u;
-    }
-    h ^= h >> 29;
-    h *= 0xBF58476D1CE4E5B9u;
-    h ^= h >> 32;
-    return (size_t)(h & (p->id_slots - 1));
+    return (size_t)(masque_name_hash(p->addr_seed, name) & (p->id_slots - 1));
 }
 
 /* The index slot that holds `name`, or the empty one it would take. */
@@ -1201,7 +1107,7 @@ static void name_delete(masque_quic_proxy *p, const char *name)
             return;
         }
         home = name_home(p, p->id_index[j]->use.identity);
-        if (((j - home) & mask) >= ((j - i) & mask)) { /* its home is not in (i, j] */
+        if (!masque_stays_after_hole(i, j, home)) {
             p->id_index[i] = p->id_index[j];
             p->id_index[j] = NULL;
             i = j;
@@ -1248,8 +1154,10 @@ static proxy_identity *identity_of(masque_quic_proxy *p, const char *name)
     memset(id, 0, sizeof(*id));
     (void)snprintf(id->use.identity, sizeof(id->use.identity), "%s", name);
     id->refilled = masque_quic_now_ns();
-    id->datagram_tokens = (double)p->cfg.quota_datagrams_per_s; /* a full bucket to start */
-    id->byte_tokens = (double)p->cfg.quota_bytes_per_s;
+    if (p->cfg.quota_share == NULL) {
+        id->datagram_tokens = (double)p->cfg.quota_datagrams_per_s; /* a full bucket to start */
+        id->byte_tokens = (double)p->cfg.quota_bytes_per_s;
+    } /* else none until leased from the shared buckets */
     p->id_index[slot] = id;
     dlist_append(&p->idle, &id->idle); /* its first request is counted next */
     return id;
@@ -1813,14 +1721,6 @@ static int same_addr(const proxy_client *c, const struct sockaddr_storage *a, so
     return c->remotelen == l && memcmp(&c->remote, a, (size_t)l) == 0;
 }
 
-/* Whether the entry in slot j, at home `home`, stays where it is when slot i before it (in
- * probing order) was emptied: it does when its home lies cyclically in (i, j], else it moves
- * into the hole (deletion from a table with linear probing, without tombstones). */
-static int stays_after_hole(size_t i, size_t j, size_t home)
-{
-    return (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
-}
-
 /* Files an HTTP/3 client under its current address. */
 static void addr_put(masque_quic_proxy *p, proxy_client *c)
 {
@@ -1846,7 +1746,7 @@ static void addr_del(masque_quic_proxy *p, const proxy_client *c)
     p->by_addr[i] = NULL;
     for (j = (i + 1) & mask; p->by_addr[j] != NULL; j = (j + 1) & mask) {
         const proxy_client *o = p->by_addr[j];
-        if (!stays_after_hole(i, j, addr_home(p, &o->remote, o->remotelen))) {
+        if (!masque_stays_after_hole(i, j, addr_home(p, &o->remote, o->remotelen))) {
             p->by_addr[i] = p->by_addr[j];
             p->by_addr[j] = NULL;
             i = j;
@@ -1942,7 +1842,7 @@ static void id_del(id_index *x, const uint8_t *id)
     x->slots[i].owner = NULL;
     x->count--;
     for (j = (i + 1) & x->mask; x->slots[j].owner != NULL; j = (j + 1) & x->mask) {
-        if (!stays_after_hole(i, j, id_home(x, x->slots[j].id))) {
+        if (!masque_stays_after_hole(i, j, id_home(x, x->slots[j].id))) {
             x->slots[i] = x->slots[j];
             x->slots[j].owner = NULL;
             i = j;

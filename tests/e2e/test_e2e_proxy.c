@@ -1017,6 +1017,49 @@ static int bind_from(size_t k, const char *ip, const masque_address *to)
     return clients[k].ready;
 }
 
+/* Two proxies standing for two workers of one port: `proxy`, at *own, and other_proxy, at
+ * *other, stepped after each of its steps, with the same quotas and one quota share made for
+ * `identities`. */
+static void start_two_workers(size_t identities, size_t quota_requests, uint32_t quota_datagrams,
+                              masque_address *own, masque_address *other)
+{
+    masque_quic_proxy_config cfg;
+    proxy_quota_share = masque_quic_quota_share_new(identities);
+    assert_non_null(proxy_quota_share);
+    proxy_quota_requests = quota_requests;
+    proxy_quota_datagrams = quota_datagrams;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    proxy_quota_requests = 0;
+    proxy_quota_datagrams = 0;
+    *own = proxy_addr;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.conn.cert_file = pki.cert_file;
+    cfg.conn.key_file = pki.key_file;
+    cfg.conn.policy = &policy;
+    cfg.quota_requests = quota_requests;
+    cfg.quota_datagrams_per_s = quota_datagrams;
+    cfg.quota_share = proxy_quota_share;
+    other_fd = bound_socket("127.0.0.1", other);
+    cfg.relay_bind = *other;
+    assert_null(masque_quic_proxy_new(&cfg, other_fd)); /* no URI template: refused */
+    cfg.conn.uri_template = tmpl;
+    other_proxy = masque_quic_proxy_new(&cfg, other_fd);
+    assert_non_null(other_proxy);
+    after_step = step_other;
+}
+
+static void stop_two_workers(void)
+{
+    after_step = NULL;
+    masque_quic_proxy_free(other_proxy);
+    other_proxy = NULL;
+    (void)close(other_fd);
+    other_fd = -1;
+    stop_proxy();
+    masque_quic_quota_share_free(proxy_quota_share);
+    proxy_quota_share = NULL;
+}
+
 /* Workers of one port share one count of each identity's requests (masque_quic_quota_share),
  * so that --quota-requests bounds an identity across them: two proxies with one share, a quota
  * of one request. An identity that holds its request at one is refused at the other; the share
@@ -1025,31 +1068,12 @@ static int bind_from(size_t k, const char *ip, const masque_address *to)
  * still hold theirs after that removal. */
 static void test_e2e_workers_share_one_quota_of_requests(void **state)
 {
-    masque_quic_proxy_config cfg;
     masque_address other_addr;
     masque_address own_addr;
     (void)state;
     assert_null(masque_quic_quota_share_new(0));
     assert_null(masque_quic_quota_share_new(1000001));
-    proxy_quota_share = masque_quic_quota_share_new(3);
-    assert_non_null(proxy_quota_share);
-    proxy_quota_requests = 1;
-    start_proxy("127.0.0.1", "127.0.0.0/8");
-    proxy_quota_requests = 0;
-    own_addr = proxy_addr;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.conn.cert_file = pki.cert_file;
-    cfg.conn.key_file = pki.key_file;
-    cfg.conn.policy = &policy;
-    cfg.quota_requests = 1;
-    cfg.quota_share = proxy_quota_share;
-    other_fd = bound_socket("127.0.0.1", &other_addr);
-    cfg.relay_bind = other_addr;
-    assert_null(masque_quic_proxy_new(&cfg, other_fd)); /* no URI template: refused */
-    cfg.conn.uri_template = tmpl;
-    other_proxy = masque_quic_proxy_new(&cfg, other_fd);
-    assert_non_null(other_proxy);
-    after_step = step_other;
+    start_two_workers(3, 1, 0, &own_addr, &other_addr);
     /* Anonymous identities are their addresses. Where they land among the share's 8 slots
      * depends on its random seed: test_quota_share proves removals across collisions. */
     assert_true(bind_from(0, "127.0.0.11", &own_addr));
@@ -1065,14 +1089,7 @@ static void test_e2e_workers_share_one_quota_of_requests(void **state)
     assert_true(bind_from(7, "127.0.0.15", &other_addr)); /* the room came back */
     assert_false(bind_from(8, "127.0.0.14", &other_addr));
     assert_false(bind_from(9, "127.0.0.11", &other_addr));
-    after_step = NULL;
-    masque_quic_proxy_free(other_proxy);
-    other_proxy = NULL;
-    (void)close(other_fd);
-    other_fd = -1;
-    stop_proxy();
-    masque_quic_quota_share_free(proxy_quota_share);
-    proxy_quota_share = NULL;
+    stop_two_workers();
 }
 
 /* What `identity` had counted at proxy `at`: datagrams passed and dropped by its quota. */
@@ -1108,7 +1125,6 @@ static int rate_settled(size_t n)
 static void test_e2e_workers_share_one_rate_quota(void **state)
 {
     static uint8_t small[32];
-    masque_quic_proxy_config cfg;
     masque_address other_addr;
     masque_address own_addr;
     masque_address peer_addr;
@@ -1121,24 +1137,7 @@ static void test_e2e_workers_share_one_rate_quota(void **state)
     int peer;
     int i;
     (void)state;
-    proxy_quota_share = masque_quic_quota_share_new(4);
-    assert_non_null(proxy_quota_share);
-    proxy_quota_datagrams = 10;
-    start_proxy("127.0.0.1", "127.0.0.0/8");
-    proxy_quota_datagrams = 0;
-    own_addr = proxy_addr;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.conn.cert_file = pki.cert_file;
-    cfg.conn.key_file = pki.key_file;
-    cfg.conn.uri_template = tmpl;
-    cfg.conn.policy = &policy;
-    cfg.quota_datagrams_per_s = 10;
-    cfg.quota_share = proxy_quota_share;
-    other_fd = bound_socket("127.0.0.1", &other_addr);
-    cfg.relay_bind = other_addr;
-    other_proxy = masque_quic_proxy_new(&cfg, other_fd);
-    assert_non_null(other_proxy);
-    after_step = step_other;
+    start_two_workers(4, 0, 10, &own_addr, &other_addr);
     assert_true(bind_from(0, "127.0.0.11", &own_addr));
     assert_true(bind_from(1, "127.0.0.11", &other_addr));
     peer = bound_socket("127.0.0.1", &peer_addr);
@@ -1162,16 +1161,9 @@ static void test_e2e_workers_share_one_rate_quota(void **state)
     assert_true(passed_own + passed_other >= 10); /* the burst */
     assert_true((double)(passed_own + passed_other) <= 10.0 + 10.0 * seconds + 1.0);
     (void)close(peer);
-    after_step = NULL;
     stop_client(&clients[1]);
     stop_client(&clients[0]);
-    masque_quic_proxy_free(other_proxy);
-    other_proxy = NULL;
-    (void)close(other_fd);
-    other_fd = -1;
-    stop_proxy();
-    masque_quic_quota_share_free(proxy_quota_share);
-    proxy_quota_share = NULL;
+    stop_two_workers();
 }
 
 static void test_e2e_UDP_7_disconnect_frees_the_clients_socket_and_contexts(void **state)

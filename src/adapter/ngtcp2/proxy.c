@@ -69,8 +69,8 @@
 #define STATELESS_LIMIT   1000000u /* stateless_per_s at most */
 #define MAX_TOKENS        64u      /* a file with more is refused; load_tokens() says so */
 #define MAX_IDENTITIES    1024u    /* identities accounted apart by default (max_identities) */
-#define IDENTITIES_LIMIT  MASQUE_QUOTA_SHARE_IDENTITIES_MAX /* max_identities at most */
-#define TOKEN_MAX         256u /* bytes of a token; load_tokens() names this bound too */
+#define IDENTITIES_LIMIT  1000000u /* max_identities at most */
+#define TOKEN_MAX         256u     /* bytes of a token; load_tokens() names this bound too */
 /* Lines about refusals and connection errors: what anyone may cause, so they come at most this
  * many at once and per second after (a token bucket); the others are counted and said. */
 #define LOG_BURST         50u
@@ -126,8 +126,9 @@ typedef struct proxy_identity {
     masque_quic_usage use;
     double datagram_tokens;
     double byte_tokens;
-    uint64_t refilled;    /* ns */
-    uint64_t lease_after; /* ns: with a quota share, when its buckets may be asked again */
+    uint64_t refilled; /* ns */
+    /* ns: with a quota share, when its shared buckets may be asked again (quota_lease()) */
+    uint64_t lease_after;
     dlink idle;   /* while it holds no open request: on the proxy's list of such identities */
     dlist relays; /* its open requests (a quota's probe asks their connections) */
 } proxy_identity;

@@ -63,7 +63,8 @@ static void test_a_share_holds_as_many_identities_as_it_has_room_for(void **stat
     for (k = 0; k < 4; k++) {
         assert_int_equal(masque_quota_share_take(s, names[k], 1, T0), 1);
     }
-    assert_int_equal(masque_quota_share_take(s, names[4], 1, T0), 0);
+    assert_int_equal(masque_quota_share_take(s, names[4], 1, T0), -1); /* no room */
+    assert_int_equal(masque_quota_share_take(s, names[4], 0, T0), 0);  /* no quota first */
     assert_int_equal(masque_quota_share_held(s, names[4]), 0);
     masque_quota_share_give(s, names[1], T0);
     assert_int_equal(masque_quota_share_take(s, names[4], 1, T0), 1);
@@ -143,10 +144,10 @@ static void test_a_share_agrees_with_a_plain_count_while_identities_come_and_go(
         k = x % NAMES;
         (void)snprintf(name, sizeof(name), "id-%zu", k);
         if ((x >> 8) % 2 == 0) {
-            int expect = model[k] > 0 ? model[k] < QUOTA : used < 16;
+            int expect = model[k] > 0 ? model[k] < QUOTA : (used < 16 ? 1 : -1);
             assert_int_equal(masque_quota_share_take(s, name, QUOTA, T0), expect);
-            used += expect && model[k] == 0;
-            model[k] += (size_t)expect;
+            used += expect == 1 && model[k] == 0;
+            model[k] += expect == 1;
         } else {
             masque_quota_share_give(s, name, T0);
             used -= model[k] == 1;
@@ -218,8 +219,8 @@ static void test_ending_a_request_does_not_refill_the_buckets(void **state)
         assert_int_equal(masque_quota_share_take(s, others[k], 1, T0 + 300 * MS), 1);
     }
     /* "a" still takes room: its buckets are full only at T0 + 1200 ms. */
-    assert_int_equal(masque_quota_share_take(s, others[3], 1, T0 + 1100 * MS), 0);
-    assert_int_equal(masque_quota_share_take(s, others[3], 1, T0 + 1150 * MS), 0); /* swept */
+    assert_int_equal(masque_quota_share_take(s, others[3], 1, T0 + 1100 * MS), -1);
+    assert_int_equal(masque_quota_share_take(s, others[3], 1, T0 + 1150 * MS), -1); /* swept */
     assert_int_equal(masque_quota_share_take(s, others[3], 1, T0 + 1200 * MS), 1);
     for (k = 0; k < 4; k++) {
         assert_int_equal(masque_quota_share_held(s, others[k]), 1);

@@ -112,8 +112,9 @@ typedef struct masque_quic_quota_share masque_quic_quota_share;
 
 /**
  * @brief Make the shared count, before the workers fork: room for at least @p identities
- *        identities holding requests at once (a power of two of slots, at most half of them
- *        used); a newcomer beyond is refused, as over its quota.
+ *        identities at once, those holding requests and those keeping their rate quotas'
+ *        buckets (up to a second after their last request); a power of two of slots, at most
+ *        half of them used. A newcomer beyond is refused with 503, as at the proxy's limits.
  * @param identities 1 to 1 000 000.
  * @return The share, or NULL (no memory, or @p identities out of range).
  */

@@ -967,13 +967,21 @@ static proxy_relay *relay_new(proxy_client *c, masque_address *public_addresses,
     proxy_relay *relay;
     unsigned local = 0;
     size_t i;
+    int taken = 1;
     *status = 503;
-    if (share_used(p)
-            ? !masque_quota_share_take(p->cfg.quota_share, c->ident->use.identity,
-                                       p->cfg.quota_requests != 0 ? p->cfg.quota_requests
-                                                                  : SIZE_MAX,
-                                       masque_quic_now_ns())
-            : p->cfg.quota_requests != 0 && c->ident->use.requests >= p->cfg.quota_requests) {
+    if (share_used(p)) {
+        taken = masque_quota_share_take(
+            p->cfg.quota_share, c->ident->use.identity,
+            p->cfg.quota_requests != 0 ? p->cfg.quota_requests : SIZE_MAX, masque_quic_now_ns());
+    } else if (p->cfg.quota_requests != 0 && c->ident->use.requests >= p->cfg.quota_requests) {
+        taken = 0;
+    }
+    if (taken < 0) {
+        log_refusal(p, "the workers' quota share holds its most identities (--max-identities)",
+                    &c->remote, c->remotelen);
+        return NULL;
+    }
+    if (taken == 0) {
         c->ident->use.refused++;
         log_refusal(p, "this client's quota of Bind requests is used up (429)", &c->remote,
                     c->remotelen);

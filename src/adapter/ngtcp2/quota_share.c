@@ -179,11 +179,15 @@ int masque_quota_share_take(masque_quic_quota_share *s, const char *name, size_t
             s->slot[i].requests++;
             taken = 1;
         }
-    } else if (s->used < room && quota > 0) {
-        (void)snprintf(s->slot[i].name, sizeof(s->slot[i].name), "%s", name);
-        s->slot[i].requests = 1;
-        s->used++;
-        taken = 1;
+    } else if (quota > 0) {
+        if (s->used < room) {
+            (void)snprintf(s->slot[i].name, sizeof(s->slot[i].name), "%s", name);
+            s->slot[i].requests = 1;
+            s->used++;
+            taken = 1;
+        } else {
+            taken = -1;
+        }
     }
     (void)pthread_mutex_unlock(&s->lock);
     return taken;

@@ -26,9 +26,9 @@
  * test chooses where names land. */
 masque_quic_quota_share *masque_quota_share_new_seeded(size_t identities, uint64_t seed);
 
-/* One more request for `name` at `now_ns` (CLOCK_MONOTONIC, the same in every process): 1, or 0
- * when it holds `quota` already, or when it holds none and the share already holds as many
- * identities as it has room for. */
+/* One more request for `name` at `now_ns` (CLOCK_MONOTONIC, the same in every process): 1; 0
+ * when it holds `quota` already; -1 when it holds no slot and the share already holds as many
+ * identities as it has room for (the proxy's limit, not the identity's quota). */
 int masque_quota_share_take(masque_quic_quota_share *s, const char *name, size_t quota,
                             uint64_t now_ns);
 

@@ -101,8 +101,10 @@ void masque_quic_quota_share_free(masque_quic_quota_share *s)
 static void share_lock(masque_quic_quota_share *s)
 {
     if (pthread_mutex_lock(&s->lock) == EOWNERDEAD) {
-        /* A worker died holding it (its group is being stopped): the counts stand as they
-         * are, each changed whole under the lock or not at all. */
+        /* A worker died holding it, perhaps halfway through a removal that moves several
+         * slots: an identity may be missed or counted twice, never read out of bounds (every
+         * name's last byte stays 0), and only until the group stops (masque-proxy stops every
+         * worker when one ends abnormally). */
         (void)pthread_mutex_consistent(&s->lock);
     }
 }

@@ -122,9 +122,11 @@ def client_args(bindir, work, port, extra, transport="--h3"):
 
 def tunnelled_client(args, out, procs, failures, what, stdin=subprocess.DEVNULL):
     """Starts a client (its output to out) and waits for its tunnel: the process, or None (said
-    in failures) when none came."""
+    in failures) when none came. In a session of its own, as a process a test stops must be
+    (programs.start_proxy())."""
     with open(out, "w", encoding="utf-8") as f:
-        proc = subprocess.Popen(args, stdin=stdin, stdout=f, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, stdin=stdin, stdout=f, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     procs.append(proc)
     if wait_for(out, "public address:") is None:
         failures.append(f"no tunnel for {what}")

@@ -172,7 +172,8 @@ def check_limit(bindir, work, failures):
     log = f"{work}/limited.log"
     try:
         proxy, port = programs.start_proxy(bindir, work, ["--no-h2", "--stateless-rate",
-                                                          str(LIMIT)], log=log)
+                                                          str(LIMIT)], log=log,
+                                           new_session=True)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.bind(("127.0.0.1", 0))
             proxy.send_signal(signal.SIGSTOP)
@@ -231,7 +232,7 @@ def main():
     failures = []
     proxy = again = None
     try:
-        proxy, port = programs.start_proxy(bindir, work, ["--no-h2"])
+        proxy, port = programs.start_proxy(bindir, work, ["--no-h2"], new_session=True)
         cid = os.urandom(PROXY_CID_LEN)
         token = check_resets(port, cid, failures)
         check_burst(proxy, port, failures)

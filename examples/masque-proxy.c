@@ -504,10 +504,20 @@ static int run_workers(masque_quic_proxy_config *cfg, unsigned workers, const in
         } else if (sig == SIGTERM || sig == SIGINT) {
             stopping = stopping == 0 ? 1 : stopping;
         } else if (sig == SIGHUP || sig == SIGUSR1) {
+            size_t taken;
+            size_t keeping;
+            size_t room;
             for (k = 0; k < workers; k++) {
                 if (pids[k] > 0) {
                     (void)kill(pids[k], sig);
                 }
+            }
+            if (sig == SIGUSR1 &&
+                masque_quic_quota_share_count(cfg->quota_share, &taken, &keeping, &room) == 0) {
+                (void)fprintf(stderr,
+                              "masque-proxy: quota share: %zu of %zu places taken (%zu by "
+                              "identities that hold no request and keep their rate buckets)\n",
+                              taken, room, keeping);
             }
         }
     }

@@ -196,13 +196,17 @@ static void test_shared_buckets_start_full_and_refill_at_their_rate(void **state
 
 /* An identity that ends its last request while its buckets are short keeps them until they are
  * full (a second after its last lease): a new request does not refill them early. Its slot
- * then counts against the room until a later newcomer's sweep frees it. */
+ * then counts against the room (masque_quic_quota_share_count() says so) until a later
+ * newcomer's sweep frees it. */
 static void test_ending_a_request_does_not_refill_the_buckets(void **state)
 {
     static const char *const others[] = {"b", "c", "d", "e"};
     masque_quic_quota_share *s = masque_quota_share_new_seeded(3, SEED); /* room for 4 */
     double datagrams;
     double bytes;
+    size_t taken;
+    size_t keeping;
+    size_t room;
     size_t k;
     (void)state;
     assert_non_null(s);
@@ -218,6 +222,9 @@ static void test_ending_a_request_does_not_refill_the_buckets(void **state)
     for (k = 0; k < 3; k++) {
         assert_int_equal(masque_quota_share_take(s, others[k], 1, T0 + 300 * MS), 1);
     }
+    assert_int_equal(masque_quic_quota_share_count(s, &taken, &keeping, &room), 0);
+    assert_true(taken == 4 && keeping == 1 && room == 4);
+    assert_int_equal(masque_quic_quota_share_count(NULL, &taken, &keeping, &room), -1);
     /* "a" still takes room: its buckets are full only at T0 + 1200 ms. */
     assert_int_equal(masque_quota_share_take(s, others[3], 1, T0 + 1100 * MS), -1);
     assert_int_equal(masque_quota_share_take(s, others[3], 1, T0 + 1150 * MS), -1); /* swept */
@@ -225,6 +232,8 @@ static void test_ending_a_request_does_not_refill_the_buckets(void **state)
     for (k = 0; k < 4; k++) {
         assert_int_equal(masque_quota_share_held(s, others[k]), 1);
     }
+    assert_int_equal(masque_quic_quota_share_count(s, &taken, &keeping, &room), 0);
+    assert_true(taken == 4 && keeping == 0);
     /* "a" was forgotten with full buckets, and starts full. */
     masque_quota_share_give(s, others[0], T0 + 1200 * MS); /* never leased: freed at once */
     assert_int_equal(masque_quota_share_take(s, "a", 1, T0 + 1200 * MS), 1);

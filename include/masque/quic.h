@@ -127,6 +127,19 @@ MASQUE_API masque_quic_quota_share *masque_quic_quota_share_new(size_t identitie
 MASQUE_API void masque_quic_quota_share_free(masque_quic_quota_share *s);
 
 /**
+ * @brief What a share holds now (read under its lock, from any process that has it): the
+ *        places taken, how many of them by identities that hold no request and only keep
+ *        their rate quotas' buckets until they are full, and the places there are.
+ * @param s The share.
+ * @param[out] taken Places taken.
+ * @param[out] keeping Of them, those that hold no request.
+ * @param[out] room Places in all (at least the identities it was made for).
+ * @return 0, or -1 for a NULL argument.
+ */
+MASQUE_API int masque_quic_quota_share_count(masque_quic_quota_share *s, size_t *taken,
+                                             size_t *keeping, size_t *room);
+
+/**
  * @brief What the application hears from a connection. Any hook may be NULL. The request
  *        hooks get the request's application pointer (masque_quic_request_app()); on_log gets
  *        the connection's.

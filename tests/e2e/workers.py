@@ -20,7 +20,8 @@ Connection ID that worker issued (masque_quic_steer_by_connection_id()).
    while one client of the token holds its request at one worker, the token's other clients
    are refused (429) by both, the other worker among them (without the share, that one would
    accept); once the holder has gone, the next client of the token binds. A rate quota is
-   set too: the workers share it (masque-proxy refused it with --workers before).
+   set too: the workers share it (masque-proxy refused it with --workers before). SIGUSR1 has
+   masque-proxy say what the share holds: the token's one place.
 
 usage: workers.py BUILD_DIR    (loopback only; bounded deadlines)
 """
@@ -149,6 +150,9 @@ def shared_quota(bindir, work, failures):
         if public_address(out) is None:
             raise RuntimeError("part 4: no tunnel for the token's first client")
         held_by = served_by(log).index(1)
+        proxy.send_signal(signal.SIGUSR1)  # the parent says what the share holds
+        if wait_for(log, "quota share: 1 of 1024 places taken (0 by", 20) is None:
+            failures.append("part 4: SIGUSR1 did not say the share holds the token's place")
         other_refused = False
         for i in range(16):  # each goes to a worker by the kernel's hash: one in two the other
             client, out = start_client(bindir, work, f"second{i}", port, token)

@@ -252,3 +252,17 @@ size_t masque_quota_share_held(masque_quic_quota_share *s, const char *name)
     (void)pthread_mutex_unlock(&s->lock);
     return held;
 }
+
+int masque_quic_quota_share_count(masque_quic_quota_share *s, size_t *taken, size_t *keeping,
+                                  size_t *room)
+{
+    if (s == NULL || taken == NULL || keeping == NULL || room == NULL) {
+        return -1;
+    }
+    share_lock(s);
+    *taken = s->used;
+    *keeping = s->staying;
+    *room = (s->mask + 1) / 2;
+    (void)pthread_mutex_unlock(&s->lock);
+    return 0;
+}

@@ -191,6 +191,12 @@ static void test_shared_buckets_start_full_and_refill_at_their_rate(void **state
     assert_true(datagrams == 25.0 && bytes == 2500.0); /* a quarter second's refill */
     lease(s, "token carol", T0 + 5000 * MS, 1000, &datagrams, &bytes);
     assert_true(datagrams == 100.0 && bytes == 10000.0); /* full at most */
+    /* A worker whose clock reading came before the last lease: nothing refilled, and the next
+     * refill still counts from the later lease. */
+    lease(s, "token carol", T0 + 4900 * MS, 1000, &datagrams, &bytes);
+    assert_true(datagrams == 0.0 && bytes == 0.0);
+    lease(s, "token carol", T0 + 5100 * MS, 1000, &datagrams, &bytes);
+    assert_true(datagrams == 10.0 && bytes == 1000.0);
     masque_quic_quota_share_free(s);
 }
 

@@ -237,7 +237,10 @@ void masque_quota_share_lease(masque_quic_quota_share *s, const char *name, uint
         if (e->leased_ns != 0) {
             seconds = now_ns > e->leased_ns ? (double)(now_ns - e->leased_ns) / 1e9 : 0.0;
         }
-        e->leased_ns = now_ns != 0 ? now_ns : 1;
+        if (now_ns > e->leased_ns) { /* never back: another worker's lease may be later */
+            e->leased_ns = now_ns;
+        }
+        e->leased_ns += e->leased_ns == 0; /* 0 says "never leased" */
         *datagrams += bucket_lease(&e->datagram_tokens, rates->datagrams, seconds, want_datagrams);
         *bytes += bucket_lease(&e->byte_tokens, rates->bytes, seconds, want_bytes);
     }

@@ -67,6 +67,15 @@ class Manager:
         while self.next(0.01) is not None:
             pass
 
+    def quiet(self, seconds, limit):
+        """Reads messages until none came for `seconds`: True, or False when they still came
+        after `limit` seconds."""
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            if self.next(seconds) is None:
+                return True
+        return False
+
 
 def children(pid):
     """The processes whose parent is pid."""
@@ -83,16 +92,30 @@ def children(pid):
     return found
 
 
+def is_stopped(pid, seconds):
+    """Whether process pid is stopped (state T in /proc) within seconds."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            stat = f.read()
+        if stat[stat.rindex(")") + 2] == "T":
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def hang_and_resume(manager, stopped, what, failures):
     """The loop of `stopped` hangs (SIGSTOP): the pings stop; it turns again (SIGCONT): they
     come back."""
     if manager.pings(3) < 2:
         failures.append(f"{what}: fewer than 2 watchdog pings in 3 s")
     os.kill(stopped, signal.SIGSTOP)
+    if not is_stopped(stopped, 20):
+        failures.append(f"{what}: not stopped 20 s after SIGSTOP")
     # Pings on their way, and for the workers' parent the beats it has yet to read (a beat
-    # counts from when it is read) and half an interval after them; generous on a busy host.
-    time.sleep(1.5)
-    manager.drain()
+    # counts from when it is read) and half an interval after them: then a quiet second.
+    if not manager.quiet(1.0, 20):
+        failures.append(f"{what}: watchdog pings went on for 20 s after a loop stopped")
     late = manager.pings(1.5)
     os.kill(stopped, signal.SIGCONT)
     if late != 0:

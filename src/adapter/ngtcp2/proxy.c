@@ -507,32 +507,37 @@ static int share_used(const masque_quic_proxy *p)
     return p->cfg.quota_share != NULL && (p->cfg.quota_requests != 0 || rate_quotas(p));
 }
 
-/* The identity's tokens, when workers share its buckets (quota_share.h): this process spends
- * what it leased, a sixteenth of a second's worth at a time (or what one datagram needs, when
- * more), so that the shared lock is taken about 16 times a second per identity at its full
- * rate, never per datagram. A lease that comes back short (the identity is at its rate across
- * the workers) is not asked again for a sixteenth of a second: a flood over the rate is dropped
- * here without the lock. */
-static void quota_lease(const masque_quic_proxy *p, proxy_identity *id, size_t len, uint64_t now)
+/* Whether the identity's buckets in this process lack what a datagram of `len` bytes takes. */
+static int tokens_short(const masque_quic_proxy *p, const proxy_identity *id, size_t len)
 {
+    return (p->cfg.quota_datagrams_per_s != 0 && id->datagram_tokens < 1.0) ||
+           (p->cfg.quota_bytes_per_s != 0 && id->byte_tokens < (double)len);
+}
+
+/* The identity's tokens ran short here and workers share its buckets (quota_share.h): this
+ * process leases a sixteenth of a second's worth (or what one datagram needs, when more) and
+ * spends it, so that the shared lock is taken about 16 times a second per identity at its full
+ * rate, never per datagram, and the clock is read only then. A lease that comes back short (the
+ * identity is at its rate across the workers) is not asked again for a sixteenth of a second:
+ * a flood over the rate is dropped here without the lock. */
+static void quota_lease(const masque_quic_proxy *p, proxy_identity *id, size_t len)
+{
+    uint64_t now = masque_quic_now_ns();
     masque_quota_rates rates;
     double want_datagrams;
     double want_bytes;
+    if (now < id->lease_after) {
+        return;
+    }
     rates.datagrams = (double)p->cfg.quota_datagrams_per_s;
     rates.bytes = (double)p->cfg.quota_bytes_per_s;
-    if (((rates.datagrams == 0 || id->datagram_tokens >= 1.0) &&
-         (rates.bytes == 0 || id->byte_tokens >= (double)len)) ||
-        now < id->lease_after) {
-        return; /* enough here, or asked too recently */
-    }
     want_datagrams = rates.datagrams / 16 > 1.0 ? rates.datagrams / 16 : 1.0;
     want_bytes = rates.bytes / 16 > (double)len ? rates.bytes / 16 : (double)len;
     masque_quota_share_lease(p->cfg.quota_share, id->use.identity, now, &rates,
                              rates.datagrams > 0 ? want_datagrams : 0.0,
                              rates.bytes > 0 ? want_bytes : 0.0, &id->datagram_tokens,
                              &id->byte_tokens);
-    if ((rates.datagrams > 0 && id->datagram_tokens < 1.0) ||
-        (rates.bytes > 0 && id->byte_tokens < (double)len)) {
+    if (tokens_short(p, id, len)) {
         id->lease_after = now + MASQUE_QUOTA_SHARE_REFILL_NS / 16u;
     }
 }
@@ -541,35 +546,26 @@ static void quota_lease(const masque_quic_proxy *p, proxy_identity *id, size_t l
  * it must be dropped (and that is counted). */
 static int quota_pass(const masque_quic_proxy *p, proxy_identity *id, size_t len)
 {
-    double dg_rate = (double)p->cfg.quota_datagrams_per_s;
-    double byte_rate = (double)p->cfg.quota_bytes_per_s;
     if (!rate_quotas(p)) {
         id->use.datagrams++; /* no rate quota: counted only, no clock read per datagram */
         id->use.bytes += len;
         return 1;
     }
-    if (p->cfg.quota_share != NULL) {
-        quota_lease(p, id, len, masque_quic_now_ns());
-    } else {
+    if (p->cfg.quota_share == NULL) {
         uint64_t now = masque_quic_now_ns();
         double seconds = (double)(now - id->refilled) / 1e9;
         id->refilled = now;
-        id->datagram_tokens += seconds * dg_rate;
-        id->byte_tokens += seconds * byte_rate;
-        if (id->datagram_tokens > dg_rate) {
-            id->datagram_tokens = dg_rate; /* a second's burst */
-        }
-        if (id->byte_tokens > byte_rate) {
-            id->byte_tokens = byte_rate;
-        }
+        masque_bucket_refill(&id->datagram_tokens, (double)p->cfg.quota_datagrams_per_s, seconds);
+        masque_bucket_refill(&id->byte_tokens, (double)p->cfg.quota_bytes_per_s, seconds);
+    } else if (tokens_short(p, id, len)) {
+        quota_lease(p, id, len);
     }
-    if ((dg_rate > 0 && id->datagram_tokens < 1.0) ||
-        (byte_rate > 0 && id->byte_tokens < (double)len)) {
+    if (tokens_short(p, id, len)) {
         id->use.dropped++;
         return 0;
     }
-    id->datagram_tokens -= dg_rate > 0 ? 1.0 : 0.0;
-    id->byte_tokens -= byte_rate > 0 ? (double)len : 0.0;
+    id->datagram_tokens -= p->cfg.quota_datagrams_per_s != 0 ? 1.0 : 0.0;
+    id->byte_tokens -= p->cfg.quota_bytes_per_s != 0 ? (double)len : 0.0;
     id->use.datagrams++;
     id->use.bytes += len;
     return 1;

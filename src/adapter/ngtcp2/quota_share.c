@@ -210,15 +210,12 @@ void masque_quota_share_give(masque_quic_quota_share *s, const char *name, uint6
     (void)pthread_mutex_unlock(&s->lock);
 }
 
-/* One bucket refilled at `rate` for `seconds`, up to a second's worth, then up to `want` taken
- * from it: what was taken. */
+/* One bucket refilled at `rate` for `seconds`, then up to `want` taken from it: what was
+ * taken. */
 static double bucket_lease(double *tokens, double rate, double seconds, double want)
 {
     double taken;
-    *tokens += seconds * rate;
-    if (*tokens > rate) {
-        *tokens = rate;
-    }
+    masque_bucket_refill(tokens, rate, seconds);
     taken = want < *tokens ? want : *tokens;
     taken = taken > 0.0 ? taken : 0.0;
     *tokens -= taken;

@@ -45,6 +45,17 @@ typedef struct masque_quota_rates {
     double bytes;
 } masque_quota_rates;
 
+/* A token bucket of a rate quota refilled at `rate` a second for `seconds`: it holds a
+ * second's worth at most (the burst). The same for this process's buckets and the shared
+ * ones. */
+static inline void masque_bucket_refill(double *tokens, double rate, double seconds)
+{
+    *tokens += seconds * rate;
+    if (*tokens > rate) {
+        *tokens = rate;
+    }
+}
+
 /* Takes tokens from the buckets of `name`, which holds a request, refilled up to `now_ns`: up
  * to `want_datagrams` and `want_bytes`, as many as there are, added to `*datagrams` and
  * `*bytes` (nothing for a name that holds no slot). */

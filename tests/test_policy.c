@@ -271,6 +271,64 @@ static void test_rules_first_then_callback_then_defaults(void **state)
     assert_int_equal(masque_policy_check(&p, &calls, &a), MASQUE_ERR_ADDRESS);
 }
 
+/* Whether a rule denies `text` at port 443, with nothing else in the way (public addresses,
+ * no callback): MASQUE_ERR_POLICY when it does, MASQUE_OK when the target passes it by. */
+static int verdict(const masque_policy *p, const char *text)
+{
+    masque_address a = parse(text, 443);
+    return masque_policy_check(p, NULL, &a);
+}
+
+/* A host's rules match a prefix to the bit (-10 §9: the proxy decides which targets it serves):
+ * prefixes that end inside a byte cover exactly their range, edges included. */
+static void test_BIND_29_rules_match_prefixes_that_end_inside_a_byte(void **state)
+{
+    static const char *const rule_texts[] = {"8.8.0.0/14", "9.9.9.8/31", "2606:4700:8000::/33",
+                                             "1.1.1.1/32"};
+    static const struct {
+        const char *target;
+        int result;
+    } cases[] = {
+        {"8.8.0.0", MASQUE_ERR_POLICY},
+        {"8.11.255.255", MASQUE_ERR_POLICY},
+        {"8.12.0.0", MASQUE_OK},
+        {"8.7.255.255", MASQUE_OK},
+        {"9.9.9.8", MASQUE_ERR_POLICY},
+        {"9.9.9.9", MASQUE_ERR_POLICY},
+        {"9.9.9.10", MASQUE_OK},
+        {"9.9.9.7", MASQUE_OK},
+        {"2606:4700:8000::", MASQUE_ERR_POLICY},
+        {"2606:4700:ffff:ffff:ffff:ffff:ffff:ffff", MASQUE_ERR_POLICY},
+        {"2606:4700:7fff:ffff:ffff:ffff:ffff:ffff", MASQUE_OK},
+        {"2606:4701::", MASQUE_OK},
+        {"1.1.1.1", MASQUE_ERR_POLICY},
+        {"1.1.1.0", MASQUE_OK},
+    };
+    masque_policy_rule rules[4];
+    masque_policy p;
+    size_t i;
+    (void)state;
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(
+            masque_policy_rule_parse(&rules[i], rule_texts[i], strlen(rule_texts[i]), 0),
+            MASQUE_OK);
+    }
+    memset(&p, 0, sizeof(p));
+    p.rules = rules;
+    p.rule_count = 4;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (verdict(&p, cases[i].target) != cases[i].result) {
+            fail_msg("%s: %d, want %d", cases[i].target, verdict(&p, cases[i].target),
+                     cases[i].result);
+        }
+    }
+    /* /0 covers every address of its version, and only those. */
+    assert_int_equal(masque_policy_rule_parse(&rules[0], "0.0.0.0/0", 9, 0), MASQUE_OK);
+    p.rule_count = 1;
+    assert_int_equal(verdict(&p, "8.12.0.0"), MASQUE_ERR_POLICY);
+    assert_int_equal(verdict(&p, "2606:4701::"), MASQUE_OK);
+}
+
 static void test_rule_text_forms(void **state)
 {
     static const char *const bad[] = {"1.2.3.4/33", "::1/129",  "1.2.3.4:5-3", "[::1",
@@ -433,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_default_policy_denies_special_purpose_ranges),
         cmocka_unit_test(test_BIND_29_special_purpose_ranges_are_the_registries_to_their_edges),
         cmocka_unit_test(test_rules_first_then_callback_then_defaults),
+        cmocka_unit_test(test_BIND_29_rules_match_prefixes_that_end_inside_a_byte),
         cmocka_unit_test(test_rule_text_forms),
         cmocka_unit_test(test_address_parse_accepts_rfc4291_forms_and_refuses_others),
         cmocka_unit_test(test_round_trip_format_parse_random_addresses),

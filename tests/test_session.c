@@ -286,6 +286,96 @@ static void expect_malformed(endpoint *e, const char *hex, int code)
     assert_int_equal(masque_session_open_uncompressed(&e->s, 1, NULL), MASQUE_ERR_SESSION_FAILED);
 }
 
+/* Checks what the host reads of context `id`: a copy of the table's entry. */
+static void expect_info(const endpoint *e, uint64_t id, masque_context_state state, int by_peer,
+                        const masque_address *target)
+{
+    masque_context_info info;
+    assert_int_equal(masque_session_context_get(&e->s, id, &info), 1);
+    assert_true(info.id == id);
+    assert_int_equal(info.state, state);
+    assert_int_equal(info.opened_by_peer != 0, by_peer);
+    if (target == NULL) {
+        assert_int_equal(info.target.version, 0); /* the uncompressed context (-10 §4) */
+    } else {
+        assert_true(masque_address_equal(&info.target, target));
+    }
+}
+
+/* What a host reads of the table (session.h): copies of the contexts, by Context ID, by tuple
+ * and in turn, with who registered them and when they were last used. A closed one is
+ * remembered by its ID (-10 §3.3: it is never used again) and in no other view. */
+static void test_host_reads_copies_of_the_contexts(void **state)
+{
+    static endpoint e;
+    const masque_address mine = addr4(203, 0, 113, 11, 4321);
+    const masque_address theirs = addr4(192, 0, 2, 42, 1234);
+    const uint8_t datagram[] = {0x03, 'x'};
+    masque_context_info info;
+    masque_packet pkt;
+    size_t cursor = 0;
+    unsigned seen = 0;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_true(masque_session_quarter_stream_id(&e.s) == 11u);
+    assert_int_equal(masque_session_context_capacity(&e.s), TABLE_CAP);
+    assert_int_equal(masque_session_context_count(&e.s), 0);
+    assert_int_equal(masque_session_context_next(&e.s, &cursor, &info), 0);
+    assert_int_equal(masque_session_context_find(&e.s, NULL, &info), 0);
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_open_context(&e.s, &mine, 0, NULL), MASQUE_OK);
+    expect_stream(&e, "11 02 02 00  11 08 04 04 cb00710b 10e1");
+    expect_info(&e, 2, MASQUE_CONTEXT_PENDING, 0, NULL);
+    expect_info(&e, 4, MASQUE_CONTEXT_PENDING, 0, &mine);
+    /* The proxy acknowledges the uncompressed context and registers one of its own. */
+    assert_int_equal(feed_hex(&e, "12 01 02  11 08 03 04 c000022a 04d2", 7), 13);
+    expect_info(&e, 2, MASQUE_CONTEXT_ACTIVE, 0, NULL);
+    expect_info(&e, 3, MASQUE_CONTEXT_ACTIVE, 1, &theirs);
+    assert_int_equal(masque_session_context_get(&e.s, 3, &info), 1);
+    assert_true(info.last_active == 7u);
+    assert_int_equal(masque_session_read_datagram(&e.s, datagram, 2, 9, &pkt), 1);
+    assert_int_equal(masque_session_context_get(&e.s, 3, &info), 1);
+    assert_true(info.last_active == 9u);
+    /* A copy: changing it changes nothing in the session. */
+    info.target.port = 1;
+    expect_info(&e, 3, MASQUE_CONTEXT_ACTIVE, 1, &theirs);
+    /* The proxy closes the client's registration: remembered as closed, in no other view. */
+    assert_int_equal(feed_hex(&e, "13 01 04", 9), 3);
+    expect_info(&e, 4, MASQUE_CONTEXT_CLOSED, 0, &mine);
+    assert_int_equal(masque_session_context_find(&e.s, &mine, &info), 0);
+    assert_int_equal(masque_session_context_get(&e.s, 5, &info), 0); /* never registered */
+    assert_int_equal(masque_session_context_find(&e.s, &theirs, &info), 1);
+    assert_true(info.id == 3u);
+    assert_int_equal(masque_session_context_find(&e.s, NULL, &info), 1);
+    assert_true(info.id == 2u);
+    assert_int_equal(masque_session_context_count(&e.s), 2);
+    /* In turn: each open context once, the closed one never. */
+    cursor = 0;
+    while (masque_session_context_next(&e.s, &cursor, &info)) {
+        assert_true(info.id == 2u || info.id == 3u);
+        assert_int_equal(seen & (1u << info.id), 0);
+        seen |= 1u << info.id;
+        expect_info(&e, info.id, MASQUE_CONTEXT_ACTIVE, info.id == 3u,
+                    info.id == 3u ? &theirs : NULL);
+    }
+    assert_int_equal(seen, (1u << 2) | (1u << 3));
+    assert_int_equal(masque_session_context_next(&e.s, &cursor, &info), 0); /* stays at the end */
+    /* Acknowledged 2, opened 3, closed 4: waiting to be polled. */
+    assert_int_equal(masque_session_queued_events(&e.s), 3);
+    expect_event(&e, MASQUE_EVENT_CONTEXT_ACKNOWLEDGED, 2);
+    assert_int_equal(masque_session_queued_events(&e.s), 2);
+    /* Nothing to read without a session or a place for the answer. */
+    assert_int_equal(masque_session_context_get(NULL, 2, &info), 0);
+    assert_int_equal(masque_session_context_get(&e.s, 2, NULL), 0);
+    assert_int_equal(masque_session_context_find(NULL, NULL, &info), 0);
+    assert_int_equal(masque_session_context_next(&e.s, NULL, &info), 0);
+    assert_int_equal(masque_session_context_next(&e.s, &cursor, NULL), 0);
+    assert_true(masque_session_quarter_stream_id(NULL) == 0u);
+    assert_int_equal(masque_session_context_capacity(NULL), 0);
+    assert_int_equal(masque_session_context_count(NULL), 0);
+    assert_int_equal(masque_session_queued_events(NULL), 0);
+}
+
 static void test_DG_1_datagrams_belong_to_the_accepted_request(void **state)
 {
     static endpoint e;
@@ -598,6 +688,36 @@ static void test_BIND_12_proxy_opens_no_compressed_context_after_uncompressed_cl
     assert_int_equal(feed_hex(&e, "13 01 02", 0), 3);
     t.port++;
     assert_int_equal(masque_session_open_context(&e.s, &t, 0, NULL), MASQUE_ERR_STATE);
+}
+
+/* The client's side of -10 §3.1 and §8.1: a client that never opened the uncompressed context,
+ * or closed it, wants datagrams from the targets it registered only (the proxy acts as a
+ * firewall); a registration of the proxy's is refused with COMPRESSION_CLOSE, not accepted and
+ * not a stream error. */
+static void
+test_BIND_12_a_client_without_the_uncompressed_context_refuses_the_proxys_assign(void **state)
+{
+    static endpoint e;
+    const masque_address t = addr4(192, 0, 2, 42, 1234);
+    masque_event ev;
+    (void)state;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(feed_hex(&e, "11 08 03 04 c000022a 04d2", 0), 10);
+    expect_stream(&e, "13 01 03");
+    ev = expect_event(&e, MASQUE_EVENT_PEER_CONTEXT_REFUSED, 3);
+    assert_int_equal(ev.reason, MASQUE_ERR_STATE);
+    assert_true(masque_address_equal(&ev.target, &t));
+    assert_int_equal(masque_context_open_count(&e.s.table), 0);
+    /* Opened, then closed by the client: the same. */
+    assert_int_equal(masque_session_open_uncompressed(&e.s, 0, NULL), MASQUE_OK);
+    assert_int_equal(masque_session_close_context(&e.s, 2, 0), MASQUE_OK);
+    expect_stream(&e, "11 02 02 00  13 01 02");
+    assert_int_equal(feed_hex(&e, "11 08 05 04 c000022a 04d2", 0), 10);
+    expect_stream(&e, "13 01 05");
+    ev = expect_event(&e, MASQUE_EVENT_PEER_CONTEXT_REFUSED, 5);
+    assert_int_equal(ev.reason, MASQUE_ERR_STATE);
+    assert_null(masque_context_find_tuple(&e.s.table, &t));
+    assert_int_equal(masque_session_error(&e.s), 0);
 }
 
 static void test_BIND_15_preemptive_use_of_a_pending_context_is_configurable(void **state)
@@ -915,6 +1035,7 @@ static void test_UDP_11_received_payload_above_65527_aborts(void **state)
 {
     static endpoint e;
     static uint8_t d[2 + 65528];
+    masque_session_config cfg;
     masque_packet pkt;
     masque_address t = addr4(192, 0, 2, 42, 1234);
     (void)state;
@@ -928,6 +1049,18 @@ static void test_UDP_11_received_payload_above_65527_aborts(void **state)
     assert_int_equal(masque_session_read_datagram(&e.s, d, 1 + 65527, 0, &pkt), 1);
     assert_int_equal(masque_session_read_datagram(&e.s, d, 1 + 65528, 0, &pkt),
                      MASQUE_ERR_PAYLOAD_TOO_LARGE);
+    /* Context ID 0 of a request for a concrete target (-10 §3, BIND-4): the same bound. */
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.concrete_target = 1;
+    cfg.fixed_target = addr4(192, 0, 2, 7, 53);
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
+    d[0] = 0x00;
+    assert_int_equal(masque_session_read_datagram(&e.s, d, 1 + 65527, 0, &pkt), 1);
+    assert_true(masque_address_equal(&pkt.peer, &cfg.fixed_target));
+    assert_int_equal(pkt.payload_len, 65527);
+    assert_int_equal(masque_session_read_datagram(&e.s, d, 1 + 65528, 0, &pkt),
+                     MASQUE_ERR_PAYLOAD_TOO_LARGE);
+    assert_int_equal(masque_session_error(&e.s), MASQUE_ERR_PAYLOAD_TOO_LARGE);
     if (!MASQUE_ENABLE_PROXY) {
         return; /* the client profile: the one role it has is checked */
     }
@@ -1381,6 +1514,7 @@ int main(void)
         cmocka_unit_test(test_refused_settings_leave_the_session_as_it_was),
         cmocka_unit_test(test_BIND_9_BIND_23_BIND_8_client_refuses_a_proxys_forbidden_assigns),
         cmocka_unit_test(test_DG_1_datagrams_belong_to_the_accepted_request),
+        cmocka_unit_test(test_host_reads_copies_of_the_contexts),
         cmocka_unit_test(test_BIND_9_peer_context_id_with_wrong_parity_is_malformed),
         cmocka_unit_test(test_BIND_9_an_even_context_id_from_the_proxy_is_malformed),
         cmocka_unit_test(test_BIND_9_local_ids_are_even_for_clients_and_odd_for_proxies),
@@ -1404,6 +1538,8 @@ int main(void)
         cmocka_unit_test(test_BIND_7_rejected_assign_is_answered_with_close),
 #endif
         cmocka_unit_test(test_BIND_12_proxy_opens_no_compressed_context_after_uncompressed_closed),
+        cmocka_unit_test(
+            test_BIND_12_a_client_without_the_uncompressed_context_refuses_the_proxys_assign),
         cmocka_unit_test(test_BIND_15_preemptive_use_of_a_pending_context_is_configurable),
         cmocka_unit_test(test_BIND_17_no_datagrams_on_a_closed_context),
         cmocka_unit_test(test_BIND_19_either_endpoint_may_close_any_context),

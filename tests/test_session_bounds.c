@@ -166,6 +166,72 @@ static void test_BIND_31_table_never_accepts_a_retired_id(void **state)
     assert_int_equal(masque_context_id_retired(&t, 47), 0);
 }
 
+/* The client's side of -13 §3.3: a Context ID of the proxy's that its table of BRIM_CAP let
+ * go of is refused with COMPRESSION_CLOSE, never accepted again; one it still remembers is a
+ * repeat, malformed (-10 §3.1). */
+static void test_BIND_31_a_client_refuses_an_id_of_the_proxys_it_let_go_of(void **state)
+{
+    static endpoint c;
+    masque_event ev;
+    uint64_t id;
+    (void)state;
+    endpoint_init(&c, MASQUE_ROLE_CLIENT, NULL, BRIM_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&c.s, 0, NULL), MASQUE_OK);
+    assert_true(same_wire(written(&c.s), assign(2, NULL)));
+    assert_int_equal(read_wire(&c.s, ack(2), 0), 3);
+    /* The proxy registers three contexts, closes them, then registers three more: the new
+     * ones take the places of the closed ones, whose IDs the table no longer holds. */
+    for (id = 3; id <= 13; id += 2) {
+        assert_true(read_wire(&c.s, assign_port(id, (uint16_t)id), 0) > 0);
+        assert_true(answer(&c, id) == MASQUE_CAPSULE_TYPE_COMPRESSION_ACK);
+        if (id == 7) {
+            client_close(&c, 3);
+            client_close(&c, 5);
+            client_close(&c, 7);
+        }
+    }
+    assert_int_equal(masque_context_open_count(&c.s.table), 4);
+    assert_null(masque_context_find(&c.s.table, 3));
+    /* 3 again, for a tuple no context has: refused, not accepted. */
+    assert_true(read_wire(&c.s, assign_port(3, 60000), 0) > 0);
+    assert_int_equal(masque_session_poll_event(&c.s, &ev), 1);
+    assert_int_equal(ev.kind, MASQUE_EVENT_PEER_CONTEXT_REFUSED);
+    assert_true(ev.context_id == 3u);
+    assert_int_equal(ev.reason, MASQUE_ERR_CONTEXT_ID_RETIRED);
+    assert_true(answer(&c, 3) == MASQUE_CAPSULE_TYPE_COMPRESSION_CLOSE);
+    assert_int_equal(masque_context_open_count(&c.s.table), 4);
+    assert_int_equal(masque_session_error(&c.s), 0);
+    /* 9, still open: a repeat. */
+    assert_int_equal(read_wire(&c.s, assign_port(9, 60001), 0), MASQUE_ERR_DUPLICATE_CONTEXT_ID);
+}
+
+/* -10 §9 from the client's side: ACKs and CLOSEs for the proxy's registrations that pile up
+ * unwritten are bounded; the registration beyond the bound aborts the stream. */
+static void test_BIND_30_a_client_bounds_its_responses_too(void **state)
+{
+    static endpoint c;
+    size_t responses = 0;
+    uint64_t id;
+    (void)state;
+    endpoint_init(&c, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
+    assert_int_equal(masque_session_open_uncompressed(&c.s, 0, NULL), MASQUE_OK);
+    assert_true(same_wire(written(&c.s), assign(2, NULL)));
+    assert_int_equal(read_wire(&c.s, ack(2), 0), 3);
+    for (id = 3;; id += 2) {
+        masque_ssize rc = read_wire(&c.s, assign_port(id, (uint16_t)id), 0);
+        drain_events(&c);
+        if (rc < 0) {
+            assert_int_equal(rc, MASQUE_ERR_PENDING_LIMIT);
+            break;
+        }
+        responses++;
+        assert_true(id < 2u * TABLE_CAP);
+    }
+    assert_int_equal(responses, MASQUE_SESSION_DEFAULT_MAX_PENDING);
+    assert_int_equal(masque_session_error(&c.s), MASQUE_ERR_PENDING_LIMIT);
+    assert_true(masque_h3_error_for(MASQUE_ERR_PENDING_LIMIT) == MASQUE_H3_EXCESSIVE_LOAD);
+}
+
 /* A DATAGRAM capsule header announcing `length` bytes, then the first value bytes. */
 static size_t oversized_header(uint8_t *out, uint64_t length, const uint8_t *first, size_t n)
 {
@@ -252,6 +318,49 @@ static void test_DG_18_UDP_11_oversized_capsule_is_judged_by_its_context_id(void
     endpoint_init(&e, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
     assert_int_equal(feed(&e, head, h - 1, 0), MASQUE_ERR_CAPSULE_LENGTH);
     assert_true(masque_h3_error_for(MASQUE_ERR_CAPSULE_LENGTH) == MASQUE_H3_MESSAGE_ERROR);
+}
+
+/* DATAGRAM capsules above the host's limit that carry no datagram for this end, at a client
+ * (DG-18): Context ID 0 where the host lets such datagrams be dropped, and a capsule that ends
+ * inside its Context ID. Each is dropped and counted as a small one would be. */
+static void test_DG_18_a_client_drops_oversized_capsules_it_has_no_use_for(void **state)
+{
+    static endpoint e;
+    masque_session_config cfg;
+    masque_session_stats st;
+    uint8_t head[16];
+    uint8_t filler[300];
+    size_t h;
+    (void)state;
+    memset(filler, 0, sizeof(filler));
+    /* Context ID 0 under `*`, where the host lets such datagrams be dropped (-13 §3). */
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.drop_context_id_zero = 1;
+    cfg.max_datagram_capsule = 100;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
+    h = oversized_header(head, 200, (const uint8_t *)"\x00", 1);
+    assert_int_equal(feed(&e, head, h, 0), (masque_ssize)h);
+    assert_int_equal(feed(&e, filler, 199, 0), 199);
+    masque_session_get_stats(&e.s, &st);
+    assert_true(st.dropped_context_id_zero == 1u);
+    assert_int_equal(masque_session_error(&e.s), 0);
+    /* A capsule that ends inside its Context ID (an 8-byte varint cut after 2 bytes) has no
+     * datagram in it: dropped and counted as malformed, oversized or not, and the stream goes
+     * on. */
+    cfg.max_datagram_capsule = 1;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
+    h = oversized_header(head, 2, (const uint8_t *)"\xc0\x00", 2);
+    assert_int_equal(feed(&e, head, h, 0), (masque_ssize)h);
+    masque_session_get_stats(&e.s, &st);
+    assert_true(st.dropped_malformed == 1u);
+    assert_true(st.dropped_oversized == 0u);
+    cfg.max_datagram_capsule = 0;
+    endpoint_init(&e, MASQUE_ROLE_CLIENT, &cfg, TABLE_CAP);
+    assert_int_equal(feed(&e, head, h, 0), (masque_ssize)h);
+    masque_session_get_stats(&e.s, &st);
+    assert_true(st.dropped_malformed == 1u);
+    assert_int_equal(feed_hex(&e, "11 08 03 04 c000022a 04d2", 0), 10);
+    assert_int_equal(masque_session_error(&e.s), 0);
 }
 
 static void test_BIND_30_pending_bound_fits_the_queue_and_no_capsule_is_lost(void **state)
@@ -466,8 +575,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_BIND_10_BIND_31_UDP_9_closed_ids_never_come_back_in_a_full_table),
         cmocka_unit_test(test_BIND_31_table_never_accepts_a_retired_id),
+        cmocka_unit_test(test_BIND_31_a_client_refuses_an_id_of_the_proxys_it_let_go_of),
+        cmocka_unit_test(test_BIND_30_a_client_bounds_its_responses_too),
         cmocka_unit_test(test_DG_18_UDP_12_oversized_capsule_of_unknown_id_is_discarded_unbuffered),
         cmocka_unit_test(test_DG_18_UDP_11_oversized_capsule_is_judged_by_its_context_id),
+        cmocka_unit_test(test_DG_18_a_client_drops_oversized_capsules_it_has_no_use_for),
         cmocka_unit_test(test_BIND_30_pending_bound_fits_the_queue_and_no_capsule_is_lost),
         cmocka_unit_test(test_events_wait_for_room_and_are_never_lost),
 #if MASQUE_ENABLE_AUTO_COMPRESS

@@ -146,6 +146,47 @@ static void test_no_common_name_or_no_certificate_is_no_name(void **state)
     assert_int_equal(masque_tls_certificate_name(&der, out, 0), 0);
 }
 
+/* The host masque_tls_client_name() takes from `authority` (NULL: it refuses it). */
+static void expect_client_name(const char *authority, const char *host)
+{
+    gnutls_session_t tls;
+    char got[64];
+    int rv;
+    assert_int_equal(gnutls_init(&tls, GNUTLS_CLIENT), 0);
+    memset(got, 'x', sizeof(got));
+    rv = masque_tls_client_name(tls, authority, 0, got, sizeof(got));
+    if (host == NULL) {
+        assert_int_equal(rv, -1);
+    } else {
+        assert_int_equal(rv, 0);
+        assert_string_equal(got, host);
+    }
+    gnutls_deinit(tls);
+}
+
+static void test_the_proxy_is_named_by_the_host_of_the_authority(void **state)
+{
+    char longest[80];
+    (void)state;
+    expect_client_name("proxy.example:4433", "proxy.example");
+    expect_client_name("proxy.example", "proxy.example");
+    expect_client_name("192.0.2.1:443", "192.0.2.1");
+    expect_client_name("[2001:db8::1]:4433", "2001:db8::1");
+    expect_client_name("[::1]", "::1");
+    expect_client_name("2001:db8::1", "2001:db8::1"); /* no brackets: no port either */
+    expect_client_name("[::1", NULL);
+    expect_client_name("[]:443", NULL);
+    expect_client_name(":443", NULL);
+    expect_client_name("", NULL);
+    expect_client_name(NULL, NULL);
+    /* A host of 64 bytes has no room for its terminator here: refused, not cut; 63 fit. */
+    memset(longest, 'a', sizeof(longest));
+    memcpy(longest + 64, ":443", 5);
+    expect_client_name(longest, NULL);
+    memcpy(longest + 63, ":443", 5);
+    expect_client_name(longest, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_a_name_holds_printable_ascii_only),
         cmocka_unit_test(test_a_name_that_does_not_fit_is_no_name),
         cmocka_unit_test(test_no_common_name_or_no_certificate_is_no_name),
+        cmocka_unit_test(test_the_proxy_is_named_by_the_host_of_the_authority),
     };
     int failed;
     (void)gnutls_global_init();

@@ -955,9 +955,36 @@ static int after_each(void **state)
     return 0;
 }
 
+/* The stream errors the core chooses, as HTTP/2 carries them in RST_STREAM: a malformed
+ * capsule or datagram is a malformed message (RFC 9297 §3.3, RFC 9113 §8.1.1). */
+static void test_DG_11_h2_stream_errors_map_to_http2_codes(void **state)
+{
+    static const struct {
+        uint64_t h3;
+        uint32_t h2;
+    } map[] = {
+        {MASQUE_H3_NO_ERROR, MASQUE_H2_NO_ERROR},
+        {MASQUE_H3_MESSAGE_ERROR, MASQUE_H2_PROTOCOL_ERROR},
+        {MASQUE_H3_DATAGRAM_ERROR, MASQUE_H2_PROTOCOL_ERROR},
+        {MASQUE_H3_EXCESSIVE_LOAD, MASQUE_H2_ENHANCE_YOUR_CALM},
+        {MASQUE_H3_REQUEST_CANCELLED, MASQUE_H2_CANCEL},
+        {MASQUE_H3_REQUEST_REJECTED, MASQUE_H2_REFUSED_STREAM},
+        {MASQUE_H3_ID_ERROR, MASQUE_H2_INTERNAL_ERROR},
+        {0, MASQUE_H2_INTERNAL_ERROR},
+    };
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        assert_int_equal(masque_h2_error_from_h3(map[i].h3), map[i].h2);
+    }
+    assert_int_equal(masque_h2_error_from_h3(masque_h3_error_for(MASQUE_ERR_PENDING_LIMIT)),
+                     MASQUE_H2_ENHANCE_YOUR_CALM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_DG_11_h2_stream_errors_map_to_http2_codes),
         cmocka_unit_test_teardown(
             test_e2e_UDP_3_DG_8_h2_bind_and_relay_both_ways_uncompressed_and_compressed,
             after_each),

@@ -536,6 +536,10 @@ static void test_DG_15_BIND_24_parameters_with_invalid_values_make_the_field_inv
         "?1;a=?0",
         "?1;a=@1659578233",
         "?1;a=%\"caf%c3%a9\"",
+        /* RFC 9651 §4.2.10: the decoded bytes are UTF-8, each length at its edges. */
+        "?1;a=%\"%e0%a0%80 %ed%9f%bf %e2%82%ac %ef%bf%bf\"",
+        "?1;a=%\"%f0%90%80%80 %f0%9f%98%80 %f4%8f%bf%bf\"",
+        "?1;a=%\"%25%22%41\"",
         "?1; a=1;b;c=*x",
         "?1;a=1;a=2",
     };
@@ -554,6 +558,18 @@ static void test_DG_15_BIND_24_parameters_with_invalid_values_make_the_field_inv
         "?1;a=%\"%ff\"",
         "?1;a=%\"%C3%A9\"",
         "?1;a=%\"%c3\"",
+        "?1;a=%\"%c0%af\"", /* overlong forms */
+        "?1;a=%\"%e0%9f%bf\"",
+        "?1;a=%\"%f0%8f%bf%bf\"",
+        "?1;a=%\"%ed%a0%80\"",    /* a surrogate */
+        "?1;a=%\"%f4%90%80%80\"", /* above U+10FFFF */
+        "?1;a=%\"%f5%80%80%80\"",
+        "?1;a=%\"%80\"",    /* a continuation without a lead */
+        "?1;a=%\"%e2%82\"", /* cut short */
+        "?1;a=%\"%f0%9f%98\"",
+        "?1;a=%\"%e2%28%a1\"", /* not a continuation */
+        "?1;a=%\"%e2%82%ac%\"",
+        "?1;a=%\"%e2%82%a\"",
         "?1;a=%\"x",
         "?1;A=1",
         "?1;a=",

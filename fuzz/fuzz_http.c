@@ -115,10 +115,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     default: {
+        static const char *const hosts[] = {"2001:db8::1", "192.0.2.1", "proxy.example", NULL};
         char out[2048];
-        (void)masque_uri_template_check(in, NULL);
-        (void)masque_uri_template_expand(out, sizeof(out), in, "2001:db8::1", 443);
-        (void)masque_uri_template_expand(out, sizeof(out), in, NULL, 0);
+        size_t i;
+        int valid = masque_uri_template_check(in, NULL) == MASQUE_OK;
+        for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+            uint16_t port = hosts[i] == NULL ? 0 : 443;
+            masque_ssize n = masque_uri_template_expand(out, sizeof(out), in, hosts[i], port);
+            masque_request_target t;
+            masque_str path = {out, n > 0 ? (size_t)n : 0};
+            if (n <= 0 || !valid) {
+                continue;
+            }
+            /* What a valid template expands to, it matches, with the same target. */
+            if (masque_uri_template_match(in, path, &t) != MASQUE_OK ||
+                (hosts[i] == NULL
+                     ? !t.wildcard
+                     : t.wildcard || strcmp(t.host, hosts[i]) != 0 || t.port != port)) {
+                abort();
+            }
+        }
         break;
     }
     }

@@ -189,6 +189,50 @@ static int next_var(var_iter *it, const char **name, size_t *n)
     return 1;
 }
 
+/* Whether expression e names target_host or target_port: the variables that have values. */
+static int expression_names_target(const expression *e)
+{
+    var_iter it;
+    const char *name;
+    size_t n;
+    it.p = e->vars;
+    it.left = e->vars_len;
+    while (next_var(&it, &name, &n)) {
+        if (var_kind(name, n) != VAR_OTHER) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Whether a proxy can tell where expression e's expansion ends in a request's path, so that
+ * every path the template expands to matches it again with the same target. A simple
+ * expression's values (percent-encoded: unreserved characters and %XX) run to the template's
+ * next literal, which must therefore be none of those, nor a comma after several variables,
+ * nor the start of another simple expression; a form-style query runs to the end of the path, or to
+ * a "{&...}" expression that continues it (a second "{?...}" would put a second '?' inside the
+ * first one's value).
+ */
+static int ends_unambiguously(masque_str t, const expression *e)
+{
+    size_t k = e->end;
+    char next_op = '\0';
+    if (k + 1 < t.len && t.ptr[k] == '{') {
+        next_op = t.ptr[k + 1];
+    }
+    if (k == t.len || next_op == '&') {
+        return 1;
+    }
+    if (e->op != 0) {
+        return 0;
+    }
+    if (t.ptr[k] == ',' && memchr(e->vars, ',', e->vars_len) != NULL) {
+        return 0; /* RFC 6570 §3.2.2: the values of several variables are comma-separated */
+    }
+    return next_op == '?' || (t.ptr[k] != '{' && t.ptr[k] != '%' && !is_unreserved(t.ptr[k]));
+}
+
 /* Finds where the path starts; checks the whole template. Returns the index, or -1. */
 static long template_path_start(masque_str t, masque_str *authority)
 {
@@ -249,6 +293,9 @@ static long template_path_start(masque_str t, masque_str *authority)
             }
             host += kind == VAR_HOST;
             port += kind == VAR_PORT;
+        }
+        if (!ends_unambiguously(t, &e)) {
+            return -1;
         }
         i = e.end - 1;
     }
@@ -459,13 +506,15 @@ int masque_uri_template_match(masque_str tmpl, masque_str path, masque_request_t
         it.p = e.vars;
         it.left = e.vars_len;
         if (e.op == 0) {
-            /* A simple expression runs to the next literal of the template. */
+            /* A simple expression runs to the next literal of the template, or to a query
+             * expression's '?' or '&' (values carry neither unencoded). */
             char stop = '\0';
             size_t v = pi;
             if (e.end < tmpl.len) {
                 stop = tmpl.ptr[e.end];
             }
-            while (pi < path.len && path.ptr[pi] != stop && path.ptr[pi] != '?') {
+            while (pi < path.len && path.ptr[pi] != stop && path.ptr[pi] != '?' &&
+                   path.ptr[pi] != '&') {
                 pi++;
             }
             /* RFC 6570 §3.2.2: the values of the defined variables, comma-separated (a comma
@@ -492,9 +541,16 @@ int masque_uri_template_match(masque_str tmpl, masque_str path, masque_request_t
                 return MASQUE_ERR_BAD_REQUEST; /* more values than variables */
             }
         } else {
-            /* Form-style query: "?k=v&k=v" (or "&k=v..."), in any order. */
-            if (pi >= path.len || path.ptr[pi] != e.op) {
-                return MASQUE_ERR_BAD_REQUEST;
+            /* Form-style query: "?k=v&k=v" (or "&k=v..."), in any order. Absent, it is an
+             * expression whose variables are all undefined (RFC 6570 §3.2.1: it expands to
+             * nothing); whether the target's were there is checked at the end. */
+            if (pi < path.len && (path.ptr[pi] == '?' || path.ptr[pi] == '&') &&
+                path.ptr[pi] != e.op) {
+                if (expression_names_target(&e)) {
+                    return MASQUE_ERR_BAD_REQUEST;
+                }
+                ti = e.end; /* undefined: expanded to nothing, the next expression goes on */
+                continue;
             }
             while (pi < path.len && (path.ptr[pi] == '?' || path.ptr[pi] == '&')) {
                 size_t k = ++pi;

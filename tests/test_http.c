@@ -31,6 +31,19 @@ static void test_UDP_1_valid_templates_are_accepted(void **state)
     assert_memory_equal(authority.ptr, "example.org", 11);
     assert_int_equal(masque_uri_template_check(S(QUERY_FORM), NULL), MASQUE_OK);
     assert_int_equal(masque_uri_template_check(S(QUERY_LIT), NULL), MASQUE_OK);
+    /* Where each value ends is plain: a literal no value holds, a query expression, the end. */
+    assert_int_equal(
+        masque_uri_template_check(S("https://p.example/{target_host},{target_port}"), NULL),
+        MASQUE_OK);
+    assert_int_equal(
+        masque_uri_template_check(S("https://p.example/{target_host}{?target_port}"), NULL),
+        MASQUE_OK);
+    assert_int_equal(
+        masque_uri_template_check(S("https://p.example/{target_host}{&target_port}"), NULL),
+        MASQUE_OK);
+    assert_int_equal(
+        masque_uri_template_check(S("https://p.example/m{?target_host}{&target_port,v}"), NULL),
+        MASQUE_OK);
 }
 
 static void test_UDP_1_invalid_templates_are_rejected(void **state)
@@ -50,6 +63,15 @@ static void test_UDP_1_invalid_templates_are_rejected(void **state)
         "https://example.org/\xc3\xa9/{target_host}/{target_port}/", /* non-ASCII */
         "https://example.org/{target_host}/{target_host}/{target_port}/", /* twice */
         "",
+        /* A proxy could not tell where a value ends in the paths these expand to. */
+        "https://example.org/{target_host}{target_port}/",
+        "https://example.org/{target_host}.{target_port}/",
+        "https://example.org/{target_host}-{target_port}/",
+        "https://example.org/{target_host}%2F{target_port}/",
+        "https://example.org/{target_host,target_port},x",
+        "https://example.org/m{?target_host,target_port}x",
+        "https://example.org/m{?target_host,target_port}/",
+        "https://example.org/m{?target_host}{?target_port}",
     };
     size_t i;
     char out[128];
@@ -127,6 +149,43 @@ static void test_UDP_2_what_expands_matches_and_nothing_malformed_expands(void *
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(masque_uri_template_expand(out, sizeof(out), S(WELL_KNOWN), bad[i], 4433),
                          MASQUE_ERR_INVALID_ARGUMENT);
+    }
+}
+
+/* Every template masque_uri_template_check() accepts matches what it expands to, with the same
+ * target (fuzz_http checks the same of every template it makes). */
+static void test_UDP_1_every_accepted_template_matches_its_own_expansions(void **state)
+{
+    static const char *const templates[] = {
+        WELL_KNOWN,
+        QUERY_FORM,
+        QUERY_LIT,
+        "https://p.example/{target_host},{target_port}",
+        "https://p.example/{target_host}{?target_port}",
+        "https://p.example/{target_host}{&target_port}",
+        "https://p.example/m{?target_host}{&target_port,v}",
+        "https://p.example/m{?x}{&target_host,target_port}",
+        "https://p.example/{x,target_host,y,target_port}/{z}/",
+    };
+    static const char *const hosts[] = {"192.0.2.6", "2001:db8::6", "proxy.example", NULL};
+    size_t i;
+    size_t k;
+    (void)state;
+    for (i = 0; i < sizeof(templates) / sizeof(templates[0]); i++) {
+        for (k = 0; k < sizeof(hosts) / sizeof(hosts[0]); k++) {
+            char out[160];
+            masque_request_target t;
+            uint16_t port = hosts[k] == NULL ? 0 : 4433;
+            masque_ssize n =
+                masque_uri_template_expand(out, sizeof(out), S(templates[i]), hosts[k], port);
+            assert_true(n > 0);
+            if (masque_uri_template_match(S(templates[i]), S(out), &t) != MASQUE_OK) {
+                fail_msg("%s does not match %s", out, templates[i]);
+            }
+            assert_int_equal(t.wildcard, hosts[k] == NULL);
+            assert_string_equal(t.host, hosts[k] == NULL ? "*" : hosts[k]);
+            assert_int_equal(t.port, port);
+        }
     }
 }
 
@@ -412,6 +471,50 @@ static void test_UDP_1_multi_variable_expressions_expand_and_match(void **state)
     assert_int_equal(masque_uri_template_match(S(tmpl), S("/udp/192.0.2.6,443,1/"), &t),
                      MASQUE_ERR_BAD_REQUEST);
     assert_int_equal(masque_uri_template_match(S(tmpl), S("/udp/192.0.2.6,/"), &t),
+                     MASQUE_ERR_BAD_REQUEST);
+}
+
+/* A template may hold variables besides target_host and target_port; libmasque defines no
+ * value for them, and RFC 6570 §3.2.1 expands an undefined variable to nothing (no separator,
+ * no "name=", no operator when the whole expression is undefined). A path that gives one a
+ * value matches no target. */
+static void test_UDP_1_variables_other_than_the_target_expand_to_nothing(void **state)
+{
+    static const char path_form[] = "https://proxy.example/udp/{x}/{target_host}/{target_port}/";
+    static const char query_form[] = "https://proxy.example/masque{?v,target_host,target_port,w}";
+    static const char list_form[] = "https://proxy.example/udp/{x,target_host,target_port,y}{?z}";
+    char out[128];
+    masque_request_target t;
+    (void)state;
+    assert_int_equal(masque_uri_template_check(S(path_form), NULL), MASQUE_OK);
+    assert_int_equal(masque_uri_template_check(S(query_form), NULL), MASQUE_OK);
+    assert_int_equal(masque_uri_template_check(S(list_form), NULL), MASQUE_OK);
+    assert_true(masque_uri_template_expand(out, sizeof(out), S(path_form), "192.0.2.6", 443) > 0);
+    assert_string_equal(out, "/udp//192.0.2.6/443/");
+    assert_int_equal(masque_uri_template_match(S(path_form), S(out), &t), MASQUE_OK);
+    assert_string_equal(t.host, "192.0.2.6");
+    assert_int_equal(t.port, 443);
+    assert_int_equal(masque_uri_template_match(S(path_form), S("/udp/a/192.0.2.6/443/"), &t),
+                     MASQUE_ERR_BAD_REQUEST);
+    assert_true(masque_uri_template_expand(out, sizeof(out), S(query_form), "192.0.2.6", 443) > 0);
+    assert_string_equal(out, "/masque?target_host=192.0.2.6&target_port=443");
+    assert_int_equal(masque_uri_template_match(S(query_form), S(out), &t), MASQUE_OK);
+    assert_string_equal(t.host, "192.0.2.6");
+    assert_int_equal(t.port, 443);
+    /* A query that does not begin as the expression says is no match. */
+    assert_int_equal(masque_uri_template_match(
+                         S(query_form), S("/masque&target_host=192.0.2.6&target_port=443"), &t),
+                     MASQUE_ERR_BAD_REQUEST);
+    assert_int_equal(masque_uri_template_match(S(query_form), S("/masque"), &t),
+                     MASQUE_ERR_BAD_REQUEST);
+    assert_true(masque_uri_template_expand(out, sizeof(out), S(list_form), "192.0.2.6", 443) > 0);
+    assert_string_equal(out, "/udp/192.0.2.6,443");
+    assert_int_equal(masque_uri_template_match(S(list_form), S(out), &t), MASQUE_OK);
+    assert_string_equal(t.host, "192.0.2.6");
+    assert_int_equal(t.port, 443);
+    assert_int_equal(masque_uri_template_match(S(list_form), S("/udp/192.0.2.6,443?z=1"), &t),
+                     MASQUE_OK);
+    assert_int_equal(masque_uri_template_match(S(list_form), S("/udp/192.0.2.6,443&z=1"), &t),
                      MASQUE_ERR_BAD_REQUEST);
 }
 
@@ -751,6 +854,8 @@ int main(void)
         cmocka_unit_test(test_UDP_3_DG_10_proxy_checks_the_extended_connect_request),
         cmocka_unit_test(test_UDP_5_proxy_status_values),
         cmocka_unit_test(test_UDP_1_multi_variable_expressions_expand_and_match),
+        cmocka_unit_test(test_UDP_1_variables_other_than_the_target_expand_to_nothing),
+        cmocka_unit_test(test_UDP_1_every_accepted_template_matches_its_own_expansions),
         cmocka_unit_test(test_BIND_25_proxy_public_address_never_names_port_0),
         cmocka_unit_test(test_DG_10_responses_204_205_206_cannot_use_the_capsule_protocol),
         cmocka_unit_test(test_BIND_36_concrete_target_without_bind_falls_back_to_rfc9298),

@@ -80,7 +80,11 @@ typedef struct masque_request_target {
  * Accepted: an absolute "https://authority/path" template, ASCII only, with target_host and
  * target_port as simple expressions ({target_host}) in the path or as a form-style query
  * ({?target_host,target_port} or {&...}); at most RFC 6570 level 3, and no reserved (`+`) or
- * fragment (`#`) expansion of the target variables.
+ * fragment (`#`) expansion of the target variables. Refused too: a template whose expansions a
+ * proxy could not take apart again, where a simple expression is followed by another one, by
+ * an unreserved character or `%` (which values contain), or, when it lists several variables,
+ * by a comma; or a form-style query by anything but the end or a `{&...}` expression. Every
+ * template it accepts matches each path it expands to, with the same target.
  *
  * @param tmpl The template.
  * @param[out] authority Receives a view of its authority (may be NULL).

@@ -277,6 +277,16 @@ static void test_encode_copies_and_may_overlap(void **state)
     assert_memory_equal(buf, want, n);
     assert_int_equal(masque_bind_frame_encode(buf, n - 1, &f, want + 2, 5), MASQUE_ERR_BUFFER);
     assert_int_equal(masque_bind_frame_encode(buf, sizeof(buf), &f, NULL, 0), 2);
+    /* From another buffer. */
+    memset(buf, 0xEE, sizeof(buf));
+    assert_int_equal(masque_bind_frame_encode(buf, sizeof(buf), &f, want + 2, 5), (masque_ssize)n);
+    assert_memory_equal(buf, want, n);
+    assert_int_equal(buf[n], 0xEE); /* nothing written past the datagram */
+    /* From further on in the output buffer: the payload moves toward the start, and its first
+     * bytes are written over its last ones' old places. */
+    memcpy(buf + 4, "hello", 5);
+    assert_int_equal(masque_bind_frame_encode(buf, sizeof(buf), &f, buf + 4, 5), (masque_ssize)n);
+    assert_memory_equal(buf, want, n);
 }
 
 static void test_round_trip_random_bind_datagrams(void **state)

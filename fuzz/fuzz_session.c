@@ -2,9 +2,11 @@
 /*
  * Fuzz target: a script drives a client and a proxy session wired together in memory: host
  * calls, capsules between them, datagrams both ways, time steps, and injected garbage. After
- * every step the invariants of -10 §3-§4 are checked on both sides.
+ * every step the invariants of -10 §3-§4 are checked on both sides, and neither side may judge
+ * what the other sent malformed (honest_error()).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CAPACITY 16
 
 typedef struct side {
+    int ended;   /* the script ended its stream (masque_session_read_fin()) */
+    int garbled; /* the script gave it garbage, on its stream or as a datagram */
     masque_session s;
     uint64_t storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(CAPACITY) / 8];
 } side;
@@ -77,6 +81,19 @@ static void check(const side *x, masque_role role)
     }
 }
 
+/* Between two libmasque sessions, nothing either sends is malformed: a stream error is the
+ * bound on responses (-10 §9: a peer that registers faster than this end writes), or follows
+ * garbage on either stream (a forged capsule makes the tables disagree), a garbage datagram or
+ * an end of stream the script gave that side. */
+static void honest_error(const side *to)
+{
+    int error = masque_session_error(&to->s); /* the first: later calls say SESSION_FAILED */
+    if (!tainted && !to->garbled && !to->ended && error != MASQUE_ERR_PENDING_LIMIT) {
+        fprintf(stderr, "an honest stream judged malformed: %d\n", error);
+        abort();
+    }
+}
+
 static void pump(side *from, side *to, uint64_t now)
 {
     uint8_t buf[2048];
@@ -90,6 +107,7 @@ static void pump(side *from, side *to, uint64_t now)
         masque_ssize n = masque_session_read_stream(&to->s, buf + off, (size_t)w - off, now, &pkt);
         masque_event ev;
         if (n < 0) {
+            honest_error(to);
             return; /* a stream error: the script goes on with a dead session */
         }
         off += (size_t)n;
@@ -120,8 +138,11 @@ static void send_one(side *from, side *to, const masque_address *peer, uint64_t 
             abort(); /* delivered, so it must be what was sent, to or from the same tuple */
         }
     } else {
-        (void)masque_session_read_stream(&to->s, buf + MASQUE_BIND_HEADROOM - h, (size_t)h + 16,
-                                         now, &pkt);
+        masque_ssize n = masque_session_read_stream(&to->s, buf + MASQUE_BIND_HEADROOM - h,
+                                                    (size_t)h + 16, now, &pkt);
+        if (n < 0) {
+            honest_error(to);
+        }
     }
 }
 
@@ -138,6 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t arg = i < size ? data[i] : 0;
         masque_address t = fuzz_target_of(arg);
         masque_packet pkt;
+        side *garbled;
         switch (op % 14u) {
         case 0:
             (void)masque_session_open_uncompressed(&client.s, now, NULL);
@@ -179,8 +201,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (n > size - i) {
                 n = size - i;
             }
-            (void)masque_session_read_stream(((op >> 4) & 1u) ? &client.s : &proxy.s, data + i, n,
-                                             now, &pkt);
+            garbled = ((op >> 4) & 1u) ? &client : &proxy;
+            garbled->garbled = 1;
+            (void)masque_session_read_stream(&garbled->s, data + i, n, now, &pkt);
             i += n;
             break;
         }
@@ -190,8 +213,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (n > size - i) {
                 n = size - i;
             }
-            (void)masque_session_read_datagram(((op >> 4) & 1u) ? &client.s : &proxy.s, data + i, n,
-                                               now, &pkt);
+            garbled = ((op >> 4) & 1u) ? &client : &proxy;
+            garbled->garbled = 1;
+            (void)masque_session_read_datagram(&garbled->s, data + i, n, now, &pkt);
             i += n;
             break;
         }
@@ -206,7 +230,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (void)masque_session_set_capsule_datagrams(((op >> 4) & 1u) ? &client.s : &proxy.s,
                                                            (int)((op >> 6) & 1u));
             } else {
-                (void)masque_session_read_fin(((op >> 4) & 1u) ? &client.s : &proxy.s);
+                side *x = ((op >> 4) & 1u) ? &client : &proxy;
+                x->ended = 1;
+                (void)masque_session_read_fin(&x->s);
             }
             break;
         default: {

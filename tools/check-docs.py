@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-only
-"""Compiles every C example of the README and the user guide against the public headers.
+"""Checks that the documents still describe the code.
 
-The examples are fragments: each becomes the body of a function, after a prelude that declares
-what they leave to the host (its buffers, its clock, its stack's calls). A fragment that names a
-function, field or constant the headers no longer have, or calls one with the wrong arguments,
-fails the build, so the documents cannot drift from the API unseen.
+1. Every C example of the README and the user guide compiles against the public headers. The
+   examples are fragments: each becomes the body of a function, after a prelude that declares
+   what they leave to the host (its buffers, its clock, its stack's calls). A fragment that
+   names a function, field or constant the headers no longer have, or calls one with the wrong
+   arguments, fails.
+2. Every function the documents name as `name()` is defined or called somewhere in the sources
+   (a renamed or removed function leaves its old name behind in prose otherwise). CHANGELOG.md
+   is left out: it names what was renamed.
 
-usage: tools/check-snippets.py CC [SOURCE_DIR]
+usage: tools/check-docs.py CC [SOURCE_DIR]
 """
 import os
 import re
@@ -16,6 +20,7 @@ import sys
 import tempfile
 
 DOCUMENTS = ["README.md", "docs/guide.md"]
+SOURCE_DIRS = ["include", "src", "examples", "tests", "bench", "fuzz", "tools"]
 
 # What the examples leave to the host. Each example is compiled on its own, below these.
 PRELUDE = r"""
@@ -76,6 +81,27 @@ def translation_unit(code):
         "\n".join(body) + "\n}\n"
 
 
+def named_functions(root):
+    """(document, name) of each function a document names as `name()`."""
+    names = sorted(os.listdir(os.path.join(root, "docs")))
+    docs = ["README.md"] + [os.path.join("docs", f) for f in names if f.endswith(".md")]
+    for doc in docs:
+        with open(os.path.join(root, doc), encoding="utf-8") as f:
+            for name in sorted(set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)\(\)`", f.read()))):
+                yield doc, name
+
+
+def source_text(root):
+    parts = []
+    for top in SOURCE_DIRS:
+        for base, _, files in os.walk(os.path.join(root, top)):
+            for f in files:
+                if f.endswith((".c", ".h", ".py", ".sh")):
+                    with open(os.path.join(base, f), encoding="utf-8", errors="replace") as src:
+                        parts.append(src.read())
+    return "\n".join(parts)
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -100,7 +126,14 @@ def main():
                     print(f"{doc}:{line}: the example does not compile:\n{r.stderr}",
                           file=sys.stderr)
     print(f"{count} examples, {failed} that do not compile")
-    return 1 if failed or count == 0 else 0
+    sources = source_text(root)
+    missing = 0
+    for doc, name in named_functions(root):
+        if not re.search(r"\b" + re.escape(name) + r"\s*\(", sources):
+            missing += 1
+            print(f"{doc}: names {name}(), which no source defines or calls", file=sys.stderr)
+    print(f"{missing} functions named in the documents that the sources do not have")
+    return 1 if failed or missing or count == 0 else 0
 
 
 if __name__ == "__main__":

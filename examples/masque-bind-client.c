@@ -1301,6 +1301,16 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--proxy") == 0) {
             proxy_text = argv[++i];
         } else if (strcmp(a, "--template") == 0) {
+            masque_str t = {v, strlen(v)};
+            if (masque_uri_template_check(t, NULL) != MASQUE_OK) {
+                (void)fprintf(
+                    stderr,
+                    "masque-bind-client: bad --template %s (RFC 9298 §2: an absolute URI with "
+                    "{target_host} and {target_port} once each, in its path or query, "
+                    "each followed by a character no value holds)\n",
+                    v);
+                return 2;
+            }
             o.cfg.uri_template = argv[++i];
         } else if (strcmp(a, "--authority") == 0) {
             o.cfg.authority = argv[++i];

@@ -575,6 +575,16 @@ int main(int argc, char **argv)
         if (strcmp(a, "--listen") == 0) {
             listen_text = v;
         } else if (strcmp(a, "--template") == 0) {
+            masque_str t = {v, strlen(v)};
+            if (masque_uri_template_check(t, NULL) != MASQUE_OK) {
+                /* Refused now rather than every request answered 400 later. */
+                (void)fprintf(stderr,
+                              "masque-proxy: bad --template %s (RFC 9298 §2: an absolute URI with "
+                              "{target_host} and {target_port} once each, in its path or query, "
+                              "each followed by a character no value holds)\n",
+                              v);
+                return 2;
+            }
             cfg.conn.uri_template = v;
         } else if (strcmp(a, "--cert") == 0) {
             cfg.conn.cert_file = v;

@@ -82,10 +82,12 @@ typedef struct masque_h2_hooks {
 
 /** @brief Settings of a connection. */
 typedef struct masque_h2_config {
-    int is_server;            /**< Proxy side. */
-    const char *authority;    /**< Client: :authority (and the TLS server name). */
-    const char *uri_template; /**< The UDP proxying URI template (RFC 9298 §2); required. */
-    const char *cert_file;    /**< Proxy: PEM certificate; client: its own (mutual TLS). */
+    int is_server;         /**< Proxy side. */
+    const char *authority; /**< Client: :authority (and the TLS server name). */
+    /** The UDP proxying URI template (RFC 9298 §2); required, and one
+     *  masque_uri_template_check() accepts (else the connection is refused). */
+    const char *uri_template;
+    const char *cert_file; /**< Proxy: PEM certificate; client: its own (mutual TLS). */
     /** Proxy: GnuTLS certificate credentials (a gnutls_certificate_credentials_t) to use
      *  instead of cert_file/key_file, e.g. masque_quic_credentials_gnutls(); they must outlive
      *  the connection. */

@@ -218,8 +218,8 @@ typedef enum masque_quic_ack {
 typedef struct masque_quic_config {
     int is_server;         /**< Proxy side. */
     const char *authority; /**< Client: :authority of the request (and TLS server name). */
-    /** The UDP proxying URI template (RFC 9298 §2); required (a connection, or a proxy,
-     *  without one is refused). */
+    /** The UDP proxying URI template (RFC 9298 §2); required: a connection, or a proxy,
+     *  without one, or with one masque_uri_template_check() refuses, is refused. */
     const char *uri_template;
     /** Proxy: PEM certificate; NULL: a self-signed one is made. Client: its certificate for
      *  mutual TLS, or NULL. */

@@ -183,6 +183,11 @@ def usage_errors(bindir, work):
         ("masque-bind-client", ["--token-file", long_token], "longer than 256"),
         ("masque-bind-client", ["--proxy", "no-port-here"], "--proxy"),
         ("masque-bind-client", ["--proxy", "2001:db8::1:443"], "--proxy"),
+        # A template whose paths no proxy could take apart again (RFC 9298 §2).
+        ("masque-proxy", ["--template", "https://localhost/{target_host}.{target_port}/"],
+         "--template"),
+        ("masque-bind-client", ["--template", "https://localhost/{target_host}{target_port}"],
+         "--template"),
     ]
     failures = []
     for program, args, says in cases:

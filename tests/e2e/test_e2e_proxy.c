@@ -2089,7 +2089,7 @@ static void test_e2e_a_client_acknowledges_in_its_reply(void **state)
     stop_tap();
 }
 
-static void test_e2e_an_unknown_way_of_acknowledging_is_refused(void **state)
+static void test_e2e_settings_a_connection_cannot_use_are_refused(void **state)
 {
     masque_quic_config cfg;
     masque_quic_proxy_config pcfg;
@@ -2113,6 +2113,17 @@ static void test_e2e_an_unknown_way_of_acknowledging_is_refused(void **state)
     pcfg.relay_bind = a;
     pcfg.conn.ack = (masque_quic_ack)(MASQUE_QUIC_ACK_DELAYED + 1);
     assert_null(masque_quic_proxy_new(&pcfg, fd));
+    /* A URI template no proxy could match its own requests against (RFC 9298 §2): refused at
+     * once, not answered 400 at every request. */
+    cfg.ack = MASQUE_QUIC_ACK_DEFAULT;
+    pcfg.conn.ack = MASQUE_QUIC_ACK_DEFAULT;
+    cfg.uri_template = "https://localhost/{target_host}.{target_port}/";
+    pcfg.conn.uri_template = cfg.uri_template;
+    assert_null(masque_quic_client_new(&cfg, fd, (struct sockaddr *)&ss, sl, (struct sockaddr *)&ss,
+                                       sl, &hooks, NULL));
+    assert_null(masque_quic_proxy_new(&pcfg, fd));
+    pcfg.conn.uri_template = tmpl;
+    masque_quic_proxy_free(masque_quic_proxy_new(&pcfg, fd)); /* the same, with the template */
     (void)close(fd);
 }
 
@@ -3745,7 +3756,7 @@ int main(int argc, char **argv)
         E2E_TEST(test_e2e_a_client_that_moves_onto_a_gone_clients_address_keeps_its_tunnel),
         E2E_TEST(test_e2e_a_new_client_on_a_gone_clients_address_and_port_is_served),
         E2E_TEST(test_e2e_a_client_acknowledges_in_its_reply),
-        E2E_TEST(test_e2e_an_unknown_way_of_acknowledging_is_refused),
+        E2E_TEST(test_e2e_settings_a_connection_cannot_use_are_refused),
         E2E_TEST(test_e2e_a_flood_toward_a_stalled_client_costs_the_others_nothing),
         E2E_TEST(test_e2e_UDP_16_datagrams_a_client_does_not_take_are_dropped_not_its_tunnel),
         E2E_TEST(test_e2e_replayed_initials_take_no_client_slot),

@@ -99,6 +99,12 @@ static masque_str str_of(const char *s, int present)
     return r;
 }
 
+int masque_exchange_template_usable(const char *uri_template)
+{
+    return uri_template != NULL &&
+           masque_uri_template_check(str_of(uri_template, 1), NULL) == MASQUE_OK;
+}
+
 void masque_exchange_refusal_line(const masque_exchange *x, char *out, size_t cap)
 {
     if (x->has_pstatus) {

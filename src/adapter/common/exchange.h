@@ -36,6 +36,10 @@ typedef struct masque_exchange {
  */
 void masque_exchange_refusal_line(const masque_exchange *x, char *out, size_t cap);
 
+/** Whether a binding can serve or request with this URI template: given, and accepted by
+ *  masque_uri_template_check() (a proxy with any other would answer every request 400). */
+int masque_exchange_template_usable(const char *uri_template);
+
 /** The Proxy-Authorization value received (ptr NULL when absent), for an authorization hook. */
 masque_str masque_exchange_credentials(const masque_exchange *x);
 

@@ -765,7 +765,7 @@ masque_h2_conn *masque_h2_client_new(const masque_h2_config *cfg, int fd,
 {
     masque_h2_config client = *cfg;
     masque_h2_conn *c;
-    if (cfg->uri_template == NULL) {
+    if (!masque_exchange_template_usable(cfg->uri_template)) {
         return NULL;
     }
     client.is_server = 0;
@@ -781,7 +781,7 @@ masque_h2_conn *masque_h2_server_new(const masque_h2_config *cfg, int fd,
                                      const masque_h2_hooks *hooks, void *app)
 {
     masque_h2_config server = *cfg;
-    if (cfg->uri_template == NULL) {
+    if (!masque_exchange_template_usable(cfg->uri_template)) {
         return NULL;
     }
     server.is_server = 1;

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/exchange.h"
 #include "closing.h"
 #include "masque/posix.h"
 #include "masque/quic.h"
@@ -1600,7 +1601,8 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     if (p->cfg.max_clients > MAX_CLIENTS_LIMIT || p->cfg.max_requests > 4 * MAX_CLIENTS_LIMIT ||
         p->cfg.max_identities > IDENTITIES_LIMIT || p->cfg.stateless_per_s > STATELESS_LIMIT ||
         !masque_quic_workers_valid(&p->cfg.conn) || !public_ips_valid(&p->cfg) ||
-        p->cfg.conn.uri_template == NULL || (unsigned)p->cfg.conn.ack > MASQUE_QUIC_ACK_DELAYED) {
+        !masque_exchange_template_usable(p->cfg.conn.uri_template) ||
+        (unsigned)p->cfg.conn.ack > MASQUE_QUIC_ACK_DELAYED) {
         free(p->own);
         free(p);
         /* Beyond those limits the tables' sizes would wrap (and no host has that); the public

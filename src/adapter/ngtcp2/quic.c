@@ -1928,7 +1928,8 @@ masque_quic_conn *masque_quic_client_new(const masque_quic_config *cfg, int fd,
     if (cfg->quic_version > 2 || !ngtcp2_is_supported_version(version)) {
         return NULL; /* a version this binding does not speak */
     }
-    if ((unsigned)cfg->ack > MASQUE_QUIC_ACK_DELAYED || cfg->uri_template == NULL) {
+    if ((unsigned)cfg->ack > MASQUE_QUIC_ACK_DELAYED ||
+        !masque_exchange_template_usable(cfg->uri_template)) {
         return NULL;
     }
     c = alloc_conn(cfg, fd, local, locallen, remote, remotelen, hooks, app);
@@ -2034,7 +2035,7 @@ masque_quic_conn *masque_quic_server_accept(const masque_quic_config *cfg, int f
     ngtcp2_cid scid;
     ngtcp2_path path;
     ngtcp2_cid odcid;
-    if (!masque_quic_workers_valid(cfg) || cfg->uri_template == NULL ||
+    if (!masque_quic_workers_valid(cfg) || !masque_exchange_template_usable(cfg->uri_template) ||
         ngtcp2_accept(&hd, pkt, pktlen) != 0) {
         return NULL;
     }

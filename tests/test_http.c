@@ -474,6 +474,19 @@ static void test_UDP_1_multi_variable_expressions_expand_and_match(void **state)
                      MASQUE_ERR_BAD_REQUEST);
 }
 
+/* Expands tmpl for 192.0.2.6:443, checks the path is `want`, and that it matches again with
+ * that target. */
+static void expands_and_matches(const char *tmpl, const char *want)
+{
+    char out[128];
+    masque_request_target t;
+    assert_true(masque_uri_template_expand(out, sizeof(out), S(tmpl), "192.0.2.6", 443) > 0);
+    assert_string_equal(out, want);
+    assert_int_equal(masque_uri_template_match(S(tmpl), S(out), &t), MASQUE_OK);
+    assert_string_equal(t.host, "192.0.2.6");
+    assert_int_equal(t.port, 443);
+}
+
 /* A template may hold variables besides target_host and target_port; libmasque defines no
  * value for them, and RFC 6570 §3.2.1 expands an undefined variable to nothing (no separator,
  * no "name=", no operator when the whole expression is undefined). A path that gives one a
@@ -483,35 +496,19 @@ static void test_UDP_1_variables_other_than_the_target_expand_to_nothing(void **
     static const char path_form[] = "https://proxy.example/udp/{x}/{target_host}/{target_port}/";
     static const char query_form[] = "https://proxy.example/masque{?v,target_host,target_port,w}";
     static const char list_form[] = "https://proxy.example/udp/{x,target_host,target_port,y}{?z}";
-    char out[128];
     masque_request_target t;
     (void)state;
-    assert_int_equal(masque_uri_template_check(S(path_form), NULL), MASQUE_OK);
-    assert_int_equal(masque_uri_template_check(S(query_form), NULL), MASQUE_OK);
-    assert_int_equal(masque_uri_template_check(S(list_form), NULL), MASQUE_OK);
-    assert_true(masque_uri_template_expand(out, sizeof(out), S(path_form), "192.0.2.6", 443) > 0);
-    assert_string_equal(out, "/udp//192.0.2.6/443/");
-    assert_int_equal(masque_uri_template_match(S(path_form), S(out), &t), MASQUE_OK);
-    assert_string_equal(t.host, "192.0.2.6");
-    assert_int_equal(t.port, 443);
+    expands_and_matches(path_form, "/udp//192.0.2.6/443/");
     assert_int_equal(masque_uri_template_match(S(path_form), S("/udp/a/192.0.2.6/443/"), &t),
                      MASQUE_ERR_BAD_REQUEST);
-    assert_true(masque_uri_template_expand(out, sizeof(out), S(query_form), "192.0.2.6", 443) > 0);
-    assert_string_equal(out, "/masque?target_host=192.0.2.6&target_port=443");
-    assert_int_equal(masque_uri_template_match(S(query_form), S(out), &t), MASQUE_OK);
-    assert_string_equal(t.host, "192.0.2.6");
-    assert_int_equal(t.port, 443);
+    expands_and_matches(query_form, "/masque?target_host=192.0.2.6&target_port=443");
     /* A query that does not begin as the expression says is no match. */
     assert_int_equal(masque_uri_template_match(
                          S(query_form), S("/masque&target_host=192.0.2.6&target_port=443"), &t),
                      MASQUE_ERR_BAD_REQUEST);
     assert_int_equal(masque_uri_template_match(S(query_form), S("/masque"), &t),
                      MASQUE_ERR_BAD_REQUEST);
-    assert_true(masque_uri_template_expand(out, sizeof(out), S(list_form), "192.0.2.6", 443) > 0);
-    assert_string_equal(out, "/udp/192.0.2.6,443");
-    assert_int_equal(masque_uri_template_match(S(list_form), S(out), &t), MASQUE_OK);
-    assert_string_equal(t.host, "192.0.2.6");
-    assert_int_equal(t.port, 443);
+    expands_and_matches(list_form, "/udp/192.0.2.6,443");
     assert_int_equal(masque_uri_template_match(S(list_form), S("/udp/192.0.2.6,443?z=1"), &t),
                      MASQUE_OK);
     assert_int_equal(masque_uri_template_match(S(list_form), S("/udp/192.0.2.6,443&z=1"), &t),

@@ -166,6 +166,15 @@ static void test_BIND_31_table_never_accepts_a_retired_id(void **state)
     assert_int_equal(masque_context_id_retired(&t, 47), 0);
 }
 
+/* A client with a table of `capacity` whose uncompressed context (2) the proxy acknowledged. */
+static void client_with_uncompressed(endpoint *c, size_t capacity)
+{
+    endpoint_init(c, MASQUE_ROLE_CLIENT, NULL, capacity);
+    assert_int_equal(masque_session_open_uncompressed(&c->s, 0, NULL), MASQUE_OK);
+    assert_true(same_wire(written(&c->s), assign(2, NULL)));
+    assert_int_equal(read_wire(&c->s, ack(2), 0), 3);
+}
+
 /* The client's side of -13 §3.3: a Context ID of the proxy's that its table of BRIM_CAP let
  * go of is refused with COMPRESSION_CLOSE, never accepted again; one it still remembers is a
  * repeat, malformed (-10 §3.1). */
@@ -175,10 +184,7 @@ static void test_BIND_31_a_client_refuses_an_id_of_the_proxys_it_let_go_of(void 
     masque_event ev;
     uint64_t id;
     (void)state;
-    endpoint_init(&c, MASQUE_ROLE_CLIENT, NULL, BRIM_CAP);
-    assert_int_equal(masque_session_open_uncompressed(&c.s, 0, NULL), MASQUE_OK);
-    assert_true(same_wire(written(&c.s), assign(2, NULL)));
-    assert_int_equal(read_wire(&c.s, ack(2), 0), 3);
+    client_with_uncompressed(&c, BRIM_CAP);
     /* The proxy registers three contexts, closes them, then registers three more: the new
      * ones take the places of the closed ones, whose IDs the table no longer holds. */
     for (id = 3; id <= 13; id += 2) {
@@ -213,10 +219,7 @@ static void test_BIND_30_a_client_bounds_its_responses_too(void **state)
     size_t responses = 0;
     uint64_t id;
     (void)state;
-    endpoint_init(&c, MASQUE_ROLE_CLIENT, NULL, TABLE_CAP);
-    assert_int_equal(masque_session_open_uncompressed(&c.s, 0, NULL), MASQUE_OK);
-    assert_true(same_wire(written(&c.s), assign(2, NULL)));
-    assert_int_equal(read_wire(&c.s, ack(2), 0), 3);
+    client_with_uncompressed(&c, TABLE_CAP);
     for (id = 3;; id += 2) {
         masque_ssize rc = read_wire(&c.s, assign_port(id, (uint16_t)id), 0);
         drain_events(&c);

@@ -227,7 +227,7 @@ static int ends_unambiguously(masque_str t, const expression *e)
     if (e->op != 0) {
         return 0;
     }
-    if (t.ptr[k] == ',' && memchr(e->vars, ',', e->vars_len) != NULL) {
+    if (t.ptr[k] == ',' && has_char(e->vars, e->vars_len, ',')) {
         return 0; /* RFC 6570 §3.2.2: the values of several variables are comma-separated */
     }
     return next_op == '?' || (t.ptr[k] != '{' && t.ptr[k] != '%' && !is_unreserved(t.ptr[k]));

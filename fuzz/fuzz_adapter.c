@@ -8,7 +8,8 @@
  * §3.2, -10 §4); each QUIC DATAGRAM frame names the side's request; a stream is aborted at
  * most once, with an HTTP/3 error code, and nothing is written on it afterwards; the
  * adapter's answers agree with what it did to the stream; every payload a host receives is one
- * the other host sent, whole, with one of its tuples (until garbage was fed).
+ * the other host sent, whole, with one of its tuples (until garbage was fed); and until garbage
+ * was fed or a host misbehaved, no stream is aborted but for -10 §9's bound on responses.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,6 +54,9 @@ static end client;
 static end proxy;
 /* Set once garbage was fed to either side: what comes out is then no longer what was sent. */
 static int tainted;
+/* Set once the script had a host misbehave (no room, failing writes, a frame routed to a stream
+ * in another state) or end a stream: until then, neither side has cause to abort. */
+static int host_odd;
 
 /* One whole capsule value of a kind a session writes, decoded as its peer will. */
 static void check_capsule(const masque_capsule_event *ev)
@@ -165,6 +169,11 @@ static void host_abort_stream(void *host, uint64_t h3_error)
     if (h3_error == 0) {
         abort(); /* RFC 9114 §8.1: a reset carries an error code */
     }
+    /* Between two honest adapters behind honest hosts, the one cause is -10 §9: responses to
+     * a peer that registers faster than this end writes (H3_EXCESSIVE_LOAD). */
+    if (!tainted && !host_odd && h3_error != MASQUE_H3_EXCESSIVE_LOAD) {
+        abort();
+    }
     e->aborts++;
 }
 
@@ -266,6 +275,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t now = 0;
     uint8_t flags = size > 0 ? data[i++] : 0;
     tainted = 0;
+    host_odd = 0;
     start(&client, MASQUE_ROLE_CLIENT, flags);
     start(&proxy, MASQUE_ROLE_PROXY, flags);
     while (i < size) {
@@ -317,6 +327,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             i++;
             if (e->frame_count > 0) {
                 other->lookup_state = (masque_stream_state)(arg % 4u);
+                host_odd |= other->lookup_state != MASQUE_STREAM_DATAGRAMS;
                 dispatch(other, e->frames[0], e->frame_len[0], now);
                 e->frame_count--;
                 memmove(e->frames[0], e->frames[1], e->frame_count * FRAME_MAX);
@@ -355,12 +366,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_ended(&proxy, masque_adapter_tick(&proxy.a, now));
             break;
         case 9:
+            host_odd = 1;
             check_ended(e, masque_adapter_read_fin(&e->a));
             break;
         case 10: /* the host's stack changes its mind */
             e->no_room = arg & 1u;
             e->fail_stream = (arg & 6u) == 6u;
             e->fail_datagram = (arg & 24u) == 24u;
+            host_odd |= e->no_room || e->fail_stream || e->fail_datagram;
             i++;
             break;
         default: /* the peer's SETTINGS came late: switch the datagram path */

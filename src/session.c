@@ -899,13 +899,35 @@ masque_ssize masque_session_write_stream(masque_session *s, uint8_t *dst, size_t
             return n;
         }
         written += (size_t)n;
-        if (q->response) {
+        masque_sess_stream_taken(s, 1);
+    }
+    return (masque_ssize)written;
+}
+
+masque_ssize masque_sess_stream_peek(masque_session *s, uint8_t *dst, size_t cap, size_t *count)
+{
+    /* Written as masque_session_write_stream() writes them, then the queue's place put back:
+     * taking a capsule moves only these three (the ring keeps its entries). */
+    size_t head = s->queue_head;
+    size_t queued = s->queue_count;
+    size_t responses = s->responses;
+    masque_ssize n = masque_session_write_stream(s, dst, cap);
+    *count = queued - s->queue_count;
+    s->queue_head = head;
+    s->queue_count = queued;
+    s->responses = responses;
+    return n;
+}
+
+void masque_sess_stream_taken(masque_session *s, size_t count)
+{
+    while (count-- > 0 && s->queue_count > 0) {
+        if (s->queue[s->queue_head].response) {
             s->responses--;
         }
         s->queue_head = (s->queue_head + 1) % MASQUE_SESSION_QUEUE_LEN;
         s->queue_count--;
     }
-    return (masque_ssize)written;
 }
 
 size_t masque_session_queued_capsules(const masque_session *s)

@@ -246,8 +246,10 @@ static void test_host_failures_and_bad_arguments(void **state)
 /*
  * A host stream with no room (a peer that does not take capsules as fast as they come): the
  * DATAGRAM capsule is dropped and counted and the request goes on (UDP-16 bounds the
- * buffering; an HTTP Datagram may be lost, RFC 9297 §2), while a response that finds no room
- * aborts the stream (BIND-30, -10 §9).
+ * buffering; an HTTP Datagram may be lost, RFC 9297 §2). A response that flow control holds
+ * back waits in the session's queue and goes out, before any datagram, once there is room
+ * (-10 §9); only when the responses waiting reach the session's bound is the stream aborted
+ * (BIND-30).
  */
 static void test_UDP_16_BIND_30_a_full_stream_drops_datagrams_and_aborts_for_responses(void **state)
 {
@@ -257,6 +259,9 @@ static void test_UDP_16_BIND_30_a_full_stream_drops_datagrams_and_aborts_for_res
     masque_address t2 = addr4(203, 0, 113, 12, 4321);
     masque_session_stats st;
     uint8_t buf[MASQUE_BIND_HEADROOM + 24];
+    uint8_t want[64];
+    size_t n;
+    size_t k;
     (void)state;
     tunnel_up(&client, &proxy, 1);
     proxy.stack.no_room = 1;
@@ -273,14 +278,39 @@ static void test_UDP_16_BIND_30_a_full_stream_drops_datagrams_and_aborts_for_res
     move_stream(&proxy, &client);
     assert_int_equal(client.stack.ndelivered, 1);
     assert_string_equal(client.stack.delivered, PAYLOAD);
-    /* The client registers a target; the proxy's COMPRESSION_ACK finds no room. */
+    /* The client registers a target; the proxy's COMPRESSION_ACK finds no room and waits. */
     assert_int_equal(masque_session_open_context(&client.e.s, &t2, 0, NULL), MASQUE_OK);
     assert_int_equal(masque_adapter_flush(&client.a), MASQUE_OK);
     proxy.stack.no_room = 1;
-    assert_int_equal(
-        masque_adapter_read_stream(&proxy.a, client.stack.stream, client.stack.stream_len, 0),
-        MASQUE_ERR_STATE);
-    assert_true(proxy.stack.aborted == MASQUE_H3_INTERNAL_ERROR);
+    move_stream(&client, &proxy);
+    assert_true(proxy.stack.aborted == 0);
+    assert_int_equal(masque_session_queued_capsules(&proxy.e.s), 1);
+    /* A datagram meanwhile finds the stream full, even once there is room, until the ACK is
+     * out: it never overtakes it. */
+    memcpy(buf + MASQUE_BIND_HEADROOM, PAYLOAD, 24);
+    assert_int_equal(masque_adapter_write_datagram(&proxy.a, &t, buf + MASQUE_BIND_HEADROOM,
+                                                   MASQUE_BIND_HEADROOM, 24, 0),
+                     MASQUE_ERR_QUEUE_FULL);
+    proxy.stack.no_room = 0;
+    send_payload(&proxy, &t);
+    n = hex_to_bytes("12 01 04  00 20 02 04 cb00710b 10e1", want, sizeof(want));
+    assert_true(proxy.stack.stream_len == n + 24);
+    assert_memory_equal(proxy.stack.stream, want, n);
+    assert_memory_equal(proxy.stack.stream + n, PAYLOAD, 24);
+    move_stream(&proxy, &client);
+    assert_int_equal(client.stack.ndelivered, 2);
+    /* Registrations whose answers pile up without room: the bound aborts the stream. */
+    proxy.stack.no_room = 1;
+    for (k = 0; k < MASQUE_SESSION_DEFAULT_MAX_PENDING + 1 && proxy.stack.aborted == 0; k++) {
+        masque_address tk = addr4(203, 0, 113, (uint8_t)(20 + k), 4321);
+        assert_int_equal(masque_session_open_context(&client.e.s, &tk, 0, NULL), MASQUE_OK);
+        assert_int_equal(masque_adapter_flush(&client.a), MASQUE_OK);
+        n = client.stack.stream_len;
+        client.stack.stream_len = 0;
+        (void)masque_adapter_read_stream(&proxy.a, client.stack.stream, n, 0);
+    }
+    assert_true(proxy.stack.aborted == MASQUE_H3_EXCESSIVE_LOAD);
+    assert_int_equal(masque_session_error(&proxy.e.s), MASQUE_ERR_PENDING_LIMIT);
 }
 
 static void test_DG_17_DG_8_datagrams_stay_on_the_path_the_host_chose(void **state)

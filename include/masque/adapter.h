@@ -29,8 +29,10 @@ extern "C" {
  * @brief write_stream's answer when the bytes were not taken because the request's buffer is
  *        full (a peer that does not take them as fast as they come). The adapter drops a
  *        DATAGRAM capsule that meets it (HTTP Datagrams may be lost, RFC 9297 §2; a burst of
- *        UDP toward a slow client must not end its tunnel) and aborts the stream for control
- *        capsules (-10 §9: responses the peer does not take are bounded).
+ *        UDP toward a slow client must not end its tunnel), and leaves control capsules queued
+ *        in the session, to be written at the next flush before any datagram; the session
+ *        aborts the stream when the responses waiting reach its bound (-10 §9,
+ *        MASQUE_ERR_PENDING_LIMIT, H3_EXCESSIVE_LOAD).
  */
 #define MASQUE_HOST_NO_ROOM 1
 

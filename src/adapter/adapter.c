@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "internal/session.h"
 #include "internal/wire.h"
 
 int masque_adapter_init(masque_adapter *a, masque_session *session, const masque_host_ops *ops,
@@ -47,13 +48,22 @@ static MASQUE_NOINLINE int drain(masque_adapter *a)
     uint8_t buf[512];
     masque_event ev;
     for (;;) {
-        masque_ssize n = masque_session_write_stream(a->session, buf, sizeof(buf));
+        size_t count = 0;
+        int rc;
+        masque_ssize n = masque_sess_stream_peek(a->session, buf, sizeof(buf), &count);
         if (n <= 0) {
             break;
         }
-        if (a->ops.write_stream(a->host, buf, (size_t)n) != 0) {
+        rc = a->ops.write_stream(a->host, buf, (size_t)n);
+        if (rc == MASQUE_HOST_NO_ROOM) {
+            /* -10 §9: responses that flow control holds back wait in the session's queue, for
+             * the next flush; its bound on them aborts the stream if they pile up. */
+            break;
+        }
+        if (rc != 0) {
             return abort_with(a, MASQUE_ERR_STATE, MASQUE_H3_INTERNAL_ERROR);
         }
+        masque_sess_stream_taken(a->session, count);
     }
     while (masque_session_poll_event(a->session, &ev)) {
         if (a->ops.on_event != NULL) {
@@ -186,7 +196,11 @@ int masque_adapter_write_datagram(masque_adapter *a, const masque_address *peer,
     if (path == MASQUE_PATH_H3_DATAGRAM && a->ops.write_datagram != NULL) {
         rc = a->ops.write_datagram(a->host, payload - h, (size_t)h + len);
     } else if (path == MASQUE_PATH_CAPSULE) {
-        rc = a->ops.write_stream(a->host, payload - h, (size_t)h + len);
+        /* Behind capsules the stream had no room for, so that a datagram never overtakes the
+         * ASSIGN of its context: the stream is full. */
+        rc = a->session->queue_count > 0
+                 ? MASQUE_HOST_NO_ROOM
+                 : a->ops.write_stream(a->host, payload - h, (size_t)h + len);
         if (rc == MASQUE_HOST_NO_ROOM) {
             /* RFC 9297 §2: an HTTP Datagram may be lost; as a full DATAGRAM frame queue does,
              * the full stream drops it and the tunnel goes on (-10 §9's abort is for the

@@ -43,6 +43,14 @@ static inline int masque_sess_family_advertised(const masque_session *s, const m
     return s->cfg.advertised_families == 0 || (s->cfg.advertised_families & bit) != 0;
 }
 
+/* The queued capsules that fit in cap, from the oldest, encoded into dst and left in the queue
+ * (*count: how many); masque_session_write_stream()'s answer otherwise. The adapter takes them
+ * with masque_sess_stream_taken() once its host has written them. */
+masque_ssize masque_sess_stream_peek(masque_session *s, uint8_t *dst, size_t cap, size_t *count);
+
+/* Takes the oldest `count` queued capsules off the queue: they are written. */
+void masque_sess_stream_taken(masque_session *s, size_t count);
+
 /* Whether the -10 §9 bound leaves room for `needed` more responses. */
 int masque_sess_responses_fit(const masque_session *s, size_t needed);
 

@@ -206,7 +206,7 @@ static int outbox_append(masque_h2_request *r, const uint8_t *data, size_t len)
         r->out_read = 0;
     }
     if (r->out_end + len > r->out_cap) {
-        return -1; /* -10 §9: bounded; the adapter drops a datagram, resets for a response */
+        return -1; /* -10 §9: bounded; the adapter drops a datagram, keeps a response queued */
     }
     memcpy(r->out + r->out_end, data, len);
     r->out_end += len;
@@ -920,6 +920,19 @@ static int tx_send(masque_h2_conn *c)
     return 1;
 }
 
+/* Capsules that met a full outbox wait in their session's queue (adapter.h,
+ * MASQUE_HOST_NO_ROOM): each write gives them the room the peer's reading made since. */
+static void flush_waiting(masque_h2_conn *c)
+{
+    size_t i;
+    for (i = 0; i < c->nreq; i++) {
+        masque_h2_request *r = c->req[i];
+        if (r->session_ready && masque_session_queued_capsules(&r->session) > 0) {
+            (void)masque_adapter_flush(&r->adapter);
+        }
+    }
+}
+
 int masque_h2_write(masque_h2_conn *c)
 {
     if (c->closed) {
@@ -928,6 +941,7 @@ int masque_h2_write(masque_h2_conn *c)
     if (!c->handshaken && (handshake(c) != 0 || !c->handshaken)) {
         return c->closed ? -1 : 0;
     }
+    flush_waiting(c);
     for (;;) {
         int rc = tx_send(c);
         if (rc <= 0) {

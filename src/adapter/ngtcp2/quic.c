@@ -429,7 +429,7 @@ static int outbox_append(masque_quic_request *r, const uint8_t *data, size_t len
     size_t first;
     if (len > r->out_cap - (size_t)(r->out_end - r->out_acked)) {
         /* -10 §9: what the peer does not take is bounded; at the bound the adapter drops a
-         * DATAGRAM capsule and aborts the request stream for a response. */
+         * DATAGRAM capsule and keeps a response queued in the session (flush_waiting()). */
         return -1;
     }
     first = r->out_cap - r->out_tail < len ? r->out_cap - r->out_tail : len;
@@ -2294,6 +2294,19 @@ static nghttp3_ssize vec_advance(nghttp3_vec *vec, size_t count, size_t taken)
     return (nghttp3_ssize)(count - i);
 }
 
+/* Capsules that met a full outbox wait in their session's queue (adapter.h,
+ * MASQUE_HOST_NO_ROOM): each write gives them the room acknowledgements made since. */
+static void flush_waiting(masque_quic_conn *c)
+{
+    size_t i;
+    for (i = 0; i < c->nreq; i++) {
+        masque_quic_request *r = c->req[i];
+        if (r->session_ready && masque_session_queued_capsules(&r->session) > 0) {
+            (void)masque_adapter_flush(&r->adapter);
+        }
+    }
+}
+
 int masque_quic_write(masque_quic_conn *c)
 {
     ngtcp2_path_storage ps;
@@ -2307,6 +2320,7 @@ int masque_quic_write(masque_quic_conn *c)
     nghttp3_ssize veccnt = 0;
     int64_t stream_id = -1;
     int fin = 0;
+    flush_waiting(c);
     ngtcp2_path_storage_zero(&ps);
     for (;;) {
         ngtcp2_ssize ndatalen = -1;

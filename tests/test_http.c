@@ -219,6 +219,15 @@ static void test_UDP_2_proxy_decodes_and_checks_targets(void **state)
         "/.well-known/masque/udp/2001%3Azz/443/",  "/.well-known/masque/udp/a%2/443/",
         "/.well-known/masque/udp/192.0.2.1/443/x", "/.well-known/masque/udp/192.0.2.1/0443/",
     };
+    static const char *const bad_query[] = {
+        "/masque?target_host&target_port=443",
+        "/masque?target_host=%zz&target_port=443",
+        "/masque?target_host=a%2&target_port=443",
+        "/masque?target_host=a&target_port=4%3",
+        "/masque?target_port=443",
+        "/masque?target_host=a",
+    };
+    static char long_host[36 + MASQUE_TARGET_HOST_MAX + 2];
     masque_request_target t;
     size_t i;
     (void)state;
@@ -244,6 +253,20 @@ static void test_UDP_2_proxy_decodes_and_checks_targets(void **state)
         assert_int_equal(masque_uri_template_match(S(WELL_KNOWN), S(bad[i]), &t),
                          MASQUE_ERR_BAD_REQUEST);
     }
+    /* The same of a query: a key without a value, a cut or bad escape, a host longer than
+     * any (MASQUE_TARGET_HOST_MAX), a variable missing. */
+    for (i = 0; i < sizeof(bad_query) / sizeof(bad_query[0]); i++) {
+        assert_int_equal(masque_uri_template_match(S(QUERY_FORM), S(bad_query[i]), &t),
+                         MASQUE_ERR_BAD_REQUEST);
+    }
+    memcpy(long_host, "/masque?target_port=443&target_host=", 36);
+    memset(long_host + 36, 'a', MASQUE_TARGET_HOST_MAX + 1);
+    long_host[36 + MASQUE_TARGET_HOST_MAX + 1] = '\0';
+    assert_int_equal(masque_uri_template_match(S(QUERY_FORM), S(long_host), &t),
+                     MASQUE_ERR_BAD_REQUEST);
+    long_host[36 + MASQUE_TARGET_HOST_MAX] = '\0'; /* the longest that fits */
+    assert_int_equal(masque_uri_template_match(S(QUERY_FORM), S(long_host), &t), MASQUE_OK);
+    assert_int_equal(t.host_len, MASQUE_TARGET_HOST_MAX);
 }
 
 static void test_DG_15_BIND_24_only_a_boolean_true_counts(void **state)

@@ -544,6 +544,30 @@ static void test_e2e_h2_two_requests_on_one_connection(void **state)
     stop();
 }
 
+/* A client cancels one of its two requests (RFC 9113 §8.7: RST_STREAM with CANCEL): the proxy
+ * ends that request with the client's code and frees its relay; the other request, on the same
+ * connection, keeps its tunnel. */
+static void test_e2e_h2_a_cancelled_request_leaves_the_other_working(void **state)
+{
+    masque_address peer_addr;
+    int peer;
+    (void)state;
+    start();
+    assert_non_null(masque_h2_request_open(client, &creq[1]));
+    assert_true(pump(5000, both_ready));
+    assert_ptr_equal(masque_h2_request_app(creq[1].req), &creq[1]);
+    assert_int_equal(masque_h2_request_cancel(creq[1].req, MASQUE_H2_CANCEL), 0);
+    assert_true(pump(5000, second_relay_closed));
+    assert_int_equal(relays[1].closed_with, MASQUE_H2_CANCEL);
+    assert_true(pump(5000, second_closed));
+    assert_false(creq[0].closed);
+    assert_false(relays[0].closed);
+    peer = udp_socket(&peer_addr);
+    round_trip(0, peer, &peer_addr, "still there");
+    (void)close(peer);
+    stop();
+}
+
 static void test_e2e_h2_a_refused_request_tells_the_client_its_status(void **state)
 {
     (void)state;
@@ -1016,6 +1040,8 @@ int main(void)
         cmocka_unit_test_teardown(
             test_e2e_h2_a_connection_closed_without_goaway_is_broken_not_clean, after_each),
         cmocka_unit_test_teardown(test_e2e_h2_a_refused_request_tells_the_client_its_status,
+                                  after_each),
+        cmocka_unit_test_teardown(test_e2e_h2_a_cancelled_request_leaves_the_other_working,
                                   after_each),
         cmocka_unit_test_teardown(
             test_e2e_BIND_27_h2_the_session_holds_to_the_families_the_proxy_advertised, after_each),

@@ -140,8 +140,9 @@ MASQUE_API int masque_adapter_read_datagram(masque_adapter *a, const uint8_t *fr
  * @param len Payload length.
  * @param now Current time (ms).
  * @return MASQUE_OK; the errors of masque_session_write_datagram() (MASQUE_ERR_UNREACHABLE:
- * dropped); MASQUE_ERR_QUEUE_FULL when the host's stream had no room for its DATAGRAM capsule
- * (MASQUE_HOST_NO_ROOM: dropped and counted, dropped_no_room, the request goes on);
+ * dropped); MASQUE_ERR_QUEUE_FULL when the host's stream had no room for its DATAGRAM capsule,
+ * or control capsules still wait for room ahead of it (MASQUE_HOST_NO_ROOM: dropped and
+ * counted, dropped_no_room, the request goes on);
  * MASQUE_ERR_STATE when a host callback failed (the stream was aborted).
  */
 MASQUE_API int masque_adapter_write_datagram(masque_adapter *a, const masque_address *peer,

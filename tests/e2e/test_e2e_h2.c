@@ -524,14 +524,20 @@ static void test_e2e_h2_the_handshake_is_reported_once_tls_is_up(void **state)
     stop();
 }
 
+/* A connection with two Bind requests, both ready. */
+static void start_two_requests(void)
+{
+    start();
+    assert_non_null(masque_h2_request_open(client, &creq[1]));
+    assert_true(pump(5000, both_ready));
+}
+
 static void test_e2e_h2_two_requests_on_one_connection(void **state)
 {
     masque_address peer_addr;
     int peer;
     (void)state;
-    start();
-    assert_non_null(masque_h2_request_open(client, &creq[1]));
-    assert_true(pump(5000, both_ready));
+    start_two_requests();
     assert_int_equal(nrelays, 2);
     assert_int_not_equal(creq[0].pub.port, creq[1].pub.port);
     assert_true(masque_h2_request_stream_id(creq[0].req) !=
@@ -552,9 +558,7 @@ static void test_e2e_h2_a_cancelled_request_leaves_the_other_working(void **stat
     masque_address peer_addr;
     int peer;
     (void)state;
-    start();
-    assert_non_null(masque_h2_request_open(client, &creq[1]));
-    assert_true(pump(5000, both_ready));
+    start_two_requests();
     assert_ptr_equal(masque_h2_request_app(creq[1].req), &creq[1]);
     assert_int_equal(masque_h2_request_cancel(creq[1].req, MASQUE_H2_CANCEL), 0);
     assert_true(pump(5000, second_relay_closed));
@@ -660,9 +664,7 @@ static void test_e2e_DG_11_h2_malformed_capsule_resets_only_that_stream(void **s
     masque_address peer_addr;
     int peer;
     (void)state;
-    start();
-    assert_non_null(masque_h2_request_open(client, &creq[1]));
-    assert_true(pump(5000, both_ready));
+    start_two_requests();
     assert_int_equal(masque_h2_request_write_stream(creq[1].req, bad, sizeof(bad)), 0);
     assert_true(pump(5000, second_closed));
     /* RFC 9297 §3.3 over HTTP/2: a malformed message, PROTOCOL_ERROR (RFC 9113 §8.1.1). */

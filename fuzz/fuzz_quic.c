@@ -8,13 +8,20 @@
  * which each socket is read, the timers that are due run and both connections write. Two bytes
  * of settings first: the proxy refusing (503 from on_request, 407 from on_authorize), capsules
  * instead of HTTP/3 datagrams on either side, small stream buffers, 1-4 requests per
- * connection, SETTINGS_ENABLE_CONNECT_PROTOCOL withheld. Both ends answer every packet that
+ * connection, SETTINGS_ENABLE_CONNECT_PROTOCOL withheld, the default target policy (else the
+ * proxy relays to the script's documentation addresses). Both ends answer every packet that
  * comes out of a request back to its peer, as the programs do from their sockets.
  * Checked, beyond ASan and UBSan: a client's request is ready at most once; no hook names a
  * request the harness does not hold open (after its on_close, or a proxy's that it refused);
  * neither connection holds more than MASQUE_QUIC_MAX_REQUESTS requests; when the connections
  * are freed, on_close has come exactly once for every request the client opened and for every
- * request the proxy accepted (quic.h promises both).
+ * request the proxy accepted (quic.h promises both). Between honest ends (no raw bytes written
+ * on a stream so far) no request and no connection ends with an error neither chose: only
+ * with H3_NO_ERROR, H3_REQUEST_CANCELLED, H3_REQUEST_REJECTED (GOAWAY), H3_EXCESSIVE_LOAD
+ * (ASSIGNs faster than the proxy's answers can leave, -10 §9) or a code the script passed to a
+ * cancel or a close; no connection breaks (a QUIC transport error); and every packet an end
+ * hears is one the other end sent on the same request (stream), to or from the same peer,
+ * with the same bytes: nothing is corrupted, made up, or delivered to another request.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -35,7 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_HELD   32
 #define MAX_QUEUED 8
 #define QUEUED_MAX 256
-#define MAX_STEPS  64 /* of one script's time, in all: a bound, not a clock */
+#define MAX_STEPS  64   /* of one script's time, in all: a bound, not a clock */
+#define MAX_CODES  16   /* error codes one script chooses */
+#define SENT_SLOTS 4096 /* fingerprints of the packets one end sent: a set, open addressing */
 
 #define FLAG_REFUSE         0x01u /* the proxy's on_request answers 503 */
 #define FLAG_NO_AUTH        0x02u /* the proxy's on_authorize answers 407 */
@@ -43,6 +52,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FLAG_PROXY_CAPSULE  0x08u /* nor does the proxy */
 #define FLAG_SMALL_BUF      0x10u /* 2 KiB of capsules per request */
 #define FLAG_NO_CONNECT     0x20u /* the proxy withholds SETTINGS_ENABLE_CONNECT_PROTOCOL */
+#define FLAG_STRICT_TARGETS                                                                        \
+    0x40u /* the proxy's default policy: the script's peers, which are                             \
+           * documentation addresses, refused (RFC 9298 §7) */
+
+/* The packets one end sent (request, peer, bytes), as fingerprints: what the other may hear. */
+typedef struct sent {
+    uint64_t slots[SENT_SLOTS]; /* 0: empty */
+    size_t count;
+    int full; /* more than half the slots taken: no longer recorded, nor checked */
+} sent;
 
 /* One end's requests that the harness holds open, and the packets to answer. */
 typedef struct end {
@@ -58,6 +77,7 @@ typedef struct end {
         uint8_t bytes[QUEUED_MAX];
     } queue[MAX_QUEUED];
     size_t nqueued;
+    sent sent; /* what this end sent through its requests */
 } end;
 
 typedef struct world {
@@ -69,9 +89,62 @@ typedef struct world {
     masque_quic_config proxy_cfg;
     end client;
     end proxy;
+    int dishonest;             /* raw bytes went on a stream: any error may follow */
+    uint64_t codes[MAX_CODES]; /* the codes the script gave to cancels and closes */
+    size_t ncodes;
 } world;
 
 static masque_quic_credentials *credentials; /* the proxy's, from tls_util.h's `pki` */
+
+/* FNV-1a of a packet on a request: its stream, its peer and its bytes; never 0. */
+static uint64_t fingerprint(const masque_quic_request *r, const masque_address *peer,
+                            const uint8_t *bytes, size_t len)
+{
+    uint64_t h = 14695981039346656037u;
+    uint64_t stream = (uint64_t)masque_quic_request_stream_id(r);
+    size_t i;
+#define MIX(b) (h = (h ^ (uint8_t)(b)) * 1099511628211u)
+    for (i = 0; i < 8; i++) {
+        MIX(stream >> (8 * i));
+    }
+    MIX(peer->version);
+    for (i = 0; i < sizeof(peer->bytes); i++) {
+        MIX(peer->bytes[i]);
+    }
+    MIX(peer->port >> 8);
+    MIX(peer->port);
+    for (i = 0; i < len; i++) {
+        MIX(bytes[i]);
+    }
+#undef MIX
+    return h == 0 ? 1 : h;
+}
+
+/* The slot that holds `print`, or the empty one where it would go. */
+static size_t sent_slot(const sent *s, uint64_t print)
+{
+    size_t i = (size_t)(print % SENT_SLOTS);
+    while (s->slots[i] != 0 && s->slots[i] != print) {
+        i = (i + 1) % SENT_SLOTS;
+    }
+    return i;
+}
+
+static void note_sent(end *e, const masque_quic_request *r, const masque_address *peer,
+                      const uint8_t *bytes, size_t len)
+{
+    uint64_t print = fingerprint(r, peer, bytes, len);
+    size_t i = sent_slot(&e->sent, print);
+    if (e->sent.slots[i] == print) {
+        return;
+    }
+    if (e->sent.count == SENT_SLOTS / 2) {
+        e->sent.full = 1;
+        return;
+    }
+    e->sent.slots[i] = print;
+    e->sent.count++;
+}
 
 /* The binding's clock, in the ms its sessions count. */
 static uint64_t now_ms(void)
@@ -108,11 +181,18 @@ static void hold(end *e, masque_quic_request *r)
     e->held[e->nheld++] = r;
 }
 
-/* on_packet: the request must be open; its packet is answered after the read. */
-static void queue_packet(end *e, masque_quic_request *r, const masque_address *peer,
-                         const uint8_t *bytes, size_t len)
+/* on_packet: the request must be open, and its packet one that the other end (`from`) sent
+ * on it; it is answered after the read. */
+static void queue_packet(const world *w, end *e, const end *from, masque_quic_request *r,
+                         const masque_address *peer, const uint8_t *bytes, size_t len)
 {
     must_hold(e, r);
+    if (!w->dishonest && !from->sent.full) {
+        uint64_t print = fingerprint(r, peer, bytes, len);
+        if (from->sent.slots[sent_slot(&from->sent, print)] != print) {
+            abort(); /* corrupted, made up, or another request's */
+        }
+    }
     if (e->nqueued == MAX_QUEUED) {
         return;
     }
@@ -123,11 +203,56 @@ static void queue_packet(end *e, masque_quic_request *r, const masque_address *p
     e->nqueued++;
 }
 
+/* A code the script gives to a cancel or a close: the peer may hear it. */
+static uint64_t chosen(world *w, uint64_t code)
+{
+    if (w->ncodes == MAX_CODES) {
+        w->dishonest = 1; /* too many to keep: no longer judged */
+    } else {
+        w->codes[w->ncodes++] = code;
+    }
+    return code;
+}
+
+/* Whether a request or a connection may end with `code` between the script's two ends. */
+static int honest_end(const world *w, uint64_t code)
+{
+    size_t i;
+    if (w->dishonest || code == MASQUE_H3_NO_ERROR || code == MASQUE_H3_REQUEST_CANCELLED ||
+        code == MASQUE_H3_REQUEST_REJECTED || code == MASQUE_H3_EXCESSIVE_LOAD) {
+        return 1;
+    }
+    for (i = 0; i < w->ncodes; i++) {
+        if (w->codes[i] == code) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* At the end of a script: a connection between honest ends closed with a code one chose. */
+static void check_end(const world *w, const masque_quic_conn *c)
+{
+    uint64_t code = 0;
+    masque_conn_end how = masque_quic_end_reason(c, &code);
+    if (w->dishonest) {
+        return;
+    }
+    if (how == MASQUE_CONN_BROKEN ||
+        ((how == MASQUE_CONN_CLOSED_HERE || how == MASQUE_CONN_CLOSED_BY_PEER) && code != 0 &&
+         !honest_end(w, code))) {
+        abort(); /* a transport or protocol error that neither honest end made */
+    }
+}
+
 /* on_close: the request is gone, and so are its packets. */
-static void closed(end *e, const masque_quic_request *r)
+static void closed(world *w, end *e, const masque_quic_request *r, uint64_t reason)
 {
     size_t i = held_index(e, r);
     size_t j = 0;
+    if (!honest_end(w, reason)) {
+        abort(); /* an error between honest ends that neither chose */
+    }
     if (i < e->nheld) {
         e->held[i] = e->held[--e->nheld];
     }
@@ -156,27 +281,28 @@ static void client_ready(masque_quic_request *r, void *app)
 static void client_packet(masque_quic_request *r, void *app, const masque_address *peer,
                           const uint8_t *bytes, size_t len)
 {
-    queue_packet(&((world *)app)->client, r, peer, bytes, len);
+    world *w = app;
+    queue_packet(w, &w->client, &w->proxy, r, peer, bytes, len);
 }
 
 static void client_close(masque_quic_request *r, void *app, uint64_t reason)
 {
-    (void)reason;
-    closed(&((world *)app)->client, r);
+    world *w = app;
+    closed(w, &w->client, r, reason);
 }
 
 static void proxy_packet(masque_quic_request *r, void *app, const masque_address *peer,
                          const uint8_t *bytes, size_t len)
 {
-    queue_packet(&((world *)app)->proxy, r, peer, bytes, len);
+    world *w = app;
+    queue_packet(w, &w->proxy, &w->client, r, peer, bytes, len);
 }
 
 static void proxy_close(masque_quic_request *r, void *app, uint64_t reason)
 {
     world *w = app;
-    (void)reason;
     must_hold(&w->proxy, r); /* only an accepted request has an on_close */
-    closed(&w->proxy, r);
+    closed(w, &w->proxy, r, reason);
 }
 
 static int proxy_request(masque_quic_request *r, void *app, masque_address *public_addresses,
@@ -238,6 +364,7 @@ static void answer(end *e)
         masque_adapter *a = masque_quic_request_adapter(e->queue[i].r);
         memcpy(buf + MASQUE_BIND_HEADROOM, e->queue[i].bytes, e->queue[i].len);
         if (a != NULL) {
+            note_sent(e, e->queue[i].r, &e->queue[i].peer, e->queue[i].bytes, e->queue[i].len);
             (void)masque_adapter_write_datagram(a, &e->queue[i].peer, buf + MASQUE_BIND_HEADROOM,
                                                 MASQUE_BIND_HEADROOM, e->queue[i].len, now_ms());
         }
@@ -353,7 +480,7 @@ static void run_script(world *w, const uint8_t *data, size_t size)
         case 6: /* a request cancelled with a code of the script's: the client's, or the proxy's */
             r = (op & 15u) == 1 ? cr : pr;
             if (r != NULL) {
-                (void)masque_quic_request_cancel(r, h3_code(take(data, size, &i)));
+                (void)masque_quic_request_cancel(r, chosen(w, h3_code(take(data, size, &i))));
             }
             break;
         case 2:
@@ -369,6 +496,7 @@ static void run_script(world *w, const uint8_t *data, size_t size)
             n = take(data, size, &i);
             n = n < size - i ? n : size - i;
             if (r != NULL) {
+                w->dishonest = w->dishonest || n > 0;
                 (void)masque_quic_request_write_stream(r, data + i, n);
             }
             i += n;
@@ -383,6 +511,8 @@ static void run_script(world *w, const uint8_t *data, size_t size)
             memcpy(buf + MASQUE_BIND_HEADROOM, data + i, n);
             i += n;
             if (r != NULL && masque_quic_request_adapter(r) != NULL) {
+                note_sent((op & 15u) == 4 ? &w->client : &w->proxy, r, &peer,
+                          buf + MASQUE_BIND_HEADROOM, n);
                 (void)masque_adapter_write_datagram(masque_quic_request_adapter(r), &peer,
                                                     buf + MASQUE_BIND_HEADROOM,
                                                     MASQUE_BIND_HEADROOM, n, now_ms());
@@ -404,11 +534,11 @@ static void run_script(world *w, const uint8_t *data, size_t size)
             }
             break;
         case 11:
-            (void)masque_quic_close(w->client.conn, h3_code(k));
+            (void)masque_quic_close(w->client.conn, chosen(w, h3_code(k)));
             break;
         case 12:
             if (w->proxy.conn != NULL) {
-                (void)masque_quic_close(w->proxy.conn, h3_code(k));
+                (void)masque_quic_close(w->proxy.conn, chosen(w, h3_code(k)));
             }
             break;
         default:
@@ -422,9 +552,10 @@ static void run_script(world *w, const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static const masque_policy open_policy = {NULL, 0, NULL, NULL, 1};
     static int ready;
     masque_quic_config ccfg;
-    world w;
+    static world w; /* 64 KiB: the fingerprints of what each end sent */
     int i;
     if (!ready) {
         if (gnutls_global_init() != 0 || make_pki(NULL) != 0 ||
@@ -457,6 +588,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     w.proxy_cfg.max_requests = 1u + ((data[1] >> 2) & 3u);
     w.proxy_cfg.withhold_connect_protocol = (w.flags & FLAG_NO_CONNECT) != 0;
     w.proxy_cfg.max_peer_contexts = 4;
+    if ((w.flags & FLAG_STRICT_TARGETS) == 0) {
+        w.proxy_cfg.policy = &open_policy; /* the proxy relays to the script's peers */
+    }
     w.proxy_cfg.assign_rate = 50;
     (void)masque_address_from_sockaddr((struct sockaddr *)&w.proxy_addr, sizeof(w.proxy_addr),
                                        &w.proxy_cfg.public_address);
@@ -478,6 +612,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run_script(&w, data, size);
     for (i = 0; i < 4; i++) {
         step(&w);
+    }
+    check_end(&w, w.client.conn);
+    if (w.proxy.conn != NULL) {
+        check_end(&w, w.proxy.conn);
     }
     masque_quic_free(w.client.conn);
     if (w.client.closed != w.client.opened) {

@@ -717,10 +717,12 @@ MASQUE_API uint64_t masque_quic_datagrams_dropped(const masque_quic_conn *c);
 
 /**
  * @brief Client: one more Bind request on this connection, sent as soon as the proxy's SETTINGS
- *        allow it (at once when they already did).
+ *        and its stream limit allow it (at once when they already do; requests this end reset
+ *        hold their stream IDs until the proxy's MAX_STREAMS gives them back, RFC 9000 §4.6).
  * @param c The connection.
  * @param app The request's application pointer (given to its hooks).
  * @return The request, or NULL when the connection has masque_quic_config.max_requests open,
+ *         holds MASQUE_QUIC_MAX_REQUESTS (closing ones included: masque_quic_requests()),
  *         is a proxy's, is over, or the proxy sent GOAWAY (RFC 9114 §5.2: open a new
  *         connection; a request of this one that the GOAWAY left unanswered has ended, its
  *         on_close given H3_REQUEST_REJECTED, 0x10b).
@@ -742,7 +744,8 @@ MASQUE_API masque_quic_conn *masque_quic_request_conn(const masque_quic_request 
 /**
  * @brief The request's stream ID.
  * @param r The request.
- * @return The ID, or -1 while a client's request waits for the proxy's SETTINGS.
+ * @return The ID, or -1 while a client's request waits for the proxy's SETTINGS or for room
+ *         under its stream limit.
  */
 MASQUE_API int64_t masque_quic_request_stream_id(const masque_quic_request *r);
 

@@ -1794,6 +1794,64 @@ static void test_e2e_two_bind_requests_on_one_connection_one_ends_cleanly(void *
     stop_proxy();
 }
 
+static int churn_gone(size_t n)
+{
+    (void)n;
+    return masque_quic_requests(clients[0].conn) == 1;
+}
+
+/* A request the proxy's stream limit holds back (RFC 9000 §4.6: MAX_STREAMS counts every
+ * stream ID opened, reset or not, until the proxy lets one go) waits for room, as one waits for
+ * the proxy's SETTINGS: the open succeeds, and no on_close comes for it. The client lets a
+ * reset stream go before the proxy can: the proxy closes its side only once the client has
+ * acknowledged the proxy's own RESET_STREAM, and raises MAX_STREAMS after that. */
+static void test_e2e_a_request_the_stream_limit_holds_back_waits_for_room(void **state)
+{
+    static const size_t both[] = {0, 1};
+    client churn;
+    masque_address peer_addr;
+    masque_quic_request *r = NULL;
+    size_t k;
+    int peer;
+    (void)state;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    /* Every stream ID the limit allows, taken by requests opened and reset at once. */
+    memset(&churn, 0, sizeof(churn));
+    for (k = 1; k < MASQUE_QUIC_MAX_REQUESTS; k++) {
+        r = masque_quic_request_open(clients[0].conn, &churn);
+        assert_non_null(r);
+        assert_true(masque_quic_request_stream_id(r) >= 0);
+        assert_int_equal(masque_quic_request_cancel(r, MASQUE_H3_REQUEST_CANCELLED), 0);
+    }
+    assert_int_equal(churn.closed, 1);
+    /* Once the client let them go, the next request finds the limit reached (the proxy's
+     * MAX_STREAMS for some of them may have come already: those IDs are taken again). */
+    assert_true(pump(1, 5000, churn_gone));
+    memset(&clients[1], 0, sizeof(clients[1]));
+    for (k = 1; k < MASQUE_QUIC_MAX_REQUESTS; k++) {
+        r = masque_quic_request_open(clients[0].conn, &clients[1]);
+        assert_non_null(r);
+        if (masque_quic_request_stream_id(r) < 0) {
+            break;
+        }
+        assert_int_equal(masque_quic_request_cancel(r, MASQUE_H3_REQUEST_CANCELLED), 0);
+        clients[1].closed = 0;
+    }
+    assert_int_equal(masque_quic_request_stream_id(r), -1);
+    assert_false(clients[1].closed);
+    /* The proxy lets the reset streams go (MAX_STREAMS): the request goes out, and is served. */
+    assert_true(pump(2, 5000, all_ready));
+    assert_true(masque_quic_request_stream_id(r) >= 0);
+    assert_false(clients[0].closed);
+    peer = bound_socket("127.0.0.1", &peer_addr);
+    requests_relay_independently(peer, both, 2);
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
 static int two_ready_one_closed(size_t n)
 {
     size_t k;
@@ -3751,6 +3809,7 @@ int main(int argc, char **argv)
         E2E_TEST(test_e2e_quotas_bound_one_client_and_leave_the_others_alone),
         E2E_TEST(test_e2e_three_bind_requests_on_one_connection_one_reset_midway),
         E2E_TEST(test_e2e_two_bind_requests_on_one_connection_one_ends_cleanly),
+        E2E_TEST(test_e2e_a_request_the_stream_limit_holds_back_waits_for_room),
         E2E_TEST(test_e2e_requests_per_connection_are_limited_with_429),
         E2E_TEST(test_e2e_requests_per_proxy_are_limited_with_503_until_one_ends),
         E2E_TEST(test_e2e_client_address_change_keeps_the_tunnel),

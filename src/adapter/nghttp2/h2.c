@@ -1119,11 +1119,11 @@ masque_h2_request *masque_h2_request_open(masque_h2_conn *c, void *app)
     if (r == NULL) {
         return NULL;
     }
-    r->known = 1;
     if (client_send_requests(c) != 0 && r->stream < 0) {
-        request_free(r, NGHTTP2_INTERNAL_ERROR);
+        request_free(r, NGHTTP2_INTERNAL_ERROR); /* no on_close: it was never the host's */
         return NULL;
     }
+    r->known = 1;
     return r;
 }
 

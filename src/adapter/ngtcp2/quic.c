@@ -947,7 +947,10 @@ static int h3_shutdown(nghttp3_conn *h3, int64_t id, void *user)
      * (request_free() moves the last there) has been looked at already. */
     for (i = c->nreq; i-- > 0;) {
         masque_quic_request *r = c->req[i];
-        if (r->stream >= id && !r->session_ready && !r->aborted) {
+        if (r->stream < 0) {
+            request_free(r, NGHTTP3_H3_REQUEST_REJECTED); /* never sent, and it will not be */
+            ended_any = 1;
+        } else if (r->stream >= id && !r->session_ready && !r->aborted) {
             request_end(r, NGHTTP3_H3_REQUEST_REJECTED, NGHTTP3_H3_REQUEST_CANCELLED);
             ended_any = 1;
         }
@@ -1091,9 +1094,12 @@ static int client_send_request(masque_quic_request *r)
     masque_ssize n = masque_exchange_request(fields, path, sizeof(path), c->cfg.authority,
                                              c->cfg.uri_template, c->cfg.target_host,
                                              c->cfg.target_port, c->cfg.token, auth, sizeof(auth));
-    if (n < 0 || ngtcp2_conn_open_bidi_stream(c->conn, &r->stream, NULL) != 0) {
+    int rv = n < 0 ? -1 : ngtcp2_conn_open_bidi_stream(c->conn, &r->stream, NULL);
+    if (rv != 0) {
         r->stream = -1;
-        return -1;
+        /* RFC 9000 §4.6: every stream ID the proxy's MAX_STREAMS allows is taken (reset
+         * requests hold theirs until the proxy lets them go): wait for more. */
+        return rv == NGTCP2_ERR_STREAM_ID_BLOCKED ? 1 : -1;
     }
 #ifdef MASQUE_QUIC_TEST_REQUESTS
     if (masque_quic_test_request != NULL) {
@@ -1104,19 +1110,33 @@ static int client_send_request(masque_quic_request *r)
     return nghttp3_conn_submit_request(c->h3, r->stream, nv, (size_t)n, &dr, r) == 0 ? 0 : -1;
 }
 
-/* Client: sends every request still waiting, once the proxy's SETTINGS allow it. */
+/* Client: sends every request still waiting, in the order they were opened, once the proxy's
+ * SETTINGS allow it and as far as its stream limit does (the rest go out as it grows,
+ * extend_max_streams_cb()); none after its GOAWAY (RFC 9114 §5.2). 0, or -1 on failure. */
 static int client_send_requests(masque_quic_conn *c)
 {
     size_t i;
-    if (!c->settings_received || !c->peer_connect || c->h3 == NULL) {
+    if (!c->settings_received || !c->peer_connect || c->h3 == NULL || c->goaway) {
         return 0;
     }
     for (i = 0; i < c->nreq; i++) {
-        if (c->req[i]->stream < 0 && client_send_request(c->req[i]) != 0) {
-            return -1;
+        if (c->req[i]->stream < 0) {
+            int rc = client_send_request(c->req[i]);
+            if (rc != 0) {
+                return rc > 0 ? 0 : -1; /* blocked: this one and those after it wait */
+            }
         }
     }
     return 0;
+}
+
+/* Client: the proxy's MAX_STREAMS grew; the requests its limit held back go out. */
+static int extend_max_streams_cb(ngtcp2_conn *conn, uint64_t max_streams, void *user)
+{
+    masque_quic_conn *c = user;
+    (void)conn;
+    (void)max_streams;
+    return client_send_requests(c) == 0 ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
 }
 
 /* ---- ngtcp2 callbacks ---- */
@@ -1535,6 +1555,7 @@ static void fill_callbacks(ngtcp2_callbacks *cb, int server)
         cb->client_initial = ngtcp2_crypto_client_initial_cb;
         cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
         cb->recv_version_negotiation = recv_version_negotiation_cb;
+        cb->extend_max_local_streams_bidi = extend_max_streams_cb;
     }
     cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
     cb->encrypt = ngtcp2_crypto_encrypt_cb;
@@ -2770,11 +2791,11 @@ masque_quic_request *masque_quic_request_open(masque_quic_conn *c, void *app)
     if (r == NULL) {
         return NULL;
     }
-    r->known = 1;
     if (client_send_requests(c) != 0 && r->stream < 0) {
-        request_free(r, NGHTTP3_H3_INTERNAL_ERROR);
+        request_free(r, NGHTTP3_H3_INTERNAL_ERROR); /* no on_close: it was never the host's */
         return NULL;
     }
+    r->known = 1;
     return r;
 }
 

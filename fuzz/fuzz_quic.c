@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fuzz_pair.h"
 #include "masque/posix.h"
 #include "masque/quic.h"
 #include "tls_util.h"
@@ -42,9 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_HELD   32
 #define MAX_QUEUED 8
 #define QUEUED_MAX 256
-#define MAX_STEPS  64   /* of one script's time, in all: a bound, not a clock */
-#define MAX_CODES  16   /* error codes one script chooses */
-#define SENT_SLOTS 4096 /* fingerprints of the packets one end sent: a set, open addressing */
+#define MAX_STEPS  64 /* of one script's time, in all: a bound, not a clock */
 
 #define FLAG_REFUSE         0x01u /* the proxy's on_request answers 503 */
 #define FLAG_NO_AUTH        0x02u /* the proxy's on_authorize answers 407 */
@@ -52,16 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FLAG_PROXY_CAPSULE  0x08u /* nor does the proxy */
 #define FLAG_SMALL_BUF      0x10u /* 2 KiB of capsules per request */
 #define FLAG_NO_CONNECT     0x20u /* the proxy withholds SETTINGS_ENABLE_CONNECT_PROTOCOL */
-#define FLAG_STRICT_TARGETS                                                                        \
-    0x40u /* the proxy's default policy: the script's peers, which are                             \
-           * documentation addresses, refused (RFC 9298 §7) */
-
-/* The packets one end sent (request, peer, bytes), as fingerprints: what the other may hear. */
-typedef struct sent {
-    uint64_t slots[SENT_SLOTS]; /* 0: empty */
-    size_t count;
-    int full; /* more than half the slots taken: no longer recorded, nor checked */
-} sent;
+#define FLAG_STRICT_TARGETS 0x40u /* the default policy: the script's peers refused */
 
 /* One end's requests that the harness holds open, and the packets to answer. */
 typedef struct end {
@@ -77,7 +67,7 @@ typedef struct end {
         uint8_t bytes[QUEUED_MAX];
     } queue[MAX_QUEUED];
     size_t nqueued;
-    sent sent; /* what this end sent through its requests */
+    pair_sent sent; /* what this end sent through its requests */
 } end;
 
 typedef struct world {
@@ -89,61 +79,15 @@ typedef struct world {
     masque_quic_config proxy_cfg;
     end client;
     end proxy;
-    int dishonest;             /* raw bytes went on a stream: any error may follow */
-    uint64_t codes[MAX_CODES]; /* the codes the script gave to cancels and closes */
-    size_t ncodes;
+    pair_honesty honesty;
 } world;
 
 static masque_quic_credentials *credentials; /* the proxy's, from tls_util.h's `pki` */
 
-/* FNV-1a of a packet on a request: its stream, its peer and its bytes; never 0. */
-static uint64_t fingerprint(const masque_quic_request *r, const masque_address *peer,
-                            const uint8_t *bytes, size_t len)
+/* The fingerprint set of what an end sent, keyed by the request's stream. */
+static uint64_t stream_of(const masque_quic_request *r)
 {
-    uint64_t h = 14695981039346656037u;
-    uint64_t stream = (uint64_t)masque_quic_request_stream_id(r);
-    size_t i;
-#define MIX(b) (h = (h ^ (uint8_t)(b)) * 1099511628211u)
-    for (i = 0; i < 8; i++) {
-        MIX(stream >> (8 * i));
-    }
-    MIX(peer->version);
-    for (i = 0; i < sizeof(peer->bytes); i++) {
-        MIX(peer->bytes[i]);
-    }
-    MIX(peer->port >> 8);
-    MIX(peer->port);
-    for (i = 0; i < len; i++) {
-        MIX(bytes[i]);
-    }
-#undef MIX
-    return h == 0 ? 1 : h;
-}
-
-/* The slot that holds `print`, or the empty one where it would go. */
-static size_t sent_slot(const sent *s, uint64_t print)
-{
-    size_t i = (size_t)(print % SENT_SLOTS);
-    while (s->slots[i] != 0 && s->slots[i] != print) {
-        i = (i + 1) % SENT_SLOTS;
-    }
-    return i;
-}
-
-static void note_sent(end *e, const masque_quic_request *r, const masque_address *peer,
-                      const uint8_t *bytes, size_t len)
-{
-    uint64_t print = fingerprint(r, peer, bytes, len);
-    size_t i = sent_slot(&e->sent, print);
-    if (e->sent.slots[i] == print) {
-        return;
-    }
-    if (e->sent.count == SENT_SLOTS / 2) {
-        e->sent.full = 1;
-        return;
-    }
-    e->sent.slots[i] = print;
-    e->sent.count++;
+    return (uint64_t)masque_quic_request_stream_id(r);
 }
 
 /* The binding's clock, in the ms its sessions count. */
@@ -187,11 +131,8 @@ static void queue_packet(const world *w, end *e, const end *from, masque_quic_re
                          const masque_address *peer, const uint8_t *bytes, size_t len)
 {
     must_hold(e, r);
-    if (!w->dishonest && !from->sent.full) {
-        uint64_t print = fingerprint(r, peer, bytes, len);
-        if (from->sent.slots[sent_slot(&from->sent, print)] != print) {
-            abort(); /* corrupted, made up, or another request's */
-        }
+    if (!w->honesty.dishonest && !pair_was_sent(&from->sent, stream_of(r), peer, bytes, len)) {
+        abort(); /* corrupted, made up, or another request's */
     }
     if (e->nqueued == MAX_QUEUED) {
         return;
@@ -203,31 +144,12 @@ static void queue_packet(const world *w, end *e, const end *from, masque_quic_re
     e->nqueued++;
 }
 
-/* A code the script gives to a cancel or a close: the peer may hear it. */
-static uint64_t chosen(world *w, uint64_t code)
-{
-    if (w->ncodes == MAX_CODES) {
-        w->dishonest = 1; /* too many to keep: no longer judged */
-    } else {
-        w->codes[w->ncodes++] = code;
-    }
-    return code;
-}
-
 /* Whether a request or a connection may end with `code` between the script's two ends. */
 static int honest_end(const world *w, uint64_t code)
 {
-    size_t i;
-    if (w->dishonest || code == MASQUE_H3_NO_ERROR || code == MASQUE_H3_REQUEST_CANCELLED ||
-        code == MASQUE_H3_REQUEST_REJECTED || code == MASQUE_H3_EXCESSIVE_LOAD) {
-        return 1;
-    }
-    for (i = 0; i < w->ncodes; i++) {
-        if (w->codes[i] == code) {
-            return 1;
-        }
-    }
-    return 0;
+    return code == MASQUE_H3_NO_ERROR || code == MASQUE_H3_REQUEST_CANCELLED ||
+           code == MASQUE_H3_REQUEST_REJECTED || code == MASQUE_H3_EXCESSIVE_LOAD ||
+           pair_may_end_with(&w->honesty, code);
 }
 
 /* At the end of a script: a connection between honest ends closed with a code one chose. */
@@ -235,7 +157,7 @@ static void check_end(const world *w, const masque_quic_conn *c)
 {
     uint64_t code = 0;
     masque_conn_end how = masque_quic_end_reason(c, &code);
-    if (w->dishonest) {
+    if (w->honesty.dishonest) {
         return;
     }
     if (how == MASQUE_CONN_BROKEN ||
@@ -364,7 +286,8 @@ static void answer(end *e)
         masque_adapter *a = masque_quic_request_adapter(e->queue[i].r);
         memcpy(buf + MASQUE_BIND_HEADROOM, e->queue[i].bytes, e->queue[i].len);
         if (a != NULL) {
-            note_sent(e, e->queue[i].r, &e->queue[i].peer, e->queue[i].bytes, e->queue[i].len);
+            pair_note_sent(&e->sent, stream_of(e->queue[i].r), &e->queue[i].peer, e->queue[i].bytes,
+                           e->queue[i].len);
             (void)masque_adapter_write_datagram(a, &e->queue[i].peer, buf + MASQUE_BIND_HEADROOM,
                                                 MASQUE_BIND_HEADROOM, e->queue[i].len, now_ms());
         }
@@ -432,29 +355,6 @@ static uint64_t h3_code(uint8_t b)
     return b < 4 ? codes[b] : b;
 }
 
-/* A peer of the script's: one of two IPv4 tuples, an IPv6 one, or an unspecified address. */
-static masque_address peer_of(uint8_t b)
-{
-    static const uint8_t v4[4] = {192, 0, 2, 7};
-    static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
-    masque_address a;
-    memset(&a, 0, sizeof(a));
-    switch (b & 3u) {
-    case 0:
-        masque_address_set_v4(&a, v4, 53);
-        break;
-    case 1:
-        masque_address_set_v4(&a, v4, (uint16_t)(1000u + b));
-        break;
-    case 2:
-        masque_address_set_v6(&a, v6, 443);
-        break;
-    default:
-        break;
-    }
-    return a;
-}
-
 /* Runs the script's operations; the op byte's low 4 bits choose, the next bytes are its own. */
 static void run_script(world *w, const uint8_t *data, size_t size)
 {
@@ -480,7 +380,8 @@ static void run_script(world *w, const uint8_t *data, size_t size)
         case 6: /* a request cancelled with a code of the script's: the client's, or the proxy's */
             r = (op & 15u) == 1 ? cr : pr;
             if (r != NULL) {
-                (void)masque_quic_request_cancel(r, chosen(w, h3_code(take(data, size, &i))));
+                (void)masque_quic_request_cancel(
+                    r, pair_chosen(&w->honesty, h3_code(take(data, size, &i))));
             }
             break;
         case 2:
@@ -496,7 +397,7 @@ static void run_script(world *w, const uint8_t *data, size_t size)
             n = take(data, size, &i);
             n = n < size - i ? n : size - i;
             if (r != NULL) {
-                w->dishonest = w->dishonest || n > 0;
+                w->honesty.dishonest = w->honesty.dishonest || n > 0;
                 (void)masque_quic_request_write_stream(r, data + i, n);
             }
             i += n;
@@ -504,15 +405,15 @@ static void run_script(world *w, const uint8_t *data, size_t size)
         case 4:
         case 9: /* a datagram from the client to a peer, or from a peer through the proxy */
         {
-            masque_address peer = peer_of(take(data, size, &i));
+            masque_address peer = pair_peer_of(take(data, size, &i));
             r = (op & 15u) == 4 ? cr : pr;
             n = take(data, size, &i) % 64u;
             n = n < size - i ? n : size - i;
             memcpy(buf + MASQUE_BIND_HEADROOM, data + i, n);
             i += n;
             if (r != NULL && masque_quic_request_adapter(r) != NULL) {
-                note_sent((op & 15u) == 4 ? &w->client : &w->proxy, r, &peer,
-                          buf + MASQUE_BIND_HEADROOM, n);
+                pair_note_sent((op & 15u) == 4 ? &w->client.sent : &w->proxy.sent, stream_of(r),
+                               &peer, buf + MASQUE_BIND_HEADROOM, n);
                 (void)masque_adapter_write_datagram(masque_quic_request_adapter(r), &peer,
                                                     buf + MASQUE_BIND_HEADROOM,
                                                     MASQUE_BIND_HEADROOM, n, now_ms());
@@ -528,17 +429,17 @@ static void run_script(world *w, const uint8_t *data, size_t size)
             continue;
         case 10:
             if (cr != NULL && masque_quic_request_session(cr) != NULL) {
-                masque_address peer = peer_of(take(data, size, &i));
+                masque_address peer = pair_peer_of(take(data, size, &i));
                 (void)masque_session_open_context(masque_quic_request_session(cr), &peer, now_ms(),
                                                   NULL);
             }
             break;
         case 11:
-            (void)masque_quic_close(w->client.conn, chosen(w, h3_code(k)));
+            (void)masque_quic_close(w->client.conn, pair_chosen(&w->honesty, h3_code(k)));
             break;
         case 12:
             if (w->proxy.conn != NULL) {
-                (void)masque_quic_close(w->proxy.conn, chosen(w, h3_code(k)));
+                (void)masque_quic_close(w->proxy.conn, pair_chosen(&w->honesty, h3_code(k)));
             }
             break;
         default:

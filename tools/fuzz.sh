@@ -15,7 +15,7 @@ cmake --build build/fuzz -j "$(nproc)" >/dev/null
 mkdir -p build/fuzz/findings "$(dirname "$summary")"
 printf 'target\tseconds\texecutions\tcoverage\tfeatures\tcorpus\tfindings\n' >"$summary"
 failed=0
-for t in varint capsule parser datagram http session adapter exchange h2 quic quic_packets; do
+for t in varint capsule parser datagram http session adapter exchange h2 h2_pair quic quic_packets; do
     [ -x build/fuzz/fuzz/fuzz_$t ] || { echo "fuzz_$t: not built (its libraries are missing)" >&2; failed=1; continue; }
     corpus=build/fuzz/corpus/$t
     mkdir -p "$corpus"

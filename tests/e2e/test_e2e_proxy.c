@@ -3660,6 +3660,44 @@ static void test_e2e_an_interim_response_is_not_part_of_the_final_one(void **sta
     stop_proxy();
 }
 
+extern const char *masque_quic_test_priority; /* the binding's test build only */
+
+/*
+ * RFC 9218 §7.2: a client may send PRIORITY_UPDATE for any request stream. The proxy raises
+ * the client's stream limit (MAX_STREAMS) as request streams close; nghttp3 judges the stream
+ * a PRIORITY_UPDATE names against the limit it was told (RFC 9114 §7.2.8: beyond it,
+ * H3_ID_ERROR). Told only the first one, it ended the connection at the first
+ * PRIORITY_UPDATE for a stream beyond it: twice that many requests, one after another, each
+ * with its PRIORITY_UPDATE, must all be served on one connection.
+ */
+static void test_e2e_priority_updates_beyond_the_first_stream_limit_are_taken(void **state)
+{
+    int64_t last = -1;
+    size_t k;
+    (void)state;
+    masque_quic_test_priority = "u=2, i";
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    for (k = 1; k <= 2 * MASQUE_QUIC_MAX_REQUESTS; k++) {
+        memset(&clients[1], 0, sizeof(clients[1]));
+        assert_non_null(masque_quic_request_open(clients[0].conn, &clients[1]));
+        assert_true(pump(2, 5000, all_ready));
+        last = masque_quic_request_stream_id(clients[1].req);
+        assert_int_equal(masque_quic_request_cancel(clients[1].req, MASQUE_H3_REQUEST_CANCELLED),
+                         0);
+        assert_true(pump(1, 5000, churn_gone));
+    }
+    /* Client request streams are 0, 4, 8, ... (RFC 9000 §2.1): the last one is beyond the
+     * first limit twice over. */
+    assert_int_equal(last, 4 * 2 * MASQUE_QUIC_MAX_REQUESTS);
+    assert_false(clients[0].closed);
+    assert_false(masque_quic_is_closed(clients[0].conn));
+    masque_quic_test_priority = NULL;
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
 static void test_e2e_UDP_4_get_with_protocol_is_answered(void **state)
 {
     /* RFC 9220 §3: :protocol only with CONNECT; anything else is malformed (RFC 9114 §4.1.2). */
@@ -3731,6 +3769,7 @@ static int after_each(void **state)
 #if MASQUE_E2E_MALFORMED
     masque_quic_test_request = NULL;
     masque_quic_test_interim = NULL;
+    masque_quic_test_priority = NULL;
 #endif
     return 0;
 }
@@ -3742,6 +3781,8 @@ int main(void)
         cmocka_unit_test_teardown(test_e2e_UDP_4_connect_without_protocol_is_answered, after_each),
         cmocka_unit_test_teardown(test_e2e_UDP_4_get_with_protocol_is_answered, after_each),
         cmocka_unit_test_teardown(test_e2e_an_interim_response_is_not_part_of_the_final_one,
+                                  after_each),
+        cmocka_unit_test_teardown(test_e2e_priority_updates_beyond_the_first_stream_limit_are_taken,
                                   after_each),
     };
     return cmocka_run_group_tests(tests, make_pki, remove_pki);

@@ -1080,6 +1080,10 @@ static int server_send_test_interim(masque_quic_request *r)
     }
     return n == 0 || nghttp3_conn_submit_info(r->conn->h3, r->stream, nv, n) == 0 ? 0 : -1;
 }
+
+/* And a Priority field value (RFC 9218 §4) a client sends in a PRIORITY_UPDATE frame (§7.2)
+ * for each request it sends, as browsers do, or NULL. */
+const char *masque_quic_test_priority;
 #endif
 
 /* Client: one extended CONNECT with Connect-UDP-Bind (RFC 9298 §3.4, -10 §3). */
@@ -1107,7 +1111,18 @@ static int client_send_request(masque_quic_request *r)
     }
 #endif
     to_nv(nv, fields, (size_t)n);
-    return nghttp3_conn_submit_request(c->h3, r->stream, nv, (size_t)n, &dr, r) == 0 ? 0 : -1;
+    if (nghttp3_conn_submit_request(c->h3, r->stream, nv, (size_t)n, &dr, r) != 0) {
+        return -1;
+    }
+#ifdef MASQUE_QUIC_TEST_REQUESTS
+    if (masque_quic_test_priority != NULL &&
+        nghttp3_conn_set_client_stream_priority(c->h3, r->stream,
+                                                (const uint8_t *)masque_quic_test_priority,
+                                                strlen(masque_quic_test_priority)) != 0) {
+        return -1;
+    }
+#endif
+    return 0;
 }
 
 /* Client: sends every request still waiting, in the order they were opened, once the proxy's
@@ -1137,6 +1152,22 @@ static int extend_max_streams_cb(ngtcp2_conn *conn, uint64_t max_streams, void *
     (void)conn;
     (void)max_streams;
     return client_send_requests(c) == 0 ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
+}
+
+/* Proxy: the client's MAX_STREAMS grew (stream_close_cb() asked for it; ngtcp2 calls this as
+ * the frame goes out). nghttp3 is told too: it judges the stream a PRIORITY_UPDATE names
+ * against this limit (RFC 9218 §7.2, RFC 9114 §7.2.8: beyond it, H3_ID_ERROR), and, told only
+ * the first one, it ended the connection at the first PRIORITY_UPDATE for a stream opened
+ * under a raised limit. */
+static int extend_max_remote_streams_cb(ngtcp2_conn *conn, uint64_t max_streams, void *user)
+{
+    masque_quic_conn *c = user;
+    (void)conn;
+    c->bidi_limit = max_streams;
+    if (c->h3 != NULL) {
+        nghttp3_conn_set_max_client_streams_bidi(c->h3, max_streams);
+    }
+    return 0;
 }
 
 /* ---- ngtcp2 callbacks ---- */
@@ -1480,10 +1511,10 @@ static int stream_close_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id,
     }
     /* The proxy lets the client open another request stream (ngtcp2 leaves this to us), for
      * every one that closed: also one nghttp3 never saw (reset before its HEADERS came), or
-     * the client would run out of streams for good. */
+     * the client would run out of streams for good. The limit is raised as the MAX_STREAMS
+     * frame goes out (extend_max_remote_streams_cb()). */
     if (c->cfg.is_server && (stream_id & 3) == 0) {
         ngtcp2_conn_extend_max_streams_bidi(c->conn, 1);
-        c->bidi_limit++;
     }
     if (c->h3 != NULL) {
         int rv = nghttp3_conn_close_stream(c->h3, stream_id, code);
@@ -1551,6 +1582,7 @@ static void fill_callbacks(ngtcp2_callbacks *cb, int server)
     memset(cb, 0, sizeof(*cb));
     if (server) {
         cb->recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
+        cb->extend_max_remote_streams_bidi = extend_max_remote_streams_cb;
     } else {
         cb->client_initial = ngtcp2_crypto_client_initial_cb;
         cb->recv_retry = ngtcp2_crypto_recv_retry_cb;

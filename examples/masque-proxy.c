@@ -6,8 +6,8 @@
  *   masque-proxy [--listen IP:PORT] [--template URI] [--cert PEM --key PEM]
  *                [--allow CIDR[:PORTS]]... [--deny CIDR[:PORTS]]... [--public-ip IP]...
  *                [--max-clients N] [--max-requests N] [--max-requests-per-conn N]
- *                [--max-identities N] [--stateless-rate PER_S] [--workers N]
- *                [--max-contexts N] [--assign-rate PER_S] [--idle-timeout-ms MS]
+ *                [--max-streams-per-conn N] [--max-identities N] [--stateless-rate PER_S]
+ *                [--workers N] [--max-contexts N] [--assign-rate PER_S] [--idle-timeout-ms MS]
  *                [--no-h2 | --no-h3] [--token-file FILE] [--priority GNUTLS] [--run-seconds S]
  *                [--no-address-validation] [-v]
  *
@@ -159,6 +159,9 @@ static void usage(FILE *to)
         "                             a connection without a Bind request makes room\n"
         "  --max-requests N           Bind requests at once in all (default 4 per client)\n"
         "  --max-requests-per-conn N  Bind requests at once on one connection (default 8)\n"
+        "  --max-streams-per-conn N   request streams a client may have open at once, served,\n"
+        "                             refused or closing (default and most 16): beyond it a\n"
+        "                             client waits for one to close instead of a 429\n"
         "  --max-contexts N           contexts a client may hold per request (default 256)\n"
         "  --quota-requests N         per client identity: Bind requests at once (429 beyond)\n"
         "  --quota-datagrams PER_S    per client identity: datagrams per second, both ways\n"
@@ -636,6 +639,9 @@ int main(int argc, char **argv)
             cfg.max_requests = (size_t)option_number("masque-proxy", a, v, 1, 4000000);
         } else if (strcmp(a, "--max-requests-per-conn") == 0) {
             cfg.conn.max_requests =
+                (size_t)option_number("masque-proxy", a, v, 1, MASQUE_QUIC_MAX_REQUESTS);
+        } else if (strcmp(a, "--max-streams-per-conn") == 0) {
+            cfg.conn.max_streams =
                 (size_t)option_number("masque-proxy", a, v, 1, MASQUE_QUIC_MAX_REQUESTS);
         } else if (strcmp(a, "--max-contexts") == 0) {
             cfg.conn.max_peer_contexts = (size_t)option_number("masque-proxy", a, v, 1, 1000000);

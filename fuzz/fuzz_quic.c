@@ -256,6 +256,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     w.proxy_cfg.credentials = credentials;
     w.proxy_cfg.force_capsules = (pw->flags & FLAG_PROXY_CAPSULE) != 0;
     w.proxy_cfg.max_requests = 1u + ((data[1] >> 2) & 3u);
+    w.proxy_cfg.max_streams = (data[1] >> 4) & 3u; /* 0: the default; else requests wait */
     w.proxy_cfg.withhold_connect_protocol = (pw->flags & FLAG_NO_CONNECT) != 0;
     w.proxy_cfg.max_peer_contexts = 4;
     w.proxy_cfg.assign_rate = 50;

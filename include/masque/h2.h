@@ -115,6 +115,11 @@ typedef struct masque_h2_config {
     /** Bind requests open at once on one connection; 0: 8, at most MASQUE_H2_MAX_REQUESTS. The
      *  proxy answers one more with 429. */
     size_t max_requests;
+    /** Proxy: streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS, RFC 9113
+     *  §5.1.2), whether their requests are served, refused or closing; 0:
+     *  MASQUE_H2_MAX_REQUESTS, at most that. A client at this limit waits for a stream to close,
+     *  where one beyond max_requests is answered 429. */
+    size_t max_streams;
     const char *target_host; /**< Client: a concrete target instead of `*`, or NULL. */
     const char *token;       /**< Client: a bearer token sent as Proxy-Authorization, or NULL. */
     uint16_t target_port;    /**< With target_host. */

@@ -269,6 +269,15 @@ typedef struct masque_quic_config {
      * one more. At most MASQUE_QUIC_MAX_REQUESTS.
      */
     size_t max_requests;
+    /**
+     * Proxy: request streams a client may have open at once, its limit of bidirectional
+     * streams (RFC 9000 §4.6, raised by one as each closes), whether their requests are served,
+     * refused or closing; 0: MASQUE_QUIC_MAX_REQUESTS, at most that. A client at this limit
+     * waits for a stream to close (a request of masque_quic_request_open() keeps stream ID -1
+     * until then), where one beyond max_requests is answered 429. RFC 9114 §6.1 asks for 100
+     * where requests are cheap; a Bind request holds a UDP socket.
+     */
+    size_t max_streams;
     uint32_t assign_rate; /**< Proxy: ASSIGNs per second per client; 0: no limit. */
     /** Offer no HTTP/3 datagrams (SETTINGS_H3_DATAGRAM=0, no DATAGRAM frames): every datagram
      *  then travels as a DATAGRAM capsule (RFC 9297 §3.5). */
@@ -717,8 +726,9 @@ MASQUE_API uint64_t masque_quic_datagrams_dropped(const masque_quic_conn *c);
 
 /**
  * @brief Client: one more Bind request on this connection, sent as soon as the proxy's SETTINGS
- *        and its stream limit allow it (at once when they already do; requests this end reset
- *        hold their stream IDs until the proxy's MAX_STREAMS gives them back, RFC 9000 §4.6).
+ *        and its stream limit allow it (at once when they already do; open requests, and
+ *        those this end reset, hold their stream IDs until the proxy's MAX_STREAMS gives them
+ *        back, RFC 9000 §4.6; masque_quic_config.max_streams at masque-proxy).
  * @param c The connection.
  * @param app The request's application pointer (given to its hooks).
  * @return The request, or NULL when the connection has masque_quic_config.max_requests open,

@@ -174,6 +174,7 @@ def usage_errors(bindir, work):
         ("masque-proxy", ["--max-clients", "10k"], "--max-clients"),
         ("masque-proxy", ["--quota-datagrams", "-1"], "--quota-datagrams"),
         ("masque-proxy", ["--max-requests-per-conn", "17"], "--max-requests-per-conn"),
+        ("masque-proxy", ["--max-streams-per-conn", "17"], "--max-streams-per-conn"),
         ("masque-proxy", ["--run-seconds", "nan"], "--run-seconds"),
         ("masque-proxy", ["--max-identities", "0"], "--max-identities"),
         ("masque-bind-client", ["--max-peers", "1000"], "--max-peers"),

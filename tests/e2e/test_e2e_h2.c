@@ -70,6 +70,7 @@ static size_t client_ticket_len;
 static const uint8_t *server_ticket_key; /* the proxy's ticket key; NULL: from its key file */
 static char last_log[256];
 static uint64_t server_idle_ms; /* the connections' idle timeouts; 0: the default */
+static size_t server_max_streams; /* the proxy's SETTINGS_MAX_CONCURRENT_STREAMS; 0: default */
 static uint64_t client_idle_ms;
 static int refuse_with; /* the proxy answers requests with this status; 0: it accepts them */
 /* What the proxy's on_request advertises besides its relay's IPv4 address: 1 also [::1] at
@@ -273,6 +274,7 @@ static void serve(void)
     cfg.client_ca_file = server_wants_certificates ? pki.ca_file : NULL;
     cfg.conn_idle_timeout_ms = server_idle_ms;
     cfg.ticket_key = server_ticket_key;
+    cfg.max_streams = server_max_streams;
     server = masque_h2_server_new(&cfg, server_fd, &proxy_hooks, NULL);
     assert_non_null(server);
 }
@@ -568,6 +570,37 @@ static void test_e2e_h2_a_cancelled_request_leaves_the_other_working(void **stat
     assert_false(relays[0].closed);
     peer = udp_socket(&peer_addr);
     round_trip(0, peer, &peer_addr, "still there");
+    (void)close(peer);
+    stop();
+}
+
+static int second_ready(void)
+{
+    return request_ready(1);
+}
+
+/* RFC 9113 §5.1.2: a proxy that allows one stream at a time (masque_h2_config.max_streams)
+ * has a client's second request wait until the first ends, then serves it: not refused. */
+static void test_e2e_h2_a_request_beyond_the_stream_limit_waits_for_room(void **state)
+{
+    masque_address peer_addr;
+    int peer;
+    (void)state;
+    server_max_streams = 1;
+    start();
+    assert_true(pump(5000, first_ready));
+    assert_non_null(masque_h2_request_open(client, &creq[1]));
+    /* A round trip later, the proxy has not heard of it (its HEADERS would have gone before
+     * the round trip's DATA). */
+    peer = udp_socket(&peer_addr);
+    round_trip(0, peer, &peer_addr, "while the second waits");
+    assert_int_equal(nrelays, 1);
+    assert_false(creq[1].ready);
+    assert_false(creq[1].closed);
+    assert_int_equal(masque_h2_request_end(creq[0].req), 0);
+    assert_true(pump(5000, second_ready));
+    assert_int_equal(nrelays, 2);
+    round_trip(1, peer, &peer_addr, "once the first ended");
     (void)close(peer);
     stop();
 }
@@ -975,6 +1008,7 @@ static int after_each(void **state)
     client_ticket_len = 0;
     server_ticket_key = NULL;
     server_idle_ms = 0;
+    server_max_streams = 0;
     client_idle_ms = 0;
     refuse_with = 0;
     advertise = 0;
@@ -1039,6 +1073,8 @@ int main(void)
             after_each),
         cmocka_unit_test_teardown(test_e2e_h2_the_handshake_is_reported_once_tls_is_up, after_each),
         cmocka_unit_test_teardown(test_e2e_h2_two_requests_on_one_connection, after_each),
+        cmocka_unit_test_teardown(test_e2e_h2_a_request_beyond_the_stream_limit_waits_for_room,
+                                  after_each),
         cmocka_unit_test_teardown(
             test_e2e_h2_a_connection_closed_without_goaway_is_broken_not_clean, after_each),
         cmocka_unit_test_teardown(test_e2e_h2_a_refused_request_tells_the_client_its_status,

@@ -625,7 +625,10 @@ static int start_h2(masque_h2_conn *c)
         return -1;
     }
     iv[niv].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
-    iv[niv++].value = MASQUE_H2_MAX_REQUESTS;
+    iv[niv++].value =
+        !c->cfg.is_server || c->cfg.max_streams == 0 || c->cfg.max_streams > MASQUE_H2_MAX_REQUESTS
+            ? MASQUE_H2_MAX_REQUESTS
+            : (uint32_t)c->cfg.max_streams;
     iv[niv].settings_id = NGHTTP2_SETTINGS_ENABLE_PUSH;
     iv[niv++].value = 0;
     if (c->cfg.is_server) {

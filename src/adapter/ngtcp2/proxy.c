@@ -2588,6 +2588,7 @@ static void tcp_accept(masque_quic_proxy *p)
         cfg.max_peer_contexts = p->cfg.conn.max_peer_contexts;
         cfg.assign_rate = p->cfg.conn.assign_rate;
         cfg.max_requests = p->cfg.conn.max_requests;
+        cfg.max_streams = p->cfg.conn.max_streams;
         cfg.client_ca_file = p->cfg.conn.client_ca_file; /* trust: in the shared credentials */
         c->proxy = p;
         c->tcp_fd = fd;

@@ -1022,7 +1022,7 @@ static int start_h3(masque_quic_conn *c)
         return -1;
     }
     if (c->cfg.is_server) {
-        nghttp3_conn_set_max_client_streams_bidi(c->h3, MAX_STREAMS_BIDI);
+        nghttp3_conn_set_max_client_streams_bidi(c->h3, c->bidi_limit);
     }
     if (ngtcp2_conn_open_uni_stream(c->conn, &ctrl, NULL) != 0 ||
         nghttp3_conn_bind_control_stream(c->h3, ctrl) != 0 ||
@@ -1632,6 +1632,13 @@ static int acks_at_once(const masque_quic_config *cfg, int is_server)
            (cfg->ack == MASQUE_QUIC_ACK_DEFAULT && !is_server);
 }
 
+/* The proxy's limit of client request streams (masque_quic_config.max_streams). */
+static uint64_t streams_allowed(const masque_quic_config *cfg)
+{
+    return cfg->max_streams == 0 || cfg->max_streams > MAX_STREAMS_BIDI ? MAX_STREAMS_BIDI
+                                                                        : cfg->max_streams;
+}
+
 static void fill_params(ngtcp2_transport_params *p, const masque_quic_config *cfg, int is_server)
 {
     ngtcp2_transport_params_default(p);
@@ -1639,7 +1646,7 @@ static void fill_params(ngtcp2_transport_params *p, const masque_quic_config *cf
     p->initial_max_stream_data_bidi_remote = 1u << 20;
     p->initial_max_stream_data_uni = 1u << 18;
     p->initial_max_data = 4u << 20;
-    p->initial_max_streams_bidi = MAX_STREAMS_BIDI;
+    p->initial_max_streams_bidi = is_server ? streams_allowed(cfg) : MAX_STREAMS_BIDI;
     /* RFC 9297 §2.1.1 needs QUIC DATAGRAM frames (RFC 9221) for HTTP/3 datagrams. */
     p->max_datagram_frame_size = cfg->force_capsules ? 0 : 65535;
     p->initial_max_streams_uni = PEER_UNI_STREAMS;
@@ -1871,7 +1878,7 @@ static masque_quic_conn *alloc_conn(const masque_quic_config *cfg, int fd,
     c->max_requests = cfg->max_requests == 0                         ? DEFAULT_MAX_REQUESTS
                       : cfg->max_requests > MASQUE_QUIC_MAX_REQUESTS ? MASQUE_QUIC_MAX_REQUESTS
                                                                      : cfg->max_requests;
-    c->bidi_limit = MAX_STREAMS_BIDI;
+    c->bidi_limit = streams_allowed(cfg); /* a client's is never read */
     c->hooks = *hooks;
     c->app = app;
     c->fd = fd;

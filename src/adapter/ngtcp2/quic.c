@@ -943,17 +943,22 @@ static int h3_shutdown(nghttp3_conn *h3, int64_t id, void *user)
         return 0;
     }
     c->goaway = 1;
-    /* From the last: should request_end() free a request, the one moved into its place
-     * (request_free() moves the last there) has been looked at already. */
-    for (i = c->nreq; i-- > 0;) {
+    /* Each request ended goes (freed) or stays aborted, so the scan ends; it starts from the top
+     * again after each, as the table moves (request_free() moves the last into the freed place)
+     * and the request's on_close may have ended others. */
+    i = 0;
+    while (i < c->nreq) {
         masque_quic_request *r = c->req[i];
         if (r->stream < 0) {
             request_free(r, NGHTTP3_H3_REQUEST_REJECTED); /* never sent, and it will not be */
-            ended_any = 1;
         } else if (r->stream >= id && !r->session_ready && !r->aborted) {
             request_end(r, NGHTTP3_H3_REQUEST_REJECTED, NGHTTP3_H3_REQUEST_CANCELLED);
-            ended_any = 1;
+        } else {
+            i++;
+            continue;
         }
+        ended_any = 1;
+        i = 0;
     }
     if (first || ended_any) { /* not a line per GOAWAY: a proxy may lower its ID many times */
         log_line(c, "the proxy is going away (GOAWAY, RFC 9114 §5.2)",

@@ -210,6 +210,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pcfg.is_server = 1;
     pcfg.credentials = proxy_cred;
     pcfg.max_requests = 1u + ((data[1] >> 2) & 3u);
+    pcfg.max_streams = (data[1] >> 4) & 3u; /* 0: the default; else requests wait */
     pcfg.max_peer_contexts = 4;
     pcfg.assign_rate = 50;
     masque_address_set_v4(&pcfg.public_address, public_ip, 4433);

@@ -234,14 +234,18 @@ MASQUE_API masque_conn_end masque_h2_end_reason(const masque_h2_conn *c, uint64_
  *         in its SETTINGS, RFC 8441 §3). */
 MASQUE_API int masque_h2_refused(const masque_h2_conn *c);
 
-/** @brief Client: one more Bind request, sent once the proxy's SETTINGS allow it.
- *  @return The request, or NULL beyond max_requests or on a proxy's connection. */
+/** @brief Client: one more Bind request, sent once the proxy's SETTINGS allow it and its
+ *         SETTINGS_MAX_CONCURRENT_STREAMS has room (open requests hold their streams; a
+ *         request waiting when the proxy's GOAWAY comes ends with REFUSED_STREAM).
+ *  @return The request, or NULL beyond max_requests, on a proxy's connection, or after the
+ *          proxy's GOAWAY. */
 MASQUE_API masque_h2_request *masque_h2_request_open(masque_h2_conn *c, void *app);
 
 /** @brief Number of Bind requests the connection holds. */
 MASQUE_API size_t masque_h2_requests(const masque_h2_conn *c);
 
-/** @brief The request's stream ID (-1 while a client's request waits for SETTINGS). */
+/** @brief The request's stream ID (-1 while a client's request waits for the proxy's SETTINGS
+ *         or for room under its SETTINGS_MAX_CONCURRENT_STREAMS). */
 MASQUE_API int32_t masque_h2_request_stream_id(const masque_h2_request *r);
 
 /** @brief The request's application pointer: the connection's until set. */
@@ -274,7 +278,10 @@ MASQUE_API size_t masque_h2_request_buffered(const masque_h2_request *r);
  *         says MASQUE_H2_NO_ERROR. @return 0, or -1. */
 MASQUE_API int masque_h2_request_end(masque_h2_request *r);
 
-/** @brief Reset the request now (RST_STREAM with @p h2_error, e.g. CANCEL = 0x8). */
+/** @brief Reset the request now (RST_STREAM with @p h2_error, e.g. CANCEL = 0x8); its on_close
+ *         follows when the stream closes. A request not yet sent (masque_h2_request_stream_id()
+ *         -1) ends in the call, on_close included, and nothing goes out for it. A request
+ *         already reset is not reset again: a later call before its on_close returns 0. */
 MASQUE_API int masque_h2_request_cancel(masque_h2_request *r, uint32_t h2_error);
 
 /** @brief Raw bytes on the request stream, after the capsules queued (tests and tools).

@@ -69,7 +69,7 @@ static const uint8_t *client_ticket; /* the session ticket the client offers, or
 static size_t client_ticket_len;
 static const uint8_t *server_ticket_key; /* the proxy's ticket key; NULL: from its key file */
 static char last_log[256];
-static uint64_t server_idle_ms; /* the connections' idle timeouts; 0: the default */
+static uint64_t server_idle_ms;   /* the connections' idle timeouts; 0: the default */
 static size_t server_max_streams; /* the proxy's SETTINGS_MAX_CONCURRENT_STREAMS; 0: default */
 static uint64_t client_idle_ms;
 static int refuse_with; /* the proxy answers requests with this status; 0: it accepts them */
@@ -124,13 +124,26 @@ static void client_packet(masque_h2_request *r, void *app, const masque_address 
     q->got++;
 }
 
+/* Two requests of which the first to end cancels the other from its on_close, as a host
+ * that gives up on all its tunnels at once may (set by a test; cleared after). */
+static masque_h2_request *close_cancels[2];
+
 static void client_close(masque_h2_request *r, void *app, uint32_t code)
 {
     client_req *q = app;
+    size_t i;
     q->req = NULL;
     q->closed = 1;
     q->closed_with = code;
     q->status = masque_h2_request_status(r);
+    for (i = 0; i < 2; i++) {
+        masque_h2_request *other = close_cancels[1 - i];
+        if (close_cancels[i] == r && other != NULL) {
+            close_cancels[0] = NULL;
+            close_cancels[1] = NULL;
+            assert_int_equal(masque_h2_request_cancel(other, MASQUE_H2_CANCEL), 0);
+        }
+    }
 }
 
 static void capture_log(masque_h2_conn *c, void *app, const char *line)
@@ -605,6 +618,75 @@ static void test_e2e_h2_a_request_beyond_the_stream_limit_waits_for_room(void **
     stop();
 }
 
+/* A request still waiting for room under the proxy's stream limit is cancelled at once and
+ * without a frame: an RST_STREAM for a stream the proxy never saw would be a connection error
+ * (RFC 9113 §6.4), the end of every tunnel on it. A request cancelled twice before its on_close
+ * is reset once. */
+static void test_e2e_h2_cancelling_requests_costs_the_others_nothing(void **state)
+{
+    masque_address peer_addr;
+    masque_h2_request *waiting;
+    int peer;
+    (void)state;
+    server_max_streams = 2;
+    start_two_requests();
+    waiting = masque_h2_request_open(client, &creq[2]);
+    assert_non_null(waiting);
+    assert_int_equal(masque_h2_request_stream_id(waiting), -1);
+    assert_int_equal(masque_h2_request_cancel(waiting, MASQUE_H2_CANCEL), 0);
+    assert_true(creq[2].closed); /* at once: it was never sent */
+    assert_int_equal(creq[2].closed_with, MASQUE_H2_CANCEL);
+    assert_int_equal(masque_h2_request_cancel(creq[1].req, MASQUE_H2_CANCEL), 0);
+    assert_int_equal(masque_h2_request_cancel(creq[1].req, MASQUE_H2_CANCEL), 0);
+    assert_true(pump(5000, second_closed));
+    peer = udp_socket(&peer_addr);
+    round_trip(0, peer, &peer_addr, "after the others were cancelled");
+    assert_false(masque_h2_is_closed(client));
+    assert_false(masque_h2_is_closed(server));
+    assert_false(creq[0].closed);
+    assert_int_equal(nrelays, 2);
+    (void)close(peer);
+    stop();
+}
+
+/*
+ * RFC 9113 §5.1.2: a stream the client closed (it answered the proxy's END_STREAM with its own)
+ * no longer counts, and its next request may go at once. The proxy resets the ended request
+ * before it reads that END_STREAM: nghttp2 counts a stream whose RST_STREAM waits to be sent,
+ * and took the client's next request for one too many (GOAWAY PROTOCOL_ERROR, every tunnel
+ * gone). Found by fuzz_h2_pair.
+ */
+static void test_e2e_h2_a_request_after_one_the_proxy_reset_late_is_served(void **state)
+{
+    masque_h2_request *second;
+    uint64_t end;
+    (void)state;
+    server_max_streams = 1;
+    start();
+    assert_true(pump(5000, first_ready));
+    second = masque_h2_request_open(client, &creq[1]); /* waits for stream 1 to close */
+    assert_non_null(second);
+    assert_int_equal(masque_h2_request_end(relays[0].req), 0);
+    assert_true(masque_h2_write(server) >= 0);
+    /* The client alone: it reads the END_STREAM, ends its side, sends the waiting request. */
+    end = ms() + 5000;
+    while (!creq[0].closed && ms() < end) {
+        struct pollfd pfd = {client_fd, POLLIN, 0};
+        (void)poll(&pfd, 1, 10);
+        (void)masque_h2_read(client);
+        (void)masque_h2_write(client);
+    }
+    assert_true(creq[0].closed);
+    assert_int_equal(masque_h2_request_stream_id(second), 3);
+    /* The proxy resets the request before it reads what the client sent since. */
+    assert_non_null(relays[0].req);
+    assert_int_equal(masque_h2_request_cancel(relays[0].req, MASQUE_H2_CANCEL), 0);
+    assert_true(pump(5000, second_ready));
+    assert_false(masque_h2_is_closed(server));
+    assert_false(masque_h2_is_closed(client));
+    stop();
+}
+
 static void test_e2e_h2_a_refused_request_tells_the_client_its_status(void **state)
 {
     (void)state;
@@ -871,14 +953,26 @@ static void test_e2e_h2_goaway_from_the_proxy_ends_the_clients_requests(void **s
 {
     uint64_t code = 1;
     (void)state;
+    server_max_streams = 1; /* a second and a third request wait for room, unsent */
     start();
     assert_true(pump(5000, first_ready));
+    close_cancels[0] = masque_h2_request_open(client, &creq[1]);
+    close_cancels[1] = masque_h2_request_open(client, &creq[2]);
+    assert_non_null(close_cancels[0]);
+    assert_non_null(close_cancels[1]);
     assert_int_equal(masque_h2_end_reason(client, NULL), MASQUE_CONN_OPEN);
     assert_int_equal(masque_h2_close(server, MASQUE_H2_NO_ERROR), 0);
     assert_true(relays[0].closed);        /* the proxy's side ended at once */
     (void)shutdown(server_fd, SHUT_RDWR); /* and the proxy lets go of the connection */
     assert_true(pump(5000, first_closed));
     assert_int_equal(creq[0].closed_with, MASQUE_H2_NO_ERROR);
+    /* RFC 9113 §8.7: the one never sent was not processed, safe to ask again elsewhere. */
+    assert_true(creq[1].closed);
+    assert_true(creq[2].closed);
+    /* Whichever ended first cancelled the other from its on_close. */
+    assert_int_equal(creq[1].closed_with + creq[2].closed_with,
+                     MASQUE_H2_REFUSED_STREAM + MASQUE_H2_CANCEL);
+    assert_null(masque_h2_request_open(client, &creq[3]));
     /* The client can tell a proxy that left in order (and will likely be back)... */
     assert_true(pump(5000, client_over));
     assert_int_equal(masque_h2_end_reason(client, &code), MASQUE_CONN_CLOSED_BY_PEER);
@@ -1009,6 +1103,8 @@ static int after_each(void **state)
     server_ticket_key = NULL;
     server_idle_ms = 0;
     server_max_streams = 0;
+    close_cancels[0] = NULL;
+    close_cancels[1] = NULL;
     client_idle_ms = 0;
     refuse_with = 0;
     advertise = 0;
@@ -1074,6 +1170,10 @@ int main(void)
         cmocka_unit_test_teardown(test_e2e_h2_the_handshake_is_reported_once_tls_is_up, after_each),
         cmocka_unit_test_teardown(test_e2e_h2_two_requests_on_one_connection, after_each),
         cmocka_unit_test_teardown(test_e2e_h2_a_request_beyond_the_stream_limit_waits_for_room,
+                                  after_each),
+        cmocka_unit_test_teardown(test_e2e_h2_cancelling_requests_costs_the_others_nothing,
+                                  after_each),
+        cmocka_unit_test_teardown(test_e2e_h2_a_request_after_one_the_proxy_reset_late_is_served,
                                   after_each),
         cmocka_unit_test_teardown(
             test_e2e_h2_a_connection_closed_without_goaway_is_broken_not_clean, after_each),

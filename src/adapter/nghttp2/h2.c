@@ -46,6 +46,7 @@ struct masque_h2_request {
     int response_seen; /* client: the final response came (what follows is trailers) */
     int fin_received;
     int known; /* the application holds it: on_close is owed */
+    int reset; /* RST_STREAM submitted: never a second (request_reset()) */
     masque_exchange x;
     uint8_t reassembly[MASQUE_DATAGRAM_CAPSULE_DEFAULT_MAX];
 };
@@ -65,6 +66,7 @@ struct masque_h2_conn {
     int fd;
     int handshaken;
     int closed;
+    int reset_unsent;    /* an RST_STREAM was submitted since frames last went out */
     masque_conn_end end; /* how it ended (the first cause seen), and the code of that end */
     uint32_t end_code;
     int goaway_received; /* the peer's GOAWAY came, with this code */
@@ -258,13 +260,31 @@ static void host_on_packet(void *host, const masque_address *peer, const uint8_t
     }
 }
 
+/*
+ * Resets the request's stream, once. A client's request whose HEADERS nghttp2 still holds (the
+ * proxy's SETTINGS_MAX_CONCURRENT_STREAMS is reached) is cancelled in place by the first
+ * RST_STREAM, and nothing is sent; a second would go out as a frame for a stream the proxy never
+ * saw, which it must take for a connection error (RFC 9113 §6.4), ending every tunnel on it.
+ */
+static int request_reset(masque_h2_request *r, uint32_t h2_error)
+{
+    if (r->reset) {
+        return 0;
+    }
+    if (nghttp2_submit_rst_stream(r->conn->h2, NGHTTP2_FLAG_NONE, r->stream, h2_error) != 0) {
+        return -1;
+    }
+    r->reset = 1;
+    r->conn->reset_unsent = 1;
+    return 0;
+}
+
 /* The core chose an HTTP/3 code; HTTP/2 has its own (RFC 9297 §3.3 and RFC 9113 §8.1.1). */
 static void host_abort(void *host, uint64_t code)
 {
     masque_h2_request *r = host;
     if (r->stream > 0 && r->conn->h2 != NULL) {
-        (void)nghttp2_submit_rst_stream(r->conn->h2, NGHTTP2_FLAG_NONE, r->stream,
-                                        masque_h2_error_from_h3(code));
+        (void)request_reset(r, masque_h2_error_from_h3(code));
     }
 }
 
@@ -389,7 +409,7 @@ static void client_response(masque_h2_request *r)
         char line[400];
         masque_exchange_refusal_line(&r->x, line, sizeof(line));
         log_line(c, line, "");
-        (void)nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, r->stream, NGHTTP2_CANCEL);
+        (void)request_reset(r, NGHTTP2_CANCEL);
         return;
     }
     memcpy(r->public_addrs, addrs, n * sizeof(addrs[0]));
@@ -425,18 +445,51 @@ static int client_send_request(masque_h2_request *r)
     return 0;
 }
 
+/*
+ * Client: sends the requests still waiting, once the proxy's SETTINGS allow extended CONNECT
+ * and as far as its SETTINGS_MAX_CONCURRENT_STREAMS does (RFC 9113 §5.1.2: open and half-closed
+ * streams count); the rest go out as streams close (on_stream_close()), none after the proxy's
+ * GOAWAY. A request waits here, not in nghttp2's queue, so that cancelling it is immediate and
+ * sends nothing. 0, or -1 on failure.
+ */
 static int client_send_requests(masque_h2_conn *c)
 {
+    uint32_t room;
+    size_t held = 0;
     size_t i;
-    if (!c->settings_received || c->refused || c->h2 == NULL) {
+    if (!c->settings_received || c->refused || c->h2 == NULL || c->goaway_received) {
         return 0;
     }
+    room = nghttp2_session_get_remote_settings(c->h2, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
     for (i = 0; i < c->nreq; i++) {
-        if (c->req[i]->stream < 0 && client_send_request(c->req[i]) != 0) {
-            return -1;
+        held += c->req[i]->stream > 0 ? 1u : 0u;
+    }
+    for (i = 0; i < c->nreq && held < room; i++) {
+        if (c->req[i]->stream < 0) {
+            if (client_send_request(c->req[i]) != 0) {
+                return -1;
+            }
+            held++;
         }
     }
     return 0;
+}
+
+/* Client: the proxy's GOAWAY (RFC 9113 §6.8) came; a request still waiting here was never
+ * sent, and will not be: it ends as one the proxy refused unprocessed (REFUSED_STREAM, safe to
+ * ask again on a new connection, §8.7). */
+static void client_drop_waiting(masque_h2_conn *c)
+{
+    size_t i = 0;
+    while (i < c->nreq) {
+        if (c->req[i]->stream < 0) {
+            /* From the top again: its on_close may have ended others (the table moves). */
+            request_free(c->req[i], NGHTTP2_REFUSED_STREAM);
+            i = 0;
+        } else {
+            i++;
+        }
+    }
 }
 
 /* ---- nghttp2 callbacks ---- */
@@ -511,20 +564,24 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
     masque_h2_request *r = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
     switch (frame->hd.type) {
     case NGHTTP2_SETTINGS:
-        if ((frame->hd.flags & NGHTTP2_FLAG_ACK) != 0 || c->cfg.is_server || c->settings_received) {
+        if ((frame->hd.flags & NGHTTP2_FLAG_ACK) != 0 || c->cfg.is_server) {
             return 0;
         }
-        c->settings_received = 1;
-        /* RFC 8441 §3: no extended CONNECT unless the proxy said so. */
-        if (nghttp2_session_get_remote_settings(h2, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL) !=
-            1) {
-            log_line(c, "the proxy does not offer extended CONNECT over HTTP/2 (no SETTINGS_",
-                     "ENABLE_CONNECT_PROTOCOL, RFC 8441): it cannot serve CONNECT-UDP");
-            c->refused = 1;
-            ended(c, MASQUE_CONN_CLOSED_HERE, NGHTTP2_NO_ERROR);
-            (void)nghttp2_session_terminate_session(h2, NGHTTP2_NO_ERROR);
-            return 0;
+        if (!c->settings_received) {
+            c->settings_received = 1;
+            /* RFC 8441 §3: no extended CONNECT unless the proxy said so. */
+            if (nghttp2_session_get_remote_settings(h2, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL) !=
+                1) {
+                log_line(c, "the proxy does not offer extended CONNECT over HTTP/2 (no SETTINGS_",
+                         "ENABLE_CONNECT_PROTOCOL, RFC 8441): it cannot serve CONNECT-UDP");
+                c->refused = 1;
+                ended(c, MASQUE_CONN_CLOSED_HERE, NGHTTP2_NO_ERROR);
+                (void)nghttp2_session_terminate_session(h2, NGHTTP2_NO_ERROR);
+                return 0;
+            }
         }
+        /* The first SETTINGS, or a later one that may raise SETTINGS_MAX_CONCURRENT_STREAMS:
+         * the requests that wait go, as far as there is room. */
         return client_send_requests(c) == 0 ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
     case NGHTTP2_HEADERS:
         if (r == NULL) {
@@ -555,6 +612,9 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
         if (!c->goaway_received) { /* the connection's end will be the peer's, with this word */
             c->goaway_received = 1;
             c->goaway_code = frame->goaway.error_code;
+        }
+        if (!c->cfg.is_server) {
+            client_drop_waiting(c);
         }
         return 0;
     default:
@@ -595,10 +655,14 @@ static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *
 
 static int on_stream_close(nghttp2_session *h2, int32_t stream_id, uint32_t error_code, void *user)
 {
+    masque_h2_conn *c = user;
     masque_h2_request *r = nghttp2_session_get_stream_user_data(h2, stream_id);
-    (void)user;
     if (r != NULL) {
         request_free(r, error_code);
+    }
+    /* A client's stream closed: room under the proxy's limit for a request that waits. */
+    if (!c->cfg.is_server && client_send_requests(c) != 0) {
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     return 0;
 }
@@ -884,6 +948,18 @@ int masque_h2_read(masque_h2_conn *c)
             return -1;
         }
         heard(c);
+        /* nghttp2 counts a stream whose RST_STREAM waits to be sent against this end's
+         * SETTINGS_MAX_CONCURRENT_STREAMS, and drops what the peer sends on it, its END_STREAM
+         * too: a proxy that reset a request the client had just ended would take the client's
+         * next request, which RFC 9113 §5.1.2 allows, for one too many and end the connection
+         * (PROTOCOL_ERROR). The reset goes out first (as far as the socket takes it), and the
+         * stream closes with it. */
+        if (c->reset_unsent) {
+            c->reset_unsent = 0;
+            if (masque_h2_write(c) < 0 || c->closed) {
+                return -1;
+            }
+        }
         rv = nghttp2_session_mem_recv(c->h2, buf, (size_t)n);
         if (rv < 0) {
             log_line(c, "read: HTTP/2: ", nghttp2_strerror((int)rv)); /* e.g. a bad preface */
@@ -1115,7 +1191,8 @@ int masque_h2_refused(const masque_h2_conn *c)
 masque_h2_request *masque_h2_request_open(masque_h2_conn *c, void *app)
 {
     masque_h2_request *r;
-    if (c->cfg.is_server || c->refused || c->closed || requests_live(c) >= c->max_requests) {
+    if (c->cfg.is_server || c->refused || c->closed || c->goaway_received ||
+        requests_live(c) >= c->max_requests) {
         return NULL;
     }
     r = request_new(c, -1, app);
@@ -1199,8 +1276,7 @@ int masque_h2_request_cancel(masque_h2_request *r, uint32_t h2_error)
         request_free(r, h2_error);
         return 0;
     }
-    return nghttp2_submit_rst_stream(r->conn->h2, NGHTTP2_FLAG_NONE, r->stream, h2_error) == 0 ? 0
-                                                                                               : -1;
+    return request_reset(r, h2_error);
 }
 
 int masque_h2_request_write_stream(masque_h2_request *r, const uint8_t *data, size_t len)

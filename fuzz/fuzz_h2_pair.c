@@ -37,6 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FLAG_NO_AUTH        0x02u /* the proxy's on_authorize answers 407 */
 #define FLAG_SMALL_BUF      0x10u /* 2 KiB of capsules per request */
 #define FLAG_STRICT_TARGETS 0x40u /* the default policy: the script's peers refused */
+#define FLAG_QUICK_IDLE     0x80u /* compressed contexts idle out after 1 ms, at both ends */
 
 static gnutls_certificate_credentials_t proxy_cred;  /* tls_util.h's `localhost` */
 static gnutls_certificate_credentials_t client_cred; /* trusts tls_util.h's CA */
@@ -194,8 +195,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&w, 0, sizeof(w));
     w.b = &binding;
     w.flags = data[0];
-    w.lossless =
-        (w.flags & (FLAG_REFUSE | FLAG_NO_AUTH | FLAG_SMALL_BUF | FLAG_STRICT_TARGETS)) == 0;
+    w.lossless = (w.flags & (FLAG_REFUSE | FLAG_NO_AUTH | FLAG_SMALL_BUF | FLAG_STRICT_TARGETS |
+                             FLAG_QUICK_IDLE)) == 0;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) != 0) {
         abort();
     }
@@ -204,6 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ccfg.uri_template = TEMPLATE;
     ccfg.credentials = client_cred; /* the client verifies the proxy */
     ccfg.stream_buffer = (w.flags & FLAG_SMALL_BUF) != 0 ? 2048u : 0u;
+    ccfg.idle_timeout_ms = (w.flags & FLAG_QUICK_IDLE) != 0 ? 1u : 0u;
     ccfg.max_requests = 1u + (data[1] & 3u);
     pcfg = ccfg;
     pcfg.authority = NULL;

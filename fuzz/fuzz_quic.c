@@ -41,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FLAG_SMALL_BUF      0x10u /* 2 KiB of capsules per request */
 #define FLAG_NO_CONNECT     0x20u /* the proxy withholds SETTINGS_ENABLE_CONNECT_PROTOCOL */
 #define FLAG_STRICT_TARGETS 0x40u /* the default policy: the script's peers refused */
+#define FLAG_QUICK_IDLE     0x80u /* compressed contexts idle out after 1 ms, at both ends */
 
 typedef struct world {
     pair_world p; /* first: the harness's, which the binding's calls convert back */
@@ -240,7 +241,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* DATAGRAM capsules on a stream lose nothing (RFC 9297 §3.2); QUIC DATAGRAM frames may. */
     pw->lossless = (pw->flags & (FLAG_CLIENT_CAPSULE | FLAG_PROXY_CAPSULE)) != 0 &&
                    (pw->flags & (FLAG_REFUSE | FLAG_NO_AUTH | FLAG_SMALL_BUF | FLAG_NO_CONNECT |
-                                 FLAG_STRICT_TARGETS)) == 0;
+                                 FLAG_STRICT_TARGETS | FLAG_QUICK_IDLE)) == 0;
     w.proxy_fd = udp_socket(&w.proxy_addr);
     w.client_fd = udp_socket(&w.client_addr);
     memset(&ccfg, 0, sizeof(ccfg));
@@ -249,6 +250,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ccfg.ca_file = pki.ca_file; /* the client verifies the proxy */
     ccfg.force_capsules = (pw->flags & FLAG_CLIENT_CAPSULE) != 0;
     ccfg.stream_buffer = (pw->flags & FLAG_SMALL_BUF) != 0 ? 2048u : 0u;
+    ccfg.idle_timeout_ms = (pw->flags & FLAG_QUICK_IDLE) != 0 ? 1u : 0u;
     ccfg.max_requests = 1u + (data[1] & 3u);
     w.proxy_cfg = ccfg;
     w.proxy_cfg.ca_file = NULL;

@@ -7,7 +7,8 @@
  * the pair_on_* functions here, and the set-up of its two connections.
  *
  * The script: two bytes of settings (the target's flags; the requests per connection at the
- * client and the proxy, and the proxy's stream limit, two bits each), then
+ * client and the proxy, and the proxy's stream limit, two bits each; then a bit of the
+ * target's), then
  * operations, the low 4 bits of an op byte choosing and the next byte (k) naming a request:
  * 0 the client opens a request; 1/6 the client/proxy cancels one with a code of the script's;
  * 2/7 the client/proxy ends one in order; 3/8 the client/proxy writes raw bytes on its stream

@@ -43,6 +43,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FLAG_STRICT_TARGETS 0x40u /* the default policy: the script's peers refused */
 #define FLAG_QUICK_IDLE     0x80u /* compressed contexts idle out after 1 ms, at both ends */
 
+/* The binding's test hook (compiled in by fuzz/CMakeLists.txt): a Priority field value the
+ * client sends in a PRIORITY_UPDATE frame for each request (RFC 9218 §7.2), or NULL. */
+extern const char *masque_quic_test_priority;
+
 typedef struct world {
     pair_world p; /* first: the harness's, which the binding's calls convert back */
     int proxy_fd;
@@ -259,6 +263,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     w.proxy_cfg.force_capsules = (pw->flags & FLAG_PROXY_CAPSULE) != 0;
     w.proxy_cfg.max_requests = 1u + ((data[1] >> 2) & 3u);
     w.proxy_cfg.max_streams = (data[1] >> 4) & 3u; /* 0: the default; else requests wait */
+    masque_quic_test_priority = (data[1] & 0x40u) != 0 ? "u=1, i" : NULL; /* as browsers do */
     w.proxy_cfg.withhold_connect_protocol = (pw->flags & FLAG_NO_CONNECT) != 0;
     w.proxy_cfg.max_peer_contexts = 4;
     w.proxy_cfg.assign_rate = 50;

@@ -620,8 +620,8 @@ static void test_e2e_h2_a_request_beyond_the_stream_limit_waits_for_room(void **
 
 /* A request still waiting for room under the proxy's stream limit is cancelled at once and
  * without a frame: an RST_STREAM for a stream the proxy never saw would be a connection error
- * (RFC 9113 §6.4), the end of every tunnel on it. A request cancelled twice before its on_close
- * is reset once. */
+ * (RFC 9113 §6.4), the end of every tunnel on it. Cancelling a sent request a second time,
+ * before its on_close, costs nothing either. */
 static void test_e2e_h2_cancelling_requests_costs_the_others_nothing(void **state)
 {
     masque_address peer_addr;

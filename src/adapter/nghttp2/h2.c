@@ -261,10 +261,10 @@ static void host_on_packet(void *host, const masque_address *peer, const uint8_t
 }
 
 /*
- * Resets the request's stream, once. A client's request whose HEADERS nghttp2 still holds (the
- * proxy's SETTINGS_MAX_CONCURRENT_STREAMS is reached) is cancelled in place by the first
- * RST_STREAM, and nothing is sent; a second would go out as a frame for a stream the proxy never
- * saw, which it must take for a connection error (RFC 9113 §6.4), ending every tunnel on it.
+ * Resets the request's stream, once. A client's request whose HEADERS nghttp2 still holds
+ * (submitted, not yet sent) is cancelled in place by the first RST_STREAM, and nothing is sent;
+ * a second would go out as a frame for a stream the proxy never saw, which it must take for a
+ * connection error (RFC 9113 §6.4), ending every tunnel on it.
  */
 static int request_reset(masque_h2_request *r, uint32_t h2_error)
 {

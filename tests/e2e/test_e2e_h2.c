@@ -996,6 +996,49 @@ static void test_e2e_h2_a_connection_closed_without_goaway_is_broken_not_clean(v
     stop();
 }
 
+/* A client that left while the proxy had data for it (its process killed: the kernel closed
+ * its socket). The proxy's first write is answered with a reset, since nothing reads there any
+ * more, and a send() after that fails with EPIPE, which also raises SIGPIPE: by default that
+ * ends the process, and with it every client's tunnels. The binding sends without the signal
+ * (GNUTLS_NO_SIGNAL): the one connection is broken and the process goes on. This test process
+ * keeps SIGPIPE's default, so the signal would end it. */
+static void test_e2e_h2_a_client_gone_mid_write_costs_the_proxy_no_signal(void **state)
+{
+    static uint8_t buf[MASQUE_BIND_HEADROOM + 1200];
+    masque_address peer_addr;
+    int peer;
+    int i;
+    (void)state;
+    start();
+    assert_true(pump(5000, first_ready));
+    assert_int_equal(nrelays, 1);
+    peer = udp_socket(&peer_addr);
+    client_paused = 1;
+    (void)close(client_fd); /* a FIN: the proxy's side does not read it before writing */
+    client_fd = -1;
+    memset(buf, 0x5a, sizeof(buf));
+    /* More than one TLS record's worth (16 KiB) in each write: a second send() after the reset
+     * the first one drew. */
+    for (i = 0; i < 100 && !masque_h2_is_closed(server); i++) {
+        struct pollfd pfd = {server_fd, POLLOUT, 0};
+        int k;
+        for (k = 0; k < 40 && masque_h2_request_buffered(relays[0].req) < 3u * 16384u; k++) {
+            (void)masque_adapter_write_datagram(masque_h2_request_adapter(relays[0].req),
+                                                &peer_addr, buf + MASQUE_BIND_HEADROOM,
+                                                MASQUE_BIND_HEADROOM, 1200, ms());
+        }
+        (void)poll(&pfd, 1, 50);
+        (void)masque_h2_write(server);
+    }
+    assert_true(masque_h2_is_closed(server));
+    assert_int_equal(masque_h2_end_reason(server, NULL), MASQUE_CONN_BROKEN);
+    masque_h2_free(server); /* as masque-proxy does with a closed connection: the tunnel ends */
+    server = NULL;
+    assert_true(relays[0].closed);
+    (void)close(peer);
+    stop();
+}
+
 /* Mutual TLS over HTTP/2: the proxy learns who a client with a certificate from its client CA
  * is; a client without one, or with one from another CA, is nobody. */
 static void test_e2e_h2_client_certificates_name_the_client(void **state)
@@ -1198,6 +1241,8 @@ int main(void)
         cmocka_unit_test_teardown(test_e2e_UDP_7_h2_a_proxys_clean_end_ends_the_clients_request,
                                   after_each),
         cmocka_unit_test_teardown(test_e2e_h2_goaway_from_the_proxy_ends_the_clients_requests,
+                                  after_each),
+        cmocka_unit_test_teardown(test_e2e_h2_a_client_gone_mid_write_costs_the_proxy_no_signal,
                                   after_each),
         cmocka_unit_test_teardown(test_e2e_h2_client_certificates_name_the_client, after_each),
         cmocka_unit_test_teardown(

@@ -764,8 +764,11 @@ static int setup_tls(masque_h2_conn *c)
                                                      GNUTLS_X509_FMT_PEM) != 0)) {
         return -1; /* the CA to verify the proxy, and our certificate for mutual TLS */
     }
-    if (gnutls_init(&c->tls,
-                    (c->cfg.is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK) != 0 ||
+    /* GNUTLS_NO_SIGNAL: a send() to a peer that reset the connection fails with EPIPE and
+     * would also raise SIGPIPE, which ends the host's process unless the host ignores it; a
+     * library must not: the error ends this connection alone (MSG_NOSIGNAL). */
+    if (gnutls_init(&c->tls, (c->cfg.is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK |
+                                 GNUTLS_NO_SIGNAL) != 0 ||
         gnutls_priority_set_direct(c->tls, priority, NULL) != 0 ||
         gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, cred) != 0 ||
         gnutls_alpn_set_protocols(c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0) {

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -270,6 +271,33 @@ static int open_listeners(struct sockaddr_storage *ss, socklen_t sl, unsigned wo
     return 0;
 }
 
+/*
+ * Each HTTP/2 client's TCP connection and each Bind request's relay socket is a descriptor: at
+ * the defaults, 256 clients and 1024 requests, more than the soft limit of open files a shell
+ * gives (1024). The soft limit goes up to what the limits may use, as far as the hard limit
+ * allows; what is still short is said at start. (The systemd unit sets LimitNOFILE.)
+ */
+static void raise_open_files(const masque_quic_proxy_config *cfg)
+{
+    struct rlimit rl;
+    size_t clients = cfg->max_clients != 0 ? cfg->max_clients : 256;
+    size_t requests = cfg->max_requests != 0 ? cfg->max_requests : 4 * clients;
+    rlim_t need = (rlim_t)(clients + requests + 64); /* and the proxy's own, with room */
+    char line[200];
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) {
+        return;
+    }
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
+        (void)snprintf(line, sizeof(line),
+                       "the limit of open files, %llu, is below the %llu that --max-clients and "
+                       "--max-requests may use: raise it (ulimit -n, LimitNOFILE=)",
+                       (unsigned long long)rl.rlim_cur, (unsigned long long)need);
+        log_stderr(NULL, line);
+    }
+}
+
 /* One proxy on sockets fd (UDP, or -1) and tcp_fd (TCP, or -1), until SIGTERM or the run
  * time: the exit status. */
 static int serve(masque_quic_proxy_config *cfg, int fd, int tcp_fd, const char *listen_text, int h2,
@@ -281,6 +309,7 @@ static int serve(masque_quic_proxy_config *cfg, int fd, int tcp_fd, const char *
         cfg->serve_h2 = 1;
         cfg->h2_listen_fd = tcp_fd;
     }
+    raise_open_files(cfg);
     proxy = masque_quic_proxy_new(cfg, fd);
     if (proxy == NULL) {
         (void)fprintf(stderr, "%s: cannot start\n", who);

@@ -7,10 +7,13 @@ apart from a proxy that stops in order: over HTTP/3 at the client's idle timeout
 when TCP ends without GOAWAY. A proxy given by name is found at whichever of the name's
 addresses it listens, within bounded handshake times, a first address into a black hole too. Both programs refuse an option value they cannot take at once
 (exit status 2 and a line naming the option), never a silent default or a number cut short.
+masque-proxy raises its soft limit of open files to what its limits may use, or says at start
+that the hard limit is too low.
 
 usage: client_exit.py BUILD_DIR    (loopback only; bounded deadlines)
 """
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -214,6 +217,42 @@ def usage_errors(bindir, work):
     return failures
 
 
+def open_files(bindir, work):
+    """At the defaults (256 clients, 1024 requests) masque-proxy may use 1344 descriptors, more
+    than a shell's soft limit of 1024: it raises the soft limit as far as the hard one allows,
+    and says so at start when the hard one is lower."""
+    failures = []
+    _, had = resource.getrlimit(resource.RLIMIT_NOFILE)
+    cases = [(1024, 1200, "the limit of open files, 1200, is below the 1344")]
+    if had == resource.RLIM_INFINITY or had >= 4096:
+        cases.append((1024, 4096, None))
+    for soft, hard, says in cases:
+        log = f"{work}/open-files-{hard}.log"
+        with open(log, "w", encoding="utf-8") as plog:
+            proxy = subprocess.Popen(
+                [os.path.join(bindir, "masque-proxy"), "--listen", f"127.0.0.1:{free_port()}",
+                 "--run-seconds", "30"], stderr=plog,
+                preexec_fn=lambda s=soft, h=hard: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                                     (s, h)))
+        try:
+            if wait_for(log, "listening on", 15) is None:
+                failures.append(f"open files (hard {hard}): the proxy did not start")
+                continue
+            with open(f"/proc/{proxy.pid}/limits", encoding="utf-8") as f:
+                line = [l for l in f if l.startswith("Max open files")][0]
+            now = int(line.split()[3])
+            text = open(log, encoding="utf-8").read()
+            want = min(hard, 1344)
+            if now != want or (says is None) != ("limit of open files" not in text) or \
+                    (says is not None and says not in text):
+                failures.append(f"open files (soft {soft}, hard {hard}): soft limit {now} "
+                                f"(want {want}), stderr {text.strip()!r}")
+        finally:
+            proxy.kill()
+            proxy.wait()
+    return failures
+
+
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
     work = f"/tmp/client_exit.{os.getpid()}"
@@ -228,6 +267,7 @@ def main():
                                   "--key", f"{work}/pki/localhost.key", "--run-seconds", "60"],
                                  stderr=plog)
     failures = usage_errors(bindir, work)
+    failures += open_files(bindir, work)
     try:
         end = time.monotonic() + 15  # the clients must not race the proxy's start
         while time.monotonic() < end and "listening on" not in open(log, encoding="utf-8").read():

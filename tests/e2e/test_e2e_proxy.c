@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -125,6 +126,7 @@ static size_t binding_refusals;       /* its lines from the binding about a requ
 static char binding_refusal[256];     /* the last of them */
 static char refusal_line[256];        /* its last line about a request refused 407 */
 static size_t unlogged_notes;         /* its lines saying that lines were left out */
+static size_t accept_lines;           /* its lines about accept() failing */
 static char unlogged_note[256];
 static int proxy_serve_h2; /* the proxy serves HTTP/2 on TCP too (proxy_tcp_addr) */
 static int proxy_tcp_fd = -1;
@@ -141,6 +143,7 @@ static void forget_proxy_log(void)
     proxy_lines = 0;
     binding_refusals = 0;
     unlogged_notes = 0;
+    accept_lines = 0;
     quota_refusal[0] = '\0';
     binding_refusal[0] = '\0';
     refusal_line[0] = '\0';
@@ -174,6 +177,9 @@ static void proxy_log(void *user, const char *line)
     }
     if (strstr(line, "client gone:") != NULL) {
         (void)snprintf(client_gone_line, sizeof(client_gone_line), "%s", line);
+    }
+    if (strncmp(line, "accept: ", 8) == 0) {
+        accept_lines++;
     }
     if (strstr(line, "were not logged") != NULL) {
         unlogged_notes++;
@@ -3033,6 +3039,66 @@ static int newest_ready_and_both_tcp_connections_closed(size_t n)
            tcp_closed_by_proxy(tcp_fds[1]);
 }
 
+static int proxy_holds_a_client(size_t n)
+{
+    (void)n;
+    return masque_quic_proxy_clients(proxy) >= 1;
+}
+
+/* Descriptors run out (the limit of open files: relay sockets and TCP connections count):
+ * accept() fails and the TCP connection stays queued, so the listening socket stays readable.
+ * epoll reported it at every step, and the proxy turned in a busy loop, a core's worth, for as
+ * long as descriptors were short. Now it leaves the socket alone for a while or until a client
+ * leaves, says so once, and takes the connection when a descriptor is free again. */
+static void test_e2e_a_proxy_out_of_descriptors_waits_to_accept_without_spinning(void **state)
+{
+    struct sockaddr_storage ss;
+    struct rlimit had;
+    struct rlimit low;
+    socklen_t sl = 0;
+    uint64_t steps;
+    uint64_t until;
+    int lowest_free;
+    (void)state;
+    proxy_serve_h2 = 1;
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    proxy_serve_h2 = 0;
+    assert_int_equal(masque_address_to_sockaddr(&proxy_tcp_addr, &ss, &sl), MASQUE_OK);
+    tcp_fds[0] = socket(ss.ss_family, SOCK_STREAM, 0);
+    assert_true(tcp_fds[0] >= 0);
+    assert_int_equal(connect(tcp_fds[0], (struct sockaddr *)&ss, sl), 0); /* queued */
+    lowest_free = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(lowest_free >= 0);
+    (void)close(lowest_free);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &had), 0);
+    low = had;
+    low.rlim_cur = (rlim_t)lowest_free; /* no new descriptor in this process */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    steps = masque_quic_proxy_steps(proxy);
+    until = ms() + 500;
+    while (ms() < until) {
+        if (masque_quic_proxy_step(proxy, 50) != 0) {
+            break;
+        }
+    }
+    steps = masque_quic_proxy_steps(proxy) - steps;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &had), 0);
+    /* Steps that wait: about ten in half a second (50 ms each, and a retry every 100 ms); a
+     * busy loop takes thousands, hundreds under valgrind. */
+    assert_true(steps < 100);
+    assert_int_equal(accept_lines, 1);
+    assert_int_equal(masque_quic_proxy_clients(proxy), 0);
+    /* Another connection besides: valgrind, which keeps the limit itself, lets the kernel
+     * accept the first one and then closes it. */
+    tcp_fds[1] = socket(ss.ss_family, SOCK_STREAM, 0);
+    assert_true(tcp_fds[1] >= 0);
+    assert_int_equal(connect(tcp_fds[1], (struct sockaddr *)&ss, sl), 0);
+    assert_true(pump(0, 5000, proxy_holds_a_client));
+    (void)close(tcp_fds[0]);
+    (void)close(tcp_fds[1]);
+    stop_proxy();
+}
+
 static void test_e2e_silent_tcp_connections_do_not_lock_quic_clients_out(void **state)
 {
     /* Both transports share the slots: TCP connections to the HTTP/2 port that send nothing
@@ -3877,6 +3943,7 @@ int main(int argc, char **argv)
         E2E_TEST(test_e2e_a_full_proxy_logs_one_line_for_a_burst_of_initials),
         E2E_TEST(test_e2e_connections_without_a_request_give_their_slot_to_a_new_client),
         E2E_TEST(test_e2e_silent_tcp_connections_do_not_lock_quic_clients_out),
+        E2E_TEST(test_e2e_a_proxy_out_of_descriptors_waits_to_accept_without_spinning),
         E2E_TEST(test_e2e_a_source_opening_connections_replaces_its_own_not_the_others),
         E2E_TEST(test_e2e_idle_contexts_close_on_a_quiet_connection),
         E2E_TEST(test_e2e_a_quiet_tunnel_outlives_the_idle_timeout),

@@ -46,6 +46,7 @@
 #define SEND_BATCH        32u               /* datagrams one sendmmsg() hands to the kernel */
 #define SEND_ARENA        262144u           /* bytes of payload gathered before a flush (256 KiB) */
 #define ACCEPT_BUDGET     16u               /* TCP connections accepted per step */
+#define ACCEPT_RETRY_NS   100000000u        /* accept() again after running out of descriptors */
 #define EVENTS_MAX        256               /* readiness events taken per step (the rest: next) */
 #define MAX_CLIENTS_LIMIT ((size_t)1000000) /* max_clients at most (max_requests 4 times it) */
 /* Connection IDs indexed per client at most (quic.h), and room in the index for this many
@@ -268,6 +269,10 @@ struct masque_quic_proxy {
     proxy_watch listen_watch;
     proxy_watch tcp_watch;
     int tcp_fd; /* HTTP/2's listening socket, or -1 */
+    /* When accept() may be tried again after it ran out of descriptors (tcp_accept()); 0: the
+     * listening socket is watched. */
+    uint64_t accept_retry_at;
+    int accept_starved; /* accept() ran out of descriptors and has not succeeded since (logged) */
     /* Bearer tokens (token_file), read at start and on reload; never logged. */
     masque_str tokens[MAX_TOKENS];
     size_t ntokens;
@@ -2225,6 +2230,9 @@ static void release_client(masque_quic_proxy *p, proxy_client *c)
         masque_h2_free(c->h2);
         (void)close(c->tcp_fd);
         masque_quic_credentials_release(c->cred);
+        if (p->accept_retry_at != 0) {
+            p->accept_retry_at = 1; /* a descriptor is free: accept() at the end of the step */
+        }
     }
 #endif
     if (c->binds == 0) {
@@ -2561,9 +2569,28 @@ static void tcp_accept(masque_quic_proxy *p)
         masque_h2_config cfg;
         proxy_client *c;
         size_t slot;
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            /* The connection stays queued and the socket readable: epoll would report it at
+             * every step, a busy loop while descriptors are short. It waits, unwatched, for a
+             * client to leave or for ACCEPT_RETRY_NS (masque_quic_proxy_step()). */
+            int err = errno;
+            (void)watch(p, EPOLL_CTL_MOD, p->tcp_fd, 0, &p->tcp_watch);
+            if (!p->accept_starved) {
+                char line[160];
+                (void)snprintf(line, sizeof(line),
+                               "accept: %s: TCP connections wait (raise the limit of open "
+                               "files, or lower --max-clients and --max-requests)",
+                               strerror(err));
+                log_limited(p, line);
+                p->accept_starved = 1;
+            }
+            p->accept_retry_at = masque_quic_now_ns() + ACCEPT_RETRY_NS;
+            return;
+        }
         if (fd < 0) {
             return;
         }
+        p->accept_starved = 0;
         slot = free_slot(p, &from, fl);
         if (slot == SIZE_MAX) {
             (void)close(fd);
@@ -2746,6 +2773,10 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
         uint64_t exp = p->timers[0]->expiry;
         wait_ns = exp <= now ? 0 : exp - now < wait_ns ? exp - now : wait_ns;
     }
+    if (p->accept_retry_at != 0) {
+        uint64_t exp = p->accept_retry_at;
+        wait_ns = exp <= now ? 0 : exp - now < wait_ns ? exp - now : wait_ns;
+    }
     n = wait_events(p, ev, wait_ns);
     if (n < 0 && errno != EINTR) {
         return -1;
@@ -2786,6 +2817,11 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
     }
     tx_flush();
 #ifdef MASQUE_PROXY_H2
+    if (p->accept_retry_at != 0 && p->accept_retry_at <= masque_quic_now_ns() &&
+        watch(p, EPOLL_CTL_MOD, p->tcp_fd, EPOLLIN, &p->tcp_watch) == 0) {
+        p->accept_retry_at = 0;
+        tcp_ready = 1;
+    }
     if (tcp_ready) {
         tcp_accept(p);
     }

@@ -567,6 +567,7 @@ int main(int argc, char **argv)
     struct sockaddr_storage ss;
     socklen_t sl;
     const char *listen_text = "127.0.0.1:4433";
+    char bound_text[MASQUE_ADDRESS_TEXT_MAX];
     double run_seconds = 0;
     unsigned workers = 1;
     int h2 = 1;
@@ -717,6 +718,11 @@ int main(int argc, char **argv)
     }
     if (open_listeners(&ss, sl, workers, h2, h3, udp_fds, tcp_fds) != 0) {
         return 1;
+    }
+    /* With port 0 the kernel chose one: the "listening on" line says which. */
+    if (masque_address_from_sockaddr((const struct sockaddr *)&ss, sl, &listen_addr) == MASQUE_OK &&
+        masque_address_format(bound_text, sizeof(bound_text), &listen_addr, 1) > 0) {
+        listen_text = bound_text;
     }
     if (workers == 1) {
         return serve(&cfg, udp_fds[0], tcp_fds[0], listen_text, h2, h3, run_seconds);

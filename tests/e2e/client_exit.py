@@ -8,7 +8,7 @@ when TCP ends without GOAWAY. A proxy given by name is found at whichever of the
 addresses it listens, within bounded handshake times, a first address into a black hole too. Both programs refuse an option value they cannot take at once
 (exit status 2 and a line naming the option), never a silent default or a number cut short.
 masque-proxy raises its soft limit of open files to what its limits may use, or says at start
-that the hard limit is too low.
+that the hard limit is too low; given port 0, it says which port it listens on.
 
 usage: client_exit.py BUILD_DIR    (loopback only; bounded deadlines)
 """
@@ -253,6 +253,32 @@ def open_files(bindir, work):
     return failures
 
 
+def port_zero(bindir, work):
+    """--listen 127.0.0.1:0: the kernel picks the port, and the "listening on" line names it, so
+    that a script can point a client at it: a tunnel through that port must come up."""
+    log = f"{work}/port-zero.log"
+    with open(log, "w", encoding="utf-8") as plog:
+        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen", "127.0.0.1:0",
+                                  "--cert", f"{work}/pki/localhost.pem",
+                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "30"],
+                                 stderr=plog)
+    try:
+        line = wait_for(log, "listening on", 15)
+        if line is None:
+            return "port 0: the proxy did not start"
+        port = int(line.split("listening on 127.0.0.1:")[1].split()[0])
+        if port == 0:
+            return f"port 0: the line names no port: {line!r}"
+        for transport in ("--h3", "--h2"):
+            r = run_client(bindir, port, f"{work}/pki/ca.pem", 3, (transport,))
+            if r.returncode != 0 or "public address:" not in r.stdout:
+                return f"port 0 {transport}: no tunnel at port {port}: exit {r.returncode}"
+        return None
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
     work = f"/tmp/client_exit.{os.getpid()}"
@@ -268,6 +294,9 @@ def main():
                                  stderr=plog)
     failures = usage_errors(bindir, work)
     failures += open_files(bindir, work)
+    failure = port_zero(bindir, work)
+    if failure is not None:
+        failures.append(failure)
     try:
         end = time.monotonic() + 15  # the clients must not race the proxy's start
         while time.monotonic() < end and "listening on" not in open(log, encoding="utf-8").read():

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "expose.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -192,7 +193,10 @@ void expose_after_poll(expose_state *e, masque_session *s, masque_adapter *a,
     for (i = 0; i < n && i < e->npeers; i++) {
         exposed_peer *p = &e->peers[i];
         ssize_t r;
-        if (fds[i].fd != p->fd || (fds[i].revents & POLLIN) == 0) {
+        /* POLLERR too: a service that is down answers with ICMP port unreachable, which the
+         * connected socket holds as an error until a recv() takes it; poll() reports it at
+         * once each time until then (a busy loop). */
+        if (fds[i].fd != p->fd || (fds[i].revents & (POLLIN | POLLERR)) == 0) {
             continue;
         }
         /* The service's replies, back to the peer the socket speaks for. */
@@ -202,6 +206,14 @@ void expose_after_poll(expose_state *e, masque_session *s, masque_adapter *a,
                                                     MASQUE_BIND_HEADROOM, (size_t)r, now_ms);
             }
             p->last_ms = now_ms;
+            p->service_refused = 0;
+        }
+        if (errno == ECONNREFUSED && !p->service_refused) {
+            char text[MASQUE_ADDRESS_TEXT_MAX];
+            (void)masque_address_format(text, sizeof(text), &p->peer, 1);
+            (void)printf("peer %s: the local service refused a datagram (is it running?)\n", text);
+            (void)fflush(stdout);
+            p->service_refused = 1; /* said once, until the service answers */
         }
     }
     for (i = 0; i < e->npeers;) {

@@ -3,7 +3,10 @@
 """Expose mode: masque-bind-client --expose makes a local UDP service reachable at the proxy's
 public address. Three remote peers talk to one local echo service at once; each gets only its
 own replies, and the service sees three distinct sources (one local socket per peer). A peer
-outside --allow is refused. TLS verification stays on (a throw-away CA); every wait is bounded.
+outside --allow is refused. The service goes away and comes back: the client says once that it
+refuses datagrams, does not spin meanwhile (a connected UDP socket holds the ICMP error, and
+poll() reports it until it is read), and carries the next datagram once the service is back.
+TLS verification stays on (a throw-away CA); every wait is bounded.
 
 usage: expose.py BUILD_DIR
 """
@@ -11,8 +14,54 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 from programs import Echo, free_port, report, wait_for, work_with_pki
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far (/proc/PID/stat, fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def service_restart(work, client, echo, peer, public):
+    """The local service stops (ICMP port unreachable for what the client forwards), then
+    listens again at its port."""
+    failures = []
+    service_port = echo.sock.getsockname()[1]
+    echo.stop = True
+    echo.join()
+    echo.sock.close()
+    peer.sendto(b"anyone there?", public)
+    if wait_for(f"{work}/client.out", "the local service refused", 10) is None:
+        return ["the client did not say the local service refused"]
+    # A measurement, not a wait: a client that spins on the socket's error spends this whole
+    # window on the CPU; one that waits, next to nothing.
+    before = cpu_seconds(client.pid)
+    time.sleep(2)
+    spent = cpu_seconds(client.pid) - before
+    if spent > 0.5:
+        failures.append(f"the client spent {spent:.2f} s of CPU in 2 s while the service was down")
+    said = open(f"{work}/client.out", encoding="utf-8").read().count("the local service refused")
+    if said != 1:
+        failures.append(f"the client said {said} times that the service refused, not once")
+    service = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    service.bind(("127.0.0.1", service_port))
+    service.settimeout(10)
+    try:
+        peer.sendto(b"back?", public)
+        data, src = service.recvfrom(2048)
+        service.sendto(b"echo: " + data, src)
+        data, _ = peer.recvfrom(2048)
+        if data != b"echo: back?":
+            failures.append(f"after the service came back the peer got {data!r}")
+    except socket.timeout:
+        failures.append("nothing went through once the service was back")
+    finally:
+        service.close()
+    return failures
 
 
 def main():
@@ -77,6 +126,7 @@ def main():
             pass
         if wait_for(f"{work}/client.out", "refused (--allow", 5) is None:
             failures.append("the client did not say it refused the peer outside --allow")
+        failures += service_restart(work, client, echo, peers[0], public)
     except (RuntimeError, socket.timeout) as e:
         failures.append(str(e))
     finally:
@@ -89,7 +139,8 @@ def main():
         proxy.wait()
         echo.stop = True
     return report("expose", failures,
-                  "3 peers at once, each with its own replies, through one local service", work,
+                  "3 peers at once, each with its own replies, through one local service; the "
+                  "service stopped and back without a busy client", work,
                   f"{work}/client.out")
 
 

@@ -64,6 +64,12 @@ static int client_paused; /* the client stops reading (and writing) */
 static size_t server_stream_buffer;
 static int server_wants_certificates; /* mutual TLS: the proxy asks for client certificates */
 static const char *client_cert;       /* the client's certificate and key, or NULL */
+static const char *client_ca;         /* the CA the client verifies against; NULL: the test CA */
+static const char *client_authority;  /* the proxy's name to the client; NULL: "localhost" */
+/* In place of the proxy, a TLS server that offers no HTTP/2 (no ALPN): its session, when set */
+static int serve_plain_tls;
+static gnutls_session_t plain_tls;
+static gnutls_certificate_credentials_t plain_cred;
 static const char *client_key;
 static const uint8_t *client_ticket; /* the session ticket the client offers, or NULL */
 static size_t client_ticket_len;
@@ -235,9 +241,9 @@ static void start(void)
     assert_true(client_fd >= 0);
     assert_true(connect(client_fd, (struct sockaddr *)&sin, sl) == 0 || errno == EINPROGRESS);
     memset(&cfg, 0, sizeof(cfg));
-    cfg.authority = "localhost";
+    cfg.authority = client_authority != NULL ? client_authority : "localhost";
     cfg.uri_template = tmpl;
-    cfg.ca_file = pki.ca_file; /* verification on */
+    cfg.ca_file = client_ca != NULL ? client_ca : pki.ca_file; /* verification on */
     cfg.cert_file = client_cert;
     cfg.key_file = client_key;
     cfg.conn_idle_timeout_ms = client_idle_ms;
@@ -254,6 +260,11 @@ static void stop(void)
     size_t i;
     masque_h2_free(client);
     masque_h2_free(server);
+    if (plain_tls != NULL) {
+        gnutls_deinit(plain_tls);
+        gnutls_certificate_free_credentials(plain_cred);
+        plain_tls = NULL;
+    }
     for (i = 0; i < nrelays; i++) {
         (void)close(relays[i].fd);
     }
@@ -274,6 +285,17 @@ static void serve(void)
         return;
     }
     assert_int_equal(fcntl(server_fd, F_SETFL, O_NONBLOCK), 0);
+    if (serve_plain_tls) {
+        assert_int_equal(gnutls_certificate_allocate_credentials(&plain_cred), 0);
+        assert_int_equal(gnutls_certificate_set_x509_key_file(plain_cred, pki.cert_file,
+                                                              pki.key_file, GNUTLS_X509_FMT_PEM),
+                         0);
+        assert_int_equal(gnutls_init(&plain_tls, GNUTLS_SERVER | GNUTLS_NONBLOCK), 0);
+        assert_int_equal(gnutls_set_default_priority(plain_tls), 0);
+        assert_int_equal(gnutls_credentials_set(plain_tls, GNUTLS_CRD_CERTIFICATE, plain_cred), 0);
+        gnutls_transport_set_int(plain_tls, server_fd);
+        return;
+    }
     (void)masque_policy_rule_parse(&loopback_rule, "127.0.0.0/8", 11, 1);
     memset(&policy, 0, sizeof(policy));
     policy.rules = &loopback_rule;
@@ -299,7 +321,7 @@ static void step(void)
     size_t i;
     struct pollfd pfd[2 + MAX_REQ];
     nfds_t n = 0;
-    pfd[n].fd = server == NULL ? listen_fd : server_fd;
+    pfd[n].fd = server == NULL && plain_tls == NULL ? listen_fd : server_fd;
     pfd[n++].events = POLLIN;
     pfd[n].fd = client_fd;
     pfd[n++].events = (short)(POLLIN | (masque_h2_wants_write(client) ? POLLOUT : 0));
@@ -308,7 +330,9 @@ static void step(void)
         pfd[n++].events = POLLIN;
     }
     (void)poll(pfd, n, 1);
-    if (server == NULL) {
+    if (plain_tls != NULL) {
+        (void)gnutls_handshake(plain_tls); /* as far as it goes; then it waits */
+    } else if (server == NULL) {
         serve();
     }
     if (!client_paused) {
@@ -996,6 +1020,45 @@ static void test_e2e_h2_a_connection_closed_without_goaway_is_broken_not_clean(v
     stop();
 }
 
+/* TLS verification over HTTP/2 as over HTTP/3: a proxy whose certificate another CA signed, or
+ * one that does not carry the name the client asked for (the authority is verified, not a
+ * fixed "localhost"), is not spoken to. The handshake fails, the connection ends broken, and
+ * nothing reaches the proxy's host. */
+static void test_e2e_h2_tls_verifies_the_proxy_against_the_ca_and_the_authority(void **state)
+{
+    int round;
+    (void)state;
+    for (round = 0; round < 2; round++) {
+        client_ca = round == 0 ? pki.other_ca_file : NULL;
+        client_authority = round == 1 ? "proxy.example" : NULL;
+        start();
+        assert_true(pump(5000, client_over));
+        assert_false(masque_h2_handshake_completed(client));
+        assert_int_equal(masque_h2_end_reason(client, NULL), MASQUE_CONN_BROKEN);
+        assert_non_null(strstr(last_log, "TLS handshake: "));
+        assert_int_equal(nrelays, 0);
+        masque_h2_free(client); /* as a host does with a closed connection: its request ends */
+        client = NULL;
+        assert_true(creq[0].closed);
+        stop();
+    }
+}
+
+/* A TLS server that does not speak HTTP/2 (ALPN "h2" not chosen, RFC 9113 §3.2): the client
+ * says so and ends the connection, instead of sending HTTP/2 to a server that would take it
+ * for something else. */
+static void test_e2e_h2_a_server_without_http2_is_told_apart(void **state)
+{
+    (void)state;
+    serve_plain_tls = 1;
+    start();
+    assert_true(pump(5000, client_over));
+    assert_false(masque_h2_handshake_completed(client));
+    assert_int_equal(masque_h2_end_reason(client, NULL), MASQUE_CONN_CLOSED_HERE);
+    assert_string_equal(last_log, "TLS handshake: no HTTP/2 (ALPN h2)");
+    stop();
+}
+
 /* A client that left while the proxy had data for it (its process killed: the kernel closed
  * its socket). The proxy's first write is answered with a reset, since nothing reads there any
  * more, and a send() after that fails with EPIPE, which also raises SIGPIPE: by default that
@@ -1141,6 +1204,9 @@ static int after_each(void **state)
     server_wants_certificates = 0;
     client_cert = NULL;
     client_key = NULL;
+    client_ca = NULL;
+    client_authority = NULL;
+    serve_plain_tls = 0;
     client_ticket = NULL;
     client_ticket_len = 0;
     server_ticket_key = NULL;
@@ -1242,6 +1308,9 @@ int main(void)
                                   after_each),
         cmocka_unit_test_teardown(test_e2e_h2_goaway_from_the_proxy_ends_the_clients_requests,
                                   after_each),
+        cmocka_unit_test_teardown(
+            test_e2e_h2_tls_verifies_the_proxy_against_the_ca_and_the_authority, after_each),
+        cmocka_unit_test_teardown(test_e2e_h2_a_server_without_http2_is_told_apart, after_each),
         cmocka_unit_test_teardown(test_e2e_h2_a_client_gone_mid_write_costs_the_proxy_no_signal,
                                   after_each),
         cmocka_unit_test_teardown(test_e2e_h2_client_certificates_name_the_client, after_each),

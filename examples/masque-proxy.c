@@ -195,9 +195,12 @@ static void log_stderr(void *user, const char *line)
     (void)fprintf(stderr, "%s: %s\n", who, line);
 }
 
-/* SIGINT and SIGTERM stop, SIGHUP reloads the credentials, SIGUSR1 prints the counters. */
+/* SIGINT and SIGTERM stop, SIGHUP reloads the credentials, SIGUSR1 prints the counters.
+ * SIGPIPE is ignored: a log reader that went away (the other end of `2>&1 | tee`, a
+ * supervisor's pipe) makes a write to stderr fail, not the proxy and every tunnel end. */
 static void install_handlers(void)
 {
+    (void)signal(SIGPIPE, SIG_IGN);
     (void)signal(SIGINT, on_signal);
     (void)signal(SIGTERM, on_signal);
     (void)signal(SIGHUP, on_hangup);

@@ -8,12 +8,14 @@ when TCP ends without GOAWAY. A proxy given by name is found at whichever of the
 addresses it listens, within bounded handshake times, a first address into a black hole too. Both programs refuse an option value they cannot take at once
 (exit status 2 and a line naming the option), never a silent default or a number cut short.
 masque-proxy raises its soft limit of open files to what its limits may use, or says at start
-that the hard limit is too low; given port 0, it says which port it listens on.
+that the hard limit is too low; given port 0, it says which port it listens on; it outlives
+the reader of its log.
 
 usage: client_exit.py BUILD_DIR    (loopback only; bounded deadlines)
 """
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -279,6 +281,32 @@ def port_zero(bindir, work):
         proxy.wait()
 
 
+def log_reader_gone(bindir, work):
+    """stderr a pipe whose reader went away (`masque-proxy 2>&1 | tee log`, tee ended): a line
+    to it (SIGUSR1's counters) fails with EPIPE; the proxy must go on serving, not end of
+    SIGPIPE with every tunnel."""
+    proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen", "127.0.0.1:0",
+                              "--cert", f"{work}/pki/localhost.pem",
+                              "--key", f"{work}/pki/localhost.key", "--run-seconds", "30"],
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        line = proxy.stderr.readline()  # bounded: the proxy ends after 30 s at most
+        if "listening on 127.0.0.1:" not in line:
+            return f"log reader gone: the proxy did not start: {line!r}"
+        port = int(line.split("listening on 127.0.0.1:")[1].split()[0])
+        proxy.stderr.close()
+        proxy.send_signal(signal.SIGUSR1)  # its counters go to the pipe no one reads
+        r = run_client(bindir, port, f"{work}/pki/ca.pem", 3, ("--h3",))
+        if proxy.poll() is not None:
+            return f"log reader gone: the proxy ended with status {proxy.returncode}"
+        if r.returncode != 0 or "public address:" not in r.stdout:
+            return f"log reader gone: no tunnel: exit {r.returncode}"
+        return None
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
     work = f"/tmp/client_exit.{os.getpid()}"
@@ -294,9 +322,10 @@ def main():
                                  stderr=plog)
     failures = usage_errors(bindir, work)
     failures += open_files(bindir, work)
-    failure = port_zero(bindir, work)
-    if failure is not None:
-        failures.append(failure)
+    for check in (port_zero, log_reader_gone):
+        failure = check(bindir, work)
+        if failure is not None:
+            failures.append(failure)
     try:
         end = time.monotonic() + 15  # the clients must not race the proxy's start
         while time.monotonic() < end and "listening on" not in open(log, encoding="utf-8").read():

@@ -1274,6 +1274,7 @@ int main(int argc, char **argv)
     char state[512]; /* why a tunnel is down, for stderr and systemd's STATUS= */
     int i;
 
+    open_standard_fds(); /* before any socket could take 0, 1 or 2 */
     o.cfg.authority = "localhost";
     o.cfg.uri_template = "https://localhost/.well-known/masque/udp/{target_host}/{target_port}/";
     o.fallback_ns = 1500u * 1000000u;

@@ -577,6 +577,7 @@ int main(int argc, char **argv)
     int h3 = 1;
     int i;
 
+    open_standard_fds(); /* before any socket could take 0, 1 or 2 */
     memset(&cfg, 0, sizeof(cfg));
     memset(&policy, 0, sizeof(policy));
     cfg.conn.uri_template = "https://localhost/.well-known/masque/udp/{target_host}/{target_port}/";

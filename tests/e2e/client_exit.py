@@ -9,7 +9,7 @@ addresses it listens, within bounded handshake times, a first address into a bla
 (exit status 2 and a line naming the option), never a silent default or a number cut short.
 masque-proxy raises its soft limit of open files to what its limits may use, or says at start
 that the hard limit is too low; given port 0, it says which port it listens on; it outlives
-the reader of its log.
+the reader of its log. A client started with stdin closed keeps its sockets off descriptor 0.
 
 usage: client_exit.py BUILD_DIR    (loopback only; bounded deadlines)
 """
@@ -333,6 +333,20 @@ def main():
         good = run_client(bindir, port, f"{work}/pki/ca.pem", 6)
         if good.returncode != 0 or "public address:" not in good.stdout:
             failures.append(f"a working tunnel exited {good.returncode}: {good.stderr.strip()}")
+        # stdin closed (`<&-`): the client's first socket took descriptor 0, and the client read
+        # its own QUIC packets as lines of input ("bad peer ..."), and never ended.
+        try:
+            closed = subprocess.run([os.path.join(bindir, "masque-bind-client"), "--proxy",
+                                     f"127.0.0.1:{port}", "--authority", "localhost", "--ca",
+                                     f"{work}/pki/ca.pem", "--run-seconds", "3"],
+                                    preexec_fn=lambda: os.close(0), capture_output=True,
+                                    text=True, timeout=30, errors="replace")
+            if closed.returncode != 0 or "public address:" not in closed.stdout or \
+                    "bad peer" in closed.stdout + closed.stderr:
+                failures.append(f"stdin closed: exit {closed.returncode}, output "
+                                f"{(closed.stdout + closed.stderr).strip()[:200]!r}")
+        except subprocess.TimeoutExpired:
+            failures.append("stdin closed: the client still ran 30 s after a 3 s run")
         bad = run_client(bindir, port, f"{work}/other/ca.pem", 5)
         if bad.returncode == 0 or not bad.stderr.strip():
             failures.append(f"an unverifiable proxy: exit {bad.returncode}, stderr "

@@ -2571,10 +2571,10 @@ static void tcp_accept(masque_quic_proxy *p)
         size_t slot;
         if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
             /* The connection stays queued and the socket readable: epoll would report it at
-             * every step, a busy loop while descriptors are short. It waits, unwatched, for a
-             * client to leave or for ACCEPT_RETRY_NS (masque_quic_proxy_step()). */
+             * every step, a busy loop while descriptors are short. It leaves the epoll set
+             * until a client leaves or ACCEPT_RETRY_NS pass (masque_quic_proxy_step()). */
             int err = errno;
-            (void)watch(p, EPOLL_CTL_MOD, p->tcp_fd, 0, &p->tcp_watch);
+            (void)epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->tcp_fd, NULL); /* fails only if not in it */
             if (!p->accept_starved) {
                 char line[160];
                 (void)snprintf(line, sizeof(line),
@@ -2817,10 +2817,13 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
     }
     tx_flush();
 #ifdef MASQUE_PROXY_H2
-    if (p->accept_retry_at != 0 && p->accept_retry_at <= masque_quic_now_ns() &&
-        watch(p, EPOLL_CTL_MOD, p->tcp_fd, EPOLLIN, &p->tcp_watch) == 0) {
-        p->accept_retry_at = 0;
-        tcp_ready = 1;
+    if (p->accept_retry_at != 0 && p->accept_retry_at <= masque_quic_now_ns()) {
+        if (watch(p, EPOLL_CTL_ADD, p->tcp_fd, EPOLLIN, &p->tcp_watch) == 0 || errno == EEXIST) {
+            p->accept_retry_at = 0;
+            tcp_ready = 1;
+        } else {
+            p->accept_retry_at = masque_quic_now_ns() + ACCEPT_RETRY_NS;
+        }
     }
     if (tcp_ready) {
         tcp_accept(p);

@@ -139,7 +139,8 @@ static void usage(FILE *to)
     (void)fputs(
         "usage: masque-proxy [OPTION]...\n"
         "A CONNECT-UDP Bind proxy: HTTP/3 on UDP and HTTP/2 on TCP, at one address and port.\n"
-        "  --listen IP:PORT           address to serve (default 127.0.0.1:4433)\n"
+        "  --listen IP:PORT           address to serve (default 127.0.0.1:4433; port 0: one\n"
+        "                             the kernel picks, named in the \"listening on\" line)\n"
         "  --template URI             the URI template (default\n"
         "                             https://localhost/.well-known/masque/udp/{target_host}/"
         "{target_port}/)\n"

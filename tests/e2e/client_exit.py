@@ -255,26 +255,44 @@ def open_files(bindir, work):
     return failures
 
 
+def proxy_at_port_zero(bindir, work, stderr):
+    """masque-proxy at 127.0.0.1:0 (the kernel picks the port) for 30 s at most."""
+    return subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen", "127.0.0.1:0",
+                             "--cert", f"{work}/pki/localhost.pem",
+                             "--key", f"{work}/pki/localhost.key", "--run-seconds", "30"],
+                            stderr=stderr, text=True)
+
+
+def port_named(line):
+    """The port a "listening on 127.0.0.1:PORT" line names, or None."""
+    if line is None or "listening on 127.0.0.1:" not in line:
+        return None
+    return int(line.split("listening on 127.0.0.1:")[1].split()[0])
+
+
+def no_tunnel(bindir, work, port, transport):
+    """None when a tunnel comes up through the proxy at `port`, else what went wrong."""
+    r = run_client(bindir, port, f"{work}/pki/ca.pem", 3, (transport,))
+    if r.returncode != 0 or "public address:" not in r.stdout:
+        return f"no tunnel {transport} at port {port}: exit {r.returncode}"
+    return None
+
+
 def port_zero(bindir, work):
     """--listen 127.0.0.1:0: the kernel picks the port, and the "listening on" line names it, so
     that a script can point a client at it: a tunnel through that port must come up."""
     log = f"{work}/port-zero.log"
     with open(log, "w", encoding="utf-8") as plog:
-        proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen", "127.0.0.1:0",
-                                  "--cert", f"{work}/pki/localhost.pem",
-                                  "--key", f"{work}/pki/localhost.key", "--run-seconds", "30"],
-                                 stderr=plog)
+        proxy = proxy_at_port_zero(bindir, work, plog)
     try:
         line = wait_for(log, "listening on", 15)
-        if line is None:
-            return "port 0: the proxy did not start"
-        port = int(line.split("listening on 127.0.0.1:")[1].split()[0])
-        if port == 0:
-            return f"port 0: the line names no port: {line!r}"
+        port = port_named(line)
+        if not port:
+            return f"port 0: the proxy did not start, or named no port: {line!r}"
         for transport in ("--h3", "--h2"):
-            r = run_client(bindir, port, f"{work}/pki/ca.pem", 3, (transport,))
-            if r.returncode != 0 or "public address:" not in r.stdout:
-                return f"port 0 {transport}: no tunnel at port {port}: exit {r.returncode}"
+            failure = no_tunnel(bindir, work, port, transport)
+            if failure is not None:
+                return f"port 0: {failure}"
         return None
     finally:
         proxy.kill()
@@ -285,23 +303,18 @@ def log_reader_gone(bindir, work):
     """stderr a pipe whose reader went away (`masque-proxy 2>&1 | tee log`, tee ended): a line
     to it (SIGUSR1's counters) fails with EPIPE; the proxy must go on serving, not end of
     SIGPIPE with every tunnel."""
-    proxy = subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen", "127.0.0.1:0",
-                              "--cert", f"{work}/pki/localhost.pem",
-                              "--key", f"{work}/pki/localhost.key", "--run-seconds", "30"],
-                             stderr=subprocess.PIPE, text=True)
+    proxy = proxy_at_port_zero(bindir, work, subprocess.PIPE)
     try:
         line = proxy.stderr.readline()  # bounded: the proxy ends after 30 s at most
-        if "listening on 127.0.0.1:" not in line:
+        port = port_named(line)
+        if not port:
             return f"log reader gone: the proxy did not start: {line!r}"
-        port = int(line.split("listening on 127.0.0.1:")[1].split()[0])
         proxy.stderr.close()
         proxy.send_signal(signal.SIGUSR1)  # its counters go to the pipe no one reads
-        r = run_client(bindir, port, f"{work}/pki/ca.pem", 3, ("--h3",))
+        failure = no_tunnel(bindir, work, port, "--h3")
         if proxy.poll() is not None:
             return f"log reader gone: the proxy ended with status {proxy.returncode}"
-        if r.returncode != 0 or "public address:" not in r.stdout:
-            return f"log reader gone: no tunnel: exit {r.returncode}"
-        return None
+        return None if failure is None else f"log reader gone: {failure}"
     finally:
         proxy.kill()
         proxy.wait()

@@ -1418,6 +1418,12 @@ int main(int argc, char **argv)
     }
     (void)signal(SIGINT, on_signal); /* poll() returns at once (EINTR): the loops see it */
     (void)signal(SIGTERM, on_signal);
+    if (st.expose != NULL) {
+        /* A service, whose stdout is only a log: a reader of it that went away must not end
+         * the tunnel (as masque-proxy). Relaying to stdout, the client ends with its reader,
+         * as a filter does. */
+        (void)signal(SIGPIPE, SIG_IGN);
+    }
 #ifndef MASQUE_HAVE_H2
     if (o.transport == 2) {
         (void)fprintf(stderr, "masque-bind-client: built without HTTP/2 (nghttp2)\n");

@@ -6,6 +6,7 @@ own replies, and the service sees three distinct sources (one local socket per p
 outside --allow is refused. The service goes away and comes back: the client says once that it
 refuses datagrams, does not spin meanwhile (a connected UDP socket holds the ICMP error, and
 poll() reports it until it is read), and carries the next datagram once the service is back.
+A second exposing client whose stdout (its log) lost its reader goes on relaying.
 TLS verification stays on (a throw-away CA); every wait is bounded.
 
 usage: expose.py BUILD_DIR
@@ -62,6 +63,47 @@ def service_restart(work, client, echo, peer, public):
     finally:
         service.close()
     return failures
+
+
+def log_reader_gone(bindir, work, port, echo):
+    """An exposing client is a service; its stdout is a log. With that a pipe whose reader went
+    away, its next line (a new peer) fails with EPIPE: the client must go on relaying, not end
+    of SIGPIPE."""
+    client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
+                               f"127.0.0.1:{port}", "--authority", "localhost",
+                               "--ca", f"{work}/pki/ca.pem",
+                               "--expose", f"127.0.0.1:{echo.sock.getsockname()[1]}",
+                               "--run-seconds", "30"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.settimeout(10)
+    try:
+        public = None
+        for line in client.stdout:  # bounded: the client ends after 30 s at most
+            if line.startswith("public address: "):
+                host, pport = line.split()[2].rsplit(":", 1)
+                public = (host, int(pport))
+            if "acknowledged" in line:
+                break
+        if public is None:
+            return ["log reader gone: the client did not come up"]
+        client.stdout.close()
+        for text in (b"first", b"second"):  # the first draws a line to the closed pipe
+            peer.sendto(text, public)
+            data, _ = peer.recvfrom(2048)
+            if data != b"echo: " + text:
+                return [f"log reader gone: the peer got {data!r}"]
+        if client.poll() is not None:
+            return [f"log reader gone: the client ended with status {client.returncode}"]
+        return []
+    except socket.timeout:
+        return [f"log reader gone: no echo (the client's status: {client.poll()})"]
+    finally:
+        peer.close()
+        client.kill()
+        client.wait()
 
 
 def main():
@@ -126,6 +168,7 @@ def main():
             pass
         if wait_for(f"{work}/client.out", "refused (--allow", 5) is None:
             failures.append("the client did not say it refused the peer outside --allow")
+        failures += log_reader_gone(bindir, work, port, echo)
         failures += service_restart(work, client, echo, peers[0], public)
     except (RuntimeError, socket.timeout) as e:
         failures.append(str(e))
@@ -140,7 +183,8 @@ def main():
         echo.stop = True
     return report("expose", failures,
                   "3 peers at once, each with its own replies, through one local service; the "
-                  "service stopped and back without a busy client", work,
+                  "service stopped and back without a busy client; a client that lost its log reader "
+                  "goes on", work,
                   f"{work}/client.out")
 
 

@@ -1227,9 +1227,10 @@ static void usage(FILE *to)
         to);
 }
 
-/* The first line of the file that is neither blank nor a '#' comment: the bearer token. 0, -1
- * when there is none, -2 for a line longer than `cap` can hold (never cut: a cut token would
- * be refused with no word why). */
+/* The first line of the file that is neither blank nor a '#' comment, without the spaces and
+ * tabs around it: the bearer token. 0, -1 when there is none, -2 for a line longer than `cap`
+ * can hold (never cut: a cut token would be refused with no word why), -3 for one that is not
+ * a token68 (no proxy could take it: refused with no word why either). */
 static int read_token(const char *path, char *out, size_t cap)
 {
     FILE *f = fopen(path, "r");
@@ -1239,13 +1240,23 @@ static int read_token(const char *path, char *out, size_t cap)
     }
     while (fgets(out, (int)cap, f) != NULL) {
         size_t len = strcspn(out, "\r\n");
+        size_t lead;
         if (out[len] == '\0' && len == cap - 1 && !feof(f)) {
             rc = -2;
             break;
         }
+        while (len > 0 && (out[len - 1] == ' ' || out[len - 1] == '\t')) {
+            len--; /* spaces and tabs around it: an editor's leftovers */
+        }
         out[len] = '\0';
+        lead = strspn(out, " \t");
+        memmove(out, out + lead, len - lead + 1);
+        len -= lead;
         if (out[0] != '\0' && out[0] != '#') {
-            rc = len <= TOKEN_MAX ? 0 : -2;
+            masque_str t;
+            t.ptr = out;
+            t.len = len;
+            rc = len > TOKEN_MAX ? -2 : masque_bearer_token_valid(t) ? 0 : -3;
             break;
         }
     }
@@ -1348,7 +1359,11 @@ int main(int argc, char **argv)
             int rc = read_token(argv[++i], token, sizeof(token));
             if (rc != 0) {
                 (void)fprintf(stderr, "masque-bind-client: %s in %s\n",
-                              rc == -2 ? "a token longer than 256 bytes" : "no token", argv[i]);
+                              rc == -2   ? "a token longer than 256 bytes"
+                              : rc == -3 ? "not a bearer token (RFC 6750 §2.1: letters, digits, "
+                                           "-._~+/ and = at the end)"
+                                         : "no token",
+                              argv[i]);
                 return 2;
             }
             o.cfg.token = token;

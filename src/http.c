@@ -1218,6 +1218,26 @@ static int token68_char(char c)
            c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
 }
 
+/* The length of the token68 that `p` begins with (0: none). */
+static size_t token68_len(const char *p, size_t len)
+{
+    size_t n;
+    for (n = 0; n < len && token68_char(p[n]); n++) {
+    }
+    if (n == 0) {
+        return 0;
+    }
+    while (n < len && p[n] == '=') {
+        n++;
+    }
+    return n;
+}
+
+int masque_bearer_token_valid(masque_str token)
+{
+    return token.ptr != NULL && token.len > 0 && token68_len(token.ptr, token.len) == token.len;
+}
+
 /* Equal in time that depends on the lengths only, never on where the bytes differ. */
 static int equal_in_constant_time(const char *a, size_t alen, const char *b, size_t blen)
 {
@@ -1268,11 +1288,7 @@ int masque_bearer_token_match(masque_str field, const masque_str *tokens, size_t
         p++;
         len--;
     }
-    for (n = 0; n < len && token68_char(p[n]); n++) {
-    }
-    while (n < len && p[n] == '=') {
-        n++;
-    }
+    n = token68_len(p, len);
     if (n == 0 || n != len) {
         return MASQUE_ERR_UNAUTHORIZED; /* not a token68 */
     }

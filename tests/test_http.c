@@ -822,6 +822,27 @@ static void test_bearer_tokens_match_exactly_and_only_in_the_bearer_scheme(void 
     assert_int_equal(masque_error_class_of(MASQUE_ERR_UNAUTHORIZED), MASQUE_ERROR_CLASS_PEER);
 }
 
+/* RFC 6750 §2.1: a bearer token is a token68; anything else could never match. */
+static void test_a_bearer_token_is_a_token68(void **state)
+{
+    (void)state;
+    assert_int_equal(masque_bearer_token_valid(text("alpha-token")), 1);
+    assert_int_equal(masque_bearer_token_valid(text("AZaz09-._~+/")), 1);
+    assert_int_equal(masque_bearer_token_valid(text("pad==")), 1);
+    assert_int_equal(masque_bearer_token_valid(text("x")), 1);
+    assert_int_equal(masque_bearer_token_valid(text(NULL)), 0);
+    assert_int_equal(masque_bearer_token_valid(text("")), 0);
+    assert_int_equal(masque_bearer_token_valid(text("=pad")), 0);   /* padding first */
+    assert_int_equal(masque_bearer_token_valid(text("pad=x")), 0);  /* padding not last */
+    assert_int_equal(masque_bearer_token_valid(text("alpha ")), 0); /* a space at the end */
+    assert_int_equal(masque_bearer_token_valid(text(" alpha")), 0); /* or the start */
+    assert_int_equal(masque_bearer_token_valid(text("al pha")), 0); /* or inside */
+    assert_int_equal(masque_bearer_token_valid(text("al\tpha")), 0);
+    assert_int_equal(masque_bearer_token_valid(text("caf\xc3\xa9")), 0); /* not ASCII */
+    assert_int_equal(masque_bearer_token_valid(text("a,b")), 0);
+    assert_int_equal(masque_bearer_token_valid(text("a\"b")), 0);
+}
+
 /* A 407 carries the challenge (RFC 9110 §11.7.1) and Proxy-Status, never Capsule-Protocol. */
 static void test_DG_16_a_407_carries_proxy_authenticate(void **state)
 {
@@ -847,6 +868,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bearer_tokens_match_exactly_and_only_in_the_bearer_scheme),
+        cmocka_unit_test(test_a_bearer_token_is_a_token68),
         cmocka_unit_test(test_DG_16_a_407_carries_proxy_authenticate),
         cmocka_unit_test(test_UDP_1_valid_templates_are_accepted),
         cmocka_unit_test(test_UDP_1_invalid_templates_are_rejected),

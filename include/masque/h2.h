@@ -121,8 +121,10 @@ typedef struct masque_h2_config {
      *  where one beyond max_requests is answered 429. */
     size_t max_streams;
     const char *target_host; /**< Client: a concrete target instead of `*`, or NULL. */
-    const char *token;       /**< Client: a bearer token sent as Proxy-Authorization, or NULL. */
-    uint16_t target_port;    /**< With target_host. */
+    /** Client: a bearer token sent as Proxy-Authorization, or NULL; as masque_quic_config.token
+     *  (a token68, else the request fails). */
+    const char *token;
+    uint16_t target_port; /**< With target_host. */
     /** Client: what masque_h2_ticket() gave on an earlier connection to the same proxy, or
      *  NULL: the handshake offers to resume that TLS session, as masque_quic_config.ticket
      *  (read by masque_h2_client_new() only; use each one once). A ticket of an HTTP/3

@@ -299,6 +299,16 @@ typedef struct masque_field {
  */
 MASQUE_API int masque_bearer_token_match(masque_str field, const masque_str *tokens, size_t count);
 
+/**
+ * @brief Whether @p token can be a bearer token at all: a token68 (RFC 6750 §2.1, RFC 9110
+ *        §11.2: letters, digits, "-", ".", "_", "~", "+", "/", then any "=" padding), not
+ *        empty. Any other one could never be presented in Proxy-Authorization, nor match: a
+ *        proxy refuses such a line of its token file, a client such a token.
+ * @param token The token (absent: ptr NULL).
+ * @return 1 when it is one, else 0.
+ */
+MASQUE_API int masque_bearer_token_valid(masque_str token);
+
 /** Most fields masque_bind_response_fields() writes. */
 #define MASQUE_BIND_RESPONSE_FIELDS_MAX 4
 

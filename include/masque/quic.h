@@ -287,7 +287,8 @@ typedef struct masque_quic_config {
     const char *target_host;
     uint16_t target_port; /**< With target_host: 1-65535. */
     /** Client: a bearer token for the proxy, sent as Proxy-Authorization (RFC 6750 §2.1), or
-     *  NULL. */
+     *  NULL. One that is not a token68 (masque_bearer_token_valid()) is not sent: the request
+     *  fails. */
     const char *token;
     /** Proxy, for tests: withhold SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220), as a server
      *  that cannot serve extended CONNECT does. */

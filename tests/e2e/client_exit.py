@@ -175,6 +175,9 @@ def usage_errors(bindir, work):
     long_token = f"{work}/long-token"
     with open(long_token, "w", encoding="utf-8") as f:
         f.write("x" * 300 + "\n")
+    bad_token = f"{work}/bad-token"  # no proxy could take it (RFC 6750 §2.1: a token68)
+    with open(bad_token, "w", encoding="utf-8") as f:
+        f.write("my token\n")
     cases = [
         ("masque-proxy", ["--max-clients", "10k"], "--max-clients"),
         ("masque-proxy", ["--quota-datagrams", "-1"], "--quota-datagrams"),
@@ -187,6 +190,7 @@ def usage_errors(bindir, work):
         ("masque-bind-client", ["--expose", "127.0.0.1:9"] + ["--allow", "10.0.0.0/8"] * 17,
          "--allow"),
         ("masque-bind-client", ["--token-file", long_token], "longer than 256"),
+        ("masque-bind-client", ["--token-file", bad_token], "not a bearer token"),
         ("masque-bind-client", ["--proxy", "no-port-here"], "--proxy"),
         ("masque-bind-client", ["--proxy", "2001:db8::1:443"], "--proxy"),
         # A template whose paths no proxy could take apart again (RFC 9298 §2).

@@ -278,6 +278,16 @@ static void write_token_file(char *path, const char *tokens)
     (void)close(fd);
 }
 
+/* The file at `path`, written over with `text`. */
+static void rewrite_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    size_t len = strlen(text);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    (void)close(fd);
+}
+
 /* A copy of `from` at `path`: a new temporary file when `path` is a mkstemp() template (ending
  * in XXXXXX), else written over. */
 static void copy_file(char *path, const char *from)
@@ -2539,6 +2549,18 @@ static void test_e2e_requests_without_a_valid_bearer_token_get_407(void **state)
     assert_non_null(strstr(proxy_last_log, "more than 64 tokens")); /* the operator is told */
     assert_true(bind_with_token("second.token"));
     assert_false(bind_with_token("token-00"));
+    /* Spaces and tabs around a token are an editor's leftovers, not part of it. */
+    rewrite_file(path, "  third+token== \t\r\n");
+    assert_int_equal(masque_quic_proxy_reload(proxy), 0);
+    assert_true(bind_with_token("third+token=="));
+    assert_false(bind_with_token("second.token"));
+    /* A line no client could present (RFC 6750 §2.1: a token68) refuses the file, said: every
+     * client would be answered 407 with no word why. */
+    rewrite_file(path, "fourth-token\nmy token\n");
+    assert_int_equal(masque_quic_proxy_reload(proxy), -1);
+    assert_non_null(strstr(proxy_last_log, "not a bearer token"));
+    assert_true(bind_with_token("third+token=="));
+    assert_false(bind_with_token("fourth-token"));
     stop_proxy();
     (void)unlink(path);
 }

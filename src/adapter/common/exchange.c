@@ -287,8 +287,8 @@ masque_ssize masque_exchange_request(masque_field *fields, char *path, size_t ca
     if (token == NULL) {
         return MASQUE_EXCHANGE_REQUEST_FIELDS - 1;
     }
-    if (tlen == 0 || tlen + 8 > auth_cap) {
-        return -1; /* a token that does not fit is refused, never cut */
+    if (tlen == 0 || tlen + 8 > auth_cap || !masque_bearer_token_valid(str_of(token, 1))) {
+        return -1; /* a token that does not fit, or no proxy could take, is refused, never cut */
     }
     (void)snprintf(auth, auth_cap, "Bearer %s", token); /* RFC 6750 §2.1 */
     fields[7] = field_of(MASQUE_HTTP_PROXY_AUTHORIZATION, auth);

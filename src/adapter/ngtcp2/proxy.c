@@ -1498,9 +1498,11 @@ static int token_file_refused(const masque_quic_proxy *p, const char *why)
     return -1;
 }
 
-/* Reads the token file: one token per line, '#' comments and blank lines skipped. The whole
- * file or nothing: the old tokens stay when it cannot be read, holds none, or holds a line or
- * a number of tokens the proxy cannot keep (never a part of it). */
+/* Reads the token file: one token per line, '#' comments and blank lines skipped, spaces and
+ * tabs around a token dropped (an editor's leftovers). The whole file or nothing: the old
+ * tokens stay when it cannot be read, holds none, or holds a line or a number of tokens the
+ * proxy cannot keep (never a part of it), or a line no client could present (not a token68:
+ * every client would be refused 407 without a word why). */
 static int load_tokens(masque_quic_proxy *p)
 {
     char line[TOKEN_MAX + 2];
@@ -1521,21 +1523,35 @@ static int load_tokens(masque_quic_proxy *p)
     }
     while (fgets(line, sizeof(line), f) != NULL) {
         size_t len = strcspn(line, "\r\n");
+        const char *why = NULL;
+        masque_str token;
         if (line[len] == '\0' && len == sizeof(line) - 1) {
-            (void)fclose(f);
-            free(fresh);
-            return token_file_refused(p, "a line longer than a token (256 bytes)");
+            why = "a line longer than a token (256 bytes)";
         }
         line[len] = '\0';
-        if (len == 0 || line[0] == '#') {
+        token.ptr = line + strspn(line, " \t");
+        token.len = strlen(token.ptr);
+        while (token.len > 0 &&
+               (token.ptr[token.len - 1] == ' ' || token.ptr[token.len - 1] == '\t')) {
+            token.len--;
+        }
+        if (why == NULL && (token.len == 0 || token.ptr[0] == '#')) {
             continue;
         }
-        if (n == MAX_TOKENS) {
+        if (why == NULL && !masque_bearer_token_valid(token)) {
+            why = "a line that is not a bearer token (RFC 6750 §2.1: letters, digits, -._~+/ "
+                  "and = at the end)";
+        }
+        if (why == NULL && n == MAX_TOKENS) {
+            why = "more than 64 tokens";
+        }
+        if (why != NULL) {
             (void)fclose(f);
             free(fresh);
-            return token_file_refused(p, "more than 64 tokens");
+            return token_file_refused(p, why);
         }
-        memcpy(fresh[n], line, len + 1);
+        memcpy(fresh[n], token.ptr, token.len);
+        fresh[n][token.len] = '\0';
         n++;
     }
     (void)fclose(f);

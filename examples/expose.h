@@ -28,8 +28,7 @@ typedef struct exposed_peer {
     uint64_t last_ms;    /* last traffic either way */
     int fd;
     int has_context;
-    int service_refused; /* the service refused (ICMP port unreachable) and has not answered since
-                          */
+    int service_refused; /* the service refused (ICMP unreachable), and has not answered since */
 } exposed_peer;
 
 typedef struct expose_state {

@@ -284,8 +284,9 @@ static int open_listeners(struct sockaddr_storage *ss, socklen_t sl, unsigned wo
 static void raise_open_files(const masque_quic_proxy_config *cfg)
 {
     struct rlimit rl;
-    size_t clients = cfg->max_clients != 0 ? cfg->max_clients : 256;
-    size_t requests = cfg->max_requests != 0 ? cfg->max_requests : 4 * clients;
+    size_t clients = cfg->max_clients != 0 ? cfg->max_clients : MASQUE_QUIC_PROXY_CLIENTS_DEFAULT;
+    size_t requests = cfg->max_requests != 0 ? cfg->max_requests
+                                             : MASQUE_QUIC_PROXY_REQUESTS_PER_CLIENT * clients;
     rlim_t need = (rlim_t)(clients + requests + 64); /* and the proxy's own, with room */
     char line[200];
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) {

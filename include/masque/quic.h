@@ -858,6 +858,12 @@ MASQUE_API uint64_t masque_quic_now_ns(void);
 /** @brief A whole proxy: one listening socket, many clients, one relay socket per Bind request. */
 typedef struct masque_quic_proxy masque_quic_proxy;
 
+/** Connections a proxy takes at once when masque_quic_proxy_config.max_clients is 0. */
+#define MASQUE_QUIC_PROXY_CLIENTS_DEFAULT 256u
+
+/** Bind requests per client slot when masque_quic_proxy_config.max_requests is 0. */
+#define MASQUE_QUIC_PROXY_REQUESTS_PER_CLIENT 4u
+
 /** @brief Settings of a proxy. */
 typedef struct masque_quic_proxy_config {
     masque_quic_config conn; /**< Per-connection settings (is_server is forced on). */
@@ -880,18 +886,18 @@ typedef struct masque_quic_proxy_config {
     masque_address public_ips[2];
     size_t public_ip_count; /**< How many of public_ips are set (0 to 2). */
     /**
-     * Connections at once, over both transports. 0: 256; at most 1 000 000
-     * (masque_quic_proxy_new() refuses more). When all are taken, a new client whose address is
-     * proved (a Retry token, or TCP's handshake) gets the slot of a connection without an open
-     * Bind request (the oldest of its own source, an IPv4 address or IPv6 /64, if it has one,
-     * else the oldest of all), and that connection is closed (H3_NO_ERROR, or an HTTP/2
-     * GOAWAY): a slot is held by an accepted request, not by a connection alone. Only when
-     * every connection holds a request is the new client refused.
+     * Connections at once, over both transports. 0: MASQUE_QUIC_PROXY_CLIENTS_DEFAULT; at most
+     * 1 000 000 (masque_quic_proxy_new() refuses more). When all are taken, a new client whose
+     * address is proved (a Retry token, or TCP's handshake) gets the slot of a connection
+     * without an open Bind request (the oldest of its own source, an IPv4 address or IPv6 /64,
+     * if it has one, else the oldest of all), and that connection is closed (H3_NO_ERROR, or an
+     * HTTP/2 GOAWAY): a slot is held by an accepted request, not by a connection alone. Only
+     * when every connection holds a request is the new client refused.
      */
     size_t max_clients;
     /** Bind requests open at once in the whole proxy (one UDP socket each); one more is
-     *  answered 503. 0: 4 per client slot; at most 4 000 000. Per connection:
-     *  conn.max_requests. */
+     *  answered 503. 0: MASQUE_QUIC_PROXY_REQUESTS_PER_CLIENT per client slot; at most
+     *  4 000 000. Per connection: conn.max_requests. */
     size_t max_requests;
     /**
      * Accept Initials without a Retry round trip (trusted networks only). By default every

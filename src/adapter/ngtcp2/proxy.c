@@ -1608,10 +1608,10 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
         return NULL; /* without them the proxy host's services would be open to clients */
     }
     if (p->cfg.max_clients == 0) {
-        p->cfg.max_clients = 256;
+        p->cfg.max_clients = MASQUE_QUIC_PROXY_CLIENTS_DEFAULT;
     }
     if (p->cfg.max_requests == 0) {
-        p->cfg.max_requests = 4 * p->cfg.max_clients;
+        p->cfg.max_requests = MASQUE_QUIC_PROXY_REQUESTS_PER_CLIENT * p->cfg.max_clients;
     }
     if (p->cfg.stateless_per_s == 0) {
         p->cfg.stateless_per_s = STATELESS_PER_SEC;
@@ -2782,16 +2782,17 @@ int masque_quic_proxy_step(masque_quic_proxy *p, int timeout_ms)
     int i;
     uint64_t now = masque_quic_now_ns();
     uint64_t wait_ns = timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * 1000000u;
+    uint64_t due;
     if (now - p->own_refreshed > OWN_REFRESH_NS) {
         (void)refresh_own_addresses(p); /* interfaces come and go; a failed read keeps the list */
     }
-    if (p->ntimers > 0) { /* the next of every client's timers: the heap's first */
-        uint64_t exp = p->timers[0]->expiry;
-        wait_ns = exp <= now ? 0 : exp - now < wait_ns ? exp - now : wait_ns;
+    /* The next of every client's timers (the heap's first), or a retry of accept(). */
+    due = p->ntimers > 0 ? p->timers[0]->expiry : UINT64_MAX;
+    if (p->accept_retry_at != 0 && p->accept_retry_at < due) {
+        due = p->accept_retry_at;
     }
-    if (p->accept_retry_at != 0) {
-        uint64_t exp = p->accept_retry_at;
-        wait_ns = exp <= now ? 0 : exp - now < wait_ns ? exp - now : wait_ns;
+    if (due != UINT64_MAX) {
+        wait_ns = due <= now ? 0 : due - now < wait_ns ? due - now : wait_ns;
     }
     n = wait_events(p, ev, wait_ns);
     if (n < 0 && errno != EINTR) {

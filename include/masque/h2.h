@@ -163,7 +163,10 @@ MASQUE_API masque_h2_conn *masque_h2_server_new(const masque_h2_config *cfg, int
 MASQUE_API void masque_h2_free(masque_h2_conn *c);
 
 /**
- * @brief The socket is readable: read and handle what is there.
+ * @brief The socket is readable: read and handle what is there, up to 64 KiB (and the TLS
+ *        record that ends in): the windows let a peer send megabytes ahead, and one call
+ *        must not hold the host's other connections that long. Poll level-triggered (or call
+ *        again until the socket would block): the socket stays readable for the rest.
  * @return 0, or -1 when the connection is over.
  */
 MASQUE_API int masque_h2_read(masque_h2_conn *c);

@@ -285,6 +285,21 @@ def header_map(headers):
     return {k: v for k, v in headers}
 
 
+def check_windows(peer, settings, who):
+    """Flow control (RFC 9113 §6.9): the program's SETTINGS (the event `settings`) let its
+    peer send 4 MiB on a stream, and its first WINDOW_UPDATE raises the connection's window
+    from 65535 to 16 MiB, ahead of any data: HTTP/2's default 64 KiB would hold a tunnel to
+    64 KiB a round trip (about 10 Mbit/s at 50 ms)."""
+    window = settings.changed_settings.get(h2.settings.SettingCodes.INITIAL_WINDOW_SIZE)
+    if window is None or window.new_value != 4 << 20:
+        raise Failure(f"{who}'s SETTINGS_INITIAL_WINDOW_SIZE is "
+                      f"{window and window.new_value}, not 4 MiB")
+    update = peer.wait_event(h2.events.WindowUpdated, f"{who}'s WINDOW_UPDATE")
+    if (update.stream_id, update.delta) != (0, (16 << 20) - 65535):
+        raise Failure(f"{who}'s first WINDOW_UPDATE: stream {update.stream_id}, increment "
+                      f"{update.delta}, not the connection's window raised to 16 MiB")
+
+
 def start_proxy(bindir, work, args=()):
     """programs.start_proxy(), its failure a Failure."""
     try:
@@ -324,6 +339,7 @@ def against_the_proxy(bindir, work):
         enable = ev.changed_settings.get(h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL)
         if enable is None or enable.new_value != 1:
             raise Failure("the proxy's SETTINGS lack ENABLE_CONNECT_PROTOCOL=1")
+        check_windows(peer, ev, "the proxy")
         peer.stream = conn.get_next_available_stream_id()
         conn.send_headers(peer.stream, BIND_REQUEST)
         # -10 §4: the uncompressed context (an even ID: ours), sent at once behind the request,
@@ -494,6 +510,8 @@ def serve_bind_client(bindir, work, args, scenario):
         conn = peer.conn
         request = peer.wait_event(h2.events.RequestReceived, "the Bind request")
         peer.stream = request.stream_id
+        check_windows(peer, peer.wait_event(h2.events.RemoteSettingsChanged, "SETTINGS"),
+                      "the client")
         headers = header_map(request.headers)
         for name, value in BIND_REQUEST:
             if headers.get(name) != value:

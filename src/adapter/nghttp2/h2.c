@@ -25,6 +25,22 @@
 #define DEFAULT_IDLE_MS      120000u /* RFC 9298 §3.1: no idle timeout under two minutes */
 #define TX_CAP               ((size_t)64 * 1024) /* frames waiting for the socket */
 #define RX_CHUNK             16384u
+/* Flow control (RFC 9113 §6.9): what this end lets its peer send ahead of its WINDOW_UPDATEs.
+ * nghttp2's default, 64 KiB, holds a tunnel to 64 KiB a round trip: about 10 Mbit/s at 50 ms
+ * (tools/h2-delay-bench.py). What arrives is handled as it is read (capsules to the session,
+ * datagrams to their socket), so a larger window costs no memory here; 4 MiB a stream carries
+ * about 170 Mbit/s at 100 ms, and the connection's window lets four streams have theirs. */
+#define STREAM_WINDOW        ((uint32_t)4 << 20)
+#define CONN_WINDOW          ((int32_t)16 << 20)
+/* What one masque_h2_read() takes from the socket at most: with windows that large, a peer
+ * could otherwise keep one call, and with it the other connections of the host's loop,
+ * busy with megabytes. The socket stays readable for the rest. */
+#define READ_BUDGET          ((size_t)64 * 1024)
+/* Bytes the kernel may hold unsent (TCP_NOTSENT_LOWAT): beyond it, capsules wait in their
+ * request's bounded outbox, where one that finds no room is dropped, rather than queue behind
+ * megabytes of socket buffer and arrive too late to matter (RFC 9298 §6 asks for no added
+ * latency). Data in flight is not limited by it. */
+#define NOTSENT_LOWAT        16384
 #define DEFAULT_PRIORITY     "NORMAL:-VERS-ALL:+VERS-TLS1.3"
 
 /* One Bind request: its stream, fields, session and outbox of capsules. */
@@ -670,7 +686,7 @@ static int on_stream_close(nghttp2_session *h2, int32_t stream_id, uint32_t erro
 static int start_h2(masque_h2_conn *c)
 {
     nghttp2_session_callbacks *cb;
-    nghttp2_settings_entry iv[3];
+    nghttp2_settings_entry iv[4];
     size_t niv = 0;
     int rv;
     if (nghttp2_session_callbacks_new(&cb) != 0) {
@@ -695,11 +711,18 @@ static int start_h2(masque_h2_conn *c)
             : (uint32_t)c->cfg.max_streams;
     iv[niv].settings_id = NGHTTP2_SETTINGS_ENABLE_PUSH;
     iv[niv++].value = 0;
+    iv[niv].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
+    iv[niv++].value = STREAM_WINDOW;
     if (c->cfg.is_server) {
         iv[niv].settings_id = NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL; /* RFC 8441 §3 */
         iv[niv++].value = 1;
     }
-    return nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, niv) == 0 ? 0 : -1;
+    /* The connection's window has no SETTINGS: a WINDOW_UPDATE on stream 0 raises it. */
+    if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, niv) != 0 ||
+        nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW) != 0) {
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- TLS ---- */
@@ -813,6 +836,12 @@ static masque_h2_conn *conn_new(const masque_h2_config *cfg, int fd, const masqu
     /* Datagrams are latency-bound: no Nagle delay waiting for an acknowledgement (RFC 9298 §6
      * asks for no added latency). */
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+#ifdef TCP_NOTSENT_LOWAT
+    {
+        int lowat = NOTSENT_LOWAT;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
+    }
+#endif
     c->cfg = *cfg;
     c->hooks = *hooks;
     c->app = app;
@@ -927,6 +956,7 @@ static int handshake(masque_h2_conn *c)
 int masque_h2_read(masque_h2_conn *c)
 {
     uint8_t buf[RX_CHUNK];
+    size_t taken = 0;
     if (c->closed) {
         return -1;
     }
@@ -934,8 +964,14 @@ int masque_h2_read(masque_h2_conn *c)
         return c->closed ? -1 : 0;
     }
     for (;;) {
-        ssize_t n = gnutls_record_recv(c->tls, buf, sizeof(buf));
+        ssize_t n;
         ssize_t rv;
+        /* Within the budget, unless GnuTLS holds a record already read from the socket, which
+         * no readiness of the socket would announce. */
+        if (taken >= READ_BUDGET && gnutls_record_check_pending(c->tls) == 0) {
+            return 0;
+        }
+        n = gnutls_record_recv(c->tls, buf, sizeof(buf));
         if (n == GNUTLS_E_AGAIN) {
             return 0;
         }
@@ -951,6 +987,7 @@ int masque_h2_read(masque_h2_conn *c)
             return -1;
         }
         heard(c);
+        taken += (size_t)n;
         /* nghttp2 counts a stream whose RST_STREAM waits to be sent against this end's
          * SETTINGS_MAX_CONCURRENT_STREAMS, and drops what the peer sends on it, its END_STREAM
          * too: a proxy that reset a request the client had just ended would take the client's

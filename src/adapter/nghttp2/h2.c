@@ -27,7 +27,7 @@
 #define RX_CHUNK             16384u
 /* Flow control (RFC 9113 §6.9): what this end lets its peer send ahead of its WINDOW_UPDATEs.
  * nghttp2's default, 64 KiB, holds a tunnel to 64 KiB a round trip: about 10 Mbit/s at 50 ms
- * (tools/h2-delay-bench.py). What arrives is handled as it is read (capsules to the session,
+ * (tools/delay-bench.py). What arrives is handled as it is read (capsules to the session,
  * datagrams to their socket), so a larger window costs no memory here; 4 MiB a stream carries
  * about 170 Mbit/s at 100 ms, and the connection's window lets four streams have theirs. */
 #define STREAM_WINDOW        ((uint32_t)4 << 20)

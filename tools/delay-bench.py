@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-only
-"""What HTTP/2's flow control leaves of a tunnel on a path with a round trip: masque-proxy and
-masque-bind-client --h2 --expose, with a TCP relay between them that holds every byte for half
-the round trip each way (a path of that delay, no netem needed; with --path-mbit, of that
-bandwidth too, a bottleneck), and UDP offered at a fixed rate through the tunnel, each
-direction in turn:
+"""What a tunnel carries on a path with a round trip, over HTTP/2 (where flow control
+limits it) and HTTP/3 (QUIC DATAGRAM frames, where congestion control does): masque-proxy and
+masque-bind-client --h2 or --h3, --expose, with a relay between them that holds every byte
+(TCP) or datagram (UDP) for half the round trip each way (a path of that delay, no netem
+needed; with --path-mbit, of that bandwidth too, a bottleneck), and UDP offered at a fixed rate
+through the tunnel, each direction in turn:
   down: a peer sends to the public address; the exposed service counts what arrives;
   up:   the service sends to the peer (after the peer's first datagram); the peer counts.
-Prints what arrived, in Mbit/s, and the datagrams' one-way delay, per round trip. Not a test.
+Prints what arrived, in Mbit/s, and the datagrams' one-way delay. Not a test.
 
-usage: tools/h2-delay-bench.py BUILD_DIR [--rtt-ms 10,50,100] [--rate-mbit 150] [--seconds 4]
-                               [--path-mbit M]
+usage: tools/delay-bench.py BUILD_DIR [--transport h2,h3] [--rtt-ms 10,50,100]
+                            [--rate-mbit 150] [--seconds 4] [--path-mbit M]
 (a round trip of -1: no relay, the client connects to the proxy itself)
 """
 import argparse
@@ -102,6 +103,77 @@ class DelayRelay:
         self.loop.run_until_complete(server.serve_forever())
 
 
+class UdpDelayRelay:
+    """UDP at 127.0.0.1:port, carried to 127.0.0.1:target for the first address that sends to
+    it (a QUIC client; the proxy sees the relay's address, as behind a NAT), every datagram
+    delayed by `delay` s each way, and at most `bps` bits a second each way (0: no limit),
+    with 64 KiB of queue at that rate, beyond which datagrams are dropped, as at a bottleneck."""
+
+    QUEUE = 1 << 16
+
+    def __init__(self, target, delay, bps):
+        self.target, self.delay, self.bps = target, delay, bps
+        self.loop = asyncio.new_event_loop()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.up.connect(("127.0.0.1", target))
+        for sk in (self.sock, self.up):
+            sk.setblocking(False)
+            sk.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        self.client = None
+        self.free_at = {self.sock: 0.0, self.up: 0.0}  # when each way's link is free again
+
+    def forward(self, from_sock, data, send):
+        now = self.loop.time()
+        leave = now
+        if self.bps:
+            start = max(now, self.free_at[from_sock])
+            if (start - now) * self.bps / 8 > self.QUEUE:
+                return  # the bottleneck's queue is full
+            leave = self.free_at[from_sock] = start + len(data) * 8 / self.bps
+        self.loop.call_at(leave + self.delay, send, data)
+
+    def to_proxy(self, data):
+        try:
+            self.up.send(data)
+        except OSError:
+            pass
+
+    def to_client(self, data):
+        try:
+            self.sock.sendto(data, self.client)
+        except OSError:
+            pass
+
+    def from_client(self):
+        while True:
+            try:
+                data, src = self.sock.recvfrom(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            if self.client is None:
+                self.client = src
+            if src == self.client:
+                self.forward(self.sock, data, self.to_proxy)
+
+    def from_proxy(self):
+        while True:
+            try:
+                data = self.up.recv(65536)
+            except (BlockingIOError, InterruptedError, ConnectionRefusedError):
+                return
+            if self.client is not None:
+                self.forward(self.up, data, self.to_client)
+
+    def run(self):
+        asyncio.set_event_loop(self.loop)
+        self.loop.add_reader(self.sock, self.from_client)
+        self.loop.add_reader(self.up, self.from_proxy)
+        self.loop.run_forever()
+
+
 def blast(sock, dest, rate_bps, seconds):
     """SIZE-byte datagrams to dest at rate_bps for seconds (paced each millisecond), each
     stamped with the time it was sent."""
@@ -140,12 +212,13 @@ def count(sock, until):
     return got, sorted(delays)
 
 
-def measure(bindir, work, port, rtt_ms, path_mbit, rate_bps, seconds):
+def measure(bindir, work, port, transport, rtt_ms, path_mbit, rate_bps, seconds):
     relay = None
     relay_port = port
     if rtt_ms >= 0:  # in a process of its own, so that the interpreter's lock is its alone
         relay = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--relay",
-                                  str(port), str(rtt_ms), str(path_mbit)], stdout=subprocess.PIPE, text=True)
+                                  transport, str(port), str(rtt_ms), str(path_mbit)],
+                                 stdout=subprocess.PIPE, text=True)
         relay_port = int(relay.stdout.readline())
     service = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     service.bind(("127.0.0.1", 0))
@@ -153,9 +226,11 @@ def measure(bindir, work, port, rtt_ms, path_mbit, rate_bps, seconds):
     peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     peer.bind(("127.0.0.1", 0))
     peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
-    public_file = f"{work}/public.{rtt_ms}"
-    out = open(f"{work}/client.{rtt_ms}", "w", encoding="utf-8")
-    client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--h2", "--proxy",
+    log = f"{work}/client.{transport}.{rtt_ms}"
+    public_file = f"{log}.public"
+    out = open(log, "w", encoding="utf-8")
+    client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), f"--{transport}",
+                               "--proxy",
                                f"127.0.0.1:{relay_port}", "--authority", "localhost",
                                "--ca", f"{work}/pki/ca.pem",
                                "--expose", f"127.0.0.1:{service.getsockname()[1]}",
@@ -163,15 +238,15 @@ def measure(bindir, work, port, rtt_ms, path_mbit, rate_bps, seconds):
                                "--run-seconds", str(int(4 * seconds + 30))],
                               stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     try:
-        if wait_for(f"{work}/client.{rtt_ms}", "acknowledged", 30) is None:
-            raise RuntimeError(f"the tunnel did not come up (see {work}/client.{rtt_ms})")
+        if wait_for(log, "acknowledged", 30) is None:
+            raise RuntimeError(f"the tunnel did not come up (see {log})")
         host, pport = open(public_file, encoding="utf-8").read().split("\n", 1)[0].rsplit(":", 1)
         public = (host, int(pport))
         # The first datagram sets up the peer's socket in the client: wait for it.
         peer.sendto(b"hello", public)
         service.settimeout(10)
         _, local = service.recvfrom(65536)
-        # down: peer -> proxy -> (HTTP/2 DATA to the client) -> service
+        # down: peer -> proxy -> (HTTP/2 DATA or QUIC to the client) -> service
         results = []
         for name, src, dst, sink in (("down", peer, public, service),
                                      ("up", service, local, peer)):
@@ -196,8 +271,9 @@ def measure(bindir, work, port, rtt_ms, path_mbit, rate_bps, seconds):
 
 
 def main():
-    if len(sys.argv) == 5 and sys.argv[1] == "--relay":  # the relay's own process
-        relay = DelayRelay(int(sys.argv[2]), int(sys.argv[3]) / 2000, float(sys.argv[4]) * 1e6)
+    if len(sys.argv) == 6 and sys.argv[1] == "--relay":  # the relay's own process
+        kind = DelayRelay if sys.argv[2] == "h2" else UdpDelayRelay
+        relay = kind(int(sys.argv[3]), int(sys.argv[4]) / 2000, float(sys.argv[5]) * 1e6)
         print(relay.port, flush=True)
         relay.run()
         return 0
@@ -206,22 +282,27 @@ def main():
     ap.add_argument("--rtt-ms", default="10,50,100")
     ap.add_argument("--rate-mbit", type=float, default=150)
     ap.add_argument("--seconds", type=float, default=4)
+    ap.add_argument("--transport", default="h2,h3")
     ap.add_argument("--path-mbit", type=float, default=0,
                     help="the path's bandwidth each way (0: no limit but the machine's)")
     a = ap.parse_args()
     bindir = os.path.join(a.build, "examples")
-    work = work_with_pki("h2-delay")
-    proxy, port = start_proxy(bindir, work, ["--no-h3", "--run-seconds", "3600"])
+    work = work_with_pki("delay-bench")
+    proxy, port = start_proxy(bindir, work, ["--run-seconds", "3600"])
+    names = {"h2": "HTTP/2", "h3": "HTTP/3"}
     try:
-        for rtt in (int(x) for x in a.rtt_ms.split(",")):
-            for name, offered, got, delays in measure(bindir, work, port, rtt, a.path_mbit,
-                                                      a.rate_mbit * 1e6, a.seconds):
-                p50 = delays[len(delays) // 2] * 1000 if delays else float("nan")
-                p90 = delays[len(delays) * 9 // 10] * 1000 if delays else float("nan")
-                print(f"HTTP/2, round trip {rtt} ms, path {a.path_mbit or 'unlimited'} Mbit/s, "
-                      f"{name}: offered {offered:.1f} Mbit/s, arrived {got:.1f} Mbit/s "
-                      f"({SIZE}-byte datagrams), one-way delay p50 {p50:.1f} ms, "
-                      f"p90 {p90:.1f} ms", flush=True)
+        for transport in a.transport.split(","):
+            for rtt in (int(x) for x in a.rtt_ms.split(",")):
+                for name, offered, got, delays in measure(bindir, work, port, transport, rtt,
+                                                          a.path_mbit, a.rate_mbit * 1e6,
+                                                          a.seconds):
+                    p50 = delays[len(delays) // 2] * 1000 if delays else float("nan")
+                    p90 = delays[len(delays) * 9 // 10] * 1000 if delays else float("nan")
+                    print(f"{names[transport]}, round trip {rtt} ms, path "
+                          f"{a.path_mbit or 'unlimited'} Mbit/s, {name}: offered "
+                          f"{offered:.1f} Mbit/s, arrived {got:.1f} Mbit/s ({SIZE}-byte "
+                          f"datagrams), one-way delay p50 {p50:.1f} ms, p90 {p90:.1f} ms",
+                          flush=True)
     finally:
         proxy.kill()
         proxy.wait()

@@ -110,6 +110,12 @@ typedef struct masque_h2_config {
      *  DATAGRAM capsule is dropped and counted (MASQUE_HOST_NO_ROOM) and a response resets the
      *  stream (INTERNAL_ERROR, as the adapter aborts; -10 §9). 0: 256 KiB. */
     size_t stream_buffer;
+    /** The longest a DATAGRAM capsule may wait in that buffer, in ms: one that comes when the
+     *  oldest capsules there have waited longer is dropped and counted as one that finds the
+     *  buffer full (a late datagram serves the protocols UDP carries less than a lost one,
+     *  RFC 9298 §6, and delay that builds up behind a slow path is what they cannot bear).
+     *  0: 100 ms; UINT64_MAX: bytes alone bound the buffer. */
+    uint64_t datagram_max_wait_ms;
     size_t max_peer_contexts; /**< Proxy: contexts a client may hold; 0: the table (256). */
     uint32_t assign_rate;     /**< Proxy: ASSIGNs per second per request; 0: no limit. */
     /** Bind requests open at once on one connection; 0: 8, at most MASQUE_H2_MAX_REQUESTS. The

@@ -65,6 +65,7 @@ static int client_paused;    /* the client stops reading (and writing) */
 static int server_paused;    /* the proxy stops reading (and writing) */
 static size_t proxy_packets; /* datagrams the proxy's requests sent to their peers */
 static size_t server_stream_buffer;
+static uint64_t server_max_wait_ms;   /* the proxy's datagram_max_wait_ms; 0: the default */
 static int server_wants_certificates; /* mutual TLS: the proxy asks for client certificates */
 static const char *client_cert;       /* the client's certificate and key, or NULL */
 static const char *client_ca;         /* the CA the client verifies against; NULL: the test CA */
@@ -312,6 +313,7 @@ static void serve(void)
     cfg.key_file = pki.key_file;
     cfg.policy = &policy;
     cfg.stream_buffer = server_stream_buffer;
+    cfg.datagram_max_wait_ms = server_max_wait_ms;
     cfg.client_ca_file = server_wants_certificates ? pki.ca_file : NULL;
     cfg.conn_idle_timeout_ms = server_idle_ms;
     cfg.ticket_key = server_ticket_key;
@@ -947,6 +949,11 @@ static void test_e2e_DG_8_h2_a_busy_tunnel_carries_many_times_its_buffer(void **
     stop();
 }
 
+static int first_got(void)
+{
+    return creq[0].got > 0;
+}
+
 static int all_busy_relayed(void)
 {
     return proxy_packets == BUSY_BACKLOG;
@@ -992,6 +999,58 @@ static void test_e2e_h2_one_read_takes_a_bounded_share_of_a_backlog(void **state
     assert_true(pump(20000, all_busy_relayed));
     (void)close(busy_peer);
     stop();
+}
+
+/*
+ * A datagram that comes when the capsules the request's buffer holds have waited longer than
+ * datagram_max_wait_ms (300 ms here) is dropped and counted, though the buffer (256 KiB) has
+ * room: behind a path slower than what it is offered, the buffer holds that long at most,
+ * not all its bytes' worth (a second, at 2 Mbit/s). One datagram each 5 ms toward a client
+ * that reads nothing: TCP's buffers fill, then the request's; in 300 ms, 60 KB come.
+ */
+static void test_e2e_h2_a_datagram_that_would_wait_too_long_is_dropped(void **state)
+{
+    masque_session_stats st;
+    uint64_t end;
+    uint64_t last_sent = 0;
+    uint64_t held_since = 0; /* when the step began in which the buffer began to hold */
+    size_t held = 0;
+    (void)state;
+    memset(busy_msg, 'x', BUSY_SIZE);
+    server_max_wait_ms = 300;
+    start();
+    assert_true(pump(5000, first_ready));
+    busy_peer = udp_socket(&busy_peer_addr);
+    client_paused = 1;
+    memset(&st, 0, sizeof(st));
+    end = ms() + 60000;
+    while (st.dropped_no_room == 0 && ms() < end && !relays[0].closed) {
+        uint64_t before = ms();
+        if (before >= last_sent + 5) {
+            peer_send(busy_peer, &creq[0].pub, busy_msg);
+            last_sent = before;
+        }
+        step();
+        held = masque_h2_request_buffered(relays[0].req);
+        if (held == 0) {
+            held_since = 0;
+        } else if (held_since == 0) {
+            held_since = before;
+        }
+        masque_session_get_stats(masque_h2_request_session(relays[0].req), &st);
+    }
+    assert_true(st.dropped_no_room > 0);
+    assert_true(held_since != 0);
+    assert_true(ms() - held_since > 300); /* not before the first held had waited that long */
+    assert_true(held < 128 * 1024);       /* for the wait, not for room */
+    /* The client reads again: what was held comes, and the tunnel goes on. */
+    client_paused = 0;
+    creq[0].got = 0;
+    assert_true(pump(20000, first_got));
+    assert_false(relays[0].closed);
+    (void)close(busy_peer);
+    stop();
+    server_max_wait_ms = 0;
 }
 
 static int first_closed(void)
@@ -1254,6 +1313,7 @@ static int after_each(void **state)
     }
     client_paused = 0;
     server_stream_buffer = 0;
+    server_max_wait_ms = 0;
     server_wants_certificates = 0;
     client_cert = NULL;
     client_key = NULL;
@@ -1355,6 +1415,8 @@ int main(void)
         cmocka_unit_test_teardown(test_e2e_DG_8_h2_a_busy_tunnel_carries_many_times_its_buffer,
                                   after_each),
         cmocka_unit_test_teardown(test_e2e_h2_one_read_takes_a_bounded_share_of_a_backlog,
+                                  after_each),
+        cmocka_unit_test_teardown(test_e2e_h2_a_datagram_that_would_wait_too_long_is_dropped,
                                   after_each),
         cmocka_unit_test_teardown(
             test_e2e_UDP_16_h2_datagrams_a_client_does_not_take_are_dropped_not_its_tunnel,

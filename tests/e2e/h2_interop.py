@@ -33,6 +33,8 @@ libmasque. Every byte each program sends is compared with what the drafts say it
    and a last request on the same connection works.
 6. An independent proxy that never answers the Bind request: masque-bind-client --reconnect
    gives up after --connect-timeout-ms, says why, and asks again on a new connection.
+7. An independent proxy whose first SETTINGS allow no stream: masque-bind-client sends its
+   request only once a later SETTINGS raises SETTINGS_MAX_CONCURRENT_STREAMS.
 
 Every wait is bounded; TLS is verified with a throw-away CA.
 usage: h2_interop.py BUILD_DIR   (an interpreter with the h2 package: tools/run.sh installs it)
@@ -48,6 +50,7 @@ try:
     import h2.config
     import h2.connection
     import h2.errors
+    import h2.exceptions
     import h2.events
     import h2.settings
 except ImportError:
@@ -719,6 +722,41 @@ def against_a_silent_proxy(bindir, work):
         lsock.close()
 
 
+def against_a_proxy_with_no_stream_yet(bindir, work):
+    """Part 7: an independent proxy whose first SETTINGS allow no stream
+    (SETTINGS_MAX_CONCURRENT_STREAMS 0, RFC 9113 §5.1.2; it has ENABLE_CONNECT_PROTOCOL).
+    masque-bind-client keeps its request, unsent, until a later SETTINGS raises the limit
+    (§6.5.3: a change applies when received), then sends it."""
+    lsock, port = listener()
+    client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
+                               f"127.0.0.1:{port}", "--authority", "localhost",
+                               "--ca", f"{work}/pki/ca.pem", "--h2", "--run-seconds", "60"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        peer = accept(lsock, work, {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 0})
+        # The client has taken the SETTINGS (its ACK), and everything before a PING: a request
+        # it sent anyway would have come by now.
+        peer.wait_event(h2.events.SettingsAcknowledged, "the client's SETTINGS ACK")
+        peer.round_trip()
+        if any(isinstance(ev, h2.events.RequestReceived) for ev in peer.events):
+            raise Failure("the client sent its request while SETTINGS_MAX_CONCURRENT_STREAMS "
+                          "was 0")
+        peer.conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1})
+        peer.flush()
+        request = peer.wait_event(h2.events.RequestReceived,
+                                  "the Bind request once the limit was raised")
+        headers = header_map(request.headers)
+        if headers.get(":protocol") != "connect-udp":
+            raise Failure(f"the request after the raise: {headers!r}")
+    except h2.exceptions.ProtocolError as exc:
+        raise Failure(f"the client broke HTTP/2: {exc!r}") from exc
+    finally:
+        client.kill()
+        client.wait()
+        lsock.close()
+
+
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
     work = work_with_pki("h2_interop")
@@ -727,7 +765,9 @@ def main():
                        ("against masque-bind-client", against_the_client),
                        ("against masque-bind-client --expose", against_expose_mode),
                        ("masque-proxy against broken requests", against_the_proxy_rules),
-                       ("masque-bind-client against a silent proxy", against_a_silent_proxy)):
+                       ("masque-bind-client against a silent proxy", against_a_silent_proxy),
+                       ("masque-bind-client against a proxy with no stream yet",
+                        against_a_proxy_with_no_stream_yet)):
         try:
             part(bindir, work)
         except (Failure, OSError) as exc:

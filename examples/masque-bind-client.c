@@ -480,6 +480,21 @@ typedef struct options {
 
 static int stdin_open = 1;
 
+/* A datagram no QUIC DATAGRAM frame on the path could carry was dropped (RFC 9298 §5): said
+ * once, with what would carry it, since nothing else would tell why it never arrived. */
+static void say_too_large(const masque_quic_conn *conn)
+{
+    static int said;
+    if (!said && masque_quic_datagrams_too_large(conn) > 0) {
+        said = 1;
+        (void)printf("a datagram too large for a QUIC DATAGRAM frame on this path was dropped "
+                     "(RFC 9298 §5): one carries %zu bytes with the Bind headers here; HTTP/2 "
+                     "(--h2) carries any size\n",
+                     masque_quic_datagram_max(conn));
+        (void)fflush(stdout);
+    }
+}
+
 /* SIGINT or SIGTERM came (systemctl stop): the run ends as at its deadline, the tunnel closed
  * in order, so that the proxy frees its request, socket and quota at once. */
 static volatile sig_atomic_t stopping;
@@ -793,6 +808,7 @@ static void run_h3(client_state *st, const options *o, proxy_address *addrs, siz
             (void)masque_quic_tick(st->conn);
         }
         (void)masque_quic_write(st->conn);
+        say_too_large(st->conn);
     }
     if (!st->ended && !masque_quic_is_closed(st->conn)) {
         leaving = 1; /* the run is over: our own leaving is no news */

@@ -11,7 +11,7 @@ through the tunnel, each direction in turn:
 Prints what arrived, in Mbit/s, and the datagrams' one-way delay. Not a test.
 
 usage: tools/delay-bench.py BUILD_DIR [--transport h2,h3] [--rtt-ms 10,50,100]
-                            [--rate-mbit 150] [--seconds 4] [--path-mbit M]
+                            [--rate-mbit 150] [--seconds 4] [--path-mbit M] [--size 1200]
 (a round trip of -1: no relay, the client connects to the proxy itself)
 """
 import argparse
@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "e2e"))
 from programs import start_proxy, wait_for, work_with_pki  # noqa: E402
 
-SIZE = 1200
+SIZE = 1200  # bytes of UDP payload a datagram (--size)
 
 
 class DelayRelay:
@@ -271,6 +271,7 @@ def measure(bindir, work, port, transport, rtt_ms, path_mbit, rate_bps, seconds)
 
 
 def main():
+    global SIZE
     if len(sys.argv) == 6 and sys.argv[1] == "--relay":  # the relay's own process
         kind = DelayRelay if sys.argv[2] == "h2" else UdpDelayRelay
         relay = kind(int(sys.argv[3]), int(sys.argv[4]) / 2000, float(sys.argv[5]) * 1e6)
@@ -283,9 +284,11 @@ def main():
     ap.add_argument("--rate-mbit", type=float, default=150)
     ap.add_argument("--seconds", type=float, default=4)
     ap.add_argument("--transport", default="h2,h3")
+    ap.add_argument("--size", type=int, default=SIZE, help="bytes of UDP payload a datagram")
     ap.add_argument("--path-mbit", type=float, default=0,
                     help="the path's bandwidth each way (0: no limit but the machine's)")
     a = ap.parse_args()
+    SIZE = max(a.size, 8)  # the send time stamp
     bindir = os.path.join(a.build, "examples")
     work = work_with_pki("delay-bench")
     proxy, port = start_proxy(bindir, work, ["--run-seconds", "3600"])

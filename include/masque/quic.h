@@ -726,6 +726,23 @@ MASQUE_API int masque_quic_refused(const masque_quic_conn *c);
 MASQUE_API uint64_t masque_quic_datagrams_dropped(const masque_quic_conn *c);
 
 /**
+ * @brief Of masque_quic_datagrams_dropped(), those larger than any DATAGRAM frame on the path
+ *        carries (masque_quic_datagram_max()): RFC 9298 §5 has them dropped, not sent as
+ *        capsules. A host says so once: over HTTP/2 the same datagram would go through.
+ * @param c The connection.
+ */
+MASQUE_API uint64_t masque_quic_datagrams_too_large(const masque_quic_conn *c);
+
+/**
+ * @brief The largest HTTP Datagram (Quarter Stream ID, Context ID and the Bind payload with
+ *        its UDP payload) one QUIC DATAGRAM frame carries on the connection's path now: what
+ *        ngtcp2's path MTU discovery has confirmed (1200 bytes of UDP payload at first, at most
+ *        1452), less a short header's worst case. Larger ones are dropped.
+ * @param c The connection.
+ */
+MASQUE_API size_t masque_quic_datagram_max(const masque_quic_conn *c);
+
+/**
  * @brief Client: one more Bind request on this connection, sent as soon as the proxy's SETTINGS
  *        and its stream limit allow it (at once when they already do; open requests, and
  *        those this end reset, hold their stream IDs until the proxy's MAX_STREAMS gives them

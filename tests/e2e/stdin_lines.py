@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-only
 """masque-bind-client's stdin mode sends every line that is already waiting when it wakes up:
-three lines written at once reach the peer at once, not one per later wake-up.
+three lines written at once reach the peer at once, not one per later wake-up. A line too
+large for any QUIC DATAGRAM frame is dropped (RFC 9298 §5), and the client says so, once.
 
 usage: stdin_lines.py BUILD_DIR    (loopback only; every wait has a generous bounded deadline)
 """
@@ -95,7 +96,24 @@ def main():
             # at once delivers three, or two when a UDP datagram is lost on a loaded machine.
             if len(got) < 2:
                 raise SystemExit(f"stdin_lines: FAIL: the peer got {got} of 3 lines")
-            print(f"stdin_lines: PASS ({', '.join(got)})")
+            # A line no QUIC DATAGRAM frame can carry (at most 1452 bytes of UDP payload in
+            # all): dropped (RFC 9298 §5), and the client says so, once; the tunnel goes on.
+            dest = f"127.0.0.1:{peer.getsockname()[1]}"
+            client.stdin.write(f"{dest} {'x' * 2000}\n".encode())
+            client.stdin.flush()
+            wait_for(lambda: "too large for a QUIC DATAGRAM frame" in open(log_path).read(),
+                     "word of the datagram too large")
+
+            def after():
+                client.stdin.write(f"{dest} after\n".encode())
+                client.stdin.flush()
+                ready, _, _ = select.select([peer], [], [], 0.2)
+                return ready and peer.recv(4096) == b"after"
+            wait_for(after, "line after the one too large")
+            if open(log_path).read().count("too large for a QUIC DATAGRAM frame") != 1:
+                raise SystemExit("stdin_lines: FAIL: the client said more than once that a "
+                                 "datagram was too large")
+            print(f"stdin_lines: PASS ({', '.join(got)}; a datagram too large, said once)")
     finally:
         for p in (client, proxy):
             if p is not None:

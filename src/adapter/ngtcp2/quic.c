@@ -123,9 +123,10 @@ struct masque_quic_conn {
     gnutls_datum_t ticket;
     nghttp3_conn *h3;
     masque_quic_request *req[MASQUE_QUIC_MAX_REQUESTS];
-    uint64_t datagram_id;       /* ngtcp2's datagram identifiers */
-    uint64_t datagrams_dropped; /* too large for a DATAGRAM frame, or congestion */
-    uint64_t bidi_limit;        /* proxy: client request streams allowed so far (MAX_STREAMS) */
+    uint64_t datagram_id;         /* ngtcp2's datagram identifiers */
+    uint64_t datagrams_dropped;   /* too large for a DATAGRAM frame, or congestion */
+    uint64_t datagrams_too_large; /* of those, too large for any DATAGRAM frame on the path */
+    uint64_t bidi_limit;          /* proxy: client request streams allowed so far (MAX_STREAMS) */
     size_t nreq;
     size_t max_requests;
     size_t dgq_head, dgq_count;
@@ -512,12 +513,13 @@ static void host_abort(void *host, uint64_t code)
 static int host_write_datagram(void *host, const uint8_t *data, size_t len)
 {
     masque_quic_conn *c = ((masque_quic_request *)host)->conn;
-    size_t path_max = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->conn);
     size_t i;
-    if (path_max > MAX_PACKET) {
-        path_max = MAX_PACKET;
+    if (len > masque_quic_datagram_max(c)) {
+        c->datagrams_too_large++;
+        c->datagrams_dropped++;
+        return 0;
     }
-    if (len + DATAGRAM_OVERHEAD > path_max || c->dgq_count == DATAGRAM_QUEUE) {
+    if (c->dgq_count == DATAGRAM_QUEUE) {
         c->datagrams_dropped++; /* a datagram may be lost; the request goes on */
         return 0;
     }
@@ -2817,6 +2819,20 @@ masque_conn_end masque_quic_end_reason(const masque_quic_conn *c, uint64_t *code
 int masque_quic_refused(const masque_quic_conn *c)
 {
     return c->refused;
+}
+
+size_t masque_quic_datagram_max(const masque_quic_conn *c)
+{
+    size_t path_max = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->conn);
+    if (path_max > MAX_PACKET) {
+        path_max = MAX_PACKET;
+    }
+    return path_max > DATAGRAM_OVERHEAD ? path_max - DATAGRAM_OVERHEAD : 0;
+}
+
+uint64_t masque_quic_datagrams_too_large(const masque_quic_conn *c)
+{
+    return c->datagrams_too_large;
 }
 
 uint64_t masque_quic_datagrams_dropped(const masque_quic_conn *c)

@@ -95,9 +95,11 @@ static void print_usage(const masque_quic_proxy *proxy, uint32_t stateless_per_s
                       (unsigned long long)u.refused);
     }
     (void)fprintf(stderr,
-                  "%s: %llu datagrams from targets dropped: too large for a QUIC "
-                  "DATAGRAM frame, or their client's stream full\n",
-                  who, (unsigned long long)masque_quic_proxy_datagrams_dropped(proxy));
+                  "%s: %llu datagrams from targets dropped: %llu too large for their client's "
+                  "QUIC DATAGRAM frames, the others held back by congestion control or a full "
+                  "request stream\n",
+                  who, (unsigned long long)masque_quic_proxy_datagrams_dropped(proxy),
+                  (unsigned long long)masque_quic_proxy_datagrams_too_large(proxy));
     held = masque_quic_proxy_stateless_answers(proxy, &resets, &negotiations);
     (void)fprintf(stderr,
                   "%s: %llu Stateless Resets and %llu Version Negotiation packets sent "

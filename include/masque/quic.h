@@ -1063,6 +1063,15 @@ MASQUE_API size_t masque_quic_proxy_requests(const masque_quic_proxy *p);
 MASQUE_API uint64_t masque_quic_proxy_datagrams_dropped(const masque_quic_proxy *p);
 
 /**
+ * @brief Of masque_quic_proxy_datagrams_dropped(), those too large for any QUIC DATAGRAM frame
+ *        on their client's path (masque_quic_datagrams_too_large()): a target that sends
+ *        larger datagrams than a tunnel carries, not a tunnel short of capacity.
+ * @param p The proxy.
+ * @return The count.
+ */
+MASQUE_API uint64_t masque_quic_proxy_datagrams_too_large(const masque_quic_proxy *p);
+
+/**
  * @brief Connections the proxy probed, since start, because a client identity's quota of
  *        requests was used up (`quota_requests`: a request refused with 429 has each other
  *        connection that holds one of the identity's requests sent a PING, HTTP/3 or HTTP/2),

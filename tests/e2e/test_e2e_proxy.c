@@ -704,6 +704,7 @@ test_e2e_UDP_19_a_target_payload_too_big_for_a_frame_is_dropped_not_capsuled(voi
     assert_int_equal(clients[0].last_len, 5);
     assert_memory_equal(clients[0].last, "small", 5);
     assert_true(masque_quic_proxy_datagrams_dropped(proxy) == 1u);
+    assert_true(masque_quic_proxy_datagrams_too_large(proxy) == 1u); /* not for capacity */
     (void)close(peer);
     stop_client(&clients[0]);
     stop_proxy();

@@ -314,9 +314,10 @@ struct masque_quic_proxy {
     size_t closing_next;
     id_index closing_ids;
     id_slot closing_slots[CLOSING_SLOTS];
-    uint64_t gone_dropped;  /* masque_quic_datagrams_dropped() of the clients that left */
-    uint64_t no_room;       /* datagrams whose request stream had no room (capsules) */
-    uint64_t full_reported; /* ns: "all client slots are taken" is logged once a second */
+    uint64_t gone_dropped;   /* masque_quic_datagrams_dropped() of the clients that left */
+    uint64_t gone_too_large; /* masque_quic_datagrams_too_large() of the clients that left */
+    uint64_t no_room;        /* datagrams whose request stream had no room (capsules) */
+    uint64_t full_reported;  /* ns: "all client slots are taken" is logged once a second */
     /* Clients without an open Bind request, and the same by source (addr_slots / 2 buckets,
      * keyed by addr_seed). */
     dlist bare;
@@ -2236,6 +2237,7 @@ static void release_client(masque_quic_proxy *p, proxy_client *c)
         addr_del(p, c);
         cids_drop(p, c);
         p->gone_dropped += masque_quic_datagrams_dropped(c->conn);
+        p->gone_too_large += masque_quic_datagrams_too_large(c->conn);
         (void)masque_quic_close(c->conn, MASQUE_H3_NO_ERROR); /* nothing when already closed */
         closing_keep(p, c->conn);
     }
@@ -2917,6 +2919,18 @@ uint64_t masque_quic_proxy_datagrams_dropped(const masque_quic_proxy *p)
     for (i = 0; i < p->nclients; i++) {
         if (p->clients[i]->conn != NULL) {
             n += masque_quic_datagrams_dropped(p->clients[i]->conn);
+        }
+    }
+    return n;
+}
+
+uint64_t masque_quic_proxy_datagrams_too_large(const masque_quic_proxy *p)
+{
+    uint64_t n = p->gone_too_large;
+    size_t i;
+    for (i = 0; i < p->nclients; i++) {
+        if (p->clients[i]->conn != NULL) {
+            n += masque_quic_datagrams_too_large(p->clients[i]->conn);
         }
     }
     return n;

@@ -262,6 +262,15 @@ typedef struct masque_quic_config {
      * stream (-10 §9 bounds buffered responses). 0: 1 MiB.
      */
     size_t stream_buffer;
+    /**
+     * The longest a DATAGRAM capsule may wait in that buffer before it is handed to the stream,
+     * in ms: one that comes when the capsules not yet handed over have waited longer (flow or
+     * congestion control holding them back) is dropped and counted as one that finds the
+     * buffer full: a late datagram serves the protocols UDP carries less than a lost one (RFC
+     * 9298 §6). 0: 100 ms; UINT64_MAX: bytes alone bound the buffer. QUIC DATAGRAM frames do
+     * not wait: what congestion control does not take is dropped at once.
+     */
+    uint64_t datagram_max_wait_ms;
     size_t max_peer_contexts; /**< Proxy: contexts a client may hold; 0: the table (256). */
     /**
      * Bind requests open at once on one connection; 0: MASQUE_QUIC_MAX_REQUESTS. The proxy

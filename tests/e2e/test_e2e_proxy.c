@@ -100,6 +100,7 @@ static int bound_socket(const char *ip, masque_address *out)
 
 /* A proxy on `ip`; allow_cidr NULL keeps the default policy (loopback refused). */
 static size_t proxy_stream_buffer;  /* 0: the default */
+static uint64_t proxy_max_wait_ms;  /* datagram_max_wait_ms; 0: the default */
 static int proxy_force_capsules;    /* the proxy offers no HTTP/3 datagrams */
 static int client_force_capsules;   /* the clients offer none */
 static int proxy_withhold_connect;  /* the proxy sends no SETTINGS_ENABLE_CONNECT_PROTOCOL */
@@ -227,6 +228,7 @@ static void start_proxy(const char *ip, const char *allow_cidr)
     forget_proxy_log();
     memset(&cfg, 0, sizeof(cfg));
     cfg.conn.stream_buffer = proxy_stream_buffer;
+    cfg.conn.datagram_max_wait_ms = proxy_max_wait_ms;
     cfg.conn.force_capsules = proxy_force_capsules;
     cfg.conn.withhold_connect_protocol = proxy_withhold_connect;
     cfg.conn.idle_timeout_ms = proxy_idle_ms;
@@ -683,6 +685,17 @@ static void test_e2e_DG_8_h3_datagrams_when_both_ends_enable_them(void **state)
  * does not hold. The big one is read before the small one, so when the small one is in, the
  * big one was judged.
  */
+/* A proxy with a loopback-allowing policy, one client whose request is ready (on QUIC DATAGRAM
+ * frames or not, as asked), and a peer's socket: the peer's. */
+static int one_tunnel(int h3_datagrams, masque_address *peer_addr)
+{
+    start_proxy("127.0.0.1", "127.0.0.0/8");
+    start_client(&clients[0], "127.0.0.1");
+    assert_true(pump(1, 5000, all_ready));
+    assert_int_equal(masque_quic_request_uses_h3_datagrams(clients[0].req) != 0, h3_datagrams);
+    return bound_socket("127.0.0.1", peer_addr);
+}
+
 static void
 test_e2e_UDP_19_a_target_payload_too_big_for_a_frame_is_dropped_not_capsuled(void **state)
 {
@@ -690,11 +703,7 @@ test_e2e_UDP_19_a_target_payload_too_big_for_a_frame_is_dropped_not_capsuled(voi
     masque_address peer_addr;
     int peer;
     (void)state;
-    start_proxy("127.0.0.1", "127.0.0.0/8");
-    start_client(&clients[0], "127.0.0.1");
-    assert_true(pump(1, 5000, all_ready));
-    assert_true(masque_quic_request_uses_h3_datagrams(clients[0].req));
-    peer = bound_socket("127.0.0.1", &peer_addr);
+    peer = one_tunnel(1, &peer_addr);
     memset(big, 0xB1, sizeof(big));
     clients[0].got = 0;
     peer_send(peer, &clients[0].pub, big, sizeof(big));
@@ -2295,6 +2304,50 @@ static void test_e2e_a_flood_toward_a_stalled_client_costs_the_others_nothing(vo
     stop_proxy();
 }
 
+/*
+ * DATAGRAM capsules (the proxy offers no HTTP/3 datagrams) toward a client that stopped
+ * reading: its acknowledgements stop, congestion control holds the stream back, and the
+ * capsules wait in the request's buffer (1 MiB). One that comes when those have waited longer
+ * than datagram_max_wait_ms (300 ms here) is dropped and counted: the first drop comes after
+ * a few dozen datagrams (one each 5 ms, about 60 in 300 ms, and what the congestion window
+ * took), where the buffer's bytes alone would take a thousand.
+ */
+static void test_e2e_a_capsule_that_would_wait_too_long_is_dropped(void **state)
+{
+    static uint8_t big[1000];
+    masque_address peer_addr;
+    uint64_t end;
+    uint64_t last_sent = 0;
+    int sent = 0;
+    int peer;
+    (void)state;
+    proxy_force_capsules = 1;
+    proxy_max_wait_ms = 300;
+    peer = one_tunnel(0, &peer_addr);
+    memset(big, 0xC4, sizeof(big));
+    clients[0].paused = 1;
+    end = ms() + 60000;
+    while (masque_quic_proxy_datagrams_dropped(proxy) == 0 && ms() < end && sent < 2000) {
+        if (ms() >= last_sent + 5) {
+            peer_send(peer, &clients[0].pub, big, sizeof(big));
+            last_sent = ms();
+            sent++;
+        }
+        (void)pump(1, 1, NULL);
+    }
+    print_message("the first capsule dropped after %d datagrams\n", sent);
+    assert_true(masque_quic_proxy_datagrams_dropped(proxy) > 0);
+    assert_true(sent < 400); /* for the wait, not for room */
+    /* The client reads again: the tunnel goes on. */
+    clients[0].paused = 0;
+    clients[0].got = 0;
+    assert_true(pump(1, 20000, all_got));
+    assert_false(clients[0].closed);
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
 static int first_still_here(size_t n)
 {
     (void)n;
@@ -3857,6 +3910,7 @@ static int after_each(void **state)
     proxy_quota_datagrams = 0;
     proxy_max_contexts = 0;
     proxy_stream_buffer = 0;
+    proxy_max_wait_ms = 0;
     proxy_force_capsules = 0;
     proxy_withhold_connect = 0;
     proxy_idle_ms = 0;
@@ -3920,6 +3974,7 @@ int main(int argc, char **argv)
         E2E_TEST(test_e2e_DG_8_relay_integrity_ipv4_capsules),
         E2E_TEST(test_e2e_UDP_13_a_burst_to_two_targets_leaves_datagram_by_datagram),
         E2E_TEST(test_e2e_UDP_19_a_target_payload_too_big_for_a_frame_is_dropped_not_capsuled),
+        E2E_TEST(test_e2e_a_capsule_that_would_wait_too_long_is_dropped),
         E2E_TEST(test_e2e_UDP_21_a_lone_datagram_is_not_held_for_a_batch),
         E2E_TEST(test_e2e_DG_8_relay_integrity_ipv6_capsules),
         E2E_TEST(test_e2e_DG_8_h3_datagrams_when_both_ends_enable_them),

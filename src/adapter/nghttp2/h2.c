@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "../common/exchange.h"
+#include "../common/queue_age.h"
 #include "../common/tls_identity.h"
 #include "h2_probe.h"
 
@@ -42,8 +43,6 @@
  * latency). Data in flight is not limited by it. */
 #define NOTSENT_LOWAT        16384
 #define DEFAULT_PRIORITY     "NORMAL:-VERS-ALL:+VERS-TLS1.3"
-#define DEFAULT_MAX_WAIT_MS  100u /* masque_h2_config.datagram_max_wait_ms */
-#define WAIT_MARKS           16u  /* when the outbox's bytes came, in that many steps */
 
 /* One Bind request: its stream, fields, session and outbox of capsules. */
 struct masque_h2_request {
@@ -56,11 +55,8 @@ struct masque_h2_request {
     void *app;
     uint8_t *out; /* capsules not yet handed to nghttp2 (which copies them into frames) */
     size_t out_cap, out_read, out_end;
-    /* When the outbox's bytes came: marks[i] covers out[.. mark_end[i]) from mark_ms[i] on,
-     * the first the oldest; a new mark at most each max_wait / WAIT_MARKS. */
-    size_t mark_end[WAIT_MARKS];
-    uint64_t mark_ms[WAIT_MARKS];
-    size_t nmarks;
+    uint64_t out_base;    /* the body's offset of out[0] */
+    masque_queue_age age; /* when the outbox's bytes came (body offsets) */
     size_t npublic;
     int32_t stream; /* -1: a client's request waiting for the proxy's SETTINGS */
     int out_fin;
@@ -223,56 +219,18 @@ static size_t requests_live(const masque_h2_conn *c)
 
 /* ---- the request stream's body ---- */
 
-/* The longest the capsules now in the outbox may have waited: one coming after more than that
- * is dropped if it is a datagram (masque_h2_config.datagram_max_wait_ms). */
+/* The longest the capsules now in the outbox may have waited: a datagram coming after more
+ * than that is dropped (masque_h2_config.datagram_max_wait_ms). */
 static uint64_t max_wait_ms(const masque_h2_request *r)
 {
-    return r->conn->cfg.datagram_max_wait_ms != 0 ? r->conn->cfg.datagram_max_wait_ms
-                                                  : DEFAULT_MAX_WAIT_MS;
-}
-
-/* The outbox's bytes up to out_read are gone: so are the marks that covered only them. */
-static void marks_taken(masque_h2_request *r)
-{
-    size_t gone = 0;
-    size_t i;
-    while (gone < r->nmarks && r->mark_end[gone] <= r->out_read) {
-        gone++;
-    }
-    for (i = gone; i < r->nmarks; i++) {
-        r->mark_end[i - gone] = r->mark_end[i];
-        r->mark_ms[i - gone] = r->mark_ms[i];
-    }
-    r->nmarks -= gone;
-}
-
-/* Bytes came at now: a new mark, unless the newest is recent enough (or none is left). */
-static void mark_append(masque_h2_request *r, uint64_t now)
-{
-    uint64_t step = max_wait_ms(r) / WAIT_MARKS;
-    if (r->nmarks > 0 && (r->nmarks == WAIT_MARKS || now - r->mark_ms[r->nmarks - 1] <= step)) {
-        r->mark_end[r->nmarks - 1] = r->out_end; /* dated older than it is: dropped sooner */
-        return;
-    }
-    r->mark_end[r->nmarks] = r->out_end;
-    r->mark_ms[r->nmarks] = now;
-    r->nmarks++;
-}
-
-/* How long the oldest byte in the outbox has waited, in ms (0 when it is empty). */
-static uint64_t outbox_wait_ms(const masque_h2_request *r, uint64_t now)
-{
-    return r->nmarks > 0 && now > r->mark_ms[0] ? now - r->mark_ms[0] : 0;
+    return masque_queue_age_bound(r->conn->cfg.datagram_max_wait_ms);
 }
 
 static int outbox_append(masque_h2_request *r, const uint8_t *data, size_t len)
 {
     if (r->out_end + len > r->out_cap && r->out_read > 0) {
-        size_t i;
         memmove(r->out, r->out + r->out_read, r->out_end - r->out_read);
-        for (i = 0; i < r->nmarks; i++) {
-            r->mark_end[i] -= r->out_read;
-        }
+        r->out_base += r->out_read;
         r->out_end -= r->out_read;
         r->out_read = 0;
     }
@@ -281,7 +239,7 @@ static int outbox_append(masque_h2_request *r, const uint8_t *data, size_t len)
     }
     memcpy(r->out + r->out_end, data, len);
     r->out_end += len;
-    mark_append(r, now_ms());
+    masque_queue_age_queued(&r->age, r->out_base + r->out_end, now_ms(), max_wait_ms(r));
     if (r->deferred && r->conn->h2 != NULL && r->stream > 0) {
         r->deferred = 0;
         (void)nghttp2_session_resume_data(r->conn->h2, r->stream);
@@ -300,9 +258,9 @@ static ssize_t read_body(nghttp2_session *h2, int32_t stream_id, uint8_t *buf, s
     (void)stream_id;
     (void)user;
     if (r->out_read == r->out_end) {
+        r->out_base += r->out_end;
         r->out_read = 0;
         r->out_end = 0;
-        r->nmarks = 0;
         if (r->out_fin) {
             *data_flags |= NGHTTP2_DATA_FLAG_EOF; /* the request's end (RFC 9298 §3.1) */
             return 0;
@@ -313,7 +271,7 @@ static ssize_t read_body(nghttp2_session *h2, int32_t stream_id, uint8_t *buf, s
     n = r->out_end - r->out_read < length ? r->out_end - r->out_read : length;
     memcpy(buf, r->out + r->out_read, n);
     r->out_read += n;
-    marks_taken(r);
+    masque_queue_age_taken(&r->age, r->out_base + r->out_read);
     return (ssize_t)n;
 }
 
@@ -322,11 +280,11 @@ static ssize_t read_body(nghttp2_session *h2, int32_t stream_id, uint8_t *buf, s
 static int host_write_stream(void *host, const uint8_t *data, size_t len)
 {
     masque_h2_request *r = host;
-    /* A DATAGRAM capsule (type 0, RFC 9297 §3.5, which the session writes in one byte; a
-     * batch of control capsules never starts with it) behind capsules that have waited too
-     * long would arrive too late to serve the protocol it carries (RFC 9298 §6): as a full
-     * buffer, it is dropped, and counted; responses still queue. */
-    if (len > 0 && data[0] == 0x00 && outbox_wait_ms(r, now_ms()) > max_wait_ms(r)) {
+    /* A DATAGRAM capsule behind capsules that have waited too long would arrive too late to
+     * serve the protocol it carries (RFC 9298 §6): as at a full buffer, it is dropped, and
+     * counted; responses still queue. */
+    if (masque_queue_age_is_datagram(data, len) &&
+        masque_queue_age_ms(&r->age, now_ms()) > max_wait_ms(r)) {
         return MASQUE_HOST_NO_ROOM;
     }
     return outbox_append(r, data, len) == 0 ? 0 : MASQUE_HOST_NO_ROOM; /* the only failure */

@@ -2630,6 +2630,7 @@ static void tcp_accept(masque_quic_proxy *p)
         cfg.idle_timeout_ms = p->cfg.conn.idle_timeout_ms;
         cfg.conn_idle_timeout_ms = p->cfg.conn.conn_idle_timeout_ms;
         cfg.stream_buffer = p->cfg.conn.stream_buffer;
+        cfg.datagram_max_wait_ms = p->cfg.conn.datagram_max_wait_ms;
         cfg.max_peer_contexts = p->cfg.conn.max_peer_contexts;
         cfg.assign_rate = p->cfg.conn.assign_rate;
         cfg.max_requests = p->cfg.conn.max_requests;

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "../common/exchange.h"
+#include "../common/queue_age.h"
 #include "../common/tls_identity.h"
 #include "closing.h"
 #include "ctrl_guard.h"
@@ -67,11 +68,12 @@ struct masque_quic_request {
      * points into them), then they are room again. Offsets count from the body's start. */
     uint8_t *out;
     size_t out_cap;
-    size_t out_tail;    /* where the next byte goes: out_end's place in the ring */
-    size_t out_head;    /* out_read's place in the ring */
-    uint64_t out_read;  /* offset handed to nghttp3 */
-    uint64_t out_end;   /* offset of the end */
-    uint64_t out_acked; /* offset acknowledged */
+    size_t out_tail;      /* where the next byte goes: out_end's place in the ring */
+    size_t out_head;      /* out_read's place in the ring */
+    uint64_t out_read;    /* offset handed to nghttp3 */
+    uint64_t out_end;     /* offset of the end */
+    uint64_t out_acked;   /* offset acknowledged */
+    masque_queue_age age; /* when the bytes not yet handed to nghttp3 came */
     size_t npublic;
     int64_t stream; /* -1: a client's request waiting for the proxy's SETTINGS */
     int out_fin;    /* end the stream once everything queued is out */
@@ -440,6 +442,8 @@ static int outbox_append(masque_quic_request *r, const uint8_t *data, size_t len
     }
     r->out_tail = ring_step(r, r->out_tail, len);
     r->out_end += len;
+    masque_queue_age_queued(&r->age, r->out_end, now_ms(),
+                            masque_queue_age_bound(r->conn->cfg.datagram_max_wait_ms));
     if (r->conn->h3 != NULL && r->stream >= 0) {
         (void)nghttp3_conn_resume_stream(r->conn->h3, r->stream);
     }
@@ -479,6 +483,7 @@ static nghttp3_ssize read_body(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
         }
         r->out_head = ring_step(r, r->out_head, n);
         r->out_read += n;
+        masque_queue_age_taken(&r->age, r->out_read);
         return count;
     }
 }
@@ -487,7 +492,16 @@ static nghttp3_ssize read_body(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
 
 static int host_write_stream(void *host, const uint8_t *data, size_t len)
 {
-    return outbox_append(host, data, len) == 0 ? 0 : MASQUE_HOST_NO_ROOM; /* the only failure */
+    masque_quic_request *r = host;
+    /* A DATAGRAM capsule behind capsules that have waited too long for flow or congestion
+     * control would arrive too late to serve the protocol it carries (RFC 9298 §6): as at a
+     * full buffer, it is dropped, and counted; responses still queue. */
+    if (masque_queue_age_is_datagram(data, len) &&
+        masque_queue_age_ms(&r->age, now_ms()) >
+            masque_queue_age_bound(r->conn->cfg.datagram_max_wait_ms)) {
+        return MASQUE_HOST_NO_ROOM;
+    }
+    return outbox_append(r, data, len) == 0 ? 0 : MASQUE_HOST_NO_ROOM; /* the only failure */
 }
 
 static void host_on_packet(void *host, const masque_address *peer, const uint8_t *data, size_t len)

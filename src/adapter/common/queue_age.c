@@ -37,7 +37,8 @@ uint64_t masque_queue_age_bound(uint64_t configured)
     return configured != 0 ? configured : MASQUE_QUEUE_AGE_DEFAULT_MS;
 }
 
-int masque_queue_age_is_datagram(const uint8_t *data, size_t len)
+int masque_queue_age_drops(const masque_queue_age *q, const uint8_t *data, size_t len, uint64_t now,
+                           uint64_t max_wait)
 {
-    return len > 0 && data[0] == 0x00;
+    return len > 0 && data[0] == 0x00 && masque_queue_age_ms(q, now) > max_wait;
 }

@@ -38,8 +38,11 @@ uint64_t masque_queue_age_ms(const masque_queue_age *q, uint64_t now);
 /** The bound a configuration asks for: `configured`, or the default for 0. */
 uint64_t masque_queue_age_bound(uint64_t configured);
 
-/** Whether the stream bytes `data` begin with a DATAGRAM capsule (type 0, RFC 9297 §3.5, which
- *  the session writes in one byte; a batch of control capsules never begins with it). */
-int masque_queue_age_is_datagram(const uint8_t *data, size_t len);
+/** Whether the stream bytes `data`, written at `now`, are to be dropped: a DATAGRAM capsule
+ *  (type 0, RFC 9297 §3.5, which the session writes in one byte; a batch of control capsules
+ *  never begins with it) that would queue behind bytes older than max_wait ms (RFC 9298 §6: it
+ *  would arrive too late to serve the protocol it carries). Control capsules always queue. */
+int masque_queue_age_drops(const masque_queue_age *q, const uint8_t *data, size_t len, uint64_t now,
+                           uint64_t max_wait);
 
 #endif

@@ -219,14 +219,8 @@ static size_t requests_live(const masque_h2_conn *c)
 
 /* ---- the request stream's body ---- */
 
-/* The longest the capsules now in the outbox may have waited: a datagram coming after more
- * than that is dropped (masque_h2_config.datagram_max_wait_ms). */
-static uint64_t max_wait_ms(const masque_h2_request *r)
-{
-    return masque_queue_age_bound(r->conn->cfg.datagram_max_wait_ms);
-}
-
-static int outbox_append(masque_h2_request *r, const uint8_t *data, size_t len)
+/* Queues capsules that came at `now` (ms). 0, or -1 when the outbox has no room for them. */
+static int outbox_append(masque_h2_request *r, const uint8_t *data, size_t len, uint64_t now)
 {
     if (r->out_end + len > r->out_cap && r->out_read > 0) {
         memmove(r->out, r->out + r->out_read, r->out_end - r->out_read);
@@ -239,7 +233,8 @@ static int outbox_append(masque_h2_request *r, const uint8_t *data, size_t len)
     }
     memcpy(r->out + r->out_end, data, len);
     r->out_end += len;
-    masque_queue_age_queued(&r->age, r->out_base + r->out_end, now_ms(), max_wait_ms(r));
+    masque_queue_age_queued(&r->age, r->out_base + r->out_end, now,
+                            r->conn->cfg.datagram_max_wait_ms);
     if (r->deferred && r->conn->h2 != NULL && r->stream > 0) {
         r->deferred = 0;
         (void)nghttp2_session_resume_data(r->conn->h2, r->stream);
@@ -280,14 +275,12 @@ static ssize_t read_body(nghttp2_session *h2, int32_t stream_id, uint8_t *buf, s
 static int host_write_stream(void *host, const uint8_t *data, size_t len)
 {
     masque_h2_request *r = host;
-    /* A DATAGRAM capsule behind capsules that have waited too long would arrive too late to
-     * serve the protocol it carries (RFC 9298 §6): as at a full buffer, it is dropped, and
-     * counted; responses still queue. */
-    if (masque_queue_age_is_datagram(data, len) &&
-        masque_queue_age_ms(&r->age, now_ms()) > max_wait_ms(r)) {
+    uint64_t now = now_ms();
+    /* A datagram that would wait too long is dropped and counted, as at a full buffer. */
+    if (masque_queue_age_drops(&r->age, data, len, now, r->conn->cfg.datagram_max_wait_ms)) {
         return MASQUE_HOST_NO_ROOM;
     }
-    return outbox_append(r, data, len) == 0 ? 0 : MASQUE_HOST_NO_ROOM; /* the only failure */
+    return outbox_append(r, data, len, now) == 0 ? 0 : MASQUE_HOST_NO_ROOM; /* the only failure */
 }
 
 static void host_on_packet(void *host, const masque_address *peer, const uint8_t *data, size_t len)
@@ -865,6 +858,8 @@ static masque_h2_conn *conn_new(const masque_h2_config *cfg, int fd, const masqu
     }
 #endif
     c->cfg = *cfg;
+    c->cfg.datagram_max_wait_ms =
+        masque_queue_age_bound(cfg->datagram_max_wait_ms); /* 0: resolved once */
     c->hooks = *hooks;
     c->app = app;
     c->fd = fd;
@@ -1346,5 +1341,5 @@ int masque_h2_request_write_stream(masque_h2_request *r, const uint8_t *data, si
     if (r->stream <= 0) {
         return -1;
     }
-    return outbox_append(r, data, len);
+    return outbox_append(r, data, len, now_ms());
 }

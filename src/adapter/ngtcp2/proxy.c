@@ -2913,28 +2913,28 @@ uint64_t masque_quic_proxy_handshakes(const masque_quic_proxy *p, uint64_t *resu
     return p->handshakes;
 }
 
-uint64_t masque_quic_proxy_datagrams_dropped(const masque_quic_proxy *p)
+/* A connection's counter, summed over the HTTP/3 clients connected now. */
+static uint64_t clients_sum(const masque_quic_proxy *p,
+                            uint64_t (*count)(const masque_quic_conn *conn))
 {
-    uint64_t n = p->gone_dropped + p->no_room;
+    uint64_t n = 0;
     size_t i;
     for (i = 0; i < p->nclients; i++) {
         if (p->clients[i]->conn != NULL) {
-            n += masque_quic_datagrams_dropped(p->clients[i]->conn);
+            n += count(p->clients[i]->conn);
         }
     }
     return n;
 }
 
+uint64_t masque_quic_proxy_datagrams_dropped(const masque_quic_proxy *p)
+{
+    return p->gone_dropped + p->no_room + clients_sum(p, masque_quic_datagrams_dropped);
+}
+
 uint64_t masque_quic_proxy_datagrams_too_large(const masque_quic_proxy *p)
 {
-    uint64_t n = p->gone_too_large;
-    size_t i;
-    for (i = 0; i < p->nclients; i++) {
-        if (p->clients[i]->conn != NULL) {
-            n += masque_quic_datagrams_too_large(p->clients[i]->conn);
-        }
-    }
-    return n;
+    return p->gone_too_large + clients_sum(p, masque_quic_datagrams_too_large);
 }
 
 size_t masque_quic_proxy_requests(const masque_quic_proxy *p)

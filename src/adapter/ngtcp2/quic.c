@@ -427,7 +427,8 @@ static size_t ring_step(const masque_quic_request *r, size_t at, size_t n)
     return n < r->out_cap - at ? at + n : n - (r->out_cap - at);
 }
 
-static int outbox_append(masque_quic_request *r, const uint8_t *data, size_t len)
+/* Queues capsules that came at `now` (ms). 0, or -1 when the ring has no room for them. */
+static int outbox_append(masque_quic_request *r, const uint8_t *data, size_t len, uint64_t now)
 {
     size_t first;
     if (len > r->out_cap - (size_t)(r->out_end - r->out_acked)) {
@@ -442,8 +443,7 @@ static int outbox_append(masque_quic_request *r, const uint8_t *data, size_t len
     }
     r->out_tail = ring_step(r, r->out_tail, len);
     r->out_end += len;
-    masque_queue_age_queued(&r->age, r->out_end, now_ms(),
-                            masque_queue_age_bound(r->conn->cfg.datagram_max_wait_ms));
+    masque_queue_age_queued(&r->age, r->out_end, now, r->conn->cfg.datagram_max_wait_ms);
     if (r->conn->h3 != NULL && r->stream >= 0) {
         (void)nghttp3_conn_resume_stream(r->conn->h3, r->stream);
     }
@@ -493,15 +493,13 @@ static nghttp3_ssize read_body(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
 static int host_write_stream(void *host, const uint8_t *data, size_t len)
 {
     masque_quic_request *r = host;
-    /* A DATAGRAM capsule behind capsules that have waited too long for flow or congestion
-     * control would arrive too late to serve the protocol it carries (RFC 9298 §6): as at a
-     * full buffer, it is dropped, and counted; responses still queue. */
-    if (masque_queue_age_is_datagram(data, len) &&
-        masque_queue_age_ms(&r->age, now_ms()) >
-            masque_queue_age_bound(r->conn->cfg.datagram_max_wait_ms)) {
+    uint64_t now = now_ms();
+    /* A datagram that flow or congestion control would hold back too long is dropped and
+     * counted, as at a full buffer. */
+    if (masque_queue_age_drops(&r->age, data, len, now, r->conn->cfg.datagram_max_wait_ms)) {
         return MASQUE_HOST_NO_ROOM;
     }
-    return outbox_append(r, data, len) == 0 ? 0 : MASQUE_HOST_NO_ROOM; /* the only failure */
+    return outbox_append(r, data, len, now) == 0 ? 0 : MASQUE_HOST_NO_ROOM; /* the only failure */
 }
 
 static void host_on_packet(void *host, const masque_address *peer, const uint8_t *data, size_t len)
@@ -1896,6 +1894,8 @@ static masque_quic_conn *alloc_conn(const masque_quic_config *cfg, int fd,
         return NULL;
     }
     c->cfg = *cfg;
+    c->cfg.datagram_max_wait_ms =
+        masque_queue_age_bound(cfg->datagram_max_wait_ms); /* 0: resolved once */
     c->max_requests = cfg->max_requests == 0                         ? DEFAULT_MAX_REQUESTS
                       : cfg->max_requests > MASQUE_QUIC_MAX_REQUESTS ? MASQUE_QUIC_MAX_REQUESTS
                                                                      : cfg->max_requests;
@@ -2956,5 +2956,5 @@ int masque_quic_request_write_stream(masque_quic_request *r, const uint8_t *data
     if (r->stream < 0) {
         return -1;
     }
-    return outbox_append(r, data, len);
+    return outbox_append(r, data, len, now_ms());
 }

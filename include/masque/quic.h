@@ -263,12 +263,14 @@ typedef struct masque_quic_config {
      */
     size_t stream_buffer;
     /**
-     * The longest a DATAGRAM capsule may wait in that buffer before it is handed to the stream,
-     * in ms: one that comes when the capsules not yet handed over have waited longer (flow or
+     * The longest an HTTP Datagram may wait to leave, in ms: a late datagram serves the
+     * protocols UDP carries less than a lost one (RFC 9298 §6). A DATAGRAM capsule that comes
+     * when the capsules in that buffer not yet handed to the stream have waited longer (flow or
      * congestion control holding them back) is dropped and counted as one that finds the
-     * buffer full: a late datagram serves the protocols UDP carries less than a lost one (RFC
-     * 9298 §6). 0: 100 ms; UINT64_MAX: bytes alone bound the buffer. QUIC DATAGRAM frames do
-     * not wait: what congestion control does not take is dropped at once.
+     * buffer full. A QUIC DATAGRAM frame that congestion control or pacing has held back
+     * longer, in the connection's queue of 64, is dropped and counted
+     * (masque_quic_datagrams_dropped()). 0: 100 ms; UINT64_MAX: no bound (room alone bounds
+     * the buffer and the queue).
      */
     uint64_t datagram_max_wait_ms;
     size_t max_peer_contexts; /**< Proxy: contexts a client may hold; 0: the table (256). */

@@ -2348,6 +2348,79 @@ static void test_e2e_a_capsule_that_would_wait_too_long_is_dropped(void **state)
     stop_proxy();
 }
 
+/* A path that loses everything toward client 0 (pump() runs it through after_step): what comes
+ * is read and thrown away, so the client acknowledges nothing and keeps nothing for later. */
+static void client0_path_lost(void)
+{
+    static uint8_t sink[2048];
+    while (recv(clients[0].fd, sink, sizeof(sink), MSG_DONTWAIT) >= 0) {
+    }
+}
+
+/*
+ * The same bound on QUIC DATAGRAM frames. While nothing reaches the client, congestion control
+ * holds the proxy's datagrams back, and its queue fills. A datagram held back longer than
+ * datagram_max_wait_ms (300 ms here) is dropped: once the path is back, what the client gets
+ * first was sent in the last moments of the outage, not at its start. (Before, the queue kept
+ * the first 64 datagrams of the outage and sent them, seconds late, when the path came back.)
+ * Datagram n is 200 + n bytes long, so that the lengths the client notes say which ones came.
+ */
+static void test_e2e_a_datagram_frame_held_back_too_long_is_dropped(void **state)
+{
+    static uint8_t payload[1200];
+    static uint64_t sent_at[900];
+    masque_address peer_addr;
+    uint64_t outage_end;
+    uint64_t end;
+    size_t sent = 0;
+    int peer;
+    int i;
+    (void)state;
+    proxy_max_wait_ms = 300;
+    peer = one_tunnel(1, &peer_addr);
+    memset(payload, 0xD7, sizeof(payload));
+    clients[0].paused = 1;
+    after_step = client0_path_lost;
+    outage_end = ms() + 2500;
+    while (ms() < outage_end && sent < 500) {
+        if (sent == 0 || ms() >= sent_at[sent - 1] + 5) {
+            sent_at[sent] = ms();
+            peer_send(peer, &clients[0].pub, payload, 200 + sent);
+            sent++;
+        }
+        (void)pump(1, 1, NULL);
+    }
+    assert_true(masque_quic_proxy_datagrams_dropped(proxy) > 0);
+    /* The path is back; the peer goes on sending until a few datagrams came through. */
+    after_step = NULL;
+    clients[0].paused = 0;
+    clients[0].got = 0;
+    end = ms() + 30000;
+    while (clients[0].got < 8 && ms() < end && sent < sizeof(sent_at) / sizeof(sent_at[0])) {
+        if (ms() >= sent_at[sent - 1] + 5) {
+            sent_at[sent] = ms();
+            peer_send(peer, &clients[0].pub, payload, 200 + sent);
+            sent++;
+        }
+        (void)pump(1, 1, NULL);
+    }
+    assert_true(clients[0].got >= 8);
+    assert_false(clients[0].closed);
+    for (i = 0; i < clients[0].got && i < 64; i++) {
+        size_t n = clients[0].lens[i] - 200;
+        assert_true(n < sent);
+        /* Three times the bound: room for a step between the proxy's drops on a slow run. */
+        if (sent_at[n] + 900 < outage_end) {
+            print_message("datagram %zu, sent %llu ms before the path came back, came\n", n,
+                          (unsigned long long)(outage_end - sent_at[n]));
+            fail();
+        }
+    }
+    (void)close(peer);
+    stop_client(&clients[0]);
+    stop_proxy();
+}
+
 static int first_still_here(size_t n)
 {
     (void)n;
@@ -3975,6 +4048,7 @@ int main(int argc, char **argv)
         E2E_TEST(test_e2e_UDP_13_a_burst_to_two_targets_leaves_datagram_by_datagram),
         E2E_TEST(test_e2e_UDP_19_a_target_payload_too_big_for_a_frame_is_dropped_not_capsuled),
         E2E_TEST(test_e2e_a_capsule_that_would_wait_too_long_is_dropped),
+        E2E_TEST(test_e2e_a_datagram_frame_held_back_too_long_is_dropped),
         E2E_TEST(test_e2e_UDP_21_a_lone_datagram_is_not_held_for_a_batch),
         E2E_TEST(test_e2e_DG_8_relay_integrity_ipv6_capsules),
         E2E_TEST(test_e2e_DG_8_h3_datagrams_when_both_ends_enable_them),

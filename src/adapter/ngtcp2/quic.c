@@ -132,6 +132,7 @@ struct masque_quic_conn {
     size_t nreq;
     size_t max_requests;
     size_t dgq_head, dgq_count;
+    size_t dgq_dated;     /* the oldest this many of those were held back by a write: dated */
     settings_reader ctrl; /* client: the proxy's SETTINGS, read off its control stream */
     socklen_t locallen;
     socklen_t remotelen;
@@ -155,6 +156,7 @@ struct masque_quic_conn {
     /* HTTP/3 datagrams pacing held back (a few, oldest first) */
     uint8_t dgq[DATAGRAM_QUEUE][MAX_PACKET];
     size_t dgq_len[DATAGRAM_QUEUE];
+    uint64_t dgq_held_ns[DATAGRAM_QUEUE]; /* when a write first held each back */
     /* Packets written and not sent yet: they leave together, in one sendmsg() with UDP GSO
      * (equal segments, the last one possibly shorter) at the end of masque_quic_write(). */
     struct sockaddr_storage tx_to;
@@ -520,7 +522,8 @@ static void host_abort(void *host, uint64_t code)
  * front), queued for masque_quic_write(), which packs the queue into as few packets as it can.
  * What can never fit one packet on this path is dropped, never moved to a capsule (RFC 9298
  * §6.1); what congestion control or pacing holds back waits in the queue (a step's worth, not a
- * batch: RFC 9298 §6 asks for no added burstiness), and is dropped when that is full.
+ * batch: RFC 9298 §6 asks for no added burstiness), and is dropped when that is full or once it
+ * has waited longer than datagram_max_wait_ms (drop_stale_datagrams()).
  */
 static int host_write_datagram(void *host, const uint8_t *data, size_t len)
 {
@@ -578,12 +581,44 @@ static ngtcp2_ssize write_datagrams(masque_quic_conn *c, ngtcp2_path *path, ngtc
             c->datagram_id++;
             c->dgq_head = (c->dgq_head + 1) % DATAGRAM_QUEUE;
             c->dgq_count--;
+            if (c->dgq_dated > 0) {
+                c->dgq_dated--;
+            }
         }
         if (n != NGTCP2_ERR_WRITE_MORE) {
             return n; /* a full packet (the datagram in it, or next), 0, or an error */
         }
     }
     return NGTCP2_ERR_WRITE_MORE;
+}
+
+/*
+ * Congestion control or pacing held datagrams back: those that have waited longer than
+ * datagram_max_wait_ms since the write that first held them back are dropped and counted (RFC
+ * 9298 §6: a late datagram serves the protocols UDP carries less than a lost one), as the
+ * capsules of the stream path are (queue_age.h). Dating a datagram only when a write leaves it
+ * queued costs the datagrams that leave at once no clock read.
+ */
+static void drop_stale_datagrams(masque_quic_conn *c, uint64_t ts)
+{
+    uint64_t bound_ms = c->cfg.datagram_max_wait_ms;
+    if (bound_ms > UINT64_MAX / 1000000u) {
+        return; /* no bound (UINT64_MAX) */
+    }
+    while (c->dgq_dated > 0 && ts - c->dgq_held_ns[c->dgq_head] > bound_ms * 1000000u) {
+        c->dgq_head = (c->dgq_head + 1) % DATAGRAM_QUEUE;
+        c->dgq_count--;
+        c->dgq_dated--;
+        c->datagrams_dropped++;
+    }
+}
+
+/* The datagrams a write at `ts` leaves queued that no earlier write did are dated `ts`. */
+static void date_held_datagrams(masque_quic_conn *c, uint64_t ts)
+{
+    for (; c->dgq_dated < c->dgq_count; c->dgq_dated++) {
+        c->dgq_held_ns[(c->dgq_head + c->dgq_dated) % DATAGRAM_QUEUE] = ts;
+    }
 }
 
 static void host_on_event(void *host, const masque_event *ev)
@@ -2401,6 +2436,9 @@ int masque_quic_write(masque_quic_conn *c)
     int64_t stream_id = -1;
     int fin = 0;
     flush_waiting(c);
+    if (c->dgq_dated > 0) {
+        drop_stale_datagrams(c, ts);
+    }
     ngtcp2_path_storage_zero(&ps);
     for (;;) {
         ngtcp2_ssize ndatalen = -1;
@@ -2480,6 +2518,7 @@ int masque_quic_write(masque_quic_conn *c)
         tx_commit(c, &ps.path, (size_t)n);
     }
     tx_flush(c);
+    date_held_datagrams(c, ts);
     ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
     sync_path(c);
     return 0;

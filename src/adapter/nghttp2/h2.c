@@ -37,10 +37,11 @@
  * could otherwise keep one call, and with it the other connections of the host's loop,
  * busy with megabytes. The socket stays readable for the rest. */
 #define READ_BUDGET          ((size_t)64 * 1024)
-/* Bytes the kernel may hold unsent (TCP_NOTSENT_LOWAT): beyond it, capsules wait in their
- * request's bounded outbox, where one that finds no room is dropped, rather than queue behind
- * megabytes of socket buffer and arrive too late to matter (RFC 9298 §6 asks for no added
- * latency). Data in flight is not limited by it. */
+/* Bytes the kernel may hold unsent before the socket takes no more (TCP_NOTSENT_LOWAT; a write
+ * may still fill the segment it lands in): beyond it, capsules wait in their request's bounded
+ * outbox, where one that finds no room is dropped, rather than queue behind megabytes of socket
+ * buffer and arrive too late to matter (RFC 9298 §6 asks for no added latency). Data in flight
+ * is not limited by it. */
 #define NOTSENT_LOWAT        16384
 #define DEFAULT_PRIORITY     "NORMAL:-VERS-ALL:+VERS-TLS1.3"
 

@@ -334,6 +334,33 @@ static void on_event(masque_quic_request *r, void *app, const masque_event *ev)
     event(ev);
 }
 
+/* The datagrams toward the proxy that the request dropped, if any, said as it ends: nothing else
+ * would tell the operator why some never arrived. Over HTTP/3 the connection's counts are the
+ * request's (one a connection); a datagram is dropped, not delayed, when the path carries less
+ * than is sent (RFC 9298 §6): held back too long (datagram_max_wait_ms) or with no room left. */
+static void say_dropped(const client_state *st)
+{
+    masque_session_stats stats;
+    uint64_t frames = 0;
+    uint64_t too_large = 0;
+    if (st->session == NULL) {
+        return;
+    }
+    masque_session_get_stats(st->session, &stats);
+    if (st->conn != NULL) {
+        frames = masque_quic_datagrams_dropped(st->conn);
+        too_large = masque_quic_datagrams_too_large(st->conn);
+    }
+    if (frames + stats.dropped_no_room == 0) {
+        return;
+    }
+    (void)printf("%llu of %llu datagrams toward the proxy were dropped (%llu larger than a "
+                 "DATAGRAM frame carries; the others held back longer than 100 ms, or with no "
+                 "room left: the path carried less than was sent)\n",
+                 (unsigned long long)(frames + stats.dropped_no_room),
+                 (unsigned long long)stats.datagrams_sent, (unsigned long long)too_large);
+}
+
 /* The Bind request ended (the proxy's answer, a reset, or the connection): so does the
  * program, with a non-zero status unless it ended cleanly. */
 static void closed(client_state *st, const char *http, uint64_t reason, int ok, int cancelled)
@@ -341,6 +368,7 @@ static void closed(client_state *st, const char *http, uint64_t reason, int ok, 
     if (st->abandoned) {
         return;
     }
+    say_dropped(st);
     st->session = NULL;
     st->adapter = NULL;
     st->ended = 1;
@@ -810,6 +838,9 @@ static void run_h3(client_state *st, const options *o, proxy_address *addrs, siz
         (void)masque_quic_write(st->conn);
         say_too_large(st->conn);
     }
+    if (!st->ended) {
+        say_dropped(st); /* the request ends with the connection, unheard: said here */
+    }
     if (!st->ended && !masque_quic_is_closed(st->conn)) {
         leaving = 1; /* the run is over: our own leaving is no news */
         (void)masque_quic_close(st->conn, MASQUE_H3_NO_ERROR); /* the proxy frees at once */
@@ -1027,6 +1058,7 @@ static int run_h2(client_state *st, const options *o, int fd)
         st->cannot_serve = 1;
     }
     if (!st->ended) {
+        say_dropped(st);
         st->abandoned = 1;                                 /* our own leaving is no news */
         (void)masque_h2_close(st->h2, MASQUE_H2_NO_ERROR); /* GOAWAY: the proxy frees at once */
     }

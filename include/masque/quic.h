@@ -730,8 +730,10 @@ MASQUE_API masque_conn_end masque_quic_end_reason(const masque_quic_conn *c, uin
 MASQUE_API int masque_quic_refused(const masque_quic_conn *c);
 
 /**
- * @brief Datagrams dropped because no DATAGRAM frame could carry them (too large for the path,
- *        or held back by congestion control): RFC 9298 §6.1 drops them.
+ * @brief Datagrams dropped because no DATAGRAM frame could carry them (too large for the path),
+ *        or because congestion control or pacing held them back longer than
+ *        masque_quic_config.datagram_max_wait_ms or beyond the queue's room: RFC 9298 §6.1
+ *        drops them.
  * @param c The connection.
  */
 MASQUE_API uint64_t masque_quic_datagrams_dropped(const masque_quic_conn *c);

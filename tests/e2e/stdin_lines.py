@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: GPL-3.0-only
 """masque-bind-client's stdin mode sends every line that is already waiting when it wakes up:
 three lines written at once reach the peer at once, not one per later wake-up. A line too
-large for any QUIC DATAGRAM frame is dropped (RFC 9298 §5), and the client says so, once.
+large for any QUIC DATAGRAM frame is dropped (RFC 9298 §5), and the client says so, once, and
+counts it with the others it dropped as its request ends.
 
 usage: stdin_lines.py BUILD_DIR    (loopback only; every wait has a generous bounded deadline)
 """
 import os
+import re
 import select
 import socket
 import subprocess
@@ -113,7 +115,18 @@ def main():
             if open(log_path).read().count("too large for a QUIC DATAGRAM frame") != 1:
                 raise SystemExit("stdin_lines: FAIL: the client said more than once that a "
                                  "datagram was too large")
-            print(f"stdin_lines: PASS ({', '.join(got)}; a datagram too large, said once)")
+            # As its request ends (SIGTERM), the client counts what it dropped.
+            client.stdin.close()
+            client.terminate()
+            client.wait(timeout=DEADLINE_S)
+            said = re.search(r"(\d+) of (\d+) datagrams toward the proxy were dropped \((\d+) "
+                             r"larger than a DATAGRAM frame carries", open(log_path).read())
+            if said is None or said.group(1) != "1" or said.group(3) != "1" or \
+                    int(said.group(2)) < 5:
+                raise SystemExit("stdin_lines: FAIL: at its end the client did not say that it "
+                                 f"dropped 1 datagram, too large ({said and said.group(0)!r})")
+            print(f"stdin_lines: PASS ({', '.join(got)}; a datagram too large, said once, and "
+                  f"counted at the end: {said.group(1)} of {said.group(2)})")
     finally:
         for p in (client, proxy):
             if p is not None:

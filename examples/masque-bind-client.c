@@ -112,6 +112,17 @@ static uint64_t now_ms(void)
     return masque_quic_now_ns() / 1000000u;
 }
 
+/* A datagram that could not be sent is said on stdout for the first ones and then every
+ * 1000th, with the count, so that a flood of them (a stalled path) does not flood the output. */
+static void say_not_sent(int rc)
+{
+    static unsigned long long failed;
+    failed++;
+    if (failed <= 10 || failed % 1000 == 0) {
+        (void)printf("cannot send: %s (%llu not sent so far)\n", masque_strerror(rc), failed);
+    }
+}
+
 static void send_text(client_state *st, const masque_address *peer, const char *text, size_t len)
 {
     static uint8_t buf[MASQUE_BIND_HEADROOM + 2048];
@@ -126,7 +137,7 @@ static void send_text(client_state *st, const masque_address *peer, const char *
     rc = masque_adapter_write_datagram(st->adapter, peer, buf + MASQUE_BIND_HEADROOM,
                                        MASQUE_BIND_HEADROOM, len, now_ms());
     if (rc != MASQUE_OK) {
-        (void)printf("cannot send: %s\n", masque_strerror(rc));
+        say_not_sent(rc);
     }
 }
 

@@ -59,7 +59,7 @@ const char *masque_strerror(int code)
     case MASQUE_ERR_CONTEXT_ID_EXHAUSTED:
         return "context IDs exhausted";
     case MASQUE_ERR_QUEUE_FULL:
-        return "control queue full";
+        return "no room to send";
     case MASQUE_ERR_PENDING_LIMIT:
         return "too many compression responses pending";
     case MASQUE_ERR_UNREACHABLE:

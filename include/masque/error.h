@@ -92,7 +92,9 @@ typedef enum masque_error {
     MASQUE_ERR_UNKNOWN_ACK = -23,
     /** Every Context ID of our parity up to 2^62-1 has been used. */
     MASQUE_ERR_CONTEXT_ID_EXHAUSTED = -24,
-    /** The session's control-capsule queue is full; write the stream out and retry. */
+    /** No room to send now: the session's control-capsule queue is full (write the stream
+     *  out and retry), or, from the adapter, the host's stream had none for a DATAGRAM capsule
+     *  (dropped and counted: dropped_no_room). */
     MASQUE_ERR_QUEUE_FULL = -25,
     /** Too many ACK/CLOSE responses wait to be sent: the stream must be aborted (-10 §9). */
     MASQUE_ERR_PENDING_LIMIT = -26,

@@ -121,7 +121,8 @@ def main():
             client.wait(timeout=DEADLINE_S)
             said = re.search(r"(\d+) of (\d+) datagrams toward the proxy were dropped \((\d+) "
                              r"larger than a DATAGRAM frame carries", open(log_path).read())
-            if said is None or said.group(1) != "1" or said.group(3) != "1" or \
+            # At least the one too large (a loaded machine may hold another back too long).
+            if said is None or said.group(3) != "1" or int(said.group(1)) < 1 or \
                     int(said.group(2)) < 5:
                 raise SystemExit("stdin_lines: FAIL: at its end the client did not say that it "
                                  f"dropped 1 datagram, too large ({said and said.group(0)!r})")

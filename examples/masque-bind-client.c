@@ -376,10 +376,10 @@ static void say_dropped(const client_state *st)
  * program, with a non-zero status unless it ended cleanly. */
 static void closed(client_state *st, const char *http, uint64_t reason, int ok, int cancelled)
 {
+    say_dropped(st); /* also when this end left: the count is the operator's either way */
     if (st->abandoned) {
         return;
     }
-    say_dropped(st);
     st->session = NULL;
     st->adapter = NULL;
     st->ended = 1;
@@ -849,9 +849,6 @@ static void run_h3(client_state *st, const options *o, proxy_address *addrs, siz
         (void)masque_quic_write(st->conn);
         say_too_large(st->conn);
     }
-    if (!st->ended) {
-        say_dropped(st); /* the request ends with the connection, unheard: said here */
-    }
     if (!st->ended && !masque_quic_is_closed(st->conn)) {
         leaving = 1; /* the run is over: our own leaving is no news */
         (void)masque_quic_close(st->conn, MASQUE_H3_NO_ERROR); /* the proxy frees at once */
@@ -1069,7 +1066,6 @@ static int run_h2(client_state *st, const options *o, int fd)
         st->cannot_serve = 1;
     }
     if (!st->ended) {
-        say_dropped(st);
         st->abandoned = 1;                                 /* our own leaving is no news */
         (void)masque_h2_close(st->h2, MASQUE_H2_NO_ERROR); /* GOAWAY: the proxy frees at once */
     }

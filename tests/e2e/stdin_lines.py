@@ -115,10 +115,12 @@ def main():
             if open(log_path).read().count("too large for a QUIC DATAGRAM frame") != 1:
                 raise SystemExit("stdin_lines: FAIL: the client said more than once that a "
                                  "datagram was too large")
-            # As its request ends (SIGTERM), the client counts what it dropped.
-            client.stdin.close()
-            client.terminate()
+            # As its request ends (here the proxy's: SIGTERM, CONNECTION_CLOSE), the client
+            # counts what it dropped, once.
+            proxy.terminate()
             client.wait(timeout=DEADLINE_S)
+            if open(log_path).read().count("toward the proxy were dropped") != 1:
+                raise SystemExit("stdin_lines: FAIL: the client did not count its drops once")
             said = re.search(r"(\d+) of (\d+) datagrams toward the proxy were dropped \((\d+) "
                              r"larger than a DATAGRAM frame carries", open(log_path).read())
             # At least the one too large (a loaded machine may hold another back too long).

@@ -525,6 +525,16 @@ static void host_abort(void *host, uint64_t code)
  * batch: RFC 9298 §6 asks for no added burstiness), and is dropped when that is full or once it
  * has waited longer than datagram_max_wait_ms (drop_stale_datagrams()).
  */
+/* The queue's oldest datagram leaves it (sent, or dropped by its caller). */
+static void dgq_pop(masque_quic_conn *c)
+{
+    c->dgq_head = (c->dgq_head + 1) % DATAGRAM_QUEUE;
+    c->dgq_count--;
+    if (c->dgq_dated > 0) {
+        c->dgq_dated--; /* the dated ones are the oldest */
+    }
+}
+
 static int host_write_datagram(void *host, const uint8_t *data, size_t len)
 {
     masque_quic_conn *c = ((masque_quic_request *)host)->conn;
@@ -579,11 +589,7 @@ static ngtcp2_ssize write_datagrams(masque_quic_conn *c, ngtcp2_path *path, ngtc
                                         c->datagram_id, &v, 1, ts);
         if (accepted) {
             c->datagram_id++;
-            c->dgq_head = (c->dgq_head + 1) % DATAGRAM_QUEUE;
-            c->dgq_count--;
-            if (c->dgq_dated > 0) {
-                c->dgq_dated--;
-            }
+            dgq_pop(c);
         }
         if (n != NGTCP2_ERR_WRITE_MORE) {
             return n; /* a full packet (the datagram in it, or next), 0, or an error */
@@ -606,9 +612,7 @@ static void drop_stale_datagrams(masque_quic_conn *c, uint64_t ts)
         return; /* no bound (UINT64_MAX) */
     }
     while (c->dgq_dated > 0 && ts - c->dgq_held_ns[c->dgq_head] > bound_ms * 1000000u) {
-        c->dgq_head = (c->dgq_head + 1) % DATAGRAM_QUEUE;
-        c->dgq_count--;
-        c->dgq_dated--;
+        dgq_pop(c);
         c->datagrams_dropped++;
     }
 }

@@ -20,6 +20,7 @@
  * it gets any state (RFC 9000 §8.1.2).
  */
 #define _GNU_SOURCE /* prctl(PR_SET_PDEATHSIG), SO_REUSEPORT, pipe2 */
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -210,6 +211,23 @@ static void install_handlers(void)
     (void)signal(SIGUSR1, on_usr1);
 }
 
+/* The port of address ss (IPv4 or IPv6), in network byte order, set to port_be. */
+static void set_port(struct sockaddr_storage *ss, uint16_t port_be)
+{
+    if (ss->ss_family == AF_INET6) {
+        ((struct sockaddr_in6 *)(void *)ss)->sin6_port = port_be;
+    } else {
+        ((struct sockaddr_in *)(void *)ss)->sin_port = port_be;
+    }
+}
+
+/* The port of address ss in network byte order (0: the kernel is to pick one). */
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+    return ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)(const void *)ss)->sin6_port
+                                     : ((const struct sockaddr_in *)(const void *)ss)->sin_port;
+}
+
 /* Sets the port of address ss (IPv4 or IPv6) to the one socket fd is bound to. */
 static void take_bound_port(int fd, struct sockaddr_storage *ss)
 {
@@ -219,13 +237,69 @@ static void take_bound_port(int fd, struct sockaddr_storage *ss)
     if (getsockname(fd, (struct sockaddr *)&bound, &bl) != 0 || bound.ss_family != ss->ss_family) {
         return;
     }
-    if (ss->ss_family == AF_INET6) {
-        ((struct sockaddr_in6 *)(void *)ss)->sin6_port =
-            ((struct sockaddr_in6 *)(void *)&bound)->sin6_port;
-    } else {
-        ((struct sockaddr_in *)(void *)ss)->sin_port =
-            ((struct sockaddr_in *)(void *)&bound)->sin_port;
+    set_port(ss, port_of(&bound));
+}
+
+/* Closes the n descriptors of fds that are open. */
+static void close_all(int *fds, unsigned n)
+{
+    unsigned k;
+    for (k = 0; k < n; k++) {
+        if (fds[k] >= 0) {
+            (void)close(fds[k]);
+            fds[k] = -1;
+        }
     }
+}
+
+/* How many UDP ports the kernel may pick for --listen IP:0 before one is free for TCP too. */
+#define PICK_ATTEMPTS 32
+
+/* open_pair()'s answer when the TCP port is taken (EADDRINUSE), the UDP socket open. */
+#define TCP_PORT_TAKEN 1
+
+/*
+ * One worker's listening sockets at address ss: UDP (HTTP/3) if h3, then TCP (HTTP/2) at the
+ * same port number if h2. A port of 0 in ss becomes the UDP socket's. 0; TCP_PORT_TAKEN; or
+ * -1 after saying why.
+ */
+static int open_pair(struct sockaddr_storage *ss, socklen_t sl, int shared, int h2, int h3,
+                     int *udp_fd, int *tcp_fd)
+{
+    int on = 1;
+    if (h3) { /* HTTP/3 on UDP */
+        *udp_fd = socket(ss->ss_family, SOCK_DGRAM, 0);
+        /* [::] serves IPv4 too, whatever net.ipv6.bindv6only says */
+        if (*udp_fd < 0 || masque_posix_dual_stack(*udp_fd, ss->ss_family) != 0 ||
+            (shared && setsockopt(*udp_fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
+            bind(*udp_fd, (struct sockaddr *)ss, sl) != 0) {
+            perror("masque-proxy: bind (UDP)");
+            return -1;
+        }
+        take_bound_port(*udp_fd, ss);
+    }
+    if (h2) { /* HTTP/2 on TCP, at the same port number: for networks that block UDP */
+        *tcp_fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (*tcp_fd < 0 || setsockopt(*tcp_fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+            (shared && setsockopt(*tcp_fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
+            masque_posix_dual_stack(*tcp_fd, ss->ss_family) != 0) {
+            perror("masque-proxy: socket (TCP)");
+            return -1;
+        }
+        if (bind(*tcp_fd, (struct sockaddr *)ss, sl) != 0) {
+            if (errno == EADDRINUSE) {
+                return TCP_PORT_TAKEN;
+            }
+            perror("masque-proxy: bind (TCP)");
+            return -1;
+        }
+        if (listen(*tcp_fd, 128) != 0) {
+            perror("masque-proxy: listen (TCP)");
+            return -1;
+        }
+        take_bound_port(*tcp_fd, ss);
+    }
+    return 0;
 }
 
 /*
@@ -235,46 +309,50 @@ static void take_bound_port(int fd, struct sockaddr_storage *ss)
  * whose connection it is (masque_quic_steer_by_connection_id()), the TCP ones each taking the
  * connections the kernel gives it. -1 in a slot: that transport is not served. 0, or -1 after
  * saying why.
+ *
+ * With port 0 the kernel picks the UDP port among those free for UDP: the same number may be
+ * taken for TCP (another program's listener, or the local end of a connection out). Then
+ * that UDP socket stays open until the end, so that the kernel does not pick it again, and
+ * the pick starts over, up to PICK_ATTEMPTS times.
  */
 static int open_listeners(struct sockaddr_storage *ss, socklen_t sl, unsigned workers, int h2,
                           int h3, int *udp_fds, int *tcp_fds)
 {
+    int passed_over[PICK_ATTEMPTS];
+    unsigned n_passed = 0;
+    const int pick = port_of(ss) == 0;
     unsigned k;
-    int on = 1;
+    int rc = 0;
     for (k = 0; k < workers; k++) {
         udp_fds[k] = -1;
         tcp_fds[k] = -1;
-        if (h3) { /* HTTP/3 on UDP */
-            udp_fds[k] = socket(ss->ss_family, SOCK_DGRAM, 0);
-            /* [::] serves IPv4 too, whatever net.ipv6.bindv6only says */
-            if (udp_fds[k] < 0 || masque_posix_dual_stack(udp_fds[k], ss->ss_family) != 0 ||
-                (workers > 1 &&
-                 setsockopt(udp_fds[k], SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
-                bind(udp_fds[k], (struct sockaddr *)ss, sl) != 0) {
-                perror("masque-proxy: bind (UDP)");
-                return -1;
-            }
-            take_bound_port(udp_fds[k], ss);
+    }
+    for (k = 0; k < workers && rc == 0; k++) {
+        rc = open_pair(ss, sl, workers > 1, h2, h3, &udp_fds[k], &tcp_fds[k]);
+        while (rc == TCP_PORT_TAKEN && pick && k == 0 && h3 && n_passed < PICK_ATTEMPTS) {
+            passed_over[n_passed++] = udp_fds[0];
+            udp_fds[0] = -1;
+            (void)close(tcp_fds[0]);
+            tcp_fds[0] = -1;
+            set_port(ss, 0);
+            rc = open_pair(ss, sl, workers > 1, h2, h3, &udp_fds[0], &tcp_fds[0]);
         }
-        if (h2) { /* HTTP/2 on TCP, at the same port number: for networks that block UDP */
-            tcp_fds[k] = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-            if (tcp_fds[k] < 0 ||
-                setsockopt(tcp_fds[k], SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-                (workers > 1 &&
-                 setsockopt(tcp_fds[k], SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
-                masque_posix_dual_stack(tcp_fds[k], ss->ss_family) != 0 ||
-                bind(tcp_fds[k], (struct sockaddr *)ss, sl) != 0 || listen(tcp_fds[k], 128) != 0) {
-                perror("masque-proxy: bind (TCP)");
-                return -1;
-            }
-            take_bound_port(tcp_fds[k], ss);
+        if (rc == TCP_PORT_TAKEN) {
+            perror("masque-proxy: bind (TCP)");
+            rc = -1;
         }
     }
-    if (workers > 1 && h3 && masque_quic_steer_by_connection_id(udp_fds[0], workers) != 0) {
+    close_all(passed_over, n_passed);
+    if (rc == 0 && workers > 1 && h3 &&
+        masque_quic_steer_by_connection_id(udp_fds[0], workers) != 0) {
         perror("masque-proxy: steering packets to workers (SO_ATTACH_REUSEPORT_CBPF)");
-        return -1;
+        rc = -1;
     }
-    return 0;
+    if (rc != 0) {
+        close_all(udp_fds, workers);
+        close_all(tcp_fds, workers);
+    }
+    return rc;
 }
 
 /*

@@ -8,14 +8,17 @@ when TCP ends without GOAWAY. A proxy given by name is found at whichever of the
 addresses it listens, within bounded handshake times, a first address into a black hole too. Both programs refuse an option value they cannot take at once
 (exit status 2 and a line naming the option), never a silent default or a number cut short.
 masque-proxy raises its soft limit of open files to what its limits may use, or says at start
-that the hard limit is too low; given port 0, it says which port it listens on; it outlives
-the reader of its log. A client started with stdin closed keeps its sockets off descriptor 0.
+that the hard limit is too low; given port 0, it finds one free for UDP and TCP alike (the
+kernel's pick for UDP may be taken for TCP) and says which; it outlives the reader of its log. A client started with stdin closed keeps its sockets off descriptor 0.
 
 usage: client_exit.py BUILD_DIR    (loopback only; bounded deadlines)
 """
+import fcntl
 import os
 import resource
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -303,6 +306,47 @@ def port_zero(bindir, work):
         proxy.wait()
 
 
+def tcp_taken_in_netns(bindir, work):
+    """Run inside a network namespace of its own (`unshare -n`): the ephemeral ports cut to
+    two, 40000 and 40001, and 40000 taken for TCP. A proxy at 127.0.0.1:0 gets either for UDP;
+    given 40000, it must pick again (TCP needs the same number), not exit. Eight starts: all
+    pass with the retry, and all pass without it once in 256."""
+    fd = os.open("/proc/sys/net/ipv4/ip_local_port_range", os.O_WRONLY)
+    os.write(fd, b"40000 40001")
+    os.close(fd)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # loopback is down: up
+        req = struct.pack("16sH", b"lo", 0)
+        flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, req))[1]  # SIOCGIFFLAGS
+        fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", flags | 1))  # SIOCSIFFLAGS, IFF_UP
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 40000))
+    holder.listen(1)
+    for start in range(8):
+        proxy = proxy_at_port_zero(bindir, work, subprocess.PIPE)
+        try:
+            line = proxy.stderr.readline()  # bounded: the proxy ends after 30 s at most
+            if port_named(line) != 40001:
+                return f"start {start}: {line.strip()!r}, not listening on 127.0.0.1:40001"
+        finally:
+            proxy.kill()
+            proxy.wait()
+            proxy.stderr.close()
+    return None
+
+
+def port_zero_tcp_taken(bindir, work):
+    """--listen 127.0.0.1:0 when the port the kernel picks for UDP is taken for TCP: the proxy
+    picks again. Needs a network namespace (root, as the suite runs); said when there is none."""
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False).returncode:
+        print("port 0, TCP taken: SKIPPED, no network namespace here (needs root)")
+        return None
+    r = subprocess.run(["unshare", "-n", sys.executable, os.path.abspath(__file__), "--in-netns",
+                        bindir, work], capture_output=True, text=True, timeout=300, check=False)
+    if r.returncode != 0:
+        return f"port 0, TCP taken: {r.stdout.strip()} {r.stderr.strip()}"
+    return None
+
+
 def log_reader_gone(bindir, work):
     """stderr a pipe whose reader went away (`masque-proxy 2>&1 | tee log`, tee ended): a line
     to it (SIGUSR1's counters) fails with EPIPE; the proxy must go on serving, not end of
@@ -339,7 +383,7 @@ def main():
                                  stderr=plog)
     failures = usage_errors(bindir, work)
     failures += open_files(bindir, work)
-    for check in (port_zero, log_reader_gone):
+    for check in (port_zero, port_zero_tcp_taken, log_reader_gone):
         failure = check(bindir, work)
         if failure is not None:
             failures.append(failure)
@@ -404,5 +448,14 @@ def main():
     return 0
 
 
+def in_netns():
+    """The part of port_zero_tcp_taken() run inside its network namespace."""
+    failure = tcp_taken_in_netns(sys.argv[2], sys.argv[3])
+    if failure is not None:
+        print(failure)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(in_netns() if sys.argv[1:2] == ["--in-netns"] else main())

@@ -607,11 +607,9 @@ static ngtcp2_ssize write_datagrams(masque_quic_conn *c, ngtcp2_path *path, ngtc
  */
 static void drop_stale_datagrams(masque_quic_conn *c, uint64_t ts)
 {
-    uint64_t bound_ms = c->cfg.datagram_max_wait_ms;
-    if (bound_ms > UINT64_MAX / 1000000u) {
-        return; /* no bound (UINT64_MAX) */
-    }
-    while (c->dgq_dated > 0 && ts - c->dgq_held_ns[c->dgq_head] > bound_ms * 1000000u) {
+    /* In whole ms, as the stream path's ages: UINT64_MAX (no bound) is never exceeded. */
+    while (c->dgq_dated > 0 &&
+           (ts - c->dgq_held_ns[c->dgq_head]) / 1000000u > c->cfg.datagram_max_wait_ms) {
         dgq_pop(c);
         c->datagrams_dropped++;
     }

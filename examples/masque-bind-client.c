@@ -1475,10 +1475,11 @@ int main(int argc, char **argv)
                           proxy_text);
             return 2;
         }
-        (void)option_number(PROGRAM, "--proxy", colon + 1, 1, 65535); /* a port, or exit 2 */
+        /* The port as read (or exit 2), written again: leading zeros would not fit. */
+        (void)snprintf(o.proxy_port, sizeof(o.proxy_port), "%u",
+                       (unsigned)option_number(PROGRAM, "--proxy", colon + 1, 1, 65535));
         memcpy(proxy_name, proxy_text, name_len);
         proxy_name[name_len] = '\0';
-        (void)snprintf(o.proxy_port, sizeof(o.proxy_port), "%s", colon + 1);
         o.proxy_name = proxy_name;
         if (!authority_given) {
             o.cfg.authority = proxy_name;

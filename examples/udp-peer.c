@@ -32,8 +32,7 @@ static long long now_ms(void)
 }
 
 /* A local UDP echo service: answers "echo: TEXT (from PORT)" until idle for idle_ms. */
-static int serve_echo(int fd, const struct sockaddr_storage *at, socklen_t atlen, const char *name,
-                      long long idle_ms)
+static int serve_echo(int fd, const struct sockaddr_storage *at, socklen_t atlen, long long idle_ms)
 {
     long long deadline;
     unsigned served = 0;
@@ -41,7 +40,6 @@ static int serve_echo(int fd, const struct sockaddr_storage *at, socklen_t atlen
     socklen_t blen = sizeof(bound);
     masque_address me;
     char text[MASQUE_ADDRESS_TEXT_MAX];
-    (void)name;
     if (bind(fd, (const struct sockaddr *)at, atlen) != 0 ||
         getsockname(fd, (struct sockaddr *)&bound, &blen) != 0 ||
         masque_address_from_sockaddr((struct sockaddr *)&bound, blen, &me) != 0) {
@@ -99,7 +97,8 @@ int main(int argc, char **argv)
     if (argc < 2 || masque_address_parse(&to, argv[1], strlen(argv[1]), 1) != MASQUE_OK ||
         masque_address_to_sockaddr(&to, &ss, &sl) != MASQUE_OK) {
         (void)fprintf(stderr, "usage: udp-peer IP:PORT [--count N] [--text TEXT] [--answers N] "
-                              "[--wait-ms MS] [--expect-silence]\n");
+                              "[--wait-ms MS] [--expect-silence]\n"
+                              "       udp-peer IP:PORT --serve [--wait-ms MS]\n");
         return 2;
     }
     for (i = 2; i < argc; i++) {
@@ -125,11 +124,18 @@ int main(int argc, char **argv)
         return 1;
     }
     if (serve) {
-        return serve_echo(fd, &ss, sl, argv[1], serve_wait ? wait_ms : 2000);
+        return serve_echo(fd, &ss, sl, serve_wait ? wait_ms : 2000);
     }
     for (i = 0; i < count; i++) {
         char msg[256];
         int n = snprintf(msg, sizeof(msg), "%s %d", text, i + 1);
+        if (n < 0 || (size_t)n >= sizeof(msg)) {
+            (void)fprintf(stderr,
+                          "udp-peer: --text is too long (a datagram of at most %u "
+                          "bytes with its number)\n",
+                          (unsigned)(sizeof(msg) - 1));
+            return 2;
+        }
         (void)sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&ss, sl);
         (void)printf("peer: sent \"%s\" to %s\n", msg, argv[1]);
         (void)fflush(stdout);

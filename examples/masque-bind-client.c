@@ -1456,6 +1456,25 @@ int main(int argc, char **argv)
             expose.idle_ms = peer_idle_ms;
         }
     }
+    if ((o.cfg.cert_file == NULL) != (o.cfg.key_file == NULL)) {
+        (void)fprintf(stderr, "masque-bind-client: --cert and --key go together (the client "
+                              "certificate and its key)\n");
+        return 2;
+    }
+    if (o.cfg.cert_file != NULL) {
+        /* Loaded once here so that a bad pair is named now, not as a failed connection. */
+        masque_quic_credentials *pair =
+            masque_quic_credentials_new(o.cfg.cert_file, o.cfg.key_file, NULL);
+        if (pair == NULL) {
+            (void)fprintf(stderr,
+                          "masque-bind-client: the certificate %s with the key %s could not be "
+                          "loaded (a file missing, unreadable or not PEM, or a key of another "
+                          "certificate)\n",
+                          o.cfg.cert_file, o.cfg.key_file);
+            return 2;
+        }
+        masque_quic_credentials_release(pair);
+    }
     if (!o.cfg.insecure && o.cfg.ca_file == NULL) {
         (void)fprintf(stderr, "masque-bind-client: give --ca FILE, or --insecure to skip "
                               "certificate verification\n");

@@ -785,6 +785,11 @@ int main(int argc, char **argv)
         (void)fprintf(stderr, "masque-proxy: --no-h2 and --no-h3 leave nothing to serve\n");
         return 2;
     }
+    if ((cfg.conn.cert_file == NULL) != (cfg.conn.key_file == NULL)) {
+        (void)fprintf(stderr, "masque-proxy: --cert and --key go together (the certificate and "
+                              "its key; without both, a self-signed one is made)\n");
+        return 2;
+    }
     if (workers > 1 && (cfg.conn.cert_file == NULL || cfg.conn.key_file == NULL)) {
         /* Each worker would make a certificate of its own, and a Stateless Reset secret. */
         (void)fprintf(stderr, "masque-proxy: --workers needs --cert and --key (one certificate, "

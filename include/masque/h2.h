@@ -92,8 +92,10 @@ typedef struct masque_h2_config {
      *  instead of cert_file/key_file, e.g. masque_quic_credentials_gnutls(); they must outlive
      *  the connection. */
     void *credentials;
-    const char *key_file; /**< Proxy: PEM key. */
-    const char *ca_file;  /**< Client: CA file to verify the proxy against. */
+    /** The PEM key of cert_file (proxy, and a client with a certificate), required with it:
+     *  a certificate without its key is refused. */
+    const char *key_file;
+    const char *ca_file; /**< Client: CA file to verify the proxy against. */
     /** Proxy: ask clients for a certificate, verified against this CA (with cert_file), or
      *  against the trust of `credentials`; masque_h2_peer_identity() says who. NULL: none. */
     const char *client_ca_file;

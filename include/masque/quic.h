@@ -59,7 +59,8 @@ typedef struct masque_quic_credentials masque_quic_credentials;
  * @brief Load a PEM certificate and key, or make a self-signed ECDSA P-256 certificate for
  *        "localhost" when @p cert_file is NULL; with @p client_ca_file, also the CA that client
  *        certificates must verify against (mutual TLS).
- * @return The credentials (one reference, the caller's), or NULL when they cannot be loaded.
+ * @return The credentials (one reference, the caller's), or NULL when they cannot be loaded
+ *         (a @p cert_file without its @p key_file included).
  */
 MASQUE_API masque_quic_credentials *masque_quic_credentials_new(const char *cert_file,
                                                                 const char *key_file,
@@ -227,7 +228,8 @@ typedef struct masque_quic_config {
     /** Proxy: credentials loaded once (masque_quic_credentials_new()), used instead of
      *  cert_file/key_file; the connection takes its own reference. */
     masque_quic_credentials *credentials;
-    const char *key_file; /**< PEM key for cert_file. */
+    /** PEM key for cert_file, required with it: a certificate without its key is refused. */
+    const char *key_file;
     /** Proxy: ask each client for a certificate and verify it against this CA (mutual TLS;
      *  masque_quic_peer_identity() says who it is). NULL: no client certificates. */
     const char *client_ca_file;

@@ -201,6 +201,16 @@ def usage_errors(bindir, work):
          "--template"),
         ("masque-bind-client", ["--template", "https://localhost/{target_host}{target_port}"],
          "--template"),
+        # A certificate without its key (GnuTLS was handed a NULL path: a crash), a key without
+        # its certificate (ignored for a self-signed one), and a key of another certificate.
+        ("masque-proxy", ["--cert", f"{work}/pki/localhost.pem"], "--cert and --key go together"),
+        ("masque-proxy", ["--key", f"{work}/pki/localhost.key"], "--cert and --key go together"),
+        ("masque-bind-client", ["--cert", f"{work}/pki/localhost.pem"],
+         "--cert and --key go together"),
+        ("masque-bind-client", ["--key", f"{work}/pki/localhost.key"],
+         "--cert and --key go together"),
+        ("masque-bind-client", ["--cert", f"{work}/pki/localhost.pem", "--key",
+                                f"{work}/pki/ca.key"], "could not be loaded"),
     ]
     failures = []
     for program, args, says in cases:
@@ -223,6 +233,14 @@ def usage_errors(bindir, work):
         if r.returncode != 2 or says not in r.stderr:
             failures.append(f"{program} {' '.join(args[:2])}: exit {r.returncode}, stderr "
                             f"{r.stderr.strip()!r}")
+    # The proxy names the files it could not load (its module loads them, and again on SIGHUP).
+    r = subprocess.run([os.path.join(bindir, "masque-proxy"), "--listen",
+                        f"127.0.0.1:{free_port()}", "--cert", f"{work}/pki/localhost.pem",
+                        "--key", f"{work}/pki/ca.key", "--run-seconds", "1"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    if r.returncode != 1 or f"the key {work}/pki/ca.key could not be loaded" not in r.stderr:
+        failures.append(f"masque-proxy with a key of another certificate: exit {r.returncode}, "
+                        f"stderr {r.stderr.strip()!r}")
     return failures
 
 

@@ -1355,6 +1355,32 @@ static void test_e2e_h2_a_template_no_proxy_could_match_is_refused(void **state)
     (void)close(fds[1]);
 }
 
+/* A certificate without its key cannot be presented: refused when the connection is made, at
+ * either end (GnuTLS was handed a NULL key path, and the process crashed). */
+static void test_e2e_h2_a_certificate_without_its_key_is_refused(void **state)
+{
+    masque_h2_config cfg;
+    masque_h2_conn *taken;
+    int fds[2];
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.uri_template = "https://localhost/{target_host}/{target_port}/";
+    cfg.authority = "localhost";
+    cfg.cert_file = pki.cert_file;
+    assert_null(masque_h2_server_new(&cfg, fds[0], &proxy_hooks, NULL));
+    cfg.ca_file = pki.ca_file;
+    cfg.cert_file = pki.client_cert_file;
+    assert_null(masque_h2_client_new(&cfg, fds[1], &client_hooks, NULL));
+    cfg.key_file = pki.client_key_file; /* the same with the key: taken */
+    memset(&creq[0], 0, sizeof(creq[0]));
+    taken = masque_h2_client_new(&cfg, fds[1], &client_hooks, &creq[0]);
+    assert_non_null(taken);
+    masque_h2_free(taken);
+    (void)close(fds[0]);
+    (void)close(fds[1]);
+}
+
 /* The stream errors the core chooses, as HTTP/2 carries them in RST_STREAM: a malformed
  * capsule or datagram is a malformed message (RFC 9297 §3.3, RFC 9113 §8.1.1). */
 static void test_DG_11_h2_stream_errors_map_to_http2_codes(void **state)
@@ -1386,6 +1412,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_DG_11_h2_stream_errors_map_to_http2_codes),
         cmocka_unit_test(test_e2e_h2_a_template_no_proxy_could_match_is_refused),
+        cmocka_unit_test(test_e2e_h2_a_certificate_without_its_key_is_refused),
         cmocka_unit_test_teardown(
             test_e2e_UDP_3_DG_8_h2_bind_and_relay_both_ways_uncompressed_and_compressed,
             after_each),

@@ -2214,6 +2214,15 @@ static void test_e2e_settings_a_connection_cannot_use_are_refused(void **state)
     assert_null(masque_quic_proxy_new(&pcfg, fd));
     pcfg.conn.uri_template = tmpl;
     masque_quic_proxy_free(masque_quic_proxy_new(&pcfg, fd)); /* the same, with the template */
+    /* A certificate without its key cannot be presented: refused (GnuTLS was handed a NULL key
+     * path, and the process crashed), by the credentials, a proxy and a client alike. */
+    assert_null(masque_quic_credentials_new(pki.cert_file, NULL, NULL));
+    pcfg.conn.key_file = NULL;
+    assert_null(masque_quic_proxy_new(&pcfg, fd));
+    cfg.uri_template = tmpl;
+    cfg.cert_file = pki.client_cert_file;
+    assert_null(masque_quic_client_new(&cfg, fd, (struct sockaddr *)&ss, sl, (struct sockaddr *)&ss,
+                                       sl, &hooks, NULL));
     (void)close(fd);
 }
 

@@ -103,6 +103,16 @@ int masque_tls_client_name(gnutls_session_t tls, const char *authority, int inse
     return 0;
 }
 
+int masque_tls_load_pair(gnutls_certificate_credentials_t cred, const char *cert_file,
+                         const char *key_file)
+{
+    if (cert_file == NULL || key_file == NULL ||
+        gnutls_certificate_set_x509_key_file(cred, cert_file, key_file, GNUTLS_X509_FMT_PEM) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
 int masque_tls_ticket_key_derive(const char *key_file, const char *client_ca_file, uint8_t *key)
 {
     static const char label[] = "libmasque TLS session ticket key 1";

@@ -40,6 +40,14 @@ int masque_tls_peer_identity(gnutls_session_t tls, char *out, size_t cap);
 int masque_tls_client_name(gnutls_session_t tls, const char *authority, int insecure, char *host,
                            size_t cap);
 
+/**
+ * Loads the PEM certificate chain in `cert_file` and its private key from `key_file` into `cred`.
+ * 0, or -1 when either file is missing (a certificate without its key cannot be presented: GnuTLS
+ * would read a NULL path), cannot be read or parsed, or the key does not match.
+ */
+int masque_tls_load_pair(gnutls_certificate_credentials_t cred, const char *cert_file,
+                         const char *key_file);
+
 /** The size of a session ticket key, as GnuTLS takes it (gnutls_session_ticket_enable_server). */
 #define MASQUE_TLS_TICKET_KEY_LEN 64
 

@@ -788,9 +788,7 @@ static int setup_tls(masque_h2_conn *c)
     if (c->cfg.credentials != NULL) {
         /* the application's, loaded once (a proxy's, shared with its HTTP/3 side) */
     } else if (c->cfg.is_server) {
-        if (c->cfg.cert_file == NULL ||
-            gnutls_certificate_set_x509_key_file(c->cred, c->cfg.cert_file, c->cfg.key_file,
-                                                 GNUTLS_X509_FMT_PEM) != 0 ||
+        if (masque_tls_load_pair(c->cred, c->cfg.cert_file, c->cfg.key_file) != 0 ||
             (c->cfg.client_ca_file != NULL &&
              gnutls_certificate_set_x509_trust_file(c->cred, c->cfg.client_ca_file,
                                                     GNUTLS_X509_FMT_PEM) <= 0)) {
@@ -799,8 +797,7 @@ static int setup_tls(masque_h2_conn *c)
     } else if ((c->cfg.ca_file != NULL && gnutls_certificate_set_x509_trust_file(
                                               c->cred, c->cfg.ca_file, GNUTLS_X509_FMT_PEM) < 0) ||
                (c->cfg.cert_file != NULL &&
-                gnutls_certificate_set_x509_key_file(c->cred, c->cfg.cert_file, c->cfg.key_file,
-                                                     GNUTLS_X509_FMT_PEM) != 0)) {
+                masque_tls_load_pair(c->cred, c->cfg.cert_file, c->cfg.key_file) != 0)) {
         return -1; /* the CA to verify the proxy, and our certificate for mutual TLS */
     }
     /* GNUTLS_NO_SIGNAL: a send() to a peer that reset the connection fails with EPIPE and

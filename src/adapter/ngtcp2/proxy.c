@@ -1488,6 +1488,33 @@ static size_t advertised_addresses(const proxy_client *c, const masque_address *
     return n;
 }
 
+/* Says on the proxy's log which credentials could not be loaded: masque_quic_credentials_new()
+ * gives no reason, but an operator needs to know which file to look at. */
+static void credentials_refused(const masque_quic_proxy *p)
+{
+    const masque_quic_config *c = &p->cfg.conn;
+    char line[1024];
+    if (p->cfg.log == NULL) {
+        return;
+    }
+    if (c->cert_file == NULL) {
+        (void)snprintf(line, sizeof(line), "no self-signed certificate could be made%s%s%s",
+                       c->client_ca_file != NULL ? ", or the client CA " : "",
+                       c->client_ca_file != NULL ? c->client_ca_file : "",
+                       c->client_ca_file != NULL ? " holds none" : "");
+    } else {
+        (void)snprintf(line, sizeof(line),
+                       "the certificate %s with the key %s%s%s could not be loaded (a file "
+                       "missing, unreadable or not PEM, %sa key of another certificate%s)",
+                       c->cert_file, c->key_file != NULL ? c->key_file : "(none)",
+                       c->client_ca_file != NULL ? " and the client CA " : "",
+                       c->client_ca_file != NULL ? c->client_ca_file : "",
+                       c->client_ca_file != NULL ? "" : "or ",
+                       c->client_ca_file != NULL ? ", or a client CA file with no CA" : "");
+    }
+    p->cfg.log(p->cfg.log_user, line);
+}
+
 /* Says why the token file was refused, on the proxy's log (never a token). */
 static int token_file_refused(const masque_quic_proxy *p, const char *why)
 {
@@ -1690,6 +1717,9 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
     /* The certificate is read once, not per connection (and again only on a reload). */
     p->credentials = masque_quic_credentials_new(p->cfg.conn.cert_file, p->cfg.conn.key_file,
                                                  p->cfg.conn.client_ca_file);
+    if (p->credentials == NULL) {
+        credentials_refused(p);
+    }
     if (p->clients == NULL || p->timers == NULL || p->dirty == NULL || p->relays == NULL ||
         p->epfd < 0 || p->credentials == NULL || p->identities == NULL || p->id_index == NULL ||
         p->by_addr == NULL || p->by_source == NULL || p->by_cid.slots == NULL ||
@@ -1721,6 +1751,7 @@ int masque_quic_proxy_reload(masque_quic_proxy *p)
         p->cfg.conn.cert_file, p->cfg.conn.key_file, p->cfg.conn.client_ca_file);
     int tokens = load_tokens(p); /* revoked tokens stop working at once */
     if (fresh == NULL) {
+        credentials_refused(p);
         return -1; /* keep serving with what was loaded */
     }
     masque_quic_credentials_release(p->credentials); /* open connections keep theirs */

@@ -1781,8 +1781,7 @@ masque_quic_credentials *masque_quic_credentials_new(const char *cert_file, cons
         free(cr);
         return NULL;
     }
-    if (cert_file != NULL ? gnutls_certificate_set_x509_key_file(cr->cred, cert_file, key_file,
-                                                                 GNUTLS_X509_FMT_PEM) != 0
+    if (cert_file != NULL ? masque_tls_load_pair(cr->cred, cert_file, key_file) != 0
                           : self_signed(cr->cred) != 0) {
         masque_quic_credentials_release(cr);
         return NULL;
@@ -1868,8 +1867,7 @@ static int setup_tls(masque_quic_conn *c)
             return -1;
         }
         if (c->cfg.cert_file != NULL &&
-            gnutls_certificate_set_x509_key_file(c->cred, c->cfg.cert_file, c->cfg.key_file,
-                                                 GNUTLS_X509_FMT_PEM) != 0) {
+            masque_tls_load_pair(c->cred, c->cfg.cert_file, c->cfg.key_file) != 0) {
             return -1; /* our certificate for mutual TLS */
         }
         cred = c->cred;

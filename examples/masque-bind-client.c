@@ -123,17 +123,22 @@ static void say_not_sent(int rc)
     }
 }
 
+/* The most a datagram sent here may hold: a UDP payload's most (65535 bytes less the UDP
+ * header), which no tunnel carries whole anyway; the session says what it cannot send. */
+#define SEND_MAX 65527u
+
 static void send_text(client_state *st, const masque_address *peer, const char *text, size_t len)
 {
-    static uint8_t buf[MASQUE_BIND_HEADROOM + 2048];
+    static uint8_t buf[MASQUE_BIND_HEADROOM + SEND_MAX];
     int rc;
-    if (len > 2048) {
-        len = 2048;
-    }
-    memcpy(buf + MASQUE_BIND_HEADROOM, text, len);
     if (st->adapter == NULL) {
         return;
     }
+    if (len > SEND_MAX) {
+        (void)printf("cannot send: %zu bytes, more than a UDP datagram holds\n", len);
+        return; /* never a part of it */
+    }
+    memcpy(buf + MASQUE_BIND_HEADROOM, text, len);
     rc = masque_adapter_write_datagram(st->adapter, peer, buf + MASQUE_BIND_HEADROOM,
                                        MASQUE_BIND_HEADROOM, len, now_ms());
     if (rc != MASQUE_OK) {
@@ -285,12 +290,15 @@ static void packet(client_state *st, const masque_address *peer, const uint8_t *
         if (count != NULL) {
             (*count)++;
         }
-        if (st->echo) {
-            char reply[2048];
-            size_t n = len > 2000 ? 2000 : len; /* the bytes as they came, a NUL too */
+        if (st->echo && len <= SEND_MAX - 4) {
+            static char reply[SEND_MAX];
             memcpy(reply, "re: ", 4);
-            memcpy(reply + 4, data, n);
-            send_text(st, peer, reply, 4 + n);
+            memcpy(reply + 4, data, len); /* the bytes as they came, a NUL too */
+            send_text(st, peer, reply, 4 + len);
+        } else if (st->echo) {
+            (void)printf("cannot echo: %zu bytes and \"re: \" are more than a UDP datagram "
+                         "holds\n",
+                         len);
         }
         if (st->compress_after != 0 && count != NULL && *count == st->compress_after) {
             uint64_t id = 0;
@@ -474,32 +482,40 @@ static int stdin_lines(client_state *st)
 {
     static char in[8192];
     static size_t in_len;
+    static int skipping; /* the rest of a line longer than `in`, which is not sent */
     ssize_t n = read(STDIN_FILENO, in + in_len, sizeof(in) - 1 - in_len);
     size_t start = 0;
     size_t i;
     if (n <= 0) {
-        if (in_len > 0) { /* a last line without a newline */
+        if (in_len > 0 && !skipping) { /* a last line without a newline */
             in[in_len] = '\0';
             stdin_line(st, in);
-            in_len = 0;
         }
+        in_len = 0;
         return 0;
     }
     in_len += (size_t)n;
     for (i = 0; i < in_len; i++) {
         if (in[i] == '\n') {
             in[i] = '\0';
-            stdin_line(st, in + start);
+            if (!skipping) {
+                stdin_line(st, in + start);
+            }
+            skipping = 0;
             start = i + 1;
         }
     }
     if (start == 0 && in_len == sizeof(in) - 1) {
-        in[in_len] = '\0'; /* a line longer than the buffer: take it as it is */
-        stdin_line(st, in);
+        /* A line longer than the buffer: not sent, neither a part of it nor the rest. */
+        if (!skipping) {
+            (void)printf("line longer than %zu bytes: not sent\n", sizeof(in) - 1);
+        }
+        skipping = 1;
         start = in_len;
     }
     memmove(in, in + start, in_len - start);
     in_len -= start;
+    (void)fflush(stdout); /* what the lines made us say, for whoever reads it now */
     return 1;
 }
 
@@ -1441,6 +1457,18 @@ int main(int argc, char **argv)
             (void)fprintf(stderr, "masque-bind-client: unknown option %s\n", a);
             return 2;
         }
+    }
+    if (st.expose == NULL && (nallow > 0 || max_peers > 0 || peer_idle_ms > 0)) {
+        (void)fprintf(stderr, "masque-bind-client: --allow, --max-peers and --peer-idle-ms "
+                              "are for --expose\n");
+        return 2;
+    }
+    if (st.expose != NULL && (st.echo || st.compress_after > 0 || st.close_after > 0)) {
+        /* In expose mode every packet goes to the local service, and each peer has its
+         * compressed context from its first packet. */
+        (void)fprintf(stderr, "masque-bind-client: --echo, --compress-after and "
+                              "--close-uncompressed-after do not go with --expose\n");
+        return 2;
     }
     if (st.expose != NULL) {
         for (j = 0; j < nallow; j++) {

@@ -152,8 +152,9 @@ static void usage(FILE *to)
         "                             one per line; re-read on SIGHUP; never logged\n"
         "  --client-ca PEM            accept clients with a certificate from this CA (mutual\n"
         "                             TLS); others need a token (or are refused)\n"
-        "  --allow-anonymous          without --token-file, serve anonymous clients that are not\n"
-        "                             on this host too (an open relay: off by default)\n"
+        "  --allow-anonymous          without --token-file or --client-ca, serve anonymous\n"
+        "                             clients that are not on this host too (an open relay:\n"
+        "                             off by default)\n"
         "  --allow CIDR[:PORTS]       targets to allow (first match wins; repeatable)\n"
         "  --deny CIDR[:PORTS]        targets to refuse (repeatable)\n"
         "  --public-ip IP             an address to advertise in Proxy-Public-Address (NAT;\n"
@@ -783,6 +784,13 @@ int main(int argc, char **argv)
     cfg.relay_bind = listen_addr;
     if (!h2 && !h3) {
         (void)fprintf(stderr, "masque-proxy: --no-h2 and --no-h3 leave nothing to serve\n");
+        return 2;
+    }
+    if (cfg.allow_anonymous && (cfg.token_file != NULL || cfg.conn.client_ca_file != NULL)) {
+        /* Tokens and client certificates are for keeping clients out that have neither. */
+        (void)fprintf(stderr, "masque-proxy: --allow-anonymous does not go with --token-file "
+                              "or --client-ca (with them, a client without credentials is "
+                              "refused)\n");
         return 2;
     }
     if ((cfg.conn.cert_file == NULL) != (cfg.conn.key_file == NULL)) {

@@ -211,6 +211,14 @@ def usage_errors(bindir, work):
          "--cert and --key go together"),
         ("masque-bind-client", ["--cert", f"{work}/pki/localhost.pem", "--key",
                                 f"{work}/pki/ca.key"], "could not be loaded"),
+        # Options that the others given make meaningless: refused, never silently ignored.
+        ("masque-proxy", ["--allow-anonymous", "--client-ca", f"{work}/pki/ca.pem"],
+         "--allow-anonymous does not go with"),
+        ("masque-bind-client", ["--allow", "10.0.0.0/8"], "are for --expose"),
+        ("masque-bind-client", ["--peer-idle-ms", "5000"], "are for --expose"),
+        ("masque-bind-client", ["--expose", "127.0.0.1:9", "--echo"], "do not go with --expose"),
+        ("masque-bind-client", ["--expose", "127.0.0.1:9", "--compress-after", "2"],
+         "do not go with --expose"),
     ]
     failures = []
     for program, args, says in cases:

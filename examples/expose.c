@@ -124,9 +124,11 @@ static exposed_peer *add_peer(expose_state *e, masque_session *s, const masque_a
     }
     fd = socket(e->service.ss_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&e->service, e->servicelen) != 0) {
+        int err = errno;
         if (fd >= 0) {
             (void)close(fd);
         }
+        refuse(e, text, strerror(err)); /* e.g. out of descriptors: the operator must know */
         return NULL;
     }
     e->index[slot_of(e, peer)] = (uint16_t)(e->npeers + 1u);

@@ -6,12 +6,14 @@ own replies, and the service sees three distinct sources (one local socket per p
 outside --allow is refused. The service goes away and comes back: the client says once that it
 refuses datagrams, does not spin meanwhile (a connected UDP socket holds the ICMP error, and
 poll() reports it until it is read), and carries the next datagram once the service is back.
-A second exposing client whose stdout (its log) lost its reader goes on relaying.
+A second exposing client whose stdout (its log) lost its reader goes on relaying; a third, out
+of descriptors, refuses a new peer and says why.
 TLS verification stays on (a throw-away CA); every wait is bounded.
 
 usage: expose.py BUILD_DIR
 """
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -106,6 +108,59 @@ def log_reader_gone(bindir, work, port, echo):
         client.wait()
 
 
+def out_of_descriptors(bindir, work, port, echo):
+    """A client that has no descriptor left for a new peer's socket refuses that peer and says
+    why (it said nothing, and tried again at each of the peer's datagrams), and goes on serving
+    the peers it has."""
+    client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
+                               f"127.0.0.1:{port}", "--authority", "localhost",
+                               "--ca", f"{work}/pki/ca.pem",
+                               "--expose", f"127.0.0.1:{echo.sock.getsockname()[1]}",
+                               "--run-seconds", "30"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    peers = []
+    try:
+        public = None
+        for line in client.stdout:  # bounded: the client ends after 30 s at most
+            if line.startswith("public address: "):
+                host, pport = line.split()[2].rsplit(":", 1)
+                public = (host, int(pport))
+            if "acknowledged" in line:
+                break
+        if public is None:
+            return ["out of descriptors: the client did not come up"]
+        # Room for one more descriptor: the first peer's socket.
+        used = len(os.listdir(f"/proc/{client.pid}/fd"))
+        resource.prlimit(client.pid, resource.RLIMIT_NOFILE, (used + 1, used + 1))
+        for k in range(2):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(10)
+            peers.append(s)
+            s.sendto(f"peer {k}".encode(), public)
+        data, _ = peers[0].recvfrom(2048)
+        if data != b"echo: peer 0":
+            return [f"out of descriptors: the first peer got {data!r}"]
+        for line in client.stdout:
+            if "refused (Too many open files" in line:
+                break
+        else:
+            return ["out of descriptors: the client did not say why it refused the second peer"]
+        peers[0].sendto(b"again", public)
+        data, _ = peers[0].recvfrom(2048)
+        if data != b"echo: again":
+            return [f"out of descriptors: the first peer then got {data!r}"]
+        return []
+    except socket.timeout:
+        return [f"out of descriptors: no echo (the client's status: {client.poll()})"]
+    finally:
+        for s in peers:
+            s.close()
+        client.kill()
+        client.wait()
+
+
 def main():
     bindir = os.path.join(sys.argv[1], "examples")
     work = work_with_pki("expose")
@@ -169,6 +224,7 @@ def main():
         if wait_for(f"{work}/client.out", "refused (--allow", 5) is None:
             failures.append("the client did not say it refused the peer outside --allow")
         failures += log_reader_gone(bindir, work, port, echo)
+        failures += out_of_descriptors(bindir, work, port, echo)
         failures += service_restart(work, client, echo, peers[0], public)
     except (RuntimeError, socket.timeout) as e:
         failures.append(str(e))
@@ -184,7 +240,7 @@ def main():
     return report("expose", failures,
                   "3 peers at once, each with its own replies, through one local service; the "
                   "service stopped and back without a busy client; a client that lost its log reader "
-                  "goes on", work,
+                  "goes on; one out of descriptors names why it refuses a peer", work,
                   f"{work}/client.out")
 
 

@@ -203,9 +203,15 @@ void expose_after_poll(expose_state *e, masque_session *s, masque_adapter *a,
         }
         /* The service's replies, back to the peer the socket speaks for. */
         while ((r = recv(p->fd, buf + MASQUE_BIND_HEADROOM, 65536, 0)) >= 0) {
-            if (a != NULL) {
-                (void)masque_adapter_write_datagram(a, &p->peer, buf + MASQUE_BIND_HEADROOM,
-                                                    MASQUE_BIND_HEADROOM, (size_t)r, now_ms);
+            int rc = a != NULL
+                         ? masque_adapter_write_datagram(a, &p->peer, buf + MASQUE_BIND_HEADROOM,
+                                                         MASQUE_BIND_HEADROOM, (size_t)r, now_ms)
+                         : MASQUE_OK;
+            if (rc != MASQUE_OK && (++e->not_sent <= 10 || e->not_sent % 1000 == 0)) {
+                /* Said as the stdin mode says it: the first ones, then every 1000th. */
+                (void)printf("cannot send: %s (%llu not sent so far)\n", masque_strerror(rc),
+                             (unsigned long long)e->not_sent);
+                (void)fflush(stdout);
             }
             p->last_ms = now_ms;
             p->service_refused = 0;

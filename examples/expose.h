@@ -46,7 +46,8 @@ typedef struct expose_state {
      * its peer in about one probe instead of a scan of every peer. */
     uint16_t index[EXPOSE_INDEX];
     uint64_t seed;
-    uint64_t refused; /* peers refused by --allow or the peer limit */
+    uint64_t refused;  /* peers refused by --allow or the peer limit */
+    uint64_t not_sent; /* service replies the tunnel did not take (no room, too large) */
 } expose_state;
 
 /* Sets up for the service at `service` ("IP:PORT"); 0, or -1 when it does not parse. */

@@ -24,7 +24,9 @@ from a seeded generator.
    connection, or, in some rounds that break connection rules, resets it.
 Half the rounds of each part break only rules whose breach costs a request, not the connection,
 so that tunnels are up and carry traffic; those rounds of part 2 end with a datagram that the
-client must echo, unless it ended the request or itself.
+client must echo, unless it ended the request or itself, or the proxy's SETTINGS gave the
+stream a window of a few bytes and the client says it dropped a datagram for want of room
+(behind capsules held back longer than a datagram may wait, it drops: RFC 9298 §6).
 
 What must hold, whatever the moves (RFC 9113 §4-§6, §8; RFC 7541; RFC 8441; RFC 9297 §3.3):
 - the proxy stays up, and every few rounds, on a connection of its own, a well-behaved client
@@ -778,6 +780,10 @@ class ServerRound:
         self.context = None
         self.echoed = False
         self.consumed = 0  # capsule bytes of the client's stream already read
+        # Set by the round: the client's stdout, and whether SETTINGS gave its stream a window
+        # so small that its capsules trickle out a few bytes a round trip.
+        self.out = None
+        self.small_window = False
 
     def alive(self):
         return not self.end.closed and self.client.poll() is None
@@ -902,8 +908,16 @@ class ServerRound:
                                                   tuple_bytes("192.0.2.9", 9) + payload), "ping")
         answer = self.answer + payload
         got = self.wait(lambda: (answer in bytes(st["data"]) and "echo") or
+                        (self.small_window and self.dropped() and "dropped") or
                         st["reset"] is not None or st["ended"], "the echo of a datagram")
         self.echoed = got == "echo"
+
+    def dropped(self):
+        """Whether the client said it dropped a datagram for want of room: behind capsules
+        that a tiny window holds back longer than a datagram may wait (100 ms), the echo is
+        dropped, not queued (RFC 9298 §6: no added latency)."""
+        with open(self.out, encoding="utf-8", errors="replace") as f:
+            return "cannot send: no room to send" in f.read()
 
 
 def client_round(bindir, work, seed, tally):
@@ -923,13 +937,15 @@ def client_round(bindir, work, seed, tally):
     try:
         err = open(f"{work}/client-{seed}.err", "w",  # pylint: disable=consider-using-with
                    encoding="utf-8")
+        out = open(f"{work}/client-{seed}.out", "w",  # pylint: disable=consider-using-with
+                   encoding="utf-8")
         client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
                                    f"127.0.0.1:{lsock.getsockname()[1]}", "--authority",
                                    "localhost", "--ca", f"{work}/pki/ca.pem", "--h2",
                                    "--run-seconds", "120"] + mode,
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=err)
+                                  stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         err.close()
+        out.close()
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(f"{work}/pki/localhost.pem", f"{work}/pki/localhost.key")
         ctx.set_alpn_protocols(["h2"])
@@ -941,8 +957,11 @@ def client_round(bindir, work, seed, tally):
         sock = ctx.wrap_socket(raw, server_side=True)
         end = H2End(sock, log, client=False)
         game = ServerRound(rng, end, client, answer)
+        game.out = f"{work}/client-{seed}.out"
         end.note(f"client: {' '.join(mode)}; mild: {game.mild}")
-        end.settings(random_settings(rng, game.mild))
+        settings = random_settings(rng, game.mild)
+        game.small_window = any(k == INITIAL_WINDOW_SIZE and v < 1024 for k, v in settings)
+        end.settings(settings)
         end.started = True
         if game.tunnel():
             for _ in range(rng.randint(4, 25)):

@@ -154,17 +154,30 @@ static void publish_address(const client_state *st, const char *text)
     char tmp[4096];
     FILE *f;
     int ok;
-    if (st->public_file == NULL ||
-        (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", st->public_file) >= sizeof(tmp)) {
+    if (st->public_file == NULL) {
         return;
     }
-    f = fopen(tmp, "w");
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", st->public_file) >= sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        f = NULL;
+    } else {
+        f = fopen(tmp, "w");
+    }
     if (f == NULL) {
-        return;
+        ok = 0;
+    } else {
+        ok = fprintf(f, "%s", text) > 0;
+        ok = fclose(f) == 0 && ok && rename(tmp, st->public_file) == 0;
+        if (!ok) {
+            int err = errno;
+            (void)remove(tmp);
+            errno = err;
+        }
     }
-    ok = fprintf(f, "%s", text) > 0;
-    if (fclose(f) != 0 || !ok || rename(tmp, st->public_file) != 0) {
-        (void)remove(tmp);
+    if (!ok) {
+        /* The tunnel goes on; whoever reads the file must learn why it is not there. */
+        (void)fprintf(stderr, "masque-bind-client: cannot write --public-address-file %s: %s\n",
+                      st->public_file, strerror(errno));
     }
 }
 

@@ -418,6 +418,14 @@ def main():
         while time.monotonic() < end and "listening on" not in open(log, encoding="utf-8").read():
             time.sleep(0.05)
         good = run_client(bindir, port, f"{work}/pki/ca.pem", 6)
+        # A --public-address-file that cannot be written: the tunnel works, and the client
+        # says why the file is not there (it said nothing).
+        unwritten = run_client(bindir, port, f"{work}/pki/ca.pem", 3,
+                               ("--public-address-file", f"{work}/no-such-dir/public"))
+        if unwritten.returncode != 0 or "public address:" not in unwritten.stdout or \
+                "cannot write --public-address-file" not in unwritten.stderr:
+            failures.append(f"an unwritable --public-address-file: exit {unwritten.returncode}, "
+                            f"stderr {unwritten.stderr.strip()!r}")
         if good.returncode != 0 or "public address:" not in good.stdout:
             failures.append(f"a working tunnel exited {good.returncode}: {good.stderr.strip()}")
         # stdin closed (`<&-`): the client's first socket took descriptor 0, and the client read

@@ -688,7 +688,9 @@ int main(int argc, char **argv)
             continue;
         }
         if (v == NULL) {
-            usage(stderr);
+            (void)fprintf(stderr, "masque-proxy: %s: %s (--help lists the options)\n", a,
+                          a[0] == '-' && a[1] == '-' ? "unknown, or missing its value"
+                                                     : "not an option");
             return 2;
         }
         i++;
@@ -769,7 +771,7 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--run-seconds") == 0) {
             run_seconds = option_seconds("masque-proxy", a, v);
         } else {
-            usage(stderr);
+            (void)fprintf(stderr, "masque-proxy: unknown option %s (--help lists them)\n", a);
             return 2;
         }
     }

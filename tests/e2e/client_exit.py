@@ -211,6 +211,9 @@ def usage_errors(bindir, work):
          "--cert and --key go together"),
         ("masque-bind-client", ["--cert", f"{work}/pki/localhost.pem", "--key",
                                 f"{work}/pki/ca.key"], "could not be loaded"),
+        # An option neither knows is named (the proxy printed its whole --help, naming none).
+        ("masque-proxy", ["--bogus", "1"], "unknown option --bogus"),
+        ("masque-bind-client", ["--bogus", "1"], "unknown option --bogus"),
         # Options that the others given make meaningless: refused, never silently ignored.
         ("masque-proxy", ["--allow-anonymous", "--client-ca", f"{work}/pki/ca.pem"],
          "--allow-anonymous does not go with"),

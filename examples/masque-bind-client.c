@@ -1274,7 +1274,8 @@ static void usage(FILE *to)
         "  --template URI             the URI template (default\n"
         "                             https://localhost/.well-known/masque/udp/{target_host}/"
         "{target_port}/)\n"
-        "  --ca PEM                   the CA to verify the proxy against\n"
+        "  --ca PEM                   the CA to verify the proxy against (default: the\n"
+        "                             system's trusted CAs)\n"
         "  --insecure                 do not verify the proxy (for people, never for tests)\n"
         "  --token-file FILE          send the bearer token in FILE (first non-comment line)\n"
         "  --cert PEM --key PEM       present this client certificate (mutual TLS)\n"
@@ -1515,11 +1516,6 @@ int main(int argc, char **argv)
             return 2;
         }
         masque_quic_credentials_release(pair);
-    }
-    if (!o.cfg.insecure && o.cfg.ca_file == NULL) {
-        (void)fprintf(stderr, "masque-bind-client: give --ca FILE, or --insecure to skip "
-                              "certificate verification\n");
-        return 2;
     }
     if (masque_address_parse(&proxy_addr, proxy_text, strlen(proxy_text), 1) != MASQUE_OK ||
         masque_address_to_sockaddr(&proxy_addr, &o.remote, &o.remotelen) != MASQUE_OK) {

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 job=${1:-}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-main_packages=(cmake make gcc libc6-dev pkg-config libgnutls28-dev gnutls-bin python3 libnghttp2-dev)
+main_packages=(cmake make gcc libc6-dev pkg-config libgnutls28-dev gnutls-bin python3 libnghttp2-dev
+               ca-certificates) # the client's default trust (no --ca): the system's CAs
 # ngtcp2 and nghttp3 1.x: Debian 13 ships them; Debian 12 in bookworm-backports (install_quic).
 quic_packages=(libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)
 test_packages=("${main_packages[@]}" libcmocka-dev clang libclang-rt-dev clang-format

@@ -95,7 +95,9 @@ typedef struct masque_h2_config {
     /** The PEM key of cert_file (proxy, and a client with a certificate), required with it:
      *  a certificate without its key is refused. */
     const char *key_file;
-    const char *ca_file; /**< Client: CA file to verify the proxy against. */
+    /** Client: the CAs (PEM) to verify the proxy against; NULL: the system's trusted CAs
+     *  (unless `insecure`). A file that holds no CA is refused. */
+    const char *ca_file;
     /** Proxy: ask clients for a certificate, verified against this CA (with cert_file), or
      *  against the trust of `credentials`; masque_h2_peer_identity() says who. NULL: none. */
     const char *client_ca_file;

@@ -233,8 +233,10 @@ typedef struct masque_quic_config {
     /** Proxy: ask each client for a certificate and verify it against this CA (mutual TLS;
      *  masque_quic_peer_identity() says who it is). NULL: no client certificates. */
     const char *client_ca_file;
-    const char *ca_file; /**< Client: CA file to verify the proxy against. */
-    int insecure;        /**< Client: skip certificate verification (off by default). */
+    /** Client: the CAs (PEM) to verify the proxy against; NULL: the system's trusted CAs
+     *  (unless `insecure`). A file that holds no CA is refused. */
+    const char *ca_file;
+    int insecure; /**< Client: skip certificate verification (off by default). */
     /**
      * GnuTLS priority string; NULL: TLS 1.3 with the default groups. Use it to require
      * hybrid post-quantum groups on a GnuTLS that has them (Debian 12's 3.7.9 has none).

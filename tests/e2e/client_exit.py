@@ -446,9 +446,18 @@ def main():
         except subprocess.TimeoutExpired:
             failures.append("stdin closed: the client still ran 30 s after a 3 s run")
         bad = run_client(bindir, port, f"{work}/other/ca.pem", 5)
-        if bad.returncode == 0 or not bad.stderr.strip():
+        if bad.returncode == 0 or "the proxy's certificate does not verify" not in bad.stderr:
             failures.append(f"an unverifiable proxy: exit {bad.returncode}, stderr "
                             f"{bad.stderr.strip()!r}")
+        # No --ca: the system's trusted CAs, which did not sign the throw-away CA's certificate
+        # (the client refused to start without --ca or --insecure).
+        system = subprocess.run([os.path.join(bindir, "masque-bind-client"), "--proxy",
+                                 f"127.0.0.1:{port}", "--authority", "localhost", "--h3",
+                                 "--run-seconds", "5"], stdin=subprocess.DEVNULL,
+                                capture_output=True, text=True, timeout=60)
+        if system.returncode != 1 or "The certificate issuer is unknown" not in system.stderr:
+            failures.append(f"no --ca, the system's CAs: exit {system.returncode}, stderr "
+                            f"{system.stderr.strip()!r}")
         for transport, says in (("--h3", "went silent"), ("--h2", "broke")):
             failure = vanishing_proxy(bindir, work, transport, says)
             if failure is not None:

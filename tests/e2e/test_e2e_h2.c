@@ -69,6 +69,7 @@ static uint64_t server_max_wait_ms;   /* the proxy's datagram_max_wait_ms; 0: th
 static int server_wants_certificates; /* mutual TLS: the proxy asks for client certificates */
 static const char *client_cert;       /* the client's certificate and key, or NULL */
 static const char *client_ca;         /* the CA the client verifies against; NULL: the test CA */
+static int client_system_trust;       /* the client is given no CA: it takes the system's */
 static const char *client_authority;  /* the proxy's name to the client; NULL: "localhost" */
 /* In place of the proxy, a TLS server that offers no HTTP/2 (no ALPN): its session, when set */
 static int serve_plain_tls;
@@ -250,7 +251,7 @@ static void start(void)
     memset(&cfg, 0, sizeof(cfg));
     cfg.authority = client_authority != NULL ? client_authority : "localhost";
     cfg.uri_template = tmpl;
-    cfg.ca_file = client_ca != NULL ? client_ca : pki.ca_file; /* verification on */
+    cfg.ca_file = client_system_trust ? NULL : client_ca != NULL ? client_ca : pki.ca_file;
     cfg.cert_file = client_cert;
     cfg.key_file = client_key;
     cfg.conn_idle_timeout_ms = client_idle_ms;
@@ -1134,26 +1135,34 @@ static void test_e2e_h2_a_connection_closed_without_goaway_is_broken_not_clean(v
 
 /* TLS verification over HTTP/2 as over HTTP/3: a proxy whose certificate another CA signed, or
  * one that does not carry the name the client asked for (the authority is verified, not a
- * fixed "localhost"), is not spoken to. The handshake fails, the connection ends broken, and
- * nothing reaches the proxy's host. */
+ * fixed "localhost"), is not spoken to; nor, given no CA, one the system's trusted CAs did not
+ * sign (verification stays on). The handshake fails, the connection ends broken, the log says
+ * why the certificate does not verify, and nothing reaches the proxy's host. */
 static void test_e2e_h2_tls_verifies_the_proxy_against_the_ca_and_the_authority(void **state)
 {
+    /* The other CA has the test CA's name: its signature is what fails. */
+    static const char *const why[3] = {"The signature in the certificate is invalid",
+                                       "The name in the certificate does not match",
+                                       "The certificate issuer is unknown"};
     int round;
     (void)state;
-    for (round = 0; round < 2; round++) {
+    for (round = 0; round < 3; round++) {
         client_ca = round == 0 ? pki.other_ca_file : NULL;
         client_authority = round == 1 ? "proxy.example" : NULL;
+        client_system_trust = round == 2;
         start();
         assert_true(pump(5000, client_over));
         assert_false(masque_h2_handshake_completed(client));
         assert_int_equal(masque_h2_end_reason(client, NULL), MASQUE_CONN_BROKEN);
-        assert_non_null(strstr(last_log, "TLS handshake: "));
+        assert_non_null(strstr(last_log, "TLS handshake: the proxy's certificate does not verify"));
+        assert_non_null(strstr(last_log, why[round]));
         assert_int_equal(nrelays, 0);
         masque_h2_free(client); /* as a host does with a closed connection: its request ends */
         client = NULL;
         assert_true(creq[0].closed);
         stop();
     }
+    client_system_trust = 0;
 }
 
 /* A TLS server that does not speak HTTP/2 (ALPN "h2" not chosen, RFC 9113 §3.2): the client

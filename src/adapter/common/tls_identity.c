@@ -4,6 +4,7 @@
 
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal/text.h"
@@ -111,6 +112,38 @@ int masque_tls_load_pair(gnutls_certificate_credentials_t cred, const char *cert
         return -1;
     }
     return 0;
+}
+
+int masque_tls_load_trust(gnutls_certificate_credentials_t cred, const char *ca_file, int insecure)
+{
+    if (ca_file != NULL) {
+        int n = gnutls_certificate_set_x509_trust_file(cred, ca_file, GNUTLS_X509_FMT_PEM);
+        return n > 0 ? 0 : -1; /* a file without a CA would verify no proxy */
+    }
+    if (insecure) {
+        return 0; /* nothing is verified */
+    }
+    return gnutls_certificate_set_x509_system_trust(cred) >= 0 ? 0 : -1;
+}
+
+int masque_tls_verify_failure(gnutls_session_t tls, char *out, size_t cap)
+{
+    gnutls_datum_t text = {NULL, 0};
+    unsigned status = gnutls_session_get_verify_cert_status(tls);
+    size_t n;
+    if (cap == 0 || status == 0 || status == (unsigned)-1) {
+        return 0; /* verified, or not yet verified: something else failed */
+    }
+    if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) != 0) {
+        return 0;
+    }
+    (void)snprintf(out, cap, "%s", (const char *)text.data);
+    gnutls_free(text.data);
+    n = strlen(out);
+    while (n > 0 && out[n - 1] == ' ') {
+        out[--n] = '\0'; /* GnuTLS ends each sentence with a space */
+    }
+    return 1;
 }
 
 int masque_tls_ticket_key_derive(const char *key_file, const char *client_ca_file, uint8_t *key)

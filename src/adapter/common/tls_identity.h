@@ -48,6 +48,20 @@ int masque_tls_client_name(gnutls_session_t tls, const char *authority, int inse
 int masque_tls_load_pair(gnutls_certificate_credentials_t cred, const char *cert_file,
                          const char *key_file);
 
+/**
+ * Client: what `cred` verifies the proxy against: the CAs in `ca_file` (PEM), or without one
+ * the system's trusted CAs, as any TLS client would; nothing when `insecure`. 0, or -1 when
+ * the file cannot be read or holds no CA, or the system's store cannot be read.
+ */
+int masque_tls_load_trust(gnutls_certificate_credentials_t cred, const char *ca_file, int insecure);
+
+/**
+ * Client, after a failed handshake: 1 with why the proxy's certificate did not verify in `out`
+ * (cap bytes, NUL-terminated; GnuTLS's words, e.g. "The certificate issuer is unknown"), 0 when
+ * verification was not what failed.
+ */
+int masque_tls_verify_failure(gnutls_session_t tls, char *out, size_t cap);
+
 /** The size of a session ticket key, as GnuTLS takes it (gnutls_session_ticket_enable_server). */
 #define MASQUE_TLS_TICKET_KEY_LEN 64
 

@@ -794,11 +794,16 @@ static int setup_tls(masque_h2_conn *c)
                                                     GNUTLS_X509_FMT_PEM) <= 0)) {
             return -1;
         }
-    } else if ((c->cfg.ca_file != NULL && gnutls_certificate_set_x509_trust_file(
-                                              c->cred, c->cfg.ca_file, GNUTLS_X509_FMT_PEM) < 0) ||
-               (c->cfg.cert_file != NULL &&
-                masque_tls_load_pair(c->cred, c->cfg.cert_file, c->cfg.key_file) != 0)) {
-        return -1; /* the CA to verify the proxy, and our certificate for mutual TLS */
+    } else if (masque_tls_load_trust(c->cred, c->cfg.ca_file, c->cfg.insecure) != 0) {
+        /* what the proxy's certificate is verified against */
+        log_line(c, c->cfg.ca_file != NULL ? c->cfg.ca_file : "the system's trusted CAs",
+                 c->cfg.ca_file != NULL ? ": no CA in it, or it cannot be read"
+                                        : ": cannot be read");
+        return -1;
+    } else if (c->cfg.cert_file != NULL &&
+               masque_tls_load_pair(c->cred, c->cfg.cert_file, c->cfg.key_file) != 0) {
+        log_line(c, c->cfg.cert_file, ": the client certificate and its key cannot be loaded");
+        return -1; /* our certificate for mutual TLS */
     }
     /* GNUTLS_NO_SIGNAL: a send() to a peer that reset the connection fails with EPIPE and
      * would also raise SIGPIPE, which ends the host's process unless the host ignores it; a
@@ -946,9 +951,12 @@ static int handshake(masque_h2_conn *c)
         return 0;
     }
     if (rv < 0) {
+        char why[256];
         if ((rv == GNUTLS_E_PUSH_ERROR || rv == GNUTLS_E_PULL_ERROR) && sent_errno != 0) {
             /* A TCP connection that never came (refused, unreachable): said as such. */
             log_line(c, "connect: ", strerror(sent_errno));
+        } else if (!c->cfg.is_server && masque_tls_verify_failure(c->tls, why, sizeof(why))) {
+            log_line(c, "TLS handshake: the proxy's certificate does not verify: ", why);
         } else {
             log_line(c, "TLS handshake: ", gnutls_strerror(rv));
         }

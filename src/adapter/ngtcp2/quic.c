@@ -1862,12 +1862,16 @@ static int setup_tls(masque_quic_conn *c)
         if (gnutls_certificate_allocate_credentials(&c->cred) != 0) {
             return -1;
         }
-        if (c->cfg.ca_file != NULL && gnutls_certificate_set_x509_trust_file(
-                                          c->cred, c->cfg.ca_file, GNUTLS_X509_FMT_PEM) < 0) {
+        if (masque_tls_load_trust(c->cred, c->cfg.ca_file, c->cfg.insecure) != 0) {
+            /* what the proxy's certificate is verified against */
+            log_line(c, c->cfg.ca_file != NULL ? c->cfg.ca_file : "the system's trusted CAs",
+                     c->cfg.ca_file != NULL ? ": no CA in it, or it cannot be read"
+                                            : ": cannot be read");
             return -1;
         }
         if (c->cfg.cert_file != NULL &&
             masque_tls_load_pair(c->cred, c->cfg.cert_file, c->cfg.key_file) != 0) {
+            log_line(c, c->cfg.cert_file, ": the client certificate and its key cannot be loaded");
             return -1; /* our certificate for mutual TLS */
         }
         cred = c->cred;
@@ -2309,6 +2313,7 @@ static int read_at(masque_quic_conn *c, const struct sockaddr *from, socklen_t f
         c->heard_ts = ts;
     }
     if (rv != 0) {
+        char why[256];
         if (rv == NGTCP2_ERR_DRAINING) {
             /* The peer's CONNECTION_CLOSE (RFC 9000 §10.2.2): an HTTP/3 code, or QUIC's own. */
             const ngtcp2_ccerr *e = ngtcp2_conn_get_ccerr(c->conn);
@@ -2334,6 +2339,9 @@ static int read_at(masque_quic_conn *c, const struct sockaddr *from, socklen_t f
             log_line(c, "read: ",
                      "the proxy's QUIC versions do not bear out the version negotiated (RFC 9368 "
                      "§4: a forged Version Negotiation, a downgrade): refused");
+        } else if (rv == NGTCP2_ERR_CRYPTO && !c->cfg.is_server && c->tls != NULL &&
+                   masque_tls_verify_failure(c->tls, why, sizeof(why))) {
+            log_line(c, "TLS handshake: the proxy's certificate does not verify: ", why);
         } else if (rv != NGTCP2_ERR_CLOSING && !c->refused) {
             log_line(c, c->h3_reason != NULL ? "read: HTTP/3: " : "read: ",
                      c->h3_reason != NULL ? c->h3_reason : ngtcp2_strerror(rv));

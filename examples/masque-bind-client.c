@@ -472,7 +472,13 @@ static void stdin_line(client_state *st, char *line)
     char *space = strchr(line, ' ');
     masque_address peer;
     size_t len;
-    if (space == NULL || !st->ready) {
+    if (!st->ready) {
+        return;
+    }
+    if (space == NULL) {
+        if (line[0] != '\0' && line[0] != '\r') {
+            (void)printf("not sent: a line is IP:PORT TEXT\n");
+        }
         return;
     }
     *space = '\0';
@@ -602,14 +608,16 @@ static int loop_wait_ms(const options *o, uint64_t next_ns, uint64_t give_up_ns)
     return ms > 1000u ? 1000 : (int)ms;
 }
 
-/* What the loop polls: the proxy's socket, stdin (not in expose mode), the exposed peers'
- * sockets; returns how many peers' sockets follow the first two. */
+/* What the loop polls: the proxy's socket, stdin (not in expose mode; while a tunnel is up),
+ * the exposed peers' sockets; returns how many peers' sockets follow the first two. */
 static size_t polls(const client_state *st, struct pollfd *fds, int fd)
 {
     fds[0].fd = fd;
     fds[0].events = POLLIN;
     fds[0].revents = 0;
-    fds[1].fd = stdin_open && st->expose == NULL ? STDIN_FILENO : -1;
+    /* Lines are read while a tunnel is up: until then they wait in stdin (they were taken and
+     * dropped, so that a line piped in at start never went). */
+    fds[1].fd = stdin_open && st->expose == NULL && st->ready && !st->ended ? STDIN_FILENO : -1;
     fds[1].events = POLLIN;
     fds[1].revents = 0;
     return st->expose != NULL ? expose_pollfds(st->expose, fds + 2, EXPOSE_MAX_PEERS) : 0;

@@ -29,15 +29,20 @@ def wait_for(predicate, what, deadline_s=DEADLINE_S):
 
 
 def send_long_lines_over_h2(bindir, port, pki, peer, dest, log_path):
-    """A client over HTTP/2 sends a 3000-byte line, a 9000-byte one and a short one to the peer:
-    the peer must get the first and the last, whole, and nothing of the second, which the client
-    names. Returns what the PASS line says of it."""
+    """A client over HTTP/2 sends a line written before its tunnel was up, a 3000-byte line, a
+    9000-byte one and a short one to the peer: the peer must get the first, the second and the
+    last, whole, and nothing of the third, which the client names. Returns what the PASS line
+    says of it."""
     with open(log_path, "w") as log:
         client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
                                    f"127.0.0.1:{port}", "--authority", "localhost", "--h2",
                                    "--ca", f"{pki}/ca.pem", "--run-seconds", "60"],
                                   stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
     try:
+        # Written before the tunnel is up: it waits in stdin, and goes once the tunnel is up
+        # (the client read it at once and dropped it). A line that is no IP:PORT TEXT is named.
+        client.stdin.write(f"{dest} early\nhello\n".encode())
+        client.stdin.flush()
         wait_for(lambda: "public address: " in open(log_path).read(), "public address over HTTP/2")
         client.stdin.write(f"{dest} {'y' * 3000}\n{dest} {'z' * 9000}\n{dest} done\n".encode())
         client.stdin.flush()
@@ -48,16 +53,20 @@ def send_long_lines_over_h2(bindir, port, pki, peer, dest, log_path):
             data = peer.recv(65536) if ready else b"after"
             if data != b"after":  # a late answer to the retries of the HTTP/3 part
                 got.append(data)
-        if got != [b"y" * 3000, b"done"]:
+        if got != [b"early", b"y" * 3000, b"done"]:
             raise SystemExit("stdin_lines: FAIL: over HTTP/2 the peer got datagrams of "
-                             f"{[len(g) for g in got]} bytes, not 3000 and 4 ('done')")
+                             f"{[len(g) for g in got]} bytes, not 5 ('early'), 3000 and 4 "
+                             "('done')")
+        wait_for(lambda: "not sent: a line is IP:PORT TEXT" in open(log_path).read(),
+                 "word of the line that is no IP:PORT TEXT")
         wait_for(lambda: "line longer than 8191 bytes: not sent" in open(log_path).read(),
                  "word of the line too long")
     finally:
         client.kill()
         client.wait()
         os.unlink(log_path)
-    return "over HTTP/2 a line of 3000 bytes whole, one of 9000 named and not sent"
+    return ("over HTTP/2 a line written before the tunnel was up, one of 3000 bytes whole, one of "
+            "9000 named and not sent")
 
 
 def main():

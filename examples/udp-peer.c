@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "masque/posix.h"
+#include "options.h"
 
 static long long now_ms(void)
 {
@@ -108,14 +109,21 @@ int main(int argc, char **argv)
             silence = 1;
             want = 0;
         } else if (i + 1 < argc && strcmp(argv[i], "--count") == 0) {
-            count = atoi(argv[++i]);
+            count = (int)option_number("udp-peer", argv[i], argv[i + 1], 1, 1000000);
+            i++;
         } else if (i + 1 < argc && strcmp(argv[i], "--text") == 0) {
             text = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--answers") == 0) {
-            want = atoi(argv[++i]);
+            want = (int)option_number("udp-peer", argv[i], argv[i + 1], 0, 1000000);
+            i++;
         } else if (i + 1 < argc && strcmp(argv[i], "--wait-ms") == 0) {
-            wait_ms = atoll(argv[++i]);
+            wait_ms = (long long)option_number("udp-peer", argv[i], argv[i + 1], 1, 3600000);
             serve_wait = 1;
+            i++;
+        } else {
+            (void)fprintf(stderr, "udp-peer: unknown option %s, or one missing its value\n",
+                          argv[i]);
+            return 2;
         }
     }
     fd = socket(ss.ss_family, SOCK_DGRAM, 0);

@@ -30,6 +30,26 @@ static void start(endpoint *e, const char *name, masque_role role, const masque_
     }
 }
 
+/* What an event says, in words (masque_event_kind). */
+static const char *event_name(masque_event_kind kind)
+{
+    switch (kind) {
+    case MASQUE_EVENT_CONTEXT_ACKNOWLEDGED:
+        return "our registration acknowledged";
+    case MASQUE_EVENT_CONTEXT_REJECTED:
+        return "our registration rejected";
+    case MASQUE_EVENT_CONTEXT_CLOSED:
+        return "context closed";
+    case MASQUE_EVENT_PEER_CONTEXT_OPENED:
+        return "the peer's registration accepted";
+    case MASQUE_EVENT_PEER_CONTEXT_REFUSED:
+        return "the peer's registration refused";
+    case MASQUE_EVENT_CONTEXT_OPENED:
+        return "registered on our own";
+    }
+    return "?";
+}
+
 /* What a host does with the request stream: write what the session queued, feed what arrived. */
 static void stream(endpoint *from, endpoint *to)
 {
@@ -52,7 +72,7 @@ static void stream(endpoint *from, endpoint *to)
         if (ev.target.version != 0) {
             (void)masque_address_format(text, sizeof(text), &ev.target, 1);
         }
-        printf("%s: event %d for context %llu (%s)\n", to->name, (int)ev.kind,
+        printf("%s: %s, context %llu (%s)\n", to->name, event_name(ev.kind),
                (unsigned long long)ev.context_id, text);
     }
 }

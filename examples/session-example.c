@@ -16,7 +16,9 @@ typedef struct endpoint {
     uint64_t storage[MASQUE_CONTEXT_TABLE_STORAGE_SIZE(16) / 8]; /* room for 16 contexts */
 } endpoint;
 
-static void start(endpoint *e, const char *name, masque_role role, const masque_policy *policy)
+/* 0, or -1 after saying why the session could not start (a build without the proxy role, a
+ * header that does not match the library). */
+static int start(endpoint *e, const char *name, masque_role role, const masque_policy *policy)
 {
     masque_session_config cfg;
     memset(&cfg, 0, sizeof(cfg));
@@ -27,7 +29,9 @@ static void start(endpoint *e, const char *name, masque_role role, const masque_
     e->name = name;
     if (masque_session_init(&e->session, &cfg, e->storage, sizeof(e->storage), 0) != 0) {
         fprintf(stderr, "cannot start %s\n", name);
+        return -1;
     }
+    return 0;
 }
 
 /* What an event says, in words (masque_event_kind). */
@@ -119,8 +123,10 @@ int main(void)
     memset(&allow_documentation_ranges, 0, sizeof(allow_documentation_ranges));
     allow_documentation_ranges.rules = &rule;
     allow_documentation_ranges.rule_count = 1;
-    start(&client, "client", MASQUE_ROLE_CLIENT, NULL);
-    start(&proxy, "proxy", MASQUE_ROLE_PROXY, &allow_documentation_ranges);
+    if (start(&client, "client", MASQUE_ROLE_CLIENT, NULL) != 0 ||
+        start(&proxy, "proxy", MASQUE_ROLE_PROXY, &allow_documentation_ranges) != 0) {
+        return 1;
+    }
     (void)masque_address_parse(&target, "203.0.113.11:4321", 17, 1);
 
     (void)masque_session_open_uncompressed(&client.session, 0, &uncompressed);

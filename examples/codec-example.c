@@ -8,6 +8,18 @@
 
 #include "masque/masque.h"
 
+/* Counts what an encoder wrote: 0, or -1 after saying why it wrote nothing (an encoder returns
+ * a negative error code, never a part of a capsule). */
+static int wrote(masque_ssize n, size_t *len)
+{
+    if (n < 0) {
+        printf("cannot encode: %s\n", masque_strerror((int)n));
+        return -1;
+    }
+    *len += (size_t)n;
+    return 0;
+}
+
 int main(void)
 {
     uint8_t stream[64];
@@ -26,16 +38,23 @@ int main(void)
     /* Encode: ASSIGN(2, uncompressed), ASSIGN(4, 203.0.113.11:4321), CLOSE(2). */
     memset(&a, 0, sizeof(a));
     a.context_id = 2;
-    len += (size_t)masque_compression_assign_encode(stream + len, sizeof(stream) - len,
-                                                    MASQUE_PROFILE_DRAFT10, &a);
+    if (wrote(masque_compression_assign_encode(stream + len, sizeof(stream) - len,
+                                               MASQUE_PROFILE_DRAFT10, &a),
+              &len) != 0) {
+        return 1;
+    }
     a.context_id = 4;
     a.ip_version = MASQUE_IP_V4;
-    (void)masque_address_parse(&a.target, "203.0.113.11:4321", 17, 1);
-    len += (size_t)masque_compression_assign_encode(stream + len, sizeof(stream) - len,
-                                                    MASQUE_PROFILE_DRAFT10, &a);
-    len += (size_t)masque_compression_id_encode(stream + len, sizeof(stream) - len,
-                                                MASQUE_PROFILE_DRAFT10,
-                                                MASQUE_CAPSULE_COMPRESSION_CLOSE, 2);
+    if (masque_address_parse(&a.target, "203.0.113.11:4321", 17, 1) != MASQUE_OK ||
+        wrote(masque_compression_assign_encode(stream + len, sizeof(stream) - len,
+                                               MASQUE_PROFILE_DRAFT10, &a),
+              &len) != 0 ||
+        wrote(masque_compression_id_encode(stream + len, sizeof(stream) - len,
+                                           MASQUE_PROFILE_DRAFT10, MASQUE_CAPSULE_COMPRESSION_CLOSE,
+                                           2),
+              &len) != 0) {
+        return 1;
+    }
 
     /* Decode the same stream incrementally, three bytes at a time. */
     masque_capsule_parser_init(&parser, NULL);

@@ -1324,13 +1324,14 @@ static void usage(FILE *to)
 /* The first line of the file that is neither blank nor a '#' comment, without the spaces and
  * tabs around it: the bearer token. 0, -1 when there is none, -2 for a line longer than `cap`
  * can hold (never cut: a cut token would be refused with no word why), -3 for one that is not
- * a token68 (no proxy could take it: refused with no word why either). */
+ * a token68 (no proxy could take it: refused with no word why either), -4 when the file cannot
+ * be opened (errno says why). */
 static int read_token(const char *path, char *out, size_t cap)
 {
     FILE *f = fopen(path, "r");
     int rc = -1;
     if (f == NULL) {
-        return -1;
+        return -4; /* errno says why */
     }
     while (fgets(out, (int)cap, f) != NULL) {
         size_t len = strcspn(out, "\r\n");
@@ -1451,6 +1452,11 @@ int main(int argc, char **argv)
             o.cfg.key_file = argv[++i];
         } else if (strcmp(a, "--token-file") == 0) {
             int rc = read_token(argv[++i], token, sizeof(token));
+            if (rc == -4) {
+                (void)fprintf(stderr, "masque-bind-client: cannot read --token-file %s: %s\n",
+                              argv[i], strerror(errno));
+                return 2;
+            }
             if (rc != 0) {
                 (void)fprintf(stderr, "masque-bind-client: %s in %s\n",
                               rc == -2   ? "a token longer than 256 bytes"

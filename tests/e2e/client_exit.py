@@ -194,6 +194,8 @@ def usage_errors(bindir, work):
          "--allow"),
         ("masque-bind-client", ["--token-file", long_token], "longer than 256"),
         ("masque-bind-client", ["--token-file", bad_token], "not a bearer token"),
+        ("masque-bind-client", ["--token-file", f"{work}/no-such-file"],
+         "cannot read --token-file"),
         ("masque-bind-client", ["--proxy", "no-port-here"], "--proxy"),
         ("masque-bind-client", ["--proxy", "2001:db8::1:443"], "--proxy"),
         # A template whose paths no proxy could take apart again (RFC 9298 §2).

@@ -1541,13 +1541,13 @@ static int load_tokens(masque_quic_proxy *p)
         return 0;
     }
     f = fopen(p->cfg.token_file, "r");
+    if (f == NULL) {
+        return token_file_refused(p, strerror(errno)); /* e.g. "No such file or directory" */
+    }
     fresh = calloc(MAX_TOKENS, sizeof(*fresh)); /* all or nothing: the old ones stay meanwhile */
-    if (f == NULL || fresh == NULL) {
-        if (f != NULL) {
-            (void)fclose(f);
-        }
-        free(fresh);
-        return token_file_refused(p, "cannot be read");
+    if (fresh == NULL) {
+        (void)fclose(f);
+        return token_file_refused(p, "out of memory");
     }
     while (fgets(line, sizeof(line), f) != NULL) {
         size_t len = strcspn(line, "\r\n");

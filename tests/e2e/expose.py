@@ -67,28 +67,40 @@ def service_restart(work, client, echo, peer, public):
     return failures
 
 
+def exposing_client(bindir, work, port, echo):
+    """A client exposing the echo service for 30 s at most, its stdout (its log) a pipe."""
+    return subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
+                             f"127.0.0.1:{port}", "--authority", "localhost",
+                             "--ca", f"{work}/pki/ca.pem",
+                             "--expose", f"127.0.0.1:{echo.sock.getsockname()[1]}",
+                             "--run-seconds", "30"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+
+
+def public_address_of(client):
+    """The public address an exposing client prints, once its uncompressed context is
+    acknowledged; None when it ends first (bounded: it ends after 30 s at most)."""
+    public = None
+    for line in client.stdout:
+        if line.startswith("public address: "):
+            host, pport = line.split()[2].rsplit(":", 1)
+            public = (host, int(pport))
+        if "acknowledged" in line:
+            return public
+    return None
+
+
 def log_reader_gone(bindir, work, port, echo):
     """An exposing client is a service; its stdout is a log. With that a pipe whose reader went
     away, its next line (a new peer) fails with EPIPE: the client must go on relaying, not end
     of SIGPIPE."""
-    client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
-                               f"127.0.0.1:{port}", "--authority", "localhost",
-                               "--ca", f"{work}/pki/ca.pem",
-                               "--expose", f"127.0.0.1:{echo.sock.getsockname()[1]}",
-                               "--run-seconds", "30"],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
+    client = exposing_client(bindir, work, port, echo)
     peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     peer.bind(("127.0.0.1", 0))
     peer.settimeout(10)
     try:
-        public = None
-        for line in client.stdout:  # bounded: the client ends after 30 s at most
-            if line.startswith("public address: "):
-                host, pport = line.split()[2].rsplit(":", 1)
-                public = (host, int(pport))
-            if "acknowledged" in line:
-                break
+        public = public_address_of(client)
         if public is None:
             return ["log reader gone: the client did not come up"]
         client.stdout.close()
@@ -112,22 +124,10 @@ def out_of_descriptors(bindir, work, port, echo):
     """A client that has no descriptor left for a new peer's socket refuses that peer and says
     why (it said nothing, and tried again at each of the peer's datagrams), and goes on serving
     the peers it has."""
-    client = subprocess.Popen([os.path.join(bindir, "masque-bind-client"), "--proxy",
-                               f"127.0.0.1:{port}", "--authority", "localhost",
-                               "--ca", f"{work}/pki/ca.pem",
-                               "--expose", f"127.0.0.1:{echo.sock.getsockname()[1]}",
-                               "--run-seconds", "30"],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
+    client = exposing_client(bindir, work, port, echo)
     peers = []
     try:
-        public = None
-        for line in client.stdout:  # bounded: the client ends after 30 s at most
-            if line.startswith("public address: "):
-                host, pport = line.split()[2].rsplit(":", 1)
-                public = (host, int(pport))
-            if "acknowledged" in line:
-                break
+        public = public_address_of(client)
         if public is None:
             return ["out of descriptors: the client did not come up"]
         # Room for one more descriptor: the first peer's socket.

@@ -124,7 +124,8 @@ static void say_not_sent(int rc)
 }
 
 /* The most a datagram sent here may hold: a UDP payload's most (65535 bytes less the UDP
- * header), which no tunnel carries whole anyway; the session says what it cannot send. */
+ * header; IPv4's header makes it 65507 there). What the tunnel cannot carry (a QUIC DATAGRAM
+ * frame holds about 1200 bytes) the session refuses, and the client says so. */
 #define SEND_MAX 65527u
 
 static void send_text(client_state *st, const masque_address *peer, const char *text, size_t len)

@@ -269,6 +269,13 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if ((profile == MASQUE_PROFILE_DRAFT04 && strcmp(command, "capsules") != 0) ||
+        (compressed && strcmp(command, "bind-payload") != 0)) {
+        /* Each flag belongs to one command: given to another, it would be ignored. */
+        fprintf(stderr, "masque-inspect: --draft04 is for capsules, --compressed for "
+                        "bind-payload\n");
+        return 2;
+    }
     buf = malloc(INPUT_MAX);
     if (buf == NULL) {
         fprintf(stderr, "masque-inspect: out of memory\n");

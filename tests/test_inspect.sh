@@ -60,6 +60,8 @@ check stdin_input '{"type":"COMPRESSION_ACK","type_code":18,"length":1,"context_
     capsules "12 01 02"
 check bad_usage '' 2 frobnicate 00
 check odd_hex '' 2 capsules 123
+check flag_of_another_command '' 2 --compressed capsules 120102
+check draft04_not_for_datagrams '' 2 --draft04 h3-datagram 0400
 printf '%s\n' "12 01
  02" | "$inspect" capsules - >/dev/null || { failures=$((failures + 1)); echo "FAIL stdin"; }
 

@@ -293,12 +293,56 @@ def open_files(bindir, work):
     return failures
 
 
-def proxy_at_port_zero(bindir, work, stderr):
+def proxy_at_port_zero(bindir, work, stderr, extra=()):
     """masque-proxy at 127.0.0.1:0 (the kernel picks the port) for 30 s at most."""
     return subprocess.Popen([os.path.join(bindir, "masque-proxy"), "--listen", "127.0.0.1:0",
                              "--cert", f"{work}/pki/localhost.pem",
-                             "--key", f"{work}/pki/localhost.key", "--run-seconds", "30"],
-                            stderr=stderr, text=True)
+                             "--key", f"{work}/pki/localhost.key", "--run-seconds", "30"] +
+                            list(extra), stderr=stderr, text=True)
+
+
+# TLS 1.3 with one key-exchange group each: no group in common.
+ONLY_X25519 = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-X25519"
+ONLY_P256 = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-SECP256R1"
+
+
+def tls_refusals(bindir, work):
+    """The proxy's --priority holds over HTTP/2 as over HTTP/3 (its HTTP/2 side ignored it),
+    and a handshake it refuses is named at the client with the TLS alert over both (over
+    HTTP/3 the proxy sent PROTOCOL_VIOLATION, not CRYPTO_ERROR with the alert, RFC 9001 §4.8,
+    and the client said nothing). A priority string GnuTLS does not take is named at start by
+    the proxy, and by the client when it connects. Failures, as a list."""
+    failures = []
+    proxy = proxy_at_port_zero(bindir, work, subprocess.PIPE, ("--priority", ONLY_X25519))
+    try:
+        port = port_named(proxy.stderr.readline())  # bounded: the proxy ends after 30 s
+        if not port:
+            return ["--priority: the proxy did not start"]
+        for transport in ("--h3", "--h2"):
+            r = run_client(bindir, port, f"{work}/pki/ca.pem", 3,
+                           (transport, "--priority", ONLY_P256, "--connect-timeout-ms", "5000"))
+            if r.returncode != 1 or \
+                    "the peer ended it with the alert Handshake failed" not in r.stderr:
+                failures.append(f"no common group {transport}: exit {r.returncode}, stderr "
+                                f"{r.stderr.strip()!r}")
+        failure = no_tunnel(bindir, work, port, "--h2")  # the client's default groups: taken
+        if failure is not None:
+            failures.append(f"--priority: {failure}")
+    finally:
+        proxy.kill()
+        proxy.wait()
+    r = subprocess.run([os.path.join(bindir, "masque-proxy"), "--listen", "127.0.0.1:0",
+                        "--priority", "NORMAL:+BOGUS", "--run-seconds", "1"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    if r.returncode != 1 or 'priority string "NORMAL:+BOGUS" is not valid' not in r.stderr:
+        failures.append(f"a bad --priority at the proxy: exit {r.returncode}, "
+                        f"stderr {r.stderr.strip()!r}")
+    r = run_client(bindir, free_port(), f"{work}/pki/ca.pem", 3,
+                   ("--h3", "--priority", "NORMAL:+BOGUS"))
+    if r.returncode != 1 or 'priority string "NORMAL:+BOGUS" is not valid' not in r.stderr:
+        failures.append(f"a bad --priority at the client: exit {r.returncode}, "
+                        f"stderr {r.stderr.strip()!r}")
+    return failures
 
 
 def port_named(line):
@@ -414,6 +458,7 @@ def main():
                                  stderr=plog)
     failures = usage_errors(bindir, work)
     failures += open_files(bindir, work)
+    failures += tls_refusals(bindir, work)
     for check in (port_zero, port_zero_tcp_taken, log_reader_gone):
         failure = check(bindir, work)
         if failure is not None:

@@ -126,6 +126,22 @@ int masque_tls_load_trust(gnutls_certificate_credentials_t cred, const char *ca_
     return gnutls_certificate_set_x509_system_trust(cred) >= 0 ? 0 : -1;
 }
 
+int masque_tls_priority_check(const char *priority, char *out, size_t cap)
+{
+    gnutls_priority_t taken;
+    const char *stop = NULL;
+    if (priority == NULL) {
+        return 0;
+    }
+    if (gnutls_priority_init(&taken, priority, &stop) == 0) {
+        gnutls_priority_deinit(taken);
+        return 0;
+    }
+    (void)snprintf(out, cap, "the GnuTLS priority string \"%s\" is not valid from \"%s\"", priority,
+                   stop != NULL ? stop : "");
+    return -1;
+}
+
 int masque_tls_verify_failure(gnutls_session_t tls, char *out, size_t cap)
 {
     gnutls_datum_t text = {NULL, 0};

@@ -62,6 +62,14 @@ int masque_tls_load_trust(gnutls_certificate_credentials_t cred, const char *ca_
  */
 int masque_tls_verify_failure(gnutls_session_t tls, char *out, size_t cap);
 
+/**
+ * 0 when GnuTLS takes the priority string `priority` (NULL: the binding's default, always
+ * taken); else -1, with a line in `out` (cap bytes, NUL-terminated) that says where the string
+ * stops making sense, so that an operator's typo is named once rather than failing every
+ * handshake without a word.
+ */
+int masque_tls_priority_check(const char *priority, char *out, size_t cap);
+
 /** The size of a session ticket key, as GnuTLS takes it (gnutls_session_ticket_enable_server). */
 #define MASQUE_TLS_TICKET_KEY_LEN 64
 

@@ -779,6 +779,11 @@ static int setup_tls(masque_h2_conn *c)
     gnutls_datum_t alpn = {(unsigned char *)"h2", 2};
     const char *priority = c->cfg.priority != NULL ? c->cfg.priority : DEFAULT_PRIORITY;
     gnutls_certificate_credentials_t cred = c->cfg.credentials;
+    char why[512];
+    if (masque_tls_priority_check(c->cfg.priority, why, sizeof(why)) != 0) {
+        log_line(c, why, "");
+        return -1;
+    }
     if (cred == NULL) {
         if (gnutls_certificate_allocate_credentials(&c->cred) != 0) {
             return -1;
@@ -955,10 +960,21 @@ static int handshake(masque_h2_conn *c)
         if ((rv == GNUTLS_E_PUSH_ERROR || rv == GNUTLS_E_PULL_ERROR) && sent_errno != 0) {
             /* A TCP connection that never came (refused, unreachable): said as such. */
             log_line(c, "connect: ", strerror(sent_errno));
-        } else if (!c->cfg.is_server && masque_tls_verify_failure(c->tls, why, sizeof(why))) {
-            log_line(c, "TLS handshake: the proxy's certificate does not verify: ", why);
+        } else if (rv == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+            const char *alert = gnutls_alert_get_name(gnutls_alert_get(c->tls));
+            log_line(c, "TLS handshake: the peer ended it with the alert ",
+                     alert != NULL ? alert : "it sent");
         } else {
-            log_line(c, "TLS handshake: ", gnutls_strerror(rv));
+            if (!c->cfg.is_server && masque_tls_verify_failure(c->tls, why, sizeof(why))) {
+                log_line(c, "TLS handshake: the proxy's certificate does not verify: ", why);
+            } else {
+                log_line(c, "TLS handshake: ", gnutls_strerror(rv));
+            }
+            if (rv != GNUTLS_E_PREMATURE_TERMINATION) {
+                /* RFC 8446 §6.2: tell the peer why (no common group, a certificate refused),
+                 * as QUIC's CRYPTO_ERROR does; best effort on a non-blocking socket. */
+                (void)gnutls_alert_send_appropriate(c->tls, rv);
+            }
         }
         ended(c, MASQUE_CONN_BROKEN, 0);
         c->closed = 1;

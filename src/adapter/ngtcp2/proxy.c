@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "../common/exchange.h"
+#include "../common/tls_identity.h"
 #include "closing.h"
 #include "masque/posix.h"
 #include "masque/quic.h"
@@ -1615,6 +1616,7 @@ static int public_ips_valid(const masque_quic_proxy_config *cfg)
 
 masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, int listen_fd)
 {
+    char why[512];
     size_t slots;
     masque_quic_proxy *p = calloc(1, sizeof(*p));
     if (p == NULL) {
@@ -1656,6 +1658,14 @@ masque_quic_proxy *masque_quic_proxy_new(const masque_quic_proxy_config *cfg, in
         free(p);
         /* Beyond those limits the tables' sizes would wrap (and no host has that); the public
          * addresses and the way of acknowledging must be ones the proxy can use. */
+        return NULL;
+    }
+    if (masque_tls_priority_check(p->cfg.conn.priority, why, sizeof(why)) != 0) {
+        if (p->cfg.log != NULL) {
+            p->cfg.log(p->cfg.log_user, why); /* once, not a failed handshake per client */
+        }
+        free(p->own);
+        free(p);
         return NULL;
     }
     p->fd = listen_fd;
@@ -2655,7 +2665,7 @@ static void tcp_accept(masque_quic_proxy *p)
         cfg.uri_template = p->cfg.conn.uri_template;
         cfg.credentials = masque_quic_credentials_gnutls(p->credentials);
         cfg.ticket_key = masque_quic_credentials_ticket_key(p->credentials); /* as over QUIC */
-        cfg.priority = NULL;
+        cfg.priority = p->cfg.conn.priority; /* the operator's, as over QUIC */
         cfg.public_address = p->cfg.conn.public_address;
         cfg.policy = &p->policy;
         cfg.idle_timeout_ms = p->cfg.conn.idle_timeout_ms;

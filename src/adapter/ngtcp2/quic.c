@@ -1845,6 +1845,11 @@ static int setup_tls(masque_quic_conn *c)
     unsigned flags = GNUTLS_NO_END_OF_EARLY_DATA;
     gnutls_certificate_credentials_t cred;
     gnutls_datum_t ticket_key;
+    char why[512];
+    if (masque_tls_priority_check(c->cfg.priority, why, sizeof(why)) != 0) {
+        log_line(c, why, "");
+        return -1;
+    }
     if (c->cfg.is_server) {
         /* Loaded once, shared by every connection (the proxy's, or made here for this one). */
         c->shared = c->cfg.credentials;
@@ -2277,7 +2282,13 @@ static void send_close(masque_quic_conn *c, int liberr)
         return;
     }
     if (c->last_error.error_code == 0 && c->last_error.type == NGTCP2_CCERR_TYPE_TRANSPORT &&
-        liberr != NGTCP2_ERR_CALLBACK_FAILURE) {
+        liberr == NGTCP2_ERR_CRYPTO && ngtcp2_conn_get_tls_alert(c->conn) != 0) {
+        /* RFC 9001 §4.8: a TLS alert ends the connection as CRYPTO_ERROR, 0x100 plus the
+         * alert (ngtcp2's mapping of ERR_CRYPTO alone says PROTOCOL_VIOLATION, which tells the
+         * peer nothing of why its handshake failed). */
+        ngtcp2_ccerr_set_tls_alert(&c->last_error, ngtcp2_conn_get_tls_alert(c->conn), NULL, 0);
+    } else if (c->last_error.error_code == 0 && c->last_error.type == NGTCP2_CCERR_TYPE_TRANSPORT &&
+               liberr != NGTCP2_ERR_CALLBACK_FAILURE) {
         ngtcp2_ccerr_set_liberr(&c->last_error, liberr, NULL, 0);
     }
     ngtcp2_path_storage_zero(&ps);
@@ -2317,6 +2328,16 @@ static int read_at(masque_quic_conn *c, const struct sockaddr *from, socklen_t f
         if (rv == NGTCP2_ERR_DRAINING) {
             /* The peer's CONNECTION_CLOSE (RFC 9000 §10.2.2): an HTTP/3 code, or QUIC's own. */
             const ngtcp2_ccerr *e = ngtcp2_conn_get_ccerr(c->conn);
+            if (e->type == NGTCP2_CCERR_TYPE_TRANSPORT && e->error_code >= 0x100u &&
+                e->error_code <= 0x1ffu) {
+                /* RFC 9001 §4.8: CRYPTO_ERROR carries the TLS alert that ended the handshake
+                 * (no common group or version, a refused certificate, ...): said, as over
+                 * TLS/TCP, rather than a silent end. */
+                const char *alert =
+                    gnutls_alert_get_name((gnutls_alert_description_t)(e->error_code - 0x100u));
+                log_line(c, "TLS handshake: the peer ended it with the alert ",
+                         alert != NULL ? alert : "it sent");
+            }
             ended(c,
                   e->type == NGTCP2_CCERR_TYPE_APPLICATION ? MASQUE_CONN_CLOSED_BY_PEER
                                                            : MASQUE_CONN_BROKEN,
@@ -2342,6 +2363,11 @@ static int read_at(masque_quic_conn *c, const struct sockaddr *from, socklen_t f
         } else if (rv == NGTCP2_ERR_CRYPTO && !c->cfg.is_server && c->tls != NULL &&
                    masque_tls_verify_failure(c->tls, why, sizeof(why))) {
             log_line(c, "TLS handshake: the proxy's certificate does not verify: ", why);
+        } else if (rv == NGTCP2_ERR_CRYPTO && ngtcp2_conn_get_tls_alert(c->conn) != 0) {
+            const char *alert = gnutls_alert_get_name(
+                (gnutls_alert_description_t)ngtcp2_conn_get_tls_alert(c->conn));
+            log_line(c, "TLS handshake failed; sent the peer the alert ",
+                     alert != NULL ? alert : "of TLS");
         } else if (rv != NGTCP2_ERR_CLOSING && !c->refused) {
             log_line(c, c->h3_reason != NULL ? "read: HTTP/3: " : "read: ",
                      c->h3_reason != NULL ? c->h3_reason : ngtcp2_strerror(rv));
